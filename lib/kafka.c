@@ -1,0 +1,217 @@
+/* kafka — see kafka.h. */
+#include "kafka.h"
+#include "log.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct kafka_producer {
+    rd_kafka_t *rk;
+    pthread_t poller;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_long failures;
+};
+
+/* One per awaited message; lives on the waiting thread's stack. */
+typedef struct delivery {
+    bool done;
+    rd_kafka_resp_err_t err;
+    kafka_producer *p;
+} delivery;
+
+rd_kafka_conf_t *kafka_conf_new(const fc_config *c, const char *client_id, char *err, size_t errcap)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char e[256];
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", c->kafka_brokers, e, sizeof e) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "client.id", client_id, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errcap, "kafka config: %s", e);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    for (int i = 0; i < c->kafka_kv_count; i++) {
+        if (rd_kafka_conf_set(conf, c->kafka_kv[i][0], c->kafka_kv[i][1], e, sizeof e) != RD_KAFKA_CONF_OK) {
+            /* the value may be a password: name only the key */
+            snprintf(err, errcap, "kafka setting %s rejected: %s", c->kafka_kv[i][0], e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    return conf;
+}
+
+void kafka_topic_name(const fc_config *c, const char *suffix, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s.%s", c->topic_prefix, suffix);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    kafka_producer *p = opaque;
+    delivery *d = m->_private;
+    if (m->err) {
+        atomic_fetch_add(&p->failures, 1);
+        if (!d)
+            log_warn("kafka delivery failed", "topic=%s err=\"%s\"", rd_kafka_topic_name(m->rkt),
+                     rd_kafka_err2str(m->err));
+    }
+    if (d) {
+        pthread_mutex_lock(&p->mu);
+        d->err = m->err;
+        d->done = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void *poll_main(void *arg)
+{
+    kafka_producer *p = arg;
+    while (!atomic_load(&p->stop))
+        rd_kafka_poll(p->rk, 100);
+    return NULL;
+}
+
+kafka_producer *kafka_producer_new(const fc_config *c, const char *client_id, char *err, size_t errcap)
+{
+    kafka_producer *p = calloc(1, sizeof *p);
+    rd_kafka_conf_t *conf = NULL;
+    if (!p) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    conf = kafka_conf_new(c, client_id, err, errcap);
+    if (!conf) goto fail;
+    char e[256];
+    if (rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "acks", "all", e, sizeof e) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "linger.ms", "2", e, sizeof e) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "message.timeout.ms", "120000", e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errcap, "kafka producer config: %s", e);
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!p->rk) {
+        snprintf(err, errcap, "kafka producer: %s", e);
+        goto fail;
+    }
+    conf = NULL; /* owned by rk now */
+    if (pthread_create(&p->poller, NULL, poll_main, p) != 0) {
+        snprintf(err, errcap, "cannot start producer poll thread");
+        rd_kafka_destroy(p->rk);
+        p->rk = NULL;
+        goto fail;
+    }
+    return p;
+fail:
+    if (conf) rd_kafka_conf_destroy(conf);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+    return NULL;
+}
+
+void kafka_producer_free(kafka_producer *p, int timeout_ms)
+{
+    if (!p) return;
+    rd_kafka_flush(p->rk, timeout_ms);
+    atomic_store(&p->stop, true);
+    pthread_join(p->poller, NULL);
+    rd_kafka_destroy(p->rk);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+static rd_kafka_resp_err_t produce(kafka_producer *p, const char *topic, const char *key, const void *val,
+                                   size_t len, const kafka_header *hdrs, size_t nhdrs, delivery *d)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (nhdrs) {
+        h = rd_kafka_headers_new(nhdrs);
+        for (size_t i = 0; i < nhdrs; i++)
+            rd_kafka_header_add(h, hdrs[i].name, -1, hdrs[i].value, -1);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+        RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+    if (e && h) rd_kafka_headers_destroy(h);
+    return e;
+}
+
+bool kafka_produce_sync(kafka_producer *p, const char *topic, const char *key, const void *val,
+                        size_t len, const kafka_header *hdrs, size_t nhdrs, int timeout_ms,
+                        char *err, size_t errcap)
+{
+    delivery d = {.done = false, .err = RD_KAFKA_RESP_ERR_NO_ERROR, .p = p};
+    int64_t deadline = fc_mono_ms() + timeout_ms;
+    rd_kafka_resp_err_t e;
+    /* Local queue full: wait for room rather than fail. */
+    while ((e = produce(p, topic, key, val, len, hdrs, nhdrs, &d)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+           fc_mono_ms() < deadline)
+        fc_sleep_ms(20);
+    if (e) {
+        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
+        return false;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!d.done) {
+        int64_t left = deadline - fc_mono_ms();
+        if (left <= 0) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = left < 200 ? left : 200;
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (wait % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    bool done = d.done;
+    pthread_mutex_unlock(&p->mu);
+    if (!done) {
+        /* The message is still queued and references &d: wait for its
+         * delivery report (success or timeout) before our stack frame dies. */
+        pthread_mutex_lock(&p->mu);
+        while (!d.done)
+            pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        if (!d.err) return true;
+        snprintf(err, errcap, "produce to %s: %s (after timeout)", topic, rd_kafka_err2str(d.err));
+        return false;
+    }
+    if (d.err) {
+        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(d.err));
+        return false;
+    }
+    return true;
+}
+
+bool kafka_produce_async(kafka_producer *p, const char *topic, const char *key, const void *val,
+                         size_t len, char *err, size_t errcap)
+{
+    rd_kafka_resp_err_t e = produce(p, topic, key, val, len, NULL, 0, NULL);
+    if (e) {
+        atomic_fetch_add(&p->failures, 1);
+        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
+        return false;
+    }
+    return true;
+}
+
+long kafka_producer_failures(const kafka_producer *p) { return atomic_load(&((kafka_producer *)p)->failures); }

@@ -1,0 +1,38 @@
+/* util — small helpers every module needs: clocks, wiping secrets, random
+ * numbers, bounded string copy, identifier checks. */
+#ifndef FC_UTIL_H
+#define FC_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock in milliseconds since the epoch. */
+int64_t fc_now_ms(void);
+/* Monotonic clock in milliseconds (for durations and deadlines). */
+int64_t fc_mono_ms(void);
+void fc_sleep_ms(int64_t ms);
+/* Overwrite memory in a way the compiler cannot elide. */
+void fc_wipe(void *p, size_t n);
+/* Uniform random integer in [0, n) from a thread-local seeded PRNG. */
+uint64_t fc_rand_below(uint64_t n);
+/* Copy src into dst of size cap, always terminated; false if truncated. */
+bool fc_strlcpy(char *dst, const char *src, size_t cap);
+/* RDS DB identifier rules: 1-63 chars, letter first, letters/digits/hyphens,
+ * no trailing hyphen, no two consecutive hyphens. */
+bool fc_valid_db_identifier(const char *s);
+/* Campaign id: 1-40 chars of [a-z0-9-], letter or digit first. */
+bool fc_valid_campaign_id(const char *s);
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void fc_hex(const unsigned char *in, size_t n, char *out);
+
+#define FC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* UNITTEST: file-local functions become visible to unit tests (curl's trick). */
+#ifdef FC_UNIT_TESTING
+#define UNITTEST
+#else
+#define UNITTEST static
+#endif
+
+#endif

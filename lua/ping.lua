@@ -1,0 +1,2 @@
+-- ping: returns PONG; keeps the embedded Lua table non-empty.
+return "PONG"

@@ -1,0 +1,27 @@
+"""Shared pytest fixtures: real servers on free loopback ports, always torn down.
+
+- `world`: a per-test directory that the `postgres` user can traverse
+  (pytest's own tmp dirs are 0700 and root-owned, PostgreSQL runs unprivileged).
+- `pg_template`: one `initdb` per test run (as `postgres` when we are root),
+  copied for every server that needs a fresh cluster — much faster than initdb.
+- `redis_server`, `kafka_dev`: started per test from the real binaries.
+- emulator fixtures live in fixtures_awssim.py, orchestration ones in
+  fixtures_stack.py; both are imported here so every test sees them.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from fclib import *  # noqa: F401,F403  (helpers: free_port, wait_until, servers)
+
+try:
+    from fixtures_awssim import *  # noqa: F401,F403
+except ImportError as e:  # the emulator fixtures may not exist yet
+    if "fixtures_awssim" not in str(e):
+        raise
+try:
+    from fixtures_stack import *  # noqa: F401,F403
+except ImportError as e:
+    if "fixtures_stack" not in str(e):
+        raise
