@@ -1,0 +1,50 @@
+/* prom — Prometheus metrics: a small thread-safe registry of counters,
+ * gauges and histograms (labelled series created on first use) and an HTTP
+ * endpoint serving the text exposition format (version 0.0.4) at /metrics.
+ * Label values are escaped here; callers never build exposition text. */
+#ifndef FC_PROM_H
+#define FC_PROM_H
+
+#include "dbuf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct prom_registry prom_registry;
+typedef struct prom_server prom_server;
+
+prom_registry *prom_registry_new(void);
+void prom_registry_free(prom_registry *r); /* accepts NULL */
+/* The process-wide registry (created on first use, never freed). */
+prom_registry *prom_default(void);
+
+/* Build a label set from NULL-terminated key/value pairs:
+ *   prom_labels(buf, sizeof buf, "step", "restore", "strategy", "offline", NULL)
+ * Values are escaped (\\, \", \n). Returns buf. */
+char *prom_labels(char *buf, size_t cap, ...) __attribute__((sentinel));
+
+/* name must match [a-zA-Z_:][a-zA-Z0-9_:]*; help is static text.
+ * labels is a prom_labels() string or NULL. A name keeps the type of its
+ * first use; a use with another type is ignored (and logged once). */
+void prom_counter_add(prom_registry *r, const char *name, const char *help, const char *labels, double v);
+void prom_gauge_set(prom_registry *r, const char *name, const char *help, const char *labels, double v);
+void prom_gauge_add(prom_registry *r, const char *name, const char *help, const char *labels, double v);
+/* Histograms use the default duration buckets (seconds):
+ * .05 .1 .25 .5 1 2.5 5 10 30 60 120 300 600 1800 3600 +Inf */
+void prom_histogram_observe(prom_registry *r, const char *name, const char *help, const char *labels, double v);
+
+/* A collector runs at every scrape before rendering (e.g. to read gauges
+ * from Redis). At most 8 per registry. */
+typedef void (*prom_collector_fn)(prom_registry *r, void *ud);
+bool prom_add_collector(prom_registry *r, prom_collector_fn fn, void *ud);
+
+/* Render the whole registry in text format into out. */
+bool prom_render(prom_registry *r, dbuf *out);
+
+/* Serve GET /metrics on addr ("host:port"; port 0 picks one). The server
+ * thread runs until prom_server_stop(). */
+prom_server *prom_server_start(prom_registry *r, const char *addr, char *err, size_t errcap);
+int prom_server_port(const prom_server *s);
+void prom_server_stop(prom_server *s); /* accepts NULL */
+
+#endif

@@ -1,0 +1,116 @@
+/* test_prom — exposition text is exact for counters, gauges, histograms;
+ * label values are escaped; type clashes are refused; the HTTP endpoint
+ * serves /metrics and 404s anything else. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "prom.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void test_render_exact(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    char l[256];
+    prom_counter_add(r, "fc_steps_total", "Steps finished.", prom_labels(l, sizeof l, "step", "restore", "outcome", "ok", NULL), 2);
+    prom_counter_add(r, "fc_steps_total", "Steps finished.", prom_labels(l, sizeof l, "step", "restore", "outcome", "ok", NULL), 1);
+    prom_counter_add(r, "fc_steps_total", "Steps finished.", l, -5); /* ignored: counters never go down */
+    prom_gauge_set(r, "fc_lag_bytes", "Lag.", NULL, 1.5);
+    prom_gauge_set(r, "fc_steps_total", "clash", NULL, 7); /* type clash: ignored */
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(prom_render(r, &out));
+    assert_string_equal(out.data,
+                        "# HELP fc_steps_total Steps finished.\n# TYPE fc_steps_total counter\n"
+                        "fc_steps_total{step=\"restore\",outcome=\"ok\"} 3\n"
+                        "# HELP fc_lag_bytes Lag.\n# TYPE fc_lag_bytes gauge\nfc_lag_bytes 1.5\n");
+    dbuf_free(&out);
+    prom_registry_free(r);
+}
+
+static void test_histogram_and_escaping(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    char l[256];
+    prom_labels(l, sizeof l, "reason", "a \"quoted\"\\path\nline", NULL);
+    assert_string_equal(l, "reason=\"a \\\"quoted\\\"\\\\path\\nline\"");
+    prom_histogram_observe(r, "fc_step_seconds", "Step duration.", NULL, 0.2);
+    prom_histogram_observe(r, "fc_step_seconds", "Step duration.", NULL, 7200);
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(prom_render(r, &out));
+    assert_non_null(strstr(out.data, "fc_step_seconds_bucket{le=\"0.1\"} 0\n"));
+    assert_non_null(strstr(out.data, "fc_step_seconds_bucket{le=\"0.25\"} 1\n"));
+    assert_non_null(strstr(out.data, "fc_step_seconds_bucket{le=\"3600\"} 1\n"));
+    assert_non_null(strstr(out.data, "fc_step_seconds_bucket{le=\"+Inf\"} 2\n"));
+    assert_non_null(strstr(out.data, "fc_step_seconds_sum 7200.2\n"));
+    assert_non_null(strstr(out.data, "fc_step_seconds_count 2\n"));
+    dbuf_free(&out);
+    prom_registry_free(r);
+}
+
+static void collect(prom_registry *r, void *ud)
+{
+    int *calls = ud;
+    (*calls)++;
+    prom_gauge_set(r, "fc_collected", "Set at scrape time.", NULL, *calls);
+}
+
+static char *http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    char *buf = calloc(1, 65536);
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fd, buf + len, 65535 - len)) > 0) len += (size_t)r;
+    close(fd);
+    return buf;
+}
+
+static void test_http_endpoint(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    int calls = 0;
+    assert_true(prom_add_collector(r, collect, &calls));
+    char err[256];
+    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    char *body = http_get(prom_server_port(s), "/metrics");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    assert_non_null(strstr(body, "text/plain; version=0.0.4"));
+    assert_non_null(strstr(body, "fc_collected 1\n"));
+    free(body);
+    body = http_get(prom_server_port(s), "/other");
+    assert_non_null(strstr(body, "404"));
+    free(body);
+    prom_server_stop(s);
+    prom_registry_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_exact),
+        cmocka_unit_test(test_histogram_and_escaping),
+        cmocka_unit_test(test_http_endpoint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
