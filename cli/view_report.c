@@ -1,0 +1,166 @@
+/* view_report — see view_report.h. */
+#include "view_report.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *jstr_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
+
+bool report_render_json(const report_meta *m, const report_row *rows, size_t n, dbuf *out)
+{
+    json_t *root = json_object(), *arr = json_array();
+    json_object_set_new(root, "title", json_string(m->title));
+    json_object_set_new(root, "generated_at", json_string(m->generated_at));
+    json_object_set_new(root, "generated_by", json_string(m->generated_by));
+    size_t done = 0, failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const report_row *r = &rows[i];
+        json_t *o = json_object(), *tabs = json_array();
+        json_object_set_new(o, "instance", json_string(r->instance));
+        json_object_set_new(o, "campaign", json_string(r->campaign));
+        json_object_set_new(o, "state", json_string(r->state));
+        json_object_set_new(o, "strategy", jstr_or_null(r->strategy));
+        json_object_set_new(o, "encrypted_before", json_boolean(r->encrypted_before));
+        json_object_set_new(o, "key_before", jstr_or_null(r->key_before));
+        json_object_set_new(o, "encrypted_after", json_boolean(r->encrypted_after));
+        json_object_set_new(o, "key_after", jstr_or_null(r->key_after));
+        json_object_set_new(o, "cutover_at", jstr_or_null(r->cutover_at));
+        json_object_set_new(o, "downtime_s", r->downtime_s >= 0 ? json_real(r->downtime_s) : json_null());
+        json_object_set_new(o, "rows_verified", r->rows_verified >= 0 ? json_integer(r->rows_verified) : json_null());
+        json_object_set_new(o, "tables_verified", json_integer(r->tables_verified));
+        for (size_t t = 0; t < r->ntables; t++) {
+            json_t *to = json_object();
+            json_object_set_new(to, "table", json_string(r->tables[t].name));
+            json_object_set_new(to, "rows", json_integer(r->tables[t].rows));
+            json_object_set_new(to, "checksum", json_string(r->tables[t].checksum));
+            json_array_append_new(tabs, to);
+        }
+        json_object_set_new(o, "tables", tabs);
+        json_object_set_new(o, "retired_source", jstr_or_null(r->retired_source));
+        json_object_set_new(o, "retain_until", jstr_or_null(r->retain_until));
+        json_object_set_new(o, "error", jstr_or_null(r->error));
+        json_array_append_new(arr, o);
+        done += !strcmp(r->state, "done");
+        failed += !strcmp(r->state, "failed");
+    }
+    json_t *sum = json_object();
+    json_object_set_new(sum, "instances", json_integer((json_int_t)n));
+    json_object_set_new(sum, "done", json_integer((json_int_t)done));
+    json_object_set_new(sum, "failed", json_integer((json_int_t)failed));
+    json_object_set_new(root, "summary", sum);
+    json_object_set_new(root, "instances", arr);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    bool ok = text && dbuf_appends(out, text) && dbuf_appends(out, "\n");
+    free(text);
+    return ok;
+}
+
+/* RFC 4180 cell; formula-looking cells get a leading quote (CSV injection). */
+static bool csv_cell(dbuf *out, const char *s, bool last)
+{
+    bool formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r';
+    bool ok = dbuf_appends(out, "\"") && (!formula || dbuf_appends(out, "'"));
+    for (const char *p = s; *p && ok; p++) ok = *p == '"' ? dbuf_appends(out, "\"\"") : dbuf_append(out, p, 1);
+    return ok && dbuf_appends(out, last ? "\"\r\n" : "\",");
+}
+
+bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, dbuf *out)
+{
+    (void)m;
+    static const char *hdr[] = {"instance", "campaign", "state", "strategy", "encrypted_before", "key_before",
+                                "encrypted_after", "key_after", "cutover_at", "downtime_s", "rows_verified",
+                                "tables_verified", "retired_source", "retain_until", "error"};
+    const size_t nh = sizeof hdr / sizeof hdr[0];
+    bool ok = true;
+    for (size_t i = 0; i < nh && ok; i++) ok = csv_cell(out, hdr[i], i == nh - 1);
+    for (size_t i = 0; i < n && ok; i++) {
+        const report_row *r = &rows[i];
+        char dt[32] = "", rv[32] = "", tv[16];
+        if (r->downtime_s >= 0) snprintf(dt, sizeof dt, "%.3f", r->downtime_s);
+        if (r->rows_verified >= 0) snprintf(rv, sizeof rv, "%lld", r->rows_verified);
+        snprintf(tv, sizeof tv, "%d", r->tables_verified);
+        const char *cells[] = {r->instance, r->campaign, r->state, r->strategy,
+                               r->encrypted_before ? "true" : "false", r->key_before,
+                               r->encrypted_after ? "true" : "false", r->key_after, r->cutover_at, dt, rv, tv,
+                               r->retired_source, r->retain_until, r->error};
+        for (size_t c = 0; c < nh && ok; c++) ok = csv_cell(out, cells[c], c == nh - 1);
+    }
+    return ok;
+}
+
+static bool html_text(dbuf *out, const char *s)
+{
+    bool ok = true;
+    for (const char *p = s; *p && ok; p++) {
+        switch (*p) {
+        case '<': ok = dbuf_appends(out, "&lt;"); break;
+        case '>': ok = dbuf_appends(out, "&gt;"); break;
+        case '&': ok = dbuf_appends(out, "&amp;"); break;
+        case '"': ok = dbuf_appends(out, "&quot;"); break;
+        case '\'': ok = dbuf_appends(out, "&#39;"); break;
+        default: ok = dbuf_append(out, p, 1);
+        }
+    }
+    return ok;
+}
+
+static bool td(dbuf *out, const char *cls, const char *text)
+{
+    return dbuf_printf(out, "<td class=\"%s\">", cls) && html_text(out, text) && dbuf_appends(out, "</td>");
+}
+
+bool report_render_html(const report_meta *m, const report_row *rows, size_t n, dbuf *out)
+{
+    size_t done = 0, failed = 0, skipped = 0;
+    long long rows_total = 0;
+    for (size_t i = 0; i < n; i++) {
+        done += !strcmp(rows[i].state, "done");
+        failed += !strcmp(rows[i].state, "failed");
+        skipped += !strcmp(rows[i].state, "skipped");
+        if (rows[i].rows_verified > 0) rows_total += rows[i].rows_verified;
+    }
+    bool ok = dbuf_appends(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fleetcrypt report — ") &&
+              html_text(out, m->title) &&
+              dbuf_appends(out, "</title>\n<style>body{font-family:sans-serif;margin:2em;color:#222}"
+                                "table{border-collapse:collapse;width:100%;font-size:13px}"
+                                "th,td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}"
+                                "th{background:#f0f0f0}.done{color:#060}.failed{color:#a00}.num{text-align:right}"
+                                "details{margin:2px 0}code{font-size:12px}</style></head><body>\n<h1>fleetcrypt encryption report</h1>\n<p id=\"meta\">") &&
+              html_text(out, m->title) && dbuf_appends(out, " — generated ") && html_text(out, m->generated_at) &&
+              dbuf_appends(out, " by ") && html_text(out, m->generated_by) &&
+              dbuf_printf(out, "</p>\n<p id=\"summary\">instances: <b id=\"n-instances\">%zu</b>, done: <b id=\"n-done\">%zu</b>, "
+                               "failed: <b id=\"n-failed\">%zu</b>, skipped: <b id=\"n-skipped\">%zu</b>, rows verified: <b id=\"n-rows\">%lld</b></p>\n",
+                          n, done, failed, skipped, rows_total) &&
+              dbuf_appends(out, "<table id=\"instances\"><thead><tr><th>instance</th><th>campaign</th><th>state</th>"
+                                "<th>before</th><th>after</th><th>cutover (UTC)</th><th>downtime s</th><th>rows verified</th>"
+                                "<th>tables</th><th>retired source</th><th>retain until</th><th>note</th></tr></thead><tbody>\n");
+    for (size_t i = 0; i < n && ok; i++) {
+        const report_row *r = &rows[i];
+        char before[300], after[300], dt[32] = "", rv[32] = "";
+        snprintf(before, sizeof before, "%s%s", r->encrypted_before ? "encrypted " : "unencrypted",
+                 r->encrypted_before ? r->key_before : "");
+        snprintf(after, sizeof after, "%s%s", r->encrypted_after ? "encrypted " : "unencrypted",
+                 r->encrypted_after ? r->key_after : "");
+        if (r->downtime_s >= 0) snprintf(dt, sizeof dt, "%.3f", r->downtime_s);
+        if (r->rows_verified >= 0) snprintf(rv, sizeof rv, "%lld", r->rows_verified);
+        ok = dbuf_appends(out, "<tr data-instance=\"") && html_text(out, r->instance) && dbuf_appends(out, "\">") &&
+             td(out, "instance", r->instance) && td(out, "campaign", r->campaign) && td(out, r->state, r->state) &&
+             td(out, "before", before) && td(out, "after", after) && td(out, "cutover", r->cutover_at) &&
+             td(out, "num downtime", dt) && td(out, "num rows", rv) &&
+             dbuf_printf(out, "<td class=\"tables\">%d", r->tables_verified);
+        if (ok && r->ntables) {
+            ok = dbuf_appends(out, "<details><summary>checksums</summary>");
+            for (size_t t = 0; t < r->ntables && ok; t++)
+                ok = dbuf_appends(out, "<div><code>") && html_text(out, r->tables[t].name) &&
+                     dbuf_printf(out, "</code> %lld rows <code>", r->tables[t].rows) &&
+                     html_text(out, r->tables[t].checksum) && dbuf_appends(out, "</code></div>");
+            ok = ok && dbuf_appends(out, "</details>");
+        }
+        ok = ok && dbuf_appends(out, "</td>") && td(out, "retired", r->retired_source) &&
+             td(out, "retain", r->retain_until) && td(out, "note", r->error) && dbuf_appends(out, "</tr>\n");
+    }
+    return ok && dbuf_appends(out, "</tbody></table>\n</body></html>\n");
+}

@@ -1,0 +1,49 @@
+/* view_report — renders `fleetcrypt report`: the evidence an auditor asks
+ * for, as JSON, CSV or one self-contained HTML page. Pure functions of the
+ * rows; the caller gathers them from Redis and AWS. Every text cell is
+ * escaped for its format; CSV cells that a spreadsheet would run as a
+ * formula (= + - @) are prefixed with a quote. */
+#ifndef FC_VIEW_REPORT_H
+#define FC_VIEW_REPORT_H
+
+#include "dbuf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct report_table {
+    char name[192];          /* schema-qualified, as the server prints it */
+    long long rows;
+    char checksum[72];
+} report_table;
+
+typedef struct report_row {
+    char instance[64];
+    char campaign[48];
+    char state[24];
+    char strategy[32];
+    bool encrypted_before, encrypted_after;
+    char key_before[256];    /* "" when unencrypted */
+    char key_after[256];
+    char cutover_at[40];     /* ISO 8601 UTC, "" if none */
+    double downtime_s;       /* < 0: unknown */
+    long long rows_verified; /* < 0: unknown */
+    int tables_verified;
+    const report_table *tables; /* borrowed, may be NULL */
+    size_t ntables;
+    char retired_source[64];
+    char retain_until[40];
+    char error[256];
+} report_row;
+
+typedef struct report_meta {
+    char title[128];         /* e.g. "campaign q4-encrypt" */
+    char generated_at[40];
+    char generated_by[96];
+} report_meta;
+
+bool report_render_json(const report_meta *m, const report_row *rows, size_t n, dbuf *out);
+bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, dbuf *out);
+bool report_render_html(const report_meta *m, const report_row *rows, size_t n, dbuf *out);
+
+#endif

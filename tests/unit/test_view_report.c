@@ -1,0 +1,116 @@
+/* test_view_report — JSON parses back with every figure, CSV is RFC 4180 with
+ * formula cells neutralised, HTML escapes hostile text and carries every
+ * instance and total. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "view_report.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static report_table tabs[] = {{"public.orders", 120000, "md5:0123abcd"}, {"\"Sales\".\"Q<1>\"", 7, "md5:ffff"}};
+
+static void rows(report_row r[3])
+{
+    memset(r, 0, 3 * sizeof *r);
+    for (int i = 0; i < 3; i++) {
+        snprintf(r[i].campaign, sizeof r[i].campaign, "c1");
+        snprintf(r[i].strategy, sizeof r[i].strategy, "pg-logical");
+        r[i].downtime_s = -1;
+        r[i].rows_verified = -1;
+    }
+    snprintf(r[0].instance, sizeof r[0].instance, "orders-db");
+    snprintf(r[0].state, sizeof r[0].state, "done");
+    r[0].encrypted_after = true;
+    snprintf(r[0].key_after, sizeof r[0].key_after, "arn:aws:kms:us-east-1:123456789012:key/k1");
+    snprintf(r[0].cutover_at, sizeof r[0].cutover_at, "2026-11-23T22:00:00Z");
+    r[0].downtime_s = 1.4;
+    r[0].rows_verified = 120007;
+    r[0].tables_verified = 2;
+    r[0].tables = tabs;
+    r[0].ntables = 2;
+    snprintf(r[0].retired_source, sizeof r[0].retired_source, "fc-c1-orders-db-retired");
+    snprintf(r[1].instance, sizeof r[1].instance, "billing-db");
+    snprintf(r[1].state, sizeof r[1].state, "failed");
+    snprintf(r[1].error, sizeof r[1].error, "=HYPERLINK(\"http://x\") <script>alert(1)</script>");
+    snprintf(r[2].instance, sizeof r[2].instance, "already-db");
+    snprintf(r[2].state, sizeof r[2].state, "skipped");
+    r[2].encrypted_before = r[2].encrypted_after = true;
+}
+
+static const report_meta meta = {"campaign c1", "2026-11-23T23:00:00Z", "fleetcrypt test"};
+
+static void test_json(void **state)
+{
+    (void)state;
+    report_row r[3];
+    rows(r);
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(report_render_json(&meta, r, 3, &out));
+    json_error_t je;
+    json_t *root = json_loads(out.data, 0, &je);
+    assert_non_null(root);
+    json_t *inst = json_object_get(root, "instances");
+    assert_int_equal(json_array_size(inst), 3);
+    json_t *o = json_array_get(inst, 0);
+    assert_true(json_real_value(json_object_get(o, "downtime_s")) == 1.4);
+    assert_int_equal(json_integer_value(json_object_get(o, "rows_verified")), 120007);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "tables"), 1), "table")), "\"Sales\".\"Q<1>\"");
+    assert_true(json_is_null(json_object_get(json_array_get(inst, 1), "downtime_s")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "summary"), "failed")), 1);
+    json_decref(root);
+    dbuf_free(&out);
+}
+
+static void test_csv(void **state)
+{
+    (void)state;
+    report_row r[3];
+    rows(r);
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(report_render_csv(&meta, r, 3, &out));
+    assert_true(strncmp(out.data, "\"instance\",\"campaign\",\"state\"", 29) == 0);
+    assert_non_null(strstr(out.data, "\"orders-db\",\"c1\",\"done\",\"pg-logical\",\"false\",\"\",\"true\",\"arn:aws:kms:us-east-1:123456789012:key/k1\",\"2026-11-23T22:00:00Z\",\"1.400\",\"120007\",\"2\""));
+    /* formula neutralised and quotes doubled */
+    assert_non_null(strstr(out.data, "\"'=HYPERLINK(\"\"http://x\"\") <script>alert(1)</script>\"\r\n"));
+    int lines = 0;
+    for (const char *p = out.data; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 4);
+    dbuf_free(&out);
+}
+
+static void test_html(void **state)
+{
+    (void)state;
+    report_row r[3];
+    rows(r);
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(report_render_html(&meta, r, 3, &out));
+    assert_null(strstr(out.data, "<script>"));
+    assert_non_null(strstr(out.data, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_non_null(strstr(out.data, "<b id=\"n-instances\">3</b>"));
+    assert_non_null(strstr(out.data, "<b id=\"n-rows\">120007</b>"));
+    assert_non_null(strstr(out.data, "data-instance=\"billing-db\""));
+    assert_non_null(strstr(out.data, "&quot;Sales&quot;.&quot;Q&lt;1&gt;&quot;"));
+    assert_non_null(strstr(out.data, "<td class=\"num downtime\">1.400</td>"));
+    assert_non_null(strstr(out.data, "</html>\n"));
+    dbuf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_html),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

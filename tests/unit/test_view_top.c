@@ -1,0 +1,137 @@
+/* test_view_top — the top screen fits 80×24 (no line wider, no more lines),
+ * shows the counts, throughput and failures it was given, and the ETA and
+ * one-line form are right. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "view_top.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static top_view sample(void)
+{
+    top_view v;
+    memset(&v, 0, sizeof v);
+    snprintf(v.campaign, sizeof v.campaign, "q4-encrypt");
+    snprintf(v.state, sizeof v.state, "running");
+    snprintf(v.strategy, sizeof v.strategy, "pg-logical");
+    v.total = 200;
+    int counts[TOP_NSTATES] = {120, 12, 1, 60, 4, 3, 0};
+    memcpy(v.counts, counts, sizeof counts);
+    const char *steps[] = {"prepare-source", "snapshot", "copy-encrypted", "restore", "catch-up", "cutover"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(v.steps[i].step, sizeof v.steps[i].step, "%s", steps[i]);
+        v.steps[i].n = 2;
+    }
+    v.nsteps = 6;
+    v.inst_per_hour_5m = 33.5;
+    v.inst_per_hour_60m = 28.0;
+    v.steps_per_minute = 4.2;
+    v.api_rate = 7.5;
+    v.api_budget = 10;
+    v.throttles_5m = 2;
+    for (int i = 0; i < TOP_MAX_LIST; i++) {
+        snprintf(v.slowest[i].id, sizeof v.slowest[i].id, "orders-db-%02d", i);
+        snprintf(v.slowest[i].step, sizeof v.slowest[i].step, "copy-encrypted");
+        v.slowest[i].elapsed_s = 3600 + i * 61;
+        v.slowest[i].attempts = 1;
+        snprintf(v.failed[i].id, sizeof v.failed[i].id, "billing-db-%d", i);
+        snprintf(v.failed[i].error, sizeof v.failed[i].error,
+                 "needs parameter group change + reboot: rds.logical_replication=0 on a very long parameter group name");
+    }
+    v.nslowest = v.nfailed = TOP_MAX_LIST;
+    return v;
+}
+
+static void check_fits(const char *screen, int cols, int rows)
+{
+    int nlines = 0;
+    const char *p = screen;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        if (!nl) break;
+        /* visible width: bytes minus escape sequences */
+        int width = 0;
+        for (const char *q = p; q < nl; q++) {
+            if (*q == '\x1b') {
+                while (q < nl && !((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z'))) q++;
+                continue;
+            }
+            width++;
+        }
+        if (width > cols) fail_msg("line %d is %d wide (> %d): %.*s", nlines, width, cols, (int)(nl - p), p);
+        nlines++;
+        p = nl + 1;
+    }
+    if (nlines > rows - 1) fail_msg("%d lines on a %d-row terminal", nlines, rows);
+}
+
+static void test_screen_fits_80x24_and_shows_figures(void **state)
+{
+    (void)state;
+    top_view v = sample();
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(top_render_screen(&v, 80, 24, &out));
+    check_fits(out.data, 80, 24);
+    assert_non_null(strstr(out.data, "campaign q4-encrypt"));
+    assert_non_null(strstr(out.data, "67/200"));
+    assert_non_null(strstr(out.data, "running 12"));
+    assert_non_null(strstr(out.data, "done 60"));
+    assert_non_null(strstr(out.data, "33.5 inst/h (5m)"));
+    assert_non_null(strstr(out.data, "7.5/10.0 req/s"));
+    assert_non_null(strstr(out.data, "copy-encrypted"));
+    dbuf_free(&out);
+
+    /* a tall terminal has room for the failures too */
+    dbuf_init(&out, 1 << 20);
+    assert_true(top_render_screen(&v, 100, 50, &out));
+    check_fits(out.data, 100, 50);
+    assert_non_null(strstr(out.data, "billing-db-4"));
+    assert_non_null(strstr(out.data, "1h04m"));
+    dbuf_free(&out);
+}
+
+static void test_eta(void **state)
+{
+    (void)state;
+    top_view v = sample();
+    /* 133 left at 33.5/h */
+    assert_true(fabs(top_eta_seconds(&v) - 133 / 33.5 * 3600) < 1e-6);
+    v.inst_per_hour_5m = 0;
+    assert_true(fabs(top_eta_seconds(&v) - 133 / 28.0 * 3600) < 1e-6);
+    v.inst_per_hour_60m = 0;
+    assert_true(top_eta_seconds(&v) < 0);
+    memset(v.counts, 0, sizeof v.counts);
+    v.counts[TOP_DONE] = 200;
+    assert_true(top_eta_seconds(&v) == 0);
+}
+
+static void test_line_form(void **state)
+{
+    (void)state;
+    top_view v = sample();
+    dbuf out;
+    dbuf_init(&out, 4096);
+    assert_true(top_render_line(&v, &out));
+    assert_null(strchr(out.data, '\x1b'));
+    assert_non_null(strstr(out.data, "campaign=q4-encrypt state=running progress=67/200 pending=120 running=12"));
+    assert_non_null(strstr(out.data, "eta=3h58m"));
+    assert_int_equal(out.data[out.len - 1], '\n');
+    dbuf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_screen_fits_80x24_and_shows_figures),
+        cmocka_unit_test(test_eta),
+        cmocka_unit_test(test_line_form),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
