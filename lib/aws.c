@@ -1,0 +1,437 @@
+/* aws — see aws.h. One attempt = acquire (hook) → credentials → sign → HTTP
+ * → classify → on_call (hook); the loop around it is the SDKs' standard
+ * retry mode (awsretry.h). */
+#include "aws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "awshttp.h"
+#include "awsjson.h"
+#include "log.h"
+#include "sigv4.h"
+#include "sts.h"
+#include "util.h"
+
+#define AWS_URL_MAX 512
+
+static const struct {
+    const char *name;        /* signing name and endpoint prefix */
+    const char *env_suffix;  /* AWS_ENDPOINT_URL_<suffix> */
+    const char *json_prefix; /* X-Amz-Target prefix (JSON services) */
+} SERVICES[AWS_SVC_COUNT] = {
+    [AWS_SVC_RDS] = {"rds", "RDS", NULL},
+    [AWS_SVC_KMS] = {"kms", "KMS", "TrentService"},
+    [AWS_SVC_STS] = {"sts", "STS", NULL},
+    [AWS_SVC_SECRETS] = {"secretsmanager", "SECRETS_MANAGER", "secretsmanager"},
+};
+
+struct aws_client {
+    char region[64];
+    char endpoint[AWS_SVC_COUNT][AWS_URL_MAX];
+    char host[AWS_SVC_COUNT][256];   /* authority sent (and signed) as Host */
+    char path[AWS_SVC_COUNT][256];
+    aws_http *http;
+    aws_cred_provider *creds;
+    aws_retry_cfg retry;
+    aws_retry_quota quota;
+    aws_hooks hooks;
+};
+
+const char *aws_service_name(aws_service svc)
+{
+    return svc < AWS_SVC_COUNT ? SERVICES[svc].name : "unknown";
+}
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Endpoint precedence as in current SDKs: explicit per-service option,
+ * AWS_ENDPOINT_URL_<SERVICE>, explicit global option, AWS_ENDPOINT_URL, then
+ * the regional default. AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true drops the env. */
+static bool resolve_endpoint(aws_client *c, const aws_client_opts *o, aws_service svc,
+                             aws_error *err)
+{
+    char envname[64];
+    const char *ign = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    bool use_env = !(ign && !strcasecmp(ign, "true"));
+    const char *ep = o ? o->endpoints[svc] : NULL;
+    snprintf(envname, sizeof(envname), "AWS_ENDPOINT_URL_%s", SERVICES[svc].env_suffix);
+    if ((!ep || !*ep) && use_env) ep = env_nonempty(envname);
+    if ((!ep || !*ep) && o && o->endpoint_url && *o->endpoint_url) ep = o->endpoint_url;
+    if ((!ep || !*ep) && use_env) ep = env_nonempty("AWS_ENDPOINT_URL");
+    if (ep && *ep) {
+        if (!fc_strlcpy(c->endpoint[svc], ep, AWS_URL_MAX)) goto bad;
+    } else {
+        const char *dns = !strncmp(c->region, "cn-", 3) ? "amazonaws.com.cn" : "amazonaws.com";
+        snprintf(c->endpoint[svc], AWS_URL_MAX, "https://%s.%s.%s", SERVICES[svc].name, c->region,
+                 dns);
+    }
+    size_t l = strlen(c->endpoint[svc]);
+    while (l && c->endpoint[svc][l - 1] == '/') c->endpoint[svc][--l] = 0;
+    if (strncmp(c->endpoint[svc], "http://", 7) && strncmp(c->endpoint[svc], "https://", 8))
+        goto bad;
+    if (!aws_http_split_url(c->endpoint[svc], c->host[svc], sizeof(c->host[svc]), c->path[svc],
+                            sizeof(c->path[svc])))
+        goto bad;
+    return true;
+bad:
+    aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidEndpoint", "bad endpoint URL for %s",
+                  SERVICES[svc].name);
+    return false;
+}
+
+aws_client *aws_client_new(const aws_client_opts *opts, aws_error *err)
+{
+    aws_client *c = calloc(1, sizeof(*c));
+    aws_client_opts none;
+    memset(&none, 0, sizeof(none));
+    if (!opts) opts = &none;
+    aws_error_clear(err);
+    if (!c) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "client allocation failed");
+        return NULL;
+    }
+    const char *region = opts->region && *opts->region ? opts->region : env_nonempty("AWS_REGION");
+    if (!region) region = env_nonempty("AWS_DEFAULT_REGION");
+    if (region) fc_strlcpy(c->region, region, sizeof(c->region));
+    else if (!aws_profile_region(c->region, sizeof(c->region))) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "NoRegion",
+                      "no AWS region: set AWS_REGION or the profile's region");
+        log_error("aws client: no region", "code=NoRegion");
+        goto fail;
+    }
+    for (int s = 0; s < AWS_SVC_COUNT; s++)
+        if (!resolve_endpoint(c, opts, (aws_service)s, err)) {
+            log_error("aws client: bad endpoint", "service=%s", SERVICES[s].name);
+            goto fail;
+        }
+    c->retry = opts->retry;
+    aws_retry_cfg_normalize(&c->retry);
+    aws_retry_quota_init(&c->quota, c->retry.quota_max);
+
+    aws_http_opts ho = {.connect_timeout_ms = opts->connect_timeout_ms,
+                        .timeout_ms = opts->timeout_ms,
+                        .max_response = opts->max_response,
+                        .user_agent = opts->user_agent ? opts->user_agent : "fleetcrypt/0.1"};
+    c->http = aws_http_new(&ho, err);
+    if (!c->http) goto fail;
+
+    aws_cred_opts co = {.profile = opts->profile,
+                        .role_arn = opts->role_arn,
+                        .role_session_name = opts->role_session_name,
+                        .external_id = opts->external_id,
+                        .role_duration_s = opts->role_duration_s,
+                        .fixed = opts->creds};
+    aws_cred_sts_ops ops;
+    sts_cred_ops(&ops, c);
+    c->creds = aws_cred_provider_new(&co, &ops, err);
+    if (!c->creds) goto fail;
+    log_debug("aws client ready", "region=%s rds=%s", c->region, c->endpoint[AWS_SVC_RDS]);
+    return c;
+fail:
+    aws_client_free(c);
+    return NULL;
+}
+
+void aws_client_free(aws_client *c)
+{
+    if (!c) return;
+    aws_cred_provider_free(c->creds);
+    aws_http_free(c->http);
+    fc_wipe(c, sizeof(*c));
+    free(c);
+}
+
+void aws_client_set_hooks(aws_client *c, const aws_hooks *hooks)
+{
+    if (hooks) c->hooks = *hooks;
+    else memset(&c->hooks, 0, sizeof(c->hooks));
+}
+
+const char *aws_client_region(const aws_client *c) { return c->region; }
+
+const char *aws_client_endpoint(const aws_client *c, aws_service svc)
+{
+    return svc < AWS_SVC_COUNT ? c->endpoint[svc] : NULL;
+}
+
+int aws_client_retry_tokens(const aws_client *c) { return c->quota.tokens; }
+
+/* ---------------- one request, with retries ---------------- */
+typedef struct call_spec {
+    aws_service svc;
+    const char *action;
+    const char *content_type;
+    const char *target;        /* X-Amz-Target or NULL */
+    const char *body;
+    size_t body_len;
+    aws_sign_mode mode;
+    const aws_creds *creds;    /* AWS_SIGN_EXPLICIT */
+    bool json;                 /* error bodies are JSON 1.1 */
+    bool secret;               /* response holds secrets */
+} call_spec;
+
+/* Build headers, sign, send. Returns false on transport failure (err set). */
+static bool attempt_once(aws_client *c, const call_spec *cs, aws_http_response *resp,
+                         bool *is_timeout, bool *sent, aws_error *err)
+{
+    aws_creds *cr = NULL;
+    sigv4_output so;
+    char *h_auth = NULL, *h_token = NULL;
+    char h_host[300], h_ct[160], h_date[40], h_target[200], url[AWS_URL_MAX + 8];
+    bool ok = false;
+    memset(&so, 0, sizeof(so));
+
+    snprintf(h_host, sizeof(h_host), "Host: %s", c->host[cs->svc]);
+    snprintf(h_ct, sizeof(h_ct), "Content-Type: %s", cs->content_type);
+    snprintf(url, sizeof(url), "%s", c->endpoint[cs->svc]);
+    if (!strcmp(c->path[cs->svc], "/")) snprintf(url, sizeof(url), "%s/", c->endpoint[cs->svc]);
+    if (cs->target) snprintf(h_target, sizeof(h_target), "X-Amz-Target: %s", cs->target);
+
+    const char *headers[8];
+    size_t nh = 0;
+    headers[nh++] = h_host;
+    headers[nh++] = h_ct;
+    if (cs->target) headers[nh++] = h_target;
+
+    if (cs->mode != AWS_SIGN_NONE) {
+        cr = calloc(1, sizeof(*cr));
+        if (!cr) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "creds allocation failed");
+            goto cleanup;
+        }
+        if (cs->mode == AWS_SIGN_EXPLICIT) *cr = *cs->creds;
+        else if (!aws_cred_get(c->creds, cr, err)) goto cleanup;
+        sigv4_kv sh[3];
+        size_t nsh = 0;
+        sh[nsh++] = (sigv4_kv){"Host", c->host[cs->svc]};
+        sh[nsh++] = (sigv4_kv){"Content-Type", cs->content_type};
+        if (cs->target) sh[nsh++] = (sigv4_kv){"X-Amz-Target", cs->target};
+        sigv4_input in = {.method = "POST",
+                          .path = c->path[cs->svc],
+                          .headers = sh,
+                          .nheaders = nsh,
+                          .body = cs->body,
+                          .body_len = cs->body_len,
+                          .region = c->region,
+                          .service = SERVICES[cs->svc].name,
+                          .access_key_id = cr->access_key_id,
+                          .secret_access_key = cr->secret_access_key,
+                          .session_token = cr->session_token[0] ? cr->session_token : NULL,
+                          .when = time(NULL)};
+        if (!sigv4_sign(&in, &so)) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "SigningFailed", "SigV4 signing failed");
+            goto cleanup;
+        }
+        snprintf(h_date, sizeof(h_date), "X-Amz-Date: %s", so.amz_date);
+        headers[nh++] = h_date;
+        size_t al = strlen(so.authorization) + 32;
+        h_auth = malloc(al);
+        if (!h_auth) goto oom;
+        snprintf(h_auth, al, "Authorization: %s", so.authorization);
+        headers[nh++] = h_auth;
+        if (cr->session_token[0]) {
+            size_t tl = strlen(cr->session_token) + 32;
+            h_token = malloc(tl);
+            if (!h_token) goto oom;
+            snprintf(h_token, tl, "X-Amz-Security-Token: %s", cr->session_token);
+            headers[nh++] = h_token;
+        }
+    }
+    headers[nh] = NULL;
+    *sent = true;
+    ok = aws_http_request(c->http, "POST", url, headers, cs->body, cs->body_len, resp, is_timeout,
+                          err);
+    goto cleanup;
+oom:
+    aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "header allocation failed");
+cleanup:
+    if (h_token) {
+        fc_wipe(h_token, strlen(h_token));
+        free(h_token);
+    }
+    free(h_auth);
+    sigv4_output_free(&so);
+    if (cr) {
+        aws_creds_wipe(cr);
+        free(cr);
+    }
+    return ok;
+}
+
+/* Turn a non-2xx response into err (code, message, request id, kind). */
+static void decode_error(const call_spec *cs, const aws_http_response *resp, aws_error *err)
+{
+    aws_error e;
+    aws_error_clear(&e);
+    bool parsed = cs->json ? aws_json_parse_error(resp->body.data, resp->body.len, &e)
+                           : aws_xml_parse_error(resp->body.data, resp->body.len, &e);
+    /* some JSON services answer Query-style errors and vice versa (proxies, emulators) */
+    if (!parsed)
+        parsed = cs->json ? aws_xml_parse_error(resp->body.data, resp->body.len, &e)
+                          : aws_json_parse_error(resp->body.data, resp->body.len, &e);
+    if (!parsed) {
+        snprintf(e.code, sizeof(e.code), "Http%d", resp->status);
+        snprintf(e.message, sizeof(e.message), "HTTP %d without an AWS error body", resp->status);
+    }
+    e.http_status = resp->status;
+    if (!e.request_id[0]) fc_strlcpy(e.request_id, resp->request_id, sizeof(e.request_id));
+    e.kind = aws_retry_classify(resp->status, parsed ? e.code : NULL);
+    if (err) *err = e;
+}
+
+static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_response *resp,
+                            aws_error *err)
+{
+    const char *svc = SERVICES[cs->svc].name;
+    int taken = 0;
+    aws_error e;
+    for (int attempt = 1;; attempt++) {
+        bool is_timeout = false, sent = false;
+        aws_error_clear(&e);
+        if (c->hooks.acquire && !c->hooks.acquire(c->hooks.ud, svc, cs->action)) {
+            aws_error_set(&e, AWS_ERR_THROTTLE, 0, "RateLimited",
+                          "the shared rate limiter refused %s:%s", svc, cs->action);
+            break;
+        }
+        int64_t t0 = fc_mono_ms();
+        bool got = attempt_once(c, cs, resp, &is_timeout, &sent, &e);
+        int64_t ms = fc_mono_ms() - t0;
+        if (got && resp->status >= 200 && resp->status < 300) {
+            if (c->hooks.on_call) c->hooks.on_call(c->hooks.ud, svc, cs->action, resp->status, NULL, ms);
+            aws_retry_quota_release(&c->quota, &c->retry, taken);
+            log_debug("aws call ok", "service=%s action=%s status=%d attempt=%d ms=%lld request_id=%s",
+                      svc, cs->action, resp->status, attempt, (long long)ms, resp->request_id);
+            return true;
+        }
+        if (got) decode_error(cs, resp, &e);
+        /* no request went out (credentials or signing failed): nothing to report or retry */
+        if (!sent) break;
+        if (c->hooks.on_call)
+            c->hooks.on_call(c->hooks.ud, svc, cs->action, e.http_status, e.code, ms);
+        if (e.kind == AWS_ERR_THROTTLE && c->hooks.on_throttle)
+            c->hooks.on_throttle(c->hooks.ud, svc, cs->action);
+        if (e.kind == AWS_ERR_AUTH && (!strcmp(e.code, "ExpiredToken") ||
+                                       !strcmp(e.code, "ExpiredTokenException")))
+            aws_cred_invalidate(c->creds); /* the next call resolves fresh credentials */
+        if (!aws_retry_is_retryable(e.kind) || attempt >= c->retry.max_attempts) break;
+        int cost = aws_retry_quota_acquire(&c->quota, &c->retry, is_timeout);
+        if (cost == 0) {
+            log_warn("aws retry quota exhausted; not retrying", "service=%s action=%s code=%s tokens=%d",
+                     svc, cs->action, e.code, c->quota.tokens);
+            break;
+        }
+        taken = cost;
+        int64_t delay = aws_retry_backoff_ms(&c->retry, attempt - 1);
+        log_info("aws call retry", "service=%s action=%s code=%s status=%d request_id=%s attempt=%d delay_ms=%lld",
+                 svc, cs->action, e.code, e.http_status, e.request_id[0] ? e.request_id : "-",
+                 attempt, (long long)delay);
+        fc_sleep_ms(delay);
+    }
+    /* the one place a failed call is logged */
+    log_error("aws call failed", "service=%s action=%s code=%s kind=%s status=%d request_id=%s",
+              svc, cs->action, e.code[0] ? e.code : "-", aws_err_kind_name(e.kind), e.http_status,
+              e.request_id[0] ? e.request_id : "-");
+    if (err) *err = e;
+    return false;
+}
+
+/* ---------------- Query ---------------- */
+bool aws_query_call_ex(aws_client *c, aws_service svc, const char *action, aws_query *q,
+                       aws_sign_mode mode, const aws_creds *creds, aws_xml **out, aws_error *err)
+{
+    aws_http_response resp;
+    bool ok = false;
+    *out = NULL;
+    if (q->failed) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidParameter",
+                      "request parameters for %s too large", action);
+        log_error("aws request build failed", "action=%s", action);
+        return false;
+    }
+    call_spec cs = {.svc = svc,
+                    .action = action,
+                    .content_type = "application/x-www-form-urlencoded; charset=utf-8",
+                    .body = q->body.data,
+                    .body_len = q->body.len,
+                    .mode = mode,
+                    .creds = creds,
+                    .secret = q->secure};
+    aws_http_response_init(&resp, q->secure);
+    if (!send_with_retry(c, &cs, &resp, err)) goto cleanup;
+    if (!aws_xml_parse(resp.body.data, resp.body.len, NULL, out, err)) {
+        if (err) fc_strlcpy(err->request_id, resp.request_id, sizeof(err->request_id));
+        log_error("aws response unreadable", "service=%s action=%s code=%s request_id=%s",
+                  SERVICES[svc].name, action, err ? err->code : "-", resp.request_id);
+        goto cleanup;
+    }
+    ok = true;
+cleanup:
+    aws_http_response_free(&resp);
+    return ok;
+}
+
+bool aws_query_call(aws_client *c, aws_service svc, const char *action, aws_query *q,
+                    aws_xml **out, aws_error *err)
+{
+    return aws_query_call_ex(c, svc, action, q, AWS_SIGN_PROVIDER, NULL, out, err);
+}
+
+const aws_xml_node *aws_query_result(const aws_xml *x, const char *action)
+{
+    char name[160];
+    snprintf(name, sizeof(name), "%sResult", action);
+    return aws_xml_child(aws_xml_root(x), name);
+}
+
+/* ---------------- JSON 1.1 ---------------- */
+bool aws_json_call(aws_client *c, aws_service svc, const char *action, const json_t *body,
+                   bool secret, json_t **out, aws_error *err)
+{
+    char target[160];
+    char *text = NULL;
+    aws_http_response resp;
+    bool ok = false;
+    *out = NULL;
+    if (!SERVICES[svc].json_prefix) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidService", "%s is not a JSON service",
+                      SERVICES[svc].name);
+        return false;
+    }
+    snprintf(target, sizeof(target), "%s.%s", SERVICES[svc].json_prefix, action);
+    text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
+    if (!text) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "JSON encoding failed");
+        return false;
+    }
+    call_spec cs = {.svc = svc,
+                    .action = action,
+                    .content_type = "application/x-amz-json-1.1",
+                    .target = target,
+                    .body = text,
+                    .body_len = strlen(text),
+                    .mode = AWS_SIGN_PROVIDER,
+                    .json = true,
+                    .secret = secret};
+    aws_http_response_init(&resp, secret);
+    if (!send_with_retry(c, &cs, &resp, err)) goto cleanup;
+    if (!aws_json_parse(resp.body.data, resp.body.len, NULL, out, err)) {
+        if (err) fc_strlcpy(err->request_id, resp.request_id, sizeof(err->request_id));
+        log_error("aws response unreadable", "service=%s action=%s code=%s request_id=%s",
+                  SERVICES[svc].name, action, err ? err->code : "-", resp.request_id);
+        goto cleanup;
+    }
+    ok = true;
+cleanup:
+    if (secret) fc_wipe(text, strlen(text));
+    free(text);
+    aws_http_response_free(&resp);
+    return ok;
+}

@@ -1,0 +1,93 @@
+/* aws — the AWS client object: region, endpoints, credentials provider,
+ * retry policy, rate-limiter hooks, and the two wire protocols (Query/XML for
+ * RDS and STS, JSON 1.1 for KMS and Secrets Manager) on one keep-alive curl
+ * handle. Typed calls live in rds.h, kms.h, sts.h and secrets.h.
+ *
+ * NOT thread-safe: use one aws_client per thread (it owns one curl handle,
+ * one credentials cache and one retry quota).
+ * Ownership: aws_client_new copies every string in opts; aws_client_free
+ * (accepts NULL) wipes the cached credentials. */
+#ifndef FC_AWS_H
+#define FC_AWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "awscred.h"
+#include "awserr.h"
+#include "awsretry.h"
+#include "awsxml.h"
+
+typedef enum { AWS_SVC_RDS = 0, AWS_SVC_KMS, AWS_SVC_STS, AWS_SVC_SECRETS, AWS_SVC_COUNT } aws_service;
+
+/* Rate-limiter / metrics hooks (the orchestration's shared Redis bucket).
+ * acquire: before every HTTP attempt; return false to fail the call
+ *          (error code "RateLimited", kind THROTTLE, no attempt made).
+ * on_throttle: after every throttling response.
+ * on_call: after every attempt (http_status 0 and err_code "NetworkError"/
+ *          "Timeout" when no response; err_code NULL on success). */
+typedef struct aws_hooks {
+    bool (*acquire)(void *ud, const char *service, const char *action); /* blocks or fails */
+    void (*on_throttle)(void *ud, const char *service, const char *action);
+    void (*on_call)(void *ud, const char *service, const char *action, int http_status,
+                    const char *err_code, int64_t ms);
+    void *ud;
+} aws_hooks;
+
+typedef struct aws_client_opts {
+    const char *region;              /* default AWS_REGION, AWS_DEFAULT_REGION, profile region */
+    const char *endpoint_url;        /* all services; default AWS_ENDPOINT_URL */
+    const char *endpoints[AWS_SVC_COUNT]; /* per service; default AWS_ENDPOINT_URL_RDS/_KMS/_STS/_SECRETS_MANAGER */
+    int64_t connect_timeout_ms;      /* default 3000 */
+    int64_t timeout_ms;              /* per attempt, default 30000 */
+    size_t max_response;             /* default 16 MiB */
+    aws_retry_cfg retry;             /* zero fields take the standard-mode defaults */
+    const char *profile;             /* default AWS_PROFILE */
+    const char *role_arn;            /* optional cross-account AssumeRole on top of the chain */
+    const char *role_session_name;   /* default "fleetcrypt" */
+    const char *external_id;
+    int role_duration_s;             /* default 3600 */
+    const aws_creds *creds;          /* fixed credentials instead of the chain (copied) */
+    const char *user_agent;          /* default "fleetcrypt/0.1" */
+} aws_client_opts;
+
+typedef struct aws_client aws_client;
+
+aws_client *aws_client_new(const aws_client_opts *opts, aws_error *err);
+void aws_client_free(aws_client *c);
+void aws_client_set_hooks(aws_client *c, const aws_hooks *hooks);
+const char *aws_client_region(const aws_client *c);
+/* The base URL used for a service (after env/opts overrides). */
+const char *aws_client_endpoint(const aws_client *c, aws_service svc);
+const char *aws_service_name(aws_service svc);
+/* Current retry-quota tokens (for tests and metrics). */
+int aws_client_retry_tokens(const aws_client *c);
+
+/* ---- protocol layer used by the typed modules ---- */
+typedef enum {
+    AWS_SIGN_PROVIDER = 0, /* the client's credential chain */
+    AWS_SIGN_EXPLICIT,     /* the creds passed in (AssumeRole for the chain itself) */
+    AWS_SIGN_NONE          /* unsigned (AssumeRoleWithWebIdentity) */
+} aws_sign_mode;
+
+/* Query protocol: POST q's body (Action/Version already in it) and parse the
+ * XML answer. *out: the caller frees with aws_xml_free. On an AWS error err
+ * holds code, message, request id, status and kind; the failure is logged
+ * once here (code, request id, action — never the body). */
+bool aws_query_call(aws_client *c, aws_service svc, const char *action, aws_query *q,
+                    aws_xml **out, aws_error *err);
+bool aws_query_call_ex(aws_client *c, aws_service svc, const char *action, aws_query *q,
+                       aws_sign_mode mode, const aws_creds *creds, aws_xml **out, aws_error *err);
+/* The <Action>Result element of a Query response (NULL when absent). */
+const aws_xml_node *aws_query_result(const aws_xml *x, const char *action);
+
+/* JSON 1.1: POST body (may be NULL = {}) with X-Amz-Target "<prefix>.<action>".
+ * secret: the request or response carries secret material (wiped buffers).
+ * *out: caller json_decref()s. */
+bool aws_json_call(aws_client *c, aws_service svc, const char *action, const json_t *body,
+                   bool secret, json_t **out, aws_error *err);
+
+#endif

@@ -1,0 +1,358 @@
+/* test_awsclient — the whole signed call path against a scripted loopback
+ * HTTP server in a thread: debug logs never contain the secret key or the
+ * session token; throttling/5xx retries are bounded and report to the hooks;
+ * auth errors fail fast after one attempt; the rate-limiter hook can refuse;
+ * the retry quota stops a retry storm. */
+#define _GNU_SOURCE 1 /* strcasestr */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "aws.h"
+#include "log.h"
+#include "rds.h"
+#include "sts.h"
+
+#define SECRET "SECRETKEY-abc123-do-not-log"
+#define TOKEN "SESSIONTOKEN-xyz789-do-not-log"
+#define MAX_SCRIPT 16
+
+typedef struct resp {
+    int status;
+    const char *body;
+} resp;
+
+static struct {
+    int lfd;
+    int port;
+    pthread_t th;
+    volatile int stop;
+    resp script[MAX_SCRIPT];
+    int nscript;
+    int served;            /* requests answered */
+    char last_req[16384];  /* headers + body of the last request */
+    bool saw_token;
+} S;
+
+static const char *IDENTITY =
+    "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+    "<GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/t</Arn><UserId>AID</UserId>"
+    "<Account>123456789012</Account></GetCallerIdentityResult>"
+    "<ResponseMetadata><RequestId>rid-ok</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+static const char *THROTTLE =
+    "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded"
+    "</Message></Error><RequestId>rid-throttle</RequestId></ErrorResponse>";
+static const char *UNAVAILABLE =
+    "<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>try later</Message></Error>"
+    "<RequestId>rid-503</RequestId></ErrorResponse>";
+static const char *BADSIG =
+    "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>The "
+    "request signature we calculated does not match</Message></Error><RequestId>rid-sig"
+    "</RequestId></ErrorResponse>";
+
+static void serve_conn(int fd)
+{
+    char buf[65536];
+    size_t have = 0;
+    while (!S.stop) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0) continue;
+        ssize_t r = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+        if (r <= 0) return;
+        have += (size_t)r;
+        buf[have] = 0;
+        char *eoh = strstr(buf, "\r\n\r\n");
+        if (!eoh) continue;
+        size_t clen = 0;
+        char *cl = strcasestr(buf, "\r\nContent-Length:");
+        if (cl) clen = (size_t)strtoul(cl + 17, NULL, 10);
+        size_t total = (size_t)(eoh + 4 - buf) + clen;
+        if (have < total) continue;
+        snprintf(S.last_req, sizeof(S.last_req), "%.*s", (int)total, buf);
+        if (strcasestr(buf, "\r\nX-Amz-Security-Token: " TOKEN "\r\n")) S.saw_token = true;
+        resp rs = S.served < S.nscript ? S.script[S.served] : (resp){200, IDENTITY};
+        S.served++;
+        char out[8192];
+        int n = snprintf(out, sizeof(out),
+                         "HTTP/1.1 %d X\r\nContent-Type: text/xml\r\nContent-Length: %zu\r\n"
+                         "x-amzn-RequestId: rid-hdr-%d\r\n\r\n%s",
+                         rs.status, strlen(rs.body), S.served, rs.body);
+        if (send(fd, out, (size_t)n, 0) != n) return;
+        memmove(buf, buf + total, have - total);
+        have -= total;
+    }
+}
+
+static void *server(void *arg)
+{
+    (void)arg;
+    while (!S.stop) {
+        struct pollfd p = {.fd = S.lfd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0) continue;
+        int fd = accept(S.lfd, NULL, NULL);
+        if (fd < 0) continue;
+        serve_conn(fd);
+        close(fd);
+    }
+    return NULL;
+}
+
+static int start_server(void **state)
+{
+    (void)state;
+    memset(&S, 0, sizeof(S));
+    S.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof(a);
+    if (bind(S.lfd, (struct sockaddr *)&a, sizeof(a)) || listen(S.lfd, 8) ||
+        getsockname(S.lfd, (struct sockaddr *)&a, &l))
+        return -1;
+    S.port = ntohs(a.sin_port);
+    return pthread_create(&S.th, NULL, server, NULL);
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    S.stop = 1;
+    pthread_join(S.th, NULL);
+    close(S.lfd);
+    return 0;
+}
+
+static void script(const resp *r, int n)
+{
+    for (int i = 0; i < n; i++) S.script[i] = r[i];
+    S.nscript = n;
+    S.served = 0;
+}
+
+typedef struct counts {
+    int acquire, throttle, calls;
+    bool refuse;
+    int statuses[16];
+} counts;
+
+static bool h_acquire(void *ud, const char *svc, const char *action)
+{
+    (void)svc, (void)action;
+    counts *c = ud;
+    c->acquire++;
+    return !c->refuse;
+}
+static void h_throttle(void *ud, const char *svc, const char *action)
+{
+    (void)svc, (void)action;
+    ((counts *)ud)->throttle++;
+}
+static void h_call(void *ud, const char *svc, const char *action, int status, const char *code,
+                   int64_t ms)
+{
+    (void)svc, (void)action, (void)code, (void)ms;
+    counts *c = ud;
+    if (c->calls < 16) c->statuses[c->calls] = status;
+    c->calls++;
+}
+
+static aws_client *client(counts *cn, int max_attempts, int quota)
+{
+    char url[64];
+    aws_creds cr;
+    aws_error err;
+    memset(&cr, 0, sizeof(cr));
+    snprintf(cr.access_key_id, sizeof(cr.access_key_id), "AKIDTEST");
+    snprintf(cr.secret_access_key, sizeof(cr.secret_access_key), SECRET);
+    snprintf(cr.session_token, sizeof(cr.session_token), TOKEN);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", S.port);
+    aws_client_opts o = {.region = "us-east-1", .endpoint_url = url, .creds = &cr,
+                         .timeout_ms = 5000};
+    o.retry.max_attempts = max_attempts;
+    o.retry.base_ms = 2;
+    o.retry.cap_ms = 20;
+    o.retry.quota_max = quota;
+    aws_client *c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    aws_hooks h = {.acquire = h_acquire, .on_throttle = h_throttle, .on_call = h_call, .ud = cn};
+    aws_client_set_hooks(c, &h);
+    return c;
+}
+
+static void test_no_secret_in_debug_logs(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fc-awslog-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w+");
+    log_set_stream(f);
+    log_set_level(LOG_DEBUG);
+
+    counts cn = {0};
+    aws_client *c = client(&cn, 3, 500);
+    aws_identity *id = NULL;
+    aws_error err;
+    /* success, a retried 503, a throttle, and an auth failure: every log path */
+    resp r[] = {{200, IDENTITY}, {503, UNAVAILABLE}, {200, IDENTITY}, {400, THROTTLE},
+                {200, IDENTITY}, {403, BADSIG}};
+    script(r, 6);
+    assert_true(sts_get_caller_identity(c, &id, &err));
+    assert_string_equal(id->account, "123456789012");
+    aws_identity_free(id);
+    assert_true(sts_get_caller_identity(c, &id, &err));
+    aws_identity_free(id);
+    rds_instance_list *l = NULL;
+    assert_true(rds_describe_db_instances_page(c, NULL, &l, &err) || true);
+    rds_instance_list_free(l);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_string_equal(err.code, "SignatureDoesNotMatch");
+    aws_client_free(c);
+
+    log_set_stream(stderr);
+    log_set_level(LOG_INFO);
+    fflush(f);
+    fseek(f, 0, SEEK_SET);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = 0;
+    fclose(f);
+    unlink(path);
+    assert_true(S.saw_token);                         /* the token was really sent */
+    assert_non_null(strstr(text, "aws call ok"));     /* debug logging really happened */
+    assert_non_null(strstr(text, "aws call retry"));
+    assert_non_null(strstr(text, "aws call failed"));
+    assert_non_null(strstr(text, "rid-sig"));         /* failures carry the request id */
+    if (strstr(text, SECRET) || strstr(text, TOKEN) || strstr(text, "Signature="))
+        fail_msg("secret material found in the log:\n%s", text);
+}
+
+static void test_throttle_bounded(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 3, 500);
+    aws_identity *id = NULL;
+    aws_error err;
+    resp r[] = {{400, THROTTLE}, {400, THROTTLE}, {400, THROTTLE}, {200, IDENTITY}};
+    script(r, 4);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_int_equal(err.kind, AWS_ERR_THROTTLE);
+    assert_string_equal(err.code, "Throttling");
+    assert_string_equal(err.request_id, "rid-throttle");
+    assert_int_equal(S.served, 3);      /* max_attempts, no more */
+    assert_int_equal(cn.acquire, 3);    /* acquire before every attempt */
+    assert_int_equal(cn.throttle, 3);   /* every throttling response reported */
+    assert_int_equal(cn.calls, 3);
+    assert_int_equal(aws_client_retry_tokens(c), 490); /* two retries at 5 tokens */
+    /* 5xx then success: recovered, the retry's tokens come back */
+    resp r2[] = {{503, UNAVAILABLE}, {200, IDENTITY}};
+    script(r2, 2);
+    assert_true(sts_get_caller_identity(c, &id, &err));
+    aws_identity_free(id);
+    assert_int_equal(S.served, 2);
+    assert_int_equal(aws_client_retry_tokens(c), 490);
+    aws_client_free(c);
+}
+
+static void test_auth_fails_fast(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 5, 500);
+    aws_identity *id = NULL;
+    aws_error err;
+    resp r[] = {{403, BADSIG}, {200, IDENTITY}};
+    script(r, 2);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_int_equal(err.kind, AWS_ERR_AUTH);
+    assert_int_equal(err.http_status, 403);
+    assert_int_equal(S.served, 1);
+    assert_int_equal(cn.calls, 1);
+    aws_client_free(c);
+}
+
+static void test_rate_limiter_refuses(void **state)
+{
+    (void)state;
+    counts cn = {.refuse = true};
+    aws_client *c = client(&cn, 3, 500);
+    aws_identity *id = NULL;
+    aws_error err;
+    script(NULL, 0);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_string_equal(err.code, "RateLimited");
+    assert_int_equal(S.served, 0);
+    aws_client_free(c);
+}
+
+static void test_retry_quota_stops_storm(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 10, 10); /* room for two retries only */
+    aws_identity *id = NULL;
+    aws_error err;
+    resp r[] = {{500, UNAVAILABLE}, {500, UNAVAILABLE}, {500, UNAVAILABLE}, {500, UNAVAILABLE},
+                {500, UNAVAILABLE}, {500, UNAVAILABLE}};
+    script(r, 6);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_int_equal(S.served, 3);
+    assert_int_equal(aws_client_retry_tokens(c), 0);
+    aws_client_free(c);
+}
+
+static void test_endpoints(void **state)
+{
+    (void)state;
+    aws_error err;
+    aws_creds cr = {.access_key_id = "A", .secret_access_key = "B"};
+    unsetenv("AWS_ENDPOINT_URL");
+    setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:1/", 1);
+    aws_client_opts o = {.region = "eu-central-1", .creds = &cr};
+    aws_client *c = aws_client_new(&o, &err);
+    assert_non_null(c);
+    assert_string_equal(aws_client_endpoint(c, AWS_SVC_RDS), "https://rds.eu-central-1.amazonaws.com");
+    assert_string_equal(aws_client_endpoint(c, AWS_SVC_STS), "https://sts.eu-central-1.amazonaws.com");
+    assert_string_equal(aws_client_endpoint(c, AWS_SVC_SECRETS),
+                        "https://secretsmanager.eu-central-1.amazonaws.com");
+    assert_string_equal(aws_client_endpoint(c, AWS_SVC_KMS), "http://127.0.0.1:1");
+    aws_client_free(c);
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2", 1);
+    o.region = "cn-north-1";
+    c = aws_client_new(&o, &err);
+    assert_string_equal(aws_client_endpoint(c, AWS_SVC_RDS), "http://127.0.0.1:2");
+    assert_string_equal(aws_client_endpoint(c, AWS_SVC_KMS), "http://127.0.0.1:1");
+    aws_client_free(c);
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("AWS_ENDPOINT_URL_KMS");
+    c = aws_client_new(&o, &err);
+    assert_string_equal(aws_client_endpoint(c, AWS_SVC_RDS), "https://rds.cn-north-1.amazonaws.com.cn");
+    aws_client_free(c);
+    aws_client_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_secret_in_debug_logs),
+        cmocka_unit_test(test_throttle_bounded),
+        cmocka_unit_test(test_auth_fails_fast),
+        cmocka_unit_test(test_rate_limiter_refuses),
+        cmocka_unit_test(test_retry_quota_stops_storm),
+        cmocka_unit_test(test_endpoints),
+    };
+    unsetenv("AWS_ENDPOINT_URL");
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    unsetenv("AWS_ENDPOINT_URL_RDS");
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
