@@ -1,0 +1,87 @@
+/* pgq — libpq helpers: connect from parts (the password never reaches a log),
+ * session timeouts and application_name, parameterised queries
+ * (PQexecParams only: values are never spliced into SQL text), identifier
+ * and literal quoting through libpq, and errors carrying the SQLSTATE. */
+#ifndef FC_PGQ_H
+#define FC_PGQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "dbuf.h"
+
+typedef struct pgq_conninfo {
+    const char *host;
+    int port;                 /* 0 = 5432 */
+    const char *dbname;
+    const char *user;
+    const char *password;     /* not owned, never logged; NULL = none (trust, .pgpass) */
+    const char *sslmode;      /* NULL = "prefer" (local); production: "verify-full" */
+    const char *sslrootcert;  /* CA bundle for verify-ca/verify-full (RDS global bundle) */
+    int connect_timeout_s;    /* 0 = 10 */
+    int statement_timeout_ms; /* 0 = 60000; <0 = server default */
+    int lock_timeout_ms;      /* 0 = 10000; <0 = server default */
+    const char *application_name; /* NULL = "fleetcrypt" */
+} pgq_conninfo;
+
+typedef struct pgq {
+    PGconn *conn;
+    char where[200];   /* "host:port/db as user" for messages; no secret */
+    char sqlstate[6];  /* of the last error, "" if none */
+    char err[1024];    /* last error: "SQLSTATE xxxxx: message" */
+} pgq;
+
+/* Connect; NULL on failure with the reason (no password) in err. */
+pgq *pgq_connect(const pgq_conninfo *ci, char *err, size_t errcap);
+/* Accepts NULL. */
+void pgq_close(pgq *q);
+
+/* libpq connection-string text for ci (for CREATE SUBSCRIPTION ... CONNECTION):
+ * every value single-quoted with \ and ' escaped as libpq requires. The
+ * buffer holds the password when there is one: free it with dbuf_free_secure. */
+bool pgq_conninfo_string(const pgq_conninfo *ci, dbuf *out);
+/* Append key='value' (libpq quoting) to a connection string. */
+bool pgq_conninfo_append(dbuf *out, const char *key, const char *value);
+/* The same connection described without secrets ("host=h port=p dbname=d
+ * user=u sslmode=m"), for logs. */
+void pgq_conninfo_describe(const pgq_conninfo *ci, char *out, size_t cap);
+
+/* Run one statement with text parameters ($1..$n; NULL entries are SQL
+ * NULL). Returns the result (caller PQclear()s) or NULL with q->err set. */
+PGresult *pgq_exec(pgq *q, const char *sql, int nparams, const char *const *params);
+/* As pgq_exec for statements whose rows are not needed. */
+bool pgq_cmd(pgq *q, const char *sql, int nparams, const char *const *params);
+/* First column of the first row into out ("" and *isnull for NULL; false
+ * and q->err when there is no row). isnull may be NULL. */
+bool pgq_scalar(pgq *q, const char *sql, int nparams, const char *const *params,
+                char *out, size_t cap, bool *isnull);
+/* Text of sql/<name>.sql (embedded at build time); asserts it exists. */
+const char *pgq_sql(const char *name);
+/* Run statements that take no parameters (one or several, ';'-separated:
+ * simple-query protocol) - for fixed DDL such as the guard's definition. */
+bool pgq_script(pgq *q, const char *sql);
+
+/* Quote an identifier / a literal through libpq. Caller frees with
+ * PQfreemem(); NULL with q->err set on failure. */
+char *pgq_ident(pgq *q, const char *s);
+char *pgq_literal(pgq *q, const char *s);
+/* Build text from a template: each "%I" is replaced by the next identifier
+ * (quoted with PQescapeIdentifier), each "%L" by the next literal
+ * (PQescapeLiteral); "%R" inserts the next argument as is and is only for
+ * fragments the caller assembled from pgq_ident/pgq_literal output and
+ * digits (key lists, $n placeholders); "%%" is a percent. For DDL/utility
+ * statements and dynamic key lists, which
+ * cannot take bind parameters. NULL on failure (q->err). Free with free(). */
+char *pgq_format(pgq *q, const char *tmpl, int nargs, const char *const *args);
+
+/* Server version (e.g. 150004) */
+int pgq_server_version(pgq *q);
+/* Backend pid of this session. */
+int pgq_backend_pid(pgq *q);
+
+/* Set q->err (used by callers to add their own context). */
+void pgq_set_error(pgq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

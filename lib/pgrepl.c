@@ -1,0 +1,376 @@
+/* pgrepl — names, password derivation, preflight reports and fleetcrypt's
+ * roles; see pgrepl.h. */
+#include "pgrepl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "log.h"
+#include "util.h"
+
+void pgrepl_seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    if (!err || !cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+bool pgrepl_ddl(pgq *q, const char *name, int nargs, const char *const *args)
+{
+    char *sql = pgq_format(q, pgq_sql(name), nargs, args);
+    if (!sql) return false;
+    bool ok = pgq_script(q, sql);
+    fc_wipe(sql, strlen(sql)); /* may hold a password verifier or conninfo */
+    free(sql);
+    return ok;
+}
+
+PGresult *pgrepl_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args,
+                           int nparams, const char *const *params)
+{
+    char *sql = pgq_format(q, pgq_sql(name), nargs, args);
+    if (!sql) return NULL;
+    PGresult *r = pgq_exec(q, sql, nparams, params);
+    free(sql);
+    return r;
+}
+
+/* FNV-1a: a short stable discriminator for a database name in slot names. */
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+bool pgrepl_names_make(const char *tag, const char *dbname, pgrepl_names *n, char *err, size_t errcap)
+{
+    size_t len = tag ? strlen(tag) : 0;
+    if (len < 1 || len > PGREPL_TAG_MAX || !(tag[0] >= 'a' && tag[0] <= 'z')) {
+        pgrepl_seterr(err, errcap, "tag must be 1-%d characters of [a-z0-9_] starting with a letter",
+                      PGREPL_TAG_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = tag[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+            pgrepl_seterr(err, errcap, "tag %s: only [a-z0-9_] allowed", tag);
+            return false;
+        }
+    }
+    memset(n, 0, sizeof *n);
+    fc_strlcpy(n->tag, tag, sizeof n->tag);
+    uint32_t h = fnv1a(dbname ? dbname : "");
+    snprintf(n->schema, sizeof n->schema, "fc_%s", tag);
+    snprintf(n->publication, sizeof n->publication, "fc_%s", tag);
+    snprintf(n->slot, sizeof n->slot, "fc_%s_%08x", tag, h);
+    snprintf(n->subscription, sizeof n->subscription, "fc_%s_%08x", tag, h);
+    snprintf(n->guard_end, sizeof n->guard_end, "fc_%s_ddl", tag);
+    snprintf(n->guard_drop, sizeof n->guard_drop, "fc_%s_drop", tag);
+    snprintf(n->admin_role, sizeof n->admin_role, "fc_%s_admin", tag);
+    snprintf(n->sub_role, sizeof n->sub_role, "fc_%s_sub", tag);
+    return true;
+}
+
+bool pgrepl_derive_password(const char *secret, const char *purpose, const char *tag, char out[65])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "fleetcrypt/%s/%s", purpose, tag);
+    if (!secret || !*secret || n < 0 || (size_t)n >= sizeof msg) return false;
+    if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n, mac,
+              &maclen) || maclen != 32)
+        return false;
+    fc_hex(mac, 32, out);
+    fc_wipe(mac, sizeof mac);
+    return true;
+}
+
+void pgrepl_report_init(pgrepl_report *r)
+{
+    memset(r, 0, sizeof *r);
+    dbuf_init(&r->text, 1u << 20);
+}
+
+void pgrepl_report_free(pgrepl_report *r)
+{
+    if (r) dbuf_free(&r->text);
+}
+
+void pgrepl_report_add(pgrepl_report *r, bool fatal, const char *db, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    dbuf_printf(&r->text, "%s %s: %s\n", fatal ? "FATAL" : "WARN", db ? db : "instance", buf);
+    if (fatal)
+        r->fatal++;
+    else
+        r->warn++;
+}
+
+bool pgrepl_list_databases(pgq *q, char ***out, int *n, char *err, size_t errcap)
+{
+    *out = NULL;
+    *n = 0;
+    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_list_databases"), 0, NULL);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "listing databases: %s", q->err);
+        return false;
+    }
+    int rows = PQntuples(r);
+    char **l = calloc((size_t)rows + 1, sizeof *l);
+    if (!l) {
+        PQclear(r);
+        pgrepl_seterr(err, errcap, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < rows; i++) {
+        l[i] = strdup(PQgetvalue(r, i, 0));
+        if (!l[i]) {
+            pgrepl_free_list(l, i);
+            PQclear(r);
+            pgrepl_seterr(err, errcap, "out of memory");
+            return false;
+        }
+    }
+    PQclear(r);
+    *out = l;
+    *n = rows;
+    return true;
+}
+
+void pgrepl_free_list(char **list, int n)
+{
+    if (!list) return;
+    for (int i = 0; i < n; i++) free(list[i]);
+    free(list);
+}
+
+bool pgrepl_preflight_instance(pgq *q, int ndatabases, pgrepl_report *rep, char *err, size_t errcap)
+{
+    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_instance_settings"), 0, NULL);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "reading settings: %s", q->err);
+        return false;
+    }
+    int version = atoi(PQgetvalue(r, 0, 0));
+    const char *wal_level = PQgetvalue(r, 0, 1);
+    int max_slots = atoi(PQgetvalue(r, 0, 2)), used_slots = atoi(PQgetvalue(r, 0, 3));
+    int max_senders = atoi(PQgetvalue(r, 0, 4)), used_senders = atoi(PQgetvalue(r, 0, 5));
+    const char *lmm = PQgetvalue(r, 0, 6);
+    const char *lcm = PQgetvalue(r, 0, 7);
+    bool is_rds = PQgetvalue(r, 0, 8)[0] == 't';
+    int prepared = atoi(PQgetvalue(r, 0, 9));
+    rep->server_version = version;
+    rep->is_rds = is_rds;
+
+    if (version < 120000)
+        pgrepl_report_add(rep, true, NULL, "PostgreSQL %d is older than 12: not supported", version);
+    else if (version < 150000)
+        pgrepl_report_add(rep, false, NULL,
+                          "PostgreSQL %d: no disable_on_error / pg_stat_subscription_stats before 15; "
+                          "apply errors are seen only as a stalled subscription", version);
+    if (strcmp(wal_level, "logical") != 0)
+        pgrepl_report_add(rep, true, NULL,
+                          "wal_level is %s, not logical: set rds.logical_replication=1 in the "
+                          "parameter group (needs a reboot the operator must schedule)", wal_level);
+    if (max_slots - used_slots < ndatabases)
+        pgrepl_report_add(rep, true, NULL,
+                          "max_replication_slots=%d with %d in use: %d more needed (one per database)",
+                          max_slots, used_slots, ndatabases);
+    if (max_senders - used_senders < ndatabases)
+        pgrepl_report_add(rep, true, NULL,
+                          "max_wal_senders=%d with %d in use: %d more needed (one per database)",
+                          max_senders, used_senders, ndatabases);
+    if (strcmp(lmm, "fatal") == 0 || strcmp(lmm, "panic") == 0)
+        pgrepl_report_add(rep, true, NULL,
+                          "log_min_messages=%s hides the restored instance's recovery lines "
+                          "(\"redo done at\", end of WAL): set it to warning or lower", lmm);
+    if (!(lcm[0] == 0 || strcmp(lcm, "C") == 0 || strcmp(lcm, "POSIX") == 0 ||
+          strncmp(lcm, "en", 2) == 0 || strncmp(lcm, "C.", 2) == 0))
+        pgrepl_report_add(rep, true, NULL,
+                          "lc_messages=%s: recovery lines are translated and cannot be read; use "
+                          "an English or C locale for messages", lcm);
+    if (prepared > 0)
+        pgrepl_report_add(rep, false, NULL,
+                          "%d prepared transaction(s): they hold back slot creation and would "
+                          "commit outside the cutover block", prepared);
+    PQclear(r);
+    return true;
+}
+
+/* Add one finding listing the first column of every row of a query. */
+static bool list_finding(pgq *q, const char *sqlname, int np, const char *const *params,
+                         pgrepl_report *rep, bool fatal, const char *db, const char *what,
+                         char *err, size_t errcap)
+{
+    PGresult *r = pgq_exec(q, pgq_sql(sqlname), np, params);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "%s: %s", what, q->err);
+        return false;
+    }
+    int n = PQntuples(r);
+    if (n > 0) {
+        dbuf l;
+        dbuf_init(&l, 900);
+        for (int i = 0; i < n; i++)
+            if (!dbuf_printf(&l, "%s%s", i ? ", " : "", PQgetvalue(r, i, 0))) {
+                dbuf_appends(&l, ", ...");
+                break;
+            }
+        pgrepl_report_add(rep, fatal, db, "%d %s: %s", n, what, l.data ? l.data : "");
+        dbuf_free(&l);
+    }
+    PQclear(r);
+    return true;
+}
+
+bool pgrepl_preflight_database(pgq *q, const char *db, const pgrepl_names *nm, bool allow_ri_full,
+                               pgrepl_report *rep, char *err, size_t errcap)
+{
+    const char *p[] = {nm->schema};
+    if (!list_finding(q, "pgrepl_tables_without_identity", 1, p, rep, !allow_ri_full, db,
+                      allow_ri_full ? "table(s) without primary key will get REPLICA IDENTITY FULL"
+                                    : "table(s) without primary key or replica identity (UPDATE/DELETE "
+                                      "would fail once published; allow --replica-identity-full)",
+                      err, errcap))
+        return false;
+    if (!list_finding(q, "pgrepl_unlogged_tables", 0, NULL, rep, true, db,
+                      "unlogged table(s), not replicated", err, errcap))
+        return false;
+    if (!list_finding(q, "pgrepl_foreign_tables", 0, NULL, rep, false, db,
+                      "foreign table(s), not replicated (data lives elsewhere)", err, errcap))
+        return false;
+    if (!list_finding(q, "pgrepl_matviews", 0, NULL, rep, false, db,
+                      "materialized view(s), stale on the target until refreshed", err, errcap))
+        return false;
+    if (!list_finding(q, "pgrepl_schedulers", 0, NULL, rep, false, db,
+                      "scheduler extension(s): jobs are held on the target until cutover", err, errcap))
+        return false;
+    char v[32];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_large_objects"), 0, NULL, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "large objects: %s", q->err);
+        return false;
+    }
+    if (atol(v) > 0)
+        pgrepl_report_add(rep, true, db, "%s large object(s): not replicated by logical replication", v);
+    return true;
+}
+
+/* Create a login role with a SCRAM verifier computed here (the clear
+ * password never travels in SQL text), or reset its password. */
+static bool ensure_login_role(pgq *q, const char *role, const char *password, char *err, size_t errcap)
+{
+    const char *p[] = {role};
+    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_role_exists"), 1, p);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "role %s: %s", role, q->err);
+        return false;
+    }
+    bool exists = PQntuples(r) > 0;
+    PQclear(r);
+    char *verifier = PQencryptPasswordConn(q->conn, password, role, NULL);
+    if (!verifier) {
+        pgrepl_seterr(err, errcap, "role %s: cannot hash password: %s", role, PQerrorMessage(q->conn));
+        return false;
+    }
+    const char *a[] = {role, verifier};
+    bool ok = pgrepl_ddl(q, exists ? "pgrepl_role_password" : "pgrepl_role_create", 2, a);
+    fc_wipe(verifier, strlen(verifier));
+    PQfreemem(verifier);
+    if (!ok) {
+        /* a concurrent attempt may have created it: look again */
+        if (!exists && strcmp(q->sqlstate, "42710") == 0)
+            return ensure_login_role(q, role, password, err, errcap);
+        pgrepl_seterr(err, errcap, "role %s: %s", role, q->err);
+        return false;
+    }
+    return true;
+}
+
+static bool role_exists(pgq *q, const char *role, bool *exists)
+{
+    const char *p[] = {role};
+    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_role_exists"), 1, p);
+    if (!r) return false;
+    *exists = PQntuples(r) > 0;
+    PQclear(r);
+    return true;
+}
+
+/* GRANT group TO member unless already a member. */
+static bool ensure_member(pgq *q, const char *group, const char *member, char *err, size_t errcap)
+{
+    const char *p[] = {member, group};
+    char v[8];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_role_has_member"), 2, p, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "membership %s in %s: %s", member, group, q->err);
+        return false;
+    }
+    if (v[0] == 't') return true;
+    const char *a[] = {group, member};
+    if (!pgrepl_ddl(q, "pgrepl_grant_role", 2, a)) {
+        pgrepl_seterr(err, errcap, "GRANT %s TO %s: %s", group, member, q->err);
+        return false;
+    }
+    return true;
+}
+
+bool pgrepl_create_roles(pgq *q, const pgrepl_names *nm, const char *admin_password,
+                         const char *sub_password, char *err, size_t errcap)
+{
+    bool rds = false, rds_repl = false;
+    if (!role_exists(q, "rds_superuser", &rds) || !role_exists(q, "rds_replication", &rds_repl)) {
+        pgrepl_seterr(err, errcap, "looking for RDS roles: %s", q->err);
+        return false;
+    }
+    if (!ensure_login_role(q, nm->admin_role, admin_password, err, errcap)) return false;
+    if (rds) {
+        if (!ensure_member(q, "rds_superuser", nm->admin_role, err, errcap)) return false;
+        if (rds_repl && !ensure_member(q, "rds_replication", nm->admin_role, err, errcap)) return false;
+    } else {
+        /* Self-managed PostgreSQL: the block needs to alter and terminate any
+         * role, which only a superuser can do there. */
+        const char *a[] = {nm->admin_role};
+        if (!pgrepl_ddl(q, "pgrepl_role_superuser", 1, a)) {
+            pgrepl_seterr(err, errcap, "ALTER ROLE %s SUPERUSER: %s", nm->admin_role, q->err);
+            return false;
+        }
+    }
+    if (!ensure_login_role(q, nm->sub_role, sub_password, err, errcap)) return false;
+    if (rds_repl) return ensure_member(q, "rds_replication", nm->sub_role, err, errcap);
+    const char *a[] = {nm->sub_role};
+    if (!pgrepl_ddl(q, "pgrepl_role_replication", 1, a)) {
+        pgrepl_seterr(err, errcap, "ALTER ROLE %s REPLICATION: %s", nm->sub_role, q->err);
+        return false;
+    }
+    log_info("fleetcrypt roles ready", "admin=%s sub=%s rds=%d", nm->admin_role, nm->sub_role, rds);
+    return true;
+}
+
+bool pgrepl_drop_roles(pgq *q, const pgrepl_names *nm, bool keep_admin, char *err, size_t errcap)
+{
+    const char *roles[] = {nm->sub_role, nm->admin_role};
+    for (int i = 0; i < (keep_admin ? 1 : 2); i++) {
+        const char *a[] = {roles[i]};
+        if (!pgrepl_ddl(q, "pgrepl_role_drop", 1, a)) {
+            pgrepl_seterr(err, errcap, "DROP ROLE %s: %s", roles[i], q->err);
+            return false;
+        }
+    }
+    return true;
+}

@@ -1,0 +1,351 @@
+/* pgrepl_cutover — the write-unavailable window on the source: block every
+ * writer (NOLOGIN + ending sessions), take L, wait for the slots, copy the
+ * sequences; and the way back (unblock) and out (teardown). */
+#include "pgrepl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Roles never blocked: RDS's own (the block could not alter them anyway). */
+static const char *const ALWAYS_PROTECTED[] = {"rdsadmin", "rdsrepladmin", "rdstopmgr", "rds_superuser",
+                                               "rds_replication", "rdsproxyadmin"};
+
+/* Build a PostgreSQL text[] literal ({"a","b"}) for a parameter value. */
+static bool array_literal(dbuf *b, const char *const *items, int n)
+{
+    if (!dbuf_appends(b, "{")) return false;
+    for (int i = 0; i < n; i++) {
+        if (i && !dbuf_appends(b, ",")) return false;
+        if (!dbuf_appends(b, "\"")) return false;
+        for (const char *p = items[i]; *p; p++) {
+            if ((*p == '"' || *p == '\\') && !dbuf_appends(b, "\\")) return false;
+            if (!dbuf_append(b, p, 1)) return false;
+        }
+        if (!dbuf_appends(b, "\"")) return false;
+    }
+    return dbuf_appends(b, "}");
+}
+
+/* Recorded roles (the block's record in this database). */
+static PGresult *blocked_list(pgq *q, const pgrepl_names *nm)
+{
+    const char *a[] = {nm->schema};
+    return pgrepl_tmpl_exec(q, "pgrepl_blocked_list", 1, a, 0, NULL);
+}
+
+/* Terminate every session of the given roles until none is left. */
+static bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
+                         size_t errcap)
+{
+    int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+    const char *p[] = {roles_array};
+    for (;;) {
+        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_block_sessions"), 1, p);
+        if (!r) {
+            pgrepl_seterr(err, errcap, "listing sessions: %s", q->err);
+            return false;
+        }
+        int n = PQntuples(r);
+        if (n == 0) {
+            PQclear(r);
+            return true;
+        }
+        if (fc_mono_ms() > deadline) {
+            pgrepl_seterr(err, errcap, "%d session(s) survive termination, e.g. pid %s of %s on %s (%s)",
+                          n, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+                          PQgetvalue(r, 0, 3));
+            PQclear(r);
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            const char *pid[] = {PQgetvalue(r, i, 0)};
+            char ok[8];
+            if (pgq_scalar(q, pgq_sql("pgrepl_terminate_pid"), 1, pid, ok, sizeof ok, NULL) && ok[0] == 't')
+                (*terminated)++;
+        }
+        PQclear(r);
+        fc_sleep_ms(50);
+    }
+}
+
+bool pgrepl_cutover_block(pgq *q, const pgrepl_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgrepl_block_result *out, char *err, size_t errcap)
+{
+    memset(out, 0, sizeof *out);
+    bool ok = false;
+    dbuf prot, blocked;
+    dbuf_init(&prot, 1u << 20);
+    dbuf_init(&blocked, 1u << 20);
+    PGresult *r = NULL;
+
+    /* protected: ours, RDS's, the caller's */
+    int np = 0;
+    const char *list[256];
+    list[np++] = nm->admin_role;
+    list[np++] = nm->sub_role;
+    for (size_t i = 0; i < FC_ARRAY_LEN(ALWAYS_PROTECTED); i++) list[np++] = ALWAYS_PROTECTED[i];
+    for (int i = 0; i < nprotect && np < (int)FC_ARRAY_LEN(list); i++) list[np++] = protect[i];
+    if (!array_literal(&prot, list, np)) goto oom;
+
+    /* 1. record, then NOLOGIN: a crash between the two leaves a record of a
+     *    role that can still log in, which unblock handles (LOGIN is a no-op) */
+    const char *pp[] = {prot.data};
+    r = pgq_exec(q, pgq_sql("pgrepl_block_candidates"), 1, pp);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "listing login roles: %s", q->err);
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *role = PQgetvalue(r, i, 0);
+        const char *a[] = {nm->schema};
+        const char *v[] = {role};
+        PGresult *ins = pgrepl_tmpl_exec(q, "pgrepl_block_record", 1, a, 1, v);
+        if (!ins) {
+            pgrepl_seterr(err, errcap, "recording role %s: %s", role, q->err);
+            goto done;
+        }
+        PQclear(ins);
+        const char *b[] = {role};
+        if (!pgrepl_ddl(q, "pgrepl_role_nologin", 1, b)) {
+            pgrepl_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", role, q->err);
+            goto done;
+        }
+        log_info("role blocked", "role=%s", role);
+    }
+    PQclear(r);
+
+    /* 2. every role in the record (this attempt's and earlier ones') */
+    r = blocked_list(q, nm);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+        goto done;
+    }
+    out->roles_blocked = PQntuples(r);
+    const char **names = calloc((size_t)out->roles_blocked + 1, sizeof *names);
+    if (!names) goto oom;
+    dbuf rl;
+    dbuf_init(&rl, sizeof out->roles - 1);
+    for (int i = 0; i < out->roles_blocked; i++) {
+        names[i] = PQgetvalue(r, i, 0);
+        if (!dbuf_printf(&rl, "%s%s", i ? "," : "", names[i])) { /* truncated list is fine */
+        }
+    }
+    fc_strlcpy(out->roles, rl.data ? rl.data : "", sizeof out->roles);
+    dbuf_free(&rl);
+    bool built = array_literal(&blocked, names, out->roles_blocked);
+    free(names);
+    if (!built) goto oom;
+
+    /* 3. end their sessions, in every database, until none is left */
+    if (!end_sessions(q, blocked.data, timeout_ms, &out->sessions_terminated, err, errcap)) goto done;
+
+    /* 4. prepared transactions could still commit: warn loudly */
+    char pc[16];
+    PGresult *px = pgq_exec(q, pgq_sql("pgrepl_prepared_xacts"), 0, NULL);
+    if (px) {
+        fc_strlcpy(pc, PQgetvalue(px, 0, 0), sizeof pc);
+        if (atoi(pc) > 0)
+            snprintf(out->warning, sizeof out->warning,
+                     "%s prepared transaction(s) can still commit: %s", pc, PQgetvalue(px, 0, 1));
+        PQclear(px);
+    }
+
+    /* 5. L, after the block */
+    char l[FC_LSN_STRLEN + 8];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_insert_lsn"), 0, NULL, l, sizeof l, NULL) ||
+        !lsn_parse(l, &out->lsn)) {
+        pgrepl_seterr(err, errcap, "reading the WAL position: %s", q->err);
+        goto done;
+    }
+    log_info("writers blocked", "roles=%d sessions_terminated=%d lsn=%s", out->roles_blocked,
+             out->sessions_terminated, l);
+    ok = true;
+    goto done;
+oom:
+    pgrepl_seterr(err, errcap, "out of memory");
+done:
+    PQclear(r);
+    dbuf_free(&prot);
+    dbuf_free(&blocked);
+    return ok;
+}
+
+bool pgrepl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
+                       size_t errcap)
+{
+    char want[FC_LSN_STRLEN], got[FC_LSN_STRLEN + 8] = "";
+    lsn_format(l, want);
+    int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
+    const char *p[] = {slot, want};
+    *flushed = FC_LSN_INVALID;
+    for (;;) {
+        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_flushed"), 2, p);
+        if (!r) {
+            pgrepl_seterr(err, errcap, "slot %s: %s", slot, q->err);
+            return false;
+        }
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            pgrepl_seterr(err, errcap, "slot %s does not exist", slot);
+            return false;
+        }
+        fc_strlcpy(got, PQgetvalue(r, 0, 0), sizeof got);
+        bool active = PQgetvalue(r, 0, 1)[0] == 't';
+        bool done = PQgetvalue(r, 0, 2)[0] == 't';
+        PQclear(r);
+        lsn_parse(got, flushed);
+        if (done) return true;
+        if (fc_mono_ms() > deadline) {
+            pgrepl_seterr(err, errcap, "slot %s confirmed only %s of %s after %d ms (%s)", slot,
+                          got[0] ? got : "nothing", want, timeout_ms, active ? "consumer connected"
+                                                                              : "no consumer connected");
+            return false;
+        }
+        fc_sleep_ms(50);
+    }
+}
+
+bool pgrepl_unblock(pgq *q, const pgrepl_names *nm, int *restored, char *err, size_t errcap)
+{
+    *restored = 0;
+    const char *s[] = {nm->schema};
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_schema_exists"), 1, s, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+        return false;
+    }
+    if (atoi(v) == 0) return true; /* nothing was ever blocked from this database */
+    PGresult *r = blocked_list(q, nm);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *role = PQgetvalue(r, i, 0);
+        const char *a[] = {role};
+        if (!pgrepl_ddl(q, "pgrepl_role_login", 1, a) && strcmp(q->sqlstate, "42704") != 0) {
+            pgrepl_seterr(err, errcap, "ALTER ROLE %s LOGIN: %s", role, q->err);
+            PQclear(r);
+            return false;
+        }
+        const char *p[] = {role};
+        PGresult *d = pgrepl_tmpl_exec(q, "pgrepl_block_forget", 1, s, 1, p);
+        if (!d) {
+            pgrepl_seterr(err, errcap, "forgetting role %s: %s", role, q->err);
+            PQclear(r);
+            return false;
+        }
+        PQclear(d);
+        (*restored)++;
+        log_info("role unblocked", "role=%s", role);
+    }
+    PQclear(r);
+    return true;
+}
+
+bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t margin, int *count,
+                           char *err, size_t errcap)
+{
+    *count = 0;
+    const char *p[] = {nm->schema};
+    PGresult *r = pgq_exec(src, pgq_sql("pgrepl_sequences"), 1, p);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "reading source sequences: %s", src->err);
+        return false;
+    }
+    char m[32];
+    snprintf(m, sizeof m, "%lld", (long long)(margin >= 0 ? margin : 0));
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *a[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), m};
+        char nv[32];
+        bool isnull = false;
+        if (!pgq_scalar(dst, pgq_sql("pgrepl_sequence_set"), 4, a, nv, sizeof nv, &isnull)) {
+            pgrepl_seterr(err, errcap, "sequence %s.%s on the target: %s", a[0], a[1], dst->err);
+            PQclear(r);
+            return false;
+        }
+        log_debug("sequence synced", "schema=%s name=%s source=%s target=%s", a[0], a[1], a[2], nv);
+        (*count)++;
+    }
+    PQclear(r);
+    return true;
+}
+
+bool pgrepl_teardown_source(pgq *q, const pgrepl_names *nm, bool keep_block_record, char *err,
+                            size_t errcap)
+{
+    const char *s[] = {nm->schema};
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_schema_exists"), 1, s, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+        return false;
+    }
+    bool have_schema = atoi(v) > 0;
+    int still_blocked = 0;
+    if (have_schema) {
+        PGresult *r = blocked_list(q, nm);
+        if (!r) {
+            pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+            return false;
+        }
+        still_blocked = PQntuples(r);
+        PQclear(r);
+        if (still_blocked > 0 && !keep_block_record) {
+            pgrepl_seterr(err, errcap,
+                          "%d role(s) are still blocked (recorded in %s.blocked_roles): unblock first",
+                          still_blocked, nm->schema);
+            return false;
+        }
+    }
+    /* slot first: its walsender (from the subscription) may still be there */
+    const char *sp[] = {nm->slot};
+    for (int attempt = 0; attempt < 100; attempt++) {
+        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_get"), 1, sp);
+        if (!r) {
+            pgrepl_seterr(err, errcap, "slot %s: %s", nm->slot, q->err);
+            return false;
+        }
+        bool exists = PQntuples(r) > 0, active = exists && PQgetvalue(r, 0, 3)[0] == 't';
+        PQclear(r);
+        if (!exists) break;
+        if (active) {
+            PGresult *a = pgq_exec(q, pgq_sql("pgrepl_target_slots"), 0, NULL);
+            for (int i = 0; a && i < PQntuples(a); i++)
+                if (strcmp(PQgetvalue(a, i, 0), nm->slot) == 0 && atoi(PQgetvalue(a, i, 2)) > 0) {
+                    const char *pid[] = {PQgetvalue(a, i, 2)};
+                    pgq_cmd(q, pgq_sql("pgrepl_terminate_pid"), 1, pid);
+                }
+            PQclear(a);
+            fc_sleep_ms(100);
+            continue;
+        }
+        if (!pgq_cmd(q, pgq_sql("pgrepl_drop_slot"), 1, sp) && strcmp(q->sqlstate, "42704") != 0 &&
+            strcmp(q->sqlstate, "55006") != 0) {
+            pgrepl_seterr(err, errcap, "dropping slot %s: %s", nm->slot, q->err);
+            return false;
+        }
+        if (attempt == 99) {
+            pgrepl_seterr(err, errcap, "slot %s stays in use", nm->slot);
+            return false;
+        }
+    }
+    /* the guard goes before anything it would record */
+    const char *t1[] = {nm->guard_end}, *t2[] = {nm->guard_drop}, *pub[] = {nm->publication};
+    if (!pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t1) ||
+        !pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t2) ||
+        !pgrepl_ddl(q, "pgrepl_publication_drop", 1, pub)) {
+        pgrepl_seterr(err, errcap, "dropping the guard/publication: %s", q->err);
+        return false;
+    }
+    if (have_schema && still_blocked == 0 && !pgrepl_ddl(q, "pgrepl_schema_drop", 1, s)) {
+        pgrepl_seterr(err, errcap, "dropping schema %s: %s", nm->schema, q->err);
+        return false;
+    }
+    log_info("source torn down", "slot=%s publication=%s kept_block_record=%d", nm->slot,
+             nm->publication, still_blocked > 0);
+    return true;
+}

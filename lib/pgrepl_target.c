@@ -1,0 +1,283 @@
+/* pgrepl_target — the restored instance: inherited slots and objects, held
+ * scheduler jobs, the subscription started at the end of the restored WAL,
+ * its status, and its removal. */
+#include "pgrepl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+static bool schema_exists(pgq *q, const char *schema, bool *exists)
+{
+    const char *p[] = {schema};
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_schema_exists"), 1, p, v, sizeof v, NULL)) return false;
+    *exists = atoi(v) > 0;
+    return true;
+}
+
+/* Drop one slot; an active one has its walsender ended first. Gone = done. */
+static bool drop_slot(pgq *q, const char *slot, char *err, size_t errcap)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        const char *p[] = {slot};
+        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_get"), 1, p);
+        if (!r) {
+            pgrepl_seterr(err, errcap, "slot %s: %s", slot, q->err);
+            return false;
+        }
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            return true;
+        }
+        bool active = PQgetvalue(r, 0, 3)[0] == 't';
+        PQclear(r);
+        if (active) {
+            /* the walsender serving it: pg_replication_slots.active_pid */
+            PGresult *s = pgq_exec(q, pgq_sql("pgrepl_target_slots"), 0, NULL);
+            if (s) {
+                for (int i = 0; i < PQntuples(s); i++)
+                    if (strcmp(PQgetvalue(s, i, 0), slot) == 0 && atoi(PQgetvalue(s, i, 2)) > 0) {
+                        const char *pid[] = {PQgetvalue(s, i, 2)};
+                        pgq_cmd(q, pgq_sql("pgrepl_terminate_pid"), 1, pid);
+                    }
+                PQclear(s);
+            }
+            fc_sleep_ms(100);
+            continue;
+        }
+        if (pgq_cmd(q, pgq_sql("pgrepl_drop_slot"), 1, p)) return true;
+        if (strcmp(q->sqlstate, "42704") == 0) return true;         /* already gone */
+        if (strcmp(q->sqlstate, "55006") != 0) {                    /* not "in use" */
+            pgrepl_seterr(err, errcap, "dropping slot %s: %s", slot, q->err);
+            return false;
+        }
+        fc_sleep_ms(100);
+    }
+    pgrepl_seterr(err, errcap, "slot %s stays active: its consumer keeps reconnecting", slot);
+    return false;
+}
+
+bool pgrepl_clean_target(pgq *q, const pgrepl_names *nm, bool drop_slots, int *slots_dropped,
+                         int *jobs_held, char *err, size_t errcap)
+{
+    *slots_dropped = 0;
+    *jobs_held = 0;
+    if (drop_slots) {
+        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_target_slots"), 0, NULL);
+        if (!r) {
+            pgrepl_seterr(err, errcap, "listing inherited slots: %s", q->err);
+            return false;
+        }
+        for (int i = 0; i < PQntuples(r); i++) {
+            if (!drop_slot(q, PQgetvalue(r, i, 0), err, errcap)) {
+                PQclear(r);
+                return false;
+            }
+            log_info("dropped inherited slot", "slot=%s", PQgetvalue(r, i, 0));
+            (*slots_dropped)++;
+        }
+        PQclear(r);
+    }
+    /* fleetcrypt's own inherited objects: the guard must not fire on the
+     * target, and the publication is only needed on the source */
+    const char *t1[] = {nm->guard_end}, *t2[] = {nm->guard_drop}, *pub[] = {nm->publication};
+    if (!pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t1) ||
+        !pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t2) ||
+        !pgrepl_ddl(q, "pgrepl_publication_drop", 1, pub)) {
+        pgrepl_seterr(err, errcap, "dropping inherited fleetcrypt objects: %s", q->err);
+        return false;
+    }
+    /* scheduler jobs would run twice (here and on the source): hold them */
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "looking for pg_cron: %s", q->err);
+        return false;
+    }
+    if (atoi(v) > 0) {
+        bool have = false;
+        if (!schema_exists(q, nm->schema, &have)) {
+            pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+            return false;
+        }
+        if (!have) {
+            const char *s4[] = {nm->schema, nm->schema, nm->schema, nm->schema};
+            if (!pgrepl_ddl(q, "pgrepl_guard_schema", 4, s4)) {
+                pgrepl_seterr(err, errcap, "creating schema %s: %s", nm->schema, q->err);
+                return false;
+            }
+        }
+        const char *a[] = {nm->schema};
+        if (!pgrepl_ddl(q, "pgrepl_held_jobs_table", 1, a)) {
+            pgrepl_seterr(err, errcap, "creating the held-jobs record: %s", q->err);
+            return false;
+        }
+        PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_cron_hold", 1, a, 0, NULL);
+        if (!r) {
+            pgrepl_seterr(err, errcap, "holding pg_cron jobs: %s", q->err);
+            return false;
+        }
+        *jobs_held = atoi(PQcmdTuples(r));
+        PQclear(r);
+    }
+    return true;
+}
+
+static bool sub_get(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *oid, size_t oidcap,
+                    char *err, size_t errcap)
+{
+    memset(out, 0, sizeof *out);
+    const char *p[] = {nm->subscription};
+    bool v15 = pgq_server_version(q) >= 150000;
+    PGresult *r = pgq_exec(q, pgq_sql(v15 ? "pgrepl_sub_get" : "pgrepl_sub_get_pg14"), 1, p);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "subscription %s: %s", nm->subscription, q->err);
+        return false;
+    }
+    if (PQntuples(r) > 0) {
+        out->exists = true;
+        if (oid) fc_strlcpy(oid, PQgetvalue(r, 0, 0), oidcap);
+        out->enabled = PQgetvalue(r, 0, 1)[0] == 't';
+        if (!lsn_parse(PQgetvalue(r, 0, 3), &out->remote_lsn)) out->remote_lsn = FC_LSN_INVALID;
+        out->apply_errors = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+        out->sync_errors = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    }
+    PQclear(r);
+    return true;
+}
+
+bool pgrepl_sub_status(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *err, size_t errcap)
+{
+    return sub_get(q, nm, out, NULL, 0, err, errcap);
+}
+
+bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source, fc_lsn start,
+                      char *err, size_t errcap)
+{
+    char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN];
+    pgrepl_sub_info si;
+    if (start == FC_LSN_INVALID) {
+        pgrepl_seterr(err, errcap, "no start LSN");
+        return false;
+    }
+    if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
+    if (!si.exists) {
+        dbuf ci;
+        dbuf_init(&ci, 8192);
+        if (!pgq_conninfo_string(source, &ci)) {
+            dbuf_free_secure(&ci);
+            pgrepl_seterr(err, errcap, "connection string too long");
+            return false;
+        }
+        /* keep the connection string out of the server log where allowed */
+        if (!pgq_cmd(q, pgq_sql("pgrepl_quiet_session"), 0, NULL))
+            log_warn("cannot silence statement logging for CREATE SUBSCRIPTION", "error=\"%s\"", q->err);
+        const char *args[] = {nm->subscription, ci.data, nm->publication, nm->slot};
+        bool v15 = pgq_server_version(q) >= 150000;
+        bool ok = pgrepl_ddl(q, v15 ? "pgrepl_sub_create" : "pgrepl_sub_create_pg14", 4, args);
+        dbuf_free_secure(&ci);
+        if (!ok && strcmp(q->sqlstate, "42710") != 0) {
+            pgrepl_seterr(err, errcap, "creating subscription %s: %s", nm->subscription, q->err);
+            return false;
+        }
+        if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
+        if (!si.exists) {
+            pgrepl_seterr(err, errcap, "subscription %s missing right after creation", nm->subscription);
+            return false;
+        }
+    }
+    if (si.enabled) {
+        /* already running: the origin was set by an earlier attempt */
+        if (si.remote_lsn != FC_LSN_INVALID && si.remote_lsn < start) {
+            pgrepl_seterr(err, errcap,
+                          "subscription %s is enabled with origin at %s, before the start %s: "
+                          "refusing (it would apply transactions twice)",
+                          nm->subscription, lsn_format(si.remote_lsn, a), lsn_format(start, b));
+            return false;
+        }
+        return true;
+    }
+    if (si.remote_lsn == FC_LSN_INVALID) {
+        lsn_format(start, a);
+        const char *p[] = {nm->subscription, a};
+        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_origin_advance"), 2, p);
+        if (!r || PQntuples(r) != 1) {
+            pgrepl_seterr(err, errcap, "advancing the origin of %s to %s: %s", nm->subscription, a,
+                          r ? "subscription not found or enabled" : q->err);
+            PQclear(r);
+            return false;
+        }
+        PQclear(r);
+        log_info("origin advanced", "subscription=%s lsn=%s", nm->subscription, a);
+    } else if (si.remote_lsn != start) {
+        /* disabled after it made progress: an apply error (disable_on_error)
+         * or an operator; never move the origin back, never re-enable blindly */
+        pgrepl_seterr(err, errcap,
+                      "subscription %s is disabled with origin at %s (start was %s): apply errors "
+                      "%lld; it stopped after progress, look at the target's log",
+                      nm->subscription, lsn_format(si.remote_lsn, a), lsn_format(start, b),
+                      (long long)si.apply_errors);
+        return false;
+    }
+    const char *e[] = {nm->subscription};
+    if (!pgrepl_ddl(q, "pgrepl_sub_enable", 1, e)) {
+        pgrepl_seterr(err, errcap, "enabling %s: %s", nm->subscription, q->err);
+        return false;
+    }
+    return true;
+}
+
+bool pgrepl_teardown_target(pgq *q, const pgrepl_names *nm, char *err, size_t errcap)
+{
+    pgrepl_sub_info si;
+    if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
+    if (!si.exists) return true;
+    const char *a[] = {nm->subscription};
+    /* the slot belongs to the source and is dropped there, directly */
+    if (!pgrepl_ddl(q, "pgrepl_sub_disable", 1, a) || !pgrepl_ddl(q, "pgrepl_sub_detach_slot", 1, a) ||
+        !pgrepl_ddl(q, "pgrepl_sub_drop", 1, a)) {
+        if (strcmp(q->sqlstate, "42704") == 0) return true;
+        pgrepl_seterr(err, errcap, "dropping subscription %s: %s", nm->subscription, q->err);
+        return false;
+    }
+    log_info("subscription dropped", "subscription=%s", nm->subscription);
+    return true;
+}
+
+bool pgrepl_cleanup_target(pgq *q, const pgrepl_names *nm, int *jobs_released, char *err, size_t errcap)
+{
+    *jobs_released = 0;
+    bool have = false;
+    if (!schema_exists(q, nm->schema, &have)) {
+        pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+        return false;
+    }
+    if (!have) return true;
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "looking for pg_cron: %s", q->err);
+        return false;
+    }
+    if (atoi(v) > 0) {
+        const char *a[] = {nm->schema};
+        /* the held-jobs table exists only where jobs were held */
+        PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_cron_release", 1, a, 0, NULL);
+        if (r) {
+            *jobs_released = atoi(PQcmdTuples(r));
+            PQclear(r);
+        } else if (strcmp(q->sqlstate, "42P01") != 0) {
+            pgrepl_seterr(err, errcap, "releasing held pg_cron jobs: %s", q->err);
+            return false;
+        }
+    }
+    const char *t1[] = {nm->guard_end}, *t2[] = {nm->guard_drop}, *s[] = {nm->schema};
+    if (!pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t1) ||
+        !pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t2) || !pgrepl_ddl(q, "pgrepl_schema_drop", 1, s)) {
+        pgrepl_seterr(err, errcap, "dropping fleetcrypt's schema on the target: %s", q->err);
+        return false;
+    }
+    return true;
+}

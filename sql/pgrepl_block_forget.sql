@@ -1,0 +1,1 @@
+DELETE FROM %I.blocked_roles WHERE role = $1

@@ -1,0 +1,1 @@
+INSERT INTO %I.blocked_roles(role) VALUES ($1) ON CONFLICT DO NOTHING

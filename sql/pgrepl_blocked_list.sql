@@ -1,0 +1,1 @@
+SELECT role::text FROM %I.blocked_roles ORDER BY role

@@ -1,0 +1,1 @@
+SELECT count(*)::int FROM %I.ddl_events

@@ -1,0 +1,1 @@
+CREATE EVENT TRIGGER %I ON sql_drop EXECUTE FUNCTION %I.ddl_guard()

@@ -1,0 +1,2 @@
+-- Quick row count (template: schema, table).
+SELECT count(*)::text FROM %I.%I

@@ -1,0 +1,339 @@
+/* fc_pg_tool — test driver: exposes the pg-logical data plane (lib/pgrepl,
+ * lib/lsn) as subcommands so the integration tests can drive it against
+ * real PostgreSQL servers. Output: key=value lines on stdout; errors on
+ * stderr; exit 0 ok, 1 failure, 2 usage. Passwords are read from the
+ * environment variables named by --password-env/--password2-env, never
+ * from argv. Connection A (--host/--port/--db/--user) is the one the
+ * command acts on; connection B (--host2 ...) is the other side: the
+ * target for sync-sequences/verify, the source the subscription connects
+ * to for subscribe. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsn.h"
+#include "log.h"
+#include "pgq.h"
+#include "pgrepl.h"
+#include "util.h"
+
+typedef struct opts {
+    pgq_conninfo a, b;
+    const char *tag;
+    uint64_t segsize;
+    fc_lsn not_before, lsn;
+    bool ri_full, keep_block, drop_slots, counts_only, keep_admin;
+    const char *protect[32];
+    int nprotect;
+    int timeout_ms;
+    long long margin, chunk_rows;
+    const char *admin_pw_env, *sub_pw_env, *secret_env, *purpose;
+} opts;
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: fc_pg_tool [options] COMMAND [ARG]\n"
+            "commands: list-databases preflight create-roles prepare-source retained ddl-check\n"
+            "          clean-target find-start-lsn FILE subscribe sub-status lag cutover-block\n"
+            "          wait-flush sync-sequences unblock teardown-target teardown-source\n"
+            "          drop-roles cleanup-target verify derive-password\n"
+            "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
+            "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
+            "          --tag T --segsize BYTES --not-before LSN --lsn LSN --ri-full --keep-block\n"
+            "          --drop-slots --counts-only --keep-admin --protect ROLE --timeout-ms N\n"
+            "          --margin N --chunk-rows N --admin-password-env VAR --sub-password-env VAR\n"
+            "          --secret-env VAR --purpose P\n");
+}
+
+static const char *envpw(const char *var)
+{
+    return var ? getenv(var) : NULL;
+}
+
+static pgq *connect_or_die(const pgq_conninfo *ci)
+{
+    char err[1024];
+    pgq *q = pgq_connect(ci, err, sizeof err);
+    if (!q) fprintf(stderr, "error: %s\n", err);
+    return q;
+}
+
+static bool need_tag(const opts *o, const char *db, pgrepl_names *nm)
+{
+    char err[256];
+    if (!pgrepl_names_make(o->tag ? o->tag : "", db, nm, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return false;
+    }
+    return true;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    dbuf b;
+    dbuf_init(&b, (size_t)1 << 30);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        if (!dbuf_append(&b, buf, n)) break;
+    fclose(f);
+    *len = b.len;
+    char *s = dbuf_take(&b);
+    return s ? s : strdup("");
+}
+
+static int cmd_find_start(const opts *o, const char *path)
+{
+    size_t len = 0;
+    char *text = slurp(path, &len);
+    if (!text) {
+        fprintf(stderr, "error: cannot read %s\n", path);
+        return 1;
+    }
+    lsn_log_opts lo = {.wal_segment_size = o->segsize, .not_before = o->not_before};
+    lsn_log_result r;
+    char err[1024];
+    bool ok = lsn_find_start(text, len, &lo, &r, err, sizeof err);
+    free(text);
+    if (!ok) {
+        fprintf(stderr, "error: %s\n", err);
+        return 1;
+    }
+    char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN], c[FC_LSN_STRLEN];
+    printf("start_lsn=%s\nend_of_wal=%s\nredo_done=%s\nexact=%d\nkind=%s\nrecoveries=%d\nmessage=%s\n",
+           lsn_format(r.start_lsn, a), lsn_format(r.end_of_wal, b), lsn_format(r.redo_done, c), r.exact,
+           r.kind == LSN_EOW_RECORD ? "record" : "page", r.recoveries, r.eow_message);
+    return 0;
+}
+
+static int cmd_preflight(const opts *o, pgq *q)
+{
+    char err[1024];
+    char **dbs = NULL;
+    int n = 0;
+    pgrepl_report rep;
+    pgrepl_report_init(&rep);
+    int rc = 1;
+    if (!pgrepl_list_databases(q, &dbs, &n, err, sizeof err)) goto fail;
+    if (!pgrepl_preflight_instance(q, n, &rep, err, sizeof err)) goto fail;
+    for (int i = 0; i < n; i++) {
+        pgq_conninfo ci = o->a;
+        ci.dbname = dbs[i];
+        pgq *d = connect_or_die(&ci);
+        if (!d) goto out;
+        pgrepl_names nm;
+        bool ok = need_tag(o, dbs[i], &nm) &&
+                  pgrepl_preflight_database(d, dbs[i], &nm, o->ri_full, &rep, err, sizeof err);
+        pgq_close(d);
+        if (!ok) goto fail;
+        printf("database=%s\n", dbs[i]);
+    }
+    printf("fatal=%d\nwarnings=%d\n%s", rep.fatal, rep.warn, rep.text.data ? rep.text.data : "");
+    rc = rep.fatal ? 1 : 0;
+    goto out;
+fail:
+    fprintf(stderr, "error: %s\n", err);
+out:
+    pgrepl_free_list(dbs, n);
+    pgrepl_report_free(&rep);
+    return rc;
+}
+
+static int run(const opts *o, const char *cmd, const char *arg)
+{
+    char err[2048] = "";
+    char a1[FC_LSN_STRLEN];
+    if (strcmp(cmd, "find-start-lsn") == 0) {
+        if (!arg) return usage(), 2;
+        return cmd_find_start(o, arg);
+    }
+    if (strcmp(cmd, "derive-password") == 0) {
+        char pw[65];
+        const char *secret = envpw(o->secret_env);
+        if (!secret || !pgrepl_derive_password(secret, o->purpose ? o->purpose : "admin",
+                                               o->tag ? o->tag : "", pw))
+            return fprintf(stderr, "error: cannot derive\n"), 1;
+        printf("password=%s\n", pw);
+        return 0;
+    }
+
+    pgq *q = connect_or_die(&o->a);
+    if (!q) return 1;
+    pgq *q2 = NULL;
+    int rc = 1;
+    bool ok = false;
+    pgrepl_names nm;
+    const char *db = o->a.dbname ? o->a.dbname : "postgres";
+
+    if (strcmp(cmd, "list-databases") == 0) {
+        char **dbs;
+        int n;
+        ok = pgrepl_list_databases(q, &dbs, &n, err, sizeof err);
+        for (int i = 0; ok && i < n; i++) printf("database=%s\n", dbs[i]);
+        if (ok) pgrepl_free_list(dbs, n);
+    } else if (strcmp(cmd, "preflight") == 0) {
+        rc = cmd_preflight(o, q);
+        goto out;
+    } else if (!need_tag(o, db, &nm)) {
+        goto out;
+    } else if (strcmp(cmd, "create-roles") == 0) {
+        const char *ap = envpw(o->admin_pw_env), *sp = envpw(o->sub_pw_env);
+        if (!ap || !sp) {
+            fprintf(stderr, "error: --admin-password-env and --sub-password-env are required\n");
+            goto out;
+        }
+        ok = pgrepl_create_roles(q, &nm, ap, sp, err, sizeof err);
+        if (ok) printf("admin_role=%s\nsub_role=%s\n", nm.admin_role, nm.sub_role);
+    } else if (strcmp(cmd, "prepare-source") == 0) {
+        pgrepl_source_opts so = {.replica_identity_full = o->ri_full, .slot_timeout_ms = o->timeout_ms};
+        fc_lsn l;
+        ok = pgrepl_prepare_source(q, &nm, &so, &l, err, sizeof err);
+        if (ok)
+            printf("slot=%s\npublication=%s\nslot_lsn=%s\n", nm.slot, nm.publication, lsn_format(l, a1));
+    } else if (strcmp(cmd, "retained") == 0 || strcmp(cmd, "lag") == 0) {
+        pgrepl_slot_info si;
+        ok = pgrepl_slot_status(q, nm.slot, &si, err, sizeof err);
+        if (ok)
+            printf("slot=%s\nexists=%d\nactive=%d\nretained_bytes=%lld\nlag_bytes=%lld\nwal_status=%s\n",
+                   nm.slot, si.exists, si.active, (long long)si.retained_bytes, (long long)si.lag_bytes,
+                   si.wal_status);
+    } else if (strcmp(cmd, "ddl-check") == 0) {
+        int n = 0;
+        char ev[4096];
+        ok = pgrepl_ddl_check(q, &nm, &n, ev, sizeof ev, err, sizeof err);
+        if (ok) printf("ddl_changes=%d\nevents=%s\n", n, ev);
+    } else if (strcmp(cmd, "clean-target") == 0) {
+        int slots = 0, jobs = 0;
+        ok = pgrepl_clean_target(q, &nm, o->drop_slots, &slots, &jobs, err, sizeof err);
+        if (ok) printf("slots_dropped=%d\njobs_held=%d\n", slots, jobs);
+    } else if (strcmp(cmd, "subscribe") == 0) {
+        pgq_conninfo src = o->b;
+        ok = pgrepl_subscribe(q, &nm, &src, o->lsn, err, sizeof err);
+        if (ok) printf("subscription=%s\nstart_lsn=%s\n", nm.subscription, lsn_format(o->lsn, a1));
+    } else if (strcmp(cmd, "sub-status") == 0) {
+        pgrepl_sub_info si;
+        ok = pgrepl_sub_status(q, &nm, &si, err, sizeof err);
+        if (ok)
+            printf("exists=%d\nenabled=%d\nremote_lsn=%s\napply_errors=%lld\nsync_errors=%lld\n", si.exists,
+                   si.enabled, lsn_format(si.remote_lsn, a1), (long long)si.apply_errors,
+                   (long long)si.sync_errors);
+    } else if (strcmp(cmd, "cutover-block") == 0) {
+        pgrepl_block_result br;
+        ok = pgrepl_cutover_block(q, &nm, o->protect, o->nprotect, o->timeout_ms, &br, err, sizeof err);
+        if (ok)
+            printf("lsn=%s\nroles_blocked=%d\nroles=%s\nsessions_terminated=%d\nwarning=%s\n",
+                   lsn_format(br.lsn, a1), br.roles_blocked, br.roles, br.sessions_terminated, br.warning);
+    } else if (strcmp(cmd, "wait-flush") == 0) {
+        fc_lsn f;
+        ok = pgrepl_wait_flush(q, nm.slot, o->lsn, o->timeout_ms, &f, err, sizeof err);
+        if (ok) printf("flushed=%s\n", lsn_format(f, a1));
+    } else if (strcmp(cmd, "unblock") == 0) {
+        int n = 0;
+        ok = pgrepl_unblock(q, &nm, &n, err, sizeof err);
+        if (ok) printf("roles_restored=%d\n", n);
+    } else if (strcmp(cmd, "teardown-target") == 0) {
+        ok = pgrepl_teardown_target(q, &nm, err, sizeof err);
+    } else if (strcmp(cmd, "teardown-source") == 0) {
+        ok = pgrepl_teardown_source(q, &nm, o->keep_block, err, sizeof err);
+    } else if (strcmp(cmd, "drop-roles") == 0) {
+        ok = pgrepl_drop_roles(q, &nm, o->keep_admin, err, sizeof err);
+    } else if (strcmp(cmd, "cleanup-target") == 0) {
+        int n = 0;
+        ok = pgrepl_cleanup_target(q, &nm, &n, err, sizeof err);
+        if (ok) printf("jobs_released=%d\n", n);
+    } else if (strcmp(cmd, "sync-sequences") == 0 || strcmp(cmd, "verify") == 0) {
+        q2 = connect_or_die(&o->b);
+        if (!q2) goto out;
+        if (cmd[0] == 's') {
+            int n = 0;
+            ok = pgrepl_sync_sequences(q, q2, &nm, o->margin, &n, err, sizeof err);
+            if (ok) printf("sequences=%d\n", n);
+        } else {
+            pgrepl_verify_result vr;
+            ok = pgrepl_verify(q, q2, &nm, o->chunk_rows, o->counts_only, &vr, err, sizeof err);
+            for (int i = 0; i < vr.ntables; i++) {
+                const pgrepl_table_result *t = &vr.tables[i];
+                printf("table=%s.%s keyed=%d chunks=%d rows_src=%lld rows_dst=%lld digest_src=%s "
+                       "digest_dst=%s match=%d\n",
+                       t->schema, t->name, t->keyed, t->chunks, (long long)t->rows_src,
+                       (long long)t->rows_dst, t->digest_src, t->digest_dst, t->match);
+            }
+            if (ok) printf("tables=%d\nrows_verified=%lld\nmismatches=%d\n", vr.ntables,
+                           (long long)vr.rows_verified, vr.mismatches);
+            if (ok && vr.mismatches) {
+                snprintf(err, sizeof err, "%d table(s) differ", vr.mismatches);
+                ok = false;
+            }
+            pgrepl_verify_free(&vr);
+        }
+    } else {
+        usage();
+        rc = 2;
+        goto out;
+    }
+    if (!ok && err[0]) fprintf(stderr, "error: %s\n", err);
+    rc = ok ? 0 : 1;
+out:
+    pgq_close(q2);
+    pgq_close(q);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.margin = 1000;
+    o.chunk_rows = 1000;
+    o.timeout_ms = 30000;
+    log_init("fc_pg_tool");
+    const char *cmd = NULL, *arg = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (strcmp(k, name) == 0 && v && (i++, true))
+        if (OPT("--host")) o.a.host = v;
+        else if (OPT("--port")) o.a.port = atoi(v);
+        else if (OPT("--db")) o.a.dbname = v;
+        else if (OPT("--user")) o.a.user = v;
+        else if (OPT("--password-env")) o.a.password = getenv(v);
+        else if (OPT("--sslmode")) o.a.sslmode = o.b.sslmode = v;
+        else if (OPT("--host2")) o.b.host = v;
+        else if (OPT("--port2")) o.b.port = atoi(v);
+        else if (OPT("--db2")) o.b.dbname = v;
+        else if (OPT("--user2")) o.b.user = v;
+        else if (OPT("--password2-env")) o.b.password = getenv(v);
+        else if (OPT("--tag")) o.tag = v;
+        else if (OPT("--segsize")) o.segsize = strtoull(v, NULL, 10);
+        else if (OPT("--not-before")) {
+            if (!lsn_parse(v, &o.not_before)) return usage(), 2;
+        } else if (OPT("--lsn")) {
+            if (!lsn_parse(v, &o.lsn)) return usage(), 2;
+        } else if (strcmp(k, "--ri-full") == 0) o.ri_full = true;
+        else if (strcmp(k, "--keep-block") == 0) o.keep_block = true;
+        else if (strcmp(k, "--drop-slots") == 0) o.drop_slots = true;
+        else if (strcmp(k, "--counts-only") == 0) o.counts_only = true;
+        else if (strcmp(k, "--keep-admin") == 0) o.keep_admin = true;
+        else if (OPT("--protect")) {
+            if (o.nprotect < 32) o.protect[o.nprotect++] = v;
+        } else if (OPT("--timeout-ms")) o.timeout_ms = atoi(v);
+        else if (OPT("--margin")) o.margin = atoll(v);
+        else if (OPT("--chunk-rows")) o.chunk_rows = atoll(v);
+        else if (OPT("--admin-password-env")) o.admin_pw_env = v;
+        else if (OPT("--sub-password-env")) o.sub_pw_env = v;
+        else if (OPT("--secret-env")) o.secret_env = v;
+        else if (OPT("--purpose")) o.purpose = v;
+        else if (k[0] == '-' && k[1] == '-') return usage(), 2;
+        else if (!cmd) cmd = k;
+        else if (!arg) arg = k;
+        else return usage(), 2;
+#undef OPT
+    }
+    if (!cmd) return usage(), 2;
+    /* statement timeout: generous for verify, the caller's for the rest */
+    o.a.statement_timeout_ms = o.b.statement_timeout_ms = -1;
+    return run(&o, cmd, arg);
+}
