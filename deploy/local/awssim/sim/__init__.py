@@ -1,0 +1,1 @@
+"""awssim internals: one module per concern (see docs/emulator.md)."""

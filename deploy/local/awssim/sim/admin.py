@@ -1,0 +1,180 @@
+"""Admin HTTP API (JSON): time scale, faults, quotas, call log, conflicts,
+internal views of instances. See docs/emulator.md for the routes."""
+import json
+import logging
+import os
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from . import rds
+
+log = logging.getLogger("awssim.admin")
+
+
+def make_admin(world, host, port):
+    class H(_Admin):
+        pass
+    H.world = world
+    srv = ThreadingHTTPServer((host, port), H)
+    srv.daemon_threads = True
+    return srv
+
+
+class _Admin(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "awssim-admin"
+    timeout = 60
+    world = None
+
+    def log_message(self, fmt, *args):
+        log.debug(fmt, *args)
+
+    def _reply(self, status, obj):
+        body = (json.dumps(obj, default=str, indent=1) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 1 << 20:
+            raise ValueError("body too large")
+        raw = self.rfile.read(n) if n else b""
+        return json.loads(raw) if raw.strip() else {}
+
+    def do_GET(self):
+        self._route("GET")
+
+    def do_POST(self):
+        self._route("POST")
+
+    def do_DELETE(self):
+        self._route("DELETE")
+
+    def _route(self, method):
+        try:
+            url = urlsplit(self.path)
+            q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            parts = [p for p in url.path.split("/") if p]
+            body = self._body() if method == "POST" else {}
+            status, obj = self._dispatch(method, parts, q, body)
+        except (ValueError, TypeError, KeyError) as e:
+            status, obj = 400, {"error": f"bad request: {e}"}
+        except Exception as e:  # noqa: BLE001
+            log.exception("admin error")
+            status, obj = 500, {"error": str(e)}
+        self._reply(status, obj)
+
+    def _dispatch(self, method, parts, q, body):
+        w = self.world
+        route = "/" + "/".join(parts)
+        if route == "/health" and method == "GET":
+            with w.lock:
+                n = sum(len(s["instances"]) for s in w.stores.values())
+            return 200, {"ok": True, "pid": os.getpid(), "uptime_s": round(time.time() - w.started, 1),
+                         "time_scale": w.clock.scale, "instances": n, "ops_running": len(w.ops)}
+        if route == "/config":
+            if method == "POST":
+                if "time_scale" in body:
+                    w.clock.set_scale(float(body["time_scale"]))
+                w.faults.apply(body)
+                w.mark_dirty()
+            elif method != "GET":
+                return 405, {"error": "method not allowed"}
+            return 200, dict(time_scale=w.clock.scale, metadata_only=w.cfg.metadata_only,
+                             aws_clock_s=round(w.clock.aws_now(), 1), **w.faults.config())
+        if route == "/advance" and method == "POST":
+            w.clock.advance(float(body.get("seconds", 0)))
+            return 200, {"aws_clock_s": round(w.clock.aws_now(), 1)}
+        if route == "/calls":
+            if method == "DELETE":
+                w.faults.clear_calls()
+                return 200, {"ok": True}
+            since = float(q["since"]) if "since" in q else None
+            calls = w.faults.get_calls(since, q.get("action"), q.get("service"))
+            counts = {}
+            for c in calls:
+                counts[c["action"]] = counts.get(c["action"], 0) + 1
+            return 200, {"calls": calls, "count": len(calls), "by_action": counts}
+        if route == "/conflicts":
+            if method == "DELETE":
+                w.faults.clear_conflicts()
+                return 200, {"ok": True}
+            c = w.faults.get_conflicts()
+            return 200, {"conflicts": c, "count": len(c)}
+        if parts[:1] == ["instances"]:
+            if len(parts) == 1 and method == "GET":
+                return 200, {"instances": self._instances()}
+            if len(parts) == 2 and method == "GET":
+                got = [i for i in self._instances() if i["id"] == parts[1]]
+                return (200, got[0]) if got else (404, {"error": "no such instance"})
+            if len(parts) == 3 and parts[2] == "metadata-only" and method == "POST":
+                return self._set_meta(parts[1], bool(body.get("metadata_only", True)))
+        if route == "/snapshots" and method == "GET":
+            with w.lock:
+                out = [dict(s, account=st["account"], region=st["region"])
+                       for st in w.stores.values() for s in st["snapshots"].values()]
+            return 200, {"snapshots": out}
+        if route == "/proxies" and method == "GET":
+            out = []
+            with w.lock:
+                for st in w.stores.values():
+                    for px in st["proxies"].values():
+                        port = st["endpoints"].get(f"proxy:{px['name']}")
+                        ep = w.hub.get(port)
+                        out.append(dict(px, account=st["account"], region=st["region"], endpoint_port=port,
+                                        target_port=ep.effective() if ep else None))
+            return 200, {"proxies": out}
+        if route == "/endpoints" and method == "GET":
+            out = []
+            with w.lock:
+                for st in w.stores.values():
+                    for key, port in st["endpoints"].items():
+                        ep = w.hub.get(port)
+                        out.append({"account": st["account"], "region": st["region"], "name": key, "port": port,
+                                    "target_port": ep.effective() if ep else None,
+                                    "connections": len(ep.conns) if ep else 0})
+            return 200, {"endpoints": out}
+        return 404, {"error": f"no route {method} {route}"}
+
+    def _instances(self):
+        w = self.world
+        out = []
+        with w.lock:
+            for st in w.stores.values():
+                for inst in st["instances"].values():
+                    pgi = inst.get("pg") or {}
+                    out.append({"id": inst["id"], "account": st["account"], "region": st["region"],
+                                "status": inst["status"], "resource_id": inst["resource_id"],
+                                "metadata_only": bool(inst.get("metadata_only")),
+                                "endpoint_port": st["endpoints"].get(f"db:{inst['id']}"),
+                                "real_port": pgi.get("port"), "data_dir": pgi.get("dir"),
+                                "server_pid": pgi.get("pid") if pgi.get("up") else None,
+                                "server_up": bool(pgi.get("up")), "operation": inst.get("op"),
+                                "param_status": inst.get("param_status"), "failure": inst.get("failure")})
+        return out
+
+    def _set_meta(self, ident, meta):
+        w = self.world
+        with w.lock:
+            found = [(st, st["instances"][ident]) for st in w.stores.values() if ident in st["instances"]]
+        if not found:
+            return 404, {"error": "no such instance"}
+        st, inst = found[0]
+        if meta and not inst.get("metadata_only"):
+            if inst.get("pg", {}).get("up"):
+                rds.stop_server(w, st, inst)
+            with w.lock:
+                inst["metadata_only"] = True
+        elif not meta and inst.get("metadata_only"):
+            if not inst.get("pg", {}).get("dir"):
+                return 409, {"error": "instance has no data directory; it can only be metadata-only"}
+            with w.lock:
+                inst["metadata_only"] = False
+            if inst["status"] == "available":
+                rds.start_server(w, st, inst)
+        w.mark_dirty()
+        return 200, {"id": ident, "metadata_only": inst["metadata_only"]}

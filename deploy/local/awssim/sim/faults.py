@@ -1,0 +1,129 @@
+"""Throttling, injected faults, quotas, the call log and the conflict detector."""
+import random
+import threading
+import time
+
+DEFAULT_RATE = 12.0     # RDS API: 12 requests/s per account and region
+DEFAULT_BURST = 300
+
+
+class TokenBucket:
+    def __init__(self, rate, burst):
+        self.rate, self.burst = float(rate), float(burst)
+        self.tokens = float(burst)
+        self.t = time.monotonic()
+
+    def take(self):
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+        self.t = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Faults:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.rate = DEFAULT_RATE
+        self.burst = DEFAULT_BURST
+        self.rate_enabled = True
+        self.buckets = {}
+        self.http5xx_rate = 0.0
+        self.throttle_rate = 0.0
+        self.latency_ms = 0
+        self.quotas = {"DBInstances": 40, "ManualSnapshots": 100}
+        self.rng = random.Random()
+        self.calls = []
+        self.max_calls = 200000
+        self.conflicts = []
+
+    # ---- config
+    def config(self):
+        with self.lock:
+            return {"rate": {"rate": self.rate, "burst": self.burst, "enabled": self.rate_enabled},
+                    "faults": {"http5xx_rate": self.http5xx_rate, "throttle_rate": self.throttle_rate,
+                               "latency_ms": self.latency_ms},
+                    "quotas": dict(self.quotas)}
+
+    def apply(self, cfg):
+        with self.lock:
+            r = cfg.get("rate")
+            if isinstance(r, dict):
+                if "rate" in r:
+                    self.rate = float(r["rate"])
+                if "burst" in r:
+                    self.burst = float(r["burst"])
+                if "enabled" in r:
+                    self.rate_enabled = bool(r["enabled"])
+                self.buckets = {}
+            f = cfg.get("faults")
+            if isinstance(f, dict):
+                if "http5xx_rate" in f:
+                    self.http5xx_rate = max(0.0, min(1.0, float(f["http5xx_rate"])))
+                if "throttle_rate" in f:
+                    self.throttle_rate = max(0.0, min(1.0, float(f["throttle_rate"])))
+                if "latency_ms" in f:
+                    self.latency_ms = max(0, int(f["latency_ms"]))
+            q = cfg.get("quotas")
+            if isinstance(q, dict):
+                for k, v in q.items():
+                    self.quotas[k] = int(v)
+
+    # ---- per request
+    def admit(self, account, region, service):
+        """-> None, 'throttle' or '5xx'."""
+        with self.lock:
+            if self.http5xx_rate and self.rng.random() < self.http5xx_rate:
+                return "5xx"
+            if self.throttle_rate and self.rng.random() < self.throttle_rate:
+                return "throttle"
+            if not self.rate_enabled:
+                return None
+            key = (account, region, service)
+            b = self.buckets.get(key)
+            if b is None:
+                b = self.buckets[key] = TokenBucket(self.rate, self.burst)
+            return None if b.take() else "throttle"
+
+    def latency(self):
+        return self.latency_ms / 1000.0
+
+    # ---- call log
+    def log_call(self, entry):
+        with self.lock:
+            self.calls.append(entry)
+            if len(self.calls) > self.max_calls:
+                del self.calls[: len(self.calls) - self.max_calls]
+
+    def get_calls(self, since=None, action=None, service=None):
+        with self.lock:
+            out = list(self.calls)
+        if since is not None:
+            out = [c for c in out if c["ts"] >= since]
+        if action:
+            out = [c for c in out if c["action"] == action]
+        if service:
+            out = [c for c in out if c["service"] == service]
+        return out
+
+    def clear_calls(self):
+        with self.lock:
+            self.calls = []
+
+    # ---- conflicts
+    def conflict(self, entry):
+        entry.setdefault("ts", time.time())
+        with self.lock:
+            self.conflicts.append(entry)
+            if len(self.conflicts) > 10000:
+                del self.conflicts[:1000]
+
+    def get_conflicts(self):
+        with self.lock:
+            return list(self.conflicts)
+
+    def clear_conflicts(self):
+        with self.lock:
+            self.conflicts = []

@@ -1,0 +1,53 @@
+"""Service models: botocore's JSON models, preferring the newest copy on the machine.
+
+awscli 2.x (Debian) ships its own, newer botocore data under
+awscli/botocore/data (its RDS model has MasterUserSecret); Debian's
+python3-botocore 1.29 data is the fallback.
+"""
+import json
+import os
+
+from botocore.model import ServiceModel
+
+CANDIDATE_DIRS = [
+    "/usr/lib/python3/dist-packages/awscli/botocore/data",
+    "/usr/lib/python3/dist-packages/botocore/data",
+]
+
+SERVICES = {"rds": "rds", "sts": "sts", "kms": "kms", "secretsmanager": "secretsmanager"}
+
+_cache = {}
+
+
+def model_path(service):
+    for base in CANDIDATE_DIRS:
+        d = os.path.join(base, service)
+        if os.path.isdir(d):
+            versions = sorted(v for v in os.listdir(d) if os.path.exists(os.path.join(d, v, "service-2.json")))
+            if versions:
+                return os.path.join(d, versions[-1], "service-2.json")
+    raise RuntimeError(f"no botocore model for {service}")
+
+
+def load(service):
+    if service not in _cache:
+        path = model_path(service)
+        with open(path) as f:
+            m = ServiceModel(json.load(f), service_name=service)
+        m.awssim_path = path
+        # error code -> http status, from the model's error shapes
+        codes = {}
+        for name in m.shape_names:
+            s = m.shape_for(name)
+            err = s.metadata.get("error") if hasattr(s, "metadata") else None
+            if s.metadata.get("exception"):
+                code = (err or {}).get("code", name)
+                codes[code] = (err or {}).get("httpStatusCode", 400)
+                codes.setdefault(name, codes[code])
+        m.awssim_error_status = codes
+        _cache[service] = m
+    return _cache[service]
+
+
+def describe_models():
+    return {s: load(s).awssim_path for s in SERVICES}

@@ -1,0 +1,206 @@
+"""The emulator's state: per (account, region) stores of plain-dict records,
+credentials, background operations, events, endpoints and persistence."""
+import json
+import logging
+import os
+import secrets
+import string
+import threading
+import time
+import traceback
+import uuid
+
+from .clock import Clock, ShuttingDown
+from .faults import Faults
+from .proxy import ProxyHub
+
+log = logging.getLogger("awssim")
+
+DEFAULT_ACCESS_KEY = "AKIAFLEETCRYPTLOCAL1"
+DEFAULT_SECRET_KEY = "fleetcrypt/local/emulator/secret/key0000"
+
+STATE_VERSION = 1
+
+
+def rand_upper(n):
+    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(n))
+
+
+def rand_alnum(n):
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def new_store(account, region):
+    return {"account": account, "region": region, "instances": {}, "snapshots": {},
+            "param_groups": {}, "keys": {}, "aliases": {}, "secrets": {}, "proxies": {},
+            "endpoints": {}, "events": [], "subnet_groups": {}}
+
+
+class World:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.home = cfg.home
+        self.lock = threading.RLock()
+        self.clock = Clock(cfg.time_scale)
+        self.faults = Faults()
+        self.hub = ProxyHub()
+        self.stores = {}
+        self.creds = {}
+        self.temp_creds = {}
+        self.ops = set()
+        self.ops_lock = threading.Lock()
+        self.dirty = threading.Event()
+        self.pg = None           # PgManager, set by main unless metadata-only
+        self.state_path = os.path.join(self.home, "state.json")
+        self.add_credentials(DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, cfg.account_id)
+        self.started = time.time()
+
+    # ------------------------------------------------------------ credentials
+    def add_credentials(self, ak, sk, account, arn=None):
+        self.creds[ak] = {"secret": sk, "account": account,
+                          "arn": arn or f"arn:aws:iam::{account}:user/fleetcrypt-local",
+                          "user_id": "AIDA" + rand_upper(17)}
+
+    def lookup_key(self, ak):
+        c = self.creds.get(ak)
+        if c:
+            return dict(c, token=None, temp=False)
+        with self.lock:
+            t = self.temp_creds.get(ak)
+        if t:
+            return dict(t, temp=True)
+        return None
+
+    # ------------------------------------------------------------ stores
+    def store(self, account, region):
+        key = f"{account}/{region}"
+        with self.lock:
+            s = self.stores.get(key)
+            if s is None:
+                s = self.stores[key] = new_store(account, region)
+            return s
+
+    def all_stores(self):
+        with self.lock:
+            return list(self.stores.values())
+
+    # ------------------------------------------------------------ events
+    def event(self, store, source_type, source_id, message, categories=(), arn=None):
+        with self.lock:
+            store["events"].append({"SourceIdentifier": source_id, "SourceType": source_type,
+                                    "Message": message, "EventCategories": list(categories),
+                                    "Date": time.time(), "SourceArn": arn})
+            if len(store["events"]) > 20000:
+                del store["events"][:2000]
+        self.mark_dirty()
+
+    # ------------------------------------------------------------ background operations
+    def spawn(self, name, fn, *args, on_error=None):
+        def run():
+            try:
+                fn(*args)
+            except ShuttingDown:
+                log.info("op %s interrupted by shutdown", name)
+            except Exception as e:  # noqa: BLE001
+                log.error("op %s failed: %s\n%s", name, e, traceback.format_exc())
+                if on_error:
+                    try:
+                        with self.lock:
+                            on_error(e)
+                    except Exception:  # noqa: BLE001
+                        log.error("on_error for %s failed: %s", name, traceback.format_exc())
+            finally:
+                with self.ops_lock:
+                    self.ops.discard(t)
+                self.mark_dirty()
+        t = threading.Thread(target=run, name=name, daemon=True)
+        with self.ops_lock:
+            self.ops.add(t)
+        t.start()
+        return t
+
+    def pace(self, aws_seconds, t0, progress=None):
+        """Finish a modelled duration of `aws_seconds` that started at monotonic t0
+        (real work already done counts towards it)."""
+        sc = self.clock.scale
+        if sc <= 0:
+            if progress:
+                progress(1.0)
+            return
+        done = (time.monotonic() - t0) / sc
+        rest = aws_seconds - done
+        if rest <= 0:
+            if progress:
+                progress(1.0)
+            return
+        base = done / aws_seconds if aws_seconds else 1.0
+        self.clock.sleep(rest, (lambda f: progress(base + (1 - base) * f)) if progress else None)
+
+    # ------------------------------------------------------------ endpoints
+    def endpoint_port(self, store, name, kind="db"):
+        """The stable loopback port of identifier `name` (allocated once, persisted)."""
+        key = f"{kind}:{name}"
+        with self.lock:
+            port = store["endpoints"].get(key)
+            ep = self.hub.get(port) if port else None
+            if ep is None:
+                try:
+                    ep = self.hub.open(port or 0, key)
+                except OSError as e:
+                    log.error("cannot listen on endpoint port %s for %s: %s; allocating a new one", port, key, e)
+                    ep = self.hub.open(0, key)
+                store["endpoints"][key] = ep.port
+                self.mark_dirty()
+            return ep.port
+
+    def endpoint(self, store, name, kind="db"):
+        return self.hub.get(self.endpoint_port(store, name, kind))
+
+    # ------------------------------------------------------------ persistence
+    def mark_dirty(self):
+        self.dirty.set()
+
+    def snapshot_state(self):
+        with self.lock:
+            return json.dumps({"version": STATE_VERSION, "saved": time.time(),
+                               "stores": self.stores, "temp_creds": self.temp_creds,
+                               "config": {"time_scale": self.clock.scale, **self.faults.config()},
+                               "aws_clock": self.clock.aws_now()}, default=str)
+
+    def save(self):
+        data = self.snapshot_state()
+        tmp = self.state_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
+
+    def load(self):
+        if not os.path.exists(self.state_path):
+            return False
+        with open(self.state_path) as f:
+            data = json.load(f)
+        self.stores = data.get("stores", {})
+        now = time.time()
+        self.temp_creds = {k: v for k, v in data.get("temp_creds", {}).items() if v.get("expiration", 0) > now}
+        cfg = data.get("config", {})
+        self.faults.apply(cfg)
+        if self.cfg.time_scale_given is None and "time_scale" in cfg:
+            self.clock.set_scale(cfg["time_scale"])
+        self.clock.aws_offset = float(data.get("aws_clock", 0.0))
+        return True
+
+    def saver_loop(self):
+        while not self.clock.stop_event.is_set():
+            if self.dirty.wait(0.5):
+                self.dirty.clear()
+                try:
+                    self.save()
+                except Exception as e:  # noqa: BLE001
+                    log.error("saving state failed: %s", e)
+                time.sleep(0.2)
+
+
+def new_uuid():
+    return str(uuid.uuid4())
