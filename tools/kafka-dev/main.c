@@ -224,7 +224,7 @@ int main(int argc, char **argv)
     if (!prefix || !*prefix) prefix = "fleetcrypt";
     log_init("kafka-dev");
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes one value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -247,7 +247,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     if (brokers < 1 || brokers > MAX_BROKERS || partitions < 1 || partitions > 256) {
         fprintf(stderr, "fleetcrypt-kafka-dev: --brokers must be 1..%d and --partitions 1..256\n", MAX_BROKERS);
