@@ -1,0 +1,33 @@
+/* cli — the fleetcrypt command line: a dispatcher (main.c) and one file per
+ * subcommand (submit.c, status.c, ...). Exit codes: 0 success, 2 bad usage
+ * or bad input (one line on stderr), 1 any other failure. */
+#ifndef FC_CLI_H
+#define FC_CLI_H
+
+#include "cfg.h"
+#include "store.h"
+
+#include <stdbool.h>
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(fc_config *cfg, int argc, char **argv);
+    const char *usage;
+} cli_cmd;
+
+int cli_submit(fc_config *cfg, int argc, char **argv);
+int cli_status(fc_config *cfg, int argc, char **argv);
+
+/* Print "fleetcrypt: <msg>" on stderr and return code. */
+int cli_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Apply a common config flag (--redis-url ...). Returns 1 applied (consumed
+ * argv[i+1]), 0 not a config flag, -1 invalid (message printed). */
+int cli_config_flag(fc_config *cfg, int argc, char **argv, int i);
+/* Connect to Redis or print why. */
+store *cli_store(const fc_config *cfg);
+
+#endif

@@ -1,0 +1,206 @@
+/* status — progress from Redis. With a campaign: the INTERFACES.md JSON
+ * object (--json) or a table; without: every campaign with its counts. */
+#include "cli.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const STATES[] = {"pending", "running", "waiting_approval", "done", "failed", "skipped", "aborted"};
+
+static json_t *counts_json(store *s, const char *campaign)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    json_t *o = json_object();
+    for (size_t i = 0; i < FC_ARRAY_LEN(STATES); i++) {
+        redisReply *r = store_cmd(s, "HGET %s %s", k.counts, STATES[i]);
+        long long n = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+        if (r) freeReplyObject(r);
+        json_object_set_new(o, STATES[i], json_integer(n < 0 ? 0 : n));
+    }
+    return o;
+}
+
+/* Sum of the per-minute counters "<prefix>:<minute>" over the last `minutes`
+ * minutes, divided by the window actually covered since the campaign began. */
+static double rate(store *s, const char *tput_key, const char *prefix, int minutes, int64_t created_ms, double per)
+{
+    int64_t now = fc_now_ms();
+    int64_t cur = now / 60000;
+    long long sum = 0;
+    for (int m = 0; m < minutes; m++) {
+        redisReply *r = store_cmd(s, "HGET %s %s:%lld", tput_key, prefix, (long long)(cur - m));
+        if (r && r->type == REDIS_REPLY_STRING) sum += strtoll(r->str, NULL, 10);
+        if (r) freeReplyObject(r);
+    }
+    double window_min = (double)(now - created_ms) / 60000.0;
+    if (window_min > minutes) window_min = minutes;
+    if (window_min < 1.0) window_min = 1.0;
+    return (double)sum / window_min * per;
+}
+
+static json_t *num_or_null(const char *v, bool integer)
+{
+    if (!v || !*v) return json_null();
+    return integer ? json_integer(strtoll(v, NULL, 10)) : json_real(strtod(v, NULL));
+}
+
+static json_t *str_or_null(const char *v) { return v && *v ? json_string(v) : json_null(); }
+
+static int one(store *s, const char *campaign, bool as_json)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *c = store_cmd(s, "HMGET %s state created_ms strategy", k.campaign);
+    if (!c || c->type != REDIS_REPLY_ARRAY) {
+        if (c) freeReplyObject(c);
+        return cli_err(CLI_FAIL, "redis unavailable");
+    }
+    if (!*reply_str(c, 0)) {
+        freeReplyObject(c);
+        return cli_err(CLI_USAGE, "no such campaign: %s", campaign);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "campaign", json_string(campaign));
+    json_object_set_new(o, "state", json_string(reply_str(c, 0)));
+    int64_t created = strtoll(reply_str(c, 1), NULL, 10);
+    char strategy[32];
+    fc_strlcpy(strategy, reply_str(c, 2), sizeof strategy);
+    freeReplyObject(c);
+    json_object_set_new(o, "counts", counts_json(s, campaign));
+    json_t *arr = json_array();
+    redisReply *ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
+    for (size_t i = 0; ids && ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
+        char rk[STORE_KEY_MAX];
+        store_rec_key(s, campaign, ids->element[i]->str, rk, sizeof rk);
+        redisReply *r = store_cmd(s, "HMGET %s state step attempt error downtime_s rows_verified stuck_ms", rk);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            if (r) freeReplyObject(r);
+            continue;
+        }
+        json_t *e = json_object();
+        json_object_set_new(e, "id", json_string(ids->element[i]->str));
+        json_object_set_new(e, "state", json_string(reply_str(r, 0)));
+        json_object_set_new(e, "step", str_or_null(reply_str(r, 1)));
+        json_object_set_new(e, "attempts", json_integer(strtoll(reply_str(r, 2), NULL, 10)));
+        json_object_set_new(e, "error", str_or_null(reply_str(r, 3)));
+        json_object_set_new(e, "downtime_s", num_or_null(reply_str(r, 4), false));
+        json_object_set_new(e, "rows_verified", num_or_null(reply_str(r, 5), true));
+        if (*reply_str(r, 6)) json_object_set_new(e, "stuck", json_true());
+        json_array_append_new(arr, e);
+        freeReplyObject(r);
+    }
+    if (ids) freeReplyObject(ids);
+    json_object_set_new(o, "instances", arr);
+    json_t *tp = json_object();
+    json_object_set_new(tp, "instances_per_hour", json_real(rate(s, k.tput, "i", 60, created, 60.0)));
+    json_object_set_new(tp, "steps_per_minute", json_real(rate(s, k.tput, "s", 5, created, 1.0)));
+    json_object_set_new(o, "throughput", tp);
+    if (as_json) {
+        char *out = json_dumps(o, JSON_COMPACT);
+        if (out) puts(out);
+        free(out);
+    } else {
+        printf("campaign %s  state %s  strategy %s\n", campaign, json_string_value(json_object_get(o, "state")),
+               strategy);
+        json_t *cn = json_object_get(o, "counts");
+        for (size_t i = 0; i < FC_ARRAY_LEN(STATES); i++)
+            printf("%s%s %lld", i ? "  " : "", STATES[i], (long long)json_integer_value(json_object_get(cn, STATES[i])));
+        printf("\nthroughput: %.1f instances/hour, %.1f steps/minute\n",
+               json_real_value(json_object_get(tp, "instances_per_hour")),
+               json_real_value(json_object_get(tp, "steps_per_minute")));
+        printf("%-40s %-16s %-18s %8s  %s\n", "INSTANCE", "STATE", "STEP", "ATTEMPTS", "ERROR / DOWNTIME");
+        size_t i;
+        json_t *e;
+        json_array_foreach(arr, i, e)
+        {
+            json_t *err = json_object_get(e, "error"), *dt = json_object_get(e, "downtime_s");
+            char extra[600] = "";
+            if (json_is_string(err)) snprintf(extra, sizeof extra, "%s", json_string_value(err));
+            else if (json_is_real(dt)) snprintf(extra, sizeof extra, "downtime %.1f s", json_real_value(dt));
+            printf("%-40s %-16s %-18s %8lld  %s%s\n", json_string_value(json_object_get(e, "id")),
+                   json_string_value(json_object_get(e, "state")),
+                   json_is_string(json_object_get(e, "step")) ? json_string_value(json_object_get(e, "step")) : "-",
+                   (long long)json_integer_value(json_object_get(e, "attempts")),
+                   json_is_true(json_object_get(e, "stuck")) ? "[stuck] " : "", extra);
+        }
+    }
+    json_decref(o);
+    return CLI_OK;
+}
+
+static int all(store *s, bool as_json)
+{
+    char ck[STORE_KEY_MAX];
+    store_key(s, ck, sizeof ck, "campaigns");
+    redisReply *r = store_cmd(s, "ZRANGE %s 0 -1", ck);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return cli_err(CLI_FAIL, "redis unavailable");
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *id = r->element[i]->str;
+        ckeys k;
+        store_ckeys(s, id, &k);
+        redisReply *st = store_cmd(s, "HGET %s state", k.campaign);
+        json_t *e = json_object();
+        json_object_set_new(e, "campaign", json_string(id));
+        json_object_set_new(e, "state", json_string(st && st->type == REDIS_REPLY_STRING ? st->str : "unknown"));
+        if (st) freeReplyObject(st);
+        json_object_set_new(e, "counts", counts_json(s, id));
+        json_array_append_new(arr, e);
+    }
+    freeReplyObject(r);
+    if (as_json) {
+        json_t *o = json_pack("{s:o}", "campaigns", arr);
+        char *out = json_dumps(o, JSON_COMPACT);
+        if (out) puts(out);
+        free(out);
+        json_decref(o);
+        return CLI_OK;
+    }
+    size_t i;
+    json_t *e;
+    printf("%-40s %-8s %7s %7s %7s %7s %7s\n", "CAMPAIGN", "STATE", "PENDING", "RUNNING", "DONE", "FAILED", "SKIPPED");
+    json_array_foreach(arr, i, e)
+    {
+        json_t *c = json_object_get(e, "counts");
+        printf("%-40s %-8s %7lld %7lld %7lld %7lld %7lld\n", json_string_value(json_object_get(e, "campaign")),
+               json_string_value(json_object_get(e, "state")), (long long)json_integer_value(json_object_get(c, "pending")),
+               (long long)json_integer_value(json_object_get(c, "running")),
+               (long long)json_integer_value(json_object_get(c, "done")),
+               (long long)json_integer_value(json_object_get(c, "failed")),
+               (long long)json_integer_value(json_object_get(c, "skipped")));
+    }
+    json_decref(arr);
+    return CLI_OK;
+}
+
+int cli_status(fc_config *cfg, int argc, char **argv)
+{
+    bool as_json = false;
+    const char *campaign = NULL;
+    for (int i = 0; i < argc; i++) {
+        int cf = cli_config_flag(cfg, argc, argv, i);
+        if (cf < 0) return CLI_USAGE;
+        if (cf == 1) {
+            i++;
+            continue;
+        }
+        if (!strcmp(argv[i], "--json")) as_json = true;
+        else if (argv[i][0] == '-') return cli_err(CLI_USAGE, "unknown option %s", argv[i]);
+        else if (!campaign) campaign = argv[i];
+        else return cli_err(CLI_USAGE, "one campaign at a time");
+    }
+    if (campaign && !fc_valid_campaign_id(campaign)) return cli_err(CLI_USAGE, "invalid campaign id '%.60s'", campaign);
+    store *s = cli_store(cfg);
+    if (!s) return CLI_FAIL;
+    int rc = campaign ? one(s, campaign, as_json) : all(s, as_json);
+    store_close(s);
+    return rc;
+}

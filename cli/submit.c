@@ -1,0 +1,418 @@
+/* submit — validate a campaign completely, then enqueue it in one go:
+ *   1. arguments / campaign file, ids well-formed, strategy in this build;
+ *   2. Redis: campaign id unused, no instance in another active campaign;
+ *   3. AWS: the KMS key exists and is enabled (DescribeKey), the account
+ *      (GetCallerIdentity), quota headroom (DescribeAccountAttributes: every
+ *      target is one more DB instance and each retired source is kept);
+ *   4. confirmation on a terminal unless --yes; --dry-run stops here;
+ *   5. claim the instances, create the campaign and its records.
+ * Nothing is written before every check passed. Bad input exits 2 with one
+ * line on stderr. */
+#include "aws.h"
+#include "cli.h"
+#include "kms.h"
+#include "ratelimit.h"
+#include "rds.h"
+#include "step.h"
+#include "store_model.h"
+#include "sts.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_INSTANCES 100000
+
+typedef struct sub_opts {
+    char campaign[48];
+    char kms_key[512];
+    char strategy[32];
+    char region[32];
+    int max_parallel;
+    bool keep_snapshots, yes, dry_run;
+    char file[1024];
+    json_t *extra;     /* other documented options, kept in the campaign spec */
+    char **ids;
+    int nids, cap;
+} sub_opts;
+
+static bool add_id(sub_opts *o, const char *id)
+{
+    for (int i = 0; i < o->nids; i++)
+        if (!strcmp(o->ids[i], id)) return true; /* duplicates collapse */
+    if (o->nids >= MAX_INSTANCES) return false;
+    if (o->nids == o->cap) {
+        int nc = o->cap ? o->cap * 2 : 64;
+        char **n = realloc(o->ids, (size_t)nc * sizeof *n);
+        if (!n) return false;
+        o->ids = n;
+        o->cap = nc;
+    }
+    o->ids[o->nids] = strdup(id);
+    if (!o->ids[o->nids]) return false;
+    o->nids++;
+    return true;
+}
+
+static void free_opts(sub_opts *o)
+{
+    for (int i = 0; i < o->nids; i++) free(o->ids[i]);
+    free(o->ids);
+    json_decref(o->extra);
+}
+
+static int read_stdin_ids(sub_opts *o)
+{
+    char line[512];
+    while (fgets(line, sizeof line, stdin)) {
+        size_t n = strcspn(line, "\r\n");
+        line[n] = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        size_t l = strlen(p);
+        while (l && (p[l - 1] == ' ' || p[l - 1] == '\t')) p[--l] = 0;
+        if (!*p || *p == '#') continue;
+        if (!fc_valid_db_identifier(p)) return cli_err(CLI_USAGE, "invalid instance id '%.80s' on stdin", p);
+        if (!add_id(o, p)) return cli_err(CLI_USAGE, "too many instances");
+    }
+    return CLI_OK;
+}
+
+/* Campaign file: {"campaign", "kms_key", "strategy", "max_parallel", "region",
+ * "keep_snapshots", "instances": ["id" | {"id": ...}]}; flags win. */
+static int read_file(sub_opts *o, bool set_campaign, bool set_key, bool set_strategy, bool set_mp, bool set_region)
+{
+    json_error_t je;
+    json_t *j = json_load_file(o->file, 0, &je);
+    if (!j) return cli_err(CLI_USAGE, "campaign file %s: line %d: %s", o->file, je.line, je.text);
+    int rc = CLI_USAGE;
+    if (!json_is_object(j)) {
+        cli_err(CLI_USAGE, "campaign file %s: top level must be an object", o->file);
+        goto out;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (!strcmp(k, "campaign") || !strcmp(k, "kms_key") || !strcmp(k, "strategy") || !strcmp(k, "region")) {
+            if (!json_is_string(v)) {
+                cli_err(CLI_USAGE, "campaign file %s: field %s must be a string", o->file, k);
+                goto out;
+            }
+            const char *s = json_string_value(v);
+            if (!strcmp(k, "campaign") && !set_campaign) fc_strlcpy(o->campaign, s, sizeof o->campaign);
+            if (!strcmp(k, "kms_key") && !set_key) fc_strlcpy(o->kms_key, s, sizeof o->kms_key);
+            if (!strcmp(k, "strategy") && !set_strategy) fc_strlcpy(o->strategy, s, sizeof o->strategy);
+            if (!strcmp(k, "region") && !set_region) fc_strlcpy(o->region, s, sizeof o->region);
+        } else if (!strcmp(k, "max_parallel")) {
+            if (!json_is_integer(v)) {
+                cli_err(CLI_USAGE, "campaign file %s: field max_parallel must be an integer", o->file);
+                goto out;
+            }
+            if (!set_mp) o->max_parallel = (int)json_integer_value(v);
+        } else if (!strcmp(k, "keep_snapshots")) {
+            if (!json_is_boolean(v)) {
+                cli_err(CLI_USAGE, "campaign file %s: field keep_snapshots must be true or false", o->file);
+                goto out;
+            }
+            if (json_is_true(v)) o->keep_snapshots = true;
+        } else if (!strcmp(k, "instances")) {
+            if (!json_is_array(v)) {
+                cli_err(CLI_USAGE, "campaign file %s: field instances must be an array", o->file);
+                goto out;
+            }
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                const char *id = json_is_string(e) ? json_string_value(e)
+                                 : json_is_object(e) ? json_string_value(json_object_get(e, "id"))
+                                                     : NULL;
+                if (!id || !fc_valid_db_identifier(id)) {
+                    cli_err(CLI_USAGE, "campaign file %s: instances[%zu] is not a valid instance id", o->file, i);
+                    goto out;
+                }
+                if (!add_id(o, id)) {
+                    cli_err(CLI_USAGE, "too many instances");
+                    goto out;
+                }
+            }
+        } else {
+            /* other documented options travel in the spec */
+            json_object_set(o->extra, k, v);
+        }
+    }
+    rc = CLI_OK;
+out:
+    json_decref(j);
+    return rc;
+}
+
+static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
+{
+    bool set_campaign = false, set_key = false, set_strategy = false, set_mp = false, set_region = false,
+         want_stdin = false;
+    static const char *const passthrough[] = {"cutover", "cutover-method", "window", "db-secret", "validate", NULL};
+    static const char *const bools[] = {"replica-identity-full", "allow-reboot", NULL};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int cf = cli_config_flag(cfg, argc, argv, i);
+        if (cf < 0) return CLI_USAGE;
+        if (cf == 1) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "-")) {
+            want_stdin = true;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (!fc_valid_db_identifier(a)) return cli_err(CLI_USAGE, "invalid instance id '%.80s'", a);
+            if (!add_id(o, a)) return cli_err(CLI_USAGE, "too many instances");
+            continue;
+        }
+        if (!strcmp(a, "--keep-snapshots")) { o->keep_snapshots = true; continue; }
+        if (!strcmp(a, "--yes") || !strcmp(a, "-y")) { o->yes = true; continue; }
+        if (!strcmp(a, "--dry-run")) { o->dry_run = true; continue; }
+        bool done = false;
+        for (int k = 0; bools[k]; k++)
+            if (!strcmp(a + 2, bools[k])) {
+                json_object_set_new(o->extra, bools[k], json_true());
+                done = true;
+            }
+        if (done) continue;
+        if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--campaign")) {
+            fc_strlcpy(o->campaign, v, sizeof o->campaign);
+            set_campaign = true;
+        } else if (!strcmp(a, "--kms-key")) {
+            if (!fc_strlcpy(o->kms_key, v, sizeof o->kms_key)) return cli_err(CLI_USAGE, "--kms-key is too long");
+            set_key = true;
+        } else if (!strcmp(a, "--strategy")) {
+            fc_strlcpy(o->strategy, v, sizeof o->strategy);
+            set_strategy = true;
+        } else if (!strcmp(a, "--region")) {
+            fc_strlcpy(o->region, v, sizeof o->region);
+            set_region = true;
+        } else if (!strcmp(a, "--max-parallel")) {
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > 10000)
+                return cli_err(CLI_USAGE, "--max-parallel must be an integer in [1, 10000], got '%.40s'", v);
+            o->max_parallel = (int)n;
+            set_mp = true;
+        } else if (!strcmp(a, "--file")) {
+            fc_strlcpy(o->file, v, sizeof o->file);
+        } else {
+            bool pt = false;
+            for (int k = 0; passthrough[k]; k++)
+                if (!strcmp(a + 2, passthrough[k])) {
+                    json_object_set_new(o->extra, passthrough[k], json_string(v));
+                    pt = true;
+                }
+            if (!pt) return cli_err(CLI_USAGE, "unknown option %s", a);
+        }
+    }
+    if (o->file[0]) {
+        int rc = read_file(o, set_campaign, set_key, set_strategy, set_mp, set_region);
+        if (rc) return rc;
+    }
+    if (want_stdin) {
+        int rc = read_stdin_ids(o);
+        if (rc) return rc;
+    }
+    if (!o->campaign[0]) return cli_err(CLI_USAGE, "--campaign is required");
+    if (!fc_valid_campaign_id(o->campaign))
+        return cli_err(CLI_USAGE, "invalid campaign id '%s' (1-40 of a-z, 0-9, '-')", o->campaign);
+    if (!o->kms_key[0]) return cli_err(CLI_USAGE, "--kms-key is required");
+    if (o->max_parallel < 1 || o->max_parallel > 10000)
+        return cli_err(CLI_USAGE, "max_parallel must be in [1, 10000]");
+    if (!step_catalog_find(o->strategy))
+        return cli_err(CLI_USAGE, "strategy %s is not available in this build", o->strategy);
+    if (o->nids == 0) return cli_err(CLI_USAGE, "no instances given (arguments, '-' for stdin, or --file)");
+    return CLI_OK;
+}
+
+/* Instances already bound to another active campaign (read-only check; the
+ * claim after validation is atomic and checks again). */
+static int check_active(store *s, const sub_opts *o)
+{
+    char ak[STORE_KEY_MAX];
+    store_key(s, ak, sizeof ak, "active-instances");
+    for (int i = 0; i < o->nids; i++) {
+        redisReply *r = store_cmd(s, "HGET %s %s/%s", ak, o->region, o->ids[i]);
+        if (!r) return cli_err(CLI_FAIL, "redis unavailable");
+        int rc = CLI_OK;
+        if (r->type == REDIS_REPLY_STRING && strcmp(r->str, o->campaign))
+            rc = cli_err(CLI_USAGE, "instance %s is already in active campaign %s", o->ids[i], r->str);
+        freeReplyObject(r);
+        if (rc) return rc;
+    }
+    return CLI_OK;
+}
+
+static int run(sub_opts *o, fc_config *cfg)
+{
+    store *s = cli_store(cfg);
+    if (!s) return CLI_FAIL;
+    int rc = CLI_FAIL;
+    aws_client *c = NULL;
+    kms_key *key = NULL;
+    aws_identity *who = NULL;
+    rds_quota_list *q = NULL;
+    char **members = NULL;
+    char *spec = NULL;
+
+    ckeys k;
+    store_ckeys(s, o->campaign, &k);
+    redisReply *ex = store_cmd(s, "EXISTS %s", k.campaign);
+    if (!ex) {
+        rc = cli_err(CLI_FAIL, "redis unavailable");
+        goto cleanup;
+    }
+    bool exists = ex->type == REDIS_REPLY_INTEGER && ex->integer == 1;
+    freeReplyObject(ex);
+    if (exists) {
+        rc = cli_err(CLI_USAGE, "campaign %s already exists", o->campaign);
+        goto cleanup;
+    }
+    if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
+    rc = CLI_FAIL;
+
+    aws_client_opts ao;
+    memset(&ao, 0, sizeof ao);
+    ao.region = o->region;
+    aws_error e;
+    aws_error_clear(&e);
+    c = aws_client_new(&ao, &e);
+    if (!c) {
+        rc = cli_err(CLI_FAIL, "AWS client: %s: %s", e.code, e.message);
+        goto cleanup;
+    }
+    if (!kms_describe_key(c, o->kms_key, &key, &e)) {
+        if (e.kind == AWS_ERR_NOT_FOUND)
+            rc = cli_err(CLI_USAGE, "kms key %s not found", o->kms_key);
+        else
+            rc = cli_err(e.kind == AWS_ERR_PERMANENT ? CLI_USAGE : CLI_FAIL, "kms key %s: %s: %s", o->kms_key, e.code,
+                         e.message);
+        goto cleanup;
+    }
+    if (!key->enabled || strcmp(key->key_state, "Enabled")) {
+        rc = cli_err(CLI_USAGE, "kms key %s is not enabled (state %s)", o->kms_key, key->key_state);
+        goto cleanup;
+    }
+    char account[32] = "";
+    aws_error_clear(&e);
+    if (sts_get_caller_identity(c, &who, &e)) fc_strlcpy(account, who->account, sizeof account);
+    else {
+        /* the key ARN carries the account too: arn:aws:kms:REGION:ACCOUNT:key/ID */
+        const char *p = key->arn;
+        for (int n = 0; n < 4 && p; n++) p = strchr(p + 1, ':');
+        if (p) {
+            size_t l = strcspn(p + 1, ":");
+            if (l < sizeof account) {
+                memcpy(account, p + 1, l);
+                account[l] = 0;
+            }
+        }
+    }
+    aws_error_clear(&e);
+    if (!rds_describe_account_attributes(c, &q, &e)) {
+        rc = cli_err(CLI_FAIL, "DescribeAccountAttributes: %s: %s", e.code, e.message);
+        goto cleanup;
+    }
+    const rds_quota *qi = rds_quota_find(q, "DBInstances"), *qs = rds_quota_find(q, "ManualSnapshots");
+    char why[512];
+    if (!rl_submit_quota_ok(qi ? (int)qi->max : -1, qi ? (int)qi->used : 0, o->nids, qs ? (int)qs->max : -1,
+                            qs ? (int)qs->used : 0, 2, why, sizeof why)) {
+        rc = cli_err(CLI_USAGE, "%s", why);
+        goto cleanup;
+    }
+
+    const strategy_info *si = step_catalog_find(o->strategy);
+    printf("campaign %s: %d instance(s), strategy %s, max-parallel %d, region %s, key %s\n", o->campaign, o->nids,
+           o->strategy, o->max_parallel, o->region, key->arn);
+    printf("  %s\n", si->downtime_note);
+    if (o->dry_run) {
+        printf("dry run: nothing enqueued\n");
+        rc = CLI_OK;
+        goto cleanup;
+    }
+    if (!o->yes && isatty(0)) {
+        printf("Proceed? [y/N] ");
+        fflush(stdout);
+        char ans[16] = "";
+        if (!fgets(ans, sizeof ans, stdin) || (ans[0] != 'y' && ans[0] != 'Y')) {
+            printf("aborted: nothing enqueued\n");
+            rc = CLI_FAIL;
+            goto cleanup;
+        }
+    }
+
+    members = calloc((size_t)o->nids, sizeof *members);
+    if (!members) goto cleanup;
+    for (int i = 0; i < o->nids; i++) {
+        size_t l = strlen(o->region) + strlen(o->ids[i]) + 2;
+        members[i] = malloc(l);
+        if (!members[i]) goto cleanup;
+        snprintf(members[i], l, "%s/%s", o->region, o->ids[i]);
+    }
+    char cm[128], cc[64];
+    int cl = store_active_claim(s, o->campaign, (const char *const *)members, o->nids, cm, sizeof cm, cc, sizeof cc);
+    if (cl == 0) {
+        rc = cli_err(CLI_USAGE, "instance %s is already in active campaign %s", cm, cc);
+        goto cleanup;
+    }
+    if (cl < 0) {
+        rc = cli_err(CLI_FAIL, "redis unavailable");
+        goto cleanup;
+    }
+    json_object_set_new(o->extra, "keep_snapshots", json_boolean(o->keep_snapshots));
+    spec = json_dumps(o->extra, JSON_COMPACT | JSON_SORT_KEYS);
+    char mp[16], n[16];
+    snprintf(mp, sizeof mp, "%d", o->max_parallel);
+    snprintf(n, sizeof n, "%d", o->nids);
+    const char *fields[] = {"id", o->campaign, "state", "running", "strategy", o->strategy, "kms_key", o->kms_key,
+                            "kms_key_arn", key->arn, "region", o->region, "account", account, "max_parallel", mp,
+                            "keep_snapshots", o->keep_snapshots ? "1" : "0", "instances", n, "spec",
+                            spec ? spec : "{}"};
+    int cr = store_campaign_create(s, o->campaign, fields, (int)(sizeof fields / sizeof fields[0] / 2),
+                                   (const char *const *)o->ids, o->nids, fc_now_ms());
+    if (cr != 1) {
+        store_active_release(s, o->campaign, (const char *const *)members, o->nids);
+        rc = cr == 0 ? cli_err(CLI_USAGE, "campaign %s already exists", o->campaign)
+                     : cli_err(CLI_FAIL, "campaign not created (redis error)");
+        goto cleanup;
+    }
+    printf("submitted campaign %s: %d instance(s)\n", o->campaign, o->nids);
+    rc = CLI_OK;
+cleanup:
+    if (members)
+        for (int i = 0; i < o->nids; i++) free(members[i]);
+    free(members);
+    free(spec);
+    rds_quota_list_free(q);
+    aws_identity_free(who);
+    kms_key_free(key);
+    aws_client_free(c);
+    store_close(s);
+    return rc;
+}
+
+int cli_submit(fc_config *cfg, int argc, char **argv)
+{
+    sub_opts o;
+    memset(&o, 0, sizeof o);
+    fc_strlcpy(o.strategy, "pg-logical", sizeof o.strategy);
+    fc_strlcpy(o.region, cfg->region, sizeof o.region);
+    o.max_parallel = 5;
+    o.extra = json_object();
+    int rc = parse(&o, cfg, argc, argv);
+    if (rc == CLI_OK) rc = run(&o, cfg);
+    free_opts(&o);
+    return rc;
+}

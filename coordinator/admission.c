@@ -1,0 +1,148 @@
+/* admission — admits pending instances, oldest campaign first, while every
+ * limit has room: the campaign's max-parallel (re-checked atomically inside
+ * lua/admit.lua), the per (account, region) in-flight limit summed over all
+ * campaigns, and quota headroom: DB instances and manual snapshots from
+ * DescribeAccountAttributes minus what in-flight instances may still create
+ * (each needs one more DB instance and up to two manual snapshots; retired
+ * sources stay and are counted by AWS). The instance records are read
+ * BEFORE the quota call, so a resource created in between is counted twice
+ * (safe), never zero times. */
+#include "coord.h"
+#include "log.h"
+#include "rds.h"
+#include "step.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define QUOTA_TTL_MS 5000
+
+region_aws *coord_region(coord *c, const char *region, const char *account)
+{
+    for (int i = 0; i < c->nregions; i++)
+        if (!strcmp(c->regions[i].region, region) && !strcmp(c->regions[i].account, account)) return &c->regions[i];
+    if (c->nregions >= COORD_MAX_REGIONS) return NULL;
+    region_aws *r = &c->regions[c->nregions];
+    memset(r, 0, sizeof *r);
+    aws_client_opts o;
+    memset(&o, 0, sizeof o);
+    o.region = region;
+    aws_error e;
+    aws_error_clear(&e);
+    r->c = aws_client_new(&o, &e);
+    if (!r->c) {
+        log_error("cannot create AWS client", "region=%s code=%s err=\"%s\"", region, e.code, e.message);
+        return NULL;
+    }
+    fc_strlcpy(r->region, region, sizeof r->region);
+    fc_strlcpy(r->account, account, sizeof r->account);
+    r->hud.s = c->s;
+    r->hud.cfg = c->rate;
+    fc_strlcpy(r->hud.region, region, sizeof r->hud.region);
+    fc_strlcpy(r->hud.account, account, sizeof r->hud.account);
+    aws_hooks h;
+    rl_hooks_fill(&h, &r->hud);
+    aws_client_set_hooks(r->c, &h);
+    r->inst_max = r->snap_max = -1;
+    c->nregions++;
+    return r;
+}
+
+/* Refresh the quota snapshot. The reservations of in-flight instances are
+ * taken together with it (from the scan that ran just BEFORE the call), so
+ * used + reserved never misses a resource created in between; instances
+ * admitted later add their full cost until the next refresh. */
+static bool refresh_quota(region_aws *r, int res_inst, int res_snap)
+{
+    if (r->quota_ms && fc_mono_ms() - r->quota_ms < QUOTA_TTL_MS) return true;
+    rds_quota_list *q = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_account_attributes(r->c, &q, &e)) {
+        log_warn("DescribeAccountAttributes failed: not admitting this cycle", "region=%s code=%s", r->region,
+                 e.code);
+        return false;
+    }
+    const rds_quota *i = rds_quota_find(q, "DBInstances"), *s = rds_quota_find(q, "ManualSnapshots");
+    r->inst_max = i ? (int)i->max : -1;
+    r->inst_used = i ? (int)i->used : 0;
+    r->snap_max = s ? (int)s->max : -1;
+    r->snap_used = s ? (int)s->used : 0;
+    rds_quota_list_free(q);
+    r->quota_ms = fc_mono_ms();
+    r->res_inst = res_inst;
+    r->res_snap = res_snap;
+    r->admitted_since = 0;
+    return true;
+}
+
+void admit(coord *c)
+{
+    for (int i = 0; i < c->ncamps; i++) {
+        camp_view *cv = &c->camps[i];
+        if (strcmp(cv->state, "running") || cv->pending == 0 || cv->inflight >= cv->max_parallel) continue;
+        const strategy_info *si = step_catalog_find(cv->strategy);
+        if (!si) {
+            log_error("campaign strategy not in this build: nothing admitted", "campaign=%s strategy=%s", cv->id,
+                      cv->strategy);
+            continue;
+        }
+        /* every campaign's in-flight in this account/region, and what they may still create */
+        admit_input in = {.max_parallel = cv->max_parallel, .inflight = cv->inflight,
+                          .region_limit = c->region_limit, .inst_cost = 1, .snap_cost = 2};
+        for (int j = 0; j < c->ncamps; j++) {
+            const camp_view *o = &c->camps[j];
+            if (strcmp(o->region, cv->region) || strcmp(o->account, cv->account)) continue;
+            in.region_inflight += o->inflight;
+            for (int k = 0; k < o->n; k++) {
+                const inst_view *iv = &o->inst[k];
+                if (!strcmp(iv->state, "running") || !strcmp(iv->state, "waiting_approval")) {
+                    in.inst_reserved += iv->q_inst > 0 ? iv->q_inst : 0;
+                    in.snap_reserved += iv->q_snap > 0 ? iv->q_snap : 0;
+                }
+            }
+        }
+        region_aws *r = coord_region(c, cv->region, cv->account);
+        if (!r || !refresh_quota(r, in.inst_reserved, in.snap_reserved)) continue;
+        in.inst_reserved = r->res_inst + r->admitted_since * in.inst_cost;
+        in.snap_reserved = r->res_snap + r->admitted_since * in.snap_cost;
+        in.inst_max = r->inst_max;
+        in.inst_used = r->inst_used;
+        in.snap_max = r->snap_max;
+        in.snap_used = r->snap_used;
+        const char *why = NULL;
+        int room = rl_admit_headroom(&in, &why);
+        if (room <= 0) {
+            log_debug("admission held", "campaign=%s limit=\"%s\" inflight=%d", cv->id, why, cv->inflight);
+            continue;
+        }
+        int admitted = 0;
+        for (int k = 0; k < cv->n && admitted < room; k++) {
+            inst_view *iv = &cv->inst[k];
+            if (strcmp(iv->state, "pending")) continue;
+            sargs f;
+            sargs_init(&f);
+            sargs_add(&f, "f.q_inst");
+            sargs_add(&f, "1");
+            sargs_add(&f, "f.q_snap");
+            sargs_add(&f, "2");
+            char member[STORE_TIMER_MAX];
+            int64_t dl = fc_now_ms() + (int64_t)(si->first_deadline_s < c->deadline_s ? si->first_deadline_s : c->deadline_s) * 1000;
+            ad_status st = store_admit(c->s, cv->id, iv->id, si->first_step, dl, cv->max_parallel, c->cfg.node_id, &f,
+                                       member, sizeof member);
+            sargs_free(&f);
+            if (st == AD_FULL) break;
+            if (st != AD_OK) continue;
+            admitted++;
+            r->admitted_since++;
+            fc_strlcpy(iv->state, "running", sizeof iv->state);
+            iv->q_inst = 1;
+            iv->q_snap = 2;
+            cv->pending--;
+            cv->inflight++;
+            log_info("instance admitted", "campaign=%s instance=%s limit=\"%s\" room=%d", cv->id, iv->id, why, room);
+        }
+    }
+}

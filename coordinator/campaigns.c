@@ -1,0 +1,124 @@
+/* campaigns — one scan per cycle of every active campaign: the campaign
+ * hash and each instance's state, step, epoch, deadline and remaining quota
+ * cost; and marking a campaign done once every instance is terminal (its
+ * instances then leave the active-instances index). */
+#include "coord.h"
+#include "log.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void campaigns_free(coord *c)
+{
+    for (int i = 0; i < c->ncamps; i++) free(c->camps[i].inst);
+    free(c->camps);
+    c->camps = NULL;
+    c->ncamps = 0;
+}
+
+static bool terminal(const char *st)
+{
+    return !strcmp(st, "done") || !strcmp(st, "failed") || !strcmp(st, "skipped") || !strcmp(st, "aborted");
+}
+
+static void scan_one(coord *c, camp_view *cv)
+{
+    ckeys k;
+    store_ckeys(c->s, cv->id, &k);
+    redisReply *h = store_cmd(c->s, "HMGET %s state strategy region account max_parallel", k.campaign);
+    if (!h || h->type != REDIS_REPLY_ARRAY) {
+        if (h) freeReplyObject(h);
+        return;
+    }
+    fc_strlcpy(cv->state, reply_str(h, 0), sizeof cv->state);
+    fc_strlcpy(cv->strategy, reply_str(h, 1), sizeof cv->strategy);
+    fc_strlcpy(cv->region, reply_str(h, 2), sizeof cv->region);
+    fc_strlcpy(cv->account, reply_str(h, 3), sizeof cv->account);
+    cv->max_parallel = atoi(reply_str(h, 4));
+    if (cv->max_parallel <= 0) cv->max_parallel = 1;
+    freeReplyObject(h);
+    if (strcmp(cv->state, "running") && strcmp(cv->state, "paused")) return;
+    redisReply *ids = store_cmd(c->s, "ZRANGE %s 0 -1", k.instances);
+    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
+        if (ids) freeReplyObject(ids);
+        return;
+    }
+    cv->inst = calloc(ids->elements ? ids->elements : 1, sizeof *cv->inst);
+    for (size_t i = 0; cv->inst && i < ids->elements; i++) {
+        inst_view *iv = &cv->inst[cv->n];
+        fc_strlcpy(iv->id, ids->element[i]->str, sizeof iv->id);
+        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+        store_rec_key(c->s, cv->id, iv->id, rk, sizeof rk);
+        store_lease_key(c->s, cv->id, iv->id, lk, sizeof lk);
+        redisReply *r = store_cmd(c->s, "HMGET %s state step epoch deadline_ms f.q_inst f.q_snap", rk);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            if (r) freeReplyObject(r);
+            continue;
+        }
+        fc_strlcpy(iv->state, reply_str(r, 0), sizeof iv->state);
+        fc_strlcpy(iv->step, reply_str(r, 1), sizeof iv->step);
+        fc_strlcpy(iv->epoch, reply_str(r, 2), sizeof iv->epoch);
+        iv->deadline_ms = strtoll(reply_str(r, 3), NULL, 10);
+        iv->q_inst = *reply_str(r, 4) ? atoi(reply_str(r, 4)) : 1;
+        iv->q_snap = *reply_str(r, 5) ? atoi(reply_str(r, 5)) : 2;
+        freeReplyObject(r);
+        if (!strcmp(iv->state, "pending")) cv->pending++;
+        else if (terminal(iv->state)) cv->terminal++;
+        else {
+            cv->inflight++;
+            redisReply *l = store_cmd(c->s, "EXISTS %s", lk);
+            iv->lease_held = l && l->type == REDIS_REPLY_INTEGER && l->integer == 1;
+            if (l) freeReplyObject(l);
+        }
+        cv->n++;
+    }
+    freeReplyObject(ids);
+}
+
+bool campaigns_scan(coord *c)
+{
+    campaigns_free(c);
+    char ck[STORE_KEY_MAX];
+    store_key(c->s, ck, sizeof ck, "campaigns");
+    redisReply *r = store_cmd(c->s, "ZRANGE %s 0 -1", ck);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    c->camps = calloc(r->elements ? r->elements : 1, sizeof *c->camps);
+    if (!c->camps) {
+        freeReplyObject(r);
+        return false;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        camp_view *cv = &c->camps[c->ncamps++];
+        fc_strlcpy(cv->id, r->element[i]->str, sizeof cv->id);
+        scan_one(c, cv);
+    }
+    freeReplyObject(r);
+    return true;
+}
+
+void campaigns_finish(coord *c)
+{
+    for (int i = 0; i < c->ncamps; i++) {
+        camp_view *cv = &c->camps[i];
+        if (strcmp(cv->state, "running") || cv->n == 0 || cv->pending || cv->inflight) continue;
+        if (store_campaign_set_state(c->s, cv->id, "running", "done") != 1) continue;
+        fc_strlcpy(cv->state, "done", sizeof cv->state);
+        char **members = calloc((size_t)cv->n, sizeof *members);
+        if (!members) continue;
+        for (int k = 0; k < cv->n; k++) {
+            size_t len = strlen(cv->region) + strlen(cv->inst[k].id) + 2;
+            members[k] = malloc(len);
+            if (members[k]) snprintf(members[k], len, "%s/%s", cv->region, cv->inst[k].id);
+        }
+        store_active_release(c->s, cv->id, (const char *const *)members, cv->n);
+        for (int k = 0; k < cv->n; k++) free(members[k]);
+        free(members);
+        log_info("campaign done", "campaign=%s instances=%d", cv->id, cv->n);
+    }
+}

@@ -1,0 +1,93 @@
+/* coord — state of the coordinator: one active at a time (Redis leader
+ * lease), the others standby. Each cycle the active one scans the active
+ * campaigns (campaigns.c), emits due outbox entries (timers.c), re-drives
+ * stuck instances (reconciler.c), admits pending ones under every limit
+ * (admission.c), polls AWS fleet-wide for waiting steps (poller.c) and
+ * marks finished campaigns done. */
+#ifndef FC_COORD_H
+#define FC_COORD_H
+
+#include "aws.h"
+#include "cfg.h"
+#include "kafka.h"
+#include "ratelimit.h"
+#include "store.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define COORD_MAX_REGIONS 8
+
+typedef struct inst_view {
+    char id[72];
+    char state[24];
+    char step[48];
+    char epoch[32];
+    int64_t deadline_ms;
+    bool lease_held;
+    int q_inst, q_snap;     /* resources this in-flight instance may still create */
+} inst_view;
+
+typedef struct camp_view {
+    char id[48];
+    char state[16];
+    char strategy[32];
+    char region[32];
+    char account[32];
+    int max_parallel;
+    int n;
+    inst_view *inst;        /* every instance, submission order */
+    int pending, inflight, terminal;
+} camp_view;
+
+typedef struct region_aws {
+    char region[32];
+    char account[32];
+    aws_client *c;
+    rl_hook_ud hud;
+    /* quota cache (DescribeAccountAttributes) */
+    int64_t quota_ms;
+    int inst_max, inst_used, snap_max, snap_used;
+    int res_inst, res_snap;  /* in-flight reservations when the quota was read */
+    int admitted_since;      /* admitted after that read (full cost each) */
+    /* poller state per kind: 0 db, 1 snap */
+    int64_t last_poll_ms[2];
+    int64_t next_poll_ms[2];
+} region_aws;
+
+typedef struct coord {
+    fc_config cfg;
+    store *s;
+    kafka_producer *prod;
+    volatile sig_atomic_t *stop;
+    char token[160];
+    bool leader;
+    long restarts_seen;
+    int64_t deadline_s;     /* re-drive deadline for stuck instances */
+    int region_limit;       /* FLEETCRYPT_REGION_INFLIGHT (0 = none) */
+    int64_t poll_min_ms, poll_max_ms;
+    rl_cfg rate;
+    camp_view *camps;
+    int ncamps;
+    region_aws regions[COORD_MAX_REGIONS];
+    int nregions;
+} coord;
+
+int coord_run(const fc_config *cfg);
+
+/* campaigns.c */
+bool campaigns_scan(coord *c);
+void campaigns_free(coord *c);
+void campaigns_finish(coord *c);
+/* timers.c */
+void timers_tick(coord *c);
+/* reconciler.c */
+void reconcile(coord *c);
+/* admission.c */
+void admit(coord *c);
+region_aws *coord_region(coord *c, const char *region, const char *account);
+/* poller.c */
+void poller_tick(coord *c);
+
+#endif

@@ -1,0 +1,140 @@
+/* loop — the coordinator's main loop and its leader lease. Every
+ * COORD_TICK_MS the active coordinator emits due outbox entries; every
+ * COORD_CYCLE_MS it rescans campaigns, re-drives stuck instances, admits,
+ * polls AWS and closes finished campaigns. A standby retries the lease every
+ * second and takes over within the lease TTL when the leader dies. */
+#include "coord.h"
+#include "log.h"
+#include "step.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COORD_TICK_MS 200
+#define COORD_CYCLE_MS 1000
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    if (g_stop) _exit(128 + sig);
+    g_stop = 1;
+}
+
+static int64_t env_i64(const char *name, int64_t dflt, int64_t lo, int64_t hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    return (*end || n < lo || n > hi) ? dflt : n;
+}
+
+/* 1 leader, 0 not, -1 redis error (keep the last role until the lease could
+ * have expired: the lease itself protects against two leaders acting long). */
+static int leader_lease(coord *c, int64_t ttl_ms)
+{
+    char key[256], ttl[24];
+    store_key(c->s, key, sizeof key, "coordinator:leader");
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *keys[] = {key};
+    const char *args[] = {c->token, ttl};
+    redisReply *r = store_script(c->s, "leader", 1, keys, 2, args);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    long long v = r->integer;
+    freeReplyObject(r);
+    if (v == 2) log_info("became the active coordinator", "token=%s", c->token);
+    return v > 0 ? 1 : 0;
+}
+
+static void leader_release(coord *c)
+{
+    char key[256];
+    store_key(c->s, key, sizeof key, "coordinator:leader");
+    const char *keys[] = {key};
+    const char *args[] = {c->token, "1"};
+    redisReply *r = store_script(c->s, "lease_renew", 1, keys, 2, args);
+    if (r) freeReplyObject(r);
+}
+
+int coord_run(const fc_config *cfg)
+{
+    coord c;
+    memset(&c, 0, sizeof c);
+    c.cfg = *cfg;
+    c.stop = &g_stop;
+    c.deadline_s = env_i64("FLEETCRYPT_STEP_DEADLINE_MAX_S", 1800, 1, 86400 * 7);
+    c.region_limit = (int)env_i64("FLEETCRYPT_REGION_INFLIGHT", 0, 0, 100000);
+    c.poll_min_ms = env_i64("FLEETCRYPT_POLL_MIN_MS", 1000, 50, 600000);
+    c.poll_max_ms = env_i64("FLEETCRYPT_POLL_MAX_MS", 300000, 1000, 3600000);
+    int64_t lease_ttl = env_i64("FLEETCRYPT_LEADER_MS", 6000, 1000, 600000);
+    rl_cfg_from_env(&c.rate);
+    snprintf(c.token, sizeof c.token, "%s/%016llx", cfg->node_id, (unsigned long long)fc_rand_below(UINT64_MAX));
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    int rc = 1;
+    for (int i = 0; i < 100 && !c.s && !g_stop; i++) {
+        c.s = store_open(cfg, err, sizeof err);
+        if (!c.s) fc_sleep_ms(200);
+    }
+    if (!c.s) {
+        log_error("cannot reach redis", "err=\"%s\"", err);
+        goto cleanup;
+    }
+    c.restarts_seen = store_restarts(c.s);
+    c.prod = kafka_producer_new(cfg, cfg->node_id, err, sizeof err);
+    if (!c.prod) {
+        log_error("cannot start the producer", "err=\"%s\"", err);
+        goto cleanup;
+    }
+    log_info("coordinator started", "leader_ttl_ms=%lld", (long long)lease_ttl);
+    int64_t last_lease = 0, last_cycle = 0, lease_ok_until = 0;
+    while (!g_stop) {
+        int64_t now = fc_mono_ms();
+        if (now - last_lease >= 1000) {
+            last_lease = now;
+            int l = leader_lease(&c, lease_ttl);
+            if (l == 1) lease_ok_until = now + lease_ttl;
+            bool was = c.leader;
+            c.leader = l == 1 || (l < 0 && now < lease_ok_until - 1000);
+            if (was && !c.leader) log_warn("no longer the active coordinator", "%s", "");
+            if (!was && c.leader) last_cycle = 0;
+        }
+        if (c.leader) {
+            if (now - last_cycle >= COORD_CYCLE_MS) {
+                last_cycle = now;
+                if (campaigns_scan(&c)) {
+                    reconcile(&c);
+                    admit(&c);
+                    poller_tick(&c);
+                    campaigns_finish(&c);
+                }
+            }
+            timers_tick(&c);
+        }
+        fc_sleep_ms(COORD_TICK_MS);
+    }
+    if (c.leader) leader_release(&c);
+    rc = 0;
+cleanup:
+    campaigns_free(&c);
+    for (int i = 0; i < c.nregions; i++) aws_client_free(c.regions[i].c);
+    kafka_producer_free(c.prod, 10000);
+    store_close(c.s);
+    log_info("coordinator stopped", "%s", "");
+    return rc;
+}

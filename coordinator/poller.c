@@ -1,0 +1,218 @@
+/* poller — fleet-wide AWS polling for waiting steps. Per region and kind
+ * (db, snap) ONE paginated DescribeDBInstances / DescribeDBSnapshots
+ * (manual) answers every waiting instance; the result for each awaited
+ * resource goes to P:cache:<region>:<kind> (lib/fleetcache.h). When to poll
+ * next is planned per awaited resource and the earliest wins:
+ *   - not polled since it started waiting: 1 poll interval after the start;
+ *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
+ *     poll again after 0.6 × remaining;
+ *   - otherwise after 0.75 × its age (geometric back-off),
+ * clamped to [poll_min, poll_max]. A wait of T costs O(log T) polls, shared
+ * by every instance waiting in the region, so AWS calls per instance do not
+ * grow with how long AWS takes. */
+#include "coord.h"
+#include "fleetcache.h"
+#include "log.h"
+#include "rds.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct awaited {
+    char id[256];
+    int64_t start_ms;
+    int pct;
+    bool seen;
+} awaited;
+
+typedef struct poll_batch {
+    awaited *v;
+    size_t n;
+    sargs fields;   /* HSET field/value pairs */
+} poll_batch;
+
+static awaited *find(poll_batch *b, const char *id)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (!strcmp(b->v[i].id, id)) return &b->v[i];
+    return NULL;
+}
+
+static bool on_db_page(void *ud, const rds_instance_list *page)
+{
+    poll_batch *b = ud;
+    for (size_t i = 0; i < page->n; i++) {
+        const rds_instance *in = &page->v[i];
+        awaited *a = find(b, in->identifier);
+        if (!a) continue;
+        char v[512];
+        fleetcache_encode(v, sizeof v, in->status, 0, in->storage_encrypted, in->kms_key_id);
+        sargs_add(&b->fields, a->id);
+        sargs_add(&b->fields, v);
+        a->seen = true;
+    }
+    return true;
+}
+
+static bool on_snap_page(void *ud, const rds_snapshot_list *page)
+{
+    poll_batch *b = ud;
+    for (size_t i = 0; i < page->n; i++) {
+        const rds_snapshot *s = &page->v[i];
+        awaited *a = find(b, s->id);
+        if (!a) continue;
+        char v[512];
+        fleetcache_encode(v, sizeof v, s->status, s->percent_progress, s->encrypted, s->kms_key_id);
+        sargs_add(&b->fields, a->id);
+        sargs_add(&b->fields, v);
+        a->pct = s->percent_progress;
+        a->seen = true;
+    }
+    return true;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* When the next poll of this kind is due, from every awaited resource. */
+static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll)
+{
+    int64_t best = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const awaited *a = &v[i];
+        int64_t due;
+        if (last_poll < a->start_ms) {
+            due = a->start_ms + c->poll_min_ms;
+        } else {
+            int64_t age = last_poll - a->start_ms;
+            int64_t iv = age * 3 / 4;
+            if (a->pct > 0 && a->pct < 100) iv = (int64_t)((double)age * (100 - a->pct) / a->pct * 0.6);
+            due = last_poll + clamp64(iv, c->poll_min_ms, c->poll_max_ms);
+        }
+        if (due < best) best = due;
+    }
+    return best;
+}
+
+static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
+{
+    const char *kname = kind == 0 ? "db" : "snap";
+    char key[256];
+    fleetcache_key(c->s, r->region, kname, key, sizeof key);
+    int64_t now = fc_now_ms();
+    /* last poll time survives a coordinator takeover through the cache */
+    if (!r->last_poll_ms[kind]) {
+        redisReply *t = store_cmd(c->s, "HGET %s _ts", key);
+        if (t && t->type == REDIS_REPLY_STRING) r->last_poll_ms[kind] = strtoll(t->str, NULL, 10);
+        if (t) freeReplyObject(t);
+    }
+    /* pct from the previous poll feeds the plan */
+    if (kind == 1) {
+        for (size_t i = 0; i < n; i++) {
+            step_cache_view cv;
+            if (fleetcache_get(c->s, r->region, kname, v[i].id, 0, &cv) && cv.present) v[i].pct = cv.pct;
+        }
+    }
+    int64_t next = plan_next(c, v, n, r->last_poll_ms[kind]);
+    if (now < next) {
+        if (next != r->next_poll_ms[kind]) {
+            redisReply *x = store_cmd(c->s, "HSET %s _next %lld", key, (long long)next);
+            if (x) freeReplyObject(x);
+            r->next_poll_ms[kind] = next;
+        }
+        return;
+    }
+    poll_batch b;
+    memset(&b, 0, sizeof b);
+    b.v = v;
+    b.n = n;
+    sargs_init(&b.fields);
+    int64_t started = fc_now_ms();
+    aws_error e;
+    aws_error_clear(&e);
+    rds_describe_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_records = 100;
+    bool ok;
+    if (kind == 0) {
+        ok = rds_describe_db_instances_each(r->c, &o, on_db_page, &b, &e);
+    } else {
+        o.snapshot_type = "manual";
+        ok = rds_describe_db_snapshots_each(r->c, &o, on_snap_page, &b, &e);
+    }
+    if (!ok) {
+        log_warn("fleet poll failed", "region=%s kind=%s code=%s", r->region, kname, e.code);
+        sargs_free(&b.fields);
+        r->last_poll_ms[kind] = started; /* back off like a poll */
+        return;
+    }
+    r->last_poll_ms[kind] = started;
+    int64_t nxt = plan_next(c, v, n, started);
+    /* replace the cache: DEL, then one HSET with _ts, _next and every entry */
+    sargs argv;
+    sargs_init(&argv);
+    sargs_add(&argv, "HSET");
+    sargs_add(&argv, key);
+    sargs_add(&argv, "_ts");
+    sargs_addi(&argv, started);
+    sargs_add(&argv, "_next");
+    sargs_addi(&argv, nxt);
+    for (int i = 0; i < b.fields.n; i++) sargs_add(&argv, b.fields.v[i]);
+    redisReply *d = store_cmd(c->s, "DEL %s", key);
+    if (d) freeReplyObject(d);
+    redisReply *h = store_cmdargv(c->s, argv.n, (const char **)argv.v, NULL);
+    if (h) freeReplyObject(h);
+    r->next_poll_ms[kind] = nxt;
+    log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d next_in_ms=%lld", r->region, kname, n,
+              b.fields.n / 2, (long long)(nxt - fc_now_ms()));
+    sargs_free(&argv);
+    sargs_free(&b.fields);
+}
+
+void poller_tick(coord *c)
+{
+    for (int i = 0; i < c->ncamps; i++) {
+        const camp_view *cv = &c->camps[i];
+        if (strcmp(cv->state, "running") && strcmp(cv->state, "paused")) continue;
+        region_aws *r = coord_region(c, cv->region, cv->account);
+        if (!r) continue;
+        bool seen_before = false;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(c->camps[j].region, cv->region) && !strcmp(c->camps[j].account, cv->account) &&
+                (!strcmp(c->camps[j].state, "running") || !strcmp(c->camps[j].state, "paused")))
+                seen_before = true;
+        if (seen_before) continue; /* one poll per region, not per campaign */
+        char wk[256];
+        fleetcache_wait_key(c->s, cv->region, wk, sizeof wk);
+        /* waits abandoned for a day (instance failed mid-wait) are dropped */
+        redisReply *x = store_cmd(c->s, "ZREMRANGEBYSCORE %s -inf %lld", wk, (long long)(fc_now_ms() - 86400000));
+        if (x) freeReplyObject(x);
+        redisReply *w = store_cmd(c->s, "ZRANGE %s 0 -1 WITHSCORES", wk);
+        if (!w || w->type != REDIS_REPLY_ARRAY) {
+            if (w) freeReplyObject(w);
+            continue;
+        }
+        size_t cap = w->elements / 2 + 1;
+        awaited *dbs = calloc(cap, sizeof *dbs), *snaps = calloc(cap, sizeof *snaps);
+        size_t nd = 0, ns = 0;
+        for (size_t k = 0; dbs && snaps && k + 1 < w->elements; k += 2) {
+            const char *m = w->element[k]->str;
+            int64_t start = strtoll(w->element[k + 1]->str, NULL, 10);
+            awaited *a = NULL;
+            if (!strncmp(m, "db:", 3)) {
+                a = &dbs[nd++];
+                fc_strlcpy(a->id, m + 3, sizeof a->id);
+            } else if (!strncmp(m, "snap:", 5)) {
+                a = &snaps[ns++];
+                fc_strlcpy(a->id, m + 5, sizeof a->id);
+            }
+            if (a) a->start_ms = start;
+        }
+        freeReplyObject(w);
+        if (nd) poll_kind(c, r, 0, dbs, nd);
+        if (ns) poll_kind(c, r, 1, snaps, ns);
+        free(dbs);
+        free(snaps);
+    }
+}

@@ -1,0 +1,58 @@
+/* timers — the outbox: every due entry of every active campaign's timer set
+ * ("<instance>|<step>|<attempt>|<epoch>") is checked against the record
+ * (lua/timer_take.lua), produced to <prefix>.steps, and removed only after
+ * the broker acknowledged it. Covers waits coming due and successors a
+ * worker recorded but did not get to produce before it died. */
+#include "coord.h"
+#include "emit.h"
+#include "log.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <string.h>
+
+#define TIMERS_BATCH 200
+
+static void campaign_timers(coord *c, const char *campaign)
+{
+    ckeys k;
+    store_ckeys(c->s, campaign, &k);
+    redisReply *r = store_cmd(c->s, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %d", k.timers, (long long)fc_now_ms(),
+                              TIMERS_BATCH);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return;
+    }
+    for (size_t i = 0; i < r->elements && !*c->stop; i++) {
+        const char *member = r->element[i]->str;
+        timer_entry t;
+        if (!store_timer_parse(member, &t)) {
+            log_warn("malformed outbox entry removed", "campaign=%s member=\"%s\"", campaign, member);
+            store_timer_done(c->s, campaign, member);
+            continue;
+        }
+        char strategy[32];
+        tt_status st = store_timer_take(c->s, campaign, member, &t, 5000, strategy, sizeof strategy);
+        if (st != TT_EMIT) continue;
+        fc_step_msg m;
+        emit_step_fill(&m, campaign, t.instance, strategy, t.step, t.attempt, t.epoch, "timer", NULL);
+        char err[256];
+        if (emit_step(c->prod, &c->cfg, &m, 10000, err, sizeof err)) {
+            store_timer_done(c->s, campaign, member);
+            log_debug("outbox entry emitted", "campaign=%s instance=%s step=%s attempt=%u", campaign, t.instance,
+                      t.step, t.attempt);
+        } else {
+            log_warn("outbox entry not produced: will retry", "campaign=%s err=\"%s\"", campaign, err);
+            break;
+        }
+    }
+    freeReplyObject(r);
+}
+
+void timers_tick(coord *c)
+{
+    for (int i = 0; i < c->ncamps; i++) {
+        const camp_view *cv = &c->camps[i];
+        if (!strcmp(cv->state, "running") || !strcmp(cv->state, "paused")) campaign_timers(c, cv->id);
+    }
+}

@@ -1,0 +1,232 @@
+/* ratelimit — see ratelimit.h. */
+#include "ratelimit.h"
+#include "aws.h"
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+rl_counters rl_stats;
+
+void rl_cfg_default(rl_cfg *c)
+{
+    c->rate = 10;
+    c->burst = 50;
+    c->recover = 0.2;
+    c->min_rate = 0.5;
+    c->max_wait_ms = 60000;
+}
+
+static double env_double(const char *name, double dflt, double lo, double hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (*end || d < lo || d > hi) {
+        log_warn("ignoring bad number in environment", "var=%s value=\"%s\"", name, v);
+        return dflt;
+    }
+    return d;
+}
+
+void rl_cfg_from_env(rl_cfg *c)
+{
+    rl_cfg_default(c);
+    c->rate = env_double("FLEETCRYPT_AWS_RATE", c->rate, 0.1, 10000);
+    c->burst = env_double("FLEETCRYPT_AWS_BURST", c->burst, 1, 100000);
+}
+
+void rl_bucket_key(const store *s, const char *account, const char *region, const char *service,
+                   char *out, size_t cap)
+{
+    store_key(s, out, cap, "bucket:%s:%s:%s", account && *account ? account : "-", region, service);
+}
+
+static bool bucket_op(store *s, const char *key, const char *op, const rl_cfg *c, int64_t now_ms,
+                      rl_answer *out)
+{
+    char now[24], rate[32], burst[32], rec[32], minr[32];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(rate, sizeof rate, "%.6f", c->rate);
+    snprintf(burst, sizeof burst, "%.6f", c->burst);
+    snprintf(rec, sizeof rec, "%.6f", c->recover);
+    snprintf(minr, sizeof minr, "%.6f", c->min_rate);
+    const char *keys[] = {key};
+    const char *args[] = {op, now, rate, burst, rec, minr};
+    redisReply *r = store_script(s, "bucket", 1, keys, 6, args);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4) {
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    out->granted = r->element[0]->integer == 1;
+    out->wait_ms = r->element[1]->integer;
+    out->rate = (double)r->element[2]->integer / 1000.0;
+    out->tokens = (double)r->element[3]->integer / 1000.0;
+    freeReplyObject(r);
+    return true;
+}
+
+bool rl_take(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out)
+{
+    return bucket_op(s, key, "take", c, now_ms, out);
+}
+
+bool rl_throttled(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out)
+{
+    return bucket_op(s, key, "throttle", c, now_ms, out);
+}
+
+bool rl_acquire(store *s, const char *key, const rl_cfg *c)
+{
+    int64_t deadline = fc_mono_ms() + c->max_wait_ms;
+    for (;;) {
+        rl_answer a;
+        /* Redis down: do not block AWS work on the limiter; the SDK-style
+         * retry quota and backoff in the AWS client still apply. */
+        if (!rl_take(s, key, c, fc_now_ms(), &a)) return true;
+        if (a.granted) return true;
+        atomic_fetch_add(&rl_stats.waits, 1);
+        int64_t left = deadline - fc_mono_ms();
+        if (left <= 0) return false;
+        int64_t w = a.wait_ms + (int64_t)fc_rand_below(50);
+        fc_sleep_ms(w < left ? w : left);
+    }
+}
+
+void rl_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,
+                 size_t cap)
+{
+    store_key(s, out, cap, "slots:%s:%s:%s", account && *account ? account : "-", region, cls);
+}
+
+int rl_slot_acquire(store *s, const char *key, const char *member, int64_t ttl_ms, int limit)
+{
+    char now[24], ttl[24], lim[16];
+    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *keys[] = {key};
+    const char *args[] = {"acquire", member, now, ttl, lim};
+    redisReply *r = store_script(s, "slot", 1, keys, 5, args);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    if (r) freeReplyObject(r);
+    return rc;
+}
+
+bool rl_slot_release(store *s, const char *key, const char *member)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
+    const char *keys[] = {key};
+    const char *args[] = {"release", member, now, "0", "0"};
+    redisReply *r = store_script(s, "slot", 1, keys, 5, args);
+    bool ok = r != NULL;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+int rl_class_limit(const char *cls)
+{
+    int dflt = !strcmp(cls, "copy") ? 20 : !strcmp(cls, "restore") ? 20 : 10;
+    char name[64];
+    int n = snprintf(name, sizeof name, "FLEETCRYPT_LIMIT_");
+    for (const char *p = cls; *p && n < (int)sizeof name - 1; p++)
+        name[n++] = (char)toupper((unsigned char)*p);
+    name[n] = 0;
+    return (int)env_double(name, dflt, 1, 10000);
+}
+
+/* ---- aws hooks ---- */
+static bool hook_acquire(void *ud, const char *service, const char *action)
+{
+    (void)action;
+    rl_hook_ud *h = ud;
+    char key[256];
+    rl_bucket_key(h->s, h->account, h->region, service, key, sizeof key);
+    return rl_acquire(h->s, key, &h->cfg);
+}
+
+static void hook_throttle(void *ud, const char *service, const char *action)
+{
+    rl_hook_ud *h = ud;
+    char key[256];
+    rl_answer a;
+    rl_bucket_key(h->s, h->account, h->region, service, key, sizeof key);
+    atomic_fetch_add(&rl_stats.throttles, 1);
+    if (rl_throttled(h->s, key, &h->cfg, fc_now_ms(), &a))
+        log_info("aws throttled: shared bucket shrinks", "service=%s action=%s rate=%.2f", service, action,
+                 a.rate);
+}
+
+static void hook_call(void *ud, const char *service, const char *action, int http_status,
+                      const char *err_code, int64_t ms)
+{
+    (void)ud;
+    (void)service;
+    (void)action;
+    (void)http_status;
+    (void)ms;
+    atomic_fetch_add(&rl_stats.calls, 1);
+    if (err_code) atomic_fetch_add(&rl_stats.errors, 1);
+}
+
+void rl_hooks_fill(struct aws_hooks *h, rl_hook_ud *ud)
+{
+    h->acquire = hook_acquire;
+    h->on_throttle = hook_throttle;
+    h->on_call = hook_call;
+    h->ud = ud;
+}
+
+/* ---- admission ---- */
+int rl_admit_headroom(const admit_input *in, const char **why)
+{
+    int best = in->max_parallel - in->inflight;
+    const char *w = "campaign max-parallel";
+    if (in->region_limit > 0 && in->region_limit - in->region_inflight < best) {
+        best = in->region_limit - in->region_inflight;
+        w = "account/region in-flight limit";
+    }
+    if (in->inst_max >= 0 && in->inst_cost > 0) {
+        int free_inst = in->inst_max - in->inst_used - in->inst_reserved;
+        int n = free_inst >= 0 ? free_inst / in->inst_cost : 0;
+        if (n < best) {
+            best = n;
+            w = "DB instance quota";
+        }
+    }
+    if (in->snap_max >= 0 && in->snap_cost > 0) {
+        int free_snap = in->snap_max - in->snap_used - in->snap_reserved;
+        int n = free_snap >= 0 ? free_snap / in->snap_cost : 0;
+        if (n < best) {
+            best = n;
+            w = "manual snapshot quota";
+        }
+    }
+    if (best < 0) best = 0;
+    if (why) *why = w;
+    return best;
+}
+
+bool rl_submit_quota_ok(int inst_max, int inst_used, int n, int snap_max, int snap_used, int snap_cost,
+                        char *why, size_t cap)
+{
+    if (inst_max >= 0 && inst_used + n > inst_max) {
+        snprintf(why, cap,
+                 "DB instance quota too low: %d instances in use + %d encrypted targets = %d needed "
+                 "(each retired source is kept), quota is %d",
+                 inst_used, n, inst_used + n, inst_max);
+        return false;
+    }
+    if (snap_max >= 0 && snap_max - snap_used < snap_cost) {
+        snprintf(why, cap,
+                 "manual snapshot quota too low: %d in use of %d, each in-flight instance needs %d",
+                 snap_used, snap_max, snap_cost);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,88 @@
+/* ratelimit — limits shared by every fleetcrypt process through Redis:
+ * the AWS API token bucket per (account, region, service) with AIMD
+ * (lua/bucket.lua), counting semaphores for per-step classes
+ * (lua/slot.lua), the aws_hooks glue that puts the bucket in front of every
+ * AWS attempt, and the pure admission/quota arithmetic (unit-tested). */
+#ifndef FC_RATELIMIT_H
+#define FC_RATELIMIT_H
+
+#include "store.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rl_cfg {
+    double rate;        /* max requests/s (default 10; FLEETCRYPT_AWS_RATE) */
+    double burst;       /* bucket size (default 50; FLEETCRYPT_AWS_BURST) */
+    double recover;     /* additive increase: req/s regained per second (default 0.2) */
+    double min_rate;    /* floor of the multiplicative decrease (default 0.5) */
+    int64_t max_wait_ms;/* give up waiting for a token after this (default 60000) */
+} rl_cfg;
+void rl_cfg_default(rl_cfg *c);
+/* defaults, then FLEETCRYPT_AWS_RATE / FLEETCRYPT_AWS_BURST */
+void rl_cfg_from_env(rl_cfg *c);
+
+typedef struct rl_answer {
+    bool granted;
+    int64_t wait_ms;   /* when not granted: try again after this */
+    double rate;       /* current (AIMD) rate */
+    double tokens;
+} rl_answer;
+
+void rl_bucket_key(const store *s, const char *account, const char *region, const char *service,
+                   char *out, size_t cap);
+/* One token now (now_ms from the caller so tests control time). */
+bool rl_take(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out);
+/* A throttling response was seen: halve the rate, drain the bucket. */
+bool rl_throttled(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out);
+/* Take a token, sleeping between tries (short waits); false after max_wait. */
+bool rl_acquire(store *s, const char *key, const rl_cfg *c);
+
+/* Per-step class semaphores: P:slots:<account>:<region>:<class>. */
+void rl_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,
+                 size_t cap);
+/* 1 held, 0 full, -1 error. */
+int rl_slot_acquire(store *s, const char *key, const char *member, int64_t ttl_ms, int limit);
+bool rl_slot_release(store *s, const char *key, const char *member);
+/* Default limit of a class (copy 20, restore 20, cutover 10), overridable by
+ * FLEETCRYPT_LIMIT_<CLASS>. */
+int rl_class_limit(const char *cls);
+
+/* aws_hooks glue: one rl_hook_ud per aws_client (per thread). */
+typedef struct rl_hook_ud {
+    store *s;
+    rl_cfg cfg;
+    char account[32];
+    char region[32];
+} rl_hook_ud;
+struct aws_hooks;
+void rl_hooks_fill(struct aws_hooks *h, rl_hook_ud *ud);
+/* Process-wide counters (the metrics endpoint of issue 7 reads these). */
+typedef struct rl_counters {
+    atomic_long calls, throttles, errors, waits;
+} rl_counters;
+extern rl_counters rl_stats;
+
+/* ---- admission arithmetic (pure) ---- */
+typedef struct admit_input {
+    int max_parallel;      /* campaign limit */
+    int inflight;          /* campaign in flight now */
+    int region_limit;      /* per (account, region) limit, 0 = none */
+    int region_inflight;   /* every campaign's in-flight instances in this account/region */
+    /* quotas from DescribeAccountAttributes; max < 0 = unknown (no limit) */
+    int inst_max, inst_used, inst_reserved;  /* reserved: DB instances in-flight ones have still to create */
+    int snap_max, snap_used, snap_reserved;  /* reserved: snapshots in-flight ones have still to create */
+    int inst_cost, snap_cost;                /* per new instance (1, 2) */
+} admit_input;
+/* How many instances may be admitted now (≥ 0); *why names the binding limit. */
+int rl_admit_headroom(const admit_input *in, const char **why);
+/* submit-time check: every target is one more DB instance and each retired
+ * source stays, so used + n must fit under the quota; and one in-flight
+ * instance needs snap_cost free manual snapshots. False with a one-line
+ * reason carrying the numbers. */
+bool rl_submit_quota_ok(int inst_max, int inst_used, int n, int snap_max, int snap_used, int snap_cost,
+                        char *why, size_t cap);
+
+#endif

@@ -1,0 +1,201 @@
+/* step — see step.h. */
+#include "step.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+const step_def *strategy_step(const strategy_def *sd, const char *name)
+{
+    if (!sd || !name) return NULL;
+    for (size_t i = 0; i < sd->nsteps; i++)
+        if (!strcmp(sd->steps[i].name, name)) return &sd->steps[i];
+    return NULL;
+}
+
+void step_limits_default(step_limits *l)
+{
+    l->grace_ms = 5000;
+    l->deadline_cap_s = 0;
+    l->backoff_base_ms = 1000;
+    l->backoff_cap_ms = 60000;
+}
+
+const char *step_rc_name(step_rc rc)
+{
+    switch (rc) {
+    case STEP_OK: return "ok";
+    case STEP_WAIT: return "wait";
+    case STEP_RETRY: return "retry";
+    case STEP_FAIL: return "fail";
+    case STEP_SKIP: return "skip";
+    case STEP_NEXT: return "next";
+    }
+    return "fail";
+}
+
+int64_t step_backoff_bound_ms(const step_limits *lim, uint32_t attempt)
+{
+    int64_t b = lim->backoff_base_ms;
+    for (uint32_t i = 1; i < attempt && b < lim->backoff_cap_ms; i++) b *= 2;
+    return b < lim->backoff_cap_ms ? b : lim->backoff_cap_ms;
+}
+
+int64_t step_deadline_s(const step_limits *lim, const step_def *d)
+{
+    int64_t s = d && d->deadline_s > 0 ? d->deadline_s : 600;
+    if (lim->deadline_cap_s > 0 && s > lim->deadline_cap_s) s = lim->deadline_cap_s;
+    return s;
+}
+
+static void to_done(step_transition *o, const char *state, const char *err)
+{
+    o->new_state = state;
+    o->due_ms = -1;
+    o->emit_now = false;
+    o->deadline_ms = 0;
+    snprintf(o->error, sizeof o->error, "%s", err ? err : "");
+}
+
+void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const step_result *res,
+               uint32_t attempt, int64_t now_ms, const step_limits *lim, step_transition *o)
+{
+    memset(o, 0, sizeof *o);
+    o->outcome = step_rc_name(rc);
+    fc_strlcpy(o->new_step, cur->name, sizeof o->new_step);
+    o->new_state = "running";
+    o->new_attempt = attempt;
+    o->due_ms = -1;
+    int max_att = cur->max_attempts > 0 ? cur->max_attempts : 8;
+
+    switch (rc) {
+    case STEP_OK:
+    case STEP_NEXT: {
+        const char *next = rc == STEP_OK ? cur->next : res->next;
+        if (!next || !*next) {
+            if (rc == STEP_NEXT) {
+                o->outcome = "fail";
+                to_done(o, "failed", "step jumped to an empty step name");
+                return;
+            }
+            to_done(o, "done", "");
+            return;
+        }
+        const step_def *nd = strategy_step(sd, next);
+        if (!nd) {
+            o->outcome = "fail";
+            char e[160];
+            snprintf(e, sizeof e, "unknown step %s in strategy %s", next, sd->name);
+            to_done(o, "failed", e);
+            return;
+        }
+        fc_strlcpy(o->new_step, nd->name, sizeof o->new_step);
+        o->new_attempt = 1;
+        o->due_ms = now_ms + lim->grace_ms;
+        o->emit_now = true;
+        o->deadline_ms = now_ms + step_deadline_s(lim, nd) * 1000;
+        return;
+    }
+    case STEP_WAIT: {
+        int64_t w = res->wait_ms;
+        if (w < 100) w = 100;
+        if (w > 86400000) w = 86400000;
+        o->due_ms = now_ms + w;
+        o->deadline_ms = o->due_ms + step_deadline_s(lim, cur) * 1000;
+        snprintf(o->error, sizeof o->error, "%s", "");
+        return;
+    }
+    case STEP_RETRY: {
+        if (attempt >= (uint32_t)max_att) {
+            o->outcome = "fail";
+            char e[STEP_REASON_MAX + 64];
+            snprintf(e, sizeof e, "gave up after %u attempts: %s", attempt, res->reason);
+            to_done(o, "failed", e);
+            return;
+        }
+        o->new_attempt = attempt + 1;
+        int64_t bound = step_backoff_bound_ms(lim, attempt);
+        o->due_ms = now_ms + (int64_t)fc_rand_below((uint64_t)bound + 1);
+        o->deadline_ms = o->due_ms + step_deadline_s(lim, cur) * 1000;
+        snprintf(o->error, sizeof o->error, "%s", res->reason);
+        return;
+    }
+    case STEP_SKIP:
+        to_done(o, "skipped", res->reason);
+        return;
+    case STEP_FAIL:
+    default:
+        o->outcome = "fail";
+        to_done(o, "failed", res->reason[0] ? res->reason : "failed");
+        return;
+    }
+}
+
+/* ---- catalog ---- */
+static const strategy_info catalog[] = {
+    {"offline", "preflight", 300,
+     "offline: each source instance is STOPPED first and stays unavailable for the whole run "
+     "(snapshot, encrypted copy, restore, rename swap)"},
+};
+
+const strategy_info *step_catalog_find(const char *name)
+{
+    for (size_t i = 0; i < FC_ARRAY_LEN(catalog); i++)
+        if (!strcmp(catalog[i].name, name)) return &catalog[i];
+    return NULL;
+}
+
+/* ---- names ---- */
+static uint64_t fnv1a(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = a; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (const char *p = b; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Lowercase letters/digits/single hyphens, at most max chars, no hyphen at
+ * either end. */
+static void sanitize(const char *in, size_t max, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = in; *p && n < max && n + 1 < cap; p++) {
+        char c = (char)tolower((unsigned char)*p);
+        if (!isalnum((unsigned char)c)) c = '-';
+        if (c == '-' && (n == 0 || out[n - 1] == '-')) continue;
+        out[n++] = c;
+    }
+    while (n > 0 && out[n - 1] == '-') n--;
+    out[n] = 0;
+}
+
+bool step_resource_name(const char *campaign, const char *instance, const char *suffix, char *out,
+                        size_t cap)
+{
+    char c[64], i[64], s[24];
+    sanitize(campaign, 63, c, sizeof c);
+    sanitize(instance, 63, i, sizeof i);
+    sanitize(suffix, 20, s, sizeof s);
+    char full[256];
+    snprintf(full, sizeof full, "fc-%s-%s-%s", c, i, s);
+    if (strlen(full) <= 63 && fc_valid_db_identifier(full) && !strcmp(c, campaign) &&
+        !strcmp(i, instance)) {
+        return fc_strlcpy(out, full, cap);
+    }
+    /* "fc-" + C + "-" + I + "-" + 8 hex + "-" + suffix  ≤ 63 */
+    size_t fixed = 3 + 1 + 1 + 8 + 1 + strlen(s);
+    size_t budget = fixed < 63 ? 63 - fixed : 0;
+    size_t cb = budget / 2, ib = budget - cb;
+    if (strlen(c) < cb) ib += cb - strlen(c);
+    if (strlen(i) < ib) cb += ib - strlen(i);
+    char c2[64], i2[64];
+    sanitize(c, cb, c2, sizeof c2);
+    sanitize(i, ib, i2, sizeof i2);
+    char h[17];
+    snprintf(h, sizeof h, "%016llx", (unsigned long long)fnv1a(campaign, instance));
+    h[8] = 0;
+    snprintf(full, sizeof full, "fc-%s%s%s%s%s-%s", c2, c2[0] ? "-" : "", i2, i2[0] ? "-" : "", h, s);
+    return fc_valid_db_identifier(full) && fc_strlcpy(out, full, cap);
+}

@@ -1,0 +1,144 @@
+/* step — the step engine's types: a strategy is a table of steps
+ * {name, fn, next, limit_class, deadline_s, max_attempts}; every step
+ * function has one signature and returns a step_rc. The consumer loop never
+ * knows a strategy: it looks the step up in the table, runs it, and hands
+ * the rc to step_plan(), which decides the transition (pure logic, tested in
+ * tests/unit/test_step.c). Also: the strategy catalog the CLI and the
+ * coordinator consult, and deterministic AWS resource names.
+ *
+ * step_ctx is defined by the runner (worker/runner.c); step functions reach
+ * it only through the step_ctx_* accessors declared here. */
+#ifndef FC_STEP_H
+#define FC_STEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    STEP_OK = 0, /* done: go to the table's next step (or finish) */
+    STEP_WAIT,   /* re-run this step at res->wait_ms from now (no thread sleeps) */
+    STEP_RETRY,  /* transient failure: new attempt after capped jittered backoff */
+    STEP_FAIL,   /* permanent failure: instance failed, res->reason says why */
+    STEP_SKIP,   /* instance not eligible (e.g. already encrypted): skipped */
+    STEP_NEXT    /* jump to res->next */
+} step_rc;
+
+#define STEP_REASON_MAX 480
+#define STEP_MAX_FIELDS 48
+
+typedef struct step_result {
+    int64_t wait_ms;               /* STEP_WAIT */
+    char reason[STEP_REASON_MAX];  /* FAIL/SKIP/RETRY (and WAIT, for logs) */
+    char next[48];                 /* STEP_NEXT */
+    /* What the coordinator's fleet poller must watch for this wait:
+     * "db:<id>" or "snap:<id>" ("" = nothing). */
+    char wait_on[96];
+} step_result;
+
+typedef struct step_ctx step_ctx;
+typedef step_rc (*step_fn)(step_ctx *ctx, step_result *res);
+
+typedef struct step_def {
+    const char *name;
+    step_fn fn;
+    const char *next;         /* NULL: last step (instance done) */
+    const char *limit_class;  /* NULL or "copy", "restore", "cutover": shared concurrency limit */
+    int deadline_s;           /* no progress for this long → the reconciler re-drives */
+    int max_attempts;         /* RETRY beyond this fails the instance (0 = default 8) */
+} step_def;
+
+typedef struct strategy_def {
+    const char *name;
+    const step_def *steps;    /* steps[0] is the first step */
+    size_t nsteps;
+} strategy_def;
+
+const step_def *strategy_step(const strategy_def *sd, const char *name);
+
+/* ---- transition planning (pure) ---- */
+typedef struct step_limits {
+    int64_t grace_ms;        /* outbox grace before the coordinator re-emits a successor */
+    int deadline_cap_s;      /* cap every step deadline (tests); 0 = none */
+    int64_t backoff_base_ms; /* retry backoff: full jitter in [0, min(cap, base*2^(attempt-1))] */
+    int64_t backoff_cap_ms;
+} step_limits;
+void step_limits_default(step_limits *l);
+
+typedef struct step_transition {
+    const char *outcome;   /* ok next wait retry fail skip */
+    char new_step[48];
+    const char *new_state; /* running done failed skipped */
+    uint32_t new_attempt;
+    int64_t due_ms;        /* outbox due time, -1 when there is no successor */
+    bool emit_now;         /* successor is due now: the worker produces it at once */
+    int64_t deadline_ms;   /* when the reconciler may consider the instance stuck */
+    char error[STEP_REASON_MAX + 64];
+} step_transition;
+
+void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const step_result *res,
+               uint32_t attempt, int64_t now_ms, const step_limits *lim, step_transition *out);
+int64_t step_backoff_bound_ms(const step_limits *lim, uint32_t attempt);
+int64_t step_deadline_s(const step_limits *lim, const step_def *d);
+const char *step_rc_name(step_rc rc);
+
+/* ---- catalog: strategies this build knows (for the CLI and coordinator,
+ * which do not link the step functions) ---- */
+typedef struct strategy_info {
+    const char *name;
+    const char *first_step;
+    int first_deadline_s;
+    const char *downtime_note;   /* shown in the CLI's confirmation */
+} strategy_info;
+const strategy_info *step_catalog_find(const char *name);
+
+/* ---- deterministic AWS resource names ----
+ * "fc-<campaign>-<instance>-<suffix>" when that is a valid RDS identifier
+ * (≤ 63 chars, no "--", lowercase); otherwise the campaign and instance
+ * parts are shortened and an 8-hex hash of "campaign/instance" keeps names
+ * unique. Same inputs → same name, always. */
+bool step_resource_name(const char *campaign, const char *instance, const char *suffix, char *out,
+                        size_t cap);
+
+/* ---- accessors the runner implements for step functions ---- */
+const char *step_ctx_campaign(const step_ctx *ctx);
+const char *step_ctx_instance(const step_ctx *ctx);
+const char *step_ctx_step(const step_ctx *ctx);
+uint32_t step_ctx_attempt(const step_ctx *ctx);
+/* Campaign field (kms_key_arn, region, account, keep_snapshots, ...); "" if unset. */
+const char *step_ctx_campaign_field(const step_ctx *ctx, const char *name);
+/* A learned fact (record field "f.<name>"), or NULL. Includes facts set
+ * earlier in this step. */
+const char *step_ctx_fact(const step_ctx *ctx, const char *name);
+/* Record a fact; written with the step's outcome (fenced). Never a secret. */
+void step_ctx_set_fact(step_ctx *ctx, const char *name, const char *value);
+void step_ctx_set_factf(step_ctx *ctx, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Set a public record field (downtime_s, rows_verified). */
+void step_ctx_set_field(step_ctx *ctx, const char *name, const char *value);
+/* The thread's AWS client (rate-limited through Redis), NULL if it cannot be made. */
+struct aws_client *step_ctx_aws(step_ctx *ctx);
+/* Before every mutating AWS or SQL call: true when the lease still has
+ * enough time left (renewing it if needed); false = lease lost, return
+ * STEP_RETRY without acting. */
+bool step_ctx_lease_ok(step_ctx *ctx);
+/* The fleet poller's cached view of a resource ("db" or "snap"):
+ * returns true when the cache has an entry newer than since_ms; *present
+ * says whether the resource existed in that poll; fields copied into
+ * status/pct. next_poll_ms: when the next poll is planned. */
+typedef struct step_cache_view {
+    bool fresh;            /* a poll finished after since_ms */
+    bool present;
+    char status[48];
+    int pct;
+    bool encrypted;
+    char kms_key[256];
+    int64_t poll_ms;       /* when the poll that produced this ran */
+    int64_t next_poll_ms;  /* when the next poll is planned */
+} step_cache_view;
+bool step_ctx_cache(step_ctx *ctx, const char *kind, const char *id, int64_t since_ms,
+                    step_cache_view *out);
+/* Take (or refresh) a slot of a shared concurrency class; false when full. */
+bool step_ctx_slot(step_ctx *ctx, const char *cls);
+
+#endif

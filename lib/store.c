@@ -1,0 +1,365 @@
+/* store — see store.h. */
+#include "store.h"
+#include "fc_sql.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_MAX_SCRIPTS 32
+/* A restart may lose up to one second of writes (appendfsync everysec):
+ * epochs after a restart start 10 s past Redis' clock to leave margin for
+ * clock steps between the old and the new server process. */
+#define STORE_FLOOR_MARGIN_US "10000000"
+
+struct store {
+    redisContext *c;
+    fc_redis_addr addr;
+    char prefix[32];
+    char floor[32];
+    long restarts;
+    bool down_logged;
+    bool connecting;
+    struct {
+        char name[48];
+        char sha[48];
+    } scripts[STORE_MAX_SCRIPTS];
+    int nscripts;
+};
+
+static bool store_connect(store *s, char *err, size_t errcap);
+
+static bool note_run_id(store *s, char *err, size_t errcap)
+{
+    redisReply *r = redisCommand(s->c, "INFO server");
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        snprintf(err, errcap, "redis INFO failed");
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    char run_id[64] = "";
+    const char *p = strstr(r->str, "run_id:");
+    if (p) {
+        p += 7;
+        size_t n = strcspn(p, "\r\n");
+        if (n >= sizeof run_id) n = sizeof run_id - 1;
+        memcpy(run_id, p, n);
+        run_id[n] = 0;
+    }
+    freeReplyObject(r);
+    char meta[96];
+    snprintf(meta, sizeof meta, "%s:meta", s->prefix);
+    const char *keys[] = {meta};
+    const char *args[] = {run_id, STORE_FLOOR_MARGIN_US};
+    /* Scripts are cached per connection; a new connection may face a new
+     * server, so forget the SHAs. */
+    s->nscripts = 0;
+    redisReply *m = store_script(s, "meta_runid", 1, keys, 2, args);
+    if (!m || m->type != REDIS_REPLY_ARRAY || m->elements < 3) {
+        snprintf(err, errcap, "redis meta_runid script failed");
+        if (m) freeReplyObject(m);
+        return false;
+    }
+    fc_strlcpy(s->floor, reply_str(m, 0), sizeof s->floor);
+    s->restarts = (long)m->element[1]->integer;
+    if (m->element[2]->integer == 1)
+        log_info("redis run_id changed: epoch floor raised", "run_id=%s floor=%s restarts=%ld", run_id,
+                 s->floor, s->restarts);
+    freeReplyObject(m);
+    return true;
+}
+
+static bool store_connect(store *s, char *err, size_t errcap)
+{
+    if (s->c) {
+        redisFree(s->c);
+        s->c = NULL;
+    }
+    struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+    s->c = redisConnectWithTimeout(s->addr.host, s->addr.port, tv);
+    if (!s->c || s->c->err) {
+        snprintf(err, errcap, "cannot connect to redis %s:%d: %s", s->addr.host, s->addr.port,
+                 s->c ? s->c->errstr : "out of memory");
+        if (s->c) redisFree(s->c);
+        s->c = NULL;
+        return false;
+    }
+    struct timeval rt = {.tv_sec = 10, .tv_usec = 0};
+    redisSetTimeout(s->c, rt);
+    if (s->addr.password[0]) {
+        redisReply *r = s->addr.user[0]
+                            ? redisCommand(s->c, "AUTH %s %s", s->addr.user, s->addr.password)
+                            : redisCommand(s->c, "AUTH %s", s->addr.password);
+        bool ok = r && r->type != REDIS_REPLY_ERROR;
+        if (r) freeReplyObject(r);
+        if (!ok) {
+            snprintf(err, errcap, "redis AUTH failed");
+            redisFree(s->c);
+            s->c = NULL;
+            return false;
+        }
+    }
+    if (s->addr.db) {
+        redisReply *r = redisCommand(s->c, "SELECT %d", s->addr.db);
+        bool ok = r && r->type != REDIS_REPLY_ERROR;
+        if (r) freeReplyObject(r);
+        if (!ok) {
+            snprintf(err, errcap, "redis SELECT %d failed", s->addr.db);
+            redisFree(s->c);
+            s->c = NULL;
+            return false;
+        }
+    }
+    s->connecting = true;
+    bool noted = note_run_id(s, err, errcap);
+    s->connecting = false;
+    if (!noted) {
+        if (s->c) redisFree(s->c);
+        s->c = NULL;
+        return false;
+    }
+    return true;
+}
+
+store *store_open(const fc_config *cfg, char *err, size_t errcap)
+{
+    store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    if (!cfg_parse_redis_url(cfg->redis_url, &s->addr, err, errcap)) {
+        free(s);
+        return NULL;
+    }
+    fc_strlcpy(s->prefix, cfg->key_prefix, sizeof s->prefix);
+    fc_strlcpy(s->floor, "0", sizeof s->floor);
+    if (!store_connect(s, err, errcap)) {
+        fc_wipe(&s->addr, sizeof s->addr);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_close(store *s)
+{
+    if (!s) return;
+    if (s->c) redisFree(s->c);
+    fc_wipe(&s->addr, sizeof s->addr);
+    free(s);
+}
+
+const char *store_prefix(const store *s) { return s->prefix; }
+const char *store_floor(const store *s) { return s->floor; }
+long store_restarts(const store *s) { return s->restarts; }
+
+bool store_key(const store *s, char *out, size_t cap, const char *fmt, ...)
+{
+    int n = snprintf(out, cap, "%s:", s->prefix);
+    if (n < 0 || (size_t)n >= cap) return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(out + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return m >= 0 && (size_t)m < cap - (size_t)n;
+}
+
+/* Make sure there is a live connection (one reconnect attempt). */
+static bool ensure(store *s)
+{
+    if (s->c && !s->c->err) return true;
+    char err[256];
+    if (!store_connect(s, err, sizeof err)) {
+        if (!s->down_logged) log_warn("redis unavailable", "err=\"%s\"", err);
+        s->down_logged = true;
+        return false;
+    }
+    if (s->down_logged) log_info("redis reconnected", "host=%s port=%d", s->addr.host, s->addr.port);
+    s->down_logged = false;
+    return true;
+}
+
+redisReply *store_cmdargv(store *s, int argc, const char **argv, const size_t *lens)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!ensure(s)) return NULL;
+        redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
+        if (r) return r;
+        /* broken connection: drop it; the next loop reconnects once */
+        redisFree(s->c);
+        s->c = NULL;
+    }
+    return NULL;
+}
+
+redisReply *store_cmd(store *s, const char *fmt, ...)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!ensure(s)) return NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        redisReply *r = redisvCommand(s->c, fmt, ap);
+        va_end(ap);
+        if (r) return r;
+        redisFree(s->c);
+        s->c = NULL;
+    }
+    return NULL;
+}
+
+static const char *script_sha(store *s, const char *name, bool reload)
+{
+    int idx = -1;
+    for (int i = 0; i < s->nscripts; i++)
+        if (!strcmp(s->scripts[i].name, name)) idx = i;
+    if (idx >= 0 && !reload) return s->scripts[idx].sha;
+    const char *text = fc_lua_get(name);
+    if (!text) {
+        log_error("no such embedded lua script", "script=%s", name);
+        return NULL;
+    }
+    if (!s->c) return NULL;
+    redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", text);
+    if (!r) {
+        redisFree(s->c);
+        s->c = NULL;
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        log_error("redis SCRIPT LOAD failed", "script=%s err=\"%s\"", name,
+                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        return NULL;
+    }
+    if (idx < 0) {
+        if (s->nscripts >= STORE_MAX_SCRIPTS) {
+            log_error("too many lua scripts for the SHA cache", "script=%s", name);
+            freeReplyObject(r);
+            return NULL;
+        }
+        idx = s->nscripts++;
+        fc_strlcpy(s->scripts[idx].name, name, sizeof s->scripts[idx].name);
+    }
+    fc_strlcpy(s->scripts[idx].sha, r->str, sizeof s->scripts[idx].sha);
+    freeReplyObject(r);
+    return s->scripts[idx].sha;
+}
+
+redisReply *store_script(store *s, const char *name, int nkeys, const char *const *keys, int nargs,
+                         const char *const *args)
+{
+    int argc = 3 + nkeys + nargs;
+    const char **argv = calloc((size_t)argc, sizeof *argv);
+    if (!argv) return NULL;
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[2] = nk;
+    for (int i = 0; i < nkeys; i++) argv[3 + i] = keys[i];
+    for (int i = 0; i < nargs; i++) argv[3 + nkeys + i] = args[i];
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        /* note_run_id calls us while connecting: do not recurse into ensure() */
+        if (!s->c || s->c->err) {
+            if (s->connecting || !ensure(s)) break;
+        }
+        const char *sha = script_sha(s, name, attempt > 0);
+        if (!sha) continue;
+        argv[1] = sha;
+        r = redisCommandArgv(s->c, argc, argv, NULL);
+        if (!r) {
+            redisFree(s->c);
+            s->c = NULL;
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+            freeReplyObject(r);
+            r = NULL;
+            continue;
+        }
+        break;
+    }
+    free(argv);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        log_error("redis script failed", "script=%s err=\"%.200s\"", name, r->str);
+        freeReplyObject(r);
+        r = NULL;
+    }
+    return r;
+}
+
+void sargs_init(sargs *a) { memset(a, 0, sizeof *a); }
+
+void sargs_free(sargs *a)
+{
+    if (!a) return;
+    for (int i = 0; i < a->n; i++) free(a->v[i]);
+    free(a->v);
+    memset(a, 0, sizeof *a);
+}
+
+void sargs_add(sargs *a, const char *s)
+{
+    if (a->n == a->cap) {
+        int nc = a->cap ? a->cap * 2 : 16;
+        char **nv = realloc(a->v, (size_t)nc * sizeof *nv);
+        if (!nv) abort(); /* out of memory: nothing sensible to do */
+        a->v = nv;
+        a->cap = nc;
+    }
+    a->v[a->n] = strdup(s ? s : "");
+    if (!a->v[a->n]) abort();
+    a->n++;
+}
+
+void sargs_addf(sargs *a, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    sargs_add(a, buf);
+}
+
+void sargs_addi(sargs *a, int64_t v) { sargs_addf(a, "%lld", (long long)v); }
+
+const char *reply_str(const redisReply *r, size_t i)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements) return "";
+    const redisReply *e = r->element[i];
+    if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) return e->str;
+    return "";
+}
+
+bool reply_is_status(const redisReply *r, size_t i, const char *want)
+{
+    return !strcmp(reply_str(r, i), want);
+}
+
+const char *kv_get(const store_kv *kv, const char *field)
+{
+    const redisReply *r = kv->r;
+    if (!r || r->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i];
+        if (k->type == REDIS_REPLY_STRING && !strcmp(k->str, field)) {
+            const redisReply *v = r->element[i + 1];
+            return v->type == REDIS_REPLY_STRING ? v->str : NULL;
+        }
+    }
+    return NULL;
+}
+
+int64_t kv_get_i64(const store_kv *kv, const char *field, int64_t dflt)
+{
+    const char *v = kv_get(kv, field);
+    if (!v || !*v) return dflt;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    return (end && *end == 0) ? (int64_t)n : dflt;
+}

@@ -1,0 +1,33 @@
+-- bucket: shared AWS API token bucket per (account, region, service) with
+-- AIMD: a throttling response halves the rate (and drains the bucket); the
+-- rate then grows back additively, slowly, up to the configured maximum.
+-- KEYS[1] bucket hash
+-- ARGV[1] op ('take' | 'throttle' | 'peek'), [2] now_ms, [3] max_rate (req/s),
+--      [4] burst, [5] recover (req/s gained per second), [6] min_rate
+-- Returns {granted 0/1, wait_ms, rate_milli, tokens_milli}
+local now = tonumber(ARGV[2])
+local max_rate, burst = tonumber(ARGV[3]), tonumber(ARGV[4])
+local recover, min_rate = tonumber(ARGV[5]), tonumber(ARGV[6])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+local rate = tonumber(b[3]) or max_rate
+local elapsed = math.max(0, now - ts) / 1000.0
+rate = math.min(max_rate, rate + recover * elapsed)
+tokens = math.min(burst, tokens + elapsed * rate)
+if now < ts then now = ts end
+local granted, wait = 0, 0
+if ARGV[1] == 'throttle' then
+  rate = math.max(min_rate, rate / 2)
+  if tokens > 0 then tokens = 0 end
+elseif ARGV[1] == 'take' then
+  if tokens >= 1 then
+    tokens = tokens - 1
+    granted = 1
+  else
+    wait = math.ceil((1 - tokens) / rate * 1000)
+  end
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now), 'rate', tostring(rate))
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return {granted, wait, math.floor(rate * 1000), math.floor(tokens * 1000)}

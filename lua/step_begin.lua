@@ -1,0 +1,33 @@
+-- step_begin: accept a step message and take the instance lease.
+-- The message runs only if (step, attempt, epoch) equal the record's and the
+-- instance is running and the campaign is not paused/aborted. Takes the
+-- lease (SET NX PX, or re-entrant for the same token) and a fencing token
+-- from the campaign sequence, floored by Redis time and the epoch floor.
+-- KEYS[1] record, KEYS[2] lease, KEYS[3] campaign, KEYS[4] seq
+-- ARGV[1] token, [2] ttl_ms, [3] step, [4] attempt, [5] epoch, [6] floor,
+--      [7] now_ms, [8] node
+-- Returns {'ok', fence, rec_flat, campaign_flat} | {'gone'} |
+--         {'stale', why} | {'paused'} | {'busy', pttl_ms}
+local function alloc(seqkey, floor)
+  local t = redis.call('TIME')
+  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local v = redis.call('INCR', seqkey)
+  local m = math.max(v, now_us, tonumber(floor) or 0)
+  if m > v then redis.call('SET', seqkey, string.format('%.0f', m)) end
+  return string.format('%.0f', m)
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'epoch')
+if r[1] ~= 'running' then return {'stale', 'instance is ' .. tostring(r[1])} end
+if r[2] ~= ARGV[3] or r[3] ~= ARGV[4] or r[4] ~= ARGV[5] then
+  return {'stale', 'record is at ' .. tostring(r[2]) .. '/' .. tostring(r[3]) .. '/' .. tostring(r[4])}
+end
+local cst = redis.call('HGET', KEYS[3], 'state')
+if cst == 'paused' then return {'paused'} end
+if cst ~= 'running' then return {'stale', 'campaign is ' .. tostring(cst)} end
+local cur = redis.call('GET', KEYS[2])
+if cur and cur ~= ARGV[1] then return {'busy', tostring(redis.call('PTTL', KEYS[2]))} end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local fence = alloc(KEYS[4], ARGV[6])
+redis.call('HSET', KEYS[1], 'fence', fence, 'owner', ARGV[8], 'run_ms', ARGV[7])
+return {'ok', fence, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}

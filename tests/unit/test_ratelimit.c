@@ -1,0 +1,143 @@
+/* test_ratelimit — admission arithmetic (campaign limit, region limit, DB
+ * instance and manual snapshot quota headroom, including ACCEPTANCE A7's
+ * numbers), the submit-time quota refusal, and the shared token bucket with
+ * AIMD and the step-class semaphores against a real redis-server. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ratelimit.h"
+#include "redis_fixture.h"
+
+static void test_admit_table(void **state)
+{
+    (void)state;
+    struct {
+        admit_input in;
+        int want;
+        const char *why;
+    } t[] = {
+        /* mp, infl, rlim, rinfl, imax, iused, ires, smax, sused, sres, icost, scost */
+        {{3, 0, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2}, 3, "campaign max-parallel"},
+        {{3, 3, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2}, 0, "campaign max-parallel"},
+        {{3, 5, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2}, 0, "campaign max-parallel"},
+        {{10, 0, 4, 3, -1, 0, 0, -1, 0, 0, 1, 2}, 1, "account/region in-flight limit"},
+        /* A7: N=6, DB quota 13 (2N+1), snapshot quota 6, max-parallel 5 → 3 */
+        {{5, 0, 0, 0, 13, 6, 0, 6, 0, 0, 1, 2}, 3, "manual snapshot quota"},
+        /* two in flight, one made both snapshots, one made none yet */
+        {{5, 2, 0, 0, 13, 6, 2, 6, 2, 2, 1, 2}, 1, "manual snapshot quota"},
+        {{5, 3, 0, 0, 13, 8, 1, 6, 6, 0, 1, 2}, 0, "manual snapshot quota"},
+        /* DB instances binding: 10 max, 9 used */
+        {{5, 0, 0, 0, 10, 9, 0, 100, 0, 0, 1, 2}, 1, "DB instance quota"},
+        {{5, 0, 0, 0, 10, 9, 1, 100, 0, 0, 1, 2}, 0, "DB instance quota"},
+        /* over-used quota never goes negative */
+        {{5, 0, 0, 0, 10, 12, 0, 100, 0, 0, 1, 2}, 0, "DB instance quota"},
+    };
+    for (size_t i = 0; i < FC_ARRAY_LEN(t); i++) {
+        const char *why = NULL;
+        int got = rl_admit_headroom(&t[i].in, &why);
+        print_message("row %zu: got %d want %d (%s)\n", i, got, t[i].want, why);
+        assert_int_equal(got, t[i].want);
+        assert_string_equal(why, t[i].why);
+    }
+}
+
+static void test_submit_quota(void **state)
+{
+    (void)state;
+    char why[256];
+    /* N=6 sources in use, quota 13 = 2N+1: fits */
+    assert_true(rl_submit_quota_ok(13, 6, 6, 6, 0, 2, why, sizeof why));
+    /* quota 11 < 2N: refused with the numbers */
+    assert_false(rl_submit_quota_ok(11, 6, 6, 6, 0, 2, why, sizeof why));
+    assert_non_null(strstr(why, "6 instances in use"));
+    assert_non_null(strstr(why, "12 needed"));
+    assert_non_null(strstr(why, "quota is 11"));
+    /* snapshots: fewer than 2 free → refused */
+    assert_false(rl_submit_quota_ok(100, 6, 6, 6, 5, 2, why, sizeof why));
+    assert_non_null(strstr(why, "snapshot"));
+    /* unknown quota (-1) is not a limit */
+    assert_true(rl_submit_quota_ok(-1, 6, 600, -1, 0, 2, why, sizeof why));
+}
+
+static void test_bucket_aimd(void **state)
+{
+    (void)state;
+    store *s = fx_store("rlb");
+    assert_non_null(s);
+    rl_cfg c;
+    rl_cfg_default(&c);
+    c.rate = 10;
+    c.burst = 5;
+    c.recover = 1;
+    char key[128];
+    rl_bucket_key(s, "123456789012", "us-east-1", "rds", key, sizeof key);
+    assert_non_null(strstr(key, ":bucket:123456789012:us-east-1:rds"));
+    rl_answer a;
+    int64_t t0 = 1700000000000;
+    /* a full bucket grants `burst` requests at once, then asks to wait */
+    for (int i = 0; i < 5; i++) {
+        assert_true(rl_take(s, key, &c, t0, &a));
+        assert_true(a.granted);
+    }
+    assert_true(rl_take(s, key, &c, t0, &a));
+    assert_false(a.granted);
+    assert_in_range(a.wait_ms, 90, 110); /* one token at 10/s */
+    /* 100 ms later one token is back */
+    assert_true(rl_take(s, key, &c, t0 + 100, &a));
+    assert_true(a.granted);
+    /* throttling halves the rate and drains the bucket */
+    assert_true(rl_throttled(s, key, &c, t0 + 100, &a));
+    assert_in_range((long)(a.rate * 10), 49, 51);
+    assert_true(rl_take(s, key, &c, t0 + 100, &a));
+    assert_false(a.granted);
+    assert_true(rl_throttled(s, key, &c, t0 + 100, &a));
+    assert_in_range((long)(a.rate * 100), 249, 251);
+    /* never below min_rate */
+    for (int i = 0; i < 20; i++) assert_true(rl_throttled(s, key, &c, t0 + 100, &a));
+    assert_true(a.rate >= c.min_rate - 1e-9);
+    /* additive recovery: +1 req/s per second, capped at the max rate */
+    assert_true(rl_take(s, key, &c, t0 + 100 + 3000, &a));
+    assert_true(a.rate > 3.0 && a.rate < 4.0);
+    assert_true(rl_take(s, key, &c, t0 + 100 + 60000, &a));
+    assert_in_range((long)(a.rate * 10), 99, 100);
+    store_close(s);
+}
+
+static void test_slots(void **state)
+{
+    (void)state;
+    store *s = fx_store("rls");
+    assert_non_null(s);
+    char key[128];
+    rl_slot_key(s, "1", "r", "copy", key, sizeof key);
+    assert_int_equal(rl_slot_acquire(s, key, "c/a", 60000, 2), 1);
+    assert_int_equal(rl_slot_acquire(s, key, "c/b", 60000, 2), 1);
+    assert_int_equal(rl_slot_acquire(s, key, "c/c", 60000, 2), 0);  /* full */
+    assert_int_equal(rl_slot_acquire(s, key, "c/a", 60000, 2), 1);  /* holder refreshes */
+    assert_true(rl_slot_release(s, key, "c/a"));
+    assert_int_equal(rl_slot_acquire(s, key, "c/c", 60000, 2), 1);
+    /* an expired holder frees its slot */
+    assert_int_equal(rl_slot_acquire(s, key, "c/d", 1, 3), 1);
+    fc_sleep_ms(10);
+    assert_int_equal(rl_slot_acquire(s, key, "c/e", 60000, 3), 1);
+    assert_int_equal(rl_slot_acquire(s, key, "c/f", 60000, 3), 0);
+    assert_int_equal(rl_class_limit("copy"), 20);
+    setenv("FLEETCRYPT_LIMIT_COPY", "3", 1);
+    assert_int_equal(rl_class_limit("copy"), 3);
+    unsetenv("FLEETCRYPT_LIMIT_COPY");
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admit_table),
+        cmocka_unit_test(test_submit_quota),
+        cmocka_unit_test(test_bucket_aimd),
+        cmocka_unit_test(test_slots),
+    };
+    return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
+}

@@ -1,0 +1,166 @@
+/* test_step — the step engine's transition planning (table-driven over every
+ * step_rc), retry give-up and backoff bounds, deadlines, the catalog, and the
+ * deterministic resource names (63-char limit, hashing, stability). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "step.h"
+#include "util.h"
+
+#include <string.h>
+
+static step_rc dummy(step_ctx *c, step_result *r) { (void)c; (void)r; return STEP_OK; }
+
+static const step_def steps[] = {
+    {"a", dummy, "b", NULL, 100, 3},
+    {"b", dummy, "c", "copy", 200, 0},
+    {"c", dummy, NULL, NULL, 50, 0},
+};
+static const strategy_def strat = {"t", steps, 3};
+
+static void test_plan_table(void **state)
+{
+    (void)state;
+    step_limits lim;
+    step_limits_default(&lim);
+    const int64_t now = 1000000;
+    struct {
+        const char *cur;
+        step_rc rc;
+        uint32_t attempt;
+        const char *jump;
+        int64_t wait;
+        const char *outcome, *state, *step;
+        uint32_t attempt_after;
+        bool has_successor, emit_now;
+    } t[] = {
+        {"a", STEP_OK, 1, "", 0, "ok", "running", "b", 1, true, true},
+        {"a", STEP_OK, 3, "", 0, "ok", "running", "b", 1, true, true},
+        {"c", STEP_OK, 1, "", 0, "ok", "done", "c", 1, false, false},
+        {"a", STEP_NEXT, 1, "c", 0, "next", "running", "c", 1, true, true},
+        {"a", STEP_NEXT, 1, "nope", 0, "fail", "failed", "a", 1, false, false},
+        {"b", STEP_WAIT, 2, "", 5000, "wait", "running", "b", 2, true, false},
+        {"b", STEP_RETRY, 1, "", 0, "retry", "running", "b", 2, true, false},
+        {"a", STEP_RETRY, 3, "", 0, "fail", "failed", "a", 3, false, false},
+        {"b", STEP_FAIL, 1, "", 0, "fail", "failed", "b", 1, false, false},
+        {"a", STEP_SKIP, 1, "", 0, "skip", "skipped", "a", 1, false, false},
+    };
+    for (size_t i = 0; i < FC_ARRAY_LEN(t); i++) {
+        step_result res;
+        memset(&res, 0, sizeof res);
+        fc_strlcpy(res.next, t[i].jump, sizeof res.next);
+        res.wait_ms = t[i].wait;
+        fc_strlcpy(res.reason, "why", sizeof res.reason);
+        step_transition o;
+        step_plan(&strat, strategy_step(&strat, t[i].cur), t[i].rc, &res, t[i].attempt, now, &lim, &o);
+        print_message("row %zu\n", i);
+        assert_string_equal(o.outcome, t[i].outcome);
+        assert_string_equal(o.new_state, t[i].state);
+        assert_string_equal(o.new_step, t[i].step);
+        assert_int_equal(o.new_attempt, t[i].attempt_after);
+        assert_int_equal(o.due_ms >= 0, t[i].has_successor);
+        assert_int_equal(o.emit_now, t[i].emit_now);
+    }
+}
+
+static void test_plan_times(void **state)
+{
+    (void)state;
+    step_limits lim;
+    step_limits_default(&lim);
+    step_result res;
+    memset(&res, 0, sizeof res);
+    step_transition o;
+    /* OK: successor due after the outbox grace, deadline from the NEXT step */
+    step_plan(&strat, &steps[0], STEP_OK, &res, 1, 1000, &lim, &o);
+    assert_int_equal(o.due_ms, 1000 + lim.grace_ms);
+    assert_int_equal(o.deadline_ms, 1000 + 200 * 1000);
+    /* WAIT: due at the wait time, clamped to >= 100 ms */
+    res.wait_ms = 7000;
+    step_plan(&strat, &steps[1], STEP_WAIT, &res, 1, 1000, &lim, &o);
+    assert_int_equal(o.due_ms, 8000);
+    assert_int_equal(o.deadline_ms, 8000 + 200 * 1000);
+    res.wait_ms = 0;
+    step_plan(&strat, &steps[1], STEP_WAIT, &res, 1, 1000, &lim, &o);
+    assert_int_equal(o.due_ms, 1100);
+    /* deadline cap (tests shorten the reconciler's patience) */
+    lim.deadline_cap_s = 20;
+    step_plan(&strat, &steps[0], STEP_OK, &res, 1, 1000, &lim, &o);
+    assert_int_equal(o.deadline_ms, 1000 + 20 * 1000);
+    /* RETRY: full jitter within the capped exponential bound */
+    step_limits_default(&lim);
+    for (uint32_t a = 1; a < 8; a++) {
+        int64_t bound = step_backoff_bound_ms(&lim, a);
+        assert_true(bound <= lim.backoff_cap_ms);
+        for (int k = 0; k < 50; k++) {
+            step_plan(&strat, &steps[1], STEP_RETRY, &res, a, 0, &lim, &o);
+            assert_true(o.due_ms >= 0 && o.due_ms <= bound);
+        }
+    }
+    assert_int_equal(step_backoff_bound_ms(&lim, 1), 1000);
+    assert_int_equal(step_backoff_bound_ms(&lim, 3), 4000);
+    assert_int_equal(step_backoff_bound_ms(&lim, 30), 60000);
+    /* give-up reason names the attempts and the last error */
+    fc_strlcpy(res.reason, "Throttling", sizeof res.reason);
+    step_plan(&strat, &steps[0], STEP_RETRY, &res, 3, 0, &lim, &o);
+    assert_non_null(strstr(o.error, "gave up after 3 attempts: Throttling"));
+}
+
+static void test_catalog(void **state)
+{
+    (void)state;
+    const strategy_info *o = step_catalog_find("offline");
+    assert_non_null(o);
+    assert_string_equal(o->first_step, "preflight");
+    assert_non_null(strstr(o->downtime_note, "unavailable"));
+    assert_null(step_catalog_find("nope"));
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    struct {
+        const char *c, *i, *s, *want; /* want NULL: only check validity */
+    } t[] = {
+        {"c1", "db1", "snap", "fc-c1-db1-snap"},
+        {"camp-2024", "orders-db", "enc", "fc-camp-2024-orders-db-enc"},
+        {"c1", "DB-Upper", "tgt", NULL}, /* upper case → hashed lowercase form */
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+         "retired", NULL},
+        {"a--b", "x", "snap", NULL},
+    };
+    for (size_t k = 0; k < FC_ARRAY_LEN(t); k++) {
+        char out[80], again[80];
+        assert_true(step_resource_name(t[k].c, t[k].i, t[k].s, out, sizeof out));
+        assert_true(fc_valid_db_identifier(out));
+        assert_true(strlen(out) <= 63);
+        assert_true(strncmp(out, "fc-", 3) == 0);
+        assert_non_null(strstr(out, t[k].s));
+        assert_true(step_resource_name(t[k].c, t[k].i, t[k].s, again, sizeof again));
+        assert_string_equal(out, again);
+        if (t[k].want) assert_string_equal(out, t[k].want);
+    }
+    /* long names that differ only past the cut stay distinct (hash) */
+    char a[80], b[80];
+    assert_true(step_resource_name("cccccccccccccccccccccccccccccccccccccccc",
+                                   "instance-with-a-very-long-name-number-000000000000000000001", "snap", a,
+                                   sizeof a));
+    assert_true(step_resource_name("cccccccccccccccccccccccccccccccccccccccc",
+                                   "instance-with-a-very-long-name-number-000000000000000000002", "snap", b,
+                                   sizeof b));
+    assert_string_not_equal(a, b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_table),
+        cmocka_unit_test(test_plan_times),
+        cmocka_unit_test(test_catalog),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

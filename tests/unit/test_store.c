@@ -1,0 +1,307 @@
+/* test_store — the Redis model's scripts against a real redis-server:
+ * campaign creation, active-instance claims, admission under max-parallel,
+ * step begin (stale/busy/paused), fenced step end with the outbox entry,
+ * a lost lease that can no longer write, timers, the reconciler's re-drive,
+ * terminal counts, and the epoch floor after a Redis run_id change. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "redis_fixture.h"
+#include "store_model.h"
+
+static int64_t hget_i(store *s, const char *key, const char *field)
+{
+    redisReply *r = store_cmd(s, "HGET %s %s", key, field);
+    assert_non_null(r);
+    int64_t v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -999;
+    freeReplyObject(r);
+    return v;
+}
+
+static void hget_s(store *s, const char *key, const char *field, char *out, size_t cap)
+{
+    redisReply *r = store_cmd(s, "HGET %s %s", key, field);
+    assert_non_null(r);
+    fc_strlcpy(out, r->type == REDIS_REPLY_STRING ? r->str : "", cap);
+    freeReplyObject(r);
+}
+
+static long zcard(store *s, const char *key)
+{
+    redisReply *r = store_cmd(s, "ZCARD %s", key);
+    long n = (long)r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+static void mk_campaign(store *s, const char *c)
+{
+    const char *fields[] = {"id", c, "state", "running", "strategy", "offline", "max_parallel", "2"};
+    const char *ids[] = {"db1", "db2", "db3"};
+    assert_int_equal(store_campaign_create(s, c, fields, 4, ids, 3, fc_now_ms()), 1);
+}
+
+static void test_create_and_claim(void **state)
+{
+    (void)state;
+    store *s = fx_store("st1");
+    mk_campaign(s, "c1");
+    const char *fields[] = {"id", "c1"};
+    const char *ids[] = {"x"};
+    assert_int_equal(store_campaign_create(s, "c1", fields, 1, ids, 1, 1), 0); /* exists */
+    ckeys k;
+    store_ckeys(s, "c1", &k);
+    assert_int_equal(hget_i(s, k.counts, "pending"), 3);
+    assert_int_equal(hget_i(s, k.counts, "done"), 0);
+    assert_int_equal(zcard(s, k.instances), 3);
+    char rk[256];
+    store_rec_key(s, "c1", "db2", rk, sizeof rk);
+    char st[32];
+    hget_s(s, rk, "state", st, sizeof st);
+    assert_string_equal(st, "pending");
+
+    const char *m1[] = {"us-east-1/db1", "us-east-1/db2"};
+    const char *m2[] = {"us-east-1/db9", "us-east-1/db2"};
+    char cm[128], cc[64];
+    assert_int_equal(store_active_claim(s, "c1", m1, 2, cm, sizeof cm, cc, sizeof cc), 1);
+    assert_int_equal(store_active_claim(s, "c1", m1, 2, cm, sizeof cm, cc, sizeof cc), 1); /* same campaign */
+    assert_int_equal(store_active_claim(s, "c2", m2, 2, cm, sizeof cm, cc, sizeof cc), 0);
+    assert_string_equal(cm, "us-east-1/db2");
+    assert_string_equal(cc, "c1");
+    /* all or nothing: db9 was not claimed by c2 */
+    const char *m3[] = {"us-east-1/db9"};
+    assert_int_equal(store_active_claim(s, "c3", m3, 1, cm, sizeof cm, cc, sizeof cc), 1);
+    assert_int_equal(store_active_release(s, "c1", m1, 2), 2);
+    assert_int_equal(store_active_claim(s, "c2", m2, 2, cm, sizeof cm, cc, sizeof cc), 0); /* db9 is c3's */
+    store_close(s);
+}
+
+static void test_admit_begin_end(void **state)
+{
+    (void)state;
+    store *s = fx_store("st2");
+    mk_campaign(s, "c1");
+    ckeys k;
+    store_ckeys(s, "c1", &k);
+    char m1[256], m2[256], m3[256];
+    sargs f;
+    sargs_init(&f);
+    sargs_add(&f, "q_inst");
+    sargs_add(&f, "1");
+    assert_int_equal(store_admit(s, "c1", "db1", "preflight", fc_now_ms() + 60000, 2, "t", &f, m1, sizeof m1), AD_OK);
+    assert_int_equal(store_admit(s, "c1", "db2", "preflight", fc_now_ms() + 60000, 2, "t", &f, m2, sizeof m2), AD_OK);
+    assert_int_equal(store_admit(s, "c1", "db3", "preflight", fc_now_ms() + 60000, 2, "t", &f, m3, sizeof m3), AD_FULL);
+    assert_int_equal(store_admit(s, "c1", "db1", "preflight", fc_now_ms() + 60000, 5, "t", &f, m3, sizeof m3), AD_SKIP);
+    sargs_free(&f);
+    assert_int_equal(hget_i(s, k.counts, "running"), 2);
+    assert_int_equal(hget_i(s, k.counts, "pending"), 1);
+    assert_int_equal(hget_i(s, k.counts, "step:preflight"), 2);
+    assert_int_equal(zcard(s, k.timers), 2);
+
+    timer_entry t;
+    assert_true(store_timer_parse(m1, &t));
+    assert_string_equal(t.instance, "db1");
+    assert_string_equal(t.step, "preflight");
+    assert_int_equal(t.attempt, 1);
+    assert_true(t.epoch > 1000000000000000ULL); /* floored by Redis time in µs */
+
+    char strat[32];
+    assert_int_equal(store_timer_take(s, "c1", m1, &t, 1000, strat, sizeof strat), TT_EMIT);
+    assert_string_equal(strat, "offline");
+    assert_true(store_timer_done(s, "c1", m1));
+
+    step_msg_ref msg = {"c1", "db1", "preflight", 1, t.epoch};
+    step_begin_out b;
+    assert_true(store_step_begin(s, &msg, "tokA", 5000, "w1", &b));
+    assert_int_equal(b.st, SB_OK);
+    assert_string_equal(kv_get(&b.rec, "step"), "preflight");
+    assert_string_equal(kv_get(&b.campaign, "strategy"), "offline");
+    char fence[32];
+    fc_strlcpy(fence, b.fence, sizeof fence);
+    store_step_begin_done(&b);
+    /* same token again: re-entrant (a retried script) */
+    assert_true(store_step_begin(s, &msg, "tokA", 5000, "w1", &b));
+    fc_strlcpy(fence, b.fence, sizeof fence);
+    store_step_begin_done(&b);
+    /* another worker: busy */
+    assert_false(store_step_begin(s, &msg, "tokB", 5000, "w2", &b));
+    assert_int_equal(b.st, SB_BUSY);
+    assert_true(b.busy_pttl_ms > 0);
+    /* a duplicate from an older epoch: stale */
+    step_msg_ref old = msg;
+    old.epoch = t.epoch - 1;
+    assert_false(store_step_begin(s, &old, "tokB", 5000, "w2", &b));
+    assert_int_equal(b.st, SB_STALE);
+
+    sargs facts;
+    sargs_init(&facts);
+    sargs_add(&facts, "f.engine");
+    sargs_add(&facts, "postgres");
+    step_end_in in = {.msg = &msg, .token = "tokA", .fence = "1", .outcome = "ok", .new_step = "stop-source",
+                      .new_state = "running", .new_attempt = 1, .due_ms = fc_now_ms() + 5000, .error = "",
+                      .deadline_ms = fc_now_ms() + 60000, .node = "w1", .duration_ms = 12,
+                      .strategy = "offline", .fields = &facts};
+    char epoch[32], member[256], why[128];
+    /* wrong fencing token: refused */
+    assert_int_equal(store_step_end(s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why), SE_FENCED);
+    /* wrong lease token: refused */
+    in.fence = fence;
+    in.token = "tokB";
+    assert_int_equal(store_step_end(s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why), SE_FENCED);
+    in.token = "tokA";
+    assert_int_equal(store_step_end(s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why), SE_OK);
+    sargs_free(&facts);
+    assert_true(strtoull(epoch, NULL, 10) > t.epoch);
+    timer_entry t2;
+    assert_true(store_timer_parse(member, &t2));
+    assert_string_equal(t2.step, "stop-source");
+    char rk[256], buf[64];
+    store_rec_key(s, "c1", "db1", rk, sizeof rk);
+    hget_s(s, rk, "step", buf, sizeof buf);
+    assert_string_equal(buf, "stop-source");
+    hget_s(s, rk, "f.engine", buf, sizeof buf);
+    assert_string_equal(buf, "postgres");
+    assert_int_equal(hget_i(s, k.counts, "step:preflight"), 1);
+    assert_int_equal(hget_i(s, k.counts, "step:stop-source"), 1);
+    /* the lease was released with the transition; the old message is stale now */
+    assert_false(store_step_begin(s, &msg, "tokA", 5000, "w1", &b));
+    assert_int_equal(b.st, SB_STALE);
+    /* the first outbox entry is stale, the new one emits */
+    assert_int_equal(store_timer_take(s, "c1", m1, &t, 1000, strat, sizeof strat), TT_STALE);
+    assert_int_equal(store_timer_take(s, "c1", member, &t2, 1000, strat, sizeof strat), TT_EMIT);
+
+    /* lost lease: worker A's lease expires, B takes over; A cannot write */
+    step_msg_ref m2r = {"c1", "db1", "stop-source", 1, t2.epoch};
+    assert_true(store_step_begin(s, &m2r, "tokA2", 5000, "w1", &b));
+    char fenceA[32];
+    fc_strlcpy(fenceA, b.fence, sizeof fenceA);
+    store_step_begin_done(&b);
+    char lk[256];
+    store_lease_key(s, "c1", "db1", lk, sizeof lk);
+    redisReply *d = store_cmd(s, "DEL %s", lk);
+    freeReplyObject(d);
+    assert_int_equal(store_lease_renew(s, "c1", "db1", "tokA2", 5000), 0);
+    assert_true(store_step_begin(s, &m2r, "tokB2", 5000, "w2", &b));
+    assert_true(strtoull(b.fence, NULL, 10) > strtoull(fenceA, NULL, 10));
+    char fenceB[32];
+    fc_strlcpy(fenceB, b.fence, sizeof fenceB);
+    store_step_begin_done(&b);
+    step_end_in inA = {.msg = &m2r, .token = "tokA2", .fence = fenceA, .outcome = "fail", .new_step = "stop-source",
+                       .new_state = "failed", .new_attempt = 1, .due_ms = -1, .error = "late", .deadline_ms = 0,
+                       .node = "w1", .duration_ms = 1, .strategy = "offline", .fields = NULL};
+    assert_int_equal(store_step_end(s, &inA, epoch, sizeof epoch, member, sizeof member, why, sizeof why), SE_FENCED);
+    /* B finishes the instance: terminal counts */
+    step_end_in inB = inA;
+    inB.token = "tokB2";
+    inB.fence = fenceB;
+    inB.outcome = "ok";
+    inB.new_state = "done";
+    inB.error = "";
+    assert_int_equal(store_step_end(s, &inB, epoch, sizeof epoch, member, sizeof member, why, sizeof why), SE_OK);
+    assert_string_equal(member, "");
+    assert_int_equal(hget_i(s, k.counts, "done"), 1);
+    assert_int_equal(hget_i(s, k.counts, "running"), 1);
+    assert_int_equal(hget_i(s, k.counts, "step:stop-source"), 0);
+    hget_s(s, rk, "state", buf, sizeof buf);
+    assert_string_equal(buf, "done");
+    /* events: submitted + 2 admitted + 2 transitions */
+    redisReply *x = store_cmd(s, "XLEN %s", k.events);
+    assert_int_equal(x->integer, 5);
+    freeReplyObject(x);
+    store_close(s);
+}
+
+static void test_redrive_and_pause(void **state)
+{
+    (void)state;
+    store *s = fx_store("st3");
+    mk_campaign(s, "c1");
+    char m1[256];
+    assert_int_equal(store_admit(s, "c1", "db1", "preflight", 0, 2, "t", NULL, m1, sizeof m1), AD_OK);
+    timer_entry t;
+    assert_true(store_timer_parse(m1, &t));
+    char ep[32];
+    snprintf(ep, sizeof ep, "%llu", (unsigned long long)t.epoch);
+    /* a worker holds the lease: no re-drive */
+    step_msg_ref msg = {"c1", "db1", "preflight", 1, t.epoch};
+    step_begin_out b;
+    assert_true(store_step_begin(s, &msg, "tok", 5000, "w", &b));
+    store_step_begin_done(&b);
+    assert_int_equal(store_redrive(s, "c1", "db1", ep, "stuck", 0, "coord", true), 0);
+    char lk[256];
+    store_lease_key(s, "c1", "db1", lk, sizeof lk);
+    freeReplyObject(store_cmd(s, "DEL %s", lk));
+    assert_int_equal(store_redrive(s, "c1", "db1", "123", "stuck", 0, "coord", true), 0); /* moved on */
+    assert_int_equal(store_redrive(s, "c1", "db1", ep, "stuck", 0, "coord", true), 1);
+    char rk[256];
+    store_rec_key(s, "c1", "db1", rk, sizeof rk);
+    assert_int_equal(hget_i(s, rk, "attempt"), 2);
+    assert_true(hget_i(s, rk, "stuck_ms") > 0);
+    /* the original message is stale now */
+    assert_false(store_step_begin(s, &msg, "tok", 5000, "w", &b));
+    assert_int_equal(b.st, SB_STALE);
+    /* paused campaign: step_begin refuses, timers are postponed */
+    assert_int_equal(store_campaign_set_state(s, "c1", "running", "paused"), 1);
+    assert_int_equal(store_campaign_set_state(s, "c1", "running", "done"), 0);
+    char mem[256];
+    redisReply *z;
+    ckeys k;
+    store_ckeys(s, "c1", &k);
+    z = store_cmd(s, "ZRANGE %s 0 0", k.timers);
+    assert_int_equal(z->elements, 1);
+    fc_strlcpy(mem, z->element[0]->str, sizeof mem);
+    freeReplyObject(z);
+    timer_entry t2;
+    assert_true(store_timer_parse(mem, &t2));
+    char strat[32];
+    assert_int_equal(store_timer_take(s, "c1", mem, &t2, 5000, strat, sizeof strat), TT_PAUSED);
+    step_msg_ref m2 = {"c1", "db1", "preflight", 2, t2.epoch};
+    assert_false(store_step_begin(s, &m2, "tok", 5000, "w", &b));
+    assert_int_equal(b.st, SB_PAUSED);
+    assert_false(store_step_begin(s, &(step_msg_ref){"c1", "nope", "preflight", 1, 1}, "tok", 5000, "w", &b));
+    assert_int_equal(b.st, SB_GONE);
+    store_close(s);
+}
+
+static void test_run_id_floor(void **state)
+{
+    (void)state;
+    store *s = fx_store("st4");
+    uint64_t f1 = strtoull(store_floor(s), NULL, 10);
+    assert_true(f1 > 1600000000000000ULL);
+    long r1 = store_restarts(s);
+    /* pretend the server we saw before was another process (a restart) */
+    char mk[128];
+    store_key(s, mk, sizeof mk, "meta");
+    freeReplyObject(store_cmd(s, "HSET %s run_id previous-server-run-id", mk));
+    store_close(s);
+    s = fx_store("st4");
+    assert_int_equal(store_restarts(s), r1 + 1);
+    uint64_t f2 = strtoull(store_floor(s), NULL, 10);
+    assert_true(f2 >= f1);
+    /* epochs handed out now exceed the floor */
+    mk_campaign(s, "c1");
+    char m1[256];
+    assert_int_equal(store_admit(s, "c1", "db1", "preflight", 0, 2, "t", NULL, m1, sizeof m1), AD_OK);
+    timer_entry t;
+    assert_true(store_timer_parse(m1, &t));
+    assert_true(t.epoch >= f2);
+    assert_false(store_timer_parse("a|b|c", &t));
+    assert_false(store_timer_parse("a|b|0|5", &t));
+    assert_false(store_timer_parse("a|b|1|x", &t));
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_and_claim),
+        cmocka_unit_test(test_admit_begin_end),
+        cmocka_unit_test(test_redrive_and_pause),
+        cmocka_unit_test(test_run_id_floor),
+    };
+    return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
+}

@@ -1,0 +1,279 @@
+/* consumer — the worker's polling thread: consumer group <prefix>-workers
+ * on <prefix>.steps, decode + validate every message (anything we cannot
+ * accept goes to <prefix>.dlq with the reason, and its offset is stored: a
+ * bad message never stalls a partition), hand valid ones to the executor
+ * pool, pause partitions while the pool is full, and store each partition's
+ * offset only when every earlier message of it is finished (manual offset
+ * store; auto commit commits what was stored). Graceful shutdown on the
+ * first signal, immediate exit on the second. */
+#include "emit.h"
+#include "log.h"
+#include "offsets.h"
+#include "pool.h"
+#include "registry.h"
+#include "runner.h"
+#include "util.h"
+#include "worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    if (g_stop) _exit(128 + sig); /* second signal: exit now */
+    g_stop = 1;
+}
+
+typedef struct consumer {
+    worker *w;
+    rd_kafka_t *rk;
+    offtrack *ot;
+    pool *pool;
+    char topic[160];
+    bool paused;
+    long dlq_count;
+} consumer;
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+    consumer *c = opaque;
+    for (int i = 0; i < parts->cnt; i++) offtrack_reset(c->ot, parts->elems[i].partition);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info("partitions assigned", "count=%d", parts->cnt);
+        rd_kafka_assign(rk, parts);
+        if (c->paused) rd_kafka_pause_partitions(rk, parts);
+    } else {
+        log_info("partitions revoked", "count=%d", parts->cnt);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void set_paused(consumer *c, bool pause)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(c->rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a) return;
+    if (pause) rd_kafka_pause_partitions(c->rk, a);
+    else rd_kafka_resume_partitions(c->rk, a);
+    rd_kafka_topic_partition_list_destroy(a);
+    c->paused = pause;
+    log_debug(pause ? "executors full: partitions paused" : "partitions resumed", "%s", "");
+}
+
+static void store_offset(consumer *c, int32_t partition, int64_t off)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, c->topic, partition)->offset = off;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
+    if (e) log_debug("offset not stored", "partition=%d err=\"%s\"", partition, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void drain_done(consumer *c)
+{
+    pool_task *d = pool_take_done(c->pool);
+    while (d) {
+        pool_task *n = d->next;
+        int64_t off = offtrack_done(c->ot, d->partition, d->offset, d->generation);
+        if (off >= 0) store_offset(c, d->partition, off);
+        free(d);
+        d = n;
+    }
+}
+
+static void dead_letter(consumer *c, const rd_kafka_message_t *m, const char *reason)
+{
+    char err[256];
+    c->dlq_count++;
+    log_warn("message to dead-letter topic", "partition=%d offset=%lld reason=\"%s\"", m->partition,
+             (long long)m->offset, reason);
+    for (int i = 0; i < 5; i++) {
+        if (emit_dead_letter(c->w->prod, &c->w->cfg, reason, c->topic, m->partition, m->offset, m->key,
+                             m->key_len, m->payload, m->len, err, sizeof err))
+            return;
+        log_warn("dead letter not produced: retrying", "err=\"%s\"", err);
+        fc_sleep_ms(500);
+    }
+}
+
+static void handle(consumer *c, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("kafka consumer error", "err=\"%s\"", rd_kafka_message_errstr(m));
+        return;
+    }
+    uint64_t gen = offtrack_generation(c->ot, m->partition);
+    if (!offtrack_add(c->ot, m->partition, m->offset)) {
+        log_error("offset tracker full or bad partition", "partition=%d", m->partition);
+        return;
+    }
+    pool_task *t = calloc(1, sizeof *t);
+    char err[512];
+    bool ok = t && codec_decode_step(m->payload, m->len, &t->msg, err, sizeof err);
+    if (ok && !registry_find(t->msg.strategy)) {
+        snprintf(err, sizeof err, "unknown strategy '%s' in this build", t->msg.strategy);
+        ok = false;
+    }
+    if (ok && !strategy_step(registry_find(t->msg.strategy), t->msg.step)) {
+        snprintf(err, sizeof err, "unknown step '%s' of strategy %s", t->msg.step, t->msg.strategy);
+        ok = false;
+    }
+    if (!ok) {
+        if (!t) snprintf(err, sizeof err, "out of memory");
+        free(t);
+        dead_letter(c, m, err);
+        int64_t off = offtrack_done(c->ot, m->partition, m->offset, gen);
+        if (off >= 0) store_offset(c, m->partition, off);
+        return;
+    }
+    t->partition = m->partition;
+    t->offset = m->offset;
+    t->generation = gen;
+    pool_submit(c->pool, t);
+}
+
+static rd_kafka_t *make_consumer(consumer *c, char *err, size_t errcap)
+{
+    const fc_config *cfg = &c->w->cfg;
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, cfg->node_id, err, errcap);
+    if (!conf) return NULL;
+    char group[128], e[256];
+    snprintf(group, sizeof group, "%s-workers", cfg->topic_prefix);
+    const char *kv[][2] = {
+        {"group.id", group},
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "true"},
+        {"auto.commit.interval.ms", "500"},
+        {"auto.offset.reset", "earliest"},
+        {"queued.max.messages.kbytes", "1024"}, /* bounded prefetch */
+        {"queued.min.messages", "100"},
+        {"session.timeout.ms", "6000"},
+        {"heartbeat.interval.ms", "1000"},
+        {"max.poll.interval.ms", "300000"},
+        {"topic.metadata.refresh.interval.ms", "10000"},
+    };
+    for (size_t i = 0; i < FC_ARRAY_LEN(kv); i++) {
+        /* operator pass-through wins: only set what they did not */
+        bool given = false;
+        for (int k = 0; k < cfg->kafka_kv_count; k++)
+            if (!strcmp(cfg->kafka_kv[k][0], kv[i][0])) given = true;
+        if (given) continue;
+        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], e, sizeof e) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errcap, "kafka consumer config %s: %s", kv[i][0], e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk) {
+        snprintf(err, errcap, "kafka consumer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, c->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (se) {
+        snprintf(err, errcap, "subscribe %s: %s", c->topic, rd_kafka_err2str(se));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+static int64_t env_i64(const char *name, int64_t dflt, int64_t lo, int64_t hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (*end || n < lo || n > hi) return dflt;
+    return n;
+}
+
+int worker_run(const fc_config *cfg)
+{
+    worker w;
+    memset(&w, 0, sizeof w);
+    w.cfg = *cfg;
+    w.stop = &g_stop;
+    step_limits_default(&w.lim);
+    w.lim.deadline_cap_s = (int)env_i64("FLEETCRYPT_STEP_DEADLINE_MAX_S", 0, 0, 86400 * 7);
+    w.lim.grace_ms = env_i64("FLEETCRYPT_OUTBOX_GRACE_MS", 5000, 100, 600000);
+    w.lease_ttl_ms = env_i64("FLEETCRYPT_LEASE_MS", 30000, 1000, 3600000);
+    rl_cfg_from_env(&w.rate);
+
+    char err[512];
+    if (!registry_check(err, sizeof err)) {
+        log_error("strategy registry inconsistent", "err=\"%s\"", err);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    consumer c;
+    memset(&c, 0, sizeof c);
+    c.w = &w;
+    kafka_topic_name(cfg, KAFKA_TOPIC_STEPS, c.topic, sizeof c.topic);
+    int rc = 1;
+    c.ot = offtrack_new();
+    w.prod = kafka_producer_new(cfg, cfg->node_id, err, sizeof err);
+    if (!w.prod || !c.ot) {
+        log_error("cannot start the producer", "err=\"%s\"", err);
+        goto cleanup;
+    }
+    c.pool = pool_new(cfg->executors, runner_thread_init, runner_thread_fini, runner_run, &w);
+    if (!c.pool) {
+        log_error("cannot start executors", "%s", "");
+        goto cleanup;
+    }
+    c.rk = make_consumer(&c, err, sizeof err);
+    if (!c.rk) {
+        log_error("cannot start the consumer", "err=\"%s\"", err);
+        goto cleanup;
+    }
+    size_t high = (size_t)cfg->executors * 4, low = (size_t)cfg->executors;
+    log_info("worker started", "executors=%d topic=%s lease_ms=%lld", cfg->executors, c.topic,
+             (long long)w.lease_ttl_ms);
+    while (!g_stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 200);
+        if (m) {
+            handle(&c, m);
+            rd_kafka_message_destroy(m);
+        }
+        drain_done(&c);
+        size_t depth = pool_depth(c.pool);
+        if (!c.paused && depth >= high) set_paused(&c, true);
+        else if (c.paused && depth <= low) set_paused(&c, false);
+    }
+    log_info("worker stopping: finishing running steps", "pending=%ld", offtrack_pending(c.ot));
+    /* stop fetching, let running steps finish (bounded), store offsets */
+    set_paused(&c, true);
+    pool_stop(c.pool, env_i64("FLEETCRYPT_SHUTDOWN_MS", 20000, 0, 600000));
+    drain_done(&c);
+    rc = 0;
+cleanup:
+    if (c.rk) {
+        rd_kafka_consumer_close(c.rk); /* commits stored offsets, leaves the group */
+        rd_kafka_destroy(c.rk);
+    }
+    if (c.pool) pool_free(c.pool);
+    kafka_producer_free(w.prod, 10000);
+    offtrack_free(c.ot);
+    log_info("worker stopped", "dlq=%ld", c.dlq_count);
+    return rc;
+}

@@ -1,0 +1,377 @@
+/* runner — see runner.h. One runner_thread per executor: its own Redis
+ * connection and AWS clients (neither is thread-safe). */
+#include "runner.h"
+#include "aws.h"
+#include "emit.h"
+#include "fleetcache.h"
+#include "log.h"
+#include "registry.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_REGIONS 4
+/* A busy lease is retried for about this long before the message is left to
+ * the lease holder and the reconciler. */
+#define BUSY_MAX_DEFERRALS 60
+#define REDIS_DOWN_MAX_DEFERRALS 600
+
+typedef struct aws_slot {
+    char region[32];
+    aws_client *c;
+    rl_hook_ud hud;
+} aws_slot;
+
+typedef struct runner_thread {
+    worker *w;
+    store *s;
+    aws_slot aws[MAX_REGIONS];
+    int naws;
+} runner_thread;
+
+struct step_ctx {
+    runner_thread *t;
+    worker *w;
+    const fc_step_msg *msg;
+    const strategy_def *sd;
+    const step_def *def;
+    store_kv rec, camp;
+    const char *token;
+    const char *fence;
+    int64_t lease_until; /* monotonic ms, our estimate */
+    sargs fields;        /* record fields written with the outcome */
+};
+
+void *runner_thread_init(void *ud, int index)
+{
+    worker *w = ud;
+    runner_thread *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->w = w;
+    char err[256];
+    /* Redis may be down right now: store_cmd reconnects later. Retry a few
+     * times so the thread starts with a connection in the common case. */
+    for (int i = 0; i < 50 && !t->s; i++) {
+        t->s = store_open(&w->cfg, err, sizeof err);
+        if (!t->s) fc_sleep_ms(200);
+    }
+    if (!t->s) log_error("executor has no redis connection", "executor=%d err=\"%s\"", index, err);
+    return t;
+}
+
+void runner_thread_fini(void *ud, void *tstate)
+{
+    (void)ud;
+    runner_thread *t = tstate;
+    if (!t) return;
+    for (int i = 0; i < t->naws; i++) aws_client_free(t->aws[i].c);
+    store_close(t->s);
+    free(t);
+}
+
+/* ---------------------------------------------------------------- step_ctx */
+const char *step_ctx_campaign(const step_ctx *ctx) { return ctx->msg->campaign; }
+const char *step_ctx_instance(const step_ctx *ctx) { return ctx->msg->instance; }
+const char *step_ctx_step(const step_ctx *ctx) { return ctx->msg->step; }
+uint32_t step_ctx_attempt(const step_ctx *ctx) { return ctx->msg->attempt; }
+
+const char *step_ctx_campaign_field(const step_ctx *ctx, const char *name)
+{
+    const char *v = kv_get(&ctx->camp, name);
+    return v ? v : "";
+}
+
+const char *step_ctx_fact(const step_ctx *ctx, const char *name)
+{
+    char f[96];
+    snprintf(f, sizeof f, "f.%s", name);
+    for (int i = ctx->fields.n - 2; i >= 0; i -= 2)
+        if (!strcmp(ctx->fields.v[i], f)) return ctx->fields.v[i + 1];
+    return kv_get(&ctx->rec, f);
+}
+
+void step_ctx_set_fact(step_ctx *ctx, const char *name, const char *value)
+{
+    char f[96];
+    snprintf(f, sizeof f, "f.%s", name);
+    sargs_add(&ctx->fields, f);
+    sargs_add(&ctx->fields, value ? value : "");
+}
+
+void step_ctx_set_factf(step_ctx *ctx, const char *name, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    step_ctx_set_fact(ctx, name, buf);
+}
+
+void step_ctx_set_field(step_ctx *ctx, const char *name, const char *value)
+{
+    /* only the public record fields a step may set */
+    if (strcmp(name, "downtime_s") && strcmp(name, "rows_verified")) return;
+    sargs_add(&ctx->fields, name);
+    sargs_add(&ctx->fields, value);
+}
+
+struct aws_client *step_ctx_aws(step_ctx *ctx)
+{
+    runner_thread *t = ctx->t;
+    const char *region = step_ctx_campaign_field(ctx, "region");
+    const char *account = step_ctx_campaign_field(ctx, "account");
+    for (int i = 0; i < t->naws; i++) {
+        if (!strcmp(t->aws[i].region, region)) {
+            fc_strlcpy(t->aws[i].hud.account, account, sizeof t->aws[i].hud.account);
+            return t->aws[i].c;
+        }
+    }
+    int slot = t->naws < MAX_REGIONS ? t->naws++ : MAX_REGIONS - 1;
+    aws_slot *a = &t->aws[slot];
+    if (a->c) aws_client_free(a->c);
+    memset(a, 0, sizeof *a);
+    aws_client_opts o;
+    memset(&o, 0, sizeof o);
+    o.region = region;
+    aws_error err;
+    aws_error_clear(&err);
+    a->c = aws_client_new(&o, &err);
+    if (!a->c) {
+        log_error("cannot create AWS client", "region=%s code=%s err=\"%s\"", region, err.code, err.message);
+        if (slot == t->naws - 1) t->naws--;
+        return NULL;
+    }
+    fc_strlcpy(a->region, region, sizeof a->region);
+    a->hud.s = t->s;
+    a->hud.cfg = t->w->rate;
+    fc_strlcpy(a->hud.region, region, sizeof a->hud.region);
+    fc_strlcpy(a->hud.account, account, sizeof a->hud.account);
+    aws_hooks h;
+    rl_hooks_fill(&h, &a->hud);
+    aws_client_set_hooks(a->c, &h);
+    return a->c;
+}
+
+bool step_ctx_lease_ok(step_ctx *ctx)
+{
+    int64_t now = fc_mono_ms();
+    int64_t ttl = ctx->w->lease_ttl_ms;
+    if (ctx->lease_until - now > ttl / 2) return true;
+    int rc = store_lease_renew(ctx->t->s, ctx->msg->campaign, ctx->msg->instance, ctx->token, ttl);
+    if (rc == 1) {
+        ctx->lease_until = now + ttl;
+        return true;
+    }
+    log_warn("lease lost or not confirmable: not acting", "rc=%d", rc);
+    return false;
+}
+
+bool step_ctx_cache(step_ctx *ctx, const char *kind, const char *id, int64_t since_ms, step_cache_view *out)
+{
+    return fleetcache_get(ctx->t->s, step_ctx_campaign_field(ctx, "region"), kind, id, since_ms, out);
+}
+
+bool step_ctx_slot(step_ctx *ctx, const char *cls)
+{
+    char key[256], member[160];
+    rl_slot_key(ctx->t->s, step_ctx_campaign_field(ctx, "account"), step_ctx_campaign_field(ctx, "region"),
+                cls, key, sizeof key);
+    snprintf(member, sizeof member, "%s/%s", ctx->msg->campaign, ctx->msg->instance);
+    int64_t ttl = step_deadline_s(&ctx->w->lim, ctx->def) * 1000 + 60000;
+    int rc = rl_slot_acquire(ctx->t->s, key, member, ttl, rl_class_limit(cls));
+    return rc != 0; /* Redis error: do not block on the limiter */
+}
+
+static void slot_release(step_ctx *ctx, const char *cls)
+{
+    char key[256], member[160];
+    rl_slot_key(ctx->t->s, step_ctx_campaign_field(ctx, "account"), step_ctx_campaign_field(ctx, "region"),
+                cls, key, sizeof key);
+    snprintf(member, sizeof member, "%s/%s", ctx->msg->campaign, ctx->msg->instance);
+    rl_slot_release(ctx->t->s, key, member);
+}
+
+/* ---------------------------------------------------------------- run */
+static void make_event(fc_step_event *e, const step_ctx *ctx, const step_transition *tr, uint64_t epoch,
+                       int64_t dur)
+{
+    memset(e, 0, sizeof *e);
+    e->schema_version = FC_SCHEMA_VERSION;
+    fc_strlcpy(e->campaign, ctx->msg->campaign, sizeof e->campaign);
+    fc_strlcpy(e->instance, ctx->msg->instance, sizeof e->instance);
+    fc_strlcpy(e->strategy, ctx->msg->strategy, sizeof e->strategy);
+    fc_strlcpy(e->step, ctx->msg->step, sizeof e->step);
+    e->attempt = ctx->msg->attempt;
+    e->epoch = epoch;
+    fc_strlcpy(e->outcome, tr->outcome, sizeof e->outcome);
+    fc_strlcpy(e->from_state, "running", sizeof e->from_state);
+    fc_strlcpy(e->to_state, tr->new_state, sizeof e->to_state);
+    fc_strlcpy(e->next_step, tr->new_step, sizeof e->next_step);
+    fc_strlcpy(e->reason, tr->error, sizeof e->reason);
+    e->ts_ms = fc_now_ms();
+    e->duration_ms = dur;
+    fc_strlcpy(e->node, ctx->w->cfg.node_id, sizeof e->node);
+}
+
+static const char *class_of(const strategy_def *sd, const char *step)
+{
+    const step_def *d = strategy_step(sd, step);
+    return d ? d->limit_class : NULL;
+}
+
+bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
+{
+    worker *w = ud;
+    runner_thread *t = tstate;
+    const fc_step_msg *m = &task->msg;
+    const strategy_def *sd = registry_find(m->strategy);
+    const step_def *def = sd ? strategy_step(sd, m->step) : NULL;
+    if (!t || !sd || !def) return true; /* validated by the polling thread */
+    log_ctx_set(m->campaign, m->instance, m->step, (int)m->attempt);
+    if (!t->s) {
+        char err[256];
+        t->s = store_open(&w->cfg, err, sizeof err);
+        if (!t->s) {
+            log_ctx_clear();
+            if (task->deferrals >= REDIS_DOWN_MAX_DEFERRALS) return true;
+            pool_defer(p, task, 1000);
+            return false;
+        }
+    }
+    if (!task->token[0])
+        snprintf(task->token, sizeof task->token, "%s/%016llx", w->cfg.node_id,
+                 (unsigned long long)fc_rand_below(UINT64_MAX));
+
+    step_msg_ref ref = {m->campaign, m->instance, m->step, m->attempt, m->epoch};
+    step_begin_out b;
+    store_step_begin(t->s, &ref, task->token, w->lease_ttl_ms, w->cfg.node_id, &b);
+    switch (b.st) {
+    case SB_OK:
+        break;
+    case SB_BUSY:
+        /* another executor holds the lease: a duplicate delivery, or a dead
+         * holder whose lease has not expired yet. Look again later. */
+        if (task->deferrals < BUSY_MAX_DEFERRALS) {
+            int64_t d = b.busy_pttl_ms + 100;
+            if (d < 250) d = 250;
+            if (d > 5000) d = 5000;
+            log_debug("lease busy: deferring", "pttl_ms=%lld", (long long)b.busy_pttl_ms);
+            log_ctx_clear();
+            pool_defer(p, task, d);
+            return false;
+        }
+        log_info("lease still busy: leaving the message to the holder", "%s", "");
+        log_ctx_clear();
+        return true;
+    case SB_ERROR:
+        log_ctx_clear();
+        if (task->deferrals >= REDIS_DOWN_MAX_DEFERRALS) return true;
+        pool_defer(p, task, 1000);
+        return false;
+    case SB_PAUSED:
+        log_info("campaign paused: message dropped (the outbox re-emits on resume)", "%s", "");
+        log_ctx_clear();
+        return true;
+    case SB_GONE:
+    case SB_STALE:
+    default:
+        log_info("stale or duplicate step message dropped", "why=\"%s\" epoch=%llu", b.why,
+                 (unsigned long long)m->epoch);
+        log_ctx_clear();
+        return true;
+    }
+
+    step_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.t = t;
+    ctx.w = w;
+    ctx.msg = m;
+    ctx.sd = sd;
+    ctx.def = def;
+    ctx.rec = b.rec;
+    ctx.camp = b.campaign;
+    ctx.token = task->token;
+    ctx.fence = b.fence;
+    ctx.lease_until = fc_mono_ms() + w->lease_ttl_ms;
+    sargs_init(&ctx.fields);
+
+    char prior_wait[128];
+    fc_strlcpy(prior_wait, kv_get(&ctx.rec, "wait_on") ? kv_get(&ctx.rec, "wait_on") : "", sizeof prior_wait);
+    char region[32];
+    fc_strlcpy(region, step_ctx_campaign_field(&ctx, "region"), sizeof region);
+
+    step_result res;
+    memset(&res, 0, sizeof res);
+    int64_t t0 = fc_mono_ms();
+    step_rc rc;
+    if (def->limit_class && !step_ctx_slot(&ctx, def->limit_class)) {
+        rc = STEP_WAIT;
+        res.wait_ms = 2000 + (int64_t)fc_rand_below(2000);
+        snprintf(res.reason, sizeof res.reason, "waiting for a %s slot", def->limit_class);
+    } else {
+        rc = def->fn(&ctx, &res);
+    }
+    int64_t dur = fc_mono_ms() - t0;
+
+    step_transition tr;
+    step_plan(sd, def, rc, &res, m->attempt, fc_now_ms(), &w->lim, &tr);
+    sargs_add(&ctx.fields, "wait_on");
+    sargs_add(&ctx.fields, rc == STEP_WAIT ? res.wait_on : "");
+
+    step_end_in in = {.msg = &ref, .token = task->token, .fence = b.fence, .outcome = tr.outcome,
+                      .new_step = tr.new_step, .new_state = tr.new_state, .new_attempt = tr.new_attempt,
+                      .due_ms = tr.due_ms, .error = tr.error, .deadline_ms = tr.deadline_ms,
+                      .node = w->cfg.node_id, .duration_ms = dur, .strategy = m->strategy,
+                      .fields = &ctx.fields};
+    char epoch[32] = "", member[STORE_TIMER_MAX] = "", why[160] = "";
+    se_status se = store_step_end(t->s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why);
+    bool finished = true;
+    if (se == SE_OK) {
+        if (rc == STEP_WAIT && res.wait_on[0]) fleetcache_want(t->s, region, res.wait_on, fc_now_ms());
+        if (prior_wait[0] && (rc != STEP_WAIT || strcmp(prior_wait, res.wait_on)))
+            fleetcache_unwant(t->s, region, prior_wait);
+        if (def->limit_class) {
+            const char *nc = strcmp(tr.new_state, "running") ? NULL : class_of(sd, tr.new_step);
+            if (!nc || strcmp(nc, def->limit_class)) slot_release(&ctx, def->limit_class);
+        }
+        uint64_t ep = strtoull(epoch, NULL, 10);
+        if (tr.emit_now && member[0]) {
+            fc_step_msg next;
+            emit_step_fill(&next, m->campaign, m->instance, m->strategy, tr.new_step, tr.new_attempt, ep,
+                           "worker", m->trace_id);
+            char err[256];
+            if (emit_step(w->prod, &w->cfg, &next, 15000, err, sizeof err))
+                store_timer_done(t->s, m->campaign, member);
+            else
+                log_warn("successor not produced: the coordinator's outbox will emit it", "err=\"%s\"", err);
+        }
+        fc_step_event ev;
+        make_event(&ev, &ctx, &tr, ep, dur);
+        emit_event(w->prod, &w->cfg, &ev);
+        if (rc == STEP_WAIT)
+            log_debug("step waits", "wait_ms=%lld on=%s reason=\"%s\"", (long long)res.wait_ms, res.wait_on,
+                      res.reason);
+        else
+            log_info("step finished", "outcome=%s next=%s state=%s duration_ms=%lld reason=\"%s\"", tr.outcome,
+                     tr.new_step, tr.new_state, (long long)dur, tr.error);
+    } else if (se == SE_FENCED) {
+        log_warn("outcome dropped: lease lost", "why=\"%s\" outcome=%s", why, tr.outcome);
+    } else {
+        /* Redis unreachable: the step is idempotent, run it again later with
+         * the same lease token (our lease may still be valid). */
+        log_warn("outcome not recorded (redis unavailable): step will re-run", "outcome=%s", tr.outcome);
+        if (task->deferrals < REDIS_DOWN_MAX_DEFERRALS) {
+            pool_defer(p, task, 1000);
+            finished = false;
+        }
+    }
+    sargs_free(&ctx.fields);
+    store_step_begin_done(&b);
+    log_ctx_clear();
+    return finished;
+}

@@ -1,0 +1,525 @@
+/* offline — the strategy table and its steps (see offline.h). Every step is
+ * idempotent: it looks before it creates, names resources
+ * deterministically, treats "already exists / already gone" as success, and
+ * checks the lease before every mutating call. Waits never sleep: they
+ * return STEP_WAIT on the fleet poller's cache. */
+#include "offline.h"
+#include "awsstep.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOST_LEASE(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
+
+static const char *const ST_AVAILABLE[] = {"available", NULL};
+static const char *const ST_PARKED[] = {"available", "stopped", NULL};
+static const char *const ST_STOPPED[] = {"stopped", NULL};
+static const char *const ST_BAD_DB[] = {"failed", "incompatible-restore", "incompatible-parameters",
+                                        "inaccessible-encryption-credentials", "storage-full", NULL};
+static const char *const ST_BAD_SNAP[] = {"failed", "error", NULL};
+
+static void retired_name(step_ctx *ctx, char *out, size_t cap) { awsstep_name(ctx, "retired", out, cap); }
+
+/* Remember what a restore needs to recreate the source's settings. */
+static void learn_source(step_ctx *ctx, const rds_instance *i)
+{
+    step_ctx_set_fact(ctx, "class", i->instance_class);
+    step_ctx_set_fact(ctx, "engine", i->engine);
+    step_ctx_set_fact(ctx, "storage_type", i->storage_type);
+    step_ctx_set_factf(ctx, "storage_gb", "%lld", (long long)i->allocated_storage);
+    step_ctx_set_fact(ctx, "subnet_group", i->subnet_group);
+    char sgs[512] = "";
+    size_t n = 0;
+    for (size_t k = 0; k < i->n_vpc_sg_ids; k++)
+        n += (size_t)snprintf(sgs + n, n < sizeof sgs ? sizeof sgs - n : 0, "%s%s", k ? "," : "", i->vpc_sg_ids[k]);
+    step_ctx_set_fact(ctx, "sgs", sgs);
+    step_ctx_set_fact(ctx, "param_group", i->n_param_groups ? i->param_groups[0].name : "");
+    step_ctx_set_fact(ctx, "option_group", i->option_group);
+    step_ctx_set_factf(ctx, "multi_az", "%d", i->multi_az ? 1 : 0);
+    step_ctx_set_factf(ctx, "port", "%d", i->port);
+    step_ctx_set_fact(ctx, "address", i->endpoint_address);
+    step_ctx_set_factf(ctx, "backup_retention", "%d", i->backup_retention);
+    step_ctx_set_factf(ctx, "deletion_protection", "%d", i->deletion_protection ? 1 : 0);
+    step_ctx_set_factf(ctx, "public", "%d", i->publicly_accessible ? 1 : 0);
+    step_ctx_set_fact(ctx, "source_status", i->status);
+    /* user tags travel to the target (ours and aws: ones do not) */
+    char tags[1024] = "";
+    n = 0;
+    for (size_t k = 0; k < i->n_tags && k < 20; k++) {
+        if (!strncmp(i->tags[k].key, "aws:", 4) || !strncmp(i->tags[k].key, "fleetcrypt:", 11)) continue;
+        n += (size_t)snprintf(tags + n, n < sizeof tags ? sizeof tags - n : 0, "%s\t%s\n", i->tags[k].key,
+                              i->tags[k].value);
+    }
+    if (n < sizeof tags) step_ctx_set_fact(ctx, "tags", tags);
+}
+
+/* ---- preflight: exists, eligible, not already done ---- */
+static step_rc s_preflight(step_ctx *ctx, step_result *res)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    const char *id = step_ctx_instance(ctx);
+    const char *key = step_ctx_campaign_field(ctx, "kms_key_arn");
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    bool renamed = false;
+    if (!rds_describe_db_instance(c, id, &i, &e)) {
+        if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances");
+        /* resumed after the source was already renamed by us */
+        char ret[64];
+        retired_name(ctx, ret, sizeof ret);
+        aws_error_clear(&e);
+        if (!rds_describe_db_instance(c, ret, &i, &e)) {
+            if (e.kind == AWS_ERR_NOT_FOUND) {
+                snprintf(res->reason, sizeof res->reason, "instance %s not found", id);
+                return STEP_FAIL;
+            }
+            return awsstep_fail(res, &e, "DescribeDBInstances");
+        }
+        renamed = true;
+    }
+    step_rc rc = STEP_OK;
+    if (strncmp(i->engine, "postgres", 8) != 0) {
+        snprintf(res->reason, sizeof res->reason, "engine %s is not supported (postgres only)", i->engine);
+        rc = STEP_FAIL;
+    } else if (!renamed && i->storage_encrypted && awsstep_same_key(i->kms_key_id, key)) {
+        snprintf(res->reason, sizeof res->reason, "already encrypted with the requested key");
+        rc = STEP_SKIP;
+    } else if (!renamed && i->storage_encrypted) {
+        snprintf(res->reason, sizeof res->reason,
+                 "already encrypted with another key (%s): key rotation is not supported by offline",
+                 i->kms_key_id);
+        rc = STEP_SKIP;
+    } else if (i->read_replica_source[0]) {
+        snprintf(res->reason, sizeof res->reason, "instance is a read replica of %s", i->read_replica_source);
+        rc = STEP_FAIL;
+    } else if (i->n_read_replica_ids > 0 && strcmp(step_ctx_campaign_field(ctx, "replicas"), "ignore")) {
+        snprintf(res->reason, sizeof res->reason,
+                 "instance has %zu read replica(s) (first: %s): a source with replicas cannot be stopped",
+                 i->n_read_replica_ids, i->read_replica_ids[0]);
+        rc = STEP_FAIL;
+    } else if (!renamed && strcmp(i->status, "available") && strcmp(i->status, "stopped")) {
+        snprintf(res->reason, sizeof res->reason, "instance is %s; waiting for available or stopped", i->status);
+        res->wait_ms = 10000;
+        rc = STEP_WAIT;
+    } else {
+        learn_source(ctx, i);
+        if (renamed) awsstep_mark(ctx, "renamed_at");
+    }
+    rds_instance_free(i);
+    return rc;
+}
+
+/* ---- rename-source: the original identifier is freed for the target ---- */
+static step_rc s_rename_source(step_ctx *ctx, step_result *res)
+{
+    char ret[64];
+    retired_name(ctx, ret, sizeof ret);
+    step_cache_view v;
+    if (step_ctx_fact(ctx, "renamed_at"))
+        return awsstep_await(ctx, res, "db", ret, "renamed_at", ST_PARKED, ST_BAD_DB, &v);
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    const char *id = step_ctx_instance(ctx);
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instance(c, id, &i, &e)) {
+        if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances");
+        /* already renamed (our earlier attempt got through) */
+        awsstep_mark(ctx, "renamed_at");
+        return awsstep_await(ctx, res, "db", ret, "renamed_at", ST_PARKED, ST_BAD_DB, &v);
+    }
+    step_rc rc;
+    if (!strcmp(i->status, "available")) {
+        if (!step_ctx_lease_ok(ctx)) {
+            rds_instance_free(i);
+            return LOST_LEASE(res);
+        }
+        rds_modify_instance_opts o;
+        rds_modify_instance_opts_init(&o);
+        o.identifier = id;
+        o.new_identifier = ret;
+        o.apply_immediately = true;
+        aws_error_clear(&e);
+        if (rds_modify_db_instance(c, &o, NULL, &e)) {
+            awsstep_mark(ctx, "renamed_at");
+            res->wait_ms = 500;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
+            snprintf(res->reason, sizeof res->reason, "renaming %s to %s", id, ret);
+            rc = STEP_WAIT;
+        } else if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 5000;
+            snprintf(res->reason, sizeof res->reason, "source busy: %.300s", e.message);
+            rc = STEP_WAIT;
+        } else {
+            rc = awsstep_fail(res, &e, "ModifyDBInstance (rename source)");
+        }
+    } else if (!strcmp(i->status, "stopped")) {
+        /* a stopped instance cannot be renamed: start it first */
+        if (!step_ctx_lease_ok(ctx)) {
+            rds_instance_free(i);
+            return LOST_LEASE(res);
+        }
+        aws_error_clear(&e);
+        if (rds_start_db_instance(c, id, NULL, &e) || !strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 10000;
+            snprintf(res->reason, sizeof res->reason, "starting the stopped source to rename it");
+            rc = STEP_WAIT;
+        } else {
+            rc = awsstep_fail(res, &e, "StartDBInstance");
+        }
+    } else {
+        res->wait_ms = 5000;
+        snprintf(res->reason, sizeof res->reason, "source is %s", i->status);
+        rc = STEP_WAIT;
+    }
+    rds_instance_free(i);
+    return rc;
+}
+
+/* ---- stop-source: nothing can write to it after this ---- */
+static step_rc s_stop_source(step_ctx *ctx, step_result *res)
+{
+    char ret[64];
+    retired_name(ctx, ret, sizeof ret);
+    step_cache_view v;
+    if (step_ctx_fact(ctx, "stop_at"))
+        return awsstep_await(ctx, res, "db", ret, "stop_at", ST_STOPPED, ST_BAD_DB, &v);
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instance(c, ret, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances (retired)");
+    step_rc rc;
+    if (!strcmp(i->status, "stopped")) {
+        rc = STEP_OK;
+    } else if (!strcmp(i->status, "stopping")) {
+        awsstep_mark(ctx, "stop_at");
+        rc = awsstep_await(ctx, res, "db", ret, "stop_at", ST_STOPPED, ST_BAD_DB, &v);
+    } else if (!strcmp(i->status, "available")) {
+        if (!step_ctx_lease_ok(ctx)) {
+            rds_instance_free(i);
+            return LOST_LEASE(res);
+        }
+        aws_error_clear(&e);
+        if (rds_stop_db_instance(c, ret, NULL, NULL, &e)) {
+            awsstep_mark(ctx, "stop_at");
+            res->wait_ms = 500;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
+            snprintf(res->reason, sizeof res->reason, "stopping %s", ret);
+            rc = STEP_WAIT;
+        } else if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 3000;
+            snprintf(res->reason, sizeof res->reason, "retired source busy: %.300s", e.message);
+            rc = STEP_WAIT;
+        } else {
+            rc = awsstep_fail(res, &e, "StopDBInstance");
+        }
+    } else {
+        res->wait_ms = 3000;
+        snprintf(res->reason, sizeof res->reason, "retired source is %s", i->status);
+        rc = STEP_WAIT;
+    }
+    rds_instance_free(i);
+    return rc;
+}
+
+/* ---- snapshot / copy: look, create, wait on the cache ---- */
+static step_rc snapshot_like(step_ctx *ctx, step_result *res, bool copy)
+{
+    char sid[64], eid[64], ret[64];
+    awsstep_name(ctx, "snap", sid, sizeof sid);
+    awsstep_name(ctx, "enc", eid, sizeof eid);
+    retired_name(ctx, ret, sizeof ret);
+    const char *want = copy ? eid : sid;
+    const char *fact = copy ? "copy_at" : "snap_at";
+    step_cache_view v;
+    if (step_ctx_fact(ctx, fact)) {
+        step_rc rc = awsstep_await(ctx, res, "snap", want, fact, ST_AVAILABLE, ST_BAD_SNAP, &v);
+        if (rc == STEP_OK && copy && !v.encrypted) {
+            snprintf(res->reason, sizeof res->reason, "copy %s is not encrypted", eid);
+            return STEP_FAIL;
+        }
+        return rc;
+    }
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    rds_snapshot *s = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_describe_db_snapshot(c, want, &s, &e)) {
+        bool avail = !strcmp(s->status, "available");
+        rds_snapshot_free(s);
+        awsstep_mark(ctx, fact);
+        if (avail) return STEP_OK;
+        return awsstep_await(ctx, res, "snap", want, fact, ST_AVAILABLE, ST_BAD_SNAP, &v);
+    }
+    if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBSnapshots");
+    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
+    aws_tag tags[4];
+    size_t nt = awsstep_tags(ctx, copy ? "encrypted-snapshot" : "source-snapshot", tags, 4);
+    aws_error_clear(&e);
+    bool ok;
+    if (copy) {
+        rds_copy_snapshot_opts o;
+        memset(&o, 0, sizeof o);
+        o.source_id = sid;
+        o.target_id = eid;
+        o.kms_key_id = step_ctx_campaign_field(ctx, "kms_key_arn");
+        o.copy_tags = 0;
+        o.tags = tags;
+        o.ntags = nt;
+        ok = rds_copy_db_snapshot(c, &o, NULL, &e);
+    } else {
+        ok = rds_create_db_snapshot(c, sid, ret, tags, nt, NULL, &e);
+    }
+    if (!ok && strcmp(e.code, "DBSnapshotAlreadyExists")) {
+        if (!strcmp(e.code, "SnapshotQuotaExceeded")) {
+            snprintf(res->reason, sizeof res->reason, "manual snapshot quota exceeded: %.300s", e.message);
+            return STEP_RETRY;
+        }
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 5000;
+            snprintf(res->reason, sizeof res->reason, "retired source busy: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, copy ? "CopyDBSnapshot" : "CreateDBSnapshot");
+    }
+    /* one of the two manual snapshots an in-flight instance may hold */
+    step_ctx_set_fact(ctx, "q_snap", copy ? "0" : "1");
+    awsstep_mark(ctx, fact);
+    res->wait_ms = 500;
+    snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", want);
+    snprintf(res->reason, sizeof res->reason, "%s %s", copy ? "copying to" : "snapshotting to", want);
+    return STEP_WAIT;
+}
+
+static step_rc s_snapshot(step_ctx *ctx, step_result *res) { return snapshot_like(ctx, res, false); }
+static step_rc s_copy(step_ctx *ctx, step_result *res) { return snapshot_like(ctx, res, true); }
+
+static int fact_int(step_ctx *ctx, const char *f, int dflt)
+{
+    const char *v = step_ctx_fact(ctx, f);
+    return v && *v ? atoi(v) : dflt;
+}
+
+static bool has_tag(const rds_instance *i, const char *k, const char *v)
+{
+    for (size_t n = 0; n < i->n_tags; n++)
+        if (!strcmp(i->tags[n].key, k) && !strcmp(i->tags[n].value, v)) return true;
+    return false;
+}
+
+/* ---- restore: the encrypted copy becomes the original identifier ---- */
+static step_rc s_restore(step_ctx *ctx, step_result *res)
+{
+    const char *id = step_ctx_instance(ctx);
+    const char *key = step_ctx_campaign_field(ctx, "kms_key_arn");
+    char eid[64];
+    awsstep_name(ctx, "enc", eid, sizeof eid);
+    step_cache_view v;
+    if (step_ctx_fact(ctx, "restore_at")) {
+        step_rc rc = awsstep_await(ctx, res, "db", id, "restore_at", ST_AVAILABLE, ST_BAD_DB, &v);
+        if (rc != STEP_OK) return rc;
+        if (!v.encrypted || !awsstep_same_key(v.kms_key, key)) {
+            snprintf(res->reason, sizeof res->reason, "restored %s is not encrypted with %s (kms %s)", id, key,
+                     v.kms_key);
+            return STEP_FAIL;
+        }
+        int64_t down0 = awsstep_fact_i64(ctx, "renamed_at", 0);
+        if (down0 > 0) {
+            char d[32];
+            snprintf(d, sizeof d, "%.1f", (double)(v.poll_ms - down0) / 1000.0);
+            step_ctx_set_field(ctx, "downtime_s", d);
+        }
+        return STEP_OK;
+    }
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_describe_db_instance(c, id, &i, &e)) {
+        bool ours = has_tag(i, "fleetcrypt:campaign", step_ctx_campaign(ctx)) &&
+                    has_tag(i, "fleetcrypt:role", "encrypted-target");
+        rds_instance_free(i);
+        if (!ours) {
+            snprintf(res->reason, sizeof res->reason,
+                     "identifier %s is now taken by an instance fleetcrypt did not create", id);
+            return STEP_FAIL;
+        }
+        awsstep_mark(ctx, "restore_at");
+        return awsstep_await(ctx, res, "db", id, "restore_at", ST_AVAILABLE, ST_BAD_DB, &v);
+    }
+    if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances (target)");
+    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
+    aws_tag tags[24];
+    size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
+    const char *ut = step_ctx_fact(ctx, "tags");
+    if (ut) {
+        char buf[1024];
+        fc_strlcpy(buf, ut, sizeof buf);
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line && nt < 24; line = strtok_r(NULL, "\n", &save)) {
+            char *tab = strchr(line, '\t');
+            if (!tab) continue;
+            *tab = 0;
+            fc_strlcpy(tags[nt].key, line, sizeof tags[nt].key);
+            fc_strlcpy(tags[nt].value, tab + 1, sizeof tags[nt].value);
+            nt++;
+        }
+    }
+    char sgbuf[512];
+    const char *sgv[16];
+    size_t nsg = 0;
+    fc_strlcpy(sgbuf, step_ctx_fact(ctx, "sgs") ? step_ctx_fact(ctx, "sgs") : "", sizeof sgbuf);
+    char *save = NULL;
+    for (char *s = strtok_r(sgbuf, ",", &save); s && nsg < 16; s = strtok_r(NULL, ",", &save)) sgv[nsg++] = s;
+    rds_restore_opts o;
+    rds_restore_opts_init(&o);
+    o.identifier = id;
+    o.snapshot_id = eid;
+    o.instance_class = step_ctx_fact(ctx, "class");
+    const char *sg = step_ctx_fact(ctx, "subnet_group");
+    o.subnet_group = sg && *sg ? sg : NULL;
+    o.vpc_sg_ids = nsg ? sgv : NULL;
+    o.n_vpc_sg_ids = nsg;
+    const char *pg = step_ctx_fact(ctx, "param_group");
+    o.param_group = pg && *pg ? pg : NULL;
+    const char *og = step_ctx_fact(ctx, "option_group");
+    o.option_group = og && *og ? og : NULL;
+    o.multi_az = fact_int(ctx, "multi_az", RDS_UNSET);
+    o.port = fact_int(ctx, "port", RDS_UNSET);
+    o.deletion_protection = fact_int(ctx, "deletion_protection", RDS_UNSET);
+    o.publicly_accessible = fact_int(ctx, "public", RDS_UNSET);
+    const char *stt = step_ctx_fact(ctx, "storage_type");
+    o.storage_type = stt && *stt ? stt : NULL;
+    o.tags = tags;
+    o.ntags = nt;
+    rds_instance *out = NULL;
+    aws_error_clear(&e);
+    if (!rds_restore_db_instance_from_db_snapshot(c, &o, &out, &e)) {
+        if (!strcmp(e.code, "DBInstanceAlreadyExists")) {
+            awsstep_mark(ctx, "restore_at");
+            res->wait_ms = 1000;
+            return STEP_WAIT;
+        }
+        if (!strcmp(e.code, "InstanceQuotaExceeded")) {
+            snprintf(res->reason, sizeof res->reason, "DB instance quota exceeded: %.300s", e.message);
+            return STEP_RETRY;
+        }
+        return awsstep_fail(res, &e, "RestoreDBInstanceFromDBSnapshot");
+    }
+    step_ctx_set_factf(ctx, "target_backup_retention", "%d", out ? out->backup_retention : -1);
+    rds_instance_free(out);
+    step_ctx_set_fact(ctx, "q_inst", "0");
+    awsstep_mark(ctx, "restore_at");
+    res->wait_ms = 500;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+    snprintf(res->reason, sizeof res->reason, "restoring %s from %s", id, eid);
+    return STEP_WAIT;
+}
+
+/* ---- configure-target: what a restore cannot take (backup retention) ---- */
+static step_rc s_configure_target(step_ctx *ctx, step_result *res)
+{
+    const char *id = step_ctx_instance(ctx);
+    int want = fact_int(ctx, "backup_retention", -1), have = fact_int(ctx, "target_backup_retention", -1);
+    step_cache_view v;
+    if (step_ctx_fact(ctx, "configure_at"))
+        return awsstep_await(ctx, res, "db", id, "configure_at", ST_AVAILABLE, ST_BAD_DB, &v);
+    if (want < 0 || want == have) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = id;
+    o.backup_retention = want;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_instance(c, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 5000;
+            snprintf(res->reason, sizeof res->reason, "target busy: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "ModifyDBInstance (backup retention)");
+    }
+    awsstep_mark(ctx, "configure_at");
+    res->wait_ms = 500;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+    return STEP_WAIT;
+}
+
+/* ---- retire: the stopped source is kept, tagged ---- */
+static step_rc s_retire(step_ctx *ctx, step_result *res)
+{
+    char ret[64], arn[256];
+    retired_name(ctx, ret, sizeof ret);
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
+             step_ctx_campaign_field(ctx, "account"), ret);
+    aws_tag tags[4];
+    size_t nt = awsstep_tags(ctx, "retired-source", tags, 3);
+    fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
+    fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
+    nt++;
+    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource");
+    return STEP_OK;
+}
+
+/* ---- cleanup: intermediate snapshots go unless --keep-snapshots ---- */
+static step_rc s_cleanup(step_ctx *ctx, step_result *res)
+{
+    if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    const char *sfx[] = {"snap", "enc"};
+    for (size_t k = 0; k < 2; k++) {
+        char id[64];
+        awsstep_name(ctx, sfx[k], id, sizeof id);
+        char fact[32];
+        snprintf(fact, sizeof fact, "deleted_%s", sfx[k]);
+        if (step_ctx_fact(ctx, fact)) continue;
+        if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_delete_db_snapshot(c, id, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+            if (!strcmp(e.code, "InvalidDBSnapshotState")) {
+                res->wait_ms = 5000;
+                snprintf(res->reason, sizeof res->reason, "snapshot %s busy: %.300s", id, e.message);
+                return STEP_WAIT;
+            }
+            return awsstep_fail(res, &e, "DeleteDBSnapshot");
+        }
+        step_ctx_set_fact(ctx, fact, "1");
+    }
+    step_ctx_set_fact(ctx, "q_snap", "0");
+    return STEP_OK;
+}
+
+static const step_def steps[] = {
+    {"preflight", s_preflight, "rename-source", NULL, 300, 8},
+    {"rename-source", s_rename_source, "stop-source", "cutover", 1800, 8},
+    {"stop-source", s_stop_source, "snapshot", NULL, 1800, 8},
+    {"snapshot", s_snapshot, "copy-encrypted", NULL, 7200, 8},
+    {"copy-encrypted", s_copy, "restore", "copy", 7200, 8},
+    {"restore", s_restore, "configure-target", "restore", 7200, 8},
+    {"configure-target", s_configure_target, "retire-source", NULL, 1800, 8},
+    {"retire-source", s_retire, "cleanup", NULL, 600, 8},
+    {"cleanup", s_cleanup, NULL, NULL, 900, 8},
+};
+
+const strategy_def offline_strategy = {"offline", steps, FC_ARRAY_LEN(steps)};
