@@ -79,7 +79,9 @@ void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const st
                 to_done(o, "failed", "step jumped to an empty step name");
                 return;
             }
-            to_done(o, "done", "");
+            /* the undo step finishing means the instance is aborted */
+            if (!strcmp(cur->name, STEP_ABORT_NAME)) to_done(o, "aborted", "aborted by operator; everything undone");
+            else to_done(o, "done", "");
             return;
         }
         const step_def *nd = strategy_step(sd, next);
@@ -104,6 +106,9 @@ void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const st
         o->due_ms = now_ms + w;
         o->deadline_ms = o->due_ms + step_deadline_s(lim, cur) * 1000;
         snprintf(o->error, sizeof o->error, "%s", "");
+        /* a step waiting on the operator shows as waiting_approval */
+        if (!strncmp(res->reason, STEP_APPROVAL_PREFIX, strlen(STEP_APPROVAL_PREFIX)))
+            o->new_state = "waiting_approval";
         return;
     }
     case STEP_RETRY: {

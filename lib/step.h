@@ -36,6 +36,18 @@ typedef struct step_result {
     char wait_on[96];
 } step_result;
 
+/* Engine conventions a strategy opts into:
+ * - a step named STEP_ABORT_NAME, not reachable through `next`, undoes what
+ *   the instance's facts say was done. When the record has
+ *   abort_requested=1 the runner jumps to it instead of running the current
+ *   step; when it returns STEP_OK the instance ends `aborted`. A strategy
+ *   without one fails the instance with a clear reason instead.
+ * - a STEP_WAIT whose reason starts with STEP_APPROVAL_PREFIX puts the
+ *   instance in state `waiting_approval` (shown by status/top) until the
+ *   step runs again and returns something else. */
+#define STEP_ABORT_NAME "abort"
+#define STEP_APPROVAL_PREFIX "waiting for approval"
+
 typedef struct step_ctx step_ctx;
 typedef step_rc (*step_fn)(step_ctx *ctx, step_result *res);
 

@@ -18,7 +18,7 @@ local function alloc(seqkey, floor)
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'epoch')
-if r[1] ~= 'running' then return {'stale', 'instance is ' .. tostring(r[1])} end
+if r[1] ~= 'running' and r[1] ~= 'waiting_approval' then return {'stale', 'instance is ' .. tostring(r[1])} end
 if r[2] ~= ARGV[3] or r[3] ~= ARGV[4] or r[4] ~= ARGV[5] then
   return {'stale', 'record is at ' .. tostring(r[2]) .. '/' .. tostring(r[3]) .. '/' .. tostring(r[4])}
 end

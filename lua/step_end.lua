@@ -22,7 +22,7 @@ local rec = KEYS[1]
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'fenced', 'lease lost'} end
 local r = redis.call('HMGET', rec, 'fence', 'epoch', 'state', 'step', 'timer', 'id')
 if r[1] ~= ARGV[2] then return {'fenced', 'fencing token moved on'} end
-if r[2] ~= ARGV[3] or r[4] ~= ARGV[4] or r[3] ~= 'running' then
+if r[2] ~= ARGV[3] or r[4] ~= ARGV[4] or (r[3] ~= 'running' and r[3] ~= 'waiting_approval') then
   return {'fenced', 'superseded'}
 end
 local now = ARGV[11]

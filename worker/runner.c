@@ -309,7 +309,21 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     memset(&res, 0, sizeof res);
     int64_t t0 = fc_mono_ms();
     step_rc rc;
-    if (def->limit_class && !step_ctx_slot(&ctx, def->limit_class)) {
+    const char *abort_req = kv_get(&ctx.rec, "abort_requested");
+    if (abort_req && !strcmp(abort_req, "1") && strcmp(def->name, STEP_ABORT_NAME)) {
+        /* Operator abort: do not run the step; jump to the strategy's undo step. */
+        if (strategy_step(sd, STEP_ABORT_NAME)) {
+            rc = STEP_NEXT;
+            fc_strlcpy(res.next, STEP_ABORT_NAME, sizeof res.next);
+            snprintf(res.reason, sizeof res.reason, "abort requested at step %s", def->name);
+        } else {
+            rc = STEP_FAIL;
+            snprintf(res.reason, sizeof res.reason,
+                     "abort requested at step %s: strategy %s has no undo step, so nothing further was done "
+                     "(resources so far are left as they are)", def->name, sd->name);
+        }
+        log_info("operator abort", "from_step=%s", def->name);
+    } else if (def->limit_class && !step_ctx_slot(&ctx, def->limit_class)) {
         rc = STEP_WAIT;
         res.wait_ms = 2000 + (int64_t)fc_rand_below(2000);
         snprintf(res.reason, sizeof res.reason, "waiting for a %s slot", def->limit_class);

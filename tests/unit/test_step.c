@@ -10,6 +10,7 @@
 #include "step.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static step_rc dummy(step_ctx *c, step_result *r) { (void)c; (void)r; return STEP_OK; }
@@ -109,6 +110,45 @@ static void test_plan_times(void **state)
     assert_non_null(strstr(o.error, "gave up after 3 attempts: Throttling"));
 }
 
+/* The engine conventions a strategy opts into: its "abort" step ending OK
+ * means aborted (not done); a wait on the operator is waiting_approval. */
+static const step_def undo_steps[] = {
+    {"work", dummy, NULL, NULL, 60, 0},
+    {STEP_ABORT_NAME, dummy, NULL, NULL, 60, 0},
+};
+static const strategy_def undo_strat = {"u", undo_steps, 2};
+
+static void test_abort_and_approval_conventions(void **state)
+{
+    (void)state;
+    step_limits lim;
+    step_limits_default(&lim);
+    step_transition tr;
+    step_result res;
+    memset(&res, 0, sizeof res);
+    /* jump to abort, then abort finishing */
+    fc_strlcpy(res.next, STEP_ABORT_NAME, sizeof res.next);
+    step_plan(&undo_strat, &undo_steps[0], STEP_NEXT, &res, 3, 1000, &lim, &tr);
+    assert_string_equal(tr.new_step, STEP_ABORT_NAME);
+    assert_string_equal(tr.new_state, "running");
+    assert_int_equal(tr.new_attempt, 1);
+    memset(&res, 0, sizeof res);
+    step_plan(&undo_strat, &undo_steps[1], STEP_OK, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "aborted");
+    /* an ordinary last step still ends done */
+    step_plan(&undo_strat, &undo_steps[0], STEP_OK, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "done");
+    /* waiting on the operator vs waiting on AWS */
+    snprintf(res.reason, sizeof res.reason, "%s (cutover mode approve)", STEP_APPROVAL_PREFIX);
+    res.wait_ms = 5000;
+    step_plan(&undo_strat, &undo_steps[0], STEP_WAIT, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "waiting_approval");
+    assert_int_equal(tr.due_ms, 6000);
+    snprintf(res.reason, sizeof res.reason, "waiting for snapshot copy (40%%)");
+    step_plan(&undo_strat, &undo_steps[0], STEP_WAIT, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "running");
+}
+
 static void test_catalog(void **state)
 {
     (void)state;
@@ -159,6 +199,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_table),
         cmocka_unit_test(test_plan_times),
+        cmocka_unit_test(test_abort_and_approval_conventions),
         cmocka_unit_test(test_catalog),
         cmocka_unit_test(test_names),
     };
