@@ -10,6 +10,7 @@
  * line on stderr. */
 #include "aws.h"
 #include "cli.h"
+#include "dbsecret.h"
 #include "kms.h"
 #include "ratelimit.h"
 #include "rds.h"
@@ -38,6 +39,8 @@ typedef struct sub_opts {
     char **ids;
     int nids, cap;
 } sub_opts;
+
+static int validate_extras(const sub_opts *o);
 
 static bool add_id(sub_opts *o, const char *id)
 {
@@ -234,6 +237,35 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
     if (!step_catalog_find(o->strategy))
         return cli_err(CLI_USAGE, "strategy %s is not available in this build", o->strategy);
     if (o->nids == 0) return cli_err(CLI_USAGE, "no instances given (arguments, '-' for stdin, or --file)");
+    return validate_extras(o);
+}
+
+/* The pass-through options must be valid before anything is enqueued. */
+static int validate_extras(const sub_opts *o)
+{
+    static const struct {
+        const char *opt;
+        const char *allowed[3];
+    } enums[] = {{"cutover", {"auto", "approve", NULL}},
+                 {"cutover-method", {"rename", "proxy", NULL}},
+                 {"validate", {"normal", "strict", NULL}}};
+    for (size_t i = 0; i < FC_ARRAY_LEN(enums); i++) {
+        json_t *v = json_object_get(o->extra, enums[i].opt);
+        if (!v) continue;
+        const char *sv = json_is_string(v) ? json_string_value(v) : "";
+        bool ok = false;
+        for (int k = 0; enums[i].allowed[k]; k++) ok |= !strcmp(sv, enums[i].allowed[k]);
+        if (!ok)
+            return cli_err(CLI_USAGE, "--%s must be %s or %s, got '%.40s'", enums[i].opt, enums[i].allowed[0],
+                           enums[i].allowed[1], sv);
+    }
+    json_t *ds = json_object_get(o->extra, "db-secret");
+    if (ds) {
+        dbsecret_ref ref;
+        char err[256];
+        if (!json_is_string(ds) || !dbsecret_parse(json_string_value(ds), &ref, err, sizeof err))
+            return cli_err(CLI_USAGE, "%s", json_is_string(ds) ? err : "--db-secret must be a string");
+    }
     return CLI_OK;
 }
 

@@ -1,0 +1,31 @@
+"""submit refuses bad option values with exit 2 and one line naming the
+option, before it touches Redis or AWS (nothing listens at the Redis URL
+given here, so reaching it would be a different error)."""
+import os
+import subprocess
+
+import pytest
+
+from fclib import BIN_DIR, free_port
+
+FC = os.path.join(BIN_DIR, "fleetcrypt")
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["--cutover", "never"], "--cutover must be auto or approve"),
+    (["--cutover-method", "dns"], "--cutover-method must be rename or proxy"),
+    (["--validate", "maybe"], "--validate must be normal or strict"),
+    (["--db-secret", "hunter2"], "--db-secret must be rds-managed"),
+    (["--db-secret", "file:relative.json"], "absolute path"),
+    (["--max-parallel", "0"], "--max-parallel"),
+    (["--strategy", "teleport"], "strategy teleport is not available"),
+])
+def test_bad_option_values_exit_2_with_one_line(args, expect):
+    env = dict(os.environ, FLEETCRYPT_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    r = subprocess.run([FC, "submit", "--campaign", "c1", "--kms-key", "alias/k", *args, "db-1"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], r.stderr
+    # a mistyped --db-secret may be a pasted password: never echo it back
+    assert "hunter2" not in r.stderr
