@@ -18,6 +18,7 @@
 #include "store_model.h"
 #include "sts.h"
 #include "util.h"
+#include "window.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -258,6 +259,13 @@ static int validate_extras(const sub_opts *o)
         if (!ok)
             return cli_err(CLI_USAGE, "--%s must be %s or %s, got '%.40s'", enums[i].opt, enums[i].allowed[0],
                            enums[i].allowed[1], sv);
+    }
+    json_t *win = json_object_get(o->extra, "window");
+    if (win) {
+        fc_window w;
+        char err[256];
+        if (!json_is_string(win) || !window_parse(json_string_value(win), &w, err, sizeof err))
+            return cli_err(CLI_USAGE, "--window: %s", json_is_string(win) ? err : "must be a string");
     }
     json_t *ds = json_object_get(o->extra, "db-secret");
     if (ds) {

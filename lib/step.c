@@ -80,7 +80,8 @@ void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const st
                 return;
             }
             /* the undo step finishing means the instance is aborted */
-            if (!strcmp(cur->name, STEP_ABORT_NAME)) to_done(o, "aborted", "aborted by operator; everything undone");
+            if (!strcmp(cur->name, STEP_ABORT_NAME))
+                to_done(o, "aborted", res->reason[0] ? res->reason : "aborted; everything undone");
             else to_done(o, "done", "");
             return;
         }
@@ -142,6 +143,9 @@ static const strategy_info catalog[] = {
     {"offline", "preflight", 300,
      "offline: each source instance is STOPPED first and stays unavailable for the whole run "
      "(snapshot, encrypted copy, restore, rename swap)"},
+    {"pg-logical", "preflight", 600,
+     "pg-logical: sources stay online; writes stop only during each cutover (block, drain, rename swap or "
+     "proxy switch: about a second plus the switch)"},
 };
 
 const strategy_info *step_catalog_find(const char *name)

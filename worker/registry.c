@@ -1,6 +1,7 @@
 /* registry — see registry.h. */
 #include "registry.h"
 #include "strategies/offline.h"
+#include "strategies/pglogical.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 static const strategy_def *const strategies[] = {
     &offline_strategy,
+    &pglogical_strategy,
 };
 
 const strategy_def *registry_find(const char *name)

@@ -310,7 +310,11 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     int64_t t0 = fc_mono_ms();
     step_rc rc;
     const char *abort_req = kv_get(&ctx.rec, "abort_requested");
-    if (abort_req && !strcmp(abort_req, "1") && strcmp(def->name, STEP_ABORT_NAME)) {
+    const char *abort_refused = kv_get(&ctx.rec, "f.abort_refused");
+    /* An undo step that refused (after the switch nothing may be undone)
+     * sends the instance forward again: do not redirect it a second time. */
+    if (abort_req && !strcmp(abort_req, "1") && strcmp(def->name, STEP_ABORT_NAME) &&
+        !(abort_refused && *abort_refused && strcmp(abort_refused, "0"))) {
         /* Operator abort: do not run the step; jump to the strategy's undo step. */
         if (strategy_step(sd, STEP_ABORT_NAME)) {
             rc = STEP_NEXT;

@@ -84,6 +84,8 @@ def verify_done(stack, ids, key_arn, before, real_rows):
         assert inst["Endpoint"]["Port"] == before[i]["Endpoint"]["Port"], i
         tags = {t["Key"]: t["Value"] for t in inst.get("TagList", [])}
         assert tags.get("team") == "orch", f"{i}: user tags not carried over: {tags}"
+        # serving instances are no longer deletable under the worker's IAM policy
+        assert tags.get("fleetcrypt:role") == "encrypted", f"{i}: role tag {tags.get('fleetcrypt:role')}"
     retired = [d for d in rds.describe_db_instances()["DBInstances"]
                if {t["Key"]: t["Value"] for t in d.get("TagList", [])}.get("fleetcrypt:role") == "retired-source"]
     assert len(retired) == len(ids), [d["DBInstanceIdentifier"] for d in retired]

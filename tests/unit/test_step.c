@@ -135,6 +135,12 @@ static void test_abort_and_approval_conventions(void **state)
     memset(&res, 0, sizeof res);
     step_plan(&undo_strat, &undo_steps[1], STEP_OK, &res, 1, 1000, &lim, &tr);
     assert_string_equal(tr.new_state, "aborted");
+    assert_non_null(strstr(tr.error, "aborted"));
+    snprintf(res.reason, sizeof res.reason, "schema changed on the source: ALTER TABLE");
+    step_plan(&undo_strat, &undo_steps[1], STEP_OK, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "aborted");
+    assert_string_equal(tr.error, "schema changed on the source: ALTER TABLE");
+    memset(&res, 0, sizeof res);
     /* an ordinary last step still ends done */
     step_plan(&undo_strat, &undo_steps[0], STEP_OK, &res, 1, 1000, &lim, &tr);
     assert_string_equal(tr.new_state, "done");

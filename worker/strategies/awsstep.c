@@ -84,6 +84,33 @@ size_t awsstep_tags(step_ctx *ctx, const char *role, aws_tag *t, size_t cap)
     return n;
 }
 
+step_rc awsstep_promote_target(step_ctx *ctx, step_result *res, const char *id)
+{
+    if (step_ctx_fact(ctx, "target_promoted")) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    aws_error e;
+    aws_error_clear(&e);
+    rds_instance *i = NULL;
+    if (!rds_describe_db_instance(c, id, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances (promote target)");
+    bool target = false;
+    for (size_t k = 0; k < i->n_tags; k++)
+        if (!strcmp(i->tags[k].key, "fleetcrypt:role") && !strcmp(i->tags[k].value, "encrypted-target")) target = true;
+    char arn[sizeof i->arn];
+    fc_strlcpy(arn, i->arn, sizeof arn);
+    rds_instance_free(i);
+    if (target) {
+        if (!step_ctx_lease_ok(ctx))
+            return (snprintf(res->reason, sizeof res->reason, "lease lost before tagging"), STEP_RETRY);
+        aws_tag tag;
+        fc_strlcpy(tag.key, "fleetcrypt:role", sizeof tag.key);
+        fc_strlcpy(tag.value, "encrypted", sizeof tag.value);
+        if (!rds_add_tags_to_resource(c, arn, &tag, 1, &e)) return awsstep_fail(res, &e, "AddTagsToResource (promote target)");
+    }
+    step_ctx_set_fact(ctx, "target_promoted", "1");
+    return STEP_OK;
+}
+
 void awsstep_mark(step_ctx *ctx, const char *fact)
 {
     step_ctx_set_factf(ctx, fact, "%lld", (long long)fc_now_ms());

@@ -21,6 +21,11 @@ step_rc awsstep_await(step_ctx *ctx, step_result *res, const char *kind, const c
 void awsstep_name(step_ctx *ctx, const char *suffix, char *out, size_t cap);
 /* Tags every resource we create carries. Fills up to cap tags, returns n. */
 size_t awsstep_tags(step_ctx *ctx, const char *role, aws_tag *tags, size_t cap);
+/* After the switch: the encrypted instance now serving under `id` loses the
+ * role tag encrypted-target (the only role the worker's IAM policy lets it
+ * delete, so an abort can remove an unswitched copy) and becomes
+ * fleetcrypt:role=encrypted. Idempotent (fact "target_promoted"). */
+step_rc awsstep_promote_target(step_ctx *ctx, step_result *res, const char *id);
 /* Record "<fact> = now (ms)". */
 void awsstep_mark(step_ctx *ctx, const char *fact);
 int64_t awsstep_fact_i64(step_ctx *ctx, const char *fact, int64_t dflt);

@@ -483,6 +483,8 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
 /* ---- cleanup: intermediate snapshots go unless --keep-snapshots ---- */
 static step_rc s_cleanup(step_ctx *ctx, step_result *res)
 {
+    step_rc prc = awsstep_promote_target(ctx, res, step_ctx_instance(ctx));
+    if (prc != STEP_OK) return prc;
     if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return STEP_OK;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);

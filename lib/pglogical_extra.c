@@ -1,0 +1,123 @@
+/* pglogical_extra — see pglogical_extra.h. */
+#include "pglogical_extra.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool pglx_wal_segment_size(pgq *q, uint64_t *out, char *err, size_t errcap)
+{
+    char v[32];
+    if (!pgq_scalar(q, pgq_sql("pglx_wal_segsize"), 0, NULL, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "reading wal_segment_size: %s", q->err);
+        return false;
+    }
+    *out = strtoull(v, NULL, 10);
+    if (!lsn_valid_segsize(*out)) {
+        pgrepl_seterr(err, errcap, "implausible wal_segment_size %s", v);
+        return false;
+    }
+    return true;
+}
+
+bool pglx_storage_used(pgq *q, int64_t *out, char *err, size_t errcap)
+{
+    char v[32];
+    *out = -1;
+    if (!pgq_scalar(q, pgq_sql("pglx_storage_used"), 0, NULL, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "measuring disk usage: %s", q->err);
+        return false;
+    }
+    *out = strtoll(v, NULL, 10);
+    return true;
+}
+
+bool pglx_protected_roles(pgq *q, const char *master, char ***list, int *n, char *err, size_t errcap)
+{
+    *list = NULL;
+    *n = 0;
+    const char *p[] = {master};
+    PGresult *r = pgq_exec(q, pgq_sql("pglx_superusers"), 1, p);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "listing superusers: %s", q->err);
+        return false;
+    }
+    int rows = PQntuples(r);
+    char **l = calloc((size_t)rows + 1, sizeof *l);
+    if (!l) {
+        PQclear(r);
+        pgrepl_seterr(err, errcap, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < rows; i++) {
+        l[i] = strdup(PQgetvalue(r, i, 0));
+        if (!l[i]) {
+            pgrepl_free_list(l, i);
+            PQclear(r);
+            pgrepl_seterr(err, errcap, "out of memory");
+            return false;
+        }
+    }
+    PQclear(r);
+    *list = l;
+    *n = rows;
+    return true;
+}
+
+bool pglx_admin_rights(pgq *q, const pgrepl_names *nm, const char *master, char *err, size_t errcap)
+{
+    const char *p[] = {master};
+    char v[8];
+    if (!pgq_scalar(q, pgq_sql("pglx_role_is_super"), 1, p, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "role %s: %s", master, q->err);
+        return false;
+    }
+    const char *a[] = {nm->admin_role};
+    bool super = v[0] == 't';
+    if (!pgrepl_ddl(q, super ? "pgrepl_role_superuser" : "pglx_role_createrole", 1, a)) {
+        pgrepl_seterr(err, errcap, "ALTER ROLE %s %s: %s", nm->admin_role, super ? "SUPERUSER" : "CREATEROLE",
+                      q->err);
+        return false;
+    }
+    /* where rds_replication is an ordinary role (not RDS), the subscription's
+     * login needs the REPLICATION attribute itself */
+    const char *b[] = {nm->sub_role};
+    if (super && !pgrepl_ddl(q, "pgrepl_role_replication", 1, b)) {
+        pgrepl_seterr(err, errcap, "ALTER ROLE %s REPLICATION: %s", nm->sub_role, q->err);
+        return false;
+    }
+    return true;
+}
+
+bool pglx_blocked_since(pgq *q, const pgrepl_names *nm, int *count, int64_t *since_ms, char *err,
+                        size_t errcap)
+{
+    *count = 0;
+    *since_ms = 0;
+    const char *s[] = {nm->schema};
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_schema_exists"), 1, s, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+        return false;
+    }
+    if (atoi(v) == 0) return true;
+    PGresult *r = pgrepl_tmpl_exec(q, "pglx_blocked_since", 1, s, 0, NULL);
+    if (!r) {
+        if (!strcmp(q->sqlstate, "42P01")) return true; /* no block record table */
+        pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+        return false;
+    }
+    *count = atoi(PQgetvalue(r, 0, 0));
+    *since_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return true;
+}
+
+bool pglx_pin_snapshot(pgq *q, char *err, size_t errcap)
+{
+    if (!pgq_script(q, pgq_sql("pglx_pin_snapshot"))) {
+        pgrepl_seterr(err, errcap, "pinning a snapshot: %s", q->err);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,30 @@
+/* pglogical — strategy "pg-logical": minimal-downtime encryption of RDS for
+ * PostgreSQL by a snapshot seeded with native logical replication from a
+ * slot made before the snapshot (DESIGN.md §4, issue 6). The table and the
+ * engine hooks it assumes are in pglogical.c; each step's facts, idempotence
+ * and what abort undoes are in docs/pg-logical-steps.md. */
+#ifndef FC_STRATEGY_PGLOGICAL_H
+#define FC_STRATEGY_PGLOGICAL_H
+
+#include "step.h"
+
+extern const strategy_def pglogical_strategy;
+
+/* The steps, in table order (pglogical_prepare.c, pglogical_aws.c,
+ * pglogical_target.c, pglogical_catchup.c, pglogical_cutover.c,
+ * pglogical_finish.c). */
+step_rc pgl_step_preflight(step_ctx *ctx, step_result *res);
+step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res);
+step_rc pgl_step_snapshot(step_ctx *ctx, step_result *res);
+step_rc pgl_step_copy_encrypted(step_ctx *ctx, step_result *res);
+step_rc pgl_step_restore(step_ctx *ctx, step_result *res);
+step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res);
+step_rc pgl_step_find_start_lsn(step_ctx *ctx, step_result *res);
+step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res);
+step_rc pgl_step_catch_up(step_ctx *ctx, step_result *res);
+step_rc pgl_step_cutover(step_ctx *ctx, step_result *res);
+step_rc pgl_step_verify(step_ctx *ctx, step_result *res);
+step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res);
+step_rc pgl_step_abort(step_ctx *ctx, step_result *res);
+
+#endif

@@ -1,0 +1,412 @@
+/* pglogical_common — see pglogical_common.h. */
+#include "pglogical_common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "pglogical_extra.h"
+#include "util.h"
+
+void pgl_reason(step_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- facts, options */
+const char *pgl_fact(step_ctx *ctx, const char *name)
+{
+    const char *v = step_ctx_fact(ctx, name);
+    return v ? v : "";
+}
+
+int64_t pgl_fact_i64(step_ctx *ctx, const char *name, int64_t dflt)
+{
+    const char *v = step_ctx_fact(ctx, name);
+    return v && *v ? strtoll(v, NULL, 10) : dflt;
+}
+
+const char *pgl_cfield(step_ctx *ctx, const char *name)
+{
+    const char *v = step_ctx_campaign_field(ctx, name);
+    if (v && *v) return v;
+    const char *spec = step_ctx_campaign_field(ctx, "spec");
+    if (!spec || !*spec) return "";
+    static const char *const alias[][2] = {{"cutover_mode", "cutover"},
+                                           {"cutover_method", "cutover-method"},
+                                           {"db_secret", "db-secret"},
+                                           {"replica_identity_full", "replica-identity-full"},
+                                           {"allow_reboot", "allow-reboot"},
+                                           {"keep_snapshots", "keep_snapshots"}};
+    const char *key = name;
+    for (size_t i = 0; i < FC_ARRAY_LEN(alias); i++)
+        if (!strcmp(alias[i][0], name)) key = alias[i][1];
+    static __thread char ring[16][1024];
+    static __thread unsigned next;
+    char *out = ring[next++ % 16];
+    out[0] = 0;
+    json_error_t je;
+    json_t *j = json_loads(spec, 0, &je);
+    if (!j) return "";
+    json_t *x = json_object_get(j, key);
+    if (!x) x = json_object_get(j, name);
+    if (json_is_string(x))
+        fc_strlcpy(out, json_string_value(x), 1024);
+    else if (json_is_true(x))
+        fc_strlcpy(out, "1", 1024);
+    else if (json_is_false(x))
+        fc_strlcpy(out, "0", 1024);
+    else if (json_is_integer(x))
+        snprintf(out, 1024, "%lld", (long long)json_integer_value(x));
+    json_decref(j);
+    return out;
+}
+
+bool pgl_opt(step_ctx *ctx, const char *field) { return pgl_truthy(pgl_cfield(ctx, field)); }
+
+int64_t pgl_opt_bytes(step_ctx *ctx, const char *field, int64_t dflt)
+{
+    int64_t v = dflt;
+    if (!pgl_parse_bytes(pgl_cfield(ctx, field), dflt, &v)) {
+        log_warn("campaign option is not a byte count: using the default", "field=%s default=%lld", field,
+                 (long long)dflt);
+        return dflt;
+    }
+    return v;
+}
+
+const char *pgl_sslmode(void)
+{
+    const char *v = getenv("FLEETCRYPT_PG_SSLMODE");
+    return v && *v ? v : "prefer";
+}
+
+const char *pgl_sslrootcert(void)
+{
+    const char *v = getenv("FLEETCRYPT_PG_SSLROOTCERT");
+    return v && *v ? v : NULL;
+}
+
+/* ---------------------------------------------------------------- session */
+void pgl_session_init(pgl_session *s, step_ctx *ctx, step_result *res)
+{
+    memset(s, 0, sizeof *s);
+    s->ctx = ctx;
+    s->res = res;
+    if (!pgl_make_tag(step_ctx_campaign(ctx), step_ctx_instance(ctx), s->tag, sizeof s->tag))
+        fc_strlcpy(s->tag, "invalid", sizeof s->tag);
+    /* "dbs": database names, one per line (preflight refuses names with a newline) */
+    const char *dbs = pgl_fact(ctx, "dbs");
+    const char *p = dbs;
+    while (*p && s->ndbs < PGL_MAX_DBS) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n > 0) {
+            char *d = malloc(n + 1);
+            if (!d) break;
+            memcpy(d, p, n);
+            d[n] = 0;
+            s->dbs[s->ndbs++] = d;
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+}
+
+void pgl_session_finish(pgl_session *s)
+{
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < PGL_MAX_DBS; i++) {
+                pgq_close(s->conn[a][b][i]);
+                s->conn[a][b][i] = NULL;
+            }
+    for (int i = 0; i < s->nextra; i++) pgq_close(s->extra[i]);
+    s->nextra = 0;
+    for (int i = 0; i < s->ndbs; i++) free(s->dbs[i]);
+    s->ndbs = 0;
+    db_credentials_free(s->cred);
+    s->cred = NULL;
+    fc_wipe(s->admin_pw, sizeof s->admin_pw);
+    fc_wipe(s->sub_pw, sizeof s->sub_pw);
+}
+
+bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm)
+{
+    char err[200];
+    if (!pgrepl_names_make(s->tag, db, nm, err, sizeof err)) {
+        PGL_REASON(s->res, "names for %s: %s", db, err);
+        return false;
+    }
+    return true;
+}
+
+bool pgl_ensure_creds(pgl_session *s, step_rc *rc)
+{
+    if (s->cred) return true;
+    step_ctx *ctx = s->ctx;
+    dbsecret_ref ref;
+    char err[512];
+    if (!dbsecret_parse(pgl_cfield(ctx, "db_secret"), &ref, err, sizeof err)) {
+        PGL_REASON(s->res, "db secret: %s", err);
+        *rc = STEP_FAIL;
+        return false;
+    }
+    aws_client *c = ref.kind == DBSECRET_FILE ? NULL : step_ctx_aws(ctx);
+    /* credentials are the source's: the target is a copy of its data */
+    if (!dbsecret_resolve(c, &ref, step_ctx_instance(ctx), pgl_fact(ctx, "master_secret_arn"), &s->cred, err,
+                          sizeof err)) {
+        PGL_REASON(s->res, "database credentials: %s", err);
+        *rc = STEP_RETRY;
+        return false;
+    }
+    if (!pgrepl_derive_password(s->cred->password, "admin", s->tag, s->admin_pw) ||
+        !pgrepl_derive_password(s->cred->password, "sub", s->tag, s->sub_pw)) {
+        PGL_REASON(s->res, "cannot derive fleetcrypt's role passwords (empty master password?)");
+        *rc = STEP_FAIL;
+        return false;
+    }
+    return true;
+}
+
+bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *port)
+{
+    static const char *const hf[] = {"address", "target_address", "retired_address"};
+    static const char *const pf[] = {"port", "target_port", "retired_port"};
+    const char *h = pgl_fact(s->ctx, hf[side]);
+    *port = (int)pgl_fact_i64(s->ctx, pf[side], 0);
+    if (!*h || *port <= 0) return false;
+    return fc_strlcpy(host, h, hcap);
+}
+
+static int db_index(pgl_session *s, const char *db)
+{
+    for (int i = 0; i < s->ndbs; i++)
+        if (!strcmp(s->dbs[i], db)) return i;
+    return -1;
+}
+
+pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_rc *rc)
+{
+    static const char *const side_name[] = {"source", "target", "retired source"};
+    int idx = db_index(s, db);
+    pgq **slot = idx >= 0 ? &s->conn[side][who][idx] : NULL;
+    if (slot && *slot) {
+        if (PQstatus((*slot)->conn) == CONNECTION_OK) return *slot;
+        pgq_close(*slot);
+        *slot = NULL;
+    }
+    if (!pgl_ensure_creds(s, rc)) return NULL;
+    char host[256];
+    int port = 0;
+    if (!pgl_endpoint(s, side, host, sizeof host, &port)) {
+        PGL_REASON(s->res, "the %s's endpoint is not known yet", side_name[side]);
+        *rc = STEP_FAIL;
+        return NULL;
+    }
+    pgrepl_names nm;
+    if (!pgl_names(s, db, &nm)) {
+        *rc = STEP_FAIL;
+        return NULL;
+    }
+    pgq_conninfo ci;
+    memset(&ci, 0, sizeof ci);
+    ci.host = host;
+    ci.port = port;
+    ci.dbname = db;
+    ci.user = who == PGL_AS_ADMIN ? nm.admin_role : s->cred->username;
+    ci.password = who == PGL_AS_ADMIN ? s->admin_pw : s->cred->password;
+    ci.sslmode = pgl_sslmode();
+    ci.sslrootcert = pgl_sslrootcert();
+    ci.connect_timeout_s = 10;
+    ci.statement_timeout_ms = 300000;
+    ci.application_name = "fleetcrypt";
+    char err[512];
+    pgq *q = pgq_connect(&ci, err, sizeof err);
+    if (!q) {
+        PGL_REASON(s->res, "connecting to the %s (%s:%d/%s as %s): %s", side_name[side], host, port, db, ci.user,
+                   err);
+        *rc = STEP_RETRY;
+        return NULL;
+    }
+    if (slot) {
+        *slot = q;
+    } else if (s->nextra < (int)FC_ARRAY_LEN(s->extra)) {
+        s->extra[s->nextra++] = q;
+    } else {
+        pgq_close(q);
+        PGL_REASON(s->res, "too many connections to databases outside the replicated set");
+        *rc = STEP_FAIL;
+        return NULL;
+    }
+    return q;
+}
+
+void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db)
+{
+    int idx = db_index(s, db);
+    if (idx < 0) return;
+    pgq_close(s->conn[side][who][idx]);
+    s->conn[side][who][idx] = NULL;
+}
+
+step_rc pgl_sql_fail(step_result *res, const pgq *q, const char *what, const char *err)
+{
+    PGL_REASON(res, "%s: %s", what, err && *err ? err : (q ? q->err : "failed"));
+    const char *st = q ? q->sqlstate : "";
+    if (!q || !st[0] || PQstatus(q->conn) != CONNECTION_OK) return STEP_RETRY; /* connection trouble */
+    if (!strncmp(st, "08", 2) || !strncmp(st, "57P", 3) || !strncmp(st, "53", 2) || !strncmp(st, "40", 2) ||
+        !strcmp(st, "57014") || !strcmp(st, "55006") || !strcmp(st, "55P03"))
+        return STEP_RETRY;
+    return STEP_FAIL;
+}
+
+step_rc pgl_abort_now(step_ctx *ctx, step_result *res, const char *why)
+{
+    log_warn("aborting the instance", "why=\"%s\"", why);
+    step_ctx_set_fact(ctx, "abort_reason", why);
+    step_ctx_set_fact(ctx, "abort_auto", "1");
+    PGL_REASON(res, "aborting: %s", why);
+    fc_strlcpy(res->next, "abort", sizeof res->next);
+    return STEP_NEXT;
+}
+
+/* ---------------------------------------------------------------- the watch */
+step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag)
+{
+    step_ctx *ctx = s->ctx;
+    step_rc rc = STEP_OK;
+    if (max_lag) *max_lag = -1;
+    if (s->ndbs == 0) return STEP_OK; /* before preflight learnt the databases */
+    const char *first = s->dbs[0];
+    pgq *q0 = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, first, &rc);
+    if (!q0) return rc;
+
+    /* a database created or dropped since preflight is not replicated */
+    char **now = NULL;
+    int nnow = 0;
+    char err[1024];
+    if (!pgrepl_list_databases(q0, &now, &nnow, err, sizeof err)) return pgl_sql_fail(s->res, q0, "watch", err);
+    bool same = nnow == s->ndbs;
+    for (int i = 0; same && i < nnow; i++) same = !strcmp(now[i], s->dbs[i]);
+    pgrepl_free_list(now, nnow);
+    if (!same) return pgl_abort_now(ctx, s->res, "the set of databases on the source changed during replication");
+
+    int64_t retained = 0, lag = -1;
+    for (int i = 0; i < s->ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
+        pgq *q = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, s->dbs[i], &rc);
+        if (!q) return rc;
+        pgrepl_slot_info si;
+        if (!pgrepl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(s->res, q, "slot status", err);
+        if (!si.exists) {
+            char why[256];
+            snprintf(why, sizeof why, "replication slot %s vanished from the source", nm.slot);
+            return pgl_abort_now(ctx, s->res, why);
+        }
+        if (!strcmp(si.wal_status, "lost")) {
+            char why[256];
+            snprintf(why, sizeof why, "replication slot %s lost WAL it needed (max_slot_wal_keep_size)", nm.slot);
+            return pgl_abort_now(ctx, s->res, why);
+        }
+        if (si.retained_bytes > retained) retained = si.retained_bytes;
+        int count = 0;
+        char events[400] = "";
+        if (!pgrepl_ddl_check(q, &nm, &count, events, sizeof events, err, sizeof err))
+            return pgl_sql_fail(s->res, q, "DDL guard", err);
+        if (count > 0) {
+            char why[480];
+            snprintf(why, sizeof why, "schema changed on the source (database %s): %.380s", s->dbs[i], events);
+            return pgl_abort_now(ctx, s->res, why);
+        }
+        if (check_sub) {
+            char f[96];
+            snprintf(f, sizeof f, "lag.%s", nm.slot);
+            step_ctx_set_factf(ctx, f, "%lld", (long long)si.lag_bytes);
+            if (si.lag_bytes > lag) lag = si.lag_bytes;
+            pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &rc);
+            if (!t) return rc;
+            pgrepl_sub_info sub;
+            if (!pgrepl_sub_status(t, &nm, &sub, err, sizeof err))
+                return pgl_sql_fail(s->res, t, "subscription status", err);
+            if (!sub.exists || !sub.enabled || sub.apply_errors > 0) {
+                char why[400];
+                snprintf(why, sizeof why,
+                         "subscription %s on the target is %s (apply errors %lld, sync errors %lld): the "
+                         "slot would retain WAL on the source; see the target's log for the error",
+                         nm.subscription, !sub.exists ? "missing" : !sub.enabled ? "disabled" : "failing",
+                         (long long)sub.apply_errors, (long long)sub.sync_errors);
+                return pgl_abort_now(ctx, s->res, why);
+            }
+        }
+    }
+    step_ctx_set_factf(ctx, "retained_bytes", "%lld", (long long)retained);
+    if (check_sub) {
+        step_ctx_set_factf(ctx, "lag_bytes", "%lld", (long long)lag);
+        awsstep_mark(ctx, "lag_at");
+        if (max_lag) *max_lag = lag;
+    }
+    pgl_wal_in wi;
+    memset(&wi, 0, sizeof wi);
+    wi.retained_bytes = retained;
+    wi.limit_bytes = pgl_opt_bytes(ctx, "max_retained_wal_bytes", 0);
+    wi.allocated_bytes = pgl_fact_i64(ctx, "storage_gb", 0) * 1024LL * 1024 * 1024;
+    wi.used_bytes = -1;
+    wi.min_free_bytes = pgl_opt_bytes(ctx, "min_free_storage_bytes", 0);
+    if (wi.allocated_bytes > 0 && !pglx_storage_used(q0, &wi.used_bytes, err, sizeof err)) {
+        log_warn("cannot measure the source's disk usage", "err=\"%s\"", err);
+        wi.used_bytes = -1;
+    }
+    char why[400];
+    if (pgl_wal_check(&wi, why, sizeof why) == PGL_WAL_ABORT) return pgl_abort_now(ctx, s->res, why);
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- AWS */
+rds_instance *pgl_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
+{
+    *missing = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) {
+        PGL_REASON(res, "no AWS client");
+        *rc = STEP_RETRY;
+        return NULL;
+    }
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instance(c, id, &i, &e)) {
+        if (e.kind == AWS_ERR_NOT_FOUND) {
+            *missing = true;
+            PGL_REASON(res, "instance %s not found", id);
+            *rc = STEP_FAIL;
+            return NULL;
+        }
+        *rc = awsstep_fail(res, &e, "DescribeDBInstances");
+        return NULL;
+    }
+    return i;
+}
+
+bool pgl_has_tag(const rds_instance *i, const char *key, const char *value)
+{
+    for (size_t n = 0; n < i->n_tags; n++)
+        if (!strcmp(i->tags[n].key, key) && (!value || !strcmp(i->tags[n].value, value))) return true;
+    return false;
+}
+
+bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
+{
+    return pgl_has_tag(i, "fleetcrypt:campaign", step_ctx_campaign(ctx)) &&
+           pgl_has_tag(i, "fleetcrypt:instance", step_ctx_instance(ctx)) &&
+           (!role || pgl_has_tag(i, "fleetcrypt:role", role));
+}

@@ -1,0 +1,114 @@
+/* pglogical_common — what every pg-logical step shares: campaign options,
+ * the per-instance names (AWS identifiers and database object names), the
+ * database list, credentials resolved through the campaign's --db-secret
+ * (held only for the step, wiped after), libpq connections to the source
+ * and the target as the master user or as fleetcrypt's admin role, SQL
+ * error → step_rc, the source watch (retained WAL, DDL guard, database set,
+ * subscription health) and the jump to `abort`.
+ *
+ * Facts these helpers read: address, port (source endpoint), target_address,
+ * target_port, retired_address, retired_port, dbs, master_user,
+ * master_secret_arn, storage_gb, switched. */
+#ifndef FC_STRATEGY_PGLOGICAL_COMMON_H
+#define FC_STRATEGY_PGLOGICAL_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbsecret.h"
+#include "pglogical_logic.h"
+#include "pgq.h"
+#include "pgrepl.h"
+#include "rds.h"
+#include "step.h"
+
+#define PGL_MAX_DBS 64
+/* res->reason = printf(fmt, ...), truncated to fit. */
+void pgl_reason(step_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define PGL_REASON(res, ...) pgl_reason((res), __VA_ARGS__)
+
+/* AWS names: fc-<campaign>-<instance>-<suffix> */
+#define PGL_SFX_SNAP "snap"       /* snapshot of the running source */
+#define PGL_SFX_ENC "enc"         /* its encrypted copy */
+#define PGL_SFX_TARGET "target"   /* the restored instance until the switch */
+#define PGL_SFX_RETIRED "retired" /* the source after a rename swap */
+
+/* Tag values on what fleetcrypt creates (key fleetcrypt:role). */
+#define PGL_ROLE_TARGET "encrypted-target"
+#define PGL_ROLE_RETIRED "retired-source"
+
+typedef enum { PGL_SOURCE = 0, PGL_TARGET, PGL_RETIRED } pgl_side;
+typedef enum { PGL_AS_MASTER = 0, PGL_AS_ADMIN } pgl_who;
+
+typedef struct pgl_session {
+    step_ctx *ctx;
+    step_result *res;
+    char tag[PGREPL_TAG_MAX + 1];
+    char *dbs[PGL_MAX_DBS];     /* from the fact "dbs" */
+    int ndbs;
+    db_credentials *cred;       /* the master user's; NULL until needed */
+    char admin_pw[65];          /* derived from the master password */
+    char sub_pw[65];
+    pgq *conn[3][2][PGL_MAX_DBS]; /* side × who × database, opened on demand */
+    pgq *extra[8];              /* connections to databases not in dbs (preflight) */
+    int nextra;
+} pgl_session;
+
+/* Start/finish a step's session (tag, database list). Credentials are
+ * resolved on the first connection. Never fails. */
+void pgl_session_init(pgl_session *s, step_ctx *ctx, step_result *res);
+/* Close every connection, wipe the credentials and passwords. */
+void pgl_session_finish(pgl_session *s);
+
+/* Names of fleetcrypt's objects in database db. */
+bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm);
+/* Connection (cached for the step) to database db on a side as master or
+ * admin; NULL with res->reason set (and *rc = RETRY or FAIL). */
+pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_rc *rc);
+/* Close one cached connection (e.g. before a rename moves an endpoint). */
+void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db);
+/* Resolve the master credentials now (needed for subscription passwords). */
+bool pgl_ensure_creds(pgl_session *s, step_rc *rc);
+/* Connection info of a side (host, port) from the facts; false if unknown. */
+bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *port);
+/* libpq sslmode / root certificate for every connection
+ * (FLEETCRYPT_PG_SSLMODE, FLEETCRYPT_PG_SSLROOTCERT; default prefer). */
+const char *pgl_sslmode(void);
+const char *pgl_sslrootcert(void);
+
+/* A failed data-plane call: RETRY for connection/transient SQLSTATEs
+ * (08, 57P, 53, 40), FAIL otherwise; reason = "what: err". */
+step_rc pgl_sql_fail(step_result *res, const pgq *q, const char *what, const char *err);
+
+/* Campaign options. pgl_cfield: the campaign field `name`; when the record
+ * has no such field, the same option from the campaign's "spec" JSON as the
+ * CLI stores it today (cutover_mode ← "cutover", cutover_method ←
+ * "cutover-method", db_secret ← "db-secret", replica_identity_full ←
+ * "replica-identity-full", allow_reboot ← "allow-reboot", others by the same
+ * name); "" when unset. The pointer is valid until 16 more calls on this thread. */
+const char *pgl_cfield(step_ctx *ctx, const char *name);
+bool pgl_opt(step_ctx *ctx, const char *field);               /* truthy campaign field */
+int64_t pgl_opt_bytes(step_ctx *ctx, const char *field, int64_t dflt);
+const char *pgl_fact(step_ctx *ctx, const char *name);        /* "" when unset */
+int64_t pgl_fact_i64(step_ctx *ctx, const char *name, int64_t dflt);
+
+/* Jump to the abort step, recording why (fact abort_reason). */
+step_rc pgl_abort_now(step_ctx *ctx, step_result *res, const char *why);
+
+/* The source watch, run by every step between prepare-source and the
+ * cutover's block: retained WAL vs the campaign limit and free storage,
+ * the DDL guard, the set of databases; with check_sub, also lag per slot
+ * (facts lag.<slot>, lag_bytes, retained_bytes, lag_at) and subscription
+ * health on the target. Returns STEP_OK to go on; otherwise the rc to
+ * return (NEXT → abort, RETRY, FAIL) with res filled. *max_lag gets the
+ * largest lag (or -1) when check_sub. */
+step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag);
+
+/* Describe an instance; NULL + *rc on failure (*missing when not found). */
+rds_instance *pgl_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
+bool pgl_has_tag(const rds_instance *i, const char *key, const char *value);
+/* Does this instance carry our campaign/instance tags (and role, if given)? */
+bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
+
+#endif

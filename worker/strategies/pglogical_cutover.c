@@ -1,0 +1,731 @@
+/* pglogical_cutover — steps `cutover` and `verify` of pg-logical.
+ *
+ * cutover waits for the campaign window and, with cutover_mode=approve, for
+ * approval (STEP_WAIT; the source watch keeps running meanwhile). Then, in
+ * one run (the only downtime):
+ *   1. block every login role but fleetcrypt's (master user included) on the
+ *      source, ending their sessions; L = WAL insert position after that;
+ *   2. wait until every slot's confirmed_flush_lsn >= L;
+ *   3. quick row counts; with validate=strict the full checksum comparison;
+ *   4. every sequence on the target to at least the source's value + margin;
+ *   5. drop the subscriptions on the target (slot_name = NONE first), then
+ *      the slots, publication and guard on the source — before the switch:
+ *      after it the source's endpoint name reaches the target;
+ *   6. block the same roles on the target, switch (rename swap: source →
+ *      fc-…-retired, target → original identifier; or RDS Proxy target
+ *      switch), pin a read-only snapshot on the target for verification,
+ *      let writers in on the target. Downtime = block on the source →
+ *      writers allowed on the target, recorded as downtime_s.
+ *   7. (validate=normal) the full checksum comparison between the frozen
+ *      source and the pinned snapshot, after writers are back.
+ * Resumable by observation, not by facts (facts are written only with the
+ * outcome): source blocked? slot still there? switched? target blocked?
+ * Before the slots are dropped a failure unblocks the source and retries;
+ * after, the only way is forward (the switch), never back to writers on
+ * a source that no longer replicates.
+ * Short bounded polls (≤ switch_poll_s, default 90 s) wait for the renames
+ * inside the run because writers are blocked meanwhile; past that the step
+ * returns STEP_WAIT on the instance and resumes where it stopped.
+ *
+ * verify reports what cutover measured (rows_verified; FAIL naming the
+ * tables that differ) or, when that result is missing (a crash between the
+ * switch and the end of the comparison), compares the frozen source with
+ * the live target and says so in the reason when tables differ. */
+#include "pglogical.h"
+#include "pglogical_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "pglogical_extra.h"
+#include "util.h"
+
+#define BLOCK_TIMEOUT_MS 30000
+#define FLUSH_TIMEOUT_MS 120000
+#define DEFAULT_SEQ_MARGIN 100
+#define CHUNK_ROWS 10000
+
+typedef struct cut {
+    pgl_session s;
+    step_ctx *ctx;
+    step_result *res;
+    char orig[64], ret[64], tid[64];
+    bool proxy;
+    bool strict;
+    char **protect;
+    int nprotect;
+    pgq *pinned[PGL_MAX_DBS]; /* target sessions holding the snapshot of the switch */
+} cut;
+
+static void cut_free(cut *c)
+{
+    for (int i = 0; i < PGL_MAX_DBS; i++) pgq_close(c->pinned[i]);
+    pgrepl_free_list(c->protect, c->nprotect);
+    pgl_session_finish(&c->s);
+}
+
+static bool nm_of(cut *c, int i, pgrepl_names *nm) { return pgl_names(&c->s, c->s.dbs[i], nm); }
+
+/* Roles the block leaves alone: real superusers other than the master user. */
+static step_rc load_protect(cut *c, pgl_side side)
+{
+    if (c->protect) return STEP_OK;
+    step_rc rc = STEP_OK;
+    pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    char err[512];
+    if (!pglx_protected_roles(q, pgl_fact(c->ctx, "master_user"), &c->protect, &c->nprotect, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "cutover", err);
+    return STEP_OK;
+}
+
+/* Let the source's writers in again (before the slots are dropped only). */
+static void unblock_source(cut *c, const char *why)
+{
+    step_rc rc = STEP_OK;
+    pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    pgrepl_names nm;
+    int restored = 0;
+    char err[512] = "";
+    if (!q || !nm_of(c, 0, &nm) || !pgrepl_unblock(q, &nm, &restored, err, sizeof err)) {
+        log_error("cutover failed and the source could NOT be unblocked: abort the instance",
+                  "why=\"%s\" err=\"%s\"", why, err);
+        size_t n = strlen(c->res->reason);
+        snprintf(c->res->reason + n, sizeof c->res->reason - n, " (unblocking the source failed: %s)", err);
+        return;
+    }
+    log_warn("cutover abandoned before the switch: source writable again", "why=\"%s\" roles=%d", why, restored);
+}
+
+/* Tables that differ, as "db.schema.table, …" appended to out. */
+static void mismatch_list(const char *db, const pgrepl_verify_result *vr, dbuf *out)
+{
+    for (int t = 0; t < vr->ntables; t++) {
+        const pgrepl_table_result *tr = &vr->tables[t];
+        if (tr->match && tr->rows_src >= 0 && tr->rows_dst >= 0) continue;
+        dbuf_printf(out, "%s%s.%s.%s (source %lld rows, target %lld)", out->len ? ", " : "", db, tr->schema,
+                    tr->name, (long long)tr->rows_src, (long long)tr->rows_dst);
+    }
+}
+
+/* Compare every database; src/dst connections chosen by the caller.
+ * Returns OK with *mism (and the list) or the rc of a failure. */
+static step_rc compare_all(cut *c, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t *rows,
+                           int *mism, dbuf *list)
+{
+    *rows = 0;
+    *mism = 0;
+    char err[1024];
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        step_rc rc = STEP_OK;
+        pgq *src = pgl_conn(&c->s, src_side, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        if (!src) return rc;
+        pgq *dst = dst_conns ? dst_conns[i] : pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+        if (!dst) return rc == STEP_OK ? STEP_RETRY : rc;
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        pgrepl_verify_result vr;
+        if (!pgrepl_verify(src, dst, &nm, CHUNK_ROWS, counts_only, &vr, err, sizeof err)) {
+            pgrepl_verify_free(&vr);
+            return pgl_sql_fail(c->res, src, counts_only ? "row counts" : "verification", err);
+        }
+        *rows += vr.rows_verified;
+        *mism += vr.mismatches;
+        if (vr.mismatches) mismatch_list(c->s.dbs[i], &vr, list);
+        pgrepl_verify_free(&vr);
+    }
+    return STEP_OK;
+}
+
+static void record_verify(cut *c, int64_t rows, int mism, const char *list, const char *how)
+{
+    step_ctx_set_fact(c->ctx, "verify_done", "1");
+    step_ctx_set_fact(c->ctx, "verify_how", how);
+    step_ctx_set_factf(c->ctx, "verify_mismatches", "%d", mism);
+    char l[1024];
+    fc_strlcpy(l, list ? list : "", sizeof l);
+    step_ctx_set_fact(c->ctx, "verify_tables", l);
+    char r[32];
+    snprintf(r, sizeof r, "%lld", (long long)rows);
+    step_ctx_set_field(c->ctx, "rows_verified", r);
+    step_ctx_set_fact(c->ctx, "rows_verified", r);
+}
+
+/* ---------------------------------------------------------------- the switch */
+typedef enum { SW_DONE = 0, SW_WAIT, SW_ERR } sw_state;
+
+static rds_instance *describe_opt(cut *c, const char *id, bool *missing, step_rc *rc)
+{
+    return pgl_describe(c->ctx, c->res, id, missing, rc);
+}
+
+/* Is the original identifier already the target (rename done)? */
+static step_rc renamed_already(cut *c, bool *yes)
+{
+    *yes = false;
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *i = describe_opt(c, c->orig, &missing, &rc);
+    if (!i) return missing ? (c->res->reason[0] = 0, STEP_OK) : rc;
+    *yes = pgl_is_ours(c->ctx, i, PGL_ROLE_TARGET);
+    rds_instance_free(i);
+    return STEP_OK;
+}
+
+static step_rc modify_rename(cut *c, const char *from, const char *to)
+{
+    aws_client *a = step_ctx_aws(c->ctx);
+    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = from;
+    o.new_identifier = to;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_instance(a, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) return STEP_WAIT;
+        return awsstep_fail(c->res, &e, "ModifyDBInstance (rename)");
+    }
+    log_info("rename requested", "from=%s to=%s", from, to);
+    return STEP_OK;
+}
+
+/* Wait (bounded, in the run: writers are blocked) until `id` exists, is
+ * available and (when role) carries our role tag; fills endpoint facts. */
+static sw_state await_instance(cut *c, const char *id, const char *role, int64_t deadline, const char *hf,
+                               const char *pf, step_rc *rc)
+{
+    for (;;) {
+        bool missing = false;
+        rds_instance *i = describe_opt(c, id, &missing, rc);
+        if (!i && !missing) return SW_ERR;
+        bool ok = i && !strcmp(i->status, "available") && (!role || pgl_is_ours(c->ctx, i, role)) &&
+                  i->endpoint_address[0] && i->port > 0;
+        if (ok) {
+            step_ctx_set_fact(c->ctx, hf, i->endpoint_address);
+            step_ctx_set_factf(c->ctx, pf, "%d", i->port);
+        }
+        rds_instance_free(i);
+        if (ok) return SW_DONE;
+        if (fc_mono_ms() > deadline) {
+            c->res->wait_ms = 5000;
+            snprintf(c->res->wait_on, sizeof c->res->wait_on, "db:%s", id);
+            PGL_REASON(c->res, "cutover: waiting for %s to be available", id);
+            *rc = STEP_WAIT;
+            return SW_WAIT;
+        }
+        fc_sleep_ms(500);
+    }
+}
+
+static step_rc switch_rename(cut *c, int64_t deadline)
+{
+    step_rc rc = STEP_OK;
+    bool done = false;
+    if ((rc = renamed_already(c, &done)) != STEP_OK) return rc;
+    if (!done) {
+        /* 1. source → retired name (unless an earlier attempt did it) */
+        bool missing = false;
+        rds_instance *src = describe_opt(c, c->orig, &missing, &rc);
+        if (!src && !missing) return rc;
+        if (src) {
+            bool ours_target = pgl_is_ours(c->ctx, src, PGL_ROLE_TARGET);
+            rds_instance_free(src);
+            if (!ours_target) {
+                rc = modify_rename(c, c->orig, c->ret);
+                if (rc == STEP_WAIT) {
+                    c->res->wait_ms = 2000;
+                    snprintf(c->res->wait_on, sizeof c->res->wait_on, "db:%s", c->orig);
+                    PGL_REASON(c->res, "cutover: %s busy, retrying the rename", c->orig);
+                }
+                if (rc != STEP_OK) return rc;
+            }
+        }
+        c->res->reason[0] = 0;
+        if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
+        /* 2. target → original identifier */
+        rds_instance *t = describe_opt(c, c->tid, &missing, &rc);
+        if (!t && !missing) return rc;
+        if (t) {
+            rds_instance_free(t);
+            rc = modify_rename(c, c->tid, c->orig);
+            if (rc == STEP_WAIT) {
+                c->res->wait_ms = 2000;
+                snprintf(c->res->wait_on, sizeof c->res->wait_on, "db:%s", c->tid);
+                PGL_REASON(c->res, "cutover: %s busy, retrying the rename", c->tid);
+            }
+            if (rc != STEP_OK) return rc;
+        }
+        c->res->reason[0] = 0;
+    }
+    if (await_instance(c, c->orig, PGL_ROLE_TARGET, deadline, "target_address", "target_port", &rc) != SW_DONE)
+        return rc;
+    if (!step_ctx_fact(c->ctx, "retired_port") || !*pgl_fact(c->ctx, "retired_port"))
+        if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
+    step_ctx_set_fact(c->ctx, "target_id", c->orig);
+    step_ctx_set_fact(c->ctx, "retired_id", c->ret);
+    return STEP_OK;
+}
+
+/* The RDS Proxy fronting the source: campaign proxy_name, else the proxy
+ * whose target is the source (or, after a crash, already the target). */
+static step_rc find_proxy(cut *c, char *name, size_t cap)
+{
+    const char *given = pgl_cfield(c->ctx, "proxy_name");
+    if (*given) return fc_strlcpy(name, given, cap) ? STEP_OK : STEP_FAIL;
+    const char *known = pgl_fact(c->ctx, "proxy_name");
+    if (*known) return fc_strlcpy(name, known, cap) ? STEP_OK : STEP_FAIL;
+    aws_client *a = step_ctx_aws(c->ctx);
+    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
+    rds_proxy_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_proxies(a, NULL, &pl, &e)) return awsstep_fail(c->res, &e, "DescribeDBProxies");
+    step_rc rc = STEP_FAIL;
+    for (size_t k = 0; k < pl->n && rc == STEP_FAIL; k++) {
+        rds_proxy_target_list *tl = NULL;
+        aws_error_clear(&e);
+        if (!rds_describe_db_proxy_targets(a, pl->v[k].name, NULL, &tl, &e)) continue;
+        for (size_t t = 0; t < tl->n; t++)
+            if (!strcmp(tl->v[t].rds_resource_id, c->orig) || !strcmp(tl->v[t].rds_resource_id, c->tid)) {
+                fc_strlcpy(name, pl->v[k].name, cap);
+                rc = STEP_OK;
+            }
+        rds_proxy_target_list_free(tl);
+    }
+    rds_proxy_list_free(pl);
+    if (rc != STEP_OK)
+        PGL_REASON(c->res, "cutover_method=proxy: no RDS Proxy has %s as its target (set proxy_name)", c->orig);
+    else
+        step_ctx_set_fact(c->ctx, "proxy_name", name);
+    return rc;
+}
+
+static step_rc switch_proxy(cut *c, int64_t deadline)
+{
+    char px[64];
+    step_rc rc = find_proxy(c, px, sizeof px);
+    if (rc != STEP_OK) return rc;
+    aws_client *a = step_ctx_aws(c->ctx);
+    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
+    for (;;) {
+        rds_proxy_target_list *tl = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_describe_db_proxy_targets(a, px, NULL, &tl, &e))
+            return awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
+        bool has_src = false, has_tgt = false, tgt_ok = false;
+        for (size_t t = 0; t < tl->n; t++) {
+            if (!strcmp(tl->v[t].rds_resource_id, c->orig)) has_src = true;
+            if (!strcmp(tl->v[t].rds_resource_id, c->tid)) {
+                has_tgt = true;
+                tgt_ok = !strcmp(tl->v[t].health_state, "AVAILABLE");
+            }
+        }
+        rds_proxy_target_list_free(tl);
+        if (has_tgt && tgt_ok && !has_src) break;
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        const char *ids[1];
+        if (has_src) {
+            ids[0] = c->orig;
+            aws_error_clear(&e);
+            if (!rds_deregister_db_proxy_targets(a, px, NULL, ids, 1, &e) && e.kind != AWS_ERR_NOT_FOUND &&
+                strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
+                return awsstep_fail(c->res, &e, "DeregisterDBProxyTargets");
+            log_info("proxy target deregistered", "proxy=%s instance=%s", px, c->orig);
+        }
+        if (!has_tgt) {
+            ids[0] = c->tid;
+            aws_error_clear(&e);
+            if (!rds_register_db_proxy_targets(a, px, NULL, ids, 1, NULL, &e) &&
+                strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0)
+                return awsstep_fail(c->res, &e, "RegisterDBProxyTargets");
+            log_info("proxy target registered", "proxy=%s instance=%s", px, c->tid);
+        }
+        if (fc_mono_ms() > deadline) {
+            c->res->wait_ms = 5000;
+            PGL_REASON(c->res, "cutover: waiting for proxy %s to reach %s", px, c->tid);
+            return STEP_WAIT;
+        }
+        fc_sleep_ms(has_tgt ? 100 : 300);
+    }
+    /* the source keeps its identifier and endpoint: it is the retired source */
+    step_ctx_set_fact(c->ctx, "retired_id", c->orig);
+    step_ctx_set_fact(c->ctx, "retired_address", pgl_fact(c->ctx, "address"));
+    step_ctx_set_fact(c->ctx, "retired_port", pgl_fact(c->ctx, "port"));
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- phases */
+/* Block the target's writers too, so that nothing lands there between the
+ * switch and the pinned snapshot. */
+static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
+{
+    step_rc rc = load_protect(c, side);
+    if (rc != STEP_OK) return rc;
+    pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    pgrepl_names nm;
+    if (!nm_of(c, 0, &nm)) return STEP_FAIL;
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    pgrepl_block_result br;
+    char err[1024];
+    if (!pgrepl_cutover_block(q, &nm, (const char *const *)c->protect, c->nprotect, BLOCK_TIMEOUT_MS, &br, err,
+                              sizeof err))
+        return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
+                                                          : "blocking writers on the target", err);
+    if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
+    if (lsn) *lsn = br.lsn;
+    step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d",
+                       br.roles_blocked);
+    return STEP_OK;
+}
+
+/* Phase 1: flush to L, counts, strict verification, sequences, teardown. */
+static step_rc drain_and_detach(cut *c, fc_lsn L)
+{
+    char err[1024];
+    step_rc rc = STEP_OK;
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        if (!q) return rc;
+        fc_lsn flushed = 0;
+        if (!pgrepl_wait_flush(q, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
+            PGL_REASON(c->res, "cutover: %s", err);
+            return STEP_RETRY;
+        }
+        /* the subscription must still be healthy: a stalled one never flushes, a failed one lies */
+        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+        if (!t) return rc;
+        pgrepl_sub_info si;
+        if (!pgrepl_sub_status(t, &nm, &si, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
+        if (si.apply_errors > 0 || !si.enabled) {
+            PGL_REASON(c->res, "cutover: subscription %s has apply errors (%lld) or is disabled",
+                       nm.subscription, (long long)si.apply_errors);
+            return STEP_FAIL;
+        }
+    }
+    int64_t rows = 0;
+    int mism = 0;
+    dbuf list;
+    dbuf_init(&list, 4096);
+    rc = compare_all(c, PGL_SOURCE, NULL, true, &rows, &mism, &list);
+    if (rc == STEP_OK && mism) {
+        PGL_REASON(c->res, "row counts differ at cutover: %s", list.data);
+        rc = STEP_FAIL;
+    }
+    if (rc == STEP_OK && c->strict) {
+        dbuf_reset(&list);
+        rc = compare_all(c, PGL_SOURCE, NULL, false, &rows, &mism, &list);
+        if (rc == STEP_OK) {
+            record_verify(c, rows, mism, list.data, "strict, inside the window");
+            if (mism) {
+                PGL_REASON(c->res, "verification (strict) found differences: %s", list.data);
+                rc = STEP_FAIL;
+            }
+        }
+    }
+    dbuf_free(&list);
+    if (rc != STEP_OK) return rc;
+
+    int64_t margin = DEFAULT_SEQ_MARGIN;
+    const char *m = pgl_cfield(c->ctx, "seq_margin");
+    if (*m) margin = strtoll(m, NULL, 10);
+    int seqs = 0;
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        pgq *src = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        if (!src) return rc;
+        pgq *dst = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+        if (!dst) return rc;
+        int n = 0;
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        if (!pgrepl_sync_sequences(src, dst, &nm, margin, &n, err, sizeof err))
+            return pgl_sql_fail(c->res, dst, "sequences", err);
+        seqs += n;
+    }
+    step_ctx_set_factf(c->ctx, "sequences_synced", "%d", seqs);
+    /* subscriptions first (the target must not reconnect), then the slots */
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+        if (!t) return rc;
+        if (!pgrepl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
+    }
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        if (!q) return rc;
+        if (!pgrepl_teardown_source(q, &nm, true, err, sizeof err))
+            return pgl_sql_fail(c->res, q, "dropping the slot", err);
+    }
+    return STEP_OK;
+}
+
+static step_rc source_state(cut *c, int *blocked, int64_t *since, bool *slot_exists)
+{
+    step_rc rc = STEP_OK;
+    pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    pgrepl_names nm;
+    if (!nm_of(c, 0, &nm)) return STEP_FAIL;
+    char err[512];
+    if (!pglx_blocked_since(q, &nm, blocked, since, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "cutover state", err);
+    pgrepl_slot_info si;
+    if (!pgrepl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(c->res, q, "cutover state", err);
+    *slot_exists = si.exists;
+    return STEP_OK;
+}
+
+/* The gate: window + approval; the watch keeps running while it waits. */
+static step_rc gate(cut *c)
+{
+    step_ctx *ctx = c->ctx;
+    fc_window w;
+    char err[200];
+    if (!window_parse(pgl_cfield(ctx, "window"), &w, err, sizeof err)) {
+        PGL_REASON(c->res, "%s", err);
+        return STEP_FAIL;
+    }
+    pgl_gate_in gi;
+    memset(&gi, 0, sizeof gi);
+    gi.window = &w;
+    gi.now_ms = fc_now_ms();
+    gi.need_approval = !strcmp(pgl_cfield(ctx, "cutover_mode"), "approve");
+    gi.approved = pgl_truthy(pgl_fact(ctx, "approved")) || pgl_opt(ctx, "approved");
+    gi.min_window_left_ms = 0;
+    int64_t wait = 0;
+    pgl_gate g = pgl_gate_check(&gi, &wait);
+    int64_t lag = -1;
+    step_rc rc = pgl_watch(&c->s, true, &lag);
+    if (rc != STEP_OK) return rc;
+    if (g == PGL_GATE_APPROVAL) {
+        step_ctx_set_fact(ctx, "waiting_approval", "1");
+        c->res->wait_ms = wait;
+        PGL_REASON(c->res, "waiting for approval (fleetcrypt approve %s %s); lag %lld bytes", step_ctx_campaign(ctx),
+                   step_ctx_instance(ctx), (long long)lag);
+        return STEP_WAIT;
+    }
+    if (*pgl_fact(ctx, "waiting_approval") && strcmp(pgl_fact(ctx, "waiting_approval"), "0") != 0)
+        step_ctx_set_fact(ctx, "waiting_approval", "0");
+    if (g == PGL_GATE_WINDOW) {
+        c->res->wait_ms = wait < 30000 ? wait + 200 : 30000; /* keep watching the source meanwhile */
+        PGL_REASON(c->res, "waiting for the cutover window '%s' (opens in %llds)", pgl_cfield(ctx, "window"),
+                   (long long)(wait / 1000));
+        return STEP_WAIT;
+    }
+    /* do not block writers while far behind */
+    int64_t thr = pgl_opt_bytes(ctx, "catchup_lag_bytes", 1024LL * 1024);
+    if (lag < 0 || lag > thr) {
+        c->res->wait_ms = 2000;
+        PGL_REASON(c->res, "cutover held: lag %lld bytes over %lld", (long long)lag, (long long)thr);
+        return STEP_WAIT;
+    }
+    return STEP_OK;
+}
+
+/* After the switch: pin the target's snapshot, let writers in, record downtime. */
+static step_rc open_target(cut *c, int64_t t0)
+{
+    step_rc rc = STEP_OK;
+    char err[512];
+    int blocked = 0;
+    int64_t since = 0;
+    pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    pgrepl_names nm0;
+    if (!nm_of(c, 0, &nm0)) return STEP_FAIL;
+    if (!pglx_blocked_since(q, &nm0, &blocked, &since, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "target state", err);
+    if (blocked == 0 && step_ctx_fact(c->ctx, "downtime_ms")) return STEP_OK; /* done earlier */
+    if (!c->strict && blocked > 0) {
+        /* pinned sessions (separate from the cached ones): the state at the switch */
+        for (int i = 0; i < c->s.ndbs; i++) {
+            step_rc r2 = STEP_OK;
+            pgq *p = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &r2);
+            if (!p) return r2;
+            /* take the connection out of the cache: it now belongs to the pin */
+            c->pinned[i] = p;
+            c->s.conn[PGL_TARGET][PGL_AS_ADMIN][i] = NULL;
+            if (!pglx_pin_snapshot(p, err, sizeof err)) return pgl_sql_fail(c->res, p, "pinning the snapshot", err);
+        }
+    }
+    q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    int restored = 0;
+    if (!pgrepl_unblock(q, &nm0, &restored, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "letting writers in on the target", err);
+    int64_t t1 = fc_now_ms();
+    int64_t down = t1 - t0;
+    if (down < 0) down = 0;
+    step_ctx_set_factf(c->ctx, "downtime_ms", "%lld", (long long)down);
+    awsstep_mark(c->ctx, "switched_at");
+    char d[32];
+    snprintf(d, sizeof d, "%.3f", (double)down / 1000.0);
+    step_ctx_set_field(c->ctx, "downtime_s", d);
+    log_info("cutover: writers in on the target", "downtime_ms=%lld roles=%d", (long long)down, restored);
+    return STEP_OK;
+}
+
+step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
+{
+    cut c;
+    memset(&c, 0, sizeof c);
+    c.ctx = ctx;
+    c.res = res;
+    pgl_session_init(&c.s, ctx, res);
+    fc_strlcpy(c.orig, step_ctx_instance(ctx), sizeof c.orig);
+    awsstep_name(ctx, PGL_SFX_RETIRED, c.ret, sizeof c.ret);
+    awsstep_name(ctx, PGL_SFX_TARGET, c.tid, sizeof c.tid);
+    c.proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
+    c.strict = !strcmp(pgl_cfield(ctx, "validate"), "strict");
+    int64_t poll_s = 90;
+    const char *ps = pgl_cfield(ctx, "switch_poll_s");
+    if (*ps) poll_s = strtoll(ps, NULL, 10);
+    step_rc rc = STEP_OK;
+    if (c.s.ndbs == 0) {
+        PGL_REASON(res, "no databases recorded");
+        rc = STEP_FAIL;
+        goto out;
+    }
+
+    /* Where are we? (observed, so a crash anywhere resumes correctly). No
+     * AWS call while merely waiting for the window or approval. */
+    bool switched = !strcmp(pgl_fact(ctx, "switched"), "1");
+    int64_t t0 = pgl_fact_i64(ctx, "cutover_block_ms", 0);
+    int blocked = 0;
+    int64_t since = 0;
+    bool slot = true;
+    if (!switched) {
+        rc = source_state(&c, &blocked, &since, &slot);
+        if (rc != STEP_OK) goto out;
+        if (!slot && !c.proxy) {
+            /* past the teardown: maybe a rename swap finished by an attempt
+             * that crashed before its outcome (the source's endpoint would
+             * then reach the target, blocked or not) */
+            rc = renamed_already(&c, &switched);
+            if (rc != STEP_OK) goto out;
+            if (switched) {
+                rc = switch_rename(&c, fc_mono_ms() + poll_s * 1000);
+                if (rc != STEP_OK) goto out;
+            }
+        }
+    }
+    if (!switched) {
+        if (blocked == 0 && !slot) {
+            PGL_REASON(res, "cutover: the replication slot is gone but writers were never blocked: abort and retry");
+            rc = STEP_FAIL;
+            goto out;
+        }
+        if (blocked == 0) {
+            rc = gate(&c);
+            if (rc != STEP_OK) goto out;
+            t0 = fc_now_ms();
+            log_info("cutover: blocking writers", "instance=%s method=%s validate=%s", c.orig,
+                     c.proxy ? "proxy" : "rename", c.strict ? "strict" : "normal");
+        } else if (since > 0 && t0 <= 0) {
+            t0 = since; /* resumed after a crash: the block began then */
+        }
+        step_ctx_set_factf(ctx, "cutover_block_ms", "%lld", (long long)t0);
+        if (slot) {
+            fc_lsn L = 0;
+            rc = block_side(&c, PGL_SOURCE, &L);
+            if (rc == STEP_OK) {
+                char l[FC_LSN_STRLEN];
+                step_ctx_set_fact(ctx, "cutover_lsn", lsn_format(L, l));
+                rc = drain_and_detach(&c, L);
+            }
+            if (rc != STEP_OK) {
+                /* the slots still exist: give the source back to its writers */
+                unblock_source(&c, res->reason);
+                goto out;
+            }
+        }
+        /* from here on only forward: the source no longer replicates */
+        rc = block_side(&c, PGL_TARGET, NULL);
+        if (rc != STEP_OK) goto out;
+        for (int i = 0; i < c.s.ndbs; i++) {
+            pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_ADMIN, c.s.dbs[i]);
+            pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_MASTER, c.s.dbs[i]);
+            pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
+            pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
+        }
+        int64_t deadline = fc_mono_ms() + poll_s * 1000;
+        rc = c.proxy ? switch_proxy(&c, deadline) : switch_rename(&c, deadline);
+        if (rc != STEP_OK) goto out;
+        if (!c.proxy) step_ctx_set_fact(ctx, "retired_id", c.ret);
+    }
+    step_ctx_set_fact(ctx, "switched", "1");
+    if (t0 <= 0) t0 = fc_now_ms();
+    rc = open_target(&c, t0);
+    if (rc != STEP_OK) goto out;
+
+    /* validate=normal: the full comparison, frozen source vs the snapshot of the switch */
+    if (!c.strict && c.pinned[0] && !step_ctx_fact(ctx, "verify_done")) {
+        int64_t rows = 0;
+        int mism = 0;
+        dbuf list;
+        dbuf_init(&list, 4096);
+        step_rc vr = compare_all(&c, PGL_RETIRED, c.pinned, false, &rows, &mism, &list);
+        if (vr == STEP_OK)
+            record_verify(&c, rows, mism, list.data, "normal, snapshot of the target at the switch");
+        else
+            step_ctx_set_fact(ctx, "verify_error", res->reason);
+        res->reason[0] = 0;
+        dbuf_free(&list);
+    }
+    rc = STEP_OK;
+out:
+    cut_free(&c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- verify */
+step_rc pgl_step_verify(step_ctx *ctx, step_result *res)
+{
+    if (!strcmp(pgl_fact(ctx, "verify_done"), "1")) {
+        step_ctx_set_field(ctx, "rows_verified", pgl_fact(ctx, "rows_verified"));
+        if (pgl_fact_i64(ctx, "verify_mismatches", 0) > 0) {
+            PGL_REASON(res, "verification found differences between the frozen source and the target: %s",
+                       pgl_fact(ctx, "verify_tables"));
+            log_error("VERIFICATION MISMATCH", "tables=\"%s\"", pgl_fact(ctx, "verify_tables"));
+            return STEP_FAIL;
+        }
+        return STEP_OK;
+    }
+    /* the snapshot of the switch was lost (crash): compare with the live target */
+    cut c;
+    memset(&c, 0, sizeof c);
+    c.ctx = ctx;
+    c.res = res;
+    pgl_session_init(&c.s, ctx, res);
+    int64_t rows = 0;
+    int mism = 0;
+    dbuf list;
+    dbuf_init(&list, 4096);
+    step_rc rc = compare_all(&c, PGL_RETIRED, NULL, false, &rows, &mism, &list);
+    if (rc == STEP_OK) {
+        record_verify(&c, rows, mism, list.data, "live target (the snapshot of the switch was lost)");
+        if (mism) {
+            PGL_REASON(res, "verification against the live target found differences (writes since the switch "
+                            "also show here; check these tables): %s", list.data);
+            log_error("VERIFICATION MISMATCH", "tables=\"%s\"", list.data);
+            rc = STEP_FAIL;
+        }
+    }
+    dbuf_free(&list);
+    cut_free(&c);
+    return rc;
+}

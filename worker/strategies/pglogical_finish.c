@@ -1,0 +1,497 @@
+/* pglogical_finish — steps `cleanup` and `abort` of pg-logical.
+ *
+ * cleanup (after the switch): the target loses fleetcrypt's schema, guard
+ * and roles and gets its held pg_cron jobs back; the retired source loses
+ * the slot, publication, guard and the subscription's role but keeps its
+ * block (every application role NOLOGIN) and fleetcrypt's admin role as the
+ * only key, so nothing can write to it again; deletion protection is
+ * applied to the target if the source had it; intermediate snapshots are
+ * deleted unless keep_snapshots; the retired source is tagged
+ * fleetcrypt:role=retired-source and stopped (unless it still has read
+ * replicas, which cannot be stopped with it: reported in a fact).
+ *
+ * abort (any step before the switch): undoes exactly what fleetcrypt did,
+ * found by deterministic names and our tags — a half-done rename is rolled
+ * back, writers are let back in, subscriptions, slots, publications, the
+ * guard, fleetcrypt's schema and roles are dropped, the target instance and
+ * the intermediate snapshots fleetcrypt created are deleted — leaving the
+ * source writable. After the switch it refuses (the source no longer
+ * replicates; going back would lose the writes made on the target). */
+#include "pglogical.h"
+#include "pglogical_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const ST_STOPPED[] = {"stopped", NULL};
+static const char *const ST_BAD_STOP[] = {"failed", "incompatible-parameters", NULL};
+
+/* Delete fleetcrypt's intermediate snapshots (only ones tagged as ours). */
+static step_rc delete_snapshots(step_ctx *ctx, step_result *res)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    const char *sfx[] = {PGL_SFX_SNAP, PGL_SFX_ENC};
+    for (size_t k = 0; k < 2; k++) {
+        char id[64];
+        awsstep_name(ctx, sfx[k], id, sizeof id);
+        rds_snapshot *sn = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_describe_db_snapshot(c, id, &sn, &e)) {
+            if (e.kind == AWS_ERR_NOT_FOUND) continue;
+            return awsstep_fail(res, &e, "DescribeDBSnapshots");
+        }
+        bool ours = false;
+        for (size_t t = 0; t < sn->n_tags; t++)
+            if (!strcmp(sn->tags[t].key, "fleetcrypt:instance") && !strcmp(sn->tags[t].value, step_ctx_instance(ctx)))
+                ours = true;
+        bool busy = strcmp(sn->status, "available") != 0 && strcmp(sn->status, "failed") != 0;
+        rds_snapshot_free(sn);
+        if (!ours) continue;
+        if (busy) {
+            res->wait_ms = 5000;
+            snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", id);
+            PGL_REASON(res, "waiting for snapshot %s to settle before deleting it", id);
+            return STEP_WAIT;
+        }
+        if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+        aws_error_clear(&e);
+        if (!rds_delete_db_snapshot(c, id, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+            if (!strcmp(e.code, "InvalidDBSnapshotState")) {
+                res->wait_ms = 5000;
+                PGL_REASON(res, "snapshot %s busy: %.300s", id, e.message);
+                return STEP_WAIT;
+            }
+            return awsstep_fail(res, &e, "DeleteDBSnapshot");
+        }
+        log_info("snapshot deleted", "snapshot=%s", id);
+    }
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- cleanup */
+static step_rc cleanup_databases(pgl_session *s)
+{
+    step_ctx *ctx = s->ctx;
+    step_result *res = s->res;
+    char err[1024];
+    step_rc rc = STEP_OK;
+    int released = 0;
+    for (int i = 0; i < s->ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
+        pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &rc);
+        if (!t) return rc;
+        int n = 0;
+        if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+        if (!pgrepl_teardown_target(t, &nm, err, sizeof err) || !pgrepl_cleanup_target(t, &nm, &n, err, sizeof err))
+            return pgl_sql_fail(res, t, "cleaning the target", err);
+        released += n;
+    }
+    pgrepl_names nm0;
+    if (!pgl_names(s, s->dbs[0], &nm0)) return STEP_FAIL;
+    pgq *t0 = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[0], &rc);
+    if (!t0) return rc;
+    if (!pgrepl_drop_roles(t0, &nm0, false, err, sizeof err))
+        return pgl_sql_fail(res, t0, "dropping fleetcrypt's roles on the target", err);
+    if (released > 0 || !step_ctx_fact(ctx, "jobs_released")) step_ctx_set_factf(ctx, "jobs_released", "%d", released);
+
+    /* the retired source: still blocked; fleetcrypt's admin role is the way in */
+    for (int i = 0; i < s->ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
+        pgq *q = pgl_conn(s, PGL_RETIRED, PGL_AS_ADMIN, s->dbs[i], &rc);
+        if (!q) return rc;
+        if (!pgrepl_teardown_source(q, &nm, true, err, sizeof err))
+            return pgl_sql_fail(res, q, "cleaning the retired source", err);
+    }
+    pgq *r0 = pgl_conn(s, PGL_RETIRED, PGL_AS_ADMIN, s->dbs[0], &rc);
+    if (!r0) return rc;
+    if (!pgrepl_drop_roles(r0, &nm0, true, err, sizeof err))
+        return pgl_sql_fail(res, r0, "dropping the subscription's role on the retired source", err);
+    return STEP_OK;
+}
+
+static step_rc retire_source(step_ctx *ctx, step_result *res)
+{
+    const char *rid = pgl_fact(ctx, "retired_id");
+    if (!*rid) rid = step_ctx_instance(ctx);
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    if (step_ctx_fact(ctx, "stop_at")) {
+        step_cache_view v;
+        return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
+    }
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *i = pgl_describe(ctx, res, rid, &missing, &rc);
+    if (!i) return rc;
+    if (!pgl_has_tag(i, "fleetcrypt:role", PGL_ROLE_RETIRED)) {
+        aws_tag tags[4];
+        size_t nt = awsstep_tags(ctx, PGL_ROLE_RETIRED, tags, 3);
+        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
+        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
+        nt++;
+        if (!step_ctx_lease_ok(ctx)) {
+            rds_instance_free(i);
+            return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+        }
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
+            rds_instance_free(i);
+            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
+        }
+    }
+    bool replicas = i->n_read_replica_ids > 0;
+    char status[48];
+    fc_strlcpy(status, i->status, sizeof status);
+    rds_instance_free(i);
+    if (replicas) {
+        step_ctx_set_fact(ctx, "retired_running", "read replicas still attached: stop it after re-creating them");
+        return STEP_OK;
+    }
+    if (!strcmp(status, "stopped")) return STEP_OK;
+    if (strcmp(status, "available") != 0) {
+        res->wait_ms = 5000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+        PGL_REASON(res, "retired source %s is %s; waiting to stop it", rid, status);
+        return STEP_WAIT;
+    }
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_stop_db_instance(c, rid, NULL, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 5000;
+            PGL_REASON(res, "retired source busy: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "StopDBInstance (retired source)");
+    }
+    log_info("retired source stopping", "instance=%s", rid);
+    awsstep_mark(ctx, "stop_at");
+    res->wait_ms = 1000;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+    PGL_REASON(res, "stopping the retired source %s", rid);
+    return STEP_WAIT;
+}
+
+step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res)
+{
+    step_rc rc = STEP_OK;
+    if (!step_ctx_fact(ctx, "cleanup_db_done")) {
+        pgl_session s;
+        pgl_session_init(&s, ctx, res);
+        rc = s.ndbs ? cleanup_databases(&s) : STEP_OK;
+        pgl_session_finish(&s);
+        if (rc != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "cleanup_db_done", "1");
+    }
+    /* the switched-in instance is production now: not deletable by abort */
+    rc = awsstep_promote_target(ctx, res, pgl_fact(ctx, "target_id"));
+    if (rc != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "protect_done")) {
+        if (pgl_fact_i64(ctx, "deletion_protection", 0) == 1) {
+            aws_client *c = step_ctx_aws(ctx);
+            if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+            rds_modify_instance_opts o;
+            rds_modify_instance_opts_init(&o);
+            o.identifier = pgl_fact(ctx, "target_id");
+            o.deletion_protection = 1;
+            o.apply_immediately = true;
+            aws_error e;
+            aws_error_clear(&e);
+            if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+            if (!rds_modify_db_instance(c, &o, NULL, &e)) {
+                if (!strcmp(e.code, "InvalidDBInstanceState")) {
+                    res->wait_ms = 5000;
+                    PGL_REASON(res, "target busy: %.300s", e.message);
+                    return STEP_WAIT;
+                }
+                return awsstep_fail(res, &e, "ModifyDBInstance (deletion protection)");
+            }
+        }
+        step_ctx_set_fact(ctx, "protect_done", "1");
+    }
+    if (!pgl_opt(ctx, "keep_snapshots") && !step_ctx_fact(ctx, "snapshots_deleted")) {
+        rc = delete_snapshots(ctx, res);
+        if (rc != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "snapshots_deleted", "1");
+    }
+    return retire_source(ctx, res);
+}
+
+/* ---------------------------------------------------------------- abort */
+/* The switch is done when the original identifier names our target (rename)
+ * or the proxy already sends connections to the target. */
+static step_rc switch_done(step_ctx *ctx, step_result *res, bool *done)
+{
+    *done = !strcmp(pgl_fact(ctx, "switched"), "1");
+    if (*done) return STEP_OK;
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *i = pgl_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
+    if (!i && !missing) return rc;
+    if (i) {
+        *done = pgl_is_ours(ctx, i, PGL_ROLE_TARGET);
+        rds_instance_free(i);
+    }
+    res->reason[0] = 0;
+    return STEP_OK;
+}
+
+/* A half-done rename swap (source renamed away, target not yet in its place): put it back. */
+static step_rc roll_back_rename(step_ctx *ctx, step_result *res)
+{
+    char ret[64];
+    awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *src = pgl_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
+    if (src) {
+        rds_instance_free(src);
+        return STEP_OK; /* the source has its name */
+    }
+    if (!missing) return rc;
+    rds_instance *r = pgl_describe(ctx, res, ret, &missing, &rc);
+    if (!r) {
+        if (!missing) return rc;
+        PGL_REASON(res, "abort: neither %s nor %s exists", step_ctx_instance(ctx), ret);
+        return STEP_FAIL;
+    }
+    bool avail = !strcmp(r->status, "available");
+    rds_instance_free(r);
+    if (!avail) {
+        res->wait_ms = 2000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
+        PGL_REASON(res, "abort: waiting for %s to be available to rename it back", ret);
+        return STEP_WAIT;
+    }
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = ret;
+    o.new_identifier = step_ctx_instance(ctx);
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_instance(c, &o, NULL, &e)) return awsstep_fail(res, &e, "ModifyDBInstance (rename back)");
+    log_warn("abort: source renamed back", "from=%s to=%s", ret, step_ctx_instance(ctx));
+    res->wait_ms = 1000;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", step_ctx_instance(ctx));
+    PGL_REASON(res, "abort: renaming %s back to %s", ret, step_ctx_instance(ctx));
+    return STEP_WAIT;
+}
+
+/* Proxy: if the source was deregistered and the target not yet in, put the source back. */
+static step_rc roll_back_proxy(step_ctx *ctx, step_result *res, bool *switched)
+{
+    *switched = false;
+    const char *px = *pgl_cfield(ctx, "proxy_name") ? pgl_cfield(ctx, "proxy_name")
+                                                                  : pgl_fact(ctx, "proxy_name");
+    if (!*px) return STEP_OK; /* the cutover never reached the proxy */
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    char tid[64];
+    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+    rds_proxy_target_list *tl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_proxy_targets(c, px, NULL, &tl, &e)) return awsstep_fail(res, &e, "DescribeDBProxyTargets");
+    bool has_src = false, has_tgt = false;
+    for (size_t t = 0; t < tl->n; t++) {
+        if (!strcmp(tl->v[t].rds_resource_id, step_ctx_instance(ctx))) has_src = true;
+        if (!strcmp(tl->v[t].rds_resource_id, tid)) has_tgt = true;
+    }
+    rds_proxy_target_list_free(tl);
+    if (has_tgt) {
+        *switched = true;
+        return STEP_OK;
+    }
+    if (has_src) return STEP_OK;
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    const char *ids[] = {step_ctx_instance(ctx)};
+    aws_error_clear(&e);
+    if (!rds_register_db_proxy_targets(c, px, NULL, ids, 1, NULL, &e) &&
+        strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0)
+        return awsstep_fail(res, &e, "RegisterDBProxyTargets (roll back)");
+    log_warn("abort: source registered with the proxy again", "proxy=%s", px);
+    return STEP_OK;
+}
+
+/* Undo everything in the databases, found by name: idempotent. */
+static step_rc undo_databases(pgl_session *s, bool target_exists)
+{
+    step_ctx *ctx = s->ctx;
+    step_result *res = s->res;
+    char err[1024];
+    step_rc rc = STEP_OK;
+    if (s->ndbs == 0) return STEP_OK; /* preflight never learnt the databases: nothing was made */
+    pgrepl_names nm0;
+    if (!pgl_names(s, s->dbs[0], &nm0)) return STEP_FAIL;
+    /* 1. writers back in on the source (only roles the block recorded) */
+    {
+        int restored = 0;
+        pgq *a = pgl_conn(s, PGL_SOURCE, PGL_AS_ADMIN, s->dbs[0], &rc);
+        if (a) {
+            if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+            if (!pgrepl_unblock(a, &nm0, &restored, err, sizeof err))
+                return pgl_sql_fail(res, a, "abort: letting writers back in", err);
+            if (restored) step_ctx_set_factf(ctx, "abort_unblocked_roles", "%d", restored);
+        } else {
+            /* no admin login: it was never created (or is already dropped), so nothing was blocked */
+            log_info("abort: no admin session on the source", "why=\"%s\"", res->reason);
+            res->reason[0] = 0;
+            rc = STEP_OK;
+        }
+    }
+    /* 2. the target's subscriptions, if it is still reachable (it is deleted next anyway) */
+    if (target_exists && *pgl_fact(ctx, "target_port")) {
+        for (int i = 0; i < s->ndbs; i++) {
+            pgrepl_names nm;
+            if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
+            step_rc r2 = STEP_OK;
+            pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &r2);
+            if (!t || !pgrepl_teardown_target(t, &nm, err, sizeof err))
+                log_warn("abort: cannot drop the subscription on the target (the target is deleted anyway)",
+                         "db=%s", s->dbs[i]);
+        }
+        res->reason[0] = 0;
+    }
+    /* 3. the source: slots, publications, guard, schema; then the roles */
+    for (int i = 0; i < s->ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
+        pgq *q = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, s->dbs[i], &rc);
+        if (!q) return rc;
+        if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+        if (!pgrepl_teardown_source(q, &nm, false, err, sizeof err))
+            return pgl_sql_fail(res, q, "abort: cleaning the source", err);
+    }
+    pgq *m = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, s->dbs[0], &rc);
+    if (!m) return rc;
+    if (!pgrepl_drop_roles(m, &nm0, false, err, sizeof err))
+        return pgl_sql_fail(res, m, "abort: dropping fleetcrypt's roles", err);
+    return STEP_OK;
+}
+
+/* Delete the target instance if fleetcrypt made it; WAIT until it is gone. */
+static step_rc delete_target(step_ctx *ctx, step_result *res, bool *exists)
+{
+    char tid[64];
+    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    *exists = false;
+    rds_instance *i = pgl_describe(ctx, res, tid, &missing, &rc);
+    if (!i) {
+        if (!missing) return rc;
+        res->reason[0] = 0;
+        return STEP_OK;
+    }
+    *exists = true;
+    bool ours = pgl_is_ours(ctx, i, PGL_ROLE_TARGET);
+    char status[48];
+    fc_strlcpy(status, i->status, sizeof status);
+    rds_instance_free(i);
+    if (!ours) {
+        log_warn("abort: an instance named like our target is not ours: left alone", "instance=%s", tid);
+        *exists = false;
+        return STEP_OK;
+    }
+    if (!strcmp(status, "deleting")) {
+        res->wait_ms = 2000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+        PGL_REASON(res, "abort: waiting for %s to be deleted", tid);
+        return STEP_WAIT;
+    }
+    return STEP_OK;
+}
+
+static step_rc delete_target_now(step_ctx *ctx, step_result *res)
+{
+    char tid[64];
+    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_delete_db_instance(c, tid, NULL, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 3000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+            PGL_REASON(res, "abort: %s busy (%.200s); deleting it when it settles", tid, e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "DeleteDBInstance (abort: target)");
+    }
+    log_warn("abort: target instance deleted", "instance=%s", tid);
+    res->wait_ms = 2000;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+    PGL_REASON(res, "abort: deleting %s", tid);
+    return STEP_WAIT;
+}
+
+step_rc pgl_step_abort(step_ctx *ctx, step_result *res)
+{
+    bool proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
+    bool switched = false;
+    step_rc rc = STEP_OK;
+    /* 0. past the switch: refuse */
+    if (proxy) {
+        if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
+        else if ((rc = roll_back_proxy(ctx, res, &switched)) != STEP_OK) return rc;
+    } else if ((rc = switch_done(ctx, res, &switched)) != STEP_OK) {
+        return rc;
+    }
+    if (switched) {
+        /* the cutover finishes an interrupted switch (target still blocked), then verify, cleanup */
+        const char *next = !step_ctx_fact(ctx, "downtime_ms") ? "cutover"
+                           : strcmp(pgl_fact(ctx, "verify_done"), "1") ? "verify" : "cleanup";
+        PGL_REASON(res, "abort refused: the switch is done (the original %s is now the encrypted instance and "
+                        "took writes); finishing with %s", proxy ? "proxy target" : "identifier", next);
+        step_ctx_set_fact(ctx, "abort_refused", res->reason);
+        log_warn("abort refused after the switch", "next=%s", next);
+        fc_strlcpy(res->next, next, sizeof res->next);
+        return STEP_NEXT;
+    }
+    /* 1. a half-done rename goes back first: the source needs its name (and endpoint) */
+    if (!proxy && (rc = roll_back_rename(ctx, res)) != STEP_OK) return rc;
+    /* 2. the databases: writers back in, replication objects and roles gone */
+    bool target_exists = false;
+    rc = delete_target(ctx, res, &target_exists);
+    if (rc != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "abort_db_done")) {
+        pgl_session s;
+        pgl_session_init(&s, ctx, res);
+        rc = undo_databases(&s, target_exists);
+        pgl_session_finish(&s);
+        if (rc != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "abort_db_done", "1");
+    }
+    /* 3. the target instance */
+    if (target_exists) return delete_target_now(ctx, res);
+    /* 4. intermediate snapshots */
+    if (!pgl_opt(ctx, "keep_snapshots")) {
+        rc = delete_snapshots(ctx, res);
+        if (rc != STEP_OK) return rc;
+    }
+    const char *why = pgl_fact(ctx, "abort_reason");
+    if (*why)
+        PGL_REASON(res, "aborted: %s", why);
+    else
+        PGL_REASON(res, "aborted on request");
+    step_ctx_set_fact(ctx, "aborted", "1");
+    log_warn("instance aborted: the source is writable and nothing of fleetcrypt's is left", "why=\"%s\"", why);
+    return STEP_OK;
+}

@@ -1,0 +1,152 @@
+/* pglogical_logic — see pglogical_logic.h. */
+#include "pglogical_logic.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+#define GIB (1024LL * 1024 * 1024)
+
+bool pgl_truthy(const char *v)
+{
+    if (!v) return false;
+    return !strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on");
+}
+
+bool pgl_parse_bytes(const char *v, int64_t dflt, int64_t *out)
+{
+    if (!v || !*v) {
+        *out = dflt;
+        return true;
+    }
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n < 0) return false;
+    int64_t mul = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 0: break;
+    case 'K': mul = 1024LL; end++; break;
+    case 'M': mul = 1024LL * 1024; end++; break;
+    case 'G': mul = GIB; end++; break;
+    case 'T': mul = GIB * 1024; end++; break;
+    case 'B': break;
+    default: return false;
+    }
+    if (*end == 'i' || *end == 'I') end++;
+    if (*end == 'b' || *end == 'B') end++;
+    if (*end) return false;
+    if (n > INT64_MAX / mul) return false;
+    *out = (int64_t)n * mul;
+    return true;
+}
+
+static uint32_t fnv1a32(const char *a, const char *b)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = a; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ '/') * 16777619u;
+    for (const char *p = b; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    return h;
+}
+
+bool pgl_make_tag(const char *campaign, const char *instance, char *out, size_t cap)
+{
+    char t[160];
+    size_t n = 0;
+    /* a letter first: campaign ids may start with a digit */
+    if (!isalpha((unsigned char)campaign[0])) t[n++] = 'c';
+    for (const char *s = campaign; *s && n < 70; s++)
+        t[n++] = isalnum((unsigned char)*s) ? (char)tolower((unsigned char)*s) : '_';
+    t[n++] = '_';
+    for (const char *s = instance; *s && n < 150; s++)
+        t[n++] = isalnum((unsigned char)*s) ? (char)tolower((unsigned char)*s) : '_';
+    t[n] = 0;
+    if (n > 40) {
+        /* 31 chars + '_' + 8 hex = 40 */
+        char h[9];
+        snprintf(h, sizeof h, "%08x", fnv1a32(campaign, instance));
+        t[31] = '_';
+        memcpy(t + 32, h, 9);
+    }
+    return fc_strlcpy(out, t, cap);
+}
+
+pgl_wal_verdict pgl_wal_check(const pgl_wal_in *in, char *why, size_t cap)
+{
+    if (why && cap) why[0] = 0;
+    if (in->limit_bytes > 0 && in->retained_bytes >= in->limit_bytes) {
+        if (why)
+            snprintf(why, cap,
+                     "replication slot retains %lld bytes of WAL on the source, over the campaign "
+                     "limit of %lld (max_retained_wal_bytes)",
+                     (long long)in->retained_bytes, (long long)in->limit_bytes);
+        return PGL_WAL_ABORT;
+    }
+    if (in->allocated_bytes > 0 && in->used_bytes >= 0) {
+        int64_t floor = in->min_free_bytes;
+        if (floor <= 0) {
+            floor = in->allocated_bytes / 10;
+            if (floor < GIB) floor = GIB;
+            if (floor > 20 * GIB) floor = 20 * GIB;
+            if (floor > in->allocated_bytes / 2) floor = in->allocated_bytes / 2;
+        }
+        int64_t free_bytes = in->allocated_bytes - in->used_bytes;
+        if (free_bytes < floor) {
+            if (why)
+                snprintf(why, cap,
+                         "source storage nearly full: %lld bytes free of %lld (keeping %lld), the "
+                         "replication slot retains %lld bytes of WAL",
+                         (long long)free_bytes, (long long)in->allocated_bytes, (long long)floor,
+                         (long long)in->retained_bytes);
+            return PGL_WAL_ABORT;
+        }
+    }
+    return PGL_WAL_OK;
+}
+
+void pgl_lag_decide(const pgl_lag_in *in, pgl_lag_out *out)
+{
+    memset(out, 0, sizeof *out);
+    if (in->lag_bytes < 0 || in->lag_bytes > in->threshold_bytes) {
+        out->under_since_ms = 0;
+        /* far behind: look less often; close: soon */
+        out->wait_ms = in->lag_bytes > 64 * in->threshold_bytes ? 10000 : 2000;
+        return;
+    }
+    out->under_since_ms = in->under_since_ms > 0 && in->under_since_ms <= in->now_ms ? in->under_since_ms
+                                                                                      : in->now_ms;
+    int64_t held = in->now_ms - out->under_since_ms;
+    if (held >= in->stable_ms) {
+        out->ready = true;
+        return;
+    }
+    int64_t left = in->stable_ms - held;
+    out->wait_ms = left < 1000 ? 1000 : left > 5000 ? 5000 : left;
+}
+
+pgl_gate pgl_gate_check(const pgl_gate_in *in, int64_t *wait_ms)
+{
+    *wait_ms = 0;
+    if (in->window && !in->window->any_time) {
+        int64_t until = window_ms_until_open(in->window, in->now_ms);
+        if (until == 0 && in->min_window_left_ms > 0 &&
+            window_ms_until_close(in->window, in->now_ms) < in->min_window_left_ms) {
+            /* too close to the end: wait for the next opening */
+            int64_t close = window_ms_until_close(in->window, in->now_ms);
+            until = close + window_ms_until_open(in->window, in->now_ms + close);
+        }
+        if (until > 0) {
+            *wait_ms = until;
+            return PGL_GATE_WINDOW;
+        }
+    }
+    if (in->need_approval && !in->approved) {
+        *wait_ms = 5000;
+        return PGL_GATE_APPROVAL;
+    }
+    return PGL_GATE_GO;
+}

@@ -1,0 +1,363 @@
+/* pglogical_prepare — steps `preflight` and `prepare-source` of pg-logical.
+ *
+ * preflight: the instance exists, runs PostgreSQL, is not already encrypted
+ * with the campaign key (→ skipped), has rds.logical_replication=1 applied
+ * (else failed: "needs parameter group change + reboot"; with allow_reboot a
+ * group that has the value but waits for a reboot is rebooted, inside the
+ * window only), then the data-plane checks per database. Learns the source's
+ * settings (facts) for the restore. Creates nothing.
+ *
+ * prepare-source: fleetcrypt's two roles, then per database replica
+ * identities first, the DDL guard, the publication and the logical slot —
+ * all before the snapshot. Every call is idempotent (pgrepl looks first). */
+#include "pglogical.h"
+#include "pglogical_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "pglogical_extra.h"
+#include "util.h"
+
+/* Remember what a restore needs to recreate the source's settings (the same
+ * fact names as the offline strategy). */
+static void learn_source(step_ctx *ctx, const rds_instance *i)
+{
+    step_ctx_set_fact(ctx, "class", i->instance_class);
+    step_ctx_set_fact(ctx, "engine", i->engine);
+    step_ctx_set_fact(ctx, "engine_version", i->engine_version);
+    step_ctx_set_fact(ctx, "storage_type", i->storage_type);
+    step_ctx_set_factf(ctx, "storage_gb", "%lld", (long long)i->allocated_storage);
+    step_ctx_set_fact(ctx, "subnet_group", i->subnet_group);
+    char sgs[512] = "";
+    size_t n = 0;
+    for (size_t k = 0; k < i->n_vpc_sg_ids && n < sizeof sgs; k++)
+        n += (size_t)snprintf(sgs + n, sizeof sgs - n, "%s%s", k ? "," : "", i->vpc_sg_ids[k]);
+    step_ctx_set_fact(ctx, "sgs", sgs);
+    step_ctx_set_fact(ctx, "param_group", i->n_param_groups ? i->param_groups[0].name : "");
+    step_ctx_set_fact(ctx, "option_group", i->option_group);
+    step_ctx_set_factf(ctx, "multi_az", "%d", i->multi_az ? 1 : 0);
+    step_ctx_set_factf(ctx, "port", "%d", i->port);
+    step_ctx_set_fact(ctx, "address", i->endpoint_address);
+    step_ctx_set_factf(ctx, "backup_retention", "%d", i->backup_retention);
+    step_ctx_set_factf(ctx, "deletion_protection", "%d", i->deletion_protection ? 1 : 0);
+    step_ctx_set_factf(ctx, "public", "%d", i->publicly_accessible ? 1 : 0);
+    step_ctx_set_fact(ctx, "master_user", i->master_username);
+    step_ctx_set_fact(ctx, "master_secret_arn", i->master_user_secret_arn);
+    step_ctx_set_fact(ctx, "db_name", i->db_name);
+    step_ctx_set_fact(ctx, "source_arn", i->arn);
+    /* user tags travel to the target (ours and aws: ones do not) */
+    char tags[1024] = "";
+    n = 0;
+    for (size_t k = 0; k < i->n_tags && k < 20 && n < sizeof tags; k++) {
+        if (!strncmp(i->tags[k].key, "aws:", 4) || !strncmp(i->tags[k].key, "fleetcrypt:", 11)) continue;
+        n += (size_t)snprintf(tags + n, sizeof tags - n, "%s\t%s\n", i->tags[k].key, i->tags[k].value);
+    }
+    if (n < sizeof tags) step_ctx_set_fact(ctx, "tags", tags);
+    /* read replicas cannot follow the swap: their re-creation on the target
+     * is planned here and left to the operator (see docs/pg-logical-steps.md) */
+    char rr[512] = "";
+    n = 0;
+    for (size_t k = 0; k < i->n_read_replica_ids && n < sizeof rr; k++)
+        n += (size_t)snprintf(rr + n, sizeof rr - n, "%s%s", k ? "," : "", i->read_replica_ids[k]);
+    step_ctx_set_fact(ctx, "read_replicas", rr);
+}
+
+/* rds.logical_replication in the instance's parameter group: 1 = value set,
+ * pending = the group has it but the instance waits for a reboot. */
+static step_rc check_logical_param(step_ctx *ctx, step_result *res, const rds_instance *i, bool *pending)
+{
+    *pending = false;
+    if (!i->n_param_groups) {
+        PGL_REASON(res, "instance has no parameter group: rds.logical_replication=1 needs parameter group "
+                        "change + reboot");
+        return STEP_FAIL;
+    }
+    const char *group = i->param_groups[0].name;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    rds_parameter_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_parameters(c, group, NULL, &pl, &e))
+        return awsstep_fail(res, &e, "DescribeDBParameters");
+    const rds_parameter *p = rds_parameter_find(pl, "rds.logical_replication");
+    bool on = p && p->value && (!strcmp(p->value, "1") || !strcmp(p->value, "on"));
+    rds_parameter_list_free(pl);
+    if (!on) {
+        PGL_REASON(res, "rds.logical_replication is not 1 in parameter group %s: needs parameter group change "
+                        "+ reboot (fleetcrypt does not change parameter groups)", group);
+        return STEP_FAIL;
+    }
+    *pending = strcmp(i->param_groups[0].apply_status, "in-sync") != 0;
+    return STEP_OK;
+}
+
+/* A group that has the value but is not applied: reboot only when allowed and inside the window. */
+static step_rc reboot_if_allowed(step_ctx *ctx, step_result *res, const rds_instance *i)
+{
+    const char *id = step_ctx_instance(ctx);
+    if (!pgl_opt(ctx, "allow_reboot")) {
+        PGL_REASON(res, "rds.logical_replication=1 is in parameter group %s but not applied (%s): needs parameter "
+                        "group change + reboot (allow it with --allow-reboot)", i->param_groups[0].name,
+                   i->param_groups[0].apply_status);
+        return STEP_FAIL;
+    }
+    fc_window w;
+    char err[200];
+    if (!window_parse(pgl_cfield(ctx, "window"), &w, err, sizeof err)) {
+        PGL_REASON(res, "%s", err);
+        return STEP_FAIL;
+    }
+    if (!window_contains(&w, fc_now_ms())) {
+        int64_t until = window_ms_until_open(&w, fc_now_ms());
+        res->wait_ms = until < 600000 ? until + 1000 : 600000;
+        PGL_REASON(res, "waiting for the campaign window to reboot %s (rds.logical_replication)", id);
+        return STEP_WAIT;
+    }
+    if (step_ctx_fact(ctx, "reboot_at")) {
+        step_cache_view v;
+        static const char *const ok[] = {"available", NULL};
+        static const char *const bad[] = {"failed", "incompatible-parameters", NULL};
+        return awsstep_await(ctx, res, "db", id, "reboot_at", ok, bad, &v);
+    }
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_reboot_db_instance(c, id, false, NULL, &e)) return awsstep_fail(res, &e, "RebootDBInstance");
+    log_info("rebooting the source to apply rds.logical_replication", "instance=%s", id);
+    awsstep_mark(ctx, "reboot_at");
+    res->wait_ms = 2000;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+    PGL_REASON(res, "rebooting %s to apply rds.logical_replication=1", id);
+    return STEP_WAIT;
+}
+
+/* Data-plane preflight: every database, findings into a report. */
+static step_rc preflight_data(pgl_session *s)
+{
+    step_ctx *ctx = s->ctx;
+    step_result *res = s->res;
+    step_rc rc = STEP_OK;
+    const char *maint = pgl_fact(ctx, "db_name");
+    if (!*maint) maint = "postgres";
+    pgq *q = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, maint, &rc);
+    if (!q && strcmp(maint, "postgres") != 0) q = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, "postgres", &rc);
+    if (!q) return rc;
+    char err[1024];
+    char **dbs = NULL;
+    int n = 0;
+    if (!pgrepl_list_databases(q, &dbs, &n, err, sizeof err)) return pgl_sql_fail(res, q, "preflight", err);
+    if (n == 0 || n > PGL_MAX_DBS) {
+        PGL_REASON(res, "%d databases on the instance: pg-logical handles 1 to %d", n, PGL_MAX_DBS);
+        pgrepl_free_list(dbs, n);
+        return STEP_FAIL;
+    }
+    dbuf list;
+    dbuf_init(&list, 64 * 1024);
+    for (int i = 0; i < n; i++) {
+        if (strchr(dbs[i], '\n')) {
+            PGL_REASON(res, "a database name contains a newline: not supported");
+            pgrepl_free_list(dbs, n);
+            dbuf_free(&list);
+            return STEP_FAIL;
+        }
+        dbuf_printf(&list, "%s%s", i ? "\n" : "", dbs[i]);
+    }
+    /* the session's database list from now on */
+    for (int i = 0; i < s->ndbs; i++) free(s->dbs[i]);
+    s->ndbs = 0;
+    for (int i = 0; i < n; i++) s->dbs[s->ndbs++] = strdup(dbs[i]);
+    pgrepl_free_list(dbs, n);
+    step_ctx_set_fact(ctx, "dbs", list.data ? list.data : "");
+    dbuf_free(&list);
+    for (int i = 0; i < s->ndbs; i++)
+        if (!s->dbs[i]) return (PGL_REASON(res, "out of memory"), STEP_RETRY);
+
+    pgrepl_report rep;
+    pgrepl_report_init(&rep);
+    bool ok = pgrepl_preflight_instance(q, s->ndbs, &rep, err, sizeof err);
+    if (!ok) rc = pgl_sql_fail(res, q, "preflight", err);
+    bool ri_full = pgl_opt(ctx, "replica_identity_full");
+    for (int i = 0; ok && i < s->ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[i], &nm)) {
+            rc = STEP_FAIL;
+            ok = false;
+            break;
+        }
+        pgq *d = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, s->dbs[i], &rc);
+        if (!d) {
+            ok = false;
+            break;
+        }
+        if (!pgrepl_preflight_database(d, s->dbs[i], &nm, ri_full, &rep, err, sizeof err)) {
+            rc = pgl_sql_fail(res, d, "preflight", err);
+            ok = false;
+        }
+    }
+    if (ok) {
+        step_ctx_set_factf(ctx, "pg_version", "%d", rep.server_version);
+        const char *text = rep.text.data ? rep.text.data : "";
+        if (rep.fatal > 0) {
+            /* the reason lists the fatal findings first */
+            dbuf f;
+            dbuf_init(&f, STEP_REASON_MAX);
+            const char *p = text;
+            while (*p) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                if (!strncmp(p, "FATAL ", 6)) {
+                    if (f.len) dbuf_appends(&f, "; ");
+                    dbuf_append(&f, p + 6, len - 6);
+                }
+                p += len + (nl ? 1 : 0);
+            }
+            PGL_REASON(res, "preflight: %s", f.data ? f.data : text);
+            dbuf_free(&f);
+            rc = STEP_FAIL;
+        } else {
+            char w[1024];
+            fc_strlcpy(w, text, sizeof w);
+            step_ctx_set_fact(ctx, "preflight_warnings", w);
+            if (rep.warn) log_warn("preflight warnings", "count=%d", rep.warn);
+        }
+    }
+    pgrepl_report_free(&rep);
+    return rc;
+}
+
+step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
+{
+    const char *id = step_ctx_instance(ctx);
+    const char *key = pgl_cfield(ctx, "kms_key_arn");
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *i = pgl_describe(ctx, res, id, &missing, &rc);
+    if (!i) return rc;
+    if (strncmp(i->engine, "postgres", 8) != 0) {
+        PGL_REASON(res, "engine %s is not supported by pg-logical (RDS for PostgreSQL only)", i->engine);
+        rc = STEP_FAIL;
+    } else if (i->storage_encrypted && awsstep_same_key(i->kms_key_id, key)) {
+        PGL_REASON(res, "already encrypted with the requested key");
+        rc = STEP_SKIP;
+    } else if (i->storage_encrypted) {
+        PGL_REASON(res, "already encrypted with another key (%s): key rotation is not supported by pg-logical",
+                   i->kms_key_id);
+        rc = STEP_SKIP;
+    } else if (i->read_replica_source[0]) {
+        PGL_REASON(res, "instance is a read replica of %s: encrypt its source instead", i->read_replica_source);
+        rc = STEP_FAIL;
+    } else if (!strcmp(i->status, "stopped")) {
+        PGL_REASON(res, "instance is stopped: pg-logical needs it running (use --strategy offline)");
+        rc = STEP_FAIL;
+    } else if (strcmp(i->status, "available") != 0) {
+        PGL_REASON(res, "instance is %s; waiting for available", i->status);
+        res->wait_ms = 10000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+        rc = STEP_WAIT;
+    } else {
+        bool pending = false;
+        rc = check_logical_param(ctx, res, i, &pending);
+        if (rc == STEP_OK && pending) rc = reboot_if_allowed(ctx, res, i);
+        if (rc == STEP_OK) {
+            learn_source(ctx, i);
+            if (i->n_read_replica_ids > 0)
+                log_warn("source has read replicas: plan their re-creation on the target", "replicas=%zu",
+                         i->n_read_replica_ids);
+        }
+    }
+    rds_instance_free(i);
+    if (rc != STEP_OK) return rc;
+
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    rc = preflight_data(&s);
+    pgl_session_finish(&s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- prepare-source */
+step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
+{
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    step_rc rc = STEP_OK;
+    char err[1024];
+    if (s.ndbs == 0) {
+        PGL_REASON(res, "no databases recorded by preflight");
+        rc = STEP_FAIL;
+        goto done;
+    }
+    pgrepl_names nm0;
+    if (!pgl_names(&s, s.dbs[0], &nm0)) {
+        rc = STEP_FAIL;
+        goto done;
+    }
+    pgq *q0 = pgl_conn(&s, PGL_SOURCE, PGL_AS_MASTER, s.dbs[0], &rc);
+    if (!q0) goto done;
+    if (!step_ctx_lease_ok(ctx)) {
+        rc = STEP_RETRY;
+        PGL_REASON(res, "lease lost");
+        goto done;
+    }
+    if (!pgrepl_create_roles(q0, &nm0, s.admin_pw, s.sub_pw, err, sizeof err) ||
+        !pglx_admin_rights(q0, &nm0, s.cred->username, err, sizeof err)) {
+        rc = pgl_sql_fail(res, q0, "fleetcrypt roles", err);
+        goto done;
+    }
+    step_ctx_set_fact(ctx, "roles_created", "1");
+
+    pgrepl_source_opts o = {.replica_identity_full = pgl_opt(ctx, "replica_identity_full"),
+                            .slot_timeout_ms = 60000};
+    fc_lsn max_lsn = FC_LSN_INVALID;
+    dbuf slots, lsns;
+    dbuf_init(&slots, 16 * 1024);
+    dbuf_init(&lsns, 16 * 1024);
+    for (int i = 0; i < s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(&s, s.dbs[i], &nm)) {
+            rc = STEP_FAIL;
+            break;
+        }
+        pgq *q = pgl_conn(&s, PGL_SOURCE, PGL_AS_MASTER, s.dbs[i], &rc);
+        if (!q) break;
+        if (!step_ctx_lease_ok(ctx)) {
+            rc = STEP_RETRY;
+            PGL_REASON(res, "lease lost");
+            break;
+        }
+        fc_lsn lsn = FC_LSN_INVALID;
+        if (!pgrepl_prepare_source(q, &nm, &o, &lsn, err, sizeof err)) {
+            char what[300];
+            snprintf(what, sizeof what, "prepare-source (database %s)", s.dbs[i]);
+            rc = pgl_sql_fail(res, q, what, err);
+            break;
+        }
+        char l[FC_LSN_STRLEN];
+        lsn_format(lsn, l);
+        dbuf_printf(&slots, "%s%s", i ? "," : "", nm.slot);
+        dbuf_printf(&lsns, "%s%s", i ? "," : "", l);
+        if (lsn > max_lsn) max_lsn = lsn;
+        log_info("source prepared", "db=%s slot=%s slot_lsn=%s", s.dbs[i], nm.slot, l);
+    }
+    if (rc == STEP_OK) {
+        char l[FC_LSN_STRLEN];
+        step_ctx_set_fact(ctx, "slots", slots.data ? slots.data : "");
+        step_ctx_set_fact(ctx, "slot_lsns", lsns.data ? lsns.data : "");
+        step_ctx_set_fact(ctx, "slot_lsn", lsn_format(max_lsn, l));
+        step_ctx_set_fact(ctx, "publication", nm0.publication);
+        step_ctx_set_fact(ctx, "prepared", "1");
+        awsstep_mark(ctx, "prepared_at");
+    }
+    dbuf_free(&slots);
+    dbuf_free(&lsns);
+done:
+    pgl_session_finish(&s);
+    return rc;
+}

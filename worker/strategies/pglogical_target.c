@@ -1,0 +1,254 @@
+/* pglogical_target — steps `prepare-target`, `find-start-lsn` and
+ * `subscribe` of pg-logical, on the restored (encrypted) instance.
+ *
+ * prepare-target: drop every replication slot the target inherited (they
+ * would retain WAL there forever), fleetcrypt's inherited publication and
+ * DDL guard, and hold inherited pg_cron jobs until cleanup.
+ * find-start-lsn: read the target's PostgreSQL log through
+ * DescribeDBLogFiles + DownloadDBLogFilePortion (paged with Marker) and let
+ * lsn_find_start() name the end of the restored WAL; anything ambiguous
+ * fails the instance — never a guess, never "redo done at".
+ * subscribe: per database, a subscription connecting back to the source as
+ * fleetcrypt's throwaway replication role, its origin advanced to the start
+ * LSN while disabled, then enabled (pgrepl_subscribe is resumable). */
+#include "pglogical.h"
+#include "pglogical_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "pglogical_extra.h"
+#include "util.h"
+
+#define LOG_TEXT_MAX (256u * 1024u * 1024u)
+
+step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
+{
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    step_rc rc = pgl_watch(&s, false, NULL);
+    int slots = 0, jobs = 0;
+    char err[1024];
+    for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(&s, s.dbs[i], &nm)) {
+            rc = STEP_FAIL;
+            break;
+        }
+        pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[i], &rc);
+        if (!q) break;
+        if (!step_ctx_lease_ok(ctx)) {
+            PGL_REASON(res, "lease lost");
+            rc = STEP_RETRY;
+            break;
+        }
+        int sd = 0, jh = 0;
+        /* slots are instance-wide: drop them from the first database */
+        if (!pgrepl_clean_target(q, &nm, i == 0, &sd, &jh, err, sizeof err)) {
+            char what[300];
+            snprintf(what, sizeof what, "cleaning the target (database %s)", s.dbs[i]);
+            rc = pgl_sql_fail(res, q, what, err);
+            break;
+        }
+        slots += sd;
+        jobs += jh;
+    }
+    if (rc == STEP_OK) {
+        /* a re-run finds nothing left: keep the first run's counts */
+        if (slots > 0 || !step_ctx_fact(ctx, "target_slots_dropped"))
+            step_ctx_set_factf(ctx, "target_slots_dropped", "%d", slots);
+        if (jobs > 0 || !step_ctx_fact(ctx, "jobs_held")) step_ctx_set_factf(ctx, "jobs_held", "%d", jobs);
+        log_info("target prepared", "inherited_slots_dropped=%d jobs_held=%d", slots, jobs);
+    }
+    pgl_session_finish(&s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- find-start-lsn */
+static int cmp_log(const void *a, const void *b)
+{
+    const rds_log_file *x = a, *y = b;
+    if (x->last_written != y->last_written) return x->last_written < y->last_written ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Every log file of the instance, oldest first, concatenated (paged with Marker). */
+static step_rc read_logs(step_ctx *ctx, step_result *res, const char *id, dbuf *text, int *calls)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    rds_log_file_list *files = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_log_files(c, id, NULL, &files, &e)) return awsstep_fail(res, &e, "DescribeDBLogFiles");
+    (*calls)++;
+    step_rc rc = STEP_OK;
+    if (files->n > 1) qsort(files->v, files->n, sizeof files->v[0], cmp_log);
+    for (size_t f = 0; f < files->n && rc == STEP_OK; f++) {
+        char marker[256] = "0";
+        for (int page = 0; page < 100000; page++) {
+            rds_log_portion *p = NULL;
+            aws_error_clear(&e);
+            if (!rds_download_db_log_file_portion(c, id, files->v[f].name, marker, 0, &p, &e)) {
+                rc = awsstep_fail(res, &e, "DownloadDBLogFilePortion");
+                break;
+            }
+            (*calls)++;
+            if (p->len && !dbuf_append(text, p->data, p->len)) {
+                rds_log_portion_free(p);
+                PGL_REASON(res, "the log of %s is larger than %u bytes: cannot read it whole", id, LOG_TEXT_MAX);
+                rc = STEP_FAIL;
+                break;
+            }
+            bool more = p->additional_data_pending && p->marker[0] && strcmp(p->marker, marker) != 0;
+            fc_strlcpy(marker, p->marker, sizeof marker);
+            bool empty = p->len == 0;
+            rds_log_portion_free(p);
+            if (!more || empty) break;
+        }
+        /* a file that does not end with a newline must not glue onto the next */
+        if (rc == STEP_OK && text->len && text->data[text->len - 1] != '\n') dbuf_appends(text, "\n");
+    }
+    rds_log_file_list_free(files);
+    return rc;
+}
+
+step_rc pgl_step_find_start_lsn(step_ctx *ctx, step_result *res)
+{
+    const char *tid = pgl_fact(ctx, "target_id");
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    step_rc rc = pgl_watch(&s, false, NULL);
+    dbuf text;
+    dbuf_init(&text, LOG_TEXT_MAX);
+    char err[600];
+    uint64_t segsize = 0;
+    if (rc != STEP_OK) goto done;
+    if (!*tid || s.ndbs == 0) {
+        PGL_REASON(res, "no restored target recorded");
+        rc = STEP_FAIL;
+        goto done;
+    }
+    pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[0], &rc);
+    if (!q) goto done;
+    if (!pglx_wal_segment_size(q, &segsize, err, sizeof err)) {
+        rc = pgl_sql_fail(res, q, "find-start-lsn", err);
+        goto done;
+    }
+    int calls = 0;
+    rc = read_logs(ctx, res, tid, &text, &calls);
+    if (rc != STEP_OK) goto done;
+    const char *body = text.data ? text.data : "";
+    int64_t waits = pgl_fact_i64(ctx, "eow_waits", 0);
+    if (!strstr(body, "redo done at") && waits < 3) {
+        /* the log may lag the instance's "available" by a moment */
+        step_ctx_set_factf(ctx, "eow_waits", "%lld", (long long)(waits + 1));
+        res->wait_ms = 5000;
+        PGL_REASON(res, "the target's log has no \"redo done at\" yet (%zu bytes read)", text.len);
+        rc = STEP_WAIT;
+        goto done;
+    }
+    lsn_log_opts o;
+    memset(&o, 0, sizeof o);
+    o.wal_segment_size = segsize;
+    fc_lsn not_before = FC_LSN_INVALID;
+    if (*pgl_fact(ctx, "slot_lsn") && !lsn_parse(pgl_fact(ctx, "slot_lsn"), &not_before)) not_before = 0;
+    o.not_before = not_before;
+    lsn_log_result r;
+    if (!lsn_find_start(body, text.len, &o, &r, err, sizeof err)) {
+        PGL_REASON(res, "find-start-lsn: %s (read %zu bytes of %s's log; refusing to guess)", err, text.len, tid);
+        rc = STEP_FAIL;
+        goto done;
+    }
+    char a[FC_LSN_STRLEN];
+    step_ctx_set_fact(ctx, "start_lsn", lsn_format(r.start_lsn, a));
+    step_ctx_set_fact(ctx, "redo_done_lsn", lsn_format(r.redo_done, a));
+    step_ctx_set_fact(ctx, "end_of_wal_lsn", lsn_format(r.end_of_wal, a));
+    step_ctx_set_fact(ctx, "eow_kind", r.kind == LSN_EOW_RECORD ? "record" : "page");
+    step_ctx_set_fact(ctx, "eow_exact", r.exact ? "1" : "0");
+    step_ctx_set_fact(ctx, "eow_message", r.eow_message);
+    step_ctx_set_factf(ctx, "wal_segment_size", "%llu", (unsigned long long)segsize);
+    log_info("start LSN found", "start=%s redo_done=%s kind=%s exact=%d log_calls=%d", pgl_fact(ctx, "start_lsn"),
+             pgl_fact(ctx, "redo_done_lsn"), pgl_fact(ctx, "eow_kind"), r.exact, calls);
+done:
+    dbuf_free(&text);
+    pgl_session_finish(&s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- subscribe */
+step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
+{
+    fc_lsn start = FC_LSN_INVALID;
+    if (!lsn_parse(pgl_fact(ctx, "start_lsn"), &start) || start == FC_LSN_INVALID) {
+        PGL_REASON(res, "no start LSN recorded by find-start-lsn");
+        return STEP_FAIL;
+    }
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    step_rc rc = pgl_watch(&s, false, NULL);
+    char err[1024];
+    char host[256];
+    int port = 0;
+    if (rc == STEP_OK && !pgl_endpoint(&s, PGL_SOURCE, host, sizeof host, &port)) {
+        PGL_REASON(res, "the source's endpoint is not known");
+        rc = STEP_FAIL;
+    }
+    if (rc == STEP_OK && !pgl_ensure_creds(&s, &rc)) { /* rc set */
+    }
+    for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
+        pgrepl_names nm;
+        if (!pgl_names(&s, s.dbs[i], &nm)) {
+            rc = STEP_FAIL;
+            break;
+        }
+        pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[i], &rc);
+        if (!q) break;
+        pgq_conninfo src;
+        memset(&src, 0, sizeof src);
+        src.host = host;
+        src.port = port;
+        src.dbname = s.dbs[i];
+        src.user = nm.sub_role;
+        src.password = s.sub_pw;
+        src.sslmode = pgl_sslmode();
+        src.sslrootcert = pgl_sslrootcert();
+        src.application_name = nm.subscription;
+        if (!step_ctx_lease_ok(ctx)) {
+            PGL_REASON(res, "lease lost");
+            rc = STEP_RETRY;
+            break;
+        }
+        if (!pgrepl_subscribe(q, &nm, &src, start, err, sizeof err)) {
+            char what[300];
+            snprintf(what, sizeof what, "subscribe (database %s)", s.dbs[i]);
+            rc = pgl_sql_fail(res, q, what, err);
+            /* a subscription that stopped after progress is an apply error: fail loudly */
+            if (strstr(err, "apply errors") || strstr(err, "refusing")) rc = STEP_FAIL;
+            break;
+        }
+        pgrepl_sub_info si;
+        if (!pgrepl_sub_status(q, &nm, &si, err, sizeof err)) {
+            rc = pgl_sql_fail(res, q, "subscription status", err);
+            break;
+        }
+        if (!si.exists || !si.enabled || si.apply_errors > 0) {
+            PGL_REASON(res, "subscription %s (database %s) is %s right after subscribing (apply errors %lld): see "
+                            "the target's log", nm.subscription, s.dbs[i], si.enabled ? "failing" : "disabled",
+                       (long long)si.apply_errors);
+            rc = STEP_FAIL;
+            break;
+        }
+        log_info("subscribed", "db=%s subscription=%s start=%s", s.dbs[i], nm.subscription,
+                 pgl_fact(ctx, "start_lsn"));
+    }
+    if (rc == STEP_OK) {
+        step_ctx_set_fact(ctx, "subscribed", "1");
+        awsstep_mark(ctx, "subscribed_at");
+    }
+    pgl_session_finish(&s);
+    return rc;
+}
