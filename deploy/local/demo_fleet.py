@@ -112,7 +112,7 @@ def load_data(db):
         cur.execute("ALTER TABLE audit_log REPLICA IDENTITY FULL")
         cur.execute("SELECT count(*) FROM orders")
         if cur.fetchone()[0] == 0:
-            cur.execute("INSERT INTO orders (customer, amount) SELECT 'customer-' || g, (g % 997) * 1.25"
+            cur.execute("INSERT INTO orders (customer, amount) SELECT 'customer-' || g, (g %% 997) * 1.25"
                         " FROM generate_series(1, %s) g", (ROWS,))
             cur.execute("INSERT INTO audit_log SELECT g, 'seed ' || g FROM generate_series(1, %s) g", (ROWS // 10,))
 
