@@ -91,9 +91,19 @@ def create_fleet(key):
     raise RuntimeError("fleet did not become available in 5 minutes")
 
 
+CREDS = {}
+
+
 def password_of(db):
-    arn = db["MasterUserSecret"]["SecretArn"]
-    return json.loads(aws("secretsmanager", "get-secret-value", "--secret-id", arn)["SecretString"])
+    """The master credentials, read once per identifier from the RDS-managed
+    secret. The encrypted instance that takes over an identifier holds the
+    same roles (restored from the snapshot) but no MasterUserSecret of its
+    own, so the cached credentials are what the application keeps using."""
+    ident = db["DBInstanceIdentifier"]
+    if ident not in CREDS:
+        arn = db["MasterUserSecret"]["SecretArn"]
+        CREDS[ident] = json.loads(aws("secretsmanager", "get-secret-value", "--secret-id", arn)["SecretString"])
+    return CREDS[ident]
 
 
 def connect(db, autocommit=True):
