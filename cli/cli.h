@@ -17,10 +17,21 @@ typedef struct cli_cmd {
     const char *name;
     int (*run)(fc_config *cfg, int argc, char **argv);
     const char *usage;
+    const char *help; /* shown by `fleetcrypt COMMAND --help`: what it does, examples */
 } cli_cmd;
 
 int cli_submit(fc_config *cfg, int argc, char **argv);
 int cli_status(fc_config *cfg, int argc, char **argv);
+int cli_abort(fc_config *cfg, int argc, char **argv);   /* ops.c */
+int cli_approve(fc_config *cfg, int argc, char **argv); /* ops.c */
+int cli_pause(fc_config *cfg, int argc, char **argv);   /* ops.c */
+int cli_resume(fc_config *cfg, int argc, char **argv);  /* ops.c */
+int cli_retry(fc_config *cfg, int argc, char **argv);   /* ops.c */
+int cli_logs(fc_config *cfg, int argc, char **argv);    /* ops.c */
+int cli_top(fc_config *cfg, int argc, char **argv);     /* top.c */
+
+/* ms since the epoch → "YYYY-MM-DDTHH:MM:SS.mmmZ" (ops.c). */
+void cli_fmt_time(int64_t ms, char *out, size_t cap);
 
 /* Print "fleetcrypt: <msg>" on stderr and return code. */
 int cli_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,7 +1,7 @@
 /* fleetcrypt — the CLI dispatcher: finds the subcommand and hands over.
  * Subcommands live one per file; the table below is the only place that
- * lists them (issue 7 adds top, approve, pause, resume, abort, retry, logs,
- * report, retire). */
+ * lists them, with their usage line and --help text (docs/cli.md mirrors
+ * it). */
 #include "cfg.h"
 #include "cli.h"
 #include "log.h"
@@ -13,13 +13,64 @@ static const cli_cmd commands[] = {
     {"submit", cli_submit,
      "submit --campaign ID --kms-key KEY [--strategy pg-logical|offline] [--max-parallel N]\n"
      "                  [--region R] [--keep-snapshots] [--yes] [--dry-run] [--file CAMPAIGN.json]\n"
-     "                  [INSTANCE_ID ... | -]"},
-    {"status", cli_status, "status [CAMPAIGN] [--json]"},
+     "                  [INSTANCE_ID ... | -]",
+     "Validate a fleet and enqueue a campaign (nothing is enqueued unless everything validates).\n"
+     "examples:\n"
+     "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
+     "  printf 'db1\\ndb2\\n' | fleetcrypt submit --campaign q4 --kms-key alias/rds - --yes\n"
+     "  fleetcrypt submit --campaign dev --kms-key alias/rds --strategy offline \\\n"
+     "      --file campaign.json --dry-run\n"},
+    {"status", cli_status, "status [CAMPAIGN] [--json]",
+     "Progress from Redis. Without CAMPAIGN: every campaign with its counts.\n"
+     "examples:\n"
+     "  fleetcrypt status\n"
+     "  fleetcrypt status q4 --json | jq .counts\n"},
+    {"top", cli_top, "top [CAMPAIGN] [--once] [--interval SECONDS]",
+     "Live view: counts per state and step, progress, throughput (instances/hour over 5 and\n"
+     "60 min, steps/min), ETA, AWS API rate vs budget, throttles, slowest and failed instances.\n"
+     "Refreshes in place on a terminal (every 2 s); prints one line per refresh otherwise.\n"
+     "Without CAMPAIGN: the most recent running campaign.\n"
+     "examples:\n"
+     "  fleetcrypt top q4\n"
+     "  fleetcrypt top q4 --once\n"
+     "  fleetcrypt top q4 --interval 10 >> progress.log\n"},
+    {"approve", cli_approve, "approve CAMPAIGN [INSTANCE_ID ...]",
+     "Approve cutover (campaigns submitted with --cutover approve). Without instances: the\n"
+     "whole campaign, including instances that reach cutover later.\n"
+     "examples:\n"
+     "  fleetcrypt approve q4 db1 db2\n"
+     "  fleetcrypt approve q4\n"},
+    {"pause", cli_pause, "pause CAMPAIGN [INSTANCE_ID ...]",
+     "Start no new step (running steps finish). Without instances: the whole campaign.\n"
+     "examples:\n"
+     "  fleetcrypt pause q4\n"
+     "  fleetcrypt pause q4 db7\n"},
+    {"resume", cli_resume, "resume CAMPAIGN [INSTANCE_ID ...]",
+     "Undo pause: paused instances continue at once where they stopped.\n"
+     "examples:\n"
+     "  fleetcrypt resume q4\n"
+     "  fleetcrypt resume q4 db7\n"},
+    {"abort", cli_abort, "abort CAMPAIGN [INSTANCE_ID ...]",
+     "Abort instances: pending ones end `aborted` at once; in-flight ones run their strategy's\n"
+     "undo step (pg-logical; offline has none: the instance fails with the reason). Without\n"
+     "instances: every unfinished instance, nothing more is admitted, and the campaign ends\n"
+     "`aborted`.\n"
+     "examples:\n"
+     "  fleetcrypt abort q4 db3\n"
+     "  fleetcrypt abort q4\n"},
+    {"retry", cli_retry, "retry CAMPAIGN INSTANCE_ID",
+     "Run a failed instance again from the step it failed in (after fixing the cause).\n"
+     "example:\n"
+     "  fleetcrypt retry q4 db3\n"},
+    {"logs", cli_logs, "logs CAMPAIGN INSTANCE_ID",
+     "The transition stream of one instance: time, step, attempt, outcome, from->to, reason.\n"
+     "example:\n"
+     "  fleetcrypt logs q4 db3\n"},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fleetcrypt COMMAND [options]\n");
+    fprintf(f, "usage: fleetcrypt COMMAND [options]   (fleetcrypt COMMAND --help for examples)\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  fleetcrypt %s\n", commands[i].usage);
     fprintf(f, "common options: --redis-url U --kafka-brokers B --topic-prefix P --key-prefix K -X k=v\n");
 }
@@ -29,13 +80,27 @@ int main(int argc, char **argv)
     log_init("cli");
     log_set_level(LOG_WARN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        if (argc >= 3)
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (!strcmp(commands[i].name, argv[2])) {
+                    printf("usage: fleetcrypt %s\n\n%s", commands[i].usage, commands[i].help);
+                    return CLI_OK;
+                }
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
+    const cli_cmd *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, argv[1])) cmd = &commands[i];
+    if (!cmd) return cli_err(CLI_USAGE, "unknown command '%s' (try --help)", argv[1]);
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: fleetcrypt %s\n\n%s", cmd->usage, cmd->help);
+            printf("common options: --redis-url U --kafka-brokers B --topic-prefix P --key-prefix K -X k=v\n");
+            return CLI_OK;
+        }
     fc_config cfg;
     char err[512];
     if (!cfg_from_env(&cfg, err, sizeof err)) return cli_err(CLI_USAGE, "%s", err);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(commands[i].name, argv[1])) return commands[i].run(&cfg, argc - 2, argv + 2);
-    return cli_err(CLI_USAGE, "unknown command '%s' (try --help)", argv[1]);
+    return cmd->run(&cfg, argc - 2, argv + 2);
 }

@@ -82,7 +82,7 @@ void admit(coord *c)
 {
     for (int i = 0; i < c->ncamps; i++) {
         camp_view *cv = &c->camps[i];
-        if (strcmp(cv->state, "running") || cv->pending == 0 || cv->inflight >= cv->max_parallel) continue;
+        if (strcmp(cv->state, "running") || cv->abort_requested || cv->pending == 0 || cv->inflight >= cv->max_parallel) continue;
         const strategy_info *si = step_catalog_find(cv->strategy);
         if (!si) {
             log_error("campaign strategy not in this build: nothing admitted", "campaign=%s strategy=%s", cv->id,

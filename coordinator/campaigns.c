@@ -1,7 +1,8 @@
 /* campaigns — one scan per cycle of every active campaign: the campaign
  * hash and each instance's state, step, epoch, deadline and remaining quota
  * cost; and marking a campaign done once every instance is terminal (its
- * instances then leave the active-instances index). */
+ * instances then leave the active-instances index) — or `aborted` when the
+ * operator aborted the whole campaign (campaign field abort_requested=1). */
 #include "coord.h"
 #include "log.h"
 #include "store_model.h"
@@ -28,7 +29,7 @@ static void scan_one(coord *c, camp_view *cv)
 {
     ckeys k;
     store_ckeys(c->s, cv->id, &k);
-    redisReply *h = store_cmd(c->s, "HMGET %s state strategy region account max_parallel", k.campaign);
+    redisReply *h = store_cmd(c->s, "HMGET %s state strategy region account max_parallel abort_requested", k.campaign);
     if (!h || h->type != REDIS_REPLY_ARRAY) {
         if (h) freeReplyObject(h);
         return;
@@ -39,6 +40,7 @@ static void scan_one(coord *c, camp_view *cv)
     fc_strlcpy(cv->account, reply_str(h, 3), sizeof cv->account);
     cv->max_parallel = atoi(reply_str(h, 4));
     if (cv->max_parallel <= 0) cv->max_parallel = 1;
+    cv->abort_requested = !strcmp(reply_str(h, 5), "1");
     freeReplyObject(h);
     if (strcmp(cv->state, "running") && strcmp(cv->state, "paused")) return;
     redisReply *ids = store_cmd(c->s, "ZRANGE %s 0 -1", k.instances);
@@ -107,8 +109,9 @@ void campaigns_finish(coord *c)
     for (int i = 0; i < c->ncamps; i++) {
         camp_view *cv = &c->camps[i];
         if (strcmp(cv->state, "running") || cv->n == 0 || cv->pending || cv->inflight) continue;
-        if (store_campaign_set_state(c->s, cv->id, "running", "done") != 1) continue;
-        fc_strlcpy(cv->state, "done", sizeof cv->state);
+        const char *end = cv->abort_requested ? "aborted" : "done";
+        if (store_campaign_set_state(c->s, cv->id, "running", end) != 1) continue;
+        fc_strlcpy(cv->state, end, sizeof cv->state);
         char **members = calloc((size_t)cv->n, sizeof *members);
         if (!members) continue;
         for (int k = 0; k < cv->n; k++) {
@@ -119,6 +122,6 @@ void campaigns_finish(coord *c)
         store_active_release(c->s, cv->id, (const char *const *)members, cv->n);
         for (int k = 0; k < cv->n; k++) free(members[k]);
         free(members);
-        log_info("campaign done", "campaign=%s instances=%d", cv->id, cv->n);
+        log_info("campaign finished", "campaign=%s state=%s instances=%d", cv->id, end, cv->n);
     }
 }

@@ -36,6 +36,7 @@ typedef struct camp_view {
     char region[32];
     char account[32];
     int max_parallel;
+    bool abort_requested;   /* fleetcrypt abort CAMPAIGN: admit nothing, end `aborted` */
     int n;
     inst_view *inst;        /* every instance, submission order */
     int pending, inflight, terminal;
@@ -75,6 +76,11 @@ typedef struct coord {
 } coord;
 
 int coord_run(const fc_config *cfg);
+
+/* metrics.c: /metrics at cfg->metrics_addr (NULL when unset or failed). */
+struct prom_server;
+struct prom_server *coord_metrics_start(const fc_config *cfg);
+void coord_metrics_stop(struct prom_server *srv);
 
 /* campaigns.c */
 bool campaigns_scan(coord *c);

@@ -5,6 +5,7 @@
  * second and takes over within the lease TTL when the leader dies. */
 #include "coord.h"
 #include "log.h"
+#include "prom.h"
 #include "step.h"
 #include "util.h"
 
@@ -50,7 +51,11 @@ static int leader_lease(coord *c, int64_t ttl_ms)
     }
     long long v = r->integer;
     freeReplyObject(r);
-    if (v == 2) log_info("became the active coordinator", "token=%s", c->token);
+    if (v == 2) {
+        log_info("became the active coordinator", "token=%s", c->token);
+        prom_counter_add(prom_default(), "fc_leader_acquired_total", "Times this coordinator became the active one.",
+                         NULL, 1);
+    }
     return v > 0 ? 1 : 0;
 }
 
@@ -87,6 +92,7 @@ int coord_run(const fc_config *cfg)
 
     char err[512];
     int rc = 1;
+    prom_server *metrics = NULL;
     for (int i = 0; i < 100 && !c.s && !g_stop; i++) {
         c.s = store_open(cfg, err, sizeof err);
         if (!c.s) fc_sleep_ms(200);
@@ -101,6 +107,7 @@ int coord_run(const fc_config *cfg)
         log_error("cannot start the producer", "err=\"%s\"", err);
         goto cleanup;
     }
+    metrics = coord_metrics_start(cfg);
     log_info("coordinator started", "leader_ttl_ms=%lld", (long long)lease_ttl);
     int64_t last_lease = 0, last_cycle = 0, lease_ok_until = 0;
     while (!g_stop) {
@@ -131,6 +138,7 @@ int coord_run(const fc_config *cfg)
     if (c.leader) leader_release(&c);
     rc = 0;
 cleanup:
+    coord_metrics_stop(metrics);
     campaigns_free(&c);
     for (int i = 0; i < c.nregions; i++) aws_client_free(c.regions[i].c);
     kafka_producer_free(c.prod, 10000);

@@ -7,6 +7,7 @@
  * deadline on a message whose record no longer matches. */
 #include "coord.h"
 #include "log.h"
+#include "prom.h"
 #include "store_model.h"
 #include "util.h"
 
@@ -29,6 +30,9 @@ void reconcile(coord *c)
             if (!stuck && !restarted) continue;
             int rc = store_redrive(c->s, cv->id, iv->id, iv->epoch, stuck ? "no progress past step deadline" : "redis restarted",
                                    now + c->deadline_s * 1000, c->cfg.node_id, stuck);
+            if (rc == 1)
+                prom_counter_add(prom_default(), "fc_lease_takeovers_total",
+                                 "In-flight instances re-driven by the reconciler (holder gone or stuck).", NULL, 1);
             if (rc == 1)
                 log_warn(stuck ? "stuck instance re-driven" : "instance re-driven after redis restart",
                          "campaign=%s instance=%s step=%s", cv->id, iv->id, iv->step);

@@ -6,6 +6,7 @@
 #include "coord.h"
 #include "emit.h"
 #include "log.h"
+#include "prom.h"
 #include "store_model.h"
 #include "util.h"
 
@@ -39,6 +40,8 @@ static void campaign_timers(coord *c, const char *campaign)
         char err[256];
         if (emit_step(c->prod, &c->cfg, &m, 10000, err, sizeof err)) {
             store_timer_done(c->s, campaign, member);
+            prom_counter_add(prom_default(), "fc_outbox_emitted_total", "Outbox entries produced by the coordinator.",
+                             NULL, 1);
             log_debug("outbox entry emitted", "campaign=%s instance=%s step=%s attempt=%u", campaign, t.instance,
                       t.step, t.attempt);
         } else {

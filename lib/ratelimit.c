@@ -2,6 +2,7 @@
 #include "ratelimit.h"
 #include "aws.h"
 #include "log.h"
+#include "prom.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -157,6 +158,9 @@ static void hook_throttle(void *ud, const char *service, const char *action)
     rl_answer a;
     rl_bucket_key(h->s, h->account, h->region, service, key, sizeof key);
     atomic_fetch_add(&rl_stats.throttles, 1);
+    char l[160];
+    prom_counter_add(prom_default(), "fc_aws_throttles_total", "AWS throttling answers by service and action.",
+                     prom_labels(l, sizeof l, "service", service, "action", action, NULL), 1);
     if (rl_throttled(h->s, key, &h->cfg, fc_now_ms(), &a))
         log_info("aws throttled: shared bucket shrinks", "service=%s action=%s rate=%.2f", service, action,
                  a.rate);
@@ -166,11 +170,14 @@ static void hook_call(void *ud, const char *service, const char *action, int htt
                       const char *err_code, int64_t ms)
 {
     (void)ud;
-    (void)service;
-    (void)action;
     (void)http_status;
-    (void)ms;
     atomic_fetch_add(&rl_stats.calls, 1);
+    char l[192];
+    prom_counter_add(prom_default(), "fc_aws_calls_total", "AWS API attempts by service, action and outcome.",
+                     prom_labels(l, sizeof l, "service", service, "action", action, "outcome",
+                                 err_code ? "error" : "ok", NULL), 1);
+    prom_histogram_observe(prom_default(), "fc_aws_call_duration_seconds", "AWS API attempt latency.",
+                           prom_labels(l, sizeof l, "service", service, NULL), (double)ms / 1000.0);
     if (err_code) atomic_fetch_add(&rl_stats.errors, 1);
 }
 

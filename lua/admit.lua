@@ -15,6 +15,7 @@ local function alloc(seqkey, floor)
   return string.format('%.0f', m)
 end
 if redis.call('HGET', KEYS[6], 'state') ~= 'running' then return {'skip', 'campaign not running'} end
+if redis.call('HGET', KEYS[6], 'abort_requested') == '1' then return {'skip', 'campaign abort requested'} end
 local r = redis.call('HMGET', KEYS[1], 'state', 'id')
 if r[1] ~= 'pending' then return {'skip', 'instance is ' .. tostring(r[1])} end
 local c = redis.call('HMGET', KEYS[2], 'running', 'waiting_approval')

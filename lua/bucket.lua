@@ -5,6 +5,9 @@
 -- ARGV[1] op ('take' | 'throttle' | 'peek'), [2] now_ms, [3] max_rate (req/s),
 --      [4] burst, [5] recover (req/s gained per second), [6] min_rate
 -- Returns {granted 0/1, wait_ms, rate_milli, tokens_milli}
+-- Also keeps per-minute counters for `fleetcrypt top` and metrics: field
+-- c:<minute> granted calls, t:<minute> throttling answers (fields older than
+-- ten minutes are dropped as new ones appear).
 local now = tonumber(ARGV[2])
 local max_rate, burst = tonumber(ARGV[3]), tonumber(ARGV[4])
 local recover, min_rate = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -17,13 +20,18 @@ rate = math.min(max_rate, rate + recover * elapsed)
 tokens = math.min(burst, tokens + elapsed * rate)
 if now < ts then now = ts end
 local granted, wait = 0, 0
+local minute = math.floor(now / 60000)
 if ARGV[1] == 'throttle' then
   rate = math.max(min_rate, rate / 2)
   if tokens > 0 then tokens = 0 end
+  redis.call('HINCRBY', KEYS[1], 't:' .. minute, 1)
+  redis.call('HDEL', KEYS[1], 't:' .. (minute - 10))
 elseif ARGV[1] == 'take' then
   if tokens >= 1 then
     tokens = tokens - 1
     granted = 1
+    redis.call('HINCRBY', KEYS[1], 'c:' .. minute, 1)
+    redis.call('HDEL', KEYS[1], 'c:' .. (minute - 10))
   else
     wait = math.ceil((1 - tokens) / rate * 1000)
   end

@@ -5,7 +5,7 @@ local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return 0 end
 if ARGV[1] ~= '*' and cur ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_ms', ARGV[3])
-if ARGV[2] == 'done' then redis.call('HSET', KEYS[1], 'finished_ms', ARGV[3]) end
+if ARGV[2] == 'done' or ARGV[2] == 'aborted' then redis.call('HSET', KEYS[1], 'finished_ms', ARGV[3]) end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', '10000', '*', 'ts', ARGV[3], 'instance', '',
            'event', 'campaign', 'from', cur, 'to', ARGV[2])
 return 1

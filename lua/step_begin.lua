@@ -1,6 +1,7 @@
 -- step_begin: accept a step message and take the instance lease.
 -- The message runs only if (step, attempt, epoch) equal the record's and the
--- instance is running and the campaign is not paused/aborted. Takes the
+-- instance is running and neither the campaign nor the instance (record
+-- field paused=1, fleetcrypt pause CAMPAIGN INSTANCE) is paused. Takes the
 -- lease (SET NX PX, or re-entrant for the same token) and a fencing token
 -- from the campaign sequence, floored by Redis time and the epoch floor.
 -- KEYS[1] record, KEYS[2] lease, KEYS[3] campaign, KEYS[4] seq
@@ -17,13 +18,13 @@ local function alloc(seqkey, floor)
   return string.format('%.0f', m)
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
-local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'epoch')
+local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'epoch', 'paused')
 if r[1] ~= 'running' and r[1] ~= 'waiting_approval' then return {'stale', 'instance is ' .. tostring(r[1])} end
 if r[2] ~= ARGV[3] or r[3] ~= ARGV[4] or r[4] ~= ARGV[5] then
   return {'stale', 'record is at ' .. tostring(r[2]) .. '/' .. tostring(r[3]) .. '/' .. tostring(r[4])}
 end
 local cst = redis.call('HGET', KEYS[3], 'state')
-if cst == 'paused' then return {'paused'} end
+if cst == 'paused' or r[5] == '1' then return {'paused'} end
 if cst ~= 'running' then return {'stale', 'campaign is ' .. tostring(cst)} end
 local cur = redis.call('GET', KEYS[2])
 if cur and cur ~= ARGV[1] then return {'busy', tostring(redis.call('PTTL', KEYS[2]))} end

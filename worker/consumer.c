@@ -10,11 +10,13 @@
 #include "log.h"
 #include "offsets.h"
 #include "pool.h"
+#include "prom.h"
 #include "registry.h"
 #include "runner.h"
 #include "util.h"
 #include "worker.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +92,8 @@ static void dead_letter(consumer *c, const rd_kafka_message_t *m, const char *re
 {
     char err[256];
     c->dlq_count++;
+    prom_counter_add(prom_default(), "fc_dlq_messages_total", "Step messages sent to the dead-letter topic.", NULL,
+                     1);
     log_warn("message to dead-letter topic", "partition=%d offset=%lld reason=\"%s\"", m->partition,
              (long long)m->offset, reason);
     for (int i = 0; i < 5; i++) {
@@ -138,6 +142,40 @@ static void handle(consumer *c, rd_kafka_message_t *m)
     pool_submit(c->pool, t);
 }
 
+/* librdkafka statistics (statistics.interval.ms): per assigned partition of
+ * the steps topic, consumer lag = high watermark − stored (else committed)
+ * offset, as librdkafka computes it (consumer_lag_stored / consumer_lag). */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    (void)rk;
+    consumer *c = opaque;
+    json_error_t je;
+    json_t *root = json_loadb(json, json_len, 0, &je);
+    if (!root) return 0;
+    json_t *parts = json_object_get(json_object_get(json_object_get(root, "topics"), c->topic), "partitions");
+    const char *pk;
+    json_t *pv;
+    double total = 0;
+    json_object_foreach(parts, pk, pv)
+    {
+        if (!strcmp(pk, "-1")) continue;
+        const char *fs = json_string_value(json_object_get(pv, "fetch_state"));
+        if (!fs || !strcmp(fs, "none") || !strcmp(fs, "stopped")) continue; /* not ours */
+        json_t *lag = json_object_get(pv, "consumer_lag_stored");
+        if (!json_is_integer(lag) || json_integer_value(lag) < 0) lag = json_object_get(pv, "consumer_lag");
+        long long v = json_is_integer(lag) ? json_integer_value(lag) : -1;
+        if (v < 0) v = 0; /* unknown yet (nothing committed): count none */
+        char l[160];
+        prom_gauge_set(prom_default(), "fc_kafka_consumer_lag", "Messages not yet processed, per assigned partition.",
+                       prom_labels(l, sizeof l, "topic", c->topic, "partition", pk, NULL), (double)v);
+        total += (double)v;
+    }
+    prom_gauge_set(prom_default(), "fc_kafka_consumer_lag_total",
+                   "Messages not yet processed over this worker's assigned partitions.", NULL, total);
+    json_decref(root);
+    return 0; /* librdkafka frees json */
+}
+
 static rd_kafka_t *make_consumer(consumer *c, char *err, size_t errcap)
 {
     const fc_config *cfg = &c->w->cfg;
@@ -157,6 +195,7 @@ static rd_kafka_t *make_consumer(consumer *c, char *err, size_t errcap)
         {"heartbeat.interval.ms", "1000"},
         {"max.poll.interval.ms", "300000"},
         {"topic.metadata.refresh.interval.ms", "10000"},
+        {"statistics.interval.ms", "5000"}, /* consumer lag for /metrics */
     };
     for (size_t i = 0; i < FC_ARRAY_LEN(kv); i++) {
         /* operator pass-through wins: only set what they did not */
@@ -171,6 +210,7 @@ static rd_kafka_t *make_consumer(consumer *c, char *err, size_t errcap)
         }
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
     if (!rk) {
@@ -230,6 +270,7 @@ int worker_run(const fc_config *cfg)
     c.w = &w;
     kafka_topic_name(cfg, KAFKA_TOPIC_STEPS, c.topic, sizeof c.topic);
     int rc = 1;
+    prom_server *metrics = NULL;
     c.ot = offtrack_new();
     w.prod = kafka_producer_new(cfg, cfg->node_id, err, sizeof err);
     if (!w.prod || !c.ot) {
@@ -246,6 +287,15 @@ int worker_run(const fc_config *cfg)
         log_error("cannot start the consumer", "err=\"%s\"", err);
         goto cleanup;
     }
+    if (cfg->metrics_addr[0]) {
+        prom_gauge_set(prom_default(), "fc_kafka_consumer_lag_total",
+                       "Messages not yet processed over this worker's assigned partitions.", NULL, 0);
+        prom_counter_add(prom_default(), "fc_dlq_messages_total", "Step messages sent to the dead-letter topic.",
+                         NULL, 0);
+        metrics = prom_server_start(prom_default(), cfg->metrics_addr, err, sizeof err);
+        if (metrics) log_info("metrics listening", "addr=%s port=%d", cfg->metrics_addr, prom_server_port(metrics));
+        else log_warn("metrics endpoint not started", "addr=%s err=\"%s\"", cfg->metrics_addr, err);
+    }
     size_t high = (size_t)cfg->executors * 4, low = (size_t)cfg->executors;
     log_info("worker started", "executors=%d topic=%s lease_ms=%lld", cfg->executors, c.topic,
              (long long)w.lease_ttl_ms);
@@ -257,6 +307,8 @@ int worker_run(const fc_config *cfg)
         }
         drain_done(&c);
         size_t depth = pool_depth(c.pool);
+        prom_gauge_set(prom_default(), "fc_worker_tasks", "Step tasks queued, deferred or running in executors.",
+                       NULL, (double)depth);
         if (!c.paused && depth >= high) set_paused(&c, true);
         else if (c.paused && depth <= low) set_paused(&c, false);
     }
@@ -274,6 +326,7 @@ cleanup:
     if (c.pool) pool_free(c.pool);
     kafka_producer_free(w.prod, 10000);
     offtrack_free(c.ot);
+    prom_server_stop(metrics);
     log_info("worker stopped", "dlq=%ld", c.dlq_count);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "emit.h"
 #include "fleetcache.h"
 #include "log.h"
+#include "prom.h"
 #include "registry.h"
 #include "store_model.h"
 #include "util.h"
@@ -254,6 +255,8 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     case SB_OK:
         break;
     case SB_BUSY:
+        prom_counter_add(prom_default(), "fc_lease_busy_total",
+                         "Step messages that found the instance lease held by another executor.", NULL, 1);
         /* another executor holds the lease: a duplicate delivery, or a dead
          * holder whose lease has not expired yet. Look again later. */
         if (task->deferrals < BUSY_MAX_DEFERRALS) {
@@ -305,6 +308,9 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     char region[32];
     fc_strlcpy(region, step_ctx_campaign_field(&ctx, "region"), sizeof region);
 
+    char ml[160];
+    prom_labels(ml, sizeof ml, "strategy", m->strategy, "step", def->name, NULL);
+    prom_counter_add(prom_default(), "fc_steps_started_total", "Steps started, by strategy and step.", ml, 1);
     step_result res;
     memset(&res, 0, sizeof res);
     int64_t t0 = fc_mono_ms();
@@ -350,6 +356,15 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     se_status se = store_step_end(t->s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why);
     bool finished = true;
     if (se == SE_OK) {
+        char ol[200];
+        prom_labels(ol, sizeof ol, "strategy", m->strategy, "step", def->name, "outcome", tr.outcome, NULL);
+        prom_counter_add(prom_default(), "fc_steps_finished_total",
+                         "Steps whose outcome was recorded, by strategy, step and outcome.", ol, 1);
+        if (!strcmp(tr.new_state, "failed"))
+            prom_counter_add(prom_default(), "fc_steps_failed_total",
+                             "Steps that failed their instance, by strategy and step.", ml, 1);
+        prom_histogram_observe(prom_default(), "fc_step_duration_seconds", "Step run time, by strategy and step.",
+                               ml, (double)dur / 1000.0);
         if (rc == STEP_WAIT && res.wait_on[0]) fleetcache_want(t->s, region, res.wait_on, fc_now_ms());
         if (prior_wait[0] && (rc != STEP_WAIT || strcmp(prior_wait, res.wait_on)))
             fleetcache_unwant(t->s, region, prior_wait);
@@ -379,6 +394,8 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
                      tr.new_step, tr.new_state, (long long)dur, tr.error);
     } else if (se == SE_FENCED) {
         log_warn("outcome dropped: lease lost", "why=\"%s\" outcome=%s", why, tr.outcome);
+        prom_counter_add(prom_default(), "fc_steps_fenced_total",
+                         "Step outcomes refused because the lease or fence moved on.", ml, 1);
     } else {
         /* Redis unreachable: the step is idempotent, run it again later with
          * the same lease token (our lease may still be valid). */

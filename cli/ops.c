@@ -1,0 +1,449 @@
+/* ops — the operator verbs that steer a running campaign: approve, pause,
+ * resume, abort, retry, and logs (the transition stream of one instance).
+ * Each change to one instance is one Lua script (lua/approve.lua,
+ * pause.lua, abort.lua, retry.lua; keys hash-tagged {campaign}); the
+ * engine contract is in docs/cli.md and docs/orchestration.md. */
+#include "cli.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define OPS_MAX_IDS 4096
+
+typedef struct ops_args {
+    const char *campaign;
+    const char **ids;
+    int nids;
+    bool all_flag;
+} ops_args;
+
+/* CAMPAIGN [INSTANCE…] plus common config flags. min_ids/max_ids bound the
+ * instance count (max_ids < 0: unbounded). */
+static int parse(fc_config *cfg, int argc, char **argv, const char *verb, int min_ids, int max_ids, ops_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->ids = calloc((size_t)argc + 1, sizeof *a->ids);
+    if (!a->ids) return cli_err(CLI_FAIL, "out of memory");
+    for (int i = 0; i < argc; i++) {
+        int cf = cli_config_flag(cfg, argc, argv, i);
+        if (cf < 0) return CLI_USAGE;
+        if (cf == 1) {
+            i++;
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) return cli_err(CLI_USAGE, "%s: unknown option %s", verb, argv[i]);
+        if (!a->campaign) a->campaign = argv[i];
+        else a->ids[a->nids++] = argv[i];
+    }
+    if (!a->campaign) return cli_err(CLI_USAGE, "%s: CAMPAIGN is required (try fleetcrypt %s --help)", verb, verb);
+    if (!fc_valid_campaign_id(a->campaign)) return cli_err(CLI_USAGE, "campaign: invalid id '%.60s'", a->campaign);
+    if (a->nids < min_ids) return cli_err(CLI_USAGE, "%s: INSTANCE_ID is required", verb);
+    if (max_ids >= 0 && a->nids > max_ids) return cli_err(CLI_USAGE, "%s: one instance at a time", verb);
+    if (a->nids > OPS_MAX_IDS) return cli_err(CLI_USAGE, "instance: more than %d named", OPS_MAX_IDS);
+    for (int i = 0; i < a->nids; i++)
+        if (!fc_valid_db_identifier(a->ids[i])) return cli_err(CLI_USAGE, "instance: invalid id '%.70s'", a->ids[i]);
+    return CLI_OK;
+}
+
+/* 1 exists, 0 not, -1 Redis error. */
+static int campaign_state(store *s, const char *campaign, char *state, size_t cap)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *r = store_cmd(s, "HGET %s state", k.campaign);
+    if (!r) return -1;
+    int rc = r->type == REDIS_REPLY_STRING ? 1 : 0;
+    if (rc) fc_strlcpy(state, r->str, cap);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Check every named instance belongs to the campaign. CLI_OK or exit code. */
+static int check_members(store *s, const ops_args *a)
+{
+    ckeys k;
+    store_ckeys(s, a->campaign, &k);
+    for (int i = 0; i < a->nids; i++) {
+        redisReply *r = store_cmd(s, "ZSCORE %s %s", k.instances, a->ids[i]);
+        if (!r) return cli_err(CLI_FAIL, "redis unavailable");
+        bool ok = r->type == REDIS_REPLY_STRING;
+        freeReplyObject(r);
+        if (!ok) return cli_err(CLI_USAGE, "instance: %s is not in campaign %s", a->ids[i], a->campaign);
+    }
+    return CLI_OK;
+}
+
+/* Open the store and check campaign (and named instances) exist. */
+static int open_checked(fc_config *cfg, const ops_args *a, store **out, char *state, size_t cap)
+{
+    *out = NULL;
+    store *s = cli_store(cfg);
+    if (!s) return CLI_FAIL;
+    int e = campaign_state(s, a->campaign, state, cap);
+    if (e < 0) {
+        store_close(s);
+        return cli_err(CLI_FAIL, "redis unavailable");
+    }
+    if (e == 0) {
+        store_close(s);
+        return cli_err(CLI_USAGE, "campaign: no such campaign %s", a->campaign);
+    }
+    int rc = check_members(s, a);
+    if (rc != CLI_OK) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return CLI_OK;
+}
+
+/* The named instances, or every instance of the campaign when none named.
+ * Returns a reply that owns the strings (caller frees) or NULL with ids
+ * pointing into argv. */
+static redisReply *target_ids(store *s, ops_args *a)
+{
+    if (a->nids > 0) return NULL;
+    ckeys k;
+    store_ckeys(s, a->campaign, &k);
+    redisReply *r = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return NULL;
+    }
+    free(a->ids);
+    a->ids = calloc(r->elements + 1, sizeof *a->ids);
+    a->nids = 0;
+    for (size_t i = 0; a->ids && i < r->elements; i++) a->ids[a->nids++] = r->element[i]->str;
+    a->all_flag = true;
+    return r;
+}
+
+static void now_str(char *out, size_t cap) { snprintf(out, cap, "%lld", (long long)fc_now_ms()); }
+
+static void inst_keys(store *s, const char *campaign, const char *id, char *rk, char *lk)
+{
+    store_rec_key(s, campaign, id, rk, STORE_KEY_MAX);
+    store_lease_key(s, campaign, id, lk, STORE_KEY_MAX);
+}
+
+static void release_claim(store *s, const char *campaign, const char *id)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *r = store_cmd(s, "HGET %s region", k.campaign);
+    char member[160];
+    snprintf(member, sizeof member, "%s/%s", r && r->type == REDIS_REPLY_STRING ? r->str : "", id);
+    if (r) freeReplyObject(r);
+    const char *m[] = {member};
+    store_active_release(s, campaign, m, 1);
+}
+
+/* ------------------------------------------------------------------ abort */
+int cli_abort(fc_config *cfg, int argc, char **argv)
+{
+    ops_args a;
+    int rc = parse(cfg, argc, argv, "abort", 0, -1, &a);
+    store *s = NULL;
+    redisReply *all = NULL;
+    char cst[32] = "";
+    if (rc != CLI_OK) goto cleanup;
+    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
+    if (rc != CLI_OK) goto cleanup;
+    ckeys k;
+    store_ckeys(s, a.campaign, &k);
+    char now[24];
+    now_str(now, sizeof now);
+    if (a.nids == 0) {
+        /* whole campaign: admit nothing more first, and let a paused campaign
+         * run its instances' undo steps. The coordinator ends it `aborted`. */
+        redisReply *r = store_cmd(s, "HSET %s abort_requested 1", k.campaign);
+        if (r) freeReplyObject(r);
+        if (!strcmp(cst, "paused")) store_campaign_set_state(s, a.campaign, "paused", "running");
+        all = target_ids(s, &a);
+        if (!all) {
+            rc = cli_err(CLI_FAIL, "redis unavailable");
+            goto cleanup;
+        }
+    }
+    int aborted = 0, requested = 0, terminal = 0;
+    for (int i = 0; i < a.nids; i++) {
+        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+        inst_keys(s, a.campaign, a.ids[i], rk, lk);
+        const char *keys[] = {rk, k.counts, k.events, k.timers};
+        const char *args[] = {now, cfg->node_id};
+        redisReply *r = store_script(s, "abort", 4, keys, 2, args);
+        if (!r) {
+            rc = cli_err(CLI_FAIL, "redis error aborting %s", a.ids[i]);
+            goto cleanup;
+        }
+        if (reply_is_status(r, 0, "aborted")) {
+            aborted++;
+            release_claim(s, a.campaign, a.ids[i]);
+            printf("%s: aborted (was pending)\n", a.ids[i]);
+        } else if (reply_is_status(r, 0, "requested")) {
+            requested++;
+            printf("%s: abort requested (its strategy's undo step runs next)\n", a.ids[i]);
+        } else {
+            terminal++;
+            if (!a.all_flag) printf("%s: already %s, nothing to abort\n", a.ids[i], reply_str(r, 1));
+        }
+        freeReplyObject(r);
+    }
+    printf("campaign %s: %d aborted, %d abort requested, %d already finished\n", a.campaign, aborted, requested,
+           terminal);
+cleanup:
+    if (all) freeReplyObject(all);
+    store_close(s);
+    free(a.ids);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ approve */
+int cli_approve(fc_config *cfg, int argc, char **argv)
+{
+    ops_args a;
+    int rc = parse(cfg, argc, argv, "approve", 0, -1, &a);
+    store *s = NULL;
+    redisReply *all = NULL;
+    char cst[32] = "";
+    if (rc != CLI_OK) goto cleanup;
+    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
+    if (rc != CLI_OK) goto cleanup;
+    ckeys k;
+    store_ckeys(s, a.campaign, &k);
+    char now[24];
+    now_str(now, sizeof now);
+    bool campaign_wide = a.nids == 0;
+    if (campaign_wide) {
+        redisReply *r = store_cmd(s, "HSET %s approved 1", k.campaign);
+        if (r) freeReplyObject(r);
+        all = target_ids(s, &a);
+        if (!all) {
+            rc = cli_err(CLI_FAIL, "redis unavailable");
+            goto cleanup;
+        }
+    }
+    int woken = 0;
+    for (int i = 0; i < a.nids; i++) {
+        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+        inst_keys(s, a.campaign, a.ids[i], rk, lk);
+        const char *keys[] = {rk, k.timers, k.events};
+        const char *args[] = {now, cfg->node_id, campaign_wide ? "0" : "1"};
+        redisReply *r = store_script(s, "approve", 3, keys, 3, args);
+        if (!r) {
+            rc = cli_err(CLI_FAIL, "redis error approving %s", a.ids[i]);
+            goto cleanup;
+        }
+        if (!strcmp(reply_str(r, 1), "waiting_approval")) woken++;
+        if (!campaign_wide) printf("%s: approved (%s)\n", a.ids[i], reply_str(r, 1));
+        freeReplyObject(r);
+    }
+    printf("campaign %s: %s approved, %d waiting instance(s) woken\n", a.campaign,
+           campaign_wide ? "every instance" : "named instance(s)", woken);
+cleanup:
+    if (all) freeReplyObject(all);
+    store_close(s);
+    free(a.ids);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ pause / resume */
+static int pause_resume(fc_config *cfg, int argc, char **argv, bool pause)
+{
+    const char *verb = pause ? "pause" : "resume";
+    ops_args a;
+    int rc = parse(cfg, argc, argv, verb, 0, -1, &a);
+    store *s = NULL;
+    redisReply *all = NULL;
+    char cst[32] = "";
+    if (rc != CLI_OK) goto cleanup;
+    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
+    if (rc != CLI_OK) goto cleanup;
+    ckeys k;
+    store_ckeys(s, a.campaign, &k);
+    char now[24];
+    now_str(now, sizeof now);
+    bool campaign_wide = a.nids == 0;
+    if (campaign_wide) {
+        if (strcmp(cst, "running") && strcmp(cst, "paused")) {
+            rc = cli_err(CLI_USAGE, "campaign: %s is %s, cannot %s it", a.campaign, cst, verb);
+            goto cleanup;
+        }
+        int ch = store_campaign_set_state(s, a.campaign, pause ? "running" : "paused", pause ? "paused" : "running");
+        if (ch < 0) {
+            rc = cli_err(CLI_FAIL, "redis unavailable");
+            goto cleanup;
+        }
+        printf("campaign %s: %s\n", a.campaign, ch ? (pause ? "paused" : "resumed") : (pause ? "already paused" : "already running"));
+        if (pause) goto cleanup; /* running steps finish; new ones wait (step_begin/timer_take) */
+        /* resume: make sure every in-flight instance's current step is in the
+         * outbox (messages dropped while paused already left it) */
+        all = target_ids(s, &a);
+        if (!all) {
+            rc = cli_err(CLI_FAIL, "redis unavailable");
+            goto cleanup;
+        }
+    }
+    for (int i = 0; i < a.nids; i++) {
+        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+        inst_keys(s, a.campaign, a.ids[i], rk, lk);
+        const char *keys[] = {rk, k.timers, k.events, lk};
+        const char *args[] = {verb, now, cfg->node_id, campaign_wide ? "0" : "1"};
+        redisReply *r = store_script(s, "pause", 4, keys, 4, args);
+        if (!r) {
+            rc = cli_err(CLI_FAIL, "redis error (%s %s)", verb, a.ids[i]);
+            goto cleanup;
+        }
+        if (!campaign_wide) {
+            if (reply_is_status(r, 0, "terminal"))
+                printf("%s: already %s, nothing to %s\n", a.ids[i], reply_str(r, 1), verb);
+            else printf("%s: %s\n", a.ids[i], pause ? "paused" : "resumed");
+        }
+        freeReplyObject(r);
+    }
+cleanup:
+    if (all) freeReplyObject(all);
+    store_close(s);
+    free(a.ids);
+    return rc;
+}
+
+int cli_pause(fc_config *cfg, int argc, char **argv) { return pause_resume(cfg, argc, argv, true); }
+int cli_resume(fc_config *cfg, int argc, char **argv) { return pause_resume(cfg, argc, argv, false); }
+
+/* ------------------------------------------------------------------ retry */
+int cli_retry(fc_config *cfg, int argc, char **argv)
+{
+    ops_args a;
+    int rc = parse(cfg, argc, argv, "retry", 1, 1, &a);
+    store *s = NULL;
+    char cst[32] = "";
+    if (rc != CLI_OK) goto cleanup;
+    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
+    if (rc != CLI_OK) goto cleanup;
+    ckeys k;
+    store_ckeys(s, a.campaign, &k);
+    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+    inst_keys(s, a.campaign, a.ids[0], rk, lk);
+    redisReply *st = store_cmd(s, "HGET %s state", rk);
+    bool failed = st && st->type == REDIS_REPLY_STRING && !strcmp(st->str, "failed");
+    char was[32] = "";
+    if (st && st->type == REDIS_REPLY_STRING) fc_strlcpy(was, st->str, sizeof was);
+    if (st) freeReplyObject(st);
+    if (!failed) {
+        rc = cli_err(CLI_USAGE, "instance: %s is %s; only a failed instance can be retried", a.ids[0], was);
+        goto cleanup;
+    }
+    /* re-take the active-instances claim (released if the campaign ended) */
+    redisReply *rg = store_cmd(s, "HGET %s region", k.campaign);
+    char member[160], cm[160], cc[64];
+    snprintf(member, sizeof member, "%s/%s", rg && rg->type == REDIS_REPLY_STRING ? rg->str : "", a.ids[0]);
+    if (rg) freeReplyObject(rg);
+    const char *mem[] = {member};
+    int cl = store_active_claim(s, a.campaign, mem, 1, cm, sizeof cm, cc, sizeof cc);
+    if (cl == 0) {
+        rc = cli_err(CLI_USAGE, "instance: %s is now in active campaign %s", a.ids[0], cc);
+        goto cleanup;
+    }
+    if (cl < 0) {
+        rc = cli_err(CLI_FAIL, "redis unavailable");
+        goto cleanup;
+    }
+    const char *dl_env = getenv("FLEETCRYPT_STEP_DEADLINE_MAX_S");
+    long long dl_s = dl_env && atoll(dl_env) > 0 ? atoll(dl_env) : 1800;
+    char now[24], deadline[24];
+    int64_t t = fc_now_ms();
+    snprintf(now, sizeof now, "%lld", (long long)t);
+    snprintf(deadline, sizeof deadline, "%lld", (long long)(t + dl_s * 1000));
+    const char *keys[] = {rk, k.counts, k.events, k.timers, k.seq, k.campaign};
+    const char *args[] = {now, store_floor(s), deadline, cfg->node_id};
+    redisReply *r = store_script(s, "retry", 6, keys, 4, args);
+    if (!r) {
+        rc = cli_err(CLI_FAIL, "redis error retrying %s", a.ids[0]);
+        goto cleanup;
+    }
+    if (reply_is_status(r, 0, "ok"))
+        printf("%s: retrying step %s (attempt %s)\n", a.ids[0], reply_str(r, 1), reply_str(r, 2));
+    else rc = cli_err(CLI_USAGE, "instance: %s", reply_str(r, 1));
+    freeReplyObject(r);
+cleanup:
+    store_close(s);
+    free(a.ids);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ logs */
+static const char *field(const redisReply *kv, const char *name)
+{
+    for (size_t i = 0; kv && i + 1 < kv->elements; i += 2)
+        if (kv->element[i]->type == REDIS_REPLY_STRING && !strcmp(kv->element[i]->str, name))
+            return kv->element[i + 1]->type == REDIS_REPLY_STRING ? kv->element[i + 1]->str : "";
+    return "";
+}
+
+void cli_fmt_time(int64_t ms, char *out, size_t cap)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char b[32];
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, cap, "%s.%03dZ", b, (int)(ms % 1000));
+}
+
+int cli_logs(fc_config *cfg, int argc, char **argv)
+{
+    ops_args a;
+    int rc = parse(cfg, argc, argv, "logs", 1, 1, &a);
+    store *s = NULL;
+    char cst[32] = "";
+    if (rc != CLI_OK) goto cleanup;
+    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
+    if (rc != CLI_OK) goto cleanup;
+    ckeys k;
+    store_ckeys(s, a.campaign, &k);
+    /* page through the capped stream in order */
+    char start[64] = "-";
+    int lines = 0;
+    for (int page = 0; page < 1000; page++) {
+        redisReply *r = store_cmd(s, "XRANGE %s %s + COUNT 500", k.events, start);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            if (r) freeReplyObject(r);
+            rc = cli_err(CLI_FAIL, "redis unavailable");
+            goto cleanup;
+        }
+        size_t n = r->elements;
+        for (size_t i = 0; i < n; i++) {
+            const redisReply *e = r->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+            const redisReply *kv = e->element[1];
+            if (strcmp(field(kv, "instance"), a.ids[0])) continue;
+            char ts[40];
+            cli_fmt_time(strtoll(field(kv, "ts"), NULL, 10), ts, sizeof ts);
+            const char *step = field(kv, "step"), *next = field(kv, "next"), *reason = field(kv, "reason");
+            const char *dur = field(kv, "duration_ms");
+            printf("%s step=%s attempt=%s outcome=%s %s->%s", ts, *step ? step : "-", *field(kv, "attempt") ? field(kv, "attempt") : "-",
+                   field(kv, "event"), field(kv, "from"), field(kv, "to"));
+            if (*next && strcmp(next, step)) printf(" next=%s", next);
+            if (*dur && strcmp(dur, "0")) printf(" duration_ms=%s", dur);
+            if (*reason) printf(" reason=\"%s\"", reason);
+            putchar('\n');
+            lines++;
+        }
+        if (n > 0) {
+            const redisReply *last = r->element[n - 1];
+            snprintf(start, sizeof start, "(%s", last->element[0]->str);
+        }
+        freeReplyObject(r);
+        if (n < 500) break;
+    }
+    if (lines == 0) printf("no transitions recorded for %s in campaign %s\n", a.ids[0], a.campaign);
+cleanup:
+    store_close(s);
+    free(a.ids);
+    return rc;
+}
