@@ -181,10 +181,12 @@ def test_cutover_approve(stack, awssim, world):
     time.sleep(3)
     assert len(w.numbers()) > n0, "writes stopped while waiting for approval"
     assert instance_state(stack, "appr", ident)["step"] == "cutover"
+    # while parked, status shows the instance as waiting for the operator
+    assert instance_state(stack, "appr", ident)["state"] == "waiting_approval"
     r = stack.cli("approve", "appr", ident)
     if r.returncode != 0:
         w.stop()
-        pytest.skip(f"`fleetcrypt approve` not available yet: {r.stderr.strip()}")
+    assert r.returncode == 0, f"fleetcrypt approve failed: {r.stderr.strip()}"
     st = wait_terminal(stack, "appr", timeout=240)
     w.stop()
     assert st["instances"][0]["state"] == "done", st
