@@ -1,5 +1,6 @@
 /* store — see store.h. */
 #include "store.h"
+#include "dbuf.h"
 #include "fc_sql.h"
 #include "log.h"
 #include "util.h"
@@ -217,13 +218,23 @@ static const char *script_sha(store *s, const char *name, bool reload)
     for (int i = 0; i < s->nscripts; i++)
         if (!strcmp(s->scripts[i].name, name)) idx = i;
     if (idx >= 0 && !reload) return s->scripts[idx].sha;
-    const char *text = fc_lua_get(name);
-    if (!text) {
-        log_error("no such embedded lua script", "script=%s", name);
+    const char *body = fc_lua_get(name);
+    const char *prelude = fc_lua_get("_prelude");
+    if (!body || !prelude) {
+        log_error("no such embedded lua script", "script=%s", body ? "_prelude" : name);
         return NULL;
     }
     if (!s->c) return NULL;
-    redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", text);
+    /* every script gets the shared helpers of lua/_prelude.lua in front */
+    dbuf text;
+    dbuf_init(&text, 1u << 20);
+    if (!dbuf_appends(&text, prelude) || !dbuf_appends(&text, "\n") || !dbuf_appends(&text, body)) {
+        dbuf_free(&text);
+        log_error("lua script too large", "script=%s", name);
+        return NULL;
+    }
+    redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", text.data);
+    dbuf_free(&text);
     if (!r) {
         redisFree(s->c);
         s->c = NULL;

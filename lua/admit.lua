@@ -6,14 +6,7 @@
 -- ARGV[1] now_ms, [2] floor, [3] first step, [4] deadline_ms, [5] max_parallel,
 --      [6] node, [7] nfacts, then pairs
 -- Returns {'ok', epoch, member} | {'full'} | {'skip', why}
-local function alloc(seqkey, floor)
-  local t = redis.call('TIME')
-  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local v = redis.call('INCR', seqkey)
-  local m = math.max(v, now_us, tonumber(floor) or 0)
-  if m > v then redis.call('SET', seqkey, string.format('%.0f', m)) end
-  return string.format('%.0f', m)
-end
+-- alloc() comes from lua/_prelude.lua
 if redis.call('HGET', KEYS[6], 'state') ~= 'running' then return {'skip', 'campaign not running'} end
 if redis.call('HGET', KEYS[6], 'abort_requested') == '1' then return {'skip', 'campaign abort requested'} end
 local r = redis.call('HMGET', KEYS[1], 'state', 'id')

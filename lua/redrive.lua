@@ -6,14 +6,7 @@
 -- ARGV[1] now_ms, [2] floor, [3] expected epoch, [4] reason, [5] deadline_ms,
 --      [6] node, [7] mark stuck ('1'/'0')
 -- Returns {'ok', epoch, member} | {'skip', why}
-local function alloc(seqkey, floor)
-  local t = redis.call('TIME')
-  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local v = redis.call('INCR', seqkey)
-  local m = math.max(v, now_us, tonumber(floor) or 0)
-  if m > v then redis.call('SET', seqkey, string.format('%.0f', m)) end
-  return string.format('%.0f', m)
-end
+-- alloc() comes from lua/_prelude.lua
 local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'epoch', 'timer', 'id')
 if r[1] ~= 'running' then return {'skip', 'instance is ' .. tostring(r[1])} end
 if r[4] ~= ARGV[3] then return {'skip', 'moved on'} end

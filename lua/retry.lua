@@ -6,14 +6,7 @@
 -- KEYS[1] record, [2] counts, [3] events, [4] timers, [5] seq, [6] campaign
 -- ARGV[1] now_ms, [2] epoch floor, [3] deadline_ms, [4] node
 -- Returns {'ok', step, attempt, epoch} | {'bad', why} | {'gone'}
-local function alloc(seqkey, floor)
-  local t = redis.call('TIME')
-  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local v = redis.call('INCR', seqkey)
-  local m = math.max(v, now_us, tonumber(floor) or 0)
-  if m > v then redis.call('SET', seqkey, string.format('%.0f', m)) end
-  return string.format('%.0f', m)
-end
+-- alloc() comes from lua/_prelude.lua
 local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'id', 'error', 'timer')
 if not r[1] then return {'gone'} end
 if r[1] ~= 'failed' then return {'bad', 'instance is ' .. r[1] .. ', only a failed instance can be retried'} end

@@ -9,14 +9,7 @@
 --      [7] now_ms, [8] node
 -- Returns {'ok', fence, rec_flat, campaign_flat} | {'gone'} |
 --         {'stale', why} | {'paused'} | {'busy', pttl_ms}
-local function alloc(seqkey, floor)
-  local t = redis.call('TIME')
-  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local v = redis.call('INCR', seqkey)
-  local m = math.max(v, now_us, tonumber(floor) or 0)
-  if m > v then redis.call('SET', seqkey, string.format('%.0f', m)) end
-  return string.format('%.0f', m)
-end
+-- alloc() comes from lua/_prelude.lua
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'epoch', 'paused')
 if r[1] ~= 'running' and r[1] ~= 'waiting_approval' then return {'stale', 'instance is ' .. tostring(r[1])} end

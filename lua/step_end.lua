@@ -10,14 +10,7 @@
 --      [14] node, [15] duration_ms, [16] strategy, [17] nfacts, then pairs
 --      (field names are "f.<fact>" or one of the record's public fields).
 -- Returns {'ok', epoch, timer_member} | {'fenced', why}
-local function alloc(seqkey, floor)
-  local t = redis.call('TIME')
-  local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local v = redis.call('INCR', seqkey)
-  local m = math.max(v, now_us, tonumber(floor) or 0)
-  if m > v then redis.call('SET', seqkey, string.format('%.0f', m)) end
-  return string.format('%.0f', m)
-end
+-- alloc() comes from lua/_prelude.lua
 local rec = KEYS[1]
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'fenced', 'lease lost'} end
 local r = redis.call('HMGET', rec, 'fence', 'epoch', 'state', 'step', 'timer', 'id')
