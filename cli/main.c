@@ -66,6 +66,28 @@ static const cli_cmd commands[] = {
      "The transition stream of one instance: time, step, attempt, outcome, from->to, reason.\n"
      "example:\n"
      "  fleetcrypt logs q4 db3\n"},
+    {"report", cli_report, "report [CAMPAIGN] [--format json|csv|html] [--output FILE]",
+     "Audit evidence: one row per instance (every campaign without CAMPAIGN) with its state, key\n"
+     "before and after, cutover time, downtime, rows and tables verified, retired source and\n"
+     "retain-until (finished + retention days, default 30), confirmed by one paginated\n"
+     "DescribeDBInstances. JSON (default), CSV, or one self-contained HTML page.\n"
+     "examples:\n"
+     "  fleetcrypt report q4 --format html --output q4-report.html\n"
+     "  fleetcrypt report q4 --format csv > q4.csv\n"
+     "  fleetcrypt report | jq .summary\n"},
+    {"retire", cli_retire,
+     "retire CAMPAIGN [INSTANCE_ID ...] [--retention-days N] [--force] [--yes] [--dry-run]\n"
+     "                  [--wait-timeout SECONDS]",
+     "After the retention period (finished + N days; default the campaign's, else 30): take a\n"
+     "final snapshot fc-<campaign>-<instance>-final of each finished instance's retired source\n"
+     "(tagged fleetcrypt:role=retired-source), wait until it is available, then delete the\n"
+     "source. Prints what it will delete first; refuses (exit 2) before the period unless\n"
+     "--force; asks on a terminal unless --yes (stdin not a terminal: --yes is required).\n"
+     "Safe to run again: the snapshot is reused, a source already gone is success.\n"
+     "examples:\n"
+     "  fleetcrypt retire q4 --dry-run\n"
+     "  fleetcrypt retire q4 db1 db2\n"
+     "  fleetcrypt retire q4 --force --yes   # before the retention period ends\n"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,367 @@
+/* report — `fleetcrypt report [CAMPAIGN] [--format json|csv|html] [--output FILE]`:
+ * the evidence an auditor asks for. One row per instance of the campaign (or
+ * of every campaign) from the instance records and their facts (Redis), and
+ * one paginated DescribeDBInstances per region to confirm the encryption
+ * state now: the serving identifier (after) and the retired source (before).
+ * Rendering is view_report.c. Also holds the helpers retire.c shares
+ * (record fields, retention, the AWS client). */
+#include "cli.h"
+#include "rds.h"
+#include "step.h"
+#include "store_model.h"
+#include "util.h"
+#include "view_report.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define REPORT_MAX_BYTES (256u << 20)
+#define REPORT_MAX_REGIONS 8
+
+const char *cli_kv(const redisReply *r, const char *name)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY) return "";
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && !strcmp(r->element[i]->str, name) &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING)
+            return r->element[i + 1]->str;
+    return "";
+}
+
+int cli_retention_days(const redisReply *campaign_hash)
+{
+    const char *v = cli_kv(campaign_hash, "retention_days");
+    long d = *v ? strtol(v, NULL, 10) : -1;
+    if (d < 0) {
+        json_t *spec = json_loads(cli_kv(campaign_hash, "spec"), 0, NULL);
+        json_t *j = spec ? json_object_get(spec, "retention_days") : NULL;
+        if (json_is_integer(j)) d = (long)json_integer_value(j);
+        json_decref(spec);
+    }
+    return d < 0 || d > 36500 ? 30 : (int)d;
+}
+
+aws_client *cli_aws(const char *region)
+{
+    aws_client_opts ao;
+    memset(&ao, 0, sizeof ao);
+    ao.region = region && *region ? region : NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    aws_client *c = aws_client_new(&ao, &e);
+    if (!c) cli_err(CLI_FAIL, "AWS client: %s: %s", e.code, e.message);
+    return c;
+}
+
+bool cli_has_tag(const rds_instance *i, const char *k, const char *v)
+{
+    for (size_t n = 0; n < i->n_tags; n++)
+        if (!strcmp(i->tags[n].key, k) && (!v || !strcmp(i->tags[n].value, v))) return true;
+    return false;
+}
+
+const rds_instance *cli_find_retired(const rds_instance_list *l, const char *campaign, const char *instance)
+{
+    for (size_t n = 0; l && n < l->n; n++)
+        if (cli_has_tag(&l->v[n], "fleetcrypt:role", "retired-source") &&
+            cli_has_tag(&l->v[n], "fleetcrypt:original-id", instance) &&
+            cli_has_tag(&l->v[n], "fleetcrypt:campaign", campaign))
+            return &l->v[n];
+    return NULL;
+}
+
+static const rds_instance *find_id(const rds_instance_list *l, const char *id)
+{
+    for (size_t n = 0; l && id && *id && n < l->n; n++)
+        if (!strcmp(l->v[n].identifier, id)) return &l->v[n];
+    return NULL;
+}
+
+typedef struct region_cache {
+    char region[32];
+    rds_instance_list *list;
+    bool failed;
+} region_cache;
+
+typedef struct rep {
+    report_row *rows;
+    report_table **tables; /* per row, owned */
+    size_t n, cap;
+    region_cache regions[REPORT_MAX_REGIONS];
+    size_t nregions;
+    bool aws_failed;
+} rep;
+
+/* One paginated DescribeDBInstances per region, on first use. */
+static const rds_instance_list *fleet(rep *r, const char *region)
+{
+    for (size_t i = 0; i < r->nregions; i++)
+        if (!strcmp(r->regions[i].region, region)) return r->regions[i].list;
+    if (r->nregions == REPORT_MAX_REGIONS) return NULL;
+    region_cache *rc = &r->regions[r->nregions++];
+    fc_strlcpy(rc->region, region, sizeof rc->region);
+    aws_client *c = cli_aws(region);
+    if (!c) {
+        rc->failed = r->aws_failed = true;
+        return NULL;
+    }
+    rds_describe_opts o;
+    memset(&o, 0, sizeof o);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instances_all(c, &o, &rc->list, &e)) {
+        cli_err(CLI_FAIL, "DescribeDBInstances (%s): %s: %.200s", region, e.code, e.message);
+        rc->failed = r->aws_failed = true;
+        rc->list = NULL;
+    }
+    aws_client_free(c);
+    return rc->list;
+}
+
+static report_row *new_row(rep *r)
+{
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        report_row *nr = realloc(r->rows, nc * sizeof *nr);
+        if (!nr) return NULL;
+        r->rows = nr;
+        report_table **nt = realloc(r->tables, nc * sizeof *nt);
+        if (!nt) return NULL;
+        r->tables = nt;
+        r->cap = nc;
+    }
+    report_row *row = &r->rows[r->n];
+    memset(row, 0, sizeof *row);
+    r->tables[r->n] = NULL;
+    r->n++;
+    row->downtime_s = -1;
+    row->rows_verified = -1;
+    return row;
+}
+
+static void fmt_ms(const char *v, char *out, size_t cap)
+{
+    long long ms = *v ? strtoll(v, NULL, 10) : 0;
+    if (ms > 0) cli_fmt_time(ms, out, cap);
+    else out[0] = 0;
+}
+
+/* Per-table checksums when the facts carry them: f.verify_sums, one
+ * "table\trows\tchecksum" per line. */
+static void parse_sums(rep *r, report_row *row, const char *sums)
+{
+    if (!*sums) return;
+    size_t lines = 1;
+    for (const char *p = sums; *p; p++) lines += *p == '\n';
+    report_table *t = calloc(lines, sizeof *t);
+    if (!t) return;
+    size_t n = 0;
+    const char *p = sums;
+    while (*p && n < lines) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[512];
+        if (len >= sizeof line) len = sizeof line - 1;
+        memcpy(line, p, len);
+        line[len] = 0;
+        char *a = strchr(line, '\t'), *b = a ? strchr(a + 1, '\t') : NULL;
+        if (a && b) {
+            *a = *b = 0;
+            fc_strlcpy(t[n].name, line, sizeof t[n].name);
+            t[n].rows = strtoll(a + 1, NULL, 10);
+            fc_strlcpy(t[n].checksum, b + 1, sizeof t[n].checksum);
+            n++;
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    r->tables[row - r->rows] = t;
+    row->tables = t;
+    row->ntables = n;
+    row->tables_verified = (int)n;
+}
+
+static void fill_row(rep *r, report_row *row, const char *campaign, const redisReply *camp, const redisReply *rec,
+                     const char *id, int retention_days)
+{
+    fc_strlcpy(row->instance, id, sizeof row->instance);
+    fc_strlcpy(row->campaign, campaign, sizeof row->campaign);
+    fc_strlcpy(row->state, cli_kv(rec, "state"), sizeof row->state);
+    fc_strlcpy(row->strategy, cli_kv(camp, "strategy"), sizeof row->strategy);
+    fc_strlcpy(row->error, cli_kv(rec, "error"), sizeof row->error);
+    bool done = !strcmp(row->state, "done");
+
+    const char *cut = cli_kv(rec, "f.switched_at");
+    fmt_ms(*cut ? cut : cli_kv(rec, "f.renamed_at"), row->cutover_at, sizeof row->cutover_at);
+    const char *dt = cli_kv(rec, "downtime_s");
+    if (*dt) row->downtime_s = strtod(dt, NULL);
+    else if (*cli_kv(rec, "f.downtime_ms")) row->downtime_s = strtod(cli_kv(rec, "f.downtime_ms"), NULL) / 1000.0;
+    const char *rv = cli_kv(rec, "rows_verified");
+    if (!*rv) rv = cli_kv(rec, "f.rows_verified");
+    if (*rv) row->rows_verified = strtoll(rv, NULL, 10);
+    parse_sums(r, row, cli_kv(rec, "f.verify_sums"));
+    const char *mism = cli_kv(rec, "f.verify_tables");
+    if (!*row->error && *mism) snprintf(row->error, sizeof row->error, "verify mismatches: %.200s", mism);
+
+    /* AWS now: the serving identifier and the retired source */
+    const rds_instance_list *l = fleet(r, cli_kv(camp, "region"));
+    const rds_instance *cur = find_id(l, id);
+    const rds_instance *ret = cli_find_retired(l, campaign, id);
+    if (!ret) ret = find_id(l, cli_kv(rec, "f.retired_id"));
+    const char *retired_id = ret ? ret->identifier : cli_kv(rec, "retired_source");
+    if (!*retired_id) retired_id = cli_kv(rec, "f.retired_id");
+    fc_strlcpy(row->retired_source, retired_id, sizeof row->retired_source);
+
+    /* before: the retired source if it is still there, else the facts / the instance itself */
+    const rds_instance *src = ret ? ret : (done ? NULL : cur);
+    if (src) {
+        row->encrypted_before = src->storage_encrypted;
+        if (src->storage_encrypted) fc_strlcpy(row->key_before, src->kms_key_id, sizeof row->key_before);
+    } else if (*cli_kv(rec, "f.source_kms")) {
+        row->encrypted_before = true;
+        fc_strlcpy(row->key_before, cli_kv(rec, "f.source_kms"), sizeof row->key_before);
+    }
+    /* after: the campaign's key for done instances, confirmed by AWS when it answers */
+    if (done) {
+        row->encrypted_after = true;
+        const char *k = cli_kv(rec, "f.target_kms");
+        fc_strlcpy(row->key_after, *k ? k : cli_kv(camp, "kms_key_arn"), sizeof row->key_after);
+    } else if (cur) {
+        row->encrypted_after = cur->storage_encrypted;
+        if (cur->storage_encrypted) fc_strlcpy(row->key_after, cur->kms_key_id, sizeof row->key_after);
+    } else {
+        row->encrypted_after = row->encrypted_before;
+        fc_strlcpy(row->key_after, row->key_before, sizeof row->key_after);
+    }
+    if (done && l && cur) {
+        row->encrypted_after = cur->storage_encrypted;
+        if (!cur->storage_encrypted || strcmp(cur->kms_key_id, row->key_after)) {
+            char note[256];
+            snprintf(note, sizeof note, "AWS reports %s %.180s now", cur->storage_encrypted ? "key" : "unencrypted",
+                     cur->storage_encrypted ? cur->kms_key_id : "");
+            fc_strlcpy(row->error, note, sizeof row->error);
+            if (cur->storage_encrypted) fc_strlcpy(row->key_after, cur->kms_key_id, sizeof row->key_after);
+        }
+    } else if (done && l && !cur) {
+        fc_strlcpy(row->error, "not found in DescribeDBInstances", sizeof row->error);
+        row->encrypted_after = false;
+    }
+
+    long long fin = strtoll(cli_kv(rec, "finished_ms"), NULL, 10);
+    if (*row->retired_source && fin > 0)
+        cli_fmt_time(fin + (long long)retention_days * 86400000LL, row->retain_until, sizeof row->retain_until);
+    const char *rat = cli_kv(rec, "retired_at");
+    if (*rat && !*row->error) {
+        char t[40];
+        fmt_ms(rat, t, sizeof t);
+        snprintf(row->error, sizeof row->error, "source deleted %s, final snapshot %.150s", t,
+                 cli_kv(rec, "final_snapshot"));
+    }
+}
+
+static int add_campaign(store *s, rep *r, const char *campaign, bool must_exist)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *camp = store_cmd(s, "HGETALL %s", k.campaign);
+    if (!camp || camp->type != REDIS_REPLY_ARRAY) {
+        if (camp) freeReplyObject(camp);
+        return cli_err(CLI_FAIL, "redis unavailable");
+    }
+    if (camp->elements == 0) {
+        freeReplyObject(camp);
+        return must_exist ? cli_err(CLI_USAGE, "campaign: no such campaign %s", campaign) : CLI_OK;
+    }
+    int days = cli_retention_days(camp);
+    redisReply *ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
+    int rc = CLI_OK;
+    for (size_t i = 0; ids && ids->type == REDIS_REPLY_ARRAY && i < ids->elements && rc == CLI_OK; i++) {
+        const char *id = ids->element[i]->str;
+        char rk[STORE_KEY_MAX];
+        store_rec_key(s, campaign, id, rk, sizeof rk);
+        redisReply *rec = store_cmd(s, "HGETALL %s", rk);
+        report_row *row = rec ? new_row(r) : NULL;
+        if (!row) rc = cli_err(CLI_FAIL, rec ? "out of memory" : "redis unavailable");
+        else fill_row(r, row, campaign, camp, rec, id, days);
+        if (rec) freeReplyObject(rec);
+    }
+    if (ids) freeReplyObject(ids);
+    freeReplyObject(camp);
+    return rc;
+}
+
+int cli_report(fc_config *cfg, int argc, char **argv)
+{
+    const char *campaign = NULL, *format = "json", *output = NULL;
+    for (int i = 0; i < argc; i++) {
+        int cf = cli_config_flag(cfg, argc, argv, i);
+        if (cf < 0) return CLI_USAGE;
+        if (cf == 1) {
+            i++;
+            continue;
+        }
+        if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "--output")) {
+            if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", argv[i]);
+            if (!strcmp(argv[i], "--format")) format = argv[++i];
+            else output = argv[++i];
+        } else if (!strncmp(argv[i], "--format=", 9)) format = argv[i] + 9;
+        else if (!strncmp(argv[i], "--output=", 9)) output = argv[i] + 9;
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_err(CLI_USAGE, "report: unknown option %s", argv[i]);
+        else if (!campaign) campaign = argv[i];
+        else return cli_err(CLI_USAGE, "report: one campaign at a time");
+    }
+    if (strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "html"))
+        return cli_err(CLI_USAGE, "format: '%.20s' is not json, csv or html", format);
+    if (campaign && !fc_valid_campaign_id(campaign)) return cli_err(CLI_USAGE, "campaign: invalid id '%.60s'", campaign);
+    if (output && !*output) return cli_err(CLI_USAGE, "output: empty file name");
+    store *s = cli_store(cfg);
+    if (!s) return CLI_FAIL;
+    rep r;
+    memset(&r, 0, sizeof r);
+    int rc = CLI_OK;
+    if (campaign) {
+        rc = add_campaign(s, &r, campaign, true);
+    } else {
+        char ck[STORE_KEY_MAX];
+        store_key(s, ck, sizeof ck, "campaigns");
+        redisReply *cs = store_cmd(s, "ZRANGE %s 0 -1", ck);
+        if (!cs || cs->type != REDIS_REPLY_ARRAY) rc = cli_err(CLI_FAIL, "redis unavailable");
+        for (size_t i = 0; rc == CLI_OK && cs && cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++)
+            rc = add_campaign(s, &r, cs->element[i]->str, false);
+        if (cs) freeReplyObject(cs);
+    }
+    store_close(s);
+    if (rc == CLI_OK && r.aws_failed) rc = CLI_FAIL;
+    if (rc == CLI_OK) {
+        report_meta m;
+        memset(&m, 0, sizeof m);
+        snprintf(m.title, sizeof m.title, "%s%.100s", campaign ? "campaign " : "all campaigns", campaign ? campaign : "");
+        cli_fmt_time(fc_now_ms(), m.generated_at, sizeof m.generated_at);
+        char host[64] = "";
+        if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+        snprintf(m.generated_by, sizeof m.generated_by, "fleetcrypt report on %.60s", *host ? host : "unknown host");
+        dbuf out;
+        dbuf_init(&out, REPORT_MAX_BYTES);
+        bool ok = !strcmp(format, "json")  ? report_render_json(&m, r.rows, r.n, &out)
+                  : !strcmp(format, "csv") ? report_render_csv(&m, r.rows, r.n, &out)
+                                           : report_render_html(&m, r.rows, r.n, &out);
+        if (!ok) rc = cli_err(CLI_FAIL, "report too large");
+        else if (output) {
+            FILE *f = fopen(output, "w");
+            if (!f) rc = cli_err(CLI_FAIL, "output: cannot write %s", output);
+            else {
+                bool w = fwrite(out.data, 1, out.len, f) == out.len;
+                if (fclose(f) != 0 || !w) rc = cli_err(CLI_FAIL, "output: write to %s failed", output);
+                else fprintf(stderr, "fleetcrypt: report of %zu instance(s) written to %s\n", r.n, output);
+            }
+        } else if (fwrite(out.data, 1, out.len, stdout) != out.len) rc = CLI_FAIL;
+        dbuf_free(&out);
+    }
+    for (size_t i = 0; i < r.n; i++) free(r.tables[i]);
+    free(r.rows);
+    free(r.tables);
+    for (size_t i = 0; i < r.nregions; i++) rds_instance_list_free(r.regions[i].list);
+    return rc;
+}

@@ -1,0 +1,333 @@
+/* retire — `fleetcrypt retire CAMPAIGN [INSTANCE…]`: after the retention
+ * period, a final snapshot of each finished instance's retired source, then
+ * its deletion. Says what it will delete first; refuses before finished +
+ * retention unless --force; asks on a terminal unless --yes (and requires
+ * --yes when stdin is not one). Idempotent: an existing final snapshot is
+ * reused, a source already gone is success. Deletes only an instance still
+ * tagged fleetcrypt:role=retired-source (what deploy/iam/
+ * fleetcrypt-retire-policy.json allows). The record gets retired_at,
+ * final_snapshot and retired_source by plain HSET (the instance is
+ * terminal: no lease). */
+#include "cli.h"
+#include "rds.h"
+#include "step.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETIRE_POLL_MS 2000
+
+typedef struct target {
+    char id[64];       /* the campaign's instance */
+    char retired[64];  /* its retired source */
+    char snap[64];     /* fc-<campaign>-<id>-final */
+    long long retain_until_ms;
+    bool gone;         /* source no longer exists / deleting */
+} target;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static bool record_done(store *s, const char *campaign, const target *t)
+{
+    char rk[STORE_KEY_MAX], now[24];
+    store_rec_key(s, campaign, t->id, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
+    redisReply *r = store_cmd(s, "HSET %s retired_at %s final_snapshot %s retired_source %s", rk, now, t->snap,
+                              t->retired);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+/* Final snapshot exists and is available (creating it if needed), within wait_s. */
+static bool final_snapshot(aws_client *c, const char *campaign, const target *t, int wait_s)
+{
+    int64_t deadline = fc_now_ms() + (int64_t)wait_s * 1000;
+    bool created = false;
+    int last_pct = -1;
+    char last_status[32] = "";
+    for (;;) {
+        rds_snapshot *sn = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (rds_describe_db_snapshot(c, t->snap, &sn, &e)) {
+            if (!strcmp(sn->status, "available")) {
+                if (sn->instance_id[0] && strcmp(sn->instance_id, t->retired)) {
+                    cli_err(CLI_FAIL, "snapshot %s exists but is of %s, not %s", t->snap, sn->instance_id, t->retired);
+                    rds_snapshot_free(sn);
+                    return false;
+                }
+                printf("  snapshot %s: available%s\n", t->snap, created ? "" : " (reused)");
+                rds_snapshot_free(sn);
+                return true;
+            }
+            if (strcmp(sn->status, "creating") && strcmp(sn->status, "backing-up")) {
+                cli_err(CLI_FAIL, "snapshot %s is %s", t->snap, sn->status);
+                rds_snapshot_free(sn);
+                return false;
+            }
+            if (sn->percent_progress != last_pct || strcmp(sn->status, last_status)) {
+                printf("  snapshot %s: %s %d%%\n", t->snap, sn->status, sn->percent_progress);
+                fflush(stdout);
+                last_pct = sn->percent_progress;
+                fc_strlcpy(last_status, sn->status, sizeof last_status);
+            }
+            rds_snapshot_free(sn);
+        } else if (e.kind == AWS_ERR_NOT_FOUND && !created) {
+            aws_tag tags[4];
+            const char *kv[4][2] = {{"fleetcrypt:campaign", campaign},
+                                    {"fleetcrypt:instance", t->id},
+                                    {"fleetcrypt:role", "final-snapshot"},
+                                    {"fleetcrypt:original-id", t->id}};
+            for (int k = 0; k < 4; k++) {
+                fc_strlcpy(tags[k].key, kv[k][0], sizeof tags[k].key);
+                fc_strlcpy(tags[k].value, kv[k][1], sizeof tags[k].value);
+            }
+            aws_error_clear(&e);
+            if (rds_create_db_snapshot(c, t->snap, t->retired, tags, 4, NULL, &e)) {
+                printf("  snapshot %s of %s: requested\n", t->snap, t->retired);
+                fflush(stdout);
+                created = true;
+            } else if (!strcmp(e.code, "DBSnapshotAlreadyExists")) {
+                created = true;
+            } else if (strcmp(e.code, "InvalidDBInstanceState")) {
+                cli_err(CLI_FAIL, "CreateDBSnapshot %s: %s: %.200s", t->snap, e.code, e.message);
+                return false;
+            }
+        } else if (e.kind != AWS_ERR_NOT_FOUND) {
+            cli_err(CLI_FAIL, "DescribeDBSnapshots %s: %s: %.200s", t->snap, e.code, e.message);
+            return false;
+        }
+        if (fc_now_ms() >= deadline) {
+            cli_err(CLI_FAIL, "snapshot %s not available after %d s (run retire again to resume)", t->snap, wait_s);
+            return false;
+        }
+        sleep_ms(RETIRE_POLL_MS);
+    }
+}
+
+/* Delete the retired source if it still carries the tag. */
+static bool delete_source(aws_client *c, const char *campaign, const target *t)
+{
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instance(c, t->retired, &i, &e)) {
+        if (e.kind == AWS_ERR_NOT_FOUND) return true;
+        cli_err(CLI_FAIL, "DescribeDBInstances %s: %s: %.200s", t->retired, e.code, e.message);
+        return false;
+    }
+    bool tagged = cli_has_tag(i, "fleetcrypt:role", "retired-source") &&
+                  cli_has_tag(i, "fleetcrypt:original-id", t->id) && cli_has_tag(i, "fleetcrypt:campaign", campaign);
+    bool deleting = !strcmp(i->status, "deleting");
+    rds_instance_free(i);
+    if (deleting) return true;
+    if (!tagged) {
+        cli_err(CLI_FAIL, "%s no longer carries fleetcrypt:role=retired-source for %s: not deleted", t->retired, t->id);
+        return false;
+    }
+    aws_error_clear(&e);
+    if (!rds_delete_db_instance(c, t->retired, NULL, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+        cli_err(CLI_FAIL, "DeleteDBInstance %s: %s: %.200s", t->retired, e.code, e.message);
+        return false;
+    }
+    printf("  %s: deleted (final snapshot %s kept)\n", t->retired, t->snap);
+    return true;
+}
+
+static bool confirm(int n)
+{
+    printf("Delete %d retired source instance(s)? [y/N] ", n);
+    fflush(stdout);
+    char line[16];
+    if (!fgets(line, sizeof line, stdin)) return false;
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
+int cli_retire(fc_config *cfg, int argc, char **argv)
+{
+    const char *campaign = NULL;
+    const char **named = calloc((size_t)argc + 1, sizeof *named);
+    if (!named) return cli_err(CLI_FAIL, "out of memory");
+    int nnamed = 0, retention = -1, wait_s = 3600;
+    bool force = false, yes = false, dry = false;
+    int rc = CLI_OK;
+    for (int i = 0; i < argc && rc == CLI_OK; i++) {
+        int cf = cli_config_flag(cfg, argc, argv, i);
+        if (cf < 0) rc = CLI_USAGE;
+        else if (cf == 1) i++;
+        else if (!strcmp(argv[i], "--force")) force = true;
+        else if (!strcmp(argv[i], "--yes") || !strcmp(argv[i], "-y")) yes = true;
+        else if (!strcmp(argv[i], "--dry-run")) dry = true;
+        else if (!strcmp(argv[i], "--retention-days") || !strcmp(argv[i], "--wait-timeout")) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+            if (i + 1 >= argc || !end || *end || v < 0 || v > 36500)
+                rc = cli_err(CLI_USAGE, "%s: needs a whole number (0..36500)", argv[i] + 2);
+            else if (!strcmp(argv[i], "--retention-days")) retention = (int)v;
+            else wait_s = (int)v;
+            i++;
+        } else if (argv[i][0] == '-' && argv[i][1]) rc = cli_err(CLI_USAGE, "retire: unknown option %s", argv[i]);
+        else if (!campaign) campaign = argv[i];
+        else named[nnamed++] = argv[i];
+    }
+    if (rc == CLI_OK && !campaign) rc = cli_err(CLI_USAGE, "retire: CAMPAIGN is required (try fleetcrypt retire --help)");
+    if (rc == CLI_OK && !fc_valid_campaign_id(campaign)) rc = cli_err(CLI_USAGE, "campaign: invalid id '%.60s'", campaign);
+    for (int i = 0; rc == CLI_OK && i < nnamed; i++)
+        if (!fc_valid_db_identifier(named[i])) rc = cli_err(CLI_USAGE, "instance: invalid id '%.70s'", named[i]);
+    if (rc != CLI_OK) {
+        free(named);
+        return rc;
+    }
+    store *s = cli_store(cfg);
+    if (!s) {
+        free(named);
+        return CLI_FAIL;
+    }
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *camp = NULL, *ids = NULL;
+    aws_client *c = NULL;
+    rds_instance_list *fleet = NULL;
+    target *t = NULL;
+    int nt = 0, nrefuse = 0;
+    camp = store_cmd(s, "HGETALL %s", k.campaign);
+    if (!camp || camp->type != REDIS_REPLY_ARRAY) {
+        rc = cli_err(CLI_FAIL, "redis unavailable");
+        goto out;
+    }
+    if (camp->elements == 0) {
+        rc = cli_err(CLI_USAGE, "campaign: no such campaign %s", campaign);
+        goto out;
+    }
+    if (retention < 0) retention = cli_retention_days(camp);
+    ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
+    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
+        rc = cli_err(CLI_FAIL, "redis unavailable");
+        goto out;
+    }
+    for (int i = 0; i < nnamed; i++) {
+        bool member = false;
+        for (size_t j = 0; j < ids->elements; j++) member |= !strcmp(ids->element[j]->str, named[i]);
+        if (!member) {
+            rc = cli_err(CLI_USAGE, "instance: %s is not in campaign %s", named[i], campaign);
+            goto out;
+        }
+    }
+    c = cli_aws(cli_kv(camp, "region"));
+    if (!c) {
+        rc = CLI_FAIL;
+        goto out;
+    }
+    rds_describe_opts o;
+    memset(&o, 0, sizeof o);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instances_all(c, &o, &fleet, &e)) {
+        rc = cli_err(CLI_FAIL, "DescribeDBInstances: %s: %.200s", e.code, e.message);
+        goto out;
+    }
+    t = calloc(ids->elements + 1, sizeof *t);
+    if (!t) {
+        rc = cli_err(CLI_FAIL, "out of memory");
+        goto out;
+    }
+    int64_t now = fc_now_ms();
+    for (size_t j = 0; j < ids->elements; j++) {
+        const char *id = ids->element[j]->str;
+        bool want = nnamed == 0;
+        for (int i = 0; i < nnamed; i++) want |= !strcmp(named[i], id);
+        if (!want) continue;
+        char rk[STORE_KEY_MAX];
+        store_rec_key(s, campaign, id, rk, sizeof rk);
+        redisReply *rec = store_cmd(s, "HGETALL %s", rk);
+        if (!rec || rec->type != REDIS_REPLY_ARRAY) {
+            if (rec) freeReplyObject(rec);
+            rc = cli_err(CLI_FAIL, "redis unavailable");
+            goto out;
+        }
+        const char *state = cli_kv(rec, "state");
+        if (strcmp(state, "done")) {
+            if (nnamed) printf("%s: %s, not finished: nothing to retire\n", id, state);
+            freeReplyObject(rec);
+            continue;
+        }
+        const rds_instance *ret = cli_find_retired(fleet, campaign, id);
+        if (!ret || !strcmp(ret->status, "deleting")) {
+            if (*cli_kv(rec, "retired_at")) printf("%s: already retired (final snapshot %s)\n", id, cli_kv(rec, "final_snapshot"));
+            else if (ret) printf("%s: retired source %s is being deleted\n", id, ret->identifier);
+            else printf("%s: no retired source tagged for it: nothing to retire\n", id);
+            freeReplyObject(rec);
+            continue;
+        }
+        target *x = &t[nt++];
+        fc_strlcpy(x->id, id, sizeof x->id);
+        fc_strlcpy(x->retired, ret->identifier, sizeof x->retired);
+        if (!step_resource_name(campaign, id, "final", x->snap, sizeof x->snap)) {
+            freeReplyObject(rec);
+            rc = cli_err(CLI_FAIL, "no snapshot name for %s", id);
+            goto out;
+        }
+        long long fin = strtoll(cli_kv(rec, "finished_ms"), NULL, 10);
+        x->retain_until_ms = fin + (long long)retention * 86400000LL;
+        freeReplyObject(rec);
+        char until[40];
+        cli_fmt_time(x->retain_until_ms, until, sizeof until);
+        printf("%s: will delete %s (stopped, unencrypted source) after final snapshot %s; retain until %s\n", x->id,
+               x->retired, x->snap, until);
+        if (now < x->retain_until_ms) nrefuse++;
+    }
+    if (nt == 0) {
+        printf("campaign %s: nothing to retire\n", campaign);
+        goto out;
+    }
+    if (nrefuse && !force) {
+        for (int i = 0; i < nt; i++)
+            if (now < t[i].retain_until_ms) {
+                char until[40];
+                cli_fmt_time(t[i].retain_until_ms, until, sizeof until);
+                cli_err(CLI_USAGE, "retention: %s must be kept until %s (%d days); --force to delete earlier",
+                        t[i].retired, until, retention);
+            }
+        rc = CLI_USAGE;
+        goto out;
+    }
+    if (dry) {
+        printf("dry run: nothing deleted\n");
+        goto out;
+    }
+    if (!yes) {
+        if (!isatty(STDIN_FILENO)) {
+            rc = cli_err(CLI_USAGE, "confirmation: stdin is not a terminal; pass --yes to delete");
+            goto out;
+        }
+        if (!confirm(nt)) {
+            printf("nothing deleted\n");
+            goto out;
+        }
+    }
+    for (int i = 0; i < nt && rc == CLI_OK; i++) {
+        printf("%s: retiring %s\n", t[i].id, t[i].retired);
+        fflush(stdout);
+        if (!final_snapshot(c, campaign, &t[i], wait_s) || !delete_source(c, campaign, &t[i])) rc = CLI_FAIL;
+        else if (!record_done(s, campaign, &t[i])) rc = cli_err(CLI_FAIL, "redis: could not record %s", t[i].id);
+    }
+out:
+    free(t);
+    rds_instance_list_free(fleet);
+    aws_client_free(c);
+    if (ids) freeReplyObject(ids);
+    if (camp) freeReplyObject(camp);
+    store_close(s);
+    free(named);
+    return rc;
+}

@@ -1,0 +1,97 @@
+# bash completion for fleetcrypt — subcommands, their flags and values, and
+# campaign ids (read from `fleetcrypt status`, which lists every campaign;
+# skipped silently when Redis is not reachable within 2 s).
+# Install: source it from ~/.bashrc, or copy it to
+# /usr/share/bash-completion/completions/fleetcrypt.
+
+_fleetcrypt_campaigns()
+{
+    local bin=${COMP_WORDS[0]}
+    command -v "$bin" >/dev/null 2>&1 || return 0
+    if command -v timeout >/dev/null 2>&1; then
+        timeout 2 "$bin" status 2>/dev/null | awk 'NR > 1 { print $1 }'
+    else
+        "$bin" status 2>/dev/null | awk 'NR > 1 { print $1 }'
+    fi
+}
+
+_fleetcrypt()
+{
+    local cur prev cmd i
+    COMPREPLY=()
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    local commands="submit status top approve pause resume abort retry logs report retire help"
+    local common="--redis-url --kafka-brokers --topic-prefix --key-prefix -X --help"
+
+    cmd=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case ${COMP_WORDS[i]} in
+            -*) ;;
+            *) cmd=${COMP_WORDS[i]}; break ;;
+        esac
+    done
+    if [[ -z $cmd ]]; then
+        COMPREPLY=($(compgen -W "$commands --help" -- "$cur"))
+        return 0
+    fi
+
+    # values of options that take one
+    case $prev in
+        --strategy) COMPREPLY=($(compgen -W "pg-logical offline" -- "$cur")); return 0 ;;
+        --cutover) COMPREPLY=($(compgen -W "auto approve" -- "$cur")); return 0 ;;
+        --cutover-method) COMPREPLY=($(compgen -W "rename proxy" -- "$cur")); return 0 ;;
+        --validate) COMPREPLY=($(compgen -W "normal strict" -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W "json csv html" -- "$cur")); return 0 ;;
+        --file | --output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --db-secret) COMPREPLY=($(compgen -W "rds-managed file:" -- "$cur")); return 0 ;;
+        --campaign | --kms-key | --window | --max-parallel | --region | --select | --interval | \
+            --retention-days | --wait-timeout | --redis-url | --kafka-brokers | --topic-prefix | \
+            --key-prefix | -X)
+            return 0 ;;
+    esac
+
+    local flags=""
+    case $cmd in
+        submit)
+            flags="--campaign --kms-key --strategy --cutover --cutover-method --window --max-parallel
+                   --region --db-secret --validate --replica-identity-full --allow-reboot
+                   --keep-snapshots --yes --dry-run --file --select" ;;
+        status) flags="--json" ;;
+        top) flags="--once --interval" ;;
+        report) flags="--format --output" ;;
+        retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
+        approve | pause | resume | abort | retry | logs) flags="" ;;
+        help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return 0 ;;
+        *) return 0 ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$flags $common" -- "$cur"))
+        return 0
+    fi
+    # the first positional argument of these is a campaign id
+    case $cmd in
+        status | top | approve | pause | resume | abort | retry | logs | report | retire)
+            local npos=0
+            for ((i = i + 1; i < COMP_CWORD; i++)); do
+                case ${COMP_WORDS[i]} in
+                    -*) ;;
+                    *) case ${COMP_WORDS[i-1]} in
+                           --format | --output | --interval | --retention-days | --wait-timeout | --redis-url | \
+                               --kafka-brokers | --topic-prefix | --key-prefix | -X) ;;
+                           *) npos=$((npos + 1)) ;;
+                       esac ;;
+                esac
+            done
+            if ((npos == 0)); then
+                COMPREPLY=($(compgen -W "$(_fleetcrypt_campaigns)" -- "$cur"))
+            fi
+            ;;
+        submit)
+            [[ $cur == "" || $cur == - ]] && COMPREPLY=($(compgen -W "-" -- "$cur")) ;;
+    esac
+    return 0
+}
+
+complete -F _fleetcrypt fleetcrypt

@@ -1,0 +1,60 @@
+"""Bash completion (issue 7): deploy/completion/fleetcrypt.bash is sourced in
+`bash -c`; `complete -p fleetcrypt` names the function, and calling it with
+COMP_WORDS/COMP_CWORD set gives the expected COMPREPLY for subcommands,
+flags and option values. No Redis: campaign listing degrades to nothing."""
+import os
+import shlex
+import subprocess
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SCRIPT = os.path.join(REPO, "deploy", "completion", "fleetcrypt.bash")
+
+
+def bash(body):
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
+           "FLEETCRYPT_REDIS_URL": "redis://127.0.0.1:1"}
+    r = subprocess.run(["bash", "-c", f"source {shlex.quote(SCRIPT)}\n{body}"], capture_output=True, text=True,
+                       timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def complete(*words):
+    """COMPREPLY for the command line `words` with the cursor on the last word."""
+    ws = " ".join(shlex.quote(w) for w in words)
+    out = bash(f"COMP_WORDS=({ws}); COMP_CWORD={len(words) - 1}; COMP_LINE={shlex.quote(' '.join(words))}\n"
+               "_fleetcrypt; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    return [w for w in out.split("\n") if w]
+
+
+def test_completion_registered():
+    out = bash("complete -p fleetcrypt")
+    assert out.strip() == "complete -F _fleetcrypt fleetcrypt", out
+
+
+def test_completion_words():
+    assert complete("fleetcrypt", "su") == ["submit"]
+    assert complete("fleetcrypt", "submit", "--cut") == ["--cutover", "--cutover-method"]
+    assert set(complete("fleetcrypt", "re")) == {"resume", "retry", "report", "retire"}
+    assert complete("fleetcrypt", "submit", "--strategy", "o") == ["offline"]
+    assert complete("fleetcrypt", "report", "c1", "--format", "") == ["json", "csv", "html"]
+    assert set(complete("fleetcrypt", "retire", "c1", "--")) >= {"--force", "--yes", "--dry-run",
+                                                                 "--retention-days"}
+    assert complete("fleetcrypt", "status", "--j") == ["--json"]
+    # every subcommand of the dispatcher is offered
+    assert set(complete("fleetcrypt", "")) >= {"submit", "status", "top", "approve", "pause", "resume", "abort",
+                                               "retry", "logs", "report", "retire"}
+    # campaign ids: nothing (and no error) when fleetcrypt / Redis are not there
+    assert complete("fleetcrypt", "retire", "") == []
+
+
+def test_completion_campaign_ids(tmp_path):
+    """Campaign ids come from `fleetcrypt status` (a stand-in prints its table here)."""
+    stub = tmp_path / "fleetcrypt"
+    stub.write_text("#!/bin/sh\n[ \"$1\" = status ] || exit 2\n"
+                    "echo 'CAMPAIGN                                 STATE    PENDING'\n"
+                    "echo 'q4-prod                                  running        0'\n"
+                    "echo 'q4-dev                                   done           0'\n")
+    stub.chmod(0o755)
+    assert complete(str(stub), "retire", "q4-") == ["q4-prod", "q4-dev"]
+    assert complete(str(stub), "report", "q4-prod", "") == []

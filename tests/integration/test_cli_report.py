@@ -1,0 +1,143 @@
+"""`fleetcrypt report` (issue 7) after a small `offline` campaign of three
+metadata-only emulator instances: JSON, CSV and HTML carry every instance
+with its key before (unencrypted) and after (the campaign's key, confirmed by
+DescribeDBInstances), cutover time, downtime, retired source and
+retain-until; the HTML page is parsed with html.parser and every instance row
+and summary figure is checked; bad --format and an unknown campaign exit 2.
+"""
+import csv
+import datetime
+import io
+import json
+import os
+from html.parser import HTMLParser
+
+IDS = ["rep-a", "rep-b", "rep-c"]
+
+
+def small_campaign(stack, campaign, ids):
+    """Offline campaign of metadata-only instances (20 GiB: copies take ~1 s at this scale)."""
+    stack.sim.admin("POST", "/config", {"time_scale": 0})
+    stack.make_instances(ids, storage=20)
+    key = stack.make_key()
+    stack.sim.admin("POST", "/config", {"time_scale": 1 / 300.0})
+    stack.start()
+    r = stack.cli("submit", "--campaign", campaign, "--kms-key", key["Arn"], "--strategy", "offline",
+                  "--max-parallel", len(ids), "--yes", *ids)
+    assert r.returncode == 0, r.stderr
+    st = stack.wait_campaign(campaign, 120)
+    assert st["counts"]["done"] == len(ids), st
+    return key
+
+
+class Page(HTMLParser):
+    """Rows of table#instances (cells by class) and the summary <b id=...> figures."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.figures = {}, {}
+        self._row = self._cell = self._fig = None
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-instance" in a:
+            self._row = a["data-instance"]
+            self.rows[self._row] = {}
+        elif tag == "td" and self._row:
+            self._cell = a.get("class", "").split()[-1]
+            self.rows[self._row][self._cell] = ""
+        elif tag == "b" and a.get("id", "").startswith("n-"):
+            self._fig = a["id"]
+            self.figures[self._fig] = ""
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._cell = None
+        elif tag == "tr":
+            self._row = None
+        elif tag == "b":
+            self._fig = None
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._row and self._cell:
+            self.rows[self._row][self._cell] += data
+        if self._fig:
+            self.figures[self._fig] += data
+        if self._in_title:
+            self.title += data
+
+
+def test_cli_report_formats(stack, tmp_path):
+    key = small_campaign(stack, "rep1", IDS)
+    arn = key["Arn"]
+    rds = stack.sim.client("rds")
+
+    # ---- JSON
+    r = stack.cli("report", "rep1", "--format", "json", check=True)
+    doc = json.loads(r.stdout)
+    assert doc["summary"] == {"instances": 3, "done": 3, "failed": 0}, doc["summary"]
+    rows = {i["instance"]: i for i in doc["instances"]}
+    assert sorted(rows) == IDS
+    for ident, row in rows.items():
+        assert row["campaign"] == "rep1" and row["state"] == "done" and row["strategy"] == "offline", row
+        assert row["encrypted_before"] is False and row["key_before"] is None, row
+        assert row["encrypted_after"] is True and row["key_after"] == arn, row
+        assert row["cutover_at"] and row["cutover_at"].endswith("Z"), row
+        assert isinstance(row["downtime_s"], float) and row["downtime_s"] >= 0, row
+        assert row["retired_source"] == f"fc-rep1-{ident}-retired", row
+        assert row["error"] is None, row
+        retired = rds.describe_db_instances(DBInstanceIdentifier=row["retired_source"])["DBInstances"][0]
+        assert retired["StorageEncrypted"] is False
+        until = datetime.datetime.strptime(row["retain_until"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        days = (until - datetime.datetime.utcnow()).total_seconds() / 86400
+        assert 29.9 < days <= 30.01, row["retain_until"]
+
+    # ---- CSV (to a file with --output)
+    out = tmp_path / "rep1.csv"
+    r = stack.cli("report", "rep1", "--format", "csv", "--output", out, check=True)
+    assert r.stdout == ""
+    table = list(csv.DictReader(io.StringIO(out.read_text(), newline="")))
+    assert [t["instance"] for t in table] == IDS
+    for t in table:
+        assert t["state"] == "done" and t["encrypted_before"] == "false" and t["encrypted_after"] == "true", t
+        assert t["key_after"] == arn and t["key_before"] == "", t
+        assert float(t["downtime_s"]) == rows[t["instance"]]["downtime_s"], t
+        assert t["retired_source"] == rows[t["instance"]]["retired_source"]
+        assert t["retain_until"] == rows[t["instance"]]["retain_until"]
+
+    # ---- HTML, parsed
+    r = stack.cli("report", "rep1", "--format", "html", check=True)
+    assert r.stdout.startswith("<!DOCTYPE html>")
+    assert "<script" not in r.stdout and "http://" not in r.stdout and "https://" not in r.stdout  # self-contained
+    page = Page()
+    page.feed(r.stdout)
+    page.close()
+    assert "rep1" in page.title
+    assert page.figures == {"n-instances": "3", "n-done": "3", "n-failed": "0", "n-skipped": "0", "n-rows": "0"}, \
+        page.figures
+    assert sorted(page.rows) == IDS
+    for ident, cells in page.rows.items():
+        assert cells["instance"] == ident and cells["campaign"] == "rep1" and cells["done"] == "done", cells
+        assert cells["before"] == "unencrypted", cells
+        assert cells["after"] == f"encrypted {arn}", cells
+        assert cells["cutover"] == rows[ident]["cutover_at"]
+        assert float(cells["downtime"]) == round(rows[ident]["downtime_s"], 3)
+        assert cells["retired"] == rows[ident]["retired_source"]
+        assert cells["retain"] == rows[ident]["retain_until"]
+
+    # ---- every campaign, and refusals
+    r = stack.cli("report", check=True)
+    assert sorted(i["instance"] for i in json.loads(r.stdout)["instances"]) == IDS
+    r = stack.cli("report", "rep1", "--format", "xml")
+    assert r.returncode == 2 and "format" in r.stderr, r.stderr
+    r = stack.cli("report", "nope")
+    assert r.returncode == 2 and "nope" in r.stderr, r.stderr
+    assert not os.path.exists(tmp_path / "nope.html")
+    r = stack.cli("report", "--help", check=True)
+    assert "example" in r.stdout
