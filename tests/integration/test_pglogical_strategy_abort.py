@@ -100,7 +100,8 @@ def test_retained_wal_limit_aborts(stack, awssim, world):
     assert "max_retained_wal_bytes" in (inst["error"] or ""), inst
 
 
-ABORT_AT = ["prepare-source", "snapshot", "copy-encrypted", "restore", "find-start-lsn", "catch-up"]
+ABORT_AT = ["prepare-source", "snapshot", "copy-encrypted", "restore", "find-start-lsn", "catch-up",
+            "cutover"]  # parked at cutover: waiting for approval, before any block or switch
 
 
 def test_abort_at_every_step(stack, awssim, world):
