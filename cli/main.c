@@ -13,13 +13,14 @@ static const cli_cmd commands[] = {
     {"submit", cli_submit,
      "submit --campaign ID --kms-key KEY [--strategy pg-logical|offline] [--max-parallel N]\n"
      "                  [--region R] [--keep-snapshots] [--yes] [--dry-run] [--file CAMPAIGN.json]\n"
-     "                  [INSTANCE_ID ... | -]",
+     "                  [--select 'engine=E,encrypted=true|false,tag:K=V,id-prefix=P'] [INSTANCE_ID ... | -]",
      "Validate a fleet and enqueue a campaign (nothing is enqueued unless everything validates).\n"
      "examples:\n"
      "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
      "  printf 'db1\\ndb2\\n' | fleetcrypt submit --campaign q4 --kms-key alias/rds - --yes\n"
      "  fleetcrypt submit --campaign dev --kms-key alias/rds --strategy offline \\\n"
-     "      --file campaign.json --dry-run\n"},
+     "      --file campaign.json --dry-run\n"
+     "  fleetcrypt submit --campaign dev --kms-key alias/rds --select 'engine=postgres,encrypted=false,tag:env=dev'\n"},
     {"status", cli_status, "status [CAMPAIGN] [--json]",
      "Progress from Redis. Without CAMPAIGN: every campaign with its counts.\n"
      "examples:\n"

@@ -204,6 +204,10 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const redisR
     parse_sums(r, row, cli_kv(rec, "f.verify_sums"));
     const char *mism = cli_kv(rec, "f.verify_tables");
     if (!*row->error && *mism) snprintf(row->error, sizeof row->error, "verify mismatches: %.200s", mism);
+    long dropped = strtol(cli_kv(rec, "f.verify_sums_dropped"), NULL, 10);
+    if (!*row->error && dropped > 0)
+        snprintf(row->error, sizeof row->error, "checksums of %ld more table(s) not recorded (fact size cap)",
+                 dropped);
 
     /* AWS now: the serving identifier and the retired source */
     const rds_instance_list *l = fleet(r, cli_kv(camp, "region"));
@@ -214,9 +218,14 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const redisR
     if (!*retired_id) retired_id = cli_kv(rec, "f.retired_id");
     fc_strlcpy(row->retired_source, retired_id, sizeof row->retired_source);
 
-    /* before: the retired source if it is still there, else the facts / the instance itself */
+    /* before: what preflight saw (f.source_encrypted / f.source_kms), else
+     * the retired source if it is still there, else the instance itself */
     const rds_instance *src = ret ? ret : (done ? NULL : cur);
-    if (src) {
+    const char *fenc = cli_kv(rec, "f.source_encrypted");
+    if (*fenc) {
+        row->encrypted_before = !strcmp(fenc, "1");
+        if (row->encrypted_before) fc_strlcpy(row->key_before, cli_kv(rec, "f.source_kms"), sizeof row->key_before);
+    } else if (src) {
         row->encrypted_before = src->storage_encrypted;
         if (src->storage_encrypted) fc_strlcpy(row->key_before, src->kms_key_id, sizeof row->key_before);
     } else if (*cli_kv(rec, "f.source_kms")) {

@@ -1,5 +1,7 @@
 /* submit — validate a campaign completely, then enqueue it in one go:
  *   1. arguments / campaign file, ids well-formed, strategy in this build;
+ *      a selector (--select / "select") is parsed here and resolved with one
+ *      paginated DescribeDBInstances before step 2;
  *   2. Redis: campaign id unused, no instance in another active campaign;
  *   3. AWS: the KMS key exists and is enabled (DescribeKey), the account
  *      (GetCallerIdentity), quota headroom (DescribeAccountAttributes: every
@@ -37,9 +39,21 @@ typedef struct sub_opts {
     bool keep_snapshots, yes, dry_run;
     char file[1024];
     json_t *extra;     /* other documented options, kept in the campaign spec */
+    char select[1024];   /* --select / file "select": resolved in run() */
+    bool have_select;
     char **ids;
     int nids, cap;
 } sub_opts;
+
+/* A parsed selector: engine (server-side filter), the rest client-side. */
+#define SEL_MAX_TAGS 16
+typedef struct selector {
+    char engine[32];
+    int encrypted;          /* -1 any, 0, 1 */
+    char id_prefix[64];
+    aws_tag tags[SEL_MAX_TAGS];
+    int ntags;
+} selector;
 
 static int validate_extras(const sub_opts *o);
 
@@ -85,8 +99,123 @@ static int read_stdin_ids(sub_opts *o)
     return CLI_OK;
 }
 
+/* "engine=postgres,encrypted=false,tag:env=dev,id-prefix=app-": terms
+ * joined by ',', each KEY=VALUE; every term must hold. */
+static int parse_selector(const char *text, selector *sel)
+{
+    memset(sel, 0, sizeof *sel);
+    sel->encrypted = -1;
+    if (!*text) return cli_err(CLI_USAGE, "select: empty selector");
+    char buf[1024];
+    if (!fc_strlcpy(buf, text, sizeof buf)) return cli_err(CLI_USAGE, "select: selector is too long");
+    char *p = buf;
+    while (p) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = 0;
+        char *term = p;
+        p = comma ? comma + 1 : NULL;
+        while (*term == ' ') term++;
+        size_t tl = strlen(term);
+        while (tl && term[tl - 1] == ' ') term[--tl] = 0;
+        char *eq = strchr(term, '=');
+        if (!eq || eq == term || !eq[1])
+            return cli_err(CLI_USAGE, "select: bad term '%.80s' (want KEY=VALUE: engine, encrypted, tag:KEY, id-prefix)",
+                           term);
+        *eq = 0;
+        const char *k = term, *v = eq + 1;
+        if (!strcmp(k, "engine")) {
+            if (sel->engine[0] || !fc_strlcpy(sel->engine, v, sizeof sel->engine))
+                return cli_err(CLI_USAGE, "select: bad term 'engine=%.40s' (one engine name)", v);
+        } else if (!strcmp(k, "encrypted")) {
+            if (sel->encrypted != -1 || (strcmp(v, "true") && strcmp(v, "false")))
+                return cli_err(CLI_USAGE, "select: bad term 'encrypted=%.40s' (true or false, once)", v);
+            sel->encrypted = !strcmp(v, "true");
+        } else if (!strcmp(k, "id-prefix")) {
+            if (sel->id_prefix[0] || !fc_strlcpy(sel->id_prefix, v, sizeof sel->id_prefix))
+                return cli_err(CLI_USAGE, "select: bad term 'id-prefix=%.40s'", v);
+        } else if (!strncmp(k, "tag:", 4) && k[4]) {
+            if (sel->ntags >= SEL_MAX_TAGS) return cli_err(CLI_USAGE, "select: more than %d tag terms", SEL_MAX_TAGS);
+            aws_tag *t = &sel->tags[sel->ntags++];
+            if (!fc_strlcpy(t->key, k + 4, sizeof t->key) || !fc_strlcpy(t->value, v, sizeof t->value))
+                return cli_err(CLI_USAGE, "select: bad term 'tag:%.40s' (too long)", k + 4);
+        } else {
+            return cli_err(CLI_USAGE, "select: bad term '%.40s=%.40s' (unknown key; want engine, encrypted, "
+                                      "tag:KEY, id-prefix)", k, v);
+        }
+    }
+    return CLI_OK;
+}
+
+static bool sel_match(const selector *sel, const rds_instance *i)
+{
+    if (sel->engine[0] && strcmp(i->engine, sel->engine)) return false; /* the server filtered already */
+    if (sel->encrypted >= 0 && (int)i->storage_encrypted != sel->encrypted) return false;
+    if (sel->id_prefix[0] && strncmp(i->identifier, sel->id_prefix, strlen(sel->id_prefix))) return false;
+    for (int t = 0; t < sel->ntags; t++) {
+        bool found = false;
+        for (size_t k = 0; k < i->n_tags && !found; k++)
+            found = !strcmp(i->tags[k].key, sel->tags[t].key) && !strcmp(i->tags[k].value, sel->tags[t].value);
+        if (!found) return false;
+    }
+    return true;
+}
+
+typedef struct sel_walk {
+    const selector *sel;
+    sub_opts *o;
+    int added;
+    bool overflow;
+} sel_walk;
+
+static bool sel_page(void *ud, const rds_instance_list *page)
+{
+    sel_walk *w = ud;
+    for (size_t k = 0; k < page->n; k++) {
+        const rds_instance *i = &page->v[k];
+        if (!sel_match(w->sel, i) || !fc_valid_db_identifier(i->identifier)) continue;
+        int before = w->o->nids;
+        if (!add_id(w->o, i->identifier)) {
+            w->overflow = true;
+            return false;
+        }
+        if (w->o->nids > before) w->added++;
+    }
+    return true;
+}
+
+/* One paginated DescribeDBInstances (engine as a server-side filter); the
+ * matching ids join the ones given otherwise. */
+static int resolve_selector(aws_client *c, sub_opts *o)
+{
+    selector sel;
+    int rc = parse_selector(o->select, &sel);
+    if (rc) return rc;
+    const char *engines[1] = {sel.engine};
+    aws_filter f = {.name = "engine", .values = engines, .nvalues = 1};
+    rds_describe_opts d;
+    memset(&d, 0, sizeof d);
+    d.max_records = 100;
+    if (sel.engine[0]) {
+        d.filters = &f;
+        d.nfilters = 1;
+    }
+    sel_walk w = {.sel = &sel, .o = o};
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instances_each(c, &d, sel_page, &w, &e))
+        return cli_err(e.kind == AWS_ERR_PERMANENT ? CLI_USAGE : CLI_FAIL, "select: DescribeDBInstances: %s: %s",
+                       e.code, e.message);
+    if (w.overflow) return cli_err(CLI_USAGE, "select: too many instances (more than %d)", MAX_INSTANCES);
+    if (w.added == 0) return cli_err(CLI_USAGE, "select: selector matched no instance ('%.200s')", o->select);
+    printf("selected %d instance(s) by '%s':", w.added, o->select);
+    int shown = 0;
+    for (int k = o->nids - w.added; k < o->nids && shown < 50; k++, shown++) printf(" %s", o->ids[k]);
+    printf("%s\n", w.added > shown ? " ..." : "");
+    return CLI_OK;
+}
+
 /* Campaign file: {"campaign", "kms_key", "strategy", "max_parallel", "region",
- * "keep_snapshots", "instances": ["id" | {"id": ...}]}; flags win. */
+ * "keep_snapshots", "select", "instances": ["id" | {"id": ...}]}; flags win. */
 static int read_file(sub_opts *o, bool set_campaign, bool set_key, bool set_strategy, bool set_mp, bool set_region)
 {
     json_error_t je;
@@ -101,7 +230,19 @@ static int read_file(sub_opts *o, bool set_campaign, bool set_key, bool set_stra
     json_t *v;
     json_object_foreach(j, k, v)
     {
-        if (!strcmp(k, "campaign") || !strcmp(k, "kms_key") || !strcmp(k, "strategy") || !strcmp(k, "region")) {
+        if (!strcmp(k, "select")) {
+            if (!json_is_string(v)) {
+                cli_err(CLI_USAGE, "campaign file %s: field select must be a string", o->file);
+                goto out;
+            }
+            if (!o->have_select) {
+                if (!fc_strlcpy(o->select, json_string_value(v), sizeof o->select)) {
+                    cli_err(CLI_USAGE, "campaign file %s: field select is too long", o->file);
+                    goto out;
+                }
+                o->have_select = true;
+            }
+        } else if (!strcmp(k, "campaign") || !strcmp(k, "kms_key") || !strcmp(k, "strategy") || !strcmp(k, "region")) {
             if (!json_is_string(v)) {
                 cli_err(CLI_USAGE, "campaign file %s: field %s must be a string", o->file, k);
                 goto out;
@@ -209,6 +350,9 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
                 return cli_err(CLI_USAGE, "--max-parallel must be an integer in [1, 10000], got '%.40s'", v);
             o->max_parallel = (int)n;
             set_mp = true;
+        } else if (!strcmp(a, "--select")) {
+            if (!fc_strlcpy(o->select, v, sizeof o->select)) return cli_err(CLI_USAGE, "select: selector is too long");
+            o->have_select = true;
         } else if (!strcmp(a, "--file")) {
             fc_strlcpy(o->file, v, sizeof o->file);
         } else {
@@ -237,7 +381,13 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
         return cli_err(CLI_USAGE, "max_parallel must be in [1, 10000]");
     if (!step_catalog_find(o->strategy))
         return cli_err(CLI_USAGE, "strategy %s is not available in this build", o->strategy);
-    if (o->nids == 0) return cli_err(CLI_USAGE, "no instances given (arguments, '-' for stdin, or --file)");
+    if (o->have_select) {
+        selector sel;
+        int rc = parse_selector(o->select, &sel); /* malformed: exit 2 before any call */
+        if (rc) return rc;
+    } else if (o->nids == 0) {
+        return cli_err(CLI_USAGE, "no instances given (arguments, '-' for stdin, --file or --select)");
+    }
     return validate_extras(o);
 }
 
@@ -320,9 +470,6 @@ static int run(sub_opts *o, fc_config *cfg)
         rc = cli_err(CLI_USAGE, "campaign %s already exists", o->campaign);
         goto cleanup;
     }
-    if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
-    rc = CLI_FAIL;
-
     aws_client_opts ao;
     memset(&ao, 0, sizeof ao);
     ao.region = o->region;
@@ -333,6 +480,9 @@ static int run(sub_opts *o, fc_config *cfg)
         rc = cli_err(CLI_FAIL, "AWS client: %s: %s", e.code, e.message);
         goto cleanup;
     }
+    if (o->have_select && (rc = resolve_selector(c, o)) != CLI_OK) goto cleanup;
+    if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
+    rc = CLI_FAIL;
     if (!kms_describe_key(c, o->kms_key, &key, &e)) {
         if (e.kind == AWS_ERR_NOT_FOUND)
             rc = cli_err(CLI_USAGE, "kms key %s not found", o->kms_key);

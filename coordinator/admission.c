@@ -85,8 +85,9 @@ void admit(coord *c)
         if (strcmp(cv->state, "running") || cv->abort_requested || cv->pending == 0 || cv->inflight >= cv->max_parallel) continue;
         const strategy_info *si = step_catalog_find(cv->strategy);
         if (!si) {
-            log_error("campaign strategy not in this build: nothing admitted", "campaign=%s strategy=%s", cv->id,
-                      cv->strategy);
+            log_ctx_set(cv->id, NULL, NULL, 0);
+            log_error("campaign strategy not in this build: nothing admitted", "strategy=%s", cv->strategy);
+            log_ctx_clear();
             continue;
         }
         /* every campaign's in-flight in this account/region, and what they may still create */
@@ -115,7 +116,9 @@ void admit(coord *c)
         const char *why = NULL;
         int room = rl_admit_headroom(&in, &why);
         if (room <= 0) {
-            log_debug("admission held", "campaign=%s limit=\"%s\" inflight=%d", cv->id, why, cv->inflight);
+            log_ctx_set(cv->id, NULL, NULL, 0);
+            log_debug("admission held", "limit=\"%s\" inflight=%d", why, cv->inflight);
+            log_ctx_clear();
             continue;
         }
         int admitted = 0;
@@ -142,7 +145,10 @@ void admit(coord *c)
             iv->q_snap = 2;
             cv->pending--;
             cv->inflight++;
-            log_info("instance admitted", "campaign=%s instance=%s limit=\"%s\" room=%d", cv->id, iv->id, why, room);
+            /* admitted at the strategy's first step, attempt 1 */
+            log_ctx_set(cv->id, iv->id, si->first_step, 1);
+            log_info("instance admitted", "limit=\"%s\" room=%d", why, room);
+            log_ctx_clear();
         }
     }
 }

@@ -55,7 +55,7 @@ static void scan_one(coord *c, camp_view *cv)
         char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
         store_rec_key(c->s, cv->id, iv->id, rk, sizeof rk);
         store_lease_key(c->s, cv->id, iv->id, lk, sizeof lk);
-        redisReply *r = store_cmd(c->s, "HMGET %s state step epoch deadline_ms f.q_inst f.q_snap", rk);
+        redisReply *r = store_cmd(c->s, "HMGET %s state step epoch deadline_ms f.q_inst f.q_snap attempt", rk);
         if (!r || r->type != REDIS_REPLY_ARRAY) {
             if (r) freeReplyObject(r);
             continue;
@@ -66,6 +66,7 @@ static void scan_one(coord *c, camp_view *cv)
         iv->deadline_ms = strtoll(reply_str(r, 3), NULL, 10);
         iv->q_inst = *reply_str(r, 4) ? atoi(reply_str(r, 4)) : 1;
         iv->q_snap = *reply_str(r, 5) ? atoi(reply_str(r, 5)) : 2;
+        iv->attempt = atoi(reply_str(r, 6));
         freeReplyObject(r);
         if (!strcmp(iv->state, "pending")) cv->pending++;
         else if (terminal(iv->state)) cv->terminal++;
@@ -122,6 +123,8 @@ void campaigns_finish(coord *c)
         store_active_release(c->s, cv->id, (const char *const *)members, cv->n);
         for (int k = 0; k < cv->n; k++) free(members[k]);
         free(members);
-        log_info("campaign finished", "campaign=%s state=%s instances=%d", cv->id, end, cv->n);
+        log_ctx_set(cv->id, NULL, NULL, 0);
+        log_info("campaign finished", "state=%s instances=%d", end, cv->n);
+        log_ctx_clear();
     }
 }

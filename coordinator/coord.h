@@ -24,6 +24,7 @@ typedef struct inst_view {
     char state[24];
     char step[48];
     char epoch[32];
+    int attempt;
     int64_t deadline_ms;
     bool lease_held;
     int q_inst, q_snap;     /* resources this in-flight instance may still create */

@@ -33,9 +33,12 @@ void reconcile(coord *c)
             if (rc == 1)
                 prom_counter_add(prom_default(), "fc_lease_takeovers_total",
                                  "In-flight instances re-driven by the reconciler (holder gone or stuck).", NULL, 1);
-            if (rc == 1)
-                log_warn(stuck ? "stuck instance re-driven" : "instance re-driven after redis restart",
-                         "campaign=%s instance=%s step=%s", cv->id, iv->id, iv->step);
+            if (rc == 1) {
+                /* the re-driven step runs as the next attempt */
+                log_ctx_set(cv->id, iv->id, iv->step, iv->attempt + 1);
+                log_warn(stuck ? "stuck instance re-driven" : "instance re-driven after redis restart", "%s", "");
+                log_ctx_clear();
+            }
         }
     }
 }

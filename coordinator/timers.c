@@ -28,13 +28,16 @@ static void campaign_timers(coord *c, const char *campaign)
         const char *member = r->element[i]->str;
         timer_entry t;
         if (!store_timer_parse(member, &t)) {
-            log_warn("malformed outbox entry removed", "campaign=%s member=\"%s\"", campaign, member);
+            log_ctx_set(campaign, NULL, NULL, 0);
+            log_warn("malformed outbox entry removed", "member=\"%s\"", member);
+            log_ctx_clear();
             store_timer_done(c->s, campaign, member);
             continue;
         }
         char strategy[32];
         tt_status st = store_timer_take(c->s, campaign, member, &t, 5000, strategy, sizeof strategy);
         if (st != TT_EMIT) continue;
+        log_ctx_set(campaign, t.instance, t.step, (int)t.attempt);
         fc_step_msg m;
         emit_step_fill(&m, campaign, t.instance, strategy, t.step, t.attempt, t.epoch, "timer", NULL);
         char err[256];
@@ -42,10 +45,11 @@ static void campaign_timers(coord *c, const char *campaign)
             store_timer_done(c->s, campaign, member);
             prom_counter_add(prom_default(), "fc_outbox_emitted_total", "Outbox entries produced by the coordinator.",
                              NULL, 1);
-            log_debug("outbox entry emitted", "campaign=%s instance=%s step=%s attempt=%u", campaign, t.instance,
-                      t.step, t.attempt);
+            log_debug("outbox entry emitted", "%s", "");
+            log_ctx_clear();
         } else {
-            log_warn("outbox entry not produced: will retry", "campaign=%s err=\"%s\"", campaign, err);
+            log_warn("outbox entry not produced: will retry", "err=\"%s\"", err);
+            log_ctx_clear();
             break;
         }
     }

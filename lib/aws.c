@@ -307,7 +307,7 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
         if (got && resp->status >= 200 && resp->status < 300) {
             if (c->hooks.on_call) c->hooks.on_call(c->hooks.ud, svc, cs->action, resp->status, NULL, ms);
             aws_retry_quota_release(&c->quota, &c->retry, taken);
-            log_debug("aws call ok", "service=%s action=%s status=%d attempt=%d ms=%lld request_id=%s",
+            log_debug("aws call ok", "service=%s action=%s status=%d try=%d ms=%lld request_id=%s",
                       svc, cs->action, resp->status, attempt, (long long)ms, resp->request_id);
             return true;
         }
@@ -330,7 +330,7 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
         }
         taken = cost;
         int64_t delay = aws_retry_backoff_ms(&c->retry, attempt - 1);
-        log_info("aws call retry", "service=%s action=%s code=%s status=%d request_id=%s attempt=%d delay_ms=%lld",
+        log_info("aws call retry", "service=%s action=%s code=%s status=%d request_id=%s try=%d delay_ms=%lld",
                  svc, cs->action, e.code, e.http_status, e.request_id[0] ? e.request_id : "-",
                  attempt, (long long)delay);
         fc_sleep_ms(delay);

@@ -26,9 +26,25 @@ typedef struct delivery {
     kafka_producer *p;
 } delivery;
 
+/* librdkafka's own messages go through our logger (one line per event,
+ * key=value or JSON like every other line) instead of its stderr printer. */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    if (!log_enabled(l)) return;
+    char q[1024];
+    size_t n = 0;
+    /* free text: quoted, embedded quotes dropped to keep the pair parseable */
+    for (const char *p = buf; *p && n + 1 < sizeof q; p++)
+        if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) q[n++] = *p;
+    q[n] = 0;
+    log_emit(l, "kafka", "client=%s facility=%s detail=\"%s\"", rk ? rd_kafka_name(rk) : "", fac ? fac : "", q);
+}
+
 rd_kafka_conf_t *kafka_conf_new(const fc_config *c, const char *client_id, char *err, size_t errcap)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     char e[256];
     if (rd_kafka_conf_set(conf, "bootstrap.servers", c->kafka_brokers, e, sizeof e) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "client.id", client_id, e, sizeof e) != RD_KAFKA_CONF_OK) {

@@ -4,6 +4,9 @@ with its key before (unencrypted) and after (the campaign's key, confirmed by
 DescribeDBInstances), cutover time, downtime, retired source and
 retain-until; the HTML page is parsed with html.parser and every instance row
 and summary figure is checked; bad --format and an unknown campaign exit 2.
+A second campaign checks key before from the preflight facts: a source
+already encrypted with another key is skipped by offline and reported with
+that key as its key before.
 """
 import csv
 import datetime
@@ -141,3 +144,43 @@ def test_cli_report_formats(stack, tmp_path):
     assert not os.path.exists(tmp_path / "nope.html")
     r = stack.cli("report", "--help", check=True)
     assert "example" in r.stdout
+
+
+def test_cli_report_key_before(stack):
+    """Key before comes from the preflight facts (f.source_encrypted /
+    f.source_kms): one source already encrypted with another key is skipped by
+    offline preflight, and the report shows that key as its key before."""
+    stack.sim.admin("POST", "/config", {"time_scale": 0})
+    stack.make_instances(["kb-plain"], storage=20)
+    other = stack.make_key()
+    rds = stack.sim.client("rds")
+    rds.create_db_instance(DBInstanceIdentifier="kb-enc", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="app", MasterUserPassword="app-password-1",
+                           StorageEncrypted=True, KmsKeyId=other["Arn"],
+                           Tags=[{"Key": "fleetcrypt-sim:metadata-only", "Value": "true"}])
+    stack.sim.wait_instance("kb-enc", "available", timeout=60)
+    enc_key = rds.describe_db_instances(DBInstanceIdentifier="kb-enc")["DBInstances"][0]["KmsKeyId"]
+    assert other["KeyId"] in enc_key
+    key = stack.make_key()
+    stack.sim.admin("POST", "/config", {"time_scale": 1 / 300.0})
+    stack.start()
+    r = stack.cli("submit", "--campaign", "kb", "--kms-key", key["Arn"], "--strategy", "offline",
+                  "--max-parallel", 2, "--yes", "kb-plain", "kb-enc")
+    assert r.returncode == 0, r.stderr
+    st = stack.wait_campaign("kb", 120)
+    assert st["counts"]["done"] == 1 and st["counts"]["skipped"] == 1, st
+
+    def fact(ident, name):
+        return stack.redis.cli("HGET", f"fc:{{kb}}:i:{ident}", f"f.{name}").strip()
+
+    assert fact("kb-enc", "source_encrypted") == "1" and fact("kb-enc", "source_kms") == enc_key
+    assert fact("kb-plain", "source_encrypted") == "0" and fact("kb-plain", "source_kms") == ""
+
+    doc = json.loads(stack.cli("report", "kb", "--format", "json", check=True).stdout)
+    rows = {i["instance"]: i for i in doc["instances"]}
+    assert rows["kb-enc"]["state"] == "skipped", rows["kb-enc"]
+    assert rows["kb-enc"]["encrypted_before"] is True and rows["kb-enc"]["key_before"] == enc_key, rows["kb-enc"]
+    assert rows["kb-plain"]["encrypted_before"] is False and rows["kb-plain"]["key_before"] is None, rows["kb-plain"]
+    assert rows["kb-plain"]["key_after"] == key["Arn"], rows["kb-plain"]
+    table = list(csv.DictReader(io.StringIO(stack.cli("report", "kb", "--format", "csv", check=True).stdout)))
+    assert {t["instance"]: t["key_before"] for t in table} == {"kb-enc": enc_key, "kb-plain": ""}

@@ -84,6 +84,11 @@ def test_exactly_once_and_master_writer_stopped(run, stack, awssim, world):
     # every row of the frozen source was compared with the target at the switch
     assert inst["rows_verified"] and int(inst["rows_verified"]) >= len(set(acked) & set(target)) // 2, inst
     assert inst["downtime_s"] is not None, inst
+    # the audit trail: one "table<TAB>rows<TAB>checksum" line per verified table
+    sums = stack.redis.cli("HGET", f"fc:{{a2r{run}}}:i:{ident}", "f.verify_sums")
+    rows = [ln.split("\t") for ln in sums.splitlines() if ln]
+    assert {r[0].split("/")[-1] for r in rows} >= {"public.a", "public.b"}, sums
+    assert all(len(r) == 3 and r[1].isdigit() and r[2] for r in rows), sums
     for wk in stack.workers:
         assert "VERIFICATION MISMATCH" not in open(wk.log_path).read()
     # the subscription never logged an apply error on the target

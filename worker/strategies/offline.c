@@ -83,6 +83,9 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
         renamed = true;
     }
     step_rc rc = STEP_OK;
+    /* audit facts (report: key before), recorded whatever the verdict */
+    step_ctx_set_fact(ctx, "source_kms", i->storage_encrypted ? i->kms_key_id : "");
+    step_ctx_set_fact(ctx, "source_encrypted", i->storage_encrypted ? "1" : "0");
     if (strncmp(i->engine, "postgres", 8) != 0) {
         snprintf(res->reason, sizeof res->reason, "engine %s is not supported (postgres only)", i->engine);
         rc = STEP_FAIL;

@@ -111,13 +111,41 @@ static void mismatch_list(const char *db, const pgrepl_verify_result *vr, dbuf *
     }
 }
 
+/* Per-table results for the audit report (fact verify_sums): one
+ * "schema.table\trows\tchecksum" line per table ("db/schema.table" when the
+ * instance has more than one database), capped at SUMS_MAX bytes; tables
+ * past the cap are counted in verify_sums_dropped. */
+#define SUMS_MAX 60000
+typedef struct sums_buf {
+    dbuf b;
+    int dropped;
+} sums_buf;
+
+static void sums_add(sums_buf *sb, const char *db, bool many_dbs, const pgrepl_verify_result *vr)
+{
+    for (int t = 0; t < vr->ntables; t++) {
+        const pgrepl_table_result *tr = &vr->tables[t];
+        char line[1200];
+        int n = snprintf(line, sizeof line, "%s%s%s.%s\t%lld\t%s\n", many_dbs ? db : "", many_dbs ? "/" : "",
+                         tr->schema, tr->name, (long long)tr->rows_src, tr->digest_src);
+        if (n < 0 || (size_t)n >= sizeof line || sb->b.len + (size_t)n > SUMS_MAX ||
+            !dbuf_append(&sb->b, line, (size_t)n))
+            sb->dropped++;
+    }
+}
+
 /* Compare every database; src/dst connections chosen by the caller.
- * Returns OK with *mism (and the list) or the rc of a failure. */
+ * Returns OK with *mism (and the list, and sums when given) or the rc of a
+ * failure. */
 static step_rc compare_all(cut *c, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t *rows,
-                           int *mism, dbuf *list)
+                           int *mism, dbuf *list, sums_buf *sums)
 {
     *rows = 0;
     *mism = 0;
+    if (sums) {
+        dbuf_reset(&sums->b);
+        sums->dropped = 0;
+    }
     char err[1024];
     for (int i = 0; i < c->s.ndbs; i++) {
         pgrepl_names nm;
@@ -136,13 +164,25 @@ static step_rc compare_all(cut *c, pgl_side src_side, pgq **dst_conns, bool coun
         *rows += vr.rows_verified;
         *mism += vr.mismatches;
         if (vr.mismatches) mismatch_list(c->s.dbs[i], &vr, list);
+        if (sums) sums_add(sums, c->s.dbs[i], c->s.ndbs > 1, &vr);
         pgrepl_verify_free(&vr);
     }
     return STEP_OK;
 }
 
-static void record_verify(cut *c, int64_t rows, int mism, const char *list, const char *how)
+static void record_verify(cut *c, int64_t rows, int mism, const char *list, const char *how, const sums_buf *sums)
 {
+    if (sums) {
+        /* facts are plain strings: strip the last newline */
+        char *d = sums->b.data;
+        size_t l = sums->b.len;
+        if (d && l && d[l - 1] == '\n') d[l - 1] = 0;
+        step_ctx_set_fact(c->ctx, "verify_sums", d ? d : "");
+        step_ctx_set_factf(c->ctx, "verify_sums_dropped", "%d", sums->dropped);
+        if (sums->dropped)
+            log_warn("verify_sums truncated: too many tables for one fact", "recorded_bytes=%zu dropped=%d", l,
+                     sums->dropped);
+    }
     step_ctx_set_fact(c->ctx, "verify_done", "1");
     step_ctx_set_fact(c->ctx, "verify_how", how);
     step_ctx_set_factf(c->ctx, "verify_mismatches", "%d", mism);
@@ -338,7 +378,7 @@ static step_rc switch_proxy(cut *c, int64_t deadline)
             if (!rds_deregister_db_proxy_targets(a, px, NULL, ids, 1, &e) && e.kind != AWS_ERR_NOT_FOUND &&
                 strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
                 return awsstep_fail(c->res, &e, "DeregisterDBProxyTargets");
-            log_info("proxy target deregistered", "proxy=%s instance=%s", px, c->orig);
+            log_info("proxy target deregistered", "proxy=%s db=%s", px, c->orig);
         }
         if (!has_tgt) {
             ids[0] = c->tid;
@@ -346,7 +386,7 @@ static step_rc switch_proxy(cut *c, int64_t deadline)
             if (!rds_register_db_proxy_targets(a, px, NULL, ids, 1, NULL, &e) &&
                 strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0)
                 return awsstep_fail(c->res, &e, "RegisterDBProxyTargets");
-            log_info("proxy target registered", "proxy=%s instance=%s", px, c->tid);
+            log_info("proxy target registered", "proxy=%s db=%s", px, c->tid);
         }
         if (fc_mono_ms() > deadline) {
             c->res->wait_ms = 5000;
@@ -417,21 +457,24 @@ static step_rc drain_and_detach(cut *c, fc_lsn L)
     int mism = 0;
     dbuf list;
     dbuf_init(&list, 4096);
-    rc = compare_all(c, PGL_SOURCE, NULL, true, &rows, &mism, &list);
+    rc = compare_all(c, PGL_SOURCE, NULL, true, &rows, &mism, &list, NULL);
     if (rc == STEP_OK && mism) {
         PGL_REASON(c->res, "row counts differ at cutover: %s", list.data);
         rc = STEP_FAIL;
     }
     if (rc == STEP_OK && c->strict) {
         dbuf_reset(&list);
-        rc = compare_all(c, PGL_SOURCE, NULL, false, &rows, &mism, &list);
+        sums_buf sums = {.dropped = 0};
+        dbuf_init(&sums.b, SUMS_MAX + 1);
+        rc = compare_all(c, PGL_SOURCE, NULL, false, &rows, &mism, &list, &sums);
         if (rc == STEP_OK) {
-            record_verify(c, rows, mism, list.data, "strict, inside the window");
+            record_verify(c, rows, mism, list.data, "strict, inside the window", &sums);
             if (mism) {
                 PGL_REASON(c->res, "verification (strict) found differences: %s", list.data);
                 rc = STEP_FAIL;
             }
         }
+        dbuf_free(&sums.b);
     }
     dbuf_free(&list);
     if (rc != STEP_OK) return rc;
@@ -633,7 +676,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
             rc = gate(&c);
             if (rc != STEP_OK) goto out;
             t0 = fc_now_ms();
-            log_info("cutover: blocking writers", "instance=%s method=%s validate=%s", c.orig,
+            log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c.orig,
                      c.proxy ? "proxy" : "rename", c.strict ? "strict" : "normal");
         } else if (since > 0 && t0 <= 0) {
             t0 = since; /* resumed after a crash: the block began then */
@@ -678,12 +721,15 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         int mism = 0;
         dbuf list;
         dbuf_init(&list, 4096);
-        step_rc vr = compare_all(&c, PGL_RETIRED, c.pinned, false, &rows, &mism, &list);
+        sums_buf sums = {.dropped = 0};
+        dbuf_init(&sums.b, SUMS_MAX + 1);
+        step_rc vr = compare_all(&c, PGL_RETIRED, c.pinned, false, &rows, &mism, &list, &sums);
         if (vr == STEP_OK)
-            record_verify(&c, rows, mism, list.data, "normal, snapshot of the target at the switch");
+            record_verify(&c, rows, mism, list.data, "normal, snapshot of the target at the switch", &sums);
         else
             step_ctx_set_fact(ctx, "verify_error", res->reason);
         res->reason[0] = 0;
+        dbuf_free(&sums.b);
         dbuf_free(&list);
     }
     rc = STEP_OK;
@@ -715,9 +761,11 @@ step_rc pgl_step_verify(step_ctx *ctx, step_result *res)
     int mism = 0;
     dbuf list;
     dbuf_init(&list, 4096);
-    step_rc rc = compare_all(&c, PGL_RETIRED, NULL, false, &rows, &mism, &list);
+    sums_buf sums = {.dropped = 0};
+    dbuf_init(&sums.b, SUMS_MAX + 1);
+    step_rc rc = compare_all(&c, PGL_RETIRED, NULL, false, &rows, &mism, &list, &sums);
     if (rc == STEP_OK) {
-        record_verify(&c, rows, mism, list.data, "live target (the snapshot of the switch was lost)");
+        record_verify(&c, rows, mism, list.data, "live target (the snapshot of the switch was lost)", &sums);
         if (mism) {
             PGL_REASON(res, "verification against the live target found differences (writes since the switch "
                             "also show here; check these tables): %s", list.data);
@@ -725,6 +773,7 @@ step_rc pgl_step_verify(step_ctx *ctx, step_result *res)
             rc = STEP_FAIL;
         }
     }
+    dbuf_free(&sums.b);
     dbuf_free(&list);
     cut_free(&c);
     return rc;

@@ -175,7 +175,7 @@ static step_rc retire_source(step_ctx *ctx, step_result *res)
         }
         return awsstep_fail(res, &e, "StopDBInstance (retired source)");
     }
-    log_info("retired source stopping", "instance=%s", rid);
+    log_info("retired source stopping", "db=%s", rid);
     awsstep_mark(ctx, "stop_at");
     res->wait_ms = 1000;
     snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
@@ -404,7 +404,7 @@ static step_rc delete_target(step_ctx *ctx, step_result *res, bool *exists)
     fc_strlcpy(status, i->status, sizeof status);
     rds_instance_free(i);
     if (!ours) {
-        log_warn("abort: an instance named like our target is not ours: left alone", "instance=%s", tid);
+        log_warn("abort: an instance named like our target is not ours: left alone", "db=%s", tid);
         *exists = false;
         return STEP_OK;
     }
@@ -435,7 +435,7 @@ static step_rc delete_target_now(step_ctx *ctx, step_result *res)
         }
         return awsstep_fail(res, &e, "DeleteDBInstance (abort: target)");
     }
-    log_warn("abort: target instance deleted", "instance=%s", tid);
+    log_warn("abort: target instance deleted", "db=%s", tid);
     res->wait_ms = 2000;
     snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
     PGL_REASON(res, "abort: deleting %s", tid);

@@ -130,7 +130,7 @@ static step_rc reboot_if_allowed(step_ctx *ctx, step_result *res, const rds_inst
     aws_error e;
     aws_error_clear(&e);
     if (!rds_reboot_db_instance(c, id, false, NULL, &e)) return awsstep_fail(res, &e, "RebootDBInstance");
-    log_info("rebooting the source to apply rds.logical_replication", "instance=%s", id);
+    log_info("rebooting the source to apply rds.logical_replication", "db=%s", id);
     awsstep_mark(ctx, "reboot_at");
     res->wait_ms = 2000;
     snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
@@ -240,6 +240,9 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
     step_rc rc = STEP_OK;
     rds_instance *i = pgl_describe(ctx, res, id, &missing, &rc);
     if (!i) return rc;
+    /* audit facts (report: key before), recorded whatever the verdict */
+    step_ctx_set_fact(ctx, "source_kms", i->storage_encrypted ? i->kms_key_id : "");
+    step_ctx_set_fact(ctx, "source_encrypted", i->storage_encrypted ? "1" : "0");
     if (strncmp(i->engine, "postgres", 8) != 0) {
         PGL_REASON(res, "engine %s is not supported by pg-logical (RDS for PostgreSQL only)", i->engine);
         rc = STEP_FAIL;
