@@ -124,6 +124,29 @@ bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *kno
     return false;
 }
 
+int cfg_parse_args(fc_config *c, int argc, char **argv, const char *prog, const char *usage)
+{
+    char err[512];
+    for (int i = 1; i < argc; i += 2) { /* every flag takes one value */
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return CFG_ARGS_EXIT_OK;
+        }
+        const char *name = !strcmp(a, "-X") ? "X" : (!strncmp(a, "--", 2) ? a + 2 : NULL);
+        bool known = false;
+        if (!name || i + 1 >= argc) {
+            fprintf(stderr, "%s: bad arguments at '%s' (try --help)\n", prog, a);
+            return CFG_ARGS_BAD;
+        }
+        if (!cfg_apply_flag(c, name, argv[i + 1], &known, err, sizeof err)) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return CFG_ARGS_BAD;
+        }
+    }
+    return CFG_ARGS_OK;
+}
+
 bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);

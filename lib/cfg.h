@@ -29,6 +29,11 @@ bool cfg_from_env(fc_config *c, char *err, size_t errcap);
 /* Apply one common flag (without the leading "--") and its value; returns
  * false with err set if the flag is unknown (*known=false) or invalid. */
 bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *known, char *err, size_t errcap);
+/* Apply command-line flags ("--name value" pairs and "-X k=v") over c.
+ * Returns CFG_ARGS_OK to go on, CFG_ARGS_EXIT_OK after printing usage for
+ * --help, or CFG_ARGS_BAD after printing "prog: reason" to stderr. */
+enum { CFG_ARGS_OK = -1, CFG_ARGS_EXIT_OK = 0, CFG_ARGS_BAD = 2 };
+int cfg_parse_args(fc_config *c, int argc, char **argv, const char *prog, const char *usage);
 /* Validate cross-field rules after env and flags. */
 bool cfg_validate(const fc_config *c, bool need_kafka, bool need_redis, char *err, size_t errcap);
 /* Add a librdkafka pass-through pair. */

@@ -34,34 +34,8 @@ bool pglx_storage_used(pgq *q, int64_t *out, char *err, size_t errcap)
 
 bool pglx_protected_roles(pgq *q, const char *master, char ***list, int *n, char *err, size_t errcap)
 {
-    *list = NULL;
-    *n = 0;
     const char *p[] = {master};
-    PGresult *r = pgq_exec(q, pgq_sql("pglx_superusers"), 1, p);
-    if (!r) {
-        pgrepl_seterr(err, errcap, "listing superusers: %s", q->err);
-        return false;
-    }
-    int rows = PQntuples(r);
-    char **l = calloc((size_t)rows + 1, sizeof *l);
-    if (!l) {
-        PQclear(r);
-        pgrepl_seterr(err, errcap, "out of memory");
-        return false;
-    }
-    for (int i = 0; i < rows; i++) {
-        l[i] = strdup(PQgetvalue(r, i, 0));
-        if (!l[i]) {
-            pgrepl_free_list(l, i);
-            PQclear(r);
-            pgrepl_seterr(err, errcap, "out of memory");
-            return false;
-        }
-    }
-    PQclear(r);
-    *list = l;
-    *n = rows;
-    return true;
+    return pgrepl_query_list(q, "pglx_superusers", 1, p, "listing superusers", list, n, err, errcap);
 }
 
 bool pglx_admin_rights(pgq *q, const pgrepl_names *nm, const char *master, char *err, size_t errcap)

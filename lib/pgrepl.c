@@ -122,13 +122,14 @@ void pgrepl_report_add(pgrepl_report *r, bool fatal, const char *db, const char 
         r->warn++;
 }
 
-bool pgrepl_list_databases(pgq *q, char ***out, int *n, char *err, size_t errcap)
+bool pgrepl_query_list(pgq *q, const char *sql_name, int nparams, const char *const *params, const char *what,
+                       char ***out, int *n, char *err, size_t errcap)
 {
     *out = NULL;
     *n = 0;
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_list_databases"), 0, NULL);
+    PGresult *r = pgq_exec(q, pgq_sql(sql_name), nparams, params);
     if (!r) {
-        pgrepl_seterr(err, errcap, "listing databases: %s", q->err);
+        pgrepl_seterr(err, errcap, "%s: %s", what, q->err);
         return false;
     }
     int rows = PQntuples(r);
@@ -151,6 +152,11 @@ bool pgrepl_list_databases(pgq *q, char ***out, int *n, char *err, size_t errcap
     *out = l;
     *n = rows;
     return true;
+}
+
+bool pgrepl_list_databases(pgq *q, char ***out, int *n, char *err, size_t errcap)
+{
+    return pgrepl_query_list(q, "pgrepl_list_databases", 0, NULL, "listing databases", out, n, err, errcap);
 }
 
 void pgrepl_free_list(char **list, int n)

@@ -195,6 +195,10 @@ void pgrepl_verify_free(pgrepl_verify_result *r);
 void pgrepl_seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Run sql/<name>.sql as a %I/%L/%R template with args, simple protocol. */
 bool pgrepl_ddl(pgq *q, const char *name, int nargs, const char *const *args);
+/* The first column of sql/<sql_name>.sql (run with params) as a NULL-terminated
+ * string list; free with pgrepl_free_list. `what` names the query in errors. */
+bool pgrepl_query_list(pgq *q, const char *sql_name, int nparams, const char *const *params, const char *what,
+                       char ***out, int *n, char *err, size_t errcap);
 /* Build sql/<name>.sql as a template, run it with parameters. */
 PGresult *pgrepl_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args,
                            int nparams, const char *const *params);

@@ -17,21 +17,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "fleetcrypt-worker: %s\n", err);
         return 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: fleetcrypt-worker [--kafka-brokers B] [--redis-url U] [--topic-prefix P]\n"
+    int pa = cfg_parse_args(&cfg, argc, argv, "fleetcrypt-worker",
+                            "usage: fleetcrypt-worker [--kafka-brokers B] [--redis-url U] [--topic-prefix P]\n"
                    "                         [--key-prefix K] [--executors N] [--node-id ID] [-X k=v]\n");
-            return 0;
-        }
-        const char *name = !strcmp(a, "-X") ? "X" : (!strncmp(a, "--", 2) ? a + 2 : NULL);
-        bool known = false;
-        if (!name || i + 1 >= argc || !cfg_apply_flag(&cfg, name, argv[i + 1], &known, err, sizeof err)) {
-            fprintf(stderr, "fleetcrypt-worker: %s\n", name && i + 1 < argc ? err : "bad arguments (try --help)");
-            return 2;
-        }
-        i++;
-    }
+    if (pa != CFG_ARGS_OK) return pa;
     if (!cfg_validate(&cfg, true, true, err, sizeof err)) {
         fprintf(stderr, "fleetcrypt-worker: %s\n", err);
         return 2;

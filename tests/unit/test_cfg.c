@@ -104,6 +104,27 @@ static void test_describe_masks_password(void **state)
     assert_non_null(strstr(out, "10.0.0.1:6379"));
 }
 
+static void test_parse_args(void **state)
+{
+    (void)state;
+    fc_config c;
+    char err[256];
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    char *ok[] = {"prog", "--executors", "4", "-X", "acks=all", "--topic-prefix", "t2", NULL};
+    assert_int_equal(cfg_parse_args(&c, 7, ok, "prog", "usage\n"), CFG_ARGS_OK);
+    assert_int_equal(c.executors, 4);
+    assert_string_equal(c.topic_prefix, "t2");
+    assert_int_equal(c.kafka_kv_count > 0, 1);
+    char *help[] = {"prog", "--help", NULL};
+    assert_int_equal(cfg_parse_args(&c, 2, help, "prog", ""), CFG_ARGS_EXIT_OK);
+    char *missing[] = {"prog", "--executors", NULL};
+    assert_int_equal(cfg_parse_args(&c, 2, missing, "prog", ""), CFG_ARGS_BAD);
+    char *unknown[] = {"prog", "--frobnicate", "1", NULL};
+    assert_int_equal(cfg_parse_args(&c, 3, unknown, "prog", ""), CFG_ARGS_BAD);
+    char *positional[] = {"prog", "stray", "x", NULL};
+    assert_int_equal(cfg_parse_args(&c, 3, positional, "prog", ""), CFG_ARGS_BAD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_validate_requires),
         cmocka_unit_test(test_redis_url),
         cmocka_unit_test(test_describe_masks_password),
+        cmocka_unit_test(test_parse_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
