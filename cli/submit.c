@@ -427,6 +427,90 @@ static int validate_extras(const sub_opts *o)
     return CLI_OK;
 }
 
+/* Same KMS key? ARNs compare whole; a bare key id matches an ARN's tail. */
+static bool same_key(const char *a, const char *b)
+{
+    if (!a[0] || !b[0]) return false;
+    if (!strcmp(a, b)) return true;
+    const char *ta = strrchr(a, '/'), *tb = strrchr(b, '/');
+    return ta && tb && !strcmp(ta, tb);
+}
+
+/* --dry-run: the AWS-level preflight of every instance, with its verdict.
+ * One paginated describe answers every instance; each distinct parameter
+ * group is read once. Database-level checks need credentials, which the CLI
+ * never reads: the workers' preflight runs them. Returns how many would fail. */
+static int dry_run_verdicts(aws_client *c, const sub_opts *o, const char *key_arn)
+{
+    rds_instance_list *all = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    rds_describe_opts d;
+    memset(&d, 0, sizeof d);
+    if (!rds_describe_db_instances_all(c, &d, &all, &e)) {
+        printf("  (cannot describe instances: %s %s)\n", e.code, e.message);
+        return o->nids;
+    }
+    bool logical = !strcmp(o->strategy, "pg-logical");
+    char groups_checked[16][256];
+    bool groups_ok[16];
+    int ng = 0, failing = 0;
+    for (int k = 0; k < o->nids; k++) {
+        const rds_instance *in = NULL;
+        for (size_t j = 0; j < all->n; j++)
+            if (!strcmp(all->v[j].identifier, o->ids[k])) in = &all->v[j];
+        char verdict[320];
+        const char *kind = "ok";
+        if (!in) {
+            kind = "failed";
+            snprintf(verdict, sizeof verdict, "not found in %s", o->region);
+        } else if (strcmp(in->engine, "postgres")) {
+            kind = "failed";
+            snprintf(verdict, sizeof verdict, "engine %s is not supported by %s", in->engine, o->strategy);
+        } else if (in->storage_encrypted && same_key(in->kms_key_id, key_arn)) {
+            kind = "skipped";
+            snprintf(verdict, sizeof verdict, "already encrypted with the requested key");
+        } else if (in->storage_encrypted) {
+            kind = "skipped";
+            snprintf(verdict, sizeof verdict, "already encrypted with another key (%.200s)", in->kms_key_id);
+        } else if (in->n_read_replica_ids > 0) {
+            kind = "failed";
+            snprintf(verdict, sizeof verdict, "has %zu read replica(s); plan their re-creation first", in->n_read_replica_ids);
+        } else {
+            snprintf(verdict, sizeof verdict, "eligible (status %s)%s", in->status,
+                     logical ? "; database checks run in the workers' preflight" : "; it will be STOPPED for the whole run");
+            if (logical && in->n_param_groups > 0) {
+                const char *g = in->param_groups[0].name;
+                int gi = -1;
+                for (int x = 0; x < ng; x++)
+                    if (!strcmp(groups_checked[x], g)) gi = x;
+                if (gi < 0 && ng < 16) {
+                    rds_parameter_list *pl = NULL;
+                    aws_error_clear(&e);
+                    bool on = false;
+                    if (rds_describe_db_parameters(c, g, NULL, &pl, &e)) {
+                        const rds_parameter *p = rds_parameter_find(pl, "rds.logical_replication");
+                        on = p && p->value && !strcmp(p->value, "1");
+                    }
+                    rds_parameter_list_free(pl);
+                    fc_strlcpy(groups_checked[ng], g, sizeof groups_checked[ng]);
+                    groups_ok[ng] = on;
+                    gi = ng++;
+                }
+                if (gi >= 0 && !groups_ok[gi]) {
+                    kind = "failed";
+                    snprintf(verdict, sizeof verdict,
+                             "rds.logical_replication is not 1 in parameter group %.200s: needs parameter group change + reboot", g);
+                }
+            }
+        }
+        if (strcmp(kind, "ok")) failing += !strcmp(kind, "failed");
+        printf("  %-40s %-8s %s\n", o->ids[k], kind, verdict);
+    }
+    rds_instance_list_free(all);
+    return failing;
+}
+
 /* Instances already bound to another active campaign (read-only check; the
  * claim after validation is atomic and checks again). */
 static int check_active(store *s, const sub_opts *o)
@@ -528,7 +612,9 @@ static int run(sub_opts *o, fc_config *cfg)
            o->strategy, o->max_parallel, o->region, key->arn);
     printf("  %s\n", si->downtime_note);
     if (o->dry_run) {
-        printf("dry run: nothing enqueued\n");
+        printf("preflight (AWS-level) verdicts:\n");
+        int failing = dry_run_verdicts(c, o, key->arn);
+        printf("dry run: nothing enqueued (%d of %d would fail preflight)\n", failing, o->nids);
         rc = CLI_OK;
         goto cleanup;
     }

@@ -1,0 +1,58 @@
+"""`fleetcrypt submit --dry-run` prints an AWS-level preflight verdict for
+every instance — eligible, skipped (already encrypted), failed (not found,
+no logical replication for pg-logical, read replicas) — and enqueues nothing.
+Metadata-only emulator instances; no workers."""
+from fixtures_stack import META_TAG
+
+
+def make(stack, ident, key=None, group=None):
+    rds = stack.sim.client("rds")
+    kw = {"StorageEncrypted": True, "KmsKeyId": key} if key else {"StorageEncrypted": False}
+    if group:
+        kw["DBParameterGroupName"] = group
+    rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="app", MasterUserPassword="app-password-1",
+                           Tags=[META_TAG], **kw)
+
+
+def verdicts(stdout):
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1] in ("ok", "skipped", "failed"):
+            out[parts[0]] = (parts[1], parts[2])
+    return out
+
+
+def test_dry_run_prints_verdicts_and_enqueues_nothing(stack):
+    stack.sim.admin("POST", "/config", {"time_scale": 0})
+    rds = stack.sim.client("rds")
+    rds.create_db_parameter_group(DBParameterGroupName="dr-logical", DBParameterGroupFamily="postgres15",
+                                  Description="logical on")
+    rds.modify_db_parameter_group(DBParameterGroupName="dr-logical", Parameters=[
+        {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+    key = stack.make_key()
+    make(stack, "dr-ready", group="dr-logical")
+    make(stack, "dr-nolog")
+    make(stack, "dr-done", key=key["Arn"], group="dr-logical")
+    for i in ("dr-ready", "dr-nolog", "dr-done"):
+        stack.sim.wait_instance(i, "available", timeout=60)
+
+    r = stack.cli("submit", "--campaign", "dr1", "--kms-key", key["Arn"], "--strategy", "pg-logical",
+                  "--dry-run", "dr-ready", "dr-nolog", "dr-done", "dr-missing")
+    assert r.returncode == 0, r.stderr
+    v = verdicts(r.stdout)
+    assert v["dr-ready"][0] == "ok", r.stdout
+    assert v["dr-nolog"][0] == "failed" and "rds.logical_replication" in v["dr-nolog"][1], r.stdout
+    assert v["dr-done"] == ("skipped", "already encrypted with the requested key"), r.stdout
+    assert v["dr-missing"][0] == "failed" and "not found" in v["dr-missing"][1], r.stdout
+    assert "2 of 4 would fail preflight" in r.stdout, r.stdout
+
+    # offline has no logical-replication requirement but says the source stops
+    r = stack.cli("submit", "--campaign", "dr2", "--kms-key", key["Arn"], "--strategy", "offline",
+                  "--dry-run", "dr-nolog")
+    assert r.returncode == 0, r.stderr
+    assert verdicts(r.stdout)["dr-nolog"][0] == "ok" and "STOPPED" in r.stdout, r.stdout
+
+    st = stack.cli("status", "--json", check=True)
+    assert "dr1" not in st.stdout and "dr2" not in st.stdout, "a dry run enqueued a campaign"
