@@ -203,4 +203,21 @@ bool pgrepl_query_list(pgq *q, const char *sql_name, int nparams, const char *co
 PGresult *pgrepl_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args,
                            int nparams, const char *const *params);
 
+/* ---- one key range's checksum (pgrepl_verify.c), shared with the live
+ * validation during catch-up (pgrepl_live.c): same SQL, same digest ---- */
+typedef struct pgrepl_key pgrepl_key;
+/* The table's primary key; NULL with err when it has none or on error. */
+pgrepl_key *pgrepl_key_load(pgq *q, const char *schema, const char *table, char *err, size_t errcap);
+int pgrepl_key_ncols(const pgrepl_key *k);
+void pgrepl_key_free(pgrepl_key *k); /* accepts NULL */
+/* The key of the rows-th row after lo (exclusive; NULL = from the start), in
+ * key order: hi[ncols] strings to free(), or *found = false when fewer rows
+ * are left. */
+bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgrepl_key *k,
+                        const char *const *lo, int64_t rows, char **hi, bool *found, char *err, size_t errcap);
+/* Count and md5 of the rows with key in (lo, hi]; NULL lo/hi = open end. */
+bool pgrepl_chunk_digest(pgq *q, const char *schema, const char *table, const pgrepl_key *k,
+                         const char *const *lo, const char *const *hi, char count[32], char md5[33], char *err,
+                         size_t errcap);
+
 #endif

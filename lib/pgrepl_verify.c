@@ -329,3 +329,115 @@ bool pgrepl_verify(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t chunk_row
     PQclear(td);
     return ok;
 }
+
+/* ---- one chunk's checksum, shared with live validation (lib/pgrepl_live.c):
+ * the same key list, range predicate and SQL (pgrepl_verify_bound,
+ * pgrepl_verify_chunk) as verify_keyed above. */
+struct pgrepl_key {
+    keyinfo k;
+};
+
+pgrepl_key *pgrepl_key_load(pgq *q, const char *schema, const char *table, char *err, size_t errcap)
+{
+    pgrepl_key *pk = calloc(1, sizeof *pk);
+    if (!pk) {
+        pgrepl_seterr(err, errcap, "out of memory");
+        return NULL;
+    }
+    if (!load_key(q, schema, table, &pk->k, err, errcap)) {
+        free(pk);
+        return NULL;
+    }
+    if (pk->k.ncols == 0) {
+        pgrepl_seterr(err, errcap, "%s.%s has no primary key", schema, table);
+        pgrepl_key_free(pk);
+        return NULL;
+    }
+    return pk;
+}
+
+int pgrepl_key_ncols(const pgrepl_key *k) { return k ? k->k.ncols : 0; }
+
+void pgrepl_key_free(pgrepl_key *k)
+{
+    if (!k) return;
+    keyinfo_free(&k->k);
+    free(k);
+}
+
+/* "(lo, hi]" as a predicate over the key with $1.. placeholders; either end
+ * may be absent (NULL). params gets the values in placeholder order. */
+static bool chunk_pred(dbuf *pred, const keyinfo *k, const char *const *lo, const char *const *hi,
+                       const char **params, int *np)
+{
+    *np = 0;
+    if (lo) {
+        if (!range_pred(pred, k, ">", 1)) return false;
+        for (int i = 0; i < k->ncols; i++) params[(*np)++] = lo[i];
+    }
+    if (hi) {
+        if (lo && !dbuf_appends(pred, " AND ")) return false;
+        if (!range_pred(pred, k, "<=", *np + 1)) return false;
+        for (int i = 0; i < k->ncols; i++) params[(*np)++] = hi[i];
+    }
+    return lo || hi ? true : dbuf_appends(pred, "true");
+}
+
+bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgrepl_key *pk,
+                        const char *const *lo, int64_t rows, char **hi, bool *found, char *err, size_t errcap)
+{
+    const keyinfo *k = &pk->k;
+    *found = false;
+    for (int i = 0; i < k->ncols; i++) hi[i] = NULL;
+    dbuf where;
+    dbuf_init(&where, 1u << 16);
+    if (lo ? !range_pred(&where, k, ">", 1) : !dbuf_appends(&where, "true")) {
+        dbuf_free(&where);
+        pgrepl_seterr(err, errcap, "out of memory");
+        return false;
+    }
+    char off[32];
+    snprintf(off, sizeof off, "%lld", (long long)(rows > 1 ? rows - 1 : 0));
+    const char *ba[] = {k->keylist, schema, table, where.data, k->keylist, off};
+    PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_verify_bound", 6, ba, lo ? k->ncols : 0, lo);
+    dbuf_free(&where);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "chunk bound of %s.%s: %s", schema, table, q->err);
+        return false;
+    }
+    bool ok = true;
+    if (PQntuples(r) > 0) {
+        for (int i = 0; i < k->ncols && ok; i++) ok = (hi[i] = strdup(PQgetvalue(r, 0, i))) != NULL;
+        *found = ok;
+        if (!ok) {
+            for (int i = 0; i < k->ncols; i++) {
+                free(hi[i]);
+                hi[i] = NULL;
+            }
+            pgrepl_seterr(err, errcap, "out of memory");
+        }
+    }
+    PQclear(r);
+    return ok;
+}
+
+bool pgrepl_chunk_digest(pgq *q, const char *schema, const char *table, const pgrepl_key *pk,
+                         const char *const *lo, const char *const *hi, char count[32], char md5[33], char *err,
+                         size_t errcap)
+{
+    const keyinfo *k = &pk->k;
+    dbuf pred;
+    dbuf_init(&pred, 1u << 16);
+    const char **params = calloc((size_t)k->ncols * 2 + 1, sizeof *params);
+    int np = 0;
+    if (!params || !chunk_pred(&pred, k, lo, hi, params, &np)) {
+        free(params);
+        dbuf_free(&pred);
+        pgrepl_seterr(err, errcap, "out of memory");
+        return false;
+    }
+    bool ok = digest_chunk(q, schema, table, k, pred.data, np, params, count, md5, err, errcap);
+    free(params);
+    dbuf_free(&pred);
+    return ok;
+}

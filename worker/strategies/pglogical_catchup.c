@@ -1,34 +1,526 @@
 /* pglogical_catchup — step `catch-up` of pg-logical: the subscription
  * applies what the source wrote since the snapshot. Each run is short and
- * returns STEP_WAIT with a short wait_ms until the lag (source
- * pg_current_wal_lsn() − slot confirmed_flush_lsn, the largest over our
- * slots) has stayed under the threshold for a while. Every run also
- * watches the source (pgl_watch): lag per slot into facts for status/top,
- * retained WAL against the campaign limit and free storage, the DDL guard,
- * the set of databases and the subscription's health; any of those going
- * wrong jumps to `abort`, which frees the slot before the source fills.
+ * returns STEP_WAIT with a short wait_ms until the target is ready for the
+ * cutover. Every run:
+ *  1. watches the source (pgl_watch): lag per slot into facts for
+ *     status/top, retained WAL against the campaign limit and free storage,
+ *     the DDL guard, the set of databases and the subscription's health;
+ *     any of those going wrong jumps to `abort`, which frees the slot
+ *     before the source fills;
+ *  2. prewarms the target for at most prewarm_budget_ms: a restored
+ *     instance fetches its blocks lazily from storage, so every table (with
+ *     pg_prewarm already installed in a database: also its TOAST table and
+ *     indexes) is read once before the cutover; progress in facts, so a
+ *     crashed run resumes at the block it reached;
+ *  3. validates key ranges live for at most live_budget_ms (method in
+ *     lib/pgrepl_live.h): a chunk that keeps differing while the source's
+ *     range stands still is reported as suspect (fact + WARN, table and key
+ *     range only); the authoritative comparison stays the cutover's.
+ * Ready when the largest lag stayed under the threshold for a while, the
+ * prewarm is done and one validation pass is complete.
+ *
  * Campaign options (optional): catchup_lag_bytes (default 1 MiB),
- * catchup_stable_s (default 10). */
+ * catchup_stable_s (10), prewarm (on|off, default on), prewarm_budget_ms
+ * (2000), live_validate (on|off, default on), live_budget_ms (2000),
+ * live_chunk_rows (5000), live_strikes (3).
+ *
+ * Facts: lag_ok_since, caught_up; prewarm_total (relations, fixed at the
+ * first run), prewarm_done, prewarm_bytes, prewarm_pos ("db:rel:block",
+ * the next block), prewarm_method, prewarm_complete; live_state (JSON, see
+ * pglive_state_dump), live_pass, live_passes_done, live_chunks_total
+ * (planned), live_chunks_ok, live_chunks_pending, live_chunks_suspect,
+ * live_chunks_unsettled, live_rows_ok, live_suspects (one
+ * "db schema.table (lo]..[hi]" per line), live_keyless_skipped (tables
+ * without a primary key are not validated during catch-up), live_error. */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
+#include "lsn.h"
+#include "pgrepl_live.h"
 #include "util.h"
 
 #define DEFAULT_LAG_BYTES (1024LL * 1024)
 #define DEFAULT_STABLE_S 10
+#define DEFAULT_BUDGET_MS 2000
+#define DEFAULT_CHUNK_ROWS 5000
+#define PREWARM_STEP_BLOCKS 4096 /* blocks per call: 32 MiB at 8 KiB */
+#define LIVE_POLL_MS 100         /* waiting for the target inside a run's budget */
+#define LIVE_STATEMENT_MS 60000
 
+/* "off", "0", "false", "no" → off; anything else (default) on */
+static bool opt_on(step_ctx *ctx, const char *name)
+{
+    const char *v = pgl_cfield(ctx, name);
+    return !(!strcasecmp(v, "off") || !strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no"));
+}
+
+static int64_t opt_i64(step_ctx *ctx, const char *name, int64_t dflt)
+{
+    const char *v = pgl_cfield(ctx, name);
+    int64_t n = *v ? strtoll(v, NULL, 10) : dflt;
+    return n > 0 ? n : dflt;
+}
+
+/* An SQL failure inside prewarm/validation: transient (connection, timeout)
+ * → stop this run and go on next time; anything else → *fatal. */
+static bool sql_transient(const pgq *q, const char *what, const char *err)
+{
+    step_result scratch;
+    memset(&scratch, 0, sizeof scratch);
+    return pgl_sql_fail(&scratch, q, what, err) == STEP_RETRY;
+}
+
+/* ---------------------------------------------------------------- prewarm */
+static step_rc prewarm_total(pgl_session *s, int64_t *total)
+{
+    step_rc rc = STEP_OK;
+    char err[1024];
+    *total = 0;
+    for (int d = 0; d < s->ndbs; d++) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[d], &nm)) return STEP_FAIL;
+        pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[d], &rc);
+        if (!t) return rc;
+        bool ext = false;
+        char ext_schema[PGLIVE_NAME];
+        pglive_rel *rels = NULL;
+        int n = 0;
+        if (!pglive_prewarm_ext(t, &ext, ext_schema, sizeof ext_schema, err, sizeof err) ||
+            !pglive_prewarm_rels(t, &nm, ext, &rels, &n, err, sizeof err))
+            return pgl_sql_fail(s->res, t, "prewarm", err);
+        free(rels);
+        *total += n;
+    }
+    return STEP_OK;
+}
+
+/* Read relations from the saved position until the budget is spent.
+ * *complete when every relation has been read once. */
+static step_rc prewarm_run(pgl_session *s, int64_t budget_ms, bool *complete)
+{
+    step_ctx *ctx = s->ctx;
+    *complete = pgl_fact_i64(ctx, "prewarm_complete", 0) == 1;
+    if (*complete) return STEP_OK;
+    int64_t t0 = fc_mono_ms();
+    step_rc rc = STEP_OK;
+    char err[1024];
+    int64_t total = pgl_fact_i64(ctx, "prewarm_total", -1);
+    if (total < 0) {
+        rc = prewarm_total(s, &total);
+        if (rc != STEP_OK) return rc;
+        step_ctx_set_factf(ctx, "prewarm_total", "%lld", (long long)total);
+        log_info("prewarming the target", "relations=%lld", (long long)total);
+    }
+    int db = 0, rel = 0;
+    long long blk = 0;
+    if (sscanf(pgl_fact(ctx, "prewarm_pos"), "%d:%d:%lld", &db, &rel, &blk) != 3 || db < 0 || rel < 0 || blk < 0)
+        db = rel = 0, blk = 0;
+    int64_t done = pgl_fact_i64(ctx, "prewarm_done", 0);
+    int64_t bytes = pgl_fact_i64(ctx, "prewarm_bytes", 0);
+    bool out_of_time = false, any_ext = false, any_read = false;
+    for (; db < s->ndbs && !out_of_time; db++, rel = 0, blk = 0) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[db], &nm)) return STEP_FAIL;
+        pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[db], &rc);
+        if (!t) return rc;
+        bool ext = false;
+        char ext_schema[PGLIVE_NAME];
+        pglive_rel *rels = NULL;
+        int n = 0;
+        if (!pglive_prewarm_ext(t, &ext, ext_schema, sizeof ext_schema, err, sizeof err) ||
+            !pglive_prewarm_rels(t, &nm, ext, &rels, &n, err, sizeof err))
+            return pgl_sql_fail(s->res, t, "prewarm", err);
+        any_ext |= ext;
+        /* without pg_prewarm before PostgreSQL 14 a table can only be read whole */
+        bool whole = !ext && pgq_server_version(t) < 140000;
+        for (; rel < n; rel++, blk = 0) {
+            const pglive_rel *r = &rels[rel];
+            while (blk < r->blocks) {
+                if (fc_mono_ms() - t0 >= budget_ms) {
+                    out_of_time = true;
+                    break;
+                }
+                int64_t last = whole ? r->blocks - 1 : blk + PREWARM_STEP_BLOCKS - 1;
+                if (last >= r->blocks) last = r->blocks - 1;
+                int64_t got = 0;
+                if (!pglive_prewarm_read(t, r, ext ? ext_schema : NULL, blk, last, &got, err, sizeof err)) {
+                    free(rels);
+                    return pgl_sql_fail(s->res, t, "prewarm", err);
+                }
+                any_read = true;
+                bytes += got * (r->block_size > 0 ? r->block_size : 8192);
+                blk = last + 1;
+            }
+            if (out_of_time) break;
+            done++;
+        }
+        free(rels);
+        if (out_of_time) break;
+    }
+    if (any_read || !*pgl_fact(ctx, "prewarm_method"))
+        step_ctx_set_fact(ctx, "prewarm_method", any_ext ? "pg_prewarm" : "seqread");
+    step_ctx_set_factf(ctx, "prewarm_pos", "%d:%d:%lld", db, rel, blk);
+    step_ctx_set_factf(ctx, "prewarm_done", "%lld", (long long)done);
+    step_ctx_set_factf(ctx, "prewarm_bytes", "%lld", (long long)bytes);
+    if (!out_of_time) {
+        *complete = true;
+        step_ctx_set_fact(ctx, "prewarm_complete", "1");
+        log_info("target prewarmed", "relations=%lld bytes=%lld", (long long)done, (long long)bytes);
+    }
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- live validation */
+typedef struct live_run {
+    pgl_session *s;
+    pglive_state *st;
+    pglive_table *tables; /* keyed tables of every database, in pass order */
+    int ntables;
+    bool session_set[2][PGL_MAX_DBS];
+    int64_t chunk_rows;
+    int max_strikes;
+    bool stop;            /* transient trouble: go on next run */
+} live_run;
+
+static pgq *live_conn(live_run *lr, pgl_side side, int db, step_rc *rc)
+{
+    pgq *q = pgl_conn(lr->s, side, PGL_AS_MASTER, lr->s->dbs[db], rc);
+    if (!q) return NULL;
+    bool *set = &lr->session_set[side == PGL_SOURCE ? 0 : 1][db];
+    if (!*set) {
+        char err[512];
+        if (!pglive_session(q, LIVE_STATEMENT_MS, err, sizeof err)) {
+            *rc = pgl_sql_fail(lr->s->res, q, "live validation", err);
+            return NULL;
+        }
+        *set = true;
+    }
+    return q;
+}
+
+/* SQL trouble: transient → stop for this run; else live validation off. */
+static void live_trouble(live_run *lr, const pgq *q, const char *err)
+{
+    if (sql_transient(q, "live validation", err)) {
+        log_warn("live validation paused until the next run", "err=\"%s\"", err);
+        lr->stop = true;
+        return;
+    }
+    log_warn("live validation stopped (the cutover's comparison still runs)", "err=\"%s\"", err);
+    step_ctx_set_fact(lr->s->ctx, "live_error", err);
+    lr->st->off = true;
+    lr->stop = true;
+}
+
+static step_rc live_load_tables(live_run *lr, int *keyless)
+{
+    pgl_session *s = lr->s;
+    step_rc rc = STEP_OK;
+    char err[1024];
+    *keyless = 0;
+    lr->tables = NULL;
+    lr->ntables = 0;
+    for (int d = 0; d < s->ndbs; d++) {
+        pgrepl_names nm;
+        if (!pgl_names(s, s->dbs[d], &nm)) return STEP_FAIL;
+        pgq *q = live_conn(lr, PGL_SOURCE, d, &rc);
+        if (!q) return rc;
+        pglive_table *t = NULL;
+        int n = 0, kl = 0;
+        if (!pglive_tables(q, &nm, d, &t, &n, &kl, err, sizeof err))
+            return pgl_sql_fail(s->res, q, "live validation", err);
+        pglive_table *all = realloc(lr->tables, (size_t)(lr->ntables + n + 1) * sizeof *all);
+        if (!all) {
+            free(t);
+            PGL_REASON(s->res, "out of memory");
+            return STEP_RETRY;
+        }
+        memcpy(all + lr->ntables, t, (size_t)n * sizeof *t);
+        lr->tables = all;
+        lr->ntables += n;
+        *keyless += kl;
+        free(t);
+    }
+    return STEP_OK;
+}
+
+/* The chunk's slot has confirmed its LSN: digest the target and judge. */
+static step_rc live_check(live_run *lr, int i, bool *removed)
+{
+    pglive_state *st = lr->st;
+    pglive_chunk *c = &st->q[i];
+    step_rc rc = STEP_OK;
+    char err[1024], count[32], md5[33];
+    *removed = false;
+    pgq *dst = live_conn(lr, PGL_TARGET, c->t.db, &rc);
+    if (!dst) return rc;
+    if (!pglive_digest(dst, c, count, md5, err, sizeof err)) {
+        live_trouble(lr, dst, err);
+        return STEP_OK;
+    }
+    pgl_live_in in;
+    memset(&in, 0, sizeof in);
+    in.target_equal = !strcmp(count, c->count) && !strcmp(md5, c->md5);
+    in.strikes = c->strikes;
+    in.tries = c->tries;
+    in.max_strikes = lr->max_strikes;
+    pglive_chunk again;
+    memset(&again, 0, sizeof again);
+    if (!in.target_equal) {
+        /* the source again, after the target's digest: did the range move? */
+        pgq *src = live_conn(lr, PGL_SOURCE, c->t.db, &rc);
+        if (!src) return rc;
+        again.t = c->t;
+        bool empty = false;
+        if (!pglive_key_copy(&again.lo, c->lo.n, (const char *const *)c->lo.v) ||
+            !pglive_key_copy(&again.hi, c->hi.n, (const char *const *)c->hi.v)) {
+            pglive_key_free(&again.lo);
+            pglive_key_free(&again.hi);
+            PGL_REASON(lr->s->res, "out of memory");
+            return STEP_RETRY;
+        }
+        bool ok = pglive_capture(src, &again, false, 0, &empty, err, sizeof err);
+        pglive_key_free(&again.lo);
+        pglive_key_free(&again.hi);
+        if (!ok) {
+            live_trouble(lr, src, err);
+            return STEP_OK;
+        }
+        in.source_stable = !strcmp(again.count, c->count) && !strcmp(again.md5, c->md5);
+    }
+    int strikes = 0, tries = 0;
+    pgl_live_verdict v = pgl_live_judge(&in, &strikes, &tries);
+    char range[300];
+    pglive_range_text(&c->lo, &c->hi, range, sizeof range);
+    switch (v) {
+    case PGL_LIVE_OK:
+        st->ok++;
+        st->rows_ok += strtoll(c->count, NULL, 10);
+        break;
+    case PGL_LIVE_SUSPECT: {
+        char line[900];
+        snprintf(line, sizeof line, "%s %s.%s %s", lr->s->dbs[c->t.db], c->t.schema, c->t.name, range);
+        if (pglive_suspect_add(st, line)) st->suspect++;
+        /* table and key range only: never row values */
+        log_warn("live validation: chunk differs on the target", "db=%s table=%s.%s range=\"%s\" strikes=%d "
+                 "src_rows=%s dst_rows=%s", lr->s->dbs[c->t.db], c->t.schema, c->t.name, range, strikes, c->count,
+                 count);
+        break;
+    }
+    case PGL_LIVE_UNSETTLED:
+        st->unsettled++;
+        log_info("live validation: chunk keeps changing, left to the cutover's comparison",
+                 "db=%s table=%s.%s range=\"%s\"", lr->s->dbs[c->t.db], c->t.schema, c->t.name, range);
+        break;
+    case PGL_LIVE_REQUEUE:
+        c->strikes = strikes;
+        c->tries = tries;
+        fc_strlcpy(c->lsn, again.lsn, sizeof c->lsn);
+        fc_strlcpy(c->count, again.count, sizeof c->count);
+        fc_strlcpy(c->md5, again.md5, sizeof c->md5);
+        return STEP_OK;
+    }
+    pglive_queue_remove(st, i);
+    *removed = true;
+    return STEP_OK;
+}
+
+/* Plan and capture the next chunk of the pass (or move to the next table). */
+static step_rc live_plan(live_run *lr)
+{
+    pglive_state *st = lr->st;
+    if (!st->have_cur) {
+        int idx = pglive_next_table(lr->tables, lr->ntables, NULL);
+        if (idx >= lr->ntables) {
+            st->end = true;
+            return STEP_OK;
+        }
+        st->cur = lr->tables[idx];
+        pglive_key_free(&st->cur_lo);
+        st->have_cur = true;
+    }
+    step_rc rc = STEP_OK;
+    pgq *src = live_conn(lr, PGL_SOURCE, st->cur.db, &rc);
+    if (!src) return rc;
+    pglive_chunk c;
+    memset(&c, 0, sizeof c);
+    c.t = st->cur;
+    if (!pglive_key_copy(&c.lo, st->cur_lo.n, (const char *const *)st->cur_lo.v)) {
+        PGL_REASON(lr->s->res, "out of memory");
+        return STEP_RETRY;
+    }
+    bool empty = false;
+    char err[1024];
+    if (!pglive_capture(src, &c, true, lr->chunk_rows, &empty, err, sizeof err)) {
+        pglive_key_free(&c.lo);
+        pglive_key_free(&c.hi);
+        live_trouble(lr, src, err);
+        return STEP_OK;
+    }
+    if (empty) {
+        pglive_key_free(&c.lo);
+        pglive_key_free(&c.hi);
+        int idx = pglive_next_table(lr->tables, lr->ntables, &st->cur);
+        pglive_key_free(&st->cur_lo);
+        if (idx >= lr->ntables) {
+            st->have_cur = false;
+            st->end = true;
+        } else {
+            st->cur = lr->tables[idx];
+        }
+        return STEP_OK;
+    }
+    if (!pglive_key_copy(&st->cur_lo, c.hi.n, (const char *const *)c.hi.v)) {
+        pglive_key_free(&c.lo);
+        pglive_key_free(&c.hi);
+        PGL_REASON(lr->s->res, "out of memory");
+        return STEP_RETRY;
+    }
+    st->q[st->nq++] = c; /* the queue owns c's keys now */
+    st->total++;
+    return STEP_OK;
+}
+
+/* One run of live validation, bounded by budget_ms. */
+static step_rc live_validate(pgl_session *s, pglive_state *st, int64_t budget_ms)
+{
+    step_ctx *ctx = s->ctx;
+    int64_t t0 = fc_mono_ms();
+    live_run lr;
+    memset(&lr, 0, sizeof lr);
+    lr.s = s;
+    lr.st = st;
+    lr.chunk_rows = opt_i64(ctx, "live_chunk_rows", DEFAULT_CHUNK_ROWS);
+    lr.max_strikes = (int)opt_i64(ctx, "live_strikes", 3);
+    int keyless = 0;
+    step_rc rc = live_load_tables(&lr, &keyless);
+    if (rc != STEP_OK) goto out;
+    step_ctx_set_factf(ctx, "live_keyless_skipped", "%d", keyless);
+    while (!lr.stop && !st->off && fc_mono_ms() - t0 < budget_ms) {
+        bool progressed = false;
+        /* 1. chunks whose LSN the subscription has confirmed */
+        fc_lsn flushed[PGL_MAX_DBS];
+        bool have_flush[PGL_MAX_DBS];
+        memset(have_flush, 0, sizeof have_flush);
+        for (int i = 0; i < st->nq && !lr.stop && fc_mono_ms() - t0 < budget_ms;) {
+            pglive_chunk *c = &st->q[i];
+            int d = c->t.db;
+            if (d < 0 || d >= s->ndbs) { /* the database list changed: the watch aborts */
+                pglive_queue_remove(st, i);
+                continue;
+            }
+            if (!have_flush[d]) {
+                pgrepl_names nm;
+                char err[1024];
+                if (!pgl_names(s, s->dbs[d], &nm)) {
+                    rc = STEP_FAIL;
+                    goto out;
+                }
+                pgq *src = live_conn(&lr, PGL_SOURCE, d, &rc);
+                if (!src) goto out;
+                pgrepl_slot_info si;
+                if (!pgrepl_slot_status(src, nm.slot, &si, err, sizeof err)) {
+                    rc = pgl_sql_fail(s->res, src, "slot status", err);
+                    goto out;
+                }
+                flushed[d] = si.confirmed_flush;
+                have_flush[d] = true;
+            }
+            fc_lsn x;
+            if (!lsn_parse(c->lsn, &x)) {
+                pglive_queue_remove(st, i);
+                continue;
+            }
+            if (lsn_cmp(flushed[d], x) < 0) {
+                i++;
+                continue;
+            }
+            bool removed = false;
+            rc = live_check(&lr, i, &removed);
+            if (rc != STEP_OK) goto out;
+            progressed = true;
+            if (!removed) i++;
+        }
+        if (lr.stop || st->off || fc_mono_ms() - t0 >= budget_ms) break;
+        /* 2. the next chunk of the pass */
+        if (st->nq < PGLIVE_QMAX && !st->end) {
+            rc = live_plan(&lr);
+            if (rc != STEP_OK) goto out;
+            progressed = true;
+        }
+        /* 3. the pass is complete: the next one starts at the next run */
+        if (st->end && st->nq == 0) {
+            st->passes_done++;
+            log_info("live validation pass complete", "pass=%d chunks_ok=%lld suspect=%lld unsettled=%lld",
+                     st->pass, (long long)st->ok, (long long)st->suspect, (long long)st->unsettled);
+            st->pass++;
+            st->end = false;
+            st->have_cur = false;
+            pglive_key_free(&st->cur_lo);
+            break;
+        }
+        if (!progressed) {
+            if (st->nq == 0) break;
+            fc_sleep_ms(LIVE_POLL_MS); /* the target is applying; bounded by the budget */
+        }
+    }
+out:
+    free(lr.tables);
+    return rc;
+}
+
+static step_rc live_run_step(pgl_session *s, pgl_catchup_in *ci)
+{
+    step_ctx *ctx = s->ctx;
+    pglive_state st;
+    char err[256];
+    if (!pglive_state_parse(pgl_fact(ctx, "live_state"), &st, err, sizeof err))
+        log_warn("live validation state unreadable: starting over", "err=\"%s\"", err);
+    step_rc rc = STEP_OK;
+    if (!st.off) rc = live_validate(s, &st, opt_i64(ctx, "live_budget_ms", DEFAULT_BUDGET_MS));
+    char *json = pglive_state_dump(&st);
+    if (json) step_ctx_set_fact(ctx, "live_state", json);
+    free(json);
+    step_ctx_set_factf(ctx, "live_pass", "%d", st.pass);
+    step_ctx_set_factf(ctx, "live_passes_done", "%d", st.passes_done);
+    step_ctx_set_factf(ctx, "live_chunks_total", "%lld", (long long)st.total);
+    step_ctx_set_factf(ctx, "live_chunks_ok", "%lld", (long long)st.ok);
+    step_ctx_set_factf(ctx, "live_chunks_pending", "%d", st.nq);
+    step_ctx_set_factf(ctx, "live_chunks_suspect", "%lld", (long long)st.suspect);
+    step_ctx_set_factf(ctx, "live_chunks_unsettled", "%lld", (long long)st.unsettled);
+    step_ctx_set_factf(ctx, "live_rows_ok", "%lld", (long long)st.rows_ok);
+    step_ctx_set_fact(ctx, "live_suspects", st.suspects);
+    /* stopped by an error: the cutover's comparison alone decides */
+    ci->live_on = !st.off;
+    ci->live_passes_done = st.passes_done;
+    ci->live_striking = pglive_queue_has_strikes(&st);
+    pglive_state_free(&st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the step */
 step_rc pgl_step_catch_up(step_ctx *ctx, step_result *res)
 {
     pgl_session s;
     pgl_session_init(&s, ctx, res);
     int64_t lag = -1;
     step_rc rc = pgl_watch(&s, true, &lag);
+    pgl_catchup_in ci;
+    memset(&ci, 0, sizeof ci);
+    ci.prewarm_on = opt_on(ctx, "prewarm");
+    ci.live_on = opt_on(ctx, "live_validate");
+    if (rc == STEP_OK && ci.prewarm_on)
+        rc = prewarm_run(&s, opt_i64(ctx, "prewarm_budget_ms", DEFAULT_BUDGET_MS), &ci.prewarm_done);
+    if (rc == STEP_OK && ci.live_on) rc = live_run_step(&s, &ci);
     pgl_session_finish(&s);
     if (rc != STEP_OK) return rc;
+    if (!ci.prewarm_on) step_ctx_set_fact(ctx, "prewarm_method", "off");
 
     pgl_lag_in in;
     memset(&in, 0, sizeof in);
@@ -43,13 +535,22 @@ step_rc pgl_step_catch_up(step_ctx *ctx, step_result *res)
     pgl_lag_out out;
     pgl_lag_decide(&in, &out);
     step_ctx_set_factf(ctx, "lag_ok_since", "%lld", (long long)out.under_since_ms);
-    if (out.ready) {
-        log_info("caught up", "lag_bytes=%lld", (long long)lag);
+    ci.lag_ready = out.ready;
+    const char *missing = "";
+    if (pgl_catchup_ready(&ci, &missing)) {
+        log_info("caught up", "lag_bytes=%lld prewarm=%s live_chunks_ok=%s live_chunks_suspect=%s", (long long)lag,
+                 ci.prewarm_on ? "done" : "off", pgl_fact(ctx, "live_chunks_ok"), pgl_fact(ctx, "live_chunks_suspect"));
         step_ctx_set_fact(ctx, "caught_up", "1");
         return STEP_OK;
     }
-    res->wait_ms = out.wait_ms;
-    PGL_REASON(res, "catching up: lag %lld bytes (ready under %lld for %llds)", (long long)lag,
-               (long long)in.threshold_bytes, (long long)stable_s);
+    /* prewarm or validation left: come back soon to keep the work flowing */
+    res->wait_ms = out.ready || strcmp(missing, "lag") ? 1000 : out.wait_ms;
+    PGL_REASON(res,
+               "catching up: lag %lld bytes (ready under %lld for %llds); prewarm %s/%s relations; live "
+               "validation pass %s, %s/%s chunks ok, %s suspect",
+               (long long)lag, (long long)in.threshold_bytes, (long long)stable_s,
+               ci.prewarm_on ? pgl_fact(ctx, "prewarm_done") : "off", pgl_fact(ctx, "prewarm_total"),
+               ci.live_on ? pgl_fact(ctx, "live_pass") : "off", pgl_fact(ctx, "live_chunks_ok"),
+               pgl_fact(ctx, "live_chunks_total"), pgl_fact(ctx, "live_chunks_suspect"));
     return STEP_WAIT;
 }

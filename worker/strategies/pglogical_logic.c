@@ -150,3 +150,40 @@ pgl_gate pgl_gate_check(const pgl_gate_in *in, int64_t *wait_ms)
     }
     return PGL_GATE_GO;
 }
+
+pgl_live_verdict pgl_live_judge(const pgl_live_in *in, int *strikes, int *tries)
+{
+    int max_strikes = in->max_strikes > 0 ? in->max_strikes : 3;
+    int max_tries = in->max_tries > 0 ? in->max_tries : 20;
+    *strikes = in->strikes;
+    *tries = in->tries;
+    if (in->target_equal) return PGL_LIVE_OK;
+    if (in->source_stable) {
+        /* the target saw a prefix of the source's commits between X and X',
+         * and the range was the same at both ends: it should have matched */
+        *strikes = in->strikes + 1;
+        return *strikes >= max_strikes ? PGL_LIVE_SUSPECT : PGL_LIVE_REQUEUE;
+    }
+    /* rows moved under us: inconclusive, and not "in a row" any more */
+    *strikes = 0;
+    *tries = in->tries + 1;
+    return *tries >= max_tries ? PGL_LIVE_UNSETTLED : PGL_LIVE_REQUEUE;
+}
+
+bool pgl_catchup_ready(const pgl_catchup_in *in, const char **what)
+{
+    *what = "";
+    if (in->prewarm_on && !in->prewarm_done) {
+        *what = "prewarm";
+        return false;
+    }
+    if (in->live_on && (in->live_passes_done < 1 || in->live_striking)) {
+        *what = "live validation";
+        return false;
+    }
+    if (!in->lag_ready) {
+        *what = "lag";
+        return false;
+    }
+    return true;
+}

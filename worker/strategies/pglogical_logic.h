@@ -63,4 +63,35 @@ typedef struct pgl_gate_in {
 /* *wait_ms: how long to wait before looking again (window: until it opens). */
 pgl_gate pgl_gate_check(const pgl_gate_in *in, int64_t *wait_ms);
 
+/* ---- live validation during catch-up: one chunk checked again ----
+ * The target's digest was taken after it applied past the source capture's
+ * LSN X; when it differs, the source is digested again (X'). */
+typedef enum { PGL_LIVE_OK = 0, PGL_LIVE_REQUEUE, PGL_LIVE_SUSPECT, PGL_LIVE_UNSETTLED } pgl_live_verdict;
+typedef struct pgl_live_in {
+    bool target_equal;  /* the target's digest equals the source's at X */
+    bool source_stable; /* the source's digest at X' equals the one at X */
+    int strikes;        /* earlier mismatches against a stable source, in a row */
+    int tries;          /* earlier re-checks that were inconclusive (the source moved) */
+    int max_strikes;    /* suspect at this many strikes (<= 0: 3) */
+    int max_tries;      /* give up at this many inconclusive re-checks (<= 0: 20) */
+} pgl_live_in;
+/* OK when equal; a mismatch against a stable source is a strike (SUSPECT at
+ * max_strikes), otherwise inconclusive (UNSETTLED at max_tries); REQUEUE
+ * in between. *strikes / *tries: the counts to keep for the next check. */
+pgl_live_verdict pgl_live_judge(const pgl_live_in *in, int *strikes, int *tries);
+
+/* ---- catch-up readiness beyond the lag ---- */
+typedef struct pgl_catchup_in {
+    bool lag_ready;        /* pgl_lag_decide said ready */
+    bool prewarm_on;       /* campaign prewarm is not "off" */
+    bool prewarm_done;     /* every relation read once */
+    bool live_on;          /* campaign live_validate is not "off" and no error stopped it */
+    int live_passes_done;  /* complete passes over every keyed table */
+    bool live_striking;    /* a queued chunk carries a strike: let it be decided first */
+} pgl_catchup_in;
+/* Ready for the cutover: lag held, prewarm done (or off), one live
+ * validation pass complete with no suspicion pending (or off). *what names
+ * what is still missing ("" when ready). */
+bool pgl_catchup_ready(const pgl_catchup_in *in, const char **what);
+
 #endif

@@ -1,0 +1,2 @@
+-- End a read-only snapshot of the live validation (nothing to keep).
+ROLLBACK
