@@ -3,7 +3,8 @@
  * campaigns (campaigns.c), emits due outbox entries (timers.c), re-drives
  * stuck instances (reconciler.c), admits pending ones under every limit
  * (admission.c), polls AWS fleet-wide for waiting steps (poller.c) and
- * marks finished campaigns done. */
+ * marks finished campaigns done; at a longer period it keeps retired
+ * sources stopped and master secrets followed (retired.c). */
 #ifndef FC_COORD_H
 #define FC_COORD_H
 
@@ -74,6 +75,7 @@ typedef struct coord {
     int ncamps;
     region_aws regions[COORD_MAX_REGIONS];
     int nregions;
+    int64_t retired_next_ms;  /* retired.c: next check (monotonic ms) */
 } coord;
 
 int coord_run(const fc_config *cfg);
@@ -96,5 +98,11 @@ void admit(coord *c);
 region_aws *coord_region(coord *c, const char *region, const char *account);
 /* poller.c */
 void poller_tick(coord *c);
+/* retired.c: every cfg.retired_check_s, retired sources AWS restarted are
+ * stopped again and rotated master secrets followed onto encrypted instances. */
+void retired_tick(coord *c);
+/* Pure: stop a retired source again? Only when AWS shows it `available`,
+ * its record is `done` and `fleetcrypt retire` has not finished it. */
+bool retired_should_stop(const char *aws_status, const char *rec_state, bool retired);
 
 #endif

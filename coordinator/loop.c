@@ -129,6 +129,7 @@ int coord_run(const fc_config *cfg)
                     admit(&c);
                     poller_tick(&c);
                     campaigns_finish(&c);
+                    retired_tick(&c);
                 }
             }
             timers_tick(&c);

@@ -18,7 +18,8 @@ int main(int argc, char **argv)
     }
     int pa = cfg_parse_args(&cfg, argc, argv, "fleetcrypt-coordinator",
                             "usage: fleetcrypt-coordinator [--kafka-brokers B] [--redis-url U] [--topic-prefix P]\n"
-                   "                              [--key-prefix K] [--node-id ID] [-X k=v]\n");
+                   "                              [--key-prefix K] [--node-id ID] [--metrics-addr H:P]\n"
+                   "                              [--retired-check-s S] [-X k=v]\n");
     if (pa != CFG_ARGS_OK) return pa;
     if (!cfg_validate(&cfg, true, true, err, sizeof err)) {
         fprintf(stderr, "fleetcrypt-coordinator: %s\n", err);

@@ -3,8 +3,9 @@
  * thread's; the loop's store is not shared), instances by state and stuck
  * instances per active campaign from the counts hash and the records, and
  * the level and rate of every AWS token bucket. Event counters (re-drives =
- * lease takeovers, leader acquisitions, outbox emits, admissions) are
- * incremented where they happen. */
+ * lease takeovers, leader acquisitions, outbox emits, admissions, retired
+ * sources stopped again, master secrets followed) are incremented where
+ * they happen. */
 #include "coord.h"
 #include "log.h"
 #include "prom.h"
@@ -121,6 +122,10 @@ prom_server *coord_metrics_start(const fc_config *cfg)
     prom_counter_add(r, "fc_lease_takeovers_total",
                      "In-flight instances re-driven by the reconciler (holder gone or stuck).", NULL, 0);
     prom_counter_add(r, "fc_leader_acquired_total", "Times this coordinator became the active one.", NULL, 0);
+    prom_counter_add(r, "fc_retired_restopped_total",
+                     "Retired sources AWS restarted (7-day limit) that the coordinator stopped again.", NULL, 0);
+    prom_counter_add(r, "fc_master_secret_propagated_total",
+                     "Rotations of a source's managed master secret set on its encrypted instance.", NULL, 0);
     char err[256];
     prom_server *srv = prom_server_start(r, cfg->metrics_addr, err, sizeof err);
     if (srv) log_info("metrics listening", "addr=%s port=%d", cfg->metrics_addr, prom_server_port(srv));

@@ -31,6 +31,7 @@ static const cfg_opt cfg_opts[] = {
     S("node-id", "FLEETCRYPT_NODE_ID", NULL, node_id),
     S("metrics-addr", "FLEETCRYPT_METRICS_ADDR", NULL, metrics_addr),
     I("executors", "FLEETCRYPT_EXECUTORS", executors, 1, 256),
+    I("retired-check-s", "FLEETCRYPT_RETIRED_CHECK_S", retired_check_s, 0, 86400),
 };
 
 static bool set_opt(fc_config *c, const cfg_opt *o, const char *v, char *err, size_t errcap)
@@ -83,6 +84,7 @@ bool cfg_from_env(fc_config *c, char *err, size_t errcap)
     fc_strlcpy(c->key_prefix, "fc", sizeof c->key_prefix);
     fc_strlcpy(c->region, "us-east-1", sizeof c->region);
     c->executors = 8;
+    c->retired_check_s = 900;
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(c->node_id, sizeof c->node_id, "%s:%d", host, (int)getpid());

@@ -19,6 +19,8 @@ typedef struct fc_config {
     char node_id[96];         /* FLEETCRYPT_NODE_ID / --node-id (default host:pid) */
     char metrics_addr[64];    /* FLEETCRYPT_METRICS_ADDR / --metrics-addr (host:port, "" = off) */
     int executors;            /* FLEETCRYPT_EXECUTORS / --executors (worker threads, default 8) */
+    int retired_check_s;      /* FLEETCRYPT_RETIRED_CHECK_S / --retired-check-s: coordinator's retired-source
+                                 and master-secret check period (default 900, 0 = off) */
     /* librdkafka pass-through: FLEETCRYPT_LIBRDKAFKA="k=v,k2=v2" and -X k=v */
     int kafka_kv_count;
     char kafka_kv[CFG_MAX_KAFKA_KV][2][256];

@@ -155,7 +155,15 @@ static bool read_file(const char *path, char **out, char *err, size_t errcap)
 bool dbsecret_resolve(aws_client *c, const dbsecret_ref *r, const char *instance_id,
                       const char *master_secret_arn, db_credentials **out, char *err, size_t errcap)
 {
+    return dbsecret_resolve_version(c, r, instance_id, master_secret_arn, NULL, out, NULL, 0, err, errcap);
+}
+
+bool dbsecret_resolve_version(aws_client *c, const dbsecret_ref *r, const char *instance_id,
+                              const char *master_secret_arn, const char *version_id, db_credentials **out,
+                              char *version_out, size_t vcap, char *err, size_t errcap)
+{
     *out = NULL;
+    if (version_out && vcap) version_out[0] = 0;
     db_credentials *cred = calloc(1, sizeof *cred);
     char *text = NULL;
     size_t text_len = 0;
@@ -183,10 +191,13 @@ bool dbsecret_resolve(aws_client *c, const dbsecret_ref *r, const char *instance
     }
     aws_error ae;
     memset(&ae, 0, sizeof ae);
-    if (!secrets_get_value(c, arn, NULL, &sv, &ae)) {
-        snprintf(err, errcap, "cannot read secret %s: %s %s", arn, ae.code, ae.message);
+    bool any = !version_id || !*version_id;
+    if (!secrets_get_value_version(c, arn, any ? NULL : version_id, &sv, &ae)) {
+        snprintf(err, errcap, "cannot read secret %s%s%s: %s %s", arn, any ? "" : " version ", any ? "" : version_id,
+                 ae.code, ae.message);
         goto cleanup;
     }
+    if (version_out && vcap) fc_strlcpy(version_out, sv->version_id, vcap);
     if (!sv->string) {
         snprintf(err, errcap, "secret %s is binary, expected JSON with username and password", arn);
         goto cleanup;

@@ -39,6 +39,12 @@ void dbsecret_format(const dbsecret_ref *r, char *out, size_t cap);
  * reference and the reason, never the secret's content. */
 bool dbsecret_resolve(aws_client *c, const dbsecret_ref *r, const char *instance_id,
                       const char *master_secret_arn, db_credentials **out, char *err, size_t errcap);
+/* The same for one version of a Secrets Manager secret: version_id NULL or
+ * "" = AWSCURRENT; version_out (may be NULL) receives the version id read
+ * ("" for file references). A version id is not a secret. */
+bool dbsecret_resolve_version(aws_client *c, const dbsecret_ref *r, const char *instance_id,
+                              const char *master_secret_arn, const char *version_id, db_credentials **out,
+                              char *version_out, size_t vcap, char *err, size_t errcap);
 void db_credentials_free(db_credentials *cred); /* wipes; accepts NULL */
 
 /* Parse {"username","password"} (or the file form) from JSON text; exposed

@@ -85,6 +85,14 @@ static void test_resolve_file(void **state)
     assert_true(dbsecret_resolve(NULL, &r, "db1", NULL, &c, err, sizeof err));
     assert_string_equal(c->password, "secret-pw");
     db_credentials_free(c);
+    /* the version-aware form: same credentials, a file has no version */
+    char ver[64] = "stale";
+    c = NULL;
+    assert_true(dbsecret_resolve_version(NULL, &r, "db1", NULL, "v-ignored", &c, ver, sizeof ver, err, sizeof err));
+    assert_string_equal(c->username, "fc");
+    assert_string_equal(c->password, "secret-pw");
+    assert_string_equal(ver, "");
+    db_credentials_free(c);
     unlink(path);
     assert_false(dbsecret_resolve(NULL, &r, "db1", NULL, &c, err, sizeof err));
     assert_non_null(strstr(err, "cannot open"));

@@ -6,6 +6,7 @@
 #include "offline.h"
 #include "awsstep.h"
 #include "log.h"
+#include "secrets.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -54,6 +55,25 @@ static void learn_source(step_ctx *ctx, const rds_instance *i)
                               i->tags[k].value);
     }
     if (n < sizeof tags) step_ctx_set_fact(ctx, "tags", tags);
+}
+
+/* The source's RDS-managed master secret: its ARN and AWSCURRENT version
+ * (a version id, never the value), recorded once before the snapshot, as
+ * pg-logical does, so the coordinator (coordinator/retired.c) follows later
+ * rotations onto the encrypted instance with the same rules (lib/msecret.h);
+ * a rotation before the snapshot only causes one harmless propagation. */
+static step_rc record_master_secret(step_ctx *ctx, step_result *res, aws_client *c, const rds_instance *i)
+{
+    if (!i->master_user_secret_arn[0] || step_ctx_fact(ctx, "master_secret_version")) return STEP_OK;
+    secret_desc d;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!secrets_describe(c, i->master_user_secret_arn, &d, &e))
+        return awsstep_fail(res, &e, "DescribeSecret (master secret)");
+    step_ctx_set_fact(ctx, "master_secret_arn", i->master_user_secret_arn);
+    step_ctx_set_fact(ctx, "master_secret_version", d.current_version);
+    log_info("master secret version recorded", "secret=%s version=%s", i->master_user_secret_arn, d.current_version);
+    return STEP_OK;
 }
 
 /* ---- preflight: exists, eligible, not already done ---- */
@@ -112,6 +132,7 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     } else {
         learn_source(ctx, i);
         if (renamed) awsstep_mark(ctx, "renamed_at");
+        rc = record_master_secret(ctx, res, c, i);
     }
     rds_instance_free(i);
     return rc;

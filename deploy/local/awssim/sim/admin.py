@@ -113,6 +113,8 @@ class _Admin(BaseHTTPRequestHandler):
                 return (200, got[0]) if got else (404, {"error": "no such instance"})
             if len(parts) == 3 and parts[2] == "metadata-only" and method == "POST":
                 return self._set_meta(parts[1], bool(body.get("metadata_only", True)))
+            if len(parts) == 3 and parts[2] == "auto-restart" and method == "POST":
+                return self._auto_restart(parts[1])
         if route == "/snapshots" and method == "GET":
             with w.lock:
                 out = [dict(s, account=st["account"], region=st["region"])
@@ -156,6 +158,19 @@ class _Admin(BaseHTTPRequestHandler):
                                 "server_up": bool(pgi.get("up")), "operation": inst.get("op"),
                                 "param_status": inst.get("param_status"), "failure": inst.get("failure")})
         return out
+
+    def _auto_restart(self, ident):
+        """The stopped instance's 7 days are over now: AWS's automatic start
+        follows within a second (housekeeping), with the RDS event."""
+        w = self.world
+        with w.lock:
+            found = [(st, st["instances"][ident]) for st in w.stores.values() if ident in st["instances"]]
+        if not found:
+            return 404, {"error": "no such instance"}
+        st, inst = found[0]
+        if not rds.force_auto_restart(w, st, inst):
+            return 409, {"error": f"instance is {inst['status']}, not stopped"}
+        return 200, {"id": ident, "auto_restart": "due"}
 
     def _set_meta(self, ident, meta):
         w = self.world

@@ -1,4 +1,10 @@
-"""Secrets Manager (JSON 1.1, X-Amz-Target: secretsmanager.*)."""
+"""Secrets Manager (JSON 1.1, X-Amz-Target: secretsmanager.*).
+
+RotateSecret works on RDS-managed secrets (`rds!db-…`, OwningService rds)
+as RDS's scheduled rotation does: a new random password is set on the
+owning instance first, then stored as a new version that becomes
+AWSCURRENT (the old one AWSPREVIOUS). Other secrets would need a rotation
+Lambda, which the emulator does not run."""
 import json
 import time
 
@@ -86,18 +92,58 @@ def GetSecretValue(ctx, p):
     return out
 
 
+def _make_current(s, vid, value):
+    """New version `vid` becomes AWSCURRENT; the previous current becomes
+    AWSPREVIOUS (caller holds the world lock)."""
+    old = s.get("current")
+    for v, d in s["versions"].items():
+        d["stages"] = [x for x in d["stages"] if x not in ("AWSCURRENT", "AWSPREVIOUS")]
+        if v == old and v != vid:
+            d["stages"].append("AWSPREVIOUS")
+    s["versions"][vid] = {"SecretString": value, "CreatedDate": time.time(), "stages": ["AWSCURRENT"]}
+    s["current"] = vid
+    s["LastChangedDate"] = time.time()
+
+
 def PutSecretValue(ctx, p):
     s = _get(ctx, p)
     vid = p.get("ClientRequestToken") or new_uuid()
     with ctx.world.lock:
-        for d in s["versions"].values():
-            d["stages"] = [x for x in d["stages"] if x != "AWSCURRENT"] or []
-        s["versions"][vid] = {"SecretString": p.get("SecretString"), "CreatedDate": time.time(),
-                              "stages": ["AWSCURRENT"]}
-        s["current"] = vid
-        s["LastChangedDate"] = time.time()
+        _make_current(s, vid, p.get("SecretString"))
     ctx.world.mark_dirty()
     return {"ARN": s["ARN"], "Name": s["Name"], "VersionId": vid, "VersionStages": ["AWSCURRENT"]}
+
+
+def rotate_managed(world, store, s, vid=None):
+    """RDS's rotation of the managed master secret `s`: a new password on the
+    owning instance, then a new AWSCURRENT version. Returns the version id.
+    Raises AwsError when the secret has no owning instance."""
+    from . import rds   # rds imports this module
+    with world.lock:
+        inst = next((i for i in store["instances"].values() if i.get("secret_arn") == s["ARN"]), None)
+        if inst is None:
+            raise AwsError("InvalidRequestException", "The DB instance that manages this secret does not exist.")
+        if vid and vid in s["versions"]:
+            return vid     # the same request again: idempotent, as ClientRequestToken is on AWS
+        cur = json.loads(s["versions"][s["current"]]["SecretString"] or "{}")
+        user = cur.get("username") or inst["master_username"]
+    pw = rand_alnum(28)
+    rds.apply_master_password(world, store, inst, pw)
+    vid = vid or new_uuid()
+    with world.lock:
+        _make_current(s, vid, secret_json(user, pw))
+        s["LastRotatedDate"] = time.time()
+    world.mark_dirty()
+    return vid
+
+
+def RotateSecret(ctx, p):
+    s = _get(ctx, p)
+    if s.get("OwningService") != "rds":
+        raise AwsError("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret "
+                       "(awssim rotates only RDS-managed secrets).")
+    vid = rotate_managed(ctx.world, ctx.store, s, p.get("ClientRequestToken"))
+    return {"ARN": s["ARN"], "Name": s["Name"], "VersionId": vid}
 
 
 def DescribeSecret(ctx, p):
@@ -109,6 +155,11 @@ def DescribeSecret(ctx, p):
         out["KmsKeyId"] = s["KmsKeyId"]
     if s.get("OwningService"):
         out["OwningService"] = s["OwningService"]
+    if s.get("OwningService") == "rds":
+        out["RotationEnabled"] = True   # RDS rotates its managed secrets (every 7 days by default)
+        out["RotationRules"] = {"AutomaticallyAfterDays": 7}
+    if s.get("LastRotatedDate"):
+        out["LastRotatedDate"] = s["LastRotatedDate"]
     return out
 
 
@@ -123,4 +174,5 @@ def secret_json(username, password):
     return json.dumps({"username": username, "password": password})
 
 
-ACTIONS = {f.__name__: f for f in (CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret, DeleteSecret)}
+ACTIONS = {f.__name__: f for f in (CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret, DeleteSecret,
+                                   RotateSecret)}

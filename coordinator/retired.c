@@ -1,0 +1,277 @@
+/* retired — what the active coordinator does for finished instances, every
+ * cfg.retired_check_s seconds (FLEETCRYPT_RETIRED_CHECK_S, default 900,
+ * 0 = off):
+ *
+ *  1. Keep retired sources stopped. AWS starts a stopped instance again
+ *     after 7 days. Per (region, account) that any campaign uses, ONE
+ *     paginated DescribeDBInstances (through the shared AWS token bucket)
+ *     lists fleetcrypt's retired sources (tag fleetcrypt:role=retired-source
+ *     with fleetcrypt:campaign and fleetcrypt:instance); one that is
+ *     `available` again is stopped, logged, written to its campaign's event
+ *     stream (`fleetcrypt logs`) and the audit topic, and counted
+ *     (fc_retired_restopped_total). Left alone: sources without a record
+ *     under our key prefix, whose record is not `done` (the worker's cleanup
+ *     still owns them), that `fleetcrypt retire` finished (`retired_at`) or
+ *     is working on (`retiring_ms`, which it sets before its first AWS
+ *     call, or — from an older CLI — the final snapshot
+ *     fc-<campaign>-<id>-final exists).
+ *  2. Follow the source's RDS-managed master secret (lib/msecret.h): for a
+ *     done instance whose retired source has a MasterUserSecret, a rotation
+ *     since the recorded version (f.master_secret_version) sets the new
+ *     password on the encrypted instance (f.target_id, else the instance
+ *     id), which must carry our tags; the record then gets the new version
+ *     and f.master_secret_synced_at (plain HSET: the record is terminal, as
+ *     `retire` does), fc_master_secret_propagated_total counts it. Stops
+ *     once the encrypted instance manages its own secret.
+ *
+ * Idempotent and safe with two coordinators: only the leader calls this;
+ * a stop that finds the instance busy, or a propagation whose target is
+ * busy, is simply tried again next period. */
+#include "codec.h"
+#include "coord.h"
+#include "emit.h"
+#include "log.h"
+#include "msecret.h"
+#include "prom.h"
+#include "rds.h"
+#include "step.h"
+#include "store_model.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETIRED_ROLE "retired-source"
+
+bool retired_should_stop(const char *aws_status, const char *rec_state, bool retired)
+{
+    if (!aws_status || strcmp(aws_status, "available") != 0) return false; /* stopped, or busy: next period */
+    if (!rec_state || strcmp(rec_state, "done") != 0) return false;        /* unknown, or the worker owns it */
+    return !retired;
+}
+
+static const char *tag_of(const rds_instance *i, const char *key)
+{
+    for (size_t k = 0; k < i->n_tags; k++)
+        if (!strcmp(i->tags[k].key, key)) return i->tags[k].value;
+    return "";
+}
+
+static const rds_instance *find_id(const rds_instance_list *l, const char *id)
+{
+    for (size_t k = 0; k < l->n; k++)
+        if (!strcmp(l->v[k].identifier, id)) return &l->v[k];
+    return NULL;
+}
+
+/* The record fields this module reads. */
+typedef struct rec_view {
+    bool exists;
+    char state[24];
+    char retired_at[24];
+    char retiring_ms[24]; /* set by `fleetcrypt retire` before it starts */
+    char target_id[72];
+    char secret_arn[256];
+    char secret_version[128];
+    char strategy[32];
+} rec_view;
+
+static void read_record(coord *c, const char *campaign, const char *id, rec_view *v)
+{
+    memset(v, 0, sizeof *v);
+    char rk[STORE_KEY_MAX];
+    store_rec_key(c->s, campaign, id, rk, sizeof rk);
+    redisReply *r = store_cmd(c->s,
+                              "HMGET %s state retired_at f.target_id f.master_secret_arn f.master_secret_version "
+                              "retiring_ms",
+                              rk);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6 && *reply_str(r, 0)) {
+        v->exists = true;
+        fc_strlcpy(v->state, reply_str(r, 0), sizeof v->state);
+        fc_strlcpy(v->retired_at, reply_str(r, 1), sizeof v->retired_at);
+        fc_strlcpy(v->target_id, reply_str(r, 2), sizeof v->target_id);
+        fc_strlcpy(v->secret_arn, reply_str(r, 3), sizeof v->secret_arn);
+        fc_strlcpy(v->secret_version, reply_str(r, 4), sizeof v->secret_version);
+        fc_strlcpy(v->retiring_ms, reply_str(r, 5), sizeof v->retiring_ms);
+    }
+    if (r) freeReplyObject(r);
+    if (!v->exists) return;
+    ckeys k;
+    store_ckeys(c->s, campaign, &k);
+    redisReply *s = store_cmd(c->s, "HGET %s strategy", k.campaign);
+    if (s && s->type == REDIS_REPLY_STRING) fc_strlcpy(v->strategy, s->str, sizeof v->strategy);
+    if (s) freeReplyObject(s);
+}
+
+/* One transition-like entry in the campaign's event stream and on the audit topic. */
+static void record_event(coord *c, const char *campaign, const char *instance, const char *strategy,
+                         const char *event, const char *reason)
+{
+    ckeys k;
+    store_ckeys(c->s, campaign, &k);
+    char ts[24];
+    snprintf(ts, sizeof ts, "%lld", (long long)fc_now_ms());
+    const char *argv[] = {"XADD", k.events, "MAXLEN", "~", "10000", "*", "ts", ts, "instance", instance,
+                          "event", event, "step", "retired-watch", "attempt", "0", "from", "done", "to", "done",
+                          "reason", reason, "node", c->cfg.node_id};
+    redisReply *r = store_cmdargv(c->s, (int)FC_ARRAY_LEN(argv), argv, NULL);
+    if (r) freeReplyObject(r);
+    fc_step_event ev;
+    memset(&ev, 0, sizeof ev);
+    fc_strlcpy(ev.campaign, campaign, sizeof ev.campaign);
+    fc_strlcpy(ev.instance, instance, sizeof ev.instance);
+    fc_strlcpy(ev.strategy, strategy, sizeof ev.strategy);
+    fc_strlcpy(ev.step, "retired-watch", sizeof ev.step);
+    fc_strlcpy(ev.outcome, "ok", sizeof ev.outcome);
+    fc_strlcpy(ev.from_state, "done", sizeof ev.from_state);
+    fc_strlcpy(ev.to_state, "done", sizeof ev.to_state);
+    fc_strlcpy(ev.reason, reason, sizeof ev.reason);
+    fc_strlcpy(ev.node, c->cfg.node_id, sizeof ev.node);
+    ev.ts_ms = fc_now_ms();
+    emit_event(c->prod, &c->cfg, &ev);
+}
+
+/* `fleetcrypt retire` makes the final snapshot first: its existence means a
+ * retire is under way (or stopped half-way). Errors count as "under way". */
+static bool retire_under_way(region_aws *r, const char *campaign, const char *id)
+{
+    char snap[128];
+    if (!step_resource_name(campaign, id, "final", snap, sizeof snap)) return true;
+    rds_snapshot *sn = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_describe_db_snapshot(r->c, snap, &sn, &e)) {
+        rds_snapshot_free(sn);
+        return true;
+    }
+    return e.kind != AWS_ERR_NOT_FOUND;
+}
+
+static void restop(coord *c, region_aws *r, const rds_instance *src, const char *campaign, const char *id,
+                   const rec_view *rv)
+{
+    if (!retired_should_stop(src->status, rv->state, rv->retired_at[0] != 0)) return;
+    if (rv->retiring_ms[0] || retire_under_way(r, campaign, id)) {
+        log_info("retired source is running but a retire is under way: left alone", "db=%s", src->identifier);
+        return;
+    }
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_stop_db_instance(r->c, src->identifier, NULL, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState"))
+            log_info("retired source busy: stopping it next period", "db=%s", src->identifier);
+        else
+            log_warn("cannot stop the retired source again", "db=%s code=%s err=\"%.200s\"", src->identifier, e.code,
+                     e.message);
+        return;
+    }
+    char reason[256];
+    snprintf(reason, sizeof reason, "retired source %s restarted by AWS, stopped again", src->identifier);
+    log_warn("retired source restarted by AWS, stopped again", "db=%s", src->identifier);
+    record_event(c, campaign, id, rv->strategy, "retired-restopped", reason);
+    prom_counter_add(prom_default(), "fc_retired_restopped_total",
+                     "Retired sources AWS restarted (7-day limit) that the coordinator stopped again.", NULL, 1);
+}
+
+static void follow_secret(coord *c, region_aws *r, const rds_instance_list *all, const rds_instance *src,
+                          const char *campaign, const char *id, const rec_view *rv)
+{
+    if (strcmp(rv->state, "done") != 0) return;
+    const char *arn = src->master_user_secret_arn[0] ? src->master_user_secret_arn : rv->secret_arn;
+    if (!*arn) return;
+    const rds_instance *t = find_id(all, rv->target_id[0] ? rv->target_id : id);
+    if (!t || strcmp(tag_of(t, "fleetcrypt:instance"), id) != 0 || strcmp(tag_of(t, "fleetcrypt:campaign"), campaign) ||
+        !strcmp(tag_of(t, "fleetcrypt:role"), RETIRED_ROLE)) {
+        log_debug("no encrypted instance of ours to follow the master secret onto", "db=%s", id);
+        return;
+    }
+    msecret_result mr;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!msecret_follow(r->c, arn, rv->secret_version, t, &mr, &e)) {
+        if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState"))
+            log_info("master secret rotated; the encrypted instance is busy: next period", "db=%s", t->identifier);
+        else
+            log_warn("cannot follow the master secret", "db=%s secret=%s code=%s err=\"%.300s\"", t->identifier, arn,
+                     e.code, e.message);
+        return;
+    }
+    if (!mr.propagated) return;
+    char rk[STORE_KEY_MAX], now[24];
+    store_rec_key(c->s, campaign, id, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
+    redisReply *x = store_cmd(c->s, "HSET %s f.master_secret_version %s f.master_secret_synced_at %s", rk, mr.version,
+                              now);
+    if (x) freeReplyObject(x);
+    char reason[384];
+    snprintf(reason, sizeof reason, "master secret rotated (version %s): new password set on %s", mr.version,
+             t->identifier);
+    record_event(c, campaign, id, rv->strategy, "master-secret-followed", reason);
+    prom_counter_add(prom_default(), "fc_master_secret_propagated_total",
+                     "Rotations of a source's managed master secret set on its encrypted instance.", NULL, 1);
+}
+
+static void check_region(coord *c, region_aws *r)
+{
+    rds_instance_list *l = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    rds_describe_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_records = 100;
+    if (!rds_describe_db_instances_all(r->c, &o, &l, &e)) {
+        log_warn("retired-source check: describe failed", "region=%s code=%s", r->region, e.code);
+        return;
+    }
+    int seen = 0;
+    for (size_t k = 0; k < l->n && !*c->stop; k++) {
+        const rds_instance *src = &l->v[k];
+        if (strcmp(tag_of(src, "fleetcrypt:role"), RETIRED_ROLE) != 0) continue;
+        const char *campaign = tag_of(src, "fleetcrypt:campaign"), *id = tag_of(src, "fleetcrypt:instance");
+        if (!*campaign || !*id) continue;
+        rec_view rv;
+        read_record(c, campaign, id, &rv);
+        if (!rv.exists) continue; /* another deployment's, or a forgotten campaign */
+        seen++;
+        log_ctx_set(campaign, id, "retired-watch", 0);
+        restop(c, r, src, campaign, id, &rv);
+        follow_secret(c, r, l, src, campaign, id, &rv);
+        log_ctx_clear();
+    }
+    log_debug("retired-source check", "region=%s instances=%zu retired=%d", r->region, l->n, seen);
+    rds_instance_list_free(l);
+}
+
+void retired_tick(coord *c)
+{
+    if (c->cfg.retired_check_s <= 0) return;
+    int64_t now = fc_mono_ms();
+    if (c->retired_next_ms && now < c->retired_next_ms) return;
+    c->retired_next_ms = now + (int64_t)c->cfg.retired_check_s * 1000;
+    /* every (region, account) any campaign used: retired sources outlive their campaigns */
+    char key[STORE_KEY_MAX];
+    store_key(c->s, key, sizeof key, "campaigns");
+    redisReply *ids = store_cmd(c->s, "ZRANGE %s 0 -1", key);
+    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
+        if (ids) freeReplyObject(ids);
+        return;
+    }
+    region_aws *done[COORD_MAX_REGIONS];
+    int ndone = 0;
+    for (size_t i = 0; i < ids->elements && !*c->stop; i++) {
+        ckeys k;
+        store_ckeys(c->s, ids->element[i]->str, &k);
+        redisReply *h = store_cmd(c->s, "HMGET %s region account", k.campaign);
+        region_aws *r = NULL;
+        if (h && h->type == REDIS_REPLY_ARRAY && h->elements == 2 && *reply_str(h, 0))
+            r = coord_region(c, reply_str(h, 0), reply_str(h, 1));
+        if (h) freeReplyObject(h);
+        bool seen = false;
+        for (int j = 0; j < ndone; j++) seen |= done[j] == r;
+        if (!r || seen || ndone >= COORD_MAX_REGIONS) continue;
+        done[ndone++] = r;
+        check_region(c, r);
+    }
+    freeReplyObject(ids);
+}
