@@ -13,7 +13,10 @@ static const cli_cmd commands[] = {
     {"submit", cli_submit,
      "submit --campaign ID --kms-key KEY [--strategy pg-logical|offline] [--max-parallel N]\n"
      "                  [--region R] [--keep-snapshots] [--yes] [--dry-run] [--file CAMPAIGN.json]\n"
-     "                  [--select 'engine=E,encrypted=true|false,tag:K=V,id-prefix=P'] [INSTANCE_ID ... | -]",
+     "                  [--select 'engine=E,encrypted=true|false,tag:K=V,id-prefix=P'] [INSTANCE_ID ... | -]\n"
+     "  pg-logical:     [--cutover auto|approve] [--cutover-method rename|proxy] [--window 'DAYS HH:MM-HH:MM']\n"
+     "                  [--validate normal|strict] [--db-secret rds-managed|ARN|file:PATH]\n"
+     "                  [--replica-identity-full] [--allow-reboot] [--prewarm on|off] [--live-validate on|off]",
      "Validate a fleet and enqueue a campaign (nothing is enqueued unless everything validates).\n"
      "examples:\n"
      "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
@@ -53,9 +56,11 @@ static const cli_cmd commands[] = {
      "  fleetcrypt resume q4 db7\n"},
     {"abort", cli_abort, "abort CAMPAIGN [INSTANCE_ID ...]",
      "Abort instances: pending ones end `aborted` at once; in-flight ones run their strategy's\n"
-     "undo step (pg-logical; offline has none: the instance fails with the reason). Without\n"
-     "instances: every unfinished instance, nothing more is admitted, and the campaign ends\n"
-     "`aborted`.\n"
+     "undo step (pg-logical; offline has none: the instance fails with the reason). A failed\n"
+     "pg-logical instance that never switched is undone the same way (its slot, target, roles\n"
+     "and guard are removed); one that failed after the switch is left for retry. Without\n"
+     "instances: every unfinished or failed instance, nothing more is admitted, and the campaign\n"
+     "ends `aborted`.\n"
      "examples:\n"
      "  fleetcrypt abort q4 db3\n"
      "  fleetcrypt abort q4\n"},
@@ -67,7 +72,7 @@ static const cli_cmd commands[] = {
      "The transition stream of one instance: time, step, attempt, outcome, from->to, reason.\n"
      "example:\n"
      "  fleetcrypt logs q4 db3\n"},
-    {"report", cli_report, "report [CAMPAIGN] [--format json|csv|html] [--output FILE]",
+    {"report", cli_report, "report [CAMPAIGN | --select SEL] [--format json|csv|html] [--output FILE]",
      "Audit evidence: one row per instance (every campaign without CAMPAIGN) with its state, key\n"
      "before and after, cutover time, downtime, rows and tables verified, retired source and\n"
      "retain-until (finished + retention days, default 30), confirmed by one paginated\n"
@@ -75,7 +80,8 @@ static const cli_cmd commands[] = {
      "examples:\n"
      "  fleetcrypt report q4 --format html --output q4-report.html\n"
      "  fleetcrypt report q4 --format csv > q4.csv\n"
-     "  fleetcrypt report | jq .summary\n"},
+     "  fleetcrypt report | jq .summary\n"
+     "  fleetcrypt report --select 'engine=postgres,encrypted=false,tag:env=dev' --format html --output fleet.html\n"},
     {"retire", cli_retire,
      "retire CAMPAIGN [INSTANCE_ID ...] [--retention-days N] [--force] [--yes] [--dry-run]\n"
      "                  [--wait-timeout SECONDS]",

@@ -101,6 +101,25 @@ static int open_checked(fc_config *cfg, const ops_args *a, store **out, char *st
     return CLI_OK;
 }
 
+/* The opening every verb shares: parse, open the store, check the campaign
+ * and named instances. *s is NULL unless CLI_OK; ops_close frees a and s. */
+static int ops_open(fc_config *cfg, int argc, char **argv, const char *verb, int min_ids, int max_ids, ops_args *a,
+                    store **s, char *state, size_t cap)
+{
+    *s = NULL;
+    int rc = parse(cfg, argc, argv, verb, min_ids, max_ids, a);
+    return rc == CLI_OK ? open_checked(cfg, a, s, state, cap) : rc;
+}
+
+/* Accepts what ops_open left, whatever it returned; all may be NULL. */
+static int ops_close(store *s, ops_args *a, redisReply *all, int rc)
+{
+    if (all) freeReplyObject(all);
+    store_close(s);
+    free(a->ids);
+    return rc;
+}
+
 /* The named instances, or every instance of the campaign when none named.
  * Returns a reply that owns the strings (caller frees) or NULL with ids
  * pointing into argv. */
@@ -142,133 +161,224 @@ static void release_claim(store *s, const char *campaign, const char *id)
     store_active_release(s, campaign, m, 1);
 }
 
+/* ------------------------------------------------ one script per instance */
+/* The keys an instance script takes, in its KEYS order. */
+typedef enum { OK_REC, OK_LEASE, OK_COUNTS, OK_EVENTS, OK_TIMERS } ops_key;
+#define OPS_MAX_KEYS 6
+
+/* What a verb runs on each instance: lua/<script>.lua with these keys and
+ * args (the same for every instance), and what it does with each reply. */
+typedef struct ops_script {
+    const char *verb;
+    const char *script;
+    const ops_key *keys;
+    int nkeys;
+    const char *const *args;
+    int nargs;
+    void (*on_reply)(void *ud, const char *id, const redisReply *r);
+    void *ud;
+} ops_script;
+
+/* For each named instance (or every instance after target_ids) run the
+ * verb's script; the first Redis error ends the loop (exit 1). */
+static int each_instance(store *s, const ops_args *a, const ops_script *x)
+{
+    ckeys k;
+    store_ckeys(s, a->campaign, &k);
+    for (int i = 0; i < a->nids; i++) {
+        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+        inst_keys(s, a->campaign, a->ids[i], rk, lk);
+        const char *keys[OPS_MAX_KEYS];
+        for (int j = 0; j < x->nkeys && j < OPS_MAX_KEYS; j++) {
+            switch (x->keys[j]) {
+            case OK_REC: keys[j] = rk; break;
+            case OK_LEASE: keys[j] = lk; break;
+            case OK_COUNTS: keys[j] = k.counts; break;
+            case OK_EVENTS: keys[j] = k.events; break;
+            case OK_TIMERS: keys[j] = k.timers; break;
+            }
+        }
+        redisReply *r = store_script(s, x->script, x->nkeys, keys, x->nargs, x->args);
+        if (!r) return cli_err(CLI_FAIL, "redis error (%s %s)", x->verb, a->ids[i]);
+        x->on_reply(x->ud, a->ids[i], r);
+        freeReplyObject(r);
+    }
+    return CLI_OK;
+}
+
+/* Campaign-wide form of a verb: set campaign field `flag`=1 (NULL: none),
+ * then target every instance. CLI_OK or exit code. */
+static int campaign_wide(store *s, ops_args *a, const char *flag, redisReply **all)
+{
+    if (flag) {
+        ckeys k;
+        store_ckeys(s, a->campaign, &k);
+        redisReply *r = store_cmd(s, "HSET %s %s 1", k.campaign, flag);
+        if (r) freeReplyObject(r);
+    }
+    *all = target_ids(s, a);
+    return *all ? CLI_OK : cli_err(CLI_FAIL, "redis unavailable");
+}
+
+static int rearm_failed(fc_config *cfg, store *s, const char *campaign, const char *id, bool undo);
+
 /* ------------------------------------------------------------------ abort */
+typedef struct abort_tally {
+    store *s;
+    const ops_args *a;
+    int aborted, requested, terminal;
+    const char **failed; /* failed instances: undone by their strategy's abort step */
+    int nfailed;
+} abort_tally;
+
+static void abort_reply(void *ud, const char *id, const redisReply *r)
+{
+    abort_tally *t = ud;
+    if (reply_is_status(r, 0, "aborted")) {
+        t->aborted++;
+        release_claim(t->s, t->a->campaign, id);
+        printf("%s: aborted (was pending)\n", id);
+    } else if (reply_is_status(r, 0, "requested")) {
+        t->requested++;
+        printf("%s: abort requested (its strategy's undo step runs next)\n", id);
+    } else if (reply_is_status(r, 0, "terminal") && !strcmp(reply_str(r, 1), "failed") && t->failed) {
+        t->failed[t->nfailed++] = id;
+    } else {
+        t->terminal++;
+        if (!t->a->all_flag) printf("%s: already %s, nothing to abort\n", id, reply_str(r, 1));
+    }
+}
+
+/* A failed instance may still hold what its strategy made (pg-logical: a
+ * slot that retains WAL on the source, the encrypted target, roles, the DDL
+ * guard). Abort sends it to the strategy's undo step unless the strategy has
+ * none (offline) or it failed after the switch (the encrypted instance
+ * serves: undoing would lose its writes; fix the cause and retry). */
+static int abort_failed(fc_config *cfg, store *s, const char *campaign, const char *id, const char *strategy,
+                        abort_tally *t)
+{
+    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+    inst_keys(s, campaign, id, rk, lk);
+    redisReply *r = store_cmd(s, "HMGET %s f.switched f.abort_refused", rk);
+    bool switched = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                    ((r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "1")) ||
+                     (r->element[1]->type == REDIS_REPLY_STRING && *r->element[1]->str &&
+                      strcmp(r->element[1]->str, "0")));
+    if (r) freeReplyObject(r);
+    if (!strcmp(strategy, "offline") || switched) {
+        t->terminal++;
+        printf("%s: failed%s; nothing to undo by abort (fix the cause, then fleetcrypt retry %s %s)\n", id,
+               switched ? " after the switch: the encrypted instance serves" : " (strategy offline has no undo step)",
+               campaign, id);
+        return CLI_OK;
+    }
+    int rc = rearm_failed(cfg, s, campaign, id, true);
+    if (rc == CLI_OK) t->requested++;
+    return rc;
+}
+
 int cli_abort(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
-    int rc = parse(cfg, argc, argv, "abort", 0, -1, &a);
-    store *s = NULL;
+    store *s;
     redisReply *all = NULL;
     char cst[32] = "";
+    int rc = ops_open(cfg, argc, argv, "abort", 0, -1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
-    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
-    if (rc != CLI_OK) goto cleanup;
-    ckeys k;
-    store_ckeys(s, a.campaign, &k);
-    char now[24];
-    now_str(now, sizeof now);
     if (a.nids == 0) {
         /* whole campaign: admit nothing more first, and let a paused campaign
          * run its instances' undo steps. The coordinator ends it `aborted`. */
-        redisReply *r = store_cmd(s, "HSET %s abort_requested 1", k.campaign);
-        if (r) freeReplyObject(r);
+        if ((rc = campaign_wide(s, &a, "abort_requested", &all)) != CLI_OK) goto cleanup;
         if (!strcmp(cst, "paused")) store_campaign_set_state(s, a.campaign, "paused", "running");
-        all = target_ids(s, &a);
-        if (!all) {
-            rc = cli_err(CLI_FAIL, "redis unavailable");
-            goto cleanup;
-        }
     }
-    int aborted = 0, requested = 0, terminal = 0;
-    for (int i = 0; i < a.nids; i++) {
-        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-        inst_keys(s, a.campaign, a.ids[i], rk, lk);
-        const char *keys[] = {rk, k.counts, k.events, k.timers};
-        const char *args[] = {now, cfg->node_id};
-        redisReply *r = store_script(s, "abort", 4, keys, 2, args);
-        if (!r) {
-            rc = cli_err(CLI_FAIL, "redis error aborting %s", a.ids[i]);
-            goto cleanup;
-        }
-        if (reply_is_status(r, 0, "aborted")) {
-            aborted++;
-            release_claim(s, a.campaign, a.ids[i]);
-            printf("%s: aborted (was pending)\n", a.ids[i]);
-        } else if (reply_is_status(r, 0, "requested")) {
-            requested++;
-            printf("%s: abort requested (its strategy's undo step runs next)\n", a.ids[i]);
-        } else {
-            terminal++;
-            if (!a.all_flag) printf("%s: already %s, nothing to abort\n", a.ids[i], reply_str(r, 1));
-        }
-        freeReplyObject(r);
+    char now[24];
+    now_str(now, sizeof now);
+    static const ops_key keys[] = {OK_REC, OK_COUNTS, OK_EVENTS, OK_TIMERS};
+    const char *args[] = {now, cfg->node_id};
+    abort_tally t = {.s = s, .a = &a, .failed = calloc((size_t)a.nids + 1, sizeof(char *))};
+    if (!t.failed) {
+        rc = cli_err(CLI_FAIL, "out of memory");
+        goto cleanup;
     }
-    printf("campaign %s: %d aborted, %d abort requested, %d already finished\n", a.campaign, aborted, requested,
-           terminal);
+    ops_script x = {"abort", "abort", keys, 4, args, 2, abort_reply, &t};
+    if ((rc = each_instance(s, &a, &x)) == CLI_OK && t.nfailed > 0) {
+        ckeys k;
+        store_ckeys(s, a.campaign, &k);
+        redisReply *sr = store_cmd(s, "HGET %s strategy", k.campaign);
+        char strategy[32] = "";
+        if (sr && sr->type == REDIS_REPLY_STRING) fc_strlcpy(strategy, sr->str, sizeof strategy);
+        if (sr) freeReplyObject(sr);
+        for (int i = 0; i < t.nfailed && rc == CLI_OK; i++)
+            rc = abort_failed(cfg, s, a.campaign, t.failed[i], strategy, &t);
+    }
+    free(t.failed);
+    if (rc != CLI_OK) goto cleanup;
+    printf("campaign %s: %d aborted, %d abort requested, %d already finished\n", a.campaign, t.aborted, t.requested,
+           t.terminal);
 cleanup:
-    if (all) freeReplyObject(all);
-    store_close(s);
-    free(a.ids);
-    return rc;
+    return ops_close(s, &a, all, rc);
 }
 
 /* ------------------------------------------------------------------ approve */
+typedef struct approve_tally {
+    bool campaign_wide;
+    int woken;
+} approve_tally;
+
+static void approve_reply(void *ud, const char *id, const redisReply *r)
+{
+    approve_tally *t = ud;
+    if (!strcmp(reply_str(r, 1), "waiting_approval")) t->woken++;
+    if (!t->campaign_wide) printf("%s: approved (%s)\n", id, reply_str(r, 1));
+}
+
 int cli_approve(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
-    int rc = parse(cfg, argc, argv, "approve", 0, -1, &a);
-    store *s = NULL;
+    store *s;
     redisReply *all = NULL;
     char cst[32] = "";
+    int rc = ops_open(cfg, argc, argv, "approve", 0, -1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
-    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
-    if (rc != CLI_OK) goto cleanup;
-    ckeys k;
-    store_ckeys(s, a.campaign, &k);
+    approve_tally t = {.campaign_wide = a.nids == 0};
+    if (t.campaign_wide && (rc = campaign_wide(s, &a, "approved", &all)) != CLI_OK) goto cleanup;
     char now[24];
     now_str(now, sizeof now);
-    bool campaign_wide = a.nids == 0;
-    if (campaign_wide) {
-        redisReply *r = store_cmd(s, "HSET %s approved 1", k.campaign);
-        if (r) freeReplyObject(r);
-        all = target_ids(s, &a);
-        if (!all) {
-            rc = cli_err(CLI_FAIL, "redis unavailable");
-            goto cleanup;
-        }
-    }
-    int woken = 0;
-    for (int i = 0; i < a.nids; i++) {
-        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-        inst_keys(s, a.campaign, a.ids[i], rk, lk);
-        const char *keys[] = {rk, k.timers, k.events};
-        const char *args[] = {now, cfg->node_id, campaign_wide ? "0" : "1"};
-        redisReply *r = store_script(s, "approve", 3, keys, 3, args);
-        if (!r) {
-            rc = cli_err(CLI_FAIL, "redis error approving %s", a.ids[i]);
-            goto cleanup;
-        }
-        if (!strcmp(reply_str(r, 1), "waiting_approval")) woken++;
-        if (!campaign_wide) printf("%s: approved (%s)\n", a.ids[i], reply_str(r, 1));
-        freeReplyObject(r);
-    }
+    static const ops_key keys[] = {OK_REC, OK_TIMERS, OK_EVENTS};
+    const char *args[] = {now, cfg->node_id, t.campaign_wide ? "0" : "1"};
+    ops_script x = {"approve", "approve", keys, 3, args, 3, approve_reply, &t};
+    if ((rc = each_instance(s, &a, &x)) != CLI_OK) goto cleanup;
     printf("campaign %s: %s approved, %d waiting instance(s) woken\n", a.campaign,
-           campaign_wide ? "every instance" : "named instance(s)", woken);
+           t.campaign_wide ? "every instance" : "named instance(s)", t.woken);
 cleanup:
-    if (all) freeReplyObject(all);
-    store_close(s);
-    free(a.ids);
-    return rc;
+    return ops_close(s, &a, all, rc);
 }
 
 /* ------------------------------------------------------------------ pause / resume */
+typedef struct pause_tally {
+    const char *verb;
+    bool campaign_wide;
+} pause_tally;
+
+static void pause_reply(void *ud, const char *id, const redisReply *r)
+{
+    const pause_tally *t = ud;
+    if (t->campaign_wide) return;
+    if (reply_is_status(r, 0, "terminal")) printf("%s: already %s, nothing to %s\n", id, reply_str(r, 1), t->verb);
+    else printf("%s: %s\n", id, !strcmp(t->verb, "pause") ? "paused" : "resumed");
+}
+
 static int pause_resume(fc_config *cfg, int argc, char **argv, bool pause)
 {
     const char *verb = pause ? "pause" : "resume";
     ops_args a;
-    int rc = parse(cfg, argc, argv, verb, 0, -1, &a);
-    store *s = NULL;
+    store *s;
     redisReply *all = NULL;
     char cst[32] = "";
+    int rc = ops_open(cfg, argc, argv, verb, 0, -1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
-    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
-    if (rc != CLI_OK) goto cleanup;
-    ckeys k;
-    store_ckeys(s, a.campaign, &k);
-    char now[24];
-    now_str(now, sizeof now);
-    bool campaign_wide = a.nids == 0;
-    if (campaign_wide) {
+    pause_tally t = {.verb = verb, .campaign_wide = a.nids == 0};
+    if (t.campaign_wide) {
         if (strcmp(cst, "running") && strcmp(cst, "paused")) {
             rc = cli_err(CLI_USAGE, "campaign: %s is %s, cannot %s it", a.campaign, cst, verb);
             goto cleanup;
@@ -282,51 +392,67 @@ static int pause_resume(fc_config *cfg, int argc, char **argv, bool pause)
         if (pause) goto cleanup; /* running steps finish; new ones wait (step_begin/timer_take) */
         /* resume: make sure every in-flight instance's current step is in the
          * outbox (messages dropped while paused already left it) */
-        all = target_ids(s, &a);
-        if (!all) {
-            rc = cli_err(CLI_FAIL, "redis unavailable");
-            goto cleanup;
-        }
+        if ((rc = campaign_wide(s, &a, NULL, &all)) != CLI_OK) goto cleanup;
     }
-    for (int i = 0; i < a.nids; i++) {
-        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-        inst_keys(s, a.campaign, a.ids[i], rk, lk);
-        const char *keys[] = {rk, k.timers, k.events, lk};
-        const char *args[] = {verb, now, cfg->node_id, campaign_wide ? "0" : "1"};
-        redisReply *r = store_script(s, "pause", 4, keys, 4, args);
-        if (!r) {
-            rc = cli_err(CLI_FAIL, "redis error (%s %s)", verb, a.ids[i]);
-            goto cleanup;
-        }
-        if (!campaign_wide) {
-            if (reply_is_status(r, 0, "terminal"))
-                printf("%s: already %s, nothing to %s\n", a.ids[i], reply_str(r, 1), verb);
-            else printf("%s: %s\n", a.ids[i], pause ? "paused" : "resumed");
-        }
-        freeReplyObject(r);
-    }
+    char now[24];
+    now_str(now, sizeof now);
+    static const ops_key keys[] = {OK_REC, OK_TIMERS, OK_EVENTS, OK_LEASE};
+    const char *args[] = {verb, now, cfg->node_id, t.campaign_wide ? "0" : "1"};
+    ops_script x = {verb, "pause", keys, 4, args, 4, pause_reply, &t};
+    rc = each_instance(s, &a, &x);
 cleanup:
-    if (all) freeReplyObject(all);
-    store_close(s);
-    free(a.ids);
-    return rc;
+    return ops_close(s, &a, all, rc);
 }
 
 int cli_pause(fc_config *cfg, int argc, char **argv) { return pause_resume(cfg, argc, argv, true); }
 int cli_resume(fc_config *cfg, int argc, char **argv) { return pause_resume(cfg, argc, argv, false); }
 
 /* ------------------------------------------------------------------ retry */
+/* Put a failed instance back to running (lua/retry.lua): at its failed
+ * step, or with undo, straight to its strategy's abort step. Re-takes the
+ * active-instances claim first. CLI_OK or an exit code (message printed). */
+static int rearm_failed(fc_config *cfg, store *s, const char *campaign, const char *id, bool undo)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+    inst_keys(s, campaign, id, rk, lk);
+    /* re-take the active-instances claim (released if the campaign ended) */
+    redisReply *rg = store_cmd(s, "HGET %s region", k.campaign);
+    char member[160], cm[160], cc[64];
+    snprintf(member, sizeof member, "%s/%s", rg && rg->type == REDIS_REPLY_STRING ? rg->str : "", id);
+    if (rg) freeReplyObject(rg);
+    const char *mem[] = {member};
+    int cl = store_active_claim(s, campaign, mem, 1, cm, sizeof cm, cc, sizeof cc);
+    if (cl == 0) return cli_err(CLI_USAGE, "instance: %s is now in active campaign %s", id, cc);
+    if (cl < 0) return cli_err(CLI_FAIL, "redis unavailable");
+    const char *dl_env = getenv("FLEETCRYPT_STEP_DEADLINE_MAX_S");
+    long long dl_s = dl_env && atoll(dl_env) > 0 ? atoll(dl_env) : 1800;
+    char now[24], deadline[24];
+    int64_t t = fc_now_ms();
+    snprintf(now, sizeof now, "%lld", (long long)t);
+    snprintf(deadline, sizeof deadline, "%lld", (long long)(t + dl_s * 1000));
+    const char *keys[] = {rk, k.counts, k.events, k.timers, k.seq, k.campaign};
+    const char *args[] = {now, store_floor(s), deadline, cfg->node_id, undo ? "abort" : ""};
+    redisReply *r = store_script(s, "retry", 6, keys, 5, args);
+    if (!r) return cli_err(CLI_FAIL, "redis error %s %s", undo ? "aborting" : "retrying", id);
+    int rc = CLI_OK;
+    if (reply_is_status(r, 0, "ok") && undo)
+        printf("%s: failed at %s; abort requested (its strategy's undo step runs next)\n", id, reply_str(r, 1));
+    else if (reply_is_status(r, 0, "ok"))
+        printf("%s: retrying step %s (attempt %s)\n", id, reply_str(r, 1), reply_str(r, 2));
+    else rc = cli_err(CLI_USAGE, "instance: %s", reply_str(r, 1));
+    freeReplyObject(r);
+    return rc;
+}
+
 int cli_retry(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
-    int rc = parse(cfg, argc, argv, "retry", 1, 1, &a);
-    store *s = NULL;
+    store *s;
     char cst[32] = "";
+    int rc = ops_open(cfg, argc, argv, "retry", 1, 1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
-    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
-    if (rc != CLI_OK) goto cleanup;
-    ckeys k;
-    store_ckeys(s, a.campaign, &k);
     char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
     inst_keys(s, a.campaign, a.ids[0], rk, lk);
     redisReply *st = store_cmd(s, "HGET %s state", rk);
@@ -338,42 +464,9 @@ int cli_retry(fc_config *cfg, int argc, char **argv)
         rc = cli_err(CLI_USAGE, "instance: %s is %s; only a failed instance can be retried", a.ids[0], was);
         goto cleanup;
     }
-    /* re-take the active-instances claim (released if the campaign ended) */
-    redisReply *rg = store_cmd(s, "HGET %s region", k.campaign);
-    char member[160], cm[160], cc[64];
-    snprintf(member, sizeof member, "%s/%s", rg && rg->type == REDIS_REPLY_STRING ? rg->str : "", a.ids[0]);
-    if (rg) freeReplyObject(rg);
-    const char *mem[] = {member};
-    int cl = store_active_claim(s, a.campaign, mem, 1, cm, sizeof cm, cc, sizeof cc);
-    if (cl == 0) {
-        rc = cli_err(CLI_USAGE, "instance: %s is now in active campaign %s", a.ids[0], cc);
-        goto cleanup;
-    }
-    if (cl < 0) {
-        rc = cli_err(CLI_FAIL, "redis unavailable");
-        goto cleanup;
-    }
-    const char *dl_env = getenv("FLEETCRYPT_STEP_DEADLINE_MAX_S");
-    long long dl_s = dl_env && atoll(dl_env) > 0 ? atoll(dl_env) : 1800;
-    char now[24], deadline[24];
-    int64_t t = fc_now_ms();
-    snprintf(now, sizeof now, "%lld", (long long)t);
-    snprintf(deadline, sizeof deadline, "%lld", (long long)(t + dl_s * 1000));
-    const char *keys[] = {rk, k.counts, k.events, k.timers, k.seq, k.campaign};
-    const char *args[] = {now, store_floor(s), deadline, cfg->node_id};
-    redisReply *r = store_script(s, "retry", 6, keys, 4, args);
-    if (!r) {
-        rc = cli_err(CLI_FAIL, "redis error retrying %s", a.ids[0]);
-        goto cleanup;
-    }
-    if (reply_is_status(r, 0, "ok"))
-        printf("%s: retrying step %s (attempt %s)\n", a.ids[0], reply_str(r, 1), reply_str(r, 2));
-    else rc = cli_err(CLI_USAGE, "instance: %s", reply_str(r, 1));
-    freeReplyObject(r);
+    rc = rearm_failed(cfg, s, a.campaign, a.ids[0], false);
 cleanup:
-    store_close(s);
-    free(a.ids);
-    return rc;
+    return ops_close(s, &a, NULL, rc);
 }
 
 /* ------------------------------------------------------------------ logs */
@@ -398,11 +491,9 @@ void cli_fmt_time(int64_t ms, char *out, size_t cap)
 int cli_logs(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
-    int rc = parse(cfg, argc, argv, "logs", 1, 1, &a);
-    store *s = NULL;
+    store *s;
     char cst[32] = "";
-    if (rc != CLI_OK) goto cleanup;
-    rc = open_checked(cfg, &a, &s, cst, sizeof cst);
+    int rc = ops_open(cfg, argc, argv, "logs", 1, 1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
     ckeys k;
     store_ckeys(s, a.campaign, &k);
@@ -443,7 +534,5 @@ int cli_logs(fc_config *cfg, int argc, char **argv)
     }
     if (lines == 0) printf("no transitions recorded for %s in campaign %s\n", a.ids[0], a.campaign);
 cleanup:
-    store_close(s);
-    free(a.ids);
-    return rc;
+    return ops_close(s, &a, NULL, rc);
 }

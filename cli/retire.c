@@ -5,8 +5,12 @@
  * --yes when stdin is not one). Idempotent: an existing final snapshot is
  * reused, a source already gone is success. Deletes only an instance still
  * tagged fleetcrypt:role=retired-source (what deploy/iam/
- * fleetcrypt-retire-policy.json allows). The record gets retired_at,
- * final_snapshot and retired_source by plain HSET (the instance is
+ * fleetcrypt-retire-policy.json allows). The source's former read
+ * replicas, promoted and retired by step `replicas` (tagged
+ * fleetcrypt:replica-of=INSTANCE), are retired with it, each with its own
+ * final snapshot. The record gets retired_at,
+ * final_snapshot and retired_source (and, before the first AWS call,
+ * retiring_ms) by plain HSET (the instance is
  * terminal: no lease). */
 #include "cli.h"
 #include "rds.h"
@@ -24,16 +28,30 @@
 
 typedef struct target {
     char id[64];       /* the campaign's instance */
-    char retired[64];  /* its retired source */
-    char snap[64];     /* fc-<campaign>-<id>-final */
+    char orig[64];     /* fleetcrypt:original-id: id, or the replaced read replica's name */
+    char retired[64];  /* its retired source (or a retired former read replica) */
+    char snap[64];     /* fc-<campaign>-<orig>-final */
     long long retain_until_ms;
-    bool gone;         /* source no longer exists / deleting */
+    bool replica;      /* a former read replica of the source (fleetcrypt:replica-of=id) */
 } target;
 
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Before the first AWS call: tells the coordinator not to stop the retired
+ * source again while it is being snapshotted and deleted. */
+static bool record_retiring(store *s, const char *campaign, const target *t)
+{
+    char rk[STORE_KEY_MAX], now[24];
+    store_rec_key(s, campaign, t->id, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
+    redisReply *r = store_cmd(s, "HSETNX %s retiring_ms %s", rk, now);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
 }
 
 static bool record_done(store *s, const char *campaign, const target *t)
@@ -87,7 +105,7 @@ static bool final_snapshot(aws_client *c, const char *campaign, const target *t,
             const char *kv[4][2] = {{"fleetcrypt:campaign", campaign},
                                     {"fleetcrypt:instance", t->id},
                                     {"fleetcrypt:role", "final-snapshot"},
-                                    {"fleetcrypt:original-id", t->id}};
+                                    {"fleetcrypt:original-id", t->orig}};
             for (int k = 0; k < 4; k++) {
                 fc_strlcpy(tags[k].key, kv[k][0], sizeof tags[k].key);
                 fc_strlcpy(tags[k].value, kv[k][1], sizeof tags[k].value);
@@ -127,7 +145,8 @@ static bool delete_source(aws_client *c, const char *campaign, const target *t)
         return false;
     }
     bool tagged = cli_has_tag(i, "fleetcrypt:role", "retired-source") &&
-                  cli_has_tag(i, "fleetcrypt:original-id", t->id) && cli_has_tag(i, "fleetcrypt:campaign", campaign);
+                  cli_has_tag(i, "fleetcrypt:original-id", t->orig) && cli_has_tag(i, "fleetcrypt:campaign", campaign) &&
+                  (!t->replica || cli_has_tag(i, "fleetcrypt:replica-of", t->id));
     bool deleting = !strcmp(i->status, "deleting");
     rds_instance_free(i);
     if (deleting) return true;
@@ -144,9 +163,21 @@ static bool delete_source(aws_client *c, const char *campaign, const target *t)
     return true;
 }
 
+static bool add_target(target *x, const char *campaign, const char *id, const char *orig, const char *retired,
+                       long long until_ms, bool replica)
+{
+    memset(x, 0, sizeof *x);
+    fc_strlcpy(x->id, id, sizeof x->id);
+    fc_strlcpy(x->orig, orig, sizeof x->orig);
+    fc_strlcpy(x->retired, retired, sizeof x->retired);
+    x->retain_until_ms = until_ms;
+    x->replica = replica;
+    return step_resource_name(campaign, orig, "final", x->snap, sizeof x->snap);
+}
+
 static bool confirm(int n)
 {
-    printf("Delete %d retired source instance(s)? [y/N] ", n);
+    printf("Delete %d retired instance(s)? [y/N] ", n);
     fflush(stdout);
     char line[16];
     if (!fgets(line, sizeof line, stdin)) return false;
@@ -236,7 +267,7 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
         rc = cli_err(CLI_FAIL, "DescribeDBInstances: %s: %.200s", e.code, e.message);
         goto out;
     }
-    t = calloc(ids->elements + 1, sizeof *t);
+    t = calloc(ids->elements + (fleet ? fleet->n : 0) + 1, sizeof *t);
     if (!t) {
         rc = cli_err(CLI_FAIL, "out of memory");
         goto out;
@@ -261,30 +292,46 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
             freeReplyObject(rec);
             continue;
         }
+        long long fin = strtoll(cli_kv(rec, "finished_ms"), NULL, 10);
+        long long until_ms = fin + (long long)retention * 86400000LL;
+        char until[40];
+        cli_fmt_time(until_ms, until, sizeof until);
         const rds_instance *ret = cli_find_retired(fleet, campaign, id);
         if (!ret || !strcmp(ret->status, "deleting")) {
             if (*cli_kv(rec, "retired_at")) printf("%s: already retired (final snapshot %s)\n", id, cli_kv(rec, "final_snapshot"));
             else if (ret) printf("%s: retired source %s is being deleted\n", id, ret->identifier);
             else printf("%s: no retired source tagged for it: nothing to retire\n", id);
-            freeReplyObject(rec);
-            continue;
-        }
-        target *x = &t[nt++];
-        fc_strlcpy(x->id, id, sizeof x->id);
-        fc_strlcpy(x->retired, ret->identifier, sizeof x->retired);
-        if (!step_resource_name(campaign, id, "final", x->snap, sizeof x->snap)) {
+        } else if (!add_target(&t[nt], campaign, id, id, ret->identifier, until_ms, false)) {
             freeReplyObject(rec);
             rc = cli_err(CLI_FAIL, "no snapshot name for %s", id);
             goto out;
+        } else {
+            printf("%s: will delete %s (stopped, unencrypted source) after final snapshot %s; retain until %s\n", id,
+                   t[nt].retired, t[nt].snap, until);
+            if (now < until_ms) nrefuse++;
+            nt++;
         }
-        long long fin = strtoll(cli_kv(rec, "finished_ms"), NULL, 10);
-        x->retain_until_ms = fin + (long long)retention * 86400000LL;
+        /* its former read replicas, replaced by encrypted ones at step `replicas` */
+        for (size_t n = 0; fleet && n < fleet->n; n++) {
+            const rds_instance *r = &fleet->v[n];
+            if (!cli_has_tag(r, "fleetcrypt:role", "retired-source") || !cli_has_tag(r, "fleetcrypt:campaign", campaign) ||
+                !cli_has_tag(r, "fleetcrypt:replica-of", id) || !strcmp(r->status, "deleting"))
+                continue;
+            const char *orig = "";
+            for (size_t g = 0; g < r->n_tags; g++)
+                if (!strcmp(r->tags[g].key, "fleetcrypt:original-id")) orig = r->tags[g].value;
+            /* same name as the campaign instance: not a replica's tag set we wrote */
+            if (!strcmp(orig, id)) continue;
+            if (!fc_valid_db_identifier(orig) || !add_target(&t[nt], campaign, id, orig, r->identifier, until_ms, true)) {
+                printf("%s: retired replica %s has no valid fleetcrypt:original-id tag: left alone\n", id, r->identifier);
+                continue;
+            }
+            printf("%s: will delete %s (stopped, unencrypted former read replica %s) after final snapshot %s; retain "
+                   "until %s\n", id, t[nt].retired, orig, t[nt].snap, until);
+            if (now < until_ms) nrefuse++;
+            nt++;
+        }
         freeReplyObject(rec);
-        char until[40];
-        cli_fmt_time(x->retain_until_ms, until, sizeof until);
-        printf("%s: will delete %s (stopped, unencrypted source) after final snapshot %s; retain until %s\n", x->id,
-               x->retired, x->snap, until);
-        if (now < x->retain_until_ms) nrefuse++;
     }
     if (nt == 0) {
         printf("campaign %s: nothing to retire\n", campaign);
@@ -318,8 +365,10 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
     for (int i = 0; i < nt && rc == CLI_OK; i++) {
         printf("%s: retiring %s\n", t[i].id, t[i].retired);
         fflush(stdout);
-        if (!final_snapshot(c, campaign, &t[i], wait_s) || !delete_source(c, campaign, &t[i])) rc = CLI_FAIL;
-        else if (!record_done(s, campaign, &t[i])) rc = cli_err(CLI_FAIL, "redis: could not record %s", t[i].id);
+        if (!record_retiring(s, campaign, &t[i])) rc = cli_err(CLI_FAIL, "redis: could not record %s", t[i].id);
+        else if (!final_snapshot(c, campaign, &t[i], wait_s) || !delete_source(c, campaign, &t[i])) rc = CLI_FAIL;
+        else if (!t[i].replica && !record_done(s, campaign, &t[i]))
+            rc = cli_err(CLI_FAIL, "redis: could not record %s", t[i].id);
     }
 out:
     free(t);

@@ -4,6 +4,7 @@
  * (VpcSecurityGroupIds.VpcSecurityGroupId.N, Tags.Tag.N.Key, ...). */
 #include "rds.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,70 @@ static bool snapshot_call(aws_client *c, const char *action, aws_query *q, rds_s
 }
 
 /* ---------------- describe instances / snapshots ---------------- */
+/* One paginator serves both Describe calls. rds_instance_list and
+ * rds_snapshot_list share one shape ({T *v; size_t n; char marker[];}): a
+ * list_kind says where those fields are, how big one element is, how to
+ * parse and clear one, and which callback type a caller's _each passes. */
+typedef struct list_kind {
+    const char *action;         /* DescribeDBInstances */
+    const char *id_key;         /* DBInstanceIdentifier */
+    const char *path;           /* DBInstances/DBInstance */
+    const char *not_found;      /* error code when a single describe finds nothing */
+    const char *noun;           /* DBInstance */
+    size_t elem;                /* sizeof(rds_instance) */
+    size_t list_size, off_v, off_n, off_marker, marker_cap;
+    parse_fn parse;
+    void (*clear)(void *elem);  /* free what one element owns, not the element */
+} list_kind;
+
+static void clear_instance(void *p) { instance_clear(p); }
+static void clear_snapshot(void *p) { free(((rds_snapshot *)p)->tags); }
+
+#define LIST_FIELDS(LT) sizeof(LT), offsetof(LT, v), offsetof(LT, n), offsetof(LT, marker), \
+                        sizeof(((LT *)0)->marker)
+static const list_kind K_INSTANCES = {"DescribeDBInstances", "DBInstanceIdentifier", "DBInstances/DBInstance",
+                                      "DBInstanceNotFound", "DBInstance", sizeof(rds_instance),
+                                      LIST_FIELDS(rds_instance_list), p_instance, clear_instance};
+static const list_kind K_SNAPSHOTS = {"DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshots/DBSnapshot",
+                                      "DBSnapshotNotFound", "DBSnapshot", sizeof(rds_snapshot),
+                                      LIST_FIELDS(rds_snapshot_list), p_snapshot, clear_snapshot};
+
+/* The fields of a list through its kind (the array pointer by memcpy: the
+ * list's member is a T *, not a void *). */
+static void *list_v(const list_kind *k, const void *l)
+{
+    void *v;
+    memcpy(&v, (const char *)l + k->off_v, sizeof(v));
+    return v;
+}
+static void list_set_v(const list_kind *k, void *l, void *v) { memcpy((char *)l + k->off_v, &v, sizeof(v)); }
+static size_t *list_n(const list_kind *k, void *l) { return (size_t *)(void *)((char *)l + k->off_n); }
+static char *list_marker(const list_kind *k, void *l) { return (char *)l + k->off_marker; }
+
+static void list_free(const list_kind *k, void *l)
+{
+    if (!l) return;
+    char *v = list_v(k, l);
+    for (size_t i = 0; i < *list_n(k, l); i++) k->clear(v + i * k->elem);
+    free(v);
+    free(l);
+}
+
+/* Where a page goes: a caller's typed callback, or an internal one. */
+typedef struct page_sink {
+    rds_instance_page_fn instances;
+    rds_snapshot_page_fn snapshots;
+    bool (*internal)(void *ud, void *list);
+    void *ud;
+} page_sink;
+
+static bool sink_call(const page_sink *s, void *list)
+{
+    if (s->instances) return s->instances(s->ud, list);
+    if (s->snapshots) return s->snapshots(s->ud, list);
+    return s->internal(s->ud, list);
+}
+
 static void describe_query(aws_query *q, const char *action, const rds_describe_opts *o,
                            const char *id_key, const char *marker)
 {
@@ -352,234 +417,172 @@ static void describe_query(aws_query *q, const char *action, const rds_describe_
     if (marker && *marker) aws_query_add(q, "Marker", marker);
 }
 
-bool rds_describe_db_instances_page(aws_client *c, const rds_describe_opts *o,
-                                    rds_instance_list **out, aws_error *err)
+/* One page into a fresh list of the kind's type (caller frees); NULL on
+ * failure. The typed wrappers assign the result, so no T ** is written
+ * through a void **. */
+static void *list_page(aws_client *c, const list_kind *k, const rds_describe_opts *o, aws_error *err)
 {
     aws_query q;
     aws_xml *x = NULL;
-    rds_instance_list *l = NULL;
-    bool ok = false;
-    *out = NULL;
-    describe_query(&q, "DescribeDBInstances", o, "DBInstanceIdentifier", o ? o->marker : NULL);
-    if (!aws_query_call(c, AWS_SVC_RDS, "DescribeDBInstances", &q, &x, err)) goto cleanup;
-    const aws_xml_node *r = aws_query_result(x, "DescribeDBInstances");
-    if (!(l = calloc(1, sizeof(*l)))) goto nomem;
-    for (const aws_xml_node *n = aws_xml_find(r, "DBInstances/DBInstance"); n;
-         n = aws_xml_next_same(n)) {
-        if (!PUSH(l->v, l->n) || !parse_instance(n, &l->v[l->n - 1])) goto nomem;
+    void *l = NULL, *out = NULL;
+    describe_query(&q, k->action, o, k->id_key, o ? o->marker : NULL);
+    if (!aws_query_call(c, AWS_SVC_RDS, k->action, &q, &x, err)) goto cleanup;
+    const aws_xml_node *r = aws_query_result(x, k->action);
+    if (!(l = calloc(1, k->list_size))) goto nomem;
+    for (const aws_xml_node *n = aws_xml_find(r, k->path); n; n = aws_xml_next_same(n)) {
+        void *v = list_v(k, l);
+        size_t *cnt = list_n(k, l);
+        bool pushed = push_(&v, cnt, k->elem);
+        list_set_v(k, l, v);
+        if (!pushed || !k->parse(n, (char *)v + (*cnt - 1) * k->elem)) goto nomem;
     }
-    aws_xml_text(r, "Marker", l->marker, sizeof(l->marker));
-    *out = l;
+    aws_xml_text(r, "Marker", list_marker(k, l), k->marker_cap);
+    out = l;
     l = NULL;
-    ok = true;
     goto cleanup;
 nomem:
     oom(err);
 cleanup:
-    rds_instance_list_free(l);
+    list_free(k, l);
     aws_xml_free(x);
     aws_query_free(&q);
-    return ok;
+    return out;
+}
+
+/* Every page to the sink, following Marker (bounded, and stopping on a
+ * repeated marker). */
+static bool list_each(aws_client *c, const list_kind *k, const rds_describe_opts *o, const page_sink *s,
+                      aws_error *err)
+{
+    rds_describe_opts po;
+    char marker[1024] = "";
+    memset(&po, 0, sizeof(po));
+    if (o) po = *o;
+    for (int page = 0; page < RDS_MAX_PAGES; page++) {
+        po.marker = marker[0] ? marker : NULL;
+        void *l = list_page(c, k, &po, err);
+        if (!l) return false;
+        const char *m = list_marker(k, l);
+        bool more = sink_call(s, l) && m[0] && strcmp(m, marker);
+        fc_strlcpy(marker, m, sizeof(marker));
+        list_free(k, l);
+        if (!more) return true;
+    }
+    aws_error_set(err, AWS_ERR_PERMANENT, 200, "TooManyPages", "%s did not end", k->action);
+    return false;
+}
+
+typedef struct list_acc {
+    const list_kind *k;
+    void *all;
+    bool failed;
+} list_acc;
+
+/* Move a page's elements (and what they own) to the end of the accumulator. */
+static bool acc_page(void *ud, void *page)
+{
+    list_acc *a = ud;
+    const list_kind *k = a->k;
+    size_t *n = list_n(k, page), *total = list_n(k, a->all);
+    if (*n == 0) return true;
+    char *v = realloc(list_v(k, a->all), (*total + *n) * k->elem);
+    if (!v) {
+        a->failed = true;
+        return false;
+    }
+    memcpy(v + *total * k->elem, list_v(k, page), *n * k->elem);
+    list_set_v(k, a->all, v);
+    *total += *n;
+    *n = 0; /* the page keeps its array, not the elements */
+    return true;
+}
+
+/* Every page in one list (caller frees); NULL on failure. */
+static void *list_all(aws_client *c, const list_kind *k, const rds_describe_opts *o, aws_error *err)
+{
+    list_acc a = {.k = k, .all = calloc(1, k->list_size)};
+    page_sink s = {.internal = acc_page, .ud = &a};
+    if (!a.all) {
+        oom(err);
+        return NULL;
+    }
+    if (!list_each(c, k, o, &s, err) || a.failed) {
+        if (a.failed) oom(err);
+        list_free(k, a.all);
+        return NULL;
+    }
+    return a.all;
+}
+
+/* The one element named id (malloc'ed, caller frees); NULL on failure,
+ * AWS_ERR_NOT_FOUND when there is none. */
+static void *list_one(aws_client *c, const list_kind *k, const char *id, aws_error *err)
+{
+    rds_describe_opts o = {.id = id};
+    void *l = list_page(c, k, &o, err);
+    if (!l) return NULL;
+    size_t *n = list_n(k, l);
+    void *one = *n ? malloc(k->elem) : NULL;
+    if (*n == 0)
+        aws_error_set(err, AWS_ERR_NOT_FOUND, 200, k->not_found, "%s %s not found", k->noun, id);
+    else if (!one)
+        oom(err);
+    if (one) {
+        char *v = list_v(k, l);
+        memcpy(one, v, k->elem);
+        for (size_t i = 1; i < *n; i++) k->clear(v + i * k->elem);
+        *n = 0; /* ownership of the first element's arrays moved to one */
+    }
+    list_free(k, l);
+    return one;
+}
+
+bool rds_describe_db_instances_page(aws_client *c, const rds_describe_opts *o,
+                                    rds_instance_list **out, aws_error *err)
+{
+    return (*out = list_page(c, &K_INSTANCES, o, err)) != NULL;
 }
 
 bool rds_describe_db_instances_each(aws_client *c, const rds_describe_opts *o,
                                     rds_instance_page_fn fn, void *ud, aws_error *err)
 {
-    rds_describe_opts po;
-    char marker[1024] = "";
-    memset(&po, 0, sizeof(po));
-    if (o) po = *o;
-    for (int page = 0; page < RDS_MAX_PAGES; page++) {
-        rds_instance_list *l = NULL;
-        po.marker = marker[0] ? marker : NULL;
-        if (!rds_describe_db_instances_page(c, &po, &l, err)) return false;
-        bool more = fn(ud, l) && l->marker[0] && strcmp(l->marker, marker);
-        fc_strlcpy(marker, l->marker, sizeof(marker));
-        rds_instance_list_free(l);
-        if (!more) return true;
-    }
-    aws_error_set(err, AWS_ERR_PERMANENT, 200, "TooManyPages", "DescribeDBInstances did not end");
-    return false;
-}
-
-typedef struct acc_instances {
-    rds_instance_list *all;
-    bool failed;
-} acc_instances;
-
-static bool acc_instance_page(void *ud, const rds_instance_list *page)
-{
-    acc_instances *a = ud;
-    for (size_t i = 0; i < page->n; i++) {
-        if (!PUSH(a->all->v, a->all->n)) {
-            a->failed = true;
-            return false;
-        }
-        rds_instance *d = &a->all->v[a->all->n - 1];
-        /* move ownership of the page's arrays into the accumulator */
-        *d = page->v[i];
-        rds_instance *s = (rds_instance *)&page->v[i];
-        s->param_groups = NULL;
-        s->vpc_sg_ids = NULL;
-        s->read_replica_ids = NULL;
-        s->tags = NULL;
-    }
-    return true;
+    page_sink s = {.instances = fn, .ud = ud};
+    return list_each(c, &K_INSTANCES, o, &s, err);
 }
 
 bool rds_describe_db_instances_all(aws_client *c, const rds_describe_opts *o,
                                    rds_instance_list **out, aws_error *err)
 {
-    acc_instances a = {.all = calloc(1, sizeof(rds_instance_list))};
-    *out = NULL;
-    if (!a.all) {
-        oom(err);
-        return false;
-    }
-    if (!rds_describe_db_instances_each(c, o, acc_instance_page, &a, err) || a.failed) {
-        if (a.failed) oom(err);
-        rds_instance_list_free(a.all);
-        return false;
-    }
-    *out = a.all;
-    return true;
+    return (*out = list_all(c, &K_INSTANCES, o, err)) != NULL;
 }
 
 bool rds_describe_db_instance(aws_client *c, const char *id, rds_instance **out, aws_error *err)
 {
-    rds_describe_opts o = {.id = id};
-    rds_instance_list *l = NULL;
-    *out = NULL;
-    if (!rds_describe_db_instances_page(c, &o, &l, err)) return false;
-    if (l->n == 0) {
-        aws_error_set(err, AWS_ERR_NOT_FOUND, 200, "DBInstanceNotFound", "DBInstance %s not found",
-                      id);
-        rds_instance_list_free(l);
-        return false;
-    }
-    rds_instance *i = malloc(sizeof(*i));
-    if (!i) {
-        oom(err);
-        rds_instance_list_free(l);
-        return false;
-    }
-    *i = l->v[0];
-    l->n = 0; /* ownership of v[0]'s arrays moved to i */
-    rds_instance_list_free(l);
-    *out = i;
-    return true;
+    return (*out = list_one(c, &K_INSTANCES, id, err)) != NULL;
 }
 
 bool rds_describe_db_snapshots_page(aws_client *c, const rds_describe_opts *o,
                                     rds_snapshot_list **out, aws_error *err)
 {
-    aws_query q;
-    aws_xml *x = NULL;
-    rds_snapshot_list *l = NULL;
-    bool ok = false;
-    *out = NULL;
-    describe_query(&q, "DescribeDBSnapshots", o, "DBSnapshotIdentifier", o ? o->marker : NULL);
-    if (!aws_query_call(c, AWS_SVC_RDS, "DescribeDBSnapshots", &q, &x, err)) goto cleanup;
-    const aws_xml_node *r = aws_query_result(x, "DescribeDBSnapshots");
-    if (!(l = calloc(1, sizeof(*l)))) goto nomem;
-    for (const aws_xml_node *n = aws_xml_find(r, "DBSnapshots/DBSnapshot"); n;
-         n = aws_xml_next_same(n)) {
-        if (!PUSH(l->v, l->n) || !parse_snapshot(n, &l->v[l->n - 1])) goto nomem;
-    }
-    aws_xml_text(r, "Marker", l->marker, sizeof(l->marker));
-    *out = l;
-    l = NULL;
-    ok = true;
-    goto cleanup;
-nomem:
-    oom(err);
-cleanup:
-    rds_snapshot_list_free(l);
-    aws_xml_free(x);
-    aws_query_free(&q);
-    return ok;
+    return (*out = list_page(c, &K_SNAPSHOTS, o, err)) != NULL;
 }
 
 bool rds_describe_db_snapshots_each(aws_client *c, const rds_describe_opts *o,
                                     rds_snapshot_page_fn fn, void *ud, aws_error *err)
 {
-    rds_describe_opts po;
-    char marker[1024] = "";
-    memset(&po, 0, sizeof(po));
-    if (o) po = *o;
-    for (int page = 0; page < RDS_MAX_PAGES; page++) {
-        rds_snapshot_list *l = NULL;
-        po.marker = marker[0] ? marker : NULL;
-        if (!rds_describe_db_snapshots_page(c, &po, &l, err)) return false;
-        bool more = fn(ud, l) && l->marker[0] && strcmp(l->marker, marker);
-        fc_strlcpy(marker, l->marker, sizeof(marker));
-        rds_snapshot_list_free(l);
-        if (!more) return true;
-    }
-    aws_error_set(err, AWS_ERR_PERMANENT, 200, "TooManyPages", "DescribeDBSnapshots did not end");
-    return false;
-}
-
-typedef struct acc_snapshots {
-    rds_snapshot_list *all;
-    bool failed;
-} acc_snapshots;
-
-static bool acc_snapshot_page(void *ud, const rds_snapshot_list *page)
-{
-    acc_snapshots *a = ud;
-    for (size_t i = 0; i < page->n; i++) {
-        if (!PUSH(a->all->v, a->all->n)) {
-            a->failed = true;
-            return false;
-        }
-        a->all->v[a->all->n - 1] = page->v[i];
-        ((rds_snapshot *)&page->v[i])->tags = NULL;
-    }
-    return true;
+    page_sink s = {.snapshots = fn, .ud = ud};
+    return list_each(c, &K_SNAPSHOTS, o, &s, err);
 }
 
 bool rds_describe_db_snapshots_all(aws_client *c, const rds_describe_opts *o,
                                    rds_snapshot_list **out, aws_error *err)
 {
-    acc_snapshots a = {.all = calloc(1, sizeof(rds_snapshot_list))};
-    *out = NULL;
-    if (!a.all) {
-        oom(err);
-        return false;
-    }
-    if (!rds_describe_db_snapshots_each(c, o, acc_snapshot_page, &a, err) || a.failed) {
-        if (a.failed) oom(err);
-        rds_snapshot_list_free(a.all);
-        return false;
-    }
-    *out = a.all;
-    return true;
+    return (*out = list_all(c, &K_SNAPSHOTS, o, err)) != NULL;
 }
 
 bool rds_describe_db_snapshot(aws_client *c, const char *id, rds_snapshot **out, aws_error *err)
 {
-    rds_describe_opts o = {.id = id};
-    rds_snapshot_list *l = NULL;
-    *out = NULL;
-    if (!rds_describe_db_snapshots_page(c, &o, &l, err)) return false;
-    if (l->n == 0) {
-        aws_error_set(err, AWS_ERR_NOT_FOUND, 200, "DBSnapshotNotFound", "DBSnapshot %s not found",
-                      id);
-        rds_snapshot_list_free(l);
-        return false;
-    }
-    rds_snapshot *s = malloc(sizeof(*s));
-    if (!s) {
-        oom(err);
-        rds_snapshot_list_free(l);
-        return false;
-    }
-    *s = l->v[0];
-    l->n = 0;
-    rds_snapshot_list_free(l);
-    *out = s;
-    return true;
+    return (*out = list_one(c, &K_SNAPSHOTS, id, err)) != NULL;
 }
 
 /* ---------------- instance lifecycle ---------------- */
@@ -632,6 +635,7 @@ bool rds_modify_db_instance(aws_client *c, const rds_modify_instance_opts *o, rd
 {
     aws_query q;
     aws_query_init(&q, "ModifyDBInstance", RDS_VERSION);
+    q.secure = o->master_user_password != NULL;
     aws_query_add(&q, "DBInstanceIdentifier", o->identifier);
     aws_query_add(&q, "NewDBInstanceIdentifier", o->new_identifier);
     aws_query_add(&q, "DBInstanceClass", o->instance_class);
@@ -641,6 +645,7 @@ bool rds_modify_db_instance(aws_client *c, const rds_modify_instance_opts *o, rd
     aws_query_add(&q, "OptionGroupName", o->option_group);
     add_opt_int(&q, "BackupRetentionPeriod", o->backup_retention, false);
     add_tri(&q, "DeletionProtection", o->deletion_protection);
+    aws_query_add(&q, "MasterUserPassword", o->master_user_password);
     aws_query_add_bool(&q, "ApplyImmediately", o->apply_immediately);
     return instance_call(c, "ModifyDBInstance", &q, out, err);
 }
@@ -703,8 +708,19 @@ bool rds_create_db_instance_read_replica(aws_client *c, const rds_read_replica_o
     aws_query_add(&q, "DBParameterGroupName", o->param_group);
     if (o->port > 0) aws_query_add_int(&q, "Port", o->port);
     if (o->multi_az > 0) aws_query_add_bool(&q, "MultiAZ", true);
+    else aws_query_add(&q, "AvailabilityZone", o->availability_zone);
     add_tags(&q, "Tags", o->tags, o->ntags);
     return instance_call(c, "CreateDBInstanceReadReplica", &q, out, err);
+}
+
+bool rds_promote_read_replica(aws_client *c, const char *id, int backup_retention,
+                              rds_instance **out, aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "PromoteReadReplica", RDS_VERSION);
+    aws_query_add(&q, "DBInstanceIdentifier", id);
+    add_opt_int(&q, "BackupRetentionPeriod", backup_retention, false);
+    return instance_call(c, "PromoteReadReplica", &q, out, err);
 }
 
 /* ---------------- snapshots ---------------- */

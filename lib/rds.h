@@ -281,6 +281,7 @@ typedef struct rds_modify_instance_opts {
     const char *option_group;
     int backup_retention;           /* RDS_UNSET = omit */
     int deletion_protection;        /* RDS_UNSET, 0, 1 */
+    const char *master_user_password; /* MasterUserPassword; secret: the request buffer is wiped */
     bool apply_immediately;
 } rds_modify_instance_opts;
 void rds_modify_instance_opts_init(rds_modify_instance_opts *o);
@@ -310,9 +311,15 @@ typedef struct rds_read_replica_opts {
     int multi_az;
     const aws_tag *tags;
     size_t ntags;
+    const char *availability_zone;  /* ignored with multi_az (RDS refuses the pair) */
 } rds_read_replica_opts;
 bool rds_create_db_instance_read_replica(aws_client *c, const rds_read_replica_opts *o,
                                          rds_instance **out, aws_error *err);
+/* PromoteReadReplica: the replica becomes a standalone instance (status
+ * modifying, then available; ReadReplicaSourceDBInstanceIdentifier gone).
+ * backup_retention RDS_UNSET = omit. Not a replica → InvalidDBInstanceState. */
+bool rds_promote_read_replica(aws_client *c, const char *id, int backup_retention,
+                              rds_instance **out, aws_error *err);
 
 /* ---------------- snapshots ---------------- */
 bool rds_create_db_snapshot(aws_client *c, const char *snapshot_id, const char *instance_id,

@@ -9,15 +9,23 @@
 - A5: one campaign, each instance aborted (`fleetcrypt abort`) at a
   different step → every source writable by its application role, no
   publication / slot / subscription / fleetcrypt role / snapshot / target
-  instance left.
+  instance left;
+- A5 for the fast steps (preflight, prepare-target, subscribe): each instance
+  is caught *inside* its step by a lock the step needs, held by the test (a
+  busy database, nothing test-only in fleetcrypt), aborted while the step
+  waits on it, and the lock released once the undo step has taken over.
 """
+import os
+import subprocess
 import time
 
 import pytest
 
-from fclib import wait_until
-from pglogical_strategy_util import (Writer, app_schema, aws_leftovers, fleetcrypt_leftovers, instance_state,
-                                     logical_group, make_instances, sql, submit, wait_step, wait_terminal)
+from fclib import PG_BIN, wait_until
+from fixtures_awssim import psql
+from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, aws_leftovers, endpoint,
+                                     fleetcrypt_leftovers, instance_state, logical_group, make_instances, sql,
+                                     submit, wait_step, wait_terminal)
 
 
 def assert_clean_source(sim, campaign, ident):
@@ -127,3 +135,161 @@ def test_abort_at_every_step(stack, awssim, world):
     for ident in ids:
         assert_clean_source(sim, "a5", ident)
     wait_aws_clean(sim, "a5")
+
+
+# ------------------------------------------------------------------ A5: the fast steps
+class Locker:
+    """One session holding a lock (idle in transaction) on a server until
+    release(): `lock_sql` runs inside BEGIN; `granted_sql` (another session)
+    says when the lock is held. Closing the session rolls back, so the lock
+    goes at once (a session sleeping in pg_sleep would keep it)."""
+
+    def __init__(self, port, db, lock_sql, granted_sql):
+        self.port, self.db, self.granted_sql = port, db, granted_sql
+        env = dict(os.environ, PGPASSWORD=PASSWORD, PGCONNECT_TIMEOUT="5")
+        self.p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
+                                   "127.0.0.1", "-p", str(port), "-U", MASTER, "-d", db],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True, env=env)
+        self.p.stdin.write(f"BEGIN;\n{lock_sql};\n")
+        self.p.stdin.flush()
+        wait_until(self._granted, 20, 0.1, f"lock held on port {port}: {lock_sql}")
+
+    def _granted(self):
+        if self.p.poll() is not None:
+            raise AssertionError(f"lock session ended: {self.p.stderr.read()}")
+        return int(self.query(self.granted_sql)) > 0
+
+    def query(self, text):
+        return psql(self.port, MASTER, PASSWORD, text, db=self.db)
+
+    def waiting_steps(self):
+        """fleetcrypt sessions (application_name) waiting on a lock on this server."""
+        return int(self.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                              "AND backend_type = 'client backend' AND application_name = 'fleetcrypt'"))
+
+    def release(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write("ROLLBACK;\n")
+                self.p.stdin.close()
+                self.p.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.p.kill()
+                self.p.wait(timeout=10)
+
+
+# instance → the step it is aborted in; each step is held by a lock only it needs:
+#   preflight      — its per-database checks count pg_largeobject_metadata (source);
+#   prepare-target — it drops the publication the target inherited: the test
+#                    holds that object (COMMENT ON PUBLICATION in an open transaction);
+#   subscribe      — CREATE SUBSCRIPTION makes the subscription's replication origin
+#                    under an EXCLUSIVE lock on pg_replication_origin (target): the
+#                    test holds ROW EXCLUSIVE there. Readers are not blocked: a
+#                    catalog lock readers wait on would also stop new sessions
+#                    (the relcache init file is rebuilt after DDL and reads every
+#                    catalog that has a syscache).
+# prepare-target/subscribe locks are taken on the restored target's server while
+# the emulator still reports it `creating` (restore paced at time scale 0.02).
+CAUGHT = {"pgl-at0": "preflight", "pgl-at1": "prepare-target", "pgl-at2": "subscribe"}
+TERMINAL = ("done", "failed", "skipped", "aborted")
+BEFORE = {"prepare-target": ("snapshot", "copy-encrypted", "restore"),
+          "subscribe": ("snapshot", "copy-encrypted", "restore", "prepare-target", "find-start-lsn")}
+
+
+def _target_server(sim, tid):
+    """(real port, status) of a restored target once its server runs, else None."""
+    import urllib.error
+    try:
+        v = sim.admin("GET", f"/instances/{tid}")
+    except urllib.error.HTTPError:
+        return None
+    return (v["real_port"], v["status"]) if v.get("server_up") and v.get("real_port") else None
+
+
+def _lock_target(sim, campaign, ident, step):
+    tid = f"fc-{campaign}-{ident}-target"
+    got = _target_server(sim, tid)
+    if not got:
+        return None
+    port, status = got
+    if step == "prepare-target":
+        pub = psql(port, MASTER, PASSWORD, "SELECT pubname FROM pg_publication WHERE pubname LIKE 'fc\\_%'", db="app")
+        assert pub, f"{tid}: the publication fleetcrypt made before the snapshot is not on the restored target"
+        lk = Locker(port, "app", f"COMMENT ON PUBLICATION \"{pub}\" IS 'held by the A5 test'",
+                    "SELECT count(*) FROM pg_locks l JOIN pg_publication p ON l.objid = p.oid "
+                    "WHERE l.locktype = 'object' AND l.classid = 'pg_publication'::regclass AND l.granted")
+    else:
+        lk = Locker(port, "app", "LOCK TABLE pg_catalog.pg_replication_origin IN ROW EXCLUSIVE MODE",
+                    "SELECT count(*) FROM pg_locks WHERE relation = 'pg_catalog.pg_replication_origin'::regclass "
+                    "AND mode = 'RowExclusiveLock' AND granted")
+    return lk, status
+
+
+def test_abort_inside_fast_steps(stack, awssim, world):
+    """A5 for preflight, prepare-target and subscribe: aborted while the step runs."""
+    sim = awssim
+    campaign = "a5t"
+    logical_group(sim)
+    ids = list(CAUGHT)
+    make_instances(sim, ids)
+    for i in ids:
+        app_schema(sim, i)
+    key = stack.make_key()["Arn"]
+    lockers = {"pgl-at0": Locker(endpoint(sim, "pgl-at0"), "app",
+                                 "LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE",
+                                 "SELECT count(*) FROM pg_locks WHERE relation = "
+                                 "'pg_catalog.pg_largeobject_metadata'::regclass AND mode = 'AccessExclusiveLock' "
+                                 "AND granted")}
+    try:
+        sim.admin("POST", "/config", {"time_scale": 0.02})
+        stack.start()
+        submit(stack, campaign, key, ids, world, "--cutover", "approve")
+        phase = {i: "blocking" for i in ids}
+        deadline = time.monotonic() + 240
+        while any(p != "released" for p in phase.values()):
+            assert time.monotonic() < deadline, f"not every instance caught and aborted: {phase}\n" + \
+                stack.diagnostics()
+            for ident, step in CAUGHT.items():
+                rec = instance_state(stack, campaign, ident)
+                if ident not in lockers:
+                    got = _lock_target(sim, campaign, ident, step)
+                    if got:
+                        lockers[ident], status = got
+                        # the lock must be in place before the step it holds can have run
+                        rec = instance_state(stack, campaign, ident)
+                        assert rec["step"] in BEFORE[step] and rec["state"] == "running", \
+                            f"{ident}: target locked too late (emulator: {status}): {rec}"
+                    continue
+                lk = lockers[ident]
+                if phase[ident] == "blocking":
+                    assert rec["state"] not in TERMINAL, f"{ident} ended before it could be aborted: {rec}"
+                    if lk.waiting_steps() > 0:
+                        rec = instance_state(stack, campaign, ident)
+                        assert rec["step"] == step, f"{ident}: a fleetcrypt session waits on our lock at " \
+                                                    f"step {rec['step']}, expected {step}"
+                        r = stack.cli("abort", campaign, ident)
+                        assert r.returncode == 0, f"fleetcrypt abort {campaign} {ident}: {r.stderr.strip()}"
+                        phase[ident] = "abort-requested"
+                elif phase[ident] == "abort-requested":
+                    if rec["step"] == "abort" or rec["state"] in TERMINAL:
+                        lk.release()
+                        phase[ident] = "released"
+            time.sleep(0.2)
+        st = wait_terminal(stack, campaign, timeout=180)
+    finally:
+        for lk in lockers.values():
+            lk.release()
+    for i in st["instances"]:
+        assert i["state"] == "aborted", f"{i}\n{stack.diagnostics()}"
+    for ident, step in CAUGHT.items():
+        # (that the step was running is proven above: its session waited on our lock)
+        log = stack.cli("logs", campaign, ident, check=True).stdout
+        left = [ln for ln in log.splitlines() if f"step={step} " in ln and "outcome=next" in ln
+                and "next=abort" in ln]
+        assert left, f"{ident}: the undo step was not entered from {step}:\n{log}"
+        worker_logs = "".join(open(w.log_path, errors="replace").read() for w in stack.workers)
+        assert any("operator abort" in ln and f"from_step={step}" in ln and ident in ln
+                   for ln in worker_logs.splitlines()), f"{ident}: no worker logged the abort from {step}"
+        assert_clean_source(sim, campaign, ident)
+    wait_aws_clean(sim, campaign)

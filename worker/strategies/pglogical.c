@@ -11,7 +11,11 @@
  *     reference string), max_retained_wal_bytes (bytes, K/M/G/T suffixes
  *     allowed, "" = no limit). Optional extras, all with defaults:
  *     proxy_name, catchup_lag_bytes (1 MiB), catchup_stable_s (10),
- *     min_free_storage_bytes, seq_margin (100), switch_poll_s (90).
+ *     min_free_storage_bytes, seq_margin (100), switch_poll_s (90),
+ *     prewarm (on|off, default on), prewarm_budget_ms (2000),
+ *     live_validate (on|off, default on), live_budget_ms (2000),
+ *     live_chunk_rows (5000), live_strikes (3) — catch-up's prewarm and
+ *     live validation (pglogical_catchup.c).
  *  2. Approval arrives as instance fact `approved=1` or campaign field
  *     `approved=1` (fleetcrypt approve). While waiting for it, cutover
  *     returns STEP_WAIT with res->reason starting "waiting for approval"
@@ -38,6 +42,12 @@
  *     policy must allow rds:DeleteDBInstance on instances tagged
  *     fleetcrypt:role=encrypted-target (abort deletes the target), which
  *     deploy/iam/fleetcrypt-worker-policy.json does not grant yet.
+ *  7. Step `replicas` (pglogical_replicas.c) re-creates the source's read
+ *     replicas on the encrypted instance and retires the old ones; cleanup
+ *     jumps back to it (STEP_NEXT) until fact replicas_done is set, so an
+ *     abort refused after the switch that resumes at cleanup still passes
+ *     through it. IAM: rds:CreateDBInstanceReadReplica, rds:PromoteReadReplica,
+ *     rds:ModifyDBInstance (renames), rds:StopDBInstance, rds:AddTagsToResource.
  */
 #include "pglogical.h"
 
@@ -55,7 +65,8 @@ static const step_def steps[] = {
     {"subscribe", pgl_step_subscribe, "catch-up", NULL, 600, 8},
     {"catch-up", pgl_step_catch_up, "cutover", NULL, 3600, 8},
     {"cutover", pgl_step_cutover, "verify", "cutover", 1800, 5},
-    {"verify", pgl_step_verify, "cleanup", NULL, 14400, 5},
+    {"verify", pgl_step_verify, "replicas", NULL, 14400, 5},
+    {"replicas", pgl_step_replicas, "cleanup", NULL, 7200, 8},
     {"cleanup", pgl_step_cleanup, NULL, NULL, 1800, 8},
     /* not reachable by next: run by the runner on abort_requested, or by a step's STEP_NEXT */
     {"abort", pgl_step_abort, NULL, NULL, 1800, 20},

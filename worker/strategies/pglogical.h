@@ -24,6 +24,7 @@ step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res);
 step_rc pgl_step_catch_up(step_ctx *ctx, step_result *res);
 step_rc pgl_step_cutover(step_ctx *ctx, step_result *res);
 step_rc pgl_step_verify(step_ctx *ctx, step_result *res);
+step_rc pgl_step_replicas(step_ctx *ctx, step_result *res); /* pglogical_replicas.c */
 step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res);
 step_rc pgl_step_abort(step_ctx *ctx, step_result *res);
 

@@ -10,6 +10,7 @@
 
 #include "awsstep.h"
 #include "log.h"
+#include "msecret.h"
 #include "pglogical_extra.h"
 #include "util.h"
 
@@ -45,6 +46,7 @@ const char *pgl_cfield(step_ctx *ctx, const char *name)
                                            {"db_secret", "db-secret"},
                                            {"replica_identity_full", "replica-identity-full"},
                                            {"allow_reboot", "allow-reboot"},
+                                           {"live_validate", "live-validate"},
                                            {"keep_snapshots", "keep_snapshots"}};
     const char *key = name;
     for (size_t i = 0; i < FC_ARRAY_LEN(alias); i++)
@@ -149,6 +151,21 @@ bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm)
     return true;
 }
 
+/* The secret version fleetcrypt's role passwords derive from ("" = the one
+ * just read): with an RDS-managed secret, the version prepare-source
+ * recorded, pinned as fact role_secret_version at its first use there —
+ * master_secret_version moves on with every propagation to the target, the
+ * roles keep the passwords they were created with. */
+static void role_secret_version(pgl_session *s, const dbsecret_ref *ref, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (ref->kind != DBSECRET_RDS_MANAGED || !*pgl_fact(s->ctx, "master_secret_arn")) return;
+    fc_strlcpy(out, pgl_fact(s->ctx, "role_secret_version"), cap);
+    if (*out) return;
+    fc_strlcpy(out, pgl_fact(s->ctx, "master_secret_version"), cap);
+    if (*out) step_ctx_set_fact(s->ctx, "role_secret_version", out);
+}
+
 bool pgl_ensure_creds(pgl_session *s, step_rc *rc)
 {
     if (s->cred) return true;
@@ -161,20 +178,114 @@ bool pgl_ensure_creds(pgl_session *s, step_rc *rc)
         return false;
     }
     aws_client *c = ref.kind == DBSECRET_FILE ? NULL : step_ctx_aws(ctx);
-    /* credentials are the source's: the target is a copy of its data */
-    if (!dbsecret_resolve(c, &ref, step_ctx_instance(ctx), pgl_fact(ctx, "master_secret_arn"), &s->cred, err,
-                          sizeof err)) {
+    char arn[512];
+    fc_strlcpy(arn, pgl_fact(ctx, "master_secret_arn"), sizeof arn);
+    /* credentials are the source's (current version: RDS sets a rotated
+     * password on the source at once); the target follows (pgl_conn) */
+    if (!dbsecret_resolve_version(c, &ref, step_ctx_instance(ctx), arn, NULL, &s->cred, s->cred_version,
+                                  sizeof s->cred_version, err, sizeof err)) {
         PGL_REASON(s->res, "database credentials: %s", err);
         *rc = STEP_RETRY;
         return false;
     }
-    if (!pgrepl_derive_password(s->cred->password, "admin", s->tag, s->admin_pw) ||
-        !pgrepl_derive_password(s->cred->password, "sub", s->tag, s->sub_pw)) {
-        PGL_REASON(s->res, "cannot derive fleetcrypt's role passwords (empty master password?)");
-        *rc = STEP_FAIL;
-        return false;
+    if (ref.kind != DBSECRET_RDS_MANAGED) s->cred_version[0] = 0;
+    char rv[128];
+    role_secret_version(s, &ref, rv, sizeof rv);
+    db_credentials *pinned = NULL;
+    if (*rv && strcmp(rv, s->cred_version) != 0 &&
+        !dbsecret_resolve_version(c, &ref, step_ctx_instance(ctx), arn, rv, &pinned, NULL, 0, err, sizeof err)) {
+        PGL_REASON(s->res, "fleetcrypt's role passwords derive from the master secret as of prepare-source: %s",
+                   err);
+        *rc = STEP_RETRY;
+        goto fail;
     }
-    return true;
+    const char *base = pinned ? pinned->password : s->cred->password;
+    bool ok = pgrepl_derive_password(base, "admin", s->tag, s->admin_pw) &&
+              pgrepl_derive_password(base, "sub", s->tag, s->sub_pw);
+    db_credentials_free(pinned);
+    if (ok) return true;
+    PGL_REASON(s->res, "cannot derive fleetcrypt's role passwords (empty master password?)");
+    *rc = STEP_FAIL;
+fail:
+    db_credentials_free(s->cred);
+    s->cred = NULL;
+    fc_wipe(s->admin_pw, sizeof s->admin_pw);
+    fc_wipe(s->sub_pw, sizeof s->sub_pw);
+    return false;
+}
+
+/* Before the first master-user connection to the target in a step: the
+ * source's RDS-managed secret moved past the version the target has (fact
+ * master_secret_version: the snapshot's, or the last one set on it) → set
+ * the current password on the target (msecret_follow: ModifyDBInstance
+ * MasterUserPassword, ApplyImmediately) and WAIT on it; the re-run waits
+ * for the target to be available again (fact master_secret_pending) before
+ * connecting. Not in `abort`: the target is deleted there anyway. Costs no
+ * AWS call unless the secret rotated (cred_version comes with the read). */
+static step_rc follow_target_secret(pgl_session *s)
+{
+    step_ctx *ctx = s->ctx;
+    step_result *res = s->res;
+    char arn[512], tid[64], have[128];
+    fc_strlcpy(arn, pgl_fact(ctx, "master_secret_arn"), sizeof arn);
+    fc_strlcpy(tid, pgl_fact(ctx, "target_id"), sizeof tid);
+    fc_strlcpy(have, pgl_fact(ctx, "master_secret_version"), sizeof have);
+    const char *step = step_ctx_step(ctx);
+    if (!*s->cred_version || !*arn || !*have || !*tid || (step && !strcmp(step, "abort"))) return STEP_OK;
+    if (!strcmp(have, s->cred_version)) {
+        if (strcmp(pgl_fact(ctx, "master_secret_pending"), "1") != 0) return STEP_OK;
+        static const char *const ok[] = {"available", NULL};
+        step_cache_view v;
+        step_rc rc = awsstep_await(ctx, res, "db", tid, "master_secret_synced_at", ok, NULL, &v);
+        if (rc == STEP_OK) res->wait_on[0] = 0;
+        return rc;
+    }
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *t = pgl_describe(ctx, res, tid, &missing, &rc);
+    if (!t) return rc;
+    if (!step_ctx_lease_ok(ctx)) {
+        rds_instance_free(t);
+        return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    }
+    msecret_result mr;
+    aws_error e;
+    aws_error_clear(&e);
+    bool ok = msecret_follow(c, arn, have, t, &mr, &e);
+    rds_instance_free(t);
+    if (!ok) {
+        if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 2000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+            PGL_REASON(res, "the source's master secret was rotated, the target waits for it: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "setting the rotated master secret's password on the target");
+    }
+    switch (mr.action) {
+    case MSECRET_PROPAGATE:
+        step_ctx_set_fact(ctx, "master_secret_version", mr.version);
+        awsstep_mark(ctx, "master_secret_synced_at");
+        step_ctx_set_fact(ctx, "master_secret_pending", "1");
+        res->wait_ms = 2000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+        PGL_REASON(res, "the source's master secret was rotated (version %s): its password is being set on %s",
+                   mr.version, tid);
+        return STEP_WAIT;
+    case MSECRET_IN_SYNC: /* AWSCURRENT is the target's version again: a read raced a rotation */
+        res->wait_ms = 1000;
+        PGL_REASON(res, "the master secret's current version changed while it was read: reading it again");
+        return STEP_WAIT;
+    case MSECRET_TARGET_MANAGED:
+        PGL_REASON(res, "%s manages its own master secret now: its password is not the source's (use --db-secret)",
+                   tid);
+        return STEP_FAIL;
+    case MSECRET_NO_SECRET:
+        break;
+    }
+    return STEP_OK;
 }
 
 bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *port)
@@ -205,6 +316,15 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
         *slot = NULL;
     }
     if (!pgl_ensure_creds(s, rc)) return NULL;
+    bool target_master = side == PGL_TARGET && who == PGL_AS_MASTER;
+    if (target_master && !s->target_checked) {
+        step_rc frc = follow_target_secret(s);
+        if (frc != STEP_OK) {
+            *rc = frc;
+            return NULL;
+        }
+        s->target_checked = true;
+    }
     char host[256];
     int port = 0;
     if (!pgl_endpoint(s, side, host, sizeof host, &port)) {
@@ -231,12 +351,20 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
     ci.application_name = "fleetcrypt";
     char err[512];
     pgq *q = pgq_connect(&ci, err, sizeof err);
+    bool pending = target_master && !strcmp(pgl_fact(s->ctx, "master_secret_pending"), "1");
     if (!q) {
         PGL_REASON(s->res, "connecting to the %s (%s:%d/%s as %s): %s", side_name[side], host, port, db, ci.user,
                    err);
         *rc = STEP_RETRY;
+        if (pending && fc_now_ms() - pgl_fact_i64(s->ctx, "master_secret_synced_at", 0) < 600000) {
+            /* RDS may still be applying the rotated password: not a failed attempt */
+            s->res->wait_ms = 3000;
+            s->target_checked = false;
+            *rc = STEP_WAIT;
+        }
         return NULL;
     }
+    if (pending) step_ctx_set_fact(s->ctx, "master_secret_pending", "0");
     if (slot) {
         *slot = q;
     } else if (s->nextra < (int)FC_ARRAY_LEN(s->extra)) {
@@ -409,4 +537,97 @@ bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
     return pgl_has_tag(i, "fleetcrypt:campaign", step_ctx_campaign(ctx)) &&
            pgl_has_tag(i, "fleetcrypt:instance", step_ctx_instance(ctx)) &&
            (!role || pgl_has_tag(i, "fleetcrypt:role", role));
+}
+
+/* ---------------------------------------------------------------- renames, read replicas */
+step_rc pgl_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
+{
+    aws_client *a = step_ctx_aws(ctx);
+    if (!a) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = from;
+    o.new_identifier = to;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_instance(a, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 2000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", from);
+            PGL_REASON(res, "%s busy, retrying the rename to %s", from, to);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "ModifyDBInstance (rename)");
+    }
+    log_info("rename requested", "from=%s to=%s", from, to);
+    return STEP_OK;
+}
+
+step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                           rds_instance **out)
+{
+    *out = NULL;
+    for (;;) {
+        bool missing = false;
+        step_rc rc = STEP_OK;
+        rds_instance *i = pgl_describe(ctx, res, id, &missing, &rc);
+        if (!i && !missing) return rc;
+        if (i && !strcmp(i->status, "available") && (!role || pgl_is_ours(ctx, i, role))) {
+            res->reason[0] = 0;
+            *out = i;
+            return STEP_OK;
+        }
+        rds_instance_free(i);
+        if (fc_mono_ms() > deadline) {
+            res->wait_ms = 2000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+            PGL_REASON(res, "waiting for %s to be available", id);
+            return STEP_WAIT;
+        }
+        fc_sleep_ms(500);
+    }
+}
+
+void pgl_learn_replica(step_ctx *ctx, int k, const rds_instance *r)
+{
+    char f[64];
+#define RFACT(name) (snprintf(f, sizeof f, "replica.%d." name, k), f)
+    step_ctx_set_fact(ctx, RFACT("id"), r->identifier);
+    step_ctx_set_fact(ctx, RFACT("class"), r->instance_class);
+    step_ctx_set_fact(ctx, RFACT("az"), r->availability_zone);
+    step_ctx_set_factf(ctx, RFACT("multi_az"), "%d", r->multi_az ? 1 : 0);
+    step_ctx_set_fact(ctx, RFACT("param_group"), r->n_param_groups ? r->param_groups[0].name : "");
+    step_ctx_set_factf(ctx, RFACT("port"), "%d", r->port);
+    step_ctx_set_fact(ctx, RFACT("storage_type"), r->storage_type);
+    char sgs[512] = "";
+    size_t n = 0;
+    for (size_t j = 0; j < r->n_vpc_sg_ids && n < sizeof sgs; j++)
+        n += (size_t)snprintf(sgs + n, sizeof sgs - n, "%s%s", j ? "," : "", r->vpc_sg_ids[j]);
+    step_ctx_set_fact(ctx, RFACT("sgs"), sgs);
+    char tags[1024] = "";
+    n = 0;
+    for (size_t j = 0; j < r->n_tags && j < 20 && n < sizeof tags; j++) {
+        if (!strncmp(r->tags[j].key, "aws:", 4) || !strncmp(r->tags[j].key, "fleetcrypt:", 11)) continue;
+        n += (size_t)snprintf(tags + n, sizeof tags - n, "%s\t%s\n", r->tags[j].key, r->tags[j].value);
+    }
+    if (n < sizeof tags) step_ctx_set_fact(ctx, RFACT("tags"), tags);
+#undef RFACT
+}
+
+size_t pgl_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap)
+{
+    char buf[1024];
+    fc_strlcpy(buf, pgl_fact(ctx, fact), sizeof buf);
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        fc_strlcpy(tags[n].key, line, sizeof tags[n].key);
+        fc_strlcpy(tags[n].value, tab + 1, sizeof tags[n].value);
+        n++;
+    }
+    return n;
 }

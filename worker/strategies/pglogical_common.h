@@ -8,7 +8,16 @@
  *
  * Facts these helpers read: address, port (source endpoint), target_address,
  * target_port, retired_address, retired_port, dbs, master_user,
- * master_secret_arn, storage_gb, switched. */
+ * master_secret_arn, master_secret_version, role_secret_version, target_id,
+ * storage_gb, switched.
+ *
+ * The source's RDS-managed master secret may rotate during a campaign
+ * (docs/pg-logical.md, "Credentials"): the master user's connections use the
+ * current version; fleetcrypt's role passwords derive from the version
+ * pinned at prepare-source (fact role_secret_version); before the first
+ * master-user connection to the target in a step, a version newer than the
+ * target's (fact master_secret_version) is set on it first (lib/msecret.h)
+ * and the step WAITs until the target applied it. */
 #ifndef FC_STRATEGY_PGLOGICAL_COMMON_H
 #define FC_STRATEGY_PGLOGICAL_COMMON_H
 
@@ -47,8 +56,10 @@ typedef struct pgl_session {
     char tag[PGREPL_TAG_MAX + 1];
     char *dbs[PGL_MAX_DBS];     /* from the fact "dbs" */
     int ndbs;
-    db_credentials *cred;       /* the master user's; NULL until needed */
-    char admin_pw[65];          /* derived from the master password */
+    db_credentials *cred;       /* the master user's (current secret version); NULL until needed */
+    char cred_version[128];     /* the secret version cred came from ("" unless rds-managed) */
+    bool target_checked;        /* the target's master password was checked against cred this step */
+    char admin_pw[65];          /* derived from the master password of role_secret_version */
     char sub_pw[65];
     pgq *conn[3][2][PGL_MAX_DBS]; /* side × who × database, opened on demand */
     pgq *extra[8];              /* connections to databases not in dbs (preflight) */
@@ -64,11 +75,14 @@ void pgl_session_finish(pgl_session *s);
 /* Names of fleetcrypt's objects in database db. */
 bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm);
 /* Connection (cached for the step) to database db on a side as master or
- * admin; NULL with res->reason set (and *rc = RETRY or FAIL). */
+ * admin; NULL with res->reason set (and *rc = RETRY or FAIL; WAIT with
+ * wait_on db:<target> while the target takes the rotated master password). */
 pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_rc *rc);
 /* Close one cached connection (e.g. before a rename moves an endpoint). */
 void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db);
-/* Resolve the master credentials now (needed for subscription passwords). */
+/* Resolve the master credentials now (needed for subscription passwords):
+ * the current secret version for the master user, the pinned one
+ * (role_secret_version) for fleetcrypt's role passwords. */
 bool pgl_ensure_creds(pgl_session *s, step_rc *rc);
 /* Connection info of a side (host, port) from the facts; false if unknown. */
 bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *port);
@@ -110,5 +124,24 @@ rds_instance *pgl_describe(step_ctx *ctx, step_result *res, const char *id, bool
 bool pgl_has_tag(const rds_instance *i, const char *key, const char *value);
 /* Does this instance carry our campaign/instance tags (and role, if given)? */
 bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
+
+/* ---- renames and read replicas (pglogical_replicas.c, preflight) ---- */
+/* ModifyDBInstance from → to, applied now. STEP_OK when requested; STEP_WAIT
+ * (wait_on db:<from>) when `from` is busy; RETRY/FAIL otherwise. */
+step_rc pgl_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
+/* Bounded in-run poll (every 500 ms, until fc_mono_ms() passes deadline) for
+ * `id` to exist, be available and, with role, carry our tags and that role.
+ * STEP_OK with *out (caller frees); STEP_WAIT on db:<id> past the deadline;
+ * RETRY/FAIL on an AWS error. For short waits where something is
+ * unavailable meanwhile (a rename swap). */
+step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                           rds_instance **out);
+/* Record what re-creating read replica number k (1-based) of the source
+ * needs: facts replica.<k>.id class az multi_az param_group sgs port
+ * storage_type tags (user tags, "key\tvalue\n" lines like fact `tags`). */
+void pgl_learn_replica(step_ctx *ctx, int k, const rds_instance *r);
+/* Fill tags[] from a "key\tvalue\n" fact after n tags already there; returns
+ * the new count (at most cap). */
+size_t pgl_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap);
 
 #endif

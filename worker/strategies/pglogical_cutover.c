@@ -466,8 +466,12 @@ static step_rc drain_and_detach(cut *c, fc_lsn L)
         dbuf_reset(&list);
         sums_buf sums = {.dropped = 0};
         dbuf_init(&sums.b, SUMS_MAX + 1);
+        /* when and how long (wall clock): the comparison is part of the downtime */
+        int64_t v0 = fc_now_ms();
         rc = compare_all(c, PGL_SOURCE, NULL, false, &rows, &mism, &list, &sums);
         if (rc == STEP_OK) {
+            step_ctx_set_factf(c->ctx, "verify_started_ms", "%lld", (long long)v0);
+            step_ctx_set_factf(c->ctx, "verify_ms", "%lld", (long long)(fc_now_ms() - v0));
             record_verify(c, rows, mism, list.data, "strict, inside the window", &sums);
             if (mism) {
                 PGL_REASON(c->res, "verification (strict) found differences: %s", list.data);

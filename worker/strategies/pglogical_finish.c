@@ -7,8 +7,10 @@
  * only key, so nothing can write to it again; deletion protection is
  * applied to the target if the source had it; intermediate snapshots are
  * deleted unless keep_snapshots; the retired source is tagged
- * fleetcrypt:role=retired-source and stopped (unless it still has read
- * replicas, which cannot be stopped with it: reported in a fact).
+ * fleetcrypt:role=retired-source and stopped (step `replicas` runs first —
+ * cleanup jumps to it until fact replicas_done — and moves the read
+ * replicas off it; one attached since keeps it running: fact
+ * retired_running).
  *
  * abort (any step before the switch): undoes exactly what fleetcrypt did,
  * found by deterministic names and our tags — a half-done rename is rolled
@@ -26,6 +28,7 @@
 
 #include "awsstep.h"
 #include "log.h"
+#include "msecret.h"
 #include "util.h"
 
 static const char *const ST_STOPPED[] = {"stopped", NULL};
@@ -154,6 +157,8 @@ static step_rc retire_source(step_ctx *ctx, step_result *res)
     fc_strlcpy(status, i->status, sizeof status);
     rds_instance_free(i);
     if (replicas) {
+        /* step replicas moved every replica it knew of; one attached since
+         * keeps the source running (RDS refuses to stop it) */
         step_ctx_set_fact(ctx, "retired_running", "read replicas still attached: stop it after re-creating them");
         return STEP_OK;
     }
@@ -183,9 +188,75 @@ static step_rc retire_source(step_ctx *ctx, step_result *res)
     return STEP_WAIT;
 }
 
+/* The source's RDS-managed master secret (fact master_secret_arn), rotated
+ * since prepare-source recorded its version (master_secret_version): the
+ * applications read that secret, so its current password goes to the
+ * switched-in instance before anything connects to it (lib/msecret.h).
+ * WAITs while the target applies it; afterwards coordinator/retired.c keeps
+ * following later rotations. Facts: master_secret_version,
+ * master_secret_synced_at, secret_followed. */
+static step_rc follow_master_secret(step_ctx *ctx, step_result *res)
+{
+    const char *arn = pgl_fact(ctx, "master_secret_arn");
+    if (!*arn || step_ctx_fact(ctx, "secret_followed")) return STEP_OK;
+    const char *tid = pgl_fact(ctx, "target_id");
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *t = pgl_describe(ctx, res, tid, &missing, &rc);
+    if (!t) return rc;
+    msecret_result mr;
+    aws_error e;
+    aws_error_clear(&e);
+    bool ok = false;
+    if (strcmp(t->status, "available") != 0) {
+        aws_error_set(&e, AWS_ERR_TRANSIENT, 0, "TargetNotAvailable", "%s is %s", tid, t->status);
+    } else if (!step_ctx_lease_ok(ctx)) {
+        rds_instance_free(t);
+        return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    } else {
+        ok = msecret_follow(c, arn, pgl_fact(ctx, "master_secret_version"), t, &mr, &e);
+    }
+    rds_instance_free(t);
+    if (!ok) {
+        if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 2000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+            PGL_REASON(res, "master secret: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "following the master secret");
+    }
+    if (mr.propagated) {
+        step_ctx_set_fact(ctx, "master_secret_version", mr.version);
+        awsstep_mark(ctx, "master_secret_synced_at");
+        res->wait_ms = 2000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+        PGL_REASON(res, "the source's master secret was rotated: its password is being set on %s", tid);
+        return STEP_WAIT; /* re-run: in sync once the target is available again */
+    }
+    if (mr.action == MSECRET_TARGET_MANAGED)
+        log_info("the encrypted instance manages its own master secret: the source's is not followed", "db=%s", tid);
+    if (mr.action == MSECRET_IN_SYNC && !*pgl_fact(ctx, "master_secret_version"))
+        step_ctx_set_fact(ctx, "master_secret_version", mr.version);
+    step_ctx_set_fact(ctx, "secret_followed", msecret_action_name(mr.action));
+    return STEP_OK;
+}
+
 step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res)
 {
     step_rc rc = STEP_OK;
+    /* read replicas first (step replicas): the retired source cannot be
+     * stopped while any is attached; also reached when an abort refused
+     * after the switch sends the instance straight here */
+    if (!step_ctx_fact(ctx, "replicas_done")) {
+        fc_strlcpy(res->next, "replicas", sizeof res->next);
+        PGL_REASON(res, "read replicas are re-created before cleanup");
+        return STEP_NEXT;
+    }
+    /* before the first connection to the target as the master user */
+    if ((rc = follow_master_secret(ctx, res)) != STEP_OK) return rc;
     if (!step_ctx_fact(ctx, "cleanup_db_done")) {
         pgl_session s;
         pgl_session_init(&s, ctx, res);

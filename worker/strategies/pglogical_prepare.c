@@ -20,6 +20,7 @@
 #include "awsstep.h"
 #include "log.h"
 #include "pglogical_extra.h"
+#include "secrets.h"
 #include "util.h"
 
 /* Remember what a restore needs to recreate the source's settings (the same
@@ -57,13 +58,33 @@ static void learn_source(step_ctx *ctx, const rds_instance *i)
         n += (size_t)snprintf(tags + n, sizeof tags - n, "%s\t%s\n", i->tags[k].key, i->tags[k].value);
     }
     if (n < sizeof tags) step_ctx_set_fact(ctx, "tags", tags);
-    /* read replicas cannot follow the swap: their re-creation on the target
-     * is planned here and left to the operator (see docs/pg-logical-steps.md) */
+    /* read replicas cannot follow the swap: step `replicas` re-creates them
+     * on the encrypted instance (their settings: learn_replicas) */
     char rr[512] = "";
     n = 0;
     for (size_t k = 0; k < i->n_read_replica_ids && n < sizeof rr; k++)
         n += (size_t)snprintf(rr + n, sizeof rr - n, "%s%s", k ? "," : "", i->read_replica_ids[k]);
     step_ctx_set_fact(ctx, "read_replicas", rr);
+}
+
+/* What step `replicas` needs to re-create each read replica (facts
+ * replica.<k>.*, k from 1 in the order of fact read_replicas). A replica
+ * gone meanwhile is left out; the step also adopts ones added later. */
+static step_rc learn_replicas(step_ctx *ctx, step_result *res, const rds_instance *src)
+{
+    for (size_t k = 0; k < src->n_read_replica_ids; k++) {
+        bool missing = false;
+        step_rc rc = STEP_OK;
+        rds_instance *r = pgl_describe(ctx, res, src->read_replica_ids[k], &missing, &rc);
+        if (!r && !missing) return rc;
+        res->reason[0] = 0;
+        if (r) pgl_learn_replica(ctx, (int)k + 1, r);
+        rds_instance_free(r);
+    }
+    if (src->n_read_replica_ids > 0)
+        log_info("source has read replicas: re-created on the encrypted instance after the switch",
+                 "replicas=%zu", src->n_read_replica_ids);
+    return STEP_OK;
 }
 
 /* rds.logical_replication in the instance's parameter group: 1 = value set,
@@ -270,9 +291,7 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
         if (rc == STEP_OK && pending) rc = reboot_if_allowed(ctx, res, i);
         if (rc == STEP_OK) {
             learn_source(ctx, i);
-            if (i->n_read_replica_ids > 0)
-                log_warn("source has read replicas: plan their re-creation on the target", "replicas=%zu",
-                         i->n_read_replica_ids);
+            rc = learn_replicas(ctx, res, i);
         }
     }
     rds_instance_free(i);
@@ -285,9 +304,31 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
     return rc;
 }
 
+/* The source's RDS-managed master secret: remember its AWSCURRENT version
+ * (not the value) before the snapshot, so cleanup and the coordinator can
+ * tell when RDS rotated it and the encrypted instance needs the new
+ * password (lib/msecret.h). Recorded once; a rotation between here and the
+ * snapshot only causes one harmless extra propagation. */
+static step_rc record_secret_version(step_ctx *ctx, step_result *res)
+{
+    const char *arn = pgl_fact(ctx, "master_secret_arn");
+    if (!*arn || *pgl_fact(ctx, "master_secret_version")) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    secret_desc d;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!secrets_describe(c, arn, &d, &e)) return awsstep_fail(res, &e, "DescribeSecret (master secret)");
+    step_ctx_set_fact(ctx, "master_secret_version", d.current_version);
+    log_info("master secret version recorded", "secret=%s version=%s", arn, d.current_version);
+    return STEP_OK;
+}
+
 /* ---------------------------------------------------------------- prepare-source */
 step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
 {
+    step_rc src = record_secret_version(ctx, res);
+    if (src != STEP_OK) return src;
     pgl_session s;
     pgl_session_init(&s, ctx, res);
     step_rc rc = STEP_OK;

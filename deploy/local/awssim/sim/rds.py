@@ -36,7 +36,7 @@ SEVEN_DAYS = 7 * 86400
 DUR = {"create": (240, 1.0), "backup": (60, 0.5), "snapshot": (60, 2.0), "copy": (120, 6.0),
        "restore": (300, 1.5), "modify": (45, 0), "rename": (60, 0), "reboot": (30, 0), "stop": (60, 0),
        "start": (120, 0), "delete": (60, 0), "proxy": (150, 0), "target": (20, 0), "replica": (300, 1.5),
-       "dns_lag": (90, 0), "param_apply": (5, 0)}
+       "dns_lag": (90, 0), "param_apply": (5, 0), "promote": (120, 0)}
 
 
 def dur(kind, gb=0):
@@ -608,6 +608,12 @@ def op_modify(world, store, inst, changes):
             start_server(world, store, inst)
             world.event(store, "db-instance", inst["id"], "DB instance restarted", ["availability"],
                         arn(store, "db", inst["id"]))
+    if changes.get("rotate"):
+        rec = store["secrets"].get(inst.get("secret_arn"))
+        if rec:
+            sm.rotate_managed(world, store, rec)
+            world.event(store, "db-instance", inst["id"], "Reset master credentials", ["configuration change"],
+                        arn(store, "db", inst["id"]))
     if "password" in changes and real(inst) and inst["pg"].get("up"):
         world.pg.set_password(inst["pg"]["port"], inst["master_username"], changes["password"])
         world.event(store, "db-instance", inst["id"], "Reset master credentials", ["configuration change"],
@@ -654,11 +660,37 @@ def op_start(world, store, inst, auto=False):
                     "maximum allowed time being stopped.", ["notification"], arn(store, "db", inst["id"]))
     if real(inst):
         start_server(world, store, inst)
+        pw = inst.pop("pending_password", None)
+        if pw:   # a managed secret rotated while the instance was stopped
+            world.pg.set_password(inst["pg"]["port"], inst["master_username"], pw)
     world.pace(dur("start"), t0)
     with world.lock:
         inst["stopped_at_aws"] = None
         inst["auto_start_wall"] = None
     set_status(world, store, inst, "available", "DB instance started", ["notification"])
+
+
+def apply_master_password(world, store, inst, password):
+    """Set the master password as RDS does when it rotates the managed secret:
+    at once on a running server, else when the instance next starts."""
+    with world.lock:
+        up = real(inst) and inst.get("pg", {}).get("up") and inst["status"] not in ("stopped", "stopping")
+        if not up and real(inst):
+            inst["pending_password"] = password
+    if up:
+        world.pg.set_password(inst["pg"]["port"], inst["master_username"], password)
+    world.mark_dirty()
+
+
+def force_auto_restart(world, store, inst):
+    """Admin: the instance counts as stopped for 7 days from now on, so the
+    housekeeping loop starts it within a second (as AWS does after 7 days)."""
+    with world.lock:
+        if inst["status"] != "stopped":
+            return False
+        inst["stopped_at_aws"] = world.clock.aws_now() - SEVEN_DAYS
+    world.mark_dirty()
+    return True
 
 
 def op_delete(world, store, inst, final=None):
@@ -688,6 +720,22 @@ def op_delete(world, store, inst, final=None):
     sync_endpoint(world, store, inst["id"])
     shutil.rmtree(inst_dir(world, inst), ignore_errors=True)
     world.event(store, "db-instance", inst["id"], "DB instance deleted", ["deletion"], arn(store, "db", inst["id"]))
+
+
+def op_promote(world, store, inst, retention):
+    """PromoteReadReplica: the server leaves recovery (pg_ctl promote) and the
+    instance no longer follows its source."""
+    t0 = time.monotonic()
+    if real(inst) and inst.get("pg", {}).get("up"):
+        # check=False: after an emulator restart mid-promotion the server may already be promoted
+        world.pg.pg_ctl("-D", inst["pg"]["dir"], "promote", "-w", "-t", "120", check=False)
+    with world.lock:
+        inst["replica_of"] = None
+        inst["backup_retention"] = retention
+    world.pace(dur("promote"), t0)
+    world.event(store, "db-instance", inst["id"], "Read replica promoted to a standalone DB instance",
+                ["read replica"], arn(store, "db", inst["id"]))
+    set_status(world, store, inst, "available")
 
 
 def op_param_apply(world, store, inst):
@@ -874,6 +922,12 @@ def ModifyDBInstance(ctx, p):
             inst["copy_tags"] = bool(p["CopyTagsToSnapshot"])
         if p.get("PubliclyAccessible") is not None:
             inst["public"] = bool(p["PubliclyAccessible"])
+        if p.get("RotateMasterUserPassword"):
+            if not inst.get("secret_arn"):
+                raise combination("RotateMasterUserPassword needs ManageMasterUserPassword turned on.")
+            if not apply_now:
+                raise combination("RotateMasterUserPassword needs ApplyImmediately.")
+            changes["rotate"] = True
         if p.get("MasterUserPassword"):
             if inst.get("secret_arn"):
                 raise combination("You can't specify MasterUserPassword for an instance with "
@@ -1019,6 +1073,26 @@ def CreateDBInstanceReadReplica(ctx, p):
         w.endpoint_port(st, ident)
         out = render_instance(ctx, st, inst)
     w.spawn(f"replica-{ident}", op_create, w, st, inst, None, None, src if real(inst) else None,
+            on_error=fail_instance(w, st, inst))
+    return {"DBInstance": out}
+
+
+def PromoteReadReplica(ctx, p):
+    w, st = ctx.world, ctx.store
+    br = p.get("BackupRetentionPeriod")
+    if br is not None and (br < 0 or br > 35):
+        raise invalid(f"Invalid backup retention period: {br}")
+    with w.lock:
+        inst = get_inst(ctx, p.get("DBInstanceIdentifier"))
+        if not inst.get("replica_of"):
+            raise AwsError("InvalidDBInstanceState", f"DB Instance {inst['id']} is not a read replica.")
+        require_status(ctx, inst, {"available"}, f"Instance {inst['id']} is not in available state.")
+        if br == 0 and replicas_of(st, inst):
+            raise invalid("The backup retention period can't be 0 for a source of read replicas.")
+        inst["status"] = "modifying"
+        inst["op"] = "promote"
+        out = render_instance(ctx, st, inst)
+    w.spawn(f"promote-{inst['id']}", op_promote, w, st, inst, 1 if br is None else br,
             on_error=fail_instance(w, st, inst))
     return {"DBInstance": out}
 
@@ -1684,7 +1758,7 @@ def DescribeDBProxyTargetGroups(ctx, p):
 
 ACTIONS = {f.__name__: f for f in (
     CreateDBInstance, DescribeDBInstances, ModifyDBInstance, RebootDBInstance, StopDBInstance, StartDBInstance,
-    DeleteDBInstance, CreateDBInstanceReadReplica, CreateDBSnapshot, DescribeDBSnapshots, CopyDBSnapshot,
+    DeleteDBInstance, CreateDBInstanceReadReplica, PromoteReadReplica, CreateDBSnapshot, DescribeDBSnapshots, CopyDBSnapshot,
     DeleteDBSnapshot, RestoreDBInstanceFromDBSnapshot, DescribeDBParameterGroups, DescribeDBParameters,
     CreateDBParameterGroup, ModifyDBParameterGroup, DescribeDBLogFiles, DownloadDBLogFilePortion, DescribeEvents,
     AddTagsToResource, ListTagsForResource, RemoveTagsFromResource, DescribeAccountAttributes, CreateDBProxy,
