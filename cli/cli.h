@@ -5,6 +5,7 @@
 #define FC_CLI_H
 
 #include "cfg.h"
+#include "rds.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -33,23 +34,42 @@ int cli_report(fc_config *cfg, int argc, char **argv);  /* report.c */
 int cli_retire(fc_config *cfg, int argc, char **argv);  /* retire.c */
 
 /* Shared by report.c and retire.c (defined in report.c). */
-struct rds_instance;
-struct rds_instance_list;
-struct aws_client;
 /* Value of field name in an HGETALL reply, "" if absent. */
 const char *cli_kv(const redisReply *r, const char *name);
 /* Campaign retention in days: field retention_days, else spec.retention_days, else 30. */
 int cli_retention_days(const redisReply *campaign_hash);
 /* An AWS client for region (NULL/"" = the environment's), or NULL with the reason printed. */
-struct aws_client *cli_aws(const char *region);
+aws_client *cli_aws(const char *region);
 /* Tag k present (with value v, or any value when v is NULL). */
-bool cli_has_tag(const struct rds_instance *i, const char *k, const char *v);
+bool cli_has_tag(const rds_instance *i, const char *k, const char *v);
 /* The retired source of campaign/instance in l (tags role=retired-source, original-id, campaign), or NULL. */
-const struct rds_instance *cli_find_retired(const struct rds_instance_list *l, const char *campaign,
+const rds_instance *cli_find_retired(const rds_instance_list *l, const char *campaign,
                                             const char *instance);
 
 /* ms since the epoch → "YYYY-MM-DDTHH:MM:SS.mmmZ" (ops.c). */
 void cli_fmt_time(int64_t ms, char *out, size_t cap);
+
+/* An instance selector (`submit --select`, `report --select`, common.c):
+ * "engine=postgres,encrypted=false,tag:env=dev,id-prefix=app-", terms joined
+ * by ',', each KEY=VALUE; every term must hold. engine is also the
+ * server-side filter of the one paginated DescribeDBInstances. */
+#define CLI_SEL_MAX_TAGS 16
+typedef struct cli_selector {
+    char engine[32];
+    int encrypted;          /* -1 any, 0, 1 */
+    char id_prefix[64];
+    aws_tag tags[CLI_SEL_MAX_TAGS];
+    int ntags;
+} cli_selector;
+/* Parse text; CLI_OK or CLI_USAGE with "select: bad term '…'" printed. */
+int cli_selector_parse(const char *text, cli_selector *sel);
+/* Every term of sel holds for i. */
+bool cli_selector_match(const cli_selector *sel, const rds_instance *i);
+/* One paginated DescribeDBInstances (engine as the server-side filter):
+ * fn(ud, instance) for every matching instance; fn returns false to stop
+ * (then *stopped is set). False with e filled when AWS fails. */
+bool cli_selector_each(aws_client *c, const cli_selector *sel, bool (*fn)(void *ud, const rds_instance *i),
+                       void *ud, bool *stopped, aws_error *e);
 
 /* Print "fleetcrypt: <msg>" on stderr and return code. */
 int cli_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,6 +1,9 @@
-/* common — helpers shared by the CLI's subcommands. */
+/* common — helpers shared by the CLI's subcommands: the error line, common
+ * flags, the Redis connection, and the instance selector that `submit
+ * --select` and `report --select` resolve the same way. */
 #include "cli.h"
 #include "log.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,4 +54,100 @@ store *cli_store(const fc_config *cfg)
     store *s = store_open(cfg, err, sizeof err);
     if (!s) cli_err(CLI_FAIL, "%s", err);
     return s;
+}
+
+int cli_selector_parse(const char *text, cli_selector *sel)
+{
+    memset(sel, 0, sizeof *sel);
+    sel->encrypted = -1;
+    if (!*text) return cli_err(CLI_USAGE, "select: empty selector");
+    char buf[1024];
+    if (!fc_strlcpy(buf, text, sizeof buf)) return cli_err(CLI_USAGE, "select: selector is too long");
+    char *p = buf;
+    while (p) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = 0;
+        char *term = p;
+        p = comma ? comma + 1 : NULL;
+        while (*term == ' ') term++;
+        size_t tl = strlen(term);
+        while (tl && term[tl - 1] == ' ') term[--tl] = 0;
+        char *eq = strchr(term, '=');
+        if (!eq || eq == term || !eq[1])
+            return cli_err(CLI_USAGE, "select: bad term '%.80s' (want KEY=VALUE: engine, encrypted, tag:KEY, id-prefix)",
+                           term);
+        *eq = 0;
+        const char *k = term, *v = eq + 1;
+        if (!strcmp(k, "engine")) {
+            if (sel->engine[0] || !fc_strlcpy(sel->engine, v, sizeof sel->engine))
+                return cli_err(CLI_USAGE, "select: bad term 'engine=%.40s' (one engine name)", v);
+        } else if (!strcmp(k, "encrypted")) {
+            if (sel->encrypted != -1 || (strcmp(v, "true") && strcmp(v, "false")))
+                return cli_err(CLI_USAGE, "select: bad term 'encrypted=%.40s' (true or false, once)", v);
+            sel->encrypted = !strcmp(v, "true");
+        } else if (!strcmp(k, "id-prefix")) {
+            if (sel->id_prefix[0] || !fc_strlcpy(sel->id_prefix, v, sizeof sel->id_prefix))
+                return cli_err(CLI_USAGE, "select: bad term 'id-prefix=%.40s'", v);
+        } else if (!strncmp(k, "tag:", 4) && k[4]) {
+            if (sel->ntags >= CLI_SEL_MAX_TAGS)
+                return cli_err(CLI_USAGE, "select: more than %d tag terms", CLI_SEL_MAX_TAGS);
+            aws_tag *t = &sel->tags[sel->ntags++];
+            if (!fc_strlcpy(t->key, k + 4, sizeof t->key) || !fc_strlcpy(t->value, v, sizeof t->value))
+                return cli_err(CLI_USAGE, "select: bad term 'tag:%.40s' (too long)", k + 4);
+        } else {
+            return cli_err(CLI_USAGE, "select: bad term '%.40s=%.40s' (unknown key; want engine, encrypted, "
+                                      "tag:KEY, id-prefix)", k, v);
+        }
+    }
+    return CLI_OK;
+}
+
+bool cli_selector_match(const cli_selector *sel, const rds_instance *i)
+{
+    if (sel->engine[0] && strcmp(i->engine, sel->engine)) return false; /* also filtered server-side */
+    if (sel->encrypted >= 0 && (int)i->storage_encrypted != sel->encrypted) return false;
+    if (sel->id_prefix[0] && strncmp(i->identifier, sel->id_prefix, strlen(sel->id_prefix))) return false;
+    for (int t = 0; t < sel->ntags; t++) {
+        bool found = false;
+        for (size_t k = 0; k < i->n_tags && !found; k++)
+            found = !strcmp(i->tags[k].key, sel->tags[t].key) && !strcmp(i->tags[k].value, sel->tags[t].value);
+        if (!found) return false;
+    }
+    return true;
+}
+
+typedef struct sel_each {
+    const cli_selector *sel;
+    bool (*fn)(void *ud, const rds_instance *i);
+    void *ud;
+    bool stopped;
+} sel_each;
+
+static bool sel_page(void *ud, const rds_instance_list *page)
+{
+    sel_each *w = ud;
+    for (size_t k = 0; k < page->n; k++)
+        if (cli_selector_match(w->sel, &page->v[k]) && !w->fn(w->ud, &page->v[k])) {
+            w->stopped = true;
+            return false;
+        }
+    return true;
+}
+
+bool cli_selector_each(aws_client *c, const cli_selector *sel, bool (*fn)(void *ud, const rds_instance *i),
+                       void *ud, bool *stopped, aws_error *e)
+{
+    const char *engines[1] = {sel->engine};
+    aws_filter f = {.name = "engine", .values = engines, .nvalues = 1};
+    rds_describe_opts d;
+    memset(&d, 0, sizeof d);
+    d.max_records = 100;
+    if (sel->engine[0]) {
+        d.filters = &f;
+        d.nfilters = 1;
+    }
+    sel_each w = {.sel = sel, .fn = fn, .ud = ud};
+    bool ok = rds_describe_db_instances_each(c, &d, sel_page, &w, e);
+    if (stopped) *stopped = w.stopped;
+    return ok || w.stopped;
 }

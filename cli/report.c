@@ -1,8 +1,11 @@
-/* report — `fleetcrypt report [CAMPAIGN] [--format json|csv|html] [--output FILE]`:
+/* report — `fleetcrypt report [CAMPAIGN | --select SEL] [--format json|csv|html] [--output FILE]`:
  * the evidence an auditor asks for. One row per instance of the campaign (or
  * of every campaign) from the instance records and their facts (Redis), and
  * one paginated DescribeDBInstances per region to confirm the encryption
  * state now: the serving identifier (after) and the retired source (before).
+ * With --select (the selector of `submit --select`, common.c): one row per
+ * instance of the region that matches, those no campaign holds as "not
+ * migrated by fleetcrypt" with their state now.
  * Rendering is view_report.c. Also holds the helpers retire.c shares
  * (record fields, retention, the AWS client). */
 #include "cli.h"
@@ -68,7 +71,8 @@ const rds_instance *cli_find_retired(const rds_instance_list *l, const char *cam
     for (size_t n = 0; l && n < l->n; n++)
         if (cli_has_tag(&l->v[n], "fleetcrypt:role", "retired-source") &&
             cli_has_tag(&l->v[n], "fleetcrypt:original-id", instance) &&
-            cli_has_tag(&l->v[n], "fleetcrypt:campaign", campaign))
+            cli_has_tag(&l->v[n], "fleetcrypt:campaign", campaign) &&
+            !cli_has_tag(&l->v[n], "fleetcrypt:replica-of", NULL)) /* a retired former read replica */
             return &l->v[n];
     return NULL;
 }
@@ -183,6 +187,15 @@ static void parse_sums(rep *r, report_row *row, const char *sums)
     row->tables_verified = (int)n;
 }
 
+/* The instance as DescribeDBInstances shows it now. */
+static void fill_now(report_row *row, const rds_instance *i)
+{
+    fc_strlcpy(row->engine, i->engine, sizeof row->engine);
+    row->now_known = true;
+    row->encrypted_now = i->storage_encrypted;
+    fc_strlcpy(row->key_now, i->storage_encrypted ? i->kms_key_id : "", sizeof row->key_now);
+}
+
 static void fill_row(rep *r, report_row *row, const char *campaign, const redisReply *camp, const redisReply *rec,
                      const char *id, int retention_days)
 {
@@ -268,6 +281,7 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const redisR
         snprintf(row->error, sizeof row->error, "source deleted %s, final snapshot %.150s", t,
                  cli_kv(rec, "final_snapshot"));
     }
+    if (cur) fill_now(row, cur);
 }
 
 static int add_campaign(store *s, rep *r, const char *campaign, bool must_exist)
@@ -301,9 +315,126 @@ static int add_campaign(store *s, rep *r, const char *campaign, bool must_exist)
     return rc;
 }
 
+/* ---- report --select: every instance in scope, migrated or not ---- */
+#define LOOKUP_BATCH 500
+
+/* The campaign that accounts for row i so far: its record's state decides
+ * whether a later campaign replaces it (a done one wins, else the latest). */
+typedef struct scope_item {
+    bool found, done;
+} scope_item;
+
+/* Rows for the instances of region matching sel: first "not migrated"
+ * from DescribeDBInstances alone, then one report_lookup.lua call per
+ * campaign and batch of LOOKUP_BATCH ids (1 + campaigns × batches round
+ * trips, never one per instance) turns those a campaign holds into that
+ * campaign's row. A retired source is its own row, named as such. */
+static int add_selected(store *s, rep *r, const cli_selector *sel, const char *region)
+{
+    const rds_instance_list *l = fleet(r, region);
+    if (!l) return r->aws_failed ? CLI_FAIL : cli_err(CLI_FAIL, "too many regions");
+    size_t first = r->n;
+    for (size_t i = 0; i < l->n; i++) {
+        const rds_instance *in = &l->v[i];
+        if (!cli_selector_match(sel, in)) continue;
+        report_row *row = new_row(r);
+        if (!row) return cli_err(CLI_FAIL, "out of memory");
+        fc_strlcpy(row->instance, in->identifier, sizeof row->instance);
+        fill_now(row, in);
+        if (cli_has_tag(in, "fleetcrypt:role", "retired-source")) {
+            /* fleetcrypt's own artefact: the stopped original of a migrated instance */
+            const char *orig = "", *camp = "";
+            for (size_t t = 0; t < in->n_tags; t++) {
+                if (!strcmp(in->tags[t].key, "fleetcrypt:original-id")) orig = in->tags[t].value;
+                if (!strcmp(in->tags[t].key, "fleetcrypt:campaign")) camp = in->tags[t].value;
+            }
+            fc_strlcpy(row->campaign, camp, sizeof row->campaign);
+            fc_strlcpy(row->state, "retired-source", sizeof row->state);
+            row->encrypted_before = row->encrypted_after = in->storage_encrypted;
+            fc_strlcpy(row->key_before, row->key_now, sizeof row->key_before);
+            fc_strlcpy(row->key_after, row->key_now, sizeof row->key_after);
+            snprintf(row->error, sizeof row->error, "retired source of %.63s (campaign %.47s)", orig, camp);
+        } else {
+            row->unmanaged = true;
+            fc_strlcpy(row->state, "not-migrated", sizeof row->state);
+            fc_strlcpy(row->error, REPORT_NOT_MIGRATED, sizeof row->error);
+        }
+    }
+    size_t n = r->n - first;
+    if (n == 0) return CLI_OK;
+    scope_item *seen = calloc(n, sizeof *seen);
+    const char **keys = calloc(2 + LOOKUP_BATCH, sizeof *keys);
+    char (*rks)[STORE_KEY_MAX] = calloc(LOOKUP_BATCH, sizeof *rks);
+    size_t *idx = calloc(LOOKUP_BATCH, sizeof *idx);
+    const char **ids = calloc(LOOKUP_BATCH, sizeof *ids);
+    int rc = CLI_OK;
+    char ck[STORE_KEY_MAX];
+    store_key(s, ck, sizeof ck, "campaigns");
+    redisReply *cs = NULL;
+    if (!seen || !keys || !rks || !idx || !ids) rc = cli_err(CLI_FAIL, "out of memory");
+    else if (!(cs = store_cmd(s, "ZRANGE %s 0 -1", ck)) || cs->type != REDIS_REPLY_ARRAY)
+        rc = cli_err(CLI_FAIL, "redis unavailable");
+    for (size_t c = 0; rc == CLI_OK && c < cs->elements; c++) {
+        const char *campaign = cs->element[c]->str;
+        ckeys k;
+        store_ckeys(s, campaign, &k);
+        keys[0] = k.campaign;
+        keys[1] = k.instances;
+        for (size_t b = 0; rc == CLI_OK && b < n; b += LOOKUP_BATCH) {
+            int nb = 0;
+            for (size_t j = b; j < n && j < b + LOOKUP_BATCH; j++) {
+                const report_row *row = &r->rows[first + j];
+                if (!row->unmanaged && !seen[j].found) continue; /* retired sources: no record of their own */
+                idx[nb] = j;
+                ids[nb] = row->instance;
+                store_rec_key(s, campaign, row->instance, rks[nb], sizeof rks[nb]);
+                keys[2 + nb] = rks[nb];
+                nb++;
+            }
+            if (nb == 0) continue;
+            redisReply *x = store_script(s, "report_lookup", 2 + nb, keys, nb, ids);
+            if (!x || x->type != REDIS_REPLY_ARRAY) {
+                if (x) freeReplyObject(x);
+                rc = cli_err(CLI_FAIL, "redis unavailable");
+                break;
+            }
+            const redisReply *camp = x->elements ? x->element[0] : NULL;
+            bool same_region = camp && !strcmp(cli_kv(camp, "region"), region);
+            int days = camp ? cli_retention_days(camp) : 30;
+            for (size_t e = 1; same_region && e + 1 < x->elements; e += 2) {
+                long long pos = x->element[e]->type == REDIS_REPLY_INTEGER ? x->element[e]->integer : 0;
+                const redisReply *rec = x->element[e + 1];
+                if (pos < 1 || pos > nb || rec->type != REDIS_REPLY_ARRAY || rec->elements == 0) continue;
+                size_t j = idx[pos - 1];
+                bool done = !strcmp(cli_kv(rec, "state"), "done");
+                if (seen[j].done && !done) continue; /* a done campaign accounts for it already */
+                report_row *row = &r->rows[first + j];
+                char id[sizeof row->instance];
+                fc_strlcpy(id, row->instance, sizeof id);
+                free(r->tables[first + j]);
+                r->tables[first + j] = NULL;
+                memset(row, 0, sizeof *row);
+                row->downtime_s = -1;
+                row->rows_verified = -1;
+                fill_row(r, row, campaign, camp, rec, id, days);
+                seen[j].found = true;
+                seen[j].done = done;
+            }
+            freeReplyObject(x);
+        }
+    }
+    if (cs) freeReplyObject(cs);
+    free(seen);
+    free(keys);
+    free(rks);
+    free(idx);
+    free(ids);
+    return rc;
+}
+
 int cli_report(fc_config *cfg, int argc, char **argv)
 {
-    const char *campaign = NULL, *format = "json", *output = NULL;
+    const char *campaign = NULL, *format = "json", *output = NULL, *select = NULL;
     for (int i = 0; i < argc; i++) {
         int cf = cli_config_flag(cfg, argc, argv, i);
         if (cf < 0) return CLI_USAGE;
@@ -311,11 +442,13 @@ int cli_report(fc_config *cfg, int argc, char **argv)
             i++;
             continue;
         }
-        if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "--output")) {
+        if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--select")) {
             if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--format")) format = argv[++i];
+            else if (!strcmp(argv[i], "--select")) select = argv[++i];
             else output = argv[++i];
-        } else if (!strncmp(argv[i], "--format=", 9)) format = argv[i] + 9;
+        } else if (!strncmp(argv[i], "--select=", 9)) select = argv[i] + 9;
+        else if (!strncmp(argv[i], "--format=", 9)) format = argv[i] + 9;
         else if (!strncmp(argv[i], "--output=", 9)) output = argv[i] + 9;
         else if (argv[i][0] == '-' && argv[i][1]) return cli_err(CLI_USAGE, "report: unknown option %s", argv[i]);
         else if (!campaign) campaign = argv[i];
@@ -325,12 +458,17 @@ int cli_report(fc_config *cfg, int argc, char **argv)
         return cli_err(CLI_USAGE, "format: '%.20s' is not json, csv or html", format);
     if (campaign && !fc_valid_campaign_id(campaign)) return cli_err(CLI_USAGE, "campaign: invalid id '%.60s'", campaign);
     if (output && !*output) return cli_err(CLI_USAGE, "output: empty file name");
+    cli_selector sel;
+    if (select && campaign) return cli_err(CLI_USAGE, "report: a CAMPAIGN or --select, not both");
+    if (select && cli_selector_parse(select, &sel) != CLI_OK) return CLI_USAGE;
     store *s = cli_store(cfg);
     if (!s) return CLI_FAIL;
     rep r;
     memset(&r, 0, sizeof r);
     int rc = CLI_OK;
-    if (campaign) {
+    if (select) {
+        rc = add_selected(s, &r, &sel, cfg->region);
+    } else if (campaign) {
         rc = add_campaign(s, &r, campaign, true);
     } else {
         char ck[STORE_KEY_MAX];
@@ -346,7 +484,8 @@ int cli_report(fc_config *cfg, int argc, char **argv)
     if (rc == CLI_OK) {
         report_meta m;
         memset(&m, 0, sizeof m);
-        snprintf(m.title, sizeof m.title, "%s%.100s", campaign ? "campaign " : "all campaigns", campaign ? campaign : "");
+        if (select) snprintf(m.title, sizeof m.title, "instances in %.20s selected by '%.60s'", cfg->region, select);
+        else snprintf(m.title, sizeof m.title, "%s%.100s", campaign ? "campaign " : "all campaigns", campaign ? campaign : "");
         cli_fmt_time(fc_now_ms(), m.generated_at, sizeof m.generated_at);
         char host[64] = "";
         if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;

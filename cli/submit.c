@@ -45,16 +45,6 @@ typedef struct sub_opts {
     int nids, cap;
 } sub_opts;
 
-/* A parsed selector: engine (server-side filter), the rest client-side. */
-#define SEL_MAX_TAGS 16
-typedef struct selector {
-    char engine[32];
-    int encrypted;          /* -1 any, 0, 1 */
-    char id_prefix[64];
-    aws_tag tags[SEL_MAX_TAGS];
-    int ntags;
-} selector;
-
 static int validate_extras(const sub_opts *o);
 
 static bool add_id(sub_opts *o, const char *id)
@@ -99,87 +89,22 @@ static int read_stdin_ids(sub_opts *o)
     return CLI_OK;
 }
 
-/* "engine=postgres,encrypted=false,tag:env=dev,id-prefix=app-": terms
- * joined by ',', each KEY=VALUE; every term must hold. */
-static int parse_selector(const char *text, selector *sel)
-{
-    memset(sel, 0, sizeof *sel);
-    sel->encrypted = -1;
-    if (!*text) return cli_err(CLI_USAGE, "select: empty selector");
-    char buf[1024];
-    if (!fc_strlcpy(buf, text, sizeof buf)) return cli_err(CLI_USAGE, "select: selector is too long");
-    char *p = buf;
-    while (p) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = 0;
-        char *term = p;
-        p = comma ? comma + 1 : NULL;
-        while (*term == ' ') term++;
-        size_t tl = strlen(term);
-        while (tl && term[tl - 1] == ' ') term[--tl] = 0;
-        char *eq = strchr(term, '=');
-        if (!eq || eq == term || !eq[1])
-            return cli_err(CLI_USAGE, "select: bad term '%.80s' (want KEY=VALUE: engine, encrypted, tag:KEY, id-prefix)",
-                           term);
-        *eq = 0;
-        const char *k = term, *v = eq + 1;
-        if (!strcmp(k, "engine")) {
-            if (sel->engine[0] || !fc_strlcpy(sel->engine, v, sizeof sel->engine))
-                return cli_err(CLI_USAGE, "select: bad term 'engine=%.40s' (one engine name)", v);
-        } else if (!strcmp(k, "encrypted")) {
-            if (sel->encrypted != -1 || (strcmp(v, "true") && strcmp(v, "false")))
-                return cli_err(CLI_USAGE, "select: bad term 'encrypted=%.40s' (true or false, once)", v);
-            sel->encrypted = !strcmp(v, "true");
-        } else if (!strcmp(k, "id-prefix")) {
-            if (sel->id_prefix[0] || !fc_strlcpy(sel->id_prefix, v, sizeof sel->id_prefix))
-                return cli_err(CLI_USAGE, "select: bad term 'id-prefix=%.40s'", v);
-        } else if (!strncmp(k, "tag:", 4) && k[4]) {
-            if (sel->ntags >= SEL_MAX_TAGS) return cli_err(CLI_USAGE, "select: more than %d tag terms", SEL_MAX_TAGS);
-            aws_tag *t = &sel->tags[sel->ntags++];
-            if (!fc_strlcpy(t->key, k + 4, sizeof t->key) || !fc_strlcpy(t->value, v, sizeof t->value))
-                return cli_err(CLI_USAGE, "select: bad term 'tag:%.40s' (too long)", k + 4);
-        } else {
-            return cli_err(CLI_USAGE, "select: bad term '%.40s=%.40s' (unknown key; want engine, encrypted, "
-                                      "tag:KEY, id-prefix)", k, v);
-        }
-    }
-    return CLI_OK;
-}
-
-static bool sel_match(const selector *sel, const rds_instance *i)
-{
-    if (sel->engine[0] && strcmp(i->engine, sel->engine)) return false; /* the server filtered already */
-    if (sel->encrypted >= 0 && (int)i->storage_encrypted != sel->encrypted) return false;
-    if (sel->id_prefix[0] && strncmp(i->identifier, sel->id_prefix, strlen(sel->id_prefix))) return false;
-    for (int t = 0; t < sel->ntags; t++) {
-        bool found = false;
-        for (size_t k = 0; k < i->n_tags && !found; k++)
-            found = !strcmp(i->tags[k].key, sel->tags[t].key) && !strcmp(i->tags[k].value, sel->tags[t].value);
-        if (!found) return false;
-    }
-    return true;
-}
-
 typedef struct sel_walk {
-    const selector *sel;
     sub_opts *o;
     int added;
     bool overflow;
 } sel_walk;
 
-static bool sel_page(void *ud, const rds_instance_list *page)
+static bool sel_add(void *ud, const rds_instance *i)
 {
     sel_walk *w = ud;
-    for (size_t k = 0; k < page->n; k++) {
-        const rds_instance *i = &page->v[k];
-        if (!sel_match(w->sel, i) || !fc_valid_db_identifier(i->identifier)) continue;
-        int before = w->o->nids;
-        if (!add_id(w->o, i->identifier)) {
-            w->overflow = true;
-            return false;
-        }
-        if (w->o->nids > before) w->added++;
+    if (!fc_valid_db_identifier(i->identifier)) return true;
+    int before = w->o->nids;
+    if (!add_id(w->o, i->identifier)) {
+        w->overflow = true;
+        return false;
     }
+    if (w->o->nids > before) w->added++;
     return true;
 }
 
@@ -187,22 +112,14 @@ static bool sel_page(void *ud, const rds_instance_list *page)
  * matching ids join the ones given otherwise. */
 static int resolve_selector(aws_client *c, sub_opts *o)
 {
-    selector sel;
-    int rc = parse_selector(o->select, &sel);
+    cli_selector sel;
+    int rc = cli_selector_parse(o->select, &sel);
     if (rc) return rc;
-    const char *engines[1] = {sel.engine};
-    aws_filter f = {.name = "engine", .values = engines, .nvalues = 1};
-    rds_describe_opts d;
-    memset(&d, 0, sizeof d);
-    d.max_records = 100;
-    if (sel.engine[0]) {
-        d.filters = &f;
-        d.nfilters = 1;
-    }
-    sel_walk w = {.sel = &sel, .o = o};
+    sel_walk w = {.o = o};
+    bool stopped = false;
     aws_error e;
     aws_error_clear(&e);
-    if (!rds_describe_db_instances_each(c, &d, sel_page, &w, &e))
+    if (!cli_selector_each(c, &sel, sel_add, &w, &stopped, &e))
         return cli_err(e.kind == AWS_ERR_PERMANENT ? CLI_USAGE : CLI_FAIL, "select: DescribeDBInstances: %s: %s",
                        e.code, e.message);
     if (w.overflow) return cli_err(CLI_USAGE, "select: too many instances (more than %d)", MAX_INSTANCES);
@@ -300,7 +217,8 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
 {
     bool set_campaign = false, set_key = false, set_strategy = false, set_mp = false, set_region = false,
          want_stdin = false;
-    static const char *const passthrough[] = {"cutover", "cutover-method", "window", "db-secret", "validate", NULL};
+    static const char *const passthrough[] = {"cutover",  "cutover-method", "window",        "db-secret",
+                                              "validate", "prewarm",        "live-validate", NULL};
     static const char *const bools[] = {"replica-identity-full", "allow-reboot", NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -382,8 +300,8 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
     if (!step_catalog_find(o->strategy))
         return cli_err(CLI_USAGE, "strategy %s is not available in this build", o->strategy);
     if (o->have_select) {
-        selector sel;
-        int rc = parse_selector(o->select, &sel); /* malformed: exit 2 before any call */
+        cli_selector sel;
+        int rc = cli_selector_parse(o->select, &sel); /* malformed: exit 2 before any call */
         if (rc) return rc;
     } else if (o->nids == 0) {
         return cli_err(CLI_USAGE, "no instances given (arguments, '-' for stdin, --file or --select)");
@@ -399,7 +317,9 @@ static int validate_extras(const sub_opts *o)
         const char *allowed[3];
     } enums[] = {{"cutover", {"auto", "approve", NULL}},
                  {"cutover-method", {"rename", "proxy", NULL}},
-                 {"validate", {"normal", "strict", NULL}}};
+                 {"validate", {"normal", "strict", NULL}},
+                 {"prewarm", {"on", "off", NULL}},
+                 {"live-validate", {"on", "off", NULL}}};
     for (size_t i = 0; i < FC_ARRAY_LEN(enums); i++) {
         json_t *v = json_object_get(o->extra, enums[i].opt);
         if (!v) continue;

@@ -2,7 +2,9 @@
  * per-step in-flight counters, per-minute throughput counters, the AWS
  * token buckets' per-minute call and throttle counters, instance records)
  * and renders it with view_top: in place every 2 s on a terminal, one line
- * per refresh otherwise (ending once the campaign is finished). */
+ * per refresh otherwise (ending once the campaign is finished). The
+ * terminal's size is read at every refresh, and SIGWINCH redraws at once
+ * (cleared first) for the new size. */
 #include "cli.h"
 #include "store_model.h"
 #include "util.h"
@@ -16,10 +18,17 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t g_top_stop = 0;
+static volatile sig_atomic_t g_top_resized = 0;
 static void on_sig(int sig)
 {
     (void)sig;
     g_top_stop = 1;
+}
+/* SIGWINCH: redraw at once for the new size (the size is read at every refresh). */
+static void on_winch(int sig)
+{
+    (void)sig;
+    g_top_resized = 1;
 }
 
 static long long hget_ll(store *s, const char *key, const char *field)
@@ -238,6 +247,12 @@ int cli_top(fc_config *cfg, int argc, char **argv)
     sa.sa_handler = on_sig;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (tty && !once) {
+        struct sigaction sw;
+        memset(&sw, 0, sizeof sw);
+        sw.sa_handler = on_winch;
+        sigaction(SIGWINCH, &sw, NULL);
+    }
     int rc = CLI_OK;
     dbuf out;
     dbuf_init(&out, 1 << 20);
@@ -250,6 +265,11 @@ int cli_top(fc_config *cfg, int argc, char **argv)
             break;
         }
         dbuf_reset(&out);
+        if (tty && g_top_resized) {
+            /* the terminal moved the old screen's text around: start clean */
+            g_top_resized = 0;
+            dbuf_appends(&out, "\x1b[2J");
+        }
         if (f != CLI_OK) {
             dbuf_printf(&out, "%s", tty ? "\x1b[Hredis unavailable; retrying\x1b[K\n" : "redis unavailable; retrying\n");
         } else if (tty) {
@@ -268,7 +288,8 @@ int cli_top(fc_config *cfg, int argc, char **argv)
         if (once) break;
         /* a pipe or log file gets a last line and ends with the campaign */
         if (!tty && f == CLI_OK && (!strcmp(v.state, "done") || !strcmp(v.state, "aborted"))) break;
-        for (int64_t t = 0; t < (int64_t)(interval * 1000) && !g_top_stop; t += 100) fc_sleep_ms(100);
+        for (int64_t t = 0; t < (int64_t)(interval * 1000) && !g_top_stop && !g_top_resized; t += 100)
+            fc_sleep_ms(100);
     }
     if (tty && !once) fputs("\x1b[?25h\n", stdout);
     dbuf_free(&out);

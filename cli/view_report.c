@@ -14,17 +14,18 @@ bool report_render_json(const report_meta *m, const report_row *rows, size_t n, 
     json_object_set_new(root, "title", json_string(m->title));
     json_object_set_new(root, "generated_at", json_string(m->generated_at));
     json_object_set_new(root, "generated_by", json_string(m->generated_by));
-    size_t done = 0, failed = 0;
+    size_t done = 0, failed = 0, unmanaged = 0;
     for (size_t i = 0; i < n; i++) {
         const report_row *r = &rows[i];
         json_t *o = json_object(), *tabs = json_array();
+        bool in_c = !r->unmanaged; /* before/after apply to campaign instances only */
         json_object_set_new(o, "instance", json_string(r->instance));
-        json_object_set_new(o, "campaign", json_string(r->campaign));
+        json_object_set_new(o, "campaign", in_c ? json_string(r->campaign) : json_null());
         json_object_set_new(o, "state", json_string(r->state));
         json_object_set_new(o, "strategy", jstr_or_null(r->strategy));
-        json_object_set_new(o, "encrypted_before", json_boolean(r->encrypted_before));
+        json_object_set_new(o, "encrypted_before", in_c ? json_boolean(r->encrypted_before) : json_null());
         json_object_set_new(o, "key_before", jstr_or_null(r->key_before));
-        json_object_set_new(o, "encrypted_after", json_boolean(r->encrypted_after));
+        json_object_set_new(o, "encrypted_after", in_c ? json_boolean(r->encrypted_after) : json_null());
         json_object_set_new(o, "key_after", jstr_or_null(r->key_after));
         json_object_set_new(o, "cutover_at", jstr_or_null(r->cutover_at));
         json_object_set_new(o, "downtime_s", r->downtime_s >= 0 ? json_real(r->downtime_s) : json_null());
@@ -41,14 +42,20 @@ bool report_render_json(const report_meta *m, const report_row *rows, size_t n, 
         json_object_set_new(o, "retired_source", jstr_or_null(r->retired_source));
         json_object_set_new(o, "retain_until", jstr_or_null(r->retain_until));
         json_object_set_new(o, "error", jstr_or_null(r->error));
+        json_object_set_new(o, "engine", jstr_or_null(r->engine));
+        json_object_set_new(o, "encrypted_now", r->now_known ? json_boolean(r->encrypted_now) : json_null());
+        json_object_set_new(o, "key_now", jstr_or_null(r->key_now));
+        json_object_set_new(o, "migrated_by_fleetcrypt", json_boolean(in_c && !strcmp(r->state, "done")));
         json_array_append_new(arr, o);
         done += !strcmp(r->state, "done");
         failed += !strcmp(r->state, "failed");
+        unmanaged += r->unmanaged;
     }
     json_t *sum = json_object();
     json_object_set_new(sum, "instances", json_integer((json_int_t)n));
     json_object_set_new(sum, "done", json_integer((json_int_t)done));
     json_object_set_new(sum, "failed", json_integer((json_int_t)failed));
+    json_object_set_new(sum, "not_migrated", json_integer((json_int_t)unmanaged));
     json_object_set_new(root, "summary", sum);
     json_object_set_new(root, "instances", arr);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -72,7 +79,8 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
     (void)m;
     static const char *hdr[] = {"instance", "campaign", "state", "strategy", "encrypted_before", "key_before",
                                 "encrypted_after", "key_after", "cutover_at", "downtime_s", "rows_verified",
-                                "tables_verified", "retired_source", "retain_until", "error"};
+                                "tables_verified", "retired_source", "retain_until", "error", "engine",
+                                "encrypted_now", "key_now", "migrated_by_fleetcrypt"};
     const size_t nh = sizeof hdr / sizeof hdr[0];
     bool ok = true;
     for (size_t i = 0; i < nh && ok; i++) ok = csv_cell(out, hdr[i], i == nh - 1);
@@ -82,10 +90,13 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
         if (r->downtime_s >= 0) snprintf(dt, sizeof dt, "%.3f", r->downtime_s);
         if (r->rows_verified >= 0) snprintf(rv, sizeof rv, "%lld", r->rows_verified);
         snprintf(tv, sizeof tv, "%d", r->tables_verified);
+        bool in_c = !r->unmanaged;
         const char *cells[] = {r->instance, r->campaign, r->state, r->strategy,
-                               r->encrypted_before ? "true" : "false", r->key_before,
-                               r->encrypted_after ? "true" : "false", r->key_after, r->cutover_at, dt, rv, tv,
-                               r->retired_source, r->retain_until, r->error};
+                               !in_c ? "" : r->encrypted_before ? "true" : "false", r->key_before,
+                               !in_c ? "" : r->encrypted_after ? "true" : "false", r->key_after, r->cutover_at, dt, rv, tv,
+                               r->retired_source, r->retain_until, r->error, r->engine,
+                               !r->now_known ? "" : r->encrypted_now ? "true" : "false", r->key_now,
+                               in_c && !strcmp(r->state, "done") ? "true" : "false"};
         for (size_t c = 0; c < nh && ok; c++) ok = csv_cell(out, cells[c], c == nh - 1);
     }
     return ok;
@@ -114,9 +125,10 @@ static bool td(dbuf *out, const char *cls, const char *text)
 
 bool report_render_html(const report_meta *m, const report_row *rows, size_t n, dbuf *out)
 {
-    size_t done = 0, failed = 0, skipped = 0;
+    size_t done = 0, failed = 0, skipped = 0, unmanaged = 0;
     long long rows_total = 0;
     for (size_t i = 0; i < n; i++) {
+        unmanaged += rows[i].unmanaged;
         done += !strcmp(rows[i].state, "done");
         failed += !strcmp(rows[i].state, "failed");
         skipped += !strcmp(rows[i].state, "skipped");
@@ -132,18 +144,26 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
               html_text(out, m->title) && dbuf_appends(out, " — generated ") && html_text(out, m->generated_at) &&
               dbuf_appends(out, " by ") && html_text(out, m->generated_by) &&
               dbuf_printf(out, "</p>\n<p id=\"summary\">instances: <b id=\"n-instances\">%zu</b>, done: <b id=\"n-done\">%zu</b>, "
-                               "failed: <b id=\"n-failed\">%zu</b>, skipped: <b id=\"n-skipped\">%zu</b>, rows verified: <b id=\"n-rows\">%lld</b></p>\n",
-                          n, done, failed, skipped, rows_total) &&
+                               "failed: <b id=\"n-failed\">%zu</b>, skipped: <b id=\"n-skipped\">%zu</b>, rows verified: <b id=\"n-rows\">%lld</b>, "
+                               "not migrated by fleetcrypt: <b id=\"n-not-migrated\">%zu</b></p>\n",
+                          n, done, failed, skipped, rows_total, unmanaged) &&
               dbuf_appends(out, "<table id=\"instances\"><thead><tr><th>instance</th><th>campaign</th><th>state</th>"
                                 "<th>before</th><th>after</th><th>cutover (UTC)</th><th>downtime s</th><th>rows verified</th>"
-                                "<th>tables</th><th>retired source</th><th>retain until</th><th>note</th></tr></thead><tbody>\n");
+                                "<th>tables</th><th>retired source</th><th>retain until</th><th>note</th>"
+                                "<th>engine</th><th>now</th><th>migrated by fleetcrypt</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < n && ok; i++) {
         const report_row *r = &rows[i];
-        char before[300], after[300], dt[32] = "", rv[32] = "";
-        snprintf(before, sizeof before, "%s%s", r->encrypted_before ? "encrypted " : "unencrypted",
-                 r->encrypted_before ? r->key_before : "");
-        snprintf(after, sizeof after, "%s%s", r->encrypted_after ? "encrypted " : "unencrypted",
-                 r->encrypted_after ? r->key_after : "");
+        char before[300] = "", after[300] = "", now[300] = "", dt[32] = "", rv[32] = "";
+        if (!r->unmanaged) {
+            snprintf(before, sizeof before, "%s%s", r->encrypted_before ? "encrypted " : "unencrypted",
+                     r->encrypted_before ? r->key_before : "");
+            snprintf(after, sizeof after, "%s%s", r->encrypted_after ? "encrypted " : "unencrypted",
+                     r->encrypted_after ? r->key_after : "");
+        }
+        if (r->now_known)
+            snprintf(now, sizeof now, "%s%s", r->encrypted_now ? "encrypted " : "unencrypted",
+                     r->encrypted_now ? r->key_now : "");
+        const char *mig = r->unmanaged ? REPORT_NOT_MIGRATED : !strcmp(r->state, "done") ? "yes" : "no";
         if (r->downtime_s >= 0) snprintf(dt, sizeof dt, "%.3f", r->downtime_s);
         if (r->rows_verified >= 0) snprintf(rv, sizeof rv, "%lld", r->rows_verified);
         ok = dbuf_appends(out, "<tr data-instance=\"") && html_text(out, r->instance) && dbuf_appends(out, "\">") &&
@@ -160,7 +180,8 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
             ok = ok && dbuf_appends(out, "</details>");
         }
         ok = ok && dbuf_appends(out, "</td>") && td(out, "retired", r->retired_source) &&
-             td(out, "retain", r->retain_until) && td(out, "note", r->error) && dbuf_appends(out, "</tr>\n");
+             td(out, "retain", r->retain_until) && td(out, "note", r->error) && td(out, "engine", r->engine) &&
+             td(out, "now", now) && td(out, "migrated", mig) && dbuf_appends(out, "</tr>\n");
     }
     return ok && dbuf_appends(out, "</tbody></table>\n</body></html>\n");
 }

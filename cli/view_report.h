@@ -1,5 +1,7 @@
 /* view_report — renders `fleetcrypt report`: the evidence an auditor asks
- * for, as JSON, CSV or one self-contained HTML page. Pure functions of the
+ * for, as JSON, CSV or one self-contained HTML page. A row is an instance
+ * of a campaign, or (report --select) an instance in scope that no campaign
+ * holds ("not migrated by fleetcrypt"). Pure functions of the
  * rows; the caller gathers them from Redis and AWS. Every text cell is
  * escaped for its format; CSV cells that a spreadsheet would run as a
  * formula (= + - @) are prefixed with a quote. */
@@ -34,7 +36,18 @@ typedef struct report_row {
     char retired_source[64];
     char retain_until[40];
     char error[256];
+    /* the instance now (DescribeDBInstances), for every row when AWS answered */
+    char engine[32];         /* "" unknown */
+    bool now_known;          /* AWS listed this identifier */
+    bool encrypted_now;
+    char key_now[256];
+    /* `report --select`: an instance in scope that no campaign ever held.
+     * campaign, state, strategy and before/after do not apply (null/empty);
+     * it is shown with its state now and "not migrated by fleetcrypt". */
+    bool unmanaged;
 } report_row;
+
+#define REPORT_NOT_MIGRATED "not migrated by fleetcrypt"
 
 typedef struct report_meta {
     char title[128];         /* e.g. "campaign q4-encrypt" */

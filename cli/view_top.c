@@ -1,6 +1,9 @@
-/* view_top — see view_top.h. Every line is cut to the terminal width so the
- * screen never scrolls; sections are dropped from the bottom when rows run
- * out. */
+/* view_top — see view_top.h. The layout follows the terminal's size at
+ * every refresh: the counts, throughput and AWS lines flow onto as many
+ * lines as the width needs, every line is cut to the width so the screen
+ * never wraps or scrolls, blank separators go first when rows are short,
+ * and sections are dropped from the bottom when rows run out (header,
+ * progress and counts come first). */
 #include "view_top.h"
 
 #include <math.h>
@@ -35,6 +38,32 @@ static void line(screen *s, const char *fmt, ...)
     }
     s->ok = dbuf_append(s->out, buf, n) && dbuf_appends(s->out, "\x1b[K\n");
     s->used++;
+}
+
+/* A blank separator, only while rows are plentiful. */
+static void gap(screen *s)
+{
+    if (s->rows - s->used > 8) line(s, "%s", "");
+}
+
+/* Items joined by two spaces, wrapped onto as many lines as the width
+ * needs; an item is cut only when it alone is wider than the screen. */
+static void flow(screen *s, const char *const *items, int n)
+{
+    char buf[512];
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t il = strlen(items[i]);
+        if (len > 0 && (int)(len + 2 + il) > s->cols) {
+            line(s, "%s", buf);
+            len = 0;
+            buf[0] = 0;
+        }
+        int w = snprintf(buf + len, sizeof buf - len, "%s%s", len ? "  " : "", items[i]);
+        if (w > 0) len += (size_t)w < sizeof buf - len ? (size_t)w : sizeof buf - len - 1;
+    }
+    if (len > 0) line(s, "%s", buf);
 }
 
 double top_eta_seconds(const top_view *v)
@@ -72,34 +101,58 @@ static void progress_bar(const top_view *v, int width, char *out, size_t cap)
 
 bool top_render_screen(const top_view *v, int cols, int rows, dbuf *out)
 {
-    if (cols < 20) cols = 20;
-    if (rows < 5) rows = 5;
+    if (cols < 1) cols = 1;
+    if (rows < 2) rows = 2;
     screen s = {.out = out, .cols = cols, .rows = rows - 1, .used = 0, .ok = true};
     s.ok = dbuf_appends(out, "\x1b[H");
     int terminal = v->counts[TOP_DONE] + v->counts[TOP_FAILED] + v->counts[TOP_SKIPPED] + v->counts[TOP_ABORTED];
     char eta[32], bar[128];
     fmt_duration(top_eta_seconds(v), eta, sizeof eta);
-    line(&s, "fleetcrypt top  campaign %s  [%s]  strategy %s", v->campaign, v->state, v->strategy);
+    char h1[96], h2[80], h3[64];
+    snprintf(h1, sizeof h1, "fleetcrypt top  campaign %s", v->campaign);
+    snprintf(h2, sizeof h2, "[%s]", v->state);
+    snprintf(h3, sizeof h3, "strategy %s", v->strategy);
+    const char *head[] = {h1, h2, h3};
+    flow(&s, head, 3);
     int barw = cols - 26;
     if (barw > 60) barw = 60;
-    progress_bar(v, barw, bar, sizeof bar);
-    line(&s, "[%s] %d/%d %3.0f%%  ETA %s", bar, terminal, v->total,
-         v->total ? 100.0 * terminal / v->total : 0.0, eta);
-    line(&s, "pending %d  running %d  approval %d  done %d  failed %d  skipped %d  aborted %d",
-         v->counts[TOP_PENDING], v->counts[TOP_RUNNING], v->counts[TOP_WAITING_APPROVAL], v->counts[TOP_DONE],
-         v->counts[TOP_FAILED], v->counts[TOP_SKIPPED], v->counts[TOP_ABORTED]);
-    line(&s, "throughput %.1f inst/h (5m)  %.1f inst/h (60m)  %.1f steps/min", v->inst_per_hour_5m,
-         v->inst_per_hour_60m, v->steps_per_minute);
+    if (barw >= 10) {
+        progress_bar(v, barw, bar, sizeof bar);
+        line(&s, "[%s] %d/%d %3.0f%%  ETA %s", bar, terminal, v->total,
+             v->total ? 100.0 * terminal / v->total : 0.0, eta);
+    } else {
+        line(&s, "%d/%d %3.0f%%  ETA %s", terminal, v->total, v->total ? 100.0 * terminal / v->total : 0.0, eta);
+    }
+    static const char *const short_names[TOP_NSTATES] = {"pending", "running", "approval", "done",
+                                                         "failed", "skipped", "aborted"};
+    char cbuf[TOP_NSTATES][40];
+    const char *citems[TOP_NSTATES];
+    for (int i = 0; i < TOP_NSTATES; i++) {
+        snprintf(cbuf[i], sizeof cbuf[i], "%s %d", short_names[i], v->counts[i]);
+        citems[i] = cbuf[i];
+    }
+    flow(&s, citems, TOP_NSTATES);
+    char t1[64], t2[48], t3[48];
+    snprintf(t1, sizeof t1, "throughput %.1f inst/h (5m)", v->inst_per_hour_5m);
+    snprintf(t2, sizeof t2, "%.1f inst/h (60m)", v->inst_per_hour_60m);
+    snprintf(t3, sizeof t3, "%.1f steps/min", v->steps_per_minute);
+    const char *titems[] = {t1, t2, t3};
+    flow(&s, titems, 3);
+    char a1[96], a2[48], a3[32];
     if (v->api_budget > 0)
-        line(&s, "AWS API %.1f/%.1f req/s (%.0f%%)  throttled %ld (5m)  stuck %d", v->api_rate, v->api_budget,
-             100.0 * v->api_rate / v->api_budget, v->throttles_5m, v->stuck);
+        snprintf(a1, sizeof a1, "AWS API %.1f/%.1f req/s (%.0f%%)", v->api_rate, v->api_budget,
+                 100.0 * v->api_rate / v->api_budget);
     else
-        line(&s, "AWS API %.1f req/s  throttled %ld (5m)  stuck %d", v->api_rate, v->throttles_5m, v->stuck);
-    line(&s, "%s", "");
+        snprintf(a1, sizeof a1, "AWS API %.1f req/s", v->api_rate);
+    snprintf(a2, sizeof a2, "throttled %ld (5m)", v->throttles_5m);
+    snprintf(a3, sizeof a3, "stuck %d", v->stuck);
+    const char *aitems[] = {a1, a2, a3};
+    flow(&s, aitems, 3);
+    gap(&s);
     if (v->nsteps > 0) {
         line(&s, "%-24s %s", "STEP", "IN FLIGHT");
         for (int i = 0; i < v->nsteps; i++) line(&s, "%-24s %d", v->steps[i].step, v->steps[i].n);
-        line(&s, "%s", "");
+        gap(&s);
     }
     if (v->nslowest > 0) {
         line(&s, "%-30s %-18s %8s %4s", "SLOWEST", "STEP", "ELAPSED", "TRY");
@@ -108,7 +161,7 @@ bool top_render_screen(const top_view *v, int cols, int rows, dbuf *out)
             fmt_duration(v->slowest[i].elapsed_s, el, sizeof el);
             line(&s, "%-30.30s %-18.18s %8s %4d", v->slowest[i].id, v->slowest[i].step, el, v->slowest[i].attempts);
         }
-        line(&s, "%s", "");
+        gap(&s);
     }
     if (v->nfailed > 0) {
         line(&s, "%-30s %s", "FAILED", "REASON");

@@ -42,6 +42,7 @@ _fleetcrypt()
         --cutover) COMPREPLY=($(compgen -W "auto approve" -- "$cur")); return 0 ;;
         --cutover-method) COMPREPLY=($(compgen -W "rename proxy" -- "$cur")); return 0 ;;
         --validate) COMPREPLY=($(compgen -W "normal strict" -- "$cur")); return 0 ;;
+        --prewarm | --live-validate) COMPREPLY=($(compgen -W "on off" -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W "json csv html" -- "$cur")); return 0 ;;
         --file | --output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --db-secret) COMPREPLY=($(compgen -W "rds-managed file:" -- "$cur")); return 0 ;;
@@ -55,11 +56,11 @@ _fleetcrypt()
     case $cmd in
         submit)
             flags="--campaign --kms-key --strategy --cutover --cutover-method --window --max-parallel
-                   --region --db-secret --validate --replica-identity-full --allow-reboot
+                   --region --db-secret --validate --prewarm --live-validate --replica-identity-full --allow-reboot
                    --keep-snapshots --yes --dry-run --file --select" ;;
         status) flags="--json" ;;
         top) flags="--once --interval" ;;
-        report) flags="--format --output" ;;
+        report) flags="--format --output --select" ;;
         retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
         approve | pause | resume | abort | retry | logs) flags="" ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return 0 ;;

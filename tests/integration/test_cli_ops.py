@@ -11,7 +11,9 @@ instances and the `offline` strategy:
 - campaign-wide abort admits nothing more and ends the campaign `aborted`;
 - `status` without a campaign lists every campaign with its counts;
 - `top` runs under tmux; the captured screen shows counts and throughput
-  that match Redis; `top --once` off a terminal prints one line.
+  that match Redis; after the window is resized (smaller, smaller still,
+  larger) no captured line is wider than the window and the counts still
+  match Redis; `top --once` off a terminal prints one line.
 """
 import json
 import os
@@ -80,6 +82,10 @@ class Tmux:
 
     def capture(self):
         return self.run("capture-pane", "-p", "-t", "top").stdout
+
+    def size(self):
+        out = self.run("display-message", "-p", "-t", "top", "#{window_width} #{window_height}").stdout.split()
+        return tuple(map(int, out)) if len(out) == 2 else None
 
     def stop(self):
         self.run("kill-server")
@@ -179,6 +185,24 @@ def test_cli_ops_verbs_and_top(stack, world):
         for got, want in zip(map(float, m.groups()), exp):
             assert want > 0 and abs(got - want) <= 0.1 * want + 0.1, (m.groups(), exp, screen)
         assert "[done]" in screen and "4/4" in screen, screen
+
+        # resized terminal: re-laid out at once, never wider, counts still those in Redis
+        for cols, rows in [(60, 20), (40, 12), (120, 40)]:
+            r = tmux.run("resize-window", "-t", "top", "-x", str(cols), "-y", str(rows))
+            assert r.returncode == 0, r.stderr
+            wait_until(lambda: tmux.size() == (cols, rows), 5, what=f"tmux window {cols}x{rows}")
+            time.sleep(1.5)  # SIGWINCH redraws at once; the 1 s refresh follows
+            screen = tmux.capture()
+            lines = screen.rstrip("\n").split("\n")
+            assert len(lines) <= rows, (cols, rows, len(lines), screen)
+            wide = [ln for ln in lines if len(ln) > cols]
+            assert not wide, (cols, wide, screen)
+            m = re.search(r"pending (\d+)\s+running (\d+)\s+approval (\d+)\s+done (\d+)\s+failed (\d+)\s+"
+                          r"skipped (\d+)\s+aborted (\d+)", screen)
+            assert m, (cols, rows, screen)
+            shown = dict(zip(STATES, map(int, m.groups())))
+            assert shown == counts, (cols, rows, shown, counts, screen)
+            assert "campaign ops" in screen and "4/4" in screen, (cols, rows, screen)
     finally:
         tmux.stop()
 

@@ -7,6 +7,12 @@ and summary figure is checked; bad --format and an unknown campaign exit 2.
 A second campaign checks key before from the preflight facts: a source
 already encrypted with another key is skipped by offline and reported with
 that key as its key before.
+`report --select` (the selector of `submit --select`) reports every instance
+in scope: the migrated ones as their campaign shows them, their retired
+sources as such, and instances no campaign ever held (one unencrypted, one
+encrypted with another key) with their state now and "not migrated by
+fleetcrypt"; JSON, CSV and the parsed HTML page agree with what
+DescribeDBInstances lists for the same selector.
 """
 import csv
 import datetime
@@ -14,6 +20,8 @@ import io
 import json
 import os
 from html.parser import HTMLParser
+
+from fixtures_stack import META_TAG
 
 IDS = ["rep-a", "rep-b", "rep-c"]
 
@@ -84,7 +92,7 @@ def test_cli_report_formats(stack, tmp_path):
     # ---- JSON
     r = stack.cli("report", "rep1", "--format", "json", check=True)
     doc = json.loads(r.stdout)
-    assert doc["summary"] == {"instances": 3, "done": 3, "failed": 0}, doc["summary"]
+    assert doc["summary"] == {"instances": 3, "done": 3, "failed": 0, "not_migrated": 0}, doc["summary"]
     rows = {i["instance"]: i for i in doc["instances"]}
     assert sorted(rows) == IDS
     for ident, row in rows.items():
@@ -95,6 +103,8 @@ def test_cli_report_formats(stack, tmp_path):
         assert isinstance(row["downtime_s"], float) and row["downtime_s"] >= 0, row
         assert row["retired_source"] == f"fc-rep1-{ident}-retired", row
         assert row["error"] is None, row
+        assert row["engine"] == "postgres" and row["migrated_by_fleetcrypt"] is True, row
+        assert row["encrypted_now"] is True and row["key_now"] == arn, row
         retired = rds.describe_db_instances(DBInstanceIdentifier=row["retired_source"])["DBInstances"][0]
         assert retired["StorageEncrypted"] is False
         until = datetime.datetime.strptime(row["retain_until"], "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -122,8 +132,8 @@ def test_cli_report_formats(stack, tmp_path):
     page.feed(r.stdout)
     page.close()
     assert "rep1" in page.title
-    assert page.figures == {"n-instances": "3", "n-done": "3", "n-failed": "0", "n-skipped": "0", "n-rows": "0"}, \
-        page.figures
+    assert page.figures == {"n-instances": "3", "n-done": "3", "n-failed": "0", "n-skipped": "0", "n-rows": "0",
+                            "n-not-migrated": "0"}, page.figures
     assert sorted(page.rows) == IDS
     for ident, cells in page.rows.items():
         assert cells["instance"] == ident and cells["campaign"] == "rep1" and cells["done"] == "done", cells
@@ -133,6 +143,7 @@ def test_cli_report_formats(stack, tmp_path):
         assert float(cells["downtime"]) == round(rows[ident]["downtime_s"], 3)
         assert cells["retired"] == rows[ident]["retired_source"]
         assert cells["retain"] == rows[ident]["retain_until"]
+        assert cells["now"] == f"encrypted {arn}" and cells["migrated"] == "yes", cells
 
     # ---- every campaign, and refusals
     r = stack.cli("report", check=True)
@@ -184,3 +195,120 @@ def test_cli_report_key_before(stack):
     assert rows["kb-plain"]["key_after"] == key["Arn"], rows["kb-plain"]
     table = list(csv.DictReader(io.StringIO(stack.cli("report", "kb", "--format", "csv", check=True).stdout)))
     assert {t["instance"]: t["key_before"] for t in table} == {"kb-enc": enc_key, "kb-plain": ""}
+
+
+def described(rds, engine, tags):
+    """What DescribeDBInstances says now: id -> instance, for engine and every tag."""
+    out = {}
+    for page in rds.get_paginator("describe_db_instances").paginate():
+        for i in page["DBInstances"]:
+            have = {t["Key"]: t["Value"] for t in i.get("TagList", [])}
+            if i["Engine"] == engine and all(have.get(k) == v for k, v in tags.items()):
+                out[i["DBInstanceIdentifier"]] = i
+    return out
+
+
+def test_cli_report_select(stack, tmp_path):
+    """report --select: every instance in scope, including ones never in any campaign."""
+    key = small_campaign(stack, "rsel", IDS)
+    arn = key["Arn"]
+    rds = stack.sim.client("rds")
+    other = stack.make_key()
+    base = dict(Engine="postgres", DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="app",
+                MasterUserPassword="app-password-1")
+    rds.create_db_instance(DBInstanceIdentifier="rep-free", StorageEncrypted=False,
+                           Tags=[META_TAG, {"Key": "team", "Value": "orch"}], **base)
+    rds.create_db_instance(DBInstanceIdentifier="rep-enc", StorageEncrypted=True, KmsKeyId=other["Arn"],
+                           Tags=[META_TAG, {"Key": "team", "Value": "orch"}], **base)
+    rds.create_db_instance(DBInstanceIdentifier="rep-out", StorageEncrypted=False,
+                           Tags=[META_TAG, {"Key": "team", "Value": "elsewhere"}], **base)
+    for i in ("rep-free", "rep-enc", "rep-out"):
+        stack.sim.wait_instance(i, "available", timeout=60)
+    campaign_doc = {i["instance"]: i for i in
+                    json.loads(stack.cli("report", "rsel", check=True).stdout)["instances"]}
+
+    sel = "engine=postgres,tag:team=orch"
+    want = described(rds, "postgres", {"team": "orch"})
+    retired = {f"fc-rsel-{i}-retired" for i in IDS}
+    assert set(IDS) | retired | {"rep-free", "rep-enc"} <= set(want) and "rep-out" not in want, sorted(want)
+    never = set(want) - set(IDS) - retired  # in scope, in no campaign
+    doc = json.loads(stack.cli("report", "--select", sel, "--format", "json", check=True).stdout)
+    rows = {i["instance"]: i for i in doc["instances"]}
+    assert sorted(rows) == sorted(want), (sorted(rows), sorted(want))
+    assert doc["summary"]["instances"] == len(want) and doc["summary"]["done"] == 3, doc["summary"]
+    assert doc["summary"]["not_migrated"] == len(never), (doc["summary"], never)
+    assert sel in doc["title"], doc["title"]
+    for ident, row in rows.items():
+        inst = want[ident]
+        assert row["engine"] == inst["Engine"], row
+        assert row["encrypted_now"] is inst["StorageEncrypted"], (row, inst)
+        assert row["key_now"] == (inst.get("KmsKeyId") if inst["StorageEncrypted"] else None), (row, inst)
+    for ident in IDS:  # migrated: exactly as `report rsel` shows them
+        row = rows[ident]
+        assert row["migrated_by_fleetcrypt"] is True and row["campaign"] == "rsel" and row["state"] == "done", row
+        for f in ("key_before", "key_after", "encrypted_before", "encrypted_after", "cutover_at", "downtime_s",
+                  "retired_source", "retain_until", "rows_verified", "tables_verified"):
+            assert row[f] == campaign_doc[ident][f], (f, row, campaign_doc[ident])
+        assert row["key_after"] == arn and row["key_now"] == arn, row
+    for ident in retired:
+        row = rows[ident]
+        assert row["state"] == "retired-source" and row["campaign"] == "rsel", row
+        assert row["migrated_by_fleetcrypt"] is False and row["encrypted_now"] is False, row
+        assert ident.replace("fc-rsel-", "").replace("-retired", "") in row["error"], row
+    for ident in never:
+        row = rows[ident]
+        assert row["campaign"] is None and row["state"] == "not-migrated", row
+        assert row["error"] == "not migrated by fleetcrypt" and row["migrated_by_fleetcrypt"] is False, row
+        assert row["encrypted_before"] is None and row["encrypted_after"] is None, row
+        assert row["cutover_at"] is None and row["downtime_s"] is None and row["retired_source"] is None, row
+    assert rows["rep-enc"]["encrypted_now"] is True and other["KeyId"] in rows["rep-enc"]["key_now"], rows["rep-enc"]
+    assert rows["rep-free"]["encrypted_now"] is False and rows["rep-free"]["key_now"] is None, rows["rep-free"]
+
+    # ---- CSV
+    table = {t["instance"]: t for t in csv.DictReader(io.StringIO(
+        stack.cli("report", "--select", sel, "--format", "csv", check=True).stdout, newline=""))}
+    assert sorted(table) == sorted(want)
+    for ident, t in table.items():
+        assert t["encrypted_now"] == str(want[ident]["StorageEncrypted"]).lower(), t
+        assert t["migrated_by_fleetcrypt"] == ("true" if ident in IDS else "false"), t
+        assert t["key_after"] == (arn if ident in IDS else t["key_after"]), t
+    assert table["rep-free"]["campaign"] == "" and table["rep-free"]["error"] == "not migrated by fleetcrypt"
+
+    # ---- HTML, parsed: every instance and figure
+    out = tmp_path / "sel.html"
+    stack.cli("report", "--select", sel, "--format", "html", "--output", out, check=True)
+    page = Page()
+    page.feed(out.read_text())
+    page.close()
+    assert sorted(page.rows) == sorted(want), sorted(page.rows)
+    assert page.figures["n-instances"] == str(len(want)) and page.figures["n-done"] == "3", page.figures
+    assert page.figures["n-not-migrated"] == str(len(never)), page.figures
+    for ident, cells in page.rows.items():
+        inst = want[ident]
+        now = f"encrypted {inst['KmsKeyId']}" if inst["StorageEncrypted"] else "unencrypted"
+        assert cells["instance"] == ident and cells["engine"] == "postgres" and cells["now"] == now, cells
+    for ident in IDS:
+        cells = page.rows[ident]
+        assert cells["migrated"] == "yes" and cells["campaign"] == "rsel", cells
+        assert cells["before"] == "unencrypted" and cells["after"] == f"encrypted {arn}", cells
+        assert cells["cutover"] == campaign_doc[ident]["cutover_at"], cells
+        assert float(cells["downtime"]) == round(campaign_doc[ident]["downtime_s"], 3), cells
+        assert cells["retired"] == f"fc-rsel-{ident}-retired", cells
+    for ident in never:
+        cells = page.rows[ident]
+        assert cells["migrated"] == "not migrated by fleetcrypt" and cells["campaign"] == "", cells
+        assert cells["before"] == "" and cells["after"] == "", cells
+
+    # ---- a narrower selector: encrypted=false sees the unencrypted ones only
+    doc = json.loads(stack.cli("report", "--select", "encrypted=false,tag:team=orch", check=True).stdout)
+    got = sorted(i["instance"] for i in doc["instances"])
+    assert got == sorted(i for i, v in want.items() if not v["StorageEncrypted"]), got
+    assert "rep-free" in got and "rep-a" not in got and "rep-enc" not in got
+
+    # ---- refusals: malformed selector, with a campaign, empty scope is an empty report
+    r = stack.cli("report", "--select", "colour=red")
+    assert r.returncode == 2 and "select" in r.stderr and "colour" in r.stderr, r.stderr
+    r = stack.cli("report", "rsel", "--select", sel)
+    assert r.returncode == 2 and "select" in r.stderr, r.stderr
+    doc = json.loads(stack.cli("report", "--select", "tag:team=nobody", check=True).stdout)
+    assert doc["instances"] == [] and doc["summary"]["instances"] == 0, doc

@@ -1,6 +1,7 @@
 /* test_view_report — JSON parses back with every figure, CSV is RFC 4180 with
  * formula cells neutralised, HTML escapes hostile text and carries every
- * instance and total. */
+ * instance and total; `report --select` rows: an instance no campaign held
+ * shows its state now and "not migrated by fleetcrypt" in every format. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -79,7 +80,7 @@ static void test_csv(void **state)
     assert_true(strncmp(out.data, "\"instance\",\"campaign\",\"state\"", 29) == 0);
     assert_non_null(strstr(out.data, "\"orders-db\",\"c1\",\"done\",\"pg-logical\",\"false\",\"\",\"true\",\"arn:aws:kms:us-east-1:123456789012:key/k1\",\"2026-11-23T22:00:00Z\",\"1.400\",\"120007\",\"2\""));
     /* formula neutralised and quotes doubled */
-    assert_non_null(strstr(out.data, "\"'=HYPERLINK(\"\"http://x\"\") <script>alert(1)</script>\"\r\n"));
+    assert_non_null(strstr(out.data, "\"'=HYPERLINK(\"\"http://x\"\") <script>alert(1)</script>\",\"\",\"\",\"\",\"false\"\r\n"));
     int lines = 0;
     for (const char *p = out.data; *p; p++) lines += *p == '\n';
     assert_int_equal(lines, 4);
@@ -105,12 +106,81 @@ static void test_html(void **state)
     dbuf_free(&out);
 }
 
+/* orders-db migrated (done, now encrypted), free-db never in a campaign. */
+static void select_rows(report_row r[2])
+{
+    memset(r, 0, 2 * sizeof *r);
+    snprintf(r[0].instance, sizeof r[0].instance, "orders-db");
+    snprintf(r[0].campaign, sizeof r[0].campaign, "c1");
+    snprintf(r[0].state, sizeof r[0].state, "done");
+    snprintf(r[0].strategy, sizeof r[0].strategy, "offline");
+    r[0].encrypted_after = r[0].encrypted_now = r[0].now_known = true;
+    snprintf(r[0].key_after, sizeof r[0].key_after, "arn:k1");
+    snprintf(r[0].key_now, sizeof r[0].key_now, "arn:k1");
+    snprintf(r[0].engine, sizeof r[0].engine, "postgres");
+    r[0].downtime_s = 2.5;
+    r[0].rows_verified = -1;
+    snprintf(r[1].instance, sizeof r[1].instance, "free-db");
+    snprintf(r[1].state, sizeof r[1].state, "not-migrated");
+    snprintf(r[1].engine, sizeof r[1].engine, "postgres");
+    snprintf(r[1].error, sizeof r[1].error, REPORT_NOT_MIGRATED);
+    r[1].now_known = true;
+    r[1].unmanaged = true;
+    r[1].downtime_s = -1;
+    r[1].rows_verified = -1;
+}
+
+static void test_select_rows(void **state)
+{
+    (void)state;
+    report_row r[2];
+    select_rows(r);
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(report_render_json(&meta, r, 2, &out));
+    json_t *root = json_loads(out.data, 0, NULL);
+    assert_non_null(root);
+    json_t *a = json_array_get(json_object_get(root, "instances"), 0);
+    json_t *b = json_array_get(json_object_get(root, "instances"), 1);
+    assert_true(json_is_true(json_object_get(a, "migrated_by_fleetcrypt")));
+    assert_true(json_is_true(json_object_get(a, "encrypted_now")));
+    assert_string_equal(json_string_value(json_object_get(a, "key_now")), "arn:k1");
+    assert_string_equal(json_string_value(json_object_get(a, "campaign")), "c1");
+    assert_true(json_is_false(json_object_get(a, "encrypted_before")));
+    assert_true(json_is_null(json_object_get(b, "campaign")));
+    assert_true(json_is_null(json_object_get(b, "encrypted_before")));
+    assert_true(json_is_null(json_object_get(b, "encrypted_after")));
+    assert_true(json_is_false(json_object_get(b, "encrypted_now")));
+    assert_true(json_is_null(json_object_get(b, "key_now")));
+    assert_true(json_is_false(json_object_get(b, "migrated_by_fleetcrypt")));
+    assert_string_equal(json_string_value(json_object_get(b, "engine")), "postgres");
+    assert_string_equal(json_string_value(json_object_get(b, "error")), "not migrated by fleetcrypt");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "summary"), "not_migrated")), 1);
+    json_decref(root);
+
+    dbuf_reset(&out);
+    assert_true(report_render_csv(&meta, r, 2, &out));
+    assert_non_null(strstr(out.data, ",\"engine\",\"encrypted_now\",\"key_now\",\"migrated_by_fleetcrypt\"\r\n"));
+    assert_non_null(strstr(out.data, "\"free-db\",\"\",\"not-migrated\",\"\",\"\",\"\",\"\",\"\","));
+    assert_non_null(strstr(out.data, "\"not migrated by fleetcrypt\",\"postgres\",\"false\",\"\",\"false\"\r\n"));
+    assert_non_null(strstr(out.data, "\"postgres\",\"true\",\"arn:k1\",\"true\"\r\n"));
+
+    dbuf_reset(&out);
+    assert_true(report_render_html(&meta, r, 2, &out));
+    assert_non_null(strstr(out.data, "<b id=\"n-not-migrated\">1</b>"));
+    assert_non_null(strstr(out.data, "<td class=\"before\"></td><td class=\"after\"></td>"));
+    assert_non_null(strstr(out.data, "<td class=\"now\">unencrypted</td><td class=\"migrated\">not migrated by fleetcrypt</td>"));
+    assert_non_null(strstr(out.data, "<td class=\"now\">encrypted arn:k1</td><td class=\"migrated\">yes</td>"));
+    dbuf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_html),
+        cmocka_unit_test(test_select_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_view_top — the top screen fits 80×24 (no line wider, no more lines),
  * shows the counts, throughput and failures it was given, and the ETA and
- * one-line form are right. */
+ * one-line form are right; at other sizes (a resized terminal) it still
+ * fits and the counts flow onto more lines instead of being cut. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include "view_top.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,6 +99,49 @@ static void test_screen_fits_80x24_and_shows_figures(void **state)
     dbuf_free(&out);
 }
 
+/* The screen without escapes, lines joined by spaces: what a reader sees. */
+static void visible(const char *screen, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *q = screen; *q && n + 1 < cap; q++) {
+        if (*q == '\x1b') {
+            while (*q && !((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z'))) q++;
+            if (!*q) break;
+            continue;
+        }
+        out[n++] = *q == '\n' ? ' ' : *q;
+    }
+    out[n] = 0;
+}
+
+static void test_screen_follows_terminal_size(void **state)
+{
+    (void)state;
+    static const struct {
+        int cols, rows;
+        bool all_counts, throughput;
+    } sizes[] = {{60, 20, true, true}, {40, 12, true, true}, {30, 8, true, false}, {120, 40, true, true},
+                 {20, 5, false, false}, {8, 3, false, false}, {1, 1, false, false}};
+    static const char *const counts[] = {"pending 120", "running 12", "approval 1", "done 60",
+                                         "failed 4",    "skipped 3",  "aborted 0"};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        top_view v = sample();
+        dbuf out;
+        dbuf_init(&out, 1 << 20);
+        assert_true(top_render_screen(&v, sizes[i].cols, sizes[i].rows, &out));
+        check_fits(out.data, sizes[i].cols, sizes[i].rows < 2 ? 2 : sizes[i].rows);
+        char vis[8192];
+        visible(out.data, vis, sizeof vis);
+        if (sizes[i].all_counts)
+            for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+                if (!strstr(vis, counts[c]))
+                    fail_msg("%dx%d: '%s' missing from %s", sizes[i].cols, sizes[i].rows, counts[c], vis);
+        if (sizes[i].throughput && !strstr(vis, "33.5 inst/h (5m)"))
+            fail_msg("%dx%d: throughput missing from %s", sizes[i].cols, sizes[i].rows, vis);
+        dbuf_free(&out);
+    }
+}
+
 static void test_eta(void **state)
 {
     (void)state;
@@ -130,6 +175,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_screen_fits_80x24_and_shows_figures),
+        cmocka_unit_test(test_screen_follows_terminal_size),
         cmocka_unit_test(test_eta),
         cmocka_unit_test(test_line_form),
     };

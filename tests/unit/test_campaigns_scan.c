@@ -1,0 +1,101 @@
+/* test_campaigns_scan — the coordinator's batched campaign scan
+ * (coordinator/campaigns.c + lua/campaign_scan.lua) on a real redis-server:
+ * every instance in submission order with its state, step, epoch,
+ * deadline, attempt, remaining quota cost (defaults 1 and 2 when unset) and
+ * lease (only for in-flight instances), across a batch boundary; a missing
+ * record counts as in flight, as the per-instance reads did. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "coord.h"
+#include "redis_fixture.h"
+#include "store_model.h"
+
+static void cmd(store *s, const char *fmt, const char *a, const char *b, const char *c)
+{
+    redisReply *r = store_cmd(s, fmt, a, b, c);
+    assert_non_null(r);
+    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+}
+
+static void test_scan_matches_records(void **state)
+{
+    (void)state;
+    coord c;
+    memset(&c, 0, sizeof c);
+    c.s = fx_store("scan");
+    assert_non_null(c.s);
+    const int n = 700; /* more than one batch */
+    ckeys k;
+    store_ckeys(c.s, "c1", &k);
+    char ck[STORE_KEY_MAX];
+    store_key(c.s, ck, sizeof ck, "campaigns");
+    cmd(c.s, "ZADD %s 1 %s%s", ck, "c1", "");
+    cmd(c.s, "HSET %s state running strategy %s region %s", k.campaign, "offline", "us-east-1");
+    static const char *const st[] = {"pending", "running", "waiting_approval", "done", "failed", "skipped", "aborted"};
+    for (int i = 0; i < n; i++) {
+        char id[16], rk[STORE_KEY_MAX], lk[STORE_KEY_MAX], num[32];
+        snprintf(id, sizeof id, "db-%04d", i);
+        store_rec_key(c.s, "c1", id, rk, sizeof rk);
+        store_lease_key(c.s, "c1", id, lk, sizeof lk);
+        snprintf(num, sizeof num, "%d", i);
+        redisReply *r = store_cmd(c.s, "ZADD %s %d %s", k.instances, i, id);
+        assert_non_null(r);
+        freeReplyObject(r);
+        if (i == 5) continue; /* in the index, no record */
+        cmd(c.s, "HSET %s state %s step s%s", rk, st[i % 7], num);
+        cmd(c.s, "HSET %s epoch %s deadline_ms %s", rk, num, num);
+        cmd(c.s, "HSET %s attempt %s f.q_inst %s", rk, num, i % 2 ? "0" : "3");
+        if (i % 3 == 0) cmd(c.s, "HSET %s f.q_snap %s%s", rk, "1", "");
+        /* every instance with i % 4 == 1 holds a lease, whatever its state */
+        if (i % 4 == 1) cmd(c.s, "SET %s %s%s", lk, "token", "");
+    }
+    assert_true(campaigns_scan(&c));
+    assert_int_equal(c.ncamps, 1);
+    const camp_view *cv = &c.camps[0];
+    assert_string_equal(cv->strategy, "offline");
+    assert_int_equal(cv->n, n);
+    int pending = 0, inflight = 0, term = 0;
+    for (int i = 0; i < n; i++) {
+        const inst_view *iv = &cv->inst[i];
+        char id[16];
+        snprintf(id, sizeof id, "db-%04d", i);
+        assert_string_equal(iv->id, id);
+        if (i == 5) {
+            assert_string_equal(iv->state, "");
+            assert_int_equal(iv->q_inst, 1);
+            assert_int_equal(iv->q_snap, 2);
+            assert_false(iv->lease_held);
+            inflight++;
+            continue;
+        }
+        const char *want = st[i % 7];
+        assert_string_equal(iv->state, want);
+        assert_int_equal(iv->attempt, i);
+        assert_int_equal(iv->deadline_ms, i);
+        assert_int_equal(iv->q_inst, i % 2 ? 0 : 3);
+        assert_int_equal(iv->q_snap, i % 3 == 0 ? 1 : 2);
+        bool in_flight = !strcmp(want, "running") || !strcmp(want, "waiting_approval");
+        assert_int_equal(iv->lease_held, in_flight && i % 4 == 1);
+        pending += !strcmp(want, "pending");
+        inflight += in_flight;
+        term += !in_flight && strcmp(want, "pending");
+    }
+    assert_int_equal(cv->pending, pending);
+    assert_int_equal(cv->inflight, inflight);
+    assert_int_equal(cv->terminal, term);
+    campaigns_free(&c);
+    store_close(c.s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scan_matches_records),
+    };
+    return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
+}
