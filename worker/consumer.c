@@ -7,6 +7,7 @@
  * store; auto commit commits what was stored). Graceful shutdown on the
  * first signal, immediate exit on the second. */
 #include "emit.h"
+#include "lease_keeper.h"
 #include "log.h"
 #include "offsets.h"
 #include "pool.h"
@@ -277,6 +278,12 @@ int worker_run(const fc_config *cfg)
         log_error("cannot start the producer", "err=\"%s\"", err);
         goto cleanup;
     }
+    /* the heartbeat outlives the executors: started before, stopped after */
+    w.keeper = lease_keeper_start(cfg, w.lease_ttl_ms, 0);
+    if (!w.keeper) {
+        log_error("cannot start the lease keeper", "%s", "");
+        goto cleanup;
+    }
     c.pool = pool_new(cfg->executors, runner_thread_init, runner_thread_fini, runner_run, &w);
     if (!c.pool) {
         log_error("cannot start executors", "%s", "");
@@ -292,13 +299,17 @@ int worker_run(const fc_config *cfg)
                        "Messages not yet processed over this worker's assigned partitions.", NULL, 0);
         prom_counter_add(prom_default(), "fc_dlq_messages_total", "Step messages sent to the dead-letter topic.",
                          NULL, 0);
+        prom_counter_add(prom_default(), "fc_lease_lost_total",
+                         "Running steps whose lease was found gone or taken by another token.", NULL, 0);
+        prom_counter_add(prom_default(), "fc_lease_renew_failed_total", "Lease renewals that could not reach Redis.",
+                         NULL, 0);
         metrics = prom_server_start(prom_default(), cfg->metrics_addr, err, sizeof err);
         if (metrics) log_info("metrics listening", "addr=%s port=%d", cfg->metrics_addr, prom_server_port(metrics));
         else log_warn("metrics endpoint not started", "addr=%s err=\"%s\"", cfg->metrics_addr, err);
     }
     size_t high = (size_t)cfg->executors * 4, low = (size_t)cfg->executors;
-    log_info("worker started", "executors=%d topic=%s lease_ms=%lld", cfg->executors, c.topic,
-             (long long)w.lease_ttl_ms);
+    log_info("worker started", "executors=%d topic=%s lease_ms=%lld heartbeat_ms=%lld", cfg->executors, c.topic,
+             (long long)w.lease_ttl_ms, (long long)(w.lease_ttl_ms / 3));
     while (!g_stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 200);
         if (m) {
@@ -323,7 +334,11 @@ cleanup:
         rd_kafka_consumer_close(c.rk); /* commits stored offsets, leaves the group */
         rd_kafka_destroy(c.rk);
     }
-    if (c.pool) pool_free(c.pool);
+    if (c.pool) {
+        pool_stop(c.pool, 0); /* joins the executors (a no-op after the stop above) */
+        pool_free(c.pool);
+    }
+    lease_keeper_stop(w.keeper);
     kafka_producer_free(w.prod, 10000);
     offtrack_free(c.ot);
     prom_server_stop(metrics);

@@ -4,6 +4,7 @@
 #include "aws.h"
 #include "emit.h"
 #include "fleetcache.h"
+#include "lease_keeper.h"
 #include "log.h"
 #include "prom.h"
 #include "registry.h"
@@ -44,6 +45,7 @@ struct step_ctx {
     const char *token;
     const char *fence;
     int64_t lease_until; /* monotonic ms, our estimate */
+    lease_hold *hold;    /* the keeper's heartbeat for this run (may be NULL) */
     sargs fields;        /* record fields written with the outcome */
 };
 
@@ -158,16 +160,26 @@ struct aws_client *step_ctx_aws(step_ctx *ctx)
     return a->c;
 }
 
+/* The keeper renews the lease in the background (every TTL/3); this check
+ * adds the step's own renewal when the keeper's confirmation is stale (its
+ * Redis connection down, or the keeper stopped at the step's deadline). */
 bool step_ctx_lease_ok(step_ctx *ctx)
 {
+    if (lease_hold_lost(ctx->hold)) {
+        log_warn("lease lost (found by the heartbeat): not acting", "%s", "");
+        return false;
+    }
     int64_t now = fc_mono_ms();
     int64_t ttl = ctx->w->lease_ttl_ms;
+    int64_t kept = lease_hold_until(ctx->hold);
+    if (kept > ctx->lease_until) ctx->lease_until = kept;
     if (ctx->lease_until - now > ttl / 2) return true;
     int rc = store_lease_renew(ctx->t->s, ctx->msg->campaign, ctx->msg->instance, ctx->token, ttl);
     if (rc == 1) {
         ctx->lease_until = now + ttl;
         return true;
     }
+    if (rc == 0) lease_hold_set_lost(ctx->hold);
     log_warn("lease lost or not confirmable: not acting", "rc=%d", rc);
     return false;
 }
@@ -301,6 +313,9 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     ctx.token = task->token;
     ctx.fence = b.fence;
     ctx.lease_until = fc_mono_ms() + w->lease_ttl_ms;
+    /* heartbeat while the step runs, bounded by the step's deadline */
+    ctx.hold = lease_keeper_add(w->keeper, m->campaign, m->instance, m->step, m->attempt, task->token,
+                                fc_mono_ms() + step_deadline_s(&w->lim, def) * 1000);
     sargs_init(&ctx.fields);
 
     char prior_wait[128];
@@ -353,6 +368,13 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
                       .node = w->cfg.node_id, .duration_ms = dur, .strategy = m->strategy,
                       .fields = &ctx.fields};
     char epoch[32] = "", member[STORE_TIMER_MAX] = "", why[160] = "";
+    /* The heartbeat ends before step_end releases the lease, so a renewal
+     * racing the release is never mistaken for a lost lease. The lease has
+     * at least TTL − TTL/3 left here. */
+    bool lost = lease_hold_lost(ctx.hold);
+    lease_keeper_remove(w->keeper, ctx.hold);
+    ctx.hold = NULL;
+    if (lost) log_info("lease was lost during the step: its outcome will be fenced", "outcome=%s", tr.outcome);
     se_status se = store_step_end(t->s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why);
     bool finished = true;
     if (se == SE_OK) {

@@ -10,12 +10,15 @@
 #include <signal.h>
 #include <stdint.h>
 
+struct lease_keeper;
+
 typedef struct worker {
     fc_config cfg;
     kafka_producer *prod;
     step_limits lim;
     rl_cfg rate;
     int64_t lease_ttl_ms;      /* FLEETCRYPT_LEASE_MS (default 30000) */
+    struct lease_keeper *keeper; /* renews running steps' leases (lease_keeper.h) */
     volatile sig_atomic_t *stop;
 } worker;
 

@@ -1,0 +1,178 @@
+/* test_lease_keeper — the worker's lease heartbeat against a real
+ * redis-server: a registered lease outlives its TTL while registered, dies
+ * within its TTL once deregistered or once the step's deadline passed, and
+ * a lease found with another token is reported lost and left alone. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lease_keeper.h"
+#include "redis_fixture.h"
+#include "store_model.h"
+
+/* a period well below the TTL: a keeper thread delayed by a loaded machine
+ * (two cores, sanitizers) still renews in time */
+#define TTL_MS 1000
+#define PERIOD_MS 250
+
+typedef struct fx {
+    fc_config cfg;
+    store *s;
+    lease_keeper *k;
+    char lease_key[256];
+} fx;
+
+static void fx_begin(fx *f, const char *prefix, const char *campaign, const char *instance)
+{
+    memset(f, 0, sizeof *f);
+    f->s = fx_store(prefix);
+    assert_non_null(f->s);
+    /* the keeper opens its own connection with the same URL and prefix */
+    fc_strlcpy(f->cfg.redis_url, fx_redis_url, sizeof f->cfg.redis_url);
+    fc_strlcpy(f->cfg.key_prefix, store_prefix(f->s), sizeof f->cfg.key_prefix);
+    store_lease_key(f->s, campaign, instance, f->lease_key, sizeof f->lease_key);
+    f->k = lease_keeper_start(&f->cfg, TTL_MS, PERIOD_MS);
+    assert_non_null(f->k);
+}
+
+static void fx_end(fx *f)
+{
+    lease_keeper_stop(f->k);
+    store_close(f->s);
+}
+
+/* the lease as a step_begin leaves it: our token, PX = TTL */
+static void take_lease(fx *f, const char *token, int64_t px)
+{
+    redisReply *r = store_cmd(f->s, "SET %s %s PX %lld", f->lease_key, token, (long long)px);
+    assert_non_null(r);
+    freeReplyObject(r);
+}
+
+/* the token in the lease key ("" when gone) and its PTTL */
+static void lease_now(fx *f, char *token, size_t cap, long long *pttl)
+{
+    redisReply *r = store_cmd(f->s, "GET %s", f->lease_key);
+    assert_non_null(r);
+    fc_strlcpy(token, r->type == REDIS_REPLY_STRING ? r->str : "", cap);
+    freeReplyObject(r);
+    r = store_cmd(f->s, "PTTL %s", f->lease_key);
+    assert_non_null(r);
+    *pttl = r->integer;
+    freeReplyObject(r);
+}
+
+static void test_renews_past_ttl(void **state)
+{
+    (void)state;
+    fx f;
+    fx_begin(&f, "lk1", "c1", "db1");
+    take_lease(&f, "tok-1", TTL_MS);
+    lease_hold *h = lease_keeper_add(f.k, "c1", "db1", "prepare-source", 1, "tok-1", fc_mono_ms() + 60000);
+    assert_non_null(h);
+    /* four TTLs: without renewals the key would be long gone */
+    fc_sleep_ms(4 * TTL_MS);
+    char tok[64];
+    long long pttl;
+    lease_now(&f, tok, sizeof tok, &pttl);
+    assert_string_equal(tok, "tok-1");
+    assert_true(pttl > 0 && pttl <= TTL_MS);
+    assert_false(lease_hold_lost(h));
+    assert_false(lease_hold_expired(h));
+    /* about one renewal per period (4 TTL / period = 16); at least a few */
+    long n = lease_hold_renewals(h);
+    assert_true(n >= 6);
+    assert_true(lease_hold_until(h) > fc_mono_ms());
+
+    /* deregistered: no more renewals, the lease dies within its TTL */
+    lease_keeper_remove(f.k, h);
+    fc_sleep_ms(TTL_MS + 2 * PERIOD_MS);
+    lease_now(&f, tok, sizeof tok, &pttl);
+    assert_string_equal(tok, "");
+    fx_end(&f);
+}
+
+static void test_stops_at_deadline(void **state)
+{
+    (void)state;
+    fx f;
+    fx_begin(&f, "lk2", "c2", "db2");
+    take_lease(&f, "tok-2", TTL_MS);
+    int64_t t0 = fc_mono_ms();
+    lease_hold *h = lease_keeper_add(f.k, "c2", "db2", "snapshot", 3, "tok-2", t0 + TTL_MS + 500);
+    assert_non_null(h);
+    /* renewed before the deadline: alive past its first TTL */
+    fc_sleep_ms(TTL_MS + 300);
+    char tok[64];
+    long long pttl;
+    lease_now(&f, tok, sizeof tok, &pttl);
+    assert_string_equal(tok, "tok-2");
+    assert_true(lease_hold_renewals(h) >= 2);
+    /* past the deadline + one TTL: not renewed any more, so expired, while
+     * the step (this test) still holds its registration */
+    fc_sleep_ms(200 + TTL_MS + 2 * PERIOD_MS);
+    lease_now(&f, tok, sizeof tok, &pttl);
+    assert_string_equal(tok, "");
+    assert_true(lease_hold_expired(h));
+    assert_false(lease_hold_lost(h));
+    long n = lease_hold_renewals(h);
+    fc_sleep_ms(2 * PERIOD_MS);
+    assert_int_equal(lease_hold_renewals(h), n);
+    lease_keeper_remove(f.k, h);
+    fx_end(&f);
+}
+
+static void test_reports_taken_lease(void **state)
+{
+    (void)state;
+    fx f;
+    fx_begin(&f, "lk3", "c3", "db3");
+    take_lease(&f, "tok-3", TTL_MS);
+    lease_hold *h = lease_keeper_add(f.k, "c3", "db3", "preflight", 1, "tok-3", fc_mono_ms() + 60000);
+    lease_hold *other = lease_keeper_add(f.k, "c3", "db4", "preflight", 1, "tok-4", fc_mono_ms() + 60000);
+    assert_non_null(h);
+    assert_non_null(other);
+    /* another executor took the instance (our lease had expired meanwhile) */
+    take_lease(&f, "tok-other", 10000);
+    for (int i = 0; i < 50 && !lease_hold_lost(h); i++) fc_sleep_ms(50);
+    assert_true(lease_hold_lost(h));
+    long n = lease_hold_renewals(h);
+    fc_sleep_ms(3 * PERIOD_MS);
+    assert_int_equal(lease_hold_renewals(h), n); /* a lost lease is never renewed again */
+    /* the other holder's lease is left alone: our renewal would have cut
+     * its PTTL to our TTL */
+    char tok[64];
+    long long pttl;
+    lease_now(&f, tok, sizeof tok, &pttl);
+    assert_string_equal(tok, "tok-other");
+    assert_true(pttl > TTL_MS && pttl <= 10000 - 3 * PERIOD_MS);
+    /* db4 never had a lease key at all: gone is lost too */
+    assert_true(lease_hold_lost(other));
+    lease_keeper_remove(f.k, h);
+    lease_keeper_remove(f.k, other);
+    fx_end(&f);
+}
+
+static void test_null_keeper(void **state)
+{
+    (void)state;
+    /* a worker without a keeper: the step relies on its own renewals */
+    assert_null(lease_keeper_add(NULL, "c", "i", "s", 1, "t", 0));
+    assert_false(lease_hold_lost(NULL));
+    assert_int_equal(lease_hold_until(NULL), 0);
+    lease_keeper_remove(NULL, NULL);
+    lease_keeper_stop(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_renews_past_ttl),
+        cmocka_unit_test(test_stops_at_deadline),
+        cmocka_unit_test(test_reports_taken_lease),
+        cmocka_unit_test(test_null_keeper),
+    };
+    return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
+}
