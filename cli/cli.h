@@ -73,9 +73,13 @@ bool cli_selector_each(aws_client *c, const cli_selector *sel, bool (*fn)(void *
 
 /* Print "fleetcrypt: <msg>" on stderr and return code. */
 int cli_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Apply a common config flag (--redis-url ...). Returns 1 applied (consumed
- * argv[i+1]), 0 not a config flag, -1 invalid (message printed). */
-int cli_config_flag(fc_config *cfg, int argc, char **argv, int i);
+/* Apply the common config flag at argv[*i] (--redis-url ...). Returns 1
+ * applied (*i moved onto its value: `continue` the loop), 0 not a config
+ * flag, -1 invalid (message printed). */
+int cli_config_flag(fc_config *cfg, int argc, char **argv, int *i);
+/* True when *r is an array reply; otherwise frees it (*r = NULL) and prints
+ * "redis unavailable". */
+bool cli_array_reply(redisReply **r);
 /* Connect to Redis or print why. */
 store *cli_store(const fc_config *cfg);
 

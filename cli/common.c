@@ -20,8 +20,9 @@ int cli_err(int code, const char *fmt, ...)
     return code;
 }
 
-int cli_config_flag(fc_config *cfg, int argc, char **argv, int i)
+int cli_config_flag(fc_config *cfg, int argc, char **argv, int *ip)
 {
+    int i = *ip;
     const char *a = argv[i];
     const char *name = !strcmp(a, "-X") ? "X" : (!strncmp(a, "--", 2) ? a + 2 : NULL);
     if (!name) return 0;
@@ -41,7 +42,17 @@ int cli_config_flag(fc_config *cfg, int argc, char **argv, int i)
         cli_err(CLI_USAGE, "%s", err);
         return -1;
     }
+    *ip = i + 1;
     return 1;
+}
+
+bool cli_array_reply(redisReply **r)
+{
+    if (*r && (*r)->type == REDIS_REPLY_ARRAY) return true;
+    if (*r) freeReplyObject(*r);
+    *r = NULL;
+    cli_err(CLI_FAIL, "redis unavailable");
+    return false;
 }
 
 store *cli_store(const fc_config *cfg)

@@ -29,12 +29,9 @@ static int parse(fc_config *cfg, int argc, char **argv, const char *verb, int mi
     a->ids = calloc((size_t)argc + 1, sizeof *a->ids);
     if (!a->ids) return cli_err(CLI_FAIL, "out of memory");
     for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, i);
+        int cf = cli_config_flag(cfg, argc, argv, &i);
         if (cf < 0) return CLI_USAGE;
-        if (cf == 1) {
-            i++;
-            continue;
-        }
+        if (cf) continue;
         if (argv[i][0] == '-' && argv[i][1]) return cli_err(CLI_USAGE, "%s: unknown option %s", verb, argv[i]);
         if (!a->campaign) a->campaign = argv[i];
         else a->ids[a->nids++] = argv[i];
@@ -502,9 +499,8 @@ int cli_logs(fc_config *cfg, int argc, char **argv)
     int lines = 0;
     for (int page = 0; page < 1000; page++) {
         redisReply *r = store_cmd(s, "XRANGE %s %s + COUNT 500", k.events, start);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            if (r) freeReplyObject(r);
-            rc = cli_err(CLI_FAIL, "redis unavailable");
+        if (!cli_array_reply(&r)) {
+            rc = CLI_FAIL;
             goto cleanup;
         }
         size_t n = r->elements;

@@ -289,10 +289,7 @@ static int add_campaign(store *s, rep *r, const char *campaign, bool must_exist)
     ckeys k;
     store_ckeys(s, campaign, &k);
     redisReply *camp = store_cmd(s, "HGETALL %s", k.campaign);
-    if (!camp || camp->type != REDIS_REPLY_ARRAY) {
-        if (camp) freeReplyObject(camp);
-        return cli_err(CLI_FAIL, "redis unavailable");
-    }
+    if (!cli_array_reply(&camp)) return CLI_FAIL;
     if (camp->elements == 0) {
         freeReplyObject(camp);
         return must_exist ? cli_err(CLI_USAGE, "campaign: no such campaign %s", campaign) : CLI_OK;
@@ -393,9 +390,8 @@ static int add_selected(store *s, rep *r, const cli_selector *sel, const char *r
             }
             if (nb == 0) continue;
             redisReply *x = store_script(s, "report_lookup", 2 + nb, keys, nb, ids);
-            if (!x || x->type != REDIS_REPLY_ARRAY) {
-                if (x) freeReplyObject(x);
-                rc = cli_err(CLI_FAIL, "redis unavailable");
+            if (!cli_array_reply(&x)) {
+                rc = CLI_FAIL;
                 break;
             }
             const redisReply *camp = x->elements ? x->element[0] : NULL;
@@ -436,12 +432,9 @@ int cli_report(fc_config *cfg, int argc, char **argv)
 {
     const char *campaign = NULL, *format = "json", *output = NULL, *select = NULL;
     for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, i);
+        int cf = cli_config_flag(cfg, argc, argv, &i);
         if (cf < 0) return CLI_USAGE;
-        if (cf == 1) {
-            i++;
-            continue;
-        }
+        if (cf) continue;
         if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--select")) {
             if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--format")) format = argv[++i];

@@ -193,9 +193,9 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
     bool force = false, yes = false, dry = false;
     int rc = CLI_OK;
     for (int i = 0; i < argc && rc == CLI_OK; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, i);
+        int cf = cli_config_flag(cfg, argc, argv, &i);
         if (cf < 0) rc = CLI_USAGE;
-        else if (cf == 1) i++;
+        else if (cf == 1) continue;
         else if (!strcmp(argv[i], "--force")) force = true;
         else if (!strcmp(argv[i], "--yes") || !strcmp(argv[i], "-y")) yes = true;
         else if (!strcmp(argv[i], "--dry-run")) dry = true;
@@ -281,9 +281,8 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
         char rk[STORE_KEY_MAX];
         store_rec_key(s, campaign, id, rk, sizeof rk);
         redisReply *rec = store_cmd(s, "HGETALL %s", rk);
-        if (!rec || rec->type != REDIS_REPLY_ARRAY) {
-            if (rec) freeReplyObject(rec);
-            rc = cli_err(CLI_FAIL, "redis unavailable");
+        if (!cli_array_reply(&rec)) {
+            rc = CLI_FAIL;
             goto out;
         }
         const char *state = cli_kv(rec, "state");

@@ -56,10 +56,7 @@ static int one(store *s, const char *campaign, bool as_json)
     ckeys k;
     store_ckeys(s, campaign, &k);
     redisReply *c = store_cmd(s, "HMGET %s state created_ms strategy", k.campaign);
-    if (!c || c->type != REDIS_REPLY_ARRAY) {
-        if (c) freeReplyObject(c);
-        return cli_err(CLI_FAIL, "redis unavailable");
-    }
+    if (!cli_array_reply(&c)) return CLI_FAIL;
     if (!*reply_str(c, 0)) {
         freeReplyObject(c);
         return cli_err(CLI_USAGE, "no such campaign: %s", campaign);
@@ -138,10 +135,7 @@ static int all(store *s, bool as_json)
     char ck[STORE_KEY_MAX];
     store_key(s, ck, sizeof ck, "campaigns");
     redisReply *r = store_cmd(s, "ZRANGE %s 0 -1", ck);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r) freeReplyObject(r);
-        return cli_err(CLI_FAIL, "redis unavailable");
-    }
+    if (!cli_array_reply(&r)) return CLI_FAIL;
     json_t *arr = json_array();
     for (size_t i = 0; i < r->elements; i++) {
         const char *id = r->element[i]->str;
@@ -186,12 +180,9 @@ int cli_status(fc_config *cfg, int argc, char **argv)
     bool as_json = false;
     const char *campaign = NULL;
     for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, i);
+        int cf = cli_config_flag(cfg, argc, argv, &i);
         if (cf < 0) return CLI_USAGE;
-        if (cf == 1) {
-            i++;
-            continue;
-        }
+        if (cf) continue;
         if (!strcmp(argv[i], "--json")) as_json = true;
         else if (argv[i][0] == '-') return cli_err(CLI_USAGE, "unknown option %s", argv[i]);
         else if (!campaign) campaign = argv[i];

@@ -222,12 +222,9 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
     static const char *const bools[] = {"replica-identity-full", "allow-reboot", NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        int cf = cli_config_flag(cfg, argc, argv, i);
+        int cf = cli_config_flag(cfg, argc, argv, &i);
         if (cf < 0) return CLI_USAGE;
-        if (cf == 1) {
-            i++;
-            continue;
-        }
+        if (cf) continue;
         if (!strcmp(a, "-")) {
             want_stdin = true;
             continue;

@@ -213,12 +213,9 @@ int cli_top(fc_config *cfg, int argc, char **argv)
     bool once = false;
     double interval = 2.0;
     for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, i);
+        int cf = cli_config_flag(cfg, argc, argv, &i);
         if (cf < 0) return CLI_USAGE;
-        if (cf == 1) {
-            i++;
-            continue;
-        }
+        if (cf) continue;
         if (!strcmp(argv[i], "--once")) once = true;
         else if (!strcmp(argv[i], "--interval")) {
             if (i + 1 >= argc) return cli_err(CLI_USAGE, "--interval needs a value");

@@ -33,6 +33,28 @@ def logical_group(sim, name=GROUP, logical=True):
     return name
 
 
+def managed_secret_instance(sim, ident, group=GROUP):
+    """An unencrypted PostgreSQL instance (database app, master user MASTER)
+    whose master password RDS manages in Secrets Manager, available; with
+    group, in that parameter group (logical_group first). Returns
+    (instance, secret ARN, AWSCURRENT version id, its password)."""
+    rds, sm = sim.client("rds"), sim.client("secretsmanager")
+    extra = {"DBParameterGroupName": logical_group(sim, group)} if group else {}
+    rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername=MASTER, ManageMasterUserPassword=True,
+                           StorageEncrypted=False, DBName="app", BackupRetentionPeriod=0, **extra)
+    src = sim.wait_instance(ident, "available", timeout=120, rds=rds)
+    arn = src["MasterUserSecret"]["SecretArn"]
+    v = sm.get_secret_value(SecretId=arn)
+    return src, arn, v["VersionId"], json.loads(v["SecretString"])["password"]
+
+
+def master_login(port, password):
+    """(ok, stderr) of a master-user login to database app through the endpoint."""
+    rc, out, err = psql(port, MASTER, password, "SELECT 1", db="app", check=False, timeout=15)
+    return rc == 0 and out.strip() == "1", err
+
+
 def make_instances(sim, ids, group=GROUP, storage=20):
     rds = sim.client("rds")
     for i in ids:
@@ -44,6 +66,17 @@ def make_instances(sim, ids, group=GROUP, storage=20):
     for i in ids:
         out[i] = sim.wait_instance(i, "available", timeout=120, rds=rds)
     return out
+
+
+def ready_source(stack, sim, ident):
+    """One source in the logical-replication group with the app schema
+    (app_schema), a fresh KMS key, the stack started: the key's ARN."""
+    logical_group(sim)
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    key = stack.make_key()["Arn"]
+    stack.start()
+    return key
 
 
 def endpoint(sim, ident):

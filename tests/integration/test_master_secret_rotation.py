@@ -25,7 +25,8 @@ import pytest
 from fclib import wait_until
 from fixtures_awssim import psql
 from fixtures_stack import Stack
-from pglogical_strategy_util import MASTER, Writer, instance_state, logical_group, wait_step, wait_terminal
+from pglogical_strategy_util import (MASTER, Writer, instance_state, managed_secret_instance, master_login, wait_step,
+                                     wait_terminal)
 
 CAMPAIGN = "msrot"
 IDENT = "msr-1"
@@ -46,22 +47,13 @@ def current_password(sm, arn):
     return v["VersionId"], json.loads(v["SecretString"])["password"]
 
 
-def login(port, password):
-    rc, out, err = psql(port, MASTER, password, "SELECT 1", db="app", check=False, timeout=15)
-    return rc == 0 and out.strip() == "1", err
+login = master_login
 
 
 def test_rotation_during_campaign_reaches_done(mstack, awssim):
     sim, stack = awssim, mstack
     rds, sm = sim.client("rds"), sim.client("secretsmanager")
-    logical_group(sim)
-    rds.create_db_instance(DBInstanceIdentifier=IDENT, Engine="postgres", DBInstanceClass="db.t3.micro",
-                           AllocatedStorage=20, MasterUsername=MASTER, ManageMasterUserPassword=True,
-                           StorageEncrypted=False, DBParameterGroupName="fc-logical", DBName="app",
-                           BackupRetentionPeriod=0)
-    src = sim.wait_instance(IDENT, "available", timeout=120, rds=rds)
-    arn = src["MasterUserSecret"]["SecretArn"]
-    v0, pw0 = current_password(sm, arn)
+    src, arn, v0, pw0 = managed_secret_instance(sim, IDENT)
     port = src["Endpoint"]["Port"]
     psql(port, MASTER, pw0,
          f"CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL); CREATE SEQUENCE wseq;"

@@ -25,7 +25,7 @@ from fclib import PG_BIN, wait_until
 from fixtures_awssim import psql
 from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, aws_leftovers, endpoint,
                                      fleetcrypt_leftovers, instance_state, logical_group, make_instances, sql,
-                                     submit, wait_step, wait_terminal)
+                                     ready_source, submit, wait_step, wait_terminal)
 
 
 def assert_clean_source(sim, campaign, ident):
@@ -44,12 +44,8 @@ def wait_aws_clean(sim, campaign, timeout=60):
 
 def test_ddl_during_catch_up_aborts(stack, awssim, world):
     sim = awssim
-    logical_group(sim)
     ident = "pgl-ddl"
-    make_instances(sim, [ident])
-    app_schema(sim, ident)
-    key = stack.make_key()["Arn"]
-    stack.start()
+    key = ready_source(stack, sim, ident)
     w = Writer(sim, ident, rate=20).start()
     # the window never opens today → the instance stays in catch-up/cutover, replicating
     submit(stack, "ddl", key, [ident], world, "--cutover", "approve")
@@ -70,12 +66,8 @@ def test_ddl_during_catch_up_aborts(stack, awssim, world):
 
 def test_retained_wal_limit_aborts(stack, awssim, world):
     sim = awssim
-    logical_group(sim)
     ident = "pgl-wal"
-    make_instances(sim, [ident])
-    app_schema(sim, ident)
-    key = stack.make_key()["Arn"]
-    stack.start()
+    key = ready_source(stack, sim, ident)
     submit(stack, "wal", key, [ident], world, "--cutover", "approve")
     # the campaign limit: low enough that bulk writes during catch-up pass it
     stack.redis.cli("HSET", "fc:{wal}:campaign", "max_retained_wal_bytes", "4M")

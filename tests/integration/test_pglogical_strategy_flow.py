@@ -24,7 +24,7 @@ import pytest
 
 from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, aws_leftovers, endpoint,
                                      fleetcrypt_leftovers, instance_state, logical_group, make_instances, sql,
-                                     submit, wait_step, wait_terminal)
+                                     ready_source, submit, wait_step, wait_terminal)
 
 A2_RUNS = int(os.environ.get("FC_PGL_A2_RUNS", "3"))
 
@@ -168,12 +168,8 @@ class ProxyWriter(Writer):
 def test_cutover_approve(stack, awssim, world):
     """--cutover approve: parks in waiting_approval (writes keep flowing) until approved."""
     sim = awssim
-    logical_group(sim)
     ident = "pgl-approve"
-    make_instances(sim, [ident])
-    app_schema(sim, ident)
-    key = stack.make_key()["Arn"]
-    stack.start()
+    key = ready_source(stack, sim, ident)
     w = Writer(sim, ident, rate=20).start()
     submit(stack, "appr", key, [ident], world, "--cutover", "approve")
 

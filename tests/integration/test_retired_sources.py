@@ -21,7 +21,7 @@ import urllib.request
 from fclib import wait_until
 from fixtures_awssim import psql
 from fixtures_stack import Stack
-from pglogical_strategy_util import MASTER, logical_group, wait_terminal
+from pglogical_strategy_util import MASTER, managed_secret_instance, master_login, wait_terminal
 
 import pytest
 
@@ -38,10 +38,7 @@ def metric(proc, name):
     return sum(vals)
 
 
-def login(port, password):
-    """(ok, stderr) of a master-user login through the endpoint."""
-    rc, out, err = psql(port, MASTER, password, "SELECT 1", db="app", check=False, timeout=15)
-    return rc == 0 and out.strip() == "1", err
+login = master_login
 
 
 def can_login(port, password):
@@ -65,14 +62,7 @@ def rstack(world, awssim):
 def test_retired_source_kept_stopped_and_master_secret_followed(rstack, awssim):
     sim, stack = awssim, rstack
     rds, sm = sim.client("rds"), sim.client("secretsmanager")
-    logical_group(sim)
-    rds.create_db_instance(DBInstanceIdentifier=IDENT, Engine="postgres", DBInstanceClass="db.t3.micro",
-                           AllocatedStorage=20, MasterUsername=MASTER, ManageMasterUserPassword=True,
-                           StorageEncrypted=False, DBParameterGroupName="fc-logical", DBName="app",
-                           BackupRetentionPeriod=0)
-    src = sim.wait_instance(IDENT, "available", timeout=120, rds=rds)
-    arn = src["MasterUserSecret"]["SecretArn"]
-    old_pw = json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"]
+    src, arn, _, old_pw = managed_secret_instance(sim, IDENT)
     port = src["Endpoint"]["Port"]
     psql(port, MASTER, old_pw, "CREATE TABLE a(id serial PRIMARY KEY, v int); INSERT INTO a(v) VALUES (1),(2);",
          db="app")
@@ -155,13 +145,7 @@ def test_offline_records_master_secret_and_coordinator_follows(rstack, awssim):
     sim, stack = awssim, rstack
     rds, sm = sim.client("rds"), sim.client("secretsmanager")
     ident, campaign = "rs-off", "retoff"
-    rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass="db.t3.micro",
-                           AllocatedStorage=20, MasterUsername=MASTER, ManageMasterUserPassword=True,
-                           StorageEncrypted=False, DBName="app", BackupRetentionPeriod=0)
-    src = sim.wait_instance(ident, "available", timeout=120, rds=rds)
-    arn = src["MasterUserSecret"]["SecretArn"]
-    v0 = sm.get_secret_value(SecretId=arn)["VersionId"]
-    old_pw = json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"]
+    src, arn, v0, old_pw = managed_secret_instance(sim, ident, group=None)
     port = src["Endpoint"]["Port"]
     key = stack.make_key()["Arn"]
     stack.start()

@@ -238,13 +238,20 @@ typedef struct pages_ud {
     json_t *items;
 } pages_ud;
 
-static bool count_instance_page(void *ud, const rds_instance_list *l)
-{
-    pages_ud *p = ud;
-    p->pages++;
-    for (size_t i = 0; i < l->n; i++) json_array_append_new(p->items, json_string(l->v[i].identifier));
-    return true;
-}
+/* An _each paginator's callback for list type T: counts the pages and
+ * collects the field ID of every item. */
+#define COUNT_PAGE(name, T, ID)                                                                          \
+    static bool name(void *ud, const T *l)                                                               \
+    {                                                                                                    \
+        pages_ud *p = ud;                                                                                \
+        p->pages++;                                                                                      \
+        for (size_t i = 0; i < l->n; i++) json_array_append_new(p->items, json_string(l->v[i].ID));       \
+        return true;                                                                                     \
+    }
+COUNT_PAGE(count_instance_page, rds_instance_list, identifier)
+COUNT_PAGE(count_snapshot_page, rds_snapshot_list, id)
+
+static json_t *pages_json(pages_ud *p) { return json_pack("{s:i,s:o}", "pages", p->pages, "identifiers", p->items); }
 
 static bool a_describe_db_instances(aws_client *c, json_t **res, aws_error *err)
 {
@@ -256,7 +263,7 @@ static bool a_describe_db_instances(aws_client *c, json_t **res, aws_error *err)
     if (arg("each")) {
         pages_ud p = {0, json_array()};
         ok = rds_describe_db_instances_each(c, &o, count_instance_page, &p, err);
-        *res = json_pack("{s:i,s:o}", "pages", p.pages, "identifiers", p.items);
+        *res = pages_json(&p);
     } else if (arg("page")) {
         rds_instance_list *l = NULL;
         ok = rds_describe_db_instances_page(c, &o, &l, err);
@@ -272,20 +279,18 @@ static bool a_describe_db_instances(aws_client *c, json_t **res, aws_error *err)
     return ok;
 }
 
-static bool a_describe_db_instance(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_instance *i = NULL;
-    bool ok = rds_describe_db_instance(c, arg("id"), &i, err);
-    if (ok) *res = j_instance(i);
-    rds_instance_free(i);
-    return ok;
-}
-
 static bool instance_result(bool ok, rds_instance *i, json_t **res)
 {
     if (ok && i) *res = j_instance(i);
     rds_instance_free(i);
     return ok;
+}
+
+static bool a_describe_db_instance(aws_client *c, json_t **res, aws_error *err)
+{
+    rds_instance *i = NULL;
+    bool ok = rds_describe_db_instance(c, arg("id"), &i, err);
+    return instance_result(ok, i, res);
 }
 
 static bool a_create_db_instance(aws_client *c, json_t **res, aws_error *err)
@@ -403,13 +408,6 @@ static bool a_create_db_snapshot(aws_client *c, json_t **res, aws_error *err)
     return snapshot_result(ok, s, res);
 }
 
-static bool count_snapshot_page(void *ud, const rds_snapshot_list *l)
-{
-    pages_ud *p = ud;
-    p->pages++;
-    for (size_t i = 0; i < l->n; i++) json_array_append_new(p->items, json_string(l->v[i].id));
-    return true;
-}
 
 static bool a_describe_db_snapshots(aws_client *c, json_t **res, aws_error *err)
 {
@@ -421,7 +419,7 @@ static bool a_describe_db_snapshots(aws_client *c, json_t **res, aws_error *err)
     if (arg("each")) {
         pages_ud p = {0, json_array()};
         ok = rds_describe_db_snapshots_each(c, &o, count_snapshot_page, &p, err);
-        *res = json_pack("{s:i,s:o}", "pages", p.pages, "identifiers", p.items);
+        *res = pages_json(&p);
     } else {
         rds_snapshot_list *l = NULL;
         ok = rds_describe_db_snapshots_all(c, &o, &l, err);

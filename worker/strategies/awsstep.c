@@ -130,3 +130,255 @@ bool awsstep_same_key(const char *key, const char *want)
     const char *a = strrchr(key, '/'), *b = strrchr(want, '/');
     return a && b && !strcmp(a, b) && !strstr(key, "alias/") && !strstr(want, "alias/");
 }
+
+/* ---------------------------------------------------------------- source → copy → restore */
+const char *const awsstep_st_available[] = {"available", NULL};
+const char *const awsstep_st_bad_db[] = {"failed", "incompatible-restore", "incompatible-parameters",
+                                         "inaccessible-encryption-credentials", "storage-full", NULL};
+const char *const awsstep_st_bad_snap[] = {"failed", "error", NULL};
+
+#define LEASE_LOST(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
+#define NO_CLIENT(res) (snprintf((res)->reason, sizeof (res)->reason, "no AWS client"), STEP_RETRY)
+
+void awsstep_sgs_text(const rds_instance *i, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (cap) out[0] = 0;
+    for (size_t k = 0; k < i->n_vpc_sg_ids && n < cap; k++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", k ? "," : "", i->vpc_sg_ids[k]);
+}
+
+bool awsstep_user_tags_text(const rds_instance *i, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (cap) out[0] = 0;
+    for (size_t k = 0; k < i->n_tags && k < 20 && n < cap; k++) {
+        if (!strncmp(i->tags[k].key, "aws:", 4) || !strncmp(i->tags[k].key, "fleetcrypt:", 11)) continue;
+        n += (size_t)snprintf(out + n, cap - n, "%s\t%s\n", i->tags[k].key, i->tags[k].value);
+    }
+    return n < cap;
+}
+
+void awsstep_learn_source(step_ctx *ctx, const rds_instance *i)
+{
+    step_ctx_set_fact(ctx, "class", i->instance_class);
+    step_ctx_set_fact(ctx, "engine", i->engine);
+    step_ctx_set_fact(ctx, "storage_type", i->storage_type);
+    step_ctx_set_factf(ctx, "storage_gb", "%lld", (long long)i->allocated_storage);
+    step_ctx_set_fact(ctx, "subnet_group", i->subnet_group);
+    char sgs[512];
+    awsstep_sgs_text(i, sgs, sizeof sgs);
+    step_ctx_set_fact(ctx, "sgs", sgs);
+    step_ctx_set_fact(ctx, "param_group", i->n_param_groups ? i->param_groups[0].name : "");
+    step_ctx_set_fact(ctx, "option_group", i->option_group);
+    step_ctx_set_factf(ctx, "multi_az", "%d", i->multi_az ? 1 : 0);
+    step_ctx_set_factf(ctx, "port", "%d", i->port);
+    step_ctx_set_fact(ctx, "address", i->endpoint_address);
+    step_ctx_set_factf(ctx, "backup_retention", "%d", i->backup_retention);
+    step_ctx_set_factf(ctx, "deletion_protection", "%d", i->deletion_protection ? 1 : 0);
+    step_ctx_set_factf(ctx, "public", "%d", i->publicly_accessible ? 1 : 0);
+    /* user tags travel to the target (ours and aws: ones do not) */
+    char tags[1024];
+    if (awsstep_user_tags_text(i, tags, sizeof tags)) step_ctx_set_fact(ctx, "tags", tags);
+}
+
+size_t awsstep_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap)
+{
+    const char *v = step_ctx_fact(ctx, fact);
+    char buf[1024];
+    fc_strlcpy(buf, v ? v : "", sizeof buf);
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        fc_strlcpy(tags[n].key, line, sizeof tags[n].key);
+        fc_strlcpy(tags[n].value, tab + 1, sizeof tags[n].value);
+        n++;
+    }
+    return n;
+}
+
+static bool snap_is_ours(step_ctx *ctx, const rds_snapshot *s)
+{
+    for (size_t k = 0; k < s->n_tags; k++)
+        if (!strcmp(s->tags[k].key, "fleetcrypt:instance") && !strcmp(s->tags[k].value, step_ctx_instance(ctx)))
+            return true;
+    return false;
+}
+
+step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_snap_spec *sp)
+{
+    bool copy = sp->copy;
+    char sid[64], eid[64];
+    awsstep_name(ctx, "snap", sid, sizeof sid);
+    awsstep_name(ctx, "enc", eid, sizeof eid);
+    const char *want = copy ? eid : sid;
+    const char *fact = copy ? "copy_at" : "snap_at";
+    step_cache_view v;
+    if (step_ctx_fact(ctx, fact)) {
+        step_rc rc = awsstep_await(ctx, res, "snap", want, fact, awsstep_st_available, awsstep_st_bad_snap, &v);
+        if (rc == STEP_OK && copy && !v.encrypted) {
+            snprintf(res->reason, sizeof res->reason, "copy %s is not encrypted", eid);
+            return STEP_FAIL;
+        }
+        if (rc == STEP_OK && sp->record_done) step_ctx_set_fact(ctx, copy ? "enc_snapshot" : "snapshot", want);
+        return rc;
+    }
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    rds_snapshot *s = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_describe_db_snapshot(c, want, &s, &e)) {
+        /* resumed after creating it */
+        bool ours = !sp->must_be_ours || snap_is_ours(ctx, s);
+        bool avail = !strcmp(s->status, "available");
+        rds_snapshot_free(s);
+        if (!ours) {
+            snprintf(res->reason, sizeof res->reason, "snapshot %s exists but fleetcrypt did not create it", want);
+            return STEP_FAIL;
+        }
+        awsstep_mark(ctx, fact);
+        if (avail && !sp->must_be_ours) return STEP_OK;
+        return awsstep_await(ctx, res, "snap", want, fact, awsstep_st_available, awsstep_st_bad_snap, &v);
+    }
+    if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBSnapshots");
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_tag tags[4];
+    size_t nt = awsstep_tags(ctx, copy ? "encrypted-snapshot" : "source-snapshot", tags, 4);
+    aws_error_clear(&e);
+    bool ok;
+    if (copy) {
+        rds_copy_snapshot_opts o;
+        memset(&o, 0, sizeof o);
+        o.source_id = sid;
+        o.target_id = eid;
+        o.kms_key_id = step_ctx_campaign_field(ctx, "kms_key_arn");
+        o.copy_tags = 0;
+        o.tags = tags;
+        o.ntags = nt;
+        ok = rds_copy_db_snapshot(c, &o, NULL, &e);
+    } else {
+        ok = rds_create_db_snapshot(c, sid, sp->of, tags, nt, NULL, &e);
+    }
+    if (!ok && strcmp(e.code, "DBSnapshotAlreadyExists") != 0) {
+        if (!strcmp(e.code, "SnapshotQuotaExceeded")) {
+            snprintf(res->reason, sizeof res->reason, "manual snapshot quota exceeded: %.300s", e.message);
+            return STEP_RETRY;
+        }
+        if (!strcmp(e.code, "InvalidDBInstanceState") || !strcmp(e.code, "InvalidDBSnapshotState")) {
+            res->wait_ms = 5000;
+            snprintf(res->reason, sizeof res->reason, "%s: %.300s", sp->busy, e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, copy ? "CopyDBSnapshot" : "CreateDBSnapshot");
+    }
+    log_info(copy ? "encrypted copy started" : "snapshot started", "snapshot=%s", want);
+    /* one of the two manual snapshots an in-flight instance may hold */
+    if (sp->quota_facts) step_ctx_set_fact(ctx, "q_snap", copy ? "0" : "1");
+    awsstep_mark(ctx, fact);
+    res->wait_ms = 500;
+    snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", want);
+    snprintf(res->reason, sizeof res->reason, "%s %s", copy ? "copying to" : "snapshotting to", want);
+    return STEP_WAIT;
+}
+
+static int fact_int(step_ctx *ctx, const char *f, int dflt)
+{
+    const char *v = step_ctx_fact(ctx, f);
+    return v && *v ? atoi(v) : dflt;
+}
+
+/* A fact as an optional request field: NULL when unset or empty. */
+static const char *fact_opt(step_ctx *ctx, const char *f)
+{
+    const char *v = step_ctx_fact(ctx, f);
+    return v && *v ? v : NULL;
+}
+
+step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, const char *snapshot,
+                              int deletion_protection, bool quota_facts)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    aws_tag tags[24];
+    size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
+    nt = awsstep_tags_from_fact(ctx, "tags", tags, nt, 24);
+    char sgbuf[512];
+    const char *sgv[16];
+    size_t nsg = 0;
+    fc_strlcpy(sgbuf, step_ctx_fact(ctx, "sgs") ? step_ctx_fact(ctx, "sgs") : "", sizeof sgbuf);
+    char *save = NULL;
+    for (char *sg = strtok_r(sgbuf, ",", &save); sg && nsg < 16; sg = strtok_r(NULL, ",", &save)) sgv[nsg++] = sg;
+    rds_restore_opts o;
+    rds_restore_opts_init(&o);
+    o.identifier = id;
+    o.snapshot_id = snapshot;
+    o.instance_class = fact_opt(ctx, "class");
+    o.subnet_group = fact_opt(ctx, "subnet_group");
+    o.vpc_sg_ids = nsg ? sgv : NULL;
+    o.n_vpc_sg_ids = nsg;
+    o.param_group = fact_opt(ctx, "param_group");
+    o.option_group = fact_opt(ctx, "option_group");
+    o.multi_az = fact_int(ctx, "multi_az", RDS_UNSET);
+    o.port = fact_int(ctx, "port", RDS_UNSET);
+    o.deletion_protection = deletion_protection;
+    o.publicly_accessible = fact_int(ctx, "public", RDS_UNSET);
+    o.storage_type = fact_opt(ctx, "storage_type");
+    o.tags = tags;
+    o.ntags = nt;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_instance *out = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_restore_db_instance_from_db_snapshot(c, &o, &out, &e)) {
+        if (!strcmp(e.code, "DBInstanceAlreadyExists")) {
+            awsstep_mark(ctx, "restore_at");
+            res->wait_ms = 1000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+            return STEP_WAIT;
+        }
+        if (!strcmp(e.code, "InstanceQuotaExceeded")) {
+            snprintf(res->reason, sizeof res->reason, "DB instance quota exceeded: %.300s", e.message);
+            return STEP_RETRY;
+        }
+        return awsstep_fail(res, &e, "RestoreDBInstanceFromDBSnapshot");
+    }
+    step_ctx_set_factf(ctx, "target_backup_retention", "%d", out ? out->backup_retention : -1);
+    rds_instance_free(out);
+    log_info("restore started", "target=%s snapshot=%s", id, snapshot);
+    if (quota_facts) step_ctx_set_fact(ctx, "q_inst", "0");
+    awsstep_mark(ctx, "restore_at");
+    res->wait_ms = 500;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+    snprintf(res->reason, sizeof res->reason, "restoring %s from %s", id, snapshot);
+    return STEP_WAIT;
+}
+
+step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char *id, int want)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = id;
+    o.backup_retention = want;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_instance(c, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 5000;
+            snprintf(res->reason, sizeof res->reason, "target busy: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "ModifyDBInstance (backup retention)");
+    }
+    awsstep_mark(ctx, "configure_at");
+    res->wait_ms = 500;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+    snprintf(res->reason, sizeof res->reason, "setting backup retention %d on %s", want, id);
+    return STEP_WAIT;
+}

@@ -32,4 +32,49 @@ int64_t awsstep_fact_i64(step_ctx *ctx, const char *fact, int64_t dflt);
 /* Does key (id or ARN) name the same KMS key as want (ARN)? */
 bool awsstep_same_key(const char *key, const char *want);
 
+/* ---- the source → encrypted copy → restore path shared by offline and
+ * pg-logical (names fc-<campaign>-<instance>-snap / -enc) ---- */
+extern const char *const awsstep_st_available[]; /* {"available"} */
+extern const char *const awsstep_st_bad_db[];    /* DB instance statuses that fail a wait */
+extern const char *const awsstep_st_bad_snap[];  /* snapshot statuses that fail a wait */
+
+/* The source's settings a restore recreates, as facts: class engine
+ * storage_type storage_gb subnet_group sgs param_group option_group multi_az
+ * port address backup_retention deletion_protection public tags. */
+void awsstep_learn_source(step_ctx *ctx, const rds_instance *i);
+/* The instance's VPC security groups as "sg-1,sg-2" (cut to cap). */
+void awsstep_sgs_text(const rds_instance *i, char *out, size_t cap);
+/* The user tags that travel to a copy (not aws:, not fleetcrypt:; the
+ * first 20) as "key\tvalue\n" lines; false when they do not fit cap. */
+bool awsstep_user_tags_text(const rds_instance *i, char *out, size_t cap);
+/* Fill tags[] from such a "key\tvalue\n" fact after the n tags already
+ * there; returns the new count (at most cap). */
+size_t awsstep_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap);
+
+/* What differs between the strategies' snapshot and copy steps. */
+typedef struct awsstep_snap_spec {
+    bool copy;          /* false: CreateDBSnapshot of `of` → -snap; true: CopyDBSnapshot -snap → -enc
+                         * with the campaign's KMS key */
+    const char *of;     /* the instance snapshotted (copy=false) */
+    bool must_be_ours;  /* a snapshot found under our name must carry our fleetcrypt:instance tag (else
+                         * FAIL) and is awaited through the poll cache; otherwise one found available
+                         * completes the step at once */
+    const char *busy;   /* reason prefix while the instance/snapshot is busy (STEP_WAIT) */
+    bool record_done;   /* once awaited available: facts snapshot / enc_snapshot = its id */
+    bool quota_facts;   /* when created: fact q_snap (offline's quota reservation) */
+} awsstep_snap_spec;
+/* Look, create, wait on the cache (facts snap_at / copy_at): STEP_OK once
+ * the snapshot (the copy: encrypted) is available, STEP_WAIT meanwhile. */
+step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_snap_spec *sp);
+/* RestoreDBInstanceFromDBSnapshot of `snapshot` as `id` with the learnt
+ * source settings (awsstep_learn_source), deletion_protection as given
+ * (0/1/RDS_UNSET), our tags (role encrypted-target) and the user tags; fact
+ * target_backup_retention, restore_at. STEP_WAIT on db:<id> when started or
+ * already there; with quota_facts, fact q_inst when started. */
+step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, const char *snapshot,
+                              int deletion_protection, bool quota_facts);
+/* ModifyDBInstance backup retention (what a restore cannot take), fact
+ * configure_at: STEP_WAIT on db:<id> when requested or while it is busy. */
+step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char *id, int want);
+
 #endif

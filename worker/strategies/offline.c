@@ -15,46 +15,18 @@
 
 #define LOST_LEASE(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
 
-static const char *const ST_AVAILABLE[] = {"available", NULL};
+#define ST_AVAILABLE awsstep_st_available
+#define ST_BAD_DB awsstep_st_bad_db
 static const char *const ST_PARKED[] = {"available", "stopped", NULL};
 static const char *const ST_STOPPED[] = {"stopped", NULL};
-static const char *const ST_BAD_DB[] = {"failed", "incompatible-restore", "incompatible-parameters",
-                                        "inaccessible-encryption-credentials", "storage-full", NULL};
-static const char *const ST_BAD_SNAP[] = {"failed", "error", NULL};
 
 static void retired_name(step_ctx *ctx, char *out, size_t cap) { awsstep_name(ctx, "retired", out, cap); }
 
 /* Remember what a restore needs to recreate the source's settings. */
 static void learn_source(step_ctx *ctx, const rds_instance *i)
 {
-    step_ctx_set_fact(ctx, "class", i->instance_class);
-    step_ctx_set_fact(ctx, "engine", i->engine);
-    step_ctx_set_fact(ctx, "storage_type", i->storage_type);
-    step_ctx_set_factf(ctx, "storage_gb", "%lld", (long long)i->allocated_storage);
-    step_ctx_set_fact(ctx, "subnet_group", i->subnet_group);
-    char sgs[512] = "";
-    size_t n = 0;
-    for (size_t k = 0; k < i->n_vpc_sg_ids; k++)
-        n += (size_t)snprintf(sgs + n, n < sizeof sgs ? sizeof sgs - n : 0, "%s%s", k ? "," : "", i->vpc_sg_ids[k]);
-    step_ctx_set_fact(ctx, "sgs", sgs);
-    step_ctx_set_fact(ctx, "param_group", i->n_param_groups ? i->param_groups[0].name : "");
-    step_ctx_set_fact(ctx, "option_group", i->option_group);
-    step_ctx_set_factf(ctx, "multi_az", "%d", i->multi_az ? 1 : 0);
-    step_ctx_set_factf(ctx, "port", "%d", i->port);
-    step_ctx_set_fact(ctx, "address", i->endpoint_address);
-    step_ctx_set_factf(ctx, "backup_retention", "%d", i->backup_retention);
-    step_ctx_set_factf(ctx, "deletion_protection", "%d", i->deletion_protection ? 1 : 0);
-    step_ctx_set_factf(ctx, "public", "%d", i->publicly_accessible ? 1 : 0);
+    awsstep_learn_source(ctx, i);
     step_ctx_set_fact(ctx, "source_status", i->status);
-    /* user tags travel to the target (ours and aws: ones do not) */
-    char tags[1024] = "";
-    n = 0;
-    for (size_t k = 0; k < i->n_tags && k < 20; k++) {
-        if (!strncmp(i->tags[k].key, "aws:", 4) || !strncmp(i->tags[k].key, "fleetcrypt:", 11)) continue;
-        n += (size_t)snprintf(tags + n, n < sizeof tags ? sizeof tags - n : 0, "%s\t%s\n", i->tags[k].key,
-                              i->tags[k].value);
-    }
-    if (n < sizeof tags) step_ctx_set_fact(ctx, "tags", tags);
 }
 
 /* The source's RDS-managed master secret: its ARN and AWSCURRENT version
@@ -257,71 +229,10 @@ static step_rc s_stop_source(step_ctx *ctx, step_result *res)
 /* ---- snapshot / copy: look, create, wait on the cache ---- */
 static step_rc snapshot_like(step_ctx *ctx, step_result *res, bool copy)
 {
-    char sid[64], eid[64], ret[64];
-    awsstep_name(ctx, "snap", sid, sizeof sid);
-    awsstep_name(ctx, "enc", eid, sizeof eid);
+    char ret[64];
     retired_name(ctx, ret, sizeof ret);
-    const char *want = copy ? eid : sid;
-    const char *fact = copy ? "copy_at" : "snap_at";
-    step_cache_view v;
-    if (step_ctx_fact(ctx, fact)) {
-        step_rc rc = awsstep_await(ctx, res, "snap", want, fact, ST_AVAILABLE, ST_BAD_SNAP, &v);
-        if (rc == STEP_OK && copy && !v.encrypted) {
-            snprintf(res->reason, sizeof res->reason, "copy %s is not encrypted", eid);
-            return STEP_FAIL;
-        }
-        return rc;
-    }
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
-    rds_snapshot *s = NULL;
-    aws_error e;
-    aws_error_clear(&e);
-    if (rds_describe_db_snapshot(c, want, &s, &e)) {
-        bool avail = !strcmp(s->status, "available");
-        rds_snapshot_free(s);
-        awsstep_mark(ctx, fact);
-        if (avail) return STEP_OK;
-        return awsstep_await(ctx, res, "snap", want, fact, ST_AVAILABLE, ST_BAD_SNAP, &v);
-    }
-    if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBSnapshots");
-    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
-    aws_tag tags[4];
-    size_t nt = awsstep_tags(ctx, copy ? "encrypted-snapshot" : "source-snapshot", tags, 4);
-    aws_error_clear(&e);
-    bool ok;
-    if (copy) {
-        rds_copy_snapshot_opts o;
-        memset(&o, 0, sizeof o);
-        o.source_id = sid;
-        o.target_id = eid;
-        o.kms_key_id = step_ctx_campaign_field(ctx, "kms_key_arn");
-        o.copy_tags = 0;
-        o.tags = tags;
-        o.ntags = nt;
-        ok = rds_copy_db_snapshot(c, &o, NULL, &e);
-    } else {
-        ok = rds_create_db_snapshot(c, sid, ret, tags, nt, NULL, &e);
-    }
-    if (!ok && strcmp(e.code, "DBSnapshotAlreadyExists")) {
-        if (!strcmp(e.code, "SnapshotQuotaExceeded")) {
-            snprintf(res->reason, sizeof res->reason, "manual snapshot quota exceeded: %.300s", e.message);
-            return STEP_RETRY;
-        }
-        if (!strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 5000;
-            snprintf(res->reason, sizeof res->reason, "retired source busy: %.300s", e.message);
-            return STEP_WAIT;
-        }
-        return awsstep_fail(res, &e, copy ? "CopyDBSnapshot" : "CreateDBSnapshot");
-    }
-    /* one of the two manual snapshots an in-flight instance may hold */
-    step_ctx_set_fact(ctx, "q_snap", copy ? "0" : "1");
-    awsstep_mark(ctx, fact);
-    res->wait_ms = 500;
-    snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", want);
-    snprintf(res->reason, sizeof res->reason, "%s %s", copy ? "copying to" : "snapshotting to", want);
-    return STEP_WAIT;
+    awsstep_snap_spec sp = {.copy = copy, .of = ret, .busy = "retired source busy", .quota_facts = true};
+    return awsstep_snapshot_like(ctx, res, &sp);
 }
 
 static step_rc s_snapshot(step_ctx *ctx, step_result *res) { return snapshot_like(ctx, res, false); }
@@ -382,72 +293,7 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
         return awsstep_await(ctx, res, "db", id, "restore_at", ST_AVAILABLE, ST_BAD_DB, &v);
     }
     if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances (target)");
-    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
-    aws_tag tags[24];
-    size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
-    const char *ut = step_ctx_fact(ctx, "tags");
-    if (ut) {
-        char buf[1024];
-        fc_strlcpy(buf, ut, sizeof buf);
-        char *save = NULL;
-        for (char *line = strtok_r(buf, "\n", &save); line && nt < 24; line = strtok_r(NULL, "\n", &save)) {
-            char *tab = strchr(line, '\t');
-            if (!tab) continue;
-            *tab = 0;
-            fc_strlcpy(tags[nt].key, line, sizeof tags[nt].key);
-            fc_strlcpy(tags[nt].value, tab + 1, sizeof tags[nt].value);
-            nt++;
-        }
-    }
-    char sgbuf[512];
-    const char *sgv[16];
-    size_t nsg = 0;
-    fc_strlcpy(sgbuf, step_ctx_fact(ctx, "sgs") ? step_ctx_fact(ctx, "sgs") : "", sizeof sgbuf);
-    char *save = NULL;
-    for (char *s = strtok_r(sgbuf, ",", &save); s && nsg < 16; s = strtok_r(NULL, ",", &save)) sgv[nsg++] = s;
-    rds_restore_opts o;
-    rds_restore_opts_init(&o);
-    o.identifier = id;
-    o.snapshot_id = eid;
-    o.instance_class = step_ctx_fact(ctx, "class");
-    const char *sg = step_ctx_fact(ctx, "subnet_group");
-    o.subnet_group = sg && *sg ? sg : NULL;
-    o.vpc_sg_ids = nsg ? sgv : NULL;
-    o.n_vpc_sg_ids = nsg;
-    const char *pg = step_ctx_fact(ctx, "param_group");
-    o.param_group = pg && *pg ? pg : NULL;
-    const char *og = step_ctx_fact(ctx, "option_group");
-    o.option_group = og && *og ? og : NULL;
-    o.multi_az = fact_int(ctx, "multi_az", RDS_UNSET);
-    o.port = fact_int(ctx, "port", RDS_UNSET);
-    o.deletion_protection = fact_int(ctx, "deletion_protection", RDS_UNSET);
-    o.publicly_accessible = fact_int(ctx, "public", RDS_UNSET);
-    const char *stt = step_ctx_fact(ctx, "storage_type");
-    o.storage_type = stt && *stt ? stt : NULL;
-    o.tags = tags;
-    o.ntags = nt;
-    rds_instance *out = NULL;
-    aws_error_clear(&e);
-    if (!rds_restore_db_instance_from_db_snapshot(c, &o, &out, &e)) {
-        if (!strcmp(e.code, "DBInstanceAlreadyExists")) {
-            awsstep_mark(ctx, "restore_at");
-            res->wait_ms = 1000;
-            return STEP_WAIT;
-        }
-        if (!strcmp(e.code, "InstanceQuotaExceeded")) {
-            snprintf(res->reason, sizeof res->reason, "DB instance quota exceeded: %.300s", e.message);
-            return STEP_RETRY;
-        }
-        return awsstep_fail(res, &e, "RestoreDBInstanceFromDBSnapshot");
-    }
-    step_ctx_set_factf(ctx, "target_backup_retention", "%d", out ? out->backup_retention : -1);
-    rds_instance_free(out);
-    step_ctx_set_fact(ctx, "q_inst", "0");
-    awsstep_mark(ctx, "restore_at");
-    res->wait_ms = 500;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
-    snprintf(res->reason, sizeof res->reason, "restoring %s from %s", id, eid);
-    return STEP_WAIT;
+    return awsstep_start_restore(ctx, res, id, eid, fact_int(ctx, "deletion_protection", RDS_UNSET), true);
 }
 
 /* ---- configure-target: what a restore cannot take (backup retention) ---- */
@@ -459,28 +305,7 @@ static step_rc s_configure_target(step_ctx *ctx, step_result *res)
     if (step_ctx_fact(ctx, "configure_at"))
         return awsstep_await(ctx, res, "db", id, "configure_at", ST_AVAILABLE, ST_BAD_DB, &v);
     if (want < 0 || want == have) return STEP_OK;
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
-    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
-    rds_modify_instance_opts o;
-    rds_modify_instance_opts_init(&o);
-    o.identifier = id;
-    o.backup_retention = want;
-    o.apply_immediately = true;
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_modify_db_instance(c, &o, NULL, &e)) {
-        if (!strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 5000;
-            snprintf(res->reason, sizeof res->reason, "target busy: %.300s", e.message);
-            return STEP_WAIT;
-        }
-        return awsstep_fail(res, &e, "ModifyDBInstance (backup retention)");
-    }
-    awsstep_mark(ctx, "configure_at");
-    res->wait_ms = 500;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
-    return STEP_WAIT;
+    return awsstep_set_backup_retention(ctx, res, id, want);
 }
 
 /* ---- retire: the stopped source is kept, tagged ---- */

@@ -77,23 +77,37 @@ static bool sql_transient(const pgq *q, const char *what, const char *err)
 }
 
 /* ---------------------------------------------------------------- prewarm */
-static step_rc prewarm_total(pgl_session *s, int64_t *total)
+/* Database d's relations to prewarm on the target (caller frees *rels), its
+ * connection, and where pg_prewarm is installed (ext_schema, when *ext). */
+static step_rc prewarm_list(pgl_session *s, int d, pgq **tp, bool *ext, char *ext_schema, size_t cap,
+                            pglive_rel **rels, int *n)
 {
     step_rc rc = STEP_OK;
     char err[1024];
+    *ext = false;
+    *rels = NULL;
+    *n = 0;
+    pgrepl_names nm;
+    pgq *t = pgl_names_conn(s, s->dbs[d], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
+    if (!t) return rc;
+    if (!pglive_prewarm_ext(t, ext, ext_schema, cap, err, sizeof err) ||
+        !pglive_prewarm_rels(t, &nm, *ext, rels, n, err, sizeof err))
+        return pgl_sql_fail(s->res, t, "prewarm", err);
+    *tp = t;
+    return STEP_OK;
+}
+
+static step_rc prewarm_total(pgl_session *s, int64_t *total)
+{
     *total = 0;
     for (int d = 0; d < s->ndbs; d++) {
-        pgrepl_names nm;
-        if (!pgl_names(s, s->dbs[d], &nm)) return STEP_FAIL;
-        pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[d], &rc);
-        if (!t) return rc;
+        pgq *t = NULL;
         bool ext = false;
         char ext_schema[PGLIVE_NAME];
         pglive_rel *rels = NULL;
         int n = 0;
-        if (!pglive_prewarm_ext(t, &ext, ext_schema, sizeof ext_schema, err, sizeof err) ||
-            !pglive_prewarm_rels(t, &nm, ext, &rels, &n, err, sizeof err))
-            return pgl_sql_fail(s->res, t, "prewarm", err);
+        step_rc rc = prewarm_list(s, d, &t, &ext, ext_schema, sizeof ext_schema, &rels, &n);
+        if (rc != STEP_OK) return rc;
         free(rels);
         *total += n;
     }
@@ -125,17 +139,13 @@ static step_rc prewarm_run(pgl_session *s, int64_t budget_ms, bool *complete)
     int64_t bytes = pgl_fact_i64(ctx, "prewarm_bytes", 0);
     bool out_of_time = false, any_ext = false, any_read = false;
     for (; db < s->ndbs && !out_of_time; db++, rel = 0, blk = 0) {
-        pgrepl_names nm;
-        if (!pgl_names(s, s->dbs[db], &nm)) return STEP_FAIL;
-        pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[db], &rc);
-        if (!t) return rc;
+        pgq *t = NULL;
         bool ext = false;
         char ext_schema[PGLIVE_NAME];
         pglive_rel *rels = NULL;
         int n = 0;
-        if (!pglive_prewarm_ext(t, &ext, ext_schema, sizeof ext_schema, err, sizeof err) ||
-            !pglive_prewarm_rels(t, &nm, ext, &rels, &n, err, sizeof err))
-            return pgl_sql_fail(s->res, t, "prewarm", err);
+        rc = prewarm_list(s, db, &t, &ext, ext_schema, sizeof ext_schema, &rels, &n);
+        if (rc != STEP_OK) return rc;
         any_ext |= ext;
         /* without pg_prewarm before PostgreSQL 14 a table can only be read whole */
         bool whole = !ext && pgq_server_version(t) < 140000;

@@ -151,6 +151,15 @@ bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm)
     return true;
 }
 
+pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, pgrepl_names *nm, step_rc *rc)
+{
+    if (!pgl_names(s, db, nm)) {
+        *rc = STEP_FAIL;
+        return NULL;
+    }
+    return pgl_conn(s, side, who, db, rc);
+}
+
 /* The secret version fleetcrypt's role passwords derive from ("" = the one
  * just read): with an RDS-managed secret, the version prepare-source
  * recorded, pinned as fact role_secret_version at its first use there —
@@ -240,30 +249,11 @@ static step_rc follow_target_secret(pgl_session *s)
         if (rc == STEP_OK) res->wait_on[0] = 0;
         return rc;
     }
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
-    bool missing = false;
-    step_rc rc = STEP_OK;
-    rds_instance *t = pgl_describe(ctx, res, tid, &missing, &rc);
-    if (!t) return rc;
-    if (!step_ctx_lease_ok(ctx)) {
-        rds_instance_free(t);
-        return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-    }
     msecret_result mr;
-    aws_error e;
-    aws_error_clear(&e);
-    bool ok = msecret_follow(c, arn, have, t, &mr, &e);
-    rds_instance_free(t);
-    if (!ok) {
-        if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 2000;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
-            PGL_REASON(res, "the source's master secret was rotated, the target waits for it: %.300s", e.message);
-            return STEP_WAIT;
-        }
-        return awsstep_fail(res, &e, "setting the rotated master secret's password on the target");
-    }
+    step_rc rc = pgl_msecret_follow(ctx, res, tid, arn, have, false,
+                                    "the source's master secret was rotated, the target waits for it",
+                                    "setting the rotated master secret's password on the target", &mr);
+    if (rc != STEP_OK) return rc;
     switch (mr.action) {
     case MSECRET_PROPAGATE:
         step_ctx_set_fact(ctx, "master_secret_version", mr.version);
@@ -284,6 +274,39 @@ static step_rc follow_target_secret(pgl_session *s)
         return STEP_FAIL;
     case MSECRET_NO_SECRET:
         break;
+    }
+    return STEP_OK;
+}
+
+step_rc pgl_msecret_follow(step_ctx *ctx, step_result *res, const char *tid, const char *arn, const char *have,
+                           bool need_available, const char *busy, const char *what, msecret_result *mr)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *t = pgl_describe(ctx, res, tid, &missing, &rc);
+    if (!t) return rc;
+    aws_error e;
+    aws_error_clear(&e);
+    bool ok = false;
+    if (need_available && strcmp(t->status, "available") != 0) {
+        aws_error_set(&e, AWS_ERR_TRANSIENT, 0, "TargetNotAvailable", "%s is %s", tid, t->status);
+    } else if (!step_ctx_lease_ok(ctx)) {
+        rds_instance_free(t);
+        return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    } else {
+        ok = msecret_follow(c, arn, have, t, mr, &e);
+    }
+    rds_instance_free(t);
+    if (!ok) {
+        if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 2000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+            PGL_REASON(res, "%s: %.300s", busy, e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, what);
     }
     return STEP_OK;
 }
@@ -431,8 +454,7 @@ step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag)
     int64_t retained = 0, lag = -1;
     for (int i = 0; i < s->ndbs; i++) {
         pgrepl_names nm;
-        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
-        pgq *q = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, s->dbs[i], &rc);
+        pgq *q = pgl_names_conn(s, s->dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);
         if (!q) return rc;
         pgrepl_slot_info si;
         if (!pgrepl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(s->res, q, "slot status", err);
@@ -574,7 +596,8 @@ step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, cons
         step_rc rc = STEP_OK;
         rds_instance *i = pgl_describe(ctx, res, id, &missing, &rc);
         if (!i && !missing) return rc;
-        if (i && !strcmp(i->status, "available") && (!role || pgl_is_ours(ctx, i, role))) {
+        if (i && !strcmp(i->status, "available") && (!role || pgl_is_ours(ctx, i, role)) &&
+            i->endpoint_address[0] && i->port > 0) {
             res->reason[0] = 0;
             *out = i;
             return STEP_OK;
@@ -601,33 +624,10 @@ void pgl_learn_replica(step_ctx *ctx, int k, const rds_instance *r)
     step_ctx_set_fact(ctx, RFACT("param_group"), r->n_param_groups ? r->param_groups[0].name : "");
     step_ctx_set_factf(ctx, RFACT("port"), "%d", r->port);
     step_ctx_set_fact(ctx, RFACT("storage_type"), r->storage_type);
-    char sgs[512] = "";
-    size_t n = 0;
-    for (size_t j = 0; j < r->n_vpc_sg_ids && n < sizeof sgs; j++)
-        n += (size_t)snprintf(sgs + n, sizeof sgs - n, "%s%s", j ? "," : "", r->vpc_sg_ids[j]);
+    char sgs[512];
+    awsstep_sgs_text(r, sgs, sizeof sgs);
     step_ctx_set_fact(ctx, RFACT("sgs"), sgs);
-    char tags[1024] = "";
-    n = 0;
-    for (size_t j = 0; j < r->n_tags && j < 20 && n < sizeof tags; j++) {
-        if (!strncmp(r->tags[j].key, "aws:", 4) || !strncmp(r->tags[j].key, "fleetcrypt:", 11)) continue;
-        n += (size_t)snprintf(tags + n, sizeof tags - n, "%s\t%s\n", r->tags[j].key, r->tags[j].value);
-    }
-    if (n < sizeof tags) step_ctx_set_fact(ctx, RFACT("tags"), tags);
+    char tags[1024];
+    if (awsstep_user_tags_text(r, tags, sizeof tags)) step_ctx_set_fact(ctx, RFACT("tags"), tags);
 #undef RFACT
-}
-
-size_t pgl_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap)
-{
-    char buf[1024];
-    fc_strlcpy(buf, pgl_fact(ctx, fact), sizeof buf);
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
-        char *tab = strchr(line, '\t');
-        if (!tab) continue;
-        *tab = 0;
-        fc_strlcpy(tags[n].key, line, sizeof tags[n].key);
-        fc_strlcpy(tags[n].value, tab + 1, sizeof tags[n].value);
-        n++;
-    }
-    return n;
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "dbsecret.h"
+#include "msecret.h"
 #include "pglogical_logic.h"
 #include "pgq.h"
 #include "pgrepl.h"
@@ -78,6 +79,9 @@ bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm);
  * admin; NULL with res->reason set (and *rc = RETRY or FAIL; WAIT with
  * wait_on db:<target> while the target takes the rotated master password). */
 pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_rc *rc);
+/* pgl_names of db, then pgl_conn to it: NULL with *rc (STEP_FAIL when the
+ * names cannot be made). */
+pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, pgrepl_names *nm, step_rc *rc);
 /* Close one cached connection (e.g. before a rename moves an endpoint). */
 void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db);
 /* Resolve the master credentials now (needed for subscription passwords):
@@ -107,6 +111,13 @@ int64_t pgl_opt_bytes(step_ctx *ctx, const char *field, int64_t dflt);
 const char *pgl_fact(step_ctx *ctx, const char *name);        /* "" when unset */
 int64_t pgl_fact_i64(step_ctx *ctx, const char *name, int64_t dflt);
 
+/* msecret_follow (lib/msecret.h) onto the target tid: describe it, check
+ * the lease, follow. STEP_OK with *mr; STEP_WAIT on db:<tid> ("<busy>:
+ * why") while the target is not available or busy — with need_available
+ * before anything is read; RETRY/FAIL ("<what>: code: message") otherwise. */
+step_rc pgl_msecret_follow(step_ctx *ctx, step_result *res, const char *tid, const char *arn, const char *have,
+                           bool need_available, const char *busy, const char *what, msecret_result *mr);
+
 /* Jump to the abort step, recording why (fact abort_reason). */
 step_rc pgl_abort_now(step_ctx *ctx, step_result *res, const char *why);
 
@@ -130,7 +141,8 @@ bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
  * (wait_on db:<from>) when `from` is busy; RETRY/FAIL otherwise. */
 step_rc pgl_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
 /* Bounded in-run poll (every 500 ms, until fc_mono_ms() passes deadline) for
- * `id` to exist, be available and, with role, carry our tags and that role.
+ * `id` to exist, be available with an endpoint and, with role, carry our
+ * tags and that role.
  * STEP_OK with *out (caller frees); STEP_WAIT on db:<id> past the deadline;
  * RETRY/FAIL on an AWS error. For short waits where something is
  * unavailable meanwhile (a rename swap). */
@@ -138,10 +150,8 @@ step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, cons
                            rds_instance **out);
 /* Record what re-creating read replica number k (1-based) of the source
  * needs: facts replica.<k>.id class az multi_az param_group sgs port
- * storage_type tags (user tags, "key\tvalue\n" lines like fact `tags`). */
+ * storage_type tags (user tags, "key\tvalue\n" lines like fact `tags`;
+ * read back with awsstep_tags_from_fact). */
 void pgl_learn_replica(step_ctx *ctx, int k, const rds_instance *r);
-/* Fill tags[] from a "key\tvalue\n" fact after n tags already there; returns
- * the new count (at most cap). */
-size_t pgl_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap);
 
 #endif

@@ -195,6 +195,22 @@ static void record_verify(cut *c, int64_t rows, int mism, const char *list, cons
     step_ctx_set_fact(c->ctx, "rows_verified", r);
 }
 
+/* The full comparison of the retired (frozen) source with the target — the
+ * sessions pinned at the switch, or the live target when dst is NULL —
+ * recorded as the verify facts (how); the mismatch count and the list of
+ * differing tables (caller's dbuf) as well. */
+static step_rc verify_full(cut *c, pgq **dst, const char *how, int *mism, dbuf *list)
+{
+    int64_t rows = 0;
+    *mism = 0;
+    sums_buf sums = {.dropped = 0};
+    dbuf_init(&sums.b, SUMS_MAX + 1);
+    step_rc rc = compare_all(c, PGL_RETIRED, dst, false, &rows, mism, list, &sums);
+    if (rc == STEP_OK) record_verify(c, rows, *mism, list->data, how, &sums);
+    dbuf_free(&sums.b);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- the switch */
 typedef enum { SW_DONE = 0, SW_WAIT, SW_ERR } sw_state;
 
@@ -216,52 +232,23 @@ static step_rc renamed_already(cut *c, bool *yes)
     return STEP_OK;
 }
 
-static step_rc modify_rename(cut *c, const char *from, const char *to)
-{
-    aws_client *a = step_ctx_aws(c->ctx);
-    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
-    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-    rds_modify_instance_opts o;
-    rds_modify_instance_opts_init(&o);
-    o.identifier = from;
-    o.new_identifier = to;
-    o.apply_immediately = true;
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_modify_db_instance(a, &o, NULL, &e)) {
-        if (!strcmp(e.code, "InvalidDBInstanceState")) return STEP_WAIT;
-        return awsstep_fail(c->res, &e, "ModifyDBInstance (rename)");
-    }
-    log_info("rename requested", "from=%s to=%s", from, to);
-    return STEP_OK;
-}
-
 /* Wait (bounded, in the run: writers are blocked) until `id` exists, is
  * available and (when role) carries our role tag; fills endpoint facts. */
 static sw_state await_instance(cut *c, const char *id, const char *role, int64_t deadline, const char *hf,
                                const char *pf, step_rc *rc)
 {
-    for (;;) {
-        bool missing = false;
-        rds_instance *i = describe_opt(c, id, &missing, rc);
-        if (!i && !missing) return SW_ERR;
-        bool ok = i && !strcmp(i->status, "available") && (!role || pgl_is_ours(c->ctx, i, role)) &&
-                  i->endpoint_address[0] && i->port > 0;
-        if (ok) {
-            step_ctx_set_fact(c->ctx, hf, i->endpoint_address);
-            step_ctx_set_factf(c->ctx, pf, "%d", i->port);
-        }
-        rds_instance_free(i);
-        if (ok) return SW_DONE;
-        if (fc_mono_ms() > deadline) {
-            c->res->wait_ms = 5000;
-            snprintf(c->res->wait_on, sizeof c->res->wait_on, "db:%s", id);
-            PGL_REASON(c->res, "cutover: waiting for %s to be available", id);
-            *rc = STEP_WAIT;
-            return SW_WAIT;
-        }
-        fc_sleep_ms(500);
+    rds_instance *i = NULL;
+    *rc = pgl_await_instance(c->ctx, c->res, id, role, deadline, &i);
+    if (*rc == STEP_WAIT) {
+        c->res->wait_ms = 5000;
+        PGL_REASON(c->res, "cutover: waiting for %s to be available", id);
+        return SW_WAIT;
     }
+    if (*rc != STEP_OK) return SW_ERR;
+    step_ctx_set_fact(c->ctx, hf, i->endpoint_address);
+    step_ctx_set_factf(c->ctx, pf, "%d", i->port);
+    rds_instance_free(i);
+    return SW_DONE;
 }
 
 static step_rc switch_rename(cut *c, int64_t deadline)
@@ -278,13 +265,7 @@ static step_rc switch_rename(cut *c, int64_t deadline)
             bool ours_target = pgl_is_ours(c->ctx, src, PGL_ROLE_TARGET);
             rds_instance_free(src);
             if (!ours_target) {
-                rc = modify_rename(c, c->orig, c->ret);
-                if (rc == STEP_WAIT) {
-                    c->res->wait_ms = 2000;
-                    snprintf(c->res->wait_on, sizeof c->res->wait_on, "db:%s", c->orig);
-                    PGL_REASON(c->res, "cutover: %s busy, retrying the rename", c->orig);
-                }
-                if (rc != STEP_OK) return rc;
+                if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
             }
         }
         c->res->reason[0] = 0;
@@ -294,13 +275,7 @@ static step_rc switch_rename(cut *c, int64_t deadline)
         if (!t && !missing) return rc;
         if (t) {
             rds_instance_free(t);
-            rc = modify_rename(c, c->tid, c->orig);
-            if (rc == STEP_WAIT) {
-                c->res->wait_ms = 2000;
-                snprintf(c->res->wait_on, sizeof c->res->wait_on, "db:%s", c->tid);
-                PGL_REASON(c->res, "cutover: %s busy, retrying the rename", c->tid);
-            }
-            if (rc != STEP_OK) return rc;
+            if ((rc = pgl_rename(c->ctx, c->res, c->tid, c->orig)) != STEP_OK) return rc;
         }
         c->res->reason[0] = 0;
     }
@@ -721,19 +696,12 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
 
     /* validate=normal: the full comparison, frozen source vs the snapshot of the switch */
     if (!c.strict && c.pinned[0] && !step_ctx_fact(ctx, "verify_done")) {
-        int64_t rows = 0;
         int mism = 0;
         dbuf list;
         dbuf_init(&list, 4096);
-        sums_buf sums = {.dropped = 0};
-        dbuf_init(&sums.b, SUMS_MAX + 1);
-        step_rc vr = compare_all(&c, PGL_RETIRED, c.pinned, false, &rows, &mism, &list, &sums);
-        if (vr == STEP_OK)
-            record_verify(&c, rows, mism, list.data, "normal, snapshot of the target at the switch", &sums);
-        else
+        if (verify_full(&c, c.pinned, "normal, snapshot of the target at the switch", &mism, &list) != STEP_OK)
             step_ctx_set_fact(ctx, "verify_error", res->reason);
         res->reason[0] = 0;
-        dbuf_free(&sums.b);
         dbuf_free(&list);
     }
     rc = STEP_OK;
@@ -761,15 +729,11 @@ step_rc pgl_step_verify(step_ctx *ctx, step_result *res)
     c.ctx = ctx;
     c.res = res;
     pgl_session_init(&c.s, ctx, res);
-    int64_t rows = 0;
     int mism = 0;
     dbuf list;
     dbuf_init(&list, 4096);
-    sums_buf sums = {.dropped = 0};
-    dbuf_init(&sums.b, SUMS_MAX + 1);
-    step_rc rc = compare_all(&c, PGL_RETIRED, NULL, false, &rows, &mism, &list, &sums);
+    step_rc rc = verify_full(&c, NULL, "live target (the snapshot of the switch was lost)", &mism, &list);
     if (rc == STEP_OK) {
-        record_verify(&c, rows, mism, list.data, "live target (the snapshot of the switch was lost)", &sums);
         if (mism) {
             PGL_REASON(res, "verification against the live target found differences (writes since the switch "
                             "also show here; check these tables): %s", list.data);
@@ -777,7 +741,6 @@ step_rc pgl_step_verify(step_ctx *ctx, step_result *res)
             rc = STEP_FAIL;
         }
     }
-    dbuf_free(&sums.b);
     dbuf_free(&list);
     cut_free(&c);
     return rc;

@@ -88,8 +88,7 @@ static step_rc cleanup_databases(pgl_session *s)
     int released = 0;
     for (int i = 0; i < s->ndbs; i++) {
         pgrepl_names nm;
-        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
-        pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &rc);
+        pgq *t = pgl_names_conn(s, s->dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
         if (!t) return rc;
         int n = 0;
         if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
@@ -98,8 +97,7 @@ static step_rc cleanup_databases(pgl_session *s)
         released += n;
     }
     pgrepl_names nm0;
-    if (!pgl_names(s, s->dbs[0], &nm0)) return STEP_FAIL;
-    pgq *t0 = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[0], &rc);
+    pgq *t0 = pgl_names_conn(s, s->dbs[0], PGL_TARGET, PGL_AS_MASTER, &nm0, &rc);
     if (!t0) return rc;
     if (!pgrepl_drop_roles(t0, &nm0, false, err, sizeof err))
         return pgl_sql_fail(res, t0, "dropping fleetcrypt's roles on the target", err);
@@ -108,8 +106,7 @@ static step_rc cleanup_databases(pgl_session *s)
     /* the retired source: still blocked; fleetcrypt's admin role is the way in */
     for (int i = 0; i < s->ndbs; i++) {
         pgrepl_names nm;
-        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
-        pgq *q = pgl_conn(s, PGL_RETIRED, PGL_AS_ADMIN, s->dbs[i], &rc);
+        pgq *q = pgl_names_conn(s, s->dbs[i], PGL_RETIRED, PGL_AS_ADMIN, &nm, &rc);
         if (!q) return rc;
         if (!pgrepl_teardown_source(q, &nm, true, err, sizeof err))
             return pgl_sql_fail(res, q, "cleaning the retired source", err);
@@ -200,34 +197,10 @@ static step_rc follow_master_secret(step_ctx *ctx, step_result *res)
     const char *arn = pgl_fact(ctx, "master_secret_arn");
     if (!*arn || step_ctx_fact(ctx, "secret_followed")) return STEP_OK;
     const char *tid = pgl_fact(ctx, "target_id");
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
-    bool missing = false;
-    step_rc rc = STEP_OK;
-    rds_instance *t = pgl_describe(ctx, res, tid, &missing, &rc);
-    if (!t) return rc;
     msecret_result mr;
-    aws_error e;
-    aws_error_clear(&e);
-    bool ok = false;
-    if (strcmp(t->status, "available") != 0) {
-        aws_error_set(&e, AWS_ERR_TRANSIENT, 0, "TargetNotAvailable", "%s is %s", tid, t->status);
-    } else if (!step_ctx_lease_ok(ctx)) {
-        rds_instance_free(t);
-        return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-    } else {
-        ok = msecret_follow(c, arn, pgl_fact(ctx, "master_secret_version"), t, &mr, &e);
-    }
-    rds_instance_free(t);
-    if (!ok) {
-        if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 2000;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
-            PGL_REASON(res, "master secret: %.300s", e.message);
-            return STEP_WAIT;
-        }
-        return awsstep_fail(res, &e, "following the master secret");
-    }
+    step_rc rc = pgl_msecret_follow(ctx, res, tid, arn, pgl_fact(ctx, "master_secret_version"), true,
+                                    "master secret", "following the master secret", &mr);
+    if (rc != STEP_OK) return rc;
     if (mr.propagated) {
         step_ctx_set_fact(ctx, "master_secret_version", mr.version);
         awsstep_mark(ctx, "master_secret_synced_at");
@@ -441,8 +414,7 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
     /* 3. the source: slots, publications, guard, schema; then the roles */
     for (int i = 0; i < s->ndbs; i++) {
         pgrepl_names nm;
-        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
-        pgq *q = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, s->dbs[i], &rc);
+        pgq *q = pgl_names_conn(s, s->dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);
         if (!q) return rc;
         if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
         if (!pgrepl_teardown_source(q, &nm, false, err, sizeof err))

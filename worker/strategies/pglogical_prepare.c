@@ -27,41 +27,16 @@
  * fact names as the offline strategy). */
 static void learn_source(step_ctx *ctx, const rds_instance *i)
 {
-    step_ctx_set_fact(ctx, "class", i->instance_class);
-    step_ctx_set_fact(ctx, "engine", i->engine);
+    awsstep_learn_source(ctx, i);
     step_ctx_set_fact(ctx, "engine_version", i->engine_version);
-    step_ctx_set_fact(ctx, "storage_type", i->storage_type);
-    step_ctx_set_factf(ctx, "storage_gb", "%lld", (long long)i->allocated_storage);
-    step_ctx_set_fact(ctx, "subnet_group", i->subnet_group);
-    char sgs[512] = "";
-    size_t n = 0;
-    for (size_t k = 0; k < i->n_vpc_sg_ids && n < sizeof sgs; k++)
-        n += (size_t)snprintf(sgs + n, sizeof sgs - n, "%s%s", k ? "," : "", i->vpc_sg_ids[k]);
-    step_ctx_set_fact(ctx, "sgs", sgs);
-    step_ctx_set_fact(ctx, "param_group", i->n_param_groups ? i->param_groups[0].name : "");
-    step_ctx_set_fact(ctx, "option_group", i->option_group);
-    step_ctx_set_factf(ctx, "multi_az", "%d", i->multi_az ? 1 : 0);
-    step_ctx_set_factf(ctx, "port", "%d", i->port);
-    step_ctx_set_fact(ctx, "address", i->endpoint_address);
-    step_ctx_set_factf(ctx, "backup_retention", "%d", i->backup_retention);
-    step_ctx_set_factf(ctx, "deletion_protection", "%d", i->deletion_protection ? 1 : 0);
-    step_ctx_set_factf(ctx, "public", "%d", i->publicly_accessible ? 1 : 0);
     step_ctx_set_fact(ctx, "master_user", i->master_username);
     step_ctx_set_fact(ctx, "master_secret_arn", i->master_user_secret_arn);
     step_ctx_set_fact(ctx, "db_name", i->db_name);
     step_ctx_set_fact(ctx, "source_arn", i->arn);
-    /* user tags travel to the target (ours and aws: ones do not) */
-    char tags[1024] = "";
-    n = 0;
-    for (size_t k = 0; k < i->n_tags && k < 20 && n < sizeof tags; k++) {
-        if (!strncmp(i->tags[k].key, "aws:", 4) || !strncmp(i->tags[k].key, "fleetcrypt:", 11)) continue;
-        n += (size_t)snprintf(tags + n, sizeof tags - n, "%s\t%s\n", i->tags[k].key, i->tags[k].value);
-    }
-    if (n < sizeof tags) step_ctx_set_fact(ctx, "tags", tags);
     /* read replicas cannot follow the swap: step `replicas` re-creates them
      * on the encrypted instance (their settings: learn_replicas) */
     char rr[512] = "";
-    n = 0;
+    size_t n = 0;
     for (size_t k = 0; k < i->n_read_replica_ids && n < sizeof rr; k++)
         n += (size_t)snprintf(rr + n, sizeof rr - n, "%s%s", k ? "," : "", i->read_replica_ids[k]);
     step_ctx_set_fact(ctx, "read_replicas", rr);
@@ -339,11 +314,7 @@ step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
         goto done;
     }
     pgrepl_names nm0;
-    if (!pgl_names(&s, s.dbs[0], &nm0)) {
-        rc = STEP_FAIL;
-        goto done;
-    }
-    pgq *q0 = pgl_conn(&s, PGL_SOURCE, PGL_AS_MASTER, s.dbs[0], &rc);
+    pgq *q0 = pgl_names_conn(&s, s.dbs[0], PGL_SOURCE, PGL_AS_MASTER, &nm0, &rc);
     if (!q0) goto done;
     if (!step_ctx_lease_ok(ctx)) {
         rc = STEP_RETRY;
@@ -365,11 +336,7 @@ step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
     dbuf_init(&lsns, 16 * 1024);
     for (int i = 0; i < s.ndbs; i++) {
         pgrepl_names nm;
-        if (!pgl_names(&s, s.dbs[i], &nm)) {
-            rc = STEP_FAIL;
-            break;
-        }
-        pgq *q = pgl_conn(&s, PGL_SOURCE, PGL_AS_MASTER, s.dbs[i], &rc);
+        pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);
         if (!q) break;
         if (!step_ctx_lease_ok(ctx)) {
             rc = STEP_RETRY;

@@ -128,7 +128,7 @@ static step_rc create_fresh(rep *r, const char *enc)
     if (!c) return (PGL_REASON(r->res, "no AWS client"), STEP_RETRY);
     aws_tag tags[24];
     size_t nt = awsstep_tags(ctx, ROLE_REPLICA, tags, 24);
-    nt = pgl_tags_from_fact(ctx, rf(r, "tags"), tags, nt, 24);
+    nt = awsstep_tags_from_fact(ctx, rf(r, "tags"), tags, nt, 24);
     char sgbuf[512];
     const char *sgv[16];
     size_t nsg = 0;

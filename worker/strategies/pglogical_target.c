@@ -34,11 +34,7 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
     char err[1024];
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
         pgrepl_names nm;
-        if (!pgl_names(&s, s.dbs[i], &nm)) {
-            rc = STEP_FAIL;
-            break;
-        }
-        pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[i], &rc);
+        pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
         if (!q) break;
         if (!step_ctx_lease_ok(ctx)) {
             PGL_REASON(res, "lease lost");
@@ -201,11 +197,7 @@ step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
     }
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
         pgrepl_names nm;
-        if (!pgl_names(&s, s.dbs[i], &nm)) {
-            rc = STEP_FAIL;
-            break;
-        }
-        pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[i], &rc);
+        pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
         if (!q) break;
         pgq_conninfo src;
         memset(&src, 0, sizeof src);

@@ -159,26 +159,31 @@ class _Admin(BaseHTTPRequestHandler):
                                 "param_status": inst.get("param_status"), "failure": inst.get("failure")})
         return out
 
+    def _find_instance(self, ident):
+        """(store, instance) of the first store holding instance ident, or (None, None)."""
+        w = self.world
+        with w.lock:
+            for st in w.stores.values():
+                if ident in st["instances"]:
+                    return st, st["instances"][ident]
+        return None, None
+
     def _auto_restart(self, ident):
         """The stopped instance's 7 days are over now: AWS's automatic start
         follows within a second (housekeeping), with the RDS event."""
         w = self.world
-        with w.lock:
-            found = [(st, st["instances"][ident]) for st in w.stores.values() if ident in st["instances"]]
-        if not found:
+        st, inst = self._find_instance(ident)
+        if not inst:
             return 404, {"error": "no such instance"}
-        st, inst = found[0]
         if not rds.force_auto_restart(w, st, inst):
             return 409, {"error": f"instance is {inst['status']}, not stopped"}
         return 200, {"id": ident, "auto_restart": "due"}
 
     def _set_meta(self, ident, meta):
         w = self.world
-        with w.lock:
-            found = [(st, st["instances"][ident]) for st in w.stores.values() if ident in st["instances"]]
-        if not found:
+        st, inst = self._find_instance(ident)
+        if not inst:
             return 404, {"error": "no such instance"}
-        st, inst = found[0]
         if meta and not inst.get("metadata_only"):
             if inst.get("pg", {}).get("up"):
                 rds.stop_server(w, st, inst)

@@ -240,6 +240,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def paged(name, items, key, p, render, **kw):
+    """One page of items as {name: [render(x)...], "Marker": ...} (see page)."""
+    pg_, marker = page(items, key, p, **kw)
+    out = {name: [render(x) for x in pg_]}
+    if marker:
+        out["Marker"] = marker
+    return out
+
+
 def page(items, key, p, lo=20, hi=100, default=100):
     mr = p.get("MaxRecords")
     if mr is None:
@@ -875,10 +884,7 @@ def DescribeDBInstances(ctx, p):
             items = [i for i in items if "postgres" in f["engine"]]
         if "db-cluster-id" in f or "domain" in f:
             items = []
-        pg_, marker = page(items, lambda i: i["id"], p)
-        out = {"DBInstances": [render_instance(ctx, st, i) for i in pg_]}
-    if marker:
-        out["Marker"] = marker
+        out = paged("DBInstances", items, lambda i: i["id"], p, lambda i: render_instance(ctx, st, i))
     return out
 
 
@@ -1177,10 +1183,7 @@ def DescribeDBSnapshots(ctx, p):
             items = [s for s in items if s["type"] in f["snapshot-type"]]
         if "engine" in f:
             items = [s for s in items if "postgres" in f["engine"]]
-        pg_, marker = page(items, lambda s: s["id"], p)
-        out = {"DBSnapshots": [render_snapshot(st, s) for s in pg_]}
-    if marker:
-        out["Marker"] = marker
+        out = paged("DBSnapshots", items, lambda s: s["id"], p, lambda s: render_snapshot(st, s))
     return out
 
 
@@ -1295,10 +1298,7 @@ def DescribeDBParameterGroups(ctx, p):
             items = [g]
         else:
             items = [_pg_record(st, DEFAULT_PG)] + list(st["param_groups"].values())
-        pg_, marker = page(items, lambda g: g["name"], p)
-        out = {"DBParameterGroups": [_render_pg(st, g) for g in pg_]}
-    if marker:
-        out["Marker"] = marker
+        out = paged("DBParameterGroups", items, lambda g: g["name"], p, lambda g: _render_pg(st, g))
     return out
 
 
@@ -1326,11 +1326,7 @@ def DescribeDBParameters(ctx, p):
             if p["Source"] not in ("user", "system", "engine-default"):
                 raise invalid(f"Invalid source: {p['Source']}")
             items = [i for i in items if i["Source"] == p["Source"]]
-        pg_, marker = page(items, lambda i: i["ParameterName"], p)
-    out = {"Parameters": pg_}
-    if marker:
-        out["Marker"] = marker
-    return out
+        return paged("Parameters", items, lambda i: i["ParameterName"], p, lambda i: i)
 
 
 def CreateDBParameterGroup(ctx, p):
@@ -1424,11 +1420,8 @@ def DescribeDBLogFiles(ctx, p):
         files = [f for f in files if f["LastWritten"] >= p["FileLastWritten"]]
     if p.get("FileSize"):
         files = [f for f in files if f["Size"] >= p["FileSize"]]
-    items, marker = page(files, lambda f: f["LogFileName"], p, lo=1, hi=1000, default=1000)
-    out = {"DescribeDBLogFiles": [{k: f[k] for k in ("LogFileName", "LastWritten", "Size")} for f in items]}
-    if marker:
-        out["Marker"] = marker
-    return out
+    return paged("DescribeDBLogFiles", files, lambda f: f["LogFileName"], p,
+                 lambda f: {k: f[k] for k in ("LogFileName", "LastWritten", "Size")}, lo=1, hi=1000, default=1000)
 
 
 MAX_PORTION = 1 << 20
@@ -1506,11 +1499,8 @@ def DescribeEvents(ctx, p):
         if cats and not cats.intersection(e["EventCategories"]):
             continue
         out.append(e)
-    items, marker = page(out, lambda e: f"{e['seq']:012d}", p)
-    res = {"Events": [{k: v for k, v in e.items() if k != "seq" and v is not None} for e in items]}
-    if marker:
-        res["Marker"] = marker
-    return res
+    return paged("Events", out, lambda e: f"{e['seq']:012d}", p,
+                 lambda e: {k: v for k, v in e.items() if k != "seq" and v is not None})
 
 
 # ----------------------------------------------------------------- tags
@@ -1636,10 +1626,7 @@ def DescribeDBProxies(ctx, p):
     filters(p, set())
     with ctx.world.lock:
         items = [_proxy(ctx, p["DBProxyName"])] if p.get("DBProxyName") else list(st["proxies"].values())
-        pg_, marker = page(items, lambda x: x["name"], p)
-        out = {"DBProxies": [render_proxy(ctx, st, x) for x in pg_]}
-    if marker:
-        out["Marker"] = marker
+        out = paged("DBProxies", items, lambda x: x["name"], p, lambda x: render_proxy(ctx, st, x))
     return out
 
 
@@ -1734,10 +1721,7 @@ def DescribeDBProxyTargets(ctx, p):
         px = _proxy(ctx, p.get("DBProxyName"))
         _target_group(p)
         items = list(px["targets"])
-        pg_, marker = page(items, lambda t: t["rid"], p)
-        out = {"Targets": [_render_target(ctx, st, px, t) for t in pg_]}
-    if marker:
-        out["Marker"] = marker
+        out = paged("Targets", items, lambda t: t["rid"], p, lambda t: _render_target(ctx, st, px, t))
     return out
 
 
