@@ -17,7 +17,7 @@ import time
 import psycopg2
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FC = os.path.join(REPO, "build", "bin", "fleetcrypt")
+FC = os.path.join(os.environ.get("FLEETCRYPT_BIN_DIR") or os.path.join(REPO, "build", "bin"), "fleetcrypt")
 AWS = "/usr/bin/aws"
 HOME = os.environ["FLEETCRYPT_HOME"]
 N = max(3, int(os.environ.get("FLEETCRYPT_DEMO_INSTANCES", "8")))
@@ -182,14 +182,8 @@ def main():
         w.start()
     say(f"   {len(writers)} live writers committing a row every ~50 ms")
 
-    global STRATEGY
     say(f"== 5/5 campaign {CAMPAIGN}: strategy {STRATEGY}, key {KEY_ALIAS}")
     sub = submit()
-    if sub.returncode == 2 and "not available in this build" in sub.stderr and STRATEGY == "pg-logical":
-        say(f"   NOTE: {sub.stderr.strip()} -- running the offline strategy instead "
-            "(sources are stopped for the whole copy)")
-        STRATEGY = "offline"
-        sub = submit()
     sys.stdout.write(sub.stdout)
     if sub.returncode != 0:
         say(f"demo: submit refused (exit {sub.returncode}): {sub.stderr.strip()}")
@@ -242,7 +236,16 @@ def main():
         elif ident == f"demo-db-{N}":
             ok &= inst["state"] == "skipped"  # already encrypted with the campaign key
         elif ident == f"demo-db-{N - 1}" and STRATEGY == "pg-logical":
-            ok &= inst["state"] == "failed"  # no rds.logical_replication: refused, untouched
+            # no rds.logical_replication: refused with that reason, the source untouched
+            # (still unencrypted, never renamed or stopped, every committed row there once)
+            untouched = bool(db) and not db.get("StorageEncrypted") and db.get("DBInstanceStatus") == "available"
+            if untouched:
+                with connect(db) as c, c.cursor() as cur:
+                    cur.execute("SELECT writer_seq FROM orders WHERE writer_seq IS NOT NULL")
+                    seen = [r[0] for r in cur.fetchall()]
+                untouched = not (set(w.committed) - set(seen)) and len(seen) == len(set(seen))
+            ok &= inst["state"] == "failed" and "rds.logical_replication" in detail and untouched
+            detail += f" [source untouched: {'yes' if untouched else 'NO'}]"
         else:
             ok = False
         rows.append((ident, verdict, inst.get("downtime_s"), inst.get("rows_verified"), detail))
