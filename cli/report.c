@@ -216,7 +216,11 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const redisR
     if (*rv) row->rows_verified = strtoll(rv, NULL, 10);
     parse_sums(r, row, cli_kv(rec, "f.verify_sums"));
     const char *mism = cli_kv(rec, "f.verify_tables");
-    if (!*row->error && *mism) snprintf(row->error, sizeof row->error, "verify mismatches: %.200s", mism);
+    if (!*row->error && !strcmp(cli_kv(rec, "f.verify_incomplete"), "1"))
+        snprintf(row->error, sizeof row->error,
+                 "verification incomplete: the snapshot of the switch was lost in a restart; differing from the "
+                 "live target (may be writes since the switch): %.100s", mism);
+    else if (!*row->error && *mism) snprintf(row->error, sizeof row->error, "verify mismatches: %.200s", mism);
     long dropped = strtol(cli_kv(rec, "f.verify_sums_dropped"), NULL, 10);
     if (!*row->error && dropped > 0)
         snprintf(row->error, sizeof row->error, "checksums of %ld more table(s) not recorded (fact size cap)",

@@ -130,6 +130,11 @@ bool pgrepl_sub_status(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, cha
 /* DISABLE, SET (slot_name = NONE), DROP SUBSCRIPTION: the slot stays on the
  * source, dropped there by pgrepl_teardown_source. */
 bool pgrepl_teardown_target(pgq *q, const pgrepl_names *nm, char *err, size_t errcap);
+/* A teardown interrupted after DISABLE (and maybe SET slot_name = NONE),
+ * found while the source's slot still exists: re-attach the slot and
+ * ENABLE again, so the retried cutover drains through it. A subscription
+ * disabled by an apply error is left alone. *resumed says whether it acted. */
+bool pgrepl_resume_teardown(pgq *q, const pgrepl_names *nm, bool *resumed, char *err, size_t errcap);
 /* After cutover: re-enable held scheduler jobs, drop fleetcrypt's schema. */
 bool pgrepl_cleanup_target(pgq *q, const pgrepl_names *nm, int *jobs_released, char *err, size_t errcap);
 

@@ -247,6 +247,24 @@ bool pgrepl_teardown_target(pgq *q, const pgrepl_names *nm, char *err, size_t er
     return true;
 }
 
+bool pgrepl_resume_teardown(pgq *q, const pgrepl_names *nm, bool *resumed, char *err, size_t errcap)
+{
+    *resumed = false;
+    pgrepl_sub_info si;
+    if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
+    /* enabled, gone, or disabled by an apply error (disable_on_error): not ours to undo */
+    if (!si.exists || si.enabled || si.apply_errors > 0 || si.sync_errors > 0) return true;
+    const char *a[] = {nm->subscription, nm->slot};
+    if (!pgrepl_ddl(q, "pgrepl_sub_attach_slot", 2, a) || !pgrepl_ddl(q, "pgrepl_sub_enable", 1, a)) {
+        pgrepl_seterr(err, errcap, "re-enabling subscription %s: %s", nm->subscription, q->err);
+        return false;
+    }
+    *resumed = true;
+    log_warn("subscription re-enabled after an interrupted teardown", "subscription=%s slot=%s",
+             nm->subscription, nm->slot);
+    return true;
+}
+
 bool pgrepl_cleanup_target(pgq *q, const pgrepl_names *nm, int *jobs_released, char *err, size_t errcap)
 {
     *jobs_released = 0;

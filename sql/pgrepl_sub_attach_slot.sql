@@ -1,0 +1,1 @@
+ALTER SUBSCRIPTION %I SET (slot_name = %L)
