@@ -15,6 +15,8 @@ FC = os.path.join(BIN_DIR, "fleetcrypt")
     (["--cutover", "never"], "--cutover must be auto or approve"),
     (["--cutover-method", "dns"], "--cutover-method must be rename or proxy"),
     (["--validate", "maybe"], "--validate must be normal or strict"),
+    (["--prewarm", "sometimes"], "--prewarm must be on or off"),
+    (["--live-validate", "yes"], "--live-validate must be on or off"),
     (["--db-secret", "hunter2"], "--db-secret must be rds-managed"),
     (["--db-secret", "file:relative.json"], "absolute path"),
     (["--max-parallel", "0"], "--max-parallel"),
