@@ -26,6 +26,13 @@ bool fc_valid_campaign_id(const char *s);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void fc_hex(const unsigned char *in, size_t n, char *out);
 
+/* Test-only crash points for the chaos tests: when FLEETCRYPT_TEST_CRASH_DIR
+ * names a directory and FLEETCRYPT_TEST_CRASH_AT (comma-separated) lists
+ * `name`, the first process to reach the point creates DIR/<name>
+ * (O_EXCL, so each point fires once across all workers sharing DIR) and
+ * SIGKILLs itself. A no-op otherwise (both variables unset in production). */
+void fc_crashpoint(const char *name);
+
 #define FC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* UNITTEST: file-local functions become visible to unit tests (curl's trick). */

@@ -354,6 +354,10 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
         snprintf(res.reason, sizeof res.reason, "waiting for a %s slot", def->limit_class);
     } else {
         rc = def->fn(&ctx, &res);
+        /* chaos tests: die after the step's work, before its outcome is recorded */
+        char cp[96];
+        snprintf(cp, sizeof cp, "step.%s", def->name);
+        fc_crashpoint(cp);
     }
     int64_t dur = fc_mono_ms() - t0;
 
