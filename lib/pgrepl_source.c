@@ -1,5 +1,6 @@
 /* pgrepl_source — prepare-source (replica identity, DDL guard, publication,
  * slot), the slot's retained WAL and lag, and the DDL guard's findings. */
+#include "pgfence.h"
 #include "pgrepl.h"
 
 #include <stdio.h>
@@ -69,6 +70,7 @@ static bool ensure_guard(pgq *q, const pgrepl_names *nm, char *err, size_t errca
         pgrepl_seterr(err, errcap, "creating schema %s: %s", nm->schema, q->err);
         return false;
     }
+    if (!pgfence_create(q, nm->schema, err, errcap)) return false;
     if (!pgrepl_ddl(q, "pgrepl_guard_function", 4, s4)) {
         pgrepl_seterr(err, errcap, "creating the DDL guard function: %s", q->err);
         return false;

@@ -117,6 +117,10 @@ const char *step_ctx_campaign(const step_ctx *ctx);
 const char *step_ctx_instance(const step_ctx *ctx);
 const char *step_ctx_step(const step_ctx *ctx);
 uint32_t step_ctx_attempt(const step_ctx *ctx);
+/* The fencing number taken with this run's lease (decimal, increasing
+ * across holders of an instance): carried into the databases a step changes
+ * (pgl_fence), so a holder that lost its lease is refused there too. */
+const char *step_ctx_fence(const step_ctx *ctx);
 /* Campaign field (kms_key_arn, region, account, keep_snapshots, ...); "" if unset. */
 const char *step_ctx_campaign_field(const step_ctx *ctx, const char *name);
 /* A learned fact (record field "f.<name>"), or NULL. Includes facts set

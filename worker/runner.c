@@ -19,7 +19,7 @@
 #define MAX_REGIONS 4
 /* A busy lease is retried for about this long before the message is left to
  * the lease holder and the reconciler. */
-#define BUSY_MAX_DEFERRALS 60
+#define BUSY_LOG_AFTER 60 /* deferrals before saying so at INFO */
 #define REDIS_DOWN_MAX_DEFERRALS 600
 
 typedef struct aws_slot {
@@ -81,6 +81,7 @@ const char *step_ctx_campaign(const step_ctx *ctx) { return ctx->msg->campaign; 
 const char *step_ctx_instance(const step_ctx *ctx) { return ctx->msg->instance; }
 const char *step_ctx_step(const step_ctx *ctx) { return ctx->msg->step; }
 uint32_t step_ctx_attempt(const step_ctx *ctx) { return ctx->msg->attempt; }
+const char *step_ctx_fence(const step_ctx *ctx) { return ctx->fence ? ctx->fence : "0"; }
 
 const char *step_ctx_campaign_field(const step_ctx *ctx, const char *name)
 {
@@ -271,18 +272,23 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
                          "Step messages that found the instance lease held by another executor.", NULL, 1);
         /* another executor holds the lease: a duplicate delivery, or a dead
          * holder whose lease has not expired yet. Look again later. */
-        if (task->deferrals < BUSY_MAX_DEFERRALS) {
+        /* Never drop it while the lease is held: the holder may be inside a
+         * cutover with writers blocked, and if it dies this copy must take
+         * over as soon as the lease expires (not when the reconciler's
+         * deadline passes, which may be half an hour of blocked writers).
+         * A deferred task holds only its partition's offset, not the
+         * partition: other messages keep flowing. */
+        {
             int64_t d = b.busy_pttl_ms + 100;
             if (d < 250) d = 250;
             if (d > 5000) d = 5000;
-            log_debug("lease busy: deferring", "pttl_ms=%lld", (long long)b.busy_pttl_ms);
+            if (task->deferrals == BUSY_LOG_AFTER)
+                log_info("lease still busy: waiting for the holder to finish or its lease to expire",
+                         "pttl_ms=%lld", (long long)b.busy_pttl_ms);
             log_ctx_clear();
             pool_defer(p, task, d);
             return false;
         }
-        log_info("lease still busy: leaving the message to the holder", "%s", "");
-        log_ctx_clear();
-        return true;
     case SB_ERROR:
         log_ctx_clear();
         if (task->deferrals >= REDIS_DOWN_MAX_DEFERRALS) return true;

@@ -13,6 +13,7 @@
 
 #include "lsn.h"
 #include "log.h"
+#include "pgfence.h"
 #include "pgq.h"
 #include "pgrepl.h"
 #include "util.h"
@@ -38,6 +39,7 @@ static void usage(void)
             "          clean-target find-start-lsn FILE subscribe sub-status lag cutover-block\n"
             "          wait-flush sync-sequences unblock teardown-target teardown-source\n"
             "          drop-roles cleanup-target verify derive-password\n"
+            "          fence-take FENCE, fence-unblock FENCE (both on row 'source'), identity, mark MARKER\n"
             "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
             "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
             "          --tag T --segsize BYTES --not-before LSN --lsn LSN --ri-full --keep-block\n"
@@ -230,6 +232,31 @@ static int run(const opts *o, const char *cmd, const char *arg)
         fc_lsn f;
         ok = pgrepl_wait_flush(q, nm.slot, o->lsn, o->timeout_ms, &f, err, sizeof err);
         if (ok) printf("flushed=%s\n", lsn_format(f, a1));
+    } else if (strcmp(cmd, "fence-take") == 0 || strcmp(cmd, "fence-unblock") == 0) {
+        if (!arg) return usage(), 2;
+        if (cmd[6] == 't') {
+            char newer[64] = "";
+            pgfence_rc fr = pgfence_take(q, nm.schema, "source", arg, newer, sizeof newer, err, sizeof err);
+            ok = fr == PGFENCE_OK;
+            printf("fence=%s\nnewer=%s\n", fr == PGFENCE_OK ? "taken" : fr == PGFENCE_NEWER ? "refused" : "error",
+                   newer);
+        } else {
+            int n = 0;
+            pgfence_rc fr = pgfence_begin(q, nm.schema, "source", arg, NULL, err, sizeof err);
+            ok = fr == PGFENCE_OK && pgrepl_unblock(q, &nm, &n, err, sizeof err);
+            if (ok) ok = pgfence_commit(q, err, sizeof err);
+            else pgfence_rollback(q);
+            printf("fence=%s\nroles_restored=%d\n", fr == PGFENCE_OK ? "ours" : fr == PGFENCE_NEWER ? "refused" : "error",
+                   ok ? n : 0);
+        }
+    } else if (strcmp(cmd, "identity") == 0) {
+        char sysid[32], marker[PGFENCE_MARKER_MAX];
+        bool exists = false;
+        ok = pgfence_identity(q, nm.admin_role, sysid, sizeof sysid, marker, sizeof marker, &exists, err, sizeof err);
+        if (ok) printf("sysid=%s\nmarker=%s\nadmin_exists=%d\n", sysid, marker, exists);
+    } else if (strcmp(cmd, "mark") == 0) {
+        if (!arg) return usage(), 2;
+        ok = pgfence_mark(q, nm.admin_role, arg, err, sizeof err);
     } else if (strcmp(cmd, "unblock") == 0) {
         int n = 0;
         ok = pgrepl_unblock(q, &nm, &n, err, sizeof err);

@@ -11,6 +11,7 @@
 #include "awsstep.h"
 #include "log.h"
 #include "msecret.h"
+#include "pgfence.h"
 #include "pglogical_extra.h"
 #include "util.h"
 
@@ -131,6 +132,7 @@ void pgl_session_finish(pgl_session *s)
                 pgq_close(s->conn[a][b][i]);
                 s->conn[a][b][i] = NULL;
             }
+    memset(s->fenced, 0, sizeof s->fenced);
     for (int i = 0; i < s->nextra; i++) pgq_close(s->extra[i]);
     s->nextra = 0;
     for (int i = 0; i < s->ndbs; i++) free(s->dbs[i]);
@@ -321,6 +323,178 @@ bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *p
     return fc_strlcpy(host, h, hcap);
 }
 
+/* ---------------------------------------------------------------- identity */
+static const char *const SIDE_ROLE[] = {"source", "target", "source"};
+static const char *const SIDE_NAME[] = {"source", "target", "retired source"};
+
+/* Which of our servers does this marker name? -1: none of ours. */
+static int marker_side(pgl_session *s, const char *marker)
+{
+    char want[PGFENCE_MARKER_MAX];
+    for (int k = 0; k < 2; k++) {
+        const char *nonce = pgl_fact(s->ctx, k == 0 ? "source_marker" : "target_marker");
+        if (*nonce && pgfence_marker_make(s->tag, SIDE_ROLE[k], nonce, want, sizeof want) && !strcmp(want, marker))
+            return k;
+    }
+    return -1;
+}
+
+/* Is the server behind this new connection the one `side` means? After a
+ * rename an endpoint name keeps reaching the old server for a while (RDS
+ * DNS), so a name proves nothing: the system identifier (recorded from the
+ * source; a restored target shares it) and fleetcrypt's marker do. Markers
+ * are set once per side, while names are still unambiguous: the source's on
+ * its first connection, the target's on its first connection by its own
+ * fc-…-target endpoint (never after the switch). STEP_WAIT while a name
+ * still reaches the other side's server, STEP_FAIL for a server that is
+ * neither. */
+UNITTEST step_rc check_identity(pgl_session *s, pgl_side side, pgq *q, const pgrepl_names *nm, const char *host,
+                                int port)
+{
+    step_ctx *ctx = s->ctx;
+    char sysid[32], marker[PGFENCE_MARKER_MAX], err[512];
+    bool role_exists = false;
+    if (!pgfence_identity(q, nm->admin_role, sysid, sizeof sysid, marker, sizeof marker, &role_exists, err,
+                          sizeof err))
+        return pgl_sql_fail(s->res, q, "identifying the server", err);
+    bool switched = !strcmp(pgl_fact(ctx, "switched"), "1");
+    const char *want_sys = pgl_fact(ctx, "sysid");
+    if (*want_sys && strcmp(want_sys, sysid) != 0) {
+        PGL_REASON(s->res, "the %s's endpoint %s:%d reaches another database server (system identifier %s, "
+                   "expected %s): refusing to act on it", SIDE_NAME[side], host, port, sysid, want_sys);
+        return STEP_FAIL;
+    }
+    if (!*want_sys && side == PGL_SOURCE && !switched) step_ctx_set_fact(ctx, "sysid", sysid);
+    const char *fact = side == PGL_TARGET ? "target_marker" : "source_marker";
+    const char *nonce = pgl_fact(ctx, fact);
+    int at = *marker ? marker_side(s, marker) : -1;
+    int want = side == PGL_TARGET ? 1 : 0;
+    if (*nonce) {
+        if (at == want) return STEP_OK;
+        if (at >= 0) {
+            s->res->wait_ms = 2000;
+            PGL_REASON(s->res, "the %s's endpoint %s:%d still reaches the %s server (DNS has not followed the "
+                       "rename yet): waiting", SIDE_NAME[side], host, port, SIDE_ROLE[at]);
+            return STEP_WAIT;
+        }
+        PGL_REASON(s->res, "the %s's endpoint %s:%d reaches a server fleetcrypt did not mark as the %s "
+                   "(marker \"%.80s\"): refusing to act on it", SIDE_NAME[side], host, port, SIDE_ROLE[want],
+                   marker);
+        return STEP_FAIL;
+    }
+    /* no marker recorded for this side yet */
+    if (!role_exists || side == PGL_RETIRED) return STEP_OK; /* before prepare-source / an older campaign */
+    if (switched || (side == PGL_TARGET && !strcmp(pgl_fact(ctx, "target_id"), step_ctx_instance(ctx)))) {
+        PGL_REASON(s->res, "the %s was never marked before the switch: cannot tell which server %s:%d is",
+                   SIDE_NAME[side], host, port);
+        return STEP_FAIL;
+    }
+    if (side == PGL_TARGET && at == 1) return STEP_OK; /* cannot happen without the fact; be lenient */
+    char n[17], m[PGFENCE_MARKER_MAX];
+    snprintf(n, sizeof n, "%08llx%08llx", (unsigned long long)fc_rand_below(0xffffffffULL),
+             (unsigned long long)fc_rand_below(0xffffffffULL));
+    if (!pgfence_marker_make(s->tag, SIDE_ROLE[want], n, m, sizeof m)) {
+        PGL_REASON(s->res, "marker does not fit");
+        return STEP_FAIL;
+    }
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(s->res, "lease lost"), STEP_RETRY);
+    if (!pgfence_mark(q, nm->admin_role, m, err, sizeof err)) return pgl_sql_fail(s->res, q, "marking", err);
+    step_ctx_set_fact(ctx, fact, n);
+    log_info("server marked", "side=%s endpoint=%s:%d", SIDE_ROLE[want], host, port);
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- fence */
+static const char *fence_row(pgl_side side) { return side == PGL_TARGET ? "target" : "source"; }
+
+static step_rc fence_fail(pgl_session *s, pgq *q, pgfence_rc fr, pgl_side side, const char *err)
+{
+    if (fr == PGFENCE_NEWER) {
+        PGL_REASON(s->res, "fenced out on the %s: %s", SIDE_NAME[side], err);
+        log_warn("fenced out: a newer holder owns this instance's database", "side=%s err=\"%s\"",
+                 SIDE_NAME[side], err);
+        return STEP_RETRY;
+    }
+    if (fr == PGFENCE_MISSING) {
+        PGL_REASON(s->res, "the %s has no fleetcrypt fence (%s)", SIDE_NAME[side], err);
+        return STEP_FAIL;
+    }
+    return pgl_sql_fail(s->res, q, "fence", err);
+}
+
+step_rc pgl_fence(pgl_session *s, pgl_side side)
+{
+    if (s->fenced[side]) return STEP_OK;
+    step_rc rc = STEP_OK;
+    pgrepl_names nm;
+    pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, &rc);
+    if (!q) return rc;
+    if (!step_ctx_lease_ok(s->ctx)) return (PGL_REASON(s->res, "lease lost"), STEP_RETRY);
+    char err[512];
+    pgfence_rc fr = pgfence_take(q, nm.schema, fence_row(side), step_ctx_fence(s->ctx), NULL, 0, err, sizeof err);
+    if (fr != PGFENCE_OK) return fence_fail(s, q, fr, side, err);
+    s->fenced[side] = true;
+    return STEP_OK;
+}
+
+pgq *pgl_fenced_begin(pgl_session *s, pgl_side side, bool *drained, step_rc *rc)
+{
+    pgrepl_names nm;
+    pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, rc);
+    if (!q) return NULL;
+    if (!step_ctx_lease_ok(s->ctx)) {
+        PGL_REASON(s->res, "lease lost");
+        *rc = STEP_RETRY;
+        return NULL;
+    }
+    char err[512];
+    bool d = false;
+    pgfence_rc fr = pgfence_begin(q, nm.schema, fence_row(side), step_ctx_fence(s->ctx), &d, err, sizeof err);
+    if (fr != PGFENCE_OK) {
+        *rc = fence_fail(s, q, fr, side, err);
+        return NULL;
+    }
+    if (drained) *drained = d;
+    return q;
+}
+
+step_rc pgl_fenced_commit(pgl_session *s, pgq *q)
+{
+    char err[512];
+    if (pgfence_commit(q, err, sizeof err)) return STEP_OK;
+    return pgl_sql_fail(s->res, q, "fenced commit", err);
+}
+
+step_rc pgl_fence_drained(pgl_session *s, pgl_side side, bool *drained)
+{
+    step_rc rc = STEP_OK;
+    pgrepl_names nm;
+    pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, &rc);
+    if (!q) return rc;
+    char err[512], h[64];
+    pgfence_rc fr = pgfence_state(q, nm.schema, fence_row(side), h, sizeof h, drained, err, sizeof err);
+    if (fr != PGFENCE_OK) return fence_fail(s, q, fr, side, err);
+    return STEP_OK;
+}
+
+step_rc pgl_fence_mark_drained(pgl_session *s, pgl_side side, bool drained)
+{
+    step_rc rc = STEP_OK;
+    pgq *q = pgl_fenced_begin(s, side, NULL, &rc);
+    if (!q) return rc;
+    pgrepl_names nm;
+    if (!pgl_names(s, s->dbs[0], &nm)) {
+        pgfence_rollback(q);
+        return STEP_FAIL;
+    }
+    char err[512];
+    if (!pgfence_set_drained(q, nm.schema, fence_row(side), drained, err, sizeof err)) {
+        pgfence_rollback(q);
+        return pgl_sql_fail(s->res, q, "fence", err);
+    }
+    return pgl_fenced_commit(s, q);
+}
+
 static int db_index(pgl_session *s, const char *db)
 {
     for (int i = 0; i < s->ndbs; i++)
@@ -330,7 +504,6 @@ static int db_index(pgl_session *s, const char *db)
 
 pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_rc *rc)
 {
-    static const char *const side_name[] = {"source", "target", "retired source"};
     int idx = db_index(s, db);
     pgq **slot = idx >= 0 ? &s->conn[side][who][idx] : NULL;
     if (slot && *slot) {
@@ -351,7 +524,7 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
     char host[256];
     int port = 0;
     if (!pgl_endpoint(s, side, host, sizeof host, &port)) {
-        PGL_REASON(s->res, "the %s's endpoint is not known yet", side_name[side]);
+        PGL_REASON(s->res, "the %s's endpoint is not known yet", SIDE_NAME[side]);
         *rc = STEP_FAIL;
         return NULL;
     }
@@ -376,7 +549,7 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
     pgq *q = pgq_connect(&ci, err, sizeof err);
     bool pending = target_master && !strcmp(pgl_fact(s->ctx, "master_secret_pending"), "1");
     if (!q) {
-        PGL_REASON(s->res, "connecting to the %s (%s:%d/%s as %s): %s", side_name[side], host, port, db, ci.user,
+        PGL_REASON(s->res, "connecting to the %s (%s:%d/%s as %s): %s", SIDE_NAME[side], host, port, db, ci.user,
                    err);
         *rc = STEP_RETRY;
         if (pending && fc_now_ms() - pgl_fact_i64(s->ctx, "master_secret_synced_at", 0) < 600000) {
@@ -388,6 +561,12 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
         return NULL;
     }
     if (pending) step_ctx_set_fact(s->ctx, "master_secret_pending", "0");
+    step_rc irc = check_identity(s, side, q, &nm, host, port);
+    if (irc != STEP_OK) {
+        pgq_close(q);
+        *rc = irc;
+        return NULL;
+    }
     if (slot) {
         *slot = q;
     } else if (s->nextra < (int)FC_ARRAY_LEN(s->extra)) {

@@ -64,6 +64,7 @@ typedef struct pgl_session {
     char sub_pw[65];
     pgq *conn[3][2][PGL_MAX_DBS]; /* side × who × database, opened on demand */
     pgq *extra[8];              /* connections to databases not in dbs (preflight) */
+    bool fenced[3];             /* this step took the side's database fence (pgl_fence) */
     int nextra;
 } pgl_session;
 
@@ -82,6 +83,23 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
 /* pgl_names of db, then pgl_conn to it: NULL with *rc (STEP_FAIL when the
  * names cannot be made). */
 pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, pgrepl_names *nm, step_rc *rc);
+/* Every new connection is checked to reach the server its side means
+ * (system identifier + fleetcrypt's marker, lib/pgfence.h; facts sysid,
+ * source_marker, target_marker): pgl_conn returns NULL with STEP_WAIT while
+ * a name still reaches the other side's server after a rename, STEP_FAIL for
+ * a server that is neither.
+ *
+ * The database fence (lib/pgfence.h), on the admin connection to dbs[0]:
+ * pgl_fence takes it for this run's fencing number (STEP_RETRY "fenced out"
+ * when a newer holder has acted there); pgl_fenced_begin opens a transaction
+ * in which the fence is ours (commit with pgl_fenced_commit; on failure the
+ * transaction is rolled back and NULL returned with *rc). The drained mark:
+ * the cutover drained every slot with writers blocked ever since. */
+step_rc pgl_fence(pgl_session *s, pgl_side side);
+pgq *pgl_fenced_begin(pgl_session *s, pgl_side side, bool *drained, step_rc *rc);
+step_rc pgl_fenced_commit(pgl_session *s, pgq *q);
+step_rc pgl_fence_drained(pgl_session *s, pgl_side side, bool *drained);
+step_rc pgl_fence_mark_drained(pgl_session *s, pgl_side side, bool drained);
 /* Close one cached connection (e.g. before a rename moves an endpoint). */
 void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db);
 /* Resolve the master credentials now (needed for subscription passwords):

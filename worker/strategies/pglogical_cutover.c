@@ -19,10 +19,20 @@
  *   7. (validate=normal) the full checksum comparison between the frozen
  *      source and the pinned snapshot, after writers are back.
  * Resumable by observation, not by facts (facts are written only with the
- * outcome): source blocked? slot still there? switched? target blocked?
- * Before the slots are dropped a failure unblocks the source and retries;
- * after, the only way is forward (the switch), never back to writers on
- * a source that no longer replicates.
+ * outcome): switched (AWS: the original identifier is our target, the
+ * retired name exists, or a proxy has the target)? source blocked? slot
+ * still there? drained (the fence row's mark)? target blocked?
+ * Fenced in the databases (lib/pgfence.h): the source's fence is taken
+ * before anything is observed, the teardown re-checks it before every drop,
+ * and letting writers in (either side) and the drained mark run in fenced
+ * transactions, so a holder that lost its lease to another can never
+ * unblock a source the other is tearing down, nor open a target early.
+ * Until the drained mark is committed a failure unblocks the source and
+ * retries; after it, the only way is forward (the switch), never back to
+ * writers on a source that may no longer replicate.
+ * Every connection is checked to reach the server it means (pgl_conn): after
+ * a rename the original name reaches the retired source until DNS follows
+ * (minutes on AWS); the target is opened only once its name reaches it.
  * Short bounded polls (≤ switch_poll_s, default 90 s) wait for the renames
  * inside the run because writers are blocked meanwhile; past that the step
  * returns STEP_WAIT on the instance and resumes where it stopped.
@@ -40,6 +50,7 @@
 
 #include "awsstep.h"
 #include "log.h"
+#include "pgfence.h"
 #include "pglogical_extra.h"
 #include "util.h"
 
@@ -47,6 +58,8 @@
 #define FLUSH_TIMEOUT_MS 120000
 #define DEFAULT_SEQ_MARGIN 100
 #define CHUNK_ROWS 10000
+#define CUT_MAX_PROXIES 8
+#define RETIRED_WAIT_MS 600000 /* verify: how long the retired source's new name may take to answer */
 
 typedef struct cut {
     pgl_session s;
@@ -55,6 +68,8 @@ typedef struct cut {
     char orig[64], ret[64], tid[64];
     bool proxy;
     bool strict;
+    char px[CUT_MAX_PROXIES][64]; /* the RDS Proxies fronting the instance (proxy method) */
+    int npx;
     char **protect;
     int nprotect;
     pgq *pinned[PGL_MAX_DBS]; /* target sessions holding the snapshot of the switch */
@@ -80,24 +95,6 @@ static step_rc load_protect(cut *c, pgl_side side)
     if (!pglx_protected_roles(q, pgl_fact(c->ctx, "master_user"), &c->protect, &c->nprotect, err, sizeof err))
         return pgl_sql_fail(c->res, q, "cutover", err);
     return STEP_OK;
-}
-
-/* Let the source's writers in again (before the slots are dropped only). */
-static void unblock_source(cut *c, const char *why)
-{
-    step_rc rc = STEP_OK;
-    pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[0], &rc);
-    pgrepl_names nm;
-    int restored = 0;
-    char err[512] = "";
-    if (!q || !nm_of(c, 0, &nm) || !pgrepl_unblock(q, &nm, &restored, err, sizeof err)) {
-        log_error("cutover failed and the source could NOT be unblocked: abort the instance",
-                  "why=\"%s\" err=\"%s\"", why, err);
-        size_t n = strlen(c->res->reason);
-        snprintf(c->res->reason + n, sizeof c->res->reason - n, " (unblocking the source failed: %s)", err);
-        return;
-    }
-    log_warn("cutover abandoned before the switch: source writable again", "why=\"%s\" roles=%d", why, restored);
 }
 
 /* Tables that differ, as "db.schema.table, …" appended to out. */
@@ -258,7 +255,7 @@ static step_rc retired_exists(cut *c, bool *yes)
     step_rc rc = STEP_OK;
     rds_instance *i = describe_opt(c, c->ret, &missing, &rc);
     *yes = i != NULL;
-    if (!i) return missing ? STEP_OK : rc;
+    if (!i) return missing ? (c->res->reason[0] = 0, STEP_OK) : rc;
     rds_instance_free(i);
     return STEP_OK;
 }
@@ -277,6 +274,7 @@ static step_rc switch_rename(cut *c, int64_t deadline)
             bool ours_target = pgl_is_ours(c->ctx, src, PGL_ROLE_TARGET);
             rds_instance_free(src);
             if (!ours_target) {
+                if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
                 if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
             }
         }
@@ -287,6 +285,7 @@ static step_rc switch_rename(cut *c, int64_t deadline)
         if (!t && !missing) return rc;
         if (t) {
             rds_instance_free(t);
+            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
             if ((rc = pgl_rename(c->ctx, c->res, c->tid, c->orig)) != STEP_OK) return rc;
         }
         c->res->reason[0] = 0;
@@ -300,52 +299,86 @@ static step_rc switch_rename(cut *c, int64_t deadline)
     return STEP_OK;
 }
 
-/* The RDS Proxy fronting the source: campaign proxy_name, else the proxy
- * whose target is the source (or, after a crash, already the target). */
-static step_rc find_proxy(cut *c, char *name, size_t cap)
+/* Every RDS Proxy that fronts this instance: the campaign's proxy_name
+ * (comma-separated), else those recorded (fact proxy_names), else every
+ * proxy whose targets include the source (or, after a crash, the target). */
+static step_rc find_proxies(cut *c)
 {
+    if (c->npx) return STEP_OK;
     const char *given = pgl_cfield(c->ctx, "proxy_name");
-    if (*given) return fc_strlcpy(name, given, cap) ? STEP_OK : STEP_FAIL;
-    const char *known = pgl_fact(c->ctx, "proxy_name");
-    if (*known) return fc_strlcpy(name, known, cap) ? STEP_OK : STEP_FAIL;
+    const char *known = pgl_fact(c->ctx, "proxy_names");
+    if (!*known) known = pgl_fact(c->ctx, "proxy_name"); /* recorded by an older attempt */
+    const char *list = *given ? given : known;
+    if (*list) {
+        const char *p = list;
+        while (*p && c->npx < CUT_MAX_PROXIES) {
+            size_t n = strcspn(p, ",\n");
+            if (n > 0 && n < sizeof c->px[0]) {
+                memcpy(c->px[c->npx], p, n);
+                c->px[c->npx++][n] = 0;
+            }
+            p += n;
+            if (*p) p++;
+        }
+        if (c->npx) return STEP_OK;
+    }
     aws_client *a = step_ctx_aws(c->ctx);
     if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
     rds_proxy_list *pl = NULL;
     aws_error e;
     aws_error_clear(&e);
     if (!rds_describe_db_proxies(a, NULL, &pl, &e)) return awsstep_fail(c->res, &e, "DescribeDBProxies");
-    step_rc rc = STEP_FAIL;
-    for (size_t k = 0; k < pl->n && rc == STEP_FAIL; k++) {
+    step_rc rc = STEP_OK;
+    for (size_t k = 0; k < pl->n && rc == STEP_OK; k++) {
         rds_proxy_target_list *tl = NULL;
         aws_error_clear(&e);
-        if (!rds_describe_db_proxy_targets(a, pl->v[k].name, NULL, &tl, &e)) continue;
+        if (!rds_describe_db_proxy_targets(a, pl->v[k].name, NULL, &tl, &e)) {
+            rc = awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
+            break;
+        }
+        bool ours = false;
         for (size_t t = 0; t < tl->n; t++)
-            if (!strcmp(tl->v[t].rds_resource_id, c->orig) || !strcmp(tl->v[t].rds_resource_id, c->tid)) {
-                fc_strlcpy(name, pl->v[k].name, cap);
-                rc = STEP_OK;
-            }
+            if (!strcmp(tl->v[t].rds_resource_id, c->orig) || !strcmp(tl->v[t].rds_resource_id, c->tid))
+                ours = true;
         rds_proxy_target_list_free(tl);
+        if (!ours) continue;
+        if (c->npx == CUT_MAX_PROXIES) {
+            PGL_REASON(c->res, "more than %d RDS Proxies front %s", CUT_MAX_PROXIES, c->orig);
+            rc = STEP_FAIL;
+        } else {
+            fc_strlcpy(c->px[c->npx++], pl->v[k].name, sizeof c->px[0]);
+        }
     }
     rds_proxy_list_free(pl);
-    if (rc != STEP_OK)
+    if (rc != STEP_OK) return rc;
+    if (!c->npx) {
         PGL_REASON(c->res, "cutover_method=proxy: no RDS Proxy has %s as its target (set proxy_name)", c->orig);
-    else
-        step_ctx_set_fact(c->ctx, "proxy_name", name);
-    return rc;
+        return STEP_FAIL;
+    }
+    dbuf b;
+    dbuf_init(&b, 1024);
+    for (int k = 0; k < c->npx; k++) dbuf_printf(&b, "%s%s", k ? "\n" : "", c->px[k]);
+    step_ctx_set_fact(c->ctx, "proxy_names", b.data ? b.data : "");
+    dbuf_free(&b);
+    return STEP_OK;
 }
 
-static step_rc switch_proxy(cut *c, int64_t deadline)
+/* Where does each proxy point? any_target: some proxy has the target
+ * registered (the switch began: never go back); done: every proxy has the
+ * target, healthy, and not the source. */
+static step_rc proxy_state(cut *c, bool *any_target, bool *done)
 {
-    char px[64];
-    step_rc rc = find_proxy(c, px, sizeof px);
+    *any_target = false;
+    *done = true;
+    step_rc rc = find_proxies(c);
     if (rc != STEP_OK) return rc;
     aws_client *a = step_ctx_aws(c->ctx);
     if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
-    for (;;) {
+    for (int k = 0; k < c->npx; k++) {
         rds_proxy_target_list *tl = NULL;
         aws_error e;
         aws_error_clear(&e);
-        if (!rds_describe_db_proxy_targets(a, px, NULL, &tl, &e))
+        if (!rds_describe_db_proxy_targets(a, c->px[k], NULL, &tl, &e))
             return awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
         bool has_src = false, has_tgt = false, tgt_ok = false;
         for (size_t t = 0; t < tl->n; t++) {
@@ -356,31 +389,61 @@ static step_rc switch_proxy(cut *c, int64_t deadline)
             }
         }
         rds_proxy_target_list_free(tl);
-        if (has_tgt && tgt_ok && !has_src) break;
-        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        const char *ids[1];
-        if (has_src) {
-            ids[0] = c->orig;
+        if (has_tgt) *any_target = true;
+        if (!(has_tgt && tgt_ok && !has_src)) *done = false;
+    }
+    return STEP_OK;
+}
+
+static step_rc switch_proxy(cut *c, int64_t deadline)
+{
+    step_rc rc = find_proxies(c);
+    if (rc != STEP_OK) return rc;
+    aws_client *a = step_ctx_aws(c->ctx);
+    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
+    for (int k = 0; k < c->npx; k++) {
+        const char *px = c->px[k];
+        for (;;) {
+            rds_proxy_target_list *tl = NULL;
+            aws_error e;
             aws_error_clear(&e);
-            if (!rds_deregister_db_proxy_targets(a, px, NULL, ids, 1, &e) && e.kind != AWS_ERR_NOT_FOUND &&
-                strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
-                return awsstep_fail(c->res, &e, "DeregisterDBProxyTargets");
-            log_info("proxy target deregistered", "proxy=%s db=%s", px, c->orig);
+            if (!rds_describe_db_proxy_targets(a, px, NULL, &tl, &e))
+                return awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
+            bool has_src = false, has_tgt = false, tgt_ok = false;
+            for (size_t t = 0; t < tl->n; t++) {
+                if (!strcmp(tl->v[t].rds_resource_id, c->orig)) has_src = true;
+                if (!strcmp(tl->v[t].rds_resource_id, c->tid)) {
+                    has_tgt = true;
+                    tgt_ok = !strcmp(tl->v[t].health_state, "AVAILABLE");
+                }
+            }
+            rds_proxy_target_list_free(tl);
+            if (has_tgt && tgt_ok && !has_src) break;
+            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+            const char *ids[1];
+            if (has_src) {
+                ids[0] = c->orig;
+                aws_error_clear(&e);
+                if (!rds_deregister_db_proxy_targets(a, px, NULL, ids, 1, &e) && e.kind != AWS_ERR_NOT_FOUND &&
+                    strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
+                    return awsstep_fail(c->res, &e, "DeregisterDBProxyTargets");
+                log_info("proxy target deregistered", "proxy=%s db=%s", px, c->orig);
+            }
+            if (!has_tgt) {
+                ids[0] = c->tid;
+                aws_error_clear(&e);
+                if (!rds_register_db_proxy_targets(a, px, NULL, ids, 1, NULL, &e) &&
+                    strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0)
+                    return awsstep_fail(c->res, &e, "RegisterDBProxyTargets");
+                log_info("proxy target registered", "proxy=%s db=%s", px, c->tid);
+            }
+            if (fc_mono_ms() > deadline) {
+                c->res->wait_ms = 5000;
+                PGL_REASON(c->res, "cutover: waiting for proxy %s to reach %s", px, c->tid);
+                return STEP_WAIT;
+            }
+            fc_sleep_ms(has_tgt ? 100 : 300);
         }
-        if (!has_tgt) {
-            ids[0] = c->tid;
-            aws_error_clear(&e);
-            if (!rds_register_db_proxy_targets(a, px, NULL, ids, 1, NULL, &e) &&
-                strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0)
-                return awsstep_fail(c->res, &e, "RegisterDBProxyTargets");
-            log_info("proxy target registered", "proxy=%s db=%s", px, c->tid);
-        }
-        if (fc_mono_ms() > deadline) {
-            c->res->wait_ms = 5000;
-            PGL_REASON(c->res, "cutover: waiting for proxy %s to reach %s", px, c->tid);
-            return STEP_WAIT;
-        }
-        fc_sleep_ms(has_tgt ? 100 : 300);
     }
     /* the source keeps its identifier and endpoint: it is the retired source */
     step_ctx_set_fact(c->ctx, "retired_id", c->orig);
@@ -389,13 +452,56 @@ static step_rc switch_proxy(cut *c, int64_t deadline)
     return STEP_OK;
 }
 
+/* Has the switch happened (or begun), as the world shows it? Rename: the
+ * original identifier carries our target tag, or the retired name exists
+ * (a swap interrupted between its two renames: *half). Proxy: some proxy
+ * already has the target. */
+static step_rc world_switched(cut *c, bool *switched, bool *half)
+{
+    *switched = *half = false;
+    step_rc rc;
+    if (c->proxy) {
+        bool done = false;
+        rc = proxy_state(c, switched, &done);
+        return rc;
+    }
+    if ((rc = renamed_already(c, switched)) != STEP_OK || *switched) return rc;
+    return retired_exists(c, half);
+}
+
 /* ---------------------------------------------------------------- phases */
-/* Block the target's writers too, so that nothing lands there between the
- * switch and the pinned snapshot. */
+/* pgl_conn, retried (in the run: bounded by deadline) while a name still
+ * reaches the other side's server or refuses connections — a rename's
+ * reboot and DNS lag. NULL with *rc (WAIT past the deadline). */
+static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64_t deadline, step_rc *rc)
+{
+    for (;;) {
+        pgq *q = pgl_conn(&c->s, side, who, db, rc);
+        if (q) {
+            c->res->reason[0] = 0;
+            return q;
+        }
+        if (*rc != STEP_WAIT && *rc != STEP_RETRY) return NULL;
+        if (fc_mono_ms() > deadline) {
+            if (*rc == STEP_RETRY) *rc = STEP_WAIT; /* the switch is done: resume, never give up */
+            if (c->res->wait_ms <= 0) c->res->wait_ms = 5000;
+            return NULL;
+        }
+        if (!step_ctx_lease_ok(c->ctx)) {
+            PGL_REASON(c->res, "lease lost");
+            *rc = STEP_RETRY;
+            return NULL;
+        }
+        fc_sleep_ms(500);
+    }
+}
+
+/* Block a side's writers (the fence taken first). */
 static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
 {
-    step_rc rc = load_protect(c, side);
+    step_rc rc = pgl_fence(&c->s, side);
     if (rc != STEP_OK) return rc;
+    if ((rc = load_protect(c, side)) != STEP_OK) return rc;
     pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
     pgrepl_names nm;
@@ -414,8 +520,9 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
     return STEP_OK;
 }
 
-/* Phase 1: flush to L, counts, strict verification, sequences, teardown. */
-static step_rc drain_and_detach(cut *c, fc_lsn L)
+/* Phase 1 (source blocked): flush to L, counts, strict verification,
+ * sequences. Nothing here changes the source. */
+static step_rc drain(cut *c, fc_lsn L)
 {
     char err[1024];
     step_rc rc = STEP_OK;
@@ -450,10 +557,12 @@ static step_rc drain_and_detach(cut *c, fc_lsn L)
         rc = STEP_FAIL;
     }
     if (rc == STEP_OK && c->strict) {
+        /* Inside the window by the operator's choice. Safe however long it
+         * takes: the fence is ours, so a holder that took over meanwhile
+         * would refuse this one's every later change. */
         dbuf_reset(&list);
         sums_buf sums = {.dropped = 0};
         dbuf_init(&sums.b, SUMS_MAX + 1);
-        /* when and how long (wall clock): the comparison is part of the downtime */
         int64_t v0 = fc_now_ms();
         rc = compare_all(c, PGL_SOURCE, NULL, false, &rows, &mism, &list, &sums);
         if (rc == STEP_OK) {
@@ -488,28 +597,45 @@ static step_rc drain_and_detach(cut *c, fc_lsn L)
         seqs += n;
     }
     step_ctx_set_factf(c->ctx, "sequences_synced", "%d", seqs);
-    /* subscriptions first (the target must not reconnect), then the slots */
+    return STEP_OK;
+}
+
+/* Phase 2 (drained, source blocked ever since): subscriptions on the target
+ * (so it cannot reconnect), then the slots on the source. Resumable: each
+ * part is idempotent and the drained mark says the drain is not needed
+ * again. Every change is preceded by a lease and fence check. */
+static step_rc teardown(cut *c)
+{
+    char err[1024];
+    step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++) {
         pgrepl_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
+        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
         if (!pgrepl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
     }
+    fc_crashpoint("cutover.teardown");
     for (int i = 0; i < c->s.ndbs; i++) {
         pgrepl_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        c->s.fenced[PGL_SOURCE] = false;
+        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
         if (!pgrepl_teardown_source(q, &nm, true, err, sizeof err))
             return pgl_sql_fail(c->res, q, "dropping the slot", err);
     }
     return STEP_OK;
 }
 
-/* A teardown interrupted after DISABLE (a crash, or a failure that gave
- * the source back) leaves a disabled subscription while the slot still
- * exists: nothing would drain, so enable it again (pgrepl_resume_teardown). */
+/* A teardown interrupted after DISABLE by an older version (or a failure
+ * that gave the source back) leaves a disabled subscription while the slot
+ * still exists: nothing would drain, so enable it again. */
 static step_rc resume_subscriptions(cut *c)
 {
     char err[512];
@@ -527,7 +653,7 @@ static step_rc resume_subscriptions(cut *c)
     return STEP_OK;
 }
 
-static step_rc source_state(cut *c, int *blocked, int64_t *since, bool *slot_exists)
+static step_rc source_state(cut *c, int *blocked, int64_t *since, bool *slot_exists, bool *drained)
 {
     step_rc rc = STEP_OK;
     pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[0], &rc);
@@ -540,7 +666,7 @@ static step_rc source_state(cut *c, int *blocked, int64_t *since, bool *slot_exi
     pgrepl_slot_info si;
     if (!pgrepl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(c->res, q, "cutover state", err);
     *slot_exists = si.exists;
-    return STEP_OK;
+    return pgl_fence_drained(&c->s, PGL_SOURCE, drained);
 }
 
 /* The gate: window + approval; the watch keeps running while it waits. */
@@ -590,7 +716,6 @@ static step_rc gate(cut *c)
     return STEP_OK;
 }
 
-/* After the switch: pin the target's snapshot, let writers in, record downtime. */
 /* When the block began, read from the frozen source (still blocked after the
  * switch) when a crashed attempt took the fact cutover_block_ms with it;
  * 0 when it cannot be read. Best effort: only the downtime depends on it. */
@@ -610,20 +735,28 @@ static int64_t retired_block_since(cut *c)
     return blocked > 0 ? since : 0;
 }
 
-static step_rc open_target(cut *c, int64_t t0)
+/* After the switch: wait (bounded) until the target's endpoint reaches the
+ * target itself — never the retired source a lagging name still reaches —
+ * pin the target's snapshot, let writers in (fenced), record downtime. */
+static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
 {
     step_rc rc = STEP_OK;
     char err[512];
     int blocked = 0;
     int64_t since = 0;
-    pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    pgq *q = await_conn(c, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], deadline, &rc);
     if (!q) return rc;
     pgrepl_names nm0;
     if (!nm_of(c, 0, &nm0)) return STEP_FAIL;
+    if ((rc = pgl_fence(&c->s, PGL_TARGET)) != STEP_OK) return rc;
     if (!pglx_blocked_since(q, &nm0, &blocked, &since, err, sizeof err))
         return pgl_sql_fail(c->res, q, "target state", err);
-    if (blocked == 0 && step_ctx_fact(c->ctx, "downtime_ms")) return STEP_OK; /* done earlier */
-    if (t0 <= 0 && blocked > 0) {
+    if (blocked == 0) {
+        /* writers were let in by an attempt that crashed before its outcome */
+        if (!step_ctx_fact(c->ctx, "downtime_ms")) step_ctx_set_fact(c->ctx, "downtime_unknown", "1");
+        return STEP_OK;
+    }
+    if (t0 <= 0) {
         /* resumed after a crash that lost cutover_block_ms: the frozen source
          * says when writers were blocked, else the target's own block start */
         t0 = retired_block_since(c);
@@ -632,11 +765,11 @@ static step_rc open_target(cut *c, int64_t t0)
                              "block_start_ms=%lld", (long long)t0);
     }
     if (t0 <= 0) t0 = fc_now_ms();
-    if (!c->strict && blocked > 0) {
+    if (!c->strict) {
         /* pinned sessions (separate from the cached ones): the state at the switch */
         for (int i = 0; i < c->s.ndbs; i++) {
             step_rc r2 = STEP_OK;
-            pgq *p = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &r2);
+            pgq *p = await_conn(c, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], deadline, &r2);
             if (!p) return r2;
             /* take the connection out of the cache: it now belongs to the pin */
             c->pinned[i] = p;
@@ -644,11 +777,15 @@ static step_rc open_target(cut *c, int64_t t0)
             if (!pglx_pin_snapshot(p, err, sizeof err)) return pgl_sql_fail(c->res, p, "pinning the snapshot", err);
         }
     }
-    q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    fc_crashpoint("cutover.switched");
+    q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc);
     if (!q) return rc;
     int restored = 0;
-    if (!pgrepl_unblock(q, &nm0, &restored, err, sizeof err))
+    if (!pgrepl_unblock(q, &nm0, &restored, err, sizeof err)) {
+        pgfence_rollback(q);
         return pgl_sql_fail(c->res, q, "letting writers in on the target", err);
+    }
+    if ((rc = pgl_fenced_commit(&c->s, q)) != STEP_OK) return rc;
     int64_t t1 = fc_now_ms();
     int64_t down = t1 - t0;
     if (down < 0) down = 0;
@@ -659,6 +796,116 @@ static step_rc open_target(cut *c, int64_t t0)
     step_ctx_set_field(c->ctx, "downtime_s", d);
     log_info("cutover: writers in on the target", "downtime_ms=%lld roles=%d", (long long)down, restored);
     return STEP_OK;
+}
+
+/* Before the switch only: let the source's writers in again, in a fenced
+ * transaction that also clears the drained mark (so a holder that lost its
+ * lease can never unblock a source another holder is tearing down). */
+static void unblock_source(cut *c, const char *why)
+{
+    step_rc rc = STEP_OK;
+    char err[512] = "";
+    char keep[sizeof c->res->reason];
+    fc_strlcpy(keep, c->res->reason, sizeof keep);
+    pgrepl_names nm;
+    int restored = 0;
+    pgq *q = nm_of(c, 0, &nm) ? pgl_fenced_begin(&c->s, PGL_SOURCE, NULL, &rc) : NULL;
+    bool ok = q && pgrepl_unblock(q, &nm, &restored, err, sizeof err) &&
+              pgfence_set_drained(q, nm.schema, "source", false, err, sizeof err);
+    if (ok) {
+        ok = pgl_fenced_commit(&c->s, q) == STEP_OK;
+    } else if (q) {
+        pgfence_rollback(q);
+    }
+    if (!ok) {
+        if (!err[0]) fc_strlcpy(err, c->res->reason, sizeof err);
+        fc_strlcpy(c->res->reason, keep, sizeof c->res->reason);
+        log_error("cutover failed and the source could NOT be unblocked: abort the instance",
+                  "why=\"%s\" err=\"%s\"", why, err);
+        size_t n = strlen(c->res->reason);
+        snprintf(c->res->reason + n, sizeof c->res->reason - n, " (unblocking the source failed: %s)", err);
+        return;
+    }
+    fc_strlcpy(c->res->reason, keep, sizeof c->res->reason);
+    log_warn("cutover abandoned before the switch: source writable again", "why=\"%s\" roles=%d", why, restored);
+}
+
+/* DDL between the gate and the block (the gate's watch saw none): the
+ * guard recorded it, and replication cannot carry it. Read with fleetcrypt's
+ * own role (the master user is blocked by now); jump to abort when found. */
+static step_rc ddl_recheck(cut *c)
+{
+    char err[512];
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgrepl_names nm;
+        step_rc rc = STEP_OK;
+        pgq *q = pgl_names_conn(&c->s, c->s.dbs[i], PGL_SOURCE, PGL_AS_ADMIN, &nm, &rc);
+        if (!q) return rc;
+        int count = 0;
+        char events[400] = "";
+        if (!pgrepl_ddl_check(q, &nm, &count, events, sizeof events, err, sizeof err))
+            return pgl_sql_fail(c->res, q, "DDL guard", err);
+        if (count > 0) {
+            char why[480];
+            snprintf(why, sizeof why, "schema changed on the source (database %s) just before the block: %.360s",
+                     c->s.dbs[i], events);
+            return pgl_abort_now(c->ctx, c->res, why);
+        }
+    }
+    return STEP_OK;
+}
+
+/* Before the switch: block, drain, mark drained, tear down. Failures before
+ * the drained mark give the source back to its writers; after it, only
+ * forward. */
+static step_rc before_switch(cut *c, int64_t *t0)
+{
+    step_ctx *ctx = c->ctx;
+    step_result *res = c->res;
+    step_rc rc = pgl_fence(&c->s, PGL_SOURCE);
+    if (rc != STEP_OK) return rc;
+    int blocked = 0;
+    int64_t since = 0;
+    bool slot = true, drained = false;
+    if ((rc = source_state(c, &blocked, &since, &slot, &drained)) != STEP_OK) return rc;
+    if (!drained && !slot) {
+        PGL_REASON(res, "cutover: the replication slot is gone but the drain never finished: abort and retry");
+        if (blocked > 0) unblock_source(c, res->reason);
+        return STEP_FAIL;
+    }
+    if (!drained) {
+        if (slot) {
+            /* a teardown interrupted by an older version: replicate again first */
+            if ((rc = resume_subscriptions(c)) != STEP_OK) return rc;
+        }
+        if (blocked == 0) {
+            if ((rc = gate(c)) != STEP_OK) return rc;
+            *t0 = fc_now_ms();
+            log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig,
+                     c->proxy ? "proxy" : "rename", c->strict ? "strict" : "normal");
+        } else if (since > 0 && *t0 <= 0) {
+            *t0 = since; /* resumed after a crash: the block began then */
+        }
+        step_ctx_set_factf(ctx, "cutover_block_ms", "%lld", (long long)*t0);
+        fc_lsn L = 0;
+        rc = block_side(c, PGL_SOURCE, &L);
+        if (rc == STEP_OK) rc = ddl_recheck(c);
+        if (rc == STEP_OK) {
+            char l[FC_LSN_STRLEN];
+            step_ctx_set_fact(ctx, "cutover_lsn", lsn_format(L, l));
+            fc_crashpoint("cutover.blocked");
+            rc = drain(c, L);
+        }
+        if (rc == STEP_OK) rc = pgl_fence_mark_drained(&c->s, PGL_SOURCE, true);
+        if (rc != STEP_OK) {
+            unblock_source(c, res->reason);
+            return rc;
+        }
+    } else if (since > 0 && *t0 <= 0) {
+        *t0 = since;
+    }
+    /* from here on only forward: the source no longer replicates */
+    return teardown(c);
 }
 
 step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
@@ -683,79 +930,43 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         goto out;
     }
 
-    /* Where are we? (observed, so a crash anywhere resumes correctly). No
-     * AWS call while merely waiting for the window or approval. */
+    /* Where are we? Learned from the world, so a crash anywhere resumes
+     * correctly. No AWS call while merely waiting for the window or approval:
+     * a source that answers as itself, unblocked, with its slot, has not been
+     * switched. */
     bool switched = !strcmp(pgl_fact(ctx, "switched"), "1");
     int64_t t0 = pgl_fact_i64(ctx, "cutover_block_ms", 0);
-    int blocked = 0;
-    int64_t since = 0;
-    bool slot = true;
     if (!switched) {
-        rc = source_state(&c, &blocked, &since, &slot);
-        if (rc != STEP_OK && !c.proxy) {
-            /* an attempt that crashed between the two renames of the swap
-             * (source already retired, target not yet renamed) leaves the
-             * source's endpoint reaching no server: finish the swap */
+        int blocked = 0;
+        int64_t since = 0;
+        bool slot = true, drained = false;
+        step_rc src = source_state(&c, &blocked, &since, &slot, &drained);
+        if (src != STEP_OK || blocked > 0 || !slot) {
             bool half = false;
             char why[sizeof res->reason];
             fc_strlcpy(why, res->reason, sizeof why);
-            if (retired_exists(&c, &half) != STEP_OK || !half) fc_strlcpy(res->reason, why, sizeof res->reason);
+            res->reason[0] = 0;
+            if ((rc = world_switched(&c, &switched, &half)) != STEP_OK) goto out;
             if (half) {
                 log_warn("cutover: resuming a half-done rename swap", "retired=%s target=%s", c.ret, c.tid);
-                res->reason[0] = 0;
                 switched = true;
-                rc = switch_rename(&c, fc_mono_ms() + poll_s * 1000);
             }
-        }
-        if (rc != STEP_OK) goto out;
-        if (!switched && slot) {
-            /* a teardown interrupted after DISABLE: replicate again first */
-            rc = resume_subscriptions(&c);
-            if (rc != STEP_OK) goto out;
-        }
-        if (!switched && !slot && !c.proxy) {
-            /* past the teardown: maybe a rename swap finished by an attempt
-             * that crashed before its outcome (the source's endpoint would
-             * then reach the target, blocked or not) */
-            rc = renamed_already(&c, &switched);
-            if (rc != STEP_OK) goto out;
             if (switched) {
-                rc = switch_rename(&c, fc_mono_ms() + poll_s * 1000);
+                log_warn("cutover: the switch had happened (learned from AWS): going forward", "method=%s",
+                         c.proxy ? "proxy" : "rename");
+                rc = c.proxy ? switch_proxy(&c, fc_mono_ms() + poll_s * 1000)
+                             : switch_rename(&c, fc_mono_ms() + poll_s * 1000);
                 if (rc != STEP_OK) goto out;
+            } else if (src != STEP_OK) {
+                fc_strlcpy(res->reason, why, sizeof res->reason);
+                rc = src;
+                goto out;
             }
         }
     }
     if (!switched) {
-        if (blocked == 0 && !slot) {
-            PGL_REASON(res, "cutover: the replication slot is gone but writers were never blocked: abort and retry");
-            rc = STEP_FAIL;
-            goto out;
-        }
-        if (blocked == 0) {
-            rc = gate(&c);
-            if (rc != STEP_OK) goto out;
-            t0 = fc_now_ms();
-            log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c.orig,
-                     c.proxy ? "proxy" : "rename", c.strict ? "strict" : "normal");
-        } else if (since > 0 && t0 <= 0) {
-            t0 = since; /* resumed after a crash: the block began then */
-        }
-        step_ctx_set_factf(ctx, "cutover_block_ms", "%lld", (long long)t0);
-        if (slot) {
-            fc_lsn L = 0;
-            rc = block_side(&c, PGL_SOURCE, &L);
-            if (rc == STEP_OK) {
-                char l[FC_LSN_STRLEN];
-                step_ctx_set_fact(ctx, "cutover_lsn", lsn_format(L, l));
-                rc = drain_and_detach(&c, L);
-            }
-            if (rc != STEP_OK) {
-                /* the slots still exist: give the source back to its writers */
-                unblock_source(&c, res->reason);
-                goto out;
-            }
-        }
-        /* from here on only forward: the source no longer replicates */
+        rc = before_switch(&c, &t0);
+        if (rc != STEP_OK) goto out;
         rc = block_side(&c, PGL_TARGET, NULL);
         if (rc != STEP_OK) goto out;
         for (int i = 0; i < c.s.ndbs; i++) {
@@ -764,23 +975,30 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
             pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
             pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
         }
+        memset(c.s.fenced, 0, sizeof c.s.fenced);
         int64_t deadline = fc_mono_ms() + poll_s * 1000;
         rc = c.proxy ? switch_proxy(&c, deadline) : switch_rename(&c, deadline);
         if (rc != STEP_OK) goto out;
         if (!c.proxy) step_ctx_set_fact(ctx, "retired_id", c.ret);
     }
     step_ctx_set_fact(ctx, "switched", "1");
-    rc = open_target(&c, t0); /* t0 <= 0: a resumed attempt; open_target finds the block's start */
+    /* t0 <= 0: a resumed attempt; open_target finds the block's start */
+    rc = open_target(&c, t0, fc_mono_ms() + poll_s * 1000);
     if (rc != STEP_OK) goto out;
 
-    /* validate=normal: the full comparison, frozen source vs the snapshot of the switch */
+    /* validate=normal: the full comparison, frozen source vs the snapshot of
+     * the switch. Writers are back on the target: waiting here for the
+     * retired source's name to answer costs no downtime. */
     if (!c.strict && c.pinned[0] && !step_ctx_fact(ctx, "verify_done")) {
         int mism = 0;
         dbuf list;
         dbuf_init(&list, 4096);
-        if (verify_full(&c, c.pinned, "normal, snapshot of the target at the switch", &mism, &list) != STEP_OK)
+        step_rc r2 = STEP_OK;
+        if (!await_conn(&c, PGL_RETIRED, PGL_AS_ADMIN, c.s.dbs[0], fc_mono_ms() + RETIRED_WAIT_MS, &r2) ||
+            verify_full(&c, c.pinned, "normal, snapshot of the target at the switch", &mism, &list) != STEP_OK)
             step_ctx_set_fact(ctx, "verify_error", res->reason);
         res->reason[0] = 0;
+        res->wait_ms = 0;
         dbuf_free(&list);
     }
     rc = STEP_OK;

@@ -1,0 +1,1 @@
+COMMENT ON ROLE %I IS %L

@@ -1,0 +1,1 @@
+UPDATE %I.fence SET drained = $2::boolean, at = now() WHERE id = $1

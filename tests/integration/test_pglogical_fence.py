@@ -1,0 +1,57 @@
+"""The lease's fence reaches the database (issue 11, finding 1), and a server
+is known by its identity, not its name (finding 2). Against real PostgreSQL 15
+through fc_pg_tool (lib/pgfence.c):
+
+- a holder whose fencing number is older than the newest one that acted on the
+  source is refused there: it cannot let writers in again after another
+  holder took over (the lost-rows path of a cutover that outlived its lease);
+- the fence survives in the restored copy, and the copy shares the source's
+  system identifier, so only fleetcrypt's marker (not replicated, not
+  inherited once re-marked) tells source and target apart.
+"""
+from fixtures_pg import *  # noqa: F401,F403
+from fixtures_pg import SUPER, psql, tool
+from test_pglogical_ops import admin_args, can_connect, prepared_source
+
+
+def test_stale_holder_cannot_unblock_the_source(servers):
+    tag = "fnc"
+    src, pw, _ = prepared_source(servers, tag)
+    psql(src.port, "CREATE ROLE app_rw LOGIN PASSWORD 'x'", db="app")
+    tool("cutover-block", *admin_args(src, tag), "--protect", SUPER, env=pw)
+    assert not can_connect(src.port, "app_rw")[0]
+
+    # holder 100 (the first worker) took the fence; holder 200 (the one the
+    # reconciler handed the instance to) took it after
+    assert tool("fence-take", "100", *admin_args(src, tag), env=pw)[1]["fence"] == "taken"
+    assert tool("fence-take", "200", *admin_args(src, tag), env=pw)[1]["fence"] == "taken"
+    # the first one wakes up and tries to give the source back to its writers
+    rc, kv, _, err = tool("fence-unblock", "100", *admin_args(src, tag), env=pw, check=False)
+    assert rc != 0 and kv["fence"] == "refused", (kv, err)
+    assert "newer holder" in err, err
+    assert not can_connect(src.port, "app_rw")[0], "a stale holder let writers in"
+    # nor can it take the fence back
+    assert tool("fence-take", "150", *admin_args(src, tag), env=pw, check=False)[1]["fence"] == "refused"
+    # the current holder can
+    kv = tool("fence-unblock", "200", *admin_args(src, tag), env=pw)[1]
+    assert kv["fence"] == "ours" and int(kv["roles_restored"]) >= 1
+    assert can_connect(src.port, "app_rw")[0]
+    # and a later holder may take over from it
+    assert tool("fence-take", "300", *admin_args(src, tag), env=pw)[1]["fence"] == "taken"
+
+
+def test_restored_copy_is_told_apart_by_its_marker(servers):
+    tag = "idn"
+    src, pw, _ = prepared_source(servers, tag)
+    tool("mark", "fleetcrypt idn source aaaa", *admin_args(src, tag), env=pw)
+    copy = servers.restore(servers.freeze_copy(src, "copy"), "copy")
+    a = tool("identity", *admin_args(src, tag), env=pw)[1]
+    b = tool("identity", *admin_args(copy, tag), env=pw)[1]
+    # a name proves nothing and neither does the system identifier: a restore shares it
+    assert a["sysid"] == b["sysid"] and a["sysid"]
+    assert a["marker"] == b["marker"] == "fleetcrypt idn source aaaa"
+    tool("mark", "fleetcrypt idn target bbbb", *admin_args(copy, tag), env=pw)
+    assert tool("identity", *admin_args(copy, tag), env=pw)[1]["marker"] == "fleetcrypt idn target bbbb"
+    assert tool("identity", *admin_args(src, tag), env=pw)[1]["marker"] == "fleetcrypt idn source aaaa"
+    # the copy has the fence table too (created before the "snapshot")
+    assert tool("fence-take", "5", *admin_args(copy, tag), env=pw)[1]["fence"] == "taken"
