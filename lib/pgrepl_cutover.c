@@ -37,12 +37,18 @@ static PGresult *blocked_list(pgq *q, const pgrepl_names *nm)
     return pgrepl_tmpl_exec(q, "pgrepl_blocked_list", 1, a, 0, NULL);
 }
 
-/* Terminate every session of the given roles until none is left. */
-static bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
-                         size_t errcap)
+/* Terminate every session of the given roles until none is left. A
+ * backend that passed authentication just before NOLOGIN committed may not
+ * show in pg_stat_activity yet: done only after END_SESSIONS_QUIET empty
+ * listings END_SESSIONS_GAP_MS apart. */
+#define END_SESSIONS_QUIET 3
+#define END_SESSIONS_GAP_MS 100
+UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
+                           size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
+    int quiet = 0;
     for (;;) {
         PGresult *r = pgq_exec(q, pgq_sql("pgrepl_block_sessions"), 1, p);
         if (!r) {
@@ -52,8 +58,11 @@ static bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *t
         int n = PQntuples(r);
         if (n == 0) {
             PQclear(r);
-            return true;
+            if (++quiet >= END_SESSIONS_QUIET) return true;
+            fc_sleep_ms(END_SESSIONS_GAP_MS);
+            continue;
         }
+        quiet = 0;
         if (fc_mono_ms() > deadline) {
             pgrepl_seterr(err, errcap, "%d session(s) survive termination, e.g. pid %s of %s on %s (%s)",
                           n, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),

@@ -1,0 +1,131 @@
+"""The cutover resumes from what the world shows, not from facts lost with a
+worker (issue 11, findings 4 and 6). A worker is SIGKILLed at a named point
+(lib/util.h fc_crashpoint, test-only) and the campaign must still end done
+with every acknowledged row exactly once:
+
+- proxy method, killed after the whole cutover (writers already let in on
+  the target) but before its outcome is recorded: the re-run learns the
+  switch from the proxy's targets and must not block the now-production
+  target again (the old code set every role NOLOGIN on it once more);
+- rename method, killed between dropping the target's subscription and the
+  source's slot: the re-run must finish the teardown from the drained mark
+  instead of waiting for a slot nobody consumes any more (the old code
+  blocked writers for two minutes per attempt and failed).
+"""
+import os
+import time
+
+from fclib import wait_until
+from pglogical_strategy_util import (Writer, app_schema, logical_group, make_instances, sql, submit,
+                                     wait_terminal)
+from test_pglogical_strategy_flow import ProxyWriter as ProxyProbe
+
+
+def crash_env(stack, world, point):
+    d = os.path.join(world, "crash")
+    os.makedirs(d, exist_ok=True)
+    stack.env["FLEETCRYPT_TEST_CRASH_DIR"] = d
+    stack.env["FLEETCRYPT_TEST_CRASH_AT"] = point
+    return os.path.join(d, point)
+
+
+def make_proxy(sim, ident):
+    rds = sim.client("rds")
+    px = rds.create_db_proxy(DBProxyName=f"px-{ident}", EngineFamily="POSTGRESQL",
+                             Auth=[{"AuthScheme": "SECRETS", "SecretArn":
+                                    "arn:aws:secretsmanager:us-east-1:000000000000:secret:x"}],
+                             RoleArn="arn:aws:iam::000000000000:role/proxy",
+                             VpcSubnetIds=["subnet-1", "subnet-2"])["DBProxy"]
+    name = px["DBProxyName"]
+    wait_until(lambda: rds.describe_db_proxies(DBProxyName=name)["DBProxies"][0]["Status"] == "available", 60)
+    rds.register_db_proxy_targets(DBProxyName=name, DBInstanceIdentifiers=[ident])
+    wait_until(lambda: rds.describe_db_proxy_targets(DBProxyName=name)["Targets"][0]["TargetHealth"]["State"]
+               == "AVAILABLE", 60)
+    return name
+
+
+def run_until_terminal(stack, campaign, fired, timeout=360):
+    """Wait for the campaign to end, restarting any worker the crash point killed."""
+    deadline = time.monotonic() + timeout
+    replaced = set()
+    while time.monotonic() < deadline:
+        for w in list(stack.workers):
+            if id(w) not in replaced and not w.alive():
+                replaced.add(id(w))
+                stack.start_worker()
+        try:
+            st = stack.status(campaign)
+        except AssertionError:
+            st = None
+        if st and all(i["state"] in ("done", "failed", "skipped", "aborted") for i in st["instances"]):
+            return st
+        time.sleep(1)
+    raise AssertionError(f"campaign {campaign} not terminal in {timeout}s:\n{stack.diagnostics()}")
+
+
+def exactly_once(sim, ident, w):
+    target = [int(x) for t in ("a", "b") for x in sql(sim, ident, f"SELECT seq FROM {t}").split()
+              if t in w.tables]
+    acked = w.numbers()
+    assert len(acked) > 50, f"the writer acknowledged only {len(acked)} rows"
+    missing = sorted(set(acked) - set(target))
+    doubled = len(target) - len(set(target))
+    assert not missing and doubled == 0, f"missing {missing[:10]} doubled {doubled}"
+
+
+def worker_lines(stack, needle):
+    out = []
+    for wk in stack.workers:
+        with open(wk.log_path, errors="replace") as f:
+            out += [ln for ln in f if needle in ln]
+    return out
+
+
+def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, world):
+    sim = awssim
+    logical_group(sim)
+    ident = "pgl-rs-proxy"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    proxy = make_proxy(sim, ident)
+    key = stack.make_key()["Arn"]
+    fired = crash_env(stack, world, "step.cutover")
+    stack.start()
+    probe = ProxyProbe(sim, proxy).start()
+    time.sleep(1.0)
+    submit(stack, "rsproxy", key, [ident], world, "--cutover-method", "proxy")
+    st = run_until_terminal(stack, "rsproxy", fired)
+    time.sleep(1.0)
+    probe.stop()
+    assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    exactly_once(sim, ident, probe)
+    # after the crash the re-run learned the switch from the proxy ...
+    assert worker_lines(stack, "the switch had happened"), "the re-run did not learn the switch from AWS"
+    # ... and never blocked anything again: exactly one block of each side in all logs
+    blocks = worker_lines(stack, 'msg="writers blocked"')
+    assert len(blocks) == 2, f"expected one block of the source and one of the target, got {len(blocks)}"
+
+
+def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim, world):
+    sim = awssim
+    logical_group(sim)
+    ident = "pgl-rs-td"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    key = stack.make_key()["Arn"]
+    fired = crash_env(stack, world, "cutover.teardown")
+    stack.start()
+    w = Writer(sim, ident, rate=40).start()
+    time.sleep(1.0)
+    submit(stack, "rstd", key, [ident], world)
+    st = run_until_terminal(stack, "rstd", fired)
+    time.sleep(1.0)
+    w.stop()
+    assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    exactly_once(sim, ident, w)
+    # the re-run never waited for the slot to flush again (no subscription is left to consume it)
+    assert not worker_lines(stack, "confirmed only"), "the re-run waited on a slot nobody consumes"
