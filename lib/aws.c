@@ -335,10 +335,15 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
                  attempt, (long long)delay);
         fc_sleep_ms(delay);
     }
-    /* the one place a failed call is logged */
-    log_error("aws call failed", "service=%s action=%s code=%s kind=%s status=%d request_id=%s",
-              svc, cs->action, e.code[0] ? e.code : "-", aws_err_kind_name(e.kind), e.http_status,
-              e.request_id[0] ? e.request_id : "-");
+    /* the one place a failed call is logged; "not found" is how callers look
+     * before they create (and how a rename is awaited): not an error of its own */
+    if (e.kind == AWS_ERR_NOT_FOUND)
+        log_debug("aws call: not found", "service=%s action=%s code=%s status=%d request_id=%s", svc, cs->action,
+                  e.code[0] ? e.code : "-", e.http_status, e.request_id[0] ? e.request_id : "-");
+    else
+        log_error("aws call failed", "service=%s action=%s code=%s kind=%s status=%d request_id=%s",
+                  svc, cs->action, e.code[0] ? e.code : "-", aws_err_kind_name(e.kind), e.http_status,
+                  e.request_id[0] ? e.request_id : "-");
     if (err) *err = e;
     return false;
 }

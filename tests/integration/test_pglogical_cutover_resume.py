@@ -3,7 +3,8 @@ worker (issue 11, findings 4 and 6). A worker is SIGKILLed at a named point
 (lib/util.h fc_crashpoint, test-only) and the campaign must still end done
 with every acknowledged row exactly once:
 
-- proxy method, killed after the whole cutover (writers already let in on
+- proxy method (two proxies front the instance: both must be switched),
+  killed after the whole cutover (writers already let in on
   the target) but before its outcome is recorded: the re-run learns the
   switch from the proxy's targets and must not block the now-production
   target again (the old code set every role NOLOGIN on it once more);
@@ -29,9 +30,9 @@ def crash_env(stack, world, point):
     return os.path.join(d, point)
 
 
-def make_proxy(sim, ident):
+def make_proxy(sim, ident, name=None):
     rds = sim.client("rds")
-    px = rds.create_db_proxy(DBProxyName=f"px-{ident}", EngineFamily="POSTGRESQL",
+    px = rds.create_db_proxy(DBProxyName=name or f"px-{ident}", EngineFamily="POSTGRESQL",
                              Auth=[{"AuthScheme": "SECRETS", "SecretArn":
                                     "arn:aws:secretsmanager:us-east-1:000000000000:secret:x"}],
                              RoleArn="arn:aws:iam::000000000000:role/proxy",
@@ -88,6 +89,7 @@ def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, 
     make_instances(sim, [ident])
     app_schema(sim, ident)
     proxy = make_proxy(sim, ident)
+    proxy2 = make_proxy(sim, ident, name=f"px2-{ident}")  # a second proxy fronting the same instance
     key = stack.make_key()["Arn"]
     fired = crash_env(stack, world, "step.cutover")
     stack.start()
@@ -106,6 +108,12 @@ def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, 
     # ... and never blocked anything again: exactly one block of each side in all logs
     blocks = worker_lines(stack, 'msg="writers blocked"')
     assert len(blocks) == 2, f"expected one block of the source and one of the target, got {len(blocks)}"
+    # every proxy fronting the instance now reaches the encrypted instance only
+    rds = sim.client("rds")
+    tid = f"fc-rsproxy-{ident}-target"
+    for px in (proxy, proxy2):
+        ids = [t["RdsResourceId"] for t in rds.describe_db_proxy_targets(DBProxyName=px)["Targets"]]
+        assert ids == [tid], f"proxy {px} targets {ids}, expected only {tid}"
 
 
 def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim, world):

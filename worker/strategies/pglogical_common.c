@@ -770,6 +770,10 @@ step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, cons
                            rds_instance **out)
 {
     *out = NULL;
+    /* 0.5 s, growing by half up to 8 s: a rename that takes seconds is seen
+     * at once, one that takes minutes (real AWS) costs a dozen calls, not a
+     * call every half second; past the deadline the fleet poller takes over */
+    int64_t pause = 500;
     for (;;) {
         bool missing = false;
         step_rc rc = STEP_OK;
@@ -788,7 +792,8 @@ step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, cons
             PGL_REASON(res, "waiting for %s to be available", id);
             return STEP_WAIT;
         }
-        fc_sleep_ms(500);
+        fc_sleep_ms(pause);
+        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
 }
 

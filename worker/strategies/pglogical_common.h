@@ -158,7 +158,7 @@ bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
 /* ModifyDBInstance from → to, applied now. STEP_OK when requested; STEP_WAIT
  * (wait_on db:<from>) when `from` is busy; RETRY/FAIL otherwise. */
 step_rc pgl_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
-/* Bounded in-run poll (every 500 ms, until fc_mono_ms() passes deadline) for
+/* Bounded in-run poll (every 0.5 s growing to 8 s, until fc_mono_ms() passes deadline) for
  * `id` to exist, be available with an endpoint and, with role, carry our
  * tags and that role.
  * STEP_OK with *out (caller frees); STEP_WAIT on db:<id> past the deadline;
