@@ -659,3 +659,19 @@ def campaign_problems(sim, world, campaign, ids, key_arn, ports, writers):
     if dup:
         out.append(f"{len(dup)} duplicate creates: {dup[:5]}")
     return out
+
+
+class Phases:
+    """Where a long test's time goes, printed at the end (for the CI budget)."""
+
+    def __init__(self):
+        self.t = time.monotonic()
+        self.marks = []
+
+    def mark(self, name):
+        now = time.monotonic()
+        self.marks.append((name, now - self.t))
+        self.t = now
+
+    def __str__(self):
+        return " ".join(f"{n}={s:.1f}s" for n, s in self.marks)

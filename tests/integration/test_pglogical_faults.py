@@ -15,8 +15,8 @@ call, so 2× leaves room for retries but not for a retry storm.
 """
 import time
 
-from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, product_calls, setup_sources,
-                                     split_awssim, start_app_writers, submit, wait_campaign_terminal)
+from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, Phases, product_calls,
+                                     setup_sources, split_awssim, start_app_writers, submit, wait_campaign_terminal)
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 CALLS_AT_SCALE_0 = 35.5
@@ -29,12 +29,14 @@ CAMPAIGN = "flt"
 def test_pglogical_campaign_under_aws_faults(split_awssim, world):
     from fixtures_stack import make_stack
     sim = split_awssim
+    ph = Phases()
     ids = ["flt-a", "flt-b"]
     sim.admin("POST", "/config", {"time_scale": 0})
     ports = setup_sources(sim, ids)
     stack = make_stack(world, sim, workers=2, executors=4)
     writers = {}
     try:
+        ph.mark("sources")
         key = stack.make_key()["Arn"]
         stack.start()
         sim.admin("DELETE", "/calls")
@@ -43,8 +45,10 @@ def test_pglogical_campaign_under_aws_faults(split_awssim, world):
         time.sleep(1.5)
         sim.admin("POST", "/config", {"faults": FAULTS})
         submit(stack, CAMPAIGN, key, ids, world)
+        ph.mark("stack+submit")
         t0 = time.monotonic()
         st = wait_campaign_terminal(stack, CAMPAIGN, timeout=420)
+        ph.mark("campaign")
         took = time.monotonic() - t0
         time.sleep(1.5)          # writes after the switch land on the target
         for w in writers.values():
@@ -64,6 +68,8 @@ def test_pglogical_campaign_under_aws_faults(split_awssim, world):
         if calls["per_instance"] > MAX_CALLS_PER_INSTANCE:
             problems.append(f"{calls['per_instance']:.1f} AWS calls per instance > {MAX_CALLS_PER_INSTANCE} "
                             f"(no faults, scale 0: {CALLS_AT_SCALE_0}): {calls['by_action']}")
+        ph.mark("checks")
+        print(f"phases: {ph}", flush=True)
         assert not problems, "\n".join(problems) + "\n" + stack.diagnostics()
     finally:
         for w in writers.values():

@@ -27,8 +27,8 @@ any scale. FC_TS_SCALE overrides the scale (e.g. to re-measure at 0).
 import os
 import time
 
-from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, product_calls, setup_sources,
-                                     split_awssim, start_app_writers, submit, wait_campaign_terminal)
+from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, Phases, product_calls,
+                                     setup_sources, split_awssim, start_app_writers, submit, wait_campaign_terminal)
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 SCALE = float(os.environ.get("FC_TS_SCALE", "0.02"))
@@ -40,12 +40,14 @@ CAMPAIGN = "ts"
 def test_pglogical_campaign_at_time_scale(split_awssim, world):
     from fixtures_stack import make_stack
     sim = split_awssim
+    ph = Phases()
     ids = ["ts-a", "ts-b"]
     sim.admin("POST", "/config", {"time_scale": 0})      # the sources are set up at full speed
     ports = setup_sources(sim, ids)
     stack = make_stack(world, sim, workers=2, executors=4)
     writers = {}
     try:
+        ph.mark("sources")
         key = stack.make_key()["Arn"]
         stack.start()
         sim.admin("POST", "/config", {"time_scale": SCALE})
@@ -54,8 +56,10 @@ def test_pglogical_campaign_at_time_scale(split_awssim, world):
         writers = start_app_writers(sim, ids)
         time.sleep(1.5)
         submit(stack, CAMPAIGN, key, ids, world)
+        ph.mark("stack+submit")
         t0 = time.monotonic()
         st = wait_campaign_terminal(stack, CAMPAIGN, timeout=420)
+        ph.mark("campaign")
         took = time.monotonic() - t0
         time.sleep(1.5)          # writes after the switch (and the DNS lag) land on the target
         for w in writers.values():
@@ -69,6 +73,8 @@ def test_pglogical_campaign_at_time_scale(split_awssim, world):
         if calls["per_instance"] > MAX_CALLS_PER_INSTANCE:
             problems.append(f"{calls['per_instance']:.1f} AWS calls per instance > {MAX_CALLS_PER_INSTANCE} "
                             f"(scale 0: {CALLS_AT_SCALE_0}): {calls['by_action']}")
+        ph.mark("checks")
+        print(f"phases: {ph}", flush=True)
         assert not problems, "\n".join(problems) + "\n" + stack.diagnostics()
     finally:
         for w in writers.values():
