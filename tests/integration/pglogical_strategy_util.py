@@ -655,6 +655,10 @@ def campaign_problems(sim, world, campaign, ids, key_arn, ports, writers):
     left = [x for x in aws_leftovers(sim, campaign) if not (x.startswith("db:") and "retired" in x)]
     if left:
         out.append(f"intermediate AWS resources left: {left}")
+    # the test creates no snapshot (BackupRetentionPeriod 0): any left is fleetcrypt's
+    snaps = [x.get("id") for x in sim.admin("GET", "/snapshots")["snapshots"]]
+    if snaps:
+        out.append(f"snapshots left: {snaps}")
     dup = conflicts(sim, "duplicate-create")
     if dup:
         out.append(f"{len(dup)} duplicate creates: {dup[:5]}")
