@@ -329,6 +329,20 @@ def call_summary(calls, n_instances):
             "by_action": dict(sorted(by.items(), key=lambda kv: -kv[1]))}
 
 
+CREATE_ACTIONS = ("CreateDBInstance", "CreateDBSnapshot", "CopyDBSnapshot", "RestoreDBInstanceFromDBSnapshot",
+                  "CreateDBInstanceReadReplica", "CreateKey")
+
+
+def duplicate_create_calls(calls, n_instances):
+    """From the call log: create actions that succeeded more often than once
+    per instance (a re-run that created again instead of finding its own)."""
+    ok = {}
+    for c in calls:
+        if c["action"] in CREATE_ACTIONS and not c.get("error") and c.get("status") == 200:
+            ok[c["action"]] = ok.get(c["action"], 0) + 1
+    return {a: k for a, k in ok.items() if k > n_instances}
+
+
 def conflicts(sim, kind):
     return [c for c in sim.admin("GET", "/conflicts")["conflicts"] if c.get("kind") == kind]
 

@@ -24,7 +24,8 @@ frozen source a subset of the target, still blocked; nothing left behind
 side, no role on the target — the retired source keeps only the record
 schema and admin role docs/pg-logical.md promises for `unblock` — no
 intermediate snapshot or instance, no instance but the originals and one
-retired source each); no `overlap` conflict in the emulator; and no two
+retired source each); no duplicate create (conflict log, call log); no
+`overlap` conflict in the emulator; and no two
 holders' step intervals for one instance overlap.
 
 Holder intervals: lua/step_begin.lua writes no event (only the record's
@@ -38,9 +39,10 @@ import os
 import time
 
 from fixtures_stack import make_stack
-from pglogical_strategy_util import (campaign_problems, conflicts, done_problems, holder_intervals, instance_ids,
-                                     LeaseWatch, overlapping_holders, Phases, retired_of, setup_sources,
-                                     split_awssim, start_app_writers, step_events, submit, wait_campaign_terminal)
+from pglogical_strategy_util import (campaign_problems, conflicts, done_problems, duplicate_create_calls,
+                                     holder_intervals, instance_ids, LeaseWatch, overlapping_holders, Phases,
+                                     product_calls, retired_of, setup_sources, split_awssim, start_app_writers,
+                                     step_events, submit, wait_campaign_terminal)
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 POINTS = [p for p in os.environ.get(
@@ -164,6 +166,9 @@ def test_short_a6(split_awssim, world):
         stray = sorted(set(instance_ids(sim)) - expected)
         if stray:
             problems.append(f"stray instances: {stray}")
+        dup = duplicate_create_calls(product_calls(sim), len(ids))
+        if dup:
+            problems.append(f"created more than once per instance (call log): {dup}")
         ov = conflicts(sim, "overlap")
         if ov:
             problems.append(f"{len(ov)} overlapping AWS operations on one instance: {ov[:3]}")

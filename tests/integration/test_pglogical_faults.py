@@ -6,7 +6,8 @@ Asserted, as in test_pglogical_timescale.py: every instance done, A2 (every
 acknowledged number exactly once on the encrypted instance behind the
 original identifier), the application role can log in there, the retired
 source stopped, tagged, blocked, a subset of the target, nothing of
-fleetcrypt's left; no duplicate create; and a bound on fleetcrypt's AWS
+fleetcrypt's left; no duplicate create (conflict log, and no create action
+succeeding more than once per instance in the call log); and a bound on fleetcrypt's AWS
 calls per instance (every attempt counts, refused ones too):
 MAX_CALLS_PER_INSTANCE = 2 × the 35.5 calls per instance measured at
 scale 0 without faults (test_pglogical_timescale.py, FC_TS_SCALE=0) —
@@ -15,8 +16,9 @@ call, so 2× leaves room for retries but not for a retry storm.
 """
 import time
 
-from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, Phases, product_calls,
-                                     setup_sources, split_awssim, start_app_writers, submit, wait_campaign_terminal)
+from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, duplicate_create_calls, Phases,
+                                     product_calls, setup_sources, split_awssim, start_app_writers, submit,
+                                     wait_campaign_terminal)
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 CALLS_AT_SCALE_0 = 35.5
@@ -61,6 +63,9 @@ def test_pglogical_campaign_under_aws_faults(split_awssim, world):
         print(f"faults {FAULTS}: campaign {took:.0f}s, {calls['total']} AWS calls "
               f"({calls['per_instance']:.1f}/instance, {refused} refused): {calls['by_action']}", flush=True)
         problems = done_problems(st)
+        dup = duplicate_create_calls(raw, len(ids))
+        if dup:
+            problems.append(f"created more than once per instance (call log): {dup}")
         problems += campaign_problems(sim, world, CAMPAIGN, ids, key, ports, writers)
         # the faults really hit fleetcrypt (not only the test's own calls)
         if refused < 5:

@@ -14,7 +14,8 @@ keyless table), rename cutover. Asserted:
 - the retired source is stopped, tagged, still blocked (no application
   role may log in), holds no row the target lacks, and keeps no slot,
   publication or subscription;
-- no duplicate create in the emulator's conflict log;
+- no duplicate create: none in the emulator's conflict log, and no create
+  action of fleetcrypt's succeeded more than once per instance (call log);
 - fleetcrypt's AWS calls per instance (the call log's entries signed with
   the stack's key; the test's own calls use a second key) stay under
   MAX_CALLS_PER_INSTANCE.
@@ -22,13 +23,18 @@ keyless table), rename cutover. Asserted:
 MAX_CALLS_PER_INSTANCE is a count, not a time: today's campaign at scale 0
 (this test with FC_TS_SCALE=0) makes CALLS_AT_SCALE_0 calls per instance;
 polling that does not grow with AWS's wait time stays within 1.5× of it at
-any scale. FC_TS_SCALE overrides the scale (e.g. to re-measure at 0).
+any scale. Measured on the tree this test was written on, at 0.02: 47.0
+and 53.5 calls per instance in two runs (DescribeDBInstances grows with
+AWS's wait time: the issue's "polling is not yet flat"), so until the
+polling is flat this bound can fail. FC_TS_SCALE overrides the scale
+(e.g. to re-measure at 0).
 """
 import os
 import time
 
-from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, Phases, product_calls,
-                                     setup_sources, split_awssim, start_app_writers, submit, wait_campaign_terminal)
+from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, duplicate_create_calls, Phases,
+                                     product_calls, setup_sources, split_awssim, start_app_writers, submit,
+                                     wait_campaign_terminal)
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 SCALE = float(os.environ.get("FC_TS_SCALE", "0.02"))
@@ -64,11 +70,15 @@ def test_pglogical_campaign_at_time_scale(split_awssim, world):
         time.sleep(1.5)          # writes after the switch (and the DNS lag) land on the target
         for w in writers.values():
             w.stop()
-        calls = call_summary(product_calls(sim), len(ids))
+        raw = product_calls(sim)
+        calls = call_summary(raw, len(ids))
         print(f"time scale {SCALE}: campaign {took:.0f}s, {calls['total']} AWS calls "
               f"({calls['per_instance']:.1f}/instance): {calls['by_action']}", flush=True)
         sim.admin("POST", "/config", {"time_scale": 0, "rate": {"enabled": False}})   # the checks
         problems = done_problems(st)
+        dup = duplicate_create_calls(raw, len(ids))
+        if dup:
+            problems.append(f"created more than once per instance (call log): {dup}")
         problems += campaign_problems(sim, world, CAMPAIGN, ids, key, ports, writers)
         if calls["per_instance"] > MAX_CALLS_PER_INSTANCE:
             problems.append(f"{calls['per_instance']:.1f} AWS calls per instance > {MAX_CALLS_PER_INSTANCE} "
