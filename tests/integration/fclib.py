@@ -292,3 +292,57 @@ def kafka_dev(world):
     k = KafkaDev(world).start()
     yield k
     k.stop()
+
+
+# ---------------------------------------------------------------- Redis (raw protocol)
+def _resp_read(f):
+    line = f.readline()
+    if not line:
+        raise ConnectionError("redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError("redis: " + rest.decode("utf-8", "replace"))
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode("utf-8", "replace")
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise ConnectionError(f"redis: unexpected reply {line[:40]!r}")
+
+
+class RedisConn:
+    """A tiny RESP client (no redis-cli fork per command), for tests that poll
+    Redis many times a second. pipeline() sends several commands at once."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.f = self.sock.makefile("rb")
+
+    @staticmethod
+    def _encode(args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        return b"".join(out)
+
+    def pipeline(self, *cmds):
+        self.sock.sendall(b"".join(self._encode(c) for c in cmds))
+        return [_resp_read(self.f) for _ in cmds]
+
+    def cmd(self, *args):
+        return self.pipeline(args)[0]
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

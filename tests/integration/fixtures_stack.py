@@ -101,6 +101,10 @@ class Stack:
         self.redis = RedisServer(self.world, port=port).start()
 
     def stop(self):
+        # SIGTERM every process first so their graceful shutdowns (Kafka group
+        # leave, in-flight steps) overlap instead of adding up
+        for p in self.workers + self.coordinators:
+            p.signal(signal.SIGTERM)
         for p in self.workers + self.coordinators:
             try:
                 p.stop(timeout=30)

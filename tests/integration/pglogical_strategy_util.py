@@ -253,3 +253,443 @@ def aws_leftovers(sim, campaign):
         if s["DBSnapshotIdentifier"].startswith(f"fc-{campaign}-"):
             left.append("snap:" + s["DBSnapshotIdentifier"])
     return left
+
+
+# ------------------------------------------------------------------ CI campaign harness
+# Shared by test_pglogical_timescale.py, test_pglogical_faults.py and
+# test_chaos_short.py: an emulator whose call log tells fleetcrypt's calls
+# from the test's own, an application role, A2 / frozen-source / leftover
+# checks, and the holder intervals of every instance's steps.
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+from fclib import PgServer, RedisConn, chown_pg, free_port, make_world_dir  # noqa: E402
+from fixtures_awssim import ACCESS_KEY, AwsSim  # noqa: E402
+
+APP_ROLE, APP_PASSWORD = "webapp", "webapp-password-1"
+HARNESS_KEY = "AKIAFCTESTHARNESS001"
+HARNESS_SECRET = "fleetcrypt/test/harness/secret/key00000"
+SIM_ACCOUNT = "123456789012"
+TERMINAL = ("done", "failed", "skipped", "aborted")
+
+
+class HarnessSim(AwsSim):
+    """The emulator, but the test's own calls (boto clients: writers'
+    endpoint look-ups, checks, setup) are signed with a second key of the
+    same account, so the call log's entries signed with ACCESS_KEY — the
+    one sim.env() hands to the stack — are fleetcrypt's alone."""
+
+    def client(self, service, access_key=None, secret_key=None, **kw):
+        return super().client(service, access_key or HARNESS_KEY, secret_key or HARNESS_SECRET, **kw)
+
+
+@pytest.fixture
+def split_awssim(pg_template):
+    base = make_world_dir("fc-awssim-")
+    creds = os.path.join(base, "harness-credentials.json")
+    with open(creds, "w") as f:
+        json.dump([{"access_key_id": HARNESS_KEY, "secret_access_key": HARNESS_SECRET,
+                    "account_id": SIM_ACCOUNT}], f)
+    sim = HarnessSim(os.path.join(base, "home"), pg_template, ["--credentials", creds])
+    try:
+        sim.start()
+        yield sim
+    finally:
+        try:
+            sim.stop()
+        finally:
+            if os.environ.get("FLEETCRYPT_KEEP_TEST_DIRS") != "1":
+                shutil.rmtree(base, ignore_errors=True)
+
+
+def app_role(sim, ident, role=APP_ROLE, password=APP_PASSWORD):
+    """An application login role (not the master user) that writes the app tables."""
+    sql(sim, ident, f"CREATE ROLE {role} LOGIN PASSWORD '{password}';"
+                    f"GRANT SELECT, INSERT ON a, b TO {role};"
+                    f"GRANT USAGE, SELECT ON SEQUENCE wseq, a_id_seq TO {role};")
+
+
+def app_login(sim, ident, role=APP_ROLE, password=APP_PASSWORD):
+    """(ok, stderr) of an application-role login to database app through the identifier's endpoint."""
+    rc, out, err = psql(endpoint(sim, ident), role, password, "SELECT 1", db="app", check=False, timeout=15)
+    return rc == 0 and out.strip() == "1", err.strip()
+
+
+def product_calls(sim):
+    """The emulator's call log entries signed with fleetcrypt's key (see HarnessSim)."""
+    return [c for c in sim.admin("GET", "/calls", timeout=120)["calls"] if c.get("access_key") == ACCESS_KEY]
+
+
+def call_summary(calls, n_instances):
+    by = {}
+    for c in calls:
+        by[c["action"]] = by.get(c["action"], 0) + 1
+    return {"total": len(calls), "per_instance": len(calls) / max(1, n_instances),
+            "by_action": dict(sorted(by.items(), key=lambda kv: -kv[1]))}
+
+
+CREATE_ACTIONS = ("CreateDBInstance", "CreateDBSnapshot", "CopyDBSnapshot", "RestoreDBInstanceFromDBSnapshot",
+                  "CreateDBInstanceReadReplica", "CreateKey")
+
+
+def duplicate_create_calls(calls, n_instances):
+    """From the call log: create actions that succeeded more often than once
+    per instance (a re-run that created again instead of finding its own)."""
+    ok = {}
+    for c in calls:
+        if c["action"] in CREATE_ACTIONS and not c.get("error") and c.get("status") == 200:
+            ok[c["action"]] = ok.get(c["action"], 0) + 1
+    return {a: k for a, k in ok.items() if k > n_instances}
+
+
+def conflicts(sim, kind):
+    return [c for c in sim.admin("GET", "/conflicts")["conflicts"] if c.get("kind") == kind]
+
+
+def table_seqs(sim, ident):
+    return [int(x) for x in sql(sim, ident, "SELECT seq FROM a UNION ALL SELECT seq FROM b").split()]
+
+
+def exactly_once(sim, ident, writer, min_acked=20):
+    """A2 on one instance: problems (empty when every acknowledged number is
+    on the serving instance exactly once and nothing appears twice)."""
+    tgt = table_seqs(sim, ident)
+    acked = writer.numbers()
+    missing = sorted(set(acked) - set(tgt))
+    doubled = len(tgt) - len(set(tgt))
+    out = []
+    if len(acked) < min_acked:
+        out.append(f"{ident}: the writer acknowledged only {len(acked)} rows")
+    if missing or doubled:
+        out.append(f"{ident}: acked {len(acked)} target {len(tgt)} missing {len(missing)} "
+                   f"(first {missing[:10]}) doubled {doubled}")
+    return out
+
+
+def serving_instance_is(sim, ident):
+    """The identifier's endpoint reaches the server of the instance now named
+    ident (not a retired one through a stale name): (ok, detail)."""
+    insts = {i["id"]: i for i in sim.admin("GET", "/instances")["instances"]}
+    eps = {e["name"]: e for e in sim.admin("GET", "/endpoints")["endpoints"]}
+    inst, ep = insts.get(ident), eps.get(f"db:{ident}")
+    ok = bool(inst and ep and inst["real_port"] and ep["target_port"] == inst["real_port"])
+    return ok, f"endpoint {ep} instance {inst and {k: inst[k] for k in ('id', 'status', 'real_port')}}"
+
+
+def retired_of(sim, ident):
+    """The instances tagged retired-source with fleetcrypt:original-id = ident."""
+    rds = sim.client("rds")
+    out = []
+    for i in rds.describe_db_instances()["DBInstances"]:
+        tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=i["DBInstanceArn"])["TagList"]}
+        if tags.get("fleetcrypt:role") == "retired-source" and tags.get("fleetcrypt:original-id") == ident:
+            out.append(i)
+    return out
+
+
+class FrozenCopy:
+    """A stopped instance's data directory copied and started on a free port
+    with trust authentication, so the test can read it as a superuser
+    without starting (and changing) the instance itself. Roles stay as they
+    are (a NOLOGIN role still cannot log in)."""
+
+    SUPERUSERS = ("postgres", "rdsadmin")
+
+    def __init__(self, sim, inst_id, world):
+        self.sim, self.inst_id = sim, inst_id
+        self.dir = os.path.join(world, f"frozen-{inst_id}")
+        self.srv = None
+        self.user = None
+
+    def __enter__(self):
+        info = self.sim.admin("GET", f"/instances/{self.inst_id}")
+        assert not info["server_up"], f"{self.inst_id} still has a running server: {info}"
+        assert info["data_dir"], f"{self.inst_id} has no data directory: {info}"
+        os.makedirs(self.dir)
+        data = os.path.join(self.dir, "data")
+        shutil.copytree(info["data_dir"], data, symlinks=True,
+                        ignore=shutil.ignore_patterns("postmaster.pid", "log"))
+        with open(os.path.join(data, "pg_hba.conf"), "w") as f:
+            f.write("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+        with open(os.path.join(data, "postgresql.auto.conf"), "a") as f:
+            f.write("\nlogging_collector = off\nssl = off\n")
+        chown_pg(self.dir)
+        os.chmod(data, 0o700)
+        if os.geteuid() == 0:
+            from fclib import pg_uid_gid
+            os.chown(self.dir, *pg_uid_gid())
+        self.srv = PgServer(data, free_port(), os.path.join(self.dir, "pg.log")).start()
+        for u in self.SUPERUSERS:
+            try:
+                if self._try(u):
+                    self.user = u
+                    break
+            except subprocess.CalledProcessError:
+                continue
+        assert self.user, f"no superuser login on the copy of {self.inst_id} (tried {self.SUPERUSERS})"
+        return self
+
+    def _try(self, user):
+        return self.query("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", user=user) == "t"
+
+    def query(self, text, db="postgres", user=None):
+        r = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
+                            "-d", self.srv.dsn(db, user or self.user), "-c", text],
+                           check=True, capture_output=True, text=True, timeout=60)
+        return r.stdout.strip()
+
+    def __exit__(self, *exc):
+        if self.srv:
+            self.srv.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def frozen_source_checks(sim, ident, world, target_seqs, roles=(MASTER, APP_ROLE)):
+    """The retired source of ident, read from a copy of its stopped data
+    directory: problems (empty when its rows are a subset of the target's,
+    the application roles are still blocked, and fleetcrypt left no slot,
+    publication, subscription or event trigger there; the documented
+    exception is the record schema and the admin role kept for `unblock`,
+    docs/pg-logical.md)."""
+    retired = retired_of(sim, ident)
+    if len(retired) != 1:
+        return [f"{ident}: expected one retired source, got {[r['DBInstanceIdentifier'] for r in retired]}"]
+    rid = retired[0]["DBInstanceIdentifier"]
+    sim.wait_instance(rid, "stopped", timeout=120)
+    out = []
+    with FrozenCopy(sim, rid, world) as fc:
+        src = [int(x) for x in fc.query("SELECT seq FROM a UNION ALL SELECT seq FROM b", db="app").split()]
+        extra = sorted(set(src) - set(target_seqs))
+        if extra:
+            out.append(f"{ident}: {len(extra)} rows of the frozen source {rid} are not on the target "
+                       f"(first {extra[:10]})")
+        names = ",".join("'" + r.replace("'", "''") + "'" for r in roles)
+        can = fc.query(f"SELECT rolname FROM pg_roles WHERE rolname IN ({names}) AND rolcanlogin ORDER BY 1")
+        if can:
+            out.append(f"{ident}: the retired source {rid} lets these roles log in again: {can.split()}")
+        left = [x for x in fc.query(FC_OBJECTS, db="app").split("\n") if x]
+        kept = [x for x in left if x.startswith("schema:") or (x.startswith("role:") and x.endswith("_admin"))]
+        if len([x for x in kept if x.startswith("role:")]) > 1:
+            out.append(f"{ident}: more than one fleetcrypt admin role on the retired source: {kept}")
+        bad = [x for x in left if x not in kept]
+        if bad:
+            out.append(f"{ident}: fleetcrypt objects left on the retired source {rid}: {bad}")
+    return out
+
+
+def instance_ids(sim):
+    return sorted(i["id"] for i in sim.admin("GET", "/instances")["instances"])
+
+
+# ------------------------------------------------------------------ holder intervals
+class LeaseWatch(threading.Thread):
+    """Polls every instance record (fence, owner, run_ms, step, attempt —
+    written atomically by lua/step_begin.lua when a holder takes the lease)
+    every `period` s and keeps each (instance, fence) the first time it is
+    seen. A holder that dies inside its step keeps its fence on the record
+    until the next holder's step_begin, at least one lease TTL later, so no
+    killed holder is missed; short steps that are missed are still in the
+    events stream (step_end.lua: ts, node, duration_ms)."""
+
+    FIELDS = ("fence", "owner", "run_ms", "step", "attempt")
+
+    def __init__(self, stack, campaign, ids, period=0.1):
+        super().__init__(daemon=True)
+        self.stack, self.campaign, self.ids, self.period = stack, campaign, list(ids), period
+        self.seen = {}            # (ident, fence) -> dict
+        self.polls = 0
+        self.errors = 0
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        conn = None
+        while not self.stop_flag.is_set():
+            try:
+                if conn is None:
+                    conn = RedisConn(self.stack.redis.port, timeout=2.0)
+                replies = conn.pipeline(*[("HMGET", f"fc:{{{self.campaign}}}:i:{i}") + self.FIELDS
+                                          for i in self.ids])
+                now = time.time()
+                self.polls += 1
+                for ident, r in zip(self.ids, replies):
+                    rec = dict(zip(self.FIELDS, r))
+                    if rec["fence"] and rec["owner"] and (ident, rec["fence"]) not in self.seen:
+                        self.seen[(ident, rec["fence"])] = dict(rec, instance=ident, seen=now)
+            except Exception:  # noqa: BLE001 - Redis restarting: reconnect
+                self.errors += 1
+                if conn:
+                    conn.close()
+                conn = None
+            time.sleep(self.period)
+        if conn:
+            conn.close()
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join(timeout=10)
+
+
+def step_events(stack, campaign):
+    """The campaign's event stream (fc:{campaign}:events): dicts."""
+    rows = RedisConn(stack.redis.port).cmd("XRANGE", f"fc:{{{campaign}}}:events", "-", "+")
+    return [dict(zip(f[::2], f[1::2])) for _, f in rows]
+
+
+def holder_intervals(events, watch, deaths):
+    """Every holder's interval [begin_ms, end_ms] per instance, from what
+    exists: lua/step_begin.lua records no event, so begins come from the
+    LeaseWatch (run_ms, owner) or, for steps it missed, from the step_end
+    event (ts - duration_ms); ends from the step_end event of that node, or
+    the node's death (crash-point file time) when it died inside the step.
+    deaths: node -> wall ms. Returns (intervals, unresolved)."""
+    ends = [e for e in events if e.get("node") and e.get("duration_ms") not in (None, "") and e.get("instance")]
+    used = set()
+    out, unresolved = [], []
+    for (ident, fence), h in sorted(watch.seen.items(), key=lambda kv: int(kv[1]["run_ms"])):
+        b = int(h["run_ms"])
+        match = None
+        for k, e in enumerate(ends):
+            if k in used or e["instance"] != ident or e["node"] != h["owner"] or e["step"] != h["step"]:
+                continue
+            if int(e["ts"]) >= b:
+                match = k
+                break
+        d = deaths.get(h["owner"])
+        if match is not None and (d is None or int(ends[match]["ts"]) <= d):
+            used.add(match)
+            out.append({"instance": ident, "node": h["owner"], "fence": fence, "step": h["step"],
+                        "begin": b, "end": int(ends[match]["ts"]), "how": "watch+event"})
+        elif d is not None and d >= b:
+            out.append({"instance": ident, "node": h["owner"], "fence": fence, "step": h["step"],
+                        "begin": b, "end": d, "how": "watch+death"})
+        else:
+            unresolved.append(h)
+    for k, e in enumerate(ends):
+        if k not in used:
+            out.append({"instance": e["instance"], "node": e["node"], "fence": None, "step": e["step"],
+                        "begin": int(e["ts"]) - int(e["duration_ms"]), "end": int(e["ts"]), "how": "event"})
+    return out, unresolved
+
+
+def overlapping_holders(intervals, tolerance_ms=50):
+    """Pairs of intervals of one instance that overlap by more than tolerance_ms."""
+    bad = []
+    by = {}
+    for iv in intervals:
+        by.setdefault(iv["instance"], []).append(iv)
+    for ivs in by.values():
+        ivs.sort(key=lambda x: x["begin"])
+        for a_i, a in enumerate(ivs):
+            for b in ivs[a_i + 1:]:
+                if b["begin"] >= a["end"] - tolerance_ms:
+                    break
+                bad.append((a, b))
+    return bad
+
+
+# ------------------------------------------------------------------ one campaign with writers
+def setup_sources(sim, ids):
+    """ids as real logical-replication sources with the app schema and the
+    application role: {ident: endpoint port}."""
+    logical_group(sim)
+    make_instances(sim, ids)
+    for i in ids:
+        app_schema(sim, i)
+        app_role(sim, i)
+    return {i: endpoint(sim, i) for i in ids}
+
+
+def start_app_writers(sim, ids, rate=15):
+    return {i: Writer(sim, i, rate=rate, user=APP_ROLE, password=APP_PASSWORD).start() for i in ids}
+
+
+def wait_campaign_terminal(stack, campaign, timeout, on_tick=None, period=0.5):
+    """Poll status until every instance is terminal (Redis may be down for a
+    while: a failed status call is just another tick). on_tick(status or None)."""
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        try:
+            st = stack.status(campaign)
+        except Exception:  # noqa: BLE001
+            st = None
+        if st and st["instances"] and all(i["state"] in TERMINAL for i in st["instances"]):
+            return st
+        if on_tick:
+            on_tick(st)
+        time.sleep(period)
+    raise AssertionError(f"campaign {campaign} not finished after {timeout}s: {json.dumps(st)}\n"
+                         + stack.diagnostics())
+
+
+def done_problems(st):
+    return [f"{i['id']}: {i['state']} at {i['step']}: {i.get('error')}" for i in st["instances"]
+            if i["state"] != "done"]
+
+
+def serving_problems(sim, campaign, ident, key_arn, port_before):
+    """The identifier serves the encrypted instance (campaign key, same port,
+    role tag encrypted), reached through its endpoint, and the application
+    role can log in there."""
+    out = []
+    rds = sim.client("rds")
+    inst = sim.instance(ident, rds)
+    if not inst["StorageEncrypted"] or inst.get("KmsKeyId") != key_arn:
+        out.append(f"{ident}: not encrypted with the campaign key ({inst['StorageEncrypted']}, {inst.get('KmsKeyId')})")
+    if inst["Endpoint"]["Port"] != port_before:
+        out.append(f"{ident}: the endpoint port changed ({port_before} -> {inst['Endpoint']['Port']})")
+    tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=inst["DBInstanceArn"])["TagList"]}
+    if tags.get("fleetcrypt:role") != "encrypted":
+        out.append(f"{ident}: serving instance tagged fleetcrypt:role={tags.get('fleetcrypt:role')}")
+    ok, detail = serving_instance_is(sim, ident)
+    if not ok:
+        out.append(f"{ident}: the endpoint does not reach the instance named {ident}: {detail}")
+    ok, err = app_login(sim, ident)
+    if not ok:
+        out.append(f"{ident}: the application role {APP_ROLE} cannot log in to the encrypted instance: {err}")
+    left = fleetcrypt_leftovers(sim, ident)
+    if left:
+        out.append(f"{ident}: fleetcrypt objects left on the target: {left}")
+    return out
+
+
+def campaign_problems(sim, world, campaign, ids, key_arn, ports, writers):
+    """Every per-instance check of the CI campaign tests, collected (not the
+    first failure only): A2, the serving instance, the frozen source."""
+    out = []
+    for i in ids:
+        for check in (lambda: exactly_once(sim, i, writers[i], min_acked=50),
+                      lambda: serving_problems(sim, campaign, i, key_arn, ports[i]),
+                      lambda: frozen_source_checks(sim, i, world, table_seqs(sim, i))):
+            try:
+                out += check()
+            except Exception as e:  # noqa: BLE001 - report it with the others
+                out.append(f"{i}: check raised {type(e).__name__}: {str(e)[:400]}")
+    left = [x for x in aws_leftovers(sim, campaign) if not (x.startswith("db:") and "retired" in x)]
+    if left:
+        out.append(f"intermediate AWS resources left: {left}")
+    # the test creates no snapshot (BackupRetentionPeriod 0): any left is fleetcrypt's
+    snaps = [x.get("id") for x in sim.admin("GET", "/snapshots")["snapshots"]]
+    if snaps:
+        out.append(f"snapshots left: {snaps}")
+    dup = conflicts(sim, "duplicate-create")
+    if dup:
+        out.append(f"{len(dup)} duplicate creates: {dup[:5]}")
+    return out
+
+
+class Phases:
+    """Where a long test's time goes, printed at the end (for the CI budget)."""
+
+    def __init__(self):
+        self.t = time.monotonic()
+        self.marks = []
+
+    def mark(self, name):
+        now = time.monotonic()
+        self.marks.append((name, now - self.t))
+        self.t = now
+
+    def __str__(self):
+        return " ".join(f"{n}={s:.1f}s" for n, s in self.marks)

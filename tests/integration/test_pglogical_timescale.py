@@ -1,0 +1,92 @@
+"""A pg-logical campaign with the emulator at time scale 0.02 (issue 11,
+"the emulator must behave like RDS"): every AWS duration is real, scaled
+down 50× — a rename takes 1.2 s and reboots the instance, the
+identifier's endpoint keeps reaching the old server for the modelled DNS
+lag (1.8 s) — where every other campaign test runs at scale 0 (instant,
+no lag). Two instances with an application-role writer each (keyed and
+keyless table), rename cutover. Asserted:
+
+- every instance done;
+- A2: every acknowledged number exactly once on the encrypted instance
+  now behind the original identifier (reached through its endpoint, and
+  the endpoint really reaches that instance's server);
+- the application role can log in to the encrypted instance;
+- the retired source is stopped, tagged, still blocked (no application
+  role may log in), holds no row the target lacks, and keeps no slot,
+  publication or subscription;
+- no duplicate create: none in the emulator's conflict log, and no create
+  action of fleetcrypt's succeeded more than once per instance (call log);
+- fleetcrypt's AWS calls per instance (the call log's entries signed with
+  the stack's key; the test's own calls use a second key) stay under
+  MAX_CALLS_PER_INSTANCE.
+
+MAX_CALLS_PER_INSTANCE is a count, not a time: today's campaign at scale 0
+(this test with FC_TS_SCALE=0) makes CALLS_AT_SCALE_0 calls per instance;
+polling that does not grow with AWS's wait time stays within 1.5× of it at
+any scale. Measured on the tree this test was written on, at 0.02: 47.0
+and 53.5 calls per instance in two runs (DescribeDBInstances grows with
+AWS's wait time: the issue's "polling is not yet flat"), so until the
+polling is flat this bound can fail. FC_TS_SCALE overrides the scale
+(e.g. to re-measure at 0).
+"""
+import os
+import time
+
+from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, duplicate_create_calls, Phases,
+                                     product_calls, setup_sources, split_awssim, start_app_writers, submit,
+                                     wait_campaign_terminal)
+
+split_awssim = split_awssim   # the fixture, imported for pytest
+SCALE = float(os.environ.get("FC_TS_SCALE", "0.02"))
+CALLS_AT_SCALE_0 = 35.5        # 2 instances, 71 calls: measured with FC_TS_SCALE=0 on this tree
+MAX_CALLS_PER_INSTANCE = 54   # ceil(1.5 * CALLS_AT_SCALE_0)
+CAMPAIGN = "ts"
+
+
+def test_pglogical_campaign_at_time_scale(split_awssim, world):
+    from fixtures_stack import make_stack
+    sim = split_awssim
+    ph = Phases()
+    ids = ["ts-a", "ts-b"]
+    sim.admin("POST", "/config", {"time_scale": 0})      # the sources are set up at full speed
+    ports = setup_sources(sim, ids)
+    stack = make_stack(world, sim, workers=2, executors=4)
+    writers = {}
+    try:
+        ph.mark("sources")
+        key = stack.make_key()["Arn"]
+        stack.start()
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+        sim.admin("DELETE", "/calls")
+        sim.admin("DELETE", "/conflicts")
+        writers = start_app_writers(sim, ids)
+        time.sleep(1.5)
+        submit(stack, CAMPAIGN, key, ids, world)
+        ph.mark("stack+submit")
+        t0 = time.monotonic()
+        st = wait_campaign_terminal(stack, CAMPAIGN, timeout=420)
+        ph.mark("campaign")
+        took = time.monotonic() - t0
+        time.sleep(1.5)          # writes after the switch (and the DNS lag) land on the target
+        for w in writers.values():
+            w.stop()
+        raw = product_calls(sim)
+        calls = call_summary(raw, len(ids))
+        print(f"time scale {SCALE}: campaign {took:.0f}s, {calls['total']} AWS calls "
+              f"({calls['per_instance']:.1f}/instance): {calls['by_action']}", flush=True)
+        sim.admin("POST", "/config", {"time_scale": 0, "rate": {"enabled": False}})   # the checks
+        problems = done_problems(st)
+        dup = duplicate_create_calls(raw, len(ids))
+        if dup:
+            problems.append(f"created more than once per instance (call log): {dup}")
+        problems += campaign_problems(sim, world, CAMPAIGN, ids, key, ports, writers)
+        if calls["per_instance"] > MAX_CALLS_PER_INSTANCE:
+            problems.append(f"{calls['per_instance']:.1f} AWS calls per instance > {MAX_CALLS_PER_INSTANCE} "
+                            f"(scale 0: {CALLS_AT_SCALE_0}): {calls['by_action']}")
+        ph.mark("checks")
+        print(f"phases: {ph}", flush=True)
+        assert not problems, "\n".join(problems) + "\n" + stack.diagnostics()
+    finally:
+        for w in writers.values():
+            w.stop()
+        stack.stop()
