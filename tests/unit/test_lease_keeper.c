@@ -128,17 +128,14 @@ static void test_stops_at_deadline(void **state)
     (void)state;
     fx f;
     fx_begin(&f, "lk2", "c2", "db2");
-    int64_t t0 = fc_mono_ms();
     take_lease(&f, "tok-2", TTL_MS);
     int64_t deadline = fc_mono_ms() + 2 * TTL_MS;
     lease_hold *h = lease_keeper_add(f.k, "c2", "db2", "snapshot", 3, "tok-2", deadline);
     assert_non_null(h);
-    /* the step never deregisters: the lease must still die, and only after
-     * the keeper renewed it at least once (it outlived the TTL it was set with) */
-    int64_t gone = wait_gone(&f);
-    assert_true(gone > 0);
-    assert_true(lease_hold_renewals(h) >= 1);
-    assert_true(gone > t0 + TTL_MS);
+    /* the step never deregisters: the keeper renews it while the deadline is
+     * ahead, and the lease still dies once the deadline passed */
+    assert_true(renewals_after(h, 1) >= 1);
+    assert_true(wait_gone(&f) > 0);
     /* the keeper marks the hold expired once the deadline passed, and it is
      * not "lost": nobody else took it */
     int64_t until = fc_mono_ms() + CAP_MS;
