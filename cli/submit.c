@@ -596,14 +596,41 @@ cleanup:
     return rc;
 }
 
+static void init_opts(sub_opts *o, const fc_config *cfg)
+{
+    memset(o, 0, sizeof *o);
+    fc_strlcpy(o->strategy, "pg-logical", sizeof o->strategy);
+    fc_strlcpy(o->region, cfg->region, sizeof o->region);
+    o->max_parallel = 5;
+    o->extra = json_object();
+}
+
+/* submit's checks of its arguments and campaign file alone, before any Redis
+ * or AWS call (for unit tests and fuzz targets): CLI_OK or CLI_USAGE. On
+ * CLI_OK, the campaign id and the instances named, joined by '\n'. */
+UNITTEST int submit_check_args(fc_config *cfg, int argc, char **argv, char *campaign, size_t ccap,
+                               char *ids, size_t icap, int *nids)
+{
+    sub_opts o;
+    init_opts(&o, cfg);
+    int rc = parse(&o, cfg, argc, argv);
+    fc_strlcpy(campaign, o.campaign, ccap);
+    *nids = o.nids;
+    size_t used = 0;
+    if (icap) ids[0] = 0;
+    for (int i = 0; i < o.nids && used < icap; i++) {
+        int w = snprintf(ids + used, icap - used, "%s%s", i ? "\n" : "", o.ids[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    free_opts(&o);
+    return rc;
+}
+
 int cli_submit(fc_config *cfg, int argc, char **argv)
 {
     sub_opts o;
-    memset(&o, 0, sizeof o);
-    fc_strlcpy(o.strategy, "pg-logical", sizeof o.strategy);
-    fc_strlcpy(o.region, cfg->region, sizeof o.region);
-    o.max_parallel = 5;
-    o.extra = json_object();
+    init_opts(&o, cfg);
     int rc = parse(&o, cfg, argc, argv);
     if (rc == CLI_OK) rc = run(&o, cfg);
     free_opts(&o);

@@ -35,11 +35,14 @@ void fc_crashpoint(const char *name);
 
 #define FC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* UNITTEST: file-local functions become visible to unit tests (curl's trick). */
+/* UNITTEST: file-local functions become visible to unit tests and fuzz
+ * targets (curl's trick); FC_UNIT_TESTING is set by builds with tests.
+ * Their prototypes live in the module's header under #ifdef FC_UNIT_TESTING.
+ * Unused when static in a build without tests, hence the attribute. */
 #ifdef FC_UNIT_TESTING
 #define UNITTEST
 #else
-#define UNITTEST static
+#define UNITTEST static __attribute__((unused))
 #endif
 
 #endif

@@ -121,6 +121,7 @@ bool window_parse(const char *spec, fc_window *w, char *err, size_t errcap)
         seterr(err, errcap, "start and end are equal (use 00:00-24:00 for a whole day)", spec);
         return false;
     }
+    if (w->end_min == 0) w->end_min = 1440; /* "…-00:00" ends at midnight: 24:00, end_min in 1..1440 */
     return true;
 }
 

@@ -128,8 +128,11 @@ def load_data(db):
 
 
 class Writer(threading.Thread):
-    """Commits one row every ~50 ms through the instance endpoint and records
-    every commit that succeeded; reconnects across the cutover."""
+    """Commits one number every ~50 ms through the instance endpoint, into
+    orders (keyed, writer_seq UNIQUE) and audit_log (no key) in one
+    statement, and records every commit that succeeded; reconnects across
+    the cutover. A row applied twice can only show in audit_log: a UNIQUE
+    column would refuse the second copy, so orders alone cannot see doubles."""
 
     def __init__(self, db):
         super().__init__(daemon=True)
@@ -144,7 +147,9 @@ class Writer(threading.Thread):
                     conn = connect(self.db)
                 self.seq += 1
                 with conn.cursor() as cur:
-                    cur.execute("INSERT INTO orders (writer_seq, customer, amount) VALUES (%s, 'live', 1)", (self.seq,))
+                    cur.execute("WITH o AS (INSERT INTO orders (writer_seq, customer, amount) VALUES (%s, 'live', 1)"
+                                " RETURNING writer_seq) INSERT INTO audit_log (seq, note) SELECT writer_seq, 'live'"
+                                " FROM o", (self.seq,))
                 self.committed.append(self.seq)
             except Exception:  # noqa: BLE001 - downtime window: count and reconnect
                 self.errors += 1
@@ -155,6 +160,24 @@ class Writer(threading.Thread):
                 conn = None
                 time.sleep(0.2)
             time.sleep(0.05)
+
+
+def live_rows(db):
+    """(writer_seq of orders, seq of audit_log's live rows) as the instance holds them."""
+    with connect(db) as c, c.cursor() as cur:
+        cur.execute("SELECT writer_seq FROM orders WHERE writer_seq IS NOT NULL")
+        keyed = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT seq FROM audit_log WHERE note = 'live'")
+        keyless = [r[0] for r in cur.fetchall()]
+    c.close()
+    return keyed, keyless
+
+
+def missing_doubled(committed, keyed, keyless):
+    """Committed numbers absent from either table; extra copies in the keyless one."""
+    missing = (set(committed) - set(keyed)) | (set(committed) - set(keyless))
+    doubled = (len(keyed) - len(set(keyed))) + (len(keyless) - len(set(keyless)))
+    return missing, doubled
 
 
 def fc(*args, check=True):
@@ -224,11 +247,7 @@ def main():
         detail = inst.get("error") or ""
         if inst["state"] == "done":
             enc = db and db.get("StorageEncrypted") and key["KeyId"] in (db.get("KmsKeyId") or "")
-            with connect(db) as c, c.cursor() as cur:
-                cur.execute("SELECT writer_seq FROM orders WHERE writer_seq IS NOT NULL")
-                seen = [r[0] for r in cur.fetchall()]
-            missing = set(w.committed) - set(seen)
-            doubled = len(seen) - len(set(seen))
+            missing, doubled = missing_doubled(w.committed, *live_rows(db))
             good = enc and not missing and doubled == 0
             ok &= bool(good)
             detail = (f"encrypted={'yes' if enc else 'NO'} live rows committed={len(w.committed)} "
@@ -240,10 +259,8 @@ def main():
             # (still unencrypted, never renamed or stopped, every committed row there once)
             untouched = bool(db) and not db.get("StorageEncrypted") and db.get("DBInstanceStatus") == "available"
             if untouched:
-                with connect(db) as c, c.cursor() as cur:
-                    cur.execute("SELECT writer_seq FROM orders WHERE writer_seq IS NOT NULL")
-                    seen = [r[0] for r in cur.fetchall()]
-                untouched = not (set(w.committed) - set(seen)) and len(seen) == len(set(seen))
+                missing, doubled = missing_doubled(w.committed, *live_rows(db))
+                untouched = not missing and doubled == 0
             ok &= inst["state"] == "failed" and "rds.logical_replication" in detail and untouched
             detail += f" [source untouched: {'yes' if untouched else 'NO'}]"
         else:

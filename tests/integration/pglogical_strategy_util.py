@@ -8,11 +8,14 @@ No Python PostgreSQL driver is needed: writers are psql processes fed
 through a pipe."""
 import json
 import os
+import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
-from fclib import PG_BIN, wait_until
+from fclib import IS_ROOT, PG_BIN, as_pg_user_cmd, pg_uid_gid, wait_until
 from fixtures_awssim import psql
 
 PASSWORD = "app-password-1"
@@ -146,7 +149,8 @@ class Writer:
         self.sim, self.ident, self.rate, self.tables, self.db = sim, ident, rate, tables, db
         self.user, self.password = user, password
         self.acked = []          # (time, number)
-        self.errors = 0
+        self.errors = 0          # every session end, the writer's own stop included
+        self.cutoffs = []        # wall-clock time (epoch s) of each session the server ended
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -204,7 +208,15 @@ class Writer:
             if port:
                 self._session(port)
             self.errors += 1
+            if not self.stop_flag.is_set():   # not our own stop: the server refused or ended us
+                with self.lock:
+                    self.cutoffs.append(time.time())
             time.sleep(0.02)
+
+    def cut_off_after(self, epoch_s):
+        """Sessions the server ended (or refused) at or after epoch_s."""
+        with self.lock:
+            return [t for t in self.cutoffs if t >= epoch_s]
 
     def stop(self):
         self.stop_flag.set()
@@ -260,7 +272,6 @@ def aws_leftovers(sim, campaign):
 # test_chaos_short.py: an emulator whose call log tells fleetcrypt's calls
 # from the test's own, an application role, A2 / frozen-source / leftover
 # checks, and the holder intervals of every instance's steps.
-import shutil  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -693,3 +704,52 @@ class Phases:
 
     def __str__(self):
         return " ".join(f"{n}={s:.1f}s" for n, s in self.marks)
+
+
+# ------------------------------------------------------------------ reading a stopped instance
+def frozen_rows(sim, ident, query, db="app", timeout=120):
+    """Rows of `query` (one line of SQL) on a STOPPED instance, read by the
+    test itself: a single-user backend on a copy of the instance's data
+    directory. No endpoint, no login and nothing of the product is involved,
+    so a source whose roles the cutover blocked is readable, and the answer
+    does not depend on fleetcrypt's own verify. Returns a list of tuples of
+    text values (NULL as None)."""
+    sim.wait_instance(ident, "stopped", timeout=120)
+    v = wait_until(lambda: (lambda x: x if not x.get("server_up") else None)(sim.admin("GET", f"/instances/{ident}")),
+                   60, 0.5, f"{ident}'s server down")
+    base = tempfile.mkdtemp(prefix="fc-frozen-")
+    try:
+        data = os.path.join(base, "data")
+        shutil.copytree(v["data_dir"], data, symlinks=False)  # a pg_wal link is copied, not shared
+        for f in ("postmaster.pid", "postmaster.opts"):
+            if os.path.exists(os.path.join(data, f)):
+                os.unlink(os.path.join(data, f))
+        if IS_ROOT:
+            uid, gid = pg_uid_gid()
+            for root, dirs, files in os.walk(base):
+                os.chown(root, uid, gid)
+                for f in files:
+                    os.chown(os.path.join(root, f), uid, gid, follow_symlinks=False)
+        os.chmod(data, 0o700)
+        cmd = [os.path.join(PG_BIN, "postgres"), "--single", "-D", data, "-c", "listen_addresses=",
+               "-c", "shared_preload_libraries=", "-c", "ssl=off", "-c", "archive_mode=off",
+               "-c", f"unix_socket_directories={base}", db]
+        r = subprocess.run(as_pg_user_cmd(cmd), input=query.strip().replace("\n", " ") + "\n",
+                           capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0 and "ERROR" not in r.stderr, \
+            f"single-user read of {ident} failed (rc={r.returncode}): {r.stderr[-2000:]}"
+        rows, cur, in_header = [], [], True
+        for line in r.stdout.splitlines():
+            if line.strip() == "----":
+                if in_header:
+                    in_header = False
+                else:
+                    rows.append(tuple(cur))
+                cur = []
+                continue
+            m = re.match(r'^\s*(?:backend> )?\s*\d+: \S+ = (?:"(.*)"|<NULL>)\t\(typeid', line)
+            if m and not in_header:
+                cur.append(m.group(1))
+        return rows
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

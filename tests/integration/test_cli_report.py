@@ -271,7 +271,11 @@ def test_cli_report_select(stack, tmp_path):
     for ident, t in table.items():
         assert t["encrypted_now"] == str(want[ident]["StorageEncrypted"]).lower(), t
         assert t["migrated_by_fleetcrypt"] == ("true" if ident in IDS else "false"), t
-        assert t["key_after"] == (arn if ident in IDS else t["key_after"]), t
+        # migrated: the campaign's key; otherwise exactly what the JSON report says
+        # (the same row), and nothing at all for an instance in no campaign
+        assert t["key_after"] == (arn if ident in IDS else (rows[ident]["key_after"] or "")), (t, rows[ident])
+        if ident in never:
+            assert t["key_after"] == "" and t["campaign"] == "", t
     assert table["rep-free"]["campaign"] == "" and table["rep-free"]["error"] == "not migrated by fleetcrypt"
 
     # ---- HTML, parsed: every instance and figure

@@ -9,6 +9,7 @@ file works, an empty match and malformed selectors exit 2 naming the bad
 term and enqueue nothing.
 """
 import json
+import re
 
 from fixtures_stack import META_TAG
 
@@ -42,8 +43,14 @@ def test_cli_select(stack, tmp_path):
         stack.sim.wait_instance(i, "available", timeout=60)
     base = ["submit", "--campaign", "s1", "--kms-key", key["Arn"], "--strategy", "offline"]
 
+    before = len(stack.calls())
     r = stack.cli(*base, "--select", "engine=postgres,encrypted=false,tag:env=dev", "--dry-run")
     assert r.returncode == 0, r.stderr
+    # the selector is resolved with one paginated DescribeDBInstances: no call
+    # of this run names a single instance
+    describes = [c for c in stack.calls()[before:] if c.get("action") == "DescribeDBInstances"]
+    assert describes, "no DescribeDBInstances call seen"
+    assert all(c.get("resource") is None for c in describes), [c.get("resource") for c in describes]
     assert selected(r.stdout) == ["sel-dev-a", "sel-dev-b", "zz-dev-c"], r.stdout
     assert "3 instance(s)" in r.stdout
 
@@ -54,11 +61,9 @@ def test_cli_select(stack, tmp_path):
     assert r.returncode == 0 and selected(r.stdout) == ["sel-dev-enc"], (r.stdout, r.stderr)
     # selector plus explicit ids: the union
     r = stack.cli(*base, "--select", "tag:env=prod", "sel-dev-a", "--dry-run")
-    assert r.returncode == 0 and "2 instance(s)" in r.stdout, r.stdout
-
-    # the selector is resolved with DescribeDBInstances only (no per-instance describe)
-    calls = [c for c in stack.calls() if c.get("action") == "DescribeDBInstances"]
-    assert calls, "no DescribeDBInstances call seen"
+    assert r.returncode == 0 and "campaign s1: 2 instance(s)" in r.stdout, r.stdout
+    assert selected(r.stdout) == ["sel-prod-a"], r.stdout  # the explicit id is not "selected"...
+    assert re.search(r"^\s*sel-dev-a\b", r.stdout, re.M), r.stdout  # ...but is in the campaign
 
     # errors: exit 2, the bad term named, nothing enqueued
     for sel, word in [("engine=postgres,bogus", "bogus"), ("colour=red", "colour"),

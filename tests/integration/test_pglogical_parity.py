@@ -5,13 +5,25 @@ upper case, spaces, quotes and non-ASCII in their names; tables with and
 without primary keys (composite too); owned, free-standing and descending
 sequences; identity columns; 1 MB text and bytea; jsonb, arrays, an enum,
 numeric; a partitioned table (rows moving between partitions). Rows change
-after the snapshot, so replication carries them. After cutover every table
+after the snapshot, and writers keep committing on the source while the
+target catches up, so replication carries them. After cutover every table
 matches by checksum (keyed: ordered chunks; keyless: multiset), every
 sequence on the target is at or past the source's, and new inserts on the
 target do not collide.
+
+The product's own verify is not trusted alone: the test compares source and
+target itself, table by table, with a digest of `COPY (SELECT * FROM t ORDER
+BY t) TO STDOUT` (every row, in a total order on all its columns) computed
+on both sides once the source is blocked and the target has caught up.
 """
+import hashlib
+import os
+import subprocess
+import threading
+
+from fclib import PG_BIN, wait_until
 from fixtures_pg import *  # noqa: F401,F403
-from fixtures_pg import (MASTER, SUPER, WAL_SEGSIZE, conn_a, conn_b, fc_passwords, psql,
+from fixtures_pg import (MASTER, SUPER, WAL_SEGSIZE, conn_a, conn_b, cq, fc_passwords, psql,
                          setup_master, tool)
 
 DBS = ("app", "db two ü")
@@ -71,6 +83,67 @@ SELECT nextval('public.free_seq'), nextval({S1 + '."Desc Seq"'!r}) FROM generate
 """
 
 
+# every user table, the partitioned parent and each partition (rows must be in the right one)
+TABLES = (f'{S1}."Orders"', T2, "public.nokey", "public.owned", "public.meas", "public.meas_2023",
+          "public.meas_2024")
+
+# one writer batch (i = its number): inserts, updates that move rows between
+# partitions, keyless duplicates; committed as one transaction
+LIVE = f"""BEGIN;
+INSERT INTO public.nokey VALUES ({{i}} % 10, 'live', {{i}}), (1, 'dup', 1);
+UPDATE {S1}."Orders" SET amount = amount + 1, doc = coalesce(doc, '{{{{}}}}') || '{{{{"live": {{i}}}}}}'
+ WHERE id = 1 + {{i}} % 40;
+INSERT INTO {T2} VALUES (1000 + {{i}}, 'live ü', {{i}} / 7.0);
+UPDATE public.meas SET at = CASE WHEN at < '2024-01-01' THEN at + 365 ELSE at - 365 END
+ WHERE id = 1 + {{i}} % 100 AND id % 4 <> 0;
+INSERT INTO public.owned(v) VALUES ('live ' || {{i}});
+COMMIT;"""
+
+
+class LiveWriter:
+    """Batches of LIVE on one source database as the master user, one psql
+    per batch, until stopped (or refused once the cutover blocks writers).
+    `committed` counts the batches psql reported done."""
+
+    def __init__(self, port, db):
+        self.port, self.db, self.committed, self.refused = port, db, 0, 0
+        self.stop_flag = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.t.start()
+        return self
+
+    def _run(self):
+        i = 0
+        while not self.stop_flag.is_set():
+            i += 1
+            r = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-d",
+                                f"host=127.0.0.1 port={self.port} dbname={cq(self.db)} user={MASTER}",
+                                "-c", LIVE.format(i=i)], capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                self.committed += 1
+            else:
+                self.refused += 1
+                self.stop_flag.wait(0.05)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.t.join(timeout=90)
+        assert not self.t.is_alive()
+
+
+def digest(port, db, table):
+    """(sha256, rows) of COPY (SELECT * FROM table ORDER BY the whole row) as
+    psql prints it: computed by the test, independent of fleetcrypt."""
+    r = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+                        f"host=127.0.0.1 port={port} dbname={cq(db)} user={SUPER}",
+                        "-c", f"COPY (SELECT * FROM {table} AS r ORDER BY r) TO STDOUT"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, f"COPY {table} on port {port} db {db}: {r.stderr.decode(errors='replace')}"
+    return hashlib.sha256(r.stdout).hexdigest(), r.stdout.count(b"\n")
+
+
 def seqs(port, db):
     out = psql(port, "SELECT schemaname || '.' || sequencename, coalesce(last_value, 0), increment_by "
                      "FROM pg_sequences WHERE schemaname NOT LIKE 'fc\\_%' ORDER BY 1", db=db)
@@ -104,15 +177,31 @@ def test_awkward_schemas_match_after_cutover(servers):
 
     for db in DBS:   # the changes replication must carry
         psql(src.port, CHANGES, db=db, user=MASTER)
+    # and writers commit on every source database while the target catches up
+    writers = {db: LiveWriter(src.port, db).start() for db in DBS}
+    for db in DBS:
+        wait_until(lambda db=db: writers[db].committed >= 20, 120, 0.1, f"20 live batches on {db}")
+    before_block = {db: w.committed for db, w in writers.items()}
 
     admin = lambda db: ["--host", "127.0.0.1", "--port", src.port, "--db", db,  # noqa: E731
                         "--user", f"fc_{tag}_admin", "--password-env", "FC_ADMIN_PW", "--tag", tag]
     blk = tool("cutover-block", *admin(DBS[0]), "--protect", SUPER, env=pw)[1]
+    for db, w in writers.items():   # blocked: the writers are refused from now on
+        wait_until(lambda w=w: w.refused >= 1, 60, 0.1, f"the writer on {db} refused by the block")
+        w.stop()
+        assert w.committed >= before_block[db], (db, w.committed, before_block[db])
     rows = 0
     for db in DBS:
         tool("wait-flush", *admin(db), "--lsn", blk["lsn"], "--timeout-ms", 60000, env=pw)
         st = tool("sub-status", *conn_a(tgt, db), "--tag", tag)[1]
         assert st["enabled"] == "1" and st["apply_errors"] == "0", (db, st)
+        # the test's own comparison: every table, every row, in order
+        live = int(psql(src.port, "SELECT count(*) FROM public.owned WHERE v LIKE 'live %'", db=db))
+        # each acknowledged batch once (one more if the block cut a session after its commit)
+        assert writers[db].committed <= live <= writers[db].committed + 1, (db, live, writers[db].committed)
+        for table in TABLES:
+            ds, dt = digest(src.port, db, table), digest(tgt.port, db, table)
+            assert ds == dt, f"{db} {table}: source {ds} != target {dt}"
         tool("sync-sequences", *admin(db), *conn_b(tgt, db), "--margin", 100, env=pw)
         rc, kv, out, err = tool("verify", *admin(db), *conn_b(tgt, db), "--chunk-rows", 7, env=pw,
                                 check=False)

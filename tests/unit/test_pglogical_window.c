@@ -40,6 +40,10 @@ static void test_parse_ok(void **state)
         {"Wednesday 12:00-13:00", 0x4, 720, 780, false},
         {"03:00-04:00", 0x7f, 180, 240, false},
         {"MON  01:00-05:00  ", 0x1, 60, 300, false},
+        /* an end at 00:00 is the end of the opening day (found by
+         * fuzz_window): end_min stays in 1..1440 as window.h promises */
+        {"Tue 23:00-00:00", 0x2, 1380, 1440, false},
+        {"01:00-00:00", 0x7f, 60, 1440, false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         fc_window w;

@@ -1,8 +1,10 @@
 /* test_sigv4 — runs every case of the official AWS SigV4 test suite
- * (../shared/aws-sigv4-testsuite) through sigv4_sign and compares the
- * canonical request, string to sign and Authorization header byte for byte.
- * The suite is located through FC_SHARED_DIR, else FC_SOURCE_DIR "/../shared";
- * a missing suite is a failure, never a silent pass. */
+ * (shipped in tests/unit/sigv4-vectors/, Apache-2.0, LICENSE and NOTICE
+ * beside it) through sigv4_sign and compares the canonical request, string
+ * to sign and Authorization header byte for byte. The suite is located
+ * through FC_SIGV4_VECTORS, else FC_SOURCE_DIR "/tests/unit/sigv4-vectors":
+ * inside the repository, so a fresh clone runs it. A missing suite is a
+ * failure, never a silent pass. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -235,14 +237,14 @@ static void collect(const char *dir, case_ref *cases, size_t *n, int depth)
 
 static const char *suite_dir(char *buf, size_t cap)
 {
-    const char *shared = getenv("FC_SHARED_DIR");
-    if (shared && *shared) {
-        snprintf(buf, cap, "%s/aws-sigv4-testsuite", shared);
+    const char *dir = getenv("FC_SIGV4_VECTORS");
+    if (dir && *dir) {
+        snprintf(buf, cap, "%s", dir);
     } else {
 #ifdef FC_SOURCE_DIR
-        snprintf(buf, cap, "%s/../shared/aws-sigv4-testsuite", FC_SOURCE_DIR);
+        snprintf(buf, cap, "%s/tests/unit/sigv4-vectors", FC_SOURCE_DIR);
 #else
-        snprintf(buf, cap, "../shared/aws-sigv4-testsuite");
+        snprintf(buf, cap, "tests/unit/sigv4-vectors");
 #endif
     }
     return buf;
@@ -257,7 +259,7 @@ static void test_official_vectors(void **state)
     suite_dir(dir, sizeof(dir));
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        fail_msg("SigV4 test suite not found at %s (set FC_SHARED_DIR)", dir);
+        fail_msg("SigV4 test suite not found at %s (set FC_SIGV4_VECTORS)", dir);
     collect(dir, cases, &n, 0);
     if (n < 25) fail_msg("expected at least 25 SigV4 cases in %s, found %zu", dir, n);
 
