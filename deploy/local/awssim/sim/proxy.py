@@ -20,6 +20,7 @@ class Endpoint:
         self.target = None          # real port or None (connection closed at once)
         self.pin_target = None      # DNS lag: keep this target until pin_until
         self.pin_until = 0.0
+        self.last_real = None       # the last server this name reached (what a DNS cache still holds)
         self.conns = set()
         self.lock = threading.RLock()
         self.sock = None
@@ -44,6 +45,8 @@ class Endpoint:
             before = self.effective()
             self.target = target
             after = self.effective()
+            if after is not None:
+                self.last_real = after
             if before != after:
                 self._drop()
 
@@ -53,6 +56,8 @@ class Endpoint:
             before = self.effective()
             self.pin_target = target
             self.pin_until = time.monotonic() + seconds
+            if target is not None:
+                self.last_real = target
             if before != self.effective():
                 self._drop()
 

@@ -594,8 +594,12 @@ def do_rename(world, store, inst, new, dns_lag):
         (inst.get("pending") or {}).pop("DBInstanceIdentifier", None)
         new_ep = world.endpoint(store, new)
     if dns_lag > 0:
+        # RDS DNS lags both ways: the vacated name keeps reaching this server,
+        # and the taken name keeps reaching whatever it reached before (a
+        # cached record of the server that had it, even when that server was
+        # renamed away moments ago), until the lag passes
         old_ep.pin(old_target, dns_lag)
-        new_ep.pin(new_ep.effective(), dns_lag)
+        new_ep.pin(new_ep.effective() or new_ep.last_real, dns_lag)
     sync_endpoint(world, store, old)
     sync_endpoint(world, store, new)
     world.event(store, "db-instance", new, f"Renamed instance from {old} to {new}", ["notification"],
