@@ -144,8 +144,10 @@ static const strategy_info catalog[] = {
      "offline: each source instance is STOPPED first and stays unavailable for the whole run "
      "(snapshot, encrypted copy, restore, rename swap)"},
     {"pg-logical", "preflight", 600,
-     "pg-logical: sources stay online; writes stop only during each cutover (block, drain, rename swap or "
-     "proxy switch: about a second plus the switch)"},
+     "pg-logical: sources stay online; writes stop only during each cutover (block, drain, switch: seconds "
+     "with --cutover-method proxy, minutes for a rename swap on AWS, where the rename and its DNS take that "
+     "long). Passwords changed on a source after its snapshot are NOT carried over (RDS does not expose "
+     "password hashes): do not rotate database passwords during the campaign"},
 };
 
 const strategy_info *step_catalog_find(const char *name)
