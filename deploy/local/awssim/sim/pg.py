@@ -62,6 +62,7 @@ class PgManager:
         os.chmod(sock, 0o700)
         self.chown(sock)
         self.sockdir = sock
+        self.ca = None  # tls.RdsCa: when set, every instance serves TLS with a certificate from it
 
     # ------------------------------------------------------------ helpers
     def chown(self, path, recursive=False):
@@ -190,6 +191,11 @@ class PgManager:
         }
         if self.fsync == "off":
             base["synchronous_commit"] = "off"
+        if self.ca:
+            # TLS as on RDS: a certificate per instance (its own dir, not the data
+            # dir a snapshot copies) from the emulated RDS CA
+            crt, key = self.ca.issue(os.path.dirname(datadir))
+            base.update({"ssl": "on", "ssl_cert_file": qlit(crt), "ssl_key_file": qlit(key)})
         base.update(settings)
         lines = ["# awssim: managed, rewritten at every start\n"]
         for k, v in base.items():
