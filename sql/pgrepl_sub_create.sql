@@ -1,9 +1,10 @@
--- CREATE SUBSCRIPTION without its connection string (and password) in any
--- statement text the server logs: the arguments come from pg_temp.fc_sub_args
--- (COPY data), the statement runs through EXECUTE (never logged by
--- log_statement), and a failure is re-raised with the password and the
--- connection string masked, so neither the target's log (ERROR, CONTEXT,
--- STATEMENT lines) nor the client sees them. disable_on_error from PG 15 on.
+-- pgrepl_sub_create: CREATE SUBSCRIPTION from COPY data, password masked in errors.
+-- The connection string (and password) is in no statement text the server
+-- logs: the arguments come from pg_temp.fc_sub_args (COPY data), the
+-- statement runs through EXECUTE (never logged by log_statement), and a
+-- failure is raised again with the password and the connection string
+-- masked, so neither the target's log (ERROR, CONTEXT, STATEMENT lines) nor
+-- the client sees them. disable_on_error from PG 15 on.
 DO $fc$
 DECLARE
   a record;

@@ -79,6 +79,10 @@ class PgManager:
             kw = {"user": self.uid, "group": self.gid, "extra_groups": []}
         env = dict(os.environ, LC_ALL="C.UTF-8", PGTZ="UTC")
         env.pop("PGPASSWORD", None)
+        if self.root:
+            # the server's own home, as on RDS: libpq inside the server (a subscription
+            # over TLS) looks for ~/.postgresql/ and must not find root's unreadable one
+            env["HOME"] = pwd.getpwuid(self.uid).pw_dir
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
                            cwd="/", env=env, **kw)
         if check and r.returncode != 0:
