@@ -32,11 +32,102 @@ static void fmt_int(char *buf, size_t cap, int v)
     snprintf(buf, cap, "%d", v);
 }
 
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+const char *pgq_default_sslmode(void)
+{
+    const char *v = env_nonempty("FLEETCRYPT_PG_SSLMODE");
+    if (!v) v = env_nonempty("PGSSLMODE");
+    return v ? v : "verify-full";
+}
+
+const char *pgq_default_sslrootcert(void)
+{
+    const char *v = env_nonempty("FLEETCRYPT_PG_SSLROOTCERT");
+    if (!v) v = env_nonempty("FLEETCRYPT_RDS_CA_BUNDLE");
+    if (!v) v = env_nonempty("PGSSLROOTCERT");
+    return v;
+}
+
+const char *pgq_server_sslmode(const char *client_mode)
+{
+    const char *m = client_mode && *client_mode ? client_mode : pgq_default_sslmode();
+    if (!strcmp(m, "require") || !strcmp(m, "verify-ca") || !strcmp(m, "verify-full")) return "require";
+    return m;
+}
+
+static const char *ci_sslmode(const pgq_conninfo *ci)
+{
+    return ci->sslmode && *ci->sslmode ? ci->sslmode : pgq_default_sslmode();
+}
+
+static const char *ci_sslrootcert(const pgq_conninfo *ci)
+{
+    return ci->sslrootcert && *ci->sslrootcert ? ci->sslrootcert : pgq_default_sslrootcert();
+}
+
+/* enc: bit 1 = libpq quoting (a backslash before each backslash and quote),
+ * bit 2 = SQL quoting (quotes doubled), bit 4 = E'' literal quoting
+ * (backslashes doubled after the libpq step). */
+static char *encode_secret(const char *s, int enc)
+{
+    size_t n = strlen(s);
+    char *tmp = malloc(4 * n + 1), *out = malloc(8 * n + 1);
+    if (!tmp || !out) {
+        free(tmp);
+        free(out);
+        return NULL;
+    }
+    size_t k = 0;
+    for (const char *p = s; *p; p++) {
+        if ((enc & 1) && (*p == '\\' || *p == '\'')) tmp[k++] = '\\';
+        tmp[k++] = *p;
+    }
+    tmp[k] = 0;
+    k = 0;
+    for (const char *p = tmp; *p; p++) {
+        if ((enc & 2) && *p == '\'') out[k++] = '\'';
+        if ((enc & 4) && *p == '\\') out[k++] = '\\';
+        out[k++] = *p;
+    }
+    out[k] = 0;
+    fc_wipe(tmp, 4 * n + 1);
+    free(tmp);
+    return out;
+}
+
+void pgq_redact(char *s, const char *secret)
+{
+    if (!s || !secret || !*secret) return;
+    /* longest encodings first, so a shorter form never leaves a longer one half-masked */
+    static const int encs[] = {7, 3, 6, 2, 1, 0};
+    for (size_t e = 0; e < sizeof encs / sizeof encs[0]; e++) {
+        char *form = encode_secret(secret, encs[e]);
+        if (!form) {
+            fc_wipe(s, strlen(s)); /* cannot redact: say nothing rather than leak */
+            return;
+        }
+        size_t fl = strlen(form);
+        size_t rl = fl < 3 ? fl : 3;
+        char *hit;
+        while ((hit = strstr(s, form)) != NULL) {
+            memset(hit, '*', rl);
+            memmove(hit + rl, hit + fl, strlen(hit + fl) + 1);
+        }
+        fc_wipe(form, fl);
+        free(form);
+    }
+}
+
 void pgq_conninfo_describe(const pgq_conninfo *ci, char *out, size_t cap)
 {
     snprintf(out, cap, "host=%s port=%d dbname=%s user=%s sslmode=%s", ci->host ? ci->host : "",
              ci->port ? ci->port : 5432, ci->dbname ? ci->dbname : "", ci->user ? ci->user : "",
-             ci->sslmode ? ci->sslmode : "prefer");
+             ci_sslmode(ci));
 }
 
 pgq *pgq_connect(const pgq_conninfo *ci, char *err, size_t errcap)
@@ -53,8 +144,8 @@ pgq *pgq_connect(const pgq_conninfo *ci, char *err, size_t errcap)
     keys[k] = "dbname", vals[k++] = ci->dbname ? ci->dbname : "postgres";
     if (ci->user) keys[k] = "user", vals[k++] = ci->user;
     if (ci->password) keys[k] = "password", vals[k++] = ci->password;
-    keys[k] = "sslmode", vals[k++] = ci->sslmode ? ci->sslmode : "prefer";
-    if (ci->sslrootcert) keys[k] = "sslrootcert", vals[k++] = ci->sslrootcert;
+    keys[k] = "sslmode", vals[k++] = ci_sslmode(ci);
+    if (ci_sslrootcert(ci)) keys[k] = "sslrootcert", vals[k++] = ci_sslrootcert(ci);
     keys[k] = "connect_timeout", vals[k++] = ctimeout;
     keys[k] = "application_name", vals[k++] = ci->application_name ? ci->application_name : "fleetcrypt";
     keys[k] = "client_encoding", vals[k++] = "UTF8";
@@ -128,8 +219,9 @@ bool pgq_conninfo_string(const pgq_conninfo *ci, dbuf *out)
               pgq_conninfo_append(out, "dbname", ci->dbname ? ci->dbname : "postgres") &&
               (!ci->user || pgq_conninfo_append(out, "user", ci->user)) &&
               (!ci->password || pgq_conninfo_append(out, "password", ci->password)) &&
-              pgq_conninfo_append(out, "sslmode", ci->sslmode ? ci->sslmode : "prefer") &&
-              (!ci->sslrootcert || pgq_conninfo_append(out, "sslrootcert", ci->sslrootcert)) &&
+              /* the server opens this connection: no file of ours (sslrootcert) can
+               * reach it, and a mode that verifies against one becomes require */
+              pgq_conninfo_append(out, "sslmode", pgq_server_sslmode(ci->sslmode)) &&
               pgq_conninfo_append(out, "application_name",
                                   ci->application_name ? ci->application_name : "fleetcrypt");
     return ok;

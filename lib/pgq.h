@@ -18,8 +18,8 @@ typedef struct pgq_conninfo {
     const char *dbname;
     const char *user;
     const char *password;     /* not owned, never logged; NULL = none (trust, .pgpass) */
-    const char *sslmode;      /* NULL = "prefer" (local); production: "verify-full" */
-    const char *sslrootcert;  /* CA bundle for verify-ca/verify-full (RDS global bundle) */
+    const char *sslmode;      /* NULL = pgq_default_sslmode() (verify-full unless configured) */
+    const char *sslrootcert;  /* CA bundle for verify-ca/verify-full; NULL = pgq_default_sslrootcert() */
     int connect_timeout_s;    /* 0 = 10 */
     int statement_timeout_ms; /* 0 = 60000; <0 = server default */
     int lock_timeout_ms;      /* 0 = 10000; <0 = server default */
@@ -38,15 +38,36 @@ pgq *pgq_connect(const pgq_conninfo *ci, char *err, size_t errcap);
 /* Accepts NULL. */
 void pgq_close(pgq *q);
 
-/* libpq connection-string text for ci (for CREATE SUBSCRIPTION ... CONNECTION):
- * every value single-quoted with \ and ' escaped as libpq requires. The
- * buffer holds the password when there is one: free it with dbuf_free_secure. */
+/* libpq connection-string text for ci as a *server* will use it (CREATE
+ * SUBSCRIPTION ... CONNECTION): every value single-quoted with \ and '
+ * escaped as libpq requires; sslmode is pgq_server_sslmode(ci->sslmode) and
+ * sslrootcert is never included (a path of ours means nothing to the
+ * server). The buffer holds the password when there is one: free it with
+ * dbuf_free_secure. */
 bool pgq_conninfo_string(const pgq_conninfo *ci, dbuf *out);
 /* Append key='value' (libpq quoting) to a connection string. */
 bool pgq_conninfo_append(dbuf *out, const char *key, const char *value);
 /* The same connection described without secrets ("host=h port=p dbname=d
  * user=u sslmode=m"), for logs. */
 void pgq_conninfo_describe(const pgq_conninfo *ci, char *out, size_t cap);
+
+/* TLS for every connection fleetcrypt opens (worker, tools), read from the
+ * environment at each call. sslmode: FLEETCRYPT_PG_SSLMODE, else libpq's
+ * PGSSLMODE, else "verify-full". Root certificate: FLEETCRYPT_PG_SSLROOTCERT,
+ * else FLEETCRYPT_RDS_CA_BUNDLE, else libpq's PGSSLROOTCERT, else NULL
+ * (libpq's own default, ~/.postgresql/root.crt). Empty values count as unset. */
+const char *pgq_default_sslmode(void);
+const char *pgq_default_sslrootcert(void);
+/* The sslmode for a connection a *server* opens on our behalf (a
+ * subscription on the target reaching the source): the server cannot read
+ * our CA file, so a mode that needs TLS (require, verify-ca, verify-full)
+ * becomes "require"; others are kept. NULL = pgq_default_sslmode(). */
+const char *pgq_server_sslmode(const char *client_mode);
+/* Overwrite, in place, every occurrence of secret in s (as is, libpq-quoted,
+ * SQL-quoted, and both) with asterisks; s never grows. Accepts NULL s or
+ * secret (then nothing happens). For error texts that may echo a
+ * connection string. */
+void pgq_redact(char *s, const char *secret);
 
 /* Run one statement with text parameters ($1..$n; NULL entries are SQL
  * NULL). Returns the result (caller PQclear()s) or NULL with q->err set. */

@@ -154,6 +154,80 @@ bool pgrepl_sub_status(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, cha
     return sub_get(q, nm, out, NULL, 0, err, errcap);
 }
 
+/* COPY text format: backslash, tab, newline and carriage return escaped. */
+static bool copy_field(dbuf *b, const char *v, bool last)
+{
+    for (const char *p = v ? v : ""; *p; p++) {
+        const char *esc = *p == '\\' ? "\\\\" : *p == '\t' ? "\\t" : *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : NULL;
+        if (esc ? !dbuf_appends(b, esc) : !dbuf_append(b, p, 1)) return false;
+    }
+    return dbuf_appends(b, last ? "\n" : "\t");
+}
+
+/* One row into pg_temp.fc_sub_args through COPY FROM STDIN: COPY data is
+ * never written to the server log, whatever log_statement says. */
+static bool copy_sub_args(pgq *q, const dbuf *row)
+{
+    PGresult *r = PQexec(q->conn, pgq_sql("pgrepl_sub_args_copy"));
+    bool ok = r && PQresultStatus(r) == PGRES_COPY_IN;
+    PQclear(r);
+    if (!ok) {
+        pgq_set_error(q, "COPY of the subscription's arguments did not start: %s", PQerrorMessage(q->conn));
+        return false;
+    }
+    ok = PQputCopyData(q->conn, row->data, (int)row->len) == 1;
+    if (PQputCopyEnd(q->conn, ok ? NULL : "aborted") != 1) ok = false;
+    while ((r = PQgetResult(q->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) ok = false;
+        PQclear(r);
+    }
+    if (!ok) pgq_set_error(q, "COPY of the subscription's arguments failed: %s", PQerrorMessage(q->conn));
+    return ok;
+}
+
+/* CREATE SUBSCRIPTION with the connection string (and its password) kept
+ * out of every statement the target logs and out of every error: the
+ * arguments travel as COPY data into a temporary table dropped at commit,
+ * a fixed DO block executes the statement and re-raises a failure with the
+ * password masked (sql/pgrepl_sub_create.sql); q->err is scrubbed again here. */
+static bool create_subscription(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source, char *err,
+                                size_t errcap)
+{
+    dbuf ci, row;
+    dbuf_init(&ci, 8192);
+    dbuf_init(&row, 16384);
+    bool ok = pgq_conninfo_string(source, &ci);
+    if (!ok) {
+        dbuf_free_secure(&ci);
+        pgrepl_seterr(err, errcap, "connection string too long");
+        return false;
+    }
+    ok = copy_field(&row, nm->subscription, false) && copy_field(&row, ci.data, false) &&
+         copy_field(&row, nm->publication, false) && copy_field(&row, nm->slot, false) &&
+         copy_field(&row, source->password, true);
+    dbuf_free_secure(&ci);
+    if (!ok) {
+        dbuf_free_secure(&row);
+        pgrepl_seterr(err, errcap, "subscription arguments too long");
+        return false;
+    }
+    ok = pgq_cmd(q, "BEGIN", 0, NULL) && pgq_cmd(q, pgq_sql("pgrepl_sub_args"), 0, NULL) && copy_sub_args(q, &row) &&
+         pgq_cmd(q, pgq_sql("pgrepl_sub_create"), 0, NULL) && pgq_cmd(q, "COMMIT", 0, NULL);
+    dbuf_free_secure(&row);
+    if (ok) return true;
+    pgq_redact(q->err, source->password);
+    char saved[sizeof q->err], state[sizeof q->sqlstate];
+    fc_strlcpy(saved, q->err, sizeof saved);
+    fc_strlcpy(state, q->sqlstate, sizeof state);
+    PGresult *r = PQexec(q->conn, "ROLLBACK");
+    PQclear(r);
+    fc_strlcpy(q->err, saved, sizeof q->err);
+    fc_strlcpy(q->sqlstate, state, sizeof q->sqlstate);
+    if (!strcmp(q->sqlstate, "42710")) return true; /* created by a concurrent attempt */
+    pgrepl_seterr(err, errcap, "creating subscription %s: %s", nm->subscription, q->err);
+    return false;
+}
+
 bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source, fc_lsn start,
                       char *err, size_t errcap)
 {
@@ -165,24 +239,7 @@ bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source
     }
     if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
     if (!si.exists) {
-        dbuf ci;
-        dbuf_init(&ci, 8192);
-        if (!pgq_conninfo_string(source, &ci)) {
-            dbuf_free_secure(&ci);
-            pgrepl_seterr(err, errcap, "connection string too long");
-            return false;
-        }
-        /* keep the connection string out of the server log where allowed */
-        if (!pgq_cmd(q, pgq_sql("pgrepl_quiet_session"), 0, NULL))
-            log_warn("cannot silence statement logging for CREATE SUBSCRIPTION", "error=\"%s\"", q->err);
-        const char *args[] = {nm->subscription, ci.data, nm->publication, nm->slot};
-        bool v15 = pgq_server_version(q) >= 150000;
-        bool ok = pgrepl_ddl(q, v15 ? "pgrepl_sub_create" : "pgrepl_sub_create_pg14", 4, args);
-        dbuf_free_secure(&ci);
-        if (!ok && strcmp(q->sqlstate, "42710") != 0) {
-            pgrepl_seterr(err, errcap, "creating subscription %s: %s", nm->subscription, q->err);
-            return false;
-        }
+        if (!create_subscription(q, nm, source, err, errcap)) return false;
         if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
         if (!si.exists) {
             pgrepl_seterr(err, errcap, "subscription %s missing right after creation", nm->subscription);

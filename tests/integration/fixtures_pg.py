@@ -46,6 +46,8 @@ def tool(*args, env=None, check=True, timeout=180):
     """Run fc_pg_tool; returns (rc, dict of key=value lines, stdout, stderr)."""
     assert os.path.exists(TOOL), f"{TOOL} missing: build first (FLEETCRYPT_BUILD_DIR={BUILD_DIR})"
     e = dict(os.environ)
+    # the plain local servers here serve no TLS: opt out of the product's verify-full default
+    e.setdefault("FLEETCRYPT_PG_SSLMODE", "prefer")
     e.update(env or {})
     r = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True, env=e,
                        timeout=timeout)

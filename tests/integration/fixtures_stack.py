@@ -45,6 +45,9 @@ class Stack:
             "FLEETCRYPT_POLL_MIN_MS": "700",
             "FLEETCRYPT_LOG_LEVEL": "info",
         })
+        if (sim.info or {}).get("rds_ca_bundle"):
+            # the product's default sslmode=verify-full, against the emulated RDS CA
+            env["FLEETCRYPT_RDS_CA_BUNDLE"] = sim.info["rds_ca_bundle"]
         env.update(env_extra or {})
         self.env = env
 

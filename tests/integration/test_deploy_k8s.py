@@ -93,3 +93,23 @@ def test_worker_grace_covers_a_drain_and_coordinators_are_redundant():
             assert spec["terminationGracePeriodSeconds"] >= 60
         if d["metadata"]["name"] == "fleetcrypt-coordinator":
             assert d["spec"]["replicas"] >= 2, "one coordinator active, one standby"
+
+
+def test_workers_verify_postgres_tls_against_the_mounted_rds_bundle():
+    """Every PostgreSQL connection a worker opens is sslmode=verify-full against
+    the RDS CA bundle, and that bundle is really mounted (not optional)."""
+    workers = [(spec, c) for _, d, spec, c in containers() if d["metadata"]["name"] == "fleetcrypt-worker"]
+    assert workers
+    for spec, c in workers:
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        assert env.get("FLEETCRYPT_PG_SSLMODE") == "verify-full"
+        bundle = env.get("FLEETCRYPT_RDS_CA_BUNDLE")
+        assert bundle and bundle.startswith("/"), env
+        mount = next((m for m in c["volumeMounts"] if bundle.startswith(m["mountPath"].rstrip("/") + "/")), None)
+        assert mount, f"{bundle} is under no volume mount"
+        vol = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+        assert vol["configMap"]["name"] == "fleetcrypt-rds-ca"
+        assert not vol["configMap"].get("optional", False), "a worker without the bundle must not start"
+        keys = {i["key"]: i["path"] for i in vol["configMap"].get("items", [])}
+        rel = bundle[len(mount["mountPath"].rstrip("/")) + 1:]
+        assert rel in keys.values() or (not keys and "/" not in rel)

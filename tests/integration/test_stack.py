@@ -60,8 +60,15 @@ def test_stack_up_env_down(world):
         assert pong.strip() == "PONG"
         if "awssim" in first:
             for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-                      "AWS_SECRET_ACCESS_KEY", "FLEETCRYPT_AWSSIM_ADMIN"):
+                      "AWS_SECRET_ACCESS_KEY", "FLEETCRYPT_AWSSIM_ADMIN", "FLEETCRYPT_RDS_CA_BUNDLE"):
                 assert env.get(k), f"{k} missing from: {env_out}"
+            with open(env["FLEETCRYPT_RDS_CA_BUNDLE"]) as f:
+                assert "BEGIN CERTIFICATE" in f.read()
+            # the workers verify every instance against that CA (the default sslmode, verify-full)
+            for name in (n for n in first if n.startswith("worker-")):
+                with open(f"/proc/{first[name]}/environ", "rb") as f:
+                    wenv = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+                assert wenv.get(b"FLEETCRYPT_RDS_CA_BUNDLE", b"").decode() == env["FLEETCRYPT_RDS_CA_BUNDLE"]
         status = run_stack(home, "status").stdout
         assert "redis        running" in status and "kafka        running" in status
     finally:

@@ -53,9 +53,9 @@ static void test_conninfo_string_and_describe(void **state)
     dbuf b;
     dbuf_init(&b, 4096);
     assert_true(pgq_conninfo_string(&ci, &b));
+    /* a server uses this string: require instead of verify-full, no CA path of ours */
     assert_string_equal(b.data, "host='h' port='6543' dbname='d b' user='u' password='p\\'w' "
-                                "sslmode='verify-full' sslrootcert='/etc/rds-ca.pem' "
-                                "application_name='fleetcrypt'");
+                                "sslmode='require' application_name='fleetcrypt'");
     /* libpq must read back exactly what we meant */
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(b.data, &errmsg);
@@ -71,11 +71,95 @@ static void test_conninfo_string_and_describe(void **state)
     pgq_conninfo_describe(&ci, desc, sizeof desc);
     assert_null(strstr(desc, "p'w"));
     assert_non_null(strstr(desc, "sslmode=verify-full"));
-    /* defaults: prefer locally */
+    /* defaults: verify-full (no TLS variable set) */
+    unsetenv("FLEETCRYPT_PG_SSLMODE");
+    unsetenv("PGSSLMODE");
     pgq_conninfo d0 = {.host = "h"};
     pgq_conninfo_describe(&d0, desc, sizeof desc);
-    assert_non_null(strstr(desc, "sslmode=prefer"));
+    assert_non_null(strstr(desc, "sslmode=verify-full"));
     assert_non_null(strstr(desc, "port=5432"));
+}
+
+static void clear_tls_env(void)
+{
+    unsetenv("FLEETCRYPT_PG_SSLMODE");
+    unsetenv("FLEETCRYPT_PG_SSLROOTCERT");
+    unsetenv("FLEETCRYPT_RDS_CA_BUNDLE");
+    unsetenv("PGSSLMODE");
+    unsetenv("PGSSLROOTCERT");
+}
+
+static void test_tls_defaults(void **state)
+{
+    (void)state;
+    clear_tls_env();
+    /* nothing set: verify-full, libpq's own root certificate default */
+    assert_string_equal(pgq_default_sslmode(), "verify-full");
+    assert_null(pgq_default_sslrootcert());
+    /* libpq's variables are honoured when fleetcrypt's are unset */
+    setenv("PGSSLMODE", "require", 1);
+    setenv("PGSSLROOTCERT", "/libpq/root.crt", 1);
+    assert_string_equal(pgq_default_sslmode(), "require");
+    assert_string_equal(pgq_default_sslrootcert(), "/libpq/root.crt");
+    /* the RDS CA bundle wins over PGSSLROOTCERT; FLEETCRYPT_PG_SSLROOTCERT over both */
+    setenv("FLEETCRYPT_RDS_CA_BUNDLE", "/rds/bundle.pem", 1);
+    assert_string_equal(pgq_default_sslrootcert(), "/rds/bundle.pem");
+    setenv("FLEETCRYPT_PG_SSLROOTCERT", "/fc/root.pem", 1);
+    assert_string_equal(pgq_default_sslrootcert(), "/fc/root.pem");
+    /* FLEETCRYPT_PG_SSLMODE wins over PGSSLMODE; empty means unset */
+    setenv("FLEETCRYPT_PG_SSLMODE", "verify-ca", 1);
+    assert_string_equal(pgq_default_sslmode(), "verify-ca");
+    setenv("FLEETCRYPT_PG_SSLMODE", "", 1);
+    assert_string_equal(pgq_default_sslmode(), "require");
+    unsetenv("PGSSLMODE");
+    assert_string_equal(pgq_default_sslmode(), "verify-full");
+
+    /* a connection without an explicit mode takes the default */
+    pgq_conninfo ci = {.host = "h", .dbname = "d"};
+    char desc[256];
+    pgq_conninfo_describe(&ci, desc, sizeof desc);
+    assert_non_null(strstr(desc, "sslmode=verify-full"));
+    clear_tls_env();
+}
+
+static void test_server_side_sslmode(void **state)
+{
+    (void)state;
+    /* what a subscription on the target server uses: it cannot read our CA file */
+    assert_string_equal(pgq_server_sslmode("verify-full"), "require");
+    assert_string_equal(pgq_server_sslmode("verify-ca"), "require");
+    assert_string_equal(pgq_server_sslmode("require"), "require");
+    assert_string_equal(pgq_server_sslmode("prefer"), "prefer");
+    assert_string_equal(pgq_server_sslmode("allow"), "allow");
+    assert_string_equal(pgq_server_sslmode("disable"), "disable");
+    clear_tls_env();
+    assert_string_equal(pgq_server_sslmode(NULL), "require"); /* the default is verify-full */
+}
+
+static void test_redact(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *secret, *want;
+    } T[] = {
+        {"password=s3cret failed", "s3cret", "password=*** failed"},
+        {"a s3cret b s3cret", "s3cret", "a *** b ***"},
+        /* libpq-quoted (\' and \\) and SQL-quoted ('') forms of the secret */
+        {"password='it\\'s\\\\x'", "it's\\x", "password='***'"},
+        {"CONNECTION 'password=''it\\''s'''", "it's", "CONNECTION 'password=''***'''"},
+        {"nothing here", "s3cret", "nothing here"},
+        {"empty secret keeps text", "", "empty secret keeps text"},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+        char buf[256];
+        strcpy(buf, T[i].in);
+        pgq_redact(buf, T[i].secret);
+        assert_string_equal(buf, T[i].want);
+    }
+    pgq_redact(NULL, "x"); /* accepts NULL */
+    char b2[32] = "keep";
+    pgq_redact(b2, NULL);
+    assert_string_equal(b2, "keep");
 }
 
 static void test_escaping(void **state)
@@ -150,6 +234,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conninfo_quoting),
         cmocka_unit_test(test_conninfo_string_and_describe),
+        cmocka_unit_test(test_tls_defaults),
+        cmocka_unit_test(test_server_side_sslmode),
+        cmocka_unit_test(test_redact),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_names_and_passwords),
     };

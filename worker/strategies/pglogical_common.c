@@ -88,14 +88,12 @@ int64_t pgl_opt_bytes(step_ctx *ctx, const char *field, int64_t dflt)
 
 const char *pgl_sslmode(void)
 {
-    const char *v = getenv("FLEETCRYPT_PG_SSLMODE");
-    return v && *v ? v : "prefer";
+    return pgq_default_sslmode(); /* FLEETCRYPT_PG_SSLMODE, PGSSLMODE, else verify-full */
 }
 
 const char *pgl_sslrootcert(void)
 {
-    const char *v = getenv("FLEETCRYPT_PG_SSLROOTCERT");
-    return v && *v ? v : NULL;
+    return pgq_default_sslrootcert(); /* FLEETCRYPT_PG_SSLROOTCERT, FLEETCRYPT_RDS_CA_BUNDLE, PGSSLROOTCERT */
 }
 
 /* ---------------------------------------------------------------- session */

@@ -108,8 +108,8 @@ void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db);
 bool pgl_ensure_creds(pgl_session *s, step_rc *rc);
 /* Connection info of a side (host, port) from the facts; false if unknown. */
 bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *port);
-/* libpq sslmode / root certificate for every connection
- * (FLEETCRYPT_PG_SSLMODE, FLEETCRYPT_PG_SSLROOTCERT; default prefer). */
+/* libpq sslmode / root certificate for every connection: pgq_default_sslmode()
+ * and pgq_default_sslrootcert() (default verify-full with FLEETCRYPT_RDS_CA_BUNDLE). */
 const char *pgl_sslmode(void);
 const char *pgl_sslrootcert(void);
 

@@ -12,6 +12,7 @@ from . import models, rds
 from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
+from .tls import RdsCa, TlsError
 from .world import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, World
 
 log = logging.getLogger("awssim")
@@ -89,6 +90,14 @@ def main(argv):
             print(f"awssim: PostgreSQL template: {e}", file=sys.stderr)
             return 2
         world.pg = pgm
+    ca = RdsCa(cfg.home, chown=world.pg.chown if world.pg else None)
+    try:
+        ca.ensure()
+    except (TlsError, OSError) as e:
+        print(f"awssim: emulated RDS CA: {e}", file=sys.stderr)
+        return 2
+    if world.pg:
+        world.pg.ca = ca
     try:
         world.load()
     except (OSError, ValueError) as e:
@@ -122,7 +131,8 @@ def main(argv):
     ready = {"endpoint": f"http://{host}:{api.server_address[1]}", "admin": f"http://{host}:{admin.server_address[1]}",
              "pid": os.getpid(), "region": cfg.region, "account_id": cfg.account_id,
              "access_key_id": DEFAULT_ACCESS_KEY, "secret_access_key": DEFAULT_SECRET_KEY,
-             "home": cfg.home, "metadata_only": cfg.metadata_only, "models": models.describe_models()}
+             "home": cfg.home, "metadata_only": cfg.metadata_only, "models": models.describe_models(),
+             "rds_ca_bundle": ca.bundle}
     if cfg.ready_file:
         write_ready(cfg.ready_file, ready)
     log.info("listening: %s admin %s", ready["endpoint"], ready["admin"])

@@ -62,6 +62,7 @@ class PgManager:
         os.chmod(sock, 0o700)
         self.chown(sock)
         self.sockdir = sock
+        self.ca = None  # tls.RdsCa: when set, every instance serves TLS with a certificate from it
 
     # ------------------------------------------------------------ helpers
     def chown(self, path, recursive=False):
@@ -78,6 +79,10 @@ class PgManager:
             kw = {"user": self.uid, "group": self.gid, "extra_groups": []}
         env = dict(os.environ, LC_ALL="C.UTF-8", PGTZ="UTC")
         env.pop("PGPASSWORD", None)
+        if self.root:
+            # the server's own home, as on RDS: libpq inside the server (a subscription
+            # over TLS) looks for ~/.postgresql/ and must not find root's unreadable one
+            env["HOME"] = pwd.getpwuid(self.uid).pw_dir
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
                            cwd="/", env=env, **kw)
         if check and r.returncode != 0:
@@ -190,6 +195,11 @@ class PgManager:
         }
         if self.fsync == "off":
             base["synchronous_commit"] = "off"
+        if self.ca:
+            # TLS as on RDS: a certificate per instance (its own dir, not the data
+            # dir a snapshot copies) from the emulated RDS CA
+            crt, key = self.ca.issue(os.path.dirname(datadir))
+            base.update({"ssl": "on", "ssl_cert_file": qlit(crt), "ssl_key_file": qlit(key)})
         base.update(settings)
         lines = ["# awssim: managed, rewritten at every start\n"]
         for k, v in base.items():

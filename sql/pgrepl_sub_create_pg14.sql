@@ -1,2 +1,0 @@
-CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %I
-  WITH (create_slot = false, enabled = false, copy_data = false, slot_name = %L)
