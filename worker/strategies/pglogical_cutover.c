@@ -363,6 +363,25 @@ static step_rc find_proxies(cut *c)
     return STEP_OK;
 }
 
+/* Where one proxy points: the source registered? the target, and healthy? */
+static step_rc proxy_targets(cut *c, aws_client *a, const char *px, bool *has_src, bool *has_tgt, bool *tgt_ok)
+{
+    *has_src = *has_tgt = *tgt_ok = false;
+    rds_proxy_target_list *tl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_proxy_targets(a, px, NULL, &tl, &e)) return awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
+    for (size_t t = 0; t < tl->n; t++) {
+        if (!strcmp(tl->v[t].rds_resource_id, c->orig)) *has_src = true;
+        if (!strcmp(tl->v[t].rds_resource_id, c->tid)) {
+            *has_tgt = true;
+            *tgt_ok = !strcmp(tl->v[t].health_state, "AVAILABLE");
+        }
+    }
+    rds_proxy_target_list_free(tl);
+    return STEP_OK;
+}
+
 /* Where does each proxy point? any_target: some proxy has the target
  * registered (the switch began: never go back); done: every proxy has the
  * target, healthy, and not the source. */
@@ -375,20 +394,8 @@ static step_rc proxy_state(cut *c, bool *any_target, bool *done)
     aws_client *a = step_ctx_aws(c->ctx);
     if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
     for (int k = 0; k < c->npx; k++) {
-        rds_proxy_target_list *tl = NULL;
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_describe_db_proxy_targets(a, c->px[k], NULL, &tl, &e))
-            return awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
-        bool has_src = false, has_tgt = false, tgt_ok = false;
-        for (size_t t = 0; t < tl->n; t++) {
-            if (!strcmp(tl->v[t].rds_resource_id, c->orig)) has_src = true;
-            if (!strcmp(tl->v[t].rds_resource_id, c->tid)) {
-                has_tgt = true;
-                tgt_ok = !strcmp(tl->v[t].health_state, "AVAILABLE");
-            }
-        }
-        rds_proxy_target_list_free(tl);
+        bool has_src, has_tgt, tgt_ok;
+        if ((rc = proxy_targets(c, a, c->px[k], &has_src, &has_tgt, &tgt_ok)) != STEP_OK) return rc;
         if (has_tgt) *any_target = true;
         if (!(has_tgt && tgt_ok && !has_src)) *done = false;
     }
@@ -404,21 +411,10 @@ static step_rc switch_proxy(cut *c, int64_t deadline)
     for (int k = 0; k < c->npx; k++) {
         const char *px = c->px[k];
         for (;;) {
-            rds_proxy_target_list *tl = NULL;
-            aws_error e;
-            aws_error_clear(&e);
-            if (!rds_describe_db_proxy_targets(a, px, NULL, &tl, &e))
-                return awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
-            bool has_src = false, has_tgt = false, tgt_ok = false;
-            for (size_t t = 0; t < tl->n; t++) {
-                if (!strcmp(tl->v[t].rds_resource_id, c->orig)) has_src = true;
-                if (!strcmp(tl->v[t].rds_resource_id, c->tid)) {
-                    has_tgt = true;
-                    tgt_ok = !strcmp(tl->v[t].health_state, "AVAILABLE");
-                }
-            }
-            rds_proxy_target_list_free(tl);
+            bool has_src, has_tgt, tgt_ok;
+            if ((rc = proxy_targets(c, a, px, &has_src, &has_tgt, &tgt_ok)) != STEP_OK) return rc;
             if (has_tgt && tgt_ok && !has_src) break;
+            aws_error e;
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
             const char *ids[1];
             if (has_src) {
