@@ -48,6 +48,14 @@ typedef struct lsn_log_opts {
     fc_lsn not_before;         /* optional: the end must be >= this (the slots'
                                   consistent point: a snapshot older than the
                                   slot would lose rows) */
+    const char *line_prefix;   /* the server's log_line_prefix; NULL = RDS's
+                                  "%t:%r:%u@%d:[%p]:". Must contain %p. */
+    int64_t restored_after;    /* Unix seconds, 0 = unknown: a time after every
+                                  line of the source's own (old log files kept
+                                  on the restored volume) and before the
+                                  restored server's first start, e.g. when the
+                                  snapshot copy was requested. Needs a time
+                                  escape (%t/%m/%n) in the prefix. */
 } lsn_log_opts;
 
 typedef enum {
@@ -62,7 +70,13 @@ typedef struct lsn_log_result {
     fc_lsn redo_start;
     lsn_eow_kind kind;
     bool exact;         /* start_lsn == exact end of WAL (record-level message) */
-    int recoveries;     /* "redo starts at" groups in the log (the last is used) */
+    int recoveries;     /* crash recoveries (server starts that replayed WAL) in the log */
+    int later_recoveries; /* recoveries after the restore's (the restored instance's own) */
+    int source_starts;  /* server starts before restored_after (the source's old logs) */
+    int startup_pid;    /* pid of the startup process whose recovery was used */
+    size_t start_line;  /* its "database system was ..." line */
+    bool incomplete;    /* on failure: the restore's recovery is not (yet) in the log,
+                           it may still arrive (the log lags): worth waiting */
     size_t eow_line;    /* 1-based line numbers in the text */
     size_t redo_done_line;
     char eow_message[256]; /* the end-of-WAL message, truncated */
