@@ -112,6 +112,11 @@ def test_snapshot_copy_restore_roundtrip(awssim_module):
                 break
     assert pages > 1
     assert "redo starts at" in text
+    # RDS keeps the source's old log files on the restored volume: the failed
+    # login on the source, before its snapshot, is in the restored log too,
+    # before the restored server's own start
+    assert 'password authentication failed for user "app"' in text, text[:2000]
+    assert text.index("password authentication failed") < text.index("redo starts at")
     m = re.search(r"invalid record length at ([0-9A-F]+/[0-9A-F]+): (wanted 24, got 0|expected at least 24, got 0)", text)
     assert m, text[-2000:]
     assert re.search(r"redo done at [0-9A-F]+/[0-9A-F]+", text)
