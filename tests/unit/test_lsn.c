@@ -434,8 +434,27 @@ static void test_binary_junk(void **state)
     assert_false(lsn_find_start(NULL, 0, NULL, &r, err, sizeof err));
 }
 
+/* FC_LSN_SEED_DIR=dir: write every table case's log to dir/<case> — the
+ * seed corpus of the fuzz_lsn_log target (tests/fuzz/seeds/fuzz_lsn_log). */
+static void dump_seeds(const char *dir)
+{
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        char name[200], path[512];
+        size_t k = 0;
+        for (const char *p = CASES[i].name; *p && k < sizeof name - 1; p++)
+            name[k++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) ? *p : '_';
+        name[k] = 0;
+        snprintf(path, sizeof path, "%s/%02zu_%s", dir, i, name);
+        FILE *f = fopen(path, "wb");
+        if (!f) continue;
+        fwrite(CASES[i].log, 1, strlen(CASES[i].log), f);
+        fclose(f);
+    }
+}
+
 int main(void)
 {
+    if (getenv("FC_LSN_SEED_DIR")) dump_seeds(getenv("FC_LSN_SEED_DIR"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_format),
         cmocka_unit_test(test_segments),
