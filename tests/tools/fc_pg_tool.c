@@ -43,7 +43,7 @@ static void usage(void)
             "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
             "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
             "          --tag T --segsize BYTES --not-before LSN --lsn LSN --ri-full --keep-block\n"
-            "          --line-prefix FMT --restored-after UNIX_SECONDS (find-start-lsn)\n"
+            "          --line-prefix FMT (default PostgreSQL's \"%%m [%%p] \") --restored-after UNIX_SECONDS\n"
             "          --drop-slots --counts-only --keep-admin --protect ROLE --timeout-ms N\n"
             "          --margin N --chunk-rows N --admin-password-env VAR --sub-password-env VAR\n"
             "          --secret-env VAR --purpose P\n");
@@ -97,7 +97,8 @@ static int cmd_find_start(const opts *o, const char *path)
         return 1;
     }
     lsn_log_opts lo = {.wal_segment_size = o->segsize, .not_before = o->not_before,
-                       .line_prefix = o->line_prefix, .restored_after = o->restored_after};
+                       .line_prefix = o->line_prefix ? o->line_prefix : "%m [%p] ", /* local test servers */
+                       .restored_after = o->restored_after};
     lsn_log_result r;
     char err[1024];
     bool ok = lsn_find_start(text, len, &lo, &r, err, sizeof err);
