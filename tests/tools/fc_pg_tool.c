@@ -108,9 +108,9 @@ static int cmd_find_start(const opts *o, const char *path)
         return 1;
     }
     char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN], c[FC_LSN_STRLEN];
-    printf("start_lsn=%s\nend_of_wal=%s\nredo_done=%s\nexact=%d\nkind=%s\nrecoveries=%d\nstartup_pid=%d\nstart_line=%zu\nmessage=%s\n",
+    printf("start_lsn=%s\nend_of_wal=%s\nredo_done=%s\nexact=%d\nkind=%s\nrecoveries=%d\nstartup_pid=%d\nstart_line=%zu\nsource_starts=%d\nlater_recoveries=%d\nmessage=%s\n",
            lsn_format(r.start_lsn, a), lsn_format(r.end_of_wal, b), lsn_format(r.redo_done, c), r.exact,
-           r.kind == LSN_EOW_RECORD ? "record" : "page", r.recoveries, r.startup_pid, r.start_line, r.eow_message);
+           r.kind == LSN_EOW_RECORD ? "record" : "page", r.recoveries, r.startup_pid, r.start_line, r.source_starts, r.later_recoveries, r.eow_message);
     return 0;
 }
 
