@@ -1017,3 +1017,27 @@ out:
     }
     return ok;
 }
+
+bool lsn_check_server_bounds(const lsn_log_result *r, fc_lsn checkpoint_redo, fc_lsn current_wal,
+                             char *err, size_t errcap)
+{
+    char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN];
+    if (err && errcap) err[0] = 0;
+    fc_lsn end = r->kind == LSN_EOW_RECORD ? r->end_of_wal : r->start_lsn;
+    if (checkpoint_redo != FC_LSN_INVALID && end > checkpoint_redo) {
+        seterr(err, errcap,
+               "the end of WAL %s read from the log (startup process %d, start on line %zu) is past the redo "
+               "location %s of the server's latest checkpoint (pg_control_checkpoint()), which its "
+               "end-of-recovery checkpoint put at that end: the recovery in the log is not this server's",
+               lsn_format(end, a), r->startup_pid, r->start_line, lsn_format(checkpoint_redo, b));
+        return false;
+    }
+    if (current_wal == FC_LSN_INVALID || r->start_lsn > current_wal) {
+        seterr(err, errcap,
+               "the start %s read from the log (startup process %d, start on line %zu) is past the server's "
+               "WAL insert position %s (pg_current_wal_lsn()): the recovery in the log is not this server's",
+               lsn_format(r->start_lsn, a), r->startup_pid, r->start_line, lsn_format(current_wal, b));
+        return false;
+    }
+    return true;
+}

@@ -94,4 +94,15 @@ typedef struct lsn_log_result {
 bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
                     lsn_log_result *res, char *err, size_t errcap);
 
+/* Cross-check a start found in the log against what the restored server
+ * reports: `checkpoint_redo` (redo_lsn of pg_control_checkpoint(), or
+ * FC_LSN_INVALID when the role may not read it) and `current_wal`
+ * (pg_current_wal_lsn()). The restore's crash recovery ends with a
+ * checkpoint whose redo is the end of the restored WAL, and later ones only
+ * move forward, so the end (record form; the start for the page form, whose
+ * page is only an upper bound) can never be past checkpoint_redo, nor the
+ * start past current_wal. Neither is a lower bound. False with the reason. */
+bool lsn_check_server_bounds(const lsn_log_result *r, fc_lsn checkpoint_redo, fc_lsn current_wal,
+                             char *err, size_t errcap);
+
 #endif

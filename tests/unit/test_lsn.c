@@ -410,6 +410,37 @@ static void test_find_start_report(void **state)
     assert_int_equal(r.start_line, 10); /* 8 lines of SRC_OLD, then "starting PostgreSQL" */
 }
 
+/* The server's own word: the end can never be past the latest checkpoint's
+ * redo (the end-of-recovery checkpoint's redo is the end; later ones move
+ * forward), nor the start past the WAL insert position. */
+static void test_server_bounds(void **state)
+{
+    (void)state;
+    lsn_log_result rec = {.start_lsn = 0x790E868, .end_of_wal = 0x790E868, .redo_done = 0x790E838,
+                          .kind = LSN_EOW_RECORD, .exact = true, .startup_pid = 4242, .start_line = 10};
+    lsn_log_result page = {.start_lsn = 0x790E850, .end_of_wal = 0x7912000, .redo_done = 0x790E838,
+                           .kind = LSN_EOW_PAGE, .startup_pid = 4242, .start_line = 10};
+    char err[600];
+    /* right after the restore: redo == the end; later: past it */
+    assert_true(lsn_check_server_bounds(&rec, 0x790E868, 0x790F000, err, sizeof err));
+    assert_true(lsn_check_server_bounds(&rec, 0x9000000, 0x9000100, err, sizeof err));
+    /* the role may not read pg_control_checkpoint(): the insert position only */
+    assert_true(lsn_check_server_bounds(&rec, FC_LSN_INVALID, 0x790E868, err, sizeof err));
+    /* an end past the checkpoint's redo: a recovery that is not this server's */
+    assert_false(lsn_check_server_bounds(&rec, 0x790E800, 0x9000000, err, sizeof err));
+    assert_non_null(strstr(err, "pg_control_checkpoint()"));
+    assert_non_null(strstr(err, "0/790E868"));
+    assert_non_null(strstr(err, "4242"));
+    /* a start past the insert position */
+    assert_false(lsn_check_server_bounds(&rec, FC_LSN_INVALID, 0x790E860, err, sizeof err));
+    assert_non_null(strstr(err, "pg_current_wal_lsn()"));
+    assert_false(lsn_check_server_bounds(&rec, 0x790E868, FC_LSN_INVALID, err, sizeof err));
+    /* page form: the page is only an upper bound of the end (PostgreSQL <= 14
+     * resumes writing before it), so only the start is held to the redo */
+    assert_true(lsn_check_server_bounds(&page, 0x790E868, 0x790F000, err, sizeof err));
+    assert_false(lsn_check_server_bounds(&page, 0x790E840, 0x790F000, err, sizeof err));
+}
+
 /* Embedded NULs and binary junk: must not crash or read out of bounds. */
 static void test_binary_junk(void **state)
 {
@@ -460,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_segments),
         cmocka_unit_test(test_find_start),
         cmocka_unit_test(test_find_start_report),
+        cmocka_unit_test(test_server_bounds),
         cmocka_unit_test(test_binary_junk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,7 +124,7 @@ static step_rc read_logs(step_ctx *ctx, step_result *res, const char *id, dbuf *
  * slots' start (not_before) and the log rules give that one. */
 static step_rc cross_check(step_ctx *ctx, step_result *res, pgq *q, const lsn_log_result *r, const char *tid)
 {
-    char v[64], err[300], a[FC_LSN_STRLEN], b[FC_LSN_STRLEN];
+    char v[64], err[300], a[FC_LSN_STRLEN];
     fc_lsn cur = FC_LSN_INVALID, redo = FC_LSN_INVALID;
     if (!pgq_scalar(q, pgq_sql("pglx_current_wal_lsn"), 0, NULL, v, sizeof v, NULL) || !lsn_parse(v, &cur)) {
         snprintf(err, sizeof err, "reading pg_current_wal_lsn(): %.200s", q->err[0] ? q->err : v);
@@ -140,20 +140,9 @@ static step_rc cross_check(step_ctx *ctx, step_result *res, pgq *q, const lsn_lo
         log_warn("pg_control_checkpoint() not executable: start LSN bounded by pg_current_wal_lsn() only",
                  "instance=%s", tid);
     }
-    fc_lsn end = r->kind == LSN_EOW_RECORD ? r->end_of_wal : r->start_lsn; /* a page form's end is only a bound */
-    if (redo != FC_LSN_INVALID && end > redo) {
-        PGL_REASON(res, "find-start-lsn: the end of WAL %s read from %s's log (startup process %d, start on line %zu) "
-                        "is past the redo location %s of the server's latest checkpoint (pg_control_checkpoint()), "
-                        "which its end-of-recovery checkpoint put at that end: the recovery in the log is not this "
-                        "server's (refusing)", lsn_format(end, a), tid, r->startup_pid, r->start_line,
-                   lsn_format(redo, b));
-        return STEP_FAIL;
-    }
-    if (r->start_lsn > cur) {
-        PGL_REASON(res, "find-start-lsn: the start %s read from %s's log (startup process %d, start on line %zu) is "
-                        "past the server's WAL insert position %s (pg_current_wal_lsn()): the recovery in the log "
-                        "is not this server's (refusing)", lsn_format(r->start_lsn, a), tid, r->startup_pid,
-                   r->start_line, lsn_format(cur, b));
+    char why[600];
+    if (!lsn_check_server_bounds(r, redo, cur, why, sizeof why)) {
+        PGL_REASON(res, "find-start-lsn: %s's %s (refusing)", tid, why);
         return STEP_FAIL;
     }
     step_ctx_set_fact(ctx, "start_lsn_checked", can ? "checkpoint_redo,current_wal_lsn" : "current_wal_lsn");
