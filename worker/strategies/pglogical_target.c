@@ -142,7 +142,7 @@ static step_rc cross_check(step_ctx *ctx, step_result *res, pgq *q, const lsn_lo
     }
     char why[600];
     if (!lsn_check_server_bounds(r, redo, cur, why, sizeof why)) {
-        PGL_REASON(res, "find-start-lsn: %s's %s (refusing)", tid, why);
+        PGL_REASON(res, "find-start-lsn on %s: %s (refusing)", tid, why);
         return STEP_FAIL;
     }
     step_ctx_set_fact(ctx, "start_lsn_checked", can ? "checkpoint_redo,current_wal_lsn" : "current_wal_lsn");
