@@ -9,10 +9,12 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_SPAN (16u * 1024u * 1024u)
-#define MAX_LINE_SCAN 4096 /* bytes of a line searched for the severity tag */
+#define MAX_STARTS 10000 /* server starts kept from one log */
+#define RDS_LINE_PREFIX "%t:%r:%u@%d:[%p]:"
 
 static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t cap, const char *fmt, ...)
@@ -266,8 +268,269 @@ static const char *const BREAKING[] = {
     "invalid compressed image",
 };
 
+/* ---- log_line_prefix: which lines a background process wrote ----
+ * The prefix is compiled once and matched anchored at the start of every
+ * line *as the prefix of a process without a client session*: the session
+ * fields (%u %d %r %h %a %i %L) must be empty, %q ends the prefix. A client
+ * session's line (a failed login with a crafted user name, RAISE LOG) has a
+ * non-empty user/database/remote field under RDS's "%t:%r:%u@%d:[%p]:" and
+ * so never matches; under prefixes without session fields it still carries
+ * its own pid, which is not the startup process's. */
+#define MAX_PTOK 48
+
+typedef struct ptok {
+    char esc;        /* 0 = literal */
+    const char *lit; /* literal text (into the format string) */
+    size_t litlen;
+    int pad;         /* |padding| of "%-10p" / "%10p" */
+} ptok;
+
+typedef struct pfmt {
+    ptok t[MAX_PTOK];
+    int n;
+    bool has_pid, has_time;
+} pfmt;
+
+static bool compile_prefix(const char *f, pfmt *pf, char *err, size_t errcap)
+{
+    memset(pf, 0, sizeof *pf);
+    for (size_t i = 0; f[i];) {
+        if (pf->n >= MAX_PTOK) {
+            seterr(err, errcap, "log_line_prefix \"%.80s\" is too long", f);
+            return false;
+        }
+        ptok *t = &pf->t[pf->n];
+        if (f[i] != '%' || f[i + 1] == '%') {
+            /* literal run ("%%" is a literal '%': keep it as its own token) */
+            if (f[i] == '%') {
+                t->lit = f + i;
+                t->litlen = 1;
+                i += 2;
+            } else {
+                size_t k = i;
+                while (f[k] && f[k] != '%') k++;
+                t->lit = f + i;
+                t->litlen = k - i;
+                i = k;
+            }
+            pf->n++;
+            continue;
+        }
+        i++;
+        int sign = 1, pad = 0;
+        if (f[i] == '-') sign = -1, i++;
+        while (f[i] >= '0' && f[i] <= '9') pad = pad * 10 + (f[i++] - '0');
+        (void)sign;
+        if (!f[i]) break; /* a trailing '%' prints nothing */
+        t->esc = f[i++];
+        t->pad = pad > 1000 ? 1000 : pad;
+        if (t->esc == 'p') pf->has_pid = true;
+        if (t->esc == 't' || t->esc == 'm' || t->esc == 'n') pf->has_time = true;
+        pf->n++;
+        if (t->esc == 'q') break; /* the rest is for client sessions only */
+    }
+    if (!pf->has_pid) {
+        seterr(err, errcap,
+               "log_line_prefix \"%.80s\" has no %%p: the startup process's lines cannot be told from "
+               "any session's (refusing)", f);
+        return false;
+    }
+    return true;
+}
+
+typedef struct linfo {
+    int pid;
+    bool has_time;  /* a time escape matched and its zone is understood */
+    bool bad_zone;  /* a time escape matched with a zone we cannot convert */
+    char zone[16];
+    int64_t time;   /* Unix seconds */
+} linfo;
+
+static bool isdig(char c) { return c >= '0' && c <= '9'; }
+
+static bool fixed_dec(const char *s, size_t n, size_t at, int w, int *v)
+{
+    if (at + (size_t)w > n) return false;
+    int x = 0;
+    for (int k = 0; k < w; k++) {
+        if (!isdig(s[at + (size_t)k])) return false;
+        x = x * 10 + (s[at + (size_t)k] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DD HH:MM:SS[.mmm] ZONE" at s+*i; zone = [A-Za-z0-9+-]+ */
+static bool parse_ts(const char *s, size_t n, size_t *i, bool ms, linfo *li, bool record)
+{
+    size_t p = *i;
+    int Y, M, D, h, mi, se, x;
+    if (!fixed_dec(s, n, p, 4, &Y) || p + 19 > n || s[p + 4] != '-' || !fixed_dec(s, n, p + 5, 2, &M) ||
+        s[p + 7] != '-' || !fixed_dec(s, n, p + 8, 2, &D) || s[p + 10] != ' ' || !fixed_dec(s, n, p + 11, 2, &h) ||
+        s[p + 13] != ':' || !fixed_dec(s, n, p + 14, 2, &mi) || s[p + 16] != ':' || !fixed_dec(s, n, p + 17, 2, &se))
+        return false;
+    p += 19;
+    if (ms) {
+        if (p >= n || s[p] != '.' || !fixed_dec(s, n, p + 1, 3, &x)) return false;
+        p += 4;
+    }
+    if (p >= n || s[p] != ' ') return false;
+    p++;
+    size_t z = p;
+    while (p < n && (isdig(s[p]) || (s[p] >= 'A' && s[p] <= 'Z') || (s[p] >= 'a' && s[p] <= 'z') || s[p] == '+' ||
+                     s[p] == '-'))
+        p++;
+    if (p == z || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || se > 60) return false;
+    *i = p;
+    if (!record) return true;
+    size_t zl = p - z;
+    int64_t off = 0;
+    bool zok = false;
+    if ((zl == 3 && (!memcmp(s + z, "UTC", 3) || !memcmp(s + z, "GMT", 3) || !memcmp(s + z, "UCT", 3))) ||
+        (zl == 1 && s[z] == 'Z'))
+        zok = true;
+    else if ((s[z] == '+' || s[z] == '-') && (zl == 3 || zl == 5)) {
+        int hh, mm = 0;
+        if (fixed_dec(s, z + zl, z + 1, 2, &hh) && (zl == 3 || fixed_dec(s, z + zl, z + 3, 2, &mm))) {
+            off = (int64_t)(hh * 3600 + mm * 60) * (s[z] == '+' ? 1 : -1);
+            zok = true;
+        }
+    }
+    li->has_time = zok;
+    li->bad_zone = !zok;
+    size_t k = zl < sizeof li->zone - 1 ? zl : sizeof li->zone - 1;
+    memcpy(li->zone, s + z, k);
+    li->zone[k] = 0;
+    if (zok) li->time = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + se - off;
+    return true;
+}
+
+static size_t skip_sp(const char *s, size_t n, size_t i, int max)
+{
+    while (max-- > 0 && i < n && s[i] == ' ') i++;
+    return i;
+}
+
+/* Match tokens [ti..] at s+i; on success *end = where the prefix ends. */
+static bool pmatch_prefix(const pfmt *pf, int ti, const char *s, size_t n, size_t i, linfo *li, size_t *end)
+{
+    for (; ti < pf->n; ti++) {
+        const ptok *t = &pf->t[ti];
+        if (!t->esc) {
+            if (n - i < t->litlen || memcmp(s + i, t->lit, t->litlen) != 0) return false;
+            i += t->litlen;
+            continue;
+        }
+        size_t st = i;
+        i = skip_sp(s, n, i, t->pad); /* right-justified padding */
+        switch (t->esc) {
+        case 'q':
+            *end = i;
+            return true;
+        case 'u': case 'd': case 'r': case 'h': case 'a': case 'i': case 'L':
+            break; /* empty for a process without a client session */
+        case 'p': case 'l': case 'x': case 'P': case 'Q': {
+            if (t->esc == 'Q' && i < n && s[i] == '-') i++;
+            size_t k = i;
+            while (k < n && isdig(s[k]) && k - i < 12) k++;
+            if (k == i && t->esc != 'P') return false;
+            if (t->esc == 'p') {
+                if (k - i > 9) return false;
+                int v = 0;
+                for (size_t q = i; q < k; q++) v = v * 10 + (s[q] - '0');
+                li->pid = v;
+            }
+            i = k;
+            break;
+        }
+        case 't': case 'm': case 's':
+            if (!parse_ts(s, n, &i, t->esc == 'm', li, t->esc != 's')) return false;
+            break;
+        case 'n': {
+            size_t k = i;
+            int64_t v = 0;
+            while (k < n && isdig(s[k]) && k - i < 15) v = v * 10 + (s[k++] - '0');
+            if (k == i || k + 4 > n || s[k] != '.') return false;
+            int ms;
+            if (!fixed_dec(s, n, k + 1, 3, &ms)) return false;
+            i = k + 4;
+            li->time = v;
+            li->has_time = true;
+            break;
+        }
+        case 'c': {
+            size_t k = i;
+            while (k < n && hexval(s[k]) >= 0) k++;
+            if (k == i || k >= n || s[k] != '.') return false;
+            k++;
+            size_t k2 = k;
+            while (k2 < n && hexval(s[k2]) >= 0) k2++;
+            if (k2 == k) return false;
+            i = k2;
+            break;
+        }
+        case 'v': { /* "" or "N/N" */
+            size_t k = i;
+            while (k < n && isdig(s[k])) k++;
+            if (k > i && k < n && s[k] == '/') {
+                size_t k2 = k + 1;
+                while (k2 < n && isdig(s[k2])) k2++;
+                if (k2 > k + 1) i = k2;
+            }
+            break;
+        }
+        case 'e':
+            if (n - i < 5) return false;
+            for (int k = 0; k < 5; k++)
+                if (!(isdig(s[i + (size_t)k]) || (s[i + (size_t)k] >= 'A' && s[i + (size_t)k] <= 'Z'))) return false;
+            i += 5;
+            break;
+        case 'b': { /* backend type: lower-case words; try the longest first */
+            size_t k = i;
+            while (k < n && ((s[k] >= 'a' && s[k] <= 'z') || s[k] == ' ') && k - i < 64) k++;
+            for (size_t e = k; e > i; e--) {
+                linfo save = *li;
+                size_t j = skip_sp(s, n, e, t->pad - (int)(e - st));
+                if (pmatch_prefix(pf, ti + 1, s, n, j, li, end)) return true;
+                *li = save;
+            }
+            return false;
+        }
+        default:
+            break; /* unknown escapes print nothing */
+        }
+        if (t->pad > 0) i = skip_sp(s, n, i, t->pad - (int)(i - st)); /* left-justified padding */
+    }
+    *end = i;
+    return true;
+}
+
+/* One server start: the startup process's "database system was ..." line
+ * and what that process (same pid) logged until the start's window closed
+ * (the next start, "ready to accept connections", a shutdown or a
+ * crash-restart of the postmaster). */
 typedef struct group {
-    bool active;
+    size_t line;         /* the "database system was ..." line */
+    int pid;             /* the startup process */
+    bool has_time;
+    int64_t time;
+    bool clean;          /* "was shut down at": no crash recovery */
+    bool open;           /* window still open at the end of the log */
+    bool ready;          /* its server accepted connections afterwards */
+    bool in_progress;    /* "automatic recovery in progress" */
+    size_t not_required_line;
+    int n_start;         /* "redo starts at" lines */
     fc_lsn redo_start;
     size_t start_line;
     bool have_done;
@@ -296,18 +559,58 @@ static void copy_msg(char *dst, size_t cap_, const char *m, size_t n)
     dst[k] = 0;
 }
 
-static const char *find_tag(const char *s, size_t n, const char *tag, size_t tlen)
-{
-    if (n < tlen) return NULL;
-    for (size_t i = 0; i + tlen <= n; i++)
-        if (s[i] == tag[0] && memcmp(s + i, tag, tlen) == 0) return s + i;
-    return NULL;
-}
-
 static bool starts(const char *m, size_t n, const char *s)
 {
     size_t k = strlen(s);
     return n >= k && memcmp(m, s, k) == 0;
+}
+
+static bool is_start(const char *m, size_t n, bool *clean)
+{
+    *clean = starts(m, n, "database system was shut down at ") ||
+             starts(m, n, "database system was shut down in recovery at ");
+    return *clean || starts(m, n, "database system was interrupted") ||
+           starts(m, n, "database system shutdown was interrupted");
+}
+
+static bool recovering(const group *g)
+{
+    return !g->clean || g->n_start > 0 || g->in_progress || g->not_required_line;
+}
+
+static void set_conflict(group *g, size_t lineno, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_conflict(group *g, size_t lineno, const char *fmt, ...)
+{
+    if (g->conflict) return;
+    g->conflict = true;
+    g->conflict_line = lineno;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->conflict_msg, sizeof g->conflict_msg, fmt, ap);
+    va_end(ap);
+}
+
+/* g[i] continues the recovery of g[i-1]: that one replayed WAL, never
+ * finished ("redo done at") nor opened for connections, and its window was
+ * closed by a restart. Nothing was written in between, so the WAL end is the
+ * same. */
+static bool continues(const group *gs, size_t i)
+{
+    return i > 0 && recovering(&gs[i - 1]) && !gs[i - 1].have_done && !gs[i - 1].ready && !gs[i - 1].open &&
+           !gs[i - 1].not_required_line && recovering(&gs[i]);
+}
+
+static void fmt_time(int64_t t, char *out, size_t cap_)
+{
+    int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400, secs = t - days * 86400;
+    /* civil_from_days */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp + (mp < 10 ? 3 : -9);
+    y += m <= 2;
+    snprintf(out, cap_, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld UTC", (long long)y, (long long)m, (long long)d,
+             (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60));
 }
 
 bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
@@ -316,7 +619,9 @@ bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
     uint64_t segsize = opts && opts->wal_segment_size ? opts->wal_segment_size : FC_WAL_SEGSIZE_DEFAULT;
     uint64_t max_span = opts && opts->max_record_span ? opts->max_record_span : DEFAULT_MAX_SPAN;
     fc_lsn not_before = opts ? opts->not_before : FC_LSN_INVALID;
-    char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN];
+    int64_t after = opts ? opts->restored_after : 0;
+    const char *prefix = opts && opts->line_prefix ? opts->line_prefix : RDS_LINE_PREFIX;
+    char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN], ta[40];
 
     memset(res, 0, sizeof *res);
     if (err && errcap) err[0] = 0;
@@ -324,12 +629,20 @@ bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
         seterr(err, errcap, "invalid WAL segment size %" PRIu64, segsize);
         return false;
     }
+    pfmt pf;
+    if (!compile_prefix(prefix, &pf, err, errcap)) return false;
+    if (after > 0 && !pf.has_time) {
+        seterr(err, errcap, "log_line_prefix \"%.80s\" has no time (%%t/%%m/%%n): the source's old log lines "
+                            "cannot be told from the restored server's", prefix);
+        return false;
+    }
     if (!text) len = 0;
 
-    group g;
-    memset(&g, 0, sizeof g);
-    int groups = 0;
-    size_t stray_done_line = 0, not_required_line = 0;
+    group *gs = NULL;
+    size_t ng = 0, gcap = 0;
+    bool cur_open = false; /* gs[ng-1]'s window */
+    size_t stray_line = 0;
+    bool ok = false;
     size_t lineno = 0;
     size_t pos = 0;
     while (pos < len) {
@@ -340,13 +653,14 @@ bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
         lineno++;
         if (n > 0 && line[n - 1] == '\r') n--;
 
-        /* The severity tag: PostgreSQL writes "LOG:  " (two spaces). Recovery
-         * lines come from the startup process, whose user/database prefix
-         * fields are empty, so the first tag on the line is the severity. */
-        const char *tag = find_tag(line, n < MAX_LINE_SCAN ? n : MAX_LINE_SCAN, "LOG:  ", 6);
-        if (!tag) continue;
-        const char *m = tag + 6;
-        size_t mn = n - (size_t)(m - line);
+        /* only lines of processes without a client session, severity LOG */
+        linfo li;
+        memset(&li, 0, sizeof li);
+        size_t pe = 0;
+        if (!pmatch_prefix(&pf, 0, line, n, 0, &li, &pe)) continue;
+        if (n - pe < 6 || memcmp(line + pe, "LOG:  ", 6) != 0) continue;
+        const char *m = line + pe + 6;
+        size_t mn = n - pe - 6;
         while (mn > 0 && *m == ' ') m++, mn--;
         /* log_error_verbosity=verbose puts the SQLSTATE first: "00000: " */
         if (mn >= 7 && m[5] == ':' && m[6] == ' ') {
@@ -356,39 +670,92 @@ bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
             if (code) m += 7, mn -= 7;
         }
 
+        bool clean = false;
+        if (is_start(m, mn, &clean)) {
+            if (li.bad_zone && after > 0) {
+                seterr(err, errcap,
+                       "line %zu: the time zone \"%s\" of the log cannot be compared with the restore time: "
+                       "set log_timezone to UTC (refusing)", lineno, li.zone);
+                goto out;
+            }
+            if (ng == MAX_STARTS) {
+                seterr(err, errcap, "more than %d server starts in the log: refusing", MAX_STARTS);
+                goto out;
+            }
+            if (ng == gcap) {
+                size_t nc = gcap ? gcap * 2 : 8;
+                group *ngs = realloc(gs, nc * sizeof *gs);
+                if (!ngs) {
+                    seterr(err, errcap, "out of memory");
+                    goto out;
+                }
+                gs = ngs;
+                gcap = nc;
+            }
+            if (ng && cur_open) gs[ng - 1].open = false;
+            group *g = &gs[ng++];
+            memset(g, 0, sizeof *g);
+            g->line = lineno;
+            g->pid = li.pid;
+            g->has_time = li.has_time;
+            g->time = li.time;
+            g->clean = clean;
+            g->open = true;
+            cur_open = true;
+            continue;
+        }
+        bool ready = starts(m, mn, "database system is ready to accept connections");
+        if (ready || starts(m, mn, "starting PostgreSQL ") ||
+            starts(m, mn, "all server processes terminated; reinitializing") ||
+            starts(m, mn, "database system is shut down")) {
+            if (ng && cur_open) {
+                gs[ng - 1].open = false;
+                gs[ng - 1].ready = ready;
+                cur_open = false;
+            }
+            continue;
+        }
         cap c;
+        if (!ng || !cur_open || li.pid != gs[ng - 1].pid) {
+            /* not the open start's startup process: never counts */
+            if (!stray_line && (pmatch(m, mn, "redo starts at %L", &c) || pmatch(m, mn, "redo done at %L", &c)))
+                stray_line = lineno;
+            continue;
+        }
+        group *g = &gs[ng - 1];
+        if (starts(m, mn, "database system was not properly shut down")) {
+            g->in_progress = true;
+            continue;
+        }
         if (pmatch(m, mn, "redo starts at %L", &c)) {
-            memset(&g, 0, sizeof g);
-            g.active = true;
-            g.redo_start = c.lsn;
-            g.start_line = lineno;
-            groups++;
+            if (++g->n_start > 1) {
+                char q[120];
+                copy_msg(q, sizeof q, m, mn);
+                set_conflict(g, lineno, "a second \"redo starts at\" from startup process %d (line %zu: \"%s\"): "
+                                        "injected or mixed logs", g->pid, lineno, q);
+                continue;
+            }
+            g->redo_start = c.lsn;
+            g->start_line = lineno;
             continue;
         }
         if (pmatch(m, mn, "redo done at %L", &c)) {
-            if (!g.active) {
-                stray_done_line = lineno;
+            if (g->have_done || !g->n_start) {
+                char q[120];
+                copy_msg(q, sizeof q, m, mn);
+                set_conflict(g, lineno, "%s \"redo done at\" from startup process %d (line %zu: \"%s\")",
+                             g->have_done ? "a second" : "a", g->pid, lineno, q);
                 continue;
             }
-            if (g.have_done) {
-                /* a second "redo done" without a new "redo starts": refuse */
-                if (!g.conflict) {
-                    g.conflict = true;
-                    g.conflict_line = lineno;
-                    copy_msg(g.conflict_msg, sizeof g.conflict_msg, m, mn);
-                }
-                continue;
-            }
-            g.have_done = true;
-            g.done = c.lsn;
-            g.done_line = lineno;
+            g->have_done = true;
+            g->done = c.lsn;
+            g->done_line = lineno;
             continue;
         }
         if (starts(m, mn, "redo is not required")) {
-            not_required_line = lineno;
+            g->not_required_line = lineno;
             continue;
         }
-        if (!g.active || g.have_done) continue; /* only lines inside the final replay matter */
 
         bool matched = false;
         lsn_eow_kind kind = LSN_EOW_RECORD;
@@ -406,7 +773,7 @@ bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
                 fc_lsn p;
                 if (!lsn_from_segment(c.seg, c.offset, segsize, &p, e2, sizeof e2)) {
                     seterr(err, errcap, "line %zu: %s", lineno, e2);
-                    return false;
+                    goto out;
                 }
                 if (c.has_page_lsn && c.page_lsn != p) {
                     seterr(err, errcap,
@@ -414,7 +781,7 @@ bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
                            "-byte segments but the message says LSN %s: wrong WAL segment size?",
                            lineno, c.seg, c.offset, lsn_format(p, a), segsize,
                            lsn_format(c.page_lsn, b));
-                    return false;
+                    goto out;
                 }
                 matched = true;
                 kind = LSN_EOW_PAGE;
@@ -422,119 +789,255 @@ bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
             }
         }
         if (matched) {
-            if (g.n_eow > 0 && (g.eow != at || g.kind != kind)) {
-                if (!g.conflict) {
-                    g.conflict = true;
-                    g.conflict_line = lineno;
-                    copy_msg(g.conflict_msg, sizeof g.conflict_msg, m, mn);
-                }
+            char q[200];
+            copy_msg(q, sizeof q, m, mn);
+            if (g->have_done) {
+                set_conflict(g, lineno, "an end-of-WAL message after \"redo done at\" (line %zu: \"%s\")", lineno, q);
                 continue;
             }
-            if (g.n_eow == 0) {
-                g.kind = kind;
-                g.eow = at;
-                g.eow_line = lineno;
-                copy_msg(g.eow_msg, sizeof g.eow_msg, m, mn);
+            if (g->n_eow > 0 && (g->eow != at || g->kind != kind)) {
+                set_conflict(g, lineno, "more than one end-of-WAL position (\"%s\" on line %zu, and \"%s\" on line %zu)",
+                             g->eow_msg, g->eow_line, q, lineno);
+                continue;
             }
-            g.n_eow++;
+            if (g->n_eow == 0) {
+                g->kind = kind;
+                g->eow = at;
+                g->eow_line = lineno;
+                copy_msg(g->eow_msg, sizeof g->eow_msg, m, mn);
+            }
+            g->n_eow++;
             continue;
         }
+        if (g->have_done) continue;
         for (size_t k = 0; k < sizeof BREAKING / sizeof BREAKING[0]; k++) {
-            if (starts(m, mn, BREAKING[k]) && !g.broken) {
-                g.broken = true;
-                g.broken_line = lineno;
-                copy_msg(g.broken_msg, sizeof g.broken_msg, m, mn);
+            if (starts(m, mn, BREAKING[k]) && !g->broken) {
+                g->broken = true;
+                g->broken_line = lineno;
+                copy_msg(g->broken_msg, sizeof g->broken_msg, m, mn);
             }
         }
     }
 
-    res->recoveries = groups;
-    if (groups == 0) {
-        if (not_required_line)
+    /* ---- which start is the restore's ---- */
+    for (size_t i = 0; i < ng; i++)
+        if (recovering(&gs[i]) && !continues(gs, i)) res->recoveries++;
+    if (ng == 0) {
+        res->incomplete = true;
+        if (stray_line)
             seterr(err, errcap,
-                   "no WAL was replayed (\"redo is not required\" at line %zu): the snapshot was "
-                   "of a cleanly shut-down server, its end of WAL is not in the log",
-                   not_required_line);
-        else if (stray_done_line)
-            seterr(err, errcap,
-                   "\"redo done at\" at line %zu without a preceding \"redo starts at\": the log "
-                   "is incomplete", stray_done_line);
+                   "no \"redo starts at\" from a server start's startup process: recovery lines (line %zu) "
+                   "without a \"database system was ...\" line of their process before them (log incomplete?)",
+                   stray_line);
         else
             seterr(err, errcap,
-                   "no \"redo starts at\" line: no recovery in this log (wrong file, log "
-                   "truncated, non-English lc_messages, or log_min_messages above LOG)");
-        return false;
+                   "no \"redo starts at\" line: no server start in this log (wrong file, log truncated, "
+                   "non-English lc_messages, log_min_messages above LOG, or a log_line_prefix other than "
+                   "\"%.80s\")", prefix);
+        goto out;
     }
-    if (!g.have_done) {
-        seterr(err, errcap,
-               "the last recovery (\"redo starts at\" on line %zu) has no \"redo done at\": "
-               "recovery did not finish or the log is incomplete", g.start_line);
-        return false;
+    size_t head = ng, last;
+    int later = 0;
+    if (after > 0) {
+        size_t c0 = ng;
+        for (size_t i = 0; i < ng; i++) {
+            if (!gs[i].has_time) {
+                seterr(err, errcap, "line %zu: a server start without a readable time: refusing", gs[i].line);
+                goto out;
+            }
+            if (gs[i].time >= after) {
+                if (c0 == ng) c0 = i;
+            } else if (c0 != ng) {
+                seterr(err, errcap,
+                       "the log is not in time order: the server start on line %zu is older than the one on "
+                       "line %zu (log files given out of order?)", gs[i].line, gs[c0].line);
+                goto out;
+            }
+        }
+        res->source_starts = (int)(c0 == ng ? ng : c0);
+        fmt_time(after, ta, sizeof ta);
+        if (c0 == ng) {
+            res->incomplete = true;
+            seterr(err, errcap,
+                   "no server start at or after %s (the restore): the restored server's lines are not in the "
+                   "log yet (%zu start(s) of the source's old logs before it)", ta, ng);
+            goto out;
+        }
+        /* The restore's first start replays WAL: the snapshot is of a running
+         * server. A start without recovery in the restore's own second may
+         * be the source's (log times have one-second resolution). */
+        for (head = c0; head < ng && !recovering(&gs[head]); head++) {
+            if (gs[head].time > after) {
+                seterr(err, errcap,
+                       "the restored server's first start (line %zu, pid %d) did not replay WAL: the snapshot "
+                       "was of a shut-down server or its start is missing from the log; a later recovery would "
+                       "be the restored instance's own, not the snapshot's end (refusing)", gs[head].line,
+                       gs[head].pid);
+                goto out;
+            }
+        }
+        if (head == ng) {
+            res->incomplete = true;
+            seterr(err, errcap, "no server start at or after %s replayed WAL (yet)", ta);
+            goto out;
+        }
+    } else {
+        for (size_t i = 0; i < ng; i++) {
+            if (!recovering(&gs[i]) || continues(gs, i)) continue;
+            if (head == ng) {
+                head = i;
+                continue;
+            }
+            seterr(err, errcap,
+                   "ambiguous: %d crash recoveries in the log (server starts on lines %zu and %zu) and no "
+                   "restore time to tell the restore's (the first after it) from the source's old ones or "
+                   "the restored instance's own later ones", res->recoveries, gs[head].line, gs[i].line);
+            goto out;
+        }
+        if (head == ng) {
+            res->incomplete = true;
+            seterr(err, errcap, "no \"redo starts at\": no server start in this log replayed WAL (%zu start(s), "
+                                "none a crash recovery)", ng);
+            goto out;
+        }
     }
-    if (g.conflict) {
+    last = head;
+    while (last + 1 < ng && continues(gs, last + 1)) last++;
+    for (size_t i = last + 1; i < ng; i++)
+        if (recovering(&gs[i]) && !continues(gs, i)) later++;
+    res->later_recoveries = later;
+    if (after > 0 && later > 0 && gs[head].time == after) {
         seterr(err, errcap,
-               "ambiguous: the last recovery (line %zu) has more than one end-of-WAL position "
-               "(\"%s\" on line %zu, and \"%s\" on line %zu)",
-               g.start_line, g.eow_msg, g.eow_line, g.conflict_msg, g.conflict_line);
-        return false;
+               "ambiguous: the server start on line %zu is in the same second as the restore time %s, and a "
+               "later start (another crash recovery) follows: cannot tell which is the restore's", gs[head].line, ta);
+        goto out;
     }
-    if (g.broken) {
-        seterr(err, errcap,
-               "the last recovery did not end at the end of WAL: \"%s\" on line %zu",
-               g.broken_msg, g.broken_line);
-        return false;
+    group *g = &gs[last];
+    res->startup_pid = g->pid;
+    res->start_line = gs[head].line;
+    for (size_t i = head; i < last; i++) {
+        if (gs[i].n_eow && (!g->n_eow || gs[i].eow != g->eow || gs[i].kind != g->kind)) {
+            seterr(err, errcap,
+                   "ambiguous: the interrupted recovery (start on line %zu) and its continuation (line %zu) name "
+                   "different ends of WAL", gs[i].line, g->line);
+            goto out;
+        }
     }
-    if (g.n_eow == 0) {
+
+    if (g->not_required_line) {
         seterr(err, errcap,
-               "the last recovery (lines %zu-%zu, redo done at %s) has no end-of-WAL message "
+               "no WAL was replayed (\"redo is not required\" at line %zu): the snapshot was "
+               "of a cleanly shut-down server, its end of WAL is not in the log",
+               g->not_required_line);
+        goto out;
+    }
+    if (g->conflict) {
+        seterr(err, errcap, "ambiguous: the restore's recovery (server start on line %zu): %s", g->line,
+               g->conflict_msg);
+        goto out;
+    }
+    if (!g->n_start) {
+        res->incomplete = g->open;
+        seterr(err, errcap, "the restore's server start (line %zu, pid %d) has no \"redo starts at\"%s", g->line,
+               g->pid, g->open ? " yet" : "");
+        goto out;
+    }
+    if (!g->have_done) {
+        res->incomplete = g->open;
+        seterr(err, errcap,
+               "the restore's recovery (\"redo starts at\" on line %zu, startup process %d) has no \"redo done "
+               "at\": %s", g->start_line, g->pid,
+               g->open ? "recovery still running or the log is incomplete" : "recovery did not finish");
+        goto out;
+    }
+    if (g->broken) {
+        seterr(err, errcap,
+               "the restore's recovery did not end at the end of WAL: \"%s\" on line %zu",
+               g->broken_msg, g->broken_line);
+        goto out;
+    }
+    if (g->n_eow == 0) {
+        seterr(err, errcap,
+               "the restore's recovery (lines %zu-%zu, redo done at %s) has no end-of-WAL message "
                "(WAL may have ended at a segment boundary): refusing to guess",
-               g.start_line, g.done_line, lsn_format(g.done, a));
-        return false;
+               g->start_line, g->done_line, lsn_format(g->done, a));
+        goto out;
     }
 
-    res->redo_start = g.redo_start;
-    res->redo_done = g.done;
-    res->redo_done_line = g.done_line;
-    res->end_of_wal = g.eow;
-    res->eow_line = g.eow_line;
-    res->kind = g.kind;
-    fc_strlcpy(res->eow_message, g.eow_msg, sizeof res->eow_message);
+    res->redo_start = g->redo_start;
+    res->redo_done = g->done;
+    res->redo_done_line = g->done_line;
+    res->end_of_wal = g->eow;
+    res->eow_line = g->eow_line;
+    res->kind = g->kind;
+    fc_strlcpy(res->eow_message, g->eow_msg, sizeof res->eow_message);
 
-    if (g.redo_start > g.done) {
+    if (g->redo_start > g->done) {
         seterr(err, errcap, "contradictory: redo starts at %s after redo done at %s",
-               lsn_format(g.redo_start, a), lsn_format(g.done, b));
-        return false;
+               lsn_format(g->redo_start, a), lsn_format(g->done, b));
+        goto out;
     }
-    if (g.eow <= g.done || g.eow - g.done < FC_LSN_MIN_RECORD) {
+    if (g->eow <= g->done || g->eow - g->done < FC_LSN_MIN_RECORD) {
         seterr(err, errcap,
                "contradictory: end of WAL %s (line %zu) is not at least %d bytes after redo "
                "done at %s (line %zu)",
-               lsn_format(g.eow, a), g.eow_line, FC_LSN_MIN_RECORD, lsn_format(g.done, b),
-               g.done_line);
-        return false;
+               lsn_format(g->eow, a), g->eow_line, FC_LSN_MIN_RECORD, lsn_format(g->done, b),
+               g->done_line);
+        goto out;
     }
-    if (g.eow - g.done > max_span) {
+    if (g->eow - g->done > max_span) {
         seterr(err, errcap,
                "implausible: end of WAL %s is %" PRIu64 " bytes after redo done at %s, more "
                "than the longest expected record (%" PRIu64 " bytes)",
-               lsn_format(g.eow, a), (uint64_t)(g.eow - g.done), lsn_format(g.done, b), max_span);
-        return false;
+               lsn_format(g->eow, a), (uint64_t)(g->eow - g->done), lsn_format(g->done, b), max_span);
+        goto out;
     }
-    if (not_before != FC_LSN_INVALID && g.eow < not_before) {
+    if (not_before != FC_LSN_INVALID && g->eow < not_before) {
         seterr(err, errcap,
                "the restored WAL ends at %s, before %s (the replication slots' start): the "
                "snapshot predates prepare-source and rows would be lost",
-               lsn_format(g.eow, a), lsn_format(not_before, b));
-        return false;
+               lsn_format(g->eow, a), lsn_format(not_before, b));
+        goto out;
     }
-    if (g.kind == LSN_EOW_RECORD) {
-        res->start_lsn = g.eow;
+    if (g->kind == LSN_EOW_RECORD) {
+        res->start_lsn = g->eow;
         res->exact = true;
     } else {
         /* The page P bounds the end from above only: a record cut across P
          * started before it. Any origin in (R, E] is exact, and E >= R + 24. */
-        res->start_lsn = g.done + FC_LSN_MIN_RECORD;
+        res->start_lsn = g->done + FC_LSN_MIN_RECORD;
         res->exact = false;
+    }
+    ok = true;
+out:
+    free(gs);
+    if (!ok) {
+        res->start_lsn = FC_LSN_INVALID;
+        if (err && errcap && !err[0]) seterr(err, errcap, "refused");
+    }
+    return ok;
+}
+
+bool lsn_check_server_bounds(const lsn_log_result *r, fc_lsn checkpoint_redo, fc_lsn current_wal,
+                             char *err, size_t errcap)
+{
+    char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN];
+    if (err && errcap) err[0] = 0;
+    fc_lsn end = r->kind == LSN_EOW_RECORD ? r->end_of_wal : r->start_lsn;
+    if (checkpoint_redo != FC_LSN_INVALID && end > checkpoint_redo) {
+        seterr(err, errcap,
+               "the end of WAL %s read from the log (startup process %d, start on line %zu) is past the redo "
+               "location %s of the server's latest checkpoint (pg_control_checkpoint()), which its "
+               "end-of-recovery checkpoint put at that end: the recovery in the log is not this server's",
+               lsn_format(end, a), r->startup_pid, r->start_line, lsn_format(checkpoint_redo, b));
+        return false;
+    }
+    if (current_wal == FC_LSN_INVALID || r->start_lsn > current_wal) {
+        seterr(err, errcap,
+               "the start %s read from the log (startup process %d, start on line %zu) is past the server's "
+               "WAL insert position %s (pg_current_wal_lsn()): the recovery in the log is not this server's",
+               lsn_format(r->start_lsn, a), r->startup_pid, r->start_line, lsn_format(current_wal, b));
+        return false;
     }
     return true;
 }

@@ -48,6 +48,14 @@ typedef struct lsn_log_opts {
     fc_lsn not_before;         /* optional: the end must be >= this (the slots'
                                   consistent point: a snapshot older than the
                                   slot would lose rows) */
+    const char *line_prefix;   /* the server's log_line_prefix; NULL = RDS's
+                                  "%t:%r:%u@%d:[%p]:". Must contain %p. */
+    int64_t restored_after;    /* Unix seconds, 0 = unknown: a time after every
+                                  line of the source's own (old log files kept
+                                  on the restored volume) and before the
+                                  restored server's first start, e.g. when the
+                                  snapshot copy was requested. Needs a time
+                                  escape (%t/%m/%n) in the prefix. */
 } lsn_log_opts;
 
 typedef enum {
@@ -62,7 +70,13 @@ typedef struct lsn_log_result {
     fc_lsn redo_start;
     lsn_eow_kind kind;
     bool exact;         /* start_lsn == exact end of WAL (record-level message) */
-    int recoveries;     /* "redo starts at" groups in the log (the last is used) */
+    int recoveries;     /* crash recoveries (server starts that replayed WAL) in the log */
+    int later_recoveries; /* recoveries after the restore's (the restored instance's own) */
+    int source_starts;  /* server starts before restored_after (the source's old logs) */
+    int startup_pid;    /* pid of the startup process whose recovery was used */
+    size_t start_line;  /* its "database system was ..." line */
+    bool incomplete;    /* on failure: the restore's recovery is not (yet) in the log,
+                           it may still arrive (the log lags): worth waiting */
     size_t eow_line;    /* 1-based line numbers in the text */
     size_t redo_done_line;
     char eow_message[256]; /* the end-of-WAL message, truncated */
@@ -79,5 +93,16 @@ typedef struct lsn_log_result {
  * or implausible fails with the reason in err. Never returns R. */
 bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,
                     lsn_log_result *res, char *err, size_t errcap);
+
+/* Cross-check a start found in the log against what the restored server
+ * reports: `checkpoint_redo` (redo_lsn of pg_control_checkpoint(), or
+ * FC_LSN_INVALID when the role may not read it) and `current_wal`
+ * (pg_current_wal_lsn()). The restore's crash recovery ends with a
+ * checkpoint whose redo is the end of the restored WAL, and later ones only
+ * move forward, so the end (record form; the start for the page form, whose
+ * page is only an upper bound) can never be past checkpoint_redo, nor the
+ * start past current_wal. Neither is a lower bound. False with the reason. */
+bool lsn_check_server_bounds(const lsn_log_result *r, fc_lsn checkpoint_redo, fc_lsn current_wal,
+                             char *err, size_t errcap);
 
 #endif

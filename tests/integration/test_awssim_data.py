@@ -2,14 +2,17 @@
 snapshot -> encrypted copy -> restore; the restored log shows where recovery
 ended; replication slots are inherited; rename swap moves endpoints; state
 survives an emulator restart. One emulator for the module (CI budget)."""
+import os
 import re
 import socket
+import tempfile
 import time
 
 import pytest
 
 from fclib import wait_until
 from fixtures_awssim import psql
+from fixtures_pg import tool
 
 PW = "s3cret-Passw0rd"
 
@@ -79,6 +82,7 @@ def test_snapshot_copy_restore_roundtrip(awssim_module):
     assert cp["SourceDBSnapshotIdentifier"].endswith(":snapshot:orders-snap")
 
     # restore (CLI), encryption inherited
+    restored_after = int(time.time())  # after every line the snapshot holds, before the restore's start
     r = sim.cli("rds", "restore-db-instance-from-db-snapshot", "--db-instance-identifier", "orders-db-enc",
                 "--db-snapshot-identifier", "orders-enc", "--db-instance-class", "db.t3.micro",
                 "--db-parameter-group-name", group, "--vpc-security-group-ids", "sg-1234",
@@ -112,10 +116,29 @@ def test_snapshot_copy_restore_roundtrip(awssim_module):
                 break
     assert pages > 1
     assert "redo starts at" in text
+    # RDS keeps the source's old log files on the restored volume: the failed
+    # login on the source, before its snapshot, is in the restored log too,
+    # before the restored server's own start
+    assert 'password authentication failed for user "app"' in text, text[:2000]
+    assert text.index("password authentication failed") < text.index("redo starts at")
     m = re.search(r"invalid record length at ([0-9A-F]+/[0-9A-F]+): (wanted 24, got 0|expected at least 24, got 0)", text)
     assert m, text[-2000:]
     assert re.search(r"redo done at [0-9A-F]+/[0-9A-F]+", text)
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC:[^:]*:[^@]*@[^:]*:\[\d+\]:LOG:", text, re.M)
+    # fleetcrypt's parser, as the find-start-lsn step calls it (RDS's prefix, the
+    # restore time): the restore's recovery, by its startup process, with the
+    # source's old lines before it; the source's own start is counted aside
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+        f.write(text)
+    try:
+        found = tool("find-start-lsn", f.name, "--line-prefix", "%t:%r:%u@%d:[%p]:",
+                     "--restored-after", restored_after)[1]
+    finally:
+        os.unlink(f.name)
+    assert found["start_lsn"] == m.group(1) and found["kind"] == "record", found
+    assert int(found["source_starts"]) >= 1 and found["later_recoveries"] == "0", found
+    restore_start = [ln for ln in text.splitlines() if "database system was interrupted" in ln]
+    assert restore_start and f":[{found['startup_pid']}]:" in restore_start[-1], (found, restore_start)
     # the CLI's own tail mode (no marker) returns the most recent lines
     tail = sim.cli("rds", "download-db-log-file-portion", "--db-instance-identifier", "orders-db-enc",
                    "--log-file-name", files[-1]["LogFileName"], "--number-of-lines", "3", "--no-paginate")

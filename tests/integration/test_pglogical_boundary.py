@@ -62,17 +62,31 @@ def test_exactly_once_across_snapshot(run, servers, writers, world):
     assert w.alive(), "writer died before the snapshot"
 
     snap = servers.freeze_copy(src, "snap")
+    with open(src.log_path, "rb") as f:
+        src_old_log = f.read()  # the source's log as the snapshot holds it
+    restored_after = int(time.time())  # every source line in it is older; the restore starts after
     ctl_dir = os.path.join(world, "ctl")
     subprocess.run(["cp", "-a", snap, ctl_dir], check=True)
     tgt = servers.restore(snap, "tgt")
     ctl = servers.restore(ctl_dir, "ctl")
 
-    found = tool("find-start-lsn", tgt.log_path, "--segsize", WAL_SEGSIZE,
+    prefix = ("--line-prefix", "%m [%p] ")  # PostgreSQL 15's default log_line_prefix
+    found = tool("find-start-lsn", tgt.log_path, "--segsize", WAL_SEGSIZE, *prefix,
                  "--not-before", prep["slot_lsn"])[1]
     start, redo_done = found["start_lsn"], found["redo_done"]
     assert start != redo_done, "find-start-lsn must never answer 'redo done at'"
     # the copy restored from the same snapshot bytes must tell the same story
-    assert tool("find-start-lsn", ctl.log_path, "--segsize", WAL_SEGSIZE)[1]["start_lsn"] == start
+    assert tool("find-start-lsn", ctl.log_path, "--segsize", WAL_SEGSIZE, *prefix)[1]["start_lsn"] == start
+    # the source's own log before the restore's (as RDS keeps it on the restored
+    # volume): with the restore time, the same start, from the same startup process
+    both = os.path.join(world, f"both{run}.log")
+    with open(both, "wb") as out:
+        out.write(src_old_log)
+        with open(tgt.log_path, "rb") as f:
+            out.write(f.read())
+    again = tool("find-start-lsn", both, "--segsize", WAL_SEGSIZE, *prefix,
+                 "--restored-after", restored_after, "--not-before", prep["slot_lsn"])[1]
+    assert (again["start_lsn"], again["startup_pid"]) == (start, found["startup_pid"])
 
     # target: inherited slots and fleetcrypt objects out, subscription at the end of WAL
     cleaned = tool("clean-target", *conn_a(tgt, "app"), "--tag", tag, "--drop-slots")[1]

@@ -23,6 +23,8 @@ typedef struct opts {
     const char *tag;
     uint64_t segsize;
     fc_lsn not_before, lsn;
+    const char *line_prefix;
+    long long restored_after;
     bool ri_full, keep_block, drop_slots, counts_only, keep_admin;
     const char *protect[32];
     int nprotect;
@@ -43,6 +45,7 @@ static void usage(void)
             "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
             "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
             "          --tag T --segsize BYTES --not-before LSN --lsn LSN --ri-full --keep-block\n"
+            "          --line-prefix FMT (default PostgreSQL's \"%%m [%%p] \") --restored-after UNIX_SECONDS\n"
             "          --drop-slots --counts-only --keep-admin --protect ROLE --timeout-ms N\n"
             "          --margin N --chunk-rows N --admin-password-env VAR --sub-password-env VAR\n"
             "          --secret-env VAR --purpose P\n");
@@ -95,7 +98,9 @@ static int cmd_find_start(const opts *o, const char *path)
         fprintf(stderr, "error: cannot read %s\n", path);
         return 1;
     }
-    lsn_log_opts lo = {.wal_segment_size = o->segsize, .not_before = o->not_before};
+    lsn_log_opts lo = {.wal_segment_size = o->segsize, .not_before = o->not_before,
+                       .line_prefix = o->line_prefix ? o->line_prefix : "%m [%p] ", /* local test servers */
+                       .restored_after = o->restored_after};
     lsn_log_result r;
     char err[1024];
     bool ok = lsn_find_start(text, len, &lo, &r, err, sizeof err);
@@ -105,9 +110,9 @@ static int cmd_find_start(const opts *o, const char *path)
         return 1;
     }
     char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN], c[FC_LSN_STRLEN];
-    printf("start_lsn=%s\nend_of_wal=%s\nredo_done=%s\nexact=%d\nkind=%s\nrecoveries=%d\nmessage=%s\n",
+    printf("start_lsn=%s\nend_of_wal=%s\nredo_done=%s\nexact=%d\nkind=%s\nrecoveries=%d\nstartup_pid=%d\nstart_line=%zu\nsource_starts=%d\nlater_recoveries=%d\nmessage=%s\n",
            lsn_format(r.start_lsn, a), lsn_format(r.end_of_wal, b), lsn_format(r.redo_done, c), r.exact,
-           r.kind == LSN_EOW_RECORD ? "record" : "page", r.recoveries, r.eow_message);
+           r.kind == LSN_EOW_RECORD ? "record" : "page", r.recoveries, r.startup_pid, r.start_line, r.source_starts, r.later_recoveries, r.eow_message);
     return 0;
 }
 
@@ -335,6 +340,8 @@ int main(int argc, char **argv)
         else if (OPT("--password2-env")) o.b.password = getenv(v);
         else if (OPT("--tag")) o.tag = v;
         else if (OPT("--segsize")) o.segsize = strtoull(v, NULL, 10);
+        else if (OPT("--line-prefix")) o.line_prefix = v;
+        else if (OPT("--restored-after")) o.restored_after = strtoll(v, NULL, 10);
         else if (OPT("--not-before")) {
             if (!lsn_parse(v, &o.not_before)) return usage(), 2;
         } else if (OPT("--lsn")) {

@@ -146,14 +146,19 @@ class PgManager:
         os.chmod(tmp, 0o700)
         os.rename(tmp, dest)
 
-    def clean_copy(self, dest):
-        """Make a copied data dir startable on its own: no lock file, fresh logs."""
+    def clean_copy(self, dest, keep_logs=False):
+        """Make a copied data dir startable on its own: no lock file. Snapshots
+        and restores keep the log folder, as RDS does: a restored instance
+        lists and serves the source's old log files (DescribeDBLogFiles,
+        DownloadDBLogFilePortion) and appends its own lines to the file of the
+        current hour when the name is the same. Other copies get fresh logs."""
         for f in ("postmaster.pid", "postmaster.opts"):
             try:
                 os.unlink(os.path.join(dest, f))
             except FileNotFoundError:
                 pass
-        shutil.rmtree(os.path.join(dest, "log"), ignore_errors=True)
+        if not keep_logs:
+            shutil.rmtree(os.path.join(dest, "log"), ignore_errors=True)
 
     def dir_size(self, path):
         total = 0
@@ -311,7 +316,7 @@ GRANT rds_superuser TO {qident(master)} WITH ADMIN OPTION;
         pm = self.running_pid(datadir)
         if not pm:
             self.copy_tree(datadir, dest)
-            self.clean_copy(dest)
+            self.clean_copy(dest, keep_logs=True)
             return "stopped"
         stopped = []
         try:
@@ -330,7 +335,7 @@ GRANT rds_superuser TO {qident(master)} WITH ADMIN OPTION;
                     os.kill(p, signal.SIGCONT)
                 except OSError:
                     pass
-        self.clean_copy(dest)
+        self.clean_copy(dest, keep_logs=True)
         return "frozen"
 
     # ------------------------------------------------------------ logs

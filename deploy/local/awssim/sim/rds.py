@@ -477,7 +477,7 @@ def op_create(world, store, inst, password, from_snapshot=None, replica_source=N
             inst["pg"] = {"dir": d, "port": inst.get("pg", {}).get("port") or free_port(), "up": False}
         if from_snapshot:
             world.pg.copy_tree(from_snapshot, d)
-            world.pg.clean_copy(d)
+            world.pg.clean_copy(d, keep_logs=True)  # RDS keeps the source's old logs
             for f in ("standby.signal", "recovery.signal"):
                 try:
                     os.unlink(os.path.join(d, f))
