@@ -126,6 +126,8 @@ typedef struct pgrepl_sub_info {
     int64_t apply_errors;   /* pg_stat_subscription_stats (15+) */
     int64_t sync_errors;
 } pgrepl_sub_info;
+/* Does the subscription still exist in q's database? Readable by any role. */
+bool pgrepl_sub_exists(pgq *q, const pgrepl_names *nm, bool *exists, char *err, size_t errcap);
 bool pgrepl_sub_status(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *err, size_t errcap);
 /* DISABLE, SET (slot_name = NONE), DROP SUBSCRIPTION: the slot stays on the
  * source, dropped there by pgrepl_teardown_source. */

@@ -149,6 +149,18 @@ static bool sub_get(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *
     return true;
 }
 
+bool pgrepl_sub_exists(pgq *q, const pgrepl_names *nm, bool *exists, char *err, size_t errcap)
+{
+    const char *p[] = {nm->subscription};
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_sub_exists"), 1, p, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "subscription %s: %s", nm->subscription, q->err);
+        return false;
+    }
+    *exists = atoi(v) > 0;
+    return true;
+}
+
 bool pgrepl_sub_status(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *err, size_t errcap)
 {
     return sub_get(q, nm, out, NULL, 0, err, errcap);

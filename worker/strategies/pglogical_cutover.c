@@ -607,6 +607,13 @@ static step_rc teardown(cut *c)
     for (int i = 0; i < c->s.ndbs; i++) {
         pgrepl_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        /* asked as fleetcrypt's role: a re-run may find the target blocked
+         * already (the block there follows a complete teardown) */
+        pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        if (!ta) return rc;
+        bool exists = true;
+        if (!pgrepl_sub_exists(ta, &nm, &exists, err, sizeof err)) return pgl_sql_fail(c->res, ta, "subscription", err);
+        if (!exists) continue;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
