@@ -125,8 +125,8 @@ def test_event_trigger(inst):
 def test_refused_like_rds(inst):
     refused(inst, "ALTER SYSTEM SET work_mem = '8MB'", "ALTER SYSTEM")
     refused(inst, "COPY (SELECT 1) TO PROGRAM 'true'", "PROGRAM", "superuser", "pg_execute_server_program")
-    refused(inst, "COPY t FROM '/etc/hostname'", "superuser", "pg_read_server_files")
-    refused(inst, "COPY t TO '/tmp/perm-out'", "superuser", "pg_write_server_files")
+    refused(inst, "COPY t FROM '/etc/hostname'", "server file", "superuser", "pg_read_server_files")
+    refused(inst, "COPY t TO '/tmp/perm-out'", "server file", "superuser", "pg_write_server_files")
     refused(inst, "SELECT pg_read_file('PG_VERSION')", "permission denied")
     refused(inst, "SELECT lo_import('/etc/hostname')", "permission denied", "superuser")
     for role in ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program"):
