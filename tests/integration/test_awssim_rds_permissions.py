@@ -155,3 +155,12 @@ def test_subscription_without_password_refused(inst):
                   f"user={MASTER}' PUBLICATION p WITH (connect = false)", "password")
     refused(inst, "CREATE SUBSCRIPTION perm_sock CONNECTION 'dbname=app user=rdsadmin password=x' "
                   "PUBLICATION p WITH (connect = false)", "host", "password")
+
+
+def test_rds_extensions_and_session_replication_role(inst):
+    q(inst, "CREATE EXTENSION pg_prewarm")
+    assert q(inst, "SELECT extowner::regrole FROM pg_extension WHERE extname = 'pg_prewarm'") == MASTER
+    q(inst, "DROP EXTENSION pg_prewarm")
+    assert q(inst, "SET session_replication_role = replica; SHOW session_replication_role") == "replica"
+    refused(inst, "CREATE EXTENSION file_fdw", "permission denied")
+    refused(inst, "SET log_statement = 'none'", "permission denied")

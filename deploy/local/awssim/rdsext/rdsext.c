@@ -16,7 +16,10 @@
  *    CREATE / ALTER / DROP SUBSCRIPTION (a password and a TCP host are
  *      required in the connection string, as PostgreSQL 16 requires of
  *      non-superusers: no trust login on the private socket),
- *    CREATE / ALTER / DROP EVENT TRIGGER;
+ *    CREATE / ALTER / DROP EVENT TRIGGER,
+ *    CREATE / DROP EXTENSION of extensions stock PostgreSQL does not mark
+ *      trusted (pg_prewarm, ...), but never untrusted languages,
+ *    SET session_replication_role;
  *  created objects are then owned by the calling role, as on RDS.
  *
  *  rds_replication: REPLICATION is a role attribute in PostgreSQL (not
@@ -37,6 +40,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -44,10 +48,12 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_event_trigger.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_publication.h"
 #include "catalog/pg_subscription.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/publicationcmds.h"
 #include "commands/subscriptioncmds.h"
 #include "fmgr.h"
@@ -57,6 +63,7 @@
 #include "parser/parse_node.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -159,28 +166,33 @@ static void check_conninfo(const char *conninfo)
         refuse("a subscription without a TCP host", "give host= in the connection string");
 }
 
-static void set_column(int cacheid, Oid relid, Oid objid, AttrNumber att, Datum value)
+static void set_column(Oid relid, Oid indexid, AttrNumber oidatt, Oid objid, AttrNumber att, Datum value)
 {
     Relation rel = table_open(relid, RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(rel);
-    HeapTuple tup = SearchSysCacheCopy1(cacheid, ObjectIdGetDatum(objid));
+    ScanKeyData key;
+    SysScanDesc scan;
+    HeapTuple tup, newtup;
     Datum *values = palloc0(sizeof(Datum) * desc->natts);
     bool *nulls = palloc0(sizeof(bool) * desc->natts);
     bool *repl = palloc0(sizeof(bool) * desc->natts);
-    HeapTuple newtup;
-    if (!HeapTupleIsValid(tup)) elog(ERROR, "awssim_rds: cache lookup failed for %u", objid);
+    ScanKeyInit(&key, oidatt, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objid));
+    scan = systable_beginscan(rel, indexid, true, NULL, 1, &key);
+    tup = systable_getnext(scan);
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "awssim_rds: object %u not found in catalog %u", objid, relid);
     values[att - 1] = value;
     repl[att - 1] = true;
     newtup = heap_modify_tuple(tup, desc, values, nulls, repl);
     CatalogTupleUpdate(rel, &newtup->t_self, newtup);
+    systable_endscan(scan);
     table_close(rel, RowExclusiveLock);
 }
 
 /* the object was created with raised rights: the caller owns it, as on RDS */
-static void give_owner(int cacheid, Oid relid, Oid objid, AttrNumber att, Oid owner)
+static void give_owner(Oid relid, Oid indexid, AttrNumber oidatt, Oid objid, AttrNumber att, Oid owner)
 {
     CommandCounterIncrement();
-    set_column(cacheid, relid, objid, att, ObjectIdGetDatum(owner));
+    set_column(relid, indexid, oidatt, objid, att, ObjectIdGetDatum(owner));
     changeDependencyOnOwner(relid, objid, owner);
     CommandCounterIncrement();
 }
@@ -203,10 +215,23 @@ static void sync_replication(List *rolespecs)
         ReleaseSysCache(tup);
         want = is_member_of_role_nosuper(r, repl);
         if (has != want) {
-            set_column(AUTHOID, AuthIdRelationId, r, Anum_pg_authid_rolreplication, BoolGetDatum(want));
+            set_column(AuthIdRelationId, AuthIdOidIndexId, Anum_pg_authid_oid, r, Anum_pg_authid_rolreplication,
+                       BoolGetDatum(want));
             CommandCounterIncrement();
         }
     }
+}
+
+/* Extensions RDS offers whose control file is not "trusted" in stock
+ * PostgreSQL: created with raised rights, owned by the caller (what PG does
+ * for trusted ones). Untrusted languages and server-file access never. */
+static bool rds_extension(const char *name)
+{
+    static const char *const refused[] = {"plperlu", "plpythonu", "plpython2u", "plpython3u", "pltclu",
+                                          "adminpack", "file_fdw", "pg_read_server_files", NULL};
+    for (int i = 0; refused[i]; i++)
+        if (strcmp(name, refused[i]) == 0) return false;
+    return true;
 }
 
 static bool has_schema_objects(List *pubobjects)
@@ -248,7 +273,18 @@ static bool run_raised(Node *n, const char *query, bool top)
     case T_AlterEventTrigStmt:
         break;
     case T_DropStmt:
-        if (((DropStmt *) n)->removeType != OBJECT_EVENT_TRIGGER) return false;
+        if (((DropStmt *) n)->removeType != OBJECT_EVENT_TRIGGER &&
+            ((DropStmt *) n)->removeType != OBJECT_EXTENSION)
+            return false;
+        break;
+    case T_CreateExtensionStmt:
+        if (!rds_extension(((CreateExtensionStmt *) n)->extname)) return false;
+        break;
+    case T_VariableSetStmt:
+        /* RDS lets rds_superuser set these superuser-only settings */
+        if (!((VariableSetStmt *) n)->name ||
+            pg_strcasecmp(((VariableSetStmt *) n)->name, "session_replication_role") != 0)
+            return false;
         break;
     default:
         return false;
@@ -287,6 +323,12 @@ static bool run_raised(Node *n, const char *query, bool top)
         case T_DropStmt:
             RemoveObjects((DropStmt *) n);
             break;
+        case T_CreateExtensionStmt:
+            addr = CreateExtension(pstate, (CreateExtensionStmt *) n);
+            break;
+        case T_VariableSetStmt:
+            ExecSetVariableStmt((VariableSetStmt *) n, top);
+            break;
         default:
             break;
         }
@@ -298,11 +340,17 @@ static bool run_raised(Node *n, const char *query, bool top)
     PG_END_TRY();
 
     if (IsA(n, CreatePublicationStmt))
-        give_owner(PUBLICATIONOID, PublicationRelationId, addr.objectId, Anum_pg_publication_pubowner, caller);
+        give_owner(PublicationRelationId, PublicationObjectIndexId, Anum_pg_publication_oid, addr.objectId,
+                   Anum_pg_publication_pubowner, caller);
     else if (IsA(n, CreateSubscriptionStmt))
-        give_owner(SUBSCRIPTIONOID, SubscriptionRelationId, addr.objectId, Anum_pg_subscription_subowner, caller);
+        give_owner(SubscriptionRelationId, SubscriptionObjectIndexId, Anum_pg_subscription_oid, addr.objectId,
+                   Anum_pg_subscription_subowner, caller);
     else if (IsA(n, CreateEventTrigStmt))
-        give_owner(EVENTTRIGGEROID, EventTriggerRelationId, evt, Anum_pg_event_trigger_evtowner, caller);
+        give_owner(EventTriggerRelationId, EventTriggerOidIndexId, Anum_pg_event_trigger_oid, evt,
+                   Anum_pg_event_trigger_evtowner, caller);
+    else if (IsA(n, CreateExtensionStmt) && OidIsValid(addr.objectId))
+        give_owner(ExtensionRelationId, ExtensionOidIndexId, Anum_pg_extension_oid, addr.objectId,
+                   Anum_pg_extension_extowner, caller);
     free_parsestate(pstate);
     return true;
 }
