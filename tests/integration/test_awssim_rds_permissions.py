@@ -73,6 +73,13 @@ def test_rds_replication_gives_and_takes_replication(inst):
     assert q(inst, "SELECT rolreplication FROM pg_roles WHERE rolname = 'perm_sub'") == "f"
     q(inst, "GRANT rds_replication TO perm_sub")
     assert q(inst, "SELECT rolreplication FROM pg_roles WHERE rolname = 'perm_sub'") == "t"
+    # as on RDS, rds_superuser still manages such roles (PostgreSQL alone wants a superuser)
+    q(inst, "ALTER ROLE perm_sub NOLOGIN")
+    q(inst, "ALTER ROLE perm_sub LOGIN PASSWORD 'sub-Passw0rd-2'")
+    assert q(inst, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'perm_sub'") == "t"
+    q(inst, f"ALTER ROLE {MASTER} PASSWORD '{PW}'")
+    refused(inst, "ALTER ROLE perm_sub BYPASSRLS", "must be superuser")
+    refused(inst, "ALTER ROLE perm_sub NOREPLICATION", "must be superuser")
     q(inst, "REVOKE rds_replication FROM perm_sub")
     assert q(inst, "SELECT rolreplication FROM pg_roles WHERE rolname = 'perm_sub'") == "f"
     q(inst, "CREATE ROLE perm_admin LOGIN PASSWORD 'adm-Passw0rd-1' IN ROLE rds_superuser")

@@ -19,7 +19,9 @@
  *    CREATE / ALTER / DROP EVENT TRIGGER,
  *    CREATE / DROP EXTENSION of extensions stock PostgreSQL does not mark
  *      trusted (pg_prewarm, ...), but never untrusted languages,
- *    SET session_replication_role;
+ *    SET session_replication_role,
+ *    ALTER ROLE (login, password, ...) of roles whose REPLICATION stands for
+ *      their rds_replication membership (see below);
  *  created objects are then owned by the calling role, as on RDS.
  *
  *  rds_replication: REPLICATION is a role attribute in PostgreSQL (not
@@ -56,6 +58,7 @@
 #include "commands/extension.h"
 #include "commands/publicationcmds.h"
 #include "commands/subscriptioncmds.h"
+#include "commands/user.h"
 #include "fmgr.h"
 #include "libpq-fe.h"
 #include "miscadmin.h"
@@ -234,6 +237,33 @@ static bool rds_extension(const char *name)
     return true;
 }
 
+/* ALTER ROLE of a role whose REPLICATION attribute only stands for its
+ * rds_replication membership: PostgreSQL wants a superuser for any change
+ * to a REPLICATION role; RDS lets rds_superuser change such roles' login,
+ * password and the like (never SUPERUSER, REPLICATION or BYPASSRLS). */
+static bool replication_role_change(AlterRoleStmt *s)
+{
+    static const char *const allowed[] = {"password", "canlogin", "createdb", "createrole", "inherit",
+                                          "connectionlimit", "validUntil", NULL};
+    Oid r = get_rolespec_oid(s->role, true);
+    HeapTuple tup;
+    bool repl;
+    ListCell *lc;
+    if (!OidIsValid(r) || superuser_arg(r)) return false;
+    tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(r));
+    if (!HeapTupleIsValid(tup)) return false;
+    repl = ((Form_pg_authid) GETSTRUCT(tup))->rolreplication;
+    ReleaseSysCache(tup);
+    if (!repl || !is_member_of_role_nosuper(r, role_oid("rds_replication"))) return false;
+    foreach (lc, s->options) {
+        const char *name = lfirst_node(DefElem, lc)->defname;
+        bool ok = false;
+        for (int i = 0; allowed[i] && !ok; i++) ok = strcmp(name, allowed[i]) == 0;
+        if (!ok) return false;
+    }
+    return true;
+}
+
 static bool has_schema_objects(List *pubobjects)
 {
     ListCell *lc;
@@ -276,6 +306,9 @@ static bool run_raised(Node *n, const char *query, bool top)
         if (((DropStmt *) n)->removeType != OBJECT_EVENT_TRIGGER &&
             ((DropStmt *) n)->removeType != OBJECT_EXTENSION)
             return false;
+        break;
+    case T_AlterRoleStmt:
+        if (!replication_role_change((AlterRoleStmt *) n)) return false;
         break;
     case T_CreateExtensionStmt:
         if (!rds_extension(((CreateExtensionStmt *) n)->extname)) return false;
@@ -322,6 +355,9 @@ static bool run_raised(Node *n, const char *query, bool top)
             break;
         case T_DropStmt:
             RemoveObjects((DropStmt *) n);
+            break;
+        case T_AlterRoleStmt:
+            AlterRole(pstate, (AlterRoleStmt *) n);
             break;
         case T_CreateExtensionStmt:
             addr = CreateExtension(pstate, (CreateExtensionStmt *) n);
