@@ -61,6 +61,11 @@ def test_rdsadmin_cannot_log_in_over_tcp(inst):
         rc, _, err = psql(inst, "rdsadmin", pw, "SELECT 1", db="postgres", check=False)
         assert rc != 0
         assert "rejects connection" in err, err
+    rc, _, err = psql(inst, MASTER, PW, "SELECT 1", db="rdsadmin", check=False)
+    assert rc != 0 and "rejects connection" in err, err
+    assert q(inst, "SELECT string_agg(datname || ':' || datdba::regrole, ',' ORDER BY datname) FROM pg_database "
+                   "WHERE datname IN ('postgres', 'template1', 'rdsadmin')") == \
+        f"postgres:{MASTER},rdsadmin:rdsadmin,template1:{MASTER}"
 
 
 def test_rdsadmin_cannot_be_altered(inst):

@@ -26,6 +26,7 @@ local   replication  all                        trust
 # rdsadmin, the only superuser, never logs in over TCP (as on RDS)
 host    all          rdsadmin    all            reject
 host    replication  rdsadmin    all            reject
+host    rdsadmin     all         all            reject
 host    all          all         127.0.0.1/32   scram-sha-256
 host    replication  all         127.0.0.1/32   scram-sha-256
 host    all          all         ::1/128        scram-sha-256
@@ -334,12 +335,15 @@ GRANT SELECT ON pg_catalog.pg_replication_origin_status TO rds_superuser;
 """
         for db in ("template1", "postgres"):
             self.psql(port, grants, db=db)
-        sql = ""
+        # as on RDS: the master owns postgres and template1; rdsadmin has its own database
+        sql = (f"ALTER DATABASE postgres OWNER TO {qident(master)};\n"
+               f"ALTER DATABASE template1 OWNER TO {qident(master)};\n"
+               "SELECT 'CREATE DATABASE rdsadmin TEMPLATE template0' "
+               "WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname='rdsadmin')\\gexec\n")
         if dbname and dbname != "postgres":
             sql += (f"SELECT 'CREATE DATABASE {qident(dbname)} OWNER {qident(master)}' "
                     f"WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname={qlit(dbname)})\\gexec\n")
-        if sql:
-            self.psql(port, sql)
+        self.psql(port, sql)
 
     def set_password(self, port, user, password):
         self.psql(port, f"ALTER ROLE {qident(user)} PASSWORD {qlit(password)};")
