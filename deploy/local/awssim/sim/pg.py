@@ -62,6 +62,7 @@ class PgManager:
         # a --pg-template's bootstrap superuser; every instance renames it to ADMIN
         self.template_superuser = superuser
         self.superuser = ADMIN
+        self.template_admin = None  # ADMIN when this emulator ran initdb itself
         self.rds_lib = None  # awssim_rds module (sim/rdsext.py), preloaded by every instance
         self.root = os.geteuid() == 0
         if self.root:
@@ -125,6 +126,7 @@ class PgManager:
         self.run([os.path.join(self.bin, "initdb"), "-D", t, "-A", "trust", "-U", ADMIN,
                   "-E", "UTF8", "--locale=C.UTF-8"], timeout=300)
         self.template = t
+        self.template_admin = ADMIN
         return t
 
     # ------------------------------------------------------------ data dirs
@@ -289,15 +291,17 @@ class PgManager:
         return r.stdout
 
     def adopt_admin(self, port):
-        """A --pg-template made by initdb -U <other>: rename its bootstrap
-        superuser to rdsadmin (a session cannot rename its own role, hence
-        the short-lived helper superuser)."""
-        psql = [os.path.join(self.bin, "psql"), "-X", "-q", "-h", self.sockdir, "-p", str(port),
-                "-d", "postgres", "-c", "SELECT 1"]
-        if self.run(psql + ["-U", ADMIN], check=False).returncode == 0:
-            return
+        """A template made by initdb -U <other> (--pg-template, or a home from
+        before the RDS permission model): rename its bootstrap superuser to
+        rdsadmin. A session cannot rename its own role, hence the short-lived
+        helper superuser."""
         old, tmp = self.template_superuser, "awssim_adopt"
-        self.psql(port, f"CREATE ROLE {tmp} SUPERUSER LOGIN;", user=old)
+        if old == ADMIN or self.template_admin == ADMIN:
+            return
+        psql = [os.path.join(self.bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.sockdir,
+                "-p", str(port), "-U", old, "-d", "postgres", "-c", f"CREATE ROLE {tmp} SUPERUSER LOGIN"]
+        if self.run(psql, check=False).returncode != 0:
+            return  # no such role: the template's superuser is rdsadmin already
         self.psql(port, f"ALTER ROLE {qident(old)} RENAME TO {ADMIN};", user=tmp)
         self.psql(port, f"DROP ROLE {tmp};")
 
