@@ -73,12 +73,6 @@ static bool ensure_guard(pgq *q, const pgrepl_names *nm, char *err, size_t errca
         pgrepl_seterr(err, errcap, "creating the DDL guard function: %s", q->err);
         return false;
     }
-    /* not a superuser on RDS: the admin role needs grants on the master's schema */
-    const char *g4[] = {nm->schema, nm->admin_role, nm->schema, nm->admin_role};
-    if (!pgrepl_ddl(q, "pgrepl_guard_grant", 4, g4)) {
-        pgrepl_seterr(err, errcap, "granting schema %s to %s: %s", nm->schema, nm->admin_role, q->err);
-        return false;
-    }
     const char *trig[2] = {nm->guard_end, nm->guard_drop};
     const char *sql[2] = {"pgrepl_guard_trigger_end", "pgrepl_guard_trigger_drop"};
     for (int i = 0; i < 2; i++) {
