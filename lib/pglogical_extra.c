@@ -53,8 +53,17 @@ bool pglx_admin_rights(pgq *q, const pgrepl_names *nm, const char *master, char 
                       q->err);
         return false;
     }
-    /* where rds_replication is an ordinary role (not RDS), the subscription's
-     * login needs the REPLICATION attribute itself */
+    /* RDS: rds_superuser does not pass ownership checks, and the cutover
+     * drops as the admin role what the master user created (publication,
+     * event triggers, fleetcrypt's schema, the subscription): the admin role
+     * acts as the master through membership. */
+    const char *m[] = {master, nm->admin_role};
+    if (!super && !pgrepl_ddl(q, "pgrepl_grant_role", 2, m)) {
+        pgrepl_seterr(err, errcap, "GRANT %s TO %s: %s", master, nm->admin_role, q->err);
+        return false;
+    }
+    /* self-managed servers only (the master is a superuser there): the
+     * subscription's login needs the REPLICATION attribute itself */
     const char *b[] = {nm->sub_role};
     if (super && !pgrepl_ddl(q, "pgrepl_role_replication", 1, b)) {
         pgrepl_seterr(err, errcap, "ALTER ROLE %s REPLICATION: %s", nm->sub_role, q->err);

@@ -348,6 +348,18 @@ bool pgrepl_create_roles(pgq *q, const pgrepl_names *nm, const char *admin_passw
     if (rds) {
         if (!ensure_member(q, "rds_superuser", nm->admin_role, err, errcap)) return false;
         if (rds_repl && !ensure_member(q, "rds_replication", nm->admin_role, err, errcap)) return false;
+        /* rds_superuser does not bypass object privileges (a superuser
+         * does): the cutover reads and writes every application table,
+         * sequence and schema, whoever owns them (PostgreSQL 14+) */
+        static const char *const data_roles[] = {"pg_read_all_data", "pg_write_all_data"};
+        for (size_t i = 0; i < sizeof data_roles / sizeof data_roles[0]; i++) {
+            bool have = false;
+            if (!role_exists(q, data_roles[i], &have)) {
+                pgrepl_seterr(err, errcap, "looking for %s: %s", data_roles[i], q->err);
+                return false;
+            }
+            if (have && !ensure_member(q, data_roles[i], nm->admin_role, err, errcap)) return false;
+        }
     } else {
         /* Self-managed PostgreSQL: the block needs to alter and terminate any
          * role, which only a superuser can do there. */

@@ -63,7 +63,9 @@ class AwsSim:
         argv = [AWSSIM, "--home", self.home, "--ready-file", self.ready_path,
                 "--port", str(self.port), "--admin-port", str(self.admin_port), "--pg-bin", PG_BIN]
         if self.pg_template:
-            argv += ["--pg-template", self.pg_template]
+            # the awssim_rds module is built once per test session, beside the template
+            argv += ["--pg-template", self.pg_template,
+                     "--rdsext-dir", os.path.join(os.path.dirname(self.pg_template), "rdsext")]
         argv += self.args
         self.proc = Proc(argv, self.log_path)
 

@@ -55,7 +55,7 @@ def test_snapshot_copy_restore_roundtrip(awssim_module):
     psql(port, "app", PW, "CREATE TABLE t(id int primary key, v text); "
                           "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1,500) g")
     assert psql(port, "app", PW, "SHOW wal_level") == "logical"
-    assert psql(port, "app", PW, "SELECT rolsuper FROM pg_roles WHERE rolname='app'") == "t"
+    assert psql(port, "app", PW, "SELECT rolsuper FROM pg_roles WHERE rolname='app'") == "f"
     assert psql(port, "app", PW, "SELECT pg_has_role('app','rds_superuser','member')") == "t"
     psql(port, "app", PW, "SELECT pg_create_logical_replication_slot('fc_slot','pgoutput')")
     psql(port, "app", PW, "INSERT INTO t VALUES (501, 'after-slot')")

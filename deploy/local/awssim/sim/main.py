@@ -4,11 +4,12 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 
-from . import models, rds
+from . import models, rds, rdsext
 from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
@@ -32,7 +33,9 @@ def parse_args(argv):
     ap.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin")
     ap.add_argument("--pg-template")
     ap.add_argument("--pg-fsync", choices=("on", "off"), default="off")
-    ap.add_argument("--pg-superuser", default="postgres")
+    ap.add_argument("--pg-superuser", default="postgres",
+                    help="bootstrap superuser of --pg-template (renamed to rdsadmin in every instance)")
+    ap.add_argument("--rdsext-dir", help="where the awssim_rds module is built (default HOME/rdsext)")
     ap.add_argument("--credentials")
     ap.add_argument("--log-level", default="INFO")
     a = ap.parse_args(argv)
@@ -88,6 +91,11 @@ def main(argv):
             pgm.ensure_template()
         except (PgError, OSError) as e:
             print(f"awssim: PostgreSQL template: {e}", file=sys.stderr)
+            return 2
+        try:
+            pgm.rds_lib = rdsext.build(cfg.pg_bin, cfg.rdsext_dir or os.path.join(cfg.home, "rdsext"))
+        except (rdsext.BuildError, OSError, subprocess.SubprocessError) as e:
+            print(f"awssim: RDS permission module: {e}", file=sys.stderr)
             return 2
         world.pg = pgm
     ca = RdsCa(cfg.home, chown=world.pg.chown if world.pg else None)

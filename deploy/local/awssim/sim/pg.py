@@ -23,11 +23,22 @@ HBA = """# awssim: managed pg_hba.conf (RDS-like: passwords required over TCP)
 # unix socket (emulator's own admin access; socket directory is private)
 local   all          all                        trust
 local   replication  all                        trust
+# rdsadmin, the only superuser, never logs in over TCP (as on RDS)
+host    all          rdsadmin    all            reject
+host    replication  rdsadmin    all            reject
+host    rdsadmin     all         all            reject
 host    all          all         127.0.0.1/32   scram-sha-256
 host    replication  all         127.0.0.1/32   scram-sha-256
 host    all          all         ::1/128        scram-sha-256
 host    replication  all         ::1/128        scram-sha-256
 """
+
+
+# The only superuser of every instance, as on RDS; the emulator uses it over
+# its private unix socket only (pg_hba.conf rejects it over TCP).
+ADMIN = "rdsadmin"
+# What RDS grants rds_superuser (with admin option) and lets it run.
+RDS_SUPERUSER_ROLES = ("pg_monitor", "pg_signal_backend", "pg_checkpoint", "rds_replication", "rds_password")
 
 
 class PgError(Exception):
@@ -48,7 +59,11 @@ class PgManager:
         self.bin = pg_bin
         self.template = template
         self.fsync = fsync
-        self.superuser = superuser
+        # a --pg-template's bootstrap superuser; every instance renames it to ADMIN
+        self.template_superuser = superuser
+        self.superuser = ADMIN
+        self.template_admin = None  # ADMIN when this emulator ran initdb itself
+        self.rds_lib = None  # awssim_rds module (sim/rdsext.py), preloaded by every instance
         self.root = os.geteuid() == 0
         if self.root:
             pw = pwd.getpwnam("postgres")
@@ -113,9 +128,10 @@ class PgManager:
         os.makedirs(t, mode=0o700)
         self.chown(t)
         log.info("initdb into %s", t)
-        self.run([os.path.join(self.bin, "initdb"), "-D", t, "-A", "trust", "-U", self.superuser,
+        self.run([os.path.join(self.bin, "initdb"), "-D", t, "-A", "trust", "-U", ADMIN,
                   "-E", "UTF8", "--locale=C.UTF-8"], timeout=300)
         self.template = t
+        self.template_admin = ADMIN
         return t
 
     # ------------------------------------------------------------ data dirs
@@ -205,6 +221,8 @@ class PgManager:
             # dir a snapshot copies) from the emulated RDS CA
             crt, key = self.ca.issue(os.path.dirname(datadir))
             base.update({"ssl": "on", "ssl_cert_file": qlit(crt), "ssl_key_file": qlit(key)})
+        if self.rds_lib:
+            base["shared_preload_libraries"] = qlit(self.rds_lib)
         base.update(settings)
         lines = ["# awssim: managed, rewritten at every start\n"]
         for k, v in base.items():
@@ -281,26 +299,66 @@ class PgManager:
         return pid
 
     # ------------------------------------------------------------ SQL
-    def psql(self, port, sql, db="postgres", timeout=120):
+    def psql(self, port, sql, db="postgres", timeout=120, user=None):
         r = self.run([os.path.join(self.bin, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                      "-h", self.sockdir, "-p", str(port), "-U", self.superuser, "-d", db, "-f", "-"],
+                      "-h", self.sockdir, "-p", str(port), "-U", user or self.superuser, "-d", db, "-f", "-"],
                      input=sql, timeout=timeout)
         return r.stdout
 
+    def adopt_admin(self, port):
+        """A template made by initdb -U <other> (--pg-template, or a home from
+        before the RDS permission model): rename its bootstrap superuser to
+        rdsadmin. A session cannot rename its own role, hence the short-lived
+        helper superuser."""
+        old, tmp = self.template_superuser, "awssim_adopt"
+        if old == ADMIN or self.template_admin == ADMIN:
+            return
+        psql = [os.path.join(self.bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.sockdir,
+                "-p", str(port), "-U", old, "-d", "postgres", "-c", f"CREATE ROLE {tmp} SUPERUSER LOGIN"]
+        if self.run(psql, check=False).returncode != 0:
+            return  # no such role: the template's superuser is rdsadmin already
+        self.psql(port, f"ALTER ROLE {qident(old)} RENAME TO {ADMIN};", user=tmp)
+        self.psql(port, f"DROP ROLE {tmp};")
+
     def bootstrap(self, port, master, password, dbname=None):
+        """RDS's roles: rdsadmin the only superuser; the master user a member
+        of rds_superuser (CREATEROLE, CREATEDB, REPLICATION through
+        rds_replication), not a superuser. What stock PostgreSQL reserves to
+        superusers and RDS allows rds_superuser is the awssim_rds module's
+        (rdsext/rdsext.c) or the grants below, made in template1 first so
+        that every later database has them."""
+        self.adopt_admin(port)
+        roles = ", ".join(RDS_SUPERUSER_ROLES)
         sql = f"""
 DO $$BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='rds_superuser') THEN CREATE ROLE rds_superuser NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='rds_superuser') THEN
+    CREATE ROLE rds_superuser NOLOGIN CREATEROLE CREATEDB;
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='rds_replication') THEN CREATE ROLE rds_replication NOLOGIN; END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname='rds_password') THEN CREATE ROLE rds_password NOLOGIN; END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname={qlit(master)}) THEN
     CREATE ROLE {qident(master)} LOGIN;
   END IF;
 END$$;
-GRANT pg_monitor, pg_signal_backend, rds_replication, rds_password TO rds_superuser WITH ADMIN OPTION;
-ALTER ROLE {qident(master)} LOGIN SUPERUSER CREATEDB CREATEROLE REPLICATION PASSWORD {qlit(password)};
+GRANT {roles} TO rds_superuser WITH ADMIN OPTION;
+ALTER ROLE {qident(master)} LOGIN NOSUPERUSER CREATEDB CREATEROLE REPLICATION PASSWORD {qlit(password)};
 GRANT rds_superuser TO {qident(master)} WITH ADMIN OPTION;
 """
+        self.psql(port, sql)
+        # replication origins (pg-logical's start position), per database
+        grants = """
+SELECT format('GRANT EXECUTE ON FUNCTION %s TO rds_superuser', p.oid::regprocedure)
+  FROM pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace
+   AND (p.proname LIKE 'pg\_replication\_origin\_%' OR p.proname = 'pg_show_replication_origin_status')\gexec
+GRANT SELECT ON pg_catalog.pg_replication_origin_status TO rds_superuser;
+"""
+        for db in ("template1", "postgres"):
+            self.psql(port, grants, db=db)
+        # as on RDS: the master owns postgres and template1; rdsadmin has its own database
+        sql = (f"ALTER DATABASE postgres OWNER TO {qident(master)};\n"
+               f"ALTER DATABASE template1 OWNER TO {qident(master)};\n"
+               "SELECT 'CREATE DATABASE rdsadmin TEMPLATE template0' "
+               "WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname='rdsadmin')\\gexec\n")
         if dbname and dbname != "postgres":
             sql += (f"SELECT 'CREATE DATABASE {qident(dbname)} OWNER {qident(master)}' "
                     f"WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname={qlit(dbname)})\\gexec\n")
