@@ -208,8 +208,15 @@ class Writer:
 
     def _run(self):
         port = None
+        tries = 0
         while not self.stop_flag.is_set():
-            port = self._port() or port
+            # an identifier keeps its endpoint port across renames: look it up
+            # again only now and then, so a reconnect costs a connection
+            # attempt, not an AWS describe (the probe measures the database's
+            # availability, not the emulator's API latency on a loaded machine)
+            if port is None or tries % 25 == 0:
+                port = self._port() or port
+            tries += 1
             if port:
                 self._session(port)
             self.errors += 1
