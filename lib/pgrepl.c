@@ -418,3 +418,21 @@ bool pgrepl_drop_roles(pgq *q, const pgrepl_names *nm, bool keep_admin, char *er
     }
     return true;
 }
+
+bool pgrepl_cron_guard(pgq *q, const pgrepl_names *nm, bool *installed, char *err, size_t errcap)
+{
+    *installed = false;
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "looking for pg_cron: %s", q->err);
+        return false;
+    }
+    if (atoi(v) == 0) return true;
+    const char *a[] = {nm->schema, nm->schema, nm->schema, nm->schema, nm->schema, nm->schema, nm->schema};
+    if (!pgrepl_ddl(q, "pgrepl_cron_guard", 7, a)) {
+        pgrepl_seterr(err, errcap, "keeping replicated pg_cron jobs held (trigger on cron.job): %s", q->err);
+        return false;
+    }
+    *installed = true;
+    return true;
+}

@@ -167,6 +167,13 @@ bool pgrepl_unblock(pgq *q, const pgrepl_names *nm, int *restored, char *err, si
 #define PGREPL_PREPARED_STALE_S 600 /* preflight refuses older prepared transactions */
 bool pgrepl_prepared_xacts(pgq *q, int *count, int64_t *oldest_age_s, char *desc, size_t desccap, char *err,
                            size_t errcap);
+/* On the target, after the jobs are held (pgrepl_clean_target): a trigger
+ * on cron.job firing only in the subscription's apply sessions keeps every
+ * replicated job row inactive and in fc_<tag>.held_jobs (released at
+ * cleanup), and forgets a job the source made inactive — a replicated
+ * `active = true` can never run a held job twice. No pg_cron: nothing
+ * (*installed false). Idempotent; dropped with fc_<tag> at cleanup. */
+bool pgrepl_cron_guard(pgq *q, const pgrepl_names *nm, bool *installed, char *err, size_t errcap);
 /* Large objects in q's database (pg_largeobject_metadata: every one, not
  * only those the role owns; readable by every role, no privilege needed).
  * Logical replication does not carry them and lo_create fires no event

@@ -51,6 +51,11 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
         }
         slots += sd;
         jobs += jh;
+        bool guarded = false;
+        if (!pgrepl_cron_guard(q, &nm, &guarded, err, sizeof err)) {
+            rc = pgl_sql_fail(res, q, "holding replicated pg_cron jobs", err);
+            break;
+        }
     }
     if (rc == STEP_OK) {
         /* a re-run finds nothing left: keep the first run's counts */
