@@ -42,6 +42,11 @@
  *     policy must allow rds:DeleteDBInstance on instances tagged
  *     fleetcrypt:role=encrypted-target (abort deletes the target), which
  *     deploy/iam/fleetcrypt-worker-policy.json does not grant yet.
+ *  8. Failure undo (lib/step.h): steps from prepare-source to cutover name
+ *     `abort` as on_fail; a STEP_FAIL there (or retries given up) runs
+ *     abort with facts undo_from/undo_reason (written by lua/step_end.lua),
+ *     and abort ends the instance `failed` at undo_from (STEP_FAIL with
+ *     res->next) once everything is undone — not `aborted`.
  *  7. Step `replicas` (pglogical_replicas.c) re-creates the source's read
  *     replicas on the encrypted instance and retires the old ones; cleanup
  *     jumps back to it (STEP_NEXT) until fact replicas_done is set, so an
