@@ -105,7 +105,7 @@ def sequences(port, user, password, db):
 
 
 FACTS = ("verify_how", "verify_mismatches", "verify_tables", "verify_done", "verify_sums", "verify_sums_dropped",
-         "verify_started_ms", "verify_ms", "switched", "cutover_block_ms", "downtime_ms")
+         "verify_started_ms", "verify_ms", "switched", "cutover_block_ms", "downtime_ms", "undo_from", "undo_reason")
 
 
 def facts(stack, ident):
