@@ -519,6 +519,7 @@ step_rc pgl_step_abort(step_ctx *ctx, step_result *res)
         fc_strlcpy(e, res->reason, sizeof e);
         PGL_REASON(res, "failed at %s: %.200s; undoing it failed too (fleetcrypt retry runs the undo again): %.200s",
                    from, why, e);
+        res->next[0] = 0; /* the record stays at abort, so retry resumes the undo */
     }
     return rc;
 }
