@@ -211,11 +211,26 @@ bool pgrepl_preflight_instance(pgq *q, int ndatabases, pgrepl_report *rep, char 
         pgrepl_report_add(rep, true, NULL,
                           "lc_messages=%s: recovery lines are translated and cannot be read; use "
                           "an English or C locale for messages", lcm);
-    if (prepared > 0)
-        pgrepl_report_add(rep, false, NULL,
-                          "%d prepared transaction(s): they hold back slot creation and would "
-                          "commit outside the cutover block", prepared);
     PQclear(r);
+    if (prepared > 0) {
+        /* a prepared transaction holds back slot creation until it ends; one
+         * prepared after the slot and caught by the snapshot would come back
+         * to life on the target: prepare-source waits for none to be left.
+         * One older than PGREPL_PREPARED_STALE_S looks forgotten: refuse. */
+        int n = 0;
+        int64_t oldest = 0;
+        char desc[300];
+        if (!pgrepl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, errcap)) return false;
+        if (n > 0 && oldest > PGREPL_PREPARED_STALE_S)
+            pgrepl_report_add(rep, true, NULL,
+                              "%d prepared transaction(s), the oldest %lld s old (forgotten?): slot creation "
+                              "would wait for them; COMMIT PREPARED or ROLLBACK PREPARED first: %s",
+                              n, (long long)oldest, desc);
+        else if (n > 0)
+            pgrepl_report_add(rep, false, NULL,
+                              "%d prepared transaction(s): slot creation and the snapshot wait for them to "
+                              "end: %s", n, desc);
+    }
     return true;
 }
 
@@ -267,13 +282,36 @@ bool pgrepl_preflight_database(pgq *q, const char *db, const pgrepl_names *nm, b
     if (!list_finding(q, "pgrepl_schedulers", 0, NULL, rep, false, db,
                       "scheduler extension(s): jobs are held on the target until cutover", err, errcap))
         return false;
+    const char *sp[] = {nm->schema, "false"};
+    if (!list_finding(q, "pgrepl_sequences_unreadable", 2, sp, rep, true, db,
+                      "sequence(s) the master user cannot read (GRANT SELECT ON SEQUENCE to it, or make it a "
+                      "member of their owner): their values could not be carried to the target",
+                      err, errcap))
+        return false;
+    int64_t lo = 0;
+    if (!pgrepl_large_objects(q, &lo, err, errcap)) return false;
+    if (lo > 0)
+        pgrepl_report_add(rep, true, db, "%lld large object(s): not replicated by logical replication",
+                          (long long)lo);
+    return true;
+}
+
+bool pgrepl_large_objects(pgq *q, int64_t *count, char *err, size_t errcap)
+{
+    *count = -1;
     char v[32];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_large_objects"), 0, NULL, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "large objects: %s", q->err);
+    bool isnull = false;
+    if (!pgq_scalar(q, pgq_sql("pgrepl_large_objects"), 0, NULL, v, sizeof v, &isnull) || isnull) {
+        pgrepl_seterr(err, errcap, "counting large objects: %s", isnull ? "no result" : q->err);
         return false;
     }
-    if (atol(v) > 0)
-        pgrepl_report_add(rep, true, db, "%s large object(s): not replicated by logical replication", v);
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (!end || *end || n < 0) {
+        pgrepl_seterr(err, errcap, "counting large objects: unexpected answer");
+        return false;
+    }
+    *count = n;
     return true;
 }
 
@@ -390,5 +428,23 @@ bool pgrepl_drop_roles(pgq *q, const pgrepl_names *nm, bool keep_admin, char *er
             return false;
         }
     }
+    return true;
+}
+
+bool pgrepl_cron_guard(pgq *q, const pgrepl_names *nm, bool *installed, char *err, size_t errcap)
+{
+    *installed = false;
+    char v[16];
+    if (!pgq_scalar(q, pgq_sql("pgrepl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
+        pgrepl_seterr(err, errcap, "looking for pg_cron: %s", q->err);
+        return false;
+    }
+    if (atoi(v) == 0) return true;
+    const char *a[] = {nm->schema, nm->schema, nm->schema, nm->schema, nm->schema, nm->schema, nm->schema};
+    if (!pgrepl_ddl(q, "pgrepl_cron_guard", 7, a)) {
+        pgrepl_seterr(err, errcap, "keeping replicated pg_cron jobs held (trigger on cron.job): %s", q->err);
+        return false;
+    }
+    *installed = true;
     return true;
 }

@@ -160,6 +160,29 @@ bool pgrepl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_ls
                        char *err, size_t errcap);
 /* Let exactly the recorded roles log in again; forget the record. */
 bool pgrepl_unblock(pgq *q, const pgrepl_names *nm, int *restored, char *err, size_t errcap);
+/* Prepared transactions of the instance (pg_prepared_xacts is
+ * instance-wide): how many, the oldest one's age, and a description naming
+ * each gid, its database, owner and age (cut to desccap). A transaction
+ * prepared after the slots were made and still prepared when the snapshot
+ * is taken would come back to life on the target holding locks, so
+ * prepare-source waits (bounded) until there is none before the snapshot. */
+#define PGREPL_PREPARED_STALE_S 600 /* preflight refuses older prepared transactions */
+bool pgrepl_prepared_xacts(pgq *q, int *count, int64_t *oldest_age_s, char *desc, size_t desccap, char *err,
+                           size_t errcap);
+/* On the target, after the jobs are held (pgrepl_clean_target): a trigger
+ * on cron.job firing only in the subscription's apply sessions keeps every
+ * replicated job row inactive and in fc_<tag>.held_jobs (released at
+ * cleanup), and forgets a job the source made inactive — a replicated
+ * `active = true` can never run a held job twice. No pg_cron: nothing
+ * (*installed false). Idempotent; dropped with fc_<tag> at cleanup. */
+bool pgrepl_cron_guard(pgq *q, const pgrepl_names *nm, bool *installed, char *err, size_t errcap);
+/* Large objects in q's database (pg_largeobject_metadata: every one, not
+ * only those the role owns; readable by every role, no privilege needed).
+ * Logical replication does not carry them and lo_create fires no event
+ * trigger, so a count above zero at the cutover (after preflight found 0)
+ * means objects created since, missing on the target: the caller fails.
+ * false (err set, *count = -1) when it cannot be read. */
+bool pgrepl_large_objects(pgq *q, int64_t *count, char *err, size_t errcap);
 /* Every sequence of the source database (owned, free-standing, identity) is
  * set on the target to at least source + margin increments. */
 bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t margin, int *count,

@@ -256,10 +256,47 @@ bool pgrepl_unblock(pgq *q, const pgrepl_names *nm, int *restored, char *err, si
     return true;
 }
 
+/* Sequences the session's role cannot read (or, with need_update, set) on
+ * one side: false with err naming them and the GRANT to run. */
+static bool sequences_readable(pgq *q, const pgrepl_names *nm, bool need_update, const char *side, char *err,
+                               size_t errcap)
+{
+    const char *p[] = {nm->schema, need_update ? "true" : "false"};
+    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_sequences_unreadable"), 2, p);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "checking sequence privileges on the %s: %s", side, q->err);
+        return false;
+    }
+    int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return true;
+    }
+    dbuf l;
+    dbuf_init(&l, 400);
+    for (int i = 0; i < n && i < 20; i++) dbuf_printf(&l, "%s%s", i ? ", " : "", PQgetvalue(r, i, 0));
+    if (n > 20) dbuf_printf(&l, ", ... (%d in all)", n);
+    const char *user = PQuser(q->conn);
+    pgrepl_seterr(err, errcap,
+                  "%d sequence(s) on the %s that %s cannot %s: %s (their values would be lost and inserts "
+                  "collide after the cutover); GRANT %s ON SEQUENCE <each> TO %s, or make it a member of "
+                  "their owner",
+                  n, side, user ? user : "fleetcrypt's role", need_update ? "read and set" : "read",
+                  l.data ? l.data : "", need_update ? "SELECT, UPDATE" : "SELECT", user ? user : "it");
+    dbuf_free(&l);
+    PQclear(r);
+    return false;
+}
+
 bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t margin, int *count,
                            char *err, size_t errcap)
 {
     *count = 0;
+    /* never skip a sequence silently: every one must be readable on the
+     * source and readable and settable on the target, else fail naming them */
+    if (!sequences_readable(src, nm, false, "source", err, errcap) ||
+        !sequences_readable(dst, nm, true, "target", err, errcap))
+        return false;
     const char *p[] = {nm->schema};
     PGresult *r = pgq_exec(src, pgq_sql("pgrepl_sequences"), 1, p);
     if (!r) {
@@ -268,18 +305,33 @@ bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t m
     }
     char m[32];
     snprintf(m, sizeof m, "%lld", (long long)(margin >= 0 ? margin : 0));
+    int unused = 0;
     for (int i = 0; i < PQntuples(r); i++) {
-        const char *a[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), m};
-        char nv[32];
-        bool isnull = false;
-        if (!pgq_scalar(dst, pgq_sql("pgrepl_sequence_set"), 4, a, nv, sizeof nv, &isnull)) {
-            pgrepl_seterr(err, errcap, "sequence %s.%s on the target: %s", a[0], a[1], dst->err);
+        if (PQgetvalue(r, i, 4)[0] != 't') { /* privileges changed since the check */
+            pgrepl_seterr(err, errcap, "sequence %s.%s on the source cannot be read by %s: GRANT SELECT ON it",
+                          PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQuser(src->conn) ? PQuser(src->conn) : "?");
             PQclear(r);
             return false;
         }
-        log_debug("sequence synced", "schema=%s name=%s source=%s target=%s", a[0], a[1], a[2], nv);
+        if (PQgetisnull(r, i, 2)) {
+            /* readable and never used on the source (is_called false): the
+             * target's copy, from an older snapshot, cannot be ahead of it */
+            unused++;
+            continue;
+        }
+        const char *a[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), m};
+        char nv[32];
+        bool isnull = false;
+        if (!pgq_scalar(dst, pgq_sql("pgrepl_sequence_set"), 4, a, nv, sizeof nv, &isnull) || isnull) {
+            pgrepl_seterr(err, errcap, "sequence %s.%s on the target: %s", a[0], a[1],
+                          isnull ? "not found" : dst->err);
+            PQclear(r);
+            return false;
+        }
+        log_debug("sequence synced", "schema=%s name=%s target=%s", a[0], a[1], nv);
         (*count)++;
     }
+    if (unused) log_info("sequences never used on the source left as they are", "count=%d", unused);
     PQclear(r);
     return true;
 }

@@ -57,24 +57,9 @@ int pglive_next_table(const pglive_table *tables, int n, const pglive_table *cur
     return n;
 }
 
-static void key_text(const pglive_key *k, char *out, size_t cap)
+void pglive_chunk_text(const char *db, const pglive_chunk *c, char *out, size_t cap)
 {
-    size_t len = 0;
-    out[0] = 0;
-    for (int i = 0; i < k->n && len + 1 < cap; i++) {
-        int w = snprintf(out + len, cap - len, "%s%s", i ? "," : "", k->v[i]);
-        if (w < 0) break;
-        len += (size_t)w;
-        if (len >= cap) len = cap - 1;
-    }
-}
-
-void pglive_range_text(const pglive_key *lo, const pglive_key *hi, char *out, size_t cap)
-{
-    char a[120], b[120];
-    key_text(lo, a, sizeof a);
-    key_text(hi, b, sizeof b);
-    snprintf(out, cap, "(%s]..[%s]", lo->n ? a : "start", hi->n ? b : "end");
+    snprintf(out, cap, "%s %s.%s chunk %lld", db ? db : "?", c->t.schema, c->t.name, (long long)c->no);
 }
 
 /* ---------------------------------------------------------------- state codec */
@@ -201,6 +186,7 @@ bool pglive_state_parse(const char *text, pglive_state *st, char *err, size_t er
     if (ok && json_is_object(cur)) {
         st->have_cur = true;
         ok = table_from_json(cur, &st->cur) && key_from_json(json_object_get(cur, "lo"), &st->cur_lo);
+        st->cur_no = jint(cur, "no");
     }
     json_t *q = json_object_get(j, "q");
     if (ok && q && (!json_is_array(q) || json_array_size(q) > PGLIVE_QMAX)) ok = false;
@@ -214,6 +200,7 @@ bool pglive_state_parse(const char *text, pglive_state *st, char *err, size_t er
             st->nq++; /* counted before the keys so a failure frees them */
             c->strikes = (int)jint(e, "k");
             c->tries = (int)jint(e, "r");
+            c->no = jint(e, "no");
             ok = key_from_json(json_object_get(e, "lo"), &c->lo) && key_from_json(json_object_get(e, "hi"), &c->hi) &&
                  c->hi.n > 0 && (c->lo.n == 0 || c->lo.n == c->hi.n);
         }
@@ -247,6 +234,7 @@ char *pglive_state_dump(const pglive_state *st)
         json_t *cur = json_object();
         table_to_json(cur, &st->cur);
         json_object_set_new(cur, "lo", key_json(&st->cur_lo));
+        json_object_set_new(cur, "no", json_integer(st->cur_no));
         json_object_set_new(j, "cur", cur);
     }
     json_t *q = json_array();
@@ -261,6 +249,7 @@ char *pglive_state_dump(const pglive_state *st)
         json_object_set_new(e, "m", json_string(c->md5));
         json_object_set_new(e, "k", json_integer(c->strikes));
         json_object_set_new(e, "r", json_integer(c->tries));
+        json_object_set_new(e, "no", json_integer(c->no));
         json_array_append_new(q, e);
     }
     json_object_set_new(j, "q", q);
@@ -278,6 +267,41 @@ char *pglive_state_dump(const pglive_state *st)
 }
 
 /* ---------------------------------------------------------------- data plane */
+bool pglive_state_load(pgq *dst, const pgrepl_names *nm, char **json, char *err, size_t errcap)
+{
+    *json = NULL;
+    const char *a[] = {nm->schema, nm->schema};
+    if (!pgrepl_ddl(dst, "pglive_state_table", 2, a)) {
+        pgrepl_seterr(err, errcap, "live validation state on the target: %s", dst->err);
+        return false;
+    }
+    PGresult *r = pgrepl_tmpl_exec(dst, "pglive_state_get", 1, a, 0, NULL);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "reading live validation state: %s", dst->err);
+        return false;
+    }
+    if (PQntuples(r) > 0 && !(*json = strdup(PQgetvalue(r, 0, 0)))) {
+        PQclear(r);
+        pgrepl_seterr(err, errcap, "out of memory");
+        return false;
+    }
+    PQclear(r);
+    return true;
+}
+
+bool pglive_state_store(pgq *dst, const pgrepl_names *nm, const char *json, char *err, size_t errcap)
+{
+    const char *a[] = {nm->schema, nm->schema};
+    const char *p[] = {json};
+    PGresult *r = pgrepl_tmpl_exec(dst, "pglive_state_put", 1, a, 1, p);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "saving live validation state: %s", dst->err);
+        return false;
+    }
+    PQclear(r);
+    return true;
+}
+
 bool pglive_session(pgq *q, int timeout_ms, char *err, size_t errcap)
 {
     char ms[24];

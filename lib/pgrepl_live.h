@@ -16,9 +16,10 @@
  * pgrepl_verify's (pgrepl_chunk_digest), so the authoritative comparison
  * at the cutover digests exactly the same way.
  *
- * Progress lives in one instance fact as JSON (pglive_state_parse/dump:
- * pure, unit-tested in tests/unit/test_pgrepl_live.c) so a crashed worker's
- * successor resumes where the last run stopped. SQL: sql/pglive_*.sql plus
+ * Progress is one JSON document (pglive_state_parse/dump: pure,
+ * unit-tested in tests/unit/test_pgrepl_live.c) so a crashed worker's
+ * successor resumes where the last run stopped; it holds key values, so it
+ * is kept on the target (pglive_state_load/store), never in Redis or logs. SQL: sql/pglive_*.sql plus
  * pgrepl_verify's. */
 #ifndef FC_PGREPL_LIVE_H
 #define FC_PGREPL_LIVE_H
@@ -56,6 +57,7 @@ typedef struct pglive_chunk {
     char count[24];     /* the source's digest at lsn */
     char md5[33];
     int strikes, tries;
+    int64_t no;         /* the chunk's number in its table for this pass, from 1 (messages) */
 } pglive_chunk;
 
 typedef struct pglive_state {
@@ -65,11 +67,12 @@ typedef struct pglive_state {
     bool have_cur;      /* cursor: the table being planned and the last key planned */
     pglive_table cur;
     pglive_key cur_lo;
+    int64_t cur_no;     /* chunks planned in the current table this pass */
     bool end;           /* every table of this pass has been planned */
     pglive_chunk q[PGLIVE_QMAX];
     int nq;
     int64_t total, ok, suspect, unsettled, rows_ok;
-    char suspects[PGLIVE_SUSPECTS_MAX]; /* "db schema.table (lo]..[hi]" one per line */
+    char suspects[PGLIVE_SUSPECTS_MAX]; /* pglive_chunk_text lines: no key values */
 } pglive_state;
 
 /* "" or NULL → a fresh state at pass 1. false (state fresh) on bad JSON. */
@@ -88,10 +91,16 @@ int pglive_table_cmp(const pglive_table *a, const pglive_table *b);
 /* Index of the first table after `cur` (or the first one when cur is NULL)
  * in a list sorted with pglive_table_cmp; n when none is left. */
 int pglive_next_table(const pglive_table *tables, int n, const pglive_table *cur);
-/* "(lo]..[hi]" for messages: key values joined by ',' (cut to fit). */
-void pglive_range_text(const pglive_key *lo, const pglive_key *hi, char *out, size_t cap);
+/* "db schema.table chunk N" for logs and facts: a chunk named by its
+ * number, never by its key values (primary keys are data). */
+void pglive_chunk_text(const char *db, const pglive_chunk *c, char *out, size_t cap);
 
 /* ---- data plane ---- */
+/* The state (pglive_state_dump's JSON) holds key values, so it is kept on
+ * the target (schema nm->schema, table live_state, made here when missing),
+ * never in Redis. load: *json = NULL when none was saved; free() it. */
+bool pglive_state_load(pgq *dst, const pgrepl_names *nm, char **json, char *err, size_t errcap);
+bool pglive_state_store(pgq *dst, const pgrepl_names *nm, const char *json, char *err, size_t errcap);
 /* Session settings for digests (UTC, ISO dates, hex bytea), statement
  * timeout put back to timeout_ms afterwards. */
 bool pglive_session(pgq *q, int timeout_ms, char *err, size_t errcap);

@@ -258,3 +258,34 @@ bool pgrepl_ddl_check(pgq *q, const pgrepl_names *nm, int *count, char *events, 
     PQclear(r);
     return true;
 }
+
+bool pgrepl_prepared_xacts(pgq *q, int *count, int64_t *oldest_age_s, char *desc, size_t desccap, char *err,
+                           size_t errcap)
+{
+    *count = 0;
+    *oldest_age_s = 0;
+    if (desc && desccap) desc[0] = 0;
+    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_prepared_list"), 0, NULL);
+    if (!r) {
+        pgrepl_seterr(err, errcap, "listing prepared transactions: %s", q->err);
+        return false;
+    }
+    int n = PQntuples(r);
+    *count = n;
+    if (n > 0) *oldest_age_s = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    size_t used = 0;
+    for (int i = 0; i < n && desc && desccap; i++) {
+        char one[400];
+        snprintf(one, sizeof one, "%sgid '%.120s' (database %.63s, owner %.63s, prepared %s s ago)", i ? ", " : "",
+                 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+        size_t l = strlen(one);
+        if (used + l + 1 >= desccap) {
+            snprintf(desc + used, desccap - used, "%s", used + 6 < desccap ? ", ..." : "");
+            break;
+        }
+        memcpy(desc + used, one, l + 1);
+        used += l;
+    }
+    PQclear(r);
+    return true;
+}

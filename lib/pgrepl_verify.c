@@ -19,12 +19,59 @@
 typedef struct keyinfo {
     int ncols;
     char *keylist;  /* "k1","k2" quoted by libpq */
+    char *cols;     /* the columns compared: "*", or a quoted list (pgrepl_verify_columns) */
 } keyinfo;
 
 static void keyinfo_free(keyinfo *k)
 {
     free(k->keylist);
     k->keylist = NULL;
+    free(k->cols);
+    k->cols = NULL;
+}
+
+/* A failed read of a table, said so that the cause is clear: with
+ * row_security off (pgrepl_verify_session) a table whose policies apply to
+ * this role fails (42501) instead of showing only the rows it may see. */
+static void table_err(char *err, size_t errcap, const char *what, const char *schema, const char *table,
+                      const pgq *q)
+{
+    if (!strcmp(q->sqlstate, "42501") && strstr(q->err, "row-level security"))
+        pgrepl_seterr(err, errcap,
+                      "%s.%s has row-level security that %s cannot bypass: verification would see only part "
+                      "of its rows, so it refuses; make that role the table's owner or give it BYPASSRLS (%s)",
+                      schema, table, PQuser(q->conn) ? PQuser(q->conn) : "the verifying role", what);
+    else
+        pgrepl_seterr(err, errcap, "%s of %s.%s: %s", what, schema, table, q->err);
+}
+
+/* The columns to compare: "*" unless the table has a column that differs
+ * on purpose (pg_cron's cron.job.active while jobs are held). */
+static bool load_cols(pgq *q, const char *schema, const char *table, char **cols, char *err, size_t errcap)
+{
+    *cols = NULL;
+    const char *p[] = {schema, table};
+    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_verify_columns"), 2, p);
+    if (!r) {
+        table_err(err, errcap, "columns", schema, table, q);
+        return false;
+    }
+    dbuf b;
+    dbuf_init(&b, 1u << 16);
+    bool ok = true;
+    for (int i = 0; i < PQntuples(r) && ok; i++) {
+        char *id = pgq_ident(q, PQgetvalue(r, i, 0));
+        ok = id && dbuf_printf(&b, "%s%s", i ? ", " : "", id);
+        if (id) PQfreemem(id);
+    }
+    PQclear(r);
+    if (ok) *cols = b.data && *b.data ? dbuf_take(&b) : strdup("*");
+    dbuf_free(&b);
+    if (!*cols) {
+        pgrepl_seterr(err, errcap, "columns of %s.%s: cannot quote", schema, table);
+        return false;
+    }
+    return true;
 }
 
 static bool load_key(pgq *q, const char *schema, const char *table, keyinfo *k, char *err, size_t errcap)
@@ -33,7 +80,7 @@ static bool load_key(pgq *q, const char *schema, const char *table, keyinfo *k, 
     const char *p[] = {schema, table};
     PGresult *r = pgq_exec(q, pgq_sql("pgrepl_verify_pkcols"), 2, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "key of %s.%s: %s", schema, table, q->err);
+        table_err(err, errcap, "key", schema, table, q);
         return false;
     }
     dbuf b;
@@ -53,7 +100,8 @@ static bool load_key(pgq *q, const char *schema, const char *table, keyinfo *k, 
     PQclear(r);
     k->keylist = dbuf_take(&b);
     if (!k->keylist) k->keylist = strdup("");
-    return k->keylist != NULL;
+    if (!k->keylist) return false;
+    return load_cols(q, schema, table, &k->cols, err, errcap);
 }
 
 /* "ROW(keys) > ROW($first..)" / "<=" with placeholders numbered from first. */
@@ -69,10 +117,10 @@ static bool digest_chunk(pgq *q, const char *schema, const char *table, const ke
                          const char *pred, int np, const char *const *params, char *count, char *md5,
                          char *err, size_t errcap)
 {
-    const char *a[] = {k->keylist, schema, table, pred};
-    PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_verify_chunk", 4, a, np, params);
+    const char *a[] = {k->keylist, k->cols, schema, table, pred};
+    PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_verify_chunk", 5, a, np, params);
     if (!r) {
-        pgrepl_seterr(err, errcap, "digest of %s.%s: %s", schema, table, q->err);
+        table_err(err, errcap, "digest", schema, table, q);
         return false;
     }
     fc_strlcpy(count, PQgetvalue(r, 0, 0), 32);
@@ -121,7 +169,7 @@ static bool verify_keyed(pgq *src, pgq *dst, pgrepl_table_result *t, int64_t chu
                                         (const char *const *)lo);
         dbuf_free(&where);
         if (!br) {
-            pgrepl_seterr(err, errcap, "chunk bound of %s.%s: %s", t->schema, t->name, src->err);
+            table_err(err, errcap, "chunk bound", t->schema, t->name, src);
             goto out;
         }
         bool have_hi = PQntuples(br) > 0;
@@ -203,16 +251,20 @@ out_nokey:
 
 static bool verify_multiset(pgq *src, pgq *dst, pgrepl_table_result *t, char *err, size_t errcap)
 {
-    const char *a[] = {t->schema, t->name};
-    PGresult *r1 = pgrepl_tmpl_exec(src, "pgrepl_verify_multiset", 2, a, 0, NULL);
+    char *cols = NULL;
+    if (!load_cols(src, t->schema, t->name, &cols, err, errcap)) return false;
+    const char *a[] = {cols, t->schema, t->name};
+    PGresult *r1 = pgrepl_tmpl_exec(src, "pgrepl_verify_multiset", 3, a, 0, NULL);
     if (!r1) {
-        pgrepl_seterr(err, errcap, "digest of %s.%s on the source: %s", t->schema, t->name, src->err);
+        free(cols);
+        table_err(err, errcap, "digest on the source", t->schema, t->name, src);
         return false;
     }
-    PGresult *r2 = pgrepl_tmpl_exec(dst, "pgrepl_verify_multiset", 2, a, 0, NULL);
+    PGresult *r2 = pgrepl_tmpl_exec(dst, "pgrepl_verify_multiset", 3, a, 0, NULL);
+    free(cols);
     if (!r2) {
         PQclear(r1);
-        pgrepl_seterr(err, errcap, "digest of %s.%s on the target: %s", t->schema, t->name, dst->err);
+        table_err(err, errcap, "digest on the target", t->schema, t->name, dst);
         return false;
     }
     t->rows_src = strtoll(PQgetvalue(r1, 0, 0), NULL, 10);
@@ -238,7 +290,7 @@ static bool count_only(pgq *src, pgq *dst, pgrepl_table_result *t, char *err, si
     PGresult *r1 = pgrepl_tmpl_exec(src, "pgrepl_verify_count", 2, a, 0, NULL);
     PGresult *r2 = r1 ? pgrepl_tmpl_exec(dst, "pgrepl_verify_count", 2, a, 0, NULL) : NULL;
     if (!r1 || !r2) {
-        pgrepl_seterr(err, errcap, "counting %s.%s: %s", t->schema, t->name, r1 ? dst->err : src->err);
+        table_err(err, errcap, "row count", t->schema, t->name, r1 ? dst : src);
         PQclear(r1);
         return false;
     }
@@ -402,7 +454,7 @@ bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgr
     PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_verify_bound", 6, ba, lo ? k->ncols : 0, lo);
     dbuf_free(&where);
     if (!r) {
-        pgrepl_seterr(err, errcap, "chunk bound of %s.%s: %s", schema, table, q->err);
+        table_err(err, errcap, "chunk bound", schema, table, q);
         return false;
     }
     bool ok = true;

@@ -58,6 +58,33 @@ static void to_done(step_transition *o, const char *state, const char *err)
     snprintf(o->error, sizeof o->error, "%s", err ? err : "");
 }
 
+/* A failure of cur: hand it to cur's on_fail (its undo) when the table has
+ * that step, else the instance fails. */
+static void fail_or_undo(const strategy_def *sd, const step_def *cur, const char *reason, int64_t now_ms,
+                         const step_limits *lim, step_transition *o)
+{
+    o->outcome = "fail";
+    const step_def *u = cur->on_fail && *cur->on_fail ? strategy_step(sd, cur->on_fail) : NULL;
+    if (cur->on_fail && *cur->on_fail && (!u || u == cur)) {
+        char e[STEP_REASON_MAX + 64];
+        snprintf(e, sizeof e, "%s (and its undo step %s is not in strategy %s)", reason, cur->on_fail, sd->name);
+        to_done(o, "failed", e);
+        return;
+    }
+    if (!u) {
+        to_done(o, "failed", reason);
+        return;
+    }
+    o->undo = true;
+    fc_strlcpy(o->new_step, u->name, sizeof o->new_step);
+    o->new_state = "running";
+    o->new_attempt = 1;
+    o->due_ms = now_ms + lim->grace_ms;
+    o->emit_now = true;
+    o->deadline_ms = now_ms + step_deadline_s(lim, u) * 1000;
+    snprintf(o->error, sizeof o->error, "%s", reason);
+}
+
 void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const step_result *res,
                uint32_t attempt, int64_t now_ms, const step_limits *lim, step_transition *o)
 {
@@ -114,10 +141,9 @@ void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const st
     }
     case STEP_RETRY: {
         if (attempt >= (uint32_t)max_att) {
-            o->outcome = "fail";
             char e[STEP_REASON_MAX + 64];
             snprintf(e, sizeof e, "gave up after %u attempts: %s", attempt, res->reason);
-            to_done(o, "failed", e);
+            fail_or_undo(sd, cur, e, now_ms, lim, o);
             return;
         }
         o->new_attempt = attempt + 1;
@@ -132,9 +158,14 @@ void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const st
         return;
     case STEP_FAIL:
     default:
-        o->outcome = "fail";
-        to_done(o, "failed", res->reason[0] ? res->reason : "failed");
+    {
+        /* an undo step's failure may name the step the instance failed in
+         * (one whose on_fail it is): the record then shows that step */
+        const step_def *f = res->next[0] ? strategy_step(sd, res->next) : NULL;
+        if (f && f->on_fail && !strcmp(f->on_fail, cur->name)) fc_strlcpy(o->new_step, f->name, sizeof o->new_step);
+        fail_or_undo(sd, cur, res->reason[0] ? res->reason : "failed", now_ms, lim, o);
         return;
+    }
     }
 }
 

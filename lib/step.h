@@ -42,6 +42,15 @@ typedef struct step_result {
  *   abort_requested=1 the runner jumps to it instead of running the current
  *   step; when it returns STEP_OK the instance ends `aborted`. A strategy
  *   without one fails the instance with a clear reason instead.
+ * - failure undo: a step whose on_fail names a step of the table does not
+ *   fail the instance; the planner jumps to on_fail (outcome "fail", state
+ *   running, transition.undo) with the failure as the record's error, and
+ *   the store records it as facts undo_reason (the reason) and undo_from
+ *   (the failed step) — lua/step_end.lua. The undo step then ends the
+ *   instance `failed` by returning STEP_FAIL (keeping the original reason;
+ *   res->next may name the failed step, which the record then shows), or
+ *   `aborted` with STEP_OK as above. `fleetcrypt retry` refuses an instance
+ *   whose failure was undone (fact undo_done=1): there is nothing to resume.
  * - a STEP_WAIT whose reason starts with STEP_APPROVAL_PREFIX puts the
  *   instance in state `waiting_approval` (shown by status/top) until the
  *   step runs again and returns something else. */
@@ -58,6 +67,12 @@ typedef struct step_def {
     const char *limit_class;  /* NULL or "copy", "restore", "cutover": shared concurrency limit */
     int deadline_s;           /* no progress for this long → the reconciler re-drives */
     int max_attempts;         /* RETRY beyond this fails the instance (0 = default 8) */
+    /* The step to run when this one fails (STEP_FAIL, or RETRY beyond
+     * max_attempts) instead of failing the instance at once: the undo of
+     * something this step may leave behind that costs the source while
+     * nobody watches (pg-logical: the slot retaining WAL). NULL: fail at
+     * once. See "failure undo" above. */
+    const char *on_fail;
 } step_def;
 
 typedef struct strategy_def {
@@ -86,6 +101,7 @@ typedef struct step_transition {
     bool emit_now;         /* successor is due now: the worker produces it at once */
     int64_t deadline_ms;   /* when the reconciler may consider the instance stuck */
     char error[STEP_REASON_MAX + 64];
+    bool undo;             /* a failure handed to the step's on_fail (new_step) */
 } step_transition;
 
 void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const step_result *res,

@@ -26,6 +26,12 @@ for _ = 1, tonumber(ARGV[17]) do
   redis.call('HSET', rec, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
+-- a failure handed to the step's undo (step.h "failure undo"): the undo
+-- step learns the original reason and step from these facts
+if ARGV[5] == 'fail' and (new_state == 'running' or new_state == 'waiting_approval') then
+  redis.call('HSET', rec, 'f.undo_reason', ARGV[10], 'f.undo_from', old_step)
+  redis.call('HDEL', rec, 'f.undo_done')
+end
 if r[5] then redis.call('ZREM', KEYS[6], r[5]) end
 local epoch, member = '', ''
 if new_state == 'running' or new_state == 'waiting_approval' then

@@ -1,5 +1,6 @@
--- Tables to compare: leaf tables with storage, not fleetcrypt's, not owned by
--- an extension (pg_cron's job table differs on purpose while jobs are held).
+-- Tables to compare: leaf tables with storage, not fleetcrypt's. Tables
+-- owned by an extension are compared too (pg_cron's cron.job without the
+-- column the held jobs change on purpose: pgrepl_verify_columns).
 -- $1: fleetcrypt schema. Returns schema, name, whether it has a primary key.
 SELECT n.nspname::text, c.relname::text,
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
@@ -7,6 +8,4 @@ SELECT n.nspname::text, c.relname::text,
  WHERE c.relkind = 'r' AND c.relpersistence = 'p'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
    AND n.nspname <> $1
-   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
  ORDER BY 1, 2

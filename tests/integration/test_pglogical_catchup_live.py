@@ -13,8 +13,10 @@ cutover once caught up (campaign file: small chunks, a longer stable lag):
 - pgl-live-bad has no pg_prewarm → prewarm by sequential reads; as soon as
   it is in catch-up the test corrupts one row of a table the writer never
   touches, on the target, with session_replication_role = replica: the
-  live validation reports exactly that table and key range as suspect
-  (fact + WARN log, without the row's value); then aborted.
+  live validation reports exactly that table and chunk as suspect
+  (fact + WARN log by chunk number, without the row's value or any primary
+  key value — z's keys are distinctive text, grepped for in the worker logs
+  and the instance records); then aborted.
 """
 import json
 import os
@@ -28,8 +30,9 @@ CAMPAIGN = "live"
 OK, BAD = "pgl-live-ok", "pgl-live-bad"
 CHUNK = 200
 BIG_ROWS = 3000          # 15 chunks of CHUNK rows
-Z_ROWS = 500             # 3 chunks: (start]..[200], (200]..[400], (400]..[500]
+Z_ROWS = 500             # 3 chunks: (start]..[zk-0200], (zk-0200]..[zk-0400], (zk-0400]..[zk-0500]
 SECRET_VALUE = "corrupted-on-target-7f3a"
+KEY_PREFIX = "zkey-b41c-"  # z's primary key values: must never reach a log or Redis
 
 
 def fact(stack, ident, name):
@@ -41,8 +44,9 @@ def schema(sim, ident):
     app_schema(sim, ident)
     sql(sim, ident, f"CREATE TABLE big(id int PRIMARY KEY, pad text NOT NULL);"
                     f"INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, {BIG_ROWS}) g;"
-                    f"CREATE TABLE z(id int PRIMARY KEY, v text NOT NULL);"
-                    f"INSERT INTO z SELECT g, 'v' || g FROM generate_series(1, {Z_ROWS}) g;")
+                    f"CREATE TABLE z(id text PRIMARY KEY, v text NOT NULL);"
+                    f"INSERT INTO z SELECT '{KEY_PREFIX}' || lpad(g::text, 4, '0'), 'v' || g "
+                    f"FROM generate_series(1, {Z_ROWS}) g;")
 
 
 def test_prewarm_and_live_validation(stack, awssim, world):
@@ -67,7 +71,7 @@ def test_prewarm_and_live_validation(stack, awssim, world):
             "the instance left catch-up before the test could corrupt its target"
         tport = sim.instance(f"fc-{CAMPAIGN}-{BAD}-target")["Endpoint"]["Port"]
         psql(tport, MASTER, PASSWORD, "SET session_replication_role = replica;"
-             f"UPDATE z SET v = '{SECRET_VALUE}' WHERE id = 7", db="app")
+             f"UPDATE z SET v = '{SECRET_VALUE}' WHERE id = '{KEY_PREFIX}0007'", db="app")
 
         for ident in (OK, BAD):
             wait_step(stack, CAMPAIGN, ident, ("cutover",), timeout=180)
@@ -100,12 +104,17 @@ def test_prewarm_and_live_validation(stack, awssim, world):
         # the corrupted row: exactly its table and range, suspect; the other chunks fine
         assert f_bad["live_error"] == "", f_bad
         assert f_bad["live_chunks_suspect"] == "1", f_bad
-        assert f_bad["live_suspects"].splitlines() == [f"app public.z (start]..[{CHUNK}]"], f_bad
+        assert f_bad["live_suspects"].splitlines() == [
+            f"app public.z chunk 1 (source {CHUNK} rows, target {CHUNK} rows)"], f_bad
         assert int(f_bad["live_chunks_ok"]) >= BIG_ROWS // CHUNK, f_bad
         logs = "".join(open(w.log_path).read() for w in stack.workers)
         assert "live validation: chunk differs on the target" in logs and "table=public.z" in logs
+        assert "table=public.z chunk=1 " in logs, "the WARN names the chunk by number"
         assert SECRET_VALUE not in logs, "a row value reached the worker log"
-        assert SECRET_VALUE not in stack.redis.cli("HGETALL", f"fc:{{{CAMPAIGN}}}:i:{BAD}")
+        assert KEY_PREFIX not in logs, "a primary-key value reached the worker log"
+        for ident in (OK, BAD):
+            rec = stack.redis.cli("HGETALL", f"fc:{{{CAMPAIGN}}}:i:{ident}")
+            assert SECRET_VALUE not in rec and KEY_PREFIX not in rec, f"a row or key value reached Redis: {ident}"
 
         # the clean one goes on to done; the corrupted one is aborted
         assert stack.cli("approve", CAMPAIGN, OK).returncode == 0

@@ -18,7 +18,8 @@ local Kafka, the AWS emulator with real PostgreSQL behind every instance):
 - pgl-a3bad: one row changed on the target behind replication's back
   (session_replication_role = replica) during catch-up: the strict
   comparison finds it inside the window, the instance fails naming the
-  table, nothing is switched, and the source takes writes again.
+  table, nothing is switched, the source takes writes again, and the
+  failure is undone at once (no slot left retaining WAL, target deleted).
 """
 import hashlib
 import hmac
@@ -104,7 +105,7 @@ def sequences(port, user, password, db):
 
 
 FACTS = ("verify_how", "verify_mismatches", "verify_tables", "verify_done", "verify_sums", "verify_sums_dropped",
-         "verify_started_ms", "verify_ms", "switched", "cutover_block_ms", "downtime_ms")
+         "verify_started_ms", "verify_ms", "switched", "cutover_block_ms", "downtime_ms", "undo_from", "undo_reason")
 
 
 def facts(stack, ident):
@@ -182,15 +183,15 @@ def test_awkward_schemas_and_strict_validation(stack, awssim, world):
     assert bf.get("switched", "0") != "1" and bad["downtime_s"] is None, "a strict mismatch must not switch"
     src = sim.instance(BAD)
     assert not src["StorageEncrypted"], "the identifier must still name the unencrypted source"
-    assert sim.instance(f"fc-{CAMPAIGN}-{BAD}-target")["DBInstanceStatus"] == "available"
     # the source's writers are back (the master user is an application role here), its data untouched
     assert sql(sim, BAD, "SELECT rolcanlogin FROM pg_roles WHERE rolname = current_user") == "t"
     assert sql(sim, BAD, "SELECT count(*), sum(seq) FROM a") == bad_rows_before
     sql(sim, BAD, "INSERT INTO b(seq) VALUES (-1)")
-    # failed but never switched: its slot still retains WAL on the source; abort undoes it
-    assert fleetcrypt_leftovers(sim, BAD) != [], "the failed instance should still hold its slot/publication"
-    r = stack.cli("abort", CAMPAIGN, BAD)
-    assert r.returncode == 0 and "abort requested" in r.stdout, (r.stdout, r.stderr)
+    # failed but never switched: a failed instance must not hold WAL, so its failure was undone
+    # at once (finding 5): no slot/publication left, the failure and its tables kept
+    assert "slot dropped, source untouched" in bad["error"], bad["error"]
+    assert fleetcrypt_leftovers(sim, BAD) == [] and fleetcrypt_leftovers(sim, BAD, db="postgres") == []
+    assert bf.get("undo_from") == "cutover" and "verification (strict) found differences" in bf.get("undo_reason", "")
 
     # ------------------------------------------------ strict: inside the window, counted in the downtime
     gf = facts(stack, GOOD)
@@ -256,10 +257,8 @@ def test_awkward_schemas_and_strict_validation(stack, awssim, world):
     acked = set(probe.numbers())
     on_target = {int(x) for x in sql(sim, GOOD, "SELECT seq FROM a").split()}
     assert len(acked) > 20 and acked <= on_target, f"{len(acked - on_target)} acknowledged probe rows lost"
-    # the aborted failure: nothing of fleetcrypt's left on the source or in AWS, writers still in
-    wait_until(lambda: instance_state(stack, CAMPAIGN, BAD)["state"] in ("aborted", "failed"), 180, 0.5,
-               "abort of the failed instance finished")
-    assert instance_state(stack, CAMPAIGN, BAD)["state"] == "aborted", \
+    # the undone failure stays failed: nothing of fleetcrypt's left on the source or in AWS, writers still in
+    assert instance_state(stack, CAMPAIGN, BAD)["state"] == "failed", \
         f"{instance_state(stack, CAMPAIGN, BAD)}\n{stack.diagnostics()}"
     assert fleetcrypt_leftovers(sim, BAD) == [] and fleetcrypt_leftovers(sim, BAD, db="postgres") == []
     sql(sim, BAD, "INSERT INTO b(seq) VALUES (-2)")

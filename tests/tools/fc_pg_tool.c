@@ -40,7 +40,8 @@ static void usage(void)
             "commands: list-databases preflight create-roles prepare-source retained ddl-check\n"
             "          clean-target find-start-lsn FILE subscribe sub-status lag cutover-block\n"
             "          wait-flush sync-sequences unblock teardown-target teardown-source\n"
-            "          drop-roles cleanup-target verify derive-password\n"
+            "          drop-roles cleanup-target verify derive-password large-objects\n"
+            "          prepared-xacts cron-guard\n"
             "          fence-take FENCE, fence-unblock FENCE (both on row 'source'), identity, mark MARKER\n"
             "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
             "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
@@ -184,6 +185,16 @@ static int run(const opts *o, const char *cmd, const char *arg)
     } else if (strcmp(cmd, "preflight") == 0) {
         rc = cmd_preflight(o, q);
         goto out;
+    } else if (strcmp(cmd, "large-objects") == 0) {
+        int64_t n = 0;
+        ok = pgrepl_large_objects(q, &n, err, sizeof err);
+        if (ok) printf("large_objects=%lld\n", (long long)n);
+    } else if (strcmp(cmd, "prepared-xacts") == 0) {
+        int n = 0;
+        int64_t oldest = 0;
+        char desc[1024];
+        ok = pgrepl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, sizeof err);
+        if (ok) printf("prepared=%d\noldest_s=%lld\ndesc=%s\n", n, (long long)oldest, desc);
     } else if (!need_tag(o, db, &nm)) {
         goto out;
     } else if (strcmp(cmd, "create-roles") == 0) {
@@ -272,6 +283,10 @@ static int run(const opts *o, const char *cmd, const char *arg)
         ok = pgrepl_teardown_source(q, &nm, o->keep_block, err, sizeof err);
     } else if (strcmp(cmd, "drop-roles") == 0) {
         ok = pgrepl_drop_roles(q, &nm, o->keep_admin, err, sizeof err);
+    } else if (strcmp(cmd, "cron-guard") == 0) {
+        bool installed = false;
+        ok = pgrepl_cron_guard(q, &nm, &installed, err, sizeof err);
+        if (ok) printf("cron_guard=%d\n", installed);
     } else if (strcmp(cmd, "cleanup-target") == 0) {
         int n = 0;
         ok = pgrepl_cleanup_target(q, &nm, &n, err, sizeof err);

@@ -16,9 +16,9 @@
 static step_rc dummy(step_ctx *c, step_result *r) { (void)c; (void)r; return STEP_OK; }
 
 static const step_def steps[] = {
-    {"a", dummy, "b", NULL, 100, 3},
-    {"b", dummy, "c", "copy", 200, 0},
-    {"c", dummy, NULL, NULL, 50, 0},
+    {"a", dummy, "b", NULL, 100, 3, NULL},
+    {"b", dummy, "c", "copy", 200, 0, NULL},
+    {"c", dummy, NULL, NULL, 50, 0, NULL},
 };
 static const strategy_def strat = {"t", steps, 3};
 
@@ -113,8 +113,8 @@ static void test_plan_times(void **state)
 /* The engine conventions a strategy opts into: its "abort" step ending OK
  * means aborted (not done); a wait on the operator is waiting_approval. */
 static const step_def undo_steps[] = {
-    {"work", dummy, NULL, NULL, 60, 0},
-    {STEP_ABORT_NAME, dummy, NULL, NULL, 60, 0},
+    {"work", dummy, NULL, NULL, 60, 0, NULL},
+    {STEP_ABORT_NAME, dummy, NULL, NULL, 60, 0, NULL},
 };
 static const strategy_def undo_strat = {"u", undo_steps, 2};
 
@@ -153,6 +153,85 @@ static void test_abort_and_approval_conventions(void **state)
     snprintf(res.reason, sizeof res.reason, "waiting for snapshot copy (40%%)");
     step_plan(&undo_strat, &undo_steps[0], STEP_WAIT, &res, 1, 1000, &lim, &tr);
     assert_string_equal(tr.new_state, "running");
+}
+
+/* A step that may leave something behind that costs the source (a slot
+ * retaining WAL) names its undo step: a permanent failure there, or retries
+ * given up, runs the undo step (outcome fail, state still running) with the
+ * original reason; the undo step ends the instance failed, and may name the
+ * step the failure happened in. Steps without one fail at once. */
+static const step_def hold_steps[] = {
+    {"prep", dummy, "hold", NULL, 60, 0, NULL},
+    {"hold", dummy, "last", NULL, 90, 2, STEP_ABORT_NAME},
+    {"last", dummy, NULL, NULL, 60, 0, NULL},
+    {"bad", dummy, "last", NULL, 60, 0, "no-such-step"},
+    {STEP_ABORT_NAME, dummy, NULL, NULL, 120, 0, NULL},
+};
+static const strategy_def hold_strat = {"h", hold_steps, 5};
+
+static void test_fail_runs_undo(void **state)
+{
+    (void)state;
+    step_limits lim;
+    step_limits_default(&lim);
+    step_transition tr;
+    step_result res;
+    memset(&res, 0, sizeof res);
+    snprintf(res.reason, sizeof res.reason, "subscription fc_x on the target is disabled");
+    /* a permanent failure in a step that holds WAL: the undo step runs at once */
+    step_plan(&hold_strat, strategy_step(&hold_strat, "hold"), STEP_FAIL, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.outcome, "fail");
+    assert_string_equal(tr.new_state, "running");
+    assert_string_equal(tr.new_step, STEP_ABORT_NAME);
+    assert_true(tr.undo);
+    assert_int_equal(tr.new_attempt, 1);
+    assert_true(tr.emit_now);
+    assert_int_equal(tr.due_ms, 1000 + lim.grace_ms);
+    assert_int_equal(tr.deadline_ms, 1000 + 120 * 1000);
+    assert_string_equal(tr.error, "subscription fc_x on the target is disabled");
+    /* retries given up count as a failure too */
+    snprintf(res.reason, sizeof res.reason, "connection refused");
+    step_plan(&hold_strat, strategy_step(&hold_strat, "hold"), STEP_RETRY, &res, 2, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "running");
+    assert_string_equal(tr.new_step, STEP_ABORT_NAME);
+    assert_true(tr.undo);
+    assert_non_null(strstr(tr.error, "gave up after 2 attempts: connection refused"));
+    /* a retry still within its attempts stays a retry */
+    step_plan(&hold_strat, strategy_step(&hold_strat, "hold"), STEP_RETRY, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.outcome, "retry");
+    assert_string_equal(tr.new_step, "hold");
+    assert_false(tr.undo);
+    /* a step that holds nothing fails the instance at once */
+    step_plan(&hold_strat, strategy_step(&hold_strat, "prep"), STEP_FAIL, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "failed");
+    assert_string_equal(tr.new_step, "prep");
+    assert_false(tr.undo);
+    /* an undo step the table does not have: failed, the reason says both */
+    step_plan(&hold_strat, strategy_step(&hold_strat, "bad"), STEP_FAIL, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "failed");
+    assert_false(tr.undo);
+    assert_non_null(strstr(tr.error, "connection refused"));
+    assert_non_null(strstr(tr.error, "no-such-step"));
+    /* the undo step's own failure ends the instance failed (no loop), and it
+     * may name the step the original failure happened in */
+    snprintf(res.reason, sizeof res.reason, "failed at hold: x; undone: slot dropped, source untouched");
+    fc_strlcpy(res.next, "hold", sizeof res.next);
+    step_plan(&hold_strat, strategy_step(&hold_strat, STEP_ABORT_NAME), STEP_FAIL, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "failed");
+    assert_string_equal(tr.new_step, "hold");
+    assert_false(tr.undo);
+    assert_string_equal(tr.error, "failed at hold: x; undone: slot dropped, source untouched");
+    /* ... but only a step of the table whose undo it is */
+    fc_strlcpy(res.next, "prep", sizeof res.next);
+    step_plan(&hold_strat, strategy_step(&hold_strat, STEP_ABORT_NAME), STEP_FAIL, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_step, STEP_ABORT_NAME);
+    fc_strlcpy(res.next, "elsewhere", sizeof res.next);
+    step_plan(&hold_strat, strategy_step(&hold_strat, STEP_ABORT_NAME), STEP_FAIL, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_step, STEP_ABORT_NAME);
+    /* the undo step finishing OK is still an abort */
+    memset(&res, 0, sizeof res);
+    step_plan(&hold_strat, strategy_step(&hold_strat, STEP_ABORT_NAME), STEP_OK, &res, 1, 1000, &lim, &tr);
+    assert_string_equal(tr.new_state, "aborted");
 }
 
 static void test_catalog(void **state)
@@ -206,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_plan_table),
         cmocka_unit_test(test_plan_times),
         cmocka_unit_test(test_abort_and_approval_conventions),
+        cmocka_unit_test(test_fail_runs_undo),
         cmocka_unit_test(test_catalog),
         cmocka_unit_test(test_names),
     };

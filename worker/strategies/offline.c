@@ -362,15 +362,15 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
 }
 
 static const step_def steps[] = {
-    {"preflight", s_preflight, "rename-source", NULL, 300, 8},
-    {"rename-source", s_rename_source, "stop-source", "cutover", 1800, 8},
-    {"stop-source", s_stop_source, "snapshot", NULL, 1800, 8},
-    {"snapshot", s_snapshot, "copy-encrypted", NULL, 7200, 8},
-    {"copy-encrypted", s_copy, "restore", "copy", 7200, 8},
-    {"restore", s_restore, "configure-target", "restore", 7200, 8},
-    {"configure-target", s_configure_target, "retire-source", NULL, 1800, 8},
-    {"retire-source", s_retire, "cleanup", NULL, 600, 8},
-    {"cleanup", s_cleanup, NULL, NULL, 900, 8},
+    {"preflight", s_preflight, "rename-source", NULL, 300, 8, NULL},
+    {"rename-source", s_rename_source, "stop-source", "cutover", 1800, 8, NULL},
+    {"stop-source", s_stop_source, "snapshot", NULL, 1800, 8, NULL},
+    {"snapshot", s_snapshot, "copy-encrypted", NULL, 7200, 8, NULL},
+    {"copy-encrypted", s_copy, "restore", "copy", 7200, 8, NULL},
+    {"restore", s_restore, "configure-target", "restore", 7200, 8, NULL},
+    {"configure-target", s_configure_target, "retire-source", NULL, 1800, 8, NULL},
+    {"retire-source", s_retire, "cleanup", NULL, 600, 8, NULL},
+    {"cleanup", s_cleanup, NULL, NULL, 900, 8, NULL},
 };
 
 const strategy_def offline_strategy = {"offline", steps, FC_ARRAY_LEN(steps)};

@@ -42,6 +42,11 @@
  *     policy must allow rds:DeleteDBInstance on instances tagged
  *     fleetcrypt:role=encrypted-target (abort deletes the target), which
  *     deploy/iam/fleetcrypt-worker-policy.json does not grant yet.
+ *  8. Failure undo (lib/step.h): steps from prepare-source to cutover name
+ *     `abort` as on_fail; a STEP_FAIL there (or retries given up) runs
+ *     abort with facts undo_from/undo_reason (written by lua/step_end.lua),
+ *     and abort ends the instance `failed` at undo_from (STEP_FAIL with
+ *     res->next) once everything is undone — not `aborted`.
  *  7. Step `replicas` (pglogical_replicas.c) re-creates the source's read
  *     replicas on the encrypted instance and retires the old ones; cleanup
  *     jumps back to it (STEP_NEXT) until fact replicas_done is set, so an
@@ -53,23 +58,32 @@
 
 #include "util.h"
 
+/* A failure from prepare-source (which may have made a slot before it
+ * failed) until the cutover switched would leave the slot retaining WAL on
+ * the production source with nobody watching: those steps name `abort` as
+ * their on_fail, so the failure is undone (slots, publications, guard,
+ * roles, target, snapshots) and the instance ends `failed` with its
+ * original reason (pgl_step_abort, fact undo_from). After the switch there
+ * is no slot left, and nothing may be undone. */
+#define HOLDS_WAL "abort"
 static const step_def steps[] = {
-    /* name             fn                          next              class      deadline attempts */
-    {"preflight", pgl_step_preflight, "prepare-source", NULL, 600, 8},
-    {"prepare-source", pgl_step_prepare_source, "snapshot", NULL, 900, 8},
-    {"snapshot", pgl_step_snapshot, "copy-encrypted", NULL, 7200, 8},
-    {"copy-encrypted", pgl_step_copy_encrypted, "restore", "copy", 7200, 8},
-    {"restore", pgl_step_restore, "prepare-target", "restore", 7200, 8},
-    {"prepare-target", pgl_step_prepare_target, "find-start-lsn", NULL, 900, 8},
-    {"find-start-lsn", pgl_step_find_start_lsn, "subscribe", NULL, 600, 8},
-    {"subscribe", pgl_step_subscribe, "catch-up", NULL, 600, 8},
-    {"catch-up", pgl_step_catch_up, "cutover", NULL, 3600, 8},
-    {"cutover", pgl_step_cutover, "verify", "cutover", 1800, 5},
-    {"verify", pgl_step_verify, "replicas", NULL, 14400, 5},
-    {"replicas", pgl_step_replicas, "cleanup", NULL, 7200, 8},
-    {"cleanup", pgl_step_cleanup, NULL, NULL, 1800, 8},
-    /* not reachable by next: run by the runner on abort_requested, or by a step's STEP_NEXT */
-    {"abort", pgl_step_abort, NULL, NULL, 1800, 20},
+    /* name             fn                          next              class      deadline attempts on_fail */
+    {"preflight", pgl_step_preflight, "prepare-source", NULL, 600, 8, NULL},
+    {"prepare-source", pgl_step_prepare_source, "snapshot", NULL, 900, 8, HOLDS_WAL},
+    {"snapshot", pgl_step_snapshot, "copy-encrypted", NULL, 7200, 8, HOLDS_WAL},
+    {"copy-encrypted", pgl_step_copy_encrypted, "restore", "copy", 7200, 8, HOLDS_WAL},
+    {"restore", pgl_step_restore, "prepare-target", "restore", 7200, 8, HOLDS_WAL},
+    {"prepare-target", pgl_step_prepare_target, "find-start-lsn", NULL, 900, 8, HOLDS_WAL},
+    {"find-start-lsn", pgl_step_find_start_lsn, "subscribe", NULL, 600, 8, HOLDS_WAL},
+    {"subscribe", pgl_step_subscribe, "catch-up", NULL, 600, 8, HOLDS_WAL},
+    {"catch-up", pgl_step_catch_up, "cutover", NULL, 3600, 8, HOLDS_WAL},
+    /* cutover: abort refuses after the switch and then ends the instance failed, undoing nothing */
+    {"cutover", pgl_step_cutover, "verify", "cutover", 1800, 5, HOLDS_WAL},
+    {"verify", pgl_step_verify, "replicas", NULL, 14400, 5, NULL},
+    {"replicas", pgl_step_replicas, "cleanup", NULL, 7200, 8, NULL},
+    {"cleanup", pgl_step_cleanup, NULL, NULL, 1800, 8, NULL},
+    /* not reachable by next: run by the runner on abort_requested, by a step's STEP_NEXT, or as on_fail */
+    {"abort", pgl_step_abort, NULL, NULL, 1800, 20, NULL},
 };
 
 const strategy_def pglogical_strategy = {"pg-logical", steps, FC_ARRAY_LEN(steps)};

@@ -15,7 +15,7 @@
  *  3. validates key ranges live for at most live_budget_ms (method in
  *     lib/pgrepl_live.h): a chunk that keeps differing while the source's
  *     range stands still is reported as suspect (fact + WARN, table and key
- *     range only); the authoritative comparison stays the cutover's.
+ *     number, counts, digests); the authoritative comparison stays the cutover's.
  * Ready when the largest lag stayed under the threshold for a while, the
  * prewarm is done and one validation pass is complete.
  *
@@ -26,11 +26,13 @@
  *
  * Facts: lag_ok_since, caught_up; prewarm_total (relations, fixed at the
  * first run), prewarm_done, prewarm_bytes, prewarm_pos ("db:rel:block",
- * the next block), prewarm_method, prewarm_complete; live_state (JSON, see
- * pglive_state_dump), live_pass, live_passes_done, live_chunks_total
+ * the next block), prewarm_method, prewarm_complete; live validation's state
+ * (JSON, pglive_state_dump) is kept in fc_<tag>.live_state on the target (it holds key
+ * values: never in Redis), live_pass, live_passes_done, live_chunks_total
  * (planned), live_chunks_ok, live_chunks_pending, live_chunks_suspect,
  * live_chunks_unsettled, live_rows_ok, live_suspects (one
- * "db schema.table (lo]..[hi]" per line), live_keyless_skipped (tables
+ * "db schema.table chunk N (source n rows, target m rows)" per line: chunks
+ * are named by number, logs carry counts and digests, never key values), live_keyless_skipped (tables
  * without a primary key are not validated during catch-up), live_error. */
 #include "pglogical.h"
 #include "pglogical_common.h"
@@ -306,8 +308,9 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
     }
     int strikes = 0, tries = 0;
     pgl_live_verdict v = pgl_live_judge(&in, &strikes, &tries);
-    char range[300];
-    pglive_range_text(&c->lo, &c->hi, range, sizeof range);
+    /* the chunk by table and number, with counts and digests: never its key values */
+    char name[700];
+    pglive_chunk_text(lr->s->dbs[c->t.db], c, name, sizeof name);
     switch (v) {
     case PGL_LIVE_OK:
         st->ok++;
@@ -315,18 +318,17 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
         break;
     case PGL_LIVE_SUSPECT: {
         char line[900];
-        snprintf(line, sizeof line, "%s %s.%s %s", lr->s->dbs[c->t.db], c->t.schema, c->t.name, range);
+        snprintf(line, sizeof line, "%s (source %s rows, target %s rows)", name, c->count, count);
         if (pglive_suspect_add(st, line)) st->suspect++;
-        /* table and key range only: never row values */
-        log_warn("live validation: chunk differs on the target", "db=%s table=%s.%s range=\"%s\" strikes=%d "
-                 "src_rows=%s dst_rows=%s", lr->s->dbs[c->t.db], c->t.schema, c->t.name, range, strikes, c->count,
-                 count);
+        log_warn("live validation: chunk differs on the target", "db=%s table=%s.%s chunk=%lld strikes=%d "
+                 "src_rows=%s dst_rows=%s src_md5=%s dst_md5=%s", lr->s->dbs[c->t.db], c->t.schema, c->t.name,
+                 (long long)c->no, strikes, c->count, count, c->md5, md5);
         break;
     }
     case PGL_LIVE_UNSETTLED:
         st->unsettled++;
         log_info("live validation: chunk keeps changing, left to the cutover's comparison",
-                 "db=%s table=%s.%s range=\"%s\"", lr->s->dbs[c->t.db], c->t.schema, c->t.name, range);
+                 "db=%s table=%s.%s chunk=%lld", lr->s->dbs[c->t.db], c->t.schema, c->t.name, (long long)c->no);
         break;
     case PGL_LIVE_REQUEUE:
         c->strikes = strikes;
@@ -353,6 +355,7 @@ static step_rc live_plan(live_run *lr)
         }
         st->cur = lr->tables[idx];
         pglive_key_free(&st->cur_lo);
+        st->cur_no = 0;
         st->have_cur = true;
     }
     step_rc rc = STEP_OK;
@@ -378,6 +381,7 @@ static step_rc live_plan(live_run *lr)
         pglive_key_free(&c.hi);
         int idx = pglive_next_table(lr->tables, lr->ntables, &st->cur);
         pglive_key_free(&st->cur_lo);
+        st->cur_no = 0;
         if (idx >= lr->ntables) {
             st->have_cur = false;
             st->end = true;
@@ -392,6 +396,7 @@ static step_rc live_plan(live_run *lr)
         PGL_REASON(lr->s->res, "out of memory");
         return STEP_RETRY;
     }
+    c.no = ++st->cur_no;
     st->q[st->nq++] = c; /* the queue owns c's keys now */
     st->total++;
     return STEP_OK;
@@ -489,13 +494,27 @@ static step_rc live_run_step(pgl_session *s, pgl_catchup_in *ci)
 {
     step_ctx *ctx = s->ctx;
     pglive_state st;
-    char err[256];
-    if (!pglive_state_parse(pgl_fact(ctx, "live_state"), &st, err, sizeof err))
-        log_warn("live validation state unreadable: starting over", "err=\"%s\"", err);
+    char err[1024];
+    /* the state holds key values: it lives on the target, never in Redis */
     step_rc rc = STEP_OK;
+    pgrepl_names nm;
+    pgq *t0 = pgl_names_conn(s, s->dbs[0], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
+    if (!t0) return rc;
+    char *saved = NULL;
+    if (!pglive_state_load(t0, &nm, &saved, err, sizeof err)) return pgl_sql_fail(s->res, t0, "live validation", err);
+    if (!pglive_state_parse(saved, &st, err, sizeof err))
+        log_warn("live validation state unreadable: starting over", "err=\"%s\"", err);
+    free(saved);
+    if (*pgl_fact(ctx, "live_state")) step_ctx_set_fact(ctx, "live_state", ""); /* kept keys before: gone */
     if (!st.off) rc = live_validate(s, &st, opt_i64(ctx, "live_budget_ms", DEFAULT_BUDGET_MS));
     char *json = pglive_state_dump(&st);
-    if (json) step_ctx_set_fact(ctx, "live_state", json);
+    if (json) {
+        step_rc r2 = STEP_OK;
+        pgq *t1 = pgl_names_conn(s, s->dbs[0], PGL_TARGET, PGL_AS_MASTER, &nm, &r2);
+        if (!t1 || !pglive_state_store(t1, &nm, json, err, sizeof err))
+            log_warn("live validation state not saved: the next run repeats this one's work", "err=\"%s\"",
+                     t1 ? err : s->res->reason);
+    }
     free(json);
     step_ctx_set_factf(ctx, "live_pass", "%d", st.pass);
     step_ctx_set_factf(ctx, "live_passes_done", "%d", st.passes_done);

@@ -485,7 +485,46 @@ static step_rc delete_target_now(step_ctx *ctx, step_result *res)
     return STEP_WAIT;
 }
 
+static step_rc abort_inner(step_ctx *ctx, step_result *res);
+
+/* abort runs on request (ends `aborted`) or as the on_fail of a step that
+ * may hold WAL (lib/step.h "failure undo", facts undo_from/undo_reason):
+ * then the same undo runs and the instance ends `failed` with the original
+ * reason, saying the source was cleaned — or, past the switch, that nothing
+ * was undone. */
 step_rc pgl_step_abort(step_ctx *ctx, step_result *res)
+{
+    char from[48], why[STEP_REASON_MAX];
+    fc_strlcpy(from, pgl_fact(ctx, "undo_from"), sizeof from);
+    fc_strlcpy(why, pgl_fact(ctx, "undo_reason"), sizeof why);
+    step_rc rc = abort_inner(ctx, res);
+    if (!from[0]) return rc;
+    if (rc == STEP_OK) {
+        step_ctx_set_fact(ctx, "undo_done", "1");
+        PGL_REASON(res, "failed at %s; slot dropped, source untouched (fleetcrypt's objects and target removed): "
+                        "%.380s", from, why);
+        fc_strlcpy(res->next, from, sizeof res->next); /* the record shows the step that failed */
+        log_warn("failure undone: no slot left on the source", "failed_step=%s", from);
+        return STEP_FAIL;
+    }
+    if (rc == STEP_NEXT && *pgl_fact(ctx, "abort_refused")) {
+        /* past the switch: the failure stands, nothing is undone */
+        PGL_REASON(res, "failed at %s after the switch (nothing undone; the source has no slot left): %.380s",
+                   from, why);
+        res->next[0] = 0;
+        return STEP_FAIL;
+    }
+    if (rc == STEP_FAIL) {
+        char e[STEP_REASON_MAX];
+        fc_strlcpy(e, res->reason, sizeof e);
+        PGL_REASON(res, "failed at %s: %.200s; undoing it failed too (fleetcrypt retry runs the undo again): %.200s",
+                   from, why, e);
+        res->next[0] = 0; /* the record stays at abort, so retry resumes the undo */
+    }
+    return rc;
+}
+
+static step_rc abort_inner(step_ctx *ctx, step_result *res)
 {
     bool proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
     bool switched = false;

@@ -300,6 +300,46 @@ static step_rc record_secret_version(step_ctx *ctx, step_result *res)
 }
 
 /* ---------------------------------------------------------------- prepare-source */
+/* With the slots made, no transaction may stay prepared into the snapshot:
+ * one prepared after a slot's consistent point (older ones held its creation
+ * back) would come back to life on the restored target holding its locks
+ * while the source's COMMIT PREPARED also reaches the target — catch-up
+ * never drains, or rows apply twice. So the snapshot waits until none is
+ * left, at most prepared_wait_s (campaign field, default 600 s, fact
+ * prepared_wait_since), then the instance fails naming them (and its
+ * on_fail undo drops the slots). */
+static step_rc prepared_xacts_gone(step_ctx *ctx, step_result *res, pgq *q)
+{
+    int n = 0;
+    int64_t oldest = 0;
+    char desc[300], err[512];
+    if (!pgrepl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, sizeof err))
+        return pgl_sql_fail(res, q, "prepared transactions", err);
+    if (n == 0) {
+        if (*pgl_fact(ctx, "prepared_wait_since")) step_ctx_set_fact(ctx, "prepared_wait_since", "");
+        return STEP_OK;
+    }
+    int64_t now = fc_now_ms(), since = pgl_fact_i64(ctx, "prepared_wait_since", 0);
+    if (since <= 0) {
+        since = now;
+        step_ctx_set_factf(ctx, "prepared_wait_since", "%lld", (long long)now);
+    }
+    const char *f = pgl_cfield(ctx, "prepared_wait_s");
+    int64_t limit_s = *f ? strtoll(f, NULL, 10) : 600;
+    if (limit_s < 0) limit_s = 0;
+    if (now - since < limit_s * 1000) {
+        log_info("waiting for prepared transactions before the snapshot", "count=%d oldest_s=%lld", n,
+                 (long long)oldest);
+        res->wait_ms = 2000;
+        PGL_REASON(res, "waiting for %d prepared transaction(s) to end before the snapshot (they would come back "
+                        "to life on the target): %s", n, desc);
+        return STEP_WAIT;
+    }
+    PGL_REASON(res, "%d transaction(s) still prepared on the source after %lld s; COMMIT PREPARED or ROLLBACK "
+                    "PREPARED them, then submit the instance again: %s", n, (long long)limit_s, desc);
+    return STEP_FAIL;
+}
+
 step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
 {
     step_rc src = record_secret_version(ctx, res);
@@ -357,6 +397,7 @@ step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
         if (lsn > max_lsn) max_lsn = lsn;
         log_info("source prepared", "db=%s slot=%s slot_lsn=%s", s.dbs[i], nm.slot, l);
     }
+    if (rc == STEP_OK) rc = prepared_xacts_gone(ctx, res, q0);
     if (rc == STEP_OK) {
         char l[FC_LSN_STRLEN];
         step_ctx_set_fact(ctx, "slots", slots.data ? slots.data : "");

@@ -44,6 +44,26 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
             rc = STEP_RETRY;
             break;
         }
+        if (i == 0) {
+            /* a transaction the snapshot caught prepared (prepare-source waits
+             * for none, but one may have been prepared just before the
+             * snapshot) would hold its locks here forever while the source's
+             * COMMIT PREPARED is replicated too: refuse (the undo runs) */
+            int np = 0;
+            int64_t oldest = 0;
+            char desc[300];
+            if (!pgrepl_prepared_xacts(q, &np, &oldest, desc, sizeof desc, err, sizeof err)) {
+                rc = pgl_sql_fail(res, q, "prepared transactions on the target", err);
+                break;
+            }
+            if (np > 0) {
+                PGL_REASON(res, "the snapshot caught %d prepared transaction(s): on the target they would hold "
+                                "their locks while the source's outcome is replicated too; submit the instance "
+                                "again: %s", np, desc);
+                rc = STEP_FAIL;
+                break;
+            }
+        }
         int sd = 0, jh = 0;
         /* slots are instance-wide: drop them from the first database */
         if (!pgrepl_clean_target(q, &nm, i == 0, &sd, &jh, err, sizeof err)) {
@@ -54,6 +74,11 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
         }
         slots += sd;
         jobs += jh;
+        bool guarded = false;
+        if (!pgrepl_cron_guard(q, &nm, &guarded, err, sizeof err)) {
+            rc = pgl_sql_fail(res, q, "holding replicated pg_cron jobs", err);
+            break;
+        }
     }
     if (rc == STEP_OK) {
         /* a re-run finds nothing left: keep the first run's counts */
