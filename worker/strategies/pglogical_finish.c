@@ -388,6 +388,12 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
         pgq *a = pgl_conn(s, PGL_SOURCE, PGL_AS_ADMIN, s->dbs[0], &rc);
         if (a) {
             if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+            /* the database fence first: a cutover holder that lost its lease
+             * can no longer act on this source once the undo has taken it
+             * (no fence table: prepare-source never got that far) */
+            step_rc fr = pgl_fence(s, PGL_SOURCE);
+            if (fr == STEP_RETRY) return fr;
+            res->reason[0] = 0;
             if (!pgrepl_unblock(a, &nm0, &restored, err, sizeof err))
                 return pgl_sql_fail(res, a, "abort: letting writers back in", err);
             if (restored) step_ctx_set_factf(ctx, "abort_unblocked_roles", "%d", restored);
