@@ -39,10 +39,14 @@ static void list_add(char *list, size_t cap, const char *item)
     snprintf(list + ll, cap - ll, "%s%s", ll ? "," : "", item);
 }
 
-/* fleetcrypt's roles as a text[] literal: tag names are [a-z0-9_]. */
+/* Roles never touched, as a text[] literal ($1/$2 of the listings):
+ * fleetcrypt's two (tag names are [a-z0-9_]) and RDS's own, which are also
+ * left out as grantees and as owners of default privileges (the listings
+ * leave out pg_* and rds_* roles themselves). */
 static void fc_roles(const pgrepl_names *nm, char *out, size_t cap)
 {
-    snprintf(out, cap, "{\"%s\",\"%s\"}", nm->admin_role, nm->sub_role);
+    snprintf(out, cap, "{\"%s\",\"%s\",rdsadmin,rdsrepladmin,rdstopmgr,rdsproxyadmin}", nm->admin_role,
+             nm->sub_role);
 }
 
 /* Rows of a result found by a key made of its first ncols columns. */
@@ -649,7 +653,7 @@ done:
 bool pgrepl_sync_roles(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
                        size_t errcap)
 {
-    char fcr[2 * PGREPL_NAME + 16];
+    char fcr[2 * PGREPL_NAME + 80];
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false, src_has_rec = false, dst_has_rec = false;
     rowset src_rec = {0}, dst_rec = {0}, rs = {0}, rd = {0};
@@ -692,7 +696,7 @@ done:
 bool pgrepl_sync_drop_roles(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
                             size_t errcap)
 {
-    char fcr[2 * PGREPL_NAME + 16];
+    char fcr[2 * PGREPL_NAME + 80];
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false;
     rowset rs = {0};
@@ -999,7 +1003,7 @@ static PGresult *acl_listing(pgq *q, const pgrepl_names *nm, const char *fcr, co
 bool pgrepl_sync_privileges(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
                             size_t errcap)
 {
-    char fcr[2 * PGREPL_NAME + 16];
+    char fcr[2 * PGREPL_NAME + 80];
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false;
     dbuf roles, types;
