@@ -813,8 +813,10 @@ static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgrepl_privs
     const char *ga[] = {pf.data, of.data, gf.data, opt};
     const char *ra[] = {opt, pf.data, of.data, gf.data};
     char what[400];
-    snprintf(what, sizeof what, "%s%s%s %s ON %s %s%s%s %s %s%s", dflt ? "DEFAULT " : "", grant ? "GRANT" : "REVOKE",
-             act == ACT_REVOKE_OPTION ? " GRANT OPTION FOR" : "", priv, k, a, b[0] ? "." : "", b,
+    bool col = strcmp(k, "column") == 0;
+    snprintf(what, sizeof what, "%s%s%s %s%s%s%s ON %s %s%s%s %s %s%s", dflt ? "DEFAULT " : "",
+             grant ? "GRANT" : "REVOKE", act == ACT_REVOKE_OPTION ? " GRANT OPTION FOR" : "", priv,
+             col ? " (" : "", col ? c : "", col ? ")" : "", col ? "table" : k, a, b[0] ? "." : "", b,
              grant ? "TO" : "FROM", grantee[0] ? grantee : "PUBLIC", act == ACT_GRANT_OPTION ? " WITH GRANT OPTION" : "");
     if (!dflt) {
         rc = run(dst, grant ? "pgrepl_privs_grant" : "pgrepl_privs_revoke", 4, grant ? ga : ra, what, false, out,
@@ -927,8 +929,11 @@ static int diff_acls(pgq *dst, PGresult *s, PGresult *d, bool apply, int *left, 
                 (*left)++;
                 if (*left <= 5) {
                     char what[300];
-                    snprintf(what, sizeof what, "%s %s.%s %s to %s still differs", PQgetvalue(mr, row, A_KIND),
-                             PQgetvalue(mr, row, A_A), PQgetvalue(mr, row, A_B), PQgetvalue(mr, row, A_PRIV),
+                    const char *b = PQgetvalue(mr, row, A_B), *c = PQgetvalue(mr, row, A_C);
+                    bool col = strcmp(PQgetvalue(mr, row, A_KIND), "column") == 0;
+                    snprintf(what, sizeof what, "%s %s%s%s%s%s %s to %s still differs", PQgetvalue(mr, row, A_KIND),
+                             PQgetvalue(mr, row, A_A), b[0] ? "." : "", b, col ? "." : "", col ? c : "",
+                             PQgetvalue(mr, row, A_PRIV),
                              PQgetvalue(mr, row, A_GRANTEE)[0] ? PQgetvalue(mr, row, A_GRANTEE) : "PUBLIC");
                     list_add(out->refused_what, sizeof out->refused_what, what);
                 }

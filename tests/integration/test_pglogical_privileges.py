@@ -19,6 +19,7 @@ from fixtures_pg import MASTER, SUPER, conn_a, fc_passwords, psql, setup_master,
 
 TAG = "prv"
 OPS = "ops"  # a non-superuser operator: CREATEROLE, member of the master user (owner of the objects)
+WEAK = "weak"  # CREATEROLE only: may change roles, not the owners' privileges
 
 # roles the comparisons look at: everything but PostgreSQL's, fleetcrypt's,
 # and new_super (reported, not reproducible by a non-superuser)
@@ -93,8 +94,9 @@ COUNTS = ("roles_created", "roles_altered", "roles_dropped", "memberships", "set
           "object_acls", "default_acls")
 
 
-@pytest.mark.parametrize("dst_user", [MASTER, OPS])
-def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
+def scenario(servers):
+    """A source with application roles and grants, its snapshot restored as the
+    target, then roles and privileges changed on the source (every catalog)."""
     src = servers.new("src")
     setup_master(src)
     psql(src.port, f"""
@@ -106,7 +108,8 @@ def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
         GRANT CONNECT ON DATABASE postgres TO gone_elsewhere;
         CREATE ROLE rdstopmgr NOLOGIN;
         CREATE ROLE {OPS} LOGIN CREATEROLE;
-        GRANT {MASTER} TO {OPS};""")
+        GRANT {MASTER} TO {OPS};
+        CREATE ROLE {WEAK} LOGIN CREATEROLE;""")
     psql(src.port, """
         CREATE TABLE t(id bigserial PRIMARY KEY, v text, note text);
         CREATE VIEW tv AS SELECT id, v FROM t;
@@ -155,6 +158,12 @@ def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
         ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO new_reader;
         ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;""", db="app", user=MASTER)
 
+    return src, tgt, pw, protected_before
+
+
+@pytest.mark.parametrize("dst_user", [MASTER, OPS])
+def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
+    src, tgt, pw, protected_before = scenario(servers)
     before = differing(src, tgt)
     assert set(before) >= {"roles", "members", "settings", "relacl", "attacl", "nspacl", "proacl",
                            "datacl", "defacl"}, f"the scenario must change every catalog: {before.keys()}"
@@ -202,3 +211,27 @@ def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
     q = f"SELECT rolname, rolcanlogin FROM pg_roles WHERE {ROLE_FILTER} ORDER BY 1"
     assert psql(src.port, q) == psql(tgt.port, q)
     assert psql(tgt.port, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'new_reader'") == "t"
+
+
+def test_privileges_the_target_user_cannot_change_are_reported(servers):
+    """A target user without the owners' rights: roles converge, but the
+    object and default privileges it may not change are counted as refused
+    and unconverged (named for the operator), never claimed as done."""
+    src, tgt, pw, _ = scenario(servers)
+    tool("cutover-block", *admin_src(src), "--tag", TAG, "--protect", SUPER, env=pw)
+    # the block record must be readable (else the sync fails rather than guess LOGIN)
+    rc, _, _, err = tool("sync-privileges", *admin_src(src), "--host2", "127.0.0.1", "--port2", tgt.port,
+                         "--db2", "app", "--user2", WEAK, "--tag", TAG, env=pw, check=False)
+    assert rc == 1 and "block record" in err, err
+    psql(tgt.port, f"GRANT USAGE ON SCHEMA fc_{TAG} TO {WEAK};"
+                   f"GRANT SELECT, INSERT, DELETE ON fc_{TAG}.blocked_roles TO {WEAK}", db="app")
+    out = sync(src, tgt, WEAK, pw)
+    assert int(out["roles_created"]) == 2 and int(out["memberships"]) == 2, out
+    assert int(out["refused"]) > 0 and int(out["unconverged"]) > 0, out
+    assert "public.t" in out["refused_what"] and "DEFAULT" in out["refused_what"], out
+    left = differing(src, tgt)
+    assert "roles" not in left and "members" not in left and "settings" not in left, left
+    assert {"relacl", "defacl"} <= set(left), left
+    # still refused on a second run, still reported
+    again = sync(src, tgt, WEAK, pw)
+    assert int(again["refused"]) > 0 and int(again["unconverged"]) > 0, again
