@@ -3,9 +3,11 @@
 -- (object, grantee, privilege): kind, a, b, c (the object's name parts),
 -- grantee ('' = PUBLIC), privilege, grantable; plus one row per object with
 -- privilege '' (the object exists on this side). NULL ACLs count as their
--- built-in default (acldefault), columns without ACL as empty (aclexplode
--- refuses empty arrays: they explode to nothing here).
--- kinds: table/sequence (a schema, b name), column (c attribute), schema (a),
+-- built-in default (acldefault); only columns with an ACL are listed (no ACL =
+-- no column privilege; empty arrays explode to nothing here: aclexplode
+-- refuses them).
+-- kinds: table/sequence (a schema, b name), column (c attribute; its table
+-- must exist on both sides), schema (a),
 -- routine (b name, c identity arguments rendered by the server), database
 -- (a), largeobject (a oid), role (a: exists here; for default privileges),
 -- default (a role, b schema or '' = global, c object type r/S/f/T/n).
@@ -22,7 +24,8 @@ WITH objs(k, a, b, c, acl) AS (
     SELECT 'column', n.nspname::text, cl.relname::text, at.attname::text, at.attacl
       FROM pg_catalog.pg_attribute at JOIN pg_catalog.pg_class cl ON cl.oid = at.attrelid
       JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
-     WHERE at.attnum > 0 AND NOT at.attisdropped AND cl.relkind IN ('r', 'p', 'v', 'm', 'f')
+     WHERE at.attnum > 0 AND NOT at.attisdropped AND at.attacl IS NOT NULL
+       AND cl.relkind IN ('r', 'p', 'v', 'm', 'f')
        AND n.nspname <> $1 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
        AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
     UNION ALL
