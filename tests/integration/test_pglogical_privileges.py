@@ -57,6 +57,9 @@ CATALOG = {
     "datacl": """SELECT d.datname, e.grantee::regrole, e.privilege_type, e.is_grantable
                    FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) e
                   WHERE d.datname = 'app' ORDER BY 1, 2, 3, 4""",
+    "lomacl": """SELECT l.oid, e.grantee::regrole, e.privilege_type, e.is_grantable
+                   FROM pg_largeobject_metadata l,
+                        aclexplode(coalesce(l.lomacl, acldefault('L', l.lomowner))) e ORDER BY 1, 2, 3, 4""",
     "defacl": """SELECT d.defaclrole::regrole, coalesce(n.nspname, ''), d.defaclobjtype,
                         e.grantee::regrole, e.privilege_type, e.is_grantable
                    FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
@@ -116,6 +119,8 @@ def scenario(servers):
         CREATE SCHEMA s;
         CREATE TABLE s.u(id int PRIMARY KEY);
         CREATE FUNCTION f(a int, b text) RETURNS int LANGUAGE sql AS 'SELECT 1';
+        CREATE PROCEDURE "Odd Proc"(x int) LANGUAGE sql AS 'SELECT 1';
+        SELECT lo_create(4242);
         GRANT SELECT, INSERT, UPDATE ON t TO app_rw;
         GRANT USAGE ON SEQUENCE t_id_seq TO app_rw;
         GRANT SELECT ON t, tv TO app_ro;""", db="app", user=MASTER)
@@ -153,6 +158,9 @@ def scenario(servers):
         GRANT SELECT ON s.u TO some_group;
         REVOKE EXECUTE ON FUNCTION f(int, text) FROM PUBLIC;
         GRANT EXECUTE ON FUNCTION f(int, text) TO app_ro;
+        GRANT EXECUTE ON PROCEDURE "Odd Proc"(int) TO app_rw;
+        GRANT SELECT ON SEQUENCE t_id_seq TO new_reader;
+        GRANT SELECT ON LARGE OBJECT 4242 TO app_ro;
         REVOKE CONNECT, TEMPORARY ON DATABASE app FROM PUBLIC;
         GRANT CONNECT ON DATABASE app TO app_rw, app_ro, new_reader;
         ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO new_reader;
@@ -166,7 +174,7 @@ def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
     src, tgt, pw, protected_before = scenario(servers)
     before = differing(src, tgt)
     assert set(before) >= {"roles", "members", "settings", "relacl", "attacl", "nspacl", "proacl",
-                           "datacl", "defacl"}, f"the scenario must change every catalog: {before.keys()}"
+                           "datacl", "lomacl", "defacl"}, f"the scenario must change every catalog: {before.keys()}"
 
     # the cutover: the source blocked (every login role NOLOGIN, recorded)
     blk = tool("cutover-block", *admin_src(src), "--tag", TAG, "--protect", SUPER, env=pw)[1]
@@ -178,7 +186,8 @@ def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
     assert int(out["roles_altered"]) == 2, out  # app_rw, app_ro
     assert int(out["memberships"]) == 2, out
     assert int(out["settings"]) == 2, out
-    assert int(out["object_acls"]) == 6, out  # t, t.note, s, s.u, f(), database app
+    # t, t.note, t_id_seq, s, s.u, f(), "Odd Proc"(), database app, large object 4242
+    assert int(out["object_acls"]) == 9, out
     assert int(out["default_acls"]) == 2, out
     assert out["refused"] == "0" and out["unconverged"] == "0", out
     assert out["no_password"].split(",") == ["new_reader"], out
