@@ -744,10 +744,18 @@ bool pgrepl_sync_drop_roles(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_p
             pgrepl_seterr(err, errcap, "DROP ROLE %s on the target: %s", name, dst->err);
             goto done;
         }
-        /* 2BP01: it owns or holds something (in some database) */
-        list_add(out->not_dropped, sizeof out->not_dropped, name);
-        log_warn("privilege sync: role dropped on the source kept on the target", "role=%s sqlstate=%s", name,
-                 dst->sqlstate);
+        if (strcmp(dst->sqlstate, "2BP01") == 0) { /* it owns or holds something (in some database) */
+            list_add(out->not_dropped, sizeof out->not_dropped, name);
+            log_warn("privilege sync: role dropped on the source kept on the target (owns or holds something)",
+                     "role=%s", name);
+        } else {
+            char what[300];
+            snprintf(what, sizeof what, "DROP ROLE %s (%s)", name, dst->sqlstate);
+            out->refused++;
+            list_add(out->refused_what, sizeof out->refused_what, what);
+            log_warn("privilege sync: the target refused a statement", "what=\"DROP ROLE %s\" sqlstate=%s", name,
+                     dst->sqlstate);
+        }
     }
     ok = true;
 done:
@@ -760,7 +768,7 @@ done:
 /* ---- object and default privileges ---- */
 
 /* pgrepl_privs_acls.sql columns */
-enum { A_KIND, A_A, A_B, A_C, A_GRANTEE, A_PRIV, A_GRANTABLE };
+enum { A_KIND, A_A, A_B, A_C, A_GRANTEE, A_PRIV, A_GRANTABLE, A_OWNER };
 
 static bool priv_word(const char *p)
 {
@@ -782,6 +790,53 @@ static const char *default_objects(const char *t)
     return NULL;
 }
 
+/* How the target user can act for an object's owner: 0 as itself (it has
+ * the owner's privileges, or nothing better can be done), 1 by SET ROLE (a
+ * member without inheritance), 2 by borrowing the membership for the one
+ * statement (CREATEROLE may grant any non-superuser role on PostgreSQL
+ * 15; on 16+ only with ADMIN OPTION, else the statement is refused and
+ * reported); -1 broken connection. */
+static int owner_rights(pgq *dst, const char *owner, char *err, size_t errcap)
+{
+    if (!owner[0] || strncmp(owner, "pg_", 3) == 0 || strncmp(owner, "rds", 3) == 0) return 0;
+    const char *p[] = {owner};
+    PGresult *r = pgq_exec(dst, pgq_sql("pgrepl_privs_owner_rights"), 1, p);
+    if (!r) {
+        if (!broken(dst)) return 0;
+        pgrepl_seterr(err, errcap, "rights towards %s on the target: %s", owner, dst->err);
+        return -1;
+    }
+    int how = 0;
+    if (PQntuples(r) == 1 && !tf(r, 0, 0) && !tf(r, 0, 2)) how = tf(r, 0, 1) ? 1 : 2;
+    PQclear(r);
+    return how;
+}
+
+/* run() with the owner's rights: a GRANT by someone who is neither the owner
+ * nor one of its members is refused (or, holding the privilege without
+ * grant option, only warns). Borrowing happens in the statement's own
+ * transaction: GRANT owner TO CURRENT_USER ... REVOKE commit together or not
+ * at all, so no membership is left behind. */
+static int run_as_owner(pgq *dst, const char *owner, const char *tmpl, int nargs, const char *const *args,
+                        const char *what, pgrepl_privs_result *out, char *err, size_t errcap)
+{
+    int how = owner_rights(dst, owner, err, errcap);
+    if (how < 0) return BROKEN;
+    if (how == 0) return run(dst, tmpl, nargs, args, what, false, out, err, errcap);
+    char *stmt = pgq_format(dst, pgq_sql(tmpl), nargs, args);
+    if (!stmt) {
+        pgrepl_seterr(err, errcap, "%s: %s", what, dst->err);
+        return BROKEN;
+    }
+    const char *m[] = {owner, stmt};
+    const char *o[] = {owner, owner, stmt, owner};
+    log_info("privilege sync: acting with the owner's rights", "owner=%s borrowed=%d", owner, how == 2);
+    int rc = run(dst, how == 1 ? "pgrepl_privs_as_member" : "pgrepl_privs_as_owner", how == 1 ? 2 : 4,
+                 how == 1 ? m : o, what, false, out, err, errcap);
+    free(stmt);
+    return rc;
+}
+
 /* One change of one privilege on the target. */
 enum act { ACT_GRANT, ACT_GRANT_OPTION, ACT_REVOKE, ACT_REVOKE_OPTION };
 
@@ -790,7 +845,7 @@ static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgrepl_privs
 {
     const char *k = PQgetvalue(r, row, A_KIND), *a = PQgetvalue(r, row, A_A), *b = PQgetvalue(r, row, A_B),
                *c = PQgetvalue(r, row, A_C), *grantee = PQgetvalue(r, row, A_GRANTEE),
-               *priv = PQgetvalue(r, row, A_PRIV);
+               *priv = PQgetvalue(r, row, A_PRIV), *owner = PQgetvalue(r, row, A_OWNER);
     bool dflt = strcmp(k, "default") == 0;
     if (!priv_word(priv)) {
         char what[300];
@@ -843,8 +898,8 @@ static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgrepl_privs
              col ? " (" : "", col ? c : "", col ? ")" : "", col ? "table" : k, a, b[0] ? "." : "", b,
              grant ? "TO" : "FROM", grantee[0] ? grantee : "PUBLIC", act == ACT_GRANT_OPTION ? " WITH GRANT OPTION" : "");
     if (!dflt) {
-        rc = run(dst, grant ? "pgrepl_privs_grant" : "pgrepl_privs_revoke", 4, grant ? ga : ra, what, false, out,
-                 err, errcap);
+        rc = run_as_owner(dst, owner, grant ? "pgrepl_privs_grant" : "pgrepl_privs_revoke", 4, grant ? ga : ra, what,
+                          out, err, errcap);
         goto done;
     }
     char *cl = pgq_format(dst, pgq_sql(grant ? "pgrepl_privs_grant" : "pgrepl_privs_revoke"), 4, grant ? ga : ra);
@@ -857,7 +912,7 @@ static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgrepl_privs
         goto done;
     }
     const char *da[] = {a, sf.data ? sf.data : "", cl};
-    rc = run(dst, "pgrepl_privs_default", 3, da, what, false, out, err, errcap);
+    rc = run_as_owner(dst, owner, "pgrepl_privs_default", 3, da, what, out, err, errcap);
     free(cl);
     dbuf_free(&sf);
 done:

@@ -7,9 +7,13 @@
  * what differs, so the target converges to the source; a second call finds
  * nothing to do (all counts 0). Source = the frozen (blocked) source, as
  * fleetcrypt's admin role; target = the restored target, as the master
- * user (or admin role): it needs CREATEROLE (rds_superuser has it) and, for
- * object and default privileges, the rights of the objects' owners (on RDS:
- * the master user owning them or being a member of their owners).
+ * user (or admin role): it needs CREATEROLE (rds_superuser has it). Object
+ * and default privileges are changed with the owner's rights: as itself
+ * when it has them (superuser, owner, inheriting member), else by SET ROLE
+ * (member), else by borrowing the owner's membership for that one
+ * statement (GRANT owner TO CURRENT_USER ... REVOKE in the statement's own
+ * transaction: nothing is left behind; CREATEROLE may do that for any
+ * non-superuser role on PostgreSQL 15, on 16+ only with ADMIN OPTION).
  *
  * Never touched: PostgreSQL's roles (pg_*), RDS's (rdsadmin, rds_*,
  * rdsrepladmin, rdstopmgr, rdsproxyadmin), fleetcrypt's two roles of this
