@@ -88,10 +88,12 @@ def admin_src(src):
             "--password-env", "FC_ADMIN_PW"]
 
 
-def sync(src, tgt, dst_user, pw):
+def sync(src, tgt, dst_user, pw, db="app", phase="all"):
     """Counts as a dict; the tool's log lines under "_log"."""
-    _, kv, _, log = tool("sync-privileges", *admin_src(src), "--host2", "127.0.0.1", "--port2", tgt.port,
-                         "--db2", "app", "--user2", dst_user, "--tag", TAG, env=pw)
+    args = admin_src(src)
+    args[args.index("--db") + 1] = db
+    _, kv, _, log = tool("sync-privileges", *args, "--host2", "127.0.0.1", "--port2", tgt.port,
+                         "--db2", db, "--user2", dst_user, "--tag", TAG, "--phase", phase, env=pw)
     kv["_log"] = log
     return kv
 
@@ -232,6 +234,14 @@ def test_privileges_changed_after_snapshot_reach_the_target(servers, dst_user):
     assert all(again[k] == "0" for k in COUNTS), again
     assert again["refused"] == "0" and again["unconverged"] == "0", again
     assert not differing(src, tgt)
+
+    if dst_user == MASTER:  # the postgres database is owned by the (real) superuser
+        # the cutover's order: privileges of every database, then the drops
+        other = sync(src, tgt, dst_user, pw, db="postgres", phase="privileges")
+        assert other["object_acls"] == "1", other  # REVOKE CONNECT ON DATABASE postgres FROM gone_elsewhere
+        dropped = sync(src, tgt, dst_user, pw, phase="drop")
+        assert dropped["roles_dropped"] == "1" and dropped["not_dropped"] == "", dropped
+        assert psql(tgt.port, "SELECT count(*) FROM pg_roles WHERE rolname = 'gone_elsewhere'") == "0"
 
     # after unblock on both sides, LOGIN is the same too
     tool("unblock", *admin_src(src), "--tag", TAG, env=pw)

@@ -29,7 +29,7 @@ typedef struct opts {
     int nprotect;
     int timeout_ms;
     long long margin, chunk_rows;
-    const char *admin_pw_env, *sub_pw_env, *secret_env, *purpose;
+    const char *admin_pw_env, *sub_pw_env, *secret_env, *purpose, *phase;
 } opts;
 
 static void usage(void)
@@ -46,7 +46,7 @@ static void usage(void)
             "          --tag T --segsize BYTES --not-before LSN --lsn LSN --ri-full --keep-block\n"
             "          --drop-slots --counts-only --keep-admin --protect ROLE --timeout-ms N\n"
             "          --margin N --chunk-rows N --admin-password-env VAR --sub-password-env VAR\n"
-            "          --secret-env VAR --purpose P\n");
+            "          --secret-env VAR --purpose P --phase roles|privileges|drop (sync-privileges)\n");
 }
 
 static const char *envpw(const char *var)
@@ -278,9 +278,18 @@ static int run(const opts *o, const char *cmd, const char *arg)
         if (!q2) goto out;
         pgrepl_privs_result pr;
         pgrepl_privs_result_init(&pr);
-        ok = pgrepl_sync_roles(q, q2, &nm, &pr, err, sizeof err) &&
-             pgrepl_sync_privileges(q, q2, &nm, &pr, err, sizeof err) &&
-             pgrepl_sync_drop_roles(q, q2, &nm, &pr, err, sizeof err);
+        /* --phase roles|privileges|drop runs one of the three (the cutover
+         * runs roles on the first database, privileges on each, drop last) */
+        const char *ph = o->phase ? o->phase : "all";
+        bool all = strcmp(ph, "all") == 0;
+        if (!all && strcmp(ph, "roles") != 0 && strcmp(ph, "privileges") != 0 && strcmp(ph, "drop") != 0) {
+            usage();
+            rc = 2;
+            goto out;
+        }
+        ok = (!all && strcmp(ph, "roles") != 0) || pgrepl_sync_roles(q, q2, &nm, &pr, err, sizeof err);
+        ok = ok && ((!all && strcmp(ph, "privileges") != 0) || pgrepl_sync_privileges(q, q2, &nm, &pr, err, sizeof err));
+        ok = ok && ((!all && strcmp(ph, "drop") != 0) || pgrepl_sync_drop_roles(q, q2, &nm, &pr, err, sizeof err));
         if (ok)
             printf("roles_created=%d\nroles_altered=%d\nroles_dropped=%d\nmemberships=%d\nsettings=%d\n"
                    "object_acls=%d\ndefault_acls=%d\nrefused=%d\nunconverged=%d\nno_password=%s\n"
@@ -370,6 +379,7 @@ int main(int argc, char **argv)
         else if (OPT("--sub-password-env")) o.sub_pw_env = v;
         else if (OPT("--secret-env")) o.secret_env = v;
         else if (OPT("--purpose")) o.purpose = v;
+        else if (OPT("--phase")) o.phase = v;
         else if (k[0] == '-' && k[1] == '-') return usage(), 2;
         else if (!cmd) cmd = k;
         else if (!arg) arg = k;
