@@ -35,8 +35,9 @@
  * A statement the target refuses (insufficient privilege, a dependent
  * grant, ...) does not stop the sync: it is counted in `refused` and named
  * in refused_what (names and SQLSTATE, never a value); only a broken
- * connection or an unreadable catalog fails the call. After applying,
- * object and default privileges are compared again: what still differs is
+ * connection or an unreadable catalog (the block record included) fails
+ * the call. After applying, memberships and object and default privileges
+ * are compared again: what still differs (e.g. a GRANT that only warned) is
  * counted in `unconverged`.
  *
  * When (at the cutover, writers blocked on the source, after the drain):
