@@ -16,7 +16,8 @@
  * source side), verify (source side) and unblock run as fleetcrypt's own
  * admin role, the only one the block leaves able to log in.
  * Files: pgrepl.c (names, reports, roles), pgrepl_source.c, pgrepl_target.c,
- * pgrepl_cutover.c, pgrepl_verify.c. Operator notes: docs/pg-logical.md. */
+ * pgrepl_cutover.c, pgrepl_verify.c; roles and privileges at the cutover:
+ * pgrepl_privs.h. Operator notes: docs/pg-logical.md. */
 #ifndef FC_PGREPL_H
 #define FC_PGREPL_H
 

@@ -5,7 +5,7 @@
  * environment variables named by --password-env/--password2-env, never
  * from argv. Connection A (--host/--port/--db/--user) is the one the
  * command acts on; connection B (--host2 ...) is the other side: the
- * target for sync-sequences/verify, the source the subscription connects
+ * target for sync-sequences/verify/sync-privileges, the source the subscription connects
  * to for subscribe. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "pgfence.h"
 #include "pgq.h"
 #include "pgrepl.h"
+#include "pgrepl_privs.h"
 #include "util.h"
 
 typedef struct opts {
@@ -30,7 +31,7 @@ typedef struct opts {
     int nprotect;
     int timeout_ms;
     long long margin, chunk_rows;
-    const char *admin_pw_env, *sub_pw_env, *secret_env, *purpose;
+    const char *admin_pw_env, *sub_pw_env, *secret_env, *purpose, *phase;
 } opts;
 
 static void usage(void)
@@ -41,7 +42,7 @@ static void usage(void)
             "          clean-target find-start-lsn FILE subscribe sub-status lag cutover-block\n"
             "          wait-flush sync-sequences unblock teardown-target teardown-source\n"
             "          drop-roles cleanup-target verify derive-password large-objects\n"
-            "          prepared-xacts cron-guard\n"
+            "          prepared-xacts cron-guard sync-privileges\n"
             "          fence-take FENCE, fence-unblock FENCE (both on row 'source'), identity, mark MARKER\n"
             "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
             "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
@@ -49,7 +50,7 @@ static void usage(void)
             "          --line-prefix FMT (default PostgreSQL's \"%%m [%%p] \") --restored-after UNIX_SECONDS\n"
             "          --drop-slots --counts-only --keep-admin --protect ROLE --timeout-ms N\n"
             "          --margin N --chunk-rows N --admin-password-env VAR --sub-password-env VAR\n"
-            "          --secret-env VAR --purpose P\n");
+            "          --secret-env VAR --purpose P --phase roles|privileges|drop (sync-privileges)\n");
 }
 
 static const char *envpw(const char *var)
@@ -291,6 +292,31 @@ static int run(const opts *o, const char *cmd, const char *arg)
         int n = 0;
         ok = pgrepl_cleanup_target(q, &nm, &n, err, sizeof err);
         if (ok) printf("jobs_released=%d\n", n);
+    } else if (strcmp(cmd, "sync-privileges") == 0) {
+        /* as the cutover runs it for one database: roles, privileges, drops */
+        q2 = connect_or_die(&o->b);
+        if (!q2) goto out;
+        pgrepl_privs_result pr;
+        pgrepl_privs_result_init(&pr);
+        /* --phase roles|privileges|drop runs one of the three (the cutover
+         * runs roles on the first database, privileges on each, drop last) */
+        const char *ph = o->phase ? o->phase : "all";
+        bool all = strcmp(ph, "all") == 0;
+        if (!all && strcmp(ph, "roles") != 0 && strcmp(ph, "privileges") != 0 && strcmp(ph, "drop") != 0) {
+            usage();
+            rc = 2;
+            goto out;
+        }
+        ok = (!all && strcmp(ph, "roles") != 0) || pgrepl_sync_roles(q, q2, &nm, &pr, err, sizeof err);
+        ok = ok && ((!all && strcmp(ph, "privileges") != 0) || pgrepl_sync_privileges(q, q2, &nm, &pr, err, sizeof err));
+        ok = ok && ((!all && strcmp(ph, "drop") != 0) || pgrepl_sync_drop_roles(q, q2, &nm, &pr, err, sizeof err));
+        if (ok)
+            printf("roles_created=%d\nroles_altered=%d\nroles_dropped=%d\nmemberships=%d\nsettings=%d\n"
+                   "object_acls=%d\ndefault_acls=%d\nrefused=%d\nunconverged=%d\nno_password=%s\n"
+                   "not_reproduced=%s\nnot_dropped=%s\nrefused_what=%s\n",
+                   pr.roles_created, pr.roles_altered, pr.roles_dropped, pr.memberships, pr.settings,
+                   pr.object_acls, pr.default_acls, pr.refused, pr.unconverged, pr.no_password,
+                   pr.not_reproduced, pr.not_dropped, pr.refused_what);
     } else if (strcmp(cmd, "sync-sequences") == 0 || strcmp(cmd, "verify") == 0) {
         q2 = connect_or_die(&o->b);
         if (!q2) goto out;
@@ -375,6 +401,7 @@ int main(int argc, char **argv)
         else if (OPT("--sub-password-env")) o.sub_pw_env = v;
         else if (OPT("--secret-env")) o.secret_env = v;
         else if (OPT("--purpose")) o.purpose = v;
+        else if (OPT("--phase")) o.phase = v;
         else if (k[0] == '-' && k[1] == '-') return usage(), 2;
         else if (!cmd) cmd = k;
         else if (!arg) arg = k;

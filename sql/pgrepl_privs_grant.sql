@@ -1,0 +1,1 @@
+GRANT %R ON %R TO %R%R

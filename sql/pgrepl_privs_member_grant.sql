@@ -1,0 +1,1 @@
+GRANT %I TO %I%R

@@ -1,0 +1,1 @@
+REVOKE %R%I FROM %I

@@ -1,0 +1,1 @@
+REVOKE %R%R ON %R FROM %R

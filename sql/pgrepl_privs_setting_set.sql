@@ -1,0 +1,1 @@
+ALTER ROLE %I%R SET %R = %R
