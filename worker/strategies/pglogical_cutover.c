@@ -52,6 +52,7 @@
 #include "log.h"
 #include "pgfence.h"
 #include "pglogical_extra.h"
+#include "pgrepl_privs.h"
 #include "util.h"
 
 #define BLOCK_TIMEOUT_MS 30000
@@ -516,6 +517,48 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
     return STEP_OK;
 }
 
+/* Roles and privileges changed on the source since the snapshot (not
+ * replicated): converge the target's catalogs to the frozen source's
+ * (lib/pgrepl_privs.h) — roles once on the first database (where the block
+ * record is), privileges per database, dropped roles last. What the target
+ * refuses or cannot reproduce is recorded and warned about, not fatal. */
+static step_rc sync_privileges(cut *c)
+{
+    char err[1024];
+    step_rc rc = STEP_OK;
+    pgrepl_privs_result pr;
+    pgrepl_privs_result_init(&pr);
+    for (int phase = 0; phase < 3; phase++) {
+        for (int i = 0; i < (phase == 1 ? c->s.ndbs : 1); i++) {
+            pgrepl_names nm;
+            if (!nm_of(c, i, &nm)) return STEP_FAIL;
+            pgq *src = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+            if (!src) return rc;
+            pgq *dst = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+            if (!dst) return rc;
+            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+            bool ok = phase == 0   ? pgrepl_sync_roles(src, dst, &nm, &pr, err, sizeof err)
+                      : phase == 1 ? pgrepl_sync_privileges(src, dst, &nm, &pr, err, sizeof err)
+                                   : pgrepl_sync_drop_roles(src, dst, &nm, &pr, err, sizeof err);
+            if (!ok) return pgl_sql_fail(c->res, dst, "roles and privileges", err);
+        }
+    }
+    step_ctx_set_factf(c->ctx, "privs_synced", "roles_created=%d roles_altered=%d roles_dropped=%d memberships=%d "
+                       "settings=%d object_acls=%d default_acls=%d refused=%d unconverged=%d",
+                       pr.roles_created, pr.roles_altered, pr.roles_dropped, pr.memberships, pr.settings,
+                       pr.object_acls, pr.default_acls, pr.refused, pr.unconverged);
+    step_ctx_set_fact(c->ctx, "privs_no_password", pr.no_password);
+    step_ctx_set_fact(c->ctx, "privs_not_reproduced", pr.not_reproduced);
+    step_ctx_set_fact(c->ctx, "privs_not_dropped", pr.not_dropped);
+    step_ctx_set_fact(c->ctx, "privs_refused", pr.refused_what);
+    if (pr.no_password[0] || pr.not_reproduced[0] || pr.not_dropped[0] || pr.refused || pr.unconverged)
+        log_warn("roles and privileges: not everything could be carried to the target",
+                 "no_password=\"%s\" not_reproduced=\"%s\" not_dropped=\"%s\" refused=%d unconverged=%d "
+                 "refused_what=\"%.300s\"", pr.no_password, pr.not_reproduced, pr.not_dropped, pr.refused,
+                 pr.unconverged, pr.refused_what);
+    return STEP_OK;
+}
+
 /* Phase 1 (source blocked): flush to L, counts, strict verification,
  * sequences. Nothing here changes the source. */
 static step_rc drain(cut *c, fc_lsn L)
@@ -607,7 +650,7 @@ static step_rc drain(cut *c, fc_lsn L)
         seqs += n;
     }
     step_ctx_set_factf(c->ctx, "sequences_synced", "%d", seqs);
-    return STEP_OK;
+    return sync_privileges(c);
 }
 
 /* Phase 2 (drained, source blocked ever since): subscriptions on the target
