@@ -765,3 +765,62 @@ def frozen_rows(sim, ident, query, db="app", timeout=120):
         return rows
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ one CI campaign, run and checked
+def run_checked_campaign(sim, world, ids, campaign, label, max_calls, calls_at_scale_0, during=None,
+                         after=None, extra_problems=None):
+    """The campaign of test_pglogical_timescale.py / test_pglogical_faults.py:
+    sources set up at time scale 0, a stack of two workers, application-role
+    writers, `during` (emulator /config) applied just before submit and
+    `after` once the campaign ended (before the checks). Fails with every
+    problem found: not done, A2, duplicate creates, leftovers, more than
+    max_calls AWS calls per instance, and extra_problems(raw_calls)."""
+    from fixtures_stack import make_stack
+    ph = Phases()
+    sim.admin("POST", "/config", {"time_scale": 0})      # the sources are set up at full speed
+    ports = setup_sources(sim, ids)
+    stack = make_stack(world, sim, workers=2, executors=4)
+    writers = {}
+    try:
+        ph.mark("sources")
+        key = stack.make_key()["Arn"]
+        stack.start()
+        sim.admin("DELETE", "/calls")
+        sim.admin("DELETE", "/conflicts")
+        writers = start_app_writers(sim, ids)
+        time.sleep(1.5)
+        if during:
+            sim.admin("POST", "/config", during)
+        submit(stack, campaign, key, ids, world)
+        ph.mark("stack+submit")
+        t0 = time.monotonic()
+        st = wait_campaign_terminal(stack, campaign, timeout=420)
+        ph.mark("campaign")
+        took = time.monotonic() - t0
+        time.sleep(1.5)          # writes after the switch (and the DNS lag) land on the target
+        for w in writers.values():
+            w.stop()
+        if after:
+            sim.admin("POST", "/config", after)
+        raw = product_calls(sim)
+        calls = call_summary(raw, len(ids))
+        print(f"{label}: campaign {took:.0f}s, {calls['total']} AWS calls "
+              f"({calls['per_instance']:.1f}/instance): {calls['by_action']}", flush=True)
+        problems = done_problems(st)
+        dup = duplicate_create_calls(raw, len(ids))
+        if dup:
+            problems.append(f"created more than once per instance (call log): {dup}")
+        problems += campaign_problems(sim, world, campaign, ids, key, ports, writers)
+        if extra_problems:
+            problems += extra_problems(raw)
+        if calls["per_instance"] > max_calls:
+            problems.append(f"{calls['per_instance']:.1f} AWS calls per instance > {max_calls} "
+                            f"(scale 0, no faults: {calls_at_scale_0}): {calls['by_action']}")
+        ph.mark("checks")
+        print(f"phases: {ph}", flush=True)
+        assert not problems, "\n".join(problems) + "\n" + stack.diagnostics()
+    finally:
+        for w in writers.values():
+            w.stop()
+        stack.stop()

@@ -30,11 +30,8 @@ polling is flat this bound can fail. FC_TS_SCALE overrides the scale
 (e.g. to re-measure at 0).
 """
 import os
-import time
 
-from pglogical_strategy_util import (call_summary, campaign_problems, done_problems, duplicate_create_calls, Phases,
-                                     product_calls, setup_sources, split_awssim, start_app_writers, submit,
-                                     wait_campaign_terminal)
+from pglogical_strategy_util import run_checked_campaign, split_awssim
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 SCALE = float(os.environ.get("FC_TS_SCALE", "0.02"))
@@ -44,49 +41,6 @@ CAMPAIGN = "ts"
 
 
 def test_pglogical_campaign_at_time_scale(split_awssim, world):
-    from fixtures_stack import make_stack
-    sim = split_awssim
-    ph = Phases()
-    ids = ["ts-a", "ts-b"]
-    sim.admin("POST", "/config", {"time_scale": 0})      # the sources are set up at full speed
-    ports = setup_sources(sim, ids)
-    stack = make_stack(world, sim, workers=2, executors=4)
-    writers = {}
-    try:
-        ph.mark("sources")
-        key = stack.make_key()["Arn"]
-        stack.start()
-        sim.admin("POST", "/config", {"time_scale": SCALE})
-        sim.admin("DELETE", "/calls")
-        sim.admin("DELETE", "/conflicts")
-        writers = start_app_writers(sim, ids)
-        time.sleep(1.5)
-        submit(stack, CAMPAIGN, key, ids, world)
-        ph.mark("stack+submit")
-        t0 = time.monotonic()
-        st = wait_campaign_terminal(stack, CAMPAIGN, timeout=420)
-        ph.mark("campaign")
-        took = time.monotonic() - t0
-        time.sleep(1.5)          # writes after the switch (and the DNS lag) land on the target
-        for w in writers.values():
-            w.stop()
-        raw = product_calls(sim)
-        calls = call_summary(raw, len(ids))
-        print(f"time scale {SCALE}: campaign {took:.0f}s, {calls['total']} AWS calls "
-              f"({calls['per_instance']:.1f}/instance): {calls['by_action']}", flush=True)
-        sim.admin("POST", "/config", {"time_scale": 0, "rate": {"enabled": False}})   # the checks
-        problems = done_problems(st)
-        dup = duplicate_create_calls(raw, len(ids))
-        if dup:
-            problems.append(f"created more than once per instance (call log): {dup}")
-        problems += campaign_problems(sim, world, CAMPAIGN, ids, key, ports, writers)
-        if calls["per_instance"] > MAX_CALLS_PER_INSTANCE:
-            problems.append(f"{calls['per_instance']:.1f} AWS calls per instance > {MAX_CALLS_PER_INSTANCE} "
-                            f"(scale 0: {CALLS_AT_SCALE_0}): {calls['by_action']}")
-        ph.mark("checks")
-        print(f"phases: {ph}", flush=True)
-        assert not problems, "\n".join(problems) + "\n" + stack.diagnostics()
-    finally:
-        for w in writers.values():
-            w.stop()
-        stack.stop()
+    run_checked_campaign(split_awssim, world, ["ts-a", "ts-b"], CAMPAIGN, f"time scale {SCALE}",
+                         MAX_CALLS_PER_INSTANCE, CALLS_AT_SCALE_0, during={"time_scale": SCALE},
+                         after={"time_scale": 0, "rate": {"enabled": False}})
