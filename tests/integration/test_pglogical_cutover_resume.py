@@ -16,10 +16,12 @@ with every acknowledged row exactly once:
 import datetime
 import os
 import re
+import subprocess
 import time
 
-from fclib import wait_until
-from pglogical_strategy_util import Writer, app_schema, logical_group, make_instances, sql, submit
+from fclib import PG_BIN, wait_until
+from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, endpoint, logical_group, make_instances,
+                                     sql, submit)
 from test_pglogical_strategy_flow import ProxyWriter as ProxyProbe
 
 
@@ -150,3 +152,62 @@ def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim
     exactly_once(sim, ident, w)
     # the re-run never waited for the slot to flush again (no subscription is left to consume it)
     assert not worker_lines(stack, "confirmed only"), "the re-run waited on a slot nobody consumes"
+
+
+def test_paused_holder_cannot_unblock_behind_the_next_one(stack, awssim, world):
+    """Finding 1 end to end: the worker running the cutover is frozen (SIGSTOP)
+    inside the blocked window — during the strict comparison — until its
+    lease has passed to another worker, which finishes the cutover; then it
+    is let go (SIGCONT). Before the database fence it would have gone on and
+    let writers back in on the source after the switch (their writes lost on
+    the retired source). Now the database refuses it ("fenced out"), the
+    retired source stays blocked, and every acknowledged row is on the
+    target exactly once."""
+    import signal as _signal
+    sim = awssim
+    logical_group(sim)
+    ident = "pgl-fence-e2e"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    # a table big enough that the strict comparison takes a while
+    sql(sim, ident, "CREATE TABLE big(id bigint PRIMARY KEY, pad text);"
+                    "INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g")
+    key = stack.make_key()["Arn"]
+    stack.start()
+    w = Writer(sim, ident, rate=30).start()
+    time.sleep(1.0)
+    submit(stack, "fe2e", key, [ident], world, "--validate", "strict")
+    holder = None
+    deadline = time.monotonic() + 300
+    while holder is None and time.monotonic() < deadline:
+        for wk in stack.workers:
+            with open(wk.log_path, errors="replace") as f:
+                if 'msg="cutover: blocking writers"' in f.read():
+                    holder = wk
+        time.sleep(0.05)
+    assert holder is not None, f"the cutover never began:\n{stack.diagnostics()}"
+    holder.signal(_signal.SIGSTOP)
+    try:
+        st = run_until_terminal(stack, "fe2e", None, timeout=300)
+    finally:
+        holder.signal(_signal.SIGCONT)
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    # let the frozen one run on until its step ends (its outcome is fenced in Redis)
+    def after_block():
+        return open(holder.log_path, errors="replace").read().split('msg="cutover: blocking writers"', 1)[1]
+    wait_until(lambda: "outcome will be fenced" in after_block(), 180,
+               what="the paused holder finished its run and noticed it lost the instance")
+    time.sleep(2.0)
+    w.stop()
+    exactly_once(sim, ident, w)
+    assert "source writable again" not in after_block(), \
+        "the paused holder let writers back in on the source after another holder took over"
+    # the retired source is still blocked: the master user cannot log in there
+    retired = f"fc-fe2e-{ident}-retired"
+    r = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-h", "127.0.0.1", "-p",
+                        str(endpoint(sim, retired)), "-U", MASTER, "-d", "app", "-c", "SELECT 1"],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PGPASSWORD=PASSWORD, PGCONNECT_TIMEOUT="5"))
+    assert r.returncode != 0 and "not permitted to log in" in r.stderr, \
+        f"the retired source lets its writers in again: {r.stderr or r.stdout}"

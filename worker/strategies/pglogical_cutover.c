@@ -867,6 +867,12 @@ static void unblock_source(cut *c, const char *why)
     char err[512] = "";
     char keep[sizeof c->res->reason];
     fc_strlcpy(keep, c->res->reason, sizeof keep);
+    if (!step_ctx_lease_ok(c->ctx)) {
+        /* another holder owns the instance now (it took the lease, and the
+         * database fence): what the source needs is its decision, not ours */
+        log_warn("cutover: lease lost, leaving the source to the holder that took over", "why=\"%s\"", why);
+        return;
+    }
     pgrepl_names nm;
     int restored = 0;
     pgq *q = nm_of(c, 0, &nm) ? pgl_fenced_begin(&c->s, PGL_SOURCE, NULL, &rc) : NULL;
