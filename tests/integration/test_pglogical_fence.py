@@ -55,3 +55,44 @@ def test_restored_copy_is_told_apart_by_its_marker(servers):
     assert tool("identity", *admin_args(src, tag), env=pw)[1]["marker"] == "fleetcrypt idn source aaaa"
     # the copy has the fence table too (created before the "snapshot")
     assert tool("fence-take", "5", *admin_args(copy, tag), env=pw)[1]["fence"] == "taken"
+
+
+def test_block_leaves_no_writer_behind_under_reconnect_storm(servers):
+    """Finding 12 (end_sessions): clients reconnect as fast as they can while
+    the block runs; a backend that authenticated just before NOLOGIN took
+    effect may not be listed yet. After the block returns no session of a
+    blocked role exists and no row arrives any more."""
+    import os
+    import subprocess
+    import threading
+    import time
+    from fclib import PG_BIN
+    tag = "storm"
+    src, pw, _ = prepared_source(servers, tag)
+    psql(src.port, "CREATE ROLE app_rw LOGIN PASSWORD 'x'; GRANT ALL ON t, t_id_seq TO app_rw", db="app")
+    stop = threading.Event()
+
+    def storm():
+        env = dict(os.environ, PGPASSWORD="x", PGCONNECT_TIMEOUT="2", PGSSLMODE="disable")
+        while not stop.is_set():
+            subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-h", "127.0.0.1", "-p", str(src.port),
+                            "-U", "app_rw", "-d", "app", "-c",
+                            "INSERT INTO t(v) VALUES ('s'); SELECT pg_sleep(0.3); INSERT INTO t(v) VALUES ('s')"],
+                           capture_output=True, env=env, timeout=30)
+    threads = [threading.Thread(target=storm, daemon=True) for _ in range(6)]
+    for th in threads:
+        th.start()
+    try:
+        time.sleep(1.0)
+        assert int(psql(src.port, "SELECT count(*) FROM t", db="app")) > 0, "the storm never wrote"
+        tool("cutover-block", *admin_args(src, tag), "--protect", SUPER, env=pw)
+        n0 = int(psql(src.port, "SELECT count(*) FROM t", db="app"))
+        left = psql(src.port, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app_rw'", db="app")
+        time.sleep(1.5)
+        n1 = int(psql(src.port, "SELECT count(*) FROM t", db="app"))
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=30)
+    assert left == "0", f"{left} session(s) of a blocked role survived the block"
+    assert n1 == n0, f"{n1 - n0} row(s) arrived after the block returned"

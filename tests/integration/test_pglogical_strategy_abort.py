@@ -136,11 +136,15 @@ class Locker:
     says when the lock is held. Closing the session rolls back, so the lock
     goes at once (a session sleeping in pg_sleep would keep it)."""
 
-    def __init__(self, port, db, lock_sql, granted_sql):
+    def __init__(self, port, db, lock_sql, granted_sql, su=None):
+        """su: (socket dir, real port) of an emulated instance: the lock is taken
+        as rdsadmin over the emulator's private socket — a catalog lock needs
+        the superuser, which the master user is not (as on RDS)."""
         self.port, self.db, self.granted_sql = port, db, granted_sql
         env = dict(os.environ, PGPASSWORD=PASSWORD, PGCONNECT_TIMEOUT="5")
+        host, lport, user = ("127.0.0.1", port, MASTER) if not su else (su[0], su[1], "rdsadmin")
         self.p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
-                                   "127.0.0.1", "-p", str(port), "-U", MASTER, "-d", db],
+                                   host, "-p", str(lport), "-U", user, "-d", db],
                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, env=env)
         self.p.stdin.write(f"BEGIN;\n{lock_sql};\n")
@@ -212,9 +216,10 @@ def _lock_target(sim, campaign, ident, step):
                     "SELECT count(*) FROM pg_locks l JOIN pg_publication p ON l.objid = p.oid "
                     "WHERE l.locktype = 'object' AND l.classid = 'pg_publication'::regclass AND l.granted")
     else:
+        v = sim.admin("GET", f"/instances/{tid}")
         lk = Locker(port, "app", "LOCK TABLE pg_catalog.pg_replication_origin IN ROW EXCLUSIVE MODE",
                     "SELECT count(*) FROM pg_locks WHERE relation = 'pg_catalog.pg_replication_origin'::regclass "
-                    "AND mode = 'RowExclusiveLock' AND granted")
+                    "AND mode = 'RowExclusiveLock' AND granted", su=(v["sock_dir"], v["real_port"]))
     return lk, status
 
 
@@ -228,11 +233,12 @@ def test_abort_inside_fast_steps(stack, awssim, world):
     for i in ids:
         app_schema(sim, i)
     key = stack.make_key()["Arn"]
+    v0 = sim.admin("GET", "/instances/pgl-at0")
     lockers = {"pgl-at0": Locker(endpoint(sim, "pgl-at0"), "app",
                                  "LOCK TABLE pg_catalog.pg_largeobject_metadata IN ACCESS EXCLUSIVE MODE",
                                  "SELECT count(*) FROM pg_locks WHERE relation = "
                                  "'pg_catalog.pg_largeobject_metadata'::regclass AND mode = 'AccessExclusiveLock' "
-                                 "AND granted")}
+                                 "AND granted", su=(v0["sock_dir"], v0["real_port"]))}
     try:
         sim.admin("POST", "/config", {"time_scale": 0.02})
         stack.start()

@@ -154,6 +154,9 @@ class _Admin(BaseHTTPRequestHandler):
                                 "metadata_only": bool(inst.get("metadata_only")),
                                 "endpoint_port": st["endpoints"].get(f"db:{inst['id']}"),
                                 "real_port": pgi.get("port"), "data_dir": pgi.get("dir"),
+                                # the emulator's private socket (rdsadmin, trust): for tests that must
+                                # act as the superuser nobody has on RDS (holding catalog locks)
+                                "sock_dir": w.pg.sockdir if w.pg else None,
                                 "server_pid": pgi.get("pid") if pgi.get("up") else None,
                                 "server_up": bool(pgi.get("up")), "operation": inst.get("op"),
                                 "param_status": inst.get("param_status"), "failure": inst.get("failure")})
