@@ -44,6 +44,7 @@ def test_restored_copy_is_told_apart_by_its_marker(servers):
     tag = "idn"
     src, pw, _ = prepared_source(servers, tag)
     tool("mark", "fleetcrypt idn source aaaa", *admin_args(src, tag), env=pw)
+    psql(src.port, "CHECKPOINT")   # the test servers commit asynchronously: the comment must be in the copy
     copy = servers.restore(servers.freeze_copy(src, "copy"), "copy")
     a = tool("identity", *admin_args(src, tag), env=pw)[1]
     b = tool("identity", *admin_args(copy, tag), env=pw)[1]
