@@ -1,7 +1,7 @@
 """fixtures_pg — helpers for the pg-logical data-plane tests (test_pglogical_*).
 
 Real PostgreSQL 15 servers cloned from the session's `pg_template`; a
-"snapshot + restore" is emulated exactly as the LSN-boundary research did (docs/lsn-boundary.md)
+"snapshot + restore" is emulated exactly as the LSN-boundary research (docs/lsn-boundary.md)
 did: freeze (SIGSTOP the postmaster and its children), `cp -a` the data
 directory, SIGCONT, then start the copy on a new port and read its log.
 The fleetcrypt side is driven through build/tests/fc_pg_tool.
