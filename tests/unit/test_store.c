@@ -295,6 +295,57 @@ static void test_run_id_floor(void **state)
     store_close(s);
 }
 
+/* Redis restarted and lost the last second, the running step's lease key
+ * with it: the reconciler re-drives the instance, and the new message must
+ * not take the lease beside the old holder, which only learns at its next
+ * renewal that its lease is gone. No new lease is granted until one lease
+ * TTL (plus the AOF's lost second) after the restart was first seen. */
+static void test_restart_quiet(void **state)
+{
+    (void)state;
+    store *s = fx_store("st5");
+    mk_campaign(s, "c1");
+    char m1[256];
+    assert_int_equal(store_admit(s, "c1", "db1", "preflight", 0, 2, "t", NULL, m1, sizeof m1), AD_OK);
+    timer_entry t;
+    assert_true(store_timer_parse(m1, &t));
+    step_msg_ref msg = {"c1", "db1", "preflight", 1, t.epoch};
+    step_begin_out b;
+    assert_true(store_step_begin(s, &msg, "old-holder", 1000, "w1", &b));
+    store_step_begin_done(&b);
+    /* the restart: a new run_id, and the lease key lost with the last second */
+    char mk[128], lk[256], rk[256];
+    store_key(s, mk, sizeof mk, "meta");
+    freeReplyObject(store_cmd(s, "HSET %s run_id previous-server-run-id", mk));
+    store_lease_key(s, "c1", "db1", lk, sizeof lk);
+    freeReplyObject(store_cmd(s, "DEL %s", lk));
+    store_close(s);
+    s = fx_store("st5");
+    char ep[32];
+    snprintf(ep, sizeof ep, "%llu", (unsigned long long)t.epoch);
+    assert_int_equal(store_redrive(s, "c1", "db1", ep, "redis restarted", 0, "coord", false), 1);
+    store_rec_key(s, "c1", "db1", rk, sizeof rk);
+    redisReply *r = store_cmd(s, "HGET %s epoch", rk);
+    step_msg_ref m2 = {"c1", "db1", "preflight", 2, strtoull(r->str, NULL, 10)};
+    freeReplyObject(r);
+    /* inside the quiet window: busy, with the time left */
+    assert_false(store_step_begin(s, &m2, "new-holder", 1000, "w2", &b));
+    assert_int_equal(b.st, SB_BUSY);
+    assert_true(b.busy_pttl_ms > 0);
+    r = store_cmd(s, "EXISTS %s", lk);
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    /* the old holder's renewal finds its lease gone: it stops */
+    assert_int_equal(store_lease_renew(s, "c1", "db1", "old-holder", 1000), 0);
+    /* once the restart is older than TTL + margin, the lease is granted */
+    freeReplyObject(store_cmd(s, "HSET %s run_id_seen_ms 1000", mk));
+    store_close(s);
+    s = fx_store("st5");
+    assert_true(store_step_begin(s, &m2, "new-holder", 1000, "w2", &b));
+    store_step_begin_done(&b);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_admit_begin_end),
         cmocka_unit_test(test_redrive_and_pause),
         cmocka_unit_test(test_run_id_floor),
+        cmocka_unit_test(test_restart_quiet),
     };
     return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
 }
