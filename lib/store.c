@@ -22,6 +22,7 @@ struct store {
     char prefix[32];
     char floor[32];
     long restarts;
+    int64_t restart_seen_ms; /* Redis time the current server was first seen, if a restart */
     bool down_logged;
     bool connecting;
     struct {
@@ -66,6 +67,7 @@ static bool note_run_id(store *s, char *err, size_t errcap)
     }
     fc_strlcpy(s->floor, reply_str(m, 0), sizeof s->floor);
     s->restarts = (long)m->element[1]->integer;
+    s->restart_seen_ms = s->restarts > 0 && m->elements > 3 ? strtoll(reply_str(m, 3), NULL, 10) : 0;
     if (m->element[2]->integer == 1)
         log_info("redis run_id changed: epoch floor raised", "run_id=%s floor=%s restarts=%ld", run_id,
                  s->floor, s->restarts);
@@ -157,6 +159,7 @@ void store_close(store *s)
 const char *store_prefix(const store *s) { return s->prefix; }
 const char *store_floor(const store *s) { return s->floor; }
 long store_restarts(const store *s) { return s->restarts; }
+int64_t store_restart_seen_ms(const store *s) { return s->restart_seen_ms; }
 
 bool store_key(const store *s, char *out, size_t cap, const char *fmt, ...)
 {

@@ -29,6 +29,15 @@ const char *store_prefix(const store *s);
 const char *store_floor(const store *s);
 /* How many Redis restarts (run_id changes) have been noticed so far. */
 long store_restarts(const store *s);
+/* Redis time (ms) at which the server this connection talks to was first
+ * seen, when that was a restart (0 when no restart was ever noticed). A
+ * restart may have lost the last second of writes, a running holder's lease
+ * key among them: no new lease is granted until one lease TTL plus
+ * STORE_RESTART_MARGIN_MS after it (store_step_begin), by when every holder
+ * from before has renewed (its key survived), or found its lease gone or
+ * unrenewable and stopped acting. */
+int64_t store_restart_seen_ms(const store *s);
+#define STORE_RESTART_MARGIN_MS 2000
 
 /* "<prefix>:" + formatted suffix. False if it did not fit. */
 bool store_key(const store *s, char *out, size_t cap, const char *fmt, ...)

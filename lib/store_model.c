@@ -138,14 +138,16 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
     char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
     store_rec_key(s, m->campaign, m->instance, rk, sizeof rk);
     store_lease_key(s, m->campaign, m->instance, lk, sizeof lk);
-    char ttl[24], att[16], ep[24], now[24];
+    char ttl[24], att[16], ep[24], now[24], quiet[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    int64_t seen = store_restart_seen_ms(s);
+    snprintf(quiet, sizeof quiet, "%lld", seen > 0 ? (long long)(seen + ttl_ms + STORE_RESTART_MARGIN_MS) : 0LL);
     snprintf(att, sizeof att, "%u", m->attempt);
     snprintf(ep, sizeof ep, "%llu", (unsigned long long)m->epoch);
     snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
     const char *keys[] = {rk, lk, k.campaign, k.seq};
-    const char *args[] = {token, ttl, m->step, att, ep, store_floor(s), now, node};
-    redisReply *r = store_script(s, "step_begin", 4, keys, 8, args);
+    const char *args[] = {token, ttl, m->step, att, ep, store_floor(s), now, node, quiet};
+    redisReply *r = store_script(s, "step_begin", 4, keys, 9, args);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
         out->st = SB_ERROR;
         snprintf(out->why, sizeof out->why, "redis unavailable");
@@ -168,7 +170,7 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
         out->st = SB_BUSY;
         out->busy_pttl_ms = strtoll(reply_str(r, 1), NULL, 10);
     } else out->st = SB_ERROR;
-    fc_strlcpy(out->why, r->elements > 1 ? reply_str(r, 1) : st, sizeof out->why);
+    fc_strlcpy(out->why, r->elements > 2 ? reply_str(r, 2) : r->elements > 1 ? reply_str(r, 1) : st, sizeof out->why);
     freeReplyObject(r);
     return false;
 }

@@ -6,7 +6,9 @@
 -- from the campaign sequence, floored by Redis time and the epoch floor.
 -- KEYS[1] record, KEYS[2] lease, KEYS[3] campaign, KEYS[4] seq
 -- ARGV[1] token, [2] ttl_ms, [3] step, [4] attempt, [5] epoch, [6] floor,
---      [7] now_ms, [8] node
+--      [7] now_ms, [8] node, [9] quiet_until_ms: Redis time before which no new
+--      lease is granted (a Redis restart may have lost a running holder's
+--      lease key with its last second; '0' = none; see store_step_begin)
 -- Returns {'ok', fence, rec_flat, campaign_flat} | {'gone'} |
 --         {'stale', why} | {'paused'} | {'busy', pttl_ms}
 -- alloc() comes from lua/_prelude.lua
@@ -21,6 +23,12 @@ if cst == 'paused' or r[5] == '1' then return {'paused'} end
 if cst ~= 'running' then return {'stale', 'campaign is ' .. tostring(cst)} end
 local cur = redis.call('GET', KEYS[2])
 if cur and cur ~= ARGV[1] then return {'busy', tostring(redis.call('PTTL', KEYS[2]))} end
+if not cur then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local quiet = tonumber(ARGV[9]) or 0
+  if now < quiet then return {'busy', string.format('%.0f', quiet - now), 'redis restarted'} end
+end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 local fence = alloc(KEYS[4], ARGV[6])
 redis.call('HSET', KEYS[1], 'fence', fence, 'owner', ARGV[8], 'run_ms', ARGV[7])

@@ -284,7 +284,7 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
             if (d > 5000) d = 5000;
             if (task->deferrals == BUSY_LOG_AFTER)
                 log_info("lease still busy: waiting for the holder to finish or its lease to expire",
-                         "pttl_ms=%lld", (long long)b.busy_pttl_ms);
+                         "pttl_ms=%lld why=\"%s\"", (long long)b.busy_pttl_ms, b.why);
             log_ctx_clear();
             pool_defer(p, task, d);
             return false;

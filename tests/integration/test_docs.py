@@ -49,3 +49,26 @@ def test_every_file_named_in_architecture_md_exists():
     gone = [f for f in sorted(named)
             if not (_glob.glob(os.path.join(REPO, f)) if "*" in f else os.path.exists(os.path.join(REPO, f)))]
     assert not gone, "docs/ARCHITECTURE.md names files that do not exist: " + ", ".join(gone)
+
+
+def test_every_fact_a_step_writes_is_documented():
+    """A fact (record field `f.<name>`) is read by report, status and other
+    steps long after the code that wrote it moved: each name a step writes
+    (fact(), factf(), fact_int(), fact_opt()) must be explained somewhere in
+    docs/ (docs/redis-keys.md points at docs/pg-logical-steps.md)."""
+    writer = re.compile(r'fact(?:f|_int|_opt)?\([^,()]*,\s*"([a-z_][a-z0-9_.]*)"')
+    names = set()
+    for top in ("lib", "worker"):
+        for root, _, files in os.walk(os.path.join(REPO, top)):
+            for fn in files:
+                if fn.endswith(".c"):
+                    with open(os.path.join(root, fn)) as f:
+                        names.update(writer.findall(f.read()))
+    assert len(names) > 50, f"the fact pattern found only {len(names)} names: it no longer matches the code"
+    docs = ""
+    for fn in sorted(os.listdir(os.path.join(REPO, "docs"))):
+        if fn.endswith(".md"):
+            with open(os.path.join(REPO, "docs", fn)) as f:
+                docs += f.read()
+    missing = sorted(n for n in names if not re.search(r"(?<![a-z_])" + re.escape(n) + r"(?![a-z_])", docs))
+    assert not missing, "facts written by the code but explained nowhere in docs/: " + ", ".join(missing)
