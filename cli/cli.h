@@ -9,6 +9,7 @@
 #include "store.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -32,6 +33,10 @@ int cli_logs(fc_config *cfg, int argc, char **argv);    /* ops.c */
 int cli_top(fc_config *cfg, int argc, char **argv);     /* top.c */
 int cli_report(fc_config *cfg, int argc, char **argv);  /* report.c */
 int cli_retire(fc_config *cfg, int argc, char **argv);  /* retire.c */
+int cli_strategies(fc_config *cfg, int argc, char **argv); /* strategies.c */
+/* The part of a command's --help that comes from the strategies'
+ * descriptors (submit: each strategy's flags; abort: what each undoes). */
+void cli_strategies_help(FILE *f, const char *command);
 
 /* Shared by report.c and retire.c (defined in report.c). */
 /* Value of field name in an HGETALL reply, "" if absent. */

@@ -11,18 +11,15 @@
 
 static const cli_cmd commands[] = {
     {"submit", cli_submit,
-     "submit --campaign ID --kms-key KEY [--strategy pg-logical|offline] [--max-parallel N]\n"
+     "submit --campaign ID --kms-key KEY [--strategy NAME] [--max-parallel N]\n"
      "                  [--region R] [--keep-snapshots] [--yes] [--dry-run] [--file CAMPAIGN.json]\n"
      "                  [--select 'engine=E,encrypted=true|false,tag:K=V,id-prefix=P'] [INSTANCE_ID ... | -]\n"
-     "  pg-logical:     [--cutover auto|approve] [--cutover-method rename|proxy] [--window 'DAYS HH:MM-HH:MM']\n"
-     "                  [--validate normal|strict] [--db-secret rds-managed|ARN|file:PATH]\n"
-     "                  [--replica-identity-full] [--allow-reboot] [--prewarm on|off] [--live-validate on|off]",
+     "                  [strategy options, below]",
      "Validate a fleet and enqueue a campaign (nothing is enqueued unless everything validates).\n"
      "examples:\n"
      "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
      "  printf 'db1\\ndb2\\n' | fleetcrypt submit --campaign q4 --kms-key alias/rds - --yes\n"
-     "  fleetcrypt submit --campaign dev --kms-key alias/rds --strategy offline \\\n"
-     "      --file campaign.json --dry-run\n"
+     "  fleetcrypt submit --campaign dev --kms-key alias/rds --file campaign.json --dry-run\n"
      "  fleetcrypt submit --campaign dev --kms-key alias/rds --select 'engine=postgres,encrypted=false,tag:env=dev'\n"},
     {"status", cli_status, "status [CAMPAIGN] [--json]",
      "Progress from Redis. Without CAMPAIGN: every campaign with its counts.\n"
@@ -56,9 +53,9 @@ static const cli_cmd commands[] = {
      "  fleetcrypt resume q4 db7\n"},
     {"abort", cli_abort, "abort CAMPAIGN [INSTANCE_ID ...]",
      "Abort instances: pending ones end `aborted` at once; in-flight ones run their strategy's\n"
-     "undo step (pg-logical; offline has none: the instance fails with the reason). A failed\n"
-     "pg-logical instance that never switched is undone the same way (its slot, target, roles\n"
-     "and guard are removed); one that failed after the switch is left for retry. Without\n"
+     "undo step (what each undoes is listed below; one without an undo step fails the instance\n"
+     "with the reason). A failed instance that never switched is undone the same way; one that\n"
+     "failed after the switch is left for retry. Without\n"
      "instances: every unfinished or failed instance, nothing more is admitted, and the campaign\n"
      "ends `aborted`.\n"
      "examples:\n"
@@ -82,6 +79,10 @@ static const cli_cmd commands[] = {
      "  fleetcrypt report q4 --format csv > q4.csv\n"
      "  fleetcrypt report | jq .summary\n"
      "  fleetcrypt report --select 'engine=postgres,encrypted=false,tag:env=dev' --format html --output fleet.html\n"},
+    {"strategies", cli_strategies, "strategies [--json | --markdown | --completion]",
+     "What this build's strategies are, from their descriptors: engines, steps, options (with\n"
+     "allowed values and defaults), admission cost, what abort undoes, downtime. --json for tools,\n"
+     "--markdown is docs/strategies.md. Reads nothing but the binary.\n"},
     {"retire", cli_retire,
      "retire CAMPAIGN [INSTANCE_ID ...] [--retention-days N] [--force] [--yes] [--dry-run]\n"
      "                  [--wait-timeout SECONDS]",
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
                 if (!strcmp(commands[i].name, argv[2])) {
                     printf("usage: fleetcrypt %s\n\n%s", commands[i].usage, commands[i].help);
+                    cli_strategies_help(stdout, commands[i].name);
                     return CLI_OK;
                 }
         usage(argc < 2 ? stderr : stdout);
@@ -125,6 +127,7 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: fleetcrypt %s\n\n%s", cmd->usage, cmd->help);
+            cli_strategies_help(stdout, cmd->name);
             printf("common options: --redis-url U --kafka-brokers B --topic-prefix P --key-prefix K -X k=v\n");
             return CLI_OK;
         }

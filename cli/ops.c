@@ -3,6 +3,7 @@
  * Each change to one instance is one Lua script (lua/approve.lua,
  * pause.lua, abort.lua, retry.lua; keys hash-tagged {campaign}); the
  * engine contract is in docs/cli.md and docs/orchestration.md. */
+#include "catalog.h"
 #include "cli.h"
 #include "store_model.h"
 #include "util.h"
@@ -249,7 +250,7 @@ static void abort_reply(void *ud, const char *id, const redisReply *r)
 /* A failed instance may still hold what its strategy made (pg-logical: a
  * slot that retains WAL on the source, the encrypted target, roles, the DDL
  * guard). Abort sends it to the strategy's undo step unless the strategy has
- * none (offline) or it failed after the switch (the encrypted instance
+ * none (its descriptor's abort_undo is NULL) or it failed after the switch (the encrypted instance
  * serves: undoing would lose its writes; fix the cause and retry). */
 static int abort_failed(fc_config *cfg, store *s, const char *campaign, const char *id, const char *strategy,
                         abort_tally *t)
@@ -262,11 +263,14 @@ static int abort_failed(fc_config *cfg, store *s, const char *campaign, const ch
                      (r->element[1]->type == REDIS_REPLY_STRING && *r->element[1]->str &&
                       strcmp(r->element[1]->str, "0")));
     if (r) freeReplyObject(r);
-    if (!strcmp(strategy, "offline") || switched) {
+    const strategy_def *sd = strategy_find(strategy);
+    bool undoable = sd && sd->abort_undo && strategy_step(sd, STEP_ABORT_NAME);
+    if (!undoable || switched) {
         t->terminal++;
+        char why[96];
+        snprintf(why, sizeof why, " (strategy %.40s has no undo step)", strategy);
         printf("%s: failed%s; nothing to undo by abort (fix the cause, then fleetcrypt retry %s %s)\n", id,
-               switched ? " after the switch: the encrypted instance serves" : " (strategy offline has no undo step)",
-               campaign, id);
+               switched ? " after the switch: the encrypted instance serves" : why, campaign, id);
         return CLI_OK;
     }
     int rc = rearm_failed(cfg, s, campaign, id, true);

@@ -11,8 +11,8 @@
  * Nothing is written before every check passed. Bad input exits 2 with one
  * line on stderr. */
 #include "aws.h"
+#include "catalog.h"
 #include "cli.h"
-#include "dbsecret.h"
 #include "kms.h"
 #include "ratelimit.h"
 #include "rds.h"
@@ -20,7 +20,6 @@
 #include "store_model.h"
 #include "sts.h"
 #include "util.h"
-#include "window.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -213,13 +212,24 @@ out:
     return rc;
 }
 
+/* A strategy option given as a flag ("--cutover"): declared, not tuning,
+ * by any strategy of this build (which strategy is checked later). */
+static const opt_def *flag_opt(const char *arg)
+{
+    if (strncmp(arg, "--", 2)) return NULL;
+    size_t n;
+    const strategy_def *const *all = strategy_all(&n);
+    for (size_t i = 0; i < n; i++) {
+        const opt_def *od = strategy_opt(all[i], arg + 2);
+        if (od && !od->tuning) return od;
+    }
+    return NULL;
+}
+
 static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
 {
     bool set_campaign = false, set_key = false, set_strategy = false, set_mp = false, set_region = false,
          want_stdin = false;
-    static const char *const passthrough[] = {"cutover",  "cutover-method", "window",        "db-secret",
-                                              "validate", "prewarm",        "live-validate", NULL};
-    static const char *const bools[] = {"replica-identity-full", "allow-reboot", NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int cf = cli_config_flag(cfg, argc, argv, &i);
@@ -237,13 +247,11 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
         if (!strcmp(a, "--keep-snapshots")) { o->keep_snapshots = true; continue; }
         if (!strcmp(a, "--yes") || !strcmp(a, "-y")) { o->yes = true; continue; }
         if (!strcmp(a, "--dry-run")) { o->dry_run = true; continue; }
-        bool done = false;
-        for (int k = 0; bools[k]; k++)
-            if (!strcmp(a + 2, bools[k])) {
-                json_object_set_new(o->extra, bools[k], json_true());
-                done = true;
-            }
-        if (done) continue;
+        const opt_def *fo = flag_opt(a);
+        if (fo && fo->type == OPT_BOOL) {
+            json_object_set_new(o->extra, fo->name, json_true());
+            continue;
+        }
         if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", a);
         const char *v = argv[++i];
         if (!strcmp(a, "--campaign")) {
@@ -270,14 +278,11 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
             o->have_select = true;
         } else if (!strcmp(a, "--file")) {
             fc_strlcpy(o->file, v, sizeof o->file);
+        } else if (fo) {
+            /* a strategy's option: checked against that strategy once it is known */
+            json_object_set_new(o->extra, fo->name, json_string(v));
         } else {
-            bool pt = false;
-            for (int k = 0; passthrough[k]; k++)
-                if (!strcmp(a + 2, passthrough[k])) {
-                    json_object_set_new(o->extra, passthrough[k], json_string(v));
-                    pt = true;
-                }
-            if (!pt) return cli_err(CLI_USAGE, "unknown option %s", a);
+            return cli_err(CLI_USAGE, "unknown option %s", a);
         }
     }
     if (o->file[0]) {
@@ -294,8 +299,9 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
     if (!o->kms_key[0]) return cli_err(CLI_USAGE, "--kms-key is required");
     if (o->max_parallel < 1 || o->max_parallel > 10000)
         return cli_err(CLI_USAGE, "max_parallel must be in [1, 10000]");
-    if (!step_catalog_find(o->strategy))
-        return cli_err(CLI_USAGE, "strategy %s is not available in this build", o->strategy);
+    if (!strategy_find(o->strategy))
+        return cli_err(CLI_USAGE, "strategy %s is not available in this build (it has: %s)", o->strategy,
+                       strategy_names(", "));
     if (o->have_select) {
         cli_selector sel;
         int rc = cli_selector_parse(o->select, &sel); /* malformed: exit 2 before any call */
@@ -306,40 +312,23 @@ static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
     return validate_extras(o);
 }
 
-/* The pass-through options must be valid before anything is enqueued. */
+/* The strategy's options (its descriptor's opts) must be valid before
+ * anything is enqueued; an option the strategy does not have is refused. */
 static int validate_extras(const sub_opts *o)
 {
-    static const struct {
-        const char *opt;
-        const char *allowed[3];
-    } enums[] = {{"cutover", {"auto", "approve", NULL}},
-                 {"cutover-method", {"rename", "proxy", NULL}},
-                 {"validate", {"normal", "strict", NULL}},
-                 {"prewarm", {"on", "off", NULL}},
-                 {"live-validate", {"on", "off", NULL}}};
-    for (size_t i = 0; i < FC_ARRAY_LEN(enums); i++) {
-        json_t *v = json_object_get(o->extra, enums[i].opt);
-        if (!v) continue;
-        const char *sv = json_is_string(v) ? json_string_value(v) : "";
-        bool ok = false;
-        for (int k = 0; enums[i].allowed[k]; k++) ok |= !strcmp(sv, enums[i].allowed[k]);
-        if (!ok)
-            return cli_err(CLI_USAGE, "--%s must be %s or %s, got '%.40s'", enums[i].opt, enums[i].allowed[0],
-                           enums[i].allowed[1], sv);
-    }
-    json_t *win = json_object_get(o->extra, "window");
-    if (win) {
-        fc_window w;
-        char err[256];
-        if (!json_is_string(win) || !window_parse(json_string_value(win), &w, err, sizeof err))
-            return cli_err(CLI_USAGE, "--window: %s", json_is_string(win) ? err : "must be a string");
-    }
-    json_t *ds = json_object_get(o->extra, "db-secret");
-    if (ds) {
-        dbsecret_ref ref;
-        char err[256];
-        if (!json_is_string(ds) || !dbsecret_parse(json_string_value(ds), &ref, err, sizeof err))
-            return cli_err(CLI_USAGE, "%s", json_is_string(ds) ? err : "--db-secret must be a string");
+    const strategy_def *sd = strategy_find(o->strategy);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o->extra, k, v) {
+        if (!strcmp(k, "keep_snapshots")) continue; /* every strategy's: a campaign field */
+        const opt_def *od = strategy_opt(sd, k);
+        if (!od) return cli_err(CLI_USAGE, "--%s is not an option of strategy %s", k, sd->name);
+        char buf[1024] = "", err[320];
+        if (json_is_string(v)) fc_strlcpy(buf, json_string_value(v), sizeof buf);
+        else if (json_is_boolean(v)) fc_strlcpy(buf, json_is_true(v) ? "1" : "0", sizeof buf);
+        else if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        else return cli_err(CLI_USAGE, "--%s must be a string, a number or a boolean", k);
+        if (!opt_check(od, buf, err, sizeof err)) return cli_err(CLI_USAGE, "%s", err);
     }
     return CLI_OK;
 }
@@ -357,7 +346,7 @@ static bool same_key(const char *a, const char *b)
  * One paginated describe answers every instance; each distinct parameter
  * group is read once. Database-level checks need credentials, which the CLI
  * never reads: the workers' preflight runs them. Returns how many would fail. */
-static int dry_run_verdicts(aws_client *c, const sub_opts *o, const char *key_arn)
+static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opts *o, const char *key_arn)
 {
     rds_instance_list *all = NULL;
     aws_error e;
@@ -368,7 +357,6 @@ static int dry_run_verdicts(aws_client *c, const sub_opts *o, const char *key_ar
         printf("  (cannot describe instances: %s %s)\n", e.code, e.message);
         return o->nids;
     }
-    bool logical = !strcmp(o->strategy, "pg-logical");
     char groups_checked[16][256];
     bool groups_ok[16];
     int ng = 0, failing = 0;
@@ -381,7 +369,7 @@ static int dry_run_verdicts(aws_client *c, const sub_opts *o, const char *key_ar
         if (!in) {
             kind = "failed";
             snprintf(verdict, sizeof verdict, "not found in %s", o->region);
-        } else if (strcmp(in->engine, "postgres")) {
+        } else if (!strategy_serves_engine(sd, in->engine)) {
             kind = "failed";
             snprintf(verdict, sizeof verdict, "engine %s is not supported by %s", in->engine, o->strategy);
         } else if (in->storage_encrypted && same_key(in->kms_key_id, key_arn)) {
@@ -394,9 +382,8 @@ static int dry_run_verdicts(aws_client *c, const sub_opts *o, const char *key_ar
             kind = "failed";
             snprintf(verdict, sizeof verdict, "has %zu read replica(s); plan their re-creation first", in->n_read_replica_ids);
         } else {
-            snprintf(verdict, sizeof verdict, "eligible (status %s)%s", in->status,
-                     logical ? "; database checks run in the workers' preflight" : "; it will be STOPPED for the whole run");
-            if (logical && in->n_param_groups > 0) {
+            snprintf(verdict, sizeof verdict, "eligible (status %s); %s", in->status, sd->dry_run_note);
+            if (sd->required_param && in->n_param_groups > 0) {
                 const char *g = in->param_groups[0].name;
                 int gi = -1;
                 for (int x = 0; x < ng; x++)
@@ -406,8 +393,8 @@ static int dry_run_verdicts(aws_client *c, const sub_opts *o, const char *key_ar
                     aws_error_clear(&e);
                     bool on = false;
                     if (rds_describe_db_parameters(c, g, NULL, &pl, &e)) {
-                        const rds_parameter *p = rds_parameter_find(pl, "rds.logical_replication");
-                        on = p && p->value && !strcmp(p->value, "1");
+                        const rds_parameter *p = rds_parameter_find(pl, sd->required_param);
+                        on = p && p->value && !strcmp(p->value, sd->required_value);
                     }
                     rds_parameter_list_free(pl);
                     fc_strlcpy(groups_checked[ng], g, sizeof groups_checked[ng]);
@@ -417,7 +404,8 @@ static int dry_run_verdicts(aws_client *c, const sub_opts *o, const char *key_ar
                 if (gi >= 0 && !groups_ok[gi]) {
                     kind = "failed";
                     snprintf(verdict, sizeof verdict,
-                             "rds.logical_replication is not 1 in parameter group %.200s: needs parameter group change + reboot", g);
+                             "%s is not %s in parameter group %.200s: needs parameter group change + reboot",
+                             sd->required_param, sd->required_value, g);
                 }
             }
         }
@@ -471,6 +459,18 @@ static int run(sub_opts *o, fc_config *cfg)
         rc = cli_err(CLI_USAGE, "campaign %s already exists", o->campaign);
         goto cleanup;
     }
+    const strategy_def *sd = strategy_find(o->strategy);
+    char account[32] = "";
+    const char *key_arn = o->kms_key;
+    if (!sd->uses_aws) {
+        /* a strategy that touches nothing in AWS (noop) is submitted without asking AWS */
+        if (o->have_select) {
+            rc = cli_err(CLI_USAGE, "--select asks AWS, and strategy %s makes no AWS call: list the instances", sd->name);
+            goto cleanup;
+        }
+        if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
+        goto checked;
+    }
     aws_client_opts ao;
     memset(&ao, 0, sizeof ao);
     ao.region = o->region;
@@ -496,7 +496,7 @@ static int run(sub_opts *o, fc_config *cfg)
         rc = cli_err(CLI_USAGE, "kms key %s is not enabled (state %s)", o->kms_key, key->key_state);
         goto cleanup;
     }
-    char account[32] = "";
+    key_arn = key->arn;
     aws_error_clear(&e);
     if (sts_get_caller_identity(c, &who, &e)) fc_strlcpy(account, who->account, sizeof account);
     else {
@@ -518,19 +518,21 @@ static int run(sub_opts *o, fc_config *cfg)
     }
     const rds_quota *qi = rds_quota_find(q, "DBInstances"), *qs = rds_quota_find(q, "ManualSnapshots");
     char why[512];
-    if (!rl_submit_quota_ok(qi ? (int)qi->max : -1, qi ? (int)qi->used : 0, o->nids, qs ? (int)qs->max : -1,
-                            qs ? (int)qs->used : 0, 2, why, sizeof why)) {
+    if (!rl_submit_quota_ok(qi ? (int)qi->max : -1, qi ? (int)qi->used : 0, o->nids * sd->quota_instances,
+                            qs ? (int)qs->max : -1, qs ? (int)qs->used : 0, sd->quota_snapshots, why, sizeof why)) {
         rc = cli_err(CLI_USAGE, "%s", why);
         goto cleanup;
     }
 
-    const strategy_info *si = step_catalog_find(o->strategy);
+checked:
     printf("campaign %s: %d instance(s), strategy %s, max-parallel %d, region %s, key %s\n", o->campaign, o->nids,
-           o->strategy, o->max_parallel, o->region, key->arn);
-    printf("  %s\n", si->downtime_note);
+           o->strategy, o->max_parallel, o->region, key_arn);
+    printf("  %s\n", sd->downtime_note);
     if (o->dry_run) {
         printf("preflight (AWS-level) verdicts:\n");
-        int failing = dry_run_verdicts(c, o, key->arn);
+        int failing = c ? dry_run_verdicts(c, sd, o, key_arn) : 0;
+        if (!c)
+            for (int x = 0; x < o->nids; x++) printf("  %-40s %-8s %s\n", o->ids[x], "ok", sd->dry_run_note);
         printf("dry run: nothing enqueued (%d of %d would fail preflight)\n", failing, o->nids);
         rc = CLI_OK;
         goto cleanup;
@@ -570,7 +572,7 @@ static int run(sub_opts *o, fc_config *cfg)
     snprintf(mp, sizeof mp, "%d", o->max_parallel);
     snprintf(n, sizeof n, "%d", o->nids);
     const char *fields[] = {"id", o->campaign, "state", "running", "strategy", o->strategy, "kms_key", o->kms_key,
-                            "kms_key_arn", key->arn, "region", o->region, "account", account, "max_parallel", mp,
+                            "kms_key_arn", key_arn, "region", o->region, "account", account, "max_parallel", mp,
                             "keep_snapshots", o->keep_snapshots ? "1" : "0", "instances", n, "spec",
                             spec ? spec : "{}"};
     int cr = store_campaign_create(s, o->campaign, fields, (int)(sizeof fields / sizeof fields[0] / 2),
@@ -599,7 +601,7 @@ cleanup:
 static void init_opts(sub_opts *o, const fc_config *cfg)
 {
     memset(o, 0, sizeof *o);
-    fc_strlcpy(o->strategy, "pg-logical", sizeof o->strategy);
+    fc_strlcpy(o->strategy, strategy_default()->name, sizeof o->strategy);
     fc_strlcpy(o->region, cfg->region, sizeof o->region);
     o->max_parallel = 5;
     o->extra = json_object();

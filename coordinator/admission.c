@@ -3,13 +3,16 @@
  * lua/admit.lua), the per (account, region) in-flight limit summed over all
  * campaigns, and quota headroom: DB instances and manual snapshots from
  * DescribeAccountAttributes minus what in-flight instances may still create
- * (each needs one more DB instance and up to two manual snapshots; retired
- * sources stay and are counted by AWS). The instance records are read
+ * (the strategy's descriptor says how many: quota_instances and
+ * quota_snapshots, e.g. one DB instance and two manual snapshots; retired
+ * sources stay and are counted by AWS; a strategy with uses_aws false is
+ * admitted without asking AWS). The instance records are read
  * BEFORE the quota call, so a resource created in between is counted twice
  * (safe), never zero times. */
 #include "coord.h"
 #include "log.h"
 #include "rds.h"
+#include "catalog.h"
 #include "step.h"
 #include "store_model.h"
 #include "util.h"
@@ -83,7 +86,7 @@ void admit(coord *c)
     for (int i = 0; i < c->ncamps; i++) {
         camp_view *cv = &c->camps[i];
         if (strcmp(cv->state, "running") || cv->abort_requested || cv->pending == 0 || cv->inflight >= cv->max_parallel) continue;
-        const strategy_info *si = step_catalog_find(cv->strategy);
+        const strategy_def *si = strategy_find(cv->strategy);
         if (!si) {
             log_ctx_set(cv->id, NULL, NULL, 0);
             log_error("campaign strategy not in this build: nothing admitted", "strategy=%s", cv->strategy);
@@ -92,7 +95,8 @@ void admit(coord *c)
         }
         /* every campaign's in-flight in this account/region, and what they may still create */
         admit_input in = {.max_parallel = cv->max_parallel, .inflight = cv->inflight,
-                          .region_limit = c->region_limit, .inst_cost = 1, .snap_cost = 2};
+                          .region_limit = c->region_limit, .inst_cost = si->quota_instances,
+                          .snap_cost = si->quota_snapshots};
         for (int j = 0; j < c->ncamps; j++) {
             const camp_view *o = &c->camps[j];
             if (strcmp(o->region, cv->region) || strcmp(o->account, cv->account)) continue;
@@ -105,14 +109,20 @@ void admit(coord *c)
                 }
             }
         }
-        region_aws *r = coord_region(c, cv->region, cv->account);
-        if (!r || !refresh_quota(r, in.inst_reserved, in.snap_reserved)) continue;
-        in.inst_reserved = r->res_inst + r->admitted_since * in.inst_cost;
-        in.snap_reserved = r->res_snap + r->admitted_since * in.snap_cost;
-        in.inst_max = r->inst_max;
-        in.inst_used = r->inst_used;
-        in.snap_max = r->snap_max;
-        in.snap_used = r->snap_used;
+        /* a strategy that creates nothing in AWS (noop) asks AWS nothing */
+        region_aws *r = NULL;
+        if (si->uses_aws) {
+            r = coord_region(c, cv->region, cv->account);
+            if (!r || !refresh_quota(r, in.inst_reserved, in.snap_reserved)) continue;
+            in.inst_reserved = r->res_inst + r->admitted_since * in.inst_cost;
+            in.snap_reserved = r->res_snap + r->admitted_since * in.snap_cost;
+            in.inst_max = r->inst_max;
+            in.inst_used = r->inst_used;
+            in.snap_max = r->snap_max;
+            in.snap_used = r->snap_used;
+        } else {
+            in.inst_max = in.snap_max = -1;
+        }
         const char *why = NULL;
         int room = rl_admit_headroom(&in, &why);
         if (room <= 0) {
@@ -127,26 +137,30 @@ void admit(coord *c)
             if (strcmp(iv->state, "pending")) continue;
             sargs f;
             sargs_init(&f);
+            char qi[16], qs[16];
+            snprintf(qi, sizeof qi, "%d", si->quota_instances);
+            snprintf(qs, sizeof qs, "%d", si->quota_snapshots);
             sargs_add(&f, "f.q_inst");
-            sargs_add(&f, "1");
+            sargs_add(&f, qi);
             sargs_add(&f, "f.q_snap");
-            sargs_add(&f, "2");
+            sargs_add(&f, qs);
             char member[STORE_TIMER_MAX];
-            int64_t dl = fc_now_ms() + (int64_t)(si->first_deadline_s < c->deadline_s ? si->first_deadline_s : c->deadline_s) * 1000;
-            ad_status st = store_admit(c->s, cv->id, iv->id, si->first_step, dl, cv->max_parallel, c->cfg.node_id, &f,
+            const step_def *first = &si->steps[0];
+            int64_t dl = fc_now_ms() + (int64_t)(first->deadline_s < c->deadline_s ? first->deadline_s : c->deadline_s) * 1000;
+            ad_status st = store_admit(c->s, cv->id, iv->id, first->name, dl, cv->max_parallel, c->cfg.node_id, &f,
                                        member, sizeof member);
             sargs_free(&f);
             if (st == AD_FULL) break;
             if (st != AD_OK) continue;
             admitted++;
-            r->admitted_since++;
+            if (r) r->admitted_since++;
             fc_strlcpy(iv->state, "running", sizeof iv->state);
-            iv->q_inst = 1;
-            iv->q_snap = 2;
+            iv->q_inst = si->quota_instances;
+            iv->q_snap = si->quota_snapshots;
             cv->pending--;
             cv->inflight++;
             /* admitted at the strategy's first step, attempt 1 */
-            log_ctx_set(cv->id, iv->id, si->first_step, 1);
+            log_ctx_set(cv->id, iv->id, first->name, 1);
             log_info("instance admitted", "limit=\"%s\" room=%d", why, room);
             log_ctx_clear();
         }

@@ -3,8 +3,12 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <strings.h>
 
 const step_def *strategy_step(const strategy_def *sd, const char *name)
 {
@@ -12,6 +16,175 @@ const step_def *strategy_step(const strategy_def *sd, const char *name)
     for (size_t i = 0; i < sd->nsteps; i++)
         if (!strcmp(sd->steps[i].name, name)) return &sd->steps[i];
     return NULL;
+}
+
+step_fn strategy_impl_fn(const strategy_impl *si, const char *step)
+{
+    if (!si || !step) return NULL;
+    for (size_t i = 0; i < si->nfns; i++)
+        if (!strcmp(si->fns[i].step, step)) return si->fns[i].fn;
+    return NULL;
+}
+
+const opt_def *strategy_opt(const strategy_def *sd, const char *name)
+{
+    if (!sd || !name) return NULL;
+    for (size_t i = 0; i < sd->nopts; i++) {
+        const char *a = sd->opts[i].name, *b = name;
+        while (*a && *b && (*a == *b || ((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))) a++, b++;
+        if (!*a && !*b) return &sd->opts[i];
+    }
+    return NULL;
+}
+
+bool strategy_serves_engine(const strategy_def *sd, const char *engine)
+{
+    if (!sd || !sd->engines || !engine || !*engine) return false;
+    size_t n = strlen(engine);
+    for (const char *p = sd->engines; *p;) {
+        size_t l = strcspn(p, " ");
+        if (l == n && !strncmp(p, engine, n)) return true;
+        p += l;
+        while (*p == ' ') p++;
+    }
+    return false;
+}
+
+bool opt_truthy(const char *v)
+{
+    if (!v) return false;
+    return !strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on");
+}
+
+static bool opt_falsy(const char *v)
+{
+    return !strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off");
+}
+
+bool opt_parse_bytes(const char *v, int64_t *out)
+{
+    if (!v || !*v) return false;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n < 0) return false;
+    int64_t mul = 1;
+    switch (toupper((unsigned char)*end)) {
+    case 0: break;
+    case 'K': mul = 1024LL; end++; break;
+    case 'M': mul = 1024LL * 1024; end++; break;
+    case 'G': mul = 1024LL * 1024 * 1024; end++; break;
+    case 'T': mul = 1024LL * 1024 * 1024 * 1024; end++; break;
+    case 'B': break;
+    default: return false;
+    }
+    if (*end == 'i' || *end == 'I') end++;
+    if (*end == 'b' || *end == 'B') end++;
+    if (*end) return false;
+    if (n > INT64_MAX / mul) return false;
+    *out = (int64_t)n * mul;
+    return true;
+}
+
+bool opt_check(const opt_def *o, const char *v, char *err, size_t cap)
+{
+    if (!v) v = "";
+    switch (o->type) {
+    case OPT_ENUM: {
+        size_t n = strlen(v);
+        for (const char *p = o->allowed ? o->allowed : ""; *p;) {
+            size_t l = strcspn(p, "|");
+            if (l == n && n && !strncmp(p, v, n)) goto extra;
+            p += l;
+            if (*p == '|') p++;
+        }
+        snprintf(err, cap, "--%s must be one of %s, got '%.40s'", o->name, o->allowed ? o->allowed : "", v);
+        return false;
+    }
+    case OPT_BOOL:
+        if (!opt_truthy(v) && !opt_falsy(v)) {
+            snprintf(err, cap, "--%s must be true or false, got '%.40s'", o->name, v);
+            return false;
+        }
+        break;
+    case OPT_INT: {
+        char *end = NULL;
+        long long n = strtoll(v, &end, 10);
+        long long lo = LLONG_MIN, hi = LLONG_MAX;
+        if (o->allowed) sscanf(o->allowed, "%lld..%lld", &lo, &hi);
+        if (!*v || *end || n < lo || n > hi) {
+            snprintf(err, cap, "--%s must be an integer in [%s], got '%.40s'", o->name,
+                     o->allowed ? o->allowed : "any", v);
+            return false;
+        }
+        break;
+    }
+    case OPT_BYTES: {
+        int64_t b;
+        if (!opt_parse_bytes(v, &b)) {
+            snprintf(err, cap, "--%s must be a byte count (e.g. 512MB, 2GiB), got '%.40s'", o->name, v);
+            return false;
+        }
+        break;
+    }
+    case OPT_STRING:
+        break;
+    }
+extra:
+    if (o->validate && !o->validate(v, err, cap)) return false;
+    return true;
+}
+
+bool strategy_opts_resolve(const strategy_def *sd, const char *spec_json, char **out, char *err, size_t cap)
+{
+    for (size_t i = 0; i < sd->nopts; i++) out[i] = NULL;
+    json_t *j = NULL;
+    if (spec_json && *spec_json) {
+        json_error_t je;
+        j = json_loads(spec_json, 0, &je);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            snprintf(err, cap, "campaign spec is not a JSON object");
+            return false;
+        }
+    }
+    bool ok = true;
+    for (size_t i = 0; i < sd->nopts && ok; i++) {
+        const opt_def *o = &sd->opts[i];
+        char buf[1024] = "";
+        bool given = false;
+        const char *key;
+        json_t *x;
+        json_object_foreach(j, key, x) {
+            if (strategy_opt(sd, key) != o) continue;
+            given = true;
+            if (json_is_string(x)) fc_strlcpy(buf, json_string_value(x), sizeof buf);
+            else if (json_is_true(x)) fc_strlcpy(buf, "1", sizeof buf);
+            else if (json_is_false(x)) fc_strlcpy(buf, "0", sizeof buf);
+            else if (json_is_integer(x)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(x));
+            else {
+                snprintf(err, cap, "--%s: must be a string, a number or a boolean", o->name);
+                ok = false;
+            }
+        }
+        if (!ok) break;
+        if (!given) fc_strlcpy(buf, o->def ? o->def : "", sizeof buf);
+        if ((given || buf[0]) && !opt_check(o, buf, err, cap)) ok = false;
+        else if (!(out[i] = strdup(buf))) {
+            snprintf(err, cap, "out of memory");
+            ok = false;
+        }
+    }
+    json_decref(j);
+    if (!ok) strategy_opts_free(sd, out);
+    return ok;
+}
+
+void strategy_opts_free(const strategy_def *sd, char **vals)
+{
+    for (size_t i = 0; i < sd->nopts; i++) {
+        free(vals[i]);
+        vals[i] = NULL;
+    }
 }
 
 void step_limits_default(step_limits *l)
@@ -167,25 +340,6 @@ void step_plan(const strategy_def *sd, const step_def *cur, step_rc rc, const st
         return;
     }
     }
-}
-
-/* ---- catalog ---- */
-static const strategy_info catalog[] = {
-    {"offline", "preflight", 300,
-     "offline: each source instance is STOPPED first and stays unavailable for the whole run "
-     "(snapshot, encrypted copy, restore, rename swap)"},
-    {"pg-logical", "preflight", 600,
-     "pg-logical: sources stay online; writes stop only during each cutover (block, drain, switch: seconds "
-     "with --cutover-method proxy, minutes for a rename swap on AWS, where the rename and its DNS take that "
-     "long). Passwords changed on a source after its snapshot are NOT carried over (RDS does not expose "
-     "password hashes): do not rotate database passwords during the campaign"},
-};
-
-const strategy_info *step_catalog_find(const char *name)
-{
-    for (size_t i = 0; i < FC_ARRAY_LEN(catalog); i++)
-        if (!strcmp(catalog[i].name, name)) return &catalog[i];
-    return NULL;
 }
 
 /* ---- names ---- */

@@ -3,8 +3,9 @@
  * function has one signature and returns a step_rc. The consumer loop never
  * knows a strategy: it looks the step up in the table, runs it, and hands
  * the rc to step_plan(), which decides the transition (pure logic, tested in
- * tests/unit/test_step.c). Also: the strategy catalog the CLI and the
- * coordinator consult, and deterministic AWS resource names.
+ * tests/unit/test_step.c). Also: a strategy's descriptor and options (the
+ * catalog of descriptors is worker/strategies/catalog.h), and deterministic
+ * AWS resource names.
  *
  * step_ctx is defined by the runner (worker/runner.c); step functions reach
  * it only through the step_ctx_* accessors declared here. */
@@ -60,9 +61,12 @@ typedef struct step_result {
 typedef struct step_ctx step_ctx;
 typedef step_rc (*step_fn)(step_ctx *ctx, step_result *res);
 
+/* One step of a strategy's table: what the engine (step_plan, the
+ * reconciler, the limits) needs to know about it. The function that runs
+ * it is bound by name in the worker (worker/registry.h), so the CLI and the
+ * coordinator read a strategy's table without linking its step code. */
 typedef struct step_def {
     const char *name;
-    step_fn fn;
     const char *next;         /* NULL: last step (instance done) */
     const char *limit_class;  /* NULL or "copy", "restore", "cutover": shared concurrency limit */
     int deadline_s;           /* no progress for this long → the reconciler re-drives */
@@ -75,13 +79,79 @@ typedef struct step_def {
     const char *on_fail;
 } step_def;
 
+/* ---- campaign options a strategy declares ----
+ * Given as `--name VALUE` (`--name` alone for OPT_BOOL) to submit or as
+ * "name" in a campaign file, checked at submit (opt_check) and again when a
+ * step starts; steps read the checked value with step_ctx_opt*(). */
+typedef enum { OPT_STRING, OPT_ENUM, OPT_BOOL, OPT_INT, OPT_BYTES } opt_type;
+typedef struct opt_def {
+    const char *name;
+    opt_type type;
+    const char *allowed;     /* OPT_ENUM: "a|b|c"; OPT_INT: "min..max"; else NULL */
+    const char *def;         /* default when not given ("" = none) */
+    bool (*validate)(const char *v, char *err, size_t cap); /* further check, or NULL */
+    const char *help;        /* one line */
+    bool tuning;             /* campaign file only: not a submit flag, not in --help */
+} opt_def;
+
+#define STRATEGY_MAX_OPTS 48
+
+/* A strategy's descriptor: everything the CLI (validation, --help, dry
+ * run, abort), the coordinator (admission cost) and the docs need, in one
+ * place (worker/strategies/<name>/descriptor.c; the list of them is
+ * worker/strategies/strategies.def). */
 typedef struct strategy_def {
     const char *name;
-    const step_def *steps;    /* steps[0] is the first step */
+    const char *summary;         /* one line for `fleetcrypt strategies` */
+    const char *engines;         /* RDS engine names it serves, space-separated */
+    const step_def *steps;       /* steps[0] is the first step */
     size_t nsteps;
+    const opt_def *opts;
+    size_t nopts;
+    /* admission cost of one in-flight instance (facts q_inst/q_snap start
+     * here; steps lower them as they release what they counted) */
+    int quota_instances;         /* DB instances it may add */
+    int quota_snapshots;         /* manual snapshots it may hold at once */
+    bool uses_aws;               /* false: no AWS call is made for it anywhere (noop) */
+    /* What abort undoes, one line for `abort --help` and the docs; NULL: the
+     * strategy has no undo step and abort fails an in-flight instance. */
+    const char *abort_undo;
+    const char *downtime_note;   /* printed by submit before it asks to go on */
+    /* dry run: appended to an eligible instance's verdict, and the one
+     * parameter-group setting it checks (NULL: none) */
+    const char *dry_run_note;
+    const char *required_param;
+    const char *required_value;
 } strategy_def;
 
+/* The worker's half of a strategy: its step functions, bound to the
+ * descriptor's steps by name (worker/registry.c checks every step has one). */
+typedef struct step_impl {
+    const char *step;
+    step_fn fn;
+} step_impl;
+typedef struct strategy_impl {
+    const strategy_def *def;
+    const step_impl *fns;
+    size_t nfns;
+} strategy_impl;
+step_fn strategy_impl_fn(const strategy_impl *si, const char *step);
+
 const step_def *strategy_step(const strategy_def *sd, const char *name);
+const opt_def *strategy_opt(const strategy_def *sd, const char *name);
+bool strategy_serves_engine(const strategy_def *sd, const char *engine);
+/* Is v a valid value for o (type, allowed values, validator)? */
+bool opt_check(const opt_def *o, const char *v, char *err, size_t cap);
+/* A boolean option's value: "1", "true", "on", "yes" (any case) are true. */
+bool opt_truthy(const char *v);
+/* "512MB", "2GiB", "1048576" → bytes (K/M/G/T, optional i and B). */
+bool opt_parse_bytes(const char *v, int64_t *out);
+/* The options of sd from a campaign spec (a JSON object as submit stored
+ * it; keys are option names, '_' and '-' alike): every value checked, the
+ * default for one not given. out[i] is opts[i]'s value (malloc'd; free with
+ * strategy_opts_free). False with err naming the option on a bad value. */
+bool strategy_opts_resolve(const strategy_def *sd, const char *spec_json, char **out, char *err, size_t cap);
+void strategy_opts_free(const strategy_def *sd, char **vals);
 
 /* ---- transition planning (pure) ---- */
 typedef struct step_limits {
@@ -110,16 +180,6 @@ int64_t step_backoff_bound_ms(const step_limits *lim, uint32_t attempt);
 int64_t step_deadline_s(const step_limits *lim, const step_def *d);
 const char *step_rc_name(step_rc rc);
 
-/* ---- catalog: strategies this build knows (for the CLI and coordinator,
- * which do not link the step functions) ---- */
-typedef struct strategy_info {
-    const char *name;
-    const char *first_step;
-    int first_deadline_s;
-    const char *downtime_note;   /* shown in the CLI's confirmation */
-} strategy_info;
-const strategy_info *step_catalog_find(const char *name);
-
 /* ---- deterministic AWS resource names ----
  * "fc-<campaign>-<instance>-<suffix>" when that is a valid RDS identifier
  * (≤ 63 chars, no "--", lowercase); otherwise the campaign and instance
@@ -146,6 +206,13 @@ const char *step_ctx_fact(const step_ctx *ctx, const char *name);
 void step_ctx_set_fact(step_ctx *ctx, const char *name, const char *value);
 void step_ctx_set_factf(step_ctx *ctx, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A campaign option the strategy declares (strategy_def.opts), checked,
+ * with its default applied ("" when neither given nor defaulted); asking
+ * for an undeclared name is a bug: logged, "" returned. */
+const char *step_ctx_opt(step_ctx *ctx, const char *name);
+bool step_ctx_opt_bool(step_ctx *ctx, const char *name);
+/* OPT_INT / OPT_BYTES as a number (bytes: "512MB", "2GiB", ...); dflt when unset. */
+int64_t step_ctx_opt_i64(step_ctx *ctx, const char *name, int64_t dflt);
 /* Set a public record field (downtime_s, rows_verified). */
 void step_ctx_set_field(step_ctx *ctx, const char *name, const char *value);
 /* The thread's AWS client (rate-limited through Redis), NULL if it cannot be made. */

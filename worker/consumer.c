@@ -125,7 +125,7 @@ static void handle(consumer *c, rd_kafka_message_t *m)
         snprintf(err, sizeof err, "unknown strategy '%s' in this build", t->msg.strategy);
         ok = false;
     }
-    if (ok && !strategy_step(registry_find(t->msg.strategy), t->msg.step)) {
+    if (ok && !strategy_step(registry_find(t->msg.strategy)->def, t->msg.step)) {
         snprintf(err, sizeof err, "unknown step '%s' of strategy %s", t->msg.step, t->msg.strategy);
         ok = false;
     }

@@ -41,6 +41,7 @@ struct step_ctx {
     const fc_step_msg *msg;
     const strategy_def *sd;
     const step_def *def;
+    char *opts[STRATEGY_MAX_OPTS]; /* sd->opts' checked values, resolved once per run */
     store_kv rec, camp;
     const char *token;
     const char *fence;
@@ -87,6 +88,31 @@ const char *step_ctx_campaign_field(const step_ctx *ctx, const char *name)
 {
     const char *v = kv_get(&ctx->camp, name);
     return v ? v : "";
+}
+
+const char *step_ctx_opt(step_ctx *ctx, const char *name)
+{
+    const opt_def *o = strategy_opt(ctx->sd, name);
+    if (!o) {
+        log_error("step asked for an option its strategy does not declare", "option=%s", name);
+        return "";
+    }
+    const char *v = ctx->opts[o - ctx->sd->opts];
+    return v ? v : "";
+}
+
+bool step_ctx_opt_bool(step_ctx *ctx, const char *name) { return opt_truthy(step_ctx_opt(ctx, name)); }
+
+int64_t step_ctx_opt_i64(step_ctx *ctx, const char *name, int64_t dflt)
+{
+    const char *v = step_ctx_opt(ctx, name);
+    if (!*v) return dflt;
+    const opt_def *o = strategy_opt(ctx->sd, name);
+    int64_t n = dflt;
+    if (o && o->type == OPT_BYTES) return opt_parse_bytes(v, &n) ? n : dflt;
+    char *end = NULL;
+    long long x = strtoll(v, &end, 10);
+    return end != v && !*end ? (int64_t)x : dflt;
 }
 
 const char *step_ctx_fact(const step_ctx *ctx, const char *name)
@@ -243,9 +269,11 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     worker *w = ud;
     runner_thread *t = tstate;
     const fc_step_msg *m = &task->msg;
-    const strategy_def *sd = registry_find(m->strategy);
+    const strategy_impl *si = registry_find(m->strategy);
+    const strategy_def *sd = si ? si->def : NULL;
     const step_def *def = sd ? strategy_step(sd, m->step) : NULL;
-    if (!t || !sd || !def) return true; /* validated by the polling thread */
+    step_fn fn = def ? strategy_impl_fn(si, def->name) : NULL;
+    if (!t || !sd || !def || !fn) return true; /* validated by the polling thread */
     log_ctx_set(m->campaign, m->instance, m->step, (int)m->attempt);
     if (!t->s) {
         char err[256];
@@ -359,7 +387,14 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
         res.wait_ms = 2000 + (int64_t)fc_rand_below(2000);
         snprintf(res.reason, sizeof res.reason, "waiting for a %s slot", def->limit_class);
     } else {
-        rc = def->fn(&ctx, &res);
+        char oerr[256];
+        if (strategy_opts_resolve(sd, step_ctx_campaign_field(&ctx, "spec"), ctx.opts, oerr, sizeof oerr)) {
+            rc = fn(&ctx, &res);
+            strategy_opts_free(sd, ctx.opts);
+        } else {
+            rc = STEP_FAIL;
+            snprintf(res.reason, sizeof res.reason, "campaign options: %s", oerr);
+        }
         /* chaos tests: die after the step's work, before its outcome is recorded */
         char cp[96];
         snprintf(cp, sizeof cp, "step.%s", def->name);

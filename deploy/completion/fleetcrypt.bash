@@ -15,13 +15,23 @@ _fleetcrypt_campaigns()
     fi
 }
 
+# The strategies and their options come from the binary's descriptors
+# (`fleetcrypt strategies --completion`: "strategy NAME", "value --FLAG V...",
+# "bool --FLAG", "flag --FLAG"), so a new strategy completes without an edit here.
+_fleetcrypt_strategy_words()
+{
+    local bin=${COMP_WORDS[0]}
+    command -v "$bin" >/dev/null 2>&1 || return 0
+    "$bin" strategies --completion 2>/dev/null
+}
+
 _fleetcrypt()
 {
     local cur prev cmd i
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="submit status top approve pause resume abort retry logs report retire help"
+    local commands="submit status top approve pause resume abort retry logs report retire strategies help"
     local common="--redis-url --kafka-brokers --topic-prefix --key-prefix -X --help"
 
     cmd=""
@@ -36,28 +46,39 @@ _fleetcrypt()
         return 0
     fi
 
+    local sw=""
+    [[ $cmd == submit ]] && sw=$(_fleetcrypt_strategy_words)
     # values of options that take one
+    if [[ $cmd == submit ]]; then
+        if [[ $prev == --strategy ]]; then
+            COMPREPLY=($(compgen -W "$(awk '$1 == "strategy" { print $2 }' <<<"$sw")" -- "$cur"))
+            return 0
+        fi
+        local vals
+        vals=$(awk -v f="$prev" '$1 == "value" && $2 == f { $1 = ""; $2 = ""; print }' <<<"$sw")
+        if [[ -n $vals ]]; then
+            COMPREPLY=($(compgen -W "$vals" -- "$cur"))
+            return 0
+        fi
+    fi
     case $prev in
-        --strategy) COMPREPLY=($(compgen -W "pg-logical offline" -- "$cur")); return 0 ;;
-        --cutover) COMPREPLY=($(compgen -W "auto approve" -- "$cur")); return 0 ;;
-        --cutover-method) COMPREPLY=($(compgen -W "rename proxy" -- "$cur")); return 0 ;;
-        --validate) COMPREPLY=($(compgen -W "normal strict" -- "$cur")); return 0 ;;
-        --prewarm | --live-validate) COMPREPLY=($(compgen -W "on off" -- "$cur")); return 0 ;;
         --format) COMPREPLY=($(compgen -W "json csv html" -- "$cur")); return 0 ;;
         --file | --output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --db-secret) COMPREPLY=($(compgen -W "rds-managed file:" -- "$cur")); return 0 ;;
-        --campaign | --kms-key | --window | --max-parallel | --region | --select | --interval | \
+        --campaign | --kms-key | --max-parallel | --region | --select | --interval | \
             --retention-days | --wait-timeout | --redis-url | --kafka-brokers | --topic-prefix | \
             --key-prefix | -X)
             return 0 ;;
     esac
 
+    # a strategy option that takes a free-form value
+    awk -v f="$prev" '$1 == "flag" && $2 == f { found = 1 } END { exit !found }' <<<"$sw" && return 0
+
     local flags=""
     case $cmd in
         submit)
-            flags="--campaign --kms-key --strategy --cutover --cutover-method --window --max-parallel
-                   --region --db-secret --validate --prewarm --live-validate --replica-identity-full --allow-reboot
-                   --keep-snapshots --yes --dry-run --file --select" ;;
+            flags="--campaign --kms-key --strategy --max-parallel --region --keep-snapshots --yes --dry-run
+                   --file --select $(awk '$1 != "strategy" { print $2 }' <<<"$sw" | sort -u)" ;;
         status) flags="--json" ;;
         top) flags="--once --interval" ;;
         report) flags="--format --output --select" ;;

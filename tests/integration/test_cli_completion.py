@@ -6,6 +6,8 @@ import os
 import shlex
 import subprocess
 
+from fclib import BIN_DIR
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCRIPT = os.path.join(REPO, "deploy", "completion", "fleetcrypt.bash")
 
@@ -33,10 +35,15 @@ def test_completion_registered():
 
 
 def test_completion_words():
+    fc = os.path.join(BIN_DIR, "fleetcrypt")  # strategies and their options come from the binary
     assert complete("fleetcrypt", "su") == ["submit"]
-    assert complete("fleetcrypt", "submit", "--cut") == ["--cutover", "--cutover-method"]
+    assert complete(fc, "submit", "--cut") == ["--cutover", "--cutover-method"]
+    assert complete(fc, "submit", "--cutover-method", "") == ["rename", "proxy"]
+    assert complete(fc, "submit", "--window", "") == []
+    assert complete(fc, "submit", "--db-secret", "") == ["rds-managed", "file:"]
+    assert complete(fc, "submit", "--strategy", "") == ["pg-logical", "offline", "noop"]
     assert set(complete("fleetcrypt", "re")) == {"resume", "retry", "report", "retire"}
-    assert complete("fleetcrypt", "submit", "--strategy", "o") == ["offline"]
+    assert complete(fc, "submit", "--strategy", "o") == ["offline"]
     assert complete("fleetcrypt", "report", "c1", "--format", "") == ["json", "csv", "html"]
     assert set(complete("fleetcrypt", "retire", "c1", "--")) >= {"--force", "--yes", "--dry-run",
                                                                  "--retention-days"}

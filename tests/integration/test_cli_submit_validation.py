@@ -12,11 +12,11 @@ FC = os.path.join(BIN_DIR, "fleetcrypt")
 
 
 @pytest.mark.parametrize("args,expect", [
-    (["--cutover", "never"], "--cutover must be auto or approve"),
-    (["--cutover-method", "dns"], "--cutover-method must be rename or proxy"),
-    (["--validate", "maybe"], "--validate must be normal or strict"),
-    (["--prewarm", "sometimes"], "--prewarm must be on or off"),
-    (["--live-validate", "yes"], "--live-validate must be on or off"),
+    (["--cutover", "never"], "--cutover must be one of auto|approve"),
+    (["--cutover-method", "dns"], "--cutover-method must be one of rename|proxy"),
+    (["--validate", "maybe"], "--validate must be one of normal|strict"),
+    (["--prewarm", "sometimes"], "--prewarm must be one of on|off"),
+    (["--live-validate", "yes"], "--live-validate must be one of on|off"),
     (["--db-secret", "hunter2"], "--db-secret must be rds-managed"),
     (["--db-secret", "file:relative.json"], "absolute path"),
     (["--max-parallel", "0"], "--max-parallel"),

@@ -1,5 +1,5 @@
 /* test_step — the step engine's transition planning (table-driven over every
- * step_rc), retry give-up and backoff bounds, deadlines, the catalog, and the
+ * step_rc), retry give-up and backoff bounds, deadlines, and the
  * deterministic resource names (63-char limit, hashing, stability). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,14 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static step_rc dummy(step_ctx *c, step_result *r) { (void)c; (void)r; return STEP_OK; }
-
 static const step_def steps[] = {
-    {"a", dummy, "b", NULL, 100, 3, NULL},
-    {"b", dummy, "c", "copy", 200, 0, NULL},
-    {"c", dummy, NULL, NULL, 50, 0, NULL},
+    {"a", "b", NULL, 100, 3, NULL},
+    {"b", "c", "copy", 200, 0, NULL},
+    {"c", NULL, NULL, 50, 0, NULL},
 };
-static const strategy_def strat = {"t", steps, 3};
+static const strategy_def strat = {.name = "t", .steps = steps, .nsteps = 3};
 
 static void test_plan_table(void **state)
 {
@@ -113,10 +111,10 @@ static void test_plan_times(void **state)
 /* The engine conventions a strategy opts into: its "abort" step ending OK
  * means aborted (not done); a wait on the operator is waiting_approval. */
 static const step_def undo_steps[] = {
-    {"work", dummy, NULL, NULL, 60, 0, NULL},
-    {STEP_ABORT_NAME, dummy, NULL, NULL, 60, 0, NULL},
+    {"work", NULL, NULL, 60, 0, NULL},
+    {STEP_ABORT_NAME, NULL, NULL, 60, 0, NULL},
 };
-static const strategy_def undo_strat = {"u", undo_steps, 2};
+static const strategy_def undo_strat = {.name = "u", .steps = undo_steps, .nsteps = 2};
 
 static void test_abort_and_approval_conventions(void **state)
 {
@@ -161,13 +159,13 @@ static void test_abort_and_approval_conventions(void **state)
  * original reason; the undo step ends the instance failed, and may name the
  * step the failure happened in. Steps without one fail at once. */
 static const step_def hold_steps[] = {
-    {"prep", dummy, "hold", NULL, 60, 0, NULL},
-    {"hold", dummy, "last", NULL, 90, 2, STEP_ABORT_NAME},
-    {"last", dummy, NULL, NULL, 60, 0, NULL},
-    {"bad", dummy, "last", NULL, 60, 0, "no-such-step"},
-    {STEP_ABORT_NAME, dummy, NULL, NULL, 120, 0, NULL},
+    {"prep", "hold", NULL, 60, 0, NULL},
+    {"hold", "last", NULL, 90, 2, STEP_ABORT_NAME},
+    {"last", NULL, NULL, 60, 0, NULL},
+    {"bad", "last", NULL, 60, 0, "no-such-step"},
+    {STEP_ABORT_NAME, NULL, NULL, 120, 0, NULL},
 };
-static const strategy_def hold_strat = {"h", hold_steps, 5};
+static const strategy_def hold_strat = {.name = "h", .steps = hold_steps, .nsteps = 5};
 
 static void test_fail_runs_undo(void **state)
 {
@@ -234,16 +232,6 @@ static void test_fail_runs_undo(void **state)
     assert_string_equal(tr.new_state, "aborted");
 }
 
-static void test_catalog(void **state)
-{
-    (void)state;
-    const strategy_info *o = step_catalog_find("offline");
-    assert_non_null(o);
-    assert_string_equal(o->first_step, "preflight");
-    assert_non_null(strstr(o->downtime_note, "unavailable"));
-    assert_null(step_catalog_find("nope"));
-}
-
 static void test_names(void **state)
 {
     (void)state;
@@ -286,7 +274,6 @@ int main(void)
         cmocka_unit_test(test_plan_times),
         cmocka_unit_test(test_abort_and_approval_conventions),
         cmocka_unit_test(test_fail_runs_undo),
-        cmocka_unit_test(test_catalog),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* pglogical — the table of strategy "pg-logical" (see pglogical.h; every
+/* pglogical — the step functions of strategy "pg-logical", bound to the
+ * steps of its descriptor (pglogical/descriptor.c; see pglogical.h; every
  * step, its facts, its idempotence and what abort undoes at each point:
  * docs/pg-logical-steps.md).
  *
@@ -58,32 +59,21 @@
 
 #include "util.h"
 
-/* A failure from prepare-source (which may have made a slot before it
- * failed) until the cutover switched would leave the slot retaining WAL on
- * the production source with nobody watching: those steps name `abort` as
- * their on_fail, so the failure is undone (slots, publications, guard,
- * roles, target, snapshots) and the instance ends `failed` with its
- * original reason (pgl_step_abort, fact undo_from). After the switch there
- * is no slot left, and nothing may be undone. */
-#define HOLDS_WAL "abort"
-static const step_def steps[] = {
-    /* name             fn                          next              class      deadline attempts on_fail */
-    {"preflight", pgl_step_preflight, "prepare-source", NULL, 600, 8, NULL},
-    {"prepare-source", pgl_step_prepare_source, "snapshot", NULL, 900, 8, HOLDS_WAL},
-    {"snapshot", pgl_step_snapshot, "copy-encrypted", NULL, 7200, 8, HOLDS_WAL},
-    {"copy-encrypted", pgl_step_copy_encrypted, "restore", "copy", 7200, 8, HOLDS_WAL},
-    {"restore", pgl_step_restore, "prepare-target", "restore", 7200, 8, HOLDS_WAL},
-    {"prepare-target", pgl_step_prepare_target, "find-start-lsn", NULL, 900, 8, HOLDS_WAL},
-    {"find-start-lsn", pgl_step_find_start_lsn, "subscribe", NULL, 600, 8, HOLDS_WAL},
-    {"subscribe", pgl_step_subscribe, "catch-up", NULL, 600, 8, HOLDS_WAL},
-    {"catch-up", pgl_step_catch_up, "cutover", NULL, 3600, 8, HOLDS_WAL},
-    /* cutover: abort refuses after the switch and then ends the instance failed, undoing nothing */
-    {"cutover", pgl_step_cutover, "verify", "cutover", 1800, 5, HOLDS_WAL},
-    {"verify", pgl_step_verify, "replicas", NULL, 14400, 5, NULL},
-    {"replicas", pgl_step_replicas, "cleanup", NULL, 7200, 8, NULL},
-    {"cleanup", pgl_step_cleanup, NULL, NULL, 1800, 8, NULL},
-    /* not reachable by next: run by the runner on abort_requested, by a step's STEP_NEXT, or as on_fail */
-    {"abort", pgl_step_abort, NULL, NULL, 1800, 20, NULL},
+static const step_impl fns[] = {
+    {"preflight", pgl_step_preflight},
+    {"prepare-source", pgl_step_prepare_source},
+    {"snapshot", pgl_step_snapshot},
+    {"copy-encrypted", pgl_step_copy_encrypted},
+    {"restore", pgl_step_restore},
+    {"prepare-target", pgl_step_prepare_target},
+    {"find-start-lsn", pgl_step_find_start_lsn},
+    {"subscribe", pgl_step_subscribe},
+    {"catch-up", pgl_step_catch_up},
+    {"cutover", pgl_step_cutover},
+    {"verify", pgl_step_verify},
+    {"replicas", pgl_step_replicas},
+    {"cleanup", pgl_step_cleanup},
+    {"abort", pgl_step_abort},
 };
 
-const strategy_def pglogical_strategy = {"pg-logical", steps, FC_ARRAY_LEN(steps)};
+const strategy_impl fc_impl_pglogical = {&fc_strategy_pglogical, fns, FC_ARRAY_LEN(fns)};

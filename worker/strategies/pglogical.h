@@ -8,7 +8,8 @@
 
 #include "step.h"
 
-extern const strategy_def pglogical_strategy;
+extern const strategy_def fc_strategy_pglogical; /* pglogical/descriptor.c */
+extern const strategy_impl fc_impl_pglogical;     /* the step functions */
 
 /* The steps, in table order (pglogical_prepare.c, pglogical_aws.c,
  * pglogical_target.c, pglogical_catchup.c, pglogical_cutover.c,

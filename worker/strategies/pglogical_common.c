@@ -1,12 +1,12 @@
 /* pglogical_common — see pglogical_common.h. */
 #include "pglogical_common.h"
+#include "pglogical.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "awsstep.h"
 #include "log.h"
@@ -40,37 +40,13 @@ const char *pgl_cfield(step_ctx *ctx, const char *name)
 {
     const char *v = step_ctx_campaign_field(ctx, name);
     if (v && *v) return v;
-    const char *spec = step_ctx_campaign_field(ctx, "spec");
-    if (!spec || !*spec) return "";
-    static const char *const alias[][2] = {{"cutover_mode", "cutover"},
-                                           {"cutover_method", "cutover-method"},
-                                           {"db_secret", "db-secret"},
-                                           {"replica_identity_full", "replica-identity-full"},
-                                           {"allow_reboot", "allow-reboot"},
-                                           {"live_validate", "live-validate"},
-                                           {"keep_snapshots", "keep_snapshots"}};
+    /* the steps' names for the options the descriptor declares as flags */
+    static const char *const alias[][2] = {{"cutover_mode", "cutover"}};
     const char *key = name;
     for (size_t i = 0; i < FC_ARRAY_LEN(alias); i++)
         if (!strcmp(alias[i][0], name)) key = alias[i][1];
-    static __thread char ring[16][1024];
-    static __thread unsigned next;
-    char *out = ring[next++ % 16];
-    out[0] = 0;
-    json_error_t je;
-    json_t *j = json_loads(spec, 0, &je);
-    if (!j) return "";
-    json_t *x = json_object_get(j, key);
-    if (!x) x = json_object_get(j, name);
-    if (json_is_string(x))
-        fc_strlcpy(out, json_string_value(x), 1024);
-    else if (json_is_true(x))
-        fc_strlcpy(out, "1", 1024);
-    else if (json_is_false(x))
-        fc_strlcpy(out, "0", 1024);
-    else if (json_is_integer(x))
-        snprintf(out, 1024, "%lld", (long long)json_integer_value(x));
-    json_decref(j);
-    return out;
+    if (strategy_opt(&fc_strategy_pglogical, key)) return step_ctx_opt(ctx, key);
+    return "";
 }
 
 bool pgl_opt(step_ctx *ctx, const char *field) { return pgl_truthy(pgl_cfield(ctx, field)); }

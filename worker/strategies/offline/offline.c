@@ -92,7 +92,7 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     } else if (i->read_replica_source[0]) {
         snprintf(res->reason, sizeof res->reason, "instance is a read replica of %s", i->read_replica_source);
         rc = STEP_FAIL;
-    } else if (i->n_read_replica_ids > 0 && strcmp(step_ctx_campaign_field(ctx, "replicas"), "ignore")) {
+    } else if (i->n_read_replica_ids > 0 && strcmp(step_ctx_opt(ctx, "replicas"), "ignore")) {
         snprintf(res->reason, sizeof res->reason,
                  "instance has %zu read replica(s) (first: %s): a source with replicas cannot be stopped",
                  i->n_read_replica_ids, i->read_replica_ids[0]);
@@ -361,16 +361,16 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
     return STEP_OK;
 }
 
-static const step_def steps[] = {
-    {"preflight", s_preflight, "rename-source", NULL, 300, 8, NULL},
-    {"rename-source", s_rename_source, "stop-source", "cutover", 1800, 8, NULL},
-    {"stop-source", s_stop_source, "snapshot", NULL, 1800, 8, NULL},
-    {"snapshot", s_snapshot, "copy-encrypted", NULL, 7200, 8, NULL},
-    {"copy-encrypted", s_copy, "restore", "copy", 7200, 8, NULL},
-    {"restore", s_restore, "configure-target", "restore", 7200, 8, NULL},
-    {"configure-target", s_configure_target, "retire-source", NULL, 1800, 8, NULL},
-    {"retire-source", s_retire, "cleanup", NULL, 600, 8, NULL},
-    {"cleanup", s_cleanup, NULL, NULL, 900, 8, NULL},
+static const step_impl fns[] = {
+    {"preflight", s_preflight},
+    {"rename-source", s_rename_source},
+    {"stop-source", s_stop_source},
+    {"snapshot", s_snapshot},
+    {"copy-encrypted", s_copy},
+    {"restore", s_restore},
+    {"configure-target", s_configure_target},
+    {"retire-source", s_retire},
+    {"cleanup", s_cleanup},
 };
 
-const strategy_def offline_strategy = {"offline", steps, FC_ARRAY_LEN(steps)};
+const strategy_impl fc_impl_offline = {&fc_strategy_offline, fns, FC_ARRAY_LEN(fns)};

@@ -11,6 +11,7 @@
 
 #include "step.h"
 
-extern const strategy_def offline_strategy;
+extern const strategy_def fc_strategy_offline; /* descriptor.c */
+extern const strategy_impl fc_impl_offline;     /* offline.c */
 
 #endif

@@ -1,0 +1,42 @@
+/* descriptor — strategy "offline" (offline.h says how it works): its steps,
+ * options, admission cost, undo and downtime note. */
+#include "offline.h"
+
+#include "util.h"
+
+static const step_def steps[] = {
+    /* name             next                class      deadline attempts on_fail */
+    {"preflight", "rename-source", NULL, 300, 8, NULL},
+    {"rename-source", "stop-source", "cutover", 1800, 8, NULL},
+    {"stop-source", "snapshot", NULL, 1800, 8, NULL},
+    {"snapshot", "copy-encrypted", NULL, 7200, 8, NULL},
+    {"copy-encrypted", "restore", "copy", 7200, 8, NULL},
+    {"restore", "configure-target", "restore", 7200, 8, NULL},
+    {"configure-target", "retire-source", NULL, 1800, 8, NULL},
+    {"retire-source", "cleanup", NULL, 600, 8, NULL},
+    {"cleanup", NULL, NULL, 900, 8, NULL},
+};
+
+static const opt_def opts[] = {
+    {"replicas", OPT_ENUM, "fail|ignore", "fail", NULL,
+     "a source with read replicas fails preflight (fail) or is encrypted without them (ignore)", true},
+};
+
+const strategy_def fc_strategy_offline = {
+    .name = "offline",
+    .summary = "stop each source, snapshot, copy with the key, restore under the same name (downtime: the whole run)",
+    .engines = "postgres",
+    .steps = steps,
+    .nsteps = FC_ARRAY_LEN(steps),
+    .opts = opts,
+    .nopts = FC_ARRAY_LEN(opts),
+    .quota_instances = 1,
+    .quota_snapshots = 2,
+    .uses_aws = true,
+    .abort_undo = NULL,
+    .downtime_note = "offline: each source instance is STOPPED first and stays unavailable for the whole run "
+                     "(snapshot, encrypted copy, restore, rename swap)",
+    .dry_run_note = "it will be STOPPED for the whole run",
+    .required_param = NULL,
+    .required_value = NULL,
+};

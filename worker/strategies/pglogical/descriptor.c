@@ -1,0 +1,106 @@
+/* descriptor — strategy "pg-logical" (pglogical.h says how it works; every
+ * step, its facts and what abort undoes: docs/pg-logical-steps.md): its
+ * steps, options, admission cost, undo and downtime note. */
+#include "pglogical.h"
+
+#include "dbsecret.h"
+#include "util.h"
+#include "window.h"
+
+/* A failure from prepare-source (which may have made a slot before it
+ * failed) until the cutover switched would leave the slot retaining WAL on
+ * the production source with nobody watching: those steps name `abort` as
+ * their on_fail, so the failure is undone (slots, publications, guard,
+ * roles, target, snapshots) and the instance ends `failed` with its
+ * original reason (pgl_step_abort, fact undo_from). After the switch there
+ * is no slot left, and nothing may be undone. */
+#define HOLDS_WAL "abort"
+static const step_def steps[] = {
+    /* name             next              class      deadline attempts on_fail */
+    {"preflight", "prepare-source", NULL, 600, 8, NULL},
+    {"prepare-source", "snapshot", NULL, 900, 8, HOLDS_WAL},
+    {"snapshot", "copy-encrypted", NULL, 7200, 8, HOLDS_WAL},
+    {"copy-encrypted", "restore", "copy", 7200, 8, HOLDS_WAL},
+    {"restore", "prepare-target", "restore", 7200, 8, HOLDS_WAL},
+    {"prepare-target", "find-start-lsn", NULL, 900, 8, HOLDS_WAL},
+    {"find-start-lsn", "subscribe", NULL, 600, 8, HOLDS_WAL},
+    {"subscribe", "catch-up", NULL, 600, 8, HOLDS_WAL},
+    {"catch-up", "cutover", NULL, 3600, 8, HOLDS_WAL},
+    /* cutover: abort refuses after the switch and then ends the instance failed, undoing nothing */
+    {"cutover", "verify", "cutover", 1800, 5, HOLDS_WAL},
+    {"verify", "replicas", NULL, 14400, 5, NULL},
+    {"replicas", "cleanup", NULL, 7200, 8, NULL},
+    {"cleanup", NULL, NULL, 1800, 8, NULL},
+    /* not reachable by next: run by the runner on abort_requested, by a step's STEP_NEXT, or as on_fail */
+    {"abort", NULL, NULL, 1800, 20, NULL},
+};
+
+static bool check_window(const char *v, char *err, size_t cap)
+{
+    fc_window w;
+    char e[256];
+    if (window_parse(v, &w, e, sizeof e)) return true;
+    snprintf(err, cap, "--window: %s", e);
+    return false;
+}
+
+static bool check_db_secret(const char *v, char *err, size_t cap)
+{
+    dbsecret_ref ref;
+    return dbsecret_parse(v, &ref, err, cap);
+}
+
+/* Defaults the step code applies itself are left "" here and named in the
+ * help line. */
+static const opt_def opts[] = {
+    {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
+     "switch as soon as caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
+    {"cutover-method", OPT_ENUM, "rename|proxy", "rename", NULL,
+     "rename swap (minutes on AWS) or switch an RDS Proxy's target (seconds)", false},
+    {"window", OPT_STRING, NULL, "", check_window,
+     "cutovers only inside 'DAYS HH:MM-HH:MM' (UTC), e.g. 'mon-fri 02:00-04:00'", false},
+    {"db-secret", OPT_STRING, NULL, "", check_db_secret,
+     "where the database credentials are (default: the instance's RDS-managed master secret)", false},
+    {"validate", OPT_ENUM, "normal|strict", "normal", NULL,
+     "compare every table after the switch (normal) or inside the blocked window too (strict)", false},
+    {"prewarm", OPT_ENUM, "on|off", "on", NULL, "read the restored target's tables during catch-up", false},
+    {"live-validate", OPT_ENUM, "on|off", "on", NULL, "compare chunks of tables during catch-up", false},
+    {"replica-identity-full", OPT_BOOL, NULL, "", NULL,
+     "give tables without a primary key REPLICA IDENTITY FULL (else they fail preflight)", false},
+    {"allow-reboot", OPT_BOOL, NULL, "", NULL,
+     "let prepare-source reboot a source whose parameter group waits for one", false},
+    {"proxy_name", OPT_STRING, NULL, "", NULL, "the RDS Proxy to switch (default: every proxy in front of the source)", true},
+    {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "lag under which catch-up counts as caught up (1 MiB)", true},
+    {"catchup_stable_s", OPT_INT, "0..86400", "", NULL, "how long the lag must stay under it (10 s)", true},
+    {"max_retained_wal_bytes", OPT_BYTES, NULL, "", NULL, "abort when the slots retain more WAL than this (no limit)", true},
+    {"min_free_storage_bytes", OPT_BYTES, NULL, "", NULL, "abort when the source's free storage falls below this", true},
+    {"prepared_wait_s", OPT_INT, "0..86400", "", NULL, "how long prepare-source waits for prepared transactions (600 s)", true},
+    {"seq_margin", OPT_INT, "0..1000000000", "", NULL, "added to each sequence on the target at cutover (100)", true},
+    {"switch_poll_s", OPT_INT, "1..3600", "", NULL, "how long the cutover polls a rename inside one run (90 s)", true},
+    {"prewarm_budget_ms", OPT_INT, "1..600000", "", NULL, "prewarm time per catch-up run (2000 ms)", true},
+    {"live_budget_ms", OPT_INT, "1..600000", "", NULL, "live validation time per catch-up run (2000 ms)", true},
+    {"live_chunk_rows", OPT_INT, "1..10000000", "", NULL, "rows per live-validation chunk (5000)", true},
+    {"live_strikes", OPT_INT, "1..100", "", NULL, "unstable passes before a chunk is suspect (3)", true},
+};
+
+const strategy_def fc_strategy_pglogical = {
+    .name = "pg-logical",
+    .summary = "snapshot + logical replication from a slot made before it; writes stop only at each cutover",
+    .engines = "postgres",
+    .steps = steps,
+    .nsteps = FC_ARRAY_LEN(steps),
+    .opts = opts,
+    .nopts = FC_ARRAY_LEN(opts),
+    .quota_instances = 1,
+    .quota_snapshots = 2,
+    .uses_aws = true,
+    .abort_undo = "slots, publications, guard, roles, target and snapshots, until the switch; after it nothing",
+    .downtime_note =
+        "pg-logical: sources stay online; writes stop only during each cutover (block, drain, switch: seconds "
+        "with --cutover-method proxy, minutes for a rename swap on AWS, where the rename and its DNS take that "
+        "long). Passwords changed on a source after its snapshot are NOT carried over (RDS does not expose "
+        "password hashes): do not rotate database passwords during the campaign",
+    .dry_run_note = "database checks run in the workers' preflight",
+    .required_param = "rds.logical_replication",
+    .required_value = "1",
+};
