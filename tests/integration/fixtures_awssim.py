@@ -1,4 +1,4 @@
-"""Fixtures for tests that need the AWS emulator (deploy/local/awssim).
+"""Fixtures for tests that need the AWS emulator (tools/awssim).
 
 - `awssim`: a fresh emulator per test (real PostgreSQL behind instances,
   cloned from the session's `pg_template`), torn down afterwards.
@@ -20,7 +20,7 @@ import pytest
 
 from fclib import AWS, PG_BIN, PY, REPO, Proc, make_world_dir, wait_until
 
-AWSSIM = os.path.join(REPO, "deploy", "local", "awssim", "awssim")
+AWSSIM = os.path.join(REPO, "tools", "awssim", "awssim")
 AWSCLI_DATA = "/usr/lib/python3/dist-packages/awscli/botocore/data"
 ACCESS_KEY = "AKIAFLEETCRYPTLOCAL1"
 SECRET_KEY = "fleetcrypt/local/emulator/secret/key0000"

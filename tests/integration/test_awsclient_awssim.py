@@ -4,7 +4,7 @@ RDS instance/snapshot/parameter/log/event/tag/quota/proxy calls, KMS, STS
 (incl. a session token from AssumeRole) and Secrets Manager; fault injection
 through the admin API shows bounded retries.
 Uses the `awssim` fixture when fixtures_awssim.py provides it, else starts
-deploy/local/awssim/awssim itself from its ready-file contract."""
+tools/awssim/awssim itself from its ready-file contract."""
 import json
 import os
 import subprocess
@@ -16,7 +16,7 @@ import pytest
 from awsclient_util import DRIVER, call, clean_env, ok
 from fclib import REPO, Proc, make_world_dir, wait_until
 
-SIM = os.path.join(REPO, "deploy", "local", "awssim", "awssim")
+SIM = os.path.join(REPO, "tools", "awssim", "awssim")
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from . import models, rds, rdsext
+from . import models, rds_recovery, rdsext
 from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
@@ -121,10 +121,10 @@ def main(argv):
     threads = [threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.2}, name="api", daemon=True),
                threading.Thread(target=admin.serve_forever, kwargs={"poll_interval": 0.2}, name="admin", daemon=True),
                threading.Thread(target=world.saver_loop, name="saver", daemon=True),
-               threading.Thread(target=rds.housekeeping, args=(world,), name="housekeeping", daemon=True)]
+               threading.Thread(target=rds_recovery.housekeeping, args=(world,), name="housekeeping", daemon=True)]
     for t in threads:
         t.start()
-    rds.recover(world)
+    rds_recovery.recover(world)
     world.mark_dirty()
 
     stop = threading.Event()

@@ -1,4 +1,4 @@
-"""Build the awssim_rds PostgreSQL module (deploy/local/awssim/rdsext: RDS's
+"""Build the awssim_rds PostgreSQL module (tools/awssim/rdsext: RDS's
 permission model, see docs/emulator.md) with PGXS, out of tree, into a
 directory the emulator owns; nothing is installed system-wide. Every
 emulated instance loads it by absolute path (shared_preload_libraries).

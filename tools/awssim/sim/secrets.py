@@ -11,6 +11,7 @@ import time
 from .errors import AwsError
 from .world import new_uuid, rand_alnum
 from . import kms
+from .rds_servers import apply_master_password
 
 
 def _arn(store, name):
@@ -118,7 +119,6 @@ def rotate_managed(world, store, s, vid=None):
     """RDS's rotation of the managed master secret `s`: a new password on the
     owning instance, then a new AWSCURRENT version. Returns the version id.
     Raises AwsError when the secret has no owning instance."""
-    from . import rds   # rds imports this module
     with world.lock:
         inst = next((i for i in store["instances"].values() if i.get("secret_arn") == s["ARN"]), None)
         if inst is None:
@@ -128,7 +128,7 @@ def rotate_managed(world, store, s, vid=None):
         cur = json.loads(s["versions"][s["current"]]["SecretString"] or "{}")
         user = cur.get("username") or inst["master_username"]
     pw = rand_alnum(28)
-    rds.apply_master_password(world, store, inst, pw)
+    apply_master_password(world, store, inst, pw)
     vid = vid or new_uuid()
     with world.lock:
         _make_current(s, vid, secret_json(user, pw))

@@ -7,7 +7,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import rds
+from . import rds_instances, rds_servers
 
 log = logging.getLogger("awssim.admin")
 
@@ -178,7 +178,7 @@ class _Admin(BaseHTTPRequestHandler):
         st, inst = self._find_instance(ident)
         if not inst:
             return 404, {"error": "no such instance"}
-        if not rds.force_auto_restart(w, st, inst):
+        if not rds_instances.force_auto_restart(w, st, inst):
             return 409, {"error": f"instance is {inst['status']}, not stopped"}
         return 200, {"id": ident, "auto_restart": "due"}
 
@@ -189,7 +189,7 @@ class _Admin(BaseHTTPRequestHandler):
             return 404, {"error": "no such instance"}
         if meta and not inst.get("metadata_only"):
             if inst.get("pg", {}).get("up"):
-                rds.stop_server(w, st, inst)
+                rds_servers.stop_server(w, st, inst)
             with w.lock:
                 inst["metadata_only"] = True
         elif not meta and inst.get("metadata_only"):
@@ -198,6 +198,6 @@ class _Admin(BaseHTTPRequestHandler):
             with w.lock:
                 inst["metadata_only"] = False
             if inst["status"] == "available":
-                rds.start_server(w, st, inst)
+                rds_servers.start_server(w, st, inst)
         w.mark_dirty()
         return 200, {"id": ident, "metadata_only": inst["metadata_only"]}

@@ -1,0 +1,118 @@
+"""RDS: the real PostgreSQL server behind an instance. Start and stop it,
+point its stable endpoint (and RDS Proxy endpoints) at it, move the
+instance's status, and set the master password as RDS does when it rotates
+the managed secret. Secrets Manager's rotation calls apply_master_password
+from here, so secrets.py needs no RDS action module (no import circle)."""
+import os
+import socket
+import time
+
+from .pg import PgError
+from .rds_common import STABLE, arn, find_by_rid, real
+from .rds_params import pg_settings, static_params
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sync_endpoint(world, store, name):
+    """Point identifier `name`'s endpoint at the server that holds it now."""
+    with world.lock:
+        inst = store["instances"].get(name)
+        target = None
+        if inst and inst.get("pg") and inst["pg"].get("up"):
+            target = inst["pg"]["port"]
+        ep = world.endpoint(store, name)
+    ep.set_target(target)
+    sync_proxies(world, store)
+
+
+def sync_proxies(world, store):
+    with world.lock:
+        todo = []
+        for px in store["proxies"].values():
+            target = None
+            for t in px["targets"]:
+                inst = find_by_rid(store, t["rid"])
+                if inst and t.get("state") == "AVAILABLE" and inst.get("pg") and inst["pg"].get("up"):
+                    target = inst["pg"]["port"]
+                    break
+            todo.append((world.endpoint(store, px["name"], "proxy"), target))
+    for ep, target in todo:
+        ep.set_target(target)
+
+
+def inst_dir(world, inst):
+    return os.path.join(world.home, "instances", inst["resource_id"])
+
+
+def start_server(world, store, inst):
+    """(Re)write the config and start the instance's server; mark it up."""
+    pgm = world.pg
+    d = inst["pg"]["dir"]
+    port = inst["pg"].get("port") or free_port()
+    with world.lock:
+        settings = pg_settings(store, inst)
+    try:
+        pgm.configure(d, port, settings)
+        pid = pgm.start(d, os.path.join(os.path.dirname(d), "startup.log"))
+    except PgError:
+        # the remembered port may be taken now: one more try on a fresh one
+        port = free_port()
+        pgm.configure(d, port, settings)
+        pid = pgm.start(d, os.path.join(os.path.dirname(d), "startup.log"))
+    with world.lock:
+        inst["pg"].update({"port": port, "pid": pid, "up": True})
+        inst["applied_static"] = static_params(store, inst["param_group"])
+        inst["param_status"] = "in-sync"
+    world.mark_dirty()
+    sync_endpoint(world, store, inst["id"])
+
+
+def stop_server(world, store, inst, mode="fast"):
+    with world.lock:
+        if inst.get("pg"):
+            inst["pg"]["up"] = False
+    sync_endpoint(world, store, inst["id"])
+    if inst.get("pg") and inst["pg"].get("dir") and world.pg:
+        world.pg.stop(inst["pg"]["dir"], mode)
+    with world.lock:
+        if inst.get("pg"):
+            inst["pg"]["pid"] = None
+    world.mark_dirty()
+
+
+def set_status(world, store, inst, status, event=None, categories=()):
+    with world.lock:
+        inst["status"] = status
+        if status in STABLE:
+            inst["op"] = None
+    if event:
+        world.event(store, "db-instance", inst["id"], event, categories, arn(store, "db", inst["id"]))
+    world.mark_dirty()
+
+
+def fail_instance(world, store, inst, status="failed"):
+    def on_error(e):
+        inst["status"] = status
+        inst["op"] = None
+        inst["failure"] = str(e)[:500]
+        store["events"].append({"SourceIdentifier": inst["id"], "SourceType": "db-instance",
+                                "Message": f"DB instance failed: {str(e)[:300]}", "EventCategories": ["failure"],
+                                "Date": time.time(), "SourceArn": arn(store, "db", inst["id"])})
+    return on_error
+
+
+def apply_master_password(world, store, inst, password):
+    """Set the master password as RDS does when it rotates the managed secret:
+    at once on a running server, else when the instance next starts."""
+    with world.lock:
+        up = real(inst) and inst.get("pg", {}).get("up") and inst["status"] not in ("stopped", "stopping")
+        if not up and real(inst):
+            inst["pending_password"] = password
+    if up:
+        world.pg.set_password(inst["pg"]["port"], inst["master_username"], password)
+    world.mark_dirty()
