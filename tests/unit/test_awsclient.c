@@ -312,7 +312,7 @@ static void test_rate_limiter_refuses(void **state)
     assert_false(sts_get_caller_identity(c, &id, &err));
     assert_string_equal(err.code, "RateLimited");
     assert_int_equal(S.served, 0);
-    aws_client_free(c);
+    drop_client(c);
 }
 
 static void test_retry_quota_stops_storm(void **state)
@@ -328,7 +328,7 @@ static void test_retry_quota_stops_storm(void **state)
     assert_false(sts_get_caller_identity(c, &id, &err));
     assert_int_equal(S.served, 3);
     assert_int_equal(aws_client_retry_tokens(c), 0);
-    aws_client_free(c);
+    drop_client(c);
 }
 
 static void test_endpoints(void **state)
