@@ -6,6 +6,7 @@
 
 #include "cfg.h"
 #include "rds.h"
+#include "session.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -43,8 +44,9 @@ void cli_strategies_help(FILE *f, const char *command);
 const char *cli_kv(const redisReply *r, const char *name);
 /* Campaign retention in days: field retention_days, else spec.retention_days, else 30. */
 int cli_retention_days(const redisReply *campaign_hash);
-/* An AWS client for region (NULL/"" = the environment's), or NULL with the reason printed. */
-aws_client *cli_aws(const char *region);
+/* An AWS session for region (NULL/"" = the environment's), or NULL with the
+ * reason printed; its client is aws_session_client(). No shared rate limit. */
+aws_session *cli_aws(const char *region);
 /* Tag k present (with value v, or any value when v is NULL). */
 bool cli_has_tag(const rds_instance *i, const char *k, const char *v);
 /* The retired source of campaign/instance in l (tags role=retired-source, original-id, campaign), or NULL. */

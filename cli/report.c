@@ -47,16 +47,15 @@ int cli_retention_days(const redisReply *campaign_hash)
     return d < 0 || d > 36500 ? 30 : (int)d;
 }
 
-aws_client *cli_aws(const char *region)
+aws_session *cli_aws(const char *region)
 {
-    aws_client_opts ao;
-    memset(&ao, 0, sizeof ao);
-    ao.region = region && *region ? region : NULL;
+    aws_session_opts so;
+    memset(&so, 0, sizeof so);
+    so.client.region = region && *region ? region : NULL;
     aws_error e;
-    aws_error_clear(&e);
-    aws_client *c = aws_client_new(&ao, &e);
-    if (!c) cli_err(CLI_FAIL, "AWS client: %s: %s", e.code, e.message);
-    return c;
+    aws_session *sess = aws_session_new(&so, &e);
+    if (!sess) cli_err(CLI_FAIL, "AWS client: %s: %s", e.code, e.message);
+    return sess;
 }
 
 bool cli_has_tag(const rds_instance *i, const char *k, const char *v)
@@ -107,11 +106,12 @@ static const rds_instance_list *fleet(rep *r, const char *region)
     if (r->nregions == REPORT_MAX_REGIONS) return NULL;
     region_cache *rc = &r->regions[r->nregions++];
     fc_strlcpy(rc->region, region, sizeof rc->region);
-    aws_client *c = cli_aws(region);
-    if (!c) {
+    aws_session *sess = cli_aws(region);
+    if (!sess) {
         rc->failed = r->aws_failed = true;
         return NULL;
     }
+    aws_client *c = aws_session_client(sess);
     rds_describe_opts o;
     memset(&o, 0, sizeof o);
     aws_error e;
@@ -121,7 +121,7 @@ static const rds_instance_list *fleet(rep *r, const char *region)
         rc->failed = r->aws_failed = true;
         rc->list = NULL;
     }
-    aws_client_free(c);
+    aws_session_free(sess);
     return rc->list;
 }
 

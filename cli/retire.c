@@ -227,6 +227,7 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
     ckeys k;
     store_ckeys(s, campaign, &k);
     redisReply *camp = NULL, *ids = NULL;
+    aws_session *sess = NULL;
     aws_client *c = NULL;
     rds_instance_list *fleet = NULL;
     target *t = NULL;
@@ -254,11 +255,12 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
             goto out;
         }
     }
-    c = cli_aws(cli_kv(camp, "region"));
-    if (!c) {
+    sess = cli_aws(cli_kv(camp, "region"));
+    if (!sess) {
         rc = CLI_FAIL;
         goto out;
     }
+    c = aws_session_client(sess);
     rds_describe_opts o;
     memset(&o, 0, sizeof o);
     aws_error e;
@@ -372,7 +374,7 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
 out:
     free(t);
     rds_instance_list_free(fleet);
-    aws_client_free(c);
+    aws_session_free(sess);
     if (ids) freeReplyObject(ids);
     if (camp) freeReplyObject(camp);
     store_close(s);

@@ -439,6 +439,7 @@ static int run(sub_opts *o, fc_config *cfg)
     store *s = cli_store(cfg);
     if (!s) return CLI_FAIL;
     int rc = CLI_FAIL;
+    aws_session *sess = NULL;
     aws_client *c = NULL;
     kms_key *key = NULL;
     aws_identity *who = NULL;
@@ -471,16 +472,14 @@ static int run(sub_opts *o, fc_config *cfg)
         if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
         goto checked;
     }
-    aws_client_opts ao;
-    memset(&ao, 0, sizeof ao);
-    ao.region = o->region;
-    aws_error e;
-    aws_error_clear(&e);
-    c = aws_client_new(&ao, &e);
-    if (!c) {
-        rc = cli_err(CLI_FAIL, "AWS client: %s: %s", e.code, e.message);
+    sess = cli_aws(o->region);
+    if (!sess) {
+        rc = CLI_FAIL;
         goto cleanup;
     }
+    c = aws_session_client(sess);
+    aws_error e;
+    aws_error_clear(&e);
     if (o->have_select && (rc = resolve_selector(c, o)) != CLI_OK) goto cleanup;
     if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
     rc = CLI_FAIL;
@@ -593,7 +592,7 @@ cleanup:
     rds_quota_list_free(q);
     aws_identity_free(who);
     kms_key_free(key);
-    aws_client_free(c);
+    aws_session_free(sess);
     store_close(s);
     return rc;
 }

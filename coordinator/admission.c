@@ -29,25 +29,21 @@ region_aws *coord_region(coord *c, const char *region, const char *account)
     if (c->nregions >= COORD_MAX_REGIONS) return NULL;
     region_aws *r = &c->regions[c->nregions];
     memset(r, 0, sizeof *r);
-    aws_client_opts o;
+    aws_session_opts o;
     memset(&o, 0, sizeof o);
-    o.region = region;
+    o.client.region = region;
+    o.s = c->s;
+    o.rate = c->rate;
+    o.account = account;
     aws_error e;
-    aws_error_clear(&e);
-    r->c = aws_client_new(&o, &e);
-    if (!r->c) {
+    r->sess = aws_session_new(&o, &e);
+    if (!r->sess) {
         log_error("cannot create AWS client", "region=%s code=%s err=\"%s\"", region, e.code, e.message);
         return NULL;
     }
+    r->c = aws_session_client(r->sess);
     fc_strlcpy(r->region, region, sizeof r->region);
     fc_strlcpy(r->account, account, sizeof r->account);
-    r->hud.s = c->s;
-    r->hud.cfg = c->rate;
-    fc_strlcpy(r->hud.region, region, sizeof r->hud.region);
-    fc_strlcpy(r->hud.account, account, sizeof r->hud.account);
-    aws_hooks h;
-    rl_hooks_fill(&h, &r->hud);
-    aws_client_set_hooks(r->c, &h);
     r->inst_max = r->snap_max = -1;
     c->nregions++;
     return r;

@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "kafka.h"
 #include "ratelimit.h"
+#include "session.h"
 #include "store.h"
 
 #include <signal.h>
@@ -47,8 +48,8 @@ typedef struct camp_view {
 typedef struct region_aws {
     char region[32];
     char account[32];
-    aws_client *c;
-    rl_hook_ud hud;
+    aws_session *sess;
+    aws_client *c;          /* the session's client */
     /* quota cache (DescribeAccountAttributes) */
     int64_t quota_ms;
     int inst_max, inst_used, snap_max, snap_used;

@@ -141,7 +141,7 @@ int coord_run(const fc_config *cfg)
 cleanup:
     coord_metrics_stop(metrics);
     campaigns_free(&c);
-    for (int i = 0; i < c.nregions; i++) aws_client_free(c.regions[i].c);
+    for (int i = 0; i < c.nregions; i++) aws_session_free(c.regions[i].sess);
     kafka_producer_free(c.prod, 10000);
     store_close(c.s);
     log_info("coordinator stopped", "%s", "");

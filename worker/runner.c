@@ -8,6 +8,7 @@
 #include "log.h"
 #include "prom.h"
 #include "registry.h"
+#include "session.h"
 #include "store_model.h"
 #include "util.h"
 
@@ -24,8 +25,8 @@
 
 typedef struct aws_slot {
     char region[32];
-    aws_client *c;
-    rl_hook_ud hud;
+    aws_session *sess;
+    aws_client *c; /* the session's client */
 } aws_slot;
 
 typedef struct runner_thread {
@@ -72,7 +73,7 @@ void runner_thread_fini(void *ud, void *tstate)
     (void)ud;
     runner_thread *t = tstate;
     if (!t) return;
-    for (int i = 0; i < t->naws; i++) aws_client_free(t->aws[i].c);
+    for (int i = 0; i < t->naws; i++) aws_session_free(t->aws[i].sess);
     store_close(t->s);
     free(t);
 }
@@ -157,33 +158,29 @@ struct aws_client *step_ctx_aws(step_ctx *ctx)
     const char *account = step_ctx_campaign_field(ctx, "account");
     for (int i = 0; i < t->naws; i++) {
         if (!strcmp(t->aws[i].region, region)) {
-            fc_strlcpy(t->aws[i].hud.account, account, sizeof t->aws[i].hud.account);
+            aws_session_set_account(t->aws[i].sess, account);
             return t->aws[i].c;
         }
     }
     int slot = t->naws < MAX_REGIONS ? t->naws++ : MAX_REGIONS - 1;
     aws_slot *a = &t->aws[slot];
-    if (a->c) aws_client_free(a->c);
+    aws_session_free(a->sess);
     memset(a, 0, sizeof *a);
-    aws_client_opts o;
+    aws_session_opts o;
     memset(&o, 0, sizeof o);
-    o.region = region;
+    o.client.region = region;
+    o.s = t->s;
+    o.rate = t->w->rate;
+    o.account = account;
     aws_error err;
-    aws_error_clear(&err);
-    a->c = aws_client_new(&o, &err);
-    if (!a->c) {
+    a->sess = aws_session_new(&o, &err);
+    if (!a->sess) {
         log_error("cannot create AWS client", "region=%s code=%s err=\"%s\"", region, err.code, err.message);
         if (slot == t->naws - 1) t->naws--;
         return NULL;
     }
+    a->c = aws_session_client(a->sess);
     fc_strlcpy(a->region, region, sizeof a->region);
-    a->hud.s = t->s;
-    a->hud.cfg = t->w->rate;
-    fc_strlcpy(a->hud.region, region, sizeof a->hud.region);
-    fc_strlcpy(a->hud.account, account, sizeof a->hud.account);
-    aws_hooks h;
-    rl_hooks_fill(&h, &a->hud);
-    aws_client_set_hooks(a->c, &h);
     return a->c;
 }
 

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "rds.h"
 #include "secrets.h"
+#include "session.h"
 #include "sts.h"
 #include "util.h"
 
@@ -847,24 +848,25 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    aws_client_opts o;
+    aws_session_opts so;
+    aws_client_opts *o = &so.client;
     aws_error err;
     const char *action = NULL;
     int i = 1;
-    memset(&o, 0, sizeof(o));
+    memset(&so, 0, sizeof(so));
     log_init("fc_aws_call");
     for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--show-secrets")) { g_show_secrets = true; continue; }
         if (!v) return usage();
-        if (!strcmp(a, "--role-arn")) o.role_arn = v;
-        else if (!strcmp(a, "--profile")) o.profile = v;
-        else if (!strcmp(a, "--max-attempts")) o.retry.max_attempts = atoi(v);
-        else if (!strcmp(a, "--base-ms")) o.retry.base_ms = atoll(v);
-        else if (!strcmp(a, "--cap-ms")) o.retry.cap_ms = atoll(v);
-        else if (!strcmp(a, "--quota")) o.retry.quota_max = atoi(v);
-        else if (!strcmp(a, "--timeout-ms")) o.timeout_ms = atoll(v);
+        if (!strcmp(a, "--role-arn")) so.creds.role_arn = v;
+        else if (!strcmp(a, "--profile")) so.creds.profile = v;
+        else if (!strcmp(a, "--max-attempts")) o->retry.max_attempts = atoi(v);
+        else if (!strcmp(a, "--base-ms")) o->retry.base_ms = atoll(v);
+        else if (!strcmp(a, "--cap-ms")) o->retry.cap_ms = atoll(v);
+        else if (!strcmp(a, "--quota")) o->retry.quota_max = atoi(v);
+        else if (!strcmp(a, "--timeout-ms")) o->timeout_ms = atoll(v);
         else return usage();
         i++;
     }
@@ -883,7 +885,8 @@ int main(int argc, char **argv)
     if (!fn) return usage();
 
     g_calls = json_array();
-    aws_client *c = aws_client_new(&o, &err);
+    aws_session *sess = aws_session_new(&so, &err);
+    aws_client *c = aws_session_client(sess);
     json_t *res = NULL;
     bool ok = false;
     if (c) {
@@ -904,6 +907,6 @@ int main(int argc, char **argv)
     if (text) puts(text);
     free(text);
     json_decref(out);
-    aws_client_free(c);
+    aws_session_free(sess);
     return ok ? 0 : 1;
 }

@@ -165,6 +165,26 @@ static void h_call(void *ud, const char *svc, const char *action, int status, co
     c->calls++;
 }
 
+/* The client borrows its credentials provider: one fixed provider per test,
+ * freed by drop_client after the client. */
+static aws_cred_provider *g_provider;
+
+static aws_cred_provider *fixed_provider(const aws_creds *cr)
+{
+    aws_error err;
+    aws_cred_opts co = {.fixed = cr};
+    aws_cred_provider *p = aws_cred_provider_new(&co, NULL, &err);
+    assert_non_null(p);
+    return p;
+}
+
+static void drop_client(aws_client *c)
+{
+    aws_client_free(c);
+    aws_cred_provider_free(g_provider);
+    g_provider = NULL;
+}
+
 static aws_client *client(counts *cn, int max_attempts, int quota)
 {
     char url[64];
@@ -175,13 +195,13 @@ static aws_client *client(counts *cn, int max_attempts, int quota)
     snprintf(cr.secret_access_key, sizeof(cr.secret_access_key), SECRET);
     snprintf(cr.session_token, sizeof(cr.session_token), TOKEN);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", S.port);
-    aws_client_opts o = {.region = "us-east-1", .endpoint_url = url, .creds = &cr,
-                         .timeout_ms = 5000};
+    aws_client_opts o = {.region = "us-east-1", .endpoint_url = url, .timeout_ms = 5000};
     o.retry.max_attempts = max_attempts;
     o.retry.base_ms = 2;
     o.retry.cap_ms = 20;
     o.retry.quota_max = quota;
-    aws_client *c = aws_client_new(&o, &err);
+    g_provider = fixed_provider(&cr);
+    aws_client *c = aws_client_new(&o, g_provider, &err);
     assert_non_null(c);
     aws_hooks h = {.acquire = h_acquire, .on_throttle = h_throttle, .on_call = h_call, .ud = cn};
     aws_client_set_hooks(c, &h);
@@ -216,7 +236,7 @@ static void test_no_secret_in_debug_logs(void **state)
     rds_instance_list_free(l);
     assert_false(sts_get_caller_identity(c, &id, &err));
     assert_string_equal(err.code, "SignatureDoesNotMatch");
-    aws_client_free(c);
+    drop_client(c);
 
     log_set_stream(stderr);
     log_set_level(LOG_INFO);
@@ -261,7 +281,7 @@ static void test_throttle_bounded(void **state)
     aws_identity_free(id);
     assert_int_equal(S.served, 2);
     assert_int_equal(aws_client_retry_tokens(c), 490);
-    aws_client_free(c);
+    drop_client(c);
 }
 
 static void test_auth_fails_fast(void **state)
@@ -278,7 +298,7 @@ static void test_auth_fails_fast(void **state)
     assert_int_equal(err.http_status, 403);
     assert_int_equal(S.served, 1);
     assert_int_equal(cn.calls, 1);
-    aws_client_free(c);
+    drop_client(c);
 }
 
 static void test_rate_limiter_refuses(void **state)
@@ -292,7 +312,7 @@ static void test_rate_limiter_refuses(void **state)
     assert_false(sts_get_caller_identity(c, &id, &err));
     assert_string_equal(err.code, "RateLimited");
     assert_int_equal(S.served, 0);
-    aws_client_free(c);
+    drop_client(c);
 }
 
 static void test_retry_quota_stops_storm(void **state)
@@ -308,7 +328,7 @@ static void test_retry_quota_stops_storm(void **state)
     assert_false(sts_get_caller_identity(c, &id, &err));
     assert_int_equal(S.served, 3);
     assert_int_equal(aws_client_retry_tokens(c), 0);
-    aws_client_free(c);
+    drop_client(c);
 }
 
 static void test_endpoints(void **state)
@@ -318,8 +338,9 @@ static void test_endpoints(void **state)
     aws_creds cr = {.access_key_id = "A", .secret_access_key = "B"};
     unsetenv("AWS_ENDPOINT_URL");
     setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:1/", 1);
-    aws_client_opts o = {.region = "eu-central-1", .creds = &cr};
-    aws_client *c = aws_client_new(&o, &err);
+    aws_client_opts o = {.region = "eu-central-1"};
+    aws_cred_provider *p = fixed_provider(&cr);
+    aws_client *c = aws_client_new(&o, p, &err);
     assert_non_null(c);
     assert_string_equal(aws_client_endpoint(c, AWS_SVC_RDS), "https://rds.eu-central-1.amazonaws.com");
     assert_string_equal(aws_client_endpoint(c, AWS_SVC_STS), "https://sts.eu-central-1.amazonaws.com");
@@ -329,16 +350,20 @@ static void test_endpoints(void **state)
     aws_client_free(c);
     setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2", 1);
     o.region = "cn-north-1";
-    c = aws_client_new(&o, &err);
+    c = aws_client_new(&o, p, &err);
     assert_string_equal(aws_client_endpoint(c, AWS_SVC_RDS), "http://127.0.0.1:2");
     assert_string_equal(aws_client_endpoint(c, AWS_SVC_KMS), "http://127.0.0.1:1");
     aws_client_free(c);
     unsetenv("AWS_ENDPOINT_URL");
     unsetenv("AWS_ENDPOINT_URL_KMS");
-    c = aws_client_new(&o, &err);
+    c = aws_client_new(&o, p, &err);
     assert_string_equal(aws_client_endpoint(c, AWS_SVC_RDS), "https://rds.cn-north-1.amazonaws.com.cn");
     aws_client_free(c);
     aws_client_free(NULL);
+    /* no provider: refused, not a client that cannot sign */
+    assert_null(aws_client_new(&o, NULL, &err));
+    assert_string_equal(err.code, "NoCredentials");
+    aws_cred_provider_free(p);
 }
 
 int main(void)

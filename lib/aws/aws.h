@@ -1,12 +1,16 @@
-/* aws — the AWS client object: region, endpoints, credentials provider,
- * retry policy, rate-limiter hooks, and the two wire protocols (Query/XML for
- * RDS and STS, JSON 1.1 for KMS and Secrets Manager) on one keep-alive curl
- * handle. Typed calls live in rds.h, kms.h, sts.h and secrets.h.
+/* aws — the AWS client object: region, endpoints, retry policy,
+ * rate-limiter hooks, and the two wire protocols (Query/XML for RDS and STS,
+ * JSON 1.1 for KMS and Secrets Manager) on one keep-alive curl handle,
+ * signing with the credentials provider it is given. Typed calls live in
+ * rds.h, kms.h, sts.h and secrets.h. The client knows nothing of STS: the
+ * provider's role and web-identity sources reach STS through the ops
+ * aws_session (session.h) wires in, which is where every binary gets its
+ * clients.
  *
- * NOT thread-safe: use one aws_client per thread (it owns one curl handle,
- * one credentials cache and one retry quota).
- * Ownership: aws_client_new copies every string in opts; aws_client_free
- * (accepts NULL) wipes the cached credentials. */
+ * NOT thread-safe: use one aws_client per thread (it owns one curl handle
+ * and one retry quota; its provider must not be shared between threads).
+ * Ownership: aws_client_new copies every string in opts and borrows the
+ * provider (which must outlive the client); aws_client_free accepts NULL. */
 #ifndef FC_AWS_H
 #define FC_AWS_H
 
@@ -45,18 +49,14 @@ typedef struct aws_client_opts {
     int64_t timeout_ms;              /* per attempt, default 30000 */
     size_t max_response;             /* default 16 MiB */
     aws_retry_cfg retry;             /* zero fields take the standard-mode defaults */
-    const char *profile;             /* default AWS_PROFILE */
-    const char *role_arn;            /* optional cross-account AssumeRole on top of the chain */
-    const char *role_session_name;   /* default "fleetcrypt" */
-    const char *external_id;
-    int role_duration_s;             /* default 3600 */
-    const aws_creds *creds;          /* fixed credentials instead of the chain (copied) */
     const char *user_agent;          /* default "fleetcrypt/0.1" */
 } aws_client_opts;
 
 typedef struct aws_client aws_client;
 
-aws_client *aws_client_new(const aws_client_opts *opts, aws_error *err);
+/* creds: the provider every signed call takes its credentials from
+ * (required; borrowed). */
+aws_client *aws_client_new(const aws_client_opts *opts, aws_cred_provider *creds, aws_error *err);
 void aws_client_free(aws_client *c);
 void aws_client_set_hooks(aws_client *c, const aws_hooks *hooks);
 const char *aws_client_region(const aws_client *c);
@@ -68,7 +68,7 @@ int aws_client_retry_tokens(const aws_client *c);
 
 /* ---- protocol layer used by the typed modules ---- */
 typedef enum {
-    AWS_SIGN_PROVIDER = 0, /* the client's credential chain */
+    AWS_SIGN_PROVIDER = 0, /* the client's credentials provider */
     AWS_SIGN_EXPLICIT,     /* the creds passed in (AssumeRole for the chain itself) */
     AWS_SIGN_NONE          /* unsigned (AssumeRoleWithWebIdentity) */
 } aws_sign_mode;

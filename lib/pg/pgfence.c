@@ -1,18 +1,28 @@
 /* pgfence — see pgfence.h. */
 #include "pgfence.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgrepl.h"
 #include "util.h"
+
+static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    if (!err || !cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
 
 bool pgfence_create(pgq *q, const char *schema, char *err, size_t errcap)
 {
     const char *a[] = {schema, schema};
-    if (!pgrepl_ddl(q, "pgfence_table", 2, a)) {
-        pgrepl_seterr(err, errcap, "creating %s.fence: %s", schema, q->err);
+    if (!pgq_tmpl_script(q, "pgfence_table", 2, a)) {
+        seterr(err, errcap, "creating %s.fence: %s", schema, q->err);
         return false;
     }
     return true;
@@ -21,10 +31,10 @@ bool pgfence_create(pgq *q, const char *schema, char *err, size_t errcap)
 static pgfence_rc sql_fail(pgq *q, const char *what, char *err, size_t errcap)
 {
     if (!strcmp(q->sqlstate, "42P01") || !strcmp(q->sqlstate, "3F000")) {
-        pgrepl_seterr(err, errcap, "%s: no fence table on this server", what);
+        seterr(err, errcap, "%s: no fence table on this server", what);
         return PGFENCE_MISSING;
     }
-    pgrepl_seterr(err, errcap, "%s: %s", what, q->err);
+    seterr(err, errcap, "%s: %s", what, q->err);
     return PGFENCE_ERROR;
 }
 
@@ -32,7 +42,7 @@ static PGresult *get_row(pgq *q, const char *schema, const char *row, bool lock)
 {
     const char *a[] = {schema, lock ? "FOR UPDATE" : ""};
     const char *p[] = {row};
-    return pgrepl_tmpl_exec(q, "pgfence_get", 2, a, 1, p);
+    return pgq_tmpl_exec(q, "pgfence_get", 2, a, 1, p);
 }
 
 pgfence_rc pgfence_state(pgq *q, const char *schema, const char *row, char *holder, size_t hcap, bool *drained,
@@ -42,7 +52,7 @@ pgfence_rc pgfence_state(pgq *q, const char *schema, const char *row, char *hold
     if (!r) return sql_fail(q, "reading the fence", err, errcap);
     if (PQntuples(r) != 1) {
         PQclear(r);
-        pgrepl_seterr(err, errcap, "reading the fence: row %s is missing", row);
+        seterr(err, errcap, "reading the fence: row %s is missing", row);
         return PGFENCE_MISSING;
     }
     if (holder) fc_strlcpy(holder, PQgetvalue(r, 0, 0), hcap);
@@ -56,7 +66,7 @@ pgfence_rc pgfence_take(pgq *q, const char *schema, const char *row, const char 
 {
     const char *a[] = {schema};
     const char *p[] = {row, fence};
-    PGresult *r = pgrepl_tmpl_exec(q, "pgfence_take", 1, a, 2, p);
+    PGresult *r = pgq_tmpl_exec(q, "pgfence_take", 1, a, 2, p);
     if (!r) return sql_fail(q, "taking the fence", err, errcap);
     int n = PQntuples(r);
     PQclear(r);
@@ -65,7 +75,7 @@ pgfence_rc pgfence_take(pgq *q, const char *schema, const char *row, const char 
     pgfence_rc rc = pgfence_state(q, schema, row, h, sizeof h, NULL, err, errcap);
     if (rc != PGFENCE_OK) return rc;
     if (newer) fc_strlcpy(newer, h, ncap);
-    pgrepl_seterr(err, errcap, "a newer holder (fence %s, ours %s) has acted on this server", h, fence);
+    seterr(err, errcap, "a newer holder (fence %s, ours %s) has acted on this server", h, fence);
     return PGFENCE_NEWER;
 }
 
@@ -82,7 +92,7 @@ pgfence_rc pgfence_begin(pgq *q, const char *schema, const char *row, const char
     if (PQntuples(r) != 1) {
         PQclear(r);
         pgfence_rollback(q);
-        pgrepl_seterr(err, errcap, "locking the fence: row %s is missing", row);
+        seterr(err, errcap, "locking the fence: row %s is missing", row);
         return PGFENCE_MISSING;
     }
     char h[64];
@@ -92,7 +102,7 @@ pgfence_rc pgfence_begin(pgq *q, const char *schema, const char *row, const char
     /* ours or older: (re)take it inside the transaction; newer: refuse */
     const char *a[] = {schema};
     const char *p[] = {row, fence};
-    r = pgrepl_tmpl_exec(q, "pgfence_take", 1, a, 2, p);
+    r = pgq_tmpl_exec(q, "pgfence_take", 1, a, 2, p);
     if (!r) {
         pgfence_rc rc = sql_fail(q, "taking the fence", err, errcap);
         pgfence_rollback(q);
@@ -102,7 +112,7 @@ pgfence_rc pgfence_begin(pgq *q, const char *schema, const char *row, const char
     PQclear(r);
     if (n != 1) {
         pgfence_rollback(q);
-        pgrepl_seterr(err, errcap, "a newer holder (fence %s, ours %s) has acted on this server", h, fence);
+        seterr(err, errcap, "a newer holder (fence %s, ours %s) has acted on this server", h, fence);
         return PGFENCE_NEWER;
     }
     return PGFENCE_OK;
@@ -111,7 +121,7 @@ pgfence_rc pgfence_begin(pgq *q, const char *schema, const char *row, const char
 bool pgfence_commit(pgq *q, char *err, size_t errcap)
 {
     if (pgq_cmd(q, "COMMIT", 0, NULL)) return true;
-    pgrepl_seterr(err, errcap, "COMMIT: %s", q->err);
+    seterr(err, errcap, "COMMIT: %s", q->err);
     pgfence_rollback(q);
     return false;
 }
@@ -133,9 +143,9 @@ bool pgfence_set_drained(pgq *q, const char *schema, const char *row, bool drain
 {
     const char *a[] = {schema};
     const char *p[] = {row, drained ? "true" : "false"};
-    PGresult *r = pgrepl_tmpl_exec(q, "pgfence_set_drained", 1, a, 2, p);
+    PGresult *r = pgq_tmpl_exec(q, "pgfence_set_drained", 1, a, 2, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "marking the fence drained=%d: %s", drained, q->err);
+        seterr(err, errcap, "marking the fence drained=%d: %s", drained, q->err);
         return false;
     }
     PQclear(r);
@@ -148,7 +158,7 @@ bool pgfence_identity(pgq *q, const char *admin_role, char *sysid, size_t scap, 
     const char *p[] = {admin_role};
     PGresult *r = pgq_exec(q, pgq_sql("pgfence_identity"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "identifying the server: %s", q->err);
+        seterr(err, errcap, "identifying the server: %s", q->err);
         return false;
     }
     fc_strlcpy(sysid, PQgetvalue(r, 0, 0), scap);
@@ -161,8 +171,8 @@ bool pgfence_identity(pgq *q, const char *admin_role, char *sysid, size_t scap, 
 bool pgfence_mark(pgq *q, const char *admin_role, const char *marker, char *err, size_t errcap)
 {
     const char *a[] = {admin_role, marker};
-    if (!pgrepl_ddl(q, "pgfence_mark", 2, a)) {
-        pgrepl_seterr(err, errcap, "marking the server (COMMENT ON ROLE %s): %s", admin_role, q->err);
+    if (!pgq_tmpl_script(q, "pgfence_mark", 2, a)) {
+        seterr(err, errcap, "marking the server (COMMENT ON ROLE %s): %s", admin_role, q->err);
         return false;
     }
     return true;

@@ -368,6 +368,26 @@ oom:
     return NULL;
 }
 
+bool pgq_tmpl_script(pgq *q, const char *name, int nargs, const char *const *args)
+{
+    char *sql = pgq_format(q, pgq_sql(name), nargs, args);
+    if (!sql) return false;
+    bool ok = pgq_script(q, sql);
+    fc_wipe(sql, strlen(sql));
+    free(sql);
+    return ok;
+}
+
+PGresult *pgq_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args, int nparams,
+                        const char *const *params)
+{
+    char *sql = pgq_format(q, pgq_sql(name), nargs, args);
+    if (!sql) return NULL;
+    PGresult *r = pgq_exec(q, sql, nparams, params);
+    free(sql);
+    return r;
+}
+
 int pgq_server_version(pgq *q)
 {
     return PQserverVersion(q->conn);

@@ -96,6 +96,14 @@ char *pgq_literal(pgq *q, const char *s);
  * statements and dynamic key lists, which
  * cannot take bind parameters. NULL on failure (q->err). Free with free(). */
 char *pgq_format(pgq *q, const char *tmpl, int nargs, const char *const *args);
+/* sql/<name>.sql built as a pgq_format template with args, then run with
+ * pgq_script (no parameters; the text is wiped before it is freed, as it may
+ * hold a password verifier or conninfo). False with q->err. */
+bool pgq_tmpl_script(pgq *q, const char *name, int nargs, const char *const *args);
+/* sql/<name>.sql built as a template with args, then run with parameters
+ * (pgq_exec). */
+PGresult *pgq_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args, int nparams,
+                        const char *const *params);
 
 /* Server version (e.g. 150004) */
 int pgq_server_version(pgq *q);

@@ -13,7 +13,6 @@
 #include "awsjson.h"
 #include "log.h"
 #include "sigv4.h"
-#include "sts.h"
 #include "util.h"
 
 #define AWS_URL_MAX 512
@@ -35,7 +34,7 @@ struct aws_client {
     char host[AWS_SVC_COUNT][256];   /* authority sent (and signed) as Host */
     char path[AWS_SVC_COUNT][256];
     aws_http *http;
-    aws_cred_provider *creds;
+    aws_cred_provider *creds;  /* borrowed */
     aws_retry_cfg retry;
     aws_retry_quota quota;
     aws_hooks hooks;
@@ -87,17 +86,22 @@ bad:
     return false;
 }
 
-aws_client *aws_client_new(const aws_client_opts *opts, aws_error *err)
+aws_client *aws_client_new(const aws_client_opts *opts, aws_cred_provider *creds, aws_error *err)
 {
-    aws_client *c = calloc(1, sizeof(*c));
     aws_client_opts none;
     memset(&none, 0, sizeof(none));
     if (!opts) opts = &none;
     aws_error_clear(err);
+    if (!creds) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "NoCredentials", "no credentials provider");
+        return NULL;
+    }
+    aws_client *c = calloc(1, sizeof(*c));
     if (!c) {
         aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "client allocation failed");
         return NULL;
     }
+    c->creds = creds;
     const char *region = opts->region && *opts->region ? opts->region : env_nonempty("AWS_REGION");
     if (!region) region = env_nonempty("AWS_DEFAULT_REGION");
     if (region) fc_strlcpy(c->region, region, sizeof(c->region));
@@ -123,16 +127,6 @@ aws_client *aws_client_new(const aws_client_opts *opts, aws_error *err)
     c->http = aws_http_new(&ho, err);
     if (!c->http) goto fail;
 
-    aws_cred_opts co = {.profile = opts->profile,
-                        .role_arn = opts->role_arn,
-                        .role_session_name = opts->role_session_name,
-                        .external_id = opts->external_id,
-                        .role_duration_s = opts->role_duration_s,
-                        .fixed = opts->creds};
-    aws_cred_sts_ops ops;
-    sts_cred_ops(&ops, c);
-    c->creds = aws_cred_provider_new(&co, &ops, err);
-    if (!c->creds) goto fail;
     log_debug("aws client ready", "region=%s rds=%s", c->region, c->endpoint[AWS_SVC_RDS]);
     return c;
 fail:
@@ -143,7 +137,6 @@ fail:
 void aws_client_free(aws_client *c)
 {
     if (!c) return;
-    aws_cred_provider_free(c->creds);
     aws_http_free(c->http);
     fc_wipe(c, sizeof(*c));
     free(c);

@@ -41,7 +41,8 @@ bool sts_assume_role_with_web_identity(aws_client *c, const char *role_arn,
                                        const char *session_name, const char *token,
                                        int duration_s, sts_assumed_role **out, aws_error *err);
 
-/* Fill ops so the client's credential provider can reach STS through c. */
+/* Fill ops so a credentials provider can reach STS through c (session.c
+ * wires them; the client itself never calls STS). */
 void sts_cred_ops(aws_cred_sts_ops *ops, aws_client *c);
 
 #endif

@@ -13,7 +13,7 @@
  * Temporary credentials are refreshed ahead of expiry (default 5 min).
  *
  * STS calls are made through aws_cred_sts_ops (implemented by sts.c, wired
- * by aws.c), so this module does not depend on the client.
+ * by session.c), so this module does not depend on the client.
  * Secrets: aws_creds holds the secret key and token; wipe it with
  * aws_creds_wipe() (the provider wipes its copies on free). Nothing here
  * ever logs a key, secret or token. Not thread-safe: one per client. */

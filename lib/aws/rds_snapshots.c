@@ -1,0 +1,150 @@
+/* rds_snapshots — typed RDS calls on DB snapshots: describe (page, every
+ * page, one), create, copy, delete, and restoring an instance from one; see
+ * rds.h. */
+#include "rds.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rds_int.h"
+#include "util.h"
+
+void rds_snapshot_free(rds_snapshot *s)
+{
+    if (!s) return;
+    free(s->tags);
+    free(s);
+}
+
+void rds_snapshot_list_free(rds_snapshot_list *l)
+{
+    if (!l) return;
+    for (size_t k = 0; k < l->n; k++) free(l->v[k].tags);
+    free(l->v);
+    free(l);
+}
+
+static bool parse_snapshot(const aws_xml_node *n, rds_snapshot *d)
+{
+    int64_t v = 0;
+    aws_xml_text(n, "DBSnapshotIdentifier", d->id, sizeof(d->id));
+    aws_xml_text(n, "DBSnapshotArn", d->arn, sizeof(d->arn));
+    aws_xml_text(n, "DBInstanceIdentifier", d->instance_id, sizeof(d->instance_id));
+    aws_xml_text(n, "Status", d->status, sizeof(d->status));
+    if (aws_xml_int64(n, "PercentProgress", &v)) d->percent_progress = (int)v;
+    aws_xml_bool(n, "Encrypted", &d->encrypted);
+    aws_xml_text(n, "KmsKeyId", d->kms_key_id, sizeof(d->kms_key_id));
+    aws_xml_int64(n, "AllocatedStorage", &d->allocated_storage);
+    aws_xml_text(n, "SnapshotType", d->snapshot_type, sizeof(d->snapshot_type));
+    aws_xml_text(n, "SnapshotCreateTime", d->create_time, sizeof(d->create_time));
+    aws_xml_text(n, "Engine", d->engine, sizeof(d->engine));
+    aws_xml_text(n, "EngineVersion", d->engine_version, sizeof(d->engine_version));
+    aws_xml_text(n, "SourceDBSnapshotIdentifier", d->source_snapshot_id,
+                 sizeof(d->source_snapshot_id));
+    return rds_parse_tags(aws_xml_child(n, "TagList"), &d->tags, &d->n_tags);
+}
+
+static bool p_snapshot(const aws_xml_node *n, void *d) { return parse_snapshot(n, d); }
+static void f_snapshot(void *p) { rds_snapshot_free(p); }
+
+bool rds_snapshot_call(aws_client *c, const char *action, aws_query *q, rds_snapshot **out,
+                          aws_error *err)
+{
+    return rds_call_one(c, action, q, "DBSnapshot", p_snapshot, sizeof(rds_snapshot), f_snapshot,
+                    (void **)out, err);
+}
+
+static void clear_snapshot(void *p) { free(((rds_snapshot *)p)->tags); }
+
+static const list_kind K_SNAPSHOTS = {"DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshots/DBSnapshot",
+                                      "DBSnapshotNotFound", "DBSnapshot", sizeof(rds_snapshot),
+                                      LIST_FIELDS(rds_snapshot_list), p_snapshot, clear_snapshot};
+
+bool rds_describe_db_snapshots_page(aws_client *c, const rds_describe_opts *o,
+                                    rds_snapshot_list **out, aws_error *err)
+{
+    return (*out = rds_list_page(c, &K_SNAPSHOTS, o, err)) != NULL;
+}
+
+bool rds_describe_db_snapshots_each(aws_client *c, const rds_describe_opts *o,
+                                    rds_snapshot_page_fn fn, void *ud, aws_error *err)
+{
+    page_sink s = {.snapshots = fn, .ud = ud};
+    return rds_list_each(c, &K_SNAPSHOTS, o, &s, err);
+}
+
+bool rds_describe_db_snapshots_all(aws_client *c, const rds_describe_opts *o,
+                                   rds_snapshot_list **out, aws_error *err)
+{
+    return (*out = rds_list_all(c, &K_SNAPSHOTS, o, err)) != NULL;
+}
+
+bool rds_describe_db_snapshot(aws_client *c, const char *id, rds_snapshot **out, aws_error *err)
+{
+    return (*out = rds_list_one(c, &K_SNAPSHOTS, id, err)) != NULL;
+}
+
+/* ---------------- snapshots ---------------- */
+bool rds_create_db_snapshot(aws_client *c, const char *snapshot_id, const char *instance_id,
+                            const aws_tag *tags, size_t ntags, rds_snapshot **out, aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "CreateDBSnapshot", RDS_VERSION);
+    aws_query_add(&q, "DBSnapshotIdentifier", snapshot_id);
+    aws_query_add(&q, "DBInstanceIdentifier", instance_id);
+    rds_add_tags(&q, "Tags", tags, ntags);
+    return rds_snapshot_call(c, "CreateDBSnapshot", &q, out, err);
+}
+
+bool rds_copy_db_snapshot(aws_client *c, const rds_copy_snapshot_opts *o, rds_snapshot **out,
+                          aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "CopyDBSnapshot", RDS_VERSION);
+    aws_query_add(&q, "SourceDBSnapshotIdentifier", o->source_id);
+    aws_query_add(&q, "TargetDBSnapshotIdentifier", o->target_id);
+    aws_query_add(&q, "KmsKeyId", o->kms_key_id);
+    rds_add_tri(&q, "CopyTags", o->copy_tags);
+    rds_add_tags(&q, "Tags", o->tags, o->ntags);
+    return rds_snapshot_call(c, "CopyDBSnapshot", &q, out, err);
+}
+
+bool rds_delete_db_snapshot(aws_client *c, const char *snapshot_id, rds_snapshot **out,
+                            aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "DeleteDBSnapshot", RDS_VERSION);
+    aws_query_add(&q, "DBSnapshotIdentifier", snapshot_id);
+    return rds_snapshot_call(c, "DeleteDBSnapshot", &q, out, err);
+}
+
+void rds_restore_opts_init(rds_restore_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->multi_az = o->port = o->deletion_protection = o->publicly_accessible = RDS_UNSET;
+}
+
+bool rds_restore_db_instance_from_db_snapshot(aws_client *c, const rds_restore_opts *o,
+                                              rds_instance **out, aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "RestoreDBInstanceFromDBSnapshot", RDS_VERSION);
+    aws_query_add(&q, "DBInstanceIdentifier", o->identifier);
+    aws_query_add(&q, "DBSnapshotIdentifier", o->snapshot_id);
+    aws_query_add(&q, "DBInstanceClass", o->instance_class);
+    aws_query_add(&q, "DBSubnetGroupName", o->subnet_group);
+    aws_query_add_list(&q, "VpcSecurityGroupIds.VpcSecurityGroupId", o->vpc_sg_ids,
+                       o->n_vpc_sg_ids);
+    aws_query_add(&q, "DBParameterGroupName", o->param_group);
+    aws_query_add(&q, "OptionGroupName", o->option_group);
+    rds_add_tri(&q, "MultiAZ", o->multi_az);
+    rds_add_opt_int(&q, "Port", o->port, true);
+    rds_add_tri(&q, "DeletionProtection", o->deletion_protection);
+    rds_add_tri(&q, "PubliclyAccessible", o->publicly_accessible);
+    aws_query_add(&q, "StorageType", o->storage_type);
+    rds_add_tags(&q, "Tags", o->tags, o->ntags);
+    return rds_instance_call(c, "RestoreDBInstanceFromDBSnapshot", &q, out, err);
+}
+

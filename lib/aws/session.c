@@ -1,0 +1,82 @@
+/* aws session — see session.h. */
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sts.h"
+#include "util.h"
+
+struct aws_session {
+    aws_cred_provider *creds;
+    aws_client *client;
+    rl_hook_ud hud;  /* the rate limit's context (s == NULL: no hooks) */
+};
+
+/* The provider's STS operations go through the session's client, which
+ * exists by the time the provider first resolves (on the first signed call). */
+static bool op_assume_role(void *ctx, const aws_creds *source, const char *role_arn, const char *session_name,
+                           const char *external_id, int duration_s, aws_creds *out, aws_error *err)
+{
+    aws_session *s = ctx;
+    aws_cred_sts_ops ops;
+    sts_cred_ops(&ops, s->client);
+    return ops.assume_role(ops.ctx, source, role_arn, session_name, external_id, duration_s, out, err);
+}
+
+static bool op_assume_role_web_identity(void *ctx, const char *role_arn, const char *session_name,
+                                        const char *token, int duration_s, aws_creds *out, aws_error *err)
+{
+    aws_session *s = ctx;
+    aws_cred_sts_ops ops;
+    sts_cred_ops(&ops, s->client);
+    return ops.assume_role_web_identity(ops.ctx, role_arn, session_name, token, duration_s, out, err);
+}
+
+aws_session *aws_session_new(const aws_session_opts *o, aws_error *err)
+{
+    aws_session_opts none;
+    memset(&none, 0, sizeof none);
+    if (!o) o = &none;
+    aws_error_clear(err);
+    aws_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "session allocation failed");
+        return NULL;
+    }
+    aws_cred_sts_ops ops = {.assume_role = op_assume_role,
+                            .assume_role_web_identity = op_assume_role_web_identity,
+                            .ctx = s};
+    s->creds = aws_cred_provider_new(&o->creds, &ops, err);
+    if (!s->creds) goto fail;
+    s->client = aws_client_new(&o->client, s->creds, err);
+    if (!s->client) goto fail;
+    if (o->s) {
+        s->hud.s = o->s;
+        s->hud.cfg = o->rate;
+        fc_strlcpy(s->hud.region, aws_client_region(s->client), sizeof s->hud.region);
+        aws_session_set_account(s, o->account);
+        aws_hooks h;
+        rl_hooks_fill(&h, &s->hud);
+        aws_client_set_hooks(s->client, &h);
+    }
+    return s;
+fail:
+    aws_session_free(s);
+    return NULL;
+}
+
+void aws_session_free(aws_session *s)
+{
+    if (!s) return;
+    aws_client_free(s->client);
+    aws_cred_provider_free(s->creds);
+    free(s);
+}
+
+aws_client *aws_session_client(const aws_session *s) { return s ? s->client : NULL; }
+
+void aws_session_set_account(aws_session *s, const char *account)
+{
+    if (s) fc_strlcpy(s->hud.account, account ? account : "", sizeof s->hud.account);
+}
