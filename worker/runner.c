@@ -1,6 +1,8 @@
 /* runner — see runner.h. One runner_thread per executor: its own Redis
- * connection and AWS clients (neither is thread-safe). */
+ * connection and AWS clients (neither is thread-safe). The services a step
+ * reaches through its step_ctx are in ctx.c. */
 #include "runner.h"
+#include "ctx.h"
 #include "aws.h"
 #include "emit.h"
 #include "fleetcache.h"
@@ -12,44 +14,14 @@
 #include "store_model.h"
 #include "util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REGIONS 4
 /* A busy lease is retried for about this long before the message is left to
  * the lease holder and the reconciler. */
 #define BUSY_LOG_AFTER 60 /* deferrals before saying so at INFO */
 #define REDIS_DOWN_MAX_DEFERRALS 600
-
-typedef struct aws_slot {
-    char region[32];
-    aws_session *sess;
-    aws_client *c; /* the session's client */
-} aws_slot;
-
-typedef struct runner_thread {
-    worker *w;
-    store *s;
-    aws_slot aws[MAX_REGIONS];
-    int naws;
-} runner_thread;
-
-struct step_ctx {
-    runner_thread *t;
-    worker *w;
-    const fc_step_msg *msg;
-    const strategy_def *sd;
-    const step_def *def;
-    char *opts[STRATEGY_MAX_OPTS]; /* sd->opts' checked values, resolved once per run */
-    store_kv rec, camp;
-    const char *token;
-    const char *fence;
-    int64_t lease_until; /* monotonic ms, our estimate */
-    lease_hold *hold;    /* the keeper's heartbeat for this run (may be NULL) */
-    sargs fields;        /* record fields written with the outcome */
-};
 
 void *runner_thread_init(void *ud, int index)
 {
@@ -76,161 +48,6 @@ void runner_thread_fini(void *ud, void *tstate)
     for (int i = 0; i < t->naws; i++) aws_session_free(t->aws[i].sess);
     store_close(t->s);
     free(t);
-}
-
-/* ---------------------------------------------------------------- step_ctx */
-const char *step_ctx_campaign(const step_ctx *ctx) { return ctx->msg->campaign; }
-const char *step_ctx_instance(const step_ctx *ctx) { return ctx->msg->instance; }
-const char *step_ctx_step(const step_ctx *ctx) { return ctx->msg->step; }
-uint32_t step_ctx_attempt(const step_ctx *ctx) { return ctx->msg->attempt; }
-const char *step_ctx_fence(const step_ctx *ctx) { return ctx->fence ? ctx->fence : "0"; }
-
-const char *step_ctx_campaign_field(const step_ctx *ctx, const char *name)
-{
-    const char *v = kv_get(&ctx->camp, name);
-    return v ? v : "";
-}
-
-const char *step_ctx_opt(step_ctx *ctx, const char *name)
-{
-    const opt_def *o = strategy_opt(ctx->sd, name);
-    if (!o) {
-        log_error("step asked for an option its strategy does not declare", "option=%s", name);
-        return "";
-    }
-    const char *v = ctx->opts[o - ctx->sd->opts];
-    return v ? v : "";
-}
-
-bool step_ctx_opt_bool(step_ctx *ctx, const char *name) { return opt_truthy(step_ctx_opt(ctx, name)); }
-
-int64_t step_ctx_opt_i64(step_ctx *ctx, const char *name, int64_t dflt)
-{
-    const char *v = step_ctx_opt(ctx, name);
-    if (!*v) return dflt;
-    const opt_def *o = strategy_opt(ctx->sd, name);
-    int64_t n = dflt;
-    if (o && o->type == OPT_BYTES) return opt_parse_bytes(v, &n) ? n : dflt;
-    char *end = NULL;
-    long long x = strtoll(v, &end, 10);
-    return end != v && !*end ? (int64_t)x : dflt;
-}
-
-const char *step_ctx_fact(const step_ctx *ctx, const char *name)
-{
-    char f[96];
-    snprintf(f, sizeof f, "f.%s", name);
-    for (int i = ctx->fields.n - 2; i >= 0; i -= 2)
-        if (!strcmp(ctx->fields.v[i], f)) return ctx->fields.v[i + 1];
-    return kv_get(&ctx->rec, f);
-}
-
-void step_ctx_set_fact(step_ctx *ctx, const char *name, const char *value)
-{
-    char f[96];
-    snprintf(f, sizeof f, "f.%s", name);
-    sargs_add(&ctx->fields, f);
-    sargs_add(&ctx->fields, value ? value : "");
-}
-
-void step_ctx_set_factf(step_ctx *ctx, const char *name, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    step_ctx_set_fact(ctx, name, buf);
-}
-
-void step_ctx_set_field(step_ctx *ctx, const char *name, const char *value)
-{
-    /* only the public record fields a step may set */
-    if (strcmp(name, "downtime_s") && strcmp(name, "rows_verified")) return;
-    sargs_add(&ctx->fields, name);
-    sargs_add(&ctx->fields, value);
-}
-
-struct aws_client *step_ctx_aws(step_ctx *ctx)
-{
-    runner_thread *t = ctx->t;
-    const char *region = step_ctx_campaign_field(ctx, "region");
-    const char *account = step_ctx_campaign_field(ctx, "account");
-    for (int i = 0; i < t->naws; i++) {
-        if (!strcmp(t->aws[i].region, region)) {
-            aws_session_set_account(t->aws[i].sess, account);
-            return t->aws[i].c;
-        }
-    }
-    int slot = t->naws < MAX_REGIONS ? t->naws++ : MAX_REGIONS - 1;
-    aws_slot *a = &t->aws[slot];
-    aws_session_free(a->sess);
-    memset(a, 0, sizeof *a);
-    aws_session_opts o;
-    memset(&o, 0, sizeof o);
-    o.client.region = region;
-    o.s = t->s;
-    o.rate = t->w->rate;
-    o.account = account;
-    aws_error err;
-    a->sess = aws_session_new(&o, &err);
-    if (!a->sess) {
-        log_error("cannot create AWS client", "region=%s code=%s err=\"%s\"", region, err.code, err.message);
-        if (slot == t->naws - 1) t->naws--;
-        return NULL;
-    }
-    a->c = aws_session_client(a->sess);
-    fc_strlcpy(a->region, region, sizeof a->region);
-    return a->c;
-}
-
-/* The keeper renews the lease in the background (every TTL/3); this check
- * adds the step's own renewal when the keeper's confirmation is stale (its
- * Redis connection down, or the keeper stopped at the step's deadline). */
-bool step_ctx_lease_ok(step_ctx *ctx)
-{
-    if (lease_hold_lost(ctx->hold)) {
-        log_warn("lease lost (found by the heartbeat): not acting", "%s", "");
-        return false;
-    }
-    int64_t now = fc_mono_ms();
-    int64_t ttl = ctx->w->lease_ttl_ms;
-    int64_t kept = lease_hold_until(ctx->hold);
-    if (kept > ctx->lease_until) ctx->lease_until = kept;
-    if (ctx->lease_until - now > ttl / 2) return true;
-    int rc = store_lease_renew(ctx->t->s, ctx->msg->campaign, ctx->msg->instance, ctx->token, ttl);
-    if (rc == 1) {
-        ctx->lease_until = now + ttl;
-        return true;
-    }
-    if (rc == 0) lease_hold_set_lost(ctx->hold);
-    log_warn("lease lost or not confirmable: not acting", "rc=%d", rc);
-    return false;
-}
-
-bool step_ctx_cache(step_ctx *ctx, const char *kind, const char *id, int64_t since_ms, step_cache_view *out)
-{
-    return fleetcache_get(ctx->t->s, step_ctx_campaign_field(ctx, "region"), kind, id, since_ms, out);
-}
-
-bool step_ctx_slot(step_ctx *ctx, const char *cls)
-{
-    char key[256], member[160];
-    rl_slot_key(ctx->t->s, step_ctx_campaign_field(ctx, "account"), step_ctx_campaign_field(ctx, "region"),
-                cls, key, sizeof key);
-    snprintf(member, sizeof member, "%s/%s", ctx->msg->campaign, ctx->msg->instance);
-    int64_t ttl = step_deadline_s(&ctx->w->lim, ctx->def) * 1000 + 60000;
-    int rc = rl_slot_acquire(ctx->t->s, key, member, ttl, rl_class_limit(cls));
-    return rc != 0; /* Redis error: do not block on the limiter */
-}
-
-static void slot_release(step_ctx *ctx, const char *cls)
-{
-    char key[256], member[160];
-    rl_slot_key(ctx->t->s, step_ctx_campaign_field(ctx, "account"), step_ctx_campaign_field(ctx, "region"),
-                cls, key, sizeof key);
-    snprintf(member, sizeof member, "%s/%s", ctx->msg->campaign, ctx->msg->instance);
-    rl_slot_release(ctx->t->s, key, member);
 }
 
 /* ---------------------------------------------------------------- run */
@@ -434,7 +251,7 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
             fleetcache_unwant(t->s, region, prior_wait);
         if (def->limit_class) {
             const char *nc = strcmp(tr.new_state, "running") ? NULL : class_of(sd, tr.new_step);
-            if (!nc || strcmp(nc, def->limit_class)) slot_release(&ctx, def->limit_class);
+            if (!nc || strcmp(nc, def->limit_class)) ctx_slot_release(&ctx, def->limit_class);
         }
         uint64_t ep = strtoull(epoch, NULL, 10);
         if (tr.emit_now && member[0]) {

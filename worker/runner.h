@@ -2,7 +2,7 @@
  * the instance record and take the lease (lua/step_begin.lua), run the
  * strategy's step function, plan the transition, record it fenced with the
  * successor in the outbox (lua/step_end.lua), produce the successor and the
- * audit event. Implements the step_ctx accessors of lib/step.h. */
+ * audit event. The step_ctx accessors of lib/engine/step.h are in ctx.c. */
 #ifndef FC_WORKER_RUNNER_H
 #define FC_WORKER_RUNNER_H
 

@@ -1,0 +1,49 @@
+/* ctx — what runner.c and ctx.c share: an executor thread's state
+ * (runner_thread: its Redis connection and per-region AWS sessions, owned
+ * by the thread, freed by runner_thread_fini) and the step_ctx a step
+ * function receives (on the runner's stack for one run; every pointer in it
+ * is borrowed from the runner's task and reply). Private to worker/. */
+#ifndef FC_WORKER_CTX_H
+#define FC_WORKER_CTX_H
+
+#include "codec.h"
+#include "lease_keeper.h"
+#include "session.h"
+#include "step.h"
+#include "store_model.h"
+#include "worker.h"
+
+#define MAX_REGIONS 4
+
+typedef struct aws_slot {
+    char region[32];
+    aws_session *sess;
+    aws_client *c; /* the session's client */
+} aws_slot;
+
+typedef struct runner_thread {
+    worker *w;
+    store *s;
+    aws_slot aws[MAX_REGIONS];
+    int naws;
+} runner_thread;
+
+struct step_ctx {
+    runner_thread *t;
+    worker *w;
+    const fc_step_msg *msg;
+    const strategy_def *sd;
+    const step_def *def;
+    char *opts[STRATEGY_MAX_OPTS]; /* sd->opts' checked values, resolved once per run */
+    store_kv rec, camp;
+    const char *token;
+    const char *fence;
+    int64_t lease_until; /* monotonic ms, our estimate */
+    lease_hold *hold;    /* the keeper's heartbeat for this run (may be NULL) */
+    sargs fields;        /* record fields written with the outcome */
+};
+
+/* Release a concurrency-class slot this run took (step_ctx_slot). */
+void ctx_slot_release(step_ctx *ctx, const char *cls);
+
+#endif
