@@ -22,6 +22,7 @@
 #include "util.h"
 #include "window.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,72 +214,96 @@ out:
     return rc;
 }
 
+static const char *const passthrough[] = {"cutover",  "cutover-method", "window",        "db-secret",
+                                          "validate", "prewarm",        "live-validate", NULL};
+static const char *const bools[] = {"replica-identity-full", "allow-reboot", NULL};
+
+enum { SO_KEEP = 256, SO_DRY, SO_CAMPAIGN, SO_KEY, SO_STRATEGY, SO_REGION, SO_MP, SO_SELECT, SO_FILE,
+       SO_PASS = 300, SO_BOOL = 400 };
+
+typedef struct sub_parse {
+    sub_opts *o;
+    bool set_campaign, set_key, set_strategy, set_mp, set_region;
+} sub_parse;
+
+static int sub_opt(void *ud, int val, const char *v)
+{
+    sub_parse *p = ud;
+    sub_opts *o = p->o;
+    switch (val) {
+    case 'y': o->yes = true; break;
+    case SO_KEEP: o->keep_snapshots = true; break;
+    case SO_DRY: o->dry_run = true; break;
+    case SO_CAMPAIGN:
+        fc_strlcpy(o->campaign, v, sizeof o->campaign);
+        p->set_campaign = true;
+        break;
+    case SO_KEY:
+        if (!fc_strlcpy(o->kms_key, v, sizeof o->kms_key)) return cli_err(CLI_USAGE, "--kms-key is too long");
+        p->set_key = true;
+        break;
+    case SO_STRATEGY:
+        fc_strlcpy(o->strategy, v, sizeof o->strategy);
+        p->set_strategy = true;
+        break;
+    case SO_REGION:
+        fc_strlcpy(o->region, v, sizeof o->region);
+        p->set_region = true;
+        break;
+    case SO_MP: {
+        char *end = NULL;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < 1 || n > 10000)
+            return cli_err(CLI_USAGE, "--max-parallel must be an integer in [1, 10000], got '%.40s'", v);
+        o->max_parallel = (int)n;
+        p->set_mp = true;
+        break;
+    }
+    case SO_SELECT:
+        if (!fc_strlcpy(o->select, v, sizeof o->select)) return cli_err(CLI_USAGE, "select: selector is too long");
+        o->have_select = true;
+        break;
+    case SO_FILE: fc_strlcpy(o->file, v, sizeof o->file); break;
+    default:
+        if (val >= SO_BOOL) json_object_set_new(o->extra, bools[val - SO_BOOL], json_true());
+        else if (val >= SO_PASS) json_object_set_new(o->extra, passthrough[val - SO_PASS], json_string(v));
+    }
+    return CLI_GO;
+}
+
 static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
 {
-    bool set_campaign = false, set_key = false, set_strategy = false, set_mp = false, set_region = false,
-         want_stdin = false;
-    static const char *const passthrough[] = {"cutover",  "cutover-method", "window",        "db-secret",
-                                              "validate", "prewarm",        "live-validate", NULL};
-    static const char *const bools[] = {"replica-identity-full", "allow-reboot", NULL};
-    for (int i = 0; i < argc; i++) {
+    bool want_stdin = false;
+    struct option opts[32] = {
+        {"yes", no_argument, NULL, 'y'},
+        {"keep-snapshots", no_argument, NULL, SO_KEEP},
+        {"dry-run", no_argument, NULL, SO_DRY},
+        {"campaign", required_argument, NULL, SO_CAMPAIGN},
+        {"kms-key", required_argument, NULL, SO_KEY},
+        {"strategy", required_argument, NULL, SO_STRATEGY},
+        {"region", required_argument, NULL, SO_REGION},
+        {"max-parallel", required_argument, NULL, SO_MP},
+        {"select", required_argument, NULL, SO_SELECT},
+        {"file", required_argument, NULL, SO_FILE},
+    };
+    int n = 10;
+    for (int k = 0; passthrough[k] && n < 30; k++)
+        opts[n++] = (struct option){passthrough[k], required_argument, NULL, SO_PASS + k};
+    for (int k = 0; bools[k] && n < 31; k++) opts[n++] = (struct option){bools[k], no_argument, NULL, SO_BOOL + k};
+    sub_parse sp = {.o = o};
+    int first = argc;
+    int prc = cli_args(cfg, argc, argv, opts, "y", sub_opt, &sp, &first);
+    if (prc != CLI_GO) return prc;
+    bool set_campaign = sp.set_campaign, set_key = sp.set_key, set_strategy = sp.set_strategy, set_mp = sp.set_mp,
+         set_region = sp.set_region;
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
-        int cf = cli_config_flag(cfg, argc, argv, &i);
-        if (cf < 0) return CLI_USAGE;
-        if (cf) continue;
         if (!strcmp(a, "-")) {
             want_stdin = true;
             continue;
         }
-        if (a[0] != '-') {
-            if (!fc_valid_db_identifier(a)) return cli_err(CLI_USAGE, "invalid instance id '%.80s'", a);
-            if (!add_id(o, a)) return cli_err(CLI_USAGE, "too many instances");
-            continue;
-        }
-        if (!strcmp(a, "--keep-snapshots")) { o->keep_snapshots = true; continue; }
-        if (!strcmp(a, "--yes") || !strcmp(a, "-y")) { o->yes = true; continue; }
-        if (!strcmp(a, "--dry-run")) { o->dry_run = true; continue; }
-        bool done = false;
-        for (int k = 0; bools[k]; k++)
-            if (!strcmp(a + 2, bools[k])) {
-                json_object_set_new(o->extra, bools[k], json_true());
-                done = true;
-            }
-        if (done) continue;
-        if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--campaign")) {
-            fc_strlcpy(o->campaign, v, sizeof o->campaign);
-            set_campaign = true;
-        } else if (!strcmp(a, "--kms-key")) {
-            if (!fc_strlcpy(o->kms_key, v, sizeof o->kms_key)) return cli_err(CLI_USAGE, "--kms-key is too long");
-            set_key = true;
-        } else if (!strcmp(a, "--strategy")) {
-            fc_strlcpy(o->strategy, v, sizeof o->strategy);
-            set_strategy = true;
-        } else if (!strcmp(a, "--region")) {
-            fc_strlcpy(o->region, v, sizeof o->region);
-            set_region = true;
-        } else if (!strcmp(a, "--max-parallel")) {
-            char *end = NULL;
-            long n = strtol(v, &end, 10);
-            if (!*v || *end || n < 1 || n > 10000)
-                return cli_err(CLI_USAGE, "--max-parallel must be an integer in [1, 10000], got '%.40s'", v);
-            o->max_parallel = (int)n;
-            set_mp = true;
-        } else if (!strcmp(a, "--select")) {
-            if (!fc_strlcpy(o->select, v, sizeof o->select)) return cli_err(CLI_USAGE, "select: selector is too long");
-            o->have_select = true;
-        } else if (!strcmp(a, "--file")) {
-            fc_strlcpy(o->file, v, sizeof o->file);
-        } else {
-            bool pt = false;
-            for (int k = 0; passthrough[k]; k++)
-                if (!strcmp(a + 2, passthrough[k])) {
-                    json_object_set_new(o->extra, passthrough[k], json_string(v));
-                    pt = true;
-                }
-            if (!pt) return cli_err(CLI_USAGE, "unknown option %s", a);
-        }
+        if (!fc_valid_db_identifier(a)) return cli_err(CLI_USAGE, "invalid instance id '%.80s'", a);
+        if (!add_id(o, a)) return cli_err(CLI_USAGE, "too many instances");
     }
     if (o->file[0]) {
         int rc = read_file(o, set_campaign, set_key, set_strategy, set_mp, set_region);

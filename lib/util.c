@@ -1,5 +1,6 @@
 /* util — see util.h. */
 #include "util.h"
+#include "cfg.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -103,8 +104,8 @@ void fc_hex(const unsigned char *in, size_t n, char *out)
 
 void fc_crashpoint(const char *name)
 {
-    const char *at = getenv("FLEETCRYPT_TEST_CRASH_AT");
-    const char *dir = getenv("FLEETCRYPT_TEST_CRASH_DIR");
+    const char *at = cfg_env_str(CFG_TEST_CRASH_AT);
+    const char *dir = cfg_env_str(CFG_TEST_CRASH_DIR);
     if (!at || !*at || !dir || !*dir || !name) return;
     size_t n = strlen(name);
     const char *p = at;
