@@ -96,7 +96,8 @@ store *cli_store(const fc_config *cfg);
 
 #ifdef FC_UNIT_TESTING
 /* submit.c: argument and campaign-file checks alone (UNITTEST, for tests and
- * fuzz targets); CLI_OK or CLI_USAGE, the campaign id and the ids joined by '\n'. */
+ * fuzz targets; argv[0] is "submit"); CLI_OK or CLI_USAGE, the campaign id and
+ * the ids joined by '\n'. */
 int submit_check_args(fc_config *cfg, int argc, char **argv, char *campaign, size_t ccap, char *ids,
                       size_t icap, int *nids);
 #endif

@@ -22,7 +22,8 @@ _fleetcrypt()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="submit status top approve pause resume abort retry logs report retire help"
-    local common="--redis-url --kafka-brokers --topic-prefix --key-prefix -X --help"
+    # the CLI's common flags (lib/cfg.c's table: `fleetcrypt --help` lists them)
+    local common="--redis-url --key-prefix --node-id --help --version"
 
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -32,7 +33,7 @@ _fleetcrypt()
         esac
     done
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "$commands --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
         return 0
     fi
 
@@ -47,8 +48,7 @@ _fleetcrypt()
         --file | --output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --db-secret) COMPREPLY=($(compgen -W "rds-managed file:" -- "$cur")); return 0 ;;
         --campaign | --kms-key | --window | --max-parallel | --region | --select | --interval | \
-            --retention-days | --wait-timeout | --redis-url | --kafka-brokers | --topic-prefix | \
-            --key-prefix | -X)
+            --retention-days | --wait-timeout | --redis-url | --key-prefix | --node-id)
             return 0 ;;
     esac
 
@@ -80,7 +80,7 @@ _fleetcrypt()
                     -*) ;;
                     *) case ${COMP_WORDS[i-1]} in
                            --format | --output | --interval | --retention-days | --wait-timeout | --redis-url | \
-                               --kafka-brokers | --topic-prefix | --key-prefix | -X) ;;
+                               --key-prefix | --node-id) ;;
                            *) npos=$((npos + 1)) ;;
                        esac ;;
                 esac
