@@ -476,7 +476,12 @@ int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *fir
             rc = CFG_ARGS_EXIT_OK;
         } else if (o == '?') {
             if (optopt) fprintf(stderr, "%s: unknown option -%c (try --help)\n", cmd->prog, optopt);
-            else fprintf(stderr, "%s: unknown option %.*s (try --help)\n", cmd->prog, (int)strcspn(at, "="), at);
+            else {
+                int nl = (int)strcspn(at, "="), matches = 0;
+                for (size_t i = 0; nl > 2 && i < n; i++) matches += !strncmp(lo[i].name, at + 2, (size_t)nl - 2);
+                fprintf(stderr, "%s: %s option %.*s (try --help)\n", cmd->prog, matches > 1 ? "ambiguous" : "unknown",
+                        nl, at);
+            }
             rc = CFG_ARGS_BAD;
         } else if (o == ':') {
             fprintf(stderr, "%s: %s needs a value\n", cmd->prog, at);
