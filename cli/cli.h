@@ -80,10 +80,21 @@ bool cli_selector_each(aws_client *c, const cli_selector *sel, bool (*fn)(void *
 
 /* Print "fleetcrypt: <msg>" on stderr and return code. */
 int cli_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Apply the common config flag at argv[*i] (--redis-url ...). Returns 1
- * applied (*i moved onto its value: `continue` the loop), 0 not a config
- * flag, -1 invalid (message printed). */
-int cli_config_flag(fc_config *cfg, int argc, char **argv, int *i);
+/* Parse a subcommand's argv (argv[0] is its name) with lib/base/cfg.c's
+ * getopt_long parser: its own options (opts rows, val handed to on_opt,
+ * which returns CLI_GO or an exit code after printing why), the CLI's
+ * common flags from the table (--redis-url, --key-prefix, --node-id),
+ * --help (the command's usage and help from main.c's table, then the common
+ * flags and the environment), --version, and --. CLI_GO with the operands
+ * in argv[*first..argc-1], CLI_HELPED after --help/--version, else the
+ * exit code. */
+#define CLI_GO (-1)
+#define CLI_HELPED (-2) /* --help or --version printed: main exits 0 */
+struct option;
+int cli_args(fc_config *cfg, int argc, char **argv, const struct option *opts, const char *shortopts,
+             int (*on_opt)(void *ud, int val, const char *arg), void *ud, int *first);
+/* The subcommand about to run (its name and help text for cli_args). */
+void cli_set_command(const cli_cmd *cmd);
 /* True when *r is an array reply; otherwise frees it (*r = NULL) and prints
  * "redis unavailable". */
 bool cli_array_reply(redisReply **r);
@@ -92,7 +103,8 @@ store *cli_store(const fc_config *cfg);
 
 #ifdef FC_UNIT_TESTING
 /* submit.c: argument and campaign-file checks alone (UNITTEST, for tests and
- * fuzz targets); CLI_OK or CLI_USAGE, the campaign id and the ids joined by '\n'. */
+ * fuzz targets; argv[0] is "submit"); CLI_OK or CLI_USAGE, the campaign id and
+ * the ids joined by '\n'. */
 int submit_check_args(fc_config *cfg, int argc, char **argv, char *campaign, size_t ccap, char *ids,
                       size_t icap, int *nids);
 #endif

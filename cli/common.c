@@ -5,6 +5,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,30 +21,27 @@ int cli_err(int code, const char *fmt, ...)
     return code;
 }
 
-int cli_config_flag(fc_config *cfg, int argc, char **argv, int *ip)
+static const cli_cmd *g_cmd; /* the subcommand running (main.c sets it) */
+
+void cli_set_command(const cli_cmd *cmd) { g_cmd = cmd; }
+
+static void cmd_help(FILE *f, void *ud)
 {
-    int i = *ip;
-    const char *a = argv[i];
-    const char *name = !strcmp(a, "-X") ? "X" : (!strncmp(a, "--", 2) ? a + 2 : NULL);
-    if (!name) return 0;
-    static const char *const common[] = {"kafka-brokers", "redis-url", "topic-prefix", "key-prefix",
-                                         "node-id", "metrics-addr", "executors", "X", NULL};
-    bool is_common = false;
-    for (int k = 0; common[k]; k++)
-        if (!strcmp(common[k], name)) is_common = true;
-    if (!is_common) return 0;
-    if (i + 1 >= argc) {
-        cli_err(CLI_USAGE, "%s needs a value", a);
-        return -1;
-    }
-    char err[256];
-    bool known = false;
-    if (!cfg_apply_flag(cfg, name, argv[i + 1], &known, err, sizeof err)) {
-        cli_err(CLI_USAGE, "%s", err);
-        return -1;
-    }
-    *ip = i + 1;
-    return 1;
+    (void)ud;
+    if (!g_cmd) return;
+    fprintf(f, "usage: fleetcrypt %s\n\n%s", g_cmd->usage, g_cmd->help);
+    cli_strategies_help(f, g_cmd->name);
+}
+
+int cli_args(fc_config *cfg, int argc, char **argv, const struct option *opts, const char *shortopts,
+             int (*on_opt)(void *ud, int val, const char *arg), void *ud, int *first)
+{
+    char prog[64];
+    snprintf(prog, sizeof prog, "fleetcrypt %s", g_cmd ? g_cmd->name : (argc > 0 ? argv[0] : ""));
+    const cfg_cmd cmd = {.prog = prog, .bins = CFG_BIN_CLI, .opts = opts, .shortopts = shortopts,
+                         .on_opt = on_opt, .ud = ud, .help = cmd_help};
+    int rc = cfg_getopt(cfg, &cmd, argc, argv, first);
+    return rc == CFG_ARGS_OK ? CLI_GO : rc == CFG_ARGS_EXIT_OK ? CLI_HELPED : rc;
 }
 
 bool cli_array_reply(redisReply **r)

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "log.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,41 +99,67 @@ static const cli_cmd commands[] = {
      "  fleetcrypt retire q4 --force --yes   # before the retention period ends\n"},
 };
 
-static void usage(FILE *f)
+static void usage(FILE *f, void *ud)
 {
-    fprintf(f, "usage: fleetcrypt COMMAND [options]   (fleetcrypt COMMAND --help for examples)\n");
+    (void)ud;
+    fprintf(f, "usage: fleetcrypt [--help | --version] COMMAND [options]   (fleetcrypt COMMAND --help for examples)\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  fleetcrypt %s\n", commands[i].usage);
-    fprintf(f, "common options: --redis-url U --kafka-brokers B --topic-prefix P --key-prefix K -X k=v\n");
+}
+
+static const cli_cmd *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
+}
+
+enum { OPT_HELP_ENV = 256 };
+
+static int top_opt(void *ud, int val, const char *arg)
+{
+    (void)arg;
+    if (val == OPT_HELP_ENV) { /* hidden: docs/configuration.md, from the table */
+        cfg_print_markdown(stdout);
+        *(bool *)ud = true;
+    }
+    return CFG_ARGS_OK;
 }
 
 int main(int argc, char **argv)
 {
     log_init("cli");
     log_set_level(LOG_WARN);
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        if (argc >= 3)
-            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-                if (!strcmp(commands[i].name, argv[2])) {
-                    printf("usage: fleetcrypt %s\n\n%s", commands[i].usage, commands[i].help);
-                    cli_strategies_help(stdout, commands[i].name);
-                    return CLI_OK;
-                }
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const cli_cmd *cmd = NULL;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(commands[i].name, argv[1])) cmd = &commands[i];
-    if (!cmd) return cli_err(CLI_USAGE, "unknown command '%s' (try --help)", argv[1]);
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: fleetcrypt %s\n\n%s", cmd->usage, cmd->help);
-            cli_strategies_help(stdout, cmd->name);
-            printf("common options: --redis-url U --kafka-brokers B --topic-prefix P --key-prefix K -X k=v\n");
-            return CLI_OK;
-        }
     fc_config cfg;
     char err[512];
-    if (!cfg_from_env(&cfg, err, sizeof err)) return cli_err(CLI_USAGE, "%s", err);
-    return cmd->run(&cfg, argc - 2, argv + 2);
+    /* options before COMMAND: only --help, --version (and the hidden --help-env) */
+    static const struct option opts[] = {{"help-env", no_argument, NULL, OPT_HELP_ENV}, {NULL, 0, NULL, 0}};
+    bool printed = false;
+    const cfg_cmd top = {.prog = "fleetcrypt", .bins = CFG_BIN_CLI, .opts = opts, .shortopts = "+",
+                         .on_opt = top_opt, .ud = &printed, .help = usage};
+    bool env_ok = cfg_load(&cfg, CFG_BIN_CLI, err, sizeof err); /* refused below: --help and --version answer */
+    int first = argc;
+    int rc = cfg_getopt(&cfg, &top, argc, argv, &first);
+    if (rc != CFG_ARGS_OK) return rc;
+    if (printed) return CLI_OK;
+    if (first >= argc) {
+        usage(stderr, NULL);
+        return CLI_USAGE;
+    }
+    const char *name = argv[first];
+    if (!strcmp(name, "help")) { /* fleetcrypt help [COMMAND] */
+        const cli_cmd *c = first + 1 < argc ? find(argv[first + 1]) : NULL;
+        if (c) {
+            printf("usage: fleetcrypt %s\n\n%s", c->usage, c->help);
+            cli_strategies_help(stdout, c->name);
+        } else {
+            usage(stdout, NULL);
+        }
+        return CLI_OK;
+    }
+    const cli_cmd *cmd = find(name);
+    if (!cmd) return cli_err(CLI_USAGE, "unknown command '%s' (try --help)", name);
+    if (!env_ok) return cli_err(CLI_USAGE, "%s", err);
+    cli_set_command(cmd);
+    rc = cmd->run(&cfg, argc - first, argv + first);
+    return rc == CLI_HELPED ? CLI_OK : rc;
 }

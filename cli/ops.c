@@ -29,11 +29,10 @@ static int parse(fc_config *cfg, int argc, char **argv, const char *verb, int mi
     memset(a, 0, sizeof *a);
     a->ids = calloc((size_t)argc + 1, sizeof *a->ids);
     if (!a->ids) return cli_err(CLI_FAIL, "out of memory");
-    for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, &i);
-        if (cf < 0) return CLI_USAGE;
-        if (cf) continue;
-        if (argv[i][0] == '-' && argv[i][1]) return cli_err(CLI_USAGE, "%s: unknown option %s", verb, argv[i]);
+    int first = argc;
+    int rc = cli_args(cfg, argc, argv, NULL, NULL, NULL, NULL, &first);
+    if (rc != CLI_GO) return rc;
+    for (int i = first; i < argc; i++) {
         if (!a->campaign) a->campaign = argv[i];
         else a->ids[a->nids++] = argv[i];
     }
@@ -427,8 +426,7 @@ static int rearm_failed(fc_config *cfg, store *s, const char *campaign, const ch
     int cl = store_active_claim(s, campaign, mem, 1, cm, sizeof cm, cc, sizeof cc);
     if (cl == 0) return cli_err(CLI_USAGE, "instance: %s is now in active campaign %s", id, cc);
     if (cl < 0) return cli_err(CLI_FAIL, "redis unavailable");
-    const char *dl_env = getenv("FLEETCRYPT_STEP_DEADLINE_MAX_S");
-    long long dl_s = dl_env && atoll(dl_env) > 0 ? atoll(dl_env) : 1800;
+    long long dl_s = (long long)cfg_redrive_deadline_s(cfg); /* FLEETCRYPT_STEP_DEADLINE_MAX_S, else 1800 */
     char now[24], deadline[24];
     int64_t t = fc_now_ms();
     snprintf(now, sizeof now, "%lld", (long long)t);

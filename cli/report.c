@@ -16,6 +16,7 @@
 #include "view_report.h"
 
 #include <jansson.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,23 +433,33 @@ static int add_selected(store *s, rep *r, const cli_selector *sel, const char *r
     return rc;
 }
 
+typedef struct report_args {
+    const char *format, *output, *select;
+} report_args;
+
+static int report_opt(void *ud, int val, const char *arg)
+{
+    report_args *a = ud;
+    if (val == 'f') a->format = arg;
+    else if (val == 'o') a->output = arg;
+    else if (val == 's') a->select = arg;
+    return CLI_GO;
+}
+
 int cli_report(fc_config *cfg, int argc, char **argv)
 {
-    const char *campaign = NULL, *format = "json", *output = NULL, *select = NULL;
-    for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, &i);
-        if (cf < 0) return CLI_USAGE;
-        if (cf) continue;
-        if (!strcmp(argv[i], "--format") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--select")) {
-            if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", argv[i]);
-            if (!strcmp(argv[i], "--format")) format = argv[++i];
-            else if (!strcmp(argv[i], "--select")) select = argv[++i];
-            else output = argv[++i];
-        } else if (!strncmp(argv[i], "--select=", 9)) select = argv[i] + 9;
-        else if (!strncmp(argv[i], "--format=", 9)) format = argv[i] + 9;
-        else if (!strncmp(argv[i], "--output=", 9)) output = argv[i] + 9;
-        else if (argv[i][0] == '-' && argv[i][1]) return cli_err(CLI_USAGE, "report: unknown option %s", argv[i]);
-        else if (!campaign) campaign = argv[i];
+    const char *campaign = NULL;
+    report_args ra = {.format = "json"};
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"select", required_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
+    int first = argc;
+    int rc0 = cli_args(cfg, argc, argv, opts, NULL, report_opt, &ra, &first);
+    if (rc0 != CLI_GO) return rc0;
+    const char *format = ra.format, *output = ra.output, *select = ra.select;
+    for (int i = first; i < argc; i++) {
+        if (!campaign) campaign = argv[i];
         else return cli_err(CLI_USAGE, "report: one campaign at a time");
     }
     if (strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "html"))

@@ -18,6 +18,7 @@
 #include "store_model.h"
 #include "util.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,31 +185,52 @@ static bool confirm(int n)
     return line[0] == 'y' || line[0] == 'Y';
 }
 
+typedef struct retire_args {
+    int retention, wait_s;
+    bool force, yes, dry;
+} retire_args;
+
+static int retire_opt(void *ud, int val, const char *arg)
+{
+    retire_args *a = ud;
+    if (val == 'f') a->force = true;
+    else if (val == 'y') a->yes = true;
+    else if (val == 'n') a->dry = true;
+    else if (val == 'r' || val == 'w') {
+        char *end = NULL;
+        long v = strtol(arg, &end, 10);
+        if (!*arg || *end || v < 0 || v > 36500)
+            return cli_err(CLI_USAGE, "%s: needs a whole number (0..36500)", val == 'r' ? "retention-days" : "wait-timeout");
+        if (val == 'r') a->retention = (int)v;
+        else a->wait_s = (int)v;
+    }
+    return CLI_GO;
+}
+
 int cli_retire(fc_config *cfg, int argc, char **argv)
 {
     const char *campaign = NULL;
     const char **named = calloc((size_t)argc + 1, sizeof *named);
     if (!named) return cli_err(CLI_FAIL, "out of memory");
-    int nnamed = 0, retention = -1, wait_s = 3600;
-    bool force = false, yes = false, dry = false;
-    int rc = CLI_OK;
-    for (int i = 0; i < argc && rc == CLI_OK; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, &i);
-        if (cf < 0) rc = CLI_USAGE;
-        else if (cf == 1) continue;
-        else if (!strcmp(argv[i], "--force")) force = true;
-        else if (!strcmp(argv[i], "--yes") || !strcmp(argv[i], "-y")) yes = true;
-        else if (!strcmp(argv[i], "--dry-run")) dry = true;
-        else if (!strcmp(argv[i], "--retention-days") || !strcmp(argv[i], "--wait-timeout")) {
-            char *end = NULL;
-            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
-            if (i + 1 >= argc || !end || *end || v < 0 || v > 36500)
-                rc = cli_err(CLI_USAGE, "%s: needs a whole number (0..36500)", argv[i] + 2);
-            else if (!strcmp(argv[i], "--retention-days")) retention = (int)v;
-            else wait_s = (int)v;
-            i++;
-        } else if (argv[i][0] == '-' && argv[i][1]) rc = cli_err(CLI_USAGE, "retire: unknown option %s", argv[i]);
-        else if (!campaign) campaign = argv[i];
+    int nnamed = 0;
+    static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
+                                         {"yes", no_argument, NULL, 'y'},
+                                         {"dry-run", no_argument, NULL, 'n'},
+                                         {"retention-days", required_argument, NULL, 'r'},
+                                         {"wait-timeout", required_argument, NULL, 'w'},
+                                         {NULL, 0, NULL, 0}};
+    retire_args ra = {.retention = -1, .wait_s = 3600};
+    int first = argc;
+    int rc = cli_args(cfg, argc, argv, opts, "y", retire_opt, &ra, &first);
+    if (rc == CLI_GO) rc = CLI_OK;
+    else {
+        free(named);
+        return rc;
+    }
+    int retention = ra.retention, wait_s = ra.wait_s;
+    bool force = ra.force, yes = ra.yes, dry = ra.dry;
+    for (int i = first; i < argc; i++) {
+        if (!campaign) campaign = argv[i];
         else named[nnamed++] = argv[i];
     }
     if (rc == CLI_OK && !campaign) rc = cli_err(CLI_USAGE, "retire: CAMPAIGN is required (try fleetcrypt retire --help)");

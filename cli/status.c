@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,17 +176,23 @@ static int all(store *s, bool as_json)
     return CLI_OK;
 }
 
+static int status_opt(void *ud, int val, const char *arg)
+{
+    (void)arg;
+    if (val == 'j') *(bool *)ud = true;
+    return CLI_GO;
+}
+
 int cli_status(fc_config *cfg, int argc, char **argv)
 {
     bool as_json = false;
     const char *campaign = NULL;
-    for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, &i);
-        if (cf < 0) return CLI_USAGE;
-        if (cf) continue;
-        if (!strcmp(argv[i], "--json")) as_json = true;
-        else if (argv[i][0] == '-') return cli_err(CLI_USAGE, "unknown option %s", argv[i]);
-        else if (!campaign) campaign = argv[i];
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    int first = argc;
+    int rc0 = cli_args(cfg, argc, argv, opts, NULL, status_opt, &as_json, &first);
+    if (rc0 != CLI_GO) return rc0;
+    for (int i = first; i < argc; i++) {
+        if (!campaign) campaign = argv[i];
         else return cli_err(CLI_USAGE, "one campaign at a time");
     }
     if (campaign && !fc_valid_campaign_id(campaign)) return cli_err(CLI_USAGE, "invalid campaign id '%.60s'", campaign);

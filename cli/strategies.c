@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "util.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,16 +127,24 @@ void cli_strategies_help(FILE *f, const char *command)
     }
 }
 
+static int strategies_opt(void *ud, int val, const char *arg)
+{
+    (void)arg;
+    *(const char **)ud = val == 'j' ? "json" : val == 'm' ? "markdown" : "completion";
+    return CLI_GO;
+}
+
 int cli_strategies(fc_config *cfg, int argc, char **argv)
 {
-    (void)cfg;
     const char *mode = "text";
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) mode = "json";
-        else if (!strcmp(argv[i], "--markdown")) mode = "markdown";
-        else if (!strcmp(argv[i], "--completion")) mode = "completion";
-        else return cli_err(CLI_USAGE, "strategies: unknown argument '%.80s'", argv[i]);
-    }
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"markdown", no_argument, NULL, 'm'},
+                                         {"completion", no_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    int first = argc;
+    int rc = cli_args(cfg, argc, argv, opts, NULL, strategies_opt, &mode, &first);
+    if (rc != CLI_GO) return rc;
+    if (first < argc) return cli_err(CLI_USAGE, "strategies: unexpected argument '%.80s'", argv[first]);
     size_t n;
     const strategy_def *const *all = strategy_all(&n);
     if (!strcmp(mode, "json")) {

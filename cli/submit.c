@@ -21,6 +21,7 @@
 #include "sts.h"
 #include "util.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,78 +213,116 @@ out:
     return rc;
 }
 
-/* A strategy option given as a flag ("--cutover"): declared, not tuning,
- * by any strategy of this build (which strategy is checked later). */
-static const opt_def *flag_opt(const char *arg)
+/* Every strategy's flags (its non-tuning options, from the descriptors),
+ * each name once; which strategy may use which is checked after parsing. */
+#define MAX_STRATEGY_FLAGS 64
+static const opt_def *sflags[MAX_STRATEGY_FLAGS];
+static int nsflags;
+
+static void collect_strategy_flags(void)
 {
-    if (strncmp(arg, "--", 2)) return NULL;
+    if (nsflags) return;
     size_t n;
     const strategy_def *const *all = strategy_all(&n);
-    for (size_t i = 0; i < n; i++) {
-        const opt_def *od = strategy_opt(all[i], arg + 2);
-        if (od && !od->tuning) return od;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < all[i]->nopts; k++) {
+            const opt_def *od = &all[i]->opts[k];
+            bool seen = od->tuning;
+            for (int j = 0; j < nsflags && !seen; j++) seen = !strcmp(sflags[j]->name, od->name);
+            if (!seen && nsflags < MAX_STRATEGY_FLAGS) sflags[nsflags++] = od;
+        }
+}
+
+enum { SO_KEEP = 256, SO_DRY, SO_CAMPAIGN, SO_KEY, SO_STRATEGY, SO_REGION, SO_MP, SO_SELECT, SO_FILE,
+       SO_FLAG = 300 };
+
+typedef struct sub_parse {
+    sub_opts *o;
+    bool set_campaign, set_key, set_strategy, set_mp, set_region;
+} sub_parse;
+
+static int sub_opt(void *ud, int val, const char *v)
+{
+    sub_parse *p = ud;
+    sub_opts *o = p->o;
+    switch (val) {
+    case 'y': o->yes = true; break;
+    case SO_KEEP: o->keep_snapshots = true; break;
+    case SO_DRY: o->dry_run = true; break;
+    case SO_CAMPAIGN:
+        fc_strlcpy(o->campaign, v, sizeof o->campaign);
+        p->set_campaign = true;
+        break;
+    case SO_KEY:
+        if (!fc_strlcpy(o->kms_key, v, sizeof o->kms_key)) return cli_err(CLI_USAGE, "--kms-key is too long");
+        p->set_key = true;
+        break;
+    case SO_STRATEGY:
+        fc_strlcpy(o->strategy, v, sizeof o->strategy);
+        p->set_strategy = true;
+        break;
+    case SO_REGION:
+        fc_strlcpy(o->region, v, sizeof o->region);
+        p->set_region = true;
+        break;
+    case SO_MP: {
+        char *end = NULL;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < 1 || n > 10000)
+            return cli_err(CLI_USAGE, "--max-parallel must be an integer in [1, 10000], got '%.40s'", v);
+        o->max_parallel = (int)n;
+        p->set_mp = true;
+        break;
     }
-    return NULL;
+    case SO_SELECT:
+        if (!fc_strlcpy(o->select, v, sizeof o->select)) return cli_err(CLI_USAGE, "select: selector is too long");
+        o->have_select = true;
+        break;
+    case SO_FILE: fc_strlcpy(o->file, v, sizeof o->file); break;
+    default:
+        if (val >= SO_FLAG && val < SO_FLAG + nsflags) {
+            /* a strategy's option: checked against that strategy once it is known */
+            const opt_def *od = sflags[val - SO_FLAG];
+            json_object_set_new(o->extra, od->name, od->type == OPT_BOOL ? json_true() : json_string(v));
+        }
+    }
+    return CLI_GO;
 }
 
 static int parse(sub_opts *o, fc_config *cfg, int argc, char **argv)
 {
-    bool set_campaign = false, set_key = false, set_strategy = false, set_mp = false, set_region = false,
-         want_stdin = false;
-    for (int i = 0; i < argc; i++) {
+    bool want_stdin = false;
+    collect_strategy_flags();
+    struct option opts[12 + MAX_STRATEGY_FLAGS] = {
+        {"yes", no_argument, NULL, 'y'},
+        {"keep-snapshots", no_argument, NULL, SO_KEEP},
+        {"dry-run", no_argument, NULL, SO_DRY},
+        {"campaign", required_argument, NULL, SO_CAMPAIGN},
+        {"kms-key", required_argument, NULL, SO_KEY},
+        {"strategy", required_argument, NULL, SO_STRATEGY},
+        {"region", required_argument, NULL, SO_REGION},
+        {"max-parallel", required_argument, NULL, SO_MP},
+        {"select", required_argument, NULL, SO_SELECT},
+        {"file", required_argument, NULL, SO_FILE},
+    };
+    int n = 10;
+    for (int k = 0; k < nsflags; k++)
+        opts[n++] = (struct option){sflags[k]->name, sflags[k]->type == OPT_BOOL ? no_argument : required_argument,
+                                    NULL, SO_FLAG + k};
+    sub_parse sp = {.o = o};
+    int first = argc;
+    int prc = cli_args(cfg, argc, argv, opts, "y", sub_opt, &sp, &first);
+    if (prc != CLI_GO) return prc;
+    bool set_campaign = sp.set_campaign, set_key = sp.set_key, set_strategy = sp.set_strategy, set_mp = sp.set_mp,
+         set_region = sp.set_region;
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
-        int cf = cli_config_flag(cfg, argc, argv, &i);
-        if (cf < 0) return CLI_USAGE;
-        if (cf) continue;
         if (!strcmp(a, "-")) {
             want_stdin = true;
             continue;
         }
-        if (a[0] != '-') {
-            if (!fc_valid_db_identifier(a)) return cli_err(CLI_USAGE, "invalid instance id '%.80s'", a);
-            if (!add_id(o, a)) return cli_err(CLI_USAGE, "too many instances");
-            continue;
-        }
-        if (!strcmp(a, "--keep-snapshots")) { o->keep_snapshots = true; continue; }
-        if (!strcmp(a, "--yes") || !strcmp(a, "-y")) { o->yes = true; continue; }
-        if (!strcmp(a, "--dry-run")) { o->dry_run = true; continue; }
-        const opt_def *fo = flag_opt(a);
-        if (fo && fo->type == OPT_BOOL) {
-            json_object_set_new(o->extra, fo->name, json_true());
-            continue;
-        }
-        if (i + 1 >= argc) return cli_err(CLI_USAGE, "%s needs a value", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--campaign")) {
-            fc_strlcpy(o->campaign, v, sizeof o->campaign);
-            set_campaign = true;
-        } else if (!strcmp(a, "--kms-key")) {
-            if (!fc_strlcpy(o->kms_key, v, sizeof o->kms_key)) return cli_err(CLI_USAGE, "--kms-key is too long");
-            set_key = true;
-        } else if (!strcmp(a, "--strategy")) {
-            fc_strlcpy(o->strategy, v, sizeof o->strategy);
-            set_strategy = true;
-        } else if (!strcmp(a, "--region")) {
-            fc_strlcpy(o->region, v, sizeof o->region);
-            set_region = true;
-        } else if (!strcmp(a, "--max-parallel")) {
-            char *end = NULL;
-            long n = strtol(v, &end, 10);
-            if (!*v || *end || n < 1 || n > 10000)
-                return cli_err(CLI_USAGE, "--max-parallel must be an integer in [1, 10000], got '%.40s'", v);
-            o->max_parallel = (int)n;
-            set_mp = true;
-        } else if (!strcmp(a, "--select")) {
-            if (!fc_strlcpy(o->select, v, sizeof o->select)) return cli_err(CLI_USAGE, "select: selector is too long");
-            o->have_select = true;
-        } else if (!strcmp(a, "--file")) {
-            fc_strlcpy(o->file, v, sizeof o->file);
-        } else if (fo) {
-            /* a strategy's option: checked against that strategy once it is known */
-            json_object_set_new(o->extra, fo->name, json_string(v));
-        } else {
-            return cli_err(CLI_USAGE, "unknown option %s", a);
-        }
+        if (!fc_valid_db_identifier(a)) return cli_err(CLI_USAGE, "invalid instance id '%.80s'", a);
+        if (!add_id(o, a)) return cli_err(CLI_USAGE, "too many instances");
     }
     if (o->file[0]) {
         int rc = read_file(o, set_campaign, set_key, set_strategy, set_mp, set_region);

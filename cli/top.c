@@ -11,6 +11,7 @@
 #include "view_top.h"
 
 #include <signal.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,24 +208,38 @@ static bool pick_campaign(store *s, char *out, size_t cap)
     return found;
 }
 
+typedef struct top_args {
+    bool once;
+    double interval;
+} top_args;
+
+static int top_opt(void *ud, int val, const char *arg)
+{
+    top_args *a = ud;
+    if (val == 'o') a->once = true;
+    else if (val == 'i') {
+        char *end = NULL;
+        a->interval = strtod(arg, &end);
+        if (!*arg || *end || a->interval < 0.2 || a->interval > 3600)
+            return cli_err(CLI_USAGE, "interval: '%s' is not a number of seconds in [0.2, 3600]", arg);
+    }
+    return CLI_GO;
+}
+
 int cli_top(fc_config *cfg, int argc, char **argv)
 {
     const char *campaign = NULL;
-    bool once = false;
-    double interval = 2.0;
-    for (int i = 0; i < argc; i++) {
-        int cf = cli_config_flag(cfg, argc, argv, &i);
-        if (cf < 0) return CLI_USAGE;
-        if (cf) continue;
-        if (!strcmp(argv[i], "--once")) once = true;
-        else if (!strcmp(argv[i], "--interval")) {
-            if (i + 1 >= argc) return cli_err(CLI_USAGE, "--interval needs a value");
-            char *end = NULL;
-            interval = strtod(argv[++i], &end);
-            if (*end || interval < 0.2 || interval > 3600)
-                return cli_err(CLI_USAGE, "interval: '%s' is not a number of seconds in [0.2, 3600]", argv[i]);
-        } else if (argv[i][0] == '-') return cli_err(CLI_USAGE, "top: unknown option %s", argv[i]);
-        else if (!campaign) campaign = argv[i];
+    top_args ta = {.once = false, .interval = 2.0};
+    static const struct option opts[] = {{"once", no_argument, NULL, 'o'},
+                                         {"interval", required_argument, NULL, 'i'},
+                                         {NULL, 0, NULL, 0}};
+    int first = argc;
+    int rc0 = cli_args(cfg, argc, argv, opts, NULL, top_opt, &ta, &first);
+    if (rc0 != CLI_GO) return rc0;
+    bool once = ta.once;
+    double interval = ta.interval;
+    for (int i = first; i < argc; i++) {
+        if (!campaign) campaign = argv[i];
         else return cli_err(CLI_USAGE, "top: one campaign at a time");
     }
     if (campaign && !fc_valid_campaign_id(campaign)) return cli_err(CLI_USAGE, "campaign: invalid id '%.60s'", campaign);

@@ -26,15 +26,6 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static int64_t env_i64(const char *name, int64_t dflt, int64_t lo, int64_t hi)
-{
-    const char *v = getenv(name);
-    if (!v || !*v) return dflt;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    return (*end || n < lo || n > hi) ? dflt : n;
-}
-
 /* 1 leader, 0 not, -1 redis error (keep the last role until the lease could
  * have expired: the lease itself protects against two leaders acting long). */
 static int leader_lease(coord *c, int64_t ttl_ms)
@@ -75,12 +66,12 @@ int coord_run(const fc_config *cfg)
     memset(&c, 0, sizeof c);
     c.cfg = *cfg;
     c.stop = &g_stop;
-    c.deadline_s = env_i64("FLEETCRYPT_STEP_DEADLINE_MAX_S", 1800, 1, 86400 * 7);
-    c.region_limit = (int)env_i64("FLEETCRYPT_REGION_INFLIGHT", 0, 0, 100000);
-    c.poll_min_ms = env_i64("FLEETCRYPT_POLL_MIN_MS", 1000, 50, 600000);
-    c.poll_max_ms = env_i64("FLEETCRYPT_POLL_MAX_MS", 300000, 1000, 3600000);
-    int64_t lease_ttl = env_i64("FLEETCRYPT_LEADER_MS", 6000, 1000, 600000);
-    rl_cfg_from_env(&c.rate);
+    c.deadline_s = cfg_redrive_deadline_s(cfg); /* FLEETCRYPT_STEP_DEADLINE_MAX_S, else 1800 */
+    c.region_limit = (int)cfg->region_inflight;
+    c.poll_min_ms = cfg->poll_min_ms;
+    c.poll_max_ms = cfg->poll_max_ms;
+    int64_t lease_ttl = cfg->leader_ms;
+    rl_cfg_from_config(&c.rate, cfg);
     snprintf(c.token, sizeof c.token, "%s/%016llx", cfg->node_id, (unsigned long long)fc_rand_below(UINT64_MAX));
 
     struct sigaction sa;

@@ -1,30 +1,26 @@
-/* fleetcrypt-coordinator — wiring only: configuration (env, then flags),
- * logs, then the loop (loop.c). Several may run: one is active. */
+/* fleetcrypt-coordinator — wiring only: configuration (env, then flags:
+ * the common ones of lib/base/cfg.c's table, -X key=value for librdkafka), logs,
+ * then the loop (loop.c). Several may run: one is active. */
 #include "cfg.h"
 #include "coord.h"
 #include "log.h"
 
 #include <stdio.h>
-#include <string.h>
+
+static void help(FILE *f, void *ud)
+{
+    (void)ud;
+    fprintf(f, "usage: fleetcrypt-coordinator [options]\n"
+               "Admits instances, polls AWS, re-drives stuck steps (several may run: one is active).\n");
+}
 
 int main(int argc, char **argv)
 {
     log_init("coordinator");
     fc_config cfg;
-    char err[512];
-    if (!cfg_from_env(&cfg, err, sizeof err)) {
-        fprintf(stderr, "fleetcrypt-coordinator: %s\n", err);
-        return 2;
-    }
-    int pa = cfg_parse_args(&cfg, argc, argv, "fleetcrypt-coordinator",
-                            "usage: fleetcrypt-coordinator [--kafka-brokers B] [--redis-url U] [--topic-prefix P]\n"
-                   "                              [--key-prefix K] [--node-id ID] [--metrics-addr H:P]\n"
-                   "                              [--retired-check-s S] [-X k=v]\n");
-    if (pa != CFG_ARGS_OK) return pa;
-    if (!cfg_validate(&cfg, true, true, err, sizeof err)) {
-        fprintf(stderr, "fleetcrypt-coordinator: %s\n", err);
-        return 2;
-    }
+    const cfg_cmd cmd = {.prog = "fleetcrypt-coordinator", .bins = CFG_BIN_COORDINATOR, .help = help};
+    int rc = cfg_daemon_args(&cfg, &cmd, true, true, argc, argv);
+    if (rc != CFG_ARGS_OK) return rc;
     char desc[2048];
     cfg_describe(&cfg, desc, sizeof desc);
     log_info("config", "%s", desc);

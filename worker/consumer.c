@@ -232,16 +232,6 @@ static rd_kafka_t *make_consumer(consumer *c, char *err, size_t errcap)
     return rk;
 }
 
-static int64_t env_i64(const char *name, int64_t dflt, int64_t lo, int64_t hi)
-{
-    const char *v = getenv(name);
-    if (!v || !*v) return dflt;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (*end || n < lo || n > hi) return dflt;
-    return n;
-}
-
 int worker_run(const fc_config *cfg)
 {
     worker w;
@@ -249,10 +239,10 @@ int worker_run(const fc_config *cfg)
     w.cfg = *cfg;
     w.stop = &g_stop;
     step_limits_default(&w.lim);
-    w.lim.deadline_cap_s = (int)env_i64("FLEETCRYPT_STEP_DEADLINE_MAX_S", 0, 0, 86400 * 7);
-    w.lim.grace_ms = env_i64("FLEETCRYPT_OUTBOX_GRACE_MS", 5000, 100, 600000);
-    w.lease_ttl_ms = env_i64("FLEETCRYPT_LEASE_MS", 30000, 1000, 3600000);
-    rl_cfg_from_env(&w.rate);
+    w.lim.deadline_cap_s = (int)cfg->step_deadline_max_s; /* 0 = no cap */
+    w.lim.grace_ms = cfg->outbox_grace_ms;
+    w.lease_ttl_ms = cfg->lease_ms;
+    rl_cfg_from_config(&w.rate, cfg);
 
     char err[512];
     if (!registry_check(err, sizeof err)) {
@@ -326,7 +316,7 @@ int worker_run(const fc_config *cfg)
     log_info("worker stopping: finishing running steps", "pending=%ld", offtrack_pending(c.ot));
     /* stop fetching, let running steps finish (bounded), store offsets */
     set_paused(&c, true);
-    pool_stop(c.pool, env_i64("FLEETCRYPT_SHUTDOWN_MS", 20000, 0, 600000));
+    pool_stop(c.pool, cfg->shutdown_ms);
     drain_done(&c);
     rc = 0;
 cleanup:

@@ -32,7 +32,8 @@ _fleetcrypt()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="submit status top approve pause resume abort retry logs report retire strategies help"
-    local common="--redis-url --kafka-brokers --topic-prefix --key-prefix -X --help"
+    # the CLI's common flags (lib/cfg.c's table: `fleetcrypt --help` lists them)
+    local common="--redis-url --key-prefix --node-id --help --version"
 
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -42,7 +43,7 @@ _fleetcrypt()
         esac
     done
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "$commands --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
         return 0
     fi
 
@@ -66,8 +67,7 @@ _fleetcrypt()
         --file | --output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --db-secret) COMPREPLY=($(compgen -W "rds-managed file:" -- "$cur")); return 0 ;;
         --campaign | --kms-key | --max-parallel | --region | --select | --interval | \
-            --retention-days | --wait-timeout | --redis-url | --kafka-brokers | --topic-prefix | \
-            --key-prefix | -X)
+            --retention-days | --wait-timeout | --redis-url | --key-prefix | --node-id)
             return 0 ;;
     esac
 
@@ -80,6 +80,7 @@ _fleetcrypt()
             flags="--campaign --kms-key --strategy --max-parallel --region --keep-snapshots --yes --dry-run
                    --file --select $(awk '$1 != "strategy" { print $2 }' <<<"$sw" | sort -u)" ;;
         status) flags="--json" ;;
+        strategies) flags="--json --markdown --completion" ;;
         top) flags="--once --interval" ;;
         report) flags="--format --output --select" ;;
         retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
@@ -101,7 +102,7 @@ _fleetcrypt()
                     -*) ;;
                     *) case ${COMP_WORDS[i-1]} in
                            --format | --output | --interval | --retention-days | --wait-timeout | --redis-url | \
-                               --kafka-brokers | --topic-prefix | --key-prefix | -X) ;;
+                               --key-prefix | --node-id) ;;
                            *) npos=$((npos + 1)) ;;
                        esac ;;
                 esac

@@ -123,7 +123,7 @@ aws_client *aws_client_new(const aws_client_opts *opts, aws_cred_provider *creds
     aws_http_opts ho = {.connect_timeout_ms = opts->connect_timeout_ms,
                         .timeout_ms = opts->timeout_ms,
                         .max_response = opts->max_response,
-                        .user_agent = opts->user_agent ? opts->user_agent : "fleetcrypt/0.1"};
+                        .user_agent = opts->user_agent ? opts->user_agent : "fleetcrypt/" FC_VERSION};
     c->http = aws_http_new(&ho, err);
     if (!c->http) goto fail;
 

@@ -1,6 +1,7 @@
 /* ratelimit — see ratelimit.h. */
 #include "ratelimit.h"
 #include "aws.h"
+#include "cfg.h"
 #include "log.h"
 #include "prom.h"
 #include "util.h"
@@ -21,24 +22,11 @@ void rl_cfg_default(rl_cfg *c)
     c->max_wait_ms = 60000;
 }
 
-static double env_double(const char *name, double dflt, double lo, double hi)
-{
-    const char *v = getenv(name);
-    if (!v || !*v) return dflt;
-    char *end = NULL;
-    double d = strtod(v, &end);
-    if (*end || d < lo || d > hi) {
-        log_warn("ignoring bad number in environment", "var=%s value=\"%s\"", name, v);
-        return dflt;
-    }
-    return d;
-}
-
-void rl_cfg_from_env(rl_cfg *c)
+void rl_cfg_from_config(rl_cfg *c, const fc_config *cfg)
 {
     rl_cfg_default(c);
-    c->rate = env_double("FLEETCRYPT_AWS_RATE", c->rate, 0.1, 10000);
-    c->burst = env_double("FLEETCRYPT_AWS_BURST", c->burst, 1, 100000);
+    c->rate = cfg->aws_rate;
+    c->burst = cfg->aws_burst;
 }
 
 void rl_bucket_key(const store *s, const char *account, const char *region, const char *service,
@@ -132,13 +120,13 @@ bool rl_slot_release(store *s, const char *key, const char *member)
 
 int rl_class_limit(const char *cls)
 {
-    int dflt = !strcmp(cls, "copy") ? 20 : !strcmp(cls, "restore") ? 20 : 10;
     char name[64];
     int n = snprintf(name, sizeof name, "FLEETCRYPT_LIMIT_");
     for (const char *p = cls; *p && n < (int)sizeof name - 1; p++)
         name[n++] = (char)toupper((unsigned char)*p);
     name[n] = 0;
-    return (int)env_double(name, dflt, 1, 10000);
+    int id = cfg_find(name); /* a class without a row in lib/base/cfg.c's table: 10 */
+    return id >= 0 ? (int)cfg_env_int((cfg_id)id) : 10;
 }
 
 /* ---- aws hooks ---- */

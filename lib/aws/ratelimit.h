@@ -21,8 +21,9 @@ typedef struct rl_cfg {
     int64_t max_wait_ms;/* give up waiting for a token after this (default 60000) */
 } rl_cfg;
 void rl_cfg_default(rl_cfg *c);
-/* defaults, then FLEETCRYPT_AWS_RATE / FLEETCRYPT_AWS_BURST */
-void rl_cfg_from_env(rl_cfg *c);
+/* defaults, then rate and burst from the config (FLEETCRYPT_AWS_RATE / FLEETCRYPT_AWS_BURST) */
+struct fc_config;
+void rl_cfg_from_config(rl_cfg *c, const struct fc_config *cfg);
 
 typedef struct rl_answer {
     bool granted;
@@ -46,8 +47,8 @@ void rl_slot_key(const store *s, const char *account, const char *region, const 
 /* 1 held, 0 full, -1 error. */
 int rl_slot_acquire(store *s, const char *key, const char *member, int64_t ttl_ms, int limit);
 bool rl_slot_release(store *s, const char *key, const char *member);
-/* Default limit of a class (copy 20, restore 20, cutover 10), overridable by
- * FLEETCRYPT_LIMIT_<CLASS>. */
+/* Limit of a class: FLEETCRYPT_LIMIT_<CLASS> through lib/base/cfg.c's table
+ * (copy 20, restore 20, cutover 10 by default; a class without a row: 10). */
 int rl_class_limit(const char *cls);
 
 /* aws_hooks glue: one rl_hook_ud per aws_client (per thread). */

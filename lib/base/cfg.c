@@ -1,56 +1,198 @@
-/* cfg — see cfg.h. */
+/* cfg — see cfg.h. The table below is the only place an environment
+ * variable of fleetcrypt is named and read. */
 #include "cfg.h"
 #include "util.h"
 
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
-typedef enum { OPT_STR, OPT_INT } opt_kind;
+typedef enum { T_STR, T_INT, T_I64, T_NUM, T_ENUM, T_KV } cfg_type;
 
-typedef struct cfg_opt {
-    const char *flag;  /* without "--" */
-    const char *env;   /* primary env var */
-    const char *env2;  /* fallback env var or NULL */
-    opt_kind kind;
-    size_t off;
-    size_t cap;        /* for strings */
-    int min, max;      /* for ints */
-} cfg_opt;
+#define NOFIELD ((size_t)-1)
+#define W CFG_BIN_WORKER
+#define C CFG_BIN_COORDINATOR
+#define CLI CFG_BIN_CLI
+#define K CFG_BIN_KAFKA_DEV
 
-#define S(f, e, e2, field) {f, e, e2, OPT_STR, offsetof(fc_config, field), sizeof(((fc_config *)0)->field), 0, 0}
-#define I(f, e, field, lo, hi) {f, e, NULL, OPT_INT, offsetof(fc_config, field), 0, lo, hi}
+typedef struct cfg_row {
+    cfg_id id;
+    const char *env;
+    const char *env2;          /* read when env is unset (AWS_DEFAULT_REGION) */
+    cfg_type type;
+    const char *dflt;          /* the default as text; NULL = unset */
+    const char *dflt_doc;      /* how the default reads in help, when not dflt itself */
+    double min, max;           /* T_INT, T_I64, T_NUM */
+    const char *const *values; /* T_ENUM, NULL-terminated */
+    bool word;                 /* T_STR: only [A-Za-z0-9._-], not empty */
+    unsigned bins;             /* the binaries that read it */
+    const char *flag;          /* command-line flag (without --) or NULL */
+    const char *metavar;
+    unsigned flag_bins;        /* the binaries that accept the flag */
+    size_t off, cap;           /* field in fc_config, or NOFIELD (read through cfg_env_*) */
+    const char *help;
+} cfg_row;
 
-static const cfg_opt cfg_opts[] = {
-    S("kafka-brokers", "FLEETCRYPT_KAFKA_BROKERS", NULL, kafka_brokers),
-    S("redis-url", "FLEETCRYPT_REDIS_URL", NULL, redis_url),
-    S("topic-prefix", "FLEETCRYPT_TOPIC_PREFIX", NULL, topic_prefix),
-    S("key-prefix", "FLEETCRYPT_KEY_PREFIX", NULL, key_prefix),
-    S("region", "AWS_REGION", "AWS_DEFAULT_REGION", region),
-    S("node-id", "FLEETCRYPT_NODE_ID", NULL, node_id),
-    S("metrics-addr", "FLEETCRYPT_METRICS_ADDR", NULL, metrics_addr),
-    I("executors", "FLEETCRYPT_EXECUTORS", executors, 1, 256),
-    I("retired-check-s", "FLEETCRYPT_RETIRED_CHECK_S", retired_check_s, 0, 86400),
+#define FIELD(f) offsetof(fc_config, f), sizeof(((fc_config *)0)->f)
+
+static const char *const sslmodes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const formats[] = {"text", "json", NULL};
+
+static const cfg_row rows[CFG__COUNT] = {
+    {CFG_KAFKA_BROKERS, "FLEETCRYPT_KAFKA_BROKERS", NULL, T_STR, NULL, "(required)", 0, 0, NULL, false, W | C,
+     "kafka-brokers", "HOST:PORT,...", W | C, FIELD(kafka_brokers), "Kafka bootstrap servers."},
+    {CFG_LIBRDKAFKA, "FLEETCRYPT_LIBRDKAFKA", NULL, T_KV, NULL, "(none)", 0, 0, NULL, false, W | C, NULL, NULL, 0,
+     NOFIELD, 0, "librdkafka settings k=v,k2=v2 (SASL, TLS); -X k=v adds one."},
+    {CFG_REDIS_URL, "FLEETCRYPT_REDIS_URL", NULL, T_STR, NULL, "(required)", 0, 0, NULL, false, CLI | W | C,
+     "redis-url", "URL", CLI | W | C, FIELD(redis_url), "redis://[user:password@]host:port[/db]."},
+    {CFG_TOPIC_PREFIX, "FLEETCRYPT_TOPIC_PREFIX", NULL, T_STR, "fleetcrypt", NULL, 0, 0, NULL, true, W | C | K,
+     "topic-prefix", "P", W | C | K, FIELD(topic_prefix), "Kafka topics are P.steps, P.events, P.dlq."},
+    {CFG_KEY_PREFIX, "FLEETCRYPT_KEY_PREFIX", NULL, T_STR, "fc", NULL, 0, 0, NULL, false, CLI | W | C, "key-prefix",
+     "K", CLI | W | C, FIELD(key_prefix), "Prefix of every Redis key."},
+    {CFG_REGION, "AWS_REGION", "AWS_DEFAULT_REGION", T_STR, "us-east-1", NULL, 0, 0, NULL, false, CLI | W | C,
+     "region", "R", W | C, FIELD(region), "AWS region (else AWS_DEFAULT_REGION)."},
+    {CFG_NODE_ID, "FLEETCRYPT_NODE_ID", NULL, T_STR, NULL, "host:pid", 0, 0, NULL, false, CLI | W | C, "node-id",
+     "ID", CLI | W | C, FIELD(node_id), "This process's name in leases, logs and the audit trail."},
+    {CFG_METRICS_ADDR, "FLEETCRYPT_METRICS_ADDR", NULL, T_STR, NULL, "(off)", 0, 0, NULL, false, W | C,
+     "metrics-addr", "HOST:PORT", W | C, FIELD(metrics_addr), "Serve Prometheus /metrics here (port 0: any)."},
+    {CFG_EXECUTORS, "FLEETCRYPT_EXECUTORS", NULL, T_INT, "8", NULL, 1, 256, NULL, false, W, "executors", "N", W,
+     FIELD(executors), "Worker threads running steps."},
+    {CFG_RETIRED_CHECK_S, "FLEETCRYPT_RETIRED_CHECK_S", NULL, T_INT, "900", NULL, 0, 86400, NULL, false, C,
+     "retired-check-s", "S", C, FIELD(retired_check_s),
+     "Period of the retired-source and master-secret check, s (0 = off)."},
+    {CFG_LEASE_MS, "FLEETCRYPT_LEASE_MS", NULL, T_I64, "30000", NULL, 1000, 3600000, NULL, false, W, NULL, NULL, 0,
+     FIELD(lease_ms), "Lease of a running step, ms (renewed every third)."},
+    {CFG_OUTBOX_GRACE_MS, "FLEETCRYPT_OUTBOX_GRACE_MS", NULL, T_I64, "5000", NULL, 100, 600000, NULL, false, W, NULL,
+     NULL, 0, FIELD(outbox_grace_ms), "Outbox grace before the coordinator re-emits a successor, ms."},
+    {CFG_SHUTDOWN_MS, "FLEETCRYPT_SHUTDOWN_MS", NULL, T_I64, "20000", NULL, 0, 600000, NULL, false, W, NULL, NULL, 0,
+     FIELD(shutdown_ms), "On SIGTERM, wait this long for running steps, ms."},
+    {CFG_STEP_DEADLINE_MAX_S, "FLEETCRYPT_STEP_DEADLINE_MAX_S", NULL, T_I64, "0", NULL, 0, 604800, NULL, false,
+     CLI | W | C, NULL, NULL, 0, FIELD(step_deadline_max_s),
+     "Cap on every step deadline, s (0: none; re-drives and retry then use 1800)."},
+    {CFG_REGION_INFLIGHT, "FLEETCRYPT_REGION_INFLIGHT", NULL, T_I64, "0", NULL, 0, 100000, NULL, false, C, NULL,
+     NULL, 0, FIELD(region_inflight), "Instances in flight per account and region (0 = no limit)."},
+    {CFG_POLL_MIN_MS, "FLEETCRYPT_POLL_MIN_MS", NULL, T_I64, "1000", NULL, 50, 600000, NULL, false, C, NULL, NULL, 0,
+     FIELD(poll_min_ms), "Shortest interval between AWS polls of one instance, ms."},
+    {CFG_POLL_MAX_MS, "FLEETCRYPT_POLL_MAX_MS", NULL, T_I64, "300000", NULL, 1000, 3600000, NULL, false, C, NULL,
+     NULL, 0, FIELD(poll_max_ms), "Longest interval between AWS polls of one instance, ms."},
+    {CFG_LEADER_MS, "FLEETCRYPT_LEADER_MS", NULL, T_I64, "6000", NULL, 1000, 600000, NULL, false, C, NULL, NULL, 0,
+     FIELD(leader_ms), "Lease of the active coordinator, ms."},
+    {CFG_AWS_RATE, "FLEETCRYPT_AWS_RATE", NULL, T_NUM, "10", NULL, 0.1, 10000, NULL, false, W | C, NULL, NULL, 0,
+     FIELD(aws_rate), "AWS requests/s per account, region and service (shared through Redis)."},
+    {CFG_AWS_BURST, "FLEETCRYPT_AWS_BURST", NULL, T_NUM, "50", NULL, 1, 100000, NULL, false, W | C, NULL, NULL, 0,
+     FIELD(aws_burst), "AWS token bucket size."},
+    {CFG_LIMIT_COPY, "FLEETCRYPT_LIMIT_COPY", NULL, T_INT, "20", NULL, 1, 10000, NULL, false, W, NULL, NULL, 0,
+     NOFIELD, 0, "Snapshot copies in flight per account and region."},
+    {CFG_LIMIT_RESTORE, "FLEETCRYPT_LIMIT_RESTORE", NULL, T_INT, "20", NULL, 1, 10000, NULL, false, W, NULL, NULL, 0,
+     NOFIELD, 0, "Restores in flight per account and region."},
+    {CFG_LIMIT_CUTOVER, "FLEETCRYPT_LIMIT_CUTOVER", NULL, T_INT, "10", NULL, 1, 10000, NULL, false, W, NULL, NULL, 0,
+     NOFIELD, 0, "Cutovers in flight per account and region."},
+    {CFG_PG_SSLMODE, "FLEETCRYPT_PG_SSLMODE", NULL, T_ENUM, NULL, "PGSSLMODE, else verify-full", 0, 0, sslmodes,
+     false, W, NULL, NULL, 0, NOFIELD, 0, "libpq sslmode of every database connection."},
+    {CFG_PG_SSLROOTCERT, "FLEETCRYPT_PG_SSLROOTCERT", NULL, T_STR, NULL, "FLEETCRYPT_RDS_CA_BUNDLE", 0, 0, NULL,
+     false, W, NULL, NULL, 0, NOFIELD, 0, "Root certificate file of database connections."},
+    {CFG_RDS_CA_BUNDLE, "FLEETCRYPT_RDS_CA_BUNDLE", NULL, T_STR, NULL, "PGSSLROOTCERT", 0, 0, NULL, false, W, NULL,
+     NULL, 0, NOFIELD, 0, "The RDS CA bundle (root certificate when FLEETCRYPT_PG_SSLROOTCERT is unset)."},
+    {CFG_LOG_LEVEL, "FLEETCRYPT_LOG_LEVEL", NULL, T_ENUM, NULL, "info", 0, 0, levels, false, W | C | K, NULL, NULL,
+     0, NOFIELD, 0, "Least severe log line written."},
+    {CFG_LOG_FORMAT, "FLEETCRYPT_LOG_FORMAT", NULL, T_ENUM, "text", NULL, 0, 0, formats, false, CLI | W | C | K,
+     NULL, NULL, 0, NOFIELD, 0, "Log lines as key=value text or JSON."},
+    {CFG_TEST_CRASH_AT, "FLEETCRYPT_TEST_CRASH_AT", NULL, T_STR, NULL, "(none)", 0, 0, NULL, false, W, NULL, NULL, 0,
+     NOFIELD, 0, "Tests only: crash points (comma-separated) that SIGKILL the process."},
+    {CFG_TEST_CRASH_DIR, "FLEETCRYPT_TEST_CRASH_DIR", NULL, T_STR, NULL, "(none)", 0, 0, NULL, false, W, NULL, NULL,
+     0, NOFIELD, 0, "Tests only: a crash point fires once, recorded in this directory."},
 };
 
-static bool set_opt(fc_config *c, const cfg_opt *o, const char *v, char *err, size_t errcap)
+#undef W
+#undef C
+#undef CLI
+#undef K
+
+static const char *bin_names[] = {"cli", "worker", "coordinator", "kafka-dev"};
+
+static const char *env_value(const cfg_row *r)
 {
-    char *base = (char *)c + o->off;
-    if (o->kind == OPT_STR) {
-        if (!fc_strlcpy(base, v, o->cap)) {
-            snprintf(err, errcap, "%s: value too long (max %zu)", o->flag, o->cap - 1);
+    const char *v = getenv(r->env);
+    if ((!v || !*v) && r->env2) v = getenv(r->env2);
+    return v && *v ? v : NULL;
+}
+
+static void expected(const cfg_row *r, char *out, size_t cap)
+{
+    switch (r->type) {
+    case T_INT:
+    case T_I64: snprintf(out, cap, "an integer in [%.0f, %.0f]", r->min, r->max); break;
+    case T_NUM: snprintf(out, cap, "a number in [%g, %g]", r->min, r->max); break;
+    case T_ENUM: {
+        size_t n = (size_t)snprintf(out, cap, "one of ");
+        for (int i = 0; r->values[i] && n < cap; i++)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", r->values[i]);
+        break;
+    }
+    case T_KV: snprintf(out, cap, "k=v,k2=v2"); break;
+    case T_STR: snprintf(out, cap, r->word ? "a non-empty name of [A-Za-z0-9._-]" : "a string"); break;
+    }
+}
+
+/* Check text against row r; store it at dst (a field of r's type) unless
+ * dst is NULL. what names the source in the message (env name or --flag).
+ * Values are echoed only for types that cannot carry a secret. */
+static bool parse_value(const cfg_row *r, const char *what, const char *v, void *dst, const char **canon, char *err,
+                        size_t errcap)
+{
+    char exp[160];
+    expected(r, exp, sizeof exp);
+    switch (r->type) {
+    case T_STR: {
+        if (r->word) {
+            bool ok = *v != 0;
+            for (const char *p = v; *p && ok; p++)
+                ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                     *p == '.' || *p == '_' || *p == '-';
+            if (!ok) {
+                snprintf(err, errcap, "%s: expected %s, got '%.60s'", what, exp, v);
+                return false;
+            }
+        }
+        if (dst && r->off != NOFIELD && !fc_strlcpy(dst, v, r->cap)) {
+            snprintf(err, errcap, "%s: value too long (max %zu characters)", what, r->cap - 1);
             return false;
         }
+        if (canon) *canon = v;
         return true;
     }
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < o->min || n > o->max) {
-        snprintf(err, errcap, "%s: expected an integer in [%d, %d], got '%s'", o->flag, o->min, o->max, v);
-        return false;
+    case T_INT:
+    case T_I64:
+    case T_NUM: {
+        char *end = NULL;
+        double d = 0;
+        long long n = 0;
+        if (r->type == T_NUM) d = strtod(v, &end);
+        else n = strtoll(v, &end, 10), d = (double)n;
+        if (!*v || *end || isnan(d) || d < r->min || d > r->max) {
+            snprintf(err, errcap, "%s: expected %s, got '%.60s'", what, exp, v);
+            return false;
+        }
+        if (dst && r->type == T_INT) *(int *)dst = (int)n;
+        if (dst && r->type == T_I64) *(int64_t *)dst = (int64_t)n;
+        if (dst && r->type == T_NUM) *(double *)dst = d;
+        return true;
     }
-    *(int *)base = (int)n;
+    case T_ENUM:
+        for (int i = 0; r->values[i]; i++)
+            if (!strcasecmp(v, r->values[i])) {
+                if (canon) *canon = r->values[i];
+                return true;
+            }
+        snprintf(err, errcap, "%s: expected %s, got '%.60s'", what, exp, v);
+        return false;
+    case T_KV: break;
+    }
     return true;
 }
 
@@ -77,37 +219,49 @@ bool cfg_add_kafka_kv(fc_config *c, const char *kv, char *err, size_t errcap)
     return true;
 }
 
-bool cfg_from_env(fc_config *c, char *err, size_t errcap)
+static bool load_kv(fc_config *c, const cfg_row *r, const char *v, char *err, size_t errcap)
+{
+    char tmp[4096], e[256];
+    if (!fc_strlcpy(tmp, v, sizeof tmp)) {
+        snprintf(err, errcap, "%s: value too long", r->env);
+        return false;
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (!cfg_add_kafka_kv(c, t, e, sizeof e)) {
+            snprintf(err, errcap, "%s: %s", r->env, e);
+            return false;
+        }
+    return true;
+}
+
+bool cfg_load(fc_config *c, unsigned bins, char *err, size_t errcap)
 {
     memset(c, 0, sizeof *c);
-    fc_strlcpy(c->topic_prefix, "fleetcrypt", sizeof c->topic_prefix);
-    fc_strlcpy(c->key_prefix, "fc", sizeof c->key_prefix);
-    fc_strlcpy(c->region, "us-east-1", sizeof c->region);
-    c->executors = 8;
-    c->retired_check_s = 900;
+    for (size_t i = 0; i < CFG__COUNT; i++) {
+        const cfg_row *r = &rows[i];
+        if (r->off != NOFIELD && r->dflt && !parse_value(r, r->env, r->dflt, (char *)c + r->off, NULL, err, errcap))
+            return false; /* a bad default in the table: the unit test catches it */
+    }
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(c->node_id, sizeof c->node_id, "%s:%d", host, (int)getpid());
 
-    for (size_t i = 0; i < FC_ARRAY_LEN(cfg_opts); i++) {
-        const cfg_opt *o = &cfg_opts[i];
-        const char *v = getenv(o->env);
-        if ((!v || !*v) && o->env2) v = getenv(o->env2);
-        if (v && *v && !set_opt(c, o, v, err, errcap)) return false;
-    }
-    const char *kv = getenv("FLEETCRYPT_LIBRDKAFKA");
-    if (kv && *kv) {
-        char tmp[4096];
-        if (!fc_strlcpy(tmp, kv, sizeof tmp)) {
-            snprintf(err, errcap, "FLEETCRYPT_LIBRDKAFKA too long");
-            return false;
+    for (size_t i = 0; i < CFG__COUNT; i++) {
+        const cfg_row *r = &rows[i];
+        const char *v = (r->bins & bins) ? env_value(r) : NULL;
+        if (!v) continue;
+        if (r->type == T_KV) {
+            if (!load_kv(c, r, v, err, errcap)) return false;
+            continue;
         }
-        char *save = NULL;
-        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            if (!cfg_add_kafka_kv(c, t, err, errcap)) return false;
+        if (!parse_value(r, r->env, v, r->off != NOFIELD ? (char *)c + r->off : NULL, NULL, err, errcap))
+            return false;
     }
     return true;
 }
+
+bool cfg_from_env(fc_config *c, char *err, size_t errcap) { return cfg_load(c, CFG_BIN_ALL, err, errcap); }
 
 bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *known, char *err, size_t errcap)
 {
@@ -116,35 +270,263 @@ bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *kno
         *known = true;
         return cfg_add_kafka_kv(c, value, err, errcap);
     }
-    for (size_t i = 0; i < FC_ARRAY_LEN(cfg_opts); i++) {
-        if (!strcmp(cfg_opts[i].flag, name)) {
+    for (size_t i = 0; i < CFG__COUNT; i++) {
+        const cfg_row *r = &rows[i];
+        if (r->flag && !strcmp(r->flag, name) && r->off != NOFIELD) {
             *known = true;
-            return set_opt(c, &cfg_opts[i], value, err, errcap);
+            char what[64];
+            snprintf(what, sizeof what, "--%s", r->flag);
+            return parse_value(r, what, value, (char *)c + r->off, NULL, err, errcap);
         }
     }
     snprintf(err, errcap, "unknown option --%s", name);
     return false;
 }
 
-int cfg_parse_args(fc_config *c, int argc, char **argv, const char *prog, const char *usage)
+int64_t cfg_redrive_deadline_s(const fc_config *c)
 {
+    return c->step_deadline_max_s > 0 ? c->step_deadline_max_s : CFG_REDRIVE_DEADLINE_DEFAULT_S;
+}
+
+/* ---- library accessors ---- */
+
+static const char *current(const cfg_row *r, const char **canon)
+{
+    char err[256];
+    const char *v = env_value(r);
+    *canon = v;
+    if (v && parse_value(r, r->env, v, NULL, canon, err, sizeof err)) return v;
+    *canon = r->dflt;
+    return r->dflt;
+}
+
+int64_t cfg_env_int(cfg_id id)
+{
+    const char *canon;
+    const char *v = current(&rows[id], &canon);
+    return v ? (int64_t)strtoll(v, NULL, 10) : 0;
+}
+
+double cfg_env_num(cfg_id id)
+{
+    const char *canon;
+    const char *v = current(&rows[id], &canon);
+    return v ? strtod(v, NULL) : 0;
+}
+
+const char *cfg_env_str(cfg_id id)
+{
+    const char *canon;
+    current(&rows[id], &canon);
+    return canon;
+}
+
+int cfg_find(const char *env)
+{
+    for (size_t i = 0; i < CFG__COUNT; i++)
+        if (!strcmp(rows[i].env, env)) return (int)i;
+    return -1;
+}
+
+/* ---- help and docs from the table ---- */
+
+static const char *type_name(const cfg_row *r)
+{
+    switch (r->type) {
+    case T_INT:
+    case T_I64: return "integer";
+    case T_NUM: return "number";
+    case T_ENUM: return "enum";
+    case T_KV: return "k=v list";
+    case T_STR: break;
+    }
+    return "string";
+}
+
+static void readers(unsigned bins, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (int b = 0; b < 4; b++)
+        if (bins & (1u << b)) n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? ", " : "", bin_names[b]);
+}
+
+void cfg_print_flags(FILE *f, unsigned bins)
+{
+    for (size_t i = 0; i < CFG__COUNT; i++) {
+        const cfg_row *r = &rows[i];
+        if (!r->flag || !(r->flag_bins & bins)) continue;
+        char lhs[64];
+        snprintf(lhs, sizeof lhs, "--%s %s", r->flag, r->metavar);
+        fprintf(f, "  %-30s %s (%s)\n", lhs, r->help, r->env);
+    }
+    if (rows[CFG_LIBRDKAFKA].bins & bins) fprintf(f, "  %-30s %s\n", "-X k=v", "One librdkafka setting (repeatable).");
+    fprintf(f, "  %-30s %s\n", "-h, --help", "This help.");
+    fprintf(f, "  %-30s %s\n", "--version", "Print the version.");
+}
+
+static void allowed(const cfg_row *r, char *out, size_t cap)
+{
+    if (r->type == T_STR && !r->word) out[0] = 0;
+    else if (r->type == T_ENUM) {
+        size_t n = 0;
+        out[0] = 0;
+        for (int i = 0; r->values[i]; i++)
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", i ? ", " : "", r->values[i]);
+    } else if (r->type == T_INT || r->type == T_I64) snprintf(out, cap, "%.0f..%.0f", r->min, r->max);
+    else if (r->type == T_NUM) snprintf(out, cap, "%g..%g", r->min, r->max);
+    else if (r->type == T_STR) snprintf(out, cap, "[A-Za-z0-9._-]");
+    else out[0] = 0;
+}
+
+void cfg_print_env(FILE *f, unsigned bins)
+{
+    for (size_t i = 0; i < CFG__COUNT; i++) {
+        const cfg_row *r = &rows[i];
+        if (!(r->bins & bins)) continue;
+        char al[160];
+        allowed(r, al, sizeof al);
+        fprintf(f, "  %-31s %s\n  %-31s %s, default %s%s%s\n", r->env, r->help, "", type_name(r),
+                r->dflt_doc ? r->dflt_doc : r->dflt, al[0] ? "; " : "", al);
+    }
+}
+
+void cfg_print_markdown(FILE *f)
+{
+    fputs("# Configuration\n\n"
+          "<!-- Generated from the table in lib/base/cfg.c by `fleetcrypt --help-env`;\n"
+          "     tests/integration/test_cli_config.py checks that they agree. -->\n\n"
+          "Every `FLEETCRYPT_*` variable (and the region) is one row of the table in\n"
+          "`lib/base/cfg.c`, read nowhere else. A binary checks the variables it reads at\n"
+          "startup: a bad value exits 2 with the variable's name and what was expected.\n"
+          "An empty value counts as unset. A flag, where there is one, overrides the\n"
+          "variable. Each binary's `--help` lists its own flags and variables. The AWS\n"
+          "variables of credentials and endpoints (`AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...,\n"
+          "see docs/aws-client.md) and libpq's `PGSSLMODE` / `PGSSLROOTCERT` keep their\n"
+          "usual meaning.\n\n"
+          "| Variable | Meaning | Type | Default | Allowed | Flag | Read by |\n"
+          "|---|---|---|---|---|---|---|\n",
+          f);
+    for (size_t i = 0; i < CFG__COUNT; i++) {
+        const cfg_row *r = &rows[i];
+        char al[160], rd[96], fl[64] = "";
+        allowed(r, al, sizeof al);
+        readers(r->bins, rd, sizeof rd);
+        if (r->flag) snprintf(fl, sizeof fl, "`--%s`", r->flag);
+        else if (r->type == T_KV) snprintf(fl, sizeof fl, "`-X k=v`");
+        fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %s |\n", r->env, r->help, type_name(r),
+                r->dflt_doc ? r->dflt_doc : r->dflt, al, fl, rd);
+    }
+    fputs("\n`FLEETCRYPT_STEP_DEADLINE_MAX_S` caps every step's deadline in the worker;\n"
+          "unset (0), the coordinator re-drives a stuck instance after 1800 s and\n"
+          "`fleetcrypt retry` gives the retried step 1800 s.\n",
+          f);
+}
+
+/* ---- the argument parser ---- */
+
+#define OPT_ROW 1000
+#define OPT_VERSION 2000
+
+static void print_help(const cfg_cmd *cmd)
+{
+    if (cmd->help) cmd->help(stdout, cmd->ud);
+    printf("\ncommon options:\n");
+    cfg_print_flags(stdout, cmd->bins);
+    printf("\nenvironment (docs/configuration.md):\n");
+    cfg_print_env(stdout, cmd->bins);
+}
+
+int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *first)
+{
+    size_t nown = 0;
+    while (cmd->opts && cmd->opts[nown].name) nown++;
+    struct option *lo = calloc(nown + CFG__COUNT + 3, sizeof *lo);
+    if (!lo) {
+        fprintf(stderr, "%s: out of memory\n", cmd->prog);
+        return CFG_ARGS_BAD;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < nown; i++) lo[n++] = cmd->opts[i];
+    for (size_t i = 0; i < CFG__COUNT; i++)
+        if (rows[i].flag && (rows[i].flag_bins & cmd->bins))
+            lo[n++] = (struct option){rows[i].flag, required_argument, NULL, OPT_ROW + (int)i};
+    lo[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[n++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    bool kafka = (rows[CFG_LIBRDKAFKA].bins & cmd->bins) != 0;
+    /* a leading '+' in the command's shortopts: stop at the first operand
+     * (the CLI's COMMAND); ':' first reports a missing value as ':' */
+    const char *own = cmd->shortopts ? cmd->shortopts : "";
+    bool in_order = own[0] == '+';
+    char shortopts[64];
+    snprintf(shortopts, sizeof shortopts, "%s:h%s%s", in_order ? "+" : "", kafka ? "X:" : "", own + in_order);
+
+    int rc = CFG_ARGS_OK;
+    optind = 0; /* glibc: start over (the CLI parses twice, tests many times) */
+    opterr = 0;
+    int o;
     char err[512];
-    for (int i = 1; i < argc; i += 2) { /* every flag takes one value */
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return CFG_ARGS_EXIT_OK;
+    while (rc == CFG_ARGS_OK && (o = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+        const char *at = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        if (o == 'h') {
+            print_help(cmd);
+            rc = CFG_ARGS_EXIT_OK;
+        } else if (o == OPT_VERSION) {
+            printf("%.*s %s\n", (int)strcspn(cmd->prog, " "), cmd->prog, FC_VERSION);
+            rc = CFG_ARGS_EXIT_OK;
+        } else if (o == '?') {
+            if (optopt) fprintf(stderr, "%s: unknown option -%c (try --help)\n", cmd->prog, optopt);
+            else {
+                int nl = (int)strcspn(at, "="), matches = 0;
+                for (size_t i = 0; nl > 2 && i < n; i++) matches += !strncmp(lo[i].name, at + 2, (size_t)nl - 2);
+                fprintf(stderr, "%s: %s option %.*s (try --help)\n", cmd->prog, matches > 1 ? "ambiguous" : "unknown",
+                        nl, at);
+            }
+            rc = CFG_ARGS_BAD;
+        } else if (o == ':') {
+            fprintf(stderr, "%s: %s needs a value\n", cmd->prog, at);
+            rc = CFG_ARGS_BAD;
+        } else if (o == 'X' && kafka) {
+            if (!cfg_add_kafka_kv(c, optarg, err, sizeof err)) {
+                fprintf(stderr, "%s: -X: %s\n", cmd->prog, err);
+                rc = CFG_ARGS_BAD;
+            }
+        } else if (o >= OPT_ROW && o < OPT_ROW + CFG__COUNT) {
+            bool known;
+            if (!cfg_apply_flag(c, rows[o - OPT_ROW].flag, optarg, &known, err, sizeof err)) {
+                fprintf(stderr, "%s: %s\n", cmd->prog, err);
+                rc = CFG_ARGS_BAD;
+            }
+        } else if (cmd->on_opt) {
+            rc = cmd->on_opt(cmd->ud, o, optarg);
+        } else {
+            fprintf(stderr, "%s: unknown option %s (try --help)\n", cmd->prog, at);
+            rc = CFG_ARGS_BAD;
         }
-        const char *name = !strcmp(a, "-X") ? "X" : (!strncmp(a, "--", 2) ? a + 2 : NULL);
-        bool known = false;
-        if (!name || i + 1 >= argc) {
-            fprintf(stderr, "%s: bad arguments at '%s' (try --help)\n", prog, a);
-            return CFG_ARGS_BAD;
-        }
-        if (!cfg_apply_flag(c, name, argv[i + 1], &known, err, sizeof err)) {
-            fprintf(stderr, "%s: %s\n", prog, err);
-            return CFG_ARGS_BAD;
-        }
+    }
+    if (first) *first = optind;
+    free(lo);
+    return rc;
+}
+
+int cfg_daemon_args(fc_config *c, const cfg_cmd *cmd, bool need_kafka, bool need_redis, int argc, char **argv)
+{
+    char err[512], env_err[512] = "";
+    if (!cfg_load(c, cmd->bins, env_err, sizeof env_err) && !env_err[0]) fc_strlcpy(env_err, "bad environment", sizeof env_err);
+    int first = argc;
+    int rc = cfg_getopt(c, cmd, argc, argv, &first);
+    if (rc != CFG_ARGS_OK) return rc; /* --help and --version answer whatever the environment holds */
+    if (env_err[0]) {
+        fprintf(stderr, "%s: %s\n", cmd->prog, env_err);
+        return CFG_ARGS_BAD;
+    }
+    if (first < argc) {
+        fprintf(stderr, "%s: unexpected argument '%.60s' (try --help)\n", cmd->prog, argv[first]);
+        return CFG_ARGS_BAD;
+    }
+    if (!cfg_validate(c, need_kafka, need_redis, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", cmd->prog, err);
+        return CFG_ARGS_BAD;
     }
     return CFG_ARGS_OK;
 }

@@ -1,6 +1,7 @@
 /* log — see log.h. Lines are assembled in a stack buffer and written with
  * one fwrite so lines from different threads never interleave. */
 #include "log.h"
+#include "cfg.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,15 +28,15 @@ void log_init(const char *svc)
 {
     if (svc)
         snprintf(g_svc, sizeof g_svc, "%s", svc);
-    const char *lvl = getenv("FLEETCRYPT_LOG_LEVEL");
+    const char *lvl = cfg_env_str(CFG_LOG_LEVEL); /* canonical spelling; NULL when unset */
     if (lvl) {
-        if (!strcasecmp(lvl, "debug")) g_level = LOG_DEBUG;
-        else if (!strcasecmp(lvl, "info")) g_level = LOG_INFO;
-        else if (!strcasecmp(lvl, "warn")) g_level = LOG_WARN;
-        else if (!strcasecmp(lvl, "error")) g_level = LOG_ERROR;
+        if (!strcmp(lvl, "debug")) g_level = LOG_DEBUG;
+        else if (!strcmp(lvl, "info")) g_level = LOG_INFO;
+        else if (!strcmp(lvl, "warn")) g_level = LOG_WARN;
+        else if (!strcmp(lvl, "error")) g_level = LOG_ERROR;
     }
-    const char *fmt = getenv("FLEETCRYPT_LOG_FORMAT");
-    g_json = fmt && !strcasecmp(fmt, "json");
+    const char *fmt = cfg_env_str(CFG_LOG_FORMAT);
+    g_json = fmt && !strcmp(fmt, "json");
 }
 
 void log_set_stream(void *file) { g_stream = file; }

@@ -101,31 +101,3 @@ void fc_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = 0;
 }
 
-void fc_crashpoint(const char *name)
-{
-    const char *at = getenv("FLEETCRYPT_TEST_CRASH_AT");
-    const char *dir = getenv("FLEETCRYPT_TEST_CRASH_DIR");
-    if (!at || !*at || !dir || !*dir || !name) return;
-    size_t n = strlen(name);
-    const char *p = at;
-    bool listed = false;
-    while (*p && !listed) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        listed = l == n && !strncmp(p, name, n);
-        p = e ? e + 1 : p + l;
-    }
-    if (!listed) return;
-    char path[1024];
-    int w = snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (w < 0 || (size_t)w >= sizeof path) return;
-    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
-    if (fd < 0) return; /* fired already (or the directory is unusable) */
-    char line[64];
-    int ll = snprintf(line, sizeof line, "%d\n", (int)getpid());
-    if (ll > 0) (void)!write(fd, line, (size_t)ll);
-    close(fd);
-    fprintf(stderr, "fleetcrypt: test crash point %s reached: SIGKILL\n", name);
-    fflush(stderr);
-    kill(getpid(), SIGKILL);
-}

@@ -31,7 +31,7 @@ void fc_hex(const unsigned char *in, size_t n, char *out);
  * `name`, the first process to reach the point creates DIR/<name>
  * (O_EXCL, so each point fires once across all workers sharing DIR) and
  * SIGKILLs itself. A no-op otherwise (both variables unset in production). */
-void fc_crashpoint(const char *name);
+void fc_crashpoint(const char *name); /* crashpoint.c */
 
 #define FC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

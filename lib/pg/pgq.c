@@ -1,5 +1,6 @@
 /* pgq — see pgq.h. */
 #include "pgq.h"
+#include "cfg.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -40,15 +41,15 @@ static const char *env_nonempty(const char *name)
 
 const char *pgq_default_sslmode(void)
 {
-    const char *v = env_nonempty("FLEETCRYPT_PG_SSLMODE");
+    const char *v = cfg_env_str(CFG_PG_SSLMODE);
     if (!v) v = env_nonempty("PGSSLMODE");
     return v ? v : "verify-full";
 }
 
 const char *pgq_default_sslrootcert(void)
 {
-    const char *v = env_nonempty("FLEETCRYPT_PG_SSLROOTCERT");
-    if (!v) v = env_nonempty("FLEETCRYPT_RDS_CA_BUNDLE");
+    const char *v = cfg_env_str(CFG_PG_SSLROOTCERT);
+    if (!v) v = cfg_env_str(CFG_RDS_CA_BUNDLE);
     if (!v) v = env_nonempty("PGSSLROOTCERT");
     return v;
 }

@@ -31,8 +31,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static int check(fc_config *cfg, char *campaign, size_t ccap, char *ids, size_t icap, int *nids)
 {
-    char *argv[] = {"--file", path, NULL};
-    return submit_check_args(cfg, 2, argv, campaign, ccap, ids, icap, nids);
+    char *argv[] = {"submit", "--file", path, NULL}; /* argv[0] is the subcommand (getopt_long) */
+    return submit_check_args(cfg, 3, argv, campaign, ccap, ids, icap, nids);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* fuzz_redis_url — libFuzzer target for the Redis URL parser
- * (cfg_parse_redis_url, lib/cfg.c): any text is accepted or refused with a
+ * (cfg_parse_redis_url, lib/base/cfg.c): any text is accepted or refused with a
  * reason; an accepted URL has a host, a port in 1..65535 and a database in
  * 0..1000, and written back as redis://[user:password@]host:port/db it
  * parses to the same address. */

@@ -65,3 +65,22 @@ def test_completion_campaign_ids(tmp_path):
     stub.chmod(0o755)
     assert complete(str(stub), "retire", "q4-") == ["q4-prod", "q4-dev"]
     assert complete(str(stub), "report", "q4-prod", "") == []
+
+
+def test_completion_flags_match_the_parser():
+    """The flags completed for each subcommand are exactly those its --help
+    shows in the usage and the common options (both come from what the
+    parser accepts: the command table and lib/base/cfg.c's table)."""
+    import re
+
+    from fclib import BIN_DIR
+    fc = os.path.join(BIN_DIR, "fleetcrypt")
+    for cmd in ["submit", "status", "top", "approve", "pause", "resume", "abort", "retry", "logs", "report",
+                "retire"]:
+        r = subprocess.run([fc, cmd, "--help"], capture_output=True, text=True, timeout=30,
+                           env={"PATH": "/usr/bin:/bin"})
+        assert r.returncode == 0, r.stderr
+        usage = r.stdout.split("\n\n")[0]
+        common = r.stdout.split("common options:\n", 1)[1].split("\n\n")[0]
+        accepted = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", usage + "\n" + common))
+        assert set(complete("fleetcrypt", cmd, "--")) == accepted, (cmd, r.stdout)

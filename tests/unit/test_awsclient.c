@@ -256,6 +256,22 @@ static void test_no_secret_in_debug_logs(void **state)
         fail_msg("secret material found in the log:\n%s", text);
 }
 
+/* The User-Agent carries the one version (CMake's project version, FC_VERSION). */
+static void test_user_agent_has_version(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 1, 500);
+    aws_identity *id = NULL;
+    aws_error err;
+    script(NULL, 0);
+    assert_true(sts_get_caller_identity(c, &id, &err));
+    aws_identity_free(id);
+    drop_client(c);
+    if (!strcasestr(S.last_req, "\r\nUser-Agent: fleetcrypt/" FC_VERSION "\r\n"))
+        fail_msg("no User-Agent fleetcrypt/%s in:\n%s", FC_VERSION, S.last_req);
+}
+
 static void test_throttle_bounded(void **state)
 {
     (void)state;
@@ -370,6 +386,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_secret_in_debug_logs),
+        cmocka_unit_test(test_user_agent_has_version),
         cmocka_unit_test(test_throttle_bounded),
         cmocka_unit_test(test_auth_fails_fast),
         cmocka_unit_test(test_rate_limiter_refuses),

@@ -8,8 +8,11 @@
 
 #include "cfg.h"
 
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_defaults_env_flags(void **state)
 {
@@ -54,7 +57,10 @@ static void test_validate_requires(void **state)
     assert_non_null(strstr(err, "FLEETCRYPT_REDIS_URL"));
     assert_true(cfg_validate(&c, false, false, err, sizeof err));
     bool known;
-    assert_true(cfg_apply_flag(&c, "topic-prefix", "bad prefix!", &known, err, sizeof err));
+    /* a bad topic prefix is refused by the flag itself, and by validation when set otherwise */
+    assert_false(cfg_apply_flag(&c, "topic-prefix", "bad prefix!", &known, err, sizeof err));
+    assert_non_null(strstr(err, "--topic-prefix: expected a non-empty name of [A-Za-z0-9._-]"));
+    snprintf(c.topic_prefix, sizeof c.topic_prefix, "%s", "bad prefix!");
     assert_false(cfg_validate(&c, false, false, err, sizeof err));
 }
 
@@ -104,25 +110,189 @@ static void test_describe_masks_password(void **state)
     assert_non_null(strstr(out, "10.0.0.1:6379"));
 }
 
+/* stderr of fn() as a string (the parser prints its one-line reasons there) */
+static char captured[1024];
+static int capture_stderr(int (*fn)(void *), void *arg)
+{
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    int rc = fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(captured, 1, sizeof captured - 1, tmp);
+    captured[n] = 0;
+    fclose(tmp);
+    return rc;
+}
+
+typedef struct own {
+    char campaign[32];
+    int json;
+} own;
+
+enum { O_CAMPAIGN = 256, O_JSON };
+
+static int own_opt(void *ud, int val, const char *arg)
+{
+    own *o = ud;
+    if (val == O_CAMPAIGN) snprintf(o->campaign, sizeof o->campaign, "%s", arg);
+    if (val == O_JSON) o->json++;
+    return CFG_ARGS_OK;
+}
+
+static const struct option own_opts[] = {{"campaign", required_argument, NULL, O_CAMPAIGN},
+                                         {"json", no_argument, NULL, O_JSON},
+                                         {NULL, 0, NULL, 0}};
+
+typedef struct run_args {
+    fc_config *c;
+    cfg_cmd *cmd;
+    int argc;
+    char **argv;
+    int first;
+} run_args;
+
+static int run_getopt(void *p)
+{
+    run_args *a = p;
+    return cfg_getopt(a->c, a->cmd, a->argc, a->argv, &a->first);
+}
+
 static void test_parse_args(void **state)
 {
     (void)state;
     fc_config c;
     char err[256];
     assert_true(cfg_from_env(&c, err, sizeof err));
-    char *ok[] = {"prog", "--executors", "4", "-X", "acks=all", "--topic-prefix", "t2", NULL};
-    assert_int_equal(cfg_parse_args(&c, 7, ok, "prog", "usage\n"), CFG_ARGS_OK);
+    own o = {{0}, 0};
+    cfg_cmd cmd = {.prog = "prog", .bins = CFG_BIN_WORKER, .opts = own_opts, .on_opt = own_opt, .ud = &o};
+    /* both flag forms, common and own, operands anywhere */
+    char *ok[] = {"prog", "--executors=4", "db1", "-X", "acks=all", "--topic-prefix", "t2", "--campaign=q4", "db2",
+                  "--json", NULL};
+    run_args ra = {&c, &cmd, 10, ok, 0};
+    assert_int_equal(run_getopt(&ra), CFG_ARGS_OK);
     assert_int_equal(c.executors, 4);
     assert_string_equal(c.topic_prefix, "t2");
     assert_int_equal(c.kafka_kv_count > 0, 1);
-    char *help[] = {"prog", "--help", NULL};
-    assert_int_equal(cfg_parse_args(&c, 2, help, "prog", ""), CFG_ARGS_EXIT_OK);
+    assert_string_equal(o.campaign, "q4");
+    assert_int_equal(o.json, 1);
+    assert_int_equal(ra.argc - ra.first, 2);
+    assert_string_equal(ok[ra.first], "db1");
+    assert_string_equal(ok[ra.first + 1], "db2");
+    char *spaced[] = {"prog", "--campaign", "q5", "--executors", "5", NULL};
+    ra = (run_args){&c, &cmd, 5, spaced, 0};
+    assert_int_equal(run_getopt(&ra), CFG_ARGS_OK);
+    assert_string_equal(o.campaign, "q5");
+    assert_int_equal(c.executors, 5);
+    assert_int_equal(ra.first, 5);
+    /* -- ends the options: what follows is an operand even if it looks like a flag */
+    char *dashes[] = {"prog", "--json", "--", "--json", "-X", NULL};
+    o.json = 0;
+    ra = (run_args){&c, &cmd, 5, dashes, 0};
+    assert_int_equal(run_getopt(&ra), CFG_ARGS_OK);
+    assert_int_equal(o.json, 1);
+    assert_int_equal(ra.argc - ra.first, 2);
+    assert_string_equal(dashes[ra.first], "--json");
+    /* unknown flag: exit 2 with one clear line */
+    char *unknown[] = {"prog", "--frobnicate=1", NULL};
+    ra = (run_args){&c, &cmd, 2, unknown, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "prog: unknown option --frobnicate"));
+    /* a flag of another binary is unknown here (the CLI has no Kafka flags) */
+    cfg_cmd cli = {.prog = "fleetcrypt status", .bins = CFG_BIN_CLI};
+    char *kafka[] = {"fleetcrypt", "--kafka-brokers", "b:9092", NULL};
+    ra = (run_args){&c, &cli, 3, kafka, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "unknown option --kafka-brokers"));
+    char *xflag[] = {"fleetcrypt", "-X", "a=b", NULL};
+    ra = (run_args){&c, &cli, 3, xflag, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    /* a missing value, a bad value */
     char *missing[] = {"prog", "--executors", NULL};
-    assert_int_equal(cfg_parse_args(&c, 2, missing, "prog", ""), CFG_ARGS_BAD);
-    char *unknown[] = {"prog", "--frobnicate", "1", NULL};
-    assert_int_equal(cfg_parse_args(&c, 3, unknown, "prog", ""), CFG_ARGS_BAD);
-    char *positional[] = {"prog", "stray", "x", NULL};
-    assert_int_equal(cfg_parse_args(&c, 3, positional, "prog", ""), CFG_ARGS_BAD);
+    ra = (run_args){&c, &cmd, 2, missing, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "--executors needs a value"));
+    char *bad[] = {"prog", "--executors=0", NULL};
+    ra = (run_args){&c, &cmd, 2, bad, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "--executors: expected an integer in [1, 256], got '0'"));
+    /* --help and --version end the parse with exit 0 */
+    char *help[] = {"prog", "--help", NULL};
+    ra = (run_args){&c, &cmd, 2, help, 0};
+    assert_int_equal(run_getopt(&ra), CFG_ARGS_EXIT_OK);
+    char *version[] = {"prog", "--version", NULL};
+    ra = (run_args){&c, &cmd, 2, version, 0};
+    assert_int_equal(run_getopt(&ra), CFG_ARGS_EXIT_OK);
+}
+
+static void clear_env(void)
+{
+    static const char *const names[] = {"FLEETCRYPT_LEASE_MS", "FLEETCRYPT_AWS_RATE", "FLEETCRYPT_PG_SSLMODE",
+                                        "FLEETCRYPT_STEP_DEADLINE_MAX_S", "FLEETCRYPT_TOPIC_PREFIX",
+                                        "FLEETCRYPT_LIMIT_COPY", "FLEETCRYPT_LOG_LEVEL", NULL};
+    for (int i = 0; names[i]; i++) unsetenv(names[i]);
+}
+
+static void test_table_validation(void **state)
+{
+    (void)state;
+    fc_config c;
+    char err[256];
+    clear_env();
+    /* every default of the table passes its own validation, for every binary */
+    unsigned bins[] = {CFG_BIN_CLI, CFG_BIN_WORKER, CFG_BIN_COORDINATOR, CFG_BIN_KAFKA_DEV};
+    for (size_t i = 0; i < sizeof bins / sizeof bins[0]; i++) assert_true(cfg_load(&c, bins[i], err, sizeof err));
+    assert_int_equal(c.lease_ms, 30000);
+    assert_int_equal(c.step_deadline_max_s, 0);
+    assert_int_equal(cfg_redrive_deadline_s(&c), 1800);
+    assert_true(c.aws_rate == 10.0);
+    /* a bad value: refused by a binary that reads it, naming it and what was expected */
+    setenv("FLEETCRYPT_LEASE_MS", "soon", 1);
+    assert_false(cfg_load(&c, CFG_BIN_WORKER, err, sizeof err));
+    assert_string_equal(err, "FLEETCRYPT_LEASE_MS: expected an integer in [1000, 3600000], got 'soon'");
+    setenv("FLEETCRYPT_LEASE_MS", "999", 1);
+    assert_false(cfg_load(&c, CFG_BIN_WORKER, err, sizeof err));
+    /* ... and ignored by one that does not read it */
+    assert_true(cfg_load(&c, CFG_BIN_COORDINATOR, err, sizeof err));
+    assert_int_equal(c.lease_ms, 30000);
+    setenv("FLEETCRYPT_LEASE_MS", "8000", 1);
+    assert_true(cfg_load(&c, CFG_BIN_WORKER, err, sizeof err));
+    assert_int_equal(c.lease_ms, 8000);
+    /* numbers, enums (any case, canonical spelling back), names */
+    setenv("FLEETCRYPT_AWS_RATE", "0.5", 1);
+    setenv("FLEETCRYPT_PG_SSLMODE", "Verify-CA", 1);
+    assert_true(cfg_load(&c, CFG_BIN_WORKER, err, sizeof err));
+    assert_true(c.aws_rate == 0.5);
+    assert_string_equal(cfg_env_str(CFG_PG_SSLMODE), "verify-ca");
+    setenv("FLEETCRYPT_PG_SSLMODE", "verify-fully", 1);
+    assert_false(cfg_load(&c, CFG_BIN_WORKER, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_PG_SSLMODE: expected one of disable, allow, prefer, require, verify-ca, "
+                                "verify-full"));
+    setenv("FLEETCRYPT_AWS_RATE", "0", 1);
+    unsetenv("FLEETCRYPT_PG_SSLMODE");
+    assert_false(cfg_load(&c, CFG_BIN_COORDINATOR, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_AWS_RATE: expected a number in [0.1, 10000]"));
+    unsetenv("FLEETCRYPT_AWS_RATE");
+    setenv("FLEETCRYPT_TOPIC_PREFIX", "bad prefix!", 1);
+    assert_false(cfg_load(&c, CFG_BIN_KAFKA_DEV, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_TOPIC_PREFIX"));
+    unsetenv("FLEETCRYPT_TOPIC_PREFIX");
+    setenv("FLEETCRYPT_STEP_DEADLINE_MAX_S", "25", 1);
+    assert_true(cfg_load(&c, CFG_BIN_CLI, err, sizeof err));
+    assert_int_equal(cfg_redrive_deadline_s(&c), 25);
+    /* library accessors: the value, else the table's default */
+    assert_int_equal(cfg_find("FLEETCRYPT_LIMIT_COPY"), CFG_LIMIT_COPY);
+    assert_int_equal(cfg_find("FLEETCRYPT_NO_SUCH"), -1);
+    assert_int_equal(cfg_env_int(CFG_LIMIT_COPY), 20);
+    setenv("FLEETCRYPT_LIMIT_COPY", "3", 1);
+    assert_int_equal(cfg_env_int(CFG_LIMIT_COPY), 3);
+    assert_null(cfg_env_str(CFG_LOG_LEVEL)); /* unset: the logger keeps its level */
+    clear_env();
 }
 
 int main(void)
@@ -133,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_redis_url),
         cmocka_unit_test(test_describe_masks_password),
         cmocka_unit_test(test_parse_args),
+        cmocka_unit_test(test_table_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
  *   create-topic NAME PARTITIONS
  *   status             one line: brokers and their up/down state
  * Each command answers one line starting with "ok" or "error". */
+#include "cfg.h"
 #include "log.h"
 #include "util.h"
 
@@ -22,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -205,49 +207,72 @@ static void serve_client(devcluster *dc, int cfd)
     }
 }
 
-static void usage(void)
+static void usage(FILE *f, void *ud)
 {
-    fprintf(stderr,
-            "usage: fleetcrypt-kafka-dev [--brokers N] [--partitions P] [--topic-prefix X]\n"
-            "                            [--info-file PATH] [--control-port PORT] [--group NAME]...\n"
-            "Starts an in-memory Kafka cluster on loopback (librdkafka mock) and prints\n"
-            "its bootstrap list. SIGTERM stops it.\n");
+    (void)ud;
+    fprintf(f, "usage: fleetcrypt-kafka-dev [--brokers N] [--partitions P] [--topic-prefix X]\n"
+               "                            [--info-file PATH] [--control-port PORT] [--group NAME]...\n"
+               "Starts an in-memory Kafka cluster on loopback (librdkafka mock) and prints\n"
+               "its bootstrap list. SIGTERM stops it.\n");
+}
+
+typedef struct kd_args {
+    int brokers, partitions, control_port;
+    const char *info_file;
+    devcluster *dc;
+} kd_args;
+
+enum { KD_BROKERS = 256, KD_PARTITIONS, KD_INFO_FILE, KD_CONTROL_PORT, KD_GROUP };
+
+static int kd_int(const char *flag, const char *v, int *out)
+{
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 0 || n > 65535) {
+        fprintf(stderr, "fleetcrypt-kafka-dev: --%s: expected a whole number, got '%.40s'\n", flag, v);
+        return CFG_ARGS_BAD;
+    }
+    *out = (int)n;
+    return CFG_ARGS_OK;
+}
+
+static int kd_opt(void *ud, int val, const char *v)
+{
+    kd_args *a = ud;
+    switch (val) {
+    case KD_BROKERS: return kd_int("brokers", v, &a->brokers);
+    case KD_PARTITIONS: return kd_int("partitions", v, &a->partitions);
+    case KD_CONTROL_PORT: return kd_int("control-port", v, &a->control_port);
+    case KD_INFO_FILE: a->info_file = v; return CFG_ARGS_OK;
+    case KD_GROUP:
+        if (a->dc->ngroups < 8) fc_strlcpy(a->dc->groups[a->dc->ngroups++], v, sizeof a->dc->groups[0]);
+        return CFG_ARGS_OK;
+    }
+    return CFG_ARGS_BAD;
 }
 
 int main(int argc, char **argv)
 {
-    int brokers = 3, partitions = 6, control_port = 0;
-    const char *prefix = getenv("FLEETCRYPT_TOPIC_PREFIX");
-    const char *info_file = NULL;
     devcluster dc;
     memset(&dc, 0, sizeof dc);
-    if (!prefix || !*prefix) prefix = "fleetcrypt";
     log_init("kafka-dev");
-
-    for (int i = 1; i < argc; i += 2) { /* every option takes one value */
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage();
-            return 0;
-        }
-        if (!v) {
-            fprintf(stderr, "fleetcrypt-kafka-dev: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--brokers")) brokers = atoi(v);
-        else if (!strcmp(a, "--partitions")) partitions = atoi(v);
-        else if (!strcmp(a, "--topic-prefix")) prefix = v;
-        else if (!strcmp(a, "--info-file")) info_file = v;
-        else if (!strcmp(a, "--control-port")) control_port = atoi(v);
-        else if (!strcmp(a, "--group")) {
-            if (dc.ngroups < 8) fc_strlcpy(dc.groups[dc.ngroups++], v, sizeof dc.groups[0]);
-        } else {
-            fprintf(stderr, "fleetcrypt-kafka-dev: unknown option %s\n", a);
-            usage();
-            return 2;
-        }
-    }
+    kd_args ka = {.brokers = 3, .partitions = 6, .dc = &dc};
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, KD_BROKERS},
+        {"partitions", required_argument, NULL, KD_PARTITIONS},
+        {"info-file", required_argument, NULL, KD_INFO_FILE},
+        {"control-port", required_argument, NULL, KD_CONTROL_PORT},
+        {"group", required_argument, NULL, KD_GROUP},
+        {NULL, 0, NULL, 0},
+    };
+    const cfg_cmd cmd = {.prog = "fleetcrypt-kafka-dev", .bins = CFG_BIN_KAFKA_DEV, .opts = opts,
+                         .on_opt = kd_opt, .ud = &ka, .help = usage};
+    fc_config cfg;
+    int prc = cfg_daemon_args(&cfg, &cmd, false, false, argc, argv);
+    if (prc != CFG_ARGS_OK) return prc;
+    const char *prefix = cfg.topic_prefix;
+    int brokers = ka.brokers, partitions = ka.partitions, control_port = ka.control_port;
+    const char *info_file = ka.info_file;
     if (brokers < 1 || brokers > MAX_BROKERS || partitions < 1 || partitions > 256) {
         fprintf(stderr, "fleetcrypt-kafka-dev: --brokers must be 1..%d and --partitions 1..256\n", MAX_BROKERS);
         return 2;
