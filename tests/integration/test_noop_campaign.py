@@ -17,7 +17,7 @@ def test_noop_thousand_instances_no_aws(world, awssim):
         stack.start()
         before = len(stack.calls())
         ids = "\n".join(f"noop-{i:04d}" for i in range(N)) + "\n"
-        r = stack.cli("submit", "--campaign", "nq", "--kms-key", "alias/none", "--strategy", "noop",
+        r = stack.cli("submit", "--campaign=nq", "--kms-key", "alias/none", "--strategy", "noop",
                       "--max-parallel", "300", "--yes", "-", stdin=ids)
         assert r.returncode == 0, r.stderr
         assert f"{N} instance(s)" in r.stdout, r.stdout
