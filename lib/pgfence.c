@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgrepl.h"
+#include "pgtmpl.h"
 #include "util.h"
 
 bool pgfence_create(pgq *q, const char *schema, char *err, size_t errcap)

@@ -1,7 +1,7 @@
 /* registry — see registry.h. */
 #include "registry.h"
 #include "strategies/offline.h"
-#include "strategies/pglogical.h"
+#include "strategies/pglogical/pglogical.h"
 #include "util.h"
 
 #include <stdio.h>

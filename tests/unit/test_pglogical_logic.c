@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "strategies/pglogical_logic.h"
+#include "pglogical_logic.h"
 
 #define MIB (1024LL * 1024)
 #define GIB (1024LL * MIB)

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "pgrepl_live.h"
-#include "strategies/pglogical_logic.h"
+#include "pglogical_logic.h"
 
 static pglive_table tab(int db, const char *schema, const char *name)
 {

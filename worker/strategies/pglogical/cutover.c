@@ -155,7 +155,7 @@ static step_rc compare_all(cut *c, pgl_side src_side, pgq **dst_conns, bool coun
         if (!dst) return rc == STEP_OK ? STEP_RETRY : rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
         pgrepl_verify_result vr;
-        if (!pgrepl_verify(src, dst, &nm, CHUNK_ROWS, counts_only, &vr, err, sizeof err)) {
+        if (!pgrepl_verify(src, dst, nm.schema, CHUNK_ROWS, counts_only, &vr, err, sizeof err)) {
             pgrepl_verify_free(&vr);
             return pgl_sql_fail(c->res, src, counts_only ? "row counts" : "verification", err);
         }
