@@ -1,12 +1,12 @@
-/* pglogical_aws — steps `snapshot`, `copy-encrypted` and `restore` of
- * pg-logical: the source watch, then the snapshot/copy/restore path shared
- * with the offline strategy (awsstep.h; offline snapshots the stopped,
- * renamed source, we snapshot the running one). Look before create,
- * deterministic names (fc-<campaign>-<instance>-snap/-enc/-target), our
- * tags on everything, waits answered by the coordinator's fleet poller
- * (STEP_WAIT with wait_on "snap:<id>" / "db:<id>"), never a sleep.
- * Every run first watches the source (retained WAL, DDL): the slot made by
- * prepare-source holds WAL through hours of snapshot, copy and restore. */
+/* snapshot — step `snapshot` of pg-logical: the source watch, then the
+ * snapshot path shared with the offline strategy (awsstep.h; offline
+ * snapshots the stopped, renamed source, we snapshot the running one).
+ * Look before create, deterministic names (fc-<campaign>-<instance>-snap,
+ * -enc for copy-encrypted, which shares pgl_snapshot_like), our tags on
+ * everything, waits answered by the coordinator's fleet poller (STEP_WAIT
+ * with wait_on "snap:<id>"), never a sleep. Every run first watches the
+ * source (retained WAL, DDL): the slot made by prepare-source holds WAL
+ * through hours of snapshot, copy and restore. */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -18,96 +18,14 @@
 #include "log.h"
 #include "util.h"
 
-#define ST_AVAILABLE awsstep_st_available
-#define ST_BAD_DB awsstep_st_bad_db
-
-/* The source watch without the subscription (there is none yet). */
-static step_rc watch_source(step_ctx *ctx, step_result *res)
-{
-    pgl_session s;
-    pgl_session_init(&s, ctx, res);
-    step_rc rc = pgl_watch(&s, false, NULL);
-    pgl_session_finish(&s);
-    return rc;
-}
-
 /* snapshot (copy=false) of the running source, or its encrypted copy. */
-static step_rc snapshot_like(step_ctx *ctx, step_result *res, bool copy)
+step_rc pgl_snapshot_like(step_ctx *ctx, step_result *res, bool copy)
 {
-    step_rc rc = watch_source(ctx, res);
+    step_rc rc = pgl_watch_source(ctx, res);
     if (rc != STEP_OK) return rc;
     awsstep_snap_spec sp = {.copy = copy, .of = step_ctx_instance(ctx), .must_be_ours = true, .busy = "busy",
                             .record_done = true};
     return awsstep_snapshot_like(ctx, res, &sp);
 }
 
-step_rc pgl_step_snapshot(step_ctx *ctx, step_result *res) { return snapshot_like(ctx, res, false); }
-step_rc pgl_step_copy_encrypted(step_ctx *ctx, step_result *res) { return snapshot_like(ctx, res, true); }
-
-/* ---------------------------------------------------------------- restore */
-static int fact_int(step_ctx *ctx, const char *f, int dflt) { return (int)pgl_fact_i64(ctx, f, dflt); }
-
-step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
-{
-    step_rc rc = watch_source(ctx, res);
-    if (rc != STEP_OK) return rc;
-    const char *key = pgl_cfield(ctx, "kms_key_arn");
-    char tid[64], eid[64];
-    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
-    awsstep_name(ctx, PGL_SFX_ENC, eid, sizeof eid);
-    step_ctx_set_fact(ctx, "target_id", tid);
-    step_cache_view v;
-    bool missing = false;
-
-    /* 1. create (or find what an earlier attempt created) */
-    if (!step_ctx_fact(ctx, "restore_at")) {
-        rds_instance *i = pgl_describe(ctx, res, tid, &missing, &rc);
-        if (!i && !missing) return rc;
-        if (i) {
-            bool ours = pgl_is_ours(ctx, i, PGL_ROLE_TARGET);
-            rds_instance_free(i);
-            if (!ours) {
-                PGL_REASON(res, "identifier %s is taken by an instance fleetcrypt did not create", tid);
-                return STEP_FAIL;
-            }
-            awsstep_mark(ctx, "restore_at");
-        } else {
-            res->reason[0] = 0;
-            /* deletion protection comes at cleanup: abort must be able to delete the target */
-            return awsstep_start_restore(ctx, res, tid, eid, 0, false);
-        }
-    }
-    /* 2. wait for it */
-    rc = awsstep_await(ctx, res, "db", tid, "restore_at", ST_AVAILABLE, ST_BAD_DB, &v);
-    if (rc != STEP_OK) return rc;
-    if (!v.encrypted || !awsstep_same_key(v.kms_key, key)) {
-        PGL_REASON(res, "restored %s is not encrypted with %s (kms %s)", tid, key, v.kms_key);
-        return STEP_FAIL;
-    }
-    /* 3. what a restore cannot take: backup retention */
-    int want = fact_int(ctx, "backup_retention", -1), have = fact_int(ctx, "target_backup_retention", -1);
-    if (want >= 0 && want != have) {
-        if (step_ctx_fact(ctx, "configure_at")) {
-            rc = awsstep_await(ctx, res, "db", tid, "configure_at", ST_AVAILABLE, ST_BAD_DB, &v);
-            if (rc != STEP_OK) return rc;
-        } else {
-            return awsstep_set_backup_retention(ctx, res, tid, want);
-        }
-    }
-    /* 4. its endpoint, for the database steps */
-    rds_instance *i = pgl_describe(ctx, res, tid, &missing, &rc);
-    if (!i) return rc;
-    if (!i->endpoint_address[0] || i->port <= 0) {
-        rds_instance_free(i);
-        res->wait_ms = 2000;
-        PGL_REASON(res, "target %s has no endpoint yet", tid);
-        return STEP_WAIT;
-    }
-    step_ctx_set_fact(ctx, "target_address", i->endpoint_address);
-    step_ctx_set_factf(ctx, "target_port", "%d", i->port);
-    step_ctx_set_fact(ctx, "target_arn", i->arn);
-    step_ctx_set_fact(ctx, "target_kms", i->kms_key_id);
-    rds_instance_free(i);
-    awsstep_mark(ctx, "restored_at");
-    return STEP_OK;
-}
+step_rc pgl_step_snapshot(step_ctx *ctx, step_result *res) { return pgl_snapshot_like(ctx, res, false); }
