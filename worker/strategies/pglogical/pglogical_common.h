@@ -159,6 +159,34 @@ step_rc pgl_watch_source(step_ctx *ctx, step_result *res);
  * (copy-encrypted), after the watch (snapshot.c). */
 step_rc pgl_snapshot_like(step_ctx *ctx, step_result *res, bool copy);
 
+/* Delete fleetcrypt's intermediate snapshots (only ones tagged as ours;
+ * the callers check keep_snapshots): cleanup and abort (cleanup.c). */
+step_rc pgl_delete_snapshots(step_ctx *ctx, step_result *res);
+
+/* ---- comparisons of the source with the target (verify.c) ---- */
+/* Per-table results for the audit report (fact verify_sums): one
+ * "schema.table\trows\tchecksum" line per table, capped at PGL_SUMS_MAX
+ * bytes; tables past the cap are counted in verify_sums_dropped. */
+#define PGL_SUMS_MAX 60000
+typedef struct pgl_sums_buf {
+    dbuf b;
+    int dropped;
+} pgl_sums_buf;
+/* Compare every database: the source side src_side (as admin) with
+ * dst_conns[i], or the target as master when dst_conns is NULL; row counts
+ * only with counts_only. Returns OK with *rows, *mism (the differing tables
+ * appended to list, sums filled when given) or the rc of a failure. */
+step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t *rows,
+                        int *mism, dbuf *list, pgl_sums_buf *sums);
+/* The verify facts (verify_done, verify_how, verify_mismatches,
+ * verify_tables, rows_verified, verify_sums) and the field rows_verified. */
+void pgl_record_verify(step_ctx *ctx, int64_t rows, int mism, const char *list, const char *how,
+                       const pgl_sums_buf *sums);
+/* The full comparison of the retired (frozen) source with the target — the
+ * sessions pinned at the switch, or the live target when dst is NULL —
+ * recorded as the verify facts (how). */
+step_rc pgl_verify_full(pgl_session *s, pgq **dst, const char *how, int *mism, dbuf *list);
+
 /* ---- RDS instances (instances.c) ---- */
 /* Describe an instance; NULL + *rc on failure (*missing when not found). */
 rds_instance *pgl_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
