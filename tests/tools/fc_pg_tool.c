@@ -1,5 +1,5 @@
-/* fc_pg_tool — test driver: exposes the pg-logical data plane (lib/pgrepl,
- * lib/lsn) as subcommands so the integration tests can drive it against
+/* fc_pg_tool — test driver: exposes the pg-logical data plane (worker/strategies/
+ * pglogical/db/pgrepl*, lib/lsn) as subcommands so the integration tests can drive it against
  * real PostgreSQL servers. Output: key=value lines on stdout; errors on
  * stderr; exit 0 ok, 1 failure, 2 usage. Passwords are read from the
  * environment variables named by --password-env/--password2-env, never

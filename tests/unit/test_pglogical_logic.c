@@ -1,5 +1,5 @@
 /* test_pglogical_logic — pg-logical's pure decisions (worker/strategies/
- * pglogical_logic.c), table-driven: option parsing, the per-instance tag,
+ * pglogical/logic.c), table-driven: option parsing, the per-instance tag,
  * the retained-WAL guard, catch-up readiness hysteresis, the cutover gate. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * validation: the progress state that survives a crashed run (lib/
  * pgrepl_live.c: JSON round trip, malformed input, queue and suspect
  * bookkeeping, pass order over tables) and the decisions in
- * worker/strategies/pglogical_logic.c (a re-checked chunk's verdict, the
+ * worker/strategies/pglogical/logic.c (a re-checked chunk's verdict, the
  * readiness gate), table by table. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -403,7 +403,7 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
 
 /* Roles and privileges changed on the source since the snapshot (not
  * replicated): converge the target's catalogs to the frozen source's
- * (lib/pgrepl_privs.h) — roles once on the first database (where the block
+ * (db/pgrepl_privs.h) — roles once on the first database (where the block
  * record is), privileges per database, dropped roles last. What the target
  * refuses or cannot reproduce is recorded and warned about, not fatal. */
 static step_rc sync_privileges(cut *c)

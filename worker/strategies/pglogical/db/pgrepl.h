@@ -18,7 +18,8 @@
  * Files (worker/strategies/pglogical/db/): pgrepl.c (names, reports, roles),
  * pgrepl_source.c, pgrepl_target.c, pgrepl_cutover.c; roles and privileges
  * at the cutover: pgrepl_privs.h. Verification by checksums is generic:
- * lib/pgrepl_verify.h; the template runners: lib/pgtmpl.h. Operator notes: docs/pg-logical.md. */
+ * lib/pgrepl_verify.h; the template runners: lib/pgtmpl.h. SQL: db/sql/.
+ * Operator notes: docs/pg-logical.md. */
 #ifndef FC_PGREPL_H
 #define FC_PGREPL_H
 
