@@ -11,8 +11,8 @@
  * are recorded by the callers; the password lives only in a wiped buffer
  * for the duration of the call and is never logged. Used by pg-logical's
  * steps before their first master-user login to the restored target when the
- * secret rotated during the campaign (worker/strategies/pglogical_common.c),
- * by its cleanup (worker/strategies/pglogical_finish.c) and, afterwards, by
+ * secret rotated during the campaign (worker/strategies/pglogical/session.c),
+ * by its cleanup (worker/strategies/pglogical/cleanup.c) and, afterwards, by
  * the coordinator (coordinator/retired.c). */
 #ifndef FC_MSECRET_H
 #define FC_MSECRET_H

@@ -59,7 +59,7 @@ def test_ddl_during_catch_up_aborts(stack, awssim, world):
     wait_aws_clean(sim, "ddl")
     n = len(w.numbers())
     assert n > 20, "the writer could not write during the run"
-    # the record state needs the runner's abort hook (pglogical.c, hook 4)
+    # the record state needs the runner's abort hook (pglogical/strategy.c, hook 4)
     assert inst["state"] == "aborted", f"expected aborted, got {inst}"
     assert "schema changed" in (inst["error"] or ""), inst
 
@@ -95,7 +95,7 @@ def test_retained_wal_limit_aborts(stack, awssim, world):
     assert inst["step"] == "abort", f"expected the abort step to end it, got {inst}\n{stack.diagnostics()}"
     assert_clean_source(sim, "wal", ident)
     wait_aws_clean(sim, "wal")
-    # the record state needs the runner's abort hook (pglogical.c, hook 4)
+    # the record state needs the runner's abort hook (pglogical/strategy.c, hook 4)
     assert inst["state"] == "aborted", f"expected aborted, got {inst}"
     assert "max_retained_wal_bytes" in (inst["error"] or ""), inst
 

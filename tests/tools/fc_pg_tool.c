@@ -1,5 +1,5 @@
-/* fc_pg_tool — test driver: exposes the pg-logical data plane (lib/pgrepl,
- * lib/lsn) as subcommands so the integration tests can drive it against
+/* fc_pg_tool — test driver: exposes the pg-logical data plane (worker/strategies/
+ * pglogical/db/pgrepl*, lib/lsn) as subcommands so the integration tests can drive it against
  * real PostgreSQL servers. Output: key=value lines on stdout; errors on
  * stderr; exit 0 ok, 1 failure, 2 usage. Passwords are read from the
  * environment variables named by --password-env/--password2-env, never
@@ -326,7 +326,7 @@ static int run(const opts *o, const char *cmd, const char *arg)
             if (ok) printf("sequences=%d\n", n);
         } else {
             pgrepl_verify_result vr;
-            ok = pgrepl_verify(q, q2, &nm, o->chunk_rows, o->counts_only, &vr, err, sizeof err);
+            ok = pgrepl_verify(q, q2, nm.schema, o->chunk_rows, o->counts_only, &vr, err, sizeof err);
             for (int i = 0; i < vr.ntables; i++) {
                 const pgrepl_table_result *t = &vr.tables[i];
                 printf("table=%s.%s keyed=%d chunks=%d rows_src=%lld rows_dst=%lld digest_src=%s "

@@ -1,5 +1,5 @@
 /* test_pglogical_logic — pg-logical's pure decisions (worker/strategies/
- * pglogical_logic.c), table-driven: option parsing, the per-instance tag,
+ * pglogical/logic.c), table-driven: option parsing, the per-instance tag,
  * the retained-WAL guard, catch-up readiness hysteresis, the cutover gate. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "strategies/pglogical_logic.h"
+#include "pglogical_logic.h"
 
 #define MIB (1024LL * 1024)
 #define GIB (1024LL * MIB)

@@ -2,7 +2,7 @@
  * validation: the progress state that survives a crashed run (lib/
  * pgrepl_live.c: JSON round trip, malformed input, queue and suspect
  * bookkeeping, pass order over tables) and the decisions in
- * worker/strategies/pglogical_logic.c (a re-checked chunk's verdict, the
+ * worker/strategies/pglogical/logic.c (a re-checked chunk's verdict, the
  * readiness gate), table by table. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "pgrepl_live.h"
-#include "strategies/pglogical_logic.h"
+#include "pglogical_logic.h"
 
 static pglive_table tab(int db, const char *schema, const char *name)
 {

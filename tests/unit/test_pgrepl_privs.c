@@ -1,6 +1,6 @@
 /* test_pgrepl_privs — the pure part of the privilege sync
- * (lib/pgrepl_privs.c): a list-valued role setting as PostgreSQL stores it
- * in pg_db_role_setting ('s, "$user", public') split into the elements that
+ * (worker/strategies/pglogical/db/pgrepl_privs.c): a list-valued role
+ * setting as PostgreSQL stores it in pg_db_role_setting ('s, "$user", public') split into the elements that
  * are re-applied one literal each; malformed values are refused rather
  * than guessed. */
 #include <stdarg.h>

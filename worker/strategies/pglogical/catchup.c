@@ -1,4 +1,4 @@
-/* pglogical_catchup — step `catch-up` of pg-logical: the subscription
+/* catchup — step `catch-up` of pg-logical: the subscription
  * applies what the source wrote since the snapshot. Each run is short and
  * returns STEP_WAIT with a short wait_ms until the target is ready for the
  * cutover. Every run:
@@ -13,7 +13,7 @@
  *     indexes) is read once before the cutover; progress in facts, so a
  *     crashed run resumes at the block it reached;
  *  3. validates key ranges live for at most live_budget_ms (method in
- *     lib/pgrepl_live.h): a chunk that keeps differing while the source's
+ *     db/pgrepl_live.h): a chunk that keeps differing while the source's
  *     range stands still is reported as suspect (fact + WARN, table and key
  *     number, counts, digests); the authoritative comparison stays the cutover's.
  * Ready when the largest lag stayed under the threshold for a while, the

@@ -1,12 +1,9 @@
-/* pglogical_aws — steps `snapshot`, `copy-encrypted` and `restore` of
- * pg-logical: the source watch, then the snapshot/copy/restore path shared
- * with the offline strategy (awsstep.h; offline snapshots the stopped,
- * renamed source, we snapshot the running one). Look before create,
- * deterministic names (fc-<campaign>-<instance>-snap/-enc/-target), our
- * tags on everything, waits answered by the coordinator's fleet poller
- * (STEP_WAIT with wait_on "snap:<id>" / "db:<id>"), never a sleep.
- * Every run first watches the source (retained WAL, DDL): the slot made by
- * prepare-source holds WAL through hours of snapshot, copy and restore. */
+/* restore — step `restore` of pg-logical: the encrypted copy restored as
+ * the target instance (fc-<campaign>-<instance>-target) with the source's
+ * settings, on the restore path shared with the offline strategy
+ * (awsstep.h). Look before create, our tags, waits answered by the
+ * coordinator's fleet poller (STEP_WAIT with wait_on "db:<id>"), never a
+ * sleep. Every run first watches the source (retained WAL, DDL). */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -21,35 +18,11 @@
 #define ST_AVAILABLE awsstep_st_available
 #define ST_BAD_DB awsstep_st_bad_db
 
-/* The source watch without the subscription (there is none yet). */
-static step_rc watch_source(step_ctx *ctx, step_result *res)
-{
-    pgl_session s;
-    pgl_session_init(&s, ctx, res);
-    step_rc rc = pgl_watch(&s, false, NULL);
-    pgl_session_finish(&s);
-    return rc;
-}
-
-/* snapshot (copy=false) of the running source, or its encrypted copy. */
-static step_rc snapshot_like(step_ctx *ctx, step_result *res, bool copy)
-{
-    step_rc rc = watch_source(ctx, res);
-    if (rc != STEP_OK) return rc;
-    awsstep_snap_spec sp = {.copy = copy, .of = step_ctx_instance(ctx), .must_be_ours = true, .busy = "busy",
-                            .record_done = true};
-    return awsstep_snapshot_like(ctx, res, &sp);
-}
-
-step_rc pgl_step_snapshot(step_ctx *ctx, step_result *res) { return snapshot_like(ctx, res, false); }
-step_rc pgl_step_copy_encrypted(step_ctx *ctx, step_result *res) { return snapshot_like(ctx, res, true); }
-
-/* ---------------------------------------------------------------- restore */
 static int fact_int(step_ctx *ctx, const char *f, int dflt) { return (int)pgl_fact_i64(ctx, f, dflt); }
 
 step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
 {
-    step_rc rc = watch_source(ctx, res);
+    step_rc rc = pgl_watch_source(ctx, res);
     if (rc != STEP_OK) return rc;
     const char *key = pgl_cfield(ctx, "kms_key_arn");
     char tid[64], eid[64];

@@ -1,4 +1,5 @@
-/* pglogical_cutover — steps `cutover` and `verify` of pg-logical.
+/* cutover — step `cutover` of pg-logical (the comparisons it runs are in
+ * verify.c).
  *
  * cutover waits for the campaign window and, with cutover_mode=approve, for
  * approval (STEP_WAIT; the source watch keeps running meanwhile). Then, in
@@ -35,12 +36,7 @@
  * (minutes on AWS); the target is opened only once its name reaches it.
  * Short bounded polls (≤ switch_poll_s, default 90 s) wait for the renames
  * inside the run because writers are blocked meanwhile; past that the step
- * returns STEP_WAIT on the instance and resumes where it stopped.
- *
- * verify reports what cutover measured (rows_verified; FAIL naming the
- * tables that differ) or, when that result is missing (a crash between the
- * switch and the end of the comparison), compares the frozen source with
- * the live target and says so in the reason when tables differ. */
+ * returns STEP_WAIT on the instance and resumes where it stopped. */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -58,7 +54,6 @@
 #define BLOCK_TIMEOUT_MS 30000
 #define FLUSH_TIMEOUT_MS 120000
 #define DEFAULT_SEQ_MARGIN 100
-#define CHUNK_ROWS 10000
 #define CUT_MAX_PROXIES 8
 #define RETIRED_WAIT_MS 600000 /* verify: how long the retired source's new name may take to answer */
 
@@ -96,117 +91,6 @@ static step_rc load_protect(cut *c, pgl_side side)
     if (!pglx_protected_roles(q, pgl_fact(c->ctx, "master_user"), &c->protect, &c->nprotect, err, sizeof err))
         return pgl_sql_fail(c->res, q, "cutover", err);
     return STEP_OK;
-}
-
-/* Tables that differ, as "db.schema.table, …" appended to out. */
-static void mismatch_list(const char *db, const pgrepl_verify_result *vr, dbuf *out)
-{
-    for (int t = 0; t < vr->ntables; t++) {
-        const pgrepl_table_result *tr = &vr->tables[t];
-        if (tr->match && tr->rows_src >= 0 && tr->rows_dst >= 0) continue;
-        dbuf_printf(out, "%s%s.%s.%s (source %lld rows, target %lld)", out->len ? ", " : "", db, tr->schema,
-                    tr->name, (long long)tr->rows_src, (long long)tr->rows_dst);
-    }
-}
-
-/* Per-table results for the audit report (fact verify_sums): one
- * "schema.table\trows\tchecksum" line per table ("db/schema.table" when the
- * instance has more than one database), capped at SUMS_MAX bytes; tables
- * past the cap are counted in verify_sums_dropped. */
-#define SUMS_MAX 60000
-typedef struct sums_buf {
-    dbuf b;
-    int dropped;
-} sums_buf;
-
-static void sums_add(sums_buf *sb, const char *db, bool many_dbs, const pgrepl_verify_result *vr)
-{
-    for (int t = 0; t < vr->ntables; t++) {
-        const pgrepl_table_result *tr = &vr->tables[t];
-        char line[1200];
-        int n = snprintf(line, sizeof line, "%s%s%s.%s\t%lld\t%s\n", many_dbs ? db : "", many_dbs ? "/" : "",
-                         tr->schema, tr->name, (long long)tr->rows_src, tr->digest_src);
-        if (n < 0 || (size_t)n >= sizeof line || sb->b.len + (size_t)n > SUMS_MAX ||
-            !dbuf_append(&sb->b, line, (size_t)n))
-            sb->dropped++;
-    }
-}
-
-/* Compare every database; src/dst connections chosen by the caller.
- * Returns OK with *mism (and the list, and sums when given) or the rc of a
- * failure. */
-static step_rc compare_all(cut *c, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t *rows,
-                           int *mism, dbuf *list, sums_buf *sums)
-{
-    *rows = 0;
-    *mism = 0;
-    if (sums) {
-        dbuf_reset(&sums->b);
-        sums->dropped = 0;
-    }
-    char err[1024];
-    for (int i = 0; i < c->s.ndbs; i++) {
-        pgrepl_names nm;
-        if (!nm_of(c, i, &nm)) return STEP_FAIL;
-        step_rc rc = STEP_OK;
-        pgq *src = pgl_conn(&c->s, src_side, PGL_AS_ADMIN, c->s.dbs[i], &rc);
-        if (!src) return rc;
-        pgq *dst = dst_conns ? dst_conns[i] : pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
-        if (!dst) return rc == STEP_OK ? STEP_RETRY : rc;
-        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        pgrepl_verify_result vr;
-        if (!pgrepl_verify(src, dst, &nm, CHUNK_ROWS, counts_only, &vr, err, sizeof err)) {
-            pgrepl_verify_free(&vr);
-            return pgl_sql_fail(c->res, src, counts_only ? "row counts" : "verification", err);
-        }
-        *rows += vr.rows_verified;
-        *mism += vr.mismatches;
-        if (vr.mismatches) mismatch_list(c->s.dbs[i], &vr, list);
-        if (sums) sums_add(sums, c->s.dbs[i], c->s.ndbs > 1, &vr);
-        pgrepl_verify_free(&vr);
-    }
-    return STEP_OK;
-}
-
-static void record_verify(cut *c, int64_t rows, int mism, const char *list, const char *how, const sums_buf *sums)
-{
-    if (sums) {
-        /* facts are plain strings: strip the last newline */
-        char *d = sums->b.data;
-        size_t l = sums->b.len;
-        if (d && l && d[l - 1] == '\n') d[l - 1] = 0;
-        step_ctx_set_fact(c->ctx, "verify_sums", d ? d : "");
-        step_ctx_set_factf(c->ctx, "verify_sums_dropped", "%d", sums->dropped);
-        if (sums->dropped)
-            log_warn("verify_sums truncated: too many tables for one fact", "recorded_bytes=%zu dropped=%d", l,
-                     sums->dropped);
-    }
-    step_ctx_set_fact(c->ctx, "verify_done", "1");
-    step_ctx_set_fact(c->ctx, "verify_how", how);
-    step_ctx_set_factf(c->ctx, "verify_mismatches", "%d", mism);
-    char l[1024];
-    fc_strlcpy(l, list ? list : "", sizeof l);
-    step_ctx_set_fact(c->ctx, "verify_tables", l);
-    char r[32];
-    snprintf(r, sizeof r, "%lld", (long long)rows);
-    step_ctx_set_field(c->ctx, "rows_verified", r);
-    step_ctx_set_fact(c->ctx, "rows_verified", r);
-}
-
-/* The full comparison of the retired (frozen) source with the target — the
- * sessions pinned at the switch, or the live target when dst is NULL —
- * recorded as the verify facts (how); the mismatch count and the list of
- * differing tables (caller's dbuf) as well. */
-static step_rc verify_full(cut *c, pgq **dst, const char *how, int *mism, dbuf *list)
-{
-    int64_t rows = 0;
-    *mism = 0;
-    sums_buf sums = {.dropped = 0};
-    dbuf_init(&sums.b, SUMS_MAX + 1);
-    step_rc rc = compare_all(c, PGL_RETIRED, dst, false, &rows, mism, list, &sums);
-    if (rc == STEP_OK) record_verify(c, rows, *mism, list->data, how, &sums);
-    dbuf_free(&sums.b);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- the switch */
@@ -519,7 +403,7 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
 
 /* Roles and privileges changed on the source since the snapshot (not
  * replicated): converge the target's catalogs to the frozen source's
- * (lib/pgrepl_privs.h) — roles once on the first database (where the block
+ * (db/pgrepl_privs.h) — roles once on the first database (where the block
  * record is), privileges per database, dropped roles last. What the target
  * refuses or cannot reproduce is recorded and warned about, not fatal. */
 static step_rc sync_privileges(cut *c)
@@ -604,7 +488,7 @@ static step_rc drain(cut *c, fc_lsn L)
     int mism = 0;
     dbuf list;
     dbuf_init(&list, 4096);
-    rc = compare_all(c, PGL_SOURCE, NULL, true, &rows, &mism, &list, NULL);
+    rc = pgl_compare_all(&c->s, PGL_SOURCE, NULL, true, &rows, &mism, &list, NULL);
     if (rc == STEP_OK && mism) {
         PGL_REASON(c->res, "row counts differ at cutover: %s", list.data);
         rc = STEP_FAIL;
@@ -614,14 +498,14 @@ static step_rc drain(cut *c, fc_lsn L)
          * takes: the fence is ours, so a holder that took over meanwhile
          * would refuse this one's every later change. */
         dbuf_reset(&list);
-        sums_buf sums = {.dropped = 0};
-        dbuf_init(&sums.b, SUMS_MAX + 1);
+        pgl_sums_buf sums = {.dropped = 0};
+        dbuf_init(&sums.b, PGL_SUMS_MAX + 1);
         int64_t v0 = fc_now_ms();
-        rc = compare_all(c, PGL_SOURCE, NULL, false, &rows, &mism, &list, &sums);
+        rc = pgl_compare_all(&c->s, PGL_SOURCE, NULL, false, &rows, &mism, &list, &sums);
         if (rc == STEP_OK) {
             step_ctx_set_factf(c->ctx, "verify_started_ms", "%lld", (long long)v0);
             step_ctx_set_factf(c->ctx, "verify_ms", "%lld", (long long)(fc_now_ms() - v0));
-            record_verify(c, rows, mism, list.data, "strict, inside the window", &sums);
+            pgl_record_verify(c->ctx, rows, mism, list.data, "strict, inside the window", &sums);
             if (mism) {
                 PGL_REASON(c->res, "verification (strict) found differences: %s", list.data);
                 rc = STEP_FAIL;
@@ -1061,7 +945,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         dbuf_init(&list, 4096);
         step_rc r2 = STEP_OK;
         if (!await_conn(&c, PGL_RETIRED, PGL_AS_ADMIN, c.s.dbs[0], fc_mono_ms() + RETIRED_WAIT_MS, &r2) ||
-            verify_full(&c, c.pinned, "normal, snapshot of the target at the switch", &mism, &list) != STEP_OK)
+            pgl_verify_full(&c.s, c.pinned, "normal, snapshot of the target at the switch", &mism, &list) != STEP_OK)
             step_ctx_set_fact(ctx, "verify_error", res->reason);
         res->reason[0] = 0;
         res->wait_ms = 0;
@@ -1069,48 +953,6 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     }
     rc = STEP_OK;
 out:
-    cut_free(&c);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- verify */
-step_rc pgl_step_verify(step_ctx *ctx, step_result *res)
-{
-    if (!strcmp(pgl_fact(ctx, "verify_done"), "1")) {
-        step_ctx_set_field(ctx, "rows_verified", pgl_fact(ctx, "rows_verified"));
-        if (pgl_fact_i64(ctx, "verify_mismatches", 0) > 0 && strcmp(pgl_fact(ctx, "verify_incomplete"), "1")) {
-            PGL_REASON(res, "verification found differences between the frozen source and the target: %s",
-                       pgl_fact(ctx, "verify_tables"));
-            log_error("VERIFICATION MISMATCH", "tables=\"%s\"", pgl_fact(ctx, "verify_tables"));
-            return STEP_FAIL;
-        }
-        return STEP_OK;
-    }
-    /* the snapshot of the switch was lost (crash): compare with the live target */
-    cut c;
-    memset(&c, 0, sizeof c);
-    c.ctx = ctx;
-    c.res = res;
-    pgl_session_init(&c.s, ctx, res);
-    int mism = 0;
-    dbuf list;
-    dbuf_init(&list, 4096);
-    step_rc rc = verify_full(&c, NULL, "live target (the snapshot of the switch was lost)", &mism, &list);
-    if (rc == STEP_OK && mism) {
-        /* Not a verdict either way: applications have been writing to the
-         * target since the switch, so these tables may differ for that
-         * reason alone. The instance is done (replication carried every
-         * row: the slot was drained to L before the switch), but its
-         * verification is recorded as incomplete and alerted on, never as
-         * passed; the report shows it. */
-        step_ctx_set_fact(ctx, "verify_incomplete", "1");
-        step_ctx_set_fact(ctx, "verify_how",
-                          "incomplete: the snapshot pinned at the switch was lost with its worker; the frozen "
-                          "source differs from the live target, which applications have written to since");
-        log_warn("VERIFICATION INCOMPLETE", "tables=\"%s\" why=\"snapshot of the switch lost in a restart; "
-                 "writes since the switch also show as differences\"", list.data);
-    }
-    dbuf_free(&list);
     cut_free(&c);
     return rc;
 }

@@ -1,5 +1,5 @@
-/* pglogical — the step functions of strategy "pg-logical", bound to the
- * steps of its descriptor (pglogical/descriptor.c; see pglogical.h; every
+/* strategy — the step functions of strategy "pg-logical", bound to the
+ * steps of its descriptor (descriptor.c; see pglogical.h; every
  * step, its facts, its idempotence and what abort undoes at each point:
  * docs/pg-logical-steps.md).
  *
@@ -16,7 +16,7 @@
  *     prewarm (on|off, default on), prewarm_budget_ms (2000),
  *     live_validate (on|off, default on), live_budget_ms (2000),
  *     live_chunk_rows (5000), live_strikes (3) — catch-up's prewarm and
- *     live validation (pglogical_catchup.c).
+ *     live validation (catchup.c).
  *  2. Approval arrives as instance fact `approved=1` or campaign field
  *     `approved=1` (fleetcrypt approve). While waiting for it, cutover
  *     returns STEP_WAIT with res->reason starting "waiting for approval"
@@ -48,7 +48,7 @@
  *     abort with facts undo_from/undo_reason (written by lua/step_end.lua),
  *     and abort ends the instance `failed` at undo_from (STEP_FAIL with
  *     res->next) once everything is undone — not `aborted`.
- *  7. Step `replicas` (pglogical_replicas.c) re-creates the source's read
+ *  7. Step `replicas` (replicas.c) re-creates the source's read
  *     replicas on the encrypted instance and retires the old ones; cleanup
  *     jumps back to it (STEP_NEXT) until fact replicas_done is set, so an
  *     abort refused after the switch that resumes at cleanup still passes

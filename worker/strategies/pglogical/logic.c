@@ -1,4 +1,4 @@
-/* pglogical_logic — see pglogical_logic.h. */
+/* logic — see pglogical_logic.h. */
 #include "pglogical_logic.h"
 
 #include <ctype.h>

@@ -19,7 +19,7 @@
  * Progress is one JSON document (pglive_state_parse/dump: pure,
  * unit-tested in tests/unit/test_pgrepl_live.c) so a crashed worker's
  * successor resumes where the last run stopped; it holds key values, so it
- * is kept on the target (pglive_state_load/store), never in Redis or logs. SQL: sql/pglive_*.sql plus
+ * is kept on the target (pglive_state_load/store), never in Redis or logs. SQL: db/sql/pglive_*.sql plus
  * pgrepl_verify's. */
 #ifndef FC_PGREPL_LIVE_H
 #define FC_PGREPL_LIVE_H

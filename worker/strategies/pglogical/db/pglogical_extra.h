@@ -1,5 +1,5 @@
 /* pglogical_extra — data-plane helpers strategy pg-logical needs beyond
- * lib/pgrepl.h (owned by the pg-logical step files; SQL in sql/pglx_*.sql):
+ * pgrepl.h (owned by the pg-logical step files; SQL in db/sql/pglx_*.sql):
  * the restored instance's WAL segment size (find-start-lsn), disk usage for
  * the retained-WAL guard, the roles the cutover block must leave alone,
  * the admin role's rights to alter login roles, the block's start time, and

@@ -1,4 +1,5 @@
-/* pglogical_common — what every pg-logical step shares: campaign options,
+/* pglogical_common — what every pg-logical step shares (the definitions:
+ * session.c, options.c, watch.c, instances.c; one file per step beside): campaign options,
  * the per-instance names (AWS identifiers and database object names), the
  * database list, credentials resolved through the campaign's --db-secret
  * (held only for the step, wiped after), libpq connections to the source
@@ -68,6 +69,7 @@ typedef struct pgl_session {
     int nextra;
 } pgl_session;
 
+/* ---- the session (session.c) ---- */
 /* Start/finish a step's session (tag, database list). Credentials are
  * resolved on the first connection. Never fails. */
 void pgl_session_init(pgl_session *s, step_ctx *ctx, step_result *res);
@@ -108,7 +110,7 @@ void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db);
 bool pgl_ensure_creds(pgl_session *s, step_rc *rc);
 /* Connection info of a side (host, port) from the facts; false if unknown. */
 bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *port);
-/* libpq sslmode / root certificate for every connection: pgq_default_sslmode()
+/* libpq sslmode / root certificate for every connection (options.c): pgq_default_sslmode()
  * and pgq_default_sslrootcert() (default verify-full with FLEETCRYPT_RDS_CA_BUNDLE). */
 const char *pgl_sslmode(void);
 const char *pgl_sslrootcert(void);
@@ -117,6 +119,7 @@ const char *pgl_sslrootcert(void);
  * (08, 57P, 53, 40), FAIL otherwise; reason = "what: err". */
 step_rc pgl_sql_fail(step_result *res, const pgq *q, const char *what, const char *err);
 
+/* ---- facts and options (options.c) ---- */
 /* Campaign options. pgl_cfield: the campaign field `name`; when the record
  * has no such field, the same option from the campaign's "spec" JSON as the
  * CLI stores it today (cutover_mode ← "cutover", cutover_method ←
@@ -139,6 +142,7 @@ step_rc pgl_msecret_follow(step_ctx *ctx, step_result *res, const char *tid, con
 /* Jump to the abort step, recording why (fact abort_reason). */
 step_rc pgl_abort_now(step_ctx *ctx, step_result *res, const char *why);
 
+/* ---- the watch (watch.c) ---- */
 /* The source watch, run by every step between prepare-source and the
  * cutover's block: retained WAL vs the campaign limit and free storage,
  * the DDL guard, the set of databases; with check_sub, also lag per slot
@@ -147,14 +151,50 @@ step_rc pgl_abort_now(step_ctx *ctx, step_result *res, const char *why);
  * return (NEXT → abort, RETRY, FAIL) with res filled. *max_lag gets the
  * largest lag (or -1) when check_sub. */
 step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag);
+/* pgl_watch without the subscription in a session of its own (snapshot,
+ * copy-encrypted, restore: there is no subscription yet). */
+step_rc pgl_watch_source(step_ctx *ctx, step_result *res);
 
+/* snapshot (copy=false) of the running source, or its encrypted copy
+ * (copy-encrypted), after the watch (snapshot.c). */
+step_rc pgl_snapshot_like(step_ctx *ctx, step_result *res, bool copy);
+
+/* Delete fleetcrypt's intermediate snapshots (only ones tagged as ours;
+ * the callers check keep_snapshots): cleanup and abort (cleanup.c). */
+step_rc pgl_delete_snapshots(step_ctx *ctx, step_result *res);
+
+/* ---- comparisons of the source with the target (verify.c) ---- */
+/* Per-table results for the audit report (fact verify_sums): one
+ * "schema.table\trows\tchecksum" line per table, capped at PGL_SUMS_MAX
+ * bytes; tables past the cap are counted in verify_sums_dropped. */
+#define PGL_SUMS_MAX 60000
+typedef struct pgl_sums_buf {
+    dbuf b;
+    int dropped;
+} pgl_sums_buf;
+/* Compare every database: the source side src_side (as admin) with
+ * dst_conns[i], or the target as master when dst_conns is NULL; row counts
+ * only with counts_only. Returns OK with *rows, *mism (the differing tables
+ * appended to list, sums filled when given) or the rc of a failure. */
+step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t *rows,
+                        int *mism, dbuf *list, pgl_sums_buf *sums);
+/* The verify facts (verify_done, verify_how, verify_mismatches,
+ * verify_tables, rows_verified, verify_sums) and the field rows_verified. */
+void pgl_record_verify(step_ctx *ctx, int64_t rows, int mism, const char *list, const char *how,
+                       const pgl_sums_buf *sums);
+/* The full comparison of the retired (frozen) source with the target — the
+ * sessions pinned at the switch, or the live target when dst is NULL —
+ * recorded as the verify facts (how). */
+step_rc pgl_verify_full(pgl_session *s, pgq **dst, const char *how, int *mism, dbuf *list);
+
+/* ---- RDS instances (instances.c) ---- */
 /* Describe an instance; NULL + *rc on failure (*missing when not found). */
 rds_instance *pgl_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
 bool pgl_has_tag(const rds_instance *i, const char *key, const char *value);
 /* Does this instance carry our campaign/instance tags (and role, if given)? */
 bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
 
-/* ---- renames and read replicas (pglogical_replicas.c, preflight) ---- */
+/* renames and read replicas (replicas.c, the rename cutover, abort, preflight) */
 /* ModifyDBInstance from → to, applied now. STEP_OK when requested; STEP_WAIT
  * (wait_on db:<from>) when `from` is busy; RETRY/FAIL otherwise. */
 step_rc pgl_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);

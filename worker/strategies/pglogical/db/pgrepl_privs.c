@@ -1,8 +1,8 @@
 /* pgrepl_privs — roles and privileges changed on the source after the
  * snapshot, applied to the target at the cutover; see pgrepl_privs.h.
- * Catalogs are read with sql/pgrepl_privs_*.sql, compared here by name
+ * Catalogs are read with db/sql/pgrepl_privs_*.sql, compared here by name
  * (role OIDs differ once a role is created on one side only), and every
- * statement is built from the %I/%L/%R templates of sql/pgrepl_privs_*.sql
+ * statement is built from the %I/%L/%R templates of db/sql/pgrepl_privs_*.sql
  * with identifiers and literals quoted by libpq. */
 #include "pgrepl_privs.h"
 

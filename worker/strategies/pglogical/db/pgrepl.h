@@ -15,9 +15,11 @@
  * the instance's master user; cutover-block, wait-flush, sync-sequences (its
  * source side), verify (source side) and unblock run as fleetcrypt's own
  * admin role, the only one the block leaves able to log in.
- * Files: pgrepl.c (names, reports, roles), pgrepl_source.c, pgrepl_target.c,
- * pgrepl_cutover.c, pgrepl_verify.c; roles and privileges at the cutover:
- * pgrepl_privs.h. Operator notes: docs/pg-logical.md. */
+ * Files (worker/strategies/pglogical/db/): pgrepl.c (names, reports, roles),
+ * pgrepl_source.c, pgrepl_target.c, pgrepl_cutover.c; roles and privileges
+ * at the cutover: pgrepl_privs.h. Verification by checksums is generic:
+ * lib/pgrepl_verify.h; the template runners: lib/pgtmpl.h. SQL: db/sql/.
+ * Operator notes: docs/pg-logical.md. */
 #ifndef FC_PGREPL_H
 #define FC_PGREPL_H
 
@@ -28,6 +30,8 @@
 #include "dbuf.h"
 #include "lsn.h"
 #include "pgq.h"
+#include "pgrepl_verify.h"
+#include "pgtmpl.h"
 
 #define PGREPL_NAME 64
 #define PGREPL_TAG_MAX 40
@@ -197,58 +201,11 @@ bool pgrepl_teardown_source(pgq *q, const pgrepl_names *nm, bool keep_block_reco
 /* Instance-wide, as the master user, last: drop fleetcrypt's roles. */
 bool pgrepl_drop_roles(pgq *q, const pgrepl_names *nm, bool keep_admin, char *err, size_t errcap);
 
-/* ---- verification ---- */
-typedef struct pgrepl_table_result {
-    char schema[256];
-    char name[256];
-    bool keyed;             /* compared in key order, chunk by chunk; else as a multiset */
-    int64_t rows_src, rows_dst;
-    int chunks;
-    char digest_src[33];    /* md5 over the chunk digests (or the multiset digest) */
-    char digest_dst[33];
-    bool match;
-} pgrepl_table_result;
-typedef struct pgrepl_verify_result {
-    pgrepl_table_result *tables;
-    int ntables;
-    int64_t rows_verified;
-    int mismatches;
-} pgrepl_verify_result;
-/* Compare every table of one database: row counts always; unless
- * counts_only, a checksum per key range of chunk_rows rows (keyed tables)
- * or a multiset digest (tables without a primary key). Missing tables on
- * either side are mismatches. */
-bool pgrepl_verify(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t chunk_rows, bool counts_only,
-                   pgrepl_verify_result *out, char *err, size_t errcap);
-void pgrepl_verify_free(pgrepl_verify_result *r);
-
-/* internal helpers shared by the pgrepl_*.c files */
-void pgrepl_seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Run sql/<name>.sql as a %I/%L/%R template with args, simple protocol. */
-bool pgrepl_ddl(pgq *q, const char *name, int nargs, const char *const *args);
-/* The first column of sql/<sql_name>.sql (run with params) as a NULL-terminated
- * string list; free with pgrepl_free_list. `what` names the query in errors. */
+/* internal helper shared by the pgrepl_*.c files (the template runners
+ * are in lib/pgtmpl.h): the first column of sql/<sql_name>.sql (run with
+ * params) as a NULL-terminated string list; free with pgrepl_free_list.
+ * `what` names the query in errors. */
 bool pgrepl_query_list(pgq *q, const char *sql_name, int nparams, const char *const *params, const char *what,
                        char ***out, int *n, char *err, size_t errcap);
-/* Build sql/<name>.sql as a template, run it with parameters. */
-PGresult *pgrepl_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args,
-                           int nparams, const char *const *params);
-
-/* ---- one key range's checksum (pgrepl_verify.c), shared with the live
- * validation during catch-up (pgrepl_live.c): same SQL, same digest ---- */
-typedef struct pgrepl_key pgrepl_key;
-/* The table's primary key; NULL with err when it has none or on error. */
-pgrepl_key *pgrepl_key_load(pgq *q, const char *schema, const char *table, char *err, size_t errcap);
-int pgrepl_key_ncols(const pgrepl_key *k);
-void pgrepl_key_free(pgrepl_key *k); /* accepts NULL */
-/* The key of the rows-th row after lo (exclusive; NULL = from the start), in
- * key order: hi[ncols] strings to free(), or *found = false when fewer rows
- * are left. */
-bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgrepl_key *k,
-                        const char *const *lo, int64_t rows, char **hi, bool *found, char *err, size_t errcap);
-/* Count and md5 of the rows with key in (lo, hi]; NULL lo/hi = open end. */
-bool pgrepl_chunk_digest(pgq *q, const char *schema, const char *table, const pgrepl_key *k,
-                         const char *const *lo, const char *const *hi, char count[32], char md5[33], char *err,
-                         size_t errcap);
 
 #endif

@@ -1,19 +1,11 @@
-/* pglogical_target — steps `prepare-target`, `find-start-lsn` and
- * `subscribe` of pg-logical, on the restored (encrypted) instance.
- *
- * prepare-target: drop every replication slot the target inherited (they
- * would retain WAL there forever), fleetcrypt's inherited publication and
- * DDL guard, and hold inherited pg_cron jobs until cleanup.
- * find-start-lsn: read the target's PostgreSQL log through
- * DescribeDBLogFiles + DownloadDBLogFilePortion (paged with Marker) and let
- * lsn_find_start() name the end of the restored WAL from the lines of the
- * restored server's startup process only (its log_line_prefix, the copy
- * time as the line between the source's old logs and the restore's), then
- * check it against the server's checkpoint redo and WAL position; anything
- * ambiguous fails the instance — never a guess, never "redo done at".
- * subscribe: per database, a subscription connecting back to the source as
- * fleetcrypt's throwaway replication role, its origin advanced to the start
- * LSN while disabled, then enabled (pgrepl_subscribe is resumable). */
+/* find_start_lsn — step `find-start-lsn` of pg-logical: read the target's
+ * PostgreSQL log through DescribeDBLogFiles + DownloadDBLogFilePortion
+ * (paged with Marker) and let lsn_find_start() name the end of the restored
+ * WAL from the lines of the restored server's startup process only (its
+ * log_line_prefix, the copy time as the line between the source's old logs
+ * and the restore's), then check it against the server's checkpoint redo
+ * and WAL position; anything ambiguous fails the instance — never a guess,
+ * never "redo done at" (docs/lsn-boundary.md). */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -28,70 +20,6 @@
 
 #define LOG_TEXT_MAX (256u * 1024u * 1024u)
 
-step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
-{
-    pgl_session s;
-    pgl_session_init(&s, ctx, res);
-    step_rc rc = pgl_watch(&s, false, NULL);
-    int slots = 0, jobs = 0;
-    char err[1024];
-    for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
-        pgrepl_names nm;
-        pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
-        if (!q) break;
-        if (!step_ctx_lease_ok(ctx)) {
-            PGL_REASON(res, "lease lost");
-            rc = STEP_RETRY;
-            break;
-        }
-        if (i == 0) {
-            /* a transaction the snapshot caught prepared (prepare-source waits
-             * for none, but one may have been prepared just before the
-             * snapshot) would hold its locks here forever while the source's
-             * COMMIT PREPARED is replicated too: refuse (the undo runs) */
-            int np = 0;
-            int64_t oldest = 0;
-            char desc[300];
-            if (!pgrepl_prepared_xacts(q, &np, &oldest, desc, sizeof desc, err, sizeof err)) {
-                rc = pgl_sql_fail(res, q, "prepared transactions on the target", err);
-                break;
-            }
-            if (np > 0) {
-                PGL_REASON(res, "the snapshot caught %d prepared transaction(s): on the target they would hold "
-                                "their locks while the source's outcome is replicated too; submit the instance "
-                                "again: %s", np, desc);
-                rc = STEP_FAIL;
-                break;
-            }
-        }
-        int sd = 0, jh = 0;
-        /* slots are instance-wide: drop them from the first database */
-        if (!pgrepl_clean_target(q, &nm, i == 0, &sd, &jh, err, sizeof err)) {
-            char what[300];
-            snprintf(what, sizeof what, "cleaning the target (database %s)", s.dbs[i]);
-            rc = pgl_sql_fail(res, q, what, err);
-            break;
-        }
-        slots += sd;
-        jobs += jh;
-        bool guarded = false;
-        if (!pgrepl_cron_guard(q, &nm, &guarded, err, sizeof err)) {
-            rc = pgl_sql_fail(res, q, "holding replicated pg_cron jobs", err);
-            break;
-        }
-    }
-    if (rc == STEP_OK) {
-        /* a re-run finds nothing left: keep the first run's counts */
-        if (slots > 0 || !step_ctx_fact(ctx, "target_slots_dropped"))
-            step_ctx_set_factf(ctx, "target_slots_dropped", "%d", slots);
-        if (jobs > 0 || !step_ctx_fact(ctx, "jobs_held")) step_ctx_set_factf(ctx, "jobs_held", "%d", jobs);
-        log_info("target prepared", "inherited_slots_dropped=%d jobs_held=%d", slots, jobs);
-    }
-    pgl_session_finish(&s);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- find-start-lsn */
 static int cmp_log(const void *a, const void *b)
 {
     const rds_log_file *x = a, *y = b;
@@ -255,76 +183,6 @@ step_rc pgl_step_find_start_lsn(step_ctx *ctx, step_result *res)
              r.startup_pid, r.source_starts, calls);
 done:
     dbuf_free(&text);
-    pgl_session_finish(&s);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- subscribe */
-step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
-{
-    fc_lsn start = FC_LSN_INVALID;
-    if (!lsn_parse(pgl_fact(ctx, "start_lsn"), &start) || start == FC_LSN_INVALID) {
-        PGL_REASON(res, "no start LSN recorded by find-start-lsn");
-        return STEP_FAIL;
-    }
-    pgl_session s;
-    pgl_session_init(&s, ctx, res);
-    step_rc rc = pgl_watch(&s, false, NULL);
-    char err[1024];
-    char host[256];
-    int port = 0;
-    if (rc == STEP_OK && !pgl_endpoint(&s, PGL_SOURCE, host, sizeof host, &port)) {
-        PGL_REASON(res, "the source's endpoint is not known");
-        rc = STEP_FAIL;
-    }
-    if (rc == STEP_OK && !pgl_ensure_creds(&s, &rc)) { /* rc set */
-    }
-    for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
-        pgrepl_names nm;
-        pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
-        if (!q) break;
-        pgq_conninfo src;
-        memset(&src, 0, sizeof src);
-        src.host = host;
-        src.port = port;
-        src.dbname = s.dbs[i];
-        src.user = nm.sub_role;
-        src.password = s.sub_pw;
-        src.sslmode = pgl_sslmode();
-        src.sslrootcert = pgl_sslrootcert();
-        src.application_name = nm.subscription;
-        if (!step_ctx_lease_ok(ctx)) {
-            PGL_REASON(res, "lease lost");
-            rc = STEP_RETRY;
-            break;
-        }
-        if (!pgrepl_subscribe(q, &nm, &src, start, err, sizeof err)) {
-            char what[300];
-            snprintf(what, sizeof what, "subscribe (database %s)", s.dbs[i]);
-            rc = pgl_sql_fail(res, q, what, err);
-            /* a subscription that stopped after progress is an apply error: fail loudly */
-            if (strstr(err, "apply errors") || strstr(err, "refusing")) rc = STEP_FAIL;
-            break;
-        }
-        pgrepl_sub_info si;
-        if (!pgrepl_sub_status(q, &nm, &si, err, sizeof err)) {
-            rc = pgl_sql_fail(res, q, "subscription status", err);
-            break;
-        }
-        if (!si.exists || !si.enabled || si.apply_errors > 0) {
-            PGL_REASON(res, "subscription %s (database %s) is %s right after subscribing (apply errors %lld): see "
-                            "the target's log", nm.subscription, s.dbs[i], si.enabled ? "failing" : "disabled",
-                       (long long)si.apply_errors);
-            rc = STEP_FAIL;
-            break;
-        }
-        log_info("subscribed", "db=%s subscription=%s start=%s", s.dbs[i], nm.subscription,
-                 pgl_fact(ctx, "start_lsn"));
-    }
-    if (rc == STEP_OK) {
-        step_ctx_set_fact(ctx, "subscribed", "1");
-        awsstep_mark(ctx, "subscribed_at");
-    }
     pgl_session_finish(&s);
     return rc;
 }

@@ -5,7 +5,7 @@
  * independent of each other, so they can be spread over workers. Tables
  * without a primary key are compared as multisets (count and two 64-bit
  * sums of row hashes), so duplicated or missing rows show. */
-#include "pgrepl.h"
+#include "pgrepl_verify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "pgtmpl.h"
 #include "util.h"
 
 typedef struct keyinfo {
@@ -309,7 +310,7 @@ void pgrepl_verify_free(pgrepl_verify_result *r)
     memset(r, 0, sizeof *r);
 }
 
-bool pgrepl_verify(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t chunk_rows, bool counts_only,
+bool pgrepl_verify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
                    pgrepl_verify_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
@@ -319,7 +320,7 @@ bool pgrepl_verify(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t chunk_row
         pgrepl_seterr(err, errcap, "verify session settings: %s %s", src->err, dst->err);
         return false;
     }
-    const char *p[] = {nm->schema};
+    const char *p[] = {own_schema};
     PGresult *ts = pgq_exec(src, pgq_sql("pgrepl_verify_tables"), 1, p);
     if (!ts) {
         pgrepl_seterr(err, errcap, "listing source tables: %s", src->err);
@@ -382,7 +383,7 @@ bool pgrepl_verify(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t chunk_row
     return ok;
 }
 
-/* ---- one chunk's checksum, shared with live validation (lib/pgrepl_live.c):
+/* ---- one chunk's checksum, shared with live validation (pg-logical's db/pgrepl_live.c):
  * the same key list, range predicate and SQL (pgrepl_verify_bound,
  * pgrepl_verify_chunk) as verify_keyed above. */
 struct pgrepl_key {

@@ -1,4 +1,4 @@
-/* pglogical_replicas — step `replicas` of pg-logical (after verify, before
+/* replicas — step `replicas` of pg-logical (after verify, before
  * cleanup): the source's read replicas are re-created on the encrypted
  * instance, so readers of each replica's endpoint end up on encrypted
  * storage too, and the retired source is left without replicas (RDS cannot

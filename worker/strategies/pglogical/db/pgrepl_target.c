@@ -201,7 +201,7 @@ static bool copy_sub_args(pgq *q, const dbuf *row)
  * out of every statement the target logs and out of every error: the
  * arguments travel as COPY data into a temporary table dropped at commit,
  * a fixed DO block executes the statement and re-raises a failure with the
- * password masked (sql/pgrepl_sub_create.sql); q->err is scrubbed again here. */
+ * password masked (db/sql/pgrepl_sub_create.sql); q->err is scrubbed again here. */
 static bool create_subscription(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source, char *err,
                                 size_t errcap)
 {

@@ -1,0 +1,31 @@
+/* snapshot — step `snapshot` of pg-logical: the source watch, then the
+ * snapshot path shared with the offline strategy (awsstep.h; offline
+ * snapshots the stopped, renamed source, we snapshot the running one).
+ * Look before create, deterministic names (fc-<campaign>-<instance>-snap,
+ * -enc for copy-encrypted, which shares pgl_snapshot_like), our tags on
+ * everything, waits answered by the coordinator's fleet poller (STEP_WAIT
+ * with wait_on "snap:<id>"), never a sleep. Every run first watches the
+ * source (retained WAL, DDL): the slot made by prepare-source holds WAL
+ * through hours of snapshot, copy and restore. */
+#include "pglogical.h"
+#include "pglogical_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "util.h"
+
+/* snapshot (copy=false) of the running source, or its encrypted copy. */
+step_rc pgl_snapshot_like(step_ctx *ctx, step_result *res, bool copy)
+{
+    step_rc rc = pgl_watch_source(ctx, res);
+    if (rc != STEP_OK) return rc;
+    awsstep_snap_spec sp = {.copy = copy, .of = step_ctx_instance(ctx), .must_be_ours = true, .busy = "busy",
+                            .record_done = true};
+    return awsstep_snapshot_like(ctx, res, &sp);
+}
+
+step_rc pgl_step_snapshot(step_ctx *ctx, step_result *res) { return pgl_snapshot_like(ctx, res, false); }

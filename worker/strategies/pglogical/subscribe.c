@@ -1,0 +1,83 @@
+/* subscribe — step `subscribe` of pg-logical: per database, a
+ * subscription on the restored target connecting back to the source as
+ * fleetcrypt's throwaway replication role, its origin advanced to the start
+ * LSN while disabled, then enabled (pgrepl_subscribe is resumable). */
+#include "pglogical.h"
+#include "pglogical_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "util.h"
+
+step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
+{
+    fc_lsn start = FC_LSN_INVALID;
+    if (!lsn_parse(pgl_fact(ctx, "start_lsn"), &start) || start == FC_LSN_INVALID) {
+        PGL_REASON(res, "no start LSN recorded by find-start-lsn");
+        return STEP_FAIL;
+    }
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    step_rc rc = pgl_watch(&s, false, NULL);
+    char err[1024];
+    char host[256];
+    int port = 0;
+    if (rc == STEP_OK && !pgl_endpoint(&s, PGL_SOURCE, host, sizeof host, &port)) {
+        PGL_REASON(res, "the source's endpoint is not known");
+        rc = STEP_FAIL;
+    }
+    if (rc == STEP_OK && !pgl_ensure_creds(&s, &rc)) { /* rc set */
+    }
+    for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
+        pgrepl_names nm;
+        pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
+        if (!q) break;
+        pgq_conninfo src;
+        memset(&src, 0, sizeof src);
+        src.host = host;
+        src.port = port;
+        src.dbname = s.dbs[i];
+        src.user = nm.sub_role;
+        src.password = s.sub_pw;
+        src.sslmode = pgl_sslmode();
+        src.sslrootcert = pgl_sslrootcert();
+        src.application_name = nm.subscription;
+        if (!step_ctx_lease_ok(ctx)) {
+            PGL_REASON(res, "lease lost");
+            rc = STEP_RETRY;
+            break;
+        }
+        if (!pgrepl_subscribe(q, &nm, &src, start, err, sizeof err)) {
+            char what[300];
+            snprintf(what, sizeof what, "subscribe (database %s)", s.dbs[i]);
+            rc = pgl_sql_fail(res, q, what, err);
+            /* a subscription that stopped after progress is an apply error: fail loudly */
+            if (strstr(err, "apply errors") || strstr(err, "refusing")) rc = STEP_FAIL;
+            break;
+        }
+        pgrepl_sub_info si;
+        if (!pgrepl_sub_status(q, &nm, &si, err, sizeof err)) {
+            rc = pgl_sql_fail(res, q, "subscription status", err);
+            break;
+        }
+        if (!si.exists || !si.enabled || si.apply_errors > 0) {
+            PGL_REASON(res, "subscription %s (database %s) is %s right after subscribing (apply errors %lld): see "
+                            "the target's log", nm.subscription, s.dbs[i], si.enabled ? "failing" : "disabled",
+                       (long long)si.apply_errors);
+            rc = STEP_FAIL;
+            break;
+        }
+        log_info("subscribed", "db=%s subscription=%s start=%s", s.dbs[i], nm.subscription,
+                 pgl_fact(ctx, "start_lsn"));
+    }
+    if (rc == STEP_OK) {
+        step_ctx_set_fact(ctx, "subscribed", "1");
+        awsstep_mark(ctx, "subscribed_at");
+    }
+    pgl_session_finish(&s);
+    return rc;
+}
