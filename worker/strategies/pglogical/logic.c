@@ -1,21 +1,18 @@
 /* logic — see pglogical_logic.h. */
 #include "pglogical_logic.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "step.h"
 #include "util.h"
 
 #define GIB (1024LL * 1024 * 1024)
 
-bool pgl_truthy(const char *v)
-{
-    if (!v) return false;
-    return !strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on");
-}
+/* the engine's option parsers (lib/engine/step.c), under the names the
+ * steps and their unit tests use */
+bool pgl_truthy(const char *v) { return opt_truthy(v); }
 
 bool pgl_parse_bytes(const char *v, int64_t dflt, int64_t *out)
 {
@@ -23,25 +20,7 @@ bool pgl_parse_bytes(const char *v, int64_t dflt, int64_t *out)
         *out = dflt;
         return true;
     }
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || n < 0) return false;
-    int64_t mul = 1;
-    switch (toupper((unsigned char)*end)) {
-    case 0: break;
-    case 'K': mul = 1024LL; end++; break;
-    case 'M': mul = 1024LL * 1024; end++; break;
-    case 'G': mul = GIB; end++; break;
-    case 'T': mul = GIB * 1024; end++; break;
-    case 'B': break;
-    default: return false;
-    }
-    if (*end == 'i' || *end == 'I') end++;
-    if (*end == 'b' || *end == 'B') end++;
-    if (*end) return false;
-    if (n > INT64_MAX / mul) return false;
-    *out = (int64_t)n * mul;
-    return true;
+    return opt_parse_bytes(v, out);
 }
 
 static uint32_t fnv1a32(const char *a, const char *b)
