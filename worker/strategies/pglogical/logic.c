@@ -1,6 +1,7 @@
 /* logic — see pglogical_logic.h. */
 #include "pglogical_logic.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
