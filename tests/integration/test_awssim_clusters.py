@@ -5,8 +5,8 @@ Real PostgreSQL: rows written through the cluster endpoint are on the reader
 the cluster parameter group takes effect after the writer reboots; a cluster
 snapshot taken while writers run, restored with a KMS key, has the rows, and
 aurora_volume_logical_start_lsn() on it is exactly where the source's slot
-continues (every transaction committed at or after it is missing from the
-restore, every earlier one is in it); copying a snapshot that is not
+continues (every transaction whose commit ends after it is missing from the
+restore, every other one is in it); copying a snapshot that is not
 KMS-encrypted with a KmsKeyId is refused; renaming moves both endpoints after
 the modelled DNS lag. Metadata-only: the API rules (encryption defaults,
 deletion rules, filters, events, quotas)."""
@@ -194,11 +194,14 @@ def test_cluster_rows_reader_snapshot_rekey_restore_boundary_rename(awssim_modul
     def lsn_int(s):
         hi, lo = s.split("/")
         return (int(hi, 16) << 32) | int(lo, 16)
-    after = {i for xid, lst in rows.items() for i in lst if lsn_int(commits[xid]) >= lsn_int(start)}
-    assert after == set(ids) - restored
-    # negative control: one transaction earlier is not the boundary
-    last_in = max(lsn_int(commits[x]) for x, lst in rows.items() if set(lst) & restored)
-    assert {i for x, lst in rows.items() for i in lst if lsn_int(commits[x]) >= last_in} != set(ids) - restored
+    # test_decoding reports a COMMIT at the end of its record: a transaction is
+    # in the restore iff its commit record ends at or before the start LSN
+    def after(b):
+        return {i for x, lst in rows.items() for i in lst if lsn_int(commits[x]) > b}
+    assert after(lsn_int(start)) == set(ids) - restored
+    # negative control: the commit before the boundary is not the boundary
+    prev = max(lsn_int(v) for v in commits.values() if lsn_int(v) < lsn_int(start))
+    assert after(prev) != set(ids) - restored
 
     # rename: both endpoints follow the identifier after the modelled DNS lag
     sim.admin("POST", "/config", {"time_scale": 0.01})
