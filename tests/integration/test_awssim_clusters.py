@@ -298,5 +298,7 @@ def test_cluster_api_rules_metadata_only(awssim):
                               MasterUserPassword=PW)
     q = {a["AccountQuotaName"]: a for a in rds.describe_account_attributes()["AccountQuotas"]}
     assert (q["DBClusters"]["Used"], q["DBClusters"]["Max"]) == (1, 1)
+    view = {c["id"]: c for c in sim.admin("GET", "/clusters")["clusters"]}
+    assert view["kmsed"]["metadata_only"] is True and view["kmsed"]["encryption"] == "sse-kms"
     calls = sim.admin("GET", "/calls?action=CreateDBCluster")["calls"]
     assert [c["resource"] for c in calls][-1] == "third" and calls[-1]["error"] == "DBClusterQuotaExceededFault"

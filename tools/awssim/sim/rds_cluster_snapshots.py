@@ -18,7 +18,7 @@ from .world import new_uuid
 from .rds_common import (
     AURORA, ENGINE_VERSION, arn, check_cluster_snapshot_quota, check_id, filters, get_cluster, get_csnap, dur,
     merge_tags, note_conflict, paged, real, ref_id, tags_in, writer_of)
-from .rds_cluster_servers import cluster_event, set_cluster_status, volume
+from .rds_cluster_servers import set_cluster_status, volume
 
 
 def enc_type(rec):
