@@ -191,10 +191,10 @@ class AwsSim:
         return wait_until(ok, timeout, 0.1, f"snapshot {ident} {status}")
 
 
-def psql(port, user, password, sql, db="postgres", check=True, timeout=30):
+def psql(port, user, password, sql, db="postgres", check=True, timeout=30, host="127.0.0.1"):
     env = dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5")
     r = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
-                        "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", db, "-c", sql],
+                        "-h", host, "-p", str(port), "-U", user, "-d", db, "-c", sql],
                        capture_output=True, text=True, env=env, timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError(f"psql failed: {r.stderr}")

@@ -115,6 +115,22 @@ class _Admin(BaseHTTPRequestHandler):
                 return self._set_meta(parts[1], bool(body.get("metadata_only", True)))
             if len(parts) == 3 and parts[2] == "auto-restart" and method == "POST":
                 return self._auto_restart(parts[1])
+        if route == "/clusters" and method == "GET":
+            out = []
+            with w.lock:
+                for st in w.stores.values():
+                    for c in st["clusters"].values():
+                        out.append({"id": c["id"], "account": st["account"], "region": st["region"],
+                                    "status": c["status"], "resource_id": c["resource_id"],
+                                    "metadata_only": bool(c.get("metadata_only")), "writer": c.get("writer"),
+                                    "members": [i["id"] for i in st["instances"].values()
+                                                if i.get("cluster") == c["resource_id"]],
+                                    "endpoint_port": st["endpoints"].get(f"cluster:{c['id']}"),
+                                    "volume_dir": (c.get("volume") or {}).get("dir"),
+                                    "logical_start_lsn": (c.get("volume") or {}).get("start_lsn"),
+                                    "encryption": c.get("enc_type"), "operation": c.get("op"),
+                                    "failure": c.get("failure")})
+            return 200, {"clusters": out}
         if route == "/snapshots" and method == "GET":
             with w.lock:
                 out = [dict(s, account=st["account"], region=st["region"])

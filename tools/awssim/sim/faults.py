@@ -33,7 +33,7 @@ class Faults:
         self.http5xx_rate = 0.0
         self.throttle_rate = 0.0
         self.latency_ms = 0
-        self.quotas = {"DBInstances": 40, "ManualSnapshots": 100}
+        self.quotas = {"DBInstances": 40, "ManualSnapshots": 100, "DBClusters": 40, "ManualClusterSnapshots": 100}
         self.rng = random.Random()
         self.calls = []
         self.max_calls = 200000

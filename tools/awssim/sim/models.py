@@ -33,7 +33,9 @@ def load(service):
     if service not in _cache:
         path = model_path(service)
         with open(path) as f:
-            m = ServiceModel(json.load(f), service_name=service)
+            data = json.load(f)
+        overlay(service, data)
+        m = ServiceModel(data, service_name=service)
         m.awssim_path = path
         # error code -> http status, from the model's error shapes
         codes = {}
@@ -47,6 +49,24 @@ def load(service):
         m.awssim_error_status = codes
         _cache[service] = m
     return _cache[service]
+
+
+# Members AWS added after the newest model on this machine was published: the
+# emulator encodes them so that clients reading the XML themselves (fleetcrypt)
+# see what AWS sends; botocore and awscli skip members their model lacks.
+# StorageEncryptionType (none | sse-kms | sse-rds): the 2026 Aurora default
+# encryption with an AWS owned key (aws-sdk-php's RDS model, 2026).
+STORAGE_ENCRYPTION_TYPE = ("none", "sse-kms", "sse-rds")
+OVERLAY = {"rds": {"StorageEncryptionType": ("DBCluster", "DBClusterSnapshot", "DBInstance", "DBSnapshot")}}
+
+
+def overlay(service, data):
+    shapes = data.get("shapes", {})
+    for member, owners in OVERLAY.get(service, {}).items():
+        shapes.setdefault(member, {"type": "string", "enum": list(STORAGE_ENCRYPTION_TYPE)})
+        for o in owners:
+            if o in shapes:
+                shapes[o]["members"].setdefault(member, {"shape": member})
 
 
 def describe_models():

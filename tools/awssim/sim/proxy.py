@@ -15,8 +15,8 @@ log = logging.getLogger("awssim.proxy")
 
 
 class Endpoint:
-    def __init__(self, hub, port, name):
-        self.hub, self.port, self.name = hub, port, name
+    def __init__(self, hub, port, name, host="127.0.0.1"):
+        self.hub, self.port, self.name, self.host = hub, port, name, host
         self.target = None          # real port or None (connection closed at once)
         self.pin_target = None      # DNS lag: keep this target until pin_until
         self.pin_until = 0.0
@@ -28,7 +28,7 @@ class Endpoint:
     def listen(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
+        s.bind((self.host, self.port))
         s.listen(128)
         s.setblocking(False)
         self.port = s.getsockname()[1]
@@ -138,15 +138,18 @@ class ProxyHub:
         self.thread = threading.Thread(target=self._loop, name="proxy-accept", daemon=True)
         self.thread.start()
 
-    def open(self, port, name):
-        """Listen on `port` (0 = any free one). Returns the Endpoint or raises OSError."""
+    def open(self, port, name, host="127.0.0.1"):
+        """Listen on `port` (0 = any free one) of loopback address `host`. Returns
+        the Endpoint or raises OSError. Endpoints on 127.0.0.1 are keyed by port,
+        others (an Aurora reader endpoint on 127.0.0.2) by (host, port)."""
         with self.lock:
-            if port and port in self.eps:
-                ep = self.eps[port]
+            key = port if host == "127.0.0.1" else (host, port)
+            if port and key in self.eps:
+                ep = self.eps[key]
                 ep.name = name
                 return ep
-            ep = Endpoint(self, port or 0, name).listen()
-            self.eps[ep.port] = ep
+            ep = Endpoint(self, port or 0, name, host).listen()
+            self.eps[ep.port if host == "127.0.0.1" else (host, ep.port)] = ep
             self.sel.register(ep.sock, selectors.EVENT_READ, ep)
             self._wake()
             return ep

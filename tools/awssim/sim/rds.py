@@ -7,6 +7,10 @@ and RDS Proxy, one module per resource:
 - rds_snapshots: DB snapshots and their copies
 - rds_proxies: RDS Proxy and its targets
 - rds_params: parameter groups and the parameter catalog
+- rds_clusters: Aurora PostgreSQL clusters, restores of cluster snapshots
+- rds_cluster_snapshots: cluster snapshots, copies (re-key only), attributes
+- rds_cluster_params: cluster parameter groups
+- rds_cluster_servers: the real servers of clusters (volume, writer, readers)
 - rds_misc: log files, events, tags, account quotas
 - rds_servers, rds_common: what they share (the real servers; helpers)
 - rds_recovery: housekeeping and recovery after a restart
@@ -28,6 +32,15 @@ from .rds_proxies import (
     CreateDBProxy, DeleteDBProxy, DeregisterDBProxyTargets, DescribeDBProxies, DescribeDBProxyTargetGroups,
     DescribeDBProxyTargets, RegisterDBProxyTargets)
 from .rds_snapshots import CopyDBSnapshot, CreateDBSnapshot, DeleteDBSnapshot, DescribeDBSnapshots
+from .rds_clusters import (
+    CreateDBCluster, DeleteDBCluster, DescribeDBClusters, FailoverDBCluster, ModifyDBCluster,
+    RestoreDBClusterFromSnapshot, StartDBCluster, StopDBCluster)
+from .rds_cluster_params import (
+    CreateDBClusterParameterGroup, DescribeDBClusterParameterGroups, DescribeDBClusterParameters,
+    ModifyDBClusterParameterGroup, ResetDBClusterParameterGroup)
+from .rds_cluster_snapshots import (
+    CopyDBClusterSnapshot, CreateDBClusterSnapshot, DeleteDBClusterSnapshot, DescribeDBClusterSnapshotAttributes,
+    DescribeDBClusterSnapshots, ModifyDBClusterSnapshotAttribute)
 
 ACTIONS = {f.__name__: f for f in (
     CreateDBInstance, DescribeDBInstances, ModifyDBInstance, RebootDBInstance, StopDBInstance, StartDBInstance,
@@ -36,4 +49,8 @@ ACTIONS = {f.__name__: f for f in (
     CreateDBParameterGroup, ModifyDBParameterGroup, DescribeDBLogFiles, DownloadDBLogFilePortion, DescribeEvents,
     AddTagsToResource, ListTagsForResource, RemoveTagsFromResource, DescribeAccountAttributes, CreateDBProxy,
     DescribeDBProxies, DeleteDBProxy, RegisterDBProxyTargets, DeregisterDBProxyTargets, DescribeDBProxyTargets,
-    DescribeDBProxyTargetGroups)}
+    DescribeDBProxyTargetGroups, CreateDBCluster, DescribeDBClusters, ModifyDBCluster, DeleteDBCluster, StopDBCluster,
+    StartDBCluster, FailoverDBCluster, RestoreDBClusterFromSnapshot, CreateDBClusterParameterGroup,
+    DescribeDBClusterParameterGroups, DescribeDBClusterParameters, ModifyDBClusterParameterGroup,
+    ResetDBClusterParameterGroup, CreateDBClusterSnapshot, DescribeDBClusterSnapshots, CopyDBClusterSnapshot,
+    DeleteDBClusterSnapshot, DescribeDBClusterSnapshotAttributes, ModifyDBClusterSnapshotAttribute)}

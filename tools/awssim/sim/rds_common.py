@@ -20,6 +20,30 @@ DEFAULT_PG = "default.postgres15"
 DEFAULT_OG = "default:postgres-15"
 
 
+# Aurora PostgreSQL (rds_clusters): engine, cluster parameter group family and defaults
+AURORA = "aurora-postgresql"
+
+
+AURORA_FAMILY = "aurora-postgresql15"
+
+
+DEFAULT_CPG = "default.aurora-postgresql15"
+
+
+DEFAULT_AURORA_PG = "default.aurora-postgresql15"
+
+
+DEFAULT_AURORA_OG = "default:aurora-postgresql-15"
+
+
+# Since 2026-02-18 AWS encrypts every new Aurora cluster at rest, by default
+# with an AWS owned key (StorageEncryptionType sse-rds); see docs/emulator.md
+DEFAULT_ENCRYPTION_SINCE = 1771372800.0   # 2026-02-18T00:00:00Z
+
+
+CREATED_TAG = "fleetcrypt-sim:create-time"
+
+
 META_TAG = "fleetcrypt-sim:metadata-only"
 
 
@@ -37,7 +61,9 @@ SEVEN_DAYS = 7 * 86400
 DUR = {"create": (240, 1.0), "backup": (60, 0.5), "snapshot": (60, 2.0), "copy": (120, 6.0),
        "restore": (300, 1.5), "modify": (45, 0), "rename": (60, 0), "reboot": (30, 0), "stop": (60, 0),
        "start": (120, 0), "delete": (60, 0), "proxy": (150, 0), "target": (20, 0), "replica": (300, 1.5),
-       "dns_lag": (90, 0), "param_apply": (5, 0), "promote": (120, 0)}
+       "dns_lag": (90, 0), "param_apply": (5, 0), "promote": (120, 0), "cluster_create": (120, 0),
+       "cluster_delete": (60, 0), "failover": (30, 0), "cluster_restore": (240, 0), "cluster_snapshot": (60, 0),
+       "cluster_copy": (120, 0)}
 
 
 def dur(kind, gb=0):
@@ -78,6 +104,59 @@ def inst_not_found(i):
 
 def snap_not_found(i):
     return AwsError("DBSnapshotNotFound", f"DBSnapshot {i} not found.")
+
+
+def cluster_not_found(i):
+    return AwsError("DBClusterNotFoundFault", f"DBCluster {i} not found.")
+
+
+def csnap_not_found(i):
+    return AwsError("DBClusterSnapshotNotFoundFault", f"DBClusterSnapshot {i} not found.")
+
+
+def get_cluster(ctx, ident, param="DBClusterIdentifier"):
+    if not ident:
+        raise missing(param)
+    i = ref_id(ident, "cluster")
+    c = ctx.store["clusters"].get(i)
+    if not c:
+        raise cluster_not_found(i)
+    ctx.resource = i
+    return c
+
+
+def get_csnap(ctx, ident, param="DBClusterSnapshotIdentifier"):
+    if not ident:
+        raise missing(param)
+    s = ref_id(ident, "cluster-snapshot")
+    snap = ctx.store["cluster_snapshots"].get(s)
+    if not snap:
+        raise csnap_not_found(s)
+    return snap
+
+
+def cluster_by_rid(store, rid):
+    for c in store["clusters"].values():
+        if c["resource_id"] == rid:
+            return c
+    return None
+
+
+def cluster_of(store, inst):
+    """The cluster an instance is a member of, or None."""
+    rid = inst.get("cluster")
+    return cluster_by_rid(store, rid) if rid else None
+
+
+def members_of(store, cluster):
+    return [i for i in store["instances"].values() if i.get("cluster") == cluster["resource_id"]]
+
+
+def writer_of(store, cluster):
+    for i in members_of(store, cluster):
+        if i["resource_id"] == cluster.get("writer"):
+            return i
+    return None
 
 
 def get_inst(ctx, ident, param="DBInstanceIdentifier"):
@@ -133,6 +212,21 @@ def used_instances(store):
 
 def used_snapshots(store):
     return sum(1 for s in store["snapshots"].values() if s["type"] == "manual")
+
+
+def used_cluster_snapshots(store):
+    return sum(1 for s in store["cluster_snapshots"].values() if s["type"] == "manual")
+
+
+def check_cluster_quota(ctx):
+    if len(ctx.store["clusters"]) >= quota(ctx, "DBClusters"):
+        raise AwsError("DBClusterQuotaExceededFault", "DB Cluster quota exceeded")
+
+
+def check_cluster_snapshot_quota(ctx):
+    if used_cluster_snapshots(ctx.store) >= quota(ctx, "ManualClusterSnapshots"):
+        raise AwsError("SnapshotQuotaExceeded", "Cannot create more than "
+                       f"{quota(ctx, 'ManualClusterSnapshots')} manual cluster snapshots")
 
 
 def check_instance_quota(ctx):

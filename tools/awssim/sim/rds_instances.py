@@ -13,13 +13,14 @@ from . import kms, secrets as sm
 from .errors import AwsError, combination, invalid, missing
 from .world import rand_alnum, rand_upper
 from .rds_common import (
-    DEFAULT_OG, DEFAULT_PG, ENGINE_VERSION, SEVEN_DAYS, STABLE, arn, busy, check_id, check_instance_quota,
+    AURORA, DEFAULT_AURORA_OG, DEFAULT_AURORA_PG, DEFAULT_OG, DEFAULT_PG, cluster_of, get_cluster, writer_of, ENGINE_VERSION, SEVEN_DAYS, STABLE, arn, busy, check_id, check_instance_quota,
     check_snapshot_quota, dur, filters, find_by_rid, get_inst, get_snap, is_meta, note_conflict, paged, real,
     ref_id, replicas_of, require_status, tags_in)
-from .rds_params import static_params
+from .rds_params import member_static, static_params
 from .rds_servers import (
     fail_instance, free_port, inst_dir, set_status, start_server, stop_server, sync_endpoint)
 from .rds_snapshots import new_snapshot_record, snapshot_data
+from .rds_cluster_servers import member_deleted, op_create_member
 
 
 def render_instance(ctx_or_world, store, inst):
@@ -70,6 +71,18 @@ def render_instance(ctx_or_world, store, inst):
                                  "KmsKeyId": inst.get("secret_kms")}
     if inst["status"] == "stopped" and inst.get("auto_start_wall"):
         d["AutomaticRestartTime"] = inst["auto_start_wall"]
+    d["StorageEncryptionType"] = "sse-kms" if inst["encrypted"] else "none"
+    c = cluster_of(st, inst)
+    if c is not None:
+        # an Aurora member: storage and encryption are the cluster's
+        d.update({"Engine": AURORA, "DBClusterIdentifier": c["id"], "PromotionTier": inst.get("promotion_tier", 1),
+                  "AllocatedStorage": 1, "StorageType": "aurora", "StorageEncrypted": c["encrypted"],
+                  "StorageEncryptionType": c.get("enc_type") or "none", "MultiAZ": False,
+                  "BackupRetentionPeriod": c["backup_retention"]})
+        d.pop("KmsKeyId", None)
+        d.pop("ReadReplicaSourceDBInstanceIdentifier", None)
+        if c.get("kms_key_id"):
+            d["KmsKeyId"] = c["kms_key_id"]
     return d
 
 
@@ -199,7 +212,7 @@ def op_reboot(world, store, inst):
         start_server(world, store, inst)
     with world.lock:
         inst["param_status"] = "in-sync"
-        inst["applied_static"] = static_params(store, inst["param_group"])
+        inst["applied_static"] = member_static(store, inst)
     world.pace(dur("reboot"), t0)
     set_status(world, store, inst, "available", "DB instance restarted", ["availability"])
 
@@ -259,6 +272,8 @@ def op_delete(world, store, inst, final=None):
                     arn(store, "snapshot", final["id"]))
     if real(inst):
         stop_server(world, store, inst, "immediate")
+    if inst.get("cluster"):
+        member_deleted(world, store, inst)
     world.pace(dur("delete"), t0)
     # promote read replicas of a deleted source
     for r in replicas_of(store, inst):
@@ -298,7 +313,7 @@ def _sg(p):
 
 
 def _check_pg(ctx, name):
-    if name and name != DEFAULT_PG and name not in ctx.store["param_groups"]:
+    if name and name not in (DEFAULT_PG, DEFAULT_AURORA_PG) and name not in ctx.store["param_groups"]:
         raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
     return name or DEFAULT_PG
 
@@ -319,10 +334,56 @@ def new_instance_record(ctx, ident, p, tags, meta):
             "applied_static": static_params(st, _check_pg(ctx, p.get("DBParameterGroupName")))}
 
 
+def _create_member(ctx, p, ident):
+    """CreateDBInstance --db-cluster-identifier: an Aurora writer (the first
+    instance) or reader. Storage, encryption, the master user and backups
+    belong to the cluster and are refused here, as on RDS."""
+    w, st = ctx.world, ctx.store
+    if (p.get("Engine") or "").lower() != AURORA:
+        raise combination(f"The engine name requested for your DB instance ({p.get('Engine')}) doesn't match the "
+                          f"engine name of your DB cluster ({AURORA}).")
+    for k in ("MasterUsername", "MasterUserPassword", "AllocatedStorage", "StorageEncrypted", "KmsKeyId",
+              "BackupRetentionPeriod", "ManageMasterUserPassword"):
+        if p.get(k) is not None:
+            raise combination(f"The requested DB Instance will be a member of a DB Cluster. Set {k} for the DB "
+                              "Cluster instead.")
+    if not p.get("DBInstanceClass"):
+        raise missing("DBInstanceClass")
+    tier = p.get("PromotionTier")
+    if tier is not None and not 0 <= tier <= 15:
+        raise invalid(f"Invalid PromotionTier: {tier}. Must be between 0 and 15.")
+    tags = tags_in(p)
+    with w.lock:
+        c = get_cluster(ctx, p["DBClusterIdentifier"])
+        ctx.resource = ident
+        if c["status"] != "available" or c.get("op"):
+            raise AwsError("InvalidDBClusterStateFault", f"DBCluster {c['id']} is not in the available state.")
+        if ident in st["instances"]:
+            note_conflict(ctx, "duplicate-create", "db-instance", ident, {"status": st["instances"][ident]["status"]})
+            raise AwsError("DBInstanceAlreadyExists", "DB instance already exists")
+        check_instance_quota(ctx)
+        q = dict(p, MasterUsername=c["master_username"], DBName=c.get("db_name"), AllocatedStorage=1,
+                 BackupRetentionPeriod=0, DBParameterGroupName=p.get("DBParameterGroupName") or DEFAULT_AURORA_PG,
+                 OptionGroupName=p.get("OptionGroupName") or DEFAULT_AURORA_OG, StorageType="aurora")
+        inst = new_instance_record(ctx, ident, q, tags, c.get("metadata_only") or is_meta(ctx, tags))
+        inst["cluster"] = c["resource_id"]
+        inst["promotion_tier"] = 1 if tier is None else tier
+        inst["encrypted"], inst["kms_key_id"] = c["encrypted"], c.get("kms_key_id")
+        if writer_of(st, c) is None:
+            c["writer"] = inst["resource_id"]
+        st["instances"][ident] = inst
+        w.endpoint_port(st, ident)
+        out = render_instance(ctx, st, inst)
+    w.spawn(f"create-{ident}", op_create_member, w, st, inst, c, on_error=fail_instance(w, st, inst))
+    return {"DBInstance": out}
+
+
 def CreateDBInstance(ctx, p):
     w, st = ctx.world, ctx.store
     ident = check_id("DBInstanceIdentifier", p.get("DBInstanceIdentifier"))
     ctx.resource = ident
+    if p.get("DBClusterIdentifier"):
+        return _create_member(ctx, p, ident)
     if (p.get("Engine") or "").lower() != "postgres":
         raise invalid(f"Invalid DB engine: {p.get('Engine')} (awssim emulates RDS for PostgreSQL only)")
     if not p.get("MasterUsername"):
@@ -388,9 +449,12 @@ def DescribeDBInstances(ctx, p):
             items = [i for i in items if i["id"] in ids]
         if "dbi-resource-id" in f:
             items = [i for i in items if i["resource_id"] in f["dbi-resource-id"]]
+        if "db-cluster-id" in f:
+            ids = {ref_id(v, "cluster") for v in f["db-cluster-id"]}
+            items = [i for i in items if (cluster_of(st, i) or {}).get("id") in ids]
         if "engine" in f:
-            items = [i for i in items if "postgres" in f["engine"]]
-        if "db-cluster-id" in f or "domain" in f:
+            items = [i for i in items if ("postgres" if not i.get("cluster") else AURORA) in f["engine"]]
+        if "domain" in f:
             items = []
         out = paged("DBInstances", items, lambda i: i["id"], p, lambda i: render_instance(ctx, st, i))
     return out
@@ -491,6 +555,9 @@ def StopDBInstance(ctx, p):
     w, st = ctx.world, ctx.store
     with w.lock:
         inst = get_inst(ctx, p.get("DBInstanceIdentifier"))
+        if inst.get("cluster"):
+            raise AwsError("InvalidDBInstanceState", "The instance is a member of a DB cluster: stop the cluster "
+                           "with StopDBCluster.")
         require_status(ctx, inst, {"available"}, f"Instance {inst['id']} is not in available state.")
         if inst.get("replica_of"):
             raise AwsError("InvalidDBInstanceState", "Cannot stop a read replica instance.")
@@ -539,6 +606,11 @@ def DeleteDBInstance(ctx, p):
             raise combination("Cannot delete protected DB Instance, please disable deletion protection and try again.")
         skip = bool(p.get("SkipFinalSnapshot", False))
         fid = p.get("FinalDBSnapshotIdentifier")
+        if inst.get("cluster"):
+            # an Aurora member's data is the cluster's: no final snapshot of the instance
+            if fid:
+                raise combination("FinalDBSnapshotIdentifier can not be specified when deleting a cluster instance")
+            skip = True
         if skip and fid:
             raise combination("Cannot specify both SkipFinalSnapshot and FinalDBSnapshotIdentifier")
         if not skip and not fid:

@@ -6,7 +6,7 @@ import time
 
 from .errors import AwsError, invalid, missing
 from .rds_common import (
-    get_inst, inst_not_found, merge_tags, paged, real, replicas_of, snap_not_found, tags_in, used_instances,
+    cluster_not_found, csnap_not_found, get_inst, used_cluster_snapshots, inst_not_found, merge_tags, paged, real, replicas_of, snap_not_found, tags_in, used_instances,
     used_snapshots)
 
 
@@ -129,6 +129,14 @@ def _tagged(ctx, name):
         if not r:
             raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {rid}")
         r.setdefault("tags", [])
+    elif kind in ("cluster", "cluster-snapshot", "cluster-pg"):
+        coll, err = {"cluster": ("clusters", cluster_not_found), "cluster-snapshot": ("cluster_snapshots", csnap_not_found),
+                     "cluster-pg": ("cluster_param_groups", lambda i: AwsError(
+                         "DBParameterGroupNotFound", f"DBClusterParameterGroup not found: {i}"))}[kind]
+        r = st[coll].get(rid)
+        if not r:
+            raise err(rid)
+        r.setdefault("tags", [])
     elif kind == "db-proxy":
         r = next((x for x in st["proxies"].values() if x["rid"] == rid), None)
         if not r:
@@ -168,11 +176,13 @@ def DescribeAccountAttributes(ctx, p):
                 "AllocatedStorage": sum(i["allocated_storage"] for i in st["instances"].values()),
                 "DBParameterGroups": len(st["param_groups"]), "ReadReplicasPerMaster": max(
                     [len(replicas_of(st, i)) for i in st["instances"].values()] or [0]),
-                "DBProxies": len(st["proxies"])}
+                "DBProxies": len(st["proxies"]), "DBClusters": len(st["clusters"]),
+                "DBClusterParameterGroups": len(st["cluster_param_groups"]),
+                "ManualClusterSnapshots": used_cluster_snapshots(st)}
     maxes = {"DBInstances": q.get("DBInstances", 40), "ManualSnapshots": q.get("ManualSnapshots", 100),
              "AllocatedStorage": q.get("AllocatedStorage", 100000), "DBParameterGroups": q.get("DBParameterGroups", 50),
              "ReadReplicasPerMaster": 15, "DBProxies": 20, "DBSubnetGroups": 50, "OptionGroups": 20,
              "EventSubscriptions": 20, "ReservedDBInstances": 40, "DBSecurityGroups": 25,
-             "AuthorizationsPerDBSecurityGroup": 20, "SubnetsPerDBSubnetGroup": 20, "DBClusters": 40,
-             "DBClusterParameterGroups": 50, "ManualClusterSnapshots": 100}
+             "AuthorizationsPerDBSecurityGroup": 20, "SubnetsPerDBSubnetGroup": 20, "DBClusters": q.get("DBClusters", 40),
+             "DBClusterParameterGroups": 50, "ManualClusterSnapshots": q.get("ManualClusterSnapshots", 100)}
     return {"AccountQuotas": [{"AccountQuotaName": k, "Used": used.get(k, 0), "Max": v} for k, v in maxes.items()]}

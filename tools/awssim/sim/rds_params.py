@@ -51,9 +51,24 @@ def group_params(store, name):
     return dict(g["params"]) if g else {}
 
 
+def cluster_group_params(store, inst):
+    """An Aurora member's cluster parameter group settings (rds.logical_replication
+    lives there), or {} for an instance outside a cluster."""
+    rid = inst.get("cluster")
+    if not rid:
+        return {}
+    for c in store.get("clusters", {}).values():
+        if c["resource_id"] == rid:
+            g = store.get("cluster_param_groups", {}).get(c["param_group"])
+            return dict(g["params"]) if g else {}
+    return {}
+
+
 def pg_settings(store, inst):
-    """postgresql.conf settings for an instance from its parameter group."""
+    """postgresql.conf settings for an instance from its parameter group (and,
+    for an Aurora member, its cluster's parameter group first)."""
     params = {k: v[0] for k, v in CATALOG.items()}
+    params.update(cluster_group_params(store, inst))
     params.update(group_params(store, inst["param_group"]))
     out = {}
     for k, v in params.items():
@@ -74,6 +89,14 @@ def pg_settings(store, inst):
 def static_params(store, name):
     p = {k: v[0] for k, v in CATALOG.items() if v[1] == "static"}
     p.update({k: v for k, v in group_params(store, name).items() if CATALOG.get(k, ("", "static"))[1] == "static"})
+    return p
+
+
+def member_static(store, inst):
+    """The static settings a running server has: its instance group's and, for
+    an Aurora member, its cluster group's (pending-reboot until applied)."""
+    p = static_params(store, inst["param_group"])
+    p.update({k: v for k, v in cluster_group_params(store, inst).items() if CATALOG.get(k, ("", "static"))[1] == "static"})
     return p
 
 
@@ -151,6 +174,31 @@ def CreateDBParameterGroup(ctx, p):
     return {"DBParameterGroup": _render_pg(st, g)}
 
 
+def validate_params(params):
+    """ModifyDB(Cluster)ParameterGroup's Parameters -> {name: value}, validated against the catalog."""
+    new = {}
+    for prm in params:
+        k = prm.get("ParameterName")
+        if not k or k not in CATALOG:
+            raise invalid(f"Could not find parameter with name: {k}")
+        if "ParameterValue" not in prm:
+            raise invalid(f"Value for parameter {k} is missing")
+        apply_type = CATALOG[k][1]
+        method = prm.get("ApplyMethod") or ("pending-reboot" if apply_type == "static" else "immediate")
+        if apply_type == "static" and method == "immediate":
+            raise combination(f"cannot use immediate apply method for static parameter {k}")
+        v = str(prm["ParameterValue"])
+        if CATALOG[k][2] == "boolean" and v not in ("0", "1", "on", "off", "true", "false"):
+            raise invalid(f"Invalid parameter value: {v} for: {k} allowed values are: 0,1")
+        if CATALOG[k][2] == "integer":
+            try:
+                int(v)
+            except ValueError:
+                raise invalid(f"Invalid parameter value: {v} for: {k}") from None
+        new[k] = v
+    return new
+
+
 def ModifyDBParameterGroup(ctx, p):
     w, st = ctx.world, ctx.store
     name = p.get("DBParameterGroupName")
@@ -166,33 +214,14 @@ def ModifyDBParameterGroup(ctx, p):
         g = st["param_groups"].get(name)
         if not g:
             raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
-        new = {}
-        for prm in params:
-            k = prm.get("ParameterName")
-            if not k or k not in CATALOG:
-                raise invalid(f"Could not find parameter with name: {k}")
-            if "ParameterValue" not in prm:
-                raise invalid(f"Value for parameter {k} is missing")
-            apply_type = CATALOG[k][1]
-            method = prm.get("ApplyMethod") or ("pending-reboot" if apply_type == "static" else "immediate")
-            if apply_type == "static" and method == "immediate":
-                raise combination(f"cannot use immediate apply method for static parameter {k}")
-            v = str(prm["ParameterValue"])
-            if CATALOG[k][2] == "boolean" and v not in ("0", "1", "on", "off", "true", "false"):
-                raise invalid(f"Invalid parameter value: {v} for: {k} allowed values are: 0,1")
-            if CATALOG[k][2] == "integer":
-                try:
-                    int(v)
-                except ValueError:
-                    raise invalid(f"Invalid parameter value: {v} for: {k}") from None
-            new[k] = v
+        new = validate_params(params)
         g["params"].update(new)
         dynamic_changed = any(CATALOG[k][1] == "dynamic" for k in new)
         todo = []
         for inst in st["instances"].values():
             if inst["param_group"] != name:
                 continue
-            if static_params(st, name) != inst.get("applied_static"):
+            if member_static(st, inst) != inst.get("applied_static"):
                 inst["param_status"] = "pending-reboot"
             elif dynamic_changed:
                 inst["param_status"] = "applying"

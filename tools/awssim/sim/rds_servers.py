@@ -8,8 +8,8 @@ import socket
 import time
 
 from .pg import PgError
-from .rds_common import STABLE, arn, find_by_rid, real
-from .rds_params import pg_settings, static_params
+from .rds_common import STABLE, arn, cluster_of, find_by_rid, members_of, real, writer_of
+from .rds_params import member_static, pg_settings
 
 
 def free_port():
@@ -19,15 +19,43 @@ def free_port():
 
 
 def sync_endpoint(world, store, name):
-    """Point identifier `name`'s endpoint at the server that holds it now."""
+    """Point identifier `name`'s endpoint at the server that holds it now (and,
+    for an Aurora member, its cluster's endpoints)."""
     with world.lock:
         inst = store["instances"].get(name)
         target = None
         if inst and inst.get("pg") and inst["pg"].get("up"):
             target = inst["pg"]["port"]
         ep = world.endpoint(store, name)
+        cluster = cluster_of(store, inst) if inst else None
     ep.set_target(target)
+    if cluster:
+        sync_cluster(world, store, cluster)
     sync_proxies(world, store)
+
+
+def _up_port(inst):
+    if inst and real(inst) and inst.get("pg") and inst["pg"].get("up") and inst["status"] not in ("stopping", "stopped"):
+        return inst["pg"]["port"]
+    return None
+
+
+def sync_cluster(world, store, cluster):
+    """Aurora: the cluster endpoint reaches the writer's server; the reader
+    endpoint one reader's (the first available by identifier), or the writer's
+    when there is no reader, as Aurora's reader endpoint does."""
+    with world.lock:
+        if store["clusters"].get(cluster["id"]) is not cluster:
+            return
+        writer = writer_of(store, cluster)
+        readers = sorted((i for i in members_of(store, cluster) if i is not writer and _up_port(i)),
+                         key=lambda i: i["id"])
+        w_port = _up_port(writer)
+        r_port = _up_port(readers[0]) if readers else w_port
+        ep = world.endpoint(store, cluster["id"], "cluster")
+        rep = world.reader_endpoint(store, cluster["id"])
+    ep.set_target(w_port)
+    rep.set_target(r_port)
 
 
 def sync_proxies(world, store):
@@ -66,7 +94,7 @@ def start_server(world, store, inst):
         pid = pgm.start(d, os.path.join(os.path.dirname(d), "startup.log"))
     with world.lock:
         inst["pg"].update({"port": port, "pid": pid, "up": True})
-        inst["applied_static"] = static_params(store, inst["param_group"])
+        inst["applied_static"] = member_static(store, inst)
         inst["param_status"] = "in-sync"
     world.mark_dirty()
     sync_endpoint(world, store, inst["id"])

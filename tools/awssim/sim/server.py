@@ -35,6 +35,8 @@ GENERIC_STATUS = {"MissingParameter": 400, "InvalidParameterValue": 400, "Invali
                   "UnknownOperationException": 400, "SerializationException": 400, "AccessDenied": 403,
                   "RequestEntityTooLarge": 413, "MissingAction": 400}
 RESOURCE_PARAMS = ("DBInstanceIdentifier", "DBSnapshotIdentifier", "TargetDBSnapshotIdentifier",
+                   "DBClusterIdentifier", "DBClusterSnapshotIdentifier", "TargetDBClusterSnapshotIdentifier",
+                   "SourceDBClusterSnapshotIdentifier", "DBClusterParameterGroupName",
                    "SourceDBSnapshotIdentifier", "DBParameterGroupName", "DBProxyName", "ResourceName",
                    "KeyId", "TargetKeyId", "SecretId", "Name", "RoleArn", "AliasName")
 

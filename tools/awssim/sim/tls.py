@@ -18,7 +18,7 @@ import threading
 log = logging.getLogger("awssim.tls")
 
 CA_SUBJECT = "/C=US/O=fleetcrypt awssim/OU=Amazon RDS (emulated)/CN=Amazon RDS awssim Root CA RSA2048 G1"
-SERVER_NAMES = ("localhost", "127.0.0.1")
+SERVER_NAMES = ("localhost", "127.0.0.1", "127.0.0.2")  # 127.0.0.2: Aurora reader endpoints
 CA_DAYS = 3650
 SERVER_DAYS = 397
 

@@ -21,6 +21,8 @@ DEFAULT_SECRET_KEY = "fleetcrypt/local/emulator/secret/key0000"
 
 STATE_VERSION = 1
 
+READER_HOST = "127.0.0.2"   # Aurora reader endpoints (see reader_endpoint)
+
 
 def rand_upper(n):
     return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(n))
@@ -33,7 +35,8 @@ def rand_alnum(n):
 def new_store(account, region):
     return {"account": account, "region": region, "instances": {}, "snapshots": {},
             "param_groups": {}, "keys": {}, "aliases": {}, "secrets": {}, "proxies": {},
-            "endpoints": {}, "events": [], "subnet_groups": {}}
+            "endpoints": {}, "events": [], "subnet_groups": {}, "clusters": {}, "cluster_snapshots": {},
+            "cluster_param_groups": {}}
 
 
 class World:
@@ -156,6 +159,16 @@ class World:
     def endpoint(self, store, name, kind="db"):
         return self.hub.get(self.endpoint_port(store, name, kind))
 
+    def reader_endpoint(self, store, cluster_id):
+        """An Aurora cluster's reader endpoint: the cluster endpoint's port on
+        127.0.0.2 (DBCluster has one Port; ReaderEndpoint is another address)."""
+        port = self.endpoint_port(store, cluster_id, "cluster")
+        with self.lock:
+            ep = self.hub.get((READER_HOST, port))
+            if ep is None:
+                ep = self.hub.open(port, f"cluster-ro:{cluster_id}", READER_HOST)
+            return ep
+
     # ------------------------------------------------------------ persistence
     def mark_dirty(self):
         self.dirty.set()
@@ -182,6 +195,9 @@ class World:
         with open(self.state_path) as f:
             data = json.load(f)
         self.stores = data.get("stores", {})
+        for st in self.stores.values():   # homes from before clusters were emulated
+            for k, v in new_store(st["account"], st["region"]).items():
+                st.setdefault(k, v)
         now = time.time()
         self.temp_creds = {k: v for k, v in data.get("temp_creds", {}).items() if v.get("expiration", 0) > now}
         cfg = data.get("config", {})

@@ -1,0 +1,288 @@
+"""Aurora DB cluster snapshots: records, the freeze copy of a cluster's volume
+(the writer's running server, or the volume at rest), and the actions
+CreateDBClusterSnapshot, DescribeDBClusterSnapshots, CopyDBClusterSnapshot,
+DeleteDBClusterSnapshot, DescribeDBClusterSnapshotAttributes,
+ModifyDBClusterSnapshotAttribute. (Restoring creates a cluster: rds_clusters.)
+
+Copying re-keys an encrypted (KMS) snapshot only: an unencrypted snapshot, or
+one encrypted with an AWS owned key (sse-rds), copied with KmsKeyId is
+refused; RestoreDBClusterFromSnapshot with KmsKeyId is the way to a KMS key
+for both (see docs/emulator.md for the sources and the choice)."""
+import os
+import shutil
+import time
+
+from . import kms
+from .errors import AwsError, invalid, missing
+from .world import new_uuid
+from .rds_common import (
+    AURORA, ENGINE_VERSION, arn, check_cluster_snapshot_quota, check_id, filters, get_cluster, get_csnap, dur,
+    merge_tags, note_conflict, paged, real, ref_id, tags_in, writer_of)
+from .rds_cluster_servers import set_cluster_status, volume
+
+
+def enc_type(rec):
+    return rec.get("enc_type") or ("sse-kms" if rec.get("encrypted") else "none")
+
+
+def render_csnap(store, s):
+    d = {"AvailabilityZones": [f"{store['region']}{z}" for z in "abc"], "DBClusterSnapshotIdentifier": s["id"],
+         "DBClusterIdentifier": s["cluster_id"], "Engine": AURORA, "EngineMode": "provisioned",
+         "AllocatedStorage": s.get("allocated_storage", 0), "Status": s["status"], "Port": s.get("port", 5432),
+         "VpcId": "vpc-0a1b2c3d4e5f60718", "ClusterCreateTime": s["cluster_created"],
+         "MasterUsername": s["master_username"], "EngineVersion": ENGINE_VERSION, "LicenseModel": "postgresql-license",
+         "SnapshotType": s["type"], "PercentProgress": int(s.get("progress", 0)), "StorageEncrypted": s["encrypted"],
+         "StorageEncryptionType": enc_type(s), "DBClusterSnapshotArn": arn(store, "cluster-snapshot", s["id"]),
+         "IAMDatabaseAuthenticationEnabled": False, "TagList": list(s["tags"])}
+    if s["status"] != "creating" or s.get("progress", 0) > 0:
+        d["SnapshotCreateTime"] = s["created"]
+    if s["encrypted"] and s.get("kms_key_id"):
+        d["KmsKeyId"] = s["kms_key_id"]
+    if s.get("source_arn"):
+        d["SourceDBClusterSnapshotArn"] = s["source_arn"]
+    return d
+
+
+def new_csnap_record(ctx, sid, cluster, tags):
+    return {"id": sid, "uid": new_uuid(), "cluster_id": cluster["id"], "cluster_rid": cluster["resource_id"],
+            "type": "manual", "status": "creating", "progress": 0, "created": time.time(),
+            "cluster_created": cluster["created"], "allocated_storage": 0, "master_username": cluster["master_username"],
+            "port": cluster.get("port", 5432), "encrypted": cluster["encrypted"], "kms_key_id": cluster.get("kms_key_id"),
+            "enc_type": enc_type(cluster), "tags": tags, "metadata_only": not real(cluster),
+            "db_name": cluster.get("db_name"), "dir": None, "attributes": {"restore": []}}
+
+
+def csnap_data(world, store, cluster, snap):
+    """The volume's files into the snapshot: a freeze copy of the writer's
+    running server, else the volume as it lies."""
+    w = writer_of(store, cluster)
+    src = None
+    if real(cluster):
+        if w is not None and real(w) and w.get("pg", {}).get("up"):
+            src = w["pg"]["dir"]
+        elif volume(cluster).get("dir") and os.path.exists(os.path.join(volume(cluster)["dir"], "PG_VERSION")):
+            src = volume(cluster)["dir"]
+    if src:
+        dest = os.path.join(world.home, "cluster-snapshots", snap["uid"], "data")
+        how = world.pg.freeze_copy(src, dest)
+        with world.lock:
+            snap.update({"dir": dest, "copy_method": how, "metadata_only": False})
+    else:
+        with world.lock:
+            snap["metadata_only"] = True
+
+
+def op_csnap(world, store, cluster, snap, then=None):
+    t0 = time.monotonic()
+    csnap_data(world, store, cluster, snap)
+
+    def prog(f):
+        snap["progress"] = int(f * 100)
+    world.pace(dur("cluster_snapshot"), t0, prog)
+    with world.lock:
+        snap["status"], snap["progress"] = "available", 100
+    world.event(store, "db-cluster-snapshot", snap["id"], "Manual cluster snapshot created", ["creation"],
+                arn(store, "cluster-snapshot", snap["id"]))
+    if then and cluster["status"] == "backing-up":
+        set_cluster_status(world, store, cluster, then)
+
+
+def op_ccopy(world, store, src, snap):
+    t0 = time.monotonic()
+    world.event(store, "db-cluster-snapshot", snap["id"], f"Started copy of cluster snapshot {src['id']} to {snap['id']}",
+                ["notification"], arn(store, "cluster-snapshot", snap["id"]))
+    if src.get("dir") and os.path.exists(src["dir"]):
+        dest = os.path.join(world.home, "cluster-snapshots", snap["uid"], "data")
+        world.pg.copy_tree(src["dir"], dest, link=True)
+        with world.lock:
+            snap.update({"dir": dest, "metadata_only": False})
+    else:
+        snap["metadata_only"] = True
+
+    def prog(f):
+        snap["progress"] = int(f * 100)
+    world.pace(dur("cluster_copy"), t0, prog)
+    if snap["encrypted"] and snap.get("kms_key_id") and kms.key_state(world, store, snap["kms_key_id"]) != "Enabled":
+        with world.lock:
+            snap["status"] = "failed"
+        world.event(store, "db-cluster-snapshot", snap["id"], "Cluster snapshot copy failed: KMS key not accessible",
+                    ["failure"], arn(store, "cluster-snapshot", snap["id"]))
+        return
+    with world.lock:
+        snap["status"], snap["progress"] = "available", 100
+    world.event(store, "db-cluster-snapshot", snap["id"],
+                f"Cluster snapshot copy finished: {src['id']} copied to {snap['id']}", ["notification"],
+                arn(store, "cluster-snapshot", snap["id"]))
+
+
+def fail_csnap(snap, cluster=None):
+    def on_error(e):
+        snap["status"] = "failed"
+        snap["failure"] = str(e)[:500]
+        if cluster is not None and cluster["status"] == "backing-up":
+            cluster["status"] = "available"
+            cluster["op"] = None
+    return on_error
+
+
+def exists_error(sid):
+    return AwsError("DBClusterSnapshotAlreadyExistsFault", f"Cannot create the cluster snapshot because one with the "
+                    f"identifier {sid} already exists.")
+
+
+def CreateDBClusterSnapshot(ctx, p):
+    w, st = ctx.world, ctx.store
+    sid = check_id("DBClusterSnapshotIdentifier", p.get("DBClusterSnapshotIdentifier"), 255)
+    with w.lock:
+        c = get_cluster(ctx, p.get("DBClusterIdentifier"))
+        if c["status"] != "available" or c.get("op"):
+            note_conflict(ctx, "overlap", "db-cluster", c["id"], {"status": c["status"], "operation": c.get("op")})
+            raise AwsError("InvalidDBClusterStateFault", f"DBCluster {c['id']} is not in the available state.")
+        if sid in st["cluster_snapshots"]:
+            note_conflict(ctx, "duplicate-create", "db-cluster-snapshot", sid, {"status": st["cluster_snapshots"][sid]["status"]})
+            raise exists_error(sid)
+        check_cluster_snapshot_quota(ctx)
+        tags = tags_in(p)
+        if c.get("copy_tags"):
+            tags = merge_tags(c["tags"], tags)
+        snap = new_csnap_record(ctx, sid, c, tags)
+        st["cluster_snapshots"][sid] = snap
+        c["status"], c["op"] = "backing-up", "snapshot"
+        out = render_csnap(st, snap)
+    w.event(st, "db-cluster-snapshot", sid, "Creating manual cluster snapshot", ["creation"],
+            arn(st, "cluster-snapshot", sid))
+    w.spawn(f"csnapshot-{sid}", op_csnap, w, st, c, snap, "available", on_error=fail_csnap(snap, c))
+    ctx.resource = sid
+    return {"DBClusterSnapshot": out}
+
+
+def DescribeDBClusterSnapshots(ctx, p):
+    st = ctx.store
+    f = filters(p, {"db-cluster-id", "db-cluster-snapshot-id", "snapshot-type", "engine"})
+    with ctx.world.lock:
+        if p.get("DBClusterSnapshotIdentifier"):
+            items = [get_csnap(ctx, p["DBClusterSnapshotIdentifier"])]
+        else:
+            items = list(st["cluster_snapshots"].values())
+        if p.get("DBClusterIdentifier"):
+            cid = ref_id(p["DBClusterIdentifier"], "cluster")
+            items = [s for s in items if s["cluster_id"] == cid]
+        if p.get("SnapshotType"):
+            if p["SnapshotType"] not in ("automated", "manual", "shared", "public", "awsbackup"):
+                raise invalid(f"Invalid snapshot type: {p['SnapshotType']}")
+            items = [s for s in items if s["type"] == p["SnapshotType"]]
+        if "db-cluster-id" in f:
+            ids = {ref_id(v, "cluster") for v in f["db-cluster-id"]}
+            items = [s for s in items if s["cluster_id"] in ids]
+        if "db-cluster-snapshot-id" in f:
+            ids = {ref_id(v, "cluster-snapshot") for v in f["db-cluster-snapshot-id"]}
+            items = [s for s in items if s["id"] in ids]
+        if "snapshot-type" in f:
+            items = [s for s in items if s["type"] in f["snapshot-type"]]
+        if "engine" in f:
+            items = [s for s in items if AURORA in f["engine"]]
+        return paged("DBClusterSnapshots", items, lambda s: s["id"], p, lambda s: render_csnap(st, s))
+
+
+def CopyDBClusterSnapshot(ctx, p):
+    w, st = ctx.world, ctx.store
+    if not p.get("SourceDBClusterSnapshotIdentifier"):
+        raise missing("SourceDBClusterSnapshotIdentifier")
+    tid = check_id("TargetDBClusterSnapshotIdentifier", p.get("TargetDBClusterSnapshotIdentifier"), 255)
+    ctx.resource = tid
+    with w.lock:
+        src = get_csnap(ctx, p["SourceDBClusterSnapshotIdentifier"], "SourceDBClusterSnapshotIdentifier")
+        if src["status"] != "available":
+            raise AwsError("InvalidDBClusterSnapshotStateFault", f"DBClusterSnapshot {src['id']} is not in the "
+                           f"available state (it is {src['status']}).")
+        if tid in st["cluster_snapshots"]:
+            note_conflict(ctx, "duplicate-create", "db-cluster-snapshot", tid, {"status": st["cluster_snapshots"][tid]["status"]})
+            raise exists_error(tid)
+        key = src.get("kms_key_id") if enc_type(src) == "sse-kms" else None
+        if p.get("KmsKeyId"):
+            if enc_type(src) == "none":
+                raise invalid("Cannot copy an unencrypted DB cluster snapshot with a KMS key: encryption cannot "
+                              "be added by copying; restore the snapshot with RestoreDBClusterFromSnapshot and "
+                              "KmsKeyId instead.")
+            if enc_type(src) == "sse-rds":
+                raise invalid("Cannot copy a DB cluster snapshot encrypted with an AWS owned key with a KMS key; "
+                              "restore the snapshot with RestoreDBClusterFromSnapshot and KmsKeyId instead.")
+            key = kms.usable_key_arn(w, st, p["KmsKeyId"])
+        if enc_type(src) == "sse-kms":
+            kms.usable_key_arn(w, st, src["kms_key_id"])
+        check_cluster_snapshot_quota(ctx)
+        tags = tags_in(p)
+        if p.get("CopyTags"):
+            tags = merge_tags(src["tags"], tags)
+        snap = dict(src, id=tid, uid=new_uuid(), status="creating", progress=0, created=time.time(), type="manual",
+                    tags=tags, kms_key_id=key, source_arn=arn(st, "cluster-snapshot", src["id"]), dir=None,
+                    attributes={"restore": []})
+        st["cluster_snapshots"][tid] = snap
+        out = render_csnap(st, snap)
+    w.spawn(f"ccopy-{tid}", op_ccopy, w, st, src, snap, on_error=fail_csnap(snap))
+    return {"DBClusterSnapshot": out}
+
+
+def DeleteDBClusterSnapshot(ctx, p):
+    w, st = ctx.world, ctx.store
+    with w.lock:
+        snap = get_csnap(ctx, p.get("DBClusterSnapshotIdentifier"))
+        ctx.resource = snap["id"]
+        if snap["status"] not in ("available", "failed"):
+            note_conflict(ctx, "overlap", "db-cluster-snapshot", snap["id"], {"status": snap["status"]})
+            raise AwsError("InvalidDBClusterSnapshotStateFault", f"Cannot delete the cluster snapshot because it is "
+                           f"{snap['status']}.")
+        del st["cluster_snapshots"][snap["id"]]
+        out = render_csnap(st, dict(snap, status="deleted"))
+    if snap.get("dir"):
+        w.spawn(f"rmcsnap-{snap['id']}", shutil.rmtree, os.path.dirname(snap["dir"]), True)
+    w.event(st, "db-cluster-snapshot", snap["id"], "Deleted manual cluster snapshot", ["deletion"],
+            arn(st, "cluster-snapshot", snap["id"]))
+    return {"DBClusterSnapshot": out}
+
+
+def _attrs(snap):
+    return {"DBClusterSnapshotIdentifier": snap["id"],
+            "DBClusterSnapshotAttributes": [{"AttributeName": k, "AttributeValues": list(v)}
+                                            for k, v in sorted(snap.setdefault("attributes", {"restore": []}).items())]}
+
+
+def DescribeDBClusterSnapshotAttributes(ctx, p):
+    with ctx.world.lock:
+        snap = get_csnap(ctx, p.get("DBClusterSnapshotIdentifier"))
+        return {"DBClusterSnapshotAttributesResult": _attrs(snap)}
+
+
+def ModifyDBClusterSnapshotAttribute(ctx, p):
+    w, st = ctx.world, ctx.store
+    name = p.get("AttributeName")
+    if not name:
+        raise missing("AttributeName")
+    if name != "restore":
+        raise invalid(f"Invalid attribute name: {name}. The only valid attribute name is restore.")
+    add, remove = list(p.get("ValuesToAdd") or []), list(p.get("ValuesToRemove") or [])
+    for v in add + remove:
+        if v != "all" and not (v.isdigit() and len(v) == 12):
+            raise invalid(f"Invalid AWS account ID: {v}")
+    with w.lock:
+        snap = get_csnap(ctx, p.get("DBClusterSnapshotIdentifier"))
+        ctx.resource = snap["id"]
+        if snap["status"] != "available":
+            raise AwsError("InvalidDBClusterSnapshotStateFault", f"DBClusterSnapshot {snap['id']} is not available.")
+        if snap["type"] != "manual":
+            raise AwsError("InvalidDBClusterSnapshotStateFault", "Only manual cluster snapshots can be shared.")
+        if add and snap["encrypted"] and enc_type(snap) == "sse-kms":
+            r = kms.find_key(w, st, snap["kms_key_id"])
+            if r and r[1].get("KeyManager") == "AWS":
+                raise invalid("Cannot share a DB cluster snapshot encrypted with the default AWS managed KMS key "
+                              "(aws/rds); copy it with a customer managed key first.")
+        if add and "all" in add and snap["encrypted"]:
+            raise invalid("Encrypted DB cluster snapshots cannot be made public.")
+        vals = snap.setdefault("attributes", {"restore": []}).setdefault("restore", [])
+        for v in add:
+            if v not in vals:
+                vals.append(v)
+        snap["attributes"]["restore"] = [v for v in vals if v not in remove]
+        out = _attrs(snap)
+    w.mark_dirty()
+    return {"DBClusterSnapshotAttributesResult": out}
