@@ -369,6 +369,15 @@ oom:
     return NULL;
 }
 
+void pgq_seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    if (!err || !cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
 bool pgq_tmpl_script(pgq *q, const char *name, int nargs, const char *const *args)
 {
     char *sql = pgq_format(q, pgq_sql(name), nargs, args);

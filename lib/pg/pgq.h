@@ -84,6 +84,10 @@ const char *pgq_sql(const char *name);
  * simple-query protocol) - for fixed DDL such as the guard's definition. */
 bool pgq_script(pgq *q, const char *sql);
 
+/* vsnprintf into err (when err and cap): the error idiom of the PostgreSQL
+ * helpers and the strategies' db/ halves. */
+void pgq_seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Quote an identifier / a literal through libpq. Caller frees with
  * PQfreemem(); NULL with q->err set on failure. */
 char *pgq_ident(pgq *q, const char *s);

@@ -31,7 +31,7 @@ def architecture():
 
 
 def described(path, doc, patterns):
-    """Named in backticks, or matched by a backticked glob such as `sql/pgrepl_*.sql`."""
+    """Named in backticks, or matched by a backticked glob such as `db/sql/pgl_*.sql`."""
     return f"`{path}`" in doc or any(fnmatch.fnmatch(path, p) for p in patterns)
 
 

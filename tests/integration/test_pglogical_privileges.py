@@ -4,7 +4,7 @@ target at the cutover (issue 11, finding 9).
 Logical replication carries rows only: GRANT/REVOKE/ALTER DEFAULT PRIVILEGES
 (ignored by the DDL guard) and everything about roles (instance-wide) that
 changed between the snapshot and the cutover would be lost on the restored
-target. `sync-privileges` (worker/strategies/pglogical/db/pgrepl_privs.c) reads both sides' catalogs and
+target. `sync-privileges` (worker/strategies/pglogical/db/pgl_db_privs.c) reads both sides' catalogs and
 converges the target. This test compares the catalogs of both sides with its
 own queries (not the product's), before (they differ) and after (they are
 equal), runs it again (nothing left to do), and checks what must never be

@@ -1,5 +1,5 @@
 /* fc_pg_tool — test driver: exposes the pg-logical data plane (worker/strategies/
- * pglogical/db/pgrepl*, lib/lsn) as subcommands so the integration tests can drive it against
+ * pglogical/db/pgl_db*, lib/lsn) as subcommands so the integration tests can drive it against
  * real PostgreSQL servers. Output: key=value lines on stdout; errors on
  * stderr; exit 0 ok, 1 failure, 2 usage. Passwords are read from the
  * environment variables named by --password-env/--password2-env, never
@@ -15,8 +15,8 @@
 #include "log.h"
 #include "pgfence.h"
 #include "pgq.h"
-#include "pgrepl.h"
-#include "pgrepl_privs.h"
+#include "pgl_db.h"
+#include "pgl_db_privs.h"
 #include "util.h"
 
 typedef struct opts {
@@ -66,10 +66,10 @@ static pgq *connect_or_die(const pgq_conninfo *ci)
     return q;
 }
 
-static bool need_tag(const opts *o, const char *db, pgrepl_names *nm)
+static bool need_tag(const opts *o, const char *db, pgl_db_names *nm)
 {
     char err[256];
-    if (!pgrepl_names_make(o->tag ? o->tag : "", db, nm, err, sizeof err)) {
+    if (!pgl_names_make(o->tag ? o->tag : "", db, nm, err, sizeof err)) {
         fprintf(stderr, "error: %s\n", err);
         return false;
     }
@@ -123,19 +123,19 @@ static int cmd_preflight(const opts *o, pgq *q)
     char err[1024];
     char **dbs = NULL;
     int n = 0;
-    pgrepl_report rep;
-    pgrepl_report_init(&rep);
+    pgl_report rep;
+    pgl_report_init(&rep);
     int rc = 1;
-    if (!pgrepl_list_databases(q, &dbs, &n, err, sizeof err)) goto fail;
-    if (!pgrepl_preflight_instance(q, n, &rep, err, sizeof err)) goto fail;
+    if (!pgl_list_databases(q, &dbs, &n, err, sizeof err)) goto fail;
+    if (!pgl_preflight_instance(q, n, &rep, err, sizeof err)) goto fail;
     for (int i = 0; i < n; i++) {
         pgq_conninfo ci = o->a;
         ci.dbname = dbs[i];
         pgq *d = connect_or_die(&ci);
         if (!d) goto out;
-        pgrepl_names nm;
+        pgl_db_names nm;
         bool ok = need_tag(o, dbs[i], &nm) &&
-                  pgrepl_preflight_database(d, dbs[i], &nm, o->ri_full, &rep, err, sizeof err);
+                  pgl_preflight_database(d, dbs[i], &nm, o->ri_full, &rep, err, sizeof err);
         pgq_close(d);
         if (!ok) goto fail;
         printf("database=%s\n", dbs[i]);
@@ -146,8 +146,8 @@ static int cmd_preflight(const opts *o, pgq *q)
 fail:
     fprintf(stderr, "error: %s\n", err);
 out:
-    pgrepl_free_list(dbs, n);
-    pgrepl_report_free(&rep);
+    pgl_free_list(dbs, n);
+    pgl_report_free(&rep);
     return rc;
 }
 
@@ -162,7 +162,7 @@ static int run(const opts *o, const char *cmd, const char *arg)
     if (strcmp(cmd, "derive-password") == 0) {
         char pw[65];
         const char *secret = envpw(o->secret_env);
-        if (!secret || !pgrepl_derive_password(secret, o->purpose ? o->purpose : "admin",
+        if (!secret || !pgl_derive_password(secret, o->purpose ? o->purpose : "admin",
                                                o->tag ? o->tag : "", pw))
             return fprintf(stderr, "error: cannot derive\n"), 1;
         printf("password=%s\n", pw);
@@ -174,27 +174,27 @@ static int run(const opts *o, const char *cmd, const char *arg)
     pgq *q2 = NULL;
     int rc = 1;
     bool ok = false;
-    pgrepl_names nm;
+    pgl_db_names nm;
     const char *db = o->a.dbname ? o->a.dbname : "postgres";
 
     if (strcmp(cmd, "list-databases") == 0) {
         char **dbs;
         int n;
-        ok = pgrepl_list_databases(q, &dbs, &n, err, sizeof err);
+        ok = pgl_list_databases(q, &dbs, &n, err, sizeof err);
         for (int i = 0; ok && i < n; i++) printf("database=%s\n", dbs[i]);
-        if (ok) pgrepl_free_list(dbs, n);
+        if (ok) pgl_free_list(dbs, n);
     } else if (strcmp(cmd, "preflight") == 0) {
         rc = cmd_preflight(o, q);
         goto out;
     } else if (strcmp(cmd, "large-objects") == 0) {
         int64_t n = 0;
-        ok = pgrepl_large_objects(q, &n, err, sizeof err);
+        ok = pgl_large_objects(q, &n, err, sizeof err);
         if (ok) printf("large_objects=%lld\n", (long long)n);
     } else if (strcmp(cmd, "prepared-xacts") == 0) {
         int n = 0;
         int64_t oldest = 0;
         char desc[1024];
-        ok = pgrepl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, sizeof err);
+        ok = pgl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, sizeof err);
         if (ok) printf("prepared=%d\noldest_s=%lld\ndesc=%s\n", n, (long long)oldest, desc);
     } else if (!need_tag(o, db, &nm)) {
         goto out;
@@ -204,17 +204,17 @@ static int run(const opts *o, const char *cmd, const char *arg)
             fprintf(stderr, "error: --admin-password-env and --sub-password-env are required\n");
             goto out;
         }
-        ok = pgrepl_create_roles(q, &nm, ap, sp, err, sizeof err);
+        ok = pgl_create_roles(q, &nm, ap, sp, err, sizeof err);
         if (ok) printf("admin_role=%s\nsub_role=%s\n", nm.admin_role, nm.sub_role);
     } else if (strcmp(cmd, "prepare-source") == 0) {
-        pgrepl_source_opts so = {.replica_identity_full = o->ri_full, .slot_timeout_ms = o->timeout_ms};
+        pgl_source_opts so = {.replica_identity_full = o->ri_full, .slot_timeout_ms = o->timeout_ms};
         fc_lsn l;
-        ok = pgrepl_prepare_source(q, &nm, &so, &l, err, sizeof err);
+        ok = pgl_prepare_source(q, &nm, &so, &l, err, sizeof err);
         if (ok)
             printf("slot=%s\npublication=%s\nslot_lsn=%s\n", nm.slot, nm.publication, lsn_format(l, a1));
     } else if (strcmp(cmd, "retained") == 0 || strcmp(cmd, "lag") == 0) {
-        pgrepl_slot_info si;
-        ok = pgrepl_slot_status(q, nm.slot, &si, err, sizeof err);
+        pgl_slot_info si;
+        ok = pgl_slot_status(q, nm.slot, &si, err, sizeof err);
         if (ok)
             printf("slot=%s\nexists=%d\nactive=%d\nretained_bytes=%lld\nlag_bytes=%lld\nwal_status=%s\n",
                    nm.slot, si.exists, si.active, (long long)si.retained_bytes, (long long)si.lag_bytes,
@@ -222,32 +222,32 @@ static int run(const opts *o, const char *cmd, const char *arg)
     } else if (strcmp(cmd, "ddl-check") == 0) {
         int n = 0;
         char ev[4096];
-        ok = pgrepl_ddl_check(q, &nm, &n, ev, sizeof ev, err, sizeof err);
+        ok = pgl_ddl_check(q, &nm, &n, ev, sizeof ev, err, sizeof err);
         if (ok) printf("ddl_changes=%d\nevents=%s\n", n, ev);
     } else if (strcmp(cmd, "clean-target") == 0) {
         int slots = 0, jobs = 0;
-        ok = pgrepl_clean_target(q, &nm, o->drop_slots, &slots, &jobs, err, sizeof err);
+        ok = pgl_clean_target(q, &nm, o->drop_slots, &slots, &jobs, err, sizeof err);
         if (ok) printf("slots_dropped=%d\njobs_held=%d\n", slots, jobs);
     } else if (strcmp(cmd, "subscribe") == 0) {
         pgq_conninfo src = o->b;
-        ok = pgrepl_subscribe(q, &nm, &src, o->lsn, err, sizeof err);
+        ok = pgl_subscribe(q, &nm, &src, o->lsn, err, sizeof err);
         if (ok) printf("subscription=%s\nstart_lsn=%s\n", nm.subscription, lsn_format(o->lsn, a1));
     } else if (strcmp(cmd, "sub-status") == 0) {
-        pgrepl_sub_info si;
-        ok = pgrepl_sub_status(q, &nm, &si, err, sizeof err);
+        pgl_sub_info si;
+        ok = pgl_sub_status(q, &nm, &si, err, sizeof err);
         if (ok)
             printf("exists=%d\nenabled=%d\nremote_lsn=%s\napply_errors=%lld\nsync_errors=%lld\n", si.exists,
                    si.enabled, lsn_format(si.remote_lsn, a1), (long long)si.apply_errors,
                    (long long)si.sync_errors);
     } else if (strcmp(cmd, "cutover-block") == 0) {
-        pgrepl_block_result br;
-        ok = pgrepl_cutover_block(q, &nm, o->protect, o->nprotect, o->timeout_ms, &br, err, sizeof err);
+        pgl_block_result br;
+        ok = pgl_cutover_block(q, &nm, o->protect, o->nprotect, o->timeout_ms, &br, err, sizeof err);
         if (ok)
             printf("lsn=%s\nroles_blocked=%d\nroles=%s\nsessions_terminated=%d\nwarning=%s\n",
                    lsn_format(br.lsn, a1), br.roles_blocked, br.roles, br.sessions_terminated, br.warning);
     } else if (strcmp(cmd, "wait-flush") == 0) {
         fc_lsn f;
-        ok = pgrepl_wait_flush(q, nm.slot, o->lsn, o->timeout_ms, &f, err, sizeof err);
+        ok = pgl_wait_flush(q, nm.slot, o->lsn, o->timeout_ms, &f, err, sizeof err);
         if (ok) printf("flushed=%s\n", lsn_format(f, a1));
     } else if (strcmp(cmd, "fence-take") == 0 || strcmp(cmd, "fence-unblock") == 0) {
         if (!arg) return usage(), 2;
@@ -260,7 +260,7 @@ static int run(const opts *o, const char *cmd, const char *arg)
         } else {
             int n = 0;
             pgfence_rc fr = pgfence_begin(q, nm.schema, "source", arg, NULL, err, sizeof err);
-            ok = fr == PGFENCE_OK && pgrepl_unblock(q, &nm, &n, err, sizeof err);
+            ok = fr == PGFENCE_OK && pgl_unblock(q, &nm, &n, err, sizeof err);
             if (ok) ok = pgfence_commit(q, err, sizeof err);
             else pgfence_rollback(q);
             printf("fence=%s\nroles_restored=%d\n", fr == PGFENCE_OK ? "ours" : fr == PGFENCE_NEWER ? "refused" : "error",
@@ -276,28 +276,28 @@ static int run(const opts *o, const char *cmd, const char *arg)
         ok = pgfence_mark(q, nm.admin_role, arg, err, sizeof err);
     } else if (strcmp(cmd, "unblock") == 0) {
         int n = 0;
-        ok = pgrepl_unblock(q, &nm, &n, err, sizeof err);
+        ok = pgl_unblock(q, &nm, &n, err, sizeof err);
         if (ok) printf("roles_restored=%d\n", n);
     } else if (strcmp(cmd, "teardown-target") == 0) {
-        ok = pgrepl_teardown_target(q, &nm, err, sizeof err);
+        ok = pgl_teardown_target(q, &nm, err, sizeof err);
     } else if (strcmp(cmd, "teardown-source") == 0) {
-        ok = pgrepl_teardown_source(q, &nm, o->keep_block, err, sizeof err);
+        ok = pgl_teardown_source(q, &nm, o->keep_block, err, sizeof err);
     } else if (strcmp(cmd, "drop-roles") == 0) {
-        ok = pgrepl_drop_roles(q, &nm, o->keep_admin, err, sizeof err);
+        ok = pgl_drop_roles(q, &nm, o->keep_admin, err, sizeof err);
     } else if (strcmp(cmd, "cron-guard") == 0) {
         bool installed = false;
-        ok = pgrepl_cron_guard(q, &nm, &installed, err, sizeof err);
+        ok = pgl_cron_guard(q, &nm, &installed, err, sizeof err);
         if (ok) printf("cron_guard=%d\n", installed);
     } else if (strcmp(cmd, "cleanup-target") == 0) {
         int n = 0;
-        ok = pgrepl_cleanup_target(q, &nm, &n, err, sizeof err);
+        ok = pgl_cleanup_target(q, &nm, &n, err, sizeof err);
         if (ok) printf("jobs_released=%d\n", n);
     } else if (strcmp(cmd, "sync-privileges") == 0) {
         /* as the cutover runs it for one database: roles, privileges, drops */
         q2 = connect_or_die(&o->b);
         if (!q2) goto out;
-        pgrepl_privs_result pr;
-        pgrepl_privs_result_init(&pr);
+        pgl_privs_result pr;
+        pgl_privs_result_init(&pr);
         /* --phase roles|privileges|drop runs one of the three (the cutover
          * runs roles on the first database, privileges on each, drop last) */
         const char *ph = o->phase ? o->phase : "all";
@@ -307,9 +307,9 @@ static int run(const opts *o, const char *cmd, const char *arg)
             rc = 2;
             goto out;
         }
-        ok = (!all && strcmp(ph, "roles") != 0) || pgrepl_sync_roles(q, q2, &nm, &pr, err, sizeof err);
-        ok = ok && ((!all && strcmp(ph, "privileges") != 0) || pgrepl_sync_privileges(q, q2, &nm, &pr, err, sizeof err));
-        ok = ok && ((!all && strcmp(ph, "drop") != 0) || pgrepl_sync_drop_roles(q, q2, &nm, &pr, err, sizeof err));
+        ok = (!all && strcmp(ph, "roles") != 0) || pgl_sync_roles(q, q2, &nm, &pr, err, sizeof err);
+        ok = ok && ((!all && strcmp(ph, "privileges") != 0) || pgl_sync_privileges(q, q2, &nm, &pr, err, sizeof err));
+        ok = ok && ((!all && strcmp(ph, "drop") != 0) || pgl_sync_drop_roles(q, q2, &nm, &pr, err, sizeof err));
         if (ok)
             printf("roles_created=%d\nroles_altered=%d\nroles_dropped=%d\nmemberships=%d\nsettings=%d\n"
                    "object_acls=%d\ndefault_acls=%d\nrefused=%d\nunconverged=%d\nno_password=%s\n"
@@ -322,13 +322,13 @@ static int run(const opts *o, const char *cmd, const char *arg)
         if (!q2) goto out;
         if (cmd[0] == 's') {
             int n = 0;
-            ok = pgrepl_sync_sequences(q, q2, &nm, o->margin, &n, err, sizeof err);
+            ok = pgl_sync_sequences(q, q2, &nm, o->margin, &n, err, sizeof err);
             if (ok) printf("sequences=%d\n", n);
         } else {
-            pgrepl_verify_result vr;
-            ok = pgrepl_verify(q, q2, nm.schema, o->chunk_rows, o->counts_only, &vr, err, sizeof err);
+            pgverify_result vr;
+            ok = pgverify(q, q2, nm.schema, o->chunk_rows, o->counts_only, &vr, err, sizeof err);
             for (int i = 0; i < vr.ntables; i++) {
-                const pgrepl_table_result *t = &vr.tables[i];
+                const pgl_table_result *t = &vr.tables[i];
                 printf("table=%s.%s keyed=%d chunks=%d rows_src=%lld rows_dst=%lld digest_src=%s "
                        "digest_dst=%s match=%d\n",
                        t->schema, t->name, t->keyed, t->chunks, (long long)t->rows_src,
@@ -340,7 +340,7 @@ static int run(const opts *o, const char *cmd, const char *arg)
                 snprintf(err, sizeof err, "%d table(s) differ", vr.mismatches);
                 ok = false;
             }
-            pgrepl_verify_free(&vr);
+            pgverify_free(&vr);
         }
     } else {
         usage();

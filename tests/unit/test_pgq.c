@@ -1,7 +1,7 @@
 /* test_pgq — quoting and connection strings without a server: libpq
  * connection-string quoting, the redacted description (no password),
  * identifier/literal quoting through libpq (on a connection object that
- * never connected), pgq_format templates, and pgrepl's derived names and
+ * never connected), pgq_format templates, and pgl_db's derived names and
  * passwords. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "pgq.h"
-#include "pgrepl.h"
+#include "pgl_db.h"
 
 /* A PGconn that never connected: enough for PQescapeIdentifier/Literal. */
 static pgq *offline(void)
@@ -206,27 +206,27 @@ static void test_escaping(void **state)
 static void test_names_and_passwords(void **state)
 {
     (void)state;
-    pgrepl_names a, b;
+    pgl_db_names a, b;
     char err[256];
-    assert_true(pgrepl_names_make("c1_db1", "app", &a, err, sizeof err));
-    assert_true(pgrepl_names_make("c1_db1", "other db", &b, err, sizeof err));
+    assert_true(pgl_names_make("c1_db1", "app", &a, err, sizeof err));
+    assert_true(pgl_names_make("c1_db1", "other db", &b, err, sizeof err));
     assert_string_equal(a.publication, "fc_c1_db1");
     assert_string_equal(a.admin_role, "fc_c1_db1_admin");
     assert_string_not_equal(a.slot, b.slot); /* slots are instance-wide: one per database */
     assert_true(strlen(a.slot) < 64);
-    assert_false(pgrepl_names_make("", "app", &a, err, sizeof err));
-    assert_false(pgrepl_names_make("Bad", "app", &a, err, sizeof err));
-    assert_false(pgrepl_names_make("a-b", "app", &a, err, sizeof err));
-    assert_false(pgrepl_names_make("a23456789012345678901234567890123456789012", "app", &a, err, sizeof err));
+    assert_false(pgl_names_make("", "app", &a, err, sizeof err));
+    assert_false(pgl_names_make("Bad", "app", &a, err, sizeof err));
+    assert_false(pgl_names_make("a-b", "app", &a, err, sizeof err));
+    assert_false(pgl_names_make("a23456789012345678901234567890123456789012", "app", &a, err, sizeof err));
 
     char p1[65], p2[65], p3[65];
-    assert_true(pgrepl_derive_password("master", "admin", "t1", p1));
-    assert_true(pgrepl_derive_password("master", "admin", "t1", p2));
-    assert_true(pgrepl_derive_password("master", "sub", "t1", p3));
+    assert_true(pgl_derive_password("master", "admin", "t1", p1));
+    assert_true(pgl_derive_password("master", "admin", "t1", p2));
+    assert_true(pgl_derive_password("master", "sub", "t1", p3));
     assert_string_equal(p1, p2);
     assert_string_not_equal(p1, p3);
     assert_int_equal(strlen(p1), 64);
-    assert_false(pgrepl_derive_password("", "admin", "t1", p1));
+    assert_false(pgl_derive_password("", "admin", "t1", p1));
 }
 
 int main(void)

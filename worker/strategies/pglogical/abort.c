@@ -124,7 +124,7 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
     char err[1024];
     step_rc rc = STEP_OK;
     if (s->ndbs == 0) return STEP_OK; /* preflight never learnt the databases: nothing was made */
-    pgrepl_names nm0;
+    pgl_db_names nm0;
     if (!pgl_names(s, s->dbs[0], &nm0)) return STEP_FAIL;
     /* 1. writers back in on the source (only roles the block recorded) */
     {
@@ -138,7 +138,7 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
             step_rc fr = pgl_fence(s, PGL_SOURCE);
             if (fr == STEP_RETRY) return fr;
             res->reason[0] = 0;
-            if (!pgrepl_unblock(a, &nm0, &restored, err, sizeof err))
+            if (!pgl_unblock(a, &nm0, &restored, err, sizeof err))
                 return pgl_sql_fail(res, a, "abort: letting writers back in", err);
             if (restored) step_ctx_set_factf(ctx, "abort_unblocked_roles", "%d", restored);
         } else {
@@ -151,11 +151,11 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
     /* 2. the target's subscriptions, if it is still reachable (it is deleted next anyway) */
     if (target_exists && *pgl_fact(ctx, "target_port")) {
         for (int i = 0; i < s->ndbs; i++) {
-            pgrepl_names nm;
+            pgl_db_names nm;
             if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
             step_rc r2 = STEP_OK;
             pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &r2);
-            if (!t || !pgrepl_teardown_target(t, &nm, err, sizeof err))
+            if (!t || !pgl_teardown_target(t, &nm, err, sizeof err))
                 log_warn("abort: cannot drop the subscription on the target (the target is deleted anyway)",
                          "db=%s", s->dbs[i]);
         }
@@ -163,16 +163,16 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
     }
     /* 3. the source: slots, publications, guard, schema; then the roles */
     for (int i = 0; i < s->ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         pgq *q = pgl_names_conn(s, s->dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);
         if (!q) return rc;
         if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-        if (!pgrepl_teardown_source(q, &nm, false, err, sizeof err))
+        if (!pgl_teardown_source(q, &nm, false, err, sizeof err))
             return pgl_sql_fail(res, q, "abort: cleaning the source", err);
     }
     pgq *m = pgl_conn(s, PGL_SOURCE, PGL_AS_MASTER, s->dbs[0], &rc);
     if (!m) return rc;
-    if (!pgrepl_drop_roles(m, &nm0, false, err, sizeof err))
+    if (!pgl_drop_roles(m, &nm0, false, err, sizeof err))
         return pgl_sql_fail(res, m, "abort: dropping fleetcrypt's roles", err);
     return STEP_OK;
 }

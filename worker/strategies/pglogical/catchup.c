@@ -13,7 +13,7 @@
  *     indexes) is read once before the cutover; progress in facts, so a
  *     crashed run resumes at the block it reached;
  *  3. validates key ranges live for at most live_budget_ms (method in
- *     db/pgrepl_live.h): a chunk that keeps differing while the source's
+ *     db/pgl_db_live.h): a chunk that keeps differing while the source's
  *     range stands still is reported as suspect (fact + WARN, table and key
  *     number, counts, digests); the authoritative comparison stays the cutover's.
  * Ready when the largest lag stayed under the threshold for a while, the
@@ -27,7 +27,7 @@
  * Facts: lag_ok_since, caught_up; prewarm_total (relations, fixed at the
  * first run), prewarm_done, prewarm_bytes, prewarm_pos ("db:rel:block",
  * the next block), prewarm_method, prewarm_complete; live validation's state
- * (JSON, pglive_state_dump) is kept in fc_<tag>.live_state on the target (it holds key
+ * (JSON, pgl_live_state_dump) is kept in fc_<tag>.live_state on the target (it holds key
  * values: never in Redis), live_pass, live_passes_done, live_chunks_total
  * (planned), live_chunks_ok, live_chunks_pending, live_chunks_suspect,
  * live_chunks_unsettled, live_rows_ok, live_suspects (one
@@ -44,7 +44,7 @@
 
 #include "log.h"
 #include "lsn.h"
-#include "pgrepl_live.h"
+#include "pgl_db_live.h"
 #include "util.h"
 
 #define DEFAULT_LAG_BYTES (1024LL * 1024)
@@ -82,18 +82,18 @@ static bool sql_transient(const pgq *q, const char *what, const char *err)
 /* Database d's relations to prewarm on the target (caller frees *rels), its
  * connection, and where pg_prewarm is installed (ext_schema, when *ext). */
 static step_rc prewarm_list(pgl_session *s, int d, pgq **tp, bool *ext, char *ext_schema, size_t cap,
-                            pglive_rel **rels, int *n)
+                            pgl_live_rel **rels, int *n)
 {
     step_rc rc = STEP_OK;
     char err[1024];
     *ext = false;
     *rels = NULL;
     *n = 0;
-    pgrepl_names nm;
+    pgl_db_names nm;
     pgq *t = pgl_names_conn(s, s->dbs[d], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
     if (!t) return rc;
-    if (!pglive_prewarm_ext(t, ext, ext_schema, cap, err, sizeof err) ||
-        !pglive_prewarm_rels(t, &nm, *ext, rels, n, err, sizeof err))
+    if (!pgl_live_prewarm_ext(t, ext, ext_schema, cap, err, sizeof err) ||
+        !pgl_live_prewarm_rels(t, &nm, *ext, rels, n, err, sizeof err))
         return pgl_sql_fail(s->res, t, "prewarm", err);
     *tp = t;
     return STEP_OK;
@@ -105,8 +105,8 @@ static step_rc prewarm_total(pgl_session *s, int64_t *total)
     for (int d = 0; d < s->ndbs; d++) {
         pgq *t = NULL;
         bool ext = false;
-        char ext_schema[PGLIVE_NAME];
-        pglive_rel *rels = NULL;
+        char ext_schema[PGL_LIVE_NAME];
+        pgl_live_rel *rels = NULL;
         int n = 0;
         step_rc rc = prewarm_list(s, d, &t, &ext, ext_schema, sizeof ext_schema, &rels, &n);
         if (rc != STEP_OK) return rc;
@@ -143,8 +143,8 @@ static step_rc prewarm_run(pgl_session *s, int64_t budget_ms, bool *complete)
     for (; db < s->ndbs && !out_of_time; db++, rel = 0, blk = 0) {
         pgq *t = NULL;
         bool ext = false;
-        char ext_schema[PGLIVE_NAME];
-        pglive_rel *rels = NULL;
+        char ext_schema[PGL_LIVE_NAME];
+        pgl_live_rel *rels = NULL;
         int n = 0;
         rc = prewarm_list(s, db, &t, &ext, ext_schema, sizeof ext_schema, &rels, &n);
         if (rc != STEP_OK) return rc;
@@ -152,7 +152,7 @@ static step_rc prewarm_run(pgl_session *s, int64_t budget_ms, bool *complete)
         /* without pg_prewarm before PostgreSQL 14 a table can only be read whole */
         bool whole = !ext && pgq_server_version(t) < 140000;
         for (; rel < n; rel++, blk = 0) {
-            const pglive_rel *r = &rels[rel];
+            const pgl_live_rel *r = &rels[rel];
             while (blk < r->blocks) {
                 if (fc_mono_ms() - t0 >= budget_ms) {
                     out_of_time = true;
@@ -161,7 +161,7 @@ static step_rc prewarm_run(pgl_session *s, int64_t budget_ms, bool *complete)
                 int64_t last = whole ? r->blocks - 1 : blk + PREWARM_STEP_BLOCKS - 1;
                 if (last >= r->blocks) last = r->blocks - 1;
                 int64_t got = 0;
-                if (!pglive_prewarm_read(t, r, ext ? ext_schema : NULL, blk, last, &got, err, sizeof err)) {
+                if (!pgl_live_prewarm_read(t, r, ext ? ext_schema : NULL, blk, last, &got, err, sizeof err)) {
                     free(rels);
                     return pgl_sql_fail(s->res, t, "prewarm", err);
                 }
@@ -191,8 +191,8 @@ static step_rc prewarm_run(pgl_session *s, int64_t budget_ms, bool *complete)
 /* ---------------------------------------------------------------- live validation */
 typedef struct live_run {
     pgl_session *s;
-    pglive_state *st;
-    pglive_table *tables; /* keyed tables of every database, in pass order */
+    pgl_live_state *st;
+    pgl_live_table *tables; /* keyed tables of every database, in pass order */
     int ntables;
     bool session_set[2][PGL_MAX_DBS];
     int64_t chunk_rows;
@@ -207,7 +207,7 @@ static pgq *live_conn(live_run *lr, pgl_side side, int db, step_rc *rc)
     bool *set = &lr->session_set[side == PGL_SOURCE ? 0 : 1][db];
     if (!*set) {
         char err[512];
-        if (!pglive_session(q, LIVE_STATEMENT_MS, err, sizeof err)) {
+        if (!pgl_live_session(q, LIVE_STATEMENT_MS, err, sizeof err)) {
             *rc = pgl_sql_fail(lr->s->res, q, "live validation", err);
             return NULL;
         }
@@ -239,15 +239,15 @@ static step_rc live_load_tables(live_run *lr, int *keyless)
     lr->tables = NULL;
     lr->ntables = 0;
     for (int d = 0; d < s->ndbs; d++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!pgl_names(s, s->dbs[d], &nm)) return STEP_FAIL;
         pgq *q = live_conn(lr, PGL_SOURCE, d, &rc);
         if (!q) return rc;
-        pglive_table *t = NULL;
+        pgl_live_table *t = NULL;
         int n = 0, kl = 0;
-        if (!pglive_tables(q, &nm, d, &t, &n, &kl, err, sizeof err))
+        if (!pgl_live_tables(q, &nm, d, &t, &n, &kl, err, sizeof err))
             return pgl_sql_fail(s->res, q, "live validation", err);
-        pglive_table *all = realloc(lr->tables, (size_t)(lr->ntables + n + 1) * sizeof *all);
+        pgl_live_table *all = realloc(lr->tables, (size_t)(lr->ntables + n + 1) * sizeof *all);
         if (!all) {
             free(t);
             PGL_REASON(s->res, "out of memory");
@@ -265,14 +265,14 @@ static step_rc live_load_tables(live_run *lr, int *keyless)
 /* The chunk's slot has confirmed its LSN: digest the target and judge. */
 static step_rc live_check(live_run *lr, int i, bool *removed)
 {
-    pglive_state *st = lr->st;
-    pglive_chunk *c = &st->q[i];
+    pgl_live_state *st = lr->st;
+    pgl_live_chunk *c = &st->q[i];
     step_rc rc = STEP_OK;
     char err[1024], count[32], md5[33];
     *removed = false;
     pgq *dst = live_conn(lr, PGL_TARGET, c->t.db, &rc);
     if (!dst) return rc;
-    if (!pglive_digest(dst, c, count, md5, err, sizeof err)) {
+    if (!pgl_live_digest(dst, c, count, md5, err, sizeof err)) {
         live_trouble(lr, dst, err);
         return STEP_OK;
     }
@@ -282,7 +282,7 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
     in.strikes = c->strikes;
     in.tries = c->tries;
     in.max_strikes = lr->max_strikes;
-    pglive_chunk again;
+    pgl_live_chunk again;
     memset(&again, 0, sizeof again);
     if (!in.target_equal) {
         /* the source again, after the target's digest: did the range move? */
@@ -290,16 +290,16 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
         if (!src) return rc;
         again.t = c->t;
         bool empty = false;
-        if (!pglive_key_copy(&again.lo, c->lo.n, (const char *const *)c->lo.v) ||
-            !pglive_key_copy(&again.hi, c->hi.n, (const char *const *)c->hi.v)) {
-            pglive_key_free(&again.lo);
-            pglive_key_free(&again.hi);
+        if (!pgl_live_key_copy(&again.lo, c->lo.n, (const char *const *)c->lo.v) ||
+            !pgl_live_key_copy(&again.hi, c->hi.n, (const char *const *)c->hi.v)) {
+            pgl_live_key_free(&again.lo);
+            pgl_live_key_free(&again.hi);
             PGL_REASON(lr->s->res, "out of memory");
             return STEP_RETRY;
         }
-        bool ok = pglive_capture(src, &again, false, 0, &empty, err, sizeof err);
-        pglive_key_free(&again.lo);
-        pglive_key_free(&again.hi);
+        bool ok = pgl_live_capture(src, &again, false, 0, &empty, err, sizeof err);
+        pgl_live_key_free(&again.lo);
+        pgl_live_key_free(&again.hi);
         if (!ok) {
             live_trouble(lr, src, err);
             return STEP_OK;
@@ -310,7 +310,7 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
     pgl_live_verdict v = pgl_live_judge(&in, &strikes, &tries);
     /* the chunk by table and number, with counts and digests: never its key values */
     char name[700];
-    pglive_chunk_text(lr->s->dbs[c->t.db], c, name, sizeof name);
+    pgl_live_chunk_text(lr->s->dbs[c->t.db], c, name, sizeof name);
     switch (v) {
     case PGL_LIVE_OK:
         st->ok++;
@@ -319,7 +319,7 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
     case PGL_LIVE_SUSPECT: {
         char line[900];
         snprintf(line, sizeof line, "%s (source %s rows, target %s rows)", name, c->count, count);
-        if (pglive_suspect_add(st, line)) st->suspect++;
+        if (pgl_live_suspect_add(st, line)) st->suspect++;
         log_warn("live validation: chunk differs on the target", "db=%s table=%s.%s chunk=%lld strikes=%d "
                  "src_rows=%s dst_rows=%s src_md5=%s dst_md5=%s", lr->s->dbs[c->t.db], c->t.schema, c->t.name,
                  (long long)c->no, strikes, c->count, count, c->md5, md5);
@@ -338,7 +338,7 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
         fc_strlcpy(c->md5, again.md5, sizeof c->md5);
         return STEP_OK;
     }
-    pglive_queue_remove(st, i);
+    pgl_live_queue_remove(st, i);
     *removed = true;
     return STEP_OK;
 }
@@ -346,41 +346,41 @@ static step_rc live_check(live_run *lr, int i, bool *removed)
 /* Plan and capture the next chunk of the pass (or move to the next table). */
 static step_rc live_plan(live_run *lr)
 {
-    pglive_state *st = lr->st;
+    pgl_live_state *st = lr->st;
     if (!st->have_cur) {
-        int idx = pglive_next_table(lr->tables, lr->ntables, NULL);
+        int idx = pgl_live_next_table(lr->tables, lr->ntables, NULL);
         if (idx >= lr->ntables) {
             st->end = true;
             return STEP_OK;
         }
         st->cur = lr->tables[idx];
-        pglive_key_free(&st->cur_lo);
+        pgl_live_key_free(&st->cur_lo);
         st->cur_no = 0;
         st->have_cur = true;
     }
     step_rc rc = STEP_OK;
     pgq *src = live_conn(lr, PGL_SOURCE, st->cur.db, &rc);
     if (!src) return rc;
-    pglive_chunk c;
+    pgl_live_chunk c;
     memset(&c, 0, sizeof c);
     c.t = st->cur;
-    if (!pglive_key_copy(&c.lo, st->cur_lo.n, (const char *const *)st->cur_lo.v)) {
+    if (!pgl_live_key_copy(&c.lo, st->cur_lo.n, (const char *const *)st->cur_lo.v)) {
         PGL_REASON(lr->s->res, "out of memory");
         return STEP_RETRY;
     }
     bool empty = false;
     char err[1024];
-    if (!pglive_capture(src, &c, true, lr->chunk_rows, &empty, err, sizeof err)) {
-        pglive_key_free(&c.lo);
-        pglive_key_free(&c.hi);
+    if (!pgl_live_capture(src, &c, true, lr->chunk_rows, &empty, err, sizeof err)) {
+        pgl_live_key_free(&c.lo);
+        pgl_live_key_free(&c.hi);
         live_trouble(lr, src, err);
         return STEP_OK;
     }
     if (empty) {
-        pglive_key_free(&c.lo);
-        pglive_key_free(&c.hi);
-        int idx = pglive_next_table(lr->tables, lr->ntables, &st->cur);
-        pglive_key_free(&st->cur_lo);
+        pgl_live_key_free(&c.lo);
+        pgl_live_key_free(&c.hi);
+        int idx = pgl_live_next_table(lr->tables, lr->ntables, &st->cur);
+        pgl_live_key_free(&st->cur_lo);
         st->cur_no = 0;
         if (idx >= lr->ntables) {
             st->have_cur = false;
@@ -390,9 +390,9 @@ static step_rc live_plan(live_run *lr)
         }
         return STEP_OK;
     }
-    if (!pglive_key_copy(&st->cur_lo, c.hi.n, (const char *const *)c.hi.v)) {
-        pglive_key_free(&c.lo);
-        pglive_key_free(&c.hi);
+    if (!pgl_live_key_copy(&st->cur_lo, c.hi.n, (const char *const *)c.hi.v)) {
+        pgl_live_key_free(&c.lo);
+        pgl_live_key_free(&c.hi);
         PGL_REASON(lr->s->res, "out of memory");
         return STEP_RETRY;
     }
@@ -403,7 +403,7 @@ static step_rc live_plan(live_run *lr)
 }
 
 /* One run of live validation, bounded by budget_ms. */
-static step_rc live_validate(pgl_session *s, pglive_state *st, int64_t budget_ms)
+static step_rc live_validate(pgl_session *s, pgl_live_state *st, int64_t budget_ms)
 {
     step_ctx *ctx = s->ctx;
     int64_t t0 = fc_mono_ms();
@@ -424,14 +424,14 @@ static step_rc live_validate(pgl_session *s, pglive_state *st, int64_t budget_ms
         bool have_flush[PGL_MAX_DBS];
         memset(have_flush, 0, sizeof have_flush);
         for (int i = 0; i < st->nq && !lr.stop && fc_mono_ms() - t0 < budget_ms;) {
-            pglive_chunk *c = &st->q[i];
+            pgl_live_chunk *c = &st->q[i];
             int d = c->t.db;
             if (d < 0 || d >= s->ndbs) { /* the database list changed: the watch aborts */
-                pglive_queue_remove(st, i);
+                pgl_live_queue_remove(st, i);
                 continue;
             }
             if (!have_flush[d]) {
-                pgrepl_names nm;
+                pgl_db_names nm;
                 char err[1024];
                 if (!pgl_names(s, s->dbs[d], &nm)) {
                     rc = STEP_FAIL;
@@ -439,8 +439,8 @@ static step_rc live_validate(pgl_session *s, pglive_state *st, int64_t budget_ms
                 }
                 pgq *src = live_conn(&lr, PGL_SOURCE, d, &rc);
                 if (!src) goto out;
-                pgrepl_slot_info si;
-                if (!pgrepl_slot_status(src, nm.slot, &si, err, sizeof err)) {
+                pgl_slot_info si;
+                if (!pgl_slot_status(src, nm.slot, &si, err, sizeof err)) {
                     rc = pgl_sql_fail(s->res, src, "slot status", err);
                     goto out;
                 }
@@ -449,7 +449,7 @@ static step_rc live_validate(pgl_session *s, pglive_state *st, int64_t budget_ms
             }
             fc_lsn x;
             if (!lsn_parse(c->lsn, &x)) {
-                pglive_queue_remove(st, i);
+                pgl_live_queue_remove(st, i);
                 continue;
             }
             if (lsn_cmp(flushed[d], x) < 0) {
@@ -464,7 +464,7 @@ static step_rc live_validate(pgl_session *s, pglive_state *st, int64_t budget_ms
         }
         if (lr.stop || st->off || fc_mono_ms() - t0 >= budget_ms) break;
         /* 2. the next chunk of the pass */
-        if (st->nq < PGLIVE_QMAX && !st->end) {
+        if (st->nq < PGL_LIVE_QMAX && !st->end) {
             rc = live_plan(&lr);
             if (rc != STEP_OK) goto out;
             progressed = true;
@@ -477,7 +477,7 @@ static step_rc live_validate(pgl_session *s, pglive_state *st, int64_t budget_ms
             st->pass++;
             st->end = false;
             st->have_cur = false;
-            pglive_key_free(&st->cur_lo);
+            pgl_live_key_free(&st->cur_lo);
             break;
         }
         if (!progressed) {
@@ -493,25 +493,25 @@ out:
 static step_rc live_run_step(pgl_session *s, pgl_catchup_in *ci)
 {
     step_ctx *ctx = s->ctx;
-    pglive_state st;
+    pgl_live_state st;
     char err[1024];
     /* the state holds key values: it lives on the target, never in Redis */
     step_rc rc = STEP_OK;
-    pgrepl_names nm;
+    pgl_db_names nm;
     pgq *t0 = pgl_names_conn(s, s->dbs[0], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
     if (!t0) return rc;
     char *saved = NULL;
-    if (!pglive_state_load(t0, &nm, &saved, err, sizeof err)) return pgl_sql_fail(s->res, t0, "live validation", err);
-    if (!pglive_state_parse(saved, &st, err, sizeof err))
+    if (!pgl_live_state_load(t0, &nm, &saved, err, sizeof err)) return pgl_sql_fail(s->res, t0, "live validation", err);
+    if (!pgl_live_state_parse(saved, &st, err, sizeof err))
         log_warn("live validation state unreadable: starting over", "err=\"%s\"", err);
     free(saved);
     if (*pgl_fact(ctx, "live_state")) step_ctx_set_fact(ctx, "live_state", ""); /* kept keys before: gone */
     if (!st.off) rc = live_validate(s, &st, opt_i64(ctx, "live_budget_ms", DEFAULT_BUDGET_MS));
-    char *json = pglive_state_dump(&st);
+    char *json = pgl_live_state_dump(&st);
     if (json) {
         step_rc r2 = STEP_OK;
         pgq *t1 = pgl_names_conn(s, s->dbs[0], PGL_TARGET, PGL_AS_MASTER, &nm, &r2);
-        if (!t1 || !pglive_state_store(t1, &nm, json, err, sizeof err))
+        if (!t1 || !pgl_live_state_store(t1, &nm, json, err, sizeof err))
             log_warn("live validation state not saved: the next run repeats this one's work", "err=\"%s\"",
                      t1 ? err : s->res->reason);
     }
@@ -528,8 +528,8 @@ static step_rc live_run_step(pgl_session *s, pgl_catchup_in *ci)
     /* stopped by an error: the cutover's comparison alone decides */
     ci->live_on = !st.off;
     ci->live_passes_done = st.passes_done;
-    ci->live_striking = pglive_queue_has_strikes(&st);
-    pglive_state_free(&st);
+    ci->live_striking = pgl_live_queue_has_strikes(&st);
+    pgl_live_state_free(&st);
     return rc;
 }
 

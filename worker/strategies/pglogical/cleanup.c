@@ -77,33 +77,33 @@ static step_rc cleanup_databases(pgl_session *s)
     step_rc rc = STEP_OK;
     int released = 0;
     for (int i = 0; i < s->ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         pgq *t = pgl_names_conn(s, s->dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
         if (!t) return rc;
         int n = 0;
         if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-        if (!pgrepl_teardown_target(t, &nm, err, sizeof err) || !pgrepl_cleanup_target(t, &nm, &n, err, sizeof err))
+        if (!pgl_teardown_target(t, &nm, err, sizeof err) || !pgl_cleanup_target(t, &nm, &n, err, sizeof err))
             return pgl_sql_fail(res, t, "cleaning the target", err);
         released += n;
     }
-    pgrepl_names nm0;
+    pgl_db_names nm0;
     pgq *t0 = pgl_names_conn(s, s->dbs[0], PGL_TARGET, PGL_AS_MASTER, &nm0, &rc);
     if (!t0) return rc;
-    if (!pgrepl_drop_roles(t0, &nm0, false, err, sizeof err))
+    if (!pgl_drop_roles(t0, &nm0, false, err, sizeof err))
         return pgl_sql_fail(res, t0, "dropping fleetcrypt's roles on the target", err);
     if (released > 0 || !step_ctx_fact(ctx, "jobs_released")) step_ctx_set_factf(ctx, "jobs_released", "%d", released);
 
     /* the retired source: still blocked; fleetcrypt's admin role is the way in */
     for (int i = 0; i < s->ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         pgq *q = pgl_names_conn(s, s->dbs[i], PGL_RETIRED, PGL_AS_ADMIN, &nm, &rc);
         if (!q) return rc;
-        if (!pgrepl_teardown_source(q, &nm, true, err, sizeof err))
+        if (!pgl_teardown_source(q, &nm, true, err, sizeof err))
             return pgl_sql_fail(res, q, "cleaning the retired source", err);
     }
     pgq *r0 = pgl_conn(s, PGL_RETIRED, PGL_AS_ADMIN, s->dbs[0], &rc);
     if (!r0) return rc;
-    if (!pgrepl_drop_roles(r0, &nm0, true, err, sizeof err))
+    if (!pgl_drop_roles(r0, &nm0, true, err, sizeof err))
         return pgl_sql_fail(res, r0, "dropping the subscription's role on the retired source", err);
     return STEP_OK;
 }

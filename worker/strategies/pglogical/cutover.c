@@ -47,8 +47,8 @@
 #include "awsstep.h"
 #include "log.h"
 #include "pgfence.h"
-#include "pglogical_extra.h"
-#include "pgrepl_privs.h"
+#include "pgl_db_extra.h"
+#include "pgl_db_privs.h"
 #include "util.h"
 
 #define BLOCK_TIMEOUT_MS 30000
@@ -74,11 +74,11 @@ typedef struct cut {
 static void cut_free(cut *c)
 {
     for (int i = 0; i < PGL_MAX_DBS; i++) pgq_close(c->pinned[i]);
-    pgrepl_free_list(c->protect, c->nprotect);
+    pgl_free_list(c->protect, c->nprotect);
     pgl_session_finish(&c->s);
 }
 
-static bool nm_of(cut *c, int i, pgrepl_names *nm) { return pgl_names(&c->s, c->s.dbs[i], nm); }
+static bool nm_of(cut *c, int i, pgl_db_names *nm) { return pgl_names(&c->s, c->s.dbs[i], nm); }
 
 /* Roles the block leaves alone: real superusers other than the master user. */
 static step_rc load_protect(cut *c, pgl_side side)
@@ -88,7 +88,7 @@ static step_rc load_protect(cut *c, pgl_side side)
     pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
     char err[512];
-    if (!pglx_protected_roles(q, pgl_fact(c->ctx, "master_user"), &c->protect, &c->nprotect, err, sizeof err))
+    if (!pgl_protected_roles(q, pgl_fact(c->ctx, "master_user"), &c->protect, &c->nprotect, err, sizeof err))
         return pgl_sql_fail(c->res, q, "cutover", err);
     return STEP_OK;
 }
@@ -385,12 +385,12 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
     if ((rc = load_protect(c, side)) != STEP_OK) return rc;
     pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
-    pgrepl_names nm;
+    pgl_db_names nm;
     if (!nm_of(c, 0, &nm)) return STEP_FAIL;
     if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-    pgrepl_block_result br;
+    pgl_block_result br;
     char err[1024];
-    if (!pgrepl_cutover_block(q, &nm, (const char *const *)c->protect, c->nprotect, BLOCK_TIMEOUT_MS, &br, err,
+    if (!pgl_cutover_block(q, &nm, (const char *const *)c->protect, c->nprotect, BLOCK_TIMEOUT_MS, &br, err,
                               sizeof err))
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
                                                           : "blocking writers on the target", err);
@@ -403,27 +403,27 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
 
 /* Roles and privileges changed on the source since the snapshot (not
  * replicated): converge the target's catalogs to the frozen source's
- * (db/pgrepl_privs.h) — roles once on the first database (where the block
+ * (db/pgl_db_privs.h) — roles once on the first database (where the block
  * record is), privileges per database, dropped roles last. What the target
  * refuses or cannot reproduce is recorded and warned about, not fatal. */
 static step_rc sync_privileges(cut *c)
 {
     char err[1024];
     step_rc rc = STEP_OK;
-    pgrepl_privs_result pr;
-    pgrepl_privs_result_init(&pr);
+    pgl_privs_result pr;
+    pgl_privs_result_init(&pr);
     for (int phase = 0; phase < 3; phase++) {
         for (int i = 0; i < (phase == 1 ? c->s.ndbs : 1); i++) {
-            pgrepl_names nm;
+            pgl_db_names nm;
             if (!nm_of(c, i, &nm)) return STEP_FAIL;
             pgq *src = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
             if (!src) return rc;
             pgq *dst = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
             if (!dst) return rc;
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            bool ok = phase == 0   ? pgrepl_sync_roles(src, dst, &nm, &pr, err, sizeof err)
-                      : phase == 1 ? pgrepl_sync_privileges(src, dst, &nm, &pr, err, sizeof err)
-                                   : pgrepl_sync_drop_roles(src, dst, &nm, &pr, err, sizeof err);
+            bool ok = phase == 0   ? pgl_sync_roles(src, dst, &nm, &pr, err, sizeof err)
+                      : phase == 1 ? pgl_sync_privileges(src, dst, &nm, &pr, err, sizeof err)
+                                   : pgl_sync_drop_roles(src, dst, &nm, &pr, err, sizeof err);
             if (!ok) return pgl_sql_fail(c->res, dst, "roles and privileges", err);
         }
     }
@@ -450,20 +450,20 @@ static step_rc drain(cut *c, fc_lsn L)
     char err[1024];
     step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
         fc_lsn flushed = 0;
-        if (!pgrepl_wait_flush(q, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
+        if (!pgl_wait_flush(q, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
             PGL_REASON(c->res, "cutover: %s", err);
             return STEP_RETRY;
         }
         /* the subscription must still be healthy: a stalled one never flushes, a failed one lies */
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
-        pgrepl_sub_info si;
-        if (!pgrepl_sub_status(t, &nm, &si, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
+        pgl_sub_info si;
+        if (!pgl_sub_status(t, &nm, &si, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
         if (si.apply_errors > 0 || !si.enabled) {
             PGL_REASON(c->res, "cutover: subscription %s has apply errors (%lld) or is disabled",
                        nm.subscription, (long long)si.apply_errors);
@@ -476,7 +476,7 @@ static step_rc drain(cut *c, fc_lsn L)
         pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
         int64_t n = 0;
-        if (!pgrepl_large_objects(q, &n, err, sizeof err)) return pgl_sql_fail(c->res, q, "large objects", err);
+        if (!pgl_large_objects(q, &n, err, sizeof err)) return pgl_sql_fail(c->res, q, "large objects", err);
         if (n > 0) {
             PGL_REASON(c->res, "database %s holds %lld large object(s) created since preflight: logical replication "
                        "does not carry them, so the target would miss them (remove them or use offline)",
@@ -521,7 +521,7 @@ static step_rc drain(cut *c, fc_lsn L)
     if (*m) margin = strtoll(m, NULL, 10);
     int seqs = 0;
     for (int i = 0; i < c->s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         pgq *src = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!src) return rc;
@@ -529,7 +529,7 @@ static step_rc drain(cut *c, fc_lsn L)
         if (!dst) return rc;
         int n = 0;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        if (!pgrepl_sync_sequences(src, dst, &nm, margin, &n, err, sizeof err))
+        if (!pgl_sync_sequences(src, dst, &nm, margin, &n, err, sizeof err))
             return pgl_sql_fail(c->res, dst, "sequences", err);
         seqs += n;
     }
@@ -546,32 +546,32 @@ static step_rc teardown(cut *c)
     char err[1024];
     step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         /* asked as fleetcrypt's role: a re-run may find the target blocked
          * already (the block there follows a complete teardown) */
         pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!ta) return rc;
         bool exists = true;
-        if (!pgrepl_sub_exists(ta, &nm, &exists, err, sizeof err)) return pgl_sql_fail(c->res, ta, "subscription", err);
+        if (!pgl_sub_exists(ta, &nm, &exists, err, sizeof err)) return pgl_sql_fail(c->res, ta, "subscription", err);
         if (!exists) continue;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
         c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
         if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
-        if (!pgrepl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
+        if (!pgl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
     }
     fc_crashpoint("cutover.teardown");
     for (int i = 0; i < c->s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
         c->s.fenced[PGL_SOURCE] = false;
         if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
-        if (!pgrepl_teardown_source(q, &nm, true, err, sizeof err))
+        if (!pgl_teardown_source(q, &nm, true, err, sizeof err))
             return pgl_sql_fail(c->res, q, "dropping the slot", err);
     }
     return STEP_OK;
@@ -584,14 +584,14 @@ static step_rc resume_subscriptions(cut *c)
 {
     char err[512];
     for (int i = 0; i < c->s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         step_rc rc = STEP_OK;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
         bool resumed = false;
-        if (!pgrepl_resume_teardown(t, &nm, &resumed, err, sizeof err))
+        if (!pgl_resume_teardown(t, &nm, &resumed, err, sizeof err))
             return pgl_sql_fail(c->res, t, "subscription", err);
     }
     return STEP_OK;
@@ -602,13 +602,13 @@ static step_rc source_state(cut *c, int *blocked, int64_t *since, bool *slot_exi
     step_rc rc = STEP_OK;
     pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
-    pgrepl_names nm;
+    pgl_db_names nm;
     if (!nm_of(c, 0, &nm)) return STEP_FAIL;
     char err[512];
-    if (!pglx_blocked_since(q, &nm, blocked, since, err, sizeof err))
+    if (!pgl_blocked_since(q, &nm, blocked, since, err, sizeof err))
         return pgl_sql_fail(c->res, q, "cutover state", err);
-    pgrepl_slot_info si;
-    if (!pgrepl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(c->res, q, "cutover state", err);
+    pgl_slot_info si;
+    if (!pgl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(c->res, q, "cutover state", err);
     *slot_exists = si.exists;
     return pgl_fence_drained(&c->s, PGL_SOURCE, drained);
 }
@@ -667,7 +667,7 @@ static int64_t retired_block_since(cut *c)
 {
     step_rc rc = STEP_OK;
     pgq *q = pgl_conn(&c->s, PGL_RETIRED, PGL_AS_ADMIN, c->s.dbs[0], &rc);
-    pgrepl_names nm;
+    pgl_db_names nm;
     if (!q || !nm_of(c, 0, &nm)) {
         c->res->reason[0] = 0;
         return 0;
@@ -675,7 +675,7 @@ static int64_t retired_block_since(cut *c)
     int blocked = 0;
     int64_t since = 0;
     char err[256];
-    if (!pglx_blocked_since(q, &nm, &blocked, &since, err, sizeof err)) since = 0;
+    if (!pgl_blocked_since(q, &nm, &blocked, &since, err, sizeof err)) since = 0;
     return blocked > 0 ? since : 0;
 }
 
@@ -690,10 +690,10 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
     int64_t since = 0;
     pgq *q = await_conn(c, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], deadline, &rc);
     if (!q) return rc;
-    pgrepl_names nm0;
+    pgl_db_names nm0;
     if (!nm_of(c, 0, &nm0)) return STEP_FAIL;
     if ((rc = pgl_fence(&c->s, PGL_TARGET)) != STEP_OK) return rc;
-    if (!pglx_blocked_since(q, &nm0, &blocked, &since, err, sizeof err))
+    if (!pgl_blocked_since(q, &nm0, &blocked, &since, err, sizeof err))
         return pgl_sql_fail(c->res, q, "target state", err);
     if (blocked == 0) {
         /* writers were let in by an attempt that crashed before its outcome */
@@ -718,14 +718,14 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
             /* take the connection out of the cache: it now belongs to the pin */
             c->pinned[i] = p;
             c->s.conn[PGL_TARGET][PGL_AS_ADMIN][i] = NULL;
-            if (!pglx_pin_snapshot(p, err, sizeof err)) return pgl_sql_fail(c->res, p, "pinning the snapshot", err);
+            if (!pgl_pin_snapshot(p, err, sizeof err)) return pgl_sql_fail(c->res, p, "pinning the snapshot", err);
         }
     }
     fc_crashpoint("cutover.switched");
     q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc);
     if (!q) return rc;
     int restored = 0;
-    if (!pgrepl_unblock(q, &nm0, &restored, err, sizeof err)) {
+    if (!pgl_unblock(q, &nm0, &restored, err, sizeof err)) {
         pgfence_rollback(q);
         return pgl_sql_fail(c->res, q, "letting writers in on the target", err);
     }
@@ -757,10 +757,10 @@ static void unblock_source(cut *c, const char *why)
         log_warn("cutover: lease lost, leaving the source to the holder that took over", "why=\"%s\"", why);
         return;
     }
-    pgrepl_names nm;
+    pgl_db_names nm;
     int restored = 0;
     pgq *q = nm_of(c, 0, &nm) ? pgl_fenced_begin(&c->s, PGL_SOURCE, NULL, &rc) : NULL;
-    bool ok = q && pgrepl_unblock(q, &nm, &restored, err, sizeof err) &&
+    bool ok = q && pgl_unblock(q, &nm, &restored, err, sizeof err) &&
               pgfence_set_drained(q, nm.schema, "source", false, err, sizeof err);
     if (ok) {
         ok = pgl_fenced_commit(&c->s, q) == STEP_OK;
@@ -787,13 +787,13 @@ static step_rc ddl_recheck(cut *c)
 {
     char err[512];
     for (int i = 0; i < c->s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         step_rc rc = STEP_OK;
         pgq *q = pgl_names_conn(&c->s, c->s.dbs[i], PGL_SOURCE, PGL_AS_ADMIN, &nm, &rc);
         if (!q) return rc;
         int count = 0;
         char events[400] = "";
-        if (!pgrepl_ddl_check(q, &nm, &count, events, sizeof events, err, sizeof err))
+        if (!pgl_ddl_check(q, &nm, &count, events, sizeof events, err, sizeof err))
             return pgl_sql_fail(c->res, q, "DDL guard", err);
         if (count > 0) {
             char why[480];

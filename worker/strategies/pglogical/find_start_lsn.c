@@ -15,7 +15,7 @@
 
 #include "awsstep.h"
 #include "log.h"
-#include "pglogical_extra.h"
+#include "pgl_db_extra.h"
 #include "util.h"
 
 #define LOG_TEXT_MAX (256u * 1024u * 1024u)
@@ -79,13 +79,13 @@ static step_rc cross_check(step_ctx *ctx, step_result *res, pgq *q, const lsn_lo
 {
     char v[64], err[300], a[FC_LSN_STRLEN];
     fc_lsn cur = FC_LSN_INVALID, redo = FC_LSN_INVALID;
-    if (!pgq_scalar(q, pgq_sql("pglx_current_wal_lsn"), 0, NULL, v, sizeof v, NULL) || !lsn_parse(v, &cur)) {
+    if (!pgq_scalar(q, pgq_sql("pgl_current_wal_lsn"), 0, NULL, v, sizeof v, NULL) || !lsn_parse(v, &cur)) {
         snprintf(err, sizeof err, "reading pg_current_wal_lsn(): %.200s", q->err[0] ? q->err : v);
         return pgl_sql_fail(res, q, "find-start-lsn cross-check", err);
     }
-    bool can = pgq_scalar(q, pgq_sql("pglx_can_read_control"), 0, NULL, v, sizeof v, NULL) && !strcmp(v, "true");
+    bool can = pgq_scalar(q, pgq_sql("pgl_can_read_control"), 0, NULL, v, sizeof v, NULL) && !strcmp(v, "true");
     if (can) {
-        if (!pgq_scalar(q, pgq_sql("pglx_checkpoint_redo"), 0, NULL, v, sizeof v, NULL) || !lsn_parse(v, &redo)) {
+        if (!pgq_scalar(q, pgq_sql("pgl_checkpoint_redo"), 0, NULL, v, sizeof v, NULL) || !lsn_parse(v, &redo)) {
             snprintf(err, sizeof err, "reading pg_control_checkpoint(): %.200s", q->err[0] ? q->err : v);
             return pgl_sql_fail(res, q, "find-start-lsn cross-check", err);
         }
@@ -122,11 +122,11 @@ step_rc pgl_step_find_start_lsn(step_ctx *ctx, step_result *res)
     }
     pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[0], &rc);
     if (!q) goto done;
-    if (!pglx_wal_segment_size(q, &segsize, err, sizeof err)) {
+    if (!pgl_wal_segment_size(q, &segsize, err, sizeof err)) {
         rc = pgl_sql_fail(res, q, "find-start-lsn", err);
         goto done;
     }
-    if (!pgq_scalar(q, pgq_sql("pglx_log_line_prefix"), 0, NULL, prefix, sizeof prefix, NULL)) {
+    if (!pgq_scalar(q, pgq_sql("pgl_log_line_prefix"), 0, NULL, prefix, sizeof prefix, NULL)) {
         snprintf(err, sizeof err, "reading log_line_prefix: %.500s", q->err);
         rc = pgl_sql_fail(res, q, "find-start-lsn", err);
         goto done;

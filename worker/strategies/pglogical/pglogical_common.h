@@ -30,7 +30,7 @@
 #include "msecret.h"
 #include "pglogical_logic.h"
 #include "pgq.h"
-#include "pgrepl.h"
+#include "pgl_db.h"
 #include "rds.h"
 #include "step.h"
 
@@ -55,7 +55,7 @@ typedef enum { PGL_AS_MASTER = 0, PGL_AS_ADMIN } pgl_who;
 typedef struct pgl_session {
     step_ctx *ctx;
     step_result *res;
-    char tag[PGREPL_TAG_MAX + 1];
+    char tag[PGL_TAG_MAX + 1];
     char *dbs[PGL_MAX_DBS];     /* from the fact "dbs" */
     int ndbs;
     db_credentials *cred;       /* the master user's (current secret version); NULL until needed */
@@ -77,14 +77,14 @@ void pgl_session_init(pgl_session *s, step_ctx *ctx, step_result *res);
 void pgl_session_finish(pgl_session *s);
 
 /* Names of fleetcrypt's objects in database db. */
-bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm);
+bool pgl_names(pgl_session *s, const char *db, pgl_db_names *nm);
 /* Connection (cached for the step) to database db on a side as master or
  * admin; NULL with res->reason set (and *rc = RETRY or FAIL; WAIT with
  * wait_on db:<target> while the target takes the rotated master password). */
 pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_rc *rc);
 /* pgl_names of db, then pgl_conn to it: NULL with *rc (STEP_FAIL when the
  * names cannot be made). */
-pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, pgrepl_names *nm, step_rc *rc);
+pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, pgl_db_names *nm, step_rc *rc);
 /* Every new connection is checked to reach the server its side means
  * (system identifier + fleetcrypt's marker, lib/pgfence.h; facts sysid,
  * source_marker, target_marker): pgl_conn returns NULL with STEP_WAIT while

@@ -19,7 +19,7 @@ bool pgl_truthy(const char *v);
  * trailing "B"/"iB"): "1048576", "512M", "10GiB". "" → *out = dflt. */
 bool pgl_parse_bytes(const char *v, int64_t dflt, int64_t *out);
 
-/* The tag pgrepl_names_make() turns into object names (fc_<tag>, …):
+/* The tag pgl_names_make() turns into object names (fc_<tag>, …):
  * 1-40 of [a-z0-9_], a letter first, derived from campaign + instance only.
  * Short pairs read as "<campaign>_<instance>"; long ones are cut and keep
  * an 8-hex hash of "campaign/instance" so they stay unique. */

@@ -141,10 +141,10 @@ static step_rc preflight_data(pgl_session *s)
     char err[1024];
     char **dbs = NULL;
     int n = 0;
-    if (!pgrepl_list_databases(q, &dbs, &n, err, sizeof err)) return pgl_sql_fail(res, q, "preflight", err);
+    if (!pgl_list_databases(q, &dbs, &n, err, sizeof err)) return pgl_sql_fail(res, q, "preflight", err);
     if (n == 0 || n > PGL_MAX_DBS) {
         PGL_REASON(res, "%d databases on the instance: pg-logical handles 1 to %d", n, PGL_MAX_DBS);
-        pgrepl_free_list(dbs, n);
+        pgl_free_list(dbs, n);
         return STEP_FAIL;
     }
     dbuf list;
@@ -152,7 +152,7 @@ static step_rc preflight_data(pgl_session *s)
     for (int i = 0; i < n; i++) {
         if (strchr(dbs[i], '\n')) {
             PGL_REASON(res, "a database name contains a newline: not supported");
-            pgrepl_free_list(dbs, n);
+            pgl_free_list(dbs, n);
             dbuf_free(&list);
             return STEP_FAIL;
         }
@@ -162,19 +162,19 @@ static step_rc preflight_data(pgl_session *s)
     for (int i = 0; i < s->ndbs; i++) free(s->dbs[i]);
     s->ndbs = 0;
     for (int i = 0; i < n; i++) s->dbs[s->ndbs++] = strdup(dbs[i]);
-    pgrepl_free_list(dbs, n);
+    pgl_free_list(dbs, n);
     step_ctx_set_fact(ctx, "dbs", list.data ? list.data : "");
     dbuf_free(&list);
     for (int i = 0; i < s->ndbs; i++)
         if (!s->dbs[i]) return (PGL_REASON(res, "out of memory"), STEP_RETRY);
 
-    pgrepl_report rep;
-    pgrepl_report_init(&rep);
-    bool ok = pgrepl_preflight_instance(q, s->ndbs, &rep, err, sizeof err);
+    pgl_report rep;
+    pgl_report_init(&rep);
+    bool ok = pgl_preflight_instance(q, s->ndbs, &rep, err, sizeof err);
     if (!ok) rc = pgl_sql_fail(res, q, "preflight", err);
     bool ri_full = pgl_opt(ctx, "replica_identity_full");
     for (int i = 0; ok && i < s->ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!pgl_names(s, s->dbs[i], &nm)) {
             rc = STEP_FAIL;
             ok = false;
@@ -185,7 +185,7 @@ static step_rc preflight_data(pgl_session *s)
             ok = false;
             break;
         }
-        if (!pgrepl_preflight_database(d, s->dbs[i], &nm, ri_full, &rep, err, sizeof err)) {
+        if (!pgl_preflight_database(d, s->dbs[i], &nm, ri_full, &rep, err, sizeof err)) {
             rc = pgl_sql_fail(res, d, "preflight", err);
             ok = false;
         }
@@ -217,7 +217,7 @@ static step_rc preflight_data(pgl_session *s)
             if (rep.warn) log_warn("preflight warnings", "count=%d", rep.warn);
         }
     }
-    pgrepl_report_free(&rep);
+    pgl_report_free(&rep);
     return rc;
 }
 

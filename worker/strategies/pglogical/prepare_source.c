@@ -1,7 +1,7 @@
 /* prepare_source — step `prepare-source` of pg-logical: fleetcrypt's two
  * roles, then per database replica identities first, the DDL guard, the
  * publication and the logical slot — all before the snapshot. Every call
- * is idempotent (pgrepl looks first). Then no transaction may stay
+ * is idempotent (pgl_db looks first). Then no transaction may stay
  * prepared into the snapshot. */
 #include "pglogical.h"
 #include "pglogical_common.h"
@@ -12,7 +12,7 @@
 
 #include "awsstep.h"
 #include "log.h"
-#include "pglogical_extra.h"
+#include "pgl_db_extra.h"
 #include "secrets.h"
 #include "util.h"
 
@@ -50,7 +50,7 @@ static step_rc prepared_xacts_gone(step_ctx *ctx, step_result *res, pgq *q)
     int n = 0;
     int64_t oldest = 0;
     char desc[300], err[512];
-    if (!pgrepl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, sizeof err))
+    if (!pgl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, sizeof err))
         return pgl_sql_fail(res, q, "prepared transactions", err);
     if (n == 0) {
         if (*pgl_fact(ctx, "prepared_wait_since")) step_ctx_set_fact(ctx, "prepared_wait_since", "");
@@ -90,7 +90,7 @@ step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
         rc = STEP_FAIL;
         goto done;
     }
-    pgrepl_names nm0;
+    pgl_db_names nm0;
     pgq *q0 = pgl_names_conn(&s, s.dbs[0], PGL_SOURCE, PGL_AS_MASTER, &nm0, &rc);
     if (!q0) goto done;
     if (!step_ctx_lease_ok(ctx)) {
@@ -98,21 +98,21 @@ step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
         PGL_REASON(res, "lease lost");
         goto done;
     }
-    if (!pgrepl_create_roles(q0, &nm0, s.admin_pw, s.sub_pw, err, sizeof err) ||
-        !pglx_admin_rights(q0, &nm0, s.cred->username, err, sizeof err)) {
+    if (!pgl_create_roles(q0, &nm0, s.admin_pw, s.sub_pw, err, sizeof err) ||
+        !pgl_admin_rights(q0, &nm0, s.cred->username, err, sizeof err)) {
         rc = pgl_sql_fail(res, q0, "fleetcrypt roles", err);
         goto done;
     }
     step_ctx_set_fact(ctx, "roles_created", "1");
 
-    pgrepl_source_opts o = {.replica_identity_full = pgl_opt(ctx, "replica_identity_full"),
+    pgl_source_opts o = {.replica_identity_full = pgl_opt(ctx, "replica_identity_full"),
                             .slot_timeout_ms = 60000};
     fc_lsn max_lsn = FC_LSN_INVALID;
     dbuf slots, lsns;
     dbuf_init(&slots, 16 * 1024);
     dbuf_init(&lsns, 16 * 1024);
     for (int i = 0; i < s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);
         if (!q) break;
         if (!step_ctx_lease_ok(ctx)) {
@@ -121,7 +121,7 @@ step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
             break;
         }
         fc_lsn lsn = FC_LSN_INVALID;
-        if (!pgrepl_prepare_source(q, &nm, &o, &lsn, err, sizeof err)) {
+        if (!pgl_prepare_source(q, &nm, &o, &lsn, err, sizeof err)) {
             char what[300];
             snprintf(what, sizeof what, "prepare-source (database %s)", s.dbs[i]);
             rc = pgl_sql_fail(res, q, what, err);

@@ -21,7 +21,7 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
     int slots = 0, jobs = 0;
     char err[1024];
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
         if (!q) break;
         if (!step_ctx_lease_ok(ctx)) {
@@ -37,7 +37,7 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
             int np = 0;
             int64_t oldest = 0;
             char desc[300];
-            if (!pgrepl_prepared_xacts(q, &np, &oldest, desc, sizeof desc, err, sizeof err)) {
+            if (!pgl_prepared_xacts(q, &np, &oldest, desc, sizeof desc, err, sizeof err)) {
                 rc = pgl_sql_fail(res, q, "prepared transactions on the target", err);
                 break;
             }
@@ -51,7 +51,7 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
         }
         int sd = 0, jh = 0;
         /* slots are instance-wide: drop them from the first database */
-        if (!pgrepl_clean_target(q, &nm, i == 0, &sd, &jh, err, sizeof err)) {
+        if (!pgl_clean_target(q, &nm, i == 0, &sd, &jh, err, sizeof err)) {
             char what[300];
             snprintf(what, sizeof what, "cleaning the target (database %s)", s.dbs[i]);
             rc = pgl_sql_fail(res, q, what, err);
@@ -60,7 +60,7 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
         slots += sd;
         jobs += jh;
         bool guarded = false;
-        if (!pgrepl_cron_guard(q, &nm, &guarded, err, sizeof err)) {
+        if (!pgl_cron_guard(q, &nm, &guarded, err, sizeof err)) {
             rc = pgl_sql_fail(res, q, "holding replicated pg_cron jobs", err);
             break;
         }

@@ -63,17 +63,17 @@ void pgl_session_finish(pgl_session *s)
     fc_wipe(s->sub_pw, sizeof s->sub_pw);
 }
 
-bool pgl_names(pgl_session *s, const char *db, pgrepl_names *nm)
+bool pgl_names(pgl_session *s, const char *db, pgl_db_names *nm)
 {
     char err[200];
-    if (!pgrepl_names_make(s->tag, db, nm, err, sizeof err)) {
+    if (!pgl_names_make(s->tag, db, nm, err, sizeof err)) {
         PGL_REASON(s->res, "names for %s: %s", db, err);
         return false;
     }
     return true;
 }
 
-pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, pgrepl_names *nm, step_rc *rc)
+pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, pgl_db_names *nm, step_rc *rc)
 {
     if (!pgl_names(s, db, nm)) {
         *rc = STEP_FAIL;
@@ -131,8 +131,8 @@ bool pgl_ensure_creds(pgl_session *s, step_rc *rc)
         goto fail;
     }
     const char *base = pinned ? pinned->password : s->cred->password;
-    bool ok = pgrepl_derive_password(base, "admin", s->tag, s->admin_pw) &&
-              pgrepl_derive_password(base, "sub", s->tag, s->sub_pw);
+    bool ok = pgl_derive_password(base, "admin", s->tag, s->admin_pw) &&
+              pgl_derive_password(base, "sub", s->tag, s->sub_pw);
     db_credentials_free(pinned);
     if (ok) return true;
     PGL_REASON(s->res, "cannot derive fleetcrypt's role passwords (empty master password?)");
@@ -268,7 +268,7 @@ static int marker_side(pgl_session *s, const char *marker)
  * fc-…-target endpoint (never after the switch). STEP_WAIT while a name
  * still reaches the other side's server, STEP_FAIL for a server that is
  * neither. */
-UNITTEST step_rc check_identity(pgl_session *s, pgl_side side, pgq *q, const pgrepl_names *nm, const char *host,
+UNITTEST step_rc check_identity(pgl_session *s, pgl_side side, pgq *q, const pgl_db_names *nm, const char *host,
                                 int port)
 {
     step_ctx *ctx = s->ctx;
@@ -346,7 +346,7 @@ step_rc pgl_fence(pgl_session *s, pgl_side side)
 {
     if (s->fenced[side]) return STEP_OK;
     step_rc rc = STEP_OK;
-    pgrepl_names nm;
+    pgl_db_names nm;
     pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, &rc);
     if (!q) return rc;
     if (!step_ctx_lease_ok(s->ctx)) return (PGL_REASON(s->res, "lease lost"), STEP_RETRY);
@@ -359,7 +359,7 @@ step_rc pgl_fence(pgl_session *s, pgl_side side)
 
 pgq *pgl_fenced_begin(pgl_session *s, pgl_side side, bool *drained, step_rc *rc)
 {
-    pgrepl_names nm;
+    pgl_db_names nm;
     pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, rc);
     if (!q) return NULL;
     if (!step_ctx_lease_ok(s->ctx)) {
@@ -388,7 +388,7 @@ step_rc pgl_fenced_commit(pgl_session *s, pgq *q)
 step_rc pgl_fence_drained(pgl_session *s, pgl_side side, bool *drained)
 {
     step_rc rc = STEP_OK;
-    pgrepl_names nm;
+    pgl_db_names nm;
     pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, &rc);
     if (!q) return rc;
     char err[512], h[64];
@@ -402,7 +402,7 @@ step_rc pgl_fence_mark_drained(pgl_session *s, pgl_side side, bool drained)
     step_rc rc = STEP_OK;
     pgq *q = pgl_fenced_begin(s, side, NULL, &rc);
     if (!q) return rc;
-    pgrepl_names nm;
+    pgl_db_names nm;
     if (!pgl_names(s, s->dbs[0], &nm)) {
         pgfence_rollback(q);
         return STEP_FAIL;
@@ -448,7 +448,7 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
         *rc = STEP_FAIL;
         return NULL;
     }
-    pgrepl_names nm;
+    pgl_db_names nm;
     if (!pgl_names(s, db, &nm)) {
         *rc = STEP_FAIL;
         return NULL;

@@ -1,7 +1,7 @@
 /* subscribe — step `subscribe` of pg-logical: per database, a
  * subscription on the restored target connecting back to the source as
  * fleetcrypt's throwaway replication role, its origin advanced to the start
- * LSN while disabled, then enabled (pgrepl_subscribe is resumable). */
+ * LSN while disabled, then enabled (pgl_subscribe is resumable). */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -33,7 +33,7 @@ step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
     if (rc == STEP_OK && !pgl_ensure_creds(&s, &rc)) { /* rc set */
     }
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
         if (!q) break;
         pgq_conninfo src;
@@ -51,7 +51,7 @@ step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
             rc = STEP_RETRY;
             break;
         }
-        if (!pgrepl_subscribe(q, &nm, &src, start, err, sizeof err)) {
+        if (!pgl_subscribe(q, &nm, &src, start, err, sizeof err)) {
             char what[300];
             snprintf(what, sizeof what, "subscribe (database %s)", s.dbs[i]);
             rc = pgl_sql_fail(res, q, what, err);
@@ -59,8 +59,8 @@ step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
             if (strstr(err, "apply errors") || strstr(err, "refusing")) rc = STEP_FAIL;
             break;
         }
-        pgrepl_sub_info si;
-        if (!pgrepl_sub_status(q, &nm, &si, err, sizeof err)) {
+        pgl_sub_info si;
+        if (!pgl_sub_status(q, &nm, &si, err, sizeof err)) {
             rc = pgl_sql_fail(res, q, "subscription status", err);
             break;
         }

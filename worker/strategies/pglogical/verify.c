@@ -2,7 +2,7 @@
  * runs (row counts at the block; with validate=strict the full checksum
  * comparison inside the window; with validate=normal, after the switch, the
  * frozen source against the target's snapshot pinned at the switch), on
- * lib/pgrepl_verify.h.
+ * lib/pgverify.h.
  *
  * The step reports what cutover measured (rows_verified; FAIL naming the
  * tables that differ) or, when that result is missing (a crash between the
@@ -21,10 +21,10 @@
 #define CHUNK_ROWS 10000
 
 /* Tables that differ, as "db.schema.table, …" appended to out. */
-static void mismatch_list(const char *db, const pgrepl_verify_result *vr, dbuf *out)
+static void mismatch_list(const char *db, const pgverify_result *vr, dbuf *out)
 {
     for (int t = 0; t < vr->ntables; t++) {
-        const pgrepl_table_result *tr = &vr->tables[t];
+        const pgl_table_result *tr = &vr->tables[t];
         if (tr->match && tr->rows_src >= 0 && tr->rows_dst >= 0) continue;
         dbuf_printf(out, "%s%s.%s.%s (source %lld rows, target %lld)", out->len ? ", " : "", db, tr->schema,
                     tr->name, (long long)tr->rows_src, (long long)tr->rows_dst);
@@ -35,10 +35,10 @@ static void mismatch_list(const char *db, const pgrepl_verify_result *vr, dbuf *
  * "schema.table\trows\tchecksum" line per table ("db/schema.table" when the
  * instance has more than one database), capped at PGL_SUMS_MAX bytes; tables
  * past the cap are counted in verify_sums_dropped. */
-static void sums_add(pgl_sums_buf *sb, const char *db, bool many_dbs, const pgrepl_verify_result *vr)
+static void sums_add(pgl_sums_buf *sb, const char *db, bool many_dbs, const pgverify_result *vr)
 {
     for (int t = 0; t < vr->ntables; t++) {
-        const pgrepl_table_result *tr = &vr->tables[t];
+        const pgl_table_result *tr = &vr->tables[t];
         char line[1200];
         int n = snprintf(line, sizeof line, "%s%s%s.%s\t%lld\t%s\n", many_dbs ? db : "", many_dbs ? "/" : "",
                          tr->schema, tr->name, (long long)tr->rows_src, tr->digest_src);
@@ -62,7 +62,7 @@ step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool
     }
     char err[1024];
     for (int i = 0; i < s->ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
         step_rc rc = STEP_OK;
         pgq *src = pgl_conn(s, src_side, PGL_AS_ADMIN, s->dbs[i], &rc);
@@ -70,16 +70,16 @@ step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool
         pgq *dst = dst_conns ? dst_conns[i] : pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &rc);
         if (!dst) return rc == STEP_OK ? STEP_RETRY : rc;
         if (!step_ctx_lease_ok(s->ctx)) return (PGL_REASON(s->res, "lease lost"), STEP_RETRY);
-        pgrepl_verify_result vr;
-        if (!pgrepl_verify(src, dst, nm.schema, CHUNK_ROWS, counts_only, &vr, err, sizeof err)) {
-            pgrepl_verify_free(&vr);
+        pgverify_result vr;
+        if (!pgverify(src, dst, nm.schema, CHUNK_ROWS, counts_only, &vr, err, sizeof err)) {
+            pgverify_free(&vr);
             return pgl_sql_fail(s->res, src, counts_only ? "row counts" : "verification", err);
         }
         *rows += vr.rows_verified;
         *mism += vr.mismatches;
         if (vr.mismatches) mismatch_list(s->dbs[i], &vr, list);
         if (sums) sums_add(sums, s->dbs[i], s->ndbs > 1, &vr);
-        pgrepl_verify_free(&vr);
+        pgverify_free(&vr);
     }
     return STEP_OK;
 }

@@ -10,7 +10,7 @@
 
 #include "awsstep.h"
 #include "log.h"
-#include "pglogical_extra.h"
+#include "pgl_db_extra.h"
 #include "util.h"
 
 /* The source watch without the subscription (there is none yet): snapshot,
@@ -39,19 +39,19 @@ step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag)
     char **now = NULL;
     int nnow = 0;
     char err[1024];
-    if (!pgrepl_list_databases(q0, &now, &nnow, err, sizeof err)) return pgl_sql_fail(s->res, q0, "watch", err);
+    if (!pgl_list_databases(q0, &now, &nnow, err, sizeof err)) return pgl_sql_fail(s->res, q0, "watch", err);
     bool same = nnow == s->ndbs;
     for (int i = 0; same && i < nnow; i++) same = !strcmp(now[i], s->dbs[i]);
-    pgrepl_free_list(now, nnow);
+    pgl_free_list(now, nnow);
     if (!same) return pgl_abort_now(ctx, s->res, "the set of databases on the source changed during replication");
 
     int64_t retained = 0, lag = -1;
     for (int i = 0; i < s->ndbs; i++) {
-        pgrepl_names nm;
+        pgl_db_names nm;
         pgq *q = pgl_names_conn(s, s->dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);
         if (!q) return rc;
-        pgrepl_slot_info si;
-        if (!pgrepl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(s->res, q, "slot status", err);
+        pgl_slot_info si;
+        if (!pgl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(s->res, q, "slot status", err);
         if (!si.exists) {
             char why[256];
             snprintf(why, sizeof why, "replication slot %s vanished from the source", nm.slot);
@@ -65,7 +65,7 @@ step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag)
         if (si.retained_bytes > retained) retained = si.retained_bytes;
         int count = 0;
         char events[400] = "";
-        if (!pgrepl_ddl_check(q, &nm, &count, events, sizeof events, err, sizeof err))
+        if (!pgl_ddl_check(q, &nm, &count, events, sizeof events, err, sizeof err))
             return pgl_sql_fail(s->res, q, "DDL guard", err);
         if (count > 0) {
             char why[480];
@@ -79,8 +79,8 @@ step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag)
             if (si.lag_bytes > lag) lag = si.lag_bytes;
             pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &rc);
             if (!t) return rc;
-            pgrepl_sub_info sub;
-            if (!pgrepl_sub_status(t, &nm, &sub, err, sizeof err))
+            pgl_sub_info sub;
+            if (!pgl_sub_status(t, &nm, &sub, err, sizeof err))
                 return pgl_sql_fail(s->res, t, "subscription status", err);
             if (!sub.exists || !sub.enabled || sub.apply_errors > 0) {
                 char why[400];
@@ -106,7 +106,7 @@ step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag)
     wi.allocated_bytes = pgl_fact_i64(ctx, "storage_gb", 0) * 1024LL * 1024 * 1024;
     wi.used_bytes = -1;
     wi.min_free_bytes = pgl_opt_bytes(ctx, "min_free_storage_bytes", 0);
-    if (wi.allocated_bytes > 0 && !pglx_storage_used(q0, &wi.used_bytes, err, sizeof err)) {
+    if (wi.allocated_bytes > 0 && !pgl_storage_used(q0, &wi.used_bytes, err, sizeof err)) {
         log_warn("cannot measure the source's disk usage", "err=\"%s\"", err);
         wi.used_bytes = -1;
     }

@@ -1,5 +1,5 @@
-/* pgrepl_verify — row counts and checksums between a source and a target
- * database (pgrepl_verify.c; SQL in sql/pgrepl_verify_*.sql): every table
+/* pgverify — row counts and checksums between a source and a target
+ * database (pgverify.c; SQL in sql/pgverify_*.sql): every table
  * at once for a verify step, or one key range at a time for the live
  * validation during a catch-up. Knows nothing of a strategy: the caller
  * names the schema of its own bookkeeping, which is not compared. */
@@ -13,7 +13,7 @@
 #include "pgq.h"
 
 /* ---- verification ---- */
-typedef struct pgrepl_table_result {
+typedef struct pgl_table_result {
     char schema[256];
     char name[256];
     bool keyed;             /* compared in key order, chunk by chunk; else as a multiset */
@@ -22,36 +22,36 @@ typedef struct pgrepl_table_result {
     char digest_src[33];    /* md5 over the chunk digests (or the multiset digest) */
     char digest_dst[33];
     bool match;
-} pgrepl_table_result;
-typedef struct pgrepl_verify_result {
-    pgrepl_table_result *tables;
+} pgl_table_result;
+typedef struct pgverify_result {
+    pgl_table_result *tables;
     int ntables;
     int64_t rows_verified;
     int mismatches;
-} pgrepl_verify_result;
+} pgverify_result;
 /* Compare every table of one database: row counts always; unless
  * counts_only, a checksum per key range of chunk_rows rows (keyed tables)
  * or a multiset digest (tables without a primary key). Missing tables on
  * either side are mismatches. own_schema (the caller's bookkeeping, e.g.
  * fc_<tag>) is left out on both sides. */
-bool pgrepl_verify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
-                   pgrepl_verify_result *out, char *err, size_t errcap);
-void pgrepl_verify_free(pgrepl_verify_result *r);
+bool pgverify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
+                   pgverify_result *out, char *err, size_t errcap);
+void pgverify_free(pgverify_result *r);
 
-/* ---- one key range's checksum (pgrepl_verify.c), shared with the live
- * validation during catch-up (pg-logical's db/pgrepl_live.c): same SQL, same digest ---- */
-typedef struct pgrepl_key pgrepl_key;
+/* ---- one key range's checksum (pgverify.c), shared with the live
+ * validation during catch-up (pg-logical's db/pgl_db_live.c): same SQL, same digest ---- */
+typedef struct pgl_key pgl_key;
 /* The table's primary key; NULL with err when it has none or on error. */
-pgrepl_key *pgrepl_key_load(pgq *q, const char *schema, const char *table, char *err, size_t errcap);
-int pgrepl_key_ncols(const pgrepl_key *k);
-void pgrepl_key_free(pgrepl_key *k); /* accepts NULL */
+pgl_key *pgl_key_load(pgq *q, const char *schema, const char *table, char *err, size_t errcap);
+int pgl_key_ncols(const pgl_key *k);
+void pgl_key_free(pgl_key *k); /* accepts NULL */
 /* The key of the rows-th row after lo (exclusive; NULL = from the start), in
  * key order: hi[ncols] strings to free(), or *found = false when fewer rows
  * are left. */
-bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgrepl_key *k,
+bool pgl_chunk_bound(pgq *q, const char *schema, const char *table, const pgl_key *k,
                         const char *const *lo, int64_t rows, char **hi, bool *found, char *err, size_t errcap);
 /* Count and md5 of the rows with key in (lo, hi]; NULL lo/hi = open end. */
-bool pgrepl_chunk_digest(pgq *q, const char *schema, const char *table, const pgrepl_key *k,
+bool pgl_chunk_digest(pgq *q, const char *schema, const char *table, const pgl_key *k,
                          const char *const *lo, const char *const *hi, char count[32], char md5[33], char *err,
                          size_t errcap);
 

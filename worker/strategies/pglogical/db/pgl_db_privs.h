@@ -1,4 +1,4 @@
-/* pgrepl_privs — roles and privileges changed on the source between the
+/* pgl_privs — roles and privileges changed on the source between the
  * snapshot and the cutover, carried to the restored target (logical
  * replication carries rows only: GRANT/REVOKE/ALTER DEFAULT PRIVILEGES and
  * everything about roles, which are instance-wide, would be lost).
@@ -41,12 +41,12 @@
  * counted in `unconverged`.
  *
  * When (at the cutover, writers blocked on the source, after the drain):
- *   1. pgrepl_sync_roles once, on the first database's connections (where
+ *   1. pgl_sync_roles once, on the first database's connections (where
  *      the block record is);
- *   2. pgrepl_sync_privileges for every database;
- *   3. pgrepl_sync_drop_roles once, last (a dropped role's grants in every
+ *   2. pgl_sync_privileges for every database;
+ *   3. pgl_sync_drop_roles once, last (a dropped role's grants in every
  *      database must be gone first).
- * All three add to *out: pgrepl_privs_result_init it once before step 1. */
+ * All three add to *out: pgl_privs_result_init it once before step 1. */
 #ifndef FC_PGREPL_PRIVS_H
 #define FC_PGREPL_PRIVS_H
 
@@ -54,11 +54,11 @@
 #include <stddef.h>
 
 #include "pgq.h"
-#include "pgrepl.h"
+#include "pgl_db.h"
 
-#define PGREPL_PRIVS_LIST 1024
+#define PGL_PRIVS_LIST 1024
 
-typedef struct pgrepl_privs_result {
+typedef struct pgl_privs_result {
     int roles_created;
     int roles_altered;    /* attributes, LOGIN (outside the block record) */
     int roles_dropped;
@@ -69,34 +69,34 @@ typedef struct pgrepl_privs_result {
     int refused;          /* statements the target refused */
     int unconverged;      /* privilege differences left after applying */
     /* comma-separated names for the operator ("..." when cut) */
-    char no_password[PGREPL_PRIVS_LIST];    /* login roles created without a password */
-    char not_reproduced[PGREPL_PRIVS_LIST]; /* SUPERUSER/BYPASSRLS/REPLICATION differ: role names */
-    char not_dropped[PGREPL_PRIVS_LIST];    /* dropped on the source, still own/hold something on the target */
-    char refused_what[PGREPL_PRIVS_LIST];   /* "GRANT SELECT ON TABLE public.t TO r (42501)", ... */
-} pgrepl_privs_result;
+    char no_password[PGL_PRIVS_LIST];    /* login roles created without a password */
+    char not_reproduced[PGL_PRIVS_LIST]; /* SUPERUSER/BYPASSRLS/REPLICATION differ: role names */
+    char not_dropped[PGL_PRIVS_LIST];    /* dropped on the source, still own/hold something on the target */
+    char refused_what[PGL_PRIVS_LIST];   /* "GRANT SELECT ON TABLE public.t TO r (42501)", ... */
+} pgl_privs_result;
 
-void pgrepl_privs_result_init(pgrepl_privs_result *r);
+void pgl_privs_result_init(pgl_privs_result *r);
 
-/* Instance-wide, once, before any pgrepl_sync_privileges: roles created on
+/* Instance-wide, once, before any pgl_sync_privileges: roles created on
  * the source (same attributes, no password), attributes changed, memberships
  * (with ADMIN OPTION), per-role settings. Roles dropped on the source are
- * left for pgrepl_sync_drop_roles. */
-bool pgrepl_sync_roles(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
+ * left for pgl_sync_drop_roles. */
+bool pgl_sync_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                        size_t errcap);
 /* Per database: privileges of tables, views, materialized views, sequences,
  * foreign tables, columns, schemas, functions/procedures, the database
  * itself, large objects, and default privileges. */
-bool pgrepl_sync_privileges(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
+bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                             size_t errcap);
 /* Instance-wide, once, last: DROP ROLE on the target for roles the source no
  * longer has, unless they own or hold something there (not_dropped). */
-bool pgrepl_sync_drop_roles(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
+bool pgl_sync_drop_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                             size_t errcap);
 
 /* internal, visible to unit tests: split a list-valued setting as stored in
  * pg_db_role_setting ('s, "$user", public') into its elements (quotes
  * removed, "" unescaped). Returns the count, -1 on a malformed value or more
  * than max elements; each element is malloc'd. */
-int pgrepl_privs_split_list(const char *value, char **elems, int max);
+int pgl_privs_split_list(const char *value, char **elems, int max);
 
 #endif

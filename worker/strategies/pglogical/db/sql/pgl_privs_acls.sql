@@ -1,4 +1,4 @@
--- Privileges of this database for the privilege sync (db/pgrepl_privs.c),
+-- Privileges of this database for the privilege sync (db/pgl_db_privs.c),
 -- compared by name between source and target, grantor ignored. One row per
 -- (object, grantee, privilege): kind, a, b, c (the object's name parts),
 -- grantee ('' = PUBLIC), privilege, grantable, the object's owner (for default

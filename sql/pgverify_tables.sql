@@ -1,6 +1,6 @@
 -- Tables to compare: leaf tables with storage, not fleetcrypt's. Tables
 -- owned by an extension are compared too (pg_cron's cron.job without the
--- column the held jobs change on purpose: pgrepl_verify_columns).
+-- column the held jobs change on purpose: pgverify_columns).
 -- $1: fleetcrypt schema. Returns schema, name, whether it has a primary key.
 SELECT n.nspname::text, c.relname::text,
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)

@@ -1,8 +1,8 @@
-/* pgrepl_live — prewarm and live chunk validation during catch-up; see
- * pgrepl_live.h for the method. The state codec at the top is pure (no
- * connection) and unit-tested; the data plane below reuses pgrepl_verify's
+/* pgl_live — prewarm and live chunk validation during catch-up; see
+ * pgl_db_live.h for the method. The state codec at the top is pure (no
+ * connection) and unit-tested; the data plane below reuses pgverify's
  * chunk checksum. */
-#include "pgrepl_live.h"
+#include "pgl_db_live.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include "util.h"
 
 /* ---------------------------------------------------------------- keys, tables */
-void pglive_key_free(pglive_key *k)
+void pgl_live_key_free(pgl_live_key *k)
 {
     if (!k) return;
     for (int i = 0; i < k->n; i++) free(k->v[i]);
@@ -23,64 +23,64 @@ void pglive_key_free(pglive_key *k)
     k->n = 0;
 }
 
-bool pglive_key_copy(pglive_key *dst, int n, const char *const *v)
+bool pgl_live_key_copy(pgl_live_key *dst, int n, const char *const *v)
 {
-    pglive_key k = {0, NULL};
+    pgl_live_key k = {0, NULL};
     if (n > 0) {
         k.v = calloc((size_t)n, sizeof *k.v);
         if (!k.v) return false;
         for (k.n = 0; k.n < n; k.n++) {
             k.v[k.n] = strdup(v[k.n]);
             if (!k.v[k.n]) {
-                pglive_key_free(&k);
+                pgl_live_key_free(&k);
                 return false;
             }
         }
     }
-    pglive_key_free(dst);
+    pgl_live_key_free(dst);
     *dst = k;
     return true;
 }
 
-int pglive_table_cmp(const pglive_table *a, const pglive_table *b)
+int pgl_live_table_cmp(const pgl_live_table *a, const pgl_live_table *b)
 {
     if (a->db != b->db) return a->db < b->db ? -1 : 1;
     int c = strcmp(a->schema, b->schema);
     return c ? c : strcmp(a->name, b->name);
 }
 
-int pglive_next_table(const pglive_table *tables, int n, const pglive_table *cur)
+int pgl_live_next_table(const pgl_live_table *tables, int n, const pgl_live_table *cur)
 {
     if (!cur) return 0;
     for (int i = 0; i < n; i++)
-        if (pglive_table_cmp(&tables[i], cur) > 0) return i;
+        if (pgl_live_table_cmp(&tables[i], cur) > 0) return i;
     return n;
 }
 
-void pglive_chunk_text(const char *db, const pglive_chunk *c, char *out, size_t cap)
+void pgl_live_chunk_text(const char *db, const pgl_live_chunk *c, char *out, size_t cap)
 {
     snprintf(out, cap, "%s %s.%s chunk %lld", db ? db : "?", c->t.schema, c->t.name, (long long)c->no);
 }
 
 /* ---------------------------------------------------------------- state codec */
-void pglive_queue_remove(pglive_state *st, int i)
+void pgl_live_queue_remove(pgl_live_state *st, int i)
 {
     if (i < 0 || i >= st->nq) return;
-    pglive_key_free(&st->q[i].lo);
-    pglive_key_free(&st->q[i].hi);
+    pgl_live_key_free(&st->q[i].lo);
+    pgl_live_key_free(&st->q[i].hi);
     memmove(&st->q[i], &st->q[i + 1], (size_t)(st->nq - i - 1) * sizeof st->q[0]);
     st->nq--;
     memset(&st->q[st->nq], 0, sizeof st->q[0]);
 }
 
-bool pglive_queue_has_strikes(const pglive_state *st)
+bool pgl_live_queue_has_strikes(const pgl_live_state *st)
 {
     for (int i = 0; i < st->nq; i++)
         if (st->q[i].strikes > 0) return true;
     return false;
 }
 
-bool pglive_suspect_add(pglive_state *st, const char *line)
+bool pgl_live_suspect_add(pgl_live_state *st, const char *line)
 {
     size_t n = strlen(line);
     const char *p = st->suspects;
@@ -100,20 +100,20 @@ bool pglive_suspect_add(pglive_state *st, const char *line)
     return true;
 }
 
-void pglive_state_free(pglive_state *st)
+void pgl_live_state_free(pgl_live_state *st)
 {
     if (!st) return;
-    while (st->nq > 0) pglive_queue_remove(st, st->nq - 1);
-    pglive_key_free(&st->cur_lo);
+    while (st->nq > 0) pgl_live_queue_remove(st, st->nq - 1);
+    pgl_live_key_free(&st->cur_lo);
 }
 
-static void state_fresh(pglive_state *st)
+static void state_fresh(pgl_live_state *st)
 {
     memset(st, 0, sizeof *st);
     st->pass = 1;
 }
 
-static json_t *key_json(const pglive_key *k)
+static json_t *key_json(const pgl_live_key *k)
 {
     if (k->n == 0) return json_null();
     json_t *a = json_array();
@@ -121,7 +121,7 @@ static json_t *key_json(const pglive_key *k)
     return a;
 }
 
-static bool key_from_json(json_t *j, pglive_key *k)
+static bool key_from_json(json_t *j, pgl_live_key *k)
 {
     k->n = 0;
     k->v = NULL;
@@ -133,10 +133,10 @@ static bool key_from_json(json_t *j, pglive_key *k)
         v[i] = json_string_value(json_array_get(j, i));
         if (!v[i]) return false;
     }
-    return pglive_key_copy(k, (int)n, v);
+    return pgl_live_key_copy(k, (int)n, v);
 }
 
-static bool table_from_json(json_t *j, pglive_table *t)
+static bool table_from_json(json_t *j, pgl_live_table *t)
 {
     json_t *d = json_object_get(j, "d");
     const char *s = json_string_value(json_object_get(j, "s"));
@@ -146,7 +146,7 @@ static bool table_from_json(json_t *j, pglive_table *t)
     return t->db >= 0 && fc_strlcpy(t->schema, s, sizeof t->schema) && fc_strlcpy(t->name, n, sizeof t->name);
 }
 
-static void table_to_json(json_t *o, const pglive_table *t)
+static void table_to_json(json_t *o, const pgl_live_table *t)
 {
     json_object_set_new(o, "d", json_integer(t->db));
     json_object_set_new(o, "s", json_string(t->schema));
@@ -165,7 +165,7 @@ static bool str_field(json_t *o, const char *k, char *out, size_t cap)
     return v && fc_strlcpy(out, v, cap);
 }
 
-bool pglive_state_parse(const char *text, pglive_state *st, char *err, size_t errcap)
+bool pgl_live_state_parse(const char *text, pgl_live_state *st, char *err, size_t errcap)
 {
     state_fresh(st);
     if (!text || !*text) return true;
@@ -173,7 +173,7 @@ bool pglive_state_parse(const char *text, pglive_state *st, char *err, size_t er
     json_t *j = json_loads(text, 0, &je);
     if (!json_is_object(j)) {
         json_decref(j);
-        pgrepl_seterr(err, errcap, "live state is not a JSON object");
+        pgq_seterr(err, errcap, "live state is not a JSON object");
         return false;
     }
     bool ok = true;
@@ -189,10 +189,10 @@ bool pglive_state_parse(const char *text, pglive_state *st, char *err, size_t er
         st->cur_no = jint(cur, "no");
     }
     json_t *q = json_object_get(j, "q");
-    if (ok && q && (!json_is_array(q) || json_array_size(q) > PGLIVE_QMAX)) ok = false;
+    if (ok && q && (!json_is_array(q) || json_array_size(q) > PGL_LIVE_QMAX)) ok = false;
     for (size_t i = 0; ok && q && i < json_array_size(q); i++) {
         json_t *e = json_array_get(q, i);
-        pglive_chunk *c = &st->q[st->nq];
+        pgl_live_chunk *c = &st->q[st->nq];
         memset(c, 0, sizeof *c);
         ok = json_is_object(e) && table_from_json(e, &c->t) && str_field(e, "lsn", c->lsn, sizeof c->lsn) &&
              str_field(e, "c", c->count, sizeof c->count) && str_field(e, "m", c->md5, sizeof c->md5);
@@ -215,14 +215,14 @@ bool pglive_state_parse(const char *text, pglive_state *st, char *err, size_t er
     if (sus) fc_strlcpy(st->suspects, sus, sizeof st->suspects);
     json_decref(j);
     if (!ok) {
-        pglive_state_free(st);
+        pgl_live_state_free(st);
         state_fresh(st);
-        pgrepl_seterr(err, errcap, "live state: malformed entry");
+        pgq_seterr(err, errcap, "live state: malformed entry");
     }
     return ok;
 }
 
-char *pglive_state_dump(const pglive_state *st)
+char *pgl_live_state_dump(const pgl_live_state *st)
 {
     json_t *j = json_object();
     if (!j) return NULL;
@@ -239,7 +239,7 @@ char *pglive_state_dump(const pglive_state *st)
     }
     json_t *q = json_array();
     for (int i = 0; q && i < st->nq; i++) {
-        const pglive_chunk *c = &st->q[i];
+        const pgl_live_chunk *c = &st->q[i];
         json_t *e = json_object();
         table_to_json(e, &c->t);
         json_object_set_new(e, "lo", key_json(&c->lo));
@@ -267,72 +267,72 @@ char *pglive_state_dump(const pglive_state *st)
 }
 
 /* ---------------------------------------------------------------- data plane */
-bool pglive_state_load(pgq *dst, const pgrepl_names *nm, char **json, char *err, size_t errcap)
+bool pgl_live_state_load(pgq *dst, const pgl_db_names *nm, char **json, char *err, size_t errcap)
 {
     *json = NULL;
     const char *a[] = {nm->schema, nm->schema};
-    if (!pgrepl_ddl(dst, "pglive_state_table", 2, a)) {
-        pgrepl_seterr(err, errcap, "live validation state on the target: %s", dst->err);
+    if (!pgq_tmpl_script(dst, "pgl_live_state_table", 2, a)) {
+        pgq_seterr(err, errcap, "live validation state on the target: %s", dst->err);
         return false;
     }
-    PGresult *r = pgrepl_tmpl_exec(dst, "pglive_state_get", 1, a, 0, NULL);
+    PGresult *r = pgq_tmpl_exec(dst, "pgl_live_state_get", 1, a, 0, NULL);
     if (!r) {
-        pgrepl_seterr(err, errcap, "reading live validation state: %s", dst->err);
+        pgq_seterr(err, errcap, "reading live validation state: %s", dst->err);
         return false;
     }
     if (PQntuples(r) > 0 && !(*json = strdup(PQgetvalue(r, 0, 0)))) {
         PQclear(r);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     PQclear(r);
     return true;
 }
 
-bool pglive_state_store(pgq *dst, const pgrepl_names *nm, const char *json, char *err, size_t errcap)
+bool pgl_live_state_store(pgq *dst, const pgl_db_names *nm, const char *json, char *err, size_t errcap)
 {
     const char *a[] = {nm->schema, nm->schema};
     const char *p[] = {json};
-    PGresult *r = pgrepl_tmpl_exec(dst, "pglive_state_put", 1, a, 1, p);
+    PGresult *r = pgq_tmpl_exec(dst, "pgl_live_state_put", 1, a, 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "saving live validation state: %s", dst->err);
+        pgq_seterr(err, errcap, "saving live validation state: %s", dst->err);
         return false;
     }
     PQclear(r);
     return true;
 }
 
-bool pglive_session(pgq *q, int timeout_ms, char *err, size_t errcap)
+bool pgl_live_session(pgq *q, int timeout_ms, char *err, size_t errcap)
 {
     char ms[24];
     snprintf(ms, sizeof ms, "%d", timeout_ms > 0 ? timeout_ms : 60000);
     const char *p[] = {ms};
-    if (!pgq_cmd(q, pgq_sql("pgrepl_verify_session"), 0, NULL) || !pgq_cmd(q, pgq_sql("pglive_session"), 1, p)) {
-        pgrepl_seterr(err, errcap, "live validation session settings: %s", q->err);
+    if (!pgq_cmd(q, pgq_sql("pgverify_session"), 0, NULL) || !pgq_cmd(q, pgq_sql("pgl_live_session"), 1, p)) {
+        pgq_seterr(err, errcap, "live validation session settings: %s", q->err);
         return false;
     }
     return true;
 }
 
-static int table_sort(const void *a, const void *b) { return pglive_table_cmp(a, b); }
+static int table_sort(const void *a, const void *b) { return pgl_live_table_cmp(a, b); }
 
-bool pglive_tables(pgq *q, const pgrepl_names *nm, int db, pglive_table **out, int *n, int *keyless, char *err,
+bool pgl_live_tables(pgq *q, const pgl_db_names *nm, int db, pgl_live_table **out, int *n, int *keyless, char *err,
                    size_t errcap)
 {
     *out = NULL;
     *n = 0;
     *keyless = 0;
     const char *p[] = {nm->schema};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_verify_tables"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgverify_tables"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "listing tables: %s", q->err);
+        pgq_seterr(err, errcap, "listing tables: %s", q->err);
         return false;
     }
     int rows = PQntuples(r);
-    pglive_table *t = calloc((size_t)rows + 1, sizeof *t);
+    pgl_live_table *t = calloc((size_t)rows + 1, sizeof *t);
     if (!t) {
         PQclear(r);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     int k = 0;
@@ -354,43 +354,43 @@ bool pglive_tables(pgq *q, const pgrepl_names *nm, int db, pglive_table **out, i
     return true;
 }
 
-static void end_snapshot(pgq *q) { (void)pgq_cmd(q, pgq_sql("pglive_rollback"), 0, NULL); }
+static void end_snapshot(pgq *q) { (void)pgq_cmd(q, pgq_sql("pgl_live_rollback"), 0, NULL); }
 
-bool pglive_capture(pgq *src, pglive_chunk *c, bool plan, int64_t chunk_rows, bool *empty, char *err,
+bool pgl_live_capture(pgq *src, pgl_live_chunk *c, bool plan, int64_t chunk_rows, bool *empty, char *err,
                     size_t errcap)
 {
     *empty = false;
-    if (!pgq_script(src, pgq_sql("pglx_pin_snapshot"))) {
-        pgrepl_seterr(err, errcap, "snapshot on the source: %s", src->err);
+    if (!pgq_script(src, pgq_sql("pgl_pin_snapshot"))) {
+        pgq_seterr(err, errcap, "snapshot on the source: %s", src->err);
         end_snapshot(src);
         return false;
     }
     /* taken after the snapshot: every commit it sees lies before this position */
-    bool ok = pgq_scalar(src, pgq_sql("pgrepl_insert_lsn"), 0, NULL, c->lsn, sizeof c->lsn, NULL);
-    if (!ok) pgrepl_seterr(err, errcap, "WAL position: %s", src->err);
-    pgrepl_key *k = ok ? pgrepl_key_load(src, c->t.schema, c->t.name, err, errcap) : NULL;
+    bool ok = pgq_scalar(src, pgq_sql("pgl_insert_lsn"), 0, NULL, c->lsn, sizeof c->lsn, NULL);
+    if (!ok) pgq_seterr(err, errcap, "WAL position: %s", src->err);
+    pgl_key *k = ok ? pgl_key_load(src, c->t.schema, c->t.name, err, errcap) : NULL;
     ok = ok && k;
-    int nk = pgrepl_key_ncols(k);
+    int nk = pgl_key_ncols(k);
     char **hi = ok ? calloc((size_t)nk, sizeof *hi) : NULL;
     ok = ok && hi;
     const char *const *lo = c->lo.n ? (const char *const *)c->lo.v : NULL;
     char count[32] = "", md5[33] = "";
     if (ok && c->lo.n && c->lo.n != nk) {
-        pgrepl_seterr(err, errcap, "key of %s.%s changed", c->t.schema, c->t.name);
+        pgq_seterr(err, errcap, "key of %s.%s changed", c->t.schema, c->t.name);
         ok = false;
     }
     if (ok && plan) {
         bool found = false;
-        ok = pgrepl_chunk_bound(src, c->t.schema, c->t.name, k, lo, chunk_rows, hi, &found, err, errcap);
+        ok = pgl_chunk_bound(src, c->t.schema, c->t.name, k, lo, chunk_rows, hi, &found, err, errcap);
         if (ok && !found) {
             /* the table's tail: fewer rows than a chunk; close the range at its last key */
-            ok = pgrepl_chunk_digest(src, c->t.schema, c->t.name, k, lo, NULL, count, md5, err, errcap);
+            ok = pgl_chunk_digest(src, c->t.schema, c->t.name, k, lo, NULL, count, md5, err, errcap);
             int64_t left = ok ? strtoll(count, NULL, 10) : 0;
             if (ok && left == 0) *empty = true;
             if (ok && left > 0) {
-                ok = pgrepl_chunk_bound(src, c->t.schema, c->t.name, k, lo, left, hi, &found, err, errcap);
+                ok = pgl_chunk_bound(src, c->t.schema, c->t.name, k, lo, left, hi, &found, err, errcap);
                 if (ok && !found) {
-                    pgrepl_seterr(err, errcap, "last key of %s.%s vanished inside one snapshot", c->t.schema,
+                    pgq_seterr(err, errcap, "last key of %s.%s vanished inside one snapshot", c->t.schema,
                                   c->t.name);
                     ok = false;
                 }
@@ -398,10 +398,10 @@ bool pglive_capture(pgq *src, pglive_chunk *c, bool plan, int64_t chunk_rows, bo
         } else if (ok) {
             count[0] = 0; /* digest below */
         }
-        if (ok && !*empty) ok = pglive_key_copy(&c->hi, nk, (const char *const *)hi);
+        if (ok && !*empty) ok = pgl_live_key_copy(&c->hi, nk, (const char *const *)hi);
     }
     if (ok && !*empty && !count[0])
-        ok = pgrepl_chunk_digest(src, c->t.schema, c->t.name, k, lo, (const char *const *)c->hi.v, count, md5, err,
+        ok = pgl_chunk_digest(src, c->t.schema, c->t.name, k, lo, (const char *const *)c->hi.v, count, md5, err,
                                  errcap);
     if (ok && !*empty) {
         fc_strlcpy(c->count, count, sizeof c->count);
@@ -409,31 +409,31 @@ bool pglive_capture(pgq *src, pglive_chunk *c, bool plan, int64_t chunk_rows, bo
     }
     for (int i = 0; hi && i < nk; i++) free(hi[i]);
     free(hi);
-    pgrepl_key_free(k);
+    pgl_key_free(k);
     end_snapshot(src);
     return ok;
 }
 
-bool pglive_digest(pgq *dst, const pglive_chunk *c, char count[32], char md5[33], char *err, size_t errcap)
+bool pgl_live_digest(pgq *dst, const pgl_live_chunk *c, char count[32], char md5[33], char *err, size_t errcap)
 {
-    pgrepl_key *k = pgrepl_key_load(dst, c->t.schema, c->t.name, err, errcap);
+    pgl_key *k = pgl_key_load(dst, c->t.schema, c->t.name, err, errcap);
     if (!k) return false;
-    bool ok = pgrepl_key_ncols(k) == c->hi.n;
-    if (!ok) pgrepl_seterr(err, errcap, "key of %s.%s differs on the target", c->t.schema, c->t.name);
-    ok = ok && pgrepl_chunk_digest(dst, c->t.schema, c->t.name, k, c->lo.n ? (const char *const *)c->lo.v : NULL,
+    bool ok = pgl_key_ncols(k) == c->hi.n;
+    if (!ok) pgq_seterr(err, errcap, "key of %s.%s differs on the target", c->t.schema, c->t.name);
+    ok = ok && pgl_chunk_digest(dst, c->t.schema, c->t.name, k, c->lo.n ? (const char *const *)c->lo.v : NULL,
                                    (const char *const *)c->hi.v, count, md5, err, errcap);
-    pgrepl_key_free(k);
+    pgl_key_free(k);
     return ok;
 }
 
 /* ---------------------------------------------------------------- prewarm */
-bool pglive_prewarm_ext(pgq *q, bool *have, char *ext_schema, size_t cap, char *err, size_t errcap)
+bool pgl_live_prewarm_ext(pgq *q, bool *have, char *ext_schema, size_t cap, char *err, size_t errcap)
 {
     *have = false;
     ext_schema[0] = 0;
-    PGresult *r = pgq_exec(q, pgq_sql("pglive_prewarm_ext"), 0, NULL);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_live_prewarm_ext"), 0, NULL);
     if (!r) {
-        pgrepl_seterr(err, errcap, "looking for pg_prewarm: %s", q->err);
+        pgq_seterr(err, errcap, "looking for pg_prewarm: %s", q->err);
         return false;
     }
     if (PQntuples(r) > 0) *have = fc_strlcpy(ext_schema, PQgetvalue(r, 0, 0), cap);
@@ -441,22 +441,22 @@ bool pglive_prewarm_ext(pgq *q, bool *have, char *ext_schema, size_t cap, char *
     return true;
 }
 
-bool pglive_prewarm_rels(pgq *q, const pgrepl_names *nm, bool with_indexes, pglive_rel **out, int *n, char *err,
+bool pgl_live_prewarm_rels(pgq *q, const pgl_db_names *nm, bool with_indexes, pgl_live_rel **out, int *n, char *err,
                          size_t errcap)
 {
     *out = NULL;
     *n = 0;
     const char *p[] = {nm->schema, with_indexes ? "true" : "false"};
-    PGresult *r = pgq_exec(q, pgq_sql("pglive_prewarm_rels"), 2, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_live_prewarm_rels"), 2, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "listing relations to prewarm: %s", q->err);
+        pgq_seterr(err, errcap, "listing relations to prewarm: %s", q->err);
         return false;
     }
     int rows = PQntuples(r);
-    pglive_rel *v = calloc((size_t)rows + 1, sizeof *v);
+    pgl_live_rel *v = calloc((size_t)rows + 1, sizeof *v);
     if (!v) {
         PQclear(r);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     for (int i = 0; i < rows; i++) {
@@ -473,7 +473,7 @@ bool pglive_prewarm_rels(pgq *q, const pgrepl_names *nm, bool with_indexes, pgli
     return true;
 }
 
-bool pglive_prewarm_read(pgq *q, const pglive_rel *r, const char *ext_schema, int64_t first, int64_t last,
+bool pgl_live_prewarm_read(pgq *q, const pgl_live_rel *r, const char *ext_schema, int64_t first, int64_t last,
                          int64_t *read, char *err, size_t errcap)
 {
     *read = 0;
@@ -485,24 +485,24 @@ bool pglive_prewarm_read(pgq *q, const pglive_rel *r, const char *ext_schema, in
         snprintf(b, sizeof b, "%lld", (long long)last);
         const char *args[] = {ext_schema};
         const char *p[] = {r->oid, a, b};
-        res = pgrepl_tmpl_exec(q, "pglive_prewarm", 1, args, 3, p);
+        res = pgq_tmpl_exec(q, "pgl_live_prewarm", 1, args, 3, p);
         if (res) *read = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     } else if (pgq_server_version(q) >= 140000) {
         snprintf(a, sizeof a, "(%lld,0)", (long long)first);
         snprintf(b, sizeof b, "(%lld,0)", (long long)last + 1);
         const char *args[] = {r->schema, r->name};
         const char *p[] = {a, b};
-        res = pgrepl_tmpl_exec(q, "pglive_read_range", 2, args, 2, p);
+        res = pgq_tmpl_exec(q, "pgl_live_read_range", 2, args, 2, p);
         if (res) *read = last - first + 1;
     } else if (first == 0) {
         const char *args[] = {r->schema, r->name};
-        res = pgrepl_tmpl_exec(q, "pglive_read_all", 2, args, 0, NULL);
+        res = pgq_tmpl_exec(q, "pgl_live_read_all", 2, args, 0, NULL);
         if (res) *read = last - first + 1;
     } else {
         return true; /* read whole with the first range */
     }
     if (!res) {
-        pgrepl_seterr(err, errcap, "prewarming %s %s.%s: %s", r->kind, r->schema, r->name, q->err);
+        pgq_seterr(err, errcap, "prewarming %s %s.%s: %s", r->kind, r->schema, r->name, q->err);
         return false;
     }
     PQclear(res);

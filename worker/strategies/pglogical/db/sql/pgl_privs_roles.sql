@@ -1,4 +1,4 @@
--- Roles the privilege sync compares (db/pgrepl_privs.c): all but
+-- Roles the privilege sync compares (db/pgl_db_privs.c): all but
 -- PostgreSQL's (pg_*), RDS's own (rdsadmin, rds_*, ...) and fleetcrypt's ($1).
 -- VALID UNTIL as UTC text, NULL as 'infinity' (the same meaning).
 SELECT rolname::text, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,

@@ -1,6 +1,6 @@
-/* test_pgrepl_live — the pure parts of catch-up's prewarm and live
+/* test_pgl_db_live — the pure parts of catch-up's prewarm and live
  * validation: the progress state that survives a crashed run (lib/
- * pgrepl_live.c: JSON round trip, malformed input, queue and suspect
+ * pgl_db_live.c: JSON round trip, malformed input, queue and suspect
  * bookkeeping, pass order over tables) and the decisions in
  * worker/strategies/pglogical/logic.c (a re-checked chunk's verdict, the
  * readiness gate), table by table. */
@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgrepl_live.h"
+#include "pgl_db_live.h"
 #include "pglogical_logic.h"
 
-static pglive_table tab(int db, const char *schema, const char *name)
+static pgl_live_table tab(int db, const char *schema, const char *name)
 {
-    pglive_table t;
+    pgl_live_table t;
     memset(&t, 0, sizeof t);
     t.db = db;
     snprintf(t.schema, sizeof t.schema, "%s", schema);
@@ -27,14 +27,14 @@ static pglive_table tab(int db, const char *schema, const char *name)
     return t;
 }
 
-static void add_chunk(pglive_state *st, pglive_table t, int n, const char *const *lo, const char *const *hi,
+static void add_chunk(pgl_live_state *st, pgl_live_table t, int n, const char *const *lo, const char *const *hi,
                       const char *lsn, int strikes)
 {
-    pglive_chunk *c = &st->q[st->nq++];
+    pgl_live_chunk *c = &st->q[st->nq++];
     memset(c, 0, sizeof *c);
     c->t = t;
-    assert_true(pglive_key_copy(&c->lo, lo ? n : 0, lo));
-    assert_true(pglive_key_copy(&c->hi, n, hi));
+    assert_true(pgl_live_key_copy(&c->lo, lo ? n : 0, lo));
+    assert_true(pgl_live_key_copy(&c->hi, n, hi));
     snprintf(c->lsn, sizeof c->lsn, "%s", lsn);
     snprintf(c->count, sizeof c->count, "%d", 100 + st->nq);
     snprintf(c->md5, sizeof c->md5, "%032d", st->nq);
@@ -45,9 +45,9 @@ static void add_chunk(pglive_state *st, pglive_table t, int n, const char *const
 static void test_state_round_trip(void **state)
 {
     (void)state;
-    pglive_state a, b;
+    pgl_live_state a, b;
     char err[200];
-    assert_true(pglive_state_parse("", &a, err, sizeof err));
+    assert_true(pgl_live_state_parse("", &a, err, sizeof err));
     assert_int_equal(a.pass, 1);
     assert_int_equal(a.nq, 0);
     assert_false(a.have_cur);
@@ -57,7 +57,7 @@ static void test_state_round_trip(void **state)
     a.have_cur = true;
     a.cur = tab(1, "Sales \"EU\"", "ordérs, 2024");
     const char *cur_lo[] = {"42", "it's, \"quoted\""};
-    assert_true(pglive_key_copy(&a.cur_lo, 2, cur_lo));
+    assert_true(pgl_live_key_copy(&a.cur_lo, 2, cur_lo));
     const char *hi1[] = {"10"}, *lo2[] = {"10"}, *hi2[] = {"20"};
     add_chunk(&a, tab(0, "public", "a"), 1, NULL, hi1, "0/16B3748", 0);
     add_chunk(&a, tab(0, "public", "a"), 1, lo2, hi2, "1/0", 2);
@@ -66,14 +66,14 @@ static void test_state_round_trip(void **state)
     a.suspect = 1;
     a.unsettled = 1;
     a.rows_ok = 123456789012LL;
-    assert_true(pglive_suspect_add(&a, "app public.z (5]..[9]"));
-    char *json = pglive_state_dump(&a);
+    assert_true(pgl_live_suspect_add(&a, "app public.z (5]..[9]"));
+    char *json = pgl_live_state_dump(&a);
     assert_non_null(json);
-    assert_true(pglive_state_parse(json, &b, err, sizeof err));
+    assert_true(pgl_live_state_parse(json, &b, err, sizeof err));
     assert_int_equal(b.pass, 3);
     assert_int_equal(b.passes_done, 2);
     assert_true(b.have_cur);
-    assert_int_equal(pglive_table_cmp(&a.cur, &b.cur), 0);
+    assert_int_equal(pgl_live_table_cmp(&a.cur, &b.cur), 0);
     assert_int_equal(b.cur_lo.n, 2);
     assert_string_equal(b.cur_lo.v[1], "it's, \"quoted\"");
     assert_int_equal(b.nq, 2);
@@ -90,12 +90,12 @@ static void test_state_round_trip(void **state)
     assert_int_equal(b.rows_ok, 123456789012LL);
     assert_string_equal(b.suspects, "app public.z (5]..[9]\n");
     /* the same text again: dump is deterministic */
-    char *json2 = pglive_state_dump(&b);
+    char *json2 = pgl_live_state_dump(&b);
     assert_string_equal(json, json2);
     free(json);
     free(json2);
-    pglive_state_free(&a);
-    pglive_state_free(&b);
+    pgl_live_state_free(&a);
+    pgl_live_state_free(&b);
 }
 
 static void test_state_malformed(void **state)
@@ -110,42 +110,42 @@ static void test_state_malformed(void **state)
         "{\"pass\":1,\"q\":{}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        pglive_state st;
+        pgl_live_state st;
         char err[200] = "";
-        if (pglive_state_parse(bad[i], &st, err, sizeof err)) fail_msg("accepted malformed state: %s", bad[i]);
+        if (pgl_live_state_parse(bad[i], &st, err, sizeof err)) fail_msg("accepted malformed state: %s", bad[i]);
         /* a fresh state to start over with, nothing leaked */
         assert_int_equal(st.pass, 1);
         assert_int_equal(st.nq, 0);
         assert_false(st.have_cur);
         assert_true(err[0] != 0);
-        pglive_state_free(&st);
+        pgl_live_state_free(&st);
     }
 }
 
 static void test_queue_and_suspects(void **state)
 {
     (void)state;
-    pglive_state st;
+    pgl_live_state st;
     char err[64];
-    assert_true(pglive_state_parse(NULL, &st, err, sizeof err));
+    assert_true(pgl_live_state_parse(NULL, &st, err, sizeof err));
     const char *h[] = {"1"}, *h2[] = {"2"}, *h3[] = {"3"};
     add_chunk(&st, tab(0, "s", "a"), 1, NULL, h, "0/1", 0);
     add_chunk(&st, tab(0, "s", "a"), 1, h, h2, "0/2", 1);
     add_chunk(&st, tab(0, "s", "a"), 1, h2, h3, "0/3", 0);
-    assert_true(pglive_queue_has_strikes(&st));
-    pglive_queue_remove(&st, 1);
+    assert_true(pgl_live_queue_has_strikes(&st));
+    pgl_live_queue_remove(&st, 1);
     assert_int_equal(st.nq, 2);
     assert_string_equal(st.q[0].lsn, "0/1");
     assert_string_equal(st.q[1].lsn, "0/3");
-    assert_false(pglive_queue_has_strikes(&st));
-    pglive_queue_remove(&st, 5); /* out of range: nothing */
+    assert_false(pgl_live_queue_has_strikes(&st));
+    pgl_live_queue_remove(&st, 5); /* out of range: nothing */
     assert_int_equal(st.nq, 2);
-    assert_true(pglive_suspect_add(&st, "app s.a (1]..[2]"));
-    assert_false(pglive_suspect_add(&st, "app s.a (1]..[2]"));
-    assert_true(pglive_suspect_add(&st, "app s.a (1]..[22]"));
-    assert_false(pglive_suspect_add(&st, "app s.a (1]..[22]"));
+    assert_true(pgl_live_suspect_add(&st, "app s.a (1]..[2]"));
+    assert_false(pgl_live_suspect_add(&st, "app s.a (1]..[2]"));
+    assert_true(pgl_live_suspect_add(&st, "app s.a (1]..[22]"));
+    assert_false(pgl_live_suspect_add(&st, "app s.a (1]..[22]"));
     assert_string_equal(st.suspects, "app s.a (1]..[2]\napp s.a (1]..[22]\n");
-    pglive_state_free(&st);
+    pgl_live_state_free(&st);
     assert_int_equal(st.nq, 0);
 }
 
@@ -154,14 +154,14 @@ static void test_queue_and_suspects(void **state)
 static void test_chunk_text_has_no_key_values(void **state)
 {
     (void)state;
-    pglive_state st;
+    pgl_live_state st;
     char err[64];
-    assert_true(pglive_state_parse(NULL, &st, err, sizeof err));
+    assert_true(pgl_live_state_parse(NULL, &st, err, sizeof err));
     const char *lo[] = {"alice@example.com", "KEY-LO-7f3a"}, *hi[] = {"bob@example.com", "KEY-HI-9c1d"};
     add_chunk(&st, tab(0, "public", "customers"), 2, lo, hi, "0/1", 0);
     st.q[0].no = 7;
     char line[256];
-    pglive_chunk_text("app", &st.q[0], line, sizeof line);
+    pgl_live_chunk_text("app", &st.q[0], line, sizeof line);
     assert_string_equal(line, "app public.customers chunk 7");
     assert_null(strstr(line, "example.com"));
     assert_null(strstr(line, "KEY-"));
@@ -170,33 +170,33 @@ static void test_chunk_text_has_no_key_values(void **state)
     st.have_cur = true;
     st.cur = st.q[0].t;
     st.cur_no = 7;
-    char *json = pglive_state_dump(&st);
+    char *json = pgl_live_state_dump(&st);
     assert_non_null(json);
-    pglive_state b;
-    assert_true(pglive_state_parse(json, &b, err, sizeof err));
+    pgl_live_state b;
+    assert_true(pgl_live_state_parse(json, &b, err, sizeof err));
     assert_int_equal(b.q[0].no, 7);
     assert_int_equal(b.cur_no, 7);
     free(json);
-    pglive_state_free(&b);
-    pglive_state_free(&st);
+    pgl_live_state_free(&b);
+    pgl_live_state_free(&st);
 }
 
 static void test_pass_order(void **state)
 {
     (void)state;
-    pglive_table t[] = {tab(0, "a", "x"), tab(0, "a", "y"), tab(0, "b", "a"), tab(1, "a", "a")};
+    pgl_live_table t[] = {tab(0, "a", "x"), tab(0, "a", "y"), tab(0, "b", "a"), tab(1, "a", "a")};
     int n = 4;
-    for (int i = 0; i + 1 < n; i++) assert_true(pglive_table_cmp(&t[i], &t[i + 1]) < 0);
-    assert_int_equal(pglive_next_table(t, n, NULL), 0);
-    pglive_table c = tab(0, "a", "x");
-    assert_int_equal(pglive_next_table(t, n, &c), 1);
+    for (int i = 0; i + 1 < n; i++) assert_true(pgl_live_table_cmp(&t[i], &t[i + 1]) < 0);
+    assert_int_equal(pgl_live_next_table(t, n, NULL), 0);
+    pgl_live_table c = tab(0, "a", "x");
+    assert_int_equal(pgl_live_next_table(t, n, &c), 1);
     c = tab(0, "a", "xx"); /* a table that went away: the next one after it */
-    assert_int_equal(pglive_next_table(t, n, &c), 1);
+    assert_int_equal(pgl_live_next_table(t, n, &c), 1);
     c = tab(0, "b", "a");
-    assert_int_equal(pglive_next_table(t, n, &c), 3);
+    assert_int_equal(pgl_live_next_table(t, n, &c), 3);
     c = tab(1, "a", "a");
-    assert_int_equal(pglive_next_table(t, n, &c), n);
-    assert_int_equal(pglive_next_table(t, 0, NULL), 0);
+    assert_int_equal(pgl_live_next_table(t, n, &c), n);
+    assert_int_equal(pgl_live_next_table(t, 0, NULL), 0);
 }
 
 static void test_judge(void **state)

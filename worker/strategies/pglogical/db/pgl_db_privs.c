@@ -1,10 +1,10 @@
-/* pgrepl_privs — roles and privileges changed on the source after the
- * snapshot, applied to the target at the cutover; see pgrepl_privs.h.
- * Catalogs are read with db/sql/pgrepl_privs_*.sql, compared here by name
+/* pgl_privs — roles and privileges changed on the source after the
+ * snapshot, applied to the target at the cutover; see pgl_db_privs.h.
+ * Catalogs are read with db/sql/pgl_privs_*.sql, compared here by name
  * (role OIDs differ once a role is created on one side only), and every
- * statement is built from the %I/%L/%R templates of db/sql/pgrepl_privs_*.sql
+ * statement is built from the %I/%L/%R templates of db/sql/pgl_privs_*.sql
  * with identifiers and literals quoted by libpq. */
-#include "pgrepl_privs.h"
+#include "pgl_db_privs.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include "log.h"
 #include "util.h"
 
-void pgrepl_privs_result_init(pgrepl_privs_result *r)
+void pgl_privs_result_init(pgl_privs_result *r)
 {
     memset(r, 0, sizeof *r);
 }
@@ -43,7 +43,7 @@ static void list_add(char *list, size_t cap, const char *item)
  * fleetcrypt's two (tag names are [a-z0-9_]) and RDS's own, which are also
  * left out as grantees and as owners of default privileges (the listings
  * leave out pg_* and rds_* roles themselves). */
-static void fc_roles(const pgrepl_names *nm, char *out, size_t cap)
+static void fc_roles(const pgl_db_names *nm, char *out, size_t cap)
 {
     snprintf(out, cap, "{\"%s\",\"%s\",rdsadmin,rdsrepladmin,rdstopmgr,rdsproxyadmin}", nm->admin_role,
              nm->sub_role);
@@ -127,14 +127,14 @@ static bool broken(pgq *q)
  * with the SQLSTATE only: a message could quote a setting's value) unless
  * `quiet`; a broken connection fails with err. */
 static int run(pgq *dst, const char *tmpl, int nargs, const char *const *args, const char *what, bool quiet,
-               pgrepl_privs_result *out, char *err, size_t errcap)
+               pgl_privs_result *out, char *err, size_t errcap)
 {
-    if (pgrepl_ddl(dst, tmpl, nargs, args)) {
+    if (pgq_tmpl_script(dst, tmpl, nargs, args)) {
         log_debug("privilege sync applied", "what=\"%s\"", what);
         return APPLIED;
     }
     if (broken(dst)) {
-        pgrepl_seterr(err, errcap, "%s on the target: %s", what, dst->sqlstate[0] ? dst->sqlstate : "failed");
+        pgq_seterr(err, errcap, "%s on the target: %s", what, dst->sqlstate[0] ? dst->sqlstate : "failed");
         return BROKEN;
     }
     if (!quiet) {
@@ -170,25 +170,25 @@ static bool add_literal(pgq *q, dbuf *b, const char *s)
 }
 
 /* The block record of this database (role names), empty when there is none. */
-static bool block_record(pgq *q, const pgrepl_names *nm, bool *exists, rowset *rec, char *err, size_t errcap)
+static bool block_record(pgq *q, const pgl_db_names *nm, bool *exists, rowset *rec, char *err, size_t errcap)
 {
     const char *p[] = {nm->schema};
     char v[8];
     memset(rec, 0, sizeof *rec);
-    if (!pgq_scalar(q, pgq_sql("pgrepl_privs_record_exists"), 1, p, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "looking for the block record: %s", q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_privs_record_exists"), 1, p, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "looking for the block record: %s", q->err);
         return false;
     }
     *exists = v[0] == 't';
     if (!*exists) return true;
-    PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_blocked_list", 1, p, 0, NULL);
+    PGresult *r = pgq_tmpl_exec(q, "pgl_blocked_list", 1, p, 0, NULL);
     if (!r) {
-        pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
         return false;
     }
     if (!rowset_make(rec, r, 1, -1, false)) {
         PQclear(r);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     return true;
@@ -206,7 +206,7 @@ static PGresult *listing(pgq *q, const char *sql, const char *fcr, const char *s
 {
     const char *p[] = {fcr};
     PGresult *r = pgq_exec(q, pgq_sql(sql), 1, p);
-    if (!r) pgrepl_seterr(err, errcap, "reading %s on the %s: %s", sql, side, q->err);
+    if (!r) pgq_seterr(err, errcap, "reading %s on the %s: %s", sql, side, q->err);
     return r;
 }
 
@@ -227,7 +227,7 @@ static bool digits(const char *s)
 
 /* ---- roles ---- */
 
-/* pgrepl_privs_roles.sql columns */
+/* pgl_privs_roles.sql columns */
 enum { R_NAME, R_SUPER, R_INHERIT, R_CREATEROLE, R_CREATEDB, R_LOGIN, R_REPL, R_BYPASS, R_CONNLIMIT, R_VALID };
 
 /* The attribute clause for one role: everything of src's row that differs
@@ -254,12 +254,12 @@ static bool role_clause(pgq *dst, dbuf *b, PGresult *s, int si, PGresult *d, int
 }
 
 /* Add / remove a role in the target's block record. */
-static int record_role(pgq *dst, const pgrepl_names *nm, const char *role, bool add, pgrepl_privs_result *out,
+static int record_role(pgq *dst, const pgl_db_names *nm, const char *role, bool add, pgl_privs_result *out,
                        char *err, size_t errcap)
 {
     const char *a[] = {nm->schema};
     const char *v[] = {role};
-    PGresult *r = pgrepl_tmpl_exec(dst, add ? "pgrepl_block_record" : "pgrepl_block_forget", 1, a, 1, v);
+    PGresult *r = pgq_tmpl_exec(dst, add ? "pgl_block_record" : "pgl_block_forget", 1, a, 1, v);
     if (r) {
         PQclear(r);
         return APPLIED;
@@ -267,7 +267,7 @@ static int record_role(pgq *dst, const pgrepl_names *nm, const char *role, bool 
     char what[200];
     snprintf(what, sizeof what, "%s %s in the target's block record", add ? "recording" : "forgetting", role);
     if (broken(dst)) {
-        pgrepl_seterr(err, errcap, "%s: %s", what, dst->err);
+        pgq_seterr(err, errcap, "%s: %s", what, dst->err);
         return BROKEN;
     }
     out->refused++;
@@ -275,8 +275,8 @@ static int record_role(pgq *dst, const pgrepl_names *nm, const char *role, bool 
     return REFUSED;
 }
 
-static int sync_one_role(pgq *dst, const pgrepl_names *nm, PGresult *s, int si, PGresult *d, int di,
-                         const rowset *src_rec, bool dst_has_rec, const rowset *dst_rec, pgrepl_privs_result *out,
+static int sync_one_role(pgq *dst, const pgl_db_names *nm, PGresult *s, int si, PGresult *d, int di,
+                         const rowset *src_rec, bool dst_has_rec, const rowset *dst_rec, pgl_privs_result *out,
                          char *err, size_t errcap)
 {
     const char *name = PQgetvalue(s, si, R_NAME);
@@ -310,7 +310,7 @@ static int sync_one_role(pgq *dst, const pgrepl_names *nm, PGresult *s, int si, 
         }
     }
     if ((login && !dbuf_appends(&b, login)) || !role_clause(dst, &b, s, si, d, di)) {
-        pgrepl_seterr(err, errcap, "role %s: %s", name, dst->err[0] ? dst->err : "out of memory");
+        pgq_seterr(err, errcap, "role %s: %s", name, dst->err[0] ? dst->err : "out of memory");
         dbuf_free(&b);
         return BROKEN;
     }
@@ -319,7 +319,7 @@ static int sync_one_role(pgq *dst, const pgrepl_names *nm, PGresult *s, int si, 
         char what[200];
         snprintf(what, sizeof what, "%s ROLE %s", di < 0 ? "CREATE" : "ALTER", name);
         const char *a[] = {name, b.data ? b.data : ""};
-        rc = run(dst, di < 0 ? "pgrepl_privs_role_create" : "pgrepl_privs_role_alter", 2, a, what, false, out,
+        rc = run(dst, di < 0 ? "pgl_privs_role_create" : "pgl_privs_role_alter", 2, a, what, false, out,
                  err, errcap);
         if (rc != APPLIED) {
             dbuf_free(&b);
@@ -342,7 +342,7 @@ static int sync_one_role(pgq *dst, const pgrepl_names *nm, PGresult *s, int si, 
         char what[200];
         snprintf(what, sizeof what, "ALTER ROLE %s REPLICATION", name);
         const char *a[] = {name, tf(s, si, R_REPL) ? "REPLICATION" : "NOREPLICATION"};
-        rc = run(dst, "pgrepl_privs_role_alter", 2, a, what, true, out, err, errcap);
+        rc = run(dst, "pgl_privs_role_alter", 2, a, what, true, out, err, errcap);
         if (rc == BROKEN) return rc;
         if (rc == REFUSED) list_add(out->not_reproduced, sizeof out->not_reproduced, name);
         else changed = true;
@@ -355,15 +355,15 @@ static int sync_one_role(pgq *dst, const pgrepl_names *nm, PGresult *s, int si, 
 }
 
 static int sync_memberships(pgq *src, pgq *dst, const char *fcr, const rowset *src_roles,
-                            pgrepl_privs_result *out, char *err, size_t errcap)
+                            pgl_privs_result *out, char *err, size_t errcap)
 {
-    PGresult *s = listing(src, "pgrepl_privs_members", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgrepl_privs_members", fcr, "target", err, errcap) : NULL;
+    PGresult *s = listing(src, "pgl_privs_members", fcr, "source", err, errcap);
+    PGresult *d = s ? listing(dst, "pgl_privs_members", fcr, "target", err, errcap) : NULL;
     rowset ss = {0}, ds = {0};
     int rc = BROKEN, m0 = out->memberships;
     if (!d) goto done;
     if (!rowset_make(&ss, s, 2, -1, false) || !rowset_make(&ds, d, 2, -1, false)) {
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
     for (int i = 0; i < ss.n; i++) {
@@ -376,11 +376,11 @@ static int sync_memberships(pgq *src, pgq *dst, const char *fcr, const rowset *s
         if (di < 0 || admin) {
             snprintf(what, sizeof what, "GRANT %s TO %s%s", g, m, admin ? " WITH ADMIN OPTION" : "");
             const char *a[] = {g, m, admin ? " WITH ADMIN OPTION" : ""};
-            r = run(dst, "pgrepl_privs_member_grant", 3, a, what, false, out, err, errcap);
+            r = run(dst, "pgl_privs_member_grant", 3, a, what, false, out, err, errcap);
         } else {
             snprintf(what, sizeof what, "REVOKE ADMIN OPTION FOR %s FROM %s", g, m);
             const char *a[] = {"ADMIN OPTION FOR ", g, m};
-            r = run(dst, "pgrepl_privs_member_revoke", 3, a, what, false, out, err, errcap);
+            r = run(dst, "pgl_privs_member_revoke", 3, a, what, false, out, err, errcap);
         }
         if (r == BROKEN) goto done;
         if (r == APPLIED) out->memberships++;
@@ -393,7 +393,7 @@ static int sync_memberships(pgq *src, pgq *dst, const char *fcr, const rowset *s
         char what[300];
         snprintf(what, sizeof what, "REVOKE %s FROM %s", g, m);
         const char *a[] = {"", g, m};
-        int r = run(dst, "pgrepl_privs_member_revoke", 3, a, what, false, out, err, errcap);
+        int r = run(dst, "pgl_privs_member_revoke", 3, a, what, false, out, err, errcap);
         if (r == BROKEN) goto done;
         if (r == APPLIED) out->memberships++;
     }
@@ -402,10 +402,10 @@ static int sync_memberships(pgq *src, pgq *dst, const char *fcr, const rowset *s
          * only warns: compare again */
         rowset_free(&ds);
         PQclear(d);
-        d = listing(dst, "pgrepl_privs_members", fcr, "target", err, errcap);
+        d = listing(dst, "pgl_privs_members", fcr, "target", err, errcap);
         if (!d) goto done;
         if (!rowset_make(&ds, d, 2, -1, false)) {
-            pgrepl_seterr(err, errcap, "out of memory");
+            pgq_seterr(err, errcap, "out of memory");
             goto done;
         }
         for (int i = 0; i < ss.n; i++) {
@@ -443,7 +443,7 @@ static bool list_setting(const char *name)
     return false;
 }
 
-int pgrepl_privs_split_list(const char *v, char **elems, int max)
+int pgl_privs_split_list(const char *v, char **elems, int max)
 {
     int n = 0;
     const char *p = v;
@@ -493,7 +493,7 @@ bad:
 
 /* ALTER ROLE r [IN DATABASE d] SET name = value for one "name=value" entry. */
 static int set_entry(pgq *dst, const char *role, const char *dbfrag, const char *entry,
-                     pgrepl_privs_result *out, char *err, size_t errcap)
+                     pgl_privs_result *out, char *err, size_t errcap)
 {
     const char *eq = strchr(entry, '=');
     if (!eq || eq == entry) return REFUSED;
@@ -518,7 +518,7 @@ static int set_entry(pgq *dst, const char *role, const char *dbfrag, const char 
     }
     if (list_setting(name)) {
         char *el[64];
-        int n = pgrepl_privs_split_list(value, el, 64);
+        int n = pgl_privs_split_list(value, el, 64);
         bool ok = n > 0;
         for (int i = 0; ok && i < n; i++) ok = (!i || dbuf_appends(&vb, ", ")) && add_literal(dst, &vb, el[i]);
         for (int i = 0; i < n; i++) free(el[i]);
@@ -538,10 +538,10 @@ static int set_entry(pgq *dst, const char *role, const char *dbfrag, const char 
     char what[300];
     snprintf(what, sizeof what, "ALTER ROLE %s%s SET %s", role, dbfrag[0] ? " IN DATABASE" : "", name);
     const char *a[] = {role, dbfrag, nb.data, vb.data};
-    rc = run(dst, "pgrepl_privs_setting_set", 4, a, what, false, out, err, errcap);
+    rc = run(dst, "pgl_privs_setting_set", 4, a, what, false, out, err, errcap);
     goto done;
 oom:
-    pgrepl_seterr(err, errcap, "setting %s of role %s: %s", name, role, dst->err[0] ? dst->err : "out of memory");
+    pgq_seterr(err, errcap, "setting %s of role %s: %s", name, role, dst->err[0] ? dst->err : "out of memory");
 done:
     dbuf_free(&nb);
     dbuf_free_secure(&vb);
@@ -615,18 +615,18 @@ static const setgroup *setgroup_find(const setgroup *g, int n, const char *key)
     return n ? bsearch(&want, g, (size_t)n, sizeof *g, setgroup_cmp) : NULL;
 }
 
-static int sync_settings(pgq *src, pgq *dst, const char *fcr, const rowset *src_roles, pgrepl_privs_result *out,
+static int sync_settings(pgq *src, pgq *dst, const char *fcr, const rowset *src_roles, pgl_privs_result *out,
                          char *err, size_t errcap)
 {
-    PGresult *s = listing(src, "pgrepl_privs_settings", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgrepl_privs_settings", fcr, "target", err, errcap) : NULL;
+    PGresult *s = listing(src, "pgl_privs_settings", fcr, "source", err, errcap);
+    PGresult *d = s ? listing(dst, "pgl_privs_settings", fcr, "target", err, errcap) : NULL;
     int ns = 0, nd = 0, rc = BROKEN;
     setgroup *gs = NULL, *gd = NULL;
     if (!d) goto done;
     gs = setgroups(s, &ns);
     gd = setgroups(d, &nd);
     if (!setgroups_ok(gs, ns) || !setgroups_ok(gd, nd)) {
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
     /* (role, db) pairs of either side whose entries differ */
@@ -644,7 +644,7 @@ static int sync_settings(pgq *src, pgq *dst, const char *fcr, const rowset *src_
             dbuf_init(&df, 1u << 12);
             if (db[0] && (!dbuf_appends(&df, " IN DATABASE ") || !add_ident(dst, &df, db))) {
                 dbuf_free(&df);
-                pgrepl_seterr(err, errcap, "out of memory");
+                pgq_seterr(err, errcap, "out of memory");
                 goto done;
             }
             const char *dbfrag = df.data ? df.data : "";
@@ -653,7 +653,7 @@ static int sync_settings(pgq *src, pgq *dst, const char *fcr, const rowset *src_
             const char *a[] = {role, dbfrag};
             int r = APPLIED;
             bool dst_has = pass == 1 || o;
-            if (dst_has) r = run(dst, "pgrepl_privs_setting_reset", 2, a, what, false, out, err, errcap);
+            if (dst_has) r = run(dst, "pgl_privs_setting_reset", 2, a, what, false, out, err, errcap);
             for (int j = 0; pass == 0 && r == APPLIED && j < mine[i].count; j++) {
                 r = set_entry(dst, role, dbfrag, PQgetvalue(s, mine[i].first + j, 2), out, err, errcap);
             }
@@ -674,18 +674,18 @@ done:
     return rc;
 }
 
-bool pgrepl_sync_roles(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
+bool pgl_sync_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                        size_t errcap)
 {
-    char fcr[2 * PGREPL_NAME + 80];
+    char fcr[2 * PGL_NAME + 80];
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false, src_has_rec = false, dst_has_rec = false;
     rowset src_rec = {0}, dst_rec = {0}, rs = {0}, rd = {0};
-    PGresult *s = listing(src, "pgrepl_privs_roles", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgrepl_privs_roles", fcr, "target", err, errcap) : NULL;
+    PGresult *s = listing(src, "pgl_privs_roles", fcr, "source", err, errcap);
+    PGresult *d = s ? listing(dst, "pgl_privs_roles", fcr, "target", err, errcap) : NULL;
     if (!d) goto done;
     if (!rowset_make(&rs, s, 1, -1, false) || !rowset_make(&rd, d, 1, -1, false)) {
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
     if (!block_record(src, nm, &src_has_rec, &src_rec, err, errcap) ||
@@ -717,31 +717,31 @@ done:
     return ok;
 }
 
-bool pgrepl_sync_drop_roles(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
+bool pgl_sync_drop_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                             size_t errcap)
 {
-    char fcr[2 * PGREPL_NAME + 80];
+    char fcr[2 * PGL_NAME + 80];
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false;
     rowset rs = {0};
-    PGresult *s = listing(src, "pgrepl_privs_roles", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgrepl_privs_roles", fcr, "target", err, errcap) : NULL;
+    PGresult *s = listing(src, "pgl_privs_roles", fcr, "source", err, errcap);
+    PGresult *d = s ? listing(dst, "pgl_privs_roles", fcr, "target", err, errcap) : NULL;
     if (!d) goto done;
     if (!rowset_make(&rs, s, 1, -1, false)) {
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
     for (int i = 0; i < PQntuples(d); i++) {
         const char *name = PQgetvalue(d, i, R_NAME);
         if (rowset_find(&rs, name) >= 0 || tf(d, i, R_SUPER)) continue;
         const char *a[] = {name};
-        if (pgrepl_ddl(dst, "pgrepl_privs_role_drop", 1, a)) {
+        if (pgq_tmpl_script(dst, "pgl_privs_role_drop", 1, a)) {
             out->roles_dropped++;
             log_info("privilege sync: role dropped on the target", "role=%s", name);
             continue;
         }
         if (broken(dst)) {
-            pgrepl_seterr(err, errcap, "DROP ROLE %s on the target: %s", name, dst->err);
+            pgq_seterr(err, errcap, "DROP ROLE %s on the target: %s", name, dst->err);
             goto done;
         }
         if (strcmp(dst->sqlstate, "2BP01") == 0) { /* it owns or holds something (in some database) */
@@ -767,7 +767,7 @@ done:
 
 /* ---- object and default privileges ---- */
 
-/* pgrepl_privs_acls.sql columns */
+/* pgl_privs_acls.sql columns */
 enum { A_KIND, A_A, A_B, A_C, A_GRANTEE, A_PRIV, A_GRANTABLE, A_OWNER };
 
 static bool priv_word(const char *p)
@@ -800,10 +800,10 @@ static int owner_rights(pgq *dst, const char *owner, char *err, size_t errcap)
 {
     if (!owner[0] || strncmp(owner, "pg_", 3) == 0 || strncmp(owner, "rds", 3) == 0) return 0;
     const char *p[] = {owner};
-    PGresult *r = pgq_exec(dst, pgq_sql("pgrepl_privs_owner_rights"), 1, p);
+    PGresult *r = pgq_exec(dst, pgq_sql("pgl_privs_owner_rights"), 1, p);
     if (!r) {
         if (!broken(dst)) return 0;
-        pgrepl_seterr(err, errcap, "rights towards %s on the target: %s", owner, dst->err);
+        pgq_seterr(err, errcap, "rights towards %s on the target: %s", owner, dst->err);
         return -1;
     }
     int how = 0;
@@ -818,20 +818,20 @@ static int owner_rights(pgq *dst, const char *owner, char *err, size_t errcap)
  * transaction: GRANT owner TO CURRENT_USER ... REVOKE commit together or not
  * at all, so no membership is left behind. */
 static int run_as_owner(pgq *dst, const char *owner, const char *tmpl, int nargs, const char *const *args,
-                        const char *what, pgrepl_privs_result *out, char *err, size_t errcap)
+                        const char *what, pgl_privs_result *out, char *err, size_t errcap)
 {
     int how = owner_rights(dst, owner, err, errcap);
     if (how < 0) return BROKEN;
     if (how == 0) return run(dst, tmpl, nargs, args, what, false, out, err, errcap);
     char *stmt = pgq_format(dst, pgq_sql(tmpl), nargs, args);
     if (!stmt) {
-        pgrepl_seterr(err, errcap, "%s: %s", what, dst->err);
+        pgq_seterr(err, errcap, "%s: %s", what, dst->err);
         return BROKEN;
     }
     const char *m[] = {owner, stmt};
     const char *o[] = {owner, owner, stmt, owner};
     log_info("privilege sync: acting with the owner's rights", "owner=%s borrowed=%d", owner, how == 2);
-    int rc = run(dst, how == 1 ? "pgrepl_privs_as_member" : "pgrepl_privs_as_owner", how == 1 ? 2 : 4,
+    int rc = run(dst, how == 1 ? "pgl_privs_as_member" : "pgl_privs_as_owner", how == 1 ? 2 : 4,
                  how == 1 ? m : o, what, false, out, err, errcap);
     free(stmt);
     return rc;
@@ -840,7 +840,7 @@ static int run_as_owner(pgq *dst, const char *owner, const char *tmpl, int nargs
 /* One change of one privilege on the target. */
 enum act { ACT_GRANT, ACT_GRANT_OPTION, ACT_REVOKE, ACT_REVOKE_OPTION };
 
-static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgrepl_privs_result *out, char *err,
+static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgl_privs_result *out, char *err,
                       size_t errcap)
 {
     const char *k = PQgetvalue(r, row, A_KIND), *a = PQgetvalue(r, row, A_A), *b = PQgetvalue(r, row, A_B),
@@ -884,7 +884,7 @@ static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgrepl_privs
     }
     ok = ok && (grantee[0] ? add_ident(dst, &gf, grantee) : dbuf_appends(&gf, "PUBLIC"));
     if (!ok) {
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
     bool grant = act == ACT_GRANT || act == ACT_GRANT_OPTION;
@@ -898,21 +898,21 @@ static int apply_priv(pgq *dst, PGresult *r, int row, enum act act, pgrepl_privs
              col ? " (" : "", col ? c : "", col ? ")" : "", col ? "table" : k, a, b[0] ? "." : "", b,
              grant ? "TO" : "FROM", grantee[0] ? grantee : "PUBLIC", act == ACT_GRANT_OPTION ? " WITH GRANT OPTION" : "");
     if (!dflt) {
-        rc = run_as_owner(dst, owner, grant ? "pgrepl_privs_grant" : "pgrepl_privs_revoke", 4, grant ? ga : ra, what,
+        rc = run_as_owner(dst, owner, grant ? "pgl_privs_grant" : "pgl_privs_revoke", 4, grant ? ga : ra, what,
                           out, err, errcap);
         goto done;
     }
-    char *cl = pgq_format(dst, pgq_sql(grant ? "pgrepl_privs_grant" : "pgrepl_privs_revoke"), 4, grant ? ga : ra);
+    char *cl = pgq_format(dst, pgq_sql(grant ? "pgl_privs_grant" : "pgl_privs_revoke"), 4, grant ? ga : ra);
     dbuf sf;
     dbuf_init(&sf, 1u << 12);
     if (!cl || (b[0] && (!dbuf_appends(&sf, " IN SCHEMA ") || !add_ident(dst, &sf, b)))) {
         free(cl);
         dbuf_free(&sf);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
     const char *da[] = {a, sf.data ? sf.data : "", cl};
-    rc = run_as_owner(dst, owner, "pgrepl_privs_default", 3, da, what, out, err, errcap);
+    rc = run_as_owner(dst, owner, "pgl_privs_default", 3, da, what, out, err, errcap);
     free(cl);
     dbuf_free(&sf);
 done:
@@ -974,7 +974,7 @@ static void strlist_free(strlist *l)
 
 /* Compare the two listings; with apply, change the target and count the
  * objects changed; without, count the differences left. */
-static int diff_acls(pgq *dst, PGresult *s, PGresult *d, bool apply, int *left, pgrepl_privs_result *out,
+static int diff_acls(pgq *dst, PGresult *s, PGresult *d, bool apply, int *left, pgl_privs_result *out,
                      char *err, size_t errcap)
 {
     rowset sp = {0}, dp = {0}, so = {0}, dob = {0};
@@ -985,7 +985,7 @@ static int diff_acls(pgq *dst, PGresult *s, PGresult *d, bool apply, int *left, 
      * objects: key = kind,a,b,c of the rows with privilege '' */
     if (!rowset_make(&sp, s, 6, A_PRIV, false) || !rowset_make(&dp, d, 6, A_PRIV, false) ||
         !rowset_make(&so, s, 4, A_PRIV, true) || !rowset_make(&dob, d, 4, A_PRIV, true)) {
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -1001,7 +1001,7 @@ static int diff_acls(pgq *dst, PGresult *s, PGresult *d, bool apply, int *left, 
             else continue;
             char *pk = presence_key(mr, row);
             if (!pk) {
-                pgrepl_seterr(err, errcap, "out of memory");
+                pgq_seterr(err, errcap, "out of memory");
                 goto done;
             }
             bool both = rowset_find(&so, pk) >= 0 && rowset_find(&dob, pk) >= 0;
@@ -1024,7 +1024,7 @@ static int diff_acls(pgq *dst, PGresult *s, PGresult *d, bool apply, int *left, 
             int r = apply_priv(dst, mr, row, act, out, err, errcap);
             if (r == BROKEN) goto done;
             if (r == APPLIED && !strlist_add(&changed, key_of(mr, row, 4))) {
-                pgrepl_seterr(err, errcap, "out of memory");
+                pgq_seterr(err, errcap, "out of memory");
                 goto done;
             }
         }
@@ -1053,7 +1053,7 @@ static bool default_keys(pgq *src, pgq *dst, const char *fcr, dbuf *roles, dbuf 
     bool first = true;
     if (!dbuf_appends(roles, "{") || !dbuf_appends(types, "{")) goto oom;
     for (int i = 0; i < 2; i++) {
-        PGresult *r = listing(sides[i], "pgrepl_privs_default_keys", fcr, i ? "target" : "source", err, errcap);
+        PGresult *r = listing(sides[i], "pgl_privs_default_keys", fcr, i ? "target" : "source", err, errcap);
         if (!r) return false;
         for (int j = 0; j < PQntuples(r); j++, first = false) {
             if (!first && (!dbuf_appends(roles, ",") || !dbuf_appends(types, ","))) {
@@ -1074,23 +1074,23 @@ static bool default_keys(pgq *src, pgq *dst, const char *fcr, dbuf *roles, dbuf 
     }
     if (dbuf_appends(roles, "}") && dbuf_appends(types, "}")) return true;
 oom:
-    pgrepl_seterr(err, errcap, "out of memory");
+    pgq_seterr(err, errcap, "out of memory");
     return false;
 }
 
-static PGresult *acl_listing(pgq *q, const pgrepl_names *nm, const char *fcr, const dbuf *roles,
+static PGresult *acl_listing(pgq *q, const pgl_db_names *nm, const char *fcr, const dbuf *roles,
                              const dbuf *types, const char *side, char *err, size_t errcap)
 {
     const char *p[] = {nm->schema, fcr, roles->data, types->data};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_privs_acls"), 4, p);
-    if (!r) pgrepl_seterr(err, errcap, "reading privileges on the %s: %s", side, q->err);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_privs_acls"), 4, p);
+    if (!r) pgq_seterr(err, errcap, "reading privileges on the %s: %s", side, q->err);
     return r;
 }
 
-bool pgrepl_sync_privileges(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_privs_result *out, char *err,
+bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                             size_t errcap)
 {
-    char fcr[2 * PGREPL_NAME + 80];
+    char fcr[2 * PGL_NAME + 80];
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false;
     dbuf roles, types;
@@ -1107,8 +1107,8 @@ bool pgrepl_sync_privileges(pgq *src, pgq *dst, const pgrepl_names *nm, pgrepl_p
          * to grant only warns): compare again */
         PQclear(d);
         d = acl_listing(dst, nm, fcr, &roles, &types, "target", err, errcap);
-        pgrepl_privs_result scratch;
-        pgrepl_privs_result_init(&scratch);
+        pgl_privs_result scratch;
+        pgl_privs_result_init(&scratch);
         if (!d || diff_acls(dst, s, d, false, &left, &scratch, err, errcap) == BROKEN) goto done;
         out->unconverged += left;
         for (const char *p = scratch.refused_what; left && *p;) {

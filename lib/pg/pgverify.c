@@ -1,11 +1,11 @@
-/* pgrepl_verify — row counts and checksums between source and target.
+/* pgverify — row counts and checksums between source and target.
  * Keyed tables are compared in key ranges of chunk_rows rows: the source
  * picks each range's upper key, then both sides digest exactly that range
  * (count + md5 over the md5 of every row's text, in key order). Ranges are
  * independent of each other, so they can be spread over workers. Tables
  * without a primary key are compared as multisets (count and two 64-bit
  * sums of row hashes), so duplicated or missing rows show. */
-#include "pgrepl_verify.h"
+#include "pgverify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +14,13 @@
 #include <openssl/evp.h>
 
 #include "log.h"
-#include "pgtmpl.h"
+#include "pgq.h"
 #include "util.h"
 
 typedef struct keyinfo {
     int ncols;
     char *keylist;  /* "k1","k2" quoted by libpq */
-    char *cols;     /* the columns compared: "*", or a quoted list (pgrepl_verify_columns) */
+    char *cols;     /* the columns compared: "*", or a quoted list (pgverify_columns) */
 } keyinfo;
 
 static void keyinfo_free(keyinfo *k)
@@ -32,18 +32,18 @@ static void keyinfo_free(keyinfo *k)
 }
 
 /* A failed read of a table, said so that the cause is clear: with
- * row_security off (pgrepl_verify_session) a table whose policies apply to
+ * row_security off (pgverify_session) a table whose policies apply to
  * this role fails (42501) instead of showing only the rows it may see. */
 static void table_err(char *err, size_t errcap, const char *what, const char *schema, const char *table,
                       const pgq *q)
 {
     if (!strcmp(q->sqlstate, "42501") && strstr(q->err, "row-level security"))
-        pgrepl_seterr(err, errcap,
+        pgq_seterr(err, errcap,
                       "%s.%s has row-level security that %s cannot bypass: verification would see only part "
                       "of its rows, so it refuses; make that role the table's owner or give it BYPASSRLS (%s)",
                       schema, table, PQuser(q->conn) ? PQuser(q->conn) : "the verifying role", what);
     else
-        pgrepl_seterr(err, errcap, "%s of %s.%s: %s", what, schema, table, q->err);
+        pgq_seterr(err, errcap, "%s of %s.%s: %s", what, schema, table, q->err);
 }
 
 /* The columns to compare: "*" unless the table has a column that differs
@@ -52,7 +52,7 @@ static bool load_cols(pgq *q, const char *schema, const char *table, char **cols
 {
     *cols = NULL;
     const char *p[] = {schema, table};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_verify_columns"), 2, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgverify_columns"), 2, p);
     if (!r) {
         table_err(err, errcap, "columns", schema, table, q);
         return false;
@@ -69,7 +69,7 @@ static bool load_cols(pgq *q, const char *schema, const char *table, char **cols
     if (ok) *cols = b.data && *b.data ? dbuf_take(&b) : strdup("*");
     dbuf_free(&b);
     if (!*cols) {
-        pgrepl_seterr(err, errcap, "columns of %s.%s: cannot quote", schema, table);
+        pgq_seterr(err, errcap, "columns of %s.%s: cannot quote", schema, table);
         return false;
     }
     return true;
@@ -79,7 +79,7 @@ static bool load_key(pgq *q, const char *schema, const char *table, keyinfo *k, 
 {
     memset(k, 0, sizeof *k);
     const char *p[] = {schema, table};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_verify_pkcols"), 2, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgverify_pkcols"), 2, p);
     if (!r) {
         table_err(err, errcap, "key", schema, table, q);
         return false;
@@ -93,7 +93,7 @@ static bool load_key(pgq *q, const char *schema, const char *table, keyinfo *k, 
             if (id) PQfreemem(id);
             dbuf_free(&b);
             PQclear(r);
-            pgrepl_seterr(err, errcap, "key of %s.%s: cannot quote", schema, table);
+            pgq_seterr(err, errcap, "key of %s.%s: cannot quote", schema, table);
             return false;
         }
         PQfreemem(id);
@@ -119,7 +119,7 @@ static bool digest_chunk(pgq *q, const char *schema, const char *table, const ke
                          char *err, size_t errcap)
 {
     const char *a[] = {k->keylist, k->cols, schema, table, pred};
-    PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_verify_chunk", 5, a, np, params);
+    PGresult *r = pgq_tmpl_exec(q, "pgverify_chunk", 5, a, np, params);
     if (!r) {
         table_err(err, errcap, "digest", schema, table, q);
         return false;
@@ -138,7 +138,7 @@ static void md5_hex(EVP_MD_CTX *c, char out[33])
     fc_hex(d, n > 16 ? 16 : n, out);
 }
 
-static bool verify_keyed(pgq *src, pgq *dst, pgrepl_table_result *t, int64_t chunk_rows, char *err,
+static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_rows, char *err,
                          size_t errcap)
 {
     keyinfo k;
@@ -147,7 +147,7 @@ static bool verify_keyed(pgq *src, pgq *dst, pgrepl_table_result *t, int64_t chu
     EVP_MD_CTX *cs = EVP_MD_CTX_new(), *cd = EVP_MD_CTX_new();
     if (!load_key(src, t->schema, t->name, &k, err, errcap)) goto out_nokey;
     if (!cs || !cd || !EVP_DigestInit_ex(cs, EVP_md5(), NULL) || !EVP_DigestInit_ex(cd, EVP_md5(), NULL)) {
-        pgrepl_seterr(err, errcap, "md5 unavailable");
+        pgq_seterr(err, errcap, "md5 unavailable");
         goto out;
     }
     lo = calloc((size_t)k.ncols, sizeof *lo);
@@ -166,7 +166,7 @@ static bool verify_keyed(pgq *src, pgq *dst, pgrepl_table_result *t, int64_t chu
             goto oom;
         }
         const char *ba[] = {k.keylist, t->schema, t->name, where.data, k.keylist, off};
-        PGresult *br = pgrepl_tmpl_exec(src, "pgrepl_verify_bound", 6, ba, have_lo ? k.ncols : 0,
+        PGresult *br = pgq_tmpl_exec(src, "pgverify_bound", 6, ba, have_lo ? k.ncols : 0,
                                         (const char *const *)lo);
         dbuf_free(&where);
         if (!br) {
@@ -237,7 +237,7 @@ static bool verify_keyed(pgq *src, pgq *dst, pgrepl_table_result *t, int64_t chu
     ok = true;
     goto out;
 oom:
-    pgrepl_seterr(err, errcap, "out of memory verifying %s.%s", t->schema, t->name);
+    pgq_seterr(err, errcap, "out of memory verifying %s.%s", t->schema, t->name);
 out:
     for (int i = 0; lo && i < k.ncols; i++) free(lo[i]);
     for (int i = 0; hi && i < k.ncols; i++) free(hi[i]);
@@ -250,18 +250,18 @@ out_nokey:
     return ok;
 }
 
-static bool verify_multiset(pgq *src, pgq *dst, pgrepl_table_result *t, char *err, size_t errcap)
+static bool verify_multiset(pgq *src, pgq *dst, pgl_table_result *t, char *err, size_t errcap)
 {
     char *cols = NULL;
     if (!load_cols(src, t->schema, t->name, &cols, err, errcap)) return false;
     const char *a[] = {cols, t->schema, t->name};
-    PGresult *r1 = pgrepl_tmpl_exec(src, "pgrepl_verify_multiset", 3, a, 0, NULL);
+    PGresult *r1 = pgq_tmpl_exec(src, "pgverify_multiset", 3, a, 0, NULL);
     if (!r1) {
         free(cols);
         table_err(err, errcap, "digest on the source", t->schema, t->name, src);
         return false;
     }
-    PGresult *r2 = pgrepl_tmpl_exec(dst, "pgrepl_verify_multiset", 3, a, 0, NULL);
+    PGresult *r2 = pgq_tmpl_exec(dst, "pgverify_multiset", 3, a, 0, NULL);
     free(cols);
     if (!r2) {
         PQclear(r1);
@@ -285,11 +285,11 @@ static bool verify_multiset(pgq *src, pgq *dst, pgrepl_table_result *t, char *er
     return true;
 }
 
-static bool count_only(pgq *src, pgq *dst, pgrepl_table_result *t, char *err, size_t errcap)
+static bool count_only(pgq *src, pgq *dst, pgl_table_result *t, char *err, size_t errcap)
 {
     const char *a[] = {t->schema, t->name};
-    PGresult *r1 = pgrepl_tmpl_exec(src, "pgrepl_verify_count", 2, a, 0, NULL);
-    PGresult *r2 = r1 ? pgrepl_tmpl_exec(dst, "pgrepl_verify_count", 2, a, 0, NULL) : NULL;
+    PGresult *r1 = pgq_tmpl_exec(src, "pgverify_count", 2, a, 0, NULL);
+    PGresult *r2 = r1 ? pgq_tmpl_exec(dst, "pgverify_count", 2, a, 0, NULL) : NULL;
     if (!r1 || !r2) {
         table_err(err, errcap, "row count", t->schema, t->name, r1 ? dst : src);
         PQclear(r1);
@@ -303,33 +303,33 @@ static bool count_only(pgq *src, pgq *dst, pgrepl_table_result *t, char *err, si
     return true;
 }
 
-void pgrepl_verify_free(pgrepl_verify_result *r)
+void pgverify_free(pgverify_result *r)
 {
     if (!r) return;
     free(r->tables);
     memset(r, 0, sizeof *r);
 }
 
-bool pgrepl_verify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
-                   pgrepl_verify_result *out, char *err, size_t errcap)
+bool pgverify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
+                   pgverify_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     if (chunk_rows <= 0) chunk_rows = 10000;
-    if (!pgq_cmd(src, pgq_sql("pgrepl_verify_session"), 0, NULL) ||
-        !pgq_cmd(dst, pgq_sql("pgrepl_verify_session"), 0, NULL)) {
-        pgrepl_seterr(err, errcap, "verify session settings: %s %s", src->err, dst->err);
+    if (!pgq_cmd(src, pgq_sql("pgverify_session"), 0, NULL) ||
+        !pgq_cmd(dst, pgq_sql("pgverify_session"), 0, NULL)) {
+        pgq_seterr(err, errcap, "verify session settings: %s %s", src->err, dst->err);
         return false;
     }
     const char *p[] = {own_schema};
-    PGresult *ts = pgq_exec(src, pgq_sql("pgrepl_verify_tables"), 1, p);
+    PGresult *ts = pgq_exec(src, pgq_sql("pgverify_tables"), 1, p);
     if (!ts) {
-        pgrepl_seterr(err, errcap, "listing source tables: %s", src->err);
+        pgq_seterr(err, errcap, "listing source tables: %s", src->err);
         return false;
     }
-    PGresult *td = pgq_exec(dst, pgq_sql("pgrepl_verify_tables"), 1, p);
+    PGresult *td = pgq_exec(dst, pgq_sql("pgverify_tables"), 1, p);
     if (!td) {
         PQclear(ts);
-        pgrepl_seterr(err, errcap, "listing target tables: %s", dst->err);
+        pgq_seterr(err, errcap, "listing target tables: %s", dst->err);
         return false;
     }
     int ns = PQntuples(ts), nd = PQntuples(td);
@@ -337,7 +337,7 @@ bool pgrepl_verify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_row
     if (!out->tables) {
         PQclear(ts);
         PQclear(td);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     bool ok = true;
@@ -348,7 +348,7 @@ bool pgrepl_verify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_row
             found = strcmp(PQgetvalue(ts, i, 0), PQgetvalue(td, j, 0)) == 0 &&
                     strcmp(PQgetvalue(ts, i, 1), PQgetvalue(td, j, 1)) == 0;
         if (!found) {
-            pgrepl_table_result *t = &out->tables[out->ntables++];
+            pgl_table_result *t = &out->tables[out->ntables++];
             fc_strlcpy(t->schema, PQgetvalue(td, j, 0), sizeof t->schema);
             fc_strlcpy(t->name, PQgetvalue(td, j, 1), sizeof t->name);
             t->rows_src = -1;
@@ -356,7 +356,7 @@ bool pgrepl_verify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_row
         }
     }
     for (int i = 0; i < ns && ok; i++) {
-        pgrepl_table_result *t = &out->tables[out->ntables++];
+        pgl_table_result *t = &out->tables[out->ntables++];
         fc_strlcpy(t->schema, PQgetvalue(ts, i, 0), sizeof t->schema);
         fc_strlcpy(t->name, PQgetvalue(ts, i, 1), sizeof t->name);
         t->keyed = PQgetvalue(ts, i, 2)[0] == 't';
@@ -383,18 +383,18 @@ bool pgrepl_verify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_row
     return ok;
 }
 
-/* ---- one chunk's checksum, shared with live validation (pg-logical's db/pgrepl_live.c):
- * the same key list, range predicate and SQL (pgrepl_verify_bound,
- * pgrepl_verify_chunk) as verify_keyed above. */
-struct pgrepl_key {
+/* ---- one chunk's checksum, shared with live validation (pg-logical's db/pgl_db_live.c):
+ * the same key list, range predicate and SQL (pgverify_bound,
+ * pgverify_chunk) as verify_keyed above. */
+struct pgl_key {
     keyinfo k;
 };
 
-pgrepl_key *pgrepl_key_load(pgq *q, const char *schema, const char *table, char *err, size_t errcap)
+pgl_key *pgl_key_load(pgq *q, const char *schema, const char *table, char *err, size_t errcap)
 {
-    pgrepl_key *pk = calloc(1, sizeof *pk);
+    pgl_key *pk = calloc(1, sizeof *pk);
     if (!pk) {
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return NULL;
     }
     if (!load_key(q, schema, table, &pk->k, err, errcap)) {
@@ -402,16 +402,16 @@ pgrepl_key *pgrepl_key_load(pgq *q, const char *schema, const char *table, char 
         return NULL;
     }
     if (pk->k.ncols == 0) {
-        pgrepl_seterr(err, errcap, "%s.%s has no primary key", schema, table);
-        pgrepl_key_free(pk);
+        pgq_seterr(err, errcap, "%s.%s has no primary key", schema, table);
+        pgl_key_free(pk);
         return NULL;
     }
     return pk;
 }
 
-int pgrepl_key_ncols(const pgrepl_key *k) { return k ? k->k.ncols : 0; }
+int pgl_key_ncols(const pgl_key *k) { return k ? k->k.ncols : 0; }
 
-void pgrepl_key_free(pgrepl_key *k)
+void pgl_key_free(pgl_key *k)
 {
     if (!k) return;
     keyinfo_free(&k->k);
@@ -436,7 +436,7 @@ static bool chunk_pred(dbuf *pred, const keyinfo *k, const char *const *lo, cons
     return lo || hi ? true : dbuf_appends(pred, "true");
 }
 
-bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgrepl_key *pk,
+bool pgl_chunk_bound(pgq *q, const char *schema, const char *table, const pgl_key *pk,
                         const char *const *lo, int64_t rows, char **hi, bool *found, char *err, size_t errcap)
 {
     const keyinfo *k = &pk->k;
@@ -446,13 +446,13 @@ bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgr
     dbuf_init(&where, 1u << 16);
     if (lo ? !range_pred(&where, k, ">", 1) : !dbuf_appends(&where, "true")) {
         dbuf_free(&where);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     char off[32];
     snprintf(off, sizeof off, "%lld", (long long)(rows > 1 ? rows - 1 : 0));
     const char *ba[] = {k->keylist, schema, table, where.data, k->keylist, off};
-    PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_verify_bound", 6, ba, lo ? k->ncols : 0, lo);
+    PGresult *r = pgq_tmpl_exec(q, "pgverify_bound", 6, ba, lo ? k->ncols : 0, lo);
     dbuf_free(&where);
     if (!r) {
         table_err(err, errcap, "chunk bound", schema, table, q);
@@ -467,14 +467,14 @@ bool pgrepl_chunk_bound(pgq *q, const char *schema, const char *table, const pgr
                 free(hi[i]);
                 hi[i] = NULL;
             }
-            pgrepl_seterr(err, errcap, "out of memory");
+            pgq_seterr(err, errcap, "out of memory");
         }
     }
     PQclear(r);
     return ok;
 }
 
-bool pgrepl_chunk_digest(pgq *q, const char *schema, const char *table, const pgrepl_key *pk,
+bool pgl_chunk_digest(pgq *q, const char *schema, const char *table, const pgl_key *pk,
                          const char *const *lo, const char *const *hi, char count[32], char md5[33], char *err,
                          size_t errcap)
 {
@@ -486,7 +486,7 @@ bool pgrepl_chunk_digest(pgq *q, const char *schema, const char *table, const pg
     if (!params || !chunk_pred(&pred, k, lo, hi, params, &np)) {
         free(params);
         dbuf_free(&pred);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     bool ok = digest_chunk(q, schema, table, k, pred.data, np, params, count, md5, err, errcap);

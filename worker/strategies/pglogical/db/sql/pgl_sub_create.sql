@@ -1,4 +1,4 @@
--- pgrepl_sub_create: CREATE SUBSCRIPTION from COPY data, password masked in errors.
+-- pgl_sub_create: CREATE SUBSCRIPTION from COPY data, password masked in errors.
 -- The connection string (and password) is in no statement text the server
 -- logs: the arguments come from pg_temp.fc_sub_args (COPY data), the
 -- statement runs through EXECUTE (never logged by log_statement), and a

@@ -1,5 +1,5 @@
 -- Relations the prewarm reads, in a stable order: the tables verify compares
--- (same filter as pgrepl_verify_tables), and with $2 their TOAST tables and
+-- (same filter as pgverify_tables), and with $2 their TOAST tables and
 -- every index of both. $1: fleetcrypt schema. Returns oid, kind, main-fork
 -- blocks now, schema, table, block size.
 WITH t AS (

@@ -1,7 +1,7 @@
-/* pgrepl_cutover — the write-unavailable window on the source: block every
+/* pgl_cutover — the write-unavailable window on the source: block every
  * writer (NOLOGIN + ending sessions), take L, wait for the slots, copy the
  * sequences; and the way back (unblock) and out (teardown). */
-#include "pgrepl.h"
+#include "pgl_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +31,10 @@ static bool array_literal(dbuf *b, const char *const *items, int n)
 }
 
 /* Recorded roles (the block's record in this database). */
-static PGresult *blocked_list(pgq *q, const pgrepl_names *nm)
+static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
 {
     const char *a[] = {nm->schema};
-    return pgrepl_tmpl_exec(q, "pgrepl_blocked_list", 1, a, 0, NULL);
+    return pgq_tmpl_exec(q, "pgl_blocked_list", 1, a, 0, NULL);
 }
 
 /* Terminate every session of the given roles until none is left. A
@@ -50,9 +50,9 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
     const char *p[] = {roles_array};
     int quiet = 0;
     for (;;) {
-        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_block_sessions"), 1, p);
+        PGresult *r = pgq_exec(q, pgq_sql("pgl_block_sessions"), 1, p);
         if (!r) {
-            pgrepl_seterr(err, errcap, "listing sessions: %s", q->err);
+            pgq_seterr(err, errcap, "listing sessions: %s", q->err);
             return false;
         }
         int n = PQntuples(r);
@@ -64,7 +64,7 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         }
         quiet = 0;
         if (fc_mono_ms() > deadline) {
-            pgrepl_seterr(err, errcap, "%d session(s) survive termination, e.g. pid %s of %s on %s (%s)",
+            pgq_seterr(err, errcap, "%d session(s) survive termination, e.g. pid %s of %s on %s (%s)",
                           n, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
                           PQgetvalue(r, 0, 3));
             PQclear(r);
@@ -73,7 +73,7 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         for (int i = 0; i < n; i++) {
             const char *pid[] = {PQgetvalue(r, i, 0)};
             char ok[8];
-            if (pgq_scalar(q, pgq_sql("pgrepl_terminate_pid"), 1, pid, ok, sizeof ok, NULL) && ok[0] == 't')
+            if (pgq_scalar(q, pgq_sql("pgl_terminate_pid"), 1, pid, ok, sizeof ok, NULL) && ok[0] == 't')
                 (*terminated)++;
         }
         PQclear(r);
@@ -81,8 +81,8 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
     }
 }
 
-bool pgrepl_cutover_block(pgq *q, const pgrepl_names *nm, const char *const *protect, int nprotect,
-                          int timeout_ms, pgrepl_block_result *out, char *err, size_t errcap)
+bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     bool ok = false;
@@ -103,24 +103,24 @@ bool pgrepl_cutover_block(pgq *q, const pgrepl_names *nm, const char *const *pro
     /* 1. record, then NOLOGIN: a crash between the two leaves a record of a
      *    role that can still log in, which unblock handles (LOGIN is a no-op) */
     const char *pp[] = {prot.data};
-    r = pgq_exec(q, pgq_sql("pgrepl_block_candidates"), 1, pp);
+    r = pgq_exec(q, pgq_sql("pgl_block_candidates"), 1, pp);
     if (!r) {
-        pgrepl_seterr(err, errcap, "listing login roles: %s", q->err);
+        pgq_seterr(err, errcap, "listing login roles: %s", q->err);
         goto done;
     }
     for (int i = 0; i < PQntuples(r); i++) {
         const char *role = PQgetvalue(r, i, 0);
         const char *a[] = {nm->schema};
         const char *v[] = {role};
-        PGresult *ins = pgrepl_tmpl_exec(q, "pgrepl_block_record", 1, a, 1, v);
+        PGresult *ins = pgq_tmpl_exec(q, "pgl_block_record", 1, a, 1, v);
         if (!ins) {
-            pgrepl_seterr(err, errcap, "recording role %s: %s", role, q->err);
+            pgq_seterr(err, errcap, "recording role %s: %s", role, q->err);
             goto done;
         }
         PQclear(ins);
         const char *b[] = {role};
-        if (!pgrepl_ddl(q, "pgrepl_role_nologin", 1, b)) {
-            pgrepl_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", role, q->err);
+        if (!pgq_tmpl_script(q, "pgl_role_nologin", 1, b)) {
+            pgq_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", role, q->err);
             goto done;
         }
         log_info("role blocked", "role=%s", role);
@@ -130,7 +130,7 @@ bool pgrepl_cutover_block(pgq *q, const pgrepl_names *nm, const char *const *pro
     /* 2. every role in the record (this attempt's and earlier ones') */
     r = blocked_list(q, nm);
     if (!r) {
-        pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
         goto done;
     }
     out->roles_blocked = PQntuples(r);
@@ -154,7 +154,7 @@ bool pgrepl_cutover_block(pgq *q, const pgrepl_names *nm, const char *const *pro
 
     /* 4. prepared transactions could still commit: warn loudly */
     char pc[16];
-    PGresult *px = pgq_exec(q, pgq_sql("pgrepl_prepared_xacts"), 0, NULL);
+    PGresult *px = pgq_exec(q, pgq_sql("pgl_prepared_xacts"), 0, NULL);
     if (px) {
         fc_strlcpy(pc, PQgetvalue(px, 0, 0), sizeof pc);
         if (atoi(pc) > 0)
@@ -165,9 +165,9 @@ bool pgrepl_cutover_block(pgq *q, const pgrepl_names *nm, const char *const *pro
 
     /* 5. L, after the block */
     char l[FC_LSN_STRLEN + 8];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_insert_lsn"), 0, NULL, l, sizeof l, NULL) ||
+    if (!pgq_scalar(q, pgq_sql("pgl_insert_lsn"), 0, NULL, l, sizeof l, NULL) ||
         !lsn_parse(l, &out->lsn)) {
-        pgrepl_seterr(err, errcap, "reading the WAL position: %s", q->err);
+        pgq_seterr(err, errcap, "reading the WAL position: %s", q->err);
         goto done;
     }
     log_info("writers blocked", "roles=%d sessions_terminated=%d lsn=%s", out->roles_blocked,
@@ -175,7 +175,7 @@ bool pgrepl_cutover_block(pgq *q, const pgrepl_names *nm, const char *const *pro
     ok = true;
     goto done;
 oom:
-    pgrepl_seterr(err, errcap, "out of memory");
+    pgq_seterr(err, errcap, "out of memory");
 done:
     PQclear(r);
     dbuf_free(&prot);
@@ -183,7 +183,7 @@ done:
     return ok;
 }
 
-bool pgrepl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
+bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
                        size_t errcap)
 {
     char want[FC_LSN_STRLEN], got[FC_LSN_STRLEN + 8] = "";
@@ -192,14 +192,14 @@ bool pgrepl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_ls
     const char *p[] = {slot, want};
     *flushed = FC_LSN_INVALID;
     for (;;) {
-        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_flushed"), 2, p);
+        PGresult *r = pgq_exec(q, pgq_sql("pgl_slot_flushed"), 2, p);
         if (!r) {
-            pgrepl_seterr(err, errcap, "slot %s: %s", slot, q->err);
+            pgq_seterr(err, errcap, "slot %s: %s", slot, q->err);
             return false;
         }
         if (PQntuples(r) == 0) {
             PQclear(r);
-            pgrepl_seterr(err, errcap, "slot %s does not exist", slot);
+            pgq_seterr(err, errcap, "slot %s does not exist", slot);
             return false;
         }
         fc_strlcpy(got, PQgetvalue(r, 0, 0), sizeof got);
@@ -209,7 +209,7 @@ bool pgrepl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_ls
         lsn_parse(got, flushed);
         if (done) return true;
         if (fc_mono_ms() > deadline) {
-            pgrepl_seterr(err, errcap, "slot %s confirmed only %s of %s after %d ms (%s)", slot,
+            pgq_seterr(err, errcap, "slot %s confirmed only %s of %s after %d ms (%s)", slot,
                           got[0] ? got : "nothing", want, timeout_ms, active ? "consumer connected"
                                                                               : "no consumer connected");
             return false;
@@ -218,33 +218,33 @@ bool pgrepl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_ls
     }
 }
 
-bool pgrepl_unblock(pgq *q, const pgrepl_names *nm, int *restored, char *err, size_t errcap)
+bool pgl_unblock(pgq *q, const pgl_db_names *nm, int *restored, char *err, size_t errcap)
 {
     *restored = 0;
     const char *s[] = {nm->schema};
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_schema_exists"), 1, s, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_schema_exists"), 1, s, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
         return false;
     }
     if (atoi(v) == 0) return true; /* nothing was ever blocked from this database */
     PGresult *r = blocked_list(q, nm);
     if (!r) {
-        pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
         return false;
     }
     for (int i = 0; i < PQntuples(r); i++) {
         const char *role = PQgetvalue(r, i, 0);
         const char *a[] = {role};
-        if (!pgrepl_ddl(q, "pgrepl_role_login", 1, a) && strcmp(q->sqlstate, "42704") != 0) {
-            pgrepl_seterr(err, errcap, "ALTER ROLE %s LOGIN: %s", role, q->err);
+        if (!pgq_tmpl_script(q, "pgl_role_login", 1, a) && strcmp(q->sqlstate, "42704") != 0) {
+            pgq_seterr(err, errcap, "ALTER ROLE %s LOGIN: %s", role, q->err);
             PQclear(r);
             return false;
         }
         const char *p[] = {role};
-        PGresult *d = pgrepl_tmpl_exec(q, "pgrepl_block_forget", 1, s, 1, p);
+        PGresult *d = pgq_tmpl_exec(q, "pgl_block_forget", 1, s, 1, p);
         if (!d) {
-            pgrepl_seterr(err, errcap, "forgetting role %s: %s", role, q->err);
+            pgq_seterr(err, errcap, "forgetting role %s: %s", role, q->err);
             PQclear(r);
             return false;
         }
@@ -258,13 +258,13 @@ bool pgrepl_unblock(pgq *q, const pgrepl_names *nm, int *restored, char *err, si
 
 /* Sequences the session's role cannot read (or, with need_update, set) on
  * one side: false with err naming them and the GRANT to run. */
-static bool sequences_readable(pgq *q, const pgrepl_names *nm, bool need_update, const char *side, char *err,
+static bool sequences_readable(pgq *q, const pgl_db_names *nm, bool need_update, const char *side, char *err,
                                size_t errcap)
 {
     const char *p[] = {nm->schema, need_update ? "true" : "false"};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_sequences_unreadable"), 2, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_sequences_unreadable"), 2, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "checking sequence privileges on the %s: %s", side, q->err);
+        pgq_seterr(err, errcap, "checking sequence privileges on the %s: %s", side, q->err);
         return false;
     }
     int n = PQntuples(r);
@@ -277,7 +277,7 @@ static bool sequences_readable(pgq *q, const pgrepl_names *nm, bool need_update,
     for (int i = 0; i < n && i < 20; i++) dbuf_printf(&l, "%s%s", i ? ", " : "", PQgetvalue(r, i, 0));
     if (n > 20) dbuf_printf(&l, ", ... (%d in all)", n);
     const char *user = PQuser(q->conn);
-    pgrepl_seterr(err, errcap,
+    pgq_seterr(err, errcap,
                   "%d sequence(s) on the %s that %s cannot %s: %s (their values would be lost and inserts "
                   "collide after the cutover); GRANT %s ON SEQUENCE <each> TO %s, or make it a member of "
                   "their owner",
@@ -288,7 +288,7 @@ static bool sequences_readable(pgq *q, const pgrepl_names *nm, bool need_update,
     return false;
 }
 
-bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t margin, int *count,
+bool pgl_sync_sequences(pgq *src, pgq *dst, const pgl_db_names *nm, int64_t margin, int *count,
                            char *err, size_t errcap)
 {
     *count = 0;
@@ -298,9 +298,9 @@ bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t m
         !sequences_readable(dst, nm, true, "target", err, errcap))
         return false;
     const char *p[] = {nm->schema};
-    PGresult *r = pgq_exec(src, pgq_sql("pgrepl_sequences"), 1, p);
+    PGresult *r = pgq_exec(src, pgq_sql("pgl_sequences"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "reading source sequences: %s", src->err);
+        pgq_seterr(err, errcap, "reading source sequences: %s", src->err);
         return false;
     }
     char m[32];
@@ -308,7 +308,7 @@ bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t m
     int unused = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         if (PQgetvalue(r, i, 4)[0] != 't') { /* privileges changed since the check */
-            pgrepl_seterr(err, errcap, "sequence %s.%s on the source cannot be read by %s: GRANT SELECT ON it",
+            pgq_seterr(err, errcap, "sequence %s.%s on the source cannot be read by %s: GRANT SELECT ON it",
                           PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQuser(src->conn) ? PQuser(src->conn) : "?");
             PQclear(r);
             return false;
@@ -322,8 +322,8 @@ bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t m
         const char *a[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), m};
         char nv[32];
         bool isnull = false;
-        if (!pgq_scalar(dst, pgq_sql("pgrepl_sequence_set"), 4, a, nv, sizeof nv, &isnull) || isnull) {
-            pgrepl_seterr(err, errcap, "sequence %s.%s on the target: %s", a[0], a[1],
+        if (!pgq_scalar(dst, pgq_sql("pgl_sequence_set"), 4, a, nv, sizeof nv, &isnull) || isnull) {
+            pgq_seterr(err, errcap, "sequence %s.%s on the target: %s", a[0], a[1],
                           isnull ? "not found" : dst->err);
             PQclear(r);
             return false;
@@ -336,13 +336,13 @@ bool pgrepl_sync_sequences(pgq *src, pgq *dst, const pgrepl_names *nm, int64_t m
     return true;
 }
 
-bool pgrepl_teardown_source(pgq *q, const pgrepl_names *nm, bool keep_block_record, char *err,
+bool pgl_teardown_source(pgq *q, const pgl_db_names *nm, bool keep_block_record, char *err,
                             size_t errcap)
 {
     const char *s[] = {nm->schema};
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_schema_exists"), 1, s, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_schema_exists"), 1, s, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
         return false;
     }
     bool have_schema = atoi(v) > 0;
@@ -350,13 +350,13 @@ bool pgrepl_teardown_source(pgq *q, const pgrepl_names *nm, bool keep_block_reco
     if (have_schema) {
         PGresult *r = blocked_list(q, nm);
         if (!r) {
-            pgrepl_seterr(err, errcap, "reading the block record: %s", q->err);
+            pgq_seterr(err, errcap, "reading the block record: %s", q->err);
             return false;
         }
         still_blocked = PQntuples(r);
         PQclear(r);
         if (still_blocked > 0 && !keep_block_record) {
-            pgrepl_seterr(err, errcap,
+            pgq_seterr(err, errcap,
                           "%d role(s) are still blocked (recorded in %s.blocked_roles): unblock first",
                           still_blocked, nm->schema);
             return false;
@@ -365,45 +365,45 @@ bool pgrepl_teardown_source(pgq *q, const pgrepl_names *nm, bool keep_block_reco
     /* slot first: its walsender (from the subscription) may still be there */
     const char *sp[] = {nm->slot};
     for (int attempt = 0; attempt < 100; attempt++) {
-        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_get"), 1, sp);
+        PGresult *r = pgq_exec(q, pgq_sql("pgl_slot_get"), 1, sp);
         if (!r) {
-            pgrepl_seterr(err, errcap, "slot %s: %s", nm->slot, q->err);
+            pgq_seterr(err, errcap, "slot %s: %s", nm->slot, q->err);
             return false;
         }
         bool exists = PQntuples(r) > 0, active = exists && PQgetvalue(r, 0, 3)[0] == 't';
         PQclear(r);
         if (!exists) break;
         if (active) {
-            PGresult *a = pgq_exec(q, pgq_sql("pgrepl_target_slots"), 0, NULL);
+            PGresult *a = pgq_exec(q, pgq_sql("pgl_target_slots"), 0, NULL);
             for (int i = 0; a && i < PQntuples(a); i++)
                 if (strcmp(PQgetvalue(a, i, 0), nm->slot) == 0 && atoi(PQgetvalue(a, i, 2)) > 0) {
                     const char *pid[] = {PQgetvalue(a, i, 2)};
-                    pgq_cmd(q, pgq_sql("pgrepl_terminate_pid"), 1, pid);
+                    pgq_cmd(q, pgq_sql("pgl_terminate_pid"), 1, pid);
                 }
             PQclear(a);
             fc_sleep_ms(100);
             continue;
         }
-        if (!pgq_cmd(q, pgq_sql("pgrepl_drop_slot"), 1, sp) && strcmp(q->sqlstate, "42704") != 0 &&
+        if (!pgq_cmd(q, pgq_sql("pgl_drop_slot"), 1, sp) && strcmp(q->sqlstate, "42704") != 0 &&
             strcmp(q->sqlstate, "55006") != 0) {
-            pgrepl_seterr(err, errcap, "dropping slot %s: %s", nm->slot, q->err);
+            pgq_seterr(err, errcap, "dropping slot %s: %s", nm->slot, q->err);
             return false;
         }
         if (attempt == 99) {
-            pgrepl_seterr(err, errcap, "slot %s stays in use", nm->slot);
+            pgq_seterr(err, errcap, "slot %s stays in use", nm->slot);
             return false;
         }
     }
     /* the guard goes before anything it would record */
     const char *t1[] = {nm->guard_end}, *t2[] = {nm->guard_drop}, *pub[] = {nm->publication};
-    if (!pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t1) ||
-        !pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t2) ||
-        !pgrepl_ddl(q, "pgrepl_publication_drop", 1, pub)) {
-        pgrepl_seterr(err, errcap, "dropping the guard/publication: %s", q->err);
+    if (!pgq_tmpl_script(q, "pgl_event_trigger_drop", 1, t1) ||
+        !pgq_tmpl_script(q, "pgl_event_trigger_drop", 1, t2) ||
+        !pgq_tmpl_script(q, "pgl_publication_drop", 1, pub)) {
+        pgq_seterr(err, errcap, "dropping the guard/publication: %s", q->err);
         return false;
     }
-    if (have_schema && still_blocked == 0 && !pgrepl_ddl(q, "pgrepl_schema_drop", 1, s)) {
-        pgrepl_seterr(err, errcap, "dropping schema %s: %s", nm->schema, q->err);
+    if (have_schema && still_blocked == 0 && !pgq_tmpl_script(q, "pgl_schema_drop", 1, s)) {
+        pgq_seterr(err, errcap, "dropping schema %s: %s", nm->schema, q->err);
         return false;
     }
     log_info("source torn down", "slot=%s publication=%s kept_block_record=%d", nm->slot,

@@ -1,4 +1,4 @@
--- On the target, where pg_cron's jobs are held (pgrepl_cron_hold): the
+-- On the target, where pg_cron's jobs are held (pgl_cron_hold): the
 -- source's cron.job rows are replicated, and a replicated UPDATE/INSERT
 -- carries the source's active = true — that would run a held job here as
 -- well as on the source. This trigger (ENABLE REPLICA: it fires only in

@@ -1,6 +1,6 @@
-/* pgrepl — names, password derivation, preflight reports and fleetcrypt's
- * roles; see pgrepl.h. */
-#include "pgrepl.h"
+/* pgl_db — names, password derivation, preflight reports and fleetcrypt's
+ * roles; see pgl_db.h. */
+#include "pgl_db.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,18 +24,18 @@ static uint32_t fnv1a(const char *s)
     return h;
 }
 
-bool pgrepl_names_make(const char *tag, const char *dbname, pgrepl_names *n, char *err, size_t errcap)
+bool pgl_names_make(const char *tag, const char *dbname, pgl_db_names *n, char *err, size_t errcap)
 {
     size_t len = tag ? strlen(tag) : 0;
-    if (len < 1 || len > PGREPL_TAG_MAX || !(tag[0] >= 'a' && tag[0] <= 'z')) {
-        pgrepl_seterr(err, errcap, "tag must be 1-%d characters of [a-z0-9_] starting with a letter",
-                      PGREPL_TAG_MAX);
+    if (len < 1 || len > PGL_TAG_MAX || !(tag[0] >= 'a' && tag[0] <= 'z')) {
+        pgq_seterr(err, errcap, "tag must be 1-%d characters of [a-z0-9_] starting with a letter",
+                      PGL_TAG_MAX);
         return false;
     }
     for (size_t i = 0; i < len; i++) {
         char c = tag[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
-            pgrepl_seterr(err, errcap, "tag %s: only [a-z0-9_] allowed", tag);
+            pgq_seterr(err, errcap, "tag %s: only [a-z0-9_] allowed", tag);
             return false;
         }
     }
@@ -53,7 +53,7 @@ bool pgrepl_names_make(const char *tag, const char *dbname, pgrepl_names *n, cha
     return true;
 }
 
-bool pgrepl_derive_password(const char *secret, const char *purpose, const char *tag, char out[65])
+bool pgl_derive_password(const char *secret, const char *purpose, const char *tag, char out[65])
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
@@ -68,18 +68,18 @@ bool pgrepl_derive_password(const char *secret, const char *purpose, const char 
     return true;
 }
 
-void pgrepl_report_init(pgrepl_report *r)
+void pgl_report_init(pgl_report *r)
 {
     memset(r, 0, sizeof *r);
     dbuf_init(&r->text, 1u << 20);
 }
 
-void pgrepl_report_free(pgrepl_report *r)
+void pgl_report_free(pgl_report *r)
 {
     if (r) dbuf_free(&r->text);
 }
 
-void pgrepl_report_add(pgrepl_report *r, bool fatal, const char *db, const char *fmt, ...)
+void pgl_report_add(pgl_report *r, bool fatal, const char *db, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -93,29 +93,29 @@ void pgrepl_report_add(pgrepl_report *r, bool fatal, const char *db, const char 
         r->warn++;
 }
 
-bool pgrepl_query_list(pgq *q, const char *sql_name, int nparams, const char *const *params, const char *what,
+bool pgl_query_list(pgq *q, const char *sql_name, int nparams, const char *const *params, const char *what,
                        char ***out, int *n, char *err, size_t errcap)
 {
     *out = NULL;
     *n = 0;
     PGresult *r = pgq_exec(q, pgq_sql(sql_name), nparams, params);
     if (!r) {
-        pgrepl_seterr(err, errcap, "%s: %s", what, q->err);
+        pgq_seterr(err, errcap, "%s: %s", what, q->err);
         return false;
     }
     int rows = PQntuples(r);
     char **l = calloc((size_t)rows + 1, sizeof *l);
     if (!l) {
         PQclear(r);
-        pgrepl_seterr(err, errcap, "out of memory");
+        pgq_seterr(err, errcap, "out of memory");
         return false;
     }
     for (int i = 0; i < rows; i++) {
         l[i] = strdup(PQgetvalue(r, i, 0));
         if (!l[i]) {
-            pgrepl_free_list(l, i);
+            pgl_free_list(l, i);
             PQclear(r);
-            pgrepl_seterr(err, errcap, "out of memory");
+            pgq_seterr(err, errcap, "out of memory");
             return false;
         }
     }
@@ -125,23 +125,23 @@ bool pgrepl_query_list(pgq *q, const char *sql_name, int nparams, const char *co
     return true;
 }
 
-bool pgrepl_list_databases(pgq *q, char ***out, int *n, char *err, size_t errcap)
+bool pgl_list_databases(pgq *q, char ***out, int *n, char *err, size_t errcap)
 {
-    return pgrepl_query_list(q, "pgrepl_list_databases", 0, NULL, "listing databases", out, n, err, errcap);
+    return pgl_query_list(q, "pgl_list_databases", 0, NULL, "listing databases", out, n, err, errcap);
 }
 
-void pgrepl_free_list(char **list, int n)
+void pgl_free_list(char **list, int n)
 {
     if (!list) return;
     for (int i = 0; i < n; i++) free(list[i]);
     free(list);
 }
 
-bool pgrepl_preflight_instance(pgq *q, int ndatabases, pgrepl_report *rep, char *err, size_t errcap)
+bool pgl_preflight_instance(pgq *q, int ndatabases, pgl_report *rep, char *err, size_t errcap)
 {
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_instance_settings"), 0, NULL);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_instance_settings"), 0, NULL);
     if (!r) {
-        pgrepl_seterr(err, errcap, "reading settings: %s", q->err);
+        pgq_seterr(err, errcap, "reading settings: %s", q->err);
         return false;
     }
     int version = atoi(PQgetvalue(r, 0, 0));
@@ -156,30 +156,30 @@ bool pgrepl_preflight_instance(pgq *q, int ndatabases, pgrepl_report *rep, char 
     rep->is_rds = is_rds;
 
     if (version < 120000)
-        pgrepl_report_add(rep, true, NULL, "PostgreSQL %d is older than 12: not supported", version);
+        pgl_report_add(rep, true, NULL, "PostgreSQL %d is older than 12: not supported", version);
     else if (version < 150000)
-        pgrepl_report_add(rep, false, NULL,
+        pgl_report_add(rep, false, NULL,
                           "PostgreSQL %d: no disable_on_error / pg_stat_subscription_stats before 15; "
                           "apply errors are seen only as a stalled subscription", version);
     if (strcmp(wal_level, "logical") != 0)
-        pgrepl_report_add(rep, true, NULL,
+        pgl_report_add(rep, true, NULL,
                           "wal_level is %s, not logical: set rds.logical_replication=1 in the "
                           "parameter group (needs a reboot the operator must schedule)", wal_level);
     if (max_slots - used_slots < ndatabases)
-        pgrepl_report_add(rep, true, NULL,
+        pgl_report_add(rep, true, NULL,
                           "max_replication_slots=%d with %d in use: %d more needed (one per database)",
                           max_slots, used_slots, ndatabases);
     if (max_senders - used_senders < ndatabases)
-        pgrepl_report_add(rep, true, NULL,
+        pgl_report_add(rep, true, NULL,
                           "max_wal_senders=%d with %d in use: %d more needed (one per database)",
                           max_senders, used_senders, ndatabases);
     if (strcmp(lmm, "fatal") == 0 || strcmp(lmm, "panic") == 0)
-        pgrepl_report_add(rep, true, NULL,
+        pgl_report_add(rep, true, NULL,
                           "log_min_messages=%s hides the restored instance's recovery lines "
                           "(\"redo done at\", end of WAL): set it to warning or lower", lmm);
     if (!(lcm[0] == 0 || strcmp(lcm, "C") == 0 || strcmp(lcm, "POSIX") == 0 ||
           strncmp(lcm, "en", 2) == 0 || strncmp(lcm, "C.", 2) == 0))
-        pgrepl_report_add(rep, true, NULL,
+        pgl_report_add(rep, true, NULL,
                           "lc_messages=%s: recovery lines are translated and cannot be read; use "
                           "an English or C locale for messages", lcm);
     PQclear(r);
@@ -187,18 +187,18 @@ bool pgrepl_preflight_instance(pgq *q, int ndatabases, pgrepl_report *rep, char 
         /* a prepared transaction holds back slot creation until it ends; one
          * prepared after the slot and caught by the snapshot would come back
          * to life on the target: prepare-source waits for none to be left.
-         * One older than PGREPL_PREPARED_STALE_S looks forgotten: refuse. */
+         * One older than PGL_PREPARED_STALE_S looks forgotten: refuse. */
         int n = 0;
         int64_t oldest = 0;
         char desc[300];
-        if (!pgrepl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, errcap)) return false;
-        if (n > 0 && oldest > PGREPL_PREPARED_STALE_S)
-            pgrepl_report_add(rep, true, NULL,
+        if (!pgl_prepared_xacts(q, &n, &oldest, desc, sizeof desc, err, errcap)) return false;
+        if (n > 0 && oldest > PGL_PREPARED_STALE_S)
+            pgl_report_add(rep, true, NULL,
                               "%d prepared transaction(s), the oldest %lld s old (forgotten?): slot creation "
                               "would wait for them; COMMIT PREPARED or ROLLBACK PREPARED first: %s",
                               n, (long long)oldest, desc);
         else if (n > 0)
-            pgrepl_report_add(rep, false, NULL,
+            pgl_report_add(rep, false, NULL,
                               "%d prepared transaction(s): slot creation and the snapshot wait for them to "
                               "end: %s", n, desc);
     }
@@ -207,12 +207,12 @@ bool pgrepl_preflight_instance(pgq *q, int ndatabases, pgrepl_report *rep, char 
 
 /* Add one finding listing the first column of every row of a query. */
 static bool list_finding(pgq *q, const char *sqlname, int np, const char *const *params,
-                         pgrepl_report *rep, bool fatal, const char *db, const char *what,
+                         pgl_report *rep, bool fatal, const char *db, const char *what,
                          char *err, size_t errcap)
 {
     PGresult *r = pgq_exec(q, pgq_sql(sqlname), np, params);
     if (!r) {
-        pgrepl_seterr(err, errcap, "%s: %s", what, q->err);
+        pgq_seterr(err, errcap, "%s: %s", what, q->err);
         return false;
     }
     int n = PQntuples(r);
@@ -224,62 +224,62 @@ static bool list_finding(pgq *q, const char *sqlname, int np, const char *const 
                 dbuf_appends(&l, ", ...");
                 break;
             }
-        pgrepl_report_add(rep, fatal, db, "%d %s: %s", n, what, l.data ? l.data : "");
+        pgl_report_add(rep, fatal, db, "%d %s: %s", n, what, l.data ? l.data : "");
         dbuf_free(&l);
     }
     PQclear(r);
     return true;
 }
 
-bool pgrepl_preflight_database(pgq *q, const char *db, const pgrepl_names *nm, bool allow_ri_full,
-                               pgrepl_report *rep, char *err, size_t errcap)
+bool pgl_preflight_database(pgq *q, const char *db, const pgl_db_names *nm, bool allow_ri_full,
+                               pgl_report *rep, char *err, size_t errcap)
 {
     const char *p[] = {nm->schema};
-    if (!list_finding(q, "pgrepl_tables_without_identity", 1, p, rep, !allow_ri_full, db,
+    if (!list_finding(q, "pgl_tables_without_identity", 1, p, rep, !allow_ri_full, db,
                       allow_ri_full ? "table(s) without primary key will get REPLICA IDENTITY FULL"
                                     : "table(s) without primary key or replica identity (UPDATE/DELETE "
                                       "would fail once published; allow --replica-identity-full)",
                       err, errcap))
         return false;
-    if (!list_finding(q, "pgrepl_unlogged_tables", 0, NULL, rep, true, db,
+    if (!list_finding(q, "pgl_unlogged_tables", 0, NULL, rep, true, db,
                       "unlogged table(s), not replicated", err, errcap))
         return false;
-    if (!list_finding(q, "pgrepl_foreign_tables", 0, NULL, rep, false, db,
+    if (!list_finding(q, "pgl_foreign_tables", 0, NULL, rep, false, db,
                       "foreign table(s), not replicated (data lives elsewhere)", err, errcap))
         return false;
-    if (!list_finding(q, "pgrepl_matviews", 0, NULL, rep, false, db,
+    if (!list_finding(q, "pgl_matviews", 0, NULL, rep, false, db,
                       "materialized view(s), stale on the target until refreshed", err, errcap))
         return false;
-    if (!list_finding(q, "pgrepl_schedulers", 0, NULL, rep, false, db,
+    if (!list_finding(q, "pgl_schedulers", 0, NULL, rep, false, db,
                       "scheduler extension(s): jobs are held on the target until cutover", err, errcap))
         return false;
     const char *sp[] = {nm->schema, "false"};
-    if (!list_finding(q, "pgrepl_sequences_unreadable", 2, sp, rep, true, db,
+    if (!list_finding(q, "pgl_sequences_unreadable", 2, sp, rep, true, db,
                       "sequence(s) the master user cannot read (GRANT SELECT ON SEQUENCE to it, or make it a "
                       "member of their owner): their values could not be carried to the target",
                       err, errcap))
         return false;
     int64_t lo = 0;
-    if (!pgrepl_large_objects(q, &lo, err, errcap)) return false;
+    if (!pgl_large_objects(q, &lo, err, errcap)) return false;
     if (lo > 0)
-        pgrepl_report_add(rep, true, db, "%lld large object(s): not replicated by logical replication",
+        pgl_report_add(rep, true, db, "%lld large object(s): not replicated by logical replication",
                           (long long)lo);
     return true;
 }
 
-bool pgrepl_large_objects(pgq *q, int64_t *count, char *err, size_t errcap)
+bool pgl_large_objects(pgq *q, int64_t *count, char *err, size_t errcap)
 {
     *count = -1;
     char v[32];
     bool isnull = false;
-    if (!pgq_scalar(q, pgq_sql("pgrepl_large_objects"), 0, NULL, v, sizeof v, &isnull) || isnull) {
-        pgrepl_seterr(err, errcap, "counting large objects: %s", isnull ? "no result" : q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_large_objects"), 0, NULL, v, sizeof v, &isnull) || isnull) {
+        pgq_seterr(err, errcap, "counting large objects: %s", isnull ? "no result" : q->err);
         return false;
     }
     char *end = NULL;
     long long n = strtoll(v, &end, 10);
     if (!end || *end || n < 0) {
-        pgrepl_seterr(err, errcap, "counting large objects: unexpected answer");
+        pgq_seterr(err, errcap, "counting large objects: unexpected answer");
         return false;
     }
     *count = n;
@@ -291,27 +291,27 @@ bool pgrepl_large_objects(pgq *q, int64_t *count, char *err, size_t errcap)
 static bool ensure_login_role(pgq *q, const char *role, const char *password, char *err, size_t errcap)
 {
     const char *p[] = {role};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_role_exists"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_role_exists"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "role %s: %s", role, q->err);
+        pgq_seterr(err, errcap, "role %s: %s", role, q->err);
         return false;
     }
     bool exists = PQntuples(r) > 0;
     PQclear(r);
     char *verifier = PQencryptPasswordConn(q->conn, password, role, NULL);
     if (!verifier) {
-        pgrepl_seterr(err, errcap, "role %s: cannot hash password: %s", role, PQerrorMessage(q->conn));
+        pgq_seterr(err, errcap, "role %s: cannot hash password: %s", role, PQerrorMessage(q->conn));
         return false;
     }
     const char *a[] = {role, verifier};
-    bool ok = pgrepl_ddl(q, exists ? "pgrepl_role_password" : "pgrepl_role_create", 2, a);
+    bool ok = pgq_tmpl_script(q, exists ? "pgl_role_password" : "pgl_role_create", 2, a);
     fc_wipe(verifier, strlen(verifier));
     PQfreemem(verifier);
     if (!ok) {
         /* a concurrent attempt may have created it: look again */
         if (!exists && strcmp(q->sqlstate, "42710") == 0)
             return ensure_login_role(q, role, password, err, errcap);
-        pgrepl_seterr(err, errcap, "role %s: %s", role, q->err);
+        pgq_seterr(err, errcap, "role %s: %s", role, q->err);
         return false;
     }
     return true;
@@ -320,7 +320,7 @@ static bool ensure_login_role(pgq *q, const char *role, const char *password, ch
 static bool role_exists(pgq *q, const char *role, bool *exists)
 {
     const char *p[] = {role};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_role_exists"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_role_exists"), 1, p);
     if (!r) return false;
     *exists = PQntuples(r) > 0;
     PQclear(r);
@@ -332,25 +332,25 @@ static bool ensure_member(pgq *q, const char *group, const char *member, char *e
 {
     const char *p[] = {member, group};
     char v[8];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_role_has_member"), 2, p, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "membership %s in %s: %s", member, group, q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_role_has_member"), 2, p, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "membership %s in %s: %s", member, group, q->err);
         return false;
     }
     if (v[0] == 't') return true;
     const char *a[] = {group, member};
-    if (!pgrepl_ddl(q, "pgrepl_grant_role", 2, a)) {
-        pgrepl_seterr(err, errcap, "GRANT %s TO %s: %s", group, member, q->err);
+    if (!pgq_tmpl_script(q, "pgl_grant_role", 2, a)) {
+        pgq_seterr(err, errcap, "GRANT %s TO %s: %s", group, member, q->err);
         return false;
     }
     return true;
 }
 
-bool pgrepl_create_roles(pgq *q, const pgrepl_names *nm, const char *admin_password,
+bool pgl_create_roles(pgq *q, const pgl_db_names *nm, const char *admin_password,
                          const char *sub_password, char *err, size_t errcap)
 {
     bool rds = false, rds_repl = false;
     if (!role_exists(q, "rds_superuser", &rds) || !role_exists(q, "rds_replication", &rds_repl)) {
-        pgrepl_seterr(err, errcap, "looking for RDS roles: %s", q->err);
+        pgq_seterr(err, errcap, "looking for RDS roles: %s", q->err);
         return false;
     }
     if (!ensure_login_role(q, nm->admin_role, admin_password, err, errcap)) return false;
@@ -364,7 +364,7 @@ bool pgrepl_create_roles(pgq *q, const pgrepl_names *nm, const char *admin_passw
         for (size_t i = 0; i < sizeof data_roles / sizeof data_roles[0]; i++) {
             bool have = false;
             if (!role_exists(q, data_roles[i], &have)) {
-                pgrepl_seterr(err, errcap, "looking for %s: %s", data_roles[i], q->err);
+                pgq_seterr(err, errcap, "looking for %s: %s", data_roles[i], q->err);
                 return false;
             }
             if (have && !ensure_member(q, data_roles[i], nm->admin_role, err, errcap)) return false;
@@ -373,47 +373,47 @@ bool pgrepl_create_roles(pgq *q, const pgrepl_names *nm, const char *admin_passw
         /* Self-managed PostgreSQL: the block needs to alter and terminate any
          * role, which only a superuser can do there. */
         const char *a[] = {nm->admin_role};
-        if (!pgrepl_ddl(q, "pgrepl_role_superuser", 1, a)) {
-            pgrepl_seterr(err, errcap, "ALTER ROLE %s SUPERUSER: %s", nm->admin_role, q->err);
+        if (!pgq_tmpl_script(q, "pgl_role_superuser", 1, a)) {
+            pgq_seterr(err, errcap, "ALTER ROLE %s SUPERUSER: %s", nm->admin_role, q->err);
             return false;
         }
     }
     if (!ensure_login_role(q, nm->sub_role, sub_password, err, errcap)) return false;
     if (rds_repl) return ensure_member(q, "rds_replication", nm->sub_role, err, errcap);
     const char *a[] = {nm->sub_role};
-    if (!pgrepl_ddl(q, "pgrepl_role_replication", 1, a)) {
-        pgrepl_seterr(err, errcap, "ALTER ROLE %s REPLICATION: %s", nm->sub_role, q->err);
+    if (!pgq_tmpl_script(q, "pgl_role_replication", 1, a)) {
+        pgq_seterr(err, errcap, "ALTER ROLE %s REPLICATION: %s", nm->sub_role, q->err);
         return false;
     }
     log_info("fleetcrypt roles ready", "admin=%s sub=%s rds=%d", nm->admin_role, nm->sub_role, rds);
     return true;
 }
 
-bool pgrepl_drop_roles(pgq *q, const pgrepl_names *nm, bool keep_admin, char *err, size_t errcap)
+bool pgl_drop_roles(pgq *q, const pgl_db_names *nm, bool keep_admin, char *err, size_t errcap)
 {
     const char *roles[] = {nm->sub_role, nm->admin_role};
     for (int i = 0; i < (keep_admin ? 1 : 2); i++) {
         const char *a[] = {roles[i]};
-        if (!pgrepl_ddl(q, "pgrepl_role_drop", 1, a)) {
-            pgrepl_seterr(err, errcap, "DROP ROLE %s: %s", roles[i], q->err);
+        if (!pgq_tmpl_script(q, "pgl_role_drop", 1, a)) {
+            pgq_seterr(err, errcap, "DROP ROLE %s: %s", roles[i], q->err);
             return false;
         }
     }
     return true;
 }
 
-bool pgrepl_cron_guard(pgq *q, const pgrepl_names *nm, bool *installed, char *err, size_t errcap)
+bool pgl_cron_guard(pgq *q, const pgl_db_names *nm, bool *installed, char *err, size_t errcap)
 {
     *installed = false;
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "looking for pg_cron: %s", q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "looking for pg_cron: %s", q->err);
         return false;
     }
     if (atoi(v) == 0) return true;
     const char *a[] = {nm->schema, nm->schema, nm->schema, nm->schema, nm->schema, nm->schema, nm->schema};
-    if (!pgrepl_ddl(q, "pgrepl_cron_guard", 7, a)) {
-        pgrepl_seterr(err, errcap, "keeping replicated pg_cron jobs held (trigger on cron.job): %s", q->err);
+    if (!pgq_tmpl_script(q, "pgl_cron_guard", 7, a)) {
+        pgq_seterr(err, errcap, "keeping replicated pg_cron jobs held (trigger on cron.job): %s", q->err);
         return false;
     }
     *installed = true;

@@ -1,7 +1,7 @@
-/* pgrepl_source — prepare-source (replica identity, DDL guard, publication,
+/* pgl_source — prepare-source (replica identity, DDL guard, publication,
  * slot), the slot's retained WAL and lag, and the DDL guard's findings. */
 #include "pgfence.h"
-#include "pgrepl.h"
+#include "pgl_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +13,17 @@
 /* REPLICA IDENTITY FULL on every table lacking a usable identity, or fail
  * with the list when the campaign does not allow it. Runs before the
  * publication exists: once it does, UPDATE/DELETE on such tables fail. */
-static bool fix_replica_identity(pgq *q, const pgrepl_names *nm, bool allow, char *err, size_t errcap)
+static bool fix_replica_identity(pgq *q, const pgl_db_names *nm, bool allow, char *err, size_t errcap)
 {
     const char *p[] = {nm->schema};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_tables_without_identity"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_tables_without_identity"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "finding tables without replica identity: %s", q->err);
+        pgq_seterr(err, errcap, "finding tables without replica identity: %s", q->err);
         return false;
     }
     int n = PQntuples(r);
     if (n > 0 && !allow) {
-        pgrepl_seterr(err, errcap,
+        pgq_seterr(err, errcap,
                       "%d table(s) without primary key or replica identity, first %s: "
                       "REPLICA IDENTITY FULL is not allowed by the campaign", n, PQgetvalue(r, 0, 0));
         PQclear(r);
@@ -31,18 +31,18 @@ static bool fix_replica_identity(pgq *q, const pgrepl_names *nm, bool allow, cha
     }
     for (int i = 0; i < n; i++) {
         const char *reg[] = {PQgetvalue(r, i, 1)};
-        PGresult *t = pgq_exec(q, pgq_sql("pgrepl_table_by_reg"), 1, reg);
+        PGresult *t = pgq_exec(q, pgq_sql("pgl_table_by_reg"), 1, reg);
         if (!t || PQntuples(t) != 1) {
-            pgrepl_seterr(err, errcap, "table %s: %s", PQgetvalue(r, i, 0), t ? "vanished" : q->err);
+            pgq_seterr(err, errcap, "table %s: %s", PQgetvalue(r, i, 0), t ? "vanished" : q->err);
             PQclear(t);
             PQclear(r);
             return false;
         }
         const char *a[] = {PQgetvalue(t, 0, 0), PQgetvalue(t, 0, 1)};
-        bool ok = pgrepl_ddl(q, "pgrepl_set_replica_identity_full", 2, a);
+        bool ok = pgq_tmpl_script(q, "pgl_set_replica_identity_full", 2, a);
         PQclear(t);
         if (!ok) {
-            pgrepl_seterr(err, errcap, "REPLICA IDENTITY FULL on %s: %s", PQgetvalue(r, i, 0), q->err);
+            pgq_seterr(err, errcap, "REPLICA IDENTITY FULL on %s: %s", PQgetvalue(r, i, 0), q->err);
             PQclear(r);
             return false;
         }
@@ -56,37 +56,37 @@ static bool event_trigger_exists(pgq *q, const char *name, bool *exists)
 {
     const char *p[] = {name};
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_event_trigger_exists"), 1, p, v, sizeof v, NULL)) return false;
+    if (!pgq_scalar(q, pgq_sql("pgl_event_trigger_exists"), 1, p, v, sizeof v, NULL)) return false;
     *exists = atoi(v) > 0;
     return true;
 }
 
 /* The DDL guard: fleetcrypt's schema, the event log, the function and the
  * two event triggers (ddl_command_end, sql_drop). */
-static bool ensure_guard(pgq *q, const pgrepl_names *nm, char *err, size_t errcap)
+static bool ensure_guard(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
 {
     const char *s4[] = {nm->schema, nm->schema, nm->schema, nm->schema};
-    if (!pgrepl_ddl(q, "pgrepl_guard_schema", 4, s4)) {
-        pgrepl_seterr(err, errcap, "creating schema %s: %s", nm->schema, q->err);
+    if (!pgq_tmpl_script(q, "pgl_guard_schema", 4, s4)) {
+        pgq_seterr(err, errcap, "creating schema %s: %s", nm->schema, q->err);
         return false;
     }
     if (!pgfence_create(q, nm->schema, err, errcap)) return false;
-    if (!pgrepl_ddl(q, "pgrepl_guard_function", 4, s4)) {
-        pgrepl_seterr(err, errcap, "creating the DDL guard function: %s", q->err);
+    if (!pgq_tmpl_script(q, "pgl_guard_function", 4, s4)) {
+        pgq_seterr(err, errcap, "creating the DDL guard function: %s", q->err);
         return false;
     }
     const char *trig[2] = {nm->guard_end, nm->guard_drop};
-    const char *sql[2] = {"pgrepl_guard_trigger_end", "pgrepl_guard_trigger_drop"};
+    const char *sql[2] = {"pgl_guard_trigger_end", "pgl_guard_trigger_drop"};
     for (int i = 0; i < 2; i++) {
         bool exists = false;
         if (!event_trigger_exists(q, trig[i], &exists)) {
-            pgrepl_seterr(err, errcap, "event trigger %s: %s", trig[i], q->err);
+            pgq_seterr(err, errcap, "event trigger %s: %s", trig[i], q->err);
             return false;
         }
         if (exists) continue;
         const char *a[] = {trig[i], nm->schema};
-        if (!pgrepl_ddl(q, sql[i], 2, a) && strcmp(q->sqlstate, "42710") != 0) {
-            pgrepl_seterr(err, errcap,
+        if (!pgq_tmpl_script(q, sql[i], 2, a) && strcmp(q->sqlstate, "42710") != 0) {
+            pgq_seterr(err, errcap,
                           "creating event trigger %s (needs superuser, or rds_superuser on RDS): %s",
                           trig[i], q->err);
             return false;
@@ -95,12 +95,12 @@ static bool ensure_guard(pgq *q, const pgrepl_names *nm, char *err, size_t errca
     return true;
 }
 
-static bool ensure_publication(pgq *q, const pgrepl_names *nm, char *err, size_t errcap)
+static bool ensure_publication(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
 {
     const char *p[] = {nm->publication};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_publication_exists"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_publication_exists"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "publication %s: %s", nm->publication, q->err);
+        pgq_seterr(err, errcap, "publication %s: %s", nm->publication, q->err);
         return false;
     }
     int n = PQntuples(r);
@@ -108,14 +108,14 @@ static bool ensure_publication(pgq *q, const pgrepl_names *nm, char *err, size_t
     PQclear(r);
     if (n > 0) {
         if (!all) {
-            pgrepl_seterr(err, errcap, "publication %s exists but is not FOR ALL TABLES", nm->publication);
+            pgq_seterr(err, errcap, "publication %s exists but is not FOR ALL TABLES", nm->publication);
             return false;
         }
         return true;
     }
     const char *a[] = {nm->publication};
-    if (!pgrepl_ddl(q, "pgrepl_publication_create", 1, a) && strcmp(q->sqlstate, "42710") != 0) {
-        pgrepl_seterr(err, errcap, "creating publication %s: %s", nm->publication, q->err);
+    if (!pgq_tmpl_script(q, "pgl_publication_create", 1, a) && strcmp(q->sqlstate, "42710") != 0) {
+        pgq_seterr(err, errcap, "creating publication %s: %s", nm->publication, q->err);
         return false;
     }
     return true;
@@ -124,10 +124,10 @@ static bool ensure_publication(pgq *q, const pgrepl_names *nm, char *err, size_t
 /* Name the transactions a waiting slot creation is blocked by. */
 static void describe_blockers(pgq *q, char *out, size_t cap)
 {
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_blockers"), 0, NULL);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_slot_blockers"), 0, NULL);
     out[0] = 0;
     if (!r) {
-        pgrepl_seterr(out, cap, "(cannot list transactions: %s)", q->err);
+        pgq_seterr(out, cap, "(cannot list transactions: %s)", q->err);
         return;
     }
     dbuf b;
@@ -142,22 +142,22 @@ static void describe_blockers(pgq *q, char *out, size_t cap)
     PQclear(r);
 }
 
-static bool ensure_slot(pgq *q, const pgrepl_names *nm, int timeout_ms, fc_lsn *slot_lsn, char *err,
+static bool ensure_slot(pgq *q, const pgl_db_names *nm, int timeout_ms, fc_lsn *slot_lsn, char *err,
                         size_t errcap)
 {
     const char *p[] = {nm->slot};
     char dbname[256];
     fc_strlcpy(dbname, PQdb(q->conn), sizeof dbname);
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_get"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_slot_get"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "slot %s: %s", nm->slot, q->err);
+        pgq_seterr(err, errcap, "slot %s: %s", nm->slot, q->err);
         return false;
     }
     if (PQntuples(r) > 0) {
         bool ok = strcmp(PQgetvalue(r, 0, 0), "pgoutput") == 0 &&
                   strcmp(PQgetvalue(r, 0, 1), "logical") == 0 && strcmp(PQgetvalue(r, 0, 2), dbname) == 0;
         if (!ok) {
-            pgrepl_seterr(err, errcap, "slot %s exists but is not a pgoutput slot of database %s",
+            pgq_seterr(err, errcap, "slot %s exists but is not a pgoutput slot of database %s",
                           nm->slot, dbname);
             PQclear(r);
             return false;
@@ -172,11 +172,11 @@ static bool ensure_slot(pgq *q, const pgrepl_names *nm, int timeout_ms, fc_lsn *
     snprintf(ms, sizeof ms, "%d", timeout_ms > 0 ? timeout_ms : 60000);
     const char *st[] = {"statement_timeout", ms};
     if (!pgq_cmd(q, "SELECT set_config($1, $2, false)", 2, st)) {
-        pgrepl_seterr(err, errcap, "setting the slot timeout: %s", q->err);
+        pgq_seterr(err, errcap, "setting the slot timeout: %s", q->err);
         return false;
     }
     char lsn[FC_LSN_STRLEN + 8];
-    bool ok = pgq_scalar(q, pgq_sql("pgrepl_slot_create"), 1, p, lsn, sizeof lsn, NULL);
+    bool ok = pgq_scalar(q, pgq_sql("pgl_slot_create"), 1, p, lsn, sizeof lsn, NULL);
     char saved_state[6];
     fc_strlcpy(saved_state, q->sqlstate, sizeof saved_state);
     char saved_err[sizeof q->err];
@@ -187,25 +187,25 @@ static bool ensure_slot(pgq *q, const pgrepl_names *nm, int timeout_ms, fc_lsn *
         if (strcmp(saved_state, "57014") == 0) { /* query_canceled: the timeout */
             char who[900];
             describe_blockers(q, who, sizeof who);
-            pgrepl_seterr(err, errcap,
+            pgq_seterr(err, errcap,
                           "creating slot %s waited %s ms for running transactions to finish: %s",
                           nm->slot, ms, who);
         } else if (strcmp(saved_state, "42710") == 0) { /* created concurrently */
             return ensure_slot(q, nm, timeout_ms, slot_lsn, err, errcap);
         } else {
-            pgrepl_seterr(err, errcap, "creating slot %s: %s", nm->slot, saved_err);
+            pgq_seterr(err, errcap, "creating slot %s: %s", nm->slot, saved_err);
         }
         return false;
     }
     if (!lsn_parse(lsn, slot_lsn)) {
-        pgrepl_seterr(err, errcap, "slot %s: unexpected LSN %s", nm->slot, lsn);
+        pgq_seterr(err, errcap, "slot %s: unexpected LSN %s", nm->slot, lsn);
         return false;
     }
     log_info("slot created", "slot=%s lsn=%s", nm->slot, lsn);
     return true;
 }
 
-bool pgrepl_prepare_source(pgq *q, const pgrepl_names *nm, const pgrepl_source_opts *o,
+bool pgl_prepare_source(pgq *q, const pgl_db_names *nm, const pgl_source_opts *o,
                            fc_lsn *slot_lsn, char *err, size_t errcap)
 {
     *slot_lsn = FC_LSN_INVALID;
@@ -220,13 +220,13 @@ bool pgrepl_prepare_source(pgq *q, const pgrepl_names *nm, const pgrepl_source_o
     return true;
 }
 
-bool pgrepl_slot_status(pgq *q, const char *slot, pgrepl_slot_info *out, char *err, size_t errcap)
+bool pgl_slot_status(pgq *q, const char *slot, pgl_slot_info *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     const char *p[] = {slot};
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_retained"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_retained"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "slot %s: %s", slot, q->err);
+        pgq_seterr(err, errcap, "slot %s: %s", slot, q->err);
         return false;
     }
     if (PQntuples(r) == 0) {
@@ -244,13 +244,13 @@ bool pgrepl_slot_status(pgq *q, const char *slot, pgrepl_slot_info *out, char *e
     return true;
 }
 
-bool pgrepl_ddl_check(pgq *q, const pgrepl_names *nm, int *count, char *events, size_t evcap,
+bool pgl_ddl_check(pgq *q, const pgl_db_names *nm, int *count, char *events, size_t evcap,
                       char *err, size_t errcap)
 {
     const char *a[] = {nm->schema};
-    PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_ddl_events", 1, a, 0, NULL);
+    PGresult *r = pgq_tmpl_exec(q, "pgl_ddl_events", 1, a, 0, NULL);
     if (!r) {
-        pgrepl_seterr(err, errcap, "reading the DDL guard's log: %s", q->err);
+        pgq_seterr(err, errcap, "reading the DDL guard's log: %s", q->err);
         return false;
     }
     *count = atoi(PQgetvalue(r, 0, 0));
@@ -259,15 +259,15 @@ bool pgrepl_ddl_check(pgq *q, const pgrepl_names *nm, int *count, char *events, 
     return true;
 }
 
-bool pgrepl_prepared_xacts(pgq *q, int *count, int64_t *oldest_age_s, char *desc, size_t desccap, char *err,
+bool pgl_prepared_xacts(pgq *q, int *count, int64_t *oldest_age_s, char *desc, size_t desccap, char *err,
                            size_t errcap)
 {
     *count = 0;
     *oldest_age_s = 0;
     if (desc && desccap) desc[0] = 0;
-    PGresult *r = pgq_exec(q, pgq_sql("pgrepl_prepared_list"), 0, NULL);
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_prepared_list"), 0, NULL);
     if (!r) {
-        pgrepl_seterr(err, errcap, "listing prepared transactions: %s", q->err);
+        pgq_seterr(err, errcap, "listing prepared transactions: %s", q->err);
         return false;
     }
     int n = PQntuples(r);

@@ -1,7 +1,7 @@
-/* pgrepl_target — the restored instance: inherited slots and objects, held
+/* pgl_target — the restored instance: inherited slots and objects, held
  * scheduler jobs, the subscription started at the end of the restored WAL,
  * its status, and its removal. */
-#include "pgrepl.h"
+#include "pgl_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ static bool schema_exists(pgq *q, const char *schema, bool *exists)
 {
     const char *p[] = {schema};
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_schema_exists"), 1, p, v, sizeof v, NULL)) return false;
+    if (!pgq_scalar(q, pgq_sql("pgl_schema_exists"), 1, p, v, sizeof v, NULL)) return false;
     *exists = atoi(v) > 0;
     return true;
 }
@@ -24,9 +24,9 @@ static bool drop_slot(pgq *q, const char *slot, char *err, size_t errcap)
 {
     for (int attempt = 0; attempt < 50; attempt++) {
         const char *p[] = {slot};
-        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_slot_get"), 1, p);
+        PGresult *r = pgq_exec(q, pgq_sql("pgl_slot_get"), 1, p);
         if (!r) {
-            pgrepl_seterr(err, errcap, "slot %s: %s", slot, q->err);
+            pgq_seterr(err, errcap, "slot %s: %s", slot, q->err);
             return false;
         }
         if (PQntuples(r) == 0) {
@@ -37,39 +37,39 @@ static bool drop_slot(pgq *q, const char *slot, char *err, size_t errcap)
         PQclear(r);
         if (active) {
             /* the walsender serving it: pg_replication_slots.active_pid */
-            PGresult *s = pgq_exec(q, pgq_sql("pgrepl_target_slots"), 0, NULL);
+            PGresult *s = pgq_exec(q, pgq_sql("pgl_target_slots"), 0, NULL);
             if (s) {
                 for (int i = 0; i < PQntuples(s); i++)
                     if (strcmp(PQgetvalue(s, i, 0), slot) == 0 && atoi(PQgetvalue(s, i, 2)) > 0) {
                         const char *pid[] = {PQgetvalue(s, i, 2)};
-                        pgq_cmd(q, pgq_sql("pgrepl_terminate_pid"), 1, pid);
+                        pgq_cmd(q, pgq_sql("pgl_terminate_pid"), 1, pid);
                     }
                 PQclear(s);
             }
             fc_sleep_ms(100);
             continue;
         }
-        if (pgq_cmd(q, pgq_sql("pgrepl_drop_slot"), 1, p)) return true;
+        if (pgq_cmd(q, pgq_sql("pgl_drop_slot"), 1, p)) return true;
         if (strcmp(q->sqlstate, "42704") == 0) return true;         /* already gone */
         if (strcmp(q->sqlstate, "55006") != 0) {                    /* not "in use" */
-            pgrepl_seterr(err, errcap, "dropping slot %s: %s", slot, q->err);
+            pgq_seterr(err, errcap, "dropping slot %s: %s", slot, q->err);
             return false;
         }
         fc_sleep_ms(100);
     }
-    pgrepl_seterr(err, errcap, "slot %s stays active: its consumer keeps reconnecting", slot);
+    pgq_seterr(err, errcap, "slot %s stays active: its consumer keeps reconnecting", slot);
     return false;
 }
 
-bool pgrepl_clean_target(pgq *q, const pgrepl_names *nm, bool drop_slots, int *slots_dropped,
+bool pgl_clean_target(pgq *q, const pgl_db_names *nm, bool drop_slots, int *slots_dropped,
                          int *jobs_held, char *err, size_t errcap)
 {
     *slots_dropped = 0;
     *jobs_held = 0;
     if (drop_slots) {
-        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_target_slots"), 0, NULL);
+        PGresult *r = pgq_exec(q, pgq_sql("pgl_target_slots"), 0, NULL);
         if (!r) {
-            pgrepl_seterr(err, errcap, "listing inherited slots: %s", q->err);
+            pgq_seterr(err, errcap, "listing inherited slots: %s", q->err);
             return false;
         }
         for (int i = 0; i < PQntuples(r); i++) {
@@ -85,39 +85,39 @@ bool pgrepl_clean_target(pgq *q, const pgrepl_names *nm, bool drop_slots, int *s
     /* fleetcrypt's own inherited objects: the guard must not fire on the
      * target, and the publication is only needed on the source */
     const char *t1[] = {nm->guard_end}, *t2[] = {nm->guard_drop}, *pub[] = {nm->publication};
-    if (!pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t1) ||
-        !pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t2) ||
-        !pgrepl_ddl(q, "pgrepl_publication_drop", 1, pub)) {
-        pgrepl_seterr(err, errcap, "dropping inherited fleetcrypt objects: %s", q->err);
+    if (!pgq_tmpl_script(q, "pgl_event_trigger_drop", 1, t1) ||
+        !pgq_tmpl_script(q, "pgl_event_trigger_drop", 1, t2) ||
+        !pgq_tmpl_script(q, "pgl_publication_drop", 1, pub)) {
+        pgq_seterr(err, errcap, "dropping inherited fleetcrypt objects: %s", q->err);
         return false;
     }
     /* scheduler jobs would run twice (here and on the source): hold them */
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "looking for pg_cron: %s", q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "looking for pg_cron: %s", q->err);
         return false;
     }
     if (atoi(v) > 0) {
         bool have = false;
         if (!schema_exists(q, nm->schema, &have)) {
-            pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+            pgq_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
             return false;
         }
         if (!have) {
             const char *s4[] = {nm->schema, nm->schema, nm->schema, nm->schema};
-            if (!pgrepl_ddl(q, "pgrepl_guard_schema", 4, s4)) {
-                pgrepl_seterr(err, errcap, "creating schema %s: %s", nm->schema, q->err);
+            if (!pgq_tmpl_script(q, "pgl_guard_schema", 4, s4)) {
+                pgq_seterr(err, errcap, "creating schema %s: %s", nm->schema, q->err);
                 return false;
             }
         }
         const char *a[] = {nm->schema};
-        if (!pgrepl_ddl(q, "pgrepl_held_jobs_table", 1, a)) {
-            pgrepl_seterr(err, errcap, "creating the held-jobs record: %s", q->err);
+        if (!pgq_tmpl_script(q, "pgl_held_jobs_table", 1, a)) {
+            pgq_seterr(err, errcap, "creating the held-jobs record: %s", q->err);
             return false;
         }
-        PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_cron_hold", 1, a, 0, NULL);
+        PGresult *r = pgq_tmpl_exec(q, "pgl_cron_hold", 1, a, 0, NULL);
         if (!r) {
-            pgrepl_seterr(err, errcap, "holding pg_cron jobs: %s", q->err);
+            pgq_seterr(err, errcap, "holding pg_cron jobs: %s", q->err);
             return false;
         }
         *jobs_held = atoi(PQcmdTuples(r));
@@ -126,15 +126,15 @@ bool pgrepl_clean_target(pgq *q, const pgrepl_names *nm, bool drop_slots, int *s
     return true;
 }
 
-static bool sub_get(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *oid, size_t oidcap,
+static bool sub_get(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *oid, size_t oidcap,
                     char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     const char *p[] = {nm->subscription};
     bool v15 = pgq_server_version(q) >= 150000;
-    PGresult *r = pgq_exec(q, pgq_sql(v15 ? "pgrepl_sub_get" : "pgrepl_sub_get_pg14"), 1, p);
+    PGresult *r = pgq_exec(q, pgq_sql(v15 ? "pgl_sub_get" : "pgl_sub_get_pg14"), 1, p);
     if (!r) {
-        pgrepl_seterr(err, errcap, "subscription %s: %s", nm->subscription, q->err);
+        pgq_seterr(err, errcap, "subscription %s: %s", nm->subscription, q->err);
         return false;
     }
     if (PQntuples(r) > 0) {
@@ -149,19 +149,19 @@ static bool sub_get(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *
     return true;
 }
 
-bool pgrepl_sub_exists(pgq *q, const pgrepl_names *nm, bool *exists, char *err, size_t errcap)
+bool pgl_sub_exists(pgq *q, const pgl_db_names *nm, bool *exists, char *err, size_t errcap)
 {
     const char *p[] = {nm->subscription};
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_sub_exists"), 1, p, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "subscription %s: %s", nm->subscription, q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_sub_exists"), 1, p, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "subscription %s: %s", nm->subscription, q->err);
         return false;
     }
     *exists = atoi(v) > 0;
     return true;
 }
 
-bool pgrepl_sub_status(pgq *q, const pgrepl_names *nm, pgrepl_sub_info *out, char *err, size_t errcap)
+bool pgl_sub_status(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *err, size_t errcap)
 {
     return sub_get(q, nm, out, NULL, 0, err, errcap);
 }
@@ -180,7 +180,7 @@ static bool copy_field(dbuf *b, const char *v, bool last)
  * never written to the server log, whatever log_statement says. */
 static bool copy_sub_args(pgq *q, const dbuf *row)
 {
-    PGresult *r = PQexec(q->conn, pgq_sql("pgrepl_sub_args_copy"));
+    PGresult *r = PQexec(q->conn, pgq_sql("pgl_sub_args_copy"));
     bool ok = r && PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     if (!ok) {
@@ -201,8 +201,8 @@ static bool copy_sub_args(pgq *q, const dbuf *row)
  * out of every statement the target logs and out of every error: the
  * arguments travel as COPY data into a temporary table dropped at commit,
  * a fixed DO block executes the statement and re-raises a failure with the
- * password masked (db/sql/pgrepl_sub_create.sql); q->err is scrubbed again here. */
-static bool create_subscription(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source, char *err,
+ * password masked (db/sql/pgl_sub_create.sql); q->err is scrubbed again here. */
+static bool create_subscription(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, char *err,
                                 size_t errcap)
 {
     dbuf ci, row;
@@ -211,7 +211,7 @@ static bool create_subscription(pgq *q, const pgrepl_names *nm, const pgq_connin
     bool ok = pgq_conninfo_string(source, &ci);
     if (!ok) {
         dbuf_free_secure(&ci);
-        pgrepl_seterr(err, errcap, "connection string too long");
+        pgq_seterr(err, errcap, "connection string too long");
         return false;
     }
     ok = copy_field(&row, nm->subscription, false) && copy_field(&row, ci.data, false) &&
@@ -220,11 +220,11 @@ static bool create_subscription(pgq *q, const pgrepl_names *nm, const pgq_connin
     dbuf_free_secure(&ci);
     if (!ok) {
         dbuf_free_secure(&row);
-        pgrepl_seterr(err, errcap, "subscription arguments too long");
+        pgq_seterr(err, errcap, "subscription arguments too long");
         return false;
     }
-    ok = pgq_cmd(q, "BEGIN", 0, NULL) && pgq_cmd(q, pgq_sql("pgrepl_sub_args"), 0, NULL) && copy_sub_args(q, &row) &&
-         pgq_cmd(q, pgq_sql("pgrepl_sub_create"), 0, NULL) && pgq_cmd(q, "COMMIT", 0, NULL);
+    ok = pgq_cmd(q, "BEGIN", 0, NULL) && pgq_cmd(q, pgq_sql("pgl_sub_args"), 0, NULL) && copy_sub_args(q, &row) &&
+         pgq_cmd(q, pgq_sql("pgl_sub_create"), 0, NULL) && pgq_cmd(q, "COMMIT", 0, NULL);
     dbuf_free_secure(&row);
     if (ok) return true;
     pgq_redact(q->err, source->password);
@@ -236,17 +236,17 @@ static bool create_subscription(pgq *q, const pgrepl_names *nm, const pgq_connin
     fc_strlcpy(q->err, saved, sizeof q->err);
     fc_strlcpy(q->sqlstate, state, sizeof q->sqlstate);
     if (!strcmp(q->sqlstate, "42710")) return true; /* created by a concurrent attempt */
-    pgrepl_seterr(err, errcap, "creating subscription %s: %s", nm->subscription, q->err);
+    pgq_seterr(err, errcap, "creating subscription %s: %s", nm->subscription, q->err);
     return false;
 }
 
-bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source, fc_lsn start,
+bool pgl_subscribe(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, fc_lsn start,
                       char *err, size_t errcap)
 {
     char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN];
-    pgrepl_sub_info si;
+    pgl_sub_info si;
     if (start == FC_LSN_INVALID) {
-        pgrepl_seterr(err, errcap, "no start LSN");
+        pgq_seterr(err, errcap, "no start LSN");
         return false;
     }
     if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
@@ -254,14 +254,14 @@ bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source
         if (!create_subscription(q, nm, source, err, errcap)) return false;
         if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
         if (!si.exists) {
-            pgrepl_seterr(err, errcap, "subscription %s missing right after creation", nm->subscription);
+            pgq_seterr(err, errcap, "subscription %s missing right after creation", nm->subscription);
             return false;
         }
     }
     if (si.enabled) {
         /* already running: the origin was set by an earlier attempt */
         if (si.remote_lsn != FC_LSN_INVALID && si.remote_lsn < start) {
-            pgrepl_seterr(err, errcap,
+            pgq_seterr(err, errcap,
                           "subscription %s is enabled with origin at %s, before the start %s: "
                           "refusing (it would apply transactions twice)",
                           nm->subscription, lsn_format(si.remote_lsn, a), lsn_format(start, b));
@@ -272,9 +272,9 @@ bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source
     if (si.remote_lsn == FC_LSN_INVALID) {
         lsn_format(start, a);
         const char *p[] = {nm->subscription, a};
-        PGresult *r = pgq_exec(q, pgq_sql("pgrepl_origin_advance"), 2, p);
+        PGresult *r = pgq_exec(q, pgq_sql("pgl_origin_advance"), 2, p);
         if (!r || PQntuples(r) != 1) {
-            pgrepl_seterr(err, errcap, "advancing the origin of %s to %s: %s", nm->subscription, a,
+            pgq_seterr(err, errcap, "advancing the origin of %s to %s: %s", nm->subscription, a,
                           r ? "subscription not found or enabled" : q->err);
             PQclear(r);
             return false;
@@ -284,7 +284,7 @@ bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source
     } else if (si.remote_lsn != start) {
         /* disabled after it made progress: an apply error (disable_on_error)
          * or an operator; never move the origin back, never re-enable blindly */
-        pgrepl_seterr(err, errcap,
+        pgq_seterr(err, errcap,
                       "subscription %s is disabled with origin at %s (start was %s): apply errors "
                       "%lld; it stopped after progress, look at the target's log",
                       nm->subscription, lsn_format(si.remote_lsn, a), lsn_format(start, b),
@@ -292,40 +292,40 @@ bool pgrepl_subscribe(pgq *q, const pgrepl_names *nm, const pgq_conninfo *source
         return false;
     }
     const char *e[] = {nm->subscription};
-    if (!pgrepl_ddl(q, "pgrepl_sub_enable", 1, e)) {
-        pgrepl_seterr(err, errcap, "enabling %s: %s", nm->subscription, q->err);
+    if (!pgq_tmpl_script(q, "pgl_sub_enable", 1, e)) {
+        pgq_seterr(err, errcap, "enabling %s: %s", nm->subscription, q->err);
         return false;
     }
     return true;
 }
 
-bool pgrepl_teardown_target(pgq *q, const pgrepl_names *nm, char *err, size_t errcap)
+bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
 {
-    pgrepl_sub_info si;
+    pgl_sub_info si;
     if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
     if (!si.exists) return true;
     const char *a[] = {nm->subscription};
     /* the slot belongs to the source and is dropped there, directly */
-    if (!pgrepl_ddl(q, "pgrepl_sub_disable", 1, a) || !pgrepl_ddl(q, "pgrepl_sub_detach_slot", 1, a) ||
-        !pgrepl_ddl(q, "pgrepl_sub_drop", 1, a)) {
+    if (!pgq_tmpl_script(q, "pgl_sub_disable", 1, a) || !pgq_tmpl_script(q, "pgl_sub_detach_slot", 1, a) ||
+        !pgq_tmpl_script(q, "pgl_sub_drop", 1, a)) {
         if (strcmp(q->sqlstate, "42704") == 0) return true;
-        pgrepl_seterr(err, errcap, "dropping subscription %s: %s", nm->subscription, q->err);
+        pgq_seterr(err, errcap, "dropping subscription %s: %s", nm->subscription, q->err);
         return false;
     }
     log_info("subscription dropped", "subscription=%s", nm->subscription);
     return true;
 }
 
-bool pgrepl_resume_teardown(pgq *q, const pgrepl_names *nm, bool *resumed, char *err, size_t errcap)
+bool pgl_resume_teardown(pgq *q, const pgl_db_names *nm, bool *resumed, char *err, size_t errcap)
 {
     *resumed = false;
-    pgrepl_sub_info si;
+    pgl_sub_info si;
     if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
     /* enabled, gone, or disabled by an apply error (disable_on_error): not ours to undo */
     if (!si.exists || si.enabled || si.apply_errors > 0 || si.sync_errors > 0) return true;
     const char *a[] = {nm->subscription, nm->slot};
-    if (!pgrepl_ddl(q, "pgrepl_sub_attach_slot", 2, a) || !pgrepl_ddl(q, "pgrepl_sub_enable", 1, a)) {
-        pgrepl_seterr(err, errcap, "re-enabling subscription %s: %s", nm->subscription, q->err);
+    if (!pgq_tmpl_script(q, "pgl_sub_attach_slot", 2, a) || !pgq_tmpl_script(q, "pgl_sub_enable", 1, a)) {
+        pgq_seterr(err, errcap, "re-enabling subscription %s: %s", nm->subscription, q->err);
         return false;
     }
     *resumed = true;
@@ -334,36 +334,36 @@ bool pgrepl_resume_teardown(pgq *q, const pgrepl_names *nm, bool *resumed, char 
     return true;
 }
 
-bool pgrepl_cleanup_target(pgq *q, const pgrepl_names *nm, int *jobs_released, char *err, size_t errcap)
+bool pgl_cleanup_target(pgq *q, const pgl_db_names *nm, int *jobs_released, char *err, size_t errcap)
 {
     *jobs_released = 0;
     bool have = false;
     if (!schema_exists(q, nm->schema, &have)) {
-        pgrepl_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
+        pgq_seterr(err, errcap, "schema %s: %s", nm->schema, q->err);
         return false;
     }
     if (!have) return true;
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgrepl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
-        pgrepl_seterr(err, errcap, "looking for pg_cron: %s", q->err);
+    if (!pgq_scalar(q, pgq_sql("pgl_cron_present"), 0, NULL, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "looking for pg_cron: %s", q->err);
         return false;
     }
     if (atoi(v) > 0) {
         const char *a[] = {nm->schema};
         /* the held-jobs table exists only where jobs were held */
-        PGresult *r = pgrepl_tmpl_exec(q, "pgrepl_cron_release", 1, a, 0, NULL);
+        PGresult *r = pgq_tmpl_exec(q, "pgl_cron_release", 1, a, 0, NULL);
         if (r) {
             *jobs_released = atoi(PQcmdTuples(r));
             PQclear(r);
         } else if (strcmp(q->sqlstate, "42P01") != 0) {
-            pgrepl_seterr(err, errcap, "releasing held pg_cron jobs: %s", q->err);
+            pgq_seterr(err, errcap, "releasing held pg_cron jobs: %s", q->err);
             return false;
         }
     }
     const char *t1[] = {nm->guard_end}, *t2[] = {nm->guard_drop}, *s[] = {nm->schema};
-    if (!pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t1) ||
-        !pgrepl_ddl(q, "pgrepl_event_trigger_drop", 1, t2) || !pgrepl_ddl(q, "pgrepl_schema_drop", 1, s)) {
-        pgrepl_seterr(err, errcap, "dropping fleetcrypt's schema on the target: %s", q->err);
+    if (!pgq_tmpl_script(q, "pgl_event_trigger_drop", 1, t1) ||
+        !pgq_tmpl_script(q, "pgl_event_trigger_drop", 1, t2) || !pgq_tmpl_script(q, "pgl_schema_drop", 1, s)) {
+        pgq_seterr(err, errcap, "dropping fleetcrypt's schema on the target: %s", q->err);
         return false;
     }
     return true;

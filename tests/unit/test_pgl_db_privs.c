@@ -1,5 +1,5 @@
-/* test_pgrepl_privs — the pure part of the privilege sync
- * (worker/strategies/pglogical/db/pgrepl_privs.c): a list-valued role
+/* test_pgl_db_privs — the pure part of the privilege sync
+ * (worker/strategies/pglogical/db/pgl_db_privs.c): a list-valued role
  * setting as PostgreSQL stores it in pg_db_role_setting ('s, "$user", public') split into the elements that
  * are re-applied one literal each; malformed values are refused rather
  * than guessed. */
@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgrepl_privs.h"
+#include "pgl_db_privs.h"
 
 static void expect_split(const char *v, int n, const char *const *want)
 {
     char *el[8];
-    int got = pgrepl_privs_split_list(v, el, 8);
+    int got = pgl_privs_split_list(v, el, 8);
     assert_int_equal(got, n);
     for (int i = 0; i < got; i++) {
         assert_string_equal(el[i], want[i]);
@@ -40,11 +40,11 @@ static void test_split_refuses_malformed(void **state)
 {
     (void)state;
     char *el[8];
-    assert_int_equal(pgrepl_privs_split_list("\"unterminated", el, 8), -1);
-    assert_int_equal(pgrepl_privs_split_list("a,,b", el, 8), -1);
-    assert_int_equal(pgrepl_privs_split_list("a b", el, 8), -1);
-    assert_int_equal(pgrepl_privs_split_list("a,", el, 8), -1);
-    assert_int_equal(pgrepl_privs_split_list("a,b,c", el, 2), -1); /* more than max */
+    assert_int_equal(pgl_privs_split_list("\"unterminated", el, 8), -1);
+    assert_int_equal(pgl_privs_split_list("a,,b", el, 8), -1);
+    assert_int_equal(pgl_privs_split_list("a b", el, 8), -1);
+    assert_int_equal(pgl_privs_split_list("a,", el, 8), -1);
+    assert_int_equal(pgl_privs_split_list("a,b,c", el, 2), -1); /* more than max */
 }
 
 int main(void)
