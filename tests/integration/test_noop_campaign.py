@@ -22,10 +22,16 @@ def test_noop_thousand_instances_no_aws(world, awssim):
         assert r.returncode == 0, r.stderr
         assert f"{N} instance(s)" in r.stdout, r.stdout
 
+        last = {}
+
         def done():
             st = stack.status("nq")
+            last["counts"] = st["counts"]
             return st if st["state"] == "done" else None
-        st = wait_until(done, timeout=900, interval=2, what="noop campaign done")
+        try:
+            st = wait_until(done, timeout=420, interval=2, what="noop campaign done")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; counts {last.get('counts')}\n{stack.diagnostics()}") from None
         assert st["counts"]["done"] == N, json.dumps(st["counts"])
         assert sum(v for k, v in st["counts"].items() if k != "done") == 0, st["counts"]
         for i in st["instances"]:
