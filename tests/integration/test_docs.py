@@ -8,8 +8,8 @@ import subprocess
 from fclib import REPO
 
 SOURCE_DIRS = ("lib", "worker", "coordinator", "cli", "tools", "proto", "lua", "sql",
-               "deploy/local", "deploy/k8s")
-SOURCE_EXT = (".c", ".h", ".proto", ".lua", ".sql", ".py", "")
+               "deploy/local", "deploy/k8s", "deploy/docker", "deploy/systemd", "deploy/kafka", "deploy/grafana")
+SOURCE_EXT = (".c", ".h", ".proto", ".lua", ".sql", ".py", "", ".yaml", ".in", ".json", ".env", ".example")
 
 
 def tracked_sources():
