@@ -40,10 +40,10 @@ int cli_strategies(fc_config *cfg, int argc, char **argv); /* strategies.c */
 void cli_strategies_help(FILE *f, const char *command);
 
 /* Shared by report.c and retire.c (defined in report.c). */
-/* Value of field name in an HGETALL reply, "" if absent. */
-const char *cli_kv(const redisReply *r, const char *name);
+/* Value of field name in a hash read from the store, "" if absent. */
+const char *cli_kv(const store_kv *h, const char *name);
 /* Campaign retention in days: field retention_days, else spec.retention_days, else 30. */
-int cli_retention_days(const redisReply *campaign_hash);
+int cli_retention_days(const store_kv *campaign_hash);
 /* An AWS session for region (NULL/"" = the environment's), or NULL with the
  * reason printed; its client is aws_session_client(). No shared rate limit. */
 aws_session *cli_aws(const char *region);
@@ -84,9 +84,6 @@ int cli_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3))
  * applied (*i moved onto its value: `continue` the loop), 0 not a config
  * flag, -1 invalid (message printed). */
 int cli_config_flag(fc_config *cfg, int argc, char **argv, int *i);
-/* True when *r is an array reply; otherwise frees it (*r = NULL) and prints
- * "redis unavailable". */
-bool cli_array_reply(redisReply **r);
 /* Connect to Redis or print why. */
 store *cli_store(const fc_config *cfg);
 

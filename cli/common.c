@@ -46,15 +46,6 @@ int cli_config_flag(fc_config *cfg, int argc, char **argv, int *ip)
     return 1;
 }
 
-bool cli_array_reply(redisReply **r)
-{
-    if (*r && (*r)->type == REDIS_REPLY_ARRAY) return true;
-    if (*r) freeReplyObject(*r);
-    *r = NULL;
-    cli_err(CLI_FAIL, "redis unavailable");
-    return false;
-}
-
 store *cli_store(const fc_config *cfg)
 {
     char err[512];
