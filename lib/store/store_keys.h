@@ -5,10 +5,12 @@
 #ifndef FC_STORE_KEYS_H
 #define FC_STORE_KEYS_H
 
-#include "store.h"
-
 #include <stdbool.h>
 #include <stddef.h>
+
+/* the connection (store.h); declared here so that this header includes
+ * nothing of store.c's module */
+typedef struct store store;
 
 #define STORE_KEY_MAX 256
 
