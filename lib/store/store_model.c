@@ -487,7 +487,7 @@ bool store_events_read(store *s, const char *campaign, const char *after, size_t
     store_ckeys(s, campaign, &k);
     char start[80] = "-";
     if (after && *after) snprintf(start, sizeof start, "(%s", after);
-    redisReply *r = store_cmd(s, "XRANGE %s %s + COUNT %zu", k.events, start, count);
+    redisReply *r = store_cmd(s, "XRANGE %s %s + COUNT %lld", k.events, start, (long long)count);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r) freeReplyObject(r);
         return false;
