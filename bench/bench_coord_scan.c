@@ -10,6 +10,7 @@
 #include "coord.h"
 #include "redis_fixture.h"
 #include "store_model.h"
+#include "store_test.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -36,37 +37,25 @@ static bool load(store *s, int n)
     store_ckeys(s, CAMPAIGN, &k);
     char ck[STORE_KEY_MAX];
     store_key(s, ck, sizeof ck, "campaigns");
-    redisReply *r = store_cmd(s, "ZADD %s %lld %s", ck, (long long)fc_now_ms(), CAMPAIGN);
-    if (!r) return false;
-    freeReplyObject(r);
-    r = store_cmd(s, "HSET %s id %s state running strategy offline region us-east-1 account 123456789012 "
-                     "max_parallel 50 kms_key alias/bench", k.campaign, CAMPAIGN);
-    if (!r) return false;
-    freeReplyObject(r);
+    if (!store_test_cmd(s, NULL, 0, "ZADD %s %lld %s", ck, (long long)fc_now_ms(), CAMPAIGN)) return false;
+    if (!store_test_cmd(s, NULL, 0, "HSET %s id %s state running strategy offline region us-east-1 account 123456789012 "
+                        "max_parallel 50 kms_key alias/bench", k.campaign, CAMPAIGN))
+        return false;
     for (int i = 0; i < n; i++) {
         char id[32], rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
         snprintf(id, sizeof id, "db-%05d", i);
         store_rec_key(s, CAMPAIGN, id, rk, sizeof rk);
         store_lease_key(s, CAMPAIGN, id, lk, sizeof lk);
         const char *st = states[i % 6];
-        r = store_cmd(s, "ZADD %s %d %s", k.instances, i, id);
-        if (!r) return false;
-        freeReplyObject(r);
-        r = store_cmd(s, "HSET %s id %s state %s step %s attempt %d epoch %lld deadline_ms %lld", rk, id, st,
-                      strcmp(st, "pending") ? "copy-encrypted" : "", 1 + i % 3, 1700000000000000LL + i,
-                      (long long)fc_now_ms() + 600000 - i);
-        if (!r) return false;
-        freeReplyObject(r);
-        if (i % 5 == 1) { /* some in-flight instances already spent quota */
-            r = store_cmd(s, "HSET %s f.q_inst 0 f.q_snap 1", rk);
-            if (!r) return false;
-            freeReplyObject(r);
-        }
-        if (i % 12 == 1) { /* half of the running ones hold a lease */
-            r = store_cmd(s, "SET %s token PX 600000", lk);
-            if (!r) return false;
-            freeReplyObject(r);
-        }
+        if (!store_test_cmd(s, NULL, 0, "ZADD %s %d %s", k.instances, i, id)) return false;
+        if (!store_test_cmd(s, NULL, 0, "HSET %s id %s state %s step %s attempt %d epoch %lld deadline_ms %lld", rk,
+                            id, st, strcmp(st, "pending") ? "copy-encrypted" : "", 1 + i % 3,
+                            1700000000000000LL + i, (long long)fc_now_ms() + 600000 - i))
+            return false;
+        /* some in-flight instances already spent quota */
+        if (i % 5 == 1 && !store_test_cmd(s, NULL, 0, "HSET %s f.q_inst 0 f.q_snap 1", rk)) return false;
+        /* half of the running ones hold a lease */
+        if (i % 12 == 1 && !store_test_cmd(s, NULL, 0, "SET %s token PX 600000", lk)) return false;
     }
     return true;
 }
@@ -74,44 +63,38 @@ static bool load(store *s, int n)
 /* The scan as it was: one HMGET per instance, one EXISTS per in-flight one. */
 static int baseline_scan(store *s, inst_view *out, int cap)
 {
-    ckeys k;
-    store_ckeys(s, CAMPAIGN, &k);
-    redisReply *ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
-    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
-        if (ids) freeReplyObject(ids);
+    sargs ids;
+    sargs_init(&ids);
+    if (!store_instances(s, CAMPAIGN, &ids)) {
+        sargs_free(&ids);
         return -1;
     }
+    static const char *const f[] = {"state", "step", "epoch", "deadline_ms", "f.q_inst", "f.q_snap", "attempt"};
     int n = 0;
-    for (size_t i = 0; i < ids->elements && n < cap; i++) {
+    for (int i = 0; i < ids.n && n < cap; i++) {
         inst_view *iv = &out[n];
         memset(iv, 0, sizeof *iv);
-        fc_strlcpy(iv->id, ids->element[i]->str, sizeof iv->id);
-        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-        store_rec_key(s, CAMPAIGN, iv->id, rk, sizeof rk);
-        store_lease_key(s, CAMPAIGN, iv->id, lk, sizeof lk);
-        redisReply *r = store_cmd(s, "HMGET %s state step epoch deadline_ms f.q_inst f.q_snap attempt", rk);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            if (r) freeReplyObject(r);
-            continue;
-        }
-        fc_strlcpy(iv->state, reply_str(r, 0), sizeof iv->state);
-        fc_strlcpy(iv->step, reply_str(r, 1), sizeof iv->step);
-        fc_strlcpy(iv->epoch, reply_str(r, 2), sizeof iv->epoch);
-        iv->deadline_ms = strtoll(reply_str(r, 3), NULL, 10);
-        iv->q_inst = *reply_str(r, 4) ? atoi(reply_str(r, 4)) : 1;
-        iv->q_snap = *reply_str(r, 5) ? atoi(reply_str(r, 5)) : 2;
-        iv->attempt = atoi(reply_str(r, 6));
-        freeReplyObject(r);
+        fc_strlcpy(iv->id, ids.v[i], sizeof iv->id);
+        store_kv r;
+        if (!store_record_read(s, CAMPAIGN, iv->id, f, FC_ARRAY_LEN(f), &r)) continue;
+        fc_strlcpy(iv->state, kv_str(&r, "state"), sizeof iv->state);
+        fc_strlcpy(iv->step, kv_str(&r, "step"), sizeof iv->step);
+        fc_strlcpy(iv->epoch, kv_str(&r, "epoch"), sizeof iv->epoch);
+        iv->deadline_ms = strtoll(kv_str(&r, "deadline_ms"), NULL, 10);
+        iv->q_inst = *kv_str(&r, "f.q_inst") ? atoi(kv_str(&r, "f.q_inst")) : 1;
+        iv->q_snap = *kv_str(&r, "f.q_snap") ? atoi(kv_str(&r, "f.q_snap")) : 2;
+        iv->attempt = atoi(kv_str(&r, "attempt"));
+        store_kv_free(&r);
         const char *st = iv->state;
         bool term = !strcmp(st, "done") || !strcmp(st, "failed") || !strcmp(st, "skipped") || !strcmp(st, "aborted");
         if (strcmp(st, "pending") && !term) {
-            redisReply *l = store_cmd(s, "EXISTS %s", lk);
-            iv->lease_held = l && l->type == REDIS_REPLY_INTEGER && l->integer == 1;
-            if (l) freeReplyObject(l);
+            char lk[STORE_KEY_MAX], ex[8];
+            store_lease_key(s, CAMPAIGN, iv->id, lk, sizeof lk);
+            iv->lease_held = store_test_cmd(s, ex, sizeof ex, "EXISTS %s", lk) && !strcmp(ex, "1");
         }
         n++;
     }
-    freeReplyObject(ids);
+    sargs_free(&ids);
     return n;
 }
 
@@ -187,10 +170,8 @@ out:
         /* leave nothing behind on a shared Redis */
         char pat[STORE_KEY_MAX];
         store_key(c.s, pat, sizeof pat, "*");
-        redisReply *k = store_cmd(c.s, "EVAL %s 0 %s",
-                                  "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1",
-                                  pat);
-        if (k) freeReplyObject(k);
+        store_test_cmd(c.s, NULL, 0, "EVAL %s 0 %s",
+                       "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1", pat);
         store_close(c.s);
     }
     free(base);

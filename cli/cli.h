@@ -40,10 +40,10 @@ int cli_strategies(fc_config *cfg, int argc, char **argv); /* strategies.c */
 void cli_strategies_help(FILE *f, const char *command);
 
 /* Shared by report.c and retire.c (defined in report.c). */
-/* Value of field name in an HGETALL reply, "" if absent. */
-const char *cli_kv(const redisReply *r, const char *name);
+/* Value of field name in a hash read from the store, "" if absent. */
+const char *cli_kv(const store_kv *h, const char *name);
 /* Campaign retention in days: field retention_days, else spec.retention_days, else 30. */
-int cli_retention_days(const redisReply *campaign_hash);
+int cli_retention_days(const store_kv *campaign_hash);
 /* An AWS session for region (NULL/"" = the environment's), or NULL with the
  * reason printed; its client is aws_session_client(). No shared rate limit. */
 aws_session *cli_aws(const char *region);
@@ -95,9 +95,6 @@ int cli_args(fc_config *cfg, int argc, char **argv, const struct option *opts, c
              int (*on_opt)(void *ud, int val, const char *arg), void *ud, int *first);
 /* The subcommand about to run (its name and help text for cli_args). */
 void cli_set_command(const cli_cmd *cmd);
-/* True when *r is an array reply; otherwise frees it (*r = NULL) and prints
- * "redis unavailable". */
-bool cli_array_reply(redisReply **r);
 /* Connect to Redis or print why. */
 store *cli_store(const fc_config *cfg);
 

@@ -44,15 +44,6 @@ int cli_args(fc_config *cfg, int argc, char **argv, const struct option *opts, c
     return rc == CFG_ARGS_OK ? CLI_GO : rc == CFG_ARGS_EXIT_OK ? CLI_HELPED : rc;
 }
 
-bool cli_array_reply(redisReply **r)
-{
-    if (*r && (*r)->type == REDIS_REPLY_ARRAY) return true;
-    if (*r) freeReplyObject(*r);
-    *r = NULL;
-    cli_err(CLI_FAIL, "redis unavailable");
-    return false;
-}
-
 store *cli_store(const fc_config *cfg)
 {
     char err[512];

@@ -49,26 +49,23 @@ static int parse(fc_config *cfg, int argc, char **argv, const char *verb, int mi
 /* 1 exists, 0 not, -1 Redis error. */
 static int campaign_state(store *s, const char *campaign, char *state, size_t cap)
 {
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    redisReply *r = store_cmd(s, "HGET %s state", k.campaign);
-    if (!r) return -1;
-    int rc = r->type == REDIS_REPLY_STRING ? 1 : 0;
-    if (rc) fc_strlcpy(state, r->str, cap);
-    freeReplyObject(r);
+    static const char *const f[] = {"state"};
+    store_kv h;
+    if (!store_campaign_read(s, campaign, f, 1, &h)) return -1;
+    const char *v = kv_get(&h, "state");
+    int rc = v ? 1 : 0;
+    if (rc) fc_strlcpy(state, v, cap);
+    store_kv_free(&h);
     return rc;
 }
 
 /* Check every named instance belongs to the campaign. CLI_OK or exit code. */
 static int check_members(store *s, const ops_args *a)
 {
-    ckeys k;
-    store_ckeys(s, a->campaign, &k);
     for (int i = 0; i < a->nids; i++) {
-        redisReply *r = store_cmd(s, "ZSCORE %s %s", k.instances, a->ids[i]);
-        if (!r) return cli_err(CLI_FAIL, "redis unavailable");
-        bool ok = r->type == REDIS_REPLY_STRING;
-        freeReplyObject(r);
+        int m = store_instance_member(s, a->campaign, a->ids[i]);
+        if (m < 0) return cli_err(CLI_FAIL, "redis unavailable");
+        bool ok = m == 1;
         if (!ok) return cli_err(CLI_USAGE, "instance: %s is not in campaign %s", a->ids[i], a->campaign);
     }
     return CLI_OK;
@@ -109,70 +106,60 @@ static int ops_open(fc_config *cfg, int argc, char **argv, const char *verb, int
 }
 
 /* Accepts what ops_open left, whatever it returned; all may be NULL. */
-static int ops_close(store *s, ops_args *a, redisReply *all, int rc)
+static int ops_close(store *s, ops_args *a, sargs *all, int rc)
 {
-    if (all) freeReplyObject(all);
+    sargs_free(all);
     store_close(s);
     free(a->ids);
     return rc;
 }
 
-/* The named instances, or every instance of the campaign when none named.
- * Returns a reply that owns the strings (caller frees) or NULL with ids
- * pointing into argv. */
-static redisReply *target_ids(store *s, ops_args *a)
+/* The named instances, or every instance of the campaign when none named:
+ * then the ids point into *all (which owns the strings; caller
+ * sargs_free). False on a Redis error, or when ids were named (they point
+ * into argv). */
+static bool target_ids(store *s, ops_args *a, sargs *all)
 {
-    if (a->nids > 0) return NULL;
-    ckeys k;
-    store_ckeys(s, a->campaign, &k);
-    redisReply *r = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r) freeReplyObject(r);
-        return NULL;
-    }
+    if (a->nids > 0) return false;
+    if (!store_instances(s, a->campaign, all)) return false;
     free(a->ids);
-    a->ids = calloc(r->elements + 1, sizeof *a->ids);
+    a->ids = calloc((size_t)all->n + 1, sizeof *a->ids);
     a->nids = 0;
-    for (size_t i = 0; a->ids && i < r->elements; i++) a->ids[a->nids++] = r->element[i]->str;
+    for (int i = 0; a->ids && i < all->n; i++) a->ids[a->nids++] = all->v[i];
     a->all_flag = true;
-    return r;
+    return true;
 }
 
-static void now_str(char *out, size_t cap) { snprintf(out, cap, "%lld", (long long)fc_now_ms()); }
-
-static void inst_keys(store *s, const char *campaign, const char *id, char *rk, char *lk)
+/* The campaign's region ("" when unknown). */
+static void campaign_region(store *s, const char *campaign, char *out, size_t cap)
 {
-    store_rec_key(s, campaign, id, rk, STORE_KEY_MAX);
-    store_lease_key(s, campaign, id, lk, STORE_KEY_MAX);
+    static const char *const f[] = {"region"};
+    store_kv h;
+    store_campaign_read(s, campaign, f, 1, &h);
+    fc_strlcpy(out, kv_str(&h, "region"), cap);
+    store_kv_free(&h);
 }
 
 static void release_claim(store *s, const char *campaign, const char *id)
 {
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    redisReply *r = store_cmd(s, "HGET %s region", k.campaign);
-    char member[160];
-    snprintf(member, sizeof member, "%s/%s", r && r->type == REDIS_REPLY_STRING ? r->str : "", id);
-    if (r) freeReplyObject(r);
+    char region[64], member[160];
+    campaign_region(s, campaign, region, sizeof region);
+    snprintf(member, sizeof member, "%s/%s", region, id);
     const char *m[] = {member};
     store_active_release(s, campaign, m, 1);
 }
 
 /* ------------------------------------------------ one script per instance */
-/* The keys an instance script takes, in its KEYS order. */
-typedef enum { OK_REC, OK_LEASE, OK_COUNTS, OK_EVENTS, OK_TIMERS } ops_key;
-#define OPS_MAX_KEYS 6
-
-/* What a verb runs on each instance: lua/<script>.lua with these keys and
- * args (the same for every instance), and what it does with each reply. */
+/* What a verb runs on each instance: the store's operation (one Lua script,
+ * lua/abort.lua, approve.lua, pause.lua) with the same now, node and
+ * named-or-not for every instance, and what it does with each answer. */
 typedef struct ops_script {
     const char *verb;
-    const char *script;
-    const ops_key *keys;
-    int nkeys;
-    const char *const *args;
-    int nargs;
-    void (*on_reply)(void *ud, const char *id, const redisReply *r);
+    store_op_kind op;
+    int64_t now_ms;
+    const char *node;
+    bool named;
+    void (*on_reply)(void *ud, const char *id, const store_op *r);
     void *ud;
 } ops_script;
 
@@ -180,41 +167,21 @@ typedef struct ops_script {
  * verb's script; the first Redis error ends the loop (exit 1). */
 static int each_instance(store *s, const ops_args *a, const ops_script *x)
 {
-    ckeys k;
-    store_ckeys(s, a->campaign, &k);
     for (int i = 0; i < a->nids; i++) {
-        char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-        inst_keys(s, a->campaign, a->ids[i], rk, lk);
-        const char *keys[OPS_MAX_KEYS];
-        for (int j = 0; j < x->nkeys && j < OPS_MAX_KEYS; j++) {
-            switch (x->keys[j]) {
-            case OK_REC: keys[j] = rk; break;
-            case OK_LEASE: keys[j] = lk; break;
-            case OK_COUNTS: keys[j] = k.counts; break;
-            case OK_EVENTS: keys[j] = k.events; break;
-            case OK_TIMERS: keys[j] = k.timers; break;
-            }
-        }
-        redisReply *r = store_script(s, x->script, x->nkeys, keys, x->nargs, x->args);
-        if (!r) return cli_err(CLI_FAIL, "redis error (%s %s)", x->verb, a->ids[i]);
-        x->on_reply(x->ud, a->ids[i], r);
-        freeReplyObject(r);
+        store_op r;
+        if (!store_instance_op(s, a->campaign, a->ids[i], x->op, x->now_ms, x->node, x->named, &r))
+            return cli_err(CLI_FAIL, "redis error (%s %s)", x->verb, a->ids[i]);
+        x->on_reply(x->ud, a->ids[i], &r);
     }
     return CLI_OK;
 }
 
-/* Campaign-wide form of a verb: set campaign field `flag`=1 (NULL: none),
- * then target every instance. CLI_OK or exit code. */
-static int campaign_wide(store *s, ops_args *a, const char *flag, redisReply **all)
+/* Campaign-wide form of a verb: set campaign flag (flag NULL: none), then
+ * target every instance (their ids owned by *all). CLI_OK or exit code. */
+static int campaign_wide(store *s, ops_args *a, const store_campaign_flag *flag, sargs *all)
 {
-    if (flag) {
-        ckeys k;
-        store_ckeys(s, a->campaign, &k);
-        redisReply *r = store_cmd(s, "HSET %s %s 1", k.campaign, flag);
-        if (r) freeReplyObject(r);
-    }
-    *all = target_ids(s, a);
-    return *all ? CLI_OK : cli_err(CLI_FAIL, "redis unavailable");
+    if (flag) store_campaign_flag_set(s, a->campaign, *flag);
+    return target_ids(s, a, all) ? CLI_OK : cli_err(CLI_FAIL, "redis unavailable");
 }
 
 static int rearm_failed(fc_config *cfg, store *s, const char *campaign, const char *id, bool undo);
@@ -228,21 +195,21 @@ typedef struct abort_tally {
     int nfailed;
 } abort_tally;
 
-static void abort_reply(void *ud, const char *id, const redisReply *r)
+static void abort_reply(void *ud, const char *id, const store_op *r)
 {
     abort_tally *t = ud;
-    if (reply_is_status(r, 0, "aborted")) {
+    if (!strcmp(r->status, "aborted")) {
         t->aborted++;
         release_claim(t->s, t->a->campaign, id);
         printf("%s: aborted (was pending)\n", id);
-    } else if (reply_is_status(r, 0, "requested")) {
+    } else if (!strcmp(r->status, "requested")) {
         t->requested++;
         printf("%s: abort requested (its strategy's undo step runs next)\n", id);
-    } else if (reply_is_status(r, 0, "terminal") && !strcmp(reply_str(r, 1), "failed") && t->failed) {
+    } else if (!strcmp(r->status, "terminal") && !strcmp(r->detail, "failed") && t->failed) {
         t->failed[t->nfailed++] = id;
     } else {
         t->terminal++;
-        if (!t->a->all_flag) printf("%s: already %s, nothing to abort\n", id, reply_str(r, 1));
+        if (!t->a->all_flag) printf("%s: already %s, nothing to abort\n", id, r->detail);
     }
 }
 
@@ -254,14 +221,14 @@ static void abort_reply(void *ud, const char *id, const redisReply *r)
 static int abort_failed(fc_config *cfg, store *s, const char *campaign, const char *id, const char *strategy,
                         abort_tally *t)
 {
-    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-    inst_keys(s, campaign, id, rk, lk);
-    redisReply *r = store_cmd(s, "HMGET %s f.switched f.abort_refused", rk);
-    bool switched = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                    ((r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "1")) ||
-                     (r->element[1]->type == REDIS_REPLY_STRING && *r->element[1]->str &&
-                      strcmp(r->element[1]->str, "0")));
-    if (r) freeReplyObject(r);
+    static const char *const f[] = {"f.switched", "f.abort_refused"};
+    store_kv r;
+    bool switched = false;
+    if (store_record_read(s, campaign, id, f, FC_ARRAY_LEN(f), &r)) {
+        const char *sw = kv_get(&r, "f.switched"), *refused = kv_get(&r, "f.abort_refused");
+        switched = (sw && !strcmp(sw, "1")) || (refused && *refused && strcmp(refused, "0"));
+    }
+    store_kv_free(&r);
     const strategy_def *sd = strategy_find(strategy);
     bool undoable = sd && sd->abort_undo && strategy_step(sd, STEP_ABORT_NAME);
     if (!undoable || switched) {
@@ -281,33 +248,30 @@ int cli_abort(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
     store *s;
-    redisReply *all = NULL;
+    sargs all;
+    sargs_init(&all);
     char cst[32] = "";
     int rc = ops_open(cfg, argc, argv, "abort", 0, -1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
     if (a.nids == 0) {
         /* whole campaign: admit nothing more first, and let a paused campaign
          * run its instances' undo steps. The coordinator ends it `aborted`. */
-        if ((rc = campaign_wide(s, &a, "abort_requested", &all)) != CLI_OK) goto cleanup;
+        static const store_campaign_flag flag = STORE_CAMPAIGN_ABORT_REQUESTED;
+        if ((rc = campaign_wide(s, &a, &flag, &all)) != CLI_OK) goto cleanup;
         if (!strcmp(cst, "paused")) store_campaign_set_state(s, a.campaign, "paused", "running");
     }
-    char now[24];
-    now_str(now, sizeof now);
-    static const ops_key keys[] = {OK_REC, OK_COUNTS, OK_EVENTS, OK_TIMERS};
-    const char *args[] = {now, cfg->node_id};
     abort_tally t = {.s = s, .a = &a, .failed = calloc((size_t)a.nids + 1, sizeof(char *))};
     if (!t.failed) {
         rc = cli_err(CLI_FAIL, "out of memory");
         goto cleanup;
     }
-    ops_script x = {"abort", "abort", keys, 4, args, 2, abort_reply, &t};
+    ops_script x = {"abort", STORE_OP_ABORT, fc_now_ms(), cfg->node_id, false, abort_reply, &t};
     if ((rc = each_instance(s, &a, &x)) == CLI_OK && t.nfailed > 0) {
-        ckeys k;
-        store_ckeys(s, a.campaign, &k);
-        redisReply *sr = store_cmd(s, "HGET %s strategy", k.campaign);
+        static const char *const sf[] = {"strategy"};
+        store_kv sh;
         char strategy[32] = "";
-        if (sr && sr->type == REDIS_REPLY_STRING) fc_strlcpy(strategy, sr->str, sizeof strategy);
-        if (sr) freeReplyObject(sr);
+        if (store_campaign_read(s, a.campaign, sf, 1, &sh)) fc_strlcpy(strategy, kv_str(&sh, "strategy"), sizeof strategy);
+        store_kv_free(&sh);
         for (int i = 0; i < t.nfailed && rc == CLI_OK; i++)
             rc = abort_failed(cfg, s, a.campaign, t.failed[i], strategy, &t);
     }
@@ -316,7 +280,7 @@ int cli_abort(fc_config *cfg, int argc, char **argv)
     printf("campaign %s: %d aborted, %d abort requested, %d already finished\n", a.campaign, t.aborted, t.requested,
            t.terminal);
 cleanup:
-    return ops_close(s, &a, all, rc);
+    return ops_close(s, &a, &all, rc);
 }
 
 /* ------------------------------------------------------------------ approve */
@@ -325,33 +289,31 @@ typedef struct approve_tally {
     int woken;
 } approve_tally;
 
-static void approve_reply(void *ud, const char *id, const redisReply *r)
+static void approve_reply(void *ud, const char *id, const store_op *r)
 {
     approve_tally *t = ud;
-    if (!strcmp(reply_str(r, 1), "waiting_approval")) t->woken++;
-    if (!t->campaign_wide) printf("%s: approved (%s)\n", id, reply_str(r, 1));
+    if (!strcmp(r->detail, "waiting_approval")) t->woken++;
+    if (!t->campaign_wide) printf("%s: approved (%s)\n", id, r->detail);
 }
 
 int cli_approve(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
     store *s;
-    redisReply *all = NULL;
+    sargs all;
+    sargs_init(&all);
     char cst[32] = "";
     int rc = ops_open(cfg, argc, argv, "approve", 0, -1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
     approve_tally t = {.campaign_wide = a.nids == 0};
-    if (t.campaign_wide && (rc = campaign_wide(s, &a, "approved", &all)) != CLI_OK) goto cleanup;
-    char now[24];
-    now_str(now, sizeof now);
-    static const ops_key keys[] = {OK_REC, OK_TIMERS, OK_EVENTS};
-    const char *args[] = {now, cfg->node_id, t.campaign_wide ? "0" : "1"};
-    ops_script x = {"approve", "approve", keys, 3, args, 3, approve_reply, &t};
+    static const store_campaign_flag flag = STORE_CAMPAIGN_APPROVED;
+    if (t.campaign_wide && (rc = campaign_wide(s, &a, &flag, &all)) != CLI_OK) goto cleanup;
+    ops_script x = {"approve", STORE_OP_APPROVE, fc_now_ms(), cfg->node_id, !t.campaign_wide, approve_reply, &t};
     if ((rc = each_instance(s, &a, &x)) != CLI_OK) goto cleanup;
     printf("campaign %s: %s approved, %d waiting instance(s) woken\n", a.campaign,
            t.campaign_wide ? "every instance" : "named instance(s)", t.woken);
 cleanup:
-    return ops_close(s, &a, all, rc);
+    return ops_close(s, &a, &all, rc);
 }
 
 /* ------------------------------------------------------------------ pause / resume */
@@ -360,11 +322,11 @@ typedef struct pause_tally {
     bool campaign_wide;
 } pause_tally;
 
-static void pause_reply(void *ud, const char *id, const redisReply *r)
+static void pause_reply(void *ud, const char *id, const store_op *r)
 {
     const pause_tally *t = ud;
     if (t->campaign_wide) return;
-    if (reply_is_status(r, 0, "terminal")) printf("%s: already %s, nothing to %s\n", id, reply_str(r, 1), t->verb);
+    if (!strcmp(r->status, "terminal")) printf("%s: already %s, nothing to %s\n", id, r->detail, t->verb);
     else printf("%s: %s\n", id, !strcmp(t->verb, "pause") ? "paused" : "resumed");
 }
 
@@ -373,7 +335,8 @@ static int pause_resume(fc_config *cfg, int argc, char **argv, bool pause)
     const char *verb = pause ? "pause" : "resume";
     ops_args a;
     store *s;
-    redisReply *all = NULL;
+    sargs all;
+    sargs_init(&all);
     char cst[32] = "";
     int rc = ops_open(cfg, argc, argv, verb, 0, -1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
@@ -394,14 +357,11 @@ static int pause_resume(fc_config *cfg, int argc, char **argv, bool pause)
          * outbox (messages dropped while paused already left it) */
         if ((rc = campaign_wide(s, &a, NULL, &all)) != CLI_OK) goto cleanup;
     }
-    char now[24];
-    now_str(now, sizeof now);
-    static const ops_key keys[] = {OK_REC, OK_TIMERS, OK_EVENTS, OK_LEASE};
-    const char *args[] = {verb, now, cfg->node_id, t.campaign_wide ? "0" : "1"};
-    ops_script x = {verb, "pause", keys, 4, args, 4, pause_reply, &t};
+    ops_script x = {verb, pause ? STORE_OP_PAUSE : STORE_OP_RESUME, fc_now_ms(), cfg->node_id, !t.campaign_wide,
+                    pause_reply, &t};
     rc = each_instance(s, &a, &x);
 cleanup:
-    return ops_close(s, &a, all, rc);
+    return ops_close(s, &a, &all, rc);
 }
 
 int cli_pause(fc_config *cfg, int argc, char **argv) { return pause_resume(cfg, argc, argv, true); }
@@ -413,35 +373,25 @@ int cli_resume(fc_config *cfg, int argc, char **argv) { return pause_resume(cfg,
  * active-instances claim first. CLI_OK or an exit code (message printed). */
 static int rearm_failed(fc_config *cfg, store *s, const char *campaign, const char *id, bool undo)
 {
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-    inst_keys(s, campaign, id, rk, lk);
     /* re-take the active-instances claim (released if the campaign ended) */
-    redisReply *rg = store_cmd(s, "HGET %s region", k.campaign);
-    char member[160], cm[160], cc[64];
-    snprintf(member, sizeof member, "%s/%s", rg && rg->type == REDIS_REPLY_STRING ? rg->str : "", id);
-    if (rg) freeReplyObject(rg);
+    char region[64], member[160], cm[160], cc[64];
+    campaign_region(s, campaign, region, sizeof region);
+    snprintf(member, sizeof member, "%s/%s", region, id);
     const char *mem[] = {member};
     int cl = store_active_claim(s, campaign, mem, 1, cm, sizeof cm, cc, sizeof cc);
     if (cl == 0) return cli_err(CLI_USAGE, "instance: %s is now in active campaign %s", id, cc);
     if (cl < 0) return cli_err(CLI_FAIL, "redis unavailable");
     long long dl_s = (long long)cfg_redrive_deadline_s(cfg); /* FLEETCRYPT_STEP_DEADLINE_MAX_S, else 1800 */
-    char now[24], deadline[24];
     int64_t t = fc_now_ms();
-    snprintf(now, sizeof now, "%lld", (long long)t);
-    snprintf(deadline, sizeof deadline, "%lld", (long long)(t + dl_s * 1000));
-    const char *keys[] = {rk, k.counts, k.events, k.timers, k.seq, k.campaign};
-    const char *args[] = {now, store_floor(s), deadline, cfg->node_id, undo ? "abort" : ""};
-    redisReply *r = store_script(s, "retry", 6, keys, 5, args);
-    if (!r) return cli_err(CLI_FAIL, "redis error %s %s", undo ? "aborting" : "retrying", id);
+    store_op r;
+    if (!store_instance_retry(s, campaign, id, t, t + dl_s * 1000, cfg->node_id, undo, &r))
+        return cli_err(CLI_FAIL, "redis error %s %s", undo ? "aborting" : "retrying", id);
     int rc = CLI_OK;
-    if (reply_is_status(r, 0, "ok") && undo)
-        printf("%s: failed at %s; abort requested (its strategy's undo step runs next)\n", id, reply_str(r, 1));
-    else if (reply_is_status(r, 0, "ok"))
-        printf("%s: retrying step %s (attempt %s)\n", id, reply_str(r, 1), reply_str(r, 2));
-    else rc = cli_err(CLI_USAGE, "instance: %s", reply_str(r, 1));
-    freeReplyObject(r);
+    if (!strcmp(r.status, "ok") && undo)
+        printf("%s: failed at %s; abort requested (its strategy's undo step runs next)\n", id, r.detail);
+    else if (!strcmp(r.status, "ok"))
+        printf("%s: retrying step %s (attempt %s)\n", id, r.detail, r.detail2);
+    else rc = cli_err(CLI_USAGE, "instance: %s", r.detail);
     return rc;
 }
 
@@ -452,13 +402,12 @@ int cli_retry(fc_config *cfg, int argc, char **argv)
     char cst[32] = "";
     int rc = ops_open(cfg, argc, argv, "retry", 1, 1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
-    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-    inst_keys(s, a.campaign, a.ids[0], rk, lk);
-    redisReply *st = store_cmd(s, "HGET %s state", rk);
-    bool failed = st && st->type == REDIS_REPLY_STRING && !strcmp(st->str, "failed");
+    static const char *const sf[] = {"state"};
+    store_kv st;
     char was[32] = "";
-    if (st && st->type == REDIS_REPLY_STRING) fc_strlcpy(was, st->str, sizeof was);
-    if (st) freeReplyObject(st);
+    if (store_record_read(s, a.campaign, a.ids[0], sf, 1, &st)) fc_strlcpy(was, kv_str(&st, "state"), sizeof was);
+    store_kv_free(&st);
+    bool failed = !strcmp(was, "failed");
     if (!failed) {
         rc = cli_err(CLI_USAGE, "instance: %s is %s; only a failed instance can be retried", a.ids[0], was);
         goto cleanup;
@@ -469,13 +418,7 @@ cleanup:
 }
 
 /* ------------------------------------------------------------------ logs */
-static const char *field(const redisReply *kv, const char *name)
-{
-    for (size_t i = 0; kv && i + 1 < kv->elements; i += 2)
-        if (kv->element[i]->type == REDIS_REPLY_STRING && !strcmp(kv->element[i]->str, name))
-            return kv->element[i + 1]->type == REDIS_REPLY_STRING ? kv->element[i + 1]->str : "";
-    return "";
-}
+static const char *field(const store_kv *kv, const char *name) { return kv_str(kv, name); }
 
 void cli_fmt_time(int64_t ms, char *out, size_t cap)
 {
@@ -494,22 +437,19 @@ int cli_logs(fc_config *cfg, int argc, char **argv)
     char cst[32] = "";
     int rc = ops_open(cfg, argc, argv, "logs", 1, 1, &a, &s, cst, sizeof cst);
     if (rc != CLI_OK) goto cleanup;
-    ckeys k;
-    store_ckeys(s, a.campaign, &k);
     /* page through the capped stream in order */
-    char start[64] = "-";
+    char after[64] = "";
     int lines = 0;
     for (int page = 0; page < 1000; page++) {
-        redisReply *r = store_cmd(s, "XRANGE %s %s + COUNT 500", k.events, start);
-        if (!cli_array_reply(&r)) {
-            rc = CLI_FAIL;
+        store_events r;
+        if (!store_events_read(s, a.campaign, after, 500, &r)) {
+            rc = cli_err(CLI_FAIL, "redis unavailable");
             goto cleanup;
         }
-        size_t n = r->elements;
+        size_t n = r.n;
         for (size_t i = 0; i < n; i++) {
-            const redisReply *e = r->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
-            const redisReply *kv = e->element[1];
+            const store_kv *kv = &r.v[i].f;
+            if (kv->n == 0) continue;
             if (strcmp(field(kv, "instance"), a.ids[0])) continue;
             char ts[40];
             cli_fmt_time(strtoll(field(kv, "ts"), NULL, 10), ts, sizeof ts);
@@ -523,11 +463,8 @@ int cli_logs(fc_config *cfg, int argc, char **argv)
             putchar('\n');
             lines++;
         }
-        if (n > 0) {
-            const redisReply *last = r->element[n - 1];
-            snprintf(start, sizeof start, "(%s", last->element[0]->str);
-        }
-        freeReplyObject(r);
+        if (n > 0) fc_strlcpy(after, r.v[n - 1].id, sizeof after);
+        store_events_free(&r);
         if (n < 500) break;
     }
     if (lines == 0) printf("no transitions recorded for %s in campaign %s\n", a.ids[0], a.campaign);

@@ -25,17 +25,9 @@
 #define REPORT_MAX_BYTES (256u << 20)
 #define REPORT_MAX_REGIONS 8
 
-const char *cli_kv(const redisReply *r, const char *name)
-{
-    if (!r || r->type != REDIS_REPLY_ARRAY) return "";
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING && !strcmp(r->element[i]->str, name) &&
-            r->element[i + 1]->type == REDIS_REPLY_STRING)
-            return r->element[i + 1]->str;
-    return "";
-}
+const char *cli_kv(const store_kv *h, const char *name) { return kv_str(h, name); }
 
-int cli_retention_days(const redisReply *campaign_hash)
+int cli_retention_days(const store_kv *campaign_hash)
 {
     const char *v = cli_kv(campaign_hash, "retention_days");
     long d = *v ? strtol(v, NULL, 10) : -1;
@@ -197,7 +189,7 @@ static void fill_now(report_row *row, const rds_instance *i)
     fc_strlcpy(row->key_now, i->storage_encrypted ? i->kms_key_id : "", sizeof row->key_now);
 }
 
-static void fill_row(rep *r, report_row *row, const char *campaign, const redisReply *camp, const redisReply *rec,
+static void fill_row(rep *r, report_row *row, const char *campaign, const store_kv *camp, const store_kv *rec,
                      const char *id, int retention_days)
 {
     fc_strlcpy(row->instance, id, sizeof row->instance);
@@ -291,29 +283,28 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const redisR
 
 static int add_campaign(store *s, rep *r, const char *campaign, bool must_exist)
 {
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    redisReply *camp = store_cmd(s, "HGETALL %s", k.campaign);
-    if (!cli_array_reply(&camp)) return CLI_FAIL;
-    if (camp->elements == 0) {
-        freeReplyObject(camp);
+    store_kv camp;
+    if (!store_campaign_read(s, campaign, NULL, 0, &camp)) return cli_err(CLI_FAIL, "redis unavailable");
+    if (camp.n == 0) {
+        store_kv_free(&camp);
         return must_exist ? cli_err(CLI_USAGE, "campaign: no such campaign %s", campaign) : CLI_OK;
     }
-    int days = cli_retention_days(camp);
-    redisReply *ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
+    int days = cli_retention_days(&camp);
+    sargs ids;
+    sargs_init(&ids);
+    store_instances(s, campaign, &ids);
     int rc = CLI_OK;
-    for (size_t i = 0; ids && ids->type == REDIS_REPLY_ARRAY && i < ids->elements && rc == CLI_OK; i++) {
-        const char *id = ids->element[i]->str;
-        char rk[STORE_KEY_MAX];
-        store_rec_key(s, campaign, id, rk, sizeof rk);
-        redisReply *rec = store_cmd(s, "HGETALL %s", rk);
-        report_row *row = rec ? new_row(r) : NULL;
-        if (!row) rc = cli_err(CLI_FAIL, rec ? "out of memory" : "redis unavailable");
-        else fill_row(r, row, campaign, camp, rec, id, days);
-        if (rec) freeReplyObject(rec);
+    for (int i = 0; i < ids.n && rc == CLI_OK; i++) {
+        const char *id = ids.v[i];
+        store_kv rec;
+        bool got = store_record_read(s, campaign, id, NULL, 0, &rec);
+        report_row *row = got ? new_row(r) : NULL;
+        if (!row) rc = cli_err(CLI_FAIL, got ? "out of memory" : "redis unavailable");
+        else fill_row(r, row, campaign, &camp, &rec, id, days);
+        store_kv_free(&rec);
     }
-    if (ids) freeReplyObject(ids);
-    freeReplyObject(camp);
+    sargs_free(&ids);
+    store_kv_free(&camp);
     return rc;
 }
 
@@ -365,23 +356,15 @@ static int add_selected(store *s, rep *r, const cli_selector *sel, const char *r
     size_t n = r->n - first;
     if (n == 0) return CLI_OK;
     scope_item *seen = calloc(n, sizeof *seen);
-    const char **keys = calloc(2 + LOOKUP_BATCH, sizeof *keys);
-    char (*rks)[STORE_KEY_MAX] = calloc(LOOKUP_BATCH, sizeof *rks);
     size_t *idx = calloc(LOOKUP_BATCH, sizeof *idx);
     const char **ids = calloc(LOOKUP_BATCH, sizeof *ids);
     int rc = CLI_OK;
-    char ck[STORE_KEY_MAX];
-    store_key(s, ck, sizeof ck, "campaigns");
-    redisReply *cs = NULL;
-    if (!seen || !keys || !rks || !idx || !ids) rc = cli_err(CLI_FAIL, "out of memory");
-    else if (!(cs = store_cmd(s, "ZRANGE %s 0 -1", ck)) || cs->type != REDIS_REPLY_ARRAY)
-        rc = cli_err(CLI_FAIL, "redis unavailable");
-    for (size_t c = 0; rc == CLI_OK && c < cs->elements; c++) {
-        const char *campaign = cs->element[c]->str;
-        ckeys k;
-        store_ckeys(s, campaign, &k);
-        keys[0] = k.campaign;
-        keys[1] = k.instances;
+    sargs cs;
+    sargs_init(&cs);
+    if (!seen || !idx || !ids) rc = cli_err(CLI_FAIL, "out of memory");
+    else if (!store_campaigns(s, false, 0, &cs)) rc = cli_err(CLI_FAIL, "redis unavailable");
+    for (int c = 0; rc == CLI_OK && c < cs.n; c++) {
+        const char *campaign = cs.v[c];
         for (size_t b = 0; rc == CLI_OK && b < n; b += LOOKUP_BATCH) {
             int nb = 0;
             for (size_t j = b; j < n && j < b + LOOKUP_BATCH; j++) {
@@ -389,23 +372,21 @@ static int add_selected(store *s, rep *r, const cli_selector *sel, const char *r
                 if (!row->unmanaged && !seen[j].found) continue; /* retired sources: no record of their own */
                 idx[nb] = j;
                 ids[nb] = row->instance;
-                store_rec_key(s, campaign, row->instance, rks[nb], sizeof rks[nb]);
-                keys[2 + nb] = rks[nb];
                 nb++;
             }
             if (nb == 0) continue;
-            redisReply *x = store_script(s, "report_lookup", 2 + nb, keys, nb, ids);
-            if (!cli_array_reply(&x)) {
-                rc = CLI_FAIL;
+            store_lookup x;
+            if (!store_report_lookup(s, campaign, ids, (size_t)nb, &x)) {
+                rc = cli_err(CLI_FAIL, "redis unavailable");
                 break;
             }
-            const redisReply *camp = x->elements ? x->element[0] : NULL;
+            const store_kv *camp = x.found ? &x.campaign : NULL;
             bool same_region = camp && !strcmp(cli_kv(camp, "region"), region);
             int days = camp ? cli_retention_days(camp) : 30;
-            for (size_t e = 1; same_region && e + 1 < x->elements; e += 2) {
-                long long pos = x->element[e]->type == REDIS_REPLY_INTEGER ? x->element[e]->integer : 0;
-                const redisReply *rec = x->element[e + 1];
-                if (pos < 1 || pos > nb || rec->type != REDIS_REPLY_ARRAY || rec->elements == 0) continue;
+            for (size_t e = 0; same_region && e < x.n; e++) {
+                long long pos = x.v[e].pos;
+                const store_kv *rec = &x.v[e].rec;
+                if (pos < 1 || pos > nb || rec->n == 0) continue;
                 size_t j = idx[pos - 1];
                 bool done = !strcmp(cli_kv(rec, "state"), "done");
                 if (seen[j].done && !done) continue; /* a done campaign accounts for it already */
@@ -421,13 +402,11 @@ static int add_selected(store *s, rep *r, const cli_selector *sel, const char *r
                 seen[j].found = true;
                 seen[j].done = done;
             }
-            freeReplyObject(x);
+            store_lookup_free(&x);
         }
     }
-    if (cs) freeReplyObject(cs);
+    sargs_free(&cs);
     free(seen);
-    free(keys);
-    free(rks);
     free(idx);
     free(ids);
     return rc;
@@ -479,13 +458,11 @@ int cli_report(fc_config *cfg, int argc, char **argv)
     } else if (campaign) {
         rc = add_campaign(s, &r, campaign, true);
     } else {
-        char ck[STORE_KEY_MAX];
-        store_key(s, ck, sizeof ck, "campaigns");
-        redisReply *cs = store_cmd(s, "ZRANGE %s 0 -1", ck);
-        if (!cs || cs->type != REDIS_REPLY_ARRAY) rc = cli_err(CLI_FAIL, "redis unavailable");
-        for (size_t i = 0; rc == CLI_OK && cs && cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++)
-            rc = add_campaign(s, &r, cs->element[i]->str, false);
-        if (cs) freeReplyObject(cs);
+        sargs cs;
+        sargs_init(&cs);
+        if (!store_campaigns(s, false, 0, &cs)) rc = cli_err(CLI_FAIL, "redis unavailable");
+        for (int i = 0; rc == CLI_OK && i < cs.n; i++) rc = add_campaign(s, &r, cs.v[i], false);
+        sargs_free(&cs);
     }
     store_close(s);
     if (rc == CLI_OK && r.aws_failed) rc = CLI_FAIL;

@@ -46,25 +46,12 @@ static void sleep_ms(long ms)
  * source again while it is being snapshotted and deleted. */
 static bool record_retiring(store *s, const char *campaign, const target *t)
 {
-    char rk[STORE_KEY_MAX], now[24];
-    store_rec_key(s, campaign, t->id, rk, sizeof rk);
-    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
-    redisReply *r = store_cmd(s, "HSETNX %s retiring_ms %s", rk, now);
-    bool ok = r && r->type != REDIS_REPLY_ERROR;
-    if (r) freeReplyObject(r);
-    return ok;
+    return store_record_retiring(s, campaign, t->id, fc_now_ms());
 }
 
 static bool record_done(store *s, const char *campaign, const target *t)
 {
-    char rk[STORE_KEY_MAX], now[24];
-    store_rec_key(s, campaign, t->id, rk, sizeof rk);
-    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
-    redisReply *r = store_cmd(s, "HSET %s retired_at %s final_snapshot %s retired_source %s", rk, now, t->snap,
-                              t->retired);
-    bool ok = r && r->type != REDIS_REPLY_ERROR;
-    if (r) freeReplyObject(r);
-    return ok;
+    return store_record_retired(s, campaign, t->id, fc_now_ms(), t->snap, t->retired);
 }
 
 /* Final snapshot exists and is available (creating it if needed), within wait_s. */
@@ -246,38 +233,36 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
         free(named);
         return CLI_FAIL;
     }
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    redisReply *camp = NULL, *ids = NULL;
+    store_kv camp = {0};
+    sargs ids;
+    sargs_init(&ids);
     aws_session *sess = NULL;
     aws_client *c = NULL;
     rds_instance_list *fleet = NULL;
     target *t = NULL;
     int nt = 0, nrefuse = 0;
-    camp = store_cmd(s, "HGETALL %s", k.campaign);
-    if (!camp || camp->type != REDIS_REPLY_ARRAY) {
+    if (!store_campaign_read(s, campaign, NULL, 0, &camp)) {
         rc = cli_err(CLI_FAIL, "redis unavailable");
         goto out;
     }
-    if (camp->elements == 0) {
+    if (camp.n == 0) {
         rc = cli_err(CLI_USAGE, "campaign: no such campaign %s", campaign);
         goto out;
     }
-    if (retention < 0) retention = cli_retention_days(camp);
-    ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
-    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
+    if (retention < 0) retention = cli_retention_days(&camp);
+    if (!store_instances(s, campaign, &ids)) {
         rc = cli_err(CLI_FAIL, "redis unavailable");
         goto out;
     }
     for (int i = 0; i < nnamed; i++) {
         bool member = false;
-        for (size_t j = 0; j < ids->elements; j++) member |= !strcmp(ids->element[j]->str, named[i]);
+        for (int j = 0; j < ids.n; j++) member |= !strcmp(ids.v[j], named[i]);
         if (!member) {
             rc = cli_err(CLI_USAGE, "instance: %s is not in campaign %s", named[i], campaign);
             goto out;
         }
     }
-    sess = cli_aws(cli_kv(camp, "region"));
+    sess = cli_aws(cli_kv(&camp, "region"));
     if (!sess) {
         rc = CLI_FAIL;
         goto out;
@@ -291,28 +276,27 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
         rc = cli_err(CLI_FAIL, "DescribeDBInstances: %s: %.200s", e.code, e.message);
         goto out;
     }
-    t = calloc(ids->elements + (fleet ? fleet->n : 0) + 1, sizeof *t);
+    t = calloc((size_t)ids.n + (fleet ? fleet->n : 0) + 1, sizeof *t);
     if (!t) {
         rc = cli_err(CLI_FAIL, "out of memory");
         goto out;
     }
     int64_t now = fc_now_ms();
-    for (size_t j = 0; j < ids->elements; j++) {
-        const char *id = ids->element[j]->str;
+    for (int j = 0; j < ids.n; j++) {
+        const char *id = ids.v[j];
         bool want = nnamed == 0;
         for (int i = 0; i < nnamed; i++) want |= !strcmp(named[i], id);
         if (!want) continue;
-        char rk[STORE_KEY_MAX];
-        store_rec_key(s, campaign, id, rk, sizeof rk);
-        redisReply *rec = store_cmd(s, "HGETALL %s", rk);
-        if (!cli_array_reply(&rec)) {
-            rc = CLI_FAIL;
+        store_kv rec_kv;
+        if (!store_record_read(s, campaign, id, NULL, 0, &rec_kv)) {
+            rc = cli_err(CLI_FAIL, "redis unavailable");
             goto out;
         }
+        const store_kv *rec = &rec_kv;
         const char *state = cli_kv(rec, "state");
         if (strcmp(state, "done")) {
             if (nnamed) printf("%s: %s, not finished: nothing to retire\n", id, state);
-            freeReplyObject(rec);
+            store_kv_free(&rec_kv);
             continue;
         }
         long long fin = strtoll(cli_kv(rec, "finished_ms"), NULL, 10);
@@ -325,7 +309,7 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
             else if (ret) printf("%s: retired source %s is being deleted\n", id, ret->identifier);
             else printf("%s: no retired source tagged for it: nothing to retire\n", id);
         } else if (!add_target(&t[nt], campaign, id, id, ret->identifier, until_ms, false)) {
-            freeReplyObject(rec);
+            store_kv_free(&rec_kv);
             rc = cli_err(CLI_FAIL, "no snapshot name for %s", id);
             goto out;
         } else {
@@ -354,7 +338,7 @@ int cli_retire(fc_config *cfg, int argc, char **argv)
             if (now < until_ms) nrefuse++;
             nt++;
         }
-        freeReplyObject(rec);
+        store_kv_free(&rec_kv);
     }
     if (nt == 0) {
         printf("campaign %s: nothing to retire\n", campaign);
@@ -397,8 +381,8 @@ out:
     free(t);
     rds_instance_list_free(fleet);
     aws_session_free(sess);
-    if (ids) freeReplyObject(ids);
-    if (camp) freeReplyObject(camp);
+    sargs_free(&ids);
+    store_kv_free(&camp);
     store_close(s);
     free(named);
     return rc;

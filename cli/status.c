@@ -14,30 +14,25 @@ static const char *const STATES[] = {"pending", "running", "waiting_approval", "
 
 static json_t *counts_json(store *s, const char *campaign)
 {
-    ckeys k;
-    store_ckeys(s, campaign, &k);
     json_t *o = json_object();
+    store_kv c;
+    store_counts_read(s, campaign, STATES, FC_ARRAY_LEN(STATES), &c);
     for (size_t i = 0; i < FC_ARRAY_LEN(STATES); i++) {
-        redisReply *r = store_cmd(s, "HGET %s %s", k.counts, STATES[i]);
-        long long n = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-        if (r) freeReplyObject(r);
+        const char *v = kv_get(&c, STATES[i]);
+        long long n = v ? strtoll(v, NULL, 10) : 0;
         json_object_set_new(o, STATES[i], json_integer(n < 0 ? 0 : n));
     }
+    store_kv_free(&c);
     return o;
 }
 
 /* Sum of the per-minute counters "<prefix>:<minute>" over the last `minutes`
  * minutes, divided by the window actually covered since the campaign began. */
-static double rate(store *s, const char *tput_key, const char *prefix, int minutes, int64_t created_ms, double per)
+static double rate(store *s, const char *campaign, const char *prefix, int minutes, int64_t created_ms, double per)
 {
     int64_t now = fc_now_ms();
     int64_t cur = now / 60000;
-    long long sum = 0;
-    for (int m = 0; m < minutes; m++) {
-        redisReply *r = store_cmd(s, "HGET %s %s:%lld", tput_key, prefix, (long long)(cur - m));
-        if (r && r->type == REDIS_REPLY_STRING) sum += strtoll(r->str, NULL, 10);
-        if (r) freeReplyObject(r);
-    }
+    long long sum = store_tput_sum(s, campaign, prefix, cur, minutes);
     double window_min = (double)(now - created_ms) / 60000.0;
     if (window_min > minutes) window_min = minutes;
     if (window_min < 1.0) window_min = 1.0;
@@ -54,49 +49,46 @@ static json_t *str_or_null(const char *v) { return v && *v ? json_string(v) : js
 
 static int one(store *s, const char *campaign, bool as_json)
 {
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    redisReply *c = store_cmd(s, "HMGET %s state created_ms strategy", k.campaign);
-    if (!cli_array_reply(&c)) return CLI_FAIL;
-    if (!*reply_str(c, 0)) {
-        freeReplyObject(c);
+    static const char *const cf[] = {"state", "created_ms", "strategy"};
+    store_kv c;
+    if (!store_campaign_read(s, campaign, cf, FC_ARRAY_LEN(cf), &c)) return cli_err(CLI_FAIL, "redis unavailable");
+    if (!*kv_str(&c, "state")) {
+        store_kv_free(&c);
         return cli_err(CLI_USAGE, "no such campaign: %s", campaign);
     }
     json_t *o = json_object();
     json_object_set_new(o, "campaign", json_string(campaign));
-    json_object_set_new(o, "state", json_string(reply_str(c, 0)));
-    int64_t created = strtoll(reply_str(c, 1), NULL, 10);
+    json_object_set_new(o, "state", json_string(kv_str(&c, "state")));
+    int64_t created = strtoll(kv_str(&c, "created_ms"), NULL, 10);
     char strategy[32];
-    fc_strlcpy(strategy, reply_str(c, 2), sizeof strategy);
-    freeReplyObject(c);
+    fc_strlcpy(strategy, kv_str(&c, "strategy"), sizeof strategy);
+    store_kv_free(&c);
     json_object_set_new(o, "counts", counts_json(s, campaign));
     json_t *arr = json_array();
-    redisReply *ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
-    for (size_t i = 0; ids && ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
-        char rk[STORE_KEY_MAX];
-        store_rec_key(s, campaign, ids->element[i]->str, rk, sizeof rk);
-        redisReply *r = store_cmd(s, "HMGET %s state step attempt error downtime_s rows_verified stuck_ms", rk);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            if (r) freeReplyObject(r);
-            continue;
-        }
+    static const char *const rf[] = {"state", "step", "attempt", "error", "downtime_s", "rows_verified", "stuck_ms"};
+    sargs ids;
+    sargs_init(&ids);
+    store_instances(s, campaign, &ids);
+    for (int i = 0; i < ids.n; i++) {
+        store_kv r;
+        if (!store_record_read(s, campaign, ids.v[i], rf, FC_ARRAY_LEN(rf), &r)) continue;
         json_t *e = json_object();
-        json_object_set_new(e, "id", json_string(ids->element[i]->str));
-        json_object_set_new(e, "state", json_string(reply_str(r, 0)));
-        json_object_set_new(e, "step", str_or_null(reply_str(r, 1)));
-        json_object_set_new(e, "attempts", json_integer(strtoll(reply_str(r, 2), NULL, 10)));
-        json_object_set_new(e, "error", str_or_null(reply_str(r, 3)));
-        json_object_set_new(e, "downtime_s", num_or_null(reply_str(r, 4), false));
-        json_object_set_new(e, "rows_verified", num_or_null(reply_str(r, 5), true));
-        if (*reply_str(r, 6)) json_object_set_new(e, "stuck", json_true());
+        json_object_set_new(e, "id", json_string(ids.v[i]));
+        json_object_set_new(e, "state", json_string(kv_str(&r, "state")));
+        json_object_set_new(e, "step", str_or_null(kv_str(&r, "step")));
+        json_object_set_new(e, "attempts", json_integer(strtoll(kv_str(&r, "attempt"), NULL, 10)));
+        json_object_set_new(e, "error", str_or_null(kv_str(&r, "error")));
+        json_object_set_new(e, "downtime_s", num_or_null(kv_str(&r, "downtime_s"), false));
+        json_object_set_new(e, "rows_verified", num_or_null(kv_str(&r, "rows_verified"), true));
+        if (*kv_str(&r, "stuck_ms")) json_object_set_new(e, "stuck", json_true());
         json_array_append_new(arr, e);
-        freeReplyObject(r);
+        store_kv_free(&r);
     }
-    if (ids) freeReplyObject(ids);
+    sargs_free(&ids);
     json_object_set_new(o, "instances", arr);
     json_t *tp = json_object();
-    json_object_set_new(tp, "instances_per_hour", json_real(rate(s, k.tput, "i", 60, created, 60.0)));
-    json_object_set_new(tp, "steps_per_minute", json_real(rate(s, k.tput, "s", 5, created, 1.0)));
+    json_object_set_new(tp, "instances_per_hour", json_real(rate(s, campaign, "i", 60, created, 60.0)));
+    json_object_set_new(tp, "steps_per_minute", json_real(rate(s, campaign, "s", 5, created, 1.0)));
     json_object_set_new(o, "throughput", tp);
     if (as_json) {
         char *out = json_dumps(o, JSON_COMPACT);
@@ -133,24 +125,27 @@ static int one(store *s, const char *campaign, bool as_json)
 
 static int all(store *s, bool as_json)
 {
-    char ck[STORE_KEY_MAX];
-    store_key(s, ck, sizeof ck, "campaigns");
-    redisReply *r = store_cmd(s, "ZRANGE %s 0 -1", ck);
-    if (!cli_array_reply(&r)) return CLI_FAIL;
+    sargs r;
+    sargs_init(&r);
+    if (!store_campaigns(s, false, 0, &r)) {
+        sargs_free(&r);
+        return cli_err(CLI_FAIL, "redis unavailable");
+    }
     json_t *arr = json_array();
-    for (size_t i = 0; i < r->elements; i++) {
-        const char *id = r->element[i]->str;
-        ckeys k;
-        store_ckeys(s, id, &k);
-        redisReply *st = store_cmd(s, "HGET %s state", k.campaign);
+    static const char *const sf[] = {"state"};
+    for (int i = 0; i < r.n; i++) {
+        const char *id = r.v[i];
+        store_kv st;
+        const char *state = NULL;
+        if (store_campaign_read(s, id, sf, 1, &st)) state = kv_get(&st, "state");
         json_t *e = json_object();
         json_object_set_new(e, "campaign", json_string(id));
-        json_object_set_new(e, "state", json_string(st && st->type == REDIS_REPLY_STRING ? st->str : "unknown"));
-        if (st) freeReplyObject(st);
+        json_object_set_new(e, "state", json_string(state ? state : "unknown"));
+        store_kv_free(&st);
         json_object_set_new(e, "counts", counts_json(s, id));
         json_array_append_new(arr, e);
     }
-    freeReplyObject(r);
+    sargs_free(&r);
     if (as_json) {
         json_t *o = json_pack("{s:o}", "campaigns", arr);
         char *out = json_dumps(o, JSON_COMPACT);

@@ -459,15 +459,14 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
  * claim after validation is atomic and checks again). */
 static int check_active(store *s, const sub_opts *o)
 {
-    char ak[STORE_KEY_MAX];
-    store_key(s, ak, sizeof ak, "active-instances");
     for (int i = 0; i < o->nids; i++) {
-        redisReply *r = store_cmd(s, "HGET %s %s/%s", ak, o->region, o->ids[i]);
-        if (!r) return cli_err(CLI_FAIL, "redis unavailable");
+        char member[160], owner[160];
+        snprintf(member, sizeof member, "%s/%s", o->region, o->ids[i]);
+        int held = store_active_owner(s, member, owner, sizeof owner);
+        if (held < 0) return cli_err(CLI_FAIL, "redis unavailable");
         int rc = CLI_OK;
-        if (r->type == REDIS_REPLY_STRING && strcmp(r->str, o->campaign))
-            rc = cli_err(CLI_USAGE, "instance %s is already in active campaign %s", o->ids[i], r->str);
-        freeReplyObject(r);
+        if (held && strcmp(owner, o->campaign))
+            rc = cli_err(CLI_USAGE, "instance %s is already in active campaign %s", o->ids[i], owner);
         if (rc) return rc;
     }
     return CLI_OK;
@@ -486,15 +485,11 @@ static int run(sub_opts *o, fc_config *cfg)
     char **members = NULL;
     char *spec = NULL;
 
-    ckeys k;
-    store_ckeys(s, o->campaign, &k);
-    redisReply *ex = store_cmd(s, "EXISTS %s", k.campaign);
-    if (!ex) {
+    int exists = store_campaign_exists(s, o->campaign);
+    if (exists < 0) {
         rc = cli_err(CLI_FAIL, "redis unavailable");
         goto cleanup;
     }
-    bool exists = ex->type == REDIS_REPLY_INTEGER && ex->integer == 1;
-    freeReplyObject(ex);
     if (exists) {
         rc = cli_err(CLI_USAGE, "campaign %s already exists", o->campaign);
         goto cleanup;

@@ -6,6 +6,7 @@
  * terminal's size is read at every refresh, and SIGWINCH redraws at once
  * (cleared first) for the new size. */
 #include "cli.h"
+#include "store_limits.h"
 #include "store_model.h"
 #include "util.h"
 #include "view_top.h"
@@ -32,27 +33,6 @@ static void on_winch(int sig)
     g_top_resized = 1;
 }
 
-static long long hget_ll(store *s, const char *key, const char *field)
-{
-    redisReply *r = store_cmd(s, "HGET %s %s", key, field);
-    long long v = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-    if (r) freeReplyObject(r);
-    return v;
-}
-
-/* Sum of hash fields "<prefix>:<minute>" for the last `minutes` minutes. */
-static long long sum_minutes(store *s, const char *key, const char *prefix, int64_t now_ms, int minutes)
-{
-    long long sum = 0;
-    int64_t cur = now_ms / 60000;
-    for (int m = 0; m < minutes; m++) {
-        char f[48];
-        snprintf(f, sizeof f, "%s:%lld", prefix, (long long)(cur - m));
-        sum += hget_ll(s, key, f);
-    }
-    return sum;
-}
-
 /* Per-minute counters over a window → rate per `per` minutes; the window
  * is shortened to the campaign's age so a young campaign is not diluted. */
 static double window_rate(long long sum, int minutes, int64_t age_ms, double per)
@@ -67,31 +47,19 @@ static double window_rate(long long sum, int minutes, int64_t age_ms, double per
  * the allowed rate, summed over the campaign's (account, region) buckets. */
 static void aws_view(store *s, const char *account, const char *region, top_view *v)
 {
-    char pat[STORE_KEY_MAX];
-    store_key(s, pat, sizeof pat, "bucket:%s:%s:*", account, region);
-    char cursor[32] = "0";
     int64_t now = v->now_ms;
     double secs_into_minute = (double)(now % 60000) / 1000.0;
-    for (int iter = 0; iter < 100; iter++) {
-        redisReply *r = store_cmd(s, "SCAN %s MATCH %s COUNT 200", cursor, pat);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r) freeReplyObject(r);
-            return;
-        }
-        fc_strlcpy(cursor, r->element[0]->str, sizeof cursor);
-        const redisReply *keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            const char *key = keys->element[i]->str;
-            long long calls = sum_minutes(s, key, "c", now, 2);
-            v->api_rate += (double)calls / (60.0 + secs_into_minute);
-            v->throttles_5m += sum_minutes(s, key, "t", now, 5);
-            redisReply *rt = store_cmd(s, "HGET %s rate", key);
-            if (rt && rt->type == REDIS_REPLY_STRING) v->api_budget += strtod(rt->str, NULL);
-            if (rt) freeReplyObject(rt);
-        }
-        freeReplyObject(r);
-        if (!strcmp(cursor, "0")) return;
+    sargs names;
+    sargs_init(&names);
+    store_buckets(s, account, region, &names); /* what was listed before an error still counts */
+    for (int i = 0; i < names.n; i++) {
+        store_bucket_view b;
+        if (!store_bucket_read(s, names.v[i], now, 2, 5, &b)) continue;
+        v->api_rate += (double)b.calls / (60.0 + secs_into_minute);
+        v->throttles_5m += b.throttles;
+        v->api_budget += b.rate;
     }
+    sargs_free(&names);
 }
 
 static void insert_slowest(top_view *v, const top_instance *ti)
@@ -111,30 +79,27 @@ static int top_fill(store *s, const char *campaign, top_view *v)
 {
     memset(v, 0, sizeof *v);
     v->now_ms = fc_now_ms();
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    redisReply *c = store_cmd(s, "HMGET %s state strategy created_ms region account", k.campaign);
-    if (!c || c->type != REDIS_REPLY_ARRAY) {
-        if (c) freeReplyObject(c);
-        return CLI_FAIL;
-    }
-    if (!*reply_str(c, 0)) {
-        freeReplyObject(c);
+    static const char *const cf[] = {"state", "strategy", "created_ms", "region", "account"};
+    store_kv c;
+    if (!store_campaign_read(s, campaign, cf, FC_ARRAY_LEN(cf), &c)) return CLI_FAIL;
+    if (!*kv_str(&c, "state")) {
+        store_kv_free(&c);
         return CLI_USAGE;
     }
     fc_strlcpy(v->campaign, campaign, sizeof v->campaign);
-    fc_strlcpy(v->state, reply_str(c, 0), sizeof v->state);
-    fc_strlcpy(v->strategy, reply_str(c, 1), sizeof v->strategy);
-    int64_t created = strtoll(reply_str(c, 2), NULL, 10);
+    fc_strlcpy(v->state, kv_str(&c, "state"), sizeof v->state);
+    fc_strlcpy(v->strategy, kv_str(&c, "strategy"), sizeof v->strategy);
+    int64_t created = strtoll(kv_str(&c, "created_ms"), NULL, 10);
     char region[32], account[32];
-    fc_strlcpy(region, reply_str(c, 3), sizeof region);
-    fc_strlcpy(account, reply_str(c, 4), sizeof account);
-    freeReplyObject(c);
+    fc_strlcpy(region, kv_str(&c, "region"), sizeof region);
+    fc_strlcpy(account, kv_str(&c, "account"), sizeof account);
+    store_kv_free(&c);
 
-    redisReply *cn = store_cmd(s, "HGETALL %s", k.counts);
-    for (size_t i = 0; cn && cn->type == REDIS_REPLY_ARRAY && i + 1 < cn->elements; i += 2) {
-        const char *f = cn->element[i]->str;
-        long long n = strtoll(cn->element[i + 1]->str, NULL, 10);
+    store_kv cn;
+    store_counts_read(s, campaign, NULL, 0, &cn);
+    for (size_t i = 0; i < cn.n; i++) {
+        const char *f = cn.kv[2 * i];
+        long long n = strtoll(cn.kv[2 * i + 1], NULL, 10);
         for (int st = 0; st < TOP_NSTATES; st++)
             if (!strcmp(f, top_state_names[st])) v->counts[st] = n < 0 ? 0 : (int)n;
         if (!strncmp(f, "step:", 5) && n > 0 && v->nsteps < TOP_MAX_STEPS) {
@@ -143,68 +108,69 @@ static int top_fill(store *s, const char *campaign, top_view *v)
             v->nsteps++;
         }
     }
-    if (cn) freeReplyObject(cn);
+    store_kv_free(&cn);
 
     int64_t age = v->now_ms - created;
-    v->inst_per_hour_5m = window_rate(sum_minutes(s, k.tput, "i", v->now_ms, 5), 5, age, 60.0);
-    v->inst_per_hour_60m = window_rate(sum_minutes(s, k.tput, "i", v->now_ms, 60), 60, age, 60.0);
-    v->steps_per_minute = window_rate(sum_minutes(s, k.tput, "s", v->now_ms, 5), 5, age, 1.0);
+    int64_t cur = v->now_ms / 60000;
+    v->inst_per_hour_5m = window_rate(store_tput_sum(s, campaign, "i", cur, 5), 5, age, 60.0);
+    v->inst_per_hour_60m = window_rate(store_tput_sum(s, campaign, "i", cur, 60), 60, age, 60.0);
+    v->steps_per_minute = window_rate(store_tput_sum(s, campaign, "s", cur, 5), 5, age, 1.0);
     aws_view(s, account, region, v);
 
-    redisReply *ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
-    for (size_t i = 0; ids && ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
+    static const char *const rf[] = {"state", "step", "attempt", "error", "step_started_ms", "stuck_ms",
+                                     "deadline_ms"};
+    sargs ids;
+    sargs_init(&ids);
+    store_instances(s, campaign, &ids);
+    for (int i = 0; i < ids.n; i++) {
         v->total++;
-        char rk[STORE_KEY_MAX];
-        store_rec_key(s, campaign, ids->element[i]->str, rk, sizeof rk);
-        redisReply *r = store_cmd(s, "HMGET %s state step attempt error step_started_ms stuck_ms deadline_ms", rk);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            if (r) freeReplyObject(r);
-            continue;
-        }
-        const char *st = reply_str(r, 0);
+        store_kv r;
+        if (!store_record_read(s, campaign, ids.v[i], rf, FC_ARRAY_LEN(rf), &r)) continue;
+        const char *st = kv_str(&r, "state");
         top_instance ti;
         memset(&ti, 0, sizeof ti);
-        fc_strlcpy(ti.id, ids->element[i]->str, sizeof ti.id);
-        fc_strlcpy(ti.step, reply_str(r, 1), sizeof ti.step);
-        ti.attempts = atoi(reply_str(r, 2));
-        fc_strlcpy(ti.error, reply_str(r, 3), sizeof ti.error);
-        int64_t started = strtoll(reply_str(r, 4), NULL, 10);
+        fc_strlcpy(ti.id, ids.v[i], sizeof ti.id);
+        fc_strlcpy(ti.step, kv_str(&r, "step"), sizeof ti.step);
+        ti.attempts = atoi(kv_str(&r, "attempt"));
+        fc_strlcpy(ti.error, kv_str(&r, "error"), sizeof ti.error);
+        int64_t started = strtoll(kv_str(&r, "step_started_ms"), NULL, 10);
         ti.elapsed_s = started > 0 ? (double)(v->now_ms - started) / 1000.0 : 0;
         if (!strcmp(st, "running") || !strcmp(st, "waiting_approval")) {
-            int64_t dl = strtoll(reply_str(r, 6), NULL, 10);
-            if (*reply_str(r, 5) || (dl > 0 && dl < v->now_ms)) v->stuck++;
+            int64_t dl = strtoll(kv_str(&r, "deadline_ms"), NULL, 10);
+            if (*kv_str(&r, "stuck_ms") || (dl > 0 && dl < v->now_ms)) v->stuck++;
             insert_slowest(v, &ti);
         } else if (!strcmp(st, "failed") && v->nfailed < TOP_MAX_LIST) {
             v->failed[v->nfailed++] = ti;
         }
-        freeReplyObject(r);
+        store_kv_free(&r);
     }
-    if (ids) freeReplyObject(ids);
+    sargs_free(&ids);
     return CLI_OK;
 }
 
 /* The most recent running (or paused) campaign, else the most recent. */
 static bool pick_campaign(store *s, char *out, size_t cap)
 {
-    char ck[STORE_KEY_MAX];
-    store_key(s, ck, sizeof ck, "campaigns");
-    redisReply *r = store_cmd(s, "ZREVRANGE %s 0 199", ck);
+    sargs r;
+    sargs_init(&r);
+    store_campaigns(s, true, 200, &r);
     bool found = false;
-    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++) {
-        ckeys k;
-        store_ckeys(s, r->element[i]->str, &k);
-        redisReply *st = store_cmd(s, "HGET %s state", k.campaign);
-        if (st && st->type == REDIS_REPLY_STRING && (!strcmp(st->str, "running") || !strcmp(st->str, "paused"))) {
-            fc_strlcpy(out, r->element[i]->str, cap);
+    static const char *const sf[] = {"state"};
+    for (int i = 0; i < r.n && !found; i++) {
+        store_kv st;
+        const char *state = NULL;
+        if (store_campaign_read(s, r.v[i], sf, 1, &st)) state = kv_get(&st, "state");
+        if (state && (!strcmp(state, "running") || !strcmp(state, "paused"))) {
+            fc_strlcpy(out, r.v[i], cap);
             found = true;
         }
-        if (st) freeReplyObject(st);
+        store_kv_free(&st);
     }
-    if (!found && r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
-        fc_strlcpy(out, r->element[0]->str, cap);
+    if (!found && r.n > 0) {
+        fc_strlcpy(out, r.v[0], cap);
         found = true;
     }
-    if (r) freeReplyObject(r);
+    sargs_free(&r);
     return found;
 }
 

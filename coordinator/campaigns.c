@@ -32,78 +32,58 @@ static bool terminal(const char *st)
 
 /* Instances [from, from+n) of ids into cv with one campaign_scan.lua call
  * (record and lease key of each). False on a Redis error or a short reply. */
-static bool scan_batch(coord *c, camp_view *cv, const redisReply *ids, size_t from, size_t n, const char **keys,
-                       char (*kbuf)[STORE_KEY_MAX])
+static bool scan_batch(coord *c, camp_view *cv, const sargs *ids, size_t from, size_t n, store_scan_row *rows)
 {
+    if (!store_campaign_scan(c->s, cv->id, (const char *const *)ids->v + from, n, rows)) return false;
     for (size_t i = 0; i < n; i++) {
-        const char *id = ids->element[from + i]->str;
-        store_rec_key(c->s, cv->id, id, kbuf[2 * i], STORE_KEY_MAX);
-        store_lease_key(c->s, cv->id, id, kbuf[2 * i + 1], STORE_KEY_MAX);
-        keys[2 * i] = kbuf[2 * i];
-        keys[2 * i + 1] = kbuf[2 * i + 1];
-    }
-    redisReply *r = store_script(c->s, "campaign_scan", (int)(2 * n), keys, 0, NULL);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n) {
-        if (r) freeReplyObject(r);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 8) {
-            freeReplyObject(r);
-            return false;
-        }
+        const store_scan_row *e = &rows[i];
         inst_view *iv = &cv->inst[cv->n];
-        fc_strlcpy(iv->id, ids->element[from + i]->str, sizeof iv->id);
-        fc_strlcpy(iv->state, reply_str(e, 0), sizeof iv->state);
-        fc_strlcpy(iv->step, reply_str(e, 1), sizeof iv->step);
-        fc_strlcpy(iv->epoch, reply_str(e, 2), sizeof iv->epoch);
-        iv->deadline_ms = strtoll(reply_str(e, 3), NULL, 10);
-        iv->q_inst = *reply_str(e, 4) ? atoi(reply_str(e, 4)) : 1;
-        iv->q_snap = *reply_str(e, 5) ? atoi(reply_str(e, 5)) : 2;
-        iv->attempt = atoi(reply_str(e, 6));
+        fc_strlcpy(iv->id, ids->v[from + i], sizeof iv->id);
+        fc_strlcpy(iv->state, e->state, sizeof iv->state);
+        fc_strlcpy(iv->step, e->step, sizeof iv->step);
+        fc_strlcpy(iv->epoch, e->epoch, sizeof iv->epoch);
+        iv->deadline_ms = e->deadline_ms;
+        iv->q_inst = e->q_inst_set ? e->q_inst : 1;
+        iv->q_snap = e->q_snap_set ? e->q_snap : 2;
+        iv->attempt = e->attempt;
         if (!strcmp(iv->state, "pending")) cv->pending++;
         else if (terminal(iv->state)) cv->terminal++;
         else {
             cv->inflight++;
-            iv->lease_held = e->element[7]->type == REDIS_REPLY_INTEGER && e->element[7]->integer == 1;
+            iv->lease_held = e->lease_held;
         }
         cv->n++;
     }
-    freeReplyObject(r);
     return true;
 }
 
 static void scan_one(coord *c, camp_view *cv)
 {
-    ckeys k;
-    store_ckeys(c->s, cv->id, &k);
-    redisReply *h = store_cmd(c->s, "HMGET %s state strategy region account max_parallel abort_requested", k.campaign);
-    if (!h || h->type != REDIS_REPLY_ARRAY) {
-        if (h) freeReplyObject(h);
-        return;
-    }
-    fc_strlcpy(cv->state, reply_str(h, 0), sizeof cv->state);
-    fc_strlcpy(cv->strategy, reply_str(h, 1), sizeof cv->strategy);
-    fc_strlcpy(cv->region, reply_str(h, 2), sizeof cv->region);
-    fc_strlcpy(cv->account, reply_str(h, 3), sizeof cv->account);
-    cv->max_parallel = atoi(reply_str(h, 4));
+    static const char *const fields[] = {"state", "strategy", "region", "account", "max_parallel", "abort_requested"};
+    store_kv h;
+    if (!store_campaign_read(c->s, cv->id, fields, FC_ARRAY_LEN(fields), &h)) return;
+    fc_strlcpy(cv->state, kv_str(&h, "state"), sizeof cv->state);
+    fc_strlcpy(cv->strategy, kv_str(&h, "strategy"), sizeof cv->strategy);
+    fc_strlcpy(cv->region, kv_str(&h, "region"), sizeof cv->region);
+    fc_strlcpy(cv->account, kv_str(&h, "account"), sizeof cv->account);
+    cv->max_parallel = atoi(kv_str(&h, "max_parallel"));
     if (cv->max_parallel <= 0) cv->max_parallel = 1;
-    cv->abort_requested = !strcmp(reply_str(h, 5), "1");
-    freeReplyObject(h);
+    cv->abort_requested = !strcmp(kv_str(&h, "abort_requested"), "1");
+    store_kv_free(&h);
     if (strcmp(cv->state, "running") && strcmp(cv->state, "paused")) return;
-    redisReply *ids = store_cmd(c->s, "ZRANGE %s 0 -1", k.instances);
-    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
-        if (ids) freeReplyObject(ids);
+    sargs ids;
+    sargs_init(&ids);
+    if (!store_instances(c->s, cv->id, &ids)) {
+        sargs_free(&ids);
         return;
     }
-    cv->inst = calloc(ids->elements ? ids->elements : 1, sizeof *cv->inst);
-    const char **keys = calloc(2 * SCAN_BATCH, sizeof *keys);
-    char (*kbuf)[STORE_KEY_MAX] = calloc(2 * SCAN_BATCH, sizeof *kbuf);
-    bool ok = cv->inst && keys && kbuf;
-    for (size_t from = 0; ok && from < ids->elements; from += SCAN_BATCH) {
-        size_t n = ids->elements - from < SCAN_BATCH ? ids->elements - from : SCAN_BATCH;
-        ok = scan_batch(c, cv, ids, from, n, keys, kbuf);
+    size_t nids = (size_t)ids.n;
+    cv->inst = calloc(nids ? nids : 1, sizeof *cv->inst);
+    store_scan_row *rows = calloc(SCAN_BATCH, sizeof *rows);
+    bool ok = cv->inst && rows;
+    for (size_t from = 0; ok && from < nids; from += SCAN_BATCH) {
+        size_t n = nids - from < SCAN_BATCH ? nids - from : SCAN_BATCH;
+        ok = scan_batch(c, cv, &ids, from, n, rows);
     }
     if (!ok) {
         /* a partial view could look finished or under the limits: skip the
@@ -113,32 +93,30 @@ static void scan_one(coord *c, camp_view *cv)
         cv->inst = NULL;
         cv->n = cv->pending = cv->inflight = cv->terminal = 0;
     }
-    free(keys);
-    free(kbuf);
-    freeReplyObject(ids);
+    free(rows);
+    sargs_free(&ids);
 }
 
 bool campaigns_scan(coord *c)
 {
     campaigns_free(c);
-    char ck[STORE_KEY_MAX];
-    store_key(c->s, ck, sizeof ck, "campaigns");
-    redisReply *r = store_cmd(c->s, "ZRANGE %s 0 -1", ck);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r) freeReplyObject(r);
+    sargs ids;
+    sargs_init(&ids);
+    if (!store_campaigns(c->s, false, 0, &ids)) {
+        sargs_free(&ids);
         return false;
     }
-    c->camps = calloc(r->elements ? r->elements : 1, sizeof *c->camps);
+    c->camps = calloc(ids.n ? (size_t)ids.n : 1, sizeof *c->camps);
     if (!c->camps) {
-        freeReplyObject(r);
+        sargs_free(&ids);
         return false;
     }
-    for (size_t i = 0; i < r->elements; i++) {
+    for (int i = 0; i < ids.n; i++) {
         camp_view *cv = &c->camps[c->ncamps++];
-        fc_strlcpy(cv->id, r->element[i]->str, sizeof cv->id);
+        fc_strlcpy(cv->id, ids.v[i], sizeof cv->id);
         scan_one(c, cv);
     }
-    freeReplyObject(r);
+    sargs_free(&ids);
     return true;
 }
 

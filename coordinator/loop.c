@@ -7,6 +7,7 @@
 #include "log.h"
 #include "prom.h"
 #include "step.h"
+#include "store_model.h"
 #include "util.h"
 
 #include <signal.h>
@@ -30,18 +31,8 @@ static void on_signal(int sig)
  * have expired: the lease itself protects against two leaders acting long). */
 static int leader_lease(coord *c, int64_t ttl_ms)
 {
-    char key[256], ttl[24];
-    store_key(c->s, key, sizeof key, "coordinator:leader");
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    const char *keys[] = {key};
-    const char *args[] = {c->token, ttl};
-    redisReply *r = store_script(c->s, "leader", 1, keys, 2, args);
-    if (!r || r->type != REDIS_REPLY_INTEGER) {
-        if (r) freeReplyObject(r);
-        return -1;
-    }
-    long long v = r->integer;
-    freeReplyObject(r);
+    int v = store_leader_lease(c->s, c->token, ttl_ms);
+    if (v < 0) return -1;
     if (v == 2) {
         log_info("became the active coordinator", "token=%s", c->token);
         prom_counter_add(prom_default(), "fc_leader_acquired_total", "Times this coordinator became the active one.",
@@ -50,15 +41,7 @@ static int leader_lease(coord *c, int64_t ttl_ms)
     return v > 0 ? 1 : 0;
 }
 
-static void leader_release(coord *c)
-{
-    char key[256];
-    store_key(c->s, key, sizeof key, "coordinator:leader");
-    const char *keys[] = {key};
-    const char *args[] = {c->token, "1"};
-    redisReply *r = store_script(c->s, "lease_renew", 1, keys, 2, args);
-    if (r) freeReplyObject(r);
-}
+static void leader_release(coord *c) { store_leader_release(c->s, c->token); }
 
 int coord_run(const fc_config *cfg)
 {

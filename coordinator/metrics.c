@@ -9,6 +9,7 @@
 #include "coord.h"
 #include "log.h"
 #include "prom.h"
+#include "store_limits.h"
 #include "store_model.h"
 #include "util.h"
 
@@ -25,37 +26,43 @@ typedef struct collector {
 
 static void campaign_gauges(prom_registry *r, store *s, const char *id)
 {
-    ckeys k;
-    store_ckeys(s, id, &k);
-    redisReply *st = store_cmd(s, "HGET %s state", k.campaign);
-    bool active = st && st->type == REDIS_REPLY_STRING && (!strcmp(st->str, "running") || !strcmp(st->str, "paused"));
-    if (st) freeReplyObject(st);
+    static const char *const sf[] = {"state"};
+    store_kv st;
+    bool active = false;
+    if (store_campaign_read(s, id, sf, 1, &st)) {
+        const char *v = kv_get(&st, "state");
+        active = v && (!strcmp(v, "running") || !strcmp(v, "paused"));
+        store_kv_free(&st);
+    }
     char l[192];
     for (size_t i = 0; i < FC_ARRAY_LEN(STATES); i++) {
-        redisReply *c = store_cmd(s, "HGET %s %s", k.counts, STATES[i]);
-        double n = c && c->type == REDIS_REPLY_STRING ? strtod(c->str, NULL) : 0;
-        if (c) freeReplyObject(c);
+        store_kv c;
+        const char *v = NULL;
+        if (store_counts_read(s, id, &STATES[i], 1, &c)) v = kv_get(&c, STATES[i]);
+        double n = v ? strtod(v, NULL) : 0;
+        store_kv_free(&c);
         prom_gauge_set(r, "fc_instances", "Instances by campaign and state (from Redis counts).",
                        prom_labels(l, sizeof l, "campaign", id, "state", STATES[i], NULL), n < 0 ? 0 : n);
     }
     int stuck = 0;
     if (active) {
         int64_t now = fc_now_ms();
-        redisReply *ids = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
-        for (size_t i = 0; ids && ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
-            char rk[STORE_KEY_MAX];
-            store_rec_key(s, id, ids->element[i]->str, rk, sizeof rk);
-            redisReply *x = store_cmd(s, "HMGET %s state stuck_ms deadline_ms", rk);
-            if (x && x->type == REDIS_REPLY_ARRAY) {
-                const char *state = reply_str(x, 0);
-                int64_t dl = strtoll(reply_str(x, 2), NULL, 10);
+        static const char *const rf[] = {"state", "stuck_ms", "deadline_ms"};
+        sargs ids;
+        sargs_init(&ids);
+        store_instances(s, id, &ids);
+        for (int i = 0; i < ids.n; i++) {
+            store_kv x;
+            if (store_record_read(s, id, ids.v[i], rf, FC_ARRAY_LEN(rf), &x)) {
+                const char *state = kv_str(&x, "state");
+                int64_t dl = strtoll(kv_str(&x, "deadline_ms"), NULL, 10);
                 if ((!strcmp(state, "running") || !strcmp(state, "waiting_approval")) &&
-                    (*reply_str(x, 1) || (dl > 0 && dl < now)))
+                    (*kv_str(&x, "stuck_ms") || (dl > 0 && dl < now)))
                     stuck++;
+                store_kv_free(&x);
             }
-            if (x) freeReplyObject(x);
         }
-        if (ids) freeReplyObject(ids);
+        sargs_free(&ids);
     }
     prom_gauge_set(r, "fc_instances_stuck", "In-flight instances past their step deadline or marked stuck.",
                    prom_labels(l, sizeof l, "campaign", id, NULL), stuck);
@@ -63,34 +70,19 @@ static void campaign_gauges(prom_registry *r, store *s, const char *id)
 
 static void bucket_gauges(prom_registry *r, store *s)
 {
-    char pat[STORE_KEY_MAX];
-    store_key(s, pat, sizeof pat, "bucket:*");
-    size_t plen = strlen(store_prefix(s)) + strlen(":bucket:");
-    char cursor[32] = "0";
-    for (int iter = 0; iter < 100; iter++) {
-        redisReply *sc = store_cmd(s, "SCAN %s MATCH %s COUNT 200", cursor, pat);
-        if (!sc || sc->type != REDIS_REPLY_ARRAY || sc->elements != 2) {
-            if (sc) freeReplyObject(sc);
-            return;
-        }
-        fc_strlcpy(cursor, sc->element[0]->str, sizeof cursor);
-        for (size_t i = 0; i < sc->element[1]->elements; i++) {
-            const char *key = sc->element[1]->element[i]->str;
-            if (strlen(key) <= plen) continue;
-            redisReply *h = store_cmd(s, "HMGET %s tokens rate", key);
-            if (h && h->type == REDIS_REPLY_ARRAY) {
-                char l[192];
-                prom_labels(l, sizeof l, "bucket", key + plen, NULL); /* account:region:service */
-                prom_gauge_set(r, "fc_aws_bucket_tokens", "Tokens left in the shared AWS API bucket.", l,
-                               strtod(reply_str(h, 0), NULL));
-                prom_gauge_set(r, "fc_aws_bucket_rate", "Current (AIMD) request rate allowed by the bucket, req/s.",
-                               l, strtod(reply_str(h, 1), NULL));
-            }
-            if (h) freeReplyObject(h);
-        }
-        freeReplyObject(sc);
-        if (!strcmp(cursor, "0")) return;
+    sargs names;
+    sargs_init(&names);
+    store_buckets(s, NULL, NULL, &names); /* what was listed before an error is still shown */
+    for (int i = 0; i < names.n; i++) {
+        store_bucket_view b;
+        if (!store_bucket_read(s, names.v[i], 0, 0, 0, &b)) continue;
+        char l[192];
+        prom_labels(l, sizeof l, "bucket", names.v[i], NULL); /* account:region:service */
+        prom_gauge_set(r, "fc_aws_bucket_tokens", "Tokens left in the shared AWS API bucket.", l, b.tokens);
+        prom_gauge_set(r, "fc_aws_bucket_rate", "Current (AIMD) request rate allowed by the bucket, req/s.", l,
+                       b.rate);
     }
+    sargs_free(&names);
 }
 
 static void collect(prom_registry *r, void *ud)
@@ -101,13 +93,12 @@ static void collect(prom_registry *r, void *ud)
         c->s = store_open(&c->cfg, err, sizeof err);
         if (!c->s) return;
     }
-    char ck[STORE_KEY_MAX];
-    store_key(c->s, ck, sizeof ck, "campaigns");
     /* the most recent 200 campaigns: older ones are history */
-    redisReply *ids = store_cmd(c->s, "ZREVRANGE %s 0 199", ck);
-    for (size_t i = 0; ids && ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++)
-        campaign_gauges(r, c->s, ids->element[i]->str);
-    if (ids) freeReplyObject(ids);
+    sargs ids;
+    sargs_init(&ids);
+    store_campaigns(c->s, true, 200, &ids);
+    for (int i = 0; i < ids.n; i++) campaign_gauges(r, c->s, ids.v[i]);
+    sargs_free(&ids);
     bucket_gauges(r, c->s);
 }
 

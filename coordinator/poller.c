@@ -98,14 +98,11 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
 static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
 {
     const char *kname = kind == 0 ? "db" : "snap";
-    char key[256];
-    fleetcache_key(c->s, r->region, kname, key, sizeof key);
     int64_t now = fc_now_ms();
     /* last poll time survives a coordinator takeover through the cache */
     if (!r->last_poll_ms[kind]) {
-        redisReply *t = store_cmd(c->s, "HGET %s _ts", key);
-        if (t && t->type == REDIS_REPLY_STRING) r->last_poll_ms[kind] = strtoll(t->str, NULL, 10);
-        if (t) freeReplyObject(t);
+        int64_t ts;
+        if (store_cache_poll_ms(c->s, r->region, kname, &ts)) r->last_poll_ms[kind] = ts;
     }
     /* pct from the previous poll feeds the plan */
     if (kind == 1) {
@@ -117,8 +114,7 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     int64_t next = plan_next(c, v, n, r->last_poll_ms[kind]);
     if (now < next) {
         if (next != r->next_poll_ms[kind]) {
-            redisReply *x = store_cmd(c->s, "HSET %s _next %lld", key, (long long)next);
-            if (x) freeReplyObject(x);
+            store_cache_set_next(c->s, r->region, kname, next);
             r->next_poll_ms[kind] = next;
         }
         return;
@@ -149,24 +145,11 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     }
     r->last_poll_ms[kind] = started;
     int64_t nxt = plan_next(c, v, n, started);
-    /* replace the cache: DEL, then one HSET with _ts, _next and every entry */
-    sargs argv;
-    sargs_init(&argv);
-    sargs_add(&argv, "HSET");
-    sargs_add(&argv, key);
-    sargs_add(&argv, "_ts");
-    sargs_addi(&argv, started);
-    sargs_add(&argv, "_next");
-    sargs_addi(&argv, nxt);
-    for (int i = 0; i < b.fields.n; i++) sargs_add(&argv, b.fields.v[i]);
-    redisReply *d = store_cmd(c->s, "DEL %s", key);
-    if (d) freeReplyObject(d);
-    redisReply *h = store_cmdargv(c->s, argv.n, (const char **)argv.v, NULL);
-    if (h) freeReplyObject(h);
+    /* replace the cache: _ts, _next and every entry */
+    store_cache_replace(c->s, r->region, kname, started, nxt, &b.fields);
     r->next_poll_ms[kind] = nxt;
     log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d next_in_ms=%lld", r->region, kname, n,
               b.fields.n / 2, (long long)(nxt - fc_now_ms()));
-    sargs_free(&argv);
     sargs_free(&b.fields);
 }
 
@@ -183,22 +166,20 @@ void poller_tick(coord *c)
                 (!strcmp(c->camps[j].state, "running") || !strcmp(c->camps[j].state, "paused")))
                 seen_before = true;
         if (seen_before) continue; /* one poll per region, not per campaign */
-        char wk[256];
-        fleetcache_wait_key(c->s, cv->region, wk, sizeof wk);
         /* waits abandoned for a day (instance failed mid-wait) are dropped */
-        redisReply *x = store_cmd(c->s, "ZREMRANGEBYSCORE %s -inf %lld", wk, (long long)(fc_now_ms() - 86400000));
-        if (x) freeReplyObject(x);
-        redisReply *w = store_cmd(c->s, "ZRANGE %s 0 -1 WITHSCORES", wk);
-        if (!w || w->type != REDIS_REPLY_ARRAY) {
-            if (w) freeReplyObject(w);
+        store_waits_prune(c->s, cv->region, fc_now_ms() - 86400000);
+        sargs w;
+        sargs_init(&w);
+        if (!store_waits(c->s, cv->region, &w)) {
+            sargs_free(&w);
             continue;
         }
-        size_t cap = w->elements / 2 + 1;
+        size_t cap = (size_t)w.n / 2 + 1;
         awaited *dbs = calloc(cap, sizeof *dbs), *snaps = calloc(cap, sizeof *snaps);
         size_t nd = 0, ns = 0;
-        for (size_t k = 0; dbs && snaps && k + 1 < w->elements; k += 2) {
-            const char *m = w->element[k]->str;
-            int64_t start = strtoll(w->element[k + 1]->str, NULL, 10);
+        for (int k = 0; dbs && snaps && k + 1 < w.n; k += 2) {
+            const char *m = w.v[k];
+            int64_t start = strtoll(w.v[k + 1], NULL, 10);
             awaited *a = NULL;
             if (!strncmp(m, "db:", 3)) {
                 a = &dbs[nd++];
@@ -209,7 +190,7 @@ void poller_tick(coord *c)
             }
             if (a) a->start_ms = start;
         }
-        freeReplyObject(w);
+        sargs_free(&w);
         if (nd) poll_kind(c, r, 0, dbs, nd);
         if (ns) poll_kind(c, r, 1, snaps, ns);
         free(dbs);

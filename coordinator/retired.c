@@ -80,43 +80,31 @@ typedef struct rec_view {
 static void read_record(coord *c, const char *campaign, const char *id, rec_view *v)
 {
     memset(v, 0, sizeof *v);
-    char rk[STORE_KEY_MAX];
-    store_rec_key(c->s, campaign, id, rk, sizeof rk);
-    redisReply *r = store_cmd(c->s,
-                              "HMGET %s state retired_at f.target_id f.master_secret_arn f.master_secret_version "
-                              "retiring_ms",
-                              rk);
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6 && *reply_str(r, 0)) {
+    static const char *const rf[] = {"state", "retired_at", "f.target_id", "f.master_secret_arn",
+                                     "f.master_secret_version", "retiring_ms"};
+    store_kv r;
+    if (store_record_read(c->s, campaign, id, rf, FC_ARRAY_LEN(rf), &r) && *kv_str(&r, "state")) {
         v->exists = true;
-        fc_strlcpy(v->state, reply_str(r, 0), sizeof v->state);
-        fc_strlcpy(v->retired_at, reply_str(r, 1), sizeof v->retired_at);
-        fc_strlcpy(v->target_id, reply_str(r, 2), sizeof v->target_id);
-        fc_strlcpy(v->secret_arn, reply_str(r, 3), sizeof v->secret_arn);
-        fc_strlcpy(v->secret_version, reply_str(r, 4), sizeof v->secret_version);
-        fc_strlcpy(v->retiring_ms, reply_str(r, 5), sizeof v->retiring_ms);
+        fc_strlcpy(v->state, kv_str(&r, "state"), sizeof v->state);
+        fc_strlcpy(v->retired_at, kv_str(&r, "retired_at"), sizeof v->retired_at);
+        fc_strlcpy(v->target_id, kv_str(&r, "f.target_id"), sizeof v->target_id);
+        fc_strlcpy(v->secret_arn, kv_str(&r, "f.master_secret_arn"), sizeof v->secret_arn);
+        fc_strlcpy(v->secret_version, kv_str(&r, "f.master_secret_version"), sizeof v->secret_version);
+        fc_strlcpy(v->retiring_ms, kv_str(&r, "retiring_ms"), sizeof v->retiring_ms);
     }
-    if (r) freeReplyObject(r);
+    store_kv_free(&r);
     if (!v->exists) return;
-    ckeys k;
-    store_ckeys(c->s, campaign, &k);
-    redisReply *s = store_cmd(c->s, "HGET %s strategy", k.campaign);
-    if (s && s->type == REDIS_REPLY_STRING) fc_strlcpy(v->strategy, s->str, sizeof v->strategy);
-    if (s) freeReplyObject(s);
+    static const char *const cf[] = {"strategy"};
+    store_kv s;
+    if (store_campaign_read(c->s, campaign, cf, 1, &s)) fc_strlcpy(v->strategy, kv_str(&s, "strategy"), sizeof v->strategy);
+    store_kv_free(&s);
 }
 
 /* One transition-like entry in the campaign's event stream and on the audit topic. */
 static void record_event(coord *c, const char *campaign, const char *instance, const char *strategy,
                          const char *event, const char *reason)
 {
-    ckeys k;
-    store_ckeys(c->s, campaign, &k);
-    char ts[24];
-    snprintf(ts, sizeof ts, "%lld", (long long)fc_now_ms());
-    const char *argv[] = {"XADD", k.events, "MAXLEN", "~", "10000", "*", "ts", ts, "instance", instance,
-                          "event", event, "step", "retired-watch", "attempt", "0", "from", "done", "to", "done",
-                          "reason", reason, "node", c->cfg.node_id};
-    redisReply *r = store_cmdargv(c->s, (int)FC_ARRAY_LEN(argv), argv, NULL);
-    if (r) freeReplyObject(r);
+    store_event_add(c->s, campaign, instance, event, "retired-watch", "done", reason, c->cfg.node_id);
     fc_step_event ev;
     memset(&ev, 0, sizeof ev);
     fc_strlcpy(ev.campaign, campaign, sizeof ev.campaign);
@@ -198,12 +186,7 @@ static void follow_secret(coord *c, region_aws *r, const rds_instance_list *all,
         return;
     }
     if (!mr.propagated) return;
-    char rk[STORE_KEY_MAX], now[24];
-    store_rec_key(c->s, campaign, id, rk, sizeof rk);
-    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
-    redisReply *x = store_cmd(c->s, "HSET %s f.master_secret_version %s f.master_secret_synced_at %s", rk, mr.version,
-                              now);
-    if (x) freeReplyObject(x);
+    store_record_secret_synced(c->s, campaign, id, mr.version, fc_now_ms());
     char reason[384];
     snprintf(reason, sizeof reason, "master secret rotated (version %s): new password set on %s", mr.version,
              t->identifier);
@@ -250,28 +233,26 @@ void retired_tick(coord *c)
     if (c->retired_next_ms && now < c->retired_next_ms) return;
     c->retired_next_ms = now + (int64_t)c->cfg.retired_check_s * 1000;
     /* every (region, account) any campaign used: retired sources outlive their campaigns */
-    char key[STORE_KEY_MAX];
-    store_key(c->s, key, sizeof key, "campaigns");
-    redisReply *ids = store_cmd(c->s, "ZRANGE %s 0 -1", key);
-    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
-        if (ids) freeReplyObject(ids);
+    sargs ids;
+    sargs_init(&ids);
+    if (!store_campaigns(c->s, false, 0, &ids)) {
+        sargs_free(&ids);
         return;
     }
     region_aws *done[COORD_MAX_REGIONS];
     int ndone = 0;
-    for (size_t i = 0; i < ids->elements && !*c->stop; i++) {
-        ckeys k;
-        store_ckeys(c->s, ids->element[i]->str, &k);
-        redisReply *h = store_cmd(c->s, "HMGET %s region account", k.campaign);
+    static const char *const hf[] = {"region", "account"};
+    for (int i = 0; i < ids.n && !*c->stop; i++) {
+        store_kv h;
         region_aws *r = NULL;
-        if (h && h->type == REDIS_REPLY_ARRAY && h->elements == 2 && *reply_str(h, 0))
-            r = coord_region(c, reply_str(h, 0), reply_str(h, 1));
-        if (h) freeReplyObject(h);
+        if (store_campaign_read(c->s, ids.v[i], hf, FC_ARRAY_LEN(hf), &h) && *kv_str(&h, "region"))
+            r = coord_region(c, kv_str(&h, "region"), kv_str(&h, "account"));
+        store_kv_free(&h);
         bool seen = false;
         for (int j = 0; j < ndone; j++) seen |= done[j] == r;
         if (!r || seen || ndone >= COORD_MAX_REGIONS) continue;
         done[ndone++] = r;
         check_region(c, r);
     }
-    freeReplyObject(ids);
+    sargs_free(&ids);
 }

@@ -7,7 +7,7 @@
 #include "emit.h"
 #include "log.h"
 #include "prom.h"
-#include "store_model.h"
+#include "store_outbox.h"
 #include "util.h"
 
 #include <string.h>
@@ -16,16 +16,14 @@
 
 static void campaign_timers(coord *c, const char *campaign)
 {
-    ckeys k;
-    store_ckeys(c->s, campaign, &k);
-    redisReply *r = store_cmd(c->s, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %d", k.timers, (long long)fc_now_ms(),
-                              TIMERS_BATCH);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r) freeReplyObject(r);
+    sargs due;
+    sargs_init(&due);
+    if (!store_outbox_due(c->s, campaign, fc_now_ms(), TIMERS_BATCH, &due)) {
+        sargs_free(&due);
         return;
     }
-    for (size_t i = 0; i < r->elements && !*c->stop; i++) {
-        const char *member = r->element[i]->str;
+    for (int i = 0; i < due.n && !*c->stop; i++) {
+        const char *member = due.v[i];
         timer_entry t;
         if (!store_timer_parse(member, &t)) {
             log_ctx_set(campaign, NULL, NULL, 0);
@@ -53,7 +51,7 @@ static void campaign_timers(coord *c, const char *campaign)
             break;
         }
     }
-    freeReplyObject(r);
+    sargs_free(&due);
 }
 
 void timers_tick(coord *c)

@@ -1,6 +1,6 @@
 /* lease_keeper — the worker's lease heartbeat: while an executor runs a
  * step, one keeper thread per worker process (its own Redis connection:
- * hiredis contexts are not thread-safe) renews the step's instance lease
+ * a store connection is not thread-safe) renews the step's instance lease
  * every period (TTL/3), so a step blocked in one long call (a lock wait, a
  * slow AWS call with retries) keeps its lease and nobody else begins the
  * same instance meanwhile. A renewal that finds the lease gone or taken

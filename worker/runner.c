@@ -30,7 +30,7 @@ void *runner_thread_init(void *ud, int index)
     if (!t) return NULL;
     t->w = w;
     char err[256];
-    /* Redis may be down right now: store_cmd reconnects later. Retry a few
+    /* Redis may be down right now: the store reconnects later. Retry a few
      * times so the thread starts with a connection in the common case. */
     for (int i = 0; i < 50 && !t->s; i++) {
         t->s = store_open(&w->cfg, err, sizeof err);

@@ -32,30 +32,18 @@ void rl_cfg_from_config(rl_cfg *c, const fc_config *cfg)
 void rl_bucket_key(const store *s, const char *account, const char *region, const char *service,
                    char *out, size_t cap)
 {
-    store_key(s, out, cap, "bucket:%s:%s:%s", account && *account ? account : "-", region, service);
+    store_bucket_key(s, account, region, service, out, cap);
 }
 
 static bool bucket_op(store *s, const char *key, const char *op, const rl_cfg *c, int64_t now_ms,
                       rl_answer *out)
 {
-    char now[24], rate[32], burst[32], rec[32], minr[32];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    snprintf(rate, sizeof rate, "%.6f", c->rate);
-    snprintf(burst, sizeof burst, "%.6f", c->burst);
-    snprintf(rec, sizeof rec, "%.6f", c->recover);
-    snprintf(minr, sizeof minr, "%.6f", c->min_rate);
-    const char *keys[] = {key};
-    const char *args[] = {op, now, rate, burst, rec, minr};
-    redisReply *r = store_script(s, "bucket", 1, keys, 6, args);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4) {
-        if (r) freeReplyObject(r);
-        return false;
-    }
-    out->granted = r->element[0]->integer == 1;
-    out->wait_ms = r->element[1]->integer;
-    out->rate = (double)r->element[2]->integer / 1000.0;
-    out->tokens = (double)r->element[3]->integer / 1000.0;
-    freeReplyObject(r);
+    store_bucket_answer a;
+    if (!store_bucket_op(s, key, op, now_ms, c->rate, c->burst, c->recover, c->min_rate, &a)) return false;
+    out->granted = a.granted;
+    out->wait_ms = a.wait_ms;
+    out->rate = (double)a.rate_milli / 1000.0;
+    out->tokens = (double)a.tokens_milli / 1000.0;
     return true;
 }
 
@@ -89,33 +77,17 @@ bool rl_acquire(store *s, const char *key, const rl_cfg *c)
 void rl_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,
                  size_t cap)
 {
-    store_key(s, out, cap, "slots:%s:%s:%s", account && *account ? account : "-", region, cls);
+    store_slot_key(s, account, region, cls, out, cap);
 }
 
 int rl_slot_acquire(store *s, const char *key, const char *member, int64_t ttl_ms, int limit)
 {
-    char now[24], ttl[24], lim[16];
-    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *keys[] = {key};
-    const char *args[] = {"acquire", member, now, ttl, lim};
-    redisReply *r = store_script(s, "slot", 1, keys, 5, args);
-    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
-    if (r) freeReplyObject(r);
-    return rc;
+    return store_slot_acquire(s, key, member, fc_now_ms(), ttl_ms, limit);
 }
 
 bool rl_slot_release(store *s, const char *key, const char *member)
 {
-    char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
-    const char *keys[] = {key};
-    const char *args[] = {"release", member, now, "0", "0"};
-    redisReply *r = store_script(s, "slot", 1, keys, 5, args);
-    bool ok = r != NULL;
-    if (r) freeReplyObject(r);
-    return ok;
+    return store_slot_release(s, key, member, fc_now_ms());
 }
 
 int rl_class_limit(const char *cls)

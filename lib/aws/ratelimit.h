@@ -6,7 +6,7 @@
 #ifndef FC_RATELIMIT_H
 #define FC_RATELIMIT_H
 
-#include "store.h"
+#include "store_limits.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -6,16 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fleetcache_key(const store *s, const char *region, const char *kind, char *out, size_t cap)
-{
-    store_key(s, out, cap, "cache:%s:%s", region, kind);
-}
-
-void fleetcache_wait_key(const store *s, const char *region, char *out, size_t cap)
-{
-    store_key(s, out, cap, "wait:%s", region);
-}
-
 void fleetcache_encode(char *out, size_t cap, const char *status, int pct, bool encrypted, const char *kms)
 {
     snprintf(out, cap, "%s|%d|%d|%s", status, pct, encrypted ? 1 : 0, kms ? kms : "");
@@ -25,16 +15,8 @@ bool fleetcache_get(store *s, const char *region, const char *kind, const char *
                     step_cache_view *out)
 {
     memset(out, 0, sizeof *out);
-    char key[256];
-    fleetcache_key(s, region, kind, key, sizeof key);
-    redisReply *r = store_cmd(s, "HMGET %s _ts _next %s", key, id);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-        if (r) freeReplyObject(r);
-        return false;
-    }
-    const char *ts = reply_str(r, 0), *next = reply_str(r, 1), *v = reply_str(r, 2);
-    out->poll_ms = *ts ? strtoll(ts, NULL, 10) : 0;
-    out->next_poll_ms = *next ? strtoll(next, NULL, 10) : 0;
+    char v[512];
+    if (!store_cache_read(s, region, kind, id, &out->poll_ms, &out->next_poll_ms, v, sizeof v)) return false;
     out->fresh = out->poll_ms > since_ms;
     if (*v) {
         char buf[512];
@@ -50,26 +32,15 @@ bool fleetcache_get(store *s, const char *region, const char *kind, const char *
         out->encrypted = enc && !strcmp(enc, "1");
         fc_strlcpy(out->kms_key, kms ? kms : "", sizeof out->kms_key);
     }
-    freeReplyObject(r);
     return true;
 }
 
 bool fleetcache_want(store *s, const char *region, const char *member, int64_t now_ms)
 {
-    char key[256];
-    fleetcache_wait_key(s, region, key, sizeof key);
-    redisReply *r = store_cmd(s, "ZADD %s NX %lld %s", key, (long long)now_ms, member);
-    bool ok = r && r->type == REDIS_REPLY_INTEGER;
-    if (r) freeReplyObject(r);
-    return ok;
+    return store_wait_add(s, region, member, now_ms);
 }
 
 bool fleetcache_unwant(store *s, const char *region, const char *member)
 {
-    char key[256];
-    fleetcache_wait_key(s, region, key, sizeof key);
-    redisReply *r = store_cmd(s, "ZREM %s %s", key, member);
-    bool ok = r && r->type == REDIS_REPLY_INTEGER;
-    if (r) freeReplyObject(r);
-    return ok;
+    return store_wait_del(s, region, member);
 }

@@ -4,18 +4,17 @@
  * every awaited resource into P:cache:<region>:<kind> ("db" | "snap"),
  * together with when the poll ran (_ts) and when the next one is planned
  * (_next). Waiting steps read it instead of calling AWS, and register what
- * they wait for in P:wait:<region> (ZSET "<kind>:<id>" → wait start ms). */
+ * they wait for in P:wait:<region> (ZSET "<kind>:<id>" → wait start ms).
+ * The Redis side (keys, commands) is lib/store/store_fleet.c. */
 #ifndef FC_FLEETCACHE_H
 #define FC_FLEETCACHE_H
 
 #include "step.h"
-#include "store.h"
+#include "store_fleet.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-void fleetcache_key(const store *s, const char *region, const char *kind, char *out, size_t cap);
-void fleetcache_wait_key(const store *s, const char *region, char *out, size_t cap);
 /* Encode one entry: "status|pct|encrypted|kms_key". */
 void fleetcache_encode(char *out, size_t cap, const char *status, int pct, bool encrypted, const char *kms);
 /* Read the entry of id; false on Redis error. out->fresh when the last poll

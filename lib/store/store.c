@@ -1,5 +1,5 @@
 /* store — see store.h. */
-#include "store.h"
+#include "store_int.h"
 #include "dbuf.h"
 #include "fc_sql.h"
 #include "log.h"
@@ -200,19 +200,28 @@ redisReply *store_cmdargv(store *s, int argc, const char **argv, const size_t *l
     return NULL;
 }
 
-redisReply *store_cmd(store *s, const char *fmt, ...)
+redisReply *store_vcmd(store *s, const char *fmt, va_list ap)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!ensure(s)) return NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        redisReply *r = redisvCommand(s->c, fmt, ap);
-        va_end(ap);
+        va_list aq;
+        va_copy(aq, ap);
+        redisReply *r = redisvCommand(s->c, fmt, aq);
+        va_end(aq);
         if (r) return r;
         redisFree(s->c);
         s->c = NULL;
     }
     return NULL;
+}
+
+redisReply *store_cmd(store *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = store_vcmd(s, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 static const char *script_sha(store *s, const char *name, bool reload)
@@ -355,18 +364,68 @@ bool reply_is_status(const redisReply *r, size_t i, const char *want)
     return !strcmp(reply_str(r, i), want);
 }
 
+static char *dup_or_die(const char *v)
+{
+    char *d = strdup(v);
+    if (!d) abort(); /* out of memory: nothing sensible to do */
+    return d;
+}
+
+static void kv_push(store_kv *out, const char *f, const char *v)
+{
+    char **nv = realloc(out->kv, (out->n + 1) * 2 * sizeof *nv);
+    if (!nv) abort();
+    out->kv = nv;
+    out->kv[2 * out->n] = dup_or_die(f);
+    out->kv[2 * out->n + 1] = dup_or_die(v);
+    out->n++;
+}
+
+void store_kv_free(store_kv *kv)
+{
+    if (!kv) return;
+    for (size_t i = 0; i < 2 * kv->n; i++) free(kv->kv[i]);
+    free(kv->kv);
+    kv->kv = NULL;
+    kv->n = 0;
+}
+
+void store_kv_from_pairs(const redisReply *r, store_kv *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r || r->type != REDIS_REPLY_ARRAY) return;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING) kv_push(out, k->str, v->str);
+    }
+}
+
+void store_kv_from_hmget(const redisReply *r, const char *const *fields, size_t n, store_kv *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r || r->type != REDIS_REPLY_ARRAY) return;
+    for (size_t i = 0; i < n && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING) kv_push(out, fields[i], r->element[i]->str);
+}
+
+bool store_strs_from_reply(const redisReply *r, sargs *out)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY) return false;
+    for (size_t i = 0; i < r->elements; i++) sargs_add(out, reply_str(r, i));
+    return true;
+}
+
 const char *kv_get(const store_kv *kv, const char *field)
 {
-    const redisReply *r = kv->r;
-    if (!r || r->type != REDIS_REPLY_ARRAY) return NULL;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const redisReply *k = r->element[i];
-        if (k->type == REDIS_REPLY_STRING && !strcmp(k->str, field)) {
-            const redisReply *v = r->element[i + 1];
-            return v->type == REDIS_REPLY_STRING ? v->str : NULL;
-        }
-    }
+    for (size_t i = 0; kv && i < kv->n; i++)
+        if (!strcmp(kv->kv[2 * i], field)) return kv->kv[2 * i + 1];
     return NULL;
+}
+
+const char *kv_str(const store_kv *kv, const char *field)
+{
+    const char *v = kv_get(kv, field);
+    return v ? v : "";
 }
 
 int64_t kv_get_i64(const store_kv *kv, const char *field, int64_t dflt)

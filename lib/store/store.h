@@ -1,16 +1,20 @@
-/* store — one hiredis connection to the Redis that holds fleetcrypt's
- * progress: reconnect on failure, embedded Lua scripts run by name
- * (EVALSHA, reloaded after NOSCRIPT), key naming, and the Redis-restart
- * guard (run_id → epoch floor). NOT thread-safe: one store per thread.
+/* store — one connection to the Redis that holds fleetcrypt's progress:
+ * reconnect on failure, embedded Lua scripts run by name (EVALSHA,
+ * reloaded after NOSCRIPT), key naming, and the Redis-restart guard
+ * (run_id → epoch floor). NOT thread-safe: one store per thread.
  *
- * Every key starts with cfg.key_prefix; keys that one Lua script touches
- * share the hash tag "{campaign}". docs/redis-keys.md lists every key. */
+ * Redis stays behind lib/store/: this header and the typed ones beside it
+ * (store_model.h, store_outbox.h, store_limits.h, store_fleet.h) hand out
+ * C structs and strings only. hiredis, raw commands and key names live in
+ * the .c files of lib/store/ and the private store_int.h / store_keys.h
+ * (tests/integration/test_layout.py enforces it). Every key starts with
+ * cfg.key_prefix; keys that one Lua script touches share the hash tag
+ * "{campaign}". docs/redis-keys.md lists every key. */
 #ifndef FC_STORE_H
 #define FC_STORE_H
 
 #include "cfg.h"
 
-#include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,22 +43,9 @@ long store_restarts(const store *s);
 int64_t store_restart_seen_ms(const store *s);
 #define STORE_RESTART_MARGIN_MS 2000
 
-/* "<prefix>:" + formatted suffix. False if it did not fit. */
-bool store_key(const store *s, char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* A command from a format (hiredis syntax). Reconnects and retries once on
- * a broken connection. NULL when Redis is unreachable (logged once here).
- * Caller frees the reply with freeReplyObject. */
-redisReply *store_cmd(store *s, const char *fmt, ...);
-redisReply *store_cmdargv(store *s, int argc, const char **argv, const size_t *lens);
-
-/* Run lua/<name>.lua with keys and args. An error reply is returned as a
- * NULL with the error logged. Caller frees the reply. */
-redisReply *store_script(store *s, const char *name, int nkeys, const char *const *keys,
-                         int nargs, const char *const *args);
-
-/* ---- argument lists for scripts (owned strings, growable) ---- */
+/* ---- owned string lists (growable): arguments to the store's typed
+ * functions and the lists they hand back (campaigns, instance ids, ...);
+ * v[0..n) owned, free with sargs_free ---- */
 typedef struct sargs {
     char **v;
     int n, cap;
@@ -65,17 +56,19 @@ void sargs_add(sargs *a, const char *s);
 void sargs_addf(sargs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sargs_addi(sargs *a, int64_t v);
 
-/* ---- reply helpers ---- */
-/* Element i of an array reply as a string ("" when absent or not a string;
- * integers are not converted). */
-const char *reply_str(const redisReply *r, size_t i);
-bool reply_is_status(const redisReply *r, size_t i, const char *want);
-
-/* Flat HGETALL-style array → key/value view (pointers into the reply). */
+/* ---- hash snapshots (owned copies of what Redis returned) ---- */
+/* Field/value pairs read from a hash (HGETALL, or the fields an HMGET asked
+ * for that exist): kv[2i] is a field, kv[2i+1] its value; n pairs. Every
+ * string is owned by the store_kv; free with store_kv_free. A zeroed
+ * store_kv is an empty one. */
 typedef struct store_kv {
-    const redisReply *r;
+    char **kv;
+    size_t n;
 } store_kv;
+void store_kv_free(store_kv *kv); /* accepts NULL; leaves it empty */
+/* Value of field, NULL when absent (kv_str: "" when absent). Pointers into kv. */
 const char *kv_get(const store_kv *kv, const char *field);
+const char *kv_str(const store_kv *kv, const char *field);
 int64_t kv_get_i64(const store_kv *kv, const char *field, int64_t dflt);
 
 #endif

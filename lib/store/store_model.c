@@ -1,6 +1,7 @@
 /* store_model — see store_model.h. Thin C wrappers: build the keys and
  * arguments, run the script, map its answer to an enum. The logic and the
  * invariants live in the scripts (lua/<name>.lua). */
+#include "store_int.h"
 #include "store_model.h"
 #include "log.h"
 #include "util.h"
@@ -28,28 +29,6 @@ void store_rec_key(const store *s, const char *c, const char *id, char *out, siz
 void store_lease_key(const store *s, const char *c, const char *id, char *out, size_t cap)
 {
     store_key(s, out, cap, "{%s}:lease:%s", c, id);
-}
-
-bool store_timer_parse(const char *member, timer_entry *out)
-{
-    char buf[STORE_TIMER_MAX];
-    if (!fc_strlcpy(buf, member, sizeof buf)) return false;
-    char *save = NULL;
-    char *a = strtok_r(buf, "|", &save);
-    char *b = strtok_r(NULL, "|", &save);
-    char *c = strtok_r(NULL, "|", &save);
-    char *d = strtok_r(NULL, "|", &save);
-    if (!a || !b || !c || !d || strtok_r(NULL, "|", &save)) return false;
-    char *end = NULL;
-    unsigned long att = strtoul(c, &end, 10);
-    if (*end || att == 0 || att > 1000000) return false;
-    unsigned long long ep = strtoull(d, &end, 10);
-    if (*end || ep == 0) return false;
-    if (!fc_strlcpy(out->instance, a, sizeof out->instance) || !fc_strlcpy(out->step, b, sizeof out->step))
-        return false;
-    out->attempt = (uint32_t)att;
-    out->epoch = ep;
-    return true;
 }
 
 int store_campaign_create(store *s, const char *campaign, const char *const *fields, int nfields,
@@ -158,9 +137,9 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
     if (!strcmp(st, "ok") && r->elements >= 4) {
         out->st = SB_OK;
         fc_strlcpy(out->fence, reply_str(r, 1), sizeof out->fence);
-        out->rec.r = r->element[2];
-        out->campaign.r = r->element[3];
-        out->reply = r;
+        store_kv_from_pairs(r->element[2], &out->rec);
+        store_kv_from_pairs(r->element[3], &out->campaign);
+        freeReplyObject(r);
         return true;
     }
     if (!strcmp(st, "gone")) out->st = SB_GONE;
@@ -177,9 +156,8 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
 
 void store_step_begin_done(step_begin_out *out)
 {
-    if (out->reply) freeReplyObject(out->reply);
-    out->reply = NULL;
-    out->rec.r = out->campaign.r = NULL;
+    store_kv_free(&out->rec);
+    store_kv_free(&out->campaign);
 }
 
 int store_lease_renew(store *s, const char *campaign, const char *instance, const char *token,
@@ -245,16 +223,6 @@ se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ec
     return st;
 }
 
-bool store_timer_done(store *s, const char *campaign, const char *member)
-{
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    redisReply *r = store_cmd(s, "ZREM %s %s", k.timers, member);
-    bool ok = r && r->type == REDIS_REPLY_INTEGER;
-    if (r) freeReplyObject(r);
-    return ok;
-}
-
 ad_status store_admit(store *s, const char *campaign, const char *instance, const char *first_step,
                       int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields,
                       char *member, size_t mcap)
@@ -306,30 +274,6 @@ int store_redrive(store *s, const char *campaign, const char *instance, const ch
     return rc;
 }
 
-tt_status store_timer_take(store *s, const char *campaign, const char *member, const timer_entry *t,
-                           int64_t postpone_ms, char *strategy, size_t scap)
-{
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    char rk[STORE_KEY_MAX], att[16], ep[24], now[24], pp[24];
-    store_rec_key(s, campaign, t->instance, rk, sizeof rk);
-    snprintf(att, sizeof att, "%u", t->attempt);
-    snprintf(ep, sizeof ep, "%llu", (unsigned long long)t->epoch);
-    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
-    snprintf(pp, sizeof pp, "%lld", (long long)postpone_ms);
-    const char *keys[] = {rk, k.timers, k.campaign};
-    const char *args[] = {member, t->instance, t->step, att, ep, now, pp};
-    redisReply *r = store_script(s, "timer_take", 3, keys, 7, args);
-    tt_status st = TT_ERROR;
-    if (r && reply_is_status(r, 0, "emit")) {
-        st = TT_EMIT;
-        fc_strlcpy(strategy, reply_str(r, 1), scap);
-    } else if (r && reply_is_status(r, 0, "paused")) st = TT_PAUSED;
-    else if (r && reply_is_status(r, 0, "stale")) st = TT_STALE;
-    if (r) freeReplyObject(r);
-    return st;
-}
-
 int store_campaign_set_state(store *s, const char *campaign, const char *from, const char *to)
 {
     ckeys k;
@@ -342,4 +286,418 @@ int store_campaign_set_state(store *s, const char *campaign, const char *from, c
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     if (r) freeReplyObject(r);
     return rc;
+}
+
+/* ------------------------------------------------------------ coordinator */
+int store_leader_lease(store *s, const char *token, int64_t ttl_ms)
+{
+    char key[STORE_KEY_MAX], ttl[24];
+    store_key(s, key, sizeof key, "coordinator:leader");
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *keys[] = {key};
+    const char *args[] = {token, ttl};
+    redisReply *r = store_script(s, "leader", 1, keys, 2, args);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v == 2 ? 2 : v > 0 ? 1 : 0;
+}
+
+void store_leader_release(store *s, const char *token)
+{
+    char key[STORE_KEY_MAX];
+    store_key(s, key, sizeof key, "coordinator:leader");
+    const char *keys[] = {key};
+    const char *args[] = {token, "1"};
+    redisReply *r = store_script(s, "lease_renew", 1, keys, 2, args);
+    if (r) freeReplyObject(r);
+}
+
+bool store_campaign_scan(store *s, const char *campaign, const char *const *ids, size_t n, store_scan_row *out)
+{
+    const char **keys = calloc(2 * n + 1, sizeof *keys);
+    char (*kbuf)[STORE_KEY_MAX] = calloc(2 * n + 1, sizeof *kbuf);
+    if (!keys || !kbuf) {
+        free(keys);
+        free(kbuf);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        store_rec_key(s, campaign, ids[i], kbuf[2 * i], STORE_KEY_MAX);
+        store_lease_key(s, campaign, ids[i], kbuf[2 * i + 1], STORE_KEY_MAX);
+        keys[2 * i] = kbuf[2 * i];
+        keys[2 * i + 1] = kbuf[2 * i + 1];
+    }
+    redisReply *r = store_script(s, "campaign_scan", (int)(2 * n), keys, 0, NULL);
+    free(keys);
+    free(kbuf);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 8) {
+            freeReplyObject(r);
+            return false;
+        }
+        store_scan_row *o = &out[i];
+        memset(o, 0, sizeof *o);
+        fc_strlcpy(o->state, reply_str(e, 0), sizeof o->state);
+        fc_strlcpy(o->step, reply_str(e, 1), sizeof o->step);
+        fc_strlcpy(o->epoch, reply_str(e, 2), sizeof o->epoch);
+        o->deadline_ms = strtoll(reply_str(e, 3), NULL, 10);
+        o->q_inst_set = *reply_str(e, 4);
+        o->q_inst = atoi(reply_str(e, 4));
+        o->q_snap_set = *reply_str(e, 5);
+        o->q_snap = atoi(reply_str(e, 5));
+        o->attempt = atoi(reply_str(e, 6));
+        o->lease_held = e->element[7]->type == REDIS_REPLY_INTEGER && e->element[7]->integer == 1;
+    }
+    freeReplyObject(r);
+    return true;
+}
+
+/* ------------------------------------------------------------------ reads */
+/* HMGET key fields (or HGETALL when fields is NULL) into out. */
+static bool read_hash(store *s, const char *key, const char *const *fields, size_t n, store_kv *out)
+{
+    memset(out, 0, sizeof *out);
+    redisReply *r;
+    if (!fields) {
+        r = store_cmd(s, "HGETALL %s", key);
+    } else {
+        if (n == 0) return true;
+        const char **argv = calloc(n + 2, sizeof *argv);
+        if (!argv) return false;
+        argv[0] = "HMGET";
+        argv[1] = key;
+        for (size_t i = 0; i < n; i++) argv[2 + i] = fields[i];
+        r = store_cmdargv(s, (int)(n + 2), argv, NULL);
+        free(argv);
+    }
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    if (fields) store_kv_from_hmget(r, fields, n, out);
+    else store_kv_from_pairs(r, out);
+    freeReplyObject(r);
+    return true;
+}
+
+bool store_campaigns(store *s, bool newest_first, int limit, sargs *out)
+{
+    char ck[STORE_KEY_MAX];
+    store_key(s, ck, sizeof ck, "campaigns");
+    redisReply *r = store_cmd(s, "%s %s 0 %d", newest_first ? "ZREVRANGE" : "ZRANGE", ck, limit > 0 ? limit - 1 : -1);
+    bool ok = store_strs_from_reply(r, out);
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+int store_campaign_exists(store *s, const char *campaign)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *r = store_cmd(s, "EXISTS %s", k.campaign);
+    if (!r) return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+bool store_campaign_read(store *s, const char *campaign, const char *const *fields, size_t n, store_kv *out)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    return read_hash(s, k.campaign, fields, n, out);
+}
+
+bool store_record_read(store *s, const char *campaign, const char *id, const char *const *fields, size_t n,
+                       store_kv *out)
+{
+    char rk[STORE_KEY_MAX];
+    store_rec_key(s, campaign, id, rk, sizeof rk);
+    return read_hash(s, rk, fields, n, out);
+}
+
+bool store_counts_read(store *s, const char *campaign, const char *const *fields, size_t n, store_kv *out)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    return read_hash(s, k.counts, fields, n, out);
+}
+
+long long store_tput_sum(store *s, const char *campaign, const char *kind, int64_t cur_minute, int minutes)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    long long sum = 0;
+    for (int m = 0; m < minutes; m++) {
+        redisReply *r = store_cmd(s, "HGET %s %s:%lld", k.tput, kind, (long long)(cur_minute - m));
+        if (r && r->type == REDIS_REPLY_STRING) sum += strtoll(r->str, NULL, 10);
+        if (r) freeReplyObject(r);
+    }
+    return sum;
+}
+
+bool store_instances(store *s, const char *campaign, sargs *out)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *r = store_cmd(s, "ZRANGE %s 0 -1", k.instances);
+    bool ok = store_strs_from_reply(r, out);
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+int store_instance_member(store *s, const char *campaign, const char *id)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *r = store_cmd(s, "ZSCORE %s %s", k.instances, id);
+    if (!r) return -1;
+    int rc = r->type == REDIS_REPLY_STRING ? 1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_active_owner(store *s, const char *member, char *owner, size_t cap)
+{
+    char ak[STORE_KEY_MAX];
+    store_key(s, ak, sizeof ak, "active-instances");
+    if (cap) *owner = 0;
+    redisReply *r = store_cmd(s, "HGET %s %s", ak, member);
+    if (!r) return -1;
+    int rc = r->type == REDIS_REPLY_STRING ? 1 : 0;
+    if (rc) fc_strlcpy(owner, r->str, cap);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ------------------------------------------------------------ event stream */
+bool store_events_read(store *s, const char *campaign, const char *after, size_t count, store_events *out)
+{
+    memset(out, 0, sizeof *out);
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    char start[80] = "-";
+    if (after && *after) snprintf(start, sizeof start, "(%s", after);
+    redisReply *r = store_cmd(s, "XRANGE %s %s + COUNT %lld", k.events, start, (long long)count);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    out->v = calloc(r->elements + 1, sizeof *out->v);
+    if (!out->v) {
+        freeReplyObject(r);
+        return false;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        store_event *ev = &out->v[out->n++];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 1) continue;
+        fc_strlcpy(ev->id, reply_str(e, 0), sizeof ev->id);
+        if (e->elements >= 2) store_kv_from_pairs(e->element[1], &ev->f);
+    }
+    freeReplyObject(r);
+    return true;
+}
+
+void store_events_free(store_events *e)
+{
+    if (!e) return;
+    for (size_t i = 0; i < e->n; i++) store_kv_free(&e->v[i].f);
+    free(e->v);
+    e->v = NULL;
+    e->n = 0;
+}
+
+bool store_event_add(store *s, const char *campaign, const char *instance, const char *event, const char *step,
+                     const char *state, const char *reason, const char *node)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    char ts[24];
+    snprintf(ts, sizeof ts, "%lld", (long long)fc_now_ms());
+    const char *argv[] = {"XADD", k.events, "MAXLEN", "~", "10000", "*", "ts", ts, "instance", instance,
+                          "event", event, "step", step, "attempt", "0", "from", state, "to", state,
+                          "reason", reason, "node", node};
+    redisReply *r = store_cmdargv(s, (int)FC_ARRAY_LEN(argv), argv, NULL);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+/* ------------------------------------------------------------ plain writes */
+bool store_campaign_flag_set(store *s, const char *campaign, store_campaign_flag f)
+{
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    redisReply *r = store_cmd(s, "HSET %s %s 1", k.campaign,
+                              f == STORE_CAMPAIGN_ABORT_REQUESTED ? "abort_requested" : "approved");
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_record_retiring(store *s, const char *campaign, const char *id, int64_t now_ms)
+{
+    char rk[STORE_KEY_MAX], now[24];
+    store_rec_key(s, campaign, id, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    redisReply *r = store_cmd(s, "HSETNX %s retiring_ms %s", rk, now);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_record_retired(store *s, const char *campaign, const char *id, int64_t now_ms, const char *snapshot,
+                          const char *source)
+{
+    char rk[STORE_KEY_MAX], now[24];
+    store_rec_key(s, campaign, id, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    redisReply *r = store_cmd(s, "HSET %s retired_at %s final_snapshot %s retired_source %s", rk, now, snapshot,
+                              source);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_record_secret_synced(store *s, const char *campaign, const char *id, const char *version,
+                                int64_t now_ms)
+{
+    char rk[STORE_KEY_MAX], now[24];
+    store_rec_key(s, campaign, id, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    redisReply *r = store_cmd(s, "HSET %s f.master_secret_version %s f.master_secret_synced_at %s", rk, version,
+                              now);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+/* ------------------------------------------------------------ operator verbs */
+static void op_answer(const redisReply *r, store_op *out)
+{
+    fc_strlcpy(out->status, reply_str(r, 0), sizeof out->status);
+    fc_strlcpy(out->detail, reply_str(r, 1), sizeof out->detail);
+    fc_strlcpy(out->detail2, reply_str(r, 2), sizeof out->detail2);
+}
+
+bool store_instance_op(store *s, const char *campaign, const char *id, store_op_kind op, int64_t now_ms,
+                       const char *node, bool named, store_op *out)
+{
+    memset(out, 0, sizeof *out);
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX], now[24];
+    store_rec_key(s, campaign, id, rk, sizeof rk);
+    store_lease_key(s, campaign, id, lk, sizeof lk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *nm = named ? "1" : "0";
+    redisReply *r = NULL;
+    switch (op) {
+    case STORE_OP_ABORT: {
+        const char *keys[] = {rk, k.counts, k.events, k.timers};
+        const char *args[] = {now, node};
+        r = store_script(s, "abort", 4, keys, 2, args);
+        break;
+    }
+    case STORE_OP_APPROVE: {
+        const char *keys[] = {rk, k.timers, k.events};
+        const char *args[] = {now, node, nm};
+        r = store_script(s, "approve", 3, keys, 3, args);
+        break;
+    }
+    case STORE_OP_PAUSE:
+    case STORE_OP_RESUME: {
+        const char *keys[] = {rk, k.timers, k.events, lk};
+        const char *args[] = {op == STORE_OP_PAUSE ? "pause" : "resume", now, node, nm};
+        r = store_script(s, "pause", 4, keys, 4, args);
+        break;
+    }
+    }
+    if (!r) return false;
+    op_answer(r, out);
+    freeReplyObject(r);
+    return true;
+}
+
+bool store_instance_retry(store *s, const char *campaign, const char *id, int64_t now_ms, int64_t deadline_ms,
+                          const char *node, bool undo, store_op *out)
+{
+    memset(out, 0, sizeof *out);
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    char rk[STORE_KEY_MAX], now[24], deadline[24];
+    store_rec_key(s, campaign, id, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(deadline, sizeof deadline, "%lld", (long long)deadline_ms);
+    const char *keys[] = {rk, k.counts, k.events, k.timers, k.seq, k.campaign};
+    const char *args[] = {now, store_floor(s), deadline, node, undo ? "abort" : ""};
+    redisReply *r = store_script(s, "retry", 6, keys, 5, args);
+    if (!r) return false;
+    op_answer(r, out);
+    freeReplyObject(r);
+    return true;
+}
+
+/* ------------------------------------------------------------ report --select */
+bool store_report_lookup(store *s, const char *campaign, const char *const *ids, size_t n, store_lookup *out)
+{
+    memset(out, 0, sizeof *out);
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    const char **keys = calloc(n + 2, sizeof *keys);
+    char (*rks)[STORE_KEY_MAX] = calloc(n + 1, sizeof *rks);
+    if (!keys || !rks) {
+        free(keys);
+        free(rks);
+        return false;
+    }
+    keys[0] = k.campaign;
+    keys[1] = k.instances;
+    for (size_t i = 0; i < n; i++) {
+        store_rec_key(s, campaign, ids[i], rks[i], sizeof rks[i]);
+        keys[2 + i] = rks[i];
+    }
+    redisReply *x = store_script(s, "report_lookup", (int)(2 + n), keys, (int)n, ids);
+    free(keys);
+    free(rks);
+    if (!x || x->type != REDIS_REPLY_ARRAY) {
+        if (x) freeReplyObject(x);
+        return false;
+    }
+    if (x->elements) {
+        out->found = true;
+        store_kv_from_pairs(x->element[0], &out->campaign);
+        out->v = calloc(x->elements / 2 + 1, sizeof *out->v);
+        if (!out->v) {
+            freeReplyObject(x);
+            store_lookup_free(out);
+            return false;
+        }
+        for (size_t e = 1; e + 1 < x->elements; e += 2) {
+            store_lookup_hit *h = &out->v[out->n++];
+            h->pos = x->element[e]->type == REDIS_REPLY_INTEGER ? x->element[e]->integer : 0;
+            store_kv_from_pairs(x->element[e + 1], &h->rec);
+        }
+    }
+    freeReplyObject(x);
+    return true;
+}
+
+void store_lookup_free(store_lookup *l)
+{
+    if (!l) return;
+    store_kv_free(&l->campaign);
+    for (size_t i = 0; i < l->n; i++) store_kv_free(&l->v[i].rec);
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }

@@ -141,3 +141,73 @@ def test_no_include_circle_between_lib_modules():
         if m not in state:
             visit(m, [m])
     assert not circles, "modules of lib/ that include each other:\n  " + "\n  ".join(circles)
+
+
+# ---- Redis stays behind lib/store/ (issue 12 item 5) ----
+# Outside lib/store/ no code sees hiredis, a reply, a raw command or a key
+# name: it calls the typed functions of store_model.h, store_outbox.h,
+# store_limits.h and store_fleet.h. The unit tests and benchmarks that set
+# up or inspect Redis directly use the test-only helper of store_test.h
+# (store_test_cmd, and the key names of store_keys.h), nothing else.
+STORE = os.path.join(LIB, "store")
+CODE_DIRS = ("lib", "worker", "coordinator", "cli", "tools", "tests", "bench")
+REDIS_RAW = re.compile(r"redisReply|redisContext|hiredis|freeReplyObject|REDIS_REPLY_|"
+                       r"\bstore_cmd(argv)?\s*\(|\bstore_vcmd\s*\(|\bstore_script\s*\(|"
+                       r"\breply_str\s*\(|\breply_is_status\s*\(")
+KEY_NAMING = re.compile(r"\b(store_key|store_ckeys|store_rec_key|store_lease_key)\s*\(|\bckeys\b|"
+                        r"\bstore_test_cmd\s*\(")
+# Only these may name keys or use the test-only helper (never production code).
+TEST_ONLY = (os.path.join(REPO, "tests", "unit"), os.path.join(REPO, "bench"))
+PRIVATE_HEADER = {
+    "store_int.h": (),               # hiredis: lib/store/ alone
+    "store_keys.h": TEST_ONLY,       # key names: lib/store/ and the test-only helper's users
+    "store_test.h": TEST_ONLY,
+}
+
+
+def code_outside_store():
+    for top in CODE_DIRS:
+        for root, _dirs, files in os.walk(os.path.join(REPO, top)):
+            if root == STORE or root.startswith(STORE + os.sep):
+                continue
+            for f in sorted(files):
+                if f.endswith((".c", ".h")):
+                    path = os.path.join(root, f)
+                    with open(path, errors="replace") as fh:
+                        yield path, fh.read()
+
+
+def test_no_redis_outside_lib_store():
+    bad = []
+    for path, text in code_outside_store():
+        for n, line in enumerate(text.splitlines(), 1):
+            m = REDIS_RAW.search(line)
+            if m:
+                bad.append(f"{os.path.relpath(path, REPO)}:{n}: {m.group(0)}")
+    assert not bad, ("hiredis, replies or raw Redis commands outside lib/store/ (add a typed function to "
+                     "lib/store/ instead):\n  " + "\n  ".join(bad))
+
+
+def test_key_names_and_private_store_headers_stay_in_lib_store():
+    bad = []
+    for path, text in code_outside_store():
+        test_only = path.startswith(TEST_ONLY)
+        for inc in INCLUDE.findall(text):
+            if inc in PRIVATE_HEADER and not path.startswith(PRIVATE_HEADER[inc]):
+                bad.append(f"{os.path.relpath(path, REPO)} includes \"{inc}\"")
+        if not test_only:
+            for n, line in enumerate(text.splitlines(), 1):
+                m = KEY_NAMING.search(line)
+                if m:
+                    bad.append(f"{os.path.relpath(path, REPO)}:{n}: {m.group(0)}")
+    assert not bad, ("Redis key names or the store's private headers outside lib/store/ (keys are built "
+                     "only inside lib/store/):\n  " + "\n  ".join(bad))
+
+
+def test_store_public_headers_export_no_hiredis():
+    for f in sorted(os.listdir(STORE)):
+        if f.endswith(".h") and f != "store_int.h":
+            with open(os.path.join(STORE, f)) as fh:
+                text = re.sub(r"/\*.*?\*/", "", fh.read(), flags=re.S)  # code, not the comments naming it
+            assert not REDIS_RAW.search(text), f"lib/store/{f} exports hiredis (keep it in store_int.h)"
+            assert "store_int.h" not in INCLUDE.findall(text), f"lib/store/{f} includes store_int.h"

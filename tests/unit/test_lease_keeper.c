@@ -12,6 +12,7 @@
 #include "lease_keeper.h"
 #include "redis_fixture.h"
 #include "store_model.h"
+#include "store_test.h"
 
 /* a period well below the TTL: a keeper thread delayed by a loaded machine
  * (two cores, sanitizers) still renews in time */
@@ -47,22 +48,16 @@ static void fx_end(fx *f)
 /* the lease as a step_begin leaves it: our token, PX = TTL */
 static void take_lease(fx *f, const char *token, int64_t px)
 {
-    redisReply *r = store_cmd(f->s, "SET %s %s PX %lld", f->lease_key, token, (long long)px);
-    assert_non_null(r);
-    freeReplyObject(r);
+    assert_true(store_test_cmd(f->s, NULL, 0, "SET %s %s PX %lld", f->lease_key, token, (long long)px));
 }
 
 /* the token in the lease key ("" when gone) and its PTTL */
 static void lease_now(fx *f, char *token, size_t cap, long long *pttl)
 {
-    redisReply *r = store_cmd(f->s, "GET %s", f->lease_key);
-    assert_non_null(r);
-    fc_strlcpy(token, r->type == REDIS_REPLY_STRING ? r->str : "", cap);
-    freeReplyObject(r);
-    r = store_cmd(f->s, "PTTL %s", f->lease_key);
-    assert_non_null(r);
-    *pttl = r->integer;
-    freeReplyObject(r);
+    assert_true(store_test_cmd(f->s, token, cap, "GET %s", f->lease_key));
+    char n[32];
+    assert_true(store_test_cmd(f->s, n, sizeof n, "PTTL %s", f->lease_key));
+    *pttl = strtoll(n, NULL, 10);
 }
 
 /* Waits are bounded by a generous cap that only ends a hung test: every

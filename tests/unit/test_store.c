@@ -11,30 +11,26 @@
 
 #include "redis_fixture.h"
 #include "store_model.h"
+#include "store_test.h"
 
 static int64_t hget_i(store *s, const char *key, const char *field)
 {
-    redisReply *r = store_cmd(s, "HGET %s %s", key, field);
-    assert_non_null(r);
-    int64_t v = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -999;
-    freeReplyObject(r);
-    return v;
+    char v[64], ex[8];
+    assert_true(store_test_cmd(s, ex, sizeof ex, "HEXISTS %s %s", key, field));
+    assert_true(store_test_cmd(s, v, sizeof v, "HGET %s %s", key, field));
+    return strcmp(ex, "1") ? -999 : strtoll(v, NULL, 10);
 }
 
 static void hget_s(store *s, const char *key, const char *field, char *out, size_t cap)
 {
-    redisReply *r = store_cmd(s, "HGET %s %s", key, field);
-    assert_non_null(r);
-    fc_strlcpy(out, r->type == REDIS_REPLY_STRING ? r->str : "", cap);
-    freeReplyObject(r);
+    assert_true(store_test_cmd(s, out, cap, "HGET %s %s", key, field));
 }
 
 static long zcard(store *s, const char *key)
 {
-    redisReply *r = store_cmd(s, "ZCARD %s", key);
-    long n = (long)r->integer;
-    freeReplyObject(r);
-    return n;
+    char n[32];
+    assert_true(store_test_cmd(s, n, sizeof n, "ZCARD %s", key));
+    return strtol(n, NULL, 10);
 }
 
 static void mk_campaign(store *s, const char *c)
@@ -181,8 +177,7 @@ static void test_admit_begin_end(void **state)
     store_step_begin_done(&b);
     char lk[256];
     store_lease_key(s, "c1", "db1", lk, sizeof lk);
-    redisReply *d = store_cmd(s, "DEL %s", lk);
-    freeReplyObject(d);
+    store_test_cmd(s, NULL, 0, "DEL %s", lk);
     assert_int_equal(store_lease_renew(s, "c1", "db1", "tokA2", 5000), 0);
     assert_true(store_step_begin(s, &m2r, "tokB2", 5000, "w2", &b));
     assert_true(strtoull(b.fence, NULL, 10) > strtoull(fenceA, NULL, 10));
@@ -208,9 +203,9 @@ static void test_admit_begin_end(void **state)
     hget_s(s, rk, "state", buf, sizeof buf);
     assert_string_equal(buf, "done");
     /* events: submitted + 2 admitted + 2 transitions */
-    redisReply *x = store_cmd(s, "XLEN %s", k.events);
-    assert_int_equal(x->integer, 5);
-    freeReplyObject(x);
+    char xlen[32];
+    assert_true(store_test_cmd(s, xlen, sizeof xlen, "XLEN %s", k.events));
+    assert_string_equal(xlen, "5");
     store_close(s);
 }
 
@@ -233,7 +228,7 @@ static void test_redrive_and_pause(void **state)
     assert_int_equal(store_redrive(s, "c1", "db1", ep, "stuck", 0, "coord", true), 0);
     char lk[256];
     store_lease_key(s, "c1", "db1", lk, sizeof lk);
-    freeReplyObject(store_cmd(s, "DEL %s", lk));
+    store_test_cmd(s, NULL, 0, "DEL %s", lk);
     assert_int_equal(store_redrive(s, "c1", "db1", "123", "stuck", 0, "coord", true), 0); /* moved on */
     assert_int_equal(store_redrive(s, "c1", "db1", ep, "stuck", 0, "coord", true), 1);
     char rk[256];
@@ -247,13 +242,10 @@ static void test_redrive_and_pause(void **state)
     assert_int_equal(store_campaign_set_state(s, "c1", "running", "paused"), 1);
     assert_int_equal(store_campaign_set_state(s, "c1", "running", "done"), 0);
     char mem[256];
-    redisReply *z;
     ckeys k;
     store_ckeys(s, "c1", &k);
-    z = store_cmd(s, "ZRANGE %s 0 0", k.timers);
-    assert_int_equal(z->elements, 1);
-    fc_strlcpy(mem, z->element[0]->str, sizeof mem);
-    freeReplyObject(z);
+    assert_true(store_test_cmd(s, mem, sizeof mem, "ZRANGE %s 0 0", k.timers));
+    assert_true(*mem && !strchr(mem, '\n')); /* exactly one entry */
     timer_entry t2;
     assert_true(store_timer_parse(mem, &t2));
     char strat[32];
@@ -276,7 +268,7 @@ static void test_run_id_floor(void **state)
     /* pretend the server we saw before was another process (a restart) */
     char mk[128];
     store_key(s, mk, sizeof mk, "meta");
-    freeReplyObject(store_cmd(s, "HSET %s run_id previous-server-run-id", mk));
+    store_test_cmd(s, NULL, 0, "HSET %s run_id previous-server-run-id", mk);
     store_close(s);
     s = fx_store("st4");
     assert_int_equal(store_restarts(s), r1 + 1);
@@ -316,29 +308,29 @@ static void test_restart_quiet(void **state)
     /* the restart: a new run_id, and the lease key lost with the last second */
     char mk[128], lk[256], rk[256];
     store_key(s, mk, sizeof mk, "meta");
-    freeReplyObject(store_cmd(s, "HSET %s run_id previous-server-run-id", mk));
+    store_test_cmd(s, NULL, 0, "HSET %s run_id previous-server-run-id", mk);
     store_lease_key(s, "c1", "db1", lk, sizeof lk);
-    freeReplyObject(store_cmd(s, "DEL %s", lk));
+    store_test_cmd(s, NULL, 0, "DEL %s", lk);
     store_close(s);
     s = fx_store("st5");
     char ep[32];
     snprintf(ep, sizeof ep, "%llu", (unsigned long long)t.epoch);
     assert_int_equal(store_redrive(s, "c1", "db1", ep, "redis restarted", 0, "coord", false), 1);
     store_rec_key(s, "c1", "db1", rk, sizeof rk);
-    redisReply *r = store_cmd(s, "HGET %s epoch", rk);
-    step_msg_ref m2 = {"c1", "db1", "preflight", 2, strtoull(r->str, NULL, 10)};
-    freeReplyObject(r);
+    char epoch[32];
+    assert_true(store_test_cmd(s, epoch, sizeof epoch, "HGET %s epoch", rk));
+    step_msg_ref m2 = {"c1", "db1", "preflight", 2, strtoull(epoch, NULL, 10)};
     /* inside the quiet window: busy, with the time left */
     assert_false(store_step_begin(s, &m2, "new-holder", 1000, "w2", &b));
     assert_int_equal(b.st, SB_BUSY);
     assert_true(b.busy_pttl_ms > 0);
-    r = store_cmd(s, "EXISTS %s", lk);
-    assert_int_equal(r->integer, 0);
-    freeReplyObject(r);
+    char ex[8];
+    assert_true(store_test_cmd(s, ex, sizeof ex, "EXISTS %s", lk));
+    assert_string_equal(ex, "0");
     /* the old holder's renewal finds its lease gone: it stops */
     assert_int_equal(store_lease_renew(s, "c1", "db1", "old-holder", 1000), 0);
     /* once the restart is older than TTL + margin, the lease is granted */
-    freeReplyObject(store_cmd(s, "HSET %s run_id_seen_ms 1000", mk));
+    store_test_cmd(s, NULL, 0, "HSET %s run_id_seen_ms 1000", mk);
     store_close(s);
     s = fx_store("st5");
     assert_true(store_step_begin(s, &m2, "new-holder", 1000, "w2", &b));

@@ -1,0 +1,121 @@
+/* store_fleet — see store_fleet.h. */
+#include "store_fleet.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void cache_key(const store *s, const char *region, const char *kind, char *out, size_t cap)
+{
+    store_key(s, out, cap, "cache:%s:%s", region, kind);
+}
+
+static void wait_key(const store *s, const char *region, char *out, size_t cap)
+{
+    store_key(s, out, cap, "wait:%s", region);
+}
+
+bool store_cache_read(store *s, const char *region, const char *kind, const char *id, int64_t *poll_ms,
+                      int64_t *next_ms, char *entry, size_t cap)
+{
+    char key[STORE_KEY_MAX];
+    cache_key(s, region, kind, key, sizeof key);
+    redisReply *r = store_cmd(s, "HMGET %s _ts _next %s", key, id);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    const char *ts = reply_str(r, 0), *next = reply_str(r, 1);
+    *poll_ms = *ts ? strtoll(ts, NULL, 10) : 0;
+    *next_ms = *next ? strtoll(next, NULL, 10) : 0;
+    fc_strlcpy(entry, reply_str(r, 2), cap);
+    freeReplyObject(r);
+    return true;
+}
+
+bool store_cache_poll_ms(store *s, const char *region, const char *kind, int64_t *poll_ms)
+{
+    char key[STORE_KEY_MAX];
+    cache_key(s, region, kind, key, sizeof key);
+    redisReply *t = store_cmd(s, "HGET %s _ts", key);
+    bool ok = t && t->type == REDIS_REPLY_STRING;
+    if (ok) *poll_ms = strtoll(t->str, NULL, 10);
+    if (t) freeReplyObject(t);
+    return ok;
+}
+
+bool store_cache_set_next(store *s, const char *region, const char *kind, int64_t next_ms)
+{
+    char key[STORE_KEY_MAX];
+    cache_key(s, region, kind, key, sizeof key);
+    redisReply *x = store_cmd(s, "HSET %s _next %lld", key, (long long)next_ms);
+    bool ok = x && x->type != REDIS_REPLY_ERROR;
+    if (x) freeReplyObject(x);
+    return ok;
+}
+
+bool store_cache_replace(store *s, const char *region, const char *kind, int64_t poll_ms, int64_t next_ms,
+                         const sargs *entries)
+{
+    char key[STORE_KEY_MAX];
+    cache_key(s, region, kind, key, sizeof key);
+    /* DEL, then one HSET with _ts, _next and every entry */
+    sargs argv;
+    sargs_init(&argv);
+    sargs_add(&argv, "HSET");
+    sargs_add(&argv, key);
+    sargs_add(&argv, "_ts");
+    sargs_addi(&argv, poll_ms);
+    sargs_add(&argv, "_next");
+    sargs_addi(&argv, next_ms);
+    for (int i = 0; entries && i < entries->n; i++) sargs_add(&argv, entries->v[i]);
+    redisReply *d = store_cmd(s, "DEL %s", key);
+    if (d) freeReplyObject(d);
+    redisReply *h = store_cmdargv(s, argv.n, (const char **)argv.v, NULL);
+    bool ok = h && h->type != REDIS_REPLY_ERROR;
+    if (h) freeReplyObject(h);
+    sargs_free(&argv);
+    return ok;
+}
+
+bool store_wait_add(store *s, const char *region, const char *member, int64_t now_ms)
+{
+    char key[STORE_KEY_MAX];
+    wait_key(s, region, key, sizeof key);
+    redisReply *r = store_cmd(s, "ZADD %s NX %lld %s", key, (long long)now_ms, member);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_wait_del(store *s, const char *region, const char *member)
+{
+    char key[STORE_KEY_MAX];
+    wait_key(s, region, key, sizeof key);
+    redisReply *r = store_cmd(s, "ZREM %s %s", key, member);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_waits_prune(store *s, const char *region, int64_t before_ms)
+{
+    char key[STORE_KEY_MAX];
+    wait_key(s, region, key, sizeof key);
+    redisReply *x = store_cmd(s, "ZREMRANGEBYSCORE %s -inf %lld", key, (long long)before_ms);
+    bool ok = x && x->type == REDIS_REPLY_INTEGER;
+    if (x) freeReplyObject(x);
+    return ok;
+}
+
+bool store_waits(store *s, const char *region, sargs *out)
+{
+    char key[STORE_KEY_MAX];
+    wait_key(s, region, key, sizeof key);
+    redisReply *w = store_cmd(s, "ZRANGE %s 0 -1 WITHSCORES", key);
+    bool ok = store_strs_from_reply(w, out);
+    if (w) freeReplyObject(w);
+    return ok;
+}

@@ -1,0 +1,36 @@
+/* store_fleet — the fleet poller's Redis side (lib/engine/fleetcache.c
+ * holds the policy and the entry format): per region and kind ("db",
+ * "snap") the cache hash P:cache:<region>:<kind> (_ts poll start ms, _next
+ * next planned poll ms, <id> → entry), and the wait registrations
+ * P:wait:<region> (ZSET "<kind>:<id>" → wait start ms). */
+#ifndef FC_STORE_FLEET_H
+#define FC_STORE_FLEET_H
+
+#include "store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The cache's _ts and _next (0 when unset) and id's entry ("" when absent)
+ * in one read. False on a Redis error. */
+bool store_cache_read(store *s, const char *region, const char *kind, const char *id, int64_t *poll_ms,
+                      int64_t *next_ms, char *entry, size_t cap);
+/* The cache's _ts alone: true and *poll_ms when it is set. */
+bool store_cache_poll_ms(store *s, const char *region, const char *kind, int64_t *poll_ms);
+/* Note the next planned poll (_next). */
+bool store_cache_set_next(store *s, const char *region, const char *kind, int64_t next_ms);
+/* Replace the cache: _ts, _next and entries (id/entry pairs). */
+bool store_cache_replace(store *s, const char *region, const char *kind, int64_t poll_ms, int64_t next_ms,
+                         const sargs *entries);
+
+/* Register a wait for member "<kind>:<id>" (keeps the first start). */
+bool store_wait_add(store *s, const char *region, const char *member, int64_t now_ms);
+bool store_wait_del(store *s, const char *region, const char *member);
+/* Drop the waits registered before before_ms (abandoned). */
+bool store_waits_prune(store *s, const char *region, int64_t before_ms);
+/* Every wait of region as member/start-ms pairs appended to out (caller
+ * sargs_free). False on a Redis error. */
+bool store_waits(store *s, const char *region, sargs *out);
+
+#endif

@@ -1,0 +1,42 @@
+/* store_int — private to lib/store/ (its .c files): the hiredis side of the store (raw
+ * commands, scripts, reply helpers). Nothing outside lib/store/ includes it
+ * (tests/integration/test_layout.py enforces it); the rest of the tree gets
+ * typed functions from store_model.h, store_outbox.h, store_limits.h and
+ * store_fleet.h. */
+#ifndef FC_STORE_INT_H
+#define FC_STORE_INT_H
+
+#include "store.h"
+#include "store_keys.h"
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+
+/* A command from a format (hiredis syntax). Reconnects and retries once on
+ * a broken connection. NULL when Redis is unreachable (logged once here).
+ * Caller frees the reply with freeReplyObject. */
+redisReply *store_cmd(store *s, const char *fmt, ...);
+redisReply *store_cmdargv(store *s, int argc, const char **argv, const size_t *lens);
+/* store_cmd's va_list form. */
+redisReply *store_vcmd(store *s, const char *fmt, va_list ap);
+
+/* Run lua/<name>.lua with keys and args. An error reply is returned as a
+ * NULL with the error logged. Caller frees the reply. */
+redisReply *store_script(store *s, const char *name, int nkeys, const char *const *keys,
+                         int nargs, const char *const *args);
+
+/* Element i of an array reply as a string ("" when absent or not a string;
+ * integers are not converted). */
+const char *reply_str(const redisReply *r, size_t i);
+bool reply_is_status(const redisReply *r, size_t i, const char *want);
+
+/* Flat field/value array reply (HGETALL, a script's hash) → owned kv:
+ * pairs whose field and value are strings. An empty kv for anything else. */
+void store_kv_from_pairs(const redisReply *r, store_kv *out);
+/* HMGET reply for fields[0..n) → owned kv of the fields that exist. */
+void store_kv_from_hmget(const redisReply *r, const char *const *fields, size_t n, store_kv *out);
+/* Array reply of strings → appended to out (non-strings as ""). False when
+ * r is not an array. */
+bool store_strs_from_reply(const redisReply *r, sargs *out);
+
+#endif

@@ -1,0 +1,132 @@
+/* store_limits — see store_limits.h. */
+#include "store_int.h"
+#include "store_limits.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void store_bucket_key(const store *s, const char *account, const char *region, const char *service, char *out,
+                      size_t cap)
+{
+    store_key(s, out, cap, "bucket:%s:%s:%s", account && *account ? account : "-", region, service);
+}
+
+void store_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,
+                    size_t cap)
+{
+    store_key(s, out, cap, "slots:%s:%s:%s", account && *account ? account : "-", region, cls);
+}
+
+bool store_bucket_op(store *s, const char *key, const char *op, int64_t now_ms, double rate, double burst,
+                     double recover, double min_rate, store_bucket_answer *out)
+{
+    char now[24], rt[32], bu[32], rec[32], minr[32];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(rt, sizeof rt, "%.6f", rate);
+    snprintf(bu, sizeof bu, "%.6f", burst);
+    snprintf(rec, sizeof rec, "%.6f", recover);
+    snprintf(minr, sizeof minr, "%.6f", min_rate);
+    const char *keys[] = {key};
+    const char *args[] = {op, now, rt, bu, rec, minr};
+    redisReply *r = store_script(s, "bucket", 1, keys, 6, args);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4) {
+        if (r) freeReplyObject(r);
+        return false;
+    }
+    out->granted = r->element[0]->integer == 1;
+    out->wait_ms = r->element[1]->integer;
+    out->rate_milli = r->element[2]->integer;
+    out->tokens_milli = r->element[3]->integer;
+    freeReplyObject(r);
+    return true;
+}
+
+int store_slot_acquire(store *s, const char *key, const char *member, int64_t now_ms, int64_t ttl_ms, int limit)
+{
+    char now[24], ttl[24], lim[16];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *keys[] = {key};
+    const char *args[] = {"acquire", member, now, ttl, lim};
+    redisReply *r = store_script(s, "slot", 1, keys, 5, args);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    if (r) freeReplyObject(r);
+    return rc;
+}
+
+bool store_slot_release(store *s, const char *key, const char *member, int64_t now_ms)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *keys[] = {key};
+    const char *args[] = {"release", member, now, "0", "0"};
+    redisReply *r = store_script(s, "slot", 1, keys, 5, args);
+    bool ok = r != NULL;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_buckets(store *s, const char *account, const char *region, sargs *out)
+{
+    char pat[STORE_KEY_MAX], base[STORE_KEY_MAX];
+    if (account) store_key(s, pat, sizeof pat, "bucket:%s:%s:*", account, region);
+    else store_key(s, pat, sizeof pat, "bucket:*");
+    store_key(s, base, sizeof base, "bucket:");
+    size_t plen = strlen(base);
+    char cursor[32] = "0";
+    for (int iter = 0; iter < 100; iter++) {
+        redisReply *r = store_cmd(s, "SCAN %s MATCH %s COUNT 200", cursor, pat);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r) freeReplyObject(r);
+            return false;
+        }
+        fc_strlcpy(cursor, reply_str(r, 0), sizeof cursor);
+        const redisReply *keys = r->element[1];
+        for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+            const char *key = keys->element[i]->str;
+            if (key && strlen(key) > plen) sargs_add(out, key + plen);
+        }
+        freeReplyObject(r);
+        if (!strcmp(cursor, "0")) return true;
+    }
+    return true;
+}
+
+bool store_bucket_read(store *s, const char *name, int64_t now_ms, int calls_minutes, int throttle_minutes,
+                       store_bucket_view *out)
+{
+    memset(out, 0, sizeof *out);
+    char key[STORE_KEY_MAX];
+    if (!store_key(s, key, sizeof key, "bucket:%s", name)) return false;
+    sargs f;
+    sargs_init(&f);
+    sargs_add(&f, "tokens");
+    sargs_add(&f, "rate");
+    int64_t cur = now_ms / 60000;
+    for (int m = 0; m < calls_minutes; m++) sargs_addf(&f, "c:%lld", (long long)(cur - m));
+    for (int m = 0; m < throttle_minutes; m++) sargs_addf(&f, "t:%lld", (long long)(cur - m));
+    const char **argv = calloc((size_t)f.n + 2, sizeof *argv);
+    if (!argv) {
+        sargs_free(&f);
+        return false;
+    }
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (int i = 0; i < f.n; i++) argv[2 + i] = f.v[i];
+    redisReply *r = store_cmdargv(s, f.n + 2, argv, NULL);
+    free(argv);
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)f.n;
+    if (ok) {
+        out->tokens = strtod(reply_str(r, 0), NULL);
+        out->rate = strtod(reply_str(r, 1), NULL);
+        for (int i = 0; i < calls_minutes; i++) out->calls += strtoll(reply_str(r, (size_t)(2 + i)), NULL, 10);
+        for (int i = 0; i < throttle_minutes; i++)
+            out->throttles += strtoll(reply_str(r, (size_t)(2 + calls_minutes + i)), NULL, 10);
+    }
+    if (r) freeReplyObject(r);
+    sargs_free(&f);
+    return ok;
+}

@@ -1,0 +1,58 @@
+/* store_limits — the shared limits in Redis: the AIMD token buckets that
+ * throttle every AWS call (P:bucket:<account>:<region>:<service>,
+ * lua/bucket.lua) and the concurrency-class slots
+ * (P:slots:<account>:<region>:<class>, lua/slot.lua). lib/aws/ratelimit.c
+ * holds the policy (rates from the environment, waiting, class limits); the
+ * key names and the scripts are here. A bucket or slot key is an opaque
+ * handle: built by store_bucket_key / store_slot_key, passed back as is. */
+#ifndef FC_STORE_LIMITS_H
+#define FC_STORE_LIMITS_H
+
+#include "store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The handle of a bucket or a slot class ("" or NULL account: "-"). */
+void store_bucket_key(const store *s, const char *account, const char *region, const char *service, char *out,
+                      size_t cap);
+void store_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,
+                    size_t cap);
+
+/* One bucket operation: op "take" (one token) or "throttle" (AWS said slow
+ * down: cut the rate). rate, burst, recover, min_rate: the bucket's
+ * parameters (req/s, tokens, req/s per second, req/s). */
+typedef struct store_bucket_answer {
+    bool granted;
+    int64_t wait_ms;       /* until a token is due when not granted */
+    int64_t rate_milli;    /* the bucket's current rate, req/s × 1000 */
+    int64_t tokens_milli;  /* tokens left × 1000 */
+} store_bucket_answer;
+bool store_bucket_op(store *s, const char *key, const char *op, int64_t now_ms, double rate, double burst,
+                     double recover, double min_rate, store_bucket_answer *out);
+
+/* Take or refresh member's slot for ttl_ms when fewer than limit are held:
+ * 1 held, 0 full, -1 Redis error. */
+int store_slot_acquire(store *s, const char *key, const char *member, int64_t now_ms, int64_t ttl_ms, int limit);
+/* Give member's slot back. False on a Redis error. */
+bool store_slot_release(store *s, const char *key, const char *member, int64_t now_ms);
+
+/* ---- what `top` and the coordinator's /metrics show of the buckets ---- */
+/* Names "<account>:<region>:<service>" of the buckets of (account, region),
+ * or of every bucket when account is NULL, appended to out (caller
+ * sargs_free). False when a Redis error cut the listing short (out holds
+ * what was found until then). */
+bool store_buckets(store *s, const char *account, const char *region, sargs *out);
+typedef struct store_bucket_view {
+    double tokens, rate;     /* now */
+    long long calls;         /* granted calls in the last calls_minutes minutes */
+    long long throttles;     /* throttles in the last throttle_minutes minutes */
+} store_bucket_view;
+/* Read bucket name (from store_buckets): level and rate, and with minutes
+ * > 0 the per-minute counters summed over the minutes up to now_ms's. False
+ * on a Redis error. */
+bool store_bucket_read(store *s, const char *name, int64_t now_ms, int calls_minutes, int throttle_minutes,
+                       store_bucket_view *out);
+
+#endif

@@ -1,0 +1,43 @@
+/* store_outbox — the outbox protocol, one place: the campaign's timer set
+ * P:{C}:timers holds "<instance>|<step>|<attempt>|<epoch>" → due ms. Entries
+ * are written by the fenced scripts (admit.lua, step_end.lua, redrive.lua,
+ * approve/pause/retry.lua); the coordinator lists the due ones
+ * (store_outbox_due), checks each against the record
+ * (store_timer_take, lua/timer_take.lua: emit, postpone while paused, or
+ * drop when stale) and produces it; whoever produced a successor removes
+ * the entry after the broker's ack (store_timer_done: the worker for the
+ * successor it recorded, the coordinator for the entries it emitted).
+ * docs/orchestration.md tells the invariants. */
+#ifndef FC_STORE_OUTBOX_H
+#define FC_STORE_OUTBOX_H
+
+#include "store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_TIMER_MAX 256
+
+/* A parsed outbox entry "<instance>|<step>|<attempt>|<epoch>". */
+typedef struct timer_entry {
+    char instance[72];
+    char step[48];
+    uint32_t attempt;
+    uint64_t epoch;
+} timer_entry;
+bool store_timer_parse(const char *member, timer_entry *out);
+
+/* Up to limit entries of campaign due at now_ms, earliest first, appended
+ * to members (caller sargs_free). False on a Redis error. */
+bool store_outbox_due(store *s, const char *campaign, int64_t now_ms, int limit, sargs *members);
+
+typedef enum { TT_EMIT = 0, TT_PAUSED, TT_STALE, TT_ERROR } tt_status;
+/* Check a due entry against the record: TT_EMIT (strategy set: produce it),
+ * TT_PAUSED (postponed by postpone_ms), TT_STALE (removed). */
+tt_status store_timer_take(store *s, const char *campaign, const char *member, const timer_entry *t,
+                           int64_t postpone_ms, char *strategy, size_t scap);
+/* Remove one outbox entry (after its message was acknowledged, or a
+ * malformed one). */
+bool store_timer_done(store *s, const char *campaign, const char *member);
+
+#endif
