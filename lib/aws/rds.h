@@ -5,7 +5,9 @@
  * Describe calls have three forms: one page (_page, with the next Marker),
  * every page to a callback (_each), or everything (_all). Paging stops at
  * RDS_MAX_PAGES or on a repeated marker so a broken server cannot loop us.
- * A missing resource fails with err->kind == AWS_ERR_NOT_FOUND. */
+ * A missing resource fails with err->kind == AWS_ERR_NOT_FOUND; the other
+ * error families callers branch on have predicates (rds_err_*). Aurora
+ * clusters and cluster snapshots are in rds_clusters.h. */
 #ifndef FC_RDS_H
 #define FC_RDS_H
 
@@ -50,6 +52,9 @@ typedef struct rds_instance {
     int port;
     bool storage_encrypted;
     char kms_key_id[256];
+    char storage_encryption_type[16]; /* none, sse-kms, sse-rds (AWS owned key); "" when not sent */
+    char cluster_id[64];      /* DBClusterIdentifier: "" unless an Aurora member */
+    int promotion_tier;       /* PromotionTier: RDS_UNSET when not sent */
     rds_param_group_status *param_groups;
     size_t n_param_groups;
     char option_group[256];
@@ -88,6 +93,7 @@ typedef struct rds_snapshot {
     int percent_progress;
     bool encrypted;
     char kms_key_id[256];
+    char storage_encryption_type[16]; /* none, sse-kms, sse-rds; "" when not sent */
     int64_t allocated_storage;
     char snapshot_type[32];   /* manual, automated, ... */
     char create_time[40];
@@ -220,8 +226,10 @@ void rds_proxy_target_list_free(rds_proxy_target_list *l);
 
 /* ---------------- instances ---------------- */
 typedef struct rds_describe_opts {
-    const char *id;             /* DBInstanceIdentifier / DBSnapshotIdentifier */
+    const char *id;             /* DBInstanceIdentifier / DBSnapshotIdentifier / DBClusterIdentifier /
+                                   DBClusterSnapshotIdentifier */
     const char *instance_id;    /* snapshots: DBInstanceIdentifier */
+    const char *cluster_id;     /* cluster snapshots: DBClusterIdentifier */
     const char *snapshot_type;  /* snapshots: manual, automated, shared, public, awsbackup */
     const aws_filter *filters;
     size_t nfilters;
@@ -241,8 +249,12 @@ bool rds_describe_db_instances_all(aws_client *c, const rds_describe_opts *o,
                                    rds_instance_list **out, aws_error *err);
 bool rds_describe_db_instance(aws_client *c, const char *id, rds_instance **out, aws_error *err);
 
+/* An Aurora member (cluster_id set) takes its storage, encryption, master
+ * user and backups from the cluster: leave those unset (RDS refuses them). */
 typedef struct rds_create_instance_opts {
     const char *identifier;
+    const char *cluster_id;         /* DBClusterIdentifier: join this cluster (writer first, then readers) */
+    int promotion_tier;             /* PromotionTier 0-15 (members); RDS_UNSET = omit */
     const char *instance_class;
     const char *engine;
     const char *engine_version;
@@ -370,7 +382,8 @@ bool rds_restore_db_instance_from_db_snapshot(aws_client *c, const rds_restore_o
 /* name NULL = every group. */
 bool rds_describe_db_parameter_groups(aws_client *c, const char *name, rds_param_group_list **out,
                                       aws_error *err);
-/* source NULL = all (else "user", "system", "engine-default"); every page. */
+/* source NULL = all (else "user", "system", "engine-default"); every page.
+ * The cluster groups' twin is rds_describe_db_cluster_parameters. */
 bool rds_describe_db_parameters(aws_client *c, const char *group, const char *source,
                                 rds_parameter_list **out, aws_error *err);
 typedef struct rds_param_change {
@@ -408,8 +421,22 @@ bool rds_add_tags_to_resource(aws_client *c, const char *arn, const aws_tag *tag
 bool rds_list_tags_for_resource(aws_client *c, const char *arn, rds_tag_list **out,
                                 aws_error *err);
 bool rds_describe_account_attributes(aws_client *c, rds_quota_list **out, aws_error *err);
-/* The quota named name ("DBInstances", "ManualSnapshots", ...) or NULL. */
+/* The quota named name ("DBInstances", "ManualSnapshots", "DBClusters",
+ * "ManualClusterSnapshots", ...) or NULL. */
 const rds_quota *rds_quota_find(const rds_quota_list *l, const char *name);
+
+/* ---------------- error families ---------------- */
+/* The spellings differ between resources and between the Query codes and
+ * the fault names (DBInstanceAlreadyExists, DBClusterAlreadyExistsFault,
+ * DBClusterSnapshotAlreadyExistsFault, InvalidDBInstanceState,
+ * InvalidDBClusterStateFault, InvalidDBClusterSnapshotStateFault, ...).
+ * "Already exists" is success for an idempotent create that we issued
+ * before; "invalid state" means the resource is busy (backing-up,
+ * modifying, ...): such errors stay AWS_ERR_PERMANENT for the client (a
+ * state lasts minutes, longer than its retries), the step waits and asks
+ * again. */
+bool rds_err_already_exists(const aws_error *e);
+bool rds_err_invalid_state(const aws_error *e);
 
 /* ---------------- RDS Proxy ---------------- */
 typedef struct rds_create_proxy_opts {
