@@ -1,9 +1,9 @@
 /* rds_clusters — typed RDS calls on Aurora DB clusters: describe (page,
  * every page, one), create, modify (rename, parameter group, retention),
  * delete, stop, start, restore from a cluster snapshot; cluster snapshots:
- * create, describe, copy (re-key), delete; DescribeDBClusterParameters.
- * See rds_clusters.h. */
-#include "rds_clusters.h"
+ * create, describe, copy (re-key), delete. See rds.h
+ * (DescribeDBClusterParameters is rds_misc.c's, beside its instance twin). */
+#include "rds.h"
 
 #include <stddef.h>
 #include <stdio.h>

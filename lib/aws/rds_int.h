@@ -1,14 +1,14 @@
 /* rds_int — private to the rds*.c files of lib/aws: what the typed RDS
  * calls share (rds.c) and the four element kinds the Describe paginator
  * serves (rds_instances.c, rds_snapshots.c, rds_clusters.c). Not for use
- * outside them, except the element parsers the XML fuzz target drives. */
+ * outside them, except the element parsers that tests/unit/test_rds_parse.c
+ * and tests/fuzz/fuzz_awsxml.c drive. */
 #ifndef FC_RDS_INT_H
 #define FC_RDS_INT_H
 
 #include <stddef.h>
 
 #include "rds.h"
-#include "rds_clusters.h"
 
 #define RDS_VERSION "2014-10-31"
 

@@ -1,5 +1,5 @@
 /* rds_misc — the other typed RDS calls: parameter groups and parameters
- * (also DescribeDBClusterParameters, declared in rds_clusters.h), log files,
+ * (also DescribeDBClusterParameters), log files,
  * events, tags, account quotas; see rds.h. */
 #include "rds.h"
 

@@ -21,7 +21,6 @@
 #include "kms.h"
 #include "log.h"
 #include "rds.h"
-#include "rds_clusters.h"
 #include "secrets.h"
 #include "session.h"
 #include "sts.h"

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "awsxml.h"
-#include "rds_clusters.h"
 #include "rds_int.h"
 
 static const aws_xml_node *first(aws_xml **x, const char *doc, const char *action, const char *path)
