@@ -201,7 +201,7 @@ static void list_set_v(const list_kind *k, void *l, void *v) { memcpy((char *)l 
 static size_t *list_n(const list_kind *k, void *l) { return (size_t *)(void *)((char *)l + k->off_n); }
 static char *list_marker(const list_kind *k, void *l) { return (char *)l + k->off_marker; }
 
-static void list_free(const list_kind *k, void *l)
+void rds_list_free(const list_kind *k, void *l)
 {
     if (!l) return;
     char *v = list_v(k, l);
@@ -261,7 +261,7 @@ void *rds_list_page(aws_client *c, const list_kind *k, const rds_describe_opts *
 nomem:
     rds_oom(err);
 cleanup:
-    list_free(k, l);
+    rds_list_free(k, l);
     aws_xml_free(x);
     aws_query_free(&q);
     return out;
@@ -283,7 +283,7 @@ bool rds_list_each(aws_client *c, const list_kind *k, const rds_describe_opts *o
         const char *m = list_marker(k, l);
         bool more = sink_call(s, l) && m[0] && strcmp(m, marker);
         fc_strlcpy(marker, m, sizeof(marker));
-        list_free(k, l);
+        rds_list_free(k, l);
         if (!more) return true;
     }
     aws_error_set(err, AWS_ERR_PERMANENT, 200, "TooManyPages", "%s did not end", k->action);
@@ -326,7 +326,7 @@ void *rds_list_all(aws_client *c, const list_kind *k, const rds_describe_opts *o
     }
     if (!rds_list_each(c, k, o, &s, err) || a.failed) {
         if (a.failed) rds_oom(err);
-        list_free(k, a.all);
+        rds_list_free(k, a.all);
         return NULL;
     }
     return a.all;
@@ -351,7 +351,7 @@ void *rds_list_one(aws_client *c, const list_kind *k, const char *id, aws_error 
         for (size_t i = 1; i < *n; i++) k->clear(v + i * k->elem);
         *n = 0; /* ownership of the first element's arrays moved to one */
     }
-    list_free(k, l);
+    rds_list_free(k, l);
     return one;
 }
 

@@ -30,14 +30,6 @@ void rds_cluster_free(rds_cluster *c)
     free(c);
 }
 
-void rds_cluster_list_free(rds_cluster_list *l)
-{
-    if (!l) return;
-    for (size_t k = 0; k < l->n; k++) rds_cluster_clear(&l->v[k]);
-    free(l->v);
-    free(l);
-}
-
 const rds_cluster_member *rds_cluster_writer(const rds_cluster *c)
 {
     for (size_t k = 0; c && k < c->n_members; k++)
@@ -108,29 +100,10 @@ static const list_kind K_CLUSTERS = {"DescribeDBClusters", "DBClusterIdentifier"
                                      "DBClusterNotFoundFault", "DBCluster", sizeof(rds_cluster),
                                      LIST_FIELDS(rds_cluster_list), p_cluster, clear_cluster};
 
-bool rds_describe_db_clusters_page(aws_client *c, const rds_describe_opts *o, rds_cluster_list **out,
-                                   aws_error *err)
-{
-    return (*out = rds_list_page(c, &K_CLUSTERS, o, err)) != NULL;
-}
+void rds_cluster_list_free(rds_cluster_list *l) { rds_list_free(&K_CLUSTERS, l); }
 
-bool rds_describe_db_clusters_each(aws_client *c, const rds_describe_opts *o, rds_cluster_page_fn fn, void *ud,
-                                   aws_error *err)
-{
-    page_sink s = {.clusters = fn, .ud = ud};
-    return rds_list_each(c, &K_CLUSTERS, o, &s, err);
-}
-
-bool rds_describe_db_clusters_all(aws_client *c, const rds_describe_opts *o, rds_cluster_list **out,
-                                  aws_error *err)
-{
-    return (*out = rds_list_all(c, &K_CLUSTERS, o, err)) != NULL;
-}
-
-bool rds_describe_db_cluster(aws_client *c, const char *id, rds_cluster **out, aws_error *err)
-{
-    return (*out = rds_list_one(c, &K_CLUSTERS, id, err)) != NULL;
-}
+/* rds_describe_db_clusters_page/_each/_all, rds_describe_db_cluster */
+RDS_DESCRIBE_FORMS(db_clusters, db_cluster, rds_cluster_list, rds_cluster, rds_cluster_page_fn, clusters, K_CLUSTERS)
 
 /* ---------------- clusters: lifecycle ---------------- */
 void rds_create_cluster_opts_init(rds_create_cluster_opts *o)
@@ -250,14 +223,6 @@ void rds_cluster_snapshot_free(rds_cluster_snapshot *s)
     free(s);
 }
 
-void rds_cluster_snapshot_list_free(rds_cluster_snapshot_list *l)
-{
-    if (!l) return;
-    for (size_t k = 0; k < l->n; k++) free(l->v[k].tags);
-    free(l->v);
-    free(l);
-}
-
 #define T rds_cluster_snapshot
 static const rds_field CSNAP_FIELDS[] = {
     RDS_FT(T, "DBClusterSnapshotIdentifier", id),
@@ -301,29 +266,11 @@ static const list_kind K_CSNAPS = {"DescribeDBClusterSnapshots", "DBClusterSnaps
                                    "DBClusterSnapshot", sizeof(rds_cluster_snapshot),
                                    LIST_FIELDS(rds_cluster_snapshot_list), p_csnap, clear_csnap};
 
-bool rds_describe_db_cluster_snapshots_page(aws_client *c, const rds_describe_opts *o,
-                                            rds_cluster_snapshot_list **out, aws_error *err)
-{
-    return (*out = rds_list_page(c, &K_CSNAPS, o, err)) != NULL;
-}
+void rds_cluster_snapshot_list_free(rds_cluster_snapshot_list *l) { rds_list_free(&K_CSNAPS, l); }
 
-bool rds_describe_db_cluster_snapshots_each(aws_client *c, const rds_describe_opts *o,
-                                            rds_cluster_snapshot_page_fn fn, void *ud, aws_error *err)
-{
-    page_sink s = {.cluster_snapshots = fn, .ud = ud};
-    return rds_list_each(c, &K_CSNAPS, o, &s, err);
-}
-
-bool rds_describe_db_cluster_snapshots_all(aws_client *c, const rds_describe_opts *o,
-                                           rds_cluster_snapshot_list **out, aws_error *err)
-{
-    return (*out = rds_list_all(c, &K_CSNAPS, o, err)) != NULL;
-}
-
-bool rds_describe_db_cluster_snapshot(aws_client *c, const char *id, rds_cluster_snapshot **out, aws_error *err)
-{
-    return (*out = rds_list_one(c, &K_CSNAPS, id, err)) != NULL;
-}
+/* rds_describe_db_cluster_snapshots_page/_each/_all, rds_describe_db_cluster_snapshot */
+RDS_DESCRIBE_FORMS(db_cluster_snapshots, db_cluster_snapshot, rds_cluster_snapshot_list, rds_cluster_snapshot,
+                   rds_cluster_snapshot_page_fn, cluster_snapshots, K_CSNAPS)
 
 bool rds_create_db_cluster_snapshot(aws_client *c, const char *snapshot_id, const char *cluster_id,
                                     const aws_tag *tags, size_t ntags, rds_cluster_snapshot **out,

@@ -26,14 +26,6 @@ void rds_instance_free(rds_instance *i)
     free(i);
 }
 
-void rds_instance_list_free(rds_instance_list *l)
-{
-    if (!l) return;
-    for (size_t k = 0; k < l->n; k++) rds_instance_clear(&l->v[k]);
-    free(l->v);
-    free(l);
-}
-
 #define T rds_instance
 static const rds_field INSTANCE_FIELDS[] = {
     RDS_FT(T, "DBInstanceIdentifier", identifier),
@@ -107,29 +99,11 @@ static const list_kind K_INSTANCES = {"DescribeDBInstances", "DBInstanceIdentifi
                                       "DBInstanceNotFound", "DBInstance", sizeof(rds_instance),
                                       LIST_FIELDS(rds_instance_list), p_instance, clear_instance};
 
-bool rds_describe_db_instances_page(aws_client *c, const rds_describe_opts *o,
-                                    rds_instance_list **out, aws_error *err)
-{
-    return (*out = rds_list_page(c, &K_INSTANCES, o, err)) != NULL;
-}
+void rds_instance_list_free(rds_instance_list *l) { rds_list_free(&K_INSTANCES, l); }
 
-bool rds_describe_db_instances_each(aws_client *c, const rds_describe_opts *o,
-                                    rds_instance_page_fn fn, void *ud, aws_error *err)
-{
-    page_sink s = {.instances = fn, .ud = ud};
-    return rds_list_each(c, &K_INSTANCES, o, &s, err);
-}
-
-bool rds_describe_db_instances_all(aws_client *c, const rds_describe_opts *o,
-                                   rds_instance_list **out, aws_error *err)
-{
-    return (*out = rds_list_all(c, &K_INSTANCES, o, err)) != NULL;
-}
-
-bool rds_describe_db_instance(aws_client *c, const char *id, rds_instance **out, aws_error *err)
-{
-    return (*out = rds_list_one(c, &K_INSTANCES, id, err)) != NULL;
-}
+/* rds_describe_db_instances_page/_each/_all, rds_describe_db_instance */
+RDS_DESCRIBE_FORMS(db_instances, db_instance, rds_instance_list, rds_instance, rds_instance_page_fn, instances,
+                   K_INSTANCES)
 
 /* ---------------- instance lifecycle ---------------- */
 void rds_create_instance_opts_init(rds_create_instance_opts *o)

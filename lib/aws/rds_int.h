@@ -110,6 +110,33 @@ bool rds_list_each(aws_client *c, const list_kind *k, const rds_describe_opts *o
                    aws_error *err);
 void *rds_list_all(aws_client *c, const list_kind *k, const rds_describe_opts *o, aws_error *err);
 void *rds_list_one(aws_client *c, const list_kind *k, const char *id, aws_error *err);
+/* Free a list of the kind's type and what its elements own (NULL accepted). */
+void rds_list_free(const list_kind *k, void *l);
+
+/* The four public Describe forms of list kind K (declared in rds.h):
+ * rds_describe_<PLURAL>_page, _each, _all and rds_describe_<ONE>, e.g.
+ * RDS_DESCRIBE_FORMS(db_clusters, db_cluster, rds_cluster_list, rds_cluster,
+ * rds_cluster_page_fn, clusters, K_CLUSTERS). SINK names the page_sink
+ * member the caller's typed callback goes to. */
+#define RDS_DESCRIBE_FORMS(PLURAL, ONE, LT, T, PAGE_FN, SINK, K)                                                 \
+    bool rds_describe_##PLURAL##_page(aws_client *c, const rds_describe_opts *o, LT **out, aws_error *err)      \
+    {                                                                                                            \
+        return (*out = rds_list_page(c, &(K), o, err)) != NULL;                                                  \
+    }                                                                                                            \
+    bool rds_describe_##PLURAL##_each(aws_client *c, const rds_describe_opts *o, PAGE_FN fn, void *ud,          \
+                                      aws_error *err)                                                            \
+    {                                                                                                            \
+        page_sink s = {.SINK = fn, .ud = ud};                                                                    \
+        return rds_list_each(c, &(K), o, &s, err);                                                               \
+    }                                                                                                            \
+    bool rds_describe_##PLURAL##_all(aws_client *c, const rds_describe_opts *o, LT **out, aws_error *err)       \
+    {                                                                                                            \
+        return (*out = rds_list_all(c, &(K), o, err)) != NULL;                                                   \
+    }                                                                                                            \
+    bool rds_describe_##ONE(aws_client *c, const char *id, T **out, aws_error *err)                              \
+    {                                                                                                            \
+        return (*out = rds_list_one(c, &(K), id, err)) != NULL;                                                  \
+    }
 
 /* ---- every page of any other list ---- */
 typedef void (*build_fn)(aws_query *q, const void *args);

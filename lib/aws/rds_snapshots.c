@@ -18,14 +18,6 @@ void rds_snapshot_free(rds_snapshot *s)
     free(s);
 }
 
-void rds_snapshot_list_free(rds_snapshot_list *l)
-{
-    if (!l) return;
-    for (size_t k = 0; k < l->n; k++) free(l->v[k].tags);
-    free(l->v);
-    free(l);
-}
-
 #define T rds_snapshot
 static const rds_field SNAPSHOT_FIELDS[] = {
     RDS_FT(T, "DBSnapshotIdentifier", id),
@@ -68,29 +60,11 @@ static const list_kind K_SNAPSHOTS = {"DescribeDBSnapshots", "DBSnapshotIdentifi
                                       "DBSnapshotNotFound", "DBSnapshot", sizeof(rds_snapshot),
                                       LIST_FIELDS(rds_snapshot_list), p_snapshot, clear_snapshot};
 
-bool rds_describe_db_snapshots_page(aws_client *c, const rds_describe_opts *o,
-                                    rds_snapshot_list **out, aws_error *err)
-{
-    return (*out = rds_list_page(c, &K_SNAPSHOTS, o, err)) != NULL;
-}
+void rds_snapshot_list_free(rds_snapshot_list *l) { rds_list_free(&K_SNAPSHOTS, l); }
 
-bool rds_describe_db_snapshots_each(aws_client *c, const rds_describe_opts *o,
-                                    rds_snapshot_page_fn fn, void *ud, aws_error *err)
-{
-    page_sink s = {.snapshots = fn, .ud = ud};
-    return rds_list_each(c, &K_SNAPSHOTS, o, &s, err);
-}
-
-bool rds_describe_db_snapshots_all(aws_client *c, const rds_describe_opts *o,
-                                   rds_snapshot_list **out, aws_error *err)
-{
-    return (*out = rds_list_all(c, &K_SNAPSHOTS, o, err)) != NULL;
-}
-
-bool rds_describe_db_snapshot(aws_client *c, const char *id, rds_snapshot **out, aws_error *err)
-{
-    return (*out = rds_list_one(c, &K_SNAPSHOTS, id, err)) != NULL;
-}
+/* rds_describe_db_snapshots_page/_each/_all, rds_describe_db_snapshot */
+RDS_DESCRIBE_FORMS(db_snapshots, db_snapshot, rds_snapshot_list, rds_snapshot, rds_snapshot_page_fn, snapshots,
+                   K_SNAPSHOTS)
 
 /* ---------------- snapshots ---------------- */
 bool rds_create_db_snapshot(aws_client *c, const char *snapshot_id, const char *instance_id,

@@ -209,20 +209,6 @@ static json_t *j_cluster_snapshot(const rds_cluster_snapshot *s)
     return o;
 }
 
-static json_t *j_instances(const rds_instance_list *l)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < l->n; i++) json_array_append_new(a, j_instance(&l->v[i]));
-    return a;
-}
-
-static json_t *j_snapshots(const rds_snapshot_list *l)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < l->n; i++) json_array_append_new(a, j_snapshot(&l->v[i]));
-    return a;
-}
-
 static json_t *j_proxy(const rds_proxy *p)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "name", p->name, "arn", p->arn, "status",
@@ -309,45 +295,98 @@ COUNT_PAGE(count_cluster_snapshot_page, rds_cluster_snapshot_list, id)
 
 static json_t *pages_json(pages_ud *p) { return json_pack("{s:i,s:o}", "pages", p->pages, "identifiers", p->items); }
 
-static bool a_describe_db_instances(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_describe_opts o;
-    aws_filter f;
-    strlist vals = {0};
-    bool ok;
-    describe_opts(&o, &f, &vals);
-    if (arg("each")) {
-        pages_ud p = {0, json_array()};
-        ok = rds_describe_db_instances_each(c, &o, count_instance_page, &p, err);
-        *res = pages_json(&p);
-    } else if (arg("page")) {
-        rds_instance_list *l = NULL;
-        ok = rds_describe_db_instances_page(c, &o, &l, err);
-        if (ok) *res = json_pack("{s:o,s:s}", "instances", j_instances(l), "marker", l->marker);
-        rds_instance_list_free(l);
-    } else {
-        rds_instance_list *l = NULL;
-        ok = rds_describe_db_instances_all(c, &o, &l, err);
-        if (ok) *res = json_pack("{s:o}", "instances", j_instances(l));
-        rds_instance_list_free(l);
+/* The members the create and restore opts structs share (same names in
+ * each), from sg=, subnet_group=, param_group=, port=, deletion_protection=,
+ * tags= (tags: 16 slots). */
+#define PLACEMENT_ARGS(o, sg, tagv)                                                                          \
+    do {                                                                                                     \
+        (o).subnet_group = arg("subnet_group");                                                              \
+        (o).vpc_sg_ids = (sg).v;                                                                             \
+        (o).n_vpc_sg_ids = (sg).n;                                                                           \
+        (o).param_group = arg("param_group");                                                                \
+        (o).port = arg_int("port", RDS_UNSET);                                                               \
+        (o).deletion_protection = arg_tri("deletion_protection");                                            \
+        (o).tags = (tagv);                                                                                   \
+        (o).ntags = parse_tags(arg("tags"), (tagv), 16);                                                     \
+    } while (0)
+
+/* The members the instance and cluster modify opts share. */
+#define MODIFY_ARGS(o, sg)                                                                                   \
+    do {                                                                                                     \
+        (o).identifier = arg("id");                                                                          \
+        (o).new_identifier = arg("new_id");                                                                  \
+        (o).param_group = arg("param_group");                                                                \
+        (o).vpc_sg_ids = (sg).v;                                                                             \
+        (o).n_vpc_sg_ids = (sg).n;                                                                           \
+        (o).backup_retention = arg_int("backup_retention", RDS_UNSET);                                       \
+        (o).deletion_protection = arg_tri("deletion_protection");                                            \
+        (o).apply_immediately = arg_tri("apply_immediately") == 1;                                           \
+    } while (0)
+
+/* A Describe action over every form of a paginated list: each=1 counts the
+ * pages (identifiers of every item), page=1 one page, else everything. */
+#define DESCRIBE_LIST(name, PLURAL, LT, KEY, J, COUNT)                                                        \
+    static bool name(aws_client *c, json_t **res, aws_error *err)                                            \
+    {                                                                                                        \
+        rds_describe_opts o;                                                                                 \
+        aws_filter f;                                                                                        \
+        strlist vals = {0};                                                                                  \
+        bool ok;                                                                                             \
+        describe_opts(&o, &f, &vals);                                                                        \
+        if (arg("each")) {                                                                                   \
+            pages_ud p = {0, json_array()};                                                                  \
+            ok = rds_describe_##PLURAL##_each(c, &o, COUNT, &p, err);                                        \
+            *res = pages_json(&p);                                                                           \
+        } else {                                                                                             \
+            LT *l = NULL;                                                                                    \
+            ok = arg("page") ? rds_describe_##PLURAL##_page(c, &o, &l, err)                                  \
+                             : rds_describe_##PLURAL##_all(c, &o, &l, err);                                  \
+            if (ok) {                                                                                        \
+                json_t *a = json_array();                                                                    \
+                for (size_t i = 0; i < l->n; i++) json_array_append_new(a, J(&l->v[i]));                     \
+                *res = json_pack("{s:o,s:s}", KEY, a, "marker", l->marker);                                  \
+            }                                                                                                \
+            LT##_free(l);                                                                                    \
+        }                                                                                                    \
+        free(vals.buf);                                                                                      \
+        return ok;                                                                                           \
     }
-    free(vals.buf);
-    return ok;
+
+/* The JSON of a call's one result T (when there is one), then T freed. */
+#define RESULT_FN(name, T, J)                                                                                \
+    static bool name(bool ok, T *x, json_t **res)                                                            \
+    {                                                                                                        \
+        if (ok && x) *res = J(x);                                                                            \
+        T##_free(x);                                                                                         \
+        return ok;                                                                                           \
+    }
+RESULT_FN(instance_result, rds_instance, j_instance)
+RESULT_FN(snapshot_result, rds_snapshot, j_snapshot)
+RESULT_FN(cluster_result, rds_cluster, j_cluster)
+RESULT_FN(cluster_snapshot_result, rds_cluster_snapshot, j_cluster_snapshot)
+
+/* An action whose one argument is id=..., with a result of type T. */
+#define ID_ACTION(name, T, CALL, RESULT)                                                                     \
+    static bool name(aws_client *c, json_t **res, aws_error *err)                                            \
+    {                                                                                                        \
+        T *x = NULL;                                                                                         \
+        bool ok = CALL(c, arg("id"), &x, err);                                                               \
+        return RESULT(ok, x, res);                                                                           \
+    }
+
+/* copy_db_snapshot / copy_db_cluster_snapshot arguments (tags: 16 slots). */
+static void copy_opts(rds_copy_snapshot_opts *o, aws_tag *tags)
+{
+    *o = (rds_copy_snapshot_opts){.source_id = arg("source_id"), .target_id = arg("target_id"),
+                                  .kms_key_id = arg("kms_key_id"), .copy_tags = arg_tri("copy_tags"),
+                                  .tags = tags};
+    o->ntags = parse_tags(arg("tags"), tags, 16);
 }
 
-static bool instance_result(bool ok, rds_instance *i, json_t **res)
-{
-    if (ok && i) *res = j_instance(i);
-    rds_instance_free(i);
-    return ok;
-}
+DESCRIBE_LIST(a_describe_db_instances, db_instances, rds_instance_list, "instances", j_instance,
+              count_instance_page)
 
-static bool a_describe_db_instance(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_instance *i = NULL;
-    bool ok = rds_describe_db_instance(c, arg("id"), &i, err);
-    return instance_result(ok, i, res);
-}
+ID_ACTION(a_describe_db_instance, rds_instance, rds_describe_db_instance, instance_result)
 
 static bool a_create_db_instance(aws_client *c, json_t **res, aws_error *err)
 {
@@ -371,17 +410,10 @@ static bool a_create_db_instance(aws_client *c, json_t **res, aws_error *err)
     o.db_name = arg("db_name");
     o.storage_encrypted = arg_tri("encrypted");
     o.kms_key_id = arg("kms_key_id");
-    o.subnet_group = arg("subnet_group");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.param_group = arg("param_group");
     o.option_group = arg("option_group");
-    o.port = arg_int("port", RDS_UNSET);
     o.multi_az = arg_tri("multi_az");
     o.backup_retention = arg_int("backup_retention", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.tags = tags;
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    PLACEMENT_ARGS(o, sg, tags);
     bool ok = rds_create_db_instance(c, &o, &i, err);
     free(sg.buf);
     return instance_result(ok, i, res);
@@ -394,15 +426,8 @@ static bool a_modify_db_instance(aws_client *c, json_t **res, aws_error *err)
     rds_instance *i = NULL;
     rds_modify_instance_opts_init(&o);
     split(arg("sg"), &sg);
-    o.identifier = arg("id");
-    o.new_identifier = arg("new_id");
     o.instance_class = arg("class");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.param_group = arg("param_group");
-    o.backup_retention = arg_int("backup_retention", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.apply_immediately = arg_tri("apply_immediately") == 1;
+    MODIFY_ARGS(o, sg);
     bool ok = rds_modify_db_instance(c, &o, &i, err);
     free(sg.buf);
     return instance_result(ok, i, res);
@@ -422,12 +447,7 @@ static bool a_stop_db_instance(aws_client *c, json_t **res, aws_error *err)
     return instance_result(ok, i, res);
 }
 
-static bool a_start_db_instance(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_instance *i = NULL;
-    bool ok = rds_start_db_instance(c, arg("id"), &i, err);
-    return instance_result(ok, i, res);
-}
+ID_ACTION(a_start_db_instance, rds_instance, rds_start_db_instance, instance_result)
 
 static bool a_delete_db_instance(aws_client *c, json_t **res, aws_error *err)
 {
@@ -451,13 +471,6 @@ static bool a_create_db_instance_read_replica(aws_client *c, json_t **res, aws_e
     return instance_result(ok, i, res);
 }
 
-static bool snapshot_result(bool ok, rds_snapshot *s, json_t **res)
-{
-    if (ok && s) *res = j_snapshot(s);
-    rds_snapshot_free(s);
-    return ok;
-}
-
 static bool a_create_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
     aws_tag tags[16];
@@ -468,52 +481,22 @@ static bool a_create_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 }
 
 
-static bool a_describe_db_snapshots(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_describe_opts o;
-    aws_filter f;
-    strlist vals = {0};
-    bool ok;
-    describe_opts(&o, &f, &vals);
-    if (arg("each")) {
-        pages_ud p = {0, json_array()};
-        ok = rds_describe_db_snapshots_each(c, &o, count_snapshot_page, &p, err);
-        *res = pages_json(&p);
-    } else {
-        rds_snapshot_list *l = NULL;
-        ok = rds_describe_db_snapshots_all(c, &o, &l, err);
-        if (ok) *res = json_pack("{s:o}", "snapshots", j_snapshots(l));
-        rds_snapshot_list_free(l);
-    }
-    free(vals.buf);
-    return ok;
-}
+DESCRIBE_LIST(a_describe_db_snapshots, db_snapshots, rds_snapshot_list, "snapshots", j_snapshot,
+              count_snapshot_page)
 
-static bool a_describe_db_snapshot(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_snapshot *s = NULL;
-    bool ok = rds_describe_db_snapshot(c, arg("id"), &s, err);
-    return snapshot_result(ok, s, res);
-}
+ID_ACTION(a_describe_db_snapshot, rds_snapshot, rds_describe_db_snapshot, snapshot_result)
 
 static bool a_copy_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
     aws_tag tags[16];
     rds_snapshot *s = NULL;
-    rds_copy_snapshot_opts o = {.source_id = arg("source_id"), .target_id = arg("target_id"),
-                                .kms_key_id = arg("kms_key_id"), .copy_tags = arg_tri("copy_tags"),
-                                .tags = tags};
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    rds_copy_snapshot_opts o;
+    copy_opts(&o, tags);
     bool ok = rds_copy_db_snapshot(c, &o, &s, err);
     return snapshot_result(ok, s, res);
 }
 
-static bool a_delete_db_snapshot(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_snapshot *s = NULL;
-    bool ok = rds_delete_db_snapshot(c, arg("id"), &s, err);
-    return snapshot_result(ok, s, res);
-}
+ID_ACTION(a_delete_db_snapshot, rds_snapshot, rds_delete_db_snapshot, snapshot_result)
 
 static bool a_restore_db_instance_from_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
@@ -526,60 +509,18 @@ static bool a_restore_db_instance_from_db_snapshot(aws_client *c, json_t **res, 
     o.identifier = arg("id");
     o.snapshot_id = arg("snapshot_id");
     o.instance_class = arg("class");
-    o.subnet_group = arg("subnet_group");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.param_group = arg("param_group");
     o.option_group = arg("option_group");
     o.multi_az = arg_tri("multi_az");
-    o.port = arg_int("port", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.tags = tags;
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    PLACEMENT_ARGS(o, sg, tags);
     bool ok = rds_restore_db_instance_from_db_snapshot(c, &o, &i, err);
     free(sg.buf);
     return instance_result(ok, i, res);
 }
 
 /* ---------------- clusters ---------------- */
-static bool a_describe_db_clusters(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_describe_opts o;
-    aws_filter f;
-    strlist vals = {0};
-    bool ok;
-    describe_opts(&o, &f, &vals);
-    if (arg("each")) {
-        pages_ud p = {0, json_array()};
-        ok = rds_describe_db_clusters_each(c, &o, count_cluster_page, &p, err);
-        *res = pages_json(&p);
-    } else {
-        rds_cluster_list *l = NULL;
-        ok = arg("page") ? rds_describe_db_clusters_page(c, &o, &l, err) : rds_describe_db_clusters_all(c, &o, &l, err);
-        if (ok) {
-            json_t *a = json_array();
-            for (size_t i = 0; i < l->n; i++) json_array_append_new(a, j_cluster(&l->v[i]));
-            *res = json_pack("{s:o,s:s}", "clusters", a, "marker", l->marker);
-        }
-        rds_cluster_list_free(l);
-    }
-    free(vals.buf);
-    return ok;
-}
+DESCRIBE_LIST(a_describe_db_clusters, db_clusters, rds_cluster_list, "clusters", j_cluster, count_cluster_page)
 
-static bool cluster_result(bool ok, rds_cluster *cl, json_t **res)
-{
-    if (ok && cl) *res = j_cluster(cl);
-    rds_cluster_free(cl);
-    return ok;
-}
-
-static bool a_describe_db_cluster(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_cluster *cl = NULL;
-    bool ok = rds_describe_db_cluster(c, arg("id"), &cl, err);
-    return cluster_result(ok, cl, res);
-}
+ID_ACTION(a_describe_db_cluster, rds_cluster, rds_describe_db_cluster, cluster_result)
 
 static bool a_create_db_cluster(aws_client *c, json_t **res, aws_error *err)
 {
@@ -596,15 +537,8 @@ static bool a_create_db_cluster(aws_client *c, json_t **res, aws_error *err)
     o.db_name = arg("db_name");
     o.storage_encrypted = arg_tri("encrypted");
     o.kms_key_id = arg("kms_key_id");
-    o.param_group = arg("param_group");
-    o.subnet_group = arg("subnet_group");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.port = arg_int("port", RDS_UNSET);
     o.backup_retention = arg_int("backup_retention", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.tags = tags;
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    PLACEMENT_ARGS(o, sg, tags);
     bool ok = rds_create_db_cluster(c, &o, &cl, err);
     free(sg.buf);
     return cluster_result(ok, cl, res);
@@ -617,14 +551,7 @@ static bool a_modify_db_cluster(aws_client *c, json_t **res, aws_error *err)
     rds_cluster *cl = NULL;
     rds_modify_cluster_opts_init(&o);
     split(arg("sg"), &sg);
-    o.identifier = arg("id");
-    o.new_identifier = arg("new_id");
-    o.param_group = arg("param_group");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.backup_retention = arg_int("backup_retention", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.apply_immediately = arg_tri("apply_immediately") == 1;
+    MODIFY_ARGS(o, sg);
     bool ok = rds_modify_db_cluster(c, &o, &cl, err);
     free(sg.buf);
     return cluster_result(ok, cl, res);
@@ -637,19 +564,9 @@ static bool a_delete_db_cluster(aws_client *c, json_t **res, aws_error *err)
     return cluster_result(ok, cl, res);
 }
 
-static bool a_stop_db_cluster(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_cluster *cl = NULL;
-    bool ok = rds_stop_db_cluster(c, arg("id"), &cl, err);
-    return cluster_result(ok, cl, res);
-}
+ID_ACTION(a_stop_db_cluster, rds_cluster, rds_stop_db_cluster, cluster_result)
 
-static bool a_start_db_cluster(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_cluster *cl = NULL;
-    bool ok = rds_start_db_cluster(c, arg("id"), &cl, err);
-    return cluster_result(ok, cl, res);
-}
+ID_ACTION(a_start_db_cluster, rds_cluster, rds_start_db_cluster, cluster_result)
 
 static bool a_restore_db_cluster_from_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
@@ -663,24 +580,10 @@ static bool a_restore_db_cluster_from_snapshot(aws_client *c, json_t **res, aws_
     o.snapshot_id = arg("snapshot_id");
     o.engine = arg("engine");
     o.kms_key_id = arg("kms_key_id");
-    o.param_group = arg("param_group");
-    o.subnet_group = arg("subnet_group");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.port = arg_int("port", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.tags = tags;
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    PLACEMENT_ARGS(o, sg, tags);
     bool ok = rds_restore_db_cluster_from_snapshot(c, &o, &cl, err);
     free(sg.buf);
     return cluster_result(ok, cl, res);
-}
-
-static bool cluster_snapshot_result(bool ok, rds_cluster_snapshot *s, json_t **res)
-{
-    if (ok && s) *res = j_cluster_snapshot(s);
-    rds_cluster_snapshot_free(s);
-    return ok;
 }
 
 static bool a_create_db_cluster_snapshot(aws_client *c, json_t **res, aws_error *err)
@@ -692,57 +595,24 @@ static bool a_create_db_cluster_snapshot(aws_client *c, json_t **res, aws_error 
     return cluster_snapshot_result(ok, s, res);
 }
 
-static bool a_describe_db_cluster_snapshots(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_describe_opts o;
-    aws_filter f;
-    strlist vals = {0};
-    bool ok;
-    describe_opts(&o, &f, &vals);
-    if (arg("each")) {
-        pages_ud p = {0, json_array()};
-        ok = rds_describe_db_cluster_snapshots_each(c, &o, count_cluster_snapshot_page, &p, err);
-        *res = pages_json(&p);
-    } else {
-        rds_cluster_snapshot_list *l = NULL;
-        ok = arg("page") ? rds_describe_db_cluster_snapshots_page(c, &o, &l, err)
-                         : rds_describe_db_cluster_snapshots_all(c, &o, &l, err);
-        if (ok) {
-            json_t *a = json_array();
-            for (size_t i = 0; i < l->n; i++) json_array_append_new(a, j_cluster_snapshot(&l->v[i]));
-            *res = json_pack("{s:o,s:s}", "snapshots", a, "marker", l->marker);
-        }
-        rds_cluster_snapshot_list_free(l);
-    }
-    free(vals.buf);
-    return ok;
-}
+DESCRIBE_LIST(a_describe_db_cluster_snapshots, db_cluster_snapshots, rds_cluster_snapshot_list, "snapshots",
+              j_cluster_snapshot, count_cluster_snapshot_page)
 
-static bool a_describe_db_cluster_snapshot(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_cluster_snapshot *s = NULL;
-    bool ok = rds_describe_db_cluster_snapshot(c, arg("id"), &s, err);
-    return cluster_snapshot_result(ok, s, res);
-}
+ID_ACTION(a_describe_db_cluster_snapshot, rds_cluster_snapshot, rds_describe_db_cluster_snapshot,
+          cluster_snapshot_result)
 
 static bool a_copy_db_cluster_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
     aws_tag tags[16];
     rds_cluster_snapshot *s = NULL;
-    rds_copy_snapshot_opts o = {.source_id = arg("source_id"), .target_id = arg("target_id"),
-                                .kms_key_id = arg("kms_key_id"), .copy_tags = arg_tri("copy_tags"),
-                                .tags = tags};
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    rds_copy_snapshot_opts o;
+    copy_opts(&o, tags);
     bool ok = rds_copy_db_cluster_snapshot(c, &o, &s, err);
     return cluster_snapshot_result(ok, s, res);
 }
 
-static bool a_delete_db_cluster_snapshot(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_cluster_snapshot *s = NULL;
-    bool ok = rds_delete_db_cluster_snapshot(c, arg("id"), &s, err);
-    return cluster_snapshot_result(ok, s, res);
-}
+ID_ACTION(a_delete_db_cluster_snapshot, rds_cluster_snapshot, rds_delete_db_cluster_snapshot,
+          cluster_snapshot_result)
 
 /* name=GROUP [source=S] [param=NAME]: every parameter, or one's value */
 static bool a_describe_db_cluster_parameters(aws_client *c, json_t **res, aws_error *err)
