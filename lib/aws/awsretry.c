@@ -61,7 +61,8 @@ static const char *const NOT_FOUND_CODES[] = {
     "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBSnapshotNotFound",
     "DBSnapshotNotFoundFault", "DBParameterGroupNotFound", "DBParameterGroupNotFoundFault",
     "DBProxyNotFoundFault", "DBProxyTargetGroupNotFoundFault", "DBProxyTargetNotFoundFault",
-    "DBSubnetGroupNotFoundFault", "DBClusterNotFoundFault", "OptionGroupNotFoundFault",
+    "DBSubnetGroupNotFoundFault", "DBClusterNotFoundFault", "DBClusterSnapshotNotFoundFault",
+    "DBClusterParameterGroupNotFound", "DBClusterParameterGroupNotFoundFault", "OptionGroupNotFoundFault",
     "DBLogFileNotFoundFault", "NotFoundException", "ResourceNotFoundException",
     "ResourceNotFoundFault", "NoSuchEntity", "AliasNotFoundException", NULL};
 

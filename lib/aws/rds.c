@@ -1,7 +1,9 @@
 /* rds — what the typed RDS calls share (see rds.h; the calls are in
- * rds_instances.c, rds_snapshots.c, rds_proxies.c and rds_misc.c): request
- * helpers, the tag parser, one-object calls, and the paginators (one for
- * DescribeDBInstances/DescribeDBSnapshots, one for every other list).
+ * rds_instances.c, rds_snapshots.c, rds_clusters.c, rds_proxies.c and
+ * rds_misc.c): request helpers, the table-driven element parser, the tag and
+ * security-group parsers, one-object calls, the error families, and the
+ * paginators (one for DescribeDBInstances/DBSnapshots/DBClusters/
+ * DBClusterSnapshots, one for every other list).
  * Parsing follows the botocore RDS model's locationNames (list members are
  * named, e.g. DBInstances/DBInstance, TagList/Tag; RDS Proxy lists use
  * "member"); request lists serialise the same way
@@ -69,7 +71,73 @@ void rds_add_opt_int(aws_query *q, const char *key, int v, bool zero_is_unset)
     aws_query_add_int(q, key, v);
 }
 
+void rds_add_final_snapshot(aws_query *q, const char *final_snapshot_id)
+{
+    aws_query_add_bool(q, "SkipFinalSnapshot", final_snapshot_id == NULL);
+    aws_query_add(q, "FinalDBSnapshotIdentifier", final_snapshot_id);
+}
+
+void rds_add_copy(aws_query *q, const rds_copy_snapshot_opts *o, const char *source_key, const char *target_key)
+{
+    aws_query_add(q, source_key, o->source_id);
+    aws_query_add(q, target_key, o->target_id);
+    aws_query_add(q, "KmsKeyId", o->kms_key_id);
+    rds_add_tri(q, "CopyTags", o->copy_tags);
+    rds_add_tags(q, "Tags", o->tags, o->ntags);
+}
+
+/* ---------------- error families ---------------- */
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+bool rds_err_already_exists(const aws_error *e)
+{
+    return e && (ends_with(e->code, "AlreadyExists") || ends_with(e->code, "AlreadyExistsFault"));
+}
+
+bool rds_err_invalid_state(const aws_error *e)
+{
+    return e && !strncmp(e->code, "Invalid", 7) && (ends_with(e->code, "State") || ends_with(e->code, "StateFault"));
+}
+
 /* ---------------- parsers ---------------- */
+void rds_parse_fields(const aws_xml_node *n, void *dst, const rds_field *f, size_t nf)
+{
+    for (size_t i = 0; i < nf; i++) {
+        char *p = (char *)dst + f[i].off;
+        int64_t v;
+        bool b;
+        switch (f[i].kind) {
+        case RDS_F_TEXT: aws_xml_text(n, f[i].path, p, f[i].cap); break;
+        case RDS_F_BOOL:
+            if (aws_xml_bool(n, f[i].path, &b)) memcpy(p, &b, sizeof(b));
+            break;
+        case RDS_F_INT:
+            if (aws_xml_int64(n, f[i].path, &v)) {
+                int iv = (int)v;
+                memcpy(p, &iv, sizeof(iv));
+            }
+            break;
+        case RDS_F_I64:
+            if (aws_xml_int64(n, f[i].path, &v)) memcpy(p, &v, sizeof(v));
+            break;
+        }
+    }
+}
+
+bool rds_parse_sg_ids(const aws_xml_node *n, char (**ids)[32], size_t *count)
+{
+    for (const aws_xml_node *g = aws_xml_find(n, "VpcSecurityGroups/VpcSecurityGroupMembership"); g;
+         g = aws_xml_next_same(g)) {
+        if (!PUSH(*ids, *count)) return false;
+        aws_xml_text(g, "VpcSecurityGroupId", (*ids)[*count - 1], sizeof((*ids)[0]));
+    }
+    return true;
+}
+
 bool rds_parse_tags(const aws_xml_node *list, aws_tag **tags, size_t *n)
 {
     for (const aws_xml_node *t = aws_xml_child(list, "Tag"); t; t = aws_xml_next_same(t)) {
@@ -119,7 +187,7 @@ cleanup:
     return ok;
 }
 
-/* ---------------- describe instances / snapshots ---------------- */
+/* ---------------- describe instances / snapshots / clusters / cluster snapshots ---------------- */
 
 /* The fields of a list through its kind (the array pointer by memcpy: the
  * list's member is a T *, not a void *). */
@@ -133,7 +201,7 @@ static void list_set_v(const list_kind *k, void *l, void *v) { memcpy((char *)l 
 static size_t *list_n(const list_kind *k, void *l) { return (size_t *)(void *)((char *)l + k->off_n); }
 static char *list_marker(const list_kind *k, void *l) { return (char *)l + k->off_marker; }
 
-static void list_free(const list_kind *k, void *l)
+void rds_list_free(const list_kind *k, void *l)
 {
     if (!l) return;
     char *v = list_v(k, l);
@@ -142,13 +210,16 @@ static void list_free(const list_kind *k, void *l)
     free(l);
 }
 
-static void describe_query(aws_query *q, const char *action, const rds_describe_opts *o,
-                           const char *id_key, const char *marker)
+static void describe_query(aws_query *q, const list_kind *k, const rds_describe_opts *o, const char *marker)
 {
-    aws_query_init(q, action, RDS_VERSION);
+    aws_query_init(q, k->action, RDS_VERSION);
     if (!o) return;
-    aws_query_add(q, id_key, o->id);
-    if (strcmp(id_key, "DBInstanceIdentifier")) aws_query_add(q, "DBInstanceIdentifier", o->instance_id);
+    aws_query_add(q, k->id_key, o->id);
+    if (k->owner_key) {
+        const char *owner;
+        memcpy(&owner, (const char *)o + k->owner_off, sizeof(owner));
+        aws_query_add(q, k->owner_key, owner);
+    }
     aws_query_add(q, "SnapshotType", o->snapshot_type);
     rds_add_filters(q, o->filters, o->nfilters);
     if (o->max_records > 0) aws_query_add_int(q, "MaxRecords", o->max_records);
@@ -159,6 +230,8 @@ static bool sink_call(const page_sink *s, void *list)
 {
     if (s->instances) return s->instances(s->ud, list);
     if (s->snapshots) return s->snapshots(s->ud, list);
+    if (s->clusters) return s->clusters(s->ud, list);
+    if (s->cluster_snapshots) return s->cluster_snapshots(s->ud, list);
     return s->internal(s->ud, list);
 }
 
@@ -170,7 +243,7 @@ void *rds_list_page(aws_client *c, const list_kind *k, const rds_describe_opts *
     aws_query q;
     aws_xml *x = NULL;
     void *l = NULL, *out = NULL;
-    describe_query(&q, k->action, o, k->id_key, o ? o->marker : NULL);
+    describe_query(&q, k, o, o ? o->marker : NULL);
     if (!aws_query_call(c, AWS_SVC_RDS, k->action, &q, &x, err)) goto cleanup;
     const aws_xml_node *r = aws_query_result(x, k->action);
     if (!(l = calloc(1, k->list_size))) goto nomem;
@@ -188,7 +261,7 @@ void *rds_list_page(aws_client *c, const list_kind *k, const rds_describe_opts *
 nomem:
     rds_oom(err);
 cleanup:
-    list_free(k, l);
+    rds_list_free(k, l);
     aws_xml_free(x);
     aws_query_free(&q);
     return out;
@@ -210,7 +283,7 @@ bool rds_list_each(aws_client *c, const list_kind *k, const rds_describe_opts *o
         const char *m = list_marker(k, l);
         bool more = sink_call(s, l) && m[0] && strcmp(m, marker);
         fc_strlcpy(marker, m, sizeof(marker));
-        list_free(k, l);
+        rds_list_free(k, l);
         if (!more) return true;
     }
     aws_error_set(err, AWS_ERR_PERMANENT, 200, "TooManyPages", "%s did not end", k->action);
@@ -253,7 +326,7 @@ void *rds_list_all(aws_client *c, const list_kind *k, const rds_describe_opts *o
     }
     if (!rds_list_each(c, k, o, &s, err) || a.failed) {
         if (a.failed) rds_oom(err);
-        list_free(k, a.all);
+        rds_list_free(k, a.all);
         return NULL;
     }
     return a.all;
@@ -278,7 +351,7 @@ void *rds_list_one(aws_client *c, const list_kind *k, const char *id, aws_error 
         for (size_t i = 1; i < *n; i++) k->clear(v + i * k->elem);
         *n = 0; /* ownership of the first element's arrays moved to one */
     }
-    list_free(k, l);
+    rds_list_free(k, l);
     return one;
 }
 

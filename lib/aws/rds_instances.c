@@ -1,6 +1,6 @@
 /* rds_instances — typed RDS calls on DB instances: describe (page, every
- * page, one), create, modify, reboot, stop, start, delete, read replicas;
- * see rds.h. */
+ * page, one), create (also into an Aurora cluster), modify, reboot, stop,
+ * start, delete, read replicas; see rds.h. */
 #include "rds.h"
 
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include "rds_int.h"
 #include "util.h"
 
-static void instance_clear(rds_instance *i)
+void rds_instance_clear(rds_instance *i)
 {
     free(i->param_groups);
     free(i->vpc_sg_ids);
@@ -22,36 +22,49 @@ static void instance_clear(rds_instance *i)
 void rds_instance_free(rds_instance *i)
 {
     if (!i) return;
-    instance_clear(i);
+    rds_instance_clear(i);
     free(i);
 }
 
-void rds_instance_list_free(rds_instance_list *l)
-{
-    if (!l) return;
-    for (size_t k = 0; k < l->n; k++) instance_clear(&l->v[k]);
-    free(l->v);
-    free(l);
-}
+#define T rds_instance
+static const rds_field INSTANCE_FIELDS[] = {
+    RDS_FT(T, "DBInstanceIdentifier", identifier),
+    RDS_FT(T, "DbiResourceId", resource_id),
+    RDS_FT(T, "DBInstanceArn", arn),
+    RDS_FT(T, "DBInstanceStatus", status),
+    RDS_FT(T, "Engine", engine),
+    RDS_FT(T, "EngineVersion", engine_version),
+    RDS_FT(T, "DBInstanceClass", instance_class),
+    RDS_FL(T, "AllocatedStorage", allocated_storage),
+    RDS_FT(T, "StorageType", storage_type),
+    RDS_FL(T, "Iops", iops),
+    RDS_FT(T, "Endpoint/Address", endpoint_address),
+    RDS_FI(T, "DbInstancePort", port),
+    RDS_FI(T, "Endpoint/Port", port), /* wins over DbInstancePort when both are sent */
+    RDS_FB(T, "StorageEncrypted", storage_encrypted),
+    RDS_FT(T, "KmsKeyId", kms_key_id),
+    RDS_FT(T, "StorageEncryptionType", storage_encryption_type),
+    RDS_FT(T, "DBClusterIdentifier", cluster_id),
+    RDS_FI(T, "PromotionTier", promotion_tier),
+    RDS_FT(T, "OptionGroupMemberships/OptionGroupMembership/OptionGroupName", option_group),
+    RDS_FT(T, "DBSubnetGroup/DBSubnetGroupName", subnet_group),
+    RDS_FB(T, "MultiAZ", multi_az),
+    RDS_FI(T, "BackupRetentionPeriod", backup_retention),
+    RDS_FB(T, "DeletionProtection", deletion_protection),
+    RDS_FB(T, "PubliclyAccessible", publicly_accessible),
+    RDS_FT(T, "MasterUsername", master_username),
+    RDS_FT(T, "MasterUserSecret/SecretArn", master_user_secret_arn),
+    RDS_FT(T, "ReadReplicaSourceDBInstanceIdentifier", read_replica_source),
+    RDS_FT(T, "DBName", db_name),
+    RDS_FT(T, "AvailabilityZone", availability_zone),
+    RDS_FT(T, "InstanceCreateTime", create_time),
+};
+#undef T
 
-static bool parse_instance(const aws_xml_node *n, rds_instance *d)
+bool rds_instance_parse(const aws_xml_node *n, rds_instance *d)
 {
-    int64_t v = 0;
-    aws_xml_text(n, "DBInstanceIdentifier", d->identifier, sizeof(d->identifier));
-    aws_xml_text(n, "DbiResourceId", d->resource_id, sizeof(d->resource_id));
-    aws_xml_text(n, "DBInstanceArn", d->arn, sizeof(d->arn));
-    aws_xml_text(n, "DBInstanceStatus", d->status, sizeof(d->status));
-    aws_xml_text(n, "Engine", d->engine, sizeof(d->engine));
-    aws_xml_text(n, "EngineVersion", d->engine_version, sizeof(d->engine_version));
-    aws_xml_text(n, "DBInstanceClass", d->instance_class, sizeof(d->instance_class));
-    aws_xml_int64(n, "AllocatedStorage", &d->allocated_storage);
-    aws_xml_text(n, "StorageType", d->storage_type, sizeof(d->storage_type));
-    aws_xml_int64(n, "Iops", &d->iops);
-    aws_xml_text(n, "Endpoint/Address", d->endpoint_address, sizeof(d->endpoint_address));
-    if (aws_xml_int64(n, "Endpoint/Port", &v) || aws_xml_int64(n, "DbInstancePort", &v))
-        d->port = (int)v;
-    aws_xml_bool(n, "StorageEncrypted", &d->storage_encrypted);
-    aws_xml_text(n, "KmsKeyId", d->kms_key_id, sizeof(d->kms_key_id));
+    d->promotion_tier = RDS_UNSET;
+    rds_parse_fields(n, d, INSTANCE_FIELDS, FC_ARRAY_LEN(INSTANCE_FIELDS));
     for (const aws_xml_node *g = aws_xml_find(n, "DBParameterGroups/DBParameterGroup"); g;
          g = aws_xml_next_same(g)) {
         if (!PUSH(d->param_groups, d->n_param_groups)) return false;
@@ -59,22 +72,7 @@ static bool parse_instance(const aws_xml_node *n, rds_instance *d)
         aws_xml_text(g, "DBParameterGroupName", p->name, sizeof(p->name));
         aws_xml_text(g, "ParameterApplyStatus", p->apply_status, sizeof(p->apply_status));
     }
-    aws_xml_text(n, "OptionGroupMemberships/OptionGroupMembership/OptionGroupName",
-                 d->option_group, sizeof(d->option_group));
-    aws_xml_text(n, "DBSubnetGroup/DBSubnetGroupName", d->subnet_group, sizeof(d->subnet_group));
-    for (const aws_xml_node *g = aws_xml_find(n, "VpcSecurityGroups/VpcSecurityGroupMembership");
-         g; g = aws_xml_next_same(g)) {
-        if (!PUSH(d->vpc_sg_ids, d->n_vpc_sg_ids)) return false;
-        aws_xml_text(g, "VpcSecurityGroupId", d->vpc_sg_ids[d->n_vpc_sg_ids - 1],
-                     sizeof(d->vpc_sg_ids[0]));
-    }
-    aws_xml_bool(n, "MultiAZ", &d->multi_az);
-    if (aws_xml_int64(n, "BackupRetentionPeriod", &v)) d->backup_retention = (int)v;
-    aws_xml_bool(n, "DeletionProtection", &d->deletion_protection);
-    aws_xml_bool(n, "PubliclyAccessible", &d->publicly_accessible);
-    aws_xml_text(n, "MasterUsername", d->master_username, sizeof(d->master_username));
-    aws_xml_text(n, "MasterUserSecret/SecretArn", d->master_user_secret_arn,
-                 sizeof(d->master_user_secret_arn));
+    if (!rds_parse_sg_ids(n, &d->vpc_sg_ids, &d->n_vpc_sg_ids)) return false;
     for (const aws_xml_node *r =
              aws_xml_find(n, "ReadReplicaDBInstanceIdentifiers/ReadReplicaDBInstanceIdentifier");
          r; r = aws_xml_next_same(r)) {
@@ -82,16 +80,10 @@ static bool parse_instance(const aws_xml_node *n, rds_instance *d)
         aws_xml_text(r, NULL, d->read_replica_ids[d->n_read_replica_ids - 1],
                      sizeof(d->read_replica_ids[0]));
     }
-    aws_xml_text(n, "ReadReplicaSourceDBInstanceIdentifier", d->read_replica_source,
-                 sizeof(d->read_replica_source));
-    if (!rds_parse_tags(aws_xml_child(n, "TagList"), &d->tags, &d->n_tags)) return false;
-    aws_xml_text(n, "DBName", d->db_name, sizeof(d->db_name));
-    aws_xml_text(n, "AvailabilityZone", d->availability_zone, sizeof(d->availability_zone));
-    aws_xml_text(n, "InstanceCreateTime", d->create_time, sizeof(d->create_time));
-    return true;
+    return rds_parse_tags(aws_xml_child(n, "TagList"), &d->tags, &d->n_tags);
 }
 
-static bool p_instance(const aws_xml_node *n, void *d) { return parse_instance(n, d); }
+static bool p_instance(const aws_xml_node *n, void *d) { return rds_instance_parse(n, d); }
 static void f_instance(void *p) { rds_instance_free(p); }
 
 bool rds_instance_call(aws_client *c, const char *action, aws_query *q, rds_instance **out,
@@ -101,41 +93,23 @@ bool rds_instance_call(aws_client *c, const char *action, aws_query *q, rds_inst
                     (void **)out, err);
 }
 
-static void clear_instance(void *p) { instance_clear(p); }
+static void clear_instance(void *p) { rds_instance_clear(p); }
 
-static const list_kind K_INSTANCES = {"DescribeDBInstances", "DBInstanceIdentifier", "DBInstances/DBInstance",
+static const list_kind K_INSTANCES = {"DescribeDBInstances", "DBInstanceIdentifier", NULL, 0, "DBInstances/DBInstance",
                                       "DBInstanceNotFound", "DBInstance", sizeof(rds_instance),
                                       LIST_FIELDS(rds_instance_list), p_instance, clear_instance};
 
-bool rds_describe_db_instances_page(aws_client *c, const rds_describe_opts *o,
-                                    rds_instance_list **out, aws_error *err)
-{
-    return (*out = rds_list_page(c, &K_INSTANCES, o, err)) != NULL;
-}
+void rds_instance_list_free(rds_instance_list *l) { rds_list_free(&K_INSTANCES, l); }
 
-bool rds_describe_db_instances_each(aws_client *c, const rds_describe_opts *o,
-                                    rds_instance_page_fn fn, void *ud, aws_error *err)
-{
-    page_sink s = {.instances = fn, .ud = ud};
-    return rds_list_each(c, &K_INSTANCES, o, &s, err);
-}
-
-bool rds_describe_db_instances_all(aws_client *c, const rds_describe_opts *o,
-                                   rds_instance_list **out, aws_error *err)
-{
-    return (*out = rds_list_all(c, &K_INSTANCES, o, err)) != NULL;
-}
-
-bool rds_describe_db_instance(aws_client *c, const char *id, rds_instance **out, aws_error *err)
-{
-    return (*out = rds_list_one(c, &K_INSTANCES, id, err)) != NULL;
-}
+/* rds_describe_db_instances_page/_each/_all, rds_describe_db_instance */
+RDS_DESCRIBE_FORMS(db_instances, db_instance, rds_instance_list, rds_instance, rds_instance_page_fn, instances,
+                   K_INSTANCES)
 
 /* ---------------- instance lifecycle ---------------- */
 void rds_create_instance_opts_init(rds_create_instance_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->allocated_storage = o->storage_encrypted = o->port = o->multi_az = RDS_UNSET;
+    o->allocated_storage = o->storage_encrypted = o->port = o->multi_az = o->promotion_tier = RDS_UNSET;
     o->backup_retention = o->deletion_protection = o->publicly_accessible = RDS_UNSET;
 }
 
@@ -146,6 +120,8 @@ bool rds_create_db_instance(aws_client *c, const rds_create_instance_opts *o, rd
     aws_query_init(&q, "CreateDBInstance", RDS_VERSION);
     q.secure = o->master_password != NULL;
     aws_query_add(&q, "DBInstanceIdentifier", o->identifier);
+    aws_query_add(&q, "DBClusterIdentifier", o->cluster_id);
+    rds_add_opt_int(&q, "PromotionTier", o->promotion_tier, false);
     aws_query_add(&q, "DBInstanceClass", o->instance_class);
     aws_query_add(&q, "Engine", o->engine);
     aws_query_add(&q, "EngineVersion", o->engine_version);
@@ -230,12 +206,7 @@ bool rds_delete_db_instance(aws_client *c, const char *id, const char *final_sna
     aws_query q;
     aws_query_init(&q, "DeleteDBInstance", RDS_VERSION);
     aws_query_add(&q, "DBInstanceIdentifier", id);
-    if (final_snapshot_id) {
-        aws_query_add_bool(&q, "SkipFinalSnapshot", false);
-        aws_query_add(&q, "FinalDBSnapshotIdentifier", final_snapshot_id);
-    } else {
-        aws_query_add_bool(&q, "SkipFinalSnapshot", true);
-    }
+    rds_add_final_snapshot(&q, final_snapshot_id);
     return rds_instance_call(c, "DeleteDBInstance", &q, out, err);
 }
 

@@ -1,5 +1,6 @@
-/* rds_misc — the other typed RDS calls: parameter groups and parameters,
- * log files, events, tags, account quotas; see rds.h. */
+/* rds_misc — the other typed RDS calls: parameter groups and parameters
+ * (also DescribeDBClusterParameters), log files,
+ * events, tags, account quotas; see rds.h. */
 #include "rds.h"
 
 #include <stddef.h>
@@ -111,13 +112,14 @@ bool rds_describe_db_parameter_groups(aws_client *c, const char *name, rds_param
 
 /* parameters */
 typedef struct params_args {
+    const char *group_key;      /* DBParameterGroupName / DBClusterParameterGroupName */
     const char *group;
     const char *source;
 } params_args;
 static void b_params(aws_query *q, const void *a)
 {
     const params_args *p = a;
-    aws_query_add(q, "DBParameterGroupName", p->group);
+    aws_query_add(q, p->group_key, p->group);
     aws_query_add(q, "Source", p->source);
 }
 static bool p_params(const aws_xml_node *r, void *acc)
@@ -138,22 +140,36 @@ static bool p_params(const aws_xml_node *r, void *acc)
     return true;
 }
 
-bool rds_describe_db_parameters(aws_client *c, const char *group, const char *source,
-                                rds_parameter_list **out, aws_error *err)
+/* DescribeDBParameters / DescribeDBClusterParameters: one response shape. */
+static bool describe_params(aws_client *c, const char *action, const params_args *a, rds_parameter_list **out,
+                            aws_error *err)
 {
-    params_args a = {group, source};
     rds_parameter_list *l = calloc(1, sizeof(*l));
     *out = NULL;
     if (!l) {
         rds_oom(err);
         return false;
     }
-    if (!rds_run_pages(c, "DescribeDBParameters", b_params, &a, p_params, l, err)) {
+    if (!rds_run_pages(c, action, b_params, a, p_params, l, err)) {
         rds_parameter_list_free(l);
         return false;
     }
     *out = l;
     return true;
+}
+
+bool rds_describe_db_parameters(aws_client *c, const char *group, const char *source,
+                                rds_parameter_list **out, aws_error *err)
+{
+    params_args a = {"DBParameterGroupName", group, source};
+    return describe_params(c, "DescribeDBParameters", &a, out, err);
+}
+
+bool rds_describe_db_cluster_parameters(aws_client *c, const char *group, const char *source,
+                                        rds_parameter_list **out, aws_error *err)
+{
+    params_args a = {"DBClusterParameterGroupName", group, source};
+    return describe_params(c, "DescribeDBClusterParameters", &a, out, err);
 }
 
 bool rds_modify_db_parameter_group(aws_client *c, const char *group,

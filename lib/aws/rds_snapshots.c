@@ -18,31 +18,28 @@ void rds_snapshot_free(rds_snapshot *s)
     free(s);
 }
 
-void rds_snapshot_list_free(rds_snapshot_list *l)
-{
-    if (!l) return;
-    for (size_t k = 0; k < l->n; k++) free(l->v[k].tags);
-    free(l->v);
-    free(l);
-}
+#define T rds_snapshot
+static const rds_field SNAPSHOT_FIELDS[] = {
+    RDS_FT(T, "DBSnapshotIdentifier", id),
+    RDS_FT(T, "DBSnapshotArn", arn),
+    RDS_FT(T, "DBInstanceIdentifier", instance_id),
+    RDS_FT(T, "Status", status),
+    RDS_FI(T, "PercentProgress", percent_progress),
+    RDS_FB(T, "Encrypted", encrypted),
+    RDS_FT(T, "KmsKeyId", kms_key_id),
+    RDS_FT(T, "StorageEncryptionType", storage_encryption_type),
+    RDS_FL(T, "AllocatedStorage", allocated_storage),
+    RDS_FT(T, "SnapshotType", snapshot_type),
+    RDS_FT(T, "SnapshotCreateTime", create_time),
+    RDS_FT(T, "Engine", engine),
+    RDS_FT(T, "EngineVersion", engine_version),
+    RDS_FT(T, "SourceDBSnapshotIdentifier", source_snapshot_id),
+};
+#undef T
 
 static bool parse_snapshot(const aws_xml_node *n, rds_snapshot *d)
 {
-    int64_t v = 0;
-    aws_xml_text(n, "DBSnapshotIdentifier", d->id, sizeof(d->id));
-    aws_xml_text(n, "DBSnapshotArn", d->arn, sizeof(d->arn));
-    aws_xml_text(n, "DBInstanceIdentifier", d->instance_id, sizeof(d->instance_id));
-    aws_xml_text(n, "Status", d->status, sizeof(d->status));
-    if (aws_xml_int64(n, "PercentProgress", &v)) d->percent_progress = (int)v;
-    aws_xml_bool(n, "Encrypted", &d->encrypted);
-    aws_xml_text(n, "KmsKeyId", d->kms_key_id, sizeof(d->kms_key_id));
-    aws_xml_int64(n, "AllocatedStorage", &d->allocated_storage);
-    aws_xml_text(n, "SnapshotType", d->snapshot_type, sizeof(d->snapshot_type));
-    aws_xml_text(n, "SnapshotCreateTime", d->create_time, sizeof(d->create_time));
-    aws_xml_text(n, "Engine", d->engine, sizeof(d->engine));
-    aws_xml_text(n, "EngineVersion", d->engine_version, sizeof(d->engine_version));
-    aws_xml_text(n, "SourceDBSnapshotIdentifier", d->source_snapshot_id,
-                 sizeof(d->source_snapshot_id));
+    rds_parse_fields(n, d, SNAPSHOT_FIELDS, FC_ARRAY_LEN(SNAPSHOT_FIELDS));
     return rds_parse_tags(aws_xml_child(n, "TagList"), &d->tags, &d->n_tags);
 }
 
@@ -58,33 +55,16 @@ bool rds_snapshot_call(aws_client *c, const char *action, aws_query *q, rds_snap
 
 static void clear_snapshot(void *p) { free(((rds_snapshot *)p)->tags); }
 
-static const list_kind K_SNAPSHOTS = {"DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshots/DBSnapshot",
+static const list_kind K_SNAPSHOTS = {"DescribeDBSnapshots", "DBSnapshotIdentifier", "DBInstanceIdentifier",
+                                      offsetof(rds_describe_opts, instance_id), "DBSnapshots/DBSnapshot",
                                       "DBSnapshotNotFound", "DBSnapshot", sizeof(rds_snapshot),
                                       LIST_FIELDS(rds_snapshot_list), p_snapshot, clear_snapshot};
 
-bool rds_describe_db_snapshots_page(aws_client *c, const rds_describe_opts *o,
-                                    rds_snapshot_list **out, aws_error *err)
-{
-    return (*out = rds_list_page(c, &K_SNAPSHOTS, o, err)) != NULL;
-}
+void rds_snapshot_list_free(rds_snapshot_list *l) { rds_list_free(&K_SNAPSHOTS, l); }
 
-bool rds_describe_db_snapshots_each(aws_client *c, const rds_describe_opts *o,
-                                    rds_snapshot_page_fn fn, void *ud, aws_error *err)
-{
-    page_sink s = {.snapshots = fn, .ud = ud};
-    return rds_list_each(c, &K_SNAPSHOTS, o, &s, err);
-}
-
-bool rds_describe_db_snapshots_all(aws_client *c, const rds_describe_opts *o,
-                                   rds_snapshot_list **out, aws_error *err)
-{
-    return (*out = rds_list_all(c, &K_SNAPSHOTS, o, err)) != NULL;
-}
-
-bool rds_describe_db_snapshot(aws_client *c, const char *id, rds_snapshot **out, aws_error *err)
-{
-    return (*out = rds_list_one(c, &K_SNAPSHOTS, id, err)) != NULL;
-}
+/* rds_describe_db_snapshots_page/_each/_all, rds_describe_db_snapshot */
+RDS_DESCRIBE_FORMS(db_snapshots, db_snapshot, rds_snapshot_list, rds_snapshot, rds_snapshot_page_fn, snapshots,
+                   K_SNAPSHOTS)
 
 /* ---------------- snapshots ---------------- */
 bool rds_create_db_snapshot(aws_client *c, const char *snapshot_id, const char *instance_id,
@@ -103,11 +83,7 @@ bool rds_copy_db_snapshot(aws_client *c, const rds_copy_snapshot_opts *o, rds_sn
 {
     aws_query q;
     aws_query_init(&q, "CopyDBSnapshot", RDS_VERSION);
-    aws_query_add(&q, "SourceDBSnapshotIdentifier", o->source_id);
-    aws_query_add(&q, "TargetDBSnapshotIdentifier", o->target_id);
-    aws_query_add(&q, "KmsKeyId", o->kms_key_id);
-    rds_add_tri(&q, "CopyTags", o->copy_tags);
-    rds_add_tags(&q, "Tags", o->tags, o->ntags);
+    rds_add_copy(&q, o, "SourceDBSnapshotIdentifier", "TargetDBSnapshotIdentifier");
     return rds_snapshot_call(c, "CopyDBSnapshot", &q, out, err);
 }
 

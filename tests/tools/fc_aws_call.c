@@ -3,10 +3,13 @@
  * one JSON object on stdout so pytest can assert fields:
  *   {"ok": true|false, "result": {...}, "error": {...}|null,
  *    "calls": [{"service","action","status","code","ms"}...], "retry_tokens": N}
+ * (error also says whether the code is of the already-exists or the
+ * invalid-state family: rds_err_already_exists, rds_err_invalid_state)
  * Usage: fc_aws_call [options] ACTION [key=value ...]
  *   --role-arn ARN  --profile P  --max-attempts N  --base-ms N  --cap-ms N
  *   --quota N  --timeout-ms N  --show-secrets (print secret material; tests only)
- * Lists are comma-separated (sg=sg-1,sg-2); tags are tags=k1:v1,k2:v2.
+ * Lists are comma-separated (sg=sg-1,sg-2); tags are tags=k1:v1,k2:v2 (split at
+ * the last colon: keys may hold colons, values may not).
  * Exit: 0 success, 1 AWS error, 2 usage. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +83,7 @@ static size_t parse_tags(const char *s, aws_tag *tags, size_t cap)
     size_t n = 0;
     split(s, &l);
     for (size_t i = 0; i < l.n && n < cap; i++) {
-        const char *colon = strchr(l.v[i], ':');
+        const char *colon = strrchr(l.v[i], ':'); /* keys may hold colons (fleetcrypt:campaign) */
         memset(&tags[n], 0, sizeof(tags[n]));
         if (colon) {
             snprintf(tags[n].key, sizeof(tags[n].key), "%.*s", (int)(colon - l.v[i]), l.v[i]);
@@ -142,6 +145,9 @@ static json_t *j_instance(const rds_instance *i)
     json_object_set_new(o, "db_name", json_string(i->db_name));
     json_object_set_new(o, "storage_type", json_string(i->storage_type));
     json_object_set_new(o, "publicly_accessible", json_boolean(i->publicly_accessible));
+    json_object_set_new(o, "storage_encryption_type", json_string(i->storage_encryption_type));
+    json_object_set_new(o, "cluster_id", json_string(i->cluster_id));
+    json_object_set_new(o, "promotion_tier", json_integer(i->promotion_tier));
     return o;
 }
 
@@ -154,21 +160,53 @@ static json_t *j_snapshot(const rds_snapshot *s)
                           (json_int_t)s->allocated_storage, "snapshot_type", s->snapshot_type,
                           "create_time", s->create_time, "engine", s->engine);
     json_object_set_new(o, "tags", j_tags(s->tags, s->n_tags));
+    json_object_set_new(o, "storage_encryption_type", json_string(s->storage_encryption_type));
     return o;
 }
 
-static json_t *j_instances(const rds_instance_list *l)
+static json_t *j_cluster(const rds_cluster *c)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < l->n; i++) json_array_append_new(a, j_instance(&l->v[i]));
-    return a;
+    json_t *sg = json_array(), *members = json_array();
+    for (size_t k = 0; k < c->n_vpc_sg_ids; k++) json_array_append_new(sg, json_string(c->vpc_sg_ids[k]));
+    for (size_t k = 0; k < c->n_members; k++) {
+        const rds_cluster_member *m = &c->members[k];
+        json_array_append_new(members, json_pack("{s:s,s:b,s:i,s:s}", "instance_id", m->instance_id, "is_writer",
+                                                 m->is_writer, "promotion_tier", m->promotion_tier,
+                                                 "param_group_status", m->param_group_status));
+    }
+    const rds_cluster_member *w = rds_cluster_writer(c);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "identifier", c->identifier,
+                          "resource_id", c->resource_id, "arn", c->arn, "status", c->status, "engine", c->engine,
+                          "engine_version", c->engine_version, "endpoint", c->endpoint, "reader_endpoint",
+                          c->reader_endpoint, "port", c->port, "master_username", c->master_username,
+                          "master_user_secret_arn", c->master_user_secret_arn, "param_group", c->param_group,
+                          "subnet_group", c->subnet_group);
+    json_object_set_new(o, "vpc_security_group_ids", sg);
+    json_object_set_new(o, "storage_encrypted", json_boolean(c->storage_encrypted));
+    json_object_set_new(o, "kms_key_id", json_string(c->kms_key_id));
+    json_object_set_new(o, "storage_encryption_type", json_string(c->storage_encryption_type));
+    json_object_set_new(o, "deletion_protection", json_boolean(c->deletion_protection));
+    json_object_set_new(o, "backup_retention", json_integer(c->backup_retention));
+    json_object_set_new(o, "copy_tags_to_snapshot", json_boolean(c->copy_tags_to_snapshot));
+    json_object_set_new(o, "members", members);
+    json_object_set_new(o, "writer", w ? json_string(w->instance_id) : json_null());
+    json_object_set_new(o, "tags", j_tags(c->tags, c->n_tags));
+    json_object_set_new(o, "db_name", json_string(c->db_name));
+    json_object_set_new(o, "pending_identifier", json_string(c->pending_identifier));
+    json_object_set_new(o, "create_time", json_string(c->create_time));
+    return o;
 }
 
-static json_t *j_snapshots(const rds_snapshot_list *l)
+static json_t *j_cluster_snapshot(const rds_cluster_snapshot *s)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < l->n; i++) json_array_append_new(a, j_snapshot(&l->v[i]));
-    return a;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:b,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "id", s->id, "arn", s->arn,
+                          "cluster_id", s->cluster_id, "status", s->status, "percent_progress",
+                          s->percent_progress, "encrypted", s->encrypted, "kms_key_id", s->kms_key_id,
+                          "storage_encryption_type", s->storage_encryption_type, "snapshot_type",
+                          s->snapshot_type, "engine", s->engine, "master_username", s->master_username, "port",
+                          s->port, "source_arn", s->source_arn);
+    json_object_set_new(o, "tags", j_tags(s->tags, s->n_tags));
+    return o;
 }
 
 static json_t *j_proxy(const rds_proxy *p)
@@ -221,6 +259,7 @@ static void describe_opts(rds_describe_opts *o, aws_filter *f, strlist *vals)
     memset(o, 0, sizeof(*o));
     o->id = arg("id");
     o->instance_id = arg("instance_id");
+    o->cluster_id = arg("cluster_id");
     o->snapshot_type = arg("snapshot_type");
     o->max_records = arg_int("max_records", 0);
     o->marker = arg("marker");
@@ -251,48 +290,103 @@ typedef struct pages_ud {
     }
 COUNT_PAGE(count_instance_page, rds_instance_list, identifier)
 COUNT_PAGE(count_snapshot_page, rds_snapshot_list, id)
+COUNT_PAGE(count_cluster_page, rds_cluster_list, identifier)
+COUNT_PAGE(count_cluster_snapshot_page, rds_cluster_snapshot_list, id)
 
 static json_t *pages_json(pages_ud *p) { return json_pack("{s:i,s:o}", "pages", p->pages, "identifiers", p->items); }
 
-static bool a_describe_db_instances(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_describe_opts o;
-    aws_filter f;
-    strlist vals = {0};
-    bool ok;
-    describe_opts(&o, &f, &vals);
-    if (arg("each")) {
-        pages_ud p = {0, json_array()};
-        ok = rds_describe_db_instances_each(c, &o, count_instance_page, &p, err);
-        *res = pages_json(&p);
-    } else if (arg("page")) {
-        rds_instance_list *l = NULL;
-        ok = rds_describe_db_instances_page(c, &o, &l, err);
-        if (ok) *res = json_pack("{s:o,s:s}", "instances", j_instances(l), "marker", l->marker);
-        rds_instance_list_free(l);
-    } else {
-        rds_instance_list *l = NULL;
-        ok = rds_describe_db_instances_all(c, &o, &l, err);
-        if (ok) *res = json_pack("{s:o}", "instances", j_instances(l));
-        rds_instance_list_free(l);
+/* The members the create and restore opts structs share (same names in
+ * each), from sg=, subnet_group=, param_group=, port=, deletion_protection=,
+ * tags= (tags: 16 slots). */
+#define PLACEMENT_ARGS(o, sg, tagv)                                                                          \
+    do {                                                                                                     \
+        (o).subnet_group = arg("subnet_group");                                                              \
+        (o).vpc_sg_ids = (sg).v;                                                                             \
+        (o).n_vpc_sg_ids = (sg).n;                                                                           \
+        (o).param_group = arg("param_group");                                                                \
+        (o).port = arg_int("port", RDS_UNSET);                                                               \
+        (o).deletion_protection = arg_tri("deletion_protection");                                            \
+        (o).tags = (tagv);                                                                                   \
+        (o).ntags = parse_tags(arg("tags"), (tagv), 16);                                                     \
+    } while (0)
+
+/* The members the instance and cluster modify opts share. */
+#define MODIFY_ARGS(o, sg)                                                                                   \
+    do {                                                                                                     \
+        (o).identifier = arg("id");                                                                          \
+        (o).new_identifier = arg("new_id");                                                                  \
+        (o).param_group = arg("param_group");                                                                \
+        (o).vpc_sg_ids = (sg).v;                                                                             \
+        (o).n_vpc_sg_ids = (sg).n;                                                                           \
+        (o).backup_retention = arg_int("backup_retention", RDS_UNSET);                                       \
+        (o).deletion_protection = arg_tri("deletion_protection");                                            \
+        (o).apply_immediately = arg_tri("apply_immediately") == 1;                                           \
+    } while (0)
+
+/* A Describe action over every form of a paginated list: each=1 counts the
+ * pages (identifiers of every item), page=1 one page, else everything. */
+#define DESCRIBE_LIST(name, PLURAL, LT, KEY, J, COUNT)                                                        \
+    static bool name(aws_client *c, json_t **res, aws_error *err)                                            \
+    {                                                                                                        \
+        rds_describe_opts o;                                                                                 \
+        aws_filter f;                                                                                        \
+        strlist vals = {0};                                                                                  \
+        bool ok;                                                                                             \
+        describe_opts(&o, &f, &vals);                                                                        \
+        if (arg("each")) {                                                                                   \
+            pages_ud p = {0, json_array()};                                                                  \
+            ok = rds_describe_##PLURAL##_each(c, &o, COUNT, &p, err);                                        \
+            *res = pages_json(&p);                                                                           \
+        } else {                                                                                             \
+            LT *l = NULL;                                                                                    \
+            ok = arg("page") ? rds_describe_##PLURAL##_page(c, &o, &l, err)                                  \
+                             : rds_describe_##PLURAL##_all(c, &o, &l, err);                                  \
+            if (ok) {                                                                                        \
+                json_t *a = json_array();                                                                    \
+                for (size_t i = 0; i < l->n; i++) json_array_append_new(a, J(&l->v[i]));                     \
+                *res = json_pack("{s:o,s:s}", KEY, a, "marker", l->marker);                                  \
+            }                                                                                                \
+            LT##_free(l);                                                                                    \
+        }                                                                                                    \
+        free(vals.buf);                                                                                      \
+        return ok;                                                                                           \
     }
-    free(vals.buf);
-    return ok;
+
+/* The JSON of a call's one result T (when there is one), then T freed. */
+#define RESULT_FN(name, T, J)                                                                                \
+    static bool name(bool ok, T *x, json_t **res)                                                            \
+    {                                                                                                        \
+        if (ok && x) *res = J(x);                                                                            \
+        T##_free(x);                                                                                         \
+        return ok;                                                                                           \
+    }
+RESULT_FN(instance_result, rds_instance, j_instance)
+RESULT_FN(snapshot_result, rds_snapshot, j_snapshot)
+RESULT_FN(cluster_result, rds_cluster, j_cluster)
+RESULT_FN(cluster_snapshot_result, rds_cluster_snapshot, j_cluster_snapshot)
+
+/* An action whose one argument is id=..., with a result of type T. */
+#define ID_ACTION(name, T, CALL, RESULT)                                                                     \
+    static bool name(aws_client *c, json_t **res, aws_error *err)                                            \
+    {                                                                                                        \
+        T *x = NULL;                                                                                         \
+        bool ok = CALL(c, arg("id"), &x, err);                                                               \
+        return RESULT(ok, x, res);                                                                           \
+    }
+
+/* copy_db_snapshot / copy_db_cluster_snapshot arguments (tags: 16 slots). */
+static void copy_opts(rds_copy_snapshot_opts *o, aws_tag *tags)
+{
+    *o = (rds_copy_snapshot_opts){.source_id = arg("source_id"), .target_id = arg("target_id"),
+                                  .kms_key_id = arg("kms_key_id"), .copy_tags = arg_tri("copy_tags"),
+                                  .tags = tags};
+    o->ntags = parse_tags(arg("tags"), tags, 16);
 }
 
-static bool instance_result(bool ok, rds_instance *i, json_t **res)
-{
-    if (ok && i) *res = j_instance(i);
-    rds_instance_free(i);
-    return ok;
-}
+DESCRIBE_LIST(a_describe_db_instances, db_instances, rds_instance_list, "instances", j_instance,
+              count_instance_page)
 
-static bool a_describe_db_instance(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_instance *i = NULL;
-    bool ok = rds_describe_db_instance(c, arg("id"), &i, err);
-    return instance_result(ok, i, res);
-}
+ID_ACTION(a_describe_db_instance, rds_instance, rds_describe_db_instance, instance_result)
 
 static bool a_create_db_instance(aws_client *c, json_t **res, aws_error *err)
 {
@@ -303,27 +397,23 @@ static bool a_create_db_instance(aws_client *c, json_t **res, aws_error *err)
     rds_create_instance_opts_init(&o);
     split(arg("sg"), &sg);
     o.identifier = arg("id");
+    /* a cluster member takes storage and the master user from its cluster */
+    o.cluster_id = arg("cluster_id");
+    o.promotion_tier = arg_int("promotion_tier", RDS_UNSET);
     o.instance_class = arg("class") ? arg("class") : "db.t3.micro";
-    o.engine = arg("engine") ? arg("engine") : "postgres";
+    o.engine = arg("engine") ? arg("engine") : o.cluster_id ? "aurora-postgresql" : "postgres";
     o.engine_version = arg("engine_version");
-    o.allocated_storage = arg_int("storage", 20);
-    o.master_username = arg("master_username") ? arg("master_username") : "postgres";
+    o.allocated_storage = arg_int("storage", o.cluster_id ? RDS_UNSET : 20);
+    o.master_username = arg("master_username") ? arg("master_username") : o.cluster_id ? NULL : "postgres";
     o.master_password = arg("master_password");
     o.manage_master_password = arg("manage_master_password") != NULL;
     o.db_name = arg("db_name");
     o.storage_encrypted = arg_tri("encrypted");
     o.kms_key_id = arg("kms_key_id");
-    o.subnet_group = arg("subnet_group");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.param_group = arg("param_group");
     o.option_group = arg("option_group");
-    o.port = arg_int("port", RDS_UNSET);
     o.multi_az = arg_tri("multi_az");
     o.backup_retention = arg_int("backup_retention", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.tags = tags;
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    PLACEMENT_ARGS(o, sg, tags);
     bool ok = rds_create_db_instance(c, &o, &i, err);
     free(sg.buf);
     return instance_result(ok, i, res);
@@ -336,15 +426,8 @@ static bool a_modify_db_instance(aws_client *c, json_t **res, aws_error *err)
     rds_instance *i = NULL;
     rds_modify_instance_opts_init(&o);
     split(arg("sg"), &sg);
-    o.identifier = arg("id");
-    o.new_identifier = arg("new_id");
     o.instance_class = arg("class");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.param_group = arg("param_group");
-    o.backup_retention = arg_int("backup_retention", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.apply_immediately = arg_tri("apply_immediately") == 1;
+    MODIFY_ARGS(o, sg);
     bool ok = rds_modify_db_instance(c, &o, &i, err);
     free(sg.buf);
     return instance_result(ok, i, res);
@@ -364,12 +447,7 @@ static bool a_stop_db_instance(aws_client *c, json_t **res, aws_error *err)
     return instance_result(ok, i, res);
 }
 
-static bool a_start_db_instance(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_instance *i = NULL;
-    bool ok = rds_start_db_instance(c, arg("id"), &i, err);
-    return instance_result(ok, i, res);
-}
+ID_ACTION(a_start_db_instance, rds_instance, rds_start_db_instance, instance_result)
 
 static bool a_delete_db_instance(aws_client *c, json_t **res, aws_error *err)
 {
@@ -393,13 +471,6 @@ static bool a_create_db_instance_read_replica(aws_client *c, json_t **res, aws_e
     return instance_result(ok, i, res);
 }
 
-static bool snapshot_result(bool ok, rds_snapshot *s, json_t **res)
-{
-    if (ok && s) *res = j_snapshot(s);
-    rds_snapshot_free(s);
-    return ok;
-}
-
 static bool a_create_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
     aws_tag tags[16];
@@ -410,52 +481,22 @@ static bool a_create_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 }
 
 
-static bool a_describe_db_snapshots(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_describe_opts o;
-    aws_filter f;
-    strlist vals = {0};
-    bool ok;
-    describe_opts(&o, &f, &vals);
-    if (arg("each")) {
-        pages_ud p = {0, json_array()};
-        ok = rds_describe_db_snapshots_each(c, &o, count_snapshot_page, &p, err);
-        *res = pages_json(&p);
-    } else {
-        rds_snapshot_list *l = NULL;
-        ok = rds_describe_db_snapshots_all(c, &o, &l, err);
-        if (ok) *res = json_pack("{s:o}", "snapshots", j_snapshots(l));
-        rds_snapshot_list_free(l);
-    }
-    free(vals.buf);
-    return ok;
-}
+DESCRIBE_LIST(a_describe_db_snapshots, db_snapshots, rds_snapshot_list, "snapshots", j_snapshot,
+              count_snapshot_page)
 
-static bool a_describe_db_snapshot(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_snapshot *s = NULL;
-    bool ok = rds_describe_db_snapshot(c, arg("id"), &s, err);
-    return snapshot_result(ok, s, res);
-}
+ID_ACTION(a_describe_db_snapshot, rds_snapshot, rds_describe_db_snapshot, snapshot_result)
 
 static bool a_copy_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
     aws_tag tags[16];
     rds_snapshot *s = NULL;
-    rds_copy_snapshot_opts o = {.source_id = arg("source_id"), .target_id = arg("target_id"),
-                                .kms_key_id = arg("kms_key_id"), .copy_tags = arg_tri("copy_tags"),
-                                .tags = tags};
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    rds_copy_snapshot_opts o;
+    copy_opts(&o, tags);
     bool ok = rds_copy_db_snapshot(c, &o, &s, err);
     return snapshot_result(ok, s, res);
 }
 
-static bool a_delete_db_snapshot(aws_client *c, json_t **res, aws_error *err)
-{
-    rds_snapshot *s = NULL;
-    bool ok = rds_delete_db_snapshot(c, arg("id"), &s, err);
-    return snapshot_result(ok, s, res);
-}
+ID_ACTION(a_delete_db_snapshot, rds_snapshot, rds_delete_db_snapshot, snapshot_result)
 
 static bool a_restore_db_instance_from_db_snapshot(aws_client *c, json_t **res, aws_error *err)
 {
@@ -468,19 +509,123 @@ static bool a_restore_db_instance_from_db_snapshot(aws_client *c, json_t **res, 
     o.identifier = arg("id");
     o.snapshot_id = arg("snapshot_id");
     o.instance_class = arg("class");
-    o.subnet_group = arg("subnet_group");
-    o.vpc_sg_ids = sg.v;
-    o.n_vpc_sg_ids = sg.n;
-    o.param_group = arg("param_group");
     o.option_group = arg("option_group");
     o.multi_az = arg_tri("multi_az");
-    o.port = arg_int("port", RDS_UNSET);
-    o.deletion_protection = arg_tri("deletion_protection");
-    o.tags = tags;
-    o.ntags = parse_tags(arg("tags"), tags, 16);
+    PLACEMENT_ARGS(o, sg, tags);
     bool ok = rds_restore_db_instance_from_db_snapshot(c, &o, &i, err);
     free(sg.buf);
     return instance_result(ok, i, res);
+}
+
+/* ---------------- clusters ---------------- */
+DESCRIBE_LIST(a_describe_db_clusters, db_clusters, rds_cluster_list, "clusters", j_cluster, count_cluster_page)
+
+ID_ACTION(a_describe_db_cluster, rds_cluster, rds_describe_db_cluster, cluster_result)
+
+static bool a_create_db_cluster(aws_client *c, json_t **res, aws_error *err)
+{
+    rds_create_cluster_opts o;
+    aws_tag tags[16];
+    strlist sg;
+    rds_cluster *cl = NULL;
+    rds_create_cluster_opts_init(&o);
+    split(arg("sg"), &sg);
+    o.identifier = arg("id");
+    o.engine = arg("engine");
+    o.master_username = arg("master_username") ? arg("master_username") : "postgres";
+    o.master_password = arg("master_password");
+    o.db_name = arg("db_name");
+    o.storage_encrypted = arg_tri("encrypted");
+    o.kms_key_id = arg("kms_key_id");
+    o.backup_retention = arg_int("backup_retention", RDS_UNSET);
+    PLACEMENT_ARGS(o, sg, tags);
+    bool ok = rds_create_db_cluster(c, &o, &cl, err);
+    free(sg.buf);
+    return cluster_result(ok, cl, res);
+}
+
+static bool a_modify_db_cluster(aws_client *c, json_t **res, aws_error *err)
+{
+    rds_modify_cluster_opts o;
+    strlist sg;
+    rds_cluster *cl = NULL;
+    rds_modify_cluster_opts_init(&o);
+    split(arg("sg"), &sg);
+    MODIFY_ARGS(o, sg);
+    bool ok = rds_modify_db_cluster(c, &o, &cl, err);
+    free(sg.buf);
+    return cluster_result(ok, cl, res);
+}
+
+static bool a_delete_db_cluster(aws_client *c, json_t **res, aws_error *err)
+{
+    rds_cluster *cl = NULL;
+    bool ok = rds_delete_db_cluster(c, arg("id"), arg("final_snapshot_id"), &cl, err);
+    return cluster_result(ok, cl, res);
+}
+
+ID_ACTION(a_stop_db_cluster, rds_cluster, rds_stop_db_cluster, cluster_result)
+
+ID_ACTION(a_start_db_cluster, rds_cluster, rds_start_db_cluster, cluster_result)
+
+static bool a_restore_db_cluster_from_snapshot(aws_client *c, json_t **res, aws_error *err)
+{
+    rds_restore_cluster_opts o;
+    aws_tag tags[16];
+    strlist sg;
+    rds_cluster *cl = NULL;
+    rds_restore_cluster_opts_init(&o);
+    split(arg("sg"), &sg);
+    o.identifier = arg("id");
+    o.snapshot_id = arg("snapshot_id");
+    o.engine = arg("engine");
+    o.kms_key_id = arg("kms_key_id");
+    PLACEMENT_ARGS(o, sg, tags);
+    bool ok = rds_restore_db_cluster_from_snapshot(c, &o, &cl, err);
+    free(sg.buf);
+    return cluster_result(ok, cl, res);
+}
+
+static bool a_create_db_cluster_snapshot(aws_client *c, json_t **res, aws_error *err)
+{
+    aws_tag tags[16];
+    rds_cluster_snapshot *s = NULL;
+    size_t nt = parse_tags(arg("tags"), tags, 16);
+    bool ok = rds_create_db_cluster_snapshot(c, arg("id"), arg("cluster_id"), tags, nt, &s, err);
+    return cluster_snapshot_result(ok, s, res);
+}
+
+DESCRIBE_LIST(a_describe_db_cluster_snapshots, db_cluster_snapshots, rds_cluster_snapshot_list, "snapshots",
+              j_cluster_snapshot, count_cluster_snapshot_page)
+
+ID_ACTION(a_describe_db_cluster_snapshot, rds_cluster_snapshot, rds_describe_db_cluster_snapshot,
+          cluster_snapshot_result)
+
+static bool a_copy_db_cluster_snapshot(aws_client *c, json_t **res, aws_error *err)
+{
+    aws_tag tags[16];
+    rds_cluster_snapshot *s = NULL;
+    rds_copy_snapshot_opts o;
+    copy_opts(&o, tags);
+    bool ok = rds_copy_db_cluster_snapshot(c, &o, &s, err);
+    return cluster_snapshot_result(ok, s, res);
+}
+
+ID_ACTION(a_delete_db_cluster_snapshot, rds_cluster_snapshot, rds_delete_db_cluster_snapshot,
+          cluster_snapshot_result)
+
+/* name=GROUP [source=S] [param=NAME]: every parameter, or one's value */
+static bool a_describe_db_cluster_parameters(aws_client *c, json_t **res, aws_error *err)
+{
+    rds_parameter_list *l = NULL;
+    bool ok = rds_describe_db_cluster_parameters(c, arg("name"), arg("source"), &l, err);
+    if (ok) {
+        const rds_parameter *p = arg("param") ? rds_parameter_find(l, arg("param")) : NULL;
+        *res = json_pack("{s:i,s:s?,s:s?}", "count", (int)l->n, "value", p ? p->value : NULL, "source",
+                         p ? p->source : NULL);
+    }
+    rds_parameter_list_free(l);
+    return ok;
 }
 
 static bool a_describe_db_parameter_groups(aws_client *c, json_t **res, aws_error *err)
@@ -811,6 +956,20 @@ static const struct {
     {"copy_db_snapshot", a_copy_db_snapshot},
     {"delete_db_snapshot", a_delete_db_snapshot},
     {"restore_db_instance_from_db_snapshot", a_restore_db_instance_from_db_snapshot},
+    {"describe_db_clusters", a_describe_db_clusters},
+    {"describe_db_cluster", a_describe_db_cluster},
+    {"create_db_cluster", a_create_db_cluster},
+    {"modify_db_cluster", a_modify_db_cluster},
+    {"delete_db_cluster", a_delete_db_cluster},
+    {"stop_db_cluster", a_stop_db_cluster},
+    {"start_db_cluster", a_start_db_cluster},
+    {"restore_db_cluster_from_snapshot", a_restore_db_cluster_from_snapshot},
+    {"create_db_cluster_snapshot", a_create_db_cluster_snapshot},
+    {"describe_db_cluster_snapshots", a_describe_db_cluster_snapshots},
+    {"describe_db_cluster_snapshot", a_describe_db_cluster_snapshot},
+    {"copy_db_cluster_snapshot", a_copy_db_cluster_snapshot},
+    {"delete_db_cluster_snapshot", a_delete_db_cluster_snapshot},
+    {"describe_db_cluster_parameters", a_describe_db_cluster_parameters},
     {"describe_db_parameter_groups", a_describe_db_parameter_groups},
     {"describe_db_parameters", a_describe_db_parameters},
     {"modify_db_parameter_group", a_modify_db_parameter_group},
@@ -897,10 +1056,12 @@ int main(int argc, char **argv)
     json_t *out = json_pack("{s:b,s:o,s:o,s:o}", "ok", ok, "result", res ? res : json_null(),
                             "error",
                             ok ? json_null()
-                               : json_pack("{s:s,s:s,s:s,s:i,s:s}", "code", err.code, "message",
+                               : json_pack("{s:s,s:s,s:s,s:i,s:s,s:b,s:b}", "code", err.code, "message",
                                            err.message, "request_id", err.request_id,
                                            "http_status", err.http_status, "kind",
-                                           aws_err_kind_name(err.kind)),
+                                           aws_err_kind_name(err.kind), "already_exists",
+                                           rds_err_already_exists(&err), "invalid_state",
+                                           rds_err_invalid_state(&err)),
                             "calls", g_calls);
     json_object_set_new(out, "retry_tokens", json_integer(c ? aws_client_retry_tokens(c) : 0));
     char *text = json_dumps(out, JSON_COMPACT);
