@@ -24,7 +24,7 @@ encrypted with the campaign key stays `skipped` either way.
 import json
 
 from fixtures_stack import META_TAG
-from pglogical_strategy_util import run_checked_campaign, split_awssim
+from pglogical_strategy_util import logical_group, run_checked_campaign, split_awssim
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 
@@ -35,12 +35,14 @@ def aws_rds_key(sim):
 
 
 def make_encrypted(sim, ident, key=None):
-    """A metadata-only instance encrypted with key (None: RDS's default, aws/rds)."""
+    """A metadata-only instance encrypted with key (None: RDS's default, aws/rds), in a
+    parameter group with logical replication on (pg-logical's dry run checks it)."""
     rds = sim.client("rds")
     kw = {"KmsKeyId": key} if key else {}
     rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass="db.t3.micro",
                            AllocatedStorage=20, MasterUsername="app", MasterUserPassword="app-password-1",
-                           StorageEncrypted=True, Tags=[META_TAG, {"Key": "team", "Value": "rekey"}], **kw)
+                           StorageEncrypted=True, DBParameterGroupName=logical_group(sim),
+                           Tags=[META_TAG, {"Key": "team", "Value": "rekey"}], **kw)
     return sim.wait_instance(ident, "available", timeout=60, rds=rds)
 
 
@@ -135,6 +137,12 @@ def test_rekey_offline_and_skips(stack, world):
     rds = sim.client("rds")
     for i in ids:
         assert sim.instance(i, rds)["KmsKeyId"] == was[i], i
+    # the report of a skipped source: the same key and type before and after
+    doc = json.loads(stack.cli("report", "rkn-off", "--format", "json", check=True).stdout)
+    rep = {i["instance"]: i for i in doc["instances"]}
+    assert rep["rk-aws"]["encryption_before"] == rep["rk-aws"]["encryption_after"] == "kms-aws-managed", rep["rk-aws"]
+    assert rep["rk-aws"]["key_before"] == rep["rk-aws"]["key_after"] == managed["Arn"], rep["rk-aws"]
+    assert rep["rk-cmk"]["encryption_before"] == "kms-customer-managed", rep["rk-cmk"]
 
     # with --rekey (offline): both other-key sources end done on the campaign key
     r = stack.cli("submit", "--campaign", "rky-off", "--kms-key", "alias/rk-campaign", "--strategy", "offline",
@@ -163,10 +171,6 @@ def test_rekey_offline_and_skips(stack, world):
     assert rep["rk-cmk"]["key_before"] == other["Arn"] and rep["rk-cmk"]["encryption_before"] == "kms-customer-managed"
     for i in ("rk-aws", "rk-cmk", "rk-same"):
         assert rep[i]["encryption_after"] == "kms-customer-managed", rep[i]
-    doc = json.loads(stack.cli("report", "rkn-off", "--format", "json", check=True).stdout)
-    rep = {i["instance"]: i for i in doc["instances"]}
-    assert rep["rk-aws"]["encryption_before"] == rep["rk-aws"]["encryption_after"] == "kms-aws-managed", rep
-    assert rep["rk-aws"]["key_after"] == managed["Arn"], rep["rk-aws"]
     csv_out = stack.cli("report", "rky-off", "--format", "csv", check=True).stdout
     assert "encryption_before" in csv_out.splitlines()[0] and "kms-aws-managed" in csv_out, csv_out
 
