@@ -9,6 +9,7 @@
  * Rendering is view_report.c. Also holds the helpers retire.c shares
  * (record fields, retention, the AWS client). */
 #include "cli.h"
+#include "kms.h"
 #include "rds.h"
 #include "step.h"
 #include "store_model.h"
@@ -82,6 +83,15 @@ typedef struct region_cache {
     bool failed;
 } region_cache;
 
+/* A KMS key's manager (AWS or CUSTOMER; "" unknown): from the facts the
+ * steps recorded (f.source_kms/f.source_key_manager, the campaign's
+ * kms_key_arn/kms_key_manager), else one DescribeKey per distinct key. */
+typedef struct key_kind {
+    char key[256];
+    char manager[16];
+} key_kind;
+#define REPORT_MAX_KEYS 256
+
 typedef struct rep {
     report_row *rows;
     report_table **tables; /* per row, owned */
@@ -89,7 +99,79 @@ typedef struct rep {
     region_cache regions[REPORT_MAX_REGIONS];
     size_t nregions;
     bool aws_failed;
+    key_kind keys[REPORT_MAX_KEYS];
+    size_t nkeys;
 } rep;
+
+static key_kind *key_find(rep *r, const char *key)
+{
+    for (size_t i = 0; i < r->nkeys; i++)
+        if (!strcmp(r->keys[i].key, key)) return &r->keys[i];
+    return NULL;
+}
+
+/* Remember what a fact says of key (nothing when either is empty). */
+static void key_seed(rep *r, const char *key, const char *manager)
+{
+    if (!*key || !*manager || strlen(key) >= sizeof r->keys[0].key || key_find(r, key) || r->nkeys == REPORT_MAX_KEYS)
+        return;
+    fc_strlcpy(r->keys[r->nkeys].key, key, sizeof r->keys[0].key);
+    fc_strlcpy(r->keys[r->nkeys].manager, manager, sizeof r->keys[0].manager);
+    r->nkeys++;
+}
+
+/* The manager of key, asking KMS (in the key's region: arn:aws:kms:REGION:…)
+ * once per key; "" when KMS does not answer (the type is then "kms"). */
+static const char *key_manager(rep *r, const char *key)
+{
+    key_kind *k = key_find(r, key);
+    if (k) return k->manager;
+    if (r->nkeys == REPORT_MAX_KEYS || strlen(key) >= sizeof r->keys[0].key) return "";
+    k = &r->keys[r->nkeys++];
+    fc_strlcpy(k->key, key, sizeof k->key);
+    k->manager[0] = 0;
+    char region[32] = "";
+    if (!strncmp(key, "arn:", 4)) {
+        const char *p = key;
+        for (int n = 0; n < 3 && p; n++) p = strchr(p + 1, ':');
+        if (p) {
+            size_t l = strcspn(p + 1, ":");
+            if (l < sizeof region) {
+                memcpy(region, p + 1, l);
+                region[l] = 0;
+            }
+        }
+    }
+    aws_session *sess = cli_aws(region);
+    if (!sess) return k->manager;
+    kms_key *d = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (kms_describe_key(aws_session_client(sess), key, &d, &e)) fc_strlcpy(k->manager, d->key_manager, sizeof k->manager);
+    else fprintf(stderr, "fleetcrypt: report: DescribeKey %s: %s (encryption type shown as kms)\n", key, e.code);
+    kms_key_free(d);
+    aws_session_free(sess);
+    return k->manager;
+}
+
+/* Every row's encryption types, once the rows are in. */
+static void fill_types(rep *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        report_row *row = &r->rows[i];
+        if (!row->unmanaged) {
+            fc_strlcpy(row->enc_before,
+                       kms_encryption_type(row->encrypted_before, row->encrypted_before ? key_manager(r, row->key_before) : ""),
+                       sizeof row->enc_before);
+            fc_strlcpy(row->enc_after,
+                       kms_encryption_type(row->encrypted_after, row->encrypted_after ? key_manager(r, row->key_after) : ""),
+                       sizeof row->enc_after);
+        }
+        if (row->now_known)
+            fc_strlcpy(row->enc_now, kms_encryption_type(row->encrypted_now, row->encrypted_now ? key_manager(r, row->key_now) : ""),
+                       sizeof row->enc_now);
+    }
+}
 
 /* One paginated DescribeDBInstances per region, on first use. */
 static const rds_instance_list *fleet(rep *r, const char *region)
@@ -228,6 +310,8 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
     if (!*retired_id) retired_id = cli_kv(rec, "f.retired_id");
     fc_strlcpy(row->retired_source, retired_id, sizeof row->retired_source);
 
+    key_seed(r, cli_kv(rec, "f.source_kms"), cli_kv(rec, "f.source_key_manager"));
+    key_seed(r, cli_kv(camp, "kms_key_arn"), cli_kv(camp, "kms_key_manager"));
     /* before: what preflight saw (f.source_encrypted / f.source_kms), else
      * the retired source if it is still there, else the instance itself */
     const rds_instance *src = ret ? ret : (done ? NULL : cur);
@@ -466,6 +550,7 @@ int cli_report(fc_config *cfg, int argc, char **argv)
     }
     store_close(s);
     if (rc == CLI_OK && r.aws_failed) rc = CLI_FAIL;
+    if (rc == CLI_OK) fill_types(&r);
     if (rc == CLI_OK) {
         report_meta m;
         memset(&m, 0, sizeof m);

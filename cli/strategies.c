@@ -164,6 +164,13 @@ int cli_strategies(fc_config *cfg, int argc, char **argv)
             for (size_t k = 0; k < all[i]->nopts; k++) {
                 const opt_def *od = &all[i]->opts[k];
                 if (od->tuning) continue;
+                /* a flag several strategies declare (--rekey) is listed once */
+                bool seen = false;
+                for (size_t j = 0; j < i && !seen; j++) {
+                    const opt_def *o2 = strategy_opt(all[j], od->name);
+                    seen = o2 && !o2->tuning;
+                }
+                if (seen) continue;
                 if (od->type == OPT_BOOL) {
                     printf("bool --%s\n", od->name);
                 } else if (od->type == OPT_ENUM) {

@@ -405,6 +405,10 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
             if (!strcmp(all->v[j].identifier, o->ids[k])) in = &all->v[j];
         char verdict[320];
         const char *kind = "ok";
+        /* a source encrypted with another key: eligible when the strategy can
+         * re-key and the campaign asks for it (its descriptor names the flag) */
+        json_t *rv = sd->rekey_option ? json_object_get(o->extra, sd->rekey_option) : NULL;
+        bool rekey = json_is_true(rv) || (json_is_string(rv) && opt_truthy(json_string_value(rv)));
         if (!in) {
             kind = "failed";
             snprintf(verdict, sizeof verdict, "not found in %s", o->region);
@@ -414,14 +418,22 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
         } else if (in->storage_encrypted && same_key(in->kms_key_id, key_arn)) {
             kind = "skipped";
             snprintf(verdict, sizeof verdict, "already encrypted with the requested key");
-        } else if (in->storage_encrypted) {
+        } else if (in->storage_encrypted && !rekey) {
             kind = "skipped";
-            snprintf(verdict, sizeof verdict, "already encrypted with another key (%.200s)", in->kms_key_id);
+            if (sd->rekey_option)
+                snprintf(verdict, sizeof verdict, "already encrypted with another key (%.200s); --%s to move it to the "
+                         "campaign key", in->kms_key_id, sd->rekey_option);
+            else
+                snprintf(verdict, sizeof verdict, "already encrypted with another key (%.200s)", in->kms_key_id);
         } else if (in->n_read_replica_ids > 0) {
             kind = "failed";
             snprintf(verdict, sizeof verdict, "has %zu read replica(s); plan their re-creation first", in->n_read_replica_ids);
         } else {
-            snprintf(verdict, sizeof verdict, "eligible (status %s); %s", in->status, sd->dry_run_note);
+            if (in->storage_encrypted)
+                snprintf(verdict, sizeof verdict, "eligible (re-key from %.200s); status %s; %s", in->kms_key_id,
+                         in->status, sd->dry_run_note);
+            else
+                snprintf(verdict, sizeof verdict, "eligible (status %s); %s", in->status, sd->dry_run_note);
             if (sd->required_param && in->n_param_groups > 0) {
                 const char *g = in->param_groups[0].name;
                 int gi = -1;
@@ -607,7 +619,7 @@ checked:
     const char *fields[] = {"id", o->campaign, "state", "running", "strategy", o->strategy, "kms_key", o->kms_key,
                             "kms_key_arn", key_arn, "region", o->region, "account", account, "max_parallel", mp,
                             "keep_snapshots", o->keep_snapshots ? "1" : "0", "instances", n, "spec",
-                            spec ? spec : "{}"};
+                            spec ? spec : "{}", "kms_key_manager", key ? key->key_manager : ""};
     int cr = store_campaign_create(s, o->campaign, fields, (int)(sizeof fields / sizeof fields[0] / 2),
                                    (const char *const *)o->ids, o->nids, fc_now_ms());
     if (cr != 1) {

@@ -46,6 +46,9 @@ bool report_render_json(const report_meta *m, const report_row *rows, size_t n, 
         json_object_set_new(o, "encrypted_now", r->now_known ? json_boolean(r->encrypted_now) : json_null());
         json_object_set_new(o, "key_now", jstr_or_null(r->key_now));
         json_object_set_new(o, "migrated_by_fleetcrypt", json_boolean(in_c && !strcmp(r->state, "done")));
+        json_object_set_new(o, "encryption_before", in_c ? jstr_or_null(r->enc_before) : json_null());
+        json_object_set_new(o, "encryption_after", in_c ? jstr_or_null(r->enc_after) : json_null());
+        json_object_set_new(o, "encryption_now", r->now_known ? jstr_or_null(r->enc_now) : json_null());
         json_array_append_new(arr, o);
         done += !strcmp(r->state, "done");
         failed += !strcmp(r->state, "failed");
@@ -80,7 +83,8 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
     static const char *hdr[] = {"instance", "campaign", "state", "strategy", "encrypted_before", "key_before",
                                 "encrypted_after", "key_after", "cutover_at", "downtime_s", "rows_verified",
                                 "tables_verified", "retired_source", "retain_until", "error", "engine",
-                                "encrypted_now", "key_now", "migrated_by_fleetcrypt"};
+                                "encrypted_now", "key_now", "migrated_by_fleetcrypt", "encryption_before",
+                                "encryption_after", "encryption_now"};
     const size_t nh = sizeof hdr / sizeof hdr[0];
     bool ok = true;
     for (size_t i = 0; i < nh && ok; i++) ok = csv_cell(out, hdr[i], i == nh - 1);
@@ -96,7 +100,8 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
                                !in_c ? "" : r->encrypted_after ? "true" : "false", r->key_after, r->cutover_at, dt, rv, tv,
                                r->retired_source, r->retain_until, r->error, r->engine,
                                !r->now_known ? "" : r->encrypted_now ? "true" : "false", r->key_now,
-                               in_c && !strcmp(r->state, "done") ? "true" : "false"};
+                               in_c && !strcmp(r->state, "done") ? "true" : "false", in_c ? r->enc_before : "",
+                               in_c ? r->enc_after : "", r->now_known ? r->enc_now : ""};
         for (size_t c = 0; c < nh && ok; c++) ok = csv_cell(out, cells[c], c == nh - 1);
     }
     return ok;
@@ -150,7 +155,8 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
               dbuf_appends(out, "<table id=\"instances\"><thead><tr><th>instance</th><th>campaign</th><th>state</th>"
                                 "<th>before</th><th>after</th><th>cutover (UTC)</th><th>downtime s</th><th>rows verified</th>"
                                 "<th>tables</th><th>retired source</th><th>retain until</th><th>note</th>"
-                                "<th>engine</th><th>now</th><th>migrated by fleetcrypt</th></tr></thead><tbody>\n");
+                                "<th>engine</th><th>now</th><th>migrated by fleetcrypt</th><th>encryption before</th>"
+                                "<th>encryption after</th><th>encryption now</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < n && ok; i++) {
         const report_row *r = &rows[i];
         char before[300] = "", after[300] = "", now[300] = "", dt[32] = "", rv[32] = "";
@@ -181,7 +187,9 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
         }
         ok = ok && dbuf_appends(out, "</td>") && td(out, "retired", r->retired_source) &&
              td(out, "retain", r->retain_until) && td(out, "note", r->error) && td(out, "engine", r->engine) &&
-             td(out, "now", now) && td(out, "migrated", mig) && dbuf_appends(out, "</tr>\n");
+             td(out, "now", now) && td(out, "migrated", mig) && td(out, "enc-before", r->unmanaged ? "" : r->enc_before) &&
+             td(out, "enc-after", r->unmanaged ? "" : r->enc_after) && td(out, "enc-now", r->now_known ? r->enc_now : "") &&
+             dbuf_appends(out, "</tr>\n");
     }
     return ok && dbuf_appends(out, "</tbody></table>\n</body></html>\n");
 }

@@ -41,6 +41,9 @@ typedef struct report_row {
     bool now_known;          /* AWS listed this identifier */
     bool encrypted_now;
     char key_now[256];
+    /* the encryption type of before, after and now (kms_encryption_type:
+     * none, kms-aws-managed, kms-customer-managed, kms); "" unknown or n/a */
+    char enc_before[24], enc_after[24], enc_now[24];
     /* `report --select`: an instance in scope that no campaign ever held.
      * campaign, state, strategy and before/after do not apply (null/empty);
      * it is shown with its state now and "not migrated by fleetcrypt". */

@@ -159,3 +159,11 @@ cleanup:
     kms_alias_list_free(l);
     return ok;
 }
+
+const char *kms_encryption_type(bool encrypted, const char *key_manager)
+{
+    if (!encrypted) return "none";
+    if (key_manager && !strcmp(key_manager, "AWS")) return "kms-aws-managed";
+    if (key_manager && !strcmp(key_manager, "CUSTOMER")) return "kms-customer-managed";
+    return "kms";
+}

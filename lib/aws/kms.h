@@ -35,6 +35,11 @@ typedef struct kms_alias_list {
 } kms_alias_list;
 void kms_alias_list_free(kms_alias_list *l);
 
+/* The encryption type a compliance report shows: "none" (unencrypted),
+ * "kms-aws-managed" (KeyManager AWS: aws/rds), "kms-customer-managed"
+ * (KeyManager CUSTOMER), "kms" (encrypted, manager unknown). */
+const char *kms_encryption_type(bool encrypted, const char *key_manager);
+
 /* key: id, key ARN, "alias/name" or alias ARN. NOT_FOUND when missing. */
 bool kms_describe_key(aws_client *c, const char *key, kms_key **out, aws_error *err);
 /* description may be NULL; tags as parallel key/value arrays (may be NULL). */

@@ -122,6 +122,11 @@ typedef struct strategy_def {
     const char *dry_run_note;
     const char *required_param;
     const char *required_value;
+    /* The OPT_BOOL option that makes a source already encrypted with a KMS
+     * key other than the campaign's eligible (re-key: an encrypted snapshot
+     * copied with the campaign key), for the dry run and its hint; NULL: the
+     * strategy skips such a source. */
+    const char *rekey_option;
 } strategy_def;
 
 /* The worker's half of a strategy: its step functions, bound to the

@@ -58,13 +58,18 @@ def master_login(port, password):
     return rc == 0 and out.strip() == "1", err
 
 
-def make_instances(sim, ids, group=GROUP, storage=20):
+def make_instances(sim, ids, group=GROUP, storage=20, kms=None):
+    """kms: {ident: key} for sources already encrypted ("" = RDS's default, aws/rds)."""
     rds = sim.client("rds")
+    kms = kms or {}
     for i in ids:
+        enc = {"StorageEncrypted": False}
+        if i in kms:
+            enc = {"StorageEncrypted": True, **({"KmsKeyId": kms[i]} if kms[i] else {})}
         rds.create_db_instance(DBInstanceIdentifier=i, Engine="postgres", DBInstanceClass="db.t3.micro",
                                AllocatedStorage=storage, MasterUsername=MASTER, MasterUserPassword=PASSWORD,
-                               StorageEncrypted=False, DBParameterGroupName=group, DBName="app",
-                               BackupRetentionPeriod=0, Tags=[{"Key": "team", "Value": "pgl"}])
+                               DBParameterGroupName=group, DBName="app",
+                               BackupRetentionPeriod=0, Tags=[{"Key": "team", "Value": "pgl"}], **enc)
     out = {}
     for i in ids:
         out[i] = sim.wait_instance(i, "available", timeout=120, rds=rds)
@@ -612,11 +617,11 @@ def overlapping_holders(intervals, tolerance_ms=50):
 
 
 # ------------------------------------------------------------------ one campaign with writers
-def setup_sources(sim, ids):
+def setup_sources(sim, ids, kms=None):
     """ids as real logical-replication sources with the app schema and the
-    application role: {ident: endpoint port}."""
+    application role (kms: see make_instances): {ident: endpoint port}."""
     logical_group(sim)
-    make_instances(sim, ids)
+    make_instances(sim, ids, kms=kms)
     for i in ids:
         app_schema(sim, i)
         app_role(sim, i)
@@ -769,17 +774,19 @@ def frozen_rows(sim, ident, query, db="app", timeout=120):
 
 # ------------------------------------------------------------------ one CI campaign, run and checked
 def run_checked_campaign(sim, world, ids, campaign, label, max_calls, calls_at_scale_0, during=None,
-                         after=None, extra_problems=None):
+                         after=None, extra_problems=None, source_kms=None, submit_args=()):
     """The campaign of test_pglogical_timescale.py / test_pglogical_faults.py:
     sources set up at time scale 0, a stack of two workers, application-role
     writers, `during` (emulator /config) applied just before submit and
     `after` once the campaign ended (before the checks). Fails with every
     problem found: not done, A2, duplicate creates, leftovers, more than
-    max_calls AWS calls per instance, and extra_problems(raw_calls)."""
+    max_calls AWS calls per instance, and extra_problems(raw_calls).
+    source_kms: sources already encrypted (make_instances' kms; a re-key
+    campaign passes submit_args=("--rekey",))."""
     from fixtures_stack import make_stack
     ph = Phases()
     sim.admin("POST", "/config", {"time_scale": 0})      # the sources are set up at full speed
-    ports = setup_sources(sim, ids)
+    ports = setup_sources(sim, ids, kms=source_kms)
     stack = make_stack(world, sim, workers=2, executors=4)
     writers = {}
     try:
@@ -792,7 +799,7 @@ def run_checked_campaign(sim, world, ids, campaign, label, max_calls, calls_at_s
         time.sleep(1.5)
         if during:
             sim.admin("POST", "/config", during)
-        submit(stack, campaign, key, ids, world)
+        submit(stack, campaign, key, ids, world, *submit_args)
         ph.mark("stack+submit")
         t0 = time.monotonic()
         st = wait_campaign_terminal(stack, campaign, timeout=420)

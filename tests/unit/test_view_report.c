@@ -80,7 +80,7 @@ static void test_csv(void **state)
     assert_true(strncmp(out.data, "\"instance\",\"campaign\",\"state\"", 29) == 0);
     assert_non_null(strstr(out.data, "\"orders-db\",\"c1\",\"done\",\"pg-logical\",\"false\",\"\",\"true\",\"arn:aws:kms:us-east-1:123456789012:key/k1\",\"2026-11-23T22:00:00Z\",\"1.400\",\"120007\",\"2\""));
     /* formula neutralised and quotes doubled */
-    assert_non_null(strstr(out.data, "\"'=HYPERLINK(\"\"http://x\"\") <script>alert(1)</script>\",\"\",\"\",\"\",\"false\"\r\n"));
+    assert_non_null(strstr(out.data, "\"'=HYPERLINK(\"\"http://x\"\") <script>alert(1)</script>\",\"\",\"\",\"\",\"false\",\"\",\"\",\"\"\r\n"));
     int lines = 0;
     for (const char *p = out.data; *p; p++) lines += *p == '\n';
     assert_int_equal(lines, 4);
@@ -117,6 +117,9 @@ static void select_rows(report_row r[2])
     r[0].encrypted_after = r[0].encrypted_now = r[0].now_known = true;
     snprintf(r[0].key_after, sizeof r[0].key_after, "arn:k1");
     snprintf(r[0].key_now, sizeof r[0].key_now, "arn:k1");
+    snprintf(r[0].enc_before, sizeof r[0].enc_before, "none");
+    snprintf(r[0].enc_after, sizeof r[0].enc_after, "kms-customer-managed");
+    snprintf(r[0].enc_now, sizeof r[0].enc_now, "kms-customer-managed");
     snprintf(r[0].engine, sizeof r[0].engine, "postgres");
     r[0].downtime_s = 2.5;
     r[0].rows_verified = -1;
@@ -125,6 +128,8 @@ static void select_rows(report_row r[2])
     snprintf(r[1].engine, sizeof r[1].engine, "postgres");
     snprintf(r[1].error, sizeof r[1].error, REPORT_NOT_MIGRATED);
     r[1].now_known = true;
+    snprintf(r[1].enc_now, sizeof r[1].enc_now, "none");
+    snprintf(r[1].enc_before, sizeof r[1].enc_before, "ignored");   /* n/a for an unmanaged row */
     r[1].unmanaged = true;
     r[1].downtime_s = -1;
     r[1].rows_verified = -1;
@@ -150,6 +155,10 @@ static void test_select_rows(void **state)
     assert_true(json_is_null(json_object_get(b, "campaign")));
     assert_true(json_is_null(json_object_get(b, "encrypted_before")));
     assert_true(json_is_null(json_object_get(b, "encrypted_after")));
+    assert_true(json_is_null(json_object_get(b, "encryption_before")));
+    assert_string_equal(json_string_value(json_object_get(b, "encryption_now")), "none");
+    assert_string_equal(json_string_value(json_object_get(a, "encryption_before")), "none");
+    assert_string_equal(json_string_value(json_object_get(a, "encryption_after")), "kms-customer-managed");
     assert_true(json_is_false(json_object_get(b, "encrypted_now")));
     assert_true(json_is_null(json_object_get(b, "key_now")));
     assert_true(json_is_false(json_object_get(b, "migrated_by_fleetcrypt")));
@@ -160,17 +169,22 @@ static void test_select_rows(void **state)
 
     dbuf_reset(&out);
     assert_true(report_render_csv(&meta, r, 2, &out));
-    assert_non_null(strstr(out.data, ",\"engine\",\"encrypted_now\",\"key_now\",\"migrated_by_fleetcrypt\"\r\n"));
+    assert_non_null(strstr(out.data, ",\"engine\",\"encrypted_now\",\"key_now\",\"migrated_by_fleetcrypt\","
+                                     "\"encryption_before\",\"encryption_after\",\"encryption_now\"\r\n"));
     assert_non_null(strstr(out.data, "\"free-db\",\"\",\"not-migrated\",\"\",\"\",\"\",\"\",\"\","));
-    assert_non_null(strstr(out.data, "\"not migrated by fleetcrypt\",\"postgres\",\"false\",\"\",\"false\"\r\n"));
-    assert_non_null(strstr(out.data, "\"postgres\",\"true\",\"arn:k1\",\"true\"\r\n"));
+    assert_non_null(strstr(out.data, "\"not migrated by fleetcrypt\",\"postgres\",\"false\",\"\",\"false\",\"\",\"\",\"none\"\r\n"));
+    assert_non_null(strstr(out.data, "\"postgres\",\"true\",\"arn:k1\",\"true\",\"none\",\"kms-customer-managed\","
+                                     "\"kms-customer-managed\"\r\n"));
 
     dbuf_reset(&out);
     assert_true(report_render_html(&meta, r, 2, &out));
     assert_non_null(strstr(out.data, "<b id=\"n-not-migrated\">1</b>"));
     assert_non_null(strstr(out.data, "<td class=\"before\"></td><td class=\"after\"></td>"));
     assert_non_null(strstr(out.data, "<td class=\"now\">unencrypted</td><td class=\"migrated\">not migrated by fleetcrypt</td>"));
-    assert_non_null(strstr(out.data, "<td class=\"now\">encrypted arn:k1</td><td class=\"migrated\">yes</td>"));
+    assert_non_null(strstr(out.data, "<td class=\"now\">encrypted arn:k1</td><td class=\"migrated\">yes</td>"
+                                     "<td class=\"enc-before\">none</td><td class=\"enc-after\">kms-customer-managed</td>"));
+    assert_non_null(strstr(out.data, "<td class=\"enc-before\"></td><td class=\"enc-after\"></td>"
+                                     "<td class=\"enc-now\">none</td>"));
     dbuf_free(&out);
 }
 

@@ -83,6 +83,14 @@ bool strategy_catalog_check(char *err, size_t cap)
                 return false;
             }
         }
+        if (sd->rekey_option) {
+            const opt_def *o = strategy_opt(sd, sd->rekey_option);
+            if (!o || o->type != OPT_BOOL || o->tuning) {
+                snprintf(err, cap, "strategy %s: rekey_option %s is not one of its boolean flags", sd->name,
+                         sd->rekey_option);
+                return false;
+            }
+        }
     }
     return true;
 }

@@ -18,6 +18,9 @@ static const step_def steps[] = {
 };
 
 static const opt_def opts[] = {
+    {"rekey", OPT_BOOL, NULL, "", NULL,
+     "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
+     false},
     {"replicas", OPT_ENUM, "fail|ignore", "fail", NULL,
      "a source with read replicas fails preflight (fail) or is encrypted without them (ignore)", true},
 };
@@ -39,4 +42,5 @@ const strategy_def fc_strategy_offline = {
     .dry_run_note = "it will be STOPPED for the whole run",
     .required_param = NULL,
     .required_value = NULL,
+    .rekey_option = "rekey",
 };

@@ -54,7 +54,6 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
     const char *id = step_ctx_instance(ctx);
-    const char *key = step_ctx_campaign_field(ctx, "kms_key_arn");
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -74,21 +73,18 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
         }
         renamed = true;
     }
-    step_rc rc = STEP_OK;
-    /* audit facts (report: key before), recorded whatever the verdict */
-    step_ctx_set_fact(ctx, "source_kms", i->storage_encrypted ? i->kms_key_id : "");
-    step_ctx_set_fact(ctx, "source_encrypted", i->storage_encrypted ? "1" : "0");
-    if (strncmp(i->engine, "postgres", 8) != 0) {
+    /* audit facts (report: key before and its type), recorded whatever the
+     * verdict; the key verdict itself only before our rename (after it the
+     * source was already judged eligible) */
+    bool rekey = step_ctx_opt_bool(ctx, "rekey");
+    step_rc rc = awsstep_source_key(ctx, res, c, i, rekey, "rekey", false);
+    if (rc != STEP_OK) {
+        /* KMS busy */
+    } else if (strncmp(i->engine, "postgres", 8) != 0) {
         snprintf(res->reason, sizeof res->reason, "engine %s is not supported (postgres only)", i->engine);
         rc = STEP_FAIL;
-    } else if (!renamed && i->storage_encrypted && awsstep_same_key(i->kms_key_id, key)) {
-        snprintf(res->reason, sizeof res->reason, "already encrypted with the requested key");
-        rc = STEP_SKIP;
-    } else if (!renamed && i->storage_encrypted) {
-        snprintf(res->reason, sizeof res->reason,
-                 "already encrypted with another key (%s): key rotation is not supported by offline",
-                 i->kms_key_id);
-        rc = STEP_SKIP;
+    } else if (!renamed && (rc = awsstep_source_key(ctx, res, c, i, rekey, "rekey", true)) != STEP_OK) {
+        /* skipped for its key */
     } else if (i->read_replica_source[0]) {
         snprintf(res->reason, sizeof res->reason, "instance is a read replica of %s", i->read_replica_source);
         rc = STEP_FAIL;

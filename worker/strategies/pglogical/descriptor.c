@@ -69,6 +69,9 @@ static const opt_def opts[] = {
      "give tables without a primary key REPLICA IDENTITY FULL (else they fail preflight)", false},
     {"allow-reboot", OPT_BOOL, NULL, "", NULL,
      "let prepare-source reboot a source whose parameter group waits for one", false},
+    {"rekey", OPT_BOOL, NULL, "", NULL,
+     "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
+     false},
     {"proxy_name", OPT_STRING, NULL, "", NULL, "the RDS Proxy to switch (default: every proxy in front of the source)", true},
     {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "lag under which catch-up counts as caught up (1 MiB)", true},
     {"catchup_stable_s", OPT_INT, "0..86400", "", NULL, "how long the lag must stay under it (10 s)", true},
@@ -103,4 +106,5 @@ const strategy_def fc_strategy_pglogical = {
     .dry_run_note = "database checks run in the workers' preflight",
     .required_param = "rds.logical_replication",
     .required_value = "1",
+    .rekey_option = "rekey",
 };

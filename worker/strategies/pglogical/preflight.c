@@ -224,24 +224,26 @@ static step_rc preflight_data(pgl_session *s)
 step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
 {
     const char *id = step_ctx_instance(ctx);
-    const char *key = pgl_cfield(ctx, "kms_key_arn");
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *i = pgl_describe(ctx, res, id, &missing, &rc);
     if (!i) return rc;
-    /* audit facts (report: key before), recorded whatever the verdict */
-    step_ctx_set_fact(ctx, "source_kms", i->storage_encrypted ? i->kms_key_id : "");
-    step_ctx_set_fact(ctx, "source_encrypted", i->storage_encrypted ? "1" : "0");
-    if (strncmp(i->engine, "postgres", 8) != 0) {
+    /* audit facts (report: key before and its type), recorded whatever the
+     * verdict; a source encrypted with another key is re-keyed with --rekey */
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) {
+        rds_instance_free(i);
+        return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    }
+    bool rekey = step_ctx_opt_bool(ctx, "rekey");
+    rc = awsstep_source_key(ctx, res, c, i, rekey, "rekey", false);
+    if (rc != STEP_OK) {
+        /* KMS busy */
+    } else if (strncmp(i->engine, "postgres", 8) != 0) {
         PGL_REASON(res, "engine %s is not supported by pg-logical (RDS for PostgreSQL only)", i->engine);
         rc = STEP_FAIL;
-    } else if (i->storage_encrypted && awsstep_same_key(i->kms_key_id, key)) {
-        PGL_REASON(res, "already encrypted with the requested key");
-        rc = STEP_SKIP;
-    } else if (i->storage_encrypted) {
-        PGL_REASON(res, "already encrypted with another key (%s): key rotation is not supported by pg-logical",
-                   i->kms_key_id);
-        rc = STEP_SKIP;
+    } else if ((rc = awsstep_source_key(ctx, res, c, i, rekey, "rekey", true)) != STEP_OK) {
+        /* skipped for its key */
     } else if (i->read_replica_source[0]) {
         PGL_REASON(res, "instance is a read replica of %s: encrypt its source instead", i->read_replica_source);
         rc = STEP_FAIL;

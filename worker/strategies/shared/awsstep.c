@@ -1,5 +1,6 @@
 /* awsstep — see awsstep.h. */
 #include "awsstep.h"
+#include "kms.h"
 #include "log.h"
 #include "util.h"
 
@@ -131,6 +132,53 @@ bool awsstep_same_key(const char *key, const char *want)
     return a && b && !strcmp(a, b) && !strstr(key, "alias/") && !strstr(want, "alias/");
 }
 
+step_rc awsstep_source_key(step_ctx *ctx, step_result *res, aws_client *c, const rds_instance *i, bool rekey,
+                           const char *rekey_flag, bool verdict)
+{
+    const char *want = step_ctx_campaign_field(ctx, "kms_key_arn");
+    const char *kms = i->storage_encrypted ? i->kms_key_id : "";
+    step_ctx_set_fact(ctx, "source_encrypted", i->storage_encrypted ? "1" : "0");
+    /* the key's manager, asked once per key (preflight runs again while it waits) */
+    const char *had = step_ctx_fact(ctx, "source_kms"), *mgr = step_ctx_fact(ctx, "source_key_manager");
+    bool known = had && mgr && !strcmp(had, kms) && (*mgr || !*kms);
+    step_ctx_set_fact(ctx, "source_kms", kms);
+    if (!*kms) {
+        step_ctx_set_fact(ctx, "source_key_manager", "");
+    } else if (!known) {
+        kms_key *k = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (kms_describe_key(c, kms, &k, &e)) {
+            step_ctx_set_fact(ctx, "source_key_manager", k->key_manager[0] ? k->key_manager : "unknown");
+        } else if (e.kind == AWS_ERR_THROTTLE || e.kind == AWS_ERR_TRANSIENT) {
+            kms_key_free(k);
+            return awsstep_fail(res, &e, "DescribeKey (source key)");
+        } else {
+            /* the report's encryption type only: not a reason to stop */
+            log_warn("source key not described", "key=%s code=%s", kms, e.code);
+            step_ctx_set_fact(ctx, "source_key_manager", "unknown");
+        }
+        kms_key_free(k);
+    }
+    if (!verdict || !*kms) return STEP_OK;
+    mgr = step_ctx_fact(ctx, "source_key_manager");
+    const char *who = mgr && !strcmp(mgr, "AWS") ? "AWS managed" : mgr && !strcmp(mgr, "CUSTOMER") ? "customer managed" : "";
+    if (awsstep_same_key(kms, want)) {
+        snprintf(res->reason, sizeof res->reason, "already encrypted with the requested key");
+        return STEP_SKIP;
+    }
+    if (!rekey) {
+        snprintf(res->reason, sizeof res->reason,
+                 "already encrypted with another key (%s%s%s); --%s to move it to the campaign key", kms,
+                 *who ? ", " : "", who, rekey_flag);
+        return STEP_SKIP;
+    }
+    step_ctx_set_fact(ctx, "rekey_from", kms);
+    log_info("source encrypted with another key: re-keyed to the campaign key", "from=%s manager=%s to=%s", kms,
+             mgr ? mgr : "", want);
+    return STEP_OK;
+}
+
 /* ---------------------------------------------------------------- source → copy → restore */
 const char *const awsstep_st_available[] = {"available", NULL};
 const char *const awsstep_st_bad_db[] = {"failed", "incompatible-restore", "incompatible-parameters",
@@ -207,6 +255,19 @@ static bool snap_is_ours(step_ctx *ctx, const rds_snapshot *s)
     return false;
 }
 
+/* The encrypted copy must carry the campaign key, whatever the source
+ * snapshot had: unencrypted (the copy encrypts it) or encrypted with another
+ * key (aws/rds, another CMK: the copy re-keys it; without KmsKeyId it would
+ * keep the old key). */
+static bool copy_key_ok(step_ctx *ctx, step_result *res, const char *eid, bool encrypted, const char *kms)
+{
+    const char *want = step_ctx_campaign_field(ctx, "kms_key_arn");
+    if (encrypted && awsstep_same_key(kms, want)) return true;
+    if (!encrypted) snprintf(res->reason, sizeof res->reason, "copy %s is not encrypted", eid);
+    else snprintf(res->reason, sizeof res->reason, "copy %s is encrypted with %s, not the campaign key %s", eid, kms, want);
+    return false;
+}
+
 step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_snap_spec *sp)
 {
     bool copy = sp->copy;
@@ -218,10 +279,7 @@ step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_sna
     step_cache_view v;
     if (step_ctx_fact(ctx, fact)) {
         step_rc rc = awsstep_await(ctx, res, "snap", want, fact, awsstep_st_available, awsstep_st_bad_snap, &v);
-        if (rc == STEP_OK && copy && !v.encrypted) {
-            snprintf(res->reason, sizeof res->reason, "copy %s is not encrypted", eid);
-            return STEP_FAIL;
-        }
+        if (rc == STEP_OK && copy && !copy_key_ok(ctx, res, eid, v.encrypted, v.kms_key)) return STEP_FAIL;
         if (rc == STEP_OK && sp->record_done) step_ctx_set_fact(ctx, copy ? "enc_snapshot" : "snapshot", want);
         return rc;
     }
@@ -234,11 +292,13 @@ step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_sna
         /* resumed after creating it */
         bool ours = !sp->must_be_ours || snap_is_ours(ctx, s);
         bool avail = !strcmp(s->status, "available");
+        bool key_ok = !copy || !avail || copy_key_ok(ctx, res, eid, s->encrypted, s->kms_key_id);
         rds_snapshot_free(s);
         if (!ours) {
             snprintf(res->reason, sizeof res->reason, "snapshot %s exists but fleetcrypt did not create it", want);
             return STEP_FAIL;
         }
+        if (!key_ok) return STEP_FAIL;
         awsstep_mark(ctx, fact);
         if (avail && !sp->must_be_ours) return STEP_OK;
         return awsstep_await(ctx, res, "snap", want, fact, awsstep_st_available, awsstep_st_bad_snap, &v);

@@ -32,6 +32,18 @@ int64_t awsstep_fact_i64(step_ctx *ctx, const char *fact, int64_t dflt);
 /* Does key (id or ARN) name the same KMS key as want (ARN)? */
 bool awsstep_same_key(const char *key, const char *want);
 
+/* Preflight's key verdict, shared by offline and pg-logical. Records the
+ * audit facts source_encrypted ("1"/"0"), source_kms (the source's key ARN,
+ * "" when unencrypted) and source_key_manager (KMS DescribeKey's KeyManager
+ * of that key: AWS or CUSTOMER; "" when unencrypted, "unknown" when KMS
+ * refuses to say), then, with verdict: STEP_SKIP when the source is
+ * encrypted with the campaign key, or with another key and rekey is false
+ * (the reason names the key and says `--<rekey_flag>` moves it); STEP_OK
+ * when it is eligible (unencrypted, or re-keyed: fact rekey_from = the old
+ * key). STEP_RETRY when KMS throttles or fails transiently. */
+step_rc awsstep_source_key(step_ctx *ctx, step_result *res, aws_client *c, const rds_instance *i, bool rekey,
+                           const char *rekey_flag, bool verdict);
+
 /* ---- the source → encrypted copy → restore path shared by offline and
  * pg-logical (names fc-<campaign>-<instance>-snap / -enc) ---- */
 extern const char *const awsstep_st_available[]; /* {"available"} */
