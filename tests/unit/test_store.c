@@ -209,15 +209,22 @@ static void test_admit_begin_end(void **state)
     store_close(s);
 }
 
-static void test_redrive_and_pause(void **state)
+/* A campaign c1 with db1 admitted at preflight; *t is its outbox entry. */
+static store *admitted(const char *prefix, timer_entry *t)
 {
-    (void)state;
-    store *s = fx_store("st3");
+    store *s = fx_store(prefix);
     mk_campaign(s, "c1");
     char m1[256];
     assert_int_equal(store_admit(s, "c1", "db1", "preflight", 0, 2, "t", NULL, m1, sizeof m1), AD_OK);
+    assert_true(store_timer_parse(m1, t));
+    return s;
+}
+
+static void test_redrive_and_pause(void **state)
+{
+    (void)state;
     timer_entry t;
-    assert_true(store_timer_parse(m1, &t));
+    store *s = admitted("st3", &t);
     char ep[32];
     snprintf(ep, sizeof ep, "%llu", (unsigned long long)t.epoch);
     /* a worker holds the lease: no re-drive */
@@ -295,12 +302,8 @@ static void test_run_id_floor(void **state)
 static void test_restart_quiet(void **state)
 {
     (void)state;
-    store *s = fx_store("st5");
-    mk_campaign(s, "c1");
-    char m1[256];
-    assert_int_equal(store_admit(s, "c1", "db1", "preflight", 0, 2, "t", NULL, m1, sizeof m1), AD_OK);
     timer_entry t;
-    assert_true(store_timer_parse(m1, &t));
+    store *s = admitted("st5", &t);
     step_msg_ref msg = {"c1", "db1", "preflight", 1, t.epoch};
     step_begin_out b;
     assert_true(store_step_begin(s, &msg, "old-holder", 1000, "w1", &b));
