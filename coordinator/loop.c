@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define COORD_TICK_MS 200
@@ -39,6 +40,25 @@ static int leader_lease(coord *c, int64_t ttl_ms)
                          NULL, 1);
     }
     return v > 0 ? 1 : 0;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Time spent in one phase of the loop since *t0 (µs), added to
+ * fc_coordinator_phase_seconds_total{phase}; *t0 moves to now. */
+static void phase_done(const char *phase, int64_t *t0)
+{
+    int64_t t = mono_us();
+    char l[64];
+    prom_counter_add(prom_default(), "fc_coordinator_phase_seconds_total",
+                     "Time the active coordinator spent in each phase of its loop (outbox: every tick).",
+                     prom_labels(l, sizeof l, "phase", phase, NULL), (double)(t - *t0) / 1e6);
+    *t0 = t;
 }
 
 static void leader_release(coord *c) { store_leader_release(c->s, c->token); }
@@ -98,15 +118,28 @@ int coord_run(const fc_config *cfg)
         if (c.leader) {
             if (now - last_cycle >= COORD_CYCLE_MS) {
                 last_cycle = now;
-                if (campaigns_scan(&c)) {
+                int64_t c0 = mono_us(), t0 = c0;
+                bool scanned = campaigns_scan(&c);
+                phase_done("scan", &t0);
+                if (scanned) {
                     reconcile(&c);
+                    phase_done("reconcile", &t0);
                     admit(&c);
+                    phase_done("admit", &t0);
                     poller_tick(&c);
+                    phase_done("poll", &t0);
                     campaigns_finish(&c);
+                    phase_done("finish", &t0);
                     retired_tick(&c);
+                    phase_done("retired", &t0);
                 }
+                prom_histogram_observe(prom_default(), "fc_coordinator_cycle_seconds",
+                                       "Coordinator cycle run time (scan, re-drive, admit, poll, finish, retired).",
+                                       NULL, (double)(mono_us() - c0) / 1e6);
             }
+            int64_t t0 = mono_us();
             timers_tick(&c);
+            phase_done("outbox", &t0);
         }
         fc_sleep_ms(COORD_TICK_MS);
     }

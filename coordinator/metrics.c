@@ -109,6 +109,7 @@ prom_server *coord_metrics_start(const fc_config *cfg)
     if (!cfg->metrics_addr[0]) return NULL;
     g_collector.cfg = *cfg;
     prom_registry *r = prom_default();
+    prom_add_collector(r, store_round_trips_collect, NULL); /* first: before collect() adds its own */
     prom_add_collector(r, collect, &g_collector);
     prom_counter_add(r, "fc_lease_takeovers_total",
                      "In-flight instances re-driven by the reconciler (holder gone or stuck).", NULL, 0);

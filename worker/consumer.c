@@ -14,6 +14,7 @@
 #include "prom.h"
 #include "registry.h"
 #include "runner.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 
@@ -23,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A full pool waits this long for room before its partitions are paused. */
+#define PAUSE_AFTER_MS 1000
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -293,6 +297,7 @@ int worker_run(const fc_config *cfg)
                          "Running steps whose lease was found gone or taken by another token.", NULL, 0);
         prom_counter_add(prom_default(), "fc_lease_renew_failed_total", "Lease renewals that could not reach Redis.",
                          NULL, 0);
+        prom_add_collector(prom_default(), store_round_trips_collect, NULL);
         metrics = prom_server_start(prom_default(), cfg->metrics_addr, err, sizeof err);
         if (metrics) log_info("metrics listening", "addr=%s port=%d", cfg->metrics_addr, prom_server_port(metrics));
         else log_warn("metrics endpoint not started", "addr=%s err=\"%s\"", cfg->metrics_addr, err);
@@ -301,17 +306,32 @@ int worker_run(const fc_config *cfg)
     log_info("worker started", "executors=%d topic=%s lease_ms=%lld heartbeat_ms=%lld", cfg->executors, c.topic,
              (long long)w.lease_ttl_ms, (long long)(w.lease_ttl_ms / 3));
     while (!g_stop) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 200);
+        /* paused, no message comes: look at the pool again soon */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, c.paused ? 10 : 200);
         if (m) {
             handle(&c, m);
             rd_kafka_message_destroy(m);
         }
         drain_done(&c);
         size_t depth = pool_depth(c.pool);
+        if (!c.paused && depth >= high) {
+            /* Short steps make room within milliseconds: wait for it (not
+             * polling, librdkafka's bounded prefetch keeps the messages)
+             * before pausing, since a pause drops what librdkafka prefetched
+             * and its resume costs up to a second before the next fetch. A
+             * pool still full after PAUSE_AFTER_MS (long steps) is paused. */
+            int64_t until = fc_mono_ms() + PAUSE_AFTER_MS;
+            while (!g_stop && depth >= high && fc_mono_ms() < until) {
+                fc_sleep_ms(1);
+                drain_done(&c);
+                depth = pool_depth(c.pool);
+            }
+            if (depth >= high) set_paused(&c, true);
+        } else if (c.paused && depth <= low) {
+            set_paused(&c, false);
+        }
         prom_gauge_set(prom_default(), "fc_worker_tasks", "Step tasks queued, deferred or running in executors.",
                        NULL, (double)depth);
-        if (!c.paused && depth >= high) set_paused(&c, true);
-        else if (c.paused && depth <= low) set_paused(&c, false);
     }
     log_info("worker stopping: finishing running steps", "pending=%ld", offtrack_pending(c.ot));
     /* stop fetching, let running steps finish (bounded), store offsets */

@@ -609,8 +609,11 @@ static void fmt_time(int64_t t, char *out, size_t cap_)
     int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp + (mp < 10 ? 3 : -9);
     y += m <= 2;
-    snprintf(out, cap_, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld UTC", (long long)y, (long long)m, (long long)d,
-             (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60));
+    /* the result is checked so that -O2's -Wformat-truncation (release
+     * builds) accepts the wide ranges it infers for y, m and d */
+    int n = snprintf(out, cap_, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld UTC", (long long)y, (long long)m,
+                     (long long)d, (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60));
+    if (n < 0 && cap_) out[0] = 0;
 }
 
 bool lsn_find_start(const char *text, size_t len, const lsn_log_opts *opts,

@@ -3,9 +3,11 @@
 #include "dbuf.h"
 #include "fc_sql.h"
 #include "log.h"
+#include "prom.h"
 #include "util.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +36,29 @@ struct store {
 
 static bool store_connect(store *s, char *err, size_t errcap);
 
+/* Commands sent to Redis by this process, every connection together: one
+ * relaxed atomic add per round trip (no lock, no shared cache line written
+ * by anything else). store_round_trips() reads it for /metrics. */
+static atomic_uint_fast64_t g_round_trips;
+#define RT() atomic_fetch_add_explicit(&g_round_trips, 1, memory_order_relaxed)
+
+uint64_t store_round_trips(void) { return (uint64_t)atomic_load_explicit(&g_round_trips, memory_order_relaxed); }
+
+void store_round_trips_collect(struct prom_registry *r, void *ud)
+{
+    (void)ud;
+    static atomic_uint_fast64_t exported;
+    uint64_t now = store_round_trips();
+    uint64_t before = (uint64_t)atomic_exchange_explicit(&exported, now, memory_order_relaxed);
+    prom_counter_add(r, "fc_redis_round_trips_total",
+                     "Commands sent to Redis (each a round trip; Lua scripts count one), every connection of the "
+                     "process.",
+                     NULL, (double)(now - before));
+}
+
 static bool note_run_id(store *s, char *err, size_t errcap)
 {
+    RT();
     redisReply *r = redisCommand(s->c, "INFO server");
     if (!r || r->type != REDIS_REPLY_STRING) {
         snprintf(err, errcap, "redis INFO failed");
@@ -93,6 +116,7 @@ static bool store_connect(store *s, char *err, size_t errcap)
     struct timeval rt = {.tv_sec = 10, .tv_usec = 0};
     redisSetTimeout(s->c, rt);
     if (s->addr.password[0]) {
+        RT();
         redisReply *r = s->addr.user[0]
                             ? redisCommand(s->c, "AUTH %s %s", s->addr.user, s->addr.password)
                             : redisCommand(s->c, "AUTH %s", s->addr.password);
@@ -106,6 +130,7 @@ static bool store_connect(store *s, char *err, size_t errcap)
         }
     }
     if (s->addr.db) {
+        RT();
         redisReply *r = redisCommand(s->c, "SELECT %d", s->addr.db);
         bool ok = r && r->type != REDIS_REPLY_ERROR;
         if (r) freeReplyObject(r);
@@ -191,6 +216,7 @@ redisReply *store_cmdargv(store *s, int argc, const char **argv, const size_t *l
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!ensure(s)) return NULL;
+        RT();
         redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
         if (r) return r;
         /* broken connection: drop it; the next loop reconnects once */
@@ -206,6 +232,7 @@ redisReply *store_vcmd(store *s, const char *fmt, va_list ap)
         if (!ensure(s)) return NULL;
         va_list aq;
         va_copy(aq, ap);
+        RT();
         redisReply *r = redisvCommand(s->c, fmt, aq);
         va_end(aq);
         if (r) return r;
@@ -245,6 +272,7 @@ static const char *script_sha(store *s, const char *name, bool reload)
         log_error("lua script too large", "script=%s", name);
         return NULL;
     }
+    RT();
     redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", text.data);
     dbuf_free(&text);
     if (!r) {
@@ -293,6 +321,7 @@ redisReply *store_script(store *s, const char *name, int nkeys, const char *cons
         const char *sha = script_sha(s, name, attempt > 0);
         if (!sha) continue;
         argv[1] = sha;
+        RT();
         r = redisCommandArgv(s->c, argc, argv, NULL);
         if (!r) {
             redisFree(s->c);

@@ -43,6 +43,14 @@ long store_restarts(const store *s);
 int64_t store_restart_seen_ms(const store *s);
 #define STORE_RESTART_MARGIN_MS 2000
 
+/* Round trips to Redis (commands sent, scripts included) by every store of
+ * this process since it started; exported as fc_redis_round_trips_total. */
+uint64_t store_round_trips(void);
+/* A /metrics collector (prom_add_collector(r, store_round_trips_collect,
+ * NULL)) that brings fc_redis_round_trips_total up to store_round_trips(). */
+struct prom_registry;
+void store_round_trips_collect(struct prom_registry *r, void *ud);
+
 /* ---- owned string lists (growable): arguments to the store's typed
  * functions and the lists they hand back (campaigns, instance ids, ...);
  * v[0..n) owned, free with sargs_free ---- */

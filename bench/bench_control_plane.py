@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""bench_control_plane — control-plane throughput (issue 17 item 3): step
+transitions per second through Kafka and Redis for a `noop` campaign of N
+instances (3 steps that return at once: transitions = N x 3), with 1 and 2
+workers of E executors, against the same campaign on 1 worker with 1
+executor measured in the same run (the ratio is the figure; the absolute
+rates depend on the load of this shared machine). Per configuration:
+
+- rate over the wall time, submit to the campaign's `done` (Redis polled
+  every 50 ms), and over the event stream's span (first admission to the
+  last step outcome, Redis timestamps);
+- Redis commands per step: INFO commandstats delta around the campaign,
+  divided by the transitions (everything: submit, coordinator, workers);
+- round trips per step, counted client-side (fc_redis_round_trips_total on
+  /metrics): the workers', and the coordinator's;
+- where the coordinator's time went (fc_coordinator_phase_seconds_total);
+- a raw baseline: the workers' number of round trips as PINGs from one
+  connection (redis-benchmark), to show what Redis alone would cost.
+
+Usage: bench_control_plane.py [N [E]] (2000, 8). Prints the figures last
+on one line."""
+import subprocess
+import sys
+import time
+
+from fcbench import BenchStack, ids, loadavg, machine
+
+STEPS = 3
+
+
+def run(label, n, workers, executors):
+    s = BenchStack(workers=workers, executors=executors)
+    try:
+        s.start()
+        camp = f"cp{workers}x{executors}"
+        wk, co = s.workers, s.coordinators
+        rt_w0 = s.scrape_sum(wk, "fc_redis_round_trips_total")
+        rt_c0 = s.scrape_sum(co, "fc_redis_round_trips_total")
+        ph0 = s.scrape(co[0])
+        cs0 = s.commandstats()
+        load0 = loadavg()
+        t0 = time.monotonic()
+        s.submit(camp, ids("noop", n), max_parallel=n)
+        t_sub = time.monotonic()
+        t1 = s.wait_done(camp, timeout=600)
+        cs1 = s.commandstats()
+        rt_w = s.scrape_sum(wk, "fc_redis_round_trips_total") - rt_w0
+        rt_c = s.scrape_sum(co, "fc_redis_round_trips_total") - rt_c0
+        ph1 = s.scrape(co[0])
+        ev = s.events(camp)
+        counts = s.counts(camp)
+        if counts.get("done") != n:
+            raise RuntimeError(f"{label}: not every instance done: {counts}")
+        steps = [e for e in ev if e.get("from") == "running" and e.get("step") in ("begin", "middle", "end")]
+        starts = [int(e["ts"]) for e in ev if e.get("event") not in ("submitted",)]
+        trans = n * STEPS
+        if len(steps) != trans:
+            raise RuntimeError(f"{label}: {len(steps)} step outcomes in the event stream, expected {trans}")
+        span = (max(int(e["ts"]) for e in steps) - min(starts)) / 1000.0
+        wall = t1 - t0
+        calls = {k: cs1.get(k, 0) - cs0.get(k, 0) for k in cs1}
+        calls = {k: v for k, v in calls.items() if v > 0}
+        top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+        phases = {}
+        for k, v in ph1.items():
+            if k.startswith("fc_coordinator_phase_seconds_total{"):
+                phases[k.split('"')[1]] = v - ph0.get(k, 0.0)
+        raw = raw_baseline(s, int(rt_w))
+        res = {
+            "label": label, "workers": workers, "executors": executors, "wall": wall, "submit": t_sub - t0,
+            "span": span, "rate_wall": trans / wall, "rate_span": trans / span,
+            "cmds_per_step": sum(calls.values()) / trans, "rt_worker": rt_w / trans, "rt_coord": rt_c / trans,
+            "raw_s": raw, "load": f"{load0}->{loadavg()}",
+        }
+        print(f"  {label}: {n} instances, {trans} transitions in {wall:.2f} s wall "
+              f"(submit {res['submit']:.2f} s) = {res['rate_wall']:.0f}/s; "
+              f"event stream span {span:.2f} s = {res['rate_span']:.0f}/s; load {res['load']}")
+        print(f"    redis commands/step {res['cmds_per_step']:.2f} (" +
+              ", ".join(f"{k} {v / trans:.2f}" for k, v in top) + ")")
+        print(f"    round trips/step: workers {res['rt_worker']:.2f}, coordinator {res['rt_coord']:.2f}; "
+              f"the workers' {int(rt_w)} round trips as raw PINGs on 1 connection: {raw:.2f} s")
+        print("    coordinator time by phase (s): " +
+              ", ".join(f"{k} {v:.2f}" for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
+        return res
+    finally:
+        s.stop()
+
+
+def raw_baseline(s, n):
+    """Seconds for n PINGs, one connection, no pipelining."""
+    if n <= 0:
+        return 0.0
+    t = time.monotonic()
+    subprocess.run(["redis-benchmark", "-p", str(s.redis.port), "-n", str(n), "-c", "1", "-P", "1", "-q",
+                    "-t", "ping_mbulk"], check=True, capture_output=True)
+    return time.monotonic() - t
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    e = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    print(f"bench_control_plane: noop campaign of {n} instances x {STEPS} steps; {machine()}")
+    base = run("baseline 1 worker x 1 executor", n, 1, 1)
+    one = run(f"1 worker x {e} executors", n, 1, e)
+    two = run(f"2 workers x {e} executors", n, 2, e)
+    print(f"control plane {n}x{STEPS}: baseline(1x1) {base['rate_wall']:.0f}/s, "
+          f"1x{e} {one['rate_wall']:.0f}/s ({one['rate_wall'] / base['rate_wall']:.2f}x), "
+          f"2x{e} {two['rate_wall']:.0f}/s ({two['rate_wall'] / base['rate_wall']:.2f}x) transitions/s wall; "
+          f"stream-span 2x{e} {two['rate_span']:.0f}/s; "
+          f"redis cmds/step {two['cmds_per_step']:.2f}, round trips/step worker {two['rt_worker']:.2f} "
+          f"+ coordinator {two['rt_coord']:.2f}; load {two['load']}")
+
+
+if __name__ == "__main__":
+    main()
