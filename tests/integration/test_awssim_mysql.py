@@ -18,7 +18,7 @@ def _conn(sim, ident, user="admin", password=PW, db=None):
     i = sim.instance(ident)
     return pymysql.connect(host=i["Endpoint"]["Address"], port=i["Endpoint"]["Port"], user=user, password=password,
                            database=db, autocommit=True, connect_timeout=10,
-                           ssl={"ca": sim.info["rds_ca_bundle"]}, ssl_verify_cert=True, ssl_verify_identity=True)
+                           ssl_ca=sim.info["rds_ca_bundle"], ssl_verify_cert=True, ssl_verify_identity=True)
 
 
 def _q(c, sql, args=None):
@@ -37,7 +37,7 @@ def _create(sim, ident, engine="mysql", *extra):
     sim.cli("rds", "create-db-instance", "--db-instance-identifier", ident, "--db-instance-class", "db.t3.micro",
             "--engine", engine, "--master-username", "admin", "--master-user-password", PW,
             "--allocated-storage", "20", *extra)
-    return sim.wait_instance(ident, timeout=180)
+    return sim.wait_instance(ident, timeout=90)
 
 
 def _wait(pred, timeout=60, what="condition"):
@@ -109,7 +109,7 @@ def test_snapshot_copy_with_key_restore_has_rows(src):
     assert s["Encrypted"] and s["KmsKeyId"] == key
     src.cli("rds", "restore-db-instance-from-db-snapshot", "--db-instance-identifier", "my-restored",
             "--db-snapshot-identifier", "my-s1-enc")
-    i = src.wait_instance("my-restored", timeout=180)
+    i = src.wait_instance("my-restored", timeout=90)
     assert i["Engine"] == "mysql" and i["StorageEncrypted"]
     c = _conn(src, "my-restored")
     assert _q(c, "SELECT id, v FROM app.t ORDER BY id") == ((1, "a"), (2, "b"), (3, "c"))
@@ -171,7 +171,7 @@ def test_replication_between_instances_through_rds_procedures(src):
 def test_read_replica_position_after_stop(src):
     src.cli("rds", "create-db-instance-read-replica", "--db-instance-identifier", "my-rr",
             "--source-db-instance-identifier", "my-src")
-    i = src.wait_instance("my-rr", timeout=180)
+    i = src.wait_instance("my-rr", timeout=90)
     assert i["ReadReplicaSourceDBInstanceIdentifier"] == "my-src" and i["Engine"] == "mysql"
     s = _conn(src, "my-src")
     _q(s, "INSERT INTO app.t VALUES (20, 'to-replica')")

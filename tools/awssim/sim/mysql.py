@@ -386,7 +386,10 @@ class MysqlManager:
     def apply_retention(self, datadir):
         """At every start: the server purges binary logs after the retention
         rds_set_configuration set (NULL, RDS's default: after 5 minutes)."""
-        rows = self.query(datadir, "SELECT value FROM mysql.rds_configuration WHERE name='binlog retention hours'")
+        try:
+            rows = self.query(datadir, "SELECT value FROM mysql.rds_configuration WHERE name='binlog retention hours'")
+        except MyError:
+            rows = None   # before bootstrap
         h = rows[0][0] if rows else None
         secs = int(h) * 3600 if h not in (None, "") else 300
         self.query(datadir, f"SET GLOBAL binlog_expire_logs_seconds = {secs}")
