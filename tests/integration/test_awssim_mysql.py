@@ -118,7 +118,7 @@ def test_snapshot_copy_with_key_restore_has_rows(src):
     assert [f["LogFileName"] for f in files] == ["error/mysql-error.log"]
     log = src.cli("rds", "download-db-log-file-portion", "--db-instance-identifier", "my-restored",
                   "--log-file-name", "error/mysql-error.log")["LogFileData"]
-    assert "crash recovery" in log.lower() or "Starting final batch to recover" in log or "recover" in log.lower()
+    assert "InnoDB: Starting crash recovery" in log
 
 
 def test_binlog_format_is_static(src):
