@@ -194,3 +194,23 @@ def test_read_replica_position_after_stop(src):
           and src.instance("my-rr")["DBInstanceStatus"] == "available", what="promoted")
     r = _conn(src, "my-rr")
     _q(r, "INSERT INTO app.t VALUES (23, 'writable')")
+
+
+def test_replica_snapshot_restores_exactly_the_stopped_position(src):
+    """The snapshot of the stopped replica holds every source row up to the
+    position SHOW REPLICA STATUS gave, and none after it."""
+    src.cli("rds", "restore-db-instance-from-db-snapshot", "--db-instance-identifier", "my-rr-restored",
+            "--db-snapshot-identifier", "my-rr-s")
+    src.wait_instance("my-rr-restored", timeout=90)
+    c = _conn(src, "my-rr-restored")
+    ids = [r[0] for r in _q(c, "SELECT id FROM app.t ORDER BY id")]
+    assert 20 in ids and 22 not in ids and 23 not in ids
+    assert _dict(c, "SHOW REPLICA STATUS") == ()   # a restore does not replicate
+
+
+def test_rename_moves_the_endpoint(src):
+    src.cli("rds", "modify-db-instance", "--db-instance-identifier", "my-rr-restored",
+            "--new-db-instance-identifier", "my-renamed", "--apply-immediately")
+    src.wait_instance("my-renamed")
+    c = _conn(src, "my-renamed")
+    assert 20 in [r[0] for r in _q(c, "SELECT id FROM app.t")]

@@ -240,7 +240,7 @@ class MysqlManager:
                  f"datadir={datadir}\n", f"socket={self.sock(datadir)}\n", f"port={port}\n",
                  "bind-address=127.0.0.1\n", "skip-name-resolve\n", f"pid-file={datadir}/mariadbd.pid\n",
                  f"log-error={logdir}/mysql-error.log\n", f"log-bin={BINLOG_BASE}\n",
-                 f"relay-log=relaylog-relay-bin\n", f"server-id={server_id}\n", "log-slave-updates=ON\n",
+                 "relay-log=relaylog-relay-bin\n", f"server-id={server_id}\n", "log-slave-updates=ON\n",
                  "innodb_buffer_pool_size=16M\n", "innodb_log_file_size=16M\n", "performance_schema=OFF\n",
                  "skip-slave-start=OFF\n", "character-set-server=utf8mb4\n", "collation-server=utf8mb4_general_ci\n",
                  "default-time-zone=+00:00\n", "max_allowed_packet=64M\n", "explicit_defaults_for_timestamp=ON\n"]

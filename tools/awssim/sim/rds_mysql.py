@@ -5,7 +5,6 @@ crash recovery on the snapshot's copy) and read replicas (a copy under a
 global read lock, replicating from the source at the position of that lock);
 promotion. Imports no RDS action module (rds_servers and rds_instances call
 it)."""
-import os
 import secrets
 import zlib
 
