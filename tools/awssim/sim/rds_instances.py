@@ -529,7 +529,7 @@ def ModifyDBInstance(ctx, p):
                 else:
                     inst["pending"]["DBInstanceIdentifier"] = new
         if p.get("DBParameterGroupName"):
-            name = _check_pg(ctx, p["DBParameterGroupName"])
+            name = _check_pg(ctx, p["DBParameterGroupName"], engine_of(inst))
             if name != inst["param_group"]:
                 inst["param_group"] = name
                 if static_params(st, name) != inst.get("applied_static") and real(inst):
