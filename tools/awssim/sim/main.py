@@ -101,8 +101,10 @@ def main(argv):
         if mysql.available():
             # engines mysql and mariadb: MariaDB servers (deploy/install-deps installs them)
             try:
+                # the MariaDB template is built at the first MySQL-family
+                # create (MysqlManager.new_datadir), not here: a PostgreSQL-only
+                # emulator pays nothing for it
                 world.my = mysql.MysqlManager(cfg.home, cfg.pg_fsync)
-                world.my.ensure_template()
             except (mysql.MyError, OSError, KeyError) as e:
                 print(f"awssim: MariaDB template: {e}", file=sys.stderr)
                 return 2

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import pymysql
@@ -159,6 +160,7 @@ class MysqlManager:
         self.chown(sock)
         self.sockdir = sock
         self.template = None
+        self._template_lock = threading.Lock()
         self.ca = None   # tls.RdsCa: every server serves TLS with a certificate from it
 
     def chown(self, path, recursive=False):
@@ -183,6 +185,10 @@ class MysqlManager:
 
     # ------------------------------------------------------------ data dirs
     def ensure_template(self):
+        with self._template_lock:  # concurrent first creates build it once
+            return self._ensure_template()
+
+    def _ensure_template(self):
         t = os.path.join(self.home, "mysql-template")
         if os.path.isdir(os.path.join(t, "mysql")):
             self.template = t
