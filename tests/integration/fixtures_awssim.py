@@ -90,21 +90,22 @@ class AwsSim:
         self.start()
 
     def kill_leftover_servers(self):
-        """Safety net: SIGKILL any postmaster still running from our home (by pid)."""
+        """Safety net: SIGKILL any postmaster or mariadbd still running from our home (by pid)."""
         base = os.path.join(self.home, "instances")
         if not os.path.isdir(base):
             return
         for rid in os.listdir(base):
-            pidf = os.path.join(base, rid, "data", "postmaster.pid")
-            try:
-                with open(pidf) as f:
-                    pid = int(f.readline())
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if b"postgres" not in f.read():
-                        continue
-                os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
+            for pidname, prog in (("postmaster.pid", b"postgres"), ("mariadbd.pid", b"mariadbd")):
+                pidf = os.path.join(base, rid, "data", pidname)
+                try:
+                    with open(pidf) as f:
+                        pid = int(f.readline())
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        if prog not in f.read():
+                            continue
+                    os.kill(pid, signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
 
     @property
     def endpoint(self):

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from . import models, rds_recovery, rdsext
+from . import models, mysql, rds_recovery, rdsext
 from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
@@ -98,6 +98,16 @@ def main(argv):
             print(f"awssim: RDS permission module: {e}", file=sys.stderr)
             return 2
         world.pg = pgm
+        if mysql.available():
+            # engines mysql and mariadb: MariaDB servers (deploy/install-deps installs them)
+            try:
+                # the MariaDB template is built at the first MySQL-family
+                # create (MysqlManager.new_datadir), not here: a PostgreSQL-only
+                # emulator pays nothing for it
+                world.my = mysql.MysqlManager(cfg.home, cfg.pg_fsync)
+            except (mysql.MyError, OSError, KeyError) as e:
+                print(f"awssim: MariaDB template: {e}", file=sys.stderr)
+                return 2
     ca = RdsCa(cfg.home, chown=world.pg.chown if world.pg else None)
     try:
         ca.ensure()
@@ -106,6 +116,8 @@ def main(argv):
         return 2
     if world.pg:
         world.pg.ca = ca
+    if world.my:
+        world.my.ca = ca
     try:
         world.load()
     except (OSError, ValueError) as e:
@@ -172,8 +184,8 @@ def shutdown(world, api, admin):
         base = os.path.join(world.home, "instances")
         for rid in os.listdir(base) if os.path.isdir(base) else []:
             dirs.add(os.path.join(base, rid, "data"))
-        stoppers = [threading.Thread(target=world.pg.stop, args=(d, "fast")) for d in dirs
-                    if world.pg.running_pid(d)]
+        stoppers = [threading.Thread(target=m.stop, args=(d, "fast")) for d in dirs
+                    for m in (world.pg, world.my) if m and m.running_pid(d)]
         for t in stoppers:
             t.start()
         for t in stoppers:

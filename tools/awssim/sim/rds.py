@@ -12,6 +12,7 @@ and RDS Proxy, one module per resource:
 - rds_cluster_params: cluster parameter groups
 - rds_cluster_servers: the real servers of clusters (volume, writer, readers)
 - rds_misc: log files, events, tags, account quotas
+- rds_mysql: the MariaDB server behind an instance of engine mysql/mariadb
 - rds_servers, rds_common: what they share (the real servers; helpers)
 - rds_recovery: housekeeping and recovery after a restart
 

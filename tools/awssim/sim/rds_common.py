@@ -20,6 +20,23 @@ DEFAULT_PG = "default.postgres15"
 DEFAULT_OG = "default:postgres-15"
 
 
+# RDS for MySQL and RDS for MariaDB (a MariaDB 10.11 server behind both; see
+# docs/emulator.md): engine -> (reported version, parameter group family,
+# default parameter group, default option group, license model)
+MY_ENGINES = {
+    "mysql": ("8.0.36", "mysql8.0", "default.mysql8.0", "default:mysql-8-0", "general-public-license"),
+    "mariadb": ("10.11.9", "mariadb10.11", "default.mariadb10.11", "default:mariadb-10-11", "general-public-license"),
+}
+
+
+def is_my(inst):
+    return inst.get("engine") in MY_ENGINES
+
+
+def engine_of(inst):
+    return inst.get("engine") or "postgres"
+
+
 # Aurora PostgreSQL (rds_clusters): engine, cluster parameter group family and defaults
 AURORA = "aurora-postgresql"
 

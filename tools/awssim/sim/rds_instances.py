@@ -12,13 +12,14 @@ import time
 from . import kms, secrets as sm
 from .errors import AwsError, combination, invalid, missing
 from .world import rand_alnum, rand_upper
+from . import rds_mysql
 from .rds_common import (
-    AURORA, DEFAULT_AURORA_OG, DEFAULT_AURORA_PG, DEFAULT_OG, DEFAULT_PG, cluster_of, get_cluster, writer_of, ENGINE_VERSION, SEVEN_DAYS, STABLE, arn, busy, check_id, check_instance_quota,
+    MY_ENGINES, engine_of, is_my, AURORA, DEFAULT_AURORA_OG, DEFAULT_AURORA_PG, DEFAULT_OG, DEFAULT_PG, cluster_of, get_cluster, writer_of, ENGINE_VERSION, SEVEN_DAYS, STABLE, arn, busy, check_id, check_instance_quota,
     check_snapshot_quota, dur, filters, find_by_rid, get_inst, get_snap, is_meta, note_conflict, paged, real,
     ref_id, replicas_of, require_status, tags_in)
 from .rds_params import member_static, static_params
 from .rds_servers import (
-    fail_instance, free_port, inst_dir, set_status, start_server, stop_server, sync_endpoint)
+    fail_instance, free_port, inst_dir, set_master_password, set_status, start_server, stop_server, sync_endpoint)
 from .rds_snapshots import new_snapshot_record, snapshot_data
 from .rds_cluster_servers import member_deleted, op_create_member
 
@@ -50,6 +51,9 @@ def render_instance(ctx_or_world, store, inst):
         "ActivityStreamStatus": "stopped", "BackupTarget": "region", "NetworkType": "IPV4",
         "CertificateDetails": {"CAIdentifier": "rds-ca-rsa2048-g1", "ValidTill": 1893456000.0},
     }
+    if is_my(inst):
+        d.update({"Engine": inst["engine"], "EngineVersion": MY_ENGINES[inst["engine"]][0],
+                  "LicenseModel": MY_ENGINES[inst["engine"]][4]})
     if inst.get("db_name"):
         d["DBName"] = inst["db_name"]
     if inst["status"] != "creating" or inst.get("endpoint_ready"):
@@ -99,7 +103,23 @@ def op_create(world, store, inst, password, from_snapshot=None, replica_source=N
     t0 = time.monotonic()
     gb = inst["allocated_storage"]
     kind = "restore" if from_snapshot else "replica" if replica_source else "create"
-    if real(inst):
+    if real(inst) and is_my(inst):
+        d = os.path.join(inst_dir(world, inst), "data")
+        with world.lock:
+            inst["pg"] = {"dir": d, "port": inst.get("pg", {}).get("port") or free_port(), "up": False}
+        boot = None
+        if from_snapshot:
+            rds_mysql.restore_copy(world, from_snapshot, inst)
+        elif replica_source:
+            rds_mysql.replica_copy(world, store, inst, replica_source)
+        else:
+            boot = rds_mysql.create(world, inst, password)
+        start_server(world, store, inst)
+        if boot:
+            boot()
+        if replica_source:
+            rds_mysql.follow(world, store, inst)
+    elif real(inst):
         d = os.path.join(inst_dir(world, inst), "data")
         with world.lock:
             inst["pg"] = {"dir": d, "port": inst.get("pg", {}).get("port") or free_port(), "up": False}
@@ -195,7 +215,7 @@ def op_modify(world, store, inst, changes):
             world.event(store, "db-instance", inst["id"], "Reset master credentials", ["configuration change"],
                         arn(store, "db", inst["id"]))
     if "password" in changes and real(inst) and inst["pg"].get("up"):
-        world.pg.set_password(inst["pg"]["port"], inst["master_username"], changes["password"])
+        set_master_password(world, inst, changes["password"])
         world.event(store, "db-instance", inst["id"], "Reset master credentials", ["configuration change"],
                     arn(store, "db", inst["id"]))
     if changes.get("other"):
@@ -242,7 +262,7 @@ def op_start(world, store, inst, auto=False):
         start_server(world, store, inst)
         pw = inst.pop("pending_password", None)
         if pw:   # a managed secret rotated while the instance was stopped
-            world.pg.set_password(inst["pg"]["port"], inst["master_username"], pw)
+            set_master_password(world, inst, pw)
     world.pace(dur("start"), t0)
     with world.lock:
         inst["stopped_at_aws"] = None
@@ -279,7 +299,9 @@ def op_delete(world, store, inst, final=None):
     for r in replicas_of(store, inst):
         with world.lock:
             r["replica_of"] = None
-        if real(r) and r.get("pg", {}).get("up"):
+        if real(r) and r.get("pg", {}).get("up") and is_my(r):
+            rds_mysql.promote(world, r)
+        elif real(r) and r.get("pg", {}).get("up"):
             world.pg.pg_ctl("-D", r["pg"]["dir"], "promote", "-w", check=False)
     with world.lock:
         if store["instances"].get(inst["id"]) is inst:
@@ -296,7 +318,9 @@ def op_promote(world, store, inst, retention):
     """PromoteReadReplica: the server leaves recovery (pg_ctl promote) and the
     instance no longer follows its source."""
     t0 = time.monotonic()
-    if real(inst) and inst.get("pg", {}).get("up"):
+    if real(inst) and inst.get("pg", {}).get("up") and is_my(inst):
+        rds_mysql.promote(world, inst)
+    elif real(inst) and inst.get("pg", {}).get("up"):
         # check=False: after an emulator restart mid-promotion the server may already be promoted
         world.pg.pg_ctl("-D", inst["pg"]["dir"], "promote", "-w", "-t", "120", check=False)
     with world.lock:
@@ -312,13 +336,34 @@ def _sg(p):
     return list(p.get("VpcSecurityGroupIds") or []) or ["sg-0awssimdefault0001"]
 
 
-def _check_pg(ctx, name):
-    if name and name not in (DEFAULT_PG, DEFAULT_AURORA_PG) and name not in ctx.store["param_groups"]:
+def _check_pg(ctx, name, engine="postgres"):
+    defaults = {DEFAULT_PG, DEFAULT_AURORA_PG} | {v[2] for v in MY_ENGINES.values()}
+    if name and name not in defaults and name not in ctx.store["param_groups"]:
         raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
-    return name or DEFAULT_PG
+    if name and engine in MY_ENGINES:
+        fam = ctx.store["param_groups"][name]["family"] if name in ctx.store["param_groups"] else name[8:]
+        if fam != MY_ENGINES[engine][1]:
+            raise combination(f"The parameter group {name} with DBParameterGroupFamily {fam} can't be used for "
+                              f"this instance. Use a parameter group with DBParameterGroupFamily "
+                              f"{MY_ENGINES[engine][1]}.")
+    return name or (MY_ENGINES[engine][2] if engine in MY_ENGINES else DEFAULT_PG)
 
 
 def new_instance_record(ctx, ident, p, tags, meta):
+    st = ctx.store
+    engine = (p.get("Engine") or "postgres").lower()
+    if engine in MY_ENGINES:
+        pg_name = _check_pg(ctx, p.get("DBParameterGroupName"), engine)
+        r = _new_record(ctx, ident, dict(p, DBParameterGroupName=pg_name, Port=p.get("Port") or 3306,
+                                         OptionGroupName=p.get("OptionGroupName") or MY_ENGINES[engine][3]),
+                        tags, meta)
+        r["engine"] = engine
+        r["applied_static"] = static_params(st, pg_name)
+        return r
+    return _new_record(ctx, ident, p, tags, meta)
+
+
+def _new_record(ctx, ident, p, tags, meta):
     st = ctx.store
     return {"id": ident, "resource_id": "db-" + rand_upper(26), "class": p.get("DBInstanceClass") or "db.t3.micro",
             "status": "creating", "master_username": p.get("MasterUsername"), "db_name": p.get("DBName"),
@@ -384,8 +429,12 @@ def CreateDBInstance(ctx, p):
     ctx.resource = ident
     if p.get("DBClusterIdentifier"):
         return _create_member(ctx, p, ident)
-    if (p.get("Engine") or "").lower() != "postgres":
-        raise invalid(f"Invalid DB engine: {p.get('Engine')} (awssim emulates RDS for PostgreSQL only)")
+    engine = (p.get("Engine") or "").lower()
+    if engine not in ("postgres",) + tuple(MY_ENGINES):
+        raise invalid(f"Invalid DB engine: {p.get('Engine')} (awssim emulates RDS for PostgreSQL, MySQL and "
+                      "MariaDB instances)")
+    if engine in MY_ENGINES and not is_meta(ctx, tags_in(p)) and not ctx.world.my:
+        raise invalid(f"Invalid DB engine: {engine} (this emulator has no MariaDB server: run deploy/install-deps)")
     if not p.get("MasterUsername"):
         raise missing("MasterUsername")
     if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,62}$", p["MasterUsername"]) or p["MasterUsername"].lower() in ("rdsadmin",):
@@ -453,7 +502,7 @@ def DescribeDBInstances(ctx, p):
             ids = {ref_id(v, "cluster") for v in f["db-cluster-id"]}
             items = [i for i in items if (cluster_of(st, i) or {}).get("id") in ids]
         if "engine" in f:
-            items = [i for i in items if ("postgres" if not i.get("cluster") else AURORA) in f["engine"]]
+            items = [i for i in items if (engine_of(i) if not i.get("cluster") else AURORA) in f["engine"]]
         if "domain" in f:
             items = []
         out = paged("DBInstances", items, lambda i: i["id"], p, lambda i: render_instance(ctx, st, i))
@@ -480,7 +529,7 @@ def ModifyDBInstance(ctx, p):
                 else:
                     inst["pending"]["DBInstanceIdentifier"] = new
         if p.get("DBParameterGroupName"):
-            name = _check_pg(ctx, p["DBParameterGroupName"])
+            name = _check_pg(ctx, p["DBParameterGroupName"], engine_of(inst))
             if name != inst["param_group"]:
                 inst["param_group"] = name
                 if static_params(st, name) != inst.get("applied_static") and real(inst):
@@ -651,7 +700,7 @@ def CreateDBInstanceReadReplica(ctx, p):
         tags = tags_in(p)
         q = dict(p, AllocatedStorage=src["allocated_storage"], MasterUsername=src["master_username"],
                  DBParameterGroupName=p.get("DBParameterGroupName") or src["param_group"],
-                 BackupRetentionPeriod=0, DBName=src.get("db_name"))
+                 BackupRetentionPeriod=0, DBName=src.get("db_name"), Engine=engine_of(src))
         inst = new_instance_record(ctx, ident, q, tags, src.get("metadata_only") or is_meta(ctx, tags))
         inst["encrypted"], inst["kms_key_id"] = src["encrypted"], src["kms_key_id"]
         inst["replica_of"] = src["resource_id"]
@@ -701,7 +750,8 @@ def RestoreDBInstanceFromDBSnapshot(ctx, p):
         check_instance_quota(ctx)
         tags = tags_in(p)
         q = dict(p, AllocatedStorage=max(int(p.get("AllocatedStorage") or 0), snap["allocated_storage"]),
-                 MasterUsername=snap["master_username"], BackupRetentionPeriod=1, DBName=snap.get("db_name"))
+                 MasterUsername=snap["master_username"], BackupRetentionPeriod=1, DBName=snap.get("db_name"),
+                 Engine=snap.get("engine") or "postgres")
         meta = snap.get("metadata_only") or not snap.get("dir") or is_meta(ctx, tags)
         inst = new_instance_record(ctx, ident, q, tags, meta)
         inst["encrypted"], inst["kms_key_id"] = snap["encrypted"], snap["kms_key_id"]

@@ -11,9 +11,9 @@ from .rds_common import (
 
 
 def _log_files(ctx, inst):
-    if not real(inst) or not inst.get("pg", {}).get("dir") or not ctx.world.pg:
+    if not real(inst) or not inst.get("pg", {}).get("dir") or not ctx.world.srv(inst):
         return []
-    return ctx.world.pg.log_files(inst["pg"]["dir"])
+    return ctx.world.srv(inst).log_files(inst["pg"]["dir"])
 
 
 def DescribeDBLogFiles(ctx, p):

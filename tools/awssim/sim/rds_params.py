@@ -7,7 +7,7 @@ import time
 
 from .errors import AwsError, combination, invalid, missing
 from .pg import qlit
-from .rds_common import DEFAULT_PG, FAMILY, arn, dur, filters, paged, real, tags_in
+from .rds_common import DEFAULT_PG, FAMILY, MY_ENGINES, arn, dur, filters, is_my, paged, real, tags_in
 
 
 # name: (default, apply type, data type, allowed values, description)
@@ -41,6 +41,44 @@ CATALOG = {
     "session_replication_role": ("origin", "dynamic", "string", "origin,replica,local", "Sets the session's behavior for triggers and rewrite rules."),
     "synchronous_commit": ("on", "dynamic", "string", "local,on,off,remote_write,remote_apply", "Sets the current transaction's synchronization level."),
 }
+
+
+# engines mysql / mariadb (families mysql8.0, mariadb10.11): what the MariaDB
+# server behind them takes from the group (my.cnf at start, SET GLOBAL for
+# dynamic ones); log_bin and server_id are RDS's, not the group's
+MY_CATALOG = {
+    "binlog_format": ("MIXED", "static", "string", "ROW,STATEMENT,MIXED", "What form of binary logging the master will use."),
+    "binlog_row_image": ("FULL", "dynamic", "string", "FULL,MINIMAL,NOBLOB", "Controls whether rows should be logged in 'FULL', 'NOBLOB' or 'MINIMAL' formats."),
+    "max_connections": ("151", "dynamic", "integer", "1-100000", "The number of simultaneous client connections allowed."),
+    "read_only": ("{TrueIfReplica}", "dynamic", "boolean", "0,1", "When set to 1, no updates are allowed except from super users and replication threads."),
+    "event_scheduler": ("OFF", "dynamic", "string", "ON,OFF", "Enable the event scheduler."),
+    "require_secure_transport": ("0", "dynamic", "boolean", "0,1", "Whether client connections to the server are required to use secure transport."),
+    "innodb_lock_wait_timeout": ("50", "dynamic", "integer", "1-1073741824", "Timeout in seconds an InnoDB transaction may wait for a row lock."),
+    "lock_wait_timeout": ("31536000", "dynamic", "integer", "1-31536000", "Timeout in seconds for attempts to acquire metadata locks."),
+}
+
+MY_FAMILIES = {v[1]: (e, v[2]) for e, v in MY_ENGINES.items()}   # family -> (engine, default group)
+
+
+def catalog_of(store, name):
+    """The parameter catalog of group `name` (by its family)."""
+    g = _pg_record(store, name)
+    return MY_CATALOG if g and g["family"] in MY_FAMILIES else CATALOG
+
+
+def my_settings(store, inst):
+    """my.cnf settings of a mysql/mariadb instance from its parameter group."""
+    params = {k: v[0] for k, v in MY_CATALOG.items()}
+    params.update(group_params(store, inst["param_group"]))
+    out = {}
+    for k, v in params.items():
+        v = str(v)
+        if k == "read_only":
+            v = "1" if (v == "{TrueIfReplica}" and inst.get("replica_of")) or v in ("1", "on", "true") else "0"
+        if k == "require_secure_transport":
+            v = "ON" if v in ("1", "on", "true") else "OFF"
+        out[k] = v
+    return out
 
 
 MIN_10 = {"max_replication_slots", "max_wal_senders"}
@@ -87,8 +125,9 @@ def pg_settings(store, inst):
 
 
 def static_params(store, name):
-    p = {k: v[0] for k, v in CATALOG.items() if v[1] == "static"}
-    p.update({k: v for k, v in group_params(store, name).items() if CATALOG.get(k, ("", "static"))[1] == "static"})
+    cat = catalog_of(store, name)
+    p = {k: v[0] for k, v in cat.items() if v[1] == "static"}
+    p.update({k: v for k, v in group_params(store, name).items() if cat.get(k, ("", "static"))[1] == "static"})
     return p
 
 
@@ -104,6 +143,10 @@ def _pg_record(st, name):
     if name == DEFAULT_PG:
         return {"name": DEFAULT_PG, "family": FAMILY, "description": "Default parameter group for postgres15",
                 "params": {}}
+    for fam, (_engine, default) in MY_FAMILIES.items():
+        if name == default:
+            return {"name": default, "family": fam, "description": f"Default parameter group for {fam}",
+                    "params": {}}
     return st["param_groups"].get(name)
 
 
@@ -122,7 +165,8 @@ def DescribeDBParameterGroups(ctx, p):
                 raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {p['DBParameterGroupName']}")
             items = [g]
         else:
-            items = [_pg_record(st, DEFAULT_PG)] + list(st["param_groups"].values())
+            items = ([_pg_record(st, DEFAULT_PG)] + [_pg_record(st, d) for _e, d in MY_FAMILIES.values()]
+                     + list(st["param_groups"].values()))
         out = paged("DBParameterGroups", items, lambda g: g["name"], p, lambda g: _render_pg(st, g))
     return out
 
@@ -137,7 +181,8 @@ def DescribeDBParameters(ctx, p):
         if not g:
             raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
         items = []
-        for k, (default, apply_type, dtype, allowed, desc) in CATALOG.items():
+        for k, (default, apply_type, dtype, allowed, desc) in (MY_CATALOG if g["family"] in MY_FAMILIES
+                                                               else CATALOG).items():
             user = k in g["params"]
             v = g["params"].get(k, default)
             src = "user" if user else ("system" if k.startswith("rds.") or k in MIN_10 else "engine-default")
@@ -162,19 +207,21 @@ def CreateDBParameterGroup(ctx, p):
     name = p["DBParameterGroupName"].lower()
     if not re.match(r"^[a-z][a-z0-9-]{0,254}$", name) or "--" in name or name.endswith("-"):
         raise invalid(f"The parameter DBParameterGroupName is not a valid identifier: {name}")
-    if p["DBParameterGroupFamily"] != FAMILY:
-        raise invalid(f"awssim supports DBParameterGroupFamily {FAMILY} only, not {p['DBParameterGroupFamily']}")
+    family = p["DBParameterGroupFamily"]
+    if family != FAMILY and family not in MY_FAMILIES:
+        raise invalid(f"awssim supports DBParameterGroupFamily {FAMILY}, {', '.join(MY_FAMILIES)} only, "
+                      f"not {family}")
     ctx.resource = name
     with ctx.world.lock:
-        if name in st["param_groups"] or name == DEFAULT_PG:
+        if name in st["param_groups"] or _pg_record(st, name):
             raise AwsError("DBParameterGroupAlreadyExists", f"Parameter group {name} already exists")
-        g = {"name": name, "family": FAMILY, "description": p["Description"], "params": {},
+        g = {"name": name, "family": family, "description": p["Description"], "params": {},
              "tags": tags_in(p), "created": time.time()}
         st["param_groups"][name] = g
     return {"DBParameterGroup": _render_pg(st, g)}
 
 
-def validate_params(params):
+def validate_params(params, CATALOG=CATALOG):
     """ModifyDB(Cluster)ParameterGroup's Parameters -> {name: value}, validated against the catalog."""
     new = {}
     for prm in params:
@@ -209,14 +256,15 @@ def ModifyDBParameterGroup(ctx, p):
         raise missing("Parameters")
     ctx.resource = name
     with w.lock:
-        if name == DEFAULT_PG:
+        if _pg_record(st, name) and name not in st["param_groups"]:
             raise AwsError("InvalidDBParameterGroupState", "Default parameter groups cannot be modified.")
         g = st["param_groups"].get(name)
         if not g:
             raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
-        new = validate_params(params)
+        cat = catalog_of(st, name)
+        new = validate_params(params, cat)
         g["params"].update(new)
-        dynamic_changed = any(CATALOG[k][1] == "dynamic" for k in new)
+        dynamic_changed = any(cat[k][1] == "dynamic" for k in new)
         todo = []
         for inst in st["instances"].values():
             if inst["param_group"] != name:
@@ -236,7 +284,15 @@ def ModifyDBParameterGroup(ctx, p):
 
 def op_param_apply(world, store, inst):
     t0 = time.monotonic()
-    if real(inst) and inst.get("pg", {}).get("up"):
+    if real(inst) and inst.get("pg", {}).get("up") and is_my(inst):
+        with world.lock:
+            dyn = {k: v for k, v in my_settings(store, inst).items() if MY_CATALOG[k][1] == "dynamic"}
+        sets = []
+        for k, v in dyn.items():
+            sets.append(f"SET GLOBAL {k} = " + (v if MY_CATALOG[k][2] in ("integer", "boolean") or v in ("ON", "OFF")
+                                               else "'" + v.replace("'", "''") + "'"))
+        world.my.query(inst["pg"]["dir"], *sets)
+    elif real(inst) and inst.get("pg", {}).get("up"):
         with world.lock:
             settings = pg_settings(store, inst)
             settings.update({k: qlit(v) for k, v in inst.get("applied_static", {}).items()

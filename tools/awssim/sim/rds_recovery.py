@@ -42,7 +42,8 @@ def recover(world):
                     t["state"] = "AVAILABLE"
         for s in snaps:
             if s["status"] == "creating":
-                ok = s.get("dir") and os.path.exists(os.path.join(s["dir"], "PG_VERSION"))
+                ok = s.get("dir") and (os.path.exists(os.path.join(s["dir"], "PG_VERSION"))
+                                       or os.path.isdir(os.path.join(s["dir"], "mysql")))
                 with world.lock:
                     if ok or s.get("metadata_only"):
                         s["status"], s["progress"] = "available", 100
@@ -71,8 +72,8 @@ def _recover_instance(world, st, inst):
             inst["status"], inst["op"] = "stopped", None
             if inst.get("stopped_at_aws") is None:
                 inst["stopped_at_aws"] = world.clock.aws_now()
-        if real(inst) and inst.get("pg", {}).get("dir") and world.pg:
-            world.pg.stop(inst["pg"]["dir"], "fast")
+        if real(inst) and inst.get("pg", {}).get("dir") and world.srv(inst):
+            world.srv(inst).stop(inst["pg"]["dir"], "fast")
         return
     if status in ("failed", "incompatible-restore"):
         return
@@ -80,7 +81,8 @@ def _recover_instance(world, st, inst):
         set_status(world, st, inst, "available")
         return
     d = inst.get("pg", {}).get("dir")
-    if status == "creating" and (not d or not os.path.exists(os.path.join(d or "", "PG_VERSION"))
+    if status == "creating" and (not d or not (os.path.exists(os.path.join(d or "", "PG_VERSION"))
+                                               or os.path.isdir(os.path.join(d or "", "mysql")))
                                  or not inst.get("endpoint_ready")):
         if inst.get("restored_from") and inst["restored_from"] in st["snapshots"]:
             snap = st["snapshots"][inst["restored_from"]]

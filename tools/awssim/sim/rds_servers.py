@@ -7,8 +7,10 @@ import os
 import socket
 import time
 
+from . import rds_mysql
+from .mysql import MyError
 from .pg import PgError
-from .rds_common import STABLE, arn, cluster_of, find_by_rid, members_of, real, writer_of
+from .rds_common import STABLE, arn, cluster_of, find_by_rid, is_my, members_of, real, writer_of
 from .rds_params import member_static, pg_settings
 
 
@@ -82,6 +84,19 @@ def start_server(world, store, inst):
     pgm = world.pg
     d = inst["pg"]["dir"]
     port = inst["pg"].get("port") or free_port()
+    if is_my(inst):
+        try:
+            pid = rds_mysql.start(world, store, inst, port)
+        except MyError:
+            port = free_port()   # the remembered port may be taken now
+            pid = rds_mysql.start(world, store, inst, port)
+        with world.lock:
+            inst["pg"].update({"port": port, "pid": pid, "up": True})
+            inst["applied_static"] = member_static(store, inst)
+            inst["param_status"] = "in-sync"
+        world.mark_dirty()
+        sync_endpoint(world, store, inst["id"])
+        return
     with world.lock:
         settings = pg_settings(store, inst)
     try:
@@ -105,8 +120,8 @@ def stop_server(world, store, inst, mode="fast"):
         if inst.get("pg"):
             inst["pg"]["up"] = False
     sync_endpoint(world, store, inst["id"])
-    if inst.get("pg") and inst["pg"].get("dir") and world.pg:
-        world.pg.stop(inst["pg"]["dir"], mode)
+    if inst.get("pg") and inst["pg"].get("dir") and world.srv(inst):
+        world.srv(inst).stop(inst["pg"]["dir"], mode)
     with world.lock:
         if inst.get("pg"):
             inst["pg"]["pid"] = None
@@ -142,5 +157,12 @@ def apply_master_password(world, store, inst, password):
         if not up and real(inst):
             inst["pending_password"] = password
     if up:
-        world.pg.set_password(inst["pg"]["port"], inst["master_username"], password)
+        set_master_password(world, inst, password)
     world.mark_dirty()
+
+
+def set_master_password(world, inst, password):
+    if is_my(inst):
+        world.my.set_password(inst["pg"]["dir"], inst["master_username"], password)
+    else:
+        world.pg.set_password(inst["pg"]["port"], inst["master_username"], password)

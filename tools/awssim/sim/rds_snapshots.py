@@ -9,17 +9,19 @@ from . import kms
 from .errors import AwsError, invalid, missing
 from .world import new_uuid
 from .rds_common import (
-    DEFAULT_OG, ENGINE_VERSION, arn, busy, check_id, check_snapshot_quota, dur, filters, get_inst, get_snap,
+    DEFAULT_OG, ENGINE_VERSION, MY_ENGINES, arn, busy, check_id, check_snapshot_quota, dur, filters, get_inst, get_snap,
     merge_tags, note_conflict, paged, real, ref_id, tags_in)
 from .rds_servers import set_status
 
 
 def render_snapshot(store, s):
     d = {"DBSnapshotIdentifier": s["id"], "DBInstanceIdentifier": s["instance_id"],
-         "Engine": "postgres", "AllocatedStorage": s["allocated_storage"], "Status": s["status"],
+         "Engine": s.get("engine") or "postgres", "AllocatedStorage": s["allocated_storage"], "Status": s["status"],
          "Port": s.get("port", 5432), "AvailabilityZone": s.get("az"), "VpcId": "vpc-0a1b2c3d4e5f60718",
          "InstanceCreateTime": s["instance_created"], "MasterUsername": s["master_username"],
-         "EngineVersion": ENGINE_VERSION, "LicenseModel": "postgresql-license", "SnapshotType": s["type"],
+         "EngineVersion": MY_ENGINES[s["engine"]][0] if s.get("engine") in MY_ENGINES else ENGINE_VERSION,
+         "LicenseModel": "general-public-license" if s.get("engine") in MY_ENGINES else "postgresql-license",
+         "SnapshotType": s["type"],
          "OptionGroupName": s.get("option_group", DEFAULT_OG), "PercentProgress": int(s.get("progress", 0)),
          "StorageType": s.get("storage_type", "gp2"), "Encrypted": s["encrypted"],
          "DBSnapshotArn": arn(store, "snapshot", s["id"]), "IAMDatabaseAuthenticationEnabled": False,
@@ -42,14 +44,15 @@ def new_snapshot_record(ctx, sid, inst, tags):
             "master_username": inst["master_username"], "port": inst.get("requested_port", 5432),
             "az": inst["az"], "encrypted": inst["encrypted"], "kms_key_id": inst["kms_key_id"], "tags": tags,
             "option_group": inst["option_group"], "storage_type": inst.get("storage_type", "gp2"),
-            "metadata_only": not real(inst), "db_name": inst.get("db_name"), "dir": None}
+            "metadata_only": not real(inst), "db_name": inst.get("db_name"), "dir": None,
+            "engine": inst.get("engine") or "postgres", "param_group": inst.get("param_group")}
 
 
 def snapshot_data(world, store, inst, snap):
     """Copy the instance's data into the snapshot (freeze copy when running)."""
     if real(inst) and inst.get("pg", {}).get("dir") and os.path.exists(inst["pg"]["dir"]):
         dest = os.path.join(world.home, "snapshots", snap["uid"], "data")
-        how = world.pg.freeze_copy(inst["pg"]["dir"], dest)
+        how = world.srv(inst).freeze_copy(inst["pg"]["dir"], dest)
         with world.lock:
             snap["dir"] = dest
             snap["copy_method"] = how
@@ -174,7 +177,7 @@ def DescribeDBSnapshots(ctx, p):
         if "snapshot-type" in f:
             items = [s for s in items if s["type"] in f["snapshot-type"]]
         if "engine" in f:
-            items = [s for s in items if "postgres" in f["engine"]]
+            items = [s for s in items if (s.get("engine") or "postgres") in f["engine"]]
         out = paged("DBSnapshots", items, lambda s: s["id"], p, lambda s: render_snapshot(st, s))
     return out
 

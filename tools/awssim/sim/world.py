@@ -54,11 +54,17 @@ class World:
         self.ops_lock = threading.Lock()
         self.dirty = threading.Event()
         self.pg = None           # PgManager, set by main unless metadata-only
+        self.my = None           # mysql.MysqlManager (engines mysql, mariadb), set by main unless metadata-only
         self.state_path = os.path.join(self.home, "state.json")
         self.add_credentials(DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, cfg.account_id)
         self.started = time.time()
 
     # ------------------------------------------------------------ credentials
+    def srv(self, inst):
+        """The manager of an instance's real server: MariaDB for engines mysql
+        and mariadb, PostgreSQL otherwise."""
+        return self.my if inst.get("engine") in ("mysql", "mariadb") else self.pg
+
     def add_credentials(self, ak, sk, account, arn=None):
         self.creds[ak] = {"secret": sk, "account": account,
                           "arn": arn or f"arn:aws:iam::{account}:user/fleetcrypt-local",
