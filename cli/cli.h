@@ -9,6 +9,7 @@
 #include "session.h"
 #include "store.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -52,6 +53,10 @@ bool cli_has_tag(const rds_instance *i, const char *k, const char *v);
 /* The retired source of campaign/instance in l (tags role=retired-source, original-id, campaign), or NULL. */
 const rds_instance *cli_find_retired(const rds_instance_list *l, const char *campaign,
                                             const char *instance);
+
+/* A cluster's members fact (f.members: "id\t...\n" lines, the writer
+ * first; worker/strategies/shared/awscluster.h) as a JSON array of ids. */
+json_t *cli_members_json(const char *fact);
 
 /* ms since the epoch → "YYYY-MM-DDTHH:MM:SS.mmmZ" (ops.c). */
 void cli_fmt_time(int64_t ms, char *out, size_t cap);

@@ -151,3 +151,15 @@ bool cli_selector_each(aws_client *c, const cli_selector *sel, bool (*fn)(void *
     if (stopped) *stopped = w.stopped;
     return ok || w.stopped;
 }
+
+json_t *cli_members_json(const char *fact)
+{
+    json_t *a = json_array();
+    while (fact && *fact) {
+        size_t l = strcspn(fact, "\t\n");
+        json_array_append_new(a, json_stringn(fact, l));
+        fact += strcspn(fact, "\n");
+        if (*fact) fact++;
+    }
+    return a;
+}
