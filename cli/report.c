@@ -549,6 +549,8 @@ int cli_report(fc_config *cfg, int argc, char **argv)
     cli_selector sel;
     if (select && campaign) return cli_err(CLI_USAGE, "report: a CAMPAIGN or --select, not both");
     if (select && cli_selector_parse(select, &sel) != CLI_OK) return CLI_USAGE;
+    if (select && sel.encrypted == 2)
+        return cli_err(CLI_USAGE, "report --select: encrypted=not-campaign-key is for submit (a report has no campaign key)");
     store *s = cli_store(cfg);
     if (!s) return CLI_FAIL;
     rep r;

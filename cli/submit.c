@@ -112,11 +112,12 @@ static bool sel_add(void *ud, const rds_instance *i)
 
 /* One paginated DescribeDBInstances (engine as a server-side filter); the
  * matching ids join the ones given otherwise. */
-static int resolve_selector(aws_client *c, sub_opts *o)
+static int resolve_selector(aws_client *c, sub_opts *o, const char *key_arn)
 {
     cli_selector sel;
     int rc = cli_selector_parse(o->select, &sel);
     if (rc) return rc;
+    fc_strlcpy(sel.campaign_key, key_arn, sizeof sel.campaign_key);
     sel_walk w = {.o = o};
     bool stopped = false;
     aws_error e;
@@ -648,9 +649,6 @@ static int run(sub_opts *o, fc_config *cfg)
     c = aws_session_client(sess);
     aws_error e;
     aws_error_clear(&e);
-    if (o->have_select && (rc = resolve_selector(c, o)) != CLI_OK) goto cleanup;
-    if ((rc = fleet_load(c, &fv)) != CLI_OK || (rc = fold_members(o, &fv)) != CLI_OK) goto cleanup;
-    if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
     rc = CLI_FAIL;
     if (!kms_describe_key(c, o->kms_key, &key, &e)) {
         if (e.kind == AWS_ERR_NOT_FOUND)
@@ -665,6 +663,11 @@ static int run(sub_opts *o, fc_config *cfg)
         goto cleanup;
     }
     key_arn = key->arn;
+    /* the selector after the key: encrypted=not-campaign-key compares with it */
+    if (o->have_select && (rc = resolve_selector(c, o, key_arn)) != CLI_OK) goto cleanup;
+    if ((rc = fleet_load(c, &fv)) != CLI_OK || (rc = fold_members(o, &fv)) != CLI_OK) goto cleanup;
+    if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
+    rc = CLI_FAIL;
     aws_error_clear(&e);
     if (sts_get_caller_identity(c, &who, &e)) fc_strlcpy(account, who->account, sizeof account);
     else {

@@ -29,11 +29,13 @@ def cluster(rds, ident):
     return rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
 
 
-def make_cluster(sim, ident, classes, kms=None):
+def make_cluster(sim, ident, classes, kms=None, owned=False):
+    """kms: encrypted with that key; owned: the 2026 default (an AWS owned
+    key, sse-rds); neither: unencrypted (created as before 2026-02-18)."""
     rds = sim.client("rds")
-    kw = {"KmsKeyId": kms, "StorageEncrypted": True} if kms else {"Tags": [OLD, {"Key": "team", "Value": "aur"}]}
-    if kms:
-        kw["Tags"] = [{"Key": "team", "Value": "aur"}]
+    team = {"Key": "team", "Value": "aur"}
+    kw = {"KmsKeyId": kms, "StorageEncrypted": True, "Tags": [team]} if kms else \
+        {"Tags": [team]} if owned else {"Tags": [OLD, team]}
     rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername="app",
                           MasterUserPassword=PW, DatabaseName="shop", BackupRetentionPeriod=3, **kw)
     wait_until(lambda: cluster(rds, ident)["Status"] == "available", 120, 0.2, f"cluster {ident}")
@@ -63,6 +65,8 @@ def test_offline_clusters(stack, world):
     ca = make_cluster(sim, "aur-a", ["db.r6g.large", "db.r6g.xlarge"])
     assert ca["StorageEncrypted"] is False, ca
     make_cluster(sim, "aur-b", ["db.r6g.large"], kms=other["Arn"])
+    cc = make_cluster(sim, "aur-c", ["db.r6g.large"], owned=True)
+    assert cc["StorageEncrypted"] is True and "KmsKeyId" not in cc, cc
     stack.make_instances(["aur-i"])
     port = ca["Port"]
     psql(port, "app", PW, "CREATE TABLE t(id int primary key, v text); "
@@ -85,19 +89,33 @@ def test_offline_clusters(stack, world):
                   "--dry-run", "--select", "engine=aurora-postgresql,encrypted=false")
     assert r.returncode == 0, r.stderr
     assert set(verdicts(r.stdout)) == {"aur-a"}, r.stdout
+    r = stack.cli("submit", "--campaign", "aur-d", "--kms-key", "alias/aur-campaign", "--strategy", "offline",
+                  "--dry-run", "--rekey", "--select", "engine=aurora-postgresql,encrypted=not-campaign-key")
+    assert r.returncode == 0, r.stderr
+    v = verdicts(r.stdout)
+    assert set(v) == {"aur-a", "aur-b", "aur-c"}, r.stdout
+    assert v["aur-c"][0] == "ok" and "an AWS owned key (sse-rds)" in v["aur-c"][1], r.stdout
 
     sim.admin("POST", "/config", {"time_scale": 1 / 300.0})
     stack.start()
     r = stack.cli("submit", "--campaign", "aur1", "--kms-key", "alias/aur-campaign", "--strategy", "offline",
-                  "--max-parallel", 3, "--yes", "aur-a", "aur-a-0", "aur-b", "aur-i")
+                  "--max-parallel", 4, "--yes", "aur-a", "aur-a-0", "aur-b", "aur-c", "aur-i")
     assert r.returncode == 0, r.stderr
     st = stack.wait_campaign("aur1", 200)
     rows = {i["id"]: i for i in st["instances"]}
-    assert set(rows) == {"aur-a", "aur-b", "aur-i"}, rows
+    assert set(rows) == {"aur-a", "aur-b", "aur-c", "aur-i"}, rows
+    assert rows["aur-c"]["state"] == "skipped" and "AWS owned key" in rows["aur-c"]["error"], rows["aur-c"]
     assert rows["aur-a"]["state"] == "done" and rows["aur-i"]["state"] == "done", st
     assert rows["aur-b"]["state"] == "skipped" and other["Arn"] in rows["aur-b"]["error"], rows["aur-b"]
     assert rows["aur-a"].get("kind") == "cluster", rows["aur-a"]
     assert rows["aur-a"].get("members") == ["aur-a-0", "aur-a-1"], rows["aur-a"]
+
+    def fact(campaign, ident, name):
+        return stack.redis.cli("HGET", f"fc:{{{campaign}}}:i:{ident}", f"f.{name}").strip()
+
+    # quota reservations released once the cluster and its members exist
+    assert (fact("aur1", "aur-a", "q_clu"), fact("aur1", "aur-a", "q_inst"), fact("aur1", "aur-a", "q_snap")) == \
+        ("0", "0", "0")
 
     # the identifier names an encrypted cluster with the same members
     new = cluster(rds, "aur-a")
@@ -139,11 +157,17 @@ def test_offline_clusters(stack, world):
 
     # --rekey: the other-key cluster moves to the campaign key
     r = stack.cli("submit", "--campaign", "aur2", "--kms-key", "alias/aur-campaign", "--strategy", "offline",
-                  "--yes", "--rekey", "aur-b")
+                  "--yes", "--rekey", "aur-b", "aur-c")
     assert r.returncode == 0, r.stderr
     st = stack.wait_campaign("aur2", 150)
-    assert st["instances"][0]["state"] == "done", st
-    b = cluster(rds, "aur-b")
-    assert b["KmsKeyId"] == key["Arn"] and [m["DBInstanceIdentifier"] for m in b["DBClusterMembers"]] == ["aur-b-0"], b
-    rep = json.loads(stack.cli("report", "aur2", "--format", "json", check=True).stdout)["instances"][0]
-    assert rep["key_before"] == other["Arn"] and rep["key_after"] == key["Arn"], rep
+    assert all(i["state"] == "done" for i in st["instances"]), st
+    for ident in ("aur-b", "aur-c"):
+        b = cluster(rds, ident)
+        assert b["KmsKeyId"] == key["Arn"] and [m["DBInstanceIdentifier"] for m in b["DBClusterMembers"]] == \
+            [f"{ident}-0"], b
+    rep = {i["instance"]: i for i in
+           json.loads(stack.cli("report", "aur2", "--format", "json", check=True).stdout)["instances"]}
+    assert rep["aur-b"]["key_before"] == other["Arn"] and rep["aur-b"]["key_after"] == key["Arn"], rep
+    assert rep["aur-b"]["encryption_before"] == "kms-customer-managed", rep
+    assert rep["aur-c"]["encryption_before"] == "aws-owned" and rep["aur-c"]["key_before"] is None, rep
+    assert rep["aur-c"]["encryption_after"] == "kms-customer-managed", rep
