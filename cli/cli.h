@@ -9,6 +9,7 @@
 #include "session.h"
 #include "store.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -53,6 +54,10 @@ bool cli_has_tag(const rds_instance *i, const char *k, const char *v);
 const rds_instance *cli_find_retired(const rds_instance_list *l, const char *campaign,
                                             const char *instance);
 
+/* A cluster's members fact (f.members: "id\t...\n" lines, the writer
+ * first; worker/strategies/shared/awscluster.h) as a JSON array of ids. */
+json_t *cli_members_json(const char *fact);
+
 /* ms since the epoch → "YYYY-MM-DDTHH:MM:SS.mmmZ" (ops.c). */
 void cli_fmt_time(int64_t ms, char *out, size_t cap);
 
@@ -63,12 +68,15 @@ void cli_fmt_time(int64_t ms, char *out, size_t cap);
 #define CLI_SEL_MAX_TAGS 16
 typedef struct cli_selector {
     char engine[32];
-    int encrypted;          /* -1 any, 0, 1 */
+    int encrypted;          /* -1 any, 0, 1, 2: encrypted=not-campaign-key (submit only: unencrypted or
+                             * encrypted with a key other than campaign_key, an AWS owned key included) */
+    char campaign_key[256]; /* the campaign key's ARN, set by submit before matching */
     char id_prefix[64];
     aws_tag tags[CLI_SEL_MAX_TAGS];
     int ntags;
 } cli_selector;
-/* Parse text; CLI_OK or CLI_USAGE with "select: bad term '…'" printed. */
+/* Parse text; CLI_OK or CLI_USAGE with "select: bad term '…'" printed.
+ * "encrypted" takes true, false or not-campaign-key. */
 int cli_selector_parse(const char *text, cli_selector *sel);
 /* Every term of sel holds for i. */
 bool cli_selector_match(const cli_selector *sel, const rds_instance *i);

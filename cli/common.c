@@ -82,9 +82,10 @@ int cli_selector_parse(const char *text, cli_selector *sel)
             if (sel->engine[0] || !fc_strlcpy(sel->engine, v, sizeof sel->engine))
                 return cli_err(CLI_USAGE, "select: bad term 'engine=%.40s' (one engine name)", v);
         } else if (!strcmp(k, "encrypted")) {
-            if (sel->encrypted != -1 || (strcmp(v, "true") && strcmp(v, "false")))
-                return cli_err(CLI_USAGE, "select: bad term 'encrypted=%.40s' (true or false, once)", v);
-            sel->encrypted = !strcmp(v, "true");
+            if (sel->encrypted != -1 || (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "not-campaign-key")))
+                return cli_err(CLI_USAGE, "select: bad term 'encrypted=%.40s' (true, false or not-campaign-key, once)",
+                               v);
+            sel->encrypted = !strcmp(v, "not-campaign-key") ? 2 : !strcmp(v, "true");
         } else if (!strcmp(k, "id-prefix")) {
             if (sel->id_prefix[0] || !fc_strlcpy(sel->id_prefix, v, sizeof sel->id_prefix))
                 return cli_err(CLI_USAGE, "select: bad term 'id-prefix=%.40s'", v);
@@ -105,7 +106,15 @@ int cli_selector_parse(const char *text, cli_selector *sel)
 bool cli_selector_match(const cli_selector *sel, const rds_instance *i)
 {
     if (sel->engine[0] && strcmp(i->engine, sel->engine)) return false; /* also filtered server-side */
-    if (sel->encrypted >= 0 && (int)i->storage_encrypted != sel->encrypted) return false;
+    if (sel->encrypted == 2) {
+        /* not on the campaign key: unencrypted, or another key (ARNs or their key id tails) */
+        const char *a = strrchr(i->kms_key_id, '/'), *b = strrchr(sel->campaign_key, '/');
+        bool same = i->storage_encrypted && i->kms_key_id[0] &&
+                    (!strcmp(i->kms_key_id, sel->campaign_key) || (a && b && !strcmp(a, b)));
+        if (same) return false;
+    } else if (sel->encrypted >= 0 && (int)i->storage_encrypted != sel->encrypted) {
+        return false;
+    }
     if (sel->id_prefix[0] && strncmp(i->identifier, sel->id_prefix, strlen(sel->id_prefix))) return false;
     for (int t = 0; t < sel->ntags; t++) {
         bool found = false;
@@ -150,4 +159,16 @@ bool cli_selector_each(aws_client *c, const cli_selector *sel, bool (*fn)(void *
     bool ok = rds_describe_db_instances_each(c, &d, sel_page, &w, e);
     if (stopped) *stopped = w.stopped;
     return ok || w.stopped;
+}
+
+json_t *cli_members_json(const char *fact)
+{
+    json_t *a = json_array();
+    while (fact && *fact) {
+        size_t l = strcspn(fact, "\t\n");
+        json_array_append_new(a, json_stringn(fact, l));
+        fact += strcspn(fact, "\n");
+        if (*fact) fact++;
+    }
+    return a;
 }

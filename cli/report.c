@@ -160,8 +160,11 @@ static void fill_types(rep *r)
     for (size_t i = 0; i < r->n; i++) {
         report_row *row = &r->rows[i];
         if (!row->unmanaged) {
+            /* encrypted without a key ARN: an AWS owned key (sse-rds) */
             fc_strlcpy(row->enc_before,
-                       kms_encryption_type(row->encrypted_before, row->encrypted_before ? key_manager(r, row->key_before) : ""),
+                       kms_encryption_type(row->encrypted_before, !row->encrypted_before ? ""
+                                                                  : *row->key_before ? key_manager(r, row->key_before)
+                                                                                     : "AWS_OWNED"),
                        sizeof row->enc_before);
             fc_strlcpy(row->enc_after,
                        kms_encryption_type(row->encrypted_after, row->encrypted_after ? key_manager(r, row->key_after) : ""),
@@ -277,6 +280,19 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
     fc_strlcpy(row->instance, id, sizeof row->instance);
     fc_strlcpy(row->campaign, campaign, sizeof row->campaign);
     fc_strlcpy(row->state, cli_kv(rec, "state"), sizeof row->state);
+    bool cluster = !strcmp(cli_kv(rec, "f.kind"), "cluster");
+    fc_strlcpy(row->kind, cluster ? "cluster" : "instance", sizeof row->kind);
+    if (cluster) {
+        /* one unit: its members (f.members lines, the writer first) */
+        const char *m = cli_kv(rec, "f.members");
+        size_t n = 0;
+        while (*m && n + 1 < sizeof row->members) {
+            size_t l = strcspn(m, "\t\n");
+            n += (size_t)snprintf(row->members + n, sizeof row->members - n, "%s%.*s", n ? "," : "", (int)l, m);
+            m += strcspn(m, "\n");
+            if (*m) m++;
+        }
+    }
     fc_strlcpy(row->strategy, cli_kv(camp, "strategy"), sizeof row->strategy);
     fc_strlcpy(row->error, cli_kv(rec, "error"), sizeof row->error);
     bool done = !strcmp(row->state, "done");
@@ -302,7 +318,8 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
                  dropped);
 
     /* AWS now: the serving identifier and the retired source */
-    const rds_instance_list *l = fleet(r, cli_kv(camp, "region"));
+    /* (a cluster is not in DescribeDBInstances: its facts say before and after) */
+    const rds_instance_list *l = cluster ? NULL : fleet(r, cli_kv(camp, "region"));
     const rds_instance *cur = find_id(l, id);
     const rds_instance *ret = cli_find_retired(l, campaign, id);
     if (!ret) ret = find_id(l, cli_kv(rec, "f.retired_id"));
@@ -532,6 +549,8 @@ int cli_report(fc_config *cfg, int argc, char **argv)
     cli_selector sel;
     if (select && campaign) return cli_err(CLI_USAGE, "report: a CAMPAIGN or --select, not both");
     if (select && cli_selector_parse(select, &sel) != CLI_OK) return CLI_USAGE;
+    if (select && sel.encrypted == 2)
+        return cli_err(CLI_USAGE, "report --select: encrypted=not-campaign-key is for submit (a report has no campaign key)");
     store *s = cli_store(cfg);
     if (!s) return CLI_FAIL;
     rep r;

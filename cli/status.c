@@ -65,7 +65,8 @@ static int one(store *s, const char *campaign, bool as_json)
     store_kv_free(&c);
     json_object_set_new(o, "counts", counts_json(s, campaign));
     json_t *arr = json_array();
-    static const char *const rf[] = {"state", "step", "attempt", "error", "downtime_s", "rows_verified", "stuck_ms"};
+    static const char *const rf[] = {"state", "step", "attempt", "error", "downtime_s", "rows_verified", "stuck_ms",
+                                     "f.kind", "f.members"};
     sargs ids;
     sargs_init(&ids);
     store_instances(s, campaign, &ids);
@@ -81,6 +82,9 @@ static int one(store *s, const char *campaign, bool as_json)
         json_object_set_new(e, "downtime_s", num_or_null(kv_str(&r, "downtime_s"), false));
         json_object_set_new(e, "rows_verified", num_or_null(kv_str(&r, "rows_verified"), true));
         if (*kv_str(&r, "stuck_ms")) json_object_set_new(e, "stuck", json_true());
+        /* a cluster is one unit: its kind and its members */
+        if (*kv_str(&r, "f.kind")) json_object_set_new(e, "kind", json_string(kv_str(&r, "f.kind")));
+        if (*kv_str(&r, "f.members")) json_object_set_new(e, "members", cli_members_json(kv_str(&r, "f.members")));
         json_array_append_new(arr, e);
         store_kv_free(&r);
     }
@@ -117,6 +121,12 @@ static int one(store *s, const char *campaign, bool as_json)
                    json_is_string(json_object_get(e, "step")) ? json_string_value(json_object_get(e, "step")) : "-",
                    (long long)json_integer_value(json_object_get(e, "attempts")),
                    json_is_true(json_object_get(e, "stuck")) ? "[stuck] " : "", extra);
+            json_t *mem = json_object_get(e, "members");
+            size_t m;
+            json_t *mv;
+            if (json_array_size(mem)) printf("  cluster members:");
+            json_array_foreach(mem, m, mv) printf(" %s", json_string_value(mv));
+            if (json_array_size(mem)) printf("\n");
         }
     }
     json_decref(o);

@@ -1,7 +1,9 @@
 /* submit — validate a campaign completely, then enqueue it in one go:
  *   1. arguments / campaign file, ids well-formed, strategy in this build;
  *      a selector (--select / "select") is parsed here and resolved with one
- *      paginated DescribeDBInstances before step 2;
+ *      paginated DescribeDBInstances before step 2; then, with one paginated
+ *      DescribeDBInstances and one DescribeDBClusters, an Aurora member named
+ *      (or selected) is replaced by its cluster: a cluster is one source;
  *   2. Redis: campaign id unused, no instance in another active campaign;
  *   3. AWS: the KMS key exists and is enabled (DescribeKey), the account
  *      (GetCallerIdentity), quota headroom (DescribeAccountAttributes: every
@@ -110,11 +112,12 @@ static bool sel_add(void *ud, const rds_instance *i)
 
 /* One paginated DescribeDBInstances (engine as a server-side filter); the
  * matching ids join the ones given otherwise. */
-static int resolve_selector(aws_client *c, sub_opts *o)
+static int resolve_selector(aws_client *c, sub_opts *o, const char *key_arn)
 {
     cli_selector sel;
     int rc = cli_selector_parse(o->select, &sel);
     if (rc) return rc;
+    fc_strlcpy(sel.campaign_key, key_arn, sizeof sel.campaign_key);
     sel_walk w = {.o = o};
     bool stopped = false;
     aws_error e;
@@ -129,6 +132,79 @@ static int resolve_selector(aws_client *c, sub_opts *o)
     for (int k = o->nids - w.added; k < o->nids && shown < 50; k++, shown++) printf(" %s", o->ids[k]);
     printf("%s\n", w.added > shown ? " ..." : "");
     return CLI_OK;
+}
+
+/* Every instance and cluster of the region, described once for the fold,
+ * the quota check and the dry run. */
+typedef struct fleet_view {
+    rds_instance_list *inst;
+    rds_cluster_list *clu;
+} fleet_view;
+
+static const rds_instance *fleet_instance(const fleet_view *f, const char *id)
+{
+    for (size_t j = 0; f->inst && j < f->inst->n; j++)
+        if (!strcmp(f->inst->v[j].identifier, id)) return &f->inst->v[j];
+    return NULL;
+}
+
+static const rds_cluster *fleet_cluster(const fleet_view *f, const char *id)
+{
+    for (size_t j = 0; f->clu && j < f->clu->n; j++)
+        if (!strcmp(f->clu->v[j].identifier, id)) return &f->clu->v[j];
+    return NULL;
+}
+
+static int fleet_load(aws_client *c, fleet_view *f)
+{
+    rds_describe_opts d;
+    memset(&d, 0, sizeof d);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instances_all(c, &d, &f->inst, &e))
+        return cli_err(CLI_FAIL, "DescribeDBInstances: %s: %s", e.code, e.message);
+    aws_error_clear(&e);
+    if (!rds_describe_db_clusters_all(c, &d, &f->clu, &e))
+        return cli_err(CLI_FAIL, "DescribeDBClusters: %s: %s", e.code, e.message);
+    return CLI_OK;
+}
+
+/* An Aurora member named on its own is replaced by its cluster (the cluster
+ * moves as one unit with all its members); a writer named like its cluster
+ * is that cluster. Duplicates collapse. */
+static int fold_members(sub_opts *o, const fleet_view *f)
+{
+    char **old = o->ids;
+    int n = o->nids;
+    o->ids = NULL;
+    o->nids = o->cap = 0;
+    int rc = CLI_OK;
+    for (int k = 0; k < n; k++) {
+        const rds_instance *i = fleet_instance(f, old[k]);
+        const char *id = old[k];
+        if (i && i->cluster_id[0]) {
+            if (strcmp(i->cluster_id, old[k]))
+                printf("%s is a member of cluster %s: the cluster is migrated as one unit with all its members\n",
+                       old[k], i->cluster_id);
+            id = i->cluster_id;
+        }
+        if (rc == CLI_OK && !add_id(o, id)) rc = cli_err(CLI_USAGE, "too many instances");
+        free(old[k]);
+    }
+    free(old);
+    return rc;
+}
+
+/* What the sources may create: DB instances (a cluster: its members),
+ * DB clusters (one per cluster). */
+static void fleet_cost(const fleet_view *f, const sub_opts *o, const strategy_def *sd, int *inst, int *clusters)
+{
+    *inst = *clusters = 0;
+    for (int k = 0; k < o->nids; k++) {
+        const rds_cluster *cl = fleet_instance(f, o->ids[k]) ? NULL : fleet_cluster(f, o->ids[k]);
+        *inst += cl ? (int)cl->n_members : sd->quota_instances;
+        *clusters += cl ? 1 : 0;
+    }
 }
 
 /* Campaign file: {"campaign", "kms_key", "strategy", "max_parallel", "region",
@@ -385,17 +461,58 @@ static bool same_key(const char *a, const char *b)
  * One paginated describe answers every instance; each distinct parameter
  * group is read once. Database-level checks need credentials, which the CLI
  * never reads: the workers' preflight runs them. Returns how many would fail. */
-static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opts *o, const char *key_arn)
+static bool dry_rekey(const strategy_def *sd, const sub_opts *o)
 {
-    rds_instance_list *all = NULL;
-    aws_error e;
-    aws_error_clear(&e);
-    rds_describe_opts d;
-    memset(&d, 0, sizeof d);
-    if (!rds_describe_db_instances_all(c, &d, &all, &e)) {
-        printf("  (cannot describe instances: %s %s)\n", e.code, e.message);
-        return o->nids;
+    json_t *rv = sd->rekey_option ? json_object_get(o->extra, sd->rekey_option) : NULL;
+    return json_is_true(rv) || (json_is_string(rv) && opt_truthy(json_string_value(rv)));
+}
+
+/* A cluster's verdict: engine, key (an AWS owned key has no ARN), status,
+ * members (role, class, tier) and the cluster parameter group. */
+static const char *cluster_verdict(const strategy_def *sd, const sub_opts *o, const fleet_view *f,
+                                   const rds_cluster *cl, const char *key_arn, char *v, size_t cap)
+{
+    bool owned = cl->storage_encrypted && !cl->kms_key_id[0];
+    const char *key = owned ? "an AWS owned key (sse-rds)" : cl->kms_key_id;
+    if (!strategy_serves_engine(sd, cl->engine)) {
+        snprintf(v, cap, "cluster engine %s is not supported by %s", cl->engine, o->strategy);
+        return "failed";
     }
+    if (cl->storage_encrypted && same_key(cl->kms_key_id, key_arn)) {
+        snprintf(v, cap, "already encrypted with the requested key");
+        return "skipped";
+    }
+    if (cl->storage_encrypted && !dry_rekey(sd, o)) {
+        if (sd->rekey_option)
+            snprintf(v, cap, "already encrypted with another key (%.200s); --%s to move it to the campaign key", key,
+                     sd->rekey_option);
+        else
+            snprintf(v, cap, "already encrypted with another key (%.200s)", key);
+        return "skipped";
+    }
+    if (cl->n_members == 0) {
+        snprintf(v, cap, "cluster has no instances");
+        return "failed";
+    }
+    size_t n = (size_t)snprintf(v, cap, "eligible cluster (status %s; %s; members:", cl->status,
+                                cl->storage_encrypted ? "re-key" : "unencrypted");
+    for (size_t k = 0; k < cl->n_members && n < cap; k++) {
+        const rds_instance *m = fleet_instance(f, cl->members[k].instance_id);
+        n += (size_t)snprintf(v + n, cap - n, " %s (%s, %s, tier %d)", cl->members[k].instance_id,
+                              cl->members[k].is_writer ? "writer" : "reader", m ? m->instance_class : "?",
+                              cl->members[k].promotion_tier);
+    }
+    if (n < cap)
+        snprintf(v + n, cap - n, "; cluster parameter group %s; from key %s); %s", cl->param_group,
+                 cl->storage_encrypted ? key : "none", sd->dry_run_note);
+    return "ok";
+}
+
+static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opts *o, const char *key_arn,
+                            const fleet_view *fv)
+{
+    const rds_instance_list *all = fv->inst;
+    aws_error e;
     char groups_checked[16][256];
     bool groups_ok[16];
     int ng = 0, failing = 0;
@@ -403,12 +520,18 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
         const rds_instance *in = NULL;
         for (size_t j = 0; j < all->n; j++)
             if (!strcmp(all->v[j].identifier, o->ids[k])) in = &all->v[j];
-        char verdict[320];
+        char verdict[1024];
         const char *kind = "ok";
+        const rds_cluster *cl = in ? NULL : fleet_cluster(fv, o->ids[k]);
+        if (cl) {
+            kind = cluster_verdict(sd, o, fv, cl, key_arn, verdict, sizeof verdict);
+            failing += !strcmp(kind, "failed");
+            printf("  %-40s %-8s %s\n", o->ids[k], kind, verdict);
+            continue;
+        }
         /* a source encrypted with another key: eligible when the strategy can
          * re-key and the campaign asks for it (its descriptor names the flag) */
-        json_t *rv = sd->rekey_option ? json_object_get(o->extra, sd->rekey_option) : NULL;
-        bool rekey = json_is_true(rv) || (json_is_string(rv) && opt_truthy(json_string_value(rv)));
+        bool rekey = dry_rekey(sd, o);
         if (!in) {
             kind = "failed";
             snprintf(verdict, sizeof verdict, "not found in %s", o->region);
@@ -463,7 +586,6 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
         if (strcmp(kind, "ok")) failing += !strcmp(kind, "failed");
         printf("  %-40s %-8s %s\n", o->ids[k], kind, verdict);
     }
-    rds_instance_list_free(all);
     return failing;
 }
 
@@ -494,6 +616,7 @@ static int run(sub_opts *o, fc_config *cfg)
     kms_key *key = NULL;
     aws_identity *who = NULL;
     rds_quota_list *q = NULL;
+    fleet_view fv = {0};
     char **members = NULL;
     char *spec = NULL;
 
@@ -526,8 +649,6 @@ static int run(sub_opts *o, fc_config *cfg)
     c = aws_session_client(sess);
     aws_error e;
     aws_error_clear(&e);
-    if (o->have_select && (rc = resolve_selector(c, o)) != CLI_OK) goto cleanup;
-    if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
     rc = CLI_FAIL;
     if (!kms_describe_key(c, o->kms_key, &key, &e)) {
         if (e.kind == AWS_ERR_NOT_FOUND)
@@ -542,6 +663,11 @@ static int run(sub_opts *o, fc_config *cfg)
         goto cleanup;
     }
     key_arn = key->arn;
+    /* the selector after the key: encrypted=not-campaign-key compares with it */
+    if (o->have_select && (rc = resolve_selector(c, o, key_arn)) != CLI_OK) goto cleanup;
+    if ((rc = fleet_load(c, &fv)) != CLI_OK || (rc = fold_members(o, &fv)) != CLI_OK) goto cleanup;
+    if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
+    rc = CLI_FAIL;
     aws_error_clear(&e);
     if (sts_get_caller_identity(c, &who, &e)) fc_strlcpy(account, who->account, sizeof account);
     else {
@@ -562,10 +688,19 @@ static int run(sub_opts *o, fc_config *cfg)
         goto cleanup;
     }
     const rds_quota *qi = rds_quota_find(q, "DBInstances"), *qs = rds_quota_find(q, "ManualSnapshots");
+    const rds_quota *qc = rds_quota_find(q, "DBClusters");
     char why[512];
-    if (!rl_submit_quota_ok(qi ? (int)qi->max : -1, qi ? (int)qi->used : 0, o->nids * sd->quota_instances,
+    int inst_cost = 0, clu_cost = 0;
+    fleet_cost(&fv, o, sd, &inst_cost, &clu_cost);
+    if (!rl_submit_quota_ok(qi ? (int)qi->max : -1, qi ? (int)qi->used : 0, inst_cost,
                             qs ? (int)qs->max : -1, qs ? (int)qs->used : 0, sd->quota_snapshots, why, sizeof why)) {
         rc = cli_err(CLI_USAGE, "%s", why);
+        goto cleanup;
+    }
+    if (qc && qc->max >= 0 && (int)qc->used + clu_cost > (int)qc->max) {
+        rc = cli_err(CLI_USAGE, "DB cluster quota too low: %d clusters in use + %d encrypted targets = %d needed "
+                     "(each retired source cluster is kept), quota is %d", (int)qc->used, clu_cost,
+                     (int)qc->used + clu_cost, (int)qc->max);
         goto cleanup;
     }
 
@@ -575,7 +710,7 @@ checked:
     printf("  %s\n", sd->downtime_note);
     if (o->dry_run) {
         printf("preflight (AWS-level) verdicts:\n");
-        int failing = c ? dry_run_verdicts(c, sd, o, key_arn) : 0;
+        int failing = c ? dry_run_verdicts(c, sd, o, key_arn, &fv) : 0;
         if (!c)
             for (int x = 0; x < o->nids; x++) printf("  %-40s %-8s %s\n", o->ids[x], "ok", sd->dry_run_note);
         printf("dry run: nothing enqueued (%d of %d would fail preflight)\n", failing, o->nids);
@@ -636,6 +771,8 @@ cleanup:
     free(members);
     free(spec);
     rds_quota_list_free(q);
+    rds_instance_list_free(fv.inst);
+    rds_cluster_list_free(fv.clu);
     aws_identity_free(who);
     kms_key_free(key);
     aws_session_free(sess);

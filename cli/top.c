@@ -62,6 +62,19 @@ static void aws_view(store *s, const char *account, const char *region, top_view
     sargs_free(&names);
 }
 
+/* A cluster is one unit: "id (cluster: writer,reader…)", cut to the column. */
+static void cluster_label(top_instance *ti, const char *id, const char *members)
+{
+    size_t n = (size_t)snprintf(ti->id, sizeof ti->id, "%s (cluster:", id);
+    for (const char *m = members; *m && n < sizeof ti->id;) {
+        size_t l = strcspn(m, "\t\n");
+        n += (size_t)snprintf(ti->id + n, sizeof ti->id - n, " %.*s", (int)l, m);
+        m += strcspn(m, "\n");
+        if (*m) m++;
+    }
+    if (n < sizeof ti->id) snprintf(ti->id + n, sizeof ti->id - n, ")");
+}
+
 static void insert_slowest(top_view *v, const top_instance *ti)
 {
     int n = v->nslowest;
@@ -118,7 +131,7 @@ static int top_fill(store *s, const char *campaign, top_view *v)
     aws_view(s, account, region, v);
 
     static const char *const rf[] = {"state", "step", "attempt", "error", "step_started_ms", "stuck_ms",
-                                     "deadline_ms"};
+                                     "deadline_ms", "f.kind", "f.members"};
     sargs ids;
     sargs_init(&ids);
     store_instances(s, campaign, &ids);
@@ -130,6 +143,7 @@ static int top_fill(store *s, const char *campaign, top_view *v)
         top_instance ti;
         memset(&ti, 0, sizeof ti);
         fc_strlcpy(ti.id, ids.v[i], sizeof ti.id);
+        if (!strcmp(kv_str(&r, "f.kind"), "cluster")) cluster_label(&ti, ids.v[i], kv_str(&r, "f.members"));
         fc_strlcpy(ti.step, kv_str(&r, "step"), sizeof ti.step);
         ti.attempts = atoi(kv_str(&r, "attempt"));
         fc_strlcpy(ti.error, kv_str(&r, "error"), sizeof ti.error);

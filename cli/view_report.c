@@ -20,6 +20,16 @@ bool report_render_json(const report_meta *m, const report_row *rows, size_t n, 
         json_t *o = json_object(), *tabs = json_array();
         bool in_c = !r->unmanaged; /* before/after apply to campaign instances only */
         json_object_set_new(o, "instance", json_string(r->instance));
+        json_object_set_new(o, "kind", json_string(r->kind[0] ? r->kind : "instance"));
+        if (r->members[0]) {
+            json_t *mem = json_array();
+            for (const char *p = r->members; *p;) {
+                size_t l = strcspn(p, ",");
+                json_array_append_new(mem, json_stringn(p, l));
+                p += l + (p[l] == ',');
+            }
+            json_object_set_new(o, "members", mem);
+        }
         json_object_set_new(o, "campaign", in_c ? json_string(r->campaign) : json_null());
         json_object_set_new(o, "state", json_string(r->state));
         json_object_set_new(o, "strategy", jstr_or_null(r->strategy));

@@ -21,6 +21,8 @@ typedef struct report_table {
 
 typedef struct report_row {
     char instance[64];
+    char kind[16];           /* "cluster" for an Aurora cluster (one unit), else "instance" */
+    char members[512];       /* a cluster's members, writer first, comma-separated */
     char campaign[48];
     char state[24];
     char strategy[32];

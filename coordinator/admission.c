@@ -4,7 +4,9 @@
  * campaigns, and quota headroom: DB instances and manual snapshots from
  * DescribeAccountAttributes minus what in-flight instances may still create
  * (the strategy's descriptor says how many: quota_instances and
- * quota_snapshots, e.g. one DB instance and two manual snapshots; retired
+ * quota_snapshots, e.g. one DB instance and two manual snapshots, until
+ * the steps set the facts q_inst/q_snap/q_clu from what the source really
+ * needs: a DB cluster reserves one cluster and its members; retired
  * sources stay and are counted by AWS; a strategy with uses_aws false is
  * admitted without asking AWS). The instance records are read
  * BEFORE the quota call, so a resource created in between is counted twice
@@ -44,7 +46,7 @@ region_aws *coord_region(coord *c, const char *region, const char *account)
     r->c = aws_session_client(r->sess);
     fc_strlcpy(r->region, region, sizeof r->region);
     fc_strlcpy(r->account, account, sizeof r->account);
-    r->inst_max = r->snap_max = -1;
+    r->inst_max = r->snap_max = r->clu_max = -1;
     c->nregions++;
     return r;
 }
@@ -53,7 +55,7 @@ region_aws *coord_region(coord *c, const char *region, const char *account)
  * taken together with it (from the scan that ran just BEFORE the call), so
  * used + reserved never misses a resource created in between; instances
  * admitted later add their full cost until the next refresh. */
-static bool refresh_quota(region_aws *r, int res_inst, int res_snap)
+static bool refresh_quota(region_aws *r, int res_inst, int res_snap, int res_clu)
 {
     if (r->quota_ms && fc_mono_ms() - r->quota_ms < QUOTA_TTL_MS) return true;
     rds_quota_list *q = NULL;
@@ -69,10 +71,14 @@ static bool refresh_quota(region_aws *r, int res_inst, int res_snap)
     r->inst_used = i ? (int)i->used : 0;
     r->snap_max = s ? (int)s->max : -1;
     r->snap_used = s ? (int)s->used : 0;
+    const rds_quota *cq = rds_quota_find(q, "DBClusters");
+    r->clu_max = cq ? (int)cq->max : -1;
+    r->clu_used = cq ? (int)cq->used : 0;
     rds_quota_list_free(q);
     r->quota_ms = fc_mono_ms();
     r->res_inst = res_inst;
     r->res_snap = res_snap;
+    r->res_clu = res_clu;
     r->admitted_since = 0;
     return true;
 }
@@ -102,6 +108,7 @@ void admit(coord *c)
                 if (!strcmp(iv->state, "running") || !strcmp(iv->state, "waiting_approval")) {
                     in.inst_reserved += iv->q_inst > 0 ? iv->q_inst : 0;
                     in.snap_reserved += iv->q_snap > 0 ? iv->q_snap : 0;
+                    in.clu_reserved += iv->q_clu > 0 ? iv->q_clu : 0;
                 }
             }
         }
@@ -109,15 +116,18 @@ void admit(coord *c)
         region_aws *r = NULL;
         if (si->uses_aws) {
             r = coord_region(c, cv->region, cv->account);
-            if (!r || !refresh_quota(r, in.inst_reserved, in.snap_reserved)) continue;
+            if (!r || !refresh_quota(r, in.inst_reserved, in.snap_reserved, in.clu_reserved)) continue;
             in.inst_reserved = r->res_inst + r->admitted_since * in.inst_cost;
             in.snap_reserved = r->res_snap + r->admitted_since * in.snap_cost;
             in.inst_max = r->inst_max;
             in.inst_used = r->inst_used;
             in.snap_max = r->snap_max;
             in.snap_used = r->snap_used;
+            in.clu_max = r->clu_max;
+            in.clu_used = r->clu_used;
+            in.clu_reserved = r->res_clu;
         } else {
-            in.inst_max = in.snap_max = -1;
+            in.inst_max = in.snap_max = in.clu_max = -1;
         }
         const char *why = NULL;
         int room = rl_admit_headroom(&in, &why);

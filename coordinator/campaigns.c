@@ -45,6 +45,7 @@ static bool scan_batch(coord *c, camp_view *cv, const sargs *ids, size_t from, s
         iv->deadline_ms = e->deadline_ms;
         iv->q_inst = e->q_inst_set ? e->q_inst : 1;
         iv->q_snap = e->q_snap_set ? e->q_snap : 2;
+        iv->q_clu = e->q_clu;
         iv->attempt = e->attempt;
         if (!strcmp(iv->state, "pending")) cv->pending++;
         else if (terminal(iv->state)) cv->terminal++;

@@ -30,6 +30,7 @@ typedef struct inst_view {
     int64_t deadline_ms;
     bool lease_held;
     int q_inst, q_snap;     /* resources this in-flight instance may still create */
+    int q_clu;              /* DB clusters it may still create (facts set by the steps; 0 when absent) */
 } inst_view;
 
 typedef struct camp_view {
@@ -53,7 +54,8 @@ typedef struct region_aws {
     /* quota cache (DescribeAccountAttributes) */
     int64_t quota_ms;
     int inst_max, inst_used, snap_max, snap_used;
-    int res_inst, res_snap;  /* in-flight reservations when the quota was read */
+    int clu_max, clu_used;   /* DBClusters quota (-1: unknown) */
+    int res_inst, res_snap, res_clu;  /* in-flight reservations when the quota was read */
     int admitted_since;      /* admitted after that read (full cost each) */
     /* poller state per kind: 0 db, 1 snap */
     int64_t last_poll_ms[2];

@@ -165,5 +165,6 @@ const char *kms_encryption_type(bool encrypted, const char *key_manager)
     if (!encrypted) return "none";
     if (key_manager && !strcmp(key_manager, "AWS")) return "kms-aws-managed";
     if (key_manager && !strcmp(key_manager, "CUSTOMER")) return "kms-customer-managed";
+    if (key_manager && !strcmp(key_manager, "AWS_OWNED")) return "aws-owned";
     return "kms";
 }

@@ -37,7 +37,9 @@ void kms_alias_list_free(kms_alias_list *l);
 
 /* The encryption type a compliance report shows: "none" (unencrypted),
  * "kms-aws-managed" (KeyManager AWS: aws/rds), "kms-customer-managed"
- * (KeyManager CUSTOMER), "kms" (encrypted, manager unknown). */
+ * (KeyManager CUSTOMER), "aws-owned" (key_manager "AWS_OWNED": an AWS owned
+ * key, StorageEncryptionType sse-rds, no key ARN), "kms" (encrypted, manager
+ * unknown). */
 const char *kms_encryption_type(bool encrypted, const char *key_manager);
 
 /* key: id, key ARN, "alias/name" or alias ARN. NOT_FOUND when missing. */

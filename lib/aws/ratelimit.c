@@ -174,6 +174,10 @@ int rl_admit_headroom(const admit_input *in, const char **why)
             w = "manual snapshot quota";
         }
     }
+    if (in->clu_max >= 0 && in->clu_reserved > 0 && in->clu_max - in->clu_used - in->clu_reserved <= 0 && best > 0) {
+        best = 0;
+        w = "DB cluster quota";
+    }
     if (best < 0) best = 0;
     if (why) *why = w;
     return best;

@@ -76,6 +76,11 @@ typedef struct admit_input {
     int inst_max, inst_used, inst_reserved;  /* reserved: DB instances in-flight ones have still to create */
     int snap_max, snap_used, snap_reserved;  /* reserved: snapshots in-flight ones have still to create */
     int inst_cost, snap_cost;                /* per new instance (1, 2) */
+    /* DB clusters: a source's kind is known only after its preflight (facts
+     * q_clu/q_inst set from the real cluster), so a new admission costs no
+     * cluster; none is admitted while in-flight clusters (clu_reserved > 0)
+     * take every free cluster of the quota */
+    int clu_max, clu_used, clu_reserved;
 } admit_input;
 /* How many instances may be admitted now (≥ 0); *why names the binding limit. */
 int rl_admit_headroom(const admit_input *in, const char **why);

@@ -340,7 +340,7 @@ bool store_campaign_scan(store *s, const char *campaign, const char *const *ids,
     }
     for (size_t i = 0; i < n; i++) {
         const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 8) {
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 9) {
             freeReplyObject(r);
             return false;
         }
@@ -355,6 +355,7 @@ bool store_campaign_scan(store *s, const char *campaign, const char *const *ids,
         o->q_snap_set = *reply_str(e, 5);
         o->q_snap = atoi(reply_str(e, 5));
         o->attempt = atoi(reply_str(e, 6));
+        o->q_clu = atoi(reply_str(e, 8));
         o->lease_held = e->element[7]->type == REDIS_REPLY_INTEGER && e->element[7]->integer == 1;
     }
     freeReplyObject(r);

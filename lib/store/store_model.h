@@ -93,8 +93,8 @@ typedef struct store_scan_row {
     char epoch[32];
     int attempt;
     int64_t deadline_ms;
-    int q_inst, q_snap;        /* f.q_inst, f.q_snap ... */
-    bool q_inst_set, q_snap_set; /* ... when the record has them (non-empty) */
+    int q_inst, q_snap, q_clu; /* f.q_inst, f.q_snap, f.q_clu (a DB cluster) ... */
+    bool q_inst_set, q_snap_set; /* ... when the record has them (non-empty; q_clu: 0 when absent) */
     bool lease_held;
 } store_scan_row;
 /* Rows of ids[0..n) of campaign into out[0..n), one round trip. False on a

@@ -19,21 +19,26 @@ static void test_admit_table(void **state)
         int want;
         const char *why;
     } t[] = {
-        /* mp, infl, rlim, rinfl, imax, iused, ires, smax, sused, sres, icost, scost */
-        {{3, 0, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2}, 3, "campaign max-parallel"},
-        {{3, 3, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2}, 0, "campaign max-parallel"},
-        {{3, 5, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2}, 0, "campaign max-parallel"},
-        {{10, 0, 4, 3, -1, 0, 0, -1, 0, 0, 1, 2}, 1, "account/region in-flight limit"},
+        /* mp, infl, rlim, rinfl, imax, iused, ires, smax, sused, sres, icost, scost, cmax, cused, cres */
+        {{3, 0, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2, -1, 0, 0}, 3, "campaign max-parallel"},
+        {{3, 3, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2, -1, 0, 0}, 0, "campaign max-parallel"},
+        {{3, 5, 0, 0, -1, 0, 0, -1, 0, 0, 1, 2, -1, 0, 0}, 0, "campaign max-parallel"},
+        {{10, 0, 4, 3, -1, 0, 0, -1, 0, 0, 1, 2, -1, 0, 0}, 1, "account/region in-flight limit"},
         /* A7: N=6, DB quota 13 (2N+1), snapshot quota 6, max-parallel 5 → 3 */
-        {{5, 0, 0, 0, 13, 6, 0, 6, 0, 0, 1, 2}, 3, "manual snapshot quota"},
+        {{5, 0, 0, 0, 13, 6, 0, 6, 0, 0, 1, 2, -1, 0, 0}, 3, "manual snapshot quota"},
         /* two in flight, one made both snapshots, one made none yet */
-        {{5, 2, 0, 0, 13, 6, 2, 6, 2, 2, 1, 2}, 1, "manual snapshot quota"},
-        {{5, 3, 0, 0, 13, 8, 1, 6, 6, 0, 1, 2}, 0, "manual snapshot quota"},
+        {{5, 2, 0, 0, 13, 6, 2, 6, 2, 2, 1, 2, -1, 0, 0}, 1, "manual snapshot quota"},
+        {{5, 3, 0, 0, 13, 8, 1, 6, 6, 0, 1, 2, -1, 0, 0}, 0, "manual snapshot quota"},
         /* DB instances binding: 10 max, 9 used */
-        {{5, 0, 0, 0, 10, 9, 0, 100, 0, 0, 1, 2}, 1, "DB instance quota"},
-        {{5, 0, 0, 0, 10, 9, 1, 100, 0, 0, 1, 2}, 0, "DB instance quota"},
+        {{5, 0, 0, 0, 10, 9, 0, 100, 0, 0, 1, 2, -1, 0, 0}, 1, "DB instance quota"},
+        {{5, 0, 0, 0, 10, 9, 1, 100, 0, 0, 1, 2, -1, 0, 0}, 0, "DB instance quota"},
         /* over-used quota never goes negative */
-        {{5, 0, 0, 0, 10, 12, 0, 100, 0, 0, 1, 2}, 0, "DB instance quota"},
+        {{5, 0, 0, 0, 10, 12, 0, 100, 0, 0, 1, 2, -1, 0, 0}, 0, "DB instance quota"},
+        /* DB clusters: in-flight clusters take the last free ones → nothing admitted */
+        {{5, 0, 0, 0, 100, 0, 0, 100, 0, 0, 1, 2, 10, 8, 2}, 0, "DB cluster quota"},
+        {{5, 0, 0, 0, 100, 0, 0, 100, 0, 0, 1, 2, 10, 8, 1}, 5, "campaign max-parallel"},
+        /* a full cluster quota alone holds nothing (no cluster in flight) */
+        {{5, 0, 0, 0, 100, 0, 0, 100, 0, 0, 1, 2, 10, 10, 0}, 5, "campaign max-parallel"},
     };
     for (size_t i = 0; i < FC_ARRAY_LEN(t); i++) {
         const char *why = NULL;

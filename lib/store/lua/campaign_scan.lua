@@ -4,17 +4,19 @@
 -- the {C} hash tag.
 -- KEYS[2i-1] record of instance i, KEYS[2i] its lease
 -- Returns one entry per instance: {state, step, epoch, deadline_ms, f.q_inst,
--- f.q_snap, attempt, lease} where lease is 1 when the lease key exists and
+-- f.q_snap, attempt, lease, f.q_clu} where lease is 1 when the lease key exists and
 -- the instance is in flight (not pending and not terminal), else 0; absent
 -- fields are nil, exactly as HMGET answers.
 local terminal = {done = true, failed = true, skipped = true, aborted = true}
 local out = {}
 for i = 1, #KEYS, 2 do
-  local r = redis.call('HMGET', KEYS[i], 'state', 'step', 'epoch', 'deadline_ms', 'f.q_inst', 'f.q_snap', 'attempt')
+  local r = redis.call('HMGET', KEYS[i], 'state', 'step', 'epoch', 'deadline_ms', 'f.q_inst', 'f.q_snap', 'attempt', 'f.q_clu')
+  local clu = r[8]
   local st = r[1] or ''
   local lease = 0
   if st ~= 'pending' and not terminal[st] then lease = redis.call('EXISTS', KEYS[i + 1]) end
   r[8] = lease
+  r[9] = clu
   out[#out + 1] = r
 end
 return out

@@ -4,6 +4,7 @@
  * checks the lease before every mutating call. Waits never sleep: they
  * return STEP_WAIT on the fleet poller's cache. */
 #include "offline.h"
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "secrets.h"
@@ -60,6 +61,12 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     bool renamed = false;
     if (!rds_describe_db_instance(c, id, &i, &e)) {
         if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances");
+        /* a DB cluster (the whole cluster is one source: offline_cluster) */
+        step_rc crc = STEP_OK;
+        bool crenamed = false;
+        int isc = awscluster_probe(ctx, res, c, id, &crenamed, &crc);
+        if (isc < 0) return crc;
+        if (isc > 0) return awscluster_preflight(ctx, res, crenamed, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
         /* resumed after the source was already renamed by us */
         char ret[64];
         retired_name(ctx, ret, sizeof ret);
@@ -77,6 +84,19 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
      * verdict; the key verdict itself only before our rename (after it the
      * source was already judged eligible) */
     bool rekey = step_ctx_opt_bool(ctx, "rekey");
+    if (i->cluster_id[0] && !strcmp(i->cluster_id, id)) {
+        /* the writer named like its cluster: the cluster is the source */
+        rds_instance_free(i);
+        step_ctx_set_fact(ctx, "kind", "cluster");
+        return awscluster_preflight(ctx, res, false, rekey, "rekey", "aurora-postgresql");
+    }
+    if (i->cluster_id[0]) {
+        snprintf(res->reason, sizeof res->reason,
+                 "instance %s is a member of cluster %s: submit the cluster (its members move with it)", id,
+                 i->cluster_id);
+        rds_instance_free(i);
+        return STEP_FAIL;
+    }
     step_rc rc = awsstep_source_key(ctx, res, c, i, rekey, "rekey", false);
     if (rc != STEP_OK) {
         /* KMS busy */
@@ -111,6 +131,7 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
 {
     char ret[64];
     retired_name(ctx, ret, sizeof ret);
+    if (awscluster_is(ctx)) return awscluster_rename_source(ctx, res, ret);
     step_cache_view v;
     if (step_ctx_fact(ctx, "renamed_at"))
         return awsstep_await(ctx, res, "db", ret, "renamed_at", ST_PARKED, ST_BAD_DB, &v);
@@ -179,6 +200,7 @@ static step_rc s_stop_source(step_ctx *ctx, step_result *res)
 {
     char ret[64];
     retired_name(ctx, ret, sizeof ret);
+    if (awscluster_is(ctx)) return awscluster_stop(ctx, res, ret);
     step_cache_view v;
     if (step_ctx_fact(ctx, "stop_at"))
         return awsstep_await(ctx, res, "db", ret, "stop_at", ST_STOPPED, ST_BAD_DB, &v);
@@ -227,6 +249,13 @@ static step_rc snapshot_like(step_ctx *ctx, step_result *res, bool copy)
 {
     char ret[64];
     retired_name(ctx, ret, sizeof ret);
+    if (awscluster_is(ctx)) {
+        /* a cluster snapshot cannot be copied to the key when unencrypted or
+         * under an AWS owned key: the restore takes the key instead */
+        char sid[64];
+        awsstep_name(ctx, "snap", sid, sizeof sid);
+        return copy ? STEP_OK : awscluster_snapshot(ctx, res, ret, sid);
+    }
     awsstep_snap_spec sp = {.copy = copy, .of = ret, .busy = "retired source busy", .quota_facts = true};
     return awsstep_snapshot_like(ctx, res, &sp);
 }
@@ -254,6 +283,11 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     const char *key = step_ctx_campaign_field(ctx, "kms_key_arn");
     char eid[64];
     awsstep_name(ctx, "enc", eid, sizeof eid);
+    if (awscluster_is(ctx)) {
+        char sid[64];
+        awsstep_name(ctx, "snap", sid, sizeof sid);
+        return awscluster_restore(ctx, res, id, sid);
+    }
     step_cache_view v;
     if (step_ctx_fact(ctx, "restore_at")) {
         step_rc rc = awsstep_await(ctx, res, "db", id, "restore_at", ST_AVAILABLE, ST_BAD_DB, &v);
@@ -296,6 +330,7 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
 static step_rc s_configure_target(step_ctx *ctx, step_result *res)
 {
     const char *id = step_ctx_instance(ctx);
+    if (awscluster_is(ctx)) return awscluster_configure(ctx, res, id);
     int want = fact_int(ctx, "backup_retention", -1), have = fact_int(ctx, "target_backup_retention", -1);
     step_cache_view v;
     if (step_ctx_fact(ctx, "configure_at"))
@@ -309,6 +344,11 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
 {
     char ret[64], arn[256];
     retired_name(ctx, ret, sizeof ret);
+    if (awscluster_is(ctx)) {
+        /* started again for its snapshot: stopped for good, then tagged */
+        step_rc rc = awscluster_stop(ctx, res, ret);
+        return rc == STEP_OK ? awscluster_tag(ctx, res, ret, "retired-source") : rc;
+    }
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
     snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
@@ -326,8 +366,18 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
 }
 
 /* ---- cleanup: intermediate snapshots go unless --keep-snapshots ---- */
+static step_rc cleanup_cluster(step_ctx *ctx, step_result *res)
+{
+    step_rc rc = awscluster_promote(ctx, res, step_ctx_instance(ctx));
+    if (rc != STEP_OK || !strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return rc;
+    char sid[64];
+    awsstep_name(ctx, "snap", sid, sizeof sid);
+    return awscluster_delete_snapshot(ctx, res, sid);
+}
+
 static step_rc s_cleanup(step_ctx *ctx, step_result *res)
 {
+    if (awscluster_is(ctx)) return cleanup_cluster(ctx, res);
     step_rc prc = awsstep_promote_target(ctx, res, step_ctx_instance(ctx));
     if (prc != STEP_OK) return prc;
     if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return STEP_OK;

@@ -135,9 +135,33 @@ bool awsstep_same_key(const char *key, const char *want)
 step_rc awsstep_source_key(step_ctx *ctx, step_result *res, aws_client *c, const rds_instance *i, bool rekey,
                            const char *rekey_flag, bool verdict)
 {
+    awsstep_key_src k = {i->storage_encrypted, i->kms_key_id, i->storage_encryption_type};
+    return awsstep_key_verdict(ctx, res, c, &k, rekey, rekey_flag, verdict);
+}
+
+step_rc awsstep_key_verdict(step_ctx *ctx, step_result *res, aws_client *c, const awsstep_key_src *src, bool rekey,
+                            const char *rekey_flag, bool verdict)
+{
     const char *want = step_ctx_campaign_field(ctx, "kms_key_arn");
-    const char *kms = i->storage_encrypted ? i->kms_key_id : "";
-    step_ctx_set_fact(ctx, "source_encrypted", i->storage_encrypted ? "1" : "0");
+    const char *kms = src->encrypted ? src->kms : "";
+    step_ctx_set_fact(ctx, "source_encrypted", src->encrypted ? "1" : "0");
+    step_ctx_set_fact(ctx, "source_encryption_type", src->enc_type ? src->enc_type : "");
+    if (src->encrypted && !*kms) {
+        /* an AWS owned key (sse-rds, the 2026 Aurora default): not in the
+         * account, nothing to describe; re-keyed by a restore with the key */
+        step_ctx_set_fact(ctx, "source_kms", "");
+        step_ctx_set_fact(ctx, "source_key_manager", "AWS_OWNED");
+        if (!verdict) return STEP_OK;
+        if (!rekey) {
+            snprintf(res->reason, sizeof res->reason,
+                     "already encrypted with an AWS owned key (sse-rds); --%s to move it to the campaign key",
+                     rekey_flag);
+            return STEP_SKIP;
+        }
+        step_ctx_set_fact(ctx, "rekey_from", "aws-owned");
+        log_info("source encrypted with an AWS owned key: re-keyed to the campaign key", "to=%s", want);
+        return STEP_OK;
+    }
     /* the key's manager, asked once per key (preflight runs again while it waits) */
     const char *had = step_ctx_fact(ctx, "source_kms"), *mgr = step_ctx_fact(ctx, "source_key_manager");
     bool known = had && mgr && !strcmp(had, kms) && (*mgr || !*kms);

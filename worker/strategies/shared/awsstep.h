@@ -44,6 +44,17 @@ bool awsstep_same_key(const char *key, const char *want);
 step_rc awsstep_source_key(step_ctx *ctx, step_result *res, aws_client *c, const rds_instance *i, bool rekey,
                            const char *rekey_flag, bool verdict);
 
+/* The same verdict from a source's encryption alone (clusters too):
+ * encrypted, its key ARN ("" for an AWS owned key: source_key_manager
+ * AWS_OWNED) and StorageEncryptionType (fact source_encryption_type). */
+typedef struct awsstep_key_src {
+    bool encrypted;
+    const char *kms;
+    const char *enc_type;
+} awsstep_key_src;
+step_rc awsstep_key_verdict(step_ctx *ctx, step_result *res, aws_client *c, const awsstep_key_src *src, bool rekey,
+                            const char *rekey_flag, bool verdict);
+
 /* ---- the source → encrypted copy → restore path shared by offline and
  * pg-logical (names fc-<campaign>-<instance>-snap / -enc) ---- */
 extern const char *const awsstep_st_available[]; /* {"available"} */

@@ -1,0 +1,688 @@
+/* awscluster — see awscluster.h. */
+#include "awscluster.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEASE_LOST(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
+#define NO_CLIENT(res) (snprintf((res)->reason, sizeof (res)->reason, "no AWS client"), STEP_RETRY)
+
+static step_rc wait_for(step_result *res, int ms, const char *fmt, const char *a, const char *b)
+{
+    res->wait_ms = ms;
+    snprintf(res->reason, sizeof res->reason, fmt, a, b ? b : "");
+    return STEP_WAIT;
+}
+
+static const char *fact_or(step_ctx *ctx, const char *f, const char *dflt)
+{
+    const char *v = step_ctx_fact(ctx, f);
+    return v && *v ? v : dflt;
+}
+
+static int fact_int(step_ctx *ctx, const char *f, int dflt)
+{
+    const char *v = step_ctx_fact(ctx, f);
+    return v && *v ? atoi(v) : dflt;
+}
+
+static bool has_tag(const aws_tag *t, size_t n, const char *k, const char *v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t[i].key, k) && (!v || !strcmp(t[i].value, v))) return true;
+    return false;
+}
+
+bool awscluster_is(step_ctx *ctx)
+{
+    const char *k = step_ctx_fact(ctx, "kind");
+    return k && !strcmp(k, "cluster");
+}
+
+int awscluster_probe(step_ctx *ctx, step_result *res, aws_client *c, const char *id, bool *renamed, step_rc *rc)
+{
+    char ret[64];
+    awsstep_name(ctx, "retired", ret, sizeof ret);
+    const char *names[2] = {id, ret};
+    for (int k = 0; k < 2; k++) {
+        rds_cluster *cl = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (rds_describe_db_cluster(c, names[k], &cl, &e)) {
+            rds_cluster_free(cl);
+            *renamed = k == 1;
+            step_ctx_set_fact(ctx, "kind", "cluster");
+            return 1;
+        }
+        if (e.kind != AWS_ERR_NOT_FOUND) {
+            *rc = awsstep_fail(res, &e, "DescribeDBClusters");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+size_t awscluster_members(step_ctx *ctx, awscluster_member *m, size_t cap)
+{
+    char buf[4096];
+    fc_strlcpy(buf, fact_or(ctx, "members", ""), sizeof buf);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+        char *f[5] = {0};
+        int nf = 0;
+        for (char *p = line; nf < 5; nf++) {
+            f[nf] = p;
+            char *t = strchr(p, '\t');
+            if (!t) {
+                nf++;
+                break;
+            }
+            *t = 0;
+            p = t + 1;
+        }
+        if (nf < 5) continue;
+        memset(&m[n], 0, sizeof m[n]);
+        fc_strlcpy(m[n].id, f[0], sizeof m[n].id);
+        m[n].writer = !strcmp(f[1], "1");
+        m[n].tier = atoi(f[2]);
+        fc_strlcpy(m[n].cls, f[3], sizeof m[n].cls);
+        fc_strlcpy(m[n].param_group, f[4], sizeof m[n].param_group);
+        n++;
+    }
+    return n;
+}
+
+void awscluster_member_retired(step_ctx *ctx, const char *member, char *out, size_t cap)
+{
+    if (!step_resource_name(step_ctx_campaign(ctx), member, "retired", out, cap)) snprintf(out, cap, "fc-invalid");
+}
+
+/* ------------------------------------------------------------ preflight */
+/* The members as facts: writer first, each described for class, parameter
+ * group and tags. */
+static step_rc learn_members(step_ctx *ctx, step_result *res, aws_client *c, const rds_cluster *cl)
+{
+    char lines[4096] = "", tags[2048] = "";
+    size_t nl = 0, nt = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < cl->n_members; k++) {
+            const rds_cluster_member *m = &cl->members[k];
+            if (m->is_writer != (pass == 0)) continue;
+            rds_instance *i = NULL;
+            aws_error e;
+            aws_error_clear(&e);
+            if (!rds_describe_db_instance(c, m->instance_id, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances (member)");
+            nl += (size_t)snprintf(lines + nl, nl < sizeof lines ? sizeof lines - nl : 0, "%s\t%d\t%d\t%s\t%s\n",
+                                   i->identifier, m->is_writer ? 1 : 0,
+                                   i->promotion_tier == RDS_UNSET ? 1 : i->promotion_tier, i->instance_class,
+                                   i->n_param_groups ? i->param_groups[0].name : "");
+            for (size_t t = 0; t < i->n_tags && nt < sizeof tags; t++) {
+                if (!strncmp(i->tags[t].key, "aws:", 4) || !strncmp(i->tags[t].key, "fleetcrypt", 10)) continue;
+                nt += (size_t)snprintf(tags + nt, sizeof tags - nt, "%s\t%s\t%s\n", i->identifier, i->tags[t].key,
+                                       i->tags[t].value);
+            }
+            rds_instance_free(i);
+        }
+    }
+    if (nl >= sizeof lines || nt >= sizeof tags) {
+        snprintf(res->reason, sizeof res->reason, "cluster %s: too many members or member tags to record",
+                 cl->identifier);
+        return STEP_FAIL;
+    }
+    step_ctx_set_fact(ctx, "members", lines);
+    step_ctx_set_fact(ctx, "member_tags", tags);
+    return STEP_OK;
+}
+
+static void learn_cluster(step_ctx *ctx, const rds_cluster *cl)
+{
+    step_ctx_set_fact(ctx, "engine", cl->engine);
+    step_ctx_set_fact(ctx, "engine_version", cl->engine_version);
+    step_ctx_set_fact(ctx, "cluster_param_group", cl->param_group);
+    step_ctx_set_fact(ctx, "subnet_group", cl->subnet_group);
+    char sgs[512] = "";
+    size_t n = 0;
+    for (size_t k = 0; k < cl->n_vpc_sg_ids && n < sizeof sgs; k++)
+        n += (size_t)snprintf(sgs + n, sizeof sgs - n, "%s%s", k ? "," : "", cl->vpc_sg_ids[k]);
+    step_ctx_set_fact(ctx, "sgs", sgs);
+    step_ctx_set_factf(ctx, "port", "%d", cl->port);
+    step_ctx_set_factf(ctx, "backup_retention", "%d", cl->backup_retention);
+    step_ctx_set_factf(ctx, "deletion_protection", "%d", cl->deletion_protection ? 1 : 0);
+    char tags[1024] = "";
+    n = 0;
+    for (size_t k = 0; k < cl->n_tags && k < 20 && n < sizeof tags; k++) {
+        if (!strncmp(cl->tags[k].key, "aws:", 4) || !strncmp(cl->tags[k].key, "fleetcrypt", 10)) continue;
+        n += (size_t)snprintf(tags + n, sizeof tags - n, "%s\t%s\n", cl->tags[k].key, cl->tags[k].value);
+    }
+    if (n < sizeof tags) step_ctx_set_fact(ctx, "tags", tags);
+}
+
+static step_rc judge(step_ctx *ctx, step_result *res, aws_client *c, const rds_cluster *cl, bool renamed, bool rekey,
+                     const char *flag, const char *engine_prefix)
+{
+    awsstep_key_src k = {cl->storage_encrypted, cl->kms_key_id, cl->storage_encryption_type};
+    step_rc rc = awsstep_key_verdict(ctx, res, c, &k, rekey, flag, false);
+    if (rc != STEP_OK) return rc;
+    if (strncmp(cl->engine, engine_prefix, strlen(engine_prefix))) {
+        snprintf(res->reason, sizeof res->reason, "cluster engine %s is not supported (%s only)", cl->engine,
+                 engine_prefix);
+        return STEP_FAIL;
+    }
+    if (!renamed && (rc = awsstep_key_verdict(ctx, res, c, &k, rekey, flag, true)) != STEP_OK) return rc;
+    if (!renamed && strcmp(cl->status, "available") && strcmp(cl->status, "stopped"))
+        return wait_for(res, 10000, "cluster is %s; waiting for available or stopped%s", cl->status, NULL);
+    if (cl->n_members == 0 && !step_ctx_fact(ctx, "members")) {
+        snprintf(res->reason, sizeof res->reason, "cluster %s has no instances", cl->identifier);
+        return STEP_FAIL;
+    }
+    if (cl->n_members > AWSCLUSTER_MAX_MEMBERS) {
+        snprintf(res->reason, sizeof res->reason, "cluster %s has %zu members (at most %d)", cl->identifier,
+                 cl->n_members, AWSCLUSTER_MAX_MEMBERS);
+        return STEP_FAIL;
+    }
+    return STEP_OK;
+}
+
+step_rc awscluster_preflight(step_ctx *ctx, step_result *res, bool renamed, bool rekey, const char *rekey_flag,
+                             const char *engine_prefix)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    char ret[64];
+    awsstep_name(ctx, "retired", ret, sizeof ret);
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, renamed ? ret : step_ctx_instance(ctx), &cl, &e))
+        return awsstep_fail(res, &e, "DescribeDBClusters");
+    step_rc rc = judge(ctx, res, c, cl, renamed, rekey, rekey_flag, engine_prefix);
+    if (rc == STEP_OK && !renamed) {
+        learn_cluster(ctx, cl);
+        rc = learn_members(ctx, res, c, cl);
+    }
+    if (rc == STEP_OK) {
+        awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
+        size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
+        /* what this cluster may still create: one cluster, its members, one snapshot */
+        if (!step_ctx_fact(ctx, "restore_at")) {
+            step_ctx_set_factf(ctx, "q_inst", "%zu", n);
+            step_ctx_set_fact(ctx, "q_clu", "1");
+        }
+        if (!step_ctx_fact(ctx, "snap_at")) step_ctx_set_fact(ctx, "q_snap", "1");
+        if (renamed) awsstep_mark(ctx, "renamed_at");
+        log_info("cluster source", "cluster=%s members=%zu encryption=%s", cl->identifier, n,
+                 cl->storage_encryption_type);
+    }
+    rds_cluster_free(cl);
+    return rc;
+}
+
+/* ------------------------------------------------------------ rename, stop */
+static step_rc rename_cluster(step_ctx *ctx, step_result *res, aws_client *c, const char *id, const char *to)
+{
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, id, &cl, &e)) {
+        if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusters");
+        awsstep_mark(ctx, "renamed_at"); /* our earlier attempt got through */
+        return STEP_OK;
+    }
+    char st[48];
+    fc_strlcpy(st, cl->status, sizeof st);
+    rds_cluster_free(cl);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error_clear(&e);
+    if (!strcmp(st, "stopped")) {
+        if (rds_start_db_cluster(c, id, NULL, &e) || !strcmp(e.code, "InvalidDBClusterStateFault"))
+            return wait_for(res, 5000, "starting the stopped source cluster %s to rename it%s", id, NULL);
+        return awsstep_fail(res, &e, "StartDBCluster");
+    }
+    if (strcmp(st, "available")) return wait_for(res, 3000, "source cluster %s is %s", id, st);
+    rds_modify_cluster_opts o;
+    rds_modify_cluster_opts_init(&o);
+    o.identifier = id;
+    o.new_identifier = to;
+    o.apply_immediately = true;
+    if (!rds_modify_db_cluster(c, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBClusterStateFault"))
+            return wait_for(res, 3000, "source cluster busy: %.300s%s", e.message, NULL);
+        return awsstep_fail(res, &e, "ModifyDBCluster (rename source)");
+    }
+    awsstep_mark(ctx, "renamed_at");
+    log_info("source cluster renamed", "from=%s to=%s", id, to);
+    return wait_for(res, 1000, "renaming cluster %s to %s", id, to);
+}
+
+/* Each source member still under its name (and in the renamed cluster) is
+ * renamed to its retired name; STEP_OK once none is left. */
+static step_rc rename_members(step_ctx *ctx, step_result *res, aws_client *c, const char *cluster)
+{
+    awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
+    size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
+    step_rc rc = STEP_OK;
+    for (size_t k = 0; k < n && rc != STEP_FAIL && rc != STEP_RETRY; k++) {
+        char ret[64];
+        awscluster_member_retired(ctx, m[k].id, ret, sizeof ret);
+        rds_instance *i = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_describe_db_instance(c, m[k].id, &i, &e)) {
+            if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances (member)");
+            aws_error_clear(&e);
+            if (!rds_describe_db_instance(c, ret, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances (retired member)");
+            if (strcmp(i->status, "available")) rc = wait_for(res, 2000, "retired member %s is %s", ret, i->status);
+        } else if (strcmp(i->cluster_id, cluster)) {
+            snprintf(res->reason, sizeof res->reason, "member %s is in cluster %s, not %s", m[k].id, i->cluster_id,
+                     cluster);
+            rc = STEP_FAIL;
+        } else if (strcmp(i->status, "available")) {
+            rc = wait_for(res, 2000, "member %s is %s", m[k].id, i->status);
+        } else if (!step_ctx_lease_ok(ctx)) {
+            rc = LEASE_LOST(res);
+        } else {
+            rds_modify_instance_opts o;
+            rds_modify_instance_opts_init(&o);
+            o.identifier = m[k].id;
+            o.new_identifier = ret;
+            o.apply_immediately = true;
+            aws_error_clear(&e);
+            if (rds_modify_db_instance(c, &o, NULL, &e) || !strcmp(e.code, "InvalidDBInstanceState"))
+                rc = wait_for(res, 1000, "renaming member %s to %s", m[k].id, ret);
+            else
+                rc = awsstep_fail(res, &e, "ModifyDBInstance (rename member)");
+        }
+        rds_instance_free(i);
+    }
+    return rc;
+}
+
+step_rc awscluster_rename_source(step_ctx *ctx, step_result *res, const char *to)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (!step_ctx_fact(ctx, "renamed_at")) {
+        step_rc rc = rename_cluster(ctx, res, c, step_ctx_instance(ctx), to);
+        if (rc != STEP_OK) return rc;
+    }
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, to, &cl, &e)) {
+        if (e.kind == AWS_ERR_NOT_FOUND) return wait_for(res, 1000, "waiting for cluster %s%s", to, NULL);
+        return awsstep_fail(res, &e, "DescribeDBClusters (retired)");
+    }
+    bool avail = !strcmp(cl->status, "available");
+    step_rc rc = avail ? STEP_OK : wait_for(res, 1000, "retired cluster %s is %s", to, cl->status);
+    rds_cluster_free(cl);
+    return rc == STEP_OK ? rename_members(ctx, res, c, to) : rc;
+}
+
+step_rc awscluster_stop(step_ctx *ctx, step_result *res, const char *id)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, id, &cl, &e)) return awsstep_fail(res, &e, "DescribeDBClusters (retired)");
+    char st[48];
+    fc_strlcpy(st, cl->status, sizeof st);
+    rds_cluster_free(cl);
+    if (!strcmp(st, "stopped")) return STEP_OK;
+    if (strcmp(st, "available")) return wait_for(res, 2000, "retired cluster %s is %s", id, st);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error_clear(&e);
+    if (!rds_stop_db_cluster(c, id, NULL, &e) && strcmp(e.code, "InvalidDBClusterStateFault"))
+        return awsstep_fail(res, &e, "StopDBCluster");
+    awsstep_mark(ctx, "stop_at");
+    return wait_for(res, 1000, "stopping cluster %s%s", id, NULL);
+}
+
+/* ------------------------------------------------------------ snapshot */
+/* Aurora snapshots an available cluster only (awssim refuses a stopped
+ * one): the stopped source is started again for its snapshot, after the
+ * stop cut every connection and the old name's endpoints moved on; the
+ * retire step stops it again. */
+static step_rc snapshot_ready(step_ctx *ctx, step_result *res, aws_client *c, const char *of)
+{
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, of, &cl, &e)) return awsstep_fail(res, &e, "DescribeDBClusters (retired)");
+    char st[48];
+    fc_strlcpy(st, cl->status, sizeof st);
+    rds_cluster_free(cl);
+    if (!strcmp(st, "available")) return STEP_OK;
+    if (strcmp(st, "stopped")) return wait_for(res, 2000, "retired cluster %s is %s", of, st);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error_clear(&e);
+    if (!rds_start_db_cluster(c, of, NULL, &e) && strcmp(e.code, "InvalidDBClusterStateFault"))
+        return awsstep_fail(res, &e, "StartDBCluster (for its snapshot)");
+    log_info("retired cluster started for its snapshot", "cluster=%s", of);
+    return wait_for(res, 1000, "starting retired cluster %s for its snapshot%s", of, NULL);
+}
+
+step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, const char *snap_id)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    rds_cluster_snapshot *s = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_describe_db_cluster_snapshot(c, snap_id, &s, &e)) {
+        char st[32];
+        fc_strlcpy(st, s->status, sizeof st);
+        bool ours = has_tag(s->tags, s->n_tags, "fleetcrypt:instance", step_ctx_instance(ctx));
+        rds_cluster_snapshot_free(s);
+        if (!ours) {
+            snprintf(res->reason, sizeof res->reason, "cluster snapshot %s exists but fleetcrypt did not create it",
+                     snap_id);
+            return STEP_FAIL;
+        }
+        if (!strcmp(st, "available")) {
+            step_ctx_set_fact(ctx, "snapshot", snap_id);
+            return STEP_OK;
+        }
+        if (!strcmp(st, "failed") || !strcmp(st, "error")) {
+            snprintf(res->reason, sizeof res->reason, "cluster snapshot %s is %s", snap_id, st);
+            return STEP_FAIL;
+        }
+        return wait_for(res, 2000, "waiting for cluster snapshot %s (%s)", snap_id, st);
+    }
+    if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusterSnapshots");
+    step_rc rc = snapshot_ready(ctx, res, c, of);
+    if (rc != STEP_OK) return rc;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_tag tags[4];
+    size_t nt = awsstep_tags(ctx, "source-snapshot", tags, 4);
+    aws_error_clear(&e);
+    if (!rds_create_db_cluster_snapshot(c, snap_id, of, tags, nt, NULL, &e) &&
+        strcmp(e.code, "DBClusterSnapshotAlreadyExistsFault")) {
+        if (!strcmp(e.code, "SnapshotQuotaExceeded")) {
+            snprintf(res->reason, sizeof res->reason, "manual cluster snapshot quota exceeded: %.300s", e.message);
+            return STEP_RETRY;
+        }
+        if (!strcmp(e.code, "InvalidDBClusterStateFault"))
+            return wait_for(res, 3000, "retired cluster busy: %.300s%s", e.message, NULL);
+        return awsstep_fail(res, &e, "CreateDBClusterSnapshot");
+    }
+    awsstep_mark(ctx, "snap_at");
+    log_info("cluster snapshot started", "snapshot=%s cluster=%s", snap_id, of);
+    return wait_for(res, 1000, "snapshotting cluster %s to %s", of, snap_id);
+}
+
+/* ------------------------------------------------------------ restore */
+static size_t split_sgs(step_ctx *ctx, char *buf, size_t cap, const char **v, size_t vcap)
+{
+    fc_strlcpy(buf, fact_or(ctx, "sgs", ""), cap);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *sg = strtok_r(buf, ",", &save); sg && n < vcap; sg = strtok_r(NULL, ",", &save)) v[n++] = sg;
+    return n;
+}
+
+static step_rc start_cluster_restore(step_ctx *ctx, step_result *res, aws_client *c, const char *id,
+                                     const char *snap_id)
+{
+    aws_tag tags[24];
+    size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
+    nt = awsstep_tags_from_fact(ctx, "tags", tags, nt, 24);
+    char sgbuf[512];
+    const char *sgv[16];
+    size_t nsg = split_sgs(ctx, sgbuf, sizeof sgbuf, sgv, 16);
+    rds_restore_cluster_opts o;
+    rds_restore_cluster_opts_init(&o);
+    o.identifier = id;
+    o.snapshot_id = snap_id;
+    o.engine = fact_or(ctx, "engine", NULL);
+    o.engine_version = fact_or(ctx, "engine_version", NULL);
+    /* the one way to the campaign key for an unencrypted or AWS-owned-key
+     * snapshot (neither can be copied with a key), and a re-key otherwise */
+    o.kms_key_id = step_ctx_campaign_field(ctx, "kms_key_arn");
+    o.param_group = fact_or(ctx, "cluster_param_group", NULL);
+    o.subnet_group = fact_or(ctx, "subnet_group", NULL);
+    o.vpc_sg_ids = nsg ? sgv : NULL;
+    o.n_vpc_sg_ids = nsg;
+    o.port = fact_int(ctx, "port", RDS_UNSET);
+    o.deletion_protection = fact_int(ctx, "deletion_protection", RDS_UNSET);
+    o.tags = tags;
+    o.ntags = nt;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_restore_db_cluster_from_snapshot(c, &o, NULL, &e) && strcmp(e.code, "DBClusterAlreadyExistsFault")) {
+        if (!strcmp(e.code, "DBClusterQuotaExceededFault")) {
+            snprintf(res->reason, sizeof res->reason, "DB cluster quota exceeded: %.300s", e.message);
+            return STEP_RETRY;
+        }
+        return awsstep_fail(res, &e, "RestoreDBClusterFromSnapshot");
+    }
+    step_ctx_set_fact(ctx, "q_clu", "0");
+    awsstep_mark(ctx, "restore_at");
+    log_info("cluster restore started", "target=%s snapshot=%s", id, snap_id);
+    return wait_for(res, 1000, "restoring cluster %s from %s", id, snap_id);
+}
+
+/* The restored cluster: ours, available, on the campaign key. */
+static step_rc target_cluster(step_ctx *ctx, step_result *res, aws_client *c, const char *id, const char *snap_id)
+{
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, id, &cl, &e)) {
+        if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusters (target)");
+        return start_cluster_restore(ctx, res, c, id, snap_id);
+    }
+    const char *want = step_ctx_campaign_field(ctx, "kms_key_arn");
+    step_rc rc = STEP_OK;
+    if (!has_tag(cl->tags, cl->n_tags, "fleetcrypt:campaign", step_ctx_campaign(ctx))) {
+        snprintf(res->reason, sizeof res->reason, "identifier %s is now taken by a cluster fleetcrypt did not create",
+                 id);
+        rc = STEP_FAIL;
+    } else if (strcmp(cl->status, "available")) {
+        rc = wait_for(res, 2000, "waiting for cluster %s (%s)", id, cl->status);
+    } else if (!cl->storage_encrypted || !awsstep_same_key(cl->kms_key_id, want)) {
+        snprintf(res->reason, sizeof res->reason, "restored cluster %s is not encrypted with %s (kms %s)", id, want,
+                 cl->kms_key_id);
+        rc = STEP_FAIL;
+    } else {
+        step_ctx_set_fact(ctx, "target_kms", cl->kms_key_id);
+    }
+    rds_cluster_free(cl);
+    return rc;
+}
+
+static step_rc create_member(step_ctx *ctx, step_result *res, aws_client *c, const char *cluster,
+                             const awscluster_member *m)
+{
+    aws_tag tags[24];
+    size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
+    char buf[2048];
+    fc_strlcpy(buf, fact_or(ctx, "member_tags", ""), sizeof buf);
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line && nt < 24; line = strtok_r(NULL, "\n", &save)) {
+        char *k = strchr(line, '\t'), *v = k ? strchr(k + 1, '\t') : NULL;
+        if (!v) continue;
+        *k++ = 0;
+        *v++ = 0;
+        if (strcmp(line, m->id)) continue;
+        fc_strlcpy(tags[nt].key, k, sizeof tags[nt].key);
+        fc_strlcpy(tags[nt].value, v, sizeof tags[nt].value);
+        nt++;
+    }
+    rds_create_instance_opts o;
+    rds_create_instance_opts_init(&o);
+    o.identifier = m->id;
+    o.cluster_id = cluster;
+    o.promotion_tier = m->tier;
+    o.instance_class = m->cls;
+    o.engine = fact_or(ctx, "engine", "aurora-postgresql");
+    o.param_group = m->param_group[0] ? m->param_group : NULL;
+    o.tags = tags;
+    o.ntags = nt;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_create_db_instance(c, &o, NULL, &e) && strcmp(e.code, "DBInstanceAlreadyExists")) {
+        if (!strcmp(e.code, "InstanceQuotaExceeded")) {
+            snprintf(res->reason, sizeof res->reason, "DB instance quota exceeded: %.300s", e.message);
+            return STEP_RETRY;
+        }
+        return awsstep_fail(res, &e, "CreateDBInstance (cluster member)");
+    }
+    log_info("cluster member created", "member=%s cluster=%s writer=%d", m->id, cluster, m->writer ? 1 : 0);
+    return wait_for(res, 1000, "creating %s in cluster %s", m->id, cluster);
+}
+
+/* The writer first, then every reader at once; STEP_OK when all are available. */
+static step_rc target_members(step_ctx *ctx, step_result *res, aws_client *c, const char *cluster)
+{
+    awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
+    size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
+    step_rc rc = STEP_OK;
+    for (size_t k = 0; k < n; k++) {
+        rds_instance *i = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        step_rc r1;
+        if (!rds_describe_db_instance(c, m[k].id, &i, &e)) {
+            r1 = e.kind == AWS_ERR_NOT_FOUND ? create_member(ctx, res, c, cluster, &m[k])
+                                             : awsstep_fail(res, &e, "DescribeDBInstances (member)");
+        } else if (strcmp(i->cluster_id, cluster)) {
+            snprintf(res->reason, sizeof res->reason, "identifier %s is taken by an instance outside cluster %s",
+                     m[k].id, cluster);
+            r1 = STEP_FAIL;
+        } else {
+            r1 = !strcmp(i->status, "available") ? STEP_OK
+                                                 : wait_for(res, 2000, "member %s is %s", m[k].id, i->status);
+        }
+        rds_instance_free(i);
+        if (r1 == STEP_FAIL || r1 == STEP_RETRY) return r1;
+        if (r1 != STEP_OK) rc = r1;
+        if (rc != STEP_OK && m[k].writer) return rc; /* readers join an available writer */
+    }
+    return rc;
+}
+
+step_rc awscluster_restore(step_ctx *ctx, step_result *res, const char *id, const char *snap_id)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    step_rc rc = target_cluster(ctx, res, c, id, snap_id);
+    if (rc == STEP_OK) rc = target_members(ctx, res, c, id);
+    if (rc != STEP_OK) return rc;
+    step_ctx_set_fact(ctx, "q_inst", "0");
+    int64_t down0 = awsstep_fact_i64(ctx, "renamed_at", 0);
+    if (down0 > 0) {
+        char d[32];
+        snprintf(d, sizeof d, "%.1f", (double)(fc_now_ms() - down0) / 1000.0);
+        step_ctx_set_field(ctx, "downtime_s", d);
+    }
+    return STEP_OK;
+}
+
+step_rc awscluster_configure(step_ctx *ctx, step_result *res, const char *id)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    int want = fact_int(ctx, "backup_retention", -1);
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, id, &cl, &e)) return awsstep_fail(res, &e, "DescribeDBClusters (target)");
+    int have = cl->backup_retention;
+    char st[48];
+    fc_strlcpy(st, cl->status, sizeof st);
+    rds_cluster_free(cl);
+    if (want < 1 || want == have) return STEP_OK;
+    if (strcmp(st, "available")) return wait_for(res, 2000, "cluster %s is %s", id, st);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_modify_cluster_opts o;
+    rds_modify_cluster_opts_init(&o);
+    o.identifier = id;
+    o.backup_retention = want;
+    o.apply_immediately = true;
+    aws_error_clear(&e);
+    if (!rds_modify_db_cluster(c, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBClusterStateFault"))
+            return wait_for(res, 3000, "target cluster busy: %.300s%s", e.message, NULL);
+        return awsstep_fail(res, &e, "ModifyDBCluster (backup retention)");
+    }
+    return wait_for(res, 1000, "setting backup retention on cluster %s%s", id, NULL);
+}
+
+/* ------------------------------------------------------------ tags, cleanup */
+step_rc awscluster_tag(step_ctx *ctx, step_result *res, const char *id, const char *role)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, id, &cl, &e)) return awsstep_fail(res, &e, "DescribeDBClusters");
+    char arn[256];
+    fc_strlcpy(arn, cl->arn, sizeof arn);
+    rds_cluster_free(cl);
+    aws_tag tags[4];
+    size_t nt = awsstep_tags(ctx, role, tags, 3);
+    fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
+    fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
+    nt++;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error_clear(&e);
+    if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource (cluster)");
+    return STEP_OK;
+}
+
+step_rc awscluster_promote(step_ctx *ctx, step_result *res, const char *id)
+{
+    if (step_ctx_fact(ctx, "target_promoted")) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, id, &cl, &e)) return awsstep_fail(res, &e, "DescribeDBClusters (promote)");
+    aws_tag tag;
+    fc_strlcpy(tag.key, "fleetcrypt:role", sizeof tag.key);
+    fc_strlcpy(tag.value, "encrypted", sizeof tag.value);
+    step_rc rc = STEP_OK;
+    if (!step_ctx_lease_ok(ctx)) rc = LEASE_LOST(res);
+    else if (!rds_add_tags_to_resource(c, cl->arn, &tag, 1, &e)) rc = awsstep_fail(res, &e, "AddTagsToResource (promote)");
+    for (size_t k = 0; k < cl->n_members && rc == STEP_OK; k++) {
+        rds_instance *i = NULL;
+        aws_error_clear(&e);
+        if (!rds_describe_db_instance(c, cl->members[k].instance_id, &i, &e))
+            rc = awsstep_fail(res, &e, "DescribeDBInstances (promote member)");
+        else if (has_tag(i->tags, i->n_tags, "fleetcrypt:role", "encrypted-target") &&
+                 !rds_add_tags_to_resource(c, i->arn, &tag, 1, &e))
+            rc = awsstep_fail(res, &e, "AddTagsToResource (promote member)");
+        rds_instance_free(i);
+    }
+    rds_cluster_free(cl);
+    if (rc == STEP_OK) step_ctx_set_fact(ctx, "target_promoted", "1");
+    return rc;
+}
+
+step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *snap_id)
+{
+    if (step_ctx_fact(ctx, "deleted_snap")) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_delete_db_cluster_snapshot(c, snap_id, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+        if (!strcmp(e.code, "InvalidDBClusterSnapshotStateFault"))
+            return wait_for(res, 3000, "cluster snapshot %s busy: %.300s", snap_id, e.message);
+        return awsstep_fail(res, &e, "DeleteDBClusterSnapshot");
+    }
+    step_ctx_set_fact(ctx, "deleted_snap", "1");
+    step_ctx_set_fact(ctx, "q_snap", "0");
+    return STEP_OK;
+}

@@ -1,0 +1,70 @@
+/* awscluster — an Aurora PostgreSQL cluster as one source, shared by the
+ * strategies' steps (offline today; pg-logical builds on the same facts):
+ * telling a cluster from an instance, learning the cluster and its members
+ * as facts, renaming and stopping it, its cluster snapshot, the restore with
+ * the campaign key and the members re-created into it. Waits describe the
+ * cluster directly (the fleet poller caches instances and instance
+ * snapshots only).
+ *
+ * Facts: kind = "cluster"; members = one line per member, the writer first,
+ * "id\twriter(1/0)\ttier\tclass\tparam_group\n"; member_tags = "member\tkey\t
+ * value\n" lines (user tags only); cluster_param_group, engine_version, and
+ * the instance facts subnet_group sgs port backup_retention
+ * deletion_protection tags engine; q_inst = the member count, q_snap = 1,
+ * q_clu = 1 (lowered to 0 when created). */
+#ifndef FC_STRATEGY_AWSCLUSTER_H
+#define FC_STRATEGY_AWSCLUSTER_H
+
+#include "awsstep.h"
+
+#define AWSCLUSTER_MAX_MEMBERS 16
+
+typedef struct awscluster_member {
+    char id[64];
+    bool writer;
+    int tier;
+    char cls[48];
+    char param_group[256];
+} awscluster_member;
+
+/* Is this instance record a cluster (fact kind, set by preflight)? */
+bool awscluster_is(step_ctx *ctx);
+/* Preflight's question: is id (or our retired name for it) a DB cluster?
+ * 1 yes (*renamed when found under the retired name), 0 no, -1 AWS error
+ * (res filled: the step returns *rc). */
+int awscluster_probe(step_ctx *ctx, step_result *res, aws_client *c, const char *id, bool *renamed, step_rc *rc);
+/* The members fact, parsed (writer first); returns the count. */
+size_t awscluster_members(step_ctx *ctx, awscluster_member *m, size_t cap);
+/* Retired name of a source member: fc-<campaign>-<member>-retired. */
+void awscluster_member_retired(step_ctx *ctx, const char *member, char *out, size_t cap);
+
+/* The cluster preflight: engine, key verdict (rekey), status, members
+ * learnt (DescribeDBInstances of each), quota facts. */
+step_rc awscluster_preflight(step_ctx *ctx, step_result *res, bool renamed, bool rekey, const char *rekey_flag,
+                             const char *engine_prefix);
+/* Rename the source cluster to `to` (starting it when stopped), wait until
+ * it is available under that name, then rename each source member to its
+ * retired name (the new members take the old names). Fact renamed_at. */
+step_rc awscluster_rename_source(step_ctx *ctx, step_result *res, const char *to);
+/* Stop cluster id and wait until it is stopped (fact stop_at). */
+step_rc awscluster_stop(step_ctx *ctx, step_result *res, const char *id);
+/* CreateDBClusterSnapshot of cluster `of` as snap_id (our tags); STEP_OK
+ * once available, STEP_WAIT meanwhile (fact snap_at). */
+step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, const char *snap_id);
+/* RestoreDBClusterFromSnapshot as id with the campaign key and the learnt
+ * settings, then CreateDBInstance of the writer and every reader (same
+ * names, classes, parameter groups, tiers, tags); STEP_OK once all are
+ * available and the cluster is encrypted with the campaign key. Facts
+ * restore_at, q_clu/q_inst lowered, target_kms, downtime_s (field). */
+step_rc awscluster_restore(step_ctx *ctx, step_result *res, const char *id, const char *snap_id);
+/* What a restore cannot take: backup retention (ModifyDBCluster). */
+step_rc awscluster_configure(step_ctx *ctx, step_result *res, const char *id);
+/* Tag cluster id (the retired source) with role and original id. */
+step_rc awscluster_tag(step_ctx *ctx, step_result *res, const char *id, const char *role);
+/* The target cluster and its members: role encrypted-target → encrypted
+ * (fact target_promoted). */
+step_rc awscluster_promote(step_ctx *ctx, step_result *res, const char *id);
+/* Delete cluster snapshot snap_id (gone already is fine; fact deleted_snap). */
+step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *snap_id);
+
+#endif
