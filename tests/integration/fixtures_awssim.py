@@ -20,6 +20,19 @@ import pytest
 
 from fclib import AWS, PG_BIN, PY, REPO, Proc, make_world_dir, wait_until
 
+
+def _load_procs():
+    # the emulator's own check (tools/awssim/sim/procs.py), loaded by path:
+    # the sim package imports modules the tests do not need
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("awssim_procs", os.path.join(REPO, "tools", "awssim", "sim", "procs.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+server_pid = _load_procs().server_pid
+
 AWSSIM = os.path.join(REPO, "tools", "awssim", "awssim")
 AWSCLI_DATA = "/usr/lib/python3/dist-packages/awscli/botocore/data"
 ACCESS_KEY = "AKIAFLEETCRYPTLOCAL1"
@@ -90,22 +103,22 @@ class AwsSim:
         self.start()
 
     def kill_leftover_servers(self):
-        """Safety net: SIGKILL any postmaster or mariadbd still running from our home (by pid)."""
+        """Safety net: SIGKILL any postmaster or mariadbd still running from
+        our home, only when the process really runs in that data directory
+        (the emulator's procs.server_pid): a stale pid file may name another
+        test's server once PIDs wrap."""
         base = os.path.join(self.home, "instances")
         if not os.path.isdir(base):
             return
         for rid in os.listdir(base):
+            data = os.path.join(base, rid, "data")
             for pidname, prog in (("postmaster.pid", b"postgres"), ("mariadbd.pid", b"mariadbd")):
-                pidf = os.path.join(base, rid, "data", pidname)
-                try:
-                    with open(pidf) as f:
-                        pid = int(f.readline())
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        if prog not in f.read():
-                            continue
-                    os.kill(pid, signal.SIGKILL)
-                except (OSError, ValueError):
-                    pass
+                pid = server_pid(os.path.join(data, pidname), prog, data)
+                if pid:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
 
     @property
     def endpoint(self):

@@ -19,6 +19,8 @@ import time
 
 import pymysql
 
+from . import procs
+
 log = logging.getLogger("awssim.mysql")
 
 MARIADBD = "/usr/sbin/mariadbd"
@@ -319,21 +321,9 @@ class MysqlManager:
             time.sleep(0.2)
 
     def running_pid(self, datadir):
-        try:
-            with open(os.path.join(datadir, "mariadbd.pid")) as f:
-                pid = int(f.readline().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return None
-        if b"mariadbd" not in cmd or state == "Z":
-            return None
-        return pid
+        """The mariadbd of datadir, if it runs (procs.server_pid: a stale pid
+        file never names another process)."""
+        return procs.server_pid(os.path.join(datadir, "mariadbd.pid"), b"mariadbd", datadir)
 
     # ------------------------------------------------------------ SQL (as rdsadmin, unix socket)
     def connect(self, datadir, user=None, timeout=10):

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import time
 
+from . import procs
+
 log = logging.getLogger("awssim.pg")
 
 AWSSIM_CONF = "awssim.conf"
@@ -284,19 +286,9 @@ class PgManager:
             self.pg_ctl("-D", datadir, "reload", check=False)
 
     def running_pid(self, datadir):
-        try:
-            with open(os.path.join(datadir, "postmaster.pid")) as f:
-                pid = int(f.readline().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            return None
-        if b"postgres" not in cmd:
-            return None
-        return pid
+        """The postmaster of datadir, if it runs (procs.server_pid: a stale
+        pid file never names another process)."""
+        return procs.server_pid(os.path.join(datadir, "postmaster.pid"), b"postgres", datadir)
 
     # ------------------------------------------------------------ SQL
     def psql(self, port, sql, db="postgres", timeout=120, user=None):
