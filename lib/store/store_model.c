@@ -134,6 +134,20 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
         return false;
     }
     const char *st = reply_str(r, 0);
+    if (!strcmp(st, "ok") && r->elements >= 4 && store_restart_seen_ms(s) != seen) {
+        /* The connection was re-made inside this call and found a restarted
+         * server: the quiet deadline sent was computed before it was known.
+         * Give the lease back and answer busy for a whole quiet window. */
+        freeReplyObject(r);
+        const char *lkeys[] = {lk};
+        const char *largs[] = {token};
+        redisReply *x = store_script(s, "lease_release", 1, lkeys, 1, largs);
+        if (x) freeReplyObject(x);
+        out->st = SB_BUSY;
+        out->busy_pttl_ms = ttl_ms + STORE_RESTART_MARGIN_MS;
+        snprintf(out->why, sizeof out->why, "redis restarted");
+        return false;
+    }
     if (!strcmp(st, "ok") && r->elements >= 4) {
         out->st = SB_OK;
         fc_strlcpy(out->fence, reply_str(r, 1), sizeof out->fence);

@@ -27,13 +27,30 @@ def test_demo_fleet():
         shutil.rmtree(home, ignore_errors=True)
 
 
+def emulator_failures(home):
+    """The emulator's own account of failed operations (its log is deleted
+    with the home): what made an instance `failed`/`incompatible-restore`."""
+    path = os.path.join(home, "logs", "awssim.log")
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return f"(no {path})"
+    keep = []
+    for i, line in enumerate(lines):
+        if " failed: " in line or "Traceback" in line or "PgError" in line or "ERROR" in line:
+            keep.extend(lines[i:i + 12])
+    return "emulator log:\n" + "\n".join(keep[-120:])
+
+
 def run_demo(home):
     env = dict(os.environ, FLEETCRYPT_DEMO_HOME=home, FLEETCRYPT_DEMO_INSTANCES=str(N))
     assert env.get("FLEETCRYPT_BIN_DIR"), "tests/run sets FLEETCRYPT_BIN_DIR"
     r = subprocess.run([os.path.join(REPO, "deploy/local/demo")], cwd=REPO, env=env, capture_output=True,
                        text=True, timeout=840)
     out = r.stdout
-    assert r.returncode == 0 and "demo: OK" in out, f"demo exit {r.returncode}\n{out[-6000:]}\n{r.stderr[-3000:]}"
+    assert r.returncode == 0 and "demo: OK" in out, \
+        f"demo exit {r.returncode}\n{out[-6000:]}\n{r.stderr[-3000:]}\n{emulator_failures(home)}"
     assert "using the binaries in" in out, "the demo rebuilt instead of using the suite's binaries"
 
     table = out.split("== verification", 1)[1]

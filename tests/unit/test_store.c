@@ -341,6 +341,35 @@ static void test_restart_quiet(void **state)
     store_close(s);
 }
 
+/* The restart is noticed only when the connection is re-made, and that
+ * happens inside the step_begin call itself (its first attempt meets the
+ * dead socket): the quiet deadline that call carried was computed before.
+ * A lease granted that way is given back and the begin answers busy. */
+static void test_restart_seen_during_begin(void **state)
+{
+    (void)state;
+    timer_entry t;
+    store *s = admitted("st6", &t);
+    store *killer = fx_store("st6");
+    char id[32], mk[128], out[64];
+    assert_true(store_test_cmd(s, id, sizeof id, "CLIENT ID"));
+    store_key(s, mk, sizeof mk, "meta");
+    /* the server we saw is "another process" now, and our socket dies */
+    assert_true(store_test_cmd(killer, out, sizeof out, "HSET %s run_id previous-server-run-id", mk));
+    assert_true(store_test_cmd(killer, out, sizeof out, "CLIENT KILL ID %s", id));
+    step_msg_ref msg = {"c1", "db1", "preflight", 1, t.epoch};
+    step_begin_out b;
+    assert_false(store_step_begin(s, &msg, "new-holder", 1000, "w2", &b));
+    assert_int_equal(b.st, SB_BUSY);
+    assert_true(b.busy_pttl_ms > 0);
+    char lk[256];
+    store_lease_key(s, "c1", "db1", lk, sizeof lk);
+    assert_true(store_test_cmd(killer, out, sizeof out, "EXISTS %s", lk));
+    assert_string_equal(out, "0");
+    store_close(killer);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_redrive_and_pause),
         cmocka_unit_test(test_run_id_floor),
         cmocka_unit_test(test_restart_quiet),
+        cmocka_unit_test(test_restart_seen_during_begin),
     };
     return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
 }
