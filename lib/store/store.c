@@ -300,8 +300,25 @@ static const char *script_sha(store *s, const char *name, bool reload)
     return s->scripts[idx].sha;
 }
 
+static redisReply *script_call(store *s, const char *name, int nkeys, const char *const *keys, int nargs,
+                               const char *const *args, bool may_reconnect);
+
 redisReply *store_script(store *s, const char *name, int nkeys, const char *const *keys, int nargs,
                          const char *const *args)
+{
+    return script_call(s, name, nkeys, keys, nargs, args, true);
+}
+
+redisReply *store_script_here(store *s, const char *name, int nkeys, const char *const *keys, int nargs,
+                              const char *const *args)
+{
+    return script_call(s, name, nkeys, keys, nargs, args, false);
+}
+
+bool store_ready(store *s) { return ensure(s); }
+
+static redisReply *script_call(store *s, const char *name, int nkeys, const char *const *keys, int nargs,
+                               const char *const *args, bool may_reconnect)
 {
     int argc = 3 + nkeys + nargs;
     const char **argv = calloc((size_t)argc, sizeof *argv);
@@ -316,7 +333,7 @@ redisReply *store_script(store *s, const char *name, int nkeys, const char *cons
     for (int attempt = 0; attempt < 3; attempt++) {
         /* note_run_id calls us while connecting: do not recurse into ensure() */
         if (!s->c || s->c->err) {
-            if (s->connecting || !ensure(s)) break;
+            if (!may_reconnect || s->connecting || !ensure(s)) break;
         }
         const char *sha = script_sha(s, name, attempt > 0);
         if (!sha) continue;

@@ -24,6 +24,16 @@ redisReply *store_vcmd(store *s, const char *fmt, va_list ap);
  * NULL with the error logged. Caller frees the reply. */
 redisReply *store_script(store *s, const char *name, int nkeys, const char *const *keys,
                          int nargs, const char *const *args);
+/* store_script on the connection as it is: never reconnects, so a script
+ * whose arguments depend on what this connection knew of the server (its
+ * restart time, its epoch floor) never runs on a server it has not seen.
+ * NULL when the connection is down or breaks (it is then dropped; the next
+ * store_ready or store_script reconnects). */
+redisReply *store_script_here(store *s, const char *name, int nkeys, const char *const *keys,
+                              int nargs, const char *const *args);
+/* A live connection, reconnecting once if needed (which refreshes the
+ * restart time and epoch floor). False when Redis is unreachable. */
+bool store_ready(store *s);
 
 /* Element i of an array reply as a string ("" when absent or not a string;
  * integers are not converted). */

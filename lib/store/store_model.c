@@ -117,6 +117,15 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
     char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
     store_rec_key(s, m->campaign, m->instance, rk, sizeof rk);
     store_lease_key(s, m->campaign, m->instance, lk, sizeof lk);
+    /* Connect first, then build the arguments from what this connection
+     * knows of the server, and send them on that connection only: a begin
+     * never reaches a restarted server with a quiet deadline or an epoch
+     * floor computed before the restart was seen (the caller retries). */
+    if (!store_ready(s)) {
+        out->st = SB_ERROR;
+        snprintf(out->why, sizeof out->why, "redis unavailable");
+        return false;
+    }
     char ttl[24], att[16], ep[24], now[24], quiet[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
     int64_t seen = store_restart_seen_ms(s);
@@ -126,7 +135,7 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
     snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
     const char *keys[] = {rk, lk, k.campaign, k.seq};
     const char *args[] = {token, ttl, m->step, att, ep, store_floor(s), now, node, quiet};
-    redisReply *r = store_script(s, "step_begin", 4, keys, 9, args);
+    redisReply *r = store_script_here(s, "step_begin", 4, keys, 9, args);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
         out->st = SB_ERROR;
         snprintf(out->why, sizeof out->why, "redis unavailable");
@@ -134,20 +143,6 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
         return false;
     }
     const char *st = reply_str(r, 0);
-    if (!strcmp(st, "ok") && r->elements >= 4 && store_restart_seen_ms(s) != seen) {
-        /* The connection was re-made inside this call and found a restarted
-         * server: the quiet deadline sent was computed before it was known.
-         * Give the lease back and answer busy for a whole quiet window. */
-        freeReplyObject(r);
-        const char *lkeys[] = {lk};
-        const char *largs[] = {token};
-        redisReply *x = store_script(s, "lease_release", 1, lkeys, 1, largs);
-        if (x) freeReplyObject(x);
-        out->st = SB_BUSY;
-        out->busy_pttl_ms = ttl_ms + STORE_RESTART_MARGIN_MS;
-        snprintf(out->why, sizeof out->why, "redis restarted");
-        return false;
-    }
     if (!strcmp(st, "ok") && r->elements >= 4) {
         out->st = SB_OK;
         fc_strlcpy(out->fence, reply_str(r, 1), sizeof out->fence);

@@ -341,10 +341,11 @@ static void test_restart_quiet(void **state)
     store_close(s);
 }
 
-/* The restart is noticed only when the connection is re-made, and that
- * happens inside the step_begin call itself (its first attempt meets the
- * dead socket): the quiet deadline that call carried was computed before.
- * A lease granted that way is given back and the begin answers busy. */
+/* The restart is noticed only when the connection is re-made. A begin whose
+ * socket died must not reconnect inside its call and send a quiet deadline
+ * computed before the restart was seen: it answers "redis unavailable" and
+ * grants nothing (no lease, no owner on the record); the next begin
+ * reconnects, sees the restart and answers busy for the quiet window. */
 static void test_restart_seen_during_begin(void **state)
 {
     (void)state;
@@ -360,10 +361,19 @@ static void test_restart_seen_during_begin(void **state)
     step_msg_ref msg = {"c1", "db1", "preflight", 1, t.epoch};
     step_begin_out b;
     assert_false(store_step_begin(s, &msg, "new-holder", 1000, "w2", &b));
+    assert_int_equal(b.st, SB_ERROR);
+    char lk[256], rk[256];
+    store_lease_key(s, "c1", "db1", lk, sizeof lk);
+    store_rec_key(s, "c1", "db1", rk, sizeof rk);
+    assert_true(store_test_cmd(killer, out, sizeof out, "EXISTS %s", lk));
+    assert_string_equal(out, "0");
+    assert_true(store_test_cmd(killer, out, sizeof out, "HGET %s owner", rk));
+    assert_string_not_equal(out, "w2");
+    /* the retry reconnects, learns of the restart, and waits */
+    assert_false(store_step_begin(s, &msg, "new-holder", 1000, "w2", &b));
     assert_int_equal(b.st, SB_BUSY);
     assert_true(b.busy_pttl_ms > 0);
-    char lk[256];
-    store_lease_key(s, "c1", "db1", lk, sizeof lk);
+    assert_string_equal(b.why, "redis restarted");
     assert_true(store_test_cmd(killer, out, sizeof out, "EXISTS %s", lk));
     assert_string_equal(out, "0");
     store_close(killer);
