@@ -47,6 +47,9 @@ const char *cli_kv(const store_kv *h, const char *name);
 int cli_retention_days(const store_kv *campaign_hash);
 /* An AWS session for region (NULL/"" = the environment's), or NULL with the
  * reason printed; its client is aws_session_client(). No shared rate limit. */
+/* Attempts per AWS call of the CLI (throttling and 5xx retried with the
+ * SDKs' backoff); AWS_MAX_ATTEMPTS overrides. */
+#define CLI_AWS_MAX_ATTEMPTS 8
 aws_session *cli_aws(const char *region);
 /* Tag k present (with value v, or any value when v is NULL). */
 bool cli_has_tag(const rds_instance *i, const char *k, const char *v);

@@ -33,6 +33,10 @@ class Stack:
         os.makedirs(self.logs, exist_ok=True)
         self.seq = 0
         env = dict(sim.env())
+        # sim.env() pins awscli to one attempt for the emulator's own tests;
+        # fleetcrypt's binaries keep their own retry policy
+        env.pop("AWS_MAX_ATTEMPTS", None)
+        env.pop("AWS_RETRY_MODE", None)
         env.update({
             "AWS_ENDPOINT_URL": sim.endpoint,
             "FLEETCRYPT_KAFKA_BROKERS": self.kafka.bootstrap,
@@ -117,8 +121,9 @@ class Stack:
         self.redis.stop()
 
     # ------------------------------------------------------------ CLI
-    def cli(self, *args, stdin=None, check=False, timeout=120):
-        r = subprocess.run([os.path.join(BIN_DIR, "fleetcrypt")] + [str(a) for a in args], env=self.env,
+    def cli(self, *args, stdin=None, check=False, timeout=120, env=None):
+        r = subprocess.run([os.path.join(BIN_DIR, "fleetcrypt")] + [str(a) for a in args],
+                           env=dict(self.env, **env) if env else self.env,
                            input=stdin, capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"fleetcrypt {' '.join(map(str, args))} exited {r.returncode}: {r.stderr}")

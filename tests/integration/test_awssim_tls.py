@@ -141,3 +141,44 @@ def _exists(sim, ident):
         return True
     except rds.exceptions.DBInstanceNotFoundFault:
         return False
+
+
+def test_issuing_a_certificate_leaves_the_process_umask_alone(tmp_path):
+    """The emulator is one process of many threads: while one instance's
+    server key is being written, another thread creates a restored
+    instance's directory. The umask is process-wide, so issuing a key must
+    not narrow it: a 0700 root-owned instance directory is one the
+    'postgres' user cannot enter, and the restore ends incompatible-restore
+    ("could not access directory ... Permission denied")."""
+    import sys
+    import threading
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "awssim"))
+    from sim import tls
+    ca = tls.RdsCa(str(tmp_path / "home"))
+    ca.ensure()
+    old = os.umask(0o022)
+    stop = threading.Event()
+    narrowed = []
+
+    def make_dirs():
+        n = 0
+        while not stop.is_set():
+            d = tmp_path / "inst" / f"d{n}"
+            os.makedirs(d)
+            mode = stat.S_IMODE(os.stat(d).st_mode)
+            if mode != 0o755:
+                narrowed.append(oct(mode))
+            n += 1
+
+    t = threading.Thread(target=make_dirs)
+    try:
+        t.start()
+        for i in range(6):
+            ca.issue(str(tmp_path / f"i{i}"))
+    finally:
+        stop.set()
+        t.join()
+        os.umask(old)
+    assert not narrowed, f"directories made while a key was issued got modes {sorted(set(narrowed))}"
+    key = tmp_path / "i0" / "tls" / "server.key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600

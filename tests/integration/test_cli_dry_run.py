@@ -56,3 +56,28 @@ def test_dry_run_prints_verdicts_and_enqueues_nothing(stack):
 
     st = stack.cli("status", "--json", check=True)
     assert "dr1" not in st.stdout and "dr2" not in st.stdout, "a dry run enqueued a campaign"
+
+
+def test_submit_rides_out_a_throttling_storm(stack):
+    """An operator's submit has no step retry behind it: every AWS call it
+    makes is throttled four times in a row (deterministically) and it must
+    still get through (the SDKs' 3 attempts would give up), and with
+    AWS_MAX_ATTEMPTS=3 it must give up with a clear error, not a crash."""
+    stack.sim.admin("POST", "/config", {"time_scale": 0})
+    key = stack.make_key()
+    make(stack, "dr-storm")
+    stack.sim.wait_instance("dr-storm", "available", timeout=60)
+    stack.sim.admin("POST", "/config", {"faults": {"throttle_streak": 4}})
+    try:
+        r = stack.cli("submit", "--campaign", "ds1", "--kms-key", key["Arn"], "--strategy", "offline",
+                      "--dry-run", "dr-storm")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert verdicts(r.stdout)["dr-storm"][0] == "ok", r.stdout
+        r = stack.cli("submit", "--campaign", "ds2", "--kms-key", key["Arn"], "--strategy", "offline",
+                      "--dry-run", "dr-storm", env={"AWS_MAX_ATTEMPTS": "3"})
+        assert r.returncode != 0 and "Throttl" in r.stderr, r.stdout + r.stderr
+        r = stack.cli("submit", "--campaign", "ds3", "--kms-key", key["Arn"], "--strategy", "offline",
+                      "--dry-run", "dr-storm", env={"AWS_MAX_ATTEMPTS": "many"})
+        assert r.returncode != 0 and "AWS_MAX_ATTEMPTS" in r.stderr, r.stdout + r.stderr
+    finally:
+        stack.sim.admin("POST", "/config", {"faults": {"throttle_streak": 0}})

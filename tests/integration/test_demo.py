@@ -57,11 +57,16 @@ def run_demo(home):
     rows = {m.group(1): m for m in re.finditer(
         r"^(demo-db-\d+)\s+(done|failed|skipped|aborted|running|pending)\s+(\S+)\s+(\S+)\s+(.*)$", table, re.M)}
     assert sorted(rows) == sorted(f"demo-db-{i}" for i in range(1, N + 1)), table
+    tput = re.search(r"campaign demo-\S+: done in (\d+)s; ([\d.]+) instances/hour, ([\d.]+) steps/minute", table)
+    assert tput and float(tput.group(2)) > 0 and float(tput.group(3)) > 0, table[-800:]
+    run_s = float(tput.group(1))
     for i in range(1, N - 1):
         m = rows[f"demo-db-{i}"]
         assert m.group(2) == "done", m.group(0)
         downtime = float(m.group(3).rstrip("s"))
-        assert 0 < downtime < 10, f"implausible downtime {m.group(0)}"
+        # pg-logical blocks writers only at the cutover: a small part of the
+        # run measured in the same demo (no wall-clock bound: CI machines vary)
+        assert 0 < downtime < run_s / 4, f"implausible downtime for a {run_s:.0f}s campaign: {m.group(0)}"
         assert int(m.group(4)) > 5000, f"rows verified: {m.group(0)}"   # 5000 loaded + live rows
         detail = m.group(5)
         assert "encrypted=yes" in detail and "missing=0" in detail and "doubled=0" in detail, detail
@@ -72,8 +77,6 @@ def run_demo(home):
         failed.group(0)
     skipped = rows[f"demo-db-{N}"]
     assert skipped.group(2) == "skipped" and "already encrypted" in skipped.group(5), skipped.group(0)
-    tput = re.search(r"campaign demo-\S+: done in (\d+)s; ([\d.]+) instances/hour, ([\d.]+) steps/minute", table)
-    assert tput and float(tput.group(2)) > 0 and float(tput.group(3)) > 0, table[-800:]
     # the stack it started is gone again
     left = subprocess.run(["pgrep", "-f", home], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"demo left processes behind: {left.stdout}"

@@ -32,6 +32,8 @@ class Faults:
         self.buckets = {}
         self.http5xx_rate = 0.0
         self.throttle_rate = 0.0
+        self.throttle_streak = 0    # deterministic: every call throttled this many times in a row, then served
+        self.streak_n = 0
         self.latency_ms = 0
         self.quotas = {"DBInstances": 40, "ManualSnapshots": 100, "DBClusters": 40, "ManualClusterSnapshots": 100}
         self.rng = random.Random()
@@ -44,7 +46,7 @@ class Faults:
         with self.lock:
             return {"rate": {"rate": self.rate, "burst": self.burst, "enabled": self.rate_enabled},
                     "faults": {"http5xx_rate": self.http5xx_rate, "throttle_rate": self.throttle_rate,
-                               "latency_ms": self.latency_ms},
+                               "throttle_streak": self.throttle_streak, "latency_ms": self.latency_ms},
                     "quotas": dict(self.quotas)}
 
     def apply(self, cfg):
@@ -64,6 +66,9 @@ class Faults:
                     self.http5xx_rate = max(0.0, min(1.0, float(f["http5xx_rate"])))
                 if "throttle_rate" in f:
                     self.throttle_rate = max(0.0, min(1.0, float(f["throttle_rate"])))
+                if "throttle_streak" in f:
+                    self.throttle_streak = max(0, min(50, int(f["throttle_streak"])))
+                    self.streak_n = 0
                 if "latency_ms" in f:
                     self.latency_ms = max(0, int(f["latency_ms"]))
             q = cfg.get("quotas")
@@ -79,6 +84,10 @@ class Faults:
                 return "5xx"
             if self.throttle_rate and self.rng.random() < self.throttle_rate:
                 return "throttle"
+            if self.throttle_streak:
+                self.streak_n += 1
+                if self.streak_n % (self.throttle_streak + 1):
+                    return "throttle"
             if not self.rate_enabled:
                 return None
             key = (account, region, service)

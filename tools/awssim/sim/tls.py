@@ -28,7 +28,11 @@ class TlsError(Exception):
 
 
 def _openssl(*args):
-    r = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, timeout=120)
+    # Keys are written by openssl with a narrow umask of its own (the child's
+    # only): os.umask is process-wide, and a narrowed umask in this thread
+    # would make another thread's new instance directory 0700, one the
+    # 'postgres' user cannot enter.
+    r = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, timeout=120, umask=0o077)
     if r.returncode != 0:
         raise TlsError(f"openssl {args[0]} failed: {(r.stderr or r.stdout).strip()[-400:]}")
     return r.stdout
@@ -50,14 +54,10 @@ class RdsCa:
             os.makedirs(self.dir, exist_ok=True)
             os.chmod(self.dir, 0o755)
             tmp_key, tmp_crt = self.key + ".tmp", self.bundle + ".tmp"
-            old = os.umask(0o077)
-            try:
-                _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout", tmp_key,
-                         "-out", tmp_crt, "-days", str(CA_DAYS), "-subj", CA_SUBJECT,
-                         "-addext", "basicConstraints=critical,CA:TRUE",
-                         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-            finally:
-                os.umask(old)
+            _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout", tmp_key,
+                     "-out", tmp_crt, "-days", str(CA_DAYS), "-subj", CA_SUBJECT,
+                     "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign")
             os.chmod(tmp_key, 0o600)
             os.chmod(tmp_crt, 0o644)
             os.replace(tmp_key, self.key)
@@ -82,15 +82,11 @@ class RdsCa:
             with open(ext, "w") as f:
                 f.write(f"subjectAltName={sans}\nbasicConstraints=critical,CA:FALSE\n"
                         "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-            old = os.umask(0o077)
-            try:
-                _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                         "-keyout", key, "-out", csr, "-subj", f"/CN={names[0]}")
-                _openssl("x509", "-req", "-in", csr, "-CA", self.bundle, "-CAkey", self.key, "-sha256",
-                         "-set_serial", "0x" + secrets.token_hex(16), "-days", str(SERVER_DAYS),
-                         "-extfile", ext, "-out", crt)
-            finally:
-                os.umask(old)
+            _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                     "-keyout", key, "-out", csr, "-subj", f"/CN={names[0]}")
+            _openssl("x509", "-req", "-in", csr, "-CA", self.bundle, "-CAkey", self.key, "-sha256",
+                     "-set_serial", "0x" + secrets.token_hex(16), "-days", str(SERVER_DAYS),
+                     "-extfile", ext, "-out", crt)
             os.unlink(csr)
             os.unlink(ext)
             os.chmod(key, 0o600)   # PostgreSQL refuses a key others can read
