@@ -106,6 +106,10 @@ static const cfg_row rows[CFG__COUNT] = {
      NOFIELD, 0, "Tests only: crash points (comma-separated) that SIGKILL the process."},
     {CFG_TEST_CRASH_DIR, "FLEETCRYPT_TEST_CRASH_DIR", NULL, T_STR, NULL, "(none)", 0, 0, NULL, false, W, NULL, NULL,
      0, NOFIELD, 0, "Tests only: a crash point fires once, recorded in this directory."},
+    {CFG_TEST_HOLD_AT, "FLEETCRYPT_TEST_HOLD_AT", NULL, T_STR, NULL, "(none)", 0, 0, NULL, false, W, NULL, NULL, 0,
+     NOFIELD, 0,
+     "Tests only: hold points (comma-separated) where the process waits, once, for the test (files in "
+     "FLEETCRYPT_TEST_CRASH_DIR)."},
 };
 
 #undef W

@@ -64,6 +64,7 @@ typedef enum cfg_id {
     CFG_LOG_FORMAT,
     CFG_TEST_CRASH_AT,
     CFG_TEST_CRASH_DIR,
+    CFG_TEST_HOLD_AT,
     CFG__COUNT
 } cfg_id;
 

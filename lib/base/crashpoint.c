@@ -11,11 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-void fc_crashpoint(const char *name)
+static bool listed_in(const char *at, const char *name)
 {
-    const char *at = cfg_env_str(CFG_TEST_CRASH_AT);
-    const char *dir = cfg_env_str(CFG_TEST_CRASH_DIR);
-    if (!at || !*at || !dir || !*dir || !name) return;
     size_t n = strlen(name);
     const char *p = at;
     bool listed = false;
@@ -25,7 +22,14 @@ void fc_crashpoint(const char *name)
         listed = l == n && !strncmp(p, name, n);
         p = e ? e + 1 : p + l;
     }
-    if (!listed) return;
+    return listed;
+}
+
+void fc_crashpoint(const char *name)
+{
+    const char *at = cfg_env_str(CFG_TEST_CRASH_AT);
+    const char *dir = cfg_env_str(CFG_TEST_CRASH_DIR);
+    if (!at || !*at || !dir || !*dir || !name || !listed_in(at, name)) return;
     char path[1024];
     int w = snprintf(path, sizeof path, "%s/%s", dir, name);
     if (w < 0 || (size_t)w >= sizeof path) return;
@@ -38,4 +42,21 @@ void fc_crashpoint(const char *name)
     fprintf(stderr, "fleetcrypt: test crash point %s reached: SIGKILL\n", name);
     fflush(stderr);
     kill(getpid(), SIGKILL);
+}
+
+void fc_holdpoint(const char *name)
+{
+    const char *at = cfg_env_str(CFG_TEST_HOLD_AT);
+    const char *dir = cfg_env_str(CFG_TEST_CRASH_DIR);
+    if (!at || !*at || !dir || !*dir || !name || !listed_in(at, name)) return;
+    char held[1024], go[1024];
+    int w1 = snprintf(held, sizeof held, "%s/%s.held", dir, name);
+    int w2 = snprintf(go, sizeof go, "%s/%s.go", dir, name);
+    if (w1 < 0 || (size_t)w1 >= sizeof held || w2 < 0 || (size_t)w2 >= sizeof go) return;
+    int fd = open(held, O_CREAT | O_EXCL | O_WRONLY, 0644);
+    if (fd < 0) return; /* held once already */
+    close(fd);
+    fprintf(stderr, "fleetcrypt: test hold point %s reached: waiting for %s\n", name, go);
+    fflush(stderr);
+    for (int i = 0; i < 2400 && access(go, F_OK) != 0; i++) usleep(50 * 1000);
 }

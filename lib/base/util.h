@@ -32,6 +32,10 @@ void fc_hex(const unsigned char *in, size_t n, char *out);
  * (O_EXCL, so each point fires once across all workers sharing DIR) and
  * SIGKILLs itself. A no-op otherwise (both variables unset in production). */
 void fc_crashpoint(const char *name); /* crashpoint.c */
+/* Tests only: when name is listed in FLEETCRYPT_TEST_HOLD_AT, the first
+ * caller writes <FLEETCRYPT_TEST_CRASH_DIR>/<name>.held and waits (at most
+ * 120 s) for <name>.go, so a test can act at an exact point of a step. */
+void fc_holdpoint(const char *name); /* crashpoint.c */
 
 #define FC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

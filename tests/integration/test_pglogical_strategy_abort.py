@@ -291,3 +291,31 @@ def test_abort_inside_fast_steps(stack, awssim, world):
                    for ln in worker_logs.splitlines()), f"{ident}: no worker logged the abort from {step}"
         assert_clean_source(sim, campaign, ident)
     wait_aws_clean(sim, campaign)
+
+
+def test_ddl_between_gate_and_block_aborts(stack, awssim, world):
+    """Finding 12: DDL that lands after the gate's last look and before the
+    writers are blocked cannot be replicated: the re-check inside the block
+    must find it and abort, giving the source back to its writers. The test
+    holds the worker at that exact point (hold point cutover.gated)."""
+    sim = awssim
+    ident = "pgl-gddl"
+    hold = os.path.join(world, "hold")
+    os.makedirs(hold)
+    stack.env.update({"FLEETCRYPT_TEST_HOLD_AT": "cutover.gated", "FLEETCRYPT_TEST_CRASH_DIR": hold})
+    key = ready_source(stack, sim, ident)
+    w = Writer(sim, ident, rate=20).start()
+    submit(stack, "gddl", key, [ident], world)
+    held = os.path.join(hold, "cutover.gated.held")
+    wait_until(lambda: os.path.exists(held), 240, 0.2, "the cutover reached the point after its gate")
+    sql(sim, ident, "ALTER TABLE a ADD COLUMN note text")
+    with open(os.path.join(hold, "cutover.gated.go"), "w"):
+        pass
+    st = wait_terminal(stack, "gddl", timeout=180)
+    w.stop()
+    inst = st["instances"][0]
+    assert inst["step"] == "abort", f"expected the abort step to end it, got {inst}\n{stack.diagnostics()}"
+    assert "schema changed" in (inst["error"] or "") and "just before the block" in inst["error"], inst
+    assert inst["state"] == "aborted", inst
+    assert_clean_source(sim, "gddl", ident)
+    wait_aws_clean(sim, "gddl")

@@ -830,6 +830,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         }
         if (blocked == 0) {
             if ((rc = gate(c)) != STEP_OK) return rc;
+            fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
             log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig,
                      c->proxy ? "proxy" : "rename", c->strict ? "strict" : "normal");
