@@ -65,8 +65,8 @@ static int one(store *s, const char *campaign, bool as_json)
     store_kv_free(&c);
     json_object_set_new(o, "counts", counts_json(s, campaign));
     json_t *arr = json_array();
-    static const char *const rf[] = {"state", "step", "attempt", "error", "downtime_s", "rows_verified", "stuck_ms",
-                                     "f.kind", "f.members"};
+    static const char *const rf[] = {"state", "step", "attempt", "error", "waiting", "downtime_s", "rows_verified",
+                                     "stuck_ms", "f.kind", "f.members"};
     sargs ids;
     sargs_init(&ids);
     store_instances(s, campaign, &ids);
@@ -79,6 +79,9 @@ static int one(store *s, const char *campaign, bool as_json)
         json_object_set_new(e, "step", str_or_null(kv_str(&r, "step")));
         json_object_set_new(e, "attempts", json_integer(strtoll(kv_str(&r, "attempt"), NULL, 10)));
         json_object_set_new(e, "error", str_or_null(kv_str(&r, "error")));
+        /* why a running step waits (a prepared transaction, a slot, the window) */
+        json_object_set_new(e, "waiting",
+                            str_or_null(strcmp(kv_str(&r, "state"), "running") ? "" : kv_str(&r, "waiting")));
         json_object_set_new(e, "downtime_s", num_or_null(kv_str(&r, "downtime_s"), false));
         json_object_set_new(e, "rows_verified", num_or_null(kv_str(&r, "rows_verified"), true));
         if (*kv_str(&r, "stuck_ms")) json_object_set_new(e, "stuck", json_true());
@@ -113,8 +116,10 @@ static int one(store *s, const char *campaign, bool as_json)
         json_array_foreach(arr, i, e)
         {
             json_t *err = json_object_get(e, "error"), *dt = json_object_get(e, "downtime_s");
+            json_t *wt = json_object_get(e, "waiting");
             char extra[600] = "";
             if (json_is_string(err)) snprintf(extra, sizeof extra, "%s", json_string_value(err));
+            else if (json_is_string(wt)) snprintf(extra, sizeof extra, "waiting: %s", json_string_value(wt));
             else if (json_is_real(dt)) snprintf(extra, sizeof extra, "downtime %.1f s", json_real_value(dt));
             printf("%-40s %-16s %-18s %8lld  %s%s\n", json_string_value(json_object_get(e, "id")),
                    json_string_value(json_object_get(e, "state")),

@@ -220,6 +220,9 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     step_plan(sd, def, rc, &res, m->attempt, fc_now_ms(), &w->lim, &tr);
     sargs_add(&ctx.fields, "wait_on");
     sargs_add(&ctx.fields, rc == STEP_WAIT ? res.wait_on : "");
+    /* why it waits, for status (step reasons name objects, never secrets or row values) */
+    sargs_add(&ctx.fields, "waiting");
+    sargs_add(&ctx.fields, rc == STEP_WAIT ? res.reason : "");
 
     step_end_in in = {.msg = &ref, .token = task->token, .fence = b.fence, .outcome = tr.outcome,
                       .new_step = tr.new_step, .new_state = tr.new_state, .new_attempt = tr.new_attempt,

@@ -18,6 +18,7 @@ CATALOG = {
     "max_worker_processes": ("8", "static", "integer", "0-262143", "Sets the maximum number of concurrent worker processes."),
     "max_logical_replication_workers": ("4", "static", "integer", "0-262143", "Maximum number of logical replication worker processes."),
     "max_connections": ("100", "static", "integer", "6-8388607", "Sets the maximum number of concurrent connections."),
+    "max_prepared_transactions": ("0", "static", "integer", "0-262143", "Sets the maximum number of simultaneously prepared transactions."),
     "track_commit_timestamp": ("0", "static", "boolean", "0,1", "Collects transaction commit time."),
     "shared_preload_libraries": ("", "static", "list", "pg_stat_statements,pg_cron,pglogical", "Lists shared libraries to preload into server."),
     "log_min_messages": ("warning", "dynamic", "string", "debug5,debug4,debug3,debug2,debug1,info,notice,warning,error,log,fatal,panic", "Sets the message levels that are logged."),

@@ -37,7 +37,8 @@ static step_rc record_secret_version(step_ctx *ctx, step_result *res)
 }
 
 /* ---------------------------------------------------------------- prepare-source */
-/* With the slots made, no transaction may stay prepared into the snapshot:
+/* Before the slots (they wait for prepared transactions) and again after
+ * them, no transaction may stay prepared into the snapshot:
  * one prepared after a slot's consistent point (older ones held its creation
  * back) would come back to life on the restored target holding its locks
  * while the source's COMMIT PREPARED also reaches the target — catch-up
@@ -104,6 +105,10 @@ step_rc pgl_step_prepare_source(step_ctx *ctx, step_result *res)
         goto done;
     }
     step_ctx_set_fact(ctx, "roles_created", "1");
+    /* A prepared transaction holds a slot's creation back until it ends
+     * (the slot waits for every running transaction, prepared ones too):
+     * wait for it here, saying so, instead of timing out inside the slot. */
+    if ((rc = prepared_xacts_gone(ctx, res, q0)) != STEP_OK) goto done;
 
     pgl_source_opts o = {.replica_identity_full = pgl_opt(ctx, "replica_identity_full"),
                             .slot_timeout_ms = 60000};

@@ -23,6 +23,7 @@ step_rc pgl_snapshot_like(step_ctx *ctx, step_result *res, bool copy)
 {
     step_rc rc = pgl_watch_source(ctx, res);
     if (rc != STEP_OK) return rc;
+    if (!copy) fc_holdpoint("snapshot.begin"); /* tests: a transaction prepared just before the snapshot */
     awsstep_snap_spec sp = {.copy = copy, .of = step_ctx_instance(ctx), .must_be_ours = true, .busy = "busy",
                             .record_done = true};
     return awsstep_snapshot_like(ctx, res, &sp);
