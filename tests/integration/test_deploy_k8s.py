@@ -204,15 +204,26 @@ def test_one_image_tagged_with_the_project_version(example):
 
 def test_probes_use_the_metrics_port(example):
     """Liveness, readiness and startup probes on every container, on the port
-    FLEETCRYPT_METRICS_ADDR opens. Today the binaries serve /metrics only
-    (/healthz and /readyz do not exist yet), so the probes ask /metrics."""
+    FLEETCRYPT_METRICS_ADDR opens: liveness and startup ask /healthz (the main
+    loop's heartbeat), readiness /readyz (Redis and Kafka reachable, as the
+    main loop last found them); never /metrics, whose scrape reads Redis."""
+    want = {"livenessProbe": "/healthz", "startupProbe": "/healthz", "readinessProbe": "/readyz"}
     for d, _, c in containers(example):
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        for probe, path in want.items():
             p = c[probe]["httpGet"]
             assert p["port"] in ("metrics", metrics_port(c)), (d["metadata"]["name"], probe)
-            assert p["path"] in ("/metrics", "/healthz", "/readyz"), p
-        # a slow scrape (the coordinator's reads Redis) must not kill the pod at once
+            assert p["path"] == path, (d["metadata"]["name"], probe, p)
+        # the binaries' /healthz fails once the loop is 60 s stuck (PROM_LIVE_BOUND_MS):
+        # the kubelet restarts only after at least that long
         assert c["livenessProbe"]["failureThreshold"] * c["livenessProbe"]["periodSeconds"] >= 60
+
+
+def test_probe_paths_are_served_by_the_binaries():
+    """Every probe path the manifests name is one the metrics server answers."""
+    with open(os.path.join(REPO, "lib", "base", "prom.c")) as f:
+        src = f.read()
+    for path in ("/healthz", "/readyz"):
+        assert f'is_get(req, "{path}")' in src, path
 
 
 def test_services_and_podmonitor_reach_the_metrics_port(example):
