@@ -175,6 +175,7 @@ int coord_run(const fc_config *cfg)
         }
         fc_sleep_ms(COORD_TICK_MS);
     }
+    prom_server_set_draining(metrics);
     if (c.leader) leader_release(&c);
     rc = 0;
 cleanup:

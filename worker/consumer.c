@@ -362,6 +362,7 @@ int worker_run(const fc_config *cfg)
         prom_gauge_set(prom_default(), "fc_worker_tasks", "Step tasks queued, deferred or running in executors.",
                        NULL, (double)depth);
     }
+    prom_server_set_draining(metrics); /* alive while steps checkpoint; not ready */
     log_info("worker stopping: finishing running steps", "pending=%ld", offtrack_pending(c.ot));
     /* stop fetching, let running steps finish (bounded), store offsets */
     set_paused(&c, true);

@@ -285,6 +285,7 @@ struct prom_server {
     atomic_bool stop;
     atomic_llong beat_ms;       /* fc_mono_ms() of the last beat; 0: none yet */
     atomic_llong live_bound_ms; /* /healthz fails when the beat is older */
+    atomic_bool draining;       /* graceful shutdown: alive, not ready */
     pthread_mutex_t mu;         /* guards q, qn, ready* */
     pthread_cond_t cv;
     int q[SCRAPE_QUEUE];
@@ -355,6 +356,10 @@ static void healthz(prom_server *s, int cfd)
 {
     int64_t beat = atomic_load(&s->beat_ms), bound = atomic_load(&s->live_bound_ms);
     char msg[160];
+    if (atomic_load(&s->draining)) {
+        respond_text(cfd, "200 OK", "draining\n");
+        return;
+    }
     if (beat == 0) {
         respond_text(cfd, "503 Service Unavailable", "starting: the main loop has not run yet\n");
         return;
@@ -372,6 +377,10 @@ static void healthz(prom_server *s, int cfd)
 static void readyz(prom_server *s, int cfd)
 {
     char msg[300];
+    if (atomic_load(&s->draining)) {
+        respond_text(cfd, "503 Service Unavailable", "not ready: shutting down\n");
+        return;
+    }
     pthread_mutex_lock(&s->mu);
     bool known = s->ready_known, ready = s->ready;
     snprintf(msg, sizeof msg, "not ready: %s\n", s->reason[0] ? s->reason : "unknown");
@@ -444,6 +453,11 @@ void prom_server_set_live_bound(prom_server *s, int64_t ms)
     if (s && ms > 0) atomic_store(&s->live_bound_ms, (long long)ms);
 }
 
+void prom_server_set_draining(prom_server *s)
+{
+    if (s) atomic_store(&s->draining, true);
+}
+
 void prom_server_set_ready(prom_server *s, bool ready, const char *reason)
 {
     if (!s) return;
@@ -504,6 +518,7 @@ prom_server *prom_server_start(prom_registry *r, const char *addr, char *err, si
     atomic_init(&s->stop, false);
     atomic_init(&s->beat_ms, 0);
     atomic_init(&s->live_bound_ms, PROM_LIVE_BOUND_MS);
+    atomic_init(&s->draining, false);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->scraper_started = pthread_create(&s->scraper, NULL, scraper_main, s) == 0;

@@ -65,5 +65,9 @@ void prom_server_set_live_bound(prom_server *s, int64_t ms);
  * or 503 with reason), 503 before the first report. reason is copied
  * (NULL or "" when ready); it names what is unreachable, never a secret. */
 void prom_server_set_ready(prom_server *s, bool ready, const char *reason);
+/* Graceful shutdown: the main loop has ended on purpose (running work is
+ * finishing). From now on /healthz answers 200 "draining" without beats (a
+ * restart would cut the checkpoint short) and /readyz 503 "shutting down". */
+void prom_server_set_draining(prom_server *s);
 
 #endif

@@ -160,6 +160,32 @@ static void test_readyz_reports_cached_state(void **state)
     prom_registry_free(r);
 }
 
+static void test_draining_is_alive_not_ready(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    char err[256];
+    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    int port = prom_server_port(s);
+    prom_server_set_live_bound(s, 1);
+    prom_server_beat(s);
+    prom_server_set_ready(s, true, NULL);
+    /* the main loop ended for a graceful shutdown: no more beats, and that
+     * is no reason to restart the process while it checkpoints */
+    prom_server_set_draining(s);
+    usleep(20000);
+    char *body = http_get(port, "/healthz");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    free(body);
+    body = http_get(port, "/readyz");
+    assert_non_null(strstr(body, "HTTP/1.1 503"));
+    assert_non_null(strstr(body, "shutting down"));
+    free(body);
+    prom_server_stop(s);
+    prom_registry_free(r);
+}
+
 /* A collector that blocks until released: a scrape stuck on Redis. */
 typedef struct gate {
     pthread_mutex_t mu;
@@ -233,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_http_endpoint),
         cmocka_unit_test(test_healthz_follows_heartbeat),
         cmocka_unit_test(test_readyz_reports_cached_state),
+        cmocka_unit_test(test_draining_is_alive_not_ready),
         cmocka_unit_test(test_probes_answer_during_slow_scrape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
