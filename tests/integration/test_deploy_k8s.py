@@ -297,11 +297,16 @@ def test_network_policy_opens_only_what_the_config_names(example):
     ports = {metrics_port(c) for _, _, c in containers(example)}
     for rule in np["spec"]["ingress"]:
         assert {p["port"] for p in rule["ports"]} <= ports | {"metrics"}, rule
-    egress = {p["port"] for rule in np["spec"]["egress"] for p in rule.get("ports", [])}
+    # port 80 only to the EKS Pod Identity agent (container credentials, read
+    # before IMDS); IMDS (169.254.169.254:80) stays closed: without its role a
+    # pod must fail, not run as the node's
+    agent = [r for r in np["spec"]["egress"] if r.get("to") == [{"ipBlock": {"cidr": "169.254.170.23/32"}}]]
+    assert len(agent) == 1 and agent[0]["ports"] == [{"protocol": "TCP", "port": 80}], np["spec"]["egress"]
+    others = [r for r in np["spec"]["egress"] if r not in agent]
+    egress = {p["port"] for rule in others for p in rule.get("ports", [])}
     brokers = config_data(example)["FLEETCRYPT_KAFKA_BROKERS"].split(",")
     need = {int(b.rsplit(":", 1)[1]) for b in brokers} | {53, 443, 5432, 6379}
     assert need <= egress, f"egress misses {sorted(need - egress)}"
-    # IMDS (169.254.169.254:80) stays closed: without IRSA a pod must fail, not run as the node's role
     assert 80 not in egress
 
 
