@@ -36,6 +36,7 @@ int cli_top(fc_config *cfg, int argc, char **argv);     /* top.c */
 int cli_report(fc_config *cfg, int argc, char **argv);  /* report.c */
 int cli_retire(fc_config *cfg, int argc, char **argv);  /* retire.c */
 int cli_strategies(fc_config *cfg, int argc, char **argv); /* strategies.c */
+int cli_wait(fc_config *cfg, int argc, char **argv);       /* wait.c */
 /* The part of a command's --help that comes from the strategies'
  * descriptors (submit: each strategy's flags; abort: what each undoes). */
 void cli_strategies_help(FILE *f, const char *command);

@@ -36,6 +36,16 @@ static const cli_cmd commands[] = {
      "  fleetcrypt top q4\n"
      "  fleetcrypt top q4 --once\n"
      "  fleetcrypt top q4 --interval 10 >> progress.log\n"},
+    {"wait", cli_wait, "wait CAMPAIGN [--for done|terminal] [--timeout SECONDS] [--interval SECONDS]",
+     "Block until the campaign's outcome is known; for scripts and CI. --for done (default):\n"
+     "until every instance is done or skipped, answering at once when one failed or was\n"
+     "aborted; --for terminal: until nothing is pending or in flight. The last counts are one\n"
+     "line on stdout. Exit: 0 every instance done or skipped, 3 an instance failed, 4 the\n"
+     "campaign (or, without a failure, an instance) was aborted, 5 --timeout passed first,\n"
+     "2 bad usage or no such campaign, 1 Redis unreachable for 60 s.\n"
+     "examples:\n"
+     "  fleetcrypt wait q4 --timeout 7200 && echo all encrypted\n"
+     "  fleetcrypt wait q4 --for terminal; case $? in 3) fleetcrypt status q4 ;; esac\n"},
     {"approve", cli_approve, "approve CAMPAIGN [INSTANCE_ID ...]",
      "Approve cutover (campaigns submitted with --cutover approve). Without instances: the\n"
      "whole campaign, including instances that reach cutover later.\n"

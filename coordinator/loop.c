@@ -19,6 +19,8 @@
 
 #define COORD_TICK_MS 200
 #define COORD_CYCLE_MS 1000
+#define COORD_KAFKA_CHECK_MS 5000 /* /readyz: a Kafka metadata round trip this often */
+#define COORD_KAFKA_CHECK_TIMEOUT_MS 2000
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -63,6 +65,31 @@ static void phase_done(const char *phase, int64_t *t0)
 
 static void leader_release(coord *c) { store_leader_release(c->s, c->token); }
 
+/* /readyz, from this loop only (the probe reads the cached verdict): Redis
+ * as the last leader-lease round trip found it, Kafka by a metadata round
+ * trip every COORD_KAFKA_CHECK_MS. */
+typedef struct readiness {
+    bool redis_ok, kafka_ok;
+    int64_t kafka_checked;
+    char kafka_err[160];
+} readiness;
+
+static void readiness_report(prom_server *srv, coord *c, readiness *rd, int lease_result, int64_t now)
+{
+    if (!srv) return;
+    if (lease_result != 2) rd->redis_ok = lease_result >= 0; /* 2: no lease round trip this time */
+    if (rd->kafka_checked == 0 || now - rd->kafka_checked >= COORD_KAFKA_CHECK_MS) {
+        rd->kafka_ok = kafka_producer_reachable(c->prod, COORD_KAFKA_CHECK_TIMEOUT_MS, rd->kafka_err,
+                                                sizeof rd->kafka_err);
+        rd->kafka_checked = fc_mono_ms();
+    }
+    char why[256];
+    snprintf(why, sizeof why, "%s%s%s%s", rd->redis_ok ? "" : "redis unreachable",
+             !rd->redis_ok && !rd->kafka_ok ? "; " : "", rd->kafka_ok ? "" : "kafka unreachable: ",
+             rd->kafka_ok ? "" : rd->kafka_err);
+    prom_server_set_ready(srv, rd->redis_ok && rd->kafka_ok, why);
+}
+
 int coord_run(const fc_config *cfg)
 {
     coord c;
@@ -104,17 +131,22 @@ int coord_run(const fc_config *cfg)
     metrics = coord_metrics_start(cfg);
     log_info("coordinator started", "leader_ttl_ms=%lld", (long long)lease_ttl);
     int64_t last_lease = 0, last_cycle = 0, lease_ok_until = 0;
+    readiness rd = {.redis_ok = true};
     while (!g_stop) {
         int64_t now = fc_mono_ms();
+        prom_server_beat(metrics); /* /healthz: this loop still turns */
+        int lease_result = 2;
         if (now - last_lease >= 1000) {
             last_lease = now;
             int l = leader_lease(&c, lease_ttl);
+            lease_result = l;
             if (l == 1) lease_ok_until = now + lease_ttl;
             bool was = c.leader;
             c.leader = l == 1 || (l < 0 && now < lease_ok_until - 1000);
             if (was && !c.leader) log_warn("no longer the active coordinator", "%s", "");
             if (!was && c.leader) last_cycle = 0;
         }
+        readiness_report(metrics, &c, &rd, lease_result, now);
         if (c.leader) {
             if (now - last_cycle >= COORD_CYCLE_MS) {
                 last_cycle = now;
@@ -143,6 +175,7 @@ int coord_run(const fc_config *cfg)
         }
         fc_sleep_ms(COORD_TICK_MS);
     }
+    prom_server_set_draining(metrics);
     if (c.leader) leader_release(&c);
     rc = 0;
 cleanup:

@@ -15,6 +15,7 @@
 #include "registry.h"
 #include "runner.h"
 #include "store.h"
+#include "store_model.h"
 #include "util.h"
 #include "worker.h"
 
@@ -27,6 +28,10 @@
 
 /* A full pool waits this long for room before its partitions are paused. */
 #define PAUSE_AFTER_MS 1000
+/* /readyz: Redis and Kafka are checked by the main loop this often (each a
+ * round trip, bounded: Redis' connect timeout, the Kafka timeout below). */
+#define READY_CHECK_MS 5000
+#define READY_KAFKA_TIMEOUT_MS 2000
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -44,7 +49,29 @@ typedef struct consumer {
     char topic[160];
     bool paused;
     long dlq_count;
+    store *ready_store; /* the readiness check's own Redis connection */
+    int64_t ready_checked;
 } consumer;
+
+/* /readyz from the main loop (the probe only reads the verdict): an EXISTS
+ * round trip to Redis over a connection of its own (the executors' are
+ * theirs), a metadata round trip to Kafka through the producer. */
+static void readiness_check(consumer *c, prom_server *srv)
+{
+    if (!srv) return;
+    int64_t now = fc_mono_ms();
+    if (c->ready_checked && now - c->ready_checked < READY_CHECK_MS) return;
+    c->ready_checked = now;
+    char rerr[256] = "", kerr[160] = "";
+    bool redis_ok = false;
+    if (!c->ready_store) c->ready_store = store_open(&c->w->cfg, rerr, sizeof rerr);
+    if (c->ready_store) redis_ok = store_campaign_exists(c->ready_store, "readyz") >= 0;
+    bool kafka_ok = kafka_producer_reachable(c->w->prod, READY_KAFKA_TIMEOUT_MS, kerr, sizeof kerr);
+    char why[256];
+    snprintf(why, sizeof why, "%s%s%s%s", redis_ok ? "" : "redis unreachable", !redis_ok && !kafka_ok ? "; " : "",
+             kafka_ok ? "" : "kafka unreachable: ", kafka_ok ? "" : kerr);
+    prom_server_set_ready(srv, redis_ok && kafka_ok, why);
+}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                          void *opaque)
@@ -306,6 +333,8 @@ int worker_run(const fc_config *cfg)
     log_info("worker started", "executors=%d topic=%s lease_ms=%lld heartbeat_ms=%lld", cfg->executors, c.topic,
              (long long)w.lease_ttl_ms, (long long)(w.lease_ttl_ms / 3));
     while (!g_stop) {
+        prom_server_beat(metrics); /* /healthz: this loop still turns */
+        readiness_check(&c, metrics);
         /* paused, no message comes: look at the pool again soon */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, c.paused ? 10 : 200);
         if (m) {
@@ -333,6 +362,7 @@ int worker_run(const fc_config *cfg)
         prom_gauge_set(prom_default(), "fc_worker_tasks", "Step tasks queued, deferred or running in executors.",
                        NULL, (double)depth);
     }
+    prom_server_set_draining(metrics); /* alive while steps checkpoint; not ready */
     log_info("worker stopping: finishing running steps", "pending=%ld", offtrack_pending(c.ot));
     /* stop fetching, let running steps finish (bounded), store offsets */
     set_paused(&c, true);
@@ -352,6 +382,7 @@ cleanup:
     kafka_producer_free(w.prod, 10000);
     offtrack_free(c.ot);
     prom_server_stop(metrics);
+    store_close(c.ready_store);
     log_info("worker stopped", "dlq=%ld", c.dlq_count);
     return rc;
 }

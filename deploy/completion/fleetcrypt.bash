@@ -31,7 +31,7 @@ _fleetcrypt()
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="submit status top approve pause resume abort retry logs report retire strategies help"
+    local commands="submit status top wait approve pause resume abort retry logs report retire strategies help"
     # the CLI's common flags (lib/cfg.c's table: `fleetcrypt --help` lists them)
     local common="--redis-url --key-prefix --node-id --help --version"
 
@@ -82,6 +82,7 @@ _fleetcrypt()
         status) flags="--json" ;;
         strategies) flags="--json --markdown --completion" ;;
         top) flags="--once --interval" ;;
+        wait) flags="--for --timeout --interval" ;;
         report) flags="--format --output --select" ;;
         retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
         approve | pause | resume | abort | retry | logs) flags="" ;;
@@ -95,7 +96,7 @@ _fleetcrypt()
     fi
     # the first positional argument of these is a campaign id
     case $cmd in
-        status | top | approve | pause | resume | abort | retry | logs | report | retire)
+        status | top | wait | approve | pause | resume | abort | retry | logs | report | retire)
             local npos=0
             for ((i = i + 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in

@@ -2,11 +2,18 @@
 #include "awscred.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "awshttp.h"
 #include "awsjson.h"
@@ -16,6 +23,11 @@
 #define PROFILE_MAX_DEPTH 4
 #define CRED_FILE_MAX (1024 * 1024)
 #define TOKEN_FILE_MAX (64 * 1024)
+#define PROCESS_OUT_MAX (64 * 1024)      /* credential_process stdout */
+#define PROCESS_TIMEOUT_MS 60000         /* then the process is killed */
+#define CONTAINER_ECS_HOST "http://169.254.170.2"
+
+extern char **environ;
 
 struct aws_cred_provider {
     aws_cred_opts opts;
@@ -143,6 +155,8 @@ static void profile_set(aws_profile *p, const char *k, const char *v)
         {"role_session_name", p->role_session_name, sizeof(p->role_session_name)},
         {"external_id", p->external_id, sizeof(p->external_id)},
         {"region", p->region, sizeof(p->region)},
+        {"credential_process", p->credential_process, sizeof(p->credential_process)},
+        {"retry_mode", p->retry_mode, sizeof(p->retry_mode)},
     };
     for (size_t i = 0; i < FC_ARRAY_LEN(map); i++) {
         if (!strcasecmp(k, map[i].key)) {
@@ -151,6 +165,7 @@ static void profile_set(aws_profile *p, const char *k, const char *v)
         }
     }
     if (!strcasecmp(k, "duration_seconds")) p->duration_seconds = atoi(v);
+    if (!strcasecmp(k, "max_attempts")) fc_strlcpy(p->max_attempts, v, sizeof(p->max_attempts));
 }
 
 /* Does section header text (between brackets, trimmed) name this profile?
@@ -365,6 +380,337 @@ bool aws_cred_from_imds(const char *endpoint, int64_t timeout_ms, int attempts, 
     return ok;
 }
 
+/* jansson keeps secrets in its strings: overwrite them before release. */
+static void json_wipe_decref(json_t *j)
+{
+    static const char *const secret_keys[] = {"SecretAccessKey", "Token", "SessionToken"};
+    if (!j) return;
+    for (size_t i = 0; i < FC_ARRAY_LEN(secret_keys); i++) {
+        json_t *v = json_object_get(j, secret_keys[i]);
+        if (json_is_string(v)) fc_wipe((void *)json_string_value(v), json_string_length(v));
+    }
+    json_decref(j);
+}
+
+/* Credentials from a JSON document (credential_process or container
+ * endpoint): token_key names the session token ("SessionToken" or "Token").
+ * Messages never quote the document. */
+static bool creds_from_json(const char *what, const char *doc, size_t len, const char *token_key,
+                            bool token_required, bool check_version, aws_creds *out, aws_error *err)
+{
+    json_error_t je;
+    json_t *j = json_loadb(doc, len, 0, &je);
+    bool ok = false;
+    char exp[64];
+    memset(out, 0, sizeof(*out));
+    fc_wipe(&je, sizeof(je)); /* its text may quote the document */
+    if (!json_is_object(j)) {
+        aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidCredentials", "%s: output is not a JSON object", what);
+        goto done;
+    }
+    if (check_version) {
+        json_t *v = json_object_get(j, "Version");
+        if (!json_is_integer(v) || json_integer_value(v) != 1) {
+            aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidCredentials", "%s: Version must be 1", what);
+            goto done;
+        }
+    }
+    if (!aws_json_str(j, "AccessKeyId", out->access_key_id, sizeof(out->access_key_id)) ||
+        !out->access_key_id[0]) {
+        aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidCredentials", "%s: no AccessKeyId", what);
+        goto done;
+    }
+    if (!aws_json_str(j, "SecretAccessKey", out->secret_access_key, sizeof(out->secret_access_key)) ||
+        !out->secret_access_key[0]) {
+        aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidCredentials", "%s: no SecretAccessKey", what);
+        goto done;
+    }
+    if (!aws_json_str(j, token_key, out->session_token, sizeof(out->session_token)) && token_required) {
+        aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidCredentials", "%s: no %s", what, token_key);
+        goto done;
+    }
+    if (json_object_get(j, "Expiration") &&
+        (!aws_json_str(j, "Expiration", exp, sizeof(exp)) || !aws_parse_iso8601(exp, &out->expires_ms))) {
+        aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidCredentials", "%s: Expiration is not an ISO 8601 time", what);
+        goto done;
+    }
+    ok = true;
+done:
+    if (!ok) aws_creds_wipe(out);
+    json_wipe_decref(j);
+    return ok;
+}
+
+/* ---------------- credential_process ---------------- */
+bool aws_cred_from_process(const char *profile, const char *command, aws_creds *out, aws_error *err)
+{
+    char what[192];
+    snprintf(what, sizeof(what), "profile %.64s credential_process", profile);
+    int fds[2];
+    /* close-on-exec: no other thread's child inherits the pipe (the dup2
+     * below gives the process its stdout without the flag) */
+    if (pipe(fds) != 0) {
+        aws_error_set(err, AWS_ERR_TRANSIENT, 0, "NoCredentials", "%s: pipe: %s", what, strerror(errno));
+        return false;
+    }
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO); /* stderr stays the caller's, as in the SDKs */
+    char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "%s: cannot start: %s", what, strerror(rc));
+        return false;
+    }
+    char *buf = calloc(1, PROCESS_OUT_MAX + 1);
+    size_t n = 0;
+    bool too_big = false, timed_out = false;
+    int64_t deadline = fc_mono_ms() + PROCESS_TIMEOUT_MS;
+    while (buf) {
+        int left = (int)(deadline - fc_mono_ms());
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        int pr = poll(&pf, 1, left);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) continue; /* timeout: checked above */
+        if (n == PROCESS_OUT_MAX) {
+            too_big = true;
+            break;
+        }
+        ssize_t r = read(fds[0], buf + n, PROCESS_OUT_MAX - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fds[0]);
+    if (timed_out || too_big || !buf) kill(pid, SIGKILL);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    bool ok = false;
+    if (!buf) aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "%s: out of memory", what);
+    else if (timed_out)
+        aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "%s: no answer within %d s (killed)", what,
+                      PROCESS_TIMEOUT_MS / 1000);
+    else if (too_big)
+        aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "%s: output larger than %d bytes", what,
+                      PROCESS_OUT_MAX);
+    else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (WIFEXITED(st))
+            aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "%s exited with status %d", what, WEXITSTATUS(st));
+        else
+            aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "%s killed by signal %d", what,
+                          WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    } else if ((ok = creds_from_json(what, buf, n, "SessionToken", false, true, out, err))) {
+        snprintf(out->source, sizeof(out->source), "process:%.38s", profile);
+    }
+    if (buf) {
+        fc_wipe(buf, PROCESS_OUT_MAX + 1);
+        free(buf);
+    }
+    return ok;
+}
+
+/* ---------------- container credentials (ECS, EKS Pod Identity) ---------------- */
+bool aws_cred_container_configured(void)
+{
+    const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    return (rel && *rel) || (full && *full);
+}
+
+/* A FULL_URI over plain http must stay on this host or reach the ECS / EKS
+ * Pod Identity agent's link-local address, as the SDKs require. */
+static bool container_host_allowed(const char *url)
+{
+    if (!strncasecmp(url, "https://", 8)) return true;
+    if (strncasecmp(url, "http://", 7)) return false;
+    const char *h = url + 7;
+    char host[256];
+    size_t l;
+    if (*h == '[') {
+        const char *e = strchr(h, ']');
+        if (!e) return false;
+        l = (size_t)(e - h) + 1;
+    } else {
+        l = strcspn(h, ":/?#");
+    }
+    if (l == 0 || l >= sizeof(host)) return false;
+    memcpy(host, h, l);
+    host[l] = 0;
+    if (!strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strcmp(host, "169.254.170.2") ||
+        !strcmp(host, "169.254.170.23") || !strcasecmp(host, "[fd00:ec2::23]"))
+        return true;
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+}
+
+/* The Authorization header's value: the token file (re-read at every
+ * fetch: EKS rotates it) wins over the variable. */
+static bool container_token(char *dst, size_t cap, aws_error *err)
+{
+    const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char *tok = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    dst[0] = 0;
+    if (file && *file) {
+        FILE *f = fopen(file, "r");
+        if (!f) {
+            aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s",
+                          file);
+            return false;
+        }
+        size_t n = fread(dst, 1, cap - 1, f);
+        bool more = fgetc(f) != EOF;
+        fclose(f);
+        dst[n] = 0;
+        if (more) {
+            fc_wipe(dst, cap);
+            aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s is too large",
+                          file);
+            return false;
+        }
+        while (n && isspace((unsigned char)dst[n - 1])) dst[--n] = 0;
+    } else if (tok && *tok) {
+        if (!fc_strlcpy(dst, tok, cap)) {
+            fc_wipe(dst, cap);
+            aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN is too long");
+            return false;
+        }
+    }
+    if (strpbrk(dst, "\r\n")) { /* a header of its own */
+        fc_wipe(dst, cap);
+        aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidConfig", "the container authorization token contains a line break");
+        return false;
+    }
+    return true;
+}
+
+bool aws_cred_from_container(int64_t timeout_ms, int attempts, aws_creds *out, aws_error *err)
+{
+    const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    char url[2048];
+    if (rel && *rel) {
+        if (snprintf(url, sizeof(url), "%s%s%s", CONTAINER_ECS_HOST, rel[0] == '/' ? "" : "/", rel) >=
+            (int)sizeof(url)) {
+            aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidConfig", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is too long");
+            return false;
+        }
+    } else if (full && *full) {
+        if (!fc_strlcpy(url, full, sizeof(url)) || !container_host_allowed(url)) {
+            aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidConfig",
+                          "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback address "
+                          "or the ECS/EKS agent (169.254.170.2, 169.254.170.23, fd00:ec2::23)");
+            return false;
+        }
+    } else {
+        aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "no container credentials configured");
+        return false;
+    }
+    char *tok = calloc(1, TOKEN_FILE_MAX + 1);
+    char *hdr = calloc(1, TOKEN_FILE_MAX + 32);
+    bool ok = false;
+    aws_http *h = NULL;
+    if (!tok || !hdr) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "container credentials: out of memory");
+        goto cleanup;
+    }
+    if (!container_token(tok, TOKEN_FILE_MAX + 1, err)) goto cleanup;
+    if (tok[0]) snprintf(hdr, TOKEN_FILE_MAX + 32, "Authorization: %s", tok);
+    const char *headers[] = {tok[0] ? hdr : "Accept: application/json", NULL};
+    aws_http_opts ho = {.connect_timeout_ms = timeout_ms > 0 ? timeout_ms : 1000,
+                        .timeout_ms = timeout_ms > 0 ? timeout_ms * 2 : 2000,
+                        .max_response = 64 * 1024,
+                        .user_agent = "fleetcrypt-container-credentials",
+                        .no_proxy = true};
+    h = aws_http_new(&ho, err);
+    if (!h) goto cleanup;
+    if (attempts <= 0) attempts = 2;
+    for (int i = 0; i < attempts && !ok; i++) {
+        aws_http_response r;
+        aws_http_response_init(&r, true);
+        if (!aws_http_request(h, "GET", url, headers, NULL, 0, &r, NULL, err)) {
+            /* err says NetworkError/Timeout; name the endpoint (never the token) */
+            char m[sizeof(err->message)];
+            snprintf(m, sizeof(m), "container credentials endpoint %.200s: %.250s", url, err->message);
+            fc_strlcpy(err->message, m, sizeof(err->message));
+        } else if (r.status != 200) {
+            aws_error_set(err, r.status >= 500 ? AWS_ERR_TRANSIENT : AWS_ERR_AUTH, r.status, "NoCredentials",
+                          "container credentials endpoint %.200s answered HTTP %d", url, r.status);
+        } else {
+            ok = creds_from_json("container credentials", r.body.data, r.body.len, "Token", false, false, out, err);
+            if (ok) fc_strlcpy(out->source, "container", sizeof(out->source));
+            else err->kind = AWS_ERR_PERMANENT;
+        }
+        aws_http_response_free(&r);
+        if (!ok && err->kind != AWS_ERR_TRANSIENT) break;
+    }
+cleanup:
+    aws_http_free(h);
+    if (tok) fc_wipe(tok, TOKEN_FILE_MAX + 1);
+    if (hdr) fc_wipe(hdr, TOKEN_FILE_MAX + 32);
+    free(tok);
+    free(hdr);
+    return ok;
+}
+
+/* ---------------- retry settings ---------------- */
+bool aws_retry_settings(const char *profile, int *max_attempts, char *mode, size_t mode_cap, aws_error *err)
+{
+    *max_attempts = 0;
+    if (mode_cap) mode[0] = 0;
+    aws_profile *p = calloc(1, sizeof(*p));
+    if (!p) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "profile allocation failed");
+        return false;
+    }
+    bool ok = aws_profile_load(NULL, NULL, profile_name(profile), p, err);
+    const char *ma = getenv("AWS_MAX_ATTEMPTS"), *ma_src = "AWS_MAX_ATTEMPTS";
+    const char *rm = getenv("AWS_RETRY_MODE"), *rm_src = "AWS_RETRY_MODE";
+    if (!ma || !*ma) {
+        ma = p->max_attempts;
+        ma_src = "the profile's max_attempts";
+    }
+    if (!rm || !*rm) {
+        rm = p->retry_mode;
+        rm_src = "the profile's retry_mode";
+    }
+    if (ok && *ma) {
+        char *end = NULL;
+        long v = strtol(ma, &end, 10);
+        if (*end || v < 1 || v > AWS_MAX_ATTEMPTS_LIMIT) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig",
+                          "%s=%.32s: want a whole number of attempts from 1 to %d", ma_src, ma,
+                          AWS_MAX_ATTEMPTS_LIMIT);
+            ok = false;
+        } else {
+            *max_attempts = (int)v;
+        }
+    }
+    if (ok && *rm) {
+        if (strcmp(rm, "standard") && strcmp(rm, "legacy") && strcmp(rm, "adaptive")) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig",
+                          "%s=%.32s: want standard, legacy or adaptive", rm_src, rm);
+            ok = false;
+        } else {
+            fc_strlcpy(mode, rm, mode_cap);
+        }
+    }
+    aws_profile_wipe(p);
+    free(p);
+    return ok;
+}
+
 /* ---------------- web identity ---------------- */
 static bool web_identity(aws_cred_provider *p, const char *token_file, const char *role_arn,
                          const char *session_name, aws_creds *out, aws_error *err)
@@ -492,6 +838,10 @@ static bool resolve_profile(aws_cred_provider *p, const char *name, int depth, a
         ok = true;
         goto cleanup;
     }
+    if (pr->credential_process[0]) {
+        ok = aws_cred_from_process(name, pr->credential_process, out, err);
+        goto cleanup;
+    }
     /* the profile exists but holds no credentials (e.g. only a region): not a source */
     *found = false;
 cleanup:
@@ -527,13 +877,18 @@ static bool resolve_chain(aws_cred_provider *p, aws_creds *out, aws_error *err)
     if (wf && *wf && wr && *wr)
         return web_identity(p, wf, wr, getenv("AWS_ROLE_SESSION_NAME"), out, err);
 
+    /* ECS task role / EKS Pod Identity: when configured it is the pod's
+     * identity, and a failure is an error (never the node's role via IMDS) */
+    if (aws_cred_container_configured())
+        return aws_cred_from_container(p->opts.imds_timeout_ms, p->opts.imds_attempts, out, err);
+
     if (!env_true("AWS_EC2_METADATA_DISABLED")) {
         if (aws_cred_from_imds(NULL, p->opts.imds_timeout_ms, p->opts.imds_attempts, out, err))
             return true;
         log_debug("aws credentials: imds unavailable", "code=%s", err ? err->code : "");
     }
     aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials",
-                  "no AWS credentials: env, profile %s, web identity and IMDS all unavailable",
+                  "no AWS credentials: env, profile %s, web identity, container and IMDS all unavailable",
                   p->profile);
     return false;
 }

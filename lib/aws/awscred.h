@@ -2,11 +2,21 @@
  *   1. environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY [, AWS_SESSION_TOKEN]
  *   2. shared files: AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials) and
  *      AWS_CONFIG_FILE (~/.aws/config, "[profile x]" sections), profile from
- *      AWS_PROFILE (else "default"); static keys, or role_arn with
- *      source_profile / credential_source / web_identity_token_file
+ *      AWS_PROFILE (else "default"); role_arn with source_profile /
+ *      credential_source / web_identity_token_file, else static keys, else
+ *      credential_process (run with /bin/sh -c; stdout is JSON Version 1 with
+ *      AccessKeyId, SecretAccessKey [, SessionToken, Expiration]; stderr
+ *      passes through; the output is never logged nor quoted in errors)
  *   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
  *      [+ AWS_ROLE_SESSION_NAME] → STS AssumeRoleWithWebIdentity (unsigned)
- *   4. IMDSv2: PUT /latest/api/token, GET .../iam/security-credentials/[role]
+ *   4. container (ECS task role, EKS Pod Identity):
+ *      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on http://169.254.170.2) or
+ *      AWS_CONTAINER_CREDENTIALS_FULL_URI (https, or http to loopback or the
+ *      agent's 169.254.170.2 / 169.254.170.23 / [fd00:ec2::23]), with the
+ *      Authorization header from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+ *      (re-read every fetch) else AWS_CONTAINER_AUTHORIZATION_TOKEN. When
+ *      configured, a failure ends the chain: never the node's role via IMDS
+ *   5. IMDSv2: PUT /latest/api/token, GET .../iam/security-credentials/[role]
  *      at AWS_EC2_METADATA_SERVICE_ENDPOINT (default http://169.254.169.254),
  *      skipped when AWS_EC2_METADATA_DISABLED=true
  * and, on top of whichever worked, an optional AssumeRole (cross-account).
@@ -31,7 +41,8 @@ typedef struct aws_creds {
     char secret_access_key[128];
     char session_token[4096];    /* "" when none */
     int64_t expires_ms;          /* epoch ms; 0 = does not expire */
-    char source[48];             /* "env", "profile:NAME", "web-identity", "imds", "assume-role" */
+    char source[48];             /* "env", "profile:NAME", "process:NAME", "web-identity", "container",
+                                    "imds", "assume-role" */
 } aws_creds;
 
 void aws_creds_wipe(aws_creds *c);
@@ -89,6 +100,9 @@ typedef struct aws_profile {
     char external_id[256];
     char region[64];
     int duration_seconds;
+    char credential_process[1024];
+    char max_attempts[16];       /* as written (validated by aws_retry_settings) */
+    char retry_mode[16];
 } aws_profile;
 
 /* Load profile `name` from the config file (section "[profile name]", or
@@ -107,6 +121,20 @@ bool aws_cred_from_env(aws_creds *out);
 /* IMDSv2 source against endpoint (NULL: env or default). */
 bool aws_cred_from_imds(const char *endpoint, int64_t timeout_ms, int attempts, aws_creds *out,
                         aws_error *err);
+
+/* credential_process source: run command (/bin/sh -c), parse its stdout. */
+bool aws_cred_from_process(const char *profile, const char *command, aws_creds *out, aws_error *err);
+/* Container source: configured when either URI variable is set. */
+bool aws_cred_container_configured(void);
+bool aws_cred_from_container(int64_t timeout_ms, int attempts, aws_creds *out, aws_error *err);
+
+/* The SDKs' retry settings for profile (NULL: AWS_PROFILE, else "default"):
+ * AWS_MAX_ATTEMPTS, else the profile's max_attempts (1..AWS_MAX_ATTEMPTS_LIMIT;
+ * 0 out when neither is set), and AWS_RETRY_MODE, else the profile's
+ * retry_mode ("standard", "legacy", "adaptive"; "" when neither). An
+ * invalid value is an error (InvalidConfig), as in the SDKs. */
+#define AWS_MAX_ATTEMPTS_LIMIT 20
+bool aws_retry_settings(const char *profile, int *max_attempts, char *mode, size_t mode_cap, aws_error *err);
 
 /* "2015-08-30T12:36:00Z" / "...00.123Z" / "+00:00" → epoch ms. */
 bool aws_parse_iso8601(const char *s, int64_t *ms);

@@ -4,8 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscred.h"
+
 #include "sts.h"
 #include "util.h"
+
+/* AWS_RETRY_MODE=legacy: the SDKs' legacy mode retries up to 4 times (5
+ * attempts) and has no retry quota: a quota this large never runs out. */
+#define LEGACY_MAX_ATTEMPTS 5
+#define LEGACY_QUOTA (1 << 28)
 
 struct aws_session {
     aws_cred_provider *creds;
@@ -47,9 +54,21 @@ aws_session *aws_session_new(const aws_session_opts *o, aws_error *err)
     aws_cred_sts_ops ops = {.assume_role = op_assume_role,
                             .assume_role_web_identity = op_assume_role_web_identity,
                             .ctx = s};
+    /* The SDKs' retry settings (AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, else the
+     * profile's max_attempts / retry_mode) apply when the caller set no
+     * maximum of its own; an invalid value fails here, before any call. */
+    aws_client_opts co = o->client;
+    int env_max = 0;
+    char mode[16];
+    if (!aws_retry_settings(o->creds.profile, &env_max, mode, sizeof mode, err)) goto fail;
+    bool legacy = !strcmp(mode, "legacy");
+    if (co.retry.max_attempts <= 0) co.retry.max_attempts = env_max > 0 ? env_max : legacy ? LEGACY_MAX_ATTEMPTS : 0;
+    if (legacy && co.retry.quota_max <= 0) co.retry.quota_max = LEGACY_QUOTA;
+    /* "adaptive" is standard mode here: the client-side rate limiting it
+     * adds is the shared per-account bucket (ratelimit.h) when s is given */
     s->creds = aws_cred_provider_new(&o->creds, &ops, err);
     if (!s->creds) goto fail;
-    s->client = aws_client_new(&o->client, s->creds, err);
+    s->client = aws_client_new(&co, s->creds, err);
     if (!s->client) goto fail;
     if (o->s) {
         s->hud.s = o->s;

@@ -8,6 +8,11 @@
  * aws.c never calls STS and sts.c only calls the client: the provider
  * reaches STS through the session, which owns all three pieces.
  * NOT thread-safe: one session per thread (per region), as for aws_client.
+ * Retries: a caller that leaves client.retry.max_attempts 0 gets the SDKs'
+ * settings: AWS_MAX_ATTEMPTS, else the profile's max_attempts, else the
+ * mode's default (AWS_RETRY_MODE / retry_mode: standard and adaptive 3,
+ * legacy 5 with no retry quota); an explicit maximum (the CLI's 8) wins.
+ * Invalid values fail aws_session_new with InvalidConfig.
  * Ownership: aws_session_new copies the strings of opts; aws_session_free
  * (accepts NULL) frees the client and the provider, wiping the credentials. */
 #ifndef FC_AWS_SESSION_H

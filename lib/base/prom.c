@@ -273,12 +273,25 @@ bool prom_render(prom_registry *r, dbuf *out)
 }
 
 /* ------------------------------------------------------------ HTTP server */
+#define SCRAPE_QUEUE 4 /* scrapes waiting for the scrape thread; more get 503 */
+
 struct prom_server {
     prom_registry *r;
     int fd;
     int port;
-    pthread_t th;
+    pthread_t th;      /* accept thread: reads requests, answers the probes */
+    pthread_t scraper; /* renders /metrics (collectors may block on Redis) */
+    bool scraper_started;
     atomic_bool stop;
+    atomic_llong beat_ms;       /* fc_mono_ms() of the last beat; 0: none yet */
+    atomic_llong live_bound_ms; /* /healthz fails when the beat is older */
+    atomic_bool draining;       /* graceful shutdown: alive, not ready */
+    pthread_mutex_t mu;         /* guards q, qn, ready* */
+    pthread_cond_t cv;
+    int q[SCRAPE_QUEUE];
+    int qn;
+    bool ready_known, ready;
+    char reason[256];
 };
 
 static void respond(int cfd, const char *status, const char *ctype, const char *body, size_t len)
@@ -295,32 +308,126 @@ static void respond(int cfd, const char *status, const char *ctype, const char *
     }
 }
 
-static void serve(prom_server *s, int cfd)
+static void respond_text(int cfd, const char *status, const char *text)
 {
-    char req[2048];
-    size_t len = 0;
-    int64_t deadline = fc_mono_ms() + 2000;
-    while (len < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
-        int left = (int)(deadline - fc_mono_ms());
-        struct pollfd p = {.fd = cfd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, left) <= 0) return;
-        ssize_t r = read(cfd, req + len, sizeof req - 1 - len);
-        if (r <= 0) return;
-        len += (size_t)r;
-        req[len] = 0;
-    }
-    if (strncmp(req, "GET /metrics", 12) != 0 || (req[12] != ' ' && req[12] != '?')) {
-        const char *nf = "not found: try /metrics\n";
-        respond(cfd, "404 Not Found", "text/plain", nf, strlen(nf));
-        return;
-    }
+    respond(cfd, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* "GET <path>" followed by a space or a query string. */
+static bool is_get(const char *req, const char *path)
+{
+    size_t n = strlen(path);
+    return !strncmp(req, "GET ", 4) && !strncmp(req + 4, path, n) && (req[4 + n] == ' ' || req[4 + n] == '?');
+}
+
+static void scrape(prom_server *s, int cfd)
+{
     dbuf body;
     dbuf_init(&body, 64u << 20);
     if (prom_render(s->r, &body))
         respond(cfd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body.data ? body.data : "", body.len);
     else
-        respond(cfd, "500 Internal Server Error", "text/plain", "render failed\n", 14);
+        respond_text(cfd, "500 Internal Server Error", "render failed\n");
     dbuf_free(&body);
+}
+
+static void *scraper_main(void *arg)
+{
+    prom_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->qn == 0 && !atomic_load(&s->stop)) pthread_cond_wait(&s->cv, &s->mu);
+        if (s->qn == 0) break; /* stopping, nothing left */
+        int cfd = s->q[0];
+        memmove(s->q, s->q + 1, (size_t)(s->qn - 1) * sizeof s->q[0]);
+        s->qn--;
+        bool stopping = atomic_load(&s->stop);
+        pthread_mutex_unlock(&s->mu);
+        if (stopping) respond_text(cfd, "503 Service Unavailable", "shutting down\n");
+        else scrape(s, cfd);
+        close(cfd);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void healthz(prom_server *s, int cfd)
+{
+    int64_t beat = atomic_load(&s->beat_ms), bound = atomic_load(&s->live_bound_ms);
+    char msg[160];
+    if (atomic_load(&s->draining)) {
+        respond_text(cfd, "200 OK", "draining\n");
+        return;
+    }
+    if (beat == 0) {
+        respond_text(cfd, "503 Service Unavailable", "starting: the main loop has not run yet\n");
+        return;
+    }
+    int64_t age = fc_mono_ms() - beat;
+    if (age > bound) {
+        snprintf(msg, sizeof msg, "stuck: the main loop last ran %lld ms ago (bound %lld ms)\n", (long long)age,
+                 (long long)bound);
+        respond_text(cfd, "503 Service Unavailable", msg);
+        return;
+    }
+    respond_text(cfd, "200 OK", "ok\n");
+}
+
+static void readyz(prom_server *s, int cfd)
+{
+    char msg[300];
+    if (atomic_load(&s->draining)) {
+        respond_text(cfd, "503 Service Unavailable", "not ready: shutting down\n");
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    bool known = s->ready_known, ready = s->ready;
+    snprintf(msg, sizeof msg, "not ready: %s\n", s->reason[0] ? s->reason : "unknown");
+    pthread_mutex_unlock(&s->mu);
+    if (!known) respond_text(cfd, "503 Service Unavailable", "not ready: dependencies not checked yet\n");
+    else if (!ready) respond_text(cfd, "503 Service Unavailable", msg);
+    else respond_text(cfd, "200 OK", "ok\n");
+}
+
+/* Read the request head and answer it; false when cfd was handed to the
+ * scrape thread (which closes it). */
+static bool serve(prom_server *s, int cfd)
+{
+    char req[2048];
+    size_t len = 0;
+    req[0] = 0;
+    int64_t deadline = fc_mono_ms() + 2000;
+    while (len < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
+        int left = (int)(deadline - fc_mono_ms());
+        struct pollfd p = {.fd = cfd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0) return true;
+        ssize_t r = read(cfd, req + len, sizeof req - 1 - len);
+        if (r <= 0) return true;
+        len += (size_t)r;
+        req[len] = 0;
+    }
+    if (is_get(req, "/healthz")) {
+        healthz(s, cfd);
+        return true;
+    }
+    if (is_get(req, "/readyz")) {
+        readyz(s, cfd);
+        return true;
+    }
+    if (!is_get(req, "/metrics")) {
+        respond_text(cfd, "404 Not Found", "not found: try /metrics, /healthz or /readyz\n");
+        return true;
+    }
+    pthread_mutex_lock(&s->mu);
+    bool queued = s->qn < SCRAPE_QUEUE;
+    if (queued) {
+        s->q[s->qn++] = cfd;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!queued) respond_text(cfd, "503 Service Unavailable", "too many scrapes in progress\n");
+    return !queued;
 }
 
 static void *server_main(void *arg)
@@ -331,10 +438,34 @@ static void *server_main(void *arg)
         if (poll(&p, 1, 200) <= 0) continue;
         int cfd = accept(s->fd, NULL, NULL);
         if (cfd < 0) continue;
-        serve(s, cfd);
-        close(cfd);
+        if (serve(s, cfd)) close(cfd);
     }
     return NULL;
+}
+
+void prom_server_beat(prom_server *s)
+{
+    if (s) atomic_store(&s->beat_ms, (long long)fc_mono_ms());
+}
+
+void prom_server_set_live_bound(prom_server *s, int64_t ms)
+{
+    if (s && ms > 0) atomic_store(&s->live_bound_ms, (long long)ms);
+}
+
+void prom_server_set_draining(prom_server *s)
+{
+    if (s) atomic_store(&s->draining, true);
+}
+
+void prom_server_set_ready(prom_server *s, bool ready, const char *reason)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->ready_known = true;
+    s->ready = ready;
+    snprintf(s->reason, sizeof s->reason, "%s", reason ? reason : "");
+    pthread_mutex_unlock(&s->mu);
 }
 
 prom_server *prom_server_start(prom_registry *r, const char *addr, char *err, size_t errcap)
@@ -384,13 +515,29 @@ prom_server *prom_server_start(prom_registry *r, const char *addr, char *err, si
     s->r = r;
     s->fd = fd;
     s->port = ntohs(sa.sin_port);
-    if (pthread_create(&s->th, NULL, server_main, s) != 0) {
+    atomic_init(&s->stop, false);
+    atomic_init(&s->beat_ms, 0);
+    atomic_init(&s->live_bound_ms, PROM_LIVE_BOUND_MS);
+    atomic_init(&s->draining, false);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->scraper_started = pthread_create(&s->scraper, NULL, scraper_main, s) == 0;
+    if (!s->scraper_started || pthread_create(&s->th, NULL, server_main, s) != 0) {
+        atomic_store(&s->stop, true);
+        if (s->scraper_started) {
+            pthread_mutex_lock(&s->mu);
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            pthread_join(s->scraper, NULL);
+        }
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
         close(fd);
         free(s);
         snprintf(err, errcap, "cannot start metrics thread");
         return NULL;
     }
-    log_info("metrics endpoint listening", "addr=%s:%d path=/metrics", host, s->port);
+    log_info("metrics endpoint listening", "addr=%s:%d paths=/metrics,/healthz,/readyz", host, s->port);
     return s;
 }
 
@@ -400,7 +547,13 @@ void prom_server_stop(prom_server *s)
 {
     if (!s) return;
     atomic_store(&s->stop, true);
-    pthread_join(s->th, NULL);
+    pthread_join(s->th, NULL); /* no more scrapes queued after this */
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->scraper, NULL); /* answers (503) what was still queued */
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
     close(s->fd);
     free(s);
 }

@@ -1,7 +1,9 @@
 /* prom — Prometheus metrics: a small thread-safe registry of counters,
  * gauges and histograms (labelled series created on first use) and an HTTP
- * endpoint serving the text exposition format (version 0.0.4) at /metrics.
- * Label values are escaped here; callers never build exposition text. */
+ * endpoint serving the text exposition format (version 0.0.4) at /metrics,
+ * plus the Kubernetes-style probes /healthz and /readyz of the process that
+ * runs it. Label values are escaped here; callers never build exposition
+ * text. */
 #ifndef FC_PROM_H
 #define FC_PROM_H
 
@@ -9,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct prom_registry prom_registry;
 typedef struct prom_server prom_server;
@@ -41,10 +44,30 @@ bool prom_add_collector(prom_registry *r, prom_collector_fn fn, void *ud);
 /* Render the whole registry in text format into out. */
 bool prom_render(prom_registry *r, dbuf *out);
 
-/* Serve GET /metrics on addr ("host:port"; port 0 picks one). The server
- * thread runs until prom_server_stop(). */
+/* Serve GET /metrics, /healthz and /readyz on addr ("host:port"; port 0
+ * picks one). The accept thread answers the probes itself from state in
+ * memory; a /metrics request is handed to a scrape thread (collectors may
+ * read Redis), so a slow scrape never delays a probe. Both threads run
+ * until prom_server_stop(). */
 prom_server *prom_server_start(prom_registry *r, const char *addr, char *err, size_t errcap);
 int prom_server_port(const prom_server *s);
 void prom_server_stop(prom_server *s); /* accepts NULL */
+
+/* Liveness: the main loop calls prom_server_beat() every iteration;
+ * GET /healthz answers 200 while the last beat is at most the live bound
+ * old (PROM_LIVE_BOUND_MS unless set), 503 before the first beat or once
+ * the loop stopped beating (stuck). All accept NULL (no server: no-op). */
+#define PROM_LIVE_BOUND_MS 60000
+void prom_server_beat(prom_server *s);
+void prom_server_set_live_bound(prom_server *s, int64_t ms);
+/* Readiness: the main loop checks its dependencies (Redis, Kafka) at its
+ * own pace and reports here; GET /readyz answers the cached verdict (200,
+ * or 503 with reason), 503 before the first report. reason is copied
+ * (NULL or "" when ready); it names what is unreachable, never a secret. */
+void prom_server_set_ready(prom_server *s, bool ready, const char *reason);
+/* Graceful shutdown: the main loop has ended on purpose (running work is
+ * finishing). From now on /healthz answers 200 "draining" without beats (a
+ * restart would cut the checkpoint short) and /readyz 503 "shutting down". */
+void prom_server_set_draining(prom_server *s);
 
 #endif

@@ -231,3 +231,21 @@ bool kafka_produce_async(kafka_producer *p, const char *topic, const char *key, 
 }
 
 long kafka_producer_failures(const kafka_producer *p) { return atomic_load(&((kafka_producer *)p)->failures); }
+
+bool kafka_producer_reachable(kafka_producer *p, int timeout_ms, char *err, size_t errcap)
+{
+    if (!p) {
+        snprintf(err, errcap, "no producer");
+        return false;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errcap, "%s", rd_kafka_err2str(e));
+        return false;
+    }
+    bool any = md->broker_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    if (!any) snprintf(err, errcap, "no broker in the metadata");
+    return any;
+}

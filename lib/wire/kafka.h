@@ -44,5 +44,9 @@ bool kafka_produce_sync(kafka_producer *p, const char *topic, const char *key, c
 bool kafka_produce_async(kafka_producer *p, const char *topic, const char *key, const void *val,
                          size_t len, char *err, size_t errcap);
 long kafka_producer_failures(const kafka_producer *p);
+/* Readiness: one metadata round trip to any broker of the cluster, waiting
+ * at most timeout_ms (blocks the caller that long when no broker answers:
+ * call it from a loop that can wait, never from a probe handler). */
+bool kafka_producer_reachable(kafka_producer *p, int timeout_ms, char *err, size_t errcap);
 
 #endif

@@ -5,6 +5,8 @@ One loopback HTTP server that
   - answers STS (GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity),
     RDS DescribeDBInstances (paged with Marker) and KMS DescribeKey,
   - serves IMDSv2 (PUT /latest/api/token, GET .../iam/security-credentials/[role]),
+  - serves container credentials (GET /container/creds, the ECS / EKS Pod
+    Identity agent's answer) to the Authorization token it is given,
   - injects faults (the next N requests throttled or answered 503) and
   - logs every call (action, status, monotonic time) for attempt counting.
 Used where the project's emulator (awssim) is not needed or not available.
@@ -30,6 +32,7 @@ class Standin:
         self.faults = {"throttle": 0, "http5xx": 0}
         self.imds_tokens = set()
         self.imds_role = "fleetcrypt-node"
+        self.container_token = "container-auth-token-1"
         self.lock = threading.Lock()
         self.instances = [f"db{i:02d}" for i in range(7)]
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -82,6 +85,18 @@ class Standin:
                 self._send(403, "", "text/plain")
 
             def do_GET(self):
+                if self.path == "/container/creds":
+                    auth = self.headers.get("Authorization")
+                    ok = auth == st.container_token
+                    st.calls.append({"action": "container-get", "status": 200 if ok else 401,
+                                     "t": time.monotonic()})
+                    if not ok:
+                        return self._send(401, json.dumps({"message": "bad token"}), "application/json")
+                    akid, secret, token = st.issue_temp()
+                    exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+                    return self._send(200, json.dumps({
+                        "AccessKeyId": akid, "SecretAccessKey": secret, "Token": token,
+                        "AccountId": ACCOUNT, "Expiration": exp}), "application/json")
                 tok = self.headers.get("X-aws-ec2-metadata-token")
                 if tok not in st.imds_tokens:
                     return self._send(401, "", "text/plain")

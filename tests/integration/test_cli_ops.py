@@ -230,7 +230,7 @@ def test_cli_ops_verbs_and_top(stack, world):
 
 
 def test_cli_help_every_subcommand():
-    cmds = ["submit", "status", "top", "approve", "pause", "resume", "abort", "retry", "logs", "report", "retire"]
+    cmds = ["submit", "status", "top", "wait", "approve", "pause", "resume", "abort", "retry", "logs", "report", "retire"]
     for c in cmds:
         r = subprocess.run([os.path.join(BIN_DIR, "fleetcrypt"), c, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and f"fleetcrypt {c}" in r.stdout and "example" in r.stdout, (c, r.stdout)

@@ -204,15 +204,26 @@ def test_one_image_tagged_with_the_project_version(example):
 
 def test_probes_use_the_metrics_port(example):
     """Liveness, readiness and startup probes on every container, on the port
-    FLEETCRYPT_METRICS_ADDR opens. Today the binaries serve /metrics only
-    (/healthz and /readyz do not exist yet), so the probes ask /metrics."""
+    FLEETCRYPT_METRICS_ADDR opens: liveness and startup ask /healthz (the main
+    loop's heartbeat), readiness /readyz (Redis and Kafka reachable, as the
+    main loop last found them); never /metrics, whose scrape reads Redis."""
+    want = {"livenessProbe": "/healthz", "startupProbe": "/healthz", "readinessProbe": "/readyz"}
     for d, _, c in containers(example):
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        for probe, path in want.items():
             p = c[probe]["httpGet"]
             assert p["port"] in ("metrics", metrics_port(c)), (d["metadata"]["name"], probe)
-            assert p["path"] in ("/metrics", "/healthz", "/readyz"), p
-        # a slow scrape (the coordinator's reads Redis) must not kill the pod at once
+            assert p["path"] == path, (d["metadata"]["name"], probe, p)
+        # the binaries' /healthz fails once the loop is 60 s stuck (PROM_LIVE_BOUND_MS):
+        # the kubelet restarts only after at least that long
         assert c["livenessProbe"]["failureThreshold"] * c["livenessProbe"]["periodSeconds"] >= 60
+
+
+def test_probe_paths_are_served_by_the_binaries():
+    """Every probe path the manifests name is one the metrics server answers."""
+    with open(os.path.join(REPO, "lib", "base", "prom.c")) as f:
+        src = f.read()
+    for path in ("/healthz", "/readyz"):
+        assert f'is_get(req, "{path}")' in src, path
 
 
 def test_services_and_podmonitor_reach_the_metrics_port(example):
@@ -286,11 +297,16 @@ def test_network_policy_opens_only_what_the_config_names(example):
     ports = {metrics_port(c) for _, _, c in containers(example)}
     for rule in np["spec"]["ingress"]:
         assert {p["port"] for p in rule["ports"]} <= ports | {"metrics"}, rule
-    egress = {p["port"] for rule in np["spec"]["egress"] for p in rule.get("ports", [])}
+    # port 80 only to the EKS Pod Identity agent (container credentials, read
+    # before IMDS); IMDS (169.254.169.254:80) stays closed: without its role a
+    # pod must fail, not run as the node's
+    agent = [r for r in np["spec"]["egress"] if r.get("to") == [{"ipBlock": {"cidr": "169.254.170.23/32"}}]]
+    assert len(agent) == 1 and agent[0]["ports"] == [{"protocol": "TCP", "port": 80}], np["spec"]["egress"]
+    others = [r for r in np["spec"]["egress"] if r not in agent]
+    egress = {p["port"] for rule in others for p in rule.get("ports", [])}
     brokers = config_data(example)["FLEETCRYPT_KAFKA_BROKERS"].split(",")
     need = {int(b.rsplit(":", 1)[1]) for b in brokers} | {53, 443, 5432, 6379}
     assert need <= egress, f"egress misses {sorted(need - egress)}"
-    # IMDS (169.254.169.254:80) stays closed: without IRSA a pod must fail, not run as the node's role
     assert 80 not in egress
 
 

@@ -1,5 +1,6 @@
 /* test_awscred — shared config/credentials parsing, env source, chain order,
- * ISO 8601 expiry parsing. */
+ * ISO 8601 expiry parsing, credential_process (run, parsed, refused) and
+ * the SDKs' retry settings (env over profile, invalid values refused). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -234,6 +235,70 @@ static void test_iso8601(void **state)
     assert_false(aws_parse_iso8601("2015-13-30T12:36:00Z", &ms));
 }
 
+static void test_credential_process(void **state)
+{
+    (void)state;
+    aws_creds c;
+    aws_error err;
+    /* through /bin/sh -c: quoting and pipes work as in the SDKs that use a shell */
+    assert_true(aws_cred_from_process(
+        "p", "printf '%s' '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"s3cr3t\", "
+             "\"SessionToken\": \"tok\", \"Expiration\": \"2099-01-01T00:00:00Z\"}' | cat",
+        &c, &err));
+    assert_string_equal(c.access_key_id, "AKIDPROC");
+    assert_string_equal(c.secret_access_key, "s3cr3t");
+    assert_string_equal(c.session_token, "tok");
+    assert_string_equal(c.source, "process:p");
+    assert_true(c.expires_ms > 4000000000000LL);
+    aws_creds_wipe(&c);
+    /* non-zero exit, wrong version, not JSON: refused, the output never quoted */
+    assert_false(aws_cred_from_process("p", "echo '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"LEAK\"}'; exit 7",
+                                       &c, &err));
+    assert_non_null(strstr(err.message, "exited with status 7"));
+    assert_false(aws_cred_from_process("p", "echo '{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"LEAK\"}'",
+                                       &c, &err));
+    assert_non_null(strstr(err.message, "Version"));
+    assert_null(strstr(err.message, "LEAK"));
+    assert_false(aws_cred_from_process("p", "echo LEAK LEAK", &c, &err));
+    assert_null(strstr(err.message, "LEAK"));
+    assert_false(aws_creds_valid(&c));
+}
+
+static void test_retry_settings(void **state)
+{
+    (void)state;
+    char fp[512], mode[16];
+    int n = -1;
+    aws_error err;
+    write_file("config", "[default]\nmax_attempts = 6\nretry_mode = legacy\n[profile bad]\nmax_attempts = lots\n", fp,
+               sizeof(fp));
+    setenv("AWS_CONFIG_FILE", fp, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+    unsetenv("AWS_MAX_ATTEMPTS");
+    unsetenv("AWS_RETRY_MODE");
+    assert_true(aws_retry_settings(NULL, &n, mode, sizeof mode, &err));
+    assert_int_equal(n, 6);
+    assert_string_equal(mode, "legacy");
+    setenv("AWS_MAX_ATTEMPTS", "2", 1);
+    setenv("AWS_RETRY_MODE", "adaptive", 1);
+    assert_true(aws_retry_settings(NULL, &n, mode, sizeof mode, &err));
+    assert_int_equal(n, 2);
+    assert_string_equal(mode, "adaptive");
+    setenv("AWS_MAX_ATTEMPTS", "21", 1);
+    assert_false(aws_retry_settings(NULL, &n, mode, sizeof mode, &err));
+    assert_string_equal(err.code, "InvalidConfig");
+    unsetenv("AWS_MAX_ATTEMPTS");
+    assert_false(aws_retry_settings("bad", &n, mode, sizeof mode, &err));
+    assert_non_null(strstr(err.message, "max_attempts"));
+    unsetenv("AWS_RETRY_MODE");
+    write_file("config", "[default]\nregion = eu-west-1\n", fp, sizeof(fp));
+    assert_true(aws_retry_settings(NULL, &n, mode, sizeof mode, &err));
+    assert_int_equal(n, 0);
+    assert_string_equal(mode, "");
+    unsetenv("AWS_CONFIG_FILE");
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +306,8 @@ int main(void)
         cmocka_unit_test(test_env_first),
         cmocka_unit_test(test_assume_role_profile),
         cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_credential_process),
+        cmocka_unit_test(test_retry_settings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,6 +1,8 @@
 /* test_prom — exposition text is exact for counters, gauges, histograms;
  * label values are escaped; type clashes are refused; the HTTP endpoint
- * serves /metrics and 404s anything else. */
+ * serves /metrics and 404s anything else; /healthz follows the main loop's
+ * heartbeat and /readyz the readiness the main loop reported, and both
+ * answer while a slow /metrics scrape is still collecting. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +108,159 @@ static void test_http_endpoint(void **state)
     prom_registry_free(r);
 }
 
+static void test_healthz_follows_heartbeat(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    char err[256];
+    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    int port = prom_server_port(s);
+    /* no beat yet: the main loop has not run */
+    char *body = http_get(port, "/healthz");
+    assert_non_null(strstr(body, "HTTP/1.1 503"));
+    free(body);
+    prom_server_beat(s);
+    body = http_get(port, "/healthz");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    free(body);
+    /* a beat older than the bound: the loop is stuck */
+    prom_server_set_live_bound(s, 1);
+    prom_server_beat(s);
+    usleep(20000);
+    body = http_get(port, "/healthz");
+    assert_non_null(strstr(body, "HTTP/1.1 503"));
+    assert_non_null(strstr(body, "main loop"));
+    free(body);
+    prom_server_stop(s);
+    prom_registry_free(r);
+}
+
+static void test_readyz_reports_cached_state(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    char err[256];
+    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    int port = prom_server_port(s);
+    char *body = http_get(port, "/readyz");
+    assert_non_null(strstr(body, "HTTP/1.1 503"));
+    free(body);
+    prom_server_set_ready(s, true, NULL);
+    body = http_get(port, "/readyz");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    free(body);
+    prom_server_set_ready(s, false, "redis unreachable");
+    body = http_get(port, "/readyz?verbose");
+    assert_non_null(strstr(body, "HTTP/1.1 503"));
+    assert_non_null(strstr(body, "redis unreachable"));
+    free(body);
+    prom_server_stop(s);
+    prom_registry_free(r);
+}
+
+static void test_draining_is_alive_not_ready(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    char err[256];
+    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    int port = prom_server_port(s);
+    prom_server_set_live_bound(s, 1);
+    prom_server_beat(s);
+    prom_server_set_ready(s, true, NULL);
+    /* the main loop ended for a graceful shutdown: no more beats, and that
+     * is no reason to restart the process while it checkpoints */
+    prom_server_set_draining(s);
+    usleep(20000);
+    char *body = http_get(port, "/healthz");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    free(body);
+    body = http_get(port, "/readyz");
+    assert_non_null(strstr(body, "HTTP/1.1 503"));
+    assert_non_null(strstr(body, "shutting down"));
+    free(body);
+    prom_server_stop(s);
+    prom_registry_free(r);
+}
+
+/* A collector that blocks until released: a scrape stuck on Redis. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, open;
+} gate;
+
+static void slow_collect(prom_registry *r, void *ud)
+{
+    (void)r;
+    gate *g = ud;
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+typedef struct scrape_arg {
+    int port;
+    char *body;
+} scrape_arg;
+
+static void *scrape_thread(void *arg)
+{
+    scrape_arg *a = arg;
+    a->body = http_get(a->port, "/metrics");
+    return NULL;
+}
+
+static void test_probes_answer_during_slow_scrape(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    assert_true(prom_add_collector(r, slow_collect, &g));
+    char err[256];
+    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    prom_server_beat(s);
+    prom_server_set_ready(s, true, NULL);
+    scrape_arg a = {.port = prom_server_port(s)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, scrape_thread, &a), 0);
+    pthread_mutex_lock(&g.mu);
+    while (!g.entered) pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    /* the scrape is inside its collector: the probes still answer */
+    char *body = http_get(prom_server_port(s), "/healthz");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    free(body);
+    body = http_get(prom_server_port(s), "/readyz");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    free(body);
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(th, NULL);
+    assert_non_null(strstr(a.body, "HTTP/1.1 200 OK"));
+    free(a.body);
+    prom_server_stop(s);
+    prom_registry_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_exact),
         cmocka_unit_test(test_histogram_and_escaping),
         cmocka_unit_test(test_http_endpoint),
+        cmocka_unit_test(test_healthz_follows_heartbeat),
+        cmocka_unit_test(test_readyz_reports_cached_state),
+        cmocka_unit_test(test_draining_is_alive_not_ready),
+        cmocka_unit_test(test_probes_answer_during_slow_scrape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
