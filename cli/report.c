@@ -48,19 +48,16 @@ aws_session *cli_aws(const char *region)
     so.client.region = region && *region ? region : NULL;
     /* An operator's one-shot command (submit scans the whole fleet, page by
      * page) has no step retry behind it: retry throttling and 5xx longer
-     * than the SDKs' 3 attempts before giving up. AWS_MAX_ATTEMPTS, as in
-     * the SDKs, overrides. */
-    so.client.retry.max_attempts = CLI_AWS_MAX_ATTEMPTS;
-    const char *ma = getenv("AWS_MAX_ATTEMPTS");
-    if (ma && *ma) {
-        char *end = NULL;
-        long v = strtol(ma, &end, 10);
-        if (*end || v < 1 || v > 20) {
-            cli_err(CLI_FAIL, "AWS_MAX_ATTEMPTS=%s: want a whole number of attempts from 1 to 20", ma);
-            return NULL;
-        }
-        so.client.retry.max_attempts = (int)v;
+     * than the SDKs' 3 attempts before giving up, unless AWS_MAX_ATTEMPTS or
+     * the profile's max_attempts says otherwise (read as the SDKs do). */
+    int n = 0;
+    char mode[16];
+    aws_error re;
+    if (!aws_retry_settings(NULL, &n, mode, sizeof mode, &re)) {
+        cli_err(CLI_FAIL, "%s: %s", re.code, re.message);
+        return NULL;
     }
+    so.client.retry.max_attempts = n > 0 ? n : CLI_AWS_MAX_ATTEMPTS;
     aws_error e;
     aws_session *sess = aws_session_new(&so, &e);
     if (!sess) cli_err(CLI_FAIL, "AWS client: %s: %s", e.code, e.message);
