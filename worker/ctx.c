@@ -118,6 +118,8 @@ struct aws_client *step_ctx_aws(step_ctx *ctx)
     return a->c;
 }
 
+int64_t step_ctx_run_deadline(const step_ctx *ctx) { return ctx->run_deadline; }
+
 /* The keeper renews the lease in the background (every TTL/3); this check
  * adds the step's own renewal when the keeper's confirmation is stale (its
  * Redis connection down, or the keeper stopped at the step's deadline). */

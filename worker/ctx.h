@@ -40,6 +40,7 @@ struct step_ctx {
     const char *fence;
     int64_t lease_until; /* monotonic ms, our estimate */
     lease_hold *hold;    /* the keeper's heartbeat for this run (may be NULL) */
+    int64_t run_deadline; /* monotonic ms: this run's step deadline */
     sargs fields;        /* record fields written with the outcome */
 };
 

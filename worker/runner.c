@@ -162,8 +162,9 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     ctx.fence = b.fence;
     ctx.lease_until = fc_mono_ms() + w->lease_ttl_ms;
     /* heartbeat while the step runs, bounded by the step's deadline */
+    ctx.run_deadline = fc_mono_ms() + step_deadline_s(&w->lim, def) * 1000;
     ctx.hold = lease_keeper_add(w->keeper, m->campaign, m->instance, m->step, m->attempt, task->token,
-                                fc_mono_ms() + step_deadline_s(&w->lim, def) * 1000);
+                                ctx.run_deadline);
     sargs_init(&ctx.fields);
 
     char prior_wait[128];

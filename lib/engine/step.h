@@ -226,6 +226,9 @@ struct aws_client *step_ctx_aws(step_ctx *ctx);
  * enough time left (renewing it if needed); false = lease lost, return
  * STEP_RETRY without acting. */
 bool step_ctx_lease_ok(step_ctx *ctx);
+/* When this run's step deadline falls (fc_mono_ms clock): past it the lease
+ * is no longer renewed and another worker may take the step over. */
+int64_t step_ctx_run_deadline(const step_ctx *ctx);
 /* The fleet poller's cached view of a resource ("db" or "snap"):
  * returns true when the cache has an entry newer than since_ms; *present
  * says whether the resource existed in that poll; fields copied into

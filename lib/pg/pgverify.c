@@ -138,8 +138,17 @@ static void md5_hex(EVP_MD_CTX *c, char out[33])
     fc_hex(d, n > 16 ? 16 : n, out);
 }
 
-static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_rows, char *err,
-                         size_t errcap)
+/* A comparison with a time budget (deadline, monotonic ms; 0 = none) stops
+ * between chunks once it has passed: "past its deadline". */
+static bool past(int64_t deadline, const pgl_table_result *t, char *err, size_t errcap)
+{
+    if (deadline <= 0 || fc_mono_ms() < deadline) return false;
+    pgq_seterr(err, errcap, "comparison stopped at %s.%s: past its time budget", t->schema, t->name);
+    return true;
+}
+
+static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_rows, int64_t deadline,
+                         char *err, size_t errcap)
 {
     keyinfo k;
     bool ok = false;
@@ -158,6 +167,7 @@ static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_
     snprintf(off, sizeof off, "%lld", (long long)(chunk_rows > 1 ? chunk_rows - 1 : 0));
     t->match = true;
     for (int guard = 0; guard < 100000000; guard++) {
+        if (past(deadline, t, err, errcap)) goto out;
         /* the range's upper key, from the source */
         dbuf where;
         dbuf_init(&where, 1u << 16);
@@ -313,6 +323,28 @@ void pgverify_free(pgverify_result *r)
 bool pgverify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
                    pgverify_result *out, char *err, size_t errcap)
 {
+    return pgverify_until(src, dst, own_schema, chunk_rows, counts_only, 0, out, err, errcap);
+}
+
+/* Each statement may run at most what is left of the budget. */
+static bool budget_statements(pgq *src, pgq *dst, int64_t deadline, char *err, size_t errcap)
+{
+    if (deadline <= 0) return true;
+    int64_t left = deadline - fc_mono_ms();
+    if (left < 1) left = 1;
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lld", (long long)left);
+    const char *p[] = {ms};
+    if (!pgq_cmd(src, pgq_sql("pgverify_timeout"), 1, p) || !pgq_cmd(dst, pgq_sql("pgverify_timeout"), 1, p)) {
+        pgq_seterr(err, errcap, "verify statement timeout: %s %s", src->err, dst->err);
+        return false;
+    }
+    return true;
+}
+
+bool pgverify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
+                    int64_t deadline_mono_ms, pgverify_result *out, char *err, size_t errcap)
+{
     memset(out, 0, sizeof *out);
     if (chunk_rows <= 0) chunk_rows = 10000;
     if (!pgq_cmd(src, pgq_sql("pgverify_session"), 0, NULL) ||
@@ -320,6 +352,7 @@ bool pgverify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bo
         pgq_seterr(err, errcap, "verify session settings: %s %s", src->err, dst->err);
         return false;
     }
+    if (!budget_statements(src, dst, deadline_mono_ms, err, errcap)) return false;
     const char *p[] = {own_schema};
     PGresult *ts = pgq_exec(src, pgq_sql("pgverify_tables"), 1, p);
     if (!ts) {
@@ -368,13 +401,17 @@ bool pgverify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bo
             out->mismatches++;
             continue;
         }
-        if (counts_only)
+        ok = !past(deadline_mono_ms, t, err, errcap) && budget_statements(src, dst, deadline_mono_ms, err, errcap);
+        if (ok && counts_only)
             ok = count_only(src, dst, t, err, errcap);
-        else if (t->keyed)
-            ok = verify_keyed(src, dst, t, chunk_rows, err, errcap);
-        else
+        else if (ok && t->keyed)
+            ok = verify_keyed(src, dst, t, chunk_rows, deadline_mono_ms, err, errcap);
+        else if (ok)
             ok = verify_multiset(src, dst, t, err, errcap);
-        if (!ok) break;
+        if (!ok) {
+            out->timed_out = deadline_mono_ms > 0 && fc_mono_ms() >= deadline_mono_ms;
+            break;
+        }
         if (!t->match) out->mismatches++;
         out->rows_verified += t->rows_src;
     }

@@ -28,6 +28,7 @@ typedef struct pgverify_result {
     int ntables;
     int64_t rows_verified;
     int mismatches;
+    bool timed_out;         /* pgverify_until: stopped (false returned) because its budget ran out */
 } pgverify_result;
 /* Compare every table of one database: row counts always; unless
  * counts_only, a checksum per key range of chunk_rows rows (keyed tables)
@@ -36,6 +37,12 @@ typedef struct pgverify_result {
  * fc_<tag>) is left out on both sides. */
 bool pgverify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
                    pgverify_result *out, char *err, size_t errcap);
+/* pgverify within a time budget: every statement runs with a
+ * statement_timeout of what is left until deadline_mono_ms (fc_mono_ms
+ * clock; 0 = no budget) and the comparison stops between tables and
+ * chunks once it has passed: false with out->timed_out set. */
+bool pgverify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
+                    int64_t deadline_mono_ms, pgverify_result *out, char *err, size_t errcap);
 void pgverify_free(pgverify_result *r);
 
 /* ---- one key range's checksum (pgverify.c), shared with the live

@@ -50,3 +50,49 @@ def test_roles_and_grants_made_after_the_snapshot_reach_the_target(stack, awssim
     assert sql(sim, ident, "SELECT has_table_privilege('late_reader', 'a', 'SELECT')") == "t"
     no_pw = stack.redis.cli("HGET", f"fc:{{privs}}:i:{ident}", "f.privs_no_password")
     assert "late_reader" in no_pw, f"the role created without a password was not reported: {no_pw!r}"
+
+
+def test_comparison_inside_the_block_has_a_time_budget(stack, awssim, world):
+    """Finding 1's other half: nothing long inside the write-blocked window.
+    A table of the target is locked (a busy database, nothing test-only),
+    so the row counts with writers blocked cannot finish: within half the
+    step's deadline the cutover gives the writers back and retries, never
+    a block that outlives the step. Once the lock is gone the campaign
+    finishes with every acknowledged row exactly once."""
+    import os
+    import subprocess
+    import time
+    from fclib import PG_BIN, wait_until
+    from pglogical_strategy_util import MASTER, PASSWORD, exactly_once, instance_state
+    sim = awssim
+    ident = "pgl-budget"
+    key = ready_source(stack, sim, ident)
+    sql(sim, ident, "CREATE TABLE idle(id int PRIMARY KEY); INSERT INTO idle SELECT generate_series(1, 10)")
+    w = Writer(sim, ident, rate=20).start()
+    submit(stack, "bud", key, [ident], world, "--cutover", "approve")
+    wait_step(stack, "bud", ident, ("cutover",), timeout=300)
+    tgt = sim.instance(f"fc-bud-{ident}-target")
+    locker = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p",
+                               str(tgt["Endpoint"]["Port"]), "-U", MASTER, "-d", "app"],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              text=True, env=dict(os.environ, PGPASSWORD=PASSWORD, PGSSLMODE="require"))
+    try:
+        locker.stdin.write("BEGIN; LOCK TABLE idle IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);\n")
+        locker.stdin.flush()
+        time.sleep(1.0)
+        assert stack.cli("approve", "bud", ident).returncode == 0
+        i = wait_until(lambda: (lambda x: x if "time budget" in (x.get("error") or "") else None)(
+            instance_state(stack, "bud", ident)), 240, 0.3, "the cutover gave up the blocked window in time")
+        assert i["state"] == "running" and i["step"] == "cutover", i
+        # the writers are back on the source while the cutover waits to retry
+        n0 = len(w.numbers())
+        wait_until(lambda: len(w.numbers()) > n0 + 5, 30, 0.3, "writes on the source after the block was given up")
+    finally:
+        locker.kill()
+        locker.wait(timeout=10)
+    st = wait_terminal(stack, "bud", timeout=420)
+    w.stop()
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    problems = exactly_once(sim, ident, w)
+    assert not problems, problems

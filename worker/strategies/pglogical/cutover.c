@@ -488,20 +488,41 @@ static step_rc drain(cut *c, fc_lsn L)
     int mism = 0;
     dbuf list;
     dbuf_init(&list, 4096);
-    rc = pgl_compare_all(&c->s, PGL_SOURCE, NULL, true, &rows, &mism, &list, NULL);
+    /* Writers are blocked: every comparison here has a budget of half the
+     * time this run has left, so the block always ends inside the step's
+     * deadline (past it another worker would take over and block again). */
+    int64_t now = fc_mono_ms();
+    int64_t budget = now + (step_ctx_run_deadline(c->ctx) - now) / 2;
+    bool late = false;
+    rc = pgl_compare_all(&c->s, PGL_SOURCE, NULL, true, budget, &rows, &mism, &list, NULL, &late);
+    if (late) {
+        /* e.g. a lock held on a target table: give the writers back, try again */
+        size_t n = strlen(c->res->reason);
+        snprintf(c->res->reason + n, sizeof c->res->reason - n, " (writers let back in on the source; retried)");
+        rc = STEP_RETRY;
+    }
     if (rc == STEP_OK && mism) {
         PGL_REASON(c->res, "row counts differ at cutover: %s", list.data);
         rc = STEP_FAIL;
     }
     if (rc == STEP_OK && c->strict) {
-        /* Inside the window by the operator's choice. Safe however long it
-         * takes: the fence is ours, so a holder that took over meanwhile
-         * would refuse this one's every later change. */
+        /* Inside the window by the operator's choice, fenced (a holder that
+         * took over would refuse this one's every later change) and within
+         * the same budget: a database too large to compare in it fails the
+         * instance with the writers back on the source, never a block that
+         * outlives the step and starts again under the next holder. */
         dbuf_reset(&list);
         pgl_sums_buf sums = {.dropped = 0};
         dbuf_init(&sums.b, PGL_SUMS_MAX + 1);
         int64_t v0 = fc_now_ms();
-        rc = pgl_compare_all(&c->s, PGL_SOURCE, NULL, false, &rows, &mism, &list, &sums);
+        rc = pgl_compare_all(&c->s, PGL_SOURCE, NULL, false, budget, &rows, &mism, &list, &sums, &late);
+        if (late) {
+            size_t n = strlen(c->res->reason);
+            snprintf(c->res->reason + n, sizeof c->res->reason - n,
+                     " (--validate strict compares inside the write-blocked window, at most half the cutover's "
+                     "deadline: writers are back on the source; use --validate normal, which compares after the "
+                     "switch against a snapshot pinned there, or raise FLEETCRYPT_STEP_DEADLINE_MAX_S)");
+        }
         if (rc == STEP_OK) {
             step_ctx_set_factf(c->ctx, "verify_started_ms", "%lld", (long long)v0);
             step_ctx_set_factf(c->ctx, "verify_ms", "%lld", (long long)(fc_now_ms() - v0));

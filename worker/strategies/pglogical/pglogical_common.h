@@ -174,10 +174,12 @@ typedef struct pgl_sums_buf {
 } pgl_sums_buf;
 /* Compare every database: the source side src_side (as admin) with
  * dst_conns[i], or the target as master when dst_conns is NULL; row counts
- * only with counts_only. Returns OK with *rows, *mism (the differing tables
- * appended to list, sums filled when given) or the rc of a failure. */
-step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t *rows,
-                        int *mism, dbuf *list, pgl_sums_buf *sums);
+ * only with counts_only; within deadline (fc_mono_ms clock, 0 = none: past
+ * it, STEP_FAIL with the reason saying so and *timed_out set when given).
+ * Returns OK with *rows, *mism (the differing tables appended to list, sums
+ * filled when given) or the rc of a failure. */
+step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t deadline,
+                        int64_t *rows, int *mism, dbuf *list, pgl_sums_buf *sums, bool *timed_out);
 /* The verify facts (verify_done, verify_how, verify_mismatches,
  * verify_tables, rows_verified, verify_sums) and the field rows_verified. */
 void pgl_record_verify(step_ctx *ctx, int64_t rows, int mism, const char *list, const char *how,

@@ -51,9 +51,10 @@ static void sums_add(pgl_sums_buf *sb, const char *db, bool many_dbs, const pgve
 /* Compare every database; src/dst connections chosen by the caller.
  * Returns OK with *mism (and the list, and sums when given) or the rc of a
  * failure. */
-step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t *rows,
-                        int *mism, dbuf *list, pgl_sums_buf *sums)
+step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool counts_only, int64_t deadline,
+                        int64_t *rows, int *mism, dbuf *list, pgl_sums_buf *sums, bool *timed_out)
 {
+    if (timed_out) *timed_out = false;
     *rows = 0;
     *mism = 0;
     if (sums) {
@@ -71,8 +72,15 @@ step_rc pgl_compare_all(pgl_session *s, pgl_side src_side, pgq **dst_conns, bool
         if (!dst) return rc == STEP_OK ? STEP_RETRY : rc;
         if (!step_ctx_lease_ok(s->ctx)) return (PGL_REASON(s->res, "lease lost"), STEP_RETRY);
         pgverify_result vr;
-        if (!pgverify(src, dst, nm.schema, CHUNK_ROWS, counts_only, &vr, err, sizeof err)) {
+        if (!pgverify_until(src, dst, nm.schema, CHUNK_ROWS, counts_only, deadline, &vr, err, sizeof err)) {
+            bool late = vr.timed_out;
             pgverify_free(&vr);
+            if (late) {
+                if (timed_out) *timed_out = true;
+                PGL_REASON(s->res, "%s of database %s did not finish within its time budget: %s",
+                           counts_only ? "row counts" : "verification", s->dbs[i], err);
+                return STEP_FAIL;
+            }
             return pgl_sql_fail(s->res, src, counts_only ? "row counts" : "verification", err);
         }
         *rows += vr.rows_verified;
@@ -120,7 +128,7 @@ step_rc pgl_verify_full(pgl_session *s, pgq **dst, const char *how, int *mism, d
     *mism = 0;
     pgl_sums_buf sums = {.dropped = 0};
     dbuf_init(&sums.b, PGL_SUMS_MAX + 1);
-    step_rc rc = pgl_compare_all(s, PGL_RETIRED, dst, false, &rows, mism, list, &sums);
+    step_rc rc = pgl_compare_all(s, PGL_RETIRED, dst, false, 0, &rows, mism, list, &sums, NULL);
     if (rc == STEP_OK) pgl_record_verify(s->ctx, rows, *mism, list->data, how, &sums);
     dbuf_free(&sums.b);
     return rc;
