@@ -19,13 +19,27 @@ through the same endpoint). The campaign ends done and:
   instance named fc-<campaign>- except the retired source cluster and its
   members, which are stopped and tagged retired-source.
 
+Boundary (test_pglogical_cluster_boundary, FC_PGL_CLUSTER_BOUNDARY_RUNS
+runs, default 2): writers race the cluster snapshot; while the campaign
+waits for approval, a control cluster restored from fleetcrypt's own
+cluster snapshot shows exactly the rows whose commit record ends at or
+before fleetcrypt's start LSN (read by test_decoding on a slot made before
+the campaign), its aurora_volume_logical_start_lsn() is fleetcrypt's start,
+and — negative control — a subscription on the same snapshot started one
+byte before the last included commit's end applies that transaction twice
+(a doubled row in the keyless table). After approval the campaign ends with
+every acknowledged row exactly once.
+
 Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
 modelled AWS durations and the rename's DNS lag become real)."""
 import os
 
+import pytest
+
 from fclib import wait_until
 from fixtures_awssim import psql
-from pglogical_strategy_util import (FC_OBJECTS, MASTER, PASSWORD, Writer, submit, wait_terminal)
+from pglogical_strategy_util import (FC_OBJECTS, MASTER, PASSWORD, Writer, instance_state, submit,
+                                     wait_terminal)
 
 OLD = {"Key": "fleetcrypt-sim:create-time", "Value": "2025-06-01"}   # unencrypted, as before 2026-02-18
 CPG = "fc-aur-logical"
@@ -184,3 +198,115 @@ def test_pglogical_cluster_live_writer(stack, awssim, world):
     assert not {m["DBInstanceIdentifier"] for m in ret["DBClusterMembers"]} & set(members_before)
     left = fleetcrypt_aws_leftovers(rds, "pgc1", ret["DBClusterIdentifier"])
     assert left == [], f"fleetcrypt's AWS resources left: {left}"
+
+
+BOUNDARY_RUNS = int(os.environ.get("FC_PGL_CLUSTER_BOUNDARY_RUNS", "2"))
+
+
+def lsn_int(s):
+    hi, lo = s.strip().split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def lsn_str(n):
+    return f"{n >> 32:X}/{n & 0xFFFFFFFF:X}"
+
+
+def committed(port, slot):
+    """{xid: (commit end LSN, [(table, seq)])} of the writer's transactions
+    decoded by test_decoding on `slot` (a COMMIT's lsn is its record's end)."""
+    out = csql(port, f"SELECT lsn, xid, data FROM pg_logical_slot_peek_changes('{slot}', NULL, NULL)")
+    rows, commits = {}, {}
+    for line in out.splitlines():
+        lsn, xid, data = line.split("|", 2)
+        for t in ("a", "b"):
+            if data.startswith(f"table public.{t}: INSERT:"):
+                seq = int(data.split("seq[bigint]:")[1].split()[0])
+                rows.setdefault(xid, []).append((t, seq))
+        if data.startswith("COMMIT"):
+            commits[xid] = lsn_int(lsn)
+    return {x: (commits[x], rows[x]) for x in rows if x in commits}
+
+
+@pytest.mark.parametrize("run", range(BOUNDARY_RUNS))
+def test_pglogical_cluster_boundary(run, stack, awssim, world):
+    sim = awssim
+    rds = sim.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    ident, camp, ctl = f"pgc-b{run}", f"pgcb{run}", f"pgc-ctl{run}"
+    port = make_cluster(sim, ident, ["db.r6g.large"])["Port"]
+    csql(port, "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);"
+               "CREATE TABLE b(seq bigint NOT NULL);"
+               "CREATE SEQUENCE wseq;")
+    # the control's slots, made before fleetcrypt's (hence before its snapshot)
+    csql(port, "SELECT 1 FROM pg_create_logical_replication_slot('ctl_peek', 'test_decoding');"
+               "SELECT 1 FROM pg_create_logical_replication_slot('ctl_sub', 'pgoutput')")
+    key = stack.make_key()["Arn"]
+    if SCALE > 0:
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+    stack.start()
+    w = ClusterWriter(sim, ident, rate=80).start()
+    wait_until(lambda: len(w.numbers()) >= 20 + 15 * run, 60, 0.05, "writes before submit")
+    submit(stack, camp, key, [ident], world, "--cutover", "approve")
+    wait_until(lambda: instance_state(stack, camp, ident)["state"] in ("waiting_approval", "failed", "aborted"),
+               600, 0.5, "waiting for approval")
+    assert instance_state(stack, camp, ident)["state"] == "waiting_approval", instance_state(stack, camp, ident)
+
+    def fact(name):
+        return stack.redis.cli("HGET", f"fc:{{{camp}}}:i:{ident}", f"f.{name}").strip()
+    start = lsn_int(fact("start_lsn"))
+    pub = fact("publication")
+    assert pub, "no publication recorded"
+
+    # the control: fleetcrypt's own cluster snapshot restored once more, untouched
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier=ctl, SnapshotIdentifier=f"fc-{camp}-{ident}-snap",
+                                         Engine="aurora-postgresql", DBClusterParameterGroupName=CPG)
+    wait_until(lambda: cluster(rds, ctl)["Status"] == "available", 300, 0.2, "control cluster")
+    rds.create_db_instance(DBInstanceIdentifier=f"{ctl}-0", DBClusterIdentifier=ctl, Engine="aurora-postgresql",
+                           DBInstanceClass="db.r6g.large")
+    sim.wait_instance(f"{ctl}-0", timeout=300, rds=rds)
+    cport = cluster(rds, ctl)["Port"]
+    assert lsn_int(csql(cport, "SELECT aurora_volume_logical_start_lsn()")) == start
+
+    # exactly the transactions whose commit ends at or before the start are in the snapshot
+    txs = committed(port, "ctl_peek")
+    inside = {r for end, rs in txs.values() if end <= start for r in rs}
+    have = {("a", int(x)) for x in csql(cport, "SELECT seq FROM a").split()} | \
+           {("b", int(x)) for x in csql(cport, "SELECT seq FROM b").split()}
+    assert inside and have == inside, f"start {lsn_str(start)}: in the snapshot but not before the start " \
+                                      f"{sorted(have - inside)[:5]}, before the start but not in it " \
+                                      f"{sorted(inside - have)[:5]}"
+    assert any(end > start for end, _ in txs.values()), "no write after the snapshot: the race did not happen"
+
+    # negative control: one byte before the last included keyless insert's commit end
+    last_b = max(end for end, rs in txs.values() if end <= start and rs[0][0] == "b")
+    wrong = last_b - 1
+    csql(cport, f"CREATE SUBSCRIPTION ctl CONNECTION 'host=127.0.0.1 port={port} dbname=app user={MASTER} "
+                f"password={PASSWORD}' PUBLICATION {pub} WITH (create_slot=false, enabled=false, "
+                "copy_data=false, slot_name='ctl_sub', disable_on_error=true)")
+    csql(cport, f"SELECT pg_replication_origin_advance('pg_'||oid, '{lsn_str(wrong)}') "
+                "FROM pg_subscription WHERE subname='ctl'")
+    csql(cport, "ALTER SUBSCRIPTION ctl ENABLE")
+    wait_until(lambda: int(csql(cport, "SELECT count(*) - count(DISTINCT seq) FROM b")) > 0, 120, 0.2,
+               "the negative control applying the last included transaction twice")
+    csql(cport, "ALTER SUBSCRIPTION ctl DISABLE")
+    csql(cport, "ALTER SUBSCRIPTION ctl SET (slot_name = NONE)")
+    csql(cport, "DROP SUBSCRIPTION ctl")
+    rds.delete_db_instance(DBInstanceIdentifier=f"{ctl}-0", SkipFinalSnapshot=True)
+    csql(port, "SELECT pg_drop_replication_slot('ctl_peek'); SELECT pg_drop_replication_slot('ctl_sub')")
+
+    r = stack.cli("approve", camp, ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, camp, timeout=900)
+    row = {i["id"]: i for i in st["instances"]}[ident]
+    assert row["state"] == "done", row
+    n_done = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n_done + 20, 120, 0.1, "writes after the switch")
+    w.stop()
+    have = seqs(port)
+    acked = w.numbers()
+    missing = sorted(set(acked) - set(have))
+    doubled = len(have) - len(set(have))
+    assert not missing and doubled == 0, f"acked {len(acked)} have {len(have)} missing {missing[:10]} " \
+                                         f"doubled {doubled}"
