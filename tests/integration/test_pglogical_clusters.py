@@ -25,9 +25,9 @@ waits for approval, a control cluster restored from fleetcrypt's own
 cluster snapshot shows exactly the rows whose commit record ends at or
 before fleetcrypt's start LSN (read by test_decoding on a slot made before
 the campaign), its aurora_volume_logical_start_lsn() is fleetcrypt's start,
-and — negative control — a subscription on the same snapshot started one
-byte before the last included commit's end applies that transaction twice
-(a doubled row in the keyless table). After approval the campaign ends with
+and — negative control — a subscription on the same snapshot started at
+the end of the commit before the last included keyless insert applies that
+insert twice (a doubled row in the keyless table). After approval the campaign ends with
 every acknowledged row exactly once.
 
 Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
@@ -279,17 +279,31 @@ def test_pglogical_cluster_boundary(run, stack, awssim, world):
                                       f"{sorted(inside - have)[:5]}"
     assert any(end > start for end, _ in txs.values()), "no write after the snapshot: the race did not happen"
 
-    # negative control: one byte before the last included keyless insert's commit end
+    # negative control: a start at the end of the commit before the last included keyless insert
+    # (the walsender skips a transaction whose commit record *starts* before the start
+    # position, so this start sends that insert again — as "redo done at" would)
     last_b = max(end for end, rs in txs.values() if end <= start and rs[0][0] == "b")
-    wrong = last_b - 1
+    wrong = max(end for end, _ in txs.values() if end < last_b)
     csql(cport, f"CREATE SUBSCRIPTION ctl CONNECTION 'host=127.0.0.1 port={port} dbname=app user={MASTER} "
                 f"password={PASSWORD}' PUBLICATION {pub} WITH (create_slot=false, enabled=false, "
                 "copy_data=false, slot_name='ctl_sub', disable_on_error=true)")
     csql(cport, f"SELECT pg_replication_origin_advance('pg_'||oid, '{lsn_str(wrong)}') "
                 "FROM pg_subscription WHERE subname='ctl'")
     csql(cport, "ALTER SUBSCRIPTION ctl ENABLE")
-    wait_until(lambda: int(csql(cport, "SELECT count(*) - count(DISTINCT seq) FROM b")) > 0, 120, 0.2,
-               "the negative control applying the last included transaction twice")
+    try:
+        wait_until(lambda: int(csql(cport, "SELECT count(*) - count(DISTINCT seq) FROM b")) > 0, 120, 0.2,
+                   "the negative control applying the last included transaction twice")
+    except AssertionError:
+        print("control subscription:", csql(cport, "SELECT subenabled, subskiplsn FROM pg_subscription"),
+              csql(cport, "SELECT * FROM pg_stat_subscription_stats"), csql(cport, "SELECT * FROM pg_stat_subscription"),
+              csql(cport, "SELECT * FROM pg_replication_origin_status"), lsn_str(wrong), lsn_str(start))
+        logs = rds.describe_db_log_files(DBInstanceIdentifier=f"{ctl}-0")["DescribeDBLogFiles"]
+        for f in logs[-2:]:
+            d = rds.download_db_log_file_portion(DBInstanceIdentifier=f"{ctl}-0", LogFileName=f["LogFileName"],
+                                                 Marker="0")
+            print("\n".join(x for x in d.get("LogFileData", "").splitlines() if "ERROR" in x or "FATAL" in x
+                            or "replication" in x)[-3000:])
+        raise
     csql(cport, "ALTER SUBSCRIPTION ctl DISABLE")
     csql(cport, "ALTER SUBSCRIPTION ctl SET (slot_name = NONE)")
     csql(cport, "DROP SUBSCRIPTION ctl")
@@ -310,3 +324,51 @@ def test_pglogical_cluster_boundary(run, stack, awssim, world):
     doubled = len(have) - len(set(have))
     assert not missing and doubled == 0, f"acked {len(acked)} have {len(have)} missing {missing[:10]} " \
                                          f"doubled {doubled}"
+
+
+def test_pglogical_cluster_abort(stack, awssim, world):
+    """abort before the switch: the target cluster, its members and the
+    cluster snapshot are deleted, the source cluster keeps its name, its key
+    and its writers, and loses every fleetcrypt object."""
+    sim = awssim
+    rds = sim.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    ident, camp = "pgc-ab", "pgcab"
+    port = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.large"])["Port"]
+    csql(port, "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);"
+               "CREATE TABLE b(seq bigint NOT NULL);"
+               "CREATE SEQUENCE wseq;")
+    key = stack.make_key()["Arn"]
+    if SCALE > 0:
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+    stack.start()
+    w = ClusterWriter(sim, ident, rate=30).start()
+    submit(stack, camp, key, [ident], world, "--cutover", "approve")
+    wait_until(lambda: instance_state(stack, camp, ident)["state"] in ("waiting_approval", "failed", "aborted"),
+               600, 0.5, "waiting for approval")
+    assert instance_state(stack, camp, ident)["state"] == "waiting_approval", instance_state(stack, camp, ident)
+    pre = f"fc-{camp}-"
+    assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]
+            if c["DBClusterIdentifier"].startswith(pre)] == [f"{pre}{ident}-target"]
+    r = stack.cli("abort", camp, ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, camp, timeout=600)
+    row = {i["id"]: i for i in st["instances"]}[ident]
+    assert row["state"] == "aborted", row
+    n = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "writes on the source after the abort")
+    w.stop()
+    c = cluster(rds, ident)
+    assert c["StorageEncrypted"] is False and c["Port"] == port and c["Status"] == "available", c
+    left = [x["DBClusterIdentifier"] for x in rds.describe_db_clusters()["DBClusters"]
+            if x["DBClusterIdentifier"].startswith(pre)]
+    left += [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]
+             if i["DBInstanceIdentifier"].startswith(pre)]
+    left += [s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+             if s["DBClusterSnapshotIdentifier"].startswith(pre)]
+    assert left == [], f"fleetcrypt's AWS resources left after the abort: {left}"
+    objs = [x for x in csql(port, FC_OBJECTS).split("\n") if x]
+    assert objs == [], f"fleetcrypt objects left on the source: {objs}"
+    have = seqs(port)
+    assert not sorted(set(w.numbers()) - set(have)) and len(have) == len(set(have))

@@ -123,12 +123,7 @@ step_rc pgl_cluster_snapshot(step_ctx *ctx, step_result *res)
 {
     char sid[64];
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
-    step_rc rc = awscluster_snapshot(ctx, res, step_ctx_instance(ctx), sid);
-    if (rc == STEP_OK && !step_ctx_fact(ctx, "snapshot_done")) {
-        awsstep_mark(ctx, "snapshot_done");
-        log_info("cluster snapshot available", "snapshot=%s", sid);
-    }
-    return rc;
+    return awscluster_snapshot(ctx, res, step_ctx_instance(ctx), sid);
 }
 
 step_rc pgl_cluster_copy(step_ctx *ctx, step_result *res)
