@@ -6,6 +6,8 @@ A cluster (writer + 1 reader, rds.logical_replication=1 in its *cluster*
 parameter group, unencrypted) takes live writes through its cluster
 endpoint from before submit until after the campaign (the writer reconnects
 through the same endpoint). The campaign ends done and:
+- a second cluster on an AWS owned key (the 2026 default) is re-keyed to
+  the campaign key (--rekey) with its rows;
 - the identifier names a cluster encrypted with the campaign key, on the
   same cluster endpoint port (a cluster rename: clients change nothing);
   its writer and reader have the source members' names, classes, promotion
@@ -59,11 +61,14 @@ def logical_cluster_group(sim):
         {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
 
 
-def make_cluster(sim, ident, classes):
+def make_cluster(sim, ident, classes, owned=False):
+    """Unencrypted (created as before 2026-02-18), or with owned: encrypted
+    with an AWS owned key (the 2026 default)."""
     rds = sim.client("rds")
+    tags = [{"Key": "team", "Value": "aur"}] + ([] if owned else [OLD])
     rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername=MASTER,
                           MasterUserPassword=PASSWORD, DatabaseName="app", BackupRetentionPeriod=2,
-                          DBClusterParameterGroupName=CPG, Tags=[OLD, {"Key": "team", "Value": "aur"}])
+                          DBClusterParameterGroupName=CPG, Tags=tags)
     wait_until(lambda: cluster(rds, ident)["Status"] == "available", 180, 0.2, f"cluster {ident}")
     for n, cls in enumerate(classes):
         rds.create_db_instance(DBInstanceIdentifier=f"{ident}-{n}", DBClusterIdentifier=ident,
@@ -98,13 +103,13 @@ def tags_of(rds, arn):
 
 def fleetcrypt_aws_leftovers(rds, campaign, retired):
     """Clusters, instances and cluster snapshots named fc-<campaign>- other
-    than the retired source cluster and its members."""
+    than the retired source clusters (a list) and their members."""
     pre = f"fc-{campaign}-"
     left = []
     for c in rds.describe_db_clusters()["DBClusters"]:
-        if c["DBClusterIdentifier"].startswith(pre) and c["DBClusterIdentifier"] != retired:
+        if c["DBClusterIdentifier"].startswith(pre) and c["DBClusterIdentifier"] not in retired:
             left.append("cluster:" + c["DBClusterIdentifier"])
-    members = {m["DBInstanceIdentifier"] for m in cluster(rds, retired)["DBClusterMembers"]}
+    members = {m["DBInstanceIdentifier"] for r in retired for m in cluster(rds, r)["DBClusterMembers"]}
     for i in rds.describe_db_instances()["DBInstances"]:
         if i["DBInstanceIdentifier"].startswith(pre) and i["DBInstanceIdentifier"] not in members:
             left.append("db:" + i["DBInstanceIdentifier"])
@@ -141,6 +146,11 @@ def test_pglogical_cluster_live_writer(stack, awssim, world):
                "CREATE TABLE b(seq bigint NOT NULL);"
                "CREATE SEQUENCE wseq;")
     members_before = members_view(rds, src)
+    # a second cluster on an AWS owned key (the 2026 default), re-keyed with --rekey
+    kc = make_cluster(sim, "pgc-k", ["db.r6g.large"], owned=True)
+    assert kc["StorageEncrypted"] is True and "KmsKeyId" not in kc, kc
+    kport = kc["Port"]
+    csql(kport, "CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)")
     key = stack.make_key()["Arn"]
     if SCALE > 0:
         sim.admin("POST", "/config", {"time_scale": SCALE})
@@ -148,10 +158,12 @@ def test_pglogical_cluster_live_writer(stack, awssim, world):
 
     w = ClusterWriter(sim, ident, rate=40).start()
     wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes before submit")
-    submit(stack, "pgc1", key, [ident], world)
+    submit(stack, "pgc1", key, [ident, "pgc-k"], world, "--rekey")
     st = wait_terminal(stack, "pgc1", timeout=900)
-    row = {i["id"]: i for i in st["instances"]}[ident]
+    rows = {i["id"]: i for i in st["instances"]}
+    row = rows[ident]
     assert row["state"] == "done", row
+    assert rows["pgc-k"]["state"] == "done", rows["pgc-k"]
     assert row.get("kind") == "cluster", row
     # writes after the switch land on the encrypted cluster: wait for some, not a time
     n_done = len(w.numbers())
@@ -184,6 +196,12 @@ def test_pglogical_cluster_live_writer(stack, awssim, world):
     wait_until(lambda: seqs(port, host="127.0.0.2") == have, 60, 0.2, "the reader serves the same rows")
     assert csql(port, "SELECT pg_is_in_recovery()", host="127.0.0.2") == "t"
 
+    # the re-keyed cluster: the campaign key, its endpoint and rows
+    k = cluster(rds, "pgc-k")
+    assert k["KmsKeyId"] == key and k["Port"] == kport and k["Status"] == "available", k
+    assert csql(kport, "SELECT count(*) FROM t") == "100"
+    assert [x for x in csql(kport, FC_OBJECTS).split("\n") if x] == []
+
     # nothing of fleetcrypt's left on the cluster
     objs = [x for x in csql(port, FC_OBJECTS).split("\n") if x]
     assert objs == [], f"fleetcrypt objects left on the cluster: {objs}"
@@ -196,7 +214,10 @@ def test_pglogical_cluster_live_writer(stack, awssim, world):
     assert ret["Status"] in ("stopped", "stopping"), ret["Status"]
     assert ret["StorageEncrypted"] is False
     assert not {m["DBInstanceIdentifier"] for m in ret["DBClusterMembers"]} & set(members_before)
-    left = fleetcrypt_aws_leftovers(rds, "pgc1", ret["DBClusterIdentifier"])
+    kret = [x["DBClusterIdentifier"] for x in rds.describe_db_clusters()["DBClusters"]
+            if tags_of(rds, x["DBClusterArn"]).get("fleetcrypt:original-id") == "pgc-k"]
+    assert len(kret) == 1, kret
+    left = fleetcrypt_aws_leftovers(rds, "pgc1", [ret["DBClusterIdentifier"]] + kret)
     assert left == [], f"fleetcrypt's AWS resources left: {left}"
 
 

@@ -13,9 +13,10 @@
  *      the slots, publication and guard on the source — before the switch:
  *      after it the source's endpoint name reaches the target;
  *   6. block the same roles on the target, switch (rename swap: source →
- *      fc-…-retired, target → original identifier; or RDS Proxy target
- *      switch), pin a read-only snapshot on the target for verification,
- *      let writers in on the target. Downtime = block on the source →
+ *      fc-…-retired, target → original identifier — cluster renames for
+ *      an Aurora cluster, cluster.c; or RDS Proxy target switch), pin a
+ *      read-only snapshot on the target for verification, let writers in
+ *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
  *   7. (validate=normal) the full checksum comparison between the frozen
  *      source and the pinned snapshot, after writers are back.

@@ -4,7 +4,9 @@
  * group change + reboot"; with allow_reboot a group that has the value but
  * waits for a reboot is rebooted, inside the window only), then the
  * data-plane checks per database. Learns the source's settings (facts) for
- * the restore. Creates nothing. */
+ * the restore. Creates nothing. An identifier that names a DB cluster (or
+ * a writer named like its cluster) is an Aurora PostgreSQL cluster, judged
+ * as one source by cluster.c; a member on its own fails. */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
