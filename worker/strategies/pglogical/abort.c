@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -277,10 +278,14 @@ step_rc pgl_step_abort(step_ctx *ctx, step_result *res)
 static step_rc abort_inner(step_ctx *ctx, step_result *res)
 {
     bool proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
+    bool cluster = awscluster_is(ctx);
     bool switched = false;
     step_rc rc = STEP_OK;
     /* 0. past the switch: refuse */
-    if (proxy) {
+    if (cluster) {
+        proxy = false; /* preflight refuses the proxy method for clusters */
+        if ((rc = pgl_cluster_switch_done(ctx, res, &switched)) != STEP_OK) return rc;
+    } else if (proxy) {
         if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
         else if ((rc = roll_back_proxy(ctx, res, &switched)) != STEP_OK) return rc;
     } else if ((rc = switch_done(ctx, res, &switched)) != STEP_OK) {
@@ -298,10 +303,11 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         return STEP_NEXT;
     }
     /* 1. a half-done rename goes back first: the source needs its name (and endpoint) */
-    if (!proxy && (rc = roll_back_rename(ctx, res)) != STEP_OK) return rc;
+    if (!proxy && (rc = cluster ? pgl_cluster_roll_back(ctx, res) : roll_back_rename(ctx, res)) != STEP_OK)
+        return rc;
     /* 2. the databases: writers back in, replication objects and roles gone */
     bool target_exists = false;
-    rc = delete_target(ctx, res, &target_exists);
+    rc = cluster ? pgl_cluster_target_exists(ctx, res, &target_exists) : delete_target(ctx, res, &target_exists);
     if (rc != STEP_OK) return rc;
     if (!step_ctx_fact(ctx, "abort_db_done")) {
         pgl_session s;
@@ -312,10 +318,10 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         step_ctx_set_fact(ctx, "abort_db_done", "1");
     }
     /* 3. the target instance */
-    if (target_exists) return delete_target_now(ctx, res);
+    if (target_exists) return cluster ? pgl_cluster_delete_target(ctx, res) : delete_target_now(ctx, res);
     /* 4. intermediate snapshots */
     if (!pgl_opt(ctx, "keep_snapshots")) {
-        rc = pgl_delete_snapshots(ctx, res);
+        rc = cluster ? pgl_cluster_delete_snapshot(ctx, res) : pgl_delete_snapshots(ctx, res);
         if (rc != STEP_OK) return rc;
     }
     const char *why = pgl_fact(ctx, "abort_reason");

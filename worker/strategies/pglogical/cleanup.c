@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "msecret.h"
@@ -228,6 +229,7 @@ step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res)
         if (rc != STEP_OK) return rc;
         step_ctx_set_fact(ctx, "cleanup_db_done", "1");
     }
+    if (awscluster_is(ctx)) return pgl_cluster_finish(ctx, res);
     /* the switched-in instance is production now: not deletable by abort */
     rc = awsstep_promote_target(ctx, res, pgl_fact(ctx, "target_id"));
     if (rc != STEP_OK) return rc;

@@ -13,9 +13,10 @@
  *      the slots, publication and guard on the source — before the switch:
  *      after it the source's endpoint name reaches the target;
  *   6. block the same roles on the target, switch (rename swap: source →
- *      fc-…-retired, target → original identifier; or RDS Proxy target
- *      switch), pin a read-only snapshot on the target for verification,
- *      let writers in on the target. Downtime = block on the source →
+ *      fc-…-retired, target → original identifier — cluster renames for
+ *      an Aurora cluster, cluster.c; or RDS Proxy target switch), pin a
+ *      read-only snapshot on the target for verification, let writers in
+ *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
  *   7. (validate=normal) the full checksum comparison between the frozen
  *      source and the pinned snapshot, after writers are back.
@@ -44,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "pgfence.h"
@@ -63,6 +65,7 @@ typedef struct cut {
     step_result *res;
     char orig[64], ret[64], tid[64];
     bool proxy;
+    bool cluster; /* an Aurora cluster: the swap renames clusters (cluster.c) */
     bool strict;
     char px[CUT_MAX_PROXIES][64]; /* the RDS Proxies fronting the instance (proxy method) */
     int npx;
@@ -147,6 +150,7 @@ static step_rc retired_exists(cut *c, bool *yes)
 
 static step_rc switch_rename(cut *c, int64_t deadline)
 {
+    if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
     bool done = false;
     if ((rc = renamed_already(c, &done)) != STEP_OK) return rc;
@@ -346,6 +350,7 @@ static step_rc world_switched(cut *c, bool *switched, bool *half)
         rc = proxy_state(c, switched, &done);
         return rc;
     }
+    if (c->cluster) return pgl_cluster_switched(c->ctx, c->res, c->orig, c->ret, switched, half);
     if ((rc = renamed_already(c, switched)) != STEP_OK || *switched) return rc;
     return retired_exists(c, half);
 }
@@ -891,6 +896,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     awsstep_name(ctx, PGL_SFX_RETIRED, c.ret, sizeof c.ret);
     awsstep_name(ctx, PGL_SFX_TARGET, c.tid, sizeof c.tid);
     c.proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
+    c.cluster = awscluster_is(ctx);
     c.strict = !strcmp(pgl_cfield(ctx, "validate"), "strict");
     int64_t poll_s = 90;
     const char *ps = pgl_cfield(ctx, "switch_poll_s");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "pgl_db_extra.h"
@@ -122,6 +123,11 @@ step_rc pgl_step_find_start_lsn(step_ctx *ctx, step_result *res)
     }
     pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[0], &rc);
     if (!q) goto done;
+    if (awscluster_is(ctx)) {
+        /* a restored Aurora cluster tells its start itself (no startup log to read) */
+        rc = pgl_cluster_start_lsn(&s, q);
+        goto done;
+    }
     if (!pgl_wal_segment_size(q, &segsize, err, sizeof err)) {
         rc = pgl_sql_fail(res, q, "find-start-lsn", err);
         goto done;

@@ -214,4 +214,31 @@ step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, cons
  * read back with awsstep_tags_from_fact). */
 void pgl_learn_replica(step_ctx *ctx, int k, const rds_instance *r);
 
+/* ---- Aurora PostgreSQL clusters (cluster.c; fact kind=cluster, shared/awscluster.h) ---- */
+/* The cluster's part of each step where it differs from an instance. */
+step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed);
+step_rc pgl_cluster_snapshot(step_ctx *ctx, step_result *res);
+step_rc pgl_cluster_copy(step_ctx *ctx, step_result *res);
+step_rc pgl_cluster_restore(step_ctx *ctx, step_result *res);
+/* find-start-lsn: aurora_volume_logical_start_lsn() on the restored writer
+ * (q: the target as master), checked; facts start_lsn, start_lsn_source. */
+step_rc pgl_cluster_start_lsn(pgl_session *s, pgq *q);
+/* The cutover's swap by cluster renames (orig → ret, tid → orig), bounded
+ * by deadline; facts target_address/port, retired_address/port, target_id,
+ * retired_id. pgl_cluster_switched: has it happened (*switched), or begun (*half)? */
+step_rc pgl_cluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
+                           int64_t deadline);
+step_rc pgl_cluster_switched(step_ctx *ctx, step_result *res, const char *orig, const char *ret, bool *switched,
+                             bool *half);
+/* step replicas: the members take their names (fact replicas_done). */
+step_rc pgl_cluster_members(step_ctx *ctx, step_result *res);
+/* cleanup's AWS part: tags, deletion protection, snapshot, retired cluster stopped. */
+step_rc pgl_cluster_finish(step_ctx *ctx, step_result *res);
+/* abort: switch done? half swap renamed back; the target cluster; the snapshot. */
+step_rc pgl_cluster_switch_done(step_ctx *ctx, step_result *res, bool *done);
+step_rc pgl_cluster_roll_back(step_ctx *ctx, step_result *res);
+step_rc pgl_cluster_target_exists(step_ctx *ctx, step_result *res, bool *exists);
+step_rc pgl_cluster_delete_target(step_ctx *ctx, step_result *res);
+step_rc pgl_cluster_delete_snapshot(step_ctx *ctx, step_result *res);
+
 #endif

@@ -4,7 +4,9 @@
  * group change + reboot"; with allow_reboot a group that has the value but
  * waits for a reboot is rebooted, inside the window only), then the
  * data-plane checks per database. Learns the source's settings (facts) for
- * the restore. Creates nothing. */
+ * the restore. Creates nothing. An identifier that names a DB cluster (or
+ * a writer named like its cluster) is an Aurora PostgreSQL cluster, judged
+ * as one source by cluster.c; a member on its own fails. */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -221,13 +224,73 @@ static step_rc preflight_data(pgl_session *s)
     return rc;
 }
 
-step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
+/* The instance checks (AWS side). */
+static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance *i);
+
+/* Is the unit a DB cluster (fact kind, or found as one: an identifier no
+ * instance has, or the writer named like its cluster)? 1 yes, 0 no (*i the
+ * instance), -1 with *rc. */
+static int detect_cluster(step_ctx *ctx, step_result *res, rds_instance **i, bool *renamed, step_rc *rc)
 {
+    *i = NULL;
+    *renamed = false;
+    if (awscluster_is(ctx)) return 1;
     const char *id = step_ctx_instance(ctx);
     bool missing = false;
+    *i = pgl_describe(ctx, res, id, &missing, rc);
+    if (!*i && !missing) return -1;
+    if (*i && !((*i)->cluster_id[0] && !strcmp((*i)->cluster_id, id))) return 0;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) {
+        rds_instance_free(*i);
+        *i = NULL;
+        *rc = (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+        return -1;
+    }
+    char why[sizeof res->reason];
+    fc_strlcpy(why, res->reason, sizeof why);
+    int isc = awscluster_probe(ctx, res, c, id, renamed, rc);
+    if (isc != 0) {
+        rds_instance_free(*i);
+        *i = NULL;
+        if (isc > 0) res->reason[0] = 0;
+        return isc;
+    }
+    if (!*i) {
+        fc_strlcpy(res->reason, why, sizeof res->reason); /* "instance … not found" */
+        *rc = STEP_FAIL;
+        return -1;
+    }
+    return 0;
+}
+
+step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
+{
     step_rc rc = STEP_OK;
-    rds_instance *i = pgl_describe(ctx, res, id, &missing, &rc);
-    if (!i) return rc;
+    rds_instance *i = NULL;
+    bool renamed = false;
+    int isc = detect_cluster(ctx, res, &i, &renamed, &rc);
+    if (isc < 0) return rc;
+    rc = isc > 0 ? pgl_cluster_preflight(ctx, res, renamed) : preflight_instance(ctx, res, i);
+    if (rc != STEP_OK) return rc;
+
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    rc = preflight_data(&s);
+    pgl_session_finish(&s);
+    return rc;
+}
+
+static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance *i)
+{
+    const char *id = step_ctx_instance(ctx);
+    step_rc rc = STEP_OK;
+    if (i->cluster_id[0]) {
+        PGL_REASON(res, "instance %s is a member of cluster %s: submit the cluster (its members move with it)", id,
+                   i->cluster_id);
+        rds_instance_free(i);
+        return STEP_FAIL;
+    }
     /* audit facts (report: key before and its type), recorded whatever the
      * verdict; a source encrypted with another key is re-keyed with --rekey */
     aws_client *c = step_ctx_aws(ctx);
@@ -265,11 +328,5 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
         }
     }
     rds_instance_free(i);
-    if (rc != STEP_OK) return rc;
-
-    pgl_session s;
-    pgl_session_init(&s, ctx, res);
-    rc = preflight_data(&s);
-    pgl_session_finish(&s);
     return rc;
 }

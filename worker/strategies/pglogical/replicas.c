@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -392,6 +393,7 @@ static step_rc one_replica(rep *r, const char *enc, const char *retired)
 
 step_rc pgl_step_replicas(step_ctx *ctx, step_result *res)
 {
+    if (awscluster_is(ctx)) return pgl_cluster_members(ctx, res);
     const char *enc = pgl_fact(ctx, "target_id");
     if (!*enc) return (PGL_REASON(res, "no target_id: the switch never happened"), STEP_FAIL);
     const char *retired = *pgl_fact(ctx, "retired_id") ? pgl_fact(ctx, "retired_id") : step_ctx_instance(ctx);

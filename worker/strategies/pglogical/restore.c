@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -24,6 +25,7 @@ step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
 {
     step_rc rc = pgl_watch_source(ctx, res);
     if (rc != STEP_OK) return rc;
+    if (awscluster_is(ctx)) return pgl_cluster_restore(ctx, res);
     const char *key = pgl_cfield(ctx, "kms_key_arn");
     char tid[64], eid[64];
     awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);

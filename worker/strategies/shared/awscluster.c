@@ -427,7 +427,7 @@ static size_t split_sgs(step_ctx *ctx, char *buf, size_t cap, const char **v, si
 }
 
 static step_rc start_cluster_restore(step_ctx *ctx, step_result *res, aws_client *c, const char *id,
-                                     const char *snap_id)
+                                     const char *snap_id, bool protect)
 {
     aws_tag tags[24];
     size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
@@ -449,7 +449,7 @@ static step_rc start_cluster_restore(step_ctx *ctx, step_result *res, aws_client
     o.vpc_sg_ids = nsg ? sgv : NULL;
     o.n_vpc_sg_ids = nsg;
     o.port = fact_int(ctx, "port", RDS_UNSET);
-    o.deletion_protection = fact_int(ctx, "deletion_protection", RDS_UNSET);
+    o.deletion_protection = protect ? fact_int(ctx, "deletion_protection", RDS_UNSET) : 0;
     o.tags = tags;
     o.ntags = nt;
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
@@ -469,14 +469,15 @@ static step_rc start_cluster_restore(step_ctx *ctx, step_result *res, aws_client
 }
 
 /* The restored cluster: ours, available, on the campaign key. */
-static step_rc target_cluster(step_ctx *ctx, step_result *res, aws_client *c, const char *id, const char *snap_id)
+static step_rc target_cluster(step_ctx *ctx, step_result *res, aws_client *c, const char *id, const char *snap_id,
+                              bool protect)
 {
     rds_cluster *cl = NULL;
     aws_error e;
     aws_error_clear(&e);
     if (!rds_describe_db_cluster(c, id, &cl, &e)) {
         if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusters (target)");
-        return start_cluster_restore(ctx, res, c, id, snap_id);
+        return start_cluster_restore(ctx, res, c, id, snap_id, protect);
     }
     const char *want = step_ctx_campaign_field(ctx, "kms_key_arn");
     step_rc rc = STEP_OK;
@@ -498,7 +499,7 @@ static step_rc target_cluster(step_ctx *ctx, step_result *res, aws_client *c, co
 }
 
 static step_rc create_member(step_ctx *ctx, step_result *res, aws_client *c, const char *cluster,
-                             const awscluster_member *m)
+                             const awscluster_member *m, const char *name)
 {
     aws_tag tags[24];
     size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
@@ -517,7 +518,7 @@ static step_rc create_member(step_ctx *ctx, step_result *res, aws_client *c, con
     }
     rds_create_instance_opts o;
     rds_create_instance_opts_init(&o);
-    o.identifier = m->id;
+    o.identifier = name;
     o.cluster_id = cluster;
     o.promotion_tier = m->tier;
     o.instance_class = m->cls;
@@ -535,12 +536,12 @@ static step_rc create_member(step_ctx *ctx, step_result *res, aws_client *c, con
         }
         return awsstep_fail(res, &e, "CreateDBInstance (cluster member)");
     }
-    log_info("cluster member created", "member=%s cluster=%s writer=%d", m->id, cluster, m->writer ? 1 : 0);
-    return wait_for(res, 1000, "creating %s in cluster %s", m->id, cluster);
+    log_info("cluster member created", "member=%s cluster=%s writer=%d", name, cluster, m->writer ? 1 : 0);
+    return wait_for(res, 1000, "creating %s in cluster %s", name, cluster);
 }
 
 /* The writer first, then every reader at once; STEP_OK when all are available. */
-static step_rc target_members(step_ctx *ctx, step_result *res, aws_client *c, const char *cluster)
+static step_rc target_members(step_ctx *ctx, step_result *res, aws_client *c, const char *cluster, const char *sfx)
 {
     awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
     size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
@@ -550,16 +551,18 @@ static step_rc target_members(step_ctx *ctx, step_result *res, aws_client *c, co
         aws_error e;
         aws_error_clear(&e);
         step_rc r1;
-        if (!rds_describe_db_instance(c, m[k].id, &i, &e)) {
-            r1 = e.kind == AWS_ERR_NOT_FOUND ? create_member(ctx, res, c, cluster, &m[k])
+        char name[64];
+        awscluster_member_name(ctx, m[k].id, sfx, name, sizeof name);
+        if (!rds_describe_db_instance(c, name, &i, &e)) {
+            r1 = e.kind == AWS_ERR_NOT_FOUND ? create_member(ctx, res, c, cluster, &m[k], name)
                                              : awsstep_fail(res, &e, "DescribeDBInstances (member)");
         } else if (strcmp(i->cluster_id, cluster)) {
             snprintf(res->reason, sizeof res->reason, "identifier %s is taken by an instance outside cluster %s",
-                     m[k].id, cluster);
+                     name, cluster);
             r1 = STEP_FAIL;
         } else {
             r1 = !strcmp(i->status, "available") ? STEP_OK
-                                                 : wait_for(res, 2000, "member %s is %s", m[k].id, i->status);
+                                                 : wait_for(res, 2000, "member %s is %s", name, i->status);
         }
         rds_instance_free(i);
         if (r1 == STEP_FAIL || r1 == STEP_RETRY) return r1;
@@ -569,12 +572,27 @@ static step_rc target_members(step_ctx *ctx, step_result *res, aws_client *c, co
     return rc;
 }
 
+void awscluster_member_name(step_ctx *ctx, const char *member, const char *sfx, char *out, size_t cap)
+{
+    if (!sfx) {
+        fc_strlcpy(out, member, cap);
+        return;
+    }
+    if (!step_resource_name(step_ctx_campaign(ctx), member, sfx, out, cap)) snprintf(out, cap, "fc-invalid");
+}
+
 step_rc awscluster_restore(step_ctx *ctx, step_result *res, const char *id, const char *snap_id)
+{
+    return awscluster_restore_as(ctx, res, id, snap_id, NULL, true);
+}
+
+step_rc awscluster_restore_as(step_ctx *ctx, step_result *res, const char *id, const char *snap_id,
+                              const char *member_sfx, bool protect)
 {
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
-    step_rc rc = target_cluster(ctx, res, c, id, snap_id);
-    if (rc == STEP_OK) rc = target_members(ctx, res, c, id);
+    step_rc rc = target_cluster(ctx, res, c, id, snap_id, protect);
+    if (rc == STEP_OK) rc = target_members(ctx, res, c, id, member_sfx);
     if (rc != STEP_OK) return rc;
     step_ctx_set_fact(ctx, "q_inst", "0");
     int64_t down0 = awsstep_fact_i64(ctx, "renamed_at", 0);
@@ -684,5 +702,197 @@ step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *
     }
     step_ctx_set_fact(ctx, "deleted_snap", "1");
     step_ctx_set_fact(ctx, "q_snap", "0");
+    return STEP_OK;
+}
+
+/* ------------------------------------------------------------ swap (pg-logical) */
+rds_cluster *awscluster_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
+{
+    *missing = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) {
+        *rc = NO_CLIENT(res);
+        return NULL;
+    }
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_describe_db_cluster(c, id, &cl, &e)) return cl;
+    if (e.kind == AWS_ERR_NOT_FOUND) {
+        *missing = true;
+        *rc = STEP_OK;
+    } else {
+        *rc = awsstep_fail(res, &e, "DescribeDBClusters");
+    }
+    return NULL;
+}
+
+bool awscluster_is_ours(step_ctx *ctx, const rds_cluster *cl, const char *role)
+{
+    return has_tag(cl->tags, cl->n_tags, "fleetcrypt:campaign", step_ctx_campaign(ctx)) &&
+           has_tag(cl->tags, cl->n_tags, "fleetcrypt:instance", step_ctx_instance(ctx)) &&
+           (!role || has_tag(cl->tags, cl->n_tags, "fleetcrypt:role", role));
+}
+
+step_rc awscluster_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_modify_cluster_opts o;
+    rds_modify_cluster_opts_init(&o);
+    o.identifier = from;
+    o.new_identifier = to;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_cluster(c, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBClusterStateFault"))
+            return wait_for(res, 2000, "cluster %s busy: %.300s", from, e.message);
+        return awsstep_fail(res, &e, "ModifyDBCluster (rename)");
+    }
+    log_info("cluster renamed", "from=%s to=%s", from, to);
+    return STEP_OK;
+}
+
+/* Rename instance from → to now; WAIT either way (the rename takes a while). */
+static step_rc rename_instance(step_ctx *ctx, step_result *res, aws_client *c, const char *from, const char *to)
+{
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = from;
+    o.new_identifier = to;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_instance(c, &o, NULL, &e) && strcmp(e.code, "InvalidDBInstanceState"))
+        return awsstep_fail(res, &e, "ModifyDBInstance (rename member)");
+    log_info("cluster member renamed", "from=%s to=%s", from, to);
+    return wait_for(res, 1000, "renaming member %s to %s", from, to);
+}
+
+/* One member of the swap: where is its name now? */
+static step_rc swap_member(step_ctx *ctx, step_result *res, aws_client *c, const awscluster_member *m,
+                           const char *retired, const char *cluster, const char *sfx)
+{
+    char ret[64], fresh[64];
+    awscluster_member_retired(ctx, m->id, ret, sizeof ret);
+    awscluster_member_name(ctx, m->id, sfx, fresh, sizeof fresh);
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    step_rc rc;
+    if (rds_describe_db_instance(c, m->id, &i, &e)) {
+        if (!strcmp(i->cluster_id, cluster))
+            rc = !strcmp(i->status, "available") ? STEP_OK : wait_for(res, 2000, "member %s is %s", m->id, i->status);
+        else if (!strcmp(i->cluster_id, retired))
+            rc = strcmp(i->status, "available") ? wait_for(res, 2000, "old member %s is %s", m->id, i->status)
+                                                : rename_instance(ctx, res, c, m->id, ret);
+        else {
+            snprintf(res->reason, sizeof res->reason, "member %s is in cluster %s, neither %s nor %s", m->id,
+                     i->cluster_id, cluster, retired);
+            rc = STEP_FAIL;
+        }
+        rds_instance_free(i);
+        return rc;
+    }
+    if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances (member)");
+    /* the name is free: the fresh member takes it */
+    aws_error_clear(&e);
+    if (!rds_describe_db_instance(c, fresh, &i, &e)) {
+        if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances (new member)");
+        return wait_for(res, 2000, "neither %s nor %s exists yet (a rename in flight)", m->id, fresh);
+    }
+    if (strcmp(i->cluster_id, cluster)) {
+        snprintf(res->reason, sizeof res->reason, "new member %s is in cluster %s, not %s", fresh, i->cluster_id,
+                 cluster);
+        rc = STEP_FAIL;
+    } else {
+        rc = strcmp(i->status, "available") ? wait_for(res, 2000, "new member %s is %s", fresh, i->status)
+                                            : rename_instance(ctx, res, c, fresh, m->id);
+    }
+    rds_instance_free(i);
+    return rc;
+}
+
+step_rc awscluster_swap_members(step_ctx *ctx, step_result *res, const char *retired, const char *cluster,
+                                const char *sfx)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
+    size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
+    step_rc rc = STEP_OK;
+    for (size_t k = 0; k < n; k++) {
+        step_rc r1 = swap_member(ctx, res, c, &m[k], retired, cluster, sfx);
+        if (r1 == STEP_FAIL || r1 == STEP_RETRY) return r1;
+        if (r1 != STEP_OK) rc = r1;
+    }
+    return rc;
+}
+
+step_rc awscluster_delete_ours(step_ctx *ctx, step_result *res, const char *id, const char *role)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_cluster *cl = awscluster_describe(ctx, res, id, &missing, &rc);
+    if (!cl) return missing ? STEP_OK : rc;
+    if (!awscluster_is_ours(ctx, cl, role)) {
+        rds_cluster_free(cl);
+        snprintf(res->reason, sizeof res->reason, "cluster %s does not carry our tags (role %s): not deleted", id,
+                 role);
+        return STEP_FAIL;
+    }
+    size_t nm = cl->n_members;
+    char st[48];
+    fc_strlcpy(st, cl->status, sizeof st);
+    for (size_t k = 0; k < cl->n_members && rc == STEP_OK; k++) {
+        if (!step_ctx_lease_ok(ctx)) {
+            rc = LEASE_LOST(res);
+            break;
+        }
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_delete_db_instance(c, cl->members[k].instance_id, NULL, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND &&
+            strcmp(e.code, "InvalidDBInstanceState"))
+            rc = awsstep_fail(res, &e, "DeleteDBInstance (cluster member)");
+    }
+    rds_cluster_free(cl);
+    if (rc != STEP_OK) return rc;
+    if (nm > 0) return wait_for(res, 2000, "deleting the members of cluster %s%s", id, NULL);
+    if (!strcmp(st, "deleting")) return wait_for(res, 2000, "cluster %s is deleting%s", id, NULL);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_delete_db_cluster(c, id, NULL, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+        if (!strcmp(e.code, "InvalidDBClusterStateFault"))
+            return wait_for(res, 2000, "cluster %s busy: %.300s", id, e.message);
+        return awsstep_fail(res, &e, "DeleteDBCluster");
+    }
+    log_info("cluster deleted", "cluster=%s", id);
+    return wait_for(res, 1000, "deleting cluster %s%s", id, NULL);
+}
+
+step_rc awscluster_protect(step_ctx *ctx, step_result *res, const char *id)
+{
+    if (fact_int(ctx, "deletion_protection", 0) != 1) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_modify_cluster_opts o;
+    rds_modify_cluster_opts_init(&o);
+    o.identifier = id;
+    o.deletion_protection = 1;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_cluster(c, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBClusterStateFault"))
+            return wait_for(res, 3000, "cluster %s busy: %.300s", id, e.message);
+        return awsstep_fail(res, &e, "ModifyDBCluster (deletion protection)");
+    }
     return STEP_OK;
 }

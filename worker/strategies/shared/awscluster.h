@@ -57,6 +57,14 @@ step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, con
  * available and the cluster is encrypted with the campaign key. Facts
  * restore_at, q_clu/q_inst lowered, target_kms, downtime_s (field). */
 step_rc awscluster_restore(step_ctx *ctx, step_result *res, const char *id, const char *snap_id);
+/* awscluster_restore with member names fc-<campaign>-<member>-<member_sfx>
+ * (the member's own name when member_sfx is NULL) and, unless protect, no
+ * deletion protection (pg-logical: abort must be able to delete the target;
+ * awscluster_protect applies it at cleanup). */
+step_rc awscluster_restore_as(step_ctx *ctx, step_result *res, const char *id, const char *snap_id,
+                              const char *member_sfx, bool protect);
+/* A member's name with fleetcrypt's suffix (fc-<campaign>-<member>-<sfx>), or member itself when sfx is NULL. */
+void awscluster_member_name(step_ctx *ctx, const char *member, const char *sfx, char *out, size_t cap);
 /* What a restore cannot take: backup retention (ModifyDBCluster). */
 step_rc awscluster_configure(step_ctx *ctx, step_result *res, const char *id);
 /* Tag cluster id (the retired source) with role and original id. */
@@ -66,5 +74,26 @@ step_rc awscluster_tag(step_ctx *ctx, step_result *res, const char *id, const ch
 step_rc awscluster_promote(step_ctx *ctx, step_result *res, const char *id);
 /* Delete cluster snapshot snap_id (gone already is fine; fact deleted_snap). */
 step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *snap_id);
+
+
+/* ---- the pg-logical swap: the target cluster takes the source's identifier ---- */
+/* Describe cluster id: NULL with *missing (not found, *rc STEP_OK) or *rc. */
+rds_cluster *awscluster_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
+/* Does cluster cl carry this campaign's and unit's tags (and role, when given)? */
+bool awscluster_is_ours(step_ctx *ctx, const rds_cluster *cl, const char *role);
+/* ModifyDBCluster --new-db-cluster-identifier, applied now: STEP_OK once
+ * requested; STEP_WAIT while the cluster is busy. */
+step_rc awscluster_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
+/* After the cluster swap: each source member (now in cluster `retired`) is
+ * renamed to its retired name, then the new member fc-<campaign>-<member>-
+ * <sfx> (in `cluster`) takes the member's name. STEP_OK once every member
+ * name is in `cluster` and available; STEP_WAIT meanwhile. */
+step_rc awscluster_swap_members(step_ctx *ctx, step_result *res, const char *retired, const char *cluster,
+                                const char *sfx);
+/* Delete cluster id (its members first) when it carries our tags and role;
+ * STEP_OK once it is gone, STEP_WAIT meanwhile, STEP_FAIL when not ours. */
+step_rc awscluster_delete_ours(step_ctx *ctx, step_result *res, const char *id, const char *role);
+/* Deletion protection on cluster id when the source had it (fact deletion_protection). */
+step_rc awscluster_protect(step_ctx *ctx, step_result *res, const char *id);
 
 #endif

@@ -1,0 +1,399 @@
+/* cluster — pg-logical's source state "Aurora PostgreSQL cluster" (fact
+ * kind=cluster, docs/clusters.md): what differs from an instance in each
+ * step, on the cluster helpers shared with offline (shared/awscluster.h).
+ * The database steps are the instance's: they reach the source's writer
+ * through the cluster endpoint (fact address/port) and the target's through
+ * its own cluster endpoint (target_address/target_port), with the same
+ * identity checks and database fence.
+ *
+ *  preflight       the cluster (engine, key verdict, members learnt) and
+ *                  rds.logical_replication=1 in its *cluster* parameter
+ *                  group, applied on the writer;
+ *  snapshot        CreateDBClusterSnapshot of the running source
+ *                  (fc-…-snap);
+ *  copy-encrypted  nothing: RestoreDBClusterFromSnapshot --kms-key-id
+ *                  encrypts (or re-keys) in the restore;
+ *  restore         the target cluster fc-…-target with the campaign key,
+ *                  its writer and readers fc-…-<member>-target (same
+ *                  classes, parameter groups, tiers, tags); no deletion
+ *                  protection until cleanup (abort must be able to delete it);
+ *  find-start-lsn  aurora_volume_logical_start_lsn() on the restored writer,
+ *                  checked against the slot's start and the writer's WAL;
+ *  cutover         the swap is a cluster rename (source → fc-…-retired,
+ *                  target → the identifier): the cluster and reader
+ *                  endpoints of the identifier follow it;
+ *  replicas        the members take their names: the source's move to
+ *                  fc-…-<member>-retired, the target's drop -target;
+ *  cleanup         tags (encrypted, retired-source), deletion protection,
+ *                  the cluster snapshot deleted, the retired cluster stopped;
+ *  abort           a half-done swap renamed back, the target cluster and
+ *                  its members deleted, the cluster snapshot deleted. */
+#include "pglogical.h"
+#include "pglogical_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awscluster.h"
+#include "log.h"
+#include "util.h"
+
+static step_rc no_client(step_result *res) { return (PGL_REASON(res, "no AWS client"), STEP_RETRY); }
+
+/* ---------------------------------------------------------------- preflight */
+/* rds.logical_replication=1 in the cluster parameter group, applied on the writer. */
+static step_rc check_cluster_param(step_ctx *ctx, step_result *res, const rds_cluster *cl)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return no_client(res);
+    rds_parameter_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster_parameters(c, cl->param_group, NULL, &pl, &e))
+        return awsstep_fail(res, &e, "DescribeDBClusterParameters");
+    const rds_parameter *p = rds_parameter_find(pl, "rds.logical_replication");
+    bool on = p && p->value && (!strcmp(p->value, "1") || !strcmp(p->value, "on"));
+    rds_parameter_list_free(pl);
+    if (!on) {
+        PGL_REASON(res, "rds.logical_replication is not 1 in cluster parameter group %s: needs cluster parameter "
+                        "group change + writer reboot (fleetcrypt does not change parameter groups)",
+                   cl->param_group);
+        return STEP_FAIL;
+    }
+    const rds_cluster_member *w = rds_cluster_writer(cl);
+    if (!w) {
+        res->wait_ms = 10000;
+        PGL_REASON(res, "cluster %s has no writer right now; waiting", cl->identifier);
+        return STEP_WAIT;
+    }
+    if (w->param_group_status[0] && strcmp(w->param_group_status, "in-sync")) {
+        PGL_REASON(res, "rds.logical_replication=1 is in cluster parameter group %s but the writer %s is %s: "
+                        "reboot the writer first", cl->param_group, w->instance_id, w->param_group_status);
+        return STEP_FAIL;
+    }
+    return STEP_OK;
+}
+
+step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
+{
+    if (renamed) {
+        PGL_REASON(res, "cluster found under fleetcrypt's retired name: a pg-logical preflight never renames");
+        return STEP_FAIL;
+    }
+    if (!strcmp(pgl_cfield(ctx, "cutover_method"), "proxy")) {
+        PGL_REASON(res, "--cutover-method proxy is not supported for clusters yet (the cutover renames the cluster)");
+        return STEP_FAIL;
+    }
+    step_rc rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
+    if (rc != STEP_OK) return rc;
+    bool missing = false;
+    rds_cluster *cl = awscluster_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
+    if (!cl) return missing ? (PGL_REASON(res, "cluster %s not found", step_ctx_instance(ctx)), STEP_FAIL) : rc;
+    if (!strcmp(cl->status, "stopped")) {
+        PGL_REASON(res, "cluster is stopped: pg-logical needs it running (use --strategy offline)");
+        rc = STEP_FAIL;
+    } else if (strcmp(cl->status, "available")) {
+        res->wait_ms = 10000;
+        PGL_REASON(res, "cluster is %s; waiting for available", cl->status);
+        rc = STEP_WAIT;
+    } else if (!cl->endpoint[0] || cl->port <= 0) {
+        res->wait_ms = 5000;
+        PGL_REASON(res, "cluster %s has no endpoint yet", cl->identifier);
+        rc = STEP_WAIT;
+    } else {
+        rc = check_cluster_param(ctx, res, cl);
+    }
+    if (rc == STEP_OK) {
+        /* the database steps reach the writer through the cluster endpoint */
+        step_ctx_set_fact(ctx, "address", cl->endpoint);
+        step_ctx_set_factf(ctx, "port", "%d", cl->port);
+        step_ctx_set_fact(ctx, "master_user", cl->master_username);
+        step_ctx_set_fact(ctx, "master_secret_arn", cl->master_user_secret_arn);
+        step_ctx_set_fact(ctx, "db_name", cl->db_name);
+        step_ctx_set_fact(ctx, "source_arn", cl->arn);
+        step_ctx_set_fact(ctx, "read_replicas", ""); /* readers are members: they move with the cluster */
+    }
+    rds_cluster_free(cl);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- snapshot, restore */
+step_rc pgl_cluster_snapshot(step_ctx *ctx, step_result *res)
+{
+    char sid[64];
+    awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+    return awscluster_snapshot(ctx, res, step_ctx_instance(ctx), sid);
+}
+
+step_rc pgl_cluster_copy(step_ctx *ctx, step_result *res)
+{
+    (void)res;
+    /* RestoreDBClusterFromSnapshot with KmsKeyId encrypts an unencrypted or
+     * AWS-owned-key snapshot (neither can be copied with a key) and re-keys
+     * a KMS one: no copy */
+    if (!step_ctx_fact(ctx, "copy_skipped")) step_ctx_set_fact(ctx, "copy_skipped", "cluster: the restore takes the key");
+    return STEP_OK;
+}
+
+step_rc pgl_cluster_restore(step_ctx *ctx, step_result *res)
+{
+    char tid[64], sid[64];
+    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+    awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+    step_ctx_set_fact(ctx, "target_id", tid);
+    step_rc rc = awscluster_restore_as(ctx, res, tid, sid, PGL_SFX_TARGET, false);
+    if (rc == STEP_OK) rc = awscluster_configure(ctx, res, tid);
+    if (rc != STEP_OK) return rc;
+    bool missing = false;
+    rds_cluster *cl = awscluster_describe(ctx, res, tid, &missing, &rc);
+    if (!cl) return missing ? (PGL_REASON(res, "restored cluster %s vanished", tid), STEP_FAIL) : rc;
+    if (!cl->endpoint[0] || cl->port <= 0 || !rds_cluster_writer(cl)) {
+        rds_cluster_free(cl);
+        res->wait_ms = 2000;
+        PGL_REASON(res, "target cluster %s has no endpoint or writer yet", tid);
+        return STEP_WAIT;
+    }
+    step_ctx_set_fact(ctx, "target_address", cl->endpoint);
+    step_ctx_set_factf(ctx, "target_port", "%d", cl->port);
+    step_ctx_set_fact(ctx, "target_arn", cl->arn);
+    step_ctx_set_fact(ctx, "target_kms", cl->kms_key_id);
+    rds_cluster_free(cl);
+    if (!step_ctx_fact(ctx, "restored_at")) awsstep_mark(ctx, "restored_at");
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- find-start-lsn */
+step_rc pgl_cluster_start_lsn(pgl_session *s, pgq *q)
+{
+    step_ctx *ctx = s->ctx;
+    step_result *res = s->res;
+    char v[64], err[400];
+    fc_lsn start = FC_LSN_INVALID, cur = FC_LSN_INVALID, not_before = FC_LSN_INVALID;
+    if (!pgq_scalar(q, pgq_sql("pgl_aurora_start_lsn"), 0, NULL, v, sizeof v, NULL)) {
+        snprintf(err, sizeof err, "aurora_volume_logical_start_lsn() on the restored writer: %.300s", q->err);
+        return pgl_sql_fail(res, q, "find-start-lsn", err);
+    }
+    if (!lsn_parse(v, &start) || start == FC_LSN_INVALID) {
+        PGL_REASON(res, "find-start-lsn: aurora_volume_logical_start_lsn() answered %.60s (refusing to guess)", v);
+        return STEP_FAIL;
+    }
+    if (!pgq_scalar(q, pgq_sql("pgl_current_wal_lsn"), 0, NULL, v, sizeof v, NULL) || !lsn_parse(v, &cur)) {
+        snprintf(err, sizeof err, "reading pg_current_wal_lsn(): %.200s", q->err[0] ? q->err : v);
+        return pgl_sql_fail(res, q, "find-start-lsn cross-check", err);
+    }
+    const char *sl = pgl_fact(ctx, "slot_lsn");
+    if (*sl && !lsn_parse(sl, &not_before)) not_before = FC_LSN_INVALID;
+    char a[FC_LSN_STRLEN], b[FC_LSN_STRLEN];
+    /* the slot was made before the snapshot: the volume's WAL ends after it;
+     * and the restored writer's WAL has gone on from the start, never back */
+    if (not_before != FC_LSN_INVALID && start < not_before) {
+        PGL_REASON(res, "find-start-lsn: aurora_volume_logical_start_lsn() %s is before the slot's start %s "
+                        "(the snapshot cannot predate the slot; refusing)", lsn_format(start, a),
+                   lsn_format(not_before, b));
+        return STEP_FAIL;
+    }
+    if (start > cur) {
+        PGL_REASON(res, "find-start-lsn: aurora_volume_logical_start_lsn() %s is past the restored writer's WAL "
+                        "position %s (refusing)", lsn_format(start, a), lsn_format(cur, b));
+        return STEP_FAIL;
+    }
+    step_ctx_set_fact(ctx, "start_lsn", lsn_format(start, a));
+    step_ctx_set_fact(ctx, "start_lsn_source", "aurora_volume_logical_start_lsn");
+    step_ctx_set_fact(ctx, "start_lsn_checked", "slot_lsn,current_wal_lsn");
+    log_info("start LSN found", "start=%s source=aurora_volume_logical_start_lsn slot_lsn=%s current=%s", a,
+             *sl ? sl : "-", lsn_format(cur, b));
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- the switch */
+/* Bounded in-run poll (as pgl_await_instance) until cluster id is available
+ * with an endpoint and, with role, our tags; fills the endpoint facts. */
+static step_rc await_cluster(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                             const char *hf, const char *pf)
+{
+    int64_t pause = 500;
+    for (;;) {
+        bool missing = false;
+        step_rc rc = STEP_OK;
+        rds_cluster *cl = awscluster_describe(ctx, res, id, &missing, &rc);
+        if (!cl && !missing) return rc;
+        if (cl && !strcmp(cl->status, "available") && (!role || awscluster_is_ours(ctx, cl, role)) &&
+            cl->endpoint[0] && cl->port > 0) {
+            step_ctx_set_fact(ctx, hf, cl->endpoint);
+            step_ctx_set_factf(ctx, pf, "%d", cl->port);
+            rds_cluster_free(cl);
+            res->reason[0] = 0;
+            return STEP_OK;
+        }
+        rds_cluster_free(cl);
+        if (fc_mono_ms() > deadline) {
+            res->wait_ms = 5000;
+            PGL_REASON(res, "cutover: waiting for cluster %s to be available", id);
+            return STEP_WAIT;
+        }
+        fc_sleep_ms(pause);
+        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
+    }
+}
+
+step_rc pgl_cluster_switched(step_ctx *ctx, step_result *res, const char *orig, const char *ret, bool *switched,
+                             bool *half)
+{
+    *switched = *half = false;
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_cluster *cl = awscluster_describe(ctx, res, orig, &missing, &rc);
+    if (!cl && !missing) return rc;
+    if (cl) {
+        *switched = awscluster_is_ours(ctx, cl, PGL_ROLE_TARGET);
+        rds_cluster_free(cl);
+        if (*switched) return STEP_OK;
+    }
+    cl = awscluster_describe(ctx, res, ret, &missing, &rc);
+    if (!cl && !missing) return rc;
+    *half = cl != NULL;
+    rds_cluster_free(cl);
+    res->reason[0] = 0;
+    return STEP_OK;
+}
+
+step_rc pgl_cluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
+                           int64_t deadline)
+{
+    bool switched = false, half = false;
+    step_rc rc = pgl_cluster_switched(ctx, res, orig, ret, &switched, &half);
+    if (rc != STEP_OK) return rc;
+    if (!switched) {
+        /* 1. source → retired name (unless an earlier attempt did it) */
+        if (!half) {
+            if ((rc = awscluster_rename(ctx, res, orig, ret)) != STEP_OK) return rc;
+            log_info("cutover: source cluster renamed", "from=%s to=%s", orig, ret);
+        }
+        if ((rc = await_cluster(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
+            return rc;
+        /* 2. target → the identifier (its cluster and reader endpoints follow) */
+        bool missing = false;
+        rds_cluster *t = awscluster_describe(ctx, res, tid, &missing, &rc);
+        if (!t && !missing) return rc;
+        if (t) {
+            rds_cluster_free(t);
+            if ((rc = awscluster_rename(ctx, res, tid, orig)) != STEP_OK) return rc;
+            log_info("cutover: target cluster renamed", "from=%s to=%s", tid, orig);
+        }
+        res->reason[0] = 0;
+    }
+    if ((rc = await_cluster(ctx, res, orig, PGL_ROLE_TARGET, deadline, "target_address", "target_port")) != STEP_OK)
+        return rc;
+    if (!*pgl_fact(ctx, "retired_port") &&
+        (rc = await_cluster(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
+        return rc;
+    step_ctx_set_fact(ctx, "target_id", orig);
+    step_ctx_set_fact(ctx, "retired_id", ret);
+    return STEP_OK;
+}
+
+/* ---------------------------------------------------------------- after the switch */
+step_rc pgl_cluster_members(step_ctx *ctx, step_result *res)
+{
+    char ret[64];
+    awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
+    step_rc rc = awscluster_swap_members(ctx, res, ret, step_ctx_instance(ctx), PGL_SFX_TARGET);
+    if (rc != STEP_OK) return rc;
+    step_ctx_set_fact(ctx, "replicas_done", "0");
+    log_info("cluster members renamed", "cluster=%s retired=%s", step_ctx_instance(ctx), ret);
+    return STEP_OK;
+}
+
+step_rc pgl_cluster_finish(step_ctx *ctx, step_result *res)
+{
+    const char *id = step_ctx_instance(ctx);
+    char ret[64], sid[64];
+    awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
+    awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+    step_rc rc = awscluster_promote(ctx, res, id);
+    if (rc != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "protect_done")) {
+        if ((rc = awscluster_protect(ctx, res, id)) != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "protect_done", "1");
+    }
+    if (!pgl_opt(ctx, "keep_snapshots") && (rc = awscluster_delete_snapshot(ctx, res, sid)) != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "retired_tagged")) {
+        if ((rc = awscluster_tag(ctx, res, ret, PGL_ROLE_RETIRED)) != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "retired_tagged", "1");
+    }
+    return awscluster_stop(ctx, res, ret);
+}
+
+/* ---------------------------------------------------------------- abort */
+step_rc pgl_cluster_switch_done(step_ctx *ctx, step_result *res, bool *done)
+{
+    *done = !strcmp(pgl_fact(ctx, "switched"), "1");
+    if (*done) return STEP_OK;
+    char ret[64];
+    awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
+    bool half = false;
+    return pgl_cluster_switched(ctx, res, step_ctx_instance(ctx), ret, done, &half);
+}
+
+step_rc pgl_cluster_roll_back(step_ctx *ctx, step_result *res)
+{
+    const char *id = step_ctx_instance(ctx);
+    char ret[64];
+    awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_cluster *cl = awscluster_describe(ctx, res, id, &missing, &rc);
+    if (cl) {
+        rds_cluster_free(cl);
+        return STEP_OK; /* the source has its name */
+    }
+    if (!missing) return rc;
+    cl = awscluster_describe(ctx, res, ret, &missing, &rc);
+    if (!cl) {
+        if (!missing) return rc;
+        PGL_REASON(res, "abort: neither cluster %s nor %s exists", id, ret);
+        return STEP_FAIL;
+    }
+    bool avail = !strcmp(cl->status, "available");
+    rds_cluster_free(cl);
+    if (!avail) {
+        res->wait_ms = 2000;
+        PGL_REASON(res, "abort: waiting for cluster %s to be available to rename it back", ret);
+        return STEP_WAIT;
+    }
+    if ((rc = awscluster_rename(ctx, res, ret, id)) != STEP_OK) return rc;
+    log_warn("abort: source cluster renamed back", "from=%s to=%s", ret, id);
+    res->wait_ms = 1000;
+    PGL_REASON(res, "abort: renaming cluster %s back to %s", ret, id);
+    return STEP_WAIT;
+}
+
+step_rc pgl_cluster_target_exists(step_ctx *ctx, step_result *res, bool *exists)
+{
+    char tid[64];
+    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    *exists = false;
+    rds_cluster *cl = awscluster_describe(ctx, res, tid, &missing, &rc);
+    if (!cl) return missing ? STEP_OK : rc;
+    *exists = awscluster_is_ours(ctx, cl, PGL_ROLE_TARGET);
+    if (!*exists) log_warn("abort: a cluster named like our target is not ours: left alone", "cluster=%s", tid);
+    rds_cluster_free(cl);
+    return STEP_OK;
+}
+
+step_rc pgl_cluster_delete_target(step_ctx *ctx, step_result *res)
+{
+    char tid[64];
+    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+    return awscluster_delete_ours(ctx, res, tid, PGL_ROLE_TARGET);
+}
+
+step_rc pgl_cluster_delete_snapshot(step_ctx *ctx, step_result *res)
+{
+    char sid[64];
+    awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+    return awscluster_delete_snapshot(ctx, res, sid);
+}
