@@ -193,3 +193,24 @@ def test_prepared_transaction_after_the_slot_is_named_and_reaches_a_snapshot(ser
     assert tool("prepared-xacts", *conn_a(tgt, "app"))[1]["prepared"] == "1"
     psql(src.port, "COMMIT PREPARED 'fc-test-gid-1'", db="app", user=MASTER)
     assert tool(*px)[1]["prepared"] == "0"
+
+
+def test_comparison_stops_at_its_time_budget(servers):
+    """Finding 1: nothing long inside the write-blocked window. The cutover's
+    comparisons (row counts; the whole strict comparison) run within half
+    the time the step has left (pgverify_until): past it they stop between
+    chunks, with every statement's timeout bounded by what is left, and say
+    so, so the cutover gives the writers back instead of outliving its
+    step. Without a budget the same comparison runs to the end."""
+    src, tgt = pair(servers)
+    both(src, tgt, f"""CREATE TABLE public.big(id int PRIMARY KEY, v text);
+                       INSERT INTO public.big SELECT g, md5(g::text) FROM generate_series(1, 60000) g;
+                       GRANT SELECT ON public.big TO {ADM}""")
+    verify = ["verify", *conn_a(src, "app", user=ADM), *conn_b(tgt, "app", user=ADM), "--tag", TAG,
+              "--chunk-rows", "500"]
+    rc, kv, out, err = tool(*verify, check=False)
+    assert rc == 0 and kv["mismatches"] == "0" and kv["rows_verified"] == "60000", (out, err)
+    assert "timed_out" not in kv, out
+    rc, kv, out, err = tool(*verify, "--budget-ms", "30", check=False)
+    assert rc == 1 and kv.get("timed_out") == "1", (out, err)
+    assert "time budget" in err, err

@@ -30,7 +30,7 @@ typedef struct opts {
     const char *protect[32];
     int nprotect;
     int timeout_ms;
-    long long margin, chunk_rows;
+    long long margin, chunk_rows, budget_ms;
     const char *admin_pw_env, *sub_pw_env, *secret_env, *purpose, *phase;
 } opts;
 
@@ -326,7 +326,9 @@ static int run(const opts *o, const char *cmd, const char *arg)
             if (ok) printf("sequences=%d\n", n);
         } else {
             pgverify_result vr;
-            ok = pgverify(q, q2, nm.schema, o->chunk_rows, o->counts_only, &vr, err, sizeof err);
+            int64_t deadline = o->budget_ms > 0 ? fc_mono_ms() + o->budget_ms : 0;
+            ok = pgverify_until(q, q2, nm.schema, o->chunk_rows, o->counts_only, deadline, &vr, err, sizeof err);
+            if (!ok && vr.timed_out) printf("timed_out=1\n");
             for (int i = 0; i < vr.ntables; i++) {
                 const pgl_table_result *t = &vr.tables[i];
                 printf("table=%s.%s keyed=%d chunks=%d rows_src=%lld rows_dst=%lld digest_src=%s "
@@ -397,6 +399,7 @@ int main(int argc, char **argv)
         } else if (OPT("--timeout-ms")) o.timeout_ms = atoi(v);
         else if (OPT("--margin")) o.margin = atoll(v);
         else if (OPT("--chunk-rows")) o.chunk_rows = atoll(v);
+        else if (OPT("--budget-ms")) o.budget_ms = atoll(v);
         else if (OPT("--admin-password-env")) o.admin_pw_env = v;
         else if (OPT("--sub-password-env")) o.sub_pw_env = v;
         else if (OPT("--secret-env")) o.secret_env = v;
