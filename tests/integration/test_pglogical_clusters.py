@@ -221,7 +221,7 @@ def test_pglogical_cluster_live_writer(stack, awssim, world):
     assert left == [], f"fleetcrypt's AWS resources left: {left}"
 
 
-BOUNDARY_RUNS = int(os.environ.get("FC_PGL_CLUSTER_BOUNDARY_RUNS", "2"))
+BOUNDARY_RUNS = int(os.environ.get("FC_PGL_CLUSTER_BOUNDARY_RUNS", "1"))
 
 
 def lsn_int(s):
