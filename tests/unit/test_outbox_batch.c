@@ -4,7 +4,8 @@
  * store_timers_done removes many entries at once; and the worker's
  * outbox_acks removes a successor's entry only when its delivery report
  * says the broker acknowledged it (a failed produce leaves it for the
- * coordinator). */
+ * coordinator); admit_many.lua admits like admit.lua, in order, up to
+ * max-parallel. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 
 #include "outbox_acks.h"
 #include "redis_fixture.h"
+#include "store_admit.h"
 #include "store_model.h"
 #include "store_test.h"
 
@@ -114,11 +116,63 @@ static void test_acks_remove_only_acknowledged(void **state)
     store_close(s);
 }
 
+static void test_admit_many_up_to_max_parallel(void **state)
+{
+    (void)state;
+    store *s = fx_store("ob3");
+    const char *fields[] = {"id", "c1", "state", "running", "strategy", "offline", "max_parallel", "2"};
+    const char *ids[] = {"db1", "db2", "db3"};
+    assert_int_equal(store_campaign_create(s, "c1", fields, 4, ids, 3, fc_now_ms()), 1);
+    ckeys k;
+    store_ckeys(s, "c1", &k);
+    sargs f;
+    sargs_init(&f);
+    sargs_add(&f, "f.q_inst");
+    sargs_add(&f, "1");
+    ad_status st[3];
+    char members[3][STORE_TIMER_MAX];
+    assert_true(store_admit_many(s, "c1", ids, 3, "preflight", fc_now_ms() + 60000, 2, "t", &f, st, members));
+    assert_int_equal(st[0], AD_OK);
+    assert_int_equal(st[1], AD_OK);
+    assert_int_equal(st[2], AD_FULL);
+    assert_int_equal(zcard(s, k.timers), 2);
+    assert_true(zhas(s, k.timers, members[0]));
+    assert_true(zhas(s, k.timers, members[1]));
+    timer_entry t0, t1;
+    assert_true(store_timer_parse(members[0], &t0));
+    assert_true(store_timer_parse(members[1], &t1));
+    assert_string_equal(t0.instance, "db1");
+    assert_string_equal(t1.step, "preflight");
+    assert_true(t1.epoch > t0.epoch); /* a fresh epoch each */
+    char rk[256], v[64];
+    store_rec_key(s, "c1", "db2", rk, sizeof rk);
+    assert_true(store_test_cmd(s, v, sizeof v, "HGET %s state", rk));
+    assert_string_equal(v, "running");
+    assert_true(store_test_cmd(s, v, sizeof v, "HGET %s f.q_inst", rk));
+    assert_string_equal(v, "1");
+    assert_true(store_test_cmd(s, v, sizeof v, "HGET %s running", k.counts));
+    assert_string_equal(v, "2");
+    assert_true(store_test_cmd(s, v, sizeof v, "HGET %s pending", k.counts));
+    assert_string_equal(v, "1");
+    /* an admitted one is skipped; with room, db3 goes in */
+    const char *again[] = {"db1", "db3"};
+    assert_true(store_admit_many(s, "c1", again, 2, "preflight", fc_now_ms() + 60000, 3, "t", &f, st, members));
+    assert_int_equal(st[0], AD_SKIP);
+    assert_int_equal(st[1], AD_OK);
+    /* a campaign not running admits nothing */
+    assert_int_equal(store_campaign_set_state(s, "c1", "running", "paused"), 1);
+    assert_true(store_admit_many(s, "c1", ids, 1, "preflight", fc_now_ms() + 60000, 9, "t", &f, st, members));
+    assert_int_equal(st[0], AD_SKIP);
+    sargs_free(&f);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_take_many_decides_per_entry),
         cmocka_unit_test(test_acks_remove_only_acknowledged),
+        cmocka_unit_test(test_admit_many_up_to_max_parallel),
     };
     return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
 }
