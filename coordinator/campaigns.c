@@ -99,7 +99,7 @@ static void cache_sweep(void)
  * error or a short reply. */
 static bool scan_batch(coord *c, camp_view *cv, const sargs *ids, const int *idx, size_t n, store_scan_row *rows)
 {
-    const char *bids[SCAN_BATCH];
+    const char *bids[SCAN_BATCH] = {NULL};
     for (size_t i = 0; i < n; i++) bids[i] = ids->v[idx[i]];
     if (!store_campaign_scan(c->s, cv->id, bids, n, rows)) return false;
     for (size_t i = 0; i < n; i++) {
