@@ -18,9 +18,9 @@ rates depend on the load of this shared machine). Per configuration:
   connection (redis-benchmark), to show what Redis alone would cost.
 
 Besides the 1 x 1 baseline, two same-run comparisons on 2 workers x E:
-with the consumer's fetch.wait.max.ms at librdkafka's default 500 ms
-instead of fleetcrypt's 100 (FLEETCRYPT_LIBRDKAFKA, the operator's
-override), and, when FLEETCRYPT_BASELINE_BIN_DIR names another build's
+with the consumer settings of before (queued.min.messages 100 instead of
+10000, fetch.wait.max.ms librdkafka's 500 instead of 100; through
+FLEETCRYPT_LIBRDKAFKA, the operator's override), and, when FLEETCRYPT_BASELINE_BIN_DIR names another build's
 bin/ (e.g. the commit before a change, built alike), with that build's
 worker and coordinator.
 
@@ -111,8 +111,9 @@ def main():
     base = run("baseline 1 worker x 1 executor", n, 1, 1)
     one = run(f"1 worker x {e} executors", n, 1, e)
     two = run(f"2 workers x {e} executors", n, 2, e)
-    fw = run(f"2 workers x {e} executors, fetch.wait.max.ms=500 (librdkafka's default)", n, 2, e,
-             env_extra={"FLEETCRYPT_LIBRDKAFKA": "fetch.wait.max.ms=500"})
+    fw = run(f"2 workers x {e} executors, the consumer settings of before (queued.min.messages=100, "
+             "fetch.wait.max.ms=500)", n, 2, e,
+             env_extra={"FLEETCRYPT_LIBRDKAFKA": "queued.min.messages=100,fetch.wait.max.ms=500"})
     before_dir = os.environ.get("FLEETCRYPT_BASELINE_BIN_DIR")
     before = run(f"2 workers x {e} executors, binaries of {before_dir}", n, 2, e,
                  bin_dir=before_dir) if before_dir else None
@@ -120,7 +121,7 @@ def main():
     print(f"control plane {n}x{STEPS}: baseline(1x1) {base['rate_wall']:.0f}/s, "
           f"1x{e} {one['rate_wall']:.0f}/s ({one['rate_wall'] / base['rate_wall']:.2f}x), "
           f"2x{e} {two['rate_wall']:.0f}/s ({two['rate_wall'] / base['rate_wall']:.2f}x) transitions/s wall; "
-          f"2x{e} vs fetch.wait 500 {fw['rate_wall']:.0f}/s: {two['rate_wall'] / fw['rate_wall']:.2f}x; " +
+          f"2x{e} vs old consumer settings {fw['rate_wall']:.0f}/s: {two['rate_wall'] / fw['rate_wall']:.2f}x; " +
           (f"vs before-binaries {before['rate_wall']:.0f}/s: {two['rate_wall'] / before['rate_wall']:.2f}x; "
            if before else "") +
           f"stream-span 2x{e} {two['rate_span']:.0f}/s (goal {goal}: {goal / two['rate_span']:.1f}x short); "
