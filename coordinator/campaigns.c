@@ -9,8 +9,12 @@
  * A record in a final state (done, skipped, aborted: no script moves it
  * again; only `failed` can be retried) is read once: later cycles take it
  * from the previous cycle's view, and the instance list (fixed when the
- * campaign is created) is kept too, so a cycle reads only the instances
- * still pending or in flight. Every SCAN_FULL_EVERY cycles, and whenever
+ * campaign is created) is kept too. Pending records are taken from the
+ * previous cycle's view as well (after its admissions) while the
+ * campaign's pending count (P:{C}:counts, which every script moving an
+ * instance out of pending decrements) equals the view's; otherwise they
+ * are read again. So a cycle reads the instances in flight, failed, or
+ * all of them when something else moved a pending one. Every SCAN_FULL_EVERY cycles, and whenever
  * the campaign's created_ms changes or it leaves the active set, the
  * campaign is read in full again. */
 #include "coord.h"
@@ -51,6 +55,7 @@ typedef struct scan_cache {
     sargs ids;
     inst_view *last;  /* ids.n entries */
     int cycles;       /* since the last full read */
+    bool handed;      /* last is the view the previous cycle ended with */
     bool seen;        /* still active this cycle */
 } scan_cache;
 
@@ -144,7 +149,7 @@ static void scan_one(coord *c, camp_view *cv)
     scan_cache *sc = cache_get(cv->id);
     if (!sc) return;
     sc->seen = true;
-    if (strcmp(sc->created, created) || sc->cycles >= SCAN_FULL_EVERY || !sc->last) {
+    if (strcmp(sc->created, created) || sc->cycles >= SCAN_FULL_EVERY || !sc->last || !sc->handed) {
         cache_reset(sc);
         fc_strlcpy(sc->created, created, sizeof sc->created);
         sargs_init(&sc->ids);
@@ -154,7 +159,21 @@ static void scan_one(coord *c, camp_view *cv)
         }
     }
     sc->cycles++;
+    sc->handed = false;
     size_t nids = (size_t)sc->ids.n;
+    /* pending ones from the last view when the pending count agrees */
+    bool reuse_pending = false;
+    if (sc->last) {
+        static const char *const cf[] = {"pending"};
+        store_kv cnt;
+        if (store_counts_read(c->s, cv->id, cf, 1, &cnt)) {
+            const char *v = kv_get(&cnt, "pending");
+            long want = v ? strtol(v, NULL, 10) : -1, have = 0;
+            for (size_t i = 0; i < nids; i++) have += !strcmp(sc->last[i].state, "pending");
+            reuse_pending = want == have;
+            store_kv_free(&cnt);
+        }
+    }
     cv->inst = calloc(nids ? nids : 1, sizeof *cv->inst);
     store_scan_row *rows = calloc(SCAN_BATCH, sizeof *rows);
     int *idx = calloc(SCAN_BATCH, sizeof *idx);
@@ -166,6 +185,11 @@ static void scan_one(coord *c, camp_view *cv)
             cv->terminal++;
             continue;
         }
+        if (reuse_pending && !strcmp(sc->last[i].state, "pending")) {
+            cv->inst[i] = sc->last[i];
+            cv->pending++;
+            continue;
+        }
         idx[n++] = (int)i;
         if (n == SCAN_BATCH) {
             ok = scan_batch(c, cv, &sc->ids, idx, n, rows);
@@ -174,9 +198,7 @@ static void scan_one(coord *c, camp_view *cv)
     }
     if (ok && n) ok = scan_batch(c, cv, &sc->ids, idx, n, rows);
     if (ok) {
-        cv->n = (int)nids;
-        if (!sc->last) sc->last = calloc(nids ? nids : 1, sizeof *sc->last);
-        if (sc->last) memcpy(sc->last, cv->inst, nids * sizeof *sc->last);
+        cv->n = (int)nids; /* campaigns_scan keeps this view (after admission) as the next sc->last */
     } else {
         /* a partial view could look finished or under the limits: skip the
          * campaign this cycle (the next cycle scans it again, in full) */
@@ -190,8 +212,28 @@ static void scan_one(coord *c, camp_view *cv)
     free(idx);
 }
 
+/* The previous cycle's views, as admission left them, become the caches'
+ * last views (taken over, not copied). */
+static void cache_keep_views(coord *c)
+{
+    for (int i = 0; i < c->ncamps; i++) {
+        camp_view *cv = &c->camps[i];
+        if (!cv->inst) continue;
+        for (int j = 0; j < g_ncache; j++) {
+            scan_cache *sc = &g_cache[j];
+            if (strcmp(sc->id, cv->id) || sc->ids.n != cv->n) continue;
+            free(sc->last);
+            sc->last = cv->inst;
+            sc->handed = true;
+            cv->inst = NULL;
+            break;
+        }
+    }
+}
+
 bool campaigns_scan(coord *c)
 {
+    cache_keep_views(c);
     campaigns_free(c);
     sargs ids;
     sargs_init(&ids);

@@ -6,7 +6,8 @@
  * record counts as in flight, as the per-instance reads did. A record in a
  * final state (done, skipped, aborted) is read once and then taken from
  * the previous cycle; every other one (failed included: retry moves it) is
- * read again each cycle. */
+ * read again each cycle; pending ones are read again only when the
+ * campaign's pending count moved. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -133,6 +134,17 @@ static void test_final_records_read_once(void **state)
     cmd(c.s, "HSET %s state %s%s", rk[0], "running", "");
     assert_string_equal(scanned_state(&c, 0), "done");
     assert_int_equal(c.camps[0].terminal, 1);
+    /* pending records come from the last view while the pending count
+     * agrees, and are read again when it moves (an abort, another
+     * coordinator's admission) */
+    cmd(c.s, "HSET %s state %s%s", rk[2], "pending", "");
+    cmd(c.s, "HSET %s pending %s%s", k.counts, "1", "");
+    assert_string_equal(scanned_state(&c, 2), "pending");
+    cmd(c.s, "HSET %s state %s%s", rk[2], "aborted", "");
+    assert_string_equal(scanned_state(&c, 2), "pending"); /* count unchanged: not read */
+    cmd(c.s, "HSET %s pending %s%s", k.counts, "0", "");
+    assert_string_equal(scanned_state(&c, 2), "aborted");
+    assert_int_equal(c.camps[0].pending, 0);
     /* a campaign re-created under the same id is read in full */
     cmd(c.s, "HSET %s created_ms %s%s", k.campaign, "2", "");
     assert_string_equal(scanned_state(&c, 0), "running");
