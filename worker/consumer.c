@@ -196,11 +196,11 @@ static rd_kafka_t *make_consumer(consumer *c, char *err, size_t errcap)
         {"auto.commit.interval.ms", "500"},
         {"auto.offset.reset", "earliest"},
         {"queued.max.messages.kbytes", "1024"}, /* bounded prefetch */
-        /* librdkafka stops fetching a partition once this many messages are
-         * queued for it locally, and starts again a fetch round trip later:
-         * at 100, short steps drained the queue faster than fetches refilled
-         * it and the executors sat idle (bench_control_plane: 3x the
-         * transitions/s at 10000). The kbytes bound above still caps memory. */
+        /* librdkafka stops fetching a partition while this many messages
+         * are queued for it locally: at 100 (the value before), short steps
+         * waited for fetch round trips with idle executors and idle CPU
+         * (bench_control_plane: ~3x the transitions/s at 10000). The kbytes
+         * bound above still caps the prefetch's memory. */
         {"queued.min.messages", "10000"},
         /* an empty fetch is answered after at most this long: a real broker
          * answers as soon as a message arrives, but one that holds the fetch
