@@ -84,6 +84,14 @@ static scan_cache *cache_get(const char *campaign)
     return sc;
 }
 
+void campaigns_cache_drop(void)
+{
+    for (int i = 0; i < g_ncache; i++) cache_reset(&g_cache[i]);
+    free(g_cache);
+    g_cache = NULL;
+    g_ncache = 0;
+}
+
 /* Drop the caches of campaigns no longer active (not seen this cycle). */
 static void cache_sweep(void)
 {
