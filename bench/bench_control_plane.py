@@ -14,11 +14,22 @@ rates depend on the load of this shared machine). Per configuration:
 - round trips per step, counted client-side (fc_redis_round_trips_total on
   /metrics): the workers', and the coordinator's;
 - where the coordinator's time went (fc_coordinator_phase_seconds_total);
+- CPU seconds each process used during the campaign (/proc/PID/stat:
+  Redis, the Kafka stand-in, the coordinator, the workers), against the
+  wall time: whether the run was short of CPU or waiting;
 - a raw baseline: the workers' number of round trips as PINGs from one
   connection (redis-benchmark), to show what Redis alone would cost.
 
+Besides the 1 x 1 baseline, two same-run comparisons on 2 workers x E:
+with the consumer settings of before (queued.min.messages 100 instead of
+10000, fetch.wait.max.ms librdkafka's 500 instead of 100; through
+FLEETCRYPT_LIBRDKAFKA, the operator's override), and, when FLEETCRYPT_BASELINE_BIN_DIR names another build's
+bin/ (e.g. the commit before a change, built alike), with that build's
+worker and coordinator.
+
 Usage: bench_control_plane.py [N [E]] (2000, 8). Prints the figures last
 on one line."""
+import os
 import subprocess
 import sys
 import time
@@ -28,8 +39,8 @@ from fcbench import BenchStack, ids, loadavg, machine
 STEPS = 3
 
 
-def run(label, n, workers, executors):
-    s = BenchStack(workers=workers, executors=executors)
+def run(label, n, workers, executors, env_extra=None, bin_dir=None):
+    s = BenchStack(workers=workers, executors=executors, env_extra=env_extra, bin_dir=bin_dir)
     try:
         s.start()
         camp = f"cp{workers}x{executors}"
@@ -37,12 +48,18 @@ def run(label, n, workers, executors):
         rt_w0 = s.scrape_sum(wk, "fc_redis_round_trips_total")
         rt_c0 = s.scrape_sum(co, "fc_redis_round_trips_total")
         ph0 = s.scrape(co[0])
+        procs = {"redis": int(s.info("server")["process_id"]), "kafka-dev": s.kafka.proc.pid,
+                 "coordinator": co[0].pid}
+        for i, w in enumerate(wk):
+            procs[f"worker{i + 1}"] = w.pid
+        cpu0 = {k: cpu_seconds(p) for k, p in procs.items()}
         cs0 = s.commandstats()
         load0 = loadavg()
         t0 = time.monotonic()
         s.submit(camp, ids("noop", n), max_parallel=n)
         t_sub = time.monotonic()
         t1 = s.wait_done(camp, timeout=600)
+        cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in procs.items()}
         cs1 = s.commandstats()
         rt_w = s.scrape_sum(wk, "fc_redis_round_trips_total") - rt_w0
         rt_c = s.scrape_sum(co, "fc_redis_round_trips_total") - rt_c0
@@ -70,7 +87,7 @@ def run(label, n, workers, executors):
             "label": label, "workers": workers, "executors": executors, "wall": wall, "submit": t_sub - t0,
             "span": span, "rate_wall": trans / wall, "rate_span": trans / span,
             "cmds_per_step": sum(calls.values()) / trans, "rt_worker": rt_w / trans, "rt_coord": rt_c / trans,
-            "raw_s": raw, "load": f"{load0}->{loadavg()}",
+            "raw_s": raw, "load": f"{load0}->{loadavg()}", "cpu": sum(cpu.values()),
         }
         print(f"  {label}: {n} instances, {trans} transitions in {wall:.2f} s wall "
               f"(submit {res['submit']:.2f} s) = {res['rate_wall']:.0f}/s; "
@@ -79,11 +96,21 @@ def run(label, n, workers, executors):
               ", ".join(f"{k} {v / trans:.2f}" for k, v in top) + ")")
         print(f"    round trips/step: workers {res['rt_worker']:.2f}, coordinator {res['rt_coord']:.2f}; "
               f"the workers' {int(rt_w)} round trips as raw PINGs on 1 connection: {raw:.2f} s")
+        print(f"    cpu seconds {res['cpu']:.2f} in {wall:.2f} s wall "
+              f"({res['cpu'] / trans * 1000:.2f} ms per transition): " +
+              ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
         print("    coordinator time by phase (s): " +
               ", ".join(f"{k} {v:.2f}" for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
         return res
     finally:
         s.stop()
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def raw_baseline(s, n):
@@ -103,12 +130,23 @@ def main():
     base = run("baseline 1 worker x 1 executor", n, 1, 1)
     one = run(f"1 worker x {e} executors", n, 1, e)
     two = run(f"2 workers x {e} executors", n, 2, e)
+    fw = run(f"2 workers x {e} executors, the consumer settings of before (queued.min.messages=100, "
+             "fetch.wait.max.ms=500)", n, 2, e,
+             env_extra={"FLEETCRYPT_LIBRDKAFKA": "queued.min.messages=100,fetch.wait.max.ms=500"})
+    before_dir = os.environ.get("FLEETCRYPT_BASELINE_BIN_DIR")
+    before = run(f"2 workers x {e} executors, binaries of {before_dir}", n, 2, e,
+                 bin_dir=before_dir) if before_dir else None
+    goal = 5000
     print(f"control plane {n}x{STEPS}: baseline(1x1) {base['rate_wall']:.0f}/s, "
           f"1x{e} {one['rate_wall']:.0f}/s ({one['rate_wall'] / base['rate_wall']:.2f}x), "
           f"2x{e} {two['rate_wall']:.0f}/s ({two['rate_wall'] / base['rate_wall']:.2f}x) transitions/s wall; "
-          f"stream-span 2x{e} {two['rate_span']:.0f}/s; "
+          f"2x{e} vs old consumer settings {fw['rate_wall']:.0f}/s: {two['rate_wall'] / fw['rate_wall']:.2f}x; " +
+          (f"vs before-binaries {before['rate_wall']:.0f}/s: {two['rate_wall'] / before['rate_wall']:.2f}x; "
+           if before else "") +
+          f"stream-span 2x{e} {two['rate_span']:.0f}/s (goal {goal}: {goal / two['rate_span']:.1f}x short); "
           f"redis cmds/step {two['cmds_per_step']:.2f}, round trips/step worker {two['rt_worker']:.2f} "
-          f"+ coordinator {two['rt_coord']:.2f}; load {two['load']}")
+          f"+ coordinator {two['rt_coord']:.2f}; cpu {two['cpu'] / (n * STEPS) * 1000:.2f} ms per transition; "
+          f"load {two['load']}")
 
 
 if __name__ == "__main__":

@@ -125,11 +125,12 @@ int main(int argc, char **argv)
     }
     int rc = 1;
     inst_view *base = calloc((size_t)n, sizeof *base);
-    double *tb = calloc((size_t)rounds, sizeof *tb), *tp = calloc((size_t)rounds, sizeof *tp);
+    double *tb = calloc((size_t)rounds, sizeof *tb), *tp = calloc((size_t)rounds, sizeof *tp),
+           *tc = calloc((size_t)rounds, sizeof *tc);
     coord c;
     memset(&c, 0, sizeof c);
     c.s = fx_store("fcbench");
-    if (!c.s || !base || !tb || !tp) goto out;
+    if (!c.s || !base || !tb || !tp || !tc) goto out;
     if (!load(c.s, n)) {
         fprintf(stderr, "bench_coord_scan: loading %d records failed\n", n);
         goto out;
@@ -137,14 +138,23 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++) {
         double t0 = now_ms();
         int got = baseline_scan(c.s, base, n);
+        campaigns_cache_drop(); /* a full read, as the first cycle does */
         double t1 = now_ms();
         if (!campaigns_scan(&c)) {
             fprintf(stderr, "bench_coord_scan: campaigns_scan failed\n");
             goto out;
         }
         double t2 = now_ms();
+        /* the next cycle: final (and, with an agreeing pending count,
+         * pending) records come from the last view */
+        if (!campaigns_scan(&c)) {
+            fprintf(stderr, "bench_coord_scan: campaigns_scan failed\n");
+            goto out;
+        }
+        double t3 = now_ms();
         tb[r] = t1 - t0;
         tp[r] = t2 - t1;
+        tc[r] = t3 - t2;
         const camp_view *cv = c.ncamps == 1 ? &c.camps[0] : NULL;
         if (got != n || !cv || cv->n != n) {
             fprintf(stderr, "bench_coord_scan: scanned %d (baseline) and %d (pipelined) of %d instances\n", got,
@@ -160,9 +170,11 @@ int main(int argc, char **argv)
     }
     qsort(tb, (size_t)rounds, sizeof *tb, cmp_double);
     qsort(tp, (size_t)rounds, sizeof *tp, cmp_double);
-    double mb = tb[rounds / 2], mp = tp[rounds / 2];
-    printf("scan %d instances: baseline %.1f ms, pipelined %.1f ms, ratio %.1fx (median of %d rounds)\n", n, mb, mp,
-           mp > 0 ? mb / mp : 0.0, rounds);
+    qsort(tc, (size_t)rounds, sizeof *tc, cmp_double);
+    double mb = tb[rounds / 2], mp = tp[rounds / 2], mc = tc[rounds / 2];
+    printf("scan %d instances: baseline %.1f ms, pipelined %.1f ms, ratio %.1fx; next cycle (final records from the "
+           "last view) %.1f ms, ratio %.1fx (median of %d rounds)\n",
+           n, mb, mp, mp > 0 ? mb / mp : 0.0, mc, mc > 0 ? mb / mc : 0.0, rounds);
     rc = 0;
 out:
     campaigns_free(&c);
@@ -177,6 +189,7 @@ out:
     free(base);
     free(tb);
     free(tp);
+    free(tc);
     fx_redis_down(NULL);
     return rc;
 }

@@ -23,7 +23,7 @@ BUILD = os.path.abspath(os.environ.get("FLEETCRYPT_BUILD_DIR", os.path.join(REPO
 os.environ["FLEETCRYPT_BIN_DIR"] = os.path.join(BUILD, "bin")  # read by fclib at import
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from fclib import RedisConn, make_world_dir, wait_until  # noqa: E402
+from fclib import Proc, RedisConn, make_world_dir, wait_until  # noqa: E402
 from fixtures_stack import Stack  # noqa: E402
 
 PREFIX = "fc"  # FLEETCRYPT_KEY_PREFIX of the test stack
@@ -75,7 +75,11 @@ class BenchStack(Stack):
     """The test stack with /metrics on every process (any free port) and a
     Redis connection for measurements."""
 
-    def __init__(self, workers, executors, env_extra=None):
+    def __init__(self, workers, executors, env_extra=None, bin_dir=None):
+        # bin_dir: run the workers and coordinator from another build (the
+        # binaries before a change, for a same-run comparison); Redis, the
+        # Kafka stand-in and the CLI stay this build's
+        self.bin_dir = bin_dir
         self.world = make_world_dir("fc-bench-")
         # production defaults, not the tests' short deadlines and leases
         env = {"FLEETCRYPT_METRICS_ADDR": "127.0.0.1:0", "FLEETCRYPT_STEP_DEADLINE_MAX_S": "0",
@@ -83,6 +87,13 @@ class BenchStack(Stack):
         env.update(env_extra or {})
         super().__init__(self.world, NoAws(), workers=workers, executors=executors, env_extra=env)
         self.r = RedisConn(self.redis.port)
+
+    def _proc(self, name, binary):
+        if not self.bin_dir:
+            return super()._proc(name, binary)
+        self.seq += 1
+        env = dict(self.env, FLEETCRYPT_NODE_ID=f"{name}-{self.seq}")
+        return Proc([os.path.join(self.bin_dir, binary)], os.path.join(self.logs, f"{name}-{self.seq}.log"), env=env)
 
     def start(self):
         super().start()

@@ -16,6 +16,7 @@
 #include "rds.h"
 #include "catalog.h"
 #include "step.h"
+#include "store_admit.h"
 #include "store_model.h"
 #include "util.h"
 
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #define QUOTA_TTL_MS 5000
+/* Instances admitted per round trip (lua/admit_many.lua). */
+#define ADMIT_BATCH 256
 
 region_aws *coord_region(coord *c, const char *region, const char *account)
 {
@@ -138,37 +141,52 @@ void admit(coord *c)
             continue;
         }
         int admitted = 0;
-        for (int k = 0; k < cv->n && admitted < room; k++) {
-            inst_view *iv = &cv->inst[k];
-            if (strcmp(iv->state, "pending")) continue;
-            sargs f;
-            sargs_init(&f);
-            char qi[16], qs[16];
-            snprintf(qi, sizeof qi, "%d", si->quota_instances);
-            snprintf(qs, sizeof qs, "%d", si->quota_snapshots);
-            sargs_add(&f, "f.q_inst");
-            sargs_add(&f, qi);
-            sargs_add(&f, "f.q_snap");
-            sargs_add(&f, qs);
-            char member[STORE_TIMER_MAX];
-            const step_def *first = &si->steps[0];
-            int64_t dl = fc_now_ms() + (int64_t)(first->deadline_s < c->deadline_s ? first->deadline_s : c->deadline_s) * 1000;
-            ad_status st = store_admit(c->s, cv->id, iv->id, first->name, dl, cv->max_parallel, c->cfg.node_id, &f,
-                                       member, sizeof member);
-            sargs_free(&f);
-            if (st == AD_FULL) break;
-            if (st != AD_OK) continue;
-            admitted++;
-            if (r) r->admitted_since++;
-            fc_strlcpy(iv->state, "running", sizeof iv->state);
-            iv->q_inst = si->quota_instances;
-            iv->q_snap = si->quota_snapshots;
-            cv->pending--;
-            cv->inflight++;
-            /* admitted at the strategy's first step, attempt 1 */
-            log_ctx_set(cv->id, iv->id, first->name, 1);
-            log_info("instance admitted", "limit=\"%s\" room=%d", why, room);
-            log_ctx_clear();
+        sargs f;
+        sargs_init(&f);
+        sargs_add(&f, "f.q_inst");
+        sargs_addi(&f, si->quota_instances);
+        sargs_add(&f, "f.q_snap");
+        sargs_addi(&f, si->quota_snapshots);
+        const step_def *first = &si->steps[0];
+        int64_t dl = fc_now_ms() + (int64_t)(first->deadline_s < c->deadline_s ? first->deadline_s : c->deadline_s) * 1000;
+        /* pending instances in submission order, ADMIT_BATCH per round trip
+         * (lua/admit_many.lua re-checks max-parallel before each) */
+        const char *ids[ADMIT_BATCH];
+        int idx[ADMIT_BATCH];
+        static char members[ADMIT_BATCH][STORE_TIMER_MAX];
+        ad_status st[ADMIT_BATCH];
+        bool stop = false;
+        for (int k = 0; k < cv->n && admitted < room && !stop;) {
+            int n = 0;
+            for (; k < cv->n && n < ADMIT_BATCH && admitted + n < room; k++)
+                if (!strcmp(cv->inst[k].state, "pending")) {
+                    idx[n] = k;
+                    ids[n++] = cv->inst[k].id;
+                }
+            if (n == 0) break;
+            if (!store_admit_many(c->s, cv->id, ids, (size_t)n, first->name, dl, cv->max_parallel, c->cfg.node_id,
+                                  &f, st, members))
+                break;
+            for (int j = 0; j < n; j++) {
+                if (st[j] == AD_FULL || st[j] == AD_ERROR) {
+                    stop = true;
+                    break;
+                }
+                if (st[j] != AD_OK) continue;
+                inst_view *iv = &cv->inst[idx[j]];
+                admitted++;
+                if (r) r->admitted_since++;
+                fc_strlcpy(iv->state, "running", sizeof iv->state);
+                iv->q_inst = si->quota_instances;
+                iv->q_snap = si->quota_snapshots;
+                cv->pending--;
+                cv->inflight++;
+                /* admitted at the strategy's first step, attempt 1 */
+                log_ctx_set(cv->id, iv->id, first->name, 1);
+                log_info("instance admitted", "limit=\"%s\" room=%d", why, room);
+                log_ctx_clear();
+            }
         }
+        sargs_free(&f);
     }
 }

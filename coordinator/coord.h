@@ -92,6 +92,9 @@ void coord_metrics_stop(struct prom_server *srv);
 bool campaigns_scan(coord *c);
 void campaigns_free(coord *c);
 void campaigns_finish(coord *c);
+/* Forget what earlier scans kept (final and pending records, instance
+ * lists): the next scan reads everything (bench_coord_scan's full read). */
+void campaigns_cache_drop(void);
 /* timers.c */
 void timers_tick(coord *c);
 /* reconciler.c */

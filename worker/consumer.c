@@ -10,6 +10,7 @@
 #include "lease_keeper.h"
 #include "log.h"
 #include "offsets.h"
+#include "outbox_acks.h"
 #include "pool.h"
 #include "prom.h"
 #include "registry.h"
@@ -222,7 +223,17 @@ static rd_kafka_t *make_consumer(consumer *c, char *err, size_t errcap)
         {"auto.commit.interval.ms", "500"},
         {"auto.offset.reset", "earliest"},
         {"queued.max.messages.kbytes", "1024"}, /* bounded prefetch */
-        {"queued.min.messages", "100"},
+        /* librdkafka stops fetching a partition while this many messages
+         * are queued for it locally: at 100 (the value before), short steps
+         * waited for fetch round trips with idle executors and idle CPU
+         * (bench_control_plane: ~3x the transitions/s at 10000). The kbytes
+         * bound above still caps the prefetch's memory. */
+        {"queued.min.messages", "10000"},
+        /* an empty fetch is answered after at most this long: a real broker
+         * answers as soon as a message arrives, but one that holds the fetch
+         * for the whole wait (librdkafka's mock cluster, some proxies) paces
+         * every step by it. 100 ms costs 10 idle fetches/s per broker. */
+        {"fetch.wait.max.ms", "100"},
         {"session.timeout.ms", "6000"},
         {"heartbeat.interval.ms", "1000"},
         {"max.poll.interval.ms", "300000"},
@@ -294,7 +305,8 @@ int worker_run(const fc_config *cfg)
     int rc = 1;
     prom_server *metrics = NULL;
     c.ot = offtrack_new();
-    w.prod = kafka_producer_new(cfg, cfg->node_id, err, sizeof err);
+    w.acks = outbox_acks_start(cfg);
+    w.prod = w.acks ? kafka_producer_new(cfg, cfg->node_id, err, sizeof err) : NULL;
     if (!w.prod || !c.ot) {
         log_error("cannot start the producer", "err=\"%s\"", err);
         goto cleanup;
@@ -380,6 +392,7 @@ cleanup:
     }
     lease_keeper_stop(w.keeper);
     kafka_producer_free(w.prod, 10000);
+    outbox_acks_stop(w.acks); /* after the producer: its last delivery reports */
     offtrack_free(c.ot);
     prom_server_stop(metrics);
     store_close(c.ready_store);

@@ -7,6 +7,7 @@
 #include "emit.h"
 #include "fleetcache.h"
 #include "lease_keeper.h"
+#include "outbox_acks.h"
 #include "log.h"
 #include "prom.h"
 #include "registry.h"
@@ -262,11 +263,17 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
             fc_step_msg next;
             emit_step_fill(&next, m->campaign, m->instance, m->strategy, tr.new_step, tr.new_attempt, ep,
                            "worker", m->trace_id);
+            /* Not awaited: the successor is safe in the outbox already
+             * (step_end.lua wrote it with the transition). Its delivery
+             * report removes the entry (outbox_acks.c); if it never comes
+             * the coordinator emits the entry after its grace. */
             char err[256];
-            if (emit_step(w->prod, &w->cfg, &next, 15000, err, sizeof err))
-                store_timer_done(t->s, m->campaign, member);
-            else
-                log_warn("successor not produced: the coordinator's outbox will emit it", "err=\"%s\"", err);
+            outbox_ack *ack = outbox_ack_new(w->acks, m->campaign, member);
+            if (!ack || !emit_step_notify(w->prod, &w->cfg, &next, 1000, outbox_ack_delivered, ack, err, sizeof err)) {
+                free(ack);
+                log_warn("successor not produced: the coordinator's outbox will emit it", "err=\"%s\"",
+                         ack ? err : "out of memory");
+            }
         }
         fc_step_event ev;
         make_event(&ev, &ctx, &tr, ep, dur);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct lease_keeper;
+struct outbox_acks;
 
 typedef struct worker {
     fc_config cfg;
@@ -19,6 +20,7 @@ typedef struct worker {
     rl_cfg rate;
     int64_t lease_ttl_ms;      /* FLEETCRYPT_LEASE_MS (default 30000) */
     struct lease_keeper *keeper; /* renews running steps' leases (lease_keeper.h) */
+    struct outbox_acks *acks;    /* removes acknowledged successors' outbox entries (outbox_acks.h) */
     volatile sig_atomic_t *stop;
 } worker;
 

@@ -72,3 +72,61 @@ bool store_timer_done(store *s, const char *campaign, const char *member)
     if (r) freeReplyObject(r);
     return ok;
 }
+
+bool store_timers_done(store *s, const char *campaign, const char *const *members, int n)
+{
+    if (n <= 0) return true;
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    const char **argv = calloc((size_t)n + 2, sizeof *argv);
+    if (!argv) return false;
+    argv[0] = "ZREM";
+    argv[1] = k.timers;
+    for (int i = 0; i < n; i++) argv[2 + i] = members[i];
+    redisReply *r = store_cmdargv(s, n + 2, argv, NULL);
+    free(argv);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_timers_take(store *s, const char *campaign, const char *const *members, const timer_entry *t, int n,
+                       int64_t postpone_ms, tt_status *st, char *strategy, size_t scap)
+{
+    for (int i = 0; i < n; i++) st[i] = TT_ERROR;
+    if (n <= 0) return true;
+    ckeys k;
+    store_ckeys(s, campaign, &k);
+    sargs keys, args;
+    sargs_init(&keys);
+    sargs_init(&args);
+    sargs_add(&keys, k.timers);
+    sargs_add(&keys, k.campaign);
+    sargs_addi(&args, fc_now_ms());
+    sargs_addi(&args, postpone_ms);
+    for (int i = 0; i < n; i++) {
+        char rk[STORE_KEY_MAX];
+        store_rec_key(s, campaign, t[i].instance, rk, sizeof rk);
+        sargs_add(&keys, rk);
+        sargs_add(&args, members[i]);
+        sargs_add(&args, t[i].instance);
+        sargs_add(&args, t[i].step);
+        sargs_addf(&args, "%u", t[i].attempt);
+        sargs_addf(&args, "%llu", (unsigned long long)t[i].epoch);
+    }
+    redisReply *r = store_script(s, "timer_take_many", keys.n, (const char *const *)keys.v, args.n,
+                                 (const char *const *)args.v);
+    sargs_free(&keys);
+    sargs_free(&args);
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)n + 1;
+    if (ok) {
+        fc_strlcpy(strategy, reply_str(r, 0), scap);
+        for (int i = 0; i < n; i++) {
+            const char *v = reply_str(r, (size_t)i + 1);
+            st[i] = !strcmp(v, "emit") ? TT_EMIT : !strcmp(v, "paused") ? TT_PAUSED : !strcmp(v, "stale") ? TT_STALE
+                                                                                                       : TT_ERROR;
+        }
+    }
+    if (r) freeReplyObject(r);
+    return ok;
+}

@@ -39,5 +39,14 @@ tt_status store_timer_take(store *s, const char *campaign, const char *member, c
 /* Remove one outbox entry (after its message was acknowledged, or a
  * malformed one). */
 bool store_timer_done(store *s, const char *campaign, const char *member);
+/* Remove many entries of one campaign in one round trip (ZREM with every
+ * member): what a worker's or the coordinator's batch of acknowledged
+ * messages leaves behind. */
+bool store_timers_done(store *s, const char *campaign, const char *const *members, int n);
+/* store_timer_take for n due entries of one campaign in one round trip
+ * (lua/timer_take_many.lua, same decisions): st[i] per entry; strategy is
+ * the campaign's. False (every st TT_ERROR) on a Redis error. */
+bool store_timers_take(store *s, const char *campaign, const char *const *members, const timer_entry *t, int n,
+                       int64_t postpone_ms, tt_status *st, char *strategy, size_t scap);
 
 #endif

@@ -39,6 +39,41 @@ bool emit_step(kafka_producer *p, const fc_config *c, const fc_step_msg *m, int 
     return ok;
 }
 
+kafka_pending *emit_step_start(kafka_producer *p, const fc_config *c, const fc_step_msg *m, int timeout_ms, char *err,
+                               size_t errcap)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!codec_encode_step(m, &buf, &len, err, errcap)) return NULL;
+    char topic[160], key[160];
+    kafka_topic_name(c, KAFKA_TOPIC_STEPS, topic, sizeof topic);
+    codec_instance_key(m->campaign, m->instance, key, sizeof key);
+    kafka_pending *d = kafka_produce_start(p, topic, key, buf, len, timeout_ms, err, errcap);
+    free(buf); /* copied by librdkafka */
+    return d;
+}
+
+bool emit_step_wait(kafka_pending *d, const fc_config *c, int timeout_ms, char *err, size_t errcap)
+{
+    char topic[160];
+    kafka_topic_name(c, KAFKA_TOPIC_STEPS, topic, sizeof topic);
+    return kafka_produce_wait(d, topic, timeout_ms, err, errcap);
+}
+
+bool emit_step_notify(kafka_producer *p, const fc_config *c, const fc_step_msg *m, int timeout_ms,
+                      kafka_delivered_fn fn, void *ud, char *err, size_t errcap)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!codec_encode_step(m, &buf, &len, err, errcap)) return false;
+    char topic[160], key[160];
+    kafka_topic_name(c, KAFKA_TOPIC_STEPS, topic, sizeof topic);
+    codec_instance_key(m->campaign, m->instance, key, sizeof key);
+    bool ok = kafka_produce_notify(p, topic, key, buf, len, timeout_ms, fn, ud, err, errcap);
+    free(buf);
+    return ok;
+}
+
 void emit_event(kafka_producer *p, const fc_config *c, const fc_step_event *e)
 {
     uint8_t *buf = NULL;

@@ -19,12 +19,19 @@ struct kafka_producer {
     atomic_long failures;
 };
 
-/* One per awaited message; lives on the waiting thread's stack. */
-typedef struct delivery {
+/* One per message whose delivery someone wants to know: on the waiting
+ * thread's stack (kafka_produce_sync), on the heap until waited for
+ * (kafka_produce_start/kafka_produce_wait), or on the heap until its report
+ * (kafka_produce_notify: fn is called and the record freed by dr_cb). */
+struct kafka_pending {
     bool done;
+    bool heap_notify;
     rd_kafka_resp_err_t err;
     kafka_producer *p;
-} delivery;
+    kafka_delivered_fn fn;
+    void *ud;
+};
+typedef struct kafka_pending delivery;
 
 /* librdkafka's own messages go through our logger (one line per event,
  * key=value or JSON like every other line) instead of its stderr printer. */
@@ -68,6 +75,15 @@ void kafka_topic_name(const fc_config *c, const char *suffix, char *out, size_t 
     snprintf(out, cap, "%s.%s", c->topic_prefix, suffix);
 }
 
+bool kafka_conf_default(const fc_config *c, rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                        size_t errcap)
+{
+    for (int k = 0; k < c->kafka_kv_count; k++)
+        if (!strcmp(c->kafka_kv[k][0], name)) return true; /* the operator's value stays */
+    if (rd_kafka_conf_set(conf, name, value, err, errcap) != RD_KAFKA_CONF_OK) return false;
+    return true;
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -79,7 +95,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             log_warn("kafka delivery failed", "topic=%s err=\"%s\"", rd_kafka_topic_name(m->rkt),
                      rd_kafka_err2str(m->err));
     }
-    if (d) {
+    if (d && d->heap_notify) {
+        d->fn(d->ud, m->err == RD_KAFKA_RESP_ERR_NO_ERROR, m->err ? rd_kafka_err2str(m->err) : "");
+        free(d);
+    } else if (d) {
         pthread_mutex_lock(&p->mu);
         d->err = m->err;
         d->done = true;
@@ -111,8 +130,8 @@ kafka_producer *kafka_producer_new(const fc_config *c, const char *client_id, ch
     char e[256];
     if (rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "acks", "all", e, sizeof e) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "linger.ms", "2", e, sizeof e) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "message.timeout.ms", "120000", e, sizeof e) != RD_KAFKA_CONF_OK) {
+        !kafka_conf_default(c, conf, "linger.ms", "2", e, sizeof e) ||
+        !kafka_conf_default(c, conf, "message.timeout.ms", "120000", e, sizeof e)) {
         snprintf(err, errcap, "kafka producer config: %s", e);
         goto fail;
     }
@@ -143,6 +162,10 @@ void kafka_producer_free(kafka_producer *p, int timeout_ms)
 {
     if (!p) return;
     rd_kafka_flush(p->rk, timeout_ms);
+    /* what could not be delivered in time: purged, so every notify callback
+     * runs (ok false) and frees its record before the poll thread stops */
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(p->rk, 1000);
     atomic_store(&p->stop, true);
     pthread_join(p->poller, NULL);
     rd_kafka_destroy(p->rk);
@@ -168,23 +191,26 @@ static rd_kafka_resp_err_t produce(kafka_producer *p, const char *topic, const c
     return e;
 }
 
-bool kafka_produce_sync(kafka_producer *p, const char *topic, const char *key, const void *val,
-                        size_t len, const kafka_header *hdrs, size_t nhdrs, int timeout_ms,
-                        char *err, size_t errcap)
+/* Enqueue, waiting for room in the local queue until deadline. */
+static rd_kafka_resp_err_t produce_until(kafka_producer *p, const char *topic, const char *key, const void *val,
+                                         size_t len, const kafka_header *hdrs, size_t nhdrs, delivery *d,
+                                         int64_t deadline)
 {
-    delivery d = {.done = false, .err = RD_KAFKA_RESP_ERR_NO_ERROR, .p = p};
-    int64_t deadline = fc_mono_ms() + timeout_ms;
     rd_kafka_resp_err_t e;
-    /* Local queue full: wait for room rather than fail. */
-    while ((e = produce(p, topic, key, val, len, hdrs, nhdrs, &d)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+    while ((e = produce(p, topic, key, val, len, hdrs, nhdrs, d)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
            fc_mono_ms() < deadline)
         fc_sleep_ms(20);
-    if (e) {
-        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
-        return false;
-    }
+    return e;
+}
+
+/* Wait for d's delivery report. Past timeout_ms the message still
+ * references d, so keep waiting for its report (success or librdkafka's
+ * message.timeout.ms) before d may go. */
+static bool wait_delivery(kafka_producer *p, delivery *d, const char *topic, int64_t deadline, char *err,
+                          size_t errcap)
+{
     pthread_mutex_lock(&p->mu);
-    while (!d.done) {
+    while (!d->done) {
         int64_t left = deadline - fc_mono_ms();
         if (left <= 0) break;
         struct timespec ts;
@@ -198,21 +224,72 @@ bool kafka_produce_sync(kafka_producer *p, const char *topic, const char *key, c
         }
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     }
-    bool done = d.done;
+    bool timely = d->done;
+    while (!d->done)
+        pthread_cond_wait(&p->cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
-    if (!done) {
-        /* The message is still queued and references &d: wait for its
-         * delivery report (success or timeout) before our stack frame dies. */
-        pthread_mutex_lock(&p->mu);
-        while (!d.done)
-            pthread_cond_wait(&p->cv, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-        if (!d.err) return true;
-        snprintf(err, errcap, "produce to %s: %s (after timeout)", topic, rd_kafka_err2str(d.err));
+    if (d->err) {
+        snprintf(err, errcap, "produce to %s: %s%s", topic, rd_kafka_err2str(d->err), timely ? "" : " (after timeout)");
         return false;
     }
-    if (d.err) {
-        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(d.err));
+    return true;
+}
+
+bool kafka_produce_sync(kafka_producer *p, const char *topic, const char *key, const void *val,
+                        size_t len, const kafka_header *hdrs, size_t nhdrs, int timeout_ms,
+                        char *err, size_t errcap)
+{
+    delivery d = {.done = false, .err = RD_KAFKA_RESP_ERR_NO_ERROR, .p = p};
+    int64_t deadline = fc_mono_ms() + timeout_ms;
+    rd_kafka_resp_err_t e = produce_until(p, topic, key, val, len, hdrs, nhdrs, &d, deadline);
+    if (e) {
+        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
+        return false;
+    }
+    return wait_delivery(p, &d, topic, deadline, err, errcap);
+}
+
+kafka_pending *kafka_produce_start(kafka_producer *p, const char *topic, const char *key, const void *val,
+                                   size_t len, int timeout_ms, char *err, size_t errcap)
+{
+    delivery *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    d->p = p;
+    rd_kafka_resp_err_t e = produce_until(p, topic, key, val, len, NULL, 0, d, fc_mono_ms() + timeout_ms);
+    if (e) {
+        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+bool kafka_produce_wait(kafka_pending *d, const char *topic, int timeout_ms, char *err, size_t errcap)
+{
+    bool ok = wait_delivery(d->p, d, topic, fc_mono_ms() + timeout_ms, err, errcap);
+    free(d);
+    return ok;
+}
+
+bool kafka_produce_notify(kafka_producer *p, const char *topic, const char *key, const void *val, size_t len,
+                          int timeout_ms, kafka_delivered_fn fn, void *ud, char *err, size_t errcap)
+{
+    delivery *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    d->p = p;
+    d->heap_notify = true;
+    d->fn = fn;
+    d->ud = ud;
+    rd_kafka_resp_err_t e = produce_until(p, topic, key, val, len, NULL, 0, d, fc_mono_ms() + timeout_ms);
+    if (e) {
+        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
+        free(d);
         return false;
     }
     return true;

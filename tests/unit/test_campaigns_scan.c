@@ -3,7 +3,11 @@
  * every instance in submission order with its state, step, epoch,
  * deadline, attempt, remaining quota cost (defaults 1 and 2 when unset) and
  * lease (only for in-flight instances), across a batch boundary; a missing
- * record counts as in flight, as the per-instance reads did. */
+ * record counts as in flight, as the per-instance reads did. A record in a
+ * final state (done, skipped, aborted) is read once and then taken from
+ * the previous cycle; every other one (failed included: retry moves it) is
+ * read again each cycle; pending ones are read again only when the
+ * campaign's pending count moved. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -88,10 +92,71 @@ static void test_scan_matches_records(void **state)
     store_close(c.s);
 }
 
+static const char *scanned_state(coord *c, int i)
+{
+    assert_true(campaigns_scan(c));
+    assert_int_equal(c->ncamps, 1);
+    assert_int_equal(c->camps[0].n, 3);
+    return c->camps[0].inst[i].state;
+}
+
+static void test_final_records_read_once(void **state)
+{
+    (void)state;
+    coord c;
+    memset(&c, 0, sizeof c);
+    c.s = fx_store("scan2");
+    assert_non_null(c.s);
+    ckeys k;
+    store_ckeys(c.s, "c2", &k);
+    char ck[STORE_KEY_MAX], rk[3][STORE_KEY_MAX];
+    store_key(c.s, ck, sizeof ck, "campaigns");
+    cmd(c.s, "ZADD %s 1 %s%s", ck, "c2", "");
+    cmd(c.s, "HSET %s state running created_ms %s%s", k.campaign, "1", "");
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "db-%d", i);
+        store_rec_key(c.s, "c2", id, rk[i], sizeof rk[i]);
+        assert_true(store_test_cmd(c.s, NULL, 0, "ZADD %s %d %s", k.instances, i, id));
+        cmd(c.s, "HSET %s state %s%s", rk[i], "running", "");
+    }
+    assert_string_equal(scanned_state(&c, 0), "running");
+    cmd(c.s, "HSET %s state %s%s", rk[0], "done", "");
+    cmd(c.s, "HSET %s state %s%s", rk[1], "failed", "");
+    assert_string_equal(scanned_state(&c, 0), "done");
+    assert_int_equal(c.camps[0].terminal, 2);
+    assert_int_equal(c.camps[0].inflight, 1);
+    /* failed is read again (retry puts it back to running) */
+    cmd(c.s, "HSET %s state %s%s", rk[1], "running", "");
+    assert_string_equal(scanned_state(&c, 1), "running");
+    /* done is final: no script moves it, so it is not read again (written
+     * here by hand only to show that) */
+    cmd(c.s, "HSET %s state %s%s", rk[0], "running", "");
+    assert_string_equal(scanned_state(&c, 0), "done");
+    assert_int_equal(c.camps[0].terminal, 1);
+    /* pending records come from the last view while the pending count
+     * agrees, and are read again when it moves (an abort, another
+     * coordinator's admission) */
+    cmd(c.s, "HSET %s state %s%s", rk[2], "pending", "");
+    cmd(c.s, "HSET %s pending %s%s", k.counts, "1", "");
+    assert_string_equal(scanned_state(&c, 2), "pending");
+    cmd(c.s, "HSET %s state %s%s", rk[2], "aborted", "");
+    assert_string_equal(scanned_state(&c, 2), "pending"); /* count unchanged: not read */
+    cmd(c.s, "HSET %s pending %s%s", k.counts, "0", "");
+    assert_string_equal(scanned_state(&c, 2), "aborted");
+    assert_int_equal(c.camps[0].pending, 0);
+    /* a campaign re-created under the same id is read in full */
+    cmd(c.s, "HSET %s created_ms %s%s", k.campaign, "2", "");
+    assert_string_equal(scanned_state(&c, 0), "running");
+    campaigns_free(&c);
+    store_close(c.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_matches_records),
+        cmocka_unit_test(test_final_records_read_once),
     };
     return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
 }
