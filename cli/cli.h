@@ -1,6 +1,7 @@
 /* cli — the fleetcrypt command line: a dispatcher (main.c) and one file per
  * subcommand (submit.c, status.c, ...). Exit codes: 0 success, 2 bad usage
- * or bad input (one line on stderr), 1 any other failure. */
+ * or bad input (one line on stderr), 1 any other failure; `submit --dry-run`
+ * 3 when an instance would fail preflight; `wait` 3, 4, 5 (wait.c). */
 #ifndef FC_CLI_H
 #define FC_CLI_H
 
@@ -16,6 +17,7 @@
 #define CLI_OK 0
 #define CLI_FAIL 1
 #define CLI_USAGE 2
+#define CLI_DRY_RUN_FAILED 3 /* submit --dry-run: at least one instance would fail preflight */
 
 typedef struct cli_cmd {
     const char *name;

@@ -17,10 +17,13 @@ static const cli_cmd commands[] = {
      "                  [--select 'engine=E,encrypted=true|false,tag:K=V,id-prefix=P'] [INSTANCE_ID ... | -]\n"
      "                  [strategy options, below]",
      "Validate a fleet and enqueue a campaign (nothing is enqueued unless everything validates).\n"
+     "--dry-run prints each instance's AWS-level preflight verdict (ok, skipped, failed) and\n"
+     "enqueues nothing; it exits 3 when any instance would fail preflight, 0 when every one is\n"
+     "ok or skipped (2 bad usage, 1 AWS or Redis failure).\n"
      "examples:\n"
      "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
      "  printf 'db1\\ndb2\\n' | fleetcrypt submit --campaign q4 --kms-key alias/rds - --yes\n"
-     "  fleetcrypt submit --campaign dev --kms-key alias/rds --file campaign.json --dry-run\n"
+     "  fleetcrypt submit --campaign dev --kms-key alias/rds --file campaign.json --dry-run || exit 1\n"
      "  fleetcrypt submit --campaign dev --kms-key alias/rds --select 'engine=postgres,encrypted=false,tag:env=dev'\n"},
     {"status", cli_status, "status [CAMPAIGN] [--json]",
      "Progress from Redis. Without CAMPAIGN: every campaign with its counts.\n"
