@@ -109,6 +109,15 @@ int cli_args(fc_config *cfg, int argc, char **argv, const struct option *opts, c
              int (*on_opt)(void *ud, int val, const char *arg), void *ud, int *first);
 /* The subcommand about to run (its name and help text for cli_args). */
 void cli_set_command(const cli_cmd *cmd);
+/* `-o/--output json|table` of status, top and logs (report takes csv, html
+ * and a file too, report.c): *json set; CLI_GO, or CLI_USAGE with
+ * "output: 'x' is not json or table" printed. */
+int cli_output_arg(const char *arg, bool *json);
+/* A JSON string of text that may hold bytes that are not UTF-8 (an error
+ * from a server, a reason): each invalid byte becomes U+FFFD, so the
+ * document always serializes. NULL or "" is JSON null when empty_null. */
+json_t *cli_json_text(const char *text, bool empty_null);
+
 /* Connect to Redis or print why. */
 store *cli_store(const fc_config *cfg);
 

@@ -1,5 +1,6 @@
 /* status — progress from Redis. With a campaign: the INTERFACES.md JSON
- * object (--json) or a table; without: every campaign with its counts. */
+ * object (-o json, alias --json) or a table (-o table, the default);
+ * without: every campaign with its counts. */
 #include "cli.h"
 #include "store_model.h"
 #include "util.h"
@@ -78,7 +79,7 @@ static int one(store *s, const char *campaign, bool as_json)
         json_object_set_new(e, "state", json_string(kv_str(&r, "state")));
         json_object_set_new(e, "step", str_or_null(kv_str(&r, "step")));
         json_object_set_new(e, "attempts", json_integer(strtoll(kv_str(&r, "attempt"), NULL, 10)));
-        json_object_set_new(e, "error", str_or_null(kv_str(&r, "error")));
+        json_object_set_new(e, "error", cli_json_text(kv_str(&r, "error"), true));
         /* why a running step waits (a prepared transaction, a slot, the window) */
         json_object_set_new(e, "waiting",
                             str_or_null(strcmp(kv_str(&r, "state"), "running") ? "" : kv_str(&r, "waiting")));
@@ -188,8 +189,8 @@ static int all(store *s, bool as_json)
 
 static int status_opt(void *ud, int val, const char *arg)
 {
-    (void)arg;
-    if (val == 'j') *(bool *)ud = true;
+    if (val == 'j') *(bool *)ud = true; /* --json: -o json, kept as an alias */
+    else if (val == 'o') return cli_output_arg(arg, ud);
     return CLI_GO;
 }
 
@@ -197,9 +198,11 @@ int cli_status(fc_config *cfg, int argc, char **argv)
 {
     bool as_json = false;
     const char *campaign = NULL;
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
     int first = argc;
-    int rc0 = cli_args(cfg, argc, argv, opts, NULL, status_opt, &as_json, &first);
+    int rc0 = cli_args(cfg, argc, argv, opts, "o:", status_opt, &as_json, &first);
     if (rc0 != CLI_GO) return rc0;
     for (int i = first; i < argc; i++) {
         if (!campaign) campaign = argv[i];
