@@ -4,9 +4,11 @@
 #include "cli.h"
 #include "store_model.h"
 #include "util.h"
+#include "window.h"
 
 #include <jansson.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +50,32 @@ static json_t *num_or_null(const char *v, bool integer)
 
 static json_t *str_or_null(const char *v) { return v && *v ? json_string(v) : json_null(); }
 
+/* The campaign's cutover window (spec.window; every time in it is UTC):
+ * null when it has none, else its spec, "UTC", open now, and the seconds
+ * until it opens and closes. */
+static json_t *window_json(const char *spec_json, int64_t now_ms)
+{
+    json_t *spec = json_loads(spec_json, 0, NULL);
+    const char *text = json_string_value(json_object_get(spec, "window"));
+    json_t *o = json_null();
+    fc_window w;
+    char err[256];
+    if (text && *text && window_parse(text, &w, err, sizeof err) && !w.any_time) {
+        o = json_object();
+        json_object_set_new(o, "spec", json_string(text));
+        json_object_set_new(o, "timezone", json_string("UTC"));
+        json_object_set_new(o, "open", json_boolean(window_contains(&w, now_ms)));
+        json_object_set_new(o, "opens_in_s", json_integer(window_ms_until_open(&w, now_ms) / 1000));
+        int64_t close = window_ms_until_close(&w, now_ms);
+        json_object_set_new(o, "closes_in_s", json_integer(close == INT64_MAX ? -1 : close / 1000));
+    }
+    json_decref(spec);
+    return o;
+}
+
 static int one(store *s, const char *campaign, bool as_json)
 {
-    static const char *const cf[] = {"state", "created_ms", "strategy"};
+    static const char *const cf[] = {"state", "created_ms", "strategy", "spec"};
     store_kv c;
     if (!store_campaign_read(s, campaign, cf, FC_ARRAY_LEN(cf), &c)) return cli_err(CLI_FAIL, "redis unavailable");
     if (!*kv_str(&c, "state")) {
@@ -63,6 +88,7 @@ static int one(store *s, const char *campaign, bool as_json)
     int64_t created = strtoll(kv_str(&c, "created_ms"), NULL, 10);
     char strategy[32];
     fc_strlcpy(strategy, kv_str(&c, "strategy"), sizeof strategy);
+    json_object_set_new(o, "window", window_json(kv_str(&c, "spec"), fc_now_ms()));
     store_kv_free(&c);
     json_object_set_new(o, "counts", counts_json(s, campaign));
     json_t *arr = json_array();
@@ -111,6 +137,13 @@ static int one(store *s, const char *campaign, bool as_json)
         printf("\nthroughput: %.1f instances/hour, %.1f steps/minute\n",
                json_real_value(json_object_get(tp, "instances_per_hour")),
                json_real_value(json_object_get(tp, "steps_per_minute")));
+        json_t *win = json_object_get(o, "window");
+        if (json_is_object(win)) {
+            bool open = json_is_true(json_object_get(win, "open"));
+            long long secs = (long long)json_integer_value(json_object_get(win, open ? "closes_in_s" : "opens_in_s"));
+            printf("cutover window %s UTC: %s %lldh%02lldm\n", json_string_value(json_object_get(win, "spec")),
+                   open ? "open, closes in" : "closed, opens in", secs / 3600, secs % 3600 / 60);
+        }
         printf("%-40s %-16s %-18s %8s  %s\n", "INSTANCE", "STATE", "STEP", "ATTEMPTS", "ERROR / DOWNTIME");
         size_t i;
         json_t *e;

@@ -115,3 +115,28 @@ def test_logs_follow_streams_until_terminal(stack):
     r = stack.cli("logs", c, "out-a", "-f", check=True)
     assert [l.split()[3] for l in r.stdout.splitlines()] == ["outcome=pause", "outcome=resume", "outcome=abort"], \
         r.stdout
+
+
+def test_window_rds_syntax_and_utc(stack):
+    """--window takes RDS's 'ddd:hh24:mi-ddd:hh24:mi' too; status shows the
+    campaign's window and says UTC; a refused window's reason says UTC."""
+    stack.sim.admin("POST", "/config", {"time_scale": 0})
+    stack.make_instances(["win-a"])
+    key = stack.make_key()
+    base = ["submit", "--kms-key", key["Arn"], "--strategy", "pg-logical", "--yes"]
+    r = stack.cli(*base, "--campaign", "w0", "--window", "sun:04:00-sun:02:00", "win-a")
+    assert r.returncode == 2 and "window" in r.stderr and "UTC" in r.stderr, r.stderr
+    r = stack.cli(*base, "--campaign", "w1", "--window", "sat:22:00-mon:02:00", "win-a")
+    assert r.returncode == 0, r.stderr
+    j = json.loads(stack.cli("status", "w1", "-o", "json", check=True).stdout)
+    w = j["window"]
+    assert w["spec"] == "sat:22:00-mon:02:00" and w["timezone"] == "UTC", j
+    assert type(w["open"]) is bool and type(w["opens_in_s"]) is int and type(w["closes_in_s"]) is int, w
+    assert (w["opens_in_s"] == 0) == w["open"] and (w["closes_in_s"] > 0) == w["open"], w
+    assert w["opens_in_s"] <= 7 * 86400, w
+    table = stack.cli("status", "w1", check=True).stdout
+    assert "cutover window sat:22:00-mon:02:00 UTC" in table, table
+    # a campaign without a window: any time
+    c = submitted(stack, "w2")
+    assert json.loads(stack.cli("status", c, "-o", "json", check=True).stdout)["window"] is None
+    assert "cutover window" not in stack.cli("status", c, check=True).stdout
