@@ -140,3 +140,50 @@ def test_window_rds_syntax_and_utc(stack):
     c = submitted(stack, "w2")
     assert json.loads(stack.cli("status", c, "-o", "json", check=True).stdout)["window"] is None
     assert "cutover window" not in stack.cli("status", c, check=True).stdout
+
+
+def test_redis_url_from_a_file_stays_out_of_ps(stack, tmp_path):
+    """FLEETCRYPT_REDIS_URL_FILE: the CLI reads the URL from the file; a
+    running `logs --follow` has it in neither its command line nor its
+    environment (what `ps e` shows). Given as --redis-url, it is overwritten
+    in the process's argv once read."""
+    c = submitted(stack, "out3")
+    f = tmp_path / "redis-url"
+    f.write_text(stack.redis.url + "\n")
+    env = dict(stack.env, FLEETCRYPT_REDIS_URL_FILE=str(f))
+    del env["FLEETCRYPT_REDIS_URL"]
+    r = subprocess.run([os.path.join(BIN_DIR, "fleetcrypt"), "status", c, "-o", "json"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["campaign"] == c, r.stderr
+    p = subprocess.Popen([os.path.join(BIN_DIR, "fleetcrypt"), "logs", c, "out-a", "--follow"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stack.cli("pause", c, "out-a", check=True)
+        assert "outcome=pause" in p.stdout.readline()  # connected through the URL in the file
+        for part in ("cmdline", "environ"):
+            with open(f"/proc/{p.pid}/{part}", "rb") as fh:
+                assert stack.redis.url.encode() not in fh.read(), part
+    finally:
+        p.kill()
+        p.wait()
+    # given as a flag anyway: used, then overwritten where ps reads it
+    env = dict(stack.env)
+    del env["FLEETCRYPT_REDIS_URL"]
+    p = subprocess.Popen([os.path.join(BIN_DIR, "fleetcrypt"), "logs", c, "out-b", "--follow",
+                          "--redis-url", stack.redis.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        stack.cli("pause", c, "out-b", check=True)
+        assert "outcome=pause" in p.stdout.readline()
+        with open(f"/proc/{p.pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+        assert stack.redis.url.encode() not in b" ".join(argv), argv
+        assert argv[argv.index(b"--redis-url") + 1] == b"x" * len(stack.redis.url), argv
+    finally:
+        p.kill()
+        p.wait()
+    env = dict(stack.env, FLEETCRYPT_REDIS_URL_FILE=str(f))
+    # both set: exit 2 naming both
+    r = subprocess.run([os.path.join(BIN_DIR, "fleetcrypt"), "status"], env=dict(env, FLEETCRYPT_REDIS_URL=stack.redis.url),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "FLEETCRYPT_REDIS_URL_FILE" in r.stderr, r.stderr
