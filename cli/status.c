@@ -205,16 +205,20 @@ static int all(store *s, bool as_json)
     }
     size_t i;
     json_t *e;
-    printf("%-40s %-8s %7s %7s %7s %7s %7s\n", "CAMPAIGN", "STATE", "PENDING", "RUNNING", "DONE", "FAILED", "SKIPPED");
+    /* a column for every state, as in the JSON (the campaign id first: bash completion reads it) */
+    static const char *const HEADS[] = {"PENDING", "RUNNING", "WAITING_APPROVAL", "DONE", "FAILED", "SKIPPED",
+                                        "ABORTED"}; /* STATES, in capitals */
+    printf("%-40s %-8s", "CAMPAIGN", "STATE");
+    for (size_t k = 0; k < FC_ARRAY_LEN(HEADS); k++) printf(" %*s", k == 2 ? 16 : 7, HEADS[k]);
+    putchar('\n');
     json_array_foreach(arr, i, e)
     {
         json_t *c = json_object_get(e, "counts");
-        printf("%-40s %-8s %7lld %7lld %7lld %7lld %7lld\n", json_string_value(json_object_get(e, "campaign")),
-               json_string_value(json_object_get(e, "state")), (long long)json_integer_value(json_object_get(c, "pending")),
-               (long long)json_integer_value(json_object_get(c, "running")),
-               (long long)json_integer_value(json_object_get(c, "done")),
-               (long long)json_integer_value(json_object_get(c, "failed")),
-               (long long)json_integer_value(json_object_get(c, "skipped")));
+        printf("%-40s %-8s", json_string_value(json_object_get(e, "campaign")),
+               json_string_value(json_object_get(e, "state")));
+        for (size_t k = 0; k < FC_ARRAY_LEN(STATES); k++)
+            printf(" %*lld", k == 2 ? 16 : 7, (long long)json_integer_value(json_object_get(c, STATES[k])));
+        putchar('\n');
     }
     json_decref(arr);
     return CLI_OK;

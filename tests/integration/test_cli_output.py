@@ -46,6 +46,11 @@ def test_output_json_and_table(stack):
     lst = json.loads(stack.cli("status", "-o", "json", check=True).stdout)
     assert [x["campaign"] for x in lst["campaigns"]] == [c], lst
     assert type(lst["campaigns"][0]["counts"]["pending"]) is int, lst
+    # the list's table has a column for every state, as the JSON does
+    tbl = stack.cli("status", check=True).stdout.splitlines()
+    assert tbl[0].split() == ["CAMPAIGN", "STATE", "PENDING", "RUNNING", "WAITING_APPROVAL", "DONE", "FAILED",
+                              "SKIPPED", "ABORTED"], tbl
+    assert tbl[1].split() == [c, "running", "2", "0", "0", "0", "0", "0", "0"], tbl
 
     # top: one JSON snapshot and exit (stdout is a pipe here, and there is no --once)
     t = json.loads(stack.cli("top", c, "-o", "json", check=True).stdout)
