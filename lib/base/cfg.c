@@ -420,7 +420,10 @@ void cfg_print_flags(FILE *f, unsigned bins)
         if (!r->flag || !(r->flag_bins & bins)) continue;
         char lhs[64];
         snprintf(lhs, sizeof lhs, "--%s %s", r->flag, r->metavar);
-        fprintf(f, "  %-30s %s (%s)\n", lhs, r->help, r->env);
+        char src[160]; /* a secret: the file variable keeps it out of ps */
+        if (row_secret(r)) snprintf(src, sizeof src, "%s, or a file: %s_FILE", r->env, r->env);
+        else snprintf(src, sizeof src, "%s", r->env);
+        fprintf(f, "  %-30s %s (%s)\n", lhs, r->help, src);
     }
     if (rows[CFG_LIBRDKAFKA].bins & bins) fprintf(f, "  %-30s %s\n", "-X k=v", "One librdkafka setting (repeatable).");
     fprintf(f, "  %-30s %s\n", "-h, --help", "This help.");
