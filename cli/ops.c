@@ -566,6 +566,14 @@ int cli_logs(fc_config *cfg, int argc, char **argv)
     const ops_opts x = {opts, "fo:", logs_opt, &la};
     int rc = ops_open_x(cfg, argc, argv, "logs", 1, 1, &a, &s, cst, sizeof cst, &x);
     if (rc != CLI_OK) goto cleanup;
+    if (la.follow) { /* before the first line: an interrupt from then on ends it cleanly */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = logs_on_sig;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGPIPE, &sa, NULL);
+    }
     /* page through the capped stream in order */
     char after[64] = "";
     int lines = 0;
@@ -577,12 +585,6 @@ int cli_logs(fc_config *cfg, int argc, char **argv)
         /* until interrupted, or the instance is terminal: its last transition
          * and its state are written by the same script, so one drain after
          * seeing the state prints that transition */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = logs_on_sig;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGPIPE, &sa, NULL);
         while (!g_logs_stop) {
             int t = instance_terminal(s, &a);
             if (t < 0 || !logs_drain(s, &a, after, sizeof after, la.json, &lines)) {

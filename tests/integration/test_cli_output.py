@@ -15,6 +15,7 @@ resume, abort), so what `logs` streams is known exactly.
 import json
 import os
 import queue
+import signal
 import subprocess
 import threading
 
@@ -108,6 +109,18 @@ def test_logs_follow_streams_until_terminal(stack):
         assert e["outcome"] == "abort" and e["to"] == "aborted", e
         assert p.wait(timeout=60) == 0, p.stderr.read()
         assert lines.empty()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+    # interrupted while the instance is still pending: exit 0, like a reader that is done
+    p = subprocess.Popen([os.path.join(BIN_DIR, "fleetcrypt"), "logs", c, "out-b", "--follow"], env=stack.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "outcome=pause" in p.stdout.readline()  # out-b was paused above
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=60) == 0, p.stderr.read()
     finally:
         if p.poll() is None:
             p.kill()
