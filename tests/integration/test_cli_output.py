@@ -15,6 +15,7 @@ resume, abort), so what `logs` streams is known exactly.
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
@@ -136,8 +137,8 @@ def test_logs_follow_streams_until_terminal(stack):
 
 
 def test_window_rds_syntax_and_utc(stack):
-    """--window takes RDS's 'ddd:hh24:mi-ddd:hh24:mi' too; status shows the
-    campaign's window and says UTC; a refused window's reason says UTC."""
+    """--window takes RDS's 'ddd:hh24:mi-ddd:hh24:mi' too; status (table)
+    shows the campaign's window and says UTC; a refused window's reason says UTC."""
     stack.sim.admin("POST", "/config", {"time_scale": 0})
     stack.make_instances(["win-a"])
     key = stack.make_key()
@@ -146,17 +147,16 @@ def test_window_rds_syntax_and_utc(stack):
     assert r.returncode == 2 and "window" in r.stderr and "UTC" in r.stderr, r.stderr
     r = stack.cli(*base, "--campaign", "w1", "--window", "sat:22:00-mon:02:00", "win-a")
     assert r.returncode == 0, r.stderr
-    j = json.loads(stack.cli("status", "w1", "-o", "json", check=True).stdout)
-    w = j["window"]
-    assert w["spec"] == "sat:22:00-mon:02:00" and w["timezone"] == "UTC", j
-    assert type(w["open"]) is bool and type(w["opens_in_s"]) is int and type(w["closes_in_s"]) is int, w
-    assert (w["opens_in_s"] == 0) == w["open"] and (w["closes_in_s"] > 0) == w["open"], w
-    assert w["opens_in_s"] <= 7 * 86400, w
     table = stack.cli("status", "w1", check=True).stdout
-    assert "cutover window sat:22:00-mon:02:00 UTC" in table, table
-    # a campaign without a window: any time
+    m = re.search(r"^cutover window sat:22:00-mon:02:00 UTC: (open, closes|closed, opens) in (\d+)h(\d\d)m$",
+                  table, re.M)
+    assert m, table
+    assert int(m.group(2)) * 60 + int(m.group(3)) <= 7 * 24 * 60, table
+    # the JSON keeps the fixed keys of INTERFACES.md
+    j = json.loads(stack.cli("status", "w1", "-o", "json", check=True).stdout)
+    assert set(j) == {"campaign", "state", "counts", "instances", "throughput"}, j
+    # a campaign without a window: any time, no line
     c = submitted(stack, "w2")
-    assert json.loads(stack.cli("status", c, "-o", "json", check=True).stdout)["window"] is None
     assert "cutover window" not in stack.cli("status", c, check=True).stdout
 
 
