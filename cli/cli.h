@@ -1,6 +1,7 @@
 /* cli — the fleetcrypt command line: a dispatcher (main.c) and one file per
  * subcommand (submit.c, status.c, ...). Exit codes: 0 success, 2 bad usage
- * or bad input (one line on stderr), 1 any other failure. */
+ * or bad input (one line on stderr), 1 any other failure; `submit --dry-run`
+ * 3 when an instance would fail preflight; `wait` 3, 4, 5 (wait.c). */
 #ifndef FC_CLI_H
 #define FC_CLI_H
 
@@ -16,6 +17,7 @@
 #define CLI_OK 0
 #define CLI_FAIL 1
 #define CLI_USAGE 2
+#define CLI_DRY_RUN_FAILED 3 /* submit --dry-run: at least one instance would fail preflight */
 
 typedef struct cli_cmd {
     const char *name;
@@ -107,6 +109,15 @@ int cli_args(fc_config *cfg, int argc, char **argv, const struct option *opts, c
              int (*on_opt)(void *ud, int val, const char *arg), void *ud, int *first);
 /* The subcommand about to run (its name and help text for cli_args). */
 void cli_set_command(const cli_cmd *cmd);
+/* `-o/--output json|table` of status, top and logs (report takes csv, html
+ * and a file too, report.c): *json set; CLI_GO, or CLI_USAGE with
+ * "output: 'x' is not json or table" printed. */
+int cli_output_arg(const char *arg, bool *json);
+/* A JSON string of text that may hold bytes that are not UTF-8 (an error
+ * from a server, a reason): each invalid byte becomes U+FFFD, so the
+ * document always serializes. NULL or "" is JSON null when empty_null. */
+json_t *cli_json_text(const char *text, bool empty_null);
+
 /* Connect to Redis or print why. */
 store *cli_store(const fc_config *cfg);
 

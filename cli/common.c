@@ -2,6 +2,7 @@
  * flags, the Redis connection, and the instance selector that `submit
  * --select` and `report --select` resolve the same way. */
 #include "cli.h"
+#include "dbuf.h"
 #include "log.h"
 #include "util.h"
 
@@ -42,6 +43,45 @@ int cli_args(fc_config *cfg, int argc, char **argv, const struct option *opts, c
                          .on_opt = on_opt, .ud = ud, .help = cmd_help};
     int rc = cfg_getopt(cfg, &cmd, argc, argv, first);
     return rc == CFG_ARGS_OK ? CLI_GO : rc == CFG_ARGS_EXIT_OK ? CLI_HELPED : rc;
+}
+
+int cli_output_arg(const char *arg, bool *json)
+{
+    if (!strcmp(arg, "json")) *json = true;
+    else if (!strcmp(arg, "table")) *json = false;
+    else return cli_err(CLI_USAGE, "output: '%.40s' is not json or table", arg);
+    return CLI_GO;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80) return 1;
+    size_t n = (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!n || (n == 2 && p[0] < 0xC2) || (n == 4 && p[0] > 0xF4)) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F))) return 0; /* overlong, surrogate */
+    if (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F))) return 0;
+    return n;
+}
+
+json_t *cli_json_text(const char *text, bool empty_null)
+{
+    if (!text || !*text) return empty_null ? json_null() : json_string("");
+    json_t *j = json_string(text);
+    if (j) return j;
+    dbuf b;
+    dbuf_init(&b, 4 * strlen(text) + 16);
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        size_t n = utf8_len(p);
+        if (n) dbuf_append(&b, (const char *)p, n);
+        else dbuf_appends(&b, "\xEF\xBF\xBD");
+        p += n ? n : 1;
+    }
+    j = json_stringn(b.data ? b.data : "", b.len);
+    dbuf_free(&b);
+    return j ? j : json_string("");
 }
 
 store *cli_store(const fc_config *cfg)

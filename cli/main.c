@@ -17,23 +17,29 @@ static const cli_cmd commands[] = {
      "                  [--select 'engine=E,encrypted=true|false,tag:K=V,id-prefix=P'] [INSTANCE_ID ... | -]\n"
      "                  [strategy options, below]",
      "Validate a fleet and enqueue a campaign (nothing is enqueued unless everything validates).\n"
+     "--dry-run prints each instance's AWS-level preflight verdict (ok, skipped, failed) and\n"
+     "enqueues nothing; it exits 3 when any instance would fail preflight, 0 when every one is\n"
+     "ok or skipped (2 bad usage, 1 AWS or Redis failure).\n"
      "examples:\n"
      "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
      "  printf 'db1\\ndb2\\n' | fleetcrypt submit --campaign q4 --kms-key alias/rds - --yes\n"
-     "  fleetcrypt submit --campaign dev --kms-key alias/rds --file campaign.json --dry-run\n"
+     "  fleetcrypt submit --campaign dev --kms-key alias/rds --file campaign.json --dry-run || exit 1\n"
      "  fleetcrypt submit --campaign dev --kms-key alias/rds --select 'engine=postgres,encrypted=false,tag:env=dev'\n"},
-    {"status", cli_status, "status [CAMPAIGN] [--json]",
-     "Progress from Redis. Without CAMPAIGN: every campaign with its counts.\n"
+    {"status", cli_status, "status [CAMPAIGN] [-o|--output json|table] [--json]",
+     "Progress from Redis. Without CAMPAIGN: every campaign with its counts. -o json: one JSON\n"
+     "document, numbers as numbers (--json is the same); -o table (default): for people.\n"
      "examples:\n"
      "  fleetcrypt status\n"
-     "  fleetcrypt status q4 --json | jq .counts\n"},
-    {"top", cli_top, "top [CAMPAIGN] [--once] [--interval SECONDS]",
+     "  fleetcrypt status q4 -o json | jq .counts\n"},
+    {"top", cli_top, "top [CAMPAIGN] [--once] [--interval SECONDS] [-o|--output json|table]",
      "Live view: counts per state and step, progress, throughput (instances/hour over 5 and\n"
      "60 min, steps/min), ETA, AWS API rate vs budget, throttles, slowest and failed instances.\n"
      "Refreshes in place on a terminal (every 2 s); prints one line per refresh otherwise.\n"
-     "Without CAMPAIGN: the most recent running campaign.\n"
+     "Without CAMPAIGN: the most recent running campaign. -o json: one JSON snapshot of the\n"
+     "same figures (numbers as numbers), then exit.\n"
      "examples:\n"
      "  fleetcrypt top q4\n"
+     "  fleetcrypt top q4 -o json | jq .throughput\n"
      "  fleetcrypt top q4 --once\n"
      "  fleetcrypt top q4 --interval 10 >> progress.log\n"},
     {"wait", cli_wait, "wait CAMPAIGN [--for done|terminal] [--timeout SECONDS] [--interval SECONDS]",
@@ -76,18 +82,27 @@ static const cli_cmd commands[] = {
      "Run a failed instance again from the step it failed in (after fixing the cause).\n"
      "example:\n"
      "  fleetcrypt retry q4 db3\n"},
-    {"logs", cli_logs, "logs CAMPAIGN INSTANCE_ID",
+    {"logs", cli_logs, "logs CAMPAIGN INSTANCE_ID [-f|--follow] [-o|--output json|table]",
      "The transition stream of one instance: time, step, attempt, outcome, from->to, reason.\n"
-     "example:\n"
-     "  fleetcrypt logs q4 db3\n"},
-    {"report", cli_report, "report [CAMPAIGN | --select SEL] [--format json|csv|html] [--output FILE]",
+     "-f/--follow: then each new transition as it happens, until the instance is done, failed,\n"
+     "skipped or aborted (exit 0) or the command is interrupted. -o json: one JSON object per\n"
+     "transition and line (ts, ts_ms, step, attempt, outcome, from, to, next, duration_ms,\n"
+     "reason; numbers as numbers).\n"
+     "examples:\n"
+     "  fleetcrypt logs q4 db3\n"
+     "  fleetcrypt logs q4 db3 --follow -o json | jq -r .outcome\n"},
+    {"report", cli_report,
+     "report [CAMPAIGN | --select SEL] [-o|--output json|table|csv|html] [--format json|table|csv|html]\n"
+     "                  [-o|--output FILE]",
      "Audit evidence: one row per instance (every campaign without CAMPAIGN) with its state, key\n"
      "before and after, cutover time, downtime, rows and tables verified, retired source and\n"
      "retain-until (finished + retention days, default 30), confirmed by one paginated\n"
-     "DescribeDBInstances. JSON (default), CSV, or one self-contained HTML page.\n"
+     "DescribeDBInstances. JSON (default), a table, CSV, or one self-contained HTML page: -o\n"
+     "names the format (--format is the same), or a file to write: a value with a '.' or '/'.\n"
      "examples:\n"
-     "  fleetcrypt report q4 --format html --output q4-report.html\n"
-     "  fleetcrypt report q4 --format csv > q4.csv\n"
+     "  fleetcrypt report q4 -o html -o q4-report.html\n"
+     "  fleetcrypt report q4 -o table\n"
+     "  fleetcrypt report q4 -o csv > q4.csv\n"
      "  fleetcrypt report | jq .summary\n"
      "  fleetcrypt report --select 'engine=postgres,encrypted=false,tag:env=dev' --format html --output fleet.html\n"},
     {"strategies", cli_strategies, "strategies [--json | --markdown | --completion]",

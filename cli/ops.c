@@ -1,5 +1,7 @@
 /* ops — the operator verbs that steer a running campaign: approve, pause,
- * resume, abort, retry, and logs (the transition stream of one instance).
+ * resume, abort, retry, and logs (the transition stream of one instance;
+ * -o json one JSON object per transition, --follow streams new ones until
+ * the instance is terminal or the command is interrupted).
  * Each change to one instance is one Lua script (lua/approve.lua,
  * pause.lua, abort.lua, retry.lua; keys hash-tagged {campaign}); the
  * engine contract is in docs/cli.md and docs/orchestration.md. */
@@ -8,6 +10,9 @@
 #include "store_model.h"
 #include "util.h"
 
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +27,25 @@ typedef struct ops_args {
     bool all_flag;
 } ops_args;
 
-/* CAMPAIGN [INSTANCE…] plus common config flags. min_ids/max_ids bound the
- * instance count (max_ids < 0: unbounded). */
-static int parse(fc_config *cfg, int argc, char **argv, const char *verb, int min_ids, int max_ids, ops_args *a)
+/* A verb's own options (logs: --follow, -o), handed to cli_args. */
+typedef struct ops_opts {
+    const struct option *opts;
+    const char *shortopts;
+    int (*on_opt)(void *ud, int val, const char *arg);
+    void *ud;
+} ops_opts;
+
+/* CAMPAIGN [INSTANCE…] plus common config flags (and x's options, x may be
+ * NULL). min_ids/max_ids bound the instance count (max_ids < 0: unbounded). */
+static int parse(fc_config *cfg, int argc, char **argv, const char *verb, int min_ids, int max_ids, ops_args *a,
+                 const ops_opts *x)
 {
     memset(a, 0, sizeof *a);
     a->ids = calloc((size_t)argc + 1, sizeof *a->ids);
     if (!a->ids) return cli_err(CLI_FAIL, "out of memory");
     int first = argc;
-    int rc = cli_args(cfg, argc, argv, NULL, NULL, NULL, NULL, &first);
+    int rc = x ? cli_args(cfg, argc, argv, x->opts, x->shortopts, x->on_opt, x->ud, &first)
+               : cli_args(cfg, argc, argv, NULL, NULL, NULL, NULL, &first);
     if (rc != CLI_GO) return rc;
     for (int i = first; i < argc; i++) {
         if (!a->campaign) a->campaign = argv[i];
@@ -97,12 +112,18 @@ static int open_checked(fc_config *cfg, const ops_args *a, store **out, char *st
 
 /* The opening every verb shares: parse, open the store, check the campaign
  * and named instances. *s is NULL unless CLI_OK; ops_close frees a and s. */
+static int ops_open_x(fc_config *cfg, int argc, char **argv, const char *verb, int min_ids, int max_ids, ops_args *a,
+                      store **s, char *state, size_t cap, const ops_opts *x)
+{
+    *s = NULL;
+    int rc = parse(cfg, argc, argv, verb, min_ids, max_ids, a, x);
+    return rc == CLI_OK ? open_checked(cfg, a, s, state, cap) : rc;
+}
+
 static int ops_open(fc_config *cfg, int argc, char **argv, const char *verb, int min_ids, int max_ids, ops_args *a,
                     store **s, char *state, size_t cap)
 {
-    *s = NULL;
-    int rc = parse(cfg, argc, argv, verb, min_ids, max_ids, a);
-    return rc == CLI_OK ? open_checked(cfg, a, s, state, cap) : rc;
+    return ops_open_x(cfg, argc, argv, verb, min_ids, max_ids, a, s, state, cap, NULL);
 }
 
 /* Accepts what ops_open left, whatever it returned; all may be NULL. */
@@ -430,44 +451,152 @@ void cli_fmt_time(int64_t ms, char *out, size_t cap)
     snprintf(out, cap, "%s.%03dZ", b, (int)(ms % 1000));
 }
 
+typedef struct logs_args {
+    bool json, follow;
+} logs_args;
+
+enum { LOGS_OPT_FOLLOW = 'f' };
+
+static int logs_opt(void *ud, int val, const char *arg)
+{
+    logs_args *l = ud;
+    if (val == LOGS_OPT_FOLLOW) l->follow = true;
+    else if (val == 'o') return cli_output_arg(arg, &l->json);
+    return CLI_GO;
+}
+
+static volatile sig_atomic_t g_logs_stop = 0;
+static void logs_on_sig(int sig)
+{
+    (void)sig;
+    g_logs_stop = 1;
+}
+
+/* "" → null; digits → a number; anything else → null (not a number). */
+static json_t *int_or_null(const char *v)
+{
+    if (!*v) return json_null();
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    return *end ? json_null() : json_integer(n);
+}
+
+/* One transition: a key=value line, or (json) one JSON object per line. */
+static void logs_print(const store_kv *kv, bool json)
+{
+    int64_t ts_ms = strtoll(field(kv, "ts"), NULL, 10);
+    char ts[40];
+    cli_fmt_time(ts_ms, ts, sizeof ts);
+    const char *step = field(kv, "step"), *next = field(kv, "next"), *reason = field(kv, "reason");
+    const char *dur = field(kv, "duration_ms"), *attempt = field(kv, "attempt");
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ts", json_string(ts));
+        json_object_set_new(o, "ts_ms", json_integer(ts_ms));
+        json_object_set_new(o, "instance", cli_json_text(field(kv, "instance"), false));
+        json_object_set_new(o, "step", cli_json_text(step, true));
+        json_object_set_new(o, "attempt", int_or_null(attempt));
+        json_object_set_new(o, "outcome", cli_json_text(field(kv, "event"), false));
+        json_object_set_new(o, "from", cli_json_text(field(kv, "from"), true));
+        json_object_set_new(o, "to", cli_json_text(field(kv, "to"), true));
+        json_object_set_new(o, "next", cli_json_text(next, true));
+        json_object_set_new(o, "duration_ms", int_or_null(dur));
+        json_object_set_new(o, "reason", cli_json_text(reason, true));
+        json_object_set_new(o, "node", cli_json_text(field(kv, "node"), true));
+        char *text = json_dumps(o, JSON_COMPACT);
+        if (text) puts(text);
+        free(text);
+        json_decref(o);
+        return;
+    }
+    printf("%s step=%s attempt=%s outcome=%s %s->%s", ts, *step ? step : "-", *attempt ? attempt : "-",
+           field(kv, "event"), field(kv, "from"), field(kv, "to"));
+    if (*next && strcmp(next, step)) printf(" next=%s", next);
+    if (*dur && strcmp(dur, "0")) printf(" duration_ms=%s", dur);
+    if (*reason) printf(" reason=\"%s\"", reason);
+    putchar('\n');
+}
+
+/* Print the instance's transitions after entry *after (advanced); *lines
+ * counts them. False on a Redis error (message printed). */
+static bool logs_drain(store *s, const ops_args *a, char *after, size_t cap, bool json, int *lines)
+{
+    for (;;) {
+        store_events r;
+        if (!store_events_read(s, a->campaign, after, 500, &r)) {
+            cli_err(CLI_FAIL, "redis unavailable");
+            return false;
+        }
+        size_t n = r.n;
+        for (size_t i = 0; i < n; i++) {
+            const store_kv *kv = &r.v[i].f;
+            if (kv->n == 0 || strcmp(field(kv, "instance"), a->ids[0])) continue;
+            logs_print(kv, json);
+            (*lines)++;
+        }
+        if (n > 0) fc_strlcpy(after, r.v[n - 1].id, cap);
+        store_events_free(&r);
+        fflush(stdout);
+        if (n < 500) return true;
+    }
+}
+
+/* done, failed, skipped, aborted: nothing more happens without an operator. 1, 0, -1 Redis error. */
+static int instance_terminal(store *s, const ops_args *a)
+{
+    static const char *const f[] = {"state"};
+    store_kv r;
+    if (!store_record_read(s, a->campaign, a->ids[0], f, 1, &r)) return -1;
+    const char *st = kv_str(&r, "state");
+    int t = !strcmp(st, "done") || !strcmp(st, "failed") || !strcmp(st, "skipped") || !strcmp(st, "aborted") ||
+            !*st;
+    store_kv_free(&r);
+    return t;
+}
+
 int cli_logs(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
     store *s;
     char cst[32] = "";
-    int rc = ops_open(cfg, argc, argv, "logs", 1, 1, &a, &s, cst, sizeof cst);
+    logs_args la = {false, false};
+    static const struct option opts[] = {{"follow", no_argument, NULL, LOGS_OPT_FOLLOW},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const ops_opts x = {opts, "fo:", logs_opt, &la};
+    int rc = ops_open_x(cfg, argc, argv, "logs", 1, 1, &a, &s, cst, sizeof cst, &x);
     if (rc != CLI_OK) goto cleanup;
+    if (la.follow) { /* before the first line: an interrupt from then on ends it cleanly */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = logs_on_sig;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGPIPE, &sa, NULL);
+    }
     /* page through the capped stream in order */
     char after[64] = "";
     int lines = 0;
-    for (int page = 0; page < 1000; page++) {
-        store_events r;
-        if (!store_events_read(s, a.campaign, after, 500, &r)) {
-            rc = cli_err(CLI_FAIL, "redis unavailable");
-            goto cleanup;
-        }
-        size_t n = r.n;
-        for (size_t i = 0; i < n; i++) {
-            const store_kv *kv = &r.v[i].f;
-            if (kv->n == 0) continue;
-            if (strcmp(field(kv, "instance"), a.ids[0])) continue;
-            char ts[40];
-            cli_fmt_time(strtoll(field(kv, "ts"), NULL, 10), ts, sizeof ts);
-            const char *step = field(kv, "step"), *next = field(kv, "next"), *reason = field(kv, "reason");
-            const char *dur = field(kv, "duration_ms");
-            printf("%s step=%s attempt=%s outcome=%s %s->%s", ts, *step ? step : "-", *field(kv, "attempt") ? field(kv, "attempt") : "-",
-                   field(kv, "event"), field(kv, "from"), field(kv, "to"));
-            if (*next && strcmp(next, step)) printf(" next=%s", next);
-            if (*dur && strcmp(dur, "0")) printf(" duration_ms=%s", dur);
-            if (*reason) printf(" reason=\"%s\"", reason);
-            putchar('\n');
-            lines++;
-        }
-        if (n > 0) fc_strlcpy(after, r.v[n - 1].id, sizeof after);
-        store_events_free(&r);
-        if (n < 500) break;
+    if (!logs_drain(s, &a, after, sizeof after, la.json, &lines)) {
+        rc = CLI_FAIL;
+        goto cleanup;
     }
-    if (lines == 0) printf("no transitions recorded for %s in campaign %s\n", a.ids[0], a.campaign);
+    if (la.follow) {
+        /* until interrupted, or the instance is terminal: its last transition
+         * and its state are written by the same script, so one drain after
+         * seeing the state prints that transition */
+        while (!g_logs_stop) {
+            int t = instance_terminal(s, &a);
+            if (t < 0 || !logs_drain(s, &a, after, sizeof after, la.json, &lines)) {
+                rc = t < 0 ? cli_err(CLI_FAIL, "redis unavailable") : CLI_FAIL;
+                break;
+            }
+            if (t) break;
+            for (int w = 0; w < 10 && !g_logs_stop; w++) fc_sleep_ms(100);
+        }
+    } else if (lines == 0 && !la.json) {
+        printf("no transitions recorded for %s in campaign %s\n", a.ids[0], a.campaign);
+    }
 cleanup:
     return ops_close(s, &a, NULL, rc);
 }

@@ -1,4 +1,4 @@
-/* report — `fleetcrypt report [CAMPAIGN | --select SEL] [--format json|csv|html] [--output FILE]`:
+/* report — `fleetcrypt report [CAMPAIGN | --select SEL] [-o json|table|csv|html] [-o FILE]`:
  * the evidence an auditor asks for. One row per instance of the campaign (or
  * of every campaign) from the instance records and their facts (Redis), and
  * one paginated DescribeDBInstances per region to confirm the encryption
@@ -526,14 +526,29 @@ static int add_selected(store *s, rep *r, const cli_selector *sel, const char *r
 }
 
 typedef struct report_args {
-    const char *format, *output, *select;
+    const char *format, *output_format, *output, *select;
 } report_args;
 
+static bool is_format(const char *v)
+{
+    return !strcmp(v, "json") || !strcmp(v, "table") || !strcmp(v, "csv") || !strcmp(v, "html");
+}
+
+/* -o/--output takes a format (json|table|csv|html, as -o of status, top and
+ * logs) or, as before, a FILE to write: a value with a '.' or '/' in it
+ * (q4.html, ./out). Anything else is refused rather than guessed. */
 static int report_opt(void *ud, int val, const char *arg)
 {
     report_args *a = ud;
     if (val == 'f') a->format = arg;
-    else if (val == 'o') a->output = arg;
+    else if (val == 'o' && is_format(arg)) {
+        if (a->output_format && strcmp(a->output_format, arg))
+            return cli_err(CLI_USAGE, "output: given twice (%.20s, %.20s)", a->output_format, arg);
+        a->output_format = arg;
+    } else if (val == 'o' && (strchr(arg, '.') || strchr(arg, '/'))) a->output = arg;
+    else if (val == 'o')
+        return cli_err(CLI_USAGE, "output: '%.40s' is not json, table, csv or html, nor a file name with a '.' or "
+                                  "'/' (write ./%.40s for a file of that name)", arg, arg);
     else if (val == 's') a->select = arg;
     return CLI_GO;
 }
@@ -541,21 +556,23 @@ static int report_opt(void *ud, int val, const char *arg)
 int cli_report(fc_config *cfg, int argc, char **argv)
 {
     const char *campaign = NULL;
-    report_args ra = {.format = "json"};
+    report_args ra = {.format = NULL};
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"select", required_argument, NULL, 's'},
                                          {NULL, 0, NULL, 0}};
     int first = argc;
-    int rc0 = cli_args(cfg, argc, argv, opts, NULL, report_opt, &ra, &first);
+    int rc0 = cli_args(cfg, argc, argv, opts, "o:", report_opt, &ra, &first);
     if (rc0 != CLI_GO) return rc0;
-    const char *format = ra.format, *output = ra.output, *select = ra.select;
+    if (ra.format && ra.output_format && strcmp(ra.format, ra.output_format))
+        return cli_err(CLI_USAGE, "output: --format %.20s and --output %.20s disagree", ra.format, ra.output_format);
+    const char *format = ra.output_format ? ra.output_format : ra.format ? ra.format : "json";
+    const char *output = ra.output, *select = ra.select;
     for (int i = first; i < argc; i++) {
         if (!campaign) campaign = argv[i];
         else return cli_err(CLI_USAGE, "report: one campaign at a time");
     }
-    if (strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "html"))
-        return cli_err(CLI_USAGE, "format: '%.20s' is not json, csv or html", format);
+    if (!is_format(format)) return cli_err(CLI_USAGE, "format: '%.20s' is not json, table, csv or html", format);
     if (campaign && !fc_valid_campaign_id(campaign)) return cli_err(CLI_USAGE, "campaign: invalid id '%.60s'", campaign);
     if (output && !*output) return cli_err(CLI_USAGE, "output: empty file name");
     cli_selector sel;
@@ -595,6 +612,7 @@ int cli_report(fc_config *cfg, int argc, char **argv)
         dbuf_init(&out, REPORT_MAX_BYTES);
         bool ok = !strcmp(format, "json")  ? report_render_json(&m, r.rows, r.n, &out)
                   : !strcmp(format, "csv") ? report_render_csv(&m, r.rows, r.n, &out)
+                  : !strcmp(format, "table") ? report_render_table(&m, r.rows, r.n, &out)
                                            : report_render_html(&m, r.rows, r.n, &out);
         if (!ok) rc = cli_err(CLI_FAIL, "report too large");
         else if (output) {

@@ -1,11 +1,14 @@
 /* status — progress from Redis. With a campaign: the INTERFACES.md JSON
- * object (--json) or a table; without: every campaign with its counts. */
+ * object (-o json, alias --json) or a table (-o table, the default);
+ * without: every campaign with its counts. */
 #include "cli.h"
 #include "store_model.h"
 #include "util.h"
+#include "window.h"
 
 #include <jansson.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +50,33 @@ static json_t *num_or_null(const char *v, bool integer)
 
 static json_t *str_or_null(const char *v) { return v && *v ? json_string(v) : json_null(); }
 
+/* The campaign's cutover window (spec.window; every time in it is UTC):
+ * null when it has none, else its spec, "UTC", open now, and the seconds
+ * until it opens and closes. Shown by the table only: the JSON object's
+ * keys are fixed (INTERFACES.md). */
+static json_t *window_json(const char *spec_json, int64_t now_ms)
+{
+    json_t *spec = json_loads(spec_json, 0, NULL);
+    const char *text = json_string_value(json_object_get(spec, "window"));
+    json_t *o = json_null();
+    fc_window w;
+    char err[256];
+    if (text && *text && window_parse(text, &w, err, sizeof err) && !w.any_time) {
+        o = json_object();
+        json_object_set_new(o, "spec", json_string(text));
+        json_object_set_new(o, "timezone", json_string("UTC"));
+        json_object_set_new(o, "open", json_boolean(window_contains(&w, now_ms)));
+        json_object_set_new(o, "opens_in_s", json_integer(window_ms_until_open(&w, now_ms) / 1000));
+        int64_t close = window_ms_until_close(&w, now_ms);
+        json_object_set_new(o, "closes_in_s", json_integer(close == INT64_MAX ? -1 : close / 1000));
+    }
+    json_decref(spec);
+    return o;
+}
+
 static int one(store *s, const char *campaign, bool as_json)
 {
-    static const char *const cf[] = {"state", "created_ms", "strategy"};
+    static const char *const cf[] = {"state", "created_ms", "strategy", "spec"};
     store_kv c;
     if (!store_campaign_read(s, campaign, cf, FC_ARRAY_LEN(cf), &c)) return cli_err(CLI_FAIL, "redis unavailable");
     if (!*kv_str(&c, "state")) {
@@ -62,6 +89,7 @@ static int one(store *s, const char *campaign, bool as_json)
     int64_t created = strtoll(kv_str(&c, "created_ms"), NULL, 10);
     char strategy[32];
     fc_strlcpy(strategy, kv_str(&c, "strategy"), sizeof strategy);
+    json_t *win = as_json ? json_null() : window_json(kv_str(&c, "spec"), fc_now_ms());
     store_kv_free(&c);
     json_object_set_new(o, "counts", counts_json(s, campaign));
     json_t *arr = json_array();
@@ -78,7 +106,7 @@ static int one(store *s, const char *campaign, bool as_json)
         json_object_set_new(e, "state", json_string(kv_str(&r, "state")));
         json_object_set_new(e, "step", str_or_null(kv_str(&r, "step")));
         json_object_set_new(e, "attempts", json_integer(strtoll(kv_str(&r, "attempt"), NULL, 10)));
-        json_object_set_new(e, "error", str_or_null(kv_str(&r, "error")));
+        json_object_set_new(e, "error", cli_json_text(kv_str(&r, "error"), true));
         /* why a running step waits (a prepared transaction, a slot, the window) */
         json_object_set_new(e, "waiting",
                             str_or_null(strcmp(kv_str(&r, "state"), "running") ? "" : kv_str(&r, "waiting")));
@@ -110,6 +138,12 @@ static int one(store *s, const char *campaign, bool as_json)
         printf("\nthroughput: %.1f instances/hour, %.1f steps/minute\n",
                json_real_value(json_object_get(tp, "instances_per_hour")),
                json_real_value(json_object_get(tp, "steps_per_minute")));
+        if (json_is_object(win)) {
+            bool open = json_is_true(json_object_get(win, "open"));
+            long long secs = (long long)json_integer_value(json_object_get(win, open ? "closes_in_s" : "opens_in_s"));
+            printf("cutover window %s UTC: %s %lldh%02lldm\n", json_string_value(json_object_get(win, "spec")),
+                   open ? "open, closes in" : "closed, opens in", secs / 3600, secs % 3600 / 60);
+        }
         printf("%-40s %-16s %-18s %8s  %s\n", "INSTANCE", "STATE", "STEP", "ATTEMPTS", "ERROR / DOWNTIME");
         size_t i;
         json_t *e;
@@ -134,6 +168,7 @@ static int one(store *s, const char *campaign, bool as_json)
             if (json_array_size(mem)) printf("\n");
         }
     }
+    json_decref(win);
     json_decref(o);
     return CLI_OK;
 }
@@ -171,16 +206,20 @@ static int all(store *s, bool as_json)
     }
     size_t i;
     json_t *e;
-    printf("%-40s %-8s %7s %7s %7s %7s %7s\n", "CAMPAIGN", "STATE", "PENDING", "RUNNING", "DONE", "FAILED", "SKIPPED");
+    /* a column for every state, as in the JSON (the campaign id first: bash completion reads it) */
+    static const char *const HEADS[] = {"PENDING", "RUNNING", "WAITING_APPROVAL", "DONE", "FAILED", "SKIPPED",
+                                        "ABORTED"}; /* STATES, in capitals */
+    printf("%-40s %-8s", "CAMPAIGN", "STATE");
+    for (size_t k = 0; k < FC_ARRAY_LEN(HEADS); k++) printf(" %*s", k == 2 ? 16 : 7, HEADS[k]);
+    putchar('\n');
     json_array_foreach(arr, i, e)
     {
         json_t *c = json_object_get(e, "counts");
-        printf("%-40s %-8s %7lld %7lld %7lld %7lld %7lld\n", json_string_value(json_object_get(e, "campaign")),
-               json_string_value(json_object_get(e, "state")), (long long)json_integer_value(json_object_get(c, "pending")),
-               (long long)json_integer_value(json_object_get(c, "running")),
-               (long long)json_integer_value(json_object_get(c, "done")),
-               (long long)json_integer_value(json_object_get(c, "failed")),
-               (long long)json_integer_value(json_object_get(c, "skipped")));
+        printf("%-40s %-8s", json_string_value(json_object_get(e, "campaign")),
+               json_string_value(json_object_get(e, "state")));
+        for (size_t k = 0; k < FC_ARRAY_LEN(STATES); k++)
+            printf(" %*lld", k == 2 ? 16 : 7, (long long)json_integer_value(json_object_get(c, STATES[k])));
+        putchar('\n');
     }
     json_decref(arr);
     return CLI_OK;
@@ -188,8 +227,8 @@ static int all(store *s, bool as_json)
 
 static int status_opt(void *ud, int val, const char *arg)
 {
-    (void)arg;
-    if (val == 'j') *(bool *)ud = true;
+    if (val == 'j') *(bool *)ud = true; /* --json: -o json, kept as an alias */
+    else if (val == 'o') return cli_output_arg(arg, ud);
     return CLI_GO;
 }
 
@@ -197,9 +236,11 @@ int cli_status(fc_config *cfg, int argc, char **argv)
 {
     bool as_json = false;
     const char *campaign = NULL;
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
     int first = argc;
-    int rc0 = cli_args(cfg, argc, argv, opts, NULL, status_opt, &as_json, &first);
+    int rc0 = cli_args(cfg, argc, argv, opts, "o:", status_opt, &as_json, &first);
     if (rc0 != CLI_GO) return rc0;
     for (int i = first; i < argc; i++) {
         if (!campaign) campaign = argv[i];

@@ -714,7 +714,10 @@ checked:
         if (!c)
             for (int x = 0; x < o->nids; x++) printf("  %-40s %-8s %s\n", o->ids[x], "ok", sd->dry_run_note);
         printf("dry run: nothing enqueued (%d of %d would fail preflight)\n", failing, o->nids);
-        rc = CLI_OK;
+        /* a script or CI job gates on the exit code: 3 when any would fail */
+        rc = failing > 0 ? cli_err(CLI_DRY_RUN_FAILED, "dry run: %d of %d instance(s) would fail preflight", failing,
+                                   o->nids)
+                         : CLI_OK;
         goto cleanup;
     }
     if (!o->yes && isatty(0)) {

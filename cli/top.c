@@ -2,7 +2,8 @@
  * per-step in-flight counters, per-minute throughput counters, the AWS
  * token buckets' per-minute call and throttle counters, instance records)
  * and renders it with view_top: in place every 2 s on a terminal, one line
- * per refresh otherwise (ending once the campaign is finished). The
+ * per refresh otherwise (ending once the campaign is finished), or with
+ * -o json one JSON snapshot and exit. The
  * terminal's size is read at every refresh, and SIGWINCH redraws at once
  * (cleared first) for the new size. */
 #include "cli.h"
@@ -189,15 +190,18 @@ static bool pick_campaign(store *s, char *out, size_t cap)
 }
 
 typedef struct top_args {
-    bool once;
+    bool once, json;
     double interval;
 } top_args;
+
+enum { TOP_OPT_ONCE = 256, TOP_OPT_INTERVAL };
 
 static int top_opt(void *ud, int val, const char *arg)
 {
     top_args *a = ud;
-    if (val == 'o') a->once = true;
-    else if (val == 'i') {
+    if (val == TOP_OPT_ONCE) a->once = true;
+    else if (val == 'o') return cli_output_arg(arg, &a->json);
+    else if (val == TOP_OPT_INTERVAL) {
         char *end = NULL;
         a->interval = strtod(arg, &end);
         if (!*arg || *end || a->interval < 0.2 || a->interval > 3600)
@@ -210,11 +214,12 @@ int cli_top(fc_config *cfg, int argc, char **argv)
 {
     const char *campaign = NULL;
     top_args ta = {.once = false, .interval = 2.0};
-    static const struct option opts[] = {{"once", no_argument, NULL, 'o'},
-                                         {"interval", required_argument, NULL, 'i'},
+    static const struct option opts[] = {{"once", no_argument, NULL, TOP_OPT_ONCE},
+                                         {"interval", required_argument, NULL, TOP_OPT_INTERVAL},
+                                         {"output", required_argument, NULL, 'o'},
                                          {NULL, 0, NULL, 0}};
     int first = argc;
-    int rc0 = cli_args(cfg, argc, argv, opts, NULL, top_opt, &ta, &first);
+    int rc0 = cli_args(cfg, argc, argv, opts, "o:", top_opt, &ta, &first);
     if (rc0 != CLI_GO) return rc0;
     bool once = ta.once;
     double interval = ta.interval;
@@ -232,6 +237,20 @@ int cli_top(fc_config *cfg, int argc, char **argv)
             return cli_err(CLI_USAGE, "campaign: there is no campaign yet");
         }
         campaign = chosen;
+    }
+    if (ta.json) { /* one snapshot for a script, then exit */
+        top_view v;
+        int f = top_fill(s, campaign, &v);
+        dbuf out;
+        dbuf_init(&out, 1 << 20);
+        int rc = f == CLI_USAGE  ? cli_err(CLI_USAGE, "campaign: no such campaign %s", campaign)
+                 : f != CLI_OK   ? cli_err(CLI_FAIL, "redis unavailable")
+                 : !top_render_json(&v, &out) ? cli_err(CLI_FAIL, "out of memory")
+                                               : CLI_OK;
+        if (rc == CLI_OK && fwrite(out.data, 1, out.len, stdout) != out.len) rc = CLI_FAIL;
+        dbuf_free(&out);
+        store_close(s);
+        return rc;
     }
     bool tty = isatty(STDOUT_FILENO);
     struct sigaction sa;

@@ -203,3 +203,37 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
     }
     return ok && dbuf_appends(out, "</tbody></table>\n</body></html>\n");
 }
+
+/* One table cell: "-" when empty, whitespace inside replaced so columns split. */
+static bool table_cell(dbuf *out, const char *v, int width, bool last)
+{
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s", v && *v ? v : "-");
+    for (char *p = buf; *p; p++)
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') *p = '_';
+    return last ? dbuf_printf(out, "%s\n", buf) : dbuf_printf(out, "%-*s ", width, buf);
+}
+
+bool report_render_table(const report_meta *m, const report_row *rows, size_t n, dbuf *out)
+{
+    (void)m;
+    static const char *const hdr[] = {"INSTANCE", "CAMPAIGN", "STATE", "BEFORE", "AFTER", "CUTOVER", "DOWNTIME_S",
+                                      "RETAIN_UNTIL"};
+    static const int w[] = {40, 24, 16, 20, 20, 24, 10, 24};
+    const size_t nh = sizeof hdr / sizeof hdr[0];
+    bool ok = true;
+    for (size_t c = 0; c < nh && ok; c++) ok = table_cell(out, hdr[c], w[c], c == nh - 1);
+    for (size_t i = 0; i < n && ok; i++) {
+        const report_row *r = &rows[i];
+        bool in_c = !r->unmanaged;
+        char dt[32] = "";
+        if (r->downtime_s >= 0) snprintf(dt, sizeof dt, "%.1f", r->downtime_s);
+        /* before/after: the encryption type, else encrypted or not */
+        const char *before = !in_c ? "" : r->enc_before[0] ? r->enc_before : r->encrypted_before ? "kms" : "none";
+        const char *after = !in_c ? "" : r->enc_after[0] ? r->enc_after : r->encrypted_after ? "kms" : "none";
+        const char *cells[] = {r->instance, in_c ? r->campaign : "", r->state, before, after, r->cutover_at, dt,
+                               r->retain_until};
+        for (size_t c = 0; c < nh && ok; c++) ok = table_cell(out, cells[c], w[c], c == nh - 1);
+    }
+    return ok;
+}

@@ -1,5 +1,5 @@
 /* view_report — renders `fleetcrypt report`: the evidence an auditor asks
- * for, as JSON, CSV or one self-contained HTML page. A row is an instance
+ * for, as JSON, CSV, one self-contained HTML page or a table for a terminal. A row is an instance
  * of a campaign, or (report --select) an instance in scope that no campaign
  * holds ("not migrated by fleetcrypt"). Pure functions of the
  * rows; the caller gathers them from Redis and AWS. Every text cell is
@@ -63,5 +63,9 @@ typedef struct report_meta {
 bool report_render_json(const report_meta *m, const report_row *rows, size_t n, dbuf *out);
 bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, dbuf *out);
 bool report_render_html(const report_meta *m, const report_row *rows, size_t n, dbuf *out);
+/* `report -o table`: a header line, then one whitespace-aligned line per row
+ * (INSTANCE CAMPAIGN STATE BEFORE AFTER CUTOVER DOWNTIME_S RETAIN_UNTIL),
+ * "-" for an empty cell, so `awk '{print $3}'` is the state. */
+bool report_render_table(const report_meta *m, const report_row *rows, size_t n, dbuf *out);
 
 #endif

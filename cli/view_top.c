@@ -5,10 +5,13 @@
  * and sections are dropped from the bottom when rows run out (header,
  * progress and counts come first). */
 #include "view_top.h"
+#include "cli.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const top_state_names[TOP_NSTATES] = {"pending", "running", "waiting_approval", "done",
@@ -184,4 +187,61 @@ bool top_render_line(const top_view *v, dbuf *out)
                        v->counts[TOP_WAITING_APPROVAL], v->counts[TOP_DONE], v->counts[TOP_FAILED],
                        v->counts[TOP_SKIPPED], v->counts[TOP_ABORTED], v->inst_per_hour_5m, v->inst_per_hour_60m,
                        v->steps_per_minute, v->api_rate, v->throttles_5m, v->stuck, eta);
+}
+
+static json_t *top_instances_json(const top_instance *l, int n, bool with_error)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", cli_json_text(l[i].id, false));
+        json_object_set_new(o, "step", cli_json_text(l[i].step, true));
+        json_object_set_new(o, "attempts", json_integer(l[i].attempts));
+        json_object_set_new(o, "elapsed_s", json_real(l[i].elapsed_s));
+        if (with_error) json_object_set_new(o, "error", cli_json_text(l[i].error, true));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+bool top_render_json(const top_view *v, dbuf *out)
+{
+    json_t *o = json_object(), *counts = json_object(), *steps = json_array(), *tp = json_object(),
+           *aws = json_object();
+    json_object_set_new(o, "campaign", json_string(v->campaign));
+    json_object_set_new(o, "state", json_string(v->state));
+    json_object_set_new(o, "strategy", json_string(v->strategy));
+    char now[40];
+    cli_fmt_time(v->now_ms, now, sizeof now);
+    json_object_set_new(o, "now", json_string(now));
+    json_object_set_new(o, "now_ms", json_integer(v->now_ms));
+    json_object_set_new(o, "total", json_integer(v->total));
+    int terminal = 0;
+    for (int st = 0; st < TOP_NSTATES; st++) {
+        json_object_set_new(counts, top_state_names[st], json_integer(v->counts[st]));
+        if (st >= TOP_DONE) terminal += v->counts[st];
+    }
+    json_object_set_new(o, "counts", counts);
+    json_object_set_new(o, "finished", json_integer(terminal));
+    for (int i = 0; i < v->nsteps; i++)
+        json_array_append_new(steps, json_pack("{s:s, s:i}", "step", v->steps[i].step, "in_flight", v->steps[i].n));
+    json_object_set_new(o, "steps", steps);
+    json_object_set_new(tp, "instances_per_hour_5m", json_real(v->inst_per_hour_5m));
+    json_object_set_new(tp, "instances_per_hour_60m", json_real(v->inst_per_hour_60m));
+    json_object_set_new(tp, "steps_per_minute", json_real(v->steps_per_minute));
+    json_object_set_new(o, "throughput", tp);
+    double eta = top_eta_seconds(v);
+    json_object_set_new(o, "eta_s", eta < 0 ? json_null() : json_real(eta));
+    json_object_set_new(aws, "requests_per_s", json_real(v->api_rate));
+    json_object_set_new(aws, "budget_per_s", json_real(v->api_budget));
+    json_object_set_new(aws, "throttles_5m", json_integer(v->throttles_5m));
+    json_object_set_new(o, "aws", aws);
+    json_object_set_new(o, "stuck", json_integer(v->stuck));
+    json_object_set_new(o, "slowest", top_instances_json(v->slowest, v->nslowest, false));
+    json_object_set_new(o, "failed", top_instances_json(v->failed, v->nfailed, true));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    bool ok = text && dbuf_appends(out, text) && dbuf_appends(out, "\n");
+    free(text);
+    return ok;
 }

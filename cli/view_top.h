@@ -53,5 +53,8 @@ double top_eta_seconds(const top_view *v);
 bool top_render_screen(const top_view *v, int cols, int rows, dbuf *out);
 /* One line, no escapes, for logs and pipes. */
 bool top_render_line(const top_view *v, dbuf *out);
+/* `top -o json`: the whole view as one JSON object and a newline, numbers as
+ * JSON numbers (docs/cli.md lists the fields). */
+bool top_render_json(const top_view *v, dbuf *out);
 
 #endif

@@ -63,8 +63,16 @@ _fleetcrypt()
         fi
     fi
     case $prev in
-        --format) COMPREPLY=($(compgen -W "json csv html" -- "$cur")); return 0 ;;
-        --file | --output) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W "json table csv html" -- "$cur")); return 0 ;;
+        -o | --output)
+            # status, top, logs: json|table; report also csv, html or a FILE (a name with '.' or '/')
+            if [[ $cmd == report ]]; then
+                COMPREPLY=($(compgen -W "json table csv html" -- "$cur") $(compgen -f -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "json table" -- "$cur"))
+            fi
+            return 0 ;;
+        --file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --db-secret) COMPREPLY=($(compgen -W "rds-managed file:" -- "$cur")); return 0 ;;
         --campaign | --kms-key | --max-parallel | --region | --select | --interval | \
             --retention-days | --wait-timeout | --redis-url | --key-prefix | --node-id)
@@ -79,13 +87,14 @@ _fleetcrypt()
         submit)
             flags="--campaign --kms-key --strategy --max-parallel --region --keep-snapshots --yes --dry-run
                    --file --select $(awk '$1 != "strategy" { print $2 }' <<<"$sw" | sort -u)" ;;
-        status) flags="--json" ;;
+        status) flags="--json --output -o" ;;
         strategies) flags="--json --markdown --completion" ;;
-        top) flags="--once --interval" ;;
+        top) flags="--once --interval --output -o" ;;
         wait) flags="--for --timeout --interval" ;;
-        report) flags="--format --output --select" ;;
+        report) flags="--format --output -o --select" ;;
         retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
-        approve | pause | resume | abort | retry | logs) flags="" ;;
+        logs) flags="--follow -f --output -o" ;;
+        approve | pause | resume | abort | retry) flags="" ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return 0 ;;
         *) return 0 ;;
     esac
@@ -102,7 +111,7 @@ _fleetcrypt()
                 case ${COMP_WORDS[i]} in
                     -*) ;;
                     *) case ${COMP_WORDS[i-1]} in
-                           --format | --output | --interval | --retention-days | --wait-timeout | --redis-url | \
+                           --format | --output | -o | --interval | --retention-days | --wait-timeout | --redis-url | \
                                --key-prefix | --node-id) ;;
                            *) npos=$((npos + 1)) ;;
                        esac ;;

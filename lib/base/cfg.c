@@ -126,6 +126,55 @@ static const char *env_value(const cfg_row *r)
     return v && *v ? v : NULL;
 }
 
+/* The rows that may carry a password (in a URL, as sasl.password=…): each is
+ * also read from the file its <env>_FILE variable names. */
+static const cfg_id secret_rows[] = {CFG_REDIS_URL, CFG_LIBRDKAFKA};
+
+static bool row_secret(const cfg_row *r)
+{
+    for (size_t i = 0; i < sizeof secret_rows / sizeof secret_rows[0]; i++)
+        if (r->id == secret_rows[i]) return true;
+    return false;
+}
+
+/* The value of row r: its variable, or for a secret row the contents of the
+ * file <env>_FILE names (into buf; one trailing newline dropped), so a
+ * password is in neither `ps` nor the environment. *out is NULL when unset.
+ * False with err (naming the variables and the path, never the text) when
+ * both are set or the file cannot be read. */
+static bool env_lookup(const cfg_row *r, char *buf, size_t cap, const char **out, char *err, size_t errcap)
+{
+    *out = env_value(r);
+    if (!row_secret(r)) return true;
+    char fname[96];
+    snprintf(fname, sizeof fname, "%s_FILE", r->env);
+    const char *path = getenv(fname);
+    if (!path || !*path) return true;
+    if (*out) {
+        snprintf(err, errcap, "%s and %s are both set: set one", r->env, fname);
+        return false;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errcap, "%s: cannot read %.300s", fname, path);
+        return false;
+    }
+    size_t n = fread(buf, 1, cap - 1, f);
+    bool more = n == cap - 1 && fgetc(f) != EOF;
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    buf[n] = 0;
+    if (n > 0 && buf[n - 1] == '\n') buf[--n] = 0;
+    if (n > 0 && buf[n - 1] == '\r') buf[--n] = 0;
+    if (bad || more || n == 0 || strlen(buf) != n) {
+        snprintf(err, errcap, "%s: %.300s is %s", fname, path,
+                 bad ? "unreadable" : more ? "too long" : n == 0 ? "empty" : "not text");
+        return false;
+    }
+    *out = buf;
+    return true;
+}
+
 static void expected(const cfg_row *r, char *out, size_t cap)
 {
     switch (r->type) {
@@ -225,17 +274,24 @@ bool cfg_add_kafka_kv(fc_config *c, const char *kv, char *err, size_t errcap)
 
 static bool load_kv(fc_config *c, const cfg_row *r, const char *v, char *err, size_t errcap)
 {
-    char tmp[4096], e[256];
+    char tmp[4096];
     if (!fc_strlcpy(tmp, v, sizeof tmp)) {
         snprintf(err, errcap, "%s: value too long", r->env);
         return false;
     }
     char *save = NULL;
-    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+    int n = 0;
+    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        n++;
+        char e[256];
         if (!cfg_add_kafka_kv(c, t, e, sizeof e)) {
-            snprintf(err, errcap, "%s: %s", r->env, e);
+            /* the setting may hold a password (sasl.password=…): name its key, never its value */
+            size_t kl = strcspn(t, "=");
+            snprintf(err, errcap, "%s: setting %d ('%.*s') is not key=value or there are too many", r->env, n,
+                     (int)(kl > 60 ? 60 : kl), t);
             return false;
         }
+    }
     return true;
 }
 
@@ -253,7 +309,9 @@ bool cfg_load(fc_config *c, unsigned bins, char *err, size_t errcap)
 
     for (size_t i = 0; i < CFG__COUNT; i++) {
         const cfg_row *r = &rows[i];
-        const char *v = (r->bins & bins) ? env_value(r) : NULL;
+        char buf[4096];
+        const char *v = NULL;
+        if ((r->bins & bins) && !env_lookup(r, buf, sizeof buf, &v, err, errcap)) return false;
         if (!v) continue;
         if (r->type == T_KV) {
             if (!load_kv(c, r, v, err, errcap)) return false;
@@ -362,7 +420,10 @@ void cfg_print_flags(FILE *f, unsigned bins)
         if (!r->flag || !(r->flag_bins & bins)) continue;
         char lhs[64];
         snprintf(lhs, sizeof lhs, "--%s %s", r->flag, r->metavar);
-        fprintf(f, "  %-30s %s (%s)\n", lhs, r->help, r->env);
+        char src[160]; /* a secret: the file variable keeps it out of ps */
+        if (row_secret(r)) snprintf(src, sizeof src, "%s, or a file: %s_FILE", r->env, r->env);
+        else snprintf(src, sizeof src, "%s", r->env);
+        fprintf(f, "  %-30s %s (%s)\n", lhs, r->help, src);
     }
     if (rows[CFG_LIBRDKAFKA].bins & bins) fprintf(f, "  %-30s %s\n", "-X k=v", "One librdkafka setting (repeatable).");
     fprintf(f, "  %-30s %s\n", "-h, --help", "This help.");
@@ -392,6 +453,12 @@ void cfg_print_env(FILE *f, unsigned bins)
         allowed(r, al, sizeof al);
         fprintf(f, "  %-31s %s\n  %-31s %s, default %s%s%s\n", r->env, r->help, "", type_name(r),
                 r->dflt_doc ? r->dflt_doc : r->dflt, al[0] ? "; " : "", al);
+        if (row_secret(r)) {
+            char fname[96];
+            snprintf(fname, sizeof fname, "%s_FILE", r->env);
+            fprintf(f, "  %-31s A file holding %s (kept out of ps and the environment; not with it).\n"
+                       "  %-31s path, default (none)\n", fname, r->env, "");
+        }
     }
 }
 
@@ -420,8 +487,17 @@ void cfg_print_markdown(FILE *f)
         else if (r->type == T_KV) snprintf(fl, sizeof fl, "`-X k=v`");
         fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %s |\n", r->env, r->help, type_name(r),
                 r->dflt_doc ? r->dflt_doc : r->dflt, al, fl, rd);
+        if (row_secret(r))
+            fprintf(f, "| `%s_FILE` | A file holding `%s` (one trailing newline dropped): the secret stays out of "
+                       "`ps` and the environment. Not together with `%s`. | path | (none) |  |  | %s |\n",
+                    r->env, r->env, r->env, rd);
     }
-    fputs("\n`FLEETCRYPT_STEP_DEADLINE_MAX_S` caps every step's deadline in the worker;\n"
+    fputs("\nSecrets: a value that may hold a password (`FLEETCRYPT_REDIS_URL`,\n"
+          "`FLEETCRYPT_LIBRDKAFKA` with `sasl.password=`) is also read from the file its\n"
+          "`*_FILE` variable names (a Kubernetes Secret volume, systemd's\n"
+          "`$CREDENTIALS_DIRECTORY`), so it is in neither `ps` (as a flag would be) nor\n"
+          "`/proc/PID/environ`; setting both is an error; no message quotes the file.\n"
+          "\n`FLEETCRYPT_STEP_DEADLINE_MAX_S` caps every step's deadline in the worker;\n"
           "unset (0), the coordinator re-drives a stuck instance after 1800 s and\n"
           "`fleetcrypt retry` gives the retried step 1800 s.\n",
           f);
@@ -439,6 +515,14 @@ static void print_help(const cfg_cmd *cmd)
     cfg_print_flags(stdout, cmd->bins);
     printf("\nenvironment (docs/configuration.md):\n");
     cfg_print_env(stdout, cmd->bins);
+}
+
+/* A secret given as a flag: once copied, overwrite it where `ps` and
+ * /proc/PID/cmdline read it (the process's own argv strings), as MySQL's
+ * client does for --password. FLEETCRYPT_*_FILE keeps it out altogether. */
+static void mask_arg(char *v)
+{
+    for (; *v; v++) *v = 'x';
 }
 
 int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *first)
@@ -495,12 +579,20 @@ int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *fir
                 fprintf(stderr, "%s: -X: %s\n", cmd->prog, err);
                 rc = CFG_ARGS_BAD;
             }
+            char key[128] = "";
+            size_t kl = strcspn(optarg, "=");
+            if (optarg[kl] && kl < sizeof key) {
+                memcpy(key, optarg, kl);
+                key[kl] = 0;
+                if (strstr(key, "password") || strstr(key, "secret")) mask_arg(optarg + kl + 1); /* sasl.password=… */
+            }
         } else if (o >= OPT_ROW && o < OPT_ROW + CFG__COUNT) {
             bool known;
             if (!cfg_apply_flag(c, rows[o - OPT_ROW].flag, optarg, &known, err, sizeof err)) {
                 fprintf(stderr, "%s: %s\n", cmd->prog, err);
                 rc = CFG_ARGS_BAD;
             }
+            if (row_secret(&rows[o - OPT_ROW])) mask_arg(optarg); /* copied: out of ps from now on */
         } else if (cmd->on_opt) {
             rc = cmd->on_opt(cmd->ud, o, optarg);
         } else {

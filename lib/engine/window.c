@@ -78,6 +78,54 @@ static bool parse_days(const char *s, size_t n, uint8_t *days)
     return *days != 0;
 }
 
+/* Skip spaces, an optional "UTC" (any case), spaces: true at the end of the spec. */
+static bool utc_tail(const char *q)
+{
+    while (isspace((unsigned char)*q)) q++;
+    if (!strncasecmp(q, "utc", 3)) q += 3;
+    while (isspace((unsigned char)*q)) q++;
+    return *q == 0;
+}
+
+/* RDS's 'ddd:hh24:mi-ddd:hh24:mi' at p (one opening a week, possibly
+ * spanning days), into w as the opening day, start, end and whole days more. */
+static bool parse_rds(const char *spec, const char *p, fc_window *w, char *err, size_t errcap)
+{
+    int d1 = day_index(p, 3), t1 = 0, d2 = -1, t2 = 0;
+    const char *q = p + 4;
+    bool ok = d1 >= 0 && parse_hhmm(&q, false, &t1) && *q == '-';
+    if (ok) {
+        q++;
+        d2 = day_index(q, 3);
+        ok = d2 >= 0 && q[3] == ':';
+        q += ok ? 4 : 0;
+    }
+    ok = ok && parse_hhmm(&q, true, &t2);
+    if (!ok) {
+        seterr(err, errcap, "UTC times in RDS's 'ddd:hh24:mi-ddd:hh24:mi' expected, e.g. 'sun:02:00-sun:04:00'", spec);
+        return false;
+    }
+    if (!utc_tail(q)) {
+        seterr(err, errcap, "unexpected text after the times (only 'UTC' may follow: every time is UTC)", spec);
+        return false;
+    }
+    int dur = ((d2 - d1 + 7) % 7) * 1440 + t2 - t1;
+    if (dur <= 0) {
+        seterr(err, errcap, "the end (UTC) is not after the start on the same day", spec);
+        return false;
+    }
+    if (dur >= 7 * 1440) {
+        seterr(err, errcap, "a whole week or more (UTC): leave the window empty for any time", spec);
+        return false;
+    }
+    w->days = (uint8_t)(1u << d1);
+    w->start_min = t1;
+    w->end_min = t2 == 0 ? 1440 : t2;
+    int normal = w->end_min > w->start_min ? w->end_min - w->start_min : w->end_min + 1440 - w->start_min;
+    w->extra_days = (dur - normal) / 1440;
+    return true;
+}
+
 bool window_parse(const char *spec, fc_window *w, char *err, size_t errcap)
 {
     memset(w, 0, sizeof *w);
@@ -91,6 +139,8 @@ bool window_parse(const char *spec, fc_window *w, char *err, size_t errcap)
         w->end_min = 1440;
         return true;
     }
+    if (isalpha((unsigned char)p[0]) && isalpha((unsigned char)p[1]) && isalpha((unsigned char)p[2]) && p[3] == ':')
+        return parse_rds(spec, p, w, err, errcap);
     /* days, then one or more spaces, then HH:MM-HH:MM; a spec starting with
      * the time means every day */
     const char *times = p;
@@ -98,8 +148,8 @@ bool window_parse(const char *spec, fc_window *w, char *err, size_t errcap)
         const char *sp = p;
         while (*sp && !isspace((unsigned char)*sp)) sp++;
         if (!parse_days(p, (size_t)(sp - p), &w->days)) {
-            seterr(err, errcap, "days must be '*', a day (Mon) or a range (Mon-Fri), comma-separated",
-                   spec);
+            seterr(err, errcap, "days must be '*', a day (Mon) or a range (Mon-Fri), comma-separated, then "
+                   "HH:MM-HH:MM in UTC", spec);
             return false;
         }
         times = sp;
@@ -109,16 +159,16 @@ bool window_parse(const char *spec, fc_window *w, char *err, size_t errcap)
     }
     const char *q = times;
     if (!parse_hhmm(&q, false, &w->start_min) || *q++ != '-' || !parse_hhmm(&q, true, &w->end_min)) {
-        seterr(err, errcap, "expected 'DAYS HH:MM-HH:MM' in UTC, e.g. 'Mon-Fri 01:00-05:00'", spec);
+        seterr(err, errcap, "expected 'DAYS HH:MM-HH:MM' in UTC, e.g. 'Mon-Fri 01:00-05:00', or RDS's "
+               "'sun:02:00-sun:04:00'", spec);
         return false;
     }
-    while (isspace((unsigned char)*q)) q++;
-    if (*q) {
-        seterr(err, errcap, "unexpected text after the times", spec);
+    if (!utc_tail(q)) {
+        seterr(err, errcap, "unexpected text after the times (only 'UTC' may follow: every time is UTC)", spec);
         return false;
     }
     if (w->start_min == w->end_min) {
-        seterr(err, errcap, "start and end are equal (use 00:00-24:00 for a whole day)", spec);
+        seterr(err, errcap, "start and end (UTC) are equal (use 00:00-24:00 for a whole day)", spec);
         return false;
     }
     if (w->end_min == 0) w->end_min = 1440; /* "…-00:00" ends at midnight: 24:00, end_min in 1..1440 */
@@ -146,7 +196,7 @@ static bool opening(const fc_window *w, int64_t day, int64_t *open, int64_t *clo
     if (!(w->days & (1u << weekday_of_day(day)))) return false;
     *open = day * DAY_MS + (int64_t)w->start_min * 60000;
     int64_t end = w->end_min > w->start_min ? w->end_min : w->end_min + 1440;
-    *close = day * DAY_MS + end * 60000;
+    *close = day * DAY_MS + (end + (int64_t)w->extra_days * 1440) * 60000;
     return true;
 }
 
@@ -154,7 +204,7 @@ static bool opening(const fc_window *w, int64_t day, int64_t *open, int64_t *clo
 static bool current(const fc_window *w, int64_t now_ms, int64_t *open, int64_t *close)
 {
     int64_t today = floor_div(now_ms, DAY_MS);
-    for (int64_t day = today - 1; day <= today; day++) {
+    for (int64_t day = today - 1 - w->extra_days; day <= today; day++) { /* an opening lasts < 8 days */
         int64_t o, c;
         if (opening(w, day, &o, &c) && now_ms >= o && now_ms < c) {
             *open = o;

@@ -5,8 +5,14 @@
  *   'Fri-Mon 23:30-00:30'   day ranges may wrap past Sunday
  * The day names the day the window OPENS: 'Fri 22:00-02:00' includes
  * Saturday 01:00. An empty string means "any time". Start == end is refused
- * (ambiguous: empty or all day? write 00:00-24:00). Pure functions, no
- * clock: callers pass the time. */
+ * (ambiguous: empty or all day? write 00:00-24:00).
+ * RDS's maintenance-window syntax is taken too, as `aws rds` prints
+ * PreferredMaintenanceWindow: 'ddd:hh24:mi-ddd:hh24:mi', one opening a week
+ * from the first day and time to the second ('sun:02:00-sun:04:00',
+ * 'sat:22:00-mon:02:00': longer than a day, 'sun:23:00-mon:01:00': past
+ * Sunday); the same day and time twice, or an end before the start on the
+ * same day, is refused. Every time is UTC; either syntax may end with
+ * "UTC". Pure functions, no clock: callers pass the time. */
 #ifndef FC_WINDOW_H
 #define FC_WINDOW_H
 
@@ -18,7 +24,8 @@ typedef struct fc_window {
     bool any_time;      /* empty spec: no restriction */
     uint8_t days;       /* bit d set = the window opens on weekday d (0 = Monday … 6 = Sunday) */
     int start_min;      /* minutes after midnight UTC, 0..1439 */
-    int end_min;        /* 1..1440; < start_min means it ends the next day */
+    int end_min;        /* 1..1440; <= start_min means it ends the next day */
+    int extra_days;     /* whole days more (RDS syntax spanning more than a day; 0..6) */
 } fc_window;
 
 /* Parse a window spec; false with a one-line reason in err. */

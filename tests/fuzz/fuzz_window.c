@@ -1,6 +1,7 @@
 /* fuzz_window — libFuzzer target for the `--window` parser (lib/window.c):
  * any text is accepted or refused with a reason; an accepted window written
- * back canonically ("Mon,Tue 01:00-05:00") parses to the same window; and
+ * back canonically ("Mon,Tue 01:00-05:00", or RDS's "Sat:22:00-Mon:02:00 UTC"
+ * for one that spans more than a day) parses to the same window; and
  * the three clock functions agree with each other at times taken from the
  * input: inside <=> zero wait to open, the wait to open ends inside, and the
  * wait to close ends with the window still open one millisecond before. */
@@ -20,6 +21,16 @@ static void format(const fc_window *w, char *out, size_t cap)
     size_t n = 0;
     out[0] = 0;
     if (w->any_time) return;
+    if (w->extra_days > 0 || w->start_min == w->end_min) { /* RDS syntax: one opening day, may span days */
+        int d = 0;
+        while (!(w->days & (1u << d))) d++;
+        int end = w->start_min + (w->end_min > w->start_min ? w->end_min - w->start_min : w->end_min + 1440 - w->start_min) +
+                  w->extra_days * 1440;
+        int ed = (d + end / 1440) % 7, em = end % 1440;
+        snprintf(out, cap, "%s:%02d:%02d-%s:%02d:%02d UTC", DAYS[d], w->start_min / 60, w->start_min % 60, DAYS[ed],
+                 em / 60, em % 60);
+        return;
+    }
     for (int d = 0; d < 7; d++)
         if (w->days & (1u << d)) n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", DAYS[d]);
     snprintf(out + n, cap - n, " %02d:%02d-%02d:%02d", w->start_min / 60, w->start_min % 60, w->end_min / 60,
@@ -51,7 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!w.any_time) {
         if (w.days == 0 || w.days > 0x7f) abort();
         if (w.start_min < 0 || w.start_min > 1439 || w.end_min < 1 || w.end_min > 1440) abort();
-        if (w.start_min == w.end_min) abort();
+        if (w.extra_days < 0 || w.extra_days > 6) abort();
+        /* equal start and end, or more days: RDS syntax, one opening day */
+        if ((w.start_min == w.end_min || w.extra_days > 0) && (w.days & (w.days - 1))) abort();
     }
     char canon[128];
     format(&w, canon, sizeof canon);

@@ -44,7 +44,13 @@ def test_completion_words():
     assert complete(fc, "submit", "--strategy", "") == ["pg-logical", "offline", "noop"]
     assert set(complete("fleetcrypt", "re")) == {"resume", "retry", "report", "retire"}
     assert complete(fc, "submit", "--strategy", "o") == ["offline"]
-    assert complete("fleetcrypt", "report", "c1", "--format", "") == ["json", "csv", "html"]
+    assert complete("fleetcrypt", "report", "c1", "--format", "") == ["json", "table", "csv", "html"]
+    # -o/--output: json|table on status, top and logs; report also csv, html (and files)
+    assert complete("fleetcrypt", "status", "-o", "") == ["json", "table"]
+    assert complete("fleetcrypt", "top", "c1", "--output", "t") == ["table"]
+    assert complete("fleetcrypt", "logs", "c1", "i1", "-o", "j") == ["json"]
+    assert complete("fleetcrypt", "report", "c1", "-o", "c")[0] == "csv"  # then file names
+    assert complete("fleetcrypt", "logs", "c1", "i1", "--f") == ["--follow"]
     assert set(complete("fleetcrypt", "retire", "c1", "--")) >= {"--force", "--yes", "--dry-run",
                                                                  "--retention-days"}
     assert complete("fleetcrypt", "status", "--j") == ["--json"]

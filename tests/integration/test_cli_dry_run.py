@@ -1,7 +1,8 @@
 """`fleetcrypt submit --dry-run` prints an AWS-level preflight verdict for
 every instance — eligible, skipped (already encrypted), failed (not found,
 no logical replication for pg-logical, read replicas) — and enqueues nothing.
-Metadata-only emulator instances; no workers."""
+It exits 3 when any instance would fail preflight, 0 when every one is ok or
+skipped (so a CI job can gate on it). Metadata-only emulator instances; no workers."""
 from fixtures_stack import META_TAG
 
 
@@ -40,13 +41,19 @@ def test_dry_run_prints_verdicts_and_enqueues_nothing(stack):
 
     r = stack.cli("submit", "--campaign", "dr1", "--kms-key", key["Arn"], "--strategy", "pg-logical",
                   "--dry-run", "dr-ready", "dr-nolog", "dr-done", "dr-missing")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 3, (r.returncode, r.stderr)
     v = verdicts(r.stdout)
     assert v["dr-ready"][0] == "ok", r.stdout
     assert v["dr-nolog"][0] == "failed" and "rds.logical_replication" in v["dr-nolog"][1], r.stdout
     assert v["dr-done"] == ("skipped", "already encrypted with the requested key"), r.stdout
     assert v["dr-missing"][0] == "failed" and "not found" in v["dr-missing"][1], r.stdout
     assert "2 of 4 would fail preflight" in r.stdout, r.stdout
+    assert "would fail preflight" in r.stderr, r.stderr  # the reason for the exit code, for a script's log
+    # only ok and skipped: exit 0
+    r = stack.cli("submit", "--campaign", "dr1", "--kms-key", key["Arn"], "--strategy", "pg-logical",
+                  "--dry-run", "dr-ready", "dr-done")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert "0 of 2 would fail preflight" in r.stdout, r.stdout
 
     # offline has no logical-replication requirement but says the source stops
     r = stack.cli("submit", "--campaign", "dr2", "--kms-key", key["Arn"], "--strategy", "offline",

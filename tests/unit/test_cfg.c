@@ -295,6 +295,82 @@ static void test_table_validation(void **state)
     clear_env();
 }
 
+/* Secrets out of ps and the environment: every secret-bearing variable
+ * (FLEETCRYPT_REDIS_URL, FLEETCRYPT_LIBRDKAFKA) is also read from the file
+ * <NAME>_FILE names (one trailing newline dropped). Both set is an error,
+ * as is a file that cannot be read; no message quotes the file's text. */
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_secret_files(void **state)
+{
+    (void)state;
+    fc_config c;
+    char err[512];
+    char dir[] = "/tmp/fc-cfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char url[128], kv[128], missing[128];
+    snprintf(url, sizeof url, "%s/redis-url", dir);
+    snprintf(kv, sizeof kv, "%s/librdkafka", dir);
+    snprintf(missing, sizeof missing, "%s/nope", dir);
+    unsetenv("FLEETCRYPT_REDIS_URL");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA");
+    write_file(url, "redis://:s3cr3t-pw@127.0.0.1:6390/2\n");
+    write_file(kv, "sasl.username=u,sasl.password=p4ss\n");
+    setenv("FLEETCRYPT_REDIS_URL_FILE", url, 1);
+    setenv("FLEETCRYPT_LIBRDKAFKA_FILE", kv, 1);
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    assert_string_equal(c.redis_url, "redis://:s3cr3t-pw@127.0.0.1:6390/2");
+    assert_int_equal(c.kafka_kv_count, 2);
+    assert_string_equal(c.kafka_kv[1][0], "sasl.password");
+    assert_string_equal(c.kafka_kv[1][1], "p4ss");
+    assert_true(cfg_validate(&c, false, true, err, sizeof err));
+    /* both: refused, naming both, quoting neither */
+    setenv("FLEETCRYPT_REDIS_URL", "redis://:other-pw@127.0.0.1:6390", 1);
+    assert_false(cfg_from_env(&c, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_REDIS_URL_FILE"));
+    assert_null(strstr(err, "pw"));
+    unsetenv("FLEETCRYPT_REDIS_URL");
+    /* a file that is not there: the variable and the path, nothing else */
+    setenv("FLEETCRYPT_REDIS_URL_FILE", missing, 1);
+    assert_false(cfg_from_env(&c, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_REDIS_URL_FILE"));
+    assert_non_null(strstr(err, missing));
+    /* a bad setting in the file: named, its value not quoted */
+    setenv("FLEETCRYPT_REDIS_URL_FILE", url, 1);
+    write_file(kv, "=p4ss\n");
+    assert_false(cfg_from_env(&c, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_LIBRDKAFKA"));
+    assert_null(strstr(err, "p4ss"));
+    /* an empty _FILE counts as unset, like every variable */
+    setenv("FLEETCRYPT_LIBRDKAFKA_FILE", "", 1);
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    assert_int_equal(c.kafka_kv_count, 0);
+    unsetenv("FLEETCRYPT_REDIS_URL_FILE");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA_FILE");
+    /* given as flags anyway: used, then overwritten in argv (what ps shows) */
+    char a0[] = "prog", a1[] = "--redis-url=redis://:s3cr3t-pw@127.0.0.1:6390", a2[] = "-X",
+         a3[] = "sasl.password=p4ss", a4[] = "-X", a5[] = "acks=all";
+    char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
+    assert_true(cfg_load(&c, CFG_BIN_WORKER, err, sizeof err));
+    const cfg_cmd cmd = {.prog = "prog", .bins = CFG_BIN_WORKER};
+    int first = 0;
+    assert_int_equal(cfg_getopt(&c, &cmd, 6, argv, &first), CFG_ARGS_OK);
+    assert_string_equal(c.redis_url, "redis://:s3cr3t-pw@127.0.0.1:6390");
+    assert_string_equal(c.kafka_kv[0][1], "p4ss");
+    assert_string_equal(a1, "--redis-url=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    assert_string_equal(a3, "sasl.password=xxxx");
+    assert_string_equal(a5, "acks=all"); /* not a secret: left as given */
+    unlink(url);
+    unlink(kv);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_describe_masks_password),
         cmocka_unit_test(test_parse_args),
         cmocka_unit_test(test_table_validation),
+        cmocka_unit_test(test_secret_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

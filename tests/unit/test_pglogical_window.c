@@ -133,7 +133,9 @@ static void test_contains_and_times(void **state)
 static void test_consistency_sweep(void **state)
 {
     (void)state;
-    const char *specs[] = {"Mon-Fri 01:00-05:00", "* 22:00-02:00", "Fri-Mon 23:30-00:30", "Sun 00:00-24:00"};
+    const char *specs[] = {"Mon-Fri 01:00-05:00", "* 22:00-02:00", "Fri-Mon 23:30-00:30", "Sun 00:00-24:00",
+                           "sun:02:00-sun:04:00", "sat:22:00-mon:02:00", "sun:23:00-mon:01:00",
+                           "wed:06:00-thu:06:00"};
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
         fc_window w;
         char err[200];
@@ -151,6 +153,86 @@ static void test_consistency_sweep(void **state)
     }
 }
 
+/* RDS's maintenance-window syntax 'ddd:hh24:mi-ddd:hh24:mi' (UTC, day names
+ * any case), as `aws rds describe-db-instances` prints PreferredMaintenanceWindow:
+ * one opening a week, from the first day and time to the second, which may
+ * be days later (longer than 24 h too) or wrap past Sunday. */
+static void test_rds_syntax(void **state)
+{
+    (void)state;
+    struct {
+        const char *spec;
+        int64_t now;
+        bool inside;
+        int64_t until_open_min;
+        int64_t until_close_min;
+    } t[] = {
+        {"sun:02:00-sun:04:00", at(SUN, 1, 59), false, 1, 0},
+        {"sun:02:00-sun:04:00", at(SUN, 2, 0), true, 0, 120},
+        {"sun:02:00-sun:04:00", at(SUN, 4, 0), false, 7 * 1440 - 120, 0},
+        {"sun:02:00-sun:04:00", at(MON, 2, 30), false, 6 * 1440 - 30, 0}, /* once a week, not daily */
+        {"Sun:02:00-Sun:04:00 UTC", at(SUN, 3, 0), true, 0, 60},
+        /* across midnight into the next day */
+        {"fri:23:30-sat:00:30", at(SAT, 0, 15), true, 0, 15},
+        {"fri:23:30-sat:00:30", at(FRI, 0, 15), false, 23 * 60 + 15, 0},
+        /* across Sunday into Monday */
+        {"sun:23:00-mon:01:00", at(MON, 0, 30), true, 0, 30},
+        {"sun:23:00-mon:01:00", at(SUN, 23, 0), true, 0, 120},
+        /* longer than a day: Saturday 22:00 to Monday 02:00 */
+        {"sat:22:00-mon:02:00", at(SUN, 12, 0), true, 0, 14 * 60},
+        {"sat:22:00-mon:02:00", at(SAT, 21, 0), false, 60, 0},
+        {"sat:22:00-mon:02:00", at(MON, 2, 0), false, 5 * 1440 + 20 * 60, 0},
+        {"sat:22:00-mon:02:00", at(MON, 1, 0), true, 0, 60},
+        /* exactly 24 hours */
+        {"wed:06:00-thu:06:00", at(THU, 5, 59), true, 0, 1},
+        {"wed:06:00-thu:06:00", at(WED, 5, 59), false, 1, 0},
+        /* to midnight */
+        {"tue:22:00-wed:00:00", at(TUE, 23, 0), true, 0, 60},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        fc_window w;
+        char err[200] = "";
+        if (!window_parse(t[i].spec, &w, err, sizeof err)) fail_msg("'%s' should parse, got: %s", t[i].spec, err);
+        bool in = window_contains(&w, t[i].now);
+        int64_t uo = window_ms_until_open(&w, t[i].now), uc = window_ms_until_close(&w, t[i].now);
+        if (in != t[i].inside) fail_msg("row %zu '%s': expected inside=%d, got %d", i, t[i].spec, t[i].inside, in);
+        if (uo != t[i].until_open_min * 60000)
+            fail_msg("row %zu '%s': expected open in %lld min, got %lld ms", i, t[i].spec,
+                     (long long)t[i].until_open_min, (long long)uo);
+        if (uc != t[i].until_close_min * 60000)
+            fail_msg("row %zu '%s': expected close in %lld min, got %lld ms", i, t[i].spec,
+                     (long long)t[i].until_close_min, (long long)uc);
+    }
+    const char *bad[] = {"sun:02:00-sun:02:00", "sun:04:00-sun:02:00", "sun:02:00-sun", "sun:2-sun:04:00",
+                         "xyz:02:00-sun:04:00", "sun:02:00-sun:04:60", "sun:24:00-mon:01:00",
+                         "sun:02:00-sun:04:00 PST", "sun:02:00sun:04:00", "sun:02:00-sun:04:00-",
+                         "mon:00:00-sun:24:00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fc_window w;
+        char err[200] = "";
+        if (window_parse(bad[i], &w, err, sizeof err)) fail_msg("'%s' should be refused", bad[i]);
+        if (!strstr(err, "window '") || !strstr(err, "UTC"))
+            fail_msg("'%s': the reason should name the window and say UTC, got '%s'", bad[i], err);
+    }
+}
+
+/* The other syntax takes a trailing "UTC" too, and every refusal says the
+ * times are UTC. */
+static void test_says_utc(void **state)
+{
+    (void)state;
+    fc_window w;
+    char err[200] = "";
+    assert_true(window_parse("Mon-Fri 01:00-05:00 UTC", &w, err, sizeof err));
+    assert_int_equal(w.start_min, 60);
+    assert_true(window_parse("* 22:00-02:00 utc", &w, err, sizeof err));
+    const char *bad[] = {"Funday 01:00-02:00", "Mon-Fri 1-5", "* 05:00-05:00", "Mon 01:00-02:00 extra"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(window_parse(bad[i], &w, err, sizeof err));
+        if (!strstr(err, "UTC")) fail_msg("'%s': the reason should say UTC, got '%s'", bad[i], err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +240,8 @@ int main(void)
         cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_contains_and_times),
         cmocka_unit_test(test_consistency_sweep),
+        cmocka_unit_test(test_rds_syntax),
+        cmocka_unit_test(test_says_utc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

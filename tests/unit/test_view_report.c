@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static report_table tabs[] = {{"public.orders", 120000, "md5:0123abcd"}, {"\"Sales\".\"Q<1>\"", 7, "md5:ffff"}};
@@ -188,6 +189,43 @@ static void test_select_rows(void **state)
     dbuf_free(&out);
 }
 
+/* report -o table: a header, then one line per row whose whitespace-split
+ * columns are instance, campaign, state, ...; "-" fills empty cells and
+ * spaces inside a cell do not shift the columns. */
+static void test_table(void **state)
+{
+    (void)state;
+    report_row r[3];
+    rows(r);
+    snprintf(r[2].campaign, sizeof r[2].campaign, "c 1"); /* not a valid id, but never shift a column */
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(report_render_table(&meta, r, 3, &out));
+    char *text = strndup(out.data, out.len);
+    char *save = NULL;
+    int n = 0;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+        char a[80], b[80], c[80], d[80], e[80], f[80], g[80], h[80], extra[8];
+        int k = sscanf(line, "%79s %79s %79s %79s %79s %79s %79s %79s %7s", a, b, c, d, e, f, g, h, extra);
+        if (k != 8) fail_msg("line %d has %d columns: %s", n, k, line);
+        if (n == 0) {
+            assert_string_equal(a, "INSTANCE");
+            assert_string_equal(c, "STATE");
+            continue;
+        }
+        assert_string_equal(a, r[n - 1].instance);
+        assert_string_equal(c, r[n - 1].state);
+        if (n == 1) {
+            assert_string_equal(f, "2026-11-23T22:00:00Z");
+            assert_string_equal(g, "1.4");
+        }
+        if (n == 2) assert_string_equal(g, "-");
+    }
+    assert_int_equal(n, 4);
+    free(text);
+    dbuf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_html),
         cmocka_unit_test(test_select_rows),
+        cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

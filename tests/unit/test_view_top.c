@@ -10,6 +10,7 @@
 
 #include "view_top.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -171,6 +172,51 @@ static void test_line_form(void **state)
     dbuf_free(&out);
 }
 
+/* top -o json: one object and a newline; numbers are JSON numbers; an error
+ * cut inside a UTF-8 sequence (or holding bytes that are not UTF-8) still
+ * serializes, as U+FFFD. */
+static void test_json_snapshot(void **state)
+{
+    (void)state;
+    top_view v = sample();
+    v.now_ms = 1767225600000LL;
+    snprintf(v.failed[0].error, sizeof v.failed[0].error, "bad byte \xff and a cut \xc3");
+    dbuf out;
+    dbuf_init(&out, 1 << 20);
+    assert_true(top_render_json(&v, &out));
+    assert_true(out.len > 0 && out.data[out.len - 1] == '\n');
+    assert_null(memchr(out.data, '\n', out.len - 1)); /* one line */
+    json_error_t je;
+    json_t *o = json_loadb(out.data, out.len, 0, &je);
+    if (!o) fail_msg("not JSON: %s", je.text);
+    assert_string_equal(json_string_value(json_object_get(o, "campaign")), "q4-encrypt");
+    json_t *c = json_object_get(o, "counts");
+    assert_true(json_is_integer(json_object_get(c, "pending")));
+    assert_int_equal(json_integer_value(json_object_get(c, "pending")), 120);
+    assert_int_equal(json_integer_value(json_object_get(c, "waiting_approval")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "total")), 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "finished")), 67);
+    assert_true(json_is_number(json_object_get(json_object_get(o, "throughput"), "steps_per_minute")));
+    assert_true(fabs(json_number_value(json_object_get(json_object_get(o, "throughput"), "instances_per_hour_5m")) -
+                     33.5) < 1e-9);
+    assert_true(json_is_number(json_object_get(o, "eta_s")));
+    assert_int_equal(json_array_size(json_object_get(o, "steps")), 6);
+    assert_int_equal(json_array_size(json_object_get(o, "slowest")), TOP_MAX_LIST);
+    json_t *f0 = json_array_get(json_object_get(o, "failed"), 0);
+    assert_string_equal(json_string_value(json_object_get(f0, "error")), "bad byte \xef\xbf\xbd and a cut \xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_object_get(o, "now")), "2026-01-01T00:00:00.000Z");
+    json_decref(o);
+    /* no rate yet: eta is null, not a made-up number */
+    v.inst_per_hour_5m = v.inst_per_hour_60m = 0;
+    dbuf_reset(&out);
+    assert_true(top_render_json(&v, &out));
+    o = json_loadb(out.data, out.len, 0, &je);
+    assert_non_null(o);
+    assert_true(json_is_null(json_object_get(o, "eta_s")));
+    json_decref(o);
+    dbuf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_screen_follows_terminal_size),
         cmocka_unit_test(test_eta),
         cmocka_unit_test(test_line_form),
+        cmocka_unit_test(test_json_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
