@@ -672,7 +672,7 @@ static step_rc gate(cut *c)
         step_ctx_set_fact(ctx, "waiting_approval", "0");
     if (g == PGL_GATE_WINDOW) {
         c->res->wait_ms = wait < 30000 ? wait + 200 : 30000; /* keep watching the source meanwhile */
-        PGL_REASON(c->res, "waiting for the cutover window '%s' (opens in %llds)", pgl_cfield(ctx, "window"),
+        PGL_REASON(c->res, "waiting for the cutover window '%s' UTC (opens in %llds)", pgl_cfield(ctx, "window"),
                    (long long)(wait / 1000));
         return STEP_WAIT;
     }

@@ -58,7 +58,8 @@ static const opt_def opts[] = {
     {"cutover-method", OPT_ENUM, "rename|proxy", "rename", NULL,
      "rename swap (minutes on AWS) or switch an RDS Proxy's target (seconds)", false},
     {"window", OPT_STRING, NULL, "", check_window,
-     "cutovers only inside 'DAYS HH:MM-HH:MM' (UTC), e.g. 'mon-fri 02:00-04:00'", false},
+     "cutovers only inside 'DAYS HH:MM-HH:MM' or RDS's 'ddd:hh24:mi-ddd:hh24:mi' (UTC), e.g. "
+     "'mon-fri 02:00-04:00', 'sun:02:00-sun:04:00'", false},
     {"db-secret", OPT_STRING, NULL, "", check_db_secret,
      "where the database credentials are (default: the instance's RDS-managed master secret)", false},
     {"validate", OPT_ENUM, "normal|strict", "normal", NULL,
