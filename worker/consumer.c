@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Deferred tasks held in memory before the partitions are paused anyway. */
+#define DEFERRED_CAP 4096
 /* A full pool waits this long for room before its partitions are paused. */
 #define PAUSE_AFTER_MS 1000
 /* /readyz: Redis and Kafka are checked by the main loop this often (each a
@@ -354,23 +356,29 @@ int worker_run(const fc_config *cfg)
             rd_kafka_message_destroy(m);
         }
         drain_done(&c);
-        size_t depth = pool_depth(c.pool);
-        if (!c.paused && depth >= high) {
+        /* Deferred tasks (a held lease, Redis down) wait without an
+         * executor: they never pause the partitions, or every other
+         * instance on them would wait for those leases to expire; only
+         * past DEFERRED_CAP (memory) do they. */
+        size_t busy = 0, deferred = 0;
+        pool_counts(c.pool, &busy, &deferred);
+        if (!c.paused && (busy >= high || deferred >= DEFERRED_CAP)) {
             /* Short steps make room within milliseconds: wait for it (not
              * polling, librdkafka's bounded prefetch keeps the messages)
              * before pausing, since a pause drops what librdkafka prefetched
              * and its resume costs up to a second before the next fetch. A
              * pool still full after PAUSE_AFTER_MS (long steps) is paused. */
             int64_t until = fc_mono_ms() + PAUSE_AFTER_MS;
-            while (!g_stop && depth >= high && fc_mono_ms() < until) {
+            while (!g_stop && busy >= high && deferred < DEFERRED_CAP && fc_mono_ms() < until) {
                 fc_sleep_ms(1);
                 drain_done(&c);
-                depth = pool_depth(c.pool);
+                pool_counts(c.pool, &busy, &deferred);
             }
-            if (depth >= high) set_paused(&c, true);
-        } else if (c.paused && depth <= low) {
+            if (busy >= high || deferred >= DEFERRED_CAP) set_paused(&c, true);
+        } else if (c.paused && busy <= low && deferred < DEFERRED_CAP / 2) {
             set_paused(&c, false);
         }
+        size_t depth = busy + deferred;
         prom_gauge_set(prom_default(), "fc_worker_tasks", "Step tasks queued, deferred or running in executors.",
                        NULL, (double)depth);
     }

@@ -160,6 +160,14 @@ size_t pool_depth(pool *p)
     return n;
 }
 
+void pool_counts(pool *p, size_t *busy, size_t *deferred)
+{
+    pthread_mutex_lock(&p->mu);
+    *busy = p->queued + p->running;
+    *deferred = p->ndeferred;
+    pthread_mutex_unlock(&p->mu);
+}
+
 pool_task *pool_take_done(pool *p)
 {
     pthread_mutex_lock(&p->mu);

@@ -38,6 +38,10 @@ void pool_submit(pool *p, pool_task *t);
 void pool_defer(pool *p, pool_task *t, int64_t delay_ms);
 /* Queued + deferred + running tasks. */
 size_t pool_depth(pool *p);
+/* Tasks queued or running (work that fills the executors), and tasks
+ * deferred (waiting on a held lease or Redis): the consumer pauses on the
+ * first, and on the second only past a memory cap. */
+void pool_counts(pool *p, size_t *busy, size_t *deferred);
 /* Detach the list of finished tasks (caller frees each with free()). */
 pool_task *pool_take_done(pool *p);
 /* Stop: drop tasks not started (returned through *dropped for the caller to

@@ -12,19 +12,14 @@ the worker logs each). Their outbox entries must stay, so that once the
 brokers are back the coordinator emits them and every instance finishes —
 by the outbox, not by the reconciler's re-drive (the step deadline is 60 s
 and nothing may be re-driven). Timed by what the logs and the campaign
-show, never by a fixed sleep.
-
-Deferred tasks count in the worker's pool depth, and a paused worker
-resumes only when the depth is down to its executors: hold fewer
-instances than the worker has executors, or it stays paused until the
-held leases expire."""
+show, never by a fixed sleep."""
 import json
 
 from fclib import wait_until
 from fixtures_stack import make_stack
 
 N = 300
-HELD = [f"pf-{i:04d}" for i in range(3)]  # fewer than the executors: see below
+HELD = [f"pf-{i:04d}" for i in range(3)]
 BROKERS = (1, 2, 3)
 GIVEN_UP = "successor not produced"
 
