@@ -173,6 +173,10 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     char region[32];
     fc_strlcpy(region, step_ctx_campaign_field(&ctx, "region"), sizeof region);
 
+    char hp[320];
+    snprintf(hp, sizeof hp, "begin.%s.%s", def->name, m->instance);
+    fc_holdpoint(hp); /* tests: hold one instance at the start of one step, its lease held */
+
     char ml[160];
     prom_labels(ml, sizeof ml, "strategy", m->strategy, "step", def->name, NULL);
     prom_counter_add(prom_default(), "fc_steps_started_total", "Steps started, by strategy and step.", ml, 1);

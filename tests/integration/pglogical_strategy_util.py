@@ -536,12 +536,16 @@ class LeaseWatch(threading.Thread):
             try:
                 if conn is None:
                     conn = RedisConn(self.stack.redis.port, timeout=2.0)
-                replies = conn.pipeline(*[("HMGET", f"fc:{{{self.campaign}}}:i:{i}") + self.FIELDS
-                                          for i in self.ids])
+                cmds = []
+                for i in self.ids:
+                    cmds.append(("HMGET", f"fc:{{{self.campaign}}}:i:{i}") + self.FIELDS)
+                    cmds.append(("GET", f"fc:{{{self.campaign}}}:lease:{i}"))
+                replies = conn.pipeline(*cmds)
                 now = time.time()
                 self.polls += 1
-                for ident, r in zip(self.ids, replies):
-                    rec = dict(zip(self.FIELDS, r))
+                for n, ident in enumerate(self.ids):
+                    rec = dict(zip(self.FIELDS, replies[2 * n]))
+                    rec["token"] = replies[2 * n + 1]
                     if rec["fence"] and rec["owner"] and (ident, rec["fence"]) not in self.seen:
                         self.seen[(ident, rec["fence"])] = dict(rec, instance=ident, seen=now)
             except Exception:  # noqa: BLE001 - Redis restarting: reconnect
@@ -574,8 +578,17 @@ def holder_intervals(events, watch, deaths):
     ends = [e for e in events if e.get("node") and e.get("duration_ms") not in (None, "") and e.get("instance")]
     used = set()
     out, unresolved = [], []
-    for (ident, fence), h in sorted(watch.seen.items(), key=lambda kv: int(kv[1]["run_ms"])):
+    seen = sorted(watch.seen.items(), key=lambda kv: int(kv[1]["run_ms"]))
+    for n, ((ident, fence), h) in enumerate(seen):
         b = int(h["run_ms"])
+        # the same task running its step again with the same lease token (its
+        # outcome was not recorded, e.g. Redis was down): one holder, whose
+        # earlier run ended before this one began
+        later = [x for (i2, _f), x in seen[n + 1:] if i2 == ident]
+        if later and h.get("token") and later[0].get("token") == h["token"]:
+            out.append({"instance": ident, "node": h["owner"], "fence": fence, "step": h["step"],
+                        "begin": b, "end": int(later[0]["run_ms"]), "how": "watch+rerun"})
+            continue
         match = None
         for k, e in enumerate(ends):
             if k in used or e["instance"] != ident or e["node"] != h["owner"] or e["step"] != h["step"]:

@@ -87,6 +87,23 @@ def test_ddl_guard_detects_schema_change(servers):
     assert "ALTER TABLE" in kv["events"] and "public.t" in kv["events"], kv
 
 
+def test_prepare_source_rerun_is_not_a_schema_change(servers):
+    """A re-run of prepare-source (after a crash, or a Redis outage that lost
+    its outcome) re-creates fleetcrypt's schema, tables and guard function
+    with the guard's event triggers already in place: the guard must not
+    record fleetcrypt's own DDL, or catch-up aborts the instance for a
+    "schema change" (the short A6 caught exactly that). Another session's
+    DDL is still seen."""
+    tag = "rerun"
+    src, pw, _ = prepared_source(servers, tag)
+    tool("prepare-source", *conn_a(src, "app"), "--tag", tag)
+    kv = tool("ddl-check", *conn_a(src, "app"), "--tag", tag)[1]
+    assert kv["ddl_changes"] == "0", kv
+    psql(src.port, "CREATE TABLE later(id int)", db="app", user=MASTER)
+    kv = tool("ddl-check", *conn_a(src, "app"), "--tag", tag)[1]
+    assert int(kv["ddl_changes"]) >= 1 and "later" in kv["events"], kv
+
+
 def test_abort_leaves_nothing_behind(servers, world):
     tag = "abt"
     src, pw, prep = prepared_source(servers, tag)

@@ -113,14 +113,24 @@ def test_abort_at_every_step(stack, awssim, world):
     for i in ids:
         app_schema(sim, i)
     key = stack.make_key()["Arn"]
-    # slow the AWS side a little so every step can be caught
+    # slow the AWS side a little so every step can be caught; a database step
+    # that may take only milliseconds (find-start-lsn) is held at its start
+    # for its instance (hold point begin.<step>.<instance>, lease held)
     sim.admin("POST", "/config", {"time_scale": 0.002})
+    hold = os.path.join(world, "hold")
+    os.makedirs(hold)
+    fast = {"find-start-lsn"}
+    stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": hold, "FLEETCRYPT_TEST_HOLD_AT": ",".join(
+        f"begin.{step}.{ident}" for ident, step in zip(ids, ABORT_AT) if step in fast)})
     stack.start()
     submit(stack, "a5", key, ids, world, "--cutover", "approve")
     for ident, step in zip(ids, ABORT_AT):
         wait_step(stack, "a5", ident, (step,), timeout=240)
         r = stack.cli("abort", "a5", ident)
         assert r.returncode == 0, f"fleetcrypt abort a5 {ident} failed: {r.stderr.strip()}"
+        if step in fast:
+            with open(os.path.join(hold, f"begin.{step}.{ident}.go"), "w"):
+                pass
     st = wait_terminal(stack, "a5", timeout=420)
     for i in st["instances"]:
         assert i["state"] == "aborted", i

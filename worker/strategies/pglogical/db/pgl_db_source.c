@@ -63,18 +63,43 @@ static bool event_trigger_exists(pgq *q, const char *name, bool *exists)
 
 /* The DDL guard: fleetcrypt's schema, the event log, the function and the
  * two event triggers (ddl_command_end, sql_drop). */
-static bool ensure_guard(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
+static bool own_ddl(pgq *q, const char *schema)
+{
+    const char *p[] = {schema};
+    return pgq_cmd(q, pgq_sql("pgl_own_ddl"), 1, p);
+}
+
+/* fleetcrypt's schema, its tables and the guard function, created (or, on a
+ * re-run of prepare-source, re-created) as fleetcrypt's own DDL: the guard,
+ * already there on a re-run, does not record it. */
+static bool guard_objects(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
 {
     const char *s4[] = {nm->schema, nm->schema, nm->schema, nm->schema};
+    const char *s5[] = {nm->schema, nm->schema, nm->schema, nm->schema, nm->schema};
     if (!pgq_tmpl_script(q, "pgl_guard_schema", 4, s4)) {
         pgq_seterr(err, errcap, "creating schema %s: %s", nm->schema, q->err);
         return false;
     }
     if (!pgfence_create(q, nm->schema, err, errcap)) return false;
-    if (!pgq_tmpl_script(q, "pgl_guard_function", 4, s4)) {
+    if (!pgq_tmpl_script(q, "pgl_guard_function", 5, s5)) {
         pgq_seterr(err, errcap, "creating the DDL guard function: %s", q->err);
         return false;
     }
+    return true;
+}
+
+static bool ensure_guard(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
+{
+    if (!own_ddl(q, nm->schema)) {
+        pgq_seterr(err, errcap, "marking fleetcrypt's own DDL: %s", q->err);
+        return false;
+    }
+    bool made = guard_objects(q, nm, err, errcap);
+    if (!own_ddl(q, "") && made) {
+        pgq_seterr(err, errcap, "unmarking fleetcrypt's own DDL: %s", q->err);
+        return false;
+    }
+    if (!made) return false;
     const char *trig[2] = {nm->guard_end, nm->guard_drop};
     const char *sql[2] = {"pgl_guard_trigger_end", "pgl_guard_trigger_drop"};
     for (int i = 0; i < 2; i++) {

@@ -1,12 +1,18 @@
 -- The DDL guard: records every schema change (logical replication cannot
 -- follow DDL, so the orchestrator aborts the instance when one is seen).
--- Temporary objects and commands that change no replicated schema are ignored.
+-- Temporary objects and commands that change no replicated schema are ignored,
+-- and so is fleetcrypt's own DDL: a session that set fc.own_ddl to this
+-- schema's name (ensure_guard, while it re-creates the schema, its tables
+-- and this function on a re-run of prepare-source).
 CREATE OR REPLACE FUNCTION %I.ddl_guard() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fc$
 DECLARE
     r record;
     n int := 0;
 BEGIN
+    IF current_setting('fc.own_ddl', true) IS NOT DISTINCT FROM %L THEN
+        RETURN;
+    END IF;
     IF TG_EVENT = 'sql_drop' THEN
         FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
             CONTINUE WHEN r.is_temporary;
