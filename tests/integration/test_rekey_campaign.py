@@ -23,6 +23,8 @@ encrypted with the campaign key stays `skipped` either way.
 """
 import json
 
+import pytest
+
 from fixtures_stack import META_TAG
 from pglogical_strategy_util import logical_group, run_checked_campaign, split_awssim
 
@@ -175,6 +177,7 @@ def test_rekey_offline_and_skips(stack, world):
     assert "encryption_before" in csv_out.splitlines()[0] and "kms-aws-managed" in csv_out, csv_out
 
 
+@pytest.mark.slow   # CI: pg-logical --rekey runs in test_pglogical_clusters (an AWS-owned-key cluster)
 def test_rekey_pglogical_at_time_scale(split_awssim, world):
     """pg-logical --rekey with writers at time scale 0.02: an aws/rds source
     and another-CMK source end done on the campaign key, A2 on both."""
