@@ -227,6 +227,8 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
     sargs_add(&ctx.fields, "wait_on");
     sargs_add(&ctx.fields, rc == STEP_WAIT ? res.wait_on : "");
     /* why it waits, for status (step reasons name objects, never secrets or row values) */
+    /* one line: status shows it in a table */
+    for (char *nl = res.reason; (nl = strpbrk(nl, "\r\n")) != NULL;) *nl = ' ';
     sargs_add(&ctx.fields, "waiting");
     sargs_add(&ctx.fields, rc == STEP_WAIT ? res.reason : "");
 

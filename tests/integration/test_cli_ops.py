@@ -28,7 +28,13 @@ STATES = ["pending", "running", "waiting_approval", "done", "failed", "skipped",
 
 
 def rec(stack, campaign, ident):
-    flat = stack.redis.cli("HGETALL", f"fc:{{{campaign}}}:i:{ident}").split("\n")
+    # over RESP, not redis-cli's lines: a value may hold a newline (a reason)
+    from fclib import RedisConn
+    conn = RedisConn(stack.redis.port)
+    try:
+        flat = conn.cmd("HGETALL", f"fc:{{{campaign}}}:i:{ident}")
+    finally:
+        conn.close()
     return dict(zip(flat[0::2], flat[1::2]))
 
 
