@@ -223,6 +223,11 @@ def _start(pg_template, args=()):
     sim = AwsSim(os.path.join(base, "home"), pg_template, args)
     try:
         sim.start()
+        # FLEETCRYPT_SIM_TIME_SCALE (as deploy/local/stack reads it) runs any
+        # test with AWS's durations modelled: renames, reboots, DNS lag
+        scale = os.environ.get("FLEETCRYPT_SIM_TIME_SCALE", "")
+        if scale and float(scale) > 0:
+            sim.admin("POST", "/config", {"time_scale": float(scale)})
     except BaseException:
         sim.stop()
         raise
