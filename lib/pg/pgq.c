@@ -3,6 +3,8 @@
 #include "cfg.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +136,7 @@ void pgq_conninfo_describe(const pgq_conninfo *ci, char *out, size_t cap)
 pgq *pgq_connect(const pgq_conninfo *ci, char *err, size_t errcap)
 {
     char port[16], ctimeout[16];
-    const char *keys[16], *vals[16];
+    const char *keys[20], *vals[20];
     int k = 0;
     pgq *q = NULL;
 
@@ -150,6 +152,11 @@ pgq *pgq_connect(const pgq_conninfo *ci, char *err, size_t errcap)
     keys[k] = "connect_timeout", vals[k++] = ctimeout;
     keys[k] = "application_name", vals[k++] = ci->application_name ? ci->application_name : "fleetcrypt";
     keys[k] = "client_encoding", vals[k++] = "UTF8";
+    /* a peer that vanished (host gone, packets dropped) is noticed by the
+     * kernel within about a minute instead of TCP's hours */
+    keys[k] = "keepalives_idle", vals[k++] = "30";
+    keys[k] = "keepalives_interval", vals[k++] = "10";
+    keys[k] = "keepalives_count", vals[k++] = "3";
     keys[k] = NULL, vals[k] = NULL;
 
     q = calloc(1, sizeof *q);
@@ -245,11 +252,59 @@ static void take_error(pgq *q, PGresult *r, const char *sql)
              detail ? detail : "", q->where, (int)n, sql ? sql : "");
 }
 
+void pgq_set_answer_by(pgq *q, int64_t mono_ms)
+{
+    q->answer_by = mono_ms > 0 ? mono_ms : 0;
+}
+
+/* PQexecParams with q->answer_by: the same last result, or NULL with the
+ * connection closed when the server has not answered in time. */
+static PGresult *exec_bounded(pgq *q, const char *sql, int nparams, const char *const *params, bool *late)
+{
+    *late = false;
+    if (!q->conn || !PQsendQueryParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0)) return NULL;
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(q->conn)) {
+            int64_t left = q->answer_by - fc_mono_ms();
+            struct pollfd pf = {.fd = PQsocket(q->conn), .events = POLLIN};
+            int n = left > 0 ? poll(&pf, 1, left > 1000 ? 1000 : (int)left) : 0;
+            if (n == 0 && left <= 1000) {
+                if (fc_mono_ms() < q->answer_by) continue;
+                PQclear(last);
+                /* no PQcancel: it connects to the same silent server and
+                 * blocks; closing is what frees the caller */
+                PQfinish(q->conn);
+                q->conn = NULL;
+                *late = true;
+                return NULL;
+            }
+            if (n < 0 && errno != EINTR) break;
+            if (n > 0 && !PQconsumeInput(q->conn)) break;
+        }
+        PGresult *r = PQgetResult(q->conn);
+        if (!r) break;
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
 PGresult *pgq_exec(pgq *q, const char *sql, int nparams, const char *const *params)
 {
     q->sqlstate[0] = 0;
     q->err[0] = 0;
-    PGresult *r = PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    bool late = false;
+    PGresult *r = q->answer_by > 0 ? exec_bounded(q, sql, nparams, params, &late)
+                                   : PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (late) {
+        size_t n = 0;
+        while (sql[n] && sql[n] != '\n' && n < 80) n++;
+        fc_strlcpy(q->sqlstate, "57014", sizeof q->sqlstate);
+        snprintf(q->err, sizeof q->err, "SQLSTATE 57014: no answer from the server in time: connection closed "
+                 "(%s; query: %.*s)", q->where, (int)n, sql);
+        return NULL;
+    }
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
     take_error(q, r, sql);

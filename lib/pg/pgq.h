@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -31,6 +32,9 @@ typedef struct pgq {
     char where[200];   /* "host:port/db as user" for messages; no secret */
     char sqlstate[6];  /* of the last error, "" if none */
     char err[1024];    /* last error: "SQLSTATE xxxxx: message" */
+    int64_t answer_by; /* fc_mono_ms() by which pgq_exec gives up on a server that
+                        * does not answer (0: wait as long as it takes); see
+                        * pgq_set_answer_by */
 } pgq;
 
 /* Connect; NULL on failure with the reason (no password) in err. */
@@ -68,6 +72,14 @@ const char *pgq_server_sslmode(const char *client_mode);
  * secret (then nothing happens). For error texts that may echo a
  * connection string. */
 void pgq_redact(char *s, const char *secret);
+
+/* A client-side bound for what the server's statement_timeout cannot
+ * bound: a server or network that stops answering (a hung host, packets
+ * dropped, a stopped backend). Past mono_ms (fc_mono_ms) a pgq_exec still
+ * waiting gives up: the connection is closed (q->conn becomes NULL, so
+ * PQstatus says CONNECTION_BAD and callers reconnect) and the error is
+ * SQLSTATE 57014 "no answer from the server". 0 turns it off. */
+void pgq_set_answer_by(pgq *q, int64_t mono_ms);
 
 /* Run one statement with text parameters ($1..$n; NULL entries are SQL
  * NULL). Returns the result (caller PQclear()s) or NULL with q->err set. */

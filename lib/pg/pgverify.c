@@ -327,6 +327,10 @@ bool pgverify(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bo
 }
 
 /* Each statement may run at most what is left of the budget. */
+/* The server's statement_timeout bounds what it runs; the answer bound
+ * (a little later) covers a server or network that stops answering. */
+#define ANSWER_GRACE_MS 3000
+
 static bool budget_statements(pgq *src, pgq *dst, int64_t deadline, char *err, size_t errcap)
 {
     if (deadline <= 0) return true;
@@ -342,8 +346,8 @@ static bool budget_statements(pgq *src, pgq *dst, int64_t deadline, char *err, s
     return true;
 }
 
-bool pgverify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
-                    int64_t deadline_mono_ms, pgverify_result *out, char *err, size_t errcap)
+static bool verify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
+                         int64_t deadline_mono_ms, pgverify_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     if (chunk_rows <= 0) chunk_rows = 10000;
@@ -417,6 +421,24 @@ bool pgverify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_ro
     }
     PQclear(ts);
     PQclear(td);
+    return ok;
+}
+
+bool pgverify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_rows, bool counts_only,
+                    int64_t deadline_mono_ms, pgverify_result *out, char *err, size_t errcap)
+{
+    /* the connections outlive the comparison (the caller's session keeps
+     * them): their own answer bound, if any, comes back after it */
+    int64_t was_src = src->answer_by, was_dst = dst->answer_by;
+    if (deadline_mono_ms > 0) {
+        int64_t by = deadline_mono_ms + ANSWER_GRACE_MS;
+        if (!was_src || by < was_src) pgq_set_answer_by(src, by);
+        if (!was_dst || by < was_dst) pgq_set_answer_by(dst, by);
+    }
+    bool ok = verify_until(src, dst, own_schema, chunk_rows, counts_only, deadline_mono_ms, out, err, errcap);
+    pgq_set_answer_by(src, was_src);
+    pgq_set_answer_by(dst, was_dst);
+    if (!ok && deadline_mono_ms > 0 && (!src->conn || !dst->conn)) out->timed_out = true;
     return ok;
 }
 

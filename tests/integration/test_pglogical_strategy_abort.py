@@ -23,7 +23,7 @@ import pytest
 
 from fclib import PG_BIN, wait_until
 from fixtures_awssim import psql
-from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, aws_leftovers, endpoint,
+from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, aws_leftovers, endpoint, exactly_once,
                                      fleetcrypt_leftovers, instance_state, logical_group, make_instances, sql,
                                      ready_source, submit, wait_step, wait_terminal)
 
@@ -150,7 +150,7 @@ class Locker:
         """su: (socket dir, real port) of an emulated instance: the lock is taken
         as rdsadmin over the emulator's private socket — a catalog lock needs
         the superuser, which the master user is not (as on RDS)."""
-        self.port, self.db, self.granted_sql = port, db, granted_sql
+        self.port, self.db, self.granted_sql, self.su = port, db, granted_sql, su
         env = dict(os.environ, PGPASSWORD=PASSWORD, PGCONNECT_TIMEOUT="5")
         host, lport, user = ("127.0.0.1", port, MASTER) if not su else (su[0], su[1], "rdsadmin")
         self.p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
@@ -167,6 +167,8 @@ class Locker:
         return int(self.query(self.granted_sql)) > 0
 
     def query(self, text):
+        if self.su:   # the master user may not log in (a target before its switch)
+            return psql(self.su[1], "rdsadmin", PASSWORD, text, db=self.db, host=self.su[0])
         return psql(self.port, MASTER, PASSWORD, text, db=self.db)
 
     def waiting_steps(self):
@@ -329,3 +331,67 @@ def test_ddl_between_gate_and_block_aborts(stack, awssim, world):
     assert inst["state"] == "aborted", inst
     assert_clean_source(sim, "gddl", ident)
     wait_aws_clean(sim, "gddl")
+
+
+
+def test_target_that_stops_answering_gives_the_writers_back(stack, awssim, world):
+    """Finding 1's other half, on the full stack: while the source's writers
+    are blocked, a target that stops answering (its host hung, packets
+    dropped: here every fleetcrypt session on it is SIGSTOPped, so neither
+    statement_timeout nor lock_timeout can fire) must not keep them blocked.
+    Every query of the window has a client-side bound; past it the cutover
+    lets the writers back in while the target is still silent, and once the
+    target answers again the cutover finishes with every acknowledged row
+    there once."""
+    import signal
+    sim = awssim
+    ident, campaign = "pgl-hung", "hung"
+    hold = os.path.join(world, "hold")
+    os.makedirs(hold)
+    stack.env.update({"FLEETCRYPT_TEST_HOLD_AT": "cutover.gated", "FLEETCRYPT_TEST_CRASH_DIR": hold})
+    key = ready_source(stack, sim, ident)
+    w = Writer(sim, ident, rate=20).start()
+    submit(stack, campaign, key, [ident], world)
+    wait_until(lambda: os.path.exists(os.path.join(hold, "cutover.gated.held")), 240, 0.2,
+               "the cutover reached the point after its gate")
+    v = sim.admin("GET", f"/instances/fc-{campaign}-{ident}-target")
+    stopped = set()
+
+    def silence():
+        """SIGSTOP every fleetcrypt session on the target (new ones too)."""
+        pids = psql(v["real_port"], "rdsadmin", PASSWORD,
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'fleetcrypt' "
+                    "AND backend_type = 'client backend'", db="postgres", host=v["sock_dir"])
+        for pid in (int(x) for x in pids.split()):
+            if pid not in stopped:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.add(pid)
+
+    def logs():
+        out = ""
+        for p in stack.workers:
+            with open(p.log_path, errors="replace") as f:
+                out += f.read()
+        return out
+    back = "cutover abandoned before the switch: source writable again"
+    try:
+        silence()
+        with open(os.path.join(hold, "cutover.gated.go"), "w"):
+            pass
+        wait_until(lambda: silence() or back in logs(), 240, 0.2,
+                   "the cutover giving the writers back while the target is silent")
+        n = len(w.numbers())
+        wait_until(lambda: len(w.numbers()) >= n + 10, 120, 0.2, "writes on the source while the target is silent")
+        assert stopped, "no fleetcrypt session on the target was ever silenced"
+    finally:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    st = wait_terminal(stack, campaign, timeout=300)
+    w.stop()
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    problems = exactly_once(sim, ident, w)
+    assert problems == [], problems

@@ -864,6 +864,12 @@ static step_rc before_switch(cut *c, int64_t *t0)
             *t0 = since; /* resumed after a crash: the block began then */
         }
         step_ctx_set_factf(ctx, "cutover_block_ms", "%lld", (long long)*t0);
+        /* While the writers are blocked, a server or network that stops
+         * answering (the target's host hung, packets dropped) must not keep
+         * them blocked: every query gives up by three quarters of what this
+         * run has left, which leaves the rest to let the writers back in. */
+        int64_t now = fc_mono_ms();
+        pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(ctx) - now) * 3 / 4);
         fc_lsn L = 0;
         rc = block_side(c, PGL_SOURCE, &L);
         if (rc == STEP_OK) rc = ddl_recheck(c);
@@ -874,6 +880,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
             rc = drain(c, L);
         }
         if (rc == STEP_OK) rc = pgl_fence_mark_drained(&c->s, PGL_SOURCE, true);
+        pgl_session_answer_by(&c->s, 0);
         if (rc != STEP_OK) {
             unblock_source(c, res->reason);
             return rc;

@@ -67,6 +67,7 @@ typedef struct pgl_session {
     pgq *extra[8];              /* connections to databases not in dbs (preflight) */
     bool fenced[3];             /* this step took the side's database fence (pgl_fence) */
     int nextra;
+    int64_t answer_by;          /* pgl_session_answer_by: applied to every connection; 0 = none */
 } pgl_session;
 
 /* ---- the session (session.c) ---- */
@@ -75,6 +76,10 @@ typedef struct pgl_session {
 void pgl_session_init(pgl_session *s, step_ctx *ctx, step_result *res);
 /* Close every connection, wipe the credentials and passwords. */
 void pgl_session_finish(pgl_session *s);
+/* Bound every connection of the session, open or opened later, to answer
+ * by mono_ms (pgq_set_answer_by): a server that stops answering while the
+ * writers are blocked must not keep them blocked. 0 lifts the bound. */
+void pgl_session_answer_by(pgl_session *s, int64_t mono_ms);
 
 /* Names of fleetcrypt's objects in database db. */
 bool pgl_names(pgl_session *s, const char *db, pgl_db_names *nm);

@@ -422,6 +422,16 @@ static int db_index(pgl_session *s, const char *db)
     return -1;
 }
 
+void pgl_session_answer_by(pgl_session *s, int64_t mono_ms)
+{
+    s->answer_by = mono_ms > 0 ? mono_ms : 0;
+    for (size_t a = 0; a < FC_ARRAY_LEN(s->conn); a++)
+        for (size_t b = 0; b < FC_ARRAY_LEN(s->conn[a]); b++)
+            for (size_t i = 0; i < FC_ARRAY_LEN(s->conn[a][b]); i++)
+                if (s->conn[a][b][i]) pgq_set_answer_by(s->conn[a][b][i], s->answer_by);
+    for (int i = 0; i < s->nextra; i++) pgq_set_answer_by(s->extra[i], s->answer_by);
+}
+
 pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_rc *rc)
 {
     int idx = db_index(s, db);
@@ -481,6 +491,7 @@ pgq *pgl_conn(pgl_session *s, pgl_side side, pgl_who who, const char *db, step_r
         return NULL;
     }
     if (pending) step_ctx_set_fact(s->ctx, "master_secret_pending", "0");
+    pgq_set_answer_by(q, s->answer_by);
     step_rc irc = check_identity(s, side, q, &nm, host, port);
     if (irc != STEP_OK) {
         pgq_close(q);
