@@ -5,7 +5,8 @@
  * outbox_acks removes a successor's entry only when its delivery report
  * says the broker acknowledged it (a failed produce leaves it for the
  * coordinator); admit_many.lua admits like admit.lua, in order, up to
- * max-parallel. */
+ * max-parallel, and both write the same record, outbox entry, counters and
+ * event. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -167,12 +168,126 @@ static void test_admit_many_up_to_max_parallel(void **state)
     store_close(s);
 }
 
+/* One pending record admitted by store_admit (one) or store_admit_many
+ * (many): the same writes either way — record fields, the outbox entry
+ * due at the admission time, the counters and the 'admitted' event — and a
+ * campaign whose abort was requested admits nothing. */
+static void admit_writes(const char *prefix, bool many)
+{
+    store *s = fx_store(prefix);
+    const char *fields[] = {"id", "c1", "state", "running", "strategy", "offline", "max_parallel", "5"};
+    const char *ids[] = {"db1", "db2"};
+    assert_int_equal(store_campaign_create(s, "c1", fields, 4, ids, 2, fc_now_ms()), 1);
+    ckeys k;
+    store_ckeys(s, "c1", &k);
+    sargs f;
+    sargs_init(&f);
+    sargs_add(&f, "f.q_inst");
+    sargs_add(&f, "1");
+    int64_t deadline = fc_now_ms() + 60000;
+    char member[STORE_TIMER_MAX];
+    if (many) {
+        ad_status st[1];
+        char members[1][STORE_TIMER_MAX];
+        assert_true(store_admit_many(s, "c1", ids, 1, "preflight", deadline, 5, "n1", &f, st, members));
+        assert_int_equal(st[0], AD_OK);
+        fc_strlcpy(member, members[0], sizeof member);
+    } else {
+        assert_int_equal(store_admit(s, "c1", "db1", "preflight", deadline, 5, "n1", &f, member, sizeof member),
+                         AD_OK);
+    }
+    timer_entry t;
+    assert_true(store_timer_parse(member, &t));
+    assert_string_equal(t.instance, "db1");
+    assert_string_equal(t.step, "preflight");
+    assert_int_equal(t.attempt, 1);
+    char epoch[32];
+    snprintf(epoch, sizeof epoch, "%llu", (unsigned long long)t.epoch);
+
+    store_kv rec = {0};
+    assert_true(store_record_read(s, "c1", "db1", NULL, 0, &rec));
+    assert_string_equal(kv_str(&rec, "state"), "running");
+    assert_string_equal(kv_str(&rec, "step"), "preflight");
+    assert_string_equal(kv_str(&rec, "attempt"), "1");
+    assert_string_equal(kv_str(&rec, "epoch"), epoch);
+    assert_string_equal(kv_str(&rec, "timer"), member);
+    assert_string_equal(kv_str(&rec, "error"), "");
+    assert_string_equal(kv_str(&rec, "f.q_inst"), "1");
+    assert_int_equal(kv_get_i64(&rec, "deadline_ms", 0), deadline);
+    int64_t now = kv_get_i64(&rec, "admitted_ms", 0);
+    assert_true(now > 0);
+    assert_int_equal(kv_get_i64(&rec, "started_ms", 0), now);
+    assert_int_equal(kv_get_i64(&rec, "step_started_ms", 0), now);
+    assert_int_equal(kv_get_i64(&rec, "updated_ms", 0), now);
+    store_kv_free(&rec);
+
+    char v[64];
+    assert_true(store_test_cmd(s, v, sizeof v, "ZSCORE %s %s", k.timers, member));
+    assert_int_equal(strtoll(v, NULL, 10), now);
+    store_kv c = {0};
+    assert_true(store_counts_read(s, "c1", NULL, 0, &c));
+    assert_int_equal(kv_get_i64(&c, "pending", -1), 1);
+    assert_int_equal(kv_get_i64(&c, "running", -1), 1);
+    assert_int_equal(kv_get_i64(&c, "step:preflight", -1), 1);
+    store_kv_free(&c);
+
+    store_events ev = {0};
+    assert_true(store_events_read(s, "c1", NULL, 100, &ev));
+    assert_true(ev.n >= 1);
+    const store_kv *e = &ev.v[ev.n - 1].f;
+    assert_int_equal(kv_get_i64(e, "ts", 0), now);
+    assert_string_equal(kv_str(e, "instance"), "db1");
+    assert_string_equal(kv_str(e, "event"), "admitted");
+    assert_string_equal(kv_str(e, "step"), "preflight");
+    assert_string_equal(kv_str(e, "attempt"), "1");
+    assert_string_equal(kv_str(e, "epoch"), epoch);
+    assert_string_equal(kv_str(e, "from"), "pending");
+    assert_string_equal(kv_str(e, "to"), "running");
+    assert_string_equal(kv_str(e, "next"), "preflight");
+    assert_string_equal(kv_str(e, "reason"), "");
+    assert_string_equal(kv_str(e, "node"), "n1");
+    assert_string_equal(kv_str(e, "duration_ms"), "0");
+    store_events_free(&ev);
+
+    /* abort requested: db2 stays pending */
+    assert_true(store_campaign_flag_set(s, "c1", STORE_CAMPAIGN_ABORT_REQUESTED));
+    if (many) {
+        ad_status st[1];
+        char members[1][STORE_TIMER_MAX];
+        assert_true(store_admit_many(s, "c1", ids + 1, 1, "preflight", deadline, 5, "n1", &f, st, members));
+        assert_int_equal(st[0], AD_SKIP);
+    } else {
+        assert_int_equal(store_admit(s, "c1", "db2", "preflight", deadline, 5, "n1", &f, member, sizeof member),
+                         AD_SKIP);
+    }
+    store_kv r2 = {0};
+    assert_true(store_record_read(s, "c1", "db2", NULL, 0, &r2));
+    assert_string_equal(kv_str(&r2, "state"), "pending");
+    store_kv_free(&r2);
+    sargs_free(&f);
+    store_close(s);
+}
+
+static void test_admit_one_writes(void **state)
+{
+    (void)state;
+    admit_writes("ob4", false);
+}
+
+static void test_admit_many_writes_alike(void **state)
+{
+    (void)state;
+    admit_writes("ob5", true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_take_many_decides_per_entry),
         cmocka_unit_test(test_acks_remove_only_acknowledged),
         cmocka_unit_test(test_admit_many_up_to_max_parallel),
+        cmocka_unit_test(test_admit_one_writes),
+        cmocka_unit_test(test_admit_many_writes_alike),
     };
     return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
 }
