@@ -1,8 +1,8 @@
-/* store_admit — admission in batches: store_admit (store_model.h) for many
- * pending instances of one campaign in one round trip
- * (lua/admit_many.lua: the same per-instance writes and the same atomic
- * max-parallel check before each). The coordinator admits up to a cycle's
- * room at once (coordinator/admission.c). */
+/* store_admit — admission in batches: many pending instances of one
+ * campaign in one round trip (lua/admit_many.lua, with the atomic
+ * max-parallel check before each; store_admit of store_model.h is a batch
+ * of one). The coordinator admits up to a cycle's room at once
+ * (coordinator/admission.c). */
 #ifndef FC_STORE_ADMIT_H
 #define FC_STORE_ADMIT_H
 

@@ -2,6 +2,7 @@
  * arguments, run the script, map its answer to an enum. The logic and the
  * invariants live in the scripts (lua/<name>.lua). */
 #include "store_int.h"
+#include "store_admit.h"
 #include "store_model.h"
 #include "log.h"
 #include "util.h"
@@ -236,31 +237,12 @@ ad_status store_admit(store *s, const char *campaign, const char *instance, cons
                       int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields,
                       char *member, size_t mcap)
 {
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    char rk[STORE_KEY_MAX];
-    store_rec_key(s, campaign, instance, rk, sizeof rk);
-    sargs a;
-    sargs_init(&a);
-    sargs_addi(&a, fc_now_ms());
-    sargs_add(&a, store_floor(s));
-    sargs_add(&a, first_step);
-    sargs_addi(&a, deadline_ms);
-    sargs_addi(&a, max_parallel);
-    sargs_add(&a, node);
-    int nf = fields ? fields->n / 2 : 0;
-    sargs_addi(&a, nf);
-    for (int i = 0; i < nf * 2; i++) sargs_add(&a, fields->v[i]);
-    const char *keys[] = {rk, k.counts, k.timers, k.events, k.seq, k.campaign};
-    redisReply *r = store_script(s, "admit", 6, keys, a.n, (const char *const *)a.v);
-    sargs_free(&a);
-    ad_status st = AD_ERROR;
-    if (r && reply_is_status(r, 0, "ok")) {
-        st = AD_OK;
-        fc_strlcpy(member, reply_str(r, 2), mcap);
-    } else if (r && reply_is_status(r, 0, "full")) st = AD_FULL;
-    else if (r && reply_is_status(r, 0, "skip")) st = AD_SKIP;
-    if (r) freeReplyObject(r);
+    /* a batch of one (lua/admit_many.lua): the same writes, the same check */
+    ad_status st;
+    char m[1][STORE_TIMER_MAX];
+    if (!store_admit_many(s, campaign, &instance, 1, first_step, deadline_ms, max_parallel, node, fields, &st, m))
+        return AD_ERROR;
+    if (st == AD_OK) fc_strlcpy(member, m[0], mcap);
     return st;
 }
 

@@ -4,9 +4,9 @@
  * store_timers_done removes many entries at once; and the worker's
  * outbox_acks removes a successor's entry only when its delivery report
  * says the broker acknowledged it (a failed produce leaves it for the
- * coordinator); admit_many.lua admits like admit.lua, in order, up to
- * max-parallel, and both write the same record, outbox entry, counters and
- * event. */
+ * coordinator); admit_many.lua admits in order, up to max-parallel, and
+ * store_admit (a batch of one) writes the same record, outbox entry,
+ * counters and event. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
