@@ -70,8 +70,10 @@ int store_campaign_create(store *s, const char *campaign, const char *const *fie
     return rc;
 }
 
-int store_active_claim(store *s, const char *campaign, const char *const *members, int n,
-                       char *cm, size_t cm_cap, char *cc, size_t cc_cap)
+/* Run active_claim.lua / active_release.lua: KEYS P:active-instances,
+ * ARGV campaign then the members. */
+static redisReply *active_script(store *s, const char *name, const char *campaign, const char *const *members,
+                                 int n)
 {
     char ak[STORE_KEY_MAX];
     store_key(s, ak, sizeof ak, "active-instances");
@@ -80,8 +82,15 @@ int store_active_claim(store *s, const char *campaign, const char *const *member
     sargs_add(&args, campaign);
     for (int i = 0; i < n; i++) sargs_add(&args, members[i]);
     const char *keys[] = {ak};
-    redisReply *r = store_script(s, "active_claim", 1, keys, args.n, (const char *const *)args.v);
+    redisReply *r = store_script(s, name, 1, keys, args.n, (const char *const *)args.v);
     sargs_free(&args);
+    return r;
+}
+
+int store_active_claim(store *s, const char *campaign, const char *const *members, int n,
+                       char *cm, size_t cm_cap, char *cc, size_t cc_cap)
+{
+    redisReply *r = active_script(s, "active_claim", campaign, members, n);
     int rc = -1;
     if (r && reply_is_status(r, 0, "ok")) rc = 1;
     else if (r && reply_is_status(r, 0, "conflict")) {
@@ -95,15 +104,7 @@ int store_active_claim(store *s, const char *campaign, const char *const *member
 
 int store_active_release(store *s, const char *campaign, const char *const *members, int n)
 {
-    char ak[STORE_KEY_MAX];
-    store_key(s, ak, sizeof ak, "active-instances");
-    sargs args;
-    sargs_init(&args);
-    sargs_add(&args, campaign);
-    for (int i = 0; i < n; i++) sargs_add(&args, members[i]);
-    const char *keys[] = {ak};
-    redisReply *r = store_script(s, "active_release", 1, keys, args.n, (const char *const *)args.v);
-    sargs_free(&args);
+    redisReply *r = active_script(s, "active_release", campaign, members, n);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     if (r) freeReplyObject(r);
     return rc;
