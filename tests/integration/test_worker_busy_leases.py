@@ -11,7 +11,6 @@ for 10 minutes. Every other instance must finish while the leases are
 still held; released, the held ones finish too."""
 import json
 
-from fclib import wait_until
 from fixtures_stack import make_stack
 
 N = 60
@@ -22,20 +21,12 @@ def test_held_leases_do_not_stall_the_partitions(world, awssim):
     stack = make_stack(world, awssim, workers=1, executors=2)
     try:
         stack.start()
-        for i in HELD:
-            stack.redis.cli("SET", f"fc:{{bl}}:lease:{i}", "held-by-the-test", "PX", "600000")
-        ids = "\n".join(f"bl-{i:04d}" for i in range(N)) + "\n"
-        r = stack.cli("submit", "--campaign=bl", "--kms-key", "alias/none", "--strategy", "noop",
-                      "--max-parallel", str(N), "--yes", "-", stdin=ids)
-        assert r.returncode == 0, r.stderr
-
-        def others_done():
-            st = stack.status("bl")
-            return st if st["counts"].get("done", 0) >= N - len(HELD) else None
-        st = wait_until(others_done, 120, 0.5, "every instance but the held ones done while the leases are held")
+        stack.hold_leases("bl", HELD, 600000)
+        stack.submit_noop("bl", [f"bl-{i:04d}" for i in range(N)], N)
+        st = stack.wait_done_count("bl", N - len(HELD), 120,
+                                   "every instance but the held ones done while the leases are held")
         assert st["counts"]["done"] == N - len(HELD), json.dumps(st["counts"])
-        for i in HELD:
-            stack.redis.cli("DEL", f"fc:{{bl}}:lease:{i}")
+        stack.release_leases("bl", HELD)
         st = stack.wait_campaign("bl", 180)
         assert st["counts"]["done"] == N, json.dumps(st["counts"])
     finally:
