@@ -33,14 +33,21 @@ static bool zhas(store *s, const char *key, const char *member)
     return *v != 0;
 }
 
+/* A fresh store holding campaign c1 (running, strategy offline) of ids[0..n). */
+static store *campaign_c1(const char *prefix, const char *max_parallel, const char *const *ids, int n)
+{
+    store *s = fx_store(prefix);
+    const char *fields[] = {"id", "c1", "state", "running", "strategy", "offline", "max_parallel", max_parallel};
+    assert_int_equal(store_campaign_create(s, "c1", fields, 4, ids, n, fc_now_ms()), 1);
+    return s;
+}
+
 /* Campaign c1 (strategy offline, max_parallel 3) with db1..db3 admitted:
  * three outbox entries, due now. */
 static store *admitted3(const char *prefix, char m[3][256])
 {
-    store *s = fx_store(prefix);
-    const char *fields[] = {"id", "c1", "state", "running", "strategy", "offline", "max_parallel", "3"};
     const char *ids[] = {"db1", "db2", "db3"};
-    assert_int_equal(store_campaign_create(s, "c1", fields, 4, ids, 3, fc_now_ms()), 1);
+    store *s = campaign_c1(prefix, "3", ids, 3);
     sargs f;
     sargs_init(&f);
     for (int i = 0; i < 3; i++)
@@ -120,10 +127,8 @@ static void test_acks_remove_only_acknowledged(void **state)
 static void test_admit_many_up_to_max_parallel(void **state)
 {
     (void)state;
-    store *s = fx_store("ob3");
-    const char *fields[] = {"id", "c1", "state", "running", "strategy", "offline", "max_parallel", "2"};
     const char *ids[] = {"db1", "db2", "db3"};
-    assert_int_equal(store_campaign_create(s, "c1", fields, 4, ids, 3, fc_now_ms()), 1);
+    store *s = campaign_c1("ob3", "2", ids, 3);
     ckeys k;
     store_ckeys(s, "c1", &k);
     sargs f;
@@ -168,16 +173,25 @@ static void test_admit_many_up_to_max_parallel(void **state)
     store_close(s);
 }
 
+/* id admitted by store_admit (one) or store_admit_many (many). */
+static ad_status admit1(store *s, const char *id, bool many, int64_t deadline, const sargs *f, char *member)
+{
+    if (!many) return store_admit(s, "c1", id, "preflight", deadline, 5, "n1", f, member, STORE_TIMER_MAX);
+    ad_status st[1];
+    char members[1][STORE_TIMER_MAX];
+    assert_true(store_admit_many(s, "c1", &id, 1, "preflight", deadline, 5, "n1", f, st, members));
+    if (st[0] == AD_OK) fc_strlcpy(member, members[0], STORE_TIMER_MAX);
+    return st[0];
+}
+
 /* One pending record admitted by store_admit (one) or store_admit_many
  * (many): the same writes either way — record fields, the outbox entry
  * due at the admission time, the counters and the 'admitted' event — and a
  * campaign whose abort was requested admits nothing. */
 static void admit_writes(const char *prefix, bool many)
 {
-    store *s = fx_store(prefix);
-    const char *fields[] = {"id", "c1", "state", "running", "strategy", "offline", "max_parallel", "5"};
     const char *ids[] = {"db1", "db2"};
-    assert_int_equal(store_campaign_create(s, "c1", fields, 4, ids, 2, fc_now_ms()), 1);
+    store *s = campaign_c1(prefix, "5", ids, 2);
     ckeys k;
     store_ckeys(s, "c1", &k);
     sargs f;
@@ -186,16 +200,7 @@ static void admit_writes(const char *prefix, bool many)
     sargs_add(&f, "1");
     int64_t deadline = fc_now_ms() + 60000;
     char member[STORE_TIMER_MAX];
-    if (many) {
-        ad_status st[1];
-        char members[1][STORE_TIMER_MAX];
-        assert_true(store_admit_many(s, "c1", ids, 1, "preflight", deadline, 5, "n1", &f, st, members));
-        assert_int_equal(st[0], AD_OK);
-        fc_strlcpy(member, members[0], sizeof member);
-    } else {
-        assert_int_equal(store_admit(s, "c1", "db1", "preflight", deadline, 5, "n1", &f, member, sizeof member),
-                         AD_OK);
-    }
+    assert_int_equal(admit1(s, "db1", many, deadline, &f, member), AD_OK);
     timer_entry t;
     assert_true(store_timer_parse(member, &t));
     assert_string_equal(t.instance, "db1");
@@ -251,15 +256,7 @@ static void admit_writes(const char *prefix, bool many)
 
     /* abort requested: db2 stays pending */
     assert_true(store_campaign_flag_set(s, "c1", STORE_CAMPAIGN_ABORT_REQUESTED));
-    if (many) {
-        ad_status st[1];
-        char members[1][STORE_TIMER_MAX];
-        assert_true(store_admit_many(s, "c1", ids + 1, 1, "preflight", deadline, 5, "n1", &f, st, members));
-        assert_int_equal(st[0], AD_SKIP);
-    } else {
-        assert_int_equal(store_admit(s, "c1", "db2", "preflight", deadline, 5, "n1", &f, member, sizeof member),
-                         AD_SKIP);
-    }
+    assert_int_equal(admit1(s, "db2", many, deadline, &f, member), AD_SKIP);
     store_kv r2 = {0};
     assert_true(store_record_read(s, "c1", "db2", NULL, 0, &r2));
     assert_string_equal(kv_str(&r2, "state"), "pending");
