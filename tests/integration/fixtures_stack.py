@@ -204,6 +204,16 @@ class Stack:
         return self.sim.admin("GET", "/calls")["calls"]
 
 
+def verdicts(stdout):
+    """A dry run's verdict lines (`<id> ok|skipped|failed <why>`) as {id: (verdict, why)}."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1] in ("ok", "skipped", "failed"):
+            out[parts[0]] = (parts[1], parts[2])
+    return out
+
+
 def make_stack(world, sim, **kw):
     return Stack(world, sim, **kw)
 
