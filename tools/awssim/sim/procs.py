@@ -6,8 +6,13 @@ it would kill that server (seen as a random restore failing with
 `incompatible-restore` while tests ran side by side). A PostgreSQL
 postmaster and a mariadbd both chdir into their data directory, so the
 process is ours only when its name matches and its cwd is the directory
-(or, when /proc/<pid>/cwd cannot be read, its command line names it)."""
+(or, when /proc/<pid>/cwd cannot be read, its command line names it).
+
+DataDirOwner: what both engine managers (pg.py, mysql.py) do with their
+servers' files: chown to the engine's OS user, copy a data directory."""
 import os
+import shutil
+import subprocess
 
 
 def server_pid(pidfile, prog, datadir):
@@ -35,3 +40,34 @@ def server_pid(pidfile, prog, datadir):
     except OSError:
         return pid if want.encode() in cmd else None
     return pid if cwd == want else None
+
+
+class DataDirOwner:
+    """Mixed into an engine manager that sets root (running as root), uid and
+    gid (the engine's OS user) and names its exception class in `error`."""
+    error = RuntimeError
+
+    def chown(self, path, recursive=False):
+        if not self.root:
+            return
+        if recursive:
+            subprocess.run(["chown", "-R", f"{self.uid}:{self.gid}", path], check=True)
+        else:
+            os.chown(path, self.uid, self.gid)
+
+    def copy_tree(self, src, dest, link=False):
+        """Copy (or hard-link) a data directory; complete or absent (tmp + rename)."""
+        if os.path.exists(dest):
+            shutil.rmtree(dest)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = dest + ".partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        argv = ["cp", "-a"] + (["-l"] if link else ["--reflink=auto"]) + [src, tmp]
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise self.error(f"copy of {src} failed: {r.stderr.strip()[-300:]}")
+        if not link:
+            self.chown(tmp, recursive=True)
+        os.chmod(tmp, 0o700)
+        os.rename(tmp, dest)
