@@ -2,7 +2,6 @@
  * arguments, run the script, map its answer to an enum. The logic and the
  * invariants live in the scripts (lua/<name>.lua). */
 #include "store_int.h"
-#include "store_admit.h"
 #include "store_model.h"
 #include "log.h"
 #include "util.h"
@@ -231,19 +230,6 @@ se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ec
         fc_strlcpy(why, "redis unavailable", wcap);
     }
     if (r) freeReplyObject(r);
-    return st;
-}
-
-ad_status store_admit(store *s, const char *campaign, const char *instance, const char *first_step,
-                      int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields,
-                      char *member, size_t mcap)
-{
-    /* a batch of one (lua/admit_many.lua): the same writes, the same check */
-    ad_status st;
-    char m[1][STORE_TIMER_MAX];
-    if (!store_admit_many(s, campaign, &instance, 1, first_step, deadline_ms, max_parallel, node, fields, &st, m))
-        return AD_ERROR;
-    if (st == AD_OK) fc_strlcpy(member, m[0], mcap);
     return st;
 }
 
