@@ -42,6 +42,14 @@ static store *campaign_c1(const char *prefix, const char *max_parallel, const ch
     return s;
 }
 
+/* f: the fact pairs an admission writes, here f.q_inst=1 (sargs_free it). */
+static void q_inst_fact(sargs *f)
+{
+    sargs_init(f);
+    sargs_add(f, "f.q_inst");
+    sargs_add(f, "1");
+}
+
 /* Campaign c1 (strategy offline, max_parallel 3) with db1..db3 admitted:
  * three outbox entries, due now. */
 static store *admitted3(const char *prefix, char m[3][256])
@@ -132,9 +140,7 @@ static void test_admit_many_up_to_max_parallel(void **state)
     ckeys k;
     store_ckeys(s, "c1", &k);
     sargs f;
-    sargs_init(&f);
-    sargs_add(&f, "f.q_inst");
-    sargs_add(&f, "1");
+    q_inst_fact(&f);
     ad_status st[3];
     char members[3][STORE_TIMER_MAX];
     assert_true(store_admit_many(s, "c1", ids, 3, "preflight", fc_now_ms() + 60000, 2, "t", &f, st, members));
@@ -195,9 +201,7 @@ static void admit_writes(const char *prefix, bool many)
     ckeys k;
     store_ckeys(s, "c1", &k);
     sargs f;
-    sargs_init(&f);
-    sargs_add(&f, "f.q_inst");
-    sargs_add(&f, "1");
+    q_inst_fact(&f);
     int64_t deadline = fc_now_ms() + 60000;
     char member[STORE_TIMER_MAX];
     assert_int_equal(admit1(s, "db1", many, deadline, &f, member), AD_OK);
