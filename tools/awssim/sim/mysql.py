@@ -9,11 +9,9 @@ emulator speaks SQL to a server over its private unix socket as `rdsadmin`
 """
 import logging
 import os
-import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -150,19 +148,7 @@ class MysqlManager(procs.DataDirOwner):
     def __init__(self, home, fsync="off"):
         self.home = home
         self.fsync = fsync
-        self.root = os.geteuid() == 0
-        if self.root:
-            pw = pwd.getpwnam("mysql")
-            self.uid, self.gid = pw.pw_uid, pw.pw_gid
-        else:
-            self.uid, self.gid = os.geteuid(), os.getegid()
-        sock = os.path.join(home, "msock")
-        if len(sock) > 70:
-            sock = tempfile.mkdtemp(prefix="awssim-msock-")
-        os.makedirs(sock, exist_ok=True)
-        os.chmod(sock, 0o700)
-        self.chown(sock)
-        self.sockdir = sock
+        self.own_files("mysql", home, "msock", 70)
         self.template = None
         self._template_lock = threading.Lock()
         self.ca = None   # tls.RdsCa: every server serves TLS with a certificate from it

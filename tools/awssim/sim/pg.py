@@ -11,7 +11,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 from . import procs
@@ -68,19 +67,7 @@ class PgManager(procs.DataDirOwner):
         self.superuser = ADMIN
         self.template_admin = None  # ADMIN when this emulator ran initdb itself
         self.rds_lib = None  # awssim_rds module (sim/rdsext.py), preloaded by every instance
-        self.root = os.geteuid() == 0
-        if self.root:
-            pw = pwd.getpwnam("postgres")
-            self.uid, self.gid = pw.pw_uid, pw.pw_gid
-        else:
-            self.uid, self.gid = os.geteuid(), os.getegid()
-        sock = os.path.join(home, "sock")
-        if len(sock) > 80:
-            sock = tempfile.mkdtemp(prefix="awssim-sock-")
-        os.makedirs(sock, exist_ok=True)
-        os.chmod(sock, 0o700)
-        self.chown(sock)
-        self.sockdir = sock
+        self.own_files("postgres", home, "sock", 80)
         self.ca = None  # tls.RdsCa: when set, every instance serves TLS with a certificate from it
 
     # ------------------------------------------------------------ helpers

@@ -9,10 +9,13 @@ process is ours only when its name matches and its cwd is the directory
 (or, when /proc/<pid>/cwd cannot be read, its command line names it).
 
 DataDirOwner: what both engine managers (pg.py, mysql.py) do with their
-servers' files: chown to the engine's OS user, copy a data directory."""
+servers' files: the engine's OS user and socket directory, chown to that
+user, copy a data directory."""
 import os
+import pwd
 import shutil
 import subprocess
+import tempfile
 
 
 def server_pid(pidfile, prog, datadir):
@@ -43,9 +46,28 @@ def server_pid(pidfile, prog, datadir):
 
 
 class DataDirOwner:
-    """Mixed into an engine manager that sets root (running as root), uid and
-    gid (the engine's OS user) and names its exception class in `error`."""
+    """Mixed into an engine manager that calls own_files() first and names
+    its exception class in `error`."""
     error = RuntimeError
+
+    def own_files(self, user, home, sock_name, sock_max):
+        """Files belong to the OS user `user` when we run as root (root, uid,
+        gid); the servers' unix sockets go in <home>/<sock_name> (sockdir), or
+        in a temporary directory when that path is longer than sock_max (a
+        socket path is short)."""
+        self.root = os.geteuid() == 0
+        if self.root:
+            pw = pwd.getpwnam(user)
+            self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        else:
+            self.uid, self.gid = os.geteuid(), os.getegid()
+        sock = os.path.join(home, sock_name)
+        if len(sock) > sock_max:
+            sock = tempfile.mkdtemp(prefix=f"awssim-{sock_name}-")
+        os.makedirs(sock, exist_ok=True)
+        os.chmod(sock, 0o700)
+        self.chown(sock)
+        self.sockdir = sock
 
     def chown(self, path, recursive=False):
         if not self.root:
