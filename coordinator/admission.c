@@ -1,6 +1,6 @@
 /* admission — admits pending instances, oldest campaign first, while every
  * limit has room: the campaign's max-parallel (re-checked atomically inside
- * lua/admit.lua), the per (account, region) in-flight limit summed over all
+ * lua/admit_many.lua), the per (account, region) in-flight limit summed over all
  * campaigns, and quota headroom: DB instances and manual snapshots from
  * DescribeAccountAttributes minus what in-flight instances may still create
  * (the strategy's descriptor says how many: quota_instances and

@@ -22,13 +22,6 @@
 #define COORD_KAFKA_CHECK_MS 5000 /* /readyz: a Kafka metadata round trip this often */
 #define COORD_KAFKA_CHECK_TIMEOUT_MS 2000
 
-static volatile sig_atomic_t g_stop = 0;
-
-static void on_signal(int sig)
-{
-    if (g_stop) _exit(128 + sig);
-    g_stop = 1;
-}
 
 /* 1 leader, 0 not, -1 redis error (keep the last role until the lease could
  * have expired: the lease itself protects against two leaders acting long). */
@@ -95,7 +88,7 @@ int coord_run(const fc_config *cfg)
     coord c;
     memset(&c, 0, sizeof c);
     c.cfg = *cfg;
-    c.stop = &g_stop;
+    c.stop = fc_stop_flag();
     c.deadline_s = cfg_redrive_deadline_s(cfg); /* FLEETCRYPT_STEP_DEADLINE_MAX_S, else 1800 */
     c.region_limit = (int)cfg->region_inflight;
     c.poll_min_ms = cfg->poll_min_ms;
@@ -104,17 +97,12 @@ int coord_run(const fc_config *cfg)
     rl_cfg_from_config(&c.rate, cfg);
     snprintf(c.token, sizeof c.token, "%s/%016llx", cfg->node_id, (unsigned long long)fc_rand_below(UINT64_MAX));
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    fc_stop_on_signals();
 
     char err[512];
     int rc = 1;
     prom_server *metrics = NULL;
-    for (int i = 0; i < 100 && !c.s && !g_stop; i++) {
+    for (int i = 0; i < 100 && !c.s && !*c.stop; i++) {
         c.s = store_open(cfg, err, sizeof err);
         if (!c.s) fc_sleep_ms(200);
     }
@@ -132,7 +120,7 @@ int coord_run(const fc_config *cfg)
     log_info("coordinator started", "leader_ttl_ms=%lld", (long long)lease_ttl);
     int64_t last_lease = 0, last_cycle = 0, lease_ok_until = 0;
     readiness rd = {.redis_ok = true};
-    while (!g_stop) {
+    while (!*c.stop) {
         int64_t now = fc_mono_ms();
         prom_server_beat(metrics); /* /healthz: this loop still turns */
         int lease_result = 2;

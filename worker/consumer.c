@@ -36,13 +36,6 @@
 #define READY_CHECK_MS 5000
 #define READY_KAFKA_TIMEOUT_MS 2000
 
-static volatile sig_atomic_t g_stop = 0;
-
-static void on_signal(int sig)
-{
-    if (g_stop) _exit(128 + sig); /* second signal: exit now */
-    g_stop = 1;
-}
 
 typedef struct consumer {
     worker *w;
@@ -281,7 +274,7 @@ int worker_run(const fc_config *cfg)
     worker w;
     memset(&w, 0, sizeof w);
     w.cfg = *cfg;
-    w.stop = &g_stop;
+    w.stop = fc_stop_flag();
     step_limits_default(&w.lim);
     w.lim.deadline_cap_s = (int)cfg->step_deadline_max_s; /* 0 = no cap */
     w.lim.grace_ms = cfg->outbox_grace_ms;
@@ -293,12 +286,7 @@ int worker_run(const fc_config *cfg)
         log_error("strategy registry inconsistent", "err=\"%s\"", err);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    fc_stop_on_signals();
 
     consumer c;
     memset(&c, 0, sizeof c);
@@ -346,7 +334,7 @@ int worker_run(const fc_config *cfg)
     size_t high = (size_t)cfg->executors * 4, low = (size_t)cfg->executors;
     log_info("worker started", "executors=%d topic=%s lease_ms=%lld heartbeat_ms=%lld", cfg->executors, c.topic,
              (long long)w.lease_ttl_ms, (long long)(w.lease_ttl_ms / 3));
-    while (!g_stop) {
+    while (!*w.stop) {
         prom_server_beat(metrics); /* /healthz: this loop still turns */
         readiness_check(&c, metrics);
         /* paused, no message comes: look at the pool again soon */
@@ -369,7 +357,7 @@ int worker_run(const fc_config *cfg)
              * and its resume costs up to a second before the next fetch. A
              * pool still full after PAUSE_AFTER_MS (long steps) is paused. */
             int64_t until = fc_mono_ms() + PAUSE_AFTER_MS;
-            while (!g_stop && busy >= high && deferred < DEFERRED_CAP && fc_mono_ms() < until) {
+            while (!*w.stop && busy >= high && deferred < DEFERRED_CAP && fc_mono_ms() < until) {
                 fc_sleep_ms(1);
                 drain_done(&c);
                 pool_counts(c.pool, &busy, &deferred);

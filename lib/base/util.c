@@ -101,3 +101,25 @@ void fc_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+static volatile sig_atomic_t stop_flag = 0;
+
+static void on_stop_signal(int sig)
+{
+    if (stop_flag) _exit(128 + sig); /* second signal: exit now */
+    stop_flag = 1;
+}
+
+volatile sig_atomic_t *fc_stop_flag(void)
+{
+    return &stop_flag;
+}
+
+void fc_stop_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}

@@ -1,8 +1,10 @@
 /* util — small helpers every module needs: clocks, wiping secrets, random
- * numbers, bounded string copy, identifier checks. */
+ * numbers, bounded string copy, identifier checks, a daemon's stop on a
+ * signal. */
 #ifndef FC_UTIL_H
 #define FC_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +27,12 @@ bool fc_valid_db_identifier(const char *s);
 bool fc_valid_campaign_id(const char *s);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void fc_hex(const unsigned char *in, size_t n, char *out);
+/* A daemon's stop request (the worker, the coordinator, kafka-dev): once
+ * fc_stop_on_signals() ran, SIGTERM and SIGINT set the flag fc_stop_flag()
+ * points at (a second one exits at once with 128 + the signal), and SIGPIPE
+ * is ignored. */
+volatile sig_atomic_t *fc_stop_flag(void);
+void fc_stop_on_signals(void);
 
 /* Test-only crash points for the chaos tests: when FLEETCRYPT_TEST_CRASH_DIR
  * names a directory and FLEETCRYPT_TEST_CRASH_AT (comma-separated) lists

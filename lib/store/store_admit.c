@@ -54,3 +54,16 @@ bool store_admit_many(store *s, const char *campaign, const char *const *ids, si
     if (r) freeReplyObject(r);
     return ok;
 }
+
+ad_status store_admit(store *s, const char *campaign, const char *instance, const char *first_step,
+                      int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields,
+                      char *member, size_t mcap)
+{
+    /* a batch of one (lua/admit_many.lua): the same writes, the same check */
+    ad_status st;
+    char m[1][STORE_TIMER_MAX];
+    if (!store_admit_many(s, campaign, &instance, 1, first_step, deadline_ms, max_parallel, node, fields, &st, m))
+        return AD_ERROR;
+    if (st == AD_OK) fc_strlcpy(member, m[0], mcap);
+    return st;
+}

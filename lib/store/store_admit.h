@@ -1,8 +1,7 @@
-/* store_admit — admission in batches: store_admit (store_model.h) for many
- * pending instances of one campaign in one round trip
- * (lua/admit_many.lua: the same per-instance writes and the same atomic
- * max-parallel check before each). The coordinator admits up to a cycle's
- * room at once (coordinator/admission.c). */
+/* store_admit — admission: many pending instances of one campaign in one
+ * round trip (lua/admit_many.lua, with the atomic max-parallel check before
+ * each; store_admit is a batch of one). The coordinator admits up to a
+ * cycle's room at once (coordinator/admission.c). */
 #ifndef FC_STORE_ADMIT_H
 #define FC_STORE_ADMIT_H
 
@@ -21,5 +20,10 @@
 bool store_admit_many(store *s, const char *campaign, const char *const *ids, size_t n, const char *first_step,
                       int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields, ad_status *st,
                       char (*members)[STORE_TIMER_MAX]);
+/* One pending instance: store_admit_many with one id (AD_ERROR on a Redis
+ * error); member (mcap bytes) is its outbox entry when AD_OK. */
+ad_status store_admit(store *s, const char *campaign, const char *instance, const char *first_step,
+                      int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields,
+                      char *member, size_t mcap);
 
 #endif

@@ -69,8 +69,10 @@ int store_campaign_create(store *s, const char *campaign, const char *const *fie
     return rc;
 }
 
-int store_active_claim(store *s, const char *campaign, const char *const *members, int n,
-                       char *cm, size_t cm_cap, char *cc, size_t cc_cap)
+/* Run active_claim.lua / active_release.lua: KEYS P:active-instances,
+ * ARGV campaign then the members. */
+static redisReply *active_script(store *s, const char *name, const char *campaign, const char *const *members,
+                                 int n)
 {
     char ak[STORE_KEY_MAX];
     store_key(s, ak, sizeof ak, "active-instances");
@@ -79,8 +81,15 @@ int store_active_claim(store *s, const char *campaign, const char *const *member
     sargs_add(&args, campaign);
     for (int i = 0; i < n; i++) sargs_add(&args, members[i]);
     const char *keys[] = {ak};
-    redisReply *r = store_script(s, "active_claim", 1, keys, args.n, (const char *const *)args.v);
+    redisReply *r = store_script(s, name, 1, keys, args.n, (const char *const *)args.v);
     sargs_free(&args);
+    return r;
+}
+
+int store_active_claim(store *s, const char *campaign, const char *const *members, int n,
+                       char *cm, size_t cm_cap, char *cc, size_t cc_cap)
+{
+    redisReply *r = active_script(s, "active_claim", campaign, members, n);
     int rc = -1;
     if (r && reply_is_status(r, 0, "ok")) rc = 1;
     else if (r && reply_is_status(r, 0, "conflict")) {
@@ -94,15 +103,7 @@ int store_active_claim(store *s, const char *campaign, const char *const *member
 
 int store_active_release(store *s, const char *campaign, const char *const *members, int n)
 {
-    char ak[STORE_KEY_MAX];
-    store_key(s, ak, sizeof ak, "active-instances");
-    sargs args;
-    sargs_init(&args);
-    sargs_add(&args, campaign);
-    for (int i = 0; i < n; i++) sargs_add(&args, members[i]);
-    const char *keys[] = {ak};
-    redisReply *r = store_script(s, "active_release", 1, keys, args.n, (const char *const *)args.v);
-    sargs_free(&args);
+    redisReply *r = active_script(s, "active_release", campaign, members, n);
     int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     if (r) freeReplyObject(r);
     return rc;
@@ -228,38 +229,6 @@ se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ec
     } else {
         fc_strlcpy(why, "redis unavailable", wcap);
     }
-    if (r) freeReplyObject(r);
-    return st;
-}
-
-ad_status store_admit(store *s, const char *campaign, const char *instance, const char *first_step,
-                      int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields,
-                      char *member, size_t mcap)
-{
-    ckeys k;
-    store_ckeys(s, campaign, &k);
-    char rk[STORE_KEY_MAX];
-    store_rec_key(s, campaign, instance, rk, sizeof rk);
-    sargs a;
-    sargs_init(&a);
-    sargs_addi(&a, fc_now_ms());
-    sargs_add(&a, store_floor(s));
-    sargs_add(&a, first_step);
-    sargs_addi(&a, deadline_ms);
-    sargs_addi(&a, max_parallel);
-    sargs_add(&a, node);
-    int nf = fields ? fields->n / 2 : 0;
-    sargs_addi(&a, nf);
-    for (int i = 0; i < nf * 2; i++) sargs_add(&a, fields->v[i]);
-    const char *keys[] = {rk, k.counts, k.timers, k.events, k.seq, k.campaign};
-    redisReply *r = store_script(s, "admit", 6, keys, a.n, (const char *const *)a.v);
-    sargs_free(&a);
-    ad_status st = AD_ERROR;
-    if (r && reply_is_status(r, 0, "ok")) {
-        st = AD_OK;
-        fc_strlcpy(member, reply_str(r, 2), mcap);
-    } else if (r && reply_is_status(r, 0, "full")) st = AD_FULL;
-    else if (r && reply_is_status(r, 0, "skip")) st = AD_SKIP;
     if (r) freeReplyObject(r);
     return st;
 }

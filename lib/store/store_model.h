@@ -71,9 +71,7 @@ se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ec
 
 /* ---- coordinator ---- */
 typedef enum { AD_OK = 0, AD_FULL, AD_SKIP, AD_ERROR } ad_status;
-ad_status store_admit(store *s, const char *campaign, const char *instance, const char *first_step,
-                      int64_t deadline_ms, int max_parallel, const char *node, const sargs *fields,
-                      char *member, size_t mcap);
+/* store_admit, store_admit_many: store_admit.h */
 /* Returns 1 re-driven, 0 skipped, -1 error. */
 int store_redrive(store *s, const char *campaign, const char *instance, const char *expected_epoch,
                   const char *reason, int64_t deadline_ms, const char *node, bool stuck);

@@ -1,6 +1,6 @@
 /* store_outbox — the outbox protocol, one place: the campaign's timer set
  * P:{C}:timers holds "<instance>|<step>|<attempt>|<epoch>" → due ms. Entries
- * are written by the fenced scripts (admit.lua, step_end.lua, redrive.lua,
+ * are written by the fenced scripts (admit_many.lua, step_end.lua, redrive.lua,
  * approve/pause/retry.lua); the coordinator lists the due ones
  * (store_outbox_due), checks each against the record
  * (store_timer_take, lua/timer_take.lua: emit, postpone while paused, or

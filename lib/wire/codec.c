@@ -76,10 +76,12 @@ void codec_instance_key(const char *campaign, const char *instance, char *out, s
     snprintf(out, cap, "%s/%s", campaign, instance);
 }
 
-static bool pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len, char *err, size_t errcap)
+/* msg packed into a malloc'd buffer; refused when larger than max (0: no
+ * cap). */
+static bool pack(const ProtobufCMessage *msg, size_t max, uint8_t **out, size_t *len, char *err, size_t errcap)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
-    if (n > FC_MAX_MSG_BYTES) {
+    if (max && n > max) {
         snprintf(err, errcap, "message too large (%zu bytes)", n);
         return false;
     }
@@ -108,7 +110,7 @@ bool codec_encode_step(const fc_step_msg *m, uint8_t **out, size_t *len, char *e
     pb.issued_at_ms = m->issued_at_ms;
     pb.origin = (char *)m->origin;
     pb.trace_id = (char *)m->trace_id;
-    return pack(&pb.base, out, len, err, errcap);
+    return pack(&pb.base, FC_MAX_MSG_BYTES, out, len, err, errcap);
 }
 
 bool codec_decode_step(const void *buf, size_t len, fc_step_msg *m, char *err, size_t errcap)
@@ -168,7 +170,7 @@ bool codec_encode_event(const fc_step_event *e, uint8_t **out, size_t *len, char
     pb.ts_ms = e->ts_ms;
     pb.duration_ms = e->duration_ms;
     pb.node = (char *)e->node;
-    return pack(&pb.base, out, len, err, errcap);
+    return pack(&pb.base, FC_MAX_MSG_BYTES, out, len, err, errcap);
 }
 
 bool codec_decode_event(const void *buf, size_t len, fc_step_event *e, char *err, size_t errcap)
@@ -220,16 +222,7 @@ bool codec_encode_dead_letter(const fc_dead_letter *d, uint8_t **out, size_t *le
     pb.node = (char *)d->node;
     /* A dead letter may carry a message up to the broker's limit: no
      * FC_MAX_MSG_BYTES cap here, nothing must be lost. */
-    size_t n = protobuf_c_message_get_packed_size(&pb.base);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) {
-        snprintf(err, errcap, "out of memory");
-        return false;
-    }
-    protobuf_c_message_pack(&pb.base, buf);
-    *out = buf;
-    *len = n;
-    return true;
+    return pack(&pb.base, 0, out, len, err, errcap);
 }
 
 bool codec_decode_dead_letter(const void *buf, size_t len, fc_dead_letter *d, void **arena, char *err, size_t errcap)

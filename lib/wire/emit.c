@@ -25,31 +25,41 @@ void emit_step_fill(fc_step_msg *m, const char *campaign, const char *instance, 
     else snprintf(m->trace_id, sizeof m->trace_id, "%016llx", (unsigned long long)fc_rand_below(UINT64_MAX));
 }
 
+/* A step message as every emit_step* produces it: encoded, for the steps
+ * topic, keyed "campaign/instance". The caller frees buf. */
+typedef struct step_wire {
+    uint8_t *buf;
+    size_t len;
+    char topic[160], key[160];
+} step_wire;
+
+static bool step_wire_make(const fc_config *c, const fc_step_msg *m, step_wire *w, char *err, size_t errcap)
+{
+    w->buf = NULL;
+    w->len = 0;
+    if (!codec_encode_step(m, &w->buf, &w->len, err, errcap)) return false;
+    kafka_topic_name(c, KAFKA_TOPIC_STEPS, w->topic, sizeof w->topic);
+    codec_instance_key(m->campaign, m->instance, w->key, sizeof w->key);
+    return true;
+}
+
 bool emit_step(kafka_producer *p, const fc_config *c, const fc_step_msg *m, int timeout_ms, char *err,
                size_t errcap)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (!codec_encode_step(m, &buf, &len, err, errcap)) return false;
-    char topic[160], key[160];
-    kafka_topic_name(c, KAFKA_TOPIC_STEPS, topic, sizeof topic);
-    codec_instance_key(m->campaign, m->instance, key, sizeof key);
-    bool ok = kafka_produce_sync(p, topic, key, buf, len, NULL, 0, timeout_ms, err, errcap);
-    free(buf);
+    step_wire w;
+    if (!step_wire_make(c, m, &w, err, errcap)) return false;
+    bool ok = kafka_produce_sync(p, w.topic, w.key, w.buf, w.len, NULL, 0, timeout_ms, err, errcap);
+    free(w.buf);
     return ok;
 }
 
 kafka_pending *emit_step_start(kafka_producer *p, const fc_config *c, const fc_step_msg *m, int timeout_ms, char *err,
                                size_t errcap)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (!codec_encode_step(m, &buf, &len, err, errcap)) return NULL;
-    char topic[160], key[160];
-    kafka_topic_name(c, KAFKA_TOPIC_STEPS, topic, sizeof topic);
-    codec_instance_key(m->campaign, m->instance, key, sizeof key);
-    kafka_pending *d = kafka_produce_start(p, topic, key, buf, len, timeout_ms, err, errcap);
-    free(buf); /* copied by librdkafka */
+    step_wire w;
+    if (!step_wire_make(c, m, &w, err, errcap)) return NULL;
+    kafka_pending *d = kafka_produce_start(p, w.topic, w.key, w.buf, w.len, timeout_ms, err, errcap);
+    free(w.buf); /* copied by librdkafka */
     return d;
 }
 
@@ -63,14 +73,10 @@ bool emit_step_wait(kafka_pending *d, const fc_config *c, int timeout_ms, char *
 bool emit_step_notify(kafka_producer *p, const fc_config *c, const fc_step_msg *m, int timeout_ms,
                       kafka_delivered_fn fn, void *ud, char *err, size_t errcap)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (!codec_encode_step(m, &buf, &len, err, errcap)) return false;
-    char topic[160], key[160];
-    kafka_topic_name(c, KAFKA_TOPIC_STEPS, topic, sizeof topic);
-    codec_instance_key(m->campaign, m->instance, key, sizeof key);
-    bool ok = kafka_produce_notify(p, topic, key, buf, len, timeout_ms, fn, ud, err, errcap);
-    free(buf);
+    step_wire w;
+    if (!step_wire_make(c, m, &w, err, errcap)) return false;
+    bool ok = kafka_produce_notify(p, w.topic, w.key, w.buf, w.len, timeout_ms, fn, ud, err, errcap);
+    free(w.buf);
     return ok;
 }
 

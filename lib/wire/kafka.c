@@ -249,8 +249,8 @@ bool kafka_produce_sync(kafka_producer *p, const char *topic, const char *key, c
     return wait_delivery(p, &d, topic, deadline, err, errcap);
 }
 
-kafka_pending *kafka_produce_start(kafka_producer *p, const char *topic, const char *key, const void *val,
-                                   size_t len, int timeout_ms, char *err, size_t errcap)
+/* A delivery record on the heap, for p (NULL, err set, when out of memory). */
+static delivery *delivery_new(kafka_producer *p, char *err, size_t errcap)
 {
     delivery *d = calloc(1, sizeof *d);
     if (!d) {
@@ -258,13 +258,29 @@ kafka_pending *kafka_produce_start(kafka_producer *p, const char *topic, const c
         return NULL;
     }
     d->p = p;
+    return d;
+}
+
+/* Queue a message reporting to the heap record d (delivery_new). False
+ * (err set, d freed) when it could not be queued within timeout_ms. */
+static bool produce_heap(kafka_producer *p, const char *topic, const char *key, const void *val, size_t len,
+                         delivery *d, int timeout_ms, char *err, size_t errcap)
+{
     rd_kafka_resp_err_t e = produce_until(p, topic, key, val, len, NULL, 0, d, fc_mono_ms() + timeout_ms);
     if (e) {
         snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
         free(d);
-        return NULL;
+        return false;
     }
-    return d;
+    return true;
+}
+
+kafka_pending *kafka_produce_start(kafka_producer *p, const char *topic, const char *key, const void *val,
+                                   size_t len, int timeout_ms, char *err, size_t errcap)
+{
+    delivery *d = delivery_new(p, err, errcap);
+    if (!d) return NULL;
+    return produce_heap(p, topic, key, val, len, d, timeout_ms, err, errcap) ? d : NULL;
 }
 
 bool kafka_produce_wait(kafka_pending *d, const char *topic, int timeout_ms, char *err, size_t errcap)
@@ -277,22 +293,12 @@ bool kafka_produce_wait(kafka_pending *d, const char *topic, int timeout_ms, cha
 bool kafka_produce_notify(kafka_producer *p, const char *topic, const char *key, const void *val, size_t len,
                           int timeout_ms, kafka_delivered_fn fn, void *ud, char *err, size_t errcap)
 {
-    delivery *d = calloc(1, sizeof *d);
-    if (!d) {
-        snprintf(err, errcap, "out of memory");
-        return false;
-    }
-    d->p = p;
+    delivery *d = delivery_new(p, err, errcap);
+    if (!d) return false;
     d->heap_notify = true;
     d->fn = fn;
     d->ud = ud;
-    rd_kafka_resp_err_t e = produce_until(p, topic, key, val, len, NULL, 0, d, fc_mono_ms() + timeout_ms);
-    if (e) {
-        snprintf(err, errcap, "produce to %s: %s", topic, rd_kafka_err2str(e));
-        free(d);
-        return false;
-    }
-    return true;
+    return produce_heap(p, topic, key, val, len, d, timeout_ms, err, errcap);
 }
 
 bool kafka_produce_async(kafka_producer *p, const char *topic, const char *key, const void *val,

@@ -18,16 +18,35 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from awsclient_util import clean_env
+
 ACCOUNT = "123456789012"
+AKID = "AKIASTANDIN000000001"     # the one key pair the stand-in knows
+SECRET = "standin/secret/key0000"
+
+
+@pytest.fixture
+def standin():
+    """A started stand-in, stopped after the test."""
+    s = Standin().start()
+    yield s
+    s.stop()
+
+
+def env_for(s, world, **kw):
+    """A clean environment (clean_env) pointed at stand-in s."""
+    return clean_env(world, AWS_ENDPOINT_URL=s.url, **kw)
 
 
 class Standin:
     def __init__(self):
-        self.keys = {"AKIASTANDIN000000001": ("standin/secret/key0000", None)}
+        self.keys = {AKID: (SECRET, None)}
         self.calls = []
         self.faults = {"throttle": 0, "http5xx": 0}
         self.imds_tokens = set()

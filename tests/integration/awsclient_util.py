@@ -3,11 +3,20 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from fclib import REPO
 
 BUILD = os.environ.get("FLEETCRYPT_BUILD_DIR", "build")
 DRIVER = os.path.join(REPO, BUILD, "tests", "fc_aws_call") if not os.path.isabs(BUILD) else \
     os.path.join(BUILD, "tests", "fc_aws_call")
+
+
+@pytest.fixture
+def driver_built():
+    """For a module's pytestmark (pytest.mark.usefixtures): a missing driver is
+    a failure, not a skip (build it: FLEETCRYPT_BUILD_DIR)."""
+    assert os.path.exists(DRIVER), f"{DRIVER} not built"
 
 
 def clean_env(home, **extra):

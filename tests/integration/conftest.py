@@ -6,7 +6,9 @@
   copied for every server that needs a fresh cluster — much faster than initdb.
 - `redis_server`, `kafka_dev`: started per test from the real binaries.
 - emulator fixtures live in fixtures_awssim.py, orchestration ones in
-  fixtures_stack.py; both are imported here so every test sees them.
+  fixtures_stack.py, the C AWS client's `standin` and `driver_built` in
+  awsclient_standin.py and awsclient_util.py; all are imported here so
+  every test sees them.
 """
 import os
 import sys
@@ -25,3 +27,6 @@ try:
 except ImportError as e:
     if "fixtures_stack" not in str(e):
         raise
+# the C AWS client's tests (test_awsclient_*): the loopback stand-in, the driver check
+from awsclient_standin import standin  # noqa: F401,E402
+from awsclient_util import driver_built  # noqa: F401,E402

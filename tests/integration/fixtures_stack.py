@@ -149,6 +149,32 @@ class Stack:
         raise AssertionError(f"campaign {campaign} not done after {timeout}s: {json.dumps(last)}\n"
                              + self.diagnostics())
 
+    def submit_noop(self, campaign, ids, max_parallel):
+        """Submit a `noop` campaign of ids (nothing asks AWS); asserts that the CLI succeeded."""
+        r = self.cli("submit", f"--campaign={campaign}", "--kms-key", "alias/none", "--strategy", "noop",
+                     "--max-parallel", str(max_parallel), "--yes", "-", stdin="\n".join(ids) + "\n")
+        assert r.returncode == 0, r.stderr
+        return r
+
+    def wait_done_count(self, campaign, n, timeout, what):
+        """The campaign's status once at least n of its instances are done."""
+        def enough():
+            st = self.status(campaign)
+            return st if st["counts"].get("done", 0) >= n else None
+        return wait_until(enough, timeout, 0.5, what)
+
+    def lease_key(self, campaign, instance):
+        return f"{self.env['FLEETCRYPT_KEY_PREFIX']}:{{{campaign}}}:lease:{instance}"
+
+    def hold_leases(self, campaign, ids, ms):
+        """Hold the instance leases of ids for ms, as another worker would."""
+        for i in ids:
+            self.redis.cli("SET", self.lease_key(campaign, i), "held-by-the-test", "PX", str(ms))
+
+    def release_leases(self, campaign, ids):
+        for i in ids:
+            self.redis.cli("DEL", self.lease_key(campaign, i))
+
     def diagnostics(self):
         out = []
         for p in self.coordinators[-1:] + self.workers[-2:]:
@@ -176,6 +202,16 @@ class Stack:
 
     def calls(self):
         return self.sim.admin("GET", "/calls")["calls"]
+
+
+def verdicts(stdout):
+    """A dry run's verdict lines (`<id> ok|skipped|failed <why>`) as {id: (verdict, why)}."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1] in ("ok", "skipped", "failed"):
+            out[parts[0]] = (parts[1], parts[2])
+    return out
 
 
 def make_stack(world, sim, **kw):

@@ -9,28 +9,11 @@ import re
 
 import pytest
 
-from awsclient_standin import Standin
-from awsclient_util import DRIVER, call, clean_env, ok
+from awsclient_standin import AKID, SECRET, env_for
+from awsclient_util import call, ok
 
-AKID = "AKIASTANDIN000000001"
-SECRET = "standin/secret/key0000"
-
-
-@pytest.fixture(autouse=True)
-def driver_built():
-    # a missing driver is a failure, not a skip: build it (FLEETCRYPT_BUILD_DIR)
-    assert os.path.exists(DRIVER), f"{DRIVER} not built"
-
-
-@pytest.fixture
-def standin():
-    s = Standin().start()
-    yield s
-    s.stop()
-
-
-def env_for(s, world, **kw):
-    return clean_env(world, AWS_ENDPOINT_URL=s.url, **kw)
+# fixtures of conftest.py: `standin` (awsclient_standin.py), `driver_built` (awsclient_util.py)
+pytestmark = pytest.mark.usefixtures("driver_built")
 
 
 def attempts(s, action):

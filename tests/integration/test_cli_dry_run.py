@@ -3,7 +3,7 @@ every instance — eligible, skipped (already encrypted), failed (not found,
 no logical replication for pg-logical, read replicas) — and enqueues nothing.
 It exits 3 when any instance would fail preflight, 0 when every one is ok or
 skipped (so a CI job can gate on it). Metadata-only emulator instances; no workers."""
-from fixtures_stack import META_TAG
+from fixtures_stack import META_TAG, verdicts
 
 
 def make(stack, ident, key=None, group=None):
@@ -14,15 +14,6 @@ def make(stack, ident, key=None, group=None):
     rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass="db.t3.micro",
                            AllocatedStorage=20, MasterUsername="app", MasterUserPassword="app-password-1",
                            Tags=[META_TAG], **kw)
-
-
-def verdicts(stdout):
-    out = {}
-    for line in stdout.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[1] in ("ok", "skipped", "failed"):
-            out[parts[0]] = (parts[1], parts[2])
-    return out
 
 
 def test_dry_run_prints_verdicts_and_enqueues_nothing(stack):

@@ -19,7 +19,7 @@ import json
 
 from fclib import wait_until
 from fixtures_awssim import psql
-from fixtures_stack import META_TAG
+from fixtures_stack import META_TAG, verdicts
 
 PW = "s3cret-Passw0rd"
 OLD = {"Key": "fleetcrypt-sim:create-time", "Value": "2025-06-01"}   # unencrypted, as before 2026-02-18
@@ -45,15 +45,6 @@ def make_cluster(sim, ident, classes, kms=None, owned=False):
                                Tags=[{"Key": "member", "Value": str(n)}])
         sim.wait_instance(f"{ident}-{n}", timeout=180, rds=rds)
     return cluster(rds, ident)
-
-
-def verdicts(stdout):
-    out = {}
-    for line in stdout.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[1] in ("ok", "skipped", "failed"):
-            out[parts[0]] = (parts[1], parts[2])
-    return out
 
 
 def test_offline_clusters(stack, world):

@@ -38,17 +38,9 @@ def test_successor_produce_failure_is_reemitted(world, awssim):
                                   "FLEETCRYPT_STEP_DEADLINE_MAX_S": "0"})
     try:
         stack.start()
-        for i in HELD:
-            stack.redis.cli("SET", f"fc:{{pf}}:lease:{i}", "held-by-the-test", "PX", "120000")
-        ids = "\n".join(f"pf-{i:04d}" for i in range(N)) + "\n"
-        r = stack.cli("submit", "--campaign=pf", "--kms-key", "alias/none", "--strategy", "noop",
-                      "--max-parallel", str(N), "--yes", "-", stdin=ids)
-        assert r.returncode == 0, r.stderr
-
-        def others_done():
-            st = stack.status("pf")
-            return st if st["counts"].get("done", 0) >= N - len(HELD) else None
-        st = wait_until(others_done, 180, 0.5, "every instance but the held ones done")
+        stack.hold_leases("pf", HELD, 120000)
+        stack.submit_noop("pf", [f"pf-{i:04d}" for i in range(N)], N)
+        st = stack.wait_done_count("pf", N - len(HELD), 180, "every instance but the held ones done")
         held = {i["id"]: i for i in st["instances"] if i["id"] in HELD}
         assert all(i["state"] == "running" and i["step"] == "begin" for i in held.values()), held
         assert GIVEN_UP not in logs(stack.workers)
@@ -56,8 +48,7 @@ def test_successor_produce_failure_is_reemitted(world, awssim):
         for b in BROKERS:
             assert stack.kafka.control(f"down {b} keep").startswith("ok"), b
         try:
-            for i in HELD:
-                stack.redis.cli("DEL", f"fc:{{pf}}:lease:{i}")
+            stack.release_leases("pf", HELD)
             wait_until(lambda: GIVEN_UP in logs(stack.workers) or None, 60, 0.5,
                        "a successor given up on by the worker's producer")
         finally:

@@ -25,7 +25,7 @@ import json
 
 import pytest
 
-from fixtures_stack import META_TAG
+from fixtures_stack import META_TAG, verdicts
 from pglogical_strategy_util import logical_group, run_checked_campaign, split_awssim
 
 split_awssim = split_awssim   # the fixture, imported for pytest
@@ -46,15 +46,6 @@ def make_encrypted(sim, ident, key=None):
                            StorageEncrypted=True, DBParameterGroupName=logical_group(sim),
                            Tags=[META_TAG, {"Key": "team", "Value": "rekey"}], **kw)
     return sim.wait_instance(ident, "available", timeout=60, rds=rds)
-
-
-def verdicts(stdout):
-    out = {}
-    for line in stdout.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[1] in ("ok", "skipped", "failed"):
-            out[parts[0]] = (parts[1], parts[2])
-    return out
 
 
 def emulator_rekey_semantics(sim, other_arn):

@@ -23,20 +23,12 @@ def test_held_leases_do_not_stall_the_partitions(world, awssim):
     stack = make_stack(world, awssim, workers=1, executors=2)
     try:
         stack.start()
-        for i in HELD:
-            stack.redis.cli("SET", f"fc:{{bl}}:lease:{i}", "held-by-the-test", "PX", "600000")
-        ids = "\n".join(f"bl-{i:04d}" for i in range(N)) + "\n"
-        r = stack.cli("submit", "--campaign=bl", "--kms-key", "alias/none", "--strategy", "noop",
-                      "--max-parallel", str(N), "--yes", "-", stdin=ids)
-        assert r.returncode == 0, r.stderr
-
-        def others_done():
-            st = stack.status("bl")
-            return st if st["counts"].get("done", 0) >= N - len(HELD) else None
-        st = wait_until(others_done, 120, 0.5, "every instance but the held ones done while the leases are held")
+        stack.hold_leases("bl", HELD, 600000)
+        stack.submit_noop("bl", [f"bl-{i:04d}" for i in range(N)], N)
+        st = stack.wait_done_count("bl", N - len(HELD), 120,
+                                   "every instance but the held ones done while the leases are held")
         assert st["counts"]["done"] == N - len(HELD), json.dumps(st["counts"])
-        for i in HELD:
-            stack.redis.cli("DEL", f"fc:{{bl}}:lease:{i}")
+        stack.release_leases("bl", HELD)
         st = stack.wait_campaign("bl", 180)
         assert st["counts"]["done"] == N, json.dumps(st["counts"])
     finally:
@@ -52,14 +44,12 @@ def test_redelivery_waits_on_a_live_holder_however_long(world, awssim):
     real cutover) — a `redrive` event here."""
     stack = make_stack(world, awssim, workers=1, executors=2,
                        env_extra={"FLEETCRYPT_STEP_DEADLINE_MAX_S": "600"})
-    lease = "fc:{rd}:lease:rd-0001"
+    lease = stack.lease_key("rd", "rd-0001")
     holder = RedisConn(stack.redis.port)
     try:
         stack.start()
         holder.cmd("SET", lease, "held-by-the-test", "PX", "250")
-        r = stack.cli("submit", "--campaign=rd", "--kms-key", "alias/none", "--strategy", "noop",
-                      "--yes", "-", stdin="rd-0001\n")
-        assert r.returncode == 0, r.stderr
+        stack.submit_noop("rd", ["rd-0001"], 1)
         busy = "lease still busy"
         log = stack.workers[0].log_path
 

@@ -169,6 +169,32 @@ static void test_event_and_dead_letter_roundtrip(void **state)
     free(buf);
 }
 
+/* A dead letter keeps what it carries: no FC_MAX_MSG_BYTES cap on it. */
+static void test_dead_letter_is_not_capped(void **state)
+{
+    (void)state;
+    size_t big = 2 * FC_MAX_MSG_BYTES;
+    char *payload = calloc(1, big);
+    assert_non_null(payload);
+    fc_dead_letter d;
+    memset(&d, 0, sizeof d);
+    strcpy(d.reason, "too large");
+    d.payload = payload;
+    d.payload_len = big;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char err[256] = "";
+    assert_true(codec_encode_dead_letter(&d, &buf, &len, err, sizeof err));
+    assert_true(len > big);
+    fc_dead_letter back;
+    void *arena = NULL;
+    assert_true(codec_decode_dead_letter(buf, len, &back, &arena, err, sizeof err));
+    assert_int_equal(back.payload_len, big);
+    codec_dead_letter_free(arena);
+    free(buf);
+    free(payload);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_garbage_is_refused),
         cmocka_unit_test(test_control_chars_refused),
         cmocka_unit_test(test_event_and_dead_letter_roundtrip),
+        cmocka_unit_test(test_dead_letter_is_not_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,23 +87,36 @@ static char *http_get(int port, const char *path)
     return buf;
 }
 
+/* GET path: the answer holds every one of the NULL-terminated strings. */
+static void __attribute__((sentinel)) expect_get(int port, const char *path, ...)
+{
+    char *body = http_get(port, path);
+    va_list ap;
+    va_start(ap, path);
+    for (const char *want; (want = va_arg(ap, const char *));) assert_non_null(strstr(body, want));
+    va_end(ap);
+    free(body);
+}
+
+/* A server for r on a free loopback port. */
+static prom_server *server_start(prom_registry *r)
+{
+    char err[256];
+    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    return s;
+}
+
 static void test_http_endpoint(void **state)
 {
     (void)state;
     prom_registry *r = prom_registry_new();
     int calls = 0;
     assert_true(prom_add_collector(r, collect, &calls));
-    char err[256];
-    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
-    assert_non_null(s);
-    char *body = http_get(prom_server_port(s), "/metrics");
-    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
-    assert_non_null(strstr(body, "text/plain; version=0.0.4"));
-    assert_non_null(strstr(body, "fc_collected 1\n"));
-    free(body);
-    body = http_get(prom_server_port(s), "/other");
-    assert_non_null(strstr(body, "404"));
-    free(body);
+    prom_server *s = server_start(r);
+    expect_get(prom_server_port(s), "/metrics", "HTTP/1.1 200 OK", "text/plain; version=0.0.4", "fc_collected 1\n",
+               NULL);
+    expect_get(prom_server_port(s), "/other", "404", NULL);
     prom_server_stop(s);
     prom_registry_free(r);
 }
@@ -112,26 +125,17 @@ static void test_healthz_follows_heartbeat(void **state)
 {
     (void)state;
     prom_registry *r = prom_registry_new();
-    char err[256];
-    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
-    assert_non_null(s);
+    prom_server *s = server_start(r);
     int port = prom_server_port(s);
     /* no beat yet: the main loop has not run */
-    char *body = http_get(port, "/healthz");
-    assert_non_null(strstr(body, "HTTP/1.1 503"));
-    free(body);
+    expect_get(port, "/healthz", "HTTP/1.1 503", NULL);
     prom_server_beat(s);
-    body = http_get(port, "/healthz");
-    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
-    free(body);
+    expect_get(port, "/healthz", "HTTP/1.1 200 OK", NULL);
     /* a beat older than the bound: the loop is stuck */
     prom_server_set_live_bound(s, 1);
     prom_server_beat(s);
     usleep(20000);
-    body = http_get(port, "/healthz");
-    assert_non_null(strstr(body, "HTTP/1.1 503"));
-    assert_non_null(strstr(body, "main loop"));
-    free(body);
+    expect_get(port, "/healthz", "HTTP/1.1 503", "main loop", NULL);
     prom_server_stop(s);
     prom_registry_free(r);
 }
@@ -140,22 +144,13 @@ static void test_readyz_reports_cached_state(void **state)
 {
     (void)state;
     prom_registry *r = prom_registry_new();
-    char err[256];
-    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
-    assert_non_null(s);
+    prom_server *s = server_start(r);
     int port = prom_server_port(s);
-    char *body = http_get(port, "/readyz");
-    assert_non_null(strstr(body, "HTTP/1.1 503"));
-    free(body);
+    expect_get(port, "/readyz", "HTTP/1.1 503", NULL);
     prom_server_set_ready(s, true, NULL);
-    body = http_get(port, "/readyz");
-    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
-    free(body);
+    expect_get(port, "/readyz", "HTTP/1.1 200 OK", NULL);
     prom_server_set_ready(s, false, "redis unreachable");
-    body = http_get(port, "/readyz?verbose");
-    assert_non_null(strstr(body, "HTTP/1.1 503"));
-    assert_non_null(strstr(body, "redis unreachable"));
-    free(body);
+    expect_get(port, "/readyz?verbose", "HTTP/1.1 503", "redis unreachable", NULL);
     prom_server_stop(s);
     prom_registry_free(r);
 }
@@ -164,9 +159,7 @@ static void test_draining_is_alive_not_ready(void **state)
 {
     (void)state;
     prom_registry *r = prom_registry_new();
-    char err[256];
-    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
-    assert_non_null(s);
+    prom_server *s = server_start(r);
     int port = prom_server_port(s);
     prom_server_set_live_bound(s, 1);
     prom_server_beat(s);
@@ -175,13 +168,8 @@ static void test_draining_is_alive_not_ready(void **state)
      * is no reason to restart the process while it checkpoints */
     prom_server_set_draining(s);
     usleep(20000);
-    char *body = http_get(port, "/healthz");
-    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
-    free(body);
-    body = http_get(port, "/readyz");
-    assert_non_null(strstr(body, "HTTP/1.1 503"));
-    assert_non_null(strstr(body, "shutting down"));
-    free(body);
+    expect_get(port, "/healthz", "HTTP/1.1 200 OK", NULL);
+    expect_get(port, "/readyz", "HTTP/1.1 503", "shutting down", NULL);
     prom_server_stop(s);
     prom_registry_free(r);
 }
@@ -222,9 +210,7 @@ static void test_probes_answer_during_slow_scrape(void **state)
     prom_registry *r = prom_registry_new();
     gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     assert_true(prom_add_collector(r, slow_collect, &g));
-    char err[256];
-    prom_server *s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
-    assert_non_null(s);
+    prom_server *s = server_start(r);
     prom_server_beat(s);
     prom_server_set_ready(s, true, NULL);
     scrape_arg a = {.port = prom_server_port(s)};
@@ -234,12 +220,8 @@ static void test_probes_answer_during_slow_scrape(void **state)
     while (!g.entered) pthread_cond_wait(&g.cv, &g.mu);
     pthread_mutex_unlock(&g.mu);
     /* the scrape is inside its collector: the probes still answer */
-    char *body = http_get(prom_server_port(s), "/healthz");
-    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
-    free(body);
-    body = http_get(prom_server_port(s), "/readyz");
-    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
-    free(body);
+    expect_get(prom_server_port(s), "/healthz", "HTTP/1.1 200 OK", NULL);
+    expect_get(prom_server_port(s), "/readyz", "HTTP/1.1 200 OK", NULL);
     pthread_mutex_lock(&g.mu);
     g.open = true;
     pthread_cond_broadcast(&g.cv);

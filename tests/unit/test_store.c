@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "redis_fixture.h"
+#include "store_admit.h"
 #include "store_model.h"
 #include "store_test.h"
 

@@ -36,12 +36,6 @@
 #define MAX_BROKERS 16
 #define MAX_TOPICS 64
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig)
-{
-    if (g_stop) _exit(128 + sig); /* second signal: exit now */
-    g_stop = 1;
-}
 
 typedef struct devcluster {
     rd_kafka_t *rk;
@@ -282,11 +276,8 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < FC_ARRAY_LEN(suffixes) && dc.ngroups < 8; s++)
         snprintf(dc.groups[dc.ngroups++], sizeof dc.groups[0], "%s-%s", prefix, suffixes[s]);
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    volatile sig_atomic_t *stop = fc_stop_flag();
+    fc_stop_on_signals();
 
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -343,7 +334,7 @@ int main(int argc, char **argv)
         rename(tmp, info_file);
     }
 
-    while (!g_stop) {
+    while (!*stop) {
         struct pollfd pfd = {.fd = lfd, .events = POLLIN};
         int r = poll(&pfd, 1, 250);
         if (r > 0) {

@@ -1,9 +1,10 @@
--- admit_many: admit.lua for a batch of one campaign's pending instances in
--- one round trip (the coordinator's admission, coordinator/admission.c).
--- Each record is admitted exactly as admit.lua does it (first step, fresh
--- epoch, outbox entry due now, counters, event), in order, until the
--- campaign has max_parallel instances in flight (checked before each one,
--- atomically: two coordinators overlapping for a moment cannot over-admit).
+-- admit_many: move pending instances of one campaign to running at the
+-- strategy's first step, in order, in one round trip (the coordinator's
+-- admission, coordinator/admission.c; store_admit is a batch of one). Each
+-- record gets a fresh epoch, its first step message in the outbox due now,
+-- the counters and an 'admitted' event, until the campaign has max_parallel
+-- instances in flight (checked before each one, atomically: two coordinators
+-- overlapping for a moment cannot over-admit).
 -- KEYS[1] counts, [2] timers, [3] events, [4] seq, [5] campaign,
 --      [6..] one record per candidate
 -- ARGV[1] now_ms, [2] floor, [3] first step, [4] deadline_ms, [5] max_parallel,

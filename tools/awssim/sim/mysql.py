@@ -9,11 +9,9 @@ emulator speaks SQL to a server over its private unix socket as `rdsadmin`
 """
 import logging
 import os
-import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -144,34 +142,16 @@ def available():
     return os.path.exists(MARIADBD) and os.path.exists(INSTALL_DB)
 
 
-class MysqlManager:
+class MysqlManager(procs.DataDirOwner):
+    error = MyError
+
     def __init__(self, home, fsync="off"):
         self.home = home
         self.fsync = fsync
-        self.root = os.geteuid() == 0
-        if self.root:
-            pw = pwd.getpwnam("mysql")
-            self.uid, self.gid = pw.pw_uid, pw.pw_gid
-        else:
-            self.uid, self.gid = os.geteuid(), os.getegid()
-        sock = os.path.join(home, "msock")
-        if len(sock) > 70:
-            sock = tempfile.mkdtemp(prefix="awssim-msock-")
-        os.makedirs(sock, exist_ok=True)
-        os.chmod(sock, 0o700)
-        self.chown(sock)
-        self.sockdir = sock
+        self.own_files("mysql", home, "msock", 70)
         self.template = None
         self._template_lock = threading.Lock()
         self.ca = None   # tls.RdsCa: every server serves TLS with a certificate from it
-
-    def chown(self, path, recursive=False):
-        if not self.root:
-            return
-        if recursive:
-            subprocess.run(["chown", "-R", f"{self.uid}:{self.gid}", path], check=True)
-        else:
-            os.chown(path, self.uid, self.gid)
 
     def run(self, argv, check=True, timeout=600):
         kw = {"user": self.uid, "group": self.gid, "extra_groups": []} if self.root else {}
@@ -207,22 +187,6 @@ class MysqlManager:
     def new_datadir(self, dest):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         self.copy_tree(self.ensure_template(), dest)
-
-    def copy_tree(self, src, dest, link=False):
-        if os.path.exists(dest):
-            shutil.rmtree(dest)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        tmp = dest + ".partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        argv = ["cp", "-a"] + (["-l"] if link else ["--reflink=auto"]) + [src, tmp]
-        r = subprocess.run(argv, capture_output=True, text=True)
-        if r.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise MyError(f"copy of {src} failed: {r.stderr.strip()[-300:]}")
-        if not link:
-            self.chown(tmp, recursive=True)
-        os.chmod(tmp, 0o700)
-        os.rename(tmp, dest)
 
     def clean_copy(self, dest, drop_binlogs=False):
         """A copied data dir, startable on its own: no pid file, no replication

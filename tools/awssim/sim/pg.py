@@ -11,7 +11,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 from . import procs
@@ -55,7 +54,9 @@ def qlit(s):
     return "'" + str(s).replace("'", "''") + "'"
 
 
-class PgManager:
+class PgManager(procs.DataDirOwner):
+    error = PgError
+
     def __init__(self, home, pg_bin, template=None, fsync="off", superuser="postgres"):
         self.home = home
         self.bin = pg_bin
@@ -66,30 +67,10 @@ class PgManager:
         self.superuser = ADMIN
         self.template_admin = None  # ADMIN when this emulator ran initdb itself
         self.rds_lib = None  # awssim_rds module (sim/rdsext.py), preloaded by every instance
-        self.root = os.geteuid() == 0
-        if self.root:
-            pw = pwd.getpwnam("postgres")
-            self.uid, self.gid = pw.pw_uid, pw.pw_gid
-        else:
-            self.uid, self.gid = os.geteuid(), os.getegid()
-        sock = os.path.join(home, "sock")
-        if len(sock) > 80:
-            sock = tempfile.mkdtemp(prefix="awssim-sock-")
-        os.makedirs(sock, exist_ok=True)
-        os.chmod(sock, 0o700)
-        self.chown(sock)
-        self.sockdir = sock
+        self.own_files("postgres", home, "sock", 80)
         self.ca = None  # tls.RdsCa: when set, every instance serves TLS with a certificate from it
 
     # ------------------------------------------------------------ helpers
-    def chown(self, path, recursive=False):
-        if not self.root:
-            return
-        if recursive:
-            subprocess.run(["chown", "-R", f"{self.uid}:{self.gid}", path], check=True)
-        else:
-            os.chown(path, self.uid, self.gid)
-
     def run(self, argv, check=True, timeout=600, input=None):
         kw = {}
         if self.root:
@@ -146,23 +127,6 @@ class PgManager:
                 os.unlink(os.path.join(dest, f))
             except FileNotFoundError:
                 pass
-
-    def copy_tree(self, src, dest, link=False):
-        """Copy (or hard-link) a data directory; complete or absent (tmp + rename)."""
-        if os.path.exists(dest):
-            shutil.rmtree(dest)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        tmp = dest + ".partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        argv = ["cp", "-a"] + (["-l"] if link else ["--reflink=auto"]) + [src, tmp]
-        r = subprocess.run(argv, capture_output=True, text=True)
-        if r.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise PgError(f"copy of {src} failed: {r.stderr.strip()[-300:]}")
-        if not link:
-            self.chown(tmp, recursive=True)
-        os.chmod(tmp, 0o700)
-        os.rename(tmp, dest)
 
     def clean_copy(self, dest, keep_logs=False):
         """Make a copied data dir startable on its own: no lock file. Snapshots

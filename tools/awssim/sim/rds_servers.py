@@ -85,28 +85,24 @@ def start_server(world, store, inst):
     d = inst["pg"]["dir"]
     port = inst["pg"].get("port") or free_port()
     if is_my(inst):
-        try:
-            pid = rds_mysql.start(world, store, inst, port)
-        except MyError:
-            port = free_port()   # the remembered port may be taken now
-            pid = rds_mysql.start(world, store, inst, port)
+        failed = MyError
+
+        def launch(p):
+            return rds_mysql.start(world, store, inst, p)
+    else:
+        failed = PgError
         with world.lock:
-            inst["pg"].update({"port": port, "pid": pid, "up": True})
-            inst["applied_static"] = member_static(store, inst)
-            inst["param_status"] = "in-sync"
-        world.mark_dirty()
-        sync_endpoint(world, store, inst["id"])
-        return
-    with world.lock:
-        settings = pg_settings(store, inst)
+            settings = pg_settings(store, inst)
+
+        def launch(p):
+            pgm.configure(d, p, settings)
+            return pgm.start(d, os.path.join(os.path.dirname(d), "startup.log"))
     try:
-        pgm.configure(d, port, settings)
-        pid = pgm.start(d, os.path.join(os.path.dirname(d), "startup.log"))
-    except PgError:
+        pid = launch(port)
+    except failed:
         # the remembered port may be taken now: one more try on a fresh one
         port = free_port()
-        pgm.configure(d, port, settings)
-        pid = pgm.start(d, os.path.join(os.path.dirname(d), "startup.log"))
+        pid = launch(port)
     with world.lock:
         inst["pg"].update({"port": port, "pid": pid, "up": True})
         inst["applied_static"] = member_static(store, inst)

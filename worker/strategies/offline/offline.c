@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOST_LEASE(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
-
 #define ST_AVAILABLE awsstep_st_available
 #define ST_BAD_DB awsstep_st_bad_db
 static const char *const ST_PARKED[] = {"available", "stopped", NULL};
@@ -53,7 +51,7 @@ static step_rc record_master_secret(step_ctx *ctx, step_result *res, aws_client 
 static step_rc s_preflight(step_ctx *ctx, step_result *res)
 {
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     const char *id = step_ctx_instance(ctx);
     rds_instance *i = NULL;
     aws_error e;
@@ -136,7 +134,7 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
     if (step_ctx_fact(ctx, "renamed_at"))
         return awsstep_await(ctx, res, "db", ret, "renamed_at", ST_PARKED, ST_BAD_DB, &v);
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     const char *id = step_ctx_instance(ctx);
     rds_instance *i = NULL;
     aws_error e;
@@ -151,7 +149,7 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
     if (!strcmp(i->status, "available")) {
         if (!step_ctx_lease_ok(ctx)) {
             rds_instance_free(i);
-            return LOST_LEASE(res);
+            return LEASE_LOST(res);
         }
         rds_modify_instance_opts o;
         rds_modify_instance_opts_init(&o);
@@ -176,7 +174,7 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
         /* a stopped instance cannot be renamed: start it first */
         if (!step_ctx_lease_ok(ctx)) {
             rds_instance_free(i);
-            return LOST_LEASE(res);
+            return LEASE_LOST(res);
         }
         aws_error_clear(&e);
         if (rds_start_db_instance(c, id, NULL, &e) || !strcmp(e.code, "InvalidDBInstanceState")) {
@@ -205,7 +203,7 @@ static step_rc s_stop_source(step_ctx *ctx, step_result *res)
     if (step_ctx_fact(ctx, "stop_at"))
         return awsstep_await(ctx, res, "db", ret, "stop_at", ST_STOPPED, ST_BAD_DB, &v);
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -219,7 +217,7 @@ static step_rc s_stop_source(step_ctx *ctx, step_result *res)
     } else if (!strcmp(i->status, "available")) {
         if (!step_ctx_lease_ok(ctx)) {
             rds_instance_free(i);
-            return LOST_LEASE(res);
+            return LEASE_LOST(res);
         }
         aws_error_clear(&e);
         if (rds_stop_db_instance(c, ret, NULL, NULL, &e)) {
@@ -306,7 +304,7 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
         return STEP_OK;
     }
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -350,7 +348,7 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
         return rc == STEP_OK ? awscluster_tag(ctx, res, ret, "retired-source") : rc;
     }
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
              step_ctx_campaign_field(ctx, "account"), ret);
     aws_tag tags[4];
@@ -358,7 +356,7 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
     fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
     fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
     nt++;
-    if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
     aws_error e;
     aws_error_clear(&e);
     if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource");
@@ -382,7 +380,7 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
     if (prc != STEP_OK) return prc;
     if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return STEP_OK;
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     const char *sfx[] = {"snap", "enc"};
     for (size_t k = 0; k < 2; k++) {
         char id[64];
@@ -390,7 +388,7 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
         char fact[32];
         snprintf(fact, sizeof fact, "deleted_%s", sfx[k]);
         if (step_ctx_fact(ctx, fact)) continue;
-        if (!step_ctx_lease_ok(ctx)) return LOST_LEASE(res);
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
         aws_error e;
         aws_error_clear(&e);
         if (!rds_delete_db_snapshot(c, id, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {

@@ -7,9 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LEASE_LOST(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
-#define NO_CLIENT(res) (snprintf((res)->reason, sizeof (res)->reason, "no AWS client"), STEP_RETRY)
-
 static step_rc wait_for(step_result *res, int ms, const char *fmt, const char *a, const char *b)
 {
     res->wait_ms = ms;

@@ -89,7 +89,7 @@ step_rc awsstep_promote_target(step_ctx *ctx, step_result *res, const char *id)
 {
     if (step_ctx_fact(ctx, "target_promoted")) return STEP_OK;
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (snprintf(res->reason, sizeof res->reason, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     aws_error e;
     aws_error_clear(&e);
     rds_instance *i = NULL;
@@ -208,9 +208,6 @@ const char *const awsstep_st_available[] = {"available", NULL};
 const char *const awsstep_st_bad_db[] = {"failed", "incompatible-restore", "incompatible-parameters",
                                          "inaccessible-encryption-credentials", "storage-full", NULL};
 const char *const awsstep_st_bad_snap[] = {"failed", "error", NULL};
-
-#define LEASE_LOST(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
-#define NO_CLIENT(res) (snprintf((res)->reason, sizeof (res)->reason, "no AWS client"), STEP_RETRY)
 
 void awsstep_sgs_text(const rds_instance *i, char *out, size_t cap)
 {

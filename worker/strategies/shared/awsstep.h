@@ -7,6 +7,13 @@
 #include "rds.h"
 #include "step.h"
 
+#include <stdio.h>
+
+/* A step that cannot act on this attempt (its instance lease was lost, or
+ * no AWS client): RETRY with that reason. */
+#define LEASE_LOST(res) (snprintf((res)->reason, sizeof (res)->reason, "lease lost"), STEP_RETRY)
+#define NO_CLIENT(res) (snprintf((res)->reason, sizeof (res)->reason, "no AWS client"), STEP_RETRY)
+
 /* Map a failed AWS call to RETRY (throttling, transient) or FAIL (auth,
  * permanent, not found), with "what: code: message" as the reason. */
 step_rc awsstep_fail(step_result *res, const aws_error *e, const char *what);
