@@ -30,3 +30,34 @@ except ImportError as e:
 # the C AWS client's tests (test_awsclient_*): the loopback stand-in, the driver check
 from awsclient_standin import standin  # noqa: F401,E402
 from awsclient_util import driver_built  # noqa: F401,E402
+
+
+# With `tests/run`'s two processes (pytest-xdist, whole files per process),
+# files are handed out in collection order: a long file collected last leaves
+# one process running alone at the end. Longest first (rough seconds of a
+# file on the 2-core CI machine, from a full run's --durations) keeps both
+# busy; files not listed follow in their usual order. Order only: no test
+# depends on another file's.
+FILE_SECONDS = {
+    "test_pglogical_strategy_abort.py": 350,
+    "test_pglogical_cutover_resume.py": 170,
+    "test_chaos_short.py": 120,
+    "test_demo.py": 115,
+    "test_pglogical_prepared.py": 100,
+    "test_pglogical_faults.py": 90,
+    "test_pglogical_timescale.py": 80,
+    "test_orch_resilience.py": 80,
+    "test_pglogical_strategy_parity.py": 70,
+    "test_orch_campaign.py": 70,
+    "test_cli_ops.py": 60,
+    "test_master_secret_rotation.py": 60,
+    "test_pglogical_clusters.py": 60,
+    "test_worker_busy_leases.py": 50,
+}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    order = {}
+    for i, item in enumerate(items):
+        order.setdefault(item.fspath.basename, i)
+    items.sort(key=lambda it: (-FILE_SECONDS.get(it.fspath.basename, 0), order[it.fspath.basename]))
