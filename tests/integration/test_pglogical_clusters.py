@@ -394,3 +394,80 @@ def test_pglogical_cluster_abort(stack, awssim, world):
     assert objs == [], f"fleetcrypt objects left on the source: {objs}"
     have = seqs(port)
     assert not sorted(set(w.numbers()) - set(have)) and len(have) == len(set(have))
+
+
+def user_params(rds, group):
+    return {p["ParameterName"]: p.get("ParameterValue") for p in
+            rds.describe_db_cluster_parameters(DBClusterParameterGroupName=group, Source="user")["Parameters"]}
+
+
+def test_pglogical_cluster_allow_reboot(stack, awssim, world):
+    """A cluster whose cluster parameter group (shared with another cluster)
+    lacks rds.logical_replication=1: without --allow-reboot the instance fails
+    naming the parameter and the source is untouched; with it fleetcrypt puts
+    the value in its own copy of the group (the shared group is never
+    edited), switches the source cluster to the copy, reboots the writer,
+    and the campaign ends done with every row; the new cluster has the
+    source's original group, the retired source gets it back and the copy is
+    deleted."""
+    sim = awssim
+    rds = sim.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    shared = "pgc-shared"
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=shared,
+                                          DBParameterGroupFamily="aurora-postgresql15", Description="shared")
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=shared, Parameters=[
+        {"ParameterName": "log_min_duration_statement", "ParameterValue": "5000", "ApplyMethod": "immediate"}])
+    ident = "pgc-rb"
+    rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername=MASTER,
+                          MasterUserPassword=PASSWORD, DatabaseName="app", DBClusterParameterGroupName=shared,
+                          Tags=[OLD])
+    wait_until(lambda: cluster(rds, ident)["Status"] == "available", 180, 0.2, f"cluster {ident}")
+    rds.create_db_instance(DBInstanceIdentifier=f"{ident}-0", DBClusterIdentifier=ident, Engine="aurora-postgresql",
+                           DBInstanceClass="db.r6g.large")
+    sim.wait_instance(f"{ident}-0", timeout=300, rds=rds)
+    # another cluster on the same group (metadata only)
+    rds.create_db_cluster(DBClusterIdentifier="pgc-rb-other", Engine="aurora-postgresql", MasterUsername=MASTER,
+                          MasterUserPassword=PASSWORD, DBClusterParameterGroupName=shared,
+                          Tags=[OLD, {"Key": "fleetcrypt-sim:metadata-only", "Value": "true"}])
+    port = cluster(rds, ident)["Port"]
+    assert csql(port, "SHOW wal_level") != "logical"
+    csql(port, "CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 500)")
+    before = user_params(rds, shared)
+    key = stack.make_key()["Arn"]
+    if SCALE > 0:
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+    stack.start()
+
+    submit(stack, "pgcrb0", key, [ident], world)
+    st = wait_terminal(stack, "pgcrb0", timeout=300)
+    row = st["instances"][0]
+    assert row["state"] == "failed" and "rds.logical_replication" in row.get("error", "") \
+        and "--allow-reboot" in row.get("error", ""), row
+    c = cluster(rds, ident)
+    assert c["DBClusterParameterGroup"] == shared and user_params(rds, shared) == before, c
+    assert not [g for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+                if g["DBClusterParameterGroupName"].startswith("fc-")]
+
+    submit(stack, "pgcrb1", key, [ident], world, "--allow-reboot")
+    st = wait_terminal(stack, "pgcrb1", timeout=420)
+    row = st["instances"][0]
+    assert row["state"] == "done", row
+    c = cluster(rds, ident)
+    assert c["KmsKeyId"] == key and c["Port"] == port, c
+    assert c["DBClusterParameterGroup"] == shared, c["DBClusterParameterGroup"]
+    assert csql(port, "SELECT count(*) FROM t") == "500"
+    # the shared group was never edited; the other cluster still uses it
+    assert user_params(rds, shared) == before
+    assert cluster(rds, "pgc-rb-other")["DBClusterParameterGroup"] == shared
+    # the writer was rebooted by fleetcrypt (an event on the source writer)
+    ev = rds.describe_events(SourceType="db-instance", Duration=10000)["Events"]
+    assert any(e["Message"] == "DB instance restarted" for e in ev), [e["Message"] for e in ev][-10:]
+    retired = [x for x in rds.describe_db_clusters()["DBClusters"]
+               if tags_of(rds, x["DBClusterArn"]).get("fleetcrypt:original-id") == ident
+               and tags_of(rds, x["DBClusterArn"]).get("fleetcrypt:role") == "retired-source"]
+    assert len(retired) == 1 and retired[0]["DBClusterParameterGroup"] == shared, retired
+    # fleetcrypt's copy of the group is gone
+    assert not [g["DBClusterParameterGroupName"] for g in
+                rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+                if g["DBClusterParameterGroupName"].startswith("fc-")]
