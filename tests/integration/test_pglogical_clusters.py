@@ -471,3 +471,39 @@ def test_pglogical_cluster_allow_reboot(stack, awssim, world):
     assert not [g["DBClusterParameterGroupName"] for g in
                 rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
                 if g["DBClusterParameterGroupName"].startswith("fc-")]
+
+
+def test_pglogical_cluster_owned_key_restore_refused(stack, awssim, world):
+    """Whether AWS restores a cluster snapshot encrypted with an AWS owned key
+    under a customer managed key is not documented (docs/clusters.md,
+    *AWS owned keys*). With the emulator told to refuse it
+    (owned_key_restore=refuse), a --rekey campaign over such a cluster ends
+    failed with a reason that says so and names the way left (a new cluster
+    filled by logical replication with initial copy), and abort leaves the
+    source as it was: its key, no fleetcrypt object, no snapshot, no cluster."""
+    sim = awssim
+    rds = sim.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    ident, camp = "pgc-ow", "pgcow"
+    src = make_cluster(sim, ident, ["db.r6g.large"], owned=True)
+    assert src["StorageEncrypted"] is True and "KmsKeyId" not in src, src
+    port = src["Port"]
+    csql(port, "CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)")
+    key = stack.make_key()["Arn"]
+    sim.admin("POST", "/config", {"owned_key_restore": "refuse"})
+    try:
+        stack.start()
+        submit(stack, camp, key, [ident], world, "--rekey")
+        st = wait_terminal(stack, camp, timeout=600)
+    finally:
+        sim.admin("POST", "/config", {"owned_key_restore": "allow"})
+    row = st["instances"][0]
+    err = row.get("error") or ""
+    assert row["state"] == "failed", row
+    assert "the source is encrypted with an AWS owned key and AWS refused" in err and "initial copy" in err, err
+    c = cluster(rds, ident)
+    assert c["StorageEncrypted"] is True and "KmsKeyId" not in c and c["Port"] == port, c
+    assert csql(port, "SELECT count(*) FROM t") == "50"
+    assert [x for x in csql(port, FC_OBJECTS).split("\n") if x] == []
+    assert fleetcrypt_aws_leftovers(rds, camp, []) == []
