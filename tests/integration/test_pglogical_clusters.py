@@ -406,10 +406,11 @@ def test_pglogical_cluster_allow_reboot(stack, awssim, world):
     lacks rds.logical_replication=1: without --allow-reboot the instance fails
     naming the parameter and the source is untouched; with it fleetcrypt puts
     the value in its own copy of the group (the shared group is never
-    edited), switches the source cluster to the copy, reboots the writer,
-    and the campaign ends done with every row; the new cluster has the
-    source's original group, the retired source gets it back and the copy is
-    deleted."""
+    edited), switches the source cluster to the copy, reboots the writer;
+    aborted at approval the source gets its own group back and the copy is
+    deleted; run again the campaign ends done with every row, the new
+    cluster and the retired source have the source's original group and the
+    copy is deleted."""
     sim = awssim
     rds = sim.client("rds")
     sim.admin("POST", "/config", {"time_scale": 0})
@@ -449,8 +450,27 @@ def test_pglogical_cluster_allow_reboot(stack, awssim, world):
     assert not [g for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
                 if g["DBClusterParameterGroupName"].startswith("fc-")]
 
+    def closed(camp):   # a finished campaign lets go of the cluster once the coordinator closes it
+        wait_until(lambda: stack.status(camp)["state"] in ("done", "aborted", "failed"), 120, 0.5, f"{camp} closed")
+
+    closed("pgcrb0")
+    # abort after the switch to the copy and the reboot: the source gets its own group back, the copy is deleted
+    submit(stack, "pgcrb2", key, [ident], world, "--allow-reboot", "--cutover", "approve")
+    wait_until(lambda: instance_state(stack, "pgcrb2", ident)["state"] in ("waiting_approval", "failed", "aborted"),
+               600, 0.5, "waiting for approval")
+    assert instance_state(stack, "pgcrb2", ident)["state"] == "waiting_approval", instance_state(stack, "pgcrb2", ident)
+    assert cluster(rds, ident)["DBClusterParameterGroup"] == "fc-pgcrb2-pgc-rb-cpg"
+    assert stack.cli("abort", "pgcrb2", ident).returncode == 0
+    row = wait_terminal(stack, "pgcrb2", timeout=600)["instances"][0]
+    assert row["state"] == "aborted", row
+    assert cluster(rds, ident)["DBClusterParameterGroup"] == shared and user_params(rds, shared) == before
+    assert not [g for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+                if g["DBClusterParameterGroupName"].startswith("fc-")]
+    assert [x for x in csql(port, FC_OBJECTS).split("\n") if x] == []
+
+    closed("pgcrb2")
     submit(stack, "pgcrb1", key, [ident], world, "--allow-reboot")
-    st = wait_terminal(stack, "pgcrb1", timeout=420)
+    st = wait_terminal(stack, "pgcrb1", timeout=600)
     row = st["instances"][0]
     assert row["state"] == "done", row
     c = cluster(rds, ident)
@@ -462,7 +482,8 @@ def test_pglogical_cluster_allow_reboot(stack, awssim, world):
     assert cluster(rds, "pgc-rb-other")["DBClusterParameterGroup"] == shared
     # the writer was rebooted by fleetcrypt (an event on the source writer)
     ev = rds.describe_events(SourceType="db-instance", Duration=10000)["Events"]
-    assert any(e["Message"] == "DB instance restarted" for e in ev), [e["Message"] for e in ev][-10:]
+    assert any(e["Message"] == "DB instance restarted" and e["SourceIdentifier"] == f"{ident}-0" for e in ev), \
+        [(e["SourceIdentifier"], e["Message"]) for e in ev][-10:]
     retired = [x for x in rds.describe_db_clusters()["DBClusters"]
                if tags_of(rds, x["DBClusterArn"]).get("fleetcrypt:original-id") == ident
                and tags_of(rds, x["DBClusterArn"]).get("fleetcrypt:role") == "retired-source"]
