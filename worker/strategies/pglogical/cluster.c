@@ -282,6 +282,43 @@ step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *i
     return STEP_OK;
 }
 
+/* An RDS Proxy whose target is this cluster (TRACKED_CLUSTER): the rename
+ * cutover would not move it to the encrypted cluster — a proxy registers the
+ * cluster resource (the emulator keeps it on the renamed, retired source;
+ * what AWS does across a cluster rename is not documented) — and switching
+ * a proxy is not built for clusters: failed naming the proxy. */
+static step_rc refuse_cluster_proxy(step_ctx *ctx, step_result *res, const char *id)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return no_client(res);
+    rds_proxy_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_proxies(c, NULL, &pl, &e)) return awsstep_fail(res, &e, "DescribeDBProxies");
+    step_rc rc = STEP_OK;
+    for (size_t k = 0; k < pl->n && rc == STEP_OK; k++) {
+        rds_proxy_target_list *tl = NULL;
+        aws_error_clear(&e);
+        if (!rds_describe_db_proxy_targets(c, pl->v[k].name, NULL, &tl, &e)) {
+            if (e.kind == AWS_ERR_NOT_FOUND) continue; /* deleted meanwhile */
+            rc = awsstep_fail(res, &e, "DescribeDBProxyTargets");
+            break;
+        }
+        for (size_t t = 0; t < tl->n; t++) {
+            if (strcmp(tl->v[t].type, "TRACKED_CLUSTER") || strcmp(tl->v[t].rds_resource_id, id)) continue;
+            PGL_REASON(res, "RDS Proxy %s has cluster %s as its target: the cluster rename of the cutover would "
+                            "not move the proxy to the encrypted cluster, and fleetcrypt does not switch proxies "
+                            "for clusters yet (deregister the cluster from the proxy, or leave this cluster out)",
+                       pl->v[k].name, id);
+            rc = STEP_FAIL;
+            break;
+        }
+        rds_proxy_target_list_free(tl);
+    }
+    rds_proxy_list_free(pl);
+    return rc;
+}
+
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
 {
     if (renamed) {
@@ -292,7 +329,9 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
         PGL_REASON(res, "--cutover-method proxy is not supported for clusters yet (the cutover renames the cluster)");
         return STEP_FAIL;
     }
-    step_rc rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
+    step_rc rc = refuse_cluster_proxy(ctx, res, step_ctx_instance(ctx));
+    if (rc != STEP_OK) return rc;
+    rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
     /* the target is restored on fleetcrypt's copy too: its volume holds the
      * source's logical slots, and a writer whose wal_level is below logical
      * does not start with them (they are dropped by prepare-target; cleanup
