@@ -469,7 +469,63 @@ static bool dry_rekey(const strategy_def *sd, const sub_opts *o)
 
 /* A cluster's verdict: engine, key (an AWS owned key has no ARN), status,
  * members (role, class, tier) and the cluster parameter group. */
-static const char *cluster_verdict(const strategy_def *sd, const sub_opts *o, const fleet_view *f,
+static bool dry_reboot(const strategy_def *sd, const sub_opts *o)
+{
+    json_t *rv = sd->reboot_option ? json_object_get(o->extra, sd->reboot_option) : NULL;
+    return json_is_true(rv) || (json_is_string(rv) && opt_truthy(json_string_value(rv)));
+}
+
+/* The strategy's required parameter for a cluster: it lives in the *cluster*
+ * parameter group (DescribeDBClusterParameters) and takes effect on the
+ * writer when it reboots (its DBClusterParameterGroupStatus). Returns false
+ * with the failure in v, or true with a note for an ok verdict in note
+ * (empty when nothing is to be done). */
+static bool cluster_param_ok(aws_client *c, const strategy_def *sd, const sub_opts *o, const rds_cluster *cl,
+                             char *v, size_t cap, char *note, size_t ncap)
+{
+    note[0] = 0;
+    if (!sd->required_param) return true;
+    rds_parameter_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster_parameters(c, cl->param_group, NULL, &pl, &e)) {
+        snprintf(v, cap, "DescribeDBClusterParameters of %.200s: %.200s", cl->param_group,
+                 e.message[0] ? e.message : e.code);
+        return false;
+    }
+    const rds_parameter *p = rds_parameter_find(pl, sd->required_param);
+    bool on = p && p->value && !strcmp(p->value, sd->required_value);
+    rds_parameter_list_free(pl);
+    bool reboot = dry_reboot(sd, o);
+    const rds_cluster_member *w = rds_cluster_writer(cl);
+    char hint[96] = "";
+    if (sd->reboot_option) snprintf(hint, sizeof hint, " (allow it with --%s)", sd->reboot_option);
+    if (!on) {
+        if (reboot) {
+            snprintf(note, ncap, "%s=%s will be set in a fleetcrypt-owned copy of cluster parameter group %.200s "
+                     "and the writer rebooted (inside the window)", sd->required_param, sd->required_value,
+                     cl->param_group);
+            return true;
+        }
+        snprintf(v, cap, "%s is not %s in cluster parameter group %.200s: needs cluster parameter group change + "
+                 "writer reboot%s", sd->required_param, sd->required_value, cl->param_group, hint);
+        return false;
+    }
+    if (w && w->param_group_status[0] && strcmp(w->param_group_status, "in-sync")) {
+        if (reboot) {
+            snprintf(note, ncap, "the writer %s (%s) will be rebooted to apply %s=%s (inside the window)",
+                     w->instance_id, w->param_group_status, sd->required_param, sd->required_value);
+            return true;
+        }
+        snprintf(v, cap, "%s=%s is in cluster parameter group %.200s but the writer %s is %s: needs a writer "
+                 "reboot%s", sd->required_param, sd->required_value, cl->param_group, w->instance_id,
+                 w->param_group_status, hint);
+        return false;
+    }
+    return true;
+}
+
+static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const sub_opts *o, const fleet_view *f,
                                    const rds_cluster *cl, const char *key_arn, char *v, size_t cap)
 {
     bool owned = cl->storage_encrypted && !cl->kms_key_id[0];
@@ -494,6 +550,8 @@ static const char *cluster_verdict(const strategy_def *sd, const sub_opts *o, co
         snprintf(v, cap, "cluster has no instances");
         return "failed";
     }
+    char note[600];
+    if (!cluster_param_ok(c, sd, o, cl, v, cap, note, sizeof note)) return "failed";
     size_t n = (size_t)snprintf(v, cap, "eligible cluster (status %s; %s; members:", cl->status,
                                 cl->storage_encrypted ? "re-key" : "unencrypted");
     for (size_t k = 0; k < cl->n_members && n < cap; k++) {
@@ -503,8 +561,9 @@ static const char *cluster_verdict(const strategy_def *sd, const sub_opts *o, co
                               cl->members[k].promotion_tier);
     }
     if (n < cap)
-        snprintf(v + n, cap - n, "; cluster parameter group %s; from key %s); %s", cl->param_group,
-                 cl->storage_encrypted ? key : "none", sd->dry_run_note);
+        n += (size_t)snprintf(v + n, cap - n, "; cluster parameter group %s; from key %s); %s", cl->param_group,
+                              cl->storage_encrypted ? key : "none", sd->dry_run_note);
+    if (note[0] && n < cap) snprintf(v + n, cap - n, "; %s", note);
     return "ok";
 }
 
@@ -524,7 +583,7 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
         const char *kind = "ok";
         const rds_cluster *cl = in ? NULL : fleet_cluster(fv, o->ids[k]);
         if (cl) {
-            kind = cluster_verdict(sd, o, fv, cl, key_arn, verdict, sizeof verdict);
+            kind = cluster_verdict(c, sd, o, fv, cl, key_arn, verdict, sizeof verdict);
             failing += !strcmp(kind, "failed");
             printf("  %-40s %-8s %s\n", o->ids[k], kind, verdict);
             continue;

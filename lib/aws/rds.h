@@ -613,6 +613,15 @@ bool rds_delete_db_cluster_snapshot(aws_client *c, const char *snapshot_id, rds_
  * rds_describe_db_parameters. One value: rds_parameter_find(l, name). */
 bool rds_describe_db_cluster_parameters(aws_client *c, const char *group, const char *source,
                                         rds_parameter_list **out, aws_error *err);
+/* CopyDBClusterParameterGroup source → target (its values, a description,
+ * tags); ModifyDBClusterParameterGroup; DeleteDBClusterParameterGroup (RDS
+ * refuses a default group and one a cluster uses). */
+bool rds_copy_db_cluster_parameter_group(aws_client *c, const char *source, const char *target,
+                                         const char *description, const aws_tag *tags, size_t ntags,
+                                         aws_error *err);
+bool rds_modify_db_cluster_parameter_group(aws_client *c, const char *group, const rds_param_change *changes,
+                                           size_t n, aws_error *err);
+bool rds_delete_db_cluster_parameter_group(aws_client *c, const char *group, aws_error *err);
 
 /* ---------------- error families ---------------- */
 /* The spellings differ between resources and between the Query codes and

@@ -190,6 +190,46 @@ bool rds_modify_db_parameter_group(aws_client *c, const char *group,
     return rds_call_one(c, "ModifyDBParameterGroup", &q, NULL, NULL, 0, NULL, NULL, err);
 }
 
+/* cluster parameter groups: a copy (with our tags), its values, its deletion */
+bool rds_copy_db_cluster_parameter_group(aws_client *c, const char *source, const char *target,
+                                         const char *description, const aws_tag *tags, size_t ntags,
+                                         aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "CopyDBClusterParameterGroup", RDS_VERSION);
+    aws_query_add(&q, "SourceDBClusterParameterGroupIdentifier", source);
+    aws_query_add(&q, "TargetDBClusterParameterGroupIdentifier", target);
+    aws_query_add(&q, "TargetDBClusterParameterGroupDescription", description);
+    rds_add_tags(&q, "Tags", tags, ntags);
+    return rds_call_one(c, "CopyDBClusterParameterGroup", &q, NULL, NULL, 0, NULL, NULL, err);
+}
+
+bool rds_modify_db_cluster_parameter_group(aws_client *c, const char *group, const rds_param_change *changes,
+                                           size_t n, aws_error *err)
+{
+    aws_query q;
+    char key[128];
+    aws_query_init(&q, "ModifyDBClusterParameterGroup", RDS_VERSION);
+    aws_query_add(&q, "DBClusterParameterGroupName", group);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ParameterName", i + 1);
+        aws_query_add(&q, key, changes[i].name);
+        snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ParameterValue", i + 1);
+        aws_query_add(&q, key, changes[i].value);
+        snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ApplyMethod", i + 1);
+        aws_query_add(&q, key, changes[i].apply_method ? changes[i].apply_method : "immediate");
+    }
+    return rds_call_one(c, "ModifyDBClusterParameterGroup", &q, NULL, NULL, 0, NULL, NULL, err);
+}
+
+bool rds_delete_db_cluster_parameter_group(aws_client *c, const char *group, aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "DeleteDBClusterParameterGroup", RDS_VERSION);
+    aws_query_add(&q, "DBClusterParameterGroupName", group);
+    return rds_call_one(c, "DeleteDBClusterParameterGroup", &q, NULL, NULL, 0, NULL, NULL, err);
+}
+
 /* log files */
 typedef struct logs_args {
     const char *instance;

@@ -127,6 +127,12 @@ typedef struct strategy_def {
      * copied with the campaign key), for the dry run and its hint; NULL: the
      * strategy skips such a source. */
     const char *rekey_option;
+    /* The OPT_BOOL option that lets the strategy apply required_param itself
+     * (a reboot; for an Aurora cluster, a copy of its cluster parameter
+     * group with the value and a writer reboot), for the dry run's verdict
+     * and hint; NULL: a source without it fails. For an Aurora cluster
+     * source required_param is read in its *cluster* parameter group. */
+    const char *reboot_option;
 } strategy_def;
 
 /* The worker's half of a strategy: its step functions, bound to the

@@ -302,3 +302,45 @@ def test_cluster_api_rules_metadata_only(awssim):
     assert view["kmsed"]["metadata_only"] is True and view["kmsed"]["encryption"] == "sse-kms"
     calls = sim.admin("GET", "/calls?action=CreateDBCluster")["calls"]
     assert [c["resource"] for c in calls][-1] == "third" and calls[-1]["error"] == "DBClusterQuotaExceededFault"
+
+
+def test_cluster_parameter_group_copy_and_delete(awssim):
+    """CopyDBClusterParameterGroup keeps the source's family and values and
+    takes the given tags; DeleteDBClusterParameterGroup refuses the default
+    group and a group a cluster uses, then deletes it."""
+    rds = awssim.client("rds")
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName="src-cpg",
+                                          DBParameterGroupFamily="aurora-postgresql15", Description="src")
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName="src-cpg", Parameters=[
+        {"ParameterName": "log_min_duration_statement", "ParameterValue": "250", "ApplyMethod": "immediate"}])
+    g = rds.copy_db_cluster_parameter_group(SourceDBClusterParameterGroupIdentifier="src-cpg",
+                                            TargetDBClusterParameterGroupIdentifier="cpy-cpg",
+                                            TargetDBClusterParameterGroupDescription="copy",
+                                            Tags=[{"Key": "k", "Value": "v"}])["DBClusterParameterGroup"]
+    assert g["DBParameterGroupFamily"] == "aurora-postgresql15"
+    user = {p["ParameterName"]: p["ParameterValue"] for p in rds.describe_db_cluster_parameters(
+        DBClusterParameterGroupName="cpy-cpg", Source="user")["Parameters"]}
+    assert user == {"log_min_duration_statement": "250"}, user
+    assert rds.list_tags_for_resource(ResourceName=g["DBClusterParameterGroupArn"])["TagList"] == \
+        [{"Key": "k", "Value": "v"}]
+    with pytest.raises(rds.exceptions.ClientError) as e:
+        rds.copy_db_cluster_parameter_group(SourceDBClusterParameterGroupIdentifier="src-cpg",
+                                            TargetDBClusterParameterGroupIdentifier="cpy-cpg",
+                                            TargetDBClusterParameterGroupDescription="again")
+    assert e.value.response["Error"]["Code"] == "DBParameterGroupAlreadyExists"
+    with pytest.raises(rds.exceptions.ClientError) as e:
+        rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="default.aurora-postgresql15")
+    assert e.value.response["Error"]["Code"] == "InvalidDBParameterGroupState"
+    rds.create_db_cluster(DBClusterIdentifier="cpg-user", Engine="aurora-postgresql", MasterUsername="app",
+                          MasterUserPassword=PW, DBClusterParameterGroupName="cpy-cpg",
+                          Tags=[{"Key": "fleetcrypt-sim:metadata-only", "Value": "true"}])
+    with pytest.raises(rds.exceptions.ClientError) as e:
+        rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="cpy-cpg")
+    assert e.value.response["Error"]["Code"] == "InvalidDBParameterGroupState"
+    wait_cluster(awssim, "cpg-user")
+    rds.modify_db_cluster(DBClusterIdentifier="cpg-user", DBClusterParameterGroupName="src-cpg",
+                          ApplyImmediately=True)
+    rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="cpy-cpg")
+    names = [x["DBClusterParameterGroupName"] for x in rds.describe_db_cluster_parameter_groups()[
+        "DBClusterParameterGroups"]]
+    assert "cpy-cpg" not in names and "src-cpg" in names

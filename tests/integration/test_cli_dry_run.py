@@ -3,6 +3,7 @@ every instance — eligible, skipped (already encrypted), failed (not found,
 no logical replication for pg-logical, read replicas) — and enqueues nothing.
 It exits 3 when any instance would fail preflight, 0 when every one is ok or
 skipped (so a CI job can gate on it). Metadata-only emulator instances; no workers."""
+from fclib import wait_until
 from fixtures_stack import META_TAG, verdicts
 
 
@@ -79,3 +80,72 @@ def test_submit_rides_out_a_throttling_storm(stack):
         assert r.returncode != 0 and "AWS_MAX_ATTEMPTS" in r.stderr, r.stdout + r.stderr
     finally:
         stack.sim.admin("POST", "/config", {"faults": {"throttle_streak": 0}})
+
+
+OLD = {"Key": "fleetcrypt-sim:create-time", "Value": "2025-06-01"}   # unencrypted, as before 2026-02-18
+
+
+def make_cluster(stack, ident, group=None):
+    """A metadata-only Aurora PostgreSQL cluster with a writer."""
+    rds = stack.sim.client("rds")
+    kw = {"DBClusterParameterGroupName": group} if group else {}
+    rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername="app",
+                          MasterUserPassword="app-password-1", Tags=[META_TAG, OLD], **kw)
+    wait_until(lambda: rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]["Status"] == "available",
+               60, 0.1, f"cluster {ident}")
+    rds.create_db_instance(DBInstanceIdentifier=f"{ident}-0", DBClusterIdentifier=ident, Engine="aurora-postgresql",
+                           DBInstanceClass="db.r6g.large", Tags=[META_TAG])
+    stack.sim.wait_instance(f"{ident}-0", "available", timeout=60)
+
+
+def cluster_group(stack, name, logical):
+    rds = stack.sim.client("rds")
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=name, DBParameterGroupFamily="aurora-postgresql15",
+                                          Description="dry run")
+    if logical:
+        rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=name, Parameters=[
+            {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+
+
+def test_dry_run_checks_the_cluster_parameter_group(stack):
+    """For an Aurora cluster the dry run reads rds.logical_replication in the
+    *cluster* parameter group (DescribeDBClusterParameters) and the writer's
+    DBClusterParameterGroupStatus: missing → failed naming the parameter and
+    the group (ok with --allow-reboot, which sets it in fleetcrypt's own copy
+    and reboots the writer); set but not applied → failed (ok with
+    --allow-reboot: the writer is rebooted); a strategy without the
+    requirement (offline) does not check it."""
+    stack.sim.admin("POST", "/config", {"time_scale": 0})
+    key = stack.make_key()
+    cluster_group(stack, "drc-logical", True)
+    cluster_group(stack, "drc-later", False)
+    make_cluster(stack, "drc-ready", "drc-logical")
+    make_cluster(stack, "drc-nolog")
+    make_cluster(stack, "drc-pend", "drc-later")
+    stack.sim.client("rds").modify_db_cluster_parameter_group(DBClusterParameterGroupName="drc-later", Parameters=[
+        {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+
+    args = ["submit", "--campaign", "drc1", "--kms-key", key["Arn"], "--strategy", "pg-logical", "--dry-run",
+            "drc-ready", "drc-nolog", "drc-pend"]
+    r = stack.cli(*args)
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    v = verdicts(r.stdout)
+    assert v["drc-ready"][0] == "ok" and "eligible cluster" in v["drc-ready"][1], r.stdout
+    kind, text = v["drc-nolog"]
+    assert kind == "failed", r.stdout
+    assert "rds.logical_replication" in text and "cluster parameter group default.aurora-postgresql15" in text, text
+    assert "--allow-reboot" in text, text
+    kind, text = v["drc-pend"]
+    assert kind == "failed" and "drc-pend-0" in text and "pending-reboot" in text, r.stdout
+    assert "2 of 3 would fail preflight" in r.stdout, r.stdout
+
+    r = stack.cli(*args, "--allow-reboot")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    v = verdicts(r.stdout)
+    assert v["drc-nolog"][0] == "ok" and "copy" in v["drc-nolog"][1] and "reboot" in v["drc-nolog"][1], r.stdout
+    assert v["drc-pend"][0] == "ok" and "reboot" in v["drc-pend"][1], r.stdout
+
+    r = stack.cli("submit", "--campaign", "drc2", "--kms-key", key["Arn"], "--strategy", "offline", "--dry-run",
+                  "drc-nolog")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert verdicts(r.stdout)["drc-nolog"][0] == "ok", r.stdout

@@ -91,6 +91,14 @@ bool strategy_catalog_check(char *err, size_t cap)
                 return false;
             }
         }
+        if (sd->reboot_option) {
+            const opt_def *o = strategy_opt(sd, sd->reboot_option);
+            if (!o || o->type != OPT_BOOL || o->tuning || !sd->required_param) {
+                snprintf(err, cap, "strategy %s: reboot_option %s is not one of its boolean flags (or no "
+                         "required_param)", sd->name, sd->reboot_option);
+                return false;
+            }
+        }
     }
     return true;
 }

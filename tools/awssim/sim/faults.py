@@ -35,6 +35,10 @@ class Faults:
         self.throttle_streak = 0    # deterministic: every call throttled this many times in a row, then served
         self.streak_n = 0
         self.latency_ms = 0
+        # AWS behaviour not documented either way (docs/emulator.md): a
+        # RestoreDBClusterFromSnapshot with KmsKeyId of a snapshot encrypted
+        # with an AWS owned key is served ("allow", the default) or refused
+        self.owned_key_restore = "allow"
         self.quotas = {"DBInstances": 40, "ManualSnapshots": 100, "DBClusters": 40, "ManualClusterSnapshots": 100}
         self.rng = random.Random()
         self.calls = []
@@ -47,7 +51,7 @@ class Faults:
             return {"rate": {"rate": self.rate, "burst": self.burst, "enabled": self.rate_enabled},
                     "faults": {"http5xx_rate": self.http5xx_rate, "throttle_rate": self.throttle_rate,
                                "throttle_streak": self.throttle_streak, "latency_ms": self.latency_ms},
-                    "quotas": dict(self.quotas)}
+                    "quotas": dict(self.quotas), "owned_key_restore": self.owned_key_restore}
 
     def apply(self, cfg):
         with self.lock:
@@ -71,6 +75,8 @@ class Faults:
                     self.streak_n = 0
                 if "latency_ms" in f:
                     self.latency_ms = max(0, int(f["latency_ms"]))
+            if cfg.get("owned_key_restore") in ("allow", "refuse"):
+                self.owned_key_restore = cfg["owned_key_restore"]
             q = cfg.get("quotas")
             if isinstance(q, dict):
                 for k, v in q.items():

@@ -37,8 +37,9 @@ from .rds_clusters import (
     CreateDBCluster, DeleteDBCluster, DescribeDBClusters, FailoverDBCluster, ModifyDBCluster,
     RestoreDBClusterFromSnapshot, StartDBCluster, StopDBCluster)
 from .rds_cluster_params import (
-    CreateDBClusterParameterGroup, DescribeDBClusterParameterGroups, DescribeDBClusterParameters,
-    ModifyDBClusterParameterGroup, ResetDBClusterParameterGroup)
+    CopyDBClusterParameterGroup, CreateDBClusterParameterGroup, DeleteDBClusterParameterGroup,
+    DescribeDBClusterParameterGroups, DescribeDBClusterParameters, ModifyDBClusterParameterGroup,
+    ResetDBClusterParameterGroup)
 from .rds_cluster_snapshots import (
     CopyDBClusterSnapshot, CreateDBClusterSnapshot, DeleteDBClusterSnapshot, DescribeDBClusterSnapshotAttributes,
     DescribeDBClusterSnapshots, ModifyDBClusterSnapshotAttribute)
@@ -54,4 +55,5 @@ ACTIONS = {f.__name__: f for f in (
     StartDBCluster, FailoverDBCluster, RestoreDBClusterFromSnapshot, CreateDBClusterParameterGroup,
     DescribeDBClusterParameterGroups, DescribeDBClusterParameters, ModifyDBClusterParameterGroup,
     ResetDBClusterParameterGroup, CreateDBClusterSnapshot, DescribeDBClusterSnapshots, CopyDBClusterSnapshot,
-    DeleteDBClusterSnapshot, DescribeDBClusterSnapshotAttributes, ModifyDBClusterSnapshotAttribute)}
+    DeleteDBClusterSnapshot, DescribeDBClusterSnapshotAttributes, ModifyDBClusterSnapshotAttribute,
+    CopyDBClusterParameterGroup, DeleteDBClusterParameterGroup)}

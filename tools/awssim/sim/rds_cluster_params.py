@@ -1,6 +1,7 @@
 """Aurora DB cluster parameter groups: CreateDBClusterParameterGroup,
-DescribeDBClusterParameterGroups, DescribeDBClusterParameters,
-ModifyDBClusterParameterGroup, ResetDBClusterParameterGroup. The parameters
+CopyDBClusterParameterGroup, DescribeDBClusterParameterGroups,
+DescribeDBClusterParameters, ModifyDBClusterParameterGroup,
+ResetDBClusterParameterGroup, DeleteDBClusterParameterGroup. The parameters
 are rds_params' catalog; a cluster's members read their cluster group before
 their own instance group (rds_params.pg_settings). Static changes (e.g.
 rds.logical_replication) leave every member `pending-reboot` until it
@@ -55,6 +56,52 @@ def CreateDBClusterParameterGroup(ctx, p):
              "tags": tags_in(p), "created": time.time()}
         st["cluster_param_groups"][name] = g
     return {"DBClusterParameterGroup": _render(st, g)}
+
+
+def CopyDBClusterParameterGroup(ctx, p):
+    """A new group with the source's family and values (user-set ones) and the given tags."""
+    st = ctx.store
+    for k in ("SourceDBClusterParameterGroupIdentifier", "TargetDBClusterParameterGroupIdentifier",
+              "TargetDBClusterParameterGroupDescription"):
+        if not p.get(k):
+            raise missing(k)
+    src_name = p["SourceDBClusterParameterGroupIdentifier"].split(":")[-1]
+    name = p["TargetDBClusterParameterGroupIdentifier"].lower()
+    if not re.match(r"^[a-z][a-z0-9-]{0,254}$", name) or "--" in name or name.endswith("-"):
+        raise invalid(f"The parameter TargetDBClusterParameterGroupIdentifier is not a valid identifier: {name}")
+    ctx.resource = name
+    with ctx.world.lock:
+        src = cpg_record(st, src_name)
+        if not src:
+            raise _not_found(src_name)
+        if name in st["cluster_param_groups"] or name == DEFAULT_CPG:
+            raise AwsError("DBParameterGroupAlreadyExists", f"Parameter group {name} already exists")
+        g = {"name": name, "family": src["family"], "description": p["TargetDBClusterParameterGroupDescription"],
+             "params": dict(src["params"]), "tags": tags_in(p), "created": time.time()}
+        st["cluster_param_groups"][name] = g
+    ctx.world.mark_dirty()
+    return {"DBClusterParameterGroup": _render(st, g)}
+
+
+def DeleteDBClusterParameterGroup(ctx, p):
+    """Refused for the default group and for a group a cluster uses."""
+    st = ctx.store
+    name = p.get("DBClusterParameterGroupName")
+    if not name:
+        raise missing("DBClusterParameterGroupName")
+    ctx.resource = name
+    with ctx.world.lock:
+        if name == DEFAULT_CPG:
+            raise AwsError("InvalidDBParameterGroupState", "Default parameter groups cannot be deleted.")
+        if name not in st["cluster_param_groups"]:
+            raise _not_found(name)
+        users = [c["id"] for c in st["clusters"].values() if c["param_group"] == name]
+        if users:
+            raise AwsError("InvalidDBParameterGroupState", f"One or more database clusters are still members of "
+                           f"this parameter group {name}, so the group cannot be deleted: {', '.join(users[:5])}")
+        del st["cluster_param_groups"][name]
+    ctx.world.mark_dirty()
+    return {}
 
 
 def DescribeDBClusterParameterGroups(ctx, p):

@@ -477,6 +477,9 @@ def RestoreDBClusterFromSnapshot(ctx, p):
             raise AwsError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
         if enc_type(snap) == "sse-kms":
             kms.usable_key_arn(w, st, snap["kms_key_id"])
+        if p.get("KmsKeyId") and enc_type(snap) == "sse-rds" and w.faults.owned_key_restore == "refuse":
+            raise invalid("Cannot restore a DB cluster snapshot encrypted with an AWS owned key with a KMS key "
+                          "(awssim: owned_key_restore=refuse).")
         check_cluster_quota(ctx)
         tags = tags_in(p)
         meta = snap.get("metadata_only") or not snap.get("dir") or is_meta(ctx, tags)

@@ -1,5 +1,7 @@
-"""RDS Proxy: proxies with one default target group of one DB instance, their
-endpoints (which follow the target's server), and the actions CreateDBProxy,
+"""RDS Proxy: proxies with one default target group of one DB instance or one
+Aurora cluster (TRACKED_CLUSTER, its members RDS_INSTANCE targets; the
+endpoint follows the writer), their endpoints (which follow the target's
+server; a cluster target follows the cluster resource, also across a rename), and the actions CreateDBProxy,
 DescribeDBProxies, DeleteDBProxy, RegisterDBProxyTargets,
 DeregisterDBProxyTargets, DescribeDBProxyTargets, DescribeDBProxyTargetGroups."""
 import time
@@ -7,7 +9,8 @@ import time
 from .errors import AwsError, invalid, missing
 from .world import rand_alnum
 from .rds_common import (
-    PROXY_PORT_TAG, arn, check_id, dur, filters, find_by_rid, get_inst, merge_tags, paged, ref_id, tags_in)
+    PROXY_PORT_TAG, arn, check_id, cluster_by_rid, dur, filters, find_by_rid, get_cluster, get_inst, members_of,
+    merge_tags, paged, ref_id, tags_in)
 from .rds_servers import sync_proxies
 
 
@@ -103,7 +106,25 @@ def _target_group(p):
     return tg
 
 
+def _render_cluster_target(ctx, st, px, t):
+    """A cluster target: TRACKED_CLUSTER, then each member as RDS_INSTANCE
+    (READ_WRITE for the writer, READ_ONLY for readers)."""
+    c = cluster_by_rid(st, t["rid"])
+    cid = c["id"] if c else t.get("id")
+    health = {"State": t["state"]}
+    out = [{"TargetArn": arn(st, "cluster", cid), "RdsResourceId": cid, "Type": "TRACKED_CLUSTER",
+            "TargetHealth": dict(health)}]
+    for i in (members_of(st, c) if c else []):
+        d = {"TargetArn": arn(st, "db", i["id"]), "RdsResourceId": i["id"], "Type": "RDS_INSTANCE",
+             "Role": "READ_WRITE" if i["resource_id"] == c.get("writer") else "READ_ONLY",
+             "Endpoint": "127.0.0.1", "Port": ctx.world.endpoint_port(st, i["id"]), "TargetHealth": dict(health)}
+        out.append(d)
+    return out
+
+
 def _render_target(ctx, st, px, t):
+    if t.get("kind") == "cluster":
+        return _render_cluster_target(ctx, st, px, t)
     inst = find_by_rid(st, t["rid"])
     iid = inst["id"] if inst else t.get("id")
     d = {"TargetArn": arn(st, "db", iid), "RdsResourceId": iid, "Type": "RDS_INSTANCE", "Role": "READ_WRITE",
@@ -118,10 +139,34 @@ def _render_target(ctx, st, px, t):
     return d
 
 
+def _register_cluster(ctx, p):
+    w, st = ctx.world, ctx.store
+    cids = p["DBClusterIdentifiers"]
+    if p.get("DBInstanceIdentifiers"):
+        raise invalid("Specify either DBInstanceIdentifiers or DBClusterIdentifiers, not both.")
+    with w.lock:
+        px = _proxy(ctx, p.get("DBProxyName"))
+        _target_group(p)
+        if px["status"] != "available":
+            raise AwsError("InvalidDBProxyStateFault", f"DBProxy {px['name']} is not available.")
+        if px["targets"] or len(cids) > 1:
+            raise AwsError("DBProxyTargetAlreadyRegisteredFault", "Only one DB cluster can be registered as the "
+                           "target of a DB proxy target group; deregister the current target first.")
+        c = get_cluster(ctx, cids[0])
+        ctx.resource = px["name"]
+        if c["status"] != "available":
+            raise AwsError("InvalidDBClusterStateFault", f"DBCluster {c['id']} is not in the available state.")
+        t = {"rid": c["resource_id"], "id": c["id"], "kind": "cluster", "state": "REGISTERING"}
+        px["targets"].append(t)
+        out = {"DBProxyTargets": _render_target(ctx, st, px, t)}
+    w.spawn(f"proxy-target-{px['name']}", op_proxy_target, w, st, px, t)
+    return out
+
+
 def RegisterDBProxyTargets(ctx, p):
     w, st = ctx.world, ctx.store
     if p.get("DBClusterIdentifiers"):
-        raise invalid("awssim proxies support DB instance targets only")
+        return _register_cluster(ctx, p)
     ids = p.get("DBInstanceIdentifiers") or []
     if not ids:
         raise missing("DBInstanceIdentifiers")
@@ -156,6 +201,13 @@ def DeregisterDBProxyTargets(ctx, p):
     with w.lock:
         px = _proxy(ctx, p.get("DBProxyName"))
         _target_group(p)
+        for cid in p.get("DBClusterIdentifiers") or []:
+            cid = ref_id(cid, "cluster")
+            t = next((t for t in px["targets"] if t.get("kind") == "cluster" and
+                      (t.get("id") == cid or (cluster_by_rid(st, t["rid"]) or {}).get("id") == cid)), None)
+            if not t:
+                raise AwsError("DBProxyTargetNotFoundFault", f"DB cluster {cid} is not registered with {px['name']}.")
+            px["targets"].remove(t)
         for i in ids:
             iid = ref_id(i, "db")
             inst = st["instances"].get(iid)
@@ -174,8 +226,11 @@ def DescribeDBProxyTargets(ctx, p):
     with ctx.world.lock:
         px = _proxy(ctx, p.get("DBProxyName"))
         _target_group(p)
-        items = list(px["targets"])
-        out = paged("Targets", items, lambda t: t["rid"], p, lambda t: _render_target(ctx, st, px, t))
+        items = []
+        for t in px["targets"]:
+            r = _render_target(ctx, st, px, t)
+            items += r if isinstance(r, list) else [r]
+        out = paged("Targets", items, lambda d: d["TargetArn"], p, lambda d: d)
     return out
 
 

@@ -10,7 +10,7 @@ import time
 from . import rds_mysql
 from .mysql import MyError
 from .pg import PgError
-from .rds_common import STABLE, arn, cluster_of, find_by_rid, is_my, members_of, real, writer_of
+from .rds_common import STABLE, arn, cluster_by_rid, cluster_of, find_by_rid, is_my, members_of, real, writer_of
 from .rds_params import member_static, pg_settings
 
 
@@ -67,6 +67,10 @@ def sync_proxies(world, store):
             target = None
             for t in px["targets"]:
                 inst = find_by_rid(store, t["rid"])
+                if t.get("kind") == "cluster":   # the cluster resource's writer, also after a rename
+                    c = cluster_by_rid(store, t["rid"])
+                    inst = next((i for i in store["instances"].values()
+                                 if c and i["resource_id"] == c.get("writer")), None)
                 if inst and t.get("state") == "AVAILABLE" and inst.get("pg") and inst["pg"].get("up"):
                     target = inst["pg"]["port"]
                     break

@@ -324,6 +324,8 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         rc = cluster ? pgl_cluster_delete_snapshot(ctx, res) : pgl_delete_snapshots(ctx, res);
         if (rc != STEP_OK) return rc;
     }
+    /* 5. a cluster switched to fleetcrypt's copy of its parameter group (--allow-reboot) gets its own back */
+    if (cluster && (rc = pgl_cluster_param_restore(ctx, res, step_ctx_instance(ctx), NULL)) != STEP_OK) return rc;
     const char *why = pgl_fact(ctx, "abort_reason");
     if (*why)
         PGL_REASON(res, "aborted: %s", why);

@@ -38,15 +38,148 @@
 #include "awscluster.h"
 #include "log.h"
 #include "util.h"
+#include "window.h"
 
 static step_rc no_client(step_result *res) { return (PGL_REASON(res, "no AWS client"), STEP_RETRY); }
 
 /* ---------------------------------------------------------------- preflight */
-/* rds.logical_replication=1 in the cluster parameter group, applied on the writer. */
+/* rds.logical_replication=1 in the cluster parameter group, applied on the
+ * writer. Without allow_reboot a cluster lacking it fails naming the
+ * parameter and nothing is changed. With allow_reboot (inside the window):
+ * a group without the value is never edited (it may be the default group or
+ * shared with other clusters): CopyDBClusterParameterGroup makes
+ * fleetcrypt's own copy fc-<campaign>-<id>-cpg (tagged), the value is set in
+ * the copy, the source cluster is switched to it (ModifyDBCluster), then —
+ * as for a group that has the value but waits — the writer is rebooted
+ * (RebootDBInstance: a static cluster parameter reaches the writer only
+ * when it restarts) and awaited until available and in-sync. Facts cpg_orig
+ * (the source's group), cpg_copied (our copy), cpg_reboot_at, cpg_reboots,
+ * cpg_rebooted. The restored target is on the copy as well (its volume
+ * holds the source's logical slots until prepare-target drops them); cleanup
+ * gives both clusters the source's own group back, abort the source, and the
+ * copy is deleted (pgl_cluster_param_restore). */
+#define PGL_SFX_CPG "cpg"
+
+static void cpg_name(step_ctx *ctx, char *out, size_t cap)
+{
+    awsstep_name(ctx, PGL_SFX_CPG, out, cap);
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+}
+
+/* A reboot only inside the campaign window: STEP_OK inside, WAIT until it opens. */
+static step_rc reboot_window(step_ctx *ctx, step_result *res, const char *what)
+{
+    fc_window w;
+    char err[200];
+    if (!window_parse(pgl_cfield(ctx, "window"), &w, err, sizeof err)) {
+        PGL_REASON(res, "%s", err);
+        return STEP_FAIL;
+    }
+    if (window_contains(&w, fc_now_ms())) return STEP_OK;
+    int64_t until = window_ms_until_open(&w, fc_now_ms());
+    res->wait_ms = until < 600000 ? until + 1000 : 600000;
+    PGL_REASON(res, "waiting for the campaign window to %s (rds.logical_replication)", what);
+    return STEP_WAIT;
+}
+
+/* Our copy of the cluster's group with the value, and the cluster switched to it. */
+static step_rc switch_to_own_copy(step_ctx *ctx, step_result *res, aws_client *c, const rds_cluster *cl)
+{
+    char ours[256], desc[400];
+    cpg_name(ctx, ours, sizeof ours);
+    step_rc rc = reboot_window(ctx, res, "switch the cluster to fleetcrypt's copy of its parameter group");
+    if (rc != STEP_OK) return rc;
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    aws_error e;
+    if (!step_ctx_fact(ctx, "cpg_orig")) step_ctx_set_fact(ctx, "cpg_orig", cl->param_group);
+    const char *orig = pgl_fact(ctx, "cpg_orig");
+    if (!step_ctx_fact(ctx, "cpg_copied")) {
+        aws_tag tags[4];
+        size_t nt = awsstep_tags(ctx, "param-copy", tags, 4);
+        snprintf(desc, sizeof desc, "fleetcrypt: %.200s with rds.logical_replication=1", orig);
+        aws_error_clear(&e);
+        if (!rds_copy_db_cluster_parameter_group(c, orig, ours, desc, tags, nt, &e) && !rds_err_already_exists(&e))
+            return awsstep_fail(res, &e, "CopyDBClusterParameterGroup");
+        step_ctx_set_fact(ctx, "cpg_copied", ours);
+        log_info("copied the cluster parameter group", "from=%s to=%s", orig, ours);
+    }
+    rds_param_change ch = {"rds.logical_replication", "1", "pending-reboot"};
+    aws_error_clear(&e);
+    if (!rds_modify_db_cluster_parameter_group(c, ours, &ch, 1, &e))
+        return awsstep_fail(res, &e, "ModifyDBClusterParameterGroup");
+    rds_modify_cluster_opts o;
+    rds_modify_cluster_opts_init(&o);
+    o.identifier = cl->identifier;
+    o.param_group = ours;
+    o.apply_immediately = true;
+    aws_error_clear(&e);
+    if (!rds_modify_db_cluster(c, &o, NULL, &e)) {
+        if (rds_err_invalid_state(&e)) {
+            res->wait_ms = 5000;
+            PGL_REASON(res, "cluster %s is busy; switching it to %s next", cl->identifier, ours);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "ModifyDBCluster");
+    }
+    log_info("source cluster switched to fleetcrypt's copy of its parameter group", "cluster=%s group=%s orig=%s",
+             cl->identifier, ours, orig);
+    res->wait_ms = 1000;
+    PGL_REASON(res, "cluster %s switched to %s (rds.logical_replication=1); its writer reboots next", cl->identifier,
+               ours);
+    return STEP_WAIT;
+}
+
+/* The writer rebooted to apply the cluster group (allow_reboot, inside the
+ * window): STEP_OK once it is available and in-sync, WAIT meanwhile. */
+static step_rc reboot_writer(step_ctx *ctx, step_result *res, aws_client *c, const rds_cluster *cl,
+                             const rds_cluster_member *w)
+{
+    aws_error e;
+    if (step_ctx_fact(ctx, "cpg_reboot_at")) {
+        rds_instance *i = NULL;
+        aws_error_clear(&e);
+        if (!rds_describe_db_instance(c, w->instance_id, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances");
+        bool up = !strcmp(i->status, "available");
+        rds_instance_free(i);
+        if (!up) {
+            res->wait_ms = 2000;
+            PGL_REASON(res, "waiting for the writer %s to come back from its reboot", w->instance_id);
+            return STEP_WAIT;
+        }
+        if (!w->param_group_status[0] || !strcmp(w->param_group_status, "in-sync")) return STEP_OK;
+        if (awsstep_fact_i64(ctx, "cpg_reboots", 0) >= 2) {
+            PGL_REASON(res, "the writer %s is still %s after %d reboots: check cluster parameter group %s",
+                       w->instance_id, w->param_group_status, 2, cl->param_group);
+            return STEP_FAIL;
+        }
+    }
+    step_rc rc = reboot_window(ctx, res, "reboot the cluster's writer");
+    if (rc != STEP_OK) return rc;
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    aws_error_clear(&e);
+    if (!rds_reboot_db_instance(c, w->instance_id, false, NULL, &e)) {
+        if (rds_err_invalid_state(&e)) {
+            res->wait_ms = 5000;
+            PGL_REASON(res, "the writer %s is busy; rebooting it next", w->instance_id);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "RebootDBInstance");
+    }
+    step_ctx_set_factf(ctx, "cpg_reboots", "%lld", (long long)(awsstep_fact_i64(ctx, "cpg_reboots", 0) + 1));
+    awsstep_mark(ctx, "cpg_reboot_at");
+    log_info("rebooting the cluster's writer to apply rds.logical_replication", "cluster=%s writer=%s",
+             cl->identifier, w->instance_id);
+    res->wait_ms = 2000;
+    PGL_REASON(res, "rebooting the writer %s to apply rds.logical_replication=1", w->instance_id);
+    return STEP_WAIT;
+}
+
 static step_rc check_cluster_param(step_ctx *ctx, step_result *res, const rds_cluster *cl)
 {
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return no_client(res);
+    bool allow = pgl_opt(ctx, "allow_reboot");
     rds_parameter_list *pl = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -56,8 +189,10 @@ static step_rc check_cluster_param(step_ctx *ctx, step_result *res, const rds_cl
     bool on = p && p->value && (!strcmp(p->value, "1") || !strcmp(p->value, "on"));
     rds_parameter_list_free(pl);
     if (!on) {
+        if (allow) return switch_to_own_copy(ctx, res, c, cl);
         PGL_REASON(res, "rds.logical_replication is not 1 in cluster parameter group %s: needs cluster parameter "
-                        "group change + writer reboot (fleetcrypt does not change parameter groups)",
+                        "group change + writer reboot (--allow-reboot lets fleetcrypt set it in its own copy of "
+                        "the group and reboot the writer inside the window)",
                    cl->param_group);
         return STEP_FAIL;
     }
@@ -67,12 +202,121 @@ static step_rc check_cluster_param(step_ctx *ctx, step_result *res, const rds_cl
         PGL_REASON(res, "cluster %s has no writer right now; waiting", cl->identifier);
         return STEP_WAIT;
     }
-    if (w->param_group_status[0] && strcmp(w->param_group_status, "in-sync")) {
+    bool pending = w->param_group_status[0] && strcmp(w->param_group_status, "in-sync");
+    if (!pending && !(step_ctx_fact(ctx, "cpg_reboot_at") && !step_ctx_fact(ctx, "cpg_rebooted"))) return STEP_OK;
+    if (!allow) {
         PGL_REASON(res, "rds.logical_replication=1 is in cluster parameter group %s but the writer %s is %s: "
-                        "reboot the writer first", cl->param_group, w->instance_id, w->param_group_status);
+                        "reboot the writer first (allow it with --allow-reboot)", cl->param_group, w->instance_id,
+                   w->param_group_status);
         return STEP_FAIL;
     }
+    step_rc rc = reboot_writer(ctx, res, c, cl, w);
+    if (rc == STEP_OK && step_ctx_fact(ctx, "cpg_reboot_at")) step_ctx_set_fact(ctx, "cpg_rebooted", "1");
+    return rc;
+}
+
+/* Cluster id back on the source's own group when it uses our copy. */
+static step_rc give_back(step_ctx *ctx, step_result *res, aws_client *c, const char *id)
+{
+    const char *ours = pgl_fact(ctx, "cpg_copied"), *orig = pgl_fact(ctx, "cpg_orig");
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_cluster *cl = awscluster_describe(ctx, res, id, &missing, &rc);
+    if (!cl) return missing ? STEP_OK : rc;
+    bool on_ours = !strcmp(cl->param_group, ours), avail = !strcmp(cl->status, "available");
+    rds_cluster_free(cl);
+    if (!on_ours || !*orig) return STEP_OK;
+    if (!avail) {
+        res->wait_ms = 2000;
+        PGL_REASON(res, "waiting for cluster %s to be available to give it back its parameter group %s", id, orig);
+        return STEP_WAIT;
+    }
+    rds_modify_cluster_opts o;
+    rds_modify_cluster_opts_init(&o);
+    o.identifier = id;
+    o.param_group = orig;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_cluster(c, &o, NULL, &e)) {
+        if (rds_err_invalid_state(&e)) {
+            res->wait_ms = 5000;
+            PGL_REASON(res, "cluster %s is busy; giving it back %s next", id, orig);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "ModifyDBCluster");
+    }
+    log_info("cluster parameter group given back", "cluster=%s group=%s", id, orig);
     return STEP_OK;
+}
+
+/* The source's cluster parameter group back on clusters id and id2 (NULL:
+ * none) when they use our copy, then our copy deleted: cleanup (the
+ * encrypted cluster and the retired source, before it stops), abort and a
+ * failed preflight (the source). STEP_OK at once when no copy was made. A
+ * writer keeps what it runs with until its next reboot (fleetcrypt does not
+ * reboot it again; the group's static values then apply). */
+step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *id, const char *id2)
+{
+    const char *ours = pgl_fact(ctx, "cpg_copied");
+    if (!*ours || step_ctx_fact(ctx, "cpg_restored")) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return no_client(res);
+    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+    step_rc rc = give_back(ctx, res, c, id);
+    if (rc == STEP_OK && id2) rc = give_back(ctx, res, c, id2);
+    if (rc != STEP_OK) return rc;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_delete_db_cluster_parameter_group(c, ours, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+        if (rds_err_invalid_state(&e)) {
+            res->wait_ms = 5000;
+            PGL_REASON(res, "fleetcrypt's cluster parameter group %s is still in use; deleting it next", ours);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "DeleteDBClusterParameterGroup");
+    }
+    log_info("fleetcrypt's copy of the cluster parameter group deleted", "group=%s", ours);
+    step_ctx_set_fact(ctx, "cpg_restored", "1");
+    res->reason[0] = 0;
+    return STEP_OK;
+}
+
+/* An RDS Proxy whose target is this cluster (TRACKED_CLUSTER): the rename
+ * cutover would not move it to the encrypted cluster — a proxy registers the
+ * cluster resource (the emulator keeps it on the renamed, retired source;
+ * what AWS does across a cluster rename is not documented) — and switching
+ * a proxy is not built for clusters: failed naming the proxy. */
+static step_rc refuse_cluster_proxy(step_ctx *ctx, step_result *res, const char *id)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return no_client(res);
+    rds_proxy_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_proxies(c, NULL, &pl, &e)) return awsstep_fail(res, &e, "DescribeDBProxies");
+    step_rc rc = STEP_OK;
+    for (size_t k = 0; k < pl->n && rc == STEP_OK; k++) {
+        rds_proxy_target_list *tl = NULL;
+        aws_error_clear(&e);
+        if (!rds_describe_db_proxy_targets(c, pl->v[k].name, NULL, &tl, &e)) {
+            if (e.kind == AWS_ERR_NOT_FOUND) continue; /* deleted meanwhile */
+            rc = awsstep_fail(res, &e, "DescribeDBProxyTargets");
+            break;
+        }
+        for (size_t t = 0; t < tl->n; t++) {
+            if (strcmp(tl->v[t].type, "TRACKED_CLUSTER") || strcmp(tl->v[t].rds_resource_id, id)) continue;
+            PGL_REASON(res, "RDS Proxy %s has cluster %s as its target: the cluster rename of the cutover would "
+                            "not move the proxy to the encrypted cluster, and fleetcrypt does not switch proxies "
+                            "for clusters yet (deregister the cluster from the proxy, or leave this cluster out)",
+                       pl->v[k].name, id);
+            rc = STEP_FAIL;
+            break;
+        }
+        rds_proxy_target_list_free(tl);
+    }
+    rds_proxy_list_free(pl);
+    return rc;
 }
 
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
@@ -85,7 +329,14 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
         PGL_REASON(res, "--cutover-method proxy is not supported for clusters yet (the cutover renames the cluster)");
         return STEP_FAIL;
     }
-    step_rc rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
+    step_rc rc = refuse_cluster_proxy(ctx, res, step_ctx_instance(ctx));
+    if (rc != STEP_OK) return rc;
+    rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
+    /* the target is restored on fleetcrypt's copy too: its volume holds the
+     * source's logical slots, and a writer whose wal_level is below logical
+     * does not start with them (they are dropped by prepare-target; cleanup
+     * gives the cluster the source's own group back) */
+    if (step_ctx_fact(ctx, "cpg_copied")) step_ctx_set_fact(ctx, "cluster_param_group", pgl_fact(ctx, "cpg_copied"));
     if (rc != STEP_OK) return rc;
     bool missing = false;
     rds_cluster *cl = awscluster_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
@@ -322,6 +573,7 @@ step_rc pgl_cluster_finish(step_ctx *ctx, step_result *res)
         if ((rc = awscluster_tag(ctx, res, ret, PGL_ROLE_RETIRED)) != STEP_OK) return rc;
         step_ctx_set_fact(ctx, "retired_tagged", "1");
     }
+    if ((rc = pgl_cluster_param_restore(ctx, res, id, ret)) != STEP_OK) return rc;
     return awscluster_stop(ctx, res, ret);
 }
 

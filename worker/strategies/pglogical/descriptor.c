@@ -69,7 +69,8 @@ static const opt_def opts[] = {
     {"replica-identity-full", OPT_BOOL, NULL, "", NULL,
      "give tables without a primary key REPLICA IDENTITY FULL (else they fail preflight)", false},
     {"allow-reboot", OPT_BOOL, NULL, "", NULL,
-     "let prepare-source reboot a source whose parameter group waits for one", false},
+     "reboot a source whose parameter group waits for one (inside --window); for an Aurora cluster also set "
+     "rds.logical_replication=1 in a fleetcrypt-owned copy of its cluster parameter group", false},
     {"rekey", OPT_BOOL, NULL, "", NULL,
      "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
      false},
@@ -108,4 +109,5 @@ const strategy_def fc_strategy_pglogical = {
     .required_param = "rds.logical_replication",
     .required_value = "1",
     .rekey_option = "rekey",
+    .reboot_option = "allow-reboot",
 };

@@ -245,5 +245,8 @@ step_rc pgl_cluster_roll_back(step_ctx *ctx, step_result *res);
 step_rc pgl_cluster_target_exists(step_ctx *ctx, step_result *res, bool *exists);
 step_rc pgl_cluster_delete_target(step_ctx *ctx, step_result *res);
 step_rc pgl_cluster_delete_snapshot(step_ctx *ctx, step_result *res);
+/* --allow-reboot's copy of the cluster parameter group undone: cluster id
+ * (and id2 unless NULL) back on the source's own group, the copy deleted. */
+step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *id, const char *id2);
 
 #endif

@@ -264,6 +264,23 @@ static int detect_cluster(step_ctx *ctx, step_result *res, rds_instance **i, boo
     return 0;
 }
 
+/* A failed preflight leaves the source as it found it: a cluster switched
+ * to fleetcrypt's copy of its parameter group (--allow-reboot) gets its own
+ * back and the copy is deleted (one try; the reason says when it did not). */
+static void undo_param_copy(step_ctx *ctx, step_result *res)
+{
+    step_result r;
+    memset(&r, 0, sizeof r);
+    step_rc rc = pgl_cluster_param_restore(ctx, &r, step_ctx_instance(ctx), NULL);
+    size_t n = strlen(res->reason);
+    if (rc == STEP_OK)
+        snprintf(res->reason + n, sizeof res->reason - n, " (the cluster's own parameter group %.100s given back)",
+                 pgl_fact(ctx, "cpg_orig"));
+    else
+        snprintf(res->reason + n, sizeof res->reason - n, " (the cluster still uses fleetcrypt's copy %.100s of its "
+                 "parameter group %.100s: %.120s)", pgl_fact(ctx, "cpg_copied"), pgl_fact(ctx, "cpg_orig"), r.reason);
+}
+
 step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
 {
     step_rc rc = STEP_OK;
@@ -272,12 +289,13 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
     int isc = detect_cluster(ctx, res, &i, &renamed, &rc);
     if (isc < 0) return rc;
     rc = isc > 0 ? pgl_cluster_preflight(ctx, res, renamed) : preflight_instance(ctx, res, i);
-    if (rc != STEP_OK) return rc;
-
-    pgl_session s;
-    pgl_session_init(&s, ctx, res);
-    rc = preflight_data(&s);
-    pgl_session_finish(&s);
+    if (rc == STEP_OK) {
+        pgl_session s;
+        pgl_session_init(&s, ctx, res);
+        rc = preflight_data(&s);
+        pgl_session_finish(&s);
+    }
+    if (rc == STEP_FAIL && isc > 0 && step_ctx_fact(ctx, "cpg_copied")) undo_param_copy(ctx, res);
     return rc;
 }
 

@@ -457,7 +457,21 @@ static step_rc start_cluster_restore(step_ctx *ctx, step_result *res, aws_client
             snprintf(res->reason, sizeof res->reason, "DB cluster quota exceeded: %.300s", e.message);
             return STEP_RETRY;
         }
-        return awsstep_fail(res, &e, "RestoreDBClusterFromSnapshot");
+        step_rc rc = awsstep_fail(res, &e, "RestoreDBClusterFromSnapshot");
+        const char *et = step_ctx_fact(ctx, "source_encryption_type");
+        if (rc == STEP_FAIL && et && !strcmp(et, "sse-rds")) {
+            /* whether AWS re-keys an AWS-owned-key snapshot in a restore is
+             * not documented (docs/clusters.md, AWS owned keys): say what
+             * refused and the way left */
+            log_warn("restore of an AWS-owned-key cluster snapshot under the campaign key refused", "code=%s",
+                     e.code);
+            snprintf(res->reason, sizeof res->reason,
+                     "the source is encrypted with an AWS owned key and AWS refused to restore its snapshot under "
+                     "the campaign key (%.60s: %.120s); the way left is a new cluster created with the campaign "
+                     "key and filled by logical replication with initial copy, which fleetcrypt does not build "
+                     "(docs/clusters.md)", e.code, e.message);
+        }
+        return rc;
     }
     step_ctx_set_fact(ctx, "q_clu", "0");
     awsstep_mark(ctx, "restore_at");
