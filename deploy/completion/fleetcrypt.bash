@@ -94,7 +94,8 @@ _fleetcrypt()
         report) flags="--format --output -o --select" ;;
         retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
         logs) flags="--follow -f --output -o" ;;
-        approve | pause | resume | abort | retry) flags="" ;;
+        abort) flags="--yes --dry-run" ;;
+        approve | pause | resume | retry) flags="" ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return 0 ;;
         *) return 0 ;;
     esac
