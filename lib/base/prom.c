@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -201,6 +203,96 @@ void prom_histogram_observe(prom_registry *r, const char *name, const char *help
     update(r, name, help, PROM_HISTOGRAM, labels, v, 2);
 }
 
+void prom_gauge_clear(prom_registry *r, const char *name)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        family *f = &r->f[i];
+        if (strcmp(f->name, name)) continue;
+        for (size_t j = 0; j < f->n; j++) free(f->s[j].labels);
+        f->n = 0;
+        break;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ------------------------------------------------------------ process metrics */
+/* Seconds since the epoch the machine booted (/proc/stat btime); 0 unknown. */
+static double boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    double bt = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "btime ", 6)) {
+            bt = strtod(line + 6, NULL);
+            break;
+        }
+    if (f) fclose(f);
+    return bt;
+}
+
+static void process_collect(prom_registry *r, void *ud)
+{
+    (void)ud;
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    if (p && tck > 0 && page > 0) {
+        /* fields from 3 on: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14)
+         * stime(15) cutime cstime priority nice threads itrealvalue starttime(22) vsize(23) rss(24) */
+        unsigned long long v[22] = {0};
+        int k = 0;
+        for (const char *q = p + 2; *q && k < 22; k++) {
+            while (*q == ' ') q++;
+            v[k] = strtoull(q, NULL, 10);
+            while (*q && *q != ' ') q++;
+        }
+        if (k >= 22) {
+            update(r, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", PROM_COUNTER,
+                   NULL, (double)(v[11] + v[12]) / (double)tck, 1);
+            update(r, "process_virtual_memory_bytes", "Virtual memory size in bytes.", PROM_GAUGE, NULL,
+                   (double)v[20], 1);
+            update(r, "process_resident_memory_bytes", "Resident memory size in bytes.", PROM_GAUGE, NULL,
+                   (double)v[21] * (double)page, 1);
+            double bt = boot_time();
+            if (bt > 0)
+                update(r, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                       PROM_GAUGE, NULL, bt + (double)v[19] / (double)tck, 1);
+        }
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        int fds = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            if (e->d_name[0] != '.') fds++;
+        closedir(d);
+        update(r, "process_open_fds", "Number of open file descriptors.", PROM_GAUGE, NULL, fds - 1, 1); /* not d's */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        update(r, "process_max_fds", "Maximum number of open file descriptors.", PROM_GAUGE, NULL,
+               rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur, 1);
+}
+
+void prom_add_standard(prom_registry *r)
+{
+    if (!r) return;
+    char l[96];
+    prom_gauge_set(r, "fc_build_info", "fleetcrypt's version; always 1.", prom_labels(l, sizeof l, "version",
+                                                                                     FC_VERSION, NULL), 1);
+    pthread_mutex_lock(&r->mu);
+    bool have = false;
+    for (int i = 0; i < r->ncollectors; i++) have = have || r->collectors[i].fn == process_collect;
+    pthread_mutex_unlock(&r->mu);
+    if (!have) prom_add_collector(r, process_collect, NULL);
+}
+
 bool prom_add_collector(prom_registry *r, prom_collector_fn fn, void *ud)
 {
     pthread_mutex_lock(&r->mu);
@@ -249,6 +341,7 @@ bool prom_render(prom_registry *r, dbuf *out)
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < r->n && ok; i++) {
         family *f = &r->f[i];
+        if (f->n == 0) continue; /* cleared: nothing to say */
         const char *type = f->type == PROM_COUNTER ? "counter" : f->type == PROM_GAUGE ? "gauge" : "histogram";
         ok = dbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type);
         for (size_t j = 0; j < f->n && ok; j++) {
