@@ -3,6 +3,8 @@
 #include "cfg.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-typedef enum { T_STR, T_INT, T_I64, T_NUM, T_ENUM, T_KV } cfg_type;
+typedef enum { T_STR, T_INT, T_I64, T_NUM, T_ENUM, T_KV, T_KVFILE } cfg_type;
 
 #define NOFIELD ((size_t)-1)
 #define W CFG_BIN_WORKER
@@ -46,8 +48,13 @@ static const char *const formats[] = {"text", "json", NULL};
 static const cfg_row rows[CFG__COUNT] = {
     {CFG_KAFKA_BROKERS, "FLEETCRYPT_KAFKA_BROKERS", NULL, T_STR, NULL, "(required)", 0, 0, NULL, false, W | C,
      "kafka-brokers", "HOST:PORT,...", W | C, FIELD(kafka_brokers), "Kafka bootstrap servers."},
+    {CFG_LIBRDKAFKA_CONFIG, "FLEETCRYPT_LIBRDKAFKA_CONFIG", NULL, T_KVFILE, NULL, "(none)", 0, 0, NULL, false, W | C,
+     NULL, NULL, 0, NOFIELD, 0,
+     "A librdkafka properties file as kcat's -F reads it: key=value a line, # comments; values keep their commas. "
+     "Applied first; -F FILE adds one."},
     {CFG_LIBRDKAFKA, "FLEETCRYPT_LIBRDKAFKA", NULL, T_KV, NULL, "(none)", 0, 0, NULL, false, W | C, NULL, NULL, 0,
-     NOFIELD, 0, "librdkafka settings k=v,k2=v2 (SASL, TLS); -X k=v adds one."},
+     NOFIELD, 0, "librdkafka settings k=v,k2=v2 (SASL, TLS; a value with a comma: -X or the properties file); "
+     "-X k=v adds one."},
     {CFG_REDIS_URL, "FLEETCRYPT_REDIS_URL", NULL, T_STR, NULL, "(required)", 0, 0, NULL, false, CLI | W | C,
      "redis-url", "URL", CLI | W | C, FIELD(redis_url), "redis://[user:password@]host:port[/db]."},
     {CFG_TOPIC_PREFIX, "FLEETCRYPT_TOPIC_PREFIX", NULL, T_STR, "fleetcrypt", NULL, 0, 0, NULL, true, W | C | K,
@@ -188,6 +195,7 @@ static void expected(const cfg_row *r, char *out, size_t cap)
         break;
     }
     case T_KV: snprintf(out, cap, "k=v,k2=v2"); break;
+    case T_KVFILE: snprintf(out, cap, "a readable file"); break;
     case T_STR: snprintf(out, cap, r->word ? "a non-empty name of [A-Za-z0-9._-]" : "a string"); break;
     }
 }
@@ -244,8 +252,27 @@ static bool parse_value(const cfg_row *r, const char *what, const char *v, void 
             }
         snprintf(err, errcap, "%s: expected %s, got '%.60s'", what, exp, v);
         return false;
-    case T_KV: break;
+    case T_KV:
+    case T_KVFILE: break;
     }
+    return true;
+}
+
+/* One setting: key (kl bytes) and value. */
+static bool add_kv(fc_config *c, const char *key, size_t kl, const char *val, char *err, size_t errcap)
+{
+    if (c->kafka_kv_count >= CFG_MAX_KAFKA_KV) {
+        snprintf(err, errcap, "too many librdkafka settings (max %d)", CFG_MAX_KAFKA_KV);
+        return false;
+    }
+    if (kl >= 256 || strlen(val) >= 256) {
+        snprintf(err, errcap, "librdkafka setting too long");
+        return false;
+    }
+    memcpy(c->kafka_kv[c->kafka_kv_count][0], key, kl);
+    c->kafka_kv[c->kafka_kv_count][0][kl] = 0;
+    fc_strlcpy(c->kafka_kv[c->kafka_kv_count][1], val, 256);
+    c->kafka_kv_count++;
     return true;
 }
 
@@ -253,23 +280,60 @@ bool cfg_add_kafka_kv(fc_config *c, const char *kv, char *err, size_t errcap)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
-        snprintf(err, errcap, "librdkafka setting must be key=value, got '%s'", kv);
+        /* the text may be a password typed without its key: never echoed */
+        snprintf(err, errcap, "librdkafka setting must be key=value");
         return false;
     }
-    if (c->kafka_kv_count >= CFG_MAX_KAFKA_KV) {
-        snprintf(err, errcap, "too many librdkafka settings (max %d)", CFG_MAX_KAFKA_KV);
+    return add_kv(c, kv, (size_t)(eq - kv), eq + 1, err, errcap);
+}
+
+#define KAFKA_FILE_MAX (64 * 1024)
+
+bool cfg_add_kafka_file(fc_config *c, const char *path, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errcap, "cannot read librdkafka properties file %s: %s", path, strerror(errno));
         return false;
     }
-    size_t kl = (size_t)(eq - kv);
-    if (kl >= 256 || strlen(eq + 1) >= 256) {
-        snprintf(err, errcap, "librdkafka setting too long");
-        return false;
+    char *line = NULL;
+    size_t cap = 0, total = 0;
+    ssize_t n;
+    int ln = 0;
+    bool ok = true;
+    while (ok && (n = getline(&line, &cap, f)) >= 0) {
+        ln++;
+        total += (size_t)n;
+        if (total > KAFKA_FILE_MAX) {
+            snprintf(err, errcap, "%s is larger than %d bytes", path, KAFKA_FILE_MAX);
+            ok = false;
+            break;
+        }
+        char *s = line;
+        while (isspace((unsigned char)*s)) s++;
+        size_t l = strlen(s);
+        while (l && isspace((unsigned char)s[l - 1])) s[--l] = 0;
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        size_t kl = eq ? (size_t)(eq - s) : 0;
+        while (kl && isspace((unsigned char)s[kl - 1])) kl--;
+        if (!eq || kl == 0) {
+            snprintf(err, errcap, "%s:%d: not key=value", path, ln);
+            ok = false;
+            break;
+        }
+        const char *v = eq + 1;
+        while (isspace((unsigned char)*v)) v++;
+        char e[128];
+        if (!add_kv(c, s, kl, v, e, sizeof e)) {
+            snprintf(err, errcap, "%s:%d: %s", path, ln, e);
+            ok = false;
+        }
     }
-    memcpy(c->kafka_kv[c->kafka_kv_count][0], kv, kl);
-    c->kafka_kv[c->kafka_kv_count][0][kl] = 0;
-    fc_strlcpy(c->kafka_kv[c->kafka_kv_count][1], eq + 1, 256);
-    c->kafka_kv_count++;
-    return true;
+    if (line) fc_wipe(line, cap); /* it held a value, maybe a password */
+    free(line);
+    fclose(f);
+    return ok;
 }
 
 static bool load_kv(fc_config *c, const cfg_row *r, const char *v, char *err, size_t errcap)
@@ -315,6 +379,14 @@ bool cfg_load(fc_config *c, unsigned bins, char *err, size_t errcap)
         if (!v) continue;
         if (r->type == T_KV) {
             if (!load_kv(c, r, v, err, errcap)) return false;
+            continue;
+        }
+        if (r->type == T_KVFILE) {
+            char e[512];
+            if (!cfg_add_kafka_file(c, v, e, sizeof e)) {
+                snprintf(err, errcap, "%s: %s", r->env, e);
+                return false;
+            }
             continue;
         }
         if (!parse_value(r, r->env, v, r->off != NOFIELD ? (char *)c + r->off : NULL, NULL, err, errcap))
@@ -400,6 +472,7 @@ static const char *type_name(const cfg_row *r)
     case T_NUM: return "number";
     case T_ENUM: return "enum";
     case T_KV: return "k=v list";
+    case T_KVFILE: return "path";
     case T_STR: break;
     }
     return "string";
@@ -425,7 +498,11 @@ void cfg_print_flags(FILE *f, unsigned bins)
         else snprintf(src, sizeof src, "%s", r->env);
         fprintf(f, "  %-30s %s (%s)\n", lhs, r->help, src);
     }
-    if (rows[CFG_LIBRDKAFKA].bins & bins) fprintf(f, "  %-30s %s\n", "-X k=v", "One librdkafka setting (repeatable).");
+    if (rows[CFG_LIBRDKAFKA].bins & bins) {
+        fprintf(f, "  %-30s %s\n", "-X k=v", "One librdkafka setting (repeatable; the value may hold commas).");
+        fprintf(f, "  %-30s %s\n", "-F FILE",
+                "librdkafka settings from a properties file, as kcat's -F (FLEETCRYPT_LIBRDKAFKA_CONFIG).");
+    }
     fprintf(f, "  %-30s %s\n", "-h, --help", "This help.");
     fprintf(f, "  %-30s %s\n", "--version", "Print the version.");
 }
@@ -485,6 +562,7 @@ void cfg_print_markdown(FILE *f)
         readers(r->bins, rd, sizeof rd);
         if (r->flag) snprintf(fl, sizeof fl, "`--%s`", r->flag);
         else if (r->type == T_KV) snprintf(fl, sizeof fl, "`-X k=v`");
+        else if (r->type == T_KVFILE) snprintf(fl, sizeof fl, "`-F FILE`");
         fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %s |\n", r->env, r->help, type_name(r),
                 r->dflt_doc ? r->dflt_doc : r->dflt, al, fl, rd);
         if (row_secret(r))
@@ -547,7 +625,7 @@ int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *fir
     const char *own = cmd->shortopts ? cmd->shortopts : "";
     bool in_order = own[0] == '+';
     char shortopts[64];
-    snprintf(shortopts, sizeof shortopts, "%s:h%s%s", in_order ? "+" : "", kafka ? "X:" : "", own + in_order);
+    snprintf(shortopts, sizeof shortopts, "%s:h%s%s", in_order ? "+" : "", kafka ? "X:F:" : "", own + in_order);
 
     int rc = CFG_ARGS_OK;
     optind = 0; /* glibc: start over (the CLI parses twice, tests many times) */
@@ -585,6 +663,11 @@ int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *fir
                 memcpy(key, optarg, kl);
                 key[kl] = 0;
                 if (strstr(key, "password") || strstr(key, "secret")) mask_arg(optarg + kl + 1); /* sasl.password=… */
+            }
+        } else if (o == 'F' && kafka) {
+            if (!cfg_add_kafka_file(c, optarg, err, sizeof err)) {
+                fprintf(stderr, "%s: -F: %s\n", cmd->prog, err);
+                rc = CFG_ARGS_BAD;
             }
         } else if (o >= OPT_ROW && o < OPT_ROW + CFG__COUNT) {
             bool known;

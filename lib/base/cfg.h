@@ -35,6 +35,7 @@ enum {
 /* One id per table row (same order as the table in cfg.c). */
 typedef enum cfg_id {
     CFG_KAFKA_BROKERS,
+    CFG_LIBRDKAFKA_CONFIG,
     CFG_LIBRDKAFKA,
     CFG_REDIS_URL,
     CFG_TOPIC_PREFIX,
@@ -111,6 +112,10 @@ bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *kno
 bool cfg_validate(const fc_config *c, bool need_kafka, bool need_redis, char *err, size_t errcap);
 /* Add a librdkafka pass-through pair. */
 bool cfg_add_kafka_kv(fc_config *c, const char *kv, char *err, size_t errcap);
+/* Add every key=value line of a librdkafka properties file, as kcat's -F
+ * reads it ('#' comments and blank lines skipped, the value kept whole,
+ * commas included). err names the file and line, never a value. */
+bool cfg_add_kafka_file(fc_config *c, const char *path, char *err, size_t errcap);
 /* One line describing the config with secrets masked, for the startup log. */
 void cfg_describe(const fc_config *c, char *out, size_t cap);
 /* FLEETCRYPT_STEP_DEADLINE_MAX_S, or CFG_REDRIVE_DEADLINE_DEFAULT_S when unset. */

@@ -371,6 +371,73 @@ static void test_secret_files(void **state)
     rmdir(dir);
 }
 
+/* librdkafka pass-through as kcat takes it: a -X value keeps its commas;
+ * -F FILE and FLEETCRYPT_LIBRDKAFKA_CONFIG read a properties file (one
+ * key=value a line, '#' comments, blank lines; commas kept), applied in
+ * order: the file of the variable, FLEETCRYPT_LIBRDKAFKA, then -F and -X as
+ * given. A bad line names the file and line, never the value. */
+static void test_kafka_passthrough_like_kcat(void **state)
+{
+    (void)state;
+    fc_config c;
+    char err[512];
+    char dir[] = "/tmp/fc-kcfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char props[128], bad[128];
+    snprintf(props, sizeof props, "%s/client.properties", dir);
+    snprintf(bad, sizeof bad, "%s/bad.properties", dir);
+    write_file(props, "# the cluster's client settings\n\nsecurity.protocol = SASL_SSL\n"
+                      "ssl.cipher.suites=ECDHE-RSA-AES128-GCM-SHA256,ECDHE-RSA-AES256-GCM-SHA384\n"
+                      "sasl.password=pa,ss=word\n");
+    write_file(bad, "acks=all\nthis line has no equals sign-s3cr3t\n");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA_FILE");
+    setenv("FLEETCRYPT_LIBRDKAFKA", "linger.ms=5", 1);
+    setenv("FLEETCRYPT_LIBRDKAFKA_CONFIG", props, 1);
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    assert_int_equal(c.kafka_kv_count, 4);
+    assert_string_equal(c.kafka_kv[0][0], "security.protocol");
+    assert_string_equal(c.kafka_kv[0][1], "SASL_SSL");
+    assert_string_equal(c.kafka_kv[1][1], "ECDHE-RSA-AES128-GCM-SHA256,ECDHE-RSA-AES256-GCM-SHA384");
+    assert_string_equal(c.kafka_kv[2][0], "sasl.password");
+    assert_string_equal(c.kafka_kv[2][1], "pa,ss=word");
+    assert_string_equal(c.kafka_kv[3][0], "linger.ms");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA_CONFIG");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA");
+
+    /* on the command line: -X keeps commas, -F reads the same file format */
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    cfg_cmd cmd = {.prog = "prog", .bins = CFG_BIN_WORKER};
+    char *argv[] = {"prog", "-X", "bootstrap.servers=b1:9093,b2:9093", "-F", props, "-X", "acks=1", NULL};
+    run_args ra = {&c, &cmd, 7, argv, 0};
+    assert_int_equal(run_getopt(&ra), CFG_ARGS_OK);
+    assert_int_equal(c.kafka_kv_count, 5);
+    assert_string_equal(c.kafka_kv[0][1], "b1:9093,b2:9093");
+    assert_string_equal(c.kafka_kv[3][1], "pa,ss=word");
+    assert_string_equal(c.kafka_kv[4][0], "acks");
+
+    /* a bad line: the file and the line, never its text */
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    char *badv[] = {"prog", "-F", bad, NULL};
+    ra = (run_args){&c, &cmd, 3, badv, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "bad.properties:2"));
+    assert_null(strstr(captured, "s3cr3t"));
+    setenv("FLEETCRYPT_LIBRDKAFKA_CONFIG", bad, 1);
+    assert_false(cfg_from_env(&c, err, sizeof err));
+    assert_non_null(strstr(err, "bad.properties:2"));
+    assert_null(strstr(err, "s3cr3t"));
+    /* a file that is not there */
+    char *missing[] = {"prog", "-F", "/nonexistent/kafka.properties", NULL};
+    unsetenv("FLEETCRYPT_LIBRDKAFKA_CONFIG");
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    ra = (run_args){&c, &cmd, 3, missing, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "/nonexistent/kafka.properties"));
+    unlink(props);
+    unlink(bad);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_parse_args),
         cmocka_unit_test(test_table_validation),
         cmocka_unit_test(test_secret_files),
+        cmocka_unit_test(test_kafka_passthrough_like_kcat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
