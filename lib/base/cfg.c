@@ -56,7 +56,13 @@ static const cfg_row rows[CFG__COUNT] = {
      NOFIELD, 0, "librdkafka settings k=v,k2=v2 (SASL, TLS; a value with a comma: -X or the properties file); "
      "-X k=v adds one."},
     {CFG_REDIS_URL, "FLEETCRYPT_REDIS_URL", NULL, T_STR, NULL, "(required)", 0, 0, NULL, false, CLI | W | C,
-     "redis-url", "URL", CLI | W | C, FIELD(redis_url), "redis://[user:password@]host:port[/db]."},
+     "redis-url", "URL", CLI | W | C, FIELD(redis_url),
+     "redis://[user:password@]host:port[/db] (user and password percent-encoded); rediss:// for TLS, through "
+     "FLEETCRYPT_REDIS_TLS_PROXY."},
+    {CFG_REDIS_TLS_PROXY, "FLEETCRYPT_REDIS_TLS_PROXY", NULL, T_STR, NULL, "(none)", 0, 0, NULL, false, CLI | W | C,
+     NULL, NULL, 0, FIELD(redis_tls_proxy),
+     "With a rediss:// URL (required then): HOST:PORT of the local TLS client (the stunnel sidecar) that reaches the "
+     "URL's server; hiredis 0.14 speaks no TLS."},
     {CFG_TOPIC_PREFIX, "FLEETCRYPT_TOPIC_PREFIX", NULL, T_STR, "fleetcrypt", NULL, 0, 0, NULL, true, W | C | K,
      "topic-prefix", "P", W | C | K, FIELD(topic_prefix), "Kafka topics are P.steps, P.events, P.dlq."},
     {CFG_KEY_PREFIX, "FLEETCRYPT_KEY_PREFIX", NULL, T_STR, "fc", NULL, 0, 0, NULL, false, CLI | W | C, "key-prefix",
@@ -710,34 +716,53 @@ int cfg_daemon_args(fc_config *c, const cfg_cmd *cmd, bool need_kafka, bool need
     return CFG_ARGS_OK;
 }
 
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* Percent-decode n bytes of s into dst (cap); false on a bad %XX or no room. */
+static bool pct_decode(const char *s, size_t n, char *dst, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            int a = i + 1 < n ? hexval(s[i + 1]) : -1, b = i + 2 < n ? hexval(s[i + 2]) : -1;
+            if (a < 0 || b < 0 || (a == 0 && b == 0)) return false; /* %00 would cut the text */
+            ch = (char)(a * 16 + b);
+            i += 2;
+        }
+        if (o + 1 >= cap) return false;
+        dst[o++] = ch;
+    }
+    dst[o] = 0;
+    return true;
+}
+
 bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     out->port = 6379;
     const char *p = url;
     if (!strncmp(p, "redis://", 8)) p += 8;
-    else {
-        snprintf(err, errcap, "FLEETCRYPT_REDIS_URL must start with redis://");
+    else if (!strncmp(p, "rediss://", 9)) {
+        p += 9;
+        out->tls = true;
+    } else {
+        snprintf(err, errcap, "FLEETCRYPT_REDIS_URL must start with redis:// or rediss://");
         return false;
     }
     const char *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            size_t ul = (size_t)(colon - p), pl = (size_t)(at - colon - 1);
-            if (ul >= sizeof out->user || pl >= sizeof out->password) {
-                snprintf(err, errcap, "redis URL credentials too long");
-                return false;
-            }
-            memcpy(out->user, p, ul);
-            memcpy(out->password, colon + 1, pl);
-        } else {
-            size_t pl = (size_t)(at - p);
-            if (pl >= sizeof out->password) {
-                snprintf(err, errcap, "redis URL password too long");
-                return false;
-            }
-            memcpy(out->password, p, pl);
+        size_t ul = colon ? (size_t)(colon - p) : 0;
+        const char *pw = colon ? colon + 1 : p;
+        if (!pct_decode(p, ul, out->user, sizeof out->user) ||
+            !pct_decode(pw, (size_t)(at - pw), out->password, sizeof out->password)) {
+            fc_wipe(out, sizeof *out);
+            snprintf(err, errcap, "redis URL credentials are too long or badly percent-encoded");
+            return false;
         }
         p = at + 1;
     }
@@ -770,6 +795,34 @@ bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t 
         snprintf(err, errcap, "redis URL has trailing characters");
         return false;
     }
+    fc_strlcpy(out->via_host, out->host, sizeof out->via_host);
+    out->via_port = out->port;
+    return true;
+}
+
+bool cfg_redis_addr(const fc_config *c, fc_redis_addr *out, char *err, size_t errcap)
+{
+    if (!cfg_parse_redis_url(c->redis_url, out, err, errcap)) return false;
+    const char *px = c->redis_tls_proxy;
+    if (!out->tls) {
+        if (!*px) return true;
+        fc_wipe(out, sizeof *out);
+        snprintf(err, errcap, "FLEETCRYPT_REDIS_TLS_PROXY is set but FLEETCRYPT_REDIS_URL is not a rediss:// URL");
+        return false;
+    }
+    const char *colon = strrchr(px, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    size_t hl = colon ? (size_t)(colon - px) : 0;
+    if (!*px || !colon || hl == 0 || hl >= sizeof out->via_host || *end || port < 1 || port > 65535) {
+        fc_wipe(out, sizeof *out);
+        snprintf(err, errcap, "a rediss:// URL needs FLEETCRYPT_REDIS_TLS_PROXY=HOST:PORT, the local TLS client "
+                 "(stunnel) that reaches the URL's server: hiredis 0.14 speaks no TLS (docs/OPERATIONS.md)");
+        return false;
+    }
+    memcpy(out->via_host, px, hl);
+    out->via_host[hl] = 0;
+    out->via_port = (int)port;
     return true;
 }
 
@@ -785,7 +838,7 @@ bool cfg_validate(const fc_config *c, bool need_kafka, bool need_redis, char *er
             return false;
         }
         fc_redis_addr a;
-        bool ok = cfg_parse_redis_url(c->redis_url, &a, err, errcap);
+        bool ok = cfg_redis_addr(c, &a, err, errcap);
         fc_wipe(&a, sizeof a);
         if (!ok) return false;
     }

@@ -38,6 +38,7 @@ typedef enum cfg_id {
     CFG_LIBRDKAFKA_CONFIG,
     CFG_LIBRDKAFKA,
     CFG_REDIS_URL,
+    CFG_REDIS_TLS_PROXY,
     CFG_TOPIC_PREFIX,
     CFG_KEY_PREFIX,
     CFG_REGION,
@@ -76,6 +77,7 @@ typedef enum cfg_id {
 typedef struct fc_config {
     char kafka_brokers[1024]; /* FLEETCRYPT_KAFKA_BROKERS / --kafka-brokers */
     char redis_url[512];      /* FLEETCRYPT_REDIS_URL / --redis-url */
+    char redis_tls_proxy[256]; /* FLEETCRYPT_REDIS_TLS_PROXY: host:port of the local TLS client (rediss://) */
     char topic_prefix[64];    /* FLEETCRYPT_TOPIC_PREFIX / --topic-prefix (default fleetcrypt) */
     char key_prefix[32];      /* FLEETCRYPT_KEY_PREFIX / --key-prefix (default fc): Redis keys */
     char region[32];          /* AWS_REGION / AWS_DEFAULT_REGION / --region */
@@ -176,7 +178,16 @@ typedef struct fc_redis_addr {
     int db;
     char user[128];
     char password[256];
+    bool tls;              /* rediss:// */
+    char via_host[256];    /* where to connect: host, or the TLS sidecar's address for rediss:// */
+    int via_port;
 } fc_redis_addr;
+/* redis[s]://[user:password@]host[:port][/db]; user and password are
+ * percent-decoded. via_host/via_port are host/port. */
 bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t errcap);
+/* The configured Redis: the URL parsed, and for rediss:// the connection
+ * through FLEETCRYPT_REDIS_TLS_PROXY (required then; refused with redis://):
+ * hiredis 0.14 speaks no TLS, a local stunnel client does (docs/OPERATIONS.md). */
+bool cfg_redis_addr(const fc_config *c, fc_redis_addr *out, char *err, size_t errcap);
 
 #endif

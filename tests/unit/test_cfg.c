@@ -81,6 +81,12 @@ static void test_redis_url(void **state)
         {"http://h:6379", false, NULL, 0, 0, NULL},
         {"redis://", false, NULL, 0, 0, NULL},
         {"redis://h:6379/x", false, NULL, 0, 0, NULL},
+        /* percent-encoded credentials are decoded, as in every Redis client */
+        {"redis://:p%40ss%3Aw%2Frd%25@h:7/1", true, "h", 7, 1, "p@ss:w/rd%"},
+        {"redis://:bad%zzpw@h", false, NULL, 0, 0, NULL},
+        {"redis://:bad%4@h", false, NULL, 0, 0, NULL},
+        /* TLS: parsed here, reached through the sidecar (cfg_redis_addr) */
+        {"rediss://:pw@cache.example.com:6380/0", true, "cache.example.com", 6380, 0, "pw"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fc_redis_addr a;
@@ -93,6 +99,45 @@ static void test_redis_url(void **state)
         assert_int_equal(a.db, cases[i].db);
         assert_string_equal(a.password, cases[i].password);
     }
+}
+
+/* A rediss:// URL names the TLS server; hiredis 0.14 speaks no TLS, so the
+ * connection goes through the local TLS client (stunnel) named by
+ * FLEETCRYPT_REDIS_TLS_PROXY, which is required then and refused with a
+ * plain redis:// URL. Errors never quote the password. */
+static void test_redis_tls_addr(void **state)
+{
+    (void)state;
+    fc_config c;
+    char err[256];
+    memset(&c, 0, sizeof c);
+    fc_redis_addr a;
+    snprintf(c.redis_url, sizeof c.redis_url, "rediss://u%%3A1:p%%40w@cache.example.com:6380/3");
+    assert_false(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_REDIS_TLS_PROXY"));
+    assert_null(strstr(err, "p@w"));
+    snprintf(c.redis_tls_proxy, sizeof c.redis_tls_proxy, "127.0.0.1:16380");
+    assert_true(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_true(a.tls);
+    assert_string_equal(a.host, "cache.example.com");
+    assert_int_equal(a.port, 6380);
+    assert_string_equal(a.via_host, "127.0.0.1");
+    assert_int_equal(a.via_port, 16380);
+    assert_string_equal(a.user, "u:1");
+    assert_string_equal(a.password, "p@w");
+    assert_int_equal(a.db, 3);
+    snprintf(c.redis_tls_proxy, sizeof c.redis_tls_proxy, "127.0.0.1");
+    assert_false(cfg_redis_addr(&c, &a, err, sizeof err));
+    /* a plain URL: connected as named; the proxy variable is a mistake */
+    snprintf(c.redis_url, sizeof c.redis_url, "redis://h:6379/0");
+    snprintf(c.redis_tls_proxy, sizeof c.redis_tls_proxy, "127.0.0.1:16380");
+    assert_false(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_non_null(strstr(err, "rediss://"));
+    c.redis_tls_proxy[0] = 0;
+    assert_true(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_false(a.tls);
+    assert_string_equal(a.via_host, "h");
+    assert_int_equal(a.via_port, 6379);
 }
 
 static void test_describe_masks_password(void **state)
@@ -448,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_parse_args),
         cmocka_unit_test(test_table_validation),
         cmocka_unit_test(test_secret_files),
+        cmocka_unit_test(test_redis_tls_addr),
         cmocka_unit_test(test_kafka_passthrough_like_kcat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
