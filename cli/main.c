@@ -21,7 +21,7 @@ static const cli_cmd commands[] = {
      "enqueues nothing; it exits 3 when any instance would fail preflight, 0 when every one is\n"
      "ok or skipped (2 bad usage, 1 AWS or Redis failure). The confirmation names the caller\n"
      "(ARN and account, from STS GetCallerIdentity); it asks on a terminal, and off one --yes\n"
-     "is required (exit 2 without it; the noop strategy, which touches nothing, is exempt).\n"
+     "is required (exit 2 without it; a strategy that makes no AWS call is exempt).\n"
      "examples:\n"
      "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
      "  printf 'db1\\ndb2\\n' | fleetcrypt submit --campaign q4 --kms-key alias/rds - --yes\n"

@@ -10,7 +10,7 @@
  *      target is one more DB instance and each retired source is kept);
  *   4. the confirmation names the caller (ARN, account); --dry-run stops
  *      here; then it asks on a terminal unless --yes, and off a terminal
- *      --yes is required (a strategy that touches AWS: noop is exempt);
+ *      --yes is required (for a strategy that makes AWS calls);
  *   5. claim the instances, create the campaign and its records.
  * Nothing is written before every check passed. Bad input exits 2 with one
  * line on stderr. */
@@ -832,6 +832,10 @@ int cli_submit(fc_config *cfg, int argc, char **argv)
     sub_opts o;
     init_opts(&o, cfg);
     int rc = parse(&o, cfg, argc, argv);
+    /* no hard-coded region: --region, AWS_REGION, AWS_DEFAULT_REGION, the campaign file, the profile's */
+    if (rc == CLI_OK && !o.region[0] && !cli_region(cfg, o.region, sizeof o.region))
+        rc = cli_err(CLI_USAGE, "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), the profile's region, or "
+                     "--region");
     if (rc == CLI_OK) rc = run(&o, cfg);
     free_opts(&o);
     return rc;

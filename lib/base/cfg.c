@@ -67,8 +67,12 @@ static const cfg_row rows[CFG__COUNT] = {
      "topic-prefix", "P", W | C | K, FIELD(topic_prefix), "Kafka topics are P.steps, P.events, P.dlq."},
     {CFG_KEY_PREFIX, "FLEETCRYPT_KEY_PREFIX", NULL, T_STR, "fc", NULL, 0, 0, NULL, false, CLI | W | C, "key-prefix",
      "K", CLI | W | C, FIELD(key_prefix), "Prefix of every Redis key."},
-    {CFG_REGION, "AWS_REGION", "AWS_DEFAULT_REGION", T_STR, "us-east-1", NULL, 0, 0, NULL, false, CLI | W | C,
-     "region", "R", W | C, FIELD(region), "AWS region (else AWS_DEFAULT_REGION)."},
+    {CFG_REGION, "AWS_REGION", "AWS_DEFAULT_REGION", T_STR, NULL, "(the profile's)", 0, 0, NULL, false, CLI | W | C,
+     "region", "R", CLI | W | C, FIELD(region),
+     "AWS region (else AWS_DEFAULT_REGION, else the profile's region, as the AWS SDKs)."},
+    {CFG_PROFILE, "AWS_PROFILE", NULL, T_STR, NULL, "default", 0, 0, NULL, false, CLI | W | C, "profile", "NAME",
+     CLI | W | C, FIELD(profile), "AWS profile of ~/.aws/config and ~/.aws/credentials (credentials, region, "
+     "endpoints, CA bundle); the flag sets AWS_PROFILE."},
     {CFG_NODE_ID, "FLEETCRYPT_NODE_ID", NULL, T_STR, NULL, "host:pid", 0, 0, NULL, false, CLI | W | C, "node-id",
      "ID", CLI | W | C, FIELD(node_id), "This process's name in leases, logs and the audit trail."},
     {CFG_METRICS_ADDR, "FLEETCRYPT_METRICS_ADDR", NULL, T_STR, NULL, "(off)", 0, 0, NULL, false, W | C,
@@ -416,7 +420,13 @@ bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *kno
             *known = true;
             char what[64];
             snprintf(what, sizeof what, "--%s", r->flag);
-            return parse_value(r, what, value, (char *)c + r->off, NULL, err, errcap);
+            if (!parse_value(r, what, value, (char *)c + r->off, NULL, err, errcap)) return false;
+            /* the credential chain and region lookup read AWS_PROFILE, as the SDKs do */
+            if (r->id == CFG_PROFILE && setenv("AWS_PROFILE", value, 1) != 0) {
+                snprintf(err, errcap, "--profile: cannot set AWS_PROFILE");
+                return false;
+            }
+            return true;
         }
     }
     snprintf(err, errcap, "unknown option --%s", name);

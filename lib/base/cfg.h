@@ -42,6 +42,7 @@ typedef enum cfg_id {
     CFG_TOPIC_PREFIX,
     CFG_KEY_PREFIX,
     CFG_REGION,
+    CFG_PROFILE,
     CFG_NODE_ID,
     CFG_METRICS_ADDR,
     CFG_EXECUTORS,
@@ -80,7 +81,8 @@ typedef struct fc_config {
     char redis_tls_proxy[256]; /* FLEETCRYPT_REDIS_TLS_PROXY: host:port of the local TLS client (rediss://) */
     char topic_prefix[64];    /* FLEETCRYPT_TOPIC_PREFIX / --topic-prefix (default fleetcrypt) */
     char key_prefix[32];      /* FLEETCRYPT_KEY_PREFIX / --key-prefix (default fc): Redis keys */
-    char region[32];          /* AWS_REGION / AWS_DEFAULT_REGION / --region */
+    char region[32];          /* AWS_REGION / AWS_DEFAULT_REGION / --region; "" = the profile's (cli_region) */
+    char profile[128];        /* AWS_PROFILE / --profile (the flag sets AWS_PROFILE for the credential chain) */
     char node_id[96];         /* FLEETCRYPT_NODE_ID / --node-id (default host:pid) */
     char metrics_addr[64];    /* FLEETCRYPT_METRICS_ADDR / --metrics-addr (host:port, "" = off) */
     int executors;            /* FLEETCRYPT_EXECUTORS / --executors (worker threads, default 8) */

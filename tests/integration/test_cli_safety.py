@@ -128,3 +128,32 @@ def test_submit_and_abort_confirmation(stack):
     assert rc == 0, out
     assert {i: rec(stack, "sf", i)["state"] for i in ids} == {i: "aborted" for i in ids}
     assert stack.redis.cli("HGET", "fc:{sf}:campaign", "abort_requested") == "1"
+
+
+def test_region_and_profile_follow_the_sdks(stack, world):
+    """No hard-coded region: AWS_REGION, AWS_DEFAULT_REGION, then the
+    profile's region; --profile (on every command) picks the profile and
+    --region wins over all. Without any: an error naming them."""
+    cfg = os.path.join(world, "aws-config")
+    with open(cfg, "w") as f:
+        f.write("[default]\nregion = eu-west-1\n[profile ops]\nregion = ap-south-1\n")
+    env = {"AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_CONFIG_FILE": cfg}
+    dry = ["submit", "--campaign", "rg", "--kms-key", "alias/none", "--strategy", "noop", "--dry-run", "rg-a"]
+
+    def region_of(*extra, **env_extra):
+        r = stack.cli(*dry, *extra, env=dict(env, **env_extra))
+        assert r.returncode == 0, r.stderr
+        line = next(ln for ln in r.stdout.splitlines() if ln.startswith("campaign rg:"))
+        return line.split(", region ")[1].split(",")[0]
+    assert region_of() == "eu-west-1"
+    assert region_of("--profile", "ops") == "ap-south-1"
+    assert region_of(AWS_PROFILE="ops") == "ap-south-1"
+    assert region_of("--profile", "ops", AWS_DEFAULT_REGION="sa-east-1") == "sa-east-1"
+    assert region_of("--profile", "ops", AWS_REGION="ca-central-1", AWS_DEFAULT_REGION="sa-east-1") == "ca-central-1"
+    assert region_of("--profile", "ops", "--region", "us-west-1", AWS_REGION="ca-central-1") == "us-west-1"
+    # nothing anywhere: refused, naming where a region comes from
+    r = stack.cli(*dry, env=dict(env, AWS_CONFIG_FILE="/dev/null"))
+    assert r.returncode == 2 and "AWS_REGION" in r.stderr and "region" in r.stderr, (r.returncode, r.stderr)
+    # --profile is a common option of every command (here one that never calls AWS)
+    r = stack.cli("status", "--profile", "ops", env=env)
+    assert r.returncode == 0, r.stderr
