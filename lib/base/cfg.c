@@ -76,7 +76,7 @@ static const cfg_row rows[CFG__COUNT] = {
     {CFG_NODE_ID, "FLEETCRYPT_NODE_ID", NULL, T_STR, NULL, "host:pid", 0, 0, NULL, false, CLI | W | C, "node-id",
      "ID", CLI | W | C, FIELD(node_id), "This process's name in leases, logs and the audit trail."},
     {CFG_METRICS_ADDR, "FLEETCRYPT_METRICS_ADDR", NULL, T_STR, NULL, "(off)", 0, 0, NULL, false, W | C,
-     "metrics-addr", "HOST:PORT", W | C, FIELD(metrics_addr), "Serve Prometheus /metrics here (port 0: any)."},
+     "metrics-addr", "HOST:PORT", W | C, FIELD(metrics_addr), "Serve Prometheus /metrics, /healthz and /readyz here: IPV4:PORT or [IPV6]:PORT (port 0: any)."},
     {CFG_EXECUTORS, "FLEETCRYPT_EXECUTORS", NULL, T_INT, "8", NULL, 1, 256, NULL, false, W, "executors", "N", W,
      FIELD(executors), "Worker threads running steps."},
     {CFG_RETIRED_CHECK_S, "FLEETCRYPT_RETIRED_CHECK_S", NULL, T_INT, "900", NULL, 0, 86400, NULL, false, C,

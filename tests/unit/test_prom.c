@@ -252,6 +252,66 @@ static void test_probes_answer_during_slow_scrape(void **state)
     prom_registry_free(r);
 }
 
+static char *http_get6(int port, const char *path)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    char *buf = calloc(1, 65536);
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fd, buf + len, 65535 - len)) > 0) len += (size_t)r;
+    close(fd);
+    return buf;
+}
+
+/* The server (libmicrohttpd) listens on IPv6 addresses too ("[::1]:0",
+ * "[::]:9464"), and serves every scrape that arrives while one is slow
+ * (several Prometheus replicas): none is turned away. */
+static void test_ipv6_and_many_scrapes(void **state)
+{
+    (void)state;
+    prom_registry *r = prom_registry_new();
+    char err[256];
+    prom_server *s = prom_server_start(r, "[::1]:0", err, sizeof err);
+    if (!s) fail_msg("[::1]:0: %s", err);
+    prom_server_beat(s);
+    char *body = http_get6(prom_server_port(s), "/healthz");
+    assert_non_null(strstr(body, "HTTP/1.1 200 OK"));
+    free(body);
+    prom_server_stop(s);
+
+    gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    assert_true(prom_add_collector(r, slow_collect, &g));
+    s = prom_server_start(r, "127.0.0.1:0", err, sizeof err);
+    assert_non_null(s);
+    enum { N = 8 };
+    scrape_arg a[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (scrape_arg){.port = prom_server_port(s)};
+        assert_int_equal(pthread_create(&th[i], NULL, scrape_thread, &a[i]), 0);
+    }
+    pthread_mutex_lock(&g.mu);
+    while (!g.entered) pthread_cond_wait(&g.cv, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+    usleep(200000); /* the others arrive while the first is inside its collector */
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (!strstr(a[i].body, "HTTP/1.1 200 OK")) fail_msg("scrape %d: %.80s", i, a[i].body);
+        free(a[i].body);
+    }
+    prom_server_stop(s);
+    prom_registry_free(r);
+}
+
 /* A family's series can be dropped (revoked partitions, campaigns and
  * buckets a coordinator no longer reports): the family's HELP/TYPE stays
  * out of the text while it has no series. */
@@ -332,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_readyz_reports_cached_state),
         cmocka_unit_test(test_draining_is_alive_not_ready),
         cmocka_unit_test(test_probes_answer_during_slow_scrape),
+        cmocka_unit_test(test_ipv6_and_many_scrapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
