@@ -17,7 +17,6 @@
 
 #include "awshttp.h"
 #include "awsjson.h"
-#include "awssso.h"
 #include "log.h"
 #include "util.h"
 
@@ -858,7 +857,9 @@ static bool resolve_profile(aws_cred_provider *p, const char *name, int depth, a
         goto cleanup;
     }
     if (pr->sso_session[0] || pr->sso_start_url[0]) {
-        ok = aws_cred_from_sso(pr, p->opts.ca_bundle, out, err);
+        if (p->have_ops && p->ops.sso) ok = p->ops.sso(pr, p->opts.ca_bundle, out, err);
+        else aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "profile %s: SSO needs the session (no SSO provider)",
+                           name);
         goto cleanup;
     }
     if (pr->access_key_id[0] && pr->secret_access_key[0]) {

@@ -5,7 +5,8 @@
  *      AWS_PROFILE (else "default"); role_arn with source_profile /
  *      credential_source / web_identity_token_file, else SSO (sso_session, or
  *      legacy sso_start_url: the token cached by `aws sso login`, then the
- *      portal's GetRoleCredentials; awssso.h), else static keys, else
+ *      portal's GetRoleCredentials; awssso.h, reached through
+ *      aws_cred_sts_ops.sso), else static keys, else
  *      credential_process (run with /bin/sh -c; stdout is JSON Version 1 with
  *      AccessKeyId, SecretAccessKey [, SessionToken, Expiration]; stderr
  *      passes through; the output is never logged nor quoted in errors)
@@ -50,7 +51,12 @@ typedef struct aws_creds {
 void aws_creds_wipe(aws_creds *c);
 bool aws_creds_valid(const aws_creds *c);
 
+struct aws_profile;
+
 typedef struct aws_cred_sts_ops {
+    /* The credentials of an SSO profile (awssso.h's aws_cred_from_sso, wired
+     * by session.c; NULL: SSO profiles are refused). No ctx. */
+    bool (*sso)(const struct aws_profile *pr, const char *ca_bundle, aws_creds *out, aws_error *err);
     /* AssumeRole signed with source; fills out (expiring credentials). */
     bool (*assume_role)(void *ctx, const aws_creds *source, const char *role_arn,
                         const char *session_name, const char *external_id, int duration_s,

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "awscred.h"
+#include "awssso.h"
 
 #include "sts.h"
 #include "util.h"
@@ -52,7 +53,8 @@ aws_session *aws_session_new(const aws_session_opts *o, aws_error *err)
         aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "session allocation failed");
         return NULL;
     }
-    aws_cred_sts_ops ops = {.assume_role = op_assume_role,
+    aws_cred_sts_ops ops = {.sso = aws_cred_from_sso,
+                            .assume_role = op_assume_role,
                             .assume_role_web_identity = op_assume_role_web_identity,
                             .ctx = s};
     /* The SDKs' retry settings (AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, else the

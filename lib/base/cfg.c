@@ -62,7 +62,7 @@ static const cfg_row rows[CFG__COUNT] = {
     {CFG_REDIS_TLS_PROXY, "FLEETCRYPT_REDIS_TLS_PROXY", NULL, T_STR, NULL, "(none)", 0, 0, NULL, false, CLI | W | C,
      NULL, NULL, 0, FIELD(redis_tls_proxy),
      "With a rediss:// URL (required then): HOST:PORT of the local TLS client (the stunnel sidecar) that reaches the "
-     "URL's server; hiredis 0.14 speaks no TLS."},
+     "URL's server; Debian's Redis client library 0.14 speaks no TLS."},
     {CFG_TOPIC_PREFIX, "FLEETCRYPT_TOPIC_PREFIX", NULL, T_STR, "fleetcrypt", NULL, 0, 0, NULL, true, W | C | K,
      "topic-prefix", "P", W | C | K, FIELD(topic_prefix), "Kafka topics are P.steps, P.events, P.dlq."},
     {CFG_KEY_PREFIX, "FLEETCRYPT_KEY_PREFIX", NULL, T_STR, "fc", NULL, 0, 0, NULL, false, CLI | W | C, "key-prefix",
@@ -827,7 +827,7 @@ bool cfg_redis_addr(const fc_config *c, fc_redis_addr *out, char *err, size_t er
     if (!*px || !colon || hl == 0 || hl >= sizeof out->via_host || *end || port < 1 || port > 65535) {
         fc_wipe(out, sizeof *out);
         snprintf(err, errcap, "a rediss:// URL needs FLEETCRYPT_REDIS_TLS_PROXY=HOST:PORT, the local TLS client "
-                 "(stunnel) that reaches the URL's server: hiredis 0.14 speaks no TLS (docs/OPERATIONS.md)");
+                 "(stunnel) that reaches the URL's server: the Redis client library (0.14) speaks no TLS (docs/OPERATIONS.md)");
         return false;
     }
     memcpy(out->via_host, px, hl);

@@ -189,7 +189,7 @@ typedef struct fc_redis_addr {
 bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t errcap);
 /* The configured Redis: the URL parsed, and for rediss:// the connection
  * through FLEETCRYPT_REDIS_TLS_PROXY (required then; refused with redis://):
- * hiredis 0.14 speaks no TLS, a local stunnel client does (docs/OPERATIONS.md). */
+ * the Redis client library (Debian's 0.14) speaks no TLS, a local stunnel client does (docs/OPERATIONS.md). */
 bool cfg_redis_addr(const fc_config *c, fc_redis_addr *out, char *err, size_t errcap);
 
 #endif

@@ -101,7 +101,7 @@ static void test_redis_url(void **state)
     }
 }
 
-/* A rediss:// URL names the TLS server; hiredis 0.14 speaks no TLS, so the
+/* A rediss:// URL names the TLS server; the Redis client library (0.14) speaks no TLS, so the
  * connection goes through the local TLS client (stunnel) named by
  * FLEETCRYPT_REDIS_TLS_PROXY, which is required then and refused with a
  * plain redis:// URL. Errors never quote the password. */
