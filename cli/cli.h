@@ -54,6 +54,10 @@ int cli_retention_days(const store_kv *campaign_hash);
  * SDKs' backoff); AWS_MAX_ATTEMPTS overrides. */
 #define CLI_AWS_MAX_ATTEMPTS 8
 aws_session *cli_aws(const char *region);
+/* The region as the AWS SDKs find it: cfg->region (--region, AWS_REGION,
+ * AWS_DEFAULT_REGION), else the profile's (AWS_PROFILE / --profile). False
+ * when there is none. */
+bool cli_region(const fc_config *cfg, char *out, size_t cap);
 /* Tag k present (with value v, or any value when v is NULL). */
 bool cli_has_tag(const rds_instance *i, const char *k, const char *v);
 /* The retired source of campaign/instance in l (tags role=retired-source, original-id, campaign), or NULL. */

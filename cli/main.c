@@ -19,7 +19,9 @@ static const cli_cmd commands[] = {
      "Validate a fleet and enqueue a campaign (nothing is enqueued unless everything validates).\n"
      "--dry-run prints each instance's AWS-level preflight verdict (ok, skipped, failed) and\n"
      "enqueues nothing; it exits 3 when any instance would fail preflight, 0 when every one is\n"
-     "ok or skipped (2 bad usage, 1 AWS or Redis failure).\n"
+     "ok or skipped (2 bad usage, 1 AWS or Redis failure). The confirmation names the caller\n"
+     "(ARN and account, from STS GetCallerIdentity); it asks on a terminal, and off one --yes\n"
+     "is required (exit 2 without it; a strategy that makes no AWS call is exempt).\n"
      "examples:\n"
      "  fleetcrypt submit --campaign q4 --kms-key alias/rds db1 db2 --yes\n"
      "  printf 'db1\\ndb2\\n' | fleetcrypt submit --campaign q4 --kms-key alias/rds - --yes\n"
@@ -68,16 +70,18 @@ static const cli_cmd commands[] = {
      "examples:\n"
      "  fleetcrypt resume q4\n"
      "  fleetcrypt resume q4 db7\n"},
-    {"abort", cli_abort, "abort CAMPAIGN [INSTANCE_ID ...]",
+    {"abort", cli_abort, "abort CAMPAIGN [INSTANCE_ID ...] [--yes] [--dry-run]",
      "Abort instances: pending ones end `aborted` at once; in-flight ones run their strategy's\n"
      "undo step (what each undoes is listed below; one without an undo step fails the instance\n"
      "with the reason). A failed instance that never switched is undone the same way; one that\n"
      "failed after the switch is left for retry. Without\n"
      "instances: every unfinished or failed instance, nothing more is admitted, and the campaign\n"
-     "ends `aborted`.\n"
+     "ends `aborted`: it asks on a terminal, and off one --yes is required. --dry-run prints\n"
+     "what would happen to each instance and changes nothing.\n"
      "examples:\n"
      "  fleetcrypt abort q4 db3\n"
-     "  fleetcrypt abort q4\n"},
+     "  fleetcrypt abort q4 --dry-run\n"
+     "  fleetcrypt abort q4 --yes\n"},
     {"retry", cli_retry, "retry CAMPAIGN INSTANCE_ID",
      "Run a failed instance again from the step it failed in (after fixing the cause).\n"
      "example:\n"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define OPS_MAX_IDS 4096
 
@@ -265,6 +266,107 @@ static int abort_failed(fc_config *cfg, store *s, const char *campaign, const ch
     return rc;
 }
 
+typedef struct abort_args {
+    bool yes, dry;
+} abort_args;
+
+enum { ABORT_OPT_DRY = 256 };
+
+static int abort_opt(void *ud, int val, const char *arg)
+{
+    (void)arg;
+    abort_args *aa = ud;
+    if (val == 'y') aa->yes = true;
+    else if (val == ABORT_OPT_DRY) aa->dry = true;
+    return CLI_GO;
+}
+
+/* The campaign's strategy ("" when unknown). */
+static void campaign_strategy(store *s, const char *campaign, char *out, size_t cap)
+{
+    static const char *const sf[] = {"strategy"};
+    store_kv sh;
+    out[0] = 0;
+    if (store_campaign_read(s, campaign, sf, 1, &sh)) fc_strlcpy(out, kv_str(&sh, "strategy"), cap);
+    store_kv_free(&sh);
+}
+
+/* abort --dry-run: what abort would do to each target instance, read from
+ * its record; nothing is written. */
+static int abort_dry_run(store *s, const ops_args *a)
+{
+    char strategy[32];
+    campaign_strategy(s, a->campaign, strategy, sizeof strategy);
+    const strategy_def *sd = strategy_find(strategy);
+    bool undoable = sd && sd->abort_undo && strategy_step(sd, STEP_ABORT_NAME);
+    int abort_now = 0, request = 0, left = 0;
+    for (int i = 0; i < a->nids; i++) {
+        static const char *const f[] = {"state", "f.switched", "f.abort_refused"};
+        store_kv r;
+        if (!store_record_read(s, a->campaign, a->ids[i], f, FC_ARRAY_LEN(f), &r)) {
+            store_kv_free(&r);
+            return cli_err(CLI_FAIL, "redis error (abort --dry-run %s)", a->ids[i]);
+        }
+        const char *st = kv_str(&r, "state"), *sw = kv_get(&r, "f.switched"), *refused = kv_get(&r, "f.abort_refused");
+        bool switched = (sw && !strcmp(sw, "1")) || (refused && *refused && strcmp(refused, "0"));
+        if (!strcmp(st, "pending")) {
+            abort_now++;
+            printf("%s: would abort (pending)\n", a->ids[i]);
+        } else if (!strcmp(st, "running") || !strcmp(st, "waiting_approval")) {
+            request++;
+            if (undoable) printf("%s: would request abort (%s; its strategy's undo step runs next)\n", a->ids[i], st);
+            else
+                printf("%s: would request abort (%s; strategy %s has no undo step: the instance fails with the "
+                       "reason)\n", a->ids[i], st, strategy);
+        } else if (!strcmp(st, "failed") && undoable && !switched) {
+            request++;
+            printf("%s: would run its strategy's undo step (failed before the switch)\n", a->ids[i]);
+        } else {
+            left++;
+            if (!strcmp(st, "failed"))
+                printf("%s: failed; nothing to undo by abort (fix the cause, then fleetcrypt retry %s %s)\n", a->ids[i],
+                       a->campaign, a->ids[i]);
+            else printf("%s: already %s, nothing to abort\n", a->ids[i], *st ? st : "gone");
+        }
+        store_kv_free(&r);
+    }
+    if (a->all_flag)
+        printf("campaign %s: nothing more would be admitted and the campaign would end aborted\n", a->campaign);
+    printf("dry run: nothing changed (campaign %s: %d would be aborted, %d abort requested, %d left as they are)\n",
+           a->campaign, abort_now, request, left);
+    return CLI_OK;
+}
+
+/* A campaign-wide abort stops every instance: on a terminal it asks (with
+ * the counts), off one it needs --yes. CLI_OK to go on, else an exit code. */
+static int abort_confirm(store *s, const ops_args *a, const abort_args *aa)
+{
+    if (aa->yes) return CLI_OK;
+    if (!isatty(0))
+        return cli_err(CLI_USAGE, "confirmation: stdin is not a terminal; pass --yes to abort every instance of "
+                       "campaign %s (or name the instances, or --dry-run to see what it would do)", a->campaign);
+    static const char *const f[] = {"pending", "running", "waiting_approval", "failed", "done", "skipped", "aborted"};
+    store_kv k;
+    long long n[FC_ARRAY_LEN(f)], total = 0;
+    bool ok = store_counts_read(s, a->campaign, f, FC_ARRAY_LEN(f), &k);
+    for (size_t i = 0; i < FC_ARRAY_LEN(f); i++) {
+        n[i] = ok ? strtoll(kv_str(&k, f[i]), NULL, 10) : 0;
+        total += n[i] > 0 ? n[i] : 0;
+    }
+    store_kv_free(&k);
+    if (!ok) return cli_err(CLI_FAIL, "redis unavailable");
+    printf("abort campaign %s: %lld instance(s) (%lld pending end aborted, %lld running and %lld waiting approval run "
+           "their undo step, %lld failed, %lld finished); nothing more is admitted\nProceed? [y/N] ",
+           a->campaign, total, n[0], n[1], n[2], n[3], n[4] + n[5] + n[6]);
+    fflush(stdout);
+    char ans[16] = "";
+    if (!fgets(ans, sizeof ans, stdin) || (ans[0] != 'y' && ans[0] != 'Y')) {
+        printf("not confirmed: nothing changed\n");
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 int cli_abort(fc_config *cfg, int argc, char **argv)
 {
     ops_args a;
@@ -272,8 +374,19 @@ int cli_abort(fc_config *cfg, int argc, char **argv)
     sargs all;
     sargs_init(&all);
     char cst[32] = "";
-    int rc = ops_open(cfg, argc, argv, "abort", 0, -1, &a, &s, cst, sizeof cst);
+    abort_args aa = {0};
+    static const struct option opts[] = {{"yes", no_argument, NULL, 'y'},
+                                         {"dry-run", no_argument, NULL, ABORT_OPT_DRY},
+                                         {NULL, 0, NULL, 0}};
+    const ops_opts x = {opts, "y", abort_opt, &aa};
+    int rc = ops_open_x(cfg, argc, argv, "abort", 0, -1, &a, &s, cst, sizeof cst, &x);
     if (rc != CLI_OK) goto cleanup;
+    if (aa.dry) {
+        if (a.nids == 0 && !target_ids(s, &a, &all)) rc = cli_err(CLI_FAIL, "redis unavailable");
+        else rc = abort_dry_run(s, &a);
+        goto cleanup;
+    }
+    if (a.nids == 0 && (rc = abort_confirm(s, &a, &aa)) != CLI_OK) goto cleanup;
     if (a.nids == 0) {
         /* whole campaign: admit nothing more first, and let a paused campaign
          * run its instances' undo steps. The coordinator ends it `aborted`. */
@@ -286,13 +399,10 @@ int cli_abort(fc_config *cfg, int argc, char **argv)
         rc = cli_err(CLI_FAIL, "out of memory");
         goto cleanup;
     }
-    ops_script x = {"abort", STORE_OP_ABORT, fc_now_ms(), cfg->node_id, false, abort_reply, &t};
-    if ((rc = each_instance(s, &a, &x)) == CLI_OK && t.nfailed > 0) {
-        static const char *const sf[] = {"strategy"};
-        store_kv sh;
-        char strategy[32] = "";
-        if (store_campaign_read(s, a.campaign, sf, 1, &sh)) fc_strlcpy(strategy, kv_str(&sh, "strategy"), sizeof strategy);
-        store_kv_free(&sh);
+    ops_script sx = {"abort", STORE_OP_ABORT, fc_now_ms(), cfg->node_id, false, abort_reply, &t};
+    if ((rc = each_instance(s, &a, &sx)) == CLI_OK && t.nfailed > 0) {
+        char strategy[32];
+        campaign_strategy(s, a.campaign, strategy, sizeof strategy);
         for (int i = 0; i < t.nfailed && rc == CLI_OK; i++)
             rc = abort_failed(cfg, s, a.campaign, t.failed[i], strategy, &t);
     }

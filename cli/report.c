@@ -41,6 +41,12 @@ int cli_retention_days(const store_kv *campaign_hash)
     return d < 0 || d > 36500 ? 30 : (int)d;
 }
 
+bool cli_region(const fc_config *cfg, char *out, size_t cap)
+{
+    if (cfg->region[0]) return fc_strlcpy(out, cfg->region, cap);
+    return aws_profile_region(out, cap);
+}
+
 aws_session *cli_aws(const char *region)
 {
     aws_session_opts so;
@@ -585,8 +591,12 @@ int cli_report(fc_config *cfg, int argc, char **argv)
     rep r;
     memset(&r, 0, sizeof r);
     int rc = CLI_OK;
-    if (select) {
-        rc = add_selected(s, &r, &sel, cfg->region);
+    char region[64];
+    if (select && !cli_region(cfg, region, sizeof region)) {
+        rc = cli_err(CLI_USAGE, "report --select: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), the "
+                     "profile's region, or --region");
+    } else if (select) {
+        rc = add_selected(s, &r, &sel, region);
     } else if (campaign) {
         rc = add_campaign(s, &r, campaign, true);
     } else {
@@ -602,7 +612,7 @@ int cli_report(fc_config *cfg, int argc, char **argv)
     if (rc == CLI_OK) {
         report_meta m;
         memset(&m, 0, sizeof m);
-        if (select) snprintf(m.title, sizeof m.title, "instances in %.20s selected by '%.60s'", cfg->region, select);
+        if (select) snprintf(m.title, sizeof m.title, "instances in %.20s selected by '%.60s'", region, select);
         else snprintf(m.title, sizeof m.title, "%s%.100s", campaign ? "campaign " : "all campaigns", campaign ? campaign : "");
         cli_fmt_time(fc_now_ms(), m.generated_at, sizeof m.generated_at);
         char host[64] = "";

@@ -8,7 +8,9 @@
  *   3. AWS: the KMS key exists and is enabled (DescribeKey), the account
  *      (GetCallerIdentity), quota headroom (DescribeAccountAttributes: every
  *      target is one more DB instance and each retired source is kept);
- *   4. confirmation on a terminal unless --yes; --dry-run stops here;
+ *   4. the confirmation names the caller (ARN, account); --dry-run stops
+ *      here; then it asks on a terminal unless --yes, and off a terminal
+ *      --yes is required (for a strategy that makes AWS calls);
  *   5. claim the instances, create the campaign and its records.
  * Nothing is written before every check passed. Bad input exits 2 with one
  * line on stderr. */
@@ -767,6 +769,11 @@ checked:
     printf("campaign %s: %d instance(s), strategy %s, max-parallel %d, region %s, key %s\n", o->campaign, o->nids,
            o->strategy, o->max_parallel, o->region, key_arn);
     printf("  %s\n", sd->downtime_note);
+    if (c) {
+        /* whose credentials act, and in which account: the operator checks the profile before saying yes */
+        if (who) printf("  as %s (account %s)\n", who->arn, who->account);
+        else printf("  as an unknown caller (GetCallerIdentity failed) in account %s\n", account[0] ? account : "unknown");
+    }
     if (o->dry_run) {
         printf("preflight (AWS-level) verdicts:\n");
         int failing = c ? dry_run_verdicts(c, sd, o, key_arn, &fv) : 0;
@@ -777,6 +784,12 @@ checked:
         rc = failing > 0 ? cli_err(CLI_DRY_RUN_FAILED, "dry run: %d of %d instance(s) would fail preflight", failing,
                                    o->nids)
                          : CLI_OK;
+        goto cleanup;
+    }
+    if (!o->yes && !isatty(0) && sd->uses_aws) {
+        /* a script says so explicitly: the campaign stops or changes databases */
+        rc = cli_err(CLI_USAGE, "confirmation: stdin is not a terminal; pass --yes to enqueue campaign %s "
+                     "(strategy %s changes %d database(s))", o->campaign, sd->name, o->nids);
         goto cleanup;
     }
     if (!o->yes && isatty(0)) {
@@ -878,6 +891,10 @@ int cli_submit(fc_config *cfg, int argc, char **argv)
     sub_opts o;
     init_opts(&o, cfg);
     int rc = parse(&o, cfg, argc, argv);
+    /* no hard-coded region: --region, AWS_REGION, AWS_DEFAULT_REGION, the campaign file, the profile's */
+    if (rc == CLI_OK && !o.region[0] && !cli_region(cfg, o.region, sizeof o.region))
+        rc = cli_err(CLI_USAGE, "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), the profile's region, or "
+                     "--region");
     if (rc == CLI_OK) rc = run(&o, cfg);
     free_opts(&o);
     return rc;

@@ -87,6 +87,8 @@ int coord_run(const fc_config *cfg);
 struct prom_server;
 struct prom_server *coord_metrics_start(const fc_config *cfg);
 void coord_metrics_stop(struct prom_server *srv);
+/* The loop tells the metrics whether this coordinator is the active one. */
+void coord_metrics_leader(bool leader);
 
 /* campaigns.c */
 bool campaigns_scan(coord *c);

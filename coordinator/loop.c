@@ -133,6 +133,7 @@ int coord_run(const fc_config *cfg)
             c.leader = l == 1 || (l < 0 && now < lease_ok_until - 1000);
             if (was && !c.leader) log_warn("no longer the active coordinator", "%s", "");
             if (!was && c.leader) last_cycle = 0;
+            if (was != c.leader && metrics) coord_metrics_leader(c.leader);
         }
         readiness_report(metrics, &c, &rd, lease_result, now);
         if (c.leader) {

@@ -5,7 +5,8 @@
  * the level and rate of every AWS token bucket. Event counters (re-drives =
  * lease takeovers, leader acquisitions, outbox emits, admissions, retired
  * sources stopped again, master secrets followed) are incremented where
- * they happen. */
+ * they happen. Only the active coordinator exports the fleet-wide gauges
+ * (fc_coordinator_leader says which). */
 #include "coord.h"
 #include "log.h"
 #include "prom.h"
@@ -13,6 +14,7 @@
 #include "store_model.h"
 #include "util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +87,27 @@ static void bucket_gauges(prom_registry *r, store *s)
     sargs_free(&names);
 }
 
+/* Is this coordinator the active one? Set by the loop (coord_metrics_leader). */
+static atomic_bool g_leader;
+
+void coord_metrics_leader(bool leader)
+{
+    atomic_store(&g_leader, leader);
+    prom_gauge_set(prom_default(), "fc_coordinator_leader", "1 on the active coordinator, 0 on a standby.", NULL,
+                   leader ? 1 : 0);
+}
+
 static void collect(prom_registry *r, void *ud)
 {
     collector *c = ud;
+    /* Fleet-wide figures come from Redis, the same for every coordinator:
+     * only the active one exports them, so sum() over the pods counts each
+     * instance once. Rebuilt at each scrape (finished campaigns past the
+     * newest 200, buckets gone, a lost leadership leave nothing behind). */
+    static const char *const fleet[] = {"fc_instances", "fc_instances_stuck", "fc_aws_bucket_tokens",
+                                        "fc_aws_bucket_rate"};
+    for (size_t i = 0; i < FC_ARRAY_LEN(fleet); i++) prom_gauge_clear(r, fleet[i]);
+    if (!atomic_load(&g_leader)) return;
     if (!c->s) {
         char err[256];
         c->s = store_open(&c->cfg, err, sizeof err);
@@ -111,6 +131,8 @@ prom_server *coord_metrics_start(const fc_config *cfg)
     prom_registry *r = prom_default();
     prom_add_collector(r, store_round_trips_collect, NULL); /* first: before collect() adds its own */
     prom_add_collector(r, collect, &g_collector);
+    prom_add_standard(r);
+    coord_metrics_leader(atomic_load(&g_leader));
     prom_counter_add(r, "fc_lease_takeovers_total",
                      "In-flight instances re-driven by the reconciler (holder gone or stuck).", NULL, 0);
     prom_counter_add(r, "fc_leader_acquired_total", "Times this coordinator became the active one.", NULL, 0);

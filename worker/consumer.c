@@ -81,6 +81,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     } else {
         log_info("partitions revoked", "count=%d", parts->cnt);
         rd_kafka_assign(rk, NULL);
+        /* no lag is this worker's until the next assignment's statistics */
+        prom_gauge_clear(prom_default(), "fc_kafka_consumer_lag");
+        prom_gauge_set(prom_default(), "fc_kafka_consumer_lag_messages",
+                       "Messages not yet processed over this worker's assigned partitions (sum of fc_kafka_consumer_lag).",
+                       NULL, 0);
     }
 }
 
@@ -184,6 +189,8 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
     const char *pk;
     json_t *pv;
     double total = 0;
+    /* only the partitions assigned now: a revoked one's series goes */
+    prom_gauge_clear(prom_default(), "fc_kafka_consumer_lag");
     json_object_foreach(parts, pk, pv)
     {
         if (!strcmp(pk, "-1")) continue;
@@ -198,8 +205,9 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
                        prom_labels(l, sizeof l, "topic", c->topic, "partition", pk, NULL), (double)v);
         total += (double)v;
     }
-    prom_gauge_set(prom_default(), "fc_kafka_consumer_lag_total",
-                   "Messages not yet processed over this worker's assigned partitions.", NULL, total);
+    prom_gauge_set(prom_default(), "fc_kafka_consumer_lag_messages",
+                   "Messages not yet processed over this worker's assigned partitions (sum of fc_kafka_consumer_lag).",
+                   NULL, total);
     json_decref(root);
     return 0; /* librdkafka frees json */
 }
@@ -318,8 +326,10 @@ int worker_run(const fc_config *cfg)
         goto cleanup;
     }
     if (cfg->metrics_addr[0]) {
-        prom_gauge_set(prom_default(), "fc_kafka_consumer_lag_total",
-                       "Messages not yet processed over this worker's assigned partitions.", NULL, 0);
+        prom_add_standard(prom_default());
+        prom_gauge_set(prom_default(), "fc_kafka_consumer_lag_messages",
+                       "Messages not yet processed over this worker's assigned partitions (sum of fc_kafka_consumer_lag).",
+                       NULL, 0);
         prom_counter_add(prom_default(), "fc_dlq_messages_total", "Step messages sent to the dead-letter topic.",
                          NULL, 0);
         prom_counter_add(prom_default(), "fc_lease_lost_total",

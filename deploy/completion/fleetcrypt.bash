@@ -33,7 +33,7 @@ _fleetcrypt()
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="submit status top wait approve pause resume abort retry logs report retire strategies help"
     # the CLI's common flags (lib/cfg.c's table: `fleetcrypt --help` lists them)
-    local common="--redis-url --key-prefix --node-id --help --version"
+    local common="--redis-url --key-prefix --node-id --region --profile --help --version"
 
     cmd=""
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -75,7 +75,7 @@ _fleetcrypt()
         --file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --db-secret) COMPREPLY=($(compgen -W "rds-managed file:" -- "$cur")); return 0 ;;
         --campaign | --kms-key | --max-parallel | --region | --select | --interval | \
-            --retention-days | --wait-timeout | --redis-url | --key-prefix | --node-id)
+            --retention-days | --wait-timeout | --redis-url | --key-prefix | --node-id | --profile)
             return 0 ;;
     esac
 
@@ -94,7 +94,8 @@ _fleetcrypt()
         report) flags="--format --output -o --select" ;;
         retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
         logs) flags="--follow -f --output -o" ;;
-        approve | pause | resume | abort | retry) flags="" ;;
+        abort) flags="--yes --dry-run" ;;
+        approve | pause | resume | retry) flags="" ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return 0 ;;
         *) return 0 ;;
     esac
@@ -111,7 +112,7 @@ _fleetcrypt()
                 case ${COMP_WORDS[i]} in
                     -*) ;;
                     *) case ${COMP_WORDS[i-1]} in
-                           --format | --output | -o | --interval | --retention-days | --wait-timeout | --redis-url | \
+                           --format | --output | -o | --interval | --retention-days | --wait-timeout | --redis-url | --region | --profile | \
                                --key-prefix | --node-id) ;;
                            *) npos=$((npos + 1)) ;;
                        esac ;;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "awshttp.h"
 #include "awsjson.h"
@@ -51,10 +52,20 @@ static const char *env_nonempty(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* "true" / "false" (any case) of a setting; -1 when neither. */
+static int tri_bool(const char *v)
+{
+    if (!strcasecmp(v, "true")) return 1;
+    if (!strcasecmp(v, "false")) return 0;
+    return -1;
+}
+
 /* Endpoint precedence as in current SDKs: explicit per-service option,
- * AWS_ENDPOINT_URL_<SERVICE>, explicit global option, AWS_ENDPOINT_URL, then
- * the regional default. AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true drops the env. */
-static bool resolve_endpoint(aws_client *c, const aws_client_opts *o, aws_service svc,
+ * AWS_ENDPOINT_URL_<SERVICE>, explicit global option, AWS_ENDPOINT_URL, the
+ * profile's endpoint_url, then the regional default (<svc>-fips.<region>
+ * with FIPS on). AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true drops the env and
+ * the profile's. */
+static bool resolve_endpoint(aws_client *c, const aws_client_opts *o, aws_service svc, bool fips,
                              aws_error *err)
 {
     char envname[64];
@@ -65,12 +76,13 @@ static bool resolve_endpoint(aws_client *c, const aws_client_opts *o, aws_servic
     if ((!ep || !*ep) && use_env) ep = env_nonempty(envname);
     if ((!ep || !*ep) && o && o->endpoint_url && *o->endpoint_url) ep = o->endpoint_url;
     if ((!ep || !*ep) && use_env) ep = env_nonempty("AWS_ENDPOINT_URL");
+    if ((!ep || !*ep) && use_env && o && o->config_endpoint_url && *o->config_endpoint_url) ep = o->config_endpoint_url;
     if (ep && *ep) {
         if (!fc_strlcpy(c->endpoint[svc], ep, AWS_URL_MAX)) goto bad;
     } else {
         const char *dns = !strncmp(c->region, "cn-", 3) ? "amazonaws.com.cn" : "amazonaws.com";
-        snprintf(c->endpoint[svc], AWS_URL_MAX, "https://%s.%s.%s", SERVICES[svc].name, c->region,
-                 dns);
+        snprintf(c->endpoint[svc], AWS_URL_MAX, "https://%s%s.%s.%s", SERVICES[svc].name, fips ? "-fips" : "",
+                 c->region, dns);
     }
     size_t l = strlen(c->endpoint[svc]);
     while (l && c->endpoint[svc][l - 1] == '/') c->endpoint[svc][--l] = 0;
@@ -111,8 +123,20 @@ aws_client *aws_client_new(const aws_client_opts *opts, aws_cred_provider *creds
         log_error("aws client: no region", "code=NoRegion");
         goto fail;
     }
+    bool fips = opts->use_fips > 0;
+    const char *fe = opts->use_fips ? NULL : env_nonempty("AWS_USE_FIPS_ENDPOINT");
+    if (fe) {
+        int v = tri_bool(fe);
+        if (v < 0) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig", "AWS_USE_FIPS_ENDPOINT=%.32s: want true or false",
+                          fe);
+            log_error("aws client: bad setting", "code=InvalidConfig name=AWS_USE_FIPS_ENDPOINT");
+            goto fail;
+        }
+        fips = v == 1;
+    }
     for (int s = 0; s < AWS_SVC_COUNT; s++)
-        if (!resolve_endpoint(c, opts, (aws_service)s, err)) {
+        if (!resolve_endpoint(c, opts, (aws_service)s, fips, err)) {
             log_error("aws client: bad endpoint", "service=%s", SERVICES[s].name);
             goto fail;
         }
@@ -120,10 +144,17 @@ aws_client *aws_client_new(const aws_client_opts *opts, aws_cred_provider *creds
     aws_retry_cfg_normalize(&c->retry);
     aws_retry_quota_init(&c->quota, c->retry.quota_max);
 
+    const char *ca = opts->ca_bundle && *opts->ca_bundle ? opts->ca_bundle : env_nonempty("AWS_CA_BUNDLE");
+    if (ca && access(ca, R_OK) != 0) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig", "CA bundle %.300s cannot be read", ca);
+        log_error("aws client: bad CA bundle", "code=InvalidConfig path=%s", ca);
+        goto fail;
+    }
     aws_http_opts ho = {.connect_timeout_ms = opts->connect_timeout_ms,
                         .timeout_ms = opts->timeout_ms,
                         .max_response = opts->max_response,
-                        .user_agent = opts->user_agent ? opts->user_agent : "fleetcrypt/" FC_VERSION};
+                        .user_agent = opts->user_agent ? opts->user_agent : "fleetcrypt/" FC_VERSION,
+                        .ca_bundle = ca};
     c->http = aws_http_new(&ho, err);
     if (!c->http) goto fail;
 

@@ -45,6 +45,9 @@ typedef struct aws_client_opts {
     const char *region;              /* default AWS_REGION, AWS_DEFAULT_REGION, profile region */
     const char *endpoint_url;        /* all services; default AWS_ENDPOINT_URL */
     const char *endpoints[AWS_SVC_COUNT]; /* per service; default AWS_ENDPOINT_URL_RDS/_KMS/_STS/_SECRETS_MANAGER */
+    const char *config_endpoint_url; /* the profile's endpoint_url: under AWS_ENDPOINT_URL (session.c sets it) */
+    const char *ca_bundle;           /* CA file for HTTPS; default AWS_CA_BUNDLE (session.c: else the profile's) */
+    int use_fips;                    /* 1 <svc>-fips.<region> endpoints, -1 not; 0: AWS_USE_FIPS_ENDPOINT */
     int64_t connect_timeout_ms;      /* default 3000 */
     int64_t timeout_ms;              /* per attempt, default 30000 */
     size_t max_response;             /* default 16 MiB */

@@ -35,6 +35,7 @@ struct aws_cred_provider {
     char role_arn[256];
     char role_session_name[128];
     char external_id[256];
+    char ca_bundle[1024];
     aws_cred_sts_ops ops;
     bool have_ops;
     aws_creds base;     /* what the chain produced */
@@ -157,6 +158,14 @@ static void profile_set(aws_profile *p, const char *k, const char *v)
         {"region", p->region, sizeof(p->region)},
         {"credential_process", p->credential_process, sizeof(p->credential_process)},
         {"retry_mode", p->retry_mode, sizeof(p->retry_mode)},
+        {"ca_bundle", p->ca_bundle, sizeof(p->ca_bundle)},
+        {"endpoint_url", p->endpoint_url, sizeof(p->endpoint_url)},
+        {"use_fips_endpoint", p->use_fips_endpoint, sizeof(p->use_fips_endpoint)},
+        {"sso_session", p->sso_session, sizeof(p->sso_session)},
+        {"sso_account_id", p->sso_account_id, sizeof(p->sso_account_id)},
+        {"sso_role_name", p->sso_role_name, sizeof(p->sso_role_name)},
+        {"sso_start_url", p->sso_start_url, sizeof(p->sso_start_url)},
+        {"sso_region", p->sso_region, sizeof(p->sso_region)},
     };
     for (size_t i = 0; i < FC_ARRAY_LEN(map); i++) {
         if (!strcasecmp(k, map[i].key)) {
@@ -168,22 +177,30 @@ static void profile_set(aws_profile *p, const char *k, const char *v)
     if (!strcasecmp(k, "max_attempts")) fc_strlcpy(p->max_attempts, v, sizeof(p->max_attempts));
 }
 
-/* Does section header text (between brackets, trimmed) name this profile?
- * config file: "profile NAME" or "default"; credentials file: "NAME". */
-static bool section_matches(const char *sec, const char *name, bool is_config)
+/* Which sections a parse reads: the credentials file's "[NAME]", the config
+ * file's "[profile NAME]" (or "[default]"), or its "[sso-session NAME]". */
+typedef enum { INI_CREDENTIALS = 0, INI_CONFIG, INI_SSO_SESSION } ini_kind;
+
+static bool prefixed(const char *sec, const char *prefix, const char *name)
 {
-    if (!is_config) return !strcmp(sec, name);
+    size_t l = strlen(prefix);
+    if (strncmp(sec, prefix, l) || !isspace((unsigned char)sec[l])) return false;
+    const char *n = sec + l + 1;
+    while (isspace((unsigned char)*n)) n++;
+    return !strcmp(n, name);
+}
+
+/* Does section header text (between brackets, trimmed) name this profile? */
+static bool section_matches(const char *sec, const char *name, ini_kind kind)
+{
+    if (kind == INI_CREDENTIALS) return !strcmp(sec, name);
+    if (kind == INI_SSO_SESSION) return prefixed(sec, "sso-session", name);
     if (!strcmp(name, "default") && !strcmp(sec, "default")) return true;
-    if (!strncmp(sec, "profile", 7) && isspace((unsigned char)sec[7])) {
-        const char *n = sec + 8;
-        while (isspace((unsigned char)*n)) n++;
-        return !strcmp(n, name);
-    }
-    return false;
+    return prefixed(sec, "profile", name);
 }
 
 /* Parse one INI file, applying keys of the matching section to p. */
-static bool parse_ini(const char *path, const char *name, bool is_config, aws_profile *p,
+static bool parse_ini(const char *path, const char *name, ini_kind is_config, aws_profile *p,
                       aws_error *err)
 {
     FILE *f = fopen(path, "r");
@@ -249,9 +266,18 @@ bool aws_profile_load(const char *cred_path, const char *config_path, const char
     if (!config_path && default_path("AWS_CONFIG_FILE", "config", fp, sizeof(fp))) config_path = fp;
     if (!cred_path && default_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", cp, sizeof(cp)))
         cred_path = cp;
-    if (config_path && !parse_ini(config_path, name, true, out, err)) return false;
-    if (cred_path && !parse_ini(cred_path, name, false, out, err)) return false;
+    if (config_path && !parse_ini(config_path, name, INI_CONFIG, out, err)) return false;
+    if (cred_path && !parse_ini(cred_path, name, INI_CREDENTIALS, out, err)) return false;
     return true;
+}
+
+bool aws_sso_session_load(const char *config_path, const char *name, aws_profile *out, aws_error *err)
+{
+    char fp[1024];
+    memset(out, 0, sizeof(*out));
+    fc_strlcpy(out->name, name, sizeof(out->name));
+    if (!config_path && default_path("AWS_CONFIG_FILE", "config", fp, sizeof(fp))) config_path = fp;
+    return !config_path || parse_ini(config_path, name, INI_SSO_SESSION, out, err);
 }
 
 void aws_profile_wipe(aws_profile *p)
@@ -259,7 +285,7 @@ void aws_profile_wipe(aws_profile *p)
     if (p) fc_wipe(p, sizeof(*p));
 }
 
-static const char *profile_name(const char *explicit_name)
+const char *aws_profile_name(const char *explicit_name)
 {
     const char *e = getenv("AWS_PROFILE");
     if (explicit_name && *explicit_name) return explicit_name;
@@ -272,7 +298,7 @@ bool aws_profile_region(char *dst, size_t cap)
     aws_error e;
     bool ok = false;
     if (!p) return false;
-    if (aws_profile_load(NULL, NULL, profile_name(NULL), p, &e) && p->region[0])
+    if (aws_profile_load(NULL, NULL, aws_profile_name(NULL), p, &e) && p->region[0])
         ok = fc_strlcpy(dst, p->region, cap);
     aws_profile_wipe(p);
     free(p);
@@ -595,7 +621,7 @@ static bool container_token(char *dst, size_t cap, aws_error *err)
     return true;
 }
 
-bool aws_cred_from_container(int64_t timeout_ms, int attempts, aws_creds *out, aws_error *err)
+bool aws_cred_from_container(const char *ca_bundle, int64_t timeout_ms, int attempts, aws_creds *out, aws_error *err)
 {
     const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -632,7 +658,8 @@ bool aws_cred_from_container(int64_t timeout_ms, int attempts, aws_creds *out, a
                         .timeout_ms = timeout_ms > 0 ? timeout_ms * 2 : 2000,
                         .max_response = 64 * 1024,
                         .user_agent = "fleetcrypt-container-credentials",
-                        .no_proxy = true};
+                        .no_proxy = true,
+                        .ca_bundle = ca_bundle};
     h = aws_http_new(&ho, err);
     if (!h) goto cleanup;
     if (attempts <= 0) attempts = 2;
@@ -674,7 +701,7 @@ bool aws_retry_settings(const char *profile, int *max_attempts, char *mode, size
         aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "profile allocation failed");
         return false;
     }
-    bool ok = aws_profile_load(NULL, NULL, profile_name(profile), p, err);
+    bool ok = aws_profile_load(NULL, NULL, aws_profile_name(profile), p, err);
     const char *ma = getenv("AWS_MAX_ATTEMPTS"), *ma_src = "AWS_MAX_ATTEMPTS";
     const char *rm = getenv("AWS_RETRY_MODE"), *rm_src = "AWS_RETRY_MODE";
     if (!ma || !*ma) {
@@ -829,6 +856,12 @@ static bool resolve_profile(aws_cred_provider *p, const char *name, int depth, a
                         pr->external_id[0] ? pr->external_id : NULL, pr->duration_seconds, out, err);
         goto cleanup;
     }
+    if (pr->sso_session[0] || pr->sso_start_url[0]) {
+        if (p->have_ops && p->ops.sso) ok = p->ops.sso(pr, p->opts.ca_bundle, out, err);
+        else aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "profile %s: SSO needs the session (no SSO provider)",
+                           name);
+        goto cleanup;
+    }
     if (pr->access_key_id[0] && pr->secret_access_key[0]) {
         memset(out, 0, sizeof(*out));
         fc_strlcpy(out->access_key_id, pr->access_key_id, sizeof(out->access_key_id));
@@ -880,7 +913,7 @@ static bool resolve_chain(aws_cred_provider *p, aws_creds *out, aws_error *err)
     /* ECS task role / EKS Pod Identity: when configured it is the pod's
      * identity, and a failure is an error (never the node's role via IMDS) */
     if (aws_cred_container_configured())
-        return aws_cred_from_container(p->opts.imds_timeout_ms, p->opts.imds_attempts, out, err);
+        return aws_cred_from_container(p->opts.ca_bundle, p->opts.imds_timeout_ms, p->opts.imds_attempts, out, err);
 
     if (!env_true("AWS_EC2_METADATA_DISABLED")) {
         if (aws_cred_from_imds(NULL, p->opts.imds_timeout_ms, p->opts.imds_attempts, out, err))
@@ -902,7 +935,7 @@ aws_cred_provider *aws_cred_provider_new(const aws_cred_opts *opts, const aws_cr
         return NULL;
     }
     if (opts) p->opts = *opts;
-    fc_strlcpy(p->profile, profile_name(p->opts.profile), sizeof(p->profile));
+    fc_strlcpy(p->profile, aws_profile_name(p->opts.profile), sizeof(p->profile));
     p->profile_explicit = strcmp(p->profile, "default") != 0;
     fc_strlcpy(p->role_arn, p->opts.role_arn ? p->opts.role_arn : "", sizeof(p->role_arn));
     fc_strlcpy(p->role_session_name,
@@ -911,6 +944,8 @@ aws_cred_provider *aws_cred_provider_new(const aws_cred_opts *opts, const aws_cr
                sizeof(p->role_session_name));
     fc_strlcpy(p->external_id, p->opts.external_id ? p->opts.external_id : "",
                sizeof(p->external_id));
+    fc_strlcpy(p->ca_bundle, p->opts.ca_bundle ? p->opts.ca_bundle : "", sizeof(p->ca_bundle));
+    p->opts.ca_bundle = p->ca_bundle[0] ? p->ca_bundle : NULL;
     /* the strings in opts are not ours: keep only our copies */
     p->opts.profile = p->profile;
     p->opts.role_arn = p->role_arn;

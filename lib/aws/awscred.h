@@ -3,7 +3,10 @@
  *   2. shared files: AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials) and
  *      AWS_CONFIG_FILE (~/.aws/config, "[profile x]" sections), profile from
  *      AWS_PROFILE (else "default"); role_arn with source_profile /
- *      credential_source / web_identity_token_file, else static keys, else
+ *      credential_source / web_identity_token_file, else SSO (sso_session, or
+ *      legacy sso_start_url: the token cached by `aws sso login`, then the
+ *      portal's GetRoleCredentials; awssso.h, reached through
+ *      aws_cred_sts_ops.sso), else static keys, else
  *      credential_process (run with /bin/sh -c; stdout is JSON Version 1 with
  *      AccessKeyId, SecretAccessKey [, SessionToken, Expiration]; stderr
  *      passes through; the output is never logged nor quoted in errors)
@@ -48,7 +51,12 @@ typedef struct aws_creds {
 void aws_creds_wipe(aws_creds *c);
 bool aws_creds_valid(const aws_creds *c);
 
+struct aws_profile;
+
 typedef struct aws_cred_sts_ops {
+    /* The credentials of an SSO profile (awssso.h's aws_cred_from_sso, wired
+     * by session.c; NULL: SSO profiles are refused). No ctx. */
+    bool (*sso)(const struct aws_profile *pr, const char *ca_bundle, aws_creds *out, aws_error *err);
     /* AssumeRole signed with source; fills out (expiring credentials). */
     bool (*assume_role)(void *ctx, const aws_creds *source, const char *role_arn,
                         const char *session_name, const char *external_id, int duration_s,
@@ -70,6 +78,7 @@ typedef struct aws_cred_opts {
     int64_t imds_timeout_ms;      /* per IMDS request, default 1000 */
     int imds_attempts;            /* default 2 */
     const aws_creds *fixed;       /* use these instead of the chain (copied) */
+    const char *ca_bundle;        /* HTTPS sources (container full URI, SSO portal): CA file, NULL = system */
 } aws_cred_opts;
 
 typedef struct aws_cred_provider aws_cred_provider;
@@ -103,6 +112,14 @@ typedef struct aws_profile {
     char credential_process[1024];
     char max_attempts[16];       /* as written (validated by aws_retry_settings) */
     char retry_mode[16];
+    char ca_bundle[1024];        /* the CA bundle HTTPS peers are verified against (under AWS_CA_BUNDLE) */
+    char endpoint_url[512];      /* every service's endpoint (under AWS_ENDPOINT_URL[_<SERVICE>]) */
+    char use_fips_endpoint[16];  /* as written: "true" / "false" (under AWS_USE_FIPS_ENDPOINT) */
+    char sso_session[128];       /* names an [sso-session NAME] section */
+    char sso_account_id[32];
+    char sso_role_name[128];
+    char sso_start_url[512];     /* legacy SSO profile, or the sso-session's */
+    char sso_region[64];
 } aws_profile;
 
 /* Load profile `name` from the config file (section "[profile name]", or
@@ -113,6 +130,11 @@ typedef struct aws_profile {
 bool aws_profile_load(const char *cred_path, const char *config_path, const char *name,
                       aws_profile *out, aws_error *err);
 void aws_profile_wipe(aws_profile *p);
+/* Load the config file's "[sso-session NAME]" section (sso_region,
+ * sso_start_url) into out; out->found says whether it exists. */
+bool aws_sso_session_load(const char *config_path, const char *name, aws_profile *out, aws_error *err);
+/* The profile the chain reads (explicit, else AWS_PROFILE, else "default"). */
+const char *aws_profile_name(const char *explicit_name);
 /* The profile's region for the client's default (AWS_PROFILE or "default"). */
 bool aws_profile_region(char *dst, size_t cap);
 
@@ -126,7 +148,7 @@ bool aws_cred_from_imds(const char *endpoint, int64_t timeout_ms, int attempts, 
 bool aws_cred_from_process(const char *profile, const char *command, aws_creds *out, aws_error *err);
 /* Container source: configured when either URI variable is set. */
 bool aws_cred_container_configured(void);
-bool aws_cred_from_container(int64_t timeout_ms, int attempts, aws_creds *out, aws_error *err);
+bool aws_cred_from_container(const char *ca_bundle, int64_t timeout_ms, int attempts, aws_creds *out, aws_error *err);
 
 /* The SDKs' retry settings for profile (NULL: AWS_PROFILE, else "default"):
  * AWS_MAX_ATTEMPTS, else the profile's max_attempts (1..AWS_MAX_ATTEMPTS_LIMIT;

@@ -14,6 +14,7 @@ struct aws_http {
     CURL *curl;
     aws_http_opts opts;
     char user_agent[128];
+    char ca_bundle[1024];
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -35,6 +36,13 @@ aws_http *aws_http_new(const aws_http_opts *opts, aws_error *err)
     fc_strlcpy(h->user_agent, opts && opts->user_agent ? opts->user_agent : "fleetcrypt",
                sizeof(h->user_agent));
     h->opts.user_agent = h->user_agent;
+    if (opts && opts->ca_bundle && *opts->ca_bundle &&
+        !fc_strlcpy(h->ca_bundle, opts->ca_bundle, sizeof(h->ca_bundle))) {
+        free(h);
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig", "CA bundle path is too long");
+        return NULL;
+    }
+    h->opts.ca_bundle = h->ca_bundle[0] ? h->ca_bundle : NULL;
     h->curl = curl_easy_init();
     if (!h->curl) {
         free(h);
@@ -159,6 +167,7 @@ bool aws_http_request(aws_http *h, const char *method, const char *url,
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (h->opts.ca_bundle) curl_easy_setopt(c, CURLOPT_CAINFO, h->opts.ca_bundle);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)h->opts.connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->opts.timeout_ms);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -1,6 +1,7 @@
 /* awshttp — the HTTP transport under the AWS client: one curl easy handle per
  * aws_http (so connections are kept alive and reused), connect and total
- * timeouts, TLS verification always on, proxies from the usual environment
+ * timeouts, TLS verification always on (against the system's CAs or a given
+ * bundle: AWS_CA_BUNDLE / the profile's ca_bundle), proxies from the usual environment
  * variables (curl's defaults), no redirects, http/https only, bounded
  * response size. No retries here: awsretry + aws.c decide.
  *
@@ -24,6 +25,7 @@ typedef struct aws_http_opts {
     size_t max_response;         /* default 16 MiB */
     const char *user_agent;      /* copied; default "fleetcrypt" */
     bool no_proxy;               /* bypass proxies (IMDS: link-local must never go via a proxy) */
+    const char *ca_bundle;       /* copied; the CA file peers are verified against (NULL: the system's) */
 } aws_http_opts;
 
 typedef struct aws_http_response {

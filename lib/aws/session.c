@@ -3,8 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "awscred.h"
+#include "awssso.h"
 
 #include "sts.h"
 #include "util.h"
@@ -51,7 +53,8 @@ aws_session *aws_session_new(const aws_session_opts *o, aws_error *err)
         aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "session allocation failed");
         return NULL;
     }
-    aws_cred_sts_ops ops = {.assume_role = op_assume_role,
+    aws_cred_sts_ops ops = {.sso = aws_cred_from_sso,
+                            .assume_role = op_assume_role,
                             .assume_role_web_identity = op_assume_role_web_identity,
                             .ctx = s};
     /* The SDKs' retry settings (AWS_MAX_ATTEMPTS / AWS_RETRY_MODE, else the
@@ -66,10 +69,37 @@ aws_session *aws_session_new(const aws_session_opts *o, aws_error *err)
     if (legacy && co.retry.quota_max <= 0) co.retry.quota_max = LEGACY_QUOTA;
     /* "adaptive" is standard mode here: the client-side rate limiting it
      * adds is the shared per-account bucket (ratelimit.h) when s is given */
-    s->creds = aws_cred_provider_new(&o->creds, &ops, err);
-    if (!s->creds) goto fail;
-    s->client = aws_client_new(&co, s->creds, err);
-    if (!s->client) goto fail;
+    /* The profile's ca_bundle, endpoint_url and use_fips_endpoint, each
+     * under its environment variable (as in the SDKs) */
+    aws_profile *pr = calloc(1, sizeof *pr);
+    if (!pr || !aws_profile_load(NULL, NULL, aws_profile_name(o->creds.profile), pr, err)) {
+        if (!pr) aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "profile allocation failed");
+        free(pr);
+        goto fail;
+    }
+    const char *env_ca = getenv("AWS_CA_BUNDLE");
+    if (!co.ca_bundle || !*co.ca_bundle) co.ca_bundle = env_ca && *env_ca ? env_ca : pr->ca_bundle[0] ? pr->ca_bundle : NULL;
+    if (!co.config_endpoint_url && pr->endpoint_url[0]) co.config_endpoint_url = pr->endpoint_url;
+    const char *env_fips = getenv("AWS_USE_FIPS_ENDPOINT");
+    if (!co.use_fips && (!env_fips || !*env_fips) && pr->use_fips_endpoint[0]) {
+        if (!strcasecmp(pr->use_fips_endpoint, "true")) co.use_fips = 1;
+        else if (!strcasecmp(pr->use_fips_endpoint, "false")) co.use_fips = -1;
+        else {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig",
+                          "profile %s: use_fips_endpoint = %.32s: want true or false", pr->name, pr->use_fips_endpoint);
+            aws_profile_wipe(pr);
+            free(pr);
+            goto fail;
+        }
+    }
+    aws_cred_opts cro = o->creds;
+    if (!cro.ca_bundle) cro.ca_bundle = co.ca_bundle;
+    s->creds = aws_cred_provider_new(&cro, &ops, err);
+    if (s->creds) s->client = aws_client_new(&co, s->creds, err);
+    /* the client and the provider copied every string they keep */
+    aws_profile_wipe(pr);
+    free(pr);
+    if (!s->creds || !s->client) goto fail;
     if (o->s) {
         s->hud.s = o->s;
         s->hud.cfg = o->rate;

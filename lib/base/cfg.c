@@ -3,6 +3,8 @@
 #include "cfg.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-typedef enum { T_STR, T_INT, T_I64, T_NUM, T_ENUM, T_KV } cfg_type;
+typedef enum { T_STR, T_INT, T_I64, T_NUM, T_ENUM, T_KV, T_KVFILE } cfg_type;
 
 #define NOFIELD ((size_t)-1)
 #define W CFG_BIN_WORKER
@@ -46,20 +48,35 @@ static const char *const formats[] = {"text", "json", NULL};
 static const cfg_row rows[CFG__COUNT] = {
     {CFG_KAFKA_BROKERS, "FLEETCRYPT_KAFKA_BROKERS", NULL, T_STR, NULL, "(required)", 0, 0, NULL, false, W | C,
      "kafka-brokers", "HOST:PORT,...", W | C, FIELD(kafka_brokers), "Kafka bootstrap servers."},
+    {CFG_LIBRDKAFKA_CONFIG, "FLEETCRYPT_LIBRDKAFKA_CONFIG", NULL, T_KVFILE, NULL, "(none)", 0, 0, NULL, false, W | C,
+     NULL, NULL, 0, NOFIELD, 0,
+     "A librdkafka properties file as kcat's -F reads it: key=value a line, # comments; values keep their commas. "
+     "Applied first; -F FILE adds one."},
     {CFG_LIBRDKAFKA, "FLEETCRYPT_LIBRDKAFKA", NULL, T_KV, NULL, "(none)", 0, 0, NULL, false, W | C, NULL, NULL, 0,
-     NOFIELD, 0, "librdkafka settings k=v,k2=v2 (SASL, TLS); -X k=v adds one."},
+     NOFIELD, 0, "librdkafka settings k=v,k2=v2 (SASL, TLS; a value with a comma: -X or the properties file); "
+     "-X k=v adds one."},
     {CFG_REDIS_URL, "FLEETCRYPT_REDIS_URL", NULL, T_STR, NULL, "(required)", 0, 0, NULL, false, CLI | W | C,
-     "redis-url", "URL", CLI | W | C, FIELD(redis_url), "redis://[user:password@]host:port[/db]."},
+     "redis-url", "URL", CLI | W | C, FIELD(redis_url),
+     "redis://[user:password@]host:port[/db] (user and password percent-encoded); rediss:// for TLS, through "
+     "FLEETCRYPT_REDIS_TLS_PROXY."},
+    {CFG_REDIS_TLS_PROXY, "FLEETCRYPT_REDIS_TLS_PROXY", NULL, T_STR, NULL, "(none)", 0, 0, NULL, false, CLI | W | C,
+     NULL, NULL, 0, FIELD(redis_tls_proxy),
+     "With a rediss:// URL (required then): HOST:PORT of the local TLS client (the stunnel sidecar) that reaches the "
+     "URL's server; Debian's Redis client library 0.14 speaks no TLS."},
     {CFG_TOPIC_PREFIX, "FLEETCRYPT_TOPIC_PREFIX", NULL, T_STR, "fleetcrypt", NULL, 0, 0, NULL, true, W | C | K,
      "topic-prefix", "P", W | C | K, FIELD(topic_prefix), "Kafka topics are P.steps, P.events, P.dlq."},
     {CFG_KEY_PREFIX, "FLEETCRYPT_KEY_PREFIX", NULL, T_STR, "fc", NULL, 0, 0, NULL, false, CLI | W | C, "key-prefix",
      "K", CLI | W | C, FIELD(key_prefix), "Prefix of every Redis key."},
-    {CFG_REGION, "AWS_REGION", "AWS_DEFAULT_REGION", T_STR, "us-east-1", NULL, 0, 0, NULL, false, CLI | W | C,
-     "region", "R", W | C, FIELD(region), "AWS region (else AWS_DEFAULT_REGION)."},
+    {CFG_REGION, "AWS_REGION", "AWS_DEFAULT_REGION", T_STR, NULL, "(the profile's)", 0, 0, NULL, false, CLI | W | C,
+     "region", "R", CLI | W | C, FIELD(region),
+     "AWS region (else AWS_DEFAULT_REGION, else the profile's region, as the AWS SDKs)."},
+    {CFG_PROFILE, "AWS_PROFILE", NULL, T_STR, NULL, "default", 0, 0, NULL, false, CLI | W | C, "profile", "NAME",
+     CLI | W | C, FIELD(profile), "AWS profile of ~/.aws/config and ~/.aws/credentials (credentials, region, "
+     "endpoints, CA bundle); the flag sets AWS_PROFILE."},
     {CFG_NODE_ID, "FLEETCRYPT_NODE_ID", NULL, T_STR, NULL, "host:pid", 0, 0, NULL, false, CLI | W | C, "node-id",
      "ID", CLI | W | C, FIELD(node_id), "This process's name in leases, logs and the audit trail."},
     {CFG_METRICS_ADDR, "FLEETCRYPT_METRICS_ADDR", NULL, T_STR, NULL, "(off)", 0, 0, NULL, false, W | C,
-     "metrics-addr", "HOST:PORT", W | C, FIELD(metrics_addr), "Serve Prometheus /metrics here (port 0: any)."},
+     "metrics-addr", "HOST:PORT", W | C, FIELD(metrics_addr), "Serve Prometheus /metrics, /healthz and /readyz here: IPV4:PORT or [IPV6]:PORT (port 0: any)."},
     {CFG_EXECUTORS, "FLEETCRYPT_EXECUTORS", NULL, T_INT, "8", NULL, 1, 256, NULL, false, W, "executors", "N", W,
      FIELD(executors), "Worker threads running steps."},
     {CFG_RETIRED_CHECK_S, "FLEETCRYPT_RETIRED_CHECK_S", NULL, T_INT, "900", NULL, 0, 86400, NULL, false, C,
@@ -188,6 +205,7 @@ static void expected(const cfg_row *r, char *out, size_t cap)
         break;
     }
     case T_KV: snprintf(out, cap, "k=v,k2=v2"); break;
+    case T_KVFILE: snprintf(out, cap, "a readable file"); break;
     case T_STR: snprintf(out, cap, r->word ? "a non-empty name of [A-Za-z0-9._-]" : "a string"); break;
     }
 }
@@ -244,8 +262,27 @@ static bool parse_value(const cfg_row *r, const char *what, const char *v, void 
             }
         snprintf(err, errcap, "%s: expected %s, got '%.60s'", what, exp, v);
         return false;
-    case T_KV: break;
+    case T_KV:
+    case T_KVFILE: break;
     }
+    return true;
+}
+
+/* One setting: key (kl bytes) and value. */
+static bool add_kv(fc_config *c, const char *key, size_t kl, const char *val, char *err, size_t errcap)
+{
+    if (c->kafka_kv_count >= CFG_MAX_KAFKA_KV) {
+        snprintf(err, errcap, "too many librdkafka settings (max %d)", CFG_MAX_KAFKA_KV);
+        return false;
+    }
+    if (kl >= 256 || strlen(val) >= 256) {
+        snprintf(err, errcap, "librdkafka setting too long");
+        return false;
+    }
+    memcpy(c->kafka_kv[c->kafka_kv_count][0], key, kl);
+    c->kafka_kv[c->kafka_kv_count][0][kl] = 0;
+    fc_strlcpy(c->kafka_kv[c->kafka_kv_count][1], val, 256);
+    c->kafka_kv_count++;
     return true;
 }
 
@@ -253,23 +290,60 @@ bool cfg_add_kafka_kv(fc_config *c, const char *kv, char *err, size_t errcap)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
-        snprintf(err, errcap, "librdkafka setting must be key=value, got '%s'", kv);
+        /* the text may be a password typed without its key: never echoed */
+        snprintf(err, errcap, "librdkafka setting must be key=value");
         return false;
     }
-    if (c->kafka_kv_count >= CFG_MAX_KAFKA_KV) {
-        snprintf(err, errcap, "too many librdkafka settings (max %d)", CFG_MAX_KAFKA_KV);
+    return add_kv(c, kv, (size_t)(eq - kv), eq + 1, err, errcap);
+}
+
+#define KAFKA_FILE_MAX (64 * 1024)
+
+bool cfg_add_kafka_file(fc_config *c, const char *path, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errcap, "cannot read librdkafka properties file %s: %s", path, strerror(errno));
         return false;
     }
-    size_t kl = (size_t)(eq - kv);
-    if (kl >= 256 || strlen(eq + 1) >= 256) {
-        snprintf(err, errcap, "librdkafka setting too long");
-        return false;
+    char *line = NULL;
+    size_t cap = 0, total = 0;
+    ssize_t n;
+    int ln = 0;
+    bool ok = true;
+    while (ok && (n = getline(&line, &cap, f)) >= 0) {
+        ln++;
+        total += (size_t)n;
+        if (total > KAFKA_FILE_MAX) {
+            snprintf(err, errcap, "%s is larger than %d bytes", path, KAFKA_FILE_MAX);
+            ok = false;
+            break;
+        }
+        char *s = line;
+        while (isspace((unsigned char)*s)) s++;
+        size_t l = strlen(s);
+        while (l && isspace((unsigned char)s[l - 1])) s[--l] = 0;
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        size_t kl = eq ? (size_t)(eq - s) : 0;
+        while (kl && isspace((unsigned char)s[kl - 1])) kl--;
+        if (!eq || kl == 0) {
+            snprintf(err, errcap, "%s:%d: not key=value", path, ln);
+            ok = false;
+            break;
+        }
+        const char *v = eq + 1;
+        while (isspace((unsigned char)*v)) v++;
+        char e[128];
+        if (!add_kv(c, s, kl, v, e, sizeof e)) {
+            snprintf(err, errcap, "%s:%d: %s", path, ln, e);
+            ok = false;
+        }
     }
-    memcpy(c->kafka_kv[c->kafka_kv_count][0], kv, kl);
-    c->kafka_kv[c->kafka_kv_count][0][kl] = 0;
-    fc_strlcpy(c->kafka_kv[c->kafka_kv_count][1], eq + 1, 256);
-    c->kafka_kv_count++;
-    return true;
+    if (line) fc_wipe(line, cap); /* it held a value, maybe a password */
+    free(line);
+    fclose(f);
+    return ok;
 }
 
 static bool load_kv(fc_config *c, const cfg_row *r, const char *v, char *err, size_t errcap)
@@ -317,6 +391,14 @@ bool cfg_load(fc_config *c, unsigned bins, char *err, size_t errcap)
             if (!load_kv(c, r, v, err, errcap)) return false;
             continue;
         }
+        if (r->type == T_KVFILE) {
+            char e[512];
+            if (!cfg_add_kafka_file(c, v, e, sizeof e)) {
+                snprintf(err, errcap, "%s: %s", r->env, e);
+                return false;
+            }
+            continue;
+        }
         if (!parse_value(r, r->env, v, r->off != NOFIELD ? (char *)c + r->off : NULL, NULL, err, errcap))
             return false;
     }
@@ -338,7 +420,13 @@ bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *kno
             *known = true;
             char what[64];
             snprintf(what, sizeof what, "--%s", r->flag);
-            return parse_value(r, what, value, (char *)c + r->off, NULL, err, errcap);
+            if (!parse_value(r, what, value, (char *)c + r->off, NULL, err, errcap)) return false;
+            /* the credential chain and region lookup read AWS_PROFILE, as the SDKs do */
+            if (r->id == CFG_PROFILE && setenv("AWS_PROFILE", value, 1) != 0) {
+                snprintf(err, errcap, "--profile: cannot set AWS_PROFILE");
+                return false;
+            }
+            return true;
         }
     }
     snprintf(err, errcap, "unknown option --%s", name);
@@ -400,6 +488,7 @@ static const char *type_name(const cfg_row *r)
     case T_NUM: return "number";
     case T_ENUM: return "enum";
     case T_KV: return "k=v list";
+    case T_KVFILE: return "path";
     case T_STR: break;
     }
     return "string";
@@ -425,7 +514,11 @@ void cfg_print_flags(FILE *f, unsigned bins)
         else snprintf(src, sizeof src, "%s", r->env);
         fprintf(f, "  %-30s %s (%s)\n", lhs, r->help, src);
     }
-    if (rows[CFG_LIBRDKAFKA].bins & bins) fprintf(f, "  %-30s %s\n", "-X k=v", "One librdkafka setting (repeatable).");
+    if (rows[CFG_LIBRDKAFKA].bins & bins) {
+        fprintf(f, "  %-30s %s\n", "-X k=v", "One librdkafka setting (repeatable; the value may hold commas).");
+        fprintf(f, "  %-30s %s\n", "-F FILE",
+                "librdkafka settings from a properties file, as kcat's -F (FLEETCRYPT_LIBRDKAFKA_CONFIG).");
+    }
     fprintf(f, "  %-30s %s\n", "-h, --help", "This help.");
     fprintf(f, "  %-30s %s\n", "--version", "Print the version.");
 }
@@ -485,6 +578,7 @@ void cfg_print_markdown(FILE *f)
         readers(r->bins, rd, sizeof rd);
         if (r->flag) snprintf(fl, sizeof fl, "`--%s`", r->flag);
         else if (r->type == T_KV) snprintf(fl, sizeof fl, "`-X k=v`");
+        else if (r->type == T_KVFILE) snprintf(fl, sizeof fl, "`-F FILE`");
         fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %s |\n", r->env, r->help, type_name(r),
                 r->dflt_doc ? r->dflt_doc : r->dflt, al, fl, rd);
         if (row_secret(r))
@@ -547,7 +641,7 @@ int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *fir
     const char *own = cmd->shortopts ? cmd->shortopts : "";
     bool in_order = own[0] == '+';
     char shortopts[64];
-    snprintf(shortopts, sizeof shortopts, "%s:h%s%s", in_order ? "+" : "", kafka ? "X:" : "", own + in_order);
+    snprintf(shortopts, sizeof shortopts, "%s:h%s%s", in_order ? "+" : "", kafka ? "X:F:" : "", own + in_order);
 
     int rc = CFG_ARGS_OK;
     optind = 0; /* glibc: start over (the CLI parses twice, tests many times) */
@@ -585,6 +679,11 @@ int cfg_getopt(fc_config *c, const cfg_cmd *cmd, int argc, char **argv, int *fir
                 memcpy(key, optarg, kl);
                 key[kl] = 0;
                 if (strstr(key, "password") || strstr(key, "secret")) mask_arg(optarg + kl + 1); /* sasl.password=… */
+            }
+        } else if (o == 'F' && kafka) {
+            if (!cfg_add_kafka_file(c, optarg, err, sizeof err)) {
+                fprintf(stderr, "%s: -F: %s\n", cmd->prog, err);
+                rc = CFG_ARGS_BAD;
             }
         } else if (o >= OPT_ROW && o < OPT_ROW + CFG__COUNT) {
             bool known;
@@ -627,34 +726,53 @@ int cfg_daemon_args(fc_config *c, const cfg_cmd *cmd, bool need_kafka, bool need
     return CFG_ARGS_OK;
 }
 
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* Percent-decode n bytes of s into dst (cap); false on a bad %XX or no room. */
+static bool pct_decode(const char *s, size_t n, char *dst, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            int a = i + 1 < n ? hexval(s[i + 1]) : -1, b = i + 2 < n ? hexval(s[i + 2]) : -1;
+            if (a < 0 || b < 0 || (a == 0 && b == 0)) return false; /* %00 would cut the text */
+            ch = (char)(a * 16 + b);
+            i += 2;
+        }
+        if (o + 1 >= cap) return false;
+        dst[o++] = ch;
+    }
+    dst[o] = 0;
+    return true;
+}
+
 bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     out->port = 6379;
     const char *p = url;
     if (!strncmp(p, "redis://", 8)) p += 8;
-    else {
-        snprintf(err, errcap, "FLEETCRYPT_REDIS_URL must start with redis://");
+    else if (!strncmp(p, "rediss://", 9)) {
+        p += 9;
+        out->tls = true;
+    } else {
+        snprintf(err, errcap, "FLEETCRYPT_REDIS_URL must start with redis:// or rediss://");
         return false;
     }
     const char *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            size_t ul = (size_t)(colon - p), pl = (size_t)(at - colon - 1);
-            if (ul >= sizeof out->user || pl >= sizeof out->password) {
-                snprintf(err, errcap, "redis URL credentials too long");
-                return false;
-            }
-            memcpy(out->user, p, ul);
-            memcpy(out->password, colon + 1, pl);
-        } else {
-            size_t pl = (size_t)(at - p);
-            if (pl >= sizeof out->password) {
-                snprintf(err, errcap, "redis URL password too long");
-                return false;
-            }
-            memcpy(out->password, p, pl);
+        size_t ul = colon ? (size_t)(colon - p) : 0;
+        const char *pw = colon ? colon + 1 : p;
+        if (!pct_decode(p, ul, out->user, sizeof out->user) ||
+            !pct_decode(pw, (size_t)(at - pw), out->password, sizeof out->password)) {
+            fc_wipe(out, sizeof *out);
+            snprintf(err, errcap, "redis URL credentials are too long or badly percent-encoded");
+            return false;
         }
         p = at + 1;
     }
@@ -687,6 +805,34 @@ bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t 
         snprintf(err, errcap, "redis URL has trailing characters");
         return false;
     }
+    fc_strlcpy(out->via_host, out->host, sizeof out->via_host);
+    out->via_port = out->port;
+    return true;
+}
+
+bool cfg_redis_addr(const fc_config *c, fc_redis_addr *out, char *err, size_t errcap)
+{
+    if (!cfg_parse_redis_url(c->redis_url, out, err, errcap)) return false;
+    const char *px = c->redis_tls_proxy;
+    if (!out->tls) {
+        if (!*px) return true;
+        fc_wipe(out, sizeof *out);
+        snprintf(err, errcap, "FLEETCRYPT_REDIS_TLS_PROXY is set but FLEETCRYPT_REDIS_URL is not a rediss:// URL");
+        return false;
+    }
+    const char *colon = strrchr(px, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    size_t hl = colon ? (size_t)(colon - px) : 0;
+    if (!*px || !colon || hl == 0 || hl >= sizeof out->via_host || *end || port < 1 || port > 65535) {
+        fc_wipe(out, sizeof *out);
+        snprintf(err, errcap, "a rediss:// URL needs FLEETCRYPT_REDIS_TLS_PROXY=HOST:PORT, the local TLS client "
+                 "(stunnel) that reaches the URL's server: the Redis client library (0.14) speaks no TLS (docs/OPERATIONS.md)");
+        return false;
+    }
+    memcpy(out->via_host, px, hl);
+    out->via_host[hl] = 0;
+    out->via_port = (int)port;
     return true;
 }
 
@@ -702,7 +848,7 @@ bool cfg_validate(const fc_config *c, bool need_kafka, bool need_redis, char *er
             return false;
         }
         fc_redis_addr a;
-        bool ok = cfg_parse_redis_url(c->redis_url, &a, err, errcap);
+        bool ok = cfg_redis_addr(c, &a, err, errcap);
         fc_wipe(&a, sizeof a);
         if (!ok) return false;
     }

@@ -35,11 +35,14 @@ enum {
 /* One id per table row (same order as the table in cfg.c). */
 typedef enum cfg_id {
     CFG_KAFKA_BROKERS,
+    CFG_LIBRDKAFKA_CONFIG,
     CFG_LIBRDKAFKA,
     CFG_REDIS_URL,
+    CFG_REDIS_TLS_PROXY,
     CFG_TOPIC_PREFIX,
     CFG_KEY_PREFIX,
     CFG_REGION,
+    CFG_PROFILE,
     CFG_NODE_ID,
     CFG_METRICS_ADDR,
     CFG_EXECUTORS,
@@ -75,9 +78,11 @@ typedef enum cfg_id {
 typedef struct fc_config {
     char kafka_brokers[1024]; /* FLEETCRYPT_KAFKA_BROKERS / --kafka-brokers */
     char redis_url[512];      /* FLEETCRYPT_REDIS_URL / --redis-url */
+    char redis_tls_proxy[256]; /* FLEETCRYPT_REDIS_TLS_PROXY: host:port of the local TLS client (rediss://) */
     char topic_prefix[64];    /* FLEETCRYPT_TOPIC_PREFIX / --topic-prefix (default fleetcrypt) */
     char key_prefix[32];      /* FLEETCRYPT_KEY_PREFIX / --key-prefix (default fc): Redis keys */
-    char region[32];          /* AWS_REGION / AWS_DEFAULT_REGION / --region */
+    char region[32];          /* AWS_REGION / AWS_DEFAULT_REGION / --region; "" = the profile's (cli_region) */
+    char profile[128];        /* AWS_PROFILE / --profile (the flag sets AWS_PROFILE for the credential chain) */
     char node_id[96];         /* FLEETCRYPT_NODE_ID / --node-id (default host:pid) */
     char metrics_addr[64];    /* FLEETCRYPT_METRICS_ADDR / --metrics-addr (host:port, "" = off) */
     int executors;            /* FLEETCRYPT_EXECUTORS / --executors (worker threads, default 8) */
@@ -111,6 +116,10 @@ bool cfg_apply_flag(fc_config *c, const char *name, const char *value, bool *kno
 bool cfg_validate(const fc_config *c, bool need_kafka, bool need_redis, char *err, size_t errcap);
 /* Add a librdkafka pass-through pair. */
 bool cfg_add_kafka_kv(fc_config *c, const char *kv, char *err, size_t errcap);
+/* Add every key=value line of a librdkafka properties file, as kcat's -F
+ * reads it ('#' comments and blank lines skipped, the value kept whole,
+ * commas included). err names the file and line, never a value. */
+bool cfg_add_kafka_file(fc_config *c, const char *path, char *err, size_t errcap);
 /* One line describing the config with secrets masked, for the startup log. */
 void cfg_describe(const fc_config *c, char *out, size_t cap);
 /* FLEETCRYPT_STEP_DEADLINE_MAX_S, or CFG_REDRIVE_DEADLINE_DEFAULT_S when unset. */
@@ -171,7 +180,16 @@ typedef struct fc_redis_addr {
     int db;
     char user[128];
     char password[256];
+    bool tls;              /* rediss:// */
+    char via_host[256];    /* where to connect: host, or the TLS sidecar's address for rediss:// */
+    int via_port;
 } fc_redis_addr;
+/* redis[s]://[user:password@]host[:port][/db]; user and password are
+ * percent-decoded. via_host/via_port are host/port. */
 bool cfg_parse_redis_url(const char *url, fc_redis_addr *out, char *err, size_t errcap);
+/* The configured Redis: the URL parsed, and for rediss:// the connection
+ * through FLEETCRYPT_REDIS_TLS_PROXY (required then; refused with redis://):
+ * the Redis client library (Debian's 0.14) speaks no TLS, a local stunnel client does (docs/OPERATIONS.md). */
+bool cfg_redis_addr(const fc_config *c, fc_redis_addr *out, char *err, size_t errcap);
 
 #endif

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -16,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+
+#include <microhttpd.h>
 #include <unistd.h>
 
 typedef enum { PROM_COUNTER, PROM_GAUGE, PROM_HISTOGRAM } prom_type;
@@ -201,6 +205,96 @@ void prom_histogram_observe(prom_registry *r, const char *name, const char *help
     update(r, name, help, PROM_HISTOGRAM, labels, v, 2);
 }
 
+void prom_gauge_clear(prom_registry *r, const char *name)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        family *f = &r->f[i];
+        if (strcmp(f->name, name)) continue;
+        for (size_t j = 0; j < f->n; j++) free(f->s[j].labels);
+        f->n = 0;
+        break;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ------------------------------------------------------------ process metrics */
+/* Seconds since the epoch the machine booted (/proc/stat btime); 0 unknown. */
+static double boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    double bt = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "btime ", 6)) {
+            bt = strtod(line + 6, NULL);
+            break;
+        }
+    if (f) fclose(f);
+    return bt;
+}
+
+static void process_collect(prom_registry *r, void *ud)
+{
+    (void)ud;
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    if (p && tck > 0 && page > 0) {
+        /* fields from 3 on: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14)
+         * stime(15) cutime cstime priority nice threads itrealvalue starttime(22) vsize(23) rss(24) */
+        unsigned long long v[22] = {0};
+        int k = 0;
+        for (const char *q = p + 2; *q && k < 22; k++) {
+            while (*q == ' ') q++;
+            v[k] = strtoull(q, NULL, 10);
+            while (*q && *q != ' ') q++;
+        }
+        if (k >= 22) {
+            update(r, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", PROM_COUNTER,
+                   NULL, (double)(v[11] + v[12]) / (double)tck, 1);
+            update(r, "process_virtual_memory_bytes", "Virtual memory size in bytes.", PROM_GAUGE, NULL,
+                   (double)v[20], 1);
+            update(r, "process_resident_memory_bytes", "Resident memory size in bytes.", PROM_GAUGE, NULL,
+                   (double)v[21] * (double)page, 1);
+            double bt = boot_time();
+            if (bt > 0)
+                update(r, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                       PROM_GAUGE, NULL, bt + (double)v[19] / (double)tck, 1);
+        }
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        int fds = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            if (e->d_name[0] != '.') fds++;
+        closedir(d);
+        update(r, "process_open_fds", "Number of open file descriptors.", PROM_GAUGE, NULL, fds - 1, 1); /* not d's */
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        update(r, "process_max_fds", "Maximum number of open file descriptors.", PROM_GAUGE, NULL,
+               rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur, 1);
+}
+
+void prom_add_standard(prom_registry *r)
+{
+    if (!r) return;
+    char l[96];
+    prom_gauge_set(r, "fc_build_info", "fleetcrypt's version; always 1.", prom_labels(l, sizeof l, "version",
+                                                                                     FC_VERSION, NULL), 1);
+    pthread_mutex_lock(&r->mu);
+    bool have = false;
+    for (int i = 0; i < r->ncollectors; i++) have = have || r->collectors[i].fn == process_collect;
+    pthread_mutex_unlock(&r->mu);
+    if (!have) prom_add_collector(r, process_collect, NULL);
+}
+
 bool prom_add_collector(prom_registry *r, prom_collector_fn fn, void *ud)
 {
     pthread_mutex_lock(&r->mu);
@@ -249,6 +343,7 @@ bool prom_render(prom_registry *r, dbuf *out)
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < r->n && ok; i++) {
         family *f = &r->f[i];
+        if (f->n == 0) continue; /* cleared: nothing to say */
         const char *type = f->type == PROM_COUNTER ? "counter" : f->type == PROM_GAUGE ? "gauge" : "histogram";
         ok = dbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type);
         for (size_t j = 0; j < f->n && ok; j++) {
@@ -273,174 +368,101 @@ bool prom_render(prom_registry *r, dbuf *out)
 }
 
 /* ------------------------------------------------------------ HTTP server */
-#define SCRAPE_QUEUE 4 /* scrapes waiting for the scrape thread; more get 503 */
+/* libmicrohttpd, a thread per connection: a probe never waits behind a
+ * scrape, and every scrape that arrives is served. Renders run one at a
+ * time (collectors hold one Redis connection each). */
+#define PROM_MAX_CONNECTIONS 32
 
 struct prom_server {
     prom_registry *r;
-    int fd;
+    struct MHD_Daemon *d;
     int port;
-    pthread_t th;      /* accept thread: reads requests, answers the probes */
-    pthread_t scraper; /* renders /metrics (collectors may block on Redis) */
-    bool scraper_started;
-    atomic_bool stop;
     atomic_llong beat_ms;       /* fc_mono_ms() of the last beat; 0: none yet */
     atomic_llong live_bound_ms; /* /healthz fails when the beat is older */
     atomic_bool draining;       /* graceful shutdown: alive, not ready */
-    pthread_mutex_t mu;         /* guards q, qn, ready* */
-    pthread_cond_t cv;
-    int q[SCRAPE_QUEUE];
-    int qn;
+    pthread_mutex_t render_mu;  /* one render at a time */
+    pthread_mutex_t mu;         /* guards ready* */
     bool ready_known, ready;
     char reason[256];
 };
 
-static void respond(int cfd, const char *status, const char *ctype, const char *body, size_t len)
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
+                               size_t len)
 {
-    char hdr[256];
-    int n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, ctype, len);
-    if (write(cfd, hdr, (size_t)n) < 0) return;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(cfd, body + off, len - off);
-        if (w <= 0) return;
-        off += (size_t)w;
-    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
 }
 
-static void respond_text(int cfd, const char *status, const char *text)
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
-    respond(cfd, status, "text/plain; charset=utf-8", text, strlen(text));
+    return respond(c, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
-/* "GET <path>" followed by a space or a query string. */
-static bool is_get(const char *req, const char *path)
-{
-    size_t n = strlen(path);
-    return !strncmp(req, "GET ", 4) && !strncmp(req + 4, path, n) && (req[4 + n] == ' ' || req[4 + n] == '?');
-}
-
-static void scrape(prom_server *s, int cfd)
+static enum MHD_Result scrape(prom_server *s, struct MHD_Connection *c)
 {
     dbuf body;
     dbuf_init(&body, 64u << 20);
-    if (prom_render(s->r, &body))
-        respond(cfd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body.data ? body.data : "", body.len);
-    else
-        respond_text(cfd, "500 Internal Server Error", "render failed\n");
+    pthread_mutex_lock(&s->render_mu);
+    bool ok = prom_render(s->r, &body);
+    pthread_mutex_unlock(&s->render_mu);
+    enum MHD_Result rc = ok ? respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                                      body.data ? body.data : "", body.len)
+                            : respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "render failed\n");
     dbuf_free(&body);
+    return rc;
 }
 
-static void *scraper_main(void *arg)
-{
-    prom_server *s = arg;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (s->qn == 0 && !atomic_load(&s->stop)) pthread_cond_wait(&s->cv, &s->mu);
-        if (s->qn == 0) break; /* stopping, nothing left */
-        int cfd = s->q[0];
-        memmove(s->q, s->q + 1, (size_t)(s->qn - 1) * sizeof s->q[0]);
-        s->qn--;
-        bool stopping = atomic_load(&s->stop);
-        pthread_mutex_unlock(&s->mu);
-        if (stopping) respond_text(cfd, "503 Service Unavailable", "shutting down\n");
-        else scrape(s, cfd);
-        close(cfd);
-        pthread_mutex_lock(&s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-static void healthz(prom_server *s, int cfd)
+static enum MHD_Result healthz(prom_server *s, struct MHD_Connection *c)
 {
     int64_t beat = atomic_load(&s->beat_ms), bound = atomic_load(&s->live_bound_ms);
     char msg[160];
-    if (atomic_load(&s->draining)) {
-        respond_text(cfd, "200 OK", "draining\n");
-        return;
-    }
-    if (beat == 0) {
-        respond_text(cfd, "503 Service Unavailable", "starting: the main loop has not run yet\n");
-        return;
-    }
+    if (atomic_load(&s->draining)) return respond_text(c, MHD_HTTP_OK, "draining\n");
+    if (beat == 0) return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "starting: the main loop has not run yet\n");
     int64_t age = fc_mono_ms() - beat;
     if (age > bound) {
         snprintf(msg, sizeof msg, "stuck: the main loop last ran %lld ms ago (bound %lld ms)\n", (long long)age,
                  (long long)bound);
-        respond_text(cfd, "503 Service Unavailable", msg);
-        return;
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
     }
-    respond_text(cfd, "200 OK", "ok\n");
+    return respond_text(c, MHD_HTTP_OK, "ok\n");
 }
 
-static void readyz(prom_server *s, int cfd)
+static enum MHD_Result readyz(prom_server *s, struct MHD_Connection *c)
 {
     char msg[300];
-    if (atomic_load(&s->draining)) {
-        respond_text(cfd, "503 Service Unavailable", "not ready: shutting down\n");
-        return;
-    }
+    if (atomic_load(&s->draining)) return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: shutting down\n");
     pthread_mutex_lock(&s->mu);
     bool known = s->ready_known, ready = s->ready;
     snprintf(msg, sizeof msg, "not ready: %s\n", s->reason[0] ? s->reason : "unknown");
     pthread_mutex_unlock(&s->mu);
-    if (!known) respond_text(cfd, "503 Service Unavailable", "not ready: dependencies not checked yet\n");
-    else if (!ready) respond_text(cfd, "503 Service Unavailable", msg);
-    else respond_text(cfd, "200 OK", "ok\n");
+    if (!known) return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready: dependencies not checked yet\n");
+    if (!ready) return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    return respond_text(c, MHD_HTTP_OK, "ok\n");
 }
 
-/* Read the request head and answer it; false when cfd was handed to the
- * scrape thread (which closes it). */
-static bool serve(prom_server *s, int cfd)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
 {
-    char req[2048];
-    size_t len = 0;
-    req[0] = 0;
-    int64_t deadline = fc_mono_ms() + 2000;
-    while (len < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
-        int left = (int)(deadline - fc_mono_ms());
-        struct pollfd p = {.fd = cfd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, left) <= 0) return true;
-        ssize_t r = read(cfd, req + len, sizeof req - 1 - len);
-        if (r <= 0) return true;
-        len += (size_t)r;
-        req[len] = 0;
+    (void)version;
+    (void)upload_data;
+    prom_server *s = cls;
+    if (*upload_data_size) { /* no body is read: drop it */
+        *upload_data_size = 0;
+        return MHD_YES;
     }
-    if (is_get(req, "/healthz")) {
-        healthz(s, cfd);
-        return true;
-    }
-    if (is_get(req, "/readyz")) {
-        readyz(s, cfd);
-        return true;
-    }
-    if (!is_get(req, "/metrics")) {
-        respond_text(cfd, "404 Not Found", "not found: try /metrics, /healthz or /readyz\n");
-        return true;
-    }
-    pthread_mutex_lock(&s->mu);
-    bool queued = s->qn < SCRAPE_QUEUE;
-    if (queued) {
-        s->q[s->qn++] = cfd;
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!queued) respond_text(cfd, "503 Service Unavailable", "too many scrapes in progress\n");
-    return !queued;
-}
-
-static void *server_main(void *arg)
-{
-    prom_server *s = arg;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        if (poll(&p, 1, 200) <= 0) continue;
-        int cfd = accept(s->fd, NULL, NULL);
-        if (cfd < 0) continue;
-        if (serve(s, cfd)) close(cfd);
-    }
-    return NULL;
+    (void)req_cls;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+        return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+    if (!strcmp(url, "/healthz")) return healthz(s, c);
+    if (!strcmp(url, "/readyz")) return readyz(s, c);
+    if (!strcmp(url, "/metrics")) return scrape(s, c);
+    return respond_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /healthz or /readyz\n");
 }
 
 void prom_server_beat(prom_server *s)
@@ -470,74 +492,83 @@ void prom_server_set_ready(prom_server *s, bool ready, const char *reason)
 
 prom_server *prom_server_start(prom_registry *r, const char *addr, char *err, size_t errcap)
 {
+    /* HOST:PORT with HOST an IPv4 address or a bracketed IPv6 one ("[::]:9464"); PORT alone: 127.0.0.1 */
     char host[128] = "127.0.0.1";
-    int port = 0;
     const char *colon = strrchr(addr, ':');
-    if (colon) {
-        size_t hl = (size_t)(colon - addr);
-        if (hl > 0 && hl < sizeof host) {
-            memcpy(host, addr, hl);
-            host[hl] = 0;
+    const char *hs = addr, *he = colon;
+    if (addr[0] == '[') {
+        const char *rb = strchr(addr, ']');
+        if (!rb || rb[1] != ':') {
+            snprintf(err, errcap, "metrics address %s: want [IPv6]:PORT", addr);
+            return NULL;
         }
-        port = atoi(colon + 1);
-    } else {
-        port = atoi(addr);
+        hs = addr + 1;
+        he = rb;
+        colon = rb + 1;
     }
-    if (port < 0 || port > 65535) {
+    if (colon && he > hs) {
+        size_t hl = (size_t)(he - hs);
+        if (hl >= sizeof host) {
+            snprintf(err, errcap, "metrics address %s: host too long", addr);
+            return NULL;
+        }
+        memcpy(host, hs, hl);
+        host[hl] = 0;
+    }
+    char *end = NULL;
+    long port = strtol(colon ? colon + 1 : addr, &end, 10);
+    if (end == (colon ? colon + 1 : addr) || *end || port < 0 || port > 65535) {
         snprintf(err, errcap, "metrics address %s: bad port", addr);
         return NULL;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        snprintf(err, errcap, "metrics address %s: host must be an IPv4 address", addr);
-        return NULL;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0) {
-        snprintf(err, errcap, "socket: %s", strerror(errno));
-        return NULL;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0) {
-        snprintf(err, errcap, "metrics address %s: %s", addr, strerror(errno));
-        close(fd);
-        return NULL;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    bool v6 = strchr(host, ':') != NULL;
+    if (v6) {
+        struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+        sa->sin6_family = AF_INET6;
+        sa->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &sa->sin6_addr) != 1) {
+            snprintf(err, errcap, "metrics address %s: not an IPv6 address", addr);
+            return NULL;
+        }
+    } else {
+        struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+        sa->sin_family = AF_INET;
+        sa->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
+            snprintf(err, errcap, "metrics address %s: host must be an IPv4 address or [IPv6]", addr);
+            return NULL;
+        }
     }
     prom_server *s = calloc(1, sizeof *s);
     if (!s) {
-        close(fd);
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
-    socklen_t sl = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
     s->r = r;
-    s->fd = fd;
-    s->port = ntohs(sa.sin_port);
-    atomic_init(&s->stop, false);
     atomic_init(&s->beat_ms, 0);
     atomic_init(&s->live_bound_ms, PROM_LIVE_BOUND_MS);
     atomic_init(&s->draining, false);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    s->scraper_started = pthread_create(&s->scraper, NULL, scraper_main, s) == 0;
-    if (!s->scraper_started || pthread_create(&s->th, NULL, server_main, s) != 0) {
-        atomic_store(&s->stop, true);
-        if (s->scraper_started) {
-            pthread_mutex_lock(&s->mu);
-            pthread_cond_broadcast(&s->cv);
-            pthread_mutex_unlock(&s->mu);
-            pthread_join(s->scraper, NULL);
-        }
-        pthread_cond_destroy(&s->cv);
+    pthread_mutex_init(&s->render_mu, NULL);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0);
+    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)PROM_MAX_CONNECTIONS,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+                            MHD_OPTION_END);
+    const union MHD_DaemonInfo *di = s->d ? MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (!s->d || !di) {
+        snprintf(err, errcap, "metrics address %s: cannot listen", addr);
+        if (s->d) MHD_stop_daemon(s->d);
         pthread_mutex_destroy(&s->mu);
-        close(fd);
+        pthread_mutex_destroy(&s->render_mu);
         free(s);
-        snprintf(err, errcap, "cannot start metrics thread");
         return NULL;
     }
-    log_info("metrics endpoint listening", "addr=%s:%d paths=/metrics,/healthz,/readyz", host, s->port);
+    s->port = di->port;
+    log_info("metrics endpoint listening", "addr=%s%s%s:%d paths=/metrics,/healthz,/readyz", v6 ? "[" : "", host,
+             v6 ? "]" : "", s->port);
     return s;
 }
 
@@ -546,14 +577,8 @@ int prom_server_port(const prom_server *s) { return s ? s->port : 0; }
 void prom_server_stop(prom_server *s)
 {
     if (!s) return;
-    atomic_store(&s->stop, true);
-    pthread_join(s->th, NULL); /* no more scrapes queued after this */
-    pthread_mutex_lock(&s->mu);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->scraper, NULL); /* answers (503) what was still queued */
-    pthread_cond_destroy(&s->cv);
+    MHD_stop_daemon(s->d); /* waits for the connections' threads */
     pthread_mutex_destroy(&s->mu);
-    close(s->fd);
+    pthread_mutex_destroy(&s->render_mu);
     free(s);
 }

@@ -41,6 +41,18 @@ void prom_histogram_observe(prom_registry *r, const char *name, const char *help
 typedef void (*prom_collector_fn)(prom_registry *r, void *ud);
 bool prom_add_collector(prom_registry *r, prom_collector_fn fn, void *ud);
 
+/* Drop every series of a family (a gauge whose label sets come and go:
+ * revoked partitions, what only the active coordinator reports). A family
+ * without series is not rendered. */
+void prom_gauge_clear(prom_registry *r, const char *name);
+
+/* What every service exports: fc_build_info{version="FC_VERSION"} 1 and,
+ * collected at each scrape from /proc/self, the client libraries' process
+ * metrics: process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_virtual_memory_bytes, process_start_time_seconds,
+ * process_open_fds, process_max_fds. Each service adds them beside its own. */
+void prom_add_standard(prom_registry *r);
+
 /* Render the whole registry in text format into out. */
 bool prom_render(prom_registry *r, dbuf *out);
 

@@ -105,10 +105,15 @@ static bool store_connect(store *s, char *err, size_t errcap)
         s->c = NULL;
     }
     struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
-    s->c = redisConnectWithTimeout(s->addr.host, s->addr.port, tv);
+    /* rediss://: the local TLS client (stunnel) carries the connection to host:port */
+    s->c = redisConnectWithTimeout(s->addr.via_host, s->addr.via_port, tv);
     if (!s->c || s->c->err) {
-        snprintf(err, errcap, "cannot connect to redis %s:%d: %s", s->addr.host, s->addr.port,
-                 s->c ? s->c->errstr : "out of memory");
+        if (s->addr.tls)
+            snprintf(err, errcap, "cannot connect to redis %s:%d through the TLS proxy %s:%d: %s", s->addr.host,
+                     s->addr.port, s->addr.via_host, s->addr.via_port, s->c ? s->c->errstr : "out of memory");
+        else
+            snprintf(err, errcap, "cannot connect to redis %s:%d: %s", s->addr.host, s->addr.port,
+                     s->c ? s->c->errstr : "out of memory");
         if (s->c) redisFree(s->c);
         s->c = NULL;
         return false;
@@ -159,7 +164,7 @@ store *store_open(const fc_config *cfg, char *err, size_t errcap)
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
-    if (!cfg_parse_redis_url(cfg->redis_url, &s->addr, err, errcap)) {
+    if (!cfg_redis_addr(cfg, &s->addr, err, errcap)) {
         free(s);
         return NULL;
     }

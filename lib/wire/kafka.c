@@ -75,11 +75,32 @@ void kafka_topic_name(const fc_config *c, const char *suffix, char *out, size_t 
     snprintf(out, cap, "%s.%s", c->topic_prefix, suffix);
 }
 
+/* librdkafka's aliases: the operator may use either name of a setting. */
+static const char *const k_aliases[][2] = {
+    {"acks", "request.required.acks"},
+    {"linger.ms", "queue.buffering.max.ms"},
+    {"bootstrap.servers", "metadata.broker.list"},
+    {"message.timeout.ms", "delivery.timeout.ms"},
+};
+
+/* The operator's value of name (or of its alias), NULL when not given. */
+static const char *operator_value(const fc_config *c, const char *name)
+{
+    const char *alias = NULL;
+    for (size_t i = 0; i < sizeof k_aliases / sizeof k_aliases[0]; i++) {
+        if (!strcmp(k_aliases[i][0], name)) alias = k_aliases[i][1];
+        if (!strcmp(k_aliases[i][1], name)) alias = k_aliases[i][0];
+    }
+    const char *v = NULL;
+    for (int k = 0; k < c->kafka_kv_count; k++) /* the last one given wins, as librdkafka applies them */
+        if (!strcmp(c->kafka_kv[k][0], name) || (alias && !strcmp(c->kafka_kv[k][0], alias))) v = c->kafka_kv[k][1];
+    return v;
+}
+
 bool kafka_conf_default(const fc_config *c, rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
                         size_t errcap)
 {
-    for (int k = 0; k < c->kafka_kv_count; k++)
-        if (!strcmp(c->kafka_kv[k][0], name)) return true; /* the operator's value stays */
+    if (operator_value(c, name)) return true; /* the operator's value stays */
     if (rd_kafka_conf_set(conf, name, value, err, errcap) != RD_KAFKA_CONF_OK) return false;
     return true;
 }
@@ -128,13 +149,24 @@ kafka_producer *kafka_producer_new(const fc_config *c, const char *client_id, ch
     conf = kafka_conf_new(c, client_id, err, errcap);
     if (!conf) goto fail;
     char e[256];
-    if (rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "acks", "all", e, sizeof e) != RD_KAFKA_CONF_OK ||
+    /* Durable by default (idempotent, acks=all), never over the operator's
+     * word: idempotence needs acks=all, so an operator's weaker acks leaves
+     * it off. The outbox re-emits what was never acknowledged, and a step
+     * run twice is fenced by its lease epoch: weaker settings cost
+     * duplicates and re-drives, never a lost step. */
+    const char *acks = operator_value(c, "acks"), *idem = operator_value(c, "enable.idempotence");
+    bool acks_all = !acks || !strcmp(acks, "all") || !strcmp(acks, "-1");
+    if ((!idem && acks_all && rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) != RD_KAFKA_CONF_OK) ||
+        !kafka_conf_default(c, conf, "acks", "all", e, sizeof e) ||
         !kafka_conf_default(c, conf, "linger.ms", "2", e, sizeof e) ||
         !kafka_conf_default(c, conf, "message.timeout.ms", "120000", e, sizeof e)) {
         snprintf(err, errcap, "kafka producer config: %s", e);
         goto fail;
     }
+    if (!acks_all || (idem && strcmp(idem, "true")))
+        log_warn("kafka producer: the operator's settings are weaker than fleetcrypt's default (acks=all, "
+                 "idempotent)",
+                 "acks=%s enable.idempotence=%s", acks ? acks : "all", idem ? idem : acks_all ? "true" : "false");
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, p);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
@@ -156,6 +188,12 @@ fail:
     pthread_cond_destroy(&p->cv);
     free(p);
     return NULL;
+}
+
+bool kafka_producer_conf_get(kafka_producer *p, const char *name, char *out, size_t cap)
+{
+    size_t n = cap;
+    return p && rd_kafka_conf_get(rd_kafka_conf(p->rk), name, out, &n) == RD_KAFKA_CONF_OK;
 }
 
 void kafka_producer_free(kafka_producer *p, int timeout_ms)

@@ -29,10 +29,16 @@ void kafka_topic_name(const fc_config *c, const char *suffix, char *out, size_t 
 
 typedef struct kafka_producer kafka_producer;
 
-/* Idempotent producer (acks=all) with a background poll thread serving
- * delivery reports. linger.ms (2) and message.timeout.ms (120000) are
- * defaults the operator may override. */
+/* Producer with a background poll thread serving delivery reports.
+ * Defaults the operator's settings (FLEETCRYPT_LIBRDKAFKA[_CONFIG], -X, -F;
+ * either librdkafka name of a setting) always override: acks=all,
+ * enable.idempotence=true (only when acks is all: librdkafka refuses it
+ * otherwise), linger.ms 2, message.timeout.ms 120000. Weaker settings are
+ * logged once as a warning. */
 kafka_producer *kafka_producer_new(const fc_config *c, const char *client_id, char *err, size_t errcap);
+/* The producer's effective value of a librdkafka setting (tests, diagnostics;
+ * never a secret's name). */
+bool kafka_producer_conf_get(kafka_producer *p, const char *name, char *out, size_t cap);
 /* Flush (up to timeout_ms), purge what is left (its notify callbacks run
  * with ok false), stop the poll thread, destroy. Accepts NULL. */
 void kafka_producer_free(kafka_producer *p, int timeout_ms);

@@ -45,7 +45,8 @@ def env_for(s, world, **kw):
 
 
 class Standin:
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: (certificate file, key file) to serve https instead of http."""
         self.keys = {AKID: (SECRET, None)}
         self.calls = []
         self.faults = {"throttle": 0, "http5xx": 0}
@@ -57,6 +58,12 @@ class Standin:
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self.srv.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}"
         self.th = threading.Thread(target=self.srv.serve_forever, daemon=True)
 
     def start(self):

@@ -220,7 +220,7 @@ def test_cli_ops_verbs_and_top(stack, world):
                   "--max-parallel", "1", "--yes", "ops-x", "ops-y")
     assert r.returncode == 0, r.stderr
     wait_until(lambda: rec(stack, "ops2", "ops-x")["state"] == "running", 30, what="ops-x admitted")
-    stack.cli("abort", "ops2", check=True)
+    stack.cli("abort", "ops2", "--yes", check=True)
     assert rec(stack, "ops2", "ops-y")["state"] == "aborted"
     wait_until(lambda: stack.status("ops2")["state"] == "aborted", 60, what="campaign ops2 aborted")
     st = stack.status("ops2")

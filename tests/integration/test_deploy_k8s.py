@@ -126,6 +126,7 @@ def test_every_kustomization_lists_every_file_of_its_folder():
         k = load(kfile)[0]
         listed = set(k.get("resources", [])) | set(k.get("components", []))
         listed |= {e for g in k.get("configMapGenerator", []) for e in g.get("envs", [])}
+        listed |= {e.split("=")[-1] for g in k.get("configMapGenerator", []) for e in g.get("files", [])}
         local = {os.path.basename(f) for f in glob.glob(os.path.join(folder, "*"))
                  if os.path.isfile(f) and not f.endswith(".md")} - {"kustomization.yaml"}
         unlisted = sorted(f for f in local if f not in listed)
@@ -385,3 +386,46 @@ def test_dashboard_covers_what_an_operator_watches():
                    "fc_aws_throttles_total", "fc_instances_stuck", "fc_dlq_messages_total"):
         assert metric in joined, metric
     assert any(v["name"] == "campaign" for v in dash["templating"]["list"])
+
+
+def test_redis_tls_sidecar_component(tmp_path, example):
+    """components/redis-tls: for a TLS-only Redis (hiredis 0.14 speaks no
+    TLS), a stunnel sidecar beside each fleetcrypt container, started
+    before it and stopped after it (a native sidecar: an init container that
+    keeps running), hardened as the containers are, from the same image;
+    each fleetcrypt container reaches Redis through it
+    (FLEETCRYPT_REDIS_TLS_PROXY = the sidecar's accept address). Its
+    stunnel.conf is the one test_redis_tls.py runs (the systemd example)."""
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(BASE, tmp_path)],
+        "components": [os.path.relpath(os.path.join(COMPONENTS, "redis-tls"), tmp_path)]}))
+    docs = render(str(tmp_path))
+    conf_path = os.path.join(COMPONENTS, "redis-tls", "stunnel.conf")
+    with open(conf_path) as f, open(os.path.join(REPO, "deploy", "systemd", "fleetcrypt-redis-tls.conf.example")) as g:
+        conf = f.read()
+        assert conf == g.read(), "components/redis-tls/stunnel.conf differs from the tested systemd example"
+    accept = re.search(r"(?m)^accept\s*=\s*(\S+)$", conf).group(1)
+    (cm,) = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("fleetcrypt-redis-tls")]
+    assert cm["data"]["stunnel.conf"] == conf
+    version = du.cmake_version()
+    for name in ("fleetcrypt-worker", "fleetcrypt-coordinator"):
+        spec = deployment(docs, name)["spec"]["template"]["spec"]
+        (side,) = [c for c in spec.get("initContainers", []) if c["name"] == "redis-tls"]
+        assert side["restartPolicy"] == "Always", "a native sidecar: up before and after the main container"
+        assert os.path.basename(side["command"][0]) == "stunnel4"
+        assert side["image"].endswith(f"fleetcrypt:{version}")
+        sc = side["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert side["resources"]["limits"]["memory"] and side["resources"]["requests"]["cpu"]
+        mounts = {m["name"]: m["mountPath"] for m in side["volumeMounts"]}
+        vols = {v["name"]: v for v in spec["volumes"]}
+        (vname,) = [n for n in mounts if vols[n].get("configMap", {}).get("name") == cm["metadata"]["name"]]
+        assert side["command"][1] == os.path.join(mounts[vname], "stunnel.conf")
+        for c in spec["containers"]:
+            assert env_of(c)["FLEETCRYPT_REDIS_TLS_PROXY"] == accept, (name, c["name"])
+    # the example overlay runs without it: a plain Redis needs no sidecar
+    assert all("FLEETCRYPT_REDIS_TLS_PROXY" not in env_of(c) for _, _, c in containers(example))
+    with open(os.path.join(REPO, "deploy", "docker", "Dockerfile")) as f:
+        assert "stunnel4" in f.read(), "the image the sidecar runs must carry stunnel4"

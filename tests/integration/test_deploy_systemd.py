@@ -13,7 +13,8 @@ import pytest
 import deploy_util as du
 from fclib import REPO
 
-UNITS = ("fleetcrypt-coordinator.service", "fleetcrypt-worker@.service", "fleetcrypt.target")
+UNITS = ("fleetcrypt-coordinator.service", "fleetcrypt-worker@.service", "fleetcrypt.target",
+         "fleetcrypt-redis-tls.service")
 HARDENING = {
     "DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
     "PrivateTmp": "yes", "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
@@ -60,6 +61,7 @@ def test_install_puts_everything_in_place(prefix):
     assert os.access(prefix / "libexec" / "fleetcrypt" / "with-credentials", os.X_OK)
     assert (prefix / "share" / "doc" / "fleetcrypt" / "OPERATIONS.md").is_file()
     assert (prefix / "share" / "doc" / "fleetcrypt" / "fleetcrypt.env.example").is_file()
+    assert (prefix / "share" / "doc" / "fleetcrypt" / "fleetcrypt-redis-tls.conf.example").is_file()
     for u in UNITS:
         text = (prefix / "lib" / "systemd" / "system" / u).read_text()
         assert "@" + "FC_" not in text, f"{u}: a placeholder was not substituted"
@@ -70,7 +72,8 @@ def test_systemd_analyze_verify_accepts_the_units(prefix):
         pytest.skip("systemd-analyze is not installed")
     d = prefix / "lib" / "systemd" / "system"
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(d / "fleetcrypt-coordinator.service"),
-                        str(d / "fleetcrypt-worker@9465.service"), str(d / "fleetcrypt.target")],
+                        str(d / "fleetcrypt-worker@9465.service"), str(d / "fleetcrypt.target"),
+                        str(d / "fleetcrypt-redis-tls.service")],
                        capture_output=True, text=True, timeout=120)
     out = (r.stdout + r.stderr).strip()
     assert r.returncode == 0 and not out, out
@@ -100,6 +103,23 @@ def test_units_are_hardened_and_read_secrets_as_credentials(prefix):
     stop = w[("Service", "TimeoutStopSec")][0]
     assert stop.endswith("s") and int(stop[:-1]) >= shutdown_ms / 1000 + 20, "stop timeout shorter than the drain"
     assert env["FLEETCRYPT_METRICS_ADDR"].endswith(":%i"), "the instance name is the worker's metrics port"
+
+
+def test_redis_tls_sidecar_unit(prefix):
+    """The stunnel client a rediss:// URL goes through (hiredis 0.14 has no
+    TLS): hardened like the services, started before them and stopped with
+    the target, reading /etc/fleetcrypt/redis-tls.conf (the example is
+    deploy/systemd/fleetcrypt-redis-tls.conf.example; test_redis_tls.py runs it)."""
+    u = unit(prefix, "fleetcrypt-redis-tls.service")
+    for k, v in HARDENING.items():
+        assert u.get(("Service", k)) == [v], f"redis-tls: {k}={u.get(('Service', k))}, want {v}"
+    start = u[("Service", "ExecStart")][0].split()
+    assert os.path.basename(start[0]) == "stunnel4" and start[1] == "/etc/fleetcrypt/redis-tls.conf", start
+    assert u.get(("Unit", "PartOf")) == ["fleetcrypt.target"]
+    assert u.get(("Install", "WantedBy")) == ["fleetcrypt.target"]
+    for name in ("fleetcrypt-coordinator.service", "fleetcrypt-worker@.service"):
+        after = " ".join(unit(prefix, name).get(("Unit", "After"), []))
+        assert "fleetcrypt-redis-tls.service" in after, f"{name} must start after the TLS sidecar"
 
 
 def test_with_credentials_exports_each_credential_as_its_variable(tmp_path):

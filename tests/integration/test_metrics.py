@@ -3,10 +3,15 @@ at FLEETCRYPT_METRICS_ADDR (port 0 → the bound port is logged). Scraped
 during and after a small `offline` campaign (metadata-only instances) and
 parsed with the real text-format parser (Debian's python3-prometheus-client):
 step counters are non-zero and move, the step-duration histogram, AWS call
-counters and the consumer-lag gauge exist, and the coordinator's
-instances-by-state gauges match Redis.
+counters and the consumer-lag gauges exist, and the coordinator's
+instances-by-state gauges match Redis. With two coordinators only the active
+one exports the fleet-wide gauges (fc_instances, fc_instances_stuck,
+fc_aws_bucket_*) and fc_coordinator_leader 1; every service exports
+fc_build_info{version} and the process_* metrics.
 """
+import os
 import re
+import subprocess
 import time
 import urllib.request
 
@@ -15,7 +20,7 @@ import pytest
 # import failure fails the test run, never a skip
 from prometheus_client import parser
 
-from fclib import wait_until
+from fclib import BIN_DIR, wait_until
 from fixtures_stack import Stack
 
 # the offline strategy's steps (worker/strategies/offline.c)
@@ -74,7 +79,7 @@ def test_metrics_scraped_during_campaign(mstack):
     mid = [scrape(p) for p in wports]
     first = sum(total(m, "fc_steps_finished_total") for m in mid)
     # the lag gauge is there while the campaign runs (statistics every 5 s)
-    wait_until(lambda: all("fc_kafka_consumer_lag_total" in scrape(p) for p in wports), 20, interval=0.5, what="lag gauge")
+    wait_until(lambda: all("fc_kafka_consumer_lag_messages" in scrape(p) for p in wports), 20, interval=0.5, what="lag gauge")
     st = stack.wait_campaign("met", 180)
     assert st["counts"]["done"] == 3
     end = [scrape(p) for p in wports]
@@ -88,14 +93,16 @@ def test_metrics_scraped_during_campaign(mstack):
     assert sum(total(m, "fc_step_duration_seconds_count", strategy="offline") for m in end) > 0
     assert sum(total(m, "fc_aws_calls_total", service="rds") for m in end) > 0
     for m in end:
-        assert "fc_kafka_consumer_lag_total" in m and "fc_dlq_messages_total" in m, sorted(m)
+        assert "fc_kafka_consumer_lag_messages" in m and "fc_dlq_messages_total" in m, sorted(m)
+        # a gauge is never named like a counter
+        assert not any(k.startswith("fc_kafka_consumer_lag_total") for k in m), sorted(m)
         assert total(m, "fc_dlq_messages_total") == 0, m["fc_dlq_messages_total"]
     # every step message was processed: each worker's lag drains to 0 and its
     # total is the sum of its per-partition gauges (statistics every 5 s)
     for p in wports:
         def drained(p=p):
             m = scrape(p)
-            lag = total(m, "fc_kafka_consumer_lag_total")
+            lag = total(m, "fc_kafka_consumer_lag_messages")
             return m if lag == 0 and total(m, "fc_kafka_consumer_lag") == lag else None
         wait_until(drained, 30, interval=0.5, what=f"consumer lag 0 on the worker at :{p}")
 
@@ -108,3 +115,34 @@ def test_metrics_scraped_during_campaign(mstack):
     assert "fc_lease_takeovers_total" in c and "fc_leader_acquired_total" in c
     assert total(c, "fc_leader_acquired_total") >= 1
     assert any(k == "fc_aws_bucket_tokens" for k in c), sorted(c)
+
+
+def test_only_the_active_coordinator_exports_fleet_counts(mstack):
+    stack = mstack
+    stack.n_workers = 1
+    stack.start()
+    stack.start_coordinator()
+    cports = [port_of(c) for c in stack.coordinators]
+    wport = port_of(stack.workers[0])
+    r = stack.cli("submit", "--campaign", "lead", "--kms-key", "alias/none", "--strategy", "noop",
+                  "--max-parallel", "2", "lead-a", "lead-b")
+    assert r.returncode == 0, r.stderr
+    stack.wait_campaign("lead", 60)
+
+    def roles():
+        ms = [scrape(p) for p in cports]
+        leaders = [m for m in ms if total(m, "fc_coordinator_leader") == 1]
+        standby = [m for m in ms if "fc_coordinator_leader" in m and total(m, "fc_coordinator_leader") == 0]
+        return (leaders[0], standby[0]) if len(leaders) == 1 and len(standby) == 1 else None
+    leader, standby = wait_until(roles, 30, interval=0.5, what="one active and one standby coordinator")
+    assert total(leader, "fc_instances", campaign="lead", state="done") == 2, leader.get("fc_instances")
+    # the standby exports no fleet-wide series: sum() over coordinators counts each instance once
+    for name in ("fc_instances", "fc_instances_stuck", "fc_aws_bucket_tokens", "fc_aws_bucket_rate"):
+        assert name not in standby, (name, standby.get(name))
+    version = subprocess.run([os.path.join(BIN_DIR, "fleetcrypt"), "--version"], capture_output=True,
+                             text=True, check=True).stdout.split()[-1]
+    for m in (leader, standby, scrape(wport)):
+        assert m["fc_build_info"] == [({"version": version}, 1.0)], m.get("fc_build_info")
+        for name in ("process_resident_memory_bytes", "process_start_time_seconds", "process_open_fds"):
+            assert total(m, name) > 0, (name, sorted(m))
+        assert "process_cpu_seconds_total" in m, sorted(m)

@@ -885,6 +885,18 @@ static bool a_kms_list_aliases(aws_client *c, json_t **res, aws_error *err)
     return ok;
 }
 
+/* No call: the region and each service's endpoint as the client resolved them. */
+static bool a_endpoints(aws_client *c, json_t **res, aws_error *err)
+{
+    (void)err;
+    json_t *o = json_object();
+    json_object_set_new(o, "region", json_string(aws_client_region(c)));
+    for (int s = 0; s < AWS_SVC_COUNT; s++)
+        json_object_set_new(o, aws_service_name((aws_service)s), json_string(aws_client_endpoint(c, (aws_service)s)));
+    *res = o;
+    return true;
+}
+
 static bool a_sts_get_caller_identity(aws_client *c, json_t **res, aws_error *err)
 {
     aws_identity *id = NULL;
@@ -941,6 +953,7 @@ static const struct {
     const char *name;
     action_fn fn;
 } ACTIONS[] = {
+    {"endpoints", a_endpoints},
     {"describe_db_instances", a_describe_db_instances},
     {"describe_db_instance", a_describe_db_instance},
     {"create_db_instance", a_create_db_instance},

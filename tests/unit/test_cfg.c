@@ -81,6 +81,12 @@ static void test_redis_url(void **state)
         {"http://h:6379", false, NULL, 0, 0, NULL},
         {"redis://", false, NULL, 0, 0, NULL},
         {"redis://h:6379/x", false, NULL, 0, 0, NULL},
+        /* percent-encoded credentials are decoded, as in every Redis client */
+        {"redis://:p%40ss%3Aw%2Frd%25@h:7/1", true, "h", 7, 1, "p@ss:w/rd%"},
+        {"redis://:bad%zzpw@h", false, NULL, 0, 0, NULL},
+        {"redis://:bad%4@h", false, NULL, 0, 0, NULL},
+        /* TLS: parsed here, reached through the sidecar (cfg_redis_addr) */
+        {"rediss://:pw@cache.example.com:6380/0", true, "cache.example.com", 6380, 0, "pw"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fc_redis_addr a;
@@ -93,6 +99,45 @@ static void test_redis_url(void **state)
         assert_int_equal(a.db, cases[i].db);
         assert_string_equal(a.password, cases[i].password);
     }
+}
+
+/* A rediss:// URL names the TLS server; the Redis client library (0.14) speaks no TLS, so the
+ * connection goes through the local TLS client (stunnel) named by
+ * FLEETCRYPT_REDIS_TLS_PROXY, which is required then and refused with a
+ * plain redis:// URL. Errors never quote the password. */
+static void test_redis_tls_addr(void **state)
+{
+    (void)state;
+    fc_config c;
+    char err[256];
+    memset(&c, 0, sizeof c);
+    fc_redis_addr a;
+    snprintf(c.redis_url, sizeof c.redis_url, "rediss://u%%3A1:p%%40w@cache.example.com:6380/3");
+    assert_false(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_non_null(strstr(err, "FLEETCRYPT_REDIS_TLS_PROXY"));
+    assert_null(strstr(err, "p@w"));
+    snprintf(c.redis_tls_proxy, sizeof c.redis_tls_proxy, "127.0.0.1:16380");
+    assert_true(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_true(a.tls);
+    assert_string_equal(a.host, "cache.example.com");
+    assert_int_equal(a.port, 6380);
+    assert_string_equal(a.via_host, "127.0.0.1");
+    assert_int_equal(a.via_port, 16380);
+    assert_string_equal(a.user, "u:1");
+    assert_string_equal(a.password, "p@w");
+    assert_int_equal(a.db, 3);
+    snprintf(c.redis_tls_proxy, sizeof c.redis_tls_proxy, "127.0.0.1");
+    assert_false(cfg_redis_addr(&c, &a, err, sizeof err));
+    /* a plain URL: connected as named; the proxy variable is a mistake */
+    snprintf(c.redis_url, sizeof c.redis_url, "redis://h:6379/0");
+    snprintf(c.redis_tls_proxy, sizeof c.redis_tls_proxy, "127.0.0.1:16380");
+    assert_false(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_non_null(strstr(err, "rediss://"));
+    c.redis_tls_proxy[0] = 0;
+    assert_true(cfg_redis_addr(&c, &a, err, sizeof err));
+    assert_false(a.tls);
+    assert_string_equal(a.via_host, "h");
+    assert_int_equal(a.via_port, 6379);
 }
 
 static void test_describe_masks_password(void **state)
@@ -371,6 +416,73 @@ static void test_secret_files(void **state)
     rmdir(dir);
 }
 
+/* librdkafka pass-through as kcat takes it: a -X value keeps its commas;
+ * -F FILE and FLEETCRYPT_LIBRDKAFKA_CONFIG read a properties file (one
+ * key=value a line, '#' comments, blank lines; commas kept), applied in
+ * order: the file of the variable, FLEETCRYPT_LIBRDKAFKA, then -F and -X as
+ * given. A bad line names the file and line, never the value. */
+static void test_kafka_passthrough_like_kcat(void **state)
+{
+    (void)state;
+    fc_config c;
+    char err[512];
+    char dir[] = "/tmp/fc-kcfg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char props[128], bad[128];
+    snprintf(props, sizeof props, "%s/client.properties", dir);
+    snprintf(bad, sizeof bad, "%s/bad.properties", dir);
+    write_file(props, "# the cluster's client settings\n\nsecurity.protocol = SASL_SSL\n"
+                      "ssl.cipher.suites=ECDHE-RSA-AES128-GCM-SHA256,ECDHE-RSA-AES256-GCM-SHA384\n"
+                      "sasl.password=pa,ss=word\n");
+    write_file(bad, "acks=all\nthis line has no equals sign-s3cr3t\n");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA_FILE");
+    setenv("FLEETCRYPT_LIBRDKAFKA", "linger.ms=5", 1);
+    setenv("FLEETCRYPT_LIBRDKAFKA_CONFIG", props, 1);
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    assert_int_equal(c.kafka_kv_count, 4);
+    assert_string_equal(c.kafka_kv[0][0], "security.protocol");
+    assert_string_equal(c.kafka_kv[0][1], "SASL_SSL");
+    assert_string_equal(c.kafka_kv[1][1], "ECDHE-RSA-AES128-GCM-SHA256,ECDHE-RSA-AES256-GCM-SHA384");
+    assert_string_equal(c.kafka_kv[2][0], "sasl.password");
+    assert_string_equal(c.kafka_kv[2][1], "pa,ss=word");
+    assert_string_equal(c.kafka_kv[3][0], "linger.ms");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA_CONFIG");
+    unsetenv("FLEETCRYPT_LIBRDKAFKA");
+
+    /* on the command line: -X keeps commas, -F reads the same file format */
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    cfg_cmd cmd = {.prog = "prog", .bins = CFG_BIN_WORKER};
+    char *argv[] = {"prog", "-X", "bootstrap.servers=b1:9093,b2:9093", "-F", props, "-X", "acks=1", NULL};
+    run_args ra = {&c, &cmd, 7, argv, 0};
+    assert_int_equal(run_getopt(&ra), CFG_ARGS_OK);
+    assert_int_equal(c.kafka_kv_count, 5);
+    assert_string_equal(c.kafka_kv[0][1], "b1:9093,b2:9093");
+    assert_string_equal(c.kafka_kv[3][1], "pa,ss=word");
+    assert_string_equal(c.kafka_kv[4][0], "acks");
+
+    /* a bad line: the file and the line, never its text */
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    char *badv[] = {"prog", "-F", bad, NULL};
+    ra = (run_args){&c, &cmd, 3, badv, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "bad.properties:2"));
+    assert_null(strstr(captured, "s3cr3t"));
+    setenv("FLEETCRYPT_LIBRDKAFKA_CONFIG", bad, 1);
+    assert_false(cfg_from_env(&c, err, sizeof err));
+    assert_non_null(strstr(err, "bad.properties:2"));
+    assert_null(strstr(err, "s3cr3t"));
+    /* a file that is not there */
+    char *missing[] = {"prog", "-F", "/nonexistent/kafka.properties", NULL};
+    unsetenv("FLEETCRYPT_LIBRDKAFKA_CONFIG");
+    assert_true(cfg_from_env(&c, err, sizeof err));
+    ra = (run_args){&c, &cmd, 3, missing, 0};
+    assert_int_equal(capture_stderr(run_getopt, &ra), CFG_ARGS_BAD);
+    assert_non_null(strstr(captured, "/nonexistent/kafka.properties"));
+    unlink(props);
+    unlink(bad);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +493,8 @@ int main(void)
         cmocka_unit_test(test_parse_args),
         cmocka_unit_test(test_table_validation),
         cmocka_unit_test(test_secret_files),
+        cmocka_unit_test(test_redis_tls_addr),
+        cmocka_unit_test(test_kafka_passthrough_like_kcat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import rds_instances, rds_servers
+from . import rds_instances, rds_servers, sso
 
 log = logging.getLogger("awssim.admin")
 
@@ -86,6 +86,8 @@ class _Admin(BaseHTTPRequestHandler):
                 return 405, {"error": "method not allowed"}
             return 200, dict(time_scale=w.clock.scale, metadata_only=w.cfg.metadata_only,
                              aws_clock_s=round(w.clock.aws_now(), 1), **w.faults.config())
+        if route == "/sso/tokens" and method == "POST":
+            return 200, sso.register(w, body)
         if route == "/advance" and method == "POST":
             w.clock.advance(float(body.get("seconds", 0)))
             return 200, {"aws_clock_s": round(w.clock.aws_now(), 1)}

@@ -1,7 +1,9 @@
 """The AWS endpoint: one HTTP server for every service.
 
 Dispatch: the SigV4 credential scope's service (rds, sts, kms,
-secretsmanager) and, for JSON services, X-Amz-Target. Every request is
+secretsmanager) and, for JSON services, X-Amz-Target; GET
+/federation/credentials is the SSO portal's GetRoleCredentials (sso.py,
+bearer token, not SigV4). Every request is
 authenticated (SigV4, session tokens for temporary credentials), rate
 limited, optionally faulted, decoded by the service model, handled, encoded
 and logged.
@@ -14,7 +16,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sts
+from . import jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sso, sts
 from .errors import AwsError
 
 log = logging.getLogger("awssim.http")
@@ -139,8 +141,25 @@ class _Handler(BaseHTTPRequestHandler):
         if entry.get("action") or entry.get("error"):
             w.faults.log_call(entry)
 
+    def _sso(self, w, rid, entry, url):
+        entry.update(service="sso", action="GetRoleCredentials")
+        status, etype, body = sso.get_role_credentials(w, url.query, self.headers)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", rid)
+        if etype:
+            self.send_header("x-amzn-ErrorType", etype)
+            entry["error"] = etype
+        self.end_headers()
+        self.wfile.write(data)
+        return status
+
     def _dispatch(self, w, rid, entry):
         url = urlsplit(self.path)
+        if url.path == sso.PATH and self.command == "GET":
+            return self._sso(w, rid, entry, url)
         if url.path not in ("/", ""):
             body = json.dumps({"message": f"Not Found: {url.path}"}).encode()
             self._send(404, body, "application/json", rid)

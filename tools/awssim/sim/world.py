@@ -50,6 +50,7 @@ class World:
         self.stores = {}
         self.creds = {}
         self.temp_creds = {}
+        self.sso_tokens = {}     # SSO portal access token -> [assignment]; sso.py (kept in memory only)
         self.ops = set()
         self.ops_lock = threading.Lock()
         self.dirty = threading.Event()
