@@ -188,6 +188,13 @@ def test_mysql_and_mariadb_exactly_once_across_snapshot_and_cutover(stack, awssi
         missing = sorted(set(acked) - set(target))
         doubled = len(target) - len(set(target))
         assert not missing and doubled == 0, f"{ident}: missing {missing[:10]} doubled {doubled}"
+        # the seed position came from the stopped replica; every table was compared by hashes
+        fact = lambda name: stack.redis.cli("HGET", f"fc:{{mybl}}:i:{ident}", "f." + name)  # noqa: E731
+        assert fact("seed_file").startswith("mysql-bin-changelog.") and int(fact("seed_pos")) > 4
+        sums = [ln.split("\t") for ln in fact("verify_sums").splitlines() if ln]
+        assert {r[0] for r in sums} >= {"app.a", "app.b"}, sums
+        assert fact("verify_mismatches") == "0" and fact("verify_done") == "1"
+        assert float([i for i in st["instances"] if i["id"] == ident][0]["downtime_s"]) >= 0
         # the retired source: stopped, tagged
         retired = [x for x in rds.describe_db_instances()["DBInstances"]
                    if _tags(rds, x["DBInstanceArn"]).get("fleetcrypt:role") == "retired-source"
@@ -199,24 +206,34 @@ def test_mysql_and_mariadb_exactly_once_across_snapshot_and_cutover(stack, awssi
 
 
 def test_statement_binlog_fails_preflight_and_leaves_the_source(stack, awssim, world):
+    """binlog_format MIXED in the group, then ROW in the group but not applied
+    (static, pending-reboot): preflight fails naming the parameter each
+    time, and the source is untouched."""
     sim = awssim
     _make(sim, "my-bl-mixed", "mysql", _group(sim, "fc-my-mixed", "mysql8.0", fmt="MIXED"))
     sim.wait_instance("my-bl-mixed", "available", timeout=120)
     key = stack.make_key()["Arn"]
     stack.start()
-    r = stack.cli("submit", "--campaign", "mymix", "--kms-key", key, "--strategy", "mysql-binlog",
-                  "--db-secret", "file:" + _secret_file(world), "--yes", "my-bl-mixed")
-    if r.returncode != 0:
-        # the dry run refused it already: it must name the parameter
-        assert "binlog_format" in r.stdout + r.stderr, r.stdout + r.stderr
-    else:
-        st = wait_terminal(stack, "mymix", timeout=120)
-        inst = st["instances"][0]
-        assert inst["state"] in ("failed", "skipped"), inst
-        assert "binlog_format" in json.dumps(inst), inst
+    args = ["submit", "--kms-key", key, "--strategy", "mysql-binlog", "--db-secret", "file:" + _secret_file(world),
+            "--yes", "my-bl-mixed"]
+    r = stack.cli(*args, "--campaign", "mymix0")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    inst = wait_terminal(stack, "mymix0", timeout=120)["instances"][0]
+    assert inst["state"] == "failed" and "binlog_format is MIXED" in json.dumps(inst), inst
+    rds = sim.client("rds")
+    rds.modify_db_instance(DBInstanceIdentifier="my-bl-mixed", DBParameterGroupName=_group(sim, "fc-my-row", "mysql8.0"),
+                           ApplyImmediately=True)
+    wait_until(lambda: sim.instance("my-bl-mixed")["DBParameterGroups"][0]["ParameterApplyStatus"] == "pending-reboot",
+               60, 0.2, "pending-reboot")
+    r = stack.cli(*args, "--campaign", "mymix")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    st = wait_terminal(stack, "mymix", timeout=120)
+    inst = st["instances"][0]
+    assert inst["state"] == "failed" and "binlog_format" in json.dumps(inst) and "reboot" in json.dumps(inst), inst
     c = _conn(sim, "my-bl-mixed")
+    assert _q(c, "SELECT @@global.binlog_format")[0][0] == "MIXED"
     users = [x[0] for x in _q(c, "SELECT User FROM mysql.user")]
     assert not [u for u in users if u.startswith("fc_")], users
     c.close()
-    assert [x for x in aws_leftovers(sim, "mymix")] == []
+    assert aws_leftovers(sim, "mymix") == [] and aws_leftovers(sim, "mymix0") == []
     assert not sim.instance("my-bl-mixed")["StorageEncrypted"]

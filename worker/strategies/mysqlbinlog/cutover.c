@@ -326,6 +326,7 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
         int nl = 0, nk = 0;
         if ((rc = block(&s, src, &nl, &nk)) != STEP_OK) goto out;
         log_info("cutover: writers blocked on the source", "instance=%s accounts=%d sessions_ended=%d", orig, nl, nk);
+        fc_holdpoint("mb.cutover.blocked"); /* tests: act while the source is blocked */
         if ((rc = drain_and_stop(&s, src, t)) != STEP_OK) goto out;
         step_ctx_set_fact(ctx, "repl_stopped", "1");
     }
