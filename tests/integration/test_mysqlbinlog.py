@@ -142,8 +142,18 @@ def _tags(rds, arn):
 
 
 def test_mysql_and_mariadb_exactly_once_across_snapshot_and_cutover(stack, awssim, world):
+    run_campaign(stack, awssim, world, "mybl", {"my-bl-a": "mysql", "maria-bl-b": "mariadb"})
+
+
+def test_exactly_once_at_time_scale(stack, awssim, world):
+    """The same at emulator time scale 0.02 (every AWS duration real, 50x
+    shorter: a rename takes seconds and the old endpoint keeps answering for
+    the modelled DNS lag)."""
+    run_campaign(stack, awssim, world, "myts", {"my-ts-a": "mysql", "maria-ts-b": "mariadb"}, scale=0.02)
+
+
+def run_campaign(stack, awssim, world, campaign, ids, scale=0):
     sim = awssim
-    ids = {"my-bl-a": "mysql", "maria-bl-b": "mariadb"}
     for ident, engine in ids.items():
         _make(sim, ident, engine, _group(sim, *GROUPS[engine]))
     before = {}
@@ -154,10 +164,13 @@ def test_mysql_and_mariadb_exactly_once_across_snapshot_and_cutover(stack, awssi
     stack.start()
     writers = {ident: Writer(sim, ident).start() for ident in ids}
     wait_until(lambda: all(len(w.numbers()) > 20 for w in writers.values()), 60, 0.1, "writes before submit")
-    r = stack.cli("submit", "--campaign", "mybl", "--kms-key", key, "--strategy", "mysql-binlog",
+    if scale:
+        sim.admin("POST", "/config", {"time_scale": scale})
+    r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "mysql-binlog",
                   "--db-secret", "file:" + _secret_file(world), "--yes", "--max-parallel", "4", *ids)
     assert r.returncode == 0, f"submit failed ({r.returncode}): {r.stdout}\n{r.stderr}"
-    st = wait_terminal(stack, "mybl", timeout=400)
+    st = wait_terminal(stack, campaign, timeout=600)
+    sim.admin("POST", "/config", {"time_scale": 0})
     # writes after the switch land on the encrypted instance: wait for some, not a time
     marks = {ident: len(w.numbers()) for ident, w in writers.items()}
     wait_until(lambda: all(len(writers[i].numbers()) >= marks[i] + 20 for i in ids), 60, 0.1,
@@ -189,7 +202,7 @@ def test_mysql_and_mariadb_exactly_once_across_snapshot_and_cutover(stack, awssi
         doubled = len(target) - len(set(target))
         assert not missing and doubled == 0, f"{ident}: missing {missing[:10]} doubled {doubled}"
         # the seed position came from the stopped replica; every table was compared by hashes
-        fact = lambda name: stack.redis.cli("HGET", f"fc:{{mybl}}:i:{ident}", "f." + name)  # noqa: E731
+        fact = lambda name: stack.redis.cli("HGET", f"fc:{{{campaign}}}:i:{ident}", "f." + name)  # noqa: E731
         assert fact("seed_file").startswith("mysql-bin-changelog.") and int(fact("seed_pos")) > 4
         sums = [ln.split("\t") for ln in fact("verify_sums").splitlines() if ln]
         assert {r[0] for r in sums} >= {"app.a", "app.b"}, sums
@@ -201,7 +214,7 @@ def test_mysql_and_mariadb_exactly_once_across_snapshot_and_cutover(stack, awssi
                    and _tags(rds, x["DBInstanceArn"]).get("fleetcrypt:original-id") == ident]
         assert len(retired) == 1, retired
         assert retired[0]["DBInstanceStatus"] in ("stopped", "stopping"), retired[0]["DBInstanceStatus"]
-    left = [x for x in aws_leftovers(sim, "mybl") if "retired" not in x]
+    left = [x for x in aws_leftovers(sim, campaign) if "retired" not in x]
     assert left == [], f"fleetcrypt's AWS resources left: {left}"
 
 

@@ -134,6 +134,31 @@ myq *mb_conn(mb_session *s, mb_side side, step_rc *rc)
         *rc = STEP_RETRY;
         return NULL;
     }
+    /* the server behind the name is the side's own: after a rename an
+     * endpoint name may reach the other server for a while (DNS) */
+    const char *idf = side == MB_TARGET ? "target_server_id" : side == MB_REPLICA ? NULL : "source_server_id";
+    if (idf) {
+        myq_res *r = myq_query(q, "SELECT @@server_id", err, sizeof err);
+        if (!r || !myq_cell(r, 0, 0)) {
+            myq_res_free(r);
+            *rc = mb_sql_fail(s->res, q, "reading the server id", err);
+            myq_close(q);
+            return NULL;
+        }
+        char sid[32];
+        fc_strlcpy(sid, myq_cell(r, 0, 0), sizeof sid);
+        myq_res_free(r);
+        const char *want = mb_fact(s->ctx, idf);
+        if (*want && strcmp(want, sid) != 0) {
+            myq_close(q);
+            s->res->wait_ms = 1000;
+            MB_REASON(s->res, "%s:%d still reaches another server (server_id %s, the %s is %s): waiting for the "
+                              "name to move", host, port, sid, side_name[side], want);
+            *rc = STEP_WAIT;
+            return NULL;
+        }
+        if (!*want && side != MB_RETIRED) step_ctx_set_fact(s->ctx, idf, sid);
+    }
     s->conn[side] = q;
     return q;
 }
