@@ -137,6 +137,25 @@ class Writer:
             return list(self.acked)
 
 
+def _until_terminal(stack, campaign, timeout):
+    """wait_terminal, replacing every worker a crash point killed."""
+    deadline = time.monotonic() + timeout
+    replaced = set()
+    while time.monotonic() < deadline:
+        for w in list(stack.workers):
+            if id(w) not in replaced and not w.alive():
+                replaced.add(id(w))
+                stack.start_worker()
+        try:
+            st = stack.status(campaign)
+        except AssertionError:
+            st = None
+        if st and all(i["state"] in ("done", "failed", "skipped", "aborted") for i in st["instances"]):
+            return st
+        time.sleep(1)
+    raise AssertionError(f"campaign {campaign} not terminal in {timeout}s:\n{stack.diagnostics()}")
+
+
 def _tags(rds, arn):
     return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
 
@@ -152,8 +171,15 @@ def test_exactly_once_at_time_scale(stack, awssim, world):
     run_campaign(stack, awssim, world, "myts", {"my-ts-a": "mysql", "maria-ts-b": "mariadb"}, scale=0.02)
 
 
-def run_campaign(stack, awssim, world, campaign, ids, scale=0):
+def run_campaign(stack, awssim, world, campaign, ids, scale=0, crash_at=None):
+    """crash_at: a crash point (FLEETCRYPT_TEST_CRASH_AT) the first worker to
+    reach SIGKILLs itself at; dead workers are replaced and the campaign must
+    still end done, exactly once."""
     sim = awssim
+    crash_dir = os.path.join(world, "crash")
+    if crash_at:
+        os.makedirs(crash_dir, exist_ok=True)
+        stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": crash_dir, "FLEETCRYPT_TEST_CRASH_AT": crash_at})
     for ident, engine in ids.items():
         _make(sim, ident, engine, _group(sim, *GROUPS[engine]))
     before = {}
@@ -169,7 +195,9 @@ def run_campaign(stack, awssim, world, campaign, ids, scale=0):
     r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "mysql-binlog",
                   "--db-secret", "file:" + _secret_file(world), "--yes", "--max-parallel", "4", *ids)
     assert r.returncode == 0, f"submit failed ({r.returncode}): {r.stdout}\n{r.stderr}"
-    st = wait_terminal(stack, campaign, timeout=600)
+    st = _until_terminal(stack, campaign, 600)
+    if crash_at:
+        assert os.path.exists(os.path.join(crash_dir, crash_at)), f"crash point {crash_at} never fired"
     sim.admin("POST", "/config", {"time_scale": 0})
     # writes after the switch land on the encrypted instance: wait for some, not a time
     marks = {ident: len(w.numbers()) for ident, w in writers.items()}

@@ -65,15 +65,30 @@ static bool in_app_list(const char *list, const char *u, const char *h)
     return false;
 }
 
+/* The blocked list and the block's start (kept on the source, where a
+ * crashed attempt cannot lose them: the facts of a killed run are never
+ * written). */
 static step_rc ensure_blocked_table(mb_session *s, myq *q)
 {
     char err[400];
     const char *a[] = {MB_SCHEMA};
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
+    const char *b[] = {MB_SCHEMA, now};
     if (!myq_execf(q, err, sizeof err,
                    "CREATE TABLE IF NOT EXISTS %I.blocked (user VARCHAR(128) NOT NULL, host VARCHAR(255) NOT NULL, "
                    "PRIMARY KEY (user, host)) ENGINE=InnoDB",
-                   1, a))
+                   1, a) ||
+        !myq_execf(q, err, sizeof err,
+                   "CREATE TABLE IF NOT EXISTS %I.block_start (id TINYINT PRIMARY KEY, ms BIGINT NOT NULL) "
+                   "ENGINE=InnoDB",
+                   1, a) ||
+        !myq_execf(q, err, sizeof err, "INSERT IGNORE INTO %I.block_start (id, ms) VALUES (1, %R)", 2, b))
         return mb_sql_fail(s->res, q, "creating fleetcrypt's blocked list", err);
+    myq_res *r = myq_queryf(q, err, sizeof err, "SELECT ms FROM %I.block_start WHERE id = 1", 1, a);
+    if (!r) return mb_sql_fail(s->res, q, "reading the block's start", err);
+    if (myq_cell(r, 0, 0)) step_ctx_set_fact(s->ctx, "cutover_block_ms", myq_cell(r, 0, 0));
+    myq_res_free(r);
     return STEP_OK;
 }
 
@@ -189,7 +204,8 @@ step_rc mb_unlock_accounts(mb_session *s, mb_side side)
     }
     int n = b->nrows;
     myq_res_free(b);
-    if (rc == STEP_OK && !myq_execf(q, err, sizeof err, "DELETE FROM %I.blocked", 1, sch))
+    if (rc == STEP_OK && (!myq_execf(q, err, sizeof err, "DELETE FROM %I.blocked", 1, sch) ||
+                          !myq_execf(q, err, sizeof err, "DROP TABLE IF EXISTS %I.block_start", 1, sch)))
         rc = mb_sql_fail(s->res, q, "clearing the blocked list", err);
     if (rc == STEP_OK && n) log_info("application accounts unlocked", "side=%d accounts=%d", (int)side, n);
     return rc;
@@ -322,13 +338,13 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
         myq *src = mb_conn(&s, MB_SOURCE, &rc);
         myq *t = src ? mb_conn(&s, MB_TARGET, &rc) : NULL;
         if (!t) goto out;
-        if (!step_ctx_fact(ctx, "cutover_block_ms")) step_ctx_set_factf(ctx, "cutover_block_ms", "%lld", (long long)fc_now_ms());
         int nl = 0, nk = 0;
         if ((rc = block(&s, src, &nl, &nk)) != STEP_OK) goto out;
         log_info("cutover: writers blocked on the source", "instance=%s accounts=%d sessions_ended=%d", orig, nl, nk);
         fc_holdpoint("mb.cutover.blocked"); /* tests: act while the source is blocked */
         if ((rc = drain_and_stop(&s, src, t)) != STEP_OK) goto out;
         step_ctx_set_fact(ctx, "repl_stopped", "1");
+        fc_crashpoint("mb.cutover.stopped"); /* tests: a worker killed with replication stopped, writers blocked */
     }
     if (!renamed && !step_ctx_fact(ctx, "compare_done")) {
         int64_t rows = 0;
