@@ -311,3 +311,15 @@ bool myq_is_mariadb(myq *q)
     const char *v = mysql_get_server_info(q->m);
     return v && strstr(v, "MariaDB") != NULL;
 }
+
+#ifdef FC_UNIT_TESTING
+myq *myq_unconnected(void)
+{
+    myq *q = calloc(1, sizeof *q);
+    if (q && !(q->m = mysql_init(NULL))) {
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+#endif

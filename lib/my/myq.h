@@ -76,4 +76,9 @@ myq_res *myq_queryf(myq *q, char *err, size_t cap, const char *tmpl, int nargs, 
 unsigned long myq_server_version(myq *q);
 bool myq_is_mariadb(myq *q);
 
+#ifdef FC_UNIT_TESTING
+/* Tests only: a handle that never connected (myq_format's escaping). */
+myq *myq_unconnected(void);
+#endif
+
 #endif
