@@ -249,7 +249,8 @@ def run_campaign(stack, awssim, world, campaign, ids, scale=0, crash_at=None):
 def test_statement_binlog_fails_preflight_and_leaves_the_source(stack, awssim, world):
     """binlog_format MIXED in the group, then ROW in the group but not applied
     (static, pending-reboot): preflight fails naming the parameter each
-    time, and the source is untouched."""
+    time, and the source is untouched. Then, ROW applied, an enabled event
+    with the event scheduler on: refused (the target would run it too)."""
     sim = awssim
     _make(sim, "my-bl-mixed", "mysql", _group(sim, "fc-my-mixed", "mysql8.0", fmt="MIXED"))
     sim.wait_instance("my-bl-mixed", "available", timeout=120)
@@ -278,3 +279,19 @@ def test_statement_binlog_fails_preflight_and_leaves_the_source(stack, awssim, w
     c.close()
     assert aws_leftovers(sim, "mymix") == [] and aws_leftovers(sim, "mymix0") == []
     assert not sim.instance("my-bl-mixed")["StorageEncrypted"]
+    # ROW applied; an enabled event and the scheduler on
+    rds.reboot_db_instance(DBInstanceIdentifier="my-bl-mixed")
+    wait_until(lambda: sim.instance("my-bl-mixed")["DBParameterGroups"][0]["ParameterApplyStatus"] == "in-sync"
+               and sim.instance("my-bl-mixed")["DBInstanceStatus"] == "available", 120, 0.5, "rebooted")
+    rds.modify_db_parameter_group(DBParameterGroupName="fc-my-row", Parameters=[
+        {"ParameterName": "event_scheduler", "ParameterValue": "ON", "ApplyMethod": "immediate"}])
+    c = _conn(sim, "my-bl-mixed")
+    wait_until(lambda: _q(c, "SELECT @@global.event_scheduler")[0][0] == "ON", 60, 0.2, "event scheduler on")
+    _q(c, "CREATE DATABASE IF NOT EXISTS ev")
+    _q(c, "CREATE EVENT ev.tick ON SCHEDULE EVERY 1 HOUR DO SELECT 1")
+    c.close()
+    r = stack.cli(*args, "--campaign", "myev")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    inst = wait_terminal(stack, "myev", timeout=120)["instances"][0]
+    assert inst["state"] == "failed" and "event scheduler" in inst["error"], inst
+    assert aws_leftovers(sim, "myev") == []

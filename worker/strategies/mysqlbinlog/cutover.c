@@ -329,8 +329,16 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     bool missing = false;
     rds_instance *cur = mb_describe(ctx, res, orig, &missing, &rc);
     if (!cur && !missing) goto out;
-    bool renamed = cur && mb_is_ours(ctx, cur, MB_ROLE_TARGET);
+    bool renamed = cur && mb_is_ours(ctx, cur, MB_ROLE_TARGET), orig_exists = cur != NULL;
     rds_instance_free(cur);
+    if (!orig_exists) {
+        /* the original name is gone: the swap's first rename happened (it
+         * starts only after the drain, the comparison and the unlock) */
+        rds_instance *r = mb_describe(ctx, res, ret, &missing, &rc);
+        if (!r) goto out;
+        rds_instance_free(r);
+        renamed = true;
+    }
     rc = STEP_OK;
     res->reason[0] = 0;
     if (!renamed && !step_ctx_fact(ctx, "repl_stopped")) {

@@ -8,9 +8,9 @@
  * failed naming the parameter: fleetcrypt does not change parameter
  * groups), log_bin on, no non-transactional base table (a crash-consistent
  * snapshot of MyISAM/Aria is not exact: refused, use `offline`), tables
- * without a primary key warned (row-based apply scans them), events warned
- * when the event scheduler runs (the target's must stay off until the
- * switch: it is the same parameter group, see docs/mysql-binlog.md).
+ * without a primary key warned (row-based apply scans them), enabled events
+ * refused while the event scheduler runs (the restored target has the same
+ * parameter group and would run them twice, see docs/mysql-binlog.md).
  * Facts: engine, engine_version, master_user, master_secret_arn,
  * nopk_tables, events, the awsstep_learn_source facts.
  *
@@ -118,10 +118,16 @@ static step_rc database_checks(mb_session *s)
     if (!r) return mb_sql_fail(s->res, q, "listing events", err);
     const char *nev = myq_cell(r, 0, 0);
     step_ctx_set_fact(s->ctx, "events", nev ? nev : "0");
-    if (sched && nev && strcmp(nev, "0"))
-        log_warn("mysql-binlog: enabled events with the event scheduler on: the target runs them too once "
-                 "restored (same parameter group)", "instance=%s events=%s", step_ctx_instance(s->ctx), nev);
+    bool twice = sched && nev && strcmp(nev, "0") != 0;
+    char nevc[32];
+    fc_strlcpy(nevc, nev ? nev : "0", sizeof nevc);
     myq_res_free(r);
+    if (twice) {
+        MB_REASON(s->res, "the event scheduler runs with %s enabled event(s): the restored target (same parameter "
+                          "group) would run them too while it replicates; disable the events or set "
+                          "event_scheduler=OFF for the campaign", nevc);
+        return STEP_FAIL;
+    }
     return STEP_OK;
 }
 
