@@ -72,12 +72,25 @@ static void test_position_order(void **state)
     assert_true(mb_pos_cmp("b.1000000", 4, "b.999999", 4) > 0);       /* past six digits */
 }
 
+static void test_versions(void **state)
+{
+    (void)state;
+    assert_true(mb_version_at_least("8.0.36", 8, 0, 23));
+    assert_false(mb_version_at_least("8.0.22", 8, 0, 23));
+    assert_true(mb_version_at_least("8.4.3", 8, 0, 23));
+    assert_true(mb_version_at_least("10.11.6", 10, 4, 0));
+    assert_false(mb_version_at_least("10.3.39", 10, 4, 0));
+    assert_true(mb_version_at_least("5.7.44", 5, 7, 6));
+    assert_false(mb_version_at_least("", 5, 7, 6));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_get_either_spelling),
         cmocka_unit_test(test_position_order),
+        cmocka_unit_test(test_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,15 @@ step_rc mb_sql_fail(step_result *res, myq *q, const char *what, const char *err)
     return myq_transient(myq_errno(q)) ? STEP_RETRY : STEP_FAIL;
 }
 
+step_rc mb_sql_fail_secret(step_result *res, myq *q, const char *what, const char *err, const char *secret)
+{
+    if (secret && *secret && strstr(err, secret)) {
+        MB_REASON(res, "%s: error %u (message withheld: it quotes a password)", what, myq_errno(q));
+        return myq_transient(myq_errno(q)) ? STEP_RETRY : STEP_FAIL;
+    }
+    return mb_sql_fail(res, q, what, err);
+}
+
 step_rc mb_fence(mb_session *s)
 {
     step_rc rc = STEP_OK;
@@ -270,4 +279,29 @@ int mb_pos_cmp(const char *fa, int64_t pa, const char *fb, int64_t pb)
     long long a = file_seq(fa), b = file_seq(fb);
     if (a != b) return a < b ? -1 : 1;
     return pa < pb ? -1 : pa > pb ? 1 : 0;
+}
+
+bool mb_version_at_least(const char *v, int major, int minor, int patch)
+{
+    int a = 0, b = 0, c = 0;
+    if (!v || sscanf(v, "%d.%d.%d", &a, &b, &c) < 2) return false;
+    if (a != major) return a > major;
+    if (b != minor) return b > minor;
+    return c >= patch;
+}
+
+static bool source_names(step_ctx *ctx)
+{
+    return !strcmp(mb_fact(ctx, "engine"), "mysql") && mb_version_at_least(mb_fact(ctx, "engine_version"), 8, 0, 23);
+}
+
+const char *mb_proc_set(step_ctx *ctx)
+{
+    return source_names(ctx) ? "CALL mysql.rds_set_external_source(%L, %L, %L, %L, %L, %L, 1)"
+                             : "CALL mysql.rds_set_external_master(%L, %L, %L, %L, %L, %L, 1)";
+}
+
+const char *mb_proc_reset(step_ctx *ctx)
+{
+    return source_names(ctx) ? "CALL mysql.rds_reset_external_source" : "CALL mysql.rds_reset_external_master";
 }

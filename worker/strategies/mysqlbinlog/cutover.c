@@ -265,8 +265,8 @@ static step_rc drain_and_stop(mb_session *s, myq *src, myq *t)
                   (long long)r.exec_pos, file, (long long)pos);
         return STEP_RETRY;
     }
-    if (!myq_exec(t, "CALL mysql.rds_reset_external_master", err, sizeof err))
-        return mb_sql_fail(s->res, t, "mysql.rds_reset_external_master on the target", err);
+    if (!myq_exec(t, mb_proc_reset(s->ctx), err, sizeof err))
+        return mb_sql_fail(s->res, t, "mysql.rds_reset_external_master/_source on the target", err);
     log_info("target drained and detached", "instance=%s final_file=%s final_pos=%lld", step_ctx_instance(s->ctx),
              file, (long long)pos);
     return STEP_OK;

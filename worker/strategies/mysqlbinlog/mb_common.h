@@ -56,6 +56,9 @@ void mb_conn_drop(mb_session *s, mb_side side);
 bool mb_ensure_creds(mb_session *s, step_rc *rc);
 /* A failed statement: RETRY when transient, FAIL otherwise; reason "what: err". */
 step_rc mb_sql_fail(step_result *res, myq *q, const char *what, const char *err);
+/* The same for a statement that carried a secret: the server's message
+ * (a syntax error quotes the statement) is dropped if it contains it. */
+step_rc mb_sql_fail_secret(step_result *res, myq *q, const char *what, const char *err, const char *secret);
 /* The fence on the source (MB_SCHEMA.fence): raises it to this run's
  * fencing number; STEP_RETRY "fenced out" when a newer holder acted. Every
  * step that changes the source or the target takes it first. */
@@ -80,6 +83,14 @@ bool mb_repl_status(myq *q, mb_repl *r, char *err, size_t cap);
 bool mb_master_pos(myq *q, char *file, size_t fcap, int64_t *pos, char *err, size_t cap);
 /* Compare binlog positions (file names compare by their numeric suffix). */
 int mb_pos_cmp(const char *fa, int64_t pa, const char *fb, int64_t pb);
+
+/* RDS's replication procedures by engine and version: RDS for MySQL
+ * 8.0.23+ has mysql.rds_set_external_source / rds_reset_external_source
+ * (8.4 only those); MariaDB and older MySQL the _master names. */
+const char *mb_proc_set(step_ctx *ctx);
+const char *mb_proc_reset(step_ctx *ctx);
+/* Engine version "8.0.36" / "10.11.6" at least major.minor.patch? */
+bool mb_version_at_least(const char *v, int major, int minor, int patch);
 
 /* facts */
 const char *mb_fact(step_ctx *ctx, const char *name); /* "" when unset */

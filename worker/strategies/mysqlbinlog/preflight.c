@@ -1,6 +1,7 @@
 /* preflight — steps `preflight` and `prepare-source` of mysql-binlog.
  *
- * preflight reads, changes nothing: engine (mysql, mariadb), available,
+ * preflight reads, changes nothing: engine (mysql 5.7.6+, mariadb 10.4+:
+ * ALTER USER ... ACCOUNT LOCK), available,
  * automated backups on (RDS needs them for the seed's read replica), no
  * read replica of the customer's, the key verdict (shared/awsstep.h), the
  * source's configuration for the restore (awsstep_learn_source),
@@ -142,6 +143,13 @@ step_rc mb_step_preflight(step_ctx *ctx, step_result *res)
         rds_instance_free(i);
         return STEP_FAIL;
     }
+    bool maria = !strcmp(i->engine, "mariadb");
+    if (!mb_version_at_least(i->engine_version, maria ? 10 : 5, maria ? 4 : 7, maria ? 0 : 6)) {
+        MB_REASON(res, "engine %s %s: mysql-binlog needs %s (ALTER USER ... ACCOUNT LOCK)", i->engine,
+                  i->engine_version, maria ? "MariaDB 10.4 or later" : "MySQL 5.7.6 or later");
+        rds_instance_free(i);
+        return STEP_FAIL;
+    }
     if (i->cluster_id[0]) {
         MB_REASON(res, "a member of cluster %s: not an instance", i->cluster_id);
         rds_instance_free(i);
@@ -235,7 +243,7 @@ step_rc mb_step_prepare_source(step_ctx *ctx, step_result *res)
     if (!myq_execf(q, err, sizeof err, "CREATE USER IF NOT EXISTS %L@'%%' IDENTIFIED BY %L", 2, a) ||
         !myq_execf(q, err, sizeof err, "ALTER USER %L@'%%' IDENTIFIED BY %L", 2, a) ||
         !myq_execf(q, err, sizeof err, "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO %L@'%%'", 1, u)) {
-        rc = mb_sql_fail(res, q, "creating the replication user", err);
+        rc = mb_sql_fail_secret(res, q, "creating the replication user", err, s.repl_pw);
         goto out;
     }
     step_ctx_set_fact(ctx, "repl_user", s.repl_user);

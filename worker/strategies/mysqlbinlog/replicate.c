@@ -1,7 +1,7 @@
 /* replicate — steps `replicate` and `catch-up` of mysql-binlog.
  *
  * replicate (fenced): on the restored target, mysql.rds_set_external_master
- * to the source's endpoint as the replication user, at the seed position
+ * (rds_set_external_source on RDS for MySQL 8.0.23+) to the source's endpoint as the replication user, at the seed position
  * (facts seed_file, seed_pos), with TLS (ssl_encryption 1), then
  * mysql.rds_start_replication. Idempotent: replication is configured only
  * when the target replicates from nobody (configuring it again after events
@@ -55,8 +55,8 @@ step_rc mb_step_replicate(step_ctx *ctx, step_result *res)
             goto out;
         }
         const char *a[] = {host, port, s.repl_user, s.repl_pw, file, pos};
-        if (!myq_execf(q, err, sizeof err, "CALL mysql.rds_set_external_master(%L, %L, %L, %L, %L, %L, 1)", 6, a)) {
-            rc = mb_sql_fail(res, q, "mysql.rds_set_external_master on the target", err);
+        if (!myq_execf(q, err, sizeof err, mb_proc_set(ctx), 6, a)) {
+            rc = mb_sql_fail_secret(res, q, "mysql.rds_set_external_master/_source on the target", err, s.repl_pw);
             goto out;
         }
         log_info("target replicates from the source", "instance=%s file=%s pos=%s", step_ctx_instance(ctx), file,
