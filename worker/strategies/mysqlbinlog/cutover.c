@@ -315,6 +315,30 @@ static step_rc switch_rename(step_ctx *ctx, step_result *res, const char *orig, 
     return STEP_OK;
 }
 
+/* The block's start kept on the source (now retired), when a crashed run
+ * took the fact with it; 0 when it cannot be read (best effort: only the
+ * downtime figure depends on it). */
+static int64_t block_start_on_retired(step_ctx *ctx, step_result *res)
+{
+    mb_session s;
+    mb_session_init(&s, ctx, res);
+    step_rc rc = STEP_OK;
+    int64_t t0 = 0;
+    myq *q = mb_conn(&s, MB_RETIRED, &rc);
+    if (q) {
+        char err[400];
+        const char *a[] = {MB_SCHEMA};
+        myq_res *r = myq_queryf(q, err, sizeof err, "SELECT ms FROM %I.block_start WHERE id = 1", 1, a);
+        if (r && myq_cell(r, 0, 0)) t0 = strtoll(myq_cell(r, 0, 0), NULL, 10);
+        myq_res_free(r);
+    }
+    mb_session_finish(&s);
+    res->reason[0] = 0;
+    res->wait_ms = 0;
+    if (t0 > 0) step_ctx_set_factf(ctx, "cutover_block_ms", "%lld", (long long)t0);
+    return t0;
+}
+
 step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
 {
     if (!strcmp(mb_fact(ctx, "switched"), "1")) return STEP_OK;
@@ -374,6 +398,22 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
             rc = STEP_NEXT;
             goto out;
         }
+        /* the verdict also on the target, where a crash before this run's
+         * facts are written cannot lose it (verify reads it then) */
+        myq *t = mb_conn(&s, MB_TARGET, &rc);
+        if (!t) goto out;
+        char err[400], m[16];
+        snprintf(m, sizeof m, "%d", mism);
+        const char *a[] = {MB_SCHEMA};
+        const char *b[] = {MB_SCHEMA, rv, m, mb_fact(ctx, "verify_tables"), mb_fact(ctx, "verify_sums")};
+        if (!myq_execf(t, err, sizeof err,
+                       "CREATE TABLE IF NOT EXISTS %I.verdict (id TINYINT PRIMARY KEY, rows_compared BIGINT NOT NULL, "
+                       "mismatches INT NOT NULL, tables_compared INT NOT NULL, sums MEDIUMTEXT NOT NULL) ENGINE=InnoDB",
+                       1, a) ||
+            !myq_execf(t, err, sizeof err, "REPLACE INTO %I.verdict VALUES (1, %R, %R, %L, %L)", 5, b)) {
+            rc = mb_sql_fail(res, t, "recording the comparison on the target", err);
+            goto out;
+        }
         step_ctx_set_fact(ctx, "compare_done", "1");
     }
     if (!renamed) {
@@ -384,8 +424,10 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
     rc = switch_rename(ctx, res, orig, ret, tid, fc_mono_ms() + poll * 1000);
     if (rc != STEP_OK) return rc;
+    fc_crashpoint("mb.cutover.swapped"); /* tests: killed after the swap, before its facts are written */
     step_ctx_set_fact(ctx, "switched", "1");
     int64_t t0 = mb_fact_i64(ctx, "cutover_block_ms", 0), now = fc_now_ms();
+    if (t0 <= 0) t0 = block_start_on_retired(ctx, res);
     int64_t down = t0 > 0 && now > t0 ? now - t0 : 0;
     if (t0 <= 0) step_ctx_set_fact(ctx, "downtime_unknown", "1");
     step_ctx_set_factf(ctx, "downtime_ms", "%lld", (long long)down);

@@ -12,7 +12,8 @@
  * CHECKSUM TABLE, not count(*) alone. Facts verify_tables, verify_sums
  * ("schema.table\trows\tdigest" lines, capped).
  *
- * verify: the compare's verdict (fact compare_done, verify_mismatches), then
+ * verify: the compare's verdict (fact compare_done, verify_mismatches; from
+ * fleetcrypt_fc.verdict on the target when a crashed cutover lost them), then
  * AUTO_INCREMENT of every table on the serving instance at least the
  * retired source's (raised with ALTER TABLE when lower: fact
  * auto_increment_raised); facts verify_done, verify_how. */
@@ -256,19 +257,49 @@ static myq_res *auto_inc(myq *q, char *err, size_t cap)
     return myq_query(q, AUTO_INC, err, cap);
 }
 
+/* The cutover's verdict from the target (fleetcrypt_fc.verdict) when its
+ * facts were lost with a crashed run. */
+static step_rc verdict_from_target(mb_session *s, myq *dst)
+{
+    char err[400];
+    const char *a[] = {MB_SCHEMA};
+    myq_res *t = myq_query(dst, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" MB_SCHEMA
+                                "' AND TABLE_NAME = 'verdict'", err, sizeof err);
+    if (!t) return mb_sql_fail(s->res, dst, "looking for the comparison's verdict", err);
+    bool have = myq_cell(t, 0, 0) && strcmp(myq_cell(t, 0, 0), "0") != 0;
+    myq_res_free(t);
+    if (!have) return STEP_OK;
+    myq_res *r = myq_queryf(dst, err, sizeof err,
+                            "SELECT rows_compared, mismatches, tables_compared, sums FROM %I.verdict WHERE id = 1", 1, a);
+    if (!r) return mb_sql_fail(s->res, dst, "reading the comparison's verdict", err);
+    if (r->nrows == 1 && myq_cell(r, 0, 0) && myq_cell(r, 0, 1) && myq_cell(r, 0, 2) && myq_cell(r, 0, 3)) {
+        step_ctx_set_fact(s->ctx, "compare_done", "1");
+        step_ctx_set_fact(s->ctx, "rows_verified", myq_cell(r, 0, 0));
+        step_ctx_set_field(s->ctx, "rows_verified", myq_cell(r, 0, 0));
+        step_ctx_set_fact(s->ctx, "verify_mismatches", myq_cell(r, 0, 1));
+        step_ctx_set_fact(s->ctx, "verify_tables", myq_cell(r, 0, 2));
+        step_ctx_set_fact(s->ctx, "verify_sums", myq_cell(r, 0, 3));
+        log_info("comparison verdict read back from the target", "instance=%s", step_ctx_instance(s->ctx));
+    }
+    myq_res_free(r);
+    return STEP_OK;
+}
+
 step_rc mb_step_verify(step_ctx *ctx, step_result *res)
 {
-    if (strcmp(mb_fact(ctx, "compare_done"), "1") != 0 || mb_fact_i64(ctx, "verify_mismatches", -1) != 0) {
-        MB_REASON(res, "the comparison before the switch did not pass (verify_mismatches=%s)",
-                  mb_fact(ctx, "verify_mismatches"));
-        return STEP_FAIL;
-    }
     mb_session s;
     mb_session_init(&s, ctx, res);
     step_rc rc = STEP_OK;
     myq *src = mb_conn(&s, MB_RETIRED, &rc);
     myq *dst = src ? mb_conn(&s, MB_TARGET, &rc) : NULL;
     if (!dst) goto out;
+    if (strcmp(mb_fact(ctx, "compare_done"), "1") != 0 && (rc = verdict_from_target(&s, dst)) != STEP_OK) goto out;
+    if (strcmp(mb_fact(ctx, "compare_done"), "1") != 0 || mb_fact_i64(ctx, "verify_mismatches", -1) != 0) {
+        MB_REASON(res, "the comparison before the switch did not pass or is unknown (verify_mismatches=%s)",
+                  mb_fact(ctx, "verify_mismatches"));
+        rc = STEP_FAIL;
+        goto out;
+    }
     char err[400];
     myq_res *a = auto_inc(src, err, sizeof err);
     if (!a) {
