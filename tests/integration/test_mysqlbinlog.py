@@ -235,7 +235,8 @@ def run_campaign(stack, awssim, world, campaign, ids, scale=0, crash_at=None):
         sums = [ln.split("\t") for ln in fact("verify_sums").splitlines() if ln]
         assert {r[0] for r in sums} >= {"app.a", "app.b"}, sums
         assert fact("verify_mismatches") == "0" and fact("verify_done") == "1"
-        assert float([i for i in st["instances"] if i["id"] == ident][0]["downtime_s"]) >= 0
+        down = [i for i in st["instances"] if i["id"] == ident][0]["downtime_s"]
+        assert float(down) > 0 and not fact("downtime_unknown"), (down, fact("downtime_unknown"))
         # the retired source: stopped, tagged
         retired = [x for x in rds.describe_db_instances()["DBInstances"]
                    if _tags(rds, x["DBInstanceArn"]).get("fleetcrypt:role") == "retired-source"
@@ -263,7 +264,8 @@ def test_statement_binlog_fails_preflight_and_leaves_the_source(stack, awssim, w
     inst = wait_terminal(stack, "mymix0", timeout=120)["instances"][0]
     assert inst["state"] == "failed" and "binlog_format is MIXED" in json.dumps(inst), inst
     rds = sim.client("rds")
-    rds.modify_db_instance(DBInstanceIdentifier="my-bl-mixed", DBParameterGroupName=_group(sim, "fc-my-row", "mysql8.0"),
+    rds.modify_db_instance(DBInstanceIdentifier="my-bl-mixed",
+                           DBParameterGroupName=_group(sim, "fc-my-row", "mysql8.0"),
                            ApplyImmediately=True)
     wait_until(lambda: sim.instance("my-bl-mixed")["DBParameterGroups"][0]["ParameterApplyStatus"] == "pending-reboot",
                60, 0.2, "pending-reboot")

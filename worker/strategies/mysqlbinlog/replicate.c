@@ -1,7 +1,8 @@
 /* replicate — steps `replicate` and `catch-up` of mysql-binlog.
  *
  * replicate (fenced): on the restored target, mysql.rds_set_external_master
- * (rds_set_external_source on RDS for MySQL 8.0.23+) to the source's endpoint as the replication user, at the seed position
+ * (rds_set_external_source on RDS for MySQL 8.0.23+) to the source's
+ * endpoint as the replication user, at the seed position
  * (facts seed_file, seed_pos), with TLS (ssl_encryption 1), then
  * mysql.rds_start_replication. Idempotent: replication is configured only
  * when the target replicates from nobody (configuring it again after events

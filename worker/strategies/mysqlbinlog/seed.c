@@ -218,7 +218,8 @@ step_rc mb_step_restore(step_ctx *ctx, step_result *res)
         MB_REASON(res, "restored %s is not encrypted with %s (kms %s)", tid, key, v.kms_key);
         return STEP_FAIL;
     }
-    int want = (int)mb_fact_i64(ctx, "backup_retention", -1), have = (int)mb_fact_i64(ctx, "target_backup_retention", -1);
+    int want = (int)mb_fact_i64(ctx, "backup_retention", -1);
+    int have = (int)mb_fact_i64(ctx, "target_backup_retention", -1);
     if (want >= 0 && want != have) {
         if (step_ctx_fact(ctx, "configure_at")) {
             rc = awsstep_await(ctx, res, "db", tid, "configure_at", awsstep_st_available, awsstep_st_bad_db, &v);

@@ -270,7 +270,8 @@ static step_rc verdict_from_target(mb_session *s, myq *dst)
     myq_res_free(t);
     if (!have) return STEP_OK;
     myq_res *r = myq_queryf(dst, err, sizeof err,
-                            "SELECT rows_compared, mismatches, tables_compared, sums FROM %I.verdict WHERE id = 1", 1, a);
+                            "SELECT rows_compared, mismatches, tables_compared, sums FROM %I.verdict WHERE id = 1",
+                            1, a);
     if (!r) return mb_sql_fail(s->res, dst, "reading the comparison's verdict", err);
     if (r->nrows == 1 && myq_cell(r, 0, 0) && myq_cell(r, 0, 1) && myq_cell(r, 0, 2) && myq_cell(r, 0, 3)) {
         step_ctx_set_fact(s->ctx, "compare_done", "1");
@@ -338,7 +339,8 @@ step_rc mb_step_verify(step_ctx *ctx, step_result *res)
     myq_res_free(b);
     if (rc != STEP_OK) goto out;
     step_ctx_set_factf(ctx, "auto_increment_raised", "%d", raised);
-    step_ctx_set_fact(ctx, "verify_how", "ordered per-chunk hashes, blocked source vs stopped target, before the switch");
+    step_ctx_set_fact(ctx, "verify_how",
+                      "ordered per-chunk hashes, blocked source vs stopped target, before the switch");
     step_ctx_set_fact(ctx, "verify_done", "1");
 out:
     mb_session_finish(&s);
