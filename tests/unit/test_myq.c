@@ -84,6 +84,20 @@ static void test_versions(void **state)
     assert_false(mb_version_at_least("", 5, 7, 6));
 }
 
+static void test_sql_error_where(void **state)
+{
+    (void)state;
+    char w[160];
+    mb_sql_error_where("Could not execute Write_rows_v1 event on table app.a; Duplicate entry '102' for key "
+                       "'PRIMARY', Error_code: 1062",
+                       w, sizeof w);
+    assert_string_equal(w, " on table app.a");
+    mb_sql_error_where("Duplicate entry 'secret' for key 'PRIMARY'", w, sizeof w);
+    assert_string_equal(w, "");
+    mb_sql_error_where(NULL, w, sizeof w);
+    assert_string_equal(w, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -91,6 +105,7 @@ int main(void)
         cmocka_unit_test(test_get_either_spelling),
         cmocka_unit_test(test_position_order),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_sql_error_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,3 +305,14 @@ const char *mb_proc_reset(step_ctx *ctx)
 {
     return source_names(ctx) ? "CALL mysql.rds_reset_external_source" : "CALL mysql.rds_reset_external_master";
 }
+
+void mb_sql_error_where(const char *error, char *out, size_t cap)
+{
+    out[0] = 0;
+    const char *p = error ? strstr(error, " on table ") : NULL;
+    if (!p) return;
+    p += strlen(" on table ");
+    size_t n = strcspn(p, ";, ");
+    if (n == 0 || n > 128) return;
+    snprintf(out, cap, " on table %.*s", (int)n, p);
+}

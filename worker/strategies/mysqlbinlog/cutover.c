@@ -242,8 +242,10 @@ static step_rc drain_and_stop(mb_session *s, myq *src, myq *t)
         if (!mb_repl_status(t, &r, err, sizeof err)) return mb_sql_fail(s->res, t, "SHOW REPLICA STATUS", err);
         if (!r.present) return STEP_OK; /* an earlier attempt stopped and reset it after the drain */
         if (r.sql_errno) {
-            MB_REASON(s->res, "replication failed on the target during the drain: SQL error %d: %.300s", r.sql_errno,
-                      r.error);
+            char where[160];
+            mb_sql_error_where(r.error, where, sizeof where);
+            MB_REASON(s->res, "replication failed on the target during the drain: SQL error %d%s", r.sql_errno,
+                      where);
             return STEP_FAIL;
         }
         if (r.exec_file[0] && mb_pos_cmp(r.exec_file, r.exec_pos, file, pos) >= 0) break;

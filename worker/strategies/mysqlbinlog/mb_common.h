@@ -79,6 +79,9 @@ typedef struct mb_repl {
     char error[256];            /* Last_SQL_Error or Last_IO_Error */
 } mb_repl;
 bool mb_repl_status(myq *q, mb_repl *r, char *err, size_t cap);
+/* " on table <schema.table>" from a Last_SQL_Error ("" when it names none):
+ * what of the message may go into a reason (the rest can quote row values). */
+void mb_sql_error_where(const char *error, char *out, size_t cap);
 /* SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4) */
 bool mb_master_pos(myq *q, char *file, size_t fcap, int64_t *pos, char *err, size_t cap);
 /* Compare binlog positions (file names compare by their numeric suffix). */

@@ -96,7 +96,11 @@ step_rc mb_step_catch_up(step_ctx *ctx, step_result *res)
         goto out;
     }
     if (r.sql_errno) {
-        MB_REASON(res, "replication stopped on the target: SQL error %d: %.300s", r.sql_errno, r.error);
+        /* Last_SQL_Error quotes row values (a duplicate key's): only its code and table go out */
+        char where[160];
+        mb_sql_error_where(r.error, where, sizeof where);
+        MB_REASON(res, "replication stopped on the target: SQL error %d%s (the server's message is not copied: it "
+                       "quotes row values)", r.sql_errno, where);
         rc = STEP_FAIL;
         goto out;
     }
