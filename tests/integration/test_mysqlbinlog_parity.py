@@ -43,7 +43,10 @@ def _schema(c, s):
 
 def _row(rng, k):
     name = rng.choice(["çafé ☕", "Grüße 👋", "東京", "plain", "emoji 🧪🚀"]) + f" {k}"
-    body = bytes(rng.getrandbits(8) for _ in range(64)) * (BLOB // 64) if k % 7 == 0 else os.urandom(rng.randint(0, 300))
+    if k % 7 == 0:
+        body = bytes(rng.getrandbits(8) for _ in range(64)) * (BLOB // 64)   # 1 MB
+    else:
+        body = os.urandom(rng.randint(0, 300))
     doc = '{"k": %d, "tags": ["a", "b"], "nested": {"x": 1.5, "s": "\\u00e9"}}' % k
     return (name, f"{rng.randint(0, 10**8)}.{rng.randint(0, 10**10 - 1):010d}", rng.randint(1, 50), doc,
             f"2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)} 12:34:56.{rng.randint(0, 999999):06d}", body)

@@ -94,10 +94,18 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
 {
     step_rc rc = STEP_OK;
     if (!step_ctx_fact(ctx, "db_cleaned")) {
+        /* the retired source only while it runs (a resumed cleanup may have stopped it) */
+        bool missing = false, running = false;
+        rds_instance *r = *mb_fact(ctx, "retired_id") ? mb_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc)
+                                                      : NULL;
+        if (!r && !missing && *mb_fact(ctx, "retired_id")) return rc;
+        running = r && !strcmp(r->status, "available");
+        rds_instance_free(r);
+        res->reason[0] = 0;
         mb_session s;
         mb_session_init(&s, ctx, res);
         rc = mb_drop_ours(&s, MB_TARGET);
-        if (rc == STEP_OK) rc = mb_drop_ours(&s, MB_RETIRED);
+        if (rc == STEP_OK && running) rc = mb_drop_ours(&s, MB_RETIRED);
         mb_session_finish(&s);
         if (rc != STEP_OK) return rc;
         step_ctx_set_fact(ctx, "db_cleaned", "1");
