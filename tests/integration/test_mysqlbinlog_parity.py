@@ -136,9 +136,9 @@ def test_parity_types_triggers_auto_increment(stack, awssim, world):
     assert r.returncode == 0, (r.stdout, r.stderr)
     st = _until_terminal(stack, "mypar", 600)
     m.stop()
-    assert m.cut and m.ok > 40, f"the mutator was not cut off by the cutover ({m.ok} changes)"
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    assert m.cut and m.ok > 40, f"the mutator was not cut off by the cutover ({m.ok} changes)"
     rds = sim.client("rds")
     retired = [x for x in rds.describe_db_instances()["DBInstances"]
                if _tags(rds, x["DBInstanceArn"]).get("fleetcrypt:original-id") == ident

@@ -17,6 +17,9 @@
  *   4. compare every table of the blocked source with the stopped target
  *      (verify.c: ordered per-chunk hashes): a difference aborts the
  *      instance before the switch (abort lets writers in on the source);
+ *      the comparison has half of what the run has left (past the run's
+ *      deadline another worker could take the step over): late, it runs
+ *      again in the next run, writers still blocked; the third time fails;
  *   5. the recorded accounts unlocked on the target;
  *   6. rename swap: source → fc-<c>-<i>-retired, target → the original
  *      identifier (its endpoint name);
@@ -236,7 +239,8 @@ static step_rc drain_and_stop(mb_session *s, myq *src, myq *t)
         return mb_sql_fail(s->res, src, "SHOW MASTER STATUS on the source", err);
     step_ctx_set_fact(s->ctx, "final_file", file);
     step_ctx_set_factf(s->ctx, "final_pos", "%lld", (long long)pos);
-    int64_t deadline = fc_mono_ms() + DRAIN_POLL_MS;
+    int64_t now = fc_mono_ms(), deadline = now + DRAIN_POLL_MS, half = now + (step_ctx_run_deadline(s->ctx) - now) / 2;
+    if (half < deadline) deadline = half;
     mb_repl r;
     for (;;) {
         if (!mb_repl_status(t, &r, err, sizeof err)) return mb_sql_fail(s->res, t, "SHOW REPLICA STATUS", err);
@@ -384,7 +388,24 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
         int64_t rows = 0;
         int mism = 0;
         char list[400] = "";
-        if ((rc = mb_compare(&s, MB_SOURCE, MB_TARGET, &rows, &mism, list, sizeof list)) != STEP_OK) goto out;
+        /* writers are blocked: half of what this run has left, so the run
+         * ends inside its deadline (past it another worker would take over) */
+        int64_t now = fc_mono_ms(), budget = now + (step_ctx_run_deadline(ctx) - now) / 2;
+        bool late = false;
+        rc = mb_compare(&s, MB_SOURCE, MB_TARGET, budget, &late, &rows, &mism, list, sizeof list);
+        if (late) {
+            int64_t n = mb_fact_i64(ctx, "compare_late", 0) + 1;
+            step_ctx_set_factf(ctx, "compare_late", "%lld", (long long)n);
+            if (n >= 3) {
+                MB_REASON(res, "the comparison did not fit in the cutover's runs %lld times (writers blocked all "
+                               "along): giving up, the source is let go", (long long)n);
+                rc = STEP_FAIL;
+            } else {
+                MB_REASON(res, "the comparison did not fit in this run; writers stay blocked, compared again");
+            }
+            goto out;
+        }
+        if (rc != STEP_OK) goto out;
         step_ctx_set_factf(ctx, "verify_mismatches", "%d", mism);
         step_ctx_set_factf(ctx, "rows_verified", "%lld", (long long)rows);
         char rv[32];
@@ -424,7 +445,8 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     }
     mb_session_finish(&s);
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
-    rc = switch_rename(ctx, res, orig, ret, tid, fc_mono_ms() + poll * 1000);
+    int64_t until = fc_mono_ms() + poll * 1000, last = step_ctx_run_deadline(ctx) - 3000;
+    rc = switch_rename(ctx, res, orig, ret, tid, until < last ? until : last);
     if (rc != STEP_OK) return rc;
     fc_crashpoint("mb.cutover.swapped"); /* tests: killed after the swap, before its facts are written */
     step_ctx_set_fact(ctx, "switched", "1");

@@ -123,7 +123,9 @@ step_rc mb_drop_ours(mb_session *s, mb_side side);
 /* ---- comparison (verify.c) ---- */
 /* Every user table of src and dst compared by ordered per-chunk hashes:
  * *mism differing tables (names appended to list), *rows rows compared,
- * facts verify_tables, verify_sums. */
-step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t *rows, int *mism, char *list, size_t lcap);
+ * facts verify_tables, verify_sums. Past deadline (fc_mono_ms clock) it
+ * stops with *late set and STEP_WAIT. */
+step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t deadline, bool *late, int64_t *rows, int *mism,
+                   char *list, size_t lcap);
 
 #endif

@@ -43,7 +43,8 @@ typedef struct tsum {
     EVP_MD_CTX *md;        /* the current chunk */
     EVP_MD_CTX *all;       /* every row, for the audit digest */
     int64_t in_chunk, chunk_rows;
-    bool keyed, oom;
+    int64_t deadline;      /* fc_mono_ms; 0 = none */
+    bool keyed, oom, late;
 } tsum;
 
 static void chunk_close(tsum *t)
@@ -82,6 +83,11 @@ static bool on_row(void *ud, int ncols, char **cells, const unsigned long *lens)
         }
     }
     t->rows++;
+    if (t->deadline && (t->rows & 1023) == 0 && fc_mono_ms() > t->deadline) {
+        t->late = true;
+        if (!t->keyed) EVP_MD_CTX_free(row);
+        return false;
+    }
     if (t->keyed) {
         if (++t->in_chunk >= t->chunk_rows) chunk_close(t);
     } else {
@@ -117,10 +123,12 @@ static bool order_by(myq *q, const char *sch, const char *tab, dbuf *out, char *
     return ok;
 }
 
-static bool hash_table(myq *q, const char *sch, const char *tab, int64_t chunk_rows, tsum *t, char *err, size_t cap)
+static bool hash_table(myq *q, const char *sch, const char *tab, int64_t chunk_rows, int64_t deadline, tsum *t,
+                       char *err, size_t cap)
 {
     memset(t, 0, sizeof *t);
     t->chunk_rows = chunk_rows;
+    t->deadline = deadline;
     t->md = EVP_MD_CTX_new();
     t->all = EVP_MD_CTX_new();
     if (!t->md || !t->all) return snprintf(err, cap, "out of memory"), false;
@@ -165,8 +173,10 @@ static void note(char *list, size_t cap, const char *sch, const char *tab)
     snprintf(list + n, cap - n, "%s%s.%s", n ? ", " : "", sch, tab);
 }
 
-step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t *rows, int *mism, char *list, size_t lcap)
+step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t deadline, bool *late, int64_t *rows, int *mism,
+                   char *list, size_t lcap)
 {
+    *late = false;
     step_rc rc = STEP_OK;
     myq *a = mb_conn(s, src, &rc);
     myq *b = a ? mb_conn(s, dst, &rc) : NULL;
@@ -201,13 +211,27 @@ step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t *rows, int *
         }
         const char *sch = myq_cell(ta, ia, 0), *tab = myq_cell(ta, ia, 1);
         tsum x, y;
-        if (!hash_table(a, sch, tab, chunk, &x, err, sizeof err)) {
+        if (deadline && fc_mono_ms() > deadline) {
+            *late = true;
+            break;
+        }
+        if (!hash_table(a, sch, tab, chunk, deadline, &x, err, sizeof err) || x.late) {
+            if (x.late) {
+                *late = true;
+                tsum_free(&x);
+                break;
+            }
             tsum_free(&x);
             rc = mb_sql_fail(s->res, a, "reading a source table", err);
             break;
         }
-        if (!hash_table(b, sch, tab, chunk, &y, err, sizeof err)) {
+        if (!hash_table(b, sch, tab, chunk, deadline, &y, err, sizeof err) || y.late) {
             tsum_free(&x);
+            if (y.late) {
+                *late = true;
+                tsum_free(&y);
+                break;
+            }
             tsum_free(&y);
             rc = mb_sql_fail(s->res, b, "reading a target table", err);
             break;
@@ -230,6 +254,11 @@ step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t *rows, int *
         tsum_free(&y);
         ia++;
         ib++;
+    }
+    if (rc == STEP_OK && *late) {
+        s->res->wait_ms = 1000;
+        MB_REASON(s->res, "the comparison did not finish within its budget of the run");
+        rc = STEP_WAIT;
     }
     if (rc == STEP_OK) {
         step_ctx_set_factf(s->ctx, "verify_tables", "%d", ta->nrows);
