@@ -1,7 +1,7 @@
 """lib/ is split by concern, and a lower folder never includes a higher one
 (docs/ARCHITECTURE.md, "The leaf rule"):
 
-    base  <  wire, store, pg  <  aws, engine
+    base  <  wire, store, pg, my  <  aws, engine
 
 The build enforces it (each folder is one static library whose only public
 include directory is its own folder, linking only the folders it may use);
@@ -23,6 +23,7 @@ MAY_USE = {
     "wire": {"base"},
     "store": {"base"},
     "pg": {"base"},
+    "my": {"base"},
     "aws": {"store", "base"},
     "engine": {"store", "base"},
 }

@@ -53,6 +53,8 @@ MY_CATALOG = {
     "max_connections": ("151", "dynamic", "integer", "1-100000", "The number of simultaneous client connections allowed."),
     "read_only": ("{TrueIfReplica}", "dynamic", "boolean", "0,1", "When set to 1, no updates are allowed except from super users and replication threads."),
     "event_scheduler": ("OFF", "dynamic", "string", "ON,OFF", "Enable the event scheduler."),
+    # RDS: without SUPER, triggers and stored functions can be created with binary logging on only when this is 1
+    "log_bin_trust_function_creators": ("0", "dynamic", "boolean", "0,1", "Enforces restrictions on stored functions / triggers - logging for replication."),
     "require_secure_transport": ("0", "dynamic", "boolean", "0,1", "Whether client connections to the server are required to use secure transport."),
     "innodb_lock_wait_timeout": ("50", "dynamic", "integer", "1-1073741824", "Timeout in seconds an InnoDB transaction may wait for a row lock."),
     "lock_wait_timeout": ("31536000", "dynamic", "integer", "1-31536000", "Timeout in seconds for attempts to acquire metadata locks."),

@@ -1,0 +1,259 @@
+/* cleanup — steps `cleanup` and `abort` of mysql-binlog.
+ *
+ * cleanup (after the switch): fleetcrypt's replication user and schema
+ * dropped on the serving instance (they came with the seed) and on the
+ * retired source; the seed replica deleted if still there; the
+ * intermediate snapshots deleted unless keep_snapshots; deletion
+ * protection as the source had it; the retired source tagged
+ * fleetcrypt:role=retired-source (+ fleetcrypt:original-id) and stopped —
+ * its application accounts stay locked. Facts db_cleaned, snapshots_deleted,
+ * protect_done, stop_at.
+ *
+ * abort (on request, or as the undo of a failure before the switch):
+ * refuses after the switch (STEP_NEXT to verify/cleanup, fact
+ * abort_refused); otherwise a half-done rename goes back, the application
+ * accounts fleetcrypt locked are unlocked on the source, the replication
+ * user and fleetcrypt's schema dropped there, the target and the seed
+ * replica deleted, the snapshots deleted unless kept: the source is
+ * writable and nothing of fleetcrypt's is left. */
+#include "mysqlbinlog.h"
+#include "mb_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const ST_STOPPED[] = {"stopped", NULL};
+static const char *const ST_BAD_STOP[] = {"failed", "deleting", "incompatible-parameters", NULL};
+
+static step_rc retire_source(step_ctx *ctx, step_result *res)
+{
+    const char *rid = mb_fact(ctx, "retired_id");
+    aws_client *c = step_ctx_aws(ctx);
+    if (!*rid) return (MB_REASON(res, "no retired source recorded"), STEP_FAIL);
+    if (!c) return (MB_REASON(res, "no AWS client"), STEP_RETRY);
+    if (step_ctx_fact(ctx, "stop_at")) {
+        step_cache_view v;
+        return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
+    }
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *i = mb_describe(ctx, res, rid, &missing, &rc);
+    if (!i) return rc;
+    if (!mb_has_tag(i, "fleetcrypt:role", MB_ROLE_RETIRED)) {
+        aws_tag tags[5];
+        size_t nt = awsstep_tags(ctx, MB_ROLE_RETIRED, tags, 4);
+        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
+        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
+        nt++;
+        if (!step_ctx_lease_ok(ctx)) {
+            rds_instance_free(i);
+            return (MB_REASON(res, "lease lost"), STEP_RETRY);
+        }
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
+            rds_instance_free(i);
+            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
+        }
+    }
+    char status[48];
+    fc_strlcpy(status, i->status, sizeof status);
+    rds_instance_free(i);
+    if (!strcmp(status, "stopped")) return STEP_OK;
+    if (strcmp(status, "available") != 0) {
+        res->wait_ms = 5000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+        MB_REASON(res, "retired source %s is %s; waiting to stop it", rid, status);
+        return STEP_WAIT;
+    }
+    if (!step_ctx_lease_ok(ctx)) return (MB_REASON(res, "lease lost"), STEP_RETRY);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_stop_db_instance(c, rid, NULL, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 5000;
+            MB_REASON(res, "retired source busy: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "StopDBInstance (retired source)");
+    }
+    log_info("retired source stopping", "db=%s", rid);
+    awsstep_mark(ctx, "stop_at");
+    res->wait_ms = 1000;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+    MB_REASON(res, "stopping the retired source %s", rid);
+    return STEP_WAIT;
+}
+
+step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
+{
+    step_rc rc = STEP_OK;
+    if (!step_ctx_fact(ctx, "db_cleaned")) {
+        /* the retired source only while it runs (a resumed cleanup may have stopped it) */
+        bool missing = false, running = false;
+        rds_instance *r = *mb_fact(ctx, "retired_id") ? mb_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc)
+                                                      : NULL;
+        if (!r && !missing && *mb_fact(ctx, "retired_id")) return rc;
+        running = r && !strcmp(r->status, "available");
+        rds_instance_free(r);
+        res->reason[0] = 0;
+        mb_session s;
+        mb_session_init(&s, ctx, res);
+        rc = mb_drop_ours(&s, MB_TARGET);
+        if (rc == STEP_OK && running) rc = mb_drop_ours(&s, MB_RETIRED);
+        mb_session_finish(&s);
+        if (rc != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "db_cleaned", "1");
+    }
+    char rid[64];
+    awsstep_name(ctx, MB_SFX_REPLICA, rid, sizeof rid);
+    if ((rc = mb_delete_ours(ctx, res, rid, MB_ROLE_REPLICA)) != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "snapshots_deleted")) {
+        if ((rc = mb_delete_snapshots(ctx, res)) != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "snapshots_deleted", "1");
+    }
+    if (!step_ctx_fact(ctx, "protect_done")) {
+        if (!strcmp(mb_fact(ctx, "deletion_protection"), "1")) {
+            rds_modify_instance_opts o;
+            rds_modify_instance_opts_init(&o);
+            o.identifier = step_ctx_instance(ctx);
+            o.deletion_protection = 1;
+            o.apply_immediately = true;
+            aws_error e;
+            aws_error_clear(&e);
+            if (!step_ctx_lease_ok(ctx)) return (MB_REASON(res, "lease lost"), STEP_RETRY);
+            if (!rds_modify_db_instance(step_ctx_aws(ctx), &o, NULL, &e)) {
+                if (!strcmp(e.code, "InvalidDBInstanceState")) {
+                    res->wait_ms = 5000;
+                    MB_REASON(res, "target busy: %.300s", e.message);
+                    return STEP_WAIT;
+                }
+                return awsstep_fail(res, &e, "ModifyDBInstance (deletion protection)");
+            }
+        }
+        step_ctx_set_fact(ctx, "protect_done", "1");
+    }
+    return retire_source(ctx, res);
+}
+
+/* ---------------------------------------------------------------- abort */
+static step_rc switch_done(step_ctx *ctx, step_result *res, bool *done)
+{
+    *done = !strcmp(mb_fact(ctx, "switched"), "1");
+    if (*done) return STEP_OK;
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *i = mb_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
+    if (!i && !missing) return rc;
+    if (i) {
+        *done = mb_is_ours(ctx, i, MB_ROLE_TARGET);
+        rds_instance_free(i);
+    }
+    res->reason[0] = 0;
+    return STEP_OK;
+}
+
+/* The source renamed away and the target not yet in its place: put it back. */
+static step_rc roll_back_rename(step_ctx *ctx, step_result *res)
+{
+    const char *orig = step_ctx_instance(ctx);
+    char ret[64];
+    awsstep_name(ctx, MB_SFX_RETIRED, ret, sizeof ret);
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *o = mb_describe(ctx, res, orig, &missing, &rc);
+    if (o) {
+        rds_instance_free(o);
+        res->reason[0] = 0;
+        return STEP_OK;
+    }
+    if (!missing) return rc;
+    rds_instance *r = mb_describe(ctx, res, ret, &missing, &rc);
+    if (!r) return missing ? (res->reason[0] = 0, STEP_OK) : rc;
+    rds_instance_free(r);
+    if ((rc = mb_rename(ctx, res, ret, orig)) != STEP_OK) return rc;
+    rds_instance *i = NULL;
+    rc = mb_await_instance(ctx, res, orig, NULL, fc_mono_ms() + 90000, &i);
+    if (rc != STEP_OK) return rc;
+    step_ctx_set_fact(ctx, "address", i->endpoint_address);
+    step_ctx_set_factf(ctx, "port", "%d", i->port);
+    rds_instance_free(i);
+    log_warn("abort: half-done rename swap rolled back", "instance=%s", orig);
+    return STEP_OK;
+}
+
+static step_rc abort_inner(step_ctx *ctx, step_result *res)
+{
+    bool switched = false;
+    step_rc rc = switch_done(ctx, res, &switched);
+    if (rc != STEP_OK) return rc;
+    if (switched) {
+        const char *next = !step_ctx_fact(ctx, "downtime_ms")         ? "cutover"
+                           : strcmp(mb_fact(ctx, "verify_done"), "1") ? "verify"
+                                                                      : "cleanup";
+        MB_REASON(res, "abort refused: the switch is done (the original identifier is now the encrypted instance "
+                       "and took writes); finishing with %s", next);
+        step_ctx_set_fact(ctx, "abort_refused", res->reason);
+        log_warn("abort refused after the switch", "next=%s", next);
+        fc_strlcpy(res->next, next, sizeof res->next);
+        return STEP_NEXT;
+    }
+    if ((rc = roll_back_rename(ctx, res)) != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "abort_db_done") && *mb_fact(ctx, "address")) {
+        mb_session s;
+        mb_session_init(&s, ctx, res);
+        rc = mb_unlock_accounts(&s, MB_SOURCE);
+        if (rc == STEP_OK) rc = mb_drop_ours(&s, MB_SOURCE);
+        mb_session_finish(&s);
+        if (rc != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "abort_db_done", "1");
+    }
+    char id[64];
+    awsstep_name(ctx, MB_SFX_TARGET, id, sizeof id);
+    if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_TARGET)) != STEP_OK) return rc;
+    awsstep_name(ctx, MB_SFX_REPLICA, id, sizeof id);
+    if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_REPLICA)) != STEP_OK) return rc;
+    if ((rc = mb_delete_snapshots(ctx, res)) != STEP_OK) return rc;
+    const char *why = mb_fact(ctx, "abort_reason");
+    if (*why)
+        MB_REASON(res, "aborted: %s", why);
+    else
+        MB_REASON(res, "aborted on request");
+    step_ctx_set_fact(ctx, "aborted", "1");
+    log_warn("instance aborted: the source is writable and nothing of fleetcrypt's is left", "why=\"%s\"", why);
+    return STEP_OK;
+}
+
+step_rc mb_step_abort(step_ctx *ctx, step_result *res)
+{
+    char from[48], why[STEP_REASON_MAX];
+    fc_strlcpy(from, mb_fact(ctx, "undo_from"), sizeof from);
+    fc_strlcpy(why, mb_fact(ctx, "undo_reason"), sizeof why);
+    step_rc rc = abort_inner(ctx, res);
+    if (!from[0]) return rc;
+    if (rc == STEP_OK) {
+        step_ctx_set_fact(ctx, "undo_done", "1");
+        MB_REASON(res, "failed at %s; undone (writers let in, replication user, replica, target and snapshots "
+                       "removed): %.380s", from, why);
+        fc_strlcpy(res->next, from, sizeof res->next);
+        return STEP_FAIL;
+    }
+    if (rc == STEP_NEXT && *mb_fact(ctx, "abort_refused")) {
+        MB_REASON(res, "failed at %s after the switch (nothing undone): %.380s", from, why);
+        res->next[0] = 0;
+        return STEP_FAIL;
+    }
+    if (rc == STEP_FAIL) {
+        char e[STEP_REASON_MAX];
+        fc_strlcpy(e, res->reason, sizeof e);
+        MB_REASON(res, "failed at %s: %.200s; undoing it failed too (fleetcrypt retry runs the undo again): %.200s",
+                  from, why, e);
+        res->next[0] = 0;
+    }
+    return rc;
+}

@@ -1,0 +1,74 @@
+/* descriptor — strategy "mysql-binlog" (mysqlbinlog.h says how it works;
+ * docs/mysql-binlog.md for operators): its steps, options, admission cost,
+ * undo and downtime note. */
+#include "mysqlbinlog.h"
+
+#include "dbsecret.h"
+#include "util.h"
+
+/* From prepare-source until the switch a failure is undone by `abort`
+ * (replication user, read replica, target, snapshots; writers let in again
+ * on the source), and the instance ends `failed` with its reason. */
+#define UNDO "abort"
+static const step_def steps[] = {
+    /* name             next              class      deadline attempts on_fail */
+    {"preflight", "prepare-source", NULL, 600, 8, NULL},
+    {"prepare-source", "replica", NULL, 900, 8, UNDO},
+    {"replica", "snapshot", NULL, 7200, 8, UNDO},
+    {"snapshot", "copy-encrypted", NULL, 7200, 8, UNDO},
+    {"copy-encrypted", "restore", "copy", 7200, 8, UNDO},
+    {"restore", "replicate", "restore", 7200, 8, UNDO},
+    {"replicate", "catch-up", NULL, 900, 8, UNDO},
+    {"catch-up", "cutover", NULL, 3600, 8, UNDO},
+    /* cutover: abort refuses after the switch */
+    {"cutover", "verify", "cutover", 1800, 5, UNDO},
+    {"verify", "cleanup", NULL, 14400, 5, NULL},
+    {"cleanup", NULL, NULL, 1800, 8, NULL},
+    {"abort", NULL, NULL, 1800, 20, NULL},
+};
+
+static bool check_db_secret(const char *v, char *err, size_t cap)
+{
+    dbsecret_ref ref;
+    return dbsecret_parse(v, &ref, err, cap);
+}
+
+static const opt_def opts[] = {
+    {"db-secret", OPT_STRING, NULL, "", check_db_secret,
+     "where the database credentials are (default: the instance's RDS-managed master secret)", false},
+    {"rekey", OPT_BOOL, NULL, "", NULL,
+     "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
+     false},
+    {"app-accounts", OPT_STRING, NULL, "", NULL,
+     "accounts the cutover locks, 'user@host,...' (default: every account but the master user, RDS's and "
+     "fleetcrypt's)", false},
+    {"binlog_retention_hours", OPT_INT, "1..168", "24", NULL,
+     "binlog retention set on the source with mysql.rds_set_configuration", true},
+    {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "binlog bytes behind under which catch-up is done (1 MiB)",
+     true},
+    {"switch_poll_s", OPT_INT, "1..3600", "", NULL, "how long the cutover polls a rename inside one run (90 s)", true},
+    {"verify_chunk_rows", OPT_INT, "1..10000000", "", NULL, "rows per hashed chunk in the comparison (1000)", true},
+};
+
+const strategy_def fc_strategy_mysqlbinlog = {
+    .name = "mysql-binlog",
+    .summary = "read-replica seed at an exact binlog position + binlog replication; writes stop only at cutover",
+    .engines = "mysql mariadb",
+    .steps = steps,
+    .nsteps = FC_ARRAY_LEN(steps),
+    .opts = opts,
+    .nopts = FC_ARRAY_LEN(opts),
+    .quota_instances = 2,
+    .quota_snapshots = 2,
+    .uses_aws = true,
+    .abort_undo = "replication user, read replica, target and snapshots, application accounts unlocked, until "
+                  "the switch; after it nothing",
+    .downtime_note =
+        "mysql-binlog: sources stay online; application accounts are locked and their sessions ended only "
+        "during each cutover (drain, compare, rename swap: minutes on AWS). The master user is never locked: "
+        "applications must not write as it",
+    .dry_run_note = "database checks run in the workers' preflight",
+    .required_param = "binlog_format",
+    .required_value = "ROW",
+    .rekey_option = "rekey",
+};

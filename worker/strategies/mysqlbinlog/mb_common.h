@@ -1,0 +1,131 @@
+/* mb_common — what every mysql-binlog step shares (common.c, aws.c):
+ * names, facts, credentials resolved through the campaign's --db-secret
+ * (held only for the step, wiped after), MySQL connections to each side,
+ * the source fence, SQL error → step_rc, replication status, and the RDS
+ * helpers the steps need beyond worker/strategies/shared/awsstep.h.
+ *
+ * Facts these helpers read: address, port (the source's endpoint),
+ * replica_address/port, target_address/port, retired_address/port,
+ * master_secret_arn. */
+#ifndef FC_STRATEGY_MB_COMMON_H
+#define FC_STRATEGY_MB_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbsecret.h"
+#include "myq.h"
+#include "rds.h"
+#include "step.h"
+
+void mb_reason(step_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define MB_REASON(res, ...) mb_reason((res), __VA_ARGS__)
+
+/* AWS names: fc-<campaign>-<instance>-<suffix> (snap and enc: awsstep.c's) */
+#define MB_SFX_REPLICA "replica"
+#define MB_SFX_SNAP "snap"
+#define MB_SFX_ENC "enc"
+#define MB_SFX_TARGET "target"
+#define MB_SFX_RETIRED "retired"
+#define MB_ROLE_REPLICA "seed-replica"
+#define MB_ROLE_TARGET "encrypted-target"
+#define MB_ROLE_RETIRED "retired-source"
+
+/* fleetcrypt's schema on the source (the fence): replicated to the seed
+ * and the target, dropped at cleanup. */
+#define MB_SCHEMA "fleetcrypt_fc"
+
+typedef enum { MB_SOURCE = 0, MB_REPLICA, MB_TARGET, MB_RETIRED, MB_NSIDES } mb_side;
+
+typedef struct mb_session {
+    step_ctx *ctx;
+    step_result *res;
+    db_credentials *cred;
+    myq *conn[MB_NSIDES];
+    char repl_user[40];  /* fc_repl_<16 hex> */
+    char repl_pw[48];    /* derived from the master password; never logged, never stored */
+} mb_session;
+
+void mb_session_init(mb_session *s, step_ctx *ctx, step_result *res);
+void mb_session_finish(mb_session *s); /* closes, wipes */
+/* The master user's connection to a side (cached for the step): NULL with
+ * res->reason and *rc (RETRY for a transient failure, FAIL otherwise). */
+myq *mb_conn(mb_session *s, mb_side side, step_rc *rc);
+void mb_conn_drop(mb_session *s, mb_side side);
+bool mb_ensure_creds(mb_session *s, step_rc *rc);
+/* A failed statement: RETRY when transient, FAIL otherwise; reason "what: err". */
+step_rc mb_sql_fail(step_result *res, myq *q, const char *what, const char *err);
+/* The same for a statement that carried a secret: the server's message
+ * (a syntax error quotes the statement) is dropped if it contains it. */
+step_rc mb_sql_fail_secret(step_result *res, myq *q, const char *what, const char *err, const char *secret);
+/* The fence on the source (MB_SCHEMA.fence): raises it to this run's
+ * fencing number; STEP_RETRY "fenced out" when a newer holder acted. Every
+ * step that changes the source or the target takes it first. */
+step_rc mb_fence(mb_session *s);
+
+/* SHOW REPLICA STATUS (either spelling of its columns); *present false when
+ * the server replicates from nobody. */
+typedef struct mb_repl {
+    bool present;
+    bool io_running, sql_running;
+    char io_state[16];          /* Yes, No, Connecting */
+    char exec_file[128];        /* Relay_Master_Log_File / Relay_Source_Log_File */
+    int64_t exec_pos;           /* Exec_Master_Log_Pos / Exec_Source_Log_Pos */
+    char master_host[256];
+    int master_port;
+    char master_user[64];
+    int sql_errno, io_errno;
+    char error[256];            /* Last_SQL_Error or Last_IO_Error */
+} mb_repl;
+bool mb_repl_status(myq *q, mb_repl *r, char *err, size_t cap);
+/* " on table <schema.table>" from a Last_SQL_Error ("" when it names none):
+ * what of the message may go into a reason (the rest can quote row values). */
+void mb_sql_error_where(const char *error, char *out, size_t cap);
+/* SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL 8.4) */
+bool mb_master_pos(myq *q, char *file, size_t fcap, int64_t *pos, char *err, size_t cap);
+/* Compare binlog positions (file names compare by their numeric suffix). */
+int mb_pos_cmp(const char *fa, int64_t pa, const char *fb, int64_t pb);
+
+/* RDS's replication procedures by engine and version: RDS for MySQL
+ * 8.0.23+ has mysql.rds_set_external_source / rds_reset_external_source
+ * (8.4 only those); MariaDB and older MySQL the _master names. */
+const char *mb_proc_set(step_ctx *ctx);
+const char *mb_proc_reset(step_ctx *ctx);
+/* Engine version "8.0.36" / "10.11.6" at least major.minor.patch? */
+bool mb_version_at_least(const char *v, int major, int minor, int patch);
+
+/* facts */
+const char *mb_fact(step_ctx *ctx, const char *name); /* "" when unset */
+int64_t mb_fact_i64(step_ctx *ctx, const char *name, int64_t dflt);
+
+/* ---- RDS (aws.c) ---- */
+rds_instance *mb_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
+bool mb_has_tag(const rds_instance *i, const char *key, const char *value);
+bool mb_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
+step_rc mb_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
+/* In-run poll until id is available with an endpoint (and our role) or the
+ * deadline passes (then STEP_WAIT on db:<id>). */
+step_rc mb_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                          rds_instance **out);
+/* Delete an instance of ours (role) if it exists: STEP_OK when gone (or
+ * going), WAIT while busy. */
+step_rc mb_delete_ours(step_ctx *ctx, step_result *res, const char *id, const char *role);
+/* Delete our intermediate snapshots (-snap, -enc) unless keep_snapshots. */
+step_rc mb_delete_snapshots(step_ctx *ctx, step_result *res);
+
+/* ---- accounts the cutover locks (cutover.c) ---- */
+/* Unlock the accounts recorded in fact blocked_accounts on a side. */
+step_rc mb_unlock_accounts(mb_session *s, mb_side side);
+/* Drop the replication user and fleetcrypt's schema on a side (if there). */
+step_rc mb_drop_ours(mb_session *s, mb_side side);
+
+/* ---- comparison (verify.c) ---- */
+/* Every user table of src and dst compared by ordered per-chunk hashes:
+ * *mism differing tables (names appended to list), *rows rows compared,
+ * facts verify_tables, verify_sums. Past deadline (fc_mono_ms clock) it
+ * stops with *late set and STEP_WAIT. */
+step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t deadline, bool *late, int64_t *rows, int *mism,
+                   char *list, size_t lcap);
+
+#endif

@@ -1,0 +1,377 @@
+/* verify — the comparison of the blocked source with the stopped target
+ * (mb_compare, run by the cutover before the switch) and step `verify`
+ * (after the switch).
+ *
+ * mb_compare: the same set of user base tables on both sides, and per
+ * table the same rows: a table with a primary key is read ordered by it
+ * and hashed in chunks of verify_chunk_rows (1000) rows (SHA-256 over each
+ * cell's length and bytes as the server sends them), the chunk digests
+ * compared in order; a table without a primary key has no order a
+ * case-insensitive collation cannot tie, so its rows are compared as a
+ * multiset (count, and sum and xor of a 64-bit hash per row). Not
+ * CHECKSUM TABLE, not count(*) alone. Facts verify_tables, verify_sums
+ * ("schema.table\trows\tdigest" lines, capped).
+ *
+ * verify: the compare's verdict (fact compare_done, verify_mismatches; from
+ * fleetcrypt_fc.verdict on the target when a crashed cutover lost them), then
+ * AUTO_INCREMENT of every table on the serving instance at least the
+ * retired source's (raised with ALTER TABLE when lower: fact
+ * auto_increment_raised); facts verify_done, verify_how. */
+#include "mysqlbinlog.h"
+#include "mb_common.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbuf.h"
+#include "log.h"
+#include "util.h"
+
+#define USER_TABLES                                                                                               \
+    "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND "        \
+    "TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', '" MB_SCHEMA "') "          \
+    "ORDER BY TABLE_SCHEMA, TABLE_NAME"
+#define SUMS_MAX 60000
+
+typedef struct tsum {
+    int64_t rows;
+    unsigned char *chunks; /* 32 bytes per chunk (keyed) */
+    size_t nchunks, cap;
+    uint64_t sum, xr;      /* keyless: multiset */
+    EVP_MD_CTX *md;        /* the current chunk */
+    EVP_MD_CTX *all;       /* every row, for the audit digest */
+    int64_t in_chunk, chunk_rows;
+    int64_t deadline;      /* fc_mono_ms; 0 = none */
+    bool keyed, oom, late;
+} tsum;
+
+static void chunk_close(tsum *t)
+{
+    if (!t->in_chunk) return;
+    if (t->nchunks == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 16;
+        unsigned char *p = realloc(t->chunks, nc * 32);
+        if (!p) {
+            t->oom = true;
+            return;
+        }
+        t->chunks = p;
+        t->cap = nc;
+    }
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(t->md, t->chunks + t->nchunks * 32, &n);
+    t->nchunks++;
+    EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
+    t->in_chunk = 0;
+}
+
+static bool on_row(void *ud, int ncols, char **cells, const unsigned long *lens)
+{
+    tsum *t = ud;
+    EVP_MD_CTX *row = t->keyed ? t->md : EVP_MD_CTX_new();
+    if (!row) return (t->oom = true), false;
+    if (!t->keyed) EVP_DigestInit_ex(row, EVP_sha256(), NULL);
+    for (int c = 0; c < ncols; c++) {
+        long long len = cells[c] ? (long long)lens[c] : -1;
+        EVP_DigestUpdate(row, &len, sizeof len);
+        EVP_DigestUpdate(t->all, &len, sizeof len);
+        if (cells[c]) {
+            EVP_DigestUpdate(row, cells[c], lens[c]);
+            EVP_DigestUpdate(t->all, cells[c], lens[c]);
+        }
+    }
+    t->rows++;
+    if (t->deadline && (t->rows & 1023) == 0 && fc_mono_ms() > t->deadline) {
+        t->late = true;
+        if (!t->keyed) EVP_MD_CTX_free(row);
+        return false;
+    }
+    if (t->keyed) {
+        if (++t->in_chunk >= t->chunk_rows) chunk_close(t);
+    } else {
+        unsigned char h[32];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(row, h, &n);
+        EVP_MD_CTX_free(row);
+        uint64_t v = 0;
+        memcpy(&v, h, sizeof v);
+        t->sum += v;
+        t->xr ^= v;
+    }
+    return !t->oom;
+}
+
+/* ORDER BY fragment: the primary key's columns, "" when there is none. */
+static bool order_by(myq *q, const char *sch, const char *tab, dbuf *out, char *err, size_t cap)
+{
+    const char *a[] = {sch, tab};
+    myq_res *r = myq_queryf(q, err, cap,
+                            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %L "
+                            "AND TABLE_NAME = %L AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+                            2, a);
+    if (!r) return false;
+    bool ok = true;
+    for (int k = 0; k < r->nrows && ok; k++) {
+        const char *c[] = {myq_cell(r, k, 0)};
+        char *f = myq_format(q, "%I", 1, c);
+        ok = f && dbuf_appends(out, k ? ", " : " ORDER BY ") && dbuf_appends(out, f);
+        free(f);
+    }
+    myq_res_free(r);
+    return ok;
+}
+
+static bool hash_table(myq *q, const char *sch, const char *tab, int64_t chunk_rows, int64_t deadline, tsum *t,
+                       char *err, size_t cap)
+{
+    memset(t, 0, sizeof *t);
+    t->chunk_rows = chunk_rows;
+    t->deadline = deadline;
+    t->md = EVP_MD_CTX_new();
+    t->all = EVP_MD_CTX_new();
+    if (!t->md || !t->all) return snprintf(err, cap, "out of memory"), false;
+    EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(t->all, EVP_sha256(), NULL);
+    dbuf ob;
+    dbuf_init(&ob, 1 << 16);
+    bool ok = order_by(q, sch, tab, &ob, err, cap);
+    t->keyed = ob.len > 0;
+    if (ok) {
+        const char *a[] = {sch, tab, ob.data ? ob.data : ""};
+        char *sql = myq_format(q, "SELECT * FROM %I.%I%R", 3, a);
+        ok = sql && myq_each(q, sql, on_row, t, err, cap);
+        if (!sql) snprintf(err, cap, "cannot build the statement");
+        free(sql);
+    }
+    dbuf_free(&ob);
+    if (ok && t->keyed) chunk_close(t);
+    if (t->oom) return snprintf(err, cap, "out of memory"), false;
+    return ok;
+}
+
+static void tsum_free(tsum *t)
+{
+    free(t->chunks);
+    EVP_MD_CTX_free(t->md);
+    EVP_MD_CTX_free(t->all);
+    memset(t, 0, sizeof *t);
+}
+
+static bool same(const tsum *a, const tsum *b)
+{
+    if (a->rows != b->rows || a->keyed != b->keyed) return false;
+    if (!a->keyed) return a->sum == b->sum && a->xr == b->xr;
+    return a->nchunks == b->nchunks && (!a->nchunks || !memcmp(a->chunks, b->chunks, a->nchunks * 32));
+}
+
+static void note(char *list, size_t cap, const char *sch, const char *tab)
+{
+    size_t n = strlen(list);
+    if (n + 4 >= cap) return;
+    snprintf(list + n, cap - n, "%s%s.%s", n ? ", " : "", sch, tab);
+}
+
+step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t deadline, bool *late, int64_t *rows, int *mism,
+                   char *list, size_t lcap)
+{
+    *late = false;
+    step_rc rc = STEP_OK;
+    myq *a = mb_conn(s, src, &rc);
+    myq *b = a ? mb_conn(s, dst, &rc) : NULL;
+    if (!b) return rc;
+    char err[400];
+    myq_res *ta = myq_query(a, USER_TABLES, err, sizeof err);
+    if (!ta) return mb_sql_fail(s->res, a, "listing the source's tables", err);
+    myq_res *tb = myq_query(b, USER_TABLES, err, sizeof err);
+    if (!tb) {
+        myq_res_free(ta);
+        return mb_sql_fail(s->res, b, "listing the target's tables", err);
+    }
+    *rows = 0;
+    *mism = 0;
+    list[0] = 0;
+    int64_t chunk = step_ctx_opt_i64(s->ctx, "verify_chunk_rows", 1000);
+    dbuf sums;
+    dbuf_init(&sums, SUMS_MAX);
+    int ia = 0, ib = 0;
+    while (ia < ta->nrows || ib < tb->nrows) {
+        int c = ia >= ta->nrows ? 1 : ib >= tb->nrows ? -1 : 0;
+        if (!c) {
+            c = strcmp(myq_cell(ta, ia, 0), myq_cell(tb, ib, 0));
+            if (!c) c = strcmp(myq_cell(ta, ia, 1), myq_cell(tb, ib, 1));
+        }
+        if (c) { /* a table on one side only */
+            const myq_res *x = c < 0 ? ta : tb;
+            int i = c < 0 ? ia++ : ib++;
+            (*mism)++;
+            note(list, lcap, myq_cell(x, i, 0), myq_cell(x, i, 1));
+            continue;
+        }
+        const char *sch = myq_cell(ta, ia, 0), *tab = myq_cell(ta, ia, 1);
+        tsum x, y;
+        if (deadline && fc_mono_ms() > deadline) {
+            *late = true;
+            break;
+        }
+        if (!hash_table(a, sch, tab, chunk, deadline, &x, err, sizeof err) || x.late) {
+            if (x.late) {
+                *late = true;
+                tsum_free(&x);
+                break;
+            }
+            tsum_free(&x);
+            rc = mb_sql_fail(s->res, a, "reading a source table", err);
+            break;
+        }
+        if (!hash_table(b, sch, tab, chunk, deadline, &y, err, sizeof err) || y.late) {
+            tsum_free(&x);
+            if (y.late) {
+                *late = true;
+                tsum_free(&y);
+                break;
+            }
+            tsum_free(&y);
+            rc = mb_sql_fail(s->res, b, "reading a target table", err);
+            break;
+        }
+        *rows += x.rows;
+        bool eq = same(&x, &y);
+        if (!eq) {
+            (*mism)++;
+            note(list, lcap, sch, tab);
+            log_error("VERIFICATION MISMATCH", "instance=%s table=%s.%s rows_source=%lld rows_target=%lld",
+                      step_ctx_instance(s->ctx), sch, tab, (long long)x.rows, (long long)y.rows);
+        }
+        unsigned char d[32];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(x.all, d, &n);
+        char hex[65];
+        fc_hex(d, 16, hex);
+        dbuf_printf(&sums, "%s.%s\t%lld\t%s\n", sch, tab, (long long)x.rows, hex);
+        tsum_free(&x);
+        tsum_free(&y);
+        ia++;
+        ib++;
+    }
+    if (rc == STEP_OK && *late) {
+        s->res->wait_ms = 1000;
+        MB_REASON(s->res, "the comparison did not finish within its budget of the run");
+        rc = STEP_WAIT;
+    }
+    if (rc == STEP_OK) {
+        step_ctx_set_factf(s->ctx, "verify_tables", "%d", ta->nrows);
+        step_ctx_set_fact(s->ctx, "verify_sums", sums.data ? sums.data : "");
+        log_info("compared every table", "instance=%s tables=%d rows=%lld mismatches=%d", step_ctx_instance(s->ctx),
+                 ta->nrows, (long long)*rows, *mism);
+    }
+    dbuf_free(&sums);
+    myq_res_free(ta);
+    myq_res_free(tb);
+    return rc;
+}
+
+#define AUTO_INC                                                                                                  \
+    "SELECT TABLE_SCHEMA, TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE AUTO_INCREMENT IS NOT " \
+    "NULL AND TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "                \
+    "'performance_schema', 'sys', '" MB_SCHEMA "') ORDER BY 1, 2"
+
+static myq_res *auto_inc(myq *q, char *err, size_t cap)
+{
+    /* MySQL 8 caches information_schema.TABLES statistics: read them fresh
+     * (MariaDB has no such variable: the error is ignored) */
+    char e2[200];
+    myq_exec(q, "SET SESSION information_schema_stats_expiry = 0", e2, sizeof e2);
+    return myq_query(q, AUTO_INC, err, cap);
+}
+
+/* The cutover's verdict from the target (fleetcrypt_fc.verdict) when its
+ * facts were lost with a crashed run. */
+static step_rc verdict_from_target(mb_session *s, myq *dst)
+{
+    char err[400];
+    const char *a[] = {MB_SCHEMA};
+    myq_res *t = myq_query(dst, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" MB_SCHEMA
+                                "' AND TABLE_NAME = 'verdict'", err, sizeof err);
+    if (!t) return mb_sql_fail(s->res, dst, "looking for the comparison's verdict", err);
+    bool have = myq_cell(t, 0, 0) && strcmp(myq_cell(t, 0, 0), "0") != 0;
+    myq_res_free(t);
+    if (!have) return STEP_OK;
+    myq_res *r = myq_queryf(dst, err, sizeof err,
+                            "SELECT rows_compared, mismatches, tables_compared, sums FROM %I.verdict WHERE id = 1",
+                            1, a);
+    if (!r) return mb_sql_fail(s->res, dst, "reading the comparison's verdict", err);
+    if (r->nrows == 1 && myq_cell(r, 0, 0) && myq_cell(r, 0, 1) && myq_cell(r, 0, 2) && myq_cell(r, 0, 3)) {
+        step_ctx_set_fact(s->ctx, "compare_done", "1");
+        step_ctx_set_fact(s->ctx, "rows_verified", myq_cell(r, 0, 0));
+        step_ctx_set_field(s->ctx, "rows_verified", myq_cell(r, 0, 0));
+        step_ctx_set_fact(s->ctx, "verify_mismatches", myq_cell(r, 0, 1));
+        step_ctx_set_fact(s->ctx, "verify_tables", myq_cell(r, 0, 2));
+        step_ctx_set_fact(s->ctx, "verify_sums", myq_cell(r, 0, 3));
+        log_info("comparison verdict read back from the target", "instance=%s", step_ctx_instance(s->ctx));
+    }
+    myq_res_free(r);
+    return STEP_OK;
+}
+
+step_rc mb_step_verify(step_ctx *ctx, step_result *res)
+{
+    mb_session s;
+    mb_session_init(&s, ctx, res);
+    step_rc rc = STEP_OK;
+    myq *src = mb_conn(&s, MB_RETIRED, &rc);
+    myq *dst = src ? mb_conn(&s, MB_TARGET, &rc) : NULL;
+    if (!dst) goto out;
+    if (strcmp(mb_fact(ctx, "compare_done"), "1") != 0 && (rc = verdict_from_target(&s, dst)) != STEP_OK) goto out;
+    if (strcmp(mb_fact(ctx, "compare_done"), "1") != 0 || mb_fact_i64(ctx, "verify_mismatches", -1) != 0) {
+        MB_REASON(res, "the comparison before the switch did not pass or is unknown (verify_mismatches=%s)",
+                  mb_fact(ctx, "verify_mismatches"));
+        rc = STEP_FAIL;
+        goto out;
+    }
+    char err[400];
+    myq_res *a = auto_inc(src, err, sizeof err);
+    if (!a) {
+        rc = mb_sql_fail(res, src, "reading AUTO_INCREMENT on the retired source", err);
+        goto out;
+    }
+    myq_res *b = auto_inc(dst, err, sizeof err);
+    if (!b) {
+        myq_res_free(a);
+        rc = mb_sql_fail(res, dst, "reading AUTO_INCREMENT on the encrypted instance", err);
+        goto out;
+    }
+    int raised = 0;
+    for (int i = 0; i < a->nrows && rc == STEP_OK; i++) {
+        const char *sch = myq_cell(a, i, 0), *tab = myq_cell(a, i, 1);
+        unsigned long long want = strtoull(myq_cell(a, i, 2), NULL, 10), have = 0;
+        for (int k = 0; k < b->nrows; k++)
+            if (!strcmp(myq_cell(b, k, 0), sch) && !strcmp(myq_cell(b, k, 1), tab))
+                have = strtoull(myq_cell(b, k, 2), NULL, 10);
+        if (have >= want) continue;
+        if (strspn(myq_cell(a, i, 2), "0123456789") != strlen(myq_cell(a, i, 2))) continue;
+        if (!step_ctx_lease_ok(ctx)) {
+            rc = (MB_REASON(res, "lease lost"), STEP_RETRY);
+            break;
+        }
+        const char *args[] = {sch, tab, myq_cell(a, i, 2)};
+        if (!myq_execf(dst, err, sizeof err, "ALTER TABLE %I.%I AUTO_INCREMENT = %R", 3, args)) {
+            rc = mb_sql_fail(res, dst, "raising AUTO_INCREMENT", err);
+            break;
+        }
+        raised++;
+        log_warn("AUTO_INCREMENT raised to the retired source's", "instance=%s table=%s.%s from=%llu to=%llu",
+                 step_ctx_instance(ctx), sch, tab, have, want);
+    }
+    myq_res_free(a);
+    myq_res_free(b);
+    if (rc != STEP_OK) goto out;
+    step_ctx_set_factf(ctx, "auto_increment_raised", "%d", raised);
+    step_ctx_set_fact(ctx, "verify_how",
+                      "ordered per-chunk hashes, blocked source vs stopped target, before the switch");
+    step_ctx_set_fact(ctx, "verify_done", "1");
+out:
+    mb_session_finish(&s);
+    return rc;
+}
