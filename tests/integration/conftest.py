@@ -32,10 +32,10 @@ from awsclient_standin import standin  # noqa: F401,E402
 from awsclient_util import driver_built  # noqa: F401,E402
 
 
-# With `tests/run`'s two processes (pytest-xdist, whole files per process),
+# With `tests/run`'s processes (pytest-xdist, whole files per process),
 # files are handed out in collection order: a long file collected last leaves
 # one process running alone at the end. Longest first (rough seconds of a
-# file on the 2-core CI machine, from a full run's --durations) keeps both
+# file on the 2-core CI machine, from a full run's --durations) keeps them
 # busy; files not listed follow in their usual order. Order only: no test
 # depends on another file's.
 FILE_SECONDS = {
@@ -51,7 +51,12 @@ FILE_SECONDS = {
     "test_orch_campaign.py": 70,
     "test_cli_ops.py": 60,
     "test_master_secret_rotation.py": 60,
-    "test_pglogical_clusters.py": 60,
+    "test_pglogical_clusters.py": 250,
+    "test_mysqlbinlog_crash.py": 120,
+    "test_mysqlbinlog.py": 100,
+    "test_mysqlbinlog_abort.py": 80,
+    "test_mysqlbinlog_boundary.py": 80,
+    "test_mysqlbinlog_parity.py": 60,
     "test_worker_busy_leases.py": 50,
 }
 
