@@ -41,7 +41,7 @@ def test_completion_words():
     assert complete(fc, "submit", "--cutover-method", "") == ["rename", "proxy"]
     assert complete(fc, "submit", "--window", "") == []
     assert complete(fc, "submit", "--db-secret", "") == ["rds-managed", "file:"]
-    assert complete(fc, "submit", "--strategy", "") == ["pg-logical", "offline", "noop"]
+    assert complete(fc, "submit", "--strategy", "") == ["pg-logical", "offline", "noop", "mysql-binlog"]
     assert set(complete("fleetcrypt", "re")) == {"resume", "retry", "report", "retire"}
     assert complete(fc, "submit", "--strategy", "o") == ["offline"]
     assert complete("fleetcrypt", "report", "c1", "--format", "") == ["json", "table", "csv", "html"]
