@@ -35,7 +35,9 @@ static bool check_db_secret(const char *v, char *err, size_t cap)
 
 static const opt_def opts[] = {
     {"db-secret", OPT_STRING, NULL, "", check_db_secret,
-     "where the database credentials are (default: the instance's RDS-managed master secret)", false},
+     "where the database credentials are: rds-managed (default: the instance's RDS-managed master secret), a "
+     "Secrets Manager secret ARN, or file:PATH (an absolute path read on every worker, not where submit runs)",
+     false},
     {"rekey", OPT_BOOL, NULL, "", NULL,
      "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
      false},

@@ -61,7 +61,9 @@ static const opt_def opts[] = {
      "cutovers only inside 'DAYS HH:MM-HH:MM' or RDS's 'ddd:hh24:mi-ddd:hh24:mi' (UTC), e.g. "
      "'mon-fri 02:00-04:00', 'sun:02:00-sun:04:00'", false},
     {"db-secret", OPT_STRING, NULL, "", check_db_secret,
-     "where the database credentials are (default: the instance's RDS-managed master secret)", false},
+     "where the database credentials are: rds-managed (default: the instance's RDS-managed master secret), a "
+     "Secrets Manager secret ARN, or file:PATH (an absolute path read on every worker, not where submit runs)",
+     false},
     {"validate", OPT_ENUM, "normal|strict", "normal", NULL,
      "compare every table after the switch (normal) or inside the blocked window too (strict)", false},
     {"prewarm", OPT_ENUM, "on|off", "on", NULL, "read the restored target's tables during catch-up", false},
