@@ -247,6 +247,18 @@ def run_campaign(stack, awssim, world, campaign, ids, scale=0, crash_at=None):
     assert left == [], f"fleetcrypt's AWS resources left: {left}"
 
 
+def _submit_when_free(stack, args, campaign):
+    """Submit the same instance again: its claim goes when the coordinator
+    ends the last campaign, a moment after that campaign's instances end."""
+    out = {}
+
+    def submitted():
+        out["r"] = stack.cli(*args, "--campaign", campaign)
+        return out["r"].returncode == 0 or "already in active campaign" not in out["r"].stderr
+    wait_until(submitted, 60, 0.5, f"{campaign} submitted once the last campaign let the instance go")
+    return out["r"]
+
+
 def test_statement_binlog_fails_preflight_and_leaves_the_source(stack, awssim, world):
     """binlog_format MIXED in the group, then ROW in the group but not applied
     (static, pending-reboot): preflight fails naming the parameter each
@@ -269,7 +281,7 @@ def test_statement_binlog_fails_preflight_and_leaves_the_source(stack, awssim, w
                            ApplyImmediately=True)
     wait_until(lambda: sim.instance("my-bl-mixed")["DBParameterGroups"][0]["ParameterApplyStatus"] == "pending-reboot",
                60, 0.2, "pending-reboot")
-    r = stack.cli(*args, "--campaign", "mymix")
+    r = _submit_when_free(stack, args, "mymix")
     assert r.returncode == 0, (r.stdout, r.stderr)
     st = wait_terminal(stack, "mymix", timeout=120)
     inst = st["instances"][0]
@@ -292,7 +304,7 @@ def test_statement_binlog_fails_preflight_and_leaves_the_source(stack, awssim, w
     _q(c, "CREATE DATABASE IF NOT EXISTS ev")
     _q(c, "CREATE EVENT ev.tick ON SCHEDULE EVERY 1 HOUR DO SELECT 1")
     c.close()
-    r = stack.cli(*args, "--campaign", "myev")
+    r = _submit_when_free(stack, args, "myev")
     assert r.returncode == 0, (r.stdout, r.stderr)
     inst = wait_terminal(stack, "myev", timeout=120)["instances"][0]
     assert inst["state"] == "failed" and "event scheduler" in inst["error"], inst
