@@ -3,6 +3,7 @@
  * retry mode (awsretry.h). */
 #include "aws.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 
 static const struct {
     const char *name;        /* signing name and endpoint prefix */
-    const char *env_suffix;  /* AWS_ENDPOINT_URL_<suffix> */
+    const char *env_suffix;  /* AWS_ENDPOINT_URL_<suffix>; lower case, the config file's [services] key */
     const char *json_prefix; /* X-Amz-Target prefix (JSON services) */
 } SERVICES[AWS_SVC_COUNT] = {
     [AWS_SVC_RDS] = {"rds", "RDS", NULL},
@@ -40,6 +41,15 @@ struct aws_client {
     aws_retry_quota quota;
     aws_hooks hooks;
 };
+
+bool aws_service_config_key(aws_service svc, char *dst, size_t cap)
+{
+    if (svc >= AWS_SVC_COUNT || strlen(SERVICES[svc].env_suffix) >= cap) return false;
+    size_t i = 0;
+    for (; SERVICES[svc].env_suffix[i]; i++) dst[i] = (char)tolower((unsigned char)SERVICES[svc].env_suffix[i]);
+    dst[i] = 0;
+    return true;
+}
 
 const char *aws_service_name(aws_service svc)
 {
@@ -62,6 +72,7 @@ static int tri_bool(const char *v)
 
 /* Endpoint precedence as in current SDKs: explicit per-service option,
  * AWS_ENDPOINT_URL_<SERVICE>, explicit global option, AWS_ENDPOINT_URL, the
+ * profile's [services] section's endpoint_url for the service, the
  * profile's endpoint_url, then the regional default (<svc>-fips.<region>
  * with FIPS on). AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true drops the env and
  * the profile's. */
@@ -76,6 +87,8 @@ static bool resolve_endpoint(aws_client *c, const aws_client_opts *o, aws_servic
     if ((!ep || !*ep) && use_env) ep = env_nonempty(envname);
     if ((!ep || !*ep) && o && o->endpoint_url && *o->endpoint_url) ep = o->endpoint_url;
     if ((!ep || !*ep) && use_env) ep = env_nonempty("AWS_ENDPOINT_URL");
+    if ((!ep || !*ep) && use_env && o && o->config_endpoints[svc] && *o->config_endpoints[svc])
+        ep = o->config_endpoints[svc];
     if ((!ep || !*ep) && use_env && o && o->config_endpoint_url && *o->config_endpoint_url) ep = o->config_endpoint_url;
     if (ep && *ep) {
         if (!fc_strlcpy(c->endpoint[svc], ep, AWS_URL_MAX)) goto bad;

@@ -46,6 +46,7 @@ typedef struct aws_client_opts {
     const char *endpoint_url;        /* all services; default AWS_ENDPOINT_URL */
     const char *endpoints[AWS_SVC_COUNT]; /* per service; default AWS_ENDPOINT_URL_RDS/_KMS/_STS/_SECRETS_MANAGER */
     const char *config_endpoint_url; /* the profile's endpoint_url: under AWS_ENDPOINT_URL (session.c sets it) */
+    const char *config_endpoints[AWS_SVC_COUNT]; /* its [services] section's, per service: between the two */
     const char *ca_bundle;           /* CA file for HTTPS; default AWS_CA_BUNDLE (session.c: else the profile's) */
     int use_fips;                    /* 1 <svc>-fips.<region> endpoints, -1 not; 0: AWS_USE_FIPS_ENDPOINT */
     int64_t connect_timeout_ms;      /* default 3000 */
@@ -66,6 +67,9 @@ const char *aws_client_region(const aws_client *c);
 /* The base URL used for a service (after env/opts overrides). */
 const char *aws_client_endpoint(const aws_client *c, aws_service svc);
 const char *aws_service_name(aws_service svc);
+/* The service's key in the config file's [services NAME] section (and, upper
+ * case, its AWS_ENDPOINT_URL_<KEY>): "rds", "kms", "sts", "secrets_manager". */
+bool aws_service_config_key(aws_service svc, char *dst, size_t cap);
 /* Current retry-quota tokens (for tests and metrics). */
 int aws_client_retry_tokens(const aws_client *c);
 

@@ -166,6 +166,7 @@ static void profile_set(aws_profile *p, const char *k, const char *v)
         {"sso_role_name", p->sso_role_name, sizeof(p->sso_role_name)},
         {"sso_start_url", p->sso_start_url, sizeof(p->sso_start_url)},
         {"sso_region", p->sso_region, sizeof(p->sso_region)},
+        {"services", p->services, sizeof(p->services)},
     };
     for (size_t i = 0; i < FC_ARRAY_LEN(map); i++) {
         if (!strcasecmp(k, map[i].key)) {
@@ -178,8 +179,9 @@ static void profile_set(aws_profile *p, const char *k, const char *v)
 }
 
 /* Which sections a parse reads: the credentials file's "[NAME]", the config
- * file's "[profile NAME]" (or "[default]"), or its "[sso-session NAME]". */
-typedef enum { INI_CREDENTIALS = 0, INI_CONFIG, INI_SSO_SESSION } ini_kind;
+ * file's "[profile NAME]" (or "[default]"), its "[sso-session NAME]" or its
+ * "[services NAME]". */
+typedef enum { INI_CREDENTIALS = 0, INI_CONFIG, INI_SSO_SESSION, INI_SERVICES } ini_kind;
 
 static bool prefixed(const char *sec, const char *prefix, const char *name)
 {
@@ -195,6 +197,7 @@ static bool section_matches(const char *sec, const char *name, ini_kind kind)
 {
     if (kind == INI_CREDENTIALS) return !strcmp(sec, name);
     if (kind == INI_SSO_SESSION) return prefixed(sec, "sso-session", name);
+    if (kind == INI_SERVICES) return prefixed(sec, "services", name);
     if (!strcmp(name, "default") && !strcmp(sec, "default")) return true;
     return prefixed(sec, "profile", name);
 }
@@ -208,6 +211,7 @@ static bool parse_ini(const char *path, const char *name, ini_kind is_config, aw
     size_t cap = 0, total = 0;
     ssize_t n;
     bool in_section = false, in_nested = false;
+    char nested[32] = ""; /* INI_SERVICES: the service whose indented keys follow */
     if (!f) return true; /* a missing file is simply not a source */
     while ((n = getline(&line, &cap, f)) >= 0) {
         total += (size_t)n;
@@ -235,13 +239,13 @@ static bool parse_ini(const char *path, const char *name, ini_kind is_config, aw
             continue;
         }
         if (!in_section) continue;
-        /* "s3 =" followed by indented "key = value" lines: a nested section we skip */
-        if (indented && in_nested) continue;
+        /* "s3 =" followed by indented "key = value" lines: a nested section,
+         * skipped except in a [services] section (each service's endpoint_url) */
+        if (indented && in_nested && is_config != INI_SERVICES) continue;
         char *eq = strchr(s, '=');
         if (!eq) continue;
         *eq = 0;
         char *k = trim(s), *v = trim(eq + 1);
-        in_nested = (*v == 0);
         /* strip an inline " #comment" the way the SDKs do */
         for (char *c = v; *c; c++)
             if ((*c == '#' || *c == ';') && c > v && isspace((unsigned char)c[-1])) {
@@ -249,6 +253,19 @@ static bool parse_ini(const char *path, const char *name, ini_kind is_config, aw
                 v = trim(v);
                 break;
             }
+        if (is_config == INI_SERVICES) {
+            if (!indented) {
+                in_nested = (*v == 0);
+                if (!fc_strlcpy(nested, k, sizeof nested)) nested[0] = 0;
+            } else if (in_nested && nested[0] && !strcasecmp(k, "endpoint_url") &&
+                       p->n_svc_endpoint < (int)FC_ARRAY_LEN(p->svc_endpoint)) {
+                fc_strlcpy(p->svc_endpoint[p->n_svc_endpoint].key, nested, sizeof p->svc_endpoint[0].key);
+                fc_strlcpy(p->svc_endpoint[p->n_svc_endpoint].url, v, sizeof p->svc_endpoint[0].url);
+                p->n_svc_endpoint++;
+            }
+            continue;
+        }
+        in_nested = (*v == 0);
         profile_set(p, k, v);
     }
     if (line) fc_wipe(line, cap);
@@ -268,7 +285,37 @@ bool aws_profile_load(const char *cred_path, const char *config_path, const char
         cred_path = cp;
     if (config_path && !parse_ini(config_path, name, INI_CONFIG, out, err)) return false;
     if (cred_path && !parse_ini(cred_path, name, INI_CREDENTIALS, out, err)) return false;
+    if (out->services[0]) {
+        /* parse into a scratch profile: the section's "found" is not the profile's */
+        aws_profile *sv = calloc(1, sizeof *sv);
+        bool ok = sv && config_path && parse_ini(config_path, out->services, INI_SERVICES, sv, err);
+        if (ok && !sv->found) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig",
+                          "profile %s: services = %s, but the config file has no [services %s] section", name,
+                          out->services, out->services);
+            ok = false;
+        } else if (!ok && !sv) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "profile: out of memory");
+        } else if (!ok && !config_path) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidConfig", "profile %s: services = %s, but no config file",
+                          name, out->services);
+        }
+        if (ok) {
+            memcpy(out->svc_endpoint, sv->svc_endpoint, sizeof out->svc_endpoint);
+            out->n_svc_endpoint = sv->n_svc_endpoint;
+        }
+        aws_profile_wipe(sv);
+        free(sv);
+        if (!ok) return false;
+    }
     return true;
+}
+
+const char *aws_profile_service_endpoint(const aws_profile *p, const char *key)
+{
+    for (int i = 0; p && i < p->n_svc_endpoint; i++)
+        if (!strcasecmp(p->svc_endpoint[i].key, key) && p->svc_endpoint[i].url[0]) return p->svc_endpoint[i].url;
+    return NULL;
 }
 
 bool aws_sso_session_load(const char *config_path, const char *name, aws_profile *out, aws_error *err)

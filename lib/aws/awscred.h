@@ -120,16 +120,28 @@ typedef struct aws_profile {
     char sso_role_name[128];
     char sso_start_url[512];     /* legacy SSO profile, or the sso-session's */
     char sso_region[64];
+    char services[128];          /* names a [services NAME] section */
+    struct {
+        char key[32];            /* service identifier, lower case: rds, kms, sts, secrets_manager, sso_oidc */
+        char url[512];
+    } svc_endpoint[8];           /* that section's "KEY =" / "  endpoint_url = URL" pairs */
+    int n_svc_endpoint;
 } aws_profile;
 
 /* Load profile `name` from the config file (section "[profile name]", or
  * "[default]") and the credentials file (section "[name]"); values in the
  * credentials file win. NULL paths use the env vars / ~/.aws defaults.
  * Missing files are not an error; out->found says whether the profile exists.
+ * A `services = NAME` key also loads the "[services NAME]" section's
+ * per-service endpoint_url values (a missing section is InvalidConfig, as in
+ * the SDKs).
  * The caller wipes out with aws_profile_wipe(). */
 bool aws_profile_load(const char *cred_path, const char *config_path, const char *name,
                       aws_profile *out, aws_error *err);
 void aws_profile_wipe(aws_profile *p);
+/* The services section's endpoint_url for service key (e.g. "rds",
+ * "secrets_manager"), or NULL. */
+const char *aws_profile_service_endpoint(const aws_profile *p, const char *key);
 /* Load the config file's "[sso-session NAME]" section (sso_region,
  * sso_start_url) into out; out->found says whether it exists. */
 bool aws_sso_session_load(const char *config_path, const char *name, aws_profile *out, aws_error *err);

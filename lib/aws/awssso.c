@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -12,11 +15,13 @@
 #include "awshttp.h"
 #include "awsjson.h"
 #include "dbuf.h"
+#include "log.h"
 #include "sigv4.h"
 #include "util.h"
 
 #define SSO_CACHE_MAX (256 * 1024)
 #define SSO_TOKEN_MAX (16 * 1024)
+#define SSO_REFRESH_WINDOW_MS (15 * 60 * 1000) /* as botocore and the JS SDK */
 
 bool aws_sso_cache_path(const char *key, char *dst, size_t cap)
 {
@@ -42,8 +47,181 @@ static void login_hint(const aws_profile *pr, char *dst, size_t cap)
     else snprintf(dst, cap, "run aws sso login --profile %s", pr->name);
 }
 
-/* The cached access token (not expired) into tok. */
-static bool cached_token(const aws_profile *pr, const char *key, char *tok, size_t cap, aws_error *err)
+/* Wipe the string values of keys in obj (secrets about to be freed). */
+static void wipe_keys(json_t *obj, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; json_is_object(obj) && i < n; i++) {
+        json_t *v = json_object_get(obj, keys[i]);
+        if (json_is_string(v)) fc_wipe((void *)json_string_value(v), json_string_length(v));
+    }
+}
+
+static const char *const CACHE_SECRETS[] = {"accessToken", "refreshToken", "clientSecret"};
+
+/* The base URL (no trailing slash) of a bearer-token service: the variable
+ * AWS_ENDPOINT_URL_<env>, AWS_ENDPOINT_URL, the profile's [services]
+ * endpoint for svc_key, its endpoint_url (none of them under
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), else https://<host_prefix>.<region>.amazonaws.com. */
+static bool service_url(const aws_profile *pr, const char *env, const char *svc_key, const char *host_prefix,
+                        const char *region, char *dst, size_t cap)
+{
+    const char *ign = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    bool use = !(ign && !strcasecmp(ign, "true"));
+    const char *ep = use ? env_set(env) : NULL;
+    if (!ep && use) ep = env_set("AWS_ENDPOINT_URL");
+    if (!ep && use) ep = aws_profile_service_endpoint(pr, svc_key);
+    if (!ep && use && pr->endpoint_url[0]) ep = pr->endpoint_url;
+    bool ok = ep ? fc_strlcpy(dst, ep, cap)
+                 : snprintf(dst, cap, "https://%s.%s.%s", host_prefix, region,
+                            !strncmp(region, "cn-", 3) ? "amazonaws.com.cn" : "amazonaws.com") < (int)cap;
+    size_t l = strlen(dst);
+    while (ok && l && dst[l - 1] == '/') dst[--l] = 0;
+    return ok && (!strncmp(dst, "https://", 8) || !strncmp(dst, "http://", 7));
+}
+
+/* Can the cached token j be refreshed (the SDKs' rule): a refresh token,
+ * the client's id and secret, and a client registration not yet expired. */
+static bool refreshable(const json_t *j)
+{
+    static const char *const need[] = {"refreshToken", "clientId", "clientSecret", "registrationExpiresAt"};
+    for (size_t i = 0; i < FC_ARRAY_LEN(need); i++) {
+        json_t *v = json_object_get(j, need[i]);
+        if (!json_is_string(v) || !json_string_length(v)) return false;
+    }
+    char reg[64];
+    int64_t reg_ms = 0;
+    return aws_json_str(j, "registrationExpiresAt", reg, sizeof reg) && aws_parse_iso8601(reg, &reg_ms) &&
+           reg_ms > fc_now_ms();
+}
+
+/* OAuth error names as the SSO OIDC exceptions they stand for. */
+static void oidc_error(const aws_profile *pr, const aws_http_response *r, aws_error *err)
+{
+    static const struct {
+        const char *oauth, *code;
+    } names[] = {{"invalid_grant", "InvalidGrantException"},
+                 {"invalid_client", "InvalidClientException"},
+                 {"unsupported_grant_type", "UnsupportedGrantTypeException"},
+                 {"invalid_request", "InvalidRequestException"},
+                 {"expired_token", "ExpiredTokenException"},
+                 {"unauthorized_client", "UnauthorizedClientException"},
+                 {"access_denied", "AccessDeniedException"}};
+    char code[64] = "", oauth[64] = "";
+    json_t *j = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
+    if (json_is_object(j) && !aws_json_str(j, "__type", code, sizeof code) &&
+        aws_json_str(j, "error", oauth, sizeof oauth))
+        for (size_t i = 0; i < FC_ARRAY_LEN(names); i++)
+            if (!strcmp(oauth, names[i].oauth)) fc_strlcpy(code, names[i].code, sizeof code);
+    json_decref(j);
+    char *hash = strchr(code, '#');
+    if (hash) memmove(code, hash + 1, strlen(hash));
+    if (!code[0]) fc_strlcpy(code, r->status >= 500 ? "InternalServerException" : "InvalidRequestException", sizeof code);
+    aws_error_set(err, r->status >= 500 || r->status == 429 ? AWS_ERR_TRANSIENT : AWS_ERR_AUTH, r->status, code,
+                  "profile %s: SSO OIDC CreateToken (refresh) answered HTTP %d %s", pr->name, r->status, code);
+}
+
+/* Write j to the cache file path: a new file beside it (0600), then rename. */
+static bool write_cache(const char *path, const json_t *j, aws_error *err)
+{
+    char tmp[1300];
+    if (snprintf(tmp, sizeof tmp, "%s.fc-XXXXXX", path) >= (int)sizeof tmp) goto fail;
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text) goto fail;
+    size_t n = strlen(text);
+    int fd = mkstemp(tmp);
+    bool ok = fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0) ok = false;
+    fc_wipe(text, n);
+    free(text);
+    if (ok && rename(tmp, path) == 0) return true;
+    if (fd >= 0) unlink(tmp);
+fail:
+    aws_error_set(err, AWS_ERR_PERMANENT, 0, "CacheWriteFailed", "SSO cache %s could not be rewritten", path);
+    return false;
+}
+
+/* SSO OIDC CreateToken with the cached refresh token: on success j's
+ * accessToken, expiresAt and refreshToken are the new ones and the cache
+ * file holds them. */
+static bool refresh(const aws_profile *pr, const char *region, const char *ca_bundle, const char *path, json_t *j,
+                    aws_error *err)
+{
+    char base[600], url[700];
+    if (!service_url(pr, "AWS_ENDPOINT_URL_SSO_OIDC", "sso_oidc", "oidc", region, base, sizeof base) ||
+        snprintf(url, sizeof url, "%s/token", base) >= (int)sizeof url) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidEndpoint", "profile %s: bad SSO OIDC URL", pr->name);
+        return false;
+    }
+    json_t *req = json_pack("{s:O, s:O, s:s, s:O}", "clientId", json_object_get(j, "clientId"), "clientSecret",
+                            json_object_get(j, "clientSecret"), "grantType", "refresh_token", "refreshToken",
+                            json_object_get(j, "refreshToken"));
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req); /* its values are j's own (O: a reference), wiped with j */
+    if (!body) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "SSO refresh: out of memory");
+        return false;
+    }
+    size_t blen = strlen(body);
+    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", NULL};
+    aws_http_opts ho = {.connect_timeout_ms = 3000, .timeout_ms = 10000, .max_response = 64 * 1024,
+                        .user_agent = "fleetcrypt/" FC_VERSION " sso-oidc", .ca_bundle = ca_bundle};
+    aws_http_response r;
+    aws_http_response_init(&r, true);
+    aws_http *h = aws_http_new(&ho, err);
+    bool ok = false;
+    json_t *a = NULL;
+    if (!h) goto done;
+    if (!aws_http_request(h, "POST", url, headers, body, blen, &r, NULL, err)) {
+        char m[sizeof(err->message)];
+        snprintf(m, sizeof m, "profile %s: SSO OIDC %.200s: %.250s", pr->name, base, err->message);
+        fc_strlcpy(err->message, m, sizeof err->message);
+        goto done;
+    }
+    if (r.status != 200) {
+        oidc_error(pr, &r, err);
+        goto done;
+    }
+    a = json_loadb(r.body.data, r.body.len, 0, NULL);
+    json_t *tok = json_object_get(a, "accessToken"), *rt = json_object_get(a, "refreshToken");
+    int64_t expires_in = 0;
+    if (!json_is_string(tok) || !json_string_length(tok) || json_string_length(tok) > SSO_TOKEN_MAX ||
+        strpbrk(json_string_value(tok), "\r\n") || !aws_json_int64(a, "expiresIn", &expires_in) || expires_in <= 0 ||
+        (rt && (!json_is_string(rt) || !json_string_length(rt)))) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 200, "InvalidResponse",
+                      "profile %s: SSO OIDC CreateToken answer has no usable accessToken/expiresIn", pr->name);
+        goto done;
+    }
+    char exp[32];
+    time_t t = (time_t)(fc_now_ms() / 1000 + expires_in);
+    struct tm tm;
+    strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    wipe_keys(j, CACHE_SECRETS, 2); /* the old access and refresh tokens */
+    if (json_object_set(j, "accessToken", tok) || json_object_set_new(j, "expiresAt", json_string(exp)) ||
+        (rt && json_object_set(j, "refreshToken", rt))) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "SSO refresh: out of memory");
+        goto done;
+    }
+    ok = write_cache(path, j, err);
+done:
+    /* j now holds a's token strings by reference: they are wiped with j */
+    if (a) {
+        static const char *const ans[] = {"idToken"};
+        wipe_keys(a, ans, 1);
+        json_decref(a);
+    }
+    aws_http_response_free(&r);
+    aws_http_free(h);
+    fc_wipe(body, blen);
+    free(body);
+    return ok;
+}
+
+/* The cached access token (not expired) into tok. An sso-session token
+ * (refresh allowed) within 15 minutes of its end, or past it, is refreshed
+ * first when the cache can be (the SDKs' window and rule); a failed refresh
+ * leaves a token that is still valid in use. */
+static bool cached_token(const aws_profile *pr, const char *key, const char *region, const char *ca_bundle,
+                         bool may_refresh, char *tok, size_t cap, aws_error *err)
 {
     char path[1200], hint[256];
     login_hint(pr, hint, sizeof hint);
@@ -90,7 +268,26 @@ static bool cached_token(const aws_profile *pr, const char *key, char *tok, size
                       pr->name, path, hint);
         goto done;
     }
-    if (exp_ms <= fc_now_ms()) {
+    bool valid = exp_ms > fc_now_ms();
+    if (may_refresh && exp_ms - fc_now_ms() < SSO_REFRESH_WINDOW_MS && refreshable(j)) {
+        aws_error re;
+        aws_error_clear(&re);
+        if (refresh(pr, region, ca_bundle, path, j, &re) && aws_json_str(j, "accessToken", tok, cap)) {
+            aws_json_str(j, "expiresAt", exp, sizeof exp);
+            log_info("sso token refreshed", "profile=%s expires=%s", pr->name, exp);
+            valid = true;
+        } else {
+            log_warn("sso token refresh failed", "profile=%s code=%s status=%d still_valid=%s", pr->name, re.code,
+                     re.http_status, valid ? "true" : "false");
+            if (!valid) {
+                aws_error_set(err, AWS_ERR_AUTH, re.http_status, "NoCredentials",
+                              "profile %s: the SSO token expired at %s and its refresh failed (%s: %.200s): %s",
+                              pr->name, exp, re.code, re.message, hint);
+                goto done;
+            }
+        }
+    }
+    if (!valid) {
         aws_error_set(err, AWS_ERR_AUTH, 0, "NoCredentials", "profile %s: the SSO token expired at %s: %s", pr->name,
                       exp, hint);
         goto done;
@@ -98,12 +295,7 @@ static bool cached_token(const aws_profile *pr, const char *key, char *tok, size
     ok = true;
 done:
     if (j) {
-        json_t *t = json_object_get(j, "accessToken");
-        if (json_is_string(t)) fc_wipe((void *)json_string_value(t), json_string_length(t));
-        t = json_object_get(j, "refreshToken");
-        if (json_is_string(t)) fc_wipe((void *)json_string_value(t), json_string_length(t));
-        t = json_object_get(j, "clientSecret");
-        if (json_is_string(t)) fc_wipe((void *)json_string_value(t), json_string_length(t));
+        wipe_keys(j, CACHE_SECRETS, FC_ARRAY_LEN(CACHE_SECRETS));
         json_decref(j);
     }
     if (!ok) fc_wipe(tok, cap);
@@ -115,17 +307,7 @@ done:
 /* The portal's base URL (no trailing slash). */
 static bool portal_url(const aws_profile *pr, const char *region, char *dst, size_t cap)
 {
-    const char *ign = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-    bool use = !(ign && !strcasecmp(ign, "true"));
-    const char *ep = use ? env_set("AWS_ENDPOINT_URL_SSO") : NULL;
-    if (!ep && use) ep = env_set("AWS_ENDPOINT_URL");
-    if (!ep && use && pr->endpoint_url[0]) ep = pr->endpoint_url;
-    bool ok = ep ? fc_strlcpy(dst, ep, cap)
-                 : snprintf(dst, cap, "https://portal.sso.%s.%s", region,
-                            !strncmp(region, "cn-", 3) ? "amazonaws.com.cn" : "amazonaws.com") < (int)cap;
-    size_t l = strlen(dst);
-    while (ok && l && dst[l - 1] == '/') dst[--l] = 0;
-    return ok && (!strncmp(dst, "https://", 8) || !strncmp(dst, "http://", 7));
+    return service_url(pr, "AWS_ENDPOINT_URL_SSO", "sso", "portal.sso", region, dst, cap);
 }
 
 /* The error code of a portal answer: the body's __type/code when given,
@@ -201,7 +383,7 @@ bool aws_cred_from_sso(const aws_profile *pr, const char *ca_bundle, aws_creds *
         aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "SSO: out of memory");
         goto done;
     }
-    if (!cached_token(pr, key, tok, SSO_TOKEN_MAX + 1, err)) goto done;
+    if (!cached_token(pr, key, region, ca_bundle, pr->sso_session[0] != 0, tok, SSO_TOKEN_MAX + 1, err)) goto done;
     if (strpbrk(tok, "\r\n")) {
         aws_error_set(err, AWS_ERR_AUTH, 0, "InvalidConfig", "profile %s: the cached SSO token has a line break",
                       pr->name);

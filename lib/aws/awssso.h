@@ -5,8 +5,12 @@
  *     a legacy profile carrying `sso_start_url` and `sso_region` itself;
  *   - the access token `aws sso login` cached in
  *     ~/.aws/sso/cache/<sha1 of the session name, or of the start URL>.json
- *     (`accessToken`, `expiresAt`); an expired or missing one is an error
- *     that says which `aws sso login` to run (no refresh here);
+ *     (`accessToken`, `expiresAt`); an `sso_session` token within 15 minutes
+ *     of its end is first refreshed with SSO OIDC CreateToken when the
+ *     cache allows it (refreshToken, clientId, clientSecret, a registration
+ *     not expired), and the cache file rewritten (0600, by rename); a failed
+ *     refresh keeps a still-valid token; an expired or missing one is an
+ *     error that says which `aws sso login` to run;
  *   - the portal's GetRoleCredentials: GET
  *     <portal>/federation/credentials?role_name=R&account_id=A with
  *     `x-amz-sso_bearer_token`, the portal at AWS_ENDPOINT_URL_SSO, else

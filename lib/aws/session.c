@@ -80,6 +80,11 @@ aws_session *aws_session_new(const aws_session_opts *o, aws_error *err)
     const char *env_ca = getenv("AWS_CA_BUNDLE");
     if (!co.ca_bundle || !*co.ca_bundle) co.ca_bundle = env_ca && *env_ca ? env_ca : pr->ca_bundle[0] ? pr->ca_bundle : NULL;
     if (!co.config_endpoint_url && pr->endpoint_url[0]) co.config_endpoint_url = pr->endpoint_url;
+    for (int svc = 0; svc < AWS_SVC_COUNT; svc++) {
+        char key[32];
+        if (!co.config_endpoints[svc] && aws_service_config_key((aws_service)svc, key, sizeof key))
+            co.config_endpoints[svc] = aws_profile_service_endpoint(pr, key);
+    }
     const char *env_fips = getenv("AWS_USE_FIPS_ENDPOINT");
     if (!co.use_fips && (!env_fips || !*env_fips) && pr->use_fips_endpoint[0]) {
         if (!strcasecmp(pr->use_fips_endpoint, "true")) co.use_fips = 1;

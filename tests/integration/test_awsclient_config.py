@@ -117,6 +117,30 @@ def test_endpoint_url_in_profile(world):
     assert e["rds"] == "https://rds.eu-west-1.amazonaws.com", e
 
 
+def test_services_section(world):
+    """`services = NAME` and `[services NAME]`: a service's endpoint_url
+    under the environment's, above the profile's global one."""
+    write_config(world, "[default]\nendpoint_url = http://127.0.0.1:1\nservices = local\n"
+                        "[services local]\nrds =\n  endpoint_url = http://127.0.0.1:7/  # inline comment\n"
+                        "  max_attempts = 2\nsecrets_manager =\n  endpoint_url = http://127.0.0.1:8\n"
+                        "[services unused]\nkms =\n  endpoint_url = http://127.0.0.1:9\n"
+                        "[profile plain]\nendpoint_url = http://127.0.0.1:2\n")
+    e = endpoints(world)
+    assert e["rds"] == "http://127.0.0.1:7" and e["secretsmanager"] == "http://127.0.0.1:8", e
+    assert e["kms"] == e["sts"] == "http://127.0.0.1:1", e
+    assert endpoints(world, AWS_PROFILE="plain")["rds"] == "http://127.0.0.1:2"
+    # the environment wins over the services section, the global variable too
+    assert endpoints(world, AWS_ENDPOINT_URL_RDS="http://127.0.0.1:3")["rds"] == "http://127.0.0.1:3"
+    assert endpoints(world, AWS_ENDPOINT_URL="http://127.0.0.1:4")["rds"] == "http://127.0.0.1:4"
+    e = endpoints(world, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS="true", AWS_REGION="eu-west-1")
+    assert e["rds"] == "https://rds.eu-west-1.amazonaws.com", e
+    # a profile naming a services section that does not exist is an error, as in the SDKs
+    write_config(world, "[default]\nservices = missing\n")
+    out = call(clean_env(world, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET), "endpoints")
+    assert not out["ok"] and out["error"]["code"] == "InvalidConfig", out["error"]
+    assert "missing" in out["error"]["message"], out["error"]
+
+
 def test_fips_endpoints(world):
     e = endpoints(world, AWS_USE_FIPS_ENDPOINT="true", AWS_REGION="us-west-2")
     assert e["rds"] == "https://rds-fips.us-west-2.amazonaws.com", e
@@ -138,13 +162,17 @@ def test_fips_endpoints(world):
 
 # ---------------------------------------------------------------- SSO
 
-def sso_cache(home, key, token, expires):
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def sso_cache(home, key, token, expires, **extra):
     d = os.path.join(home, ".aws", "sso", "cache")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, hashlib.sha1(key.encode()).hexdigest() + ".json")
     with open(path, "w") as f:
         json.dump({"startUrl": "https://corp.awsapps.com/start", "region": "us-east-1", "accessToken": token,
-                   "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))}, f)
+                   "expiresAt": iso(expires), **extra}, f)
     return path
 
 
@@ -194,3 +222,79 @@ def test_sso_session_profile(awssim, world):
     sso_cache(world, "corp", token, time.time() + 3600)
     out = call(env, "sts_get_caller_identity")
     assert not out["ok"] and "ForbiddenException" in json.dumps(out["error"]), out["error"]
+
+
+def test_sso_token_refresh(awssim, world):
+    """An sso_session profile's token near its end (15 minutes, as the SDKs)
+    is refreshed with SSO OIDC CreateToken when the cache holds a refresh
+    token and a registration that has not expired; the cache is rewritten
+    (0600) with the new token. A refresh that fails leaves a token that is
+    still valid in use; an expired one then says to log in again. Legacy
+    profiles never refresh."""
+    info = awssim.info
+    account = info["account_id"]
+    token, refresh = "aoa-near-end-" + "t" * 40, "aor-refresh-" + "r" * 40
+    client = {"clientId": "fc-client-id", "clientSecret": "fc-client-secret-" + "s" * 30,
+              "registrationExpiresAt": iso(time.time() + 86400)}
+    awssim.admin("POST", "/sso/tokens", {"access_token": token, "account_id": account, "role_name": "Operator",
+                                         "user": "bob@example.com", "expires_in": 600, "refresh_token": refresh,
+                                         "client_id": client["clientId"], "client_secret": client["clientSecret"]})
+    write_config(world, f"[profile op]\nsso_session = corp\nsso_account_id = {account}\nsso_role_name = Operator\n"
+                        "region = us-east-1\n[sso-session corp]\nsso_region = us-east-1\n"
+                        "sso_start_url = https://corp.awsapps.com/start\n"
+                        f"[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\nsso_region = us-east-1\n"
+                        f"sso_account_id = {account}\nsso_role_name = Operator\n")
+    cache = sso_cache(world, "corp", token, time.time() + 300, refreshToken=refresh, **client)
+    env = clean_env(world, AWS_ENDPOINT_URL=info["endpoint"], AWS_PROFILE="op", FLEETCRYPT_LOG_LEVEL="debug")
+
+    def refreshes():
+        return awssim.admin("GET", "/calls?action=CreateToken")["calls"]
+
+    out = call(env, "sts_get_caller_identity")
+    assert ok(out)["account"] == account
+    assert [c["status"] for c in refreshes()] == [200], refreshes()
+    with open(cache) as f:
+        now = json.load(f)
+    assert now["accessToken"] != token and now["refreshToken"] != refresh, "the cache still holds the old token"
+    assert now["clientSecret"] == client["clientSecret"] and now["startUrl"] == "https://corp.awsapps.com/start"
+    left = aws_time(now["expiresAt"]) - time.time()
+    assert 3000 < left <= 3600, now["expiresAt"]
+    assert oct(os.stat(cache).st_mode & 0o777) == "0o600"
+    for secret in (token, refresh, now["accessToken"], now["refreshToken"], client["clientSecret"]):
+        assert secret not in out["stderr"], "a token or the client secret was logged"
+    # a fresh token: no refresh
+    assert ok(call(env, "sts_get_caller_identity"))["account"] == account
+    assert len(refreshes()) == 1, refreshes()
+
+    # a refresh the service refuses (a spent refresh token), the token still valid: the token is used
+    sso_cache(world, "corp", now["accessToken"], time.time() + 120, refreshToken=refresh, **client)
+    out = call(env, "sts_get_caller_identity")
+    assert ok(out)["account"] == account
+    assert refreshes()[-1]["status"] == 400, refreshes()
+    # ... the same with an expired token: log in again, saying the refresh failed
+    sso_cache(world, "corp", now["accessToken"], time.time() - 60, refreshToken=refresh, **client)
+    out = call(env, "sts_get_caller_identity")
+    assert not out["ok"] and "aws sso login --sso-session corp" in out["error"]["message"], out["error"]
+    assert "InvalidGrantException" in out["error"]["message"], out["error"]
+    # an expired token with a good refresh token: refreshed, then used
+    sso_cache(world, "corp", token, time.time() - 60, refreshToken=now["refreshToken"], **client)
+    assert ok(call(env, "sts_get_caller_identity"))["account"] == account
+    assert refreshes()[-1]["status"] == 200, refreshes()
+    # a registration that has expired: no refresh is attempted
+    n = len(refreshes())
+    with open(cache) as f:
+        cur = json.load(f)
+    sso_cache(world, "corp", cur["accessToken"], time.time() + 120, refreshToken=cur["refreshToken"],
+              **dict(client, registrationExpiresAt=iso(time.time() - 10)))
+    assert ok(call(env, "sts_get_caller_identity"))["account"] == account
+    assert len(refreshes()) == n, refreshes()
+    # a legacy profile never refreshes
+    sso_cache(world, "https://legacy.awsapps.com/start", cur["accessToken"], time.time() + 120,
+              refreshToken=cur["refreshToken"], **client)
+    assert ok(call(dict(env, AWS_PROFILE="legacy"), "sts_get_caller_identity"))["account"] == account
+    assert len(refreshes()) == n, refreshes()
+
+
+def aws_time(s):
+    import calendar
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))

@@ -2,8 +2,9 @@
 
 Dispatch: the SigV4 credential scope's service (rds, sts, kms,
 secretsmanager) and, for JSON services, X-Amz-Target; GET
-/federation/credentials is the SSO portal's GetRoleCredentials (sso.py,
-bearer token, not SigV4). Every request is
+/federation/credentials is the SSO portal's GetRoleCredentials and POST
+/token SSO OIDC's CreateToken (sso.py; a bearer token or a client secret,
+not SigV4). Every request is
 authenticated (SigV4, session tokens for temporary credentials), rate
 limited, optionally faulted, decoded by the service model, handled, encoded
 and logged.
@@ -142,8 +143,18 @@ class _Handler(BaseHTTPRequestHandler):
             w.faults.log_call(entry)
 
     def _sso(self, w, rid, entry, url):
-        entry.update(service="sso", action="GetRoleCredentials")
-        status, etype, body = sso.get_role_credentials(w, url.query, self.headers)
+        if url.path == sso.TOKEN_PATH:
+            entry.update(service="sso-oidc", action="CreateToken")
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if 0 < n <= MAX_BODY else b""
+            try:
+                req = json.loads(raw or b"null")
+            except ValueError:
+                req = None
+            status, etype, body = sso.create_token(w, req)
+        else:
+            entry.update(service="sso", action="GetRoleCredentials")
+            status, etype, body = sso.get_role_credentials(w, url.query, self.headers)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -158,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, w, rid, entry):
         url = urlsplit(self.path)
-        if url.path == sso.PATH and self.command == "GET":
+        if (url.path == sso.PATH and self.command == "GET") or (url.path == sso.TOKEN_PATH and self.command == "POST"):
             return self._sso(w, rid, entry, url)
         if url.path not in ("/", ""):
             body = json.dumps({"message": f"Not Found: {url.path}"}).encode()

@@ -11,6 +11,15 @@ expired token is 401 UnauthorizedException, a role or account not assigned
 x-amzn-ErrorType header, a message in the body). The credentials are
 temporary ones the endpoint accepts (an assumed-role ARN
 AWSReservedSSO_<role>_<id>/<user>), valid one hour.
+
+SSO OIDC's CreateToken with grantType refresh_token (POST /token, restJson1),
+the call an SDK makes when the cached token of an `sso_session` profile is
+near its end: a token registered with refresh_token, client_id and
+client_secret can be refreshed; the answer is a new access token (same
+assignments, one hour) and a new refresh token, the old refresh token is
+spent. An unknown or spent refresh token is 400 InvalidGrantException, a
+client that is not the token's 401 InvalidClientException, another grant
+type 400 UnsupportedGrantTypeException.
 """
 import json
 import time
@@ -19,6 +28,7 @@ from urllib.parse import parse_qs
 from .world import rand_alnum, rand_upper
 
 PATH = "/federation/credentials"
+TOKEN_PATH = "/token"
 
 
 def register(world, body):
@@ -28,9 +38,37 @@ def register(world, body):
     entry = {"account_id": str(body["account_id"]), "role_name": str(body["role_name"]),
              "user": str(body.get("user") or "sso-user"),
              "expires": time.time() + float(body.get("expires_in", 28800))}
+    refresh = body.get("refresh_token")
     with world.lock:
         world.sso_tokens.setdefault(tok, []).append(entry)
+        if refresh:
+            world.sso_refresh[str(refresh)] = {"client_id": str(body.get("client_id") or ""),
+                                               "client_secret": str(body.get("client_secret") or ""),
+                                               "access_token": tok}
     return {"ok": True}
+
+
+def create_token(world, body):
+    """(status, error type or None, body dict) of SSO OIDC CreateToken."""
+    if not isinstance(body, dict):
+        return 400, "InvalidRequestException", {"error": "invalid_request"}
+    if body.get("grantType") != "refresh_token":
+        return 400, "UnsupportedGrantTypeException", {"error": "unsupported_grant_type"}
+    rt = body.get("refreshToken")
+    with world.lock:
+        reg = world.sso_refresh.get(rt) if isinstance(rt, str) else None
+        if reg is None:
+            return 400, "InvalidGrantException", {"error": "invalid_grant",
+                                                  "error_description": "Invalid refresh token provided"}
+        if body.get("clientId") != reg["client_id"] or body.get("clientSecret") != reg["client_secret"]:
+            return 401, "InvalidClientException", {"error": "invalid_client"}
+        del world.sso_refresh[rt]
+        grants = world.sso_tokens.get(reg["access_token"], [])
+        tok, new_rt = "aoa" + rand_alnum(60), "aor" + rand_alnum(60)
+        world.sso_tokens[tok] = [dict(g, expires=time.time() + 3600) for g in grants]
+        world.sso_refresh[new_rt] = dict(reg, access_token=tok)
+        world.sso_refreshes = getattr(world, "sso_refreshes", 0) + 1
+    return 200, None, {"accessToken": tok, "tokenType": "Bearer", "expiresIn": 3600, "refreshToken": new_rt}
 
 
 def get_role_credentials(world, query, headers):

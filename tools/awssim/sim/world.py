@@ -51,6 +51,7 @@ class World:
         self.creds = {}
         self.temp_creds = {}
         self.sso_tokens = {}     # SSO portal access token -> [assignment]; sso.py (kept in memory only)
+        self.sso_refresh = {}    # SSO OIDC refresh token -> its client and access token; sso.py (memory only)
         self.ops = set()
         self.ops_lock = threading.Lock()
         self.dirty = threading.Event()
