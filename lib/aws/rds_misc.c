@@ -172,13 +172,15 @@ bool rds_describe_db_cluster_parameters(aws_client *c, const char *group, const 
     return describe_params(c, "DescribeDBClusterParameters", &a, out, err);
 }
 
-bool rds_modify_db_parameter_group(aws_client *c, const char *group,
-                                   const rds_param_change *changes, size_t n, aws_error *err)
+/* ModifyDB[Cluster]ParameterGroup: the group and each change's name, value
+ * and apply method (default immediate) */
+static bool modify_params(aws_client *c, const char *action, const char *group_key, const char *group,
+                          const rds_param_change *changes, size_t n, aws_error *err)
 {
     aws_query q;
     char key[128];
-    aws_query_init(&q, "ModifyDBParameterGroup", RDS_VERSION);
-    aws_query_add(&q, "DBParameterGroupName", group);
+    aws_query_init(&q, action, RDS_VERSION);
+    aws_query_add(&q, group_key, group);
     for (size_t i = 0; i < n; i++) {
         snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ParameterName", i + 1);
         aws_query_add(&q, key, changes[i].name);
@@ -187,7 +189,13 @@ bool rds_modify_db_parameter_group(aws_client *c, const char *group,
         snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ApplyMethod", i + 1);
         aws_query_add(&q, key, changes[i].apply_method ? changes[i].apply_method : "immediate");
     }
-    return rds_call_one(c, "ModifyDBParameterGroup", &q, NULL, NULL, 0, NULL, NULL, err);
+    return rds_call_one(c, action, &q, NULL, NULL, 0, NULL, NULL, err);
+}
+
+bool rds_modify_db_parameter_group(aws_client *c, const char *group,
+                                   const rds_param_change *changes, size_t n, aws_error *err)
+{
+    return modify_params(c, "ModifyDBParameterGroup", "DBParameterGroupName", group, changes, n, err);
 }
 
 /* cluster parameter groups: a copy (with our tags), its values, its deletion */
@@ -207,19 +215,7 @@ bool rds_copy_db_cluster_parameter_group(aws_client *c, const char *source, cons
 bool rds_modify_db_cluster_parameter_group(aws_client *c, const char *group, const rds_param_change *changes,
                                            size_t n, aws_error *err)
 {
-    aws_query q;
-    char key[128];
-    aws_query_init(&q, "ModifyDBClusterParameterGroup", RDS_VERSION);
-    aws_query_add(&q, "DBClusterParameterGroupName", group);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ParameterName", i + 1);
-        aws_query_add(&q, key, changes[i].name);
-        snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ParameterValue", i + 1);
-        aws_query_add(&q, key, changes[i].value);
-        snprintf(key, sizeof(key), "Parameters.Parameter.%zu.ApplyMethod", i + 1);
-        aws_query_add(&q, key, changes[i].apply_method ? changes[i].apply_method : "immediate");
-    }
-    return rds_call_one(c, "ModifyDBClusterParameterGroup", &q, NULL, NULL, 0, NULL, NULL, err);
+    return modify_params(c, "ModifyDBClusterParameterGroup", "DBClusterParameterGroupName", group, changes, n, err);
 }
 
 bool rds_delete_db_cluster_parameter_group(aws_client *c, const char *group, aws_error *err)
