@@ -16,9 +16,12 @@ Proxy in front of a cluster*.
 - abort before the switch: the proxy still has the source, writes through it
   go on, nothing of fleetcrypt is left.
 
-Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
+The killed and abort scenarios are marked slow (tests/run --all): about 75 s
+each. Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
 the registration, the renames and their DNS lag take modelled time)."""
 import os
+
+import pytest
 
 from fclib import wait_until
 from fixtures_stack import verdicts
@@ -76,8 +79,15 @@ def cluster_behind_proxy(sim, ident, members):
                         RoleArn="arn:aws:iam::000000000000:role/proxy", VpcSubnetIds=["subnet-1", "subnet-2"])
     wait_until(lambda: rds.describe_db_proxies(DBProxyName=name)["DBProxies"][0]["Status"] == "available",
                60, 0.1, "proxy")
-    rds.register_db_proxy_targets(DBProxyName=name, DBClusterIdentifiers=[ident])
+    # awscli drives the cluster target as it does on AWS
+    r = sim.cli("rds", "register-db-proxy-targets", "--db-proxy-name", name, "--db-cluster-identifiers", ident)
+    assert {t["Type"] for t in r["DBProxyTargets"]} >= {"TRACKED_CLUSTER"}, r
     wait_until(lambda: writer_available(rds, name, ident), 60, 0.1, "the proxy's cluster target")
+    ts = sim.cli("rds", "describe-db-proxy-targets", "--db-proxy-name", name)["Targets"]
+    assert sorted((t["Type"], t["RdsResourceId"], t.get("TrackedClusterId")) for t in ts) == \
+        sorted([("TRACKED_CLUSTER", ident, ident)] + [("RDS_INSTANCE", f"{ident}-{n}", ident)
+                                                      for n in range(len(members))]), ts
+    assert all("TargetHealth" not in t for t in ts if t["Type"] == "TRACKED_CLUSTER"), ts
     return port, name
 
 
@@ -144,6 +154,7 @@ def test_pglogical_cluster_proxy_live_writer(stack, awssim, world):
     check_switched(sim, rds, ident, camp, name, port, key, w)
 
 
+@pytest.mark.slow
 def test_pglogical_cluster_proxy_worker_killed_mid_switch(stack, awssim, world):
     sim = awssim
     rds = sim.client("rds")
@@ -163,6 +174,7 @@ def test_pglogical_cluster_proxy_worker_killed_mid_switch(stack, awssim, world):
     check_switched(sim, rds, ident, camp, name, port, key, w)
 
 
+@pytest.mark.slow
 def test_pglogical_cluster_proxy_abort_before_switch(stack, awssim, world):
     sim = awssim
     rds = sim.client("rds")
@@ -192,3 +204,6 @@ def test_pglogical_cluster_proxy_abort_before_switch(stack, awssim, world):
     assert not sorted(set(w.numbers()) - set(have)) and len(have) == len(set(have))
     assert [x for x in csql(port, FC_OBJECTS).split("\n") if x] == []
     assert fleetcrypt_aws_leftovers(rds, camp, []) == []
+    # awscli takes the cluster off the proxy as fleetcrypt's switch does
+    sim.cli("rds", "deregister-db-proxy-targets", "--db-proxy-name", name, "--db-cluster-identifiers", ident)
+    assert sim.cli("rds", "describe-db-proxy-targets", "--db-proxy-name", name)["Targets"] == []
