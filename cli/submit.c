@@ -596,10 +596,8 @@ static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const 
     /* an RDS Proxy in front of the cluster: how the strategy moves it */
     char px[300];
     if (!cluster_proxies(c, cl->identifier, px, sizeof px)) {
-        snprintf(v, cap, "%s", px);
-        return "failed";
-    }
-    if (px[0] && n < cap) {
+        if (n < cap) snprintf(v + n, cap - n, "; RDS Proxies in front of it not checked (%s)", px);
+    } else if (px[0] && n < cap) {
         if (sd->proxy_cluster_note)
             snprintf(v + n, cap - n, "; behind RDS Proxy %s: %s", px, sd->proxy_cluster_note);
         else

@@ -210,13 +210,45 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, const 
     }
 }
 
+/* The recorded proxies, and any proxy that has the retired source now (one
+ * registered with the cluster after preflight, whose registration followed
+ * the cluster across the rename): fact proxy_names updated. */
+static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c, const char *ret, px_name *px,
+                                 int *n)
+{
+    *n = split_names(pgl_fact(ctx, "proxy_names"), px, PX_MAX);
+    px_name late[PX_MAX];
+    int nl = 0;
+    step_rc rc = proxies_of(res, c, ret, late, &nl);
+    if (rc != STEP_OK) return rc;
+    bool added = false;
+    for (int l = 0; l < nl; l++) {
+        bool known = false;
+        for (int k = 0; k < *n; k++) known = known || !strcmp(px[k], late[l]);
+        if (known || *n == PX_MAX) continue;
+        fc_strlcpy(px[(*n)++], late[l], sizeof px[0]);
+        added = true;
+        log_warn("an RDS Proxy registered with the cluster after preflight: switched too", "proxy=%s", late[l]);
+    }
+    if (added) {
+        dbuf b;
+        dbuf_init(&b, 1024);
+        for (int k = 0; k < *n; k++) dbuf_printf(&b, "%s%s", k ? "\n" : "", px[k]);
+        step_ctx_set_fact(ctx, "proxy_names", b.data ? b.data : "");
+        dbuf_free(&b);
+    }
+    return STEP_OK;
+}
+
 step_rc pgl_cluster_proxy_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, int64_t deadline)
 {
-    px_name px[PX_MAX];
-    int n = split_names(pgl_fact(ctx, "proxy_names"), px, PX_MAX);
-    if (!n) return STEP_OK;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    px_name px[PX_MAX];
+    int n = 0;
+    step_rc prc = proxies_to_switch(ctx, res, c, ret, px, &n);
+    if (prc != STEP_OK) return prc;
+    if (!n) return STEP_OK;
     for (int k = 0; k < n; k++) {
         step_rc rc = move_proxy(ctx, res, c, px[k], orig, ret, deadline);
         if (rc != STEP_OK) return rc;
