@@ -210,13 +210,15 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, const 
     }
 }
 
-/* The recorded proxies, and any proxy that has the retired source now (one
- * registered with the cluster after preflight, whose registration followed
- * the cluster across the rename): fact proxy_names updated. */
+/* The recorded proxies, and (unless the campaign names them in proxy_name)
+ * any proxy that has the retired source now (one registered with the
+ * cluster after preflight, whose registration followed the cluster across
+ * the rename): fact proxy_names updated. */
 static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c, const char *ret, px_name *px,
                                  int *n)
 {
     *n = split_names(pgl_fact(ctx, "proxy_names"), px, PX_MAX);
+    if (*pgl_cfield(ctx, "proxy_name")) return STEP_OK; /* the operator named the proxies to switch */
     px_name late[PX_MAX];
     int nl = 0;
     step_rc rc = proxies_of(res, c, ret, late, &nl);
