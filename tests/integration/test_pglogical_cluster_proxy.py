@@ -14,7 +14,9 @@ Proxy in front of a cluster*.
 - a worker SIGKILLed mid-switch (the source deregistered, the target not
   yet registered: the proxy has no target): the next holder converges;
 - abort before the switch: the proxy still has the source, writes through it
-  go on, nothing of fleetcrypt is left.
+  go on, nothing of fleetcrypt is left;
+- offline on a cluster behind a proxy: the dry run says the proxy is
+  switched; done, the proxy on the encrypted cluster with the rows.
 
 The killed and abort scenarios are marked slow (tests/run --all): about 75 s
 each. Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
@@ -207,3 +209,32 @@ def test_pglogical_cluster_proxy_abort_before_switch(stack, awssim, world):
     # awscli takes the cluster off the proxy as fleetcrypt's switch does
     sim.cli("rds", "deregister-db-proxy-targets", "--db-proxy-name", name, "--db-cluster-identifiers", ident)
     assert sim.cli("rds", "describe-db-proxy-targets", "--db-proxy-name", name)["Targets"] == []
+
+
+def test_offline_cluster_proxy(stack, awssim, world):
+    """offline: the proxy is down with the cluster for the whole run and
+    reaches the encrypted cluster once the restored cluster is configured."""
+    sim = awssim
+    rds = sim.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    ident, camp = "ofp-a", "ofpa"
+    port, name = cluster_behind_proxy(sim, ident, ["db.r6g.large"])
+    csql(port, "INSERT INTO a(seq) SELECT g FROM generate_series(1, 100) g")
+    key = start(stack, sim)
+    args = ("submit", "--campaign", camp, "--kms-key", key, "--strategy", "offline")
+    r = stack.cli(*args, "--dry-run", ident)
+    assert r.returncode == 0, r.stderr
+    v = verdicts(r.stdout)
+    assert v[ident][0] == "ok" and name in v[ident][1] and "switched to the encrypted cluster" in v[ident][1], r.stdout
+    r = stack.cli(*args, "--yes", ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, camp, timeout=600)
+    assert st["instances"][0]["state"] == "done", st["instances"][0]
+    c = cluster(rds, ident)
+    assert c["StorageEncrypted"] is True and c["KmsKeyId"] == key and c["Port"] == port, c
+    assert writer_available(rds, name, ident), targets(rds, name)
+    pport = proxy_port(rds, name)
+    assert csql(pport, "SELECT inet_server_port()") == csql(port, "SELECT inet_server_port()")
+    assert csql(pport, "SELECT count(*) FROM a") == "100"
+    assert csql(pport, "SELECT pg_is_in_recovery()") == "f"

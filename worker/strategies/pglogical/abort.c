@@ -285,7 +285,7 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     /* 0. past the switch: refuse */
     if (cluster) {
         /* a cluster's switch is its renames; its proxies are switched only
-         * after them (cluster_proxy.c): before that they still have the source */
+         * after them (shared/awsclusterproxy.c): before that they still have the source */
         proxy = false;
         if ((rc = pgl_cluster_switch_done(ctx, res, &switched)) != STEP_OK) return rc;
     } else if (proxy) {
@@ -309,7 +309,11 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     if (!proxy && (rc = cluster ? pgl_cluster_roll_back(ctx, res) : roll_back_rename(ctx, res)) != STEP_OK)
         return rc;
     /* ... and a cluster's proxy that lost it gets the source back */
-    if (cluster && (rc = pgl_cluster_proxy_roll_back(ctx, res)) != STEP_OK) return rc;
+    if (cluster) {
+        char tid[64];
+        awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+        if ((rc = awscluster_proxy_roll_back(ctx, res, step_ctx_instance(ctx), tid)) != STEP_OK) return rc;
+    }
     /* 2. the databases: writers back in, replication objects and roles gone */
     bool target_exists = false;
     rc = cluster ? pgl_cluster_target_exists(ctx, res, &target_exists) : delete_target(ctx, res, &target_exists);

@@ -23,7 +23,7 @@
  *                  target → the identifier): the cluster and reader
  *                  endpoints of the identifier follow it; then an RDS
  *                  Proxy whose target is the cluster is switched to the
- *                  encrypted cluster (cluster_proxy.c);
+ *                  encrypted cluster (shared/awsclusterproxy.c);
  *  replicas        the members take their names: the source's move to
  *                  fc-…-<member>-retired, the target's drop -target;
  *  cleanup         tags (encrypted, retired-source), deletion protection,
@@ -292,7 +292,8 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
         return STEP_FAIL;
     }
     /* RDS Proxies with the cluster as their target: switched by the cutover after the renames */
-    step_rc rc = pgl_cluster_proxy_learn(ctx, res, step_ctx_instance(ctx));
+    step_rc rc = awscluster_proxy_learn(ctx, res, step_ctx_instance(ctx), pgl_cfield(ctx, "proxy_name"),
+                                        !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy"));
     if (rc != STEP_OK) return rc;
     rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
     /* the target is restored on fleetcrypt's copy too: its volume holds the
@@ -503,7 +504,8 @@ step_rc pgl_cluster_switch(step_ctx *ctx, step_result *res, const char *orig, co
         (rc = await_cluster(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
         return rc;
     /* 3. an RDS Proxy in front of the cluster: from the retired source to the encrypted cluster */
-    if ((rc = pgl_cluster_proxy_switch(ctx, res, orig, ret, deadline)) != STEP_OK) return rc;
+    if ((rc = awscluster_proxy_switch(ctx, res, orig, ret, *pgl_cfield(ctx, "proxy_name") != 0, deadline)) != STEP_OK)
+        return rc;
     step_ctx_set_fact(ctx, "target_id", orig);
     step_ctx_set_fact(ctx, "retired_id", ret);
     return STEP_OK;

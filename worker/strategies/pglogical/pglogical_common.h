@@ -245,16 +245,6 @@ step_rc pgl_cluster_roll_back(step_ctx *ctx, step_result *res);
 step_rc pgl_cluster_target_exists(step_ctx *ctx, step_result *res, bool *exists);
 step_rc pgl_cluster_delete_target(step_ctx *ctx, step_result *res);
 step_rc pgl_cluster_delete_snapshot(step_ctx *ctx, step_result *res);
-/* RDS Proxies in front of the cluster (cluster_proxy.c; fact proxy_names).
- * learn: preflight records every proxy whose target group has cluster id
- * (or checks the campaign's proxy_name). switch: after both renames, each
- * proxy from the retired source ret to the encrypted cluster under orig,
- * awaited until its writer target is AVAILABLE (bounded by deadline; WAIT
- * past it). roll_back: abort puts the source back on a proxy that lost it. */
-step_rc pgl_cluster_proxy_learn(step_ctx *ctx, step_result *res, const char *id);
-step_rc pgl_cluster_proxy_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret,
-                                 int64_t deadline);
-step_rc pgl_cluster_proxy_roll_back(step_ctx *ctx, step_result *res);
 /* --allow-reboot's copy of the cluster parameter group undone: cluster id
  * (and id2 unless NULL) back on the source's own group, the copy deleted. */
 step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *id, const char *id2);

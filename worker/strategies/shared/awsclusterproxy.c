@@ -1,46 +1,59 @@
-/* cluster_proxy — pg-logical's RDS Proxies in front of an Aurora cluster
+/* awsclusterproxy — the RDS Proxies in front of an Aurora cluster source
  * (a proxy whose target group has the cluster: TRACKED_CLUSTER in
  * DescribeDBProxyTargets, its members RDS_INSTANCE targets carrying
- * TrackedClusterId). docs/clusters.md, *RDS Proxy in front of a cluster*.
+ * TrackedClusterId), shared by the strategies that move a cluster to a new
+ * one under its identifier (declared in awscluster.h; docs/clusters.md,
+ * *RDS Proxy in front of a cluster*).
  *
- * A cluster behind a proxy is cut over by the cluster renames AND the
- * proxy: clients of the cluster and reader endpoints follow the identifier
- * (the rename), clients of the proxy follow the proxy's target group (the
- * switch). The proxy is switched only after both renames are done: the
- * source cluster (now fc-…-retired) is deregistered and the encrypted
- * cluster, now under the identifier, registered
- * (DeregisterDBProxyTargets/RegisterDBProxyTargets --db-cluster-identifiers;
- * a target group holds one cluster), then awaited until its writer target is
- * AVAILABLE. The proxy's own endpoint never changes. Nothing here happens
- * before the renames, so an abort (which is refused once the identifier
- * names the encrypted cluster) finds every proxy on the source; it still
- * puts the source back on a proxy that has lost it (pgl_cluster_proxy_roll_back).
+ * The strategy's renames move the cluster and reader endpoints; the proxy
+ * is switched after them: the old cluster (the retired source, under
+ * fc-…-retired) is deregistered and the new one, now under the identifier,
+ * registered (DeregisterDBProxyTargets/RegisterDBProxyTargets
+ * --db-cluster-identifiers; a target group holds one cluster), then awaited
+ * until its writer target is AVAILABLE. The proxy's own endpoint never
+ * changes. pg-logical switches inside its cutover (writers blocked);
+ * offline once the restored cluster is configured.
  *
- * Both orders of the world are covered whatever a proxy does with a
- * registered cluster across a rename (not documented for AWS; the emulator
- * keeps the registration on the cluster resource): a registration that
- * follows the resource shows the retired name and is switched; one that
- * follows the name already shows the identifier, now the encrypted cluster.
+ * Both behaviours of a registration across a rename are covered (not
+ * documented for AWS; the emulator keeps it on the cluster resource): one
+ * that follows the resource shows the retired name and is switched; one
+ * that follows the name already shows the identifier, now the new cluster.
  *
- * Facts: proxy_names (the proxies, one per line; learnt at preflight, or the
- * campaign's proxy_name), proxy_skipped (a proxy changed by someone else
- * during the campaign: left alone). Idempotent, resumable by observation
- * (the proxy's targets), the lease checked before every call that changes
- * a proxy; a worker killed between the deregistration and the registration
- * (test crash point cutover.proxy_deregistered) leaves a proxy without a
- * target, which the next holder registers. */
-#include "pglogical.h"
-#include "pglogical_common.h"
+ * Facts: proxy_names (the proxies, one per line; learnt at preflight, or
+ * the campaign's proxy_name), proxy_skipped (a proxy deleted or pointed
+ * elsewhere by someone else during the campaign: left alone). Idempotent,
+ * resumable by observation (the proxy's targets), the lease checked before
+ * every call that changes a proxy; a worker killed between the
+ * deregistration and the registration (test crash point
+ * cutover.proxy_deregistered) leaves a proxy without a target, which the
+ * next holder registers. */
+#include "awscluster.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "awsstep.h"
 #include "dbuf.h"
 #include "log.h"
 #include "util.h"
 
-#define PX_MAX 8
+#define PX_MAX AWSCLUSTER_MAX_PROXIES
+
+static step_rc say(step_result *res, step_rc rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static step_rc say(step_result *res, step_rc rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static const char *fact(step_ctx *ctx, const char *name)
+{
+    const char *v = step_ctx_fact(ctx, name);
+    return v ? v : "";
+}
 
 typedef char px_name[64];
 
@@ -113,8 +126,7 @@ static step_rc proxies_of(step_result *res, aws_client *c, const char *id, px_na
         rc = view(res, c, pl->v[k].name, id, "", &v);
         if (rc != STEP_OK || v.gone || !v.has_cur) continue;
         if (*n == PX_MAX) {
-            PGL_REASON(res, "more than %d RDS Proxies have cluster %s as their target", PX_MAX, id);
-            rc = STEP_FAIL;
+            rc = say(res, STEP_FAIL, "more than %d RDS Proxies have cluster %s as their target", PX_MAX, id);
         } else {
             fc_strlcpy(px[(*n)++], pl->v[k].name, sizeof px[0]);
         }
@@ -123,35 +135,30 @@ static step_rc proxies_of(step_result *res, aws_client *c, const char *id, px_na
     return rc;
 }
 
-step_rc pgl_cluster_proxy_learn(step_ctx *ctx, step_result *res, const char *id)
+step_rc awscluster_proxy_learn(step_ctx *ctx, step_result *res, const char *id, const char *named, bool required)
 {
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     px_name found[PX_MAX], given[PX_MAX];
     int nf = 0;
     step_rc rc = proxies_of(res, c, id, found, &nf);
     if (rc != STEP_OK) return rc;
-    int ng = split_names(pgl_cfield(ctx, "proxy_name"), given, PX_MAX);
+    int ng = split_names(named ? named : "", given, PX_MAX);
     for (int g = 0; g < ng; g++) {
         bool in = false;
         for (int f = 0; f < nf; f++) in = in || !strcmp(given[g], found[f]);
-        if (!in) {
-            PGL_REASON(res, "proxy_name: RDS Proxy %s does not have cluster %s as its target", given[g], id);
-            return STEP_FAIL;
-        }
+        if (!in) return say(res, STEP_FAIL, "proxy_name: RDS Proxy %s does not have cluster %s as its target", given[g], id);
     }
     px_name *use = ng ? given : found;
     int n = ng ? ng : nf;
-    if (!n && !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy")) {
-        PGL_REASON(res, "--cutover-method proxy: no RDS Proxy has cluster %s as its target (a cluster is cut over "
-                        "by its rename; a proxy in front of it is switched as well)", id);
-        return STEP_FAIL;
-    }
+    if (!n && required)
+        return say(res, STEP_FAIL, "--cutover-method proxy: no RDS Proxy has cluster %s as its target (a cluster is "
+                   "cut over by its rename; a proxy in front of it is switched as well)", id);
     dbuf b;
     dbuf_init(&b, 1024);
     for (int k = 0; k < n; k++) dbuf_printf(&b, "%s%s", k ? "\n" : "", use[k]);
     step_ctx_set_fact(ctx, "proxy_names", b.data ? b.data : "");
-    if (n) log_info("cluster is behind RDS Proxy: the cutover switches it after the renames", "cluster=%s proxies=%s",
+    if (n) log_info("cluster is behind RDS Proxy: switched to the new cluster after the renames", "cluster=%s proxies=%s",
                     id, b.data);
     dbuf_free(&b);
     return STEP_OK;
@@ -179,7 +186,7 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, const 
             return STEP_OK;
         }
         if (v.has_cur && v.cur_ok && !v.has_old) return STEP_OK;
-        if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
         aws_error e;
         if (v.has_old) {
             aws_error_clear(&e);
@@ -190,7 +197,7 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, const 
             fc_crashpoint("cutover.proxy_deregistered");
         }
         if (!v.has_cur) {
-            if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+            if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
             aws_error_clear(&e);
             if (!rds_register_db_proxy_cluster(c, px, NULL, cur, &e)) {
                 if (strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0 && !rds_err_invalid_state(&e))
@@ -202,23 +209,22 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, const 
         }
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 5000;
-            PGL_REASON(res, "waiting for RDS Proxy %s to have cluster %s's writer AVAILABLE", px, cur);
-            return STEP_WAIT;
+            return say(res, STEP_WAIT, "waiting for RDS Proxy %s to have cluster %s's writer AVAILABLE", px, cur);
         }
         fc_sleep_ms(pause);
         pause = pause * 3 / 2 > 3000 ? 3000 : pause * 3 / 2;
     }
 }
 
-/* The recorded proxies, and (unless the campaign names them in proxy_name)
+/* The recorded proxies, and (unless the campaign named them)
  * any proxy that has the retired source now (one registered with the
  * cluster after preflight, whose registration followed the cluster across
  * the rename): fact proxy_names updated. */
-static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c, const char *ret, px_name *px,
-                                 int *n)
+static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c, const char *ret, bool named,
+                                 px_name *px, int *n)
 {
-    *n = split_names(pgl_fact(ctx, "proxy_names"), px, PX_MAX);
-    if (*pgl_cfield(ctx, "proxy_name")) return STEP_OK; /* the operator named the proxies to switch */
+    *n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
+    if (named) return STEP_OK; /* the operator named the proxies to switch */
     px_name late[PX_MAX];
     int nl = 0;
     step_rc rc = proxies_of(res, c, ret, late, &nl);
@@ -242,42 +248,39 @@ static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c,
     return STEP_OK;
 }
 
-step_rc pgl_cluster_proxy_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, int64_t deadline)
+step_rc awscluster_proxy_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, bool named,
+                                int64_t deadline)
 {
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    if (!c) return NO_CLIENT(res);
     px_name px[PX_MAX];
     int n = 0;
-    step_rc prc = proxies_to_switch(ctx, res, c, ret, px, &n);
+    step_rc prc = proxies_to_switch(ctx, res, c, ret, named, px, &n);
     if (prc != STEP_OK) return prc;
     if (!n) return STEP_OK;
     for (int k = 0; k < n; k++) {
         step_rc rc = move_proxy(ctx, res, c, px[k], orig, ret, deadline);
         if (rc != STEP_OK) return rc;
     }
-    log_info("cutover: every RDS Proxy in front of the cluster reaches the encrypted cluster", "cluster=%s proxies=%d",
-             orig, n);
+    log_info("every RDS Proxy in front of the cluster reaches the new cluster", "cluster=%s proxies=%d", orig, n);
     res->reason[0] = 0;
     return STEP_OK;
 }
 
-step_rc pgl_cluster_proxy_roll_back(step_ctx *ctx, step_result *res)
+step_rc awscluster_proxy_roll_back(step_ctx *ctx, step_result *res, const char *id, const char *tid)
 {
     px_name px[PX_MAX];
-    int n = split_names(pgl_fact(ctx, "proxy_names"), px, PX_MAX);
+    int n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
     if (!n) return STEP_OK;
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
-    const char *id = step_ctx_instance(ctx);
-    char tid[64];
-    awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+    if (!c) return NO_CLIENT(res);
     for (int k = 0; k < n; k++) {
         px_view v;
         step_rc rc = view(res, c, px[k], id, tid, &v);
         if (rc != STEP_OK) return rc;
         if (v.gone || (v.has_cur && !v.has_old)) continue; /* the proxy has the source: nothing was changed */
         if (v.other[0] && !v.has_old && !v.has_cur) continue;
-        if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
         aws_error e;
         if (v.has_old) {
             aws_error_clear(&e);
@@ -291,8 +294,8 @@ step_rc pgl_cluster_proxy_roll_back(step_ctx *ctx, step_result *res)
                 strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0) {
                 if (rds_err_invalid_state(&e)) {
                     res->wait_ms = 2000;
-                    PGL_REASON(res, "abort: cluster %s busy; registering it with RDS Proxy %s next", id, px[k]);
-                    return STEP_WAIT;
+                    return say(res, STEP_WAIT, "abort: cluster %s busy; registering it with RDS Proxy %s next", id,
+                               px[k]);
                 }
                 return awsstep_fail(res, &e, "RegisterDBProxyTargets (abort)");
             }
