@@ -18,8 +18,8 @@ Proxy in front of a cluster*.
 - offline on a cluster behind a proxy: the dry run says the proxy is
   switched; done, the proxy on the encrypted cluster with the rows.
 
-The killed and abort scenarios are marked slow (tests/run --all): about 75 s
-each. Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
+The killed, abort and offline scenarios are marked slow (tests/run --all):
+about 60 s each. Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
 the registration, the renames and their DNS lag take modelled time)."""
 import os
 
@@ -211,6 +211,7 @@ def test_pglogical_cluster_proxy_abort_before_switch(stack, awssim, world):
     assert sim.cli("rds", "describe-db-proxy-targets", "--db-proxy-name", name)["Targets"] == []
 
 
+@pytest.mark.slow
 def test_offline_cluster_proxy(stack, awssim, world):
     """offline: the proxy is down with the cluster for the whole run and
     reaches the encrypted cluster once the restored cluster is configured."""
