@@ -527,6 +527,33 @@ static bool cluster_param_ok(aws_client *c, const strategy_def *sd, const sub_op
     return true;
 }
 
+/* The RDS Proxies whose target group has cluster id (TRACKED_CLUSTER) as
+ * "a, b" in out ("" for none); false with the reason in out when AWS could
+ * not say. */
+static bool cluster_proxies(aws_client *c, const char *id, char *out, size_t cap)
+{
+    out[0] = 0;
+    rds_proxy_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_proxies(c, NULL, &pl, &e)) {
+        snprintf(out, cap, "DescribeDBProxies: %.200s", e.message[0] ? e.message : e.code);
+        return false;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < pl->n; k++) {
+        rds_proxy_target_list *tl = NULL;
+        aws_error_clear(&e);
+        if (!rds_describe_db_proxy_targets(c, pl->v[k].name, NULL, &tl, &e)) continue; /* deleted meanwhile */
+        for (size_t t = 0; t < tl->n; t++)
+            if (!strcmp(tl->v[t].type, "TRACKED_CLUSTER") && !strcmp(tl->v[t].rds_resource_id, id) && n < cap)
+                n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", pl->v[k].name);
+        rds_proxy_target_list_free(tl);
+    }
+    rds_proxy_list_free(pl);
+    return true;
+}
+
 static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const sub_opts *o, const fleet_view *f,
                                    const rds_cluster *cl, const char *key_arn, char *v, size_t cap)
 {
@@ -565,7 +592,18 @@ static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const 
     if (n < cap)
         n += (size_t)snprintf(v + n, cap - n, "; cluster parameter group %s; from key %s); %s", cl->param_group,
                               cl->storage_encrypted ? key : "none", sd->dry_run_note);
-    if (note[0] && n < cap) snprintf(v + n, cap - n, "; %s", note);
+    if (note[0] && n < cap) n += (size_t)snprintf(v + n, cap - n, "; %s", note);
+    /* an RDS Proxy in front of the cluster: how the strategy moves it */
+    char px[300];
+    if (!cluster_proxies(c, cl->identifier, px, sizeof px)) {
+        if (n < cap) snprintf(v + n, cap - n, "; RDS Proxies in front of it not checked (%s)", px);
+    } else if (px[0] && n < cap) {
+        if (sd->proxy_cluster_note)
+            snprintf(v + n, cap - n, "; behind RDS Proxy %s: %s", px, sd->proxy_cluster_note);
+        else
+            snprintf(v + n, cap - n, "; behind RDS Proxy %s: %s does not switch proxies (switch the proxy's target "
+                     "to the encrypted cluster after the campaign)", px, o->strategy);
+    }
     return "ok";
 }
 
@@ -581,7 +619,7 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
         const rds_instance *in = NULL;
         for (size_t j = 0; j < all->n; j++)
             if (!strcmp(all->v[j].identifier, o->ids[k])) in = &all->v[j];
-        char verdict[1024];
+        char verdict[2048];
         const char *kind = "ok";
         const rds_cluster *cl = in ? NULL : fleet_cluster(fv, o->ids[k]);
         if (cl) {

@@ -211,7 +211,8 @@ void rds_proxy_list_free(rds_proxy_list *l);
 typedef struct rds_proxy_target {
     char target_arn[512];
     char endpoint[256];
-    char rds_resource_id[64];   /* the instance identifier for RDS_INSTANCE targets */
+    char rds_resource_id[64];   /* the instance identifier for RDS_INSTANCE targets, the cluster's for TRACKED_CLUSTER */
+    char tracked_cluster_id[64]; /* the cluster a TRACKED_CLUSTER target and its members' targets belong to */
     int port;
     char type[32];              /* RDS_INSTANCE, RDS_SERVERLESS_ENDPOINT, TRACKED_CLUSTER */
     char role[32];
@@ -663,5 +664,12 @@ bool rds_deregister_db_proxy_targets(aws_client *c, const char *proxy, const cha
                                      const char *const *instance_ids, size_t n, aws_error *err);
 bool rds_describe_db_proxy_targets(aws_client *c, const char *proxy, const char *target_group,
                                    rds_proxy_target_list **out, aws_error *err);
+/* An Aurora cluster as the target group's target (DBClusterIdentifiers:
+ * DescribeDBProxyTargets then lists it as TRACKED_CLUSTER and each member
+ * as RDS_INSTANCE with tracked_cluster_id). target_group NULL = "default". */
+bool rds_register_db_proxy_cluster(aws_client *c, const char *proxy, const char *target_group,
+                                   const char *cluster_id, aws_error *err);
+bool rds_deregister_db_proxy_cluster(aws_client *c, const char *proxy, const char *target_group,
+                                     const char *cluster_id, aws_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* rds_proxies — typed RDS Proxy calls: create, describe, register and
- * deregister targets, describe targets; see rds.h. */
+ * deregister targets (instances, or an Aurora cluster), describe targets;
+ * see rds.h. */
 #include "rds.h"
 
 #include <stddef.h>
@@ -100,6 +101,7 @@ static bool parse_targets(const aws_xml_node *list, rds_proxy_target_list *l)
         aws_xml_text(n, "TargetArn", d->target_arn, sizeof(d->target_arn));
         aws_xml_text(n, "Endpoint", d->endpoint, sizeof(d->endpoint));
         aws_xml_text(n, "RdsResourceId", d->rds_resource_id, sizeof(d->rds_resource_id));
+        aws_xml_text(n, "TrackedClusterId", d->tracked_cluster_id, sizeof(d->tracked_cluster_id));
         if (aws_xml_int64(n, "Port", &v)) d->port = (int)v;
         aws_xml_text(n, "Type", d->type, sizeof(d->type));
         aws_xml_text(n, "Role", d->role, sizeof(d->role));
@@ -153,6 +155,31 @@ bool rds_deregister_db_proxy_targets(aws_client *c, const char *proxy, const cha
 {
     aws_query q;
     proxy_target_query(&q, "DeregisterDBProxyTargets", proxy, target_group, instance_ids, n);
+    return rds_call_one(c, "DeregisterDBProxyTargets", &q, NULL, NULL, 0, NULL, NULL, err);
+}
+
+static void proxy_cluster_query(aws_query *q, const char *action, const char *proxy, const char *tg,
+                                const char *cluster_id)
+{
+    aws_query_init(q, action, RDS_VERSION);
+    aws_query_add(q, "DBProxyName", proxy);
+    aws_query_add(q, "TargetGroupName", tg ? tg : "default");
+    aws_query_add(q, "DBClusterIdentifiers.member.1", cluster_id);
+}
+
+bool rds_register_db_proxy_cluster(aws_client *c, const char *proxy, const char *target_group,
+                                   const char *cluster_id, aws_error *err)
+{
+    aws_query q;
+    proxy_cluster_query(&q, "RegisterDBProxyTargets", proxy, target_group, cluster_id);
+    return rds_call_one(c, "RegisterDBProxyTargets", &q, NULL, NULL, 0, NULL, NULL, err);
+}
+
+bool rds_deregister_db_proxy_cluster(aws_client *c, const char *proxy, const char *target_group,
+                                     const char *cluster_id, aws_error *err)
+{
+    aws_query q;
+    proxy_cluster_query(&q, "DeregisterDBProxyTargets", proxy, target_group, cluster_id);
     return rds_call_one(c, "DeregisterDBProxyTargets", &q, NULL, NULL, 0, NULL, NULL, err);
 }
 

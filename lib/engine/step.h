@@ -133,6 +133,11 @@ typedef struct strategy_def {
      * and hint; NULL: a source without it fails. For an Aurora cluster
      * source required_param is read in its *cluster* parameter group. */
     const char *reboot_option;
+    /* dry run: appended to an Aurora cluster's verdict when an RDS Proxy has
+     * the cluster as its target (TRACKED_CLUSTER), after the proxies' names:
+     * how the strategy's cutover moves the proxy. NULL: the strategy does not
+     * switch proxies, and the verdict says so. */
+    const char *proxy_cluster_note;
 } strategy_def;
 
 /* The worker's half of a strategy: its step functions, bound to the

@@ -200,6 +200,26 @@ def test_cluster_calls(awssim, world):
     back = wait_for(env, "describe_db_cluster", "orders", "available")
     assert back["resource_id"] == c["resource_id"] and back["port"] == orders_port and back["writer"] == "orders-0"
 
+    # ---- an RDS Proxy with the cluster as its target (pg-logical's proxy switch: docs/clusters.md)
+    sim.cli("rds", "create-db-proxy", "--db-proxy-name", "orders-px", "--engine-family", "POSTGRESQL",
+            "--auth", "AuthScheme=SECRETS,SecretArn=arn:aws:secretsmanager:us-east-1:000000000000:secret:x",
+            "--role-arn", "arn:aws:iam::000000000000:role/proxy", "--vpc-subnet-ids", "subnet-1", "subnet-2")
+    wait_until(lambda: sim.cli("rds", "describe-db-proxies", "--db-proxy-name", "orders-px")["DBProxies"][0]
+               ["Status"] == "available", 60, 0.1, "proxy")
+    ok(call(env, "register_db_proxy_cluster", "name=orders-px", "cluster_id=orders"))
+
+    def px_targets():
+        return {(t["type"], t["rds_resource_id"], t["tracked_cluster_id"], t["role"], t["health_state"])
+                for t in ok(call(env, "describe_db_proxy_targets", "name=orders-px"))["targets"]}
+    wait_until(lambda: ("RDS_INSTANCE", "orders-0", "orders", "READ_WRITE", "AVAILABLE") in px_targets(), 60, 0.1,
+               "the cluster's writer registered")
+    assert ("TRACKED_CLUSTER", "orders", "orders", "", "") in px_targets(), px_targets()
+    assert err(call(env, "register_db_proxy_cluster", "name=orders-px", "cluster_id=legacy"))["code"] == \
+        "DBProxyTargetAlreadyRegisteredFault"
+    ok(call(env, "deregister_db_proxy_cluster", "name=orders-px", "cluster_id=orders"))
+    assert px_targets() == set()
+    sim.cli("rds", "delete-db-proxy", "--db-proxy-name", "orders-px")
+
     # ---- modify: retention and parameter group; a rename without ApplyImmediately waits
     m = ok(call(env, "modify_db_cluster", "id=orders-enc", "backup_retention=5", "apply_immediately=true"))
     assert m["backup_retention"] == 5

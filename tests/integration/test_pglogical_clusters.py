@@ -528,39 +528,3 @@ def test_pglogical_cluster_owned_key_restore_refused(stack, awssim, world):
     assert csql(port, "SELECT count(*) FROM t") == "50"
     assert [x for x in csql(port, FC_OBJECTS).split("\n") if x] == []
     assert fleetcrypt_aws_leftovers(rds, camp, []) == []
-
-
-def test_pglogical_cluster_behind_a_proxy_fails(stack, awssim, world):
-    """An RDS Proxy whose target is the cluster: the rename cutover would
-    leave the proxy on the cluster resource it registered — the retired
-    source after the rename (as the emulator models it; not documented for
-    AWS) — and the proxy cutover is not built for clusters: preflight fails
-    naming the proxy, and nothing is changed."""
-    sim = awssim
-    rds = sim.client("rds")
-    sim.admin("POST", "/config", {"time_scale": 0})
-    logical_cluster_group(sim)
-    ident, camp = "pgc-px", "pgcpx"
-    meta = {"Key": "fleetcrypt-sim:metadata-only", "Value": "true"}
-    rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername=MASTER,
-                          MasterUserPassword=PASSWORD, DBClusterParameterGroupName=CPG, Tags=[OLD, meta])
-    wait_until(lambda: cluster(rds, ident)["Status"] == "available", 60, 0.1, f"cluster {ident}")
-    rds.create_db_instance(DBInstanceIdentifier=f"{ident}-0", DBClusterIdentifier=ident, Engine="aurora-postgresql",
-                           DBInstanceClass="db.r6g.large", Tags=[meta])
-    sim.wait_instance(f"{ident}-0", timeout=60, rds=rds)
-    rds.create_db_proxy(DBProxyName="pgc-px-proxy", EngineFamily="POSTGRESQL",
-                        Auth=[{"AuthScheme": "SECRETS", "SecretArn": "arn:aws:secretsmanager:us-east-1:000000000000:secret:x"}],
-                        RoleArn="arn:aws:iam::000000000000:role/proxy", VpcSubnetIds=["subnet-1", "subnet-2"])
-    wait_until(lambda: rds.describe_db_proxies(DBProxyName="pgc-px-proxy")["DBProxies"][0]["Status"] == "available",
-               60, 0.1, "proxy")
-    rds.register_db_proxy_targets(DBProxyName="pgc-px-proxy", DBClusterIdentifiers=[ident])
-    types = sorted((t["Type"], t["RdsResourceId"]) for t in
-                   rds.describe_db_proxy_targets(DBProxyName="pgc-px-proxy")["Targets"])
-    assert types == [("RDS_INSTANCE", f"{ident}-0"), ("TRACKED_CLUSTER", ident)], types
-    key = stack.make_key()["Arn"]
-    stack.start()
-    submit(stack, camp, key, [ident], world)
-    row = wait_terminal(stack, camp, timeout=300)["instances"][0]
-    assert row["state"] == "failed" and "pgc-px-proxy" in (row.get("error") or ""), row
-    assert cluster(rds, ident)["DBClusterIdentifier"] == ident
-    assert fleetcrypt_aws_leftovers(rds, camp, []) == []

@@ -221,11 +221,11 @@ static json_t *j_targets(const rds_proxy_target_list *l)
     json_t *a = json_array();
     for (size_t i = 0; l && i < l->n; i++) {
         const rds_proxy_target *t = &l->v[i];
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s}", "target_arn",
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "target_arn",
                                            t->target_arn, "endpoint", t->endpoint,
                                            "rds_resource_id", t->rds_resource_id, "port", t->port,
                                            "type", t->type, "role", t->role, "health_state",
-                                           t->health_state));
+                                           t->health_state, "tracked_cluster_id", t->tracked_cluster_id));
     }
     return a;
 }
@@ -836,6 +836,20 @@ static bool a_deregister_db_proxy_targets(aws_client *c, json_t **res, aws_error
     return ok;
 }
 
+static bool a_register_db_proxy_cluster(aws_client *c, json_t **res, aws_error *err)
+{
+    bool ok = rds_register_db_proxy_cluster(c, arg("name"), arg("target_group"), arg("cluster_id"), err);
+    if (ok) *res = json_object();
+    return ok;
+}
+
+static bool a_deregister_db_proxy_cluster(aws_client *c, json_t **res, aws_error *err)
+{
+    bool ok = rds_deregister_db_proxy_cluster(c, arg("name"), arg("target_group"), arg("cluster_id"), err);
+    if (ok) *res = json_object();
+    return ok;
+}
+
 static bool a_describe_db_proxy_targets(aws_client *c, json_t **res, aws_error *err)
 {
     rds_proxy_target_list *l = NULL;
@@ -997,6 +1011,8 @@ static const struct {
     {"register_db_proxy_targets", a_register_db_proxy_targets},
     {"deregister_db_proxy_targets", a_deregister_db_proxy_targets},
     {"describe_db_proxy_targets", a_describe_db_proxy_targets},
+    {"register_db_proxy_cluster", a_register_db_proxy_cluster},
+    {"deregister_db_proxy_cluster", a_deregister_db_proxy_cluster},
     {"kms_describe_key", a_kms_describe_key},
     {"kms_create_key", a_kms_create_key},
     {"kms_create_alias", a_kms_create_alias},

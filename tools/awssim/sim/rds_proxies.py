@@ -106,18 +106,36 @@ def _target_group(p):
     return tg
 
 
+def _health(t, server_up):
+    """TargetHealth of an instance target: REGISTERING until the registration
+    is done, then AVAILABLE while its server runs, UNAVAILABLE (UNREACHABLE)
+    while it does not (stopped, rebooting)."""
+    if t["state"] == "REGISTERING":
+        return {"State": "REGISTERING", "Description": "Target is being registered"}
+    if t["state"] == "AVAILABLE" and server_up:
+        return {"State": "AVAILABLE"}
+    return {"State": "UNAVAILABLE", "Reason": "UNREACHABLE", "Description": "Target unavailable"}
+
+
+def _up(inst):
+    return bool(inst and inst.get("pg") and inst["pg"].get("up") and inst["status"] not in ("stopping", "stopped"))
+
+
 def _render_cluster_target(ctx, st, px, t):
-    """A cluster target: TRACKED_CLUSTER, then each member as RDS_INSTANCE
-    (READ_WRITE for the writer, READ_ONLY for readers)."""
+    """A cluster target as AWS lists it: TRACKED_CLUSTER (the cluster
+    endpoint, TrackedClusterId, no TargetHealth), then each member as
+    RDS_INSTANCE with TrackedClusterId (READ_WRITE for the writer, READ_ONLY
+    for readers) and its own TargetHealth."""
     c = cluster_by_rid(st, t["rid"])
     cid = c["id"] if c else t.get("id")
-    health = {"State": t["state"]}
-    out = [{"TargetArn": arn(st, "cluster", cid), "RdsResourceId": cid, "Type": "TRACKED_CLUSTER",
-            "TargetHealth": dict(health)}]
+    out = [{"TargetArn": arn(st, "cluster", cid), "RdsResourceId": cid, "TrackedClusterId": cid,
+            "Type": "TRACKED_CLUSTER", "Endpoint": "127.0.0.1",
+            "Port": ctx.world.endpoint_port(st, cid, "cluster")}]
     for i in (members_of(st, c) if c else []):
-        d = {"TargetArn": arn(st, "db", i["id"]), "RdsResourceId": i["id"], "Type": "RDS_INSTANCE",
-             "Role": "READ_WRITE" if i["resource_id"] == c.get("writer") else "READ_ONLY",
-             "Endpoint": "127.0.0.1", "Port": ctx.world.endpoint_port(st, i["id"]), "TargetHealth": dict(health)}
+        d = {"TargetArn": arn(st, "db", i["id"]), "RdsResourceId": i["id"], "TrackedClusterId": cid,
+             "Type": "RDS_INSTANCE", "Role": "READ_WRITE" if i["resource_id"] == c.get("writer") else "READ_ONLY",
+             "Endpoint": "127.0.0.1", "Port": ctx.world.endpoint_port(st, i["id"]),
+             "TargetHealth": _health(t, _up(i))}
         out.append(d)
     return out
 
@@ -203,8 +221,10 @@ def DeregisterDBProxyTargets(ctx, p):
         _target_group(p)
         for cid in p.get("DBClusterIdentifiers") or []:
             cid = ref_id(cid, "cluster")
+            # the cluster the registration holds, by its name now (a renamed cluster answers to
+            # its new name only; the name it had at registration only once it is gone)
             t = next((t for t in px["targets"] if t.get("kind") == "cluster" and
-                      (t.get("id") == cid or (cluster_by_rid(st, t["rid"]) or {}).get("id") == cid)), None)
+                      (cluster_by_rid(st, t["rid"]) or {"id": t.get("id")})["id"] == cid), None)
             if not t:
                 raise AwsError("DBProxyTargetNotFoundFault", f"DB cluster {cid} is not registered with {px['name']}.")
             px["targets"].remove(t)

@@ -58,6 +58,7 @@ def sync_cluster(world, store, cluster):
         rep = world.reader_endpoint(store, cluster["id"])
     ep.set_target(w_port)
     rep.set_target(r_port)
+    sync_proxies(world, store)   # a proxy with the cluster as its target follows its writer
 
 
 def sync_proxies(world, store):

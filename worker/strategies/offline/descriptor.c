@@ -43,4 +43,6 @@ const strategy_def fc_strategy_offline = {
     .required_param = NULL,
     .required_value = NULL,
     .rekey_option = "rekey",
+    .proxy_cluster_note = "after the restore the proxy's target is switched to the encrypted cluster (same proxy "
+                          "endpoint for clients; down with the cluster for the whole run)",
 };

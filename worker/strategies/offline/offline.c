@@ -64,7 +64,13 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
         bool crenamed = false;
         int isc = awscluster_probe(ctx, res, c, id, &crenamed, &crc);
         if (isc < 0) return crc;
-        if (isc > 0) return awscluster_preflight(ctx, res, crenamed, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
+        if (isc > 0) {
+            step_rc prc = awscluster_preflight(ctx, res, crenamed, step_ctx_opt_bool(ctx, "rekey"), "rekey",
+                                               "aurora-postgresql");
+            /* the RDS Proxies in front of it, switched once the restored cluster is configured */
+            if (prc == STEP_OK && !crenamed) prc = awscluster_proxy_learn(ctx, res, id, "", false);
+            return prc;
+        }
         /* resumed after the source was already renamed by us */
         char ret[64];
         retired_name(ctx, ret, sizeof ret);
@@ -324,11 +330,19 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     return awsstep_start_restore(ctx, res, id, eid, fact_int(ctx, "deletion_protection", RDS_UNSET), true);
 }
 
-/* ---- configure-target: what a restore cannot take (backup retention) ---- */
+/* ---- configure-target: what a restore cannot take (backup retention); a
+ * cluster's RDS Proxies switched to the encrypted cluster ---- */
 static step_rc s_configure_target(step_ctx *ctx, step_result *res)
 {
     const char *id = step_ctx_instance(ctx);
-    if (awscluster_is(ctx)) return awscluster_configure(ctx, res, id);
+    if (awscluster_is(ctx)) {
+        step_rc rc = awscluster_configure(ctx, res, id);
+        if (rc != STEP_OK) return rc;
+        /* an RDS Proxy in front of the cluster: from the retired source to the encrypted cluster */
+        char ret[64];
+        retired_name(ctx, ret, sizeof ret);
+        return awscluster_proxy_switch(ctx, res, id, ret, false, fc_mono_ms() + 60000);
+    }
     int want = fact_int(ctx, "backup_retention", -1), have = fact_int(ctx, "target_backup_retention", -1);
     step_cache_view v;
     if (step_ctx_fact(ctx, "configure_at"))

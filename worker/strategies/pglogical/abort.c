@@ -1,6 +1,7 @@
 /* abort — step `abort` of pg-logical (any step before the switch): undoes
  * exactly what fleetcrypt did, found by deterministic names and our tags —
- * a half-done rename is rolled back, writers are let back in,
+ * a half-done rename is rolled back (a cluster's proxies get the source
+ * back), writers are let back in,
  * subscriptions, slots, publications, the guard, fleetcrypt's schema and
  * roles are dropped, the target instance and the intermediate snapshots
  * fleetcrypt created are deleted — leaving the source writable. After the
@@ -283,7 +284,9 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     step_rc rc = STEP_OK;
     /* 0. past the switch: refuse */
     if (cluster) {
-        proxy = false; /* preflight refuses the proxy method for clusters */
+        /* a cluster's switch is its renames; its proxies are switched only
+         * after them (shared/awsclusterproxy.c): before that they still have the source */
+        proxy = false;
         if ((rc = pgl_cluster_switch_done(ctx, res, &switched)) != STEP_OK) return rc;
     } else if (proxy) {
         if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
@@ -305,6 +308,12 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     /* 1. a half-done rename goes back first: the source needs its name (and endpoint) */
     if (!proxy && (rc = cluster ? pgl_cluster_roll_back(ctx, res) : roll_back_rename(ctx, res)) != STEP_OK)
         return rc;
+    /* ... and a cluster's proxy that lost it gets the source back */
+    if (cluster) {
+        char tid[64];
+        awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
+        if ((rc = awscluster_proxy_roll_back(ctx, res, step_ctx_instance(ctx), tid)) != STEP_OK) return rc;
+    }
     /* 2. the databases: writers back in, replication objects and roles gone */
     bool target_exists = false;
     rc = cluster ? pgl_cluster_target_exists(ctx, res, &target_exists) : delete_target(ctx, res, &target_exists);

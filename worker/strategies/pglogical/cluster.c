@@ -21,13 +21,16 @@
  *                  checked against the slot's start and the writer's WAL;
  *  cutover         the swap is a cluster rename (source → fc-…-retired,
  *                  target → the identifier): the cluster and reader
- *                  endpoints of the identifier follow it;
+ *                  endpoints of the identifier follow it; then an RDS
+ *                  Proxy whose target is the cluster is switched to the
+ *                  encrypted cluster (shared/awsclusterproxy.c);
  *  replicas        the members take their names: the source's move to
  *                  fc-…-<member>-retired, the target's drop -target;
  *  cleanup         tags (encrypted, retired-source), deletion protection,
  *                  the cluster snapshot deleted, the retired cluster stopped;
- *  abort           a half-done swap renamed back, the target cluster and
- *                  its members deleted, the cluster snapshot deleted. */
+ *  abort           a half-done swap renamed back (and the source on its
+ *                  proxies), the target cluster and its members deleted,
+ *                  the cluster snapshot deleted. */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -282,54 +285,15 @@ step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *i
     return STEP_OK;
 }
 
-/* An RDS Proxy whose target is this cluster (TRACKED_CLUSTER): the rename
- * cutover would not move it to the encrypted cluster — a proxy registers the
- * cluster resource (the emulator keeps it on the renamed, retired source;
- * what AWS does across a cluster rename is not documented) — and switching
- * a proxy is not built for clusters: failed naming the proxy. */
-static step_rc refuse_cluster_proxy(step_ctx *ctx, step_result *res, const char *id)
-{
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return no_client(res);
-    rds_proxy_list *pl = NULL;
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_describe_db_proxies(c, NULL, &pl, &e)) return awsstep_fail(res, &e, "DescribeDBProxies");
-    step_rc rc = STEP_OK;
-    for (size_t k = 0; k < pl->n && rc == STEP_OK; k++) {
-        rds_proxy_target_list *tl = NULL;
-        aws_error_clear(&e);
-        if (!rds_describe_db_proxy_targets(c, pl->v[k].name, NULL, &tl, &e)) {
-            if (e.kind == AWS_ERR_NOT_FOUND) continue; /* deleted meanwhile */
-            rc = awsstep_fail(res, &e, "DescribeDBProxyTargets");
-            break;
-        }
-        for (size_t t = 0; t < tl->n; t++) {
-            if (strcmp(tl->v[t].type, "TRACKED_CLUSTER") || strcmp(tl->v[t].rds_resource_id, id)) continue;
-            PGL_REASON(res, "RDS Proxy %s has cluster %s as its target: the cluster rename of the cutover would "
-                            "not move the proxy to the encrypted cluster, and fleetcrypt does not switch proxies "
-                            "for clusters yet (deregister the cluster from the proxy, or leave this cluster out)",
-                       pl->v[k].name, id);
-            rc = STEP_FAIL;
-            break;
-        }
-        rds_proxy_target_list_free(tl);
-    }
-    rds_proxy_list_free(pl);
-    return rc;
-}
-
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
 {
     if (renamed) {
         PGL_REASON(res, "cluster found under fleetcrypt's retired name: a pg-logical preflight never renames");
         return STEP_FAIL;
     }
-    if (!strcmp(pgl_cfield(ctx, "cutover_method"), "proxy")) {
-        PGL_REASON(res, "--cutover-method proxy is not supported for clusters yet (the cutover renames the cluster)");
-        return STEP_FAIL;
-    }
-    step_rc rc = refuse_cluster_proxy(ctx, res, step_ctx_instance(ctx));
+    /* RDS Proxies with the cluster as their target: switched by the cutover after the renames */
+    step_rc rc = awscluster_proxy_learn(ctx, res, step_ctx_instance(ctx), pgl_cfield(ctx, "proxy_name"),
+                                        !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy"));
     if (rc != STEP_OK) return rc;
     rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
     /* the target is restored on fleetcrypt's copy too: its volume holds the
@@ -538,6 +502,9 @@ step_rc pgl_cluster_switch(step_ctx *ctx, step_result *res, const char *orig, co
         return rc;
     if (!*pgl_fact(ctx, "retired_port") &&
         (rc = await_cluster(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
+        return rc;
+    /* 3. an RDS Proxy in front of the cluster: from the retired source to the encrypted cluster */
+    if ((rc = awscluster_proxy_switch(ctx, res, orig, ret, *pgl_cfield(ctx, "proxy_name") != 0, deadline)) != STEP_OK)
         return rc;
     step_ctx_set_fact(ctx, "target_id", orig);
     step_ctx_set_fact(ctx, "retired_id", ret);

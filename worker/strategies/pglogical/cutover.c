@@ -14,7 +14,8 @@
  *      after it the source's endpoint name reaches the target;
  *   6. block the same roles on the target, switch (rename swap: source →
  *      fc-…-retired, target → original identifier — cluster renames for
- *      an Aurora cluster, cluster.c; or RDS Proxy target switch), pin a
+ *      an Aurora cluster, cluster.c, then the RDS Proxies whose target is
+ *      the cluster, shared/awsclusterproxy.c; or RDS Proxy target switch), pin a
  *      read-only snapshot on the target for verification, let writers in
  *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
@@ -902,8 +903,10 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     fc_strlcpy(c.orig, step_ctx_instance(ctx), sizeof c.orig);
     awsstep_name(ctx, PGL_SFX_RETIRED, c.ret, sizeof c.ret);
     awsstep_name(ctx, PGL_SFX_TARGET, c.tid, sizeof c.tid);
-    c.proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
     c.cluster = awscluster_is(ctx);
+    /* a cluster is always cut over by its renames; the RDS Proxies in front
+     * of it are switched after them (shared/awsclusterproxy.c), whatever the method */
+    c.proxy = !c.cluster && !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
     c.strict = !strcmp(pgl_cfield(ctx, "validate"), "strict");
     int64_t poll_s = 90;
     const char *ps = pgl_cfield(ctx, "switch_poll_s");
