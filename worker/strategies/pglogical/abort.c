@@ -15,6 +15,7 @@
 
 #include "awscluster.h"
 #include "awsstep.h"
+#include "initial_copy.h"
 #include "log.h"
 #include "util.h"
 
@@ -162,7 +163,8 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
         }
         res->reason[0] = 0;
     }
-    /* 3. the source: slots, publications, guard, schema; then the roles */
+    /* 3. the source: slots (the initial copy's table-sync ones too), publications, guard, schema; then the roles */
+    if (pgl_ic_on(ctx) && (rc = pgl_ic_drop_sync_slots(s)) != STEP_OK) return rc;
     for (int i = 0; i < s->ndbs; i++) {
         pgl_db_names nm;
         pgq *q = pgl_names_conn(s, s->dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);
