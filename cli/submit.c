@@ -527,6 +527,27 @@ static bool cluster_param_ok(aws_client *c, const strategy_def *sd, const sub_op
     return true;
 }
 
+/* pg-logical's --initial-copy for a cluster (docs/clusters.md, "When the
+ * snapshot cannot be restored"): what it will do, "" when nothing. */
+static void initial_copy_note(const strategy_def *sd, const sub_opts *o, bool owned, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!strategy_opt(sd, "initial-copy")) return;
+    json_t *jv = json_object_get(o->extra, "initial-copy");
+    const char *m = json_is_string(jv) ? json_string_value(jv) : "auto";
+    const char *cost = "reads the whole database; login roles other than the master user get no password";
+    if (!strcmp(m, "always"))
+        snprintf(out, cap, "--initial-copy always: a new cluster with the campaign key filled by logical "
+                 "replication with initial copy, no snapshot (%s)", cost);
+    else if (owned && !strcmp(m, "never"))
+        snprintf(out, cap, "if AWS refuses to restore its AWS-owned-key snapshot under the campaign key (not "
+                 "documented either way) the source fails (--initial-copy never)");
+    else if (owned)
+        snprintf(out, cap, "if AWS refuses to restore its AWS-owned-key snapshot under the campaign key (not "
+                 "documented either way), a new cluster with the campaign key is filled by logical replication "
+                 "with initial copy instead (--initial-copy auto; %s)", cost);
+}
+
 static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const sub_opts *o, const fleet_view *f,
                                    const rds_cluster *cl, const char *key_arn, char *v, size_t cap)
 {
@@ -565,6 +586,8 @@ static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const 
     if (n < cap)
         n += (size_t)snprintf(v + n, cap - n, "; cluster parameter group %s; from key %s); %s", cl->param_group,
                               cl->storage_encrypted ? key : "none", sd->dry_run_note);
+    if (note[0] && n < cap) n += (size_t)snprintf(v + n, cap - n, "; %s", note);
+    initial_copy_note(sd, o, owned, note, sizeof note);
     if (note[0] && n < cap) snprintf(v + n, cap - n, "; %s", note);
     return "ok";
 }
@@ -581,7 +604,7 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
         const rds_instance *in = NULL;
         for (size_t j = 0; j < all->n; j++)
             if (!strcmp(all->v[j].identifier, o->ids[k])) in = &all->v[j];
-        char verdict[1024];
+        char verdict[2048];
         const char *kind = "ok";
         const rds_cluster *cl = in ? NULL : fleet_cluster(fv, o->ids[k]);
         if (cl) {

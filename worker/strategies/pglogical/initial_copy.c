@@ -527,8 +527,10 @@ step_rc pgl_ic_subscribe(step_ctx *ctx, step_result *res)
             fc_crashpoint("pgl.ic.subscribed");
             fc_holdpoint("pgl.ic.subscribed");
         } else {
-            log_info("initial copy subscription exists", "db=%s subscription=%s", s.dbs[i], nm.subscription);
-            if (!step_ctx_fact(ctx, "ic_sub_at")) awsstep_mark(ctx, "ic_sub_at");
+            if (!step_ctx_fact(ctx, "ic_sub_at")) { /* an earlier run made it and ended before recording it */
+                log_info("initial copy subscription exists", "db=%s subscription=%s", s.dbs[i], nm.subscription);
+                awsstep_mark(ctx, "ic_sub_at");
+            }
         }
         pgl_sub_info si;
         if (!pgl_sub_status(q, &nm, &si, err, sizeof err)) {
