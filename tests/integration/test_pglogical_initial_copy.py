@@ -35,7 +35,7 @@ from fclib import wait_until
 from pglogical_strategy_util import FC_OBJECTS, submit, wait_terminal
 from test_pglogical_clusters import (ClusterWriter, cluster, csql, fleetcrypt_aws_leftovers, logical_cluster_group,
                                      make_cluster, members_view, seqs, tags_of)
-from test_pglogical_cutover_resume import crash_env, run_until_terminal
+from test_pglogical_cutover_resume import crash_env, run_until_terminal, worker_lines
 
 SCALE = float(os.environ.get("FLEETCRYPT_SIM_TIME_SCALE", "0") or 0)
 BULK = 100000
@@ -193,4 +193,7 @@ def test_initial_copy_worker_killed(stack, awssim, world):
     assert cluster(rds, ident)["KmsKeyId"] == key
     exactly_once(port, w)
     assert csql(port, "SELECT count(*) FROM bulk") == str(BULK)
-    assert fact(stack, camp, ident, "ic_sub_created") == "1"
+    # the re-run found the subscription and made no second one (a second copy would double rows)
+    made = worker_lines(stack, 'msg="initial copy subscription created" db=app ')
+    found = worker_lines(stack, 'msg="initial copy subscription exists" db=app ')
+    assert len(made) == 1 and found, f"created {len(made)} times, found {len(found)} times"
