@@ -42,10 +42,11 @@ BULK = 100000
 SYNC_SLOTS = "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pg\\_%\\_sync\\_%'"
 
 
-def owned_source(sim, ident):
-    """An owned-key cluster (writer + reader) with the writer's tables, a
-    bulk table the initial copy takes a moment over, a role and a grant."""
-    src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.xlarge"], owned=True)
+def owned_source(sim, ident, classes=("db.r6g.large", "db.r6g.xlarge")):
+    """An owned-key cluster (writer + reader unless told) with the writer's
+    tables, a bulk table the initial copy takes a moment over, a role and a
+    grant."""
+    src = make_cluster(sim, ident, list(classes), owned=True)
     assert src["StorageEncrypted"] is True and "KmsKeyId" not in src, src
     csql(src["Port"], "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);"
                       "CREATE TABLE b(seq bigint NOT NULL);"
@@ -85,6 +86,13 @@ def test_initial_copy_live_writers(stack, awssim, world):
     port = src["Port"]
     members_before = members_view(rds, src)
     key = stack.make_key()["Arn"]
+    # the dry run says what happens if AWS refuses the restore, and what `always` and `never` do
+    for opt, says in ((), "instead (--initial-copy auto; reads the whole database"),
+                      (("--initial-copy", "always"), "--initial-copy always: a new cluster with the campaign key"),
+                      (("--initial-copy", "never"), "the source fails (--initial-copy never)")):
+        r = submit(stack, camp + "d", key, [ident], world, "--rekey", "--dry-run", *opt)
+        line = next(x for x in r.stdout.splitlines() if x.strip().startswith(ident + " "))
+        assert " ok " in line and says in line, r.stdout
     refuse_owned_restore(sim)
     if SCALE > 0:
         sim.admin("POST", "/config", {"time_scale": SCALE})
@@ -136,7 +144,7 @@ def test_initial_copy_abort(stack, awssim, world):
     sim.admin("POST", "/config", {"time_scale": 0})
     logical_cluster_group(sim)
     ident, camp = "pgc-ica", "pgcica"
-    src = owned_source(sim, ident)
+    src = owned_source(sim, ident, ["db.r6g.large"])
     port = src["Port"]
     key = stack.make_key()["Arn"]
     refuse_owned_restore(sim)
