@@ -87,7 +87,7 @@ def test_initial_copy_live_writers(stack, awssim, world):
     members_before = members_view(rds, src)
     key = stack.make_key()["Arn"]
     # the dry run says what happens if AWS refuses the restore, and what `always` and `never` do
-    for opt, says in ((), "instead (--initial-copy auto; reads the whole database"),
+    for opt, says in (((), "instead (--initial-copy auto; reads the whole database"),
                       (("--initial-copy", "always"), "--initial-copy always: a new cluster with the campaign key"),
                       (("--initial-copy", "never"), "the source fails (--initial-copy never)")):
         r = submit(stack, camp + "d", key, [ident], world, "--rekey", "--dry-run", *opt)

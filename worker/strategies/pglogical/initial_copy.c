@@ -187,18 +187,26 @@ static bool run_pg_dump(pgl_session *s, const char *db, dbuf *out, char *err, si
     envp[ne] = NULL;
     char *argv[] = {(char *)"pg_dump", (char *)"--schema-only", (char *)"--no-publications",
                     (char *)"--no-subscriptions", (char *)"--no-security-labels", (char *)"--no-comments", NULL};
-    int po[2], pe[2];
+    int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe(po) != 0 || pipe(pe) != 0) {
         pgq_seterr(err, errcap, "pipe: %s", strerror(errno));
         fc_wipe(ev[4], sizeof ev[4]);
+        for (int k = 0; k < 2; k++) {
+            if (po[k] >= 0) close(po[k]);
+            if (pe[k] >= 0) close(pe[k]);
+        }
         return false;
+    }
+    /* no other child the worker spawns meanwhile may hold our pipes open;
+     * the child gets its ends as 1 and 2 (dup2 clears close-on-exec) */
+    for (int k = 0; k < 2; k++) {
+        (void)fcntl(po[k], F_SETFD, FD_CLOEXEC);
+        (void)fcntl(pe[k], F_SETFD, FD_CLOEXEC);
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-    posix_spawn_file_actions_addclose(&fa, po[0]);
-    posix_spawn_file_actions_addclose(&fa, pe[0]);
     pid_t pid = -1;
     int sr = posix_spawnp(&pid, "pg_dump", &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
@@ -267,8 +275,18 @@ static bool run_pg_dump(pgl_session *s, const char *db, dbuf *out, char *err, si
     return true;
 }
 
-/* The dump without psql's meta-commands (\restrict, \unrestrict: newer
- * pg_dump releases write them; the server would refuse them). */
+/* The dump without psql's meta-commands \restrict and \unrestrict (pg_dump
+ * releases since August 2025 write them around the script; the server would
+ * refuse them). Only those two: a line of a function body may start with a
+ * backslash too. */
+static bool meta_line(const char *r, size_t len)
+{
+    static const char *const meta[] = {"\\restrict ", "\\unrestrict "};
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
+        if (len >= strlen(meta[i]) && !strncmp(r, meta[i], strlen(meta[i]))) return true;
+    return false;
+}
+
 static void strip_meta(dbuf *d)
 {
     if (!d->data) return;
@@ -277,7 +295,7 @@ static void strip_meta(dbuf *d)
     while (r < end) {
         const char *nl = memchr(r, '\n', (size_t)(end - r));
         size_t len = nl ? (size_t)(nl - r) + 1 : (size_t)(end - r);
-        if (r[0] != '\\') {
+        if (!meta_line(r, len)) {
             memmove(w, r, len);
             w += len;
         }
