@@ -17,9 +17,10 @@ cutover, verify, cleanup as for a restored target (docs/clusters.md,
   members, every acknowledged row is there exactly once (A2), the bulk
   table is whole, roles and grants came along, nothing of fleetcrypt is
   left (objects, table-sync slots, AWS resources);
-- test_initial_copy_abort: aborted while the new cluster is being filled:
-  the source keeps its key, its rows and takes writes; no fleetcrypt
-  object, no table-sync slot, no cluster, no snapshot left;
+- test_initial_copy_abort[auto]: aborted while the new cluster is being
+  filled: the source keeps its key, its rows and takes writes; no
+  fleetcrypt object, no table-sync slot, no cluster, no snapshot left;
+  [always] (slow) the same with --initial-copy always (no snapshot taken);
 - test_initial_copy_worker_killed (slow): the worker is SIGKILLed right
   after CREATE SUBSCRIPTION (the copy running): the re-run must not create
   a second subscription or copy again; exactly once still holds.
@@ -138,22 +139,26 @@ def test_initial_copy_live_writers(stack, awssim, world):
     assert fleetcrypt_aws_leftovers(rds, camp, retired) == []
 
 
-def test_initial_copy_abort(stack, awssim, world):
+@pytest.mark.parametrize("mode", ["auto", pytest.param("always", marks=pytest.mark.slow)])
+def test_initial_copy_abort(mode, stack, awssim, world):
+    """auto: the restore refused, then the path; always: the path from
+    preflight on (no snapshot, the restore never tried)."""
     sim = awssim
     rds = sim.client("rds")
     sim.admin("POST", "/config", {"time_scale": 0})
     logical_cluster_group(sim)
-    ident, camp = "pgc-ica", "pgcica"
+    ident, camp = f"pgc-ica-{mode}", f"pgcica{mode}"
     src = owned_source(sim, ident, ["db.r6g.large"])
     port = src["Port"]
     key = stack.make_key()["Arn"]
-    refuse_owned_restore(sim)
+    if mode == "auto":
+        refuse_owned_restore(sim)
     hold = os.path.join(world, "hold")
     os.makedirs(hold, exist_ok=True)
     stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": hold, "FLEETCRYPT_TEST_HOLD_AT": "pgl.ic.subscribed"})
     stack.start()
     w = ClusterWriter(sim, ident, rate=40).start()
-    submit(stack, camp, key, [ident], world, "--rekey")
+    submit(stack, camp, key, [ident], world, "--rekey", "--initial-copy", mode)
     wait_until(lambda: os.path.exists(os.path.join(hold, "pgl.ic.subscribed.held")), 600, 0.2,
                "the subscription with copy_data")
     # the new cluster exists and is being filled; abort now
@@ -173,6 +178,9 @@ def test_initial_copy_abort(stack, awssim, world):
     assert [x for x in csql(port, FC_OBJECTS).split("\n") if x] == []
     assert csql(port, SYNC_SLOTS) == "", "table-sync slots left on the source"
     assert fleetcrypt_aws_leftovers(rds, camp, []) == []
+    assert fact(stack, camp, ident, "initial_copy") == "1"
+    if mode == "always":
+        assert fact(stack, camp, ident, "snap_at") == "", "--initial-copy always took a snapshot"
 
 
 @pytest.mark.slow
