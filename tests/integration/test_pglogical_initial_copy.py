@@ -213,3 +213,19 @@ def test_initial_copy_worker_killed(stack, awssim, world):
     made = worker_lines(stack, 'msg="initial copy subscription created" db=app ')
     found = worker_lines(stack, 'msg="initial copy subscription exists" db=app ')
     assert len(made) == 1 and found, f"created {len(made)} times, found {len(found)} times"
+
+
+def test_awscli_create_cluster_with_campaign_key(awssim):
+    """The emulator action the path adds, through awscli: CreateDBCluster
+    with --kms-key-id makes an sse-kms cluster on that key (metadata only:
+    no servers, to keep it cheap)."""
+    sim = awssim
+    key = sim.client("kms").create_key(Description="campaign")["KeyMetadata"]["Arn"]
+    out = sim.cli("rds", "create-db-cluster", "--db-cluster-identifier", "fc-ic-cli-target",
+                  "--engine", "aurora-postgresql", "--master-username", "app", "--master-user-password",
+                  "s3cret-pass-123", "--storage-encrypted", "--kms-key-id", key,
+                  "--tags", "Key=fleetcrypt-sim:metadata-only,Value=true")["DBCluster"]
+    assert out["KmsKeyId"] == key and out["StorageEncrypted"] is True, out
+    wait_until(lambda: cluster(sim.client("rds"), "fc-ic-cli-target")["Status"] == "available", 60, 0.1, "cluster")
+    c = sim.cli("rds", "describe-db-clusters", "--db-cluster-identifier", "fc-ic-cli-target")["DBClusters"][0]
+    assert c["KmsKeyId"] == key and c.get("StorageEncryptionType", "sse-kms") == "sse-kms", c
