@@ -280,10 +280,14 @@ UNITTEST step_rc check_identity(pgl_session *s, pgl_side side, pgq *q, const pgl
     bool switched = !strcmp(pgl_fact(ctx, "switched"), "1");
     /* a cluster filled by initial copy (initial_copy.h) is a new server:
      * its own system identifier, recorded on its first connection */
-    bool own_sys = side == PGL_TARGET && !strcmp(pgl_fact(ctx, "initial_copy"), "1");
-    const char *want_sys = pgl_fact(ctx, own_sys ? "target_sysid" : "sysid");
-    if (!*want_sys && own_sys && !switched) step_ctx_set_fact(ctx, "target_sysid", (want_sys = sysid));
     bool ic = !strcmp(pgl_fact(ctx, "initial_copy"), "1");
+    bool own_sys = ic && side == PGL_TARGET;
+    const char *want_sys = pgl_fact(ctx, own_sys ? "target_sysid" : "sysid");
+    if (!*want_sys && own_sys && !switched) {
+        step_ctx_set_fact(ctx, "target_sysid", sysid);
+        want_sys = sysid;
+    }
+    /* after a rename a name may still reach the other cluster for a while */
     const char *other_sys = ic ? pgl_fact(ctx, own_sys ? "sysid" : "target_sysid") : "";
     if (*want_sys && strcmp(want_sys, sysid) != 0 && *other_sys && !strcmp(other_sys, sysid)) {
         s->res->wait_ms = 2000;
