@@ -28,12 +28,13 @@ cutover, verify, cleanup as for a restored target (docs/clusters.md,
 Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (0.02 makes
 the modelled AWS durations and the rename's DNS lag real)."""
 import os
+import subprocess
 import time
 
 import pytest
 
-from fclib import wait_until
-from pglogical_strategy_util import FC_OBJECTS, submit, wait_terminal
+from fclib import PG_BIN, wait_until
+from pglogical_strategy_util import FC_OBJECTS, MASTER, PASSWORD, submit, wait_terminal
 from test_pglogical_clusters import (ClusterWriter, cluster, csql, fleetcrypt_aws_leftovers, logical_cluster_group,
                                      make_cluster, members_view, seqs, tags_of)
 from test_pglogical_cutover_resume import crash_env, run_until_terminal, worker_lines
@@ -65,6 +66,26 @@ def fact(stack, camp, ident, name):
 
 def refuse_owned_restore(sim):
     sim.admin("POST", "/config", {"owned_key_restore": "refuse"})
+
+
+def lock_table(sim, port, table):
+    """A session holding ACCESS EXCLUSIVE on table (its copy waits on it) until release()."""
+    env = dict(os.environ, PGPASSWORD=PASSWORD, PGSSLMODE="verify-full", PGSSLROOTCERT=sim.info["rds_ca_bundle"])
+    p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-h", "127.0.0.1", "-p", str(port),
+                          "-U", MASTER, "-d", "app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, env=env)
+    p.stdin.write(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+    p.stdin.flush()
+    assert p.stdout.readline().strip() == "locked"
+
+    def release():
+        try:
+            p.stdin.write("ROLLBACK;\n")
+            p.stdin.close()
+        except OSError:
+            pass
+        p.wait(timeout=30)
+    return release
 
 
 def exactly_once(port, w):
@@ -155,18 +176,25 @@ def test_initial_copy_abort(mode, stack, awssim, world):
         refuse_owned_restore(sim)
     hold = os.path.join(world, "hold")
     os.makedirs(hold, exist_ok=True)
-    stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": hold, "FLEETCRYPT_TEST_HOLD_AT": "pgl.ic.subscribed"})
+    stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": hold, "FLEETCRYPT_TEST_HOLD_AT": "pgl.ic.schema,pgl.ic.subscribed"})
     stack.start()
     w = ClusterWriter(sim, ident, rate=40).start()
     submit(stack, camp, key, [ident], world, "--rekey", "--initial-copy", mode)
-    wait_until(lambda: os.path.exists(os.path.join(hold, "pgl.ic.subscribed.held")), 600, 0.2,
-               "the subscription with copy_data")
-    # the new cluster exists and is being filled; abort now
-    assert cluster(rds, f"fc-{camp}-{ident}-target")["KmsKeyId"] == key
-    r = stack.cli("abort", camp, ident)
-    assert r.returncode == 0, r.stderr
-    open(os.path.join(hold, "pgl.ic.subscribed.go"), "w").close()
-    st = wait_terminal(stack, camp, timeout=600)
+    wait_until(lambda: os.path.exists(os.path.join(hold, "pgl.ic.schema.held")), 600, 0.2, "the schema copied")
+    # the bulk table's copy will wait on this lock: the copy is running when abort comes
+    release = lock_table(sim, port, "bulk")
+    try:
+        open(os.path.join(hold, "pgl.ic.schema.go"), "w").close()
+        wait_until(lambda: os.path.exists(os.path.join(hold, "pgl.ic.subscribed.held")), 600, 0.2,
+                   "the subscription with copy_data")
+        wait_until(lambda: csql(port, SYNC_SLOTS) != "", 60, 0.2, "a table-sync slot of the copy on the source")
+        assert cluster(rds, f"fc-{camp}-{ident}-target")["KmsKeyId"] == key
+        r = stack.cli("abort", camp, ident)
+        assert r.returncode == 0, r.stderr
+        open(os.path.join(hold, "pgl.ic.subscribed.go"), "w").close()
+        st = wait_terminal(stack, camp, timeout=600)
+    finally:
+        release()
     n = len(w.numbers())
     wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "the source takes writes after the abort")
     w.stop()

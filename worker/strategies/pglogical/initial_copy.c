@@ -419,6 +419,7 @@ step_rc pgl_ic_prepare_target(pgl_session *s)
         if (rc != STEP_OK) return rc;
     }
     step_ctx_set_fact(ctx, "ic_schema_done", "1");
+    fc_holdpoint("pgl.ic.schema"); /* tests: lock a table before its copy starts */
     return STEP_OK;
 }
 
