@@ -150,7 +150,9 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
             rc = STEP_OK;
         }
     }
-    /* 2. the target's subscriptions, if it is still reachable (it is deleted next anyway) */
+    /* 2. the target's subscriptions, if it is still reachable (it is deleted next anyway); on the
+     *    initial-copy path its copy stopped and its table-sync slots on the source dropped first */
+    if (pgl_ic_on(ctx) && (rc = pgl_ic_abort_copy(s, target_exists)) != STEP_OK) return rc;
     if (target_exists && *pgl_fact(ctx, "target_port")) {
         for (int i = 0; i < s->ndbs; i++) {
             pgl_db_names nm;
@@ -163,8 +165,7 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
         }
         res->reason[0] = 0;
     }
-    /* 3. the source: slots (the initial copy's table-sync ones too), publications, guard, schema; then the roles */
-    if (pgl_ic_on(ctx) && (rc = pgl_ic_drop_sync_slots(s)) != STEP_OK) return rc;
+    /* 3. the source: slots, publications, guard, schema; then the roles */
     for (int i = 0; i < s->ndbs; i++) {
         pgl_db_names nm;
         pgq *q = pgl_names_conn(s, s->dbs[i], PGL_SOURCE, PGL_AS_MASTER, &nm, &rc);

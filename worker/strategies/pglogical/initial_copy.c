@@ -591,6 +591,29 @@ step_rc pgl_ic_subscribe(step_ctx *ctx, step_result *res)
 }
 
 /* ---------------------------------------------------------------- abort */
+step_rc pgl_ic_abort_copy(pgl_session *s, bool target_exists)
+{
+    /* 1. the subscriptions disabled: no table-sync worker starts again */
+    for (int i = 0; target_exists && *pgl_fact(s->ctx, "target_port") && i < s->ndbs; i++) {
+        pgl_db_names nm;
+        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
+        step_rc r2 = STEP_OK;
+        pgq *t = pgl_conn(s, PGL_TARGET, PGL_AS_MASTER, s->dbs[i], &r2);
+        bool exists = false;
+        char err[512];
+        if (t && pgl_sub_exists(t, &nm, &exists, err, sizeof err) && exists) {
+            const char *a[] = {nm.subscription};
+            if (!pgq_tmpl_script(t, "pgl_sub_disable", 1, a))
+                log_warn("abort: cannot disable the initial copy's subscription (the new cluster is deleted anyway)",
+                         "db=%s", s->dbs[i]);
+        }
+    }
+    s->res->reason[0] = 0;
+    /* 2. its table-sync slots on the source, their walsenders ended first:
+     *    DROP SUBSCRIPTION would otherwise wait for an active one */
+    return pgl_ic_drop_sync_slots(s);
+}
+
 step_rc pgl_ic_drop_sync_slots(pgl_session *s)
 {
     const char *sys = pgl_fact(s->ctx, "target_sysid");

@@ -49,7 +49,13 @@ step_rc pgl_ic_start(step_ctx *ctx, step_result *res);
  * existing one is never made again), then WAIT until every table is ready. */
 step_rc pgl_ic_subscribe(step_ctx *ctx, step_result *res);
 /* abort: the table-synchronisation slots the new cluster made on the source
- * (named after its system identifier), dropped. */
+ * (named after its system identifier), dropped (an active one's walsender
+ * ended first); WAIT while one is still active. */
 step_rc pgl_ic_drop_sync_slots(pgl_session *s);
+/* abort, before the target's subscriptions are dropped: each disabled
+ * (when the new cluster still exists), then pgl_ic_drop_sync_slots — a
+ * DROP SUBSCRIPTION while the copy runs would wait for the publisher's
+ * active table-sync slot. */
+step_rc pgl_ic_abort_copy(pgl_session *s, bool target_exists);
 
 #endif
