@@ -205,6 +205,7 @@ def test_initial_copy_abort(mode, stack, awssim, world):
     assert csql(port, "SELECT count(*) FROM bulk") == str(BULK)
     assert [x for x in csql(port, FC_OBJECTS).split("\n") if x] == []
     assert csql(port, SYNC_SLOTS) == "", "table-sync slots left on the source"
+    assert worker_lines(stack, "table-sync slot dropped on the source"), "abort never dropped the copy's slot"
     assert fleetcrypt_aws_leftovers(rds, camp, []) == []
     assert fact(stack, camp, ident, "initial_copy") == "1"
     if mode == "always":
