@@ -287,7 +287,8 @@ static bool meta_line(const char *r, size_t len)
     return false;
 }
 
-static void strip_meta(dbuf *d)
+UNITTEST void pgl_ic_strip_meta(dbuf *d);
+UNITTEST void pgl_ic_strip_meta(dbuf *d)
 {
     if (!d->data) return;
     char *w = d->data;
@@ -413,7 +414,7 @@ step_rc pgl_ic_prepare_target(pgl_session *s)
             PGL_REASON(res, "initial copy: %s", err);
             return STEP_RETRY;
         }
-        strip_meta(&dump);
+        pgl_ic_strip_meta(&dump);
         rc = apply_schema(s, db, owner, &dump);
         dbuf_free(&dump);
         if (rc != STEP_OK) return rc;
