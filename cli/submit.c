@@ -554,6 +554,27 @@ static bool cluster_proxies(aws_client *c, const char *id, char *out, size_t cap
     return true;
 }
 
+/* pg-logical's --initial-copy for a cluster (docs/clusters.md, "When the
+ * snapshot cannot be restored"): what it will do, "" when nothing. */
+static void initial_copy_note(const strategy_def *sd, const sub_opts *o, bool owned, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!strategy_opt(sd, "initial-copy")) return;
+    json_t *jv = json_object_get(o->extra, "initial-copy");
+    const char *m = json_is_string(jv) ? json_string_value(jv) : "auto";
+    const char *cost = "reads the whole database; login roles other than the master user get no password";
+    if (!strcmp(m, "always"))
+        snprintf(out, cap, "--initial-copy always: a new cluster with the campaign key filled by logical "
+                 "replication with initial copy, no snapshot (%s)", cost);
+    else if (owned && !strcmp(m, "never"))
+        snprintf(out, cap, "if AWS refuses to restore its AWS-owned-key snapshot under the campaign key (not "
+                 "documented either way) the source fails (--initial-copy never)");
+    else if (owned)
+        snprintf(out, cap, "if AWS refuses to restore its AWS-owned-key snapshot under the campaign key (not "
+                 "documented either way), a new cluster with the campaign key is filled by logical replication "
+                 "with initial copy instead (--initial-copy auto; %s)", cost);
+}
+
 static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const sub_opts *o, const fleet_view *f,
                                    const rds_cluster *cl, const char *key_arn, char *v, size_t cap)
 {
@@ -596,14 +617,16 @@ static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const 
     /* an RDS Proxy in front of the cluster: how the strategy moves it */
     char px[300];
     if (!cluster_proxies(c, cl->identifier, px, sizeof px)) {
-        if (n < cap) snprintf(v + n, cap - n, "; RDS Proxies in front of it not checked (%s)", px);
+        if (n < cap) n += (size_t)snprintf(v + n, cap - n, "; RDS Proxies in front of it not checked (%s)", px);
     } else if (px[0] && n < cap) {
         if (sd->proxy_cluster_note)
-            snprintf(v + n, cap - n, "; behind RDS Proxy %s: %s", px, sd->proxy_cluster_note);
+            n += (size_t)snprintf(v + n, cap - n, "; behind RDS Proxy %s: %s", px, sd->proxy_cluster_note);
         else
-            snprintf(v + n, cap - n, "; behind RDS Proxy %s: %s does not switch proxies (switch the proxy's target "
-                     "to the encrypted cluster after the campaign)", px, o->strategy);
+            n += (size_t)snprintf(v + n, cap - n, "; behind RDS Proxy %s: %s does not switch proxies (switch the "
+                                  "proxy's target to the encrypted cluster after the campaign)", px, o->strategy);
     }
+    initial_copy_note(sd, o, owned, note, sizeof note);
+    if (note[0] && n < cap) snprintf(v + n, cap - n, "; %s", note);
     return "ok";
 }
 

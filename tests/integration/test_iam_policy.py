@@ -18,7 +18,6 @@ TEST_ONLY = {
     "kms:CreateAlias": "tests name campaign keys",
     "secretsmanager:CreateSecret": "tests create master-user secrets",
     "rds:CreateDBProxy": "tests create the proxies a proxy cutover switches",
-    "rds:CreateDBCluster": "tests create Aurora sources; fleetcrypt restores clusters from snapshots",
     "rds:CopyDBClusterSnapshot": "fleetcrypt restores a cluster snapshot with the key; it never copies one",
     "rds:ModifyDBParameterGroup": "tests turn rds.logical_replication on; fleetcrypt never edits an instance's group",
     # credential providers: granted by the caller's own policy (AssumeRole,

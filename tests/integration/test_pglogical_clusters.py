@@ -498,9 +498,10 @@ def test_pglogical_cluster_owned_key_restore_refused(stack, awssim, world):
     """Whether AWS restores a cluster snapshot encrypted with an AWS owned key
     under a customer managed key is not documented (docs/clusters.md,
     *AWS owned keys*). With the emulator told to refuse it
-    (owned_key_restore=refuse), a --rekey campaign over such a cluster ends
-    failed with a reason that says so and names the way left (a new cluster
-    filled by logical replication with initial copy), and abort leaves the
+    (owned_key_restore=refuse), a --rekey --initial-copy never campaign over
+    such a cluster ends failed with a reason that says so and names the way
+    left (a new cluster filled by logical replication with initial copy,
+    which --initial-copy auto takes: test_pglogical_initial_copy.py), and abort leaves the
     source as it was: its key, no fleetcrypt object, no snapshot, no cluster."""
     sim = awssim
     rds = sim.client("rds")
@@ -515,7 +516,9 @@ def test_pglogical_cluster_owned_key_restore_refused(stack, awssim, world):
     sim.admin("POST", "/config", {"owned_key_restore": "refuse"})
     try:
         stack.start()
-        submit(stack, camp, key, [ident], world, "--rekey")
+        # --initial-copy never: without it (auto) the refusal takes the initial-copy
+        # path (test_pglogical_initial_copy.py)
+        submit(stack, camp, key, [ident], world, "--rekey", "--initial-copy", "never")
         st = wait_terminal(stack, camp, timeout=600)
     finally:
         sim.admin("POST", "/config", {"owned_key_restore": "allow"})

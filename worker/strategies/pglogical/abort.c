@@ -16,6 +16,7 @@
 
 #include "awscluster.h"
 #include "awsstep.h"
+#include "initial_copy.h"
 #include "log.h"
 #include "util.h"
 
@@ -150,7 +151,9 @@ static step_rc undo_databases(pgl_session *s, bool target_exists)
             rc = STEP_OK;
         }
     }
-    /* 2. the target's subscriptions, if it is still reachable (it is deleted next anyway) */
+    /* 2. the target's subscriptions, if it is still reachable (it is deleted next anyway); on the
+     *    initial-copy path its copy stopped and its table-sync slots on the source dropped first */
+    if (pgl_ic_on(ctx) && (rc = pgl_ic_abort_copy(s, target_exists)) != STEP_OK) return rc;
     if (target_exists && *pgl_fact(ctx, "target_port")) {
         for (int i = 0; i < s->ndbs; i++) {
             pgl_db_names nm;

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "initial_copy.h"
 #include "log.h"
 #include "util.h"
 #include "window.h"
@@ -357,7 +358,18 @@ step_rc pgl_cluster_restore(step_ctx *ctx, step_result *res)
     awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
     step_ctx_set_fact(ctx, "target_id", tid);
+    /* a new cluster with the campaign key instead of a restore (initial_copy.h);
+     * its members are then added as for a restored one */
+    if (pgl_ic_on(ctx)) {
+        step_rc crc = pgl_ic_create_cluster(ctx, res, tid);
+        if (crc != STEP_OK) return crc;
+    }
     step_rc rc = awscluster_restore_as(ctx, res, tid, sid, PGL_SFX_TARGET, false);
+    if (rc == STEP_FAIL && !pgl_ic_on(ctx) && pgl_ic_take_over(ctx, res)) {
+        res->wait_ms = 500;
+        PGL_REASON(res, "restore refused: creating a new cluster with the campaign key (initial copy)");
+        return STEP_WAIT;
+    }
     if (rc == STEP_OK) rc = awscluster_configure(ctx, res, tid);
     if (rc != STEP_OK) return rc;
     bool missing = false;

@@ -76,6 +76,10 @@ static const opt_def opts[] = {
     {"rekey", OPT_BOOL, NULL, "", NULL,
      "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
      false},
+    {"initial-copy", OPT_ENUM, "auto|never|always", "auto", NULL,
+     "Aurora clusters: fill a new cluster made with the campaign key by logical replication with initial copy "
+     "(reads the whole database) instead of restoring the snapshot: auto when AWS refuses to restore an "
+     "AWS-owned-key snapshot under the campaign key, always, or never (the source fails)", false},
     {"proxy_name", OPT_STRING, NULL, "", NULL, "the RDS Proxy to switch (default: every proxy in front of the source)", true},
     {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "lag under which catch-up counts as caught up (1 MiB)", true},
     {"catchup_stable_s", OPT_INT, "0..86400", "", NULL, "how long the lag must stay under it (10 s)", true},

@@ -15,6 +15,7 @@
 
 #include "awscluster.h"
 #include "awsstep.h"
+#include "initial_copy.h"
 #include "log.h"
 #include "pgl_db_extra.h"
 #include "util.h"
@@ -106,6 +107,7 @@ static step_rc cross_check(step_ctx *ctx, step_result *res, pgq *q, const lsn_lo
 
 step_rc pgl_step_find_start_lsn(step_ctx *ctx, step_result *res)
 {
+    if (pgl_ic_on(ctx)) return pgl_ic_start(ctx, res);
     const char *tid = pgl_fact(ctx, "target_id");
     pgl_session s;
     pgl_session_init(&s, ctx, res);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "initial_copy.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -289,6 +290,7 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
     int isc = detect_cluster(ctx, res, &i, &renamed, &rc);
     if (isc < 0) return rc;
     rc = isc > 0 ? pgl_cluster_preflight(ctx, res, renamed) : preflight_instance(ctx, res, i);
+    if (rc == STEP_OK) rc = pgl_ic_preflight(ctx, res, isc > 0);
     if (rc == STEP_OK) {
         pgl_session s;
         pgl_session_init(&s, ctx, res);

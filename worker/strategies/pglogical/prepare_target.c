@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "awsstep.h"
+#include "initial_copy.h"
 #include "log.h"
 #include "util.h"
 
@@ -18,6 +19,7 @@ step_rc pgl_step_prepare_target(step_ctx *ctx, step_result *res)
     pgl_session s;
     pgl_session_init(&s, ctx, res);
     step_rc rc = pgl_watch(&s, false, NULL);
+    if (rc == STEP_OK && pgl_ic_on(ctx)) rc = pgl_ic_prepare_target(&s); /* roles, databases, schema */
     int slots = 0, jobs = 0;
     char err[1024];
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {

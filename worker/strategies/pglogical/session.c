@@ -278,7 +278,23 @@ UNITTEST step_rc check_identity(pgl_session *s, pgl_side side, pgq *q, const pgl
                           sizeof err))
         return pgl_sql_fail(s->res, q, "identifying the server", err);
     bool switched = !strcmp(pgl_fact(ctx, "switched"), "1");
-    const char *want_sys = pgl_fact(ctx, "sysid");
+    /* a cluster filled by initial copy (initial_copy.h) is a new server:
+     * its own system identifier, recorded on its first connection */
+    bool ic = !strcmp(pgl_fact(ctx, "initial_copy"), "1");
+    bool own_sys = ic && side == PGL_TARGET;
+    const char *want_sys = pgl_fact(ctx, own_sys ? "target_sysid" : "sysid");
+    if (!*want_sys && own_sys && !switched) {
+        step_ctx_set_fact(ctx, "target_sysid", sysid);
+        want_sys = sysid;
+    }
+    /* after a rename a name may still reach the other cluster for a while */
+    const char *other_sys = ic ? pgl_fact(ctx, own_sys ? "sysid" : "target_sysid") : "";
+    if (*want_sys && strcmp(want_sys, sysid) != 0 && *other_sys && !strcmp(other_sys, sysid)) {
+        s->res->wait_ms = 2000;
+        PGL_REASON(s->res, "the %s's endpoint %s:%d still reaches the other cluster (DNS has not followed the "
+                   "rename yet): waiting", SIDE_NAME[side], host, port);
+        return STEP_WAIT;
+    }
     if (*want_sys && strcmp(want_sys, sysid) != 0) {
         PGL_REASON(s->res, "the %s's endpoint %s:%d reaches another database server (system identifier %s, "
                    "expected %s): refusing to act on it", SIDE_NAME[side], host, port, sysid, want_sys);

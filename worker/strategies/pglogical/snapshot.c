@@ -16,6 +16,7 @@
 
 #include "awscluster.h"
 #include "awsstep.h"
+#include "initial_copy.h"
 #include "log.h"
 #include "util.h"
 
@@ -24,6 +25,7 @@ step_rc pgl_snapshot_like(step_ctx *ctx, step_result *res, bool copy)
 {
     step_rc rc = pgl_watch_source(ctx, res);
     if (rc != STEP_OK) return rc;
+    if (pgl_ic_on(ctx)) return STEP_OK; /* --initial-copy always: nothing to snapshot (initial_copy.h) */
     if (!copy) fc_holdpoint("snapshot.begin"); /* tests: a transaction prepared just before the snapshot */
     if (awscluster_is(ctx)) return copy ? pgl_cluster_copy(ctx, res) : pgl_cluster_snapshot(ctx, res);
     awsstep_snap_spec sp = {.copy = copy, .of = step_ctx_instance(ctx), .must_be_ours = true, .busy = "busy",

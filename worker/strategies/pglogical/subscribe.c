@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "awsstep.h"
+#include "initial_copy.h"
 #include "log.h"
 #include "util.h"
 
 step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
 {
+    if (pgl_ic_on(ctx)) return pgl_ic_subscribe(ctx, res);
     fc_lsn start = FC_LSN_INVALID;
     if (!lsn_parse(pgl_fact(ctx, "start_lsn"), &start) || start == FC_LSN_INVALID) {
         PGL_REASON(res, "no start LSN recorded by find-start-lsn");

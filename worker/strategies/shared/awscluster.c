@@ -465,11 +465,12 @@ static step_rc start_cluster_restore(step_ctx *ctx, step_result *res, aws_client
              * refused and the way left */
             log_warn("restore of an AWS-owned-key cluster snapshot under the campaign key refused", "code=%s",
                      e.code);
+            step_ctx_set_fact(ctx, "owned_key_refused", "1"); /* pg-logical's --initial-copy takes over */
             snprintf(res->reason, sizeof res->reason,
                      "the source is encrypted with an AWS owned key and AWS refused to restore its snapshot under "
                      "the campaign key (%.60s: %.120s); the way left is a new cluster created with the campaign "
-                     "key and filled by logical replication with initial copy, which fleetcrypt does not build "
-                     "(docs/clusters.md)", e.code, e.message);
+                     "key and filled by logical replication with initial copy (strategy pg-logical, "
+                     "--initial-copy auto or always; docs/clusters.md)", e.code, e.message);
         }
         return rc;
     }

@@ -202,8 +202,23 @@ static bool copy_sub_args(pgq *q, const dbuf *row)
  * arguments travel as COPY data into a temporary table dropped at commit,
  * a fixed DO block executes the statement and re-raises a failure with the
  * password masked (db/sql/pgl_sub_create.sql); q->err is scrubbed again here. */
+static bool create_subscription_with(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source,
+                                     const char *create_sql, char *err, size_t errcap);
+
 static bool create_subscription(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, char *err,
                                 size_t errcap)
+{
+    return create_subscription_with(q, nm, source, "pgl_sub_create", err, errcap);
+}
+
+bool pgl_create_subscription_sql(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, const char *create_sql,
+                                 char *err, size_t errcap)
+{
+    return create_subscription_with(q, nm, source, create_sql, err, errcap);
+}
+
+static bool create_subscription_with(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source,
+                                     const char *create_sql, char *err, size_t errcap)
 {
     dbuf ci, row;
     dbuf_init(&ci, 8192);
@@ -224,7 +239,7 @@ static bool create_subscription(pgq *q, const pgl_db_names *nm, const pgq_connin
         return false;
     }
     ok = pgq_cmd(q, "BEGIN", 0, NULL) && pgq_cmd(q, pgq_sql("pgl_sub_args"), 0, NULL) && copy_sub_args(q, &row) &&
-         pgq_cmd(q, pgq_sql("pgl_sub_create"), 0, NULL) && pgq_cmd(q, "COMMIT", 0, NULL);
+         pgq_cmd(q, pgq_sql(create_sql), 0, NULL) && pgq_cmd(q, "COMMIT", 0, NULL);
     dbuf_free_secure(&row);
     if (ok) return true;
     pgq_redact(q->err, source->password);
