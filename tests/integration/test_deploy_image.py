@@ -255,3 +255,28 @@ def test_runtime_stage_installs_every_library_the_binaries_link():
             indirect.append(f"{name} ({pkg})")
     assert not missing, "the runtime stage does not install: " + ", ".join(missing)
     assert not indirect, "libraries the binaries link directly must be named in the runtime stage: " + ", ".join(indirect)
+
+
+def test_runtime_stage_installs_every_program_the_worker_runs():
+    """A program the C code starts by name (posix_spawnp, execvp) must be in
+    the image: its Debian package (dpkg -S of the program on this machine)
+    installed by the runtime stage, directly or as a dependency."""
+    progs = set()
+    for root in ("worker", "coordinator", "cli", "lib"):
+        for dirpath, _, files in os.walk(os.path.join(REPO, root)):
+            for fn in files:
+                if fn.endswith(".c"):
+                    with open(os.path.join(dirpath, fn), errors="replace") as f:
+                        src = f.read()
+                    if re.search(r"\b(posix_spawnp|execvp|execlp)\s*\(", src):
+                        progs |= set(re.findall(r'posix_spawnp\(\s*&\w+,\s*"([\w.-]+)"', src))
+    assert "pg_dump" in progs, f"spawned programs not understood: {sorted(progs)}"
+    provided = closure(runtime_packages()) | closure(base_image_packages())
+    missing = []
+    for prog in sorted(progs):
+        path = shutil.which(prog)
+        assert path, f"{prog} is not installed here (deploy/install-deps)"
+        pkg = dpkg_owner(path)
+        if pkg not in provided:
+            missing.append(f"{prog} ({pkg})")
+    assert not missing, "the runtime stage does not install: " + ", ".join(missing)
