@@ -53,6 +53,7 @@ FILE_SECONDS = {
     "test_master_secret_rotation.py": 60,
     "test_pglogical_clusters.py": 250,
     "test_pglogical_initial_copy.py": 180,
+    "test_pglogical_cluster_proxy.py": 100,
     "test_mysqlbinlog_crash.py": 120,
     "test_mysqlbinlog.py": 100,
     "test_mysqlbinlog_abort.py": 80,
