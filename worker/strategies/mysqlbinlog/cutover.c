@@ -19,10 +19,10 @@
  *      (compare_budget_ms; at most half of what the run has left): a
  *      difference aborts the instance before the switch (abort lets
  *      writers in on the source); the tables the budget does not reach are
- *      compared after the switch, the frozen (retired) source against a
- *      session of the target holding the snapshot taken just before its
- *      accounts are unlocked (compare_rest; lost, verify compares them with
- *      the live target);
+ *      compared by verify, after the switch, against the frozen (retired)
+ *      source; the target's binary-log position before anyone can write to
+ *      it (switch_file/switch_pos) tells verify which tables applications
+ *      wrote to since;
  *   5. the recorded accounts unlocked on the target;
  *   6. rename swap: source → fc-<c>-<i>-retired, target → the original
  *      identifier (its endpoint name);
@@ -36,7 +36,7 @@
  * its replication had been reset (fleetcrypt_fc.reattach on the source).
  * Facts: cutover_block_ms, final_file, final_pos, repl_stopped,
  * compare_done, compare_budget_ms, compare_window_ms, compare_deferred,
- * compare_rest_from, compare_rest_done, switched, retired_id, retired_address/port, target_address/
+ * compare_rest_from, switch_file, switch_pos, switched, retired_id, retired_address/port, target_address/
  * port (now the original identifier's), downtime_ms. */
 #include "mysqlbinlog.h"
 #include "mb_common.h"
@@ -494,60 +494,6 @@ static int64_t window_bound(step_ctx *ctx)
     return now + (step_ctx_run_deadline(ctx) - now) * 3 / 4;
 }
 
-/* A session of the target holding the snapshot of the switch (REPEATABLE
- * READ, taken with the writers still blocked everywhere): the tables the
- * window's budget left are compared against it after the switch. NULL when
- * it cannot be taken (then verify compares them with the live target). */
-static myq *pin_target(mb_session *s)
-{
-    step_rc rc = STEP_OK;
-    mb_conn_drop(s, MB_TARGET);
-    myq *p = mb_conn(s, MB_TARGET, &rc);
-    if (!p) return NULL;
-    s->conn[MB_TARGET] = NULL; /* the pinned session is the caller's, not the cache's */
-    char err[400];
-    if (!myq_exec(p, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", err, sizeof err) ||
-        !myq_exec(p, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err, sizeof err)) {
-        log_warn("cannot pin the target's snapshot: the rest is compared with the live target", "instance=%s err=\"%s\"",
-                 step_ctx_instance(s->ctx), err);
-        myq_close(p);
-        return NULL;
-    }
-    return p;
-}
-
-/* After the switch: the tables the window's budget left, the retired
- * (frozen) source against the pinned snapshot; within this run. */
-static void compare_rest(step_ctx *ctx, step_result *res, myq *pin)
-{
-    int from = (int)mb_fact_i64(ctx, "compare_rest_from", -1);
-    if (from < 0 || !strcmp(mb_fact(ctx, "compare_rest_done"), "1")) return;
-    char keep[sizeof res->reason];
-    fc_strlcpy(keep, res->reason, sizeof keep);
-    mb_session s;
-    mb_session_init(&s, ctx, res);
-    int64_t until = step_ctx_run_deadline(ctx) - 3000;
-    mb_session_answer_by(&s, until + 2000);
-    myq_set_answer_by(pin, until + 2000);
-    step_rc rc = STEP_OK;
-    myq *src = mb_conn(&s, MB_RETIRED, &rc);
-    dbuf sums;
-    dbuf_init(&sums, 60000);
-    mb_cmp c = {.a = src, .b = pin, .from = from, .deadline = until, .sums = &sums};
-    if (src) rc = mb_compare(&s, &c);
-    if (src && rc == STEP_OK && !c.late) {
-        int64_t rows = mb_fact_i64(ctx, "rows_verified", 0) + c.rows;
-        int mism = (int)mb_fact_i64(ctx, "verify_mismatches", 0) + c.mism;
-        mb_record_rest(ctx, rows, mism, c.list, sums.data, "after the switch, against the snapshot of the target pinned at the switch");
-    } else {
-        log_warn("the tables left by the window's budget are compared by verify", "instance=%s why=\"%s\"",
-                 step_ctx_instance(ctx), c.late ? "did not fit in the run" : res->reason);
-    }
-    dbuf_free(&sums);
-    mb_session_finish(&s);
-    fc_strlcpy(res->reason, keep, sizeof res->reason);
-}
-
 step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
 {
     if (!strcmp(mb_fact(ctx, "switched"), "1")) return STEP_OK;
@@ -574,7 +520,6 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     }
     rc = STEP_OK;
     res->reason[0] = 0;
-    myq *pin = NULL;
     bool stopped = !strcmp(mb_fact(ctx, "repl_stopped"), "1");
     if (!renamed) {
         /* the window: every query bounded (a silent server must not keep the
@@ -668,22 +613,36 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
         char err[400], m[16], from[16];
         snprintf(m, sizeof m, "%d", c.mism);
         snprintf(from, sizeof from, "%d", c.late ? c.next : -1);
+        /* where the target's own binary log stands before anyone can write
+         * to it: verify tells a table applications wrote to since the switch
+         * from one nobody touched (whose difference is then a real one) */
+        char sf[128] = "";
+        int64_t sp = -1;
+        if (c.late && !mb_master_pos(t, sf, sizeof sf, &sp, err, sizeof err)) {
+            log_warn("no binary log position on the target: differences in the tables past the budget will be "
+                     "incomplete, not failures", "instance=%s err=\"%s\"", orig, err);
+            sf[0] = 0;
+            sp = -1;
+        }
+        char sps[32];
+        snprintf(sps, sizeof sps, "%lld", (long long)sp);
+        step_ctx_set_fact(ctx, "switch_file", sf);
+        step_ctx_set_fact(ctx, "switch_pos", sps);
         const char *a[] = {MB_SCHEMA};
-        const char *b[] = {MB_SCHEMA, rv, m, mb_fact(ctx, "verify_tables"), mb_fact(ctx, "verify_sums"), from};
+        const char *b[] = {MB_SCHEMA, rv, m, mb_fact(ctx, "verify_tables"), mb_fact(ctx, "verify_sums"), from, sf, sps};
         if (!myq_execf(t, err, sizeof err,
                        "CREATE TABLE IF NOT EXISTS %I.verdict (id TINYINT PRIMARY KEY, rows_compared BIGINT NOT NULL, "
                        "mismatches INT NOT NULL, tables_compared INT NOT NULL, sums MEDIUMTEXT NOT NULL, "
-                       "rest_from INT NOT NULL DEFAULT -1) ENGINE=InnoDB",
+                       "rest_from INT NOT NULL DEFAULT -1, switch_file VARCHAR(255) NOT NULL DEFAULT '', "
+                       "switch_pos BIGINT NOT NULL DEFAULT -1) ENGINE=InnoDB",
                        1, a) ||
-            !myq_execf(t, err, sizeof err, "REPLACE INTO %I.verdict VALUES (1, %R, %R, %L, %L, %R)", 6, b)) {
+            !myq_execf(t, err, sizeof err, "REPLACE INTO %I.verdict VALUES (1, %R, %R, %L, %L, %R, %L, %R)", 8, b)) {
             rc = mb_sql_fail(res, t, "recording the comparison on the target", err);
             goto undo;
         }
         step_ctx_set_fact(ctx, "compare_done", "1");
     }
     if (!renamed) {
-        /* the snapshot the rest is compared against, before anyone can write */
-        if (mb_fact_i64(ctx, "compare_rest_from", -1) >= 0) pin = pin_target(&s);
         /* 5: the locks the target received through replication */
         if ((rc = mb_unlock_accounts(&s, MB_TARGET)) != STEP_OK) goto undo;
         mb_session_answer_by(&s, 0);
@@ -692,10 +651,7 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
     int64_t until = fc_mono_ms() + poll * 1000, last = step_ctx_run_deadline(ctx) - 3000;
     rc = switch_rename(ctx, res, orig, ret, tid, until < last ? until : last);
-    if (rc != STEP_OK) {
-        myq_close(pin);
-        return rc;
-    }
+    if (rc != STEP_OK) return rc;
     fc_crashpoint("mb.cutover.swapped"); /* tests: killed after the swap, before its facts are written */
     step_ctx_set_fact(ctx, "switched", "1");
     int64_t t0 = mb_fact_i64(ctx, "cutover_block_ms", 0), now = fc_now_ms();
@@ -708,14 +664,10 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     snprintf(d, sizeof d, "%.3f", (double)down / 1000.0);
     step_ctx_set_field(ctx, "downtime_s", d);
     log_info("cutover: switched to the encrypted instance", "instance=%s downtime_ms=%lld", orig, (long long)down);
-    rc = awsstep_promote_target(ctx, res, orig);
-    if (rc == STEP_OK && pin) compare_rest(ctx, res, pin);
-    myq_close(pin);
-    return rc;
+    return awsstep_promote_target(ctx, res, orig);
 undo:
     if (rc != STEP_OK && rc != STEP_NEXT) give_back(&s, stopped, res->reason);
 out:
-    myq_close(pin);
     mb_session_finish(&s);
     return rc;
 }

@@ -140,6 +140,7 @@ typedef struct mb_cmp {
     int from;
     int64_t deadline;
     dbuf *sums;          /* "schema.table\trows\tdigest\n" appended (may be NULL) */
+    dbuf *diff;          /* "schema\ttable\n" per differing table compared (may be NULL) */
     /* out */
     bool late;
     int next;            /* late: index of the first table not compared; else -1 */
@@ -150,9 +151,4 @@ typedef struct mb_cmp {
     char list[400];      /* differing tables, "schema.table, ..." */
 } mb_cmp;
 step_rc mb_compare(mb_session *s, mb_cmp *c);
-/* The tables the cutover's budget left, compared after the switch: rows
- * and mismatches (totals), sums appended to verify_sums; facts
- * compare_rest_done, compare_rest_how. */
-void mb_record_rest(step_ctx *ctx, int64_t rows, int mism, const char *list, const char *sums, const char *how);
-
 #endif

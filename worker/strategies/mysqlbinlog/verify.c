@@ -170,7 +170,7 @@ static void note(char *list, size_t cap, const char *sch, const char *tab)
 {
     size_t n = strlen(list);
     if (n + 4 >= cap) return;
-    snprintf(list + n, cap - n, "%s%s.%s", n ? ", " : "", sch, tab);
+    snprintf(list + n, cap - n, "%s%s%s%s", n ? ", " : "", sch, tab ? "." : "", tab ? tab : "");
 }
 
 step_rc mb_compare(mb_session *s, mb_cmp *c)
@@ -225,6 +225,7 @@ step_rc mb_compare(mb_session *s, mb_cmp *c)
             if (c->from > 0) {
                 c->mism++;
                 note(c->list, sizeof c->list, sch, tab);
+                if (c->diff) dbuf_printf(c->diff, "%s\t%s\n", sch, tab);
             }
             continue;
         }
@@ -269,6 +270,7 @@ step_rc mb_compare(mb_session *s, mb_cmp *c)
         if (!same(&x, &y)) {
             c->mism++;
             note(c->list, sizeof c->list, sch, tab);
+            if (c->diff) dbuf_printf(c->diff, "%s\t%s\n", sch, tab);
             log_error("VERIFICATION MISMATCH", "instance=%s table=%s.%s rows_source=%lld rows_target=%lld",
                       step_ctx_instance(s->ctx), sch, tab, (long long)x.rows, (long long)y.rows);
         }
@@ -316,8 +318,8 @@ static step_rc verdict_from_target(mb_session *s, myq *dst)
     myq_res_free(t);
     if (!have) return STEP_OK;
     myq_res *r = myq_queryf(dst, err, sizeof err,
-                            "SELECT rows_compared, mismatches, tables_compared, sums, rest_from FROM %I.verdict "
-                            "WHERE id = 1",
+                            "SELECT rows_compared, mismatches, tables_compared, sums, rest_from, switch_file, "
+                            "switch_pos FROM %I.verdict WHERE id = 1",
                             1, a);
     if (!r) return mb_sql_fail(s->res, dst, "reading the comparison's verdict", err);
     if (r->nrows == 1 && myq_cell(r, 0, 0) && myq_cell(r, 0, 1) && myq_cell(r, 0, 2) && myq_cell(r, 0, 3)) {
@@ -328,13 +330,15 @@ static step_rc verdict_from_target(mb_session *s, myq *dst)
         step_ctx_set_fact(s->ctx, "verify_tables", myq_cell(r, 0, 2));
         step_ctx_set_fact(s->ctx, "verify_sums", myq_cell(r, 0, 3));
         step_ctx_set_fact(s->ctx, "compare_rest_from", myq_cell(r, 0, 4) ? myq_cell(r, 0, 4) : "-1");
+        step_ctx_set_fact(s->ctx, "switch_file", myq_cell(r, 0, 5) ? myq_cell(r, 0, 5) : "");
+        step_ctx_set_fact(s->ctx, "switch_pos", myq_cell(r, 0, 6) ? myq_cell(r, 0, 6) : "-1");
         log_info("comparison verdict read back from the target", "instance=%s", step_ctx_instance(s->ctx));
     }
     myq_res_free(r);
     return STEP_OK;
 }
 
-void mb_record_rest(step_ctx *ctx, int64_t rows, int mism, const char *list, const char *sums, const char *how)
+static void record_rest(step_ctx *ctx, int64_t rows, int mism, const char *list, const char *sums, const char *how)
 {
     step_ctx_set_factf(ctx, "rows_verified", "%lld", (long long)rows);
     char rv[32];
@@ -357,22 +361,95 @@ void mb_record_rest(step_ctx *ctx, int64_t rows, int mism, const char *list, con
                  how);
 }
 
-/* The tables the cutover's budget left and whose comparison against the
- * snapshot pinned at the switch was lost (a crash, the run's end): the
- * retired (frozen) source against the live target. A difference there is
- * no verdict either way (applications have written to the target since the
- * switch): verification is recorded as incomplete, never as passed. */
-static step_rc rest_against_live(mb_session *s, myq *src, myq *dst)
+/* Tables with row events (or named by a statement) in the target's binary
+ * log from switch_file:switch_pos on: what applications (or anyone) wrote
+ * since the switch. "schema\ttable\n" lines appended to out; false when the
+ * log cannot be read from there (purged, no binary log, no privilege). */
+static bool written_since(myq *q, const char *file, int64_t pos, const dbuf *diff, dbuf *out, char *err, size_t cap)
+{
+    if (!file || !*file || pos < 0) return snprintf(err, cap, "no position recorded at the switch"), false;
+    myq_res *logs = myq_query(q, "SHOW BINARY LOGS", err, cap);
+    if (!logs) return false;
+    bool seen = false, ok = true;
+    for (int i = 0; i < logs->nrows && ok; i++) {
+        const char *f = myq_cell(logs, i, 0);
+        if (!f || mb_pos_cmp(f, INT64_MAX, file, pos) < 0) continue; /* before the switch's file */
+        bool first = !strcmp(f, file);
+        seen |= first;
+        char from[32];
+        snprintf(from, sizeof from, "%lld", (long long)(first ? pos : 4));
+        for (long long off = 0;; off += 5000) {
+            char lim[48];
+            snprintf(lim, sizeof lim, "%lld, 5000", off);
+            const char *a[] = {f, from, lim};
+            myq_res *ev = myq_queryf(q, err, cap, "SHOW BINLOG EVENTS IN %L FROM %R LIMIT %R", 3, a);
+            if (!ev) {
+                ok = false;
+                break;
+            }
+            for (int k = 0; k < ev->nrows; k++) {
+                const char *type = myq_get(ev, k, "Event_type"), *info = myq_get(ev, k, "Info");
+                if (!type || !info) continue;
+                if (!strcmp(type, "Table_map")) {
+                    /* "table_id: 92 (schema.table)" */
+                    const char *o = strrchr(info, '('), *e = o ? strrchr(o, ')') : NULL;
+                    const char *dot = o ? memchr(o, '.', (size_t)(e ? e - o : 0)) : NULL;
+                    if (o && e && dot)
+                        dbuf_printf(out, "%.*s\t%.*s\n", (int)(dot - o - 1), o + 1, (int)(e - dot - 1), dot + 1);
+                } else if (!strcmp(type, "Query") && strcmp(info, "BEGIN") && strcmp(info, "COMMIT")) {
+                    /* a statement (DDL, TRUNCATE, ...): every differing table it names counts as written */
+                    const char *p = diff->data;
+                    while (p && *p) {
+                        const char *tab = strchr(p, '\t'), *nl = tab ? strchr(tab, '\n') : NULL;
+                        if (!tab || !nl) break;
+                        char name[200];
+                        snprintf(name, sizeof name, "%.*s", (int)(nl - tab - 1), tab + 1);
+                        if (*name && strstr(info, name)) dbuf_printf(out, "%.*s\n", (int)(nl - p), p);
+                        p = nl + 1;
+                    }
+                }
+            }
+            int n = ev->nrows;
+            myq_res_free(ev);
+            if (n < 5000) break;
+        }
+    }
+    myq_res_free(logs);
+    if (ok && !seen) return snprintf(err, cap, "the switch's binary log %s is gone (purged)", file), false;
+    return ok;
+}
+
+static bool has_line(const dbuf *b, const char *line, size_t n)
+{
+    const char *p = b->data;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t m = nl ? (size_t)(nl - p) : strlen(p);
+        if (m == n && !memcmp(p, line, n)) return true;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return false;
+}
+
+/* The tables the cutover's budget left: the retired (frozen) source against
+ * the target, which applications have written to since the switch. A
+ * difference in a table nobody wrote to since the switch (the target's
+ * binary log from the position recorded before its accounts were unlocked)
+ * is a real one: the instance fails at verify, naming it. A difference in
+ * a table written since is no verdict either way: recorded as incomplete,
+ * never as passed. */
+static step_rc compare_rest(mb_session *s, myq *src, myq *dst)
 {
     step_ctx *ctx = s->ctx;
     int from = (int)mb_fact_i64(ctx, "compare_rest_from", -1);
-    dbuf sums;
+    dbuf sums, diff;
     dbuf_init(&sums, SUMS_MAX);
+    dbuf_init(&diff, 1 << 20);
     int64_t until = step_ctx_run_deadline(ctx) - 2000;
     mb_session_answer_by(s, until + 2000);
-    mb_cmp c = {.a = src, .b = dst, .from = from, .deadline = until, .sums = &sums};
+    mb_cmp c = {.a = src, .b = dst, .from = from, .deadline = until, .sums = &sums, .diff = &diff};
     step_rc rc = mb_compare(s, &c);
-    mb_session_answer_by(s, 0);
     if (rc == STEP_OK && c.late) {
         s->res->wait_ms = 1000;
         MB_REASON(s->res, "comparing the %d tables the cutover's budget left: not finished in this run (again)",
@@ -382,17 +459,54 @@ static step_rc rest_against_live(mb_session *s, myq *src, myq *dst)
     if (rc == STEP_OK) {
         int64_t rows = mb_fact_i64(ctx, "rows_verified", 0) + c.rows;
         int mism = (int)mb_fact_i64(ctx, "verify_mismatches", 0);
+        char real[400] = "", unsure[400] = "";
+        int nreal = 0, nunsure = 0;
         if (c.mism) {
-            step_ctx_set_fact(ctx, "verify_incomplete", "1");
-            step_ctx_set_fact(ctx, "verify_incomplete_tables", c.list);
-            log_warn("VERIFICATION INCOMPLETE", "instance=%s tables=\"%s\" why=\"the snapshot of the switch was "
-                     "lost; writes since the switch also show as differences\"", step_ctx_instance(ctx), c.list);
+            dbuf written;
+            dbuf_init(&written, 1 << 22);
+            char err[400] = "";
+            myq *d2 = mb_conn(s, MB_TARGET, &rc); /* again if the comparison gave it up */
+            bool known = d2 && written_since(d2, mb_fact(ctx, "switch_file"), mb_fact_i64(ctx, "switch_pos", -1),
+                                             &diff, &written, err, sizeof err);
+            rc = STEP_OK;
+            if (!known)
+                log_warn("the target's binary log since the switch cannot be read: differences are incomplete",
+                         "instance=%s err=\"%s\"", step_ctx_instance(ctx), err);
+            const char *p = diff.data;
+            while (p && *p) {
+                const char *nl = strchr(p, '\n');
+                if (!nl) break;
+                char name[300];
+                snprintf(name, sizeof name, "%.*s", (int)(nl - p), p);
+                char *tab = strchr(name, '\t');
+                bool touched = !known || has_line(&written, p, (size_t)(nl - p));
+                if (tab) *tab = '.';
+                if (touched) {
+                    nunsure++;
+                    note(unsure, sizeof unsure, name, NULL);
+                } else {
+                    nreal++;
+                    note(real, sizeof real, name, NULL);
+                }
+                p = nl + 1;
+            }
+            dbuf_free(&written);
         }
-        mb_record_rest(ctx, rows, mism, "", sums.data, c.mism ? "after the switch, against the live target "
-                       "(incomplete: tables differ, and applications have written since the switch)"
-                       : "after the switch, against the live target");
+        if (nunsure) {
+            step_ctx_set_fact(ctx, "verify_incomplete", "1");
+            step_ctx_set_fact(ctx, "verify_incomplete_tables", unsure);
+            log_warn("VERIFICATION INCOMPLETE", "instance=%s tables=\"%s\" why=\"written to since the switch: their "
+                     "difference may be those writes\"", step_ctx_instance(ctx), unsure);
+        }
+        record_rest(ctx, rows, mism + nreal, real, sums.data,
+                    nunsure ? "after the switch, against the live target (incomplete: tables written since the "
+                              "switch differ)"
+                            : "after the switch, against the live target (tables written since the switch told "
+                              "apart by the target's binary log)");
     }
+    mb_session_answer_by(s, 0);
     dbuf_free(&sums);
+    dbuf_free(&diff);
     return rc;
 }
 
@@ -412,8 +526,17 @@ step_rc mb_step_verify(step_ctx *ctx, step_result *res)
         goto out;
     }
     if (mb_fact_i64(ctx, "compare_rest_from", -1) >= 0 && strcmp(mb_fact(ctx, "compare_rest_done"), "1") != 0 &&
-        (rc = rest_against_live(&s, src, dst)) != STEP_OK)
+        (rc = compare_rest(&s, src, dst)) != STEP_OK)
         goto out;
+    if (mb_fact_i64(ctx, "verify_mismatches", -1) != 0) {
+        MB_REASON(res, "verification after the switch found differences in tables nobody wrote to since the "
+                       "switch: %s (the encrypted instance serves; compare it with the retired source)",
+                  mb_fact(ctx, "verify_mismatch_tables"));
+        log_error("VERIFICATION MISMATCH", "instance=%s tables=\"%s\"", step_ctx_instance(ctx),
+                  mb_fact(ctx, "verify_mismatch_tables"));
+        rc = STEP_FAIL;
+        goto out;
+    }
     src = mb_conn(&s, MB_RETIRED, &rc); /* again if the comparison gave one up */
     dst = src ? mb_conn(&s, MB_TARGET, &rc) : NULL;
     if (!dst) goto out;
