@@ -128,12 +128,12 @@ def test_comparison_budget_defers_the_rest_after_the_switch(stack, awssim, world
     sim = awssim
     ident, campaign = "maria-budget", "mybudget"
     key, _ = _source(stack, sim, ident)
-    tables = 40
-    _bulk(sim, ident, tables, 3000)
+    tables, rows = 30, 1500
+    _bulk(sim, ident, tables, rows)
     stack.start()
     w = Writer(sim, ident, rate=20).start()
     wait_until(lambda: len(w.numbers()) > 10, 60, 0.1, "writes before submit")
-    budget = 300
+    budget = 200
     _submit(stack, world, campaign, key, ident, compare_budget_ms=budget)
     st = wait_terminal(stack, campaign, timeout=420)
     inst = st["instances"][0]
@@ -157,7 +157,7 @@ def test_comparison_budget_defers_the_rest_after_the_switch(stack, awssim, world
     names = [r[0] for r in sums]
     assert len(names) == len(set(names)) == tables + 2, names
     assert {f"bulk.t{k:02d}" for k in range(tables)} | {"app.a", "app.b"} == set(names)
-    assert int(fact("rows_verified")) >= tables * 3000
+    assert int(fact("rows_verified")) >= tables * rows
 
 
 def test_difference_in_a_table_past_the_budget_is_caught_after_the_switch(stack, awssim, world):

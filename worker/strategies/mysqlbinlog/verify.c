@@ -442,22 +442,34 @@ static bool has_line(const dbuf *b, const char *line, size_t n)
 static step_rc compare_rest(mb_session *s, myq *src, myq *dst)
 {
     step_ctx *ctx = s->ctx;
-    int from = (int)mb_fact_i64(ctx, "compare_rest_from", -1);
+    /* progress across runs: the next table, and what the runs before found */
+    int from = (int)mb_fact_i64(ctx, "compare_rest_at", mb_fact_i64(ctx, "compare_rest_from", -1));
+    if (from < 0) from = (int)mb_fact_i64(ctx, "compare_rest_from", -1);
     dbuf sums, diff;
     dbuf_init(&sums, SUMS_MAX);
     dbuf_init(&diff, 1 << 20);
+    dbuf_appends(&sums, mb_fact(ctx, "compare_rest_sums"));
+    dbuf_appends(&diff, mb_fact(ctx, "compare_rest_diff"));
+    int64_t before = mb_fact_i64(ctx, "compare_rest_rows", 0);
     int64_t until = step_ctx_run_deadline(ctx) - 2000;
     mb_session_answer_by(s, until + 2000);
     mb_cmp c = {.a = src, .b = dst, .from = from, .deadline = until, .sums = &sums, .diff = &diff};
     step_rc rc = mb_compare(s, &c);
     if (rc == STEP_OK && c.late) {
+        /* the tables done so far are kept; the next run goes on from c.next */
+        step_ctx_set_factf(ctx, "compare_rest_at", "%d", c.next);
+        step_ctx_set_factf(ctx, "compare_rest_rows", "%lld", (long long)(before + c.rows));
+        step_ctx_set_fact(ctx, "compare_rest_sums", sums.data ? sums.data : "");
+        step_ctx_set_fact(ctx, "compare_rest_diff", diff.data ? diff.data : "");
         s->res->wait_ms = 1000;
-        MB_REASON(s->res, "comparing the %d tables the cutover's budget left: not finished in this run (again)",
-                  c.tables - from);
+        MB_REASON(s->res, "comparing the tables the cutover's budget left: %d of %d done, going on in the next run%s",
+                  c.next - (int)mb_fact_i64(ctx, "compare_rest_from", 0), c.tables - (int)mb_fact_i64(ctx,
+                  "compare_rest_from", 0), c.next == from ? " (no table finished in this one: a longer step "
+                  "deadline is needed)" : "");
         rc = STEP_WAIT;
     }
     if (rc == STEP_OK) {
-        int64_t rows = mb_fact_i64(ctx, "rows_verified", 0) + c.rows;
+        int64_t rows = mb_fact_i64(ctx, "rows_verified", 0) + before + c.rows;
         int mism = (int)mb_fact_i64(ctx, "verify_mismatches", 0);
         char real[400] = "", unsure[400] = "";
         int nreal = 0, nunsure = 0;
@@ -498,6 +510,8 @@ static step_rc compare_rest(mb_session *s, myq *src, myq *dst)
             log_warn("VERIFICATION INCOMPLETE", "instance=%s tables=\"%s\" why=\"written to since the switch: their "
                      "difference may be those writes\"", step_ctx_instance(ctx), unsure);
         }
+        step_ctx_set_fact(ctx, "compare_rest_sums", "");
+        step_ctx_set_fact(ctx, "compare_rest_diff", "");
         record_rest(ctx, rows, mism + nreal, real, sums.data,
                     nunsure ? "after the switch, against the live target (incomplete: tables written since the "
                               "switch differ)"
