@@ -3,8 +3,9 @@ an application writer committing single-row transactions):
 
 - a target that stops answering inside the window (its whole mariadbd
   SIGSTOPped right after the block: neither a server timeout nor a kill can
-  fire) does not keep the writers blocked: every query of the window has a
-  client-side bound (myq_set_answer_by), past it the cutover lets the
+  fire) does not keep the writers blocked: every query of the window is
+  bounded on the client side (myq_set_answer_by; the connection's read
+  timeout may give up first), past it the cutover lets the
   writers back in on the source while the target is still silent; once the
   target answers again the instance ends done with every acknowledged row
   there exactly once;
