@@ -368,6 +368,7 @@ static int64_t block_start_on_retired(step_ctx *ctx, step_result *res)
  * unlocked, then the target replicates again from it (now, or — the target
  * silent — at the start of the next attempt, before anything is blocked). */
 
+#define REATTACH_TRY_MS 10000
 #define REATTACH_TABLE "CREATE TABLE IF NOT EXISTS %I.reattach (id TINYINT PRIMARY KEY, file VARCHAR(255) NOT NULL, " \
                        "pos BIGINT NOT NULL) ENGINE=InnoDB"
 
@@ -469,6 +470,10 @@ static void give_back(mb_session *s, bool stopped, const char *why)
     log_warn("cutover abandoned before the switch: source writable again", "instance=%s why=\"%s\" reattach=%d",
              step_ctx_instance(ctx), why, (int)stopped);
     if (stopped) {
+        /* the writers are back already: a short try only (the target may be
+         * the silent one); otherwise the next attempt re-attaches it first */
+        int64_t now = fc_mono_ms(), end = step_ctx_run_deadline(ctx) - 1000;
+        mb_session_answer_by(s, now + REATTACH_TRY_MS < end ? now + REATTACH_TRY_MS : end);
         myq *t = mb_conn(s, MB_TARGET, &rc);
         char f[128], p[32];
         bool have = false;
