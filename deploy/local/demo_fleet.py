@@ -5,6 +5,12 @@ Creates the fleet through /usr/bin/aws (the real awscli against the emulator),
 loads data, starts live writers that record every committed row, submits one
 campaign with the real `fleetcrypt` CLI, shows progress, verifies every
 committed row exactly once on the encrypted instances, and prints a summary.
+
+MySQL family (FLEETCRYPT_DEMO_MYSQL, default 2; 0: none): as many RDS for
+MySQL / RDS for MariaDB instances (alternately; binlog_format=ROW from their
+parameter groups, an application account writing), migrated by a second
+campaign with strategy mysql-binlog, run at the same time; each must end
+done with every committed row there exactly once.
 """
 import json
 import os
@@ -15,6 +21,7 @@ import threading
 import time
 
 import psycopg2
+import pymysql
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FC = os.path.join(os.environ.get("FLEETCRYPT_BIN_DIR") or os.path.join(REPO, "build", "bin"), "fleetcrypt")
@@ -26,6 +33,10 @@ ROWS = int(os.environ.get("FLEETCRYPT_DEMO_ROWS", "5000"))
 CAMPAIGN = "demo-" + time.strftime("%H%M%S")
 KEY_ALIAS = "alias/fleetcrypt-demo"
 PG_LOGICAL = "fc-demo-logical"
+MY_N = max(0, int(os.environ.get("FLEETCRYPT_DEMO_MYSQL", "2")))
+MY_CAMPAIGN = "demo-my-" + time.strftime("%H%M%S")
+MY_GROUPS = {"mysql": ("fc-demo-mysql-row", "mysql8.0"), "mariadb": ("fc-demo-mariadb-row", "mariadb10.11")}
+MY_APP, MY_APP_PW = "demoapp", "demo-App-Passw0rd"
 
 
 def aws(*args):
@@ -180,6 +191,115 @@ def missing_doubled(committed, keyed, keyless):
     return missing, doubled
 
 
+# ---- the MySQL family (strategy mysql-binlog) ----
+
+def my_ids():
+    """{identifier: engine}: RDS for MySQL and RDS for MariaDB, alternately."""
+    return {f"demo-my-{i}": ("mysql" if i % 2 else "mariadb") for i in range(1, MY_N + 1)}
+
+
+def my_create_fleet():
+    if not MY_N:
+        return {}
+    say(f"   creating {MY_N} MySQL-family instances (RDS for MySQL / MariaDB, unencrypted, binlog_format=ROW)")
+    for engine, (group, family) in MY_GROUPS.items():
+        try:
+            aws("rds", "create-db-parameter-group", "--db-parameter-group-name", group, "--db-parameter-group-family",
+                family, "--description", "row-based binary log for mysql-binlog")
+        except RuntimeError as e:
+            if "AlreadyExists" not in str(e):
+                raise
+        aws("rds", "modify-db-parameter-group", "--db-parameter-group-name", group, "--parameters",
+            "ParameterName=binlog_format,ParameterValue=ROW,ApplyMethod=pending-reboot")
+    for ident, engine in my_ids().items():
+        try:
+            aws("rds", "create-db-instance", "--db-instance-identifier", ident, "--engine", engine,
+                "--db-instance-class", "db.t3.micro", "--allocated-storage", "20", "--master-username", "fcadmin",
+                "--manage-master-user-password", "--no-storage-encrypted", "--backup-retention-period", "1",
+                "--db-parameter-group-name", MY_GROUPS[engine][0], "--tags", "Key=env,Value=demo")
+        except RuntimeError as e:
+            if "AlreadyExists" not in str(e):
+                raise
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        dbs = {d["DBInstanceIdentifier"]: d for d in aws("rds", "describe-db-instances")["DBInstances"]}
+        if all(dbs.get(i, {}).get("DBInstanceStatus") == "available" for i in my_ids()):
+            return dbs
+        time.sleep(1)
+    raise RuntimeError("the MySQL instances did not become available in 5 minutes")
+
+
+def my_connect(db, user=None, password=None):
+    """TLS, verified against the emulator's RDS CA bundle when the stack names one."""
+    cred = password_of(db)
+    ca = os.environ.get("FLEETCRYPT_RDS_CA_BUNDLE")
+    return pymysql.connect(host=db["Endpoint"]["Address"], port=db["Endpoint"]["Port"],
+                           user=user or cred["username"], password=password or cred["password"],
+                           database="app" if user else None, autocommit=True, connect_timeout=5, read_timeout=10,
+                           write_timeout=10, ssl={"ca": ca} if ca else {"check_hostname": False})
+
+
+def my_load_data(db):
+    c = my_connect(db)
+    with c.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS app")
+        cur.execute("CREATE TABLE IF NOT EXISTS app.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, writer_seq BIGINT"
+                    " UNIQUE, customer VARCHAR(64) NOT NULL, amount DECIMAL(12,2), created DATETIME(6)"
+                    " DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB")
+        cur.execute("CREATE TABLE IF NOT EXISTS app.audit_log (seq BIGINT, note VARCHAR(64)) ENGINE=InnoDB")
+        cur.execute("SELECT COUNT(*) FROM app.orders")
+        if cur.fetchone()[0] == 0:
+            rows = [(f"customer-{g}", (g % 997) * 1.25) for g in range(1, ROWS + 1)]
+            cur.executemany("INSERT INTO app.orders (customer, amount) VALUES (%s, %s)", rows)
+            cur.executemany("INSERT INTO app.audit_log (seq, note) VALUES (%s, %s)",
+                            [(g, f"seed {g}") for g in range(1, ROWS // 10 + 1)])
+        cur.execute("SELECT COUNT(*) FROM mysql.user WHERE User = %s", (MY_APP,))
+        if cur.fetchone()[0] == 0:
+            cur.execute(f"CREATE USER '{MY_APP}'@'%' IDENTIFIED BY '{MY_APP_PW}'")
+            cur.execute(f"GRANT SELECT, INSERT ON app.* TO '{MY_APP}'@'%'")
+    c.close()
+
+
+class MyWriter(Writer):
+    """The application (its own account: the cutover locks application
+    accounts, never the master user) committing one number every ~50 ms into
+    orders (keyed) and audit_log (no key) in one transaction."""
+
+    def run(self):
+        conn = None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = my_connect(self.db, MY_APP, MY_APP_PW)
+                    conn.autocommit(False)
+                self.seq += 1
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO orders (writer_seq, customer, amount) VALUES (%s, 'live', 1)", (self.seq,))
+                    cur.execute("INSERT INTO audit_log (seq, note) VALUES (%s, 'live')", (self.seq,))
+                conn.commit()
+                self.committed.append(self.seq)
+            except Exception:  # noqa: BLE001 - the cutover's block: count and reconnect
+                self.errors += 1
+                try:
+                    conn and conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+                conn = None
+                time.sleep(0.2)
+            time.sleep(0.05)
+
+
+def my_live_rows(db):
+    c = my_connect(db)
+    with c.cursor() as cur:
+        cur.execute("SELECT writer_seq FROM app.orders WHERE writer_seq IS NOT NULL")
+        keyed = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT seq FROM app.audit_log WHERE note = 'live'")
+        keyless = [r[0] for r in cur.fetchall()]
+    c.close()
+    return keyed, keyless
+
+
 def fc(*args, check=True):
     r = subprocess.run([FC, *args], capture_output=True, text=True)
     if check and r.returncode != 0:
@@ -193,6 +313,14 @@ def submit():
               "--max-parallel", "4", "--yes", *extra, *fleet_ids(), check=False)
 
 
+def status_line(st, t0):
+    c = st["counts"]
+    return (f"   [{time.time() - t0:6.0f}s] {st.get('campaign', '')[:16]:<16} running={c['running']} "
+            f"pending={c['pending']} done={c['done']} failed={c['failed']} skipped={c['skipped']}  "
+            + " ".join(f"{i['id'].replace('demo-db-', '#').replace('demo-my-', 'my#')}:{i['step']}"
+                       for i in st["instances"] if i["state"] in ("running", "pending")))
+
+
 def main():
     key = ensure_key()
     ensure_param_group()
@@ -200,7 +328,11 @@ def main():
     dbs = create_fleet(key)
     for ident in fleet_ids():
         load_data(dbs[ident])
+    mydbs = my_create_fleet()
+    for ident in my_ids():
+        my_load_data(mydbs[ident])
     writers = {i: Writer(dbs[i]) for i in fleet_ids()}
+    writers.update({i: MyWriter(mydbs[i]) for i in my_ids()})
     for w in writers.values():
         w.start()
     say(f"   {len(writers)} live writers committing a row every ~50 ms")
@@ -211,20 +343,31 @@ def main():
     if sub.returncode != 0:
         say(f"demo: submit refused (exit {sub.returncode}): {sub.stderr.strip()}")
         return 1
+    campaigns = [CAMPAIGN]
+    if MY_N:
+        say(f"   and campaign {MY_CAMPAIGN}: strategy mysql-binlog over {', '.join(my_ids())}")
+        sub = fc("submit", "--campaign", MY_CAMPAIGN, "--kms-key", KEY_ALIAS, "--strategy", "mysql-binlog",
+                 "--max-parallel", "4", "--yes", *my_ids(), check=False)
+        sys.stdout.write(sub.stdout)
+        if sub.returncode != 0:
+            say(f"demo: submit refused (exit {sub.returncode}): {sub.stderr.strip()}")
+            return 1
+        campaigns.append(MY_CAMPAIGN)
     t0 = time.time()
-    last = ""
-    while True:
-        st = json.loads(fc("status", CAMPAIGN, "--json").stdout)
-        c = st["counts"]
-        line = (f"   [{time.time() - t0:6.0f}s] running={c['running']} pending={c['pending']} done={c['done']} "
-                f"failed={c['failed']} skipped={c['skipped']}  "
-                + " ".join(f"{i['id'].replace('demo-db-', '#')}:{i['step']}" for i in st["instances"]
-                           if i["state"] in ("running", "pending")))
-        if line != last:
-            say(line)
-            last = line
-        if st["state"] in ("done", "aborted"):
-            break
+    last = {}
+    final, took = {}, {}
+    while len(final) < len(campaigns):
+        for camp in campaigns:
+            if camp in final:
+                continue
+            st = json.loads(fc("status", camp, "--json").stdout)
+            st.setdefault("campaign", camp)
+            line = status_line(st, t0)
+            if line != last.get(camp):
+                say(line)
+                last[camp] = line
+            if st["state"] in ("done", "aborted"):
+                final[camp], took[camp] = st, time.time() - t0
         if time.time() - t0 > 1800:
             say("demo: campaign did not finish in 30 minutes")
             return 1
@@ -239,19 +382,23 @@ def main():
     dbs = {d["DBInstanceIdentifier"]: d for d in aws("rds", "describe-db-instances")["DBInstances"]}
     ok = True
     rows = []
-    for inst in st["instances"]:
+    instances = [i for camp in campaigns for i in final[camp]["instances"]]
+    for inst in instances:
         ident = inst["id"]
         db = dbs.get(ident)
         w = writers[ident]
         verdict = inst["state"]
         detail = inst.get("error") or ""
+        mysql = ident in my_ids()
         if inst["state"] == "done":
             enc = db and db.get("StorageEncrypted") and key["KeyId"] in (db.get("KmsKeyId") or "")
-            missing, doubled = missing_doubled(w.committed, *live_rows(db))
-            good = enc and not missing and doubled == 0
+            missing, doubled = missing_doubled(w.committed, *(my_live_rows(db) if mysql else live_rows(db)))
+            good = enc and not missing and doubled == 0 and len(w.committed) > 0
             ok &= bool(good)
             detail = (f"encrypted={'yes' if enc else 'NO'} live rows committed={len(w.committed)} "
-                      f"missing={len(missing)} doubled={doubled}")
+                      f"missing={len(missing)} doubled={doubled}" + (f" [{my_ids()[ident]}]" if mysql else ""))
+        elif mysql:
+            ok = False  # every MySQL-family instance must end done
         elif ident == f"demo-db-{N}":
             ok &= inst["state"] == "skipped"  # already encrypted with the campaign key
         elif ident == f"demo-db-{N - 1}" and STRATEGY == "pg-logical":
@@ -271,9 +418,11 @@ def main():
         dts = f"{dt:.2f}s" if isinstance(dt, (int, float)) else "-"
         rvs = str(rv) if rv is not None else "-"
         say(f"{ident:<12} {verdict:<9} {dts:>9} {rvs:>14}  {detail}")
-    tp = st.get("throughput", {})
-    say(f"\ncampaign {CAMPAIGN}: {st['state']} in {time.time() - t0:.0f}s; "
-        f"{tp.get('instances_per_hour', 0):.1f} instances/hour, {tp.get('steps_per_minute', 0):.1f} steps/minute")
+    for camp in campaigns:
+        st = final[camp]
+        tp = st.get("throughput", {})
+        say(f"\ncampaign {camp}: {st['state']} in {took[camp]:.0f}s; "
+            f"{tp.get('instances_per_hour', 0):.1f} instances/hour, {tp.get('steps_per_minute', 0):.1f} steps/minute")
     say("demo: OK" if ok else "demo: FAILED (see above)")
     return 0 if ok else 1
 

@@ -4,10 +4,15 @@
 #include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "cfg.h"
 #include "dbuf.h"
@@ -16,12 +21,161 @@
 struct myq {
     MYSQL *m;
     unsigned last;
+    int64_t answer_by; /* fc_mono_ms(); 0: none (see myq_set_answer_by) */
+    bool dead;         /* closed by the bound: every later call fails at once */
+    bool no_answer;    /* the last error was the bound's */
 };
+
+/* ---- the client-side bound: Connector/C's non-blocking API ----
+ * Every call that waits on the server runs as _start/_cont, polling the
+ * socket until q->answer_by. Past it the socket is shut down (the server
+ * may be stopped: nothing is sent to it, nothing waited for), the pending
+ * call finishes on the closed socket with an error, and the handle is dead.
+ * A TCP/TLS library timeout inside the call (MYSQL_WAIT_TIMEOUT) is honoured
+ * as well. */
+
+/* Wait for what status asks; the ready flags for _cont, or -1 when the
+ * bound passed (the socket is then shut down). */
+static int nb_wait(myq *q, int status)
+{
+    int64_t lib_until = (status & MYSQL_WAIT_TIMEOUT) ? fc_mono_ms() + (int64_t)mysql_get_timeout_value_ms(q->m) : 0;
+    for (;;) {
+        int64_t now = fc_mono_ms();
+        if (now >= q->answer_by) {
+            shutdown(mysql_get_socket(q->m), SHUT_RDWR);
+            q->dead = true;
+            return -1;
+        }
+        if (lib_until && now >= lib_until) return MYSQL_WAIT_TIMEOUT;
+        int64_t left = q->answer_by - now;
+        if (lib_until && lib_until - now < left) left = lib_until - now;
+        struct pollfd pf = {.fd = mysql_get_socket(q->m), .events = 0};
+        if (status & MYSQL_WAIT_READ) pf.events |= POLLIN;
+        if (status & MYSQL_WAIT_WRITE) pf.events |= POLLOUT;
+        if (status & MYSQL_WAIT_EXCEPT) pf.events |= POLLPRI;
+        int n = poll(&pf, 1, left > 1000 ? 1000 : (int)left);
+        if (n < 0 && errno != EINTR) return status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE);
+        if (n <= 0) continue;
+        int r = 0;
+        if (pf.revents & (POLLIN | POLLHUP | POLLERR)) r |= MYSQL_WAIT_READ;
+        if (pf.revents & (POLLOUT | POLLERR)) r |= MYSQL_WAIT_WRITE;
+        if (pf.revents & POLLPRI) r |= MYSQL_WAIT_EXCEPT;
+        return r ? r : status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE);
+    }
+}
+
+/* The ready flags for the pending call's _cont: waited for while the
+ * bound holds; once it has passed, the call runs to its end on the shut
+ * socket (reads see EOF at once), at most NB_FINISH more turns. */
+#define NB_FINISH 100
+static int nb_ready(myq *q, int status, int *turns)
+{
+    if (!q->dead) {
+        int r = nb_wait(q, status);
+        if (r >= 0) return r;
+    }
+    if (++*turns > NB_FINISH) return -1;
+    return MYSQL_WAIT_READ | MYSQL_WAIT_WRITE;
+}
+
+/* st: the status a _start returned; CONT(ready) the matching _cont. */
+#define NB_RUN(q, st, CONT)                                                                                        \
+    do {                                                                                                           \
+        int turns_ = 0;                                                                                            \
+        while (st) {                                                                                               \
+            int ready = nb_ready((q), (st), &turns_);                                                              \
+            if (ready < 0) break;                                                                                  \
+            (st) = (CONT);                                                                                         \
+        }                                                                                                          \
+    } while (0)
+
+static bool bounded(const myq *q) { return q->answer_by > 0; }
+
+static int c_real_query(myq *q, const char *sql, unsigned long len)
+{
+    if (!bounded(q)) return mysql_real_query(q->m, sql, len);
+    int ret = 1;
+    int st = mysql_real_query_start(&ret, q->m, sql, len);
+    NB_RUN(q, st, mysql_real_query_cont(&ret, q->m, ready));
+    return q->dead ? 1 : ret;
+}
+
+static MYSQL_RES *c_store_result(myq *q)
+{
+    if (!bounded(q)) return mysql_store_result(q->m);
+    MYSQL_RES *ret = NULL;
+    int st = mysql_store_result_start(&ret, q->m);
+    NB_RUN(q, st, mysql_store_result_cont(&ret, q->m, ready));
+    if (q->dead && ret) {
+        mysql_free_result(ret);
+        ret = NULL;
+    }
+    return ret;
+}
+
+static int c_next_result(myq *q)
+{
+    if (q->dead) return 1;
+    if (!bounded(q)) return mysql_next_result(q->m);
+    int ret = 1;
+    int st = mysql_next_result_start(&ret, q->m);
+    NB_RUN(q, st, mysql_next_result_cont(&ret, q->m, ready));
+    return q->dead ? 1 : ret;
+}
+
+static MYSQL_ROW c_fetch_row(myq *q, MYSQL_RES *r)
+{
+    if (q->dead) return NULL;
+    if (!bounded(q)) return mysql_fetch_row(r);
+    MYSQL_ROW ret = NULL;
+    int st = mysql_fetch_row_start(&ret, r);
+    NB_RUN(q, st, mysql_fetch_row_cont(&ret, r, ready));
+    return q->dead ? NULL : ret;
+}
+
+static void c_free_result(myq *q, MYSQL_RES *r)
+{
+    if (!bounded(q) || q->dead) {
+        mysql_free_result(r);
+        return;
+    }
+    int st = mysql_free_result_start(r);
+    NB_RUN(q, st, mysql_free_result_cont(r, ready));
+}
+
+void myq_set_answer_by(myq *q, int64_t mono_ms)
+{
+    if (q) q->answer_by = mono_ms > 0 ? mono_ms : 0;
+}
+
+bool myq_dead(const myq *q) { return q && q->dead; }
+bool myq_no_answer(const myq *q) { return q && q->no_answer; }
+
+/* TCP keepalives: a peer that vanished (host gone, packets dropped) is
+ * noticed by the kernel within about a minute instead of TCP's hours. */
+static void keepalive(MYSQL *m)
+{
+    int fd = (int)mysql_get_socket(m);
+    if (fd < 0) return;
+    int on = 1, idle = 30, intvl = 10, cnt = 3;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
 
 const char *myq_default_ca(void) { return cfg_env_str(CFG_RDS_CA_BUNDLE); }
 
 static bool fail(myq *q, char *err, size_t cap, const char *what)
 {
+    if (q->dead) {
+        /* the bound's: lost connection (transient), said as such */
+        q->last = CR_SERVER_LOST;
+        q->no_answer = true;
+        if (err && cap)
+            snprintf(err, cap, "%s: (%u) no answer from the server in time: connection closed", what, q->last);
+        return false;
+    }
     q->last = mysql_errno(q->m);
     if (err && cap) snprintf(err, cap, "%s: (%u) %s", what, q->last, mysql_error(q->m));
     return false;
@@ -38,6 +192,9 @@ myq *myq_connect(const myq_opts *o, char *err, size_t cap)
         return NULL;
     }
     unsigned int t = o->timeout_s > 0 ? (unsigned)o->timeout_s : 10;
+    /* the bound (myq_set_answer_by) runs on the non-blocking API, which the
+     * handle must have from its connect on; blocking calls work the same */
+    mysql_optionsv(q->m, MYSQL_OPT_NONBLOCK, 0);
     mysql_optionsv(q->m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
     mysql_optionsv(q->m, MYSQL_OPT_READ_TIMEOUT, &t);
     mysql_optionsv(q->m, MYSQL_OPT_WRITE_TIMEOUT, &t);
@@ -52,14 +209,27 @@ myq *myq_connect(const myq_opts *o, char *err, size_t cap)
         my_bool off = 0;
         mysql_optionsv(q->m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
     }
-    if (!mysql_real_connect(q->m, o->host, o->user, o->password, o->db, (unsigned)o->port, NULL,
-                            CLIENT_MULTI_RESULTS)) {
+    MYSQL *ok = NULL;
+    if (o->answer_by > 0) {
+        /* the connect itself bounded too: a server that accepts and then
+         * says nothing (stopped) must not hold the caller */
+        q->answer_by = o->answer_by;
+        int st = mysql_real_connect_start(&ok, q->m, o->host, o->user, o->password, o->db, (unsigned)o->port, NULL,
+                                          CLIENT_MULTI_RESULTS);
+        NB_RUN(q, st, mysql_real_connect_cont(&ok, q->m, ready));
+        if (q->dead) ok = NULL;
+    } else {
+        ok = mysql_real_connect(q->m, o->host, o->user, o->password, o->db, (unsigned)o->port, NULL,
+                                CLIENT_MULTI_RESULTS);
+    }
+    if (!ok) {
         fail(q, err, cap, "connect");
         if (o->code_out) *o->code_out = q->last;
         mysql_close(q->m);
         free(q);
         return NULL;
     }
+    keepalive(q->m);
     return q;
 }
 
@@ -95,21 +265,30 @@ bool myq_transient(unsigned code)
 static void drain(myq *q)
 {
     do {
-        MYSQL_RES *r = mysql_store_result(q->m);
+        MYSQL_RES *r = c_store_result(q);
         if (r) mysql_free_result(r);
-    } while (mysql_next_result(q->m) == 0);
+    } while (c_next_result(q) == 0);
+}
+
+/* Every call starts here: a handle the bound closed fails at once. */
+static bool begin(myq *q, char *err, size_t cap)
+{
+    q->last = 0;
+    q->no_answer = false;
+    if (q->dead) return fail(q, err, cap, "query");
+    return true;
 }
 
 bool myq_exec(myq *q, const char *sql, char *err, size_t cap)
 {
-    q->last = 0;
-    if (mysql_real_query(q->m, sql, (unsigned long)strlen(sql))) return fail(q, err, cap, "query");
+    if (!begin(q, err, cap)) return false;
+    if (c_real_query(q, sql, (unsigned long)strlen(sql))) return fail(q, err, cap, "query");
     int st;
     do {
-        MYSQL_RES *r = mysql_store_result(q->m);
+        MYSQL_RES *r = c_store_result(q);
         if (r) mysql_free_result(r);
-        else if (mysql_field_count(q->m) != 0) return fail(q, err, cap, "result");
-        st = mysql_next_result(q->m);
+        else if (q->dead || mysql_field_count(q->m) != 0) return fail(q, err, cap, "result");
+        st = c_next_result(q);
         if (st > 0) return fail(q, err, cap, "next result");
     } while (st == 0);
     return true;
@@ -127,10 +306,10 @@ void myq_res_free(myq_res *r)
 
 myq_res *myq_query(myq *q, const char *sql, char *err, size_t cap)
 {
-    q->last = 0;
-    if (mysql_real_query(q->m, sql, (unsigned long)strlen(sql))) return fail(q, err, cap, "query"), NULL;
-    MYSQL_RES *mr = mysql_store_result(q->m);
-    if (!mr && mysql_field_count(q->m) != 0) return fail(q, err, cap, "result"), NULL;
+    if (!begin(q, err, cap)) return NULL;
+    if (c_real_query(q, sql, (unsigned long)strlen(sql))) return fail(q, err, cap, "query"), NULL;
+    MYSQL_RES *mr = c_store_result(q);
+    if (!mr && (q->dead || mysql_field_count(q->m) != 0)) return fail(q, err, cap, "result"), NULL;
     myq_res *r = calloc(1, sizeof *r);
     if (!r) {
         if (mr) mysql_free_result(mr);
@@ -168,9 +347,14 @@ myq_res *myq_query(myq *q, const char *sql, char *err, size_t cap)
         }
         mysql_free_result(mr);
     }
-    while (mysql_next_result(q->m) == 0) {
-        MYSQL_RES *x = mysql_store_result(q->m);
+    while (c_next_result(q) == 0) {
+        MYSQL_RES *x = c_store_result(q);
         if (x) mysql_free_result(x);
+    }
+    if (q->dead) {
+        /* the bound passed while the rest was read: not a whole answer */
+        myq_res_free(r);
+        return fail(q, err, cap, "next result"), NULL;
     }
     return r;
 }
@@ -198,20 +382,31 @@ const char *myq_get(const myq_res *r, int row, const char *names)
 
 bool myq_each(myq *q, const char *sql, myq_row_fn fn, void *ud, char *err, size_t cap)
 {
-    q->last = 0;
-    if (mysql_real_query(q->m, sql, (unsigned long)strlen(sql))) return fail(q, err, cap, "query");
+    if (!begin(q, err, cap)) return false;
+    if (c_real_query(q, sql, (unsigned long)strlen(sql))) return fail(q, err, cap, "query");
     MYSQL_RES *mr = mysql_use_result(q->m);
     if (!mr) return fail(q, err, cap, "result");
     int n = (int)mysql_num_fields(mr);
     MYSQL_ROW row;
     bool go = true;
-    while ((row = mysql_fetch_row(mr))) {
-        if (go && !fn(ud, n, row, mysql_fetch_lengths(mr))) go = false;
+    while ((row = c_fetch_row(q, mr))) {
+        if (!fn(ud, n, row, mysql_fetch_lengths(mr))) {
+            go = false;
+            break;
+        }
     }
-    bool ok = mysql_errno(q->m) == 0;
+    if (!go) {
+        /* the caller stopped early (a budget): the rest of a large table is
+         * not read to the end; the connection is given up instead */
+        shutdown(mysql_get_socket(q->m), SHUT_RDWR);
+        q->dead = true;
+        mysql_free_result(mr);
+        return true;
+    }
+    bool ok = !q->dead && mysql_errno(q->m) == 0;
     if (!ok) fail(q, err, cap, "fetch");
-    mysql_free_result(mr);
-    drain(q);
+    c_free_result(q, mr);
+    if (!q->dead) drain(q);
     return ok;
 }
 

@@ -25,6 +25,9 @@ typedef struct myq_opts {
     const char *ca_file;  /* NULL: myq_default_ca() */
     int timeout_s;        /* connect/read/write timeout (0: 10 s) */
     unsigned *code_out;   /* when the connect fails: its error code (may be NULL) */
+    int64_t answer_by;    /* fc_mono_ms() by which the connect (and, until
+                           * myq_set_answer_by says otherwise, every call)
+                           * gives up; 0: none */
 } myq_opts;
 
 /* The CA bundle connections verify against: FLEETCRYPT_RDS_CA_BUNDLE, else
@@ -33,6 +36,23 @@ const char *myq_default_ca(void);
 
 myq *myq_connect(const myq_opts *o, char *err, size_t cap);
 void myq_close(myq *q); /* accepts NULL */
+/* A client-side bound for what no server timeout can bound: a server or
+ * network that stops answering (a hung host, packets dropped, a stopped
+ * mysqld). Past mono_ms (fc_mono_ms) a call still waiting gives up: the
+ * socket is shut down (nothing more is sent to or awaited from the
+ * server), the handle is dead (every later call fails at once: reconnect)
+ * and the error is CR_SERVER_LOST (transient) "no answer from the server
+ * in time" (myq_no_answer). 0 turns it off. Runs on Connector/C's
+ * non-blocking API (mysql_real_query_start/_cont, polling
+ * mysql_get_socket): an absolute deadline, where MYSQL_OPT_READ_TIMEOUT
+ * restarts with every packet. Every connection also has TCP keepalives
+ * (30 s idle, 3 x 10 s). */
+void myq_set_answer_by(myq *q, int64_t mono_ms);
+/* Closed by the bound (or by myq_each stopped early): reconnect. */
+bool myq_dead(const myq *q);
+/* The last error was the bound's. */
+bool myq_no_answer(const myq *q);
+
 /* The last error's server/client code (ER_*, CR_*), 0 when none. */
 unsigned myq_errno(const myq *q);
 /* A connection-level or transient error (lost connection, cannot connect,
@@ -58,7 +78,8 @@ const char *myq_cell(const myq_res *r, int row, int col);
 const char *myq_get(const myq_res *r, int row, const char *names);
 
 /* Streamed rows (for hashing whole tables): fn is called per row with the
- * cells and their lengths; it returns false to stop. */
+ * cells and their lengths; it returns false to stop (then the rest is not
+ * read: the connection is given up, myq_dead, and the call returns true). */
 typedef bool (*myq_row_fn)(void *ud, int ncols, char **cells, const unsigned long *lens);
 bool myq_each(myq *q, const char *sql, myq_row_fn fn, void *ud, char *err, size_t cap);
 

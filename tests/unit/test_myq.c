@@ -7,10 +7,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "myq.h"
+#include "util.h"
 #include "strategies/mysqlbinlog/mb_common.h"
 
 static void check(myq *q, const char *tmpl, int n, const char *const *args, const char *want)
@@ -98,6 +103,34 @@ static void test_sql_error_where(void **state)
     assert_string_equal(w, "");
 }
 
+/* A server that accepts (the kernel completes the TCP handshake) and never
+ * says a word — a stopped mysqld: the connect gives up at its bound, well
+ * before its 30 s read timeout, with the bound's error. */
+static void test_silent_server_bound(void **state)
+{
+    (void)state;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(l >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 4), 0);
+    socklen_t n = sizeof a;
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &n), 0);
+    unsigned code = 0;
+    char err[300] = "";
+    int64_t t0 = fc_mono_ms();
+    myq_opts o = {.host = "127.0.0.1", .port = ntohs(a.sin_port), .user = "u", .password = "p",
+                  .timeout_s = 30, .code_out = &code, .answer_by = t0 + 300};
+    myq *q = myq_connect(&o, err, sizeof err);
+    assert_null(q);
+    assert_non_null(strstr(err, "no answer from the server in time"));
+    assert_true(myq_transient(code));
+    /* gave up at the bound, not at the 30 s read timeout */
+    assert_true(fc_mono_ms() - t0 < 30000);
+    close(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +139,7 @@ int main(void)
         cmocka_unit_test(test_position_order),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_sql_error_where),
+        cmocka_unit_test(test_silent_server_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,8 +112,16 @@ static const char *const side_fact[MB_NSIDES][2] = {
 };
 static const char *const side_name[MB_NSIDES] = {"source", "replica", "target", "retired source"};
 
+void mb_session_answer_by(mb_session *s, int64_t mono_ms)
+{
+    s->answer_by = mono_ms > 0 ? mono_ms : 0;
+    for (int i = 0; i < MB_NSIDES; i++)
+        if (s->conn[i]) myq_set_answer_by(s->conn[i], s->answer_by);
+}
+
 myq *mb_conn(mb_session *s, mb_side side, step_rc *rc)
 {
+    if (s->conn[side] && myq_dead(s->conn[side])) mb_conn_drop(s, side); /* closed by the bound: again */
     if (s->conn[side]) return s->conn[side];
     if (!mb_ensure_creds(s, rc)) return NULL;
     const char *host = mb_fact(s->ctx, side_fact[side][0]);
@@ -126,7 +134,7 @@ myq *mb_conn(mb_session *s, mb_side side, step_rc *rc)
     char err[400];
     unsigned code = 0;
     myq_opts o = {.host = host, .port = port, .user = s->cred->username, .password = s->cred->password,
-                  .timeout_s = 10, .code_out = &code};
+                  .timeout_s = 10, .code_out = &code, .answer_by = s->answer_by};
     myq *q = myq_connect(&o, err, sizeof err);
     if (!q) {
         MB_REASON(s->res, "connecting to the %s (%s:%d): %s", side_name[side], host, port, err);
@@ -159,6 +167,7 @@ myq *mb_conn(mb_session *s, mb_side side, step_rc *rc)
         }
         if (!*want && side != MB_RETIRED) step_ctx_set_fact(s->ctx, idf, sid);
     }
+    myq_set_answer_by(q, s->answer_by);
     s->conn[side] = q;
     return q;
 }

@@ -14,19 +14,29 @@
  *   2. drain: the source's final position (SHOW MASTER STATUS, read with the
  *      writers blocked) and a wait until the target executed at least it;
  *   3. mysql.rds_stop_replication, rds_reset_external_master on the target;
- *   4. compare every table of the blocked source with the stopped target
- *      (verify.c: ordered per-chunk hashes): a difference aborts the
- *      instance before the switch (abort lets writers in on the source);
- *      the comparison has half of what the run has left (past the run's
- *      deadline another worker could take the step over): late, it runs
- *      again in the next run, writers still blocked; the third time fails;
+ *   4. compare the tables of the blocked source with the stopped target
+ *      (verify.c: ordered per-chunk hashes) within a budget
+ *      (compare_budget_ms; at most half of what the run has left): a
+ *      difference aborts the instance before the switch (abort lets
+ *      writers in on the source); the tables the budget does not reach are
+ *      compared by verify, after the switch, against the frozen (retired)
+ *      source; the target's binary-log position before anyone can write to
+ *      it (switch_file/switch_pos) tells verify which tables applications
+ *      wrote to since;
  *   5. the recorded accounts unlocked on the target;
  *   6. rename swap: source → fc-<c>-<i>-retired, target → the original
  *      identifier (its endpoint name);
  *   7. downtime recorded (cutover_block_ms to the switch: downtime_ms,
  *      field downtime_s).
+ * Every query of steps 1-5 is bounded (myq_set_answer_by through
+ * mb_session_answer_by: three quarters of what the run has left; the
+ * comparison 3 s past its budget): a server that stops answering, or any
+ * other failure before the switch, gives the writers back on the source at
+ * once (give_back), the target re-attached at the drained position when
+ * its replication had been reset (fleetcrypt_fc.reattach on the source).
  * Facts: cutover_block_ms, final_file, final_pos, repl_stopped,
- * compare_done, switched, retired_id, retired_address/port, target_address/
+ * compare_done, compare_budget_ms, compare_window_ms, compare_deferred,
+ * compare_rest_from, switch_file, switch_pos, switched, retired_id, retired_address/port, target_address/
  * port (now the original identifier's), downtime_ms. */
 #include "mysqlbinlog.h"
 #include "mb_common.h"
@@ -230,15 +240,17 @@ step_rc mb_drop_ours(mb_session *s, mb_side side)
 
 /* 2 + 3: wait until the target executed the source's final position, then
  * stop and forget replication there. */
-static step_rc drain_and_stop(mb_session *s, myq *src, myq *t)
+static step_rc drain_and_stop(mb_session *s, myq *src, myq *t, bool *final_read)
 {
     char err[400];
     char file[128];
     int64_t pos = 0;
+    if (!src || !t) return STEP_RETRY;
     if (!mb_master_pos(src, file, sizeof file, &pos, err, sizeof err))
         return mb_sql_fail(s->res, src, "SHOW MASTER STATUS on the source", err);
     step_ctx_set_fact(s->ctx, "final_file", file);
     step_ctx_set_factf(s->ctx, "final_pos", "%lld", (long long)pos);
+    *final_read = true; /* from here on the target may stop and reset at it */
     int64_t now = fc_mono_ms(), deadline = now + DRAIN_POLL_MS, half = now + (step_ctx_run_deadline(s->ctx) - now) / 2;
     if (half < deadline) deadline = half;
     mb_repl r;
@@ -345,6 +357,148 @@ static int64_t block_start_on_retired(step_ctx *ctx, step_result *res)
     return t0;
 }
 
+/* ---- giving the writers back (the window's undo) ----
+ * When the window cannot finish in this run (a server that stops answering:
+ * the bound closed its connection; any other failure before the switch),
+ * the source's application accounts are unlocked at once instead of staying
+ * locked until a later run. If replication on the target had already been
+ * stopped and reset at the final position, the target must continue from
+ * exactly there: the position is recorded on the source first
+ * (fleetcrypt_fc.reattach, so a crash cannot lose it), then the accounts are
+ * unlocked, then the target replicates again from it (now, or — the target
+ * silent — at the start of the next attempt, before anything is blocked). */
+
+#define REATTACH_TRY_MS 10000
+#define REATTACH_TABLE "CREATE TABLE IF NOT EXISTS %I.reattach (id TINYINT PRIMARY KEY, file VARCHAR(255) NOT NULL, " \
+                       "pos BIGINT NOT NULL) ENGINE=InnoDB"
+
+/* The recorded re-attach position on the source: *have false when none. */
+static step_rc reattach_pending(mb_session *s, myq *src, bool *have, char *file, size_t fcap, char *pos, size_t pcap)
+{
+    char err[400];
+    *have = false;
+    myq_res *t = myq_query(src, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" MB_SCHEMA
+                                "' AND TABLE_NAME = 'reattach'", err, sizeof err);
+    if (!t) return mb_sql_fail(s->res, src, "looking for a pending re-attach", err);
+    bool table = myq_cell(t, 0, 0) && strcmp(myq_cell(t, 0, 0), "0") != 0;
+    myq_res_free(t);
+    if (!table) return STEP_OK;
+    const char *a[] = {MB_SCHEMA};
+    myq_res *r = myq_queryf(src, err, sizeof err, "SELECT file, pos FROM %I.reattach WHERE id = 1", 1, a);
+    if (!r) return mb_sql_fail(s->res, src, "reading the pending re-attach", err);
+    if (r->nrows == 1 && myq_cell(r, 0, 0) && myq_cell(r, 0, 1)) {
+        *have = true;
+        fc_strlcpy(file, myq_cell(r, 0, 0), fcap);
+        fc_strlcpy(pos, myq_cell(r, 0, 1), pcap);
+    }
+    myq_res_free(r);
+    return STEP_OK;
+}
+
+/* The target replicates again from the recorded position (when it
+ * replicates from nobody; ours already configured: only started), then the
+ * record goes. */
+static step_rc reattach_target(mb_session *s, myq *src, myq *t, const char *file, const char *pos)
+{
+    step_ctx *ctx = s->ctx;
+    char err[400];
+    mb_repl r;
+    if (!mb_repl_status(t, &r, err, sizeof err)) return mb_sql_fail(s->res, t, "SHOW REPLICA STATUS", err);
+    if (r.present && strcmp(r.master_user, s->repl_user) != 0) {
+        MB_REASON(s->res, "the target replicates as %s, not fleetcrypt's user: refused", r.master_user);
+        return STEP_FAIL;
+    }
+    if (!r.present) {
+        if (!step_ctx_lease_ok(ctx)) return (MB_REASON(s->res, "lease lost"), STEP_RETRY);
+        const char *a[] = {mb_fact(ctx, "address"), mb_fact(ctx, "port"), s->repl_user, s->repl_pw, file, pos};
+        if (!myq_execf(t, err, sizeof err, mb_proc_set(ctx), 6, a))
+            return mb_sql_fail_secret(s->res, t, "re-attaching the target", err, s->repl_pw);
+    }
+    if (!r.present || !r.io_running || !r.sql_running) {
+        if (!myq_exec(t, "CALL mysql.rds_start_replication", err, sizeof err))
+            return mb_sql_fail(s->res, t, "mysql.rds_start_replication on the target", err);
+    }
+    const char *a[] = {MB_SCHEMA};
+    if (!myq_execf(src, err, sizeof err, "DELETE FROM %I.reattach", 1, a))
+        return mb_sql_fail(s->res, src, "clearing the re-attach record", err);
+    log_info("target replicates again from the drained position", "instance=%s file=%s pos=%s",
+             step_ctx_instance(ctx), file, pos);
+    return STEP_OK;
+}
+
+/* Writers back on the source after a failure inside the window (the reason
+ * already in s->res is kept; what the undo could not do is added). */
+static void give_back(mb_session *s, bool stopped, const char *why)
+{
+    step_ctx *ctx = s->ctx;
+    if (!step_ctx_lease_ok(ctx)) {
+        /* another holder owns the instance: the source is its decision */
+        log_warn("cutover: lease lost, leaving the source to the holder that took over", "why=\"%s\"", why);
+        return;
+    }
+    char keep[sizeof s->res->reason];
+    fc_strlcpy(keep, s->res->reason, sizeof keep);
+    /* bounded as well (the source may be the silent one): what the run has left */
+    mb_session_answer_by(s, step_ctx_run_deadline(ctx) - 1000);
+    step_rc rc = STEP_OK;
+    char err[400] = "";
+    myq *src = mb_conn(s, MB_SOURCE, &rc);
+    bool ok = src != NULL;
+    if (ok && stopped) {
+        const char *a[] = {MB_SCHEMA};
+        const char *b[] = {MB_SCHEMA, mb_fact(ctx, "final_file"), mb_fact(ctx, "final_pos")};
+        ok = *b[1] && *b[2] && myq_execf(src, err, sizeof err, REATTACH_TABLE, 1, a) &&
+             myq_execf(src, err, sizeof err, "REPLACE INTO %I.reattach (id, file, pos) VALUES (1, %L, %R)", 3, b);
+        if (!ok && !err[0]) fc_strlcpy(err, "no final position recorded", sizeof err);
+    }
+    if (ok) ok = mb_unlock_accounts(s, MB_SOURCE) == STEP_OK;
+    if (!ok) {
+        if (!err[0]) fc_strlcpy(err, s->res->reason, sizeof err);
+        log_error("cutover failed and the source could NOT be unblocked: abort the instance", "why=\"%s\" err=\"%s\"",
+                  why, err);
+        fc_strlcpy(s->res->reason, keep, sizeof s->res->reason);
+        size_t n = strlen(s->res->reason);
+        snprintf(s->res->reason + n, sizeof s->res->reason - n, " (unblocking the source failed: %.200s)", err);
+        mb_session_answer_by(s, 0);
+        return;
+    }
+    /* the attempt starts over: block, drain, compare */
+    step_ctx_set_fact(ctx, "repl_stopped", "");
+    step_ctx_set_fact(ctx, "compare_done", "");
+    step_ctx_set_fact(ctx, "compare_rest_from", "");
+    step_ctx_set_fact(ctx, "cutover_block_ms", "");
+    log_warn("cutover abandoned before the switch: source writable again", "instance=%s why=\"%s\" reattach=%d",
+             step_ctx_instance(ctx), why, (int)stopped);
+    if (stopped) {
+        /* the writers are back already: a short try only (the target may be
+         * the silent one); otherwise the next attempt re-attaches it first */
+        int64_t now = fc_mono_ms(), end = step_ctx_run_deadline(ctx) - 1000;
+        mb_session_answer_by(s, now + REATTACH_TRY_MS < end ? now + REATTACH_TRY_MS : end);
+        myq *t = mb_conn(s, MB_TARGET, &rc);
+        char f[128], p[32];
+        bool have = false;
+        if (t && reattach_pending(s, src, &have, f, sizeof f, p, sizeof p) == STEP_OK && have &&
+            reattach_target(s, src, t, f, p) == STEP_OK) {
+            /* done now */
+        } else {
+            log_warn("the target is re-attached at the start of the next attempt", "instance=%s",
+                     step_ctx_instance(ctx));
+        }
+    }
+    fc_strlcpy(s->res->reason, keep, sizeof s->res->reason);
+    size_t n = strlen(s->res->reason);
+    snprintf(s->res->reason + n, sizeof s->res->reason - n, " (writers let back in on the source; retried)");
+    mb_session_answer_by(s, 0);
+}
+
+/* The window's bound: three quarters of what this run has left (the rest
+ * is left to give the writers back). */
+static int64_t window_bound(step_ctx *ctx)
+{
+    int64_t now = fc_mono_ms();
+    return now + (step_ctx_run_deadline(ctx) - now) * 3 / 4;
+}
+
 step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
 {
     if (!strcmp(mb_fact(ctx, "switched"), "1")) return STEP_OK;
@@ -371,77 +525,132 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     }
     rc = STEP_OK;
     res->reason[0] = 0;
-    if (!renamed && !step_ctx_fact(ctx, "repl_stopped")) {
-        if ((rc = mb_fence(&s)) != STEP_OK) goto out;
+    bool stopped = !strcmp(mb_fact(ctx, "repl_stopped"), "1");
+    if (!renamed) {
+        /* the window: every query bounded (a silent server must not keep the
+         * writers blocked); any failure in it gives the writers back */
+        mb_session_answer_by(&s, window_bound(ctx));
+        if (!stopped) {
+            if ((rc = mb_fence(&s)) != STEP_OK) goto out; /* fenced out: the source is the new holder's */
+            myq *src = mb_conn(&s, MB_SOURCE, &rc);
+            myq *t = src ? mb_conn(&s, MB_TARGET, &rc) : NULL;
+            if (!t) goto undo;
+            /* an earlier attempt gave the writers back with the target
+             * detached: it continues from the drained position first */
+            char f[128], p[32];
+            bool have = false;
+            if ((rc = reattach_pending(&s, src, &have, f, sizeof f, p, sizeof p)) != STEP_OK) goto undo;
+            if (have && (rc = reattach_target(&s, src, t, f, p)) != STEP_OK) goto undo;
+            int nl = 0, nk = 0;
+            if ((rc = block(&s, src, &nl, &nk)) != STEP_OK) goto undo;
+            log_info("cutover: writers blocked on the source", "instance=%s accounts=%d sessions_ended=%d", orig, nl,
+                     nk);
+            fc_holdpoint("mb.cutover.blocked"); /* tests: act while the source is blocked */
+            bool final_read = false;
+            src = mb_conn(&s, MB_SOURCE, &rc);
+            t = src ? mb_conn(&s, MB_TARGET, &rc) : NULL;
+            if (!t || (rc = drain_and_stop(&s, src, t, &final_read)) != STEP_OK) {
+                /* the target may have stopped and reset at this run's final
+                 * position (a silent server: unknown): re-attached from it,
+                 * which only starts replication that is still configured */
+                stopped = final_read;
+                goto undo;
+            }
+            stopped = true;
+            step_ctx_set_fact(ctx, "repl_stopped", "1");
+            fc_crashpoint("mb.cutover.stopped"); /* tests: a worker killed with replication stopped, writers blocked */
+        }
+    }
+    if (!renamed && strcmp(mb_fact(ctx, "compare_done"), "1") != 0) {
+        /* Writers are blocked: the comparison has a budget (compare_budget_ms,
+         * at most half of what this run has left); the tables it does not
+         * reach are compared after the switch, the retired source being
+         * frozen (its accounts stay locked). A server that stops answering
+         * gives up 3 s after the budget. */
+        int64_t now = fc_mono_ms(), half = (step_ctx_run_deadline(ctx) - now) / 2;
+        int64_t want = step_ctx_opt_i64(ctx, "compare_budget_ms", 0);
+        int64_t budget = want > 0 && want < half ? want : half;
+        if (budget < 0) budget = 0;
+        mb_session_answer_by(&s, now + budget + 3000 < s.answer_by ? now + budget + 3000 : s.answer_by);
         myq *src = mb_conn(&s, MB_SOURCE, &rc);
         myq *t = src ? mb_conn(&s, MB_TARGET, &rc) : NULL;
-        if (!t) goto out;
-        int nl = 0, nk = 0;
-        if ((rc = block(&s, src, &nl, &nk)) != STEP_OK) goto out;
-        log_info("cutover: writers blocked on the source", "instance=%s accounts=%d sessions_ended=%d", orig, nl, nk);
-        fc_holdpoint("mb.cutover.blocked"); /* tests: act while the source is blocked */
-        if ((rc = drain_and_stop(&s, src, t)) != STEP_OK) goto out;
-        step_ctx_set_fact(ctx, "repl_stopped", "1");
-        fc_crashpoint("mb.cutover.stopped"); /* tests: a worker killed with replication stopped, writers blocked */
-    }
-    if (!renamed && !step_ctx_fact(ctx, "compare_done")) {
-        int64_t rows = 0;
-        int mism = 0;
-        char list[400] = "";
-        /* writers are blocked: half of what this run has left, so the run
-         * ends inside its deadline (past it another worker would take over) */
-        int64_t now = fc_mono_ms(), budget = now + (step_ctx_run_deadline(ctx) - now) / 2;
-        bool late = false;
-        rc = mb_compare(&s, MB_SOURCE, MB_TARGET, budget, &late, &rows, &mism, list, sizeof list);
-        if (late) {
-            int64_t n = mb_fact_i64(ctx, "compare_late", 0) + 1;
-            step_ctx_set_factf(ctx, "compare_late", "%lld", (long long)n);
-            if (n >= 3) {
-                MB_REASON(res, "the comparison did not fit in the cutover's runs %lld times (writers blocked all "
-                               "along): giving up, the source is let go", (long long)n);
-                rc = STEP_FAIL;
-            } else {
-                MB_REASON(res, "the comparison did not fit in this run; writers stay blocked, compared again");
-            }
-            goto out;
+        if (!t) goto undo;
+        dbuf sums;
+        dbuf_init(&sums, 60000);
+        mb_cmp c = {.a = src, .b = t, .from = 0, .deadline = now + budget, .sums = &sums};
+        rc = mb_compare(&s, &c);
+        int64_t took = fc_mono_ms() - now;
+        mb_session_answer_by(&s, window_bound(ctx));
+        if (rc != STEP_OK) {
+            dbuf_free(&sums);
+            goto undo;
         }
-        if (rc != STEP_OK) goto out;
-        step_ctx_set_factf(ctx, "verify_mismatches", "%d", mism);
-        step_ctx_set_factf(ctx, "rows_verified", "%lld", (long long)rows);
+        step_ctx_set_factf(ctx, "compare_budget_ms", "%lld", (long long)budget);
+        step_ctx_set_factf(ctx, "compare_window_ms", "%lld", (long long)took);
+        step_ctx_set_factf(ctx, "compare_rest_from", "%d", c.late ? c.next : -1);
+        step_ctx_set_factf(ctx, "compare_deferred", "%d", c.late ? c.tables - c.next : 0);
+        step_ctx_set_factf(ctx, "verify_tables", "%d", c.tables);
+        step_ctx_set_fact(ctx, "verify_sums", sums.data ? sums.data : "");
+        dbuf_free(&sums);
+        if (c.late)
+            log_warn("cutover: the comparison's budget is spent: the rest is compared after the switch",
+                     "instance=%s budget_ms=%lld compared=%d deferred=%d", orig, (long long)budget, c.hashed,
+                     c.tables - c.next);
+        step_ctx_set_factf(ctx, "verify_mismatches", "%d", c.mism);
+        step_ctx_set_factf(ctx, "rows_verified", "%lld", (long long)c.rows);
         char rv[32];
-        snprintf(rv, sizeof rv, "%lld", (long long)rows);
+        snprintf(rv, sizeof rv, "%lld", (long long)c.rows);
         step_ctx_set_field(ctx, "rows_verified", rv);
-        if (mism) {
+        if (c.mism) {
             log_error("VERIFICATION MISMATCH before the switch: aborting", "instance=%s tables=%d first=\"%s\"", orig,
-                      mism, list);
-            step_ctx_set_factf(ctx, "abort_reason", "verification mismatch before the switch: %.300s", list);
+                      c.mism, c.list);
+            step_ctx_set_factf(ctx, "abort_reason", "verification mismatch before the switch: %.300s", c.list);
             step_ctx_set_fact(ctx, "abort_auto", "1");
-            MB_REASON(res, "verification mismatch before the switch (%d tables: %.300s): aborting", mism, list);
+            MB_REASON(res, "verification mismatch before the switch (%d tables: %.300s): aborting", c.mism, c.list);
             fc_strlcpy(res->next, "abort", sizeof res->next);
             rc = STEP_NEXT;
             goto out;
         }
         /* the verdict also on the target, where a crash before this run's
          * facts are written cannot lose it (verify reads it then) */
-        myq *t = mb_conn(&s, MB_TARGET, &rc);
-        if (!t) goto out;
-        char err[400], m[16];
-        snprintf(m, sizeof m, "%d", mism);
+        t = mb_conn(&s, MB_TARGET, &rc);
+        if (!t) goto undo;
+        char err[400], m[16], from[16];
+        snprintf(m, sizeof m, "%d", c.mism);
+        snprintf(from, sizeof from, "%d", c.late ? c.next : -1);
+        /* where the target's own binary log stands before anyone can write
+         * to it: verify tells a table applications wrote to since the switch
+         * from one nobody touched (whose difference is then a real one) */
+        char sf[128] = "";
+        int64_t sp = -1;
+        if (c.late && !mb_master_pos(t, sf, sizeof sf, &sp, err, sizeof err)) {
+            log_warn("no binary log position on the target: differences in the tables past the budget will be "
+                     "incomplete, not failures", "instance=%s err=\"%s\"", orig, err);
+            sf[0] = 0;
+            sp = -1;
+        }
+        char sps[32];
+        snprintf(sps, sizeof sps, "%lld", (long long)sp);
+        step_ctx_set_fact(ctx, "switch_file", sf);
+        step_ctx_set_fact(ctx, "switch_pos", sps);
         const char *a[] = {MB_SCHEMA};
-        const char *b[] = {MB_SCHEMA, rv, m, mb_fact(ctx, "verify_tables"), mb_fact(ctx, "verify_sums")};
+        const char *b[] = {MB_SCHEMA, rv, m, mb_fact(ctx, "verify_tables"), mb_fact(ctx, "verify_sums"), from, sf, sps};
         if (!myq_execf(t, err, sizeof err,
                        "CREATE TABLE IF NOT EXISTS %I.verdict (id TINYINT PRIMARY KEY, rows_compared BIGINT NOT NULL, "
-                       "mismatches INT NOT NULL, tables_compared INT NOT NULL, sums MEDIUMTEXT NOT NULL) ENGINE=InnoDB",
+                       "mismatches INT NOT NULL, tables_compared INT NOT NULL, sums MEDIUMTEXT NOT NULL, "
+                       "rest_from INT NOT NULL DEFAULT -1, switch_file VARCHAR(255) NOT NULL DEFAULT '', "
+                       "switch_pos BIGINT NOT NULL DEFAULT -1) ENGINE=InnoDB",
                        1, a) ||
-            !myq_execf(t, err, sizeof err, "REPLACE INTO %I.verdict VALUES (1, %R, %R, %L, %L)", 5, b)) {
+            !myq_execf(t, err, sizeof err, "REPLACE INTO %I.verdict VALUES (1, %R, %R, %L, %L, %R, %L, %R)", 8, b)) {
             rc = mb_sql_fail(res, t, "recording the comparison on the target", err);
-            goto out;
+            goto undo;
         }
         step_ctx_set_fact(ctx, "compare_done", "1");
     }
     if (!renamed) {
         /* 5: the locks the target received through replication */
-        if ((rc = mb_unlock_accounts(&s, MB_TARGET)) != STEP_OK) goto out;
+        if ((rc = mb_unlock_accounts(&s, MB_TARGET)) != STEP_OK) goto undo;
+        mb_session_answer_by(&s, 0);
     }
     mb_session_finish(&s);
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
@@ -461,6 +670,8 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     step_ctx_set_field(ctx, "downtime_s", d);
     log_info("cutover: switched to the encrypted instance", "instance=%s downtime_ms=%lld", orig, (long long)down);
     return awsstep_promote_target(ctx, res, orig);
+undo:
+    if (rc != STEP_OK && rc != STEP_NEXT) give_back(&s, stopped, res->reason);
 out:
     mb_session_finish(&s);
     return rc;

@@ -49,6 +49,9 @@ static const opt_def opts[] = {
     {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "binlog bytes behind under which catch-up is done (1 MiB)",
      true},
     {"switch_poll_s", OPT_INT, "1..3600", "", NULL, "how long the cutover polls a rename inside one run (90 s)", true},
+    {"compare_budget_ms", OPT_INT, "1..86400000", "", NULL,
+     "time the cutover compares inside the write-blocked window (default and at most: half of what its run has "
+     "left); the tables it does not reach are compared after the switch", true},
     {"verify_chunk_rows", OPT_INT, "1..10000000", "", NULL, "rows per hashed chunk in the comparison (1000)", true},
 };
 

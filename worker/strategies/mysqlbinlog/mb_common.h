@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dbsecret.h"
+#include "dbuf.h"
 #include "myq.h"
 #include "rds.h"
 #include "step.h"
@@ -45,6 +46,7 @@ typedef struct mb_session {
     myq *conn[MB_NSIDES];
     char repl_user[40];  /* fc_repl_<16 hex> */
     char repl_pw[48];    /* derived from the master password; never logged, never stored */
+    int64_t answer_by;   /* mb_session_answer_by: every connection's bound; 0 = none */
 } mb_session;
 
 void mb_session_init(mb_session *s, step_ctx *ctx, step_result *res);
@@ -53,6 +55,12 @@ void mb_session_finish(mb_session *s); /* closes, wipes */
  * res->reason and *rc (RETRY for a transient failure, FAIL otherwise). */
 myq *mb_conn(mb_session *s, mb_side side, step_rc *rc);
 void mb_conn_drop(mb_session *s, mb_side side);
+/* Bound every connection of the session, open or opened later (and its
+ * connect), to answer by mono_ms (myq_set_answer_by): a server that stops
+ * answering while the writers are blocked must not keep them blocked. A
+ * connection the bound closed is opened again by the next mb_conn. 0 lifts
+ * the bound. */
+void mb_session_answer_by(mb_session *s, int64_t mono_ms);
 bool mb_ensure_creds(mb_session *s, step_rc *rc);
 /* A failed statement: RETRY when transient, FAIL otherwise; reason "what: err". */
 step_rc mb_sql_fail(step_result *res, myq *q, const char *what, const char *err);
@@ -121,11 +129,26 @@ step_rc mb_unlock_accounts(mb_session *s, mb_side side);
 step_rc mb_drop_ours(mb_session *s, mb_side side);
 
 /* ---- comparison (verify.c) ---- */
-/* Every user table of src and dst compared by ordered per-chunk hashes:
- * *mism differing tables (names appended to list), *rows rows compared,
- * facts verify_tables, verify_sums. Past deadline (fc_mono_ms clock) it
- * stops with *late set and STEP_WAIT. */
-step_rc mb_compare(mb_session *s, mb_side src, mb_side dst, int64_t deadline, bool *late, int64_t *rows, int *mism,
-                   char *list, size_t lcap);
-
+/* User tables of a (source side) and b (target side) compared by ordered
+ * per-chunk hashes, in the source's order from table index `from` on (0:
+ * every table, and the two sets of tables first). Past deadline (fc_mono_ms,
+ * 0 = none; checked between tables and every 1024 rows) it stops with late
+ * set and next the first table not compared (that table's connection is
+ * then given up: myq_dead). Not an error: the caller decides. */
+typedef struct mb_cmp {
+    myq *a, *b;
+    int from;
+    int64_t deadline;
+    dbuf *sums;          /* "schema.table\trows\tdigest\n" appended (may be NULL) */
+    dbuf *diff;          /* "schema\ttable\n" per differing table compared (may be NULL) */
+    /* out */
+    bool late;
+    int next;            /* late: index of the first table not compared; else -1 */
+    int tables;          /* the source's tables in all */
+    int hashed;          /* tables compared by this call */
+    int64_t rows;
+    int mism;
+    char list[400];      /* differing tables, "schema.table, ..." */
+} mb_cmp;
+step_rc mb_compare(mb_session *s, mb_cmp *c);
 #endif
