@@ -15,7 +15,11 @@
  * accounts fleetcrypt locked are unlocked on the source, the replication
  * user and fleetcrypt's schema dropped there, the target and the seed
  * replica deleted, the snapshots deleted unless kept: the source is
- * writable and nothing of fleetcrypt's is left. */
+ * writable and nothing of fleetcrypt's is left.
+ *
+ * An Aurora MySQL cluster (cluster.c): the same database part; the members
+ * take their names, the retired cluster is tagged and stopped, the target
+ * cluster (abort) and the cluster snapshot are deleted. */
 #include "mysqlbinlog.h"
 #include "mb_common.h"
 
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -96,11 +101,19 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
     if (!step_ctx_fact(ctx, "db_cleaned")) {
         /* the retired source only while it runs (a resumed cleanup may have stopped it) */
         bool missing = false, running = false;
-        rds_instance *r = *mb_fact(ctx, "retired_id") ? mb_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc)
-                                                      : NULL;
-        if (!r && !missing && *mb_fact(ctx, "retired_id")) return rc;
-        running = r && !strcmp(r->status, "available");
-        rds_instance_free(r);
+        if (awscluster_is(ctx)) {
+            rds_cluster *cl = awscluster_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc);
+            if (!cl && !missing) return rc;
+            running = cl && !strcmp(cl->status, "available");
+            rds_cluster_free(cl);
+        } else {
+            rds_instance *r = *mb_fact(ctx, "retired_id")
+                                  ? mb_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc)
+                                  : NULL;
+            if (!r && !missing && *mb_fact(ctx, "retired_id")) return rc;
+            running = r && !strcmp(r->status, "available");
+            rds_instance_free(r);
+        }
         res->reason[0] = 0;
         mb_session s;
         mb_session_init(&s, ctx, res);
@@ -110,6 +123,7 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
         if (rc != STEP_OK) return rc;
         step_ctx_set_fact(ctx, "db_cleaned", "1");
     }
+    if (awscluster_is(ctx)) return mb_cluster_finish(ctx, res);
     char rid[64];
     awsstep_name(ctx, MB_SFX_REPLICA, rid, sizeof rid);
     if ((rc = mb_delete_ours(ctx, res, rid, MB_ROLE_REPLICA)) != STEP_OK) return rc;
@@ -146,6 +160,12 @@ static step_rc switch_done(step_ctx *ctx, step_result *res, bool *done)
 {
     *done = !strcmp(mb_fact(ctx, "switched"), "1");
     if (*done) return STEP_OK;
+    if (awscluster_is(ctx)) {
+        char ret[64];
+        awsstep_name(ctx, MB_SFX_RETIRED, ret, sizeof ret);
+        bool half = false;
+        return awscluster_switched(ctx, res, step_ctx_instance(ctx), ret, MB_ROLE_TARGET, done, &half);
+    }
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *i = mb_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
@@ -164,6 +184,7 @@ static step_rc roll_back_rename(step_ctx *ctx, step_result *res)
     const char *orig = step_ctx_instance(ctx);
     char ret[64];
     awsstep_name(ctx, MB_SFX_RETIRED, ret, sizeof ret);
+    if (awscluster_is(ctx)) return awscluster_roll_back(ctx, res, orig, ret);
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *o = mb_describe(ctx, res, orig, &missing, &rc);
@@ -214,11 +235,15 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         step_ctx_set_fact(ctx, "abort_db_done", "1");
     }
     char id[64];
-    awsstep_name(ctx, MB_SFX_TARGET, id, sizeof id);
-    if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_TARGET)) != STEP_OK) return rc;
-    awsstep_name(ctx, MB_SFX_REPLICA, id, sizeof id);
-    if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_REPLICA)) != STEP_OK) return rc;
-    if ((rc = mb_delete_snapshots(ctx, res)) != STEP_OK) return rc;
+    if (awscluster_is(ctx)) {
+        if ((rc = mb_cluster_undo(ctx, res)) != STEP_OK) return rc;
+    } else {
+        awsstep_name(ctx, MB_SFX_TARGET, id, sizeof id);
+        if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_TARGET)) != STEP_OK) return rc;
+        awsstep_name(ctx, MB_SFX_REPLICA, id, sizeof id);
+        if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_REPLICA)) != STEP_OK) return rc;
+        if ((rc = mb_delete_snapshots(ctx, res)) != STEP_OK) return rc;
+    }
     const char *why = mb_fact(ctx, "abort_reason");
     if (*why)
         MB_REASON(res, "aborted: %s", why);

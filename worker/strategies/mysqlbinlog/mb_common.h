@@ -114,6 +114,30 @@ step_rc mb_delete_ours(step_ctx *ctx, step_result *res, const char *id, const ch
 /* Delete our intermediate snapshots (-snap, -enc) unless keep_snapshots. */
 step_rc mb_delete_snapshots(step_ctx *ctx, step_result *res);
 
+/* ---- Aurora MySQL clusters (cluster.c; fact kind=cluster) ---- */
+#define MB_SEED_EVENT "crash-recovery event"   /* fact seed_source: the restore's event */
+#define MB_SEED_REPLICA "stopped read replica" /* fact seed_source: an instance's seed */
+step_rc mb_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed);
+step_rc mb_cluster_snapshot(step_ctx *ctx, step_result *res);
+step_rc mb_cluster_restore(step_ctx *ctx, step_result *res);
+/* find-binlog-position: the restore's "Binlog position from crash recovery
+ * is FILE POS" event (facts seed_file, seed_pos, seed_source). */
+step_rc mb_cluster_position(step_ctx *ctx, step_result *res);
+/* That event's message parsed (strict: nothing else in it, pos >= 4). */
+bool mb_parse_recovery_event(const char *msg, char *file, size_t fcap, int64_t *pos);
+/* Among events ev, those of cluster (source type db-cluster) carrying a
+ * position and dated at or after created_ms: how many (the first into
+ * file/pos); *older counts those dated before (another restore's). */
+int mb_pick_recovery_event(const rds_event *ev, size_t n, const char *cluster, int64_t created_ms, char *file,
+                           size_t fcap, int64_t *pos, int *older);
+/* The cutover's question: is the cluster swap done or half done? */
+step_rc mb_cluster_swapped(step_ctx *ctx, step_result *res, const char *orig, const char *ret, bool *renamed);
+/* cleanup after the switch: members renamed, promoted, protected, snapshot
+ * deleted, the retired cluster tagged and stopped. */
+step_rc mb_cluster_finish(step_ctx *ctx, step_result *res);
+/* abort: the target cluster and the cluster snapshot deleted. */
+step_rc mb_cluster_undo(step_ctx *ctx, step_result *res);
+
 /* ---- accounts the cutover locks (cutover.c) ---- */
 /* Unlock the accounts recorded in fact blocked_accounts on a side. */
 step_rc mb_unlock_accounts(mb_session *s, mb_side side);

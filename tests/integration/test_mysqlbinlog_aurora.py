@@ -1,0 +1,256 @@
+"""Strategy mysql-binlog for Aurora MySQL clusters (issue 14), on the local
+stack with real MariaDB servers behind the cluster (a writer on the volume,
+a reader replicating from it behind the reader endpoint).
+
+A cluster (writer + 1 reader, binlog_format=ROW in its *cluster* parameter
+group, unencrypted) takes single-row transactions as an application account
+through its cluster endpoint into a keyed and a keyless table, from before
+submit until after the campaign (the writer reconnects through the same
+endpoint). The campaign ends done and:
+- the identifier names a cluster encrypted with the campaign key, on the same
+  cluster endpoint port (a cluster rename: clients change nothing); its
+  writer and reader have the source members' names, classes and tiers;
+- the binlog position came from the restore's event "Binlog position from
+  crash recovery is ..." (fact seed_source), and every acknowledged row is
+  on the cluster exactly once; the reader endpoint serves the same rows;
+- nothing of fleetcrypt is left: no replication user, no cluster snapshot,
+  no cluster or instance named fc-<campaign>- except the retired source
+  cluster and its members, which are stopped and tagged retired-source.
+
+Negative control: the position (fact seed_pos) moved one application
+transaction late while the campaign holds before replicate: the target
+misses that row and the campaign never reaches done (the same transaction
+early: slow). Time scale FLEETCRYPT_SIM_TIME_SCALE (default 0.02)."""
+import os
+import time
+
+import pymysql
+import pytest
+
+from fclib import wait_until
+from pglogical_strategy_util import wait_terminal
+from test_mysqlbinlog import APP, APP_PW, MASTER, PW, Writer, _q, _secret_file
+from test_mysqlbinlog_boundary import _transactions
+
+OLD = {"Key": "fleetcrypt-sim:create-time", "Value": "2025-06-01"}   # unencrypted, as before 2026-02-18
+CPG = "fc-aurmy-row"
+SCALE = float(os.environ.get("FLEETCRYPT_SIM_TIME_SCALE") or 0.02)
+READER_HOST = "127.0.0.2"
+
+
+def cluster(rds, ident):
+    return rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
+
+
+def row_group(sim):
+    rds = sim.client("rds")
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=CPG, DBParameterGroupFamily="aurora-mysql8.0",
+                                          Description="binlog_format ROW for fleetcrypt tests")
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=CPG, Parameters=[
+        {"ParameterName": "binlog_format", "ParameterValue": "ROW", "ApplyMethod": "pending-reboot"}])
+
+
+def make_cluster(sim, ident, classes):
+    rds = sim.client("rds")
+    rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-mysql", MasterUsername=MASTER,
+                          MasterUserPassword=PW, BackupRetentionPeriod=2, DBClusterParameterGroupName=CPG,
+                          Tags=[{"Key": "team", "Value": "aurmy"}, OLD])
+    wait_until(lambda: cluster(rds, ident)["Status"] == "available", 180, 0.2, f"cluster {ident}")
+    for n, cls in enumerate(classes):
+        rds.create_db_instance(DBInstanceIdentifier=f"{ident}-{n}", DBClusterIdentifier=ident, Engine="aurora-mysql",
+                               DBInstanceClass=cls, PromotionTier=n + 1, Tags=[{"Key": "member", "Value": str(n)}])
+        sim.wait_instance(f"{ident}-{n}", timeout=300, rds=rds)
+    return cluster(rds, ident)
+
+
+def cconn(sim, ident, user=MASTER, password=PW, db=None, host="127.0.0.1", timeout=5):
+    c = cluster(sim.client("rds"), ident)
+    return pymysql.connect(host=host, port=c["Port"], user=user, password=password, database=db, autocommit=True,
+                           connect_timeout=timeout, read_timeout=10, write_timeout=10,
+                           ssl_ca=sim.info["rds_ca_bundle"], ssl_verify_cert=True, ssl_verify_identity=True)
+
+
+def app_schema(sim, ident):
+    c = cconn(sim, ident)
+    assert _q(c, "SELECT @@global.binlog_format")[0][0] == "ROW"
+    _q(c, "CREATE DATABASE app")
+    _q(c, "CREATE TABLE app.a (id BIGINT AUTO_INCREMENT PRIMARY KEY, seq BIGINT NOT NULL) ENGINE=InnoDB")
+    _q(c, "CREATE TABLE app.b (seq BIGINT NOT NULL) ENGINE=InnoDB")
+    _q(c, f"CREATE USER '{APP}'@'%' IDENTIFIED BY '{APP_PW}'")
+    _q(c, f"GRANT SELECT, INSERT ON app.* TO '{APP}'@'%'")
+    c.close()
+
+
+class ClusterWriter(Writer):
+    """Writer through the cluster endpoint (looked up again after every lost session)."""
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            try:
+                c = cconn(self.sim, self.ident, APP, APP_PW, "app", timeout=2)
+            except Exception:  # noqa: BLE001 - blocked, renamed, not there yet
+                time.sleep(0.1)
+                continue
+            try:
+                while not self.stop_flag.is_set():
+                    self.n += 1
+                    n = self.n
+                    _q(c, f"INSERT INTO {'a' if n % 2 else 'b'} (seq) VALUES (%s)", (n,))
+                    with self.lock:
+                        self.acked.append(n)
+                    time.sleep(1.0 / self.rate)
+            except Exception:  # noqa: BLE001 - the server ended the session
+                pass
+            finally:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+
+def seqs(sim, ident, host="127.0.0.1"):
+    c = cconn(sim, ident, host=host)
+    out = [x[0] for x in _q(c, "SELECT seq FROM app.a UNION ALL SELECT seq FROM app.b")]
+    c.close()
+    return sorted(out)
+
+
+def tags_of(rds, arn):
+    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+
+
+def members_view(rds, c):
+    out = {}
+    for m in c["DBClusterMembers"]:
+        i = rds.describe_db_instances(DBInstanceIdentifier=m["DBInstanceIdentifier"])["DBInstances"][0]
+        out[m["DBInstanceIdentifier"]] = (m["IsClusterWriter"], m["PromotionTier"], i["DBInstanceClass"])
+    return out
+
+
+def leftovers(rds, campaign, retired):
+    pre = f"fc-{campaign}-"
+    left = [f"cluster:{c['DBClusterIdentifier']}" for c in rds.describe_db_clusters()["DBClusters"]
+            if c["DBClusterIdentifier"].startswith(pre) and c["DBClusterIdentifier"] != retired]
+    members = {m["DBInstanceIdentifier"] for m in cluster(rds, retired)["DBClusterMembers"]} if retired else set()
+    left += [f"db:{i['DBInstanceIdentifier']}" for i in rds.describe_db_instances()["DBInstances"]
+             if i["DBInstanceIdentifier"].startswith(pre) and i["DBInstanceIdentifier"] not in members]
+    left += [f"csnap:{s['DBClusterSnapshotIdentifier']}"
+             for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+             if s["DBClusterSnapshotIdentifier"].startswith(pre)]
+    return left
+
+
+def prepare(stack, sim, ident):
+    sim.admin("POST", "/config", {"time_scale": 0})
+    row_group(sim)
+    src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.xlarge"])
+    assert src["StorageEncrypted"] is False and src["Engine"] == "aurora-mysql", src
+    app_schema(sim, ident)
+    key = stack.make_key()["Arn"]
+    return src, key
+
+
+def submit(stack, campaign, key, ident, world):
+    r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "mysql-binlog",
+                  "--db-secret", "file:" + _secret_file(world), "--yes", ident)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+def test_aurora_mysql_exactly_once_across_snapshot_and_cutover(stack, awssim, world):
+    sim = awssim
+    rds = sim.client("rds")
+    ident = "aurmy-a"
+    src, key = prepare(stack, sim, ident)
+    port = src["Port"]
+    before = members_view(rds, src)
+    stack.start()
+    w = ClusterWriter(sim, ident).start()
+    wait_until(lambda: len(w.numbers()) > 20, 60, 0.1, "writes before submit")
+    sim.admin("POST", "/config", {"time_scale": SCALE})
+    submit(stack, "aurmy1", key, ident, world)
+    st = wait_terminal(stack, "aurmy1", timeout=600)
+    sim.admin("POST", "/config", {"time_scale": 0})
+    row = st["instances"][0]
+    assert row["state"] == "done", f"{row}\n{stack.diagnostics()}"
+    n_done = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n_done + 20, 120, 0.1, "writes after the switch")
+    w.stop()
+
+    def fact(name):
+        return stack.redis.cli("HGET", f"fc:{{aurmy1}}:i:{ident}", f"f.{name}").strip()
+
+    assert fact("kind") == "cluster"
+    assert fact("seed_source") == "crash-recovery event", fact("seed_source")
+    assert fact("seed_file").startswith("mysql-bin-changelog.") and int(fact("seed_pos")) > 4
+    c = cluster(rds, ident)
+    assert c["StorageEncrypted"] is True and c["KmsKeyId"] == key, c
+    assert c["Port"] == port, f"cluster endpoint port changed: {port} -> {c['Port']}"
+    assert tags_of(rds, c["DBClusterArn"]).get("fleetcrypt:role") == "encrypted"
+    assert members_view(rds, c) == before
+    have = seqs(sim, ident)
+    acked = w.numbers()
+    missing = sorted(set(acked) - set(have))
+    doubled = len(have) - len(set(have))
+    assert len(acked) >= 60, f"the writer acknowledged only {len(acked)} rows"
+    assert not missing and doubled == 0, f"acked {len(acked)} have {len(have)} missing {missing[:10]} doubled {doubled}"
+    wait_until(lambda: seqs(sim, ident, READER_HOST) == have, 60, 0.2, "the reader serves the same rows")
+    m = cconn(sim, ident)
+    assert _q(m, "SHOW REPLICA STATUS") == ()
+    assert not [u for (u,) in _q(m, "SELECT User FROM mysql.user") if u.startswith("fc_")]
+    m.close()
+    retired = [x for x in rds.describe_db_clusters()["DBClusters"]
+               if tags_of(rds, x["DBClusterArn"]).get("fleetcrypt:role") == "retired-source"]
+    assert len(retired) == 1 and retired[0]["Status"] in ("stopped", "stopping"), retired
+    assert leftovers(rds, "aurmy1", retired[0]["DBClusterIdentifier"]) == []
+
+
+def _binlog_events(sim, ident, file):
+    c = cconn(sim, ident)
+    rows = _q(c, "SHOW BINLOG EVENTS IN %s", (file,))
+    c.close()
+    return [(int(r[1]), r[2], int(r[4]), r[5] or "") for r in rows]
+
+
+@pytest.mark.parametrize("shift", ["late", pytest.param("early", marks=pytest.mark.slow)])
+def test_aurora_mysql_position_one_transaction_off_is_caught(shift, stack, awssim, world):
+    sim = awssim
+    rds = sim.client("rds")
+    ident = f"aurmy-{shift}"
+    campaign = f"aurnc{shift}"
+    _, key = prepare(stack, sim, ident)
+    hold = os.path.join(world, "hold")
+    os.makedirs(hold)
+    stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": hold, "FLEETCRYPT_TEST_HOLD_AT": f"begin.replicate.{ident}"})
+    stack.start()
+    w = ClusterWriter(sim, ident).start()
+    wait_until(lambda: len(w.numbers()) > 20, 60, 0.1, "writes before submit")
+    sim.admin("POST", "/config", {"time_scale": SCALE})
+    submit(stack, campaign, key, ident, world)
+    wait_until(lambda: os.path.exists(os.path.join(hold, f"begin.replicate.{ident}.held")), 300, 0.2, "replicate")
+    rkey = f"fc:{{{campaign}}}:i:{ident}"
+    file = stack.redis.cli("HGET", rkey, "f.seed_file").strip()
+    pos = int(stack.redis.cli("HGET", rkey, "f.seed_pos"))
+    wait_until(lambda: any(s >= pos and app for s, _, app in _transactions(_binlog_events(sim, ident, file))), 60,
+               0.2, "an application transaction after the position")
+    txs = _transactions(_binlog_events(sim, ident, file))
+    assert any(e == pos for _, e, _ in txs), f"the position {pos} is not a transaction boundary: {txs[-5:]}"
+    if shift == "late":
+        moved = next(e for s, e, app in txs if s >= pos and app)
+    else:
+        moved = [s for s, e, app in txs if e <= pos and app][-1]
+    assert moved != pos
+    stack.redis.cli("HSET", rkey, "f.seed_pos", str(moved))
+    with open(os.path.join(hold, f"begin.replicate.{ident}.go"), "w"):
+        pass
+    st = wait_terminal(stack, campaign, timeout=600)
+    sim.admin("POST", "/config", {"time_scale": 0})
+    inst = st["instances"][0]
+    assert inst["state"] in ("aborted", "failed"), f"a position one transaction {shift} was not caught: {inst}"
+    assert "verification mismatch" in inst["error"] or "SQL error 1062 on table app.a" in inst["error"], inst
+    # the source serves as before, nothing of fleetcrypt's left
+    c = cconn(sim, ident, APP, APP_PW, "app")
+    _q(c, "INSERT INTO b (seq) VALUES (-7)")
+    c.close()
+    w.stop()
+    assert cluster(rds, ident)["StorageEncrypted"] is False
+    wait_until(lambda: leftovers(rds, campaign, None) == [], 120, 0.5, "no AWS resource left")
