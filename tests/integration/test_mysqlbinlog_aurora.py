@@ -17,10 +17,12 @@ endpoint). The campaign ends done and:
   no cluster or instance named fc-<campaign>- except the retired source
   cluster and its members, which are stopped and tagged retired-source.
 
-Negative control: the position (fact seed_pos) moved one application
-transaction late while the campaign holds before replicate: the target
-misses that row and the campaign never reaches done (the same transaction
-early: slow). Time scale FLEETCRYPT_SIM_TIME_SCALE (default 0.02)."""
+Negative controls (the emulator's fault binlog_event, for one cluster):
+the restore's event one transaction late, in the same campaign as the
+exactly-once cluster — the target misses that row and the comparison inside
+the cutover aborts it before the switch; one transaction early (slow) — a
+row applied twice; the event sent twice (slow) — refused as ambiguous.
+Time scale FLEETCRYPT_SIM_TIME_SCALE (default 0.02)."""
 import os
 import time
 
@@ -30,7 +32,6 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import wait_terminal
 from test_mysqlbinlog import APP, APP_PW, MASTER, PW, Writer, _q, _secret_file
-from test_mysqlbinlog_boundary import _transactions
 
 OLD = {"Key": "fleetcrypt-sim:create-time", "Value": "2025-06-01"}   # unencrypted, as before 2026-02-18
 CPG = "fc-aurmy-row"
@@ -140,44 +141,68 @@ def leftovers(rds, campaign, retired):
     return left
 
 
-def prepare(stack, sim, ident):
+def prepare(stack, sim, idents):
     sim.admin("POST", "/config", {"time_scale": 0})
     row_group(sim)
-    src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.xlarge"])
-    assert src["StorageEncrypted"] is False and src["Engine"] == "aurora-mysql", src
-    app_schema(sim, ident)
-    key = stack.make_key()["Arn"]
-    return src, key
+    out = {}
+    for ident in idents:
+        src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.xlarge"])
+        assert src["StorageEncrypted"] is False and src["Engine"] == "aurora-mysql", src
+        app_schema(sim, ident)
+        out[ident] = src
+    return out, stack.make_key()["Arn"]
 
 
-def submit(stack, campaign, key, ident, world):
+def submit(stack, campaign, key, idents, world):
     r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "mysql-binlog",
-                  "--db-secret", "file:" + _secret_file(world), "--yes", ident)
+                  "--db-secret", "file:" + _secret_file(world), "--yes", "--max-parallel", "4", *idents)
     assert r.returncode == 0, (r.stdout, r.stderr)
 
 
-def test_aurora_mysql_exactly_once_across_snapshot_and_cutover(stack, awssim, world):
+def check_caught(stack, sim, campaign, ident, inst, shift):
+    """A position one transaction off never reaches done; the source serves as before."""
+    rds = sim.client("rds")
+    assert inst["state"] in ("aborted", "failed"), f"a position one transaction {shift} was not caught: {inst}"
+    assert "verification mismatch" in inst["error"] or "SQL error 1062 on table app.a" in inst["error"], inst
+    assert "Duplicate entry" not in inst["error"], f"a row value in the reason: {inst['error']}"
+    c = cconn(sim, ident, APP, APP_PW, "app")
+    _q(c, "INSERT INTO b (seq) VALUES (-7)")
+    c.close()
+    c = cconn(sim, ident)
+    assert not [u for (u,) in _q(c, "SELECT User FROM mysql.user") if u.startswith("fc_")]
+    c.close()
+    assert cluster(rds, ident)["StorageEncrypted"] is False
+
+
+def test_aurora_mysql_exactly_once_and_a_late_position_caught(stack, awssim, world):
+    """aurmy-a: exactly once. aurmy-nc, in the same campaign: the emulator
+    reports its restore's position one transaction late (fault binlog_event
+    late): the target misses that row, and the comparison inside the
+    cutover catches it before the switch."""
     sim = awssim
     rds = sim.client("rds")
-    ident = "aurmy-a"
-    src, key = prepare(stack, sim, ident)
-    port = src["Port"]
-    before = members_view(rds, src)
+    ident, nc = "aurmy-a", "aurmy-nc"
+    srcs, key = prepare(stack, sim, [ident, nc])
+    port = srcs[ident]["Port"]
+    before = members_view(rds, srcs[ident])
     stack.start()
-    w = ClusterWriter(sim, ident).start()
-    wait_until(lambda: len(w.numbers()) > 20, 60, 0.1, "writes before submit")
-    sim.admin("POST", "/config", {"time_scale": SCALE})
-    submit(stack, "aurmy1", key, ident, world)
+    writers = {i: ClusterWriter(sim, i).start() for i in (ident, nc)}
+    wait_until(lambda: all(len(w.numbers()) > 20 for w in writers.values()), 60, 0.1, "writes before submit")
+    sim.admin("POST", "/config", {"time_scale": SCALE, "binlog_event": "late", "binlog_event_for": nc})
+    submit(stack, "aurmy1", key, [ident, nc], world)
     st = wait_terminal(stack, "aurmy1", timeout=600)
-    sim.admin("POST", "/config", {"time_scale": 0})
-    row = st["instances"][0]
+    sim.admin("POST", "/config", {"time_scale": 0, "binlog_event": "exact", "binlog_event_for": ""})
+    rows = {i["id"]: i for i in st["instances"]}
+    row = rows[ident]
     assert row["state"] == "done", f"{row}\n{stack.diagnostics()}"
+    w = writers[ident]
     n_done = len(w.numbers())
     wait_until(lambda: len(w.numbers()) >= n_done + 20, 120, 0.1, "writes after the switch")
-    w.stop()
+    for x in writers.values():
+        x.stop()
 
-    def fact(name):
-        return stack.redis.cli("HGET", f"fc:{{aurmy1}}:i:{ident}", f"f.{name}").strip()
+    def fact(name, i=ident):
+        return stack.redis.cli("HGET", f"fc:{{aurmy1}}:i:{i}", f"f.{name}").strip()
 
     assert fact("kind") == "cluster"
     assert fact("seed_source") == "crash-recovery event", fact("seed_source")
@@ -201,56 +226,38 @@ def test_aurora_mysql_exactly_once_across_snapshot_and_cutover(stack, awssim, wo
     retired = [x for x in rds.describe_db_clusters()["DBClusters"]
                if tags_of(rds, x["DBClusterArn"]).get("fleetcrypt:role") == "retired-source"]
     assert len(retired) == 1 and retired[0]["Status"] in ("stopped", "stopping"), retired
-    assert leftovers(rds, "aurmy1", retired[0]["DBClusterIdentifier"]) == []
+    # the negative control: caught, undone
+    assert fact("seed_source", nc) == "crash-recovery event"
+    check_caught(stack, sim, "aurmy1", nc, rows[nc], "late")
+    wait_until(lambda: leftovers(rds, "aurmy1", retired[0]["DBClusterIdentifier"]) == [], 120, 0.5,
+               "no AWS resource left")
 
 
-def _binlog_events(sim, ident, file):
-    c = cconn(sim, ident)
-    rows = _q(c, "SHOW BINLOG EVENTS IN %s", (file,))
-    c.close()
-    return [(int(r[1]), r[2], int(r[4]), r[5] or "") for r in rows]
-
-
-@pytest.mark.parametrize("shift", ["late", pytest.param("early", marks=pytest.mark.slow)])
-def test_aurora_mysql_position_one_transaction_off_is_caught(shift, stack, awssim, world):
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["early", "twice"])
+def test_aurora_mysql_position_early_or_ambiguous_is_caught(fault, stack, awssim, world):
+    """One transaction early: the target applies that row twice (a
+    duplicate key stops replication, or the comparison finds the doubled
+    keyless row). Two position events for the restore: refused as
+    ambiguous at find-binlog-position. Either way undone."""
     sim = awssim
     rds = sim.client("rds")
-    ident = f"aurmy-{shift}"
-    campaign = f"aurnc{shift}"
-    _, key = prepare(stack, sim, ident)
-    hold = os.path.join(world, "hold")
-    os.makedirs(hold)
-    stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": hold, "FLEETCRYPT_TEST_HOLD_AT": f"begin.replicate.{ident}"})
+    ident = f"aurmy-{fault}"
+    campaign = f"aurnc{fault}"
+    _, key = prepare(stack, sim, [ident])
     stack.start()
     w = ClusterWriter(sim, ident).start()
     wait_until(lambda: len(w.numbers()) > 20, 60, 0.1, "writes before submit")
-    sim.admin("POST", "/config", {"time_scale": SCALE})
-    submit(stack, campaign, key, ident, world)
-    wait_until(lambda: os.path.exists(os.path.join(hold, f"begin.replicate.{ident}.held")), 300, 0.2, "replicate")
-    rkey = f"fc:{{{campaign}}}:i:{ident}"
-    file = stack.redis.cli("HGET", rkey, "f.seed_file").strip()
-    pos = int(stack.redis.cli("HGET", rkey, "f.seed_pos"))
-    wait_until(lambda: any(s >= pos and app for s, _, app in _transactions(_binlog_events(sim, ident, file))), 60,
-               0.2, "an application transaction after the position")
-    txs = _transactions(_binlog_events(sim, ident, file))
-    assert any(e == pos for _, e, _ in txs), f"the position {pos} is not a transaction boundary: {txs[-5:]}"
-    if shift == "late":
-        moved = next(e for s, e, app in txs if s >= pos and app)
-    else:
-        moved = [s for s, e, app in txs if e <= pos and app][-1]
-    assert moved != pos
-    stack.redis.cli("HSET", rkey, "f.seed_pos", str(moved))
-    with open(os.path.join(hold, f"begin.replicate.{ident}.go"), "w"):
-        pass
+    sim.admin("POST", "/config", {"time_scale": SCALE, "binlog_event": fault, "binlog_event_for": ident})
+    submit(stack, campaign, key, [ident], world)
     st = wait_terminal(stack, campaign, timeout=600)
-    sim.admin("POST", "/config", {"time_scale": 0})
+    sim.admin("POST", "/config", {"time_scale": 0, "binlog_event": "exact", "binlog_event_for": ""})
     inst = st["instances"][0]
-    assert inst["state"] in ("aborted", "failed"), f"a position one transaction {shift} was not caught: {inst}"
-    assert "verification mismatch" in inst["error"] or "SQL error 1062 on table app.a" in inst["error"], inst
-    # the source serves as before, nothing of fleetcrypt's left
-    c = cconn(sim, ident, APP, APP_PW, "app")
-    _q(c, "INSERT INTO b (seq) VALUES (-7)")
-    c.close()
     w.stop()
-    assert cluster(rds, ident)["StorageEncrypted"] is False
+    if fault == "twice":
+        assert inst["state"] == "failed" and "ambiguous" in inst["error"] and "find-binlog-position" in \
+            inst["error"], inst
+        assert not stack.redis.cli("HGET", f"fc:{{{campaign}}}:i:{ident}", "f.seed_pos").strip()
+    else:
+        check_caught(stack, sim, campaign, ident, inst, fault)
     wait_until(lambda: leftovers(rds, campaign, None) == [], 120, 0.5, "no AWS resource left")

@@ -20,7 +20,7 @@ import time
 from . import rds_mysql
 from .pg import ADMIN, qlit
 from .rds_common import (
-    AURORA_MY, CLUSTER_ENGINES, DEFAULT_AURORA_PG, arn, cluster_of, dur, is_my, is_my_cluster, members_of, real,
+    AURORA_MY, CLUSTER_ENGINES, DEFAULT_AURORA_PG, arn, cluster_by_rid, cluster_of, dur, is_my, is_my_cluster, members_of, real,
     writer_of)
 from .rds_params import pg_settings
 from .rds_servers import free_port, inst_dir, set_status, start_server, stop_server, sync_cluster
@@ -174,7 +174,15 @@ def _start_writer_my(world, store, inst, cluster):
     vol = volume(cluster)
     d = vol["dir"]
     first = vol.get("restored") and not vol.get("binlog_pos")
-    pos = rds_mysql.crash_recovery_position(world, d) if first else None
+    f = world.faults
+    shift = f.binlog_event if not f.binlog_event_for or f.binlog_event_for in cluster["id"] else "exact"
+    pos = None
+    if first:
+        with world.lock:
+            src = cluster_by_rid(store, cluster.get("restored_from_rid") or "")
+            sw = writer_of(store, src) if src else None
+            live = sw["pg"]["dir"] if sw and sw.get("pg", {}).get("dir") else None
+        pos = rds_mysql.crash_recovery_position(world, d, shift, live)
     with world.lock:
         inst["pg"] = {"dir": d, "port": inst.get("pg", {}).get("port") or free_port(), "up": False}
         inst["cluster_reader"] = False
@@ -182,8 +190,9 @@ def _start_writer_my(world, store, inst, cluster):
     if first:
         with world.lock:
             vol["binlog_pos"] = list(pos) if pos else ["", 0]
-        if pos:
+        for _ in range((2 if shift == "twice" else 1) if pos else 0):
             cluster_event(world, store, cluster, f"Binlog position from crash recovery is {pos[0]} {pos[1]}")
+        if pos:
             log.info("cluster %s restored: binlog continues from %s %s", cluster["id"], pos[0], pos[1])
 
 

@@ -497,6 +497,7 @@ def RestoreDBClusterFromSnapshot(ctx, p):
         c = _new_cluster(ctx, ident, p, tags, meta, snap["master_username"], snap.get("db_name"), engine)
         c["encrypted"], c["kms_key_id"], c["enc_type"] = _encryption(ctx, p, c["created"], snap)
         c["restored_from"] = snap["id"]
+        c["restored_from_rid"] = snap.get("cluster_rid")
         st["clusters"][ident] = c
         out = render_cluster(ctx, st, c)
     w.spawn(f"crestore-{ident}", op_cluster_restore, w, st, c, snap, on_error=fail_cluster(c))

@@ -134,16 +134,19 @@ def _last_binlog(d):
     return names[-1] if names else None
 
 
-def binlog_group_end(path):
-    """The end of the last complete event group (transaction) in binary log
-    `path`: crash recovery commits exactly the transactions whose group the
-    binary log holds whole (it is the two-phase commit's coordinator), so
-    the recovered data continues from there. None when it is no binary log."""
+def binlog_group_ends(path):
+    """The end of every complete event group (transaction) in binary log
+    `path`, in order, and the end of the last complete one (or of the file's
+    own header events): crash recovery commits exactly the transactions
+    whose group the binary log holds whole (it is the two-phase commit's
+    coordinator), so the recovered data continues from there. None when it
+    is no binary log."""
     with open(path, "rb") as f:
         data = f.read()
     if data[:4] != b"\xfebin":
         return None
     off = safe = 4
+    ends = []
     crc = 0
     in_group = standalone = False
     while off + 19 <= len(data):
@@ -166,21 +169,37 @@ def binlog_group_end(path):
             if done:
                 in_group = False
                 safe = end
+                ends.append(end)
         else:
             safe = end
         off = end
-    return safe
+    return ends, safe
 
 
-def crash_recovery_position(world, d):
+def crash_recovery_position(world, d, shift="exact", live_dir=None):
     """(file, position) from which a restored volume's data continues in the
     source's binary log: its last binary log file, at the end of the last
-    whole transaction in it (read before the server starts on the copy)."""
+    whole transaction in it (read before the server starts on the copy).
+    shift (tests' negative controls): "early" one transaction before it,
+    "late" one after it (read from the source's live file in live_dir)."""
     name = _last_binlog(d)
     if not name:
         return None
-    pos = binlog_group_end(os.path.join(d, name))
-    return (name, pos) if pos else None
+    r = binlog_group_ends(os.path.join(d, name))
+    if not r:
+        return None
+    ends, pos = r
+    if shift == "early" and len(ends) >= 2 and ends[-1] == pos:
+        pos = ends[-2]
+    elif shift == "late" and live_dir:
+        for _ in range(100):   # the source's next transaction may still be on its way
+            live = binlog_group_ends(os.path.join(live_dir, name))
+            later = [e for e in (live[0] if live else []) if e > pos]
+            if later:
+                pos = later[0]
+                break
+            world.clock.stop_event.wait(0.1)
+    return name, pos
 
 
 def reader_copy(world, store, inst, writer):
