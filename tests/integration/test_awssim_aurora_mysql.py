@@ -15,18 +15,10 @@ import time
 import pymysql
 import pytest
 
+from test_awssim_mysql import _q, _wait
+
 PW = "aur-my-Passw0rd"
 CPG = "aurmy-row"
-
-
-def _wait(pred, timeout=120, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _cluster(sim, ident):
@@ -37,12 +29,6 @@ def _conn(sim, ident, host="127.0.0.1", db=None):
     return pymysql.connect(host=host, port=_cluster(sim, ident)["Port"], user="admin", password=PW, database=db,
                            autocommit=True, connect_timeout=10, ssl_ca=sim.info["rds_ca_bundle"],
                            ssl_verify_cert=True, ssl_verify_identity=True)
-
-
-def _q(c, sql, args=None):
-    with c.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchall()
 
 
 def _member(sim, cluster, ident, tier):

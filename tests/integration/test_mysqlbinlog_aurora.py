@@ -24,14 +24,13 @@ the cutover aborts it before the switch; one transaction early (slow) — a
 row applied twice; the event sent twice (slow) — refused as ambiguous.
 Time scale FLEETCRYPT_SIM_TIME_SCALE (default 0.02)."""
 import os
-import time
 
 import pymysql
 import pytest
 
 from fclib import wait_until
 from pglogical_strategy_util import wait_terminal
-from test_mysqlbinlog import APP, APP_PW, MASTER, PW, Writer, _q, _secret_file
+from test_mysqlbinlog import APP, APP_PW, MASTER, PW, Writer, _app_schema, _q, _secret_file
 
 OLD = {"Key": "fleetcrypt-sim:create-time", "Value": "2025-06-01"}   # unencrypted, as before 2026-02-18
 CPG = "fc-aurmy-row"
@@ -71,42 +70,11 @@ def cconn(sim, ident, user=MASTER, password=PW, db=None, host="127.0.0.1", timeo
                            ssl_ca=sim.info["rds_ca_bundle"], ssl_verify_cert=True, ssl_verify_identity=True)
 
 
-def app_schema(sim, ident):
-    c = cconn(sim, ident)
-    assert _q(c, "SELECT @@global.binlog_format")[0][0] == "ROW"
-    _q(c, "CREATE DATABASE app")
-    _q(c, "CREATE TABLE app.a (id BIGINT AUTO_INCREMENT PRIMARY KEY, seq BIGINT NOT NULL) ENGINE=InnoDB")
-    _q(c, "CREATE TABLE app.b (seq BIGINT NOT NULL) ENGINE=InnoDB")
-    _q(c, f"CREATE USER '{APP}'@'%' IDENTIFIED BY '{APP_PW}'")
-    _q(c, f"GRANT SELECT, INSERT ON app.* TO '{APP}'@'%'")
-    c.close()
-
-
 class ClusterWriter(Writer):
     """Writer through the cluster endpoint (looked up again after every lost session)."""
 
-    def _run(self):
-        while not self.stop_flag.is_set():
-            try:
-                c = cconn(self.sim, self.ident, APP, APP_PW, "app", timeout=2)
-            except Exception:  # noqa: BLE001 - blocked, renamed, not there yet
-                time.sleep(0.1)
-                continue
-            try:
-                while not self.stop_flag.is_set():
-                    self.n += 1
-                    n = self.n
-                    _q(c, f"INSERT INTO {'a' if n % 2 else 'b'} (seq) VALUES (%s)", (n,))
-                    with self.lock:
-                        self.acked.append(n)
-                    time.sleep(1.0 / self.rate)
-            except Exception:  # noqa: BLE001 - the server ended the session
-                pass
-            finally:
-                try:
-                    c.close()
-                except Exception:  # noqa: BLE001
-                    pass
+    def _connect(self):
+        return cconn(self.sim, self.ident, APP, APP_PW, "app", timeout=2)
 
 
 def seqs(sim, ident, host="127.0.0.1"):
@@ -148,7 +116,7 @@ def prepare(stack, sim, idents):
     for ident in idents:
         src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.xlarge"])
         assert src["StorageEncrypted"] is False and src["Engine"] == "aurora-mysql", src
-        app_schema(sim, ident)
+        _app_schema(sim, ident, cconn)
         out[ident] = src
     return out, stack.make_key()["Arn"]
 

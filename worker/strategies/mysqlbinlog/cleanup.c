@@ -32,67 +32,11 @@
 #include "log.h"
 #include "util.h"
 
-static const char *const ST_STOPPED[] = {"stopped", NULL};
-static const char *const ST_BAD_STOP[] = {"failed", "deleting", "incompatible-parameters", NULL};
-
 static step_rc retire_source(step_ctx *ctx, step_result *res)
 {
     const char *rid = mb_fact(ctx, "retired_id");
-    aws_client *c = step_ctx_aws(ctx);
     if (!*rid) return (MB_REASON(res, "no retired source recorded"), STEP_FAIL);
-    if (!c) return (MB_REASON(res, "no AWS client"), STEP_RETRY);
-    if (step_ctx_fact(ctx, "stop_at")) {
-        step_cache_view v;
-        return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
-    }
-    bool missing = false;
-    step_rc rc = STEP_OK;
-    rds_instance *i = mb_describe(ctx, res, rid, &missing, &rc);
-    if (!i) return rc;
-    if (!mb_has_tag(i, "fleetcrypt:role", MB_ROLE_RETIRED)) {
-        aws_tag tags[5];
-        size_t nt = awsstep_tags(ctx, MB_ROLE_RETIRED, tags, 4);
-        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-        nt++;
-        if (!step_ctx_lease_ok(ctx)) {
-            rds_instance_free(i);
-            return (MB_REASON(res, "lease lost"), STEP_RETRY);
-        }
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
-            rds_instance_free(i);
-            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
-        }
-    }
-    char status[48];
-    fc_strlcpy(status, i->status, sizeof status);
-    rds_instance_free(i);
-    if (!strcmp(status, "stopped")) return STEP_OK;
-    if (strcmp(status, "available") != 0) {
-        res->wait_ms = 5000;
-        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
-        MB_REASON(res, "retired source %s is %s; waiting to stop it", rid, status);
-        return STEP_WAIT;
-    }
-    if (!step_ctx_lease_ok(ctx)) return (MB_REASON(res, "lease lost"), STEP_RETRY);
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_stop_db_instance(c, rid, NULL, NULL, &e)) {
-        if (!strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 5000;
-            MB_REASON(res, "retired source busy: %.300s", e.message);
-            return STEP_WAIT;
-        }
-        return awsstep_fail(res, &e, "StopDBInstance (retired source)");
-    }
-    log_info("retired source stopping", "db=%s", rid);
-    awsstep_mark(ctx, "stop_at");
-    res->wait_ms = 1000;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
-    MB_REASON(res, "stopping the retired source %s", rid);
-    return STEP_WAIT;
+    return awsstep_retire_instance(ctx, res, rid, MB_ROLE_RETIRED);
 }
 
 step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
@@ -140,7 +84,7 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
             o.apply_immediately = true;
             aws_error e;
             aws_error_clear(&e);
-            if (!step_ctx_lease_ok(ctx)) return (MB_REASON(res, "lease lost"), STEP_RETRY);
+            if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
             if (!rds_modify_db_instance(step_ctx_aws(ctx), &o, NULL, &e)) {
                 if (!strcmp(e.code, "InvalidDBInstanceState")) {
                     res->wait_ms = 5000;

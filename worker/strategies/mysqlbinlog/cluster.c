@@ -57,16 +57,9 @@ static step_rc cluster_binlog_format(step_ctx *ctx, step_result *res, const rds_
     aws_error_clear(&e);
     if (!rds_describe_db_cluster_parameters(step_ctx_aws(ctx), cl->param_group, NULL, &pl, &e))
         return awsstep_fail(res, &e, "DescribeDBClusterParameters");
-    const rds_parameter *p = rds_parameter_find(pl, "binlog_format");
-    char have[64];
-    fc_strlcpy(have, p && p->value ? p->value : "(default)", sizeof have);
+    step_rc rc = mb_binlog_format_verdict(res, pl, "cluster parameter group", cl->param_group, "writer");
     rds_parameter_list_free(pl);
-    if (strcasecmp(have, "ROW") != 0) {
-        MB_REASON(res, "binlog_format is %s in cluster parameter group %s: binlog replication needs "
-                       "binlog_format=ROW (set it and reboot the writer; fleetcrypt does not change parameter groups)",
-                  have, cl->param_group);
-        return STEP_FAIL;
-    }
+    if (rc != STEP_OK) return rc;
     const rds_cluster_member *w = rds_cluster_writer(cl);
     if (w && w->param_group_status[0] && strcmp(w->param_group_status, "in-sync") != 0) {
         MB_REASON(res, "cluster parameter group %s waits for a reboot of the writer %s (%s; binlog_format is "
@@ -85,31 +78,8 @@ step_rc mb_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
     }
     step_rc rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-mysql");
     if (rc != STEP_OK) return rc;
-    bool missing = false;
-    rds_cluster *cl = awscluster_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
-    if (!cl) return missing ? (MB_REASON(res, "cluster %s not found", step_ctx_instance(ctx)), STEP_FAIL) : rc;
-    if (!strcmp(cl->status, "stopped")) {
-        MB_REASON(res, "cluster is stopped: mysql-binlog needs it running (use --strategy offline)");
-        rc = STEP_FAIL;
-    } else if (strcmp(cl->status, "available") != 0) {
-        res->wait_ms = 10000;
-        MB_REASON(res, "cluster is %s; waiting for available", cl->status);
-        rc = STEP_WAIT;
-    } else if (!cl->endpoint[0] || cl->port <= 0) {
-        res->wait_ms = 5000;
-        MB_REASON(res, "cluster %s has no endpoint yet", cl->identifier);
-        rc = STEP_WAIT;
-    } else {
-        rc = cluster_binlog_format(ctx, res, cl);
-    }
-    if (rc == STEP_OK) {
-        /* the database steps reach the writer through the cluster endpoint */
-        step_ctx_set_fact(ctx, "address", cl->endpoint);
-        step_ctx_set_factf(ctx, "port", "%d", cl->port);
-        step_ctx_set_fact(ctx, "master_user", cl->master_username);
-        step_ctx_set_fact(ctx, "master_secret_arn", cl->master_user_secret_arn);
-        step_ctx_set_fact(ctx, "source_arn", cl->arn);
-    }
+    rds_cluster *cl = awscluster_live_source(ctx, res, "mysql-binlog", &rc);
+    if (rc == STEP_OK) rc = cluster_binlog_format(ctx, res, cl);
     rds_cluster_free(cl);
     return rc;
 }

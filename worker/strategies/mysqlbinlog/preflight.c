@@ -56,13 +56,20 @@ static step_rc param_group_check(step_ctx *ctx, step_result *res, const rds_inst
     aws_error_clear(&e);
     if (!rds_describe_db_parameters(step_ctx_aws(ctx), g, NULL, &pl, &e))
         return awsstep_fail(res, &e, "DescribeDBParameters");
+    step_rc rc = mb_binlog_format_verdict(res, pl, "parameter group", g, "source");
+    rds_parameter_list_free(pl);
+    return rc;
+}
+
+step_rc mb_binlog_format_verdict(step_result *res, const rds_parameter_list *pl, const char *kind, const char *group,
+                                 const char *reboot)
+{
     const rds_parameter *p = rds_parameter_find(pl, "binlog_format");
     char have[64];
     fc_strlcpy(have, p && p->value ? p->value : "(default)", sizeof have);
-    rds_parameter_list_free(pl);
     if (strcasecmp(have, "ROW") != 0) {
-        MB_REASON(res, "binlog_format is %s in parameter group %s: binlog replication needs binlog_format=ROW "
-                       "(set it and reboot the source; fleetcrypt does not change parameter groups)", have, g);
+        MB_REASON(res, "binlog_format is %s in %s %s: binlog replication needs binlog_format=ROW (set it and reboot "
+                       "the %s; fleetcrypt does not change parameter groups)", have, kind, group, reboot);
         return STEP_FAIL;
     }
     return STEP_OK;

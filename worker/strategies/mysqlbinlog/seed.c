@@ -67,7 +67,7 @@ step_rc mb_step_replica(step_ctx *ctx, step_result *res)
             }
         } else {
             if (!step_ctx_lease_ok(ctx)) {
-                rc = (MB_REASON(res, "lease lost"), STEP_RETRY);
+                rc = LEASE_LOST(res);
                 goto out;
             }
             aws_tag tags[4];

@@ -338,31 +338,10 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
      * gives the cluster the source's own group back) */
     if (step_ctx_fact(ctx, "cpg_copied")) step_ctx_set_fact(ctx, "cluster_param_group", pgl_fact(ctx, "cpg_copied"));
     if (rc != STEP_OK) return rc;
-    bool missing = false;
-    rds_cluster *cl = awscluster_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
-    if (!cl) return missing ? (PGL_REASON(res, "cluster %s not found", step_ctx_instance(ctx)), STEP_FAIL) : rc;
-    if (!strcmp(cl->status, "stopped")) {
-        PGL_REASON(res, "cluster is stopped: pg-logical needs it running (use --strategy offline)");
-        rc = STEP_FAIL;
-    } else if (strcmp(cl->status, "available")) {
-        res->wait_ms = 10000;
-        PGL_REASON(res, "cluster is %s; waiting for available", cl->status);
-        rc = STEP_WAIT;
-    } else if (!cl->endpoint[0] || cl->port <= 0) {
-        res->wait_ms = 5000;
-        PGL_REASON(res, "cluster %s has no endpoint yet", cl->identifier);
-        rc = STEP_WAIT;
-    } else {
-        rc = check_cluster_param(ctx, res, cl);
-    }
+    rds_cluster *cl = awscluster_live_source(ctx, res, "pg-logical", &rc);
+    if (rc == STEP_OK) rc = check_cluster_param(ctx, res, cl);
     if (rc == STEP_OK) {
-        /* the database steps reach the writer through the cluster endpoint */
-        step_ctx_set_fact(ctx, "address", cl->endpoint);
-        step_ctx_set_factf(ctx, "port", "%d", cl->port);
-        step_ctx_set_fact(ctx, "master_user", cl->master_username);
-        step_ctx_set_fact(ctx, "master_secret_arn", cl->master_user_secret_arn);
         step_ctx_set_fact(ctx, "db_name", cl->db_name);
-        step_ctx_set_fact(ctx, "source_arn", cl->arn);
         step_ctx_set_fact(ctx, "read_replicas", ""); /* readers are members: they move with the cluster */
     }
     rds_cluster_free(cl);

@@ -1057,3 +1057,34 @@ step_rc awscluster_retire(step_ctx *ctx, step_result *res, const char *id, const
     }
     return STEP_OK;
 }
+
+rds_cluster *awscluster_live_source(step_ctx *ctx, step_result *res, const char *strategy, step_rc *rc)
+{
+    bool missing = false;
+    rds_cluster *cl = awscluster_describe(ctx, res, step_ctx_instance(ctx), &missing, rc);
+    if (!cl) {
+        if (missing) {
+            snprintf(res->reason, sizeof res->reason, "cluster %s not found", step_ctx_instance(ctx));
+            *rc = STEP_FAIL;
+        }
+        return NULL;
+    }
+    *rc = STEP_OK;
+    if (!strcmp(cl->status, "stopped")) {
+        snprintf(res->reason, sizeof res->reason, "cluster is stopped: %s needs it running (use --strategy offline)",
+                 strategy);
+        *rc = STEP_FAIL;
+    } else if (strcmp(cl->status, "available")) {
+        *rc = wait_for(res, 10000, "cluster is %s; waiting for available%s", cl->status, NULL);
+    } else if (!cl->endpoint[0] || cl->port <= 0) {
+        *rc = wait_for(res, 5000, "cluster %s has no endpoint yet%s", cl->identifier, NULL);
+    } else {
+        /* the database steps reach the writer through the cluster endpoint */
+        step_ctx_set_fact(ctx, "address", cl->endpoint);
+        step_ctx_set_factf(ctx, "port", "%d", cl->port);
+        step_ctx_set_fact(ctx, "master_user", cl->master_username);
+        step_ctx_set_fact(ctx, "master_secret_arn", cl->master_user_secret_arn);
+        step_ctx_set_fact(ctx, "source_arn", cl->arn);
+    }
+    return cl;
+}

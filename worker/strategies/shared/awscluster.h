@@ -113,6 +113,12 @@ step_rc awscluster_switched(step_ctx *ctx, step_result *res, const char *orig, c
  * name), bounded by deadline; facts retired_address/port, target_address/port, target_id, retired_id. */
 step_rc awscluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
                           const char *role, int64_t deadline);
+/* The running source cluster (the campaign unit's identifier): available
+ * with an endpoint, else *rc FAIL (stopped: `strategy` needs it running,
+ * not found) or WAIT; when available its endpoint and master user are
+ * facts (address port master_user master_secret_arn source_arn). Returns
+ * the cluster (caller frees) whenever it was described. */
+rds_cluster *awscluster_live_source(step_ctx *ctx, step_result *res, const char *strategy, step_rc *rc);
 /* Abort: a source cluster renamed to ret goes back to orig (STEP_WAIT while it renames; STEP_OK once orig
  * exists). */
 step_rc awscluster_roll_back(step_ctx *ctx, step_result *res, const char *orig, const char *ret);
