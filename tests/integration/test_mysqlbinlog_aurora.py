@@ -31,6 +31,7 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import wait_terminal
 from test_mysqlbinlog import APP, APP_PW, MASTER, PW, Writer, _app_schema, _q, _secret_file
+from test_mysqlbinlog_boundary import check_caught
 
 OLD = {"Key": "fleetcrypt-sim:create-time", "Value": "2025-06-01"}   # unencrypted, as before 2026-02-18
 CPG = "fc-aurmy-row"
@@ -127,19 +128,11 @@ def submit(stack, campaign, key, idents, world):
     assert r.returncode == 0, (r.stdout, r.stderr)
 
 
-def check_caught(stack, sim, campaign, ident, inst, shift):
-    """A position one transaction off never reaches done; the source serves as before."""
-    rds = sim.client("rds")
-    assert inst["state"] in ("aborted", "failed"), f"a position one transaction {shift} was not caught: {inst}"
-    assert "verification mismatch" in inst["error"] or "SQL error 1062 on table app.a" in inst["error"], inst
-    assert "Duplicate entry" not in inst["error"], f"a row value in the reason: {inst['error']}"
-    c = cconn(sim, ident, APP, APP_PW, "app")
-    _q(c, "INSERT INTO b (seq) VALUES (-7)")
-    c.close()
-    c = cconn(sim, ident)
-    assert not [u for (u,) in _q(c, "SELECT User FROM mysql.user") if u.startswith("fc_")]
-    c.close()
-    assert cluster(rds, ident)["StorageEncrypted"] is False
+def caught(sim, ident, inst, shift):
+    """As for instances (test_mysqlbinlog_boundary.check_caught), through the
+    cluster endpoint; the source cluster still unencrypted."""
+    check_caught(sim, ident, inst, shift, cconn)
+    assert cluster(sim.client("rds"), ident)["StorageEncrypted"] is False
 
 
 def test_aurora_mysql_exactly_once_and_a_late_position_caught(stack, awssim, world):
@@ -196,7 +189,7 @@ def test_aurora_mysql_exactly_once_and_a_late_position_caught(stack, awssim, wor
     assert len(retired) == 1 and retired[0]["Status"] in ("stopped", "stopping"), retired
     # the negative control: caught, undone
     assert fact("seed_source", nc) == "crash-recovery event"
-    check_caught(stack, sim, "aurmy1", nc, rows[nc], "late")
+    caught(sim, nc, rows[nc], "late")
     wait_until(lambda: leftovers(rds, "aurmy1", retired[0]["DBClusterIdentifier"]) == [], 120, 0.5,
                "no AWS resource left")
 
@@ -227,5 +220,5 @@ def test_aurora_mysql_position_early_or_ambiguous_is_caught(fault, stack, awssim
             inst["error"], inst
         assert not stack.redis.cli("HGET", f"fc:{{{campaign}}}:i:{ident}", "f.seed_pos").strip()
     else:
-        check_caught(stack, sim, campaign, ident, inst, fault)
+        caught(sim, ident, inst, fault)
     wait_until(lambda: leftovers(rds, campaign, None) == [], 120, 0.5, "no AWS resource left")
