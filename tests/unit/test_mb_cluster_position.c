@@ -40,7 +40,8 @@ static void test_parse(void **state)
         "binlog position from crash recovery is mysql-bin-changelog.000005 940",
         "DB cluster restored from snapshot fc-snap",
     };
-    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) assert_false(mb_parse_recovery_event(bad[k], f, sizeof f, &p));
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        assert_false(mb_parse_recovery_event(bad[k], f, sizeof f, &p));
     char tiny[8];
     assert_false(mb_parse_recovery_event("Binlog position from crash recovery is mysql-bin-changelog.000005 940", tiny,
                                          sizeof tiny, &p));
@@ -81,13 +82,15 @@ static void test_pick(void **state)
     assert_int_equal(p, 940);
     assert_int_equal(older, 0);
     /* two: ambiguous (the caller refuses), even when they agree */
-    rds_event two[] = {ev(t, "db-cluster", "2026-12-06T10:04:00Z", MSG5), ev(t, "db-cluster", "2026-12-06T10:04:01Z", MSG5)};
+    rds_event two[] = {ev(t, "db-cluster", "2026-12-06T10:04:00Z", MSG5),
+                       ev(t, "db-cluster", "2026-12-06T10:04:01Z", MSG5)};
     assert_int_equal(mb_pick_recovery_event(two, 2, t, CREATED, f, sizeof f, &p, &older), 2);
     /* an event from an earlier cluster of the same name: another restore's, never taken */
     rds_event old[] = {ev(t, "db-cluster", "2026-12-06T09:59:59Z", MSG7)};
     assert_int_equal(mb_pick_recovery_event(old, 1, t, CREATED, f, sizeof f, &p, &older), 0);
     assert_int_equal(older, 1);
-    rds_event both[] = {ev(t, "db-cluster", "2026-12-06T09:30:00Z", MSG7), ev(t, "db-cluster", "2026-12-06T10:04:00Z", MSG5)};
+    rds_event both[] = {ev(t, "db-cluster", "2026-12-06T09:30:00Z", MSG7),
+                        ev(t, "db-cluster", "2026-12-06T10:04:00Z", MSG5)};
     assert_int_equal(mb_pick_recovery_event(both, 2, t, CREATED, f, sizeof f, &p, &older), 1);
     assert_string_equal(f, "mysql-bin-changelog.000005");
     assert_int_equal(older, 1);

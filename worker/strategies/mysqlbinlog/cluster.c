@@ -194,7 +194,8 @@ out:
 
 step_rc mb_cluster_position(step_ctx *ctx, step_result *res)
 {
-    if (*mb_fact(ctx, "seed_file") && *mb_fact(ctx, "seed_pos")) return STEP_OK; /* recorded: the replicate step may have used it */
+    /* recorded: the replicate step may have used it already */
+    if (*mb_fact(ctx, "seed_file") && *mb_fact(ctx, "seed_pos")) return STEP_OK;
     char tid[64];
     awsstep_name(ctx, MB_SFX_TARGET, tid, sizeof tid);
     bool missing = false;

@@ -190,7 +190,8 @@ step_rc mb_step_copy_encrypted(step_ctx *ctx, step_result *res)
     if (awscluster_is(ctx)) {
         /* an unencrypted cluster snapshot cannot be encrypted by copying:
          * RestoreDBClusterFromSnapshot with KmsKeyId encrypts (or re-keys) */
-        if (!step_ctx_fact(ctx, "copy_skipped")) step_ctx_set_fact(ctx, "copy_skipped", "cluster: the restore takes the key");
+        if (!step_ctx_fact(ctx, "copy_skipped"))
+            step_ctx_set_fact(ctx, "copy_skipped", "cluster: the restore takes the key");
         return STEP_OK;
     }
     char rid[64];

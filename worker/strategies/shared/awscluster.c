@@ -953,7 +953,8 @@ step_rc awscluster_await(step_ctx *ctx, step_result *res, const char *id, const 
             return STEP_OK;
         }
         rds_cluster_free(cl);
-        if (fc_mono_ms() > deadline) return wait_for(res, 5000, "cutover: waiting for cluster %s to be available%s", id, NULL);
+        if (fc_mono_ms() > deadline)
+            return wait_for(res, 5000, "cutover: waiting for cluster %s to be available%s", id, NULL);
         fc_sleep_ms(pause);
         pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
@@ -1033,7 +1034,8 @@ step_rc awscluster_roll_back(step_ctx *ctx, step_result *res, const char *orig, 
     }
     bool avail = !strcmp(cl->status, "available");
     rds_cluster_free(cl);
-    if (!avail) return wait_for(res, 2000, "abort: waiting for cluster %s to be available to rename it back%s", ret, NULL);
+    if (!avail)
+        return wait_for(res, 2000, "abort: waiting for cluster %s to be available to rename it back%s", ret, NULL);
     if ((rc = awscluster_rename(ctx, res, ret, orig)) != STEP_OK) return rc;
     log_warn("abort: source cluster renamed back", "from=%s to=%s", ret, orig);
     res->wait_ms = 1000;
