@@ -68,8 +68,8 @@ def _q(c, sql, args=None):
         return cur.fetchall()
 
 
-def _app_schema(sim, ident):
-    c = _conn(sim, ident)
+def _app_schema(sim, ident, connect=None):
+    c = (connect or _conn)(sim, ident)
     assert _q(c, "SELECT @@global.binlog_format")[0][0] == "ROW"
     _q(c, "CREATE DATABASE app")
     _q(c, "CREATE TABLE app.a (id BIGINT AUTO_INCREMENT PRIMARY KEY, seq BIGINT NOT NULL) ENGINE=InnoDB")
@@ -105,10 +105,13 @@ class Writer:
         self.t.start()
         return self
 
+    def _connect(self):
+        return _conn(self.sim, self.ident, APP, APP_PW, "app", timeout=2)
+
     def _run(self):
         while not self.stop_flag.is_set():
             try:
-                c = _conn(self.sim, self.ident, APP, APP_PW, "app", timeout=2)
+                c = self._connect()
             except Exception:  # noqa: BLE001 - blocked, renamed, not there yet
                 time.sleep(0.1)
                 continue

@@ -46,6 +46,21 @@ def _transactions(events):
     return out
 
 
+def check_caught(sim, ident, inst, shift, connect=_conn):
+    """A position one transaction off never reaches done (no row value in the
+    reason); the source serves as before: the application account writes,
+    nothing of fleetcrypt's left on it. connect: how to reach the source."""
+    assert inst["state"] in ("aborted", "failed"), f"a seed one transaction {shift} was not caught: {inst}"
+    assert "verification mismatch" in inst["error"] or "SQL error 1062 on table app.a" in inst["error"], inst
+    assert "Duplicate entry" not in inst["error"], f"a row value in the reason: {inst['error']}"
+    c = connect(sim, ident, APP, APP_PW, "app")
+    _q(c, "INSERT INTO b (seq) VALUES (-7)")
+    c.close()
+    c = connect(sim, ident)
+    assert not [u for (u,) in _q(c, "SELECT User FROM mysql.user") if u.startswith("fc_")]
+    c.close()
+
+
 @pytest.mark.parametrize("shift", ["late", "early"])
 def test_seed_one_transaction_off_is_caught(shift, stack, awssim, world):
     sim = awssim
@@ -84,15 +99,6 @@ def test_seed_one_transaction_off_is_caught(shift, stack, awssim, world):
     st = wait_terminal(stack, campaign, timeout=300)
     inst = st["instances"][0]
     print(f"negative control {shift}: {inst['state']}: {inst['error']}")
-    assert inst["state"] in ("aborted", "failed"), f"a seed one transaction {shift} was not caught: {inst}"
-    assert "verification mismatch" in inst["error"] or "SQL error 1062 on table app.a" in inst["error"], inst
-    assert "Duplicate entry" not in inst["error"], f"a row value in the reason: {inst['error']}"
-    # the source serves as before: the application account writes, nothing of fleetcrypt's left
-    c = _conn(sim, ident, APP, APP_PW, "app")
-    _q(c, "INSERT INTO b (seq) VALUES (-7)")
-    c.close()
-    c = _conn(sim, ident)
-    assert not [u for (u,) in _q(c, "SELECT User FROM mysql.user") if u.startswith("fc_")]
-    c.close()
+    check_caught(sim, ident, inst, shift)
     wait_until(lambda: aws_leftovers(sim, campaign) == [], 90, 0.5, "no AWS resource left")
     w.stop()

@@ -39,6 +39,13 @@ class Faults:
         # RestoreDBClusterFromSnapshot with KmsKeyId of a snapshot encrypted
         # with an AWS owned key is served ("allow", the default) or refused
         self.owned_key_restore = "allow"
+        # tests' negative controls (docs/emulator.md): the Aurora MySQL
+        # restore's "Binlog position from crash recovery" event exact (the
+        # default), one transaction early or late, or sent twice; only for
+        # restored clusters whose identifier contains binlog_event_for
+        # (every one when it is "")
+        self.binlog_event = "exact"
+        self.binlog_event_for = ""
         self.quotas = {"DBInstances": 40, "ManualSnapshots": 100, "DBClusters": 40, "ManualClusterSnapshots": 100}
         self.rng = random.Random()
         self.calls = []
@@ -51,7 +58,8 @@ class Faults:
             return {"rate": {"rate": self.rate, "burst": self.burst, "enabled": self.rate_enabled},
                     "faults": {"http5xx_rate": self.http5xx_rate, "throttle_rate": self.throttle_rate,
                                "throttle_streak": self.throttle_streak, "latency_ms": self.latency_ms},
-                    "quotas": dict(self.quotas), "owned_key_restore": self.owned_key_restore}
+                    "quotas": dict(self.quotas), "owned_key_restore": self.owned_key_restore,
+                    "binlog_event": self.binlog_event, "binlog_event_for": self.binlog_event_for}
 
     def apply(self, cfg):
         with self.lock:
@@ -75,6 +83,10 @@ class Faults:
                     self.streak_n = 0
                 if "latency_ms" in f:
                     self.latency_ms = max(0, int(f["latency_ms"]))
+            if cfg.get("binlog_event") in ("exact", "early", "late", "twice"):
+                self.binlog_event = cfg["binlog_event"]
+            if isinstance(cfg.get("binlog_event_for"), str):
+                self.binlog_event_for = cfg["binlog_event_for"]
             if cfg.get("owned_key_restore") in ("allow", "refuse"):
                 self.owned_key_restore = cfg["owned_key_restore"]
             q = cfg.get("quotas")

@@ -2,7 +2,8 @@
 CopyDBClusterParameterGroup, DescribeDBClusterParameterGroups,
 DescribeDBClusterParameters, ModifyDBClusterParameterGroup,
 ResetDBClusterParameterGroup, DeleteDBClusterParameterGroup. The parameters
-are rds_params' catalog; a cluster's members read their cluster group before
+are rds_params' catalog (the MySQL one for family aurora-mysql8.0, where
+binlog_format is static); a cluster's members read their cluster group before
 their own instance group (rds_params.pg_settings). Static changes (e.g.
 rds.logical_replication) leave every member `pending-reboot` until it
 reboots; dynamic ones reach the running servers at once."""
@@ -10,8 +11,16 @@ import re
 import time
 
 from .errors import AwsError, invalid, missing
-from .rds_common import AURORA_FAMILY, DEFAULT_CPG, arn, filters, paged, tags_in
-from .rds_params import CATALOG, MIN_10, member_static, op_param_apply, validate_params
+from .rds_common import AURORA, CLUSTER_ENGINES, arn, filters, paged, tags_in
+from .rds_params import CATALOG, MIN_10, MY_CATALOG, member_static, op_param_apply, validate_params
+
+# family -> (engine, default cluster group)
+FAMILIES = {v[1]: (e, v[2]) for e, v in CLUSTER_ENGINES.items()}
+DEFAULTS = {v[2]: v[1] for v in CLUSTER_ENGINES.values()}   # default cluster group -> family
+
+
+def cpg_catalog(family):
+    return MY_CATALOG if FAMILIES.get(family, (AURORA,))[0] != AURORA else CATALOG
 
 
 def _not_found(name):
@@ -19,17 +28,24 @@ def _not_found(name):
 
 
 def cpg_record(st, name):
-    if name == DEFAULT_CPG:
-        return {"name": DEFAULT_CPG, "family": AURORA_FAMILY, "params": {},
-                "description": f"Default cluster parameter group for {AURORA_FAMILY}"}
+    if name in DEFAULTS:
+        return {"name": name, "family": DEFAULTS[name], "params": {},
+                "description": f"Default cluster parameter group for {DEFAULTS[name]}"}
     return st["cluster_param_groups"].get(name)
 
 
-def check_cpg(ctx, name):
-    """A cluster parameter group name given to a cluster action (default when empty)."""
-    if name and not cpg_record(ctx.store, name):
-        raise _not_found(name)
-    return name or DEFAULT_CPG
+def check_cpg(ctx, name, engine=AURORA):
+    """A cluster parameter group name given to a cluster action of `engine`
+    (its default when empty); its family must be the engine's."""
+    if name:
+        g = cpg_record(ctx.store, name)
+        if not g:
+            raise _not_found(name)
+        if FAMILIES.get(g["family"], (None,))[0] != engine:
+            raise invalid(f"The parameter group {name} with DBParameterGroupFamily {g['family']} can't be used "
+                          f"for this cluster. Use a parameter group with DBParameterGroupFamily "
+                          f"{CLUSTER_ENGINES[engine][1]}.")
+    return name or CLUSTER_ENGINES[engine][2]
 
 
 def _render(st, g):
@@ -45,14 +61,14 @@ def CreateDBClusterParameterGroup(ctx, p):
     name = p["DBClusterParameterGroupName"].lower()
     if not re.match(r"^[a-z][a-z0-9-]{0,254}$", name) or "--" in name or name.endswith("-"):
         raise invalid(f"The parameter DBClusterParameterGroupName is not a valid identifier: {name}")
-    if p["DBParameterGroupFamily"] != AURORA_FAMILY:
-        raise invalid(f"awssim supports DBParameterGroupFamily {AURORA_FAMILY} only for cluster parameter groups, "
-                      f"not {p['DBParameterGroupFamily']}")
+    if p["DBParameterGroupFamily"] not in FAMILIES:
+        raise invalid(f"awssim supports DBParameterGroupFamily {' or '.join(sorted(FAMILIES))} only for cluster "
+                      f"parameter groups, not {p['DBParameterGroupFamily']}")
     ctx.resource = name
     with ctx.world.lock:
-        if name in st["cluster_param_groups"] or name == DEFAULT_CPG:
+        if name in st["cluster_param_groups"] or name in DEFAULTS:
             raise AwsError("DBParameterGroupAlreadyExists", f"Parameter group {name} already exists")
-        g = {"name": name, "family": AURORA_FAMILY, "description": p["Description"], "params": {},
+        g = {"name": name, "family": p["DBParameterGroupFamily"], "description": p["Description"], "params": {},
              "tags": tags_in(p), "created": time.time()}
         st["cluster_param_groups"][name] = g
     return {"DBClusterParameterGroup": _render(st, g)}
@@ -74,7 +90,7 @@ def CopyDBClusterParameterGroup(ctx, p):
         src = cpg_record(st, src_name)
         if not src:
             raise _not_found(src_name)
-        if name in st["cluster_param_groups"] or name == DEFAULT_CPG:
+        if name in st["cluster_param_groups"] or name in DEFAULTS:
             raise AwsError("DBParameterGroupAlreadyExists", f"Parameter group {name} already exists")
         g = {"name": name, "family": src["family"], "description": p["TargetDBClusterParameterGroupDescription"],
              "params": dict(src["params"]), "tags": tags_in(p), "created": time.time()}
@@ -91,7 +107,7 @@ def DeleteDBClusterParameterGroup(ctx, p):
         raise missing("DBClusterParameterGroupName")
     ctx.resource = name
     with ctx.world.lock:
-        if name == DEFAULT_CPG:
+        if name in DEFAULTS:
             raise AwsError("InvalidDBParameterGroupState", "Default parameter groups cannot be deleted.")
         if name not in st["cluster_param_groups"]:
             raise _not_found(name)
@@ -114,7 +130,7 @@ def DescribeDBClusterParameterGroups(ctx, p):
                 raise _not_found(p["DBClusterParameterGroupName"])
             items = [g]
         else:
-            items = [cpg_record(st, DEFAULT_CPG)] + list(st["cluster_param_groups"].values())
+            items = [cpg_record(st, d) for d in DEFAULTS] + list(st["cluster_param_groups"].values())
         return paged("DBClusterParameterGroups", items, lambda g: g["name"], p, lambda g: _render(st, g))
 
 
@@ -128,7 +144,7 @@ def DescribeDBClusterParameters(ctx, p):
         if not g:
             raise _not_found(name)
         items = []
-        for k, (default, apply_type, dtype, allowed, desc) in CATALOG.items():
+        for k, (default, apply_type, dtype, allowed, desc) in cpg_catalog(g["family"]).items():
             user = k in g["params"]
             v = g["params"].get(k, default)
             src = "user" if user else ("system" if k.startswith("rds.") or k in MIN_10 else "engine-default")
@@ -146,10 +162,10 @@ def DescribeDBClusterParameters(ctx, p):
         return paged("Parameters", items, lambda i: i["ParameterName"], p, lambda i: i)
 
 
-def _apply_to_members(w, st, name, changed):
+def _apply_to_members(w, st, name, changed, catalog=CATALOG):
     """Members of clusters using group `name`: pending-reboot for static changes,
     dynamic changes applied to the running servers."""
-    dynamic = any(CATALOG[k][1] == "dynamic" for k in changed)
+    dynamic = any(catalog[k][1] == "dynamic" for k in changed)
     todo = []
     with w.lock:
         rids = {c["resource_id"] for c in st["clusters"].values() if c["param_group"] == name}
@@ -175,14 +191,15 @@ def ModifyDBClusterParameterGroup(ctx, p):
         raise missing("Parameters")
     ctx.resource = name
     with w.lock:
-        if name == DEFAULT_CPG:
+        if name in DEFAULTS:
             raise AwsError("InvalidDBParameterGroupState", "Default parameter groups cannot be modified.")
         g = st["cluster_param_groups"].get(name)
         if not g:
             raise _not_found(name)
-        new = validate_params(p["Parameters"])
+        cat = cpg_catalog(g["family"])
+        new = validate_params(p["Parameters"], cat)
         g["params"].update(new)
-    _apply_to_members(w, st, name, new)
+    _apply_to_members(w, st, name, new, cat)
     w.event(st, "db-parameter-group", name,
             "Updated parameter " + ", ".join(f"{k} to {v}" for k, v in new.items()),
             ["configuration change"], arn(st, "cluster-pg", name))
@@ -202,16 +219,17 @@ def ResetDBClusterParameterGroup(ctx, p):
     if not reset_all and not names:
         raise invalid("You must specify either ResetAllParameters or Parameters.")
     with w.lock:
-        if name == DEFAULT_CPG:
+        if name in DEFAULTS:
             raise AwsError("InvalidDBParameterGroupState", "Default parameter groups cannot be modified.")
         g = st["cluster_param_groups"].get(name)
         if not g:
             raise _not_found(name)
+        cat = cpg_catalog(g["family"])
         for k in names:
-            if k not in CATALOG:
+            if k not in cat:
                 raise invalid(f"Could not find parameter with name: {k}")
         changed = list(g["params"]) if reset_all else [k for k in names if k in g["params"]]
         for k in changed:
             g["params"].pop(k, None)
-    _apply_to_members(w, st, name, changed)
+    _apply_to_members(w, st, name, changed, cat)
     return {"DBClusterParameterGroupName": name}

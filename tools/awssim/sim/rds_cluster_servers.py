@@ -1,18 +1,27 @@
-"""Aurora clusters on real PostgreSQL. A cluster's volume is a data directory
+"""Aurora clusters on real PostgreSQL (aurora-postgresql) and MariaDB
+(aurora-mysql: rds_mysql runs the servers). A cluster's volume is a data directory
 (HOME/clusters/<resource id>/data): created and bootstrapped with the
 cluster (the master user, as RDS), copied from a snapshot by a restore. The
 writer instance runs its server on the volume; each reader is a streaming
 standby of the writer (pg_basebackup -R). Failover promotes a reader, whose
 data directory becomes the volume. A restored volume's first start computes
-where logical replication continues (aurora_volume_logical_start_lsn())."""
+where logical replication continues (aurora_volume_logical_start_lsn());
+for Aurora MySQL the writer's first start on a restored volume runs InnoDB
+crash recovery and reports, as an event on the cluster, the binary log
+position the restored data continues from ("Binlog position from crash
+recovery is mysql-bin-changelog.NNNNNN POS"). An Aurora MySQL reader is a
+MariaDB replica of the writer (a copy under a global read lock)."""
 import logging
 import os
 import re
 import shutil
 import time
 
+from . import rds_mysql
 from .pg import ADMIN, qlit
-from .rds_common import DEFAULT_AURORA_PG, arn, cluster_of, dur, members_of, real, writer_of
+from .rds_common import (
+    AURORA_MY, CLUSTER_ENGINES, DEFAULT_AURORA_PG, arn, cluster_by_rid, cluster_of, dur, is_my, is_my_cluster, members_of, real,
+    writer_of)
 from .rds_params import pg_settings
 from .rds_servers import free_port, inst_dir, set_status, start_server, stop_server, sync_cluster
 
@@ -48,7 +57,13 @@ def op_bootstrap_volume(world, store, cluster, password):
     """CreateDBCluster: a fresh volume with RDS's roles and the master user
     (bootstrapped on a private server that is stopped again: no instance yet)."""
     t0 = time.monotonic()
-    if real(cluster):
+    if real(cluster) and is_my_cluster(cluster):
+        d = os.path.join(cluster_dir(world, cluster), "data")
+        with world.lock:
+            volume(cluster)["dir"] = d
+        rds_mysql.bootstrap_volume(world, store, cluster, d, password,
+                                   {"param_group": CLUSTER_ENGINES[AURORA_MY][3], "cluster": cluster["resource_id"]})
+    elif real(cluster):
         d = os.path.join(cluster_dir(world, cluster), "data")
         with world.lock:
             volume(cluster)["dir"] = d
@@ -69,6 +84,11 @@ def restore_volume(world, store, cluster, snap_dir):
     """RestoreDBClusterFromSnapshot: the snapshot's files become the volume;
     crash recovery runs when the first (writer) instance starts."""
     d = os.path.join(cluster_dir(world, cluster), "data")
+    if is_my_cluster(cluster):
+        rds_mysql.restore_volume(world, snap_dir, d)
+        with world.lock:
+            volume(cluster).update({"dir": d, "restored": True, "binlog_pos": None})
+        return
     world.pg.copy_tree(snap_dir, d)
     world.pg.clean_copy(d, keep_logs=True)
     for f in ("standby.signal", "recovery.signal"):
@@ -147,7 +167,38 @@ def op_create_member(world, store, inst, cluster):
     sync_cluster(world, store, cluster)
 
 
+def _start_writer_my(world, store, inst, cluster):
+    """Aurora MySQL: the writer's server on the volume. On a restored volume's
+    first start the position its data continues from is read from its
+    binary log (before recovery touches it) and reported as Aurora does."""
+    vol = volume(cluster)
+    d = vol["dir"]
+    first = vol.get("restored") and not vol.get("binlog_pos")
+    f = world.faults
+    shift = f.binlog_event if not f.binlog_event_for or f.binlog_event_for in cluster["id"] else "exact"
+    pos = None
+    if first:
+        with world.lock:
+            src = cluster_by_rid(store, cluster.get("restored_from_rid") or "")
+            sw = writer_of(store, src) if src else None
+            live = sw["pg"]["dir"] if sw and sw.get("pg", {}).get("dir") else None
+        pos = rds_mysql.crash_recovery_position(world, d, shift, live)
+    with world.lock:
+        inst["pg"] = {"dir": d, "port": inst.get("pg", {}).get("port") or free_port(), "up": False}
+        inst["cluster_reader"] = False
+    start_server(world, store, inst)
+    if first:
+        with world.lock:
+            vol["binlog_pos"] = list(pos) if pos else ["", 0]
+        for _ in range((2 if shift == "twice" else 1) if pos else 0):
+            cluster_event(world, store, cluster, f"Binlog position from crash recovery is {pos[0]} {pos[1]}")
+        if pos:
+            log.info("cluster %s restored: binlog continues from %s %s", cluster["id"], pos[0], pos[1])
+
+
 def _start_writer(world, store, inst, cluster):
+    if is_my(inst):
+        return _start_writer_my(world, store, inst, cluster)
     vol = volume(cluster)
     d = vol["dir"]
     first_restore_start = vol.get("restored") and not vol.get("start_lsn")
@@ -180,6 +231,11 @@ def _make_standby(world, store, inst, writer):
     d = os.path.join(inst_dir(world, inst), "data")
     with world.lock:
         inst["pg"] = {"dir": d, "port": inst.get("pg", {}).get("port") or free_port(), "up": False}
+    if is_my(inst):
+        rds_mysql.reader_copy(world, store, inst, writer)
+        start_server(world, store, inst)
+        rds_mysql.follow_writer(world, store, inst, writer)
+        return
     if os.path.exists(d):
         shutil.rmtree(d)
     os.makedirs(os.path.dirname(d), exist_ok=True)
@@ -217,6 +273,8 @@ def failover(world, store, cluster, target=None):
         cluster["writer"] = target["resource_id"]
     if old is not None and real(old) and old.get("pg", {}).get("up"):
         stop_server(world, store, old)
+    if is_my(target):
+        return _failover_my(world, store, cluster, old, target)
     if real(target) and target.get("pg", {}).get("up"):
         world.pg.pg_ctl("-D", target["pg"]["dir"], "promote", "-w", "-t", "120", check=False)
         with world.lock:
@@ -225,6 +283,24 @@ def failover(world, store, cluster, target=None):
     if old is not None and real(old) and old.get("pg", {}).get("dir") and old["status"] not in ("deleting",):
         # the old writer comes back as a reader of the new one
         _make_standby(world, store, old, target)
+    sync_cluster(world, store, cluster)
+    return target
+
+
+def _failover_my(world, store, cluster, old, target):
+    """Aurora MySQL: the reader stops replicating and becomes writable; the
+    other readers (and the old writer, unless deleted) are copied again from
+    it (the emulation has no shared volume to re-attach)."""
+    if real(target) and target.get("pg", {}).get("up"):
+        rds_mysql.promote_reader(world, target)
+        with world.lock:
+            volume(cluster)["dir"] = target["pg"]["dir"]
+    for r in members_of(store, cluster):
+        if r is target or not real(r) or not r.get("pg", {}).get("dir") or r["status"] in ("deleting",):
+            continue
+        if r.get("pg", {}).get("up"):
+            stop_server(world, store, r)
+        _make_standby(world, store, r, target)
     sync_cluster(world, store, cluster)
     return target
 

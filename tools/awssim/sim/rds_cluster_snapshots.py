@@ -16,7 +16,7 @@ from . import kms
 from .errors import AwsError, invalid, missing
 from .world import new_uuid
 from .rds_common import (
-    AURORA, ENGINE_VERSION, arn, check_cluster_snapshot_quota, check_id, filters, get_cluster, get_csnap, dur,
+    CLUSTER_ENGINES, arn, cluster_engine, is_my_cluster, check_cluster_snapshot_quota, check_id, filters, get_cluster, get_csnap, dur,
     merge_tags, note_conflict, paged, real, ref_id, tags_in, writer_of)
 from .rds_cluster_servers import set_cluster_status, volume
 
@@ -26,11 +26,12 @@ def enc_type(rec):
 
 
 def render_csnap(store, s):
+    eng = CLUSTER_ENGINES[cluster_engine(s)]
     d = {"AvailabilityZones": [f"{store['region']}{z}" for z in "abc"], "DBClusterSnapshotIdentifier": s["id"],
-         "DBClusterIdentifier": s["cluster_id"], "Engine": AURORA, "EngineMode": "provisioned",
-         "AllocatedStorage": s.get("allocated_storage", 0), "Status": s["status"], "Port": s.get("port", 5432),
+         "DBClusterIdentifier": s["cluster_id"], "Engine": cluster_engine(s), "EngineMode": "provisioned",
+         "AllocatedStorage": s.get("allocated_storage", 0), "Status": s["status"], "Port": s.get("port", eng[6]),
          "VpcId": "vpc-0a1b2c3d4e5f60718", "ClusterCreateTime": s["cluster_created"],
-         "MasterUsername": s["master_username"], "EngineVersion": ENGINE_VERSION, "LicenseModel": "postgresql-license",
+         "MasterUsername": s["master_username"], "EngineVersion": eng[0], "LicenseModel": eng[5],
          "SnapshotType": s["type"], "PercentProgress": int(s.get("progress", 0)), "StorageEncrypted": s["encrypted"],
          "StorageEncryptionType": enc_type(s), "DBClusterSnapshotArn": arn(store, "cluster-snapshot", s["id"]),
          "IAMDatabaseAuthenticationEnabled": False, "TagList": list(s["tags"])}
@@ -47,24 +48,31 @@ def new_csnap_record(ctx, sid, cluster, tags):
     return {"id": sid, "uid": new_uuid(), "cluster_id": cluster["id"], "cluster_rid": cluster["resource_id"],
             "type": "manual", "status": "creating", "progress": 0, "created": time.time(),
             "cluster_created": cluster["created"], "allocated_storage": 0, "master_username": cluster["master_username"],
-            "port": cluster.get("port", 5432), "encrypted": cluster["encrypted"], "kms_key_id": cluster.get("kms_key_id"),
+            "port": cluster.get("port", 5432), "engine": cluster_engine(cluster), "encrypted": cluster["encrypted"], "kms_key_id": cluster.get("kms_key_id"),
             "enc_type": enc_type(cluster), "tags": tags, "metadata_only": not real(cluster),
             "db_name": cluster.get("db_name"), "dir": None, "attributes": {"restore": []}}
 
 
+def _srv(rec):
+    """The server manager of a cluster's (or cluster snapshot's) engine."""
+    return (lambda world: world.my) if is_my_cluster(rec) else (lambda world: world.pg)
+
+
 def csnap_data(world, store, cluster, snap):
     """The volume's files into the snapshot: a freeze copy of the writer's
-    running server, else the volume as it lies."""
+    running server (crash-consistent: a restore runs crash recovery), else
+    the volume as it lies."""
     w = writer_of(store, cluster)
     src = None
+    marker = "mysql" if is_my_cluster(cluster) else "PG_VERSION"
     if real(cluster):
         if w is not None and real(w) and w.get("pg", {}).get("up"):
             src = w["pg"]["dir"]
-        elif volume(cluster).get("dir") and os.path.exists(os.path.join(volume(cluster)["dir"], "PG_VERSION")):
+        elif volume(cluster).get("dir") and os.path.exists(os.path.join(volume(cluster)["dir"], marker)):
             src = volume(cluster)["dir"]
     if src:
         dest = os.path.join(world.home, "cluster-snapshots", snap["uid"], "data")
-        how = world.pg.freeze_copy(src, dest)
+        how = _srv(cluster)(world).freeze_copy(src, dest)
         with world.lock:
             snap.update({"dir": dest, "copy_method": how, "metadata_only": False})
     else:
@@ -93,7 +101,7 @@ def op_ccopy(world, store, src, snap):
                 ["notification"], arn(store, "cluster-snapshot", snap["id"]))
     if src.get("dir") and os.path.exists(src["dir"]):
         dest = os.path.join(world.home, "cluster-snapshots", snap["uid"], "data")
-        world.pg.copy_tree(src["dir"], dest, link=True)
+        _srv(src)(world).copy_tree(src["dir"], dest, link=True)
         with world.lock:
             snap.update({"dir": dest, "metadata_only": False})
     else:
@@ -180,7 +188,7 @@ def DescribeDBClusterSnapshots(ctx, p):
         if "snapshot-type" in f:
             items = [s for s in items if s["type"] in f["snapshot-type"]]
         if "engine" in f:
-            items = [s for s in items if AURORA in f["engine"]]
+            items = [s for s in items if cluster_engine(s) in f["engine"]]
         return paged("DBClusterSnapshots", items, lambda s: s["id"], p, lambda s: render_csnap(st, s))
 
 

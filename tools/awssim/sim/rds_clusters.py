@@ -1,4 +1,4 @@
-"""Aurora PostgreSQL DB clusters: rendering (members with writer/reader roles,
+"""Aurora PostgreSQL and Aurora MySQL DB clusters: rendering (members with writer/reader roles,
 cluster and reader endpoints that follow the identifier), the background
 operations, and the actions CreateDBCluster, DescribeDBClusters,
 ModifyDBCluster (rename with the modelled DNS lag), DeleteDBCluster,
@@ -15,7 +15,7 @@ from . import kms
 from .errors import AwsError, combination, invalid, missing
 from .world import rand_upper
 from .rds_common import (
-    AURORA, CREATED_TAG, DEFAULT_AURORA_OG, DEFAULT_ENCRYPTION_SINCE, ENGINE_VERSION, arn, check_cluster_quota,
+    AURORA, AURORA_MY, CLUSTER_ENGINES, CREATED_TAG, DEFAULT_ENCRYPTION_SINCE, arn, check_cluster_quota, cluster_engine,
     check_cluster_snapshot_quota, check_id, dur, filters, get_cluster, get_csnap, is_meta, members_of, note_conflict,
     paged, real, ref_id, tags_in, writer_of)
 from .rds_cluster_params import check_cpg
@@ -23,7 +23,7 @@ from .rds_cluster_servers import (
     cluster_dir, cluster_event, failover, op_bootstrap_volume, restore_volume, set_cluster_status, volume)
 from .rds_cluster_snapshots import csnap_data, enc_type, exists_error, new_csnap_record
 from .rds_params import member_static
-from .rds_servers import set_status, start_server, stop_server, sync_cluster
+from .rds_servers import set_master_password, set_status, start_server, stop_server, sync_cluster
 from .world import READER_HOST
 
 CLUSTER_STABLE = {"available", "stopped", "failed", "inaccessible-encryption-credentials"}
@@ -42,7 +42,8 @@ def render_cluster(ctx_or_world, store, c):
          "BackupRetentionPeriod": c["backup_retention"], "DBClusterIdentifier": c["id"],
          "DBClusterParameterGroup": c["param_group"], "DBSubnetGroup": c["subnet_group"], "Status": c["status"],
          "Endpoint": "127.0.0.1", "ReaderEndpoint": READER_HOST, "CustomEndpoints": [],
-         "MultiAZ": len(members) > 1, "Engine": AURORA, "EngineVersion": ENGINE_VERSION, "Port": port,
+         "MultiAZ": len(members) > 1, "Engine": cluster_engine(c), "EngineVersion": CLUSTER_ENGINES[cluster_engine(c)][0],
+         "Port": port,
          "MasterUsername": c["master_username"], "DBClusterOptionGroupMemberships": [],
          "PreferredBackupWindow": "03:00-03:30", "PreferredMaintenanceWindow": "sun:05:00-sun:05:30",
          "ReadReplicaIdentifiers": [], "DBClusterMembers": members,
@@ -106,19 +107,21 @@ def _encryption(ctx, p, created, source=None):
     return False, None, "none"
 
 
-def _new_cluster(ctx, ident, p, tags, meta, master, db_name):
+def _new_cluster(ctx, ident, p, tags, meta, master, db_name, engine=AURORA):
     created = _created_at(tags)
+    eng = CLUSTER_ENGINES[engine]
     br = p.get("BackupRetentionPeriod")
     if br is not None and (br < 1 or br > 35):
         raise invalid(f"Invalid backup retention period: {br}. Aurora keeps 1 to 35 days.")
     return {"id": ident, "resource_id": "cluster-" + rand_upper(26), "status": "creating", "op": "create",
-            "master_username": master, "db_name": db_name, "param_group": check_cpg(ctx, p.get("DBClusterParameterGroupName")),
+            "master_username": master, "db_name": db_name, "engine": engine,
+            "param_group": check_cpg(ctx, p.get("DBClusterParameterGroupName"), engine),
             "sg_ids": list(p.get("VpcSecurityGroupIds") or []) or ["sg-0awssimdefault0001"],
             "subnet_group": p.get("DBSubnetGroupName") or "default", "backup_retention": int(br or 1),
-            "port": p.get("Port") or 5432, "deletion_protection": bool(p.get("DeletionProtection", False)),
+            "port": p.get("Port") or eng[6], "deletion_protection": bool(p.get("DeletionProtection", False)),
             "copy_tags": bool(p.get("CopyTagsToSnapshot", False)), "tags": tags, "created": created,
             "metadata_only": meta, "writer": None, "volume": {}, "pending": {}, "encrypted": False,
-            "kms_key_id": None, "enc_type": "none", "option_group": p.get("OptionGroupName") or DEFAULT_AURORA_OG}
+            "kms_key_id": None, "enc_type": "none", "option_group": p.get("OptionGroupName") or eng[4]}
 
 
 def fail_cluster(cluster):
@@ -129,23 +132,28 @@ def fail_cluster(cluster):
     return on_error
 
 
-def _check_engine(p):
-    if (p.get("Engine") or "").lower() != AURORA:
-        raise invalid(f"Invalid DB engine: {p.get('Engine')} (awssim emulates {AURORA} clusters only)")
+def _check_engine(ctx, p):
+    """The cluster engine asked for (aurora-postgresql or aurora-mysql)."""
+    engine = (p.get("Engine") or "").lower()
+    if engine not in CLUSTER_ENGINES:
+        raise invalid(f"Invalid DB engine: {p.get('Engine')} (awssim emulates {AURORA} and {AURORA_MY} clusters only)")
+    if engine == AURORA_MY and not is_meta(ctx, tags_in(p)) and not ctx.world.my:
+        raise invalid(f"Invalid DB engine: {engine} (this emulator has no MariaDB server: run deploy/install-deps)")
+    return engine
 
 
 def CreateDBCluster(ctx, p):
     w, st = ctx.world, ctx.store
     ident = check_id("DBClusterIdentifier", p.get("DBClusterIdentifier"))
     ctx.resource = ident
-    _check_engine(p)
+    engine = _check_engine(ctx, p)
     if p.get("ManageMasterUserPassword"):
         raise invalid("awssim does not emulate ManageMasterUserPassword for clusters")
     master = p.get("MasterUsername")
     if not master:
         raise missing("MasterUsername")
     if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,62}$", master) or master.lower() == "rdsadmin":
-        raise invalid(f"MasterUsername {master} is not valid for engine {AURORA}")
+        raise invalid(f"MasterUsername {master} is not valid for engine {engine}")
     pw = p.get("MasterUserPassword")
     if not pw:
         raise missing("MasterUserPassword")
@@ -160,7 +168,7 @@ def CreateDBCluster(ctx, p):
             note_conflict(ctx, "duplicate-create", "db-cluster", ident, {"status": st["clusters"][ident]["status"]})
             raise AwsError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
         check_cluster_quota(ctx)
-        c = _new_cluster(ctx, ident, p, tags, is_meta(ctx, tags), master, p.get("DatabaseName"))
+        c = _new_cluster(ctx, ident, p, tags, is_meta(ctx, tags), master, p.get("DatabaseName"), engine)
         c["encrypted"], c["kms_key_id"], c["enc_type"] = _encryption(ctx, p, c["created"])
         st["clusters"][ident] = c
         out = render_cluster(ctx, st, c)
@@ -182,7 +190,7 @@ def DescribeDBClusters(ctx, p):
         if "db-cluster-resource-id" in f:
             items = [c for c in items if c["resource_id"] in f["db-cluster-resource-id"]]
         if "engine" in f:
-            items = [c for c in items if AURORA in f["engine"]]
+            items = [c for c in items if cluster_engine(c) in f["engine"]]
         if "clone-group-id" in f or "domain" in f:
             items = []
         return paged("DBClusters", items, lambda c: c["id"], p, lambda c: render_cluster(ctx, st, c))
@@ -229,7 +237,7 @@ def op_cluster_modify(world, store, c, changes):
     if "password" in changes:
         wr = writer_of(store, c)
         if wr is not None and real(wr) and wr.get("pg", {}).get("up"):
-            world.pg.set_password(wr["pg"]["port"], c["master_username"], changes["password"])
+            set_master_password(world, wr, changes["password"])
         cluster_event(world, store, c, "Reset master credentials", ["configuration change"])
     if changes.get("other"):
         world.pace(dur("modify"), t0)
@@ -367,7 +375,7 @@ def op_cluster_start(world, store, c):
         set_status(world, store, i, "available")
     pw = c.pop("pending_password", None)
     if pw and wr is not None and real(wr):
-        world.pg.set_password(wr["pg"]["port"], c["master_username"], pw)
+        set_master_password(world, wr, pw)
     world.pace(dur("start"), t0)
     sync_cluster(world, store, c)
     set_cluster_status(world, store, c, "available", "DB cluster started")
@@ -462,7 +470,7 @@ def op_cluster_restore(world, store, c, snap):
 def RestoreDBClusterFromSnapshot(ctx, p):
     w, st = ctx.world, ctx.store
     ident = check_id("DBClusterIdentifier", p.get("DBClusterIdentifier"))
-    _check_engine(p)
+    engine = _check_engine(ctx, p)
     with w.lock:
         if not p.get("SnapshotIdentifier"):
             raise missing("SnapshotIdentifier")
@@ -472,6 +480,9 @@ def RestoreDBClusterFromSnapshot(ctx, p):
         ctx.resource = ident
         if snap["status"] != "available":
             raise AwsError("InvalidDBClusterSnapshotStateFault", f"DBClusterSnapshot {snap['id']} is not available.")
+        if cluster_engine(snap) != engine:
+            raise invalid(f"The engine {engine} does not match the engine of DB cluster snapshot {snap['id']} "
+                          f"({cluster_engine(snap)}).")
         if ident in st["clusters"]:
             note_conflict(ctx, "duplicate-create", "db-cluster", ident, {"status": st["clusters"][ident]["status"]})
             raise AwsError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
@@ -483,9 +494,10 @@ def RestoreDBClusterFromSnapshot(ctx, p):
         check_cluster_quota(ctx)
         tags = tags_in(p)
         meta = snap.get("metadata_only") or not snap.get("dir") or is_meta(ctx, tags)
-        c = _new_cluster(ctx, ident, p, tags, meta, snap["master_username"], snap.get("db_name"))
+        c = _new_cluster(ctx, ident, p, tags, meta, snap["master_username"], snap.get("db_name"), engine)
         c["encrypted"], c["kms_key_id"], c["enc_type"] = _encryption(ctx, p, c["created"], snap)
         c["restored_from"] = snap["id"]
+        c["restored_from_rid"] = snap.get("cluster_rid")
         st["clusters"][ident] = c
         out = render_cluster(ctx, st, c)
     w.spawn(f"crestore-{ident}", op_cluster_restore, w, st, c, snap, on_error=fail_cluster(c))

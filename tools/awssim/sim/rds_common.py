@@ -30,7 +30,8 @@ MY_ENGINES = {
 
 
 def is_my(inst):
-    return inst.get("engine") in MY_ENGINES
+    """A MariaDB server behind it: RDS for MySQL / MariaDB, or an Aurora MySQL member."""
+    return inst.get("engine") in MY_ENGINES or inst.get("engine") == AURORA_MY
 
 
 def engine_of(inst):
@@ -51,6 +52,30 @@ DEFAULT_AURORA_PG = "default.aurora-postgresql15"
 
 
 DEFAULT_AURORA_OG = "default:aurora-postgresql-15"
+
+
+# Aurora MySQL version 3 (MySQL 8.0 compatible; a MariaDB 10.11 server behind
+# it, see docs/emulator.md): engine -> (reported version, cluster and
+# instance parameter group family, default cluster group, default instance
+# group, default option group, license model, default port)
+AURORA_MY = "aurora-mysql"
+
+
+CLUSTER_ENGINES = {
+    AURORA: (ENGINE_VERSION, AURORA_FAMILY, DEFAULT_CPG, DEFAULT_AURORA_PG, DEFAULT_AURORA_OG, "postgresql-license",
+             5432),
+    AURORA_MY: ("8.0.mysql_aurora.3.05.2", "aurora-mysql8.0", "default.aurora-mysql8.0", "default.aurora-mysql8.0",
+                "default:aurora-mysql-8-0", "general-public-license", 3306),
+}
+
+
+def cluster_engine(rec):
+    """The engine of a cluster (or cluster snapshot) record."""
+    return rec.get("engine") or AURORA
+
+
+def is_my_cluster(rec):
+    return cluster_engine(rec) == AURORA_MY
 
 
 # Since 2026-02-18 AWS encrypts every new Aurora cluster at rest, by default

@@ -14,7 +14,7 @@ from .errors import AwsError, combination, invalid, missing
 from .world import rand_alnum, rand_upper
 from . import rds_mysql
 from .rds_common import (
-    MY_ENGINES, engine_of, is_my, AURORA, DEFAULT_AURORA_OG, DEFAULT_AURORA_PG, DEFAULT_OG, DEFAULT_PG, cluster_of, get_cluster, writer_of, ENGINE_VERSION, SEVEN_DAYS, STABLE, arn, busy, check_id, check_instance_quota,
+    MY_ENGINES, engine_of, is_my, AURORA_MY, CLUSTER_ENGINES, cluster_engine, DEFAULT_AURORA_PG, DEFAULT_OG, DEFAULT_PG, cluster_of, get_cluster, writer_of, ENGINE_VERSION, SEVEN_DAYS, STABLE, arn, busy, check_id, check_instance_quota,
     check_snapshot_quota, dur, filters, find_by_rid, get_inst, get_snap, is_meta, note_conflict, paged, real,
     ref_id, replicas_of, require_status, tags_in)
 from .rds_params import member_static, static_params
@@ -51,7 +51,7 @@ def render_instance(ctx_or_world, store, inst):
         "ActivityStreamStatus": "stopped", "BackupTarget": "region", "NetworkType": "IPV4",
         "CertificateDetails": {"CAIdentifier": "rds-ca-rsa2048-g1", "ValidTill": 1893456000.0},
     }
-    if is_my(inst):
+    if inst.get("engine") in MY_ENGINES:
         d.update({"Engine": inst["engine"], "EngineVersion": MY_ENGINES[inst["engine"]][0],
                   "LicenseModel": MY_ENGINES[inst["engine"]][4]})
     if inst.get("db_name"):
@@ -79,7 +79,8 @@ def render_instance(ctx_or_world, store, inst):
     c = cluster_of(st, inst)
     if c is not None:
         # an Aurora member: storage and encryption are the cluster's
-        d.update({"Engine": AURORA, "DBClusterIdentifier": c["id"], "PromotionTier": inst.get("promotion_tier", 1),
+        d.update({"Engine": cluster_engine(c), "EngineVersion": CLUSTER_ENGINES[cluster_engine(c)][0],
+                  "LicenseModel": CLUSTER_ENGINES[cluster_engine(c)][5], "DBClusterIdentifier": c["id"], "PromotionTier": inst.get("promotion_tier", 1),
                   "AllocatedStorage": 1, "StorageType": "aurora", "StorageEncrypted": c["encrypted"],
                   "StorageEncryptionType": c.get("enc_type") or "none", "MultiAZ": False,
                   "BackupRetentionPeriod": c["backup_retention"]})
@@ -337,7 +338,7 @@ def _sg(p):
 
 
 def _check_pg(ctx, name, engine="postgres"):
-    defaults = {DEFAULT_PG, DEFAULT_AURORA_PG} | {v[2] for v in MY_ENGINES.values()}
+    defaults = {DEFAULT_PG, DEFAULT_AURORA_PG, CLUSTER_ENGINES[AURORA_MY][3]} | {v[2] for v in MY_ENGINES.values()}
     if name and name not in defaults and name not in ctx.store["param_groups"]:
         raise AwsError("DBParameterGroupNotFound", f"DBParameterGroup not found: {name}")
     if name and engine in MY_ENGINES:
@@ -384,9 +385,11 @@ def _create_member(ctx, p, ident):
     instance) or reader. Storage, encryption, the master user and backups
     belong to the cluster and are refused here, as on RDS."""
     w, st = ctx.world, ctx.store
-    if (p.get("Engine") or "").lower() != AURORA:
+    with w.lock:
+        engine = cluster_engine(get_cluster(ctx, p["DBClusterIdentifier"]))
+    if (p.get("Engine") or "").lower() != engine:
         raise combination(f"The engine name requested for your DB instance ({p.get('Engine')}) doesn't match the "
-                          f"engine name of your DB cluster ({AURORA}).")
+                          f"engine name of your DB cluster ({engine}).")
     for k in ("MasterUsername", "MasterUserPassword", "AllocatedStorage", "StorageEncrypted", "KmsKeyId",
               "BackupRetentionPeriod", "ManageMasterUserPassword"):
         if p.get(k) is not None:
@@ -407,11 +410,15 @@ def _create_member(ctx, p, ident):
             note_conflict(ctx, "duplicate-create", "db-instance", ident, {"status": st["instances"][ident]["status"]})
             raise AwsError("DBInstanceAlreadyExists", "DB instance already exists")
         check_instance_quota(ctx)
+        eng = CLUSTER_ENGINES[engine]
         q = dict(p, MasterUsername=c["master_username"], DBName=c.get("db_name"), AllocatedStorage=1,
-                 BackupRetentionPeriod=0, DBParameterGroupName=p.get("DBParameterGroupName") or DEFAULT_AURORA_PG,
-                 OptionGroupName=p.get("OptionGroupName") or DEFAULT_AURORA_OG, StorageType="aurora")
+                 BackupRetentionPeriod=0, DBParameterGroupName=p.get("DBParameterGroupName") or eng[3],
+                 OptionGroupName=p.get("OptionGroupName") or eng[4], StorageType="aurora", Port=c.get("port"))
         inst = new_instance_record(ctx, ident, q, tags, c.get("metadata_only") or is_meta(ctx, tags))
         inst["cluster"] = c["resource_id"]
+        if engine == AURORA_MY:
+            inst["engine"] = AURORA_MY
+            inst["applied_static"] = member_static(st, inst)
         inst["promotion_tier"] = 1 if tier is None else tier
         inst["encrypted"], inst["kms_key_id"] = c["encrypted"], c.get("kms_key_id")
         if writer_of(st, c) is None:
@@ -502,7 +509,8 @@ def DescribeDBInstances(ctx, p):
             ids = {ref_id(v, "cluster") for v in f["db-cluster-id"]}
             items = [i for i in items if (cluster_of(st, i) or {}).get("id") in ids]
         if "engine" in f:
-            items = [i for i in items if (engine_of(i) if not i.get("cluster") else AURORA) in f["engine"]]
+            items = [i for i in items if (engine_of(i) if not i.get("cluster")
+                                          else cluster_engine(cluster_of(st, i) or {})) in f["engine"]]
         if "domain" in f:
             items = []
         out = paged("DBInstances", items, lambda i: i["id"], p, lambda i: render_instance(ctx, st, i))

@@ -7,7 +7,7 @@ import time
 
 from .errors import AwsError, combination, invalid, missing
 from .pg import qlit
-from .rds_common import DEFAULT_PG, FAMILY, MY_ENGINES, arn, dur, filters, is_my, paged, real, tags_in
+from .rds_common import AURORA_MY, CLUSTER_ENGINES, DEFAULT_PG, FAMILY, MY_ENGINES, arn, dur, filters, is_my, paged, real, tags_in
 
 
 # name: (default, apply type, data type, allowed values, description)
@@ -61,6 +61,8 @@ MY_CATALOG = {
 }
 
 MY_FAMILIES = {v[1]: (e, v[2]) for e, v in MY_ENGINES.items()}   # family -> (engine, default group)
+# Aurora MySQL members' instance parameter groups (family aurora-mysql8.0)
+MY_FAMILIES[CLUSTER_ENGINES[AURORA_MY][1]] = (AURORA_MY, CLUSTER_ENGINES[AURORA_MY][3])
 
 
 def catalog_of(store, name):
@@ -70,14 +72,18 @@ def catalog_of(store, name):
 
 
 def my_settings(store, inst):
-    """my.cnf settings of a mysql/mariadb instance from its parameter group."""
+    """my.cnf settings of a mysql/mariadb instance from its parameter group
+    (an Aurora MySQL member: its cluster's group first, then its own; a
+    reader is read-only)."""
     params = {k: v[0] for k, v in MY_CATALOG.items()}
+    params.update(cluster_group_params(store, inst))
     params.update(group_params(store, inst["param_group"]))
     out = {}
     for k, v in params.items():
         v = str(v)
         if k == "read_only":
-            v = "1" if (v == "{TrueIfReplica}" and inst.get("replica_of")) or v in ("1", "on", "true") else "0"
+            replica = inst.get("replica_of") or inst.get("cluster_reader")
+            v = "1" if (v == "{TrueIfReplica}" and replica) or v in ("1", "on", "true") else "0"
         if k == "require_secure_transport":
             v = "ON" if v in ("1", "on", "true") else "OFF"
         out[k] = v
@@ -138,7 +144,8 @@ def member_static(store, inst):
     """The static settings a running server has: its instance group's and, for
     an Aurora member, its cluster group's (pending-reboot until applied)."""
     p = static_params(store, inst["param_group"])
-    p.update({k: v for k, v in cluster_group_params(store, inst).items() if CATALOG.get(k, ("", "static"))[1] == "static"})
+    cat = MY_CATALOG if is_my(inst) else CATALOG
+    p.update({k: v for k, v in cluster_group_params(store, inst).items() if cat.get(k, ("", "static"))[1] == "static"})
     return p
 
 

@@ -64,8 +64,8 @@ class World:
     # ------------------------------------------------------------ credentials
     def srv(self, inst):
         """The manager of an instance's real server: MariaDB for engines mysql
-        and mariadb, PostgreSQL otherwise."""
-        return self.my if inst.get("engine") in ("mysql", "mariadb") else self.pg
+        and mariadb and Aurora MySQL members, PostgreSQL otherwise."""
+        return self.my if inst.get("engine") in ("mysql", "mariadb", "aurora-mysql") else self.pg
 
     def add_credentials(self, ak, sk, account, arn=None):
         self.creds[ak] = {"secret": sk, "account": account,

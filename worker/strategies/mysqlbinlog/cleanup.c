@@ -15,7 +15,11 @@
  * accounts fleetcrypt locked are unlocked on the source, the replication
  * user and fleetcrypt's schema dropped there, the target and the seed
  * replica deleted, the snapshots deleted unless kept: the source is
- * writable and nothing of fleetcrypt's is left. */
+ * writable and nothing of fleetcrypt's is left.
+ *
+ * An Aurora MySQL cluster (cluster.c): the same database part; the members
+ * take their names, the retired cluster is tagged and stopped, the target
+ * cluster (abort) and the cluster snapshot are deleted. */
 #include "mysqlbinlog.h"
 #include "mb_common.h"
 
@@ -23,71 +27,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
 
-static const char *const ST_STOPPED[] = {"stopped", NULL};
-static const char *const ST_BAD_STOP[] = {"failed", "deleting", "incompatible-parameters", NULL};
-
 static step_rc retire_source(step_ctx *ctx, step_result *res)
 {
     const char *rid = mb_fact(ctx, "retired_id");
-    aws_client *c = step_ctx_aws(ctx);
     if (!*rid) return (MB_REASON(res, "no retired source recorded"), STEP_FAIL);
-    if (!c) return (MB_REASON(res, "no AWS client"), STEP_RETRY);
-    if (step_ctx_fact(ctx, "stop_at")) {
-        step_cache_view v;
-        return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
-    }
-    bool missing = false;
-    step_rc rc = STEP_OK;
-    rds_instance *i = mb_describe(ctx, res, rid, &missing, &rc);
-    if (!i) return rc;
-    if (!mb_has_tag(i, "fleetcrypt:role", MB_ROLE_RETIRED)) {
-        aws_tag tags[5];
-        size_t nt = awsstep_tags(ctx, MB_ROLE_RETIRED, tags, 4);
-        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-        nt++;
-        if (!step_ctx_lease_ok(ctx)) {
-            rds_instance_free(i);
-            return (MB_REASON(res, "lease lost"), STEP_RETRY);
-        }
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
-            rds_instance_free(i);
-            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
-        }
-    }
-    char status[48];
-    fc_strlcpy(status, i->status, sizeof status);
-    rds_instance_free(i);
-    if (!strcmp(status, "stopped")) return STEP_OK;
-    if (strcmp(status, "available") != 0) {
-        res->wait_ms = 5000;
-        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
-        MB_REASON(res, "retired source %s is %s; waiting to stop it", rid, status);
-        return STEP_WAIT;
-    }
-    if (!step_ctx_lease_ok(ctx)) return (MB_REASON(res, "lease lost"), STEP_RETRY);
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_stop_db_instance(c, rid, NULL, NULL, &e)) {
-        if (!strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 5000;
-            MB_REASON(res, "retired source busy: %.300s", e.message);
-            return STEP_WAIT;
-        }
-        return awsstep_fail(res, &e, "StopDBInstance (retired source)");
-    }
-    log_info("retired source stopping", "db=%s", rid);
-    awsstep_mark(ctx, "stop_at");
-    res->wait_ms = 1000;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
-    MB_REASON(res, "stopping the retired source %s", rid);
-    return STEP_WAIT;
+    return awsstep_retire_instance(ctx, res, rid, MB_ROLE_RETIRED);
 }
 
 step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
@@ -96,11 +45,19 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
     if (!step_ctx_fact(ctx, "db_cleaned")) {
         /* the retired source only while it runs (a resumed cleanup may have stopped it) */
         bool missing = false, running = false;
-        rds_instance *r = *mb_fact(ctx, "retired_id") ? mb_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc)
-                                                      : NULL;
-        if (!r && !missing && *mb_fact(ctx, "retired_id")) return rc;
-        running = r && !strcmp(r->status, "available");
-        rds_instance_free(r);
+        if (awscluster_is(ctx)) {
+            rds_cluster *cl = awscluster_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc);
+            if (!cl && !missing) return rc;
+            running = cl && !strcmp(cl->status, "available");
+            rds_cluster_free(cl);
+        } else {
+            rds_instance *r = *mb_fact(ctx, "retired_id")
+                                  ? mb_describe(ctx, res, mb_fact(ctx, "retired_id"), &missing, &rc)
+                                  : NULL;
+            if (!r && !missing && *mb_fact(ctx, "retired_id")) return rc;
+            running = r && !strcmp(r->status, "available");
+            rds_instance_free(r);
+        }
         res->reason[0] = 0;
         mb_session s;
         mb_session_init(&s, ctx, res);
@@ -110,6 +67,7 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
         if (rc != STEP_OK) return rc;
         step_ctx_set_fact(ctx, "db_cleaned", "1");
     }
+    if (awscluster_is(ctx)) return mb_cluster_finish(ctx, res);
     char rid[64];
     awsstep_name(ctx, MB_SFX_REPLICA, rid, sizeof rid);
     if ((rc = mb_delete_ours(ctx, res, rid, MB_ROLE_REPLICA)) != STEP_OK) return rc;
@@ -126,7 +84,7 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
             o.apply_immediately = true;
             aws_error e;
             aws_error_clear(&e);
-            if (!step_ctx_lease_ok(ctx)) return (MB_REASON(res, "lease lost"), STEP_RETRY);
+            if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
             if (!rds_modify_db_instance(step_ctx_aws(ctx), &o, NULL, &e)) {
                 if (!strcmp(e.code, "InvalidDBInstanceState")) {
                     res->wait_ms = 5000;
@@ -146,6 +104,12 @@ static step_rc switch_done(step_ctx *ctx, step_result *res, bool *done)
 {
     *done = !strcmp(mb_fact(ctx, "switched"), "1");
     if (*done) return STEP_OK;
+    if (awscluster_is(ctx)) {
+        char ret[64];
+        awsstep_name(ctx, MB_SFX_RETIRED, ret, sizeof ret);
+        bool half = false;
+        return awscluster_switched(ctx, res, step_ctx_instance(ctx), ret, MB_ROLE_TARGET, done, &half);
+    }
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *i = mb_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
@@ -164,6 +128,7 @@ static step_rc roll_back_rename(step_ctx *ctx, step_result *res)
     const char *orig = step_ctx_instance(ctx);
     char ret[64];
     awsstep_name(ctx, MB_SFX_RETIRED, ret, sizeof ret);
+    if (awscluster_is(ctx)) return awscluster_roll_back(ctx, res, orig, ret);
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *o = mb_describe(ctx, res, orig, &missing, &rc);
@@ -214,11 +179,15 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         step_ctx_set_fact(ctx, "abort_db_done", "1");
     }
     char id[64];
-    awsstep_name(ctx, MB_SFX_TARGET, id, sizeof id);
-    if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_TARGET)) != STEP_OK) return rc;
-    awsstep_name(ctx, MB_SFX_REPLICA, id, sizeof id);
-    if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_REPLICA)) != STEP_OK) return rc;
-    if ((rc = mb_delete_snapshots(ctx, res)) != STEP_OK) return rc;
+    if (awscluster_is(ctx)) {
+        if ((rc = mb_cluster_undo(ctx, res)) != STEP_OK) return rc;
+    } else {
+        awsstep_name(ctx, MB_SFX_TARGET, id, sizeof id);
+        if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_TARGET)) != STEP_OK) return rc;
+        awsstep_name(ctx, MB_SFX_REPLICA, id, sizeof id);
+        if ((rc = mb_delete_ours(ctx, res, id, MB_ROLE_REPLICA)) != STEP_OK) return rc;
+        if ((rc = mb_delete_snapshots(ctx, res)) != STEP_OK) return rc;
+    }
     const char *why = mb_fact(ctx, "abort_reason");
     if (*why)
         MB_REASON(res, "aborted: %s", why);

@@ -25,7 +25,9 @@
  *      wrote to since;
  *   5. the recorded accounts unlocked on the target;
  *   6. rename swap: source → fc-<c>-<i>-retired, target → the original
- *      identifier (its endpoint name);
+ *      identifier (its endpoint name); for an Aurora MySQL cluster a
+ *      cluster rename (shared/awscluster.h: cluster and reader endpoints
+ *      follow the name);
  *   7. downtime recorded (cutover_block_ms to the switch: downtime_ms,
  *      field downtime_s).
  * Every query of steps 1-5 is bounded (myq_set_answer_by through
@@ -45,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -510,12 +513,15 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     mb_session_init(&s, ctx, res);
     step_rc rc = STEP_OK;
     /* a rename already done (a crashed attempt): only the rest is left */
-    bool missing = false;
-    rds_instance *cur = mb_describe(ctx, res, orig, &missing, &rc);
-    if (!cur && !missing) goto out;
+    bool missing = false, cluster = awscluster_is(ctx);
+    rds_instance *cur = cluster ? NULL : mb_describe(ctx, res, orig, &missing, &rc);
+    if (!cur && !missing && !cluster) goto out;
     bool renamed = cur && mb_is_ours(ctx, cur, MB_ROLE_TARGET), orig_exists = cur != NULL;
     rds_instance_free(cur);
-    if (!orig_exists) {
+    if (cluster) {
+        /* Aurora MySQL: the swap is a cluster rename (cluster.c) */
+        if ((rc = mb_cluster_swapped(ctx, res, orig, ret, &renamed)) != STEP_OK) goto out;
+    } else if (!orig_exists) {
         /* the original name is gone: the swap's first rename happened (it
          * starts only after the drain, the comparison and the unlock) */
         rds_instance *r = mb_describe(ctx, res, ret, &missing, &rc);
@@ -655,7 +661,8 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     mb_session_finish(&s);
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
     int64_t until = fc_mono_ms() + poll * 1000, last = step_ctx_run_deadline(ctx) - 3000;
-    rc = switch_rename(ctx, res, orig, ret, tid, until < last ? until : last);
+    rc = cluster ? awscluster_switch(ctx, res, orig, ret, tid, MB_ROLE_TARGET, false, until < last ? until : last)
+                 : switch_rename(ctx, res, orig, ret, tid, until < last ? until : last);
     if (rc != STEP_OK) return rc;
     fc_crashpoint("mb.cutover.swapped"); /* tests: killed after the swap, before its facts are written */
     step_ctx_set_fact(ctx, "switched", "1");
@@ -669,7 +676,7 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     snprintf(d, sizeof d, "%.3f", (double)down / 1000.0);
     step_ctx_set_field(ctx, "downtime_s", d);
     log_info("cutover: switched to the encrypted instance", "instance=%s downtime_ms=%lld", orig, (long long)down);
-    return awsstep_promote_target(ctx, res, orig);
+    return cluster ? awscluster_promote(ctx, res, orig) : awsstep_promote_target(ctx, res, orig);
 undo:
     if (rc != STEP_OK && rc != STEP_NEXT) give_back(&s, stopped, res->reason);
 out:

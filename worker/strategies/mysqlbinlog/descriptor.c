@@ -17,7 +17,8 @@ static const step_def steps[] = {
     {"replica", "snapshot", NULL, 7200, 8, UNDO},
     {"snapshot", "copy-encrypted", NULL, 7200, 8, UNDO},
     {"copy-encrypted", "restore", "copy", 7200, 8, UNDO},
-    {"restore", "replicate", "restore", 7200, 8, UNDO},
+    {"restore", "find-binlog-position", "restore", 7200, 8, UNDO},
+    {"find-binlog-position", "replicate", NULL, 1200, 8, UNDO},
     {"replicate", "catch-up", NULL, 900, 8, UNDO},
     {"catch-up", "cutover", NULL, 3600, 8, UNDO},
     /* cutover: abort refuses after the switch */
@@ -57,8 +58,9 @@ static const opt_def opts[] = {
 
 const strategy_def fc_strategy_mysqlbinlog = {
     .name = "mysql-binlog",
-    .summary = "read-replica seed at an exact binlog position + binlog replication; writes stop only at cutover",
-    .engines = "mysql mariadb",
+    .summary = "restore seeded at an exact binlog position (a stopped read replica's; an Aurora MySQL restore's "
+               "crash-recovery event) + binlog replication; writes stop only at cutover",
+    .engines = "mysql mariadb aurora-mysql",
     .steps = steps,
     .nsteps = FC_ARRAY_LEN(steps),
     .opts = opts,
@@ -66,8 +68,8 @@ const strategy_def fc_strategy_mysqlbinlog = {
     .quota_instances = 2,
     .quota_snapshots = 2,
     .uses_aws = true,
-    .abort_undo = "replication user, read replica, target and snapshots, application accounts unlocked, until "
-                  "the switch; after it nothing",
+    .abort_undo = "replication user, read replica, target (instance or cluster) and snapshots, application "
+                  "accounts unlocked, until the switch; after it nothing",
     .downtime_note =
         "mysql-binlog: sources stay online; application accounts are locked and their sessions ended only "
         "during each cutover (drain, compare, rename swap: minutes on AWS). The master user is never locked: "

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "awsstep.h"
 #include "dbsecret.h"
 #include "dbuf.h"
 #include "myq.h"
@@ -107,20 +108,45 @@ bool mb_version_at_least(const char *v, int major, int minor, int patch);
 const char *mb_fact(step_ctx *ctx, const char *name); /* "" when unset */
 int64_t mb_fact_i64(step_ctx *ctx, const char *name, int64_t dflt);
 
-/* ---- RDS (aws.c) ---- */
-rds_instance *mb_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
-bool mb_has_tag(const rds_instance *i, const char *key, const char *value);
-bool mb_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
-step_rc mb_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
-/* In-run poll until id is available with an endpoint (and our role) or the
- * deadline passes (then STEP_WAIT on db:<id>). */
-step_rc mb_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
-                          rds_instance **out);
+/* ---- RDS (shared/awsstep.h; aws.c) ---- */
+#define mb_describe awsstep_describe
+#define mb_has_tag awsstep_has_tag
+#define mb_is_ours awsstep_is_ours
+#define mb_rename awsstep_rename
+#define mb_await_instance awsstep_await_instance
 /* Delete an instance of ours (role) if it exists: STEP_OK when gone (or
  * going), WAIT while busy. */
 step_rc mb_delete_ours(step_ctx *ctx, step_result *res, const char *id, const char *role);
 /* Delete our intermediate snapshots (-snap, -enc) unless keep_snapshots. */
 step_rc mb_delete_snapshots(step_ctx *ctx, step_result *res);
+
+/* ---- Aurora MySQL clusters (cluster.c; fact kind=cluster) ---- */
+#define MB_SEED_EVENT "crash-recovery event"   /* fact seed_source: the restore's event */
+#define MB_SEED_REPLICA "stopped read replica" /* fact seed_source: an instance's seed */
+step_rc mb_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed);
+/* binlog_format=ROW in a (cluster) parameter group's parameters, else
+ * STEP_FAIL naming the parameter, the group and what to reboot (preflight.c). */
+step_rc mb_binlog_format_verdict(step_result *res, const rds_parameter_list *pl, const char *kind, const char *group,
+                                 const char *reboot);
+step_rc mb_cluster_snapshot(step_ctx *ctx, step_result *res);
+step_rc mb_cluster_restore(step_ctx *ctx, step_result *res);
+/* find-binlog-position: the restore's "Binlog position from crash recovery
+ * is FILE POS" event (facts seed_file, seed_pos, seed_source). */
+step_rc mb_cluster_position(step_ctx *ctx, step_result *res);
+/* That event's message parsed (strict: nothing else in it, pos >= 4). */
+bool mb_parse_recovery_event(const char *msg, char *file, size_t fcap, int64_t *pos);
+/* Among events ev, those of cluster (source type db-cluster) carrying a
+ * position and dated at or after created_ms: how many (the first into
+ * file/pos); *older counts those dated before (another restore's). */
+int mb_pick_recovery_event(const rds_event *ev, size_t n, const char *cluster, int64_t created_ms, char *file,
+                           size_t fcap, int64_t *pos, int *older);
+/* The cutover's question: is the cluster swap done or half done? */
+step_rc mb_cluster_swapped(step_ctx *ctx, step_result *res, const char *orig, const char *ret, bool *renamed);
+/* cleanup after the switch: members renamed, promoted, protected, snapshot
+ * deleted, the retired cluster tagged and stopped. */
+step_rc mb_cluster_finish(step_ctx *ctx, step_result *res);
+/* abort: the target cluster and the cluster snapshot deleted. */
+step_rc mb_cluster_undo(step_ctx *ctx, step_result *res);
 
 /* ---- accounts the cutover locks (cutover.c) ---- */
 /* Unlock the accounts recorded in fact blocked_accounts on a side. */

@@ -14,9 +14,15 @@
  * restored target replicates from the source from that position
  * (mysql.rds_set_external_master, rds_start_replication) until cutover.
  *
+ * Aurora MySQL clusters (engine aurora-mysql, fact kind=cluster; cluster.c)
+ * need no replica: a cluster snapshot of the running source is restored
+ * with the campaign key, and the position is the one Aurora reports for
+ * that restore (event "Binlog position from crash recovery is FILE POS");
+ * the cutover swaps by cluster rename.
+ *
  * Steps (descriptor.c; one file per group): preflight, prepare-source
- * (preflight.c, source.c), replica, snapshot, copy-encrypted, restore
- * (seed.c), replicate, catch-up (replicate.c), cutover (cutover.c), verify
+ * (preflight.c, source.c), replica, snapshot, copy-encrypted, restore,
+ * find-binlog-position (seed.c; clusters: cluster.c), replicate, catch-up (replicate.c), cutover (cutover.c), verify
  * (verify.c), cleanup and abort (cleanup.c). Shared helpers: mb_common.h. */
 #ifndef FC_STRATEGY_MYSQLBINLOG_H
 #define FC_STRATEGY_MYSQLBINLOG_H
@@ -32,6 +38,7 @@ step_rc mb_step_replica(step_ctx *ctx, step_result *res);
 step_rc mb_step_snapshot(step_ctx *ctx, step_result *res);
 step_rc mb_step_copy_encrypted(step_ctx *ctx, step_result *res);
 step_rc mb_step_restore(step_ctx *ctx, step_result *res);
+step_rc mb_step_find_position(step_ctx *ctx, step_result *res);
 step_rc mb_step_replicate(step_ctx *ctx, step_result *res);
 step_rc mb_step_catch_up(step_ctx *ctx, step_result *res);
 step_rc mb_step_cutover(step_ctx *ctx, step_result *res);

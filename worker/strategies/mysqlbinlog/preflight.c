@@ -15,6 +15,10 @@
  * Facts: engine, engine_version, master_user, master_secret_arn,
  * nopk_tables, events, the awsstep_learn_source facts.
  *
+ * An identifier that names a DB cluster (Aurora MySQL) takes the cluster
+ * checks (cluster.c: binlog_format in the cluster parameter group), then
+ * the same database checks through the cluster endpoint.
+ *
  * prepare-source (fenced): binlog retention on the source set with
  * mysql.rds_set_configuration to binlog_retention_hours (24) unless it is
  * already longer (fact retention_before); the replication user
@@ -30,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -51,13 +56,20 @@ static step_rc param_group_check(step_ctx *ctx, step_result *res, const rds_inst
     aws_error_clear(&e);
     if (!rds_describe_db_parameters(step_ctx_aws(ctx), g, NULL, &pl, &e))
         return awsstep_fail(res, &e, "DescribeDBParameters");
+    step_rc rc = mb_binlog_format_verdict(res, pl, "parameter group", g, "source");
+    rds_parameter_list_free(pl);
+    return rc;
+}
+
+step_rc mb_binlog_format_verdict(step_result *res, const rds_parameter_list *pl, const char *kind, const char *group,
+                                 const char *reboot)
+{
     const rds_parameter *p = rds_parameter_find(pl, "binlog_format");
     char have[64];
     fc_strlcpy(have, p && p->value ? p->value : "(default)", sizeof have);
-    rds_parameter_list_free(pl);
     if (strcasecmp(have, "ROW") != 0) {
-        MB_REASON(res, "binlog_format is %s in parameter group %s: binlog replication needs binlog_format=ROW "
-                       "(set it and reboot the source; fleetcrypt does not change parameter groups)", have, g);
+        MB_REASON(res, "binlog_format is %s in %s %s: binlog replication needs binlog_format=ROW (set it and reboot "
+                       "the %s; fleetcrypt does not change parameter groups)", have, kind, group, reboot);
         return STEP_FAIL;
     }
     return STEP_OK;
@@ -132,11 +144,32 @@ static step_rc database_checks(mb_session *s)
     return STEP_OK;
 }
 
+/* An Aurora MySQL cluster (cluster.c), then the same database checks. */
+static step_rc cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
+{
+    step_rc rc = mb_cluster_preflight(ctx, res, renamed);
+    if (rc != STEP_OK) return rc;
+    mb_session s;
+    mb_session_init(&s, ctx, res);
+    rc = database_checks(&s);
+    mb_session_finish(&s);
+    if (rc == STEP_OK) log_info("mysql-binlog preflight passed", "cluster=%s", step_ctx_instance(ctx));
+    return rc;
+}
+
 step_rc mb_step_preflight(step_ctx *ctx, step_result *res)
 {
+    if (awscluster_is(ctx)) return cluster_preflight(ctx, res, false);
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *i = mb_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
+    if (!i && missing) {
+        /* the identifier may name an Aurora MySQL cluster */
+        bool renamed = false;
+        int isc = awscluster_probe(ctx, res, step_ctx_aws(ctx), step_ctx_instance(ctx), &renamed, &rc);
+        if (isc < 0) return rc;
+        if (isc > 0) return (res->reason[0] = 0, cluster_preflight(ctx, res, renamed));
+    }
     if (!i) return rc;
     if (strcmp(i->engine, "mysql") != 0 && strcmp(i->engine, "mariadb") != 0) {
         MB_REASON(res, "engine %s: mysql-binlog handles RDS for MySQL and MariaDB instances", i->engine);

@@ -52,7 +52,7 @@ step_rc mb_step_replicate(step_ctx *ctx, step_result *res)
             goto out;
         }
         if (!step_ctx_lease_ok(ctx)) {
-            rc = (MB_REASON(res, "lease lost"), STEP_RETRY);
+            rc = LEASE_LOST(res);
             goto out;
         }
         const char *a[] = {host, port, s.repl_user, s.repl_pw, file, pos};

@@ -20,7 +20,13 @@
  *
  * restore: the copy restored as fc-<c>-<i>-target with the source's
  * configuration (awsstep_start_restore), checked encrypted with the
- * campaign key, backup retention set, facts target_id, target_address/port. */
+ * campaign key, backup retention set, facts target_id, target_address/port.
+ *
+ * find-binlog-position: the seed position recorded by replica (fact
+ * seed_source "stopped read replica"); for a cluster the restore's event
+ * (cluster.c).
+ *
+ * Every step above has its cluster form in cluster.c (fact kind=cluster). */
 #include "mysqlbinlog.h"
 #include "mb_common.h"
 
@@ -28,12 +34,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscluster.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
 
 step_rc mb_step_replica(step_ctx *ctx, step_result *res)
 {
+    if (awscluster_is(ctx)) {
+        /* Aurora MySQL reports the restore's position itself: no seed replica */
+        if (!step_ctx_fact(ctx, "replica_skipped")) step_ctx_set_fact(ctx, "replica_skipped", "cluster");
+        return STEP_OK;
+    }
     char rid[64];
     awsstep_name(ctx, MB_SFX_REPLICA, rid, sizeof rid);
     step_ctx_set_fact(ctx, "replica_id", rid);
@@ -55,7 +67,7 @@ step_rc mb_step_replica(step_ctx *ctx, step_result *res)
             }
         } else {
             if (!step_ctx_lease_ok(ctx)) {
-                rc = (MB_REASON(res, "lease lost"), STEP_RETRY);
+                rc = LEASE_LOST(res);
                 goto out;
             }
             aws_tag tags[4];
@@ -145,6 +157,7 @@ out:
 
 step_rc mb_step_snapshot(step_ctx *ctx, step_result *res)
 {
+    if (awscluster_is(ctx)) return mb_cluster_snapshot(ctx, res);
     char rid[64];
     awsstep_name(ctx, MB_SFX_REPLICA, rid, sizeof rid);
     awsstep_snap_spec sp = {.copy = false, .of = rid, .must_be_ours = true, .busy = "replica busy",
@@ -174,6 +187,13 @@ step_rc mb_step_snapshot(step_ctx *ctx, step_result *res)
 
 step_rc mb_step_copy_encrypted(step_ctx *ctx, step_result *res)
 {
+    if (awscluster_is(ctx)) {
+        /* an unencrypted cluster snapshot cannot be encrypted by copying:
+         * RestoreDBClusterFromSnapshot with KmsKeyId encrypts (or re-keys) */
+        if (!step_ctx_fact(ctx, "copy_skipped"))
+            step_ctx_set_fact(ctx, "copy_skipped", "cluster: the restore takes the key");
+        return STEP_OK;
+    }
     char rid[64];
     awsstep_name(ctx, MB_SFX_REPLICA, rid, sizeof rid);
     if (!step_ctx_fact(ctx, "replica_deleted")) {
@@ -187,6 +207,7 @@ step_rc mb_step_copy_encrypted(step_ctx *ctx, step_result *res)
 
 step_rc mb_step_restore(step_ctx *ctx, step_result *res)
 {
+    if (awscluster_is(ctx)) return mb_cluster_restore(ctx, res);
     const char *key = step_ctx_campaign_field(ctx, "kms_key_arn");
     char tid[64], eid[64];
     awsstep_name(ctx, MB_SFX_TARGET, tid, sizeof tid);
@@ -241,5 +262,18 @@ step_rc mb_step_restore(step_ctx *ctx, step_result *res)
     step_ctx_set_fact(ctx, "target_arn", i->arn);
     rds_instance_free(i);
     awsstep_mark(ctx, "restored_at");
+    return STEP_OK;
+}
+
+step_rc mb_step_find_position(step_ctx *ctx, step_result *res)
+{
+    if (awscluster_is(ctx)) return mb_cluster_position(ctx, res);
+    /* an instance: the stopped replica's position, read by `replica` and
+     * checked around its snapshot by `snapshot` */
+    if (!*mb_fact(ctx, "seed_file") || mb_fact_i64(ctx, "seed_pos", -1) < 4) {
+        MB_REASON(res, "no seed position recorded by the replica step: refused");
+        return STEP_FAIL;
+    }
+    if (!step_ctx_fact(ctx, "seed_source")) step_ctx_set_fact(ctx, "seed_source", MB_SEED_REPLICA);
     return STEP_OK;
 }

@@ -13,6 +13,7 @@ static const step_impl fns[] = {
     {"snapshot", mb_step_snapshot},
     {"copy-encrypted", mb_step_copy_encrypted},
     {"restore", mb_step_restore},
+    {"find-binlog-position", mb_step_find_position},
     {"replicate", mb_step_replicate},
     {"catch-up", mb_step_catch_up},
     {"cutover", mb_step_cutover},

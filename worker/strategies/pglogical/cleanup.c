@@ -22,51 +22,11 @@
 #include "msecret.h"
 #include "util.h"
 
-static const char *const ST_STOPPED[] = {"stopped", NULL};
-static const char *const ST_BAD_STOP[] = {"failed", "incompatible-parameters", NULL};
-
 /* Delete fleetcrypt's intermediate snapshots (only ones tagged as ours). */
 step_rc pgl_delete_snapshots(step_ctx *ctx, step_result *res)
 {
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
     const char *sfx[] = {PGL_SFX_SNAP, PGL_SFX_ENC};
-    for (size_t k = 0; k < 2; k++) {
-        char id[64];
-        awsstep_name(ctx, sfx[k], id, sizeof id);
-        rds_snapshot *sn = NULL;
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_describe_db_snapshot(c, id, &sn, &e)) {
-            if (e.kind == AWS_ERR_NOT_FOUND) continue;
-            return awsstep_fail(res, &e, "DescribeDBSnapshots");
-        }
-        bool ours = false;
-        for (size_t t = 0; t < sn->n_tags; t++)
-            if (!strcmp(sn->tags[t].key, "fleetcrypt:instance") && !strcmp(sn->tags[t].value, step_ctx_instance(ctx)))
-                ours = true;
-        bool busy = strcmp(sn->status, "available") != 0 && strcmp(sn->status, "failed") != 0;
-        rds_snapshot_free(sn);
-        if (!ours) continue;
-        if (busy) {
-            res->wait_ms = 5000;
-            snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", id);
-            PGL_REASON(res, "waiting for snapshot %s to settle before deleting it", id);
-            return STEP_WAIT;
-        }
-        if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-        aws_error_clear(&e);
-        if (!rds_delete_db_snapshot(c, id, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
-            if (!strcmp(e.code, "InvalidDBSnapshotState")) {
-                res->wait_ms = 5000;
-                PGL_REASON(res, "snapshot %s busy: %.300s", id, e.message);
-                return STEP_WAIT;
-            }
-            return awsstep_fail(res, &e, "DeleteDBSnapshot");
-        }
-        log_info("snapshot deleted", "snapshot=%s", id);
-    }
-    return STEP_OK;
+    return awsstep_delete_snapshots(ctx, res, sfx, 2);
 }
 
 /* ---------------------------------------------------------------- cleanup */
@@ -112,68 +72,8 @@ static step_rc cleanup_databases(pgl_session *s)
 static step_rc retire_source(step_ctx *ctx, step_result *res)
 {
     const char *rid = pgl_fact(ctx, "retired_id");
-    if (!*rid) rid = step_ctx_instance(ctx);
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
-    if (step_ctx_fact(ctx, "stop_at")) {
-        step_cache_view v;
-        return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
-    }
-    bool missing = false;
-    step_rc rc = STEP_OK;
-    rds_instance *i = pgl_describe(ctx, res, rid, &missing, &rc);
-    if (!i) return rc;
-    if (!pgl_has_tag(i, "fleetcrypt:role", PGL_ROLE_RETIRED)) {
-        aws_tag tags[4];
-        size_t nt = awsstep_tags(ctx, PGL_ROLE_RETIRED, tags, 3);
-        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-        nt++;
-        if (!step_ctx_lease_ok(ctx)) {
-            rds_instance_free(i);
-            return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-        }
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
-            rds_instance_free(i);
-            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
-        }
-    }
-    bool replicas = i->n_read_replica_ids > 0;
-    char status[48];
-    fc_strlcpy(status, i->status, sizeof status);
-    rds_instance_free(i);
-    if (replicas) {
-        /* step replicas moved every replica it knew of; one attached since
-         * keeps the source running (RDS refuses to stop it) */
-        step_ctx_set_fact(ctx, "retired_running", "read replicas still attached: stop it after re-creating them");
-        return STEP_OK;
-    }
-    if (!strcmp(status, "stopped")) return STEP_OK;
-    if (strcmp(status, "available") != 0) {
-        res->wait_ms = 5000;
-        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
-        PGL_REASON(res, "retired source %s is %s; waiting to stop it", rid, status);
-        return STEP_WAIT;
-    }
-    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_stop_db_instance(c, rid, NULL, NULL, &e)) {
-        if (!strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 5000;
-            PGL_REASON(res, "retired source busy: %.300s", e.message);
-            return STEP_WAIT;
-        }
-        return awsstep_fail(res, &e, "StopDBInstance (retired source)");
-    }
-    log_info("retired source stopping", "db=%s", rid);
-    awsstep_mark(ctx, "stop_at");
-    res->wait_ms = 1000;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
-    PGL_REASON(res, "stopping the retired source %s", rid);
-    return STEP_WAIT;
+    /* step replicas moved every replica it knew of; one attached since keeps the source running */
+    return awsstep_retire_instance(ctx, res, *rid ? rid : step_ctx_instance(ctx), PGL_ROLE_RETIRED);
 }
 
 /* The source's RDS-managed master secret (fact master_secret_arn), rotated

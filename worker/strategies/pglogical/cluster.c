@@ -303,31 +303,10 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
      * gives the cluster the source's own group back) */
     if (step_ctx_fact(ctx, "cpg_copied")) step_ctx_set_fact(ctx, "cluster_param_group", pgl_fact(ctx, "cpg_copied"));
     if (rc != STEP_OK) return rc;
-    bool missing = false;
-    rds_cluster *cl = awscluster_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
-    if (!cl) return missing ? (PGL_REASON(res, "cluster %s not found", step_ctx_instance(ctx)), STEP_FAIL) : rc;
-    if (!strcmp(cl->status, "stopped")) {
-        PGL_REASON(res, "cluster is stopped: pg-logical needs it running (use --strategy offline)");
-        rc = STEP_FAIL;
-    } else if (strcmp(cl->status, "available")) {
-        res->wait_ms = 10000;
-        PGL_REASON(res, "cluster is %s; waiting for available", cl->status);
-        rc = STEP_WAIT;
-    } else if (!cl->endpoint[0] || cl->port <= 0) {
-        res->wait_ms = 5000;
-        PGL_REASON(res, "cluster %s has no endpoint yet", cl->identifier);
-        rc = STEP_WAIT;
-    } else {
-        rc = check_cluster_param(ctx, res, cl);
-    }
+    rds_cluster *cl = awscluster_live_source(ctx, res, "pg-logical", &rc);
+    if (rc == STEP_OK) rc = check_cluster_param(ctx, res, cl);
     if (rc == STEP_OK) {
-        /* the database steps reach the writer through the cluster endpoint */
-        step_ctx_set_fact(ctx, "address", cl->endpoint);
-        step_ctx_set_factf(ctx, "port", "%d", cl->port);
-        step_ctx_set_fact(ctx, "master_user", cl->master_username);
-        step_ctx_set_fact(ctx, "master_secret_arn", cl->master_user_secret_arn);
         step_ctx_set_fact(ctx, "db_name", cl->db_name);
-        step_ctx_set_fact(ctx, "source_arn", cl->arn);
         step_ctx_set_fact(ctx, "read_replicas", ""); /* readers are members: they move with the cluster */
     }
     rds_cluster_free(cl);
@@ -357,37 +336,20 @@ step_rc pgl_cluster_restore(step_ctx *ctx, step_result *res)
     char tid[64], sid[64];
     awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
-    step_ctx_set_fact(ctx, "target_id", tid);
     /* a new cluster with the campaign key instead of a restore (initial_copy.h);
      * its members are then added as for a restored one */
+    step_ctx_set_fact(ctx, "target_id", tid);
     if (pgl_ic_on(ctx)) {
         step_rc crc = pgl_ic_create_cluster(ctx, res, tid);
         if (crc != STEP_OK) return crc;
     }
-    step_rc rc = awscluster_restore_as(ctx, res, tid, sid, PGL_SFX_TARGET, false);
+    step_rc rc = awscluster_restore_target(ctx, res, tid, sid, PGL_SFX_TARGET);
     if (rc == STEP_FAIL && !pgl_ic_on(ctx) && pgl_ic_take_over(ctx, res)) {
         res->wait_ms = 500;
         PGL_REASON(res, "restore refused: creating a new cluster with the campaign key (initial copy)");
         return STEP_WAIT;
     }
-    if (rc == STEP_OK) rc = awscluster_configure(ctx, res, tid);
-    if (rc != STEP_OK) return rc;
-    bool missing = false;
-    rds_cluster *cl = awscluster_describe(ctx, res, tid, &missing, &rc);
-    if (!cl) return missing ? (PGL_REASON(res, "restored cluster %s vanished", tid), STEP_FAIL) : rc;
-    if (!cl->endpoint[0] || cl->port <= 0 || !rds_cluster_writer(cl)) {
-        rds_cluster_free(cl);
-        res->wait_ms = 2000;
-        PGL_REASON(res, "target cluster %s has no endpoint or writer yet", tid);
-        return STEP_WAIT;
-    }
-    step_ctx_set_fact(ctx, "target_address", cl->endpoint);
-    step_ctx_set_factf(ctx, "target_port", "%d", cl->port);
-    step_ctx_set_fact(ctx, "target_arn", cl->arn);
-    step_ctx_set_fact(ctx, "target_kms", cl->kms_key_id);
-    rds_cluster_free(cl);
-    if (!step_ctx_fact(ctx, "restored_at")) awsstep_mark(ctx, "restored_at");
-    return STEP_OK;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- find-start-lsn */
@@ -434,93 +396,18 @@ step_rc pgl_cluster_start_lsn(pgl_session *s, pgq *q)
 }
 
 /* ---------------------------------------------------------------- the switch */
-/* Bounded in-run poll (as pgl_await_instance) until cluster id is available
- * with an endpoint and, with role, our tags; fills the endpoint facts. */
-static step_rc await_cluster(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
-                             const char *hf, const char *pf)
-{
-    int64_t pause = 500;
-    for (;;) {
-        bool missing = false;
-        step_rc rc = STEP_OK;
-        rds_cluster *cl = awscluster_describe(ctx, res, id, &missing, &rc);
-        if (!cl && !missing) return rc;
-        if (cl && !strcmp(cl->status, "available") && (!role || awscluster_is_ours(ctx, cl, role)) &&
-            cl->endpoint[0] && cl->port > 0) {
-            step_ctx_set_fact(ctx, hf, cl->endpoint);
-            step_ctx_set_factf(ctx, pf, "%d", cl->port);
-            rds_cluster_free(cl);
-            res->reason[0] = 0;
-            return STEP_OK;
-        }
-        rds_cluster_free(cl);
-        if (fc_mono_ms() > deadline) {
-            res->wait_ms = 5000;
-            PGL_REASON(res, "cutover: waiting for cluster %s to be available", id);
-            return STEP_WAIT;
-        }
-        fc_sleep_ms(pause);
-        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
-    }
-}
-
 step_rc pgl_cluster_switched(step_ctx *ctx, step_result *res, const char *orig, const char *ret, bool *switched,
                              bool *half)
 {
-    *switched = *half = false;
-    bool missing = false;
-    step_rc rc = STEP_OK;
-    rds_cluster *cl = awscluster_describe(ctx, res, orig, &missing, &rc);
-    if (!cl && !missing) return rc;
-    if (cl) {
-        *switched = awscluster_is_ours(ctx, cl, PGL_ROLE_TARGET);
-        rds_cluster_free(cl);
-        if (*switched) return STEP_OK;
-    }
-    cl = awscluster_describe(ctx, res, ret, &missing, &rc);
-    if (!cl && !missing) return rc;
-    *half = cl != NULL;
-    rds_cluster_free(cl);
-    res->reason[0] = 0;
-    return STEP_OK;
+    return awscluster_switched(ctx, res, orig, ret, PGL_ROLE_TARGET, switched, half);
 }
 
 step_rc pgl_cluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
                            int64_t deadline)
 {
-    bool switched = false, half = false;
-    step_rc rc = pgl_cluster_switched(ctx, res, orig, ret, &switched, &half);
-    if (rc != STEP_OK) return rc;
-    if (!switched) {
-        /* 1. source → retired name (unless an earlier attempt did it) */
-        if (!half) {
-            if ((rc = awscluster_rename(ctx, res, orig, ret)) != STEP_OK) return rc;
-            log_info("cutover: source cluster renamed", "from=%s to=%s", orig, ret);
-        }
-        if ((rc = await_cluster(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
-            return rc;
-        /* 2. target → the identifier (its cluster and reader endpoints follow) */
-        bool missing = false;
-        rds_cluster *t = awscluster_describe(ctx, res, tid, &missing, &rc);
-        if (!t && !missing) return rc;
-        if (t) {
-            rds_cluster_free(t);
-            if ((rc = awscluster_rename(ctx, res, tid, orig)) != STEP_OK) return rc;
-            log_info("cutover: target cluster renamed", "from=%s to=%s", tid, orig);
-        }
-        res->reason[0] = 0;
-    }
-    if ((rc = await_cluster(ctx, res, orig, PGL_ROLE_TARGET, deadline, "target_address", "target_port")) != STEP_OK)
-        return rc;
-    if (!*pgl_fact(ctx, "retired_port") &&
-        (rc = await_cluster(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
-        return rc;
-    /* 3. an RDS Proxy in front of the cluster: from the retired source to the encrypted cluster */
-    if ((rc = awscluster_proxy_switch(ctx, res, orig, ret, *pgl_cfield(ctx, "proxy_name") != 0, deadline)) != STEP_OK)
-        return rc;
-    step_ctx_set_fact(ctx, "target_id", orig);
-    step_ctx_set_fact(ctx, "retired_id", ret);
-    return STEP_OK;
+    /* the renames, then an RDS Proxy in front of the cluster moved from the
+     * retired source to the encrypted cluster (shared/awscluster.h) */
+    return awscluster_switch(ctx, res, orig, ret, tid, PGL_ROLE_TARGET, *pgl_cfield(ctx, "proxy_name") != 0, deadline);
 }
 
 /* ---------------------------------------------------------------- after the switch */
@@ -541,17 +428,8 @@ step_rc pgl_cluster_finish(step_ctx *ctx, step_result *res)
     char ret[64], sid[64];
     awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
-    step_rc rc = awscluster_promote(ctx, res, id);
+    step_rc rc = awscluster_retire(ctx, res, id, ret, sid, pgl_opt(ctx, "keep_snapshots"), PGL_ROLE_RETIRED);
     if (rc != STEP_OK) return rc;
-    if (!step_ctx_fact(ctx, "protect_done")) {
-        if ((rc = awscluster_protect(ctx, res, id)) != STEP_OK) return rc;
-        step_ctx_set_fact(ctx, "protect_done", "1");
-    }
-    if (!pgl_opt(ctx, "keep_snapshots") && (rc = awscluster_delete_snapshot(ctx, res, sid)) != STEP_OK) return rc;
-    if (!step_ctx_fact(ctx, "retired_tagged")) {
-        if ((rc = awscluster_tag(ctx, res, ret, PGL_ROLE_RETIRED)) != STEP_OK) return rc;
-        step_ctx_set_fact(ctx, "retired_tagged", "1");
-    }
     if ((rc = pgl_cluster_param_restore(ctx, res, id, ret)) != STEP_OK) return rc;
     return awscluster_stop(ctx, res, ret);
 }
@@ -569,35 +447,9 @@ step_rc pgl_cluster_switch_done(step_ctx *ctx, step_result *res, bool *done)
 
 step_rc pgl_cluster_roll_back(step_ctx *ctx, step_result *res)
 {
-    const char *id = step_ctx_instance(ctx);
     char ret[64];
     awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
-    bool missing = false;
-    step_rc rc = STEP_OK;
-    rds_cluster *cl = awscluster_describe(ctx, res, id, &missing, &rc);
-    if (cl) {
-        rds_cluster_free(cl);
-        return STEP_OK; /* the source has its name */
-    }
-    if (!missing) return rc;
-    cl = awscluster_describe(ctx, res, ret, &missing, &rc);
-    if (!cl) {
-        if (!missing) return rc;
-        PGL_REASON(res, "abort: neither cluster %s nor %s exists", id, ret);
-        return STEP_FAIL;
-    }
-    bool avail = !strcmp(cl->status, "available");
-    rds_cluster_free(cl);
-    if (!avail) {
-        res->wait_ms = 2000;
-        PGL_REASON(res, "abort: waiting for cluster %s to be available to rename it back", ret);
-        return STEP_WAIT;
-    }
-    if ((rc = awscluster_rename(ctx, res, ret, id)) != STEP_OK) return rc;
-    log_warn("abort: source cluster renamed back", "from=%s to=%s", ret, id);
-    res->wait_ms = 1000;
-    PGL_REASON(res, "abort: renaming cluster %s back to %s", ret, id);
-    return STEP_WAIT;
+    return awscluster_roll_back(ctx, res, step_ctx_instance(ctx), ret);
 }
 
 step_rc pgl_cluster_target_exists(step_ctx *ctx, step_result *res, bool *exists)

@@ -194,25 +194,12 @@ void pgl_record_verify(step_ctx *ctx, int64_t rows, int mism, const char *list, 
  * recorded as the verify facts (how). */
 step_rc pgl_verify_full(pgl_session *s, pgq **dst, const char *how, int *mism, dbuf *list);
 
-/* ---- RDS instances (instances.c) ---- */
-/* Describe an instance; NULL + *rc on failure (*missing when not found). */
-rds_instance *pgl_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
-bool pgl_has_tag(const rds_instance *i, const char *key, const char *value);
-/* Does this instance carry our campaign/instance tags (and role, if given)? */
-bool pgl_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
-
-/* renames and read replicas (replicas.c, the rename cutover, abort, preflight) */
-/* ModifyDBInstance from → to, applied now. STEP_OK when requested; STEP_WAIT
- * (wait_on db:<from>) when `from` is busy; RETRY/FAIL otherwise. */
-step_rc pgl_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
-/* Bounded in-run poll (every 0.5 s growing to 8 s, until fc_mono_ms() passes deadline) for
- * `id` to exist, be available with an endpoint and, with role, carry our
- * tags and that role.
- * STEP_OK with *out (caller frees); STEP_WAIT on db:<id> past the deadline;
- * RETRY/FAIL on an AWS error. For short waits where something is
- * unavailable meanwhile (a rename swap). */
-step_rc pgl_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
-                           rds_instance **out);
+/* ---- RDS instances (shared/awsstep.h; instances.c) ---- */
+#define pgl_describe awsstep_describe
+#define pgl_has_tag awsstep_has_tag
+#define pgl_is_ours awsstep_is_ours
+#define pgl_rename awsstep_rename
+#define pgl_await_instance awsstep_await_instance
 /* Record what re-creating read replica number k (1-based) of the source
  * needs: facts replica.<k>.id class az multi_az param_group sgs port
  * storage_type tags (user tags, "key\tvalue\n" lines like fact `tags`;

@@ -908,3 +908,188 @@ step_rc awscluster_protect(step_ctx *ctx, step_result *res, const char *id)
     }
     return STEP_OK;
 }
+
+/* ------------------------------------------------------------ the swap, shared by pg-logical and mysql-binlog */
+step_rc awscluster_restore_target(step_ctx *ctx, step_result *res, const char *tid, const char *snap_id,
+                                  const char *member_sfx)
+{
+    step_ctx_set_fact(ctx, "target_id", tid);
+    step_rc rc = awscluster_restore_as(ctx, res, tid, snap_id, member_sfx, false);
+    if (rc == STEP_OK) rc = awscluster_configure(ctx, res, tid);
+    if (rc != STEP_OK) return rc;
+    bool missing = false;
+    rds_cluster *cl = awscluster_describe(ctx, res, tid, &missing, &rc);
+    if (!cl) {
+        if (missing) snprintf(res->reason, sizeof res->reason, "restored cluster %s vanished", tid);
+        return missing ? STEP_FAIL : rc;
+    }
+    if (!cl->endpoint[0] || cl->port <= 0 || !rds_cluster_writer(cl)) {
+        rds_cluster_free(cl);
+        return wait_for(res, 2000, "target cluster %s has no endpoint or writer yet%s", tid, NULL);
+    }
+    step_ctx_set_fact(ctx, "target_address", cl->endpoint);
+    step_ctx_set_factf(ctx, "target_port", "%d", cl->port);
+    step_ctx_set_fact(ctx, "target_arn", cl->arn);
+    step_ctx_set_fact(ctx, "target_kms", cl->kms_key_id);
+    rds_cluster_free(cl);
+    if (!step_ctx_fact(ctx, "restored_at")) awsstep_mark(ctx, "restored_at");
+    return STEP_OK;
+}
+
+step_rc awscluster_await(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                         const char *hf, const char *pf)
+{
+    int64_t pause = 500;
+    for (;;) {
+        bool missing = false;
+        step_rc rc = STEP_OK;
+        rds_cluster *cl = awscluster_describe(ctx, res, id, &missing, &rc);
+        if (!cl && !missing) return rc;
+        if (cl && !strcmp(cl->status, "available") && (!role || awscluster_is_ours(ctx, cl, role)) &&
+            cl->endpoint[0] && cl->port > 0) {
+            step_ctx_set_fact(ctx, hf, cl->endpoint);
+            step_ctx_set_factf(ctx, pf, "%d", cl->port);
+            rds_cluster_free(cl);
+            res->reason[0] = 0;
+            return STEP_OK;
+        }
+        rds_cluster_free(cl);
+        if (fc_mono_ms() > deadline)
+            return wait_for(res, 5000, "cutover: waiting for cluster %s to be available%s", id, NULL);
+        fc_sleep_ms(pause);
+        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
+    }
+}
+
+step_rc awscluster_switched(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *role,
+                            bool *switched, bool *half)
+{
+    *switched = *half = false;
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_cluster *cl = awscluster_describe(ctx, res, orig, &missing, &rc);
+    if (!cl && !missing) return rc;
+    if (cl) {
+        *switched = awscluster_is_ours(ctx, cl, role);
+        rds_cluster_free(cl);
+        if (*switched) return STEP_OK;
+    }
+    cl = awscluster_describe(ctx, res, ret, &missing, &rc);
+    if (!cl && !missing) return rc;
+    *half = cl != NULL;
+    rds_cluster_free(cl);
+    res->reason[0] = 0;
+    return STEP_OK;
+}
+
+step_rc awscluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
+                          const char *role, bool proxy_named, int64_t deadline)
+{
+    bool switched = false, half = false;
+    step_rc rc = awscluster_switched(ctx, res, orig, ret, role, &switched, &half);
+    if (rc != STEP_OK) return rc;
+    if (!switched) {
+        /* 1. source → retired name (unless an earlier attempt did it) */
+        if (!half) {
+            if ((rc = awscluster_rename(ctx, res, orig, ret)) != STEP_OK) return rc;
+            log_info("cutover: source cluster renamed", "from=%s to=%s", orig, ret);
+        }
+        if ((rc = awscluster_await(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
+            return rc;
+        /* 2. target → the identifier (its cluster and reader endpoints follow) */
+        bool missing = false;
+        rds_cluster *t = awscluster_describe(ctx, res, tid, &missing, &rc);
+        if (!t && !missing) return rc;
+        if (t) {
+            rds_cluster_free(t);
+            if ((rc = awscluster_rename(ctx, res, tid, orig)) != STEP_OK) return rc;
+            log_info("cutover: target cluster renamed", "from=%s to=%s", tid, orig);
+        }
+        res->reason[0] = 0;
+    }
+    if ((rc = awscluster_await(ctx, res, orig, role, deadline, "target_address", "target_port")) != STEP_OK) return rc;
+    const char *rp = step_ctx_fact(ctx, "retired_port");
+    if ((!rp || !*rp) &&
+        (rc = awscluster_await(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
+        return rc;
+    /* 3. an RDS Proxy in front of the cluster: from the retired source to the encrypted cluster */
+    if ((rc = awscluster_proxy_switch(ctx, res, orig, ret, proxy_named, deadline)) != STEP_OK) return rc;
+    step_ctx_set_fact(ctx, "target_id", orig);
+    step_ctx_set_fact(ctx, "retired_id", ret);
+    return STEP_OK;
+}
+
+step_rc awscluster_roll_back(step_ctx *ctx, step_result *res, const char *orig, const char *ret)
+{
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_cluster *cl = awscluster_describe(ctx, res, orig, &missing, &rc);
+    if (cl) {
+        rds_cluster_free(cl);
+        return STEP_OK; /* the source has its name */
+    }
+    if (!missing) return rc;
+    cl = awscluster_describe(ctx, res, ret, &missing, &rc);
+    if (!cl) {
+        if (!missing) return rc;
+        snprintf(res->reason, sizeof res->reason, "abort: neither cluster %s nor %s exists", orig, ret);
+        return STEP_FAIL;
+    }
+    bool avail = !strcmp(cl->status, "available");
+    rds_cluster_free(cl);
+    if (!avail)
+        return wait_for(res, 2000, "abort: waiting for cluster %s to be available to rename it back%s", ret, NULL);
+    if ((rc = awscluster_rename(ctx, res, ret, orig)) != STEP_OK) return rc;
+    log_warn("abort: source cluster renamed back", "from=%s to=%s", ret, orig);
+    res->wait_ms = 1000;
+    snprintf(res->reason, sizeof res->reason, "abort: renaming cluster %s back to %s", ret, orig);
+    return STEP_WAIT;
+}
+
+step_rc awscluster_retire(step_ctx *ctx, step_result *res, const char *id, const char *ret, const char *snap_id,
+                          bool keep_snapshot, const char *role_retired)
+{
+    step_rc rc = awscluster_promote(ctx, res, id);
+    if (rc != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "protect_done")) {
+        if ((rc = awscluster_protect(ctx, res, id)) != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "protect_done", "1");
+    }
+    if (!keep_snapshot && (rc = awscluster_delete_snapshot(ctx, res, snap_id)) != STEP_OK) return rc;
+    if (!step_ctx_fact(ctx, "retired_tagged")) {
+        if ((rc = awscluster_tag(ctx, res, ret, role_retired)) != STEP_OK) return rc;
+        step_ctx_set_fact(ctx, "retired_tagged", "1");
+    }
+    return STEP_OK;
+}
+
+rds_cluster *awscluster_live_source(step_ctx *ctx, step_result *res, const char *strategy, step_rc *rc)
+{
+    bool missing = false;
+    rds_cluster *cl = awscluster_describe(ctx, res, step_ctx_instance(ctx), &missing, rc);
+    if (!cl) {
+        if (missing) {
+            snprintf(res->reason, sizeof res->reason, "cluster %s not found", step_ctx_instance(ctx));
+            *rc = STEP_FAIL;
+        }
+        return NULL;
+    }
+    *rc = STEP_OK;
+    if (!strcmp(cl->status, "stopped")) {
+        snprintf(res->reason, sizeof res->reason, "cluster is stopped: %s needs it running (use --strategy offline)",
+                 strategy);
+        *rc = STEP_FAIL;
+    } else if (strcmp(cl->status, "available")) {
+        *rc = wait_for(res, 10000, "cluster is %s; waiting for available%s", cl->status, NULL);
+    } else if (!cl->endpoint[0] || cl->port <= 0) {
+        *rc = wait_for(res, 5000, "cluster %s has no endpoint yet%s", cl->identifier, NULL);
+    } else {
+        /* the database steps reach the writer through the cluster endpoint */
+        step_ctx_set_fact(ctx, "address", cl->endpoint);
+        step_ctx_set_factf(ctx, "port", "%d", cl->port);
+        step_ctx_set_fact(ctx, "master_user", cl->master_username);
+        step_ctx_set_fact(ctx, "master_secret_arn", cl->master_user_secret_arn);
+        step_ctx_set_fact(ctx, "source_arn", cl->arn);
+    }
+    return cl;
+}

@@ -112,4 +112,37 @@ step_rc awscluster_proxy_switch(step_ctx *ctx, step_result *res, const char *ori
                                 int64_t deadline);
 step_rc awscluster_proxy_roll_back(step_ctx *ctx, step_result *res, const char *id, const char *tid);
 
+/* ---- the snapshot-restore-swap path shared by pg-logical and mysql-binlog ---- */
+/* The target cluster tid restored from snap_id (members fc-<campaign>-<member>-<member_sfx>, no deletion
+ * protection), backup retention configured; facts target_id, target_address/port (its cluster endpoint),
+ * target_arn, target_kms, restored_at. STEP_WAIT until all of it is there. */
+step_rc awscluster_restore_target(step_ctx *ctx, step_result *res, const char *tid, const char *snap_id,
+                                  const char *member_sfx);
+/* Bounded in-run poll until cluster id is available with an endpoint and, with role, our tags; its
+ * endpoint into facts hf/pf. STEP_WAIT past deadline (fc_mono_ms clock). */
+step_rc awscluster_await(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                         const char *hf, const char *pf);
+/* Has the swap happened (orig names our cluster of role), or only its first half (ret exists)? */
+step_rc awscluster_switched(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *role,
+                            bool *switched, bool *half);
+/* The cluster rename swap: source orig → ret, target tid → orig (cluster and reader endpoints follow the
+ * name), then the RDS Proxies in front of it switched (awscluster_proxy_switch; proxy_named: the campaign
+ * named them), bounded by deadline; facts retired_address/port, target_address/port, target_id, retired_id. */
+step_rc awscluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
+                          const char *role, bool proxy_named, int64_t deadline);
+/* The running source cluster (the campaign unit's identifier): available
+ * with an endpoint, else *rc FAIL (stopped: `strategy` needs it running,
+ * not found) or WAIT; when available its endpoint and master user are
+ * facts (address port master_user master_secret_arn source_arn). Returns
+ * the cluster (caller frees) whenever it was described. */
+rds_cluster *awscluster_live_source(step_ctx *ctx, step_result *res, const char *strategy, step_rc *rc);
+/* Abort: a source cluster renamed to ret goes back to orig (STEP_WAIT while it renames; STEP_OK once orig
+ * exists). */
+step_rc awscluster_roll_back(step_ctx *ctx, step_result *res, const char *orig, const char *ret);
+/* After the switch: id (now the encrypted cluster) and its members promoted, deletion protection as the
+ * source had it, the cluster snapshot deleted unless kept, the retired cluster ret tagged role_retired
+ * (facts protect_done, retired_tagged). Stopping ret is the caller's (awscluster_stop). */
+step_rc awscluster_retire(step_ctx *ctx, step_result *res, const char *id, const char *ret, const char *snap_id,
+                          bool keep_snapshot, const char *role_retired);
+
 #endif

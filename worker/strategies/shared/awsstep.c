@@ -463,3 +463,208 @@ step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char
     snprintf(res->reason, sizeof res->reason, "setting backup retention %d on %s", want, id);
     return STEP_WAIT;
 }
+
+/* ---- instances: describe, ours, rename, bounded wait, snapshots, retire
+ * (shared by pg-logical and mysql-binlog) ---- */
+rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
+{
+    *missing = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) {
+        *rc = NO_CLIENT(res);
+        return NULL;
+    }
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_instance(c, id, &i, &e)) {
+        if (e.kind == AWS_ERR_NOT_FOUND) {
+            *missing = true;
+            snprintf(res->reason, sizeof res->reason, "instance %s not found", id);
+            *rc = STEP_FAIL;
+            return NULL;
+        }
+        *rc = awsstep_fail(res, &e, "DescribeDBInstances");
+        return NULL;
+    }
+    return i;
+}
+
+bool awsstep_has_tag(const rds_instance *i, const char *key, const char *value)
+{
+    for (size_t n = 0; n < i->n_tags; n++)
+        if (!strcmp(i->tags[n].key, key) && (!value || !strcmp(i->tags[n].value, value))) return true;
+    return false;
+}
+
+bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
+{
+    return awsstep_has_tag(i, "fleetcrypt:campaign", step_ctx_campaign(ctx)) &&
+           awsstep_has_tag(i, "fleetcrypt:instance", step_ctx_instance(ctx)) &&
+           (!role || awsstep_has_tag(i, "fleetcrypt:role", role));
+}
+
+step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
+{
+    aws_client *a = step_ctx_aws(ctx);
+    if (!a) return NO_CLIENT(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = from;
+    o.new_identifier = to;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_modify_db_instance(a, &o, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 2000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", from);
+            snprintf(res->reason, sizeof res->reason, "%s busy, retrying the rename to %s", from, to);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "ModifyDBInstance (rename)");
+    }
+    log_info("rename requested", "from=%s to=%s", from, to);
+    return STEP_OK;
+}
+
+step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                               rds_instance **out)
+{
+    *out = NULL;
+    /* 0.5 s, growing by half up to 8 s: a rename that takes seconds is seen
+     * at once, one that takes minutes (real AWS) costs a dozen calls, not a
+     * call every half second; past the deadline the fleet poller takes over */
+    int64_t pause = 500;
+    for (;;) {
+        bool missing = false;
+        step_rc rc = STEP_OK;
+        rds_instance *i = awsstep_describe(ctx, res, id, &missing, &rc);
+        if (!i && !missing) return rc;
+        if (i && !strcmp(i->status, "available") && (!role || awsstep_is_ours(ctx, i, role)) &&
+            i->endpoint_address[0] && i->port > 0) {
+            res->reason[0] = 0;
+            *out = i;
+            return STEP_OK;
+        }
+        rds_instance_free(i);
+        if (fc_mono_ms() > deadline) {
+            res->wait_ms = 2000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+            snprintf(res->reason, sizeof res->reason, "waiting for %s to be available", id);
+            return STEP_WAIT;
+        }
+        fc_sleep_ms(pause);
+        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
+    }
+}
+
+step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    for (size_t k = 0; k < n; k++) {
+        char id[64];
+        awsstep_name(ctx, sfx[k], id, sizeof id);
+        rds_snapshot *sn = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_describe_db_snapshot(c, id, &sn, &e)) {
+            if (e.kind == AWS_ERR_NOT_FOUND) continue;
+            return awsstep_fail(res, &e, "DescribeDBSnapshots");
+        }
+        bool ours = false;
+        for (size_t t = 0; t < sn->n_tags; t++)
+            if (!strcmp(sn->tags[t].key, "fleetcrypt:instance") && !strcmp(sn->tags[t].value, step_ctx_instance(ctx)))
+                ours = true;
+        bool busy = strcmp(sn->status, "available") != 0 && strcmp(sn->status, "failed") != 0;
+        rds_snapshot_free(sn);
+        if (!ours) continue;
+        if (busy) {
+            res->wait_ms = 5000;
+            snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", id);
+            snprintf(res->reason, sizeof res->reason, "waiting for snapshot %s to settle before deleting it", id);
+            return STEP_WAIT;
+        }
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+        aws_error_clear(&e);
+        if (!rds_delete_db_snapshot(c, id, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
+            if (!strcmp(e.code, "InvalidDBSnapshotState")) {
+                res->wait_ms = 5000;
+                snprintf(res->reason, sizeof res->reason, "snapshot %s busy: %.300s", id, e.message);
+                return STEP_WAIT;
+            }
+            return awsstep_fail(res, &e, "DeleteDBSnapshot");
+        }
+        log_info("snapshot deleted", "snapshot=%s", id);
+    }
+    return STEP_OK;
+}
+
+static const char *const ST_STOPPED[] = {"stopped", NULL};
+static const char *const ST_BAD_STOP[] = {"failed", "deleting", "incompatible-parameters", NULL};
+
+step_rc awsstep_retire_instance(step_ctx *ctx, step_result *res, const char *rid, const char *role)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (step_ctx_fact(ctx, "stop_at")) {
+        step_cache_view v;
+        return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
+    }
+    bool missing = false;
+    step_rc rc = STEP_OK;
+    rds_instance *i = awsstep_describe(ctx, res, rid, &missing, &rc);
+    if (!i) return rc;
+    if (!awsstep_has_tag(i, "fleetcrypt:role", role)) {
+        aws_tag tags[5];
+        size_t nt = awsstep_tags(ctx, role, tags, 4);
+        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
+        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
+        nt++;
+        if (!step_ctx_lease_ok(ctx)) {
+            rds_instance_free(i);
+            return LEASE_LOST(res);
+        }
+        aws_error e;
+        aws_error_clear(&e);
+        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
+            rds_instance_free(i);
+            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
+        }
+    }
+    bool replicas = i->n_read_replica_ids > 0;
+    char status[48];
+    fc_strlcpy(status, i->status, sizeof status);
+    rds_instance_free(i);
+    if (replicas) {
+        /* a read replica attached keeps the source running (RDS refuses to stop it) */
+        step_ctx_set_fact(ctx, "retired_running", "read replicas still attached: stop it after re-creating them");
+        return STEP_OK;
+    }
+    if (!strcmp(status, "stopped")) return STEP_OK;
+    if (strcmp(status, "available") != 0) {
+        res->wait_ms = 5000;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+        snprintf(res->reason, sizeof res->reason, "retired source %s is %s; waiting to stop it", rid, status);
+        return STEP_WAIT;
+    }
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_stop_db_instance(c, rid, NULL, NULL, &e)) {
+        if (!strcmp(e.code, "InvalidDBInstanceState")) {
+            res->wait_ms = 5000;
+            snprintf(res->reason, sizeof res->reason, "retired source busy: %.300s", e.message);
+            return STEP_WAIT;
+        }
+        return awsstep_fail(res, &e, "StopDBInstance (retired source)");
+    }
+    log_info("retired source stopping", "db=%s", rid);
+    awsstep_mark(ctx, "stop_at");
+    res->wait_ms = 1000;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+    snprintf(res->reason, sizeof res->reason, "stopping the retired source %s", rid);
+    return STEP_WAIT;
+}

@@ -107,4 +107,27 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
  * configure_at: STEP_WAIT on db:<id> when requested or while it is busy. */
 step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char *id, int want);
 
+/* ---- instances, shared by pg-logical and mysql-binlog ---- */
+/* DescribeDBInstances of id: NULL with *missing (not found: *rc STEP_FAIL,
+ * reason "instance <id> not found") or *rc (AWS failure). */
+rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
+bool awsstep_has_tag(const rds_instance *i, const char *key, const char *value);
+/* Does i carry this campaign's and instance's tags (and role, when given)? */
+bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
+/* ModifyDBInstance --new-db-instance-identifier, applied now: STEP_OK once
+ * requested, STEP_WAIT while the instance is busy. */
+step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
+/* In-run poll until id is available with an endpoint (and our role) or the
+ * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). */
+step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                               rds_instance **out);
+/* Delete our snapshots fc-<campaign>-<instance>-<sfx[k]> (only ones tagged
+ * with our fleetcrypt:instance): STEP_OK when gone, WAIT while one settles. */
+step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n);
+/* The retired source instance rid: tagged role (+ fleetcrypt:original-id)
+ * and stopped (fact stop_at; awaited through the poll cache); one with read
+ * replicas attached keeps running (fact retired_running). STEP_WAIT while
+ * it stops. */
+step_rc awsstep_retire_instance(step_ctx *ctx, step_result *res, const char *rid, const char *role);
+
 #endif
