@@ -165,7 +165,7 @@ def main(argv):
         sim.admin("DELETE", "/calls")
         sim.admin("POST", "/config", {"time_scale": SCALE})
         load0 = fcbench.loadavg()
-        sampler = Sampler(r, "ms", ids)
+        sampler = Sampler(RedisConn(stack.redis.port), "ms", ids)   # its own connection: not shared across threads
         sampler.start()
         t0 = time.monotonic()
         res = stack.cli("submit", "--campaign", "ms", "--kms-key", key, "--strategy", "offline", "--yes",
@@ -180,6 +180,7 @@ def main(argv):
         made = time.monotonic() - t0
         sampler.stop_flag.set()
         sampler.join()
+        sampler.r.close()
         sim.admin("POST", "/config", {"time_scale": 0})
         calls = sim.calls(fa.ACCESS_KEY)
         counts = {}
