@@ -115,13 +115,14 @@ def plot(results, waits):
                 row += [f"{r['fc']:.2f}", f"{r['bl']:.2f}"]
             f.write(" ".join(str(x) for x in row) + "\n")
     fa.gnuplot(f"""
-set terminal svg size 720,420 dynamic font 'sans,12'
+set terminal svg size 720,480 dynamic font 'sans,12'
 set output 'aws_calls.svg'
 set title 'AWS API calls per instance against the snapshot copy time'
 set xlabel 'emulated snapshot copy (s, log scale)'
 set ylabel 'AWS calls per instance'
 set logscale x
-set key top left
+set yrange [0:*]
+set key below
 set grid
 plot 'aws_calls.dat' using 1:2 with linespoints lw 2 title 'fleetcrypt pg-logical', \\
      '' using 1:3 with linespoints dt 2 title 'baseline pg-logical (aws rds wait, 30 s)', \\

@@ -111,7 +111,7 @@ def gantt(spans, makespan, lb):
 set terminal svg size 900,600 dynamic font 'sans,11'
 set output 'makespan_gantt.svg'
 {keys}
-set title 'offline campaign: each instance\\'s steps (makespan {makespan:.0f} s, lower bound {lb:.0f} s)'
+set title 'offline campaign: the steps of each instance (makespan {makespan:.0f} s, lower bound {lb:.0f} s)'
 set xlabel 'seconds since submit (real)'
 set ylabel 'instance'
 set key outside right
