@@ -241,7 +241,8 @@ def main(argv):
         calls = sim.calls(fa.ACCESS_KEY)
         counts = {}
         for k, v in zip(*[iter(r.cmd("HGETALL", "fc:{ms}:counts") or [])] * 2):
-            counts[k] = v
+            if k in ("done", "failed", "skipped", "aborted") and v != "0":
+                counts[k] = int(v)
         r.close()
     finally:
         if stack:
