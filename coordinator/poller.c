@@ -1,6 +1,7 @@
 /* poller — fleet-wide AWS polling for waiting steps. Per region and kind
  * (db, snap) ONE paginated DescribeDBInstances / DescribeDBSnapshots
- * (manual) answers every waiting instance; the result for each awaited
+ * (manual), filtered on the awaited identifiers (db-instance-id /
+ * db-snapshot-id, 100 a call), answers every waiting instance; the result for each awaited
  * resource goes to P:cache:<region>:<kind> (lib/fleetcache.h). When to poll
  * next is planned per awaited resource and the earliest wins:
  *   - not polled since it started waiting: 1 poll interval after the start;
@@ -19,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* identifiers per filtered Describe: at most one page (MaxRecords 100) */
+#define POLL_CHUNK 100
 
 typedef struct awaited {
     char id[256];
@@ -127,16 +131,32 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     int64_t started = fc_now_ms();
     aws_error e;
     aws_error_clear(&e);
-    rds_describe_opts o;
-    memset(&o, 0, sizeof o);
-    o.max_records = 100;
-    bool ok;
-    if (kind == 0) {
-        ok = rds_describe_db_instances_each(r->c, &o, on_db_page, &b, &e);
-    } else {
-        o.snapshot_type = "manual";
-        ok = rds_describe_db_snapshots_each(r->c, &o, on_snap_page, &b, &e);
+    /* only the awaited resources, POLL_CHUNK identifiers per filter (one
+     * page each), not every instance or snapshot in the account page by
+     * page: a fleet's account holds far more than the few in flight */
+    bool ok = true;
+    const char **idv = calloc(n ? n : 1, sizeof *idv);
+    if (!idv) {
+        sargs_free(&b.fields);
+        return;
     }
+    for (size_t i = 0; i < n; i++) idv[i] = v[i].id;
+    for (size_t at = 0; ok && at < n; at += POLL_CHUNK) {
+        aws_filter f = {kind == 0 ? "db-instance-id" : "db-snapshot-id", idv + at,
+                        n - at < POLL_CHUNK ? n - at : POLL_CHUNK};
+        rds_describe_opts o;
+        memset(&o, 0, sizeof o);
+        o.max_records = 100;
+        o.filters = &f;
+        o.nfilters = 1;
+        if (kind == 0) {
+            ok = rds_describe_db_instances_each(r->c, &o, on_db_page, &b, &e);
+        } else {
+            o.snapshot_type = "manual";
+            ok = rds_describe_db_snapshots_each(r->c, &o, on_snap_page, &b, &e);
+        }
+    }
+    free(idv);
     if (!ok) {
         log_warn("fleet poll failed", "region=%s kind=%s code=%s", r->region, kname, e.code);
         sargs_free(&b.fields);

@@ -433,6 +433,30 @@ def test_time_scale_states_and_auto_start(meta):
     meta.admin("POST", "/config", {"time_scale": 0})
 
 
+def test_modelled_durations_settable(meta):
+    """POST /config {"durations"}: a kind's modelled AWS duration (the
+    benchmarks' 10/100/1000 s copies), shown by GET /config, {} restores the
+    defaults, an unknown kind is refused."""
+    rds = meta.client("rds")
+    assert meta.admin("GET", "/config")["durations"]["copy"] == [120, 6.0]
+    create(rds, "dur-1")
+    meta.wait_instance("dur-1", rds=rds)
+    rds.create_db_snapshot(DBInstanceIdentifier="dur-1", DBSnapshotIdentifier="dur-snap")
+    wait_until(lambda: rds.describe_db_snapshots(DBSnapshotIdentifier="dur-snap")["DBSnapshots"][0]["Status"]
+               == "available", 30, 0.05, "dur-snap")
+    got = meta.admin("POST", "/config", {"durations": {"copy": [1000000, 0]}, "time_scale": 0.005})
+    assert got["durations"]["copy"] == [1000000, 0] and got["durations"]["snapshot"] == [60, 2.0]
+    rds.copy_db_snapshot(SourceDBSnapshotIdentifier="dur-snap", TargetDBSnapshotIdentifier="dur-copy")
+    time.sleep(1)   # 1e6 AWS s at 5 ms each: the copy cannot have finished
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier="dur-copy")["DBSnapshots"][0]["Status"] != "available"
+    assert meta.admin("POST", "/config", {"durations": {}, "time_scale": 0})["durations"]["copy"] == [120, 6.0]
+    wait_until(lambda: rds.describe_db_snapshots(DBSnapshotIdentifier="dur-copy")["DBSnapshots"][0]["Status"]
+               == "available", 30, 0.05, "dur-copy at time scale 0")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        meta.admin("POST", "/config", {"durations": {"teleport": [1, 0]}})
+    assert e.value.code == 400
+
+
 # ------------------------------------------------------------------ fleet scale
 def test_fifty_instance_fleet_metadata_only(meta):
     rds = meta.client("rds")

@@ -22,6 +22,7 @@ import pytest
 
 from fclib import wait_until
 from fixtures_awssim import psql
+from fixtures_stack import META_TAG
 
 MUTATING = {"ModifyDBInstance", "StopDBInstance", "StartDBInstance", "CreateDBSnapshot", "CopyDBSnapshot",
             "RestoreDBInstanceFromDBSnapshot", "AddTagsToResource", "DeleteDBSnapshot"}
@@ -158,6 +159,46 @@ def test_orch_offline_campaign(stack, copy_s):
     # every resource created once
     for action in ("CreateDBSnapshot", "CopyDBSnapshot", "RestoreDBInstanceFromDBSnapshot"):
         assert by.get(action, 0) == len(ids), f"{action}: {by.get(action)} calls for {len(ids)} instances"
+
+
+def poll_groups(calls, action):
+    """The fleet poller's calls of `action` (no resource named: not a
+    per-instance Describe; after the campaign's first rename, so not the
+    CLI's look-up at submit nor the coordinator's retired-source listing at
+    start) grouped into polls: the pages of one poll come back to back,
+    polls are at least FLEETCRYPT_POLL_MIN_MS (700) apart."""
+    first = min(c["ts"] for c in calls if c["action"] == "ModifyDBInstance")
+    ts = sorted(c["ts"] for c in calls if c["action"] == action and not c.get("resource") and c["ts"] > first)
+    groups = []
+    for t in ts:
+        if groups and t - groups[-1][-1] < 0.3:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    return groups
+
+
+def test_orch_poll_filtered_in_a_crowded_account(stack):
+    """The fleet poller asks only for the awaited resources (one Describe
+    with a db-instance-id / db-snapshot-id filter per 100 of them), not for
+    every instance in the account page by page: with 250 other instances in
+    the account each poll of the instances is one call, not three."""
+    sim = stack.sim
+    sim.admin("POST", "/config", {"time_scale": 0, "quotas": {"DBInstances": 1000}})
+    rds = sim.client("rds")
+    for n in range(250):
+        rds.create_db_instance(DBInstanceIdentifier=f"bystander-{n:03d}", Engine="postgres",
+                               DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="app",
+                               MasterUserPassword="app-password-1", Tags=[META_TAG])
+    ids = ["crowd-a", "crowd-b"]
+    st, _, _, _ = run_campaign(stack, "crowd", ids, [], 0.002)
+    assert st["counts"]["done"] == len(ids), st
+    calls = stack.calls()
+    for action in ("DescribeDBInstances",):
+        groups = poll_groups(calls, action)
+        assert groups, f"no fleet poll of {action}"
+        assert max(len(g) for g in groups) == 1, \
+            f"{action}: polls of {sorted({len(g) for g in groups})} pages (the whole account, not the awaited)"
 
 
 def test_orch_quota_admission(stack):

@@ -7,7 +7,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import rds_instances, rds_servers, sso
+from . import rds_common, rds_instances, rds_servers, sso
 
 log = logging.getLogger("awssim.admin")
 
@@ -80,12 +80,15 @@ class _Admin(BaseHTTPRequestHandler):
             if method == "POST":
                 if "time_scale" in body:
                     w.clock.set_scale(float(body["time_scale"]))
+                if "durations" in body:
+                    rds_common.set_durations(body["durations"])
                 w.faults.apply(body)
                 w.mark_dirty()
             elif method != "GET":
                 return 405, {"error": "method not allowed"}
             return 200, dict(time_scale=w.clock.scale, metadata_only=w.cfg.metadata_only,
-                             aws_clock_s=round(w.clock.aws_now(), 1), **w.faults.config())
+                             aws_clock_s=round(w.clock.aws_now(), 1), durations=rds_common.durations(),
+                             **w.faults.config())
         if route == "/sso/tokens" and method == "POST":
             return 200, sso.register(w, body)
         if route == "/advance" and method == "POST":

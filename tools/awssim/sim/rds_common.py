@@ -108,6 +108,28 @@ DUR = {"create": (240, 1.0), "backup": (60, 0.5), "snapshot": (60, 2.0), "copy":
        "cluster_copy": (120, 0)}
 
 
+DUR_DEFAULT = dict(DUR)
+
+
+def set_durations(d):
+    """Admin POST /config {"durations": {kind: [base_s, per_gib_s], ...}}: change
+    modelled durations (operations started afterwards; {} or null restores the
+    defaults). Kept in memory only, like the call log."""
+    if not d:
+        DUR.clear()
+        DUR.update(DUR_DEFAULT)
+        return
+    for k, v in d.items():
+        if k not in DUR:
+            raise ValueError(f"unknown duration {k}")
+        base, per = (v, 0) if isinstance(v, (int, float)) else v
+        DUR[k] = (max(0.0, float(base)), max(0.0, float(per)))
+
+
+def durations():
+    return {k: list(v) for k, v in DUR.items()}
+
+
 def dur(kind, gb=0):
     base, per = DUR[kind]
     return base + per * float(gb or 0)
