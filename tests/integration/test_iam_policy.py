@@ -25,7 +25,7 @@ TEST_ONLY = {
     "sts:AssumeRole": "the credential chain's role profiles and cross-account roles",
     "sts:AssumeRoleWithWebIdentity": "the credential chain's IRSA / web identity",
 }
-CALL = re.compile(r'(?:aws_query_init\(&\w+,\s*|_call\(\w+,\s*(?:AWS_SVC_\w+,\s*)?|list_kind \w+ = \{)"([A-Z]\w+)"')
+CALL = re.compile(r'(?:aws_query_init\(&\w+,\s*|_call\(\w+,\s*(?:AWS_SVC_\w+,\s*)?|list_kind \w+ = \{|\b(?:modify|describe)_params\(\w+,\s*)"([A-Z]\w+)"')
 
 
 def client_actions():
