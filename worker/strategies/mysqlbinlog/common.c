@@ -198,7 +198,7 @@ step_rc mb_fence(mb_session *s)
     step_rc rc = STEP_OK;
     myq *q = mb_conn(s, MB_SOURCE, &rc);
     if (!q) return rc;
-    if (!step_ctx_lease_ok(s->ctx)) return (MB_REASON(s->res, "lease lost"), STEP_RETRY);
+    if (!step_ctx_lease_ok(s->ctx)) return LEASE_LOST(s->res);
     const char *n = step_ctx_fence(s->ctx);
     if (!n || !*n) n = "0";
     char err[400];

@@ -277,7 +277,7 @@ static step_rc drain_and_stop(mb_session *s, myq *src, myq *t, bool *final_read)
         }
         fc_sleep_ms(100);
     }
-    if (!step_ctx_lease_ok(s->ctx)) return (MB_REASON(s->res, "lease lost"), STEP_RETRY);
+    if (!step_ctx_lease_ok(s->ctx)) return LEASE_LOST(s->res);
     if (!myq_exec(t, "CALL mysql.rds_stop_replication", err, sizeof err))
         return mb_sql_fail(s->res, t, "mysql.rds_stop_replication on the target", err);
     if (!mb_repl_status(t, &r, err, sizeof err)) return mb_sql_fail(s->res, t, "SHOW REPLICA STATUS", err);
@@ -412,7 +412,7 @@ static step_rc reattach_target(mb_session *s, myq *src, myq *t, const char *file
         return STEP_FAIL;
     }
     if (!r.present) {
-        if (!step_ctx_lease_ok(ctx)) return (MB_REASON(s->res, "lease lost"), STEP_RETRY);
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(s->res);
         const char *a[] = {mb_fact(ctx, "address"), mb_fact(ctx, "port"), s->repl_user, s->repl_pw, file, pos};
         if (!myq_execf(t, err, sizeof err, mb_proc_set(ctx), 6, a))
             return mb_sql_fail_secret(s->res, t, "re-attaching the target", err, s->repl_pw);

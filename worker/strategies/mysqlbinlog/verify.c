@@ -236,7 +236,7 @@ step_rc mb_compare(mb_session *s, mb_cmp *c)
         }
         tsum x, y;
         if (!step_ctx_lease_ok(s->ctx)) {
-            rc = (MB_REASON(s->res, "lease lost"), STEP_RETRY);
+            rc = LEASE_LOST(s->res);
             break;
         }
         bool okx = hash_table(a, sch, tab, chunk, c->deadline, &x, err, sizeof err);
@@ -576,7 +576,7 @@ step_rc mb_step_verify(step_ctx *ctx, step_result *res)
         if (have >= want) continue;
         if (strspn(myq_cell(a, i, 2), "0123456789") != strlen(myq_cell(a, i, 2))) continue;
         if (!step_ctx_lease_ok(ctx)) {
-            rc = (MB_REASON(res, "lease lost"), STEP_RETRY);
+            rc = LEASE_LOST(res);
             break;
         }
         const char *args[] = {sch, tab, myq_cell(a, i, 2)};
