@@ -11,6 +11,14 @@ MySQL / RDS for MariaDB instances (alternately; binlog_format=ROW from their
 parameter groups, an application account writing), migrated by a second
 campaign with strategy mysql-binlog, run at the same time; each must end
 done with every committed row there exactly once.
+
+Aurora MySQL (FLEETCRYPT_DEMO_AURORA_MYSQL, default 1; 0: none): as many
+Aurora MySQL clusters (writer + reader, binlog_format=ROW in their cluster
+parameter group, an application account writing through the cluster
+endpoint), migrated by a third mysql-binlog campaign (its master password
+from a --db-secret file: the emulator has no RDS-managed secret for
+clusters); each must end done on the campaign key with every committed row
+there exactly once through the unchanged cluster endpoint.
 """
 import json
 import os
@@ -37,6 +45,10 @@ MY_N = max(0, int(os.environ.get("FLEETCRYPT_DEMO_MYSQL", "2")))
 MY_CAMPAIGN = "demo-my-" + time.strftime("%H%M%S")
 MY_GROUPS = {"mysql": ("fc-demo-mysql-row", "mysql8.0"), "mariadb": ("fc-demo-mariadb-row", "mariadb10.11")}
 MY_APP, MY_APP_PW = "demoapp", "demo-App-Passw0rd"
+AM_N = max(0, int(os.environ.get("FLEETCRYPT_DEMO_AURORA_MYSQL", "1")))
+AM_CAMPAIGN = "demo-am-" + time.strftime("%H%M%S")
+AM_GROUP = "fc-demo-aurora-mysql-row"
+AM_MASTER, AM_MASTER_PW = "fcadmin", "demo-Aurora-Master-Passw0rd"
 
 
 def aws(*args):
@@ -289,6 +301,72 @@ class MyWriter(Writer):
             time.sleep(0.05)
 
 
+# ---- Aurora MySQL clusters (strategy mysql-binlog, cluster engine) ----
+
+def am_ids():
+    return [f"demo-am-{i}" for i in range(1, AM_N + 1)]
+
+
+def am_cluster(ident):
+    return aws("rds", "describe-db-clusters", "--db-cluster-identifier", ident)["DBClusters"][0]
+
+
+def am_db(ident):
+    """The cluster as my_connect's db: its cluster endpoint and the master
+    credentials the demo gave it (no RDS-managed secret for clusters here)."""
+    c = am_cluster(ident)
+    CREDS[ident] = {"username": AM_MASTER, "password": AM_MASTER_PW}
+    return {"DBInstanceIdentifier": ident, "Endpoint": {"Address": c["Endpoint"], "Port": c["Port"]}}
+
+
+def am_create_fleet():
+    if not AM_N:
+        return {}
+    say(f"   creating {AM_N} Aurora MySQL cluster(s) (writer + reader, unencrypted, binlog_format=ROW)")
+    try:
+        aws("rds", "create-db-cluster-parameter-group", "--db-cluster-parameter-group-name", AM_GROUP,
+            "--db-parameter-group-family", "aurora-mysql8.0", "--description", "row-based binary log for mysql-binlog")
+    except RuntimeError as e:
+        if "AlreadyExists" not in str(e):
+            raise
+    aws("rds", "modify-db-cluster-parameter-group", "--db-cluster-parameter-group-name", AM_GROUP, "--parameters",
+        "ParameterName=binlog_format,ParameterValue=ROW,ApplyMethod=pending-reboot")
+    for ident in am_ids():
+        try:
+            aws("rds", "create-db-cluster", "--db-cluster-identifier", ident, "--engine", "aurora-mysql",
+                "--master-username", AM_MASTER, "--master-user-password", AM_MASTER_PW, "--no-storage-encrypted",
+                "--backup-retention-period", "1", "--db-cluster-parameter-group-name", AM_GROUP,
+                "--tags", "Key=env,Value=demo")
+        except RuntimeError as e:
+            if "AlreadyExists" not in str(e):
+                raise
+    deadline = time.time() + 300
+    while time.time() < deadline and not all(am_cluster(i)["Status"] == "available" for i in am_ids()):
+        time.sleep(1)
+    for ident in am_ids():
+        for n, tier in ((0, "1"), (1, "2")):
+            try:
+                aws("rds", "create-db-instance", "--db-instance-identifier", f"{ident}-{n}", "--db-cluster-identifier",
+                    ident, "--engine", "aurora-mysql", "--db-instance-class", "db.r6g.large", "--promotion-tier", tier)
+            except RuntimeError as e:
+                if "AlreadyExists" not in str(e):
+                    raise
+    while time.time() < deadline:
+        dbs = {d["DBInstanceIdentifier"]: d for d in aws("rds", "describe-db-instances")["DBInstances"]}
+        if all(dbs.get(f"{i}-{n}", {}).get("DBInstanceStatus") == "available" for i in am_ids() for n in (0, 1)):
+            return {i: am_db(i) for i in am_ids()}
+        time.sleep(1)
+    raise RuntimeError("the Aurora MySQL clusters did not become available in 5 minutes")
+
+
+def am_secret_file():
+    path = os.path.join(HOME, "demo-aurora-mysql-secret.json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"default": {"username": AM_MASTER, "password": AM_MASTER_PW}}, f)
+    return path
+
+
 def my_live_rows(db):
     c = my_connect(db)
     with c.cursor() as cur:
@@ -317,7 +395,7 @@ def status_line(st, t0):
     c = st["counts"]
     return (f"   [{time.time() - t0:6.0f}s] {st.get('campaign', '')[:16]:<16} running={c['running']} "
             f"pending={c['pending']} done={c['done']} failed={c['failed']} skipped={c['skipped']}  "
-            + " ".join(f"{i['id'].replace('demo-db-', '#').replace('demo-my-', 'my#')}:{i['step']}"
+            + " ".join(f"{i['id'].replace('demo-db-', '#').replace('demo-my-', 'my#').replace('demo-am-', 'am#')}:{i['step']}"
                        for i in st["instances"] if i["state"] in ("running", "pending")))
 
 
@@ -329,10 +407,11 @@ def main():
     for ident in fleet_ids():
         load_data(dbs[ident])
     mydbs = my_create_fleet()
-    for ident in my_ids():
+    mydbs.update(am_create_fleet())
+    for ident in [*my_ids(), *am_ids()]:
         my_load_data(mydbs[ident])
     writers = {i: Writer(dbs[i]) for i in fleet_ids()}
-    writers.update({i: MyWriter(mydbs[i]) for i in my_ids()})
+    writers.update({i: MyWriter(mydbs[i]) for i in [*my_ids(), *am_ids()]})
     for w in writers.values():
         w.start()
     say(f"   {len(writers)} live writers committing a row every ~50 ms")
@@ -353,6 +432,15 @@ def main():
             say(f"demo: submit refused (exit {sub.returncode}): {sub.stderr.strip()}")
             return 1
         campaigns.append(MY_CAMPAIGN)
+    if AM_N:
+        say(f"   and campaign {AM_CAMPAIGN}: strategy mysql-binlog over Aurora MySQL {', '.join(am_ids())}")
+        sub = fc("submit", "--campaign", AM_CAMPAIGN, "--kms-key", KEY_ALIAS, "--strategy", "mysql-binlog",
+                 "--db-secret", "file:" + am_secret_file(), "--max-parallel", "4", "--yes", *am_ids(), check=False)
+        sys.stdout.write(sub.stdout)
+        if sub.returncode != 0:
+            say(f"demo: submit refused (exit {sub.returncode}): {sub.stderr.strip()}")
+            return 1
+        campaigns.append(AM_CAMPAIGN)
     t0 = time.time()
     last = {}
     final, took = {}, {}
@@ -389,14 +477,21 @@ def main():
         w = writers[ident]
         verdict = inst["state"]
         detail = inst.get("error") or ""
-        mysql = ident in my_ids()
+        aurora = ident in am_ids()
+        mysql = ident in my_ids() or aurora
+        if aurora:  # the cluster under its own name, its endpoint unchanged
+            cl = am_cluster(ident)
+            db = dict(am_db(ident), StorageEncrypted=cl["StorageEncrypted"], KmsKeyId=cl.get("KmsKeyId"))
+            if db["Endpoint"]["Address"] != mydbs[ident]["Endpoint"]["Address"]:
+                db["StorageEncrypted"] = False  # a moved endpoint fails the check
         if inst["state"] == "done":
             enc = db and db.get("StorageEncrypted") and key["KeyId"] in (db.get("KmsKeyId") or "")
             missing, doubled = missing_doubled(w.committed, *(my_live_rows(db) if mysql else live_rows(db)))
             good = enc and not missing and doubled == 0 and len(w.committed) > 0
             ok &= bool(good)
             detail = (f"encrypted={'yes' if enc else 'NO'} live rows committed={len(w.committed)} "
-                      f"missing={len(missing)} doubled={doubled}" + (f" [{my_ids()[ident]}]" if mysql else ""))
+                      f"missing={len(missing)} doubled={doubled}"
+                      + (" [aurora-mysql]" if aurora else f" [{my_ids()[ident]}]" if mysql else ""))
         elif mysql:
             ok = False  # every MySQL-family instance must end done
         elif ident == f"demo-db-{N}":

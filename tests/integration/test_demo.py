@@ -3,7 +3,8 @@ binaries instead of a second build). A fleet of 8 unencrypted instances with
 data and live writers: demo-db-8 already encrypted with the campaign key
 (→ skipped), demo-db-7 without rds.logical_replication=1 (→ failed with that
 reason, source untouched), the rest done with every committed row present
-once. The summary must print per-instance result, downtime, rows verified
+once; alongside, two MySQL-family instances and an Aurora MySQL cluster
+(mysql-binlog), each done with every committed row present once. The summary must print per-instance result, downtime, rows verified
 and the campaign's throughput, and the demo's own verdict must be OK.
 """
 import os
@@ -77,6 +78,14 @@ def run_demo(home):
         failed.group(0)
     skipped = rows[f"demo-db-{N}"]
     assert skipped.group(2) == "skipped" and "already encrypted" in skipped.group(5), skipped.group(0)
+    # the MySQL family alongside: RDS for MySQL, RDS for MariaDB and an Aurora MySQL cluster, each done
+    # on the campaign key with every committed row there once
+    my = {m.group(1): m for m in re.finditer(r"^(demo-(?:my|am)-\d+)\s+(\S+)\s+\S+\s+\S+\s+(.*)$", table, re.M)}
+    assert sorted(my) == ["demo-am-1", "demo-my-1", "demo-my-2"], table
+    for ident, m in my.items():
+        assert m.group(2) == "done", m.group(0)
+        assert "encrypted=yes" in m.group(3) and "missing=0" in m.group(3) and "doubled=0" in m.group(3), m.group(0)
+    assert "[aurora-mysql]" in my["demo-am-1"].group(3), my["demo-am-1"].group(0)
     # the stack it started is gone again
     left = subprocess.run(["pgrep", "-f", home], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"demo left processes behind: {left.stdout}"

@@ -4,6 +4,7 @@ look-ups with RDS's not-found errors, the conflict detector, quotas, tags,
 paging and filters. Imports no other RDS module."""
 import base64
 import re
+import socket
 
 from .errors import AwsError, invalid, missing
 
@@ -378,3 +379,10 @@ def replicas_of(store, inst):
 
 def real(inst):
     return not inst.get("metadata_only")
+
+
+def free_port():
+    """A loopback TCP port nobody listens on now (a new server's)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

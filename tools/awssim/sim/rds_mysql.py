@@ -12,7 +12,7 @@ import struct
 import zlib
 
 from .mysql import BINLOG_BASE
-from .rds_common import find_by_rid
+from .rds_common import find_by_rid, free_port
 from .rds_params import my_settings
 
 
@@ -99,7 +99,6 @@ def bootstrap_volume(world, store, cluster, d, password, settings_inst):
     """CreateDBCluster of engine aurora-mysql: a fresh data dir with RDS's
     accounts, tables and procedures, bootstrapped on a private server that
     is stopped again (no instance yet)."""
-    from .rds_servers import free_port   # rds_servers imports this module
     world.my.new_datadir(d)
     with world.lock:
         settings = my_settings(store, settings_inst)

@@ -4,20 +4,14 @@ instance's status, and set the master password as RDS does when it rotates
 the managed secret. Secrets Manager's rotation calls apply_master_password
 from here, so secrets.py needs no RDS action module (no import circle)."""
 import os
-import socket
 import time
 
 from . import rds_mysql
 from .mysql import MyError
 from .pg import PgError
-from .rds_common import STABLE, arn, cluster_by_rid, cluster_of, find_by_rid, is_my, members_of, real, writer_of
+from .rds_common import (STABLE, arn, cluster_by_rid, cluster_of, find_by_rid, free_port, is_my, members_of,  # noqa: F401
+                         real, writer_of)
 from .rds_params import member_static, pg_settings
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sync_endpoint(world, store, name):
