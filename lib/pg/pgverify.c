@@ -414,6 +414,14 @@ static bool verify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chu
             ok = verify_multiset(src, dst, t, err, errcap);
         if (!ok) {
             out->timed_out = deadline_mono_ms > 0 && fc_mono_ms() >= deadline_mono_ms;
+            /* a statement cut by the timeout the budget set (57014) is the
+             * budget's doing: say so, with what the server said */
+            if (out->timed_out && !strstr(err, "time budget")) {
+                char was[512];
+                fc_strlcpy(was, err, sizeof was);
+                pgq_seterr(err, errcap, "comparison stopped at %s.%s: past its time budget (%s)", t->schema,
+                           t->name, was);
+            }
             break;
         }
         if (!t->match) out->mismatches++;
