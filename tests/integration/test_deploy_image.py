@@ -6,6 +6,7 @@ pinned; OCI labels carry CMake's project version; the RDS CA bundle path is
 a build argument; and every shared library the built binaries load (ldd,
 sanitizer runtimes aside) comes from a Debian package the runtime stage
 installs, directly (the binaries' own NEEDED entries) or as a dependency."""
+import functools
 import os
 import re
 import shutil
@@ -179,6 +180,7 @@ def runtime_packages():
     return pkgs
 
 
+@functools.lru_cache(maxsize=None)
 def dpkg_owner(path):
     cands = [path, os.path.realpath(path)]
     for p in list(cands):
@@ -193,6 +195,7 @@ def dpkg_owner(path):
     raise AssertionError(f"no Debian package owns {path}")
 
 
+@functools.lru_cache(maxsize=None)
 def installed_field(pkg, field):
     r = subprocess.run(["dpkg-query", "-W", "-f", "${" + field + "}", pkg], capture_output=True, text=True)
     return r.stdout if r.returncode == 0 else ""

@@ -27,6 +27,7 @@ import threading
 import time
 
 import pymysql
+import pytest
 
 from fclib import wait_until
 from pglogical_strategy_util import aws_leftovers, wait_terminal
@@ -167,6 +168,8 @@ def test_mysql_and_mariadb_exactly_once_across_snapshot_and_cutover(stack, awssi
     run_campaign(stack, awssim, world, "mybl", {"my-bl-a": "mysql", "maria-bl-b": "mariadb"})
 
 
+# CI runs the scaled MySQL path through test_mysqlbinlog_aurora.py (time scale 0.02); this one in --all
+@pytest.mark.slow
 def test_exactly_once_at_time_scale(stack, awssim, world):
     """The same at emulator time scale 0.02 (every AWS duration real, 50x
     shorter: a rename takes seconds and the old endpoint keeps answering for

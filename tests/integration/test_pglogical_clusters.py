@@ -401,6 +401,7 @@ def user_params(rds, group):
             rds.describe_db_cluster_parameters(DBClusterParameterGroupName=group, Source="user")["Parameters"]}
 
 
+@pytest.mark.slow  # ~80 s; run at 0.02 too (session notes); tests/run --all
 def test_pglogical_cluster_allow_reboot(stack, awssim, world):
     """A cluster whose cluster parameter group (shared with another cluster)
     lacks rds.logical_replication=1: without --allow-reboot the instance fails
