@@ -15,7 +15,9 @@ done with every committed row there exactly once.
 Aurora MySQL (FLEETCRYPT_DEMO_AURORA_MYSQL, default 1; 0: none): as many
 Aurora MySQL clusters (writer + reader, binlog_format=ROW in their cluster
 parameter group, an application account writing through the cluster
-endpoint), migrated by a third mysql-binlog campaign (its master password
+endpoint; created today, so encrypted by AWS's 2026 default with an AWS
+owned key, which compliance wants on the campaign's own key), re-keyed by a
+third mysql-binlog campaign with --rekey (its master password
 from a --db-secret file: the emulator has no RDS-managed secret for
 clusters); each must end done on the campaign key with every committed row
 there exactly once through the unchanged cluster endpoint.
@@ -322,7 +324,8 @@ def am_db(ident):
 def am_create_fleet():
     if not AM_N:
         return {}
-    say(f"   creating {AM_N} Aurora MySQL cluster(s) (writer + reader, unencrypted, binlog_format=ROW)")
+    say(f"   creating {AM_N} Aurora MySQL cluster(s) (writer + reader, binlog_format=ROW; AWS's 2026 default encrypts"
+        " them with an AWS owned key: re-keyed to the campaign key with --rekey)")
     try:
         aws("rds", "create-db-cluster-parameter-group", "--db-cluster-parameter-group-name", AM_GROUP,
             "--db-parameter-group-family", "aurora-mysql8.0", "--description", "row-based binary log for mysql-binlog")
@@ -334,7 +337,7 @@ def am_create_fleet():
     for ident in am_ids():
         try:
             aws("rds", "create-db-cluster", "--db-cluster-identifier", ident, "--engine", "aurora-mysql",
-                "--master-username", AM_MASTER, "--master-user-password", AM_MASTER_PW, "--no-storage-encrypted",
+                "--master-username", AM_MASTER, "--master-user-password", AM_MASTER_PW,
                 "--backup-retention-period", "1", "--db-cluster-parameter-group-name", AM_GROUP,
                 "--tags", "Key=env,Value=demo")
         except RuntimeError as e:
@@ -433,9 +436,10 @@ def main():
             return 1
         campaigns.append(MY_CAMPAIGN)
     if AM_N:
-        say(f"   and campaign {AM_CAMPAIGN}: strategy mysql-binlog over Aurora MySQL {', '.join(am_ids())}")
+        say(f"   and campaign {AM_CAMPAIGN}: strategy mysql-binlog --rekey over Aurora MySQL {', '.join(am_ids())}")
         sub = fc("submit", "--campaign", AM_CAMPAIGN, "--kms-key", KEY_ALIAS, "--strategy", "mysql-binlog",
-                 "--db-secret", "file:" + am_secret_file(), "--max-parallel", "4", "--yes", *am_ids(), check=False)
+                 "--db-secret", "file:" + am_secret_file(), "--rekey", "--max-parallel", "4", "--yes", *am_ids(),
+                 check=False)
         sys.stdout.write(sub.stdout)
         if sub.returncode != 0:
             say(f"demo: submit refused (exit {sub.returncode}): {sub.stderr.strip()}")
