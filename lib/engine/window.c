@@ -100,9 +100,11 @@ static bool parse_rds(const char *spec, const char *p, fc_window *w, char *err, 
         ok = d2 >= 0 && q[3] == ':';
         q += ok ? 4 : 0;
     }
-    ok = ok && parse_hhmm(&q, true, &t2);
+    /* hh24 is 00..23 as RDS writes it: "sun:24:00" is "mon:00:00" */
+    ok = ok && parse_hhmm(&q, false, &t2);
     if (!ok) {
-        seterr(err, errcap, "UTC times in RDS's 'ddd:hh24:mi-ddd:hh24:mi' expected, e.g. 'sun:02:00-sun:04:00'", spec);
+        seterr(err, errcap, "UTC times in RDS's 'ddd:hh24:mi-ddd:hh24:mi' expected (hh24 00-23), e.g. "
+               "'sun:02:00-sun:04:00' or 'sun:22:00-mon:00:00'", spec);
         return false;
     }
     if (!utc_tail(q)) {

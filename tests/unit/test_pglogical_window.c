@@ -206,7 +206,7 @@ static void test_rds_syntax(void **state)
     const char *bad[] = {"sun:02:00-sun:02:00", "sun:04:00-sun:02:00", "sun:02:00-sun", "sun:2-sun:04:00",
                          "xyz:02:00-sun:04:00", "sun:02:00-sun:04:60", "sun:24:00-mon:01:00",
                          "sun:02:00-sun:04:00 PST", "sun:02:00sun:04:00", "sun:02:00-sun:04:00-",
-                         "mon:00:00-sun:24:00"};
+                         "mon:00:00-sun:24:00", "mon:03:00-sun:24:00", "sun:22:00-sun:24:00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fc_window w;
         char err[200] = "";
