@@ -155,7 +155,12 @@ def test_comparison_budget_defers_the_rest_after_the_switch(stack, awssim, world
     # ... and every table was compared in the end, the rest after the switch
     assert fact("compare_rest_done") == "1", fact("compare_rest_done")
     assert fact("verify_done") == "1" and fact("verify_mismatches") == "0"
-    assert not fact("verify_incomplete"), fact("verify_incomplete_tables")
+    # a table the budget left and the writer wrote to after the switch differs
+    # from the frozen source and is recorded as incomplete, never as passed
+    # (docs/mysql-binlog.md); only the writer's tables may be
+    if fact("verify_incomplete"):
+        left = {t.strip() for t in fact("verify_incomplete_tables").replace(",", " ").split()}
+        assert left <= {"app.a", "app.b"}, left
     sums = [ln.split("\t") for ln in fact("verify_sums").splitlines() if ln]
     names = [r[0] for r in sums]
     assert len(names) == len(set(names)) == tables + 2, names
