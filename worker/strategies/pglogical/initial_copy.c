@@ -537,7 +537,7 @@ step_rc pgl_ic_subscribe(step_ctx *ctx, step_result *res)
             ci.sslmode = pgl_sslmode();
             ci.sslrootcert = pgl_sslrootcert();
             ci.application_name = nm.subscription;
-            if (!pgl_create_subscription_sql(q, &nm, &ci, "pgl_ic_sub_create", err, sizeof err)) {
+            if (!pgl_create_copying_subscription(q, &nm, &ci, err, sizeof err)) {
                 rc = pgl_sql_fail(res, q, "initial copy: subscribe", err);
                 break;
             }

@@ -117,11 +117,12 @@ bool pgl_ddl_check(pgq *q, const pgl_db_names *nm, int *count, char *events, siz
  * pg_cron jobs (active = false, remembered for cleanup). */
 bool pgl_clean_target(pgq *q, const pgl_db_names *nm, bool drop_slots, int *slots_dropped,
                          int *jobs_held, char *err, size_t errcap);
-/* CREATE SUBSCRIPTION from the statement in db/sql/<create_sql>.sql (it reads
- * pg_temp.fc_sub_args as pgl_sub_create does: the password never in a
- * logged statement or an error): the initial-copy path's pgl_ic_sub_create. */
-bool pgl_create_subscription_sql(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, const char *create_sql,
-                                 char *err, size_t errcap);
+/* The initial-copy path's CREATE SUBSCRIPTION: enabled at once, WITH
+ * copy_data, on the slot made at prepare-source (db/sql/pgl_sub_create.sql
+ * with copy true: the password never in a logged statement or an error). A
+ * subscription of that name made by a concurrent attempt counts as made. */
+bool pgl_create_copying_subscription(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, char *err,
+                                     size_t errcap);
 /* CREATE SUBSCRIPTION (create_slot=false, enabled=false, copy_data=false,
  * slot_name, disable_on_error) connecting with `source` (the replication
  * role), origin advanced to start while disabled, then ENABLE. Resumable:

@@ -203,22 +203,22 @@ static bool copy_sub_args(pgq *q, const dbuf *row)
  * a fixed DO block executes the statement and re-raises a failure with the
  * password masked (db/sql/pgl_sub_create.sql); q->err is scrubbed again here. */
 static bool create_subscription_with(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source,
-                                     const char *create_sql, char *err, size_t errcap);
+                                     bool copy_data, char *err, size_t errcap);
 
 static bool create_subscription(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, char *err,
                                 size_t errcap)
 {
-    return create_subscription_with(q, nm, source, "pgl_sub_create", err, errcap);
+    return create_subscription_with(q, nm, source, false, err, errcap);
 }
 
-bool pgl_create_subscription_sql(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, const char *create_sql,
-                                 char *err, size_t errcap)
+bool pgl_create_copying_subscription(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source, char *err,
+                                     size_t errcap)
 {
-    return create_subscription_with(q, nm, source, create_sql, err, errcap);
+    return create_subscription_with(q, nm, source, true, err, errcap);
 }
 
 static bool create_subscription_with(pgq *q, const pgl_db_names *nm, const pgq_conninfo *source,
-                                     const char *create_sql, char *err, size_t errcap)
+                                     bool copy_data, char *err, size_t errcap)
 {
     dbuf ci, row;
     dbuf_init(&ci, 8192);
@@ -231,7 +231,7 @@ static bool create_subscription_with(pgq *q, const pgl_db_names *nm, const pgq_c
     }
     ok = copy_field(&row, nm->subscription, false) && copy_field(&row, ci.data, false) &&
          copy_field(&row, nm->publication, false) && copy_field(&row, nm->slot, false) &&
-         copy_field(&row, source->password, true);
+         copy_field(&row, source->password, false) && copy_field(&row, copy_data ? "t" : "f", true);
     dbuf_free_secure(&ci);
     if (!ok) {
         dbuf_free_secure(&row);
@@ -239,7 +239,7 @@ static bool create_subscription_with(pgq *q, const pgl_db_names *nm, const pgq_c
         return false;
     }
     ok = pgq_cmd(q, "BEGIN", 0, NULL) && pgq_cmd(q, pgq_sql("pgl_sub_args"), 0, NULL) && copy_sub_args(q, &row) &&
-         pgq_cmd(q, pgq_sql(create_sql), 0, NULL) && pgq_cmd(q, "COMMIT", 0, NULL);
+         pgq_cmd(q, pgq_sql("pgl_sub_create"), 0, NULL) && pgq_cmd(q, "COMMIT", 0, NULL);
     dbuf_free_secure(&row);
     if (ok) return true;
     pgq_redact(q->err, source->password);
