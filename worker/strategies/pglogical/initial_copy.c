@@ -484,16 +484,10 @@ step_rc pgl_ic_subscribe(step_ctx *ctx, step_result *res)
 {
     pgl_session s;
     pgl_session_init(&s, ctx, res);
-    step_rc rc = pgl_watch(&s, false, NULL);
     char err[1024], host[256];
     int port = 0;
     long long waiting = 0, all = 0;
-    if (rc == STEP_OK && !pgl_endpoint(&s, PGL_SOURCE, host, sizeof host, &port)) {
-        PGL_REASON(res, "the source's endpoint is not known");
-        rc = STEP_FAIL;
-    }
-    if (rc == STEP_OK && !pgl_ensure_creds(&s, &rc)) { /* rc set */
-    }
+    step_rc rc = pgl_sub_begin(&s, host, sizeof host, &port);
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
         pgl_db_names nm;
         pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
@@ -528,15 +522,7 @@ step_rc pgl_ic_subscribe(step_ctx *ctx, step_result *res)
                 break;
             }
             pgq_conninfo ci;
-            memset(&ci, 0, sizeof ci);
-            ci.host = host;
-            ci.port = port;
-            ci.dbname = s.dbs[i];
-            ci.user = nm.sub_role;
-            ci.password = s.sub_pw;
-            ci.sslmode = pgl_sslmode();
-            ci.sslrootcert = pgl_sslrootcert();
-            ci.application_name = nm.subscription;
+            pgl_sub_conninfo(&s, &nm, host, port, s.dbs[i], &ci);
             if (!pgl_create_copying_subscription(q, &nm, &ci, err, sizeof err)) {
                 rc = pgl_sql_fail(res, q, "initial copy: subscribe", err);
                 break;

@@ -113,6 +113,14 @@ void pgl_conn_drop(pgl_session *s, pgl_side side, pgl_who who, const char *db);
  * the current secret version for the master user, the pinned one
  * (role_secret_version) for fleetcrypt's role passwords. */
 bool pgl_ensure_creds(pgl_session *s, step_rc *rc);
+/* What both subscribe paths (subscribe.c, initial_copy.c) begin with: the
+ * session's watch of the source and target, the source's endpoint into
+ * host/port and the credentials; STEP_OK or the rc (reason set). */
+step_rc pgl_sub_begin(pgl_session *s, char *host, size_t hcap, int *port);
+/* The subscription's connection back to the source for database `db`: as
+ * fleetcrypt's replication role, TLS as configured. Borrows every string. */
+void pgl_sub_conninfo(const pgl_session *s, const pgl_db_names *nm, const char *host, int port, const char *db,
+                      pgq_conninfo *out);
 /* Connection info of a side (host, port) from the facts; false if unknown. */
 bool pgl_endpoint(pgl_session *s, pgl_side side, char *host, size_t hcap, int *port);
 /* libpq sslmode / root certificate for every connection (options.c): pgq_default_sslmode()

@@ -14,6 +14,32 @@
 #include "log.h"
 #include "util.h"
 
+step_rc pgl_sub_begin(pgl_session *s, char *host, size_t hcap, int *port)
+{
+    step_rc rc = pgl_watch(s, false, NULL);
+    if (rc == STEP_OK && !pgl_endpoint(s, PGL_SOURCE, host, hcap, port)) {
+        PGL_REASON(s->res, "the source's endpoint is not known");
+        rc = STEP_FAIL;
+    }
+    if (rc == STEP_OK && !pgl_ensure_creds(s, &rc)) { /* rc set */
+    }
+    return rc;
+}
+
+void pgl_sub_conninfo(const pgl_session *s, const pgl_db_names *nm, const char *host, int port, const char *db,
+                      pgq_conninfo *out)
+{
+    memset(out, 0, sizeof *out);
+    out->host = host;
+    out->port = port;
+    out->dbname = db;
+    out->user = nm->sub_role;
+    out->password = s->sub_pw;
+    out->sslmode = pgl_sslmode();
+    out->sslrootcert = pgl_sslrootcert();
+    out->application_name = nm->subscription;
+}
+
 step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
 {
     if (pgl_ic_on(ctx)) return pgl_ic_subscribe(ctx, res);
@@ -24,30 +50,16 @@ step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
     }
     pgl_session s;
     pgl_session_init(&s, ctx, res);
-    step_rc rc = pgl_watch(&s, false, NULL);
     char err[1024];
     char host[256];
     int port = 0;
-    if (rc == STEP_OK && !pgl_endpoint(&s, PGL_SOURCE, host, sizeof host, &port)) {
-        PGL_REASON(res, "the source's endpoint is not known");
-        rc = STEP_FAIL;
-    }
-    if (rc == STEP_OK && !pgl_ensure_creds(&s, &rc)) { /* rc set */
-    }
+    step_rc rc = pgl_sub_begin(&s, host, sizeof host, &port);
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
         pgl_db_names nm;
         pgq *q = pgl_names_conn(&s, s.dbs[i], PGL_TARGET, PGL_AS_MASTER, &nm, &rc);
         if (!q) break;
         pgq_conninfo src;
-        memset(&src, 0, sizeof src);
-        src.host = host;
-        src.port = port;
-        src.dbname = s.dbs[i];
-        src.user = nm.sub_role;
-        src.password = s.sub_pw;
-        src.sslmode = pgl_sslmode();
-        src.sslrootcert = pgl_sslrootcert();
-        src.application_name = nm.subscription;
+        pgl_sub_conninfo(&s, &nm, host, port, s.dbs[i], &src);
         if (!step_ctx_lease_ok(ctx)) {
             PGL_REASON(res, "lease lost");
             rc = STEP_RETRY;
