@@ -75,14 +75,35 @@ def ensure_key():
 
 
 def ensure_param_group():
+    aws_create("rds", "create-db-parameter-group", "--db-parameter-group-name", PG_LOGICAL,
+               "--db-parameter-group-family", "postgres15", "--description", "logical replication on")
+    aws("rds", "modify-db-parameter-group", "--db-parameter-group-name", PG_LOGICAL, "--parameters",
+        "ParameterName=rds.logical_replication,ParameterValue=1,ApplyMethod=pending-reboot")
+
+
+def aws_create(*args):
+    """An aws create-… call; a resource that already exists (a demo re-run) is fine."""
     try:
-        aws("rds", "create-db-parameter-group", "--db-parameter-group-name", PG_LOGICAL,
-            "--db-parameter-group-family", "postgres15", "--description", "logical replication on")
+        return aws(*args)
     except RuntimeError as e:
         if "AlreadyExists" not in str(e):
             raise
-    aws("rds", "modify-db-parameter-group", "--db-parameter-group-name", PG_LOGICAL, "--parameters",
-        "ParameterName=rds.logical_replication,ParameterValue=1,ApplyMethod=pending-reboot")
+        return None
+
+
+def create_instance(args):
+    aws_create("rds", "create-db-instance", *args)
+
+
+def await_available(ids, what):
+    """{identifier: DescribeDBInstances entry} once every one of ids is available."""
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        dbs = {d["DBInstanceIdentifier"]: d for d in aws("rds", "describe-db-instances")["DBInstances"]}
+        if all(dbs.get(i, {}).get("DBInstanceStatus") == "available" for i in ids):
+            return dbs
+        time.sleep(1)
+    raise RuntimeError(f"{what} did not become available in 5 minutes")
 
 
 def fleet_ids():
@@ -92,7 +113,7 @@ def fleet_ids():
 def create_fleet(key):
     say(f"   creating {N} instances (PostgreSQL 15, unencrypted; 1 already encrypted, 1 without logical replication)")
     for i, ident in enumerate(fleet_ids(), 1):
-        args = ["rds", "create-db-instance", "--db-instance-identifier", ident, "--engine", "postgres",
+        args = ["--db-instance-identifier", ident, "--engine", "postgres",
                 "--engine-version", "15.4", "--db-instance-class", "db.t3.micro", "--allocated-storage", "20",
                 "--master-username", "fcadmin", "--manage-master-user-password",
                 "--tags", "Key=env,Value=demo"]
@@ -102,18 +123,8 @@ def create_fleet(key):
             args += ["--no-storage-encrypted"]
         else:
             args += ["--no-storage-encrypted", "--db-parameter-group-name", PG_LOGICAL]
-        try:
-            aws(*args)
-        except RuntimeError as e:
-            if "AlreadyExists" not in str(e):
-                raise
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        dbs = {d["DBInstanceIdentifier"]: d for d in aws("rds", "describe-db-instances")["DBInstances"]}
-        if all(dbs.get(i, {}).get("DBInstanceStatus") == "available" for i in fleet_ids()):
-            return dbs
-        time.sleep(1)
-    raise RuntimeError("fleet did not become available in 5 minutes")
+        create_instance(args)
+    return await_available(fleet_ids(), "the fleet")
 
 
 CREDS = {}
@@ -217,30 +228,17 @@ def my_create_fleet():
         return {}
     say(f"   creating {MY_N} MySQL-family instances (RDS for MySQL / MariaDB, unencrypted, binlog_format=ROW)")
     for engine, (group, family) in MY_GROUPS.items():
-        try:
-            aws("rds", "create-db-parameter-group", "--db-parameter-group-name", group, "--db-parameter-group-family",
-                family, "--description", "row-based binary log for mysql-binlog")
-        except RuntimeError as e:
-            if "AlreadyExists" not in str(e):
-                raise
+        aws_create("rds", "create-db-parameter-group", "--db-parameter-group-name", group, "--db-parameter-group-family",
+                   family, "--description", "row-based binary log for mysql-binlog")
         aws("rds", "modify-db-parameter-group", "--db-parameter-group-name", group, "--parameters",
             "ParameterName=binlog_format,ParameterValue=ROW,ApplyMethod=pending-reboot")
     for ident, engine in my_ids().items():
-        try:
-            aws("rds", "create-db-instance", "--db-instance-identifier", ident, "--engine", engine,
-                "--db-instance-class", "db.t3.micro", "--allocated-storage", "20", "--master-username", "fcadmin",
-                "--manage-master-user-password", "--no-storage-encrypted", "--backup-retention-period", "1",
-                "--db-parameter-group-name", MY_GROUPS[engine][0], "--tags", "Key=env,Value=demo")
-        except RuntimeError as e:
-            if "AlreadyExists" not in str(e):
-                raise
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        dbs = {d["DBInstanceIdentifier"]: d for d in aws("rds", "describe-db-instances")["DBInstances"]}
-        if all(dbs.get(i, {}).get("DBInstanceStatus") == "available" for i in my_ids()):
-            return dbs
-        time.sleep(1)
-    raise RuntimeError("the MySQL instances did not become available in 5 minutes")
+        create_instance(["--db-instance-identifier", ident, "--engine", engine,
+                         "--db-instance-class", "db.t3.micro", "--allocated-storage", "20", "--master-username",
+                         "fcadmin", "--manage-master-user-password", "--no-storage-encrypted",
+                         "--backup-retention-period", "1", "--db-parameter-group-name", MY_GROUPS[engine][0],
+                         "--tags", "Key=env,Value=demo"])
+    return await_available(my_ids(), "the MySQL instances")
 
 
 def my_connect(db, user=None, password=None):
@@ -326,40 +324,24 @@ def am_create_fleet():
         return {}
     say(f"   creating {AM_N} Aurora MySQL cluster(s) (writer + reader, binlog_format=ROW; AWS's 2026 default encrypts"
         " them with an AWS owned key: re-keyed to the campaign key with --rekey)")
-    try:
-        aws("rds", "create-db-cluster-parameter-group", "--db-cluster-parameter-group-name", AM_GROUP,
-            "--db-parameter-group-family", "aurora-mysql8.0", "--description", "row-based binary log for mysql-binlog")
-    except RuntimeError as e:
-        if "AlreadyExists" not in str(e):
-            raise
+    aws_create("rds", "create-db-cluster-parameter-group", "--db-cluster-parameter-group-name", AM_GROUP,
+               "--db-parameter-group-family", "aurora-mysql8.0", "--description", "row-based binary log for mysql-binlog")
     aws("rds", "modify-db-cluster-parameter-group", "--db-cluster-parameter-group-name", AM_GROUP, "--parameters",
         "ParameterName=binlog_format,ParameterValue=ROW,ApplyMethod=pending-reboot")
     for ident in am_ids():
-        try:
-            aws("rds", "create-db-cluster", "--db-cluster-identifier", ident, "--engine", "aurora-mysql",
-                "--master-username", AM_MASTER, "--master-user-password", AM_MASTER_PW,
-                "--backup-retention-period", "1", "--db-cluster-parameter-group-name", AM_GROUP,
-                "--tags", "Key=env,Value=demo")
-        except RuntimeError as e:
-            if "AlreadyExists" not in str(e):
-                raise
+        aws_create("rds", "create-db-cluster", "--db-cluster-identifier", ident, "--engine", "aurora-mysql",
+                   "--master-username", AM_MASTER, "--master-user-password", AM_MASTER_PW,
+                   "--backup-retention-period", "1", "--db-cluster-parameter-group-name", AM_GROUP,
+                   "--tags", "Key=env,Value=demo")
     deadline = time.time() + 300
     while time.time() < deadline and not all(am_cluster(i)["Status"] == "available" for i in am_ids()):
         time.sleep(1)
     for ident in am_ids():
         for n, tier in ((0, "1"), (1, "2")):
-            try:
-                aws("rds", "create-db-instance", "--db-instance-identifier", f"{ident}-{n}", "--db-cluster-identifier",
-                    ident, "--engine", "aurora-mysql", "--db-instance-class", "db.r6g.large", "--promotion-tier", tier)
-            except RuntimeError as e:
-                if "AlreadyExists" not in str(e):
-                    raise
-    while time.time() < deadline:
-        dbs = {d["DBInstanceIdentifier"]: d for d in aws("rds", "describe-db-instances")["DBInstances"]}
-        if all(dbs.get(f"{i}-{n}", {}).get("DBInstanceStatus") == "available" for i in am_ids() for n in (0, 1)):
-            return {i: am_db(i) for i in am_ids()}
-        time.sleep(1)
-    raise RuntimeError("the Aurora MySQL clusters did not become available in 5 minutes")
+            aws_create("rds", "create-db-instance", "--db-instance-identifier", f"{ident}-{n}", "--db-cluster-identifier",
+                       ident, "--engine", "aurora-mysql", "--db-instance-class", "db.r6g.large", "--promotion-tier", tier)
+    await_available([f"{i}-{n}" for i in am_ids() for n in (0, 1)], "the Aurora MySQL clusters")
+    return {i: am_db(i) for i in am_ids()}
 
 
 def am_secret_file():
