@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,8 +205,8 @@ static void test_service_registered(void **state)
     aws_error e;
     aws_creds cr;
     memset(&cr, 0, sizeof cr);
-    strcpy(cr.access_key_id, "AKIDEXAMPLE");
-    strcpy(cr.secret_access_key, "x");
+    snprintf(cr.access_key_id, sizeof cr.access_key_id, "AKIDEXAMPLE");
+    snprintf(cr.secret_access_key, sizeof cr.secret_access_key, "x");
     aws_cred_opts co = {.fixed = &cr};
     aws_cred_provider *p = aws_cred_provider_new(&co, NULL, &e);
     assert_non_null(p);
