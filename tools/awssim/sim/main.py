@@ -74,7 +74,7 @@ def main(argv):
         except (OSError, ValueError, KeyError, TypeError) as e:
             print(f"awssim: cannot read --credentials {cfg.credentials}: {e}", file=sys.stderr)
             return 2
-    for s in ("rds", "sts", "kms", "secretsmanager"):
+    for s in ("rds", "sts", "kms", "secretsmanager", "dms"):
         models.load(s)
     if not cfg.metadata_only:
         pgm = PgManager(cfg.home, cfg.pg_bin, cfg.pg_template, cfg.pg_fsync, cfg.pg_superuser)
