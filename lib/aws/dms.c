@@ -220,7 +220,7 @@ bool dms_parse_table_stat(const json_t *o, dms_table_stat *out)
 }
 
 /* ---------------------------------------------------------------- calls */
-static bool call(aws_client *c, const char *action, json_t *req, bool secret, json_t **resp, aws_error *err)
+static bool dms_call(aws_client *c, const char *action, json_t *req, bool secret, json_t **resp, aws_error *err)
 {
     *resp = NULL;
     if (!req) {
@@ -246,7 +246,7 @@ static bool missing(aws_error *err, const char *what)
 bool dms_create_instance(aws_client *c, const dms_instance_spec *s, dms_instance *out, aws_error *err)
 {
     json_t *resp = NULL;
-    if (!call(c, "CreateReplicationInstance", dms_build_create_instance(s), false, &resp, err)) return false;
+    if (!dms_call(c, "CreateReplicationInstance", dms_build_create_instance(s), false, &resp, err)) return false;
     bool ok = dms_parse_instance(json_object_get(resp, "ReplicationInstance"), out) ||
               missing(err, "ReplicationInstance");
     json_decref(resp);
@@ -255,11 +255,11 @@ bool dms_create_instance(aws_client *c, const dms_instance_spec *s, dms_instance
 
 /* Describe<Kind>s filtered by one identifier: the first element of
  * array_key, parsed; NOT_FOUND when the list is empty. */
-static bool describe_one(aws_client *c, const char *action, const char *filter, const char *id,
+static bool describe_call(aws_client *c, const char *action, const char *filter, const char *id,
                          const char *array_key, bool (*parse)(const json_t *, void *), void *out, aws_error *err)
 {
     json_t *resp = NULL;
-    if (!call(c, action, dms_build_filter(filter, id, NULL), false, &resp, err)) return false;
+    if (!dms_call(c, action, dms_build_filter(filter, id, NULL), false, &resp, err)) return false;
     const json_t *a = json_object_get(resp, array_key);
     bool ok = false;
     for (size_t i = 0; i < json_array_size(a) && !ok; i++) ok = parse(json_array_get(a, i), out);
@@ -275,14 +275,14 @@ static bool parse_task_v(const json_t *o, void *out) { return dms_parse_task(o, 
 
 bool dms_describe_instance(aws_client *c, const char *id, dms_instance *out, aws_error *err)
 {
-    return describe_one(c, "DescribeReplicationInstances", "replication-instance-id", id, "ReplicationInstances",
+    return describe_call(c, "DescribeReplicationInstances", "replication-instance-id", id, "ReplicationInstances",
                         parse_instance_v, out, err);
 }
 
 bool dms_delete_instance(aws_client *c, const char *arn, aws_error *err)
 {
     json_t *resp = NULL;
-    bool ok = call(c, "DeleteReplicationInstance", json_pack("{s:s}", "ReplicationInstanceArn", arn ? arn : ""),
+    bool ok = dms_call(c, "DeleteReplicationInstance", json_pack("{s:s}", "ReplicationInstanceArn", arn ? arn : ""),
                    false, &resp, err);
     json_decref(resp);
     return ok;
@@ -291,7 +291,7 @@ bool dms_delete_instance(aws_client *c, const char *arn, aws_error *err)
 bool dms_create_endpoint(aws_client *c, const dms_endpoint_spec *s, dms_endpoint *out, aws_error *err)
 {
     json_t *resp = NULL;
-    if (!call(c, "CreateEndpoint", dms_build_create_endpoint(s), true, &resp, err)) return false;
+    if (!dms_call(c, "CreateEndpoint", dms_build_create_endpoint(s), true, &resp, err)) return false;
     bool ok = dms_parse_endpoint(json_object_get(resp, "Endpoint"), out) || missing(err, "Endpoint");
     json_decref(resp);
     return ok;
@@ -299,13 +299,13 @@ bool dms_create_endpoint(aws_client *c, const dms_endpoint_spec *s, dms_endpoint
 
 bool dms_describe_endpoint(aws_client *c, const char *id, dms_endpoint *out, aws_error *err)
 {
-    return describe_one(c, "DescribeEndpoints", "endpoint-id", id, "Endpoints", parse_endpoint_v, out, err);
+    return describe_call(c, "DescribeEndpoints", "endpoint-id", id, "Endpoints", parse_endpoint_v, out, err);
 }
 
 bool dms_delete_endpoint(aws_client *c, const char *arn, aws_error *err)
 {
     json_t *resp = NULL;
-    bool ok = call(c, "DeleteEndpoint", json_pack("{s:s}", "EndpointArn", arn ? arn : ""), false, &resp, err);
+    bool ok = dms_call(c, "DeleteEndpoint", json_pack("{s:s}", "EndpointArn", arn ? arn : ""), false, &resp, err);
     json_decref(resp);
     return ok;
 }
@@ -313,7 +313,7 @@ bool dms_delete_endpoint(aws_client *c, const char *arn, aws_error *err)
 bool dms_create_task(aws_client *c, const dms_task_spec *s, dms_task *out, aws_error *err)
 {
     json_t *resp = NULL;
-    if (!call(c, "CreateReplicationTask", dms_build_create_task(s), false, &resp, err)) return false;
+    if (!dms_call(c, "CreateReplicationTask", dms_build_create_task(s), false, &resp, err)) return false;
     bool ok = dms_parse_task(json_object_get(resp, "ReplicationTask"), out) || missing(err, "ReplicationTask");
     json_decref(resp);
     return ok;
@@ -321,7 +321,7 @@ bool dms_create_task(aws_client *c, const dms_task_spec *s, dms_task *out, aws_e
 
 bool dms_describe_task(aws_client *c, const char *id, dms_task *out, aws_error *err)
 {
-    return describe_one(c, "DescribeReplicationTasks", "replication-task-id", id, "ReplicationTasks", parse_task_v,
+    return describe_call(c, "DescribeReplicationTasks", "replication-task-id", id, "ReplicationTasks", parse_task_v,
                         out, err);
 }
 
@@ -338,7 +338,7 @@ bool dms_count_tasks_on_instance(aws_client *c, const char *instance_arn, int *n
         json_t *resp = NULL;
         aws_error e;
         aws_error_clear(&e);
-        if (!call(c, "DescribeReplicationTasks", req, false, &resp, &e)) {
+        if (!dms_call(c, "DescribeReplicationTasks", req, false, &resp, &e)) {
             if (e.kind == AWS_ERR_NOT_FOUND) return true;
             if (err) *err = e;
             return false;
@@ -357,7 +357,7 @@ bool dms_count_tasks_on_instance(aws_client *c, const char *instance_arn, int *n
 static bool task_call(aws_client *c, const char *action, json_t *req, dms_task *out, aws_error *err)
 {
     json_t *resp = NULL;
-    if (!call(c, action, req, false, &resp, err)) return false;
+    if (!dms_call(c, action, req, false, &resp, err)) return false;
     bool ok = true;
     if (out) ok = dms_parse_task(json_object_get(resp, "ReplicationTask"), out) || missing(err, "ReplicationTask");
     json_decref(resp);
@@ -394,7 +394,7 @@ bool dms_describe_table_statistics(aws_client *c, const char *task_arn, dms_tabl
             req = NULL;
         }
         json_t *resp = NULL;
-        if (!call(c, "DescribeTableStatistics", req, false, &resp, err)) {
+        if (!dms_call(c, "DescribeTableStatistics", req, false, &resp, err)) {
             dms_table_stats_free(l);
             return false;
         }

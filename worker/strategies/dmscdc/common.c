@@ -148,7 +148,6 @@ step_rc dms_ensure_instance(step_ctx *ctx, step_result *res)
                                 .subnet_group = step_ctx_opt(ctx, "dms_subnet_group"),
                                 .security_groups = sgs,
                                 .nsecurity_groups = nsg,
-                                .kms_key_id = step_ctx_campaign_field(ctx, "kms_key_arn"),
                                 .tag_keys = dt.k,
                                 .tag_values = dt.v,
                                 .ntags = nt};
