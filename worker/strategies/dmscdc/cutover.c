@@ -263,6 +263,11 @@ static step_rc drain(dcut *c, fc_lsn L)
         pgl_db_names nm;
         pgq *q = pgl_names_conn(&c->s, c->s.dbs[i], PGL_SOURCE, PGL_AS_ADMIN, &nm, &rc);
         if (!q) return rc;
+        /* DMS confirms the positions of the transactions it reads, not the
+         * WAL after the last one (no keepalive feedback, no heartbeat):
+         * one committed transaction after L in this database gives it a
+         * commit to confirm at or past L */
+        if (!dms_db_drain_marker(q, err, sizeof err)) return pgl_sql_fail(c->res, q, "drain marker", err);
         fc_lsn flushed = 0;
         if (!pgl_wait_flush(q, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
             PGL_REASON(c->res, "cutover: DMS did not confirm the source's final position: %s", err);

@@ -48,6 +48,8 @@ static bool check_db_secret(const char *v, char *err, size_t cap)
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "switch as soon as DMS caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
+    {"cutover-method", OPT_ENUM, "rename", "rename", NULL,
+     "rename swap (DMS cannot read through an RDS Proxy; dms-cdc switches by rename only)", false},
     {"window", OPT_STRING, NULL, "", check_window,
      "cutovers only inside 'DAYS HH:MM-HH:MM' or RDS's 'ddd:hh24:mi-ddd:hh24:mi' (UTC)", false},
     {"db-secret", OPT_STRING, NULL, "", check_db_secret,
@@ -55,6 +57,9 @@ static const opt_def opts[] = {
     {"read-only-tables", OPT_STRING, NULL, "", NULL,
      "tables without a primary key that take no UPDATE or DELETE during the run (schema.table, comma-separated): "
      "DMS carries their INSERTs only; any other keyless table fails preflight", false},
+    {"replica-identity-full", OPT_BOOL, NULL, "", NULL,
+     "give tables without a primary key REPLICA IDENTITY FULL at prepare-source (else pg-logical's check fails "
+     "them); DMS still needs them in --read-only-tables", false},
     {"accept-types", OPT_BOOL, NULL, "", NULL,
      "accept columns DMS does not carry exactly (unconstrained NUMERIC, OID large objects) instead of failing", false},
     {"allow-reboot", OPT_BOOL, NULL, "", NULL,

@@ -149,7 +149,8 @@ static step_rc prepare_db(pgl_session *s, const char *db, fc_lsn *lsn)
     if (!pgl_slot_status(q, nm.slot, &si, err, sizeof err)) return pgl_sql_fail(s->res, q, "slot status", err);
     if (!step_ctx_lease_ok(s->ctx)) return LEASE_LOST(s->res);
     if (!si.exists) {
-        pgl_source_opts o = {.replica_identity_full = false, .slot_timeout_ms = 60000};
+        pgl_source_opts o = {.replica_identity_full = step_ctx_opt_bool(s->ctx, "replica-identity-full"),
+                             .slot_timeout_ms = 60000};
         fc_lsn scratch_lsn = FC_LSN_INVALID;
         if (!pgl_prepare_source(q, &scratch, &o, &scratch_lsn, err, sizeof err)) {
             char what[300];

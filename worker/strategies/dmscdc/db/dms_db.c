@@ -149,3 +149,13 @@ bool dms_db_apply_exceptions(pgq *q, const char *schema, int64_t *n, char *err, 
     *n = strtoll(v, NULL, 10);
     return true;
 }
+
+bool dms_db_drain_marker(pgq *q, char *err, size_t errcap)
+{
+    char v[32];
+    if (!pgq_scalar(q, pgq_sql("dms_drain_marker"), 0, NULL, v, sizeof v, NULL)) {
+        pgq_seterr(err, errcap, "writing the drain marker: %s", q->err);
+        return false;
+    }
+    return true;
+}
