@@ -35,8 +35,9 @@ bool dms_ensure_slot(pgq *q, const char *slot, int timeout_ms, fc_lsn *slot_lsn,
 /* Changes DMS could not apply (awsdms_apply_exceptions in the control
  * schema `schema` and in public, where they exist) in q's database. */
 bool dms_db_apply_exceptions(pgq *q, const char *schema, int64_t *n, char *err, size_t errcap);
-/* One committed transaction (an xid, no row) in q's database: a commit
- * record after the position the caller took, for DMS to read and confirm. */
+/* One committed transaction the slot decodes but that changes no table (a
+ * transactional logical message) in q's database: a commit after the
+ * position the caller took, for DMS to read and confirm. */
 bool dms_db_drain_marker(pgq *q, char *err, size_t errcap);
 /* Drop the slot `slot` when it exists (ending its walsender). */
 bool dms_drop_slot(pgq *q, const char *slot, char *err, size_t errcap);
