@@ -126,6 +126,11 @@ def test_dms_cdc_exactly_once_two_instances(stack, awssim, world):
         nxt = int(sql(sim, i, "SELECT nextval('wseq')").strip())
         assert nxt > max(target), f"{i}: wseq {nxt} not past {max(target)}"
         assert fleetcrypt_leftovers(sim, i) == [], f"{i}: fleetcrypt objects left on the target"
+        # DMS's own evidence: it applied inserts into a, and logged no apply exception
+        stats = stack.redis.cli("HGET", f"fc:{{dmsa2}}:i:{i}", "f.dms_table_stats")
+        rows = {ln.split("\t")[0]: ln.split("\t") for ln in stats.splitlines() if ln}
+        assert "app/public.a" in rows and int(rows["app/public.a"][1]) > 0, stats
+        assert stack.redis.cli("HGET", f"fc:{{dmsa2}}:i:{i}", "f.apply_exceptions").strip() == "0"
     # nothing of fleetcrypt's left in RDS but the retired sources, nothing in DMS
     left = [x for x in aws_leftovers(sim, "dmsa2") if not x.startswith("db:") or "retired" not in x]
     assert left == [], f"intermediate AWS resources left: {left}"

@@ -368,6 +368,41 @@ static step_rc stop_tasks(dcut *c)
     }
 }
 
+/* DMS's own record of what it applied, per table, as evidence next to
+ * fleetcrypt's comparison (fact dms_table_stats: one
+ * "db/schema.table<TAB>inserts<TAB>updates<TAB>deletes<TAB>validation state"
+ * line per table, capped). Best effort: a failure is logged, not fatal. */
+static void record_table_stats(dcut *c)
+{
+    if (step_ctx_fact(c->ctx, "dms_table_stats")) return;
+    aws_client *a = step_ctx_aws(c->ctx);
+    if (!a) return;
+    dbuf b;
+    dbuf_init(&b, 60000);
+    for (int i = 0; i < c->s.ndbs; i++) {
+        char f[48];
+        snprintf(f, sizeof f, "dms_task_arn.%d", i + 1);
+        const char *arn = pgl_fact(c->ctx, f);
+        if (!*arn) continue;
+        dms_table_stats *ts = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (!dms_describe_table_statistics(a, arn, &ts, &e)) {
+            log_warn("DMS table statistics not recorded", "db=%s code=%s", c->s.dbs[i], e.code);
+            continue;
+        }
+        for (size_t k = 0; k < ts->n; k++) {
+            const dms_table_stat *t = &ts->v[k];
+            dbuf_printf(&b, "%s/%s.%s\t%lld\t%lld\t%lld\t%s\n", c->s.dbs[i], t->schema, t->table,
+                        (long long)t->inserts, (long long)t->updates, (long long)t->deletes,
+                        t->validation_state[0] ? t->validation_state : "-");
+        }
+        dms_table_stats_free(ts);
+    }
+    step_ctx_set_fact(c->ctx, "dms_table_stats", b.data ? b.data : "");
+    dbuf_free(&b);
+}
+
 static step_rc teardown_source(dcut *c)
 {
     char err[1024];
@@ -445,6 +480,7 @@ static step_rc before_switch(dcut *c, int64_t *t0)
     }
     /* from here on only forward */
     if ((rc = stop_tasks(c)) != STEP_OK) return rc;
+    record_table_stats(c);
     return teardown_source(c);
 }
 
@@ -522,7 +558,21 @@ step_rc dms_step_cutover(step_ctx *ctx, step_result *res)
     }
     bool switched = !strcmp(pgl_fact(ctx, "switched"), "1");
     int64_t t0 = pgl_fact_i64(ctx, "cutover_block_ms", 0);
-    if (!switched && *pgl_fact(ctx, "cutover_block_ms")) {
+    bool look = !switched && *pgl_fact(ctx, "cutover_block_ms");
+    if (!switched && !look) {
+        /* a crashed attempt takes its facts with it: a source that does not
+         * answer as itself, or is blocked, may have been renamed already */
+        step_rc r2 = STEP_OK;
+        pgl_db_names nm0;
+        pgq *q = pgl_names_conn(&c.s, c.s.dbs[0], PGL_SOURCE, PGL_AS_ADMIN, &nm0, &r2);
+        int blocked = 0;
+        int64_t since = 0;
+        char e2[256];
+        if (!q || !pgl_blocked_since(q, &nm0, &blocked, &since, e2, sizeof e2) || blocked > 0) look = true;
+        res->reason[0] = 0;
+        res->wait_ms = 0;
+    }
+    if (look) {
         /* a crashed attempt may have renamed already: learned from AWS */
         bool begun = false;
         if ((rc = world_switched(&c, &begun)) != STEP_OK) goto out;
