@@ -182,7 +182,7 @@ def parse_change(data):
     i = k + 1
     ch = {"schema": schema, "table": name, "op": op, "old": None, "new": None}
     rest = data[i:].strip()
-    if op == "TRUNCATE" or rest == "(no-tuple data)":
+    if op == "TRUNCATE" or rest in ("(no-tuple-data)", "(no-tuple data)"):
         return ch
     j = data.find("old-key:", i)
     if j >= 0 and data[i:j].strip() == "":
@@ -583,19 +583,22 @@ class Runner:
                     cur.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, self.start_pos))
                     skip_upto = want - 1   # a position beyond the server's WAL end: skip up to it
         last_validate = time.monotonic()
+        last_hb = None
         while True:
             if self.stop_event.is_set():
                 raise Stopped()
-            with self.src.cursor() as cur:
-                cur.execute("SELECT pg_current_wal_flush_lsn()::text")
-                upto = cur.fetchone()[0]
-                cur.execute("SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, "
-                            "%s, 'include-xids', '1', 'skip-empty-xacts', '0')", (slot, upto, 2000))
-                rows = cur.fetchall()
+            if hb and (last_hb is None or time.monotonic() - last_hb >= self._hb_every()):
+                self._heartbeat()
+                last_hb = time.monotonic()
+            try:
+                with self.src.cursor() as cur:
+                    cur.execute("SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes(%s, NULL, "
+                                "%s, 'include-xids', '1', 'skip-empty-xacts', '0')", (slot, 2000))
+                    rows = cur.fetchall()
+            except psycopg2.errors.ObjectInUse:
+                rows = None        # another session reads the slot right now (a peek): try again
             if not rows:
-                if hb:
-                    self._advance(slot, lsn_int(upto))
-                if self.validate_due and time.monotonic() - last_validate > 0.5:
+                if rows is not None and self.validate_due and time.monotonic() - last_validate > 0.5:
                     self._validate_all(final=False)
                     last_validate = time.monotonic()
                 if self.stop_event.wait(0.2):
@@ -615,6 +618,21 @@ class Runner:
                         raise Stopped()
                 else:
                     txn.append(data)
+
+    def _hb_every(self):
+        """HeartbeatFrequency (minutes, default 5) in real seconds at the time scale; at least 1 s."""
+        return max(1.0, float(self.spg.get("HeartbeatFrequency") or 5) * 60 * self.w.clock.scale)
+
+    def _heartbeat(self):
+        """DMS's heartbeat (HeartbeatEnable): a write to awsdms_heartbeat in HeartbeatSchema on the
+        source, so that the slot's position moves while the captured tables are idle."""
+        schema = sql.Identifier(self.spg.get("HeartbeatSchema") or "public")
+        with self.src.cursor() as cur:
+            cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.awsdms_heartbeat (hearbeat_id serial PRIMARY KEY, "
+                                "heartbeat_timestamp timestamp)").format(schema))
+            cur.execute(sql.SQL("INSERT INTO {}.awsdms_heartbeat VALUES (1, now() AT TIME ZONE 'UTC') ON CONFLICT "
+                                "(hearbeat_id) DO UPDATE SET heartbeat_timestamp = excluded.heartbeat_timestamp")
+                        .format(schema))
 
     def _advance(self, slot, end):
         """After the target commit: the slot's confirmed position and the task's checkpoint."""
@@ -646,7 +664,11 @@ class Runner:
         counts = []
         with self.tgt.cursor() as cur:
             for data in lines:
-                ch = parse_change(data)
+                try:
+                    ch = parse_change(data)
+                except (ValueError, IndexError) as e:
+                    self.tgt.rollback()
+                    raise Fatal(f"cannot decode a change of the source's slot ({e})") from None
                 if ch is None or not self._selected(ch["schema"], ch["table"]):
                     continue
                 if ch["op"] == "TRUNCATE":
