@@ -29,6 +29,7 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from . import dms
+from .clock import ShuttingDown
 
 log = logging.getLogger("awssim.dms")
 
@@ -201,8 +202,9 @@ def parse_change(data):
 
 # ------------------------------------------------------------------ the runner
 class Runner:
-    def __init__(self, w, store, arn, kind, capacity_blocked=False):
+    def __init__(self, w, store, arn, kind, capacity_blocked=False, recovered=False):
         self.w, self.store, self.arn, self.kind = w, store, arn, kind
+        self.recovered = recovered   # resumed after an emulator restart: the instances' servers may still start
         self.capacity_blocked = capacity_blocked
         self.stop_event = threading.Event()
         self.pk_cache = {}
@@ -309,11 +311,20 @@ class Runner:
                              "Error Level FATAL")
                 return
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                if w.clock.stop_event.is_set():
+                    raise ShuttingDown() from None
                 msg = " ".join(str(e).split())
                 log.warning("dms task %s: recoverable error: %s", self.name, msg)
                 if self.stop_event.is_set():
                     self._finish("stopped", "Stop Reason NORMAL")
                     return
+                if self.recovered and attempt < 120:
+                    attempt += 1
+                    if self.stop_event.wait(1.0):
+                        self._finish("stopped", "Stop Reason NORMAL")
+                        return
+                    self.kind = "resume-processing"
+                    continue
                 if attempt >= retries:
                     self._finish("failed", "Stop Reason RECOVERABLE_ERROR",
                                  f"Last Error ODBC general error. {msg} Task error notification received from "
@@ -585,6 +596,8 @@ class Runner:
         last_validate = time.monotonic()
         last_hb = None
         while True:
+            if self.w.clock.stop_event.is_set():
+                raise ShuttingDown()     # the emulator stops: the task stays running and resumes at start-up
             if self.stop_event.is_set():
                 raise Stopped()
             if hb and (last_hb is None or time.monotonic() - last_hb >= self._hb_every()):
@@ -833,3 +846,41 @@ class Runner:
 def _like(s, pattern):
     rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
     return re.fullmatch(rx, s) is not None
+
+
+def recover(w):
+    """After an emulator restart: operations in flight finish, and a task that
+    was running resumes from its checkpoint (as DMS resumes a task after a
+    replication instance restart)."""
+    for store in w.all_stores():
+        d = store.get("dms")
+        if not d:
+            continue
+        with w.lock:
+            ris = [(a, r["ReplicationInstanceStatus"]) for a, r in d["instances"].items()]
+            tasks = [(a, t["Status"]) for a, t in d["tasks"].items()]
+            for c in d["connections"].values():
+                if c["Status"] == "testing":
+                    c["Status"] = "failed"
+                    c["LastFailureMessage"] = "The test was interrupted; test the connection again"
+        for arn, st in ris:
+            if st == "creating":
+                w.spawn("dms-ri-create", dms._ri_create, w, store, arn)
+            elif st == "deleting":
+                w.spawn("dms-ri-delete", dms._ri_delete, w, store, arn)
+        for arn, st in tasks:
+            with w.lock:
+                t = d["tasks"][arn]
+                if st in ("creating", "modifying"):
+                    t["Status"] = "stopped" if t["_runs"] else "ready"
+                elif st == "stopping":
+                    t["Status"], t["StopReason"] = "stopped", "Stop Reason NORMAL"
+            if st == "deleting":
+                w.spawn("dms-task-delete", dms._task_delete, w, store, arn)
+            elif st in ("starting", "running"):
+                with w.lock:
+                    t["Status"] = "starting"
+                r = Runner(w, store, arn, "resume-processing" if t.get("_checkpoint") or t.get("_loaded")
+                           else "start-replication", recovered=True)
+                register(w, r)
+                w.spawn("dms-task-resume", r.run, on_error=r.crashed)
