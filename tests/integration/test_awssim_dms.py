@@ -65,11 +65,14 @@ def _endpoint(sim, ident, kind, port, **pg):
 
 
 def _wait_task(sim, arn, status, timeout=120):
+    """Polls with botocore (awscli's start-up is slow on a busy machine); every
+    action itself goes through /usr/bin/aws."""
     last = {}
+    dms = sim.client("dms")
 
     def ok():
-        t = sim.cli("dms", "describe-replication-tasks", "--filters",
-                    f"Name=replication-task-arn,Values={arn}")["ReplicationTasks"][0]
+        t = dms.describe_replication_tasks(Filters=[{"Name": "replication-task-arn",
+                                                     "Values": [arn]}])["ReplicationTasks"][0]
         last["t"] = t
         if t["Status"] == "failed" and status != "failed":
             raise AssertionError(f"task failed: {t.get('LastFailureMessage')}")
@@ -92,11 +95,16 @@ def _drained(sim, sport, slot):
     """Wait until the slot's confirmed position covers the source's last commit
     (the engine confirms only after the target commit)."""
     end = _q(sport, "SELECT pg_current_wal_lsn()")
-    wait_until(lambda: _lsn_ge(sport, _confirmed(sport, slot) or "0/0", end), 60, 0.2, "slot drained")
+    try:
+        wait_until(lambda: _lsn_ge(sport, _confirmed(sport, slot) or "0/0", end), 60, 0.2, "slot drained")
+    except AssertionError:
+        peek = _q(sport, f"SELECT lsn, data FROM pg_logical_slot_peek_changes('{slot}', NULL, 20)")
+        raise AssertionError(f"slot {slot} confirmed {_confirmed(sport, slot)}, source end {end}; pending: "
+                             f"{peek[:2000]}\n" + sim.proc.tail(20)) from None
 
 
 def _stats(sim, arn):
-    out = sim.cli("dms", "describe-table-statistics", "--replication-task-arn", arn)["TableStatistics"]
+    out = sim.client("dms").describe_table_statistics(ReplicationTaskArn=arn)["TableStatistics"]
     return {s["TableName"]: s for s in out}
 
 
@@ -191,7 +199,8 @@ def test_cdc_boundary_limitations_resume(dms_env):
     ddl = ("CREATE TABLE k(id int PRIMARY KEY, v text); CREATE TABLE nk(a int, b text); "
            "CREATE TABLE nkf(a int, b text); ALTER TABLE nkf REPLICA IDENTITY FULL; "
            "CREATE TABLE tr(id int PRIMARY KEY); CREATE SEQUENCE s;")
-    _q(sport, ddl + "SELECT pg_create_logical_replication_slot('dms_slot', 'test_decoding');")
+    _q(sport, ddl)
+    _q(sport, "SELECT pg_create_logical_replication_slot('dms_slot', 'test_decoding')")
     _q(tport, ddl)
     _q(tport, "INSERT INTO k VALUES (50, 'already on target')")  # the duplicate the source will insert
     src, tgt = _conn(sport), _conn(tport)
@@ -208,7 +217,8 @@ def test_cdc_boundary_limitations_resume(dms_env):
     cur.execute("INSERT INTO tr VALUES (1), (2); INSERT INTO nk VALUES (1, 'x'), (2, 'y'); "
                 "INSERT INTO nkf VALUES (1, 'x'), (2, 'y'); SELECT nextval('s'), nextval('s')")
 
-    se = _endpoint(sim, "cdc-src", "source", sport, SlotName="dms_slot", PluginName="test-decoding")
+    se = _endpoint(sim, "cdc-src", "source", sport, SlotName="dms_slot", PluginName="test-decoding",
+                   HeartbeatEnable=True, HeartbeatFrequency=1)
     te = _endpoint(sim, "cdc-tgt", "target", tport)
     t = sim.cli("dms", "create-replication-task", "--replication-task-identifier", "cdc-task",
                 "--source-endpoint-arn", se["EndpointArn"], "--target-endpoint-arn", te["EndpointArn"],
@@ -258,10 +268,15 @@ def test_cdc_boundary_limitations_resume(dms_env):
     # the target goes away: the task fails with DMS's stop reason
     sim.cli("rds", "stop-db-instance", "--db-instance-identifier", "dms-tgt")
     sim.wait_instance("dms-tgt", "stopped")
+    cur.execute("SELECT pg_current_wal_lsn()")
+    before70 = cur.fetchone()[0]
     cur.execute("INSERT INTO k VALUES (70, 'target down')")
     t = _wait_task(sim, arn, "failed")
     assert t["StopReason"] == "Stop Reason RECOVERABLE_ERROR" and t["LastFailureMessage"], t
-    # nothing confirmed past what the target has
+    # nothing confirmed past what the target has: the slot still holds the row's transaction
+    assert _lsn_ge(sport, before70, _confirmed(sport, "dms_slot"))
+    assert "target down" in _q(sport, "SELECT string_agg(data, ' ') FROM "
+                                      "pg_logical_slot_peek_changes('dms_slot', NULL, NULL)")
     sim.cli("rds", "start-db-instance", "--db-instance-identifier", "dms-tgt")
     sim.wait_instance("dms-tgt")
     sim.cli("dms", "start-replication-task", "--replication-task-arn", arn,
@@ -333,7 +348,42 @@ def test_full_load_and_cdc_with_validation(dms_env):
     assert st["fl"]["ValidationState"] == "Mismatched records" and st["fl"]["ValidationFailedRecords"] == 1
     assert st["fl2"]["ValidationState"] == "Validated"
     got = _q(tport, 'SELECT "TABLE_NAME", "KEY", "FAILURE_TYPE" FROM public.awsdms_validation_failures_v1')
-    assert got.startswith("fl|") and got.endswith("|RECORD_DIFF") and '"id"' in got, got
+    assert got.startswith("fl|") and got.endswith("|RECORD_DIFF") and '["5"]' in got, got
+
+
+def test_running_task_survives_emulator_restart(dms_env):
+    sim, sport, tport, ri_arn = dms_env
+    for port in (sport, tport):
+        _q(port, "CREATE TABLE rs(n int)")    # keyless: a change applied twice would show
+    se = _endpoint(sim, "rs-src", "source", sport, HeartbeatEnable=True)
+    te = _endpoint(sim, "rs-tgt", "target", tport)
+    mapping = MAPPING_ALL.replace('"table-name": "%"', '"table-name": "rs"')
+    t = sim.cli("dms", "create-replication-task", "--replication-task-identifier", "rs-task",
+                "--source-endpoint-arn", se["EndpointArn"], "--target-endpoint-arn", te["EndpointArn"],
+                "--replication-instance-arn", ri_arn, "--migration-type", "cdc",
+                "--table-mappings", mapping)["ReplicationTask"]
+    arn = t["ReplicationTaskArn"]
+    _wait_task(sim, arn, "ready")
+    sim.cli("dms", "start-replication-task", "--replication-task-arn", arn,
+            "--start-replication-task-type", "start-replication")
+    _wait_task(sim, arn, "running")
+    _q(sport, "INSERT INTO rs VALUES (1)")
+    wait_until(lambda: _q(tport, "SELECT count(*) FROM rs") == "1", 60, 0.2, "row before restart")
+    slot = _q(sport, "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'awsdms%'")
+    assert slot == "awsdms_" + arn.rsplit(":", 1)[1].lower()
+    sim.restart()
+    sim.wait_instance("dms-src")
+    sim.wait_instance("dms-tgt")
+    _q(sport, "INSERT INTO rs VALUES (2)")
+    _wait_task(sim, arn, "running")
+    _drained(sim, sport, slot)
+    assert _q(tport, "SELECT string_agg(n::text, ',' ORDER BY n) FROM rs") == "1,2"
+    sim.cli("dms", "stop-replication-task", "--replication-task-arn", arn)
+    _wait_task(sim, arn, "stopped")
+    # deleting the task drops the slot DMS created for it
+    sim.cli("dms", "delete-replication-task", "--replication-task-arn", arn)
+    wait_until(lambda: _q(sport, f"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'") == "0",
+               60, 0.2, "own slot dropped")
 
 
 def test_time_scaled_status_transitions(awssim_module):

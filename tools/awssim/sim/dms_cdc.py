@@ -29,6 +29,7 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from . import dms
+from .clock import ShuttingDown
 
 log = logging.getLogger("awssim.dms")
 
@@ -182,7 +183,7 @@ def parse_change(data):
     i = k + 1
     ch = {"schema": schema, "table": name, "op": op, "old": None, "new": None}
     rest = data[i:].strip()
-    if op == "TRUNCATE" or rest == "(no-tuple data)":
+    if op == "TRUNCATE" or rest in ("(no-tuple-data)", "(no-tuple data)"):
         return ch
     j = data.find("old-key:", i)
     if j >= 0 and data[i:j].strip() == "":
@@ -201,8 +202,9 @@ def parse_change(data):
 
 # ------------------------------------------------------------------ the runner
 class Runner:
-    def __init__(self, w, store, arn, kind, capacity_blocked=False):
+    def __init__(self, w, store, arn, kind, capacity_blocked=False, recovered=False):
         self.w, self.store, self.arn, self.kind = w, store, arn, kind
+        self.recovered = recovered   # resumed after an emulator restart: the instances' servers may still start
         self.capacity_blocked = capacity_blocked
         self.stop_event = threading.Event()
         self.pk_cache = {}
@@ -309,11 +311,20 @@ class Runner:
                              "Error Level FATAL")
                 return
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                if w.clock.stop_event.is_set():
+                    raise ShuttingDown() from None
                 msg = " ".join(str(e).split())
                 log.warning("dms task %s: recoverable error: %s", self.name, msg)
                 if self.stop_event.is_set():
                     self._finish("stopped", "Stop Reason NORMAL")
                     return
+                if self.recovered and attempt < 120:
+                    attempt += 1
+                    if self.stop_event.wait(1.0):
+                        self._finish("stopped", "Stop Reason NORMAL")
+                        return
+                    self.kind = "resume-processing"
+                    continue
                 if attempt >= retries:
                     self._finish("failed", "Stop Reason RECOVERABLE_ERROR",
                                  f"Last Error ODBC general error. {msg} Task error notification received from "
@@ -583,19 +594,24 @@ class Runner:
                     cur.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, self.start_pos))
                     skip_upto = want - 1   # a position beyond the server's WAL end: skip up to it
         last_validate = time.monotonic()
+        last_hb = None
         while True:
+            if self.w.clock.stop_event.is_set():
+                raise ShuttingDown()     # the emulator stops: the task stays running and resumes at start-up
             if self.stop_event.is_set():
                 raise Stopped()
-            with self.src.cursor() as cur:
-                cur.execute("SELECT pg_current_wal_flush_lsn()::text")
-                upto = cur.fetchone()[0]
-                cur.execute("SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, "
-                            "%s, 'include-xids', '1', 'skip-empty-xacts', '0')", (slot, upto, 2000))
-                rows = cur.fetchall()
+            if hb and (last_hb is None or time.monotonic() - last_hb >= self._hb_every()):
+                self._heartbeat()
+                last_hb = time.monotonic()
+            try:
+                with self.src.cursor() as cur:
+                    cur.execute("SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes(%s, NULL, "
+                                "%s, 'include-xids', '1', 'skip-empty-xacts', '0')", (slot, 2000))
+                    rows = cur.fetchall()
+            except psycopg2.errors.ObjectInUse:
+                rows = None        # another session reads the slot right now (a peek): try again
             if not rows:
-                if hb:
-                    self._advance(slot, lsn_int(upto))
-                if self.validate_due and time.monotonic() - last_validate > 0.5:
+                if rows is not None and self.validate_due and time.monotonic() - last_validate > 0.5:
                     self._validate_all(final=False)
                     last_validate = time.monotonic()
                 if self.stop_event.wait(0.2):
@@ -615,6 +631,21 @@ class Runner:
                         raise Stopped()
                 else:
                     txn.append(data)
+
+    def _hb_every(self):
+        """HeartbeatFrequency (minutes, default 5) in real seconds at the time scale; at least 1 s."""
+        return max(1.0, float(self.spg.get("HeartbeatFrequency") or 5) * 60 * self.w.clock.scale)
+
+    def _heartbeat(self):
+        """DMS's heartbeat (HeartbeatEnable): a write to awsdms_heartbeat in HeartbeatSchema on the
+        source, so that the slot's position moves while the captured tables are idle."""
+        schema = sql.Identifier(self.spg.get("HeartbeatSchema") or "public")
+        with self.src.cursor() as cur:
+            cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.awsdms_heartbeat (hearbeat_id serial PRIMARY KEY, "
+                                "heartbeat_timestamp timestamp)").format(schema))
+            cur.execute(sql.SQL("INSERT INTO {}.awsdms_heartbeat VALUES (1, now() AT TIME ZONE 'UTC') ON CONFLICT "
+                                "(hearbeat_id) DO UPDATE SET heartbeat_timestamp = excluded.heartbeat_timestamp")
+                        .format(schema))
 
     def _advance(self, slot, end):
         """After the target commit: the slot's confirmed position and the task's checkpoint."""
@@ -646,7 +677,11 @@ class Runner:
         counts = []
         with self.tgt.cursor() as cur:
             for data in lines:
-                ch = parse_change(data)
+                try:
+                    ch = parse_change(data)
+                except (ValueError, IndexError) as e:
+                    self.tgt.rollback()
+                    raise Fatal(f"cannot decode a change of the source's slot ({e})") from None
                 if ch is None or not self._selected(ch["schema"], ch["table"]):
                     continue
                 if ch["op"] == "TRUNCATE":
@@ -811,3 +846,41 @@ class Runner:
 def _like(s, pattern):
     rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
     return re.fullmatch(rx, s) is not None
+
+
+def recover(w):
+    """After an emulator restart: operations in flight finish, and a task that
+    was running resumes from its checkpoint (as DMS resumes a task after a
+    replication instance restart)."""
+    for store in w.all_stores():
+        d = store.get("dms")
+        if not d:
+            continue
+        with w.lock:
+            ris = [(a, r["ReplicationInstanceStatus"]) for a, r in d["instances"].items()]
+            tasks = [(a, t["Status"]) for a, t in d["tasks"].items()]
+            for c in d["connections"].values():
+                if c["Status"] == "testing":
+                    c["Status"] = "failed"
+                    c["LastFailureMessage"] = "The test was interrupted; test the connection again"
+        for arn, st in ris:
+            if st == "creating":
+                w.spawn("dms-ri-create", dms._ri_create, w, store, arn)
+            elif st == "deleting":
+                w.spawn("dms-ri-delete", dms._ri_delete, w, store, arn)
+        for arn, st in tasks:
+            with w.lock:
+                t = d["tasks"][arn]
+                if st in ("creating", "modifying"):
+                    t["Status"] = "stopped" if t["_runs"] else "ready"
+                elif st == "stopping":
+                    t["Status"], t["StopReason"] = "stopped", "Stop Reason NORMAL"
+            if st == "deleting":
+                w.spawn("dms-task-delete", dms._task_delete, w, store, arn)
+            elif st in ("starting", "running"):
+                with w.lock:
+                    t["Status"] = "starting"
+                r = Runner(w, store, arn, "resume-processing" if t.get("_checkpoint") or t.get("_loaded")
+                           else "start-replication", recovered=True)
+                register(w, r)
+                w.spawn("dms-task-resume", r.run, on_error=r.crashed)
