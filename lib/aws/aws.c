@@ -28,6 +28,7 @@ static const struct {
     [AWS_SVC_KMS] = {"kms", "KMS", "TrentService"},
     [AWS_SVC_STS] = {"sts", "STS", NULL},
     [AWS_SVC_SECRETS] = {"secretsmanager", "SECRETS_MANAGER", "secretsmanager"},
+    [AWS_SVC_DMS] = {"dms", "DATABASE_MIGRATION_SERVICE", "AmazonDMSv20160101"},
 };
 
 struct aws_client {

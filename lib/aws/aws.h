@@ -1,8 +1,8 @@
 /* aws — the AWS client object: region, endpoints, retry policy,
  * rate-limiter hooks, and the two wire protocols (Query/XML for RDS and STS,
- * JSON 1.1 for KMS and Secrets Manager) on one keep-alive curl handle,
+ * JSON 1.1 for KMS, Secrets Manager and DMS) on one keep-alive curl handle,
  * signing with the credentials provider it is given. Typed calls live in
- * rds.h, kms.h, sts.h and secrets.h. The client knows nothing of STS: the
+ * rds.h, kms.h, sts.h, secrets.h and dms.h. The client knows nothing of STS: the
  * provider's role and web-identity sources reach STS through the ops
  * aws_session (session.h) wires in, which is where every binary gets its
  * clients.
@@ -25,7 +25,14 @@
 #include "awsretry.h"
 #include "awsxml.h"
 
-typedef enum { AWS_SVC_RDS = 0, AWS_SVC_KMS, AWS_SVC_STS, AWS_SVC_SECRETS, AWS_SVC_COUNT } aws_service;
+typedef enum {
+    AWS_SVC_RDS = 0,
+    AWS_SVC_KMS,
+    AWS_SVC_STS,
+    AWS_SVC_SECRETS,
+    AWS_SVC_DMS,
+    AWS_SVC_COUNT
+} aws_service;
 
 /* Rate-limiter / metrics hooks (the orchestration's shared Redis bucket).
  * acquire: before every HTTP attempt; return false to fail the call
@@ -44,7 +51,7 @@ typedef struct aws_hooks {
 typedef struct aws_client_opts {
     const char *region;              /* default AWS_REGION, AWS_DEFAULT_REGION, profile region */
     const char *endpoint_url;        /* all services; default AWS_ENDPOINT_URL */
-    const char *endpoints[AWS_SVC_COUNT]; /* per service; default AWS_ENDPOINT_URL_RDS/_KMS/_STS/_SECRETS_MANAGER */
+    const char *endpoints[AWS_SVC_COUNT]; /* per service; default AWS_ENDPOINT_URL_RDS/_KMS/_STS/_SECRETS_MANAGER/_DATABASE_MIGRATION_SERVICE */
     const char *config_endpoint_url; /* the profile's endpoint_url: under AWS_ENDPOINT_URL (session.c sets it) */
     const char *config_endpoints[AWS_SVC_COUNT]; /* its [services] section's, per service: between the two */
     const char *ca_bundle;           /* CA file for HTTPS; default AWS_CA_BUNDLE (session.c: else the profile's) */
@@ -68,7 +75,8 @@ const char *aws_client_region(const aws_client *c);
 const char *aws_client_endpoint(const aws_client *c, aws_service svc);
 const char *aws_service_name(aws_service svc);
 /* The service's key in the config file's [services NAME] section (and, upper
- * case, its AWS_ENDPOINT_URL_<KEY>): "rds", "kms", "sts", "secrets_manager". */
+ * case, its AWS_ENDPOINT_URL_<KEY>): "rds", "kms", "sts", "secrets_manager",
+ * "database_migration_service". */
 bool aws_service_config_key(aws_service svc, char *dst, size_t cap);
 /* Current retry-quota tokens (for tests and metrics). */
 int aws_client_retry_tokens(const aws_client *c);

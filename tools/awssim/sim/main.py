@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from . import models, mysql, rds_recovery, rdsext
+from . import dms_cdc, models, mysql, rds_recovery, rdsext
 from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
@@ -74,7 +74,7 @@ def main(argv):
         except (OSError, ValueError, KeyError, TypeError) as e:
             print(f"awssim: cannot read --credentials {cfg.credentials}: {e}", file=sys.stderr)
             return 2
-    for s in ("rds", "sts", "kms", "secretsmanager"):
+    for s in ("rds", "sts", "kms", "secretsmanager", "dms"):
         models.load(s)
     if not cfg.metadata_only:
         pgm = PgManager(cfg.home, cfg.pg_bin, cfg.pg_template, cfg.pg_fsync, cfg.pg_superuser)
@@ -137,6 +137,7 @@ def main(argv):
     for t in threads:
         t.start()
     rds_recovery.recover(world)
+    dms_cdc.recover(world)
     world.mark_dirty()
 
     stop = threading.Event()

@@ -1,7 +1,7 @@
 """The AWS endpoint: one HTTP server for every service.
 
 Dispatch: the SigV4 credential scope's service (rds, sts, kms,
-secretsmanager) and, for JSON services, X-Amz-Target; GET
+secretsmanager, dms) and, for JSON services, X-Amz-Target; GET
 /federation/credentials is the SSO portal's GetRoleCredentials and POST
 /token SSO OIDC's CreateToken (sso.py; a bearer token or a client secret,
 not SigV4). Every request is
@@ -17,7 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sso, sts
+from . import dms, jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sso, sts
 from .errors import AwsError
 
 log = logging.getLogger("awssim.http")
@@ -29,6 +29,7 @@ SERVICES = {
     "sts": ("query", sts.ACTIONS, None),
     "kms": ("json", kms.ACTIONS, "TrentService"),
     "secretsmanager": ("json", secrets.ACTIONS, "secretsmanager"),
+    "dms": ("json", dms.ACTIONS, "AmazonDMSv20160101"),
 }
 GENERIC_STATUS = {"MissingParameter": 400, "InvalidParameterValue": 400, "InvalidParameterCombination": 400,
                   "InvalidAction": 400, "Throttling": 400, "ThrottlingException": 400,

@@ -1,0 +1,55 @@
+/* dmscdc_common — what dms-cdc's steps share (common.c): DMS resource names,
+ * the campaign's replication instance (made or found, awaited, deleted when
+ * no task is left on it), the per-database endpoints and tasks, the task's
+ * table mappings and settings, and the teardown of every DMS resource of
+ * one instance. Database sessions, names and connections are pg-logical's
+ * (pglogical_common.h): dms-cdc's slot is the slot pg-logical's names give
+ * (fc_<tag>_<dbhash>), made with plugin test_decoding.
+ *
+ * Facts: dms_instance_id, dms_instance_arn, dms_src_arn.<k>, dms_tgt_arn.<k>,
+ * dms_task_arn.<k> (k = 1.. in the order of fact dbs), dms_task_started,
+ * dms_status, lag_bytes, apply_exceptions, dms_torn_down. */
+#ifndef FC_STRATEGY_DMSCDC_COMMON_H
+#define FC_STRATEGY_DMSCDC_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dms.h"
+#include "pglogical_common.h"
+#include "step.h"
+
+#define DMS_NAME_MAX 64
+
+/* The campaign's replication instance: "fc-<campaign>-dms" made a valid DMS
+ * identifier (letters, digits, hyphens; a letter first; no "--", no hyphen
+ * last; at most 63): other characters become hyphens, a long campaign is
+ * cut and an 8-hex hash of the campaign keeps it unique. Pure. */
+bool dms_instance_name(const char *campaign, char *out, size_t cap);
+/* The table mappings of a task: every table of every schema but
+ * fleetcrypt's own (`exclude_schema`). Caller frees. Pure. */
+char *dms_table_mappings(const char *exclude_schema);
+/* Task settings: CDC only into the restored target (DO_NOTHING: it is never
+ * emptied or created), full LOB mode, control tables in `control_schema`,
+ * apply errors logged to awsdms_apply_exceptions. Caller frees. Pure. */
+char *dms_task_settings(const char *control_schema);
+/* Per-database names: "fc-<campaign>-<instance>-<sfx><k>" (awsstep_name). */
+void dms_res_name(step_ctx *ctx, const char *sfx, int k, char *out, size_t cap);
+
+/* Make (or find) the campaign's replication instance and wait until it is
+ * available: STEP_OK with facts dms_instance_id/arn, STEP_WAIT while it is
+ * being created (or still being deleted by the campaign's last cleanup),
+ * FAIL/RETRY on AWS errors. Idempotent; every step that uses it calls it. */
+step_rc dms_ensure_instance(step_ctx *ctx, step_result *res);
+/* Delete the replication instance when no task is left on it (the
+ * campaign's last instance); a task of another instance keeps it. */
+step_rc dms_release_instance(step_ctx *ctx, step_result *res);
+/* Stop and delete this instance's tasks, then its endpoints (each awaited
+ * gone); facts dms_torn_down. Idempotent (not found = done). */
+step_rc dms_teardown(step_ctx *ctx, step_result *res);
+/* The task of database k (1-based): describe by name; *found false when none. */
+step_rc dms_task_of(step_ctx *ctx, step_result *res, int k, dms_task *t, bool *found);
+/* A failed DMS call → step_rc (awsstep_fail) with "what" in the reason. */
+step_rc dms_fail(step_result *res, const aws_error *e, const char *what);
+
+#endif
