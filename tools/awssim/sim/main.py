@@ -9,12 +9,14 @@ import sys
 import threading
 import time
 
-from . import dns_server, models, mysql, rds_recovery, rdsext
+from . import models, mysql, rds_recovery, rdsext
 from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
 from .tls import RdsCa, TlsError
 from .world import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, World
+
+from . import dns_server  # the DNS server (Route 53 zones, RDS names)
 
 log = logging.getLogger("awssim")
 

@@ -17,8 +17,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import jsoncodec, kms, models, querycodec, rds, route53, route53_codec, secrets, sigv4, sso, sts
+from . import jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sso, sts
 from .errors import AwsError
+
+from . import route53, route53_codec  # Route 53 (REST XML), registered in SERVICES below
 
 log = logging.getLogger("awssim.http")
 
@@ -29,7 +31,6 @@ SERVICES = {
     "sts": ("query", sts.ACTIONS, None),
     "kms": ("json", kms.ACTIONS, "TrentService"),
     "secretsmanager": ("json", secrets.ACTIONS, "secretsmanager"),
-    "route53": ("rest-xml", route53.ACTIONS, None),
 }
 GENERIC_STATUS = {"MissingParameter": 400, "InvalidParameterValue": 400, "InvalidParameterCombination": 400,
                   "InvalidAction": 400, "Throttling": 400, "ThrottlingException": 400,
@@ -38,6 +39,8 @@ GENERIC_STATUS = {"MissingParameter": 400, "InvalidParameterValue": 400, "Invali
                   "InternalFailure": 500, "ServiceUnavailable": 503, "ValidationException": 400,
                   "UnknownOperationException": 400, "SerializationException": 400, "AccessDenied": 403,
                   "RequestEntityTooLarge": 413, "MissingAction": 400}
+SERVICES["route53"] = ("rest-xml", route53.ACTIONS, None)   # by method and path under route53_codec.PREFIX
+
 RESOURCE_PARAMS = ("DBInstanceIdentifier", "DBSnapshotIdentifier", "TargetDBSnapshotIdentifier",
                    "DBClusterIdentifier", "DBClusterSnapshotIdentifier", "TargetDBClusterSnapshotIdentifier",
                    "SourceDBClusterSnapshotIdentifier", "DBClusterParameterGroupName",
