@@ -1,5 +1,6 @@
 """Admin HTTP API (JSON): time scale, faults, quotas, call log, conflicts,
 internal views of instances. See docs/emulator.md for the routes."""
+import ipaddress
 import json
 import logging
 import os
@@ -7,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import rds_common, rds_instances, rds_servers, sso
+from . import rds_common, rds_instances, rds_servers, route53, sso
 
 log = logging.getLogger("awssim.admin")
 
@@ -82,13 +83,18 @@ class _Admin(BaseHTTPRequestHandler):
                     w.clock.set_scale(float(body["time_scale"]))
                 if "durations" in body:
                     rds_common.set_durations(body["durations"])
+                if "route53" in body:
+                    route53.configure(body["route53"])
                 w.faults.apply(body)
                 w.mark_dirty()
             elif method != "GET":
                 return 405, {"error": "method not allowed"}
             return 200, dict(time_scale=w.clock.scale, metadata_only=w.cfg.metadata_only,
                              aws_clock_s=round(w.clock.aws_now(), 1), durations=rds_common.durations(),
+                             route53=route53.configure({}),
                              **w.faults.config())
+        if parts[:1] == ["dns"]:
+            return self._dns(method, parts, body)
         if route == "/sso/tokens" and method == "POST":
             return 200, sso.register(w, body)
         if route == "/advance" and method == "POST":
@@ -162,6 +168,22 @@ class _Admin(BaseHTTPRequestHandler):
                                     "connections": len(ep.conns) if ep else 0})
             return 200, {"endpoints": out}
         return 404, {"error": f"no route {method} {route}"}
+
+    def _dns(self, method, parts, body):
+        """GET /dns: the DNS server's address, zones and RDS names; POST
+        /dns/names {"name", "address"} or {"names": {name: address}};
+        DELETE /dns/names/NAME."""
+        dns = self.world.dns
+        if parts == ["dns"] and method == "GET":
+            return 200, dns.view()
+        if parts == ["dns", "names"] and method == "POST":
+            names = body.get("names") or {body["name"]: body["address"]}
+            for name, addr in names.items():
+                dns.set_name(name, str(ipaddress.IPv4Address(addr)))
+            return 200, dns.view()
+        if len(parts) == 3 and parts[1] == "names" and method == "DELETE":
+            return (200, {"ok": True}) if dns.drop_name(parts[2]) else (404, {"error": "no such name"})
+        return 404, {"error": f"no route {method} /{'/'.join(parts)}"}
 
     def _instances(self):
         w = self.world

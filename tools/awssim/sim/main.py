@@ -16,6 +16,8 @@ from .server import make_server
 from .tls import RdsCa, TlsError
 from .world import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, World
 
+from . import dns_server  # the DNS server (Route 53 zones, RDS names)
+
 log = logging.getLogger("awssim")
 
 
@@ -25,6 +27,7 @@ def parse_args(argv):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--admin-port", type=int, default=0)
+    ap.add_argument("--dns-port", type=int, default=0, help="DNS server port, UDP and TCP (0: the last one, or free)")
     ap.add_argument("--ready-file")
     ap.add_argument("--time-scale", type=float, default=None)
     ap.add_argument("--metadata-only", action="store_true")
@@ -127,6 +130,7 @@ def main(argv):
     try:
         api = make_server(world, cfg.host, cfg.port)
         admin = make_admin(world, cfg.host, cfg.admin_port)
+        world.dns = dns_server.start(world, cfg.host, cfg.dns_port, cfg.home)
     except OSError as e:
         print(f"awssim: cannot listen: {e}", file=sys.stderr)
         return 2
@@ -153,7 +157,7 @@ def main(argv):
              "pid": os.getpid(), "region": cfg.region, "account_id": cfg.account_id,
              "access_key_id": DEFAULT_ACCESS_KEY, "secret_access_key": DEFAULT_SECRET_KEY,
              "home": cfg.home, "metadata_only": cfg.metadata_only, "models": models.describe_models(),
-             "rds_ca_bundle": ca.bundle}
+             "rds_ca_bundle": ca.bundle, "dns": world.dns.addr}
     if cfg.ready_file:
         write_ready(cfg.ready_file, ready)
     log.info("listening: %s admin %s", ready["endpoint"], ready["admin"])
@@ -171,6 +175,7 @@ def main(argv):
 def shutdown(world, api, admin):
     api.shutdown()
     admin.shutdown()
+    world.dns.stop()
     world.clock.stop_event.set()
     deadline = time.monotonic() + 60
     for t in list(world.ops):

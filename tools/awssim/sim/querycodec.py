@@ -228,3 +228,11 @@ def encode_error(ns, code, message, request_id, sender=True):
             f"<Type>{'Sender' if sender else 'Receiver'}</Type><Code>{escape(code)}</Code>"
             f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId>"
             f"</ErrorResponse>\n").encode("utf-8")
+
+
+def encode_value(shape, value):
+    """The XML of one value by its shape (the members of a structure, without
+    an element of its own): what the rest-xml codec (route53_codec) shares."""
+    out = []
+    _enc(shape, value, out)
+    return "".join(out)

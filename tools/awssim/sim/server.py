@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 from . import dms, jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sso, sts
 from .errors import AwsError
 
+from . import route53, route53_codec  # Route 53 (REST XML), registered in SERVICES below
+
 log = logging.getLogger("awssim.http")
 
 MAX_BODY = 1 << 20
@@ -38,6 +40,8 @@ GENERIC_STATUS = {"MissingParameter": 400, "InvalidParameterValue": 400, "Invali
                   "InternalFailure": 500, "ServiceUnavailable": 503, "ValidationException": 400,
                   "UnknownOperationException": 400, "SerializationException": 400, "AccessDenied": 403,
                   "RequestEntityTooLarge": 413, "MissingAction": 400}
+SERVICES["route53"] = ("rest-xml", route53.ACTIONS, None)   # by method and path under route53_codec.PREFIX
+
 RESOURCE_PARAMS = ("DBInstanceIdentifier", "DBSnapshotIdentifier", "TargetDBSnapshotIdentifier",
                    "DBClusterIdentifier", "DBClusterSnapshotIdentifier", "TargetDBClusterSnapshotIdentifier",
                    "SourceDBClusterSnapshotIdentifier", "DBClusterParameterGroupName",
@@ -85,8 +89,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     # ------------------------------------------------------------------
-    def _send(self, status, body, ctype, request_id):
+    def _send(self, status, body, ctype, request_id, headers=None):
         self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", request_id)
@@ -103,6 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
         if proto == "json":
             body = jsoncodec.encode_error(code, message)
             self._send(status, body, "application/x-amz-json-1.1", request_id)
+        elif proto == "rest-xml":
+            self._send(status, route53_codec.encode_error(code, message, request_id, sender and status < 500),
+                       "text/xml", request_id)
         else:
             ns = models.load(service).metadata.get("xmlNamespace", "") if service in SERVICES else ""
             if service == "sts":
@@ -172,7 +181,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if (url.path == sso.PATH and self.command == "GET") or (url.path == sso.TOKEN_PATH and self.command == "POST"):
             return self._sso(w, rid, entry, url)
-        if url.path not in ("/", ""):
+        rest = url.path.startswith(route53_codec.PREFIX)   # Route 53's REST XML
+        if rest:
+            entry["_proto"] = "rest-xml"
+        elif url.path not in ("/", ""):
             body = json.dumps({"message": f"Not Found: {url.path}"}).encode()
             self._send(404, body, "application/json", rid)
             entry["error"] = "NotFound"
@@ -191,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target")
         ctype = (self.headers.get("Content-Type") or "").lower()
         form = {}
-        if target is None:
+        if target is None and not rest:
             try:
                 pairs = parse_qsl(url.query, keep_blank_values=True)
                 if body and "json" not in ctype:
@@ -199,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             except UnicodeDecodeError:
                 raise AwsError("InvalidParameterValue", "Request body is not valid UTF-8") from None
             form = dict(pairs)
-        else:
+        elif target is not None:
             entry["_proto"] = "json"
 
         # ---- authentication
@@ -216,6 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
         if service not in SERVICES:
             raise AwsError("InvalidAction", f"awssim does not emulate the service '{service}'", status=400)
         proto, actions, prefix = SERVICES[service]
+        if rest != (proto == "rest-xml"):
+            raise AwsError("InvalidAction", f"awssim does not emulate {self.command} {url.path} for '{service}'")
         entry["service"] = service
         entry["_proto"] = proto
         model = models.load(service)
@@ -254,6 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
             if pfx != prefix or action not in actions:
                 entry["action"] = action
                 raise AwsError("UnknownOperationException", f"Unknown operation {target}")
+        elif proto == "rest-xml":
+            action, uri = route53_codec.match(self.command, url.path)
+            if action is None or action not in actions:
+                entry["action"] = action
+                raise AwsError("InvalidAction", f"awssim does not emulate {action or self.command + ' ' + url.path}")
         else:
             action = form.get("Action")
             if not action:
@@ -282,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
         # ---- decode, validate, handle, encode
         if proto == "json":
             params = jsoncodec.decode(op.input_shape, body)
+        elif proto == "rest-xml":
+            params = route53_codec.decode(op, uri, url.query, body)
         else:
             params = querycodec.decode(op.input_shape, {k: v for k, v in form.items() if k not in ("Action", "Version")})
         for k, v in params.items():
@@ -294,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if proto == "json":
                         raise AwsError("ValidationException", f"1 validation error detected: Value null at "
                                        f"'{req[0].lower() + req[1:]}' failed to satisfy constraint: Member must not be null")
+                    if proto == "rest-xml":
+                        raise AwsError("InvalidInput", f"The request must contain the parameter {req}")
                     raise AwsError("MissingParameter", f"The request must contain the parameter {req}")
         store = w.store(account, region)
         if service == "kms":
@@ -307,6 +330,10 @@ class _Handler(BaseHTTPRequestHandler):
         w.mark_dirty()
         if proto == "json":
             self._send(200, jsoncodec.encode_response(op, result), "application/x-amz-json-1.1", rid)
+        elif proto == "rest-xml":
+            status, headers, out = route53_codec.encode_response(op, result)
+            self._send(status, out, "text/xml", rid, headers)
+            return status
         else:
             self._send(200, querycodec.encode_response(op, result, rid), "text/xml", rid)
         return 200
