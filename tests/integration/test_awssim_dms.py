@@ -369,8 +369,8 @@ def test_running_task_survives_emulator_restart(dms_env):
     _wait_task(sim, arn, "running")
     _q(sport, "INSERT INTO rs VALUES (1)")
     wait_until(lambda: _q(tport, "SELECT count(*) FROM rs") == "1", 60, 0.2, "row before restart")
-    slot = _q(sport, "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'awsdms%'")
-    assert slot == "awsdms_" + arn.rsplit(":", 1)[1].lower()
+    slot = "awsdms_" + arn.rsplit(":", 1)[1].lower()       # DMS's own slot, made at the first start
+    assert _q(sport, f"SELECT plugin FROM pg_replication_slots WHERE slot_name = '{slot}'") == "test_decoding"
     sim.restart()
     sim.wait_instance("dms-src")
     sim.wait_instance("dms-tgt")
@@ -395,18 +395,57 @@ def test_time_scaled_status_transitions(awssim_module):
         ri = sim.cli("dms", "create-replication-instance", "--replication-instance-identifier", "scaled-ri",
                      "--replication-instance-class", "dms.t3.micro")["ReplicationInstance"]
         assert ri["ReplicationInstanceStatus"] == "creating"
-        assert sim.cli("dms", "describe-replication-instances", "--filters",
-                       "Name=replication-instance-id,Values=scaled-ri")["ReplicationInstances"][0][
+        assert sim.client("dms").describe_replication_instances(Filters=[
+            {"Name": "replication-instance-id", "Values": ["scaled-ri"]}])["ReplicationInstances"][0][
             "ReplicationInstanceStatus"] == "creating"
         wait_until(lambda: sim.cli("dms", "describe-replication-instances", "--filters",
                                    "Name=replication-instance-id,Values=scaled-ri")["ReplicationInstances"][0]
                    ["ReplicationInstanceStatus"] == "available", 120, 0.2, "scaled instance available")
-        sim.cli("dms", "delete-replication-instance", "--replication-instance-arn", ri["ReplicationInstanceArn"])
-        got = sim.cli("dms", "describe-replication-instances", "--filters",
-                      "Name=replication-instance-id,Values=scaled-ri")["ReplicationInstances"][0]
+        got = sim.cli("dms", "delete-replication-instance", "--replication-instance-arn",
+                      ri["ReplicationInstanceArn"])["ReplicationInstance"]
         assert got["ReplicationInstanceStatus"] == "deleting"
         wait_until(lambda: sim.cli_raw("dms", "describe-replication-instances", "--filters",
                                        "Name=replication-instance-id,Values=scaled-ri")[0] != 0,
                    120, 0.2, "scaled instance deleted")
     finally:
         sim.admin("POST", "/config", {"time_scale": old})
+
+
+def test_capacity_and_rate_limit(dms_env):
+    sim, sport, tport, ri_arn = dms_env
+    dms = sim.client("dms")
+    se = _endpoint(sim, "cap-src", "source", sport)
+    te = _endpoint(sim, "cap-tgt", "target", tport)
+    mapping = MAPPING_ALL.replace('"table-name": "%"', '"table-name": "nothing_here"')
+    arns = []
+    for i in (1, 2):
+        t = dms.create_replication_task(ReplicationTaskIdentifier=f"cap-{i}", SourceEndpointArn=se["EndpointArn"],
+                                        TargetEndpointArn=te["EndpointArn"], ReplicationInstanceArn=ri_arn,
+                                        MigrationType="cdc", TableMappings=mapping)["ReplicationTask"]
+        arns.append(t["ReplicationTaskArn"])
+        _wait_task(sim, t["ReplicationTaskArn"], "ready")
+    sim.admin("POST", "/config", {"quotas": {"DmsRunningTasksPerInstance": 1}})
+    try:
+        dms.start_replication_task(ReplicationTaskArn=arns[0], StartReplicationTaskType="start-replication")
+        _wait_task(sim, arns[0], "running")
+        dms.start_replication_task(ReplicationTaskArn=arns[1], StartReplicationTaskType="start-replication")
+        t = _wait_task(sim, arns[1], "failed")
+        assert t["StopReason"] == "Stop Reason FATAL_ERROR" and "capacity" in t["LastFailureMessage"]
+    finally:
+        sim.admin("POST", "/config", {"quotas": {"DmsRunningTasksPerInstance": 0}})
+    dms.stop_replication_task(ReplicationTaskArn=arns[0])
+    _wait_task(sim, arns[0], "stopped")
+
+    # DMS's API goes through the emulator's token bucket, one per service
+    sim.admin("POST", "/config", {"rate": {"rate": 0.5, "burst": 2}})
+    try:
+        codes = []
+        for _ in range(4):
+            try:
+                dms.describe_replication_tasks()
+                codes.append("ok")
+            except dms.exceptions.ClientError as e:
+                codes.append(e.response["Error"]["Code"])
+        assert "ThrottlingException" in codes and codes[0] == "ok", codes
+    finally:
+        sim.admin("POST", "/config", {"rate": {"rate": 12, "burst": 300}})

@@ -110,7 +110,7 @@ def _describe(p, recs, fields, key, view, what):
     flt = _filters(p, fields)
     got = [view(r) for r in recs if _match(r, flt, fields)]
     if not got and flt:
-        raise _not_found(f"No {what} found matching provided filters")
+        raise AwsError("ResourceNotFoundFault", f"No {what} found matching provided filters", status=400)
     return _page(p, got, key)
 
 
@@ -528,7 +528,7 @@ def DescribeReplicationTasks(ctx, p):
         got = [_task_view(t, not p.get("WithoutSettings")) for t in recs if _match(t, flt, TASK_FIELDS)
                and (eps is None or t["SourceEndpointArn"] in eps or t["TargetEndpointArn"] in eps)]
         if not got and (flt or eps):
-            raise _not_found("No Tasks found matching provided filters")
+            raise AwsError("ResourceNotFoundFault", "No Tasks found matching provided filters", status=400)
         return _page(p, got, "ReplicationTasks")
 
 
