@@ -183,6 +183,14 @@ def test_api_shapes_and_errors(dms_env):
     sim.cli("dms", "add-tags-to-resource", "--resource-arn", t["ReplicationTaskArn"], "--tags", "Key=team,Value=db")
     tags = sim.cli("dms", "list-tags-for-resource", "--resource-arn", t["ReplicationTaskArn"])["TagList"]
     assert [(x["Key"], x["Value"]) for x in tags] == [("team", "db")]
+    sim.cli("dms", "remove-tags-from-resource", "--resource-arn", t["ReplicationTaskArn"], "--tag-keys", "team")
+    assert sim.cli("dms", "list-tags-for-resource", "--resource-arn", t["ReplicationTaskArn"])["TagList"] == []
+    # the right password through modify-endpoint: the next test succeeds
+    sim.cli("dms", "modify-endpoint", "--endpoint-arn", bad["EndpointArn"], "--password", PW)
+    sim.cli("dms", "test-connection", "--replication-instance-arn", ri_arn, "--endpoint-arn", bad["EndpointArn"])
+    wait_until(lambda: sim.cli("dms", "describe-connections", "--filters",
+                               f"Name=endpoint-arn,Values={bad['EndpointArn']}")["Connections"][0]["Status"]
+               == "successful", 30, 0.2, "connection successful after modify-endpoint")
     m = sim.cli("dms", "modify-replication-task", "--replication-task-arn", t["ReplicationTaskArn"],
                 "--migration-type", "full-load")["ReplicationTask"]
     assert m["MigrationType"] == "full-load"
@@ -344,7 +352,8 @@ def test_full_load_and_cdc_with_validation(dms_env):
             "--start-replication-task-type", "start-replication")
     t = _wait_task(sim, v["ReplicationTaskArn"], "stopped")
     assert t["StopReason"] == "Stop Reason FULL_LOAD_ONLY_FINISHED"
-    st = _stats(sim, v["ReplicationTaskArn"])
+    st = {x["TableName"]: x for x in sim.cli("dms", "describe-table-statistics", "--replication-task-arn",
+                                              v["ReplicationTaskArn"])["TableStatistics"]}
     assert st["fl"]["ValidationState"] == "Mismatched records" and st["fl"]["ValidationFailedRecords"] == 1
     assert st["fl2"]["ValidationState"] == "Validated"
     got = _q(tport, 'SELECT "TABLE_NAME", "KEY", "FAILURE_TYPE" FROM public.awsdms_validation_failures_v1')
