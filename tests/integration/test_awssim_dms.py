@@ -145,6 +145,8 @@ def test_api_shapes_and_errors(dms_env):
     assert src["PostgreSQLSettings"]["SlotName"] == "api_slot"
     listed = sim.cli("dms", "describe-endpoints", "--filters", "Name=endpoint-id,Values=api-src")["Endpoints"]
     assert len(listed) == 1 and "Password" not in json.dumps(listed) and PW not in json.dumps(listed)
+    assert [e["EndpointIdentifier"] for e in sim.cli("dms", "describe-endpoints", "--filters",
+                                                     "Name=endpoint-type,Values=SOURCE")["Endpoints"]] == ["api-src"]
     bad = sim.cli("dms", "create-endpoint", "--endpoint-identifier", "api-bad", "--endpoint-type", "target",
                   "--engine-name", "postgres", "--server-name", "127.0.0.1", "--port", str(tport),
                   "--database-name", "appdb", "--username", "app", "--password", "wrong-password")["Endpoint"]

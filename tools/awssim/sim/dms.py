@@ -87,7 +87,10 @@ def _filters(p, fields):
         name = f.get("Name")
         if name not in fields:
             raise _bad(f"Invalid filter name: {name}. Valid filters: {', '.join(sorted(fields))}")
-        out.setdefault(name, set()).update(f.get("Values") or [])
+        vals = f.get("Values") or []
+        if name == "endpoint-type":
+            vals = [v.lower() for v in vals]    # SOURCE or source
+        out.setdefault(name, set()).update(vals)
     return out
 
 
@@ -700,7 +703,9 @@ def DescribeTableStatistics(ctx, p):
         recs = [dict(s) for _k, s in sorted(t["_tables"].items())]
         flt = _filters(p, STAT_FIELDS)
         got = [s for s in recs if _match(s, flt, STAT_FIELDS)]
-        n = p.get("MaxRecords") or 10000
+        n = p.get("MaxRecords") or 100
+        if n < 10 or n > 500:
+            raise _bad("MaxRecords must be between 10 and 500")
         start = int(p.get("Marker") or 0)
         out = {"ReplicationTaskArn": t["ReplicationTaskArn"], "TableStatistics": got[start:start + n]}
         if start + n < len(got):
