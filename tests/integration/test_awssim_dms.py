@@ -145,6 +145,8 @@ def test_api_shapes_and_errors(dms_env):
     assert src["PostgreSQLSettings"]["SlotName"] == "api_slot"
     listed = sim.cli("dms", "describe-endpoints", "--filters", "Name=endpoint-id,Values=api-src")["Endpoints"]
     assert len(listed) == 1 and "Password" not in json.dumps(listed) and PW not in json.dumps(listed)
+    assert [e["EndpointIdentifier"] for e in sim.cli("dms", "describe-endpoints", "--filters",
+                                                     "Name=endpoint-type,Values=SOURCE")["Endpoints"]] == ["api-src"]
     bad = sim.cli("dms", "create-endpoint", "--endpoint-identifier", "api-bad", "--endpoint-type", "target",
                   "--engine-name", "postgres", "--server-name", "127.0.0.1", "--port", str(tport),
                   "--database-name", "appdb", "--username", "app", "--password", "wrong-password")["Endpoint"]
@@ -183,6 +185,14 @@ def test_api_shapes_and_errors(dms_env):
     sim.cli("dms", "add-tags-to-resource", "--resource-arn", t["ReplicationTaskArn"], "--tags", "Key=team,Value=db")
     tags = sim.cli("dms", "list-tags-for-resource", "--resource-arn", t["ReplicationTaskArn"])["TagList"]
     assert [(x["Key"], x["Value"]) for x in tags] == [("team", "db")]
+    sim.cli("dms", "remove-tags-from-resource", "--resource-arn", t["ReplicationTaskArn"], "--tag-keys", "team")
+    assert sim.cli("dms", "list-tags-for-resource", "--resource-arn", t["ReplicationTaskArn"])["TagList"] == []
+    # the right password through modify-endpoint: the next test succeeds
+    sim.cli("dms", "modify-endpoint", "--endpoint-arn", bad["EndpointArn"], "--password", PW)
+    sim.cli("dms", "test-connection", "--replication-instance-arn", ri_arn, "--endpoint-arn", bad["EndpointArn"])
+    wait_until(lambda: sim.cli("dms", "describe-connections", "--filters",
+                               f"Name=endpoint-arn,Values={bad['EndpointArn']}")["Connections"][0]["Status"]
+               == "successful", 30, 0.2, "connection successful after modify-endpoint")
     m = sim.cli("dms", "modify-replication-task", "--replication-task-arn", t["ReplicationTaskArn"],
                 "--migration-type", "full-load")["ReplicationTask"]
     assert m["MigrationType"] == "full-load"
@@ -344,7 +354,8 @@ def test_full_load_and_cdc_with_validation(dms_env):
             "--start-replication-task-type", "start-replication")
     t = _wait_task(sim, v["ReplicationTaskArn"], "stopped")
     assert t["StopReason"] == "Stop Reason FULL_LOAD_ONLY_FINISHED"
-    st = _stats(sim, v["ReplicationTaskArn"])
+    st = {x["TableName"]: x for x in sim.cli("dms", "describe-table-statistics", "--replication-task-arn",
+                                              v["ReplicationTaskArn"])["TableStatistics"]}
     assert st["fl"]["ValidationState"] == "Mismatched records" and st["fl"]["ValidationFailedRecords"] == 1
     assert st["fl2"]["ValidationState"] == "Validated"
     got = _q(tport, 'SELECT "TABLE_NAME", "KEY", "FAILURE_TYPE" FROM public.awsdms_validation_failures_v1')
@@ -369,8 +380,8 @@ def test_running_task_survives_emulator_restart(dms_env):
     _wait_task(sim, arn, "running")
     _q(sport, "INSERT INTO rs VALUES (1)")
     wait_until(lambda: _q(tport, "SELECT count(*) FROM rs") == "1", 60, 0.2, "row before restart")
-    slot = _q(sport, "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'awsdms%'")
-    assert slot == "awsdms_" + arn.rsplit(":", 1)[1].lower()
+    slot = "awsdms_" + arn.rsplit(":", 1)[1].lower()       # DMS's own slot, made at the first start
+    assert _q(sport, f"SELECT plugin FROM pg_replication_slots WHERE slot_name = '{slot}'") == "test_decoding"
     sim.restart()
     sim.wait_instance("dms-src")
     sim.wait_instance("dms-tgt")
@@ -395,18 +406,57 @@ def test_time_scaled_status_transitions(awssim_module):
         ri = sim.cli("dms", "create-replication-instance", "--replication-instance-identifier", "scaled-ri",
                      "--replication-instance-class", "dms.t3.micro")["ReplicationInstance"]
         assert ri["ReplicationInstanceStatus"] == "creating"
-        assert sim.cli("dms", "describe-replication-instances", "--filters",
-                       "Name=replication-instance-id,Values=scaled-ri")["ReplicationInstances"][0][
+        assert sim.client("dms").describe_replication_instances(Filters=[
+            {"Name": "replication-instance-id", "Values": ["scaled-ri"]}])["ReplicationInstances"][0][
             "ReplicationInstanceStatus"] == "creating"
         wait_until(lambda: sim.cli("dms", "describe-replication-instances", "--filters",
                                    "Name=replication-instance-id,Values=scaled-ri")["ReplicationInstances"][0]
                    ["ReplicationInstanceStatus"] == "available", 120, 0.2, "scaled instance available")
-        sim.cli("dms", "delete-replication-instance", "--replication-instance-arn", ri["ReplicationInstanceArn"])
-        got = sim.cli("dms", "describe-replication-instances", "--filters",
-                      "Name=replication-instance-id,Values=scaled-ri")["ReplicationInstances"][0]
+        got = sim.cli("dms", "delete-replication-instance", "--replication-instance-arn",
+                      ri["ReplicationInstanceArn"])["ReplicationInstance"]
         assert got["ReplicationInstanceStatus"] == "deleting"
         wait_until(lambda: sim.cli_raw("dms", "describe-replication-instances", "--filters",
                                        "Name=replication-instance-id,Values=scaled-ri")[0] != 0,
                    120, 0.2, "scaled instance deleted")
     finally:
         sim.admin("POST", "/config", {"time_scale": old})
+
+
+def test_capacity_and_rate_limit(dms_env):
+    sim, sport, tport, ri_arn = dms_env
+    dms = sim.client("dms")
+    se = _endpoint(sim, "cap-src", "source", sport)
+    te = _endpoint(sim, "cap-tgt", "target", tport)
+    mapping = MAPPING_ALL.replace('"table-name": "%"', '"table-name": "nothing_here"')
+    arns = []
+    for i in (1, 2):
+        t = dms.create_replication_task(ReplicationTaskIdentifier=f"cap-{i}", SourceEndpointArn=se["EndpointArn"],
+                                        TargetEndpointArn=te["EndpointArn"], ReplicationInstanceArn=ri_arn,
+                                        MigrationType="cdc", TableMappings=mapping)["ReplicationTask"]
+        arns.append(t["ReplicationTaskArn"])
+        _wait_task(sim, t["ReplicationTaskArn"], "ready")
+    sim.admin("POST", "/config", {"quotas": {"DmsRunningTasksPerInstance": 1}})
+    try:
+        dms.start_replication_task(ReplicationTaskArn=arns[0], StartReplicationTaskType="start-replication")
+        _wait_task(sim, arns[0], "running")
+        dms.start_replication_task(ReplicationTaskArn=arns[1], StartReplicationTaskType="start-replication")
+        t = _wait_task(sim, arns[1], "failed")
+        assert t["StopReason"] == "Stop Reason FATAL_ERROR" and "capacity" in t["LastFailureMessage"]
+    finally:
+        sim.admin("POST", "/config", {"quotas": {"DmsRunningTasksPerInstance": 0}})
+    dms.stop_replication_task(ReplicationTaskArn=arns[0])
+    _wait_task(sim, arns[0], "stopped")
+
+    # DMS's API goes through the emulator's token bucket, one per service
+    sim.admin("POST", "/config", {"rate": {"rate": 0.5, "burst": 2}})
+    try:
+        codes = []
+        for _ in range(4):
+            try:
+                dms.describe_replication_tasks()
+                codes.append("ok")
+            except dms.exceptions.ClientError as e:
+                codes.append(e.response["Error"]["Code"])
+        assert "ThrottlingException" in codes and codes[0] == "ok", codes
+    finally:
+        sim.admin("POST", "/config", {"rate": {"rate": 12, "burst": 300}})

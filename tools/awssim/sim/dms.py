@@ -87,7 +87,10 @@ def _filters(p, fields):
         name = f.get("Name")
         if name not in fields:
             raise _bad(f"Invalid filter name: {name}. Valid filters: {', '.join(sorted(fields))}")
-        out.setdefault(name, set()).update(f.get("Values") or [])
+        vals = f.get("Values") or []
+        if name == "endpoint-type":
+            vals = [v.lower() for v in vals]    # SOURCE or source
+        out.setdefault(name, set()).update(vals)
     return out
 
 
@@ -110,7 +113,7 @@ def _describe(p, recs, fields, key, view, what):
     flt = _filters(p, fields)
     got = [view(r) for r in recs if _match(r, flt, fields)]
     if not got and flt:
-        raise _not_found(f"No {what} found matching provided filters")
+        raise AwsError("ResourceNotFoundFault", f"No {what} found matching provided filters", status=400)
     return _page(p, got, key)
 
 
@@ -528,7 +531,7 @@ def DescribeReplicationTasks(ctx, p):
         got = [_task_view(t, not p.get("WithoutSettings")) for t in recs if _match(t, flt, TASK_FIELDS)
                and (eps is None or t["SourceEndpointArn"] in eps or t["TargetEndpointArn"] in eps)]
         if not got and (flt or eps):
-            raise _not_found("No Tasks found matching provided filters")
+            raise AwsError("ResourceNotFoundFault", "No Tasks found matching provided filters", status=400)
         return _page(p, got, "ReplicationTasks")
 
 
@@ -700,7 +703,9 @@ def DescribeTableStatistics(ctx, p):
         recs = [dict(s) for _k, s in sorted(t["_tables"].items())]
         flt = _filters(p, STAT_FIELDS)
         got = [s for s in recs if _match(s, flt, STAT_FIELDS)]
-        n = p.get("MaxRecords") or 10000
+        n = p.get("MaxRecords") or 100
+        if n < 10 or n > 500:
+            raise _bad("MaxRecords must be between 10 and 500")
         start = int(p.get("Marker") or 0)
         out = {"ReplicationTaskArn": t["ReplicationTaskArn"], "TableStatistics": got[start:start + n]}
         if start + n < len(got):

@@ -364,7 +364,8 @@ class Runner:
             with self.w.lock:
                 for s, n in self.tables:
                     self._table(s, n)
-                self._task()["Status"] = "running"
+                if self._task()["Status"] == "starting":   # not when a stop came meanwhile
+                    self._task()["Status"] = "running"
                 st = self._task()["ReplicationTaskStats"]
                 st["TablesQueued"] = len(self.tables) if self.mt != "cdc" else 0
             self.w.mark_dirty()
