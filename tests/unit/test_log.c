@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *capture(void (*emit)(void))
+/* noinline: inlined, GCC's -Wdangling-pointer (optimized builds) takes the
+ * buffer open_memstream returns through &buf for a pointer to the local */
+__attribute__((noinline)) static char *capture(void (*emit)(void))
 {
     char *buf = NULL;
     size_t len = 0;
