@@ -40,6 +40,9 @@ from awsclient_util import driver_built  # noqa: F401,E402
 # depends on another file's. Refreshed from the full run of 2026-12-06
 # 14:12 (tests now marked slow left out).
 FILE_SECONDS = {
+    "test_dmscdc.py": 150,
+    "test_awssim_dms.py": 110,
+    "test_awssim_route53.py": 40,
     "test_pglogical_strategy_abort.py": 347,
     "test_demo.py": 200,
     "test_pglogical_strategy_flow.py": 184,
