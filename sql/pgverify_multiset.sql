@@ -3,4 +3,4 @@
 SELECT count(*)::text,
        coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text || ':' ||
        coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text
-  FROM (SELECT md5(t::text) AS h FROM (SELECT %R FROM %I.%I) t) s
+  FROM (SELECT md5((t.*)::text) AS h FROM (SELECT %R FROM %I.%I) t) s

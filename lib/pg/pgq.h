@@ -84,6 +84,13 @@ void pgq_set_answer_by(pgq *q, int64_t mono_ms);
 /* Run one statement with text parameters ($1..$n; NULL entries are SQL
  * NULL). Returns the result (caller PQclear()s) or NULL with q->err set. */
 PGresult *pgq_exec(pgq *q, const char *sql, int nparams, const char *const *params);
+/* pgq_exec in two halves, so that statements on several connections run at
+ * once: send one statement (false with q->err), then take its result
+ * exactly as pgq_exec returns it (q->answer_by applies). One statement in
+ * flight per connection; pass pgq_result the text that was sent (for
+ * messages). */
+bool pgq_send(pgq *q, const char *sql, int nparams, const char *const *params);
+PGresult *pgq_result(pgq *q, const char *sql);
 /* As pgq_exec for statements whose rows are not needed. */
 bool pgq_cmd(pgq *q, const char *sql, int nparams, const char *const *params);
 /* First column of the first row into out ("" and *isnull for NULL; false
@@ -120,6 +127,11 @@ bool pgq_tmpl_script(pgq *q, const char *name, int nargs, const char *const *arg
  * (pgq_exec). */
 PGresult *pgq_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args, int nparams,
                         const char *const *params);
+
+/* pgq_tmpl_exec's first half (pgq_send): the statement's text, which the
+ * caller passes to pgq_result and then frees; NULL with q->err. */
+char *pgq_tmpl_send(pgq *q, const char *name, int nargs, const char *const *args, int nparams,
+                    const char *const *params);
 
 /* Server version (e.g. 150004) */
 int pgq_server_version(pgq *q);

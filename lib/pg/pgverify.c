@@ -20,6 +20,7 @@
 typedef struct keyinfo {
     int ncols;
     char *keylist;  /* "k1","k2" quoted by libpq */
+    char *keydesc;  /* "k1" DESC, "k2" DESC */
     char *cols;     /* the columns compared: "*", or a quoted list (pgverify_columns) */
 } keyinfo;
 
@@ -27,6 +28,8 @@ static void keyinfo_free(keyinfo *k)
 {
     free(k->keylist);
     k->keylist = NULL;
+    free(k->keydesc);
+    k->keydesc = NULL;
     free(k->cols);
     k->cols = NULL;
 }
@@ -84,14 +87,17 @@ static bool load_key(pgq *q, const char *schema, const char *table, keyinfo *k, 
         table_err(err, errcap, "key", schema, table, q);
         return false;
     }
-    dbuf b;
+    dbuf b, d;
     dbuf_init(&b, 1u << 16);
+    dbuf_init(&d, 1u << 16);
     k->ncols = PQntuples(r);
     for (int i = 0; i < k->ncols; i++) {
         char *id = pgq_ident(q, PQgetvalue(r, i, 0));
-        if (!id || !dbuf_printf(&b, "%s%s", i ? ", " : "", id)) {
+        if (!id || !dbuf_printf(&b, "%s%s", i ? ", " : "", id) ||
+            !dbuf_printf(&d, "%s%s DESC", i ? ", " : "", id)) {
             if (id) PQfreemem(id);
             dbuf_free(&b);
+            dbuf_free(&d);
             PQclear(r);
             pgq_seterr(err, errcap, "key of %s.%s: cannot quote", schema, table);
             return false;
@@ -101,7 +107,9 @@ static bool load_key(pgq *q, const char *schema, const char *table, keyinfo *k, 
     PQclear(r);
     k->keylist = dbuf_take(&b);
     if (!k->keylist) k->keylist = strdup("");
-    if (!k->keylist) return false;
+    k->keydesc = dbuf_take(&d);
+    if (!k->keydesc) k->keydesc = strdup("");
+    if (!k->keylist || !k->keydesc) return false;
     return load_cols(q, schema, table, &k->cols, err, errcap);
 }
 
@@ -147,12 +155,50 @@ static bool past(int64_t deadline, const pgl_table_result *t, char *err, size_t 
     return true;
 }
 
+/* Send the source's next range (the first chunk_rows rows after lo, or from
+ * the start when !lo): count, digest and the last key in one statement
+ * (pgverify_chunk_next). The statement's text, for pgq_result, or NULL. */
+static char *send_src_chunk(pgq *src, const pgl_table_result *t, const keyinfo *k, char *const *lo,
+                            const char *limit)
+{
+    dbuf where;
+    dbuf_init(&where, 1u << 16);
+    if (lo ? !range_pred(&where, k, ">", 1) : !dbuf_appends(&where, "true")) {
+        dbuf_free(&where);
+        pgq_set_error(src, "out of memory");
+        return NULL;
+    }
+    const char *a[] = {k->cols, t->schema, t->name, where.data, k->keylist, limit, k->keylist, k->keylist,
+                       k->keydesc};
+    char *sql = pgq_tmpl_send(src, "pgverify_chunk_next", 9, a, lo ? k->ncols : 0, (const char *const *)lo);
+    dbuf_free(&where);
+    return sql;
+}
+
+/* Take (and drop) the answer to a statement still in flight, so the
+ * connection is usable again after an error elsewhere. */
+static void settle(pgq *q, char **sql)
+{
+    if (!*sql) return;
+    PQclear(pgq_result(q, *sql));
+    free(*sql);
+    *sql = NULL;
+}
+
+/* Keyed tables, range by range. The source reads each range and its upper
+ * key in one statement; the target digests the same range while the source
+ * already reads the next one (the two servers work at once: the comparison
+ * takes about as long as the slower side, not the sum of both). The ranges,
+ * their digests and the table's digests are the same as comparing one
+ * range at a time (pgl_chunk_bound, pgl_chunk_digest). */
 static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_rows, int64_t deadline,
                          char *err, size_t errcap)
 {
     keyinfo k;
     bool ok = false;
     char **lo = NULL, **hi = NULL;
+    char *s_sql = NULL, *d_sql = NULL;
+    PGresult *sr = NULL;
     EVP_MD_CTX *cs = EVP_MD_CTX_new(), *cd = EVP_MD_CTX_new();
     if (!load_key(src, t->schema, t->name, &k, err, errcap)) goto out_nokey;
     if (!cs || !cd || !EVP_DigestInit_ex(cs, EVP_md5(), NULL) || !EVP_DigestInit_ex(cd, EVP_md5(), NULL)) {
@@ -163,36 +209,30 @@ static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_
     hi = calloc((size_t)k.ncols, sizeof *hi);
     if (!lo || !hi) goto oom;
     bool have_lo = false;
-    char off[32];
-    snprintf(off, sizeof off, "%lld", (long long)(chunk_rows > 1 ? chunk_rows - 1 : 0));
+    char limit[32];
+    snprintf(limit, sizeof limit, "%lld", (long long)(chunk_rows > 1 ? chunk_rows : 1));
     t->match = true;
+    if (past(deadline, t, err, errcap)) goto out;
+    if (!(s_sql = send_src_chunk(src, t, &k, NULL, limit)) || !(sr = pgq_result(src, s_sql))) {
+        table_err(err, errcap, "digest", t->schema, t->name, src);
+        goto out;
+    }
+    free(s_sql);
+    s_sql = NULL;
     for (int guard = 0; guard < 100000000; guard++) {
-        if (past(deadline, t, err, errcap)) goto out;
-        /* the range's upper key, from the source */
-        dbuf where;
-        dbuf_init(&where, 1u << 16);
-        if (have_lo ? !range_pred(&where, &k, ">", 1) : !dbuf_appends(&where, "true")) {
-            dbuf_free(&where);
-            goto oom;
-        }
-        const char *ba[] = {k.keylist, t->schema, t->name, where.data, k.keylist, off};
-        PGresult *br = pgq_tmpl_exec(src, "pgverify_bound", 6, ba, have_lo ? k.ncols : 0,
-                                        (const char *const *)lo);
-        dbuf_free(&where);
-        if (!br) {
-            table_err(err, errcap, "chunk bound", t->schema, t->name, src);
-            goto out;
-        }
-        bool have_hi = PQntuples(br) > 0;
+        /* this range on the source: count, digest, and (a full range) its upper key */
+        char c1[32], c2[32], m1[33], m2[33];
+        fc_strlcpy(c1, PQgetvalue(sr, 0, 0), sizeof c1);
+        fc_strlcpy(m1, PQgetvalue(sr, 0, 1), sizeof m1);
+        bool have_hi = strtoll(c1, NULL, 10) >= chunk_rows && PQnfields(sr) >= 2 + k.ncols &&
+                       !PQgetisnull(sr, 0, 2);
         for (int i = 0; i < k.ncols; i++) {
             free(hi[i]);
-            hi[i] = have_hi ? strdup(PQgetvalue(br, 0, i)) : NULL;
-            if (have_hi && !hi[i]) {
-                PQclear(br);
-                goto oom;
-            }
+            hi[i] = have_hi ? strdup(PQgetvalue(sr, 0, 2 + i)) : NULL;
+            if (have_hi && !hi[i]) goto oom;
         }
-        PQclear(br);
+        PQclear(sr);
+        sr = NULL;
 
         /* the range predicate and its parameters: lo (exclusive), hi (inclusive) */
         dbuf pred;
@@ -214,13 +254,29 @@ static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_
             dbuf_free(&pred);
             goto oom;
         }
-        char c1[32], c2[32], m1[33], m2[33];
-        bool d1 = digest_chunk(src, t->schema, t->name, &k, pred.data, np, params, c1, m1, err, errcap);
-        bool d2 = d1 && digest_chunk(dst, t->schema, t->name, &k, pred.data, np, params, c2, m2, err,
-                                     errcap);
+        /* the target digests it while the source reads the next range */
+        const char *a[] = {k.keylist, k.cols, t->schema, t->name, pred.data};
+        d_sql = pgq_tmpl_send(dst, "pgverify_chunk", 5, a, np, params);
         free(params);
         dbuf_free(&pred);
-        if (!d1 || !d2) goto out;
+        if (!d_sql) {
+            table_err(err, errcap, "digest", t->schema, t->name, dst);
+            goto out;
+        }
+        if (have_hi && !past(deadline, t, err, errcap) && !(s_sql = send_src_chunk(src, t, &k, hi, limit))) {
+            table_err(err, errcap, "digest", t->schema, t->name, src);
+            goto out;
+        }
+        PGresult *dr = pgq_result(dst, d_sql);
+        free(d_sql);
+        d_sql = NULL;
+        if (!dr) {
+            table_err(err, errcap, "digest", t->schema, t->name, dst);
+            goto out;
+        }
+        fc_strlcpy(c2, PQgetvalue(dr, 0, 0), sizeof c2);
+        fc_strlcpy(m2, PQgetvalue(dr, 0, 1), sizeof m2);
+        PQclear(dr);
         t->chunks++;
         t->rows_src += strtoll(c1, NULL, 10);
         t->rows_dst += strtoll(c2, NULL, 10);
@@ -235,6 +291,14 @@ static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_
         EVP_DigestUpdate(cd, c2, strlen(c2));
         EVP_DigestUpdate(cd, m2, strlen(m2));
         if (!have_hi) break;
+        if (!s_sql) goto out; /* past the deadline (err set) */
+        sr = pgq_result(src, s_sql);
+        free(s_sql);
+        s_sql = NULL;
+        if (!sr) {
+            table_err(err, errcap, "digest", t->schema, t->name, src);
+            goto out;
+        }
         for (int i = 0; i < k.ncols; i++) {
             free(lo[i]);
             lo[i] = hi[i];
@@ -249,6 +313,9 @@ static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_
 oom:
     pgq_seterr(err, errcap, "out of memory verifying %s.%s", t->schema, t->name);
 out:
+    settle(dst, &d_sql);
+    settle(src, &s_sql);
+    PQclear(sr);
     for (int i = 0; lo && i < k.ncols; i++) free(lo[i]);
     for (int i = 0; hi && i < k.ncols; i++) free(hi[i]);
     free(lo);
