@@ -332,11 +332,9 @@ bool pgq_send(pgq *q, const char *sql, int nparams, const char *const *params)
     return false;
 }
 
-PGresult *pgq_result(pgq *q, const char *sql)
+PGresult *pgq_result_of(pgq *q, PGresult *r, const char *sql)
 {
-    bool late = false;
-    PGresult *r = q->conn ? collect(q, &late) : NULL;
-    return finish(q, sql, r, late);
+    return finish(q, sql, r, false);
 }
 
 bool pgq_cmd(pgq *q, const char *sql, int nparams, const char *const *params)
