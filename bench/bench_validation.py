@@ -12,7 +12,8 @@ the same rows.
 - **fleetcrypt**: `fc_pg_tool verify` (tests/tools/fc_pg_tool.c, the test
   driver of the data plane), which calls `pgverify_until()` exactly as the
   cutover and the verify step do (worker/strategies/pglogical/verify.c:
-  chunks of 10,000 keys; multiset digest for keyless tables);
+  ranges of 10,000 keys, each streamed by both sides at once as COPY text
+  in key order and hashed by the client; keyless tables as a multiset);
 - **baseline**: for each side one `psql` running `COPY <table> TO STDOUT` for
   every table in name order, piped to `sha256sum`, both sides at once
   (`cmp <(…) <(…)`, as a shell user would write it).
