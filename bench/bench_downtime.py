@@ -185,10 +185,10 @@ def plot(results, configs):
             f.write("\n\n")
     plots = []
     for n, (m, s) in enumerate(configs):
-        lw = "lw 2" if s == 0 else "dt 2"
-        plots.append(f"'downtime.dat' index {n} using 1:2 with linespoints {lw} lc {n + 1} "
-                     f"title '{m}, scale {s}: probe'")
-        plots.append(f"'' index {n} using 1:3 with points pt 6 lc {n + 1} title '{m}, scale {s}: recorded'")
+        plots.append(f"'downtime.dat' index {n} using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc {n + 1} "
+                     f"title '{m}, scale {s:g}: probe'")
+        plots.append(f"'' index {n} using 1:3 with points pt 4 ps 0.8 lc {n + 1} "
+                     f"title '{m}, scale {s:g}: recorded'")
     fa.gnuplot(f"""
 set terminal svg size 760,500 dynamic font 'sans,12'
 set output 'downtime.svg'
@@ -198,8 +198,9 @@ set ylabel 'longest gap between acknowledged writes (s, log scale)'
 set logscale y
 set key below
 set grid
-plot {', '.join(plots)}, 0.5 with lines lc rgb 'gray' dt 3 title 'goal rename 0.5 s', \\
-     0.25 with lines lc rgb 'black' dt 3 title 'goal proxy 0.25 s'
+set yrange [0.1:100]
+plot {', '.join(plots)}, 0.5 with lines lw 1 lc rgb 'gray' title 'goal rename 0.5 s', \\
+     0.25 with lines lw 1 lc rgb 'black' title 'goal proxy 0.25 s'
 """, fa.DOCS_BENCH)
 
 
