@@ -257,15 +257,15 @@ void pgq_set_answer_by(pgq *q, int64_t mono_ms)
     q->answer_by = mono_ms > 0 ? mono_ms : 0;
 }
 
-/* PQexecParams with q->answer_by: the same last result, or NULL with the
- * connection closed when the server has not answered in time. */
-static PGresult *exec_bounded(pgq *q, const char *sql, int nparams, const char *const *params, bool *late)
+/* The results of the statement sent last, with q->answer_by when set:
+ * the last result, or NULL with the connection closed when the server has
+ * not answered in time (*late). */
+static PGresult *collect(pgq *q, bool *late)
 {
     *late = false;
-    if (!q->conn || !PQsendQueryParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0)) return NULL;
     PGresult *last = NULL;
     for (;;) {
-        while (PQisBusy(q->conn)) {
+        while (q->answer_by > 0 && PQisBusy(q->conn)) {
             int64_t left = q->answer_by - fc_mono_ms();
             struct pollfd pf = {.fd = PQsocket(q->conn), .events = POLLIN};
             int n = left > 0 ? poll(&pf, 1, left > 1000 ? 1000 : (int)left) : 0;
@@ -290,13 +290,9 @@ static PGresult *exec_bounded(pgq *q, const char *sql, int nparams, const char *
     return last;
 }
 
-PGresult *pgq_exec(pgq *q, const char *sql, int nparams, const char *const *params)
+/* The outcome of collect() as pgq_exec returns it. */
+static PGresult *finish(pgq *q, const char *sql, PGresult *r, bool late)
 {
-    q->sqlstate[0] = 0;
-    q->err[0] = 0;
-    bool late = false;
-    PGresult *r = q->answer_by > 0 ? exec_bounded(q, sql, nparams, params, &late)
-                                   : PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (late) {
         size_t n = 0;
         while (sql[n] && sql[n] != '\n' && n < 80) n++;
@@ -310,6 +306,35 @@ PGresult *pgq_exec(pgq *q, const char *sql, int nparams, const char *const *para
     take_error(q, r, sql);
     PQclear(r);
     return NULL;
+}
+
+PGresult *pgq_exec(pgq *q, const char *sql, int nparams, const char *const *params)
+{
+    q->sqlstate[0] = 0;
+    q->err[0] = 0;
+    bool late = false;
+    PGresult *r = NULL;
+    if (q->answer_by > 0) {
+        if (q->conn && PQsendQueryParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+            r = collect(q, &late);
+    } else {
+        r = PQexecParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
+    return finish(q, sql, r, late);
+}
+
+bool pgq_send(pgq *q, const char *sql, int nparams, const char *const *params)
+{
+    q->sqlstate[0] = 0;
+    q->err[0] = 0;
+    if (q->conn && PQsendQueryParams(q->conn, sql, nparams, NULL, params, NULL, NULL, 0)) return true;
+    take_error(q, NULL, sql);
+    return false;
+}
+
+PGresult *pgq_result_of(pgq *q, PGresult *r, const char *sql)
+{
+    return finish(q, sql, r, false);
 }
 
 bool pgq_cmd(pgq *q, const char *sql, int nparams, const char *const *params)
@@ -441,6 +466,17 @@ bool pgq_tmpl_script(pgq *q, const char *name, int nargs, const char *const *arg
     fc_wipe(sql, strlen(sql));
     free(sql);
     return ok;
+}
+
+char *pgq_tmpl_send(pgq *q, const char *name, int nargs, const char *const *args, int nparams,
+                    const char *const *params)
+{
+    char *sql = pgq_format(q, pgq_sql(name), nargs, args);
+    if (sql && !pgq_send(q, sql, nparams, params)) {
+        free(sql);
+        return NULL;
+    }
+    return sql;
 }
 
 PGresult *pgq_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args, int nparams,

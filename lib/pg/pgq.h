@@ -84,6 +84,16 @@ void pgq_set_answer_by(pgq *q, int64_t mono_ms);
 /* Run one statement with text parameters ($1..$n; NULL entries are SQL
  * NULL). Returns the result (caller PQclear()s) or NULL with q->err set. */
 PGresult *pgq_exec(pgq *q, const char *sql, int nparams, const char *const *params);
+/* Send one statement without waiting for it (statements on several
+ * connections then run at once; COPY ... TO STDOUT read with
+ * PQgetCopyData); false with q->err. One statement in flight per
+ * connection. */
+bool pgq_send(pgq *q, const char *sql, int nparams, const char *const *params);
+/* A result the caller took itself (PQgetResult; NULL accepted), checked as
+ * pgq_exec checks its own: r when the statement succeeded, else NULL with
+ * q->err and q->sqlstate set and r cleared. sql: the statement, for the
+ * message. */
+PGresult *pgq_result_of(pgq *q, PGresult *r, const char *sql);
 /* As pgq_exec for statements whose rows are not needed. */
 bool pgq_cmd(pgq *q, const char *sql, int nparams, const char *const *params);
 /* First column of the first row into out ("" and *isnull for NULL; false
@@ -120,6 +130,11 @@ bool pgq_tmpl_script(pgq *q, const char *name, int nargs, const char *const *arg
  * (pgq_exec). */
 PGresult *pgq_tmpl_exec(pgq *q, const char *name, int nargs, const char *const *args, int nparams,
                         const char *const *params);
+
+/* sql/<name>.sql built as a template with args and sent with pgq_send: the
+ * statement's text (the caller frees it), or NULL with q->err. */
+char *pgq_tmpl_send(pgq *q, const char *name, int nargs, const char *const *args, int nparams,
+                    const char *const *params);
 
 /* Server version (e.g. 150004) */
 int pgq_server_version(pgq *q);

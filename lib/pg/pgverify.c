@@ -1,12 +1,17 @@
 /* pgverify — row counts and checksums between source and target.
  * Keyed tables are compared in key ranges of chunk_rows rows: the source
- * picks each range's upper key, then both sides digest exactly that range
- * (count + md5 over the md5 of every row's text, in key order). Ranges are
- * independent of each other, so they can be spread over workers. Tables
- * without a primary key are compared as multisets (count and two 64-bit
- * sums of row hashes), so duplicated or missing rows show. */
+ * picks each range's upper key, then both sides stream exactly that range
+ * in key order as COPY text, at once, and the client digests each stream
+ * (count + md5): the servers only format rows, as a dump would (digesting
+ * on the server — md5 per row, an ordered string_agg — cost them 3-4 times
+ * that, bench/bench_validation.py). Ranges are independent of each other,
+ * so they can be spread over workers. Tables without a primary key are
+ * compared as multisets (count and two 64-bit sums of row hashes), so
+ * duplicated or missing rows show. */
 #include "pgverify.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +152,224 @@ static bool past(int64_t deadline, const pgl_table_result *t, char *err, size_t 
     return true;
 }
 
+/* ---- the comparison's reads: both sides stream the same rows as COPY text
+ * at once and the client hashes them (the servers only format rows, as a
+ * dump would; the digest costs them nothing). */
+typedef struct stream {
+    pgq *q;
+    char *sql;          /* the statement sent (messages) */
+    bool multiset;      /* sum a hash of every row (any order), else digest the stream (key order) */
+    EVP_MD_CTX *md;     /* the stream's md5, or the per-row md5 of a multiset */
+    uint64_t s1, s2;    /* multiset: sums of the two halves of every row's md5 (mod 2^64) */
+    int64_t rows;
+    bool started, done;
+} stream;
+
+static bool stream_open(stream *st, pgq *q, bool multiset, const char *tmpl, int nargs, const char *const *args)
+{
+    memset(st, 0, sizeof *st);
+    st->q = q;
+    st->multiset = multiset;
+    st->md = EVP_MD_CTX_new();
+    if (!st->md || (!multiset && !EVP_DigestInit_ex(st->md, EVP_md5(), NULL))) {
+        pgq_set_error(q, "md5 unavailable");
+        return false;
+    }
+    st->sql = pgq_tmpl_send(q, tmpl, nargs, args, 0, NULL);
+    return st->sql != NULL;
+}
+
+static void stream_free(stream *st)
+{
+    /* a stream abandoned half way (the other side failed): the connection
+     * cannot run anything else until the copy is over, so close it (its
+     * owner reconnects, as after any broken connection) */
+    if (st->sql && !st->done && st->q->conn) {
+        PQfinish(st->q->conn);
+        st->q->conn = NULL;
+    }
+    free(st->sql);
+    EVP_MD_CTX_free(st->md);
+    memset(st, 0, sizeof *st);
+}
+
+static void stream_row(stream *st, const char *row, int n)
+{
+    st->rows++;
+    if (!st->multiset) {
+        EVP_DigestUpdate(st->md, row, (size_t)n);
+        return;
+    }
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dn = 0;
+    EVP_DigestInit_ex(st->md, EVP_md5(), NULL);
+    EVP_DigestUpdate(st->md, row, (size_t)n);
+    EVP_DigestFinal_ex(st->md, d, &dn);
+    uint64_t h1 = 0, h2 = 0;
+    for (int i = 0; i < 8; i++) {
+        h1 = h1 << 8 | d[i];
+        h2 = h2 << 8 | d[8 + i];
+    }
+    st->s1 += h1;
+    st->s2 += h2;
+}
+
+/* Take what has arrived; false with q->err on an error. */
+static bool stream_step(stream *st, bool *progress)
+{
+    PGconn *c = st->q->conn;
+    if (!st->started) {
+        if (PQisBusy(c)) return true;
+        PGresult *r = PQgetResult(c);
+        if (!r || PQresultStatus(r) != PGRES_COPY_OUT) {
+            PQclear(pgq_result_of(st->q, r, st->sql));
+            while ((r = PQgetResult(c))) PQclear(r);
+            st->done = true;
+            return false;
+        }
+        PQclear(r);
+        st->started = *progress = true;
+    }
+    for (;;) {
+        char *row = NULL;
+        int n = PQgetCopyData(c, &row, 1);
+        if (n > 0) {
+            stream_row(st, row, n);
+            PQfreemem(row);
+            *progress = true;
+            continue;
+        }
+        if (n == 0) return true;
+        /* -1: the copy is over (its status follows); -2: an error */
+        PGresult *r = PQgetResult(c);
+        PGresult *got = pgq_result_of(st->q, r, st->sql);
+        bool ok = got != NULL;
+        PQclear(got);
+        while ((r = PQgetResult(c))) PQclear(r);
+        st->done = *progress = true;
+        return ok;
+    }
+}
+
+/* Run both streams to the end at once. The connections' answer bound
+ * (pgq_set_answer_by) applies: past it both are closed, 57014. */
+static bool stream_both(stream *a, stream *b, char **failed_side)
+{
+    stream *ss[2] = {a, b};
+    *failed_side = NULL;
+    while (!a->done || !b->done) {
+        bool progress = false;
+        for (int i = 0; i < 2; i++) {
+            if (ss[i]->done) continue;
+            if (!PQconsumeInput(ss[i]->q->conn) || !stream_step(ss[i], &progress)) {
+                if (!ss[i]->q->err[0]) pgq_set_error(ss[i]->q, "%s", PQerrorMessage(ss[i]->q->conn));
+                *failed_side = i == 0 ? "source" : "target";
+                return false;
+            }
+        }
+        if (progress) continue;
+        struct pollfd pf[2];
+        int np = 0;
+        int64_t by = 0;
+        for (int i = 0; i < 2; i++) {
+            if (ss[i]->done) continue;
+            pf[np++] = (struct pollfd){.fd = PQsocket(ss[i]->q->conn), .events = POLLIN};
+            if (ss[i]->q->answer_by > 0 && (!by || ss[i]->q->answer_by < by)) by = ss[i]->q->answer_by;
+        }
+        int64_t left = by > 0 ? by - fc_mono_ms() : 1000;
+        if (by > 0 && left <= 0) {
+            for (int i = 0; i < 2; i++) {
+                if (ss[i]->done) continue;
+                PQfinish(ss[i]->q->conn);
+                ss[i]->q->conn = NULL;
+                ss[i]->done = true;
+                fc_strlcpy(ss[i]->q->sqlstate, "57014", sizeof ss[i]->q->sqlstate);
+                snprintf(ss[i]->q->err, sizeof ss[i]->q->err,
+                         "SQLSTATE 57014: no answer from the server in time: connection closed (%s)",
+                         ss[i]->q->where);
+                if (!*failed_side) *failed_side = i == 0 ? "source" : "target";
+            }
+            return false;
+        }
+        if (poll(pf, (nfds_t)np, left > 1000 ? 1000 : (int)left) < 0 && errno != EINTR) {
+            pgq_set_error(a->q, "poll: %s", strerror(errno));
+            *failed_side = "source";
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One read of both sides: the same statement template (its arguments per
+ * side: the bounds are literals quoted by each side's connection). Returns
+ * the rows and the digest of each side. */
+static bool read_both(pgq *src, pgq *dst, bool multiset, const char *tmpl, int nargs, const char *const *sargs,
+                      const char *const *dargs, const pgl_table_result *t, int64_t rows[2], char md5[2][33],
+                      char *err, size_t errcap)
+{
+    stream a, b;
+    memset(&b, 0, sizeof b);
+    bool ok = stream_open(&a, src, multiset, tmpl, nargs, sargs);
+    if (!ok) {
+        table_err(err, errcap, "digest", t->schema, t->name, src);
+        stream_free(&a);
+        return false;
+    }
+    if (!stream_open(&b, dst, multiset, tmpl, nargs, dargs)) {
+        table_err(err, errcap, "digest", t->schema, t->name, dst);
+        stream_free(&a);
+        stream_free(&b);
+        return false;
+    }
+    char *side = NULL;
+    ok = stream_both(&a, &b, &side);
+    if (!ok) {
+        table_err(err, errcap, "digest", t->schema, t->name, side && !strcmp(side, "target") ? dst : src);
+    } else {
+        stream *ss[2] = {&a, &b};
+        for (int i = 0; i < 2; i++) {
+            rows[i] = ss[i]->rows;
+            if (ss[i]->multiset) {
+                char text[96];
+                int n = snprintf(text, sizeof text, "%lld:%llu:%llu", (long long)ss[i]->rows,
+                                 (unsigned long long)ss[i]->s1, (unsigned long long)ss[i]->s2);
+                unsigned char d[EVP_MAX_MD_SIZE];
+                unsigned int dn = 0;
+                EVP_Digest(text, (size_t)n, d, &dn, EVP_md5(), NULL);
+                fc_hex(d, 16, md5[i]);
+            } else {
+                md5_hex(ss[i]->md, md5[i]);
+            }
+        }
+    }
+    stream_free(&a);
+    stream_free(&b);
+    return ok;
+}
+
+/* "ROW(keys) > ROW('v1', ..)" / "<=" with the values as literals quoted by q. */
+static bool range_lit(pgq *q, dbuf *b, const keyinfo *k, const char *op, char *const *v)
+{
+    if (!dbuf_printf(b, "ROW(%s) %s ROW(", k->keylist, op)) return false;
+    for (int i = 0; i < k->ncols; i++) {
+        char *lit = pgq_literal(q, v[i]);
+        bool ok = lit && dbuf_printf(b, "%s%s", i ? ", " : "", lit);
+        if (lit) PQfreemem(lit);
+        if (!ok) return false;
+    }
+    return dbuf_appends(b, ")");
+}
+
+static bool range_text(pgq *q, dbuf *b, const keyinfo *k, char *const *lo, char *const *hi)
+{
+    if (lo && !range_lit(q, b, k, ">", lo)) return false;
+    if (hi && ((lo && !dbuf_appends(b, " AND ")) || !range_lit(q, b, k, "<=", hi))) return false;
+    return lo || hi ? true : dbuf_appends(b, "true");
+}
+
+/* Keyed tables, range by range: the source picks each range's upper key,
+ * then both sides stream the range's rows in key order at once and the
+ * client digests each stream (count and md5). */
 static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_rows, int64_t deadline,
                          char *err, size_t errcap)
 {
@@ -177,7 +400,7 @@ static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_
         }
         const char *ba[] = {k.keylist, t->schema, t->name, where.data, k.keylist, off};
         PGresult *br = pgq_tmpl_exec(src, "pgverify_bound", 6, ba, have_lo ? k.ncols : 0,
-                                        (const char *const *)lo);
+                                     (const char *const *)lo);
         dbuf_free(&where);
         if (!br) {
             table_err(err, errcap, "chunk bound", t->schema, t->name, src);
@@ -194,46 +417,41 @@ static bool verify_keyed(pgq *src, pgq *dst, pgl_table_result *t, int64_t chunk_
         }
         PQclear(br);
 
-        /* the range predicate and its parameters: lo (exclusive), hi (inclusive) */
-        dbuf pred;
-        dbuf_init(&pred, 1u << 16);
-        const char **params = calloc((size_t)k.ncols * 2 + 1, sizeof *params);
-        int np = 0;
-        bool built = params != NULL;
-        if (built && have_lo) {
-            built = range_pred(&pred, &k, ">", 1);
-            for (int i = 0; i < k.ncols; i++) params[np++] = lo[i];
-        }
-        if (built && have_hi) {
-            built = (!have_lo || dbuf_appends(&pred, " AND ")) && range_pred(&pred, &k, "<=", np + 1);
-            for (int i = 0; i < k.ncols; i++) params[np++] = hi[i];
-        }
-        if (built && !have_lo && !have_hi) built = dbuf_appends(&pred, "true");
+        /* the range (lo, hi] as literals, quoted by each side's connection */
+        dbuf ps, pd;
+        dbuf_init(&ps, 1u << 16);
+        dbuf_init(&pd, 1u << 16);
+        bool built = range_text(src, &ps, &k, have_lo ? lo : NULL, have_hi ? hi : NULL) &&
+                     range_text(dst, &pd, &k, have_lo ? lo : NULL, have_hi ? hi : NULL);
         if (!built) {
-            free(params);
-            dbuf_free(&pred);
+            dbuf_free(&ps);
+            dbuf_free(&pd);
             goto oom;
         }
-        char c1[32], c2[32], m1[33], m2[33];
-        bool d1 = digest_chunk(src, t->schema, t->name, &k, pred.data, np, params, c1, m1, err, errcap);
-        bool d2 = d1 && digest_chunk(dst, t->schema, t->name, &k, pred.data, np, params, c2, m2, err,
-                                     errcap);
-        free(params);
-        dbuf_free(&pred);
-        if (!d1 || !d2) goto out;
+        const char *sa[] = {k.cols, t->schema, t->name, ps.data, k.keylist};
+        const char *da[] = {k.cols, t->schema, t->name, pd.data, k.keylist};
+        int64_t rows[2];
+        char md[2][33];
+        bool got = read_both(src, dst, false, "pgverify_copy_range", 5, sa, da, t, rows, md, err, errcap);
+        dbuf_free(&ps);
+        dbuf_free(&pd);
+        if (!got) goto out;
+        char c1[32], c2[32];
+        snprintf(c1, sizeof c1, "%lld", (long long)rows[0]);
+        snprintf(c2, sizeof c2, "%lld", (long long)rows[1]);
         t->chunks++;
-        t->rows_src += strtoll(c1, NULL, 10);
-        t->rows_dst += strtoll(c2, NULL, 10);
-        if (strcmp(c1, c2) != 0 || strcmp(m1, m2) != 0) {
+        t->rows_src += rows[0];
+        t->rows_dst += rows[1];
+        if (rows[0] != rows[1] || strcmp(md[0], md[1]) != 0) {
             if (t->match)
                 log_warn("chunk differs", "table=%s.%s chunk=%d src_rows=%s dst_rows=%s", t->schema,
                          t->name, t->chunks, c1, c2);
             t->match = false;
         }
         EVP_DigestUpdate(cs, c1, strlen(c1));
-        EVP_DigestUpdate(cs, m1, strlen(m1));
+        EVP_DigestUpdate(cs, md[0], strlen(md[0]));
         EVP_DigestUpdate(cd, c2, strlen(c2));
-        EVP_DigestUpdate(cd, m2, strlen(m2));
+        EVP_DigestUpdate(cd, md[1], strlen(md[1]));
         if (!have_hi) break;
         for (int i = 0; i < k.ncols; i++) {
             free(lo[i]);
@@ -260,38 +478,25 @@ out_nokey:
     return ok;
 }
 
+/* Tables without a primary key: both sides stream every row at once; the
+ * digest is the row count and two 64-bit sums of the rows' md5 halves, so
+ * the order does not matter and a duplicated or missing row shows. */
 static bool verify_multiset(pgq *src, pgq *dst, pgl_table_result *t, char *err, size_t errcap)
 {
     char *cols = NULL;
     if (!load_cols(src, t->schema, t->name, &cols, err, errcap)) return false;
     const char *a[] = {cols, t->schema, t->name};
-    PGresult *r1 = pgq_tmpl_exec(src, "pgverify_multiset", 3, a, 0, NULL);
-    if (!r1) {
-        free(cols);
-        table_err(err, errcap, "digest on the source", t->schema, t->name, src);
-        return false;
-    }
-    PGresult *r2 = pgq_tmpl_exec(dst, "pgverify_multiset", 3, a, 0, NULL);
+    int64_t rows[2];
+    char md[2][33];
+    bool ok = read_both(src, dst, true, "pgverify_copy_all", 3, a, a, t, rows, md, err, errcap);
     free(cols);
-    if (!r2) {
-        PQclear(r1);
-        table_err(err, errcap, "digest on the target", t->schema, t->name, dst);
-        return false;
-    }
-    t->rows_src = strtoll(PQgetvalue(r1, 0, 0), NULL, 10);
-    t->rows_dst = strtoll(PQgetvalue(r2, 0, 0), NULL, 10);
-    const char *h1 = PQgetvalue(r1, 0, 1), *h2 = PQgetvalue(r2, 0, 1);
-    t->match = t->rows_src == t->rows_dst && strcmp(h1, h2) == 0;
+    if (!ok) return false;
+    t->rows_src = rows[0];
+    t->rows_dst = rows[1];
+    t->match = rows[0] == rows[1] && !strcmp(md[0], md[1]);
     t->chunks = 1;
-    /* show the multiset digest as an md5 of its text, like keyed tables */
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(h1, strlen(h1), d, &n, EVP_md5(), NULL);
-    fc_hex(d, 16, t->digest_src);
-    EVP_Digest(h2, strlen(h2), d, &n, EVP_md5(), NULL);
-    fc_hex(d, 16, t->digest_dst);
-    PQclear(r1);
-    PQclear(r2);
+    fc_strlcpy(t->digest_src, md[0], sizeof t->digest_src);
+    fc_strlcpy(t->digest_dst, md[1], sizeof t->digest_dst);
     return true;
 }
 
@@ -447,12 +652,22 @@ bool pgverify_until(pgq *src, pgq *dst, const char *own_schema, int64_t chunk_ro
     pgq_set_answer_by(src, was_src);
     pgq_set_answer_by(dst, was_dst);
     if (!ok && deadline_mono_ms > 0 && (!src->conn || !dst->conn)) out->timed_out = true;
+    if (!ok && !out->timed_out && deadline_mono_ms > 0 && fc_mono_ms() >= deadline_mono_ms &&
+        (!strcmp(src->sqlstate, "57014") || !strcmp(dst->sqlstate, "57014"))) {
+        /* the budget's statement timeout cut a statement before the first
+         * table (the listing, the session settings): the budget's doing too */
+        out->timed_out = true;
+        char was[512];
+        fc_strlcpy(was, err, sizeof was);
+        pgq_seterr(err, errcap, "comparison stopped before its first table: past its time budget (%s)", was);
+    }
     return ok;
 }
 
-/* ---- one chunk's checksum, shared with live validation (pg-logical's db/pgl_db_live.c):
- * the same key list, range predicate and SQL (pgverify_bound,
- * pgverify_chunk) as verify_keyed above. */
+/* ---- one chunk's checksum for live validation (pg-logical's db/pgl_db_live.c):
+ * the same key list, range predicate and bound (pgverify_bound) as
+ * verify_keyed above, the digest computed by the server (pgverify_chunk):
+ * a chunk read while replication runs is digested where it is read. */
 struct pgl_key {
     keyinfo k;
 };
