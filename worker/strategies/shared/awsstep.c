@@ -92,6 +92,22 @@ step_rc awsstep_promote_target(step_ctx *ctx, step_result *res, const char *id)
     if (!c) return NO_CLIENT(res);
     aws_error e;
     aws_error_clear(&e);
+    /* the first run re-tags the instance the step sequence put under id
+     * (restored, or switched in by the cutover) without looking: tagging
+     * is idempotent, and only a re-run (intent present) reads its role */
+    step_intent in = step_ctx_intent(ctx, "promote_try");
+    if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+    if (in == STEP_INTENT_FIRST && *step_ctx_campaign_field(ctx, "account")) {
+        aws_tag tag;
+        fc_strlcpy(tag.key, "fleetcrypt:role", sizeof tag.key);
+        fc_strlcpy(tag.value, "encrypted", sizeof tag.value);
+        char arn[320];
+        snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
+                 step_ctx_campaign_field(ctx, "account"), id);
+        if (!rds_add_tags_to_resource(c, arn, &tag, 1, &e)) return awsstep_fail(res, &e, "AddTagsToResource (promote target)");
+        step_ctx_set_fact(ctx, "target_promoted", "1");
+        return STEP_OK;
+    }
     rds_instance *i = NULL;
     if (!rds_describe_db_instance(c, id, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances (promote target)");
     bool target = false;
@@ -309,7 +325,15 @@ step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_sna
     rds_snapshot *s = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (rds_describe_db_snapshot(c, want, &s, &e)) {
+    /* the first run creates without looking; a run after one that may have
+     * created it (intent fact present) looks first */
+    step_intent in = step_ctx_intent(ctx, copy ? "copy_try" : "snap_try");
+    if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+    bool look = in == STEP_INTENT_LOOK;
+look:
+    if (!look) {
+        e.kind = AWS_ERR_NOT_FOUND;
+    } else if (rds_describe_db_snapshot(c, want, &s, &e)) {
         /* resumed after creating it */
         bool ours = !sp->must_be_ours || snap_is_ours(ctx, s);
         bool avail = !strcmp(s->status, "available");
@@ -342,6 +366,12 @@ step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_sna
         ok = rds_copy_db_snapshot(c, &o, NULL, &e);
     } else {
         ok = rds_create_db_snapshot(c, sid, sp->of, tags, nt, NULL, &e);
+    }
+    if (!ok && !strcmp(e.code, "DBSnapshotAlreadyExists") && !look) {
+        /* not from an earlier run of ours (none got this far): whose is it? */
+        look = true;
+        aws_error_clear(&e);
+        goto look;
     }
     if (!ok && strcmp(e.code, "DBSnapshotAlreadyExists") != 0) {
         if (!strcmp(e.code, "SnapshotQuotaExceeded")) {
@@ -415,9 +445,10 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     aws_error_clear(&e);
     if (!rds_restore_db_instance_from_db_snapshot(c, &o, &out, &e)) {
         if (!strcmp(e.code, "DBInstanceAlreadyExists")) {
-            awsstep_mark(ctx, "restore_at");
+            /* the caller's next run looks (its intent fact is set) and
+             * tells ours (an earlier run's) from someone else's */
             res->wait_ms = 1000;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+            snprintf(res->reason, sizeof res->reason, "%s already exists: looking at it next", id);
             return STEP_WAIT;
         }
         if (!strcmp(e.code, "InstanceQuotaExceeded")) {
