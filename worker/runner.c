@@ -12,6 +12,7 @@
 #include "prom.h"
 #include "registry.h"
 #include "session.h"
+#include "store_fleet.h"
 #include "store_model.h"
 #include "util.h"
 
@@ -257,7 +258,11 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
                              "Steps that failed their instance, by strategy and step.", ml, 1);
         prom_histogram_observe(prom_default(), "fc_step_duration_seconds", "Step run time, by strategy and step.",
                                ml, (double)dur / 1000.0);
-        if (rc == STEP_WAIT && res.wait_on[0]) fleetcache_want(t->s, region, res.wait_on, fc_now_ms());
+        if (rc == STEP_WAIT && res.wait_on[0]) {
+            fleetcache_want(t->s, region, res.wait_on, fc_now_ms());
+            /* who waits, for the poller to wake when it sees the resource settle */
+            if (strcmp(prior_wait, res.wait_on)) store_wait_who(t->s, region, res.wait_on, m->campaign, m->instance);
+        }
         if (prior_wait[0] && (rc != STEP_WAIT || strcmp(prior_wait, res.wait_on)))
             fleetcache_unwant(t->s, region, prior_wait);
         if (def->limit_class) {
