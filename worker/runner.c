@@ -205,7 +205,10 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
         log_info("operator abort", "from_step=%s", def->name);
     } else if (def->limit_class && !step_ctx_slot(&ctx, def->limit_class)) {
         rc = STEP_WAIT;
-        res.wait_ms = 2000 + (int64_t)fc_rand_below(2000);
+        /* a slot freed is taken within a second (it was 2-4 s: with a
+         * binding limit every hand-over idled the slot that long, issue 17
+         * item 2); a retry is a step run through Redis and Kafka, no AWS call */
+        res.wait_ms = 500 + (int64_t)fc_rand_below(500);
         snprintf(res.reason, sizeof res.reason, "waiting for a %s slot", def->limit_class);
     } else {
         char oerr[256];
