@@ -1,7 +1,8 @@
 /* loop — the coordinator's main loop and its leader lease. Every
  * COORD_TICK_MS the active coordinator emits due outbox entries; every
  * COORD_CYCLE_MS it rescans campaigns, re-drives stuck instances, admits,
- * polls AWS and closes finished campaigns. A standby retries the lease every
+ * polls AWS and closes finished campaigns; between cycles it polls AWS on
+ * the tick a planned poll falls due (poller_due). A standby retries the lease every
  * second and takes over within the lease TTL when the leader dies. */
 #include "coord.h"
 #include "log.h"
@@ -54,6 +55,17 @@ static void phase_done(const char *phase, int64_t *t0)
                      "Time the active coordinator spent in each phase of its loop (outbox: every tick).",
                      prom_labels(l, sizeof l, "phase", phase, NULL), (double)(t - *t0) / 1e6);
     *t0 = t;
+}
+
+/* Is a planned fleet poll due (poller.c plans them per awaited resource)?
+ * Then the poller runs on this tick rather than at the next cycle, so a
+ * finished AWS operation is seen when planned, not up to a cycle late. */
+static bool poller_due(const coord *c, int64_t now_ms)
+{
+    for (int i = 0; i < c->nregions; i++)
+        for (int k = 0; k < 2; k++)
+            if (c->regions[i].next_poll_ms[k] > 0 && c->regions[i].next_poll_ms[k] <= now_ms) return true;
+    return false;
 }
 
 static void leader_release(coord *c) { store_leader_release(c->s, c->token); }
@@ -157,6 +169,10 @@ int coord_run(const fc_config *cfg)
                 prom_histogram_observe(prom_default(), "fc_coordinator_cycle_seconds",
                                        "Coordinator cycle run time (scan, re-drive, admit, poll, finish, retired).",
                                        NULL, (double)(mono_us() - c0) / 1e6);
+            } else if (poller_due(&c, fc_now_ms())) {
+                int64_t t0 = mono_us();
+                poller_tick(&c);
+                phase_done("poll", &t0);
             }
             int64_t t0 = mono_us();
             timers_tick(&c);

@@ -10,7 +10,11 @@
  *   - otherwise after 0.75 × its age (geometric back-off),
  * clamped to [poll_min, poll_max]. A wait of T costs O(log T) polls, shared
  * by every instance waiting in the region, so AWS calls per instance do not
- * grow with how long AWS takes. */
+ * grow with how long AWS takes. The poll runs when planned (checked every
+ * loop tick, not only every cycle: poller_due), and a waiter whose resource
+ * it finds settled (available, stopped, failed, ...) is woken at once
+ * (store_wake: its outbox entry is due now) instead of re-running at its
+ * own planned time. */
 #include "coord.h"
 #include "fleetcache.h"
 #include "log.h"
@@ -35,7 +39,27 @@ typedef struct poll_batch {
     awaited *v;
     size_t n;
     sargs fields;   /* HSET field/value pairs */
+    sargs settled;  /* "<kind>:<id>" of the awaited resources found in a settled status */
 } poll_batch;
+
+/* Statuses a wait ends on (well or badly): the waiter is woken to look. */
+static bool settled(const char *status)
+{
+    static const char *const st[] = {"available", "stopped", "failed", "error", "storage-full",
+                                      "incompatible-restore", "incompatible-parameters",
+                                      "inaccessible-encryption-credentials", NULL};
+    for (const char *const *p = st; *p; p++)
+        if (!strcmp(status, *p)) return true;
+    return false;
+}
+
+static void note_settled(poll_batch *b, const char *kind, const char *id, const char *status)
+{
+    if (!settled(status)) return;
+    char m[300];
+    snprintf(m, sizeof m, "%s:%s", kind, id);
+    sargs_add(&b->settled, m);
+}
 
 static awaited *find(poll_batch *b, const char *id)
 {
@@ -55,6 +79,7 @@ static bool on_db_page(void *ud, const rds_instance_list *page)
         fleetcache_encode(v, sizeof v, in->status, 0, in->storage_encrypted, in->kms_key_id);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
+        note_settled(b, "db", a->id, in->status);
         a->seen = true;
     }
     return true;
@@ -71,6 +96,7 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
         fleetcache_encode(v, sizeof v, s->status, s->percent_progress, s->encrypted, s->kms_key_id);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
+        note_settled(b, "snap", a->id, s->status);
         a->pct = s->percent_progress;
         a->seen = true;
     }
@@ -128,6 +154,7 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     b.v = v;
     b.n = n;
     sargs_init(&b.fields);
+    sargs_init(&b.settled);
     int64_t started = fc_now_ms();
     aws_error e;
     aws_error_clear(&e);
@@ -160,6 +187,7 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     if (!ok) {
         log_warn("fleet poll failed", "region=%s kind=%s code=%s", r->region, kname, e.code);
         sargs_free(&b.fields);
+        sargs_free(&b.settled);
         r->last_poll_ms[kind] = started; /* back off like a poll */
         return;
     }
@@ -168,8 +196,16 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     /* replace the cache: _ts, _next and every entry */
     store_cache_replace(c->s, r->region, kname, started, nxt, &b.fields);
     r->next_poll_ms[kind] = nxt;
-    log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d next_in_ms=%lld", r->region, kname, n,
-              b.fields.n / 2, (long long)(nxt - fc_now_ms()));
+    /* a waiter whose resource settled runs now, not at its planned re-run
+     * (the poll's time + a margin, through the outbox): the cache holds
+     * the answer already, so this adds no AWS call */
+    int64_t wake_at = fc_now_ms();
+    int woken = 0;
+    for (int k = 0; k < b.settled.n; k++)
+        if (store_wake(c->s, r->region, b.settled.v[k], wake_at) == 1) woken++;
+    sargs_free(&b.settled);
+    log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d woken=%d next_in_ms=%lld", r->region, kname, n,
+              b.fields.n / 2, woken, (long long)(nxt - fc_now_ms()));
     sargs_free(&b.fields);
 }
 
@@ -213,6 +249,9 @@ void poller_tick(coord *c)
         sargs_free(&w);
         if (nd) poll_kind(c, r, 0, dbs, nd);
         if (ns) poll_kind(c, r, 1, snaps, ns);
+        /* nothing awaited of a kind: no poll of it is due (the loop's poller_due) */
+        if (!nd) r->next_poll_ms[0] = 0;
+        if (!ns) r->next_poll_ms[1] = 0;
         free(dbs);
         free(snaps);
     }

@@ -77,6 +77,36 @@ void step_ctx_set_factf(step_ctx *ctx, const char *name, const char *fmt, ...)
     step_ctx_set_fact(ctx, name, buf);
 }
 
+/* A Redis restart loses up to a second of writes (appendfsync everysec):
+ * an intent written before it may be gone, so a step that began before the
+ * restart (plus this margin for clock skew between worker and Redis) looks. */
+#define INTENT_RESTART_MARGIN_MS 5000
+
+step_intent step_ctx_intent(step_ctx *ctx, const char *name)
+{
+    bool had = step_ctx_fact(ctx, name) != NULL;
+    const char *started = kv_get(&ctx->rec, "step_started_ms");
+    int64_t t0 = started && *started ? strtoll(started, NULL, 10) : 0;
+    int64_t seen = store_restart_seen_ms(ctx->t->s);
+    bool restarted = t0 <= 0 || (seen > 0 && t0 <= seen + INTENT_RESTART_MARGIN_MS);
+    if (!ctx->token || !ctx->fence) return had || restarted ? STEP_INTENT_LOOK : STEP_INTENT_FIRST; /* unit tests */
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
+    step_msg_ref m = {ctx->msg->campaign, ctx->msg->instance, ctx->msg->step, ctx->msg->attempt, ctx->msg->epoch};
+    int rc = store_fact_put(ctx->t->s, &m, ctx->token, ctx->fence, name, now);
+    if (rc != 1) {
+        if (rc == 0) lease_hold_set_lost(ctx->hold);
+        log_warn("step intent not persisted: not acting", "intent=%s rc=%d", name, rc);
+        return STEP_INTENT_NO;
+    }
+    step_ctx_set_fact(ctx, name, now);
+    if (had || restarted) return STEP_INTENT_LOOK;
+    char cp[128];
+    snprintf(cp, sizeof cp, "intent.%s", name);
+    fc_crashpoint(cp); /* tests: killed between the intent and the call */
+    return STEP_INTENT_FIRST;
+}
+
 void step_ctx_set_field(step_ctx *ctx, const char *name, const char *value)
 {
     /* only the public record fields a step may set */

@@ -12,6 +12,7 @@
 #include "prom.h"
 #include "registry.h"
 #include "session.h"
+#include "store_fleet.h"
 #include "store_model.h"
 #include "util.h"
 
@@ -204,7 +205,10 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
         log_info("operator abort", "from_step=%s", def->name);
     } else if (def->limit_class && !step_ctx_slot(&ctx, def->limit_class)) {
         rc = STEP_WAIT;
-        res.wait_ms = 2000 + (int64_t)fc_rand_below(2000);
+        /* a slot freed is taken within a second (it was 2-4 s: with a
+         * binding limit every hand-over idled the slot that long, issue 17
+         * item 2); a retry is a step run through Redis and Kafka, no AWS call */
+        res.wait_ms = 500 + (int64_t)fc_rand_below(500);
         snprintf(res.reason, sizeof res.reason, "waiting for a %s slot", def->limit_class);
     } else {
         char oerr[256];
@@ -257,7 +261,11 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
                              "Steps that failed their instance, by strategy and step.", ml, 1);
         prom_histogram_observe(prom_default(), "fc_step_duration_seconds", "Step run time, by strategy and step.",
                                ml, (double)dur / 1000.0);
-        if (rc == STEP_WAIT && res.wait_on[0]) fleetcache_want(t->s, region, res.wait_on, fc_now_ms());
+        if (rc == STEP_WAIT && res.wait_on[0]) {
+            fleetcache_want(t->s, region, res.wait_on, fc_now_ms());
+            /* who waits, for the poller to wake when it sees the resource settle */
+            if (strcmp(prior_wait, res.wait_on)) store_wait_who(t->s, region, res.wait_on, m->campaign, m->instance);
+        }
         if (prior_wait[0] && (rc != STEP_WAIT || strcmp(prior_wait, res.wait_on)))
             fleetcache_unwant(t->s, region, prior_wait);
         if (def->limit_class) {

@@ -222,6 +222,18 @@ const char *step_ctx_fact(const step_ctx *ctx, const char *name);
 void step_ctx_set_fact(step_ctx *ctx, const char *name, const char *value);
 void step_ctx_set_factf(step_ctx *ctx, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The step-level "this step acted" guard (docs/orchestration.md, "Acting
+ * without looking"). A step calls it just before a mutating AWS call that
+ * an earlier run of the same step may already have made: it persists fact
+ * <name> (the time, ms) at once, fenced like the outcome, then answers
+ * STEP_INTENT_FIRST when no earlier run can have made the call (the fact
+ * was not in the record and Redis has not restarted since the step began):
+ * act without describing first; STEP_INTENT_LOOK when one may have (the
+ * fact was there, or a Redis restart may have lost it): look first, as a
+ * re-delivered step does; STEP_INTENT_NO when it could not be persisted
+ * (lease lost, Redis down): do not act, return STEP_RETRY. */
+typedef enum { STEP_INTENT_FIRST, STEP_INTENT_LOOK, STEP_INTENT_NO } step_intent;
+step_intent step_ctx_intent(step_ctx *ctx, const char *name);
 /* A campaign option the strategy declares (strategy_def.opts), checked,
  * with its default applied ("" when neither given nor defaulted); asking
  * for an undeclared name is a bug: logged, "" returned. */

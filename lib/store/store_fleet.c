@@ -1,6 +1,7 @@
 /* store_fleet — see store_fleet.h. */
 #include "store_fleet.h"
 #include "store_int.h"
+#include "store_keys.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -90,20 +91,77 @@ bool store_wait_add(store *s, const char *region, const char *member, int64_t no
     return ok;
 }
 
+static void waiter_key(const store *s, const char *region, char *out, size_t cap)
+{
+    store_key(s, out, cap, "waiter:%s", region);
+}
+
 bool store_wait_del(store *s, const char *region, const char *member)
 {
-    char key[STORE_KEY_MAX];
+    char key[STORE_KEY_MAX], wk[STORE_KEY_MAX];
     wait_key(s, region, key, sizeof key);
+    waiter_key(s, region, wk, sizeof wk);
     redisReply *r = store_cmd(s, "ZREM %s %s", key, member);
     bool ok = r && r->type == REDIS_REPLY_INTEGER;
     if (r) freeReplyObject(r);
+    redisReply *h = store_cmd(s, "HDEL %s %s", wk, member);
+    if (h) freeReplyObject(h);
     return ok;
+}
+
+bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance)
+{
+    char wk[STORE_KEY_MAX], who[512];
+    waiter_key(s, region, wk, sizeof wk);
+    snprintf(who, sizeof who, "%s\t%s", campaign, instance);
+    redisReply *r = store_cmd(s, "HSET %s %s %s", wk, member, who);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+int store_wake(store *s, const char *region, const char *member, int64_t now_ms)
+{
+    char wk[STORE_KEY_MAX], who[512];
+    waiter_key(s, region, wk, sizeof wk);
+    redisReply *r = store_cmd(s, "HGET %s %s", wk, member);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    bool have = r->type == REDIS_REPLY_STRING;
+    if (have) fc_strlcpy(who, r->str, sizeof who);
+    freeReplyObject(r);
+    char *tab = have ? strchr(who, '\t') : NULL;
+    if (!tab) return 0;
+    *tab = 0;
+    char rk[STORE_KEY_MAX], now[24];
+    ckeys k;
+    store_ckeys(s, who, &k);
+    store_rec_key(s, who, tab + 1, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *keys[] = {rk, k.timers};
+    const char *args[] = {now, member};
+    redisReply *x = store_script(s, "wake", 2, keys, 2, args);
+    int rc = x && x->type == REDIS_REPLY_INTEGER ? (int)x->integer : -1;
+    if (x) freeReplyObject(x);
+    return rc;
 }
 
 bool store_waits_prune(store *s, const char *region, int64_t before_ms)
 {
     char key[STORE_KEY_MAX];
     wait_key(s, region, key, sizeof key);
+    /* their waiters go with them */
+    char wk[STORE_KEY_MAX];
+    waiter_key(s, region, wk, sizeof wk);
+    redisReply *old = store_cmd(s, "ZRANGEBYSCORE %s -inf %lld", key, (long long)before_ms);
+    if (old && old->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < old->elements; i++) {
+            redisReply *h = store_cmd(s, "HDEL %s %s", wk, reply_str(old, i));
+            if (h) freeReplyObject(h);
+        }
+    if (old) freeReplyObject(old);
     redisReply *x = store_cmd(s, "ZREMRANGEBYSCORE %s -inf %lld", key, (long long)before_ms);
     bool ok = x && x->type == REDIS_REPLY_INTEGER;
     if (x) freeReplyObject(x);

@@ -2,7 +2,8 @@
  * holds the policy and the entry format): per region and kind ("db",
  * "snap") the cache hash P:cache:<region>:<kind> (_ts poll start ms, _next
  * next planned poll ms, <id> → entry), and the wait registrations
- * P:wait:<region> (ZSET "<kind>:<id>" → wait start ms). */
+ * P:wait:<region> (ZSET "<kind>:<id>" → wait start ms) with their waiters
+ * P:waiter:<region> (HASH "<kind>:<id>" → "<campaign>\t<instance>"). */
 #ifndef FC_STORE_FLEET_H
 #define FC_STORE_FLEET_H
 
@@ -27,6 +28,12 @@ bool store_cache_replace(store *s, const char *region, const char *kind, int64_t
 /* Register a wait for member "<kind>:<id>" (keeps the first start). */
 bool store_wait_add(store *s, const char *region, const char *member, int64_t now_ms);
 bool store_wait_del(store *s, const char *region, const char *member);
+/* Who waits on member: "<campaign>\t<instance>" in P:waiter:<region>
+ * (HASH member → waiter; dropped with the wait), so the poller can wake it. */
+bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance);
+/* The poller saw member settle: bring its waiter's next run forward to
+ * now_ms (lua/wake.lua). 1 woken, 0 nobody to wake, -1 Redis error. */
+int store_wake(store *s, const char *region, const char *member, int64_t now_ms);
 /* Drop the waits registered before before_ms (abandoned). */
 bool store_waits_prune(store *s, const char *region, int64_t before_ms);
 /* Every wait of region as member/start-ms pairs appended to out (caller

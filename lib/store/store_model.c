@@ -184,6 +184,22 @@ int store_lease_renew(store *s, const char *campaign, const char *instance, cons
     return rc;
 }
 
+int store_fact_put(store *s, const step_msg_ref *m, const char *token, const char *fence, const char *name,
+                   const char *value)
+{
+    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX], ep[24], f[128];
+    store_rec_key(s, m->campaign, m->instance, rk, sizeof rk);
+    store_lease_key(s, m->campaign, m->instance, lk, sizeof lk);
+    snprintf(ep, sizeof ep, "%llu", (unsigned long long)m->epoch);
+    snprintf(f, sizeof f, "f.%s", name);
+    const char *keys[] = {rk, lk};
+    const char *args[] = {token, fence, ep, m->step, f, value ? value : ""};
+    redisReply *r = store_script(s, "fact_put", 2, keys, 6, args);
+    int rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    if (r) freeReplyObject(r);
+    return rc;
+}
+
 se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ecap, char *member,
                          size_t mcap, char *why, size_t wcap)
 {

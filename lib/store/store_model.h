@@ -49,6 +49,12 @@ void store_step_begin_done(step_begin_out *out);
 int store_lease_renew(store *s, const char *campaign, const char *instance, const char *token,
                       int64_t ttl_ms);
 
+/* A fact persisted at once, while the step runs (record field "f.<name>"),
+ * fenced like store_step_end (lua/fact_put.lua): 1 written, 0 fenced (lease
+ * lost, fence or step moved on), -1 Redis error. */
+int store_fact_put(store *s, const step_msg_ref *m, const char *token, const char *fence, const char *name,
+                   const char *value);
+
 /* ---- step end (worker) ---- */
 typedef struct step_end_in {
     const step_msg_ref *msg;

@@ -1,5 +1,6 @@
 /* offline — the strategy table and its steps (see offline.h). Every step is
- * idempotent: it looks before it creates, names resources
+ * idempotent: it creates on its first run and looks first on a later one
+ * (step_ctx_intent: an earlier run may have acted), names resources
  * deterministically, treats "already exists / already gone" as success, and
  * checks the lease before every mutating call. Waits never sleep: they
  * return STEP_WAIT on the fleet poller's cache. */
@@ -26,6 +27,7 @@ static void learn_source(step_ctx *ctx, const rds_instance *i)
 {
     awsstep_learn_source(ctx, i);
     step_ctx_set_fact(ctx, "source_status", i->status);
+    awsstep_mark(ctx, "source_seen_at");
 }
 
 /* The source's RDS-managed master secret: its ARN and AWSCURRENT version
@@ -130,6 +132,41 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     return rc;
 }
 
+/* Did preflight see the source in `status` within the last minute (facts
+ * source_status, source_seen_at)? Then the next step may act on it without
+ * describing it again. */
+static bool source_fresh(step_ctx *ctx, const char *status)
+{
+    const char *st = step_ctx_fact(ctx, "source_status");
+    int64_t seen = awsstep_fact_i64(ctx, "source_seen_at", 0);
+    return st && !strcmp(st, status) && seen > 0 && fc_now_ms() - seen < 60000;
+}
+
+static step_rc rename_now(step_ctx *ctx, step_result *res, aws_client *c, const char *id, const char *ret)
+{
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_modify_instance_opts o;
+    rds_modify_instance_opts_init(&o);
+    o.identifier = id;
+    o.new_identifier = ret;
+    o.apply_immediately = true;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_modify_db_instance(c, &o, NULL, &e)) {
+        awsstep_mark(ctx, "renamed_at");
+        res->wait_ms = 500;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
+        snprintf(res->reason, sizeof res->reason, "renaming %s to %s", id, ret);
+        return STEP_WAIT;
+    }
+    if (!strcmp(e.code, "InvalidDBInstanceState")) {
+        res->wait_ms = 5000;
+        snprintf(res->reason, sizeof res->reason, "source busy: %.300s", e.message);
+        return STEP_WAIT;
+    }
+    return awsstep_fail(res, &e, "ModifyDBInstance (rename source)");
+}
+
 /* ---- rename-source: the original identifier is freed for the target ---- */
 static step_rc s_rename_source(step_ctx *ctx, step_result *res)
 {
@@ -137,14 +174,28 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
     retired_name(ctx, ret, sizeof ret);
     if (awscluster_is(ctx)) return awscluster_rename_source(ctx, res, ret);
     step_cache_view v;
-    if (step_ctx_fact(ctx, "renamed_at"))
-        return awsstep_await(ctx, res, "db", ret, "renamed_at", ST_PARKED, ST_BAD_DB, &v);
+    if (step_ctx_fact(ctx, "renamed_at")) {
+        step_rc rc = awsstep_await(ctx, res, "db", ret, "renamed_at", ST_PARKED, ST_BAD_DB, &v);
+        /* what stop-source acts on without describing it again */
+        if (rc == STEP_OK) {
+            step_ctx_set_fact(ctx, "retired_status", v.status);
+            awsstep_mark(ctx, "retired_seen_at");
+        }
+        return rc;
+    }
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     const char *id = step_ctx_instance(ctx);
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);
+    /* the first run renames what preflight saw available (moments ago, in
+     * this step sequence) without looking again; a later run looks first */
+    if (source_fresh(ctx, "available")) {
+        step_intent in = step_ctx_intent(ctx, "rename_try");
+        if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+        if (in == STEP_INTENT_FIRST) return rename_now(ctx, res, c, id, ret);
+    }
     if (!rds_describe_db_instance(c, id, &i, &e)) {
         if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances");
         /* already renamed (our earlier attempt got through) */
@@ -153,29 +204,7 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
     }
     step_rc rc;
     if (!strcmp(i->status, "available")) {
-        if (!step_ctx_lease_ok(ctx)) {
-            rds_instance_free(i);
-            return LEASE_LOST(res);
-        }
-        rds_modify_instance_opts o;
-        rds_modify_instance_opts_init(&o);
-        o.identifier = id;
-        o.new_identifier = ret;
-        o.apply_immediately = true;
-        aws_error_clear(&e);
-        if (rds_modify_db_instance(c, &o, NULL, &e)) {
-            awsstep_mark(ctx, "renamed_at");
-            res->wait_ms = 500;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
-            snprintf(res->reason, sizeof res->reason, "renaming %s to %s", id, ret);
-            rc = STEP_WAIT;
-        } else if (!strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 5000;
-            snprintf(res->reason, sizeof res->reason, "source busy: %.300s", e.message);
-            rc = STEP_WAIT;
-        } else {
-            rc = awsstep_fail(res, &e, "ModifyDBInstance (rename source)");
-        }
+        rc = rename_now(ctx, res, c, id, ret);
     } else if (!strcmp(i->status, "stopped")) {
         /* a stopped instance cannot be renamed: start it first */
         if (!step_ctx_lease_ok(ctx)) {
@@ -199,6 +228,26 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
     return rc;
 }
 
+static step_rc stop_now(step_ctx *ctx, step_result *res, aws_client *c, const char *ret)
+{
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_stop_db_instance(c, ret, NULL, NULL, &e)) {
+        awsstep_mark(ctx, "stop_at");
+        res->wait_ms = 500;
+        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
+        snprintf(res->reason, sizeof res->reason, "stopping %s", ret);
+        return STEP_WAIT;
+    }
+    if (!strcmp(e.code, "InvalidDBInstanceState")) {
+        res->wait_ms = 3000;
+        snprintf(res->reason, sizeof res->reason, "retired source busy: %.300s", e.message);
+        return STEP_WAIT;
+    }
+    return awsstep_fail(res, &e, "StopDBInstance");
+}
+
 /* ---- stop-source: nothing can write to it after this ---- */
 static step_rc s_stop_source(step_ctx *ctx, step_result *res)
 {
@@ -213,6 +262,16 @@ static step_rc s_stop_source(step_ctx *ctx, step_result *res)
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);
+    /* the first run acts on what the rename's wait just saw (the poller's
+     * status of the retired source); a later run looks first */
+    const char *seen = step_ctx_fact(ctx, "retired_status");
+    int64_t seen_at = awsstep_fact_i64(ctx, "retired_seen_at", 0);
+    if (seen && seen_at > 0 && fc_now_ms() - seen_at < 60000) {
+        if (!strcmp(seen, "stopped")) return STEP_OK;
+        step_intent in = !strcmp(seen, "available") ? step_ctx_intent(ctx, "stop_try") : STEP_INTENT_LOOK;
+        if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+        if (in == STEP_INTENT_FIRST) return stop_now(ctx, res, c, ret);
+    }
     if (!rds_describe_db_instance(c, ret, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances (retired)");
     step_rc rc;
     if (!strcmp(i->status, "stopped")) {
@@ -221,24 +280,7 @@ static step_rc s_stop_source(step_ctx *ctx, step_result *res)
         awsstep_mark(ctx, "stop_at");
         rc = awsstep_await(ctx, res, "db", ret, "stop_at", ST_STOPPED, ST_BAD_DB, &v);
     } else if (!strcmp(i->status, "available")) {
-        if (!step_ctx_lease_ok(ctx)) {
-            rds_instance_free(i);
-            return LEASE_LOST(res);
-        }
-        aws_error_clear(&e);
-        if (rds_stop_db_instance(c, ret, NULL, NULL, &e)) {
-            awsstep_mark(ctx, "stop_at");
-            res->wait_ms = 500;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
-            snprintf(res->reason, sizeof res->reason, "stopping %s", ret);
-            rc = STEP_WAIT;
-        } else if (!strcmp(e.code, "InvalidDBInstanceState")) {
-            res->wait_ms = 3000;
-            snprintf(res->reason, sizeof res->reason, "retired source busy: %.300s", e.message);
-            rc = STEP_WAIT;
-        } else {
-            rc = awsstep_fail(res, &e, "StopDBInstance");
-        }
+        rc = stop_now(ctx, res, c, ret);
     } else {
         res->wait_ms = 3000;
         snprintf(res->reason, sizeof res->reason, "retired source is %s", i->status);
@@ -311,6 +353,11 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     }
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
+    /* the first run restores without looking; a later one looks first */
+    step_intent in = step_ctx_intent(ctx, "restore_try");
+    if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+    if (in == STEP_INTENT_FIRST)
+        return awsstep_start_restore(ctx, res, id, eid, fact_int(ctx, "deletion_protection", RDS_UNSET), true);
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);

@@ -1,7 +1,8 @@
 /* restore — step `restore` of pg-logical: the encrypted copy restored as
  * the target instance (fc-<campaign>-<instance>-target) with the source's
  * settings, on the restore path shared with the offline strategy
- * (awsstep.h). Look before create, our tags, waits answered by the
+ * (awsstep.h). Create on the first run, look first on a later one
+ * (step_ctx_intent), our tags, waits answered by the
  * coordinator's fleet poller (STEP_WAIT with wait_on "db:<id>"), never a
  * sleep. Every run first watches the source (retained WAL, DDL). */
 #include "pglogical.h"
@@ -36,6 +37,11 @@ step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
 
     /* 1. create (or find what an earlier attempt created) */
     if (!step_ctx_fact(ctx, "restore_at")) {
+        /* the first run restores without looking; a later one looks first
+         * (an earlier run may have started it: step_ctx_intent) */
+        step_intent in = step_ctx_intent(ctx, "restore_try");
+        if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+        if (in == STEP_INTENT_FIRST) return awsstep_start_restore(ctx, res, tid, eid, 0, false);
         rds_instance *i = pgl_describe(ctx, res, tid, &missing, &rc);
         if (!i && !missing) return rc;
         if (i) {

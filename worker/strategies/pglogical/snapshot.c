@@ -1,7 +1,8 @@
 /* snapshot — step `snapshot` of pg-logical: the source watch, then the
  * snapshot path shared with the offline strategy (awsstep.h; offline
  * snapshots the stopped, renamed source, we snapshot the running one).
- * Look before create, deterministic names (fc-<campaign>-<instance>-snap,
+ * Create on the first run, look first on a later one (step_ctx_intent),
+ * deterministic names (fc-<campaign>-<instance>-snap,
  * -enc for copy-encrypted, which shares pgl_snapshot_like), our tags on
  * everything, waits answered by the coordinator's fleet poller (STEP_WAIT
  * with wait_on "snap:<id>"), never a sleep. Every run first watches the

@@ -92,6 +92,22 @@ step_rc awsstep_promote_target(step_ctx *ctx, step_result *res, const char *id)
     if (!c) return NO_CLIENT(res);
     aws_error e;
     aws_error_clear(&e);
+    /* the first run re-tags the instance the step sequence put under id
+     * (restored, or switched in by the cutover) without looking: tagging
+     * is idempotent, and only a re-run (intent present) reads its role */
+    step_intent in = step_ctx_intent(ctx, "promote_try");
+    if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+    if (in == STEP_INTENT_FIRST && *step_ctx_campaign_field(ctx, "account")) {
+        aws_tag tag;
+        fc_strlcpy(tag.key, "fleetcrypt:role", sizeof tag.key);
+        fc_strlcpy(tag.value, "encrypted", sizeof tag.value);
+        char arn[320];
+        snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
+                 step_ctx_campaign_field(ctx, "account"), id);
+        if (!rds_add_tags_to_resource(c, arn, &tag, 1, &e)) return awsstep_fail(res, &e, "AddTagsToResource (promote target)");
+        step_ctx_set_fact(ctx, "target_promoted", "1");
+        return STEP_OK;
+    }
     rds_instance *i = NULL;
     if (!rds_describe_db_instance(c, id, &i, &e)) return awsstep_fail(res, &e, "DescribeDBInstances (promote target)");
     bool target = false;
@@ -309,7 +325,15 @@ step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_sna
     rds_snapshot *s = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (rds_describe_db_snapshot(c, want, &s, &e)) {
+    /* the first run creates without looking; a run after one that may have
+     * created it (intent fact present) looks first */
+    step_intent in = step_ctx_intent(ctx, copy ? "copy_try" : "snap_try");
+    if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+    bool look = in == STEP_INTENT_LOOK;
+look:
+    if (!look) {
+        e.kind = AWS_ERR_NOT_FOUND;
+    } else if (rds_describe_db_snapshot(c, want, &s, &e)) {
         /* resumed after creating it */
         bool ours = !sp->must_be_ours || snap_is_ours(ctx, s);
         bool avail = !strcmp(s->status, "available");
@@ -342,6 +366,12 @@ step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_sna
         ok = rds_copy_db_snapshot(c, &o, NULL, &e);
     } else {
         ok = rds_create_db_snapshot(c, sid, sp->of, tags, nt, NULL, &e);
+    }
+    if (!ok && !strcmp(e.code, "DBSnapshotAlreadyExists") && !look) {
+        /* not from an earlier run of ours (none got this far): whose is it? */
+        look = true;
+        aws_error_clear(&e);
+        goto look;
     }
     if (!ok && strcmp(e.code, "DBSnapshotAlreadyExists") != 0) {
         if (!strcmp(e.code, "SnapshotQuotaExceeded")) {
@@ -415,9 +445,10 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     aws_error_clear(&e);
     if (!rds_restore_db_instance_from_db_snapshot(c, &o, &out, &e)) {
         if (!strcmp(e.code, "DBInstanceAlreadyExists")) {
-            awsstep_mark(ctx, "restore_at");
+            /* the caller's next run looks (its intent fact is set) and
+             * tells ours (an earlier run's) from someone else's */
             res->wait_ms = 1000;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+            snprintf(res->reason, sizeof res->reason, "%s already exists: looking at it next", id);
             return STEP_WAIT;
         }
         if (!strcmp(e.code, "InstanceQuotaExceeded")) {
@@ -535,8 +566,18 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
     *out = NULL;
     /* 0.5 s, growing by half up to 8 s: a rename that takes seconds is seen
      * at once, one that takes minutes (real AWS) costs a dozen calls, not a
-     * call every half second; past the deadline the fleet poller takes over */
-    int64_t pause = 500;
+     * call every half second; past the deadline the fleet poller takes over.
+     * A wait this instance saw end before (fact await_seen_ms: the cutover's
+     * second rename after its first) starts with a first look at 70% of it,
+     * then 0.5 s steps: fewer calls, and the end seen sooner. */
+    int64_t pause = 500, t0 = fc_mono_ms();
+    int64_t seen = awsstep_fact_i64(ctx, "await_seen_ms", 0);
+    bool first = true;
+    if (seen > 1000) {
+        int64_t lead = seen * 7 / 10;
+        if (lead > 60000) lead = 60000;
+        if (t0 + lead < deadline) fc_sleep_ms(lead);
+    }
     for (;;) {
         bool missing = false;
         step_rc rc = STEP_OK;
@@ -546,8 +587,11 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
             i->endpoint_address[0] && i->port > 0) {
             res->reason[0] = 0;
             *out = i;
+            /* learnt only from a wait that did wait (not an instance found ready at once) */
+            if (!first) step_ctx_set_factf(ctx, "await_seen_ms", "%lld", (long long)(fc_mono_ms() - t0));
             return STEP_OK;
         }
+        first = false;
         rds_instance_free(i);
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 2000;
@@ -556,7 +600,8 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
             return STEP_WAIT;
         }
         fc_sleep_ms(pause);
-        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
+        /* past the learnt duration (or without one): back off as before */
+        if (seen <= 1000 || fc_mono_ms() - t0 > seen) pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
 }
 
@@ -570,6 +615,19 @@ step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *co
         rds_snapshot *sn = NULL;
         aws_error e;
         aws_error_clear(&e);
+        /* one our snapshot step saw available (facts snapshot / enc_snapshot,
+         * record_done) is ours and settled: deleted without looking (a
+         * snapshot already gone answers not found) */
+        const char *known = step_ctx_fact(ctx, !strcmp(sfx[k], "enc") ? "enc_snapshot" : "snapshot");
+        if (known && !strcmp(known, id)) {
+            if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+            if (rds_delete_db_snapshot(c, id, NULL, &e) || e.kind == AWS_ERR_NOT_FOUND) {
+                log_info("snapshot deleted", "snapshot=%s", id);
+                continue;
+            }
+            if (strcmp(e.code, "InvalidDBSnapshotState") != 0) return awsstep_fail(res, &e, "DeleteDBSnapshot");
+            aws_error_clear(&e); /* busy after all: look, as below */
+        }
         if (!rds_describe_db_snapshot(c, id, &sn, &e)) {
             if (e.kind == AWS_ERR_NOT_FOUND) continue;
             return awsstep_fail(res, &e, "DescribeDBSnapshots");
