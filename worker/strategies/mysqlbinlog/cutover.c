@@ -27,7 +27,11 @@
  *   6. rename swap: source → fc-<c>-<i>-retired, target → the original
  *      identifier (its endpoint name); for an Aurora MySQL cluster a
  *      cluster rename (shared/awscluster.h: cluster and reader endpoints
- *      follow the name);
+ *      follow the name); then every RDS Proxy in front of the source
+ *      (fact proxy_names, learnt at preflight, and any proxy that has the
+ *      retired source by then) moved from the retired source to the
+ *      identifier and awaited until that target is AVAILABLE
+ *      (shared/awsproxy.c), the source's writers still blocked;
  *   7. downtime recorded (cutover_block_ms to the switch: downtime_ms,
  *      field downtime_s).
  * Every query of steps 1-5 is bounded (myq_set_answer_by through
@@ -48,6 +52,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsproxy.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -661,8 +666,14 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     mb_session_finish(&s);
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
     int64_t until = fc_mono_ms() + poll * 1000, last = step_ctx_run_deadline(ctx) - 3000;
-    rc = cluster ? awscluster_switch(ctx, res, orig, ret, tid, MB_ROLE_TARGET, false, until < last ? until : last)
-                 : switch_rename(ctx, res, orig, ret, tid, until < last ? until : last);
+    int64_t dl = until < last ? until : last;
+    /* the renames, then the RDS Proxies in front of the source moved from
+     * the retired source to the identifier (now the encrypted one), its
+     * writers still blocked (shared/awsproxy.c; a cluster's in
+     * awscluster_switch) */
+    rc = cluster ? awscluster_switch(ctx, res, orig, ret, tid, MB_ROLE_TARGET, false, dl)
+                 : switch_rename(ctx, res, orig, ret, tid, dl);
+    if (rc == STEP_OK && !cluster) rc = awsproxy_switch(ctx, res, AWSPROXY_INSTANCE, orig, ret, NULL, dl, NULL);
     if (rc != STEP_OK) return rc;
     fc_crashpoint("mb.cutover.swapped"); /* tests: killed after the swap, before its facts are written */
     step_ctx_set_fact(ctx, "switched", "1");
