@@ -75,6 +75,8 @@ const strategy_def fc_strategy_mysqlbinlog = {
         "during each cutover (drain, compare, rename swap: minutes on AWS). The master user is never locked: "
         "applications must not write as it",
     .dry_run_note = "database checks run in the workers' preflight",
+    .proxy_cluster_note = "after the cluster renames, with writers still blocked, the proxy's target is switched "
+                          "to the encrypted cluster (same proxy endpoint for clients)",
     .required_param = "binlog_format",
     .required_value = "ROW",
     .rekey_option = "rekey",
