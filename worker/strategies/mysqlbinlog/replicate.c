@@ -78,6 +78,11 @@ out:
 step_rc mb_step_catch_up(step_ctx *ctx, step_result *res)
 {
     fc_crashpoint("mb.catch-up"); /* tests: a worker killed while the target replicates */
+    return mb_lag_check(ctx, res);
+}
+
+step_rc mb_lag_check(step_ctx *ctx, step_result *res)
+{
     mb_session s;
     mb_session_init(&s, ctx, res);
     step_rc rc = STEP_OK;
