@@ -131,6 +131,11 @@ def test_instance_behind_proxy_switched_exactly_once(stack, awssim, world):
     ident, name, camp = "maria-px-a", "px-maria-a", "mypxa"
     key, w = instance_behind_proxy(stack, sim, ident, name)
     before = sim.instance(ident)["Endpoint"]
+    # the dry run names the proxy and says the cutover switches it
+    r = stack.cli("submit", "--campaign", camp, "--kms-key", key, "--strategy", "mysql-binlog", "--db-secret",
+                  "file:" + _secret_file(world), "--dry-run", ident)
+    assert r.returncode == 0, r.stderr
+    assert f"behind RDS Proxy {name}: after the rename swap" in r.stdout, r.stdout
     submit(stack, world, camp, key, ident)
     st = wait_terminal(stack, camp, timeout=600)
     sim.admin("POST", "/config", {"time_scale": 0})

@@ -94,6 +94,8 @@ const strategy_def fc_strategy_mysqlbinlog = {
     .dry_run_note = "database checks run in the workers' preflight",
     .proxy_cluster_note = "after the cluster renames, with writers still blocked, the proxy's target is switched "
                           "to the encrypted cluster (same proxy endpoint for clients)",
+    .proxy_instance_note = "after the rename swap, with writers still blocked, the proxy's target is switched to "
+                           "the encrypted instance (same proxy endpoint for clients)",
     .required_param = "binlog_format",
     .required_value = "ROW",
     .rekey_option = "rekey",
