@@ -1,29 +1,23 @@
-/* awsproxy — the RDS Proxies in front of a source: an RDS instance (its
- * RDS_INSTANCE target) or an Aurora cluster (a proxy whose target group has
- * the cluster: TRACKED_CLUSTER in DescribeDBProxyTargets, its members
- * RDS_INSTANCE targets carrying TrackedClusterId), shared by the strategies
- * that move a source's proxies to its encrypted copy (awsproxy.h; the
- * cluster forms awscluster_proxy_* declared in awscluster.h;
- * docs/clusters.md, *RDS Proxy in front of a cluster*).
+/* awsclusterproxy — the RDS Proxies in front of an Aurora cluster source
+ * (a proxy whose target group has the cluster: TRACKED_CLUSTER in
+ * DescribeDBProxyTargets, its members RDS_INSTANCE targets carrying
+ * TrackedClusterId), shared by the strategies that move a cluster to a new
+ * one under its identifier (declared in awscluster.h; docs/clusters.md,
+ * *RDS Proxy in front of a cluster*).
  *
- * A proxy is moved from one target to another: the old one is deregistered
- * and the new one registered (DeregisterDBProxyTargets/
- * RegisterDBProxyTargets, --db-instance-identifiers or
- * --db-cluster-identifiers; a target group holds one instance or one
- * cluster), then awaited until the new target (a cluster's writer target)
- * is AVAILABLE. The proxy's own endpoint never changes. Users:
- *  - pg-logical's cutover, writers blocked: a cluster after its renames
- *    (retired source → the new cluster under the identifier); an instance
- *    with --cutover-method proxy (the source → fc-…-target, no rename);
- *  - mysql-binlog's cutover, writers blocked on the source: after the
- *    rename swap of an instance or a cluster (retired source → the
- *    identifier, now the encrypted one);
- *  - offline, once the restored cluster is configured.
+ * The strategy's renames move the cluster and reader endpoints; the proxy
+ * is switched after them: the old cluster (the retired source, under
+ * fc-…-retired) is deregistered and the new one, now under the identifier,
+ * registered (DeregisterDBProxyTargets/RegisterDBProxyTargets
+ * --db-cluster-identifiers; a target group holds one cluster), then awaited
+ * until its writer target is AVAILABLE. The proxy's own endpoint never
+ * changes. pg-logical switches inside its cutover (writers blocked);
+ * offline once the restored cluster is configured.
  *
  * Both behaviours of a registration across a rename are covered (not
- * documented for AWS; the emulator keeps it on the resource): one that
- * follows the resource shows the retired name and is switched; one that
- * follows the name already shows the identifier, now the new copy.
+ * documented for AWS; the emulator keeps it on the cluster resource): one
+ * that follows the resource shows the retired name and is switched; one
+ * that follows the name already shows the identifier, now the new cluster.
  *
  * Facts: proxy_names (the proxies, one per line; learnt at preflight, or
  * the campaign's proxy_name), proxy_skipped (a proxy deleted or pointed
@@ -32,7 +26,15 @@
  * every call that changes a proxy; a worker killed between the
  * deregistration and the registration (test crash point
  * cutover.proxy_deregistered) leaves a proxy without a target, which the
- * next holder registers (the proxy is in proxy_names since preflight). */
+ * next holder registers.
+ *
+ * The same for an RDS instance source (its RDS_INSTANCE target; the
+ * awsproxy_* forms of awsproxy.h, kind AWSPROXY_INSTANCE): pg-logical's
+ * --cutover-method proxy (the source → fc-…-target, no rename) and
+ * mysql-binlog's cutover after its rename swap (the retired source → the
+ * identifier, now the encrypted instance; its clusters through
+ * awscluster_switch), writers blocked in both; abort gives a proxy that
+ * lost the source back. */
 #include "awsproxy.h"
 #include "awscluster.h"
 
