@@ -107,8 +107,10 @@ def test_cutover_waits_for_the_window(stack, awssim, world):
     # opens at a minute boundary at least 100 s from now (the instance is at its cutover before)
     opens = (now + datetime.timedelta(seconds=160)).replace(second=0, microsecond=0)
     submit(stack, world, camp, key, ident, "--window", _window_from(opens))
-    wait_until(lambda: "window" in (instance_state(stack, camp, ident).get("waiting") or "")
-               or instance_state(stack, camp, ident)["state"] != "running", 300, 0.5, "waiting for the window")
+    def at_gate():
+        i = instance_state(stack, camp, ident)
+        return "window" in (i.get("waiting") or "") or i["state"] in ("done", "failed", "aborted")
+    wait_until(at_gate, 300, 0.5, "waiting for the window")
     i = instance_state(stack, camp, ident)
     assert i["step"] == "cutover" and "waiting for the cutover window" in (i.get("waiting") or ""), i
     still_open_for_writes(sim, ident, w)

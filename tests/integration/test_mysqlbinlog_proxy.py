@@ -14,7 +14,11 @@ AVAILABLE (shared/awsproxy.c; docs/mysql-binlog.md, *RDS Proxy*).
   through the proxy after the switch and reach the encrypted instance; every
   acknowledged row exactly once; the retired source stopped;
 - instance, abort at catch-up: the proxy still has the source, writes go on
-  through it, nothing of fleetcrypt's left;
+  through it, nothing of fleetcrypt's left (slow);
+- instance, a worker SIGKILLed between the proxy's deregistration and its
+  registration (crash point cutover.proxy_deregistered: the proxy has no
+  target): the next holder registers the encrypted instance; done, exactly
+  once (slow);
 - Aurora MySQL cluster, live writer through the proxy: done, the proxy's
   cluster target the encrypted cluster (writer AVAILABLE), rows exactly once.
 
@@ -28,7 +32,7 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import aws_leftovers, wait_terminal
 from test_mysqlbinlog import (APP, APP_PW, GROUPS, MASTER, PW, Writer, _app_schema, _conn, _group, _make, _q,
-                              _secret_file, _tags)
+                              _secret_file, _tags, _until_terminal)
 from test_mysqlbinlog_aurora import cconn, cluster, leftovers, make_cluster, row_group, tags_of
 
 PROXY_PORT_TAG = "fleetcrypt-sim:endpoint-port"
@@ -126,9 +130,20 @@ def instance_behind_proxy(stack, sim, ident, name):
 
 
 def test_instance_behind_proxy_switched_exactly_once(stack, awssim, world):
+    switched_exactly_once(stack, awssim, world, "maria-px-a", "px-maria-a", "mypxa")
+
+
+@pytest.mark.slow
+def test_instance_behind_proxy_worker_killed_mid_switch(stack, awssim, world):
+    d = os.path.join(world, "crash")
+    os.makedirs(d, exist_ok=True)
+    stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": d, "FLEETCRYPT_TEST_CRASH_AT": "cutover.proxy_deregistered"})
+    switched_exactly_once(stack, awssim, world, "maria-px-k", "px-maria-k", "mypxk", crashed=d)
+
+
+def switched_exactly_once(stack, awssim, world, ident, name, camp, crashed=None):
     sim = awssim
     rds = sim.client("rds")
-    ident, name, camp = "maria-px-a", "px-maria-a", "mypxa"
     key, w = instance_behind_proxy(stack, sim, ident, name)
     before = sim.instance(ident)["Endpoint"]
     # the dry run names the proxy and says the cutover switches it
@@ -137,7 +152,9 @@ def test_instance_behind_proxy_switched_exactly_once(stack, awssim, world):
     assert r.returncode == 0, r.stderr
     assert f"behind RDS Proxy {name}: after the rename swap" in r.stdout, r.stdout
     submit(stack, world, camp, key, ident)
-    st = wait_terminal(stack, camp, timeout=600)
+    st = _until_terminal(stack, camp, 600) if crashed else wait_terminal(stack, camp, timeout=600)
+    if crashed:
+        assert os.path.exists(os.path.join(crashed, "cutover.proxy_deregistered")), "the crash point never fired"
     sim.admin("POST", "/config", {"time_scale": 0})
     row = st["instances"][0]
     assert row["state"] == "done", f"{row}\n{stack.diagnostics()}"
