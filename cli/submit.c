@@ -527,10 +527,11 @@ static bool cluster_param_ok(aws_client *c, const strategy_def *sd, const sub_op
     return true;
 }
 
-/* The RDS Proxies whose target group has cluster id (TRACKED_CLUSTER) as
+/* The RDS Proxies whose target group has cluster id (TRACKED_CLUSTER; with
+ * cluster false: instance id, an RDS_INSTANCE target of no cluster) as
  * "a, b" in out ("" for none); false with the reason in out when AWS could
  * not say. */
-static bool cluster_proxies(aws_client *c, const char *id, char *out, size_t cap)
+static bool source_proxies(aws_client *c, const char *id, bool cluster, char *out, size_t cap)
 {
     out[0] = 0;
     rds_proxy_list *pl = NULL;
@@ -546,7 +547,9 @@ static bool cluster_proxies(aws_client *c, const char *id, char *out, size_t cap
         aws_error_clear(&e);
         if (!rds_describe_db_proxy_targets(c, pl->v[k].name, NULL, &tl, &e)) continue; /* deleted meanwhile */
         for (size_t t = 0; t < tl->n; t++)
-            if (!strcmp(tl->v[t].type, "TRACKED_CLUSTER") && !strcmp(tl->v[t].rds_resource_id, id) && n < cap)
+            if ((cluster ? !strcmp(tl->v[t].type, "TRACKED_CLUSTER")
+                         : !strcmp(tl->v[t].type, "RDS_INSTANCE") && !tl->v[t].tracked_cluster_id[0]) &&
+                !strcmp(tl->v[t].rds_resource_id, id) && n < cap)
                 n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", pl->v[k].name);
         rds_proxy_target_list_free(tl);
     }
@@ -616,7 +619,7 @@ static const char *cluster_verdict(aws_client *c, const strategy_def *sd, const 
     if (note[0] && n < cap) n += (size_t)snprintf(v + n, cap - n, "; %s", note);
     /* an RDS Proxy in front of the cluster: how the strategy moves it */
     char px[300];
-    if (!cluster_proxies(c, cl->identifier, px, sizeof px)) {
+    if (!source_proxies(c, cl->identifier, true, px, sizeof px)) {
         if (n < cap) n += (size_t)snprintf(v + n, cap - n, "; RDS Proxies in front of it not checked (%s)", px);
     } else if (px[0] && n < cap) {
         if (sd->proxy_cluster_note)
@@ -704,6 +707,18 @@ static int dry_run_verdicts(aws_client *c, const strategy_def *sd, const sub_opt
                              sd->required_param, sd->required_value, g);
                 }
             }
+        }
+        if (!strcmp(kind, "ok")) {
+            /* an RDS Proxy in front of the instance: how the strategy moves it */
+            char px[300];
+            size_t n = strlen(verdict);
+            if (!source_proxies(c, in->identifier, false, px, sizeof px))
+                snprintf(verdict + n, sizeof verdict - n, "; RDS Proxies in front of it not checked (%s)", px);
+            else if (px[0] && sd->proxy_instance_note)
+                snprintf(verdict + n, sizeof verdict - n, "; behind RDS Proxy %s: %s", px, sd->proxy_instance_note);
+            else if (px[0])
+                snprintf(verdict + n, sizeof verdict - n, "; behind RDS Proxy %s: %s does not switch proxies (switch "
+                         "the proxy's target to the encrypted instance after the campaign)", px, o->strategy);
         }
         if (strcmp(kind, "ok")) failing += !strcmp(kind, "failed");
         printf("  %-40s %-8s %s\n", o->ids[k], kind, verdict);

@@ -138,6 +138,9 @@ typedef struct strategy_def {
      * how the strategy's cutover moves the proxy. NULL: the strategy does not
      * switch proxies, and the verdict says so. */
     const char *proxy_cluster_note;
+    /* dry run: the same for an instance an RDS Proxy has as its target
+     * (RDS_INSTANCE). NULL: the strategy does not switch proxies. */
+    const char *proxy_instance_note;
 } strategy_def;
 
 /* The worker's half of a strategy: its step functions, bound to the

@@ -58,15 +58,15 @@ def CreateDBProxy(ctx, p):
     for k in ("EngineFamily", "Auth", "RoleArn", "VpcSubnetIds"):
         if not p.get(k):
             raise missing(k)
-    if p["EngineFamily"] != "POSTGRESQL":
-        raise invalid(f"awssim supports EngineFamily POSTGRESQL only, not {p['EngineFamily']}")
+    if p["EngineFamily"] not in ("POSTGRESQL", "MYSQL"):
+        raise invalid(f"awssim supports EngineFamily POSTGRESQL and MYSQL only, not {p['EngineFamily']}")
     ctx.resource = name
     with w.lock:
         if name in st["proxies"]:
             raise AwsError("DBProxyAlreadyExistsFault", f"DBProxy {name} already exists.")
         rid = "prx-" + rand_alnum(17).lower()
         port = w.endpoint_port(st, name, "proxy")
-        px = {"name": name, "rid": rid, "status": "creating", "engine_family": "POSTGRESQL",
+        px = {"name": name, "rid": rid, "status": "creating", "engine_family": p["EngineFamily"],
               "sg_ids": list(p.get("VpcSecurityGroupIds") or ["sg-0awssimdefault0001"]),
               "subnets": list(p["VpcSubnetIds"]), "auth": p["Auth"], "role_arn": p["RoleArn"],
               "require_tls": bool(p.get("RequireTLS", False)), "idle": int(p.get("IdleClientTimeout") or 1800),

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsproxy.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -169,6 +170,13 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         return STEP_NEXT;
     }
     if ((rc = roll_back_rename(ctx, res)) != STEP_OK) return rc;
+    /* the proxies are moved only after the renames: before the switch they
+     * have the source; one that lost it anyway gets it back */
+    char tgt[64];
+    awsstep_name(ctx, MB_SFX_TARGET, tgt, sizeof tgt);
+    rc = awscluster_is(ctx) ? awscluster_proxy_roll_back(ctx, res, step_ctx_instance(ctx), tgt)
+                            : awsproxy_roll_back(ctx, res, AWSPROXY_INSTANCE, step_ctx_instance(ctx), tgt, NULL);
+    if (rc != STEP_OK) return rc;
     if (!step_ctx_fact(ctx, "abort_db_done") && *mb_fact(ctx, "address")) {
         mb_session s;
         mb_session_init(&s, ctx, res);

@@ -78,6 +78,9 @@ step_rc mb_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
     }
     step_rc rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-mysql");
     if (rc != STEP_OK) return rc;
+    /* RDS Proxies with the cluster as their target: switched by the cutover
+     * after the cluster renames (awscluster_switch) */
+    if ((rc = awscluster_proxy_learn(ctx, res, step_ctx_instance(ctx), NULL, false)) != STEP_OK) return rc;
     rds_cluster *cl = awscluster_live_source(ctx, res, "mysql-binlog", &rc);
     if (rc == STEP_OK) rc = cluster_binlog_format(ctx, res, cl);
     rds_cluster_free(cl);

@@ -1,5 +1,8 @@
-/* cutover — step `cutover` of mysql-binlog, in one run when it can (the
- * only downtime):
+/* cutover — step `cutover` of mysql-binlog. First the gate (gate(), as
+ * pg-logical's): the campaign's --window and, with --cutover approve,
+ * `fleetcrypt approve` — STEP_WAIT (state waiting_approval) meanwhile,
+ * writers untouched, the target replicating and watched (mb_lag_check). Then,
+ * in one run when it can (the only downtime):
  *   1. block (fenced): every application account of the source is locked
  *      (ALTER USER ... ACCOUNT LOCK) and its sessions ended with
  *      mysql.rds_kill — the master user has no SUPER on RDS, so neither
@@ -27,7 +30,11 @@
  *   6. rename swap: source → fc-<c>-<i>-retired, target → the original
  *      identifier (its endpoint name); for an Aurora MySQL cluster a
  *      cluster rename (shared/awscluster.h: cluster and reader endpoints
- *      follow the name);
+ *      follow the name); then every RDS Proxy in front of the source
+ *      (fact proxy_names, learnt at preflight, and any proxy that has the
+ *      retired source by then) moved from the retired source to the
+ *      identifier and awaited until that target is AVAILABLE
+ *      (shared/awsproxy.c), the source's writers still blocked;
  *   7. downtime recorded (cutover_block_ms to the switch: downtime_ms,
  *      field downtime_s).
  * Every query of steps 1-5 is bounded (myq_set_answer_by through
@@ -48,7 +55,10 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsproxy.h"
 #include "awsstep.h"
+#include "pglogical_logic.h"
+#include "window.h"
 #include "log.h"
 #include "util.h"
 
@@ -502,6 +512,67 @@ static int64_t window_bound(step_ctx *ctx)
     return now + (step_ctx_run_deadline(ctx) - now) * 3 / 4;
 }
 
+/* Is the source blocked by an attempt of ours (its block's start is kept
+ * there until the accounts are unlocked)? A crashed attempt's block is
+ * resumed, never held at the gate. */
+static step_rc source_blocked(mb_session *s, bool *blocked)
+{
+    *blocked = false;
+    step_rc rc = STEP_OK;
+    myq *q = mb_conn(s, MB_SOURCE, &rc);
+    if (!q) return rc;
+    char err[400];
+    myq_res *r = myq_query(q, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" MB_SCHEMA
+                              "' AND TABLE_NAME = 'block_start'", err, sizeof err);
+    if (!r) return mb_sql_fail(s->res, q, "looking for the block's start", err);
+    *blocked = myq_cell(r, 0, 0) && strcmp(myq_cell(r, 0, 0), "0") != 0;
+    myq_res_free(r);
+    return STEP_OK;
+}
+
+/* The gate before the writers are blocked, as pg-logical's (its
+ * pgl_gate_check): the campaign's --window (UTC) and, with --cutover
+ * approve, `fleetcrypt approve` (fact or campaign field approved). While it
+ * waits the target keeps replicating and is watched (mb_lag_check: an SQL
+ * error fails the instance, a lag over catchup_lag_bytes holds the cutover). */
+static step_rc gate(step_ctx *ctx, step_result *res)
+{
+    fc_window w;
+    char err[200];
+    const char *spec = step_ctx_opt(ctx, "window");
+    if (!window_parse(spec ? spec : "", &w, err, sizeof err)) {
+        MB_REASON(res, "--window: %s", err);
+        return STEP_FAIL;
+    }
+    const char *mode = step_ctx_opt(ctx, "cutover"), *all = step_ctx_campaign_field(ctx, "approved");
+    pgl_gate_in gi = {.window = &w,
+                      .now_ms = fc_now_ms(),
+                      .need_approval = mode && !strcmp(mode, "approve"),
+                      .approved = opt_truthy(mb_fact(ctx, "approved")) || (all && opt_truthy(all))};
+    int64_t wait = 0;
+    pgl_gate g = pgl_gate_check(&gi, &wait);
+    if (g == PGL_GATE_GO && !*mb_fact(ctx, "waiting_approval")) return mb_lag_check(ctx, res);
+    step_rc rc = mb_lag_check(ctx, res);
+    if (rc != STEP_OK && rc != STEP_WAIT) return rc;
+    char lag[200];
+    fc_strlcpy(lag, rc == STEP_OK ? "caught up" : res->reason, sizeof lag);
+    if (g == PGL_GATE_APPROVAL) {
+        step_ctx_set_fact(ctx, "waiting_approval", "1");
+        res->wait_ms = wait;
+        MB_REASON(res, STEP_APPROVAL_PREFIX " (fleetcrypt approve %s %s); %s, lag %s bytes", step_ctx_campaign(ctx),
+                  step_ctx_instance(ctx), lag, mb_fact(ctx, "lag_bytes"));
+        return STEP_WAIT;
+    }
+    if (strcmp(mb_fact(ctx, "waiting_approval"), "0") != 0) step_ctx_set_fact(ctx, "waiting_approval", "0");
+    if (g == PGL_GATE_WINDOW) {
+        res->wait_ms = wait < 30000 ? wait + 200 : 30000; /* keep watching the target meanwhile */
+        MB_REASON(res, "waiting for the cutover window '%s' UTC (opens in %llds); %s", spec,
+                  (long long)(wait / 1000), lag);
+        return STEP_WAIT;
+    }
+    return rc;
+}
+
 step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
 {
     if (!strcmp(mb_fact(ctx, "switched"), "1")) return STEP_OK;
@@ -532,6 +603,16 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     rc = STEP_OK;
     res->reason[0] = 0;
     bool stopped = !strcmp(mb_fact(ctx, "repl_stopped"), "1");
+    if (!renamed && !stopped) {
+        /* the gate (window, approval), unless an attempt of ours holds the writers already */
+        bool blocked = false;
+        if ((rc = source_blocked(&s, &blocked)) != STEP_OK) goto out;
+        if (!blocked) {
+            mb_session_finish(&s);
+            if ((rc = gate(ctx, res)) != STEP_OK) return rc;
+            mb_session_init(&s, ctx, res);
+        }
+    }
     if (!renamed) {
         /* the window: every query bounded (a silent server must not keep the
          * writers blocked); any failure in it gives the writers back */
@@ -661,8 +742,14 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     mb_session_finish(&s);
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
     int64_t until = fc_mono_ms() + poll * 1000, last = step_ctx_run_deadline(ctx) - 3000;
-    rc = cluster ? awscluster_switch(ctx, res, orig, ret, tid, MB_ROLE_TARGET, false, until < last ? until : last)
-                 : switch_rename(ctx, res, orig, ret, tid, until < last ? until : last);
+    int64_t dl = until < last ? until : last;
+    /* the renames, then the RDS Proxies in front of the source moved from
+     * the retired source to the identifier (now the encrypted one), its
+     * writers still blocked (shared/awsproxy.c; a cluster's in
+     * awscluster_switch) */
+    rc = cluster ? awscluster_switch(ctx, res, orig, ret, tid, MB_ROLE_TARGET, false, dl)
+                 : switch_rename(ctx, res, orig, ret, tid, dl);
+    if (rc == STEP_OK && !cluster) rc = awsproxy_switch(ctx, res, AWSPROXY_INSTANCE, orig, ret, NULL, dl, NULL);
     if (rc != STEP_OK) return rc;
     fc_crashpoint("mb.cutover.swapped"); /* tests: killed after the swap, before its facts are written */
     step_ctx_set_fact(ctx, "switched", "1");

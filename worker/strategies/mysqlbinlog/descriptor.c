@@ -3,8 +3,11 @@
  * undo and downtime note. */
 #include "mysqlbinlog.h"
 
+#include <stdio.h>
+
 #include "dbsecret.h"
 #include "util.h"
+#include "window.h"
 
 /* From prepare-source until the switch a failure is undone by `abort`
  * (replication user, read replica, target, snapshots; writers let in again
@@ -34,7 +37,21 @@ static bool check_db_secret(const char *v, char *err, size_t cap)
     return dbsecret_parse(v, &ref, err, cap);
 }
 
+static bool check_window(const char *v, char *err, size_t cap)
+{
+    fc_window w;
+    char e[256];
+    if (window_parse(v, &w, e, sizeof e)) return true;
+    snprintf(err, cap, "--window: %s", e);
+    return false;
+}
+
 static const opt_def opts[] = {
+    {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
+     "cut over as soon as caught up (auto) or wait, caught up, for `fleetcrypt approve` (approve)", false},
+    {"window", OPT_STRING, NULL, "", check_window,
+     "cutovers only inside 'DAYS HH:MM-HH:MM' or RDS's 'ddd:hh24:mi-ddd:hh24:mi' (UTC), e.g. "
+     "'mon-fri 02:00-04:00', 'sun:02:00-sun:04:00'", false},
     {"db-secret", OPT_STRING, NULL, "", check_db_secret,
      "where the database credentials are: rds-managed (default: the instance's RDS-managed master secret), a "
      "Secrets Manager secret ARN, or file:PATH (an absolute path read on every worker, not where submit runs)",
@@ -75,6 +92,10 @@ const strategy_def fc_strategy_mysqlbinlog = {
         "during each cutover (drain, compare, rename swap: minutes on AWS). The master user is never locked: "
         "applications must not write as it",
     .dry_run_note = "database checks run in the workers' preflight",
+    .proxy_cluster_note = "after the cluster renames, with writers still blocked, the proxy's target is switched "
+                          "to the encrypted cluster (same proxy endpoint for clients)",
+    .proxy_instance_note = "after the rename swap, with writers still blocked, the proxy's target is switched to "
+                           "the encrypted instance (same proxy endpoint for clients)",
     .required_param = "binlog_format",
     .required_value = "ROW",
     .rekey_option = "rekey",

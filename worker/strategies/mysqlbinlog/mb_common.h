@@ -148,6 +148,13 @@ step_rc mb_cluster_finish(step_ctx *ctx, step_result *res);
 /* abort: the target cluster and the cluster snapshot deleted. */
 step_rc mb_cluster_undo(step_ctx *ctx, step_result *res);
 
+/* ---- catch-up (replicate.c) ---- */
+/* The target's replication checked (restarted when stopped without an
+ * error; FAIL on an SQL error) and its lag against the source's position
+ * (facts lag_bytes, lag_at): STEP_OK when under catchup_lag_bytes, else
+ * STEP_WAIT. The catch-up step, and the cutover while its gate waits. */
+step_rc mb_lag_check(step_ctx *ctx, step_result *res);
+
 /* ---- accounts the cutover locks (cutover.c) ---- */
 /* Unlock the accounts recorded in fact blocked_accounts on a side. */
 step_rc mb_unlock_accounts(mb_session *s, mb_side side);

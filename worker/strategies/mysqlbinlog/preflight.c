@@ -35,6 +35,7 @@
 #include <strings.h>
 
 #include "awscluster.h"
+#include "awsproxy.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -221,6 +222,12 @@ step_rc mb_step_preflight(step_ctx *ctx, step_result *res)
         return rc;
     }
     if ((rc = param_group_check(ctx, res, i)) != STEP_OK) {
+        rds_instance_free(i);
+        return rc;
+    }
+    /* RDS Proxies with the instance as their target: switched by the
+     * cutover after the rename swap, writers still blocked (shared/awsproxy.c) */
+    if ((rc = awsproxy_learn(ctx, res, AWSPROXY_INSTANCE, i->identifier, NULL, NULL, false)) != STEP_OK) {
         rds_instance_free(i);
         return rc;
     }

@@ -78,8 +78,17 @@ out:
 step_rc mb_step_catch_up(step_ctx *ctx, step_result *res)
 {
     fc_crashpoint("mb.catch-up"); /* tests: a worker killed while the target replicates */
+    return mb_lag_check(ctx, res);
+}
+
+step_rc mb_lag_check(step_ctx *ctx, step_result *res)
+{
     mb_session s;
     mb_session_init(&s, ctx, res);
+    /* bounded: a server that stops answering (a SIGSTOPped mysqld, a hung
+     * host) must not hold the step, nor the cutover's gate, past its run */
+    int64_t now = fc_mono_ms();
+    mb_session_answer_by(&s, now + (step_ctx_run_deadline(ctx) - now) * 3 / 4);
     step_rc rc = STEP_OK;
     myq *t = mb_conn(&s, MB_TARGET, &rc);
     myq *src = t ? mb_conn(&s, MB_SOURCE, &rc) : NULL;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsproxy.h"
 #include "awsstep.h"
 #include "initial_copy.h"
 #include "log.h"
@@ -83,40 +84,20 @@ static step_rc roll_back_rename(step_ctx *ctx, step_result *res)
     return STEP_WAIT;
 }
 
-/* Proxy: if the source was deregistered and the target not yet in, put the source back. */
+/* Proxy: some proxy has the target (the switch began: *switched); else a
+ * proxy that lost the source gets it back (shared/awsproxy.c). */
 static step_rc roll_back_proxy(step_ctx *ctx, step_result *res, bool *switched)
 {
     *switched = false;
-    const char *px = *pgl_cfield(ctx, "proxy_name") ? pgl_cfield(ctx, "proxy_name")
-                                                                  : pgl_fact(ctx, "proxy_name");
-    if (!*px) return STEP_OK; /* the cutover never reached the proxy */
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    const char *named = pgl_cfield(ctx, "proxy_name");
+    if (!*named && !*pgl_fact(ctx, "proxy_names")) named = pgl_fact(ctx, "proxy_name"); /* an older attempt's */
     char tid[64];
     awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
-    rds_proxy_target_list *tl = NULL;
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_describe_db_proxy_targets(c, px, NULL, &tl, &e)) return awsstep_fail(res, &e, "DescribeDBProxyTargets");
-    bool has_src = false, has_tgt = false;
-    for (size_t t = 0; t < tl->n; t++) {
-        if (!strcmp(tl->v[t].rds_resource_id, step_ctx_instance(ctx))) has_src = true;
-        if (!strcmp(tl->v[t].rds_resource_id, tid)) has_tgt = true;
-    }
-    rds_proxy_target_list_free(tl);
-    if (has_tgt) {
-        *switched = true;
-        return STEP_OK;
-    }
-    if (has_src) return STEP_OK;
-    if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
-    const char *ids[] = {step_ctx_instance(ctx)};
-    aws_error_clear(&e);
-    if (!rds_register_db_proxy_targets(c, px, NULL, ids, 1, NULL, &e) &&
-        strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0)
-        return awsstep_fail(res, &e, "RegisterDBProxyTargets (roll back)");
-    log_warn("abort: source registered with the proxy again", "proxy=%s", px);
-    return STEP_OK;
+    const char *orig = step_ctx_instance(ctx);
+    bool done = false;
+    step_rc rc = awsproxy_state(ctx, res, AWSPROXY_INSTANCE, tid, orig, named, switched, &done, NULL);
+    if (rc != STEP_OK || *switched) return rc;
+    return awsproxy_roll_back(ctx, res, AWSPROXY_INSTANCE, orig, tid, named);
 }
 
 /* Undo everything in the databases, found by name: idempotent. */
@@ -288,7 +269,7 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     /* 0. past the switch: refuse */
     if (cluster) {
         /* a cluster's switch is its renames; its proxies are switched only
-         * after them (shared/awsclusterproxy.c): before that they still have the source */
+         * after them (shared/awsproxy.c): before that they still have the source */
         proxy = false;
         if ((rc = pgl_cluster_switch_done(ctx, res, &switched)) != STEP_OK) return rc;
     } else if (proxy) {

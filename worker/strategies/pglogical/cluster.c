@@ -23,7 +23,7 @@
  *                  target → the identifier): the cluster and reader
  *                  endpoints of the identifier follow it; then an RDS
  *                  Proxy whose target is the cluster is switched to the
- *                  encrypted cluster (shared/awsclusterproxy.c);
+ *                  encrypted cluster (shared/awsproxy.c);
  *  replicas        the members take their names: the source's move to
  *                  fc-…-<member>-retired, the target's drop -target;
  *  cleanup         tags (encrypted, retired-source), deletion protection,

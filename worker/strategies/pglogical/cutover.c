@@ -15,7 +15,7 @@
  *   6. block the same roles on the target, switch (rename swap: source →
  *      fc-…-retired, target → original identifier — cluster renames for
  *      an Aurora cluster, cluster.c, then the RDS Proxies whose target is
- *      the cluster, shared/awsclusterproxy.c; or RDS Proxy target switch), pin a
+ *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c), pin a
  *      read-only snapshot on the target for verification, let writers in
  *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsproxy.h"
 #include "awsstep.h"
 #include "log.h"
 #include "pgfence.h"
@@ -57,7 +58,6 @@
 #define BLOCK_TIMEOUT_MS 30000
 #define FLUSH_TIMEOUT_MS 120000
 #define DEFAULT_SEQ_MARGIN 100
-#define CUT_MAX_PROXIES 8
 #define RETIRED_WAIT_MS 600000 /* verify: how long the retired source's new name may take to answer */
 
 typedef struct cut {
@@ -68,8 +68,6 @@ typedef struct cut {
     bool proxy;
     bool cluster; /* an Aurora cluster: the swap renames clusters (cluster.c) */
     bool strict;
-    char px[CUT_MAX_PROXIES][64]; /* the RDS Proxies fronting the instance (proxy method) */
-    int npx;
     char **protect;
     int nprotect;
     pgq *pinned[PGL_MAX_DBS]; /* target sessions holding the snapshot of the switch */
@@ -189,148 +187,41 @@ static step_rc switch_rename(cut *c, int64_t deadline)
     return STEP_OK;
 }
 
-/* Every RDS Proxy that fronts this instance: the campaign's proxy_name
- * (comma-separated), else those recorded (fact proxy_names), else every
- * proxy whose targets include the source (or, after a crash, the target). */
-static step_rc find_proxies(cut *c)
+/* The RDS Proxies that front this instance (proxy method), moved from the
+ * source to the target by shared/awsproxy.c: the campaign's proxy_name
+ * (comma-separated), else those recorded (fact proxy_names; proxy_name
+ * from an older attempt) and every proxy whose targets include the source
+ * (or, after a crash, the target). None is a failure. */
+static const char *named_proxies(cut *c)
 {
-    if (c->npx) return STEP_OK;
     const char *given = pgl_cfield(c->ctx, "proxy_name");
-    const char *known = pgl_fact(c->ctx, "proxy_names");
-    if (!*known) known = pgl_fact(c->ctx, "proxy_name"); /* recorded by an older attempt */
-    const char *list = *given ? given : known;
-    if (*list) {
-        const char *p = list;
-        while (*p && c->npx < CUT_MAX_PROXIES) {
-            size_t n = strcspn(p, ",\n");
-            if (n > 0 && n < sizeof c->px[0]) {
-                memcpy(c->px[c->npx], p, n);
-                c->px[c->npx++][n] = 0;
-            }
-            p += n;
-            if (*p) p++;
-        }
-        if (c->npx) return STEP_OK;
-    }
-    aws_client *a = step_ctx_aws(c->ctx);
-    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
-    rds_proxy_list *pl = NULL;
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_describe_db_proxies(a, NULL, &pl, &e)) return awsstep_fail(c->res, &e, "DescribeDBProxies");
-    step_rc rc = STEP_OK;
-    for (size_t k = 0; k < pl->n && rc == STEP_OK; k++) {
-        rds_proxy_target_list *tl = NULL;
-        aws_error_clear(&e);
-        if (!rds_describe_db_proxy_targets(a, pl->v[k].name, NULL, &tl, &e)) {
-            rc = awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
-            break;
-        }
-        bool ours = false;
-        for (size_t t = 0; t < tl->n; t++)
-            if (!strcmp(tl->v[t].rds_resource_id, c->orig) || !strcmp(tl->v[t].rds_resource_id, c->tid))
-                ours = true;
-        rds_proxy_target_list_free(tl);
-        if (!ours) continue;
-        if (c->npx == CUT_MAX_PROXIES) {
-            PGL_REASON(c->res, "more than %d RDS Proxies front %s", CUT_MAX_PROXIES, c->orig);
-            rc = STEP_FAIL;
-        } else {
-            fc_strlcpy(c->px[c->npx++], pl->v[k].name, sizeof c->px[0]);
-        }
-    }
-    rds_proxy_list_free(pl);
-    if (rc != STEP_OK) return rc;
-    if (!c->npx) {
-        PGL_REASON(c->res, "cutover_method=proxy: no RDS Proxy has %s as its target (set proxy_name)", c->orig);
-        return STEP_FAIL;
-    }
-    dbuf b;
-    dbuf_init(&b, 1024);
-    for (int k = 0; k < c->npx; k++) dbuf_printf(&b, "%s%s", k ? "\n" : "", c->px[k]);
-    step_ctx_set_fact(c->ctx, "proxy_names", b.data ? b.data : "");
-    dbuf_free(&b);
-    return STEP_OK;
+    if (!*given && !*pgl_fact(c->ctx, "proxy_names")) given = pgl_fact(c->ctx, "proxy_name");
+    return given;
 }
 
-/* Where one proxy points: the source registered? the target, and healthy? */
-static step_rc proxy_targets(cut *c, aws_client *a, const char *px, bool *has_src, bool *has_tgt, bool *tgt_ok)
+static step_rc no_proxy(cut *c)
 {
-    *has_src = *has_tgt = *tgt_ok = false;
-    rds_proxy_target_list *tl = NULL;
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_describe_db_proxy_targets(a, px, NULL, &tl, &e)) return awsstep_fail(c->res, &e, "DescribeDBProxyTargets");
-    for (size_t t = 0; t < tl->n; t++) {
-        if (!strcmp(tl->v[t].rds_resource_id, c->orig)) *has_src = true;
-        if (!strcmp(tl->v[t].rds_resource_id, c->tid)) {
-            *has_tgt = true;
-            *tgt_ok = !strcmp(tl->v[t].health_state, "AVAILABLE");
-        }
-    }
-    rds_proxy_target_list_free(tl);
-    return STEP_OK;
+    PGL_REASON(c->res, "cutover_method=proxy: no RDS Proxy has %s as its target (set proxy_name)", c->orig);
+    return STEP_FAIL;
 }
 
-/* Where does each proxy point? any_target: some proxy has the target
+/* Where do the proxies point? any_target: some proxy has the target
  * registered (the switch began: never go back); done: every proxy has the
  * target, healthy, and not the source. */
 static step_rc proxy_state(cut *c, bool *any_target, bool *done)
 {
-    *any_target = false;
-    *done = true;
-    step_rc rc = find_proxies(c);
-    if (rc != STEP_OK) return rc;
-    aws_client *a = step_ctx_aws(c->ctx);
-    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
-    for (int k = 0; k < c->npx; k++) {
-        bool has_src, has_tgt, tgt_ok;
-        if ((rc = proxy_targets(c, a, c->px[k], &has_src, &has_tgt, &tgt_ok)) != STEP_OK) return rc;
-        if (has_tgt) *any_target = true;
-        if (!(has_tgt && tgt_ok && !has_src)) *done = false;
-    }
-    return STEP_OK;
+    int n = 0;
+    step_rc rc = awsproxy_state(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, named_proxies(c), any_target,
+                                done, &n);
+    return rc == STEP_OK && !n ? no_proxy(c) : rc;
 }
 
 static step_rc switch_proxy(cut *c, int64_t deadline)
 {
-    step_rc rc = find_proxies(c);
+    int n = 0;
+    step_rc rc = awsproxy_switch(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, named_proxies(c), deadline, &n);
     if (rc != STEP_OK) return rc;
-    aws_client *a = step_ctx_aws(c->ctx);
-    if (!a) return (PGL_REASON(c->res, "no AWS client"), STEP_RETRY);
-    for (int k = 0; k < c->npx; k++) {
-        const char *px = c->px[k];
-        for (;;) {
-            bool has_src, has_tgt, tgt_ok;
-            if ((rc = proxy_targets(c, a, px, &has_src, &has_tgt, &tgt_ok)) != STEP_OK) return rc;
-            if (has_tgt && tgt_ok && !has_src) break;
-            aws_error e;
-            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            const char *ids[1];
-            if (has_src) {
-                ids[0] = c->orig;
-                aws_error_clear(&e);
-                if (!rds_deregister_db_proxy_targets(a, px, NULL, ids, 1, &e) && e.kind != AWS_ERR_NOT_FOUND &&
-                    strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
-                    return awsstep_fail(c->res, &e, "DeregisterDBProxyTargets");
-                log_info("proxy target deregistered", "proxy=%s db=%s", px, c->orig);
-            }
-            if (!has_tgt) {
-                ids[0] = c->tid;
-                aws_error_clear(&e);
-                if (!rds_register_db_proxy_targets(a, px, NULL, ids, 1, NULL, &e) &&
-                    strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0)
-                    return awsstep_fail(c->res, &e, "RegisterDBProxyTargets");
-                log_info("proxy target registered", "proxy=%s db=%s", px, c->tid);
-            }
-            if (fc_mono_ms() > deadline) {
-                c->res->wait_ms = 5000;
-                PGL_REASON(c->res, "cutover: waiting for proxy %s to reach %s", px, c->tid);
-                return STEP_WAIT;
-            }
-            fc_sleep_ms(has_tgt ? 100 : 300);
-        }
-    }
+    if (!n) return no_proxy(c);
     /* the source keeps its identifier and endpoint: it is the retired source */
     step_ctx_set_fact(c->ctx, "retired_id", c->orig);
     step_ctx_set_fact(c->ctx, "retired_address", pgl_fact(c->ctx, "address"));
@@ -905,7 +796,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     awsstep_name(ctx, PGL_SFX_TARGET, c.tid, sizeof c.tid);
     c.cluster = awscluster_is(ctx);
     /* a cluster is always cut over by its renames; the RDS Proxies in front
-     * of it are switched after them (shared/awsclusterproxy.c), whatever the method */
+     * of it are switched after them (shared/awsproxy.c), whatever the method */
     c.proxy = !c.cluster && !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
     c.strict = !strcmp(pgl_cfield(ctx, "validate"), "strict");
     int64_t poll_s = 90;

@@ -116,6 +116,8 @@ const strategy_def fc_strategy_pglogical = {
     .required_value = "1",
     .rekey_option = "rekey",
     .reboot_option = "allow-reboot",
+    .proxy_instance_note = "switched to the encrypted instance with --cutover-method proxy only (the rename "
+                           "swap leaves the proxy on the retired source)",
     .proxy_cluster_note = "the proxy cutover will be used: after the cluster renames, the proxy's target is "
                           "switched to the encrypted cluster (same proxy endpoint for clients)",
 };

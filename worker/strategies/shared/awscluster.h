@@ -96,17 +96,17 @@ step_rc awscluster_delete_ours(step_ctx *ctx, step_result *res, const char *id, 
 /* Deletion protection on cluster id when the source had it (fact deletion_protection). */
 step_rc awscluster_protect(step_ctx *ctx, step_result *res, const char *id);
 
-/* RDS Proxies in front of the cluster (awsclusterproxy.c; facts
- * proxy_names, proxy_skipped; docs/clusters.md, *RDS Proxy in front of a
- * cluster*). learn (preflight): every proxy whose target group has cluster
- * id, or the proxies `named` (a comma-separated list, each checked), as
- * fact proxy_names; with required, none is a failure. switch: after the
- * renames, each recorded proxy (and, unless named, any proxy that has the
- * old cluster `ret` by then) from ret to the new cluster under orig,
- * awaited until its writer target is AVAILABLE (bounded by deadline, WAIT
- * past it). roll_back (abort): cluster id back on a recorded proxy that lost
- * it (and tid, the never-switched new cluster, off it). */
-#define AWSCLUSTER_MAX_PROXIES 8
+/* RDS Proxies in front of the cluster (the cluster forms of awsproxy.h,
+ * awsproxy.c; facts proxy_names, proxy_skipped; docs/clusters.md, *RDS
+ * Proxy in front of a cluster*). learn (preflight): every proxy whose
+ * target group has cluster id, or the proxies `named` (a comma-separated
+ * list, each checked), as fact proxy_names; with required, none is a
+ * failure. switch: after the renames, each recorded proxy (and, unless
+ * named, any proxy that has the old cluster `ret` or the identifier by
+ * then) from ret to the new cluster under orig, awaited until its writer
+ * target is AVAILABLE (bounded by deadline, WAIT past it). roll_back
+ * (abort): cluster id back on a recorded proxy that lost it (and tid, the
+ * never-switched new cluster, off it). */
 step_rc awscluster_proxy_learn(step_ctx *ctx, step_result *res, const char *id, const char *named, bool required);
 step_rc awscluster_proxy_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, bool named,
                                 int64_t deadline);

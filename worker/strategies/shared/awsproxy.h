@@ -1,0 +1,49 @@
+/* awsproxy — the RDS Proxies in front of a source, an RDS instance
+ * (RDS_INSTANCE target) or an Aurora cluster (TRACKED_CLUSTER target, its
+ * members RDS_INSTANCE targets carrying TrackedClusterId), shared by the
+ * strategies that move a source's proxies to the encrypted copy
+ * (awsproxy.c; docs/clusters.md, *RDS Proxy in front of a cluster*;
+ * docs/mysql-binlog.md, *RDS Proxy*; docs/pg-logical.md, the proxy cutover).
+ *
+ * Facts: proxy_names (the proxies, one per line: learnt at preflight, or
+ * the campaign's proxy_name, or found at the switch), proxy_skipped (a
+ * proxy deleted or pointed elsewhere by someone else: left alone).
+ * Idempotent, resumable by observation (DescribeDBProxyTargets), the lease
+ * checked before every call that changes a proxy; crash point
+ * cutover.proxy_deregistered between a deregistration and the registration. */
+#ifndef FC_STRATEGY_AWSPROXY_H
+#define FC_STRATEGY_AWSPROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "awsstep.h"
+
+#define AWSPROXY_MAX 8
+
+typedef enum { AWSPROXY_INSTANCE = 0, AWSPROXY_CLUSTER } awsproxy_kind;
+
+/* Every proxy whose target is `id` (or `alt`, when not NULL: a target
+ * registered by an interrupted switch), or the proxies `named` (a comma-
+ * separated list, each checked to have id or alt), as fact proxy_names;
+ * with required, none is a failure. */
+step_rc awsproxy_learn(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *id, const char *alt,
+                       const char *named, bool required);
+/* Each proxy (named, else the recorded ones and any that has `from` or
+ * `to` now; fact proxy_names updated) moved from `from` to `to`:
+ * deregistered, registered, awaited until `to` (a cluster's writer) is
+ * AVAILABLE, bounded by deadline (fc_mono_ms; STEP_WAIT past it). *n: how
+ * many proxies (may be NULL). */
+step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                        const char *named, int64_t deadline, int *n);
+/* Where the proxies stand (the same set as awsproxy_switch's): *any_to
+ * some proxy has `to` (the switch began), *done every proxy has `to`
+ * AVAILABLE and not `from`; *n how many proxies (may be NULL). */
+step_rc awsproxy_state(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                       const char *named, bool *any_to, bool *done, int *n);
+/* Abort: `id` (the source) back on each proxy (named, else recorded) that
+ * lost it, and `tid` (the never-switched copy) off it. */
+step_rc awsproxy_roll_back(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *id, const char *tid,
+                           const char *named);
+
+#endif
