@@ -40,6 +40,10 @@ from awsclient_util import driver_built  # noqa: F401,E402
 # depends on another file's. Refreshed from the full run of 2026-12-06
 # 14:12 (tests now marked slow left out).
 FILE_SECONDS = {
+    "test_mysqlbinlog_proxy.py": 110,
+    "test_mysqlbinlog_gate.py": 95,
+    "test_mysqlbinlog_aurora_faults.py": 150,
+    "test_orch_intent.py": 120,
     "test_dmscdc.py": 150,
     "test_awssim_dms.py": 110,
     "test_awssim_route53.py": 40,
