@@ -11,14 +11,13 @@ import secrets
 import string
 import time
 
+from . import dms_cdc
+from .dms_state import DUR, conn_params, dms, parse_mappings, parse_start  # noqa: F401
 from .errors import AwsError
 
 log = logging.getLogger("awssim.dms")
 
 ENGINE_VERSION = "3.5.3"
-# modelled AWS durations (seconds of emulated time, see clock.py)
-DUR = {"ri_create": 480, "ri_delete": 120, "task_create": 20, "task_modify": 10, "task_start": 15,
-       "task_stop": 5, "task_delete": 10}
 CLASS_RE = re.compile(r"^dms\.(t2|t3|c4|c5|c6i|c7i|r4|r5|r6i|r7i)\.(micro|small|medium|large|xlarge|\d+xlarge)$")
 ID_RE = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}$")
 # DMS's documented quotas (per account and region) and the emulator's
@@ -50,14 +49,6 @@ DEFAULT_SETTINGS = {
 
 def _rid(n=26):
     return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(n))
-
-
-def dms(store):
-    """The store's DMS state (created on first use; persisted with the store)."""
-    d = store.get("dms")
-    if d is None:
-        d = store["dms"] = {"instances": {}, "endpoints": {}, "tasks": {}, "connections": {}, "tags": {}}
-    return d
 
 
 def _arn(store, kind, res_id):
@@ -245,12 +236,6 @@ def _find_ep(store, arn):
     return e
 
 
-def conn_params(e):
-    """libpq parameters of endpoint record e (dms_cdc.py connects with them)."""
-    return {"host": e.get("ServerName"), "port": e.get("Port"), "dbname": e.get("DatabaseName"),
-            "user": e.get("Username"), "password": e.get("_password")}
-
-
 def CreateEndpoint(ctx, p):
     w, d = ctx.world, dms(ctx.store)
     ident = p["EndpointIdentifier"].lower()
@@ -362,7 +347,6 @@ def TestConnection(ctx, p):
 
 
 def _test(w, c, params):
-    from . import dms_cdc
     err = dms_cdc.probe(params)
     with w.lock:
         c["Status"] = "failed" if err else "successful"
@@ -411,38 +395,6 @@ def merged_settings(text):
     if v.get("ValidationOnly") and prep != "DO_NOTHING":
         raise _bad("A validation-only task requires TargetTablePrepMode DO_NOTHING")
     return s
-
-
-def parse_mappings(text):
-    try:
-        m = json.loads(text)
-        rules = m["rules"]
-    except (ValueError, KeyError, TypeError):
-        raise _bad("TableMappings is not valid JSON with a rules list") from None
-    sel = [r for r in rules if isinstance(r, dict) and r.get("rule-type") == "selection"]
-    if not sel:
-        raise _bad("TableMappings needs at least one selection rule")
-    for r in sel:
-        loc = r.get("object-locator") or {}
-        if not loc.get("schema-name") or not loc.get("table-name") \
-                or r.get("rule-action") not in ("include", "exclude", "explicit"):
-            raise _bad("Invalid selection rule in TableMappings")
-    return sel
-
-
-LSN_RE = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
-
-
-def parse_start(pos):
-    """CdcStartPosition -> an LSN 'X/Y' (an LSN, or a checkpoint this emulator wrote)."""
-    if pos is None or pos == "":
-        return None
-    if LSN_RE.match(pos):
-        return pos.upper()
-    m = re.match(r"^checkpoint:V1#\d+#([0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})#", pos)
-    if m:
-        return m.group(1).upper()
-    raise _bad(f"Invalid CdcStartPosition for a PostgreSQL source: {pos}")
 
 
 def _task_view(t, with_settings=True):
@@ -755,3 +707,41 @@ ACTIONS = {f.__name__: f for f in (
     CreateReplicationTask, DescribeReplicationTasks, ModifyReplicationTask, StartReplicationTask,
     StopReplicationTask, DeleteReplicationTask, DescribeTableStatistics,
     AddTagsToResource, RemoveTagsFromResource, ListTagsForResource)}
+
+
+def recover(w):
+    """After an emulator restart: operations in flight finish, and a task that
+    was running resumes from its checkpoint (as DMS resumes a task after a
+    replication instance restart)."""
+    for store in w.all_stores():
+        d = store.get("dms")
+        if not d:
+            continue
+        with w.lock:
+            ris = [(a, r["ReplicationInstanceStatus"]) for a, r in d["instances"].items()]
+            tasks = [(a, t["Status"]) for a, t in d["tasks"].items()]
+            for c in d["connections"].values():
+                if c["Status"] == "testing":
+                    c["Status"] = "failed"
+                    c["LastFailureMessage"] = "The test was interrupted; test the connection again"
+        for arn, st in ris:
+            if st == "creating":
+                w.spawn("dms-ri-create", _ri_create, w, store, arn)
+            elif st == "deleting":
+                w.spawn("dms-ri-delete", _ri_delete, w, store, arn)
+        for arn, st in tasks:
+            with w.lock:
+                t = d["tasks"][arn]
+                if st in ("creating", "modifying"):
+                    t["Status"] = "stopped" if t["_runs"] else "ready"
+                elif st == "stopping":
+                    t["Status"], t["StopReason"] = "stopped", "Stop Reason NORMAL"
+            if st == "deleting":
+                w.spawn("dms-task-delete", _task_delete, w, store, arn)
+            elif st in ("starting", "running"):
+                with w.lock:
+                    t["Status"] = "starting"
+                r = dms_cdc.Runner(w, store, arn, "resume-processing" if t.get("_checkpoint") or t.get("_loaded")
+                           else "start-replication", recovered=True)
+                dms_cdc.register(w, r)
+                w.spawn("dms-task-resume", r.run, on_error=r.crashed)

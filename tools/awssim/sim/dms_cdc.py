@@ -28,7 +28,7 @@ import psycopg2.errors
 import psycopg2.extras
 from psycopg2 import sql
 
-from . import dms
+from . import dms_state as dms
 from .clock import ShuttingDown
 
 log = logging.getLogger("awssim.dms")
@@ -847,41 +847,3 @@ class Runner:
 def _like(s, pattern):
     rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
     return re.fullmatch(rx, s) is not None
-
-
-def recover(w):
-    """After an emulator restart: operations in flight finish, and a task that
-    was running resumes from its checkpoint (as DMS resumes a task after a
-    replication instance restart)."""
-    for store in w.all_stores():
-        d = store.get("dms")
-        if not d:
-            continue
-        with w.lock:
-            ris = [(a, r["ReplicationInstanceStatus"]) for a, r in d["instances"].items()]
-            tasks = [(a, t["Status"]) for a, t in d["tasks"].items()]
-            for c in d["connections"].values():
-                if c["Status"] == "testing":
-                    c["Status"] = "failed"
-                    c["LastFailureMessage"] = "The test was interrupted; test the connection again"
-        for arn, st in ris:
-            if st == "creating":
-                w.spawn("dms-ri-create", dms._ri_create, w, store, arn)
-            elif st == "deleting":
-                w.spawn("dms-ri-delete", dms._ri_delete, w, store, arn)
-        for arn, st in tasks:
-            with w.lock:
-                t = d["tasks"][arn]
-                if st in ("creating", "modifying"):
-                    t["Status"] = "stopped" if t["_runs"] else "ready"
-                elif st == "stopping":
-                    t["Status"], t["StopReason"] = "stopped", "Stop Reason NORMAL"
-            if st == "deleting":
-                w.spawn("dms-task-delete", dms._task_delete, w, store, arn)
-            elif st in ("starting", "running"):
-                with w.lock:
-                    t["Status"] = "starting"
-                r = Runner(w, store, arn, "resume-processing" if t.get("_checkpoint") or t.get("_loaded")
-                           else "start-replication", recovered=True)
-                register(w, r)
-                w.spawn("dms-task-resume", r.run, on_error=r.crashed)

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from . import dms_cdc, models, mysql, rds_recovery, rdsext
+from . import dms, models, mysql, rds_recovery, rdsext
 from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
@@ -141,7 +141,7 @@ def main(argv):
     for t in threads:
         t.start()
     rds_recovery.recover(world)
-    dms_cdc.recover(world)
+    dms.recover(world)
     world.mark_dirty()
 
     stop = threading.Event()
