@@ -179,8 +179,15 @@ class MysqlManager(procs.DataDirOwner):
         os.makedirs(t, mode=0o700)
         self.chown(t)
         log.info("mariadb-install-db into %s", t)
+        tmp = os.path.join(self.home, "mysql-template.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp, mode=0o700)
+        self.chown(tmp)
+        # its own tmpdir: the bootstrap's temporary tables were once deleted
+        # under it in the shared /tmp ("Error on delete of '/tmp/#sql-temptable-…'")
         self.run([INSTALL_DB, "--no-defaults", f"--datadir={t}", "--auth-root-authentication-method=normal",
-                  "--skip-test-db", "--skip-name-resolve"], timeout=300)
+                  "--skip-test-db", "--skip-name-resolve", f"--tmpdir={tmp}"], timeout=300)
+        shutil.rmtree(tmp, ignore_errors=True)
         self.template = t
         return t
 
@@ -206,12 +213,14 @@ class MysqlManager(procs.DataDirOwner):
     def configure(self, datadir, port, server_id, settings, read_only=False):
         inst_dir = os.path.dirname(datadir)
         logdir = os.path.join(inst_dir, "log")
-        os.makedirs(logdir, exist_ok=True)
-        self.chown(logdir)
+        tmpdir = os.path.join(inst_dir, "tmp")   # the server's own, not the shared /tmp (as on RDS)
+        for d in (logdir, tmpdir):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            self.chown(d)
         lines = ["# awssim: managed, rewritten at every start\n", "[mariadbd]\n",
                  f"datadir={datadir}\n", f"socket={self.sock(datadir)}\n", f"port={port}\n",
                  "bind-address=127.0.0.1\n", "skip-name-resolve\n", f"pid-file={datadir}/mariadbd.pid\n",
-                 f"log-error={logdir}/mysql-error.log\n", f"log-bin={BINLOG_BASE}\n",
+                 f"log-error={logdir}/mysql-error.log\n", f"tmpdir={tmpdir}\n", f"log-bin={BINLOG_BASE}\n",
                  "relay-log=relaylog-relay-bin\n", f"server-id={server_id}\n", "log-slave-updates=ON\n",
                  "innodb_buffer_pool_size=16M\n", "innodb_log_file_size=16M\n", "performance_schema=OFF\n",
                  "skip-slave-start=OFF\n", "character-set-server=utf8mb4\n", "collation-server=utf8mb4_general_ci\n",
