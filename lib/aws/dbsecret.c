@@ -12,6 +12,12 @@
 
 #define DBSECRET_MAX_FILE (64 * 1024)
 
+bool dbsecret_opt_check(const char *ref, char *err, size_t errcap)
+{
+    dbsecret_ref r;
+    return dbsecret_parse(ref, &r, err, errcap);
+}
+
 bool dbsecret_parse(const char *ref, dbsecret_ref *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);

@@ -29,6 +29,8 @@ typedef struct db_credentials {
 
 /* Parse and validate a reference (NULL or "" means rds-managed). */
 bool dbsecret_parse(const char *ref, dbsecret_ref *out, char *err, size_t errcap);
+/* The validator of a strategy's --db-secret option (opt_def): dbsecret_parse. */
+bool dbsecret_opt_check(const char *ref, char *err, size_t errcap);
 /* The reference in its canonical spelling (for storage and display). */
 void dbsecret_format(const dbsecret_ref *r, char *out, size_t cap);
 

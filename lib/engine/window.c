@@ -248,3 +248,12 @@ int64_t window_ms_until_close(const fc_window *w, int64_t now_ms)
     }
     return c - now_ms;
 }
+
+bool window_opt_check(const char *spec, char *err, size_t errcap)
+{
+    fc_window w;
+    char e[256];
+    if (window_parse(spec, &w, e, sizeof e)) return true;
+    snprintf(err, errcap, "--window: %s", e);
+    return false;
+}

@@ -30,6 +30,9 @@ typedef struct fc_window {
 
 /* Parse a window spec; false with a one-line reason in err. */
 bool window_parse(const char *spec, fc_window *w, char *err, size_t errcap);
+/* The validator of a strategy's --window option (opt_def): window_parse,
+ * its reason prefixed with "--window: ". */
+bool window_opt_check(const char *spec, char *err, size_t errcap);
 /* Is the wall-clock time now_ms (epoch ms, UTC) inside the window? */
 bool window_contains(const fc_window *w, int64_t now_ms);
 /* Milliseconds until the window next opens (0 when inside it now). */

@@ -2,9 +2,8 @@
  * docs/dms.md): its steps, options, admission cost, undo and downtime note. */
 #include "dmscdc.h"
 
-#include "dbsecret.h"
 #include "util.h"
-#include "window.h"
+#include "strategy_opts.h"
 
 /* From prepare-source (a slot on the production source) until the switch,
  * a failure runs `abort`: DMS resources, slot, target and snapshots go, the
@@ -30,30 +29,13 @@ static const step_def steps[] = {
     {"abort", NULL, NULL, 3600, 20, NULL},
 };
 
-static bool check_window(const char *v, char *err, size_t cap)
-{
-    fc_window w;
-    char e[256];
-    if (window_parse(v, &w, e, sizeof e)) return true;
-    snprintf(err, cap, "--window: %s", e);
-    return false;
-}
-
-static bool check_db_secret(const char *v, char *err, size_t cap)
-{
-    dbsecret_ref ref;
-    return dbsecret_parse(v, &ref, err, cap);
-}
-
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "switch as soon as DMS caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
     {"cutover-method", OPT_ENUM, "rename", "rename", NULL,
      "rename swap (DMS cannot read through an RDS Proxy; dms-cdc switches by rename only)", false},
-    {"window", OPT_STRING, NULL, "", check_window,
-     "cutovers only inside 'DAYS HH:MM-HH:MM' or RDS's 'ddd:hh24:mi-ddd:hh24:mi' (UTC)", false},
-    {"db-secret", OPT_STRING, NULL, "", check_db_secret,
-     "where the database credentials are: rds-managed (default), a Secrets Manager secret ARN, or file:PATH", false},
+    FC_OPT_WINDOW,
+    FC_OPT_DB_SECRET,
     {"read-only-tables", OPT_STRING, NULL, "", NULL,
      "tables without a primary key that take no UPDATE or DELETE during the run (schema.table, comma-separated): "
      "DMS carries their INSERTs only; any other keyless table fails preflight", false},

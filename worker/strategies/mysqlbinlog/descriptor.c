@@ -5,9 +5,8 @@
 
 #include <stdio.h>
 
-#include "dbsecret.h"
 #include "util.h"
-#include "window.h"
+#include "strategy_opts.h"
 
 /* From prepare-source until the switch a failure is undone by `abort`
  * (replication user, read replica, target, snapshots; writers let in again
@@ -31,31 +30,11 @@ static const step_def steps[] = {
     {"abort", NULL, NULL, 1800, 20, NULL},
 };
 
-static bool check_db_secret(const char *v, char *err, size_t cap)
-{
-    dbsecret_ref ref;
-    return dbsecret_parse(v, &ref, err, cap);
-}
-
-static bool check_window(const char *v, char *err, size_t cap)
-{
-    fc_window w;
-    char e[256];
-    if (window_parse(v, &w, e, sizeof e)) return true;
-    snprintf(err, cap, "--window: %s", e);
-    return false;
-}
-
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "cut over as soon as caught up (auto) or wait, caught up, for `fleetcrypt approve` (approve)", false},
-    {"window", OPT_STRING, NULL, "", check_window,
-     "cutovers only inside 'DAYS HH:MM-HH:MM' or RDS's 'ddd:hh24:mi-ddd:hh24:mi' (UTC), e.g. "
-     "'mon-fri 02:00-04:00', 'sun:02:00-sun:04:00'", false},
-    {"db-secret", OPT_STRING, NULL, "", check_db_secret,
-     "where the database credentials are: rds-managed (default: the instance's RDS-managed master secret), a "
-     "Secrets Manager secret ARN, or file:PATH (an absolute path read on every worker, not where submit runs)",
-     false},
+    FC_OPT_WINDOW,
+    FC_OPT_DB_SECRET,
     {"rekey", OPT_BOOL, NULL, "", NULL,
      "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
      false},

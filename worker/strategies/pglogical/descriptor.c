@@ -3,9 +3,8 @@
  * steps, options, admission cost, undo and downtime note. */
 #include "pglogical.h"
 
-#include "dbsecret.h"
 #include "util.h"
-#include "window.h"
+#include "strategy_opts.h"
 
 /* A failure from prepare-source (which may have made a slot before it
  * failed) until the cutover switched would leave the slot retaining WAL on
@@ -35,21 +34,6 @@ static const step_def steps[] = {
     {"abort", NULL, NULL, 1800, 20, NULL},
 };
 
-static bool check_window(const char *v, char *err, size_t cap)
-{
-    fc_window w;
-    char e[256];
-    if (window_parse(v, &w, e, sizeof e)) return true;
-    snprintf(err, cap, "--window: %s", e);
-    return false;
-}
-
-static bool check_db_secret(const char *v, char *err, size_t cap)
-{
-    dbsecret_ref ref;
-    return dbsecret_parse(v, &ref, err, cap);
-}
-
 /* Defaults the step code applies itself are left "" here and named in the
  * help line. */
 static const opt_def opts[] = {
@@ -57,13 +41,8 @@ static const opt_def opts[] = {
      "switch as soon as caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
     {"cutover-method", OPT_ENUM, "rename|proxy", "rename", NULL,
      "rename swap (minutes on AWS) or switch an RDS Proxy's target (seconds)", false},
-    {"window", OPT_STRING, NULL, "", check_window,
-     "cutovers only inside 'DAYS HH:MM-HH:MM' or RDS's 'ddd:hh24:mi-ddd:hh24:mi' (UTC), e.g. "
-     "'mon-fri 02:00-04:00', 'sun:02:00-sun:04:00'", false},
-    {"db-secret", OPT_STRING, NULL, "", check_db_secret,
-     "where the database credentials are: rds-managed (default: the instance's RDS-managed master secret), a "
-     "Secrets Manager secret ARN, or file:PATH (an absolute path read on every worker, not where submit runs)",
-     false},
+    FC_OPT_WINDOW,
+    FC_OPT_DB_SECRET,
     {"validate", OPT_ENUM, "normal|strict", "normal", NULL,
      "compare every table after the switch (normal) or inside the blocked window too (strict)", false},
     {"prewarm", OPT_ENUM, "on|off", "on", NULL, "read the restored target's tables during catch-up", false},
