@@ -3,6 +3,7 @@
 COMP_WORDS/COMP_CWORD set gives the expected COMPREPLY for subcommands,
 flags and option values. No Redis: campaign listing degrades to nothing."""
 import os
+import re
 import shlex
 import subprocess
 
@@ -29,6 +30,19 @@ def complete(*words):
     return [w for w in out.split("\n") if w]
 
 
+def strategy_names():
+    """The build's strategies in strategies.def order, each by its descriptor's
+    .name (read from the sources, not from the binary the completion asks)."""
+    base = os.path.join(REPO, "worker", "strategies")
+    with open(os.path.join(base, "strategies.def")) as f:
+        folders = re.findall(r"^FC_STRATEGY\((\w+)\)", f.read(), re.M)
+    names = []
+    for folder in folders:
+        with open(os.path.join(base, folder, "descriptor.c")) as f:
+            names.append(re.search(r'\.name = "([^"]+)"', f.read()).group(1))
+    return names
+
+
 def test_completion_registered():
     out = bash("complete -p fleetcrypt")
     assert out.strip() == "complete -F _fleetcrypt fleetcrypt", out
@@ -41,7 +55,8 @@ def test_completion_words():
     assert complete(fc, "submit", "--cutover-method", "") == ["rename", "proxy"]
     assert complete(fc, "submit", "--window", "") == []
     assert complete(fc, "submit", "--db-secret", "") == ["rds-managed", "file:"]
-    assert complete(fc, "submit", "--strategy", "") == ["pg-logical", "offline", "noop", "mysql-binlog"]
+    assert strategy_names()[:4] == ["pg-logical", "offline", "noop", "mysql-binlog"]
+    assert complete(fc, "submit", "--strategy", "") == strategy_names()
     assert set(complete("fleetcrypt", "re")) == {"resume", "retry", "report", "retire"}
     assert complete(fc, "submit", "--strategy", "o") == ["offline"]
     assert complete("fleetcrypt", "report", "c1", "--format", "") == ["json", "table", "csv", "html"]

@@ -40,7 +40,8 @@ def start(stack, sim, world, ident, env):
     return srcs[ident], key, w, d
 
 
-@pytest.mark.parametrize("point", [pytest.param("mb.catch-up", marks=pytest.mark.slow), "mb.cutover.stopped"])
+@pytest.mark.parametrize("point", [pytest.param("mb.catch-up", marks=pytest.mark.slow),
+                                   pytest.param("mb.cutover.stopped", marks=pytest.mark.slow)])
 def test_aurora_mysql_worker_killed_loses_nothing(point, stack, awssim, world):
     sim = awssim
     rds = sim.client("rds")

@@ -213,6 +213,7 @@ def test_instance_behind_proxy_abort_keeps_the_proxy_on_the_source(stack, awssim
     wait_until(lambda: aws_leftovers(sim, camp) == [], 90, 0.5, "no AWS resource left")
 
 
+@pytest.mark.slow  # the shared cluster proxy switch runs in CI through test_pglogical_cluster_proxy
 def test_aurora_mysql_cluster_behind_proxy(stack, awssim, world):
     sim = awssim
     rds = sim.client("rds")

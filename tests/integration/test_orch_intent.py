@@ -15,6 +15,8 @@ its AWS call (step_ctx_intent), so that
 import os
 import time
 
+import pytest
+
 from test_orch_resilience import check_clean, check_no_orphans, prepare
 
 
@@ -71,6 +73,7 @@ POINTS = ("intent.rename_try", "step.rename-source", "intent.stop_try", "step.st
           "intent.restore_try", "step.restore", "intent.promote_try", "step.cleanup")
 
 
+@pytest.mark.slow  # 150 s, 12 kills; the first-run test stays in CI
 def test_intent_redelivered_steps_look(stack, world):
     """One instance, a worker SIGKILLed between every intent and its call and after every acting
     step's call: done, each resource created once, no conflict; the re-runs looked."""

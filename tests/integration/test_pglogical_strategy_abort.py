@@ -235,6 +235,7 @@ def _lock_target(sim, campaign, ident, step):
     return lk, status
 
 
+@pytest.mark.slow  # 110 s; test_abort_at_every_step stays in CI
 def test_abort_inside_fast_steps(stack, awssim, world):
     """A5 for preflight, prepare-target and subscribe: aborted while the step runs."""
     sim = awssim

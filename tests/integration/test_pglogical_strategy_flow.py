@@ -126,7 +126,7 @@ def test_exactly_once_and_master_writer_stopped(run, stack, awssim, world):
     assert not bad, f"apply errors on the target: {bad[:3]}"
 
 
-@pytest.mark.parametrize("method", ["rename", "proxy"])
+@pytest.mark.parametrize("method", ["rename", pytest.param("proxy", marks=pytest.mark.slow)])
 def test_downtime_matches_outside_probe(method, stack, awssim, world):
     """A4: fleetcrypt's downtime_s vs a probe writing every 10 ms through the endpoint."""
     sim = awssim
@@ -189,6 +189,7 @@ class ProxyWriter(Writer):
             return None
 
 
+@pytest.mark.slow  # 90 s; --cutover approve runs in a dozen other CI tests
 def test_cutover_approve(stack, awssim, world):
     """--cutover approve: parks in waiting_approval (writes keep flowing) until approved."""
     sim = awssim
