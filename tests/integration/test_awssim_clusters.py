@@ -76,6 +76,7 @@ def make_cluster(sim, ident, group=None, readers=1, extra=()):
     return cluster(sim, ident)
 
 
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all); the cluster campaigns in CI move rows through the same paths
 def test_cluster_rows_reader_snapshot_rekey_restore_boundary_rename(awssim_module):
     sim = awssim_module
     rds = sim.client("rds")

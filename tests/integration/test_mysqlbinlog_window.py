@@ -21,6 +21,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from fclib import wait_until
 from pglogical_strategy_util import wait_terminal
 from test_mysqlbinlog import GROUPS, MASTER, PW, Writer, _app_schema, _conn, _group, _make, _q, _secret_file
@@ -125,6 +127,7 @@ def _bulk(sim, ident, tables, rows):
     c.close()
 
 
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
 def test_comparison_budget_defers_the_rest_after_the_switch(stack, awssim, world):
     sim = awssim
     ident, campaign = "maria-budget", "mybudget"

@@ -18,6 +18,8 @@ import os
 import re
 import time
 
+import pytest
+
 from fclib import wait_until
 from pglogical_strategy_util import (MASTER, Writer, app_schema, frozen_rows, logical_group, make_instances, sql,
                                      submit)
@@ -95,6 +97,7 @@ def worker_lines(stack, needle, after=None):
     return out
 
 
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
 def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, world):
     sim = awssim
     logical_group(sim)
@@ -130,6 +133,7 @@ def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, 
         assert ids == [tid], f"proxy {px} targets {ids}, expected only {tid}"
 
 
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
 def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim, world):
     sim = awssim
     logical_group(sim)
@@ -153,6 +157,7 @@ def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim
     assert not worker_lines(stack, "confirmed only"), "the re-run waited on a slot nobody consumes"
 
 
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
 def test_paused_holder_cannot_unblock_behind_the_next_one(stack, awssim, world):
     """Finding 1 end to end: the worker running the cutover is frozen (SIGSTOP)
     inside the blocked window — during the strict comparison — until its

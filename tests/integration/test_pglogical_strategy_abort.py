@@ -306,6 +306,7 @@ def test_abort_inside_fast_steps(stack, awssim, world):
     wait_aws_clean(sim, campaign)
 
 
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all); test_ddl_during_catch_up_aborts stays in CI
 def test_ddl_between_gate_and_block_aborts(stack, awssim, world):
     """Finding 12: DDL that lands after the gate's last look and before the
     writers are blocked cannot be replicated: the re-check inside the block
