@@ -46,6 +46,10 @@ def n_done(st):
     return sum(1 for i in st["instances"] if i["state"] == "done")
 
 
+def n_pending(st):
+    return sum(1 for i in st["instances"] if i["state"] == "pending")
+
+
 def at_step(st, steps):
     return [i["id"] for i in st["instances"] if i["state"] == "running" and i.get("step") in steps]
 
@@ -119,16 +123,22 @@ def test_orch_redis_and_coordinator_restart(stack):
     """Redis SIGKILLed and restarted from its AOF, then the coordinator killed and replaced: done."""
     ids = [f"rst-{n:02d}" for n in range(8)]
     key = prepare(stack, ids, 3 / 3120.0)
+    # 3 at a time: after the first wave is done, instances are still waiting
+    # for admission, which only a coordinator gives
     r = stack.cli("submit", "--campaign", "r1", "--kms-key", key["Arn"], "--strategy", "offline",
-                  "--max-parallel", 4, "--yes", *ids)
+                  "--max-parallel", 3, "--yes", *ids)
     assert r.returncode == 0, r.stderr
     # Redis dies while AWS operations are in flight
     st = wait_state(stack, "r1", lambda st: at_step(st, ("snapshot", "copy-encrypted", "restore")),
                     "an AWS operation in flight")
     stack.restart_redis(hard=True)
-    # the coordinator dies once the campaign moved on after the Redis restart
+    # the coordinator dies once the campaign moved on after the Redis restart,
+    # while an instance still waits for admission: the campaign cannot end
+    # without the new coordinator (killed later, the remaining instances
+    # could all finish on the old coordinator's admissions)
     d0 = n_done(st)
-    st = wait_state(stack, "r1", lambda st: n_done(st) > d0, "an instance done after the Redis restart")
+    st = wait_state(stack, "r1", lambda st: n_done(st) > d0 and n_pending(st) >= 1,
+                    "an instance done after the Redis restart, one still pending")
     stack.restart_coordinator(hard=True)
     # a standby coordinator next to the active one changes nothing
     d1 = n_done(st)
