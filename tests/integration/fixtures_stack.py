@@ -149,6 +149,26 @@ class Stack:
         raise AssertionError(f"campaign {campaign} not done after {timeout}s: {json.dumps(last)}\n"
                              + self.diagnostics())
 
+    def until_terminal(self, campaign, timeout, interval=1.0):
+        """Wait until every instance of the campaign is terminal, starting a
+        new worker for every one that died (a crash point killed it); returns
+        (status, workers replaced)."""
+        deadline = time.monotonic() + timeout
+        replaced = set()
+        while time.monotonic() < deadline:
+            for w in list(self.workers):
+                if id(w) not in replaced and not w.alive():
+                    replaced.add(id(w))
+                    self.start_worker()
+            try:
+                st = self.status(campaign)
+            except AssertionError:
+                st = None  # Redis restarting
+            if st and all(i["state"] in ("done", "failed", "skipped", "aborted") for i in st["instances"]):
+                return st, len(replaced)
+            time.sleep(interval)
+        raise AssertionError(f"campaign {campaign} not terminal in {timeout}s:\n{self.diagnostics()}")
+
     def submit_noop(self, campaign, ids, max_parallel):
         """Submit a `noop` campaign of ids (nothing asks AWS); asserts that the CLI succeeded."""
         r = self.cli("submit", f"--campaign={campaign}", "--kms-key", "alias/none", "--strategy", "noop",

@@ -13,7 +13,6 @@ its AWS call (step_ctx_intent), so that
   once, and the emulator saw no conflicting operation.
 """
 import os
-import time
 
 import pytest
 
@@ -36,21 +35,7 @@ def describes_after_rename(calls, ident, campaign):
 
 def run_restarting(stack, campaign, timeout=300):
     """Wait for the campaign to end, replacing every worker a crash point killed."""
-    deadline = time.monotonic() + timeout
-    replaced = set()
-    while time.monotonic() < deadline:
-        for w in list(stack.workers):
-            if id(w) not in replaced and not w.alive():
-                replaced.add(id(w))
-                stack.start_worker()
-        try:
-            st = stack.status(campaign)
-        except AssertionError:
-            st = None
-        if st and all(i["state"] in ("done", "failed", "skipped", "aborted") for i in st["instances"]):
-            return st, len(replaced)
-        time.sleep(0.5)
-    raise AssertionError(f"campaign {campaign} not terminal in {timeout}s:\n{stack.diagnostics()}")
+    return stack.until_terminal(campaign, timeout, interval=0.5)
 
 
 def test_intent_first_run_does_not_look(stack):

@@ -51,21 +51,7 @@ def make_proxy(sim, ident, name=None):
 
 def run_until_terminal(stack, campaign, fired, timeout=360):
     """Wait for the campaign to end, restarting any worker the crash point killed."""
-    deadline = time.monotonic() + timeout
-    replaced = set()
-    while time.monotonic() < deadline:
-        for w in list(stack.workers):
-            if id(w) not in replaced and not w.alive():
-                replaced.add(id(w))
-                stack.start_worker()
-        try:
-            st = stack.status(campaign)
-        except AssertionError:
-            st = None
-        if st and all(i["state"] in ("done", "failed", "skipped", "aborted") for i in st["instances"]):
-            return st
-        time.sleep(1)
-    raise AssertionError(f"campaign {campaign} not terminal in {timeout}s:\n{stack.diagnostics()}")
+    return stack.until_terminal(campaign, timeout)[0]
 
 
 def exactly_once(sim, ident, w):
