@@ -28,8 +28,8 @@ import os
 import pytest
 
 from fclib import wait_until
-from pglogical_strategy_util import (Writer, aws_leftovers, logical_group, make_instances, secret_file, sql,
-                                     wait_terminal)
+from pglogical_strategy_util import (Writer, aws_leftovers, fleetcrypt_leftovers, logical_group, make_instances,
+                                     secret_file, sql, wait_terminal)
 from test_dmscdc import dms_available, dms_leftovers, retired_id
 
 SCHEMA = """
@@ -120,6 +120,7 @@ def test_dms_full_cdc_parity_keys_triggers(stack, awssim, world):
     assert fact(stack, "dmsfull", ident, "keys_validated") == "1"
     assert int(fact(stack, "dmsfull", ident, "hold_restore_ms")) >= 0
     assert fact(stack, "dmsfull", ident, "apply_exceptions") == "0"
+    assert fleetcrypt_leftovers(sim, ident) == [], "fleetcrypt objects left on the target"
     left = [x for x in aws_leftovers(sim, "dmsfull") if not x.startswith("db:") or "retired" not in x]
     assert left == [], f"intermediate AWS resources left: {left}"
     assert dms_leftovers(sim, "dmsfull") == [], f"DMS resources left: {dms_leftovers(sim, 'dmsfull')}"

@@ -19,6 +19,8 @@
  * when there) and every recorded trigger given its recorded state (ENABLE,
  * ENABLE REPLICA, ENABLE ALWAYS), one transaction per database; the time it
  * took is fact hold_restore_ms (part of downtime_ms), fact held_restored.
+ * Each step takes the target's database fence (pgl_fence) before it changes
+ * the target, so a holder that lost the step to a newer one is refused.
  * validate-keys (after the switch, writers back): VALIDATE CONSTRAINT each
  * recorded-valid key that is not valid yet (fact keys_validated = 1 when
  * all are; keys_validate_ms). Triggers that were disabled before the run
@@ -103,6 +105,8 @@ step_rc dfc_step_hold_target(step_ctx *ctx, step_result *res)
         goto done;
     }
     char err[1024];
+    /* the target's database fence: a holder that lost this step to a newer one changes nothing */
+    if ((rc = pgl_fence(&s, PGL_TARGET)) != STEP_OK) goto done;
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
         pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[i], &rc);
         if (!q) break;
@@ -134,7 +138,8 @@ static step_rc give_back(pgl_session *s)
     step_ctx *ctx = s->ctx;
     if (!strcmp(pgl_fact(ctx, "held_restored"), "1")) return STEP_OK;
     int64_t t0 = fc_mono_ms();
-    step_rc rc = STEP_OK;
+    step_rc rc = pgl_fence(s, PGL_TARGET);
+    if (rc != STEP_OK) return rc;
     char err[1024];
     int added = 0;
     for (int i = 0; rc == STEP_OK && i < s->ndbs; i++) {
@@ -177,6 +182,7 @@ step_rc dfc_step_validate_keys(step_ctx *ctx, step_result *res)
     char err[1024];
     int total = 0;
     int64_t t0 = fc_mono_ms();
+    rc = pgl_fence(&s, PGL_TARGET);
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
         pgq *q = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[i], &rc);
         if (!q) break;
