@@ -6,8 +6,9 @@
  * operators: docs/dms-full-cdc.md).
  *
  * The flow (dms-cdc's and pg-logical's steps where they are the same):
- * preflight, prepare-source (dms-cdc's: roles, guard, the test_decoding slot
- * DMS reads) → snapshot → copy-encrypted → restore → prepare-target
+ * preflight (dms-cdc's, then identity columns GENERATED ALWAYS refused: DMS's
+ * apply cannot insert into them), prepare-source (dms-cdc's: roles, guard,
+ * the test_decoding slot DMS reads) → snapshot → copy-encrypted → restore → prepare-target
  * (pg-logical's) → hold-target (record every foreign key and every enabled
  * user trigger of the target as facts, then drop the keys and disable the
  * triggers) → replication-instance → endpoints (dms-cdc's) → start-task (a
@@ -27,6 +28,7 @@ extern const strategy_def fc_strategy_dmsfullcdc; /* descriptor.c */
 extern const strategy_impl fc_impl_dmsfullcdc;    /* strategy.c */
 
 /* dms-full-cdc's own steps (the others are dms-cdc's and pg-logical's). */
+step_rc dfc_step_preflight(step_ctx *ctx, step_result *res);     /* preflight.c */
 step_rc dfc_step_hold_target(step_ctx *ctx, step_result *res);   /* hold.c */
 step_rc dfc_step_start_task(step_ctx *ctx, step_result *res);    /* load.c */
 step_rc dfc_step_catch_up(step_ctx *ctx, step_result *res);      /* load.c */

@@ -1,7 +1,7 @@
 /* strategy — the step functions of strategy "dms-full-cdc" bound to the
  * steps of its descriptor (descriptor.c; dmsfullcdc.h says what each does):
- * its own (hold-target, start-task, catch-up, cutover, validate-keys),
- * dms-cdc's (preflight, prepare-source, replication-instance, endpoints,
+ * its own (preflight, hold-target, start-task, catch-up, cutover,
+ * validate-keys), dms-cdc's (prepare-source, replication-instance, endpoints,
  * cleanup, abort) and pg-logical's (snapshot, copy-encrypted, restore,
  * prepare-target, verify, replicas). No find-start-lsn: a full-load-and-cdc
  * task takes its own start (the load's snapshot). */
@@ -12,7 +12,7 @@
 #include "util.h"
 
 static const step_impl fns[] = {
-    {"preflight", dms_step_preflight},
+    {"preflight", dfc_step_preflight},
     {"prepare-source", dms_step_prepare_source},
     {"snapshot", pgl_step_snapshot},
     {"copy-encrypted", pgl_step_copy_encrypted},

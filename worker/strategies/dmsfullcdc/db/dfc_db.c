@@ -152,6 +152,24 @@ bool dfc_db_record(pgq *q, const char *schema, dbuf *fks, int *nfk, dbuf *trgs, 
     return ok;
 }
 
+bool dfc_db_identity_always(pgq *q, const char *db, const char *schema, dbuf *out, int *n, char *err,
+                            size_t errcap)
+{
+    const char *p[] = {schema};
+    PGresult *r = pgq_exec(q, pgq_sql("dfc_identity_always"), 1, p);
+    if (!r) {
+        pgq_seterr(err, errcap, "finding identity columns: %s", q->err);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (i == 0) dbuf_printf(out, "%s%s: ", out->len ? "; " : "", db);
+        dbuf_printf(out, "%s%s.%s", i ? ", " : "", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        (*n)++;
+    }
+    PQclear(r);
+    return true;
+}
+
 /* Run one formatted statement; false with err. */
 static bool run_fmt(pgq *q, const char *tmpl, int nargs, const char *const *args, char *err, size_t errcap)
 {

@@ -57,6 +57,11 @@ bool dfc_add_not_valid(const char *def, const char *validated);
  * its dbuf's maximum. */
 bool dfc_db_record(pgq *q, const char *schema, dbuf *fks, int *nfk, dbuf *trgs, int *ntrg, char *err,
                    size_t errcap);
+/* Identity columns GENERATED ALWAYS (DMS's apply cannot insert into them)
+ * appended to *out as "db: table.column, ..." (nothing when none); count in
+ * *n. */
+bool dfc_db_identity_always(pgq *q, const char *db, const char *schema, dbuf *out, int *n, char *err,
+                            size_t errcap);
 /* Drop the listed keys (IF EXISTS) and disable the listed triggers, in one
  * transaction. Idempotent. */
 bool dfc_db_hold(pgq *q, const dfc_list *fks, const dfc_list *trgs, char *err, size_t errcap);
