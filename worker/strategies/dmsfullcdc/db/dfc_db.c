@@ -104,9 +104,10 @@ const char *dfc_enable_clause(const char *tgenabled)
     }
 }
 
-bool dfc_add_not_valid(const char *def, const char *validated)
+bool dfc_add_not_valid(const char *def, const char *validated, const char *relkind)
 {
     if (!def || !validated || strcmp(validated, "1")) return false;
+    if (relkind && !strcmp(relkind, "p")) return false;
     size_t n = strlen(def);
     return !(n >= 9 && !strcmp(def + n - 9, "NOT VALID"));
 }
@@ -237,7 +238,7 @@ bool dfc_db_restore(pgq *q, const dfc_list *fks, const dfc_list *trgs, int *adde
         if (!(ok = con_state(q, k, st, sizeof st, err, errcap))) break;
         if (*st) continue; /* there already: an earlier run added it */
         /* the definition is PostgreSQL's own text from the same catalog (pg_get_constraintdef), as is */
-        const char *a[] = {k->f[0], k->f[1], k->f[2], k->f[3], dfc_add_not_valid(k->f[3], k->f[4]) ? " NOT VALID" : ""};
+        const char *a[] = {k->f[0], k->f[1], k->f[2], k->f[3], dfc_add_not_valid(k->f[3], k->f[4], k->f[5]) ? " NOT VALID" : ""};
         ok = run_fmt(q, "ALTER TABLE %I.%I ADD CONSTRAINT %I %R%R", 5, a, err, errcap);
         if (ok) (*added)++;
     }

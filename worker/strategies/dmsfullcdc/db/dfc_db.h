@@ -7,7 +7,7 @@
  * fields separated by TAB, with backslash, TAB and newline escaped (\\, \t,
  * \n), so any identifier or definition survives. Foreign keys:
  * schema, table, name, definition (pg_get_constraintdef, names qualified),
- * validated (1/0). Triggers: schema, table, name, tgenabled (O, R, A).
+ * validated (1/0), the table's relkind (r, p). Triggers: schema, table, name, tgenabled (O, R, A).
  * Definitions and names only, never a row value; capped (the caller's cap).
  * The list functions are pure (unit-tested); the others run SQL
  * (worker/strategies/dmsfullcdc/db/sql/dfc_*.sql) and return false with a
@@ -21,8 +21,8 @@
 #include "dbuf.h"
 #include "pgq.h"
 
-#define DFC_MAX_FIELDS 5
-#define DFC_FK_FIELDS 5
+#define DFC_MAX_FIELDS 6
+#define DFC_FK_FIELDS 6
 #define DFC_TRG_FIELDS 4
 
 /* One line of the held list: n fields (unescaped copies). */
@@ -48,8 +48,9 @@ void dfc_list_free(dfc_list *l);
 const char *dfc_enable_clause(const char *tgenabled);
 /* Does a recorded definition need " NOT VALID" appended to be added back
  * without scanning (a key that was validated: yes; one recorded NOT VALID
- * already says so: no)? Pure. */
-bool dfc_add_not_valid(const char *def, const char *validated);
+ * already says so: no; one on a partitioned table (relkind p): no,
+ * PostgreSQL refuses NOT VALID there and it is added validated)? Pure. */
+bool dfc_add_not_valid(const char *def, const char *validated, const char *relkind);
 
 /* The foreign keys / enabled triggers of q's database (fleetcrypt's schema
  * `schema` left out) appended to *fks / *trgs as held-list lines, counts
