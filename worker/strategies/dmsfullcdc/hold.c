@@ -122,6 +122,7 @@ step_rc dfc_step_hold_target(step_ctx *ctx, step_result *res)
         dfc_list_free(&trgs);
     }
     if (rc == STEP_OK) {
+        fc_crashpoint("dmsfullcdc.hold.done"); /* tests: keys dropped, fact held not yet stored */
         step_ctx_set_fact(ctx, "held", "1");
         log_info("target's foreign keys dropped and triggers disabled for DMS's full load", "fks=%s triggers=%s",
                  pgl_fact(ctx, "held_fks"), pgl_fact(ctx, "held_triggers"));
@@ -159,6 +160,7 @@ static step_rc give_back(pgl_session *s)
         dfc_list_free(&trgs);
     }
     if (rc != STEP_OK) return rc;
+    fc_crashpoint("dmsfullcdc.cutover.restored"); /* tests: given back, writers still blocked, facts lost */
     int64_t ms = fc_mono_ms() - t0;
     step_ctx_set_factf(ctx, "hold_restore_ms", "%lld", (long long)ms);
     step_ctx_set_fact(ctx, "held_restored", "1");
