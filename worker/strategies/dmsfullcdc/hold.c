@@ -117,7 +117,8 @@ step_rc dfc_step_hold_target(step_ctx *ctx, step_result *res)
             break;
         }
         if (!step_ctx_lease_ok(ctx)) rc = LEASE_LOST(res);
-        else if (!dfc_db_hold(q, &fks, &trgs, err, sizeof err)) rc = pgl_sql_fail(res, q, "holding keys and triggers", err);
+        else if (!dfc_db_hold(q, &fks, &trgs, err, sizeof err))
+            rc = pgl_sql_fail(res, q, "holding keys and triggers", err);
         dfc_list_free(&fks);
         dfc_list_free(&trgs);
     }

@@ -238,7 +238,8 @@ bool dfc_db_restore(pgq *q, const dfc_list *fks, const dfc_list *trgs, int *adde
         if (!(ok = con_state(q, k, st, sizeof st, err, errcap))) break;
         if (*st) continue; /* there already: an earlier run added it */
         /* the definition is PostgreSQL's own text from the same catalog (pg_get_constraintdef), as is */
-        const char *a[] = {k->f[0], k->f[1], k->f[2], k->f[3], dfc_add_not_valid(k->f[3], k->f[4], k->f[5]) ? " NOT VALID" : ""};
+        const char *nv = dfc_add_not_valid(k->f[3], k->f[4], k->f[5]) ? " NOT VALID" : "";
+        const char *a[] = {k->f[0], k->f[1], k->f[2], k->f[3], nv};
         ok = run_fmt(q, "ALTER TABLE %I.%I ADD CONSTRAINT %I %R%R", 5, a, err, errcap);
         if (ok) (*added)++;
     }
