@@ -101,6 +101,25 @@ def lsn_str(n):
     return f"{n >> 32:X}/{n & 0xFFFFFFFF:X}"
 
 
+def parse_snapshot(text):
+    """pg_current_snapshot() text 'xmin:xmax:xip,...' -> (xmin, xmax, frozenset(xip)), 64-bit xids."""
+    xmin, xmax, xip = text.split(":")
+    return int(xmin), int(xmax), frozenset(int(x) for x in xip.split(",") if x)
+
+
+def snapshot_sees(snap, xid32):
+    """Is the transaction with 32-bit xid xid32 (as test_decoding prints it) committed and visible in
+    the snapshot? Widened to 64 bits as the nearest to the snapshot's xmax (PostgreSQL's xid
+    arithmetic: within 2^31 either side)."""
+    xmin, xmax, xip = snap
+    full = (xmax & ~0xFFFFFFFF) | (xid32 & 0xFFFFFFFF)
+    if full > xmax + (1 << 31):
+        full -= 1 << 32
+    elif full < xmax - (1 << 31):
+        full += 1 << 32
+    return full < xmin or (full < xmax and full not in xip)
+
+
 # ------------------------------------------------------------------ test_decoding parsing
 def _ident(s, i):
     """A possibly double-quoted identifier at s[i:] -> (name, next index)."""
@@ -502,6 +521,12 @@ class Runner:
                 cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 if snapshot:
                     cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
+                # the transactions the load sees: CDC skips them (see _load_visible)
+                cur.execute("SELECT pg_current_snapshot()::text")
+                snap = cur.fetchone()[0]
+            with self.w.lock:
+                self._task()["_load_snap"] = snap
+            self.load_snap = parse_snapshot(snap)
             done = 0
             for schema, name in self.tables:
                 if self.stop_event.is_set():
@@ -544,7 +569,10 @@ class Runner:
         exists = self._target_exists(schema, name)
         with self.tgt.cursor() as cur:
             if prep == "DROP_AND_CREATE" and exists:
-                cur.execute(sql.SQL("DROP TABLE {} CASCADE").format(qt))
+                # no CASCADE: as with DMS, a table other tables' foreign keys reference cannot be dropped
+                # (the load of that table fails); TRUNCATE below fails the same way (PostgreSQL refuses
+                # to truncate a referenced table, whatever session_replication_role)
+                cur.execute(sql.SQL("DROP TABLE {}").format(qt))
                 exists = False
             if not exists:
                 self._create_target(cur, load, schema, name, cols)
@@ -619,12 +647,12 @@ class Runner:
                     raise Stopped()
                 continue
             txn = []
-            for lsn, _xid, data in rows:
+            for lsn, xid, data in rows:
                 if data.startswith("BEGIN"):
                     txn = []
                 elif data.startswith("COMMIT"):
                     end = lsn_int(lsn)
-                    if end > skip_upto:
+                    if end > skip_upto and not self._load_visible(xid):
                         self._apply_txn(txn)
                     self._advance(slot, end)
                     txn = []
@@ -632,6 +660,20 @@ class Runner:
                         raise Stopped()
                 else:
                     txn.append(data)
+
+    def _load_visible(self, xid):
+        """Did the full load already read this transaction's changes (committed and visible in the
+        load's snapshot)? Then CDC does not apply it again. With a slot made for the load
+        (EXPORT_SNAPSHOT) no decoded transaction is; with an existing slot (SlotName) the load takes a
+        later snapshot and the slot also returns the transactions committed between its position and
+        that snapshot: applied again they would double rows (DMS applies a table's changes from the
+        start of that table's load on)."""
+        snap = getattr(self, "load_snap", None)
+        if snap is None:
+            with self.w.lock:
+                text = self._task().get("_load_snap")
+            snap = self.load_snap = parse_snapshot(text) if text else ()
+        return bool(snap) and xid is not None and snapshot_sees(snap, int(xid))
 
     def _hb_every(self):
         """HeartbeatFrequency (minutes, default 5) in real seconds at the time scale; at least 1 s."""

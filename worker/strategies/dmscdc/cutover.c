@@ -50,6 +50,7 @@ typedef struct dcut {
     char **protect;
     int nprotect;
     pgq *pinned[PGL_MAX_DBS];
+    dms_cutover_hook hook; /* dms_cutover_with: run after the tasks stopped, before the switch */
 } dcut;
 
 static void dcut_free(dcut *c)
@@ -481,7 +482,8 @@ static step_rc before_switch(dcut *c, int64_t *t0)
     /* from here on only forward */
     if ((rc = stop_tasks(c)) != STEP_OK) return rc;
     record_table_stats(c);
-    return teardown_source(c);
+    if ((rc = teardown_source(c)) != STEP_OK || !c->hook) return rc;
+    return c->hook(&c->s);
 }
 
 /* After the switch: the target's name reaches it; pin, writers in, downtime. */
@@ -541,10 +543,16 @@ static step_rc open_target(dcut *c, int64_t t0, int64_t deadline)
 
 step_rc dms_step_cutover(step_ctx *ctx, step_result *res)
 {
+    return dms_cutover_with(ctx, res, NULL);
+}
+
+step_rc dms_cutover_with(step_ctx *ctx, step_result *res, dms_cutover_hook hook)
+{
     dcut c;
     memset(&c, 0, sizeof c);
     c.ctx = ctx;
     c.res = res;
+    c.hook = hook;
     pgl_session_init(&c.s, ctx, res);
     fc_strlcpy(c.orig, step_ctx_instance(ctx), sizeof c.orig);
     awsstep_name(ctx, PGL_SFX_RETIRED, c.ret, sizeof c.ret);

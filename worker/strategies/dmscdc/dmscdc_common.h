@@ -49,6 +49,14 @@ step_rc dms_release_instance(step_ctx *ctx, step_result *res);
 step_rc dms_teardown(step_ctx *ctx, step_result *res);
 /* The task of database k (1-based): describe by name; *found false when none. */
 step_rc dms_task_of(step_ctx *ctx, step_result *res, int k, dms_task *t, bool *found);
+/* dms-cdc's cutover with `hook` run inside the write-unavailable window:
+ * after the tasks stopped and the source's slot went, before the target is
+ * blocked and renamed (again on a re-run that finds the drained mark, until
+ * the switch has begun: the hook must be idempotent). dms_step_cutover is
+ * dms_cutover_with(ctx, res, NULL). (dms-full-cdc gives the target its
+ * foreign keys and triggers back there.) */
+typedef step_rc (*dms_cutover_hook)(pgl_session *s);
+step_rc dms_cutover_with(step_ctx *ctx, step_result *res, dms_cutover_hook hook);
 /* A failed DMS call → step_rc (awsstep_fail) with "what" in the reason. */
 step_rc dms_fail(step_result *res, const aws_error *e, const char *what);
 
