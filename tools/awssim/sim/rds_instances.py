@@ -58,7 +58,7 @@ def render_instance(ctx_or_world, store, inst):
         d["DBName"] = inst["db_name"]
     if inst["status"] != "creating" or inst.get("endpoint_ready"):
         d["InstanceCreateTime"] = inst["created"]
-        d["Endpoint"] = {"Address": "127.0.0.1", "Port": w.endpoint_port(st, inst["id"]),
+        d["Endpoint"] = {"Address": w.endpoint_address(st, inst["id"]), "Port": w.endpoint_port(st, inst["id"]),
                          "HostedZoneId": "Z2R2ITUGPM61AM"}
         if inst["backup_retention"]:
             d["LatestRestorableTime"] = time.time() - 300
