@@ -758,6 +758,7 @@ def RestoreDBInstanceFromDBSnapshot(ctx, p):
         check_instance_quota(ctx)
         tags = tags_in(p)
         q = dict(p, AllocatedStorage=max(int(p.get("AllocatedStorage") or 0), snap["allocated_storage"]),
+                 Port=p.get("Port") or snap.get("port"),
                  MasterUsername=snap["master_username"], BackupRetentionPeriod=1, DBName=snap.get("db_name"),
                  Engine=snap.get("engine") or "postgres")
         meta = snap.get("metadata_only") or not snap.get("dir") or is_meta(ctx, tags)
