@@ -215,7 +215,8 @@ def test_cname_abort_after_ttl_lowered_restores_record(stack, awssim, world):
     try:
         submit(stack, "cnab", key, [ident], world, "--cutover-method", "cname", "--cutover", "approve",
                "--file", opts)
-        wait_step(stack, "cnab", ident, ("cutover",), timeout=240)
+        i = wait_step(stack, "cnab", ident, ("cutover",), timeout=240)
+        assert i["step"] == "cutover" and i["state"] not in ("failed", "aborted"), f"{i}\n{stack.diagnostics()}"
         wait_until(lambda: record(sim, zid, name)[1] == LOW_TTL, 60, 0.2, "TTL lowered")
         assert record(sim, zid, name)[0] == src["Endpoint"]["Address"]
         r = stack.cli("abort", "cnab", ident)

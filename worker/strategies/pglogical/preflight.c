@@ -355,7 +355,7 @@ static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance 
         if (rc == STEP_OK && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
             /* the application's CNAME (shared/awscname.c): found, and on the source, before anything */
             char name[256];
-            if (!awscname_name_for(ctx, id, i->tags, i->n_tags, name, sizeof name)) {
+            if (!awscname_name_for(pgl_cfield(ctx, "cname"), id, i->tags, i->n_tags, name, sizeof name)) {
                 PGL_REASON(res, "--cutover-method cname: no record named for %s (tag %s, or campaign file field "
                            "cname \"%s=NAME\")", id, AWSCNAME_TAG, id);
                 rc = STEP_FAIL;

@@ -34,10 +34,10 @@ static bool same_name(const char *a, const char *b)
     return r53_norm(a, x, sizeof x) && r53_norm(b, y, sizeof y) && !strcmp(x, y);
 }
 
-bool awscname_name_for(step_ctx *ctx, const char *id, const aws_tag *tags, size_t ntags, char *out, size_t cap)
+bool awscname_name_for(const char *field, const char *id, const aws_tag *tags, size_t ntags, char *out, size_t cap)
 {
     out[0] = 0;
-    const char *f = step_ctx_campaign_field(ctx, "cname");
+    const char *f = field;
     size_t idl = strlen(id);
     for (const char *p = f; p && *p;) {
         size_t l = strcspn(p, ",\n");

@@ -27,9 +27,10 @@
 
 #define AWSCNAME_TAG "fleetcrypt:cname"
 
-/* The record name for instance `id`: the campaign's `cname` field entry for
- * it, else the tag fleetcrypt:cname among tags; false when neither. */
-bool awscname_name_for(step_ctx *ctx, const char *id, const aws_tag *tags, size_t ntags, char *out, size_t cap);
+/* The record name for instance `id`: its entry in `field` (the campaign's
+ * `cname` option, "INSTANCE=NAME[,...]"), else the tag fleetcrypt:cname
+ * among tags; false when neither. */
+bool awscname_name_for(const char *field, const char *id, const aws_tag *tags, size_t ntags, char *out, size_t cap);
 /* Preflight: the zone and the record (a CNAME whose value is
  * source_address, else FAIL with the reason), facts cname_name, cname_zone,
  * cname_old_value, cname_old_ttl. After a TTL change only checks that the
