@@ -17,7 +17,10 @@ keeps its snapshot's Port, as on RDS).
   downtime the resolving probe saw agrees with fleetcrypt's downtime_s
   within a tolerance derived from the probe's own reconnect cadence;
 - slow: the record named by the campaign file field `cname`, aborted after
-  the TTL was lowered: record value and TTL restored.
+  the TTL was lowered: record value and TTL restored;
+- slow: the worker killed right after the switch's UPSERT (crash point
+  cutover.cname_upserted): the next holder learns the switch from Route 53,
+  waits for INSYNC, never blocks the target again, rows exactly once.
 """
 import json
 import os
@@ -228,3 +231,43 @@ def test_cname_abort_after_ttl_lowered_restores_record(stack, awssim, world):
     assert instance_state(stack, "cnab", ident)["state"] == "aborted", st
     assert record(sim, zid, name) == (src["Endpoint"]["Address"], OLD_TTL)
     assert resolve(sim, name) == src["Endpoint"]["Address"]
+
+
+@pytest.mark.slow
+def test_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
+    from test_pglogical_cutover_resume import crash_env, run_until_terminal, worker_lines
+    sim = awssim
+    logical_group(sim)
+    ident = "pgl-cname-cr"
+    name = "cr." + ZONE
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    rds = sim.client("rds")
+    src = sim.instance(ident, rds)
+    zid = make_zone(sim, name, src["Endpoint"]["Address"], OLD_TTL)
+    rds.add_tags_to_resource(ResourceName=src["DBInstanceArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
+    wait_until(lambda: resolve(sim, name) == src["Endpoint"]["Address"], 60, 0.1, "the CNAME in DNS")
+    key = stack.make_key()["Arn"]
+    opts = os.path.join(world, "cname-crash.json")
+    with open(opts, "w") as f:
+        json.dump({"cname_ttl": LOW_TTL}, f)
+    fired = crash_env(stack, world, "cutover.cname_upserted")
+    stack.start()
+    probe = CnameWriter(sim, name, src["Endpoint"]["Port"], rate=50, tables=("a",)).start()
+    wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+    submit(stack, "cncr", key, [ident], world, "--cutover-method", "cname", "--file", opts)
+    st = run_until_terminal(stack, "cncr", fired)
+    n_done = len(probe.numbers())
+    wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes on the target")
+    probe.stop()
+    assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    tid = f"fc-cncr-{ident}-target"
+    enc = sim.instance(tid, rds)
+    assert record(sim, zid, name) == (enc["Endpoint"]["Address"], OLD_TTL)
+    assert worker_lines(stack, "the switch had happened"), "the re-run did not learn the switch from Route 53"
+    again = worker_lines(stack, 'msg="writers blocked"', after=os.path.getmtime(fired))
+    assert not again, f"writers were blocked again after the switch: {again}"
+    problems = exactly_once(sim, tid, probe, min_acked=50)
+    assert not problems, problems

@@ -216,6 +216,7 @@ step_rc awscname_switch(step_ctx *ctx, step_result *res, const char *target_addr
         rc = upsert(ctx, res, c, "cname_switch_try", target_address, ttl, "cname_switch_change",
                     "switched to the encrypted instance");
         if (rc != STEP_OK) return rc;
+        fc_crashpoint("cutover.cname_upserted"); /* tests: switched, its change id lost with the worker */
     }
     for (;;) {
         bool yes = false;

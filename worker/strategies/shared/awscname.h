@@ -16,7 +16,8 @@
  * cname_ttl_insync_ms (when the lowered TTL was seen INSYNC: the old TTL is
  * waited out from then); cname_ttl_restored. Every UPSERT is idempotent
  * (the record is read first when an intent says an earlier run may have
- * acted), the lease checked before it. */
+ * acted), the lease checked before it. Crash point cutover.cname_upserted
+ * (tests) between the switch's UPSERT and its outcome. */
 #ifndef FC_STRATEGY_AWSCNAME_H
 #define FC_STRATEGY_AWSCNAME_H
 
