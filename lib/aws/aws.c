@@ -29,6 +29,7 @@ static const struct {
     [AWS_SVC_STS] = {"sts", "STS", NULL},
     [AWS_SVC_SECRETS] = {"secretsmanager", "SECRETS_MANAGER", "secretsmanager"},
     [AWS_SVC_DMS] = {"dms", "DATABASE_MIGRATION_SERVICE", "AmazonDMSv20160101"},
+    [AWS_SVC_ROUTE53] = {"route53", "ROUTE_53", NULL},
 };
 
 struct aws_client {
@@ -93,6 +94,10 @@ static bool resolve_endpoint(aws_client *c, const aws_client_opts *o, aws_servic
     if ((!ep || !*ep) && use_env && o && o->config_endpoint_url && *o->config_endpoint_url) ep = o->config_endpoint_url;
     if (ep && *ep) {
         if (!fc_strlcpy(c->endpoint[svc], ep, AWS_URL_MAX)) goto bad;
+    } else if (svc == AWS_SVC_ROUTE53) {
+        /* global, one endpoint (no FIPS variant outside GovCloud) */
+        snprintf(c->endpoint[svc], AWS_URL_MAX, "https://route53.%s",
+                 !strncmp(c->region, "cn-", 3) ? "amazonaws.com.cn" : "amazonaws.com");
     } else {
         const char *dns = !strncmp(c->region, "cn-", 3) ? "amazonaws.com.cn" : "amazonaws.com";
         snprintf(c->endpoint[svc], AWS_URL_MAX, "https://%s%s.%s.%s", SERVICES[svc].name, fips ? "-fips" : "",
@@ -214,7 +219,25 @@ typedef struct call_spec {
     const aws_creds *creds;    /* AWS_SIGN_EXPLICIT */
     bool json;                 /* error bodies are JSON 1.1 */
     bool secret;               /* response holds secrets */
+    const char *method;        /* REST: GET/POST (NULL: POST) */
+    const char *rest_path;     /* REST: appended to the endpoint's path (NULL: none) */
+    const char *const *query;  /* REST: decoded key, value, key, value ... */
+    size_t nquery;             /* pairs */
 } call_spec;
+
+/* RFC 3986 unreserved bytes kept, every other one %XX (SigV4's encoding). */
+static void uri_encode(const char *in, dbuf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            dbuf_append(out, (const char *)p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            dbuf_append(out, e, 3);
+        }
+    }
+}
 
 /* Build headers, sign, send. Returns false on transport failure (err set). */
 static bool attempt_once(aws_client *c, const call_spec *cs, aws_http_response *resp,
@@ -227,10 +250,33 @@ static bool attempt_once(aws_client *c, const call_spec *cs, aws_http_response *
     bool ok = false;
     memset(&so, 0, sizeof(so));
 
+    char rpath[AWS_URL_MAX];
+    const char *method = cs->method ? cs->method : "POST";
+    const char *spath = c->path[cs->svc];
+    dbuf qs;
+    dbuf_init(&qs, 4096);
     snprintf(h_host, sizeof(h_host), "Host: %s", c->host[cs->svc]);
     snprintf(h_ct, sizeof(h_ct), "Content-Type: %s", cs->content_type);
     snprintf(url, sizeof(url), "%s", c->endpoint[cs->svc]);
     if (!strcmp(c->path[cs->svc], "/")) snprintf(url, sizeof(url), "%s/", c->endpoint[cs->svc]);
+    sigv4_kv qkv[8];
+    size_t nq = cs->nquery < 8 ? cs->nquery : 8;
+    if (cs->rest_path) {
+        /* the endpoint's path (no trailing slash) + the call's */
+        size_t bl = strlen(c->path[cs->svc]);
+        while (bl && c->path[cs->svc][bl - 1] == '/') bl--;
+        snprintf(rpath, sizeof rpath, "%.*s%s", (int)bl, c->path[cs->svc], cs->rest_path);
+        spath = rpath;
+        for (size_t i = 0; i < nq; i++) {
+            qkv[i] = (sigv4_kv){cs->query[2 * i], cs->query[2 * i + 1]};
+            dbuf_append(&qs, i ? "&" : "?", 1);
+            uri_encode(cs->query[2 * i], &qs);
+            dbuf_append(&qs, "=", 1);
+            uri_encode(cs->query[2 * i + 1], &qs);
+        }
+        snprintf(url, sizeof(url), "%s://%s%s%s", strncmp(c->endpoint[cs->svc], "https:", 6) ? "http" : "https",
+                 c->host[cs->svc], rpath, qs.data ? qs.data : "");
+    }
     if (cs->target) snprintf(h_target, sizeof(h_target), "X-Amz-Target: %s", cs->target);
 
     const char *headers[8];
@@ -252,13 +298,15 @@ static bool attempt_once(aws_client *c, const call_spec *cs, aws_http_response *
         sh[nsh++] = (sigv4_kv){"Host", c->host[cs->svc]};
         sh[nsh++] = (sigv4_kv){"Content-Type", cs->content_type};
         if (cs->target) sh[nsh++] = (sigv4_kv){"X-Amz-Target", cs->target};
-        sigv4_input in = {.method = "POST",
-                          .path = c->path[cs->svc],
+        sigv4_input in = {.method = method,
+                          .path = spath,
+                          .query = cs->rest_path && nq ? qkv : NULL,
+                          .nquery = cs->rest_path ? nq : 0,
                           .headers = sh,
                           .nheaders = nsh,
                           .body = cs->body,
                           .body_len = cs->body_len,
-                          .region = c->region,
+                          .region = cs->svc == AWS_SVC_ROUTE53 ? "us-east-1" : c->region,
                           .service = SERVICES[cs->svc].name,
                           .access_key_id = cr->access_key_id,
                           .secret_access_key = cr->secret_access_key,
@@ -285,7 +333,7 @@ static bool attempt_once(aws_client *c, const call_spec *cs, aws_http_response *
     }
     headers[nh] = NULL;
     *sent = true;
-    ok = aws_http_request(c->http, "POST", url, headers, cs->body, cs->body_len, resp, is_timeout,
+    ok = aws_http_request(c->http, method, url, headers, cs->body, cs->body_len, resp, is_timeout,
                           err);
     goto cleanup;
 oom:
@@ -296,6 +344,7 @@ cleanup:
         free(h_token);
     }
     free(h_auth);
+    dbuf_free(&qs);
     sigv4_output_free(&so);
     if (cr) {
         aws_creds_wipe(cr);
@@ -432,6 +481,41 @@ const aws_xml_node *aws_query_result(const aws_xml *x, const char *action)
     char name[160];
     snprintf(name, sizeof(name), "%sResult", action);
     return aws_xml_child(aws_xml_root(x), name);
+}
+
+/* ---------------- REST XML ---------------- */
+bool aws_rest_xml_call(aws_client *c, aws_service svc, const char *action, const char *method, const char *path,
+                       const char *const *query, size_t nquery, const char *body, aws_xml **out, aws_error *err)
+{
+    aws_http_response resp;
+    bool ok = false;
+    *out = NULL;
+    if (nquery > 8) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "InvalidParameter", "too many query parameters for %s", action);
+        return false;
+    }
+    call_spec cs = {.svc = svc,
+                    .action = action,
+                    .content_type = "application/xml",
+                    .body = body ? body : "",
+                    .body_len = body ? strlen(body) : 0,
+                    .mode = AWS_SIGN_PROVIDER,
+                    .method = method,
+                    .rest_path = path,
+                    .query = query,
+                    .nquery = nquery};
+    aws_http_response_init(&resp, false);
+    if (!send_with_retry(c, &cs, &resp, err)) goto cleanup;
+    if (resp.body.len && !aws_xml_parse(resp.body.data, resp.body.len, NULL, out, err)) {
+        if (err) fc_strlcpy(err->request_id, resp.request_id, sizeof(err->request_id));
+        log_error("aws response unreadable", "service=%s action=%s code=%s request_id=%s",
+                  SERVICES[svc].name, action, err ? err->code : "-", resp.request_id);
+        goto cleanup;
+    }
+    ok = true;
+cleanup:
+    aws_http_response_free(&resp);
+    return ok;
 }
 
 /* ---------------- JSON 1.1 ---------------- */

@@ -31,6 +31,7 @@ typedef enum {
     AWS_SVC_STS,
     AWS_SVC_SECRETS,
     AWS_SVC_DMS,
+    AWS_SVC_ROUTE53, /* global: signed for us-east-1, https://route53.amazonaws.com */
     AWS_SVC_COUNT
 } aws_service;
 
@@ -76,7 +77,7 @@ const char *aws_client_endpoint(const aws_client *c, aws_service svc);
 const char *aws_service_name(aws_service svc);
 /* The service's key in the config file's [services NAME] section (and, upper
  * case, its AWS_ENDPOINT_URL_<KEY>): "rds", "kms", "sts", "secrets_manager",
- * "database_migration_service". */
+ * "database_migration_service", "route_53" (awscli's and botocore's names). */
 bool aws_service_config_key(aws_service svc, char *dst, size_t cap);
 /* Current retry-quota tokens (for tests and metrics). */
 int aws_client_retry_tokens(const aws_client *c);
@@ -98,6 +99,13 @@ bool aws_query_call_ex(aws_client *c, aws_service svc, const char *action, aws_q
                        aws_sign_mode mode, const aws_creds *creds, aws_xml **out, aws_error *err);
 /* The <Action>Result element of a Query response (NULL when absent). */
 const aws_xml_node *aws_query_result(const aws_xml *x, const char *action);
+
+/* REST XML (Route 53): `method` on the endpoint's path + `path` (already
+ * URI-safe), with the decoded query pairs (may be 0) and an XML body (may be
+ * NULL); *out the parsed answer (NULL for an empty body), freed with
+ * aws_xml_free. `action` names the call for logs, retries and the hooks. */
+bool aws_rest_xml_call(aws_client *c, aws_service svc, const char *action, const char *method, const char *path,
+                       const char *const *query, size_t nquery, const char *body, aws_xml **out, aws_error *err);
 
 /* JSON 1.1: POST body (may be NULL = {}) with X-Amz-Target "<prefix>.<action>".
  * secret: the request or response carries secret material (wiped buffers).

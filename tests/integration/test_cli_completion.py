@@ -52,7 +52,7 @@ def test_completion_words():
     fc = os.path.join(BIN_DIR, "fleetcrypt")  # strategies and their options come from the binary
     assert complete("fleetcrypt", "su") == ["submit"]
     assert complete(fc, "submit", "--cut") == ["--cutover", "--cutover-method"]
-    assert complete(fc, "submit", "--cutover-method", "") == ["rename", "proxy"]
+    assert complete(fc, "submit", "--cutover-method", "") == ["rename", "proxy", "cname"]
     assert complete(fc, "submit", "--window", "") == []
     assert complete(fc, "submit", "--db-secret", "") == ["rds-managed", "file:"]
     assert strategy_names()[:4] == ["pg-logical", "offline", "noop", "mysql-binlog"]

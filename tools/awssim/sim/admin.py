@@ -196,6 +196,8 @@ class _Admin(BaseHTTPRequestHandler):
                                 "status": inst["status"], "resource_id": inst["resource_id"],
                                 "metadata_only": bool(inst.get("metadata_only")),
                                 "endpoint_port": st["endpoints"].get(f"db:{inst['id']}"),
+                                "endpoint_address": (st.get("endpoint_addrs", {}).get(f"db:{inst['id']}")
+                                                     or ["127.0.0.1"])[0],
                                 "real_port": pgi.get("port"), "data_dir": pgi.get("dir"),
                                 # the emulator's private socket (rdsadmin, trust): for tests that must
                                 # act as the superuser nobody has on RDS (holding catalog locks)

@@ -197,6 +197,8 @@ class DnsServer:
             z = self._zone(zones, name)
             if z is None:
                 addr = self.names.get(name)
+                if addr is None and name.rstrip(".") in self.world.endpoint_addresses():
+                    addr = name.rstrip(".")   # an instance's own address (Endpoint.Address) names itself
                 if addr is not None:
                     if qtype in ("A", "ANY"):
                         reply.add_answer(RR(name, QTYPE.A, rdata=A(addr), ttl=RDS_TTL))

@@ -31,6 +31,10 @@ def parse_args(argv):
     ap.add_argument("--ready-file")
     ap.add_argument("--time-scale", type=float, default=None)
     ap.add_argument("--metadata-only", action="store_true")
+    ap.add_argument("--endpoint-addresses", choices=("own", "loopback"),
+                    default=os.environ.get("FLEETCRYPT_SIM_ENDPOINT_ADDRESSES", "own"),
+                    help="own: each instance identifier its own Endpoint.Address in 127.1.0.0/24 (default); "
+                         "loopback: every one 127.0.0.1")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--account-id", default="123456789012")
     ap.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin")

@@ -1,5 +1,6 @@
 """Stable loopback endpoints: one listening port per identifier (and per RDS
-Proxy), forwarding each new connection to the endpoint's current target (a
+Proxy; an instance identifier also listens on its own address, see
+world.endpoint_address), forwarding each new connection to the endpoint's current target (a
 real PostgreSQL port). Retargeting drops the connections made through it.
 
 One acceptor thread serves every listener (selectors); each accepted
@@ -24,15 +25,11 @@ class Endpoint:
         self.conns = set()
         self.lock = threading.RLock()
         self.sock = None
+        self.extra = {}             # (host, port) -> socket: more listeners with this target (own address)
 
     def listen(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.host, self.port))
-        s.listen(128)
-        s.setblocking(False)
-        self.port = s.getsockname()[1]
-        self.sock = s
+        self.sock = _listener(self.host, self.port)
+        self.port = self.sock.getsockname()[1]
         return self
 
     def effective(self):
@@ -81,12 +78,27 @@ class Endpoint:
 
     def close(self):
         self.drop()
-        if self.sock:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            self.sock = None
+        for s in [self.sock, *self.extra.values()]:
+            if s:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self.sock = None
+        self.extra = {}
+
+
+def _listener(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        s.listen(128)
+    except OSError:
+        s.close()
+        raise
+    s.setblocking(False)
+    return s
 
 
 class _Conn:
@@ -157,14 +169,41 @@ class ProxyHub:
     def get(self, port):
         return self.eps.get(port)
 
+    def listen_also(self, ep, host, port):
+        """Let endpoint `ep` accept on (host, port) too (same target, same
+        drops): an identifier's own address. Raises OSError (the caller picks
+        another address); a listener already there is kept."""
+        with self.lock:
+            if (host, port) in ep.extra:
+                return
+            s = _listener(host, port)
+            ep.extra[(host, port)] = s
+            self.sel.register(s, selectors.EVENT_READ, ep)
+            self._wake()
+
+    def unlisten_extra(self, ep):
+        """Close every extra listener of `ep` (its address moves elsewhere)."""
+        with self.lock:
+            for s in ep.extra.values():
+                try:
+                    self.sel.unregister(s)
+                except (KeyError, ValueError):
+                    pass
+                try:
+                    s.close()
+                except OSError:
+                    pass
+            ep.extra = {}
+
     def close_port(self, port):
         with self.lock:
             ep = self.eps.pop(port, None)
             if ep:
-                try:
-                    self.sel.unregister(ep.sock)
-                except (KeyError, ValueError):
-                    pass
+                for s in [ep.sock, *ep.extra.values()]:
+                    try:
+                        self.sel.unregister(s)
+                    except (KeyError, ValueError):
+                        pass
                 ep.close()
                 self._wake()
 
@@ -190,7 +229,7 @@ class ProxyHub:
                         pass
                     continue
                 try:
-                    client, _addr = ep.sock.accept()
+                    client, _addr = key.fileobj.accept()
                 except (BlockingIOError, OSError, AttributeError):
                     continue
                 threading.Thread(target=self._connect, args=(ep, client), daemon=True).start()

@@ -58,7 +58,7 @@ def render_instance(ctx_or_world, store, inst):
         d["DBName"] = inst["db_name"]
     if inst["status"] != "creating" or inst.get("endpoint_ready"):
         d["InstanceCreateTime"] = inst["created"]
-        d["Endpoint"] = {"Address": "127.0.0.1", "Port": w.endpoint_port(st, inst["id"]),
+        d["Endpoint"] = {"Address": w.endpoint_address(st, inst["id"]), "Port": w.endpoint_port(st, inst["id"]),
                          "HostedZoneId": "Z2R2ITUGPM61AM"}
         if inst["backup_retention"]:
             d["LatestRestorableTime"] = time.time() - 300
@@ -758,6 +758,7 @@ def RestoreDBInstanceFromDBSnapshot(ctx, p):
         check_instance_quota(ctx)
         tags = tags_in(p)
         q = dict(p, AllocatedStorage=max(int(p.get("AllocatedStorage") or 0), snap["allocated_storage"]),
+                 Port=p.get("Port") or snap.get("port"),
                  MasterUsername=snap["master_username"], BackupRetentionPeriod=1, DBName=snap.get("db_name"),
                  Engine=snap.get("engine") or "postgres")
         meta = snap.get("metadata_only") or not snap.get("dir") or is_meta(ctx, tags)

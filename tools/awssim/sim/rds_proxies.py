@@ -134,7 +134,7 @@ def _render_cluster_target(ctx, st, px, t):
     for i in (members_of(st, c) if c else []):
         d = {"TargetArn": arn(st, "db", i["id"]), "RdsResourceId": i["id"], "TrackedClusterId": cid,
              "Type": "RDS_INSTANCE", "Role": "READ_WRITE" if i["resource_id"] == c.get("writer") else "READ_ONLY",
-             "Endpoint": "127.0.0.1", "Port": ctx.world.endpoint_port(st, i["id"]),
+             "Endpoint": ctx.world.endpoint_address(st, i["id"]), "Port": ctx.world.endpoint_port(st, i["id"]),
              "TargetHealth": _health(t, _up(i))}
         out.append(d)
     return out

@@ -15,10 +15,14 @@ import shutil
 import subprocess
 import threading
 
+from .world import ADDRESS_POOL
+
 log = logging.getLogger("awssim.tls")
 
 CA_SUBJECT = "/C=US/O=fleetcrypt awssim/OU=Amazon RDS (emulated)/CN=Amazon RDS awssim Root CA RSA2048 G1"
-SERVER_NAMES = ("localhost", "127.0.0.1", "127.0.0.2")  # 127.0.0.2: Aurora reader endpoints
+# 127.0.0.2: Aurora reader endpoints; ADDRESS_POOL: instance identifiers' own
+# addresses (an identifier's address may reach any server after a rename)
+SERVER_NAMES = ("localhost", "127.0.0.1", "127.0.0.2") + ADDRESS_POOL
 CA_DAYS = 3650
 SERVER_DAYS = 397
 
@@ -71,8 +75,14 @@ class RdsCa:
         self.ensure()
         d = os.path.join(inst_dir, "tls")
         crt, key = os.path.join(d, "server.crt"), os.path.join(d, "server.key")
+        names_file = os.path.join(d, "names")
         with self.lock:
-            if os.path.isfile(crt) and os.path.isfile(key) and self._signed_by_ca(crt):
+            try:
+                with open(names_file) as f:
+                    same_names = f.read() == ",".join(names)
+            except OSError:
+                same_names = False
+            if same_names and os.path.isfile(crt) and os.path.isfile(key) and self._signed_by_ca(crt):
                 return crt, key
             shutil.rmtree(d, ignore_errors=True)
             os.makedirs(d)
@@ -91,6 +101,8 @@ class RdsCa:
             os.unlink(ext)
             os.chmod(key, 0o600)   # PostgreSQL refuses a key others can read
             os.chmod(crt, 0o644)
+            with open(names_file, "w") as f:
+                f.write(",".join(names))
             self.chown(key)
             self.chown(crt)
             self.chown(d)

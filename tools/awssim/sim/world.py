@@ -22,6 +22,9 @@ DEFAULT_SECRET_KEY = "fleetcrypt/local/emulator/secret/key0000"
 STATE_VERSION = 1
 
 READER_HOST = "127.0.0.2"   # Aurora reader endpoints (see reader_endpoint)
+# instance identifiers' own addresses (endpoint_address); the emulated RDS
+# CA's server certificates name each of them (tls.SERVER_NAMES)
+ADDRESS_POOL = tuple(f"127.1.0.{i}" for i in range(1, 255))
 
 
 def rand_upper(n):
@@ -36,7 +39,7 @@ def new_store(account, region):
     return {"account": account, "region": region, "instances": {}, "snapshots": {},
             "param_groups": {}, "keys": {}, "aliases": {}, "secrets": {}, "proxies": {},
             "endpoints": {}, "events": [], "subnet_groups": {}, "clusters": {}, "cluster_snapshots": {},
-            "cluster_param_groups": {}}
+            "cluster_param_groups": {}, "endpoint_addrs": {}}
 
 
 class World:
@@ -162,7 +165,53 @@ class World:
                     ep = self.hub.open(0, key)
                 store["endpoints"][key] = ep.port
                 self.mark_dirty()
+            if kind == "db" and self.own_addresses:
+                self._own_address(store, key, ep, name)
             return ep.port
+
+    @property
+    def own_addresses(self):
+        return getattr(self.cfg, "endpoint_addresses", "own") == "own"
+
+    def endpoint_address(self, store, name):
+        """Instance identifier `name`'s Endpoint.Address: its own address in
+        127.1.0.0/24, allocated once and persisted (as RDS gives each instance
+        its own host); 127.0.0.1 with --endpoint-addresses loopback or when
+        the pool is used up. Its endpoint listens there on its port and on
+        the instance's Port (asked for or inherited, default 5432); the port
+        on 127.0.0.1 keeps listening too (tools that predate the addresses)."""
+        self.endpoint_port(store, name)
+        with self.lock:
+            rec = store.get("endpoint_addrs", {}).get(f"db:{name}")
+            return rec[0] if rec else "127.0.0.1"
+
+    def endpoint_addresses(self):
+        """Every allocated address (the DNS server answers A for each)."""
+        with self.lock:
+            return {rec[0] for st in self.stores.values() for rec in st.get("endpoint_addrs", {}).values()}
+
+    def _own_address(self, store, key, ep, name):
+        addrs = store.setdefault("endpoint_addrs", {})
+        rec = addrs.get(key)
+        if rec and ep.extra:
+            return
+        inst = store["instances"].get(name)
+        dbport = (rec[1] if rec else None) or (inst or {}).get("requested_port") or 5432
+        used = {r[0] for st in self.stores.values() for k, r in st.get("endpoint_addrs", {}).items()
+                if r is not rec}
+        for addr in ([rec[0]] if rec else []) + [a for a in ADDRESS_POOL if a not in used]:
+            try:
+                for port in dict.fromkeys((ep.port, dbport)):
+                    self.hub.listen_also(ep, addr, port)
+            except OSError as e:
+                log.info("endpoint %s: %s:%s busy (%s); trying another address", key, addr, dbport, e)
+                self.hub.unlisten_extra(ep)
+                continue
+            if rec != [addr, dbport]:
+                addrs[key] = [addr, dbport]
+                self.mark_dirty()
+            return
+        log.warning("endpoint %s: no address of %s free; it stays on 127.0.0.1", key, "127.1.0.0/24")
 
     def endpoint(self, store, name, kind="db"):
         return self.hub.get(self.endpoint_port(store, name, kind))

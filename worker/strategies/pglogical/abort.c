@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awscname.h"
 #include "awsproxy.h"
 #include "awsstep.h"
 #include "initial_copy.h"
@@ -263,6 +264,7 @@ step_rc pgl_step_abort(step_ctx *ctx, step_result *res)
 static step_rc abort_inner(step_ctx *ctx, step_result *res)
 {
     bool proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
+    bool cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
     bool cluster = awscluster_is(ctx);
     bool switched = false;
     step_rc rc = STEP_OK;
@@ -275,6 +277,11 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     } else if (proxy) {
         if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
         else if ((rc = roll_back_proxy(ctx, res, &switched)) != STEP_OK) return rc;
+    } else if (cname) {
+        /* the record on the target: the switch began (shared/awscname.c); else its value and TTL back */
+        if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
+        else if ((rc = awscname_switched(ctx, res, pgl_fact(ctx, "target_address"), &switched)) != STEP_OK) return rc;
+        if (!switched && (rc = awscname_roll_back(ctx, res)) != STEP_OK) return rc;
     } else if ((rc = switch_done(ctx, res, &switched)) != STEP_OK) {
         return rc;
     }
@@ -283,14 +290,14 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         const char *next = !step_ctx_fact(ctx, "downtime_ms") ? "cutover"
                            : strcmp(pgl_fact(ctx, "verify_done"), "1") ? "verify" : "cleanup";
         PGL_REASON(res, "abort refused: the switch is done (the original %s is now the encrypted instance and "
-                        "took writes); finishing with %s", proxy ? "proxy target" : "identifier", next);
+                        "took writes); finishing with %s", proxy ? "proxy target" : cname ? "CNAME" : "identifier", next);
         step_ctx_set_fact(ctx, "abort_refused", res->reason);
         log_warn("abort refused after the switch", "next=%s", next);
         fc_strlcpy(res->next, next, sizeof res->next);
         return STEP_NEXT;
     }
     /* 1. a half-done rename goes back first: the source needs its name (and endpoint) */
-    if (!proxy && (rc = cluster ? pgl_cluster_roll_back(ctx, res) : roll_back_rename(ctx, res)) != STEP_OK)
+    if (!proxy && !cname && (rc = cluster ? pgl_cluster_roll_back(ctx, res) : roll_back_rename(ctx, res)) != STEP_OK)
         return rc;
     /* ... and a cluster's proxy that lost it gets the source back */
     if (cluster) {

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "awscname.h"
 #include "log.h"
 #include "lsn.h"
 #include "pgl_db_live.h"
@@ -550,6 +551,15 @@ step_rc pgl_step_catch_up(step_ctx *ctx, step_result *res)
     pgl_session_finish(&s);
     if (rc != STEP_OK) return rc;
     if (!ci.prewarm_on) step_ctx_set_fact(ctx, "prewarm_method", "off");
+    /* --cutover-method cname: the record's TTL lowered now, its old TTL
+     * waited out while catching up (shared/awscname.c) */
+    bool cname_ready = true;
+    int64_t cname_wait = 0;
+    if (!strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
+        const char *t = pgl_cfield(ctx, "cname_ttl");
+        rc = awscname_lower_ttl(ctx, res, *t ? strtoll(t, NULL, 10) : 5, &cname_ready, &cname_wait);
+        if (rc != STEP_OK) return rc;
+    }
 
     pgl_lag_in in;
     memset(&in, 0, sizeof in);
@@ -566,6 +576,10 @@ step_rc pgl_step_catch_up(step_ctx *ctx, step_result *res)
     step_ctx_set_factf(ctx, "lag_ok_since", "%lld", (long long)out.under_since_ms);
     ci.lag_ready = out.ready;
     const char *missing = "";
+    if (pgl_catchup_ready(&ci, &missing) && !cname_ready) {
+        res->wait_ms = cname_wait; /* res->reason: awscname_lower_ttl's */
+        return STEP_WAIT;
+    }
     if (pgl_catchup_ready(&ci, &missing)) {
         log_info("caught up", "lag_bytes=%lld prewarm=%s live_chunks_ok=%s live_chunks_suspect=%s", (long long)lag,
                  ci.prewarm_on ? "done" : "off", pgl_fact(ctx, "live_chunks_ok"), pgl_fact(ctx, "live_chunks_suspect"));

@@ -15,7 +15,10 @@
  *   6. block the same roles on the target, switch (rename swap: source →
  *      fc-…-retired, target → original identifier — cluster renames for
  *      an Aurora cluster, cluster.c, then the RDS Proxies whose target is
- *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c), pin a
+ *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c;
+ *      or the application's Route 53 CNAME UPSERTed to the target's endpoint
+ *      and awaited INSYNC, shared/awscname.c, its old TTL back once writers
+ *      are in), pin a
  *      read-only snapshot on the target for verification, let writers in
  *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
@@ -47,6 +50,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awscname.h"
 #include "awsproxy.h"
 #include "awsstep.h"
 #include "log.h"
@@ -66,6 +70,7 @@ typedef struct cut {
     step_result *res;
     char orig[64], ret[64], tid[64];
     bool proxy;
+    bool cname; /* --cutover-method cname: the application's CNAME moves (shared/awscname.c) */
     bool cluster; /* an Aurora cluster: the swap renames clusters (cluster.c) */
     bool strict;
     char **protect;
@@ -229,14 +234,35 @@ static step_rc switch_proxy(cut *c, int64_t deadline)
     return STEP_OK;
 }
 
+/* The CNAME (cname method): UPSERTed to the encrypted instance's endpoint
+ * address and awaited INSYNC; the source keeps its identifier and endpoint
+ * (the retired source, as with the proxy method); the target keeps its own. */
+static step_rc switch_cname(cut *c, int64_t deadline)
+{
+    step_rc rc = awscname_switch(c->ctx, c->res, pgl_fact(c->ctx, "target_address"), deadline);
+    if (rc != STEP_OK) return rc;
+    step_ctx_set_fact(c->ctx, "retired_id", c->orig);
+    step_ctx_set_fact(c->ctx, "retired_address", pgl_fact(c->ctx, "address"));
+    step_ctx_set_fact(c->ctx, "retired_port", pgl_fact(c->ctx, "port"));
+    return STEP_OK;
+}
+
+static const char *method_name(const cut *c) { return c->proxy ? "proxy" : c->cname ? "cname" : "rename"; }
+
+static step_rc do_switch(cut *c, int64_t deadline)
+{
+    return c->proxy ? switch_proxy(c, deadline) : c->cname ? switch_cname(c, deadline) : switch_rename(c, deadline);
+}
+
 /* Has the switch happened (or begun), as the world shows it? Rename: the
  * original identifier carries our target tag, or the retired name exists
  * (a swap interrupted between its two renames: *half). Proxy: some proxy
- * already has the target. */
+ * already has the target. CNAME: the record points at the target. */
 static step_rc world_switched(cut *c, bool *switched, bool *half)
 {
     *switched = *half = false;
     step_rc rc;
+    if (c->cname) return awscname_switched(c->ctx, c->res, pgl_fact(c->ctx, "target_address"), switched);
     if (c->proxy) {
         bool done = false;
         rc = proxy_state(c, switched, &done);
@@ -750,8 +776,8 @@ static step_rc before_switch(cut *c, int64_t *t0)
             if ((rc = gate(c)) != STEP_OK) return rc;
             fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
-            log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig,
-                     c->proxy ? "proxy" : "rename", c->strict ? "strict" : "normal");
+            log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig, method_name(c),
+                     c->strict ? "strict" : "normal");
         } else if (since > 0 && *t0 <= 0) {
             *t0 = since; /* resumed after a crash: the block began then */
         }
@@ -798,6 +824,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     /* a cluster is always cut over by its renames; the RDS Proxies in front
      * of it are switched after them (shared/awsproxy.c), whatever the method */
     c.proxy = !c.cluster && !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
+    c.cname = !c.cluster && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
     c.strict = !strcmp(pgl_cfield(ctx, "validate"), "strict");
     int64_t poll_s = 90;
     const char *ps = pgl_cfield(ctx, "switch_poll_s");
@@ -832,9 +859,8 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
             }
             if (switched) {
                 log_warn("cutover: the switch had happened (learned from AWS): going forward", "method=%s",
-                         c.proxy ? "proxy" : "rename");
-                rc = c.proxy ? switch_proxy(&c, fc_mono_ms() + poll_s * 1000)
-                             : switch_rename(&c, fc_mono_ms() + poll_s * 1000);
+                         method_name(&c));
+                rc = do_switch(&c, fc_mono_ms() + poll_s * 1000);
                 if (rc != STEP_OK) goto out;
             } else if (src != STEP_OK) {
                 fc_strlcpy(res->reason, why, sizeof res->reason);
@@ -856,14 +882,16 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         }
         memset(c.s.fenced, 0, sizeof c.s.fenced);
         int64_t deadline = fc_mono_ms() + poll_s * 1000;
-        rc = c.proxy ? switch_proxy(&c, deadline) : switch_rename(&c, deadline);
+        rc = do_switch(&c, deadline);
         if (rc != STEP_OK) goto out;
-        if (!c.proxy) step_ctx_set_fact(ctx, "retired_id", c.ret);
+        if (!c.proxy && !c.cname) step_ctx_set_fact(ctx, "retired_id", c.ret);
     }
     step_ctx_set_fact(ctx, "switched", "1");
     /* t0 <= 0: a resumed attempt; open_target finds the block's start */
     rc = open_target(&c, t0, fc_mono_ms() + poll_s * 1000);
     if (rc != STEP_OK) goto out;
+    /* writers are in: the CNAME's old TTL back (costs no downtime) */
+    if (c.cname && (rc = awscname_restore_ttl(ctx, res)) != STEP_OK) goto out;
 
     /* validate=normal: the full comparison, frozen source vs the snapshot of
      * the switch. Writers are back on the target: waiting here for the

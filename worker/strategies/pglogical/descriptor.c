@@ -39,8 +39,9 @@ static const step_def steps[] = {
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "switch as soon as caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
-    {"cutover-method", OPT_ENUM, "rename|proxy", "rename", NULL,
-     "rename swap (minutes on AWS) or switch an RDS Proxy's target (seconds)", false},
+    {"cutover-method", OPT_ENUM, "rename|proxy|cname", "rename", NULL,
+     "rename swap (minutes on AWS), switch an RDS Proxy's target (seconds), or switch the application's Route 53 "
+     "CNAME (instance tag fleetcrypt:cname or campaign file field cname) to the encrypted instance", false},
     FC_OPT_WINDOW,
     FC_OPT_DB_SECRET,
     {"validate", OPT_ENUM, "normal|strict", "normal", NULL,
@@ -60,6 +61,10 @@ static const opt_def opts[] = {
      "(reads the whole database) instead of restoring the snapshot: auto when AWS refuses to restore an "
      "AWS-owned-key snapshot under the campaign key, always, or never (the source fails)", false},
     {"proxy_name", OPT_STRING, NULL, "", NULL, "the RDS Proxy to switch (default: every proxy in front of the source)", true},
+    {"cname", OPT_STRING, NULL, "", NULL,
+     "--cutover-method cname: INSTANCE=NAME pairs, comma-separated (default: each source's tag fleetcrypt:cname)", true},
+    {"cname_ttl", OPT_INT, "0..86400", "", NULL,
+     "--cutover-method cname: the record's TTL from catch-up until after the cutover (5 s)", true},
     {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "lag under which catch-up counts as caught up (1 MiB)", true},
     {"catchup_stable_s", OPT_INT, "0..86400", "", NULL, "how long the lag must stay under it (10 s)", true},
     {"max_retained_wal_bytes", OPT_BYTES, NULL, "", NULL, "abort when the slots retain more WAL than this (no limit)", true},
@@ -87,7 +92,7 @@ const strategy_def fc_strategy_pglogical = {
     .abort_undo = "slots, publications, guard, roles, target and snapshots, until the switch; after it nothing",
     .downtime_note =
         "pg-logical: sources stay online; writes stop only during each cutover (block, drain, switch: seconds "
-        "with --cutover-method proxy, minutes for a rename swap on AWS, where the rename and its DNS take that "
+        "with --cutover-method proxy, Route 53's propagation (about a minute) with cname, minutes for a rename swap on AWS, where the rename and its DNS take that "
         "long). Passwords changed on a source after its snapshot are NOT carried over (RDS does not expose "
         "password hashes): do not rotate database passwords during the campaign",
     .dry_run_note = "database checks run in the workers' preflight",

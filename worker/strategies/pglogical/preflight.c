@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awscname.h"
 #include "initial_copy.h"
 #include "awsstep.h"
 #include "log.h"
@@ -289,6 +290,11 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
     bool renamed = false;
     int isc = detect_cluster(ctx, res, &i, &renamed, &rc);
     if (isc < 0) return rc;
+    if (isc > 0 && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
+        PGL_REASON(res, "--cutover-method cname is for RDS instances; an Aurora cluster is cut over by its renames "
+                   "(its cluster endpoint keeps its name)");
+        return STEP_FAIL;
+    }
     rc = isc > 0 ? pgl_cluster_preflight(ctx, res, renamed) : preflight_instance(ctx, res, i);
     if (rc == STEP_OK) rc = pgl_ic_preflight(ctx, res, isc > 0);
     if (rc == STEP_OK) {
@@ -345,6 +351,17 @@ static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance 
         if (rc == STEP_OK) {
             learn_source(ctx, i);
             rc = learn_replicas(ctx, res, i);
+        }
+        if (rc == STEP_OK && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
+            /* the application's CNAME (shared/awscname.c): found, and on the source, before anything */
+            char name[256];
+            if (!awscname_name_for(pgl_cfield(ctx, "cname"), id, i->tags, i->n_tags, name, sizeof name)) {
+                PGL_REASON(res, "--cutover-method cname: no record named for %s (tag %s, or campaign file field "
+                           "cname \"%s=NAME\")", id, AWSCNAME_TAG, id);
+                rc = STEP_FAIL;
+            } else {
+                rc = awscname_learn(ctx, res, name, i->endpoint_address);
+            }
         }
     }
     rds_instance_free(i);

@@ -6,7 +6,7 @@
  * ENGINE HOOKS THIS STRATEGY ASSUMES (wired by the runner / coordinator / CLI):
  *  1. Campaign fields, read with step_ctx_campaign_field(): kms_key_arn,
  *     region, strategy, cutover_mode (auto|approve), cutover_method
- *     (rename|proxy), window ('DAYS HH:MM-HH:MM' UTC, "" = any time),
+ *     (rename|proxy|cname; cname, cname_ttl: shared/awscname.h), window ('DAYS HH:MM-HH:MM' UTC, "" = any time),
  *     validate (normal|strict), replica_identity_full, allow_reboot,
  *     keep_snapshots (truthy: 1/true/yes/on), db_secret (the --db-secret
  *     reference string), max_retained_wal_bytes (bytes, K/M/G/T suffixes
