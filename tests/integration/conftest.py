@@ -85,6 +85,7 @@ FILE_SECONDS = {
     "test_cli_output.py": 35,
     "test_mysqlbinlog_gate.py": 35,
     "test_metrics.py": 34,
+    "test_dms_seed000.py": 33,
     "test_worker_lease_heartbeat.py": 32,
     "test_mysqlbinlog_parity.py": 30,
     "test_awsclient_awssim.py": 30,
