@@ -45,6 +45,7 @@ FILE_SECONDS = {
     "test_pglogical_cutover_resume.py": 202,
     "test_orch_campaign.py": 162,
     "test_pglogical_clusters.py": 146,
+    "test_dmscdc_validation.py": 136,
     "test_orch_resilience.py": 126,
     "test_mysqlbinlog_window.py": 124,
     "test_chaos_short.py": 116,
