@@ -331,8 +331,9 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
                  "verification incomplete: the snapshot of the switch was lost in a restart; differing from the "
                  "live target (may be writes since the switch): %.100s", mism);
     else if (!*row->error && *mism) snprintf(row->error, sizeof row->error, "verify mismatches: %.200s", mism);
-    /* dms-cdc: DMS's validation and apply exceptions (docs/dms.md, facts) */
-    if (!strcmp(row->strategy, "dms-cdc")) {
+    /* an instance replicated through AWS DMS (fact dms_task_arn.1): DMS's
+     * validation and apply exceptions (docs/dms.md, facts) */
+    if (*cli_kv(rec, "f.dms_task_arn.1")) {
         row->has_dms = true;
         const char *ae = cli_kv(rec, "f.apply_exceptions");
         if (*ae) row->dms_apply_exceptions = strtoll(ae, NULL, 10);

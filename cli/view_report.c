@@ -8,7 +8,7 @@
 
 static json_t *jstr_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
 
-/* dms-cdc's evidence: null for other strategies; validation null when
+/* DMS's evidence: null without DMS (has_dms); validation null when
  * DMS's validation did not run (--dms-validation fleetcrypt). */
 static json_t *dms_json(const report_row *r)
 {

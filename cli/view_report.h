@@ -50,8 +50,8 @@ typedef struct report_row {
      * campaign, state, strategy and before/after do not apply (null/empty);
      * it is shown with its state now and "not migrated by fleetcrypt". */
     bool unmanaged;
-    /* dms-cdc's DMS evidence (facts of docs/dms.md); has_dms false for
-     * other strategies. Counts and table names only, never row values. */
+    /* DMS's evidence of an instance replicated through AWS DMS (facts of
+     * docs/dms.md); has_dms false otherwise. Counts and table names only. */
     bool has_dms;
     long long dms_apply_exceptions;  /* < 0: not recorded */
     long long dms_val_tables, dms_val_validated, dms_val_failures; /* < 0: DMS validation not run */
