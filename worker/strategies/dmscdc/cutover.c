@@ -488,6 +488,7 @@ static step_rc before_switch(dcut *c, int64_t *t0)
     /* DMS's validation as evidence (--dms-validation dms|both): both sides
      * still, inside the downtime window */
     if (dms_validation_wanted(c->ctx, NULL) && (rc = dms_validate(c->ctx, c->res, &c->s)) != STEP_OK) return rc;
+    fc_crashpoint("dmscdc.cutover.stopped");
     return teardown_source(c);
 }
 
