@@ -40,6 +40,7 @@ from awsclient_util import driver_built  # noqa: F401,E402
 # depends on another file's. Refreshed from the full run of 2026-12-06
 # 17:34 (tests now marked slow left out).
 FILE_SECONDS = {
+    "test_dmscdc_faults.py": 460,
     "test_demo.py": 301,
     "test_pglogical_strategy_abort.py": 295,
     "test_pglogical_cutover_resume.py": 202,
