@@ -239,6 +239,7 @@ static report_row *new_row(rep *r)
     r->n++;
     row->downtime_s = -1;
     row->rows_verified = -1;
+    row->dms_apply_exceptions = row->dms_val_tables = row->dms_val_validated = row->dms_val_failures = -1;
     return row;
 }
 
@@ -330,6 +331,21 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
                  "verification incomplete: the snapshot of the switch was lost in a restart; differing from the "
                  "live target (may be writes since the switch): %.100s", mism);
     else if (!*row->error && *mism) snprintf(row->error, sizeof row->error, "verify mismatches: %.200s", mism);
+    /* an instance replicated through AWS DMS (fact dms_task_arn.1): DMS's
+     * validation and apply exceptions (docs/dms.md, facts) */
+    if (*cli_kv(rec, "f.dms_task_arn.1")) {
+        row->has_dms = true;
+        const char *ae = cli_kv(rec, "f.apply_exceptions");
+        if (*ae) row->dms_apply_exceptions = strtoll(ae, NULL, 10);
+        if (!strcmp(cli_kv(rec, "f.dms_validation_done"), "1")) {
+            row->dms_val_tables = strtoll(cli_kv(rec, "f.dms_validation_tables"), NULL, 10);
+            row->dms_val_validated = strtoll(cli_kv(rec, "f.dms_validation_validated"), NULL, 10);
+            row->dms_val_failures = strtoll(cli_kv(rec, "f.dms_validation_failures"), NULL, 10);
+            fc_strlcpy(row->dms_val_mismatched, cli_kv(rec, "f.dms_validation_mismatched"),
+                       sizeof row->dms_val_mismatched);
+            fc_strlcpy(row->dms_val_error, cli_kv(rec, "f.dms_validation_error"), sizeof row->dms_val_error);
+        }
+    }
     long dropped = strtol(cli_kv(rec, "f.verify_sums_dropped"), NULL, 10);
     if (!*row->error && dropped > 0)
         snprintf(row->error, sizeof row->error, "checksums of %ld more table(s) not recorded (fact size cap)",

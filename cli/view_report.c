@@ -8,6 +8,50 @@
 
 static json_t *jstr_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
 
+/* DMS's evidence: null without DMS (has_dms); validation null when
+ * DMS's validation did not run (--dms-validation fleetcrypt). */
+static json_t *dms_json(const report_row *r)
+{
+    if (!r->has_dms) return json_null();
+    json_t *d = json_object();
+    json_object_set_new(d, "apply_exceptions",
+                        r->dms_apply_exceptions >= 0 ? json_integer(r->dms_apply_exceptions) : json_null());
+    if (r->dms_val_tables < 0) {
+        json_object_set_new(d, "validation", json_null());
+        return d;
+    }
+    json_t *v = json_object(), *mis = json_array();
+    json_object_set_new(v, "tables", json_integer(r->dms_val_tables));
+    json_object_set_new(v, "validated", json_integer(r->dms_val_validated));
+    json_object_set_new(v, "failures", json_integer(r->dms_val_failures));
+    for (const char *p = r->dms_val_mismatched; *p;) {
+        size_t l = strcspn(p, ",");
+        json_array_append_new(mis, json_stringn(p, l));
+        p += l + (p[l] == ',');
+    }
+    json_object_set_new(v, "mismatched", mis);
+    json_object_set_new(v, "error", r->dms_val_error[0] ? json_string(r->dms_val_error) : json_null());
+    json_object_set_new(d, "validation", v);
+    return d;
+}
+
+/* The same as one line (CSV, HTML): "" for other strategies. */
+static void dms_text(const report_row *r, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!r->has_dms) return;
+    char ae[32] = "?";
+    if (r->dms_apply_exceptions >= 0) snprintf(ae, sizeof ae, "%lld", r->dms_apply_exceptions);
+    if (r->dms_val_tables < 0)
+        snprintf(out, cap, "DMS validation not run; apply exceptions %s", ae);
+    else if (r->dms_val_error[0])
+        snprintf(out, cap, "DMS validation error: %.120s; apply exceptions %s", r->dms_val_error, ae);
+    else
+        snprintf(out, cap, "DMS validation %lld/%lld tables validated, %lld failures%s%.150s; apply exceptions %s",
+                 r->dms_val_validated, r->dms_val_tables, r->dms_val_failures,
+                 r->dms_val_mismatched[0] ? " in " : "", r->dms_val_mismatched, ae);
+}
+
 bool report_render_json(const report_meta *m, const report_row *rows, size_t n, dbuf *out)
 {
     json_t *root = json_object(), *arr = json_array();
@@ -59,6 +103,7 @@ bool report_render_json(const report_meta *m, const report_row *rows, size_t n, 
         json_object_set_new(o, "encryption_before", in_c ? jstr_or_null(r->enc_before) : json_null());
         json_object_set_new(o, "encryption_after", in_c ? jstr_or_null(r->enc_after) : json_null());
         json_object_set_new(o, "encryption_now", r->now_known ? jstr_or_null(r->enc_now) : json_null());
+        json_object_set_new(o, "dms", dms_json(r));
         json_array_append_new(arr, o);
         done += !strcmp(r->state, "done");
         failed += !strcmp(r->state, "failed");
@@ -94,7 +139,7 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
                                 "encrypted_after", "key_after", "cutover_at", "downtime_s", "rows_verified",
                                 "tables_verified", "retired_source", "retain_until", "error", "engine",
                                 "encrypted_now", "key_now", "migrated_by_fleetcrypt", "encryption_before",
-                                "encryption_after", "encryption_now"};
+                                "encryption_after", "encryption_now", "dms_evidence"};
     const size_t nh = sizeof hdr / sizeof hdr[0];
     bool ok = true;
     for (size_t i = 0; i < nh && ok; i++) ok = csv_cell(out, hdr[i], i == nh - 1);
@@ -105,13 +150,15 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
         if (r->rows_verified >= 0) snprintf(rv, sizeof rv, "%lld", r->rows_verified);
         snprintf(tv, sizeof tv, "%d", r->tables_verified);
         bool in_c = !r->unmanaged;
+        char dms[400];
+        dms_text(r, dms, sizeof dms);
         const char *cells[] = {r->instance, r->campaign, r->state, r->strategy,
                                !in_c ? "" : r->encrypted_before ? "true" : "false", r->key_before,
                                !in_c ? "" : r->encrypted_after ? "true" : "false", r->key_after, r->cutover_at, dt, rv, tv,
                                r->retired_source, r->retain_until, r->error, r->engine,
                                !r->now_known ? "" : r->encrypted_now ? "true" : "false", r->key_now,
                                in_c && !strcmp(r->state, "done") ? "true" : "false", in_c ? r->enc_before : "",
-                               in_c ? r->enc_after : "", r->now_known ? r->enc_now : ""};
+                               in_c ? r->enc_after : "", r->now_known ? r->enc_now : "", dms};
         for (size_t c = 0; c < nh && ok; c++) ok = csv_cell(out, cells[c], c == nh - 1);
     }
     return ok;
@@ -166,7 +213,7 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
                                 "<th>before</th><th>after</th><th>cutover (UTC)</th><th>downtime s</th><th>rows verified</th>"
                                 "<th>tables</th><th>retired source</th><th>retain until</th><th>note</th>"
                                 "<th>engine</th><th>now</th><th>migrated by fleetcrypt</th><th>encryption before</th>"
-                                "<th>encryption after</th><th>encryption now</th></tr></thead><tbody>\n");
+                                "<th>encryption after</th><th>encryption now</th><th>DMS evidence</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < n && ok; i++) {
         const report_row *r = &rows[i];
         char before[300] = "", after[300] = "", now[300] = "", dt[32] = "", rv[32] = "";
@@ -176,6 +223,8 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
             snprintf(after, sizeof after, "%s%s", r->encrypted_after ? "encrypted " : "unencrypted",
                      r->encrypted_after ? r->key_after : "");
         }
+        char dms[400];
+        dms_text(r, dms, sizeof dms);
         if (r->now_known)
             snprintf(now, sizeof now, "%s%s", r->encrypted_now ? "encrypted " : "unencrypted",
                      r->encrypted_now ? r->key_now : "");
@@ -199,7 +248,7 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
              td(out, "retain", r->retain_until) && td(out, "note", r->error) && td(out, "engine", r->engine) &&
              td(out, "now", now) && td(out, "migrated", mig) && td(out, "enc-before", r->unmanaged ? "" : r->enc_before) &&
              td(out, "enc-after", r->unmanaged ? "" : r->enc_after) && td(out, "enc-now", r->now_known ? r->enc_now : "") &&
-             dbuf_appends(out, "</tr>\n");
+             td(out, "dms", dms) && dbuf_appends(out, "</tr>\n");
     }
     return ok && dbuf_appends(out, "</tbody></table>\n</body></html>\n");
 }

@@ -50,6 +50,13 @@ typedef struct report_row {
      * campaign, state, strategy and before/after do not apply (null/empty);
      * it is shown with its state now and "not migrated by fleetcrypt". */
     bool unmanaged;
+    /* DMS's evidence of an instance replicated through AWS DMS (facts of
+     * docs/dms.md); has_dms false otherwise. Counts and table names only. */
+    bool has_dms;
+    long long dms_apply_exceptions;  /* < 0: not recorded */
+    long long dms_val_tables, dms_val_validated, dms_val_failures; /* < 0: DMS validation not run */
+    char dms_val_mismatched[256];    /* db/schema.table, comma-separated */
+    char dms_val_error[160];
 } report_row;
 
 #define REPORT_NOT_MIGRATED "not migrated by fleetcrypt"

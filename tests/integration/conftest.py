@@ -40,9 +40,11 @@ from awsclient_util import driver_built  # noqa: F401,E402
 # depends on another file's. Refreshed from the full run of 2026-12-06
 # 17:34 (tests now marked slow left out).
 FILE_SECONDS = {
+    "test_dmscdc_faults.py": 460,
     "test_demo.py": 301,
     "test_pglogical_strategy_abort.py": 295,
     "test_pglogical_cutover_resume.py": 202,
+    "test_dmscdc_validation.py": 200,
     "test_orch_campaign.py": 162,
     "test_pglogical_clusters.py": 146,
     "test_orch_resilience.py": 126,
@@ -85,6 +87,7 @@ FILE_SECONDS = {
     "test_cli_output.py": 35,
     "test_mysqlbinlog_gate.py": 35,
     "test_metrics.py": 34,
+    "test_dms_seed000.py": 33,
     "test_worker_lease_heartbeat.py": 32,
     "test_mysqlbinlog_parity.py": 30,
     "test_awsclient_awssim.py": 30,

@@ -77,6 +77,26 @@ char *dms_task_settings(const char *control_schema)
     return s;
 }
 
+char *dms_validation_settings(const char *control_schema)
+{
+    json_t *o = json_pack("{s:{s:s},s:{s:s},s:{s:b,s:b,s:s,s:i},s:{s:b}}",
+                          "FullLoadSettings", "TargetTablePrepMode", "DO_NOTHING",
+                          "ControlTablesSettings", "ControlSchema", control_schema ? control_schema : "",
+                          "ValidationSettings", "EnableValidation", 1, "ValidationOnly", 1, "ValidationMode",
+                          "ROW_LEVEL", "FailureMaxCount", 10000, "Logging", "EnableLogging", 1);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+bool dms_validation_wanted(step_ctx *ctx, bool *only)
+{
+    const char *v = step_ctx_opt(ctx, "dms-validation");
+    if (!v || !*v) v = "fleetcrypt";
+    if (only) *only = !strcmp(v, "dms");
+    return !strcmp(v, "dms") || !strcmp(v, "both");
+}
+
 void dms_res_name(step_ctx *ctx, const char *sfx, int k, char *out, size_t cap)
 {
     char s[32];
@@ -212,8 +232,13 @@ step_rc dms_release_instance(step_ctx *ctx, step_result *res)
 
 step_rc dms_task_of(step_ctx *ctx, step_result *res, int k, dms_task *t, bool *found)
 {
+    return dms_task_named(ctx, res, "cdc", k, t, found);
+}
+
+step_rc dms_task_named(step_ctx *ctx, step_result *res, const char *sfx, int k, dms_task *t, bool *found)
+{
     char id[DMS_NAME_MAX];
-    dms_res_name(ctx, "cdc", k, id, sizeof id);
+    dms_res_name(ctx, sfx, k, id, sizeof id);
     *found = false;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
@@ -244,10 +269,11 @@ step_rc dms_teardown(step_ctx *ctx, step_result *res)
     int n = ndbs_of(ctx);
     bool pending = false;
     aws_error e;
-    for (int k = 1; k <= n; k++) {
+    for (int j = 0; j < 2 * n; j++) {
+        int k = j / 2 + 1;
         dms_task t;
         bool found = false;
-        step_rc rc = dms_task_of(ctx, res, k, &t, &found);
+        step_rc rc = dms_task_named(ctx, res, j % 2 ? "val" : "cdc", k, &t, &found);
         if (rc != STEP_OK) return rc;
         if (!found) continue;
         pending = true;

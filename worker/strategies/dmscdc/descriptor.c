@@ -50,6 +50,10 @@ static const opt_def opts[] = {
      "move a source encrypted with another KMS key to the campaign key (else it is skipped)", false},
     {"dms-instance-class", OPT_STRING, NULL, "dms.t3.medium", NULL,
      "class of the campaign's DMS replication instance (one, shared by the campaign's instances)", false},
+    {"dms-validation", OPT_ENUM, "fleetcrypt|dms|both", "fleetcrypt", NULL,
+     "evidence that the target equals the frozen source: fleetcrypt's full comparison after the switch against the "
+     "snapshot pinned there (no added downtime), DMS's validation-only tasks at the cutover with writers blocked "
+     "(adds their run time to the downtime; keyless tables: row counts only), or both", false},
     {"dms-ssl-mode", OPT_ENUM, "none|require|verify-ca|verify-full", "require", NULL,
      "SslMode of DMS's endpoints", false},
     {"dms_storage_gb", OPT_INT, "5..6144", "", NULL, "the replication instance's storage (50 GB)", true},

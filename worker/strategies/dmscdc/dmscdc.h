@@ -35,6 +35,7 @@ step_rc dms_step_endpoints(step_ctx *ctx, step_result *res);            /* repli
 step_rc dms_step_start_task(step_ctx *ctx, step_result *res);           /* replicate.c */
 step_rc dms_step_catch_up(step_ctx *ctx, step_result *res);             /* replicate.c */
 step_rc dms_step_cutover(step_ctx *ctx, step_result *res);              /* cutover.c */
+step_rc dms_step_verify(step_ctx *ctx, step_result *res);              /* validate.c */
 step_rc dms_step_cleanup(step_ctx *ctx, step_result *res);              /* cleanup.c */
 step_rc dms_step_abort(step_ctx *ctx, step_result *res);                /* cleanup.c */
 

@@ -8,7 +8,10 @@
  *
  * Facts: dms_instance_id, dms_instance_arn, dms_src_arn.<k>, dms_tgt_arn.<k>,
  * dms_task_arn.<k> (k = 1.. in the order of fact dbs), dms_task_started,
- * dms_status, lag_bytes, apply_exceptions, dms_torn_down. */
+ * dms_status, lag_bytes, apply_exceptions, dms_torn_down; validate.c:
+ * dms_validation_done, dms_validation_tables, dms_validation_validated,
+ * dms_validation_failures, dms_validation_mismatched, dms_validation_state,
+ * dms_validation_error. */
 #ifndef FC_STRATEGY_DMSCDC_COMMON_H
 #define FC_STRATEGY_DMSCDC_COMMON_H
 
@@ -33,6 +36,10 @@ char *dms_table_mappings(const char *exclude_schema);
  * emptied or created), full LOB mode, control tables in `control_schema`,
  * apply errors logged to awsdms_apply_exceptions. Caller frees. Pure. */
 char *dms_task_settings(const char *control_schema);
+/* Settings of a validation-only task (DMS's ValidationSettings
+ * EnableValidation + ValidationOnly, a full-load task that loads nothing:
+ * DO_NOTHING), control tables in `control_schema`. Caller frees. Pure. */
+char *dms_validation_settings(const char *control_schema);
 /* Per-database names: "fc-<campaign>-<instance>-<sfx><k>" (awsstep_name). */
 void dms_res_name(step_ctx *ctx, const char *sfx, int k, char *out, size_t cap);
 
@@ -57,6 +64,21 @@ step_rc dms_task_of(step_ctx *ctx, step_result *res, int k, dms_task *t, bool *f
  * foreign keys and triggers back there.) */
 typedef step_rc (*dms_cutover_hook)(pgl_session *s);
 step_rc dms_cutover_with(step_ctx *ctx, step_result *res, dms_cutover_hook hook);
+/* The same for the task named with suffix sfx ("cdc": the CDC task, "val":
+ * the validation-only task of validate.c). */
+step_rc dms_task_named(step_ctx *ctx, step_result *res, const char *sfx, int k, dms_task *t, bool *found);
+/* --dms-validation: true when DMS's validation runs ("dms" or "both"),
+ * *only when fleetcrypt's own comparison is skipped ("dms"). */
+bool dms_validation_wanted(step_ctx *ctx, bool *only);
+/* DMS's validation at the cutover (validate.c): per database a
+ * validation-only task on the CDC task's endpoints, run after the CDC task
+ * stopped (writers blocked, the source frozen, the target not yet open),
+ * awaited (STEP_WAIT past a bounded wait: re-entered), its table statistics
+ * recorded as facts (counts and states, never row values), the tasks
+ * deleted. Idempotent (fact dms_validation_done). Never fails the cutover:
+ * a task that cannot run is recorded (dms_validation_error) and the verify
+ * step fails on it. */
+step_rc dms_validate(step_ctx *ctx, step_result *res, pgl_session *s);
 /* A failed DMS call → step_rc (awsstep_fail) with "what" in the reason. */
 step_rc dms_fail(step_result *res, const aws_error *e, const char *what);
 

@@ -233,7 +233,9 @@ step_rc dms_step_catch_up(step_ctx *ctx, step_result *res)
             break;
         }
         if (si.lag_bytes > lag) lag = si.lag_bytes;
-        pgq *t2 = pgl_conn(&s, PGL_TARGET, PGL_AS_MASTER, s.dbs[i], &rc);
+        /* DMS's control tables belong to fleetcrypt's role (DMS's user on
+         * the target), not to the master user */
+        pgq *t2 = pgl_conn(&s, PGL_TARGET, PGL_AS_ADMIN, s.dbs[i], &rc);
         if (!t2) break;
         int64_t n = 0;
         if (!dms_db_apply_exceptions(t2, nm.schema, &n, err, sizeof err)) {

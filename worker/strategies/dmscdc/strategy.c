@@ -2,8 +2,8 @@
  * its descriptor (descriptor.c; dmscdc.h says what each does). The AWS and
  * database steps identical to pg-logical's are pg-logical's own functions
  * (pglogical.h): snapshot, copy-encrypted, restore, prepare-target,
- * find-start-lsn (the restored instance's exact end of WAL), verify and
- * replicas; they see dms-cdc's test_decoding slot under pg-logical's slot
+ * find-start-lsn (the restored instance's exact end of WAL) and replicas
+ * (verify is pg-logical's after DMS's validation result, validate.c); they see dms-cdc's test_decoding slot under pg-logical's slot
  * name. The engine hooks pg-logical's strategy.c lists (approval, abort,
  * failure undo) hold for dms-cdc as well. */
 #include "dmscdc.h"
@@ -24,7 +24,7 @@ static const step_impl fns[] = {
     {"start-task", dms_step_start_task},
     {"catch-up", dms_step_catch_up},
     {"cutover", dms_step_cutover},
-    {"verify", pgl_step_verify},
+    {"verify", dms_step_verify},
     {"replicas", pgl_step_replicas},
     {"cleanup", dms_step_cleanup},
     {"abort", dms_step_abort},
