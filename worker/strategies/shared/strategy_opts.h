@@ -19,4 +19,49 @@
      "Secrets Manager secret ARN, or file:PATH (an absolute path read on every worker, not where submit runs)", \
      false}
 
+/* The DMS strategies' common entries (dms-cdc, dms-full-cdc: their steps
+ * read them alike). FC_OPTS_DMS_SOURCE goes where the operator-facing
+ * options are, FC_OPTS_DMS_TUNING with the campaign-file tunings. */
+#define FC_OPTS_DMS_SOURCE                                                                                 \
+    {"read-only-tables", OPT_STRING, NULL, "", NULL,                                                       \
+     "tables without a primary key that take no UPDATE or DELETE during the run (schema.table, "          \
+     "comma-separated): DMS carries their INSERTs only; any other keyless table fails preflight",          \
+     false},                                                                                               \
+    {"replica-identity-full", OPT_BOOL, NULL, "", NULL,                                                    \
+     "give tables without a primary key REPLICA IDENTITY FULL at prepare-source (else pg-logical's check " \
+     "fails them); DMS still needs them in --read-only-tables",                                            \
+     false},                                                                                               \
+    {"accept-types", OPT_BOOL, NULL, "", NULL,                                                             \
+     "accept columns DMS does not carry exactly (unconstrained NUMERIC, OID large objects) instead of "    \
+     "failing",                                                                                            \
+     false},                                                                                               \
+    {"allow-reboot", OPT_BOOL, NULL, "", NULL,                                                             \
+     "reboot a source whose parameter group waits for one for rds.logical_replication (inside --window)", \
+     false},                                                                                               \
+    {"rekey", OPT_BOOL, NULL, "", NULL,                                                                    \
+     "move a source encrypted with another KMS key to the campaign key (else it is skipped)", false},     \
+    {"dms-instance-class", OPT_STRING, NULL, "dms.t3.medium", NULL,                                        \
+     "class of the campaign's DMS replication instance (one, shared by the campaign's instances)", false}
+
+#define FC_OPTS_DMS_TUNING                                                                                 \
+    {"dms-ssl-mode", OPT_ENUM, "none|require|verify-ca|verify-full", "require", NULL,                      \
+     "SslMode of DMS's endpoints", false},                                                                 \
+    {"dms_storage_gb", OPT_INT, "5..6144", "", NULL, "the replication instance's storage (50 GB)", true},  \
+    {"dms_subnet_group", OPT_STRING, NULL, "", NULL, "its replication subnet group (AWS's default)", true}, \
+    {"dms_security_groups", OPT_STRING, NULL, "", NULL, "its VPC security groups, comma-separated", true}, \
+    {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "lag under which DMS counts as caught up (1 MiB)",   \
+     true},                                                                                                \
+    {"catchup_stable_s", OPT_INT, "0..86400", "", NULL, "how long the lag must stay under it (10 s)",     \
+     true},                                                                                                \
+    {"max_retained_wal_bytes", OPT_BYTES, NULL, "", NULL,                                                  \
+     "abort when the slots retain more WAL than this", true},                                              \
+    {"min_free_storage_bytes", OPT_BYTES, NULL, "", NULL,                                                  \
+     "abort when the source's free storage falls below this", true},                                       \
+    {"prepared_wait_s", OPT_INT, "0..86400", "", NULL,                                                     \
+     "how long prepare-source waits for prepared transactions (600 s)", true},                             \
+    {"seq_margin", OPT_INT, "0..1000000000", "", NULL,                                                     \
+     "added to each sequence on the target at cutover (100)", true},                                       \
+    {"switch_poll_s", OPT_INT, "1..3600", "", NULL,                                                        \
+     "how long the cutover polls a rename inside one run (90 s)", true}
+
 #endif
