@@ -7,10 +7,13 @@
  * (fact dms_released) — then pg-logical's cleanup (read replicas first,
  * the master secret followed, fleetcrypt's objects and roles on both
  * sides, the target promoted, snapshots deleted unless kept, the retired
- * source tagged and stopped).
+ * source tagged and stopped: fact retired_id, the fc-…-retired name after a
+ * rename swap, the source's own identifier with --cutover-method proxy or
+ * cname).
  * abort: before the switch, the DMS resources first (a task must not read a
  * slot that is being dropped, nor apply into a target being deleted), then
- * pg-logical's abort (a half rename rolled back, writers back on the
+ * pg-logical's abort (a half rename rolled back, a proxy that lost the
+ * source given it back, the CNAME's value and TTL restored, writers back on the
  * source, slot, publication, guard and roles dropped, the target and the
  * snapshots deleted); after the switch pg-logical's abort refuses and the
  * instance finishes forward. Both idempotent. */

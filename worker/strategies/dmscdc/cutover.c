@@ -14,9 +14,16 @@
  *      replicate sequences); the drained mark (fenced);
  *   3. stop every task (awaited), drop the slots, publication and guard on
  *      the source (the block record kept: the retired source stays blocked);
- *   4. block the same roles on the target, rename swap (source →
- *      fc-…-retired, target → the original identifier), pin a snapshot of
- *      the target, let writers in there; downtime = block → writers in;
+ *   4. block the same roles on the target, switch (--cutover-method:
+ *      rename swap, source → fc-…-retired, target → the original
+ *      identifier; proxy, the RDS Proxies in front of the source moved to
+ *      the target, shared/awsproxy.c; cname, the application's Route 53
+ *      CNAME UPSERTed to the target's endpoint and awaited INSYNC,
+ *      shared/awscname.c, its old TTL back once writers are in — with
+ *      proxy and cname the source keeps its identifier and endpoint, as
+ *      DMS's source endpoint did, and is the retired source), pin a
+ *      snapshot of the target, let writers in there; downtime = block →
+ *      writers in;
  *      With --dms-validation dms|both, after the tasks stopped and before
  *      the slot goes, DMS's validation-only tasks compare the still source
  *      and target (validate.c);
@@ -25,8 +32,10 @@
  *      --dms-validation dms (DMS's result is the evidence then).
  * Before the drained mark a failure lets the source's writers back in;
  * after it only forward. A re-run learns where it stopped from the world:
- * the original name is our target or the retired name exists (switched,
- * maybe half), the source's block record, the drained mark. */
+ * the original name is our target or the retired name exists (rename:
+ * switched, maybe half), some proxy has the target (proxy), the record
+ * points at the target (cname), the source's block record, the drained
+ * mark. */
 #include "dmscdc.h"
 #include "dmscdc_common.h"
 
@@ -34,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscname.h"
+#include "awsproxy.h"
 #include "awsstep.h"
 #include "dms_db.h"
 #include "log.h"
@@ -55,6 +66,7 @@ typedef struct dcut {
     int nprotect;
     pgq *pinned[PGL_MAX_DBS];
     dms_cutover_hook hook; /* dms_cutover_with: run after the tasks stopped, before the switch */
+    bool proxy, cname;     /* --cutover-method proxy | cname (else rename) */
 } dcut;
 
 static void dcut_free(dcut *c)
@@ -78,10 +90,66 @@ static step_rc is_ours_target(dcut *c, const char *id, bool *yes, bool *exists)
     return STEP_OK;
 }
 
-/* Has the swap begun (the retired name exists) or finished (the original
- * name is our target)? */
+/* The RDS Proxies of the proxy method (shared/awsproxy.c): the campaign's
+ * proxy_name, else the recorded ones (fact proxy_names) and every proxy
+ * whose targets include the source (or, after a crash, the target). */
+static step_rc no_proxy(dcut *c)
+{
+    PGL_REASON(c->res, "cutover_method=proxy: no RDS Proxy has %s as its target (set proxy_name)", c->orig);
+    return STEP_FAIL;
+}
+
+/* The source keeps its identifier and endpoint (proxy, cname): it is the
+ * retired source; the target keeps its own (fact target_id of restore). */
+static void retired_in_place(dcut *c)
+{
+    step_ctx_set_fact(c->ctx, "retired_id", c->orig);
+    step_ctx_set_fact(c->ctx, "retired_address", pgl_fact(c->ctx, "address"));
+    step_ctx_set_fact(c->ctx, "retired_port", pgl_fact(c->ctx, "port"));
+}
+
+static step_rc switch_proxy(dcut *c, int64_t deadline)
+{
+    int n = 0;
+    step_rc rc = awsproxy_switch(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, pgl_cfield(c->ctx, "proxy_name"),
+                                 deadline, &n);
+    if (rc != STEP_OK) return rc;
+    if (!n) return no_proxy(c);
+    retired_in_place(c);
+    return STEP_OK;
+}
+
+static step_rc switch_cname(dcut *c, int64_t deadline)
+{
+    step_rc rc = awscname_switch(c->ctx, c->res, pgl_fact(c->ctx, "target_address"), deadline);
+    if (rc != STEP_OK) return rc;
+    retired_in_place(c);
+    return STEP_OK;
+}
+
+static step_rc switch_rename(dcut *c, int64_t deadline);
+
+static step_rc do_switch(dcut *c, int64_t deadline)
+{
+    return c->proxy ? switch_proxy(c, deadline) : c->cname ? switch_cname(c, deadline) : switch_rename(c, deadline);
+}
+
+static const char *method_name(const dcut *c) { return c->proxy ? "proxy" : c->cname ? "cname" : "rename"; }
+
+/* Has the switch begun? Rename: the retired name exists or the original
+ * name is our target. Proxy: some proxy has the target. CNAME: the record
+ * points at the target's endpoint. */
 static step_rc world_switched(dcut *c, bool *begun)
 {
+    *begun = false;
+    if (c->cname) return awscname_switched(c->ctx, c->res, pgl_fact(c->ctx, "target_address"), begun);
+    if (c->proxy) {
+        bool done = false;
+        int n = 0;
+        step_rc rc = awsproxy_state(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
+                                    pgl_cfield(c->ctx, "proxy_name"), begun, &done, &n);
+        return rc == STEP_OK && !n ? no_proxy(c) : rc;
+    }
     bool ours = false, exists = false, ret_exists = false, dummy = false;
     step_rc rc = is_ours_target(c, c->orig, &ours, &exists);
     if (rc != STEP_OK) return rc;
@@ -565,6 +633,8 @@ step_rc dms_cutover_with(step_ctx *ctx, step_result *res, dms_cutover_hook hook)
     fc_strlcpy(c.orig, step_ctx_instance(ctx), sizeof c.orig);
     awsstep_name(ctx, PGL_SFX_RETIRED, c.ret, sizeof c.ret);
     awsstep_name(ctx, PGL_SFX_TARGET, c.tid, sizeof c.tid);
+    c.proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
+    c.cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
     int64_t poll_s = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
     step_rc rc = STEP_OK;
     if (c.s.ndbs == 0) {
@@ -593,8 +663,9 @@ step_rc dms_cutover_with(step_ctx *ctx, step_result *res, dms_cutover_hook hook)
         bool begun = false;
         if ((rc = world_switched(&c, &begun)) != STEP_OK) goto out;
         if (begun) {
-            log_warn("cutover: resuming a begun rename swap", "retired=%s target=%s", c.ret, c.tid);
-            if ((rc = switch_rename(&c, fc_mono_ms() + poll_s * 1000)) != STEP_OK) goto out;
+            log_warn("cutover: the switch had happened (learned from AWS): going forward", "method=%s retired=%s "
+                     "target=%s", method_name(&c), c.proxy || c.cname ? c.orig : c.ret, c.tid);
+            if ((rc = do_switch(&c, fc_mono_ms() + poll_s * 1000)) != STEP_OK) goto out;
             switched = true;
         }
     }
@@ -608,10 +679,12 @@ step_rc dms_cutover_with(step_ctx *ctx, step_result *res, dms_cutover_hook hook)
             pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
         }
         memset(c.s.fenced, 0, sizeof c.s.fenced);
-        if ((rc = switch_rename(&c, fc_mono_ms() + poll_s * 1000)) != STEP_OK) goto out;
+        if ((rc = do_switch(&c, fc_mono_ms() + poll_s * 1000)) != STEP_OK) goto out;
     }
     step_ctx_set_fact(ctx, "switched", "1");
     if ((rc = open_target(&c, t0, fc_mono_ms() + poll_s * 1000)) != STEP_OK) goto out;
+    /* writers are in: the CNAME's old TTL back (costs no downtime) */
+    if (c.cname && (rc = awscname_restore_ttl(ctx, res)) != STEP_OK) goto out;
     bool dms_only = false;
     if (dms_validation_wanted(ctx, &dms_only) && dms_only && !step_ctx_fact(ctx, "verify_done")) {
         /* --dms-validation dms: DMS's validation at the cutover is the

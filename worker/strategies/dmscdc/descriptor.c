@@ -32,8 +32,7 @@ static const step_def steps[] = {
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "switch as soon as DMS caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
-    {"cutover-method", OPT_ENUM, "rename", "rename", NULL,
-     "rename swap (DMS cannot read through an RDS Proxy; dms-cdc switches by rename only)", false},
+    DMS_OPT_CUTOVER_METHOD,
     FC_OPT_WINDOW,
     FC_OPT_DB_SECRET,
     FC_OPTS_DMS_SOURCE,
@@ -42,6 +41,7 @@ static const opt_def opts[] = {
      "snapshot pinned there (no added downtime), DMS's validation-only tasks at the cutover with writers blocked "
      "(adds their run time to the downtime; keyless tables: row counts only), or both", false},
     FC_OPTS_DMS_TUNING,
+    DMS_OPTS_SWITCH_FIELDS,
     {"initial-copy", OPT_ENUM, "never", "never", NULL,
      "pg-logical's initial-copy path is not used by dms-cdc (Aurora clusters are pg-logical's)", true},
 };
@@ -62,12 +62,15 @@ const strategy_def fc_strategy_dmscdc = {
     .downtime_note =
         "dms-cdc: sources stay online while AWS DMS replicates (a replication instance per campaign is billed "
         "while it runs); writes stop only during each cutover (block, drain through DMS, stop the task, "
-        "sequences, rename swap: minutes on AWS). Tables without a primary key must be declared read-only "
+        "sequences, switch: seconds with --cutover-method proxy, Route 53's propagation with cname, minutes for "
+        "a rename swap on AWS). Tables without a primary key must be declared read-only "
         "(--read-only-tables) or they fail preflight",
     .dry_run_note = "database and DMS checks run in the workers' preflight",
     .required_param = "rds.logical_replication",
     .required_value = "1",
     .rekey_option = "rekey",
     .reboot_option = "allow-reboot",
+    .proxy_instance_note = "switched to the encrypted instance with --cutover-method proxy only (the rename "
+                           "swap leaves the proxy on the retired source)",
     .proxy_cluster_note = NULL,
 };

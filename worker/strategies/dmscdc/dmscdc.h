@@ -15,7 +15,8 @@
  * the boundary cannot happen) → catch-up (task running, the slot's confirmed
  * position near the source's current LSN) → cutover (block every writer,
  * drain until the slot's confirmed_flush_lsn reaches the source's final LSN,
- * no apply exception, stop the task, sequences, rename swap, downtime) →
+ * no apply exception, stop the task, sequences, switch by rename, RDS Proxy
+ * or CNAME as pg-logical's --cutover-method, downtime) →
  * verify → replicas → cleanup (tasks and endpoints deleted, the replication
  * instance when no task of the campaign is left on it; pg-logical's cleanup),
  * and `abort` (the DMS resources, then pg-logical's abort). */
@@ -23,6 +24,26 @@
 #define FC_STRATEGY_DMSCDC_H
 
 #include "step.h"
+
+/* The switch's option entries, declared alike by dms-cdc's and
+ * dms-full-cdc's descriptors (the cutover, dms_cutover_with, reads them):
+ * the method, then the campaign-file fields of the proxy and CNAME
+ * switches (shared/awsproxy.c, shared/awscname.c, as pg-logical's). */
+#define DMS_OPT_CUTOVER_METHOD                                                                             \
+    {"cutover-method", OPT_ENUM, "rename|proxy|cname", "rename", NULL,                                     \
+     "rename swap (minutes on AWS), switch the RDS Proxy in front of the source to the encrypted instance "  \
+     "(seconds), or switch the application's Route 53 CNAME (instance tag fleetcrypt:cname or campaign file " \
+     "field cname); DMS reads the source by its own endpoint either way",                                   \
+     false}
+#define DMS_OPTS_SWITCH_FIELDS                                                                             \
+    {"proxy_name", OPT_STRING, NULL, "", NULL,                                                             \
+     "--cutover-method proxy: the RDS Proxy to switch (default: every proxy in front of the source)", true}, \
+    {"cname", OPT_STRING, NULL, "", NULL,                                                                  \
+     "--cutover-method cname: INSTANCE=NAME pairs, comma-separated (default: each source's tag "          \
+     "fleetcrypt:cname)",                                                                                  \
+     true},                                                                                                \
+    {"cname_ttl", OPT_INT, "0..86400", "", NULL,                                                           \
+     "--cutover-method cname: the record's TTL from catch-up until after the cutover (5 s)", true}
 
 extern const strategy_def fc_strategy_dmscdc; /* descriptor.c */
 extern const strategy_impl fc_impl_dmscdc;    /* strategy.c */

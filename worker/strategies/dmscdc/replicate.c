@@ -19,7 +19,8 @@
  * instance), no apply exception on the target, pg-logical's source watch
  * (slot kept, retained WAL and disk under the limits, DDL guard), and every
  * slot's confirmed_flush_lsn within catchup_lag_bytes of the source's
- * current LSN for catchup_stable_s. Each step is idempotent: it describes by
+ * current LSN for catchup_stable_s; with --cutover-method cname the
+ * record's TTL lowered and its old TTL waited out (shared/awscname.c). Each step is idempotent: it describes by
  * name before it creates, and records the ARNs as facts. */
 #include "dmscdc.h"
 #include "dmscdc_common.h"
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscname.h"
 #include "awsstep.h"
 #include "dms_db.h"
 #include "log.h"
@@ -255,6 +257,15 @@ step_rc dms_step_catch_up(step_ctx *ctx, step_result *res)
                  "target would miss them", (long long)exc);
         return pgl_abort_now(ctx, res, why);
     }
+    /* --cutover-method cname: the record's TTL lowered now, its old TTL
+     * waited out while catching up (shared/awscname.c, as pg-logical's) */
+    bool cname_ready = true;
+    int64_t cname_wait = 0;
+    if (!strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
+        const char *ttl = pgl_cfield(ctx, "cname_ttl");
+        rc = awscname_lower_ttl(ctx, res, *ttl ? strtoll(ttl, NULL, 10) : 5, &cname_ready, &cname_wait);
+        if (rc != STEP_OK) return rc;
+    }
     int64_t thr = step_ctx_opt_i64(ctx, "catchup_lag_bytes", 1024LL * 1024);
     int64_t stable_ms = step_ctx_opt_i64(ctx, "catchup_stable_s", 10) * 1000;
     int64_t now = fc_now_ms(), since = pgl_fact_i64(ctx, "caught_up_since", 0);
@@ -271,6 +282,10 @@ step_rc dms_step_catch_up(step_ctx *ctx, step_result *res)
     if (now - since < stable_ms) {
         res->wait_ms = 1000;
         PGL_REASON(res, "caught up (lag %lld bytes); holding for %llds", (long long)lag, (long long)(stable_ms / 1000));
+        return STEP_WAIT;
+    }
+    if (!cname_ready) {
+        res->wait_ms = cname_wait; /* res->reason: awscname_lower_ttl's */
         return STEP_WAIT;
     }
     log_info("DMS caught up", "lag_bytes=%lld", (long long)lag);

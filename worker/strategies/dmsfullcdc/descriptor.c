@@ -3,6 +3,8 @@
  * and downtime note. The options are dms-cdc's (its steps read them). */
 #include "dmsfullcdc.h"
 
+#include "dmscdc.h"
+
 #include "util.h"
 #include "strategy_opts.h"
 
@@ -35,12 +37,12 @@ static const step_def steps[] = {
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "switch as soon as DMS loaded and caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
-    {"cutover-method", OPT_ENUM, "rename", "rename", NULL,
-     "rename swap (DMS cannot read through an RDS Proxy; dms-full-cdc switches by rename only)", false},
+    DMS_OPT_CUTOVER_METHOD,
     FC_OPT_WINDOW,
     FC_OPT_DB_SECRET,
     FC_OPTS_DMS_SOURCE,
     FC_OPTS_DMS_TUNING,
+    DMS_OPTS_SWITCH_FIELDS,
     {"initial-copy", OPT_ENUM, "never", "never", NULL,
      "pg-logical's initial-copy path is not used (DMS's full load fills the target)", true},
 };
@@ -62,13 +64,15 @@ const strategy_def fc_strategy_dmsfullcdc = {
     .downtime_note =
         "dms-full-cdc: sources stay online while AWS DMS reloads every table and replicates (a replication "
         "instance per campaign is billed while it runs); writes stop only during each cutover (block, drain "
-        "through DMS, stop the task, sequences, foreign keys added back NOT VALID and triggers re-enabled, rename "
-        "swap; the keys are validated after writers are back). Tables without a primary key must be declared "
+        "through DMS, stop the task, sequences, foreign keys added back NOT VALID and triggers re-enabled, switch "
+        "by rename, RDS Proxy or CNAME; the keys are validated after writers are back). Tables without a primary key must be declared "
         "read-only (--read-only-tables) or they fail preflight",
     .dry_run_note = "database and DMS checks run in the workers' preflight",
     .required_param = "rds.logical_replication",
     .required_value = "1",
     .rekey_option = "rekey",
     .reboot_option = "allow-reboot",
+    .proxy_instance_note = "switched to the encrypted instance with --cutover-method proxy only (the rename "
+                           "swap leaves the proxy on the retired source)",
     .proxy_cluster_note = NULL,
 };

@@ -1,0 +1,142 @@
+"""dms-cdc's cutover by RDS Proxy and by CNAME (`--cutover-method proxy` and
+`cname`) on real servers (Redis, Kafka, the AWS emulator with a real
+PostgreSQL behind every instance, its DMS, its RDS Proxy and its Route 53
+with a DNS server, the real fleetcrypt binaries).
+
+DMS reads the source directly (the DMS source endpoint is the source's own
+address); the proxy or the CNAME is the application's path and is moved to
+the encrypted instance at the cutover. No rename: the source keeps its
+identifier and is retired (tagged, stopped) by cleanup.
+
+- proxy: a writer through an RDS Proxy whose target is the source, from
+  before submit to after the cutover: every acknowledged row exactly once on
+  the encrypted instance, the proxy's only target the encrypted instance,
+  the source retired under its own name, nothing of DMS left;
+- cname: a writer resolving the application's CNAME through the emulator's
+  DNS server for every connection: every acknowledged row exactly once, the
+  record on the encrypted instance's address with its old TTL back, the
+  source retired under its own name, nothing of DMS left.
+"""
+import json
+import os
+
+import pytest
+
+from fclib import wait_until
+from pglogical_strategy_util import exactly_once, logical_group, make_instances, retired_of, sql, wait_terminal
+from test_dmscdc import dms_available, dms_leftovers, submit_dms
+from test_pglogical_cname import OLD_TTL, ZONE, CnameWriter, make_zone, record, resolve
+from test_pglogical_strategy_flow import ProxyWriter
+
+LOW_TTL = 1
+
+
+def schema(sim, ident):
+    # b: the keyless table exactly_once reads, declared read-only (no writer touches it)
+    sql(sim, ident, "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);"
+                    "CREATE TABLE b(seq bigint NOT NULL);"
+                    "CREATE SEQUENCE wseq;")
+
+
+def make_proxy(sim, ident):
+    rds = sim.client("rds")
+    name = f"px-{ident}"
+    rds.create_db_proxy(DBProxyName=name, EngineFamily="POSTGRESQL",
+                        Auth=[{"AuthScheme": "SECRETS", "SecretArn":
+                               "arn:aws:secretsmanager:us-east-1:000000000000:secret:x"}],
+                        RoleArn="arn:aws:iam::000000000000:role/proxy", VpcSubnetIds=["subnet-1", "subnet-2"])
+    wait_until(lambda: rds.describe_db_proxies(DBProxyName=name)["DBProxies"][0]["Status"] == "available", 60)
+    rds.register_db_proxy_targets(DBProxyName=name, DBInstanceIdentifiers=[ident])
+    wait_until(lambda: rds.describe_db_proxy_targets(DBProxyName=name)["Targets"][0]["TargetHealth"]["State"]
+               == "AVAILABLE", 60)
+    return name
+
+
+def source_retired_under_its_name(sim, ident):
+    retired = retired_of(sim, ident)
+    assert [r["DBInstanceIdentifier"] for r in retired] == [ident], retired
+    assert retired[0]["DBInstanceStatus"] in ("stopped", "stopping"), retired[0]["DBInstanceStatus"]
+
+
+@pytest.mark.slow
+def test_dmscdc_proxy_switch(stack, awssim, world):
+    sim = awssim
+    if not dms_available(sim):
+        pytest.fail("the emulator has no DMS: dms-cdc cannot run")
+    logical_group(sim)
+    ident = "dms-px"
+    camp = "dmspx"
+    make_instances(sim, [ident])
+    schema(sim, ident)
+    proxy = make_proxy(sim, ident)
+    key = stack.make_key()["Arn"]
+    stack.start()
+    probe = ProxyWriter(sim, proxy).start()
+    try:
+        wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the proxy")
+        submit_dms(stack, camp, key, [ident], world, "--cutover-method", "proxy", "--read-only-tables", "public.b")
+        st = wait_terminal(stack, camp, timeout=420)
+        n_done = len(probe.numbers())
+        wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes through the proxy after the switch")
+    finally:
+        probe.stop()
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    rds = sim.client("rds")
+    tid = f"fc-{camp}-{ident}-target"
+    enc = sim.instance(tid, rds)
+    assert enc["StorageEncrypted"] and enc["KmsKeyId"] == key, enc
+    targets = [t.get("RdsResourceId") for t in rds.describe_db_proxy_targets(DBProxyName=proxy)["Targets"]
+               if t.get("Type") == "RDS_INSTANCE"]
+    assert targets == [tid], f"the proxy's targets: {targets}"
+    source_retired_under_its_name(sim, ident)
+    problems = exactly_once(sim, tid, probe, min_acked=50)
+    assert not problems, problems
+    assert dms_leftovers(sim, camp) == [], f"DMS resources left: {dms_leftovers(sim, camp)}"
+
+
+@pytest.mark.slow
+def test_dmscdc_cname_switch(stack, awssim, world):
+    sim = awssim
+    if not dms_available(sim):
+        pytest.fail("the emulator has no DMS: dms-cdc cannot run")
+    logical_group(sim)
+    ident = "dms-cn"
+    camp = "dmscn"
+    name = "dms1." + ZONE
+    make_instances(sim, [ident])
+    schema(sim, ident)
+    rds = sim.client("rds")
+    src = sim.instance(ident, rds)
+    src_addr, app_port = src["Endpoint"]["Address"], src["Endpoint"]["Port"]
+    zid = make_zone(sim, name, src_addr, OLD_TTL)
+    rds.add_tags_to_resource(ResourceName=src["DBInstanceArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
+    wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
+    key = stack.make_key()["Arn"]
+    opts = os.path.join(world, "dms-cname.json")
+    with open(opts, "w") as f:
+        json.dump({"cname_ttl": LOW_TTL}, f)
+    stack.start()
+    probe = CnameWriter(sim, name, app_port, rate=50, tables=("a",)).start()
+    try:
+        wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+        submit_dms(stack, camp, key, [ident], world, "--cutover-method", "cname", "--read-only-tables", "public.b",
+                   "--file", opts)
+        st = wait_terminal(stack, camp, timeout=420)
+        n_done = len(probe.numbers())
+        wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes through the CNAME after the switch")
+    finally:
+        probe.stop()
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    tid = f"fc-{camp}-{ident}-target"
+    enc = sim.instance(tid, rds)
+    assert enc["StorageEncrypted"] and enc["KmsKeyId"] == key, enc
+    value, ttl = record(sim, zid, name)
+    assert value == enc["Endpoint"]["Address"] != src_addr, (value, enc["Endpoint"], src_addr)
+    assert ttl == OLD_TTL, f"the old TTL is not back: {ttl}"
+    assert resolve(sim, name) == enc["Endpoint"]["Address"]
+    source_retired_under_its_name(sim, ident)
+    problems = exactly_once(sim, tid, probe, min_acked=50)
+    assert not problems, problems
+    assert dms_leftovers(sim, camp) == [], f"DMS resources left: {dms_leftovers(sim, camp)}"
