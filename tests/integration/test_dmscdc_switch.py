@@ -35,6 +35,7 @@ def schema(sim, ident):
     # b: the keyless table exactly_once reads, declared read-only (no writer touches it)
     sql(sim, ident, "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);"
                     "CREATE TABLE b(seq bigint NOT NULL);"
+                    "ALTER TABLE b REPLICA IDENTITY FULL;"
                     "CREATE SEQUENCE wseq;")
 
 
