@@ -90,9 +90,12 @@ static step_rc is_ours_target(dcut *c, const char *id, bool *yes, bool *exists)
     return STEP_OK;
 }
 
-/* The RDS Proxies of the proxy method (shared/awsproxy.c): the campaign's
- * proxy_name, else the recorded ones (fact proxy_names) and every proxy
- * whose targets include the source (or, after a crash, the target). */
+/* ---------------------------------------------------------------- proxy, cname
+ * The RDS Proxies of the proxy method are shared/awsproxy.c's choice: the
+ * campaign's proxy_name, else the recorded ones (fact proxy_names) and
+ * every proxy whose targets include the source (or, after a crash, the
+ * target); none is a failure. The CNAME is shared/awscname.c's (facts
+ * cname_*, learnt at preflight, TTL lowered at catch-up). */
 static step_rc no_proxy(dcut *c)
 {
     PGL_REASON(c->res, "cutover_method=proxy: no RDS Proxy has %s as its target (set proxy_name)", c->orig);
