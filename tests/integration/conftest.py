@@ -57,7 +57,7 @@ FILE_SECONDS = {
     "test_dmscdc.py": 100,
     "test_dmsfullcdc.py": 85,
     "test_pglogical_cname.py": 55,
-    "test_dmscdc_switch.py": 0,  # both tests slow (proxy 80 s, cname 56 s at time scale 0): nothing in CI
+    "test_dmscdc_switch.py": 15,  # CI: the preflight refusal only (the proxy and cname runs are slow)
     "test_awssim_addresses.py": 10,
     "test_awssim_clusters.py": 93,
     "test_pglogical_cutover_checks.py": 91,

@@ -16,6 +16,8 @@ identifier and is retired (tagged, stopped) by cleanup.
   DNS server for every connection: every acknowledged row exactly once, the
   record on the encrypted instance's address with its old TTL back, the
   source retired under its own name, nothing of DMS left.
+- proxy with no RDS Proxy in front of the source: refused at preflight
+  (before any slot or DMS resource), not at the cutover.
 """
 import json
 import os
@@ -141,3 +143,25 @@ def test_dmscdc_cname_switch(stack, awssim, world):
     problems = exactly_once(sim, tid, probe, min_acked=50)
     assert not problems, problems
     assert dms_leftovers(sim, camp) == [], f"DMS resources left: {dms_leftovers(sim, camp)}"
+
+
+def test_dmscdc_proxy_none_refused_at_preflight(stack, awssim, world):
+    """--cutover-method proxy with no RDS Proxy in front of the source fails at
+    preflight, naming the source, before anything is made (no slot, nothing in
+    DMS): not at the cutover, after the writers were blocked and the slot went."""
+    sim = awssim
+    logical_group(sim)
+    ident = "dms-nopx"
+    camp = "dmsnopx"
+    make_instances(sim, [ident])
+    schema(sim, ident)
+    key = stack.make_key()["Arn"]
+    stack.start()
+    submit_dms(stack, camp, key, [ident], world, "--cutover-method", "proxy", "--read-only-tables", "public.b")
+    st = wait_terminal(stack, camp, timeout=300)
+    inst = st["instances"][0]
+    assert inst["state"] == "failed" and inst["step"] == "preflight", f"{inst}\n{stack.diagnostics()}"
+    assert "RDS Proxy" in (inst.get("error") or "") and ident in inst["error"], inst
+    assert sql(sim, ident, "SELECT count(*) FROM pg_replication_slots").strip() == "0"
+    if dms_available(sim):
+        assert dms_leftovers(sim, camp) == []

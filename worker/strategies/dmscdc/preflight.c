@@ -2,7 +2,9 @@
  *
  * preflight: pg-logical's own (engine, key verdict, rds.logical_replication
  * applied or a reboot allowed in the window, the source's settings learned
- * for the restore, the per-database checks), then what DMS cannot carry
+ * for the restore, the per-database checks, the application's CNAME with
+ * --cutover-method cname), with --cutover-method proxy the RDS Proxies in
+ * front of the source (none: refused), then what DMS cannot carry
  * exactly, per database: a table without a primary key (DMS ignores its
  * UPDATE and DELETE whatever its replica identity) unless the operator
  * declared it read-only for the run (--read-only-tables), and columns whose
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsproxy.h"
 #include "awsstep.h"
 #include "dms_db.h"
 #include "log.h"
@@ -87,6 +90,14 @@ step_rc dms_step_preflight(step_ctx *ctx, step_result *res)
         PGL_REASON(res, "dms-cdc handles RDS for PostgreSQL instances; use pg-logical for an Aurora cluster");
         return STEP_FAIL;
     }
+    /* --cutover-method proxy: the proxies in front of the source found now
+     * (fact proxy_names, shared/awsproxy.c), none a failure here rather than
+     * at the cutover, after the writers were blocked and the slot went.
+     * (cname: pg-logical's preflight learnt the record.) */
+    if (!strcmp(pgl_cfield(ctx, "cutover_method"), "proxy") &&
+        (rc = awsproxy_learn(ctx, res, AWSPROXY_INSTANCE, step_ctx_instance(ctx), NULL, pgl_cfield(ctx, "proxy_name"),
+                             true)) != STEP_OK)
+        return rc;
     pgl_session s;
     pgl_session_init(&s, ctx, res);
     rc = dms_checks(&s);
