@@ -17,7 +17,9 @@ identifier and is retired (tagged, stopped) by cleanup.
   record on the encrypted instance's address with its old TTL back, the
   source retired under its own name, nothing of DMS left.
 - proxy with no RDS Proxy in front of the source: refused at preflight
-  (before any slot or DMS resource), not at the cutover.
+  (before any slot or DMS resource), not at the cutover;
+- slow: cname, the worker killed right after the switch's UPSERT: the next
+  holder learns the switch from Route 53 and goes forward.
 """
 import json
 import os
@@ -165,3 +167,55 @@ def test_dmscdc_proxy_none_refused_at_preflight(stack, awssim, world):
     assert sql(sim, ident, "SELECT count(*) FROM pg_replication_slots").strip() == "0"
     if dms_available(sim):
         assert dms_leftovers(sim, camp) == []
+
+
+@pytest.mark.slow
+def test_dmscdc_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
+    """The worker killed right after the switch's UPSERT (crash point
+    cutover.cname_upserted, shared/awscname.c): the next holder learns the
+    switch from Route 53 and goes forward, never blocks writers again; rows
+    exactly once, the record on the encrypted instance with its old TTL."""
+    from test_pglogical_cutover_resume import crash_env, run_until_terminal, worker_lines
+    sim = awssim
+    if not dms_available(sim):
+        pytest.fail("the emulator has no DMS: dms-cdc cannot run")
+    logical_group(sim)
+    ident = "dms-cncr"
+    camp = "dmscncr"
+    name = "dmscr." + ZONE
+    make_instances(sim, [ident])
+    schema(sim, ident)
+    rds = sim.client("rds")
+    src = sim.instance(ident, rds)
+    zid = make_zone(sim, name, src["Endpoint"]["Address"], OLD_TTL)
+    rds.add_tags_to_resource(ResourceName=src["DBInstanceArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
+    wait_until(lambda: resolve(sim, name) == src["Endpoint"]["Address"], 60, 0.1, "the CNAME in DNS")
+    key = stack.make_key()["Arn"]
+    opts = os.path.join(world, "dms-cname-crash.json")
+    with open(opts, "w") as f:
+        json.dump({"cname_ttl": LOW_TTL}, f)
+    fired = crash_env(stack, world, "cutover.cname_upserted")
+    stack.start()
+    probe = CnameWriter(sim, name, src["Endpoint"]["Port"], rate=50, tables=("a",)).start()
+    try:
+        wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+        submit_dms(stack, camp, key, [ident], world, "--cutover-method", "cname", "--read-only-tables", "public.b",
+                   "--file", opts)
+        st = run_until_terminal(stack, camp, fired, timeout=480)
+        n_done = len(probe.numbers())
+        wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes on the target")
+    finally:
+        probe.stop()
+    assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    tid = f"fc-{camp}-{ident}-target"
+    enc = sim.instance(tid, rds)
+    assert record(sim, zid, name) == (enc["Endpoint"]["Address"], OLD_TTL)
+    assert worker_lines(stack, "the switch had happened"), "the re-run did not learn the switch from Route 53"
+    again = worker_lines(stack, "cutover: blocking writers", after=os.path.getmtime(fired))
+    assert not again, f"writers were blocked again after the switch: {again}"
+    source_retired_under_its_name(sim, ident)
+    problems = exactly_once(sim, tid, probe, min_acked=50)
+    assert not problems, problems
+    assert dms_leftovers(sim, camp) == [], f"DMS resources left: {dms_leftovers(sim, camp)}"
