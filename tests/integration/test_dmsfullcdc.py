@@ -21,7 +21,9 @@ cutover. Afterwards:
   (definition and enabled state) of the target equals the source's, taken
   before the run;
 - the identity column and the sequence are past every row on the target;
-- the facts record what was held (counts) and the downtime of restoring it.
+- the facts record what was held (counts) and the downtime of restoring it;
+- DMS's validation of the task is recorded inside the cutover and in the
+  report.
 
 Slow (tests/run --all): the emulator's full load into a target that keeps
 its keys and triggers fails and fires as PostgreSQL does, and applies every
@@ -162,6 +164,12 @@ def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
     assert fact(stack, campaign, ident, "keys_validated") == "1"
     assert int(fact(stack, campaign, ident, "hold_restore_ms")) >= 0
     assert fact(stack, campaign, ident, "apply_exceptions") == "0"
+    # DMS's validation of the task, recorded inside the cutover for the report
+    assert fact(stack, campaign, ident, "dms_validation_done") == "1"
+    assert int(fact(stack, campaign, ident, "dms_validation_tables") or 0) >= 5
+    assert fact(stack, campaign, ident, "dms_validation_failures") == "0"
+    dms = json.loads(stack.cli("report", campaign, "--format", "json").stdout)["instances"][0]["dms"]
+    assert dms["validation"]["tables"] == int(fact(stack, campaign, ident, "dms_validation_tables")), dms
     assert fleetcrypt_leftovers(sim, ident) == [], "fleetcrypt objects left on the target"
     left = [x for x in aws_leftovers(sim, campaign) if not x.startswith("db:") or "retired" not in x]
     assert left == [], f"intermediate AWS resources left: {left}"
