@@ -21,12 +21,18 @@ cutover. Afterwards:
   (definition and enabled state) of the target equals the source's, taken
   before the run;
 - the identity column and the sequence are past every row on the target;
-- the facts record what was held (counts) and the downtime of restoring it.
+- the facts record what was held (counts) and the downtime of restoring it;
+- DMS's validation of the task is recorded inside the cutover and in the
+  report.
 
 Slow (tests/run --all): the emulator's full load into a target that keeps
 its keys and triggers fails and fires as PostgreSQL does, and applies every
 change once on a slot made before the load; preflight refuses an identity
-column GENERATED ALWAYS by name.
+column GENERATED ALWAYS by name; `fleetcrypt abort` during catch-up, after
+the target's keys and triggers were held: the instance ends aborted, the
+source as before (writable, no slot, no fleetcrypt object, its keys and
+triggers unchanged, unencrypted), DMS's task, endpoints and replication
+instance, the target and the snapshots gone.
 """
 import collections
 import json
@@ -35,9 +41,10 @@ import os
 import pytest
 
 from fclib import wait_until
-from pglogical_strategy_util import (Writer, aws_leftovers, fleetcrypt_leftovers, frozen_rows, logical_group,
-                                     make_instances, secret_file, sql, wait_terminal)
+from pglogical_strategy_util import (Writer, aws_leftovers, fleetcrypt_leftovers, frozen_rows, instance_state,
+                                     logical_group, make_instances, secret_file, sql, wait_step, wait_terminal)
 from test_dmscdc import dms_available, dms_leftovers, retired_id
+from test_dmscdc_faults import _exactly_once
 
 SCHEMA = """
 CREATE SCHEMA ref;
@@ -157,6 +164,12 @@ def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
     assert fact(stack, campaign, ident, "keys_validated") == "1"
     assert int(fact(stack, campaign, ident, "hold_restore_ms")) >= 0
     assert fact(stack, campaign, ident, "apply_exceptions") == "0"
+    # DMS's validation of the task, recorded inside the cutover for the report
+    assert fact(stack, campaign, ident, "dms_validation_done") == "1"
+    assert int(fact(stack, campaign, ident, "dms_validation_tables") or 0) >= 5
+    assert fact(stack, campaign, ident, "dms_validation_failures") == "0"
+    dms = json.loads(stack.cli("report", campaign, "--format", "json").stdout)["instances"][0]["dms"]
+    assert dms["validation"]["tables"] == int(fact(stack, campaign, ident, "dms_validation_tables")), dms
     assert fleetcrypt_leftovers(sim, ident) == [], "fleetcrypt objects left on the target"
     left = [x for x in aws_leftovers(sim, campaign) if not x.startswith("db:") or "retired" not in x]
     assert left == [], f"intermediate AWS resources left: {left}"
@@ -251,3 +264,51 @@ def test_preflight_refuses_identity_always(stack, awssim, world):
     assert "public.ok" not in inst["error"], inst
     assert fleetcrypt_leftovers(sim, ident) == [], "preflight left objects on the source"
     assert sql(sim, ident, "SELECT count(*) FROM pg_replication_slots").strip() == "0"
+
+
+@pytest.mark.slow
+def test_dms_full_cdc_abort_during_catch_up(stack, awssim, world):
+    """Abort with the target's keys dropped and triggers disabled and DMS's task running: the target is
+    deleted (nothing to give back), the source is as it was."""
+    sim = awssim
+    ident, campaign = "dfab-1", "dfab"
+    if not dms_available(sim):
+        pytest.fail("the emulator has no DMS: dms-full-cdc cannot run")
+    logical_group(sim)
+    make_instances(sim, [ident])
+    sql(sim, ident, SCHEMA)
+    before = sql(sim, ident, SIGNATURE)
+    key = stack.make_key()["Arn"]
+    stack.start()
+    w = Writer(sim, ident, rate=20, tables=("a",)).start()
+    wait_until(lambda: len(w.numbers()) >= 10, 60, 0.1, "writes before submit")
+    opts = os.path.join(world, "hold-catch-up.json")
+    with open(opts, "w") as f:
+        json.dump({"catchup_stable_s": 3600}, f)     # stays in catch-up until aborted
+    r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "dms-full-cdc", "--file", opts,
+                  "--cutover", "approve", "--db-secret", "file:" + secret_file(world), "--yes", ident)
+    assert r.returncode == 0, f"submit failed ({r.returncode}): {r.stderr}"
+    wait_step(stack, campaign, ident, ("catch-up",), timeout=300)
+    assert instance_state(stack, campaign, ident)["step"] == "catch-up", instance_state(stack, campaign, ident)
+    # the target's keys and triggers were held, and DMS really runs (its slot on the source, a running task)
+    assert fact(stack, campaign, ident, "held") == "1"
+    assert fact(stack, campaign, ident, "held_fks") == "5"
+    assert int(sql(sim, ident, "SELECT count(*) FROM pg_replication_slots WHERE plugin = 'test_decoding' "
+                               "AND slot_name LIKE 'fc\\_%'").strip()) >= 1
+    assert [t for t in dms_leftovers(sim, campaign) if t.startswith("task:") and t.endswith(":running")]
+    r = stack.cli("abort", campaign, ident)
+    assert r.returncode == 0, r.stderr
+    inst = wait_terminal(stack, campaign, timeout=300)["instances"][0]
+    assert inst["state"] == "aborted", f"{inst}\n{stack.diagnostics()}"
+    # the source as before: writable, no slot, no fleetcrypt object, its keys and triggers as they were
+    n = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n + 10, 60, 0.1, "writes on the source after the abort")
+    w.stop()
+    assert sql(sim, ident, "SELECT count(*) FROM pg_replication_slots").strip() == "0"
+    assert fleetcrypt_leftovers(sim, ident) == [], fleetcrypt_leftovers(sim, ident)
+    assert sql(sim, ident, SIGNATURE) == before
+    assert not sim.instance(ident)["StorageEncrypted"]
+    _exactly_once(sim, ident, w)
+    # DMS: task, endpoints and the campaign's replication instance gone; target and snapshots gone
+    wait_until(lambda: dms_leftovers(sim, campaign) == [], 120, 0.5, "no DMS resource of the campaign left")
+    wait_until(lambda: aws_leftovers(sim, campaign) == [], 120, 0.5, "no fc-dfab-* instance or snapshot left")

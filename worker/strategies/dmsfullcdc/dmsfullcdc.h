@@ -39,5 +39,9 @@ step_rc dfc_step_validate_keys(step_ctx *ctx, step_result *res); /* hold.c */
  * (TRUNCATE_BEFORE_LOAD), validation on, full LOB mode, control tables in
  * `control_schema`, apply errors logged. Caller frees. Pure. */
 char *dfc_task_settings(const char *control_schema);
+/* Inside the cutover (tasks stopped): the tasks' own validation recorded
+ * as dms-cdc's facts dms_validation_* for the report. Idempotent. */
+struct pgl_session;
+step_rc dfc_record_validation(struct pgl_session *s);            /* load.c */
 
 #endif

@@ -137,6 +137,8 @@ done:
 /* Inside the window (dms_cutover_with's hook): keys and triggers back. */
 static step_rc give_back(pgl_session *s)
 {
+    step_rc vrc = dfc_record_validation(s); /* the report's DMS evidence, the tasks stopped */
+    if (vrc != STEP_OK) return vrc;
     step_ctx *ctx = s->ctx;
     if (!strcmp(pgl_fact(ctx, "held_restored"), "1")) return STEP_OK;
     int64_t t0 = fc_mono_ms();
