@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dbuf.h"
 #include "dms.h"
 #include "pglogical_common.h"
 #include "step.h"
@@ -79,6 +80,24 @@ bool dms_validation_wanted(step_ctx *ctx, bool *only);
  * a task that cannot run is recorded (dms_validation_error) and the verify
  * step fails on it. */
 step_rc dms_validate(step_ctx *ctx, step_result *res, pgl_session *s);
+/* The validation record (facts dms_validation_*) built from tasks' table
+ * statistics (validate.c; dms-full-cdc's cutover records its
+ * full-load-and-cdc tasks' validation with it). strict: every state but
+ * "Validated" and "No primary key" counts as mismatched (a validation-only
+ * task that ran to its end); else only failed records and "Mismatched
+ * records" do (a task whose validation may still be pending). Owns its
+ * buffers: dms_val_tally_free. */
+typedef struct {
+    dbuf st, mis, errs;
+    long long ntables, validated, failures;
+    bool strict;
+} dms_val_tally;
+void dms_val_tally_init(dms_val_tally *v, bool strict);
+/* One task's DescribeTableStatistics into the tally (database db). */
+step_rc dms_val_tally_task(step_ctx *ctx, step_result *res, dms_val_tally *v, const char *db, const char *task_arn);
+/* The facts (dms_validation_done last) and one log line `what`. */
+void dms_val_tally_record(step_ctx *ctx, const dms_val_tally *v, const char *what);
+void dms_val_tally_free(dms_val_tally *v);
 /* A failed DMS call → step_rc (awsstep_fail) with "what" in the reason. */
 step_rc dms_fail(step_result *res, const aws_error *e, const char *what);
 

@@ -80,55 +80,82 @@ static step_rc val_task(step_ctx *ctx, step_result *res, pgl_session *s, int k, 
     return STEP_OK;
 }
 
+void dms_val_tally_init(dms_val_tally *v, bool strict)
+{
+    memset(v, 0, sizeof *v);
+    dbuf_init(&v->st, 60000);
+    dbuf_init(&v->mis, 1000);
+    dbuf_init(&v->errs, 1000);
+    v->strict = strict;
+}
+
+void dms_val_tally_free(dms_val_tally *v)
+{
+    dbuf_free(&v->st);
+    dbuf_free(&v->mis);
+    dbuf_free(&v->errs);
+}
+
+step_rc dms_val_tally_task(step_ctx *ctx, step_result *res, dms_val_tally *v, const char *db, const char *task_arn)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    dms_table_stats *ts = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!dms_describe_table_statistics(c, task_arn, &ts, &e)) return dms_fail(res, &e, "DescribeTableStatistics");
+    for (size_t k = 0; k < ts->n; k++) {
+        const dms_table_stat *x = &ts->v[k];
+        const char *state = x->validation_state[0] ? x->validation_state : "-";
+        v->ntables++;
+        v->failures += x->validation_failed;
+        if (!strcmp(state, "Validated")) v->validated++;
+        dbuf_printf(&v->st, "%s/%s.%s\t%s\t%lld\n", db, x->schema, x->table, state, (long long)x->validation_failed);
+        bool bad = x->validation_failed > 0 ||
+                   (v->strict ? strcmp(state, "Validated") && strcmp(state, "No primary key")
+                              : !strcmp(state, "Mismatched records"));
+        if (bad && v->mis.len < 900) dbuf_printf(&v->mis, "%s%s/%s.%s", v->mis.len ? "," : "", db, x->schema, x->table);
+    }
+    dms_table_stats_free(ts);
+    return STEP_OK;
+}
+
+void dms_val_tally_record(step_ctx *ctx, const dms_val_tally *v, const char *what)
+{
+    const char *st = v->st.data ? v->st.data : "";
+    size_t n = strlen(st);
+    char *trim = strndup(st, n && st[n - 1] == '\n' ? n - 1 : n);
+    step_ctx_set_fact(ctx, "dms_validation_state", trim ? trim : "");
+    free(trim);
+    step_ctx_set_factf(ctx, "dms_validation_tables", "%lld", v->ntables);
+    step_ctx_set_factf(ctx, "dms_validation_validated", "%lld", v->validated);
+    step_ctx_set_factf(ctx, "dms_validation_failures", "%lld", v->failures);
+    step_ctx_set_fact(ctx, "dms_validation_mismatched", v->mis.data ? v->mis.data : "");
+    if (v->errs.len) step_ctx_set_fact(ctx, "dms_validation_error", v->errs.data);
+    step_ctx_set_fact(ctx, "dms_validation_done", "1");
+    log_emit(v->failures || v->mis.len || v->errs.len ? LOG_WARN : LOG_INFO, what,
+             "tables=%lld validated=%lld failures=%lld mismatched=\"%s\" error=\"%s\"", v->ntables, v->validated,
+             v->failures, v->mis.data ? v->mis.data : "", v->errs.data ? v->errs.data : "");
+}
+
 /* The finished tasks' table statistics → facts; the tasks deleted. */
 static step_rc val_record(step_ctx *ctx, step_result *res, pgl_session *s, dms_task *tasks)
 {
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
-    dbuf st, mis, errs;
-    dbuf_init(&st, 60000);
-    dbuf_init(&mis, 1000);
-    dbuf_init(&errs, 1000);
-    long long ntables = 0, validated = 0, failures = 0;
+    dms_val_tally v;
+    dms_val_tally_init(&v, true);
     step_rc rc = STEP_OK;
-    for (int i = 0; i < s->ndbs; i++) {
+    for (int i = 0; i < s->ndbs && rc == STEP_OK; i++) {
         dms_task *t = &tasks[i];
         if (!strcmp(t->status, "failed")) {
-            dbuf_printf(&errs, "%s%s: %s %s", errs.len ? "; " : "", s->dbs[i], t->stop_reason, t->last_failure);
+            dbuf_printf(&v.errs, "%s%s: %s %s", v.errs.len ? "; " : "", s->dbs[i], t->stop_reason, t->last_failure);
             continue;
         }
-        dms_table_stats *ts = NULL;
-        aws_error e;
-        aws_error_clear(&e);
-        if (!dms_describe_table_statistics(c, t->arn, &ts, &e)) {
-            rc = dms_fail(res, &e, "DescribeTableStatistics");
-            break;
-        }
-        for (size_t k = 0; k < ts->n; k++) {
-            const dms_table_stat *x = &ts->v[k];
-            const char *state = x->validation_state[0] ? x->validation_state : "-";
-            ntables++;
-            failures += x->validation_failed;
-            if (!strcmp(state, "Validated")) validated++;
-            dbuf_printf(&st, "%s/%s.%s\t%s\t%lld\n", s->dbs[i], x->schema, x->table, state,
-                        (long long)x->validation_failed);
-            bool bad = x->validation_failed > 0 || (strcmp(state, "Validated") && strcmp(state, "No primary key"));
-            if (bad && mis.len < 900) dbuf_printf(&mis, "%s%s/%s.%s", mis.len ? "," : "", s->dbs[i], x->schema, x->table);
-        }
-        dms_table_stats_free(ts);
+        rc = dms_val_tally_task(ctx, res, &v, s->dbs[i], t->arn);
     }
     if (rc == STEP_OK) {
-        if (st.len && st.data[st.len - 1] == '\n') st.data[--st.len] = 0;
-        step_ctx_set_fact(ctx, "dms_validation_state", st.data ? st.data : "");
-        step_ctx_set_factf(ctx, "dms_validation_tables", "%lld", ntables);
-        step_ctx_set_factf(ctx, "dms_validation_validated", "%lld", validated);
-        step_ctx_set_factf(ctx, "dms_validation_failures", "%lld", failures);
-        step_ctx_set_fact(ctx, "dms_validation_mismatched", mis.data ? mis.data : "");
-        if (errs.len) step_ctx_set_fact(ctx, "dms_validation_error", errs.data);
-        step_ctx_set_fact(ctx, "dms_validation_done", "1");
-        log_emit(failures || mis.len || errs.len ? LOG_WARN : LOG_INFO, "DMS validation at the cutover",
-                 "tables=%lld validated=%lld failures=%lld mismatched=\"%s\" error=\"%s\"", ntables, validated,
-                 failures, mis.data ? mis.data : "", errs.data ? errs.data : "");
+        dms_val_tally_record(ctx, &v, "DMS validation at the cutover");
         /* the tasks go now; dms_teardown deletes any left */
         for (int i = 0; i < s->ndbs; i++) {
             aws_error e;
@@ -138,9 +165,7 @@ static step_rc val_record(step_ctx *ctx, step_result *res, pgl_session *s, dms_t
                          e.code);
         }
     }
-    dbuf_free(&st);
-    dbuf_free(&mis);
-    dbuf_free(&errs);
+    dms_val_tally_free(&v);
     return rc;
 }
 

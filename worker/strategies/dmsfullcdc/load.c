@@ -230,51 +230,16 @@ step_rc dfc_record_validation(pgl_session *s)
     step_ctx *ctx = s->ctx;
     step_result *res = s->res;
     if (!strcmp(pgl_fact(ctx, "dms_validation_done"), "1")) return STEP_OK;
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return NO_CLIENT(res);
-    dbuf st, mis;
-    dbuf_init(&st, 60000);
-    dbuf_init(&mis, 1000);
-    long long ntables = 0, validated = 0, failures = 0;
+    dms_val_tally v;
+    dms_val_tally_init(&v, false);
     step_rc rc = STEP_OK;
     for (int i = 0; rc == STEP_OK && i < s->ndbs; i++) {
         dms_task t;
         bool found = false;
         rc = dms_task_of(ctx, res, i + 1, &t, &found);
-        if (rc != STEP_OK || !found) continue;
-        dms_table_stats *ts = NULL;
-        aws_error e;
-        aws_error_clear(&e);
-        if (!dms_describe_table_statistics(c, t.arn, &ts, &e)) {
-            rc = dms_fail(res, &e, "DescribeTableStatistics");
-            break;
-        }
-        for (size_t k = 0; k < ts->n; k++) {
-            const dms_table_stat *x = &ts->v[k];
-            const char *state = x->validation_state[0] ? x->validation_state : "-";
-            ntables++;
-            failures += x->validation_failed;
-            if (!strcmp(state, "Validated")) validated++;
-            dbuf_printf(&st, "%s/%s.%s\t%s\t%lld\n", s->dbs[i], x->schema, x->table, state,
-                        (long long)x->validation_failed);
-            if ((x->validation_failed > 0 || !strcmp(state, "Mismatched records")) && mis.len < 900)
-                dbuf_printf(&mis, "%s%s/%s.%s", mis.len ? "," : "", s->dbs[i], x->schema, x->table);
-        }
-        dms_table_stats_free(ts);
+        if (rc == STEP_OK && found) rc = dms_val_tally_task(ctx, res, &v, s->dbs[i], t.arn);
     }
-    if (rc == STEP_OK) {
-        if (st.len && st.data[st.len - 1] == '\n') st.data[--st.len] = 0;
-        step_ctx_set_fact(ctx, "dms_validation_state", st.data ? st.data : "");
-        step_ctx_set_factf(ctx, "dms_validation_tables", "%lld", ntables);
-        step_ctx_set_factf(ctx, "dms_validation_validated", "%lld", validated);
-        step_ctx_set_factf(ctx, "dms_validation_failures", "%lld", failures);
-        step_ctx_set_fact(ctx, "dms_validation_mismatched", mis.data ? mis.data : "");
-        step_ctx_set_fact(ctx, "dms_validation_done", "1");
-        log_emit(failures || mis.len ? LOG_WARN : LOG_INFO, "DMS validation of the full-load-and-cdc tasks",
-                 "tables=%lld validated=%lld failures=%lld mismatched=\"%s\"", ntables, validated, failures,
-                 mis.data ? mis.data : "");
-    }
-    dbuf_free(&st);
-    dbuf_free(&mis);
+    if (rc == STEP_OK) dms_val_tally_record(ctx, &v, "DMS validation of the full-load-and-cdc tasks");
+    dms_val_tally_free(&v);
     return rc;
 }
