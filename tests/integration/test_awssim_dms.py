@@ -362,6 +362,7 @@ def test_full_load_and_cdc_with_validation(dms_env):
     assert got.startswith("fl|") and got.endswith("|RECORD_DIFF") and '["5"]' in got, got
 
 
+@pytest.mark.slow  # CI budget: the emulator's own restart; the strategies' tests drive its tasks
 def test_running_task_survives_emulator_restart(dms_env):
     sim, sport, tport, ri_arn = dms_env
     for port in (sport, tport):

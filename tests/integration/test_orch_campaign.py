@@ -178,6 +178,7 @@ def poll_groups(calls, action):
     return groups
 
 
+@pytest.mark.slow  # CI budget: call efficiency, measured by bench/bench_aws_calls.py too
 def test_orch_poll_filtered_in_a_crowded_account(stack):
     """The fleet poller asks only for the awaited resources (one Describe
     with a db-instance-id / db-snapshot-id filter per 100 of them), not for
