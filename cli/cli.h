@@ -54,6 +54,9 @@ int cli_retention_days(const store_kv *campaign_hash);
  * SDKs' backoff); AWS_MAX_ATTEMPTS overrides. */
 #define CLI_AWS_MAX_ATTEMPTS 8
 aws_session *cli_aws(const char *region);
+/* The same in another account: AssumeRole role_arn (external id may be
+ * NULL) on top of the operator's credentials. */
+aws_session *cli_aws_as(const char *region, const char *role_arn, const char *external_id);
 /* The region as the AWS SDKs find it: cfg->region (--region, AWS_REGION,
  * AWS_DEFAULT_REGION), else the profile's (AWS_PROFILE / --profile). False
  * when there is none. */

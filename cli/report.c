@@ -47,11 +47,15 @@ bool cli_region(const fc_config *cfg, char *out, size_t cap)
     return aws_profile_region(out, cap);
 }
 
-aws_session *cli_aws(const char *region)
+aws_session *cli_aws(const char *region) { return cli_aws_as(region, NULL, NULL); }
+
+aws_session *cli_aws_as(const char *region, const char *role_arn, const char *external_id)
 {
     aws_session_opts so;
     memset(&so, 0, sizeof so);
     so.client.region = region && *region ? region : NULL;
+    so.creds.role_arn = role_arn && *role_arn ? role_arn : NULL;
+    so.creds.external_id = external_id && *external_id ? external_id : NULL;
     /* An operator's one-shot command (submit scans the whole fleet, page by
      * page) has no step retry behind it: retry throttling and 5xx longer
      * than the SDKs' 3 attempts before giving up, unless AWS_MAX_ATTEMPTS or

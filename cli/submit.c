@@ -50,6 +50,7 @@ typedef struct sub_opts {
 } sub_opts;
 
 static int validate_extras(const sub_opts *o);
+static int validate_xacct(const sub_opts *o, const strategy_def *sd);
 
 static bool add_id(sub_opts *o, const char *id)
 {
@@ -447,6 +448,37 @@ static int validate_extras(const sub_opts *o)
         else return cli_err(CLI_USAGE, "--%s must be a string, a number or a boolean", k);
         if (!opt_check(od, buf, err, sizeof err)) return cli_err(CLI_USAGE, "%s", err);
     }
+    return validate_xacct(o, sd);
+}
+
+/* An extra option's string value ("" when absent or not a string). */
+static const char *extra_str(const sub_opts *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o->extra, k));
+    return v ? v : "";
+}
+
+/* --target-account-role: an identifier cannot be renamed into another
+ * account, nor an RDS Proxy target (cname), the external id only with it, the key by ARN
+ * (an alias would be looked up in the campaign's account). */
+static int validate_xacct(const sub_opts *o, const strategy_def *sd)
+{
+    const char *role = extra_str(o, "target-account-role");
+    if (!*role) {
+        if (*extra_str(o, "target-external-id"))
+            return cli_err(CLI_USAGE, "--target-external-id needs --target-account-role");
+        return CLI_OK;
+    }
+    const char *m = extra_str(o, "cutover-method");
+    const opt_def *od = strategy_opt(sd, "cutover-method");
+    if (!*m && od && od->def) m = od->def;
+    /* a rename stays in its account; an RDS Proxy registers targets of its
+     * own account only (RegisterDBProxyTargets takes identifiers) */
+    if (od && strcmp(m, "cname"))
+        return cli_err(CLI_USAGE, "--cutover-method %s cannot switch clients into another account: use "
+                       "--cutover-method cname with --target-account-role", m);
+    if (strncmp(o->kms_key, "arn:", 4))
+        return cli_err(CLI_USAGE, "--kms-key must be the target account's key ARN with --target-account-role");
     return CLI_OK;
 }
 
@@ -748,7 +780,7 @@ static int run(sub_opts *o, fc_config *cfg)
     store *s = cli_store(cfg);
     if (!s) return CLI_FAIL;
     int rc = CLI_FAIL;
-    aws_session *sess = NULL;
+    aws_session *sess = NULL, *tsess = NULL;
     aws_client *c = NULL;
     kms_key *key = NULL;
     aws_identity *who = NULL;
@@ -787,11 +819,16 @@ static int run(sub_opts *o, fc_config *cfg)
     aws_error e;
     aws_error_clear(&e);
     rc = CLI_FAIL;
-    if (!kms_describe_key(c, o->kms_key, &key, &e)) {
+    /* across accounts the key is the target account's: asked there, through
+     * the role the workers will assume (which proves it can be assumed) */
+    const char *xrole = extra_str(o, "target-account-role");
+    if (*xrole && !(tsess = cli_aws_as(o->region, xrole, extra_str(o, "target-external-id")))) goto cleanup;
+    if (!kms_describe_key(tsess ? aws_session_client(tsess) : c, o->kms_key, &key, &e)) {
         if (e.kind == AWS_ERR_NOT_FOUND)
             rc = cli_err(CLI_USAGE, "kms key %s not found", o->kms_key);
         else
-            rc = cli_err(e.kind == AWS_ERR_PERMANENT ? CLI_USAGE : CLI_FAIL, "kms key %s: %s: %s", o->kms_key, e.code,
+            rc = cli_err(e.kind == AWS_ERR_PERMANENT ? CLI_USAGE : CLI_FAIL, "kms key %s%s: %s: %s", o->kms_key,
+                         tsess ? " (asked in the target account through --target-account-role)" : "", e.code,
                          e.message);
         goto cleanup;
     }
@@ -926,6 +963,7 @@ cleanup:
     rds_cluster_list_free(fv.clu);
     aws_identity_free(who);
     kms_key_free(key);
+    aws_session_free(tsess);
     aws_session_free(sess);
     store_close(s);
     return rc;

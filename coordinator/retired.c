@@ -177,7 +177,7 @@ static void follow_secret(coord *c, region_aws *r, const rds_instance_list *all,
     msecret_result mr;
     aws_error e;
     aws_error_clear(&e);
-    if (!msecret_follow(r->c, arn, rv->secret_version, t, &mr, &e)) {
+    if (!msecret_follow(r->c, NULL, arn, rv->secret_version, t, &mr, &e)) {
         if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState"))
             log_info("master secret rotated; the encrypted instance is busy: next period", "db=%s", t->identifier);
         else

@@ -148,6 +148,52 @@ struct aws_client *step_ctx_aws(step_ctx *ctx)
     return a->c;
 }
 
+static const char *opt_if_declared(step_ctx *ctx, const char *name)
+{
+    return strategy_opt(ctx->sd, name) ? step_ctx_opt(ctx, name) : "";
+}
+
+bool step_ctx_cross_account(step_ctx *ctx) { return *opt_if_declared(ctx, "target-account-role") != 0; }
+
+struct aws_client *step_ctx_aws_target(step_ctx *ctx)
+{
+    const char *role = opt_if_declared(ctx, "target-account-role");
+    if (!*role) return step_ctx_aws(ctx);
+    const char *xid = opt_if_declared(ctx, "target-external-id");
+    const char *region = step_ctx_campaign_field(ctx, "region");
+    runner_thread *t = ctx->t;
+    for (int i = 0; i < t->ntgt; i++)
+        if (!strcmp(t->tgt[i].region, region) && !strcmp(t->tgt[i].role, role) &&
+            !strcmp(t->tgt[i].external_id, xid))
+            return t->tgt[i].c;
+    int slot = t->ntgt < MAX_TARGETS ? t->ntgt++ : MAX_TARGETS - 1;
+    aws_target_slot *a = &t->tgt[slot];
+    aws_session_free(a->sess);
+    fc_wipe(a, sizeof *a);
+    aws_session_opts o;
+    memset(&o, 0, sizeof o);
+    o.client.region = region;
+    o.creds.role_arn = role;
+    o.creds.external_id = *xid ? xid : NULL;
+    o.creds.role_session_name = "fleetcrypt-target";
+    o.s = t->s;
+    o.rate = t->w->rate;
+    o.account = ""; /* the target account's own bucket is learnt by preflight (fact target_account) */
+    aws_error err;
+    a->sess = aws_session_new(&o, &err);
+    if (!a->sess) {
+        log_error("cannot create the target account's AWS client", "region=%s role=%s code=%s", region, role,
+                  err.code);
+        if (slot == t->ntgt - 1) t->ntgt--;
+        return NULL;
+    }
+    a->c = aws_session_client(a->sess);
+    fc_strlcpy(a->region, region, sizeof a->region);
+    fc_strlcpy(a->role, role, sizeof a->role);
+    fc_strlcpy(a->external_id, xid, sizeof a->external_id);
+    return a->c;
+}
+
 int64_t step_ctx_run_deadline(const step_ctx *ctx) { return ctx->run_deadline; }
 
 /* The keeper renews the lease in the background (every TTL/3); this check

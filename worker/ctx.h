@@ -21,11 +21,25 @@ typedef struct aws_slot {
     aws_client *c; /* the session's client */
 } aws_slot;
 
+/* A session in another account, through --target-account-role (AssumeRole
+ * with the campaign's external id, renewed by the provider before expiry):
+ * one per (region, role, external id) per thread; credentials never leave it. */
+#define MAX_TARGETS 4
+typedef struct aws_target_slot {
+    char region[32];
+    char role[256];
+    char external_id[256];
+    aws_session *sess;
+    aws_client *c;
+} aws_target_slot;
+
 typedef struct runner_thread {
     worker *w;
     store *s;
     aws_slot aws[MAX_REGIONS];
     int naws;
+    aws_target_slot tgt[MAX_TARGETS];
+    int ntgt;
 } runner_thread;
 
 struct step_ctx {

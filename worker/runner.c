@@ -48,6 +48,7 @@ void runner_thread_fini(void *ud, void *tstate)
     runner_thread *t = tstate;
     if (!t) return;
     for (int i = 0; i < t->naws; i++) aws_session_free(t->aws[i].sess);
+    for (int i = 0; i < t->ntgt; i++) aws_session_free(t->tgt[i].sess);
     store_close(t->s);
     free(t);
 }

@@ -168,3 +168,28 @@ const char *kms_encryption_type(bool encrypted, const char *key_manager)
     if (key_manager && !strcmp(key_manager, "AWS_OWNED")) return "aws-owned";
     return "kms";
 }
+
+bool kms_get_key_policy(aws_client *c, const char *key, char **policy, aws_error *err)
+{
+    json_t *req = json_pack("{s:s,s:s}", "KeyId", key ? key : "", "PolicyName", "default");
+    json_t *resp = NULL;
+    bool ok = false;
+    *policy = NULL;
+    if (!req) {
+        aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "allocation failed");
+        return false;
+    }
+    if (aws_json_call(c, AWS_SVC_KMS, "GetKeyPolicy", req, false, &resp, err)) {
+        const char *p = json_string_value(json_object_get(resp, "Policy"));
+        if (!p) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 200, "ParseError", "GetKeyPolicy: no Policy in the response");
+        } else if (!(*policy = strdup(p))) {
+            aws_error_set(err, AWS_ERR_PERMANENT, 0, "OutOfMemory", "allocation failed");
+        } else {
+            ok = true;
+        }
+    }
+    json_decref(req);
+    json_decref(resp);
+    return ok;
+}

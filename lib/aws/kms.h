@@ -51,5 +51,8 @@ bool kms_create_alias(aws_client *c, const char *alias_name, const char *target_
                       aws_error *err);
 /* All aliases (walks NextMarker); key_id NULL lists every alias. */
 bool kms_list_aliases(aws_client *c, const char *key_id, kms_alias_list **out, aws_error *err);
+/* GetKeyPolicy (policy name "default"): the key policy document, a JSON
+ * text malloc'd into *policy (caller frees). */
+bool kms_get_key_policy(aws_client *c, const char *key, char **policy, aws_error *err);
 
 #endif

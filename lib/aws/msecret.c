@@ -42,8 +42,8 @@ static bool set_master_password(aws_client *c, const char *id, const char *passw
     return rds_modify_db_instance(c, &o, NULL, err);
 }
 
-bool msecret_follow(aws_client *c, const char *secret_arn, const char *recorded_version, const rds_instance *target,
-                    msecret_result *out, aws_error *err)
+bool msecret_follow(aws_client *c, aws_client *target_c, const char *secret_arn, const char *recorded_version,
+                    const rds_instance *target, msecret_result *out, aws_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!secret_arn || !*secret_arn) {
@@ -79,7 +79,7 @@ bool msecret_follow(aws_client *c, const char *secret_arn, const char *recorded_
                       target->identifier, target->master_username);
         goto cleanup;
     }
-    if (!set_master_password(c, target->identifier, cred.password, err)) goto cleanup;
+    if (!set_master_password(target_c ? target_c : c, target->identifier, cred.password, err)) goto cleanup;
     fc_strlcpy(out->version, sv->version_id[0] ? sv->version_id : d.current_version, sizeof out->version);
     out->propagated = true;
     ok = true;

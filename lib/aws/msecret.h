@@ -43,12 +43,14 @@ typedef struct msecret_result {
     bool propagated;    /* ModifyDBInstance was accepted: the target moves to the new password */
 } msecret_result;
 
-/* Follow secret_arn onto `target` (as just described by the caller).
+/* Follow secret_arn onto `target` (as just described by the caller); the
+ * secret is read through c, the target modified through target_c (another
+ * account's client when the target lives there; NULL = c).
  * A target that is not `available` while a propagation is due is an
  * error with code "TargetNotAvailable" (kind transient: try again later);
  * a secret whose username is not the target's master user is a permanent
  * error "UsernameMismatch" (nothing is changed). */
-bool msecret_follow(aws_client *c, const char *secret_arn, const char *recorded_version, const rds_instance *target,
-                    msecret_result *out, aws_error *err);
+bool msecret_follow(aws_client *c, aws_client *target_c, const char *secret_arn, const char *recorded_version,
+                    const rds_instance *target, msecret_result *out, aws_error *err);
 
 #endif

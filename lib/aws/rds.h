@@ -358,6 +358,27 @@ bool rds_copy_db_snapshot(aws_client *c, const rds_copy_snapshot_opts *o, rds_sn
 bool rds_delete_db_snapshot(aws_client *c, const char *snapshot_id, rds_snapshot **out,
                             aws_error *err);
 
+/* Sharing a manual snapshot with other accounts (attribute "restore"):
+ * the account ids it is shared with ("all" when public), at most
+ * RDS_MAX_SHARED read. */
+#define RDS_MAX_SHARED 20
+typedef struct rds_snapshot_accounts {
+    char snapshot_id[256];
+    char accounts[RDS_MAX_SHARED][16];
+    size_t n;
+} rds_snapshot_accounts;
+void rds_snapshot_accounts_free(rds_snapshot_accounts *a);
+/* ModifyDBSnapshotAttribute restore: add (or remove) one account id; out
+ * (may be NULL) gets the accounts after the change. */
+bool rds_share_db_snapshot(aws_client *c, const char *snapshot_id, const char *account, bool add,
+                           rds_snapshot_accounts **out, aws_error *err);
+/* DescribeDBSnapshotAttributes: the accounts the snapshot is shared with. */
+bool rds_describe_db_snapshot_accounts(aws_client *c, const char *snapshot_id, rds_snapshot_accounts **out,
+                                       aws_error *err);
+/* DescribeDBSubnetGroups of one name: *exists (false on
+ * DBSubnetGroupNotFoundFault, which is not an error here). */
+bool rds_db_subnet_group_exists(aws_client *c, const char *name, bool *exists, aws_error *err);
+
 typedef struct rds_restore_opts {
     const char *identifier;
     const char *snapshot_id;

@@ -124,3 +124,65 @@ bool rds_restore_db_instance_from_db_snapshot(aws_client *c, const rds_restore_o
     return rds_instance_call(c, "RestoreDBInstanceFromDBSnapshot", &q, out, err);
 }
 
+
+/* ---------------- snapshot sharing (attribute "restore") ---------------- */
+void rds_snapshot_accounts_free(rds_snapshot_accounts *a) { free(a); }
+
+/* <DBSnapshotAttributesResult>: the values of attribute "restore". */
+static bool parse_restore_accounts(const aws_xml_node *n, void *dst)
+{
+    rds_snapshot_accounts *a = dst;
+    aws_xml_text(n, "DBSnapshotIdentifier", a->snapshot_id, sizeof a->snapshot_id);
+    for (const aws_xml_node *at = aws_xml_find(n, "DBSnapshotAttributes/DBSnapshotAttribute"); at;
+         at = aws_xml_next_same(at)) {
+        char name[32];
+        aws_xml_text(at, "AttributeName", name, sizeof name);
+        if (strcmp(name, "restore")) continue;
+        for (const aws_xml_node *v = aws_xml_find(at, "AttributeValues/AttributeValue"); v && a->n < RDS_MAX_SHARED;
+             v = aws_xml_next_same(v))
+            aws_xml_text(v, NULL, a->accounts[a->n++], sizeof a->accounts[0]);
+    }
+    return true;
+}
+
+static void free_accounts(void *p) { free(p); }
+
+bool rds_share_db_snapshot(aws_client *c, const char *snapshot_id, const char *account, bool add,
+                           rds_snapshot_accounts **out, aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "ModifyDBSnapshotAttribute", RDS_VERSION);
+    aws_query_add(&q, "DBSnapshotIdentifier", snapshot_id);
+    aws_query_add(&q, "AttributeName", "restore");
+    const char *v[1] = {account};
+    aws_query_add_list(&q, add ? "ValuesToAdd.AttributeValue" : "ValuesToRemove.AttributeValue", v, 1);
+    return rds_call_one(c, "ModifyDBSnapshotAttribute", &q, "DBSnapshotAttributesResult", parse_restore_accounts,
+                        sizeof(rds_snapshot_accounts), free_accounts, (void **)out, err);
+}
+
+bool rds_describe_db_snapshot_accounts(aws_client *c, const char *snapshot_id, rds_snapshot_accounts **out,
+                                       aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "DescribeDBSnapshotAttributes", RDS_VERSION);
+    aws_query_add(&q, "DBSnapshotIdentifier", snapshot_id);
+    return rds_call_one(c, "DescribeDBSnapshotAttributes", &q, "DBSnapshotAttributesResult", parse_restore_accounts,
+                        sizeof(rds_snapshot_accounts), free_accounts, (void **)out, err);
+}
+
+bool rds_db_subnet_group_exists(aws_client *c, const char *name, bool *exists, aws_error *err)
+{
+    aws_query q;
+    aws_query_init(&q, "DescribeDBSubnetGroups", RDS_VERSION);
+    aws_query_add(&q, "DBSubnetGroupName", name);
+    *exists = false;
+    if (rds_call_one(c, "DescribeDBSubnetGroups", &q, NULL, NULL, 0, NULL, NULL, err)) {
+        *exists = true;
+        return true;
+    }
+    if (err->kind == AWS_ERR_NOT_FOUND || !strcmp(err->code, "DBSubnetGroupNotFoundFault")) {
+        aws_error_clear(err);
+        return true;
+    }
+    return false;
+}

@@ -1,6 +1,7 @@
 /* sts — see sts.h. */
 #include "sts.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,3 +165,32 @@ void sts_cred_ops(aws_cred_sts_ops *ops, aws_client *c)
     ops->assume_role_web_identity = op_web;
     ops->ctx = c;
 }
+
+/* ---------------- campaign option checks ---------------- */
+bool sts_role_arn_opt_check(const char *v, char *err, size_t errcap)
+{
+    /* arn:PARTITION:iam::ACCOUNT:role/PATH/NAME */
+    const char *p = v;
+    if (strncmp(p, "arn:", 4)) goto bad;
+    p = strchr(p + 4, ':');
+    if (!p || strncmp(p, ":iam::", 6)) goto bad;
+    p += 6;
+    size_t digits = strspn(p, "0123456789");
+    if (digits != 12 || strncmp(p + 12, ":role/", 6) || !p[18] || strlen(v) > 2048) goto bad;
+    return true;
+bad:
+    snprintf(err, errcap, "--target-account-role: want a role ARN arn:aws:iam::ACCOUNT:role/NAME, not '%.80s'", v);
+    return false;
+}
+
+bool sts_external_id_opt_check(const char *v, char *err, size_t errcap)
+{
+    /* STS: 2-1224 characters of [\w+=,.@:/-] */
+    size_t n = strlen(v);
+    bool ok = n >= 2 && n <= 1224;
+    for (const char *p = v; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_+=,.@:/-", *p);
+    if (!ok) snprintf(err, errcap, "--target-external-id: 2 to 1224 of letters, digits and _+=,.@:/-");
+    return ok;
+}
+

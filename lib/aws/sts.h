@@ -45,4 +45,10 @@ bool sts_assume_role_with_web_identity(aws_client *c, const char *role_arn,
  * wires them; the client itself never calls STS). */
 void sts_cred_ops(aws_cred_sts_ops *ops, aws_client *c);
 
+/* Campaign option checks (opt_def validators, strategy_opts.h):
+ * --target-account-role is an IAM role ARN, --target-external-id what STS
+ * takes as an ExternalId (2-1224 of [\w+=,.@:/-]). */
+bool sts_role_arn_opt_check(const char *v, char *err, size_t errcap);
+bool sts_external_id_opt_check(const char *v, char *err, size_t errcap);
+
 #endif

@@ -248,6 +248,15 @@ int64_t step_ctx_opt_i64(step_ctx *ctx, const char *name, int64_t dflt);
 void step_ctx_set_field(step_ctx *ctx, const char *name, const char *value);
 /* The thread's AWS client (rate-limited through Redis), NULL if it cannot be made. */
 struct aws_client *step_ctx_aws(step_ctx *ctx);
+/* The campaign's target account's client: with the option
+ * target-account-role set (fact/opt read by the strategy), a session that
+ * assumes that role (external id from target-external-id) on top of the
+ * worker's own credentials, cached per thread and renewed before the
+ * credentials expire; without it, step_ctx_aws. NULL if it cannot be made
+ * (the failure is logged without the external id). */
+struct aws_client *step_ctx_aws_target(step_ctx *ctx);
+/* Is the campaign cross-account (target-account-role set)? */
+bool step_ctx_cross_account(step_ctx *ctx);
 /* Before every mutating AWS or SQL call: true when the lease still has
  * enough time left (renewing it if needed); false = lease lost, return
  * STEP_RETRY without acting. */

@@ -18,6 +18,7 @@
 #include "awscname.h"
 #include "awsproxy.h"
 #include "awsstep.h"
+#include "awsxacct.h"
 #include "initial_copy.h"
 #include "log.h"
 #include "util.h"
@@ -190,7 +191,7 @@ static step_rc delete_target(step_ctx *ctx, step_result *res, bool *exists)
     }
     if (!strcmp(status, "deleting")) {
         res->wait_ms = 2000;
-        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+        awsstep_wait_on(ctx, res, "db", tid);
         PGL_REASON(res, "abort: waiting for %s to be deleted", tid);
         return STEP_WAIT;
     }
@@ -201,7 +202,7 @@ static step_rc delete_target_now(step_ctx *ctx, step_result *res)
 {
     char tid[64];
     awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, tid);
     if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
     if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(res, "lease lost"), STEP_RETRY);
     aws_error e;
@@ -209,7 +210,7 @@ static step_rc delete_target_now(step_ctx *ctx, step_result *res)
     if (!rds_delete_db_instance(c, tid, NULL, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
         if (!strcmp(e.code, "InvalidDBInstanceState")) {
             res->wait_ms = 3000;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+            awsstep_wait_on(ctx, res, "db", tid);
             PGL_REASON(res, "abort: %s busy (%.200s); deleting it when it settles", tid, e.message);
             return STEP_WAIT;
         }
@@ -217,7 +218,7 @@ static step_rc delete_target_now(step_ctx *ctx, step_result *res)
     }
     log_warn("abort: target instance deleted", "db=%s", tid);
     res->wait_ms = 2000;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+    awsstep_wait_on(ctx, res, "db", tid);
     PGL_REASON(res, "abort: deleting %s", tid);
     return STEP_WAIT;
 }

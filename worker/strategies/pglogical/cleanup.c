@@ -18,6 +18,7 @@
 
 #include "awscluster.h"
 #include "awsstep.h"
+#include "awsxacct.h"
 #include "log.h"
 #include "msecret.h"
 #include "util.h"
@@ -96,7 +97,7 @@ static step_rc follow_master_secret(step_ctx *ctx, step_result *res)
         step_ctx_set_fact(ctx, "master_secret_version", mr.version);
         awsstep_mark(ctx, "master_secret_synced_at");
         res->wait_ms = 2000;
-        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+        awsstep_wait_on(ctx, res, "db", tid);
         PGL_REASON(res, "the source's master secret was rotated: its password is being set on %s", tid);
         return STEP_WAIT; /* re-run: in sync once the target is available again */
     }
@@ -135,7 +136,7 @@ step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res)
     if (rc != STEP_OK) return rc;
     if (!step_ctx_fact(ctx, "protect_done")) {
         if (pgl_fact_i64(ctx, "deletion_protection", 0) == 1) {
-            aws_client *c = step_ctx_aws(ctx);
+            aws_client *c = awsxacct_client_for(ctx, pgl_fact(ctx, "target_id"));
             if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
             rds_modify_instance_opts o;
             rds_modify_instance_opts_init(&o);

@@ -44,6 +44,7 @@ static const opt_def opts[] = {
      "CNAME (instance tag fleetcrypt:cname or campaign file field cname) to the encrypted instance", false},
     FC_OPT_WINDOW,
     FC_OPT_DB_SECRET,
+    FC_OPTS_TARGET_ACCOUNT,
     {"validate", OPT_ENUM, "normal|strict", "normal", NULL,
      "compare every table after the switch (normal) or inside the blocked window too (strict)", false},
     {"prewarm", OPT_ENUM, "on|off", "on", NULL, "read the restored target's tables during catch-up", false},

@@ -15,6 +15,7 @@
 
 #include "awscluster.h"
 #include "awsstep.h"
+#include "awsxacct.h"
 #include "initial_copy.h"
 #include "log.h"
 #include "pgl_db_extra.h"
@@ -32,7 +33,7 @@ static int cmp_log(const void *a, const void *b)
 /* Every log file of the instance, oldest first, concatenated (paged with Marker). */
 static step_rc read_logs(step_ctx *ctx, step_result *res, const char *id, dbuf *text, int *calls)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id); /* the restored target: the target account's across accounts */
     if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
     rds_log_file_list *files = NULL;
     aws_error e;

@@ -18,6 +18,7 @@
 #include "awscname.h"
 #include "initial_copy.h"
 #include "awsstep.h"
+#include "awsxacct.h"
 #include "log.h"
 #include "util.h"
 
@@ -290,6 +291,17 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
     bool renamed = false;
     int isc = detect_cluster(ctx, res, &i, &renamed, &rc);
     if (isc < 0) return rc;
+    if (step_ctx_cross_account(ctx) && strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
+        rds_instance_free(i);
+        PGL_REASON(res, "--cutover-method %s cannot switch clients into another account: use cname with "
+                   "--target-account-role", pgl_cfield(ctx, "cutover_method"));
+        return STEP_FAIL;
+    }
+    if (isc > 0 && step_ctx_cross_account(ctx)) {
+        rds_instance_free(i);
+        PGL_REASON(res, "--target-account-role: Aurora clusters do not move across accounts yet (RDS instances do)");
+        return STEP_FAIL;
+    }
     if (isc > 0 && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
         PGL_REASON(res, "--cutover-method cname is for RDS instances; an Aurora cluster is cut over by its renames "
                    "(its cluster endpoint keeps its name)");
@@ -324,7 +336,8 @@ static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance 
         rds_instance_free(i);
         return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
     }
-    bool rekey = step_ctx_opt_bool(ctx, "rekey");
+    /* a move into another account takes the target's key whatever the source's */
+    bool rekey = step_ctx_opt_bool(ctx, "rekey") || step_ctx_cross_account(ctx);
     rc = awsstep_source_key(ctx, res, c, i, rekey, "rekey", false);
     if (rc != STEP_OK) {
         /* KMS busy */
@@ -346,7 +359,8 @@ static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance 
         rc = STEP_WAIT;
     } else {
         bool pending = false;
-        rc = check_logical_param(ctx, res, i, &pending);
+        rc = awsxacct_preflight(ctx, res, i); /* --target-account-role: before anything changes */
+        if (rc == STEP_OK) rc = check_logical_param(ctx, res, i, &pending);
         if (rc == STEP_OK && pending) rc = reboot_if_allowed(ctx, res, i);
         if (rc == STEP_OK) {
             learn_source(ctx, i);

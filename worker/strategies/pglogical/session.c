@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "awsstep.h"
+#include "awsxacct.h"
 #include "log.h"
 #include "msecret.h"
 #include "pgfence.h"
@@ -182,7 +183,7 @@ static step_rc follow_target_secret(pgl_session *s)
         awsstep_mark(ctx, "master_secret_synced_at");
         step_ctx_set_fact(ctx, "master_secret_pending", "1");
         res->wait_ms = 2000;
-        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+        awsstep_wait_on(ctx, res, "db", tid);
         PGL_REASON(res, "the source's master secret was rotated (version %s): its password is being set on %s",
                    mr.version, tid);
         return STEP_WAIT;
@@ -218,13 +219,13 @@ step_rc pgl_msecret_follow(step_ctx *ctx, step_result *res, const char *tid, con
         rds_instance_free(t);
         return (PGL_REASON(res, "lease lost"), STEP_RETRY);
     } else {
-        ok = msecret_follow(c, arn, have, t, mr, &e);
+        ok = msecret_follow(c, awsxacct_client_for(ctx, tid), arn, have, t, mr, &e);
     }
     rds_instance_free(t);
     if (!ok) {
         if (!strcmp(e.code, "TargetNotAvailable") || !strcmp(e.code, "InvalidDBInstanceState")) {
             res->wait_ms = 2000;
-            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", tid);
+            awsstep_wait_on(ctx, res, "db", tid);
             PGL_REASON(res, "%s: %.300s", busy, e.message);
             return STEP_WAIT;
         }

@@ -1,5 +1,6 @@
 /* awsstep — see awsstep.h. */
 #include "awsstep.h"
+#include "awsxacct.h"
 #include "kms.h"
 #include "log.h"
 #include "util.h"
@@ -30,10 +31,71 @@ static bool in_list(const char *s, const char *const *l)
     return false;
 }
 
+/* The fleet poller watches the campaign's account: a resource in the
+ * target account (awsxacct.h) is described by the step itself. */
+static bool own_view(step_ctx *ctx, step_result *res, const char *kind, const char *id, step_cache_view *v,
+                     step_rc *rc)
+{
+    aws_client *c = step_ctx_aws_target(ctx);
+    if (!c) return (*rc = NO_CLIENT(res), false);
+    memset(v, 0, sizeof *v);
+    v->fresh = true;
+    v->poll_ms = fc_now_ms();
+    aws_error e;
+    aws_error_clear(&e);
+    bool ok;
+    if (!strcmp(kind, "snap")) {
+        rds_snapshot *s = NULL;
+        ok = rds_describe_db_snapshot(c, id, &s, &e);
+        if (ok) {
+            v->present = true;
+            fc_strlcpy(v->status, s->status, sizeof v->status);
+            v->encrypted = s->encrypted;
+            fc_strlcpy(v->kms_key, s->kms_key_id, sizeof v->kms_key);
+        }
+        rds_snapshot_free(s);
+    } else {
+        rds_instance *i = NULL;
+        ok = rds_describe_db_instance(c, id, &i, &e);
+        if (ok) {
+            v->present = true;
+            fc_strlcpy(v->status, i->status, sizeof v->status);
+            v->encrypted = i->storage_encrypted;
+            fc_strlcpy(v->kms_key, i->kms_key_id, sizeof v->kms_key);
+        }
+        rds_instance_free(i);
+    }
+    if (!ok && e.kind != AWS_ERR_NOT_FOUND) return (*rc = awsstep_fail(res, &e, "Describe (target account)"), false);
+    return true;
+}
+
+void awsstep_wait_on(step_ctx *ctx, step_result *res, const char *kind, const char *id)
+{
+    if (awsxacct_in_target(ctx, id)) res->wait_on[0] = 0; /* not the poller's: a timed wait */
+    else snprintf(res->wait_on, sizeof res->wait_on, "%s:%s", kind, id);
+}
+
 step_rc awsstep_await(step_ctx *ctx, step_result *res, const char *kind, const char *id,
                       const char *since_fact, const char *const *ok, const char *const *bad,
                       step_cache_view *v)
 {
+    if (awsxacct_in_target(ctx, id)) {
+        step_rc rc = STEP_OK;
+        if (!own_view(ctx, res, kind, id, v, &rc)) return rc;
+        res->wait_on[0] = 0;
+        if (v->present && in_list(v->status, ok)) return STEP_OK;
+        if (v->present && in_list(v->status, bad)) {
+            snprintf(res->reason, sizeof res->reason, "%s %s is %s", kind, id, v->status);
+            return STEP_FAIL;
+        }
+        /* a tenth of the time waited so far, 1 s to 30 s: quick ones seen
+         * soon, an hour-long copy not described every second */
+        int64_t w = (fc_now_ms() - awsstep_fact_i64(ctx, since_fact, fc_now_ms())) / 10;
+        res->wait_ms = w < 1000 ? 1000 : w > 30000 ? 30000 : w;
+        snprintf(res->reason, sizeof res->reason, "waiting for %s %s in the target account (%s)", kind, id,
+                 v->present ? v->status : "not seen yet");
+        return STEP_WAIT;
+    }
     int64_t since = awsstep_fact_i64(ctx, since_fact, 0);
     int64_t now = fc_now_ms();
     snprintf(res->wait_on, sizeof res->wait_on, "%s:%s", kind, id);
@@ -88,7 +150,7 @@ size_t awsstep_tags(step_ctx *ctx, const char *role, aws_tag *t, size_t cap)
 step_rc awsstep_promote_target(step_ctx *ctx, step_result *res, const char *id)
 {
     if (step_ctx_fact(ctx, "target_promoted")) return STEP_OK;
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     aws_error e;
     aws_error_clear(&e);
@@ -97,13 +159,14 @@ step_rc awsstep_promote_target(step_ctx *ctx, step_result *res, const char *id)
      * is idempotent, and only a re-run (intent present) reads its role */
     step_intent in = step_ctx_intent(ctx, "promote_try");
     if (in == STEP_INTENT_NO) return LEASE_LOST(res);
-    if (in == STEP_INTENT_FIRST && *step_ctx_campaign_field(ctx, "account")) {
+    const char *acct = awsxacct_in_target(ctx, id) ? step_ctx_fact(ctx, "target_account")
+                                                    : step_ctx_campaign_field(ctx, "account");
+    if (in == STEP_INTENT_FIRST && acct && *acct) {
         aws_tag tag;
         fc_strlcpy(tag.key, "fleetcrypt:role", sizeof tag.key);
         fc_strlcpy(tag.value, "encrypted", sizeof tag.value);
         char arn[320];
-        snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
-                 step_ctx_campaign_field(ctx, "account"), id);
+        snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"), acct, id);
         if (!rds_add_tags_to_resource(c, arn, &tag, 1, &e)) return awsstep_fail(res, &e, "AddTagsToResource (promote target)");
         step_ctx_set_fact(ctx, "target_promoted", "1");
         return STEP_OK;
@@ -320,7 +383,13 @@ step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_sna
         if (rc == STEP_OK && sp->record_done) step_ctx_set_fact(ctx, copy ? "enc_snapshot" : "snapshot", want);
         return rc;
     }
-    aws_client *c = step_ctx_aws(ctx);
+    /* across accounts the copy is made in the target account from the
+     * source's snapshot, shared with it first (awsxacct.h) */
+    if (copy && awsxacct_in_target(ctx, eid)) {
+        step_rc rc = awsxacct_share(ctx, res, sid);
+        if (rc != STEP_OK) return rc;
+    }
+    aws_client *c = awsxacct_client_for(ctx, want);
     if (!c) return NO_CLIENT(res);
     rds_snapshot *s = NULL;
     aws_error e;
@@ -357,7 +426,9 @@ look:
     if (copy) {
         rds_copy_snapshot_opts o;
         memset(&o, 0, sizeof o);
-        o.source_id = sid;
+        char src_arn[320];
+        awsxacct_snapshot_arn(ctx, sid, src_arn, sizeof src_arn);
+        o.source_id = awsxacct_in_target(ctx, eid) ? src_arn : sid; /* a shared snapshot by its ARN */
         o.target_id = eid;
         o.kms_key_id = step_ctx_campaign_field(ctx, "kms_key_arn");
         o.copy_tags = 0;
@@ -390,7 +461,7 @@ look:
     if (sp->quota_facts) step_ctx_set_fact(ctx, "q_snap", copy ? "0" : "1");
     awsstep_mark(ctx, fact);
     res->wait_ms = 500;
-    snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", want);
+    awsstep_wait_on(ctx, res, "snap", want);
     snprintf(res->reason, sizeof res->reason, "%s %s", copy ? "copying to" : "snapshotting to", want);
     return STEP_WAIT;
 }
@@ -411,7 +482,7 @@ static const char *fact_opt(step_ctx *ctx, const char *f)
 step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, const char *snapshot,
                               int deletion_protection, bool quota_facts)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     aws_tag tags[24];
     size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
@@ -419,7 +490,12 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     char sgbuf[512];
     const char *sgv[16];
     size_t nsg = 0;
-    fc_strlcpy(sgbuf, step_ctx_fact(ctx, "sgs") ? step_ctx_fact(ctx, "sgs") : "", sizeof sgbuf);
+    /* across accounts the source's security group ids mean nothing in the
+     * target: its VPC's default group, or the campaign file's
+     * target_security_groups (ids in the target account) */
+    const char *sgs = awsxacct_in_target(ctx, id) ? step_ctx_campaign_field(ctx, "target_security_groups")
+                                                   : step_ctx_fact(ctx, "sgs");
+    fc_strlcpy(sgbuf, sgs ? sgs : "", sizeof sgbuf);
     char *save = NULL;
     for (char *sg = strtok_r(sgbuf, ",", &save); sg && nsg < 16; sg = strtok_r(NULL, ",", &save)) sgv[nsg++] = sg;
     rds_restore_opts o;
@@ -463,14 +539,14 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     if (quota_facts) step_ctx_set_fact(ctx, "q_inst", "0");
     awsstep_mark(ctx, "restore_at");
     res->wait_ms = 500;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+    awsstep_wait_on(ctx, res, "db", id);
     snprintf(res->reason, sizeof res->reason, "restoring %s from %s", id, snapshot);
     return STEP_WAIT;
 }
 
 step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char *id, int want)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
     rds_modify_instance_opts o;
@@ -490,7 +566,7 @@ step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char
     }
     awsstep_mark(ctx, "configure_at");
     res->wait_ms = 500;
-    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
+    awsstep_wait_on(ctx, res, "db", id);
     snprintf(res->reason, sizeof res->reason, "setting backup retention %d on %s", want, id);
     return STEP_WAIT;
 }
@@ -500,7 +576,7 @@ step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char
 rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
 {
     *missing = false;
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) {
         *rc = NO_CLIENT(res);
         return NULL;
@@ -607,11 +683,15 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
 
 step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n)
 {
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return NO_CLIENT(res);
     for (size_t k = 0; k < n; k++) {
         char id[64];
         awsstep_name(ctx, sfx[k], id, sizeof id);
+        aws_client *c = awsxacct_client_for(ctx, id);
+        if (!c) return NO_CLIENT(res);
+        if (!strcmp(sfx[k], "snap")) {
+            step_rc rc = awsxacct_unshare(ctx, res, id); /* the target account loses it first */
+            if (rc != STEP_OK) return rc;
+        }
         rds_snapshot *sn = NULL;
         aws_error e;
         aws_error_clear(&e);
@@ -641,7 +721,7 @@ step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *co
         if (!ours) continue;
         if (busy) {
             res->wait_ms = 5000;
-            snprintf(res->wait_on, sizeof res->wait_on, "snap:%s", id);
+            awsstep_wait_on(ctx, res, "snap", id);
             snprintf(res->reason, sizeof res->reason, "waiting for snapshot %s to settle before deleting it", id);
             return STEP_WAIT;
         }

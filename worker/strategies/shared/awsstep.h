@@ -24,6 +24,11 @@ step_rc awsstep_fail(step_result *res, const aws_error *e, const char *what);
 step_rc awsstep_await(step_ctx *ctx, step_result *res, const char *kind, const char *id,
                       const char *since_fact, const char *const *ok, const char *const *bad,
                       step_cache_view *view);
+/* res->wait_on = "kind:id" for the fleet poller, or none (a timed wait)
+ * for a resource in the target account of a cross-account move. Waits on
+ * such resources (awsstep_await) are answered by the step's own Describe
+ * through the target account's client (shared/awsxacct.h). */
+void awsstep_wait_on(step_ctx *ctx, step_result *res, const char *kind, const char *id);
 /* Name of our resource: fc-<campaign>-<instance>-<suffix> (see step.h). */
 void awsstep_name(step_ctx *ctx, const char *suffix, char *out, size_t cap);
 /* Tags every resource we create carries. Fills up to cap tags, returns n. */

@@ -6,6 +6,7 @@
 
 #include "dbsecret.h"
 #include "window.h"
+#include "sts.h"
 
 #define FC_OPT_WINDOW                                                                                      \
     {"window", OPT_STRING, NULL, "", window_opt_check,                                                     \
@@ -18,6 +19,15 @@
      "where the database credentials are: rds-managed (default: the instance's RDS-managed master secret), a " \
      "Secrets Manager secret ARN, or file:PATH (an absolute path read on every worker, not where submit runs)", \
      false}
+
+/* Cross-account moves (shared/awsxacct.h): pg-logical and offline. */
+#define FC_OPTS_TARGET_ACCOUNT                                                                             \
+    {"target-account-role", OPT_STRING, NULL, "", sts_role_arn_opt_check,                                     \
+     "move into another AWS account: the role there the workers assume through STS (arn:aws:iam::ACCOUNT:" \
+     "role/NAME); --kms-key is then the target account's key ARN, the cutover cname or proxy",             \
+     false},                                                                                               \
+    {"target-external-id", OPT_STRING, NULL, "", sts_external_id_opt_check,                               \
+     "the external id the target role's trust policy requires (with --target-account-role)", false}
 
 /* The DMS strategies' common entries (dms-cdc, dms-full-cdc: their steps
  * read them alike). FC_OPTS_DMS_SOURCE goes where the operator-facing

@@ -1,0 +1,319 @@
+/* awsxacct — see awsxacct.h. */
+#include "awsxacct.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "awsstep.h"
+#include "kms.h"
+#include "log.h"
+#include "sts.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- which account */
+bool awsxacct_in_target(step_ctx *ctx, const char *id)
+{
+    if (!step_ctx_cross_account(ctx) || !id) return false;
+    char enc[64], tgt[64];
+    awsstep_name(ctx, "enc", enc, sizeof enc);
+    awsstep_name(ctx, "target", tgt, sizeof tgt);
+    return !strcmp(id, enc) || !strcmp(id, tgt);
+}
+
+aws_client *awsxacct_client_for(step_ctx *ctx, const char *id)
+{
+    return awsxacct_in_target(ctx, id) ? step_ctx_aws_target(ctx) : step_ctx_aws(ctx);
+}
+
+/* ---------------------------------------------------------------- preflight */
+/* The account of an ARN (arn:aws:SERVICE:REGION:ACCOUNT:...), "" if none. */
+static void arn_account(const char *arn, char *out, size_t cap)
+{
+    out[0] = 0;
+    const char *p = arn;
+    for (int n = 0; n < 4 && p; n++) p = strchr(p + 1, ':');
+    if (!p || strncmp(arn, "arn:", 4)) return;
+    size_t l = strcspn(p + 1, ":");
+    if (l < cap) {
+        memcpy(out, p + 1, l);
+        out[l] = 0;
+    }
+}
+
+static bool str_or_list_has(json_t *v, bool (*match)(const char *, const void *), const void *ud)
+{
+    if (json_is_string(v)) return match(json_string_value(v), ud);
+    size_t k;
+    json_t *e;
+    json_array_foreach(v, k, e) if (json_is_string(e) && match(json_string_value(e), ud)) return true;
+    return false;
+}
+
+static bool principal_is(const char *p, const void *ud)
+{
+    const char *acct = ud;
+    char a[32];
+    if (!strcmp(p, "*") || !strcmp(p, acct)) return true;
+    arn_account(p, a, sizeof a);
+    return !strncmp(p, "arn:", 4) && strstr(p, ":iam::") && !strcmp(a, acct);
+}
+
+/* IAM's action match: '*' any run, '?' one character, case-insensitive. */
+static bool glob_ci(const char *p, const char *s)
+{
+    for (; *p; p++, s++) {
+        if (*p == '*') {
+            for (;; s++) {
+                if (glob_ci(p + 1, s)) return true;
+                if (!*s) return false;
+            }
+        }
+        if (!*s || (*p != '?' && tolower((unsigned char)*p) != tolower((unsigned char)*s))) return false;
+    }
+    return !*s;
+}
+
+static bool action_is(const char *pattern, const void *ud) { return glob_ci(pattern, ud); }
+
+/* Does the key policy allow account acct the action (an Allow statement
+ * naming it, or "*", as principal; conditions are not judged)? */
+static bool policy_allows(json_t *pol, const char *acct, const char *action)
+{
+    json_t *st = json_object_get(pol, "Statement");
+    json_t *one = json_is_object(st) ? st : NULL;
+    size_t n = one ? 1 : json_array_size(st);
+    for (size_t k = 0; k < n; k++) {
+        json_t *s = one ? one : json_array_get(st, k);
+        const char *eff = json_string_value(json_object_get(s, "Effect"));
+        if (!eff || strcmp(eff, "Allow")) continue;
+        json_t *pr = json_object_get(s, "Principal");
+        bool who = json_is_string(pr) ? !strcmp(json_string_value(pr), "*")
+                                      : str_or_list_has(json_object_get(pr, "AWS"), principal_is, acct);
+        if (who && str_or_list_has(json_object_get(s, "Action"), action_is, action)) return true;
+    }
+    return false;
+}
+
+/* The source's key: shareable, and usable by the target account. */
+static step_rc check_source_key(step_ctx *ctx, step_result *res, const rds_instance *i, const char *tacct)
+{
+    if (!i->storage_encrypted) return STEP_OK; /* its snapshot is shared as it is; the target encrypts the copy */
+    const char *id = step_ctx_instance(ctx);
+    if (!i->kms_key_id[0]) {
+        snprintf(res->reason, sizeof res->reason,
+                 "%s is encrypted with an AWS owned key: its snapshot cannot be shared with another account; move "
+                 "it to a customer managed key in this account first (e.g. this campaign without "
+                 "--target-account-role and --rekey)", id);
+        return STEP_FAIL;
+    }
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    kms_key *k = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!kms_describe_key(c, i->kms_key_id, &k, &e)) return awsstep_fail(res, &e, "DescribeKey (source key)");
+    bool aws_managed = !strcmp(k->key_manager, "AWS");
+    kms_key_free(k);
+    if (aws_managed) {
+        snprintf(res->reason, sizeof res->reason,
+                 "a snapshot encrypted with aws/rds cannot be shared; re-key %s to a customer managed key whose "
+                 "policy lets account %s use it (a campaign in this account with --rekey), then move it", id, tacct);
+        return STEP_FAIL;
+    }
+    char *doc = NULL;
+    aws_error_clear(&e);
+    if (!kms_get_key_policy(c, i->kms_key_id, &doc, &e)) {
+        if (e.kind == AWS_ERR_THROTTLE || e.kind == AWS_ERR_TRANSIENT) return awsstep_fail(res, &e, "GetKeyPolicy");
+        /* not allowed to read the policy: ask from the target's side instead */
+        aws_client *tc = step_ctx_aws_target(ctx);
+        if (!tc) return NO_CLIENT(res);
+        log_info("source key policy not readable: DescribeKey from the target account", "code=%s", e.code);
+        aws_error_clear(&e);
+        if (kms_describe_key(tc, i->kms_key_id, &k, &e)) {
+            kms_key_free(k);
+            return STEP_OK;
+        }
+        if (e.kind == AWS_ERR_THROTTLE || e.kind == AWS_ERR_TRANSIENT)
+            return awsstep_fail(res, &e, "DescribeKey (source key, from the target)");
+        snprintf(res->reason, sizeof res->reason,
+                 "account %s cannot use %s's key %.200s (%s): add a key policy statement (or a grant) allowing "
+                 "arn:aws:iam::%s:root kms:Decrypt, kms:CreateGrant, kms:DescribeKey", tacct, id, i->kms_key_id,
+                 e.code, tacct);
+        return STEP_FAIL;
+    }
+    json_error_t je;
+    json_t *pol = json_loads(doc, 0, &je);
+    free(doc);
+    bool ok = pol && policy_allows(pol, tacct, "kms:Decrypt") && policy_allows(pol, tacct, "kms:CreateGrant");
+    json_decref(pol);
+    if (!ok) {
+        snprintf(res->reason, sizeof res->reason,
+                 "the key policy of %.200s (%s's key) does not let account %s use it: add a statement allowing "
+                 "arn:aws:iam::%s:root kms:Decrypt, kms:CreateGrant, kms:DescribeKey", i->kms_key_id, id, tacct,
+                 tacct);
+        return STEP_FAIL;
+    }
+    return STEP_OK;
+}
+
+/* The campaign key: in the target account, enabled there. */
+static step_rc check_target_key(step_ctx *ctx, step_result *res, aws_client *tc, const char *tacct)
+{
+    const char *want = step_ctx_campaign_field(ctx, "kms_key_arn");
+    char kacct[32];
+    arn_account(want, kacct, sizeof kacct);
+    if (strcmp(kacct, tacct)) {
+        snprintf(res->reason, sizeof res->reason, "--kms-key %.200s is not a key of the target account %s", want,
+                 tacct);
+        return STEP_FAIL;
+    }
+    kms_key *k = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!kms_describe_key(tc, want, &k, &e)) {
+        if (e.kind == AWS_ERR_THROTTLE || e.kind == AWS_ERR_TRANSIENT) return awsstep_fail(res, &e, "DescribeKey");
+        snprintf(res->reason, sizeof res->reason, "--kms-key %.200s is not usable in the target account %s: %s",
+                 want, tacct, e.code);
+        return STEP_FAIL;
+    }
+    bool on = k->enabled && !strcmp(k->key_state, "Enabled");
+    char state[32];
+    fc_strlcpy(state, k->key_state, sizeof state);
+    kms_key_free(k);
+    if (!on) {
+        snprintf(res->reason, sizeof res->reason, "--kms-key %.200s is %s in the target account", want, state);
+        return STEP_FAIL;
+    }
+    return STEP_OK;
+}
+
+/* The source's subnet group and parameter group, by name, in the target. */
+static step_rc check_mapping(step_result *res, aws_client *tc, const rds_instance *i, const char *tacct)
+{
+    aws_error e;
+    aws_error_clear(&e);
+    if (i->subnet_group[0] && strcmp(i->subnet_group, "default")) {
+        bool there = false;
+        if (!rds_db_subnet_group_exists(tc, i->subnet_group, &there, &e))
+            return awsstep_fail(res, &e, "DescribeDBSubnetGroups (target account)");
+        if (!there) {
+            snprintf(res->reason, sizeof res->reason,
+                     "DB subnet group %s does not exist in the target account %s: create it there (same name)",
+                     i->subnet_group, tacct);
+            return STEP_FAIL;
+        }
+    }
+    for (size_t k = 0; k < i->n_param_groups; k++) {
+        const char *pg = i->param_groups[k].name;
+        if (!pg[0] || !strncmp(pg, "default.", 8)) continue;
+        rds_param_group_list *l = NULL;
+        aws_error_clear(&e);
+        bool ok = rds_describe_db_parameter_groups(tc, pg, &l, &e);
+        rds_param_group_list_free(l);
+        if (!ok && e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBParameterGroups (target account)");
+        if (!ok) {
+            snprintf(res->reason, sizeof res->reason,
+                     "DB parameter group %s does not exist in the target account %s: create it there (same name, "
+                     "rds.logical_replication=1 for pg-logical)", pg, tacct);
+            return STEP_FAIL;
+        }
+    }
+    return STEP_OK;
+}
+
+step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *i)
+{
+    if (!step_ctx_cross_account(ctx)) return STEP_OK;
+    aws_client *tc = step_ctx_aws_target(ctx);
+    if (!tc) return NO_CLIENT(res);
+    aws_identity *who = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!sts_get_caller_identity(tc, &who, &e)) {
+        if (e.kind == AWS_ERR_THROTTLE || e.kind == AWS_ERR_TRANSIENT) return awsstep_fail(res, &e, "AssumeRole");
+        snprintf(res->reason, sizeof res->reason, "cannot assume --target-account-role: %s: %.300s", e.code,
+                 e.message);
+        return STEP_FAIL;
+    }
+    char tacct[32];
+    fc_strlcpy(tacct, who->account, sizeof tacct);
+    aws_identity_free(who);
+    if (!strcmp(tacct, step_ctx_campaign_field(ctx, "account"))) {
+        snprintf(res->reason, sizeof res->reason,
+                 "--target-account-role is in the campaign's own account %s: leave it out for a move in one "
+                 "account", tacct);
+        return STEP_FAIL;
+    }
+    if (i->n_read_replica_ids > 0) {
+        snprintf(res->reason, sizeof res->reason,
+                 "%s has read replicas: they cannot follow it into account %s; remove them (re-create them there "
+                 "after the move) or leave out --target-account-role", step_ctx_instance(ctx), tacct);
+        return STEP_FAIL;
+    }
+    step_ctx_set_fact(ctx, "target_account", tacct);
+    step_rc rc = check_target_key(ctx, res, tc, tacct);
+    if (rc == STEP_OK) rc = check_source_key(ctx, res, i, tacct);
+    if (rc == STEP_OK) rc = check_mapping(res, tc, i, tacct);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- sharing */
+void awsxacct_snapshot_arn(step_ctx *ctx, const char *sid, char *out, size_t cap)
+{
+    snprintf(out, cap, "arn:aws:rds:%s:%s:snapshot:%s", step_ctx_campaign_field(ctx, "region"),
+             step_ctx_campaign_field(ctx, "account"), sid);
+}
+
+static bool shared_with(const rds_snapshot_accounts *a, const char *acct)
+{
+    for (size_t k = 0; a && k < a->n; k++)
+        if (!strcmp(a->accounts[k], acct)) return true;
+    return false;
+}
+
+step_rc awsxacct_share(step_ctx *ctx, step_result *res, const char *sid)
+{
+    if (step_ctx_fact(ctx, "shared_at")) return STEP_OK;
+    const char *tacct = step_ctx_fact(ctx, "target_account");
+    if (!tacct || !*tacct) {
+        snprintf(res->reason, sizeof res->reason, "no fact target_account (preflight did not run?)");
+        return STEP_FAIL;
+    }
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    rds_snapshot_accounts *a = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    /* adding an account already there is not an error: no look first */
+    if (!rds_share_db_snapshot(c, sid, tacct, true, &a, &e)) return awsstep_fail(res, &e, "ModifyDBSnapshotAttribute");
+    bool ok = shared_with(a, tacct);
+    rds_snapshot_accounts_free(a);
+    if (!ok) {
+        snprintf(res->reason, sizeof res->reason, "snapshot %s: account %s not in its restore attribute after sharing",
+                 sid, tacct);
+        return STEP_RETRY;
+    }
+    log_info("snapshot shared with the target account", "snapshot=%s target_account=%s", sid, tacct);
+    awsstep_mark(ctx, "shared_at");
+    fc_crashpoint("xacct.shared"); /* tests: killed between the share and the copy */
+    return STEP_OK;
+}
+
+step_rc awsxacct_unshare(step_ctx *ctx, step_result *res, const char *sid)
+{
+    const char *tacct = step_ctx_fact(ctx, "target_account");
+    if (!step_ctx_fact(ctx, "shared_at") || step_ctx_fact(ctx, "unshared_at") || !tacct || !*tacct) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_share_db_snapshot(c, sid, tacct, false, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND)
+        return awsstep_fail(res, &e, "ModifyDBSnapshotAttribute (unshare)");
+    log_info("snapshot no longer shared with the target account", "snapshot=%s target_account=%s", sid, tacct);
+    awsstep_mark(ctx, "unshared_at");
+    return STEP_OK;
+}
