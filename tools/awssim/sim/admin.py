@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import rds_common, rds_instances, rds_servers, route53, sso
+from . import iam, rds_common, rds_instances, rds_servers, route53, sso
 
 log = logging.getLogger("awssim.admin")
 
@@ -95,6 +95,8 @@ class _Admin(BaseHTTPRequestHandler):
                              **w.faults.config())
         if parts[:1] == ["dns"]:
             return self._dns(method, parts, body)
+        if parts[:1] in (["roles"], ["accounts"]):
+            return self._accounts(method, parts, q, body)
         if route == "/sso/tokens" and method == "POST":
             return 200, sso.register(w, body)
         if route == "/advance" and method == "POST":
@@ -168,6 +170,47 @@ class _Admin(BaseHTTPRequestHandler):
                                     "connections": len(ep.conns) if ep else 0})
             return 200, {"endpoints": out}
         return 404, {"error": f"no route {method} {route}"}
+
+    def _accounts(self, method, parts, q, body):
+        """Accounts and roles (iam.py): GET /roles; POST /roles {"role_arn",
+        "trusted": [account id | principal ARN | "*"], "external_id"};
+        DELETE /roles?arn=ARN; GET /accounts; POST /accounts {"account_id",
+        "access_key_id", "secret_access_key"[, "arn"]}; POST
+        /accounts/ID/security-groups {"ids": [...]} (VPC security groups
+        that exist in that account)."""
+        w = self.world
+        if parts == ["roles"] and method == "GET":
+            return 200, {"roles": iam.view(w)}
+        if parts == ["roles"] and method == "POST":
+            return 200, iam.add_role(w, iam.role_from_json(body))
+        if parts == ["roles"] and method == "DELETE":
+            with w.lock:
+                gone = w.roles.pop(q.get("arn", ""), None)
+            w.mark_dirty()
+            return (200, {"ok": True}) if gone else (404, {"error": "no such role"})
+        if parts == ["accounts"] and method == "GET":
+            with w.lock:
+                accts = sorted({c["account"] for c in w.creds.values()})
+                return 200, {"accounts": [{"account_id": a, "access_key_ids":
+                                           sorted(k for k, c in w.creds.items() if c["account"] == a)} for a in accts]}
+        if parts == ["accounts"] and method == "POST":
+            acct = str(body["account_id"])
+            if not iam.ACCOUNT_RE.match(acct):
+                raise ValueError("account_id: 12 digits")
+            w.add_credentials(str(body["access_key_id"]), str(body["secret_access_key"]), acct, body.get("arn"))
+            return 200, {"account_id": acct, "access_key_id": body["access_key_id"]}
+        if len(parts) == 3 and parts[0] == "accounts" and parts[2] == "security-groups" and method == "POST":
+            if not iam.ACCOUNT_RE.match(parts[1]):
+                raise ValueError("account id: 12 digits")
+            st = w.store(parts[1], body.get("region") or w.cfg.region)
+            with w.lock:
+                sgs = st.setdefault("security_groups", [])
+                for g in body.get("ids") or []:
+                    if str(g) not in sgs:
+                        sgs.append(str(g))
+            w.mark_dirty()
+            return 200, {"account_id": parts[1], "security_groups": list(sgs)}
+        return 404, {"error": f"no route {method} /{'/'.join(parts)}"}
 
     def _dns(self, method, parts, body):
         """GET /dns: the DNS server's address, zones and RDS names; POST

@@ -14,7 +14,9 @@ from .admin import make_admin
 from .pg import PgManager, PgError
 from .server import make_server
 from .tls import RdsCa, TlsError
-from .world import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, World
+from . import iam
+from .world import (DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, TARGET_ACCESS_KEY, TARGET_EXTERNAL_ID, TARGET_ROLE_NAME,
+                    TARGET_SECRET_KEY, World)
 
 from . import dns_server  # the DNS server (Route 53 zones, RDS names)
 
@@ -37,6 +39,9 @@ def parse_args(argv):
                          "loopback: every one 127.0.0.1")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--account-id", default="123456789012")
+    ap.add_argument("--target-account-id", default="210987654321",
+                    help="a second account with its own credentials and the role fleetcrypt-target the first "
+                         "account may assume with an external id ('' for none)")
     ap.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin")
     ap.add_argument("--pg-template")
     ap.add_argument("--pg-fsync", choices=("on", "off"), default="off")
@@ -72,13 +77,26 @@ def main(argv):
     for sub in ("instances", "snapshots"):
         os.makedirs(os.path.join(cfg.home, sub), exist_ok=True)
     world = World(cfg)
+    target = None
+    if cfg.target_account_id:
+        if not iam.ACCOUNT_RE.match(cfg.target_account_id) or cfg.target_account_id == cfg.account_id:
+            print("awssim: --target-account-id must be 12 digits and not --account-id", file=sys.stderr)
+            return 2
+        world.add_credentials(TARGET_ACCESS_KEY, TARGET_SECRET_KEY, cfg.target_account_id)
+        target = iam.add_role(world, iam.role_record(
+            f"arn:aws:iam::{cfg.target_account_id}:role/{TARGET_ROLE_NAME}", [cfg.account_id], TARGET_EXTERNAL_ID))
     if cfg.credentials:
         try:
             with open(cfg.credentials) as f:
-                for c in json.load(f):
-                    world.add_credentials(c["access_key_id"], c["secret_access_key"],
-                                          str(c.get("account_id", cfg.account_id)), c.get("arn"))
-        except (OSError, ValueError, KeyError, TypeError) as e:
+                doc = json.load(f)
+            # a list of credentials, or {"credentials": [...], "roles": [...]}
+            creds, roles = (doc, []) if isinstance(doc, list) else (doc.get("credentials", []), doc.get("roles", []))
+            for c in creds:
+                world.add_credentials(c["access_key_id"], c["secret_access_key"],
+                                      str(c.get("account_id", cfg.account_id)), c.get("arn"))
+            for r in roles:
+                iam.add_role(world, iam.role_from_json(r))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             print(f"awssim: cannot read --credentials {cfg.credentials}: {e}", file=sys.stderr)
             return 2
     for s in ("rds", "sts", "kms", "secretsmanager", "dms"):
@@ -162,6 +180,10 @@ def main(argv):
              "access_key_id": DEFAULT_ACCESS_KEY, "secret_access_key": DEFAULT_SECRET_KEY,
              "home": cfg.home, "metadata_only": cfg.metadata_only, "models": models.describe_models(),
              "rds_ca_bundle": ca.bundle, "dns": world.dns.addr}
+    if target:
+        ready.update(target_account_id=cfg.target_account_id, target_access_key_id=TARGET_ACCESS_KEY,
+                     target_secret_access_key=TARGET_SECRET_KEY, target_role_arn=target["arn"],
+                     target_external_id=target["external_id"])
     if cfg.ready_file:
         write_ready(cfg.ready_file, ready)
     log.info("listening: %s admin %s", ready["endpoint"], ready["admin"])

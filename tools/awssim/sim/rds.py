@@ -5,6 +5,8 @@ and RDS Proxy, one module per resource:
 
 - rds_instances: DB instances, read replicas, restores from a snapshot
 - rds_snapshots: DB snapshots and their copies
+- rds_sharing: sharing snapshots with other accounts (restore attribute)
+- rds_subnet_groups: DB subnet groups and VPC security groups per account
 - rds_proxies: RDS Proxy and its targets
 - rds_params: parameter groups and the parameter catalog
 - rds_clusters: Aurora PostgreSQL clusters, restores of cluster snapshots
@@ -32,7 +34,10 @@ from .rds_params import (
 from .rds_proxies import (
     CreateDBProxy, DeleteDBProxy, DeregisterDBProxyTargets, DescribeDBProxies, DescribeDBProxyTargetGroups,
     DescribeDBProxyTargets, RegisterDBProxyTargets)
-from .rds_snapshots import CopyDBSnapshot, CreateDBSnapshot, DeleteDBSnapshot, DescribeDBSnapshots
+from .rds_snapshots import (
+    CopyDBSnapshot, CreateDBSnapshot, DeleteDBSnapshot, DescribeDBSnapshotAttributes, DescribeDBSnapshots,
+    ModifyDBSnapshotAttribute)
+from .rds_subnet_groups import CreateDBSubnetGroup, DeleteDBSubnetGroup, DescribeDBSubnetGroups
 from .rds_clusters import (
     CreateDBCluster, DeleteDBCluster, DescribeDBClusters, FailoverDBCluster, ModifyDBCluster,
     RestoreDBClusterFromSnapshot, StartDBCluster, StopDBCluster)
@@ -56,4 +61,5 @@ ACTIONS = {f.__name__: f for f in (
     DescribeDBClusterParameterGroups, DescribeDBClusterParameters, ModifyDBClusterParameterGroup,
     ResetDBClusterParameterGroup, CreateDBClusterSnapshot, DescribeDBClusterSnapshots, CopyDBClusterSnapshot,
     DeleteDBClusterSnapshot, DescribeDBClusterSnapshotAttributes, ModifyDBClusterSnapshotAttribute,
-    CopyDBClusterParameterGroup, DeleteDBClusterParameterGroup)}
+    CopyDBClusterParameterGroup, DeleteDBClusterParameterGroup, DescribeDBSnapshotAttributes,
+    ModifyDBSnapshotAttribute, CreateDBSubnetGroup, DescribeDBSubnetGroups, DeleteDBSubnetGroup)}

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 
-from . import kms
+from . import kms, rds_sharing
 from .errors import AwsError, invalid, missing
 from .world import new_uuid
 from .rds_common import (
@@ -165,20 +165,20 @@ def CreateDBClusterSnapshot(ctx, p):
 
 
 def DescribeDBClusterSnapshots(ctx, p):
-    st = ctx.store
     f = filters(p, {"db-cluster-id", "db-cluster-snapshot-id", "snapshot-type", "engine"})
     with ctx.world.lock:
         if p.get("DBClusterSnapshotIdentifier"):
-            items = [get_csnap(ctx, p["DBClusterSnapshotIdentifier"])]
+            sst, one = rds_sharing.resolve(ctx, p["DBClusterSnapshotIdentifier"], "cluster-snapshot",
+                                           "DBClusterSnapshotIdentifier")
+            kind = "shared" if sst is not ctx.store else one["type"]
+            trip = [(sst, one, kind)] if not p.get("SnapshotType") or p["SnapshotType"] == kind else []
         else:
-            items = list(st["cluster_snapshots"].values())
+            trip = rds_sharing.listing(ctx, p, "cluster-snapshot", list(ctx.store["cluster_snapshots"].values()))
+        shown = {id(s): (sst, t) for sst, s, t in trip}
+        items = [s for _sst, s, _t in trip]
         if p.get("DBClusterIdentifier"):
             cid = ref_id(p["DBClusterIdentifier"], "cluster")
             items = [s for s in items if s["cluster_id"] == cid]
-        if p.get("SnapshotType"):
-            if p["SnapshotType"] not in ("automated", "manual", "shared", "public", "awsbackup"):
-                raise invalid(f"Invalid snapshot type: {p['SnapshotType']}")
-            items = [s for s in items if s["type"] == p["SnapshotType"]]
         if "db-cluster-id" in f:
             ids = {ref_id(v, "cluster") for v in f["db-cluster-id"]}
             items = [s for s in items if s["cluster_id"] in ids]
@@ -186,10 +186,21 @@ def DescribeDBClusterSnapshots(ctx, p):
             ids = {ref_id(v, "cluster-snapshot") for v in f["db-cluster-snapshot-id"]}
             items = [s for s in items if s["id"] in ids]
         if "snapshot-type" in f:
-            items = [s for s in items if s["type"] in f["snapshot-type"]]
+            items = [s for s in items if shown[id(s)][1] in f["snapshot-type"]]
         if "engine" in f:
             items = [s for s in items if cluster_engine(s) in f["engine"]]
-        return paged("DBClusterSnapshots", items, lambda s: s["id"], p, lambda s: render_csnap(st, s))
+        return paged("DBClusterSnapshots", items,
+                     lambda s: rds_sharing.shown_id(ctx, shown[id(s)][0], s, "cluster-snapshot"), p,
+                     lambda s: render_cseen(ctx, shown[id(s)][0], s, shown[id(s)][1]))
+
+
+def render_cseen(ctx, st, s, shown_type):
+    """A cluster snapshot as this account sees it: another account's by its ARN, type shared or public."""
+    d = render_csnap(st, s)
+    if st is not ctx.store:
+        d["DBClusterSnapshotIdentifier"] = d["DBClusterSnapshotArn"]
+        d["SnapshotType"] = shown_type
+    return d
 
 
 def CopyDBClusterSnapshot(ctx, p):
@@ -199,7 +210,8 @@ def CopyDBClusterSnapshot(ctx, p):
     tid = check_id("TargetDBClusterSnapshotIdentifier", p.get("TargetDBClusterSnapshotIdentifier"), 255)
     ctx.resource = tid
     with w.lock:
-        src = get_csnap(ctx, p["SourceDBClusterSnapshotIdentifier"], "SourceDBClusterSnapshotIdentifier")
+        sst, src = rds_sharing.resolve(ctx, p["SourceDBClusterSnapshotIdentifier"], "cluster-snapshot",
+                                       "SourceDBClusterSnapshotIdentifier")
         if src["status"] != "available":
             raise AwsError("InvalidDBClusterSnapshotStateFault", f"DBClusterSnapshot {src['id']} is not in the "
                            f"available state (it is {src['status']}).")
@@ -207,7 +219,9 @@ def CopyDBClusterSnapshot(ctx, p):
             note_conflict(ctx, "duplicate-create", "db-cluster-snapshot", tid, {"status": st["cluster_snapshots"][tid]["status"]})
             raise exists_error(tid)
         key = src.get("kms_key_id") if enc_type(src) == "sse-kms" else None
-        if p.get("KmsKeyId"):
+        if sst is not st and enc_type(src) == "sse-kms":
+            key = rds_sharing.copy_keys(ctx, sst, src, p, "cluster-snapshot")
+        elif p.get("KmsKeyId"):
             if enc_type(src) == "none":
                 raise invalid("Cannot copy an unencrypted DB cluster snapshot with a KMS key: encryption cannot "
                               "be added by copying; restore the snapshot with RestoreDBClusterFromSnapshot and "
@@ -216,14 +230,14 @@ def CopyDBClusterSnapshot(ctx, p):
                 raise invalid("Cannot copy a DB cluster snapshot encrypted with an AWS owned key with a KMS key; "
                               "restore the snapshot with RestoreDBClusterFromSnapshot and KmsKeyId instead.")
             key = kms.usable_key_arn(w, st, p["KmsKeyId"])
-        if enc_type(src) == "sse-kms":
+        if enc_type(src) == "sse-kms" and sst is st:
             kms.usable_key_arn(w, st, src["kms_key_id"])
         check_cluster_snapshot_quota(ctx)
         tags = tags_in(p)
         if p.get("CopyTags"):
             tags = merge_tags(src["tags"], tags)
         snap = dict(src, id=tid, uid=new_uuid(), status="creating", progress=0, created=time.time(), type="manual",
-                    tags=tags, kms_key_id=key, source_arn=arn(st, "cluster-snapshot", src["id"]), dir=None,
+                    tags=tags, kms_key_id=key, source_arn=arn(sst, "cluster-snapshot", src["id"]), dir=None,
                     attributes={"restore": []})
         st["cluster_snapshots"][tid] = snap
         out = render_csnap(st, snap)
@@ -262,35 +276,11 @@ def DescribeDBClusterSnapshotAttributes(ctx, p):
 
 
 def ModifyDBClusterSnapshotAttribute(ctx, p):
-    w, st = ctx.world, ctx.store
-    name = p.get("AttributeName")
-    if not name:
-        raise missing("AttributeName")
-    if name != "restore":
-        raise invalid(f"Invalid attribute name: {name}. The only valid attribute name is restore.")
-    add, remove = list(p.get("ValuesToAdd") or []), list(p.get("ValuesToRemove") or [])
-    for v in add + remove:
-        if v != "all" and not (v.isdigit() and len(v) == 12):
-            raise invalid(f"Invalid AWS account ID: {v}")
+    w = ctx.world
     with w.lock:
         snap = get_csnap(ctx, p.get("DBClusterSnapshotIdentifier"))
         ctx.resource = snap["id"]
-        if snap["status"] != "available":
-            raise AwsError("InvalidDBClusterSnapshotStateFault", f"DBClusterSnapshot {snap['id']} is not available.")
-        if snap["type"] != "manual":
-            raise AwsError("InvalidDBClusterSnapshotStateFault", "Only manual cluster snapshots can be shared.")
-        if add and snap["encrypted"] and enc_type(snap) == "sse-kms":
-            r = kms.find_key(w, st, snap["kms_key_id"])
-            if r and r[1].get("KeyManager") == "AWS":
-                raise invalid("Cannot share a DB cluster snapshot encrypted with the default AWS managed KMS key "
-                              "(aws/rds); copy it with a customer managed key first.")
-        if add and "all" in add and snap["encrypted"]:
-            raise invalid("Encrypted DB cluster snapshots cannot be made public.")
-        vals = snap.setdefault("attributes", {"restore": []}).setdefault("restore", [])
-        for v in add:
-            if v not in vals:
-                vals.append(v)
-        snap["attributes"]["restore"] = [v for v in vals if v not in remove]
+        rds_sharing.modify_restore(ctx, snap, "cluster-snapshot", p)
         out = _attrs(snap)
     w.mark_dirty()
     return {"DBClusterSnapshotAttributesResult": out}

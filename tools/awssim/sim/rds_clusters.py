@@ -11,12 +11,12 @@ import shutil
 import time
 from datetime import datetime, timezone
 
-from . import kms
+from . import kms, rds_sharing, rds_subnet_groups as subnets
 from .errors import AwsError, combination, invalid, missing
 from .world import rand_upper
 from .rds_common import (
     AURORA, AURORA_MY, CLUSTER_ENGINES, CREATED_TAG, DEFAULT_ENCRYPTION_SINCE, arn, check_cluster_quota, cluster_engine,
-    check_cluster_snapshot_quota, check_id, dur, filters, get_cluster, get_csnap, is_meta, members_of, note_conflict,
+    check_cluster_snapshot_quota, check_id, dur, filters, get_cluster, is_meta, members_of, note_conflict,
     paged, real, ref_id, tags_in, writer_of)
 from .rds_cluster_params import check_cpg
 from .rds_cluster_servers import (
@@ -116,8 +116,8 @@ def _new_cluster(ctx, ident, p, tags, meta, master, db_name, engine=AURORA):
     return {"id": ident, "resource_id": "cluster-" + rand_upper(26), "status": "creating", "op": "create",
             "master_username": master, "db_name": db_name, "engine": engine,
             "param_group": check_cpg(ctx, p.get("DBClusterParameterGroupName"), engine),
-            "sg_ids": list(p.get("VpcSecurityGroupIds") or []) or ["sg-0awssimdefault0001"],
-            "subnet_group": p.get("DBSubnetGroupName") or "default", "backup_retention": int(br or 1),
+            "sg_ids": subnets.use_security_groups(ctx, list(p.get("VpcSecurityGroupIds") or [])) or [subnets.DEFAULT_SG],
+            "subnet_group": subnets.use_subnet_group(ctx, p.get("DBSubnetGroupName")), "backup_retention": int(br or 1),
             "port": p.get("Port") or eng[6], "deletion_protection": bool(p.get("DeletionProtection", False)),
             "copy_tags": bool(p.get("CopyTagsToSnapshot", False)), "tags": tags, "created": created,
             "metadata_only": meta, "writer": None, "volume": {}, "pending": {}, "encrypted": False,
@@ -271,7 +271,7 @@ def ModifyDBCluster(ctx, p):
                     if member_static(st, i) != i.get("applied_static") or not real(i):
                         i["param_status"] = "pending-reboot"
         if p.get("VpcSecurityGroupIds") is not None:
-            c["sg_ids"] = list(p["VpcSecurityGroupIds"]) or ["sg-0awssimdefault0001"]
+            c["sg_ids"] = subnets.use_security_groups(ctx, list(p["VpcSecurityGroupIds"])) or [subnets.DEFAULT_SG]
         if p.get("BackupRetentionPeriod") is not None:
             br = p["BackupRetentionPeriod"]
             if br < 1 or br > 35:
@@ -476,7 +476,7 @@ def RestoreDBClusterFromSnapshot(ctx, p):
             raise missing("SnapshotIdentifier")
         if p["SnapshotIdentifier"].startswith("arn:") and p["SnapshotIdentifier"].split(":")[5:6] == ["snapshot"]:
             raise invalid("awssim restores Aurora clusters from DB cluster snapshots only")
-        snap = get_csnap(ctx, p["SnapshotIdentifier"], "SnapshotIdentifier")
+        _sst, snap = rds_sharing.resolve(ctx, p["SnapshotIdentifier"], "cluster-snapshot", "SnapshotIdentifier")
         ctx.resource = ident
         if snap["status"] != "available":
             raise AwsError("InvalidDBClusterSnapshotStateFault", f"DBClusterSnapshot {snap['id']} is not available.")
@@ -487,7 +487,7 @@ def RestoreDBClusterFromSnapshot(ctx, p):
             note_conflict(ctx, "duplicate-create", "db-cluster", ident, {"status": st["clusters"][ident]["status"]})
             raise AwsError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
         if enc_type(snap) == "sse-kms":
-            kms.usable_key_arn(w, st, snap["kms_key_id"])
+            kms.usable_key_arn(w, st, snap["kms_key_id"], ctx.caller)
         if p.get("KmsKeyId") and enc_type(snap) == "sse-rds" and w.faults.owned_key_restore == "refuse":
             raise invalid("Cannot restore a DB cluster snapshot encrypted with an AWS owned key with a KMS key "
                           "(awssim: owned_key_restore=refuse).")

@@ -190,9 +190,19 @@ def get_cluster(ctx, ident, param="DBClusterIdentifier"):
     return c
 
 
+def other_account(ctx, ident):
+    """An ARN naming another account's resource (not found in this account's store)."""
+    if ident and ident.startswith("arn:"):
+        parts = ident.split(":")
+        return len(parts) > 4 and parts[4] != ctx.store["account"]
+    return False
+
+
 def get_csnap(ctx, ident, param="DBClusterSnapshotIdentifier"):
     if not ident:
         raise missing(param)
+    if other_account(ctx, ident):
+        raise csnap_not_found(ident)
     s = ref_id(ident, "cluster-snapshot")
     snap = ctx.store["cluster_snapshots"].get(s)
     if not snap:
@@ -238,6 +248,8 @@ def get_inst(ctx, ident, param="DBInstanceIdentifier"):
 def get_snap(ctx, ident, param="DBSnapshotIdentifier"):
     if not ident:
         raise missing(param)
+    if other_account(ctx, ident):
+        raise snap_not_found(ident)
     s = ref_id(ident, "snapshot")
     snap = ctx.store["snapshots"].get(s)
     if not snap:

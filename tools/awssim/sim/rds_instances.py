@@ -15,12 +15,13 @@ from .world import rand_alnum, rand_upper
 from . import rds_mysql
 from .rds_common import (
     MY_ENGINES, engine_of, is_my, AURORA_MY, CLUSTER_ENGINES, cluster_engine, DEFAULT_AURORA_PG, DEFAULT_OG, DEFAULT_PG, cluster_of, get_cluster, writer_of, ENGINE_VERSION, SEVEN_DAYS, STABLE, arn, busy, check_id, check_instance_quota,
-    check_snapshot_quota, dur, filters, find_by_rid, get_inst, get_snap, is_meta, note_conflict, paged, real,
+    check_snapshot_quota, dur, filters, find_by_rid, get_inst, is_meta, note_conflict, paged, real,
     ref_id, replicas_of, require_status, tags_in)
 from .rds_params import member_static, static_params
 from .rds_servers import (
     fail_instance, free_port, inst_dir, set_master_password, set_status, start_server, stop_server, sync_endpoint)
 from .rds_snapshots import new_snapshot_record, snapshot_data
+from . import rds_sharing, rds_subnet_groups as subnets
 from .rds_cluster_servers import member_deleted, op_create_member
 
 
@@ -93,6 +94,9 @@ def render_instance(ctx_or_world, store, inst):
 
 def subnet_group(store, name):
     name = name or "default"
+    g = subnets.lookup(store, name)
+    if g:
+        return dict(subnets.render(store, g), DBSubnetGroupName=name)
     return {"DBSubnetGroupName": name, "DBSubnetGroupDescription": f"awssim subnet group {name}",
             "VpcId": "vpc-0a1b2c3d4e5f60718", "SubnetGroupStatus": "Complete",
             "Subnets": [{"SubnetIdentifier": f"subnet-0sim{z}", "SubnetAvailabilityZone": {"Name": f"{store['region']}{z}"},
@@ -333,8 +337,9 @@ def op_promote(world, store, inst, retention):
     set_status(world, store, inst, "available")
 
 
-def _sg(p):
-    return list(p.get("VpcSecurityGroupIds") or []) or ["sg-0awssimdefault0001"]
+def _sg(ctx, p):
+    """The VPC security groups asked for (each must exist in the account) or the default one."""
+    return subnets.use_security_groups(ctx, list(p.get("VpcSecurityGroupIds") or [])) or [subnets.DEFAULT_SG]
 
 
 def _check_pg(ctx, name, engine="postgres"):
@@ -370,7 +375,8 @@ def _new_record(ctx, ident, p, tags, meta):
             "status": "creating", "master_username": p.get("MasterUsername"), "db_name": p.get("DBName"),
             "allocated_storage": int(p.get("AllocatedStorage") or 20), "created": time.time(),
             "encrypted": False, "kms_key_id": None, "param_group": _check_pg(ctx, p.get("DBParameterGroupName")),
-            "param_status": "in-sync", "sg_ids": _sg(p), "subnet_group": p.get("DBSubnetGroupName") or "default",
+            "param_status": "in-sync", "sg_ids": _sg(ctx, p),
+            "subnet_group": subnets.use_subnet_group(ctx, p.get("DBSubnetGroupName")),
             "option_group": p.get("OptionGroupName") or DEFAULT_OG, "multi_az": bool(p.get("MultiAZ", False)),
             "backup_retention": int(p.get("BackupRetentionPeriod", 1) if p.get("BackupRetentionPeriod") is not None else 1),
             "az": p.get("AvailabilityZone") or f"{st['region']}a", "requested_port": p.get("Port") or 5432,
@@ -545,7 +551,7 @@ def ModifyDBInstance(ctx, p):
                 elif not real(inst):
                     inst["param_status"] = "pending-reboot"
         if p.get("VpcSecurityGroupIds") is not None:
-            inst["sg_ids"] = _sg(p)
+            inst["sg_ids"] = _sg(ctx, p)
         if p.get("BackupRetentionPeriod") is not None:
             br = p["BackupRetentionPeriod"]
             if br < 0 or br > 35:
@@ -746,7 +752,7 @@ def RestoreDBInstanceFromDBSnapshot(ctx, p):
     if p.get("BackupRetentionPeriod") is not None:
         raise invalid("BackupRetentionPeriod is not a parameter of RestoreDBInstanceFromDBSnapshot")
     with w.lock:
-        snap = get_snap(ctx, p.get("DBSnapshotIdentifier"))
+        sst, snap = rds_sharing.resolve(ctx, p.get("DBSnapshotIdentifier"), "snapshot", "DBSnapshotIdentifier")
         ctx.resource = ident
         if snap["status"] != "available":
             raise AwsError("InvalidDBSnapshotState", f"Snapshot {snap['id']} is not available.")
@@ -754,7 +760,7 @@ def RestoreDBInstanceFromDBSnapshot(ctx, p):
             note_conflict(ctx, "duplicate-create", "db-instance", ident, {"status": st["instances"][ident]["status"]})
             raise AwsError("DBInstanceAlreadyExists", "DB instance already exists")
         if snap["encrypted"]:
-            kms.usable_key_arn(w, st, snap["kms_key_id"])
+            kms.usable_key_arn(w, st, snap["kms_key_id"], ctx.caller)
         check_instance_quota(ctx)
         tags = tags_in(p)
         q = dict(p, AllocatedStorage=max(int(p.get("AllocatedStorage") or 0), snap["allocated_storage"]),

@@ -1,12 +1,14 @@
 """RDS DB snapshots: records, the freeze copy of an instance's data, and the
 actions CreateDBSnapshot, DescribeDBSnapshots, CopyDBSnapshot,
-DeleteDBSnapshot. (Restoring creates an instance: rds_instances.)"""
+DeleteDBSnapshot, DescribeDBSnapshotAttributes, ModifyDBSnapshotAttribute.
+(Restoring creates an instance: rds_instances. Sharing with other accounts:
+rds_sharing.)"""
 import os
 import shutil
 import time
 
-from . import kms
-from .errors import AwsError, invalid, missing
+from . import kms, rds_sharing
+from .errors import AwsError, missing
 from .world import new_uuid
 from .rds_common import (
     DEFAULT_OG, ENGINE_VERSION, MY_ENGINES, arn, busy, check_id, check_snapshot_quota, dur, filters, get_inst, get_snap,
@@ -150,22 +152,21 @@ def CreateDBSnapshot(ctx, p):
 
 
 def DescribeDBSnapshots(ctx, p):
-    st = ctx.store
     f = filters(p, {"db-instance-id", "db-snapshot-id", "dbi-resource-id", "snapshot-type", "engine"})
     with ctx.world.lock:
         if p.get("DBSnapshotIdentifier"):
-            items = [get_snap(ctx, p["DBSnapshotIdentifier"])]
+            sst, one = rds_sharing.resolve(ctx, p["DBSnapshotIdentifier"], "snapshot", "DBSnapshotIdentifier")
+            kind = "shared" if sst is not ctx.store else one["type"]
+            trip = [(sst, one, kind)] if not p.get("SnapshotType") or p["SnapshotType"] == kind else []
         else:
-            items = list(st["snapshots"].values())
+            trip = rds_sharing.listing(ctx, p, "snapshot", list(ctx.store["snapshots"].values()))
+        shown = {id(s): (sst, t) for sst, s, t in trip}
+        items = [s for _sst, s, _t in trip]
         if p.get("DBInstanceIdentifier"):
             iid = ref_id(p["DBInstanceIdentifier"], "db")
             items = [s for s in items if s["instance_id"] == iid]
         if p.get("DbiResourceId"):
             items = [s for s in items if s["resource_id"] == p["DbiResourceId"]]
-        if p.get("SnapshotType"):
-            if p["SnapshotType"] not in ("automated", "manual", "shared", "public", "awsbackup"):
-                raise invalid(f"Invalid snapshot type: {p['SnapshotType']}")
-            items = [s for s in items if s["type"] == p["SnapshotType"]]
         if "db-instance-id" in f:
             ids = {ref_id(v, "db") for v in f["db-instance-id"]}
             items = [s for s in items if s["instance_id"] in ids]
@@ -175,11 +176,21 @@ def DescribeDBSnapshots(ctx, p):
         if "dbi-resource-id" in f:
             items = [s for s in items if s["resource_id"] in f["dbi-resource-id"]]
         if "snapshot-type" in f:
-            items = [s for s in items if s["type"] in f["snapshot-type"]]
+            items = [s for s in items if shown[id(s)][1] in f["snapshot-type"]]
         if "engine" in f:
             items = [s for s in items if (s.get("engine") or "postgres") in f["engine"]]
-        out = paged("DBSnapshots", items, lambda s: s["id"], p, lambda s: render_snapshot(st, s))
+        out = paged("DBSnapshots", items, lambda s: rds_sharing.shown_id(ctx, shown[id(s)][0], s, "snapshot"), p,
+                    lambda s: render_seen(ctx, shown[id(s)][0], s, shown[id(s)][1]))
     return out
+
+
+def render_seen(ctx, st, s, shown_type):
+    """A snapshot as this account sees it: another account's by its ARN, type shared or public."""
+    d = render_snapshot(st, s)
+    if st is not ctx.store:
+        d["DBSnapshotIdentifier"] = d["DBSnapshotArn"]
+        d["SnapshotType"] = shown_type
+    return d
 
 
 def CopyDBSnapshot(ctx, p):
@@ -189,7 +200,7 @@ def CopyDBSnapshot(ctx, p):
     tid = check_id("TargetDBSnapshotIdentifier", p.get("TargetDBSnapshotIdentifier"), 255)
     ctx.resource = tid
     with w.lock:
-        src = get_snap(ctx, p["SourceDBSnapshotIdentifier"], "SourceDBSnapshotIdentifier")
+        sst, src = rds_sharing.resolve(ctx, p["SourceDBSnapshotIdentifier"], "snapshot", "SourceDBSnapshotIdentifier")
         if src["status"] != "available":
             raise AwsError("InvalidDBSnapshotState", f"Snapshot {src['id']} is not in available state "
                            f"(it is {src['status']}).")
@@ -197,20 +208,24 @@ def CopyDBSnapshot(ctx, p):
             note_conflict(ctx, "duplicate-create", "db-snapshot", tid, {"status": st["snapshots"][tid]["status"]})
             raise AwsError("DBSnapshotAlreadyExists", f"Cannot create the snapshot because a snapshot with the "
                            f"identifier {tid} already exists.")
-        if src["encrypted"]:
-            kms.usable_key_arn(w, st, src["kms_key_id"])
-        key = None
-        if p.get("KmsKeyId"):
-            key = kms.usable_key_arn(w, st, p["KmsKeyId"])
-        elif src["encrypted"]:
-            key = src["kms_key_id"]
+        if sst is not st:
+            key = rds_sharing.copy_keys(ctx, sst, src, p, "snapshot")
+        else:
+            if src["encrypted"]:
+                kms.usable_key_arn(w, st, src["kms_key_id"])
+            key = None
+            if p.get("KmsKeyId"):
+                key = kms.usable_key_arn(w, st, p["KmsKeyId"])
+            elif src["encrypted"]:
+                key = src["kms_key_id"]
         check_snapshot_quota(ctx)
         tags = tags_in(p)
         if p.get("CopyTags"):
             tags = merge_tags(src["tags"], tags)
         snap = dict(src, id=tid, uid=new_uuid(), status="creating", progress=0, created=time.time(),
                     original_created=src.get("original_created", src["created"]), type="manual", tags=tags,
-                    encrypted=bool(key), kms_key_id=key, source_arn=arn(st, "snapshot", src["id"]), dir=None)
+                    encrypted=bool(key), kms_key_id=key, source_arn=arn(sst, "snapshot", src["id"]), dir=None,
+                    attributes={"restore": []})
         if p.get("OptionGroupName"):
             snap["option_group"] = p["OptionGroupName"]
         st["snapshots"][tid] = snap
@@ -234,3 +249,27 @@ def DeleteDBSnapshot(ctx, p):
         w.spawn(f"rmsnap-{snap['id']}", shutil.rmtree, d, True)
     w.event(st, "db-snapshot", snap["id"], "Deleted manual snapshot", ["deletion"], arn(st, "snapshot", snap["id"]))
     return {"DBSnapshot": out}
+
+
+def _attrs(snap):
+    return {"DBSnapshotIdentifier": snap["id"],
+            "DBSnapshotAttributes": [{"AttributeName": "restore",
+                                      "AttributeValues": list(rds_sharing.restore_list(snap))}]}
+
+
+def DescribeDBSnapshotAttributes(ctx, p):
+    with ctx.world.lock:
+        snap = get_snap(ctx, p.get("DBSnapshotIdentifier"))
+        ctx.resource = snap["id"]
+        return {"DBSnapshotAttributesResult": _attrs(snap)}
+
+
+def ModifyDBSnapshotAttribute(ctx, p):
+    w = ctx.world
+    with w.lock:
+        snap = get_snap(ctx, p.get("DBSnapshotIdentifier"))
+        ctx.resource = snap["id"]
+        rds_sharing.modify_restore(ctx, snap, "snapshot", p)
+        out = _attrs(snap)
+    w.mark_dirty()
+    return {"DBSnapshotAttributesResult": out}

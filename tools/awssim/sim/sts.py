@@ -1,11 +1,16 @@
-"""STS (Query): GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity."""
+"""STS (Query): GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity.
+
+AssumeRole enforces the role's trust (iam.check_assume): a role in another
+account must be declared and trust the caller, and its ExternalId must be
+given when it has one (AccessDenied otherwise, as AWS); the temporary
+credentials act in the role's account (its own store)."""
 import re
 import time
 
+from . import iam
 from .errors import AwsError
+from .iam import ROLE_RE
 from .world import rand_alnum, rand_upper
-
-ROLE_RE = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
 
 
 def GetCallerIdentity(ctx, p):
@@ -26,11 +31,16 @@ def _issue(ctx, p, web=False):
     if dur < 900 or dur > 43200:
         raise AwsError("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
     account, rname = m.group(1), m.group(2)
+    ext = p.get("ExternalId")
+    if ext is not None and not re.match(r"^[\w+=,.@:/-]{2,1224}$", ext):
+        raise AwsError("ValidationError", "1 validation error detected: Value at 'externalId' failed to satisfy "
+                       "constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*", status=400)
+    rec = None if web else iam.check_assume(ctx.world, ctx.caller, role, ext)
     ak = "ASIA" + rand_upper(16)
     sk = rand_alnum(40)
     token = "FQoGZXIvYXdzE" + rand_alnum(300)
     exp = time.time() + dur
-    role_id = "AROA" + rand_upper(17)
+    role_id = rec["role_id"] if rec else "AROA" + rand_upper(17)
     arn = f"arn:aws:sts::{account}:assumed-role/{rname}/{session}"
     with ctx.world.lock:
         ctx.world.temp_creds[ak] = {"secret": sk, "token": token, "expiration": exp, "account": account,

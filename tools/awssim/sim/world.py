@@ -19,6 +19,13 @@ log = logging.getLogger("awssim")
 DEFAULT_ACCESS_KEY = "AKIAFLEETCRYPTLOCAL1"
 DEFAULT_SECRET_KEY = "fleetcrypt/local/emulator/secret/key0000"
 
+# the built-in second account (--target-account-id): its own credentials and
+# the role the first account's principals may assume with the external id
+TARGET_ACCESS_KEY = "AKIAFLEETCRYPTTARGET"
+TARGET_SECRET_KEY = "fleetcrypt/local/emulator/target/key0000"
+TARGET_ROLE_NAME = "fleetcrypt-target"
+TARGET_EXTERNAL_ID = "fleetcrypt-local-external-id"
+
 STATE_VERSION = 1
 
 READER_HOST = "127.0.0.2"   # Aurora reader endpoints (see reader_endpoint)
@@ -53,6 +60,7 @@ class World:
         self.stores = {}
         self.creds = {}
         self.temp_creds = {}
+        self.roles = {}          # role ARN -> iam.role_record (iam.py); persisted
         self.sso_tokens = {}     # SSO portal access token -> [assignment]; sso.py (kept in memory only)
         self.sso_refresh = {}    # SSO OIDC refresh token -> its client and access token; sso.py (memory only)
         self.ops = set()
@@ -234,6 +242,7 @@ class World:
         with self.lock:
             return json.dumps({"version": STATE_VERSION, "saved": time.time(),
                                "stores": self.stores, "temp_creds": self.temp_creds,
+                               "roles": self.roles,
                                "config": {"time_scale": self.clock.scale, **self.faults.config()},
                                "aws_clock": self.clock.aws_now()}, default=str)
 
@@ -255,6 +264,8 @@ class World:
         for st in self.stores.values():   # homes from before clusters were emulated
             for k, v in new_store(st["account"], st["region"]).items():
                 st.setdefault(k, v)
+        for arn, r in data.get("roles", {}).items():
+            self.roles.setdefault(arn, r)
         now = time.time()
         self.temp_creds = {k: v for k, v in data.get("temp_creds", {}).items() if v.get("expiration", 0) > now}
         cfg = data.get("config", {})
