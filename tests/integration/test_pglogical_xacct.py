@@ -1,0 +1,178 @@
+"""pg-logical across accounts (issue 16, part 1) on real servers (Redis,
+Kafka, the AWS emulator with its second account, real PostgreSQL, the real
+fleetcrypt binaries).
+
+With --target-account-role (the emulator's role fleetcrypt-target, its
+external id) the workers assume the role through STS, share the source's
+snapshot with the target account, copy it there with the target account's
+key (the shared snapshot's ARN as source), restore it there, replicate from
+the source across the accounts and switch the application's Route 53 CNAME
+(in the campaign's account) to the encrypted instance.
+
+- CI: preflight refuses, each with a one-line reason and before anything
+  changes: a source encrypted with aws/rds, a source whose customer managed
+  key's policy does not let the target account use it; submit refuses
+  --cutover-method rename across accounts;
+- slow: the whole move with live writers through the CNAME: every
+  acknowledged row exactly once on the encrypted instance in the target
+  account (its key the target's), the CNAME on it, the source retired,
+  its snapshot unshared and the intermediate snapshots gone in both accounts;
+- slow: a worker killed between the share and the copy (crash point
+  xacct.shared): the next holder copies once and the move completes.
+"""
+import json
+import os
+
+import pytest
+
+from fclib import wait_until
+from pglogical_strategy_util import (GROUP, app_schema, logical_group, make_instances, retired_of, submit,
+                                     wait_terminal)
+from test_pglogical_cname import CnameWriter, make_zone, record, resolve
+
+ZONE = "corp.example."
+
+
+class Target:
+    """The emulator's second account, reached as the workers reach it: through the role."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.account = sim.info["target_account_id"]
+        self.role = sim.info["target_role_arn"]
+        self.external_id = sim.info["target_external_id"]
+        sts = sim.client("sts")
+        c = sts.assume_role(RoleArn=self.role, RoleSessionName="test", ExternalId=self.external_id)["Credentials"]
+        self.creds = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+    def client(self, service):
+        return self.sim.client(service, *self.creds)
+
+    def key(self):
+        return self.client("kms").create_key(Description="target account key")["KeyMetadata"]["Arn"]
+
+    def logical_group(self):
+        rds = self.client("rds")
+        try:
+            rds.create_db_parameter_group(DBParameterGroupName=GROUP, DBParameterGroupFamily="postgres15",
+                                          Description="logical replication in the target account")
+        except rds.exceptions.DBParameterGroupAlreadyExistsFault:
+            return
+        rds.modify_db_parameter_group(DBParameterGroupName=GROUP, Parameters=[
+            {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+
+    def instances(self):
+        return self.client("rds").describe_db_instances()["DBInstances"]
+
+    def snapshots(self):
+        return self.client("rds").describe_db_snapshots()["DBSnapshots"]
+
+
+def xacct_args(tgt):
+    return ["--target-account-role", tgt.role, "--target-external-id", tgt.external_id]
+
+
+def test_xacct_preflight_refusals(stack, awssim, world):
+    """CI: aws/rds-encrypted source and a key the target account cannot use
+    are refused at preflight (one line each, nothing created); rename is
+    refused at submit."""
+    sim = awssim
+    tgt = Target(sim)
+    logical_group(sim)
+    tgt.logical_group()
+    kms = sim.client("kms")
+    cmk = kms.create_key(Description="source cmk, policy for its own account only")["KeyMetadata"]["Arn"]
+    make_instances(sim, ["xa-awsrds", "xa-cmk"], kms={"xa-awsrds": "", "xa-cmk": cmk})
+    key = tgt.key()
+    stack.start()
+
+    r = stack.cli("submit", "--campaign", "xr", "--kms-key", key, "--strategy", "pg-logical", "--yes",
+                  "--cutover-method", "rename", *xacct_args(tgt), "xa-cmk")
+    assert r.returncode == 2 and "another account" in r.stderr and "cname" in r.stderr, r.stderr
+
+    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk"], world, "--cutover-method", "cname", *xacct_args(tgt))
+    st = wait_terminal(stack, "xp", timeout=120)
+    by = {i["id"]: i for i in st["instances"]}
+    for ident, words in (("xa-awsrds", ("aws/rds cannot be shared", "customer managed key")),
+                         ("xa-cmk", ("key policy", tgt.account))):
+        inst = by[ident]
+        why = inst.get("error") or ""
+        assert inst["state"] == "failed" and inst["step"] == "preflight", inst
+        assert "\n" not in why and all(w in why for w in words), why
+    # nothing made in either account
+    assert [s["DBSnapshotIdentifier"] for s in sim.client("rds").describe_db_snapshots()["DBSnapshots"]
+            if s["DBSnapshotIdentifier"].startswith("fc-")] == []
+    assert tgt.snapshots() == [] and tgt.instances() == []
+
+
+def xacct_move(stack, sim, world, campaign, ident, crash=None):
+    tgt = Target(sim)
+    logical_group(sim)
+    tgt.logical_group()
+    name = f"{ident}.{ZONE}"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    rds = sim.client("rds")
+    src = sim.instance(ident, rds)
+    src_addr, app_port = src["Endpoint"]["Address"], src["Endpoint"]["Port"]
+    zid = make_zone(sim, name, src_addr, 4)
+    wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
+    key = tgt.key()
+    opts = os.path.join(world, f"{campaign}.json")
+    with open(opts, "w") as f:
+        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    fired = None
+    if crash:
+        from test_pglogical_cutover_resume import crash_env
+        fired = crash_env(stack, world, crash)
+    stack.start()
+    probe = CnameWriter(sim, name, app_port, rate=50, tables=("a",)).start()
+    wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+    submit(stack, campaign, key, [ident], world, "--cutover-method", "cname", "--file", opts, *xacct_args(tgt))
+    if crash:
+        st = stack.until_terminal(campaign, 420)[0]
+        assert os.path.exists(fired), "the crash point never fired"
+    else:
+        st = wait_terminal(stack, campaign, timeout=420)
+    inst = st["instances"][0]
+    n_done = len(probe.numbers())
+    wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes on the target")
+    probe.stop()
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+
+    # encrypted in the target account with the target's key; nothing encrypted left in the source account
+    enc = [i for i in tgt.instances() if i["StorageEncrypted"] and i["KmsKeyId"] == key]
+    assert len(enc) == 1, tgt.instances()
+    enc = enc[0]
+    assert enc["DBInstanceArn"].split(":")[4] == tgt.account
+    assert not [i for i in rds.describe_db_instances()["DBInstances"] if i.get("KmsKeyId") == key]
+    # the CNAME on it, old TTL back
+    value, ttl = record(sim, zid, name)
+    assert value == enc["Endpoint"]["Address"] != src_addr and ttl == 4, (value, ttl, enc["Endpoint"])
+    # the source retired, its snapshot unshared and gone; the copy gone in the target account
+    retired = retired_of(sim, ident)
+    assert [r["DBInstanceIdentifier"] for r in retired] == [ident], retired
+    assert [s for s in rds.describe_db_snapshots()["DBSnapshots"] if s["DBSnapshotIdentifier"].startswith("fc-")] == []
+    assert tgt.snapshots() == [], tgt.snapshots()
+    assert tgt.client("rds").describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []
+    # rows exactly once on the encrypted instance (reached at its own address and port)
+    from fixtures_awssim import psql
+    from pglogical_strategy_util import MASTER, PASSWORD
+    rows = [int(x) for x in psql(enc["Endpoint"]["Port"], MASTER, PASSWORD, "SELECT seq FROM a", db="app").split()]
+    acked = probe.numbers()
+    assert len(acked) > 50, len(acked)
+    missing = sorted(set(acked) - set(rows))
+    assert not missing and len(rows) == len(set(rows)), (missing[:10], len(rows) - len(set(rows)))
+    return st
+
+
+@pytest.mark.slow
+def test_xacct_cname_move_with_writers(stack, awssim, world):
+    st = xacct_move(stack, awssim, world, "xm", "xa-move")
+    tgt_acct = awssim.info["target_account_id"]
+    assert tgt_acct in json.dumps(st), "status does not show the target account"
+
+
+@pytest.mark.slow
+def test_xacct_worker_killed_between_share_and_copy(stack, awssim, world):
+    xacct_move(stack, awssim, world, "xk", "xa-kill", crash="xacct.shared")
