@@ -358,7 +358,11 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
     /* AWS now: the serving identifier and the retired source */
     /* (a cluster is not in DescribeDBInstances: its facts say before and after) */
     const rds_instance_list *l = cluster ? NULL : fleet(r, cli_kv(camp, "region"));
-    const rds_instance *cur = find_id(l, id);
+    /* moved into another account: the encrypted instance is not in this
+     * account's DescribeDBInstances (its facts say what it is) */
+    bool moved = *cli_kv(rec, "f.target_account") != 0;
+    fc_strlcpy(row->target_account, cli_kv(rec, "f.target_account"), sizeof row->target_account);
+    const rds_instance *cur = moved && done ? NULL : find_id(l, id);
     const rds_instance *ret = cli_find_retired(l, campaign, id);
     if (!ret) ret = find_id(l, cli_kv(rec, "f.retired_id"));
     const char *retired_id = ret ? ret->identifier : cli_kv(rec, "retired_source");
@@ -402,7 +406,7 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
             fc_strlcpy(row->error, note, sizeof row->error);
             if (cur->storage_encrypted) fc_strlcpy(row->key_after, cur->kms_key_id, sizeof row->key_after);
         }
-    } else if (done && l && !cur) {
+    } else if (done && l && !cur && !moved) {
         fc_strlcpy(row->error, "not found in DescribeDBInstances", sizeof row->error);
         row->encrypted_after = false;
     }

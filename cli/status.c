@@ -94,7 +94,7 @@ static int one(store *s, const char *campaign, bool as_json)
     json_object_set_new(o, "counts", counts_json(s, campaign));
     json_t *arr = json_array();
     static const char *const rf[] = {"state", "step", "attempt", "error", "waiting", "downtime_s", "rows_verified",
-                                     "stuck_ms", "f.kind", "f.members"};
+                                     "stuck_ms", "f.kind", "f.members", "f.target_account"};
     sargs ids;
     sargs_init(&ids);
     store_instances(s, campaign, &ids);
@@ -116,6 +116,9 @@ static int one(store *s, const char *campaign, bool as_json)
         /* a cluster is one unit: its kind and its members */
         if (*kv_str(&r, "f.kind")) json_object_set_new(e, "kind", json_string(kv_str(&r, "f.kind")));
         if (*kv_str(&r, "f.members")) json_object_set_new(e, "members", cli_members_json(kv_str(&r, "f.members")));
+        /* moved into another account (--target-account-role): which one */
+        if (*kv_str(&r, "f.target_account"))
+            json_object_set_new(e, "target_account", json_string(kv_str(&r, "f.target_account")));
         json_array_append_new(arr, e);
         store_kv_free(&r);
     }
@@ -166,6 +169,8 @@ static int one(store *s, const char *campaign, bool as_json)
             if (json_array_size(mem)) printf("  cluster members:");
             json_array_foreach(mem, m, mv) printf(" %s", json_string_value(mv));
             if (json_array_size(mem)) printf("\n");
+            json_t *ta = json_object_get(e, "target_account");
+            if (json_is_string(ta)) printf("  target account: %s\n", json_string_value(ta));
         }
     }
     json_decref(win);

@@ -94,6 +94,7 @@ bool report_render_json(const report_meta *m, const report_row *rows, size_t n, 
         }
         json_object_set_new(o, "tables", tabs);
         json_object_set_new(o, "retired_source", jstr_or_null(r->retired_source));
+        if (r->target_account[0]) json_object_set_new(o, "target_account", json_string(r->target_account));
         json_object_set_new(o, "retain_until", jstr_or_null(r->retain_until));
         json_object_set_new(o, "error", jstr_or_null(r->error));
         json_object_set_new(o, "engine", jstr_or_null(r->engine));

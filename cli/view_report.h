@@ -36,6 +36,7 @@ typedef struct report_row {
     const report_table *tables; /* borrowed, may be NULL */
     size_t ntables;
     char retired_source[64];
+    char target_account[16];  /* moved into this account (--target-account-role); "" = the campaign's */
     char retain_until[40];
     char error[256];
     /* the instance now (DescribeDBInstances), for every row when AWS answered */
