@@ -23,8 +23,9 @@ MASTER = "app"
 GROUP = "fc-logical"
 
 
-def logical_group(sim, name=GROUP, logical=True):
-    rds = sim.client("rds")
+def logical_group(sim, name=GROUP, logical=True, rds=None):
+    """rds: another account's client (default: the campaign's account)."""
+    rds = rds or sim.client("rds")
     try:
         rds.create_db_parameter_group(DBParameterGroupName=name, DBParameterGroupFamily="postgres15",
                                       Description="logical replication for fleetcrypt tests")

@@ -26,7 +26,7 @@ import os
 import pytest
 
 from fclib import wait_until
-from pglogical_strategy_util import (GROUP, app_schema, logical_group, make_instances, retired_of, submit,
+from pglogical_strategy_util import (app_schema, logical_group, make_instances, retired_of, submit,
                                      wait_terminal)
 from test_pglogical_cname import CnameWriter, make_zone, record, resolve
 
@@ -52,14 +52,7 @@ class Target:
         return self.client("kms").create_key(Description="target account key")["KeyMetadata"]["Arn"]
 
     def logical_group(self):
-        rds = self.client("rds")
-        try:
-            rds.create_db_parameter_group(DBParameterGroupName=GROUP, DBParameterGroupFamily="postgres15",
-                                          Description="logical replication in the target account")
-        except rds.exceptions.DBParameterGroupAlreadyExistsFault:
-            return
-        rds.modify_db_parameter_group(DBParameterGroupName=GROUP, Parameters=[
-            {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+        logical_group(self.sim, rds=self.client("rds"))
 
     def instances(self):
         return self.client("rds").describe_db_instances()["DBInstances"]
@@ -176,3 +169,37 @@ def test_xacct_cname_move_with_writers(stack, awssim, world):
 @pytest.mark.slow
 def test_xacct_worker_killed_between_share_and_copy(stack, awssim, world):
     xacct_move(stack, awssim, world, "xk", "xa-kill", crash="xacct.shared")
+
+
+@pytest.mark.slow
+def test_xacct_offline(stack, awssim, world):
+    """offline across accounts: the copy restored under the source's own
+    identifier in the target account with the target's key and the rows;
+    the source retired in its account; snapshots unshared and gone in both."""
+    from fixtures_awssim import psql
+    from pglogical_strategy_util import MASTER, PASSWORD, sql
+    sim = awssim
+    tgt = Target(sim)
+    logical_group(sim)
+    tgt.logical_group()
+    ident = "xa-off"
+    make_instances(sim, [ident])
+    sql(sim, ident, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 500)")
+    key = tgt.key()
+    stack.start()
+    r = stack.cli("submit", "--campaign", "xo", "--kms-key", key, "--strategy", "offline", "--yes",
+                  *xacct_args(tgt), ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, "xo", timeout=420)
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    assert inst.get("target_account") == tgt.account, inst
+    moved = tgt.client("rds").describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    assert moved["StorageEncrypted"] and moved["KmsKeyId"] == key, moved
+    out = psql(moved["Endpoint"]["Port"], MASTER, PASSWORD, "SELECT count(*), count(DISTINCT id) FROM t", db="app")
+    assert out.strip() == "500|500", out
+    retired = retired_of(sim, ident)
+    assert len(retired) == 1 and not retired[0]["StorageEncrypted"], retired
+    rds = sim.client("rds")
+    assert [s for s in rds.describe_db_snapshots()["DBSnapshots"] if s["DBSnapshotIdentifier"].startswith("fc-")] == []
+    assert tgt.snapshots() == [] and tgt.client("rds").describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []

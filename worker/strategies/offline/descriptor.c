@@ -3,6 +3,7 @@
 #include "offline.h"
 
 #include "util.h"
+#include "strategy_opts.h"
 
 static const step_def steps[] = {
     /* name             next                class      deadline attempts on_fail */
@@ -21,6 +22,7 @@ static const opt_def opts[] = {
     {"rekey", OPT_BOOL, NULL, "", NULL,
      "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
      false},
+    FC_OPTS_TARGET_ACCOUNT,
     {"replicas", OPT_ENUM, "fail|ignore", "fail", NULL,
      "a source with read replicas fails preflight (fail) or is encrypted without them (ignore)", true},
 };

@@ -7,6 +7,7 @@
 #include "offline.h"
 #include "awscluster.h"
 #include "awsstep.h"
+#include "awsxacct.h"
 #include "log.h"
 #include "secrets.h"
 #include "util.h"
@@ -90,6 +91,15 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
      * verdict; the key verdict itself only before our rename (after it the
      * source was already judged eligible) */
     bool rekey = step_ctx_opt_bool(ctx, "rekey");
+    bool xacct = step_ctx_cross_account(ctx);
+    /* a move into another account takes the target's key whatever the source's */
+    if (xacct) rekey = true;
+    if (xacct && i->cluster_id[0]) {
+        rds_instance_free(i);
+        snprintf(res->reason, sizeof res->reason,
+                 "--target-account-role: Aurora clusters do not move across accounts yet (RDS instances do)");
+        return STEP_FAIL;
+    }
     if (i->cluster_id[0] && !strcmp(i->cluster_id, id)) {
         /* the writer named like its cluster: the cluster is the source */
         rds_instance_free(i);
@@ -123,9 +133,14 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
         snprintf(res->reason, sizeof res->reason, "instance is %s; waiting for available or stopped", i->status);
         res->wait_ms = 10000;
         rc = STEP_WAIT;
+    } else if (xacct && !renamed && (rc = awsxacct_preflight(ctx, res, i)) != STEP_OK) {
+        /* refused for the move into the target account (before anything changes) */
     } else {
         learn_source(ctx, i);
         if (renamed) awsstep_mark(ctx, "renamed_at");
+        /* across accounts the copy is restored under the original
+         * identifier in the target account (awsxacct.h) */
+        if (xacct) step_ctx_set_fact(ctx, "xacct_target_id", id);
         rc = record_master_secret(ctx, res, c, i);
     }
     rds_instance_free(i);
@@ -351,7 +366,7 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
         }
         return STEP_OK;
     }
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     /* the first run restores without looking; a later one looks first */
     step_intent in = step_ctx_intent(ctx, "restore_try");
@@ -440,8 +455,6 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
     step_rc prc = awsstep_promote_target(ctx, res, step_ctx_instance(ctx));
     if (prc != STEP_OK) return prc;
     if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return STEP_OK;
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return NO_CLIENT(res);
     const char *sfx[] = {"snap", "enc"};
     for (size_t k = 0; k < 2; k++) {
         char id[64];
@@ -449,6 +462,12 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
         char fact[32];
         snprintf(fact, sizeof fact, "deleted_%s", sfx[k]);
         if (step_ctx_fact(ctx, fact)) continue;
+        aws_client *c = awsxacct_client_for(ctx, id);
+        if (!c) return NO_CLIENT(res);
+        if (k == 0) {
+            step_rc urc = awsxacct_unshare(ctx, res, id); /* the target account loses it first */
+            if (urc != STEP_OK) return urc;
+        }
         if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
         aws_error e;
         aws_error_clear(&e);

@@ -19,7 +19,8 @@ bool awsxacct_in_target(step_ctx *ctx, const char *id)
     char enc[64], tgt[64];
     awsstep_name(ctx, "enc", enc, sizeof enc);
     awsstep_name(ctx, "target", tgt, sizeof tgt);
-    return !strcmp(id, enc) || !strcmp(id, tgt);
+    const char *own = step_ctx_fact(ctx, "xacct_target_id"); /* offline: the original identifier there */
+    return !strcmp(id, enc) || !strcmp(id, tgt) || (own && !strcmp(id, own));
 }
 
 aws_client *awsxacct_client_for(step_ctx *ctx, const char *id)

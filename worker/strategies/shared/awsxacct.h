@@ -19,7 +19,9 @@
 #include "step.h"
 
 /* Does the resource id (one of ours: fc-<campaign>-<instance>-enc or
- * -target) live in the target account? false when not cross-account. */
+ * -target, or the identifier in fact xacct_target_id: offline restores the
+ * copy under the source's own identifier in the target account) live in
+ * the target account? false when not cross-account. */
 bool awsxacct_in_target(step_ctx *ctx, const char *id);
 /* The client of the account id lives in (step_ctx_aws_target or step_ctx_aws). */
 aws_client *awsxacct_client_for(step_ctx *ctx, const char *id);
