@@ -162,10 +162,15 @@ struct aws_client *step_ctx_aws_target(step_ctx *ctx)
     const char *xid = opt_if_declared(ctx, "target-external-id");
     const char *region = step_ctx_campaign_field(ctx, "region");
     runner_thread *t = ctx->t;
+    /* the target account's own share of the per-account rate limit, once
+     * preflight learnt which account the role is in */
+    const char *tacct = step_ctx_fact(ctx, "target_account");
     for (int i = 0; i < t->ntgt; i++)
         if (!strcmp(t->tgt[i].region, region) && !strcmp(t->tgt[i].role, role) &&
-            !strcmp(t->tgt[i].external_id, xid))
+            !strcmp(t->tgt[i].external_id, xid)) {
+            aws_session_set_account(t->tgt[i].sess, tacct ? tacct : "");
             return t->tgt[i].c;
+        }
     int slot = t->ntgt < MAX_TARGETS ? t->ntgt++ : MAX_TARGETS - 1;
     aws_target_slot *a = &t->tgt[slot];
     aws_session_free(a->sess);
@@ -178,7 +183,7 @@ struct aws_client *step_ctx_aws_target(step_ctx *ctx)
     o.creds.role_session_name = "fleetcrypt-target";
     o.s = t->s;
     o.rate = t->w->rate;
-    o.account = ""; /* the target account's own bucket is learnt by preflight (fact target_account) */
+    o.account = tacct ? tacct : "";
     aws_error err;
     a->sess = aws_session_new(&o, &err);
     if (!a->sess) {

@@ -22,6 +22,14 @@ FC = os.path.join(BIN_DIR, "fleetcrypt")
     (["--max-parallel", "0"], "--max-parallel"),
     (["--window", "Someday 25:00-26:00"], "--window"),
     (["--strategy", "teleport"], "strategy teleport is not available"),
+    (["--target-account-role", "fleetcrypt-target"], "--target-account-role: want a role ARN"),
+    (["--target-account-role", "arn:aws:iam::210987654321:role/t", "--target-external-id", "a b"],
+     "--target-external-id: 2 to 1224"),
+    (["--target-external-id", "xyz123"], "--target-external-id needs --target-account-role"),
+    (["--target-account-role", "arn:aws:iam::210987654321:role/t", "--cutover-method", "proxy"],
+     "cannot switch clients into another account"),
+    (["--target-account-role", "arn:aws:iam::210987654321:role/t", "--cutover-method", "cname"],
+     "--kms-key must be the target account's key ARN"),
 ])
 def test_bad_option_values_exit_2_with_one_line(args, expect):
     env = dict(os.environ, FLEETCRYPT_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
