@@ -693,4 +693,7 @@ bool rds_register_db_proxy_cluster(aws_client *c, const char *proxy, const char 
 bool rds_deregister_db_proxy_cluster(aws_client *c, const char *proxy, const char *target_group,
                                      const char *cluster_id, aws_error *err);
 
+/* Campaign option check (strategy_opts.h): "sg-…[,sg-…]", at most 16 ids. */
+bool rds_sg_ids_opt_check(const char *v, char *err, size_t errcap);
+
 #endif

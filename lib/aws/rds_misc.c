@@ -429,3 +429,22 @@ cleanup:
     return ok;
 }
 
+
+/* ---------------- option checks ---------------- */
+bool rds_sg_ids_opt_check(const char *v, char *err, size_t errcap)
+{
+    /* sg-<id>[,sg-<id>...] (AWS's ids are hex; letters and digits taken), at most 16 (what a restore takes here) */
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        size_t hex = strncmp(p, "sg-", 3) ? 0
+                                          : strspn(p + 3, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        if (hex < 1 || hex > 32 || ++n > 16 || (p[3 + hex] && p[3 + hex] != ',')) {
+            snprintf(err, errcap, "target_security_groups: want sg-… ids, comma-separated (at most 16)");
+            return false;
+        }
+        p += 3 + hex;
+        if (*p == ',') p++;
+    }
+    return true;
+}

@@ -186,9 +186,14 @@ def test_xacct_offline(stack, awssim, world):
     make_instances(sim, [ident])
     sql(sim, ident, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 500)")
     key = tgt.key()
+    # the target account's security group, named by the campaign file (ids do not cross accounts)
+    sim.admin("POST", f"/accounts/{tgt.account}/security-groups", {"ids": ["sg-0app"]})
+    opts = os.path.join(world, "xo.json")
+    with open(opts, "w") as f:
+        json.dump({"target_security_groups": "sg-0app"}, f)
     stack.start()
     r = stack.cli("submit", "--campaign", "xo", "--kms-key", key, "--strategy", "offline", "--yes",
-                  *xacct_args(tgt), ident)
+                  "--file", opts, *xacct_args(tgt), ident)
     assert r.returncode == 0, r.stderr
     st = wait_terminal(stack, "xo", timeout=420)
     inst = st["instances"][0]
@@ -196,6 +201,7 @@ def test_xacct_offline(stack, awssim, world):
     assert inst.get("target_account") == tgt.account, inst
     moved = tgt.client("rds").describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
     assert moved["StorageEncrypted"] and moved["KmsKeyId"] == key, moved
+    assert [g["VpcSecurityGroupId"] for g in moved["VpcSecurityGroups"]] == ["sg-0app"], moved["VpcSecurityGroups"]
     out = psql(moved["Endpoint"]["Port"], MASTER, PASSWORD, "SELECT count(*), count(DISTINCT id) FROM t", db="app")
     assert out.strip() == "500|500", out
     retired = retired_of(sim, ident)

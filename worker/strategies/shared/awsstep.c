@@ -491,9 +491,9 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     const char *sgv[16];
     size_t nsg = 0;
     /* across accounts the source's security group ids mean nothing in the
-     * target: its VPC's default group, or the campaign file's
-     * target_security_groups (ids in the target account) */
-    const char *sgs = awsxacct_in_target(ctx, id) ? step_ctx_campaign_field(ctx, "target_security_groups")
+     * target: its VPC's default group, or the campaign file's option
+     * target_security_groups (ids in the target account; strategy_opts.h) */
+    const char *sgs = awsxacct_in_target(ctx, id) ? step_ctx_opt(ctx, "target_security_groups")
                                                    : step_ctx_fact(ctx, "sgs");
     fc_strlcpy(sgbuf, sgs ? sgs : "", sizeof sgbuf);
     char *save = NULL;

@@ -6,6 +6,7 @@
 
 #include "dbsecret.h"
 #include "window.h"
+#include "rds.h"
 #include "sts.h"
 
 #define FC_OPT_WINDOW                                                                                      \
@@ -27,7 +28,10 @@
      "role/NAME); --kms-key is then the target account's key ARN, the cutover cname or proxy",             \
      false},                                                                                               \
     {"target-external-id", OPT_STRING, NULL, "", sts_external_id_opt_check,                               \
-     "the external id the target role's trust policy requires (with --target-account-role)", false}
+     "the external id the target role's trust policy requires (with --target-account-role)", false},      \
+    {"target_security_groups", OPT_STRING, NULL, "", rds_sg_ids_opt_check,                                 \
+     "--target-account-role: VPC security group ids of the target account for the restored instance "     \
+     "(default: its VPC's default group)", true}
 
 /* The DMS strategies' common entries (dms-cdc, dms-full-cdc: their steps
  * read them alike). FC_OPTS_DMS_SOURCE goes where the operator-facing
