@@ -252,12 +252,26 @@ def test_shared_snapshot_with_grant_names_and_unshare(awssim):
                                 SubnetIds=["subnet-1", "subnet-2"])
     assert [g["DBSubnetGroupName"] for g in trds.describe_db_subnet_groups()["DBSubnetGroups"]] == \
         ["app-subnets", "default"]
+    # security groups by name (EC2): the source's group "app" has another id in the target account
+    sec2 = sim.client("ec2")
+    src_sg = sec2.create_security_group(GroupName="app", Description="app")["GroupId"]
+    tec2 = tclient(sim, "ec2", creds)
+    assert tec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["app"]}])["SecurityGroups"] == []
+    tsg = tec2.create_security_group(GroupName="app", Description="app")["GroupId"]
+    assert tsg != src_sg
+    with pytest.raises(trds.exceptions.ClientError) as e:
+        restore(VpcSecurityGroupIds=[src_sg])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    found = sim.cli("ec2", "describe-security-groups", "--filters", "Name=group-name,Values=app",
+                    env=target_env(sim, creds))["SecurityGroups"]
+    assert [(g["GroupId"], g["OwnerId"]) for g in found] == [(tsg, tgt)]
     sim.admin("POST", f"/accounts/{tgt}/security-groups", {"ids": ["sg-0app"]})
     trds.create_db_parameter_group(DBParameterGroupName="app-params", DBParameterGroupFamily="postgres15",
                                    Description="app")
-    restore(DBSubnetGroupName="app-subnets", DBParameterGroupName="app-params", VpcSecurityGroupIds=["sg-0app"])
+    restore(DBSubnetGroupName="app-subnets", DBParameterGroupName="app-params", VpcSecurityGroupIds=[tsg, "sg-0app"])
     inst = sim.wait_instance("inv-enc", rds=trds)
     assert inst["DBSubnetGroup"]["DBSubnetGroupName"] == "app-subnets"
+    assert [g["VpcSecurityGroupId"] for g in inst["VpcSecurityGroups"]] == [tsg, "sg-0app"]
     assert psql(inst["Endpoint"]["Port"], "app", PW, "SELECT count(*) FROM t") == "3"
     # unshare: gone from the target's view, copy refused
     rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="inv-snap", AttributeName="restore", ValuesToRemove=[tgt])
