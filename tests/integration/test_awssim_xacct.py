@@ -329,3 +329,46 @@ def test_cluster_snapshot_shared_across_accounts(awssim):
                                           Engine="aurora-postgresql")
     cl = trds.describe_db_clusters(DBClusterIdentifier="aur-t")["DBClusters"][0]
     assert cl["KmsKeyId"] == tkey and cl["DBClusterArn"].split(":")[4] == tgt
+
+
+@pytest.mark.slow
+def test_unencrypted_and_public_shares(awssim):
+    """An unencrypted shared snapshot: copied with KmsKeyId it is encrypted
+    with the target's key, without it stays unencrypted; restored straight
+    from the shared ARN; `all` makes it public (listed as such); another
+    account's ARN never reaches the caller's own snapshot of that name."""
+    sim = awssim
+    info = sim.info
+    tgt = info["target_account_id"]
+    rds = sim.client("rds")
+    meta = [{"Key": "fleetcrypt-sim:metadata-only", "Value": "true"}]
+    rds.create_db_instance(DBInstanceIdentifier="plain", DBInstanceClass="db.t3.micro", Engine="postgres",
+                           MasterUsername="app", MasterUserPassword=PW, AllocatedStorage=20, Tags=meta)
+    sim.wait_instance("plain")
+    rds.create_db_snapshot(DBInstanceIdentifier="plain", DBSnapshotIdentifier="plain-snap")
+    src_arn = sim.wait_snapshot("plain-snap")["DBSnapshotArn"]
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="plain-snap", AttributeName="restore", ValuesToAdd=["all"])
+    creds = assume(sim, info["target_role_arn"], info["target_external_id"])
+    trds = tclient(sim, "rds", creds)
+    assert [s["SnapshotType"] for s in trds.describe_db_snapshots(SnapshotType="public")["DBSnapshots"]] == ["public"]
+    assert trds.describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []
+    tkey = tclient(sim, "kms", creds).create_key()["KeyMetadata"]["Arn"]
+    trds.copy_db_snapshot(SourceDBSnapshotIdentifier=src_arn, TargetDBSnapshotIdentifier="plain-enc", KmsKeyId=tkey)
+    trds.copy_db_snapshot(SourceDBSnapshotIdentifier=src_arn, TargetDBSnapshotIdentifier="plain-copy")
+    enc = sim.wait_snapshot("plain-enc", rds=trds)
+    assert enc["Encrypted"] is True and enc["KmsKeyId"] == tkey
+    assert sim.wait_snapshot("plain-copy", rds=trds)["Encrypted"] is False
+    trds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="plain-t", DBSnapshotIdentifier=src_arn,
+                                              DBInstanceClass="db.t3.micro")
+    assert sim.wait_instance("plain-t", rds=trds)["DBInstanceArn"].split(":")[4] == tgt
+    # the target's own snapshot named plain-snap is not the source's, and the source's ARN is not deletable there
+    trds.create_db_snapshot(DBInstanceIdentifier="plain-t", DBSnapshotIdentifier="plain-snap")
+    sim.wait_snapshot("plain-snap", rds=trds)
+    with pytest.raises(trds.exceptions.DBSnapshotNotFoundFault):
+        trds.delete_db_snapshot(DBSnapshotIdentifier=src_arn)
+    with pytest.raises(trds.exceptions.DBSnapshotNotFoundFault):
+        trds.describe_db_snapshot_attributes(DBSnapshotIdentifier=src_arn)
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier="plain-snap")["DBSnapshots"][0]["DBSnapshotArn"] == src_arn
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="plain-snap", AttributeName="restore", ValuesToRemove=["all"])
+    with pytest.raises(trds.exceptions.DBSnapshotNotFoundFault):
+        trds.describe_db_snapshots(DBSnapshotIdentifier=src_arn)
