@@ -292,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(lat)
         verdict = w.faults.admit(account, region, service)
         if verdict == "throttle":
-            code = "ThrottlingException" if proto == "json" else "Throttling"
+            code = {"json": "ThrottlingException", "ec2": "RequestLimitExceeded"}.get(proto, "Throttling")
             raise AwsError(code, "Rate exceeded", status=400)
         if verdict == "5xx":
             if w.faults.rng.random() < 0.5:
