@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from fclib import wait_until
 from fixtures_awssim import AwsCliError, psql
 
 PW = "s3cret-Passw0rd"
@@ -52,7 +53,8 @@ def source_with_rows(sim, ident, key_arn):
 
 def test_cross_account_share_copy_restore(awssim):
     """CI: share -> assume role -> copy with the target's key -> restore -> the rows are there;
-    refused: a snapshot not shared, one encrypted with aws/rds, a key policy without the target."""
+    refused: a snapshot not shared, one encrypted with aws/rds, a key policy without the target.
+    awscli for the calls the target side makes (assume-role, shared listing, copy); botocore elsewhere."""
     sim = awssim
     info = sim.info
     src_acct, tgt_acct = info["account_id"], info["target_account_id"]
@@ -68,30 +70,32 @@ def test_cross_account_share_copy_restore(awssim):
     sim.wait_snapshot("orders-awsrds")
 
     # the role: no external id -> AccessDenied; with it, the session acts in the target account
-    err = cli_error(sim, "sts", "assume-role", "--role-arn", role, "--role-session-name", "fleetcrypt")
-    assert "AccessDenied" in err and "sts:AssumeRole" in err
+    sts = sim.client("sts")
+    with pytest.raises(sts.exceptions.ClientError) as e:
+        sts.assume_role(RoleArn=role, RoleSessionName="fleetcrypt")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
     creds = assume(sim, role, ext)
     tenv = target_env(sim, creds)
-    who = sim.cli("sts", "get-caller-identity", env=tenv)
-    assert who["Account"] == tgt_acct and who["Arn"] == f"arn:aws:sts::{tgt_acct}:assumed-role/fleetcrypt-target/fleetcrypt"
+    trds, tsts = tclient(sim, "rds", creds), tclient(sim, "sts", creds)
+    assert tsts.get_caller_identity()["Arn"] == f"arn:aws:sts::{tgt_acct}:assumed-role/fleetcrypt-target/fleetcrypt"
 
     # sharing: aws/rds-encrypted refused; the CMK one shared with the target account
-    err = cli_error(sim, "rds", "modify-db-snapshot-attribute", "--db-snapshot-identifier", "orders-awsrds",
-                    "--attribute-name", "restore", "--values-to-add", tgt_acct)
-    assert "InvalidParameterValue" in err and "aws/rds" in err
+    with pytest.raises(rds.exceptions.ClientError) as e:
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-awsrds", AttributeName="restore",
+                                         ValuesToAdd=[tgt_acct])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue" and "aws/rds" in str(e.value)
     src_arn = snap["DBSnapshotArn"]
     not_shared_arn = src_arn.replace(":snapshot:orders-snap", ":snapshot:orders-awsrds")
-    out = sim.cli("rds", "modify-db-snapshot-attribute", "--db-snapshot-identifier", "orders-snap",
-                  "--attribute-name", "restore", "--values-to-add", tgt_acct)
+    out = rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-snap", AttributeName="restore",
+                                           ValuesToAdd=[tgt_acct])
     assert out["DBSnapshotAttributesResult"]["DBSnapshotAttributes"] == [
         {"AttributeName": "restore", "AttributeValues": [tgt_acct]}]
 
-    # the target account sees it by its ARN as shared
+    # the target account sees it by its ARN as shared, and has none of its own
     seen = sim.cli("rds", "describe-db-snapshots", "--snapshot-type", "shared", env=tenv)["DBSnapshots"]
     assert [(s["DBSnapshotIdentifier"], s["SnapshotType"]) for s in seen] == [(src_arn, "shared")]
-    assert sim.cli("rds", "describe-db-snapshots", env=tenv)["DBSnapshots"] == []
+    assert trds.describe_db_snapshots()["DBSnapshots"] == []
 
-    trds = tclient(sim, "rds", creds)
     tkey = tclient(sim, "kms", creds).create_key(Description="target cmk")["KeyMetadata"]["Arn"]
     assert tkey.split(":")[4] == tgt_acct
     # refused: not shared; KmsKeyId missing; the source key's policy does not name the target account
@@ -101,9 +105,8 @@ def test_cross_account_share_copy_restore(awssim):
     with pytest.raises(trds.exceptions.ClientError) as e:
         trds.copy_db_snapshot(SourceDBSnapshotIdentifier=src_arn, TargetDBSnapshotIdentifier="x2")
     assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
-    err = cli_error(sim, "rds", "copy-db-snapshot", "--source-db-snapshot-identifier", src_arn,
-                    "--target-db-snapshot-identifier", "x3", "--kms-key-id", tkey, env=tenv)
-    assert "KMSKeyNotAccessibleFault" in err
+    with pytest.raises(trds.exceptions.KMSKeyNotAccessibleFault):
+        trds.copy_db_snapshot(SourceDBSnapshotIdentifier=src_arn, TargetDBSnapshotIdentifier="x3", KmsKeyId=tkey)
 
     # the source account lets the target account use its key (key policy)
     pol = json.loads(kms.get_key_policy(KeyId=skey, PolicyName="default")["Policy"])
@@ -112,16 +115,15 @@ def test_cross_account_share_copy_restore(awssim):
                              "Principal": {"AWS": f"arn:aws:iam::{tgt_acct}:root"},
                              "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*"],
                              "Resource": "*"})
-    sim.cli("kms", "put-key-policy", "--key-id", skey, "--policy-name", "default", "--policy", json.dumps(pol))
-    assert sim.cli("kms", "describe-key", "--key-id", skey, env=tenv)["KeyMetadata"]["Arn"] == skey
+    kms.put_key_policy(KeyId=skey, PolicyName="default", Policy=json.dumps(pol))
 
     cp = sim.cli("rds", "copy-db-snapshot", "--source-db-snapshot-identifier", src_arn,
                  "--target-db-snapshot-identifier", "orders-copy", "--kms-key-id", tkey, env=tenv)["DBSnapshot"]
     assert cp["SourceDBSnapshotIdentifier"] == src_arn and cp["KmsKeyId"] == tkey
     cp = sim.wait_snapshot("orders-copy", rds=trds)
     assert cp["DBSnapshotArn"].split(":")[4] == tgt_acct and cp["Encrypted"] is True
-    r = sim.cli("rds", "restore-db-instance-from-db-snapshot", "--db-instance-identifier", "orders-enc",
-                "--db-snapshot-identifier", "orders-copy", "--db-instance-class", "db.t3.micro", env=tenv)
+    r = trds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="orders-enc", DBSnapshotIdentifier="orders-copy",
+                                                  DBInstanceClass="db.t3.micro")
     assert r["DBInstance"]["KmsKeyId"] == tkey
     inst = sim.wait_instance("orders-enc", rds=trds)
     assert inst["DBInstanceArn"].split(":")[4] == tgt_acct
@@ -250,12 +252,26 @@ def test_shared_snapshot_with_grant_names_and_unshare(awssim):
                                 SubnetIds=["subnet-1", "subnet-2"])
     assert [g["DBSubnetGroupName"] for g in trds.describe_db_subnet_groups()["DBSubnetGroups"]] == \
         ["app-subnets", "default"]
+    # security groups by name (EC2): the source's group "app" has another id in the target account
+    sec2 = sim.client("ec2")
+    src_sg = sec2.create_security_group(GroupName="app", Description="app")["GroupId"]
+    tec2 = tclient(sim, "ec2", creds)
+    assert tec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["app"]}])["SecurityGroups"] == []
+    tsg = tec2.create_security_group(GroupName="app", Description="app")["GroupId"]
+    assert tsg != src_sg
+    with pytest.raises(trds.exceptions.ClientError) as e:
+        restore(VpcSecurityGroupIds=[src_sg])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    found = sim.cli("ec2", "describe-security-groups", "--filters", "Name=group-name,Values=app",
+                    env=target_env(sim, creds))["SecurityGroups"]
+    assert [(g["GroupId"], g["OwnerId"]) for g in found] == [(tsg, tgt)]
     sim.admin("POST", f"/accounts/{tgt}/security-groups", {"ids": ["sg-0app"]})
     trds.create_db_parameter_group(DBParameterGroupName="app-params", DBParameterGroupFamily="postgres15",
                                    Description="app")
-    restore(DBSubnetGroupName="app-subnets", DBParameterGroupName="app-params", VpcSecurityGroupIds=["sg-0app"])
+    restore(DBSubnetGroupName="app-subnets", DBParameterGroupName="app-params", VpcSecurityGroupIds=[tsg, "sg-0app"])
     inst = sim.wait_instance("inv-enc", rds=trds)
     assert inst["DBSubnetGroup"]["DBSubnetGroupName"] == "app-subnets"
+    assert [g["VpcSecurityGroupId"] for g in inst["VpcSecurityGroups"]] == [tsg, "sg-0app"]
     assert psql(inst["Endpoint"]["Port"], "app", PW, "SELECT count(*) FROM t") == "3"
     # unshare: gone from the target's view, copy refused
     rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="inv-snap", AttributeName="restore", ValuesToRemove=[tgt])
@@ -279,6 +295,8 @@ def test_cluster_snapshot_shared_across_accounts(awssim):
     rds = sim.client("rds")
     rds.create_db_cluster(DBClusterIdentifier="aur", Engine="aurora-postgresql", MasterUsername="app",
                           MasterUserPassword=PW, StorageEncrypted=True, KmsKeyId=skey)
+    wait_until(lambda: rds.describe_db_clusters(DBClusterIdentifier="aur")["DBClusters"][0]["Status"] == "available",
+               180, 0.1, "cluster aur")
     rds.create_db_instance(DBInstanceIdentifier="aur-1", DBClusterIdentifier="aur", Engine="aurora-postgresql",
                            DBInstanceClass="db.r6g.large")
     sim.wait_instance("aur-1", timeout=180)
@@ -286,7 +304,6 @@ def test_cluster_snapshot_shared_across_accounts(awssim):
 
     def csnap(client, ident):
         return client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=ident)["DBClusterSnapshots"][0]
-    from fclib import wait_until
     s = wait_until(lambda: (lambda x: x if x["Status"] == "available" else None)(csnap(rds, "aur-snap")), 120, 0.2,
                    "cluster snapshot")
     src_arn = s["DBClusterSnapshotArn"]
@@ -312,3 +329,46 @@ def test_cluster_snapshot_shared_across_accounts(awssim):
                                           Engine="aurora-postgresql")
     cl = trds.describe_db_clusters(DBClusterIdentifier="aur-t")["DBClusters"][0]
     assert cl["KmsKeyId"] == tkey and cl["DBClusterArn"].split(":")[4] == tgt
+
+
+@pytest.mark.slow
+def test_unencrypted_and_public_shares(awssim):
+    """An unencrypted shared snapshot: copied with KmsKeyId it is encrypted
+    with the target's key, without it stays unencrypted; restored straight
+    from the shared ARN; `all` makes it public (listed as such); another
+    account's ARN never reaches the caller's own snapshot of that name."""
+    sim = awssim
+    info = sim.info
+    tgt = info["target_account_id"]
+    rds = sim.client("rds")
+    meta = [{"Key": "fleetcrypt-sim:metadata-only", "Value": "true"}]
+    rds.create_db_instance(DBInstanceIdentifier="plain", DBInstanceClass="db.t3.micro", Engine="postgres",
+                           MasterUsername="app", MasterUserPassword=PW, AllocatedStorage=20, Tags=meta)
+    sim.wait_instance("plain")
+    rds.create_db_snapshot(DBInstanceIdentifier="plain", DBSnapshotIdentifier="plain-snap")
+    src_arn = sim.wait_snapshot("plain-snap")["DBSnapshotArn"]
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="plain-snap", AttributeName="restore", ValuesToAdd=["all"])
+    creds = assume(sim, info["target_role_arn"], info["target_external_id"])
+    trds = tclient(sim, "rds", creds)
+    assert [s["SnapshotType"] for s in trds.describe_db_snapshots(SnapshotType="public")["DBSnapshots"]] == ["public"]
+    assert trds.describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []
+    tkey = tclient(sim, "kms", creds).create_key()["KeyMetadata"]["Arn"]
+    trds.copy_db_snapshot(SourceDBSnapshotIdentifier=src_arn, TargetDBSnapshotIdentifier="plain-enc", KmsKeyId=tkey)
+    trds.copy_db_snapshot(SourceDBSnapshotIdentifier=src_arn, TargetDBSnapshotIdentifier="plain-copy")
+    enc = sim.wait_snapshot("plain-enc", rds=trds)
+    assert enc["Encrypted"] is True and enc["KmsKeyId"] == tkey
+    assert sim.wait_snapshot("plain-copy", rds=trds)["Encrypted"] is False
+    trds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="plain-t", DBSnapshotIdentifier=src_arn,
+                                              DBInstanceClass="db.t3.micro")
+    assert sim.wait_instance("plain-t", rds=trds)["DBInstanceArn"].split(":")[4] == tgt
+    # the target's own snapshot named plain-snap is not the source's, and the source's ARN is not deletable there
+    trds.create_db_snapshot(DBInstanceIdentifier="plain-t", DBSnapshotIdentifier="plain-snap")
+    sim.wait_snapshot("plain-snap", rds=trds)
+    with pytest.raises(trds.exceptions.DBSnapshotNotFoundFault):
+        trds.delete_db_snapshot(DBSnapshotIdentifier=src_arn)
+    with pytest.raises(trds.exceptions.DBSnapshotNotFoundFault):
+        trds.describe_db_snapshot_attributes(DBSnapshotIdentifier=src_arn)
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier="plain-snap")["DBSnapshots"][0]["DBSnapshotArn"] == src_arn
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="plain-snap", AttributeName="restore", ValuesToRemove=["all"])
+    with pytest.raises(trds.exceptions.DBSnapshotNotFoundFault):
+        trds.describe_db_snapshots(DBSnapshotIdentifier=src_arn)

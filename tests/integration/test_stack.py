@@ -60,7 +60,10 @@ def test_stack_up_env_down(world):
         assert pong.strip() == "PONG"
         if "awssim" in first:
             for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-                      "AWS_SECRET_ACCESS_KEY", "FLEETCRYPT_AWSSIM_ADMIN", "FLEETCRYPT_RDS_CA_BUNDLE"):
+                      "AWS_SECRET_ACCESS_KEY", "FLEETCRYPT_AWSSIM_ADMIN", "FLEETCRYPT_RDS_CA_BUNDLE",
+                      "FLEETCRYPT_SIM_TARGET_ACCOUNT_ID", "FLEETCRYPT_SIM_TARGET_ROLE_ARN",
+                      "FLEETCRYPT_SIM_TARGET_EXTERNAL_ID", "FLEETCRYPT_SIM_TARGET_ACCESS_KEY_ID",
+                      "FLEETCRYPT_SIM_TARGET_SECRET_ACCESS_KEY"):
                 assert env.get(k), f"{k} missing from: {env_out}"
             with open(env["FLEETCRYPT_RDS_CA_BUNDLE"]) as f:
                 assert "BEGIN CERTIFICATE" in f.read()

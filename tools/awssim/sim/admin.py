@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import iam, rds_common, rds_instances, rds_servers, route53, sso
+from . import ec2, iam, rds_common, rds_instances, rds_servers, route53, sso
 
 log = logging.getLogger("awssim.admin")
 
@@ -176,8 +176,9 @@ class _Admin(BaseHTTPRequestHandler):
         "trusted": [account id | principal ARN | "*"], "external_id"};
         DELETE /roles?arn=ARN; GET /accounts; POST /accounts {"account_id",
         "access_key_id", "secret_access_key"[, "arn"]}; POST
-        /accounts/ID/security-groups {"ids": [...]} (VPC security groups
-        that exist in that account)."""
+        /accounts/ID/security-groups {"ids": [...]} or {"groups": [{"id",
+        "name"}]} (VPC security groups that exist in that account, as EC2's
+        CreateSecurityGroup makes them)."""
         w = self.world
         if parts == ["roles"] and method == "GET":
             return 200, {"roles": iam.view(w)}
@@ -204,12 +205,16 @@ class _Admin(BaseHTTPRequestHandler):
                 raise ValueError("account id: 12 digits")
             st = w.store(parts[1], body.get("region") or w.cfg.region)
             with w.lock:
-                sgs = st.setdefault("security_groups", [])
                 for g in body.get("ids") or []:
-                    if str(g) not in sgs:
-                        sgs.append(str(g))
+                    ec2.add_group(st, str(g), gid=str(g))
+                for g in body.get("groups") or []:
+                    if not str(g["id"]).startswith("sg-"):
+                        raise ValueError("a security group id starts with sg-")
+                    ec2.groups(st)[str(g["id"])] = {"name": str(g.get("name") or g["id"]),
+                                                    "description": str(g.get("description") or ""), "vpc": ec2.VPC}
+                out = {k: r["name"] for k, r in ec2.groups(st).items()}
             w.mark_dirty()
-            return 200, {"account_id": parts[1], "security_groups": list(sgs)}
+            return 200, {"account_id": parts[1], "security_groups": out}
         return 404, {"error": f"no route {method} /{'/'.join(parts)}"}
 
     def _dns(self, method, parts, body):

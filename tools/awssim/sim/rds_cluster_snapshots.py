@@ -167,15 +167,7 @@ def CreateDBClusterSnapshot(ctx, p):
 def DescribeDBClusterSnapshots(ctx, p):
     f = filters(p, {"db-cluster-id", "db-cluster-snapshot-id", "snapshot-type", "engine"})
     with ctx.world.lock:
-        if p.get("DBClusterSnapshotIdentifier"):
-            sst, one = rds_sharing.resolve(ctx, p["DBClusterSnapshotIdentifier"], "cluster-snapshot",
-                                           "DBClusterSnapshotIdentifier")
-            kind = "shared" if sst is not ctx.store else one["type"]
-            trip = [(sst, one, kind)] if not p.get("SnapshotType") or p["SnapshotType"] == kind else []
-        else:
-            trip = rds_sharing.listing(ctx, p, "cluster-snapshot", list(ctx.store["cluster_snapshots"].values()))
-        shown = {id(s): (sst, t) for sst, s, t in trip}
-        items = [s for _sst, s, _t in trip]
+        items, shown = rds_sharing.described(ctx, p, "cluster-snapshot")
         if p.get("DBClusterIdentifier"):
             cid = ref_id(p["DBClusterIdentifier"], "cluster")
             items = [s for s in items if s["cluster_id"] == cid]
@@ -191,16 +183,8 @@ def DescribeDBClusterSnapshots(ctx, p):
             items = [s for s in items if cluster_engine(s) in f["engine"]]
         return paged("DBClusterSnapshots", items,
                      lambda s: rds_sharing.shown_id(ctx, shown[id(s)][0], s, "cluster-snapshot"), p,
-                     lambda s: render_cseen(ctx, shown[id(s)][0], s, shown[id(s)][1]))
-
-
-def render_cseen(ctx, st, s, shown_type):
-    """A cluster snapshot as this account sees it: another account's by its ARN, type shared or public."""
-    d = render_csnap(st, s)
-    if st is not ctx.store:
-        d["DBClusterSnapshotIdentifier"] = d["DBClusterSnapshotArn"]
-        d["SnapshotType"] = shown_type
-    return d
+                     lambda s: rds_sharing.seen(ctx, shown[id(s)][0], render_csnap(shown[id(s)][0], s), "cluster-snapshot",
+                                            shown[id(s)][1]))
 
 
 def CopyDBClusterSnapshot(ctx, p):
@@ -263,24 +247,10 @@ def DeleteDBClusterSnapshot(ctx, p):
     return {"DBClusterSnapshot": out}
 
 
-def _attrs(snap):
-    return {"DBClusterSnapshotIdentifier": snap["id"],
-            "DBClusterSnapshotAttributes": [{"AttributeName": k, "AttributeValues": list(v)}
-                                            for k, v in sorted(snap.setdefault("attributes", {"restore": []}).items())]}
-
 
 def DescribeDBClusterSnapshotAttributes(ctx, p):
-    with ctx.world.lock:
-        snap = get_csnap(ctx, p.get("DBClusterSnapshotIdentifier"))
-        return {"DBClusterSnapshotAttributesResult": _attrs(snap)}
+    return rds_sharing.describe_attributes(ctx, p, "cluster-snapshot")
 
 
 def ModifyDBClusterSnapshotAttribute(ctx, p):
-    w = ctx.world
-    with w.lock:
-        snap = get_csnap(ctx, p.get("DBClusterSnapshotIdentifier"))
-        ctx.resource = snap["id"]
-        rds_sharing.modify_restore(ctx, snap, "cluster-snapshot", p)
-        out = _attrs(snap)
-    w.mark_dirty()
-    return {"DBClusterSnapshotAttributesResult": out}
+    return rds_sharing.modify_attribute(ctx, p, "cluster-snapshot")

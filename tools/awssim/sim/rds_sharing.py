@@ -8,7 +8,7 @@ Kinds: "snapshot" (store["snapshots"]) and "cluster-snapshot"
 (store["cluster_snapshots"]). Imports no other RDS resource module."""
 from . import kms
 from .errors import AwsError, invalid, missing
-from .rds_common import arn, csnap_not_found, ref_id, snap_not_found
+from .rds_common import arn, csnap_not_found, get_csnap, get_snap, ref_id, snap_not_found
 
 COLL = {"snapshot": "snapshots", "cluster-snapshot": "cluster_snapshots"}
 NOT_FOUND = {"snapshot": snap_not_found, "cluster-snapshot": csnap_not_found}
@@ -86,6 +86,59 @@ def listing(ctx, p, kind, own):
     if t == "public" or (not t and p.get("IncludePublic")):
         items += [(st, s, "public") for st, s in foreign(ctx, kind, public=True)]
     return items
+
+
+def described(ctx, p, kind):
+    """Describe...Snapshots' candidates before its filters: (items, shown) with
+    shown[id(snap)] = (store, shown type); the one named by identifier or ARN,
+    or the listing (own and, as asked, shared with this account)."""
+    ident = p.get(IDENT[kind])
+    if ident:
+        sst, one = resolve(ctx, ident, kind, IDENT[kind])
+        t = "shared" if sst is not ctx.store else one["type"]
+        trip = [(sst, one, t)] if not p.get("SnapshotType") or p["SnapshotType"] == t else []
+    else:
+        trip = listing(ctx, p, kind, list(ctx.store[COLL[kind]].values()))
+    return [s for _st, s, _t in trip], {id(s): (st, t) for st, s, t in trip}
+
+
+def seen(ctx, st, d, kind, shown_type):
+    """A rendered snapshot d as this account sees it: another account's by its ARN, type shared or public."""
+    if st is not ctx.store:
+        d[IDENT[kind]] = d[ARN_FIELD[kind]]
+        d["SnapshotType"] = shown_type
+    return d
+
+
+IDENT = {"snapshot": "DBSnapshotIdentifier", "cluster-snapshot": "DBClusterSnapshotIdentifier"}
+ARN_FIELD = {"snapshot": "DBSnapshotArn", "cluster-snapshot": "DBClusterSnapshotArn"}
+GET = {"snapshot": get_snap, "cluster-snapshot": get_csnap}
+ATTRS = {"snapshot": ("DBSnapshotAttributes", "DBSnapshotAttributesResult"),
+         "cluster-snapshot": ("DBClusterSnapshotAttributes", "DBClusterSnapshotAttributesResult")}
+
+
+def _attrs_result(snap, kind):
+    return {ATTRS[kind][1]: {IDENT[kind]: snap["id"], ATTRS[kind][0]: [
+        {"AttributeName": "restore", "AttributeValues": list(restore_list(snap))}]}}
+
+
+def describe_attributes(ctx, p, kind):
+    """DescribeDB(Cluster)SnapshotAttributes of this account's snapshot."""
+    with ctx.world.lock:
+        snap = GET[kind](ctx, p.get(IDENT[kind]))
+        ctx.resource = snap["id"]
+        return _attrs_result(snap, kind)
+
+
+def modify_attribute(ctx, p, kind):
+    """ModifyDB(Cluster)SnapshotAttribute of this account's snapshot (modify_restore's rules)."""
+    with ctx.world.lock:
+        snap = GET[kind](ctx, p.get(IDENT[kind]))
+        ctx.resource = snap["id"]
+        modify_restore(ctx, snap, kind, p)
+        out = _attrs_result(snap, kind)
+    ctx.world.mark_dirty()
+    return out
 
 
 def shown_id(ctx, st, snap, kind):

@@ -154,14 +154,7 @@ def CreateDBSnapshot(ctx, p):
 def DescribeDBSnapshots(ctx, p):
     f = filters(p, {"db-instance-id", "db-snapshot-id", "dbi-resource-id", "snapshot-type", "engine"})
     with ctx.world.lock:
-        if p.get("DBSnapshotIdentifier"):
-            sst, one = rds_sharing.resolve(ctx, p["DBSnapshotIdentifier"], "snapshot", "DBSnapshotIdentifier")
-            kind = "shared" if sst is not ctx.store else one["type"]
-            trip = [(sst, one, kind)] if not p.get("SnapshotType") or p["SnapshotType"] == kind else []
-        else:
-            trip = rds_sharing.listing(ctx, p, "snapshot", list(ctx.store["snapshots"].values()))
-        shown = {id(s): (sst, t) for sst, s, t in trip}
-        items = [s for _sst, s, _t in trip]
+        items, shown = rds_sharing.described(ctx, p, "snapshot")
         if p.get("DBInstanceIdentifier"):
             iid = ref_id(p["DBInstanceIdentifier"], "db")
             items = [s for s in items if s["instance_id"] == iid]
@@ -180,17 +173,9 @@ def DescribeDBSnapshots(ctx, p):
         if "engine" in f:
             items = [s for s in items if (s.get("engine") or "postgres") in f["engine"]]
         out = paged("DBSnapshots", items, lambda s: rds_sharing.shown_id(ctx, shown[id(s)][0], s, "snapshot"), p,
-                    lambda s: render_seen(ctx, shown[id(s)][0], s, shown[id(s)][1]))
+                    lambda s: rds_sharing.seen(ctx, shown[id(s)][0], render_snapshot(shown[id(s)][0], s), "snapshot",
+                                               shown[id(s)][1]))
     return out
-
-
-def render_seen(ctx, st, s, shown_type):
-    """A snapshot as this account sees it: another account's by its ARN, type shared or public."""
-    d = render_snapshot(st, s)
-    if st is not ctx.store:
-        d["DBSnapshotIdentifier"] = d["DBSnapshotArn"]
-        d["SnapshotType"] = shown_type
-    return d
 
 
 def CopyDBSnapshot(ctx, p):
@@ -251,25 +236,10 @@ def DeleteDBSnapshot(ctx, p):
     return {"DBSnapshot": out}
 
 
-def _attrs(snap):
-    return {"DBSnapshotIdentifier": snap["id"],
-            "DBSnapshotAttributes": [{"AttributeName": "restore",
-                                      "AttributeValues": list(rds_sharing.restore_list(snap))}]}
-
 
 def DescribeDBSnapshotAttributes(ctx, p):
-    with ctx.world.lock:
-        snap = get_snap(ctx, p.get("DBSnapshotIdentifier"))
-        ctx.resource = snap["id"]
-        return {"DBSnapshotAttributesResult": _attrs(snap)}
+    return rds_sharing.describe_attributes(ctx, p, "snapshot")
 
 
 def ModifyDBSnapshotAttribute(ctx, p):
-    w = ctx.world
-    with w.lock:
-        snap = get_snap(ctx, p.get("DBSnapshotIdentifier"))
-        ctx.resource = snap["id"]
-        rds_sharing.modify_restore(ctx, snap, "snapshot", p)
-        out = _attrs(snap)
-    w.mark_dirty()
-    return {"DBSnapshotAttributesResult": out}
+    return rds_sharing.modify_attribute(ctx, p, "snapshot")

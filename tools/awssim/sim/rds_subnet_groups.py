@@ -8,14 +8,15 @@ account (--account-id) is lenient as the emulator always was: a subnet group
 or security group it names that does not exist yet is recorded as existing.
 Every other account is strict as AWS: DBSubnetGroupNotFoundFault for a
 subnet group not created in it (CreateDBSubnetGroup), InvalidParameterValue
-for a security group not declared in it (admin POST
-/accounts/ID/security-groups; the emulator has no EC2)."""
+for a security group not created in it (EC2 CreateSecurityGroup, ec2.py, or
+admin POST /accounts/ID/security-groups)."""
 import time
 
+from . import ec2
 from .errors import AwsError, invalid, missing
 from .rds_common import paged
 
-DEFAULT_SG = "sg-0awssimdefault0001"
+DEFAULT_SG = ec2.DEFAULT_SG
 VPC = "vpc-0a1b2c3d4e5f60718"
 
 
@@ -65,12 +66,12 @@ def use_security_groups(ctx, ids):
     """VPC security group ids a Create/Restore/Modify names: each must exist
     in the account (recorded in the lenient first account)."""
     st = ctx.store
-    known = st.setdefault("security_groups", [])
+    known = ec2.groups(st)
     for g in ids:
-        if g == DEFAULT_SG or g in known:
+        if g in known:
             continue
         if lenient(ctx):
-            known.append(g)
+            ec2.add_group(st, g, gid=g)
             continue
         raise invalid(f"Invalid security group, groupId= {g}, groupName=. The security group does not exist "
                       f"in account {st['account']}.")

@@ -17,7 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import dms, jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sso, sts
+from . import dms, ec2, jsoncodec, kms, models, querycodec, rds, secrets, sigv4, sso, sts
 from .errors import AwsError
 
 from . import route53, route53_codec  # Route 53 (REST XML), registered in SERVICES below
@@ -32,6 +32,7 @@ SERVICES = {
     "kms": ("json", kms.ACTIONS, "TrentService"),
     "secretsmanager": ("json", secrets.ACTIONS, "secretsmanager"),
     "dms": ("json", dms.ACTIONS, "AmazonDMSv20160101"),
+    "ec2": ("ec2", ec2.ACTIONS, None),   # security groups only (ec2.py)
 }
 GENERIC_STATUS = {"MissingParameter": 400, "InvalidParameterValue": 400, "InvalidParameterCombination": 400,
                   "InvalidAction": 400, "Throttling": 400, "ThrottlingException": 400,
@@ -112,6 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif proto == "rest-xml":
             self._send(status, route53_codec.encode_error(code, message, request_id, sender and status < 500),
                        "text/xml", request_id)
+        elif proto == "ec2":
+            self._send(status, ec2.encode_error(code, message, request_id), "text/xml", request_id)
         else:
             ns = models.load(service).metadata.get("xmlNamespace", "") if service in SERVICES else ""
             if service == "sts":
@@ -289,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(lat)
         verdict = w.faults.admit(account, region, service)
         if verdict == "throttle":
-            code = "ThrottlingException" if proto == "json" else "Throttling"
+            code = {"json": "ThrottlingException", "ec2": "RequestLimitExceeded"}.get(proto, "Throttling")
             raise AwsError(code, "Rate exceeded", status=400)
         if verdict == "5xx":
             if w.faults.rng.random() < 0.5:
@@ -303,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
             params = jsoncodec.decode(op.input_shape, body)
         elif proto == "rest-xml":
             params = route53_codec.decode(op, uri, url.query, body)
+        elif proto == "ec2":
+            params = ec2.decode(op.input_shape, {k: v for k, v in form.items() if k not in ("Action", "Version")})
         else:
             params = querycodec.decode(op.input_shape, {k: v for k, v in form.items() if k not in ("Action", "Version")})
         for k, v in params.items():
@@ -334,6 +339,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, out = route53_codec.encode_response(op, result)
             self._send(status, out, "text/xml", rid, headers)
             return status
+        elif proto == "ec2":
+            self._send(200, ec2.encode_response(op, result, rid), "text/xml", rid)
         else:
             self._send(200, querycodec.encode_response(op, result, rid), "text/xml", rid)
         return 200
