@@ -30,6 +30,7 @@ static const struct {
     [AWS_SVC_SECRETS] = {"secretsmanager", "SECRETS_MANAGER", "secretsmanager"},
     [AWS_SVC_DMS] = {"dms", "DATABASE_MIGRATION_SERVICE", "AmazonDMSv20160101"},
     [AWS_SVC_ROUTE53] = {"route53", "ROUTE_53", NULL},
+    [AWS_SVC_EC2] = {"ec2", "EC2", NULL},
 };
 
 struct aws_client {

@@ -32,6 +32,7 @@ typedef enum {
     AWS_SVC_SECRETS,
     AWS_SVC_DMS,
     AWS_SVC_ROUTE53, /* global: signed for us-east-1, https://route53.amazonaws.com */
+    AWS_SVC_EC2,     /* security groups by name (cross-account moves) */
     AWS_SVC_COUNT
 } aws_service;
 

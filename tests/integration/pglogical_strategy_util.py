@@ -59,8 +59,9 @@ def master_login(port, password):
     return rc == 0 and out.strip() == "1", err
 
 
-def make_instances(sim, ids, group=GROUP, storage=20, kms=None):
-    """kms: {ident: key} for sources already encrypted ("" = RDS's default, aws/rds)."""
+def make_instances(sim, ids, group=GROUP, storage=20, kms=None, sgs=None):
+    """kms: {ident: key} for sources already encrypted ("" = RDS's default, aws/rds);
+    sgs: VPC security group ids for every instance (default: the VPC's default group)."""
     rds = sim.client("rds")
     kms = kms or {}
     for i in ids:
@@ -70,7 +71,8 @@ def make_instances(sim, ids, group=GROUP, storage=20, kms=None):
         rds.create_db_instance(DBInstanceIdentifier=i, Engine="postgres", DBInstanceClass="db.t3.micro",
                                AllocatedStorage=storage, MasterUsername=MASTER, MasterUserPassword=PASSWORD,
                                DBParameterGroupName=group, DBName="app",
-                               BackupRetentionPeriod=0, Tags=[{"Key": "team", "Value": "pgl"}], **enc)
+                               BackupRetentionPeriod=0, Tags=[{"Key": "team", "Value": "pgl"}],
+                               **({"VpcSecurityGroupIds": sgs} if sgs else {}), **enc)
     out = {}
     for i in ids:
         out[i] = sim.wait_instance(i, "available", timeout=120, rds=rds)

@@ -10,7 +10,7 @@ import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SERVICE = {"rds": "rds", "kms": "kms", "secrets": "secretsmanager", "sts": "sts", "dms": "dms", "route53": "route53"}
+SERVICE = {"rds": "rds", "kms": "kms", "secrets": "secretsmanager", "sts": "sts", "dms": "dms", "route53": "route53", "ec2": "ec2"}
 # called only by the tests' C tools and set-up, never by a fleetcrypt binary;
 # or not granted by a permissions policy at all
 TEST_ONLY = {

@@ -76,6 +76,9 @@ def test_xacct_preflight_refusals(stack, awssim, world):
     kms = sim.client("kms")
     cmk = kms.create_key(Description="source cmk, policy for its own account only")["KeyMetadata"]["Arn"]
     make_instances(sim, ["xa-awsrds", "xa-cmk"], kms={"xa-awsrds": "", "xa-cmk": cmk})
+    # a group the target account has no namesake of
+    only_here = sim.client("ec2").create_security_group(GroupName="only-here", Description="x")["GroupId"]
+    make_instances(sim, ["xa-sg"], sgs=[only_here])
     key = tgt.key()
     stack.start()
 
@@ -83,11 +86,12 @@ def test_xacct_preflight_refusals(stack, awssim, world):
                   "--cutover-method", "rename", *xacct_args(tgt), "xa-cmk")
     assert r.returncode == 2 and "another account" in r.stderr and "cname" in r.stderr, r.stderr
 
-    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk"], world, "--cutover-method", "cname", *xacct_args(tgt))
+    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk", "xa-sg"], world, "--cutover-method", "cname", *xacct_args(tgt))
     st = wait_terminal(stack, "xp", timeout=120)
     by = {i["id"]: i for i in st["instances"]}
     for ident, words in (("xa-awsrds", ("aws/rds cannot be shared", "customer managed key")),
-                         ("xa-cmk", ("key policy", tgt.account))):
+                         ("xa-cmk", ("key policy", tgt.account)),
+                         ("xa-sg", ("security group only-here does not exist in the target account",))):
         inst = by[ident]
         why = inst.get("error") or ""
         assert inst["state"] == "failed" and inst["step"] == "preflight", inst
@@ -103,7 +107,11 @@ def xacct_move(stack, sim, world, campaign, ident, crash=None):
     logical_group(sim)
     tgt.logical_group()
     name = f"{ident}.{ZONE}"
-    make_instances(sim, [ident])
+    # the source's security group, mapped by name to the target account's namesake
+    src_sg = sim.client("ec2").create_security_group(GroupName="app-sg", Description="app")["GroupId"]
+    tgt_sg = tgt.client("ec2").create_security_group(GroupName="app-sg", Description="app")["GroupId"]
+    assert src_sg != tgt_sg
+    make_instances(sim, [ident], sgs=[src_sg])
     app_schema(sim, ident)
     rds = sim.client("rds")
     src = sim.instance(ident, rds)
@@ -138,6 +146,7 @@ def xacct_move(stack, sim, world, campaign, ident, crash=None):
     assert len(enc) == 1, tgt.instances()
     enc = enc[0]
     assert enc["DBInstanceArn"].split(":")[4] == tgt.account
+    assert [g["VpcSecurityGroupId"] for g in enc["VpcSecurityGroups"]] == [tgt_sg], enc["VpcSecurityGroups"]
     assert not [i for i in rds.describe_db_instances()["DBInstances"] if i.get("KmsKeyId") == key]
     # the CNAME on it, old TTL back
     value, ttl = record(sim, zid, name)

@@ -491,10 +491,13 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     const char *sgv[16];
     size_t nsg = 0;
     /* across accounts the source's security group ids mean nothing in the
-     * target: its VPC's default group, or the campaign file's option
-     * target_security_groups (ids in the target account; strategy_opts.h) */
-    const char *sgs = awsxacct_in_target(ctx, id) ? step_ctx_opt(ctx, "target_security_groups")
-                                                   : step_ctx_fact(ctx, "sgs");
+     * target: the campaign file's option target_security_groups (ids in the
+     * target account; strategy_opts.h), else the source's groups mapped by
+     * name at preflight (fact target_sgs, awsxacct.c) */
+    const char *sgs = step_ctx_fact(ctx, "sgs");
+    if (awsxacct_in_target(ctx, id))
+        sgs = *step_ctx_opt(ctx, "target_security_groups") ? step_ctx_opt(ctx, "target_security_groups")
+                                                           : step_ctx_fact(ctx, "target_sgs");
     fc_strlcpy(sgbuf, sgs ? sgs : "", sizeof sgbuf);
     char *save = NULL;
     for (char *sg = strtok_r(sgbuf, ",", &save); sg && nsg < 16; sg = strtok_r(NULL, ",", &save)) sgv[nsg++] = sg;

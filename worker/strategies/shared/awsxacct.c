@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "awsstep.h"
+#include "ec2.h"
 #include "kms.h"
 #include "log.h"
 #include "sts.h"
@@ -224,6 +225,56 @@ static step_rc check_mapping(step_result *res, aws_client *tc, const rds_instanc
     return STEP_OK;
 }
 
+/* The source's VPC security groups mapped by name to the target account's
+ * (fact target_sgs, "sg-a,sg-b"), unless the campaign names them
+ * (target_security_groups). */
+static step_rc map_security_groups(step_ctx *ctx, step_result *res, aws_client *tc, const rds_instance *i,
+                                   const char *tacct)
+{
+    if (*step_ctx_opt(ctx, "target_security_groups") || !i->n_vpc_sg_ids) return STEP_OK;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    const char *ids[16];
+    size_t n = i->n_vpc_sg_ids < 16 ? i->n_vpc_sg_ids : 16;
+    for (size_t k = 0; k < n; k++) ids[k] = i->vpc_sg_ids[k];
+    ec2_sg_list *src = NULL, *dst = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!ec2_describe_security_groups(c, ids, n, NULL, 0, &src, &e))
+        return awsstep_fail(res, &e, "DescribeSecurityGroups (source account)");
+    const char *names[16];
+    for (size_t k = 0; k < src->n && k < 16; k++) names[k] = src->v[k].name;
+    step_rc rc = STEP_OK;
+    if (!ec2_describe_security_groups(tc, NULL, 0, names, src->n < 16 ? src->n : 16, &dst, &e)) {
+        rc = awsstep_fail(res, &e, "DescribeSecurityGroups (target account)");
+        goto cleanup;
+    }
+    char out[16 * 33] = "";
+    size_t len = 0;
+    for (size_t k = 0; k < src->n && k < 16; k++) {
+        const ec2_sg *hit = NULL;
+        int hits = 0;
+        for (size_t m = 0; m < dst->n; m++)
+            if (!strcmp(dst->v[m].name, src->v[k].name)) hit = &dst->v[m], hits++;
+        if (hits != 1) {
+            snprintf(res->reason, sizeof res->reason,
+                     hits ? "security group %s is ambiguous in the target account %s (%d VPCs have one): name "
+                            "them with target_security_groups"
+                          : "security group %s does not exist in the target account %s: create it there (same "
+                            "name) or name the groups with target_security_groups",
+                     src->v[k].name, tacct, hits);
+            rc = STEP_FAIL;
+            goto cleanup;
+        }
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s", len ? "," : "", hit->id);
+    }
+    step_ctx_set_fact(ctx, "target_sgs", out);
+cleanup:
+    ec2_sg_list_free(src);
+    ec2_sg_list_free(dst);
+    return rc;
+}
+
 step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *i)
 {
     if (!step_ctx_cross_account(ctx)) return STEP_OK;
@@ -257,6 +308,7 @@ step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *
     step_rc rc = check_target_key(ctx, res, tc, tacct);
     if (rc == STEP_OK) rc = check_source_key(ctx, res, i, tacct);
     if (rc == STEP_OK) rc = check_mapping(res, tc, i, tacct);
+    if (rc == STEP_OK) rc = map_security_groups(ctx, res, tc, i, tacct);
     return rc;
 }
 
