@@ -30,6 +30,8 @@ int cli_submit(fc_config *cfg, int argc, char **argv);
 int cli_status(fc_config *cfg, int argc, char **argv);
 int cli_abort(fc_config *cfg, int argc, char **argv);   /* ops.c */
 int cli_approve(fc_config *cfg, int argc, char **argv); /* ops.c */
+int cli_rollback(fc_config *cfg, int argc, char **argv); /* ops.c */
+int cli_finalize(fc_config *cfg, int argc, char **argv); /* ops.c */
 int cli_pause(fc_config *cfg, int argc, char **argv);   /* ops.c */
 int cli_resume(fc_config *cfg, int argc, char **argv);  /* ops.c */
 int cli_retry(fc_config *cfg, int argc, char **argv);   /* ops.c */

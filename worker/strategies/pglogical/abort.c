@@ -231,6 +231,12 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res);
  * was undone. */
 step_rc pgl_step_abort(step_ctx *ctx, step_result *res)
 {
+    if (!strcmp(pgl_fact(ctx, "rb_state"), "rolled-back")) {
+        /* reached from step rollback (rollback.c): nothing to undo */
+        PGL_REASON(res, "rolled back to the source by fleetcrypt rollback (every write made on the encrypted "
+                        "instance carried back; the encrypted instance is kept, blocked)");
+        return STEP_OK;
+    }
     char from[48], why[STEP_REASON_MAX];
     fc_strlcpy(from, pgl_fact(ctx, "undo_from"), sizeof from);
     fc_strlcpy(why, pgl_fact(ctx, "undo_reason"), sizeof why);

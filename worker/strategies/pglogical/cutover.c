@@ -653,6 +653,8 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
                              "block_start_ms=%lld", (long long)t0);
     }
     if (t0 <= 0) t0 = fc_now_ms();
+    /* --rollback-window: the reverse replication starts before any writer is in (rollback.c) */
+    if (!c->cluster && (rc = pgl_reverse_setup(&c->s)) != STEP_OK) return rc;
     if (!c->strict) {
         /* pinned sessions (separate from the cached ones): the state at the switch */
         for (int i = 0; i < c->s.ndbs; i++) {
