@@ -466,7 +466,7 @@ static void intent_reply(void *ud, const char *id, const store_op *r)
         printf("%s: requested\n", id);
     } else if (!strcmp(r->status, "already")) {
         t->already++;
-        printf("%s: already requested\n", id);
+        printf("%s: already %s\n", id, r->detail);
     } else {
         t->refused++;
         if (!t->campaign_wide || strncmp(r->detail, "no rollback window", 18) != 0)

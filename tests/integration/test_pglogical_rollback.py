@@ -10,8 +10,8 @@ cutover, for a while on the encrypted target, then:
   acknowledged number is on the (unencrypted) source exactly once; the
   reverse replication left nothing on the source (no subscription, slot,
   publication, replication origin) nor on the kept, blocked target (no
-  reverse slot or publication); a second rollback and a finalize are
-  refused with a reason;
+  reverse slot or publication); a second rollback is harmless ("already
+  rolled back"), a finalize refused with a reason;
 - finalize: every acknowledged number on the encrypted instance exactly
   once, the done contract (nothing of fleetcrypt left on the target; the
   retired source, read from its stopped data directory, holds no
@@ -61,9 +61,10 @@ def _open_window(stack, sim, world, campaign, ident):
 
     def in_window():
         i = instance_state(stack, campaign, ident)
-        assert i["state"] not in ("done", "failed", "aborted", "skipped"), f"{i}\n{stack.diagnostics()}"
-        return i if i["step"] == "rollback-window" and i["state"] == "waiting_approval" else None
-    wait_until(in_window, 300, 0.3, "the rollback window open")
+        terminal = i["state"] in ("done", "failed", "aborted", "skipped")
+        return i if terminal or (i["step"] == "rollback-window" and i["state"] == "waiting_approval") else None
+    i = wait_until(in_window, 300, 0.3, "the rollback window open")
+    assert i["state"] == "waiting_approval", f"{i}\n{stack.diagnostics()}"
     assert _fact(stack, campaign, ident, "rb_reverse") == "1"
     assert int(_fact(stack, campaign, ident, "rb_until_ms")) > 0
     n = len(w.numbers())
@@ -102,8 +103,11 @@ def _rollback(stack, sim, world, campaign, ident, crash=None):
     # the encrypted instance is kept (blocked), with nothing of the reverse path
     tid = f"fc-{campaign}-{ident}-target"
     assert sim.instance(tid)["StorageEncrypted"]
+    # a second rollback is harmless, a finalize refused
     r3 = stack.cli("rollback", campaign, ident)
-    assert r3.returncode == 3 and "refused" in r3.stdout, (r3.returncode, r3.stdout)
+    assert r3.returncode == 0 and "already rolled back" in r3.stdout, (r3.returncode, r3.stdout)
+    r4 = stack.cli("finalize", campaign, ident)
+    assert r4.returncode == 3 and "refused" in r4.stdout, (r4.returncode, r4.stdout)
     return tid
 
 

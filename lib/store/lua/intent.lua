@@ -8,7 +8,7 @@
 -- it at once.
 -- KEYS[1] record, [2] timers, [3] events
 -- ARGV[1] now_ms, [2] node, [3] kind ('rollback' | 'finalize')
--- Returns {'ok', state} | {'already', state} | {'refused', reason} | {'gone'}
+-- Returns {'ok', state} | {'already', 'requested' | 'rolled back'} | {'refused', reason} | {'gone'}
 local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'timer', 'id', 'attempt', 'f.rb_reverse', 'f.rb_state',
                      'f.rollback_requested', 'f.finalize_requested')
 if not r[1] then return {'gone'} end
@@ -16,7 +16,11 @@ local now, kind = ARGV[1], ARGV[3]
 local rbstate = r[7] or ''
 local mine = kind == 'rollback' and r[8] or r[9]
 local other = kind == 'rollback' and r[9] or r[8]
-if mine and mine ~= '' then return {'already', r[1]} end
+if rbstate == 'rolled-back' then
+  return kind == 'rollback' and {'already', 'rolled back'}
+                             or {'refused', 'rolled back to the source: nothing to finalize'}
+end
+if mine and mine ~= '' then return {'already', 'requested'} end
 if rbstate == 'finalizing' or rbstate == 'finalized' then
   return {'refused', 'the rollback window is closed (finalized): the old source no longer receives the writes'}
 end

@@ -27,7 +27,20 @@ bool pgl_reverse_names(const pgl_db_names *nm, pgl_db_names *rv)
 bool pgl_reverse_publish(pgq *target, const pgl_db_names *rv, fc_lsn *slot_lsn, char *err, size_t errcap)
 {
     *slot_lsn = FC_LSN_INVALID;
-    if (!pgl_ensure_publication(target, rv, err, errcap)) return false;
+    const char *pp[] = {rv->publication};
+    PGresult *r = pgq_exec(target, pgq_sql("pgl_publication_exists"), 1, pp);
+    if (!r) {
+        pgq_seterr(err, errcap, "publication %s: %s", rv->publication, target->err);
+        return false;
+    }
+    bool have = PQntuples(r) > 0;
+    PQclear(r);
+    const char *a[] = {rv->schema, rv->publication, rv->publication};
+    if (!have && !pgq_tmpl_script(target, "pgl_rb_publication_create", 3, a) &&
+        strcmp(target->sqlstate, "42710") != 0) {
+        pgq_seterr(err, errcap, "creating publication %s: %s", rv->publication, target->err);
+        return false;
+    }
     if (!pgl_ensure_slot(target, rv, 0, slot_lsn, err, errcap)) return false;
     if (*slot_lsn == FC_LSN_INVALID) {
         pgq_seterr(err, errcap, "slot %s has no consistent point", rv->slot);

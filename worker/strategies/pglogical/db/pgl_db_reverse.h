@@ -15,7 +15,8 @@
 /* The reverse names of nm (every other name kept): false when they do not fit. */
 bool pgl_reverse_names(const pgl_db_names *nm, pgl_db_names *rv);
 /* On the target (writers blocked, the forward subscription dropped): the
- * publication FOR ALL TABLES and the logical slot; *slot_lsn the slot's
+ * publication (TABLES IN SCHEMA of every schema with tables but PostgreSQL's
+ * and fleetcrypt's own: sql/pgl_rb_publication_create.sql) and the logical slot; *slot_lsn the slot's
  * consistent point (or, made by an earlier attempt, its confirmed flush). */
 bool pgl_reverse_publish(pgq *target, const pgl_db_names *rv, fc_lsn *slot_lsn, char *err, size_t errcap);
 /* On the target: the slot (its walsender ended) and the publication gone. */
