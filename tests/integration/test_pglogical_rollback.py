@@ -111,6 +111,7 @@ def _rollback(stack, sim, world, campaign, ident, crash=None):
     return tid
 
 
+@pytest.mark.slow  # ~105 s: over the CI budget of one helper test
 def test_rollback_keeps_every_write(stack, awssim, world):
     _rollback(stack, awssim, world, "rbk", "pgl-rbk")
 
