@@ -14,8 +14,9 @@ local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'timer', 'id', 'attempt'
 if not r[1] then return {'gone'} end
 local now, kind = ARGV[1], ARGV[3]
 local rbstate = r[7] or ''
-local mine = kind == 'rollback' and r[8] or r[9]
-local other = kind == 'rollback' and r[9] or r[8]
+-- (HMGET gives false for a missing field: no `a and b or c` on those)
+local mine, other = r[9], r[8]
+if kind == 'rollback' then mine, other = r[8], r[9] end
 if rbstate == 'rolled-back' then
   return kind == 'rollback' and {'already', 'rolled back'}
                              or {'refused', 'rolled back to the source: nothing to finalize'}
