@@ -21,6 +21,7 @@ FC = os.path.join(BIN_DIR, "fleetcrypt")
     (["--db-secret", "file:relative.json"], "absolute path"),
     (["--max-parallel", "0"], "--max-parallel"),
     (["--window", "Someday 25:00-26:00"], "--window"),
+    (["--rollback-window", "soon"], "not a duration"),
     (["--strategy", "teleport"], "strategy teleport is not available"),
 ])
 def test_bad_option_values_exit_2_with_one_line(args, expect):
