@@ -17,7 +17,7 @@ cutover, for a while on the encrypted target, then:
   retired source, read from its stopped data directory, holds no
   subscription, slot, publication or origin), and a rollback refused;
 - a worker SIGKILLed inside the rollback's cutover (after the target's
-  block, after the drain): the rollback finishes with the same guarantees.
+  block, after the drain, after the switch back): the rollback finishes with the same guarantees.
 Run at FLEETCRYPT_SIM_TIME_SCALE=0 (the suite's default) and 0.02.
 """
 import os
@@ -119,7 +119,7 @@ def test_rollback_keeps_every_write(stack, awssim, world):
 @pytest.mark.slow
 def test_rollback_worker_killed_inside(stack, awssim, world):
     _rollback(stack, awssim, world, "rbkill", "pgl-rbkill",
-              crash={"dir": os.path.join(world, "crash"), "at": "rollback.blocked,rollback.drained"})
+              crash={"dir": os.path.join(world, "crash"), "at": "rollback.blocked,rollback.drained,rollback.switched"})
 
 
 @pytest.mark.slow

@@ -376,6 +376,38 @@ static step_rc switch_back_rename(rb *r, int64_t deadline)
     return await_endpoint(r, r->tid, PGL_ROLE_TARGET, deadline, "target_address", "target_port");
 }
 
+/* Rename method: where the two servers are now, from the world (a run that
+ * renamed back may have died with its endpoint facts): the source under the
+ * original identifier once the retired name is gone, the target under
+ * fc-…-target once it has it back. The identity check of every connection
+ * (markers) still decides which server a name reaches. */
+static step_rc locate(rb *r)
+{
+    if (r->proxy || r->cname) return STEP_OK;
+    step_rc rc = STEP_OK;
+    bool missing = false;
+    rds_instance *ri = pgl_describe(r->ctx, r->res, r->ret, &missing, &rc);
+    if (!ri && !missing) return rc;
+    r->res->reason[0] = 0;
+    rds_instance_free(ri);
+    if (!missing) return STEP_OK; /* not renamed back yet: the facts hold */
+    rds_instance *o = pgl_describe(r->ctx, r->res, r->orig, &missing, &rc);
+    if (!o) return missing ? (r->res->reason[0] = 0, STEP_OK) : rc;
+    if (!pgl_is_ours(r->ctx, o, PGL_ROLE_TARGET) && o->endpoint_address[0] && o->port > 0) {
+        step_ctx_set_fact(r->ctx, "retired_address", o->endpoint_address);
+        step_ctx_set_factf(r->ctx, "retired_port", "%d", o->port);
+    }
+    rds_instance_free(o);
+    rds_instance *t = pgl_describe(r->ctx, r->res, r->tid, &missing, &rc);
+    if (!t) return missing ? (r->res->reason[0] = 0, STEP_OK) : rc;
+    if (t->endpoint_address[0] && t->port > 0) {
+        step_ctx_set_fact(r->ctx, "target_address", t->endpoint_address);
+        step_ctx_set_factf(r->ctx, "target_port", "%d", t->port);
+    }
+    rds_instance_free(t);
+    return STEP_OK;
+}
+
 static step_rc switch_back(rb *r, int64_t deadline)
 {
     if (r->cname) return awscname_roll_back(r->ctx, r->res);
@@ -399,6 +431,7 @@ static step_rc rollback_inner(rb *r)
     step_result *res = r->res;
     step_rc rc = STEP_OK;
     bool gone = false;
+    if ((rc = locate(r)) != STEP_OK) return rc;
     if (!strcmp(pgl_fact(ctx, "rb_state"), "switched-back")) goto open_source;
     if ((rc = pgl_fence(&r->s, PGL_RETIRED)) != STEP_OK) return rc;
     if ((rc = reverse_gone(r, &gone)) != STEP_OK) return rc;
@@ -436,6 +469,7 @@ static step_rc rollback_inner(rb *r)
     memset(r->s.fenced, 0, sizeof r->s.fenced);
     fc_crashpoint("rollback.drained");
     if ((rc = switch_back(r, fc_mono_ms() + poll_ms(ctx))) != STEP_OK) return rc;
+    fc_crashpoint("rollback.switched");
     step_ctx_set_fact(ctx, "rb_state", "switched-back");
 open_source:;
     int restored = 0;
