@@ -20,6 +20,7 @@ cutover, for a while on the encrypted target, then:
   block, after the drain, after the switch back): the rollback finishes with the same guarantees.
 Run at FLEETCRYPT_SIM_TIME_SCALE=0 (the suite's default) and 0.02.
 """
+import json
 import os
 
 import pytest
@@ -72,8 +73,20 @@ def _open_window(stack, sim, world, campaign, ident):
     wait_until(lambda: len(w.numbers()) >= n + 60, 90, 0.1, "writes on the target")
     wait_until(lambda: _fact(stack, campaign, ident, "rb_lag_bytes").isdigit(), 30, 0.2, "reverse lag recorded")
     st = stack.cli("status", campaign)
-    assert st.returncode == 0 and "rollback window" in st.stdout, st.stdout
+    assert st.returncode == 0 and "rollback window: open" in st.stdout, st.stdout
+    top = stack.cli("top", campaign, "-o", "json")
+    assert top.returncode == 0, top.stderr
+    rbw = json.loads(top.stdout)["rollback_windows"]
+    assert [x["id"] for x in rbw] == [ident] and rbw[0]["ends_in_s"] > 0, rbw
     return w, key
+
+
+def _report_window(stack, campaign):
+    r = stack.cli("report", campaign, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    rows = data["instances"] if isinstance(data, dict) else data
+    return rows[0]["rollback_window"]
 
 
 def _rollback(stack, sim, world, campaign, ident, crash=None):
@@ -92,6 +105,7 @@ def _rollback(stack, sim, world, campaign, ident, crash=None):
     if crash:
         for p in crash["at"].split(","):
             assert os.path.exists(os.path.join(crash["dir"], p)), f"crash point {p} never fired"
+    assert _report_window(stack, campaign)["state"] == "rolled-back"
     # writes on the source again, through the same identifier
     n = len(w.numbers())
     wait_until(lambda: len(w.numbers()) >= n + 40, 90, 0.1, "writes on the source after the rollback")
@@ -133,6 +147,7 @@ def test_finalize_leaves_nothing(stack, awssim, world):
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     assert _fact(stack, campaign, ident, "rb_state") == "finalized"
+    assert _report_window(stack, campaign)["state"] == "finalized"
     n = len(w.numbers())
     wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "writes after finalize")
     w.stop()
