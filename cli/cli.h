@@ -30,6 +30,14 @@ int cli_submit(fc_config *cfg, int argc, char **argv);
 int cli_status(fc_config *cfg, int argc, char **argv);
 int cli_abort(fc_config *cfg, int argc, char **argv);   /* ops.c */
 int cli_approve(fc_config *cfg, int argc, char **argv); /* ops.c */
+int cli_rollback(fc_config *cfg, int argc, char **argv); /* ops.c */
+/* pg-logical's rollback window of one record (facts rb_state, rb_until_ms,
+ * rb_lag_bytes) as {"state","ends_ms","ends_in_s","reverse_lag_bytes"},
+ * NULL when the instance never had one; and as one line of text (false for
+ * a non-object). status.c; also used by top and report. */
+json_t *cli_rollback_json(const char *state, const char *until_ms, const char *lag, int64_t now_ms);
+bool cli_rollback_line(const json_t *rb, char *out, size_t cap);
+int cli_finalize(fc_config *cfg, int argc, char **argv); /* ops.c */
 int cli_pause(fc_config *cfg, int argc, char **argv);   /* ops.c */
 int cli_resume(fc_config *cfg, int argc, char **argv);  /* ops.c */
 int cli_retry(fc_config *cfg, int argc, char **argv);   /* ops.c */

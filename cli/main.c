@@ -60,6 +60,19 @@ static const cli_cmd commands[] = {
      "examples:\n"
      "  fleetcrypt approve q4 db1 db2\n"
      "  fleetcrypt approve q4\n"},
+    {"rollback", cli_rollback, "rollback CAMPAIGN [INSTANCE_ID ...]",
+     "Campaigns with --rollback-window: cut back to the old source while its window is open\n"
+     "(writers blocked on the encrypted instance, every write on it carried back, sequences set,\n"
+     "switched back by the campaign's method, writers let in on the source; the encrypted\n"
+     "instance is kept, blocked). Refused after finalize. Without instances: every instance.\n"
+     "examples:\n"
+     "  fleetcrypt rollback q4 db1\n"},
+    {"finalize", cli_finalize, "finalize CAMPAIGN [INSTANCE_ID ...]",
+     "Campaigns with --rollback-window: close the window now (reverse replication removed from\n"
+     "both sides, then verify, replicas and cleanup retire the old source as without a window).\n"
+     "Without instances: every instance.\n"
+     "examples:\n"
+     "  fleetcrypt finalize q4\n"},
     {"pause", cli_pause, "pause CAMPAIGN [INSTANCE_ID ...]",
      "Start no new step (running steps finish). Without instances: the whole campaign.\n"
      "examples:\n"

@@ -447,6 +447,63 @@ cleanup:
     return ops_close(s, &a, &all, rc);
 }
 
+/* ------------------------------------------------------------------ rollback / finalize */
+/* pg-logical's rollback window (lua/intent.lua decides, atomically): each
+ * named instance (or every instance of the campaign) gets the intent or the
+ * reason it is refused; instances without an open window are refused, and
+ * campaign-wide those are only counted. Exit 0 when at least one instance
+ * took it (or had it already), 3 when every one refused. */
+typedef struct intent_tally {
+    bool campaign_wide;
+    int ok, already, refused;
+} intent_tally;
+
+static void intent_reply(void *ud, const char *id, const store_op *r)
+{
+    intent_tally *t = ud;
+    if (!strcmp(r->status, "ok")) {
+        t->ok++;
+        printf("%s: requested\n", id);
+    } else if (!strcmp(r->status, "already")) {
+        t->already++;
+        printf("%s: already %s\n", id, r->detail);
+    } else {
+        t->refused++;
+        if (!t->campaign_wide || strncmp(r->detail, "no rollback window", 18) != 0)
+            printf("%s: refused: %s\n", id, !strcmp(r->status, "gone") ? "no such instance" : r->detail);
+    }
+}
+
+static int intent_verb(fc_config *cfg, int argc, char **argv, const char *verb, store_op_kind op)
+{
+    ops_args a;
+    store *s;
+    sargs all;
+    sargs_init(&all);
+    char cst[32] = "";
+    int rc = ops_open(cfg, argc, argv, verb, 0, -1, &a, &s, cst, sizeof cst);
+    if (rc != CLI_OK) goto cleanup;
+    intent_tally t = {.campaign_wide = a.nids == 0};
+    if (t.campaign_wide && (rc = campaign_wide(s, &a, NULL, &all)) != CLI_OK) goto cleanup;
+    ops_script x = {verb, op, fc_now_ms(), cfg->node_id, !t.campaign_wide, intent_reply, &t};
+    if ((rc = each_instance(s, &a, &x)) != CLI_OK) goto cleanup;
+    printf("campaign %s: %s requested for %d instance(s), %d already, %d refused\n", a.campaign, verb, t.ok,
+           t.already, t.refused);
+    if (t.ok + t.already == 0) rc = 3;
+cleanup:
+    return ops_close(s, &a, &all, rc);
+}
+
+int cli_rollback(fc_config *cfg, int argc, char **argv)
+{
+    return intent_verb(cfg, argc, argv, "rollback", STORE_OP_ROLLBACK);
+}
+
+int cli_finalize(fc_config *cfg, int argc, char **argv)
+{
+    return intent_verb(cfg, argc, argv, "finalize", STORE_OP_FINALIZE);
+}
+
 /* ------------------------------------------------------------------ pause / resume */
 typedef struct pause_tally {
     const char *verb;

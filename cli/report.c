@@ -242,6 +242,7 @@ static report_row *new_row(rep *r)
     r->tables[r->n] = NULL;
     r->n++;
     row->downtime_s = -1;
+    row->rb_lag_bytes = -1;
     row->rows_verified = -1;
     row->dms_apply_exceptions = row->dms_val_tables = row->dms_val_validated = row->dms_val_failures = -1;
     return row;
@@ -322,6 +323,11 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
 
     const char *cut = cli_kv(rec, "f.switched_at");
     fmt_ms(*cut ? cut : cli_kv(rec, "f.renamed_at"), row->cutover_at, sizeof row->cutover_at);
+    fc_strlcpy(row->rb_state, cli_kv(rec, "f.rb_state"), sizeof row->rb_state);
+    if (*row->rb_state) {
+        fmt_ms(cli_kv(rec, "f.rb_until_ms"), row->rb_until, sizeof row->rb_until);
+        if (*cli_kv(rec, "f.rb_lag_bytes")) row->rb_lag_bytes = strtoll(cli_kv(rec, "f.rb_lag_bytes"), NULL, 10);
+    }
     const char *dt = cli_kv(rec, "downtime_s");
     if (*dt) row->downtime_s = strtod(dt, NULL);
     else if (*cli_kv(rec, "f.downtime_ms")) row->downtime_s = strtod(cli_kv(rec, "f.downtime_ms"), NULL) / 1000.0;

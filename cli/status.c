@@ -94,7 +94,8 @@ static int one(store *s, const char *campaign, bool as_json)
     json_object_set_new(o, "counts", counts_json(s, campaign));
     json_t *arr = json_array();
     static const char *const rf[] = {"state", "step", "attempt", "error", "waiting", "downtime_s", "rows_verified",
-                                     "stuck_ms", "f.kind", "f.members", "f.target_account"};
+                                     "stuck_ms", "f.kind", "f.members", "f.target_account", "f.rb_state",
+                                     "f.rb_until_ms", "f.rb_lag_bytes"};
     sargs ids;
     sargs_init(&ids);
     store_instances(s, campaign, &ids);
@@ -119,6 +120,9 @@ static int one(store *s, const char *campaign, bool as_json)
         /* moved into another account (--target-account-role): which one */
         if (*kv_str(&r, "f.target_account"))
             json_object_set_new(e, "target_account", json_string(kv_str(&r, "f.target_account")));
+        json_t *rbw = cli_rollback_json(kv_str(&r, "f.rb_state"), kv_str(&r, "f.rb_until_ms"),
+                                        kv_str(&r, "f.rb_lag_bytes"), fc_now_ms());
+        if (rbw) json_object_set_new(e, "rollback_window", rbw);
         json_array_append_new(arr, e);
         store_kv_free(&r);
     }
@@ -171,6 +175,8 @@ static int one(store *s, const char *campaign, bool as_json)
             if (json_array_size(mem)) printf("\n");
             json_t *ta = json_object_get(e, "target_account");
             if (json_is_string(ta)) printf("  target account: %s\n", json_string_value(ta));
+            char rbl[160];
+            if (cli_rollback_line(json_object_get(e, "rollback_window"), rbl, sizeof rbl)) printf("  %s\n", rbl);
         }
     }
     json_decref(win);
@@ -257,4 +263,35 @@ int cli_status(fc_config *cfg, int argc, char **argv)
     int rc = campaign ? one(s, campaign, as_json) : all(s, as_json);
     store_close(s);
     return rc;
+}
+
+/* ---------------------------------------------------------------- rollback window */
+json_t *cli_rollback_json(const char *state, const char *until_ms, const char *lag, int64_t now_ms)
+{
+    if (!state || !*state) return NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "state", json_string(state));
+    int64_t until = until_ms && *until_ms ? strtoll(until_ms, NULL, 10) : 0;
+    if (until > 0) {
+        json_object_set_new(o, "ends_ms", json_integer(until));
+        json_object_set_new(o, "ends_in_s", json_integer(until > now_ms ? (until - now_ms) / 1000 : 0));
+    }
+    json_object_set_new(o, "reverse_lag_bytes",
+                        lag && *lag ? json_integer(strtoll(lag, NULL, 10)) : json_null());
+    return o;
+}
+
+bool cli_rollback_line(const json_t *rb, char *out, size_t cap)
+{
+    if (!json_is_object(rb)) return false;
+    const char *st = json_string_value(json_object_get(rb, "state"));
+    long long in = (long long)json_integer_value(json_object_get(rb, "ends_in_s"));
+    json_t *lag = json_object_get(rb, "reverse_lag_bytes");
+    char lg[48] = "not measured yet";
+    if (json_is_integer(lag)) snprintf(lg, sizeof lg, "%lld bytes", (long long)json_integer_value(lag));
+    if (st && !strcmp(st, "open"))
+        snprintf(out, cap, "rollback window: open, ends in %lldh%02lldm%02llds; reverse lag %s", in / 3600,
+                 in % 3600 / 60, in % 60, lg);
+    else snprintf(out, cap, "rollback window: %s", st ? st : "?");
+    return true;
 }

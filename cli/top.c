@@ -132,7 +132,8 @@ static int top_fill(store *s, const char *campaign, top_view *v)
     aws_view(s, account, region, v);
 
     static const char *const rf[] = {"state", "step", "attempt", "error", "step_started_ms", "stuck_ms",
-                                     "deadline_ms", "f.kind", "f.members"};
+                                     "deadline_ms", "f.kind", "f.members", "f.rb_state", "f.rb_until_ms",
+                                     "f.rb_lag_bytes"};
     sargs ids;
     sargs_init(&ids);
     store_instances(s, campaign, &ids);
@@ -154,6 +155,14 @@ static int top_fill(store *s, const char *campaign, top_view *v)
             int64_t dl = strtoll(kv_str(&r, "deadline_ms"), NULL, 10);
             if (*kv_str(&r, "stuck_ms") || (dl > 0 && dl < v->now_ms)) v->stuck++;
             insert_slowest(v, &ti);
+            if (!strcmp(kv_str(&r, "f.rb_state"), "open") && v->nrollback < TOP_MAX_LIST) {
+                int64_t until = strtoll(kv_str(&r, "f.rb_until_ms"), NULL, 10);
+                const char *lag = kv_str(&r, "f.rb_lag_bytes");
+                fc_strlcpy(v->rollback[v->nrollback].id, ids.v[i], sizeof v->rollback[v->nrollback].id);
+                v->rollback[v->nrollback].ends_in_s = until > v->now_ms ? (until - v->now_ms) / 1000 : 0;
+                v->rollback[v->nrollback].lag_bytes = *lag ? strtoll(lag, NULL, 10) : -1;
+                v->nrollback++;
+            }
         } else if (!strcmp(st, "failed") && v->nfailed < TOP_MAX_LIST) {
             v->failed[v->nfailed++] = ti;
         }

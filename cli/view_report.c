@@ -83,6 +83,15 @@ bool report_render_json(const report_meta *m, const report_row *rows, size_t n, 
         json_object_set_new(o, "key_after", jstr_or_null(r->key_after));
         json_object_set_new(o, "cutover_at", jstr_or_null(r->cutover_at));
         json_object_set_new(o, "downtime_s", r->downtime_s >= 0 ? json_real(r->downtime_s) : json_null());
+        if (r->rb_state[0]) {
+            json_t *rb = json_object();
+            json_object_set_new(rb, "state", json_string(r->rb_state));
+            json_object_set_new(rb, "ends_at", jstr_or_null(r->rb_until));
+            json_object_set_new(rb, "reverse_lag_bytes", r->rb_lag_bytes >= 0 ? json_integer(r->rb_lag_bytes) : json_null());
+            json_object_set_new(o, "rollback_window", rb);
+        } else {
+            json_object_set_new(o, "rollback_window", json_null());
+        }
         json_object_set_new(o, "rows_verified", r->rows_verified >= 0 ? json_integer(r->rows_verified) : json_null());
         json_object_set_new(o, "tables_verified", json_integer(r->tables_verified));
         for (size_t t = 0; t < r->ntables; t++) {
@@ -284,6 +293,15 @@ bool report_render_table(const report_meta *m, const report_row *rows, size_t n,
         const char *cells[] = {r->instance, in_c ? r->campaign : "", r->state, before, after, r->cutover_at, dt,
                                r->retain_until};
         for (size_t c = 0; c < nh && ok; c++) ok = table_cell(out, cells[c], w[c], c == nh - 1);
+    }
+    /* pg-logical's rollback windows, under the table */
+    for (size_t i = 0; i < n && ok; i++) {
+        const report_row *r = &rows[i];
+        if (!r->rb_state[0]) continue;
+        char lag[48] = "unknown";
+        if (r->rb_lag_bytes >= 0) snprintf(lag, sizeof lag, "%lld bytes", (long long)r->rb_lag_bytes);
+        ok = dbuf_printf(out, "rollback window %s: %s, ends %s, last reverse lag %s\n", r->instance, r->rb_state,
+                         r->rb_until[0] ? r->rb_until : "-", lag);
     }
     return ok;
 }

@@ -31,6 +31,9 @@ typedef struct report_row {
     char key_after[256];
     char cutover_at[40];     /* ISO 8601 UTC, "" if none */
     double downtime_s;       /* < 0: unknown */
+    char rb_state[16];       /* pg-logical's rollback window (fact rb_state): "" none, open, finalized, rolled-back, … */
+    char rb_until[32];       /* its end (UTC) */
+    long long rb_lag_bytes;  /* its last reverse lag; < 0 unknown */
     long long rows_verified; /* < 0: unknown */
     int tables_verified;
     const report_table *tables; /* borrowed, may be NULL */

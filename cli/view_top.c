@@ -170,6 +170,16 @@ bool top_render_screen(const top_view *v, int cols, int rows, dbuf *out)
         line(&s, "%-30s %s", "FAILED", "REASON");
         for (int i = 0; i < v->nfailed; i++) line(&s, "%-30.30s %s", v->failed[i].id, v->failed[i].error);
     }
+    if (v->nrollback > 0) {
+        gap(&s);
+        line(&s, "%-30s %-12s %s", "ROLLBACK WINDOW", "ENDS IN", "REVERSE LAG");
+        for (int i = 0; i < v->nrollback; i++) {
+            char el[32], lag[32] = "-";
+            fmt_duration((double)v->rollback[i].ends_in_s, el, sizeof el);
+            if (v->rollback[i].lag_bytes >= 0) snprintf(lag, sizeof lag, "%lld B", (long long)v->rollback[i].lag_bytes);
+            line(&s, "%-30.30s %-12s %s", v->rollback[i].id, el, lag);
+        }
+    }
     if (s.ok) s.ok = dbuf_appends(out, "\x1b[J");
     return s.ok;
 }
@@ -239,6 +249,16 @@ bool top_render_json(const top_view *v, dbuf *out)
     json_object_set_new(o, "stuck", json_integer(v->stuck));
     json_object_set_new(o, "slowest", top_instances_json(v->slowest, v->nslowest, false));
     json_object_set_new(o, "failed", top_instances_json(v->failed, v->nfailed, true));
+    json_t *rb = json_array();
+    for (int i = 0; i < v->nrollback; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "id", cli_json_text(v->rollback[i].id, false));
+        json_object_set_new(e, "ends_in_s", json_integer(v->rollback[i].ends_in_s));
+        json_object_set_new(e, "reverse_lag_bytes",
+                            v->rollback[i].lag_bytes >= 0 ? json_integer(v->rollback[i].lag_bytes) : json_null());
+        json_array_append_new(rb, e);
+    }
+    json_object_set_new(o, "rollback_windows", rb);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     bool ok = text && dbuf_appends(out, text) && dbuf_appends(out, "\n");

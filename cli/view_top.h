@@ -43,6 +43,12 @@ typedef struct top_view {
     int nslowest;
     top_instance failed[TOP_MAX_LIST];
     int nfailed;
+    struct {
+        char id[64];
+        int64_t ends_in_s;   /* pg-logical's open rollback window: until its end */
+        int64_t lag_bytes;   /* reverse lag; < 0 not measured yet */
+    } rollback[TOP_MAX_LIST];
+    int nrollback;
     int64_t now_ms;
 } top_view;
 

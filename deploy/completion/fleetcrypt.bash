@@ -31,7 +31,7 @@ _fleetcrypt()
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="submit status top wait approve pause resume abort retry logs report retire strategies help"
+    local commands="submit status top wait approve rollback finalize pause resume abort retry logs report retire strategies help"
     # the CLI's common flags (lib/cfg.c's table: `fleetcrypt --help` lists them)
     local common="--redis-url --key-prefix --node-id --region --profile --help --version"
 
@@ -95,7 +95,7 @@ _fleetcrypt()
         retire) flags="--retention-days --force --yes --dry-run --wait-timeout" ;;
         logs) flags="--follow -f --output -o" ;;
         abort) flags="--yes --dry-run" ;;
-        approve | pause | resume | retry) flags="" ;;
+        approve | rollback | finalize | pause | resume | retry) flags="" ;;
         help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return 0 ;;
         *) return 0 ;;
     esac
@@ -106,7 +106,7 @@ _fleetcrypt()
     fi
     # the first positional argument of these is a campaign id
     case $cmd in
-        status | top | wait | approve | pause | resume | abort | retry | logs | report | retire)
+        status | top | wait | approve | rollback | finalize | pause | resume | abort | retry | logs | report | retire)
             local npos=0
             for ((i = i + 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in

@@ -610,6 +610,13 @@ bool store_instance_op(store *s, const char *campaign, const char *id, store_op_
         r = store_script(s, "approve", 3, keys, 3, args);
         break;
     }
+    case STORE_OP_ROLLBACK:
+    case STORE_OP_FINALIZE: {
+        const char *keys[] = {rk, k.timers, k.events};
+        const char *args[] = {now, node, op == STORE_OP_ROLLBACK ? "rollback" : "finalize"};
+        r = store_script(s, "intent", 3, keys, 3, args);
+        break;
+    }
     case STORE_OP_PAUSE:
     case STORE_OP_RESUME: {
         const char *keys[] = {rk, k.timers, k.events, lk};

@@ -167,7 +167,14 @@ bool store_record_secret_synced(store *s, const char *campaign, const char *id, 
                                 int64_t now_ms);
 
 /* ---- operator verbs on one instance (CLI), one script each ---- */
-typedef enum { STORE_OP_ABORT, STORE_OP_APPROVE, STORE_OP_PAUSE, STORE_OP_RESUME } store_op_kind;
+typedef enum {
+    STORE_OP_ABORT,
+    STORE_OP_APPROVE,
+    STORE_OP_PAUSE,
+    STORE_OP_RESUME,
+    STORE_OP_ROLLBACK, /* lua/intent.lua: pg-logical's rollback window */
+    STORE_OP_FINALIZE
+} store_op_kind;
 /* A script's answer: its status word and up to two details (e.g. "terminal",
  * the state; retry: "ok", step, attempt or "refused", why). */
 typedef struct store_op {
@@ -175,7 +182,7 @@ typedef struct store_op {
     char detail[512];
     char detail2[64];
 } store_op;
-/* lua/abort.lua, approve.lua or pause.lua on instance id. named: the
+/* lua/abort.lua, approve.lua, pause.lua or intent.lua on instance id. named: the
  * instance was named by the operator (not campaign-wide). False on a Redis
  * error. */
 bool store_instance_op(store *s, const char *campaign, const char *id, store_op_kind op, int64_t now_ms,

@@ -21,6 +21,7 @@ FC = os.path.join(BIN_DIR, "fleetcrypt")
     (["--db-secret", "file:relative.json"], "absolute path"),
     (["--max-parallel", "0"], "--max-parallel"),
     (["--window", "Someday 25:00-26:00"], "--window"),
+    (["--rollback-window", "soon"], "not a duration"),
     (["--strategy", "teleport"], "strategy teleport is not available"),
     (["--target-account-role", "fleetcrypt-target"], "--target-account-role: want a role ARN"),
     (["--target-account-role", "arn:aws:iam::210987654321:role/t", "--target-external-id", "a b"],

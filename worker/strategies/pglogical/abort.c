@@ -232,6 +232,19 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res);
  * was undone. */
 step_rc pgl_step_abort(step_ctx *ctx, step_result *res)
 {
+    if (!strcmp(pgl_fact(ctx, "rb_state"), "rolled-back")) {
+        /* reached from step rollback (rollback.c): nothing to undo */
+        PGL_REASON(res, "rolled back to the source by fleetcrypt rollback (every write made on the encrypted "
+                        "instance carried back; the encrypted instance is kept, blocked)");
+        return STEP_OK;
+    }
+    if (!strcmp(pgl_fact(ctx, "rb_state"), "rolling-back") || !strcmp(pgl_fact(ctx, "rb_state"), "switched-back")) {
+        /* a rollback half done must finish (writers may be blocked on both sides) */
+        PGL_REASON(res, "abort refused: a rollback is in progress; finishing it");
+        step_ctx_set_fact(ctx, "abort_refused", res->reason);
+        fc_strlcpy(res->next, "rollback", sizeof res->next);
+        return STEP_NEXT;
+    }
     char from[48], why[STEP_REASON_MAX];
     fc_strlcpy(from, pgl_fact(ctx, "undo_from"), sizeof from);
     fc_strlcpy(why, pgl_fact(ctx, "undo_reason"), sizeof why);

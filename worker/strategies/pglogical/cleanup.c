@@ -36,7 +36,8 @@ static step_rc cleanup_databases(pgl_session *s)
     step_ctx *ctx = s->ctx;
     step_result *res = s->res;
     char err[1024];
-    step_rc rc = STEP_OK;
+    step_rc rc = pgl_reverse_finalize(s); /* a rollback window left open (abort refused in it): closed */
+    if (rc != STEP_OK) return rc;
     int released = 0;
     for (int i = 0; i < s->ndbs; i++) {
         pgl_db_names nm;

@@ -76,11 +76,15 @@ typedef struct cut {
     char **protect;
     int nprotect;
     pgq *pinned[PGL_MAX_DBS]; /* target sessions holding the snapshot of the switch */
+    pgq *src_pinned[PGL_MAX_DBS]; /* --rollback-window: the frozen source's, before the reverse replication */
 } cut;
 
 static void cut_free(cut *c)
 {
-    for (int i = 0; i < PGL_MAX_DBS; i++) pgq_close(c->pinned[i]);
+    for (int i = 0; i < PGL_MAX_DBS; i++) {
+        pgq_close(c->pinned[i]);
+        pgq_close(c->src_pinned[i]);
+    }
     pgl_free_list(c->protect, c->nprotect);
     pgl_session_finish(&c->s);
 }
@@ -623,6 +627,23 @@ static int64_t retired_block_since(cut *c)
     return blocked > 0 ? since : 0;
 }
 
+/* One admin session per database of a side, taken out of the session's
+ * cache (it now belongs to the pin) into out[], each holding a snapshot
+ * taken now (pgl_pin_snapshot). */
+static step_rc pin_side(cut *c, pgl_side side, pgq **out, int64_t deadline)
+{
+    char err[512];
+    for (int i = 0; i < c->s.ndbs; i++) {
+        step_rc rc = STEP_OK;
+        pgq *p = await_conn(c, side, PGL_AS_ADMIN, c->s.dbs[i], deadline, &rc);
+        if (!p) return rc;
+        out[i] = p;
+        c->s.conn[side][PGL_AS_ADMIN][i] = NULL;
+        if (!pgl_pin_snapshot(p, err, sizeof err)) return pgl_sql_fail(c->res, p, "pinning the snapshot", err);
+    }
+    return STEP_OK;
+}
+
 /* After the switch: wait (bounded) until the target's endpoint reaches the
  * target itself — never the retired source a lagging name still reaches —
  * pin the target's snapshot, let writers in (fenced), record downtime. */
@@ -653,17 +674,17 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
                              "block_start_ms=%lld", (long long)t0);
     }
     if (t0 <= 0) t0 = fc_now_ms();
+    /* --rollback-window: the reverse replication starts before any writer is in (rollback.c); the
+     * comparison below reads the source as it was frozen, not as the reverse replication changes it */
+    if (!c->cluster && pgl_rollback_window_s(c->ctx) > 0) {
+        if (!c->strict && !c->src_pinned[0] && !step_ctx_fact(c->ctx, "verify_done")) {
+            if ((rc = pin_side(c, PGL_RETIRED, c->src_pinned, deadline)) != STEP_OK) return rc;
+        }
+        if ((rc = pgl_reverse_setup(&c->s)) != STEP_OK) return rc;
+    }
     if (!c->strict) {
         /* pinned sessions (separate from the cached ones): the state at the switch */
-        for (int i = 0; i < c->s.ndbs; i++) {
-            step_rc r2 = STEP_OK;
-            pgq *p = await_conn(c, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], deadline, &r2);
-            if (!p) return r2;
-            /* take the connection out of the cache: it now belongs to the pin */
-            c->pinned[i] = p;
-            c->s.conn[PGL_TARGET][PGL_AS_ADMIN][i] = NULL;
-            if (!pgl_pin_snapshot(p, err, sizeof err)) return pgl_sql_fail(c->res, p, "pinning the snapshot", err);
-        }
+        if ((rc = pin_side(c, PGL_TARGET, c->pinned, deadline)) != STEP_OK) return rc;
     }
     fc_crashpoint("cutover.switched");
     q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc);
@@ -897,6 +918,12 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
      * the switch. Writers are back on the target: waiting here for the
      * retired source's name to answer costs no downtime. */
     if (!c.strict && c.pinned[0] && !step_ctx_fact(ctx, "verify_done")) {
+        for (int i = 0; i < c.s.ndbs && c.src_pinned[0]; i++) {
+            /* the frozen source's snapshot (rollback window) is what the comparison reads */
+            pgq_close(c.s.conn[PGL_RETIRED][PGL_AS_ADMIN][i]);
+            c.s.conn[PGL_RETIRED][PGL_AS_ADMIN][i] = c.src_pinned[i];
+            c.src_pinned[i] = NULL;
+        }
         int mism = 0;
         dbuf list;
         dbuf_init(&list, 4096);

@@ -5,6 +5,7 @@
 
 #include "util.h"
 #include "strategy_opts.h"
+#include "duration.h"
 
 /* A failure from prepare-source (which may have made a slot before it
  * failed) until the cutover switched would leave the slot retaining WAL on
@@ -26,12 +27,17 @@ static const step_def steps[] = {
     {"subscribe", "catch-up", NULL, 600, 8, HOLDS_WAL},
     {"catch-up", "cutover", NULL, 3600, 8, HOLDS_WAL},
     /* cutover: abort refuses after the switch and then ends the instance failed, undoing nothing */
-    {"cutover", "verify", "cutover", 1800, 5, HOLDS_WAL},
+    {"cutover", "rollback-window", "cutover", 1800, 5, HOLDS_WAL},
+    /* --rollback-window: reverse replication until `fleetcrypt finalize` (or the window's end: on to
+     * verify) or `fleetcrypt rollback` (to rollback, which ends through abort); without it, straight on */
+    {"rollback-window", "verify", NULL, 86400, 8, NULL},
     {"verify", "replicas", NULL, 14400, 5, NULL},
     {"replicas", "cleanup", NULL, 7200, 8, NULL},
     {"cleanup", NULL, NULL, 1800, 8, NULL},
     /* not reachable by next: run by the runner on abort_requested, by a step's STEP_NEXT, or as on_fail */
     {"abort", NULL, NULL, 1800, 20, NULL},
+    /* not reachable by next: the window's STEP_NEXT on `fleetcrypt rollback` */
+    {"rollback", NULL, "cutover", 1800, 8, NULL},
 };
 
 /* Defaults the step code applies itself are left "" here and named in the
@@ -43,6 +49,11 @@ static const opt_def opts[] = {
      "rename swap (minutes on AWS), switch an RDS Proxy's target (seconds), or switch the application's Route 53 "
      "CNAME (instance tag fleetcrypt:cname or campaign file field cname) to the encrypted instance", false},
     FC_OPT_WINDOW,
+    {"rollback-window", OPT_STRING, NULL, "", duration_opt_check,
+     "keep the old source as a read-only standby fed back by logical replication for DURATION (e.g. 48h) after "
+     "the switch: `fleetcrypt rollback` cuts back without losing a write, `fleetcrypt finalize` (or the "
+     "window's end) retires it",
+     false},
     FC_OPT_DB_SECRET,
     FC_OPTS_TARGET_ACCOUNT,
     {"validate", OPT_ENUM, "normal|strict", "normal", NULL,

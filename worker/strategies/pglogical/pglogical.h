@@ -29,5 +29,7 @@ step_rc pgl_step_verify(step_ctx *ctx, step_result *res);
 step_rc pgl_step_replicas(step_ctx *ctx, step_result *res);
 step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res);
 step_rc pgl_step_abort(step_ctx *ctx, step_result *res);
+step_rc pgl_step_rollback_window(step_ctx *ctx, step_result *res);
+step_rc pgl_step_rollback(step_ctx *ctx, step_result *res);
 
 #endif

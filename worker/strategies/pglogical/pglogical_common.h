@@ -164,6 +164,15 @@ step_rc pgl_abort_now(step_ctx *ctx, step_result *res, const char *why);
  * return (NEXT → abort, RETRY, FAIL) with res filled. *max_lag gets the
  * largest lag (or -1) when check_sub. */
 step_rc pgl_watch(pgl_session *s, bool check_sub, int64_t *max_lag);
+/* ---- the rollback window (rollback.c) ---- */
+/* --rollback-window in seconds, 0 when off. */
+int64_t pgl_rollback_window_s(step_ctx *ctx);
+/* At the cutover, target still blocked after the switch: the reverse
+ * replication (publication and slot on the target, subscription on the old
+ * source). Nothing without the option. */
+step_rc pgl_reverse_setup(pgl_session *s);
+/* The reverse replication's objects gone on both sides (fact rb_reverse=0). */
+step_rc pgl_reverse_finalize(pgl_session *s);
 /* pgl_watch without the subscription in a session of its own (snapshot,
  * copy-encrypted, restore: there is no subscription yet). */
 step_rc pgl_watch_source(step_ctx *ctx, step_result *res);

@@ -68,6 +68,8 @@ static const step_impl fns[] = {
     {"prepare-target", pgl_step_prepare_target},
     {"find-start-lsn", pgl_step_find_start_lsn},
     {"subscribe", pgl_step_subscribe},
+    {"rollback-window", pgl_step_rollback_window},
+    {"rollback", pgl_step_rollback},
     {"catch-up", pgl_step_catch_up},
     {"cutover", pgl_step_cutover},
     {"verify", pgl_step_verify},

@@ -207,6 +207,16 @@ bool pgl_teardown_source(pgq *q, const pgl_db_names *nm, bool keep_block_record,
 /* Instance-wide, as the master user, last: drop fleetcrypt's roles. */
 bool pgl_drop_roles(pgq *q, const pgl_db_names *nm, bool keep_admin, char *err, size_t errcap);
 
+/* Idempotent pieces of pgl_prepare_source, also used for the reverse
+ * replication of the rollback window (pgl_db_reverse.h): the publication FOR
+ * ALL TABLES named nm->publication, the pgoutput slot nm->slot (an existing
+ * one counts, *slot_lsn its confirmed_flush_lsn; a new one waits at most
+ * timeout_ms for running transactions, *slot_lsn its consistent point), and
+ * one slot dropped (its walsender ended first; gone = done). */
+bool pgl_ensure_publication(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
+bool pgl_ensure_slot(pgq *q, const pgl_db_names *nm, int timeout_ms, fc_lsn *slot_lsn, char *err, size_t errcap);
+bool pgl_drop_slot(pgq *q, const char *slot, char *err, size_t errcap);
+
 /* internal helper shared by the pgl_db_*.c files (the template runners
  * are in lib/pg/pgq.h): the first column of sql/<sql_name>.sql (run with
  * params) as a NULL-terminated string list; free with pgl_free_list.

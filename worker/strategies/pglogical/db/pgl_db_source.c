@@ -120,7 +120,7 @@ static bool ensure_guard(pgq *q, const pgl_db_names *nm, char *err, size_t errca
     return true;
 }
 
-static bool ensure_publication(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
+bool pgl_ensure_publication(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
 {
     const char *p[] = {nm->publication};
     PGresult *r = pgq_exec(q, pgq_sql("pgl_publication_exists"), 1, p);
@@ -167,8 +167,8 @@ static void describe_blockers(pgq *q, char *out, size_t cap)
     PQclear(r);
 }
 
-static bool ensure_slot(pgq *q, const pgl_db_names *nm, int timeout_ms, fc_lsn *slot_lsn, char *err,
-                        size_t errcap)
+bool pgl_ensure_slot(pgq *q, const pgl_db_names *nm, int timeout_ms, fc_lsn *slot_lsn, char *err,
+                     size_t errcap)
 {
     const char *p[] = {nm->slot};
     char dbname[256];
@@ -216,7 +216,7 @@ static bool ensure_slot(pgq *q, const pgl_db_names *nm, int timeout_ms, fc_lsn *
                           "creating slot %s waited %s ms for running transactions to finish: %s",
                           nm->slot, ms, who);
         } else if (strcmp(saved_state, "42710") == 0) { /* created concurrently */
-            return ensure_slot(q, nm, timeout_ms, slot_lsn, err, errcap);
+            return pgl_ensure_slot(q, nm, timeout_ms, slot_lsn, err, errcap);
         } else {
             pgq_seterr(err, errcap, "creating slot %s: %s", nm->slot, saved_err);
         }
@@ -240,8 +240,8 @@ bool pgl_prepare_source(pgq *q, const pgl_db_names *nm, const pgl_source_opts *o
      *    commands are ignored by it) */
     if (!ensure_guard(q, nm, err, errcap)) return false;
     /* 3. publication, 4. slot: both before the snapshot */
-    if (!ensure_publication(q, nm, err, errcap)) return false;
-    if (!ensure_slot(q, nm, o ? o->slot_timeout_ms : 0, slot_lsn, err, errcap)) return false;
+    if (!pgl_ensure_publication(q, nm, err, errcap)) return false;
+    if (!pgl_ensure_slot(q, nm, o ? o->slot_timeout_ms : 0, slot_lsn, err, errcap)) return false;
     return true;
 }
 

@@ -20,7 +20,7 @@ static bool schema_exists(pgq *q, const char *schema, bool *exists)
 }
 
 /* Drop one slot; an active one has its walsender ended first. Gone = done. */
-static bool drop_slot(pgq *q, const char *slot, char *err, size_t errcap)
+bool pgl_drop_slot(pgq *q, const char *slot, char *err, size_t errcap)
 {
     for (int attempt = 0; attempt < 50; attempt++) {
         const char *p[] = {slot};
@@ -73,7 +73,7 @@ bool pgl_clean_target(pgq *q, const pgl_db_names *nm, bool drop_slots, int *slot
             return false;
         }
         for (int i = 0; i < PQntuples(r); i++) {
-            if (!drop_slot(q, PQgetvalue(r, i, 0), err, errcap)) {
+            if (!pgl_drop_slot(q, PQgetvalue(r, i, 0), err, errcap)) {
                 PQclear(r);
                 return false;
             }
