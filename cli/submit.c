@@ -479,6 +479,9 @@ static int validate_xacct(const sub_opts *o, const strategy_def *sd)
                        "--cutover-method cname with --target-account-role", m);
     if (strncmp(o->kms_key, "arn:", 4))
         return cli_err(CLI_USAGE, "--kms-key must be the target account's key ARN with --target-account-role");
+    if (*extra_str(o, "rollback-window"))
+        return cli_err(CLI_USAGE, "--rollback-window does not work across accounts yet: drop it or "
+                       "--target-account-role");
     return CLI_OK;
 }
 

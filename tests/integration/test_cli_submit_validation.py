@@ -31,6 +31,9 @@ FC = os.path.join(BIN_DIR, "fleetcrypt")
      "cannot switch clients into another account"),
     (["--target-account-role", "arn:aws:iam::210987654321:role/t", "--cutover-method", "cname"],
      "--kms-key must be the target account's key ARN"),
+    (["--target-account-role", "arn:aws:iam::210987654321:role/t", "--cutover-method", "cname",
+      "--kms-key", "arn:aws:kms:us-east-1:210987654321:key/k", "--rollback-window", "1h"],
+     "--rollback-window does not work across accounts yet"),
 ])
 def test_bad_option_values_exit_2_with_one_line(args, expect):
     env = dict(os.environ, FLEETCRYPT_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
