@@ -1,0 +1,55 @@
+"""dms-cdc when the campaign's replication instance is full (slow).
+
+The emulator holds at most one task per replication instance here
+(quota DmsTasksPerInstance 1, as DMS's "tasks per replication instance"
+quota refuses CreateReplicationTask with ResourceQuotaExceededFault); a
+campaign of three instances, each with a writer, all admitted at once:
+the instance refused on a full replication instance moves to the
+campaign's next one (fact dms_ri_index, fc-<campaign>-dms-<n>), every
+instance ends done with every acknowledged row once on the serving
+instance, and nothing of DMS is left (tasks, endpoints, every replication
+instance the campaign made). docs/dms.md "Replication-instance capacity".
+"""
+import pytest
+
+from fclib import wait_until
+from pglogical_strategy_util import Writer, make_instances, logical_group, sql, wait_terminal
+from test_dmscdc import dms_available, dms_leftovers, submit_dms
+
+pytestmark = pytest.mark.slow
+
+
+def test_dms_cdc_spills_to_a_second_replication_instance(stack, awssim, world):
+    sim = awssim
+    if not dms_available(sim):
+        pytest.fail("the emulator has no DMS: dms-cdc cannot run")
+    sim.admin("POST", "/config", {"quotas": {"DmsTasksPerInstance": 1}})
+    logical_group(sim)
+    ids = ["dms-cap-1", "dms-cap-2", "dms-cap-3"]
+    make_instances(sim, ids)
+    for i in ids:
+        sql(sim, i, "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);")
+    key = stack.make_key()["Arn"]
+    stack.start()
+    writers = {i: Writer(sim, i, rate=20, tables=("a",)).start() for i in ids}
+    wait_until(lambda: all(len(w.numbers()) >= 10 for w in writers.values()), 60, 0.1, "writes before submit")
+    submit_dms(stack, "dmscap", key, ids, world)
+    st = wait_terminal(stack, "dmscap", timeout=600)
+    marks = {i: len(w.numbers()) for i, w in writers.items()}
+    for i, w in writers.items():
+        wait_until(lambda w=w, i=i: len(w.numbers()) >= marks[i] + 10, 60, 0.1, f"writes after the switch ({i})")
+        w.stop()
+    for inst in st["instances"]:
+        assert inst["state"] == "done", f"instance ended {inst}:\n{stack.diagnostics()}"
+    idx = {}
+    for i in ids:
+        target = [int(x) for x in sql(sim, i, "SELECT seq FROM a ORDER BY seq").split()]
+        acked = writers[i].numbers()
+        missing = sorted(set(acked) - set(target))
+        doubled = len(target) - len(set(target))
+        assert not missing and doubled == 0, f"{i}: missing {missing[:10]} doubled {doubled}"
+        idx[i] = int(stack.redis.cli("HGET", f"fc:{{dmscap}}:i:{i}", "f.dms_ri_index").strip() or "1")
+    # one task per replication instance: the three tasks lived on distinct instances
+    # unless one instance's task was gone before the next was made
+    assert max(idx.values()) >= 2, f"no instance moved to a second replication instance: {idx}"
+    assert dms_leftovers(sim, "dmscap") == [], f"DMS resources left: {dms_leftovers(sim, 'dmscap')}"
