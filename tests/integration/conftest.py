@@ -58,6 +58,7 @@ FILE_SECONDS = {
     "test_dmsfullcdc.py": 85,
     "test_pglogical_cname.py": 55,
     "test_dmscdc_switch.py": 15,  # CI: the preflight refusal only (the proxy and cname runs are slow)
+    "test_dmscdc_capacity.py": 0,  # slow only
     "test_awssim_addresses.py": 10,
     "test_awssim_clusters.py": 93,
     "test_pglogical_cutover_checks.py": 91,
