@@ -99,7 +99,14 @@ def test_worker_killed_keys_and_triggers_still_exact(point, stack, awssim, world
     run_parity(stack, awssim, world, f"dfk{tag}", f"dfk-{tag}", crash_at=point)
 
 
-def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
+# --dms-target empty: the target created empty with the source's configuration, its schema from
+# pg_dump --schema-only, every row from DMS's full load and CDC; the same parity
+@pytest.mark.slow
+def test_dms_full_cdc_empty_target_parity(stack, awssim, world):
+    run_parity(stack, awssim, world, "dmsempty", "dmsempty-1", empty=True)
+
+
+def run_parity(stack, awssim, world, campaign, ident, crash_at=None, empty=False):
     sim = awssim
     crash_dir = os.path.join(world, "crash")
     if crash_at:
@@ -121,8 +128,10 @@ def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
     cfile = os.path.join(world, f"{campaign}.json")
     with open(cfile, "w") as f:
         json.dump({"catchup_stable_s": 1}, f)
+    src_conf = sim.instance(ident)
     r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "dms-full-cdc", "--file", cfile,
-                  "--db-secret", "file:" + secret_file(world), "--yes", ident)
+                  "--db-secret", "file:" + secret_file(world), "--yes", *(["--dms-target", "empty"] if empty else []),
+                  ident)
     assert r.returncode == 0, f"submit failed ({r.returncode}): {r.stderr}"
     st = wait_terminal(stack, campaign, timeout=420)
     if crash_at:
@@ -171,6 +180,22 @@ def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
     dms = json.loads(stack.cli("report", campaign, "--format", "json").stdout)["instances"][0]["dms"]
     assert dms["validation"]["tables"] == int(fact(stack, campaign, ident, "dms_validation_tables")), dms
     assert fleetcrypt_leftovers(sim, ident) == [], "fleetcrypt objects left on the target"
+    if empty:
+        # created, not restored: no snapshot ever taken, the source's configuration and the campaign key
+        assert fact(stack, campaign, ident, "initial_copy") == "1" and fact(stack, campaign, ident, "ic_schema_done")
+        assert not [s for s in sim.client("rds").describe_db_snapshots()["DBSnapshots"]
+                    if campaign in s["DBSnapshotIdentifier"]], "a snapshot was taken"
+        enc = sim.instance(ident)
+        assert enc["StorageEncrypted"] and enc["KmsKeyId"] == key, enc
+        for k in ("DBInstanceClass", "AllocatedStorage", "StorageType", "EngineVersion", "MultiAZ"):
+            assert enc[k] == src_conf[k], (k, enc[k], src_conf[k])
+        pg = lambda i: [g["DBParameterGroupName"] for g in i["DBParameterGroups"]]  # noqa: E731
+        sg = lambda i: sorted(g["VpcSecurityGroupId"] for g in i["VpcSecurityGroups"])  # noqa: E731
+        assert pg(enc) == pg(src_conf) and sg(enc) == sg(src_conf), (enc, src_conf)
+        assert enc["DBSubnetGroup"]["DBSubnetGroupName"] == src_conf["DBSubnetGroup"]["DBSubnetGroupName"]
+        # the rows of the tables no writer touches came through DMS's full load
+        assert sql(sim, ident, "SELECT count(*) FROM ref.parent").strip() == "4"
+        assert sql(sim, ident, 'SELECT count(*) FROM "Odd ""Name"').strip() == "2"
     left = [x for x in aws_leftovers(sim, campaign) if not x.startswith("db:") or "retired" not in x]
     assert left == [], f"intermediate AWS resources left: {left}"
     assert dms_leftovers(sim, campaign) == [], f"DMS resources left: {dms_leftovers(sim, campaign)}"
