@@ -77,11 +77,12 @@ typedef struct dms_task_kind {
  * start-replication and awaited running; facts dms_task_arn.<k>,
  * dms_task_started, dms_started_at. A replication instance that holds as
  * many tasks as DMS allows (CreateReplicationTask's
- * ResourceQuotaExceededFault on an instance with tasks on it) sends the
- * instance to the campaign's next one (fact dms_ri_index; this instance's
- * tasks never started there are deleted first); a refusal on an empty one
- * (the account's task quota) waits. A failed or stopped task fails the
- * step. Idempotent. */
+ * ResourceQuotaExceededFault on an instance with other instances' tasks
+ * on it) sends the instance to the campaign's next one (fact dms_ri_index;
+ * this instance's tasks never started there are deleted first); one that
+ * cannot hold this instance's own tasks (one per database) fails the step;
+ * a refusal on an empty one (the account's task quota) waits. A failed or
+ * stopped task fails the step. Idempotent. */
 step_rc dms_start_tasks(step_ctx *ctx, step_result *res, const dms_task_kind *kind);
 /* The task of database k (1-based): describe by name; *found false when none. */
 step_rc dms_task_of(step_ctx *ctx, step_result *res, int k, dms_task *t, bool *found);

@@ -158,9 +158,23 @@ static step_rc create_task(step_ctx *ctx, step_result *res, const dms_task_kind 
         aws_error e2;
         aws_error_clear(&e2);
         if (!dms_count_tasks_on_instance(c, ri_arn, &on, &e2)) return dms_fail(res, &e2, "DescribeReplicationTasks");
-        if (on > 0) {
+        int own = 0; /* this instance's own tasks already on it */
+        for (int j = 1; j < k; j++) {
+            dms_task o;
+            bool f = false;
+            step_rc rc = dms_task_of(ctx, res, j, &o, &f);
+            if (rc != STEP_OK) return rc;
+            own += f && !strcmp(o.instance_arn, ri_arn);
+        }
+        if (on > own) { /* other instances' tasks fill it: the next one */
             *full = true;
             return STEP_OK;
+        }
+        if (on > 0) {
+            PGL_REASON(res, "a DMS replication instance holds only %d task(s) and this instance needs one per "
+                       "database (%d at least): DMS refused task %s (%.200s); raise the quota (tasks per "
+                       "replication instance) or migrate fewer databases", on, k, id, e.message);
+            return STEP_FAIL;
         }
         /* an empty instance refused it: the account's task quota; wait */
         res->wait_ms = 30000;
