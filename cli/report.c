@@ -255,6 +255,20 @@ static void fmt_ms(const char *v, char *out, size_t cap)
     else out[0] = 0;
 }
 
+/* The next line of a multi-line fact into line (cut to cap); *p moves past
+ * it. False at the end. */
+static bool next_line(const char **p, char *line, size_t cap)
+{
+    if (!**p) return false;
+    const char *nl = strchr(*p, '\n');
+    size_t len = nl ? (size_t)(nl - *p) : strlen(*p);
+    size_t keep = len < cap ? len : cap - 1;
+    memcpy(line, *p, keep);
+    line[keep] = 0;
+    *p += nl ? len + 1 : len;
+    return true;
+}
+
 /* Per-table checksums when the facts carry them: f.verify_sums, one
  * "table\trows\tchecksum" per line. */
 static void parse_sums(rep *r, report_row *row, const char *sums)
@@ -266,13 +280,8 @@ static void parse_sums(rep *r, report_row *row, const char *sums)
     if (!t) return;
     size_t n = 0;
     const char *p = sums;
-    while (*p && n < lines) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char line[512];
-        if (len >= sizeof line) len = sizeof line - 1;
-        memcpy(line, p, len);
-        line[len] = 0;
+    char line[512];
+    while (n < lines && next_line(&p, line, sizeof line)) {
         char *a = strchr(line, '\t'), *b = a ? strchr(a + 1, '\t') : NULL;
         if (a && b) {
             *a = *b = 0;
@@ -281,7 +290,6 @@ static void parse_sums(rep *r, report_row *row, const char *sums)
             fc_strlcpy(t[n].checksum, b + 1, sizeof t[n].checksum);
             n++;
         }
-        p = nl ? nl + 1 : p + len;
     }
     r->tables[row - r->rows] = t;
     row->tables = t;
@@ -300,14 +308,9 @@ static void parse_dms_tables(rep *r, report_row *row, const char *stats)
     report_dms_table *t = calloc(lines, sizeof *t);
     if (!t) return;
     size_t n = 0;
-    for (const char *p = stats; *p && n < lines;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char line[512];
-        if (len >= sizeof line) len = sizeof line - 1;
-        memcpy(line, p, len);
-        line[len] = 0;
-        p = nl ? nl + 1 : p + len;
+    const char *p = stats;
+    char line[512];
+    while (n < lines && next_line(&p, line, sizeof line)) {
         char *col[7] = {0};
         int nc = 0;
         char *save = NULL;
