@@ -32,6 +32,7 @@ extern const strategy_impl fc_impl_dmsfullcdc;    /* strategy.c */
 /* dms-full-cdc's own steps (the others are dms-cdc's and pg-logical's). */
 step_rc dfc_step_preflight(step_ctx *ctx, step_result *res);     /* preflight.c */
 step_rc dfc_step_restore(step_ctx *ctx, step_result *res);       /* empty.c */
+step_rc dfc_step_prepare_target(step_ctx *ctx, step_result *res); /* empty.c */
 step_rc dfc_step_hold_target(step_ctx *ctx, step_result *res);   /* hold.c */
 step_rc dfc_step_start_task(step_ctx *ctx, step_result *res);    /* load.c */
 step_rc dfc_step_catch_up(step_ctx *ctx, step_result *res);      /* load.c */

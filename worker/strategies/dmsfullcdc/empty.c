@@ -9,7 +9,10 @@
  * copies the roles (login roles without their passwords: RDS never shows
  * them; named in fact ic_no_password), fleetcrypt's roles, the databases and
  * each database's `pg_dump --schema-only` before its usual cleaning, and the
- * sessions tell the new instance by its own system identifier. Only the
+ * sessions tell the new instance by its own system identifier. The fence
+ * table came with the schema but without its rows (a restored target
+ * inherits them from the snapshot): prepare-target gives it its two rows.
+ * Only the
  * create is dms-full-cdc's (an Aurora cluster's is pg-logical's own):
  * CreateDBInstance with the source's class, storage (size and type),
  * parameter and option groups, subnet group, security groups, port,
@@ -25,6 +28,7 @@
 
 #include "awsstep.h"
 #include "log.h"
+#include "pgfence.h"
 #include "pglogical.h"
 #include "pglogical_common.h"
 #include "initial_copy.h"
@@ -158,4 +162,22 @@ step_rc dfc_step_restore(step_ctx *ctx, step_result *res)
     }
     /* the wait, the key check, backup retention and the endpoint: the restore's */
     return pgl_step_restore(ctx, res);
+}
+
+step_rc dfc_step_prepare_target(step_ctx *ctx, step_result *res)
+{
+    step_rc rc = pgl_step_prepare_target(ctx, res);
+    if (rc != STEP_OK || !pgl_ic_on(ctx)) return rc;
+    /* the fence's rows, in the first database as the source has them
+     * (pgl_fence reads them there); idempotent */
+    pgl_session s;
+    pgl_session_init(&s, ctx, res);
+    pgl_db_names nm;
+    pgq *q = s.ndbs ? pgl_names_conn(&s, s.dbs[0], PGL_TARGET, PGL_AS_ADMIN, &nm, &rc) : NULL;
+    char err[512];
+    if (q && !step_ctx_lease_ok(ctx)) rc = LEASE_LOST(res);
+    else if (q && !pgfence_create(q, nm.schema, err, sizeof err)) rc = pgl_sql_fail(res, q, "the target's fence", err);
+    else if (!q && rc == STEP_OK) rc = (PGL_REASON(res, "no databases recorded by preflight"), STEP_FAIL);
+    pgl_session_finish(&s);
+    return rc;
 }
