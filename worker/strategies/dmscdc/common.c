@@ -221,10 +221,10 @@ step_rc dms_ensure_instance(step_ctx *ctx, step_result *res)
     return STEP_WAIT;
 }
 
-step_rc dms_release_instance(step_ctx *ctx, step_result *res)
+/* Delete replication instance id when no task is on it; *deleted says so. */
+static step_rc release_one(step_ctx *ctx, step_result *res, const char *id, bool *deleted)
 {
-    char id[DMS_NAME_MAX];
-    if (!dms_instance_name_n(step_ctx_campaign(ctx), dms_instance_index(ctx), id, sizeof id)) return STEP_OK;
+    *deleted = false;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     dms_instance ri;
@@ -250,7 +250,23 @@ step_rc dms_release_instance(step_ctx *ctx, step_result *res)
         return dms_fail(res, &e, "DeleteReplicationInstance");
     }
     log_info("DMS replication instance deleted: no task left on it", "dms_instance=%s", id);
-    step_ctx_set_fact(ctx, "dms_instance_deleted", "1");
+    *deleted = true;
+    return STEP_OK;
+}
+
+step_rc dms_release_instance(step_ctx *ctx, step_result *res)
+{
+    /* this instance's replication instance, and every one of the campaign
+     * it passed over: one of its never-started tasks may have kept such an
+     * instance from being deleted by its last user before it was gone */
+    for (int idx = dms_instance_index(ctx); idx >= 1; idx--) {
+        char id[DMS_NAME_MAX];
+        if (!dms_instance_name_n(step_ctx_campaign(ctx), idx, id, sizeof id)) return STEP_OK;
+        bool deleted = false;
+        step_rc rc = release_one(ctx, res, id, &deleted);
+        if (rc != STEP_OK) return rc;
+        if (deleted && idx == dms_instance_index(ctx)) step_ctx_set_fact(ctx, "dms_instance_deleted", "1");
+    }
     return STEP_OK;
 }
 

@@ -58,7 +58,10 @@ void dms_res_name(step_ctx *ctx, const char *sfx, int k, char *out, size_t cap);
  * FAIL/RETRY on AWS errors. Idempotent; every step that uses it calls it. */
 step_rc dms_ensure_instance(step_ctx *ctx, step_result *res);
 /* Delete the replication instance when no task is left on it (the
- * campaign's last instance); a task of another instance keeps it. */
+ * campaign's last instance); a task of another instance keeps it. The
+ * campaign's replication instances this instance passed over (index below
+ * its own) likewise: its never-started task on one may have kept it from
+ * its last user's release. */
 step_rc dms_release_instance(step_ctx *ctx, step_result *res);
 /* Stop and delete this instance's tasks, then its endpoints (each awaited
  * gone); facts dms_torn_down. Idempotent (not found = done). */
