@@ -16,6 +16,7 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import Writer, exactly_once, logical_group, make_instances, wait_terminal
 from test_dmscdc import dms_available, dms_leftovers, schema, submit_dms
+from test_dmscdc_faults import _writes_after
 
 pytestmark = pytest.mark.slow
 
@@ -40,10 +41,7 @@ def test_dms_cdc_spills_to_a_second_replication_instance(stack, awssim, world):
         st = wait_terminal(stack, "dmscap", timeout=600)
     except AssertionError as e:
         raise AssertionError(f"{e}\nDMS: {dms_leftovers(sim, 'dmscap')}\n{stack.diagnostics()}") from None
-    marks = {i: len(w.numbers()) for i, w in writers.items()}
-    for i, w in writers.items():
-        wait_until(lambda w=w, i=i: len(w.numbers()) >= marks[i] + 10, 60, 0.1, f"writes after the switch ({i})")
-        w.stop()
+    _writes_after(writers)
     for inst in st["instances"]:
         assert inst["state"] == "done", f"instance ended {inst}:\n{stack.diagnostics()}"
     idx = {}
