@@ -117,6 +117,7 @@ typedef struct key_kind {
 typedef struct rep {
     report_row *rows;
     report_table **tables; /* per row, owned */
+    report_dms_table **dms; /* per row, owned */
     size_t n, cap;
     region_cache regions[REPORT_MAX_REGIONS];
     size_t nregions;
@@ -235,11 +236,15 @@ static report_row *new_row(rep *r)
         report_table **nt = realloc(r->tables, nc * sizeof *nt);
         if (!nt) return NULL;
         r->tables = nt;
+        report_dms_table **nd = realloc(r->dms, nc * sizeof *nd);
+        if (!nd) return NULL;
+        r->dms = nd;
         r->cap = nc;
     }
     report_row *row = &r->rows[r->n];
     memset(row, 0, sizeof *row);
     r->tables[r->n] = NULL;
+    r->dms[r->n] = NULL;
     r->n++;
     row->downtime_s = -1;
     row->rb_lag_bytes = -1;
@@ -255,6 +260,20 @@ static void fmt_ms(const char *v, char *out, size_t cap)
     else out[0] = 0;
 }
 
+/* The next line of a multi-line fact into line (cut to cap); *p moves past
+ * it. False at the end. */
+static bool next_line(const char **p, char *line, size_t cap)
+{
+    if (!**p) return false;
+    const char *nl = strchr(*p, '\n');
+    size_t len = nl ? (size_t)(nl - *p) : strlen(*p);
+    size_t keep = len < cap ? len : cap - 1;
+    memcpy(line, *p, keep);
+    line[keep] = 0;
+    *p += nl ? len + 1 : len;
+    return true;
+}
+
 /* Per-table checksums when the facts carry them: f.verify_sums, one
  * "table\trows\tchecksum" per line. */
 static void parse_sums(rep *r, report_row *row, const char *sums)
@@ -266,13 +285,8 @@ static void parse_sums(rep *r, report_row *row, const char *sums)
     if (!t) return;
     size_t n = 0;
     const char *p = sums;
-    while (*p && n < lines) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char line[512];
-        if (len >= sizeof line) len = sizeof line - 1;
-        memcpy(line, p, len);
-        line[len] = 0;
+    char line[512];
+    while (n < lines && next_line(&p, line, sizeof line)) {
         char *a = strchr(line, '\t'), *b = a ? strchr(a + 1, '\t') : NULL;
         if (a && b) {
             *a = *b = 0;
@@ -281,12 +295,48 @@ static void parse_sums(rep *r, report_row *row, const char *sums)
             fc_strlcpy(t[n].checksum, b + 1, sizeof t[n].checksum);
             n++;
         }
-        p = nl ? nl + 1 : p + len;
     }
     r->tables[row - r->rows] = t;
     row->tables = t;
     row->ntables = n;
     row->tables_verified = (int)n;
+}
+
+/* DMS's per-table statistics: f.dms_table_stats, one
+ * "db/schema.table\tinserts\tupdates\tdeletes\tvalidation[\tddls\tfull-load rows]"
+ * per line, and a last "+N\tmore" line when the worker capped it. */
+static void parse_dms_tables(rep *r, report_row *row, const char *stats)
+{
+    if (!*stats) return;
+    size_t lines = 1;
+    for (const char *p = stats; *p; p++) lines += *p == '\n';
+    report_dms_table *t = calloc(lines, sizeof *t);
+    if (!t) return;
+    size_t n = 0;
+    const char *p = stats;
+    char line[512];
+    while (n < lines && next_line(&p, line, sizeof line)) {
+        char *col[7] = {0};
+        int nc = 0;
+        char *save = NULL;
+        for (char *q = strtok_r(line, "\t", &save); q && nc < 7; q = strtok_r(NULL, "\t", &save)) col[nc++] = q;
+        if (nc == 2 && col[0][0] == '+' && !strcmp(col[1], "more")) {
+            row->dms_tables_more = strtoll(col[0] + 1, NULL, 10);
+            continue;
+        }
+        if (nc < 5) continue;
+        report_dms_table *d = &t[n++];
+        fc_strlcpy(d->name, col[0], sizeof d->name);
+        d->inserts = strtoll(col[1], NULL, 10);
+        d->updates = strtoll(col[2], NULL, 10);
+        d->deletes = strtoll(col[3], NULL, 10);
+        fc_strlcpy(d->validation, col[4], sizeof d->validation);
+        d->ddls = nc > 5 ? strtoll(col[5], NULL, 10) : -1;
+        d->full_load_rows = nc > 6 ? strtoll(col[6], NULL, 10) : -1;
+    }
+    r->dms[row - r->rows] = t;
+    row->dms_tables = t;
+    row->ndms_tables = n;
 }
 
 /* The instance as DescribeDBInstances shows it now. */
@@ -342,7 +392,7 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
                  "live target (may be writes since the switch): %.100s", mism);
     else if (!*row->error && *mism) snprintf(row->error, sizeof row->error, "verify mismatches: %.200s", mism);
     /* an instance replicated through AWS DMS (fact dms_task_arn.1): DMS's
-     * validation and apply exceptions (docs/dms.md, facts) */
+     * validation, apply exceptions and per-table statistics (docs/dms.md, facts) */
     if (*cli_kv(rec, "f.dms_task_arn.1")) {
         row->has_dms = true;
         const char *ae = cli_kv(rec, "f.apply_exceptions");
@@ -355,6 +405,7 @@ static void fill_row(rep *r, report_row *row, const char *campaign, const store_
                        sizeof row->dms_val_mismatched);
             fc_strlcpy(row->dms_val_error, cli_kv(rec, "f.dms_validation_error"), sizeof row->dms_val_error);
         }
+        parse_dms_tables(r, row, cli_kv(rec, "f.dms_table_stats"));
     }
     long dropped = strtol(cli_kv(rec, "f.verify_sums_dropped"), NULL, 10);
     if (!*row->error && dropped > 0)
@@ -544,9 +595,12 @@ static int add_selected(store *s, rep *r, const cli_selector *sel, const char *r
                 fc_strlcpy(id, row->instance, sizeof id);
                 free(r->tables[first + j]);
                 r->tables[first + j] = NULL;
+                free(r->dms[first + j]);
+                r->dms[first + j] = NULL;
                 memset(row, 0, sizeof *row);
                 row->downtime_s = -1;
                 row->rows_verified = -1;
+                row->dms_apply_exceptions = row->dms_val_tables = row->dms_val_validated = row->dms_val_failures = -1;
                 fill_row(r, row, campaign, camp, rec, id, days);
                 seen[j].found = true;
                 seen[j].done = done;
@@ -666,9 +720,13 @@ int cli_report(fc_config *cfg, int argc, char **argv)
         } else if (fwrite(out.data, 1, out.len, stdout) != out.len) rc = CLI_FAIL;
         dbuf_free(&out);
     }
-    for (size_t i = 0; i < r.n; i++) free(r.tables[i]);
+    for (size_t i = 0; i < r.n; i++) {
+        free(r.tables[i]);
+        free(r.dms[i]);
+    }
     free(r.rows);
     free(r.tables);
+    free(r.dms);
     for (size_t i = 0; i < r.nregions; i++) rds_instance_list_free(r.regions[i].list);
     return rc;
 }

@@ -8,14 +8,62 @@
 
 static json_t *jstr_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
 
+static json_t *count_or_null(long long v) { return v >= 0 ? json_integer(v) : json_null(); }
+
+/* DMS's per-table statistics (fact dms_table_stats): table names and
+ * counts, never values. */
+static json_t *dms_tables_json(const report_row *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->ndms_tables; i++) {
+        const report_dms_table *t = &r->dms_tables[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "table", json_string(t->name));
+        json_object_set_new(o, "inserts", json_integer(t->inserts));
+        json_object_set_new(o, "updates", json_integer(t->updates));
+        json_object_set_new(o, "deletes", json_integer(t->deletes));
+        json_object_set_new(o, "ddls", count_or_null(t->ddls));
+        json_object_set_new(o, "full_load_rows", count_or_null(t->full_load_rows));
+        json_object_set_new(o, "validation", strcmp(t->validation, "-") ? json_string(t->validation) : json_null());
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* One table's statistics as text: "db/schema.table ins=1 upd=2 del=0 ddl=0 load=5 validation=X". */
+static void dms_table_text(const report_dms_table *t, char *out, size_t cap)
+{
+    char ddl[24] = "?", load[24] = "?";
+    if (t->ddls >= 0) snprintf(ddl, sizeof ddl, "%lld", t->ddls);
+    if (t->full_load_rows >= 0) snprintf(load, sizeof load, "%lld", t->full_load_rows);
+    snprintf(out, cap, "%s ins=%lld upd=%lld del=%lld ddl=%s load=%s validation=%s", t->name, t->inserts, t->updates,
+             t->deletes, ddl, load, t->validation);
+}
+
+/* Every table's statistics in one cell (CSV), "; "-separated. */
+static bool dms_tables_cell(const report_row *r, dbuf *out)
+{
+    bool ok = true;
+    for (size_t i = 0; i < r->ndms_tables && ok; i++) {
+        char line[400];
+        dms_table_text(&r->dms_tables[i], line, sizeof line);
+        ok = dbuf_appends(out, i ? "; " : "") && dbuf_appends(out, line);
+    }
+    if (ok && r->dms_tables_more > 0) ok = dbuf_printf(out, "; +%lld more tables", r->dms_tables_more);
+    return ok;
+}
+
 /* DMS's evidence: null without DMS (has_dms); validation null when
- * DMS's validation did not run (--dms-validation fleetcrypt). */
+ * DMS's validation did not run (--dms-validation fleetcrypt); tables: the
+ * task's per-table statistics ([] before the cutover recorded them). */
 static json_t *dms_json(const report_row *r)
 {
     if (!r->has_dms) return json_null();
     json_t *d = json_object();
     json_object_set_new(d, "apply_exceptions",
                         r->dms_apply_exceptions >= 0 ? json_integer(r->dms_apply_exceptions) : json_null());
+    json_object_set_new(d, "tables", dms_tables_json(r));
+    json_object_set_new(d, "tables_omitted", json_integer(r->dms_tables_more));
     if (r->dms_val_tables < 0) {
         json_object_set_new(d, "validation", json_null());
         return d;
@@ -149,7 +197,7 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
                                 "encrypted_after", "key_after", "cutover_at", "downtime_s", "rows_verified",
                                 "tables_verified", "retired_source", "retain_until", "error", "engine",
                                 "encrypted_now", "key_now", "migrated_by_fleetcrypt", "encryption_before",
-                                "encryption_after", "encryption_now", "dms_evidence"};
+                                "encryption_after", "encryption_now", "dms_evidence", "dms_tables"};
     const size_t nh = sizeof hdr / sizeof hdr[0];
     bool ok = true;
     for (size_t i = 0; i < nh && ok; i++) ok = csv_cell(out, hdr[i], i == nh - 1);
@@ -162,14 +210,19 @@ bool report_render_csv(const report_meta *m, const report_row *rows, size_t n, d
         bool in_c = !r->unmanaged;
         char dms[400];
         dms_text(r, dms, sizeof dms);
+        dbuf tabs;
+        dbuf_init(&tabs, 1 << 20);
+        ok = dms_tables_cell(r, &tabs);
         const char *cells[] = {r->instance, r->campaign, r->state, r->strategy,
                                !in_c ? "" : r->encrypted_before ? "true" : "false", r->key_before,
                                !in_c ? "" : r->encrypted_after ? "true" : "false", r->key_after, r->cutover_at, dt, rv, tv,
                                r->retired_source, r->retain_until, r->error, r->engine,
                                !r->now_known ? "" : r->encrypted_now ? "true" : "false", r->key_now,
                                in_c && !strcmp(r->state, "done") ? "true" : "false", in_c ? r->enc_before : "",
-                               in_c ? r->enc_after : "", r->now_known ? r->enc_now : "", dms};
+                               in_c ? r->enc_after : "", r->now_known ? r->enc_now : "", dms,
+                               tabs.data ? tabs.data : ""};
         for (size_t c = 0; c < nh && ok; c++) ok = csv_cell(out, cells[c], c == nh - 1);
+        dbuf_free(&tabs);
     }
     return ok;
 }
@@ -258,7 +311,18 @@ bool report_render_html(const report_meta *m, const report_row *rows, size_t n, 
              td(out, "retain", r->retain_until) && td(out, "note", r->error) && td(out, "engine", r->engine) &&
              td(out, "now", now) && td(out, "migrated", mig) && td(out, "enc-before", r->unmanaged ? "" : r->enc_before) &&
              td(out, "enc-after", r->unmanaged ? "" : r->enc_after) && td(out, "enc-now", r->now_known ? r->enc_now : "") &&
-             td(out, "dms", dms) && dbuf_appends(out, "</tr>\n");
+             dbuf_appends(out, "<td class=\"dms\">") && html_text(out, dms);
+        if (ok && r->ndms_tables) {
+            ok = dbuf_appends(out, "<details><summary>DMS table statistics</summary>");
+            for (size_t t = 0; t < r->ndms_tables && ok; t++) {
+                char line[400];
+                dms_table_text(&r->dms_tables[t], line, sizeof line);
+                ok = dbuf_appends(out, "<div><code>") && html_text(out, line) && dbuf_appends(out, "</code></div>");
+            }
+            if (ok && r->dms_tables_more > 0) ok = dbuf_printf(out, "<div>+%lld more tables</div>", r->dms_tables_more);
+            ok = ok && dbuf_appends(out, "</details>");
+        }
+        ok = ok && dbuf_appends(out, "</td></tr>\n");
     }
     return ok && dbuf_appends(out, "</tbody></table>\n</body></html>\n");
 }

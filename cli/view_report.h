@@ -19,6 +19,14 @@ typedef struct report_table {
     char checksum[72];
 } report_table;
 
+/* DMS's per-table statistics of an instance's task (fact dms_table_stats,
+ * DescribeTableStatistics after the task stopped): names and counts only. */
+typedef struct report_dms_table {
+    char name[192];          /* db/schema.table */
+    long long inserts, updates, deletes, ddls, full_load_rows; /* < 0: not recorded (older facts) */
+    char validation[48];     /* ValidationState, "-" when none */
+} report_dms_table;
+
 typedef struct report_row {
     char instance[64];
     char kind[16];           /* "cluster" for an Aurora cluster (one unit), else "instance" */
@@ -61,6 +69,9 @@ typedef struct report_row {
     long long dms_val_tables, dms_val_validated, dms_val_failures; /* < 0: DMS validation not run */
     char dms_val_mismatched[256];    /* db/schema.table, comma-separated */
     char dms_val_error[160];
+    const report_dms_table *dms_tables; /* borrowed, may be NULL */
+    size_t ndms_tables;
+    long long dms_tables_more;       /* tables the capped fact left out */
 } report_row;
 
 #define REPORT_NOT_MIGRATED "not migrated by fleetcrypt"

@@ -60,6 +60,7 @@ FILE_SECONDS = {
     "test_pglogical_xacct.py": 35,  # the preflight refusals; the moves are slow
     "test_pglogical_rollback.py": 0,  # slow only (three runs of ~100 s each)
     "test_dmscdc_switch.py": 15,  # CI: the preflight refusal only (the proxy and cname runs are slow)
+    "test_dmscdc_capacity.py": 0,  # slow only
     "test_awssim_addresses.py": 10,
     "test_awssim_xacct.py": 12,  # CI: share -> assume role -> copy -> restore and its refusals; the rest slow
     "test_awssim_clusters.py": 93,

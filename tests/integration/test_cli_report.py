@@ -3,7 +3,9 @@ metadata-only emulator instances: JSON, CSV and HTML carry every instance
 with its key before (unencrypted) and after (the campaign's key, confirmed by
 DescribeDBInstances), cutover time, downtime, retired source and
 retain-until; the HTML page is parsed with html.parser and every instance row
-and summary figure is checked; bad --format and an unknown campaign exit 2.
+and summary figure is checked; DMS's per-table statistics (planted facts)
+appear in all three, the capped remainder counted; bad --format and an
+unknown campaign exit 2.
 A second campaign checks key before from the preflight facts: a source
 already encrypted with another key is skipped by offline and reported with
 that key as its key before.
@@ -144,6 +146,32 @@ def test_cli_report_formats(stack, tmp_path):
         assert cells["retired"] == rows[ident]["retired_source"]
         assert cells["retain"] == rows[ident]["retain_until"]
         assert cells["now"] == f"encrypted {arn}" and cells["migrated"] == "yes", cells
+
+    # ---- DMS's per-table statistics (facts a DMS strategy's cutover records,
+    # docs/dms.md; planted here: the renderers' test): names and counts in
+    # JSON, CSV and HTML, the capped remainder counted
+    stack.redis.cli("HSET", "fc:{rep1}:i:rep-a", "f.dms_task_arn.1", "arn:aws:dms:us-east-1:1:task:X",
+                    "f.apply_exceptions", "0", "f.dms_table_stats",
+                    "app/public.a\t5\t2\t1\tValidated\t0\t100\napp/s2.b\t3\t0\t0\t-\t1\t7\n+498\tmore\n")
+    dms = {i["instance"]: i["dms"] for i in json.loads(stack.cli("report", "rep1", "--format", "json",
+                                                                 check=True).stdout)["instances"]}
+    assert dms["rep-b"] is None, dms
+    assert dms["rep-a"]["tables"] == [
+        {"table": "app/public.a", "inserts": 5, "updates": 2, "deletes": 1, "ddls": 0, "full_load_rows": 100,
+         "validation": "Validated"},
+        {"table": "app/s2.b", "inserts": 3, "updates": 0, "deletes": 0, "ddls": 1, "full_load_rows": 7,
+         "validation": None}], dms["rep-a"]
+    assert dms["rep-a"]["tables_omitted"] == 498 and dms["rep-a"]["apply_exceptions"] == 0, dms["rep-a"]
+    want = ("app/public.a ins=5 upd=2 del=1 ddl=0 load=100 validation=Validated; "
+            "app/s2.b ins=3 upd=0 del=0 ddl=1 load=7 validation=-; +498 more tables")
+    table = {t["instance"]: t for t in csv.DictReader(io.StringIO(stack.cli("report", "rep1", "--format", "csv",
+                                                                             check=True).stdout, newline=""))}
+    assert table["rep-a"]["dms_tables"] == want and table["rep-b"]["dms_tables"] == "", table["rep-a"]
+    page = Page()
+    page.feed(stack.cli("report", "rep1", "--format", "html", check=True).stdout)
+    page.close()
+    assert "app/public.a ins=5 upd=2 del=1 ddl=0 load=100 validation=Validated" in page.rows["rep-a"]["dms"]
+    assert "+498 more tables" in page.rows["rep-a"]["dms"], page.rows["rep-a"]
 
     # ---- every campaign, and refusals
     r = stack.cli("report", check=True)

@@ -21,7 +21,6 @@ identifier and is retired (tagged, stopped) by cleanup.
 - slow: cname, the worker killed right after the switch's UPSERT: the next
   holder learns the switch from Route 53 and goes forward.
 """
-import json
 import os
 
 import pytest
@@ -29,10 +28,9 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import exactly_once, logical_group, make_instances, retired_of, sql, wait_terminal
 from test_dmscdc import dms_available, dms_leftovers, submit_dms
-from test_pglogical_cname import OLD_TTL, ZONE, CnameWriter, make_zone, record, resolve
+from cname_util import OLD_TTL, ZONE, CnameWriter, app_cname, record, resolve
 from test_pglogical_strategy_flow import ProxyWriter
 
-LOW_TTL = 1
 
 
 def schema(sim, ident):
@@ -112,15 +110,9 @@ def test_dmscdc_cname_switch(stack, awssim, world):
     make_instances(sim, [ident])
     schema(sim, ident)
     rds = sim.client("rds")
-    src = sim.instance(ident, rds)
+    src, zid, opts = app_cname(sim, world, ident, name, "dms-cname.json")
     src_addr, app_port = src["Endpoint"]["Address"], src["Endpoint"]["Port"]
-    zid = make_zone(sim, name, src_addr, OLD_TTL)
-    rds.add_tags_to_resource(ResourceName=src["DBInstanceArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
-    wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
     key = stack.make_key()["Arn"]
-    opts = os.path.join(world, "dms-cname.json")
-    with open(opts, "w") as f:
-        json.dump({"cname_ttl": LOW_TTL}, f)
     stack.start()
     probe = CnameWriter(sim, name, app_port, rate=50, tables=("a",)).start()
     try:
@@ -186,14 +178,8 @@ def test_dmscdc_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
     make_instances(sim, [ident])
     schema(sim, ident)
     rds = sim.client("rds")
-    src = sim.instance(ident, rds)
-    zid = make_zone(sim, name, src["Endpoint"]["Address"], OLD_TTL)
-    rds.add_tags_to_resource(ResourceName=src["DBInstanceArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
-    wait_until(lambda: resolve(sim, name) == src["Endpoint"]["Address"], 60, 0.1, "the CNAME in DNS")
+    src, zid, opts = app_cname(sim, world, ident, name, "dms-cname-crash.json")
     key = stack.make_key()["Arn"]
-    opts = os.path.join(world, "dms-cname-crash.json")
-    with open(opts, "w") as f:
-        json.dump({"cname_ttl": LOW_TTL}, f)
     fired = crash_env(stack, world, "cutover.cname_upserted")
     stack.start()
     probe = CnameWriter(sim, name, src["Endpoint"]["Port"], rate=50, tables=("a",)).start()

@@ -89,7 +89,8 @@ def test_dms_validation_in_facts_and_report_planted_difference_fails(stack, awss
 def test_dms_validation_only_evidence(stack, awssim, world):
     """--dms-validation dms: DMS's validation is the evidence, fleetcrypt's
     full comparison is not run (no checksums, rows_verified null), the
-    instance done and every acknowledged row once."""
+    instance done and every acknowledged row once; the CDC task's per-table
+    statistics are in the facts and the report."""
     sim = awssim
     logical_group(sim)
     ident = "dmsv-only"
@@ -114,3 +115,15 @@ def test_dms_validation_only_evidence(stack, awssim, world):
     assert not set(w.numbers()) - set(target) and len(target) == len(set(target))
     row = json.loads(stack.cli("report", "dmsvo", "--format", "json", check=True).stdout)["instances"][0]
     assert row["rows_verified"] is None and row["dms"]["validation"]["validated"] == 1, row
+    # the CDC task's per-table statistics (fact dms_table_stats: names and
+    # counts), in the report
+    stats = {t["table"]: t for t in row["dms"]["tables"]}
+    assert set(stats) == {"app/public.a", "app/public.b"}, row["dms"]
+    a, b = stats["app/public.a"], stats["app/public.b"]
+    assert a["inserts"] > 0 and b["inserts"] > 0 and a["ddls"] == 0 and a["full_load_rows"] == 0, stats
+    assert a["inserts"] + b["inserts"] <= len(target), stats
+    assert row["dms"]["tables_omitted"] == 0
+    for ln in fact("dms_table_stats").splitlines():
+        assert len(ln.split("\t")) == 7 and ln.split("\t")[0].startswith("app/public."), ln
+    csv = stack.cli("report", "dmsvo", "--format", "csv", check=True).stdout
+    assert f"app/public.a ins={a['inserts']} upd=0 del=0 ddl=0 load=0" in csv, csv

@@ -32,7 +32,11 @@ column GENERATED ALWAYS by name; `fleetcrypt abort` during catch-up, after
 the target's keys and triggers were held: the instance ends aborted, the
 source as before (writable, no slot, no fleetcrypt object, its keys and
 triggers unchanged, unencrypted), DMS's task, endpoints and replication
-instance, the target and the snapshots gone.
+instance, the target and the snapshots gone; the same parity with
+--dms-target empty (the target created empty with the source's
+configuration, the schema from pg_dump --schema-only, no snapshot); and
+--cutover-method cname at time scale 0.02 under injected AWS throttling,
+5xx and latency.
 """
 import collections
 import json
@@ -41,8 +45,9 @@ import os
 import pytest
 
 from fclib import wait_until
-from pglogical_strategy_util import (Writer, aws_leftovers, fleetcrypt_leftovers, frozen_rows, instance_state,
-                                     logical_group, make_instances, secret_file, sql, wait_step, wait_terminal)
+from pglogical_strategy_util import (Writer, aws_leftovers, exactly_once, fleetcrypt_leftovers, frozen_rows,
+                                     instance_state, logical_group, make_instances, secret_file, sql, wait_step,
+                                     wait_terminal)
 from test_dmscdc import dms_available, dms_leftovers, retired_id
 from test_dmscdc_faults import _exactly_once
 
@@ -99,7 +104,14 @@ def test_worker_killed_keys_and_triggers_still_exact(point, stack, awssim, world
     run_parity(stack, awssim, world, f"dfk{tag}", f"dfk-{tag}", crash_at=point)
 
 
-def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
+# --dms-target empty: the target created empty with the source's configuration, its schema from
+# pg_dump --schema-only, every row from DMS's full load and CDC; the same parity
+@pytest.mark.slow
+def test_dms_full_cdc_empty_target_parity(stack, awssim, world):
+    run_parity(stack, awssim, world, "dmsempty", "dmsempty-1", empty=True)
+
+
+def run_parity(stack, awssim, world, campaign, ident, crash_at=None, empty=False):
     sim = awssim
     crash_dir = os.path.join(world, "crash")
     if crash_at:
@@ -121,8 +133,10 @@ def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
     cfile = os.path.join(world, f"{campaign}.json")
     with open(cfile, "w") as f:
         json.dump({"catchup_stable_s": 1}, f)
+    src_conf = sim.instance(ident)
     r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "dms-full-cdc", "--file", cfile,
-                  "--db-secret", "file:" + secret_file(world), "--yes", ident)
+                  "--db-secret", "file:" + secret_file(world), "--yes", *(["--dms-target", "empty"] if empty else []),
+                  ident)
     assert r.returncode == 0, f"submit failed ({r.returncode}): {r.stderr}"
     st = wait_terminal(stack, campaign, timeout=420)
     if crash_at:
@@ -171,6 +185,22 @@ def run_parity(stack, awssim, world, campaign, ident, crash_at=None):
     dms = json.loads(stack.cli("report", campaign, "--format", "json").stdout)["instances"][0]["dms"]
     assert dms["validation"]["tables"] == int(fact(stack, campaign, ident, "dms_validation_tables")), dms
     assert fleetcrypt_leftovers(sim, ident) == [], "fleetcrypt objects left on the target"
+    if empty:
+        # created, not restored: no snapshot ever taken, the source's configuration and the campaign key
+        assert fact(stack, campaign, ident, "initial_copy") == "1" and fact(stack, campaign, ident, "ic_schema_done")
+        assert not [s for s in sim.client("rds").describe_db_snapshots()["DBSnapshots"]
+                    if campaign in s["DBSnapshotIdentifier"]], "a snapshot was taken"
+        enc = sim.instance(ident)
+        assert enc["StorageEncrypted"] and enc["KmsKeyId"] == key, enc
+        for k in ("DBInstanceClass", "AllocatedStorage", "StorageType", "EngineVersion", "MultiAZ"):
+            assert enc[k] == src_conf[k], (k, enc[k], src_conf[k])
+        pg = lambda i: [g["DBParameterGroupName"] for g in i["DBParameterGroups"]]  # noqa: E731
+        sg = lambda i: sorted(g["VpcSecurityGroupId"] for g in i["VpcSecurityGroups"])  # noqa: E731
+        assert pg(enc) == pg(src_conf) and sg(enc) == sg(src_conf), (enc, src_conf)
+        assert enc["DBSubnetGroup"]["DBSubnetGroupName"] == src_conf["DBSubnetGroup"]["DBSubnetGroupName"]
+        # the rows of the tables no writer touches came through DMS's full load
+        assert sql(sim, ident, "SELECT count(*) FROM ref.parent").strip() == "4"
+        assert sql(sim, ident, 'SELECT count(*) FROM "Odd ""Name"').strip() == "2"
     left = [x for x in aws_leftovers(sim, campaign) if not x.startswith("db:") or "retired" not in x]
     assert left == [], f"intermediate AWS resources left: {left}"
     assert dms_leftovers(sim, campaign) == [], f"DMS resources left: {dms_leftovers(sim, campaign)}"
@@ -312,3 +342,67 @@ def test_dms_full_cdc_abort_during_catch_up(stack, awssim, world):
     # DMS: task, endpoints and the campaign's replication instance gone; target and snapshots gone
     wait_until(lambda: dms_leftovers(sim, campaign) == [], 120, 0.5, "no DMS resource of the campaign left")
     wait_until(lambda: aws_leftovers(sim, campaign) == [], 120, 0.5, "no fc-dfab-* instance or snapshot left")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_dms_full_cdc_cname_under_aws_faults_time_scaled(stack, awssim, world):
+    """dms-full-cdc with --cutover-method cname at emulator time scale 0.02
+    (replication instance, snapshot, copy, restore and Route 53 changes take
+    modelled time) while every AWS call may be throttled or fail with a 5xx
+    and answers 150 ms late: the writer resolving the application's CNAME
+    for every connection has every acknowledged number once on the
+    encrypted instance, the record on it with its old TTL back, the source
+    retired under its own identifier, every key and trigger back, the
+    faults really hit DMS and Route 53 calls, nothing of DMS left."""
+    from cname_util import OLD_TTL, ZONE, CnameWriter, app_cname, record, resolve
+    from test_dmscdc_faults import FAULTS
+    from test_dmscdc_switch import source_retired_under_its_name
+    sim = awssim
+    if not dms_available(sim):
+        pytest.fail("the emulator has no DMS: dms-full-cdc cannot run")
+    camp, ident, name = "dfccn", "dfc-cn", "dfc." + ZONE
+    logical_group(sim)
+    make_instances(sim, [ident])
+    sql(sim, ident, SCHEMA)
+    before = sql(sim, ident, SIGNATURE)
+    src, zid, opts = app_cname(sim, world, ident, name, "dfc-cname.json", fields={"catchup_stable_s": 1})
+    key = stack.make_key()["Arn"]
+    stack.start()
+    probe = CnameWriter(sim, name, src["Endpoint"]["Port"], rate=40, tables=("a",)).start()
+    try:
+        wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+        sim.admin("DELETE", "/calls")
+        sim.admin("POST", "/config", {"time_scale": 0.02, "faults": FAULTS})
+        try:
+            r = stack.cli("submit", "--campaign", camp, "--kms-key", key, "--strategy", "dms-full-cdc",
+                          "--cutover-method", "cname", "--file", opts, "--db-secret", "file:" + secret_file(world),
+                          "--yes", ident)
+            assert r.returncode == 0, f"submit failed ({r.returncode}): {r.stderr}"
+            st = wait_terminal(stack, camp, timeout=1000)
+        finally:
+            sim.admin("POST", "/config", {"faults": {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0}})
+        n_done = len(probe.numbers())
+        wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes through the CNAME after the switch")
+    finally:
+        probe.stop()
+        sim.admin("POST", "/config", {"time_scale": 0})
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    tid = f"fc-{camp}-{ident}-target"
+    enc = sim.instance(tid)
+    assert enc["StorageEncrypted"] and enc["KmsKeyId"] == key, enc
+    assert record(sim, zid, name) == (enc["Endpoint"]["Address"], OLD_TTL)
+    assert resolve(sim, name) == enc["Endpoint"]["Address"] != src["Endpoint"]["Address"]
+    source_retired_under_its_name(sim, ident)
+    problems = exactly_once(sim, tid, probe, min_acked=50)
+    assert not problems, problems
+    tgt = [int(x) for x in sql(sim, tid, "SELECT seq FROM a").split()]
+    audit = collections.Counter(int(x) for x in sql(sim, tid, "SELECT seq FROM audit WHERE tbl = 'a'").split())
+    assert audit == collections.Counter(tgt), "audit rows differ from the rows of a: a trigger fired twice or not"
+    assert sql(sim, tid, SIGNATURE) == before, "the target's keys and triggers are not back as on the source"
+    calls = sim.admin("GET", "/calls", timeout=120)["calls"]
+    refused = collections.Counter(c.get("service") for c in calls if c.get("error"))
+    print(f"faults {FAULTS}: refused calls by service {dict(refused)}", flush=True)
+    assert refused["dms"] >= 3, f"the faults did not hit DMS calls: {dict(refused)}"
+    assert dms_leftovers(sim, camp) == [], f"DMS resources left: {dms_leftovers(sim, camp)}"

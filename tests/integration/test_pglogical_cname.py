@@ -22,126 +22,15 @@ keeps its snapshot's Port, as on RDS).
   cutover.cname_upserted): the next holder learns the switch from Route 53,
   waits for INSYNC, never blocks the target again, rows exactly once.
 """
-import json
 import os
-import subprocess
-import threading
-import time
 
 import pytest
-from dnslib import QTYPE, DNSRecord
 
-from fclib import PG_BIN, wait_until
-from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, exactly_once, instance_state,
+from cname_util import LOW_TTL, OLD_TTL, ZONE, CnameWriter, app_cname, record, resolve
+from fclib import wait_until
+from pglogical_strategy_util import (Writer, app_schema, exactly_once, instance_state,
                                      logical_group, make_instances, retired_of, submit, wait_step,
                                      wait_terminal)
-
-ZONE = "corp.example."
-OLD_TTL = 4       # seconds: the cutover waits it out after lowering the TTL
-LOW_TTL = 1       # campaign file cname_ttl
-
-
-def dns_query(sim, name, qtype="A"):
-    host, port = sim.info["dns"].rsplit(":", 1)
-    r = DNSRecord.parse(DNSRecord.question(name, qtype).send(host, int(port), timeout=2))
-    return [(QTYPE[rr.rtype], str(rr.rdata), rr.ttl) for rr in r.rr]
-
-
-def resolve(sim, name):
-    """name -> the IPv4 address at the end of its CNAME chain (None when unanswered)."""
-    try:
-        a = [v for t, v, _ in dns_query(sim, name) if t == "A"]
-    except Exception:  # noqa: BLE001 - a lost UDP answer is a failed connection attempt
-        return None
-    return a[0] if a else None
-
-
-def make_zone(sim, name, value, ttl):
-    r53 = sim.client("route53")
-    zid = r53.create_hosted_zone(Name=ZONE, CallerReference=f"zone-{name}-{time.time()}")["HostedZone"]["Id"]
-    r53.change_resource_record_sets(HostedZoneId=zid, ChangeBatch={"Changes": [{"Action": "CREATE",
-        "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": value}]}}]})
-    return zid.split("/")[-1]
-
-
-def record(sim, zid, name):
-    """(value, TTL) of the CNAME as Route 53 has it."""
-    rr = sim.client("route53").list_resource_record_sets(HostedZoneId=zid, StartRecordName=name,
-                                                        StartRecordType="CNAME", MaxItems="1")["ResourceRecordSets"]
-    assert rr and rr[0]["Name"] == name and rr[0]["Type"] == "CNAME", rr
-    return rr[0]["ResourceRecords"][0]["Value"].rstrip("."), rr[0]["TTL"]
-
-
-class CnameWriter(Writer):
-    """Writer whose every connection resolves `name` through the emulator's
-    DNS server and connects to the address it answers, on `port` (TLS
-    verified against the emulated RDS CA, as Writer does). Keeps the start
-    time of each connection attempt: the tolerance of the downtime check is
-    derived from their spacing."""
-
-    def __init__(self, sim, name, port, **kw):
-        super().__init__(sim, name, **kw)
-        self.name, self.app_port = name, port
-        self.attempts = []   # monotonic start of every connection attempt
-        self.hosts = []      # (monotonic, address) of every resolution
-
-    def _run(self):
-        while not self.stop_flag.is_set():
-            t = time.monotonic()
-            addr = resolve(self.sim, self.name)
-            with self.lock:
-                self.attempts.append(t)
-                self.hosts.append((t, addr))
-            if addr:
-                self._session_at(addr)
-            self.errors += 1
-            time.sleep(0.02)
-
-    def _session_at(self, host):
-        env = dict(os.environ, PGPASSWORD=self.password, PGCONNECT_TIMEOUT="2", PGSSLMODE="verify-full",
-                   PGSSLROOTCERT=self.sim.info["rds_ca_bundle"])
-        p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-h", host, "-p", str(self.app_port),
-                              "-U", self.user, "-d", self.db],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             env=env, bufsize=1)
-
-        def reader():
-            for line in p.stdout:
-                line = line.strip()
-                if line.isdigit():
-                    with self.lock:
-                        self.acked.append((time.monotonic(), int(line)))
-        rt = threading.Thread(target=reader, daemon=True)
-        rt.start()
-        interval = 1.0 / self.rate
-        try:
-            while not self.stop_flag.is_set() and p.poll() is None:
-                p.stdin.write("INSERT INTO a(seq) VALUES (nextval('wseq')) RETURNING seq;\n")
-                p.stdin.flush()
-                time.sleep(interval)
-        except (BrokenPipeError, OSError):
-            pass
-        try:
-            p.stdin.close()
-        except OSError:
-            pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        rt.join(timeout=5)
-
-    def gap(self):
-        """(start, end, length) of the longest time between two acknowledgements."""
-        with self.lock:
-            ts = [t for t, _ in self.acked]
-        return max(((a, b, b - a) for a, b in zip(ts, ts[1:])), key=lambda g: g[2], default=(0, 0, 0.0))
-
-    def attempt_spacing(self, start, end):
-        """Longest spacing between connection attempts inside [start, end]."""
-        with self.lock:
-            ts = [t for t in self.attempts if start <= t <= end] + [end]
-        return max((b - a for a, b in zip([start] + ts, ts)), default=0.0)
 
 
 def test_cname_cutover_downtime_and_record(stack, awssim, world):
@@ -152,16 +41,9 @@ def test_cname_cutover_downtime_and_record(stack, awssim, world):
     make_instances(sim, [ident])
     app_schema(sim, ident)
     rds = sim.client("rds")
-    src = sim.instance(ident, rds)
+    src, zid, opts = app_cname(sim, world, ident, name, "cname-campaign.json")
     src_addr, app_port = src["Endpoint"]["Address"], src["Endpoint"]["Port"]
-    zid = make_zone(sim, name, src_addr, OLD_TTL)
-    rds.add_tags_to_resource(ResourceName=src["DBInstanceArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
-    # in DNS once the change is INSYNC (at once at time scale 0, 1.2 s at 0.02)
-    wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
     key = stack.make_key()["Arn"]
-    opts = os.path.join(world, "cname-campaign.json")
-    with open(opts, "w") as f:
-        json.dump({"cname_ttl": LOW_TTL}, f)
     stack.start()
     probe = CnameWriter(sim, name, app_port, rate=100, tables=("a",)).start()
     wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
@@ -208,12 +90,10 @@ def test_cname_abort_after_ttl_lowered_restores_record(stack, awssim, world):
     name = "app." + ZONE
     make_instances(sim, [ident])
     app_schema(sim, ident)
-    src = sim.instance(ident)
-    zid = make_zone(sim, name, src["Endpoint"]["Address"], OLD_TTL)
+    # named by the campaign file's field cname, not by a tag
+    src, zid, opts = app_cname(sim, world, ident, name, "cname-abort.json", tag=False,
+                               fields={"cname": f"{ident}={name}"})
     key = stack.make_key()["Arn"]
-    opts = os.path.join(world, "cname-abort.json")
-    with open(opts, "w") as f:
-        json.dump({"cname": f"{ident}={name}", "cname_ttl": LOW_TTL}, f)
     stack.start()
     w = Writer(sim, ident, rate=20, tables=("a",)).start()
     try:
@@ -243,14 +123,8 @@ def test_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
     make_instances(sim, [ident])
     app_schema(sim, ident)
     rds = sim.client("rds")
-    src = sim.instance(ident, rds)
-    zid = make_zone(sim, name, src["Endpoint"]["Address"], OLD_TTL)
-    rds.add_tags_to_resource(ResourceName=src["DBInstanceArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
-    wait_until(lambda: resolve(sim, name) == src["Endpoint"]["Address"], 60, 0.1, "the CNAME in DNS")
+    src, zid, opts = app_cname(sim, world, ident, name, "cname-crash.json")
     key = stack.make_key()["Arn"]
-    opts = os.path.join(world, "cname-crash.json")
-    with open(opts, "w") as f:
-        json.dump({"cname_ttl": LOW_TTL}, f)
     fired = crash_env(stack, world, "cutover.cname_upserted")
     stack.start()
     probe = CnameWriter(sim, name, src["Endpoint"]["Port"], rate=50, tables=("a",)).start()

@@ -3,7 +3,8 @@
  * names shortened with a hash, never colliding on the cut part), the task's
  * table mappings leave fleetcrypt's schema out, its settings never touch the
  * target's tables (DO_NOTHING), and the read-only table list matches quoted
- * and plain spellings only exactly. */
+ * and plain spellings only exactly; the campaign's further replication
+ * instances ("-<n>") are valid and distinct too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -51,6 +52,19 @@ static void test_instance_name(void **state)
     assert_string_equal(a, c);
     assert_false(dms_instance_name("", a, sizeof a));
     assert_false(dms_instance_name("x", a, 10));
+    /* the campaign's further replication instances (the first one full) */
+    assert_true(dms_instance_name_n("dmsa2", 1, a, sizeof a));
+    assert_string_equal(a, "fc-dmsa2-dms");
+    assert_true(dms_instance_name_n("dmsa2", 2, a, sizeof a));
+    assert_string_equal(a, "fc-dmsa2-dms-2");
+    const char *edge[] = {lng, "Q4_Encrypt--all", "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrst", NULL};
+    for (int i = 0; edge[i]; i++) {
+        assert_true(dms_instance_name_n(edge[i], 1, a, sizeof a));
+        assert_true(dms_instance_name_n(edge[i], 123, b, sizeof b));
+        assert_true(valid_dms_id(b));
+        assert_string_not_equal(a, b);
+    }
+    assert_false(dms_instance_name_n("dmsa2", 0, a, sizeof a));
 }
 
 static void test_mappings_and_settings(void **state)

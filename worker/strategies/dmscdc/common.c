@@ -23,9 +23,12 @@ static uint32_t fnv1a(const char *s)
     return h;
 }
 
-bool dms_instance_name(const char *campaign, char *out, size_t cap)
+bool dms_instance_name_n(const char *campaign, int idx, char *out, size_t cap)
 {
-    if (!campaign || !*campaign || cap < 64) return false;
+    if (!campaign || !*campaign || cap < 64 || idx < 1 || idx > 999) return false;
+    char sfx[8] = "";
+    if (idx > 1) snprintf(sfx, sizeof sfx, "-%d", idx);
+    size_t extra = strlen(sfx);
     char body[128];
     size_t n = 0;
     for (const char *p = campaign; *p && n < sizeof body - 1; p++) {
@@ -37,16 +40,21 @@ bool dms_instance_name(const char *campaign, char *out, size_t cap)
     while (n && body[n - 1] == '-') n--;
     body[n] = 0;
     bool cut = strlen(campaign) != n || strspn(campaign, "abcdefghijklmnopqrstuvwxyz0123456789-") != n;
-    /* "fc-" + body + "-dms" fits 63 when body ≤ 56 */
-    if (n > 56 || cut) {
-        if (n > 47) n = 47;
+    /* "fc-" + body + "-dms" + sfx fits 63 when body ≤ 56 - |sfx| */
+    if (n > 56 - extra || cut) {
+        if (n > 47 - extra) n = 47 - extra;
         while (n && body[n - 1] == '-') n--;
         body[n] = 0;
-        snprintf(out, cap, "fc-%s%s%08x-dms", body, n ? "-" : "", fnv1a(campaign));
+        snprintf(out, cap, "fc-%s%s%08x-dms%s", body, n ? "-" : "", fnv1a(campaign), sfx);
     } else {
-        snprintf(out, cap, "fc-%s-dms", body);
+        snprintf(out, cap, "fc-%s-dms%s", body, sfx);
     }
     return true;
+}
+
+bool dms_instance_name(const char *campaign, char *out, size_t cap)
+{
+    return dms_instance_name_n(campaign, 1, out, cap);
 }
 
 char *dms_table_mappings(const char *exclude_schema)
@@ -130,10 +138,17 @@ static void tags_of(step_ctx *ctx, const char *role, dms_tags *dt)
     }
 }
 
+int dms_instance_index(step_ctx *ctx)
+{
+    int64_t n = pgl_fact_i64(ctx, "dms_ri_index", 1);
+    return n >= 1 && n <= 999 ? (int)n : 1;
+}
+
 step_rc dms_ensure_instance(step_ctx *ctx, step_result *res)
 {
     char id[DMS_NAME_MAX];
-    if (!dms_instance_name(step_ctx_campaign(ctx), id, sizeof id)) {
+    int idx = dms_instance_index(ctx);
+    if (!dms_instance_name_n(step_ctx_campaign(ctx), idx, id, sizeof id)) {
         PGL_REASON(res, "no DMS replication instance name for campaign %s", step_ctx_campaign(ctx));
         return STEP_FAIL;
     }
@@ -174,6 +189,15 @@ step_rc dms_ensure_instance(step_ctx *ctx, step_result *res)
         if (!sp.instance_class || !*sp.instance_class) sp.instance_class = "dms.t3.medium";
         aws_error_clear(&e);
         if (!dms_create_instance(c, &sp, &ri, &e)) {
+            if (idx > 1 && !strcmp(e.code, "ResourceQuotaExceededFault")) {
+                /* no room for another replication instance: back in line
+                 * for the first one (its tasks end as instances cut over) */
+                step_ctx_set_fact(ctx, "dms_ri_index", "1");
+                res->wait_ms = 30000;
+                PGL_REASON(res, "DMS replication instance quota reached: waiting for room on %s's instances",
+                           step_ctx_campaign(ctx));
+                return STEP_WAIT;
+            }
             if (strcmp(e.code, "ResourceAlreadyExistsFault")) return dms_fail(res, &e, "CreateReplicationInstance");
             /* another instance of the campaign made it first */
             aws_error_clear(&e);
@@ -197,10 +221,10 @@ step_rc dms_ensure_instance(step_ctx *ctx, step_result *res)
     return STEP_WAIT;
 }
 
-step_rc dms_release_instance(step_ctx *ctx, step_result *res)
+/* Delete replication instance id when no task is on it; *deleted says so. */
+static step_rc release_one(step_ctx *ctx, step_result *res, const char *id, bool *deleted)
 {
-    char id[DMS_NAME_MAX];
-    if (!dms_instance_name(step_ctx_campaign(ctx), id, sizeof id)) return STEP_OK;
+    *deleted = false;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     dms_instance ri;
@@ -226,7 +250,23 @@ step_rc dms_release_instance(step_ctx *ctx, step_result *res)
         return dms_fail(res, &e, "DeleteReplicationInstance");
     }
     log_info("DMS replication instance deleted: no task left on it", "dms_instance=%s", id);
-    step_ctx_set_fact(ctx, "dms_instance_deleted", "1");
+    *deleted = true;
+    return STEP_OK;
+}
+
+step_rc dms_release_instance(step_ctx *ctx, step_result *res)
+{
+    /* this instance's replication instance, and every one of the campaign
+     * it passed over: one of its never-started tasks may have kept such an
+     * instance from being deleted by its last user before it was gone */
+    for (int idx = dms_instance_index(ctx); idx >= 1; idx--) {
+        char id[DMS_NAME_MAX];
+        if (!dms_instance_name_n(step_ctx_campaign(ctx), idx, id, sizeof id)) return STEP_OK;
+        bool deleted = false;
+        step_rc rc = release_one(ctx, res, id, &deleted);
+        if (rc != STEP_OK) return rc;
+        if (deleted && idx == dms_instance_index(ctx)) step_ctx_set_fact(ctx, "dms_instance_deleted", "1");
+    }
     return STEP_OK;
 }
 

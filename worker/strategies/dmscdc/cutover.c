@@ -446,8 +446,12 @@ static step_rc stop_tasks(dcut *c)
 
 /* DMS's own record of what it applied, per table, as evidence next to
  * fleetcrypt's comparison (fact dms_table_stats: one
- * "db/schema.table<TAB>inserts<TAB>updates<TAB>deletes<TAB>validation state"
- * line per table, capped). Best effort: a failure is logged, not fatal. */
+ * "db/schema.table<TAB>inserts<TAB>updates<TAB>deletes<TAB>validation
+ * state<TAB>ddls<TAB>full-load rows" line per table — names and counts,
+ * never values — at most DMS_STATS_MAX_TABLES lines and 60000 bytes, then
+ * one "+N<TAB>more" line; `fleetcrypt report` shows it). Best effort: a
+ * failure is logged, not fatal. */
+#define DMS_STATS_MAX_TABLES 500
 static void record_table_stats(dcut *c)
 {
     if (step_ctx_fact(c->ctx, "dms_table_stats")) return;
@@ -455,6 +459,7 @@ static void record_table_stats(dcut *c)
     if (!a) return;
     dbuf b;
     dbuf_init(&b, 60000);
+    long long kept = 0, more = 0;
     for (int i = 0; i < c->s.ndbs; i++) {
         char f[48];
         snprintf(f, sizeof f, "dms_task_arn.%d", i + 1);
@@ -469,12 +474,22 @@ static void record_table_stats(dcut *c)
         }
         for (size_t k = 0; k < ts->n; k++) {
             const dms_table_stat *t = &ts->v[k];
-            dbuf_printf(&b, "%s/%s.%s\t%lld\t%lld\t%lld\t%s\n", c->s.dbs[i], t->schema, t->table,
-                        (long long)t->inserts, (long long)t->updates, (long long)t->deletes,
-                        t->validation_state[0] ? t->validation_state : "-");
+            char line[700];
+            int n = snprintf(line, sizeof line, "%s/%s.%s\t%lld\t%lld\t%lld\t%s\t%lld\t%lld\n", c->s.dbs[i],
+                             t->schema, t->table, (long long)t->inserts, (long long)t->updates,
+                             (long long)t->deletes, t->validation_state[0] ? t->validation_state : "-",
+                             (long long)t->ddls, (long long)t->full_load_rows);
+            /* room kept for the "+N more" line */
+            if (more || kept >= DMS_STATS_MAX_TABLES || n < 0 || (size_t)n >= sizeof line ||
+                b.len + (size_t)n + 32 > 60000 || !dbuf_appends(&b, line)) {
+                more++;
+                continue;
+            }
+            kept++;
         }
         dms_table_stats_free(ts);
     }
+    if (more) dbuf_printf(&b, "+%lld\tmore\n", more);
     step_ctx_set_fact(c->ctx, "dms_table_stats", b.data ? b.data : "");
     dbuf_free(&b);
 }

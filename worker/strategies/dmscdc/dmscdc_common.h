@@ -6,7 +6,8 @@
  * (pglogical_common.h): dms-cdc's slot is the slot pg-logical's names give
  * (fc_<tag>_<dbhash>), made with plugin test_decoding.
  *
- * Facts: dms_instance_id, dms_instance_arn, dms_src_arn.<k>, dms_tgt_arn.<k>,
+ * Facts: dms_ri_index (which of the campaign's replication instances: 1 unless
+ * the first was full), dms_instance_id, dms_instance_arn, dms_src_arn.<k>, dms_tgt_arn.<k>,
  * dms_task_arn.<k> (k = 1.. in the order of fact dbs), dms_task_started,
  * dms_status, lag_bytes, apply_exceptions, dms_torn_down; validate.c:
  * dms_validation_done, dms_validation_tables, dms_validation_validated,
@@ -30,6 +31,13 @@
  * last; at most 63): other characters become hyphens, a long campaign is
  * cut and an 8-hex hash of the campaign keeps it unique. Pure. */
 bool dms_instance_name(const char *campaign, char *out, size_t cap);
+/* The campaign's idx-th replication instance (1..999): idx 1 is
+ * dms_instance_name's, idx > 1 ends "-<idx>" (made when the ones before it
+ * hold as many tasks as DMS allows; docs/dms.md "Replication-instance
+ * capacity"). Pure. */
+bool dms_instance_name_n(const char *campaign, int idx, char *out, size_t cap);
+/* This instance's replication instance index: fact dms_ri_index, 1 when unset. */
+int dms_instance_index(step_ctx *ctx);
 /* The table mappings of a task: every table of every schema but
  * fleetcrypt's own (`exclude_schema`). Caller frees. Pure. */
 char *dms_table_mappings(const char *exclude_schema);
@@ -50,11 +58,35 @@ void dms_res_name(step_ctx *ctx, const char *sfx, int k, char *out, size_t cap);
  * FAIL/RETRY on AWS errors. Idempotent; every step that uses it calls it. */
 step_rc dms_ensure_instance(step_ctx *ctx, step_result *res);
 /* Delete the replication instance when no task is left on it (the
- * campaign's last instance); a task of another instance keeps it. */
+ * campaign's last instance); a task of another instance keeps it. The
+ * campaign's replication instances this instance passed over (index below
+ * its own) likewise: its never-started task on one may have kept it from
+ * its last user's release. */
 step_rc dms_release_instance(step_ctx *ctx, step_result *res);
 /* Stop and delete this instance's tasks, then its endpoints (each awaited
  * gone); facts dms_torn_down. Idempotent (not found = done). */
 step_rc dms_teardown(step_ctx *ctx, step_result *res);
+/* How a database's task is made: dms-cdc's CDC-only task from the start
+ * LSN, dms-full-cdc's full-load-and-cdc task. */
+typedef struct dms_task_kind {
+    const char *migration_type;                     /* "cdc" | "full-load-and-cdc" */
+    char *(*settings)(const char *control_schema);  /* the task settings; caller frees */
+    const char *cdc_start;                          /* CdcStartPosition; NULL: DMS takes the load's start */
+    const char *what;                               /* in logs and reasons: "CDC", "full-load-and-cdc" */
+} dms_task_kind;
+/* The step `start-task` of both strategies: every database's task (named
+ * "cdc<k>": the cutover, teardown and abort find it) made on the
+ * replication instance first, then each started once with
+ * start-replication and awaited running; facts dms_task_arn.<k>,
+ * dms_task_started, dms_started_at. A replication instance that holds as
+ * many tasks as DMS allows (CreateReplicationTask's
+ * ResourceQuotaExceededFault on an instance with other instances' tasks
+ * on it) sends the instance to the campaign's next one (fact dms_ri_index;
+ * this instance's tasks never started there are deleted first); one that
+ * cannot hold this instance's own tasks (one per database) fails the step;
+ * a refusal on an empty one (the account's task quota) waits. A failed or
+ * stopped task fails the step. Idempotent. */
+step_rc dms_start_tasks(step_ctx *ctx, step_result *res, const dms_task_kind *kind);
 /* The task of database k (1-based): describe by name; *found false when none. */
 step_rc dms_task_of(step_ctx *ctx, step_result *res, int k, dms_task *t, bool *found);
 /* dms-cdc's cutover with `hook` run inside the write-unavailable window:

@@ -13,8 +13,10 @@
  * start-task: per database a CDC-only task (MigrationType cdc) starting at
  * the restored instance's exact end of WAL (fact start_lsn from pg-logical's
  * find-start-lsn) into the restored target itself — TargetTablePrepMode
- * DO_NOTHING, no dummy target, no full load — started with
- * start-replication once, awaited running.
+ * DO_NOTHING, no dummy target, no full load — through dms_start_tasks
+ * (also dms-full-cdc's start-task): every task made first, on the
+ * campaign's next replication instance when this one is full, then each
+ * started with start-replication once and awaited running.
  * catch-up: every task running (a failed or stopped one aborts the
  * instance), no apply exception on the target, pg-logical's source watch
  * (slot kept, retained WAL and disk under the limits, DDL guard), and every
@@ -117,60 +119,150 @@ done:
     return rc;
 }
 
-step_rc dms_step_start_task(step_ctx *ctx, step_result *res)
+/* Make database k's task on the current replication instance. *full when
+ * DMS refused it for the instance's task quota with tasks on it. */
+static step_rc create_task(step_ctx *ctx, step_result *res, const dms_task_kind *kind, const pgl_db_names *nm,
+                           int k, const char *db, dms_task *t, bool *full)
+{
+    *full = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    char id[DMS_NAME_MAX], f1[48], f2[48];
+    dms_res_name(ctx, "cdc", k, id, sizeof id);
+    snprintf(f1, sizeof f1, "dms_src_arn.%d", k);
+    snprintf(f2, sizeof f2, "dms_tgt_arn.%d", k);
+    char *maps = dms_table_mappings(nm->schema);
+    char *settings = kind->settings(nm->schema);
+    const char *ri_arn = pgl_fact(ctx, "dms_instance_arn");
+    dms_task_spec sp = {.id = id, .source_arn = pgl_fact(ctx, f1), .target_arn = pgl_fact(ctx, f2),
+                        .instance_arn = ri_arn, .migration_type = kind->migration_type,
+                        .table_mappings = maps, .settings = settings, .cdc_start_position = kind->cdc_start};
+    aws_error e;
+    aws_error_clear(&e);
+    bool lease = step_ctx_lease_ok(ctx);
+    bool ok = maps && settings && lease && dms_create_task(c, &sp, t, &e);
+    free(maps);
+    free(settings);
+    if (ok) {
+        log_info("DMS task created", "task=%s type=%s start=%s db=%s", id, kind->migration_type,
+                 kind->cdc_start ? kind->cdc_start : "load", db);
+        return STEP_OK;
+    }
+    if (!lease) return LEASE_LOST(res);
+    if (!e.code[0]) {
+        PGL_REASON(res, "building the DMS task's mappings or settings failed");
+        return STEP_RETRY;
+    }
+    if (!strcmp(e.code, "ResourceQuotaExceededFault")) {
+        int on = 0;
+        aws_error e2;
+        aws_error_clear(&e2);
+        if (!dms_count_tasks_on_instance(c, ri_arn, &on, &e2)) return dms_fail(res, &e2, "DescribeReplicationTasks");
+        int own = 0; /* this instance's own tasks already on it */
+        for (int j = 1; j < k; j++) {
+            dms_task o;
+            bool f = false;
+            step_rc rc = dms_task_of(ctx, res, j, &o, &f);
+            if (rc != STEP_OK) return rc;
+            own += f && !strcmp(o.instance_arn, ri_arn);
+        }
+        if (on > own) { /* other instances' tasks fill it: the next one */
+            *full = true;
+            return STEP_OK;
+        }
+        if (on > 0) {
+            PGL_REASON(res, "a DMS replication instance holds only %d task(s) and this instance needs one per "
+                       "database (%d at least): DMS refused task %s (%.200s); raise the quota (tasks per "
+                       "replication instance) or migrate fewer databases", on, k, id, e.message);
+            return STEP_FAIL;
+        }
+        /* an empty instance refused it: the account's task quota; wait */
+        res->wait_ms = 30000;
+        PGL_REASON(res, "DMS task quota reached (%.200s): waiting for other tasks to end", e.message);
+        return STEP_WAIT;
+    }
+    if (strcmp(e.code, "ResourceAlreadyExistsFault")) return dms_fail(res, &e, "CreateReplicationTask");
+    bool found = false;
+    step_rc rc = dms_task_of(ctx, res, k, t, &found);
+    if (rc == STEP_OK && !found) {
+        PGL_REASON(res, "DMS task %s exists and cannot be described", id);
+        return STEP_RETRY;
+    }
+    return rc;
+}
+
+/* Every database's task made on the current replication instance: *waiting
+ * while one of this instance's never-started tasks on another instance is
+ * being deleted; STEP_WAIT when the instance was full (the next one is
+ * recorded). */
+static step_rc make_tasks(step_ctx *ctx, step_result *res, const dms_task_kind *kind, pgl_session *s,
+                          bool *waiting)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    const char *ri_arn = pgl_fact(ctx, "dms_instance_arn");
+    step_rc rc = STEP_OK;
+    for (int i = 0; rc == STEP_OK && i < s->ndbs; i++) {
+        int k = i + 1;
+        pgl_db_names nm;
+        if (!pgl_names(s, s->dbs[i], &nm)) return STEP_FAIL;
+        dms_task t;
+        bool found = false, full = false;
+        if ((rc = dms_task_of(ctx, res, k, &t, &found)) != STEP_OK) return rc;
+        if (found && strcmp(t.instance_arn, ri_arn) && (!strcmp(t.status, "ready") || !strcmp(t.status, "creating") ||
+                                                        !strcmp(t.status, "deleting"))) {
+            /* made on a full instance before this one was chosen, never started: gone first (same name) */
+            *waiting = true;
+            if (strcmp(t.status, "ready")) continue;
+            if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+            aws_error e;
+            aws_error_clear(&e);
+            if (!dms_delete_task(c, t.arn, &e) && e.kind != AWS_ERR_NOT_FOUND)
+                return dms_fail(res, &e, "DeleteReplicationTask");
+            log_info("DMS task deleted: its replication instance is full", "task=%s", t.id);
+            continue;
+        }
+        if (found || *waiting) continue;
+        if ((rc = create_task(ctx, res, kind, &nm, k, s->dbs[i], &t, &full)) != STEP_OK) return rc;
+        if (full) {
+            int idx = dms_instance_index(ctx);
+            step_ctx_set_factf(ctx, "dms_ri_index", "%d", idx + 1);
+            step_ctx_set_fact(ctx, "dms_instance_arn", "");
+            log_info("DMS replication instance full: this instance goes to the campaign's next one",
+                     "dms_instance=%s next_index=%d", pgl_fact(ctx, "dms_instance_id"), idx + 1);
+            res->wait_ms = 1000;
+            PGL_REASON(res, "DMS replication instance %s holds as many tasks as DMS allows: moving to the "
+                       "campaign's replication instance #%d", pgl_fact(ctx, "dms_instance_id"), idx + 1);
+            return STEP_WAIT;
+        }
+    }
+    return STEP_OK;
+}
+
+step_rc dms_start_tasks(step_ctx *ctx, step_result *res, const dms_task_kind *kind)
 {
     step_rc rc = pgl_watch_source(ctx, res);
     if (rc != STEP_OK) return rc;
     if ((rc = dms_ensure_instance(ctx, res)) != STEP_OK) return rc;
-    const char *start = pgl_fact(ctx, "start_lsn");
-    fc_lsn sl = FC_LSN_INVALID;
-    if (!*start || !lsn_parse(start, &sl)) {
-        PGL_REASON(res, "no start LSN recorded (find-start-lsn)");
-        return STEP_FAIL;
-    }
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     pgl_session s;
     pgl_session_init(&s, ctx, res);
     bool waiting = false;
+    rc = make_tasks(ctx, res, kind, &s, &waiting);
+    if (rc == STEP_OK && waiting) {
+        pgl_session_finish(&s);
+        res->wait_ms = 3000;
+        PGL_REASON(res, "waiting for this instance's DMS tasks on a full replication instance to be deleted");
+        return STEP_WAIT;
+    }
     for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
         int k = i + 1;
-        pgl_db_names nm;
-        if (!pgl_names(&s, s.dbs[i], &nm)) {
-            rc = STEP_FAIL;
-            break;
-        }
         dms_task t;
         bool found = false;
         if ((rc = dms_task_of(ctx, res, k, &t, &found)) != STEP_OK) break;
-        aws_error e;
-        aws_error_clear(&e);
-        if (!found) {
-            char id[DMS_NAME_MAX], f1[48], f2[48];
-            dms_res_name(ctx, "cdc", k, id, sizeof id);
-            snprintf(f1, sizeof f1, "dms_src_arn.%d", k);
-            snprintf(f2, sizeof f2, "dms_tgt_arn.%d", k);
-            char *maps = dms_table_mappings(nm.schema);
-            char *settings = dms_task_settings(nm.schema);
-            dms_task_spec sp = {.id = id, .source_arn = pgl_fact(ctx, f1), .target_arn = pgl_fact(ctx, f2),
-                                .instance_arn = pgl_fact(ctx, "dms_instance_arn"), .migration_type = "cdc",
-                                .table_mappings = maps, .settings = settings, .cdc_start_position = start};
-            bool ok = maps && settings && step_ctx_lease_ok(ctx) && dms_create_task(c, &sp, &t, &e);
-            free(maps);
-            free(settings);
-            if (!ok) {
-                if (!e.code[0]) {
-                    rc = LEASE_LOST(res);
-                    break;
-                }
-                if (strcmp(e.code, "ResourceAlreadyExistsFault")) {
-                    rc = dms_fail(res, &e, "CreateReplicationTask");
-                    break;
-                }
-                if ((rc = dms_task_of(ctx, res, k, &t, &found)) != STEP_OK) break;
-            } else {
-                log_info("DMS CDC task created", "task=%s start_lsn=%s db=%s", id, start, s.dbs[i]);
-            }
+        if (!found) { /* deleted behind our back: made again on the next run */
+            waiting = true;
+            continue;
         }
         char f[48];
         snprintf(f, sizeof f, "dms_task_arn.%d", k);
@@ -181,12 +273,13 @@ step_rc dms_step_start_task(step_ctx *ctx, step_result *res)
                 rc = LEASE_LOST(res);
                 break;
             }
+            aws_error e;
             aws_error_clear(&e);
             if (!dms_start_task(c, t.arn, "start-replication", NULL, NULL, &e)) {
                 rc = dms_fail(res, &e, "StartReplicationTask");
                 break;
             }
-            log_info("DMS CDC task started", "task=%s start_lsn=%s", t.id, start);
+            log_info("DMS task started", "task=%s type=%s db=%s", t.id, kind->migration_type, s.dbs[i]);
             waiting = true;
         } else if (!strcmp(t.status, "failed") || !strcmp(t.status, "stopped")) {
             PGL_REASON(res, "DMS task %s is %s: %s %s", t.id, t.status, t.stop_reason, t.last_failure);
@@ -199,12 +292,25 @@ step_rc dms_step_start_task(step_ctx *ctx, step_result *res)
     if (rc != STEP_OK) return rc;
     if (waiting) {
         res->wait_ms = 3000;
-        PGL_REASON(res, "waiting for the DMS CDC task(s) to run");
+        PGL_REASON(res, "waiting for the DMS %s task(s) to run", kind->what);
         return STEP_WAIT;
     }
     step_ctx_set_fact(ctx, "dms_task_started", "1");
     awsstep_mark(ctx, "dms_started_at");
     return STEP_OK;
+}
+
+step_rc dms_step_start_task(step_ctx *ctx, step_result *res)
+{
+    const char *start = pgl_fact(ctx, "start_lsn");
+    fc_lsn sl = FC_LSN_INVALID;
+    if (!*start || !lsn_parse(start, &sl)) {
+        PGL_REASON(res, "no start LSN recorded (find-start-lsn)");
+        return STEP_FAIL;
+    }
+    const dms_task_kind kind = {.migration_type = "cdc", .settings = dms_task_settings, .cdc_start = start,
+                                .what = "CDC"};
+    return dms_start_tasks(ctx, res, &kind);
 }
 
 step_rc dms_step_catch_up(step_ctx *ctx, step_result *res)

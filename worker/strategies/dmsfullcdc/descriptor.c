@@ -43,6 +43,11 @@ static const opt_def opts[] = {
     FC_OPTS_DMS_SOURCE,
     FC_OPTS_DMS_TUNING,
     DMS_OPTS_SWITCH_FIELDS,
+    {"dms-target", OPT_ENUM, "restore|empty", "restore", NULL,
+     "restore the target from the encrypted snapshot (restore), or create it empty with the source's "
+     "configuration and the campaign key and copy the source's schema with pg_dump --schema-only (empty: no "
+     "snapshot; login roles come without passwords)",
+     false},
     {"initial-copy", OPT_ENUM, "never", "never", NULL,
      "pg-logical's initial-copy path is not used (DMS's full load fills the target)", true},
 };

@@ -3,7 +3,9 @@
  * start-task: per database a task (named as dms-cdc's, so dms-cdc's
  * cutover, teardown and abort find it) with MigrationType
  * full-load-and-cdc on the prepare-source slot (the source endpoint's
- * SlotName), no CdcStartPosition: DMS takes the load's own start. Settings
+ * SlotName), no CdcStartPosition: DMS takes the load's own start (made and
+ * started by dms-cdc's dms_start_tasks, replication-instance spill-over
+ * included). Settings
  * (dfc_task_settings): TargetTablePrepMode TRUNCATE_BEFORE_LOAD (each
  * restored table is emptied and loaded again: the target is exactly the
  * source whatever the snapshot held; possible only because hold-target
@@ -44,102 +46,15 @@ char *dfc_task_settings(const char *control_schema)
     return s;
 }
 
-static step_rc create_task(step_ctx *ctx, step_result *res, pgl_db_names *nm, int k, const char *db, dms_task *t)
-{
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return NO_CLIENT(res);
-    char id[DMS_NAME_MAX], f1[48], f2[48];
-    dms_res_name(ctx, "cdc", k, id, sizeof id);
-    snprintf(f1, sizeof f1, "dms_src_arn.%d", k);
-    snprintf(f2, sizeof f2, "dms_tgt_arn.%d", k);
-    char *maps = dms_table_mappings(nm->schema);
-    char *settings = dfc_task_settings(nm->schema);
-    dms_task_spec sp = {.id = id, .source_arn = pgl_fact(ctx, f1), .target_arn = pgl_fact(ctx, f2),
-                        .instance_arn = pgl_fact(ctx, "dms_instance_arn"), .migration_type = "full-load-and-cdc",
-                        .table_mappings = maps, .settings = settings};
-    aws_error e;
-    aws_error_clear(&e);
-    bool lease = step_ctx_lease_ok(ctx);
-    bool ok = maps && settings && lease && dms_create_task(c, &sp, t, &e);
-    free(maps);
-    free(settings);
-    if (ok) {
-        log_info("DMS full-load-and-cdc task created", "task=%s db=%s prep=TRUNCATE_BEFORE_LOAD", id, db);
-        return STEP_OK;
-    }
-    if (!lease) return LEASE_LOST(res);
-    if (!e.code[0]) {
-        PGL_REASON(res, "building the DMS task's mappings or settings failed");
-        return STEP_RETRY;
-    }
-    if (strcmp(e.code, "ResourceAlreadyExistsFault")) return dms_fail(res, &e, "CreateReplicationTask");
-    bool found = false;
-    step_rc rc = dms_task_of(ctx, res, k, t, &found);
-    if (rc == STEP_OK && !found) {
-        PGL_REASON(res, "DMS task %s exists and cannot be described", id);
-        return STEP_RETRY;
-    }
-    return rc;
-}
-
 step_rc dfc_step_start_task(step_ctx *ctx, step_result *res)
 {
-    step_rc rc = pgl_watch_source(ctx, res);
-    if (rc != STEP_OK) return rc;
-    if ((rc = dms_ensure_instance(ctx, res)) != STEP_OK) return rc;
     if (strcmp(pgl_fact(ctx, "held"), "1")) {
         PGL_REASON(res, "the target's foreign keys and triggers are not held (hold-target)");
         return STEP_FAIL;
     }
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return NO_CLIENT(res);
-    pgl_session s;
-    pgl_session_init(&s, ctx, res);
-    bool waiting = false;
-    for (int i = 0; rc == STEP_OK && i < s.ndbs; i++) {
-        int k = i + 1;
-        pgl_db_names nm;
-        if (!pgl_names(&s, s.dbs[i], &nm)) {
-            rc = STEP_FAIL;
-            break;
-        }
-        dms_task t;
-        bool found = false;
-        if ((rc = dms_task_of(ctx, res, k, &t, &found)) != STEP_OK) break;
-        if (!found && (rc = create_task(ctx, res, &nm, k, s.dbs[i], &t)) != STEP_OK) break;
-        char f[48];
-        snprintf(f, sizeof f, "dms_task_arn.%d", k);
-        step_ctx_set_fact(ctx, f, t.arn);
-        if (!strcmp(t.status, "ready")) {
-            if (!step_ctx_lease_ok(ctx)) {
-                rc = LEASE_LOST(res);
-                break;
-            }
-            aws_error e;
-            aws_error_clear(&e);
-            if (!dms_start_task(c, t.arn, "start-replication", NULL, NULL, &e)) {
-                rc = dms_fail(res, &e, "StartReplicationTask");
-                break;
-            }
-            log_info("DMS full-load-and-cdc task started", "task=%s db=%s", t.id, s.dbs[i]);
-            waiting = true;
-        } else if (!strcmp(t.status, "failed") || !strcmp(t.status, "stopped")) {
-            PGL_REASON(res, "DMS task %s is %s: %s %s", t.id, t.status, t.stop_reason, t.last_failure);
-            rc = STEP_FAIL;
-        } else if (strcmp(t.status, "running")) {
-            waiting = true;
-        }
-    }
-    pgl_session_finish(&s);
-    if (rc != STEP_OK) return rc;
-    if (waiting) {
-        res->wait_ms = 3000;
-        PGL_REASON(res, "waiting for the DMS full-load-and-cdc task(s) to run");
-        return STEP_WAIT;
-    }
-    step_ctx_set_fact(ctx, "dms_task_started", "1");
-    awsstep_mark(ctx, "dms_started_at");
-    return STEP_OK;
+    static const dms_task_kind kind = {.migration_type = "full-load-and-cdc", .settings = dfc_task_settings,
+                                       .cdc_start = NULL, .what = "full-load-and-cdc"};
+    return dms_start_tasks(ctx, res, &kind);
 }
 
 /* The full load of database k: *done when complete; a table in error fails

@@ -3,7 +3,8 @@
  * ALWAYS refused with their names: DMS's full load writes them (COPY takes
  * given values) but its apply inserts explicit values without OVERRIDING
  * SYSTEM VALUE, which PostgreSQL refuses — the run would end at catch-up
- * with apply exceptions after a whole load. Creates nothing. */
+ * with apply exceptions after a whole load. With --dms-target empty the
+ * instance is put on the empty-target path (empty.c). Creates nothing. */
 #include "dmsfullcdc.h"
 
 #include "dfc_db.h"
@@ -36,5 +37,6 @@ step_rc dfc_step_preflight(step_ctx *ctx, step_result *res)
     }
     dbuf_free(&cols);
     pgl_session_finish(&s);
+    if (rc == STEP_OK) dfc_empty_choose(ctx); /* --dms-target empty */
     return rc;
 }

@@ -1,9 +1,9 @@
 /* strategy — the step functions of strategy "dms-full-cdc" bound to the
  * steps of its descriptor (descriptor.c; dmsfullcdc.h says what each does):
- * its own (preflight, hold-target, start-task, catch-up, cutover,
- * validate-keys), dms-cdc's (prepare-source, replication-instance, endpoints,
- * cleanup, abort) and pg-logical's (snapshot, copy-encrypted, restore,
- * prepare-target, verify, replicas). No find-start-lsn: a full-load-and-cdc
+ * its own (preflight; restore and prepare-target — pg-logical's, with
+ * --dms-target empty's create and fence rows —; hold-target, start-task, catch-up, cutover, validate-keys), dms-cdc's
+ * (prepare-source, replication-instance, endpoints, cleanup, abort) and
+ * pg-logical's (snapshot, copy-encrypted, verify, replicas). No find-start-lsn: a full-load-and-cdc
  * task takes its own start (the load's snapshot). */
 #include "dmsfullcdc.h"
 
@@ -16,8 +16,8 @@ static const step_impl fns[] = {
     {"prepare-source", dms_step_prepare_source},
     {"snapshot", pgl_step_snapshot},
     {"copy-encrypted", pgl_step_copy_encrypted},
-    {"restore", pgl_step_restore},
-    {"prepare-target", pgl_step_prepare_target},
+    {"restore", dfc_step_restore},
+    {"prepare-target", dfc_step_prepare_target},
     {"hold-target", dfc_step_hold_target},
     {"replication-instance", dms_step_replication_instance},
     {"endpoints", dms_step_endpoints},

@@ -55,7 +55,7 @@
     {"rekey", OPT_BOOL, NULL, "", NULL,                                                                    \
      "move a source encrypted with another KMS key to the campaign key (else it is skipped)", false},     \
     {"dms-instance-class", OPT_STRING, NULL, "dms.t3.medium", NULL,                                        \
-     "class of the campaign's DMS replication instance (one, shared by the campaign's instances)", false}
+     "class of the campaign's DMS replication instances (one, shared; another when one is full)", false}
 
 #define FC_OPTS_DMS_TUNING                                                                                 \
     {"dms-ssl-mode", OPT_ENUM, "none|require|verify-ca|verify-full", "require", NULL,                      \
