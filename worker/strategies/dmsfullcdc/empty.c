@@ -82,15 +82,8 @@ static step_rc create_empty(step_ctx *ctx, step_result *res, const char *tid)
         pgl_session_finish(&s);
         return rc;
     }
-    aws_tag tags[24];
-    size_t nt = awsstep_tags(ctx, PGL_ROLE_TARGET, tags, 24);
-    nt = awsstep_tags_from_fact(ctx, "tags", tags, nt, 24);
-    char sgbuf[512];
-    const char *sgv[16];
-    size_t nsg = 0;
-    fc_strlcpy(sgbuf, pgl_fact(ctx, "sgs"), sizeof sgbuf);
-    char *save = NULL;
-    for (char *sg = strtok_r(sgbuf, ",", &save); sg && nsg < 16; sg = strtok_r(NULL, ",", &save)) sgv[nsg++] = sg;
+    awsstep_carry cr;
+    awsstep_carry_fill(&cr, ctx, PGL_ROLE_TARGET, "tags", pgl_fact(ctx, "sgs"));
     rds_create_instance_opts o;
     rds_create_instance_opts_init(&o);
     o.identifier = tid;
@@ -104,8 +97,8 @@ static step_rc create_empty(step_ctx *ctx, step_result *res, const char *tid)
     o.storage_encrypted = 1;
     o.kms_key_id = pgl_cfield(ctx, "kms_key_arn");
     o.subnet_group = fact_or_null(ctx, "subnet_group");
-    o.vpc_sg_ids = nsg ? sgv : NULL;
-    o.n_vpc_sg_ids = nsg;
+    o.vpc_sg_ids = cr.nsg ? cr.sgv : NULL;
+    o.n_vpc_sg_ids = cr.nsg;
     o.param_group = fact_or_null(ctx, "param_group");
     o.option_group = fact_or_null(ctx, "option_group");
     o.port = (int)pgl_fact_i64(ctx, "port", RDS_UNSET);
@@ -113,8 +106,8 @@ static step_rc create_empty(step_ctx *ctx, step_result *res, const char *tid)
     o.backup_retention = (int)pgl_fact_i64(ctx, "backup_retention", RDS_UNSET);
     o.publicly_accessible = (int)pgl_fact_i64(ctx, "public", RDS_UNSET);
     o.deletion_protection = 0; /* abort must be able to delete it; cleanup applies the source's */
-    o.tags = tags;
-    o.ntags = nt;
+    o.tags = cr.tags;
+    o.ntags = cr.ntags;
     rds_instance *out = NULL;
     aws_error e;
     aws_error_clear(&e);

@@ -108,15 +108,8 @@ step_rc pgl_ic_create_cluster(step_ctx *ctx, step_result *res, const char *tid)
         pgl_session_finish(&s);
         return rc;
     }
-    aws_tag tags[24];
-    size_t nt = awsstep_tags(ctx, PGL_ROLE_TARGET, tags, 24);
-    nt = awsstep_tags_from_fact(ctx, "tags", tags, nt, 24);
-    char sgbuf[512];
-    const char *sgv[16];
-    size_t nsg = 0;
-    fc_strlcpy(sgbuf, pgl_fact(ctx, "sgs"), sizeof sgbuf);
-    char *save = NULL;
-    for (char *sg = strtok_r(sgbuf, ",", &save); sg && nsg < 16; sg = strtok_r(NULL, ",", &save)) sgv[nsg++] = sg;
+    awsstep_carry cr;
+    awsstep_carry_fill(&cr, ctx, PGL_ROLE_TARGET, "tags", pgl_fact(ctx, "sgs"));
     rds_create_cluster_opts o;
     rds_create_cluster_opts_init(&o);
     o.identifier = tid;
@@ -129,12 +122,12 @@ step_rc pgl_ic_create_cluster(step_ctx *ctx, step_result *res, const char *tid)
     o.kms_key_id = pgl_cfield(ctx, "kms_key_arn");
     o.param_group = *pgl_fact(ctx, "cluster_param_group") ? pgl_fact(ctx, "cluster_param_group") : NULL;
     o.subnet_group = *pgl_fact(ctx, "subnet_group") ? pgl_fact(ctx, "subnet_group") : NULL;
-    o.vpc_sg_ids = nsg ? sgv : NULL;
-    o.n_vpc_sg_ids = nsg;
+    o.vpc_sg_ids = cr.nsg ? cr.sgv : NULL;
+    o.n_vpc_sg_ids = cr.nsg;
     o.port = (int)pgl_fact_i64(ctx, "port", RDS_UNSET);
     o.deletion_protection = 0; /* abort must be able to delete it; cleanup applies the source's */
-    o.tags = tags;
-    o.ntags = nt;
+    o.tags = cr.tags;
+    o.ntags = cr.ntags;
     aws_error e;
     aws_error_clear(&e);
     bool ok = step_ctx_lease_ok(ctx);

@@ -127,15 +127,10 @@ static step_rc create_fresh(rep *r, const char *enc)
     step_ctx *ctx = r->ctx;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return (PGL_REASON(r->res, "no AWS client"), STEP_RETRY);
-    aws_tag tags[24];
-    size_t nt = awsstep_tags(ctx, ROLE_REPLICA, tags, 24);
-    nt = awsstep_tags_from_fact(ctx, rf(r, "tags"), tags, nt, 24);
-    char sgbuf[512];
-    const char *sgv[16];
-    size_t nsg = 0;
-    char *save = NULL;
-    fc_strlcpy(sgbuf, pgl_fact(ctx, rf(r, "sgs")), sizeof sgbuf);
-    for (char *sg = strtok_r(sgbuf, ",", &save); sg && nsg < 16; sg = strtok_r(NULL, ",", &save)) sgv[nsg++] = sg;
+    char sgs[512];
+    fc_strlcpy(sgs, pgl_fact(ctx, rf(r, "sgs")), sizeof sgs); /* rf's buffer is reused below */
+    awsstep_carry cr;
+    awsstep_carry_fill(&cr, ctx, ROLE_REPLICA, rf(r, "tags"), sgs);
     rds_read_replica_opts o;
     memset(&o, 0, sizeof o);
     o.identifier = r->fresh;
@@ -145,10 +140,10 @@ static step_rc create_fresh(rep *r, const char *enc)
     o.availability_zone = nonempty(pgl_fact(ctx, rf(r, "az")));
     o.multi_az = (int)pgl_fact_i64(ctx, rf(r, "multi_az"), 0);
     o.port = (int)pgl_fact_i64(ctx, rf(r, "port"), 0);
-    o.vpc_sg_ids = nsg ? sgv : NULL;
-    o.n_vpc_sg_ids = nsg;
-    o.tags = tags;
-    o.ntags = nt;
+    o.vpc_sg_ids = cr.nsg ? cr.sgv : NULL;
+    o.n_vpc_sg_ids = cr.nsg;
+    o.tags = cr.tags;
+    o.ntags = cr.ntags;
     if (!step_ctx_lease_ok(ctx)) return (PGL_REASON(r->res, "lease lost"), STEP_RETRY);
     aws_error e;
     aws_error_clear(&e);

@@ -330,6 +330,17 @@ void awsstep_learn_source(step_ctx *ctx, const rds_instance *i)
     if (awsstep_user_tags_text(i, tags, sizeof tags)) step_ctx_set_fact(ctx, "tags", tags);
 }
 
+void awsstep_carry_fill(awsstep_carry *cr, step_ctx *ctx, const char *role, const char *tags_fact, const char *sgs)
+{
+    cr->ntags = awsstep_tags(ctx, role, cr->tags, 24);
+    cr->ntags = awsstep_tags_from_fact(ctx, tags_fact, cr->tags, cr->ntags, 24);
+    cr->nsg = 0;
+    fc_strlcpy(cr->sgbuf, sgs ? sgs : "", sizeof cr->sgbuf);
+    char *save = NULL;
+    for (char *sg = strtok_r(cr->sgbuf, ",", &save); sg && cr->nsg < 16; sg = strtok_r(NULL, ",", &save))
+        cr->sgv[cr->nsg++] = sg;
+}
+
 size_t awsstep_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap)
 {
     const char *v = step_ctx_fact(ctx, fact);
@@ -484,12 +495,6 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
 {
     aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
-    aws_tag tags[24];
-    size_t nt = awsstep_tags(ctx, "encrypted-target", tags, 24);
-    nt = awsstep_tags_from_fact(ctx, "tags", tags, nt, 24);
-    char sgbuf[512];
-    const char *sgv[16];
-    size_t nsg = 0;
     /* across accounts the source's security group ids mean nothing in the
      * target: the campaign file's option target_security_groups (ids in the
      * target account; strategy_opts.h), else the source's groups mapped by
@@ -498,17 +503,16 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     if (awsxacct_in_target(ctx, id))
         sgs = *step_ctx_opt(ctx, "target_security_groups") ? step_ctx_opt(ctx, "target_security_groups")
                                                            : step_ctx_fact(ctx, "target_sgs");
-    fc_strlcpy(sgbuf, sgs ? sgs : "", sizeof sgbuf);
-    char *save = NULL;
-    for (char *sg = strtok_r(sgbuf, ",", &save); sg && nsg < 16; sg = strtok_r(NULL, ",", &save)) sgv[nsg++] = sg;
+    awsstep_carry cr;
+    awsstep_carry_fill(&cr, ctx, "encrypted-target", "tags", sgs);
     rds_restore_opts o;
     rds_restore_opts_init(&o);
     o.identifier = id;
     o.snapshot_id = snapshot;
     o.instance_class = fact_opt(ctx, "class");
     o.subnet_group = fact_opt(ctx, "subnet_group");
-    o.vpc_sg_ids = nsg ? sgv : NULL;
-    o.n_vpc_sg_ids = nsg;
+    o.vpc_sg_ids = cr.nsg ? cr.sgv : NULL;
+    o.n_vpc_sg_ids = cr.nsg;
     o.param_group = fact_opt(ctx, "param_group");
     o.option_group = fact_opt(ctx, "option_group");
     o.multi_az = fact_int(ctx, "multi_az", RDS_UNSET);
@@ -516,8 +520,8 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     o.deletion_protection = deletion_protection;
     o.publicly_accessible = fact_int(ctx, "public", RDS_UNSET);
     o.storage_type = fact_opt(ctx, "storage_type");
-    o.tags = tags;
-    o.ntags = nt;
+    o.tags = cr.tags;
+    o.ntags = cr.ntags;
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
     rds_instance *out = NULL;
     aws_error e;

@@ -85,6 +85,19 @@ bool awsstep_user_tags_text(const rds_instance *i, char *out, size_t cap);
 /* Fill tags[] from such a "key\tvalue\n" fact after the n tags already
  * there; returns the new count (at most cap). */
 size_t awsstep_tags_from_fact(step_ctx *ctx, const char *fact, aws_tag *tags, size_t n, size_t cap);
+/* What a create, restore or replica call carries over from the source: the
+ * tags of `role` plus the source's user tags (fact tags_fact), and the VPC
+ * security group ids of `sgs` ("sg-1,sg-2", NULL = none; the first 16), as
+ * the arrays the rds_*_opts take. Owns its storage; sgv points into sgbuf,
+ * so use it where it was filled (no copies). */
+typedef struct awsstep_carry {
+    aws_tag tags[24];
+    size_t ntags;
+    char sgbuf[512];
+    const char *sgv[16];
+    size_t nsg;
+} awsstep_carry;
+void awsstep_carry_fill(awsstep_carry *cr, step_ctx *ctx, const char *role, const char *tags_fact, const char *sgs);
 
 /* What differs between the strategies' snapshot and copy steps. */
 typedef struct awsstep_snap_spec {
