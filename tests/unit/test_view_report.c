@@ -75,6 +75,11 @@ static void test_json(void **state)
     r[1].dms_val_validated = 1;
     r[1].dms_val_failures = 2;
     snprintf(r[1].dms_val_mismatched, sizeof r[1].dms_val_mismatched, "app/public.a,app/public.c");
+    static const report_dms_table dtabs[] = {{"app/public.a", 5, 2, 1, 0, 100, "Mismatched records"},
+                                            {"app/public.b", 0, 0, 0, -1, -1, "-"}};
+    r[1].dms_tables = dtabs;
+    r[1].ndms_tables = 2;
+    r[1].dms_tables_more = 3;
     r[2].has_dms = true;
     r[2].dms_apply_exceptions = 4;
     r[2].dms_val_tables = r[2].dms_val_validated = r[2].dms_val_failures = -1;
@@ -89,6 +94,9 @@ static void test_json(void **state)
     assert_int_equal(json_integer_value(json_object_get(v, "tables")), 3);
     assert_int_equal(json_integer_value(json_object_get(v, "failures")), 2);
     assert_string_equal(json_string_value(json_array_get(json_object_get(v, "mismatched"), 1)), "app/public.c");
+    json_t *tj = json_object_get(d, "tables");
+    assert_int_equal(json_array_size(tj), 2);
+    assert_int_equal(json_integer_value(json_object_get(d, "tables_omitted")), 3);
     d = json_object_get(json_array_get(inst, 2), "dms");
     assert_int_equal(json_integer_value(json_object_get(d, "apply_exceptions")), 4);
     assert_true(json_is_null(json_object_get(d, "validation")));
@@ -96,8 +104,10 @@ static void test_json(void **state)
     dbuf_reset(&out);
     assert_true(report_render_csv(&meta, r, 3, &out));
     assert_non_null(strstr(out.data, "\"DMS validation 1/3 tables validated, 2 failures in app/public.a,app/public.c; "
-                                     "apply exceptions 0\"\r\n"));
-    assert_non_null(strstr(out.data, "\"DMS validation not run; apply exceptions 4\"\r\n"));
+                                     "apply exceptions 0\",\"app/public.a ins=5 upd=2 del=1 ddl=0 load=100 "
+                                     "validation=Mismatched records; app/public.b ins=0 upd=0 del=0 ddl=? load=? "
+                                     "validation=-; +3 more tables\"\r\n"));
+    assert_non_null(strstr(out.data, "\"DMS validation not run; apply exceptions 4\",\"\"\r\n"));
     dbuf_free(&out);
 }
 
@@ -112,7 +122,7 @@ static void test_csv(void **state)
     assert_true(strncmp(out.data, "\"instance\",\"campaign\",\"state\"", 29) == 0);
     assert_non_null(strstr(out.data, "\"orders-db\",\"c1\",\"done\",\"pg-logical\",\"false\",\"\",\"true\",\"arn:aws:kms:us-east-1:123456789012:key/k1\",\"2026-11-23T22:00:00Z\",\"1.400\",\"120007\",\"2\""));
     /* formula neutralised and quotes doubled */
-    assert_non_null(strstr(out.data, "\"'=HYPERLINK(\"\"http://x\"\") <script>alert(1)</script>\",\"\",\"\",\"\",\"false\",\"\",\"\",\"\",\"\"\r\n"));
+    assert_non_null(strstr(out.data, "\"'=HYPERLINK(\"\"http://x\"\") <script>alert(1)</script>\",\"\",\"\",\"\",\"false\",\"\",\"\",\"\",\"\",\"\"\r\n"));
     int lines = 0;
     for (const char *p = out.data; *p; p++) lines += *p == '\n';
     assert_int_equal(lines, 4);
@@ -202,11 +212,11 @@ static void test_select_rows(void **state)
     dbuf_reset(&out);
     assert_true(report_render_csv(&meta, r, 2, &out));
     assert_non_null(strstr(out.data, ",\"engine\",\"encrypted_now\",\"key_now\",\"migrated_by_fleetcrypt\","
-                                     "\"encryption_before\",\"encryption_after\",\"encryption_now\",\"dms_evidence\"\r\n"));
+                                     "\"encryption_before\",\"encryption_after\",\"encryption_now\",\"dms_evidence\",\"dms_tables\"\r\n"));
     assert_non_null(strstr(out.data, "\"free-db\",\"\",\"not-migrated\",\"\",\"\",\"\",\"\",\"\","));
-    assert_non_null(strstr(out.data, "\"not migrated by fleetcrypt\",\"postgres\",\"false\",\"\",\"false\",\"\",\"\",\"none\",\"\"\r\n"));
+    assert_non_null(strstr(out.data, "\"not migrated by fleetcrypt\",\"postgres\",\"false\",\"\",\"false\",\"\",\"\",\"none\",\"\",\"\"\r\n"));
     assert_non_null(strstr(out.data, "\"postgres\",\"true\",\"arn:k1\",\"true\",\"none\",\"kms-customer-managed\","
-                                     "\"kms-customer-managed\",\"\"\r\n"));
+                                     "\"kms-customer-managed\",\"\",\"\"\r\n"));
 
     dbuf_reset(&out);
     assert_true(report_render_html(&meta, r, 2, &out));
