@@ -21,6 +21,7 @@
 
 #define COORD_TICK_MS 200
 #define COORD_CYCLE_MS 1000
+#define WAKE_SCAN_INFLIGHT 64 /* admit_now: rescan a campaign without pending instances up to this many in flight */
 #define COORD_KAFKA_CHECK_MS 5000 /* /readyz: a Kafka metadata round trip this often */
 #define COORD_KAFKA_CHECK_TIMEOUT_MS 2000
 
@@ -74,15 +75,17 @@ static bool poller_due(const coord *c, int64_t now_ms)
  * campaign that just ended, and emit the admitted instances' first steps on
  * this same tick, instead of waiting up to COORD_CYCLE_MS for the next
  * cycle. Only on a tick that found the wake (nothing when nothing ended),
- * and only while a running campaign has instances waiting for admission
- * (a campaign with none left ends at its next cycle, as before: a rescan
- * per tick of thousands in flight would cost more than it saves). */
+ * and only while a running campaign has instances waiting for admission or
+ * at most WAKE_SCAN_INFLIGHT in flight (its end is then near); a campaign
+ * with thousands in flight and none waiting is left to its next cycle: a
+ * rescan of them every tick would cost more than it saves. */
 static void admit_now(coord *c, int64_t *t0)
 {
     c->wake_admit = false;
     bool waiting = false;
     for (int i = 0; i < c->ncamps && !waiting; i++)
-        waiting = !strcmp(c->camps[i].state, "running") && !c->camps[i].abort_requested && c->camps[i].pending > 0;
+        waiting = !strcmp(c->camps[i].state, "running") &&
+                  (c->camps[i].pending > 0 || c->camps[i].inflight <= WAKE_SCAN_INFLIGHT);
     if (!waiting || !campaigns_scan(c)) return;
     phase_done("scan", t0);
     int n = admit(c);
