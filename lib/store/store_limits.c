@@ -69,6 +69,60 @@ bool store_slot_release(store *s, const char *key, const char *member, int64_t n
     return ok;
 }
 
+static bool wait_key(const char *key, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s:wait", key);
+    return n > 0 && (size_t)n < cap;
+}
+
+bool store_slot_wait_add(store *s, const char *key, const char *member, int64_t now_ms)
+{
+    char wk[STORE_KEY_MAX + 8];
+    if (!wait_key(key, wk, sizeof wk)) return false;
+    redisReply *r = store_cmd(s, "ZADD %s NX %lld %s", wk, (long long)now_ms, member);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_slot_wait_del(store *s, const char *key, const char *member)
+{
+    char wk[STORE_KEY_MAX + 8];
+    if (!wait_key(key, wk, sizeof wk)) return false;
+    redisReply *r = store_cmd(s, "ZREM %s %s", wk, member);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_ms)
+{
+    char wk[STORE_KEY_MAX + 8], who[256];
+    if (!wait_key(key, wk, sizeof wk)) return -1;
+    redisReply *r = store_cmd(s, "ZPOPMIN %s", wk);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    bool have = r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+                fc_strlcpy(who, r->element[0]->str, sizeof who);
+    freeReplyObject(r);
+    char *slash = have ? strchr(who, '/') : NULL;
+    if (!slash) return 0;
+    *slash = 0;
+    char rk[STORE_KEY_MAX], now[24];
+    ckeys k;
+    store_ckeys(s, who, &k);
+    store_rec_key(s, who, slash + 1, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *keys[] = {rk, k.timers};
+    const char *args[] = {now, wait_on};
+    redisReply *x = store_script(s, "wake", 2, keys, 2, args);
+    int rc = x && x->type == REDIS_REPLY_INTEGER ? (int)x->integer : -1;
+    if (x) freeReplyObject(x);
+    return rc;
+}
+
 bool store_buckets(store *s, const char *account, const char *region, sargs *out)
 {
     char pat[STORE_KEY_MAX], base[STORE_KEY_MAX];
