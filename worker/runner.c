@@ -103,7 +103,7 @@ static void slot_waiters(const step_ctx *ctx, const char *prior_wait, const char
 {
     char key[256], member[160];
     snprintf(member, sizeof member, "%s/%s", ctx->msg->campaign, ctx->msg->instance);
-    if (is_slot_wait(wait_on) && strcmp(prior_wait, wait_on)) {
+    if (is_slot_wait(wait_on)) { /* every run while waiting: a popped waiter not given the slot queues again */
         slot_key_of(ctx, wait_on + strlen(SLOT_WAIT_PREFIX), key, sizeof key);
         store_slot_wait_add(ctx->t->s, key, member, fc_now_ms());
     }

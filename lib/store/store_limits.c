@@ -1,5 +1,6 @@
 /* store_limits — see store_limits.h. */
 #include "store_int.h"
+#include "store_fleet.h"
 #include "store_limits.h"
 #include "util.h"
 
@@ -110,17 +111,7 @@ int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_
     char *slash = have ? strchr(who, '/') : NULL;
     if (!slash) return 0;
     *slash = 0;
-    char rk[STORE_KEY_MAX], now[24];
-    ckeys k;
-    store_ckeys(s, who, &k);
-    store_rec_key(s, who, slash + 1, rk, sizeof rk);
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *keys[] = {rk, k.timers};
-    const char *args[] = {now, wait_on};
-    redisReply *x = store_script(s, "wake", 2, keys, 2, args);
-    int rc = x && x->type == REDIS_REPLY_INTEGER ? (int)x->integer : -1;
-    if (x) freeReplyObject(x);
-    return rc;
+    return store_wake_record(s, who, slash + 1, wait_on, now_ms);
 }
 
 bool store_buckets(store *s, const char *account, const char *region, sargs *out)
