@@ -77,7 +77,7 @@ def run(label, n, workers, executors, env_extra=None, bin_dir=None):
         wall = t1 - t0
         calls = {k: cs1.get(k, 0) - cs0.get(k, 0) for k in cs1}
         calls = {k: v for k, v in calls.items() if v > 0}
-        top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+        top = sorted(calls.items(), key=lambda kv: -kv[1])[:12]
         phases = {}
         for k, v in ph1.items():
             if k.startswith("fc_coordinator_phase_seconds_total{"):
@@ -127,13 +127,18 @@ def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     e = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     print(f"bench_control_plane: noop campaign of {n} instances x {STEPS} steps; {machine()}")
+    # FC_BENCH_QUICK=1: only 2 workers and the other build's binaries, twice each
+    # alternating (a shared machine: the same-run ratio without the other configurations)
+    before_dir = os.environ.get("FLEETCRYPT_BASELINE_BIN_DIR")
+    if os.environ.get("FC_BENCH_QUICK") and before_dir:
+        quick(n, e, before_dir)
+        return
     base = run("baseline 1 worker x 1 executor", n, 1, 1)
     one = run(f"1 worker x {e} executors", n, 1, e)
     two = run(f"2 workers x {e} executors", n, 2, e)
     fw = run(f"2 workers x {e} executors, the consumer settings of before (queued.min.messages=100, "
              "fetch.wait.max.ms=500)", n, 2, e,
              env_extra={"FLEETCRYPT_LIBRDKAFKA": "queued.min.messages=100,fetch.wait.max.ms=500"})
-    before_dir = os.environ.get("FLEETCRYPT_BASELINE_BIN_DIR")
     before = run(f"2 workers x {e} executors, binaries of {before_dir}", n, 2, e,
                  bin_dir=before_dir) if before_dir else None
     goal = 5000
@@ -147,6 +152,25 @@ def main():
           f"redis cmds/step {two['cmds_per_step']:.2f}, round trips/step worker {two['rt_worker']:.2f} "
           f"+ coordinator {two['rt_coord']:.2f}; cpu {two['cpu'] / (n * STEPS) * 1000:.2f} ms per transition; "
           f"load {two['load']}")
+
+
+def quick(n, e, before_dir, rounds=2):
+    """2 workers x e executors, this build against before_dir's, alternating."""
+    new, old = [], []
+    for _ in range(rounds):
+        old.append(run(f"2 workers x {e} executors, binaries of {before_dir}", n, 2, e, bin_dir=before_dir))
+        new.append(run(f"2 workers x {e} executors", n, 2, e))
+
+    def med(rs, k):
+        v = sorted(r[k] for r in rs)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    print(f"control plane {n}x{STEPS} 2x{e}, median of {rounds}: this build {med(new, 'rate_wall'):.0f}/s wall, "
+          f"{med(new, 'rate_span'):.0f}/s stream span, {med(new, 'cmds_per_step'):.2f} redis cmds/step, "
+          f"cpu {med(new, 'cpu') / (n * STEPS) * 1000:.2f} ms/transition; before-binaries "
+          f"{med(old, 'rate_wall'):.0f}/s wall, {med(old, 'rate_span'):.0f}/s span, "
+          f"{med(old, 'cmds_per_step'):.2f} cmds/step, cpu {med(old, 'cpu') / (n * STEPS) * 1000:.2f} ms/transition; "
+          f"ratio wall {med(new, 'rate_wall') / med(old, 'rate_wall'):.2f}x, "
+          f"span {med(new, 'rate_span') / med(old, 'rate_span'):.2f}x; load {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fcawsbench as fa  # noqa: E402
 import fcbench  # noqa: E402
-from fclib import RedisConn  # noqa: E402
+from fclib import Proc, RedisConn  # noqa: E402
 from fixtures_stack import make_stack  # noqa: E402
 
 SCALE = float(os.environ.get("FC_BENCH_SCALE", "0.05"))
@@ -196,12 +196,26 @@ plot 'makespan.dat' using 1:3:xtic(2) with boxes notitle, {lb:.1f} with lines dt
 """, fa.DOCS_BENCH)
 
 
-def main(argv):
-    n = int(argv[0]) if len(argv) > 0 else 200
-    p = int(argv[1]) if len(argv) > 1 else 20
-    limit = int(argv[2]) if len(argv) > 2 else 10
-    print(f"bench_makespan: offline x{n} (metadata-only), max-parallel {p}, copy/restore limit {limit}, emulator "
-          f"time scale {SCALE}; {fcbench.machine()}", flush=True)
+class BinStack:
+    """make_stack's Stack with the workers and coordinator from another build
+    (bin_dir: the binaries before a change, for a same-run comparison)."""
+
+    @staticmethod
+    def make(world, sim, bin_dir, **kw):
+        stack = make_stack(world, sim, **kw)
+        if bin_dir:
+            def _proc(name, binary):
+                stack.seq += 1
+                env = dict(stack.env, FLEETCRYPT_NODE_ID=f"{name}-{stack.seq}")
+                return Proc([os.path.join(bin_dir, binary)], os.path.join(stack.logs, f"{name}-{stack.seq}.log"),
+                            env=env)
+            stack._proc = _proc
+        return stack
+
+
+def campaign(n, p, limit, bin_dir=None):
+    """One offline campaign on a fresh emulator and stack: (makespan s, AWS
+    calls, terminal counts, the Gantt spans, load before)."""
     sim, base = fa.start_sim(["--metadata-only"], real=False)
     world = fcbench.make_world_dir("fc-bench-makespan-")
     stack = None
@@ -211,7 +225,7 @@ def main(argv):
                "FLEETCRYPT_STEP_DEADLINE_MAX_S": "0", "FLEETCRYPT_LEASE_MS": "30000", "FLEETCRYPT_LOG_LEVEL": "warn",
                "FLEETCRYPT_LIMIT_COPY": str(limit), "FLEETCRYPT_LIMIT_RESTORE": str(limit),
                "FLEETCRYPT_AWS_RATE": str(RATE), "FLEETCRYPT_AWS_BURST": str(int(BURST))}
-        stack = make_stack(world, sim, workers=2, executors=8, env_extra=env)
+        stack = BinStack.make(world, sim, bin_dir, workers=2, executors=8, env_extra=env)
         key = stack.make_key()["Arn"]
         ids = fcbench.ids("ms", n)
         sim.admin("POST", "/config", {"time_scale": 0})
@@ -250,6 +264,36 @@ def main(argv):
         fa.stop_sim(sim, base)
         if os.environ.get("FLEETCRYPT_KEEP_TEST_DIRS") != "1":
             fcbench.shutil.rmtree(world, ignore_errors=True)
+    if counts.get("done") != n:
+        raise RuntimeError(f"not every instance done: {counts}")
+    return made, calls, counts, sampler.spans(), load0
+
+
+def step_means(spans):
+    per = {}
+    for _, step, a, b in spans:
+        per.setdefault(step, []).append(b - a)
+    return ", ".join(f"{st} {sum(v) / len(v):.2f} ({DUR.get(st, 0) * SCALE:.2f})"
+                     for st in STEPS for v in [per.get(st)] if v)
+
+
+def main(argv):
+    n = int(argv[0]) if len(argv) > 0 else 200
+    p = int(argv[1]) if len(argv) > 1 else 20
+    limit = int(argv[2]) if len(argv) > 2 else 10
+    print(f"bench_makespan: offline x{n} (metadata-only), max-parallel {p}, copy/restore limit {limit}, emulator "
+          f"time scale {SCALE}; {fcbench.machine()}", flush=True)
+    # FLEETCRYPT_BASELINE_BIN_DIR: the same campaign first with another build's
+    # workers and coordinator (the commit before a change), same run
+    before_dir = os.environ.get("FLEETCRYPT_BASELINE_BIN_DIR")
+    before = None
+    if before_dir:
+        bm, bcalls, _, bspans, bload = campaign(n, p, limit, before_dir)
+        before = bm
+        print(f"  binaries of {before_dir}: done in {bm:.1f} s; {len(bcalls) / n:.1f} AWS calls/instance; "
+              f"load {bload}->{fcbench.loadavg()}", flush=True)
+        print("    step spans, mean s (modelled AWS work): " + step_means(bspans), flush=True)
+    made, calls, counts, spans, load0 = campaign(n, p, limit)
     by = fa.by_action(calls)
     lb, parts = lower_bound(n, p, limit, len(calls), by.get("ModifyDBInstance", 0) / n)
     print(f"  done in {made:.1f} s; counts {counts}; {len(calls)} AWS calls ({len(calls) / n:.1f}/instance): "
@@ -258,18 +302,15 @@ def main(argv):
     ideal = ideal_schedule(n, p, limit, by.get("ModifyDBInstance", 0) / n)
     print(f"  the same policy with no overhead (simulated): {ideal:.1f} s; makespan / that {made / ideal:.3f}",
           flush=True)
-    spans = sampler.spans()
-    per = {}
-    for _, step, a, b in spans:
-        per.setdefault(step, []).append(b - a)
-    print("  step spans, mean s (modelled AWS work): " + ", ".join(
-        f"{st} {sum(v) / len(v):.2f} ({DUR.get(st, 0) * SCALE:.2f})" for st in STEPS for v in [per.get(st)] if v), flush=True)
+    print("  step spans, mean s (modelled AWS work): " + step_means(spans), flush=True)
     gantt(spans, made, lb)
     ratio_plot(made, lb, parts)
     print(f"makespan {n} offline, max-parallel {p}, limits {limit}: {made:.1f} s, lower bound {lb:.1f} s "
           f"({max(parts, key=parts.get)}), ratio {made / lb:.3f} (goal <= 1.05: "
           f"{'met' if made / lb <= 1.05 else 'missed by ' + format(made / lb - 1.05, '.3f')}); "
-          f"no-overhead schedule {ideal:.1f} s, ratio {made / ideal:.3f}; "
+          f"no-overhead schedule {ideal:.1f} s, ratio {made / ideal:.3f}; " +
+          (f"before-binaries {before:.1f} s, ratio {before / lb:.3f} (this build {before / made:.2f}x faster); "
+           if before else "") +
           f"{len(calls) / n:.1f} AWS calls/instance; time scale {SCALE}; load {load0}->{fcbench.loadavg()}", flush=True)
     return 0
 

@@ -86,8 +86,9 @@ static bool refresh_quota(region_aws *r, int res_inst, int res_snap, int res_clu
     return true;
 }
 
-void admit(coord *c)
+int admit(coord *c)
 {
+    int total = 0;
     for (int i = 0; i < c->ncamps; i++) {
         camp_view *cv = &c->camps[i];
         if (strcmp(cv->state, "running") || cv->abort_requested || cv->pending == 0 || cv->inflight >= cv->max_parallel) continue;
@@ -175,6 +176,7 @@ void admit(coord *c)
                 if (st[j] != AD_OK) continue;
                 inst_view *iv = &cv->inst[idx[j]];
                 admitted++;
+                total++;
                 if (r) r->admitted_since++;
                 fc_strlcpy(iv->state, "running", sizeof iv->state);
                 iv->q_inst = si->quota_instances;
@@ -189,4 +191,5 @@ void admit(coord *c)
         }
         sargs_free(&f);
     }
+    return total;
 }

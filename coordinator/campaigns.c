@@ -114,7 +114,10 @@ static bool scan_batch(coord *c, camp_view *cv, const sargs *ids, const int *idx
 {
     const char *bids[SCAN_BATCH] = {NULL};
     for (size_t i = 0; i < n; i++) bids[i] = ids->v[idx[i]];
-    if (!store_campaign_scan(c->s, cv->id, bids, n, rows)) return false;
+    /* leases only where the reconciler may act: past the deadline, or every
+     * in-flight one when Redis restarted since its last pass */
+    int64_t past = store_restarts(c->s) > c->restarts_seen ? 0 : fc_now_ms();
+    if (!store_campaign_scan(c->s, cv->id, bids, n, past, rows)) return false;
     for (size_t i = 0; i < n; i++) {
         const store_scan_row *e = &rows[i];
         inst_view *iv = &cv->inst[idx[i]];

@@ -79,6 +79,7 @@ typedef struct coord {
     region_aws regions[COORD_MAX_REGIONS];
     int nregions;
     int64_t retired_next_ms;  /* retired.c: next check (monotonic ms) */
+    bool wake_admit;          /* timers.c saw STORE_OUTBOX_WAKE: admit on this tick (loop.c) */
 } coord;
 
 int coord_run(const fc_config *cfg);
@@ -97,12 +98,12 @@ void campaigns_finish(coord *c);
 /* Forget what earlier scans kept (final and pending records, instance
  * lists): the next scan reads everything (bench_coord_scan's full read). */
 void campaigns_cache_drop(void);
-/* timers.c */
+/* timers.c: emit due outbox entries; sets c->wake_admit on a wake member. */
 void timers_tick(coord *c);
 /* reconciler.c */
 void reconcile(coord *c);
-/* admission.c */
-void admit(coord *c);
+/* admission.c: returns the number of instances admitted. */
+int admit(coord *c);
 region_aws *coord_region(coord *c, const char *region, const char *account);
 /* poller.c */
 void poller_tick(coord *c);

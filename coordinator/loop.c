@@ -2,7 +2,8 @@
  * COORD_TICK_MS the active coordinator emits due outbox entries; every
  * COORD_CYCLE_MS it rescans campaigns, re-drives stuck instances, admits,
  * polls AWS and closes finished campaigns; between cycles it polls AWS on
- * the tick a planned poll falls due (poller_due). A standby retries the lease every
+ * the tick a planned poll falls due (poller_due), and admits on the tick
+ * an instance left the in-flight set (admit_now). A standby retries the lease every
  * second and takes over within the lease TTL when the leader dies. */
 #include "coord.h"
 #include "log.h"
@@ -20,6 +21,7 @@
 
 #define COORD_TICK_MS 200
 #define COORD_CYCLE_MS 1000
+#define WAKE_SCAN_INFLIGHT 64 /* admit_now: rescan a campaign without pending instances up to this many in flight */
 #define COORD_KAFKA_CHECK_MS 5000 /* /readyz: a Kafka metadata round trip this often */
 #define COORD_KAFKA_CHECK_TIMEOUT_MS 2000
 
@@ -66,6 +68,34 @@ static bool poller_due(const coord *c, int64_t now_ms)
         for (int k = 0; k < 2; k++)
             if (c->regions[i].next_poll_ms[k] > 0 && c->regions[i].next_poll_ms[k] <= now_ms) return true;
     return false;
+}
+
+/* An instance left the in-flight set since the last tick (the outbox's
+ * wake member, timers.c): rescan, admit into the freed slots, close a
+ * campaign that just ended, and emit the admitted instances' first steps on
+ * this same tick, instead of waiting up to COORD_CYCLE_MS for the next
+ * cycle. Only on a tick that found the wake (nothing when nothing ended),
+ * and only while a running campaign has instances waiting for admission or
+ * at most WAKE_SCAN_INFLIGHT in flight (its end is then near); a campaign
+ * with thousands in flight and none waiting is left to its next cycle: a
+ * rescan of them every tick would cost more than it saves. */
+static void admit_now(coord *c, int64_t *t0)
+{
+    c->wake_admit = false;
+    bool waiting = false;
+    for (int i = 0; i < c->ncamps && !waiting; i++)
+        waiting = !strcmp(c->camps[i].state, "running") &&
+                  (c->camps[i].pending > 0 || c->camps[i].inflight <= WAKE_SCAN_INFLIGHT);
+    if (!waiting || !campaigns_scan(c)) return;
+    phase_done("scan", t0);
+    int n = admit(c);
+    phase_done("admit", t0);
+    campaigns_finish(c);
+    phase_done("finish", t0);
+    if (n > 0) {
+        timers_tick(c);
+        phase_done("outbox", t0); /* a wake seen here runs on the next tick */
+    }
 }
 
 static void leader_release(coord *c) { store_leader_release(c->s, c->token); }
@@ -177,6 +207,7 @@ int coord_run(const fc_config *cfg)
             int64_t t0 = mono_us();
             timers_tick(&c);
             phase_done("outbox", &t0);
+            if (c.wake_admit) admit_now(&c, &t0);
         }
         fc_sleep_ms(COORD_TICK_MS);
     }

@@ -3,7 +3,9 @@
  * (lua/timer_take_many.lua, a batch per round trip), produced to
  * <prefix>.steps (the batch without waiting, then every ack awaited), and
  * removed only after the broker acknowledged it. Covers waits coming due and successors a
- * worker recorded but did not get to produce before it died. */
+ * worker recorded but did not get to produce before it died. The wake
+ * member (STORE_OUTBOX_WAKE) is removed here and sets c->wake_admit: the
+ * loop then admits on this tick (loop.c). */
 #include "coord.h"
 #include "emit.h"
 #include "log.h"
@@ -44,7 +46,10 @@ static int campaign_batch(coord *c, const char *campaign)
         goto out;
     }
     for (int i = 0; i < due.n; i++) {
-        if (store_timer_parse(due.v[i], &t[n])) {
+        if (!strcmp(due.v[i], STORE_OUTBOX_WAKE)) { /* an instance left the in-flight set */
+            c->wake_admit = true;
+            bad[nbad++] = due.v[i];
+        } else if (store_timer_parse(due.v[i], &t[n])) {
             members[n++] = due.v[i];
         } else {
             log_ctx_set(campaign, NULL, NULL, 0);

@@ -8,6 +8,8 @@
 #include "fleetcache.h"
 #include "lease_keeper.h"
 #include "outbox_acks.h"
+#include "ratelimit.h"
+#include "store_limits.h"
 #include "log.h"
 #include "prom.h"
 #include "registry.h"
@@ -79,6 +81,43 @@ static const char *class_of(const strategy_def *sd, const char *step)
 {
     const step_def *d = strategy_step(sd, step);
     return d ? d->limit_class : NULL;
+}
+
+/* A wait for a concurrency slot of class cls is recorded as wait_on
+ * "slot:<cls>" (never a fleet-poller member) and its waiter queued on the
+ * class (store_slot_wait_add); whoever releases a slot wakes the oldest. */
+#define SLOT_WAIT_PREFIX "slot:"
+
+static bool is_slot_wait(const char *wait_on) { return !strncmp(wait_on, SLOT_WAIT_PREFIX, strlen(SLOT_WAIT_PREFIX)); }
+
+static void slot_key_of(const step_ctx *ctx, const char *cls, char *key, size_t cap)
+{
+    rl_slot_key(ctx->t->s, step_ctx_campaign_field(ctx, "account"), step_ctx_campaign_field(ctx, "region"), cls, key,
+                cap);
+}
+
+/* After step_end: queue this instance as the class's waiter when it starts
+ * waiting for a slot, take it off the queue when it stops, and wake the
+ * oldest waiter of a class whose slot this step gave back. Best effort: a
+ * waiter not woken re-runs at its planned time (0.5-1 s) as before. */
+static void slot_waiters(const step_ctx *ctx, const char *prior_wait, const char *wait_on, const char *released)
+{
+    char key[256], member[160];
+    snprintf(member, sizeof member, "%s/%s", ctx->msg->campaign, ctx->msg->instance);
+    if (is_slot_wait(wait_on)) { /* every run while waiting: a popped waiter not given the slot queues again */
+        slot_key_of(ctx, wait_on + strlen(SLOT_WAIT_PREFIX), key, sizeof key);
+        store_slot_wait_add(ctx->t->s, key, member, fc_now_ms());
+    }
+    if (is_slot_wait(prior_wait) && strcmp(prior_wait, wait_on)) {
+        slot_key_of(ctx, prior_wait + strlen(SLOT_WAIT_PREFIX), key, sizeof key);
+        store_slot_wait_del(ctx->t->s, key, member);
+    }
+    if (released) {
+        char on[64];
+        snprintf(on, sizeof on, SLOT_WAIT_PREFIX "%s", released);
+        slot_key_of(ctx, released, key, sizeof key);
+        store_slot_wake(ctx->t->s, key, on, fc_now_ms());
+    }
 }
 
 bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
@@ -210,6 +249,8 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
          * binding limit every hand-over idled the slot that long, issue 17
          * item 2); a retry is a step run through Redis and Kafka, no AWS call */
         res.wait_ms = 500 + (int64_t)fc_rand_below(500);
+        /* and a releaser wakes it sooner (slot_waiters) */
+        snprintf(res.wait_on, sizeof res.wait_on, SLOT_WAIT_PREFIX "%s", def->limit_class);
         snprintf(res.reason, sizeof res.reason, "waiting for a %s slot", def->limit_class);
     } else {
         char oerr[256];
@@ -262,17 +303,24 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
                              "Steps that failed their instance, by strategy and step.", ml, 1);
         prom_histogram_observe(prom_default(), "fc_step_duration_seconds", "Step run time, by strategy and step.",
                                ml, (double)dur / 1000.0);
-        if (rc == STEP_WAIT && res.wait_on[0]) {
-            fleetcache_want(t->s, region, res.wait_on, fc_now_ms());
+        const char *now_on = rc == STEP_WAIT ? res.wait_on : "";
+        if (now_on[0] && !is_slot_wait(now_on)) {
+            fleetcache_want(t->s, region, now_on, fc_now_ms());
             /* who waits, for the poller to wake when it sees the resource settle */
-            if (strcmp(prior_wait, res.wait_on)) store_wait_who(t->s, region, res.wait_on, m->campaign, m->instance);
+            if (strcmp(prior_wait, now_on)) store_wait_who(t->s, region, now_on, m->campaign, m->instance);
         }
-        if (prior_wait[0] && (rc != STEP_WAIT || strcmp(prior_wait, res.wait_on)))
+        if (prior_wait[0] && !is_slot_wait(prior_wait) && strcmp(prior_wait, now_on))
             fleetcache_unwant(t->s, region, prior_wait);
+        const char *released = NULL;
         if (def->limit_class) {
             const char *nc = strcmp(tr.new_state, "running") ? NULL : class_of(sd, tr.new_step);
-            if (!nc || strcmp(nc, def->limit_class)) ctx_slot_release(&ctx, def->limit_class);
+            if (!nc || strcmp(nc, def->limit_class)) {
+                ctx_slot_release(&ctx, def->limit_class);
+                released = def->limit_class;
+            }
         }
+        if (released || is_slot_wait(now_on) || is_slot_wait(prior_wait))
+            slot_waiters(&ctx, prior_wait, now_on, released);
         uint64_t ep = strtoull(epoch, NULL, 10);
         if (tr.emit_now && member[0]) {
             fc_step_msg next;

@@ -135,10 +135,15 @@ int store_wake(store *s, const char *region, const char *member, int64_t now_ms)
     char *tab = have ? strchr(who, '\t') : NULL;
     if (!tab) return 0;
     *tab = 0;
+    return store_wake_record(s, who, tab + 1, member, now_ms);
+}
+
+int store_wake_record(store *s, const char *campaign, const char *instance, const char *member, int64_t now_ms)
+{
     char rk[STORE_KEY_MAX], now[24];
     ckeys k;
-    store_ckeys(s, who, &k);
-    store_rec_key(s, who, tab + 1, rk, sizeof rk);
+    store_ckeys(s, campaign, &k);
+    store_rec_key(s, campaign, instance, rk, sizeof rk);
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     const char *keys[] = {rk, k.timers};
     const char *args[] = {now, member};

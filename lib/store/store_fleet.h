@@ -34,6 +34,9 @@ bool store_wait_who(store *s, const char *region, const char *member, const char
 /* The poller saw member settle: bring its waiter's next run forward to
  * now_ms (lua/wake.lua). 1 woken, 0 nobody to wake, -1 Redis error. */
 int store_wake(store *s, const char *region, const char *member, int64_t now_ms);
+/* The same for a known waiter: campaign's instance, if its record still
+ * runs and waits on member (lua/wake.lua). 1 woken, 0 not, -1 Redis error. */
+int store_wake_record(store *s, const char *campaign, const char *instance, const char *member, int64_t now_ms);
 /* Drop the waits registered before before_ms (abandoned). */
 bool store_waits_prune(store *s, const char *region, int64_t before_ms);
 /* Every wait of region as member/start-ms pairs appended to out (caller

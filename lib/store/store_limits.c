@@ -1,5 +1,6 @@
 /* store_limits — see store_limits.h. */
 #include "store_int.h"
+#include "store_fleet.h"
 #include "store_limits.h"
 #include "util.h"
 
@@ -67,6 +68,50 @@ bool store_slot_release(store *s, const char *key, const char *member, int64_t n
     bool ok = r != NULL;
     if (r) freeReplyObject(r);
     return ok;
+}
+
+static bool wait_key(const char *key, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s:wait", key);
+    return n > 0 && (size_t)n < cap;
+}
+
+bool store_slot_wait_add(store *s, const char *key, const char *member, int64_t now_ms)
+{
+    char wk[STORE_KEY_MAX + 8];
+    if (!wait_key(key, wk, sizeof wk)) return false;
+    redisReply *r = store_cmd(s, "ZADD %s NX %lld %s", wk, (long long)now_ms, member);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_slot_wait_del(store *s, const char *key, const char *member)
+{
+    char wk[STORE_KEY_MAX + 8];
+    if (!wait_key(key, wk, sizeof wk)) return false;
+    redisReply *r = store_cmd(s, "ZREM %s %s", wk, member);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_ms)
+{
+    char wk[STORE_KEY_MAX + 8], who[256];
+    if (!wait_key(key, wk, sizeof wk)) return -1;
+    redisReply *r = store_cmd(s, "ZPOPMIN %s", wk);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    bool have = r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+                fc_strlcpy(who, r->element[0]->str, sizeof who);
+    freeReplyObject(r);
+    char *slash = have ? strchr(who, '/') : NULL;
+    if (!slash) return 0;
+    *slash = 0;
+    return store_wake_record(s, who, slash + 1, wait_on, now_ms);
 }
 
 bool store_buckets(store *s, const char *account, const char *region, sargs *out)

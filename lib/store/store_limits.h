@@ -37,6 +37,19 @@ bool store_bucket_op(store *s, const char *key, const char *op, int64_t now_ms, 
 int store_slot_acquire(store *s, const char *key, const char *member, int64_t now_ms, int64_t ttl_ms, int limit);
 /* Give member's slot back. False on a Redis error. */
 bool store_slot_release(store *s, const char *key, const char *member, int64_t now_ms);
+/* Who waits for a slot of key's class (ZSET "<key>:wait", "<campaign>/<instance>"
+ * → since ms, oldest first; one-key commands, apart from the slot key's
+ * script): a step that found the class full adds itself (keeps its first
+ * time), one that took a slot after waiting removes itself, and whoever
+ * releases a slot pops the oldest and wakes it (store_slot_wake), so a
+ * freed slot is taken on the next outbox tick rather than at the waiter's
+ * planned re-run. False on a Redis error. */
+bool store_slot_wait_add(store *s, const char *key, const char *member, int64_t now_ms);
+bool store_slot_wait_del(store *s, const char *key, const char *member);
+/* Pop the oldest waiter of key and bring its re-run forward to now_ms
+ * (lua/wake.lua with wait member wait_on: only if the record still runs and
+ * waits on that). 1 woken, 0 nobody (or it no longer waits), -1 Redis error. */
+int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_ms);
 
 /* ---- what `top` and the coordinator's /metrics show of the buckets ---- */
 /* Names "<account>:<region>:<service>" of the buckets of (account, region),

@@ -310,7 +310,8 @@ void store_leader_release(store *s, const char *token)
     if (r) freeReplyObject(r);
 }
 
-bool store_campaign_scan(store *s, const char *campaign, const char *const *ids, size_t n, store_scan_row *out)
+bool store_campaign_scan(store *s, const char *campaign, const char *const *ids, size_t n, int64_t lease_past_ms,
+                         store_scan_row *out)
 {
     const char **keys = calloc(2 * n + 1, sizeof *keys);
     char (*kbuf)[STORE_KEY_MAX] = calloc(2 * n + 1, sizeof *kbuf);
@@ -325,7 +326,10 @@ bool store_campaign_scan(store *s, const char *campaign, const char *const *ids,
         keys[2 * i] = kbuf[2 * i];
         keys[2 * i + 1] = kbuf[2 * i + 1];
     }
-    redisReply *r = store_script(s, "campaign_scan", (int)(2 * n), keys, 0, NULL);
+    char past[24];
+    snprintf(past, sizeof past, "%lld", (long long)(lease_past_ms > 0 ? lease_past_ms : 0));
+    const char *args[] = {past};
+    redisReply *r = store_script(s, "campaign_scan", (int)(2 * n), keys, 1, args);
     free(keys);
     free(kbuf);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n) {

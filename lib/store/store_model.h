@@ -99,11 +99,15 @@ typedef struct store_scan_row {
     int64_t deadline_ms;
     int q_inst, q_snap, q_clu; /* f.q_inst, f.q_snap, f.q_clu (a DB cluster) ... */
     bool q_inst_set, q_snap_set; /* ... when the record has them (non-empty; q_clu: 0 when absent) */
-    bool lease_held;
+    bool lease_held;           /* only looked at when the deadline is <= lease_past_ms (below) */
 } store_scan_row;
-/* Rows of ids[0..n) of campaign into out[0..n), one round trip. False on a
- * Redis error or a short answer (out then undefined). */
-bool store_campaign_scan(store *s, const char *campaign, const char *const *ids, size_t n, store_scan_row *out);
+/* Rows of ids[0..n) of campaign into out[0..n), one round trip. The lease
+ * key is looked at only for in-flight records whose deadline_ms is set and
+ * <= lease_past_ms (the ones the reconciler may re-drive as stuck), or for
+ * every in-flight one when lease_past_ms is 0 (after a Redis restart).
+ * False on a Redis error or a short answer (out then undefined). */
+bool store_campaign_scan(store *s, const char *campaign, const char *const *ids, size_t n, int64_t lease_past_ms,
+                         store_scan_row *out);
 
 /* ---- reads (CLI views, coordinator) ---- */
 /* Campaign ids by creation time (P:campaigns), oldest first, or newest

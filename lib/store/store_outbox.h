@@ -17,6 +17,12 @@
 #include <stdint.h>
 
 #define STORE_TIMER_MAX 256
+/* Not an entry: the outbox member (score 0) that lua/step_end.lua writes
+ * when an instance leaves the in-flight states, so the coordinator's next
+ * outbox tick (200 ms) runs admission at once instead of at its next 1 s
+ * cycle. The coordinator removes it before it scans; an idle campaign's
+ * outbox stays empty, so the wake costs nothing when nothing finished. */
+#define STORE_OUTBOX_WAKE "!admit"
 
 /* A parsed outbox entry "<instance>|<step>|<attempt>|<epoch>". */
 typedef struct timer_entry {

@@ -88,6 +88,20 @@ static void test_scan_matches_records(void **state)
     assert_int_equal(cv->pending, pending);
     assert_int_equal(cv->inflight, inflight);
     assert_int_equal(cv->terminal, term);
+    /* a lease is looked at only past the deadline (or with 0: every one) */
+    const char *one[] = {"db-0001"}; /* running, deadline_ms 1, holds a lease */
+    store_scan_row row;
+    assert_true(store_campaign_scan(c.s, "c1", one, 1, 1, &row));
+    assert_true(row.lease_held);
+    assert_true(store_campaign_scan(c.s, "c1", one, 1, 0, &row));
+    assert_true(row.lease_held);
+    char rk1[STORE_KEY_MAX];
+    store_rec_key(c.s, "c1", "db-0001", rk1, sizeof rk1);
+    cmd(c.s, "HSET %s deadline_ms %s%s", rk1, "999999", "");
+    assert_true(store_campaign_scan(c.s, "c1", one, 1, 1000, &row));
+    assert_false(row.lease_held); /* not due: not looked at */
+    assert_true(store_campaign_scan(c.s, "c1", one, 1, 0, &row));
+    assert_true(row.lease_held);
     campaigns_free(&c);
     store_close(c.s);
 }

@@ -10,6 +10,9 @@
 
 #include "ratelimit.h"
 #include "redis_fixture.h"
+#include "store_keys.h"
+#include "store_limits.h"
+#include "store_test.h"
 
 static void test_admit_table(void **state)
 {
@@ -136,6 +139,39 @@ static void test_slots(void **state)
     store_close(s);
 }
 
+/* A released slot wakes the oldest waiter of its class: its outbox entry
+ * comes due now, only while its record still waits on that slot. */
+static void test_slot_waiters(void **state)
+{
+    (void)state;
+    store *s = fx_store("rlw");
+    assert_non_null(s);
+    char key[256], rk[STORE_KEY_MAX], rk2[STORE_KEY_MAX], v[64];
+    rl_slot_key(s, "1", "r", "restore", key, sizeof key);
+    ckeys k;
+    store_ckeys(s, "c", &k);
+    store_rec_key(s, "c", "a", rk, sizeof rk);
+    store_rec_key(s, "c", "b", rk2, sizeof rk2);
+    assert_true(store_test_cmd(s, NULL, 0, "HSET %s state running timer a|restore|3|9 wait_on slot:restore", rk));
+    assert_true(store_test_cmd(s, NULL, 0, "HSET %s state running timer b|restore|2|9 wait_on snap:x", rk2));
+    assert_true(store_test_cmd(s, NULL, 0, "ZADD %s 900000 a|restore|3|9 900000 b|restore|2|9", k.timers));
+    assert_true(store_slot_wait_add(s, key, "c/b", 100));
+    assert_true(store_slot_wait_add(s, key, "c/a", 200));
+    assert_true(store_slot_wait_add(s, key, "c/b", 300)); /* keeps its first time: still the oldest */
+    /* b no longer waits on the slot: popped, not woken */
+    assert_int_equal(store_slot_wake(s, key, "slot:restore", 5000), 0);
+    assert_true(store_test_cmd(s, v, sizeof v, "ZSCORE %s b|restore|2|9", k.timers));
+    assert_string_equal(v, "900000");
+    assert_int_equal(store_slot_wake(s, key, "slot:restore", 5000), 1);
+    assert_true(store_test_cmd(s, v, sizeof v, "ZSCORE %s a|restore|3|9", k.timers));
+    assert_string_equal(v, "5000");
+    assert_int_equal(store_slot_wake(s, key, "slot:restore", 5000), 0); /* nobody left */
+    assert_true(store_slot_wait_add(s, key, "c/a", 400));
+    assert_true(store_slot_wait_del(s, key, "c/a"));
+    assert_int_equal(store_slot_wake(s, key, "slot:restore", 6000), 0);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_submit_quota),
         cmocka_unit_test(test_bucket_aimd),
         cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_slot_waiters),
     };
     return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
 }

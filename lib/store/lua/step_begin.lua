@@ -12,24 +12,31 @@
 -- Returns {'ok', fence, rec_flat, campaign_flat} | {'gone'} |
 --         {'stale', why} | {'paused'} | {'busy', pttl_ms}
 -- alloc() comes from lua/_prelude.lua
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+-- (one HMGET instead of EXISTS + HMGET: a missing record has no state; the
+-- campaign's HGETALL, which the reply carries anyway, gives its state; Redis
+-- TIME for the quiet period only when there is one)
 local r = redis.call('HMGET', KEYS[1], 'state', 'step', 'attempt', 'epoch', 'paused')
+if not r[1] then return {'gone'} end
 if r[1] ~= 'running' and r[1] ~= 'waiting_approval' then return {'stale', 'instance is ' .. tostring(r[1])} end
 if r[2] ~= ARGV[3] or r[3] ~= ARGV[4] or r[4] ~= ARGV[5] then
   return {'stale', 'record is at ' .. tostring(r[2]) .. '/' .. tostring(r[3]) .. '/' .. tostring(r[4])}
 end
-local cst = redis.call('HGET', KEYS[3], 'state')
+local camp = redis.call('HGETALL', KEYS[3])
+local cst
+for j = 1, #camp, 2 do
+  if camp[j] == 'state' then cst = camp[j + 1] break end
+end
 if cst == 'paused' or r[5] == '1' then return {'paused'} end
 if cst ~= 'running' then return {'stale', 'campaign is ' .. tostring(cst)} end
 local cur = redis.call('GET', KEYS[2])
 if cur and cur ~= ARGV[1] then return {'busy', tostring(redis.call('PTTL', KEYS[2]))} end
-if not cur then
+local quiet = tonumber(ARGV[9]) or 0
+if not cur and quiet > 0 then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local quiet = tonumber(ARGV[9]) or 0
   if now < quiet then return {'busy', string.format('%.0f', quiet - now), 'redis restarted'} end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 local fence = alloc(KEYS[4], ARGV[6])
 redis.call('HSET', KEYS[1], 'fence', fence, 'owner', ARGV[8], 'run_ms', ARGV[7])
-return {'ok', fence, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}
+return {'ok', fence, redis.call('HGETALL', KEYS[1]), camp}
