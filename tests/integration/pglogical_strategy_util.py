@@ -159,6 +159,7 @@ class Writer:
         self.acked = []          # (time, number)
         self.errors = 0          # every session end, the writer's own stop included
         self.cutoffs = []        # wall-clock time (epoch s) of each session the server ended
+        self.sessions = []       # [monotonic start, monotonic first acknowledgement or None] per session
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -184,13 +185,19 @@ class Writer:
                               "-U", self.user, "-d", self.db],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                              env=env, bufsize=1)
+        sess = [time.monotonic(), None]
+        with self.lock:
+            self.sessions.append(sess)
 
         def reader():
             for line in p.stdout:
                 line = line.strip()
                 if line.isdigit():
                     with self.lock:
-                        self.acked.append((time.monotonic(), int(line)))
+                        now = time.monotonic()
+                        if sess[1] is None:
+                            sess[1] = now
+                        self.acked.append((now, int(line)))
         rt = threading.Thread(target=reader, daemon=True)
         rt.start()
         k = 0
@@ -248,9 +255,23 @@ class Writer:
 
     def longest_gap(self, after=0.0):
         """Longest time between two consecutive acknowledgements (seconds)."""
+        return self.longest_gap_detail(after)[0]
+
+    def longest_gap_detail(self, after=0.0):
+        """(gap, connect_s): the longest time between two consecutive
+        acknowledgements, and how much of its end was this client's own
+        reconnect — from the start of the session that ended the gap (its
+        psql started, TLS and login) to that session's first
+        acknowledgement, when the gap ended with a new session. On a loaded
+        machine that is the probe's cost, not the database's downtime."""
         with self.lock:
             ts = [t for t, _ in self.acked if t >= after]
-        return max((b - a for a, b in zip(ts, ts[1:])), default=0.0)
+            sessions = [tuple(s) for s in self.sessions if s[1] is not None]
+        if len(ts) < 2:
+            return 0.0, 0.0
+        gap, a, b = max((b - a, a, b) for a, b in zip(ts, ts[1:]))
+        connect = next((b - s0 for s0, first in sessions if first == b and s0 >= a), 0.0)
+        return gap, connect
 
 
 def app_schema(sim, ident):

@@ -166,9 +166,12 @@ def test_downtime_matches_outside_probe(method, stack, awssim, world):
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     recorded = float(inst["downtime_s"])
-    measured = probe.longest_gap()
-    assert abs(recorded - measured) <= 0.5, \
-        f"{method}: fleetcrypt recorded {recorded:.3f}s, the probe saw {measured:.3f}s"
+    measured, connect = probe.longest_gap_detail()
+    # the probe's gap ends with its own reconnect (psql, TLS, login: slow on
+    # a loaded machine); fleetcrypt's record must cover the rest of it
+    assert measured - connect - 0.5 <= recorded <= measured + 0.5, \
+        f"{method}: fleetcrypt recorded {recorded:.3f}s, the probe saw {measured:.3f}s " \
+        f"({connect:.3f}s of it the probe's own reconnect)"
 
 
 class ProxyWriter(Writer):
