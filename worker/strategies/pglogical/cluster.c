@@ -296,6 +296,15 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
     step_rc rc = awscluster_proxy_learn(ctx, res, step_ctx_instance(ctx), pgl_cfield(ctx, "proxy_name"),
                                         !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy"));
     if (rc != STEP_OK) return rc;
+    bool cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
+    if (cname && *pgl_fact(ctx, "proxy_names")) {
+        /* the CNAME moves, the cluster keeps its identifier: a proxy in front of it would keep reaching the
+         * retired source */
+        PGL_REASON(res, "--cutover-method cname: RDS Proxy %s has cluster %s as its target and would keep "
+                   "reaching the retired source; cut this cluster over by its renames (--cutover-method rename)",
+                   pgl_fact(ctx, "proxy_names"), step_ctx_instance(ctx));
+        return STEP_FAIL;
+    }
     rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
     /* the target is restored on fleetcrypt's copy too: its volume holds the
      * source's logical slots, and a writer whose wal_level is below logical
@@ -305,6 +314,8 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
     if (rc != STEP_OK) return rc;
     rds_cluster *cl = awscluster_live_source(ctx, res, "pg-logical", &rc);
     if (rc == STEP_OK) rc = check_cluster_param(ctx, res, cl);
+    /* --cutover-method cname: the application's record points at the writer Endpoint */
+    if (rc == STEP_OK) rc = pgl_cname_learn(ctx, res, cl->tags, cl->n_tags, cl->endpoint);
     if (rc == STEP_OK) {
         step_ctx_set_fact(ctx, "db_name", cl->db_name);
         step_ctx_set_fact(ctx, "read_replicas", ""); /* readers are members: they move with the cluster */
@@ -413,6 +424,11 @@ step_rc pgl_cluster_switch(step_ctx *ctx, step_result *res, const char *orig, co
 /* ---------------------------------------------------------------- after the switch */
 step_rc pgl_cluster_members(step_ctx *ctx, step_result *res)
 {
+    if (!strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
+        /* the CNAME moved: each cluster keeps its members and their names */
+        step_ctx_set_fact(ctx, "replicas_done", "0");
+        return STEP_OK;
+    }
     char ret[64];
     awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
     step_rc rc = awscluster_swap_members(ctx, res, ret, step_ctx_instance(ctx), PGL_SFX_TARGET);
@@ -424,10 +440,17 @@ step_rc pgl_cluster_members(step_ctx *ctx, step_result *res)
 
 step_rc pgl_cluster_finish(step_ctx *ctx, step_result *res)
 {
-    const char *id = step_ctx_instance(ctx);
+    /* renames: the encrypted cluster has the identifier, the source fc-…-retired; cname: both keep
+     * their own (the encrypted fc-…-target, the source its identifier; facts target_id, retired_id) */
+    bool cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
     char ret[64], sid[64];
     awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+    const char *id = step_ctx_instance(ctx);
+    if (cname) {
+        id = pgl_fact(ctx, "target_id");
+        fc_strlcpy(ret, step_ctx_instance(ctx), sizeof ret);
+    }
     step_rc rc = awscluster_retire(ctx, res, id, ret, sid, pgl_opt(ctx, "keep_snapshots"), PGL_ROLE_RETIRED);
     if (rc != STEP_OK) return rc;
     if ((rc = pgl_cluster_param_restore(ctx, res, id, ret)) != STEP_OK) return rc;
