@@ -311,11 +311,6 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
                    "--target-account-role", pgl_cfield(ctx, "cutover_method"));
         return STEP_FAIL;
     }
-    if (isc > 0 && step_ctx_cross_account(ctx)) {
-        rds_instance_free(i);
-        PGL_REASON(res, "--target-account-role: Aurora clusters do not move across accounts yet (RDS instances do)");
-        return STEP_FAIL;
-    }
     if (pgl_rollback_window_s(ctx) > 0 && (isc > 0 || step_ctx_cross_account(ctx))) {
         rds_instance_free(i);
         PGL_REASON(res, "--rollback-window is for RDS instances in one account; %s have no rollback window yet",
