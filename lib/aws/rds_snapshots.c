@@ -160,8 +160,13 @@ static bool share(aws_client *c, bool cluster, const char *snapshot_id, const ch
 {
     const char *action = cluster ? "ModifyDBClusterSnapshotAttribute" : "ModifyDBSnapshotAttribute";
     aws_query q;
-    aws_query_init(&q, action, RDS_VERSION);
-    aws_query_add(&q, cluster ? "DBClusterSnapshotIdentifier" : "DBSnapshotIdentifier", snapshot_id);
+    if (cluster) {
+        aws_query_init(&q, "ModifyDBClusterSnapshotAttribute", RDS_VERSION);
+        aws_query_add(&q, "DBClusterSnapshotIdentifier", snapshot_id);
+    } else {
+        aws_query_init(&q, "ModifyDBSnapshotAttribute", RDS_VERSION);
+        aws_query_add(&q, "DBSnapshotIdentifier", snapshot_id);
+    }
     aws_query_add(&q, "AttributeName", "restore");
     const char *v[1] = {account};
     aws_query_add_list(&q, add ? "ValuesToAdd.AttributeValue" : "ValuesToRemove.AttributeValue", v, 1);

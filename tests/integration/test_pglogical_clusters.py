@@ -52,8 +52,8 @@ def cluster(rds, ident):
     return rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
 
 
-def logical_cluster_group(sim):
-    rds = sim.client("rds")
+def logical_cluster_group(sim, rds=None):
+    rds = rds or sim.client("rds")
     rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=CPG,
                                           DBParameterGroupFamily="aurora-postgresql15",
                                           Description="logical replication for fleetcrypt tests")
@@ -61,14 +61,15 @@ def logical_cluster_group(sim):
         {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
 
 
-def make_cluster(sim, ident, classes, owned=False):
+def make_cluster(sim, ident, classes, owned=False, sgs=None):
     """Unencrypted (created as before 2026-02-18), or with owned: encrypted
-    with an AWS owned key (the 2026 default)."""
+    with an AWS owned key (the 2026 default); sgs: its VPC security groups."""
     rds = sim.client("rds")
     tags = [{"Key": "team", "Value": "aur"}] + ([] if owned else [OLD])
     rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername=MASTER,
                           MasterUserPassword=PASSWORD, DatabaseName="app", BackupRetentionPeriod=2,
-                          DBClusterParameterGroupName=CPG, Tags=tags)
+                          DBClusterParameterGroupName=CPG, Tags=tags,
+                          **({"VpcSecurityGroupIds": sgs} if sgs else {}))
     wait_until(lambda: cluster(rds, ident)["Status"] == "available", 180, 0.2, f"cluster {ident}")
     for n, cls in enumerate(classes):
         rds.create_db_instance(DBInstanceIdentifier=f"{ident}-{n}", DBClusterIdentifier=ident,
