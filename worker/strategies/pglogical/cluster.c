@@ -12,7 +12,11 @@
  *  snapshot        CreateDBClusterSnapshot of the running source
  *                  (fc-…-snap);
  *  copy-encrypted  nothing: RestoreDBClusterFromSnapshot --kms-key-id
- *                  encrypts (or re-keys) in the restore;
+ *                  encrypts (or re-keys) in the restore; across accounts
+ *                  (--target-account-role) the snapshot shared with the
+ *                  target account and copied there as fc-…-enc (shared/
+ *                  awsxacct.c, awscluster_copy_to_target), which the
+ *                  target account restores;
  *  restore         the target cluster fc-…-target with the campaign key,
  *                  its writer and readers fc-…-<member>-target (same
  *                  classes, parameter groups, tiers, tags); no deletion
@@ -23,14 +27,19 @@
  *                  target → the identifier): the cluster and reader
  *                  endpoints of the identifier follow it; then an RDS
  *                  Proxy whose target is the cluster is switched to the
- *                  encrypted cluster (shared/awsproxy.c);
+ *                  encrypted cluster (shared/awsproxy.c); or, with
+ *                  --cutover-method cname (always across accounts), the
+ *                  application's CNAME from the source's writer Endpoint
+ *                  to the target's (shared/awscname.c), no rename;
  *  replicas        the members take their names: the source's move to
- *                  fc-…-<member>-retired, the target's drop -target;
+ *                  fc-…-<member>-retired, the target's drop -target
+ *                  (cname: nothing, each cluster keeps its names);
  *  cleanup         tags (encrypted, retired-source), deletion protection,
  *                  the cluster snapshot deleted, the retired cluster stopped;
  *  abort           a half-done swap renamed back (and the source on its
  *                  proxies), the target cluster and its members deleted,
- *                  the cluster snapshot deleted. */
+ *                  the cluster snapshot deleted (across accounts: unshared,
+ *                  and the copy deleted in the target account). */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -361,7 +370,7 @@ step_rc pgl_cluster_copy(step_ctx *ctx, step_result *res)
         /* the target account restores from its own copy of the shared snapshot */
         char sid[64], eid[64];
         awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
-        awsstep_name(ctx, "enc", eid, sizeof eid);
+        awsstep_name(ctx, PGL_SFX_ENC, eid, sizeof eid);
         return awscluster_copy_to_target(ctx, res, sid, eid);
     }
     /* RestoreDBClusterFromSnapshot with KmsKeyId encrypts an unencrypted or
@@ -377,7 +386,7 @@ step_rc pgl_cluster_restore(step_ctx *ctx, step_result *res)
     bool xacct = step_ctx_cross_account(ctx);
     awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
     /* across accounts: the copy in the target account (step copy-encrypted) */
-    awsstep_name(ctx, xacct ? "enc" : PGL_SFX_SNAP, sid, sizeof sid);
+    awsstep_name(ctx, xacct ? PGL_SFX_ENC : PGL_SFX_SNAP, sid, sizeof sid);
     /* a new cluster with the campaign key instead of a restore (initial_copy.h);
      * its members are then added as for a restored one */
     step_ctx_set_fact(ctx, "target_id", tid);
@@ -477,7 +486,7 @@ static step_rc xacct_snapshots(step_ctx *ctx, step_result *res, bool keep)
     if (!step_ctx_cross_account(ctx)) return STEP_OK;
     char sid[64], eid[64];
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
-    awsstep_name(ctx, "enc", eid, sizeof eid);
+    awsstep_name(ctx, PGL_SFX_ENC, eid, sizeof eid);
     step_rc rc = awsxacct_unshare_cluster(ctx, res, sid);
     if (rc == STEP_OK && !keep) rc = awscluster_delete_snapshot_as(ctx, res, eid, "deleted_enc");
     return rc;
