@@ -228,8 +228,8 @@ def test_xacct_offline(stack, awssim, world):
 
 @pytest.mark.slow
 def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
-    from test_pglogical_clusters import (CPG, FC_OBJECTS, SCALE, cluster, csql, logical_cluster_group, make_cluster,
-                                         members_view, seqs, tags_of)
+    from test_pglogical_clusters import (CPG, check_cname_switched, check_retired_in_place, cname_cluster_campaign,
+                                         cname_source, logical_cluster_group, tags_of)
     sim = awssim
     tgt = Target(sim)
     rds, trds = sim.client("rds"), tgt.client("rds")
@@ -239,30 +239,13 @@ def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
     src_sg = sim.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
     tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
     ident, camp, name = "xa-clu", "xc", "xa-clu." + ZONE
-    src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.large"], sgs=[src_sg])
-    port, src_addr = src["Port"], src["Endpoint"]
-    csql(port, "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);"
-               "CREATE TABLE b(seq bigint NOT NULL);"
-               "CREATE SEQUENCE wseq;", host=src_addr)
-    members_before = members_view(rds, src)
-    zid = make_zone(sim, name, src_addr, 4)
-    wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
+    # named by the campaign file, not a tag
+    src, zid, members_before = cname_source(sim, ident, name, 4, sgs=[src_sg], tag=False)
     key = tgt.key()
     opts = os.path.join(world, "xc.json")
     with open(opts, "w") as f:
         json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
-    if SCALE > 0:
-        sim.admin("POST", "/config", {"time_scale": SCALE})
-    stack.start()
-    w = CnameWriter(sim, name, port, rate=40, tables=("a",)).start()
-    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
-    submit(stack, camp, key, [ident], world, "--cutover-method", "cname", "--file", opts, *xacct_args(tgt))
-    st = wait_terminal(stack, camp, timeout=900)
-    row = st["instances"][0]
-    assert row["state"] == "done" and row.get("kind") == "cluster", f"{row}\n{stack.diagnostics()}"
-    n_done = len(w.numbers())
-    wait_until(lambda: len(w.numbers()) >= n_done + 20, 120, 0.1, "writes through the CNAME after the switch")
-    w.stop()
+    w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, *xacct_args(tgt))
 
     # encrypted in the target account with the target's key, its groups mapped by name
     enc = [c for c in trds.describe_db_clusters()["DBClusters"] if c["StorageEncrypted"] and c.get("KmsKeyId") == key]
@@ -272,26 +255,10 @@ def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
     assert enc["DBClusterParameterGroup"] == CPG
     assert [g["VpcSecurityGroupId"] for g in enc["VpcSecurityGroups"]] == [tgt_sg], enc["VpcSecurityGroups"]
     assert tags_of(trds, enc["DBClusterArn"]).get("fleetcrypt:role") == "encrypted"
-    assert len(enc["DBClusterMembers"]) == len(members_before)
     assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c.get("KmsKeyId") == key]
-    # the CNAME on the encrypted cluster's writer endpoint, the old TTL back
-    assert record(sim, zid, name) == (enc["Endpoint"], 4) and enc["Endpoint"] != src_addr, \
-        (record(sim, zid, name), enc["Endpoint"], src_addr)
-    assert resolve(sim, name) == enc["Endpoint"]
-
-    # A2 on the encrypted cluster, through the application's port
-    have = seqs(port, host=enc["Endpoint"])
-    acked = w.numbers()
-    missing = sorted(set(acked) - set(have))
-    assert len(acked) >= 60, f"the writer acknowledged only {len(acked)} rows"
-    assert not missing and len(have) == len(set(have)), \
-        f"acked {len(acked)} have {len(have)} missing {missing[:10]} doubled {len(have) - len(set(have))}"
-    assert [x for x in csql(port, FC_OBJECTS, host=enc["Endpoint"]).split("\n") if x] == []
-
-    # the source cluster retired under its identifier; nothing shared or left in either account
-    s = cluster(rds, ident)
-    t = tags_of(rds, s["DBClusterArn"])
-    assert t.get("fleetcrypt:role") == "retired-source" and s["Status"] in ("stopped", "stopping"), (t, s["Status"])
+    check_cname_switched(sim, zid, name, enc, src["Endpoint"], src["Port"], w, 4, len(members_before))
+    check_retired_in_place(rds, ident, members_before)
+    # nothing shared or left in either account
     assert [c["DBClusterSnapshotIdentifier"] for c in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
             if c["DBClusterSnapshotIdentifier"].startswith("fc-")] == []
     assert trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []

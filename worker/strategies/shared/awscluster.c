@@ -365,6 +365,31 @@ static step_rc snapshot_ready(step_ctx *ctx, step_result *res, aws_client *c, co
     return wait_for(res, 1000, "starting retired cluster %s for its snapshot%s", of, NULL);
 }
 
+/* A cluster snapshot of ours found (s, freed here): STEP_OK once available
+ * (fact `fact` = its id), STEP_WAIT while it is made, STEP_FAIL when it is
+ * not ours or failed. */
+static step_rc snapshot_state(step_ctx *ctx, step_result *res, rds_cluster_snapshot *s, const char *fact)
+{
+    char st[32], id[256];
+    fc_strlcpy(st, s->status, sizeof st);
+    fc_strlcpy(id, s->id, sizeof id);
+    bool ours = has_tag(s->tags, s->n_tags, "fleetcrypt:instance", step_ctx_instance(ctx));
+    rds_cluster_snapshot_free(s);
+    if (!ours) {
+        snprintf(res->reason, sizeof res->reason, "cluster snapshot %s exists but fleetcrypt did not create it", id);
+        return STEP_FAIL;
+    }
+    if (!strcmp(st, "available")) {
+        step_ctx_set_fact(ctx, fact, id);
+        return STEP_OK;
+    }
+    if (!strcmp(st, "failed") || !strcmp(st, "error")) {
+        snprintf(res->reason, sizeof res->reason, "cluster snapshot %s is %s", id, st);
+        return STEP_FAIL;
+    }
+    return wait_for(res, 2000, "waiting for cluster snapshot %s (%s)", id, st);
+}
+
 step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, const char *snap_id)
 {
     aws_client *c = step_ctx_aws(ctx);
@@ -372,26 +397,7 @@ step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, con
     rds_cluster_snapshot *s = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (rds_describe_db_cluster_snapshot(c, snap_id, &s, &e)) {
-        char st[32];
-        fc_strlcpy(st, s->status, sizeof st);
-        bool ours = has_tag(s->tags, s->n_tags, "fleetcrypt:instance", step_ctx_instance(ctx));
-        rds_cluster_snapshot_free(s);
-        if (!ours) {
-            snprintf(res->reason, sizeof res->reason, "cluster snapshot %s exists but fleetcrypt did not create it",
-                     snap_id);
-            return STEP_FAIL;
-        }
-        if (!strcmp(st, "available")) {
-            step_ctx_set_fact(ctx, "snapshot", snap_id);
-            return STEP_OK;
-        }
-        if (!strcmp(st, "failed") || !strcmp(st, "error")) {
-            snprintf(res->reason, sizeof res->reason, "cluster snapshot %s is %s", snap_id, st);
-            return STEP_FAIL;
-        }
-        return wait_for(res, 2000, "waiting for cluster snapshot %s (%s)", snap_id, st);
-    }
+    if (rds_describe_db_cluster_snapshot(c, snap_id, &s, &e)) return snapshot_state(ctx, res, s, "snapshot");
     if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusterSnapshots");
     step_rc rc = snapshot_ready(ctx, res, c, of);
     if (rc != STEP_OK) return rc;
@@ -424,26 +430,7 @@ step_rc awscluster_copy_to_target(step_ctx *ctx, step_result *res, const char *s
     rds_cluster_snapshot *s = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (rds_describe_db_cluster_snapshot(tc, enc_id, &s, &e)) {
-        char st[32];
-        fc_strlcpy(st, s->status, sizeof st);
-        bool ours = has_tag(s->tags, s->n_tags, "fleetcrypt:instance", step_ctx_instance(ctx));
-        rds_cluster_snapshot_free(s);
-        if (!ours) {
-            snprintf(res->reason, sizeof res->reason,
-                     "cluster snapshot %s exists in the target account but fleetcrypt did not create it", enc_id);
-            return STEP_FAIL;
-        }
-        if (!strcmp(st, "available")) {
-            step_ctx_set_fact(ctx, "enc_snapshot", enc_id);
-            return STEP_OK;
-        }
-        if (!strcmp(st, "failed") || !strcmp(st, "error")) {
-            snprintf(res->reason, sizeof res->reason, "cluster snapshot copy %s is %s", enc_id, st);
-            return STEP_FAIL;
-        }
-        return wait_for(res, 2000, "waiting for the copy %s in the target account (%s)", enc_id, st);
-    }
+    if (rds_describe_db_cluster_snapshot(tc, enc_id, &s, &e)) return snapshot_state(ctx, res, s, "enc_snapshot");
     if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusterSnapshots (target account)");
     /* a shared encrypted snapshot is copied with the target's key (KmsKeyId
      * required); an unencrypted one is copied as it is (a cluster snapshot
