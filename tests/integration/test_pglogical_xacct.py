@@ -34,7 +34,7 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import (app_schema, logical_group, make_instances, retired_of, submit,
                                      wait_terminal)
-from test_pglogical_cname import CnameWriter, make_zone, record, resolve
+from cname_util import CnameWriter, make_zone, record, resolve
 
 ZONE = "corp.example."
 
