@@ -372,6 +372,9 @@ void rds_snapshot_accounts_free(rds_snapshot_accounts *a);
  * (may be NULL) gets the accounts after the change. */
 bool rds_share_db_snapshot(aws_client *c, const char *snapshot_id, const char *account, bool add,
                            rds_snapshot_accounts **out, aws_error *err);
+/* ModifyDBClusterSnapshotAttribute restore: the same for a DB cluster snapshot. */
+bool rds_share_db_cluster_snapshot(aws_client *c, const char *snapshot_id, const char *account, bool add,
+                                   rds_snapshot_accounts **out, aws_error *err);
 /* DescribeDBSnapshotAttributes: the accounts the snapshot is shared with. */
 bool rds_describe_db_snapshot_accounts(aws_client *c, const char *snapshot_id, rds_snapshot_accounts **out,
                                        aws_error *err);

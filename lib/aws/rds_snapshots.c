@@ -128,13 +128,15 @@ bool rds_restore_db_instance_from_db_snapshot(aws_client *c, const rds_restore_o
 /* ---------------- snapshot sharing (attribute "restore") ---------------- */
 void rds_snapshot_accounts_free(rds_snapshot_accounts *a) { free(a); }
 
-/* <DBSnapshotAttributesResult>: the values of attribute "restore". */
-static bool parse_restore_accounts(const aws_xml_node *n, void *dst)
+/* <DBSnapshotAttributesResult> (DB snapshots) or <DBClusterSnapshotAttributesResult> (cluster snapshots,
+ * kind "DBCluster"): the values of attribute "restore". */
+static bool parse_accounts_of(const aws_xml_node *n, rds_snapshot_accounts *a, const char *kind)
 {
-    rds_snapshot_accounts *a = dst;
-    aws_xml_text(n, "DBSnapshotIdentifier", a->snapshot_id, sizeof a->snapshot_id);
-    for (const aws_xml_node *at = aws_xml_find(n, "DBSnapshotAttributes/DBSnapshotAttribute"); at;
-         at = aws_xml_next_same(at)) {
+    char path[96];
+    snprintf(path, sizeof path, "%sSnapshotIdentifier", kind);
+    aws_xml_text(n, path, a->snapshot_id, sizeof a->snapshot_id);
+    snprintf(path, sizeof path, "%sSnapshotAttributes/%sSnapshotAttribute", kind, kind);
+    for (const aws_xml_node *at = aws_xml_find(n, path); at; at = aws_xml_next_same(at)) {
         char name[32];
         aws_xml_text(at, "AttributeName", name, sizeof name);
         if (strcmp(name, "restore")) continue;
@@ -145,19 +147,44 @@ static bool parse_restore_accounts(const aws_xml_node *n, void *dst)
     return true;
 }
 
+static bool parse_restore_accounts(const aws_xml_node *n, void *dst) { return parse_accounts_of(n, dst, "DB"); }
+static bool parse_cluster_restore_accounts(const aws_xml_node *n, void *dst)
+{
+    return parse_accounts_of(n, dst, "DBCluster");
+}
+
 static void free_accounts(void *p) { free(p); }
+
+static bool share(aws_client *c, bool cluster, const char *snapshot_id, const char *account, bool add,
+                  rds_snapshot_accounts **out, aws_error *err)
+{
+    const char *action = cluster ? "ModifyDBClusterSnapshotAttribute" : "ModifyDBSnapshotAttribute";
+    aws_query q;
+    if (cluster) {
+        aws_query_init(&q, "ModifyDBClusterSnapshotAttribute", RDS_VERSION);
+        aws_query_add(&q, "DBClusterSnapshotIdentifier", snapshot_id);
+    } else {
+        aws_query_init(&q, "ModifyDBSnapshotAttribute", RDS_VERSION);
+        aws_query_add(&q, "DBSnapshotIdentifier", snapshot_id);
+    }
+    aws_query_add(&q, "AttributeName", "restore");
+    const char *v[1] = {account};
+    aws_query_add_list(&q, add ? "ValuesToAdd.AttributeValue" : "ValuesToRemove.AttributeValue", v, 1);
+    return rds_call_one(c, action, &q, cluster ? "DBClusterSnapshotAttributesResult" : "DBSnapshotAttributesResult",
+                        cluster ? parse_cluster_restore_accounts : parse_restore_accounts,
+                        sizeof(rds_snapshot_accounts), free_accounts, (void **)out, err);
+}
 
 bool rds_share_db_snapshot(aws_client *c, const char *snapshot_id, const char *account, bool add,
                            rds_snapshot_accounts **out, aws_error *err)
 {
-    aws_query q;
-    aws_query_init(&q, "ModifyDBSnapshotAttribute", RDS_VERSION);
-    aws_query_add(&q, "DBSnapshotIdentifier", snapshot_id);
-    aws_query_add(&q, "AttributeName", "restore");
-    const char *v[1] = {account};
-    aws_query_add_list(&q, add ? "ValuesToAdd.AttributeValue" : "ValuesToRemove.AttributeValue", v, 1);
-    return rds_call_one(c, "ModifyDBSnapshotAttribute", &q, "DBSnapshotAttributesResult", parse_restore_accounts,
-                        sizeof(rds_snapshot_accounts), free_accounts, (void **)out, err);
+    return share(c, false, snapshot_id, account, add, out, err);
+}
+
+bool rds_share_db_cluster_snapshot(aws_client *c, const char *snapshot_id, const char *account, bool add,
+                                   rds_snapshot_accounts **out, aws_error *err)
+{
+    return share(c, true, snapshot_id, account, add, out, err);
 }
 
 bool rds_describe_db_snapshot_accounts(aws_client *c, const char *snapshot_id, rds_snapshot_accounts **out,

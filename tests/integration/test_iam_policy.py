@@ -18,7 +18,6 @@ TEST_ONLY = {
     "kms:CreateAlias": "tests name campaign keys",
     "secretsmanager:CreateSecret": "tests create master-user secrets",
     "rds:CreateDBProxy": "tests create the proxies a proxy cutover switches",
-    "rds:CopyDBClusterSnapshot": "fleetcrypt restores a cluster snapshot with the key; it never copies one",
     "rds:ModifyDBParameterGroup": "tests turn rds.logical_replication on; fleetcrypt never edits an instance's group",
     # credential providers: granted by the caller's own policy (AssumeRole,
     # deploy/iam/README.md) or by the role's trust policy alone (web identity)

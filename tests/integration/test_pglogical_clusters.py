@@ -52,8 +52,8 @@ def cluster(rds, ident):
     return rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
 
 
-def logical_cluster_group(sim):
-    rds = sim.client("rds")
+def logical_cluster_group(sim, rds=None):
+    rds = rds or sim.client("rds")
     rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=CPG,
                                           DBParameterGroupFamily="aurora-postgresql15",
                                           Description="logical replication for fleetcrypt tests")
@@ -61,14 +61,15 @@ def logical_cluster_group(sim):
         {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
 
 
-def make_cluster(sim, ident, classes, owned=False):
+def make_cluster(sim, ident, classes, owned=False, sgs=None):
     """Unencrypted (created as before 2026-02-18), or with owned: encrypted
-    with an AWS owned key (the 2026 default)."""
+    with an AWS owned key (the 2026 default); sgs: its VPC security groups."""
     rds = sim.client("rds")
     tags = [{"Key": "team", "Value": "aur"}] + ([] if owned else [OLD])
     rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername=MASTER,
                           MasterUserPassword=PASSWORD, DatabaseName="app", BackupRetentionPeriod=2,
-                          DBClusterParameterGroupName=CPG, Tags=tags)
+                          DBClusterParameterGroupName=CPG, Tags=tags,
+                          **({"VpcSecurityGroupIds": sgs} if sgs else {}))
     wait_until(lambda: cluster(rds, ident)["Status"] == "available", 180, 0.2, f"cluster {ident}")
     for n, cls in enumerate(classes):
         rds.create_db_instance(DBInstanceIdentifier=f"{ident}-{n}", DBClusterIdentifier=ident,
@@ -532,3 +533,109 @@ def test_pglogical_cluster_owned_key_restore_refused(stack, awssim, world):
     assert csql(port, "SELECT count(*) FROM t") == "50"
     assert [x for x in csql(port, FC_OBJECTS).split("\n") if x] == []
     assert fleetcrypt_aws_leftovers(rds, camp, []) == []
+
+
+def cname_campaign_file(world, fname, fields=None):
+    import json
+    from cname_util import LOW_TTL
+    path = os.path.join(world, fname)
+    with open(path, "w") as f:
+        json.dump(dict(fields or {}, cname_ttl=LOW_TTL), f)
+    return path
+
+
+def cname_cluster_campaign(stack, sim, world, camp, ident, name, port, key, opts, *extra):
+    """A --cutover-method cname campaign of cluster ident with a writer
+    resolving `name` for every connection (on the application's port) from
+    before submit until writes land after the switch; returns the writer."""
+    from cname_util import CnameWriter
+    if SCALE > 0:
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+    stack.start()
+    w = CnameWriter(sim, name, port, rate=40, tables=("a",)).start()
+    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
+    submit(stack, camp, key, [ident], world, "--cutover-method", "cname", "--file", opts, *extra)
+    st = wait_terminal(stack, camp, timeout=900)
+    row = st["instances"][0]
+    assert row["state"] == "done" and row.get("kind") == "cluster", f"{row}\n{stack.diagnostics()}"
+    n_done = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n_done + 20, 120, 0.1, "writes through the CNAME after the switch")
+    w.stop()
+    return w
+
+
+def check_cname_switched(sim, zid, name, enc, src_addr, port, w, old_ttl, n_members):
+    """The record on the encrypted cluster's Endpoint with its old TTL back,
+    its members there, every acknowledged row exactly once on it (through
+    the application's port) and nothing of fleetcrypt's in its databases."""
+    from cname_util import record, resolve
+    assert record(sim, zid, name) == (enc["Endpoint"], old_ttl) and enc["Endpoint"] != src_addr, \
+        (record(sim, zid, name), enc["Endpoint"], src_addr)
+    assert resolve(sim, name) == enc["Endpoint"]
+    assert len(enc["DBClusterMembers"]) == n_members
+    have = seqs(port, host=enc["Endpoint"])
+    acked = w.numbers()
+    missing = sorted(set(acked) - set(have))
+    assert len(acked) >= 60, f"the writer acknowledged only {len(acked)} rows"
+    assert not missing and len(have) == len(set(have)), \
+        f"acked {len(acked)} have {len(have)} missing {missing[:10]} doubled {len(have) - len(set(have))}"
+    assert [x for x in csql(port, FC_OBJECTS, host=enc["Endpoint"]).split("\n") if x] == []
+
+
+def check_retired_in_place(rds, ident, members_before):
+    """The source cluster kept its identifier and members: tagged retired-source, stopped."""
+    s = cluster(rds, ident)
+    t = tags_of(rds, s["DBClusterArn"])
+    assert t.get("fleetcrypt:role") == "retired-source" and t.get("fleetcrypt:original-id") == ident, t
+    assert s["Status"] in ("stopped", "stopping") and s["StorageEncrypted"] is False, s["Status"]
+    assert set(members_view(rds, s)) == set(members_before)
+
+
+def cname_source(sim, ident, name, old_ttl, sgs=None, tag=True):
+    """A cluster (writer + reader) with the writer's tables, its CNAME `name`
+    on its Endpoint (TTL old_ttl; named by the cluster tag unless not tag),
+    seen in DNS. Returns (cluster, zone id, members)."""
+    from cname_util import make_zone, resolve
+    rds = sim.client("rds")
+    src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.large"], sgs=sgs)
+    csql(src["Port"], "CREATE TABLE a(id serial PRIMARY KEY, seq bigint NOT NULL);"
+                      "CREATE TABLE b(seq bigint NOT NULL);"
+                      "CREATE SEQUENCE wseq;", host=src["Endpoint"])
+    zid = make_zone(sim, name, src["Endpoint"], old_ttl)
+    if tag:
+        rds.add_tags_to_resource(ResourceName=src["DBClusterArn"], Tags=[{"Key": "fleetcrypt:cname", "Value": name}])
+    wait_until(lambda: resolve(sim, name) == src["Endpoint"], 60, 0.1, "the CNAME in DNS")
+    return src, zid, members_view(rds, src)
+
+
+@pytest.mark.slow
+def test_pglogical_cluster_cname_live_writer(stack, awssim, world):
+    """--cutover-method cname for an Aurora PostgreSQL cluster (issue 16):
+    the application reaches the cluster through its own CNAME (value: the
+    source cluster's writer Endpoint, named by the cluster tag
+    fleetcrypt:cname) and a writer that resolves it for every connection.
+    Afterwards the record is on the encrypted cluster's Endpoint with its
+    old TTL back; every acknowledged row exactly once there; the source
+    cluster keeps its identifier and members (retired: tagged, stopped);
+    nothing else of fleetcrypt's is left."""
+    from cname_util import OLD_TTL, ZONE
+    sim = awssim
+    rds = sim.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    ident, camp, name = "pgc-cn", "pgccn", "orders." + ZONE
+    src, zid, members_before = cname_source(sim, ident, name, OLD_TTL)
+    opts = cname_campaign_file(world, "cluster-cname.json")
+    key = stack.make_key()["Arn"]
+    w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts)
+
+    # the encrypted cluster keeps fleetcrypt's name; the record follows it
+    enc = [c for c in rds.describe_db_clusters()["DBClusters"] if c["StorageEncrypted"] and c.get("KmsKeyId") == key]
+    assert len(enc) == 1, [c["DBClusterIdentifier"] for c in enc]
+    enc = enc[0]
+    assert enc["DBClusterIdentifier"] == f"fc-{camp}-{ident}-target", enc["DBClusterIdentifier"]
+    assert tags_of(rds, enc["DBClusterArn"]).get("fleetcrypt:role") == "encrypted"
+    check_cname_switched(sim, zid, name, enc, src["Endpoint"], src["Port"], w, OLD_TTL, len(members_before))
+    check_retired_in_place(rds, ident, members_before)
+    left = fleetcrypt_aws_leftovers(rds, camp, [enc["DBClusterIdentifier"]])
+    assert left == [], f"fleetcrypt's AWS resources left: {left}"

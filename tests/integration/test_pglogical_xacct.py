@@ -18,7 +18,13 @@ the source across the accounts and switch the application's Route 53 CNAME
   account (its key the target's), the CNAME on it, the source retired,
   its snapshot unshared and the intermediate snapshots gone in both accounts;
 - slow: a worker killed between the share and the copy (crash point
-  xacct.shared): the next holder copies once and the move completes.
+  xacct.shared): the next holder copies once and the move completes;
+- slow: an Aurora PostgreSQL cluster (writer + reader) moved with a live
+  writer through its CNAME: its cluster snapshot shared, copied into the
+  target account, restored there (groups mapped by name) with the target's
+  key; every acknowledged row exactly once on the encrypted cluster, the
+  CNAME on its writer Endpoint with the old TTL back, the source cluster
+  retired under its identifier, nothing shared or left in either account.
 """
 import json
 import os
@@ -218,3 +224,45 @@ def test_xacct_offline(stack, awssim, world):
     rds = sim.client("rds")
     assert [s for s in rds.describe_db_snapshots()["DBSnapshots"] if s["DBSnapshotIdentifier"].startswith("fc-")] == []
     assert tgt.snapshots() == [] and tgt.client("rds").describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []
+
+
+@pytest.mark.slow
+def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
+    from test_pglogical_clusters import (CPG, check_cname_switched, check_retired_in_place, cname_cluster_campaign,
+                                         cname_source, logical_cluster_group, tags_of)
+    sim = awssim
+    tgt = Target(sim)
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, trds)   # the cluster parameter group by name in the target account
+    src_sg = sim.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
+    tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
+    ident, camp, name = "xa-clu", "xc", "xa-clu." + ZONE
+    # named by the campaign file, not a tag
+    src, zid, members_before = cname_source(sim, ident, name, 4, sgs=[src_sg], tag=False)
+    key = tgt.key()
+    opts = os.path.join(world, "xc.json")
+    with open(opts, "w") as f:
+        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, *xacct_args(tgt))
+
+    # encrypted in the target account with the target's key, its groups mapped by name
+    enc = [c for c in trds.describe_db_clusters()["DBClusters"] if c["StorageEncrypted"] and c.get("KmsKeyId") == key]
+    assert len(enc) == 1, [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]]
+    enc = enc[0]
+    assert enc["DBClusterArn"].split(":")[4] == tgt.account
+    assert enc["DBClusterParameterGroup"] == CPG
+    assert [g["VpcSecurityGroupId"] for g in enc["VpcSecurityGroups"]] == [tgt_sg], enc["VpcSecurityGroups"]
+    assert tags_of(trds, enc["DBClusterArn"]).get("fleetcrypt:role") == "encrypted"
+    assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c.get("KmsKeyId") == key]
+    check_cname_switched(sim, zid, name, enc, src["Endpoint"], src["Port"], w, 4, len(members_before))
+    check_retired_in_place(rds, ident, members_before)
+    # nothing shared or left in either account
+    assert [c["DBClusterSnapshotIdentifier"] for c in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+            if c["DBClusterSnapshotIdentifier"].startswith("fc-")] == []
+    assert trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+    assert trds.describe_db_cluster_snapshots(SnapshotType="shared")["DBClusterSnapshots"] == []
+    assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]
+            if c["DBClusterIdentifier"].startswith("fc-")] == []
+    assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [enc["DBClusterIdentifier"]]

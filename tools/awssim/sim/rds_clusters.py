@@ -41,7 +41,7 @@ def render_cluster(ctx_or_world, store, c):
     d = {"AllocatedStorage": 1, "AvailabilityZones": [f"{store['region']}{z}" for z in "abc"],
          "BackupRetentionPeriod": c["backup_retention"], "DBClusterIdentifier": c["id"],
          "DBClusterParameterGroup": c["param_group"], "DBSubnetGroup": c["subnet_group"], "Status": c["status"],
-         "Endpoint": "127.0.0.1", "ReaderEndpoint": READER_HOST, "CustomEndpoints": [],
+         "Endpoint": w.endpoint_address(store, c["id"], "cluster"), "ReaderEndpoint": READER_HOST, "CustomEndpoints": [],
          "MultiAZ": len(members) > 1, "Engine": cluster_engine(c), "EngineVersion": CLUSTER_ENGINES[cluster_engine(c)][0],
          "Port": port,
          "MasterUsername": c["master_username"], "DBClusterOptionGroupMemberships": [],

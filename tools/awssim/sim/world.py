@@ -173,7 +173,7 @@ class World:
                     ep = self.hub.open(0, key)
                 store["endpoints"][key] = ep.port
                 self.mark_dirty()
-            if kind == "db" and self.own_addresses:
+            if kind in ("db", "cluster") and self.own_addresses:
                 self._own_address(store, key, ep, name)
             return ep.port
 
@@ -181,16 +181,18 @@ class World:
     def own_addresses(self):
         return getattr(self.cfg, "endpoint_addresses", "own") == "own"
 
-    def endpoint_address(self, store, name):
-        """Instance identifier `name`'s Endpoint.Address: its own address in
-        127.1.0.0/24, allocated once and persisted (as RDS gives each instance
-        its own host); 127.0.0.1 with --endpoint-addresses loopback or when
-        the pool is used up. Its endpoint listens there on its port and on
-        the instance's Port (asked for or inherited, default 5432); the port
-        on 127.0.0.1 keeps listening too (tools that predate the addresses)."""
-        self.endpoint_port(store, name)
+    def endpoint_address(self, store, name, kind="db"):
+        """Instance identifier `name`'s Endpoint.Address (kind "cluster": an
+        Aurora cluster's writer Endpoint): its own address in 127.1.0.0/24,
+        allocated once and persisted (as RDS gives each instance and cluster
+        its own host name); 127.0.0.1 with --endpoint-addresses loopback or
+        when the pool is used up. Its endpoint listens there on its port and
+        on the instance's (cluster's) Port (asked for or inherited, default
+        5432); the port on 127.0.0.1 keeps listening too (tools that predate
+        the addresses)."""
+        self.endpoint_port(store, name, kind)
         with self.lock:
-            rec = store.get("endpoint_addrs", {}).get(f"db:{name}")
+            rec = store.get("endpoint_addrs", {}).get(f"{kind}:{name}")
             return rec[0] if rec else "127.0.0.1"
 
     def endpoint_addresses(self):
@@ -203,8 +205,11 @@ class World:
         rec = addrs.get(key)
         if rec and ep.extra:
             return
-        inst = store["instances"].get(name)
-        dbport = (rec[1] if rec else None) or (inst or {}).get("requested_port") or 5432
+        if key.startswith("cluster:"):
+            dbport = (rec[1] if rec else None) or (store.get("clusters", {}).get(name) or {}).get("port") or 5432
+        else:
+            inst = store["instances"].get(name)
+            dbport = (rec[1] if rec else None) or (inst or {}).get("requested_port") or 5432
         used = {r[0] for st in self.stores.values() for k, r in st.get("endpoint_addrs", {}).items()
                 if r is not rec}
         for addr in ([rec[0]] if rec else []) + [a for a in ADDRESS_POOL if a not in used]:

@@ -97,7 +97,8 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     if (xacct && i->cluster_id[0]) {
         rds_instance_free(i);
         snprintf(res->reason, sizeof res->reason,
-                 "--target-account-role: Aurora clusters do not move across accounts yet (RDS instances do)");
+                 "--target-account-role: offline does not move Aurora clusters across accounts (pg-logical "
+                 "does, with --cutover-method cname)");
         return STEP_FAIL;
     }
     if (i->cluster_id[0] && !strcmp(i->cluster_id, id)) {

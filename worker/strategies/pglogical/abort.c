@@ -283,7 +283,13 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     bool switched = false;
     step_rc rc = STEP_OK;
     /* 0. past the switch: refuse */
-    if (cluster) {
+    if (cname) {
+        /* (an instance's or a cluster's) record on the target: the switch
+         * began (shared/awscname.c); else its value and TTL back */
+        if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
+        else if ((rc = awscname_switched(ctx, res, pgl_fact(ctx, "target_address"), &switched)) != STEP_OK) return rc;
+        if (!switched && (rc = awscname_roll_back(ctx, res)) != STEP_OK) return rc;
+    } else if (cluster) {
         /* a cluster's switch is its renames; its proxies are switched only
          * after them (shared/awsproxy.c): before that they still have the source */
         proxy = false;
@@ -291,11 +297,6 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     } else if (proxy) {
         if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
         else if ((rc = roll_back_proxy(ctx, res, &switched)) != STEP_OK) return rc;
-    } else if (cname) {
-        /* the record on the target: the switch began (shared/awscname.c); else its value and TTL back */
-        if (!strcmp(pgl_fact(ctx, "switched"), "1")) switched = true;
-        else if ((rc = awscname_switched(ctx, res, pgl_fact(ctx, "target_address"), &switched)) != STEP_OK) return rc;
-        if (!switched && (rc = awscname_roll_back(ctx, res)) != STEP_OK) return rc;
     } else if ((rc = switch_done(ctx, res, &switched)) != STEP_OK) {
         return rc;
     }

@@ -12,7 +12,11 @@
  *  snapshot        CreateDBClusterSnapshot of the running source
  *                  (fc-…-snap);
  *  copy-encrypted  nothing: RestoreDBClusterFromSnapshot --kms-key-id
- *                  encrypts (or re-keys) in the restore;
+ *                  encrypts (or re-keys) in the restore; across accounts
+ *                  (--target-account-role) the snapshot shared with the
+ *                  target account and copied there as fc-…-enc (shared/
+ *                  awsxacct.c, awscluster_copy_to_target), which the
+ *                  target account restores;
  *  restore         the target cluster fc-…-target with the campaign key,
  *                  its writer and readers fc-…-<member>-target (same
  *                  classes, parameter groups, tiers, tags); no deletion
@@ -23,14 +27,19 @@
  *                  target → the identifier): the cluster and reader
  *                  endpoints of the identifier follow it; then an RDS
  *                  Proxy whose target is the cluster is switched to the
- *                  encrypted cluster (shared/awsproxy.c);
+ *                  encrypted cluster (shared/awsproxy.c); or, with
+ *                  --cutover-method cname (always across accounts), the
+ *                  application's CNAME from the source's writer Endpoint
+ *                  to the target's (shared/awscname.c), no rename;
  *  replicas        the members take their names: the source's move to
- *                  fc-…-<member>-retired, the target's drop -target;
+ *                  fc-…-<member>-retired, the target's drop -target
+ *                  (cname: nothing, each cluster keeps its names);
  *  cleanup         tags (encrypted, retired-source), deletion protection,
  *                  the cluster snapshot deleted, the retired cluster stopped;
  *  abort           a half-done swap renamed back (and the source on its
  *                  proxies), the target cluster and its members deleted,
- *                  the cluster snapshot deleted. */
+ *                  the cluster snapshot deleted (across accounts: unshared,
+ *                  and the copy deleted in the target account). */
 #include "pglogical.h"
 #include "pglogical_common.h"
 
@@ -39,6 +48,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsxacct.h"
 #include "initial_copy.h"
 #include "log.h"
 #include "util.h"
@@ -183,7 +193,9 @@ static step_rc check_cluster_param(step_ctx *ctx, step_result *res, const rds_cl
 {
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return no_client(res);
-    bool allow = pgl_opt(ctx, "allow_reboot");
+    /* across accounts the target is restored on the group of the same name
+     * there (checked by awsxacct_preflight_cluster): no copy of ours */
+    bool allow = pgl_opt(ctx, "allow_reboot") && !step_ctx_cross_account(ctx);
     rds_parameter_list *pl = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -286,6 +298,23 @@ step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *i
     return STEP_OK;
 }
 
+/* --target-account-role: the cluster's move into the target account judged
+ * before anything changes (shared/awsxacct.c): role, keys, the cluster's
+ * and its members' groups by name there. */
+static step_rc xacct_preflight(step_ctx *ctx, step_result *res, const rds_cluster *cl)
+{
+    awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
+    size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
+    const char *pgs[AWSCLUSTER_MAX_MEMBERS];
+    for (size_t k = 0; k < n; k++) pgs[k] = m[k].param_group;
+    if (!strcmp(step_ctx_opt(ctx, "initial-copy"), "always")) {
+        PGL_REASON(res, "--initial-copy always: a new cluster is not created in another account; leave out "
+                   "--initial-copy (the shared snapshot is restored there)");
+        return STEP_FAIL;
+    }
+    return awsxacct_preflight_cluster(ctx, res, cl, pgs, n);
+}
+
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
 {
     if (renamed) {
@@ -296,7 +325,18 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
     step_rc rc = awscluster_proxy_learn(ctx, res, step_ctx_instance(ctx), pgl_cfield(ctx, "proxy_name"),
                                         !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy"));
     if (rc != STEP_OK) return rc;
-    rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey"), "rekey", "aurora-postgresql");
+    bool cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
+    if (cname && *pgl_fact(ctx, "proxy_names")) {
+        /* the CNAME moves, the cluster keeps its identifier: a proxy in front of it would keep reaching the
+         * retired source */
+        PGL_REASON(res, "--cutover-method cname: RDS Proxy %s has cluster %s as its target and would keep "
+                   "reaching the retired source; cut this cluster over by its renames (--cutover-method rename)",
+                   pgl_fact(ctx, "proxy_names"), step_ctx_instance(ctx));
+        return STEP_FAIL;
+    }
+    /* across accounts the campaign key is the target's: every cluster is re-keyed */
+    rc = awscluster_preflight(ctx, res, false, step_ctx_opt_bool(ctx, "rekey") || step_ctx_cross_account(ctx),
+                              "rekey", "aurora-postgresql");
     /* the target is restored on fleetcrypt's copy too: its volume holds the
      * source's logical slots, and a writer whose wal_level is below logical
      * does not start with them (they are dropped by prepare-target; cleanup
@@ -304,7 +344,10 @@ step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
     if (step_ctx_fact(ctx, "cpg_copied")) step_ctx_set_fact(ctx, "cluster_param_group", pgl_fact(ctx, "cpg_copied"));
     if (rc != STEP_OK) return rc;
     rds_cluster *cl = awscluster_live_source(ctx, res, "pg-logical", &rc);
+    if (rc == STEP_OK && step_ctx_cross_account(ctx)) rc = xacct_preflight(ctx, res, cl);
     if (rc == STEP_OK) rc = check_cluster_param(ctx, res, cl);
+    /* --cutover-method cname: the application's record points at the writer Endpoint */
+    if (rc == STEP_OK) rc = pgl_cname_learn(ctx, res, cl->tags, cl->n_tags, cl->endpoint);
     if (rc == STEP_OK) {
         step_ctx_set_fact(ctx, "db_name", cl->db_name);
         step_ctx_set_fact(ctx, "read_replicas", ""); /* readers are members: they move with the cluster */
@@ -323,7 +366,13 @@ step_rc pgl_cluster_snapshot(step_ctx *ctx, step_result *res)
 
 step_rc pgl_cluster_copy(step_ctx *ctx, step_result *res)
 {
-    (void)res;
+    if (step_ctx_cross_account(ctx)) {
+        /* the target account restores from its own copy of the shared snapshot */
+        char sid[64], eid[64];
+        awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+        awsstep_name(ctx, PGL_SFX_ENC, eid, sizeof eid);
+        return awscluster_copy_to_target(ctx, res, sid, eid);
+    }
     /* RestoreDBClusterFromSnapshot with KmsKeyId encrypts an unencrypted or
      * AWS-owned-key snapshot (neither can be copied with a key) and re-keys
      * a KMS one: no copy */
@@ -334,8 +383,10 @@ step_rc pgl_cluster_copy(step_ctx *ctx, step_result *res)
 step_rc pgl_cluster_restore(step_ctx *ctx, step_result *res)
 {
     char tid[64], sid[64];
+    bool xacct = step_ctx_cross_account(ctx);
     awsstep_name(ctx, PGL_SFX_TARGET, tid, sizeof tid);
-    awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+    /* across accounts: the copy in the target account (step copy-encrypted) */
+    awsstep_name(ctx, xacct ? PGL_SFX_ENC : PGL_SFX_SNAP, sid, sizeof sid);
     /* a new cluster with the campaign key instead of a restore (initial_copy.h);
      * its members are then added as for a restored one */
     step_ctx_set_fact(ctx, "target_id", tid);
@@ -344,7 +395,7 @@ step_rc pgl_cluster_restore(step_ctx *ctx, step_result *res)
         if (crc != STEP_OK) return crc;
     }
     step_rc rc = awscluster_restore_target(ctx, res, tid, sid, PGL_SFX_TARGET);
-    if (rc == STEP_FAIL && !pgl_ic_on(ctx) && pgl_ic_take_over(ctx, res)) {
+    if (rc == STEP_FAIL && !xacct && !pgl_ic_on(ctx) && pgl_ic_take_over(ctx, res)) {
         res->wait_ms = 500;
         PGL_REASON(res, "restore refused: creating a new cluster with the campaign key (initial copy)");
         return STEP_WAIT;
@@ -413,6 +464,11 @@ step_rc pgl_cluster_switch(step_ctx *ctx, step_result *res, const char *orig, co
 /* ---------------------------------------------------------------- after the switch */
 step_rc pgl_cluster_members(step_ctx *ctx, step_result *res)
 {
+    if (!strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
+        /* the CNAME moved: each cluster keeps its members and their names */
+        step_ctx_set_fact(ctx, "replicas_done", "0");
+        return STEP_OK;
+    }
     char ret[64];
     awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
     step_rc rc = awscluster_swap_members(ctx, res, ret, step_ctx_instance(ctx), PGL_SFX_TARGET);
@@ -422,13 +478,36 @@ step_rc pgl_cluster_members(step_ctx *ctx, step_result *res)
     return STEP_OK;
 }
 
+/* Across accounts, cleanup and abort: the source's cluster snapshot no
+ * longer shared with the target account, and (unless kept) the copy -enc
+ * in the target account deleted (fact deleted_enc). */
+static step_rc xacct_snapshots(step_ctx *ctx, step_result *res, bool keep)
+{
+    if (!step_ctx_cross_account(ctx)) return STEP_OK;
+    char sid[64], eid[64];
+    awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
+    awsstep_name(ctx, PGL_SFX_ENC, eid, sizeof eid);
+    step_rc rc = awsxacct_unshare_cluster(ctx, res, sid);
+    if (rc == STEP_OK && !keep) rc = awscluster_delete_snapshot_as(ctx, res, eid, "deleted_enc");
+    return rc;
+}
+
 step_rc pgl_cluster_finish(step_ctx *ctx, step_result *res)
 {
-    const char *id = step_ctx_instance(ctx);
+    /* renames: the encrypted cluster has the identifier, the source fc-…-retired; cname: both keep
+     * their own (the encrypted fc-…-target, the source its identifier; facts target_id, retired_id) */
+    bool cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
     char ret[64], sid[64];
     awsstep_name(ctx, PGL_SFX_RETIRED, ret, sizeof ret);
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
-    step_rc rc = awscluster_retire(ctx, res, id, ret, sid, pgl_opt(ctx, "keep_snapshots"), PGL_ROLE_RETIRED);
+    const char *id = step_ctx_instance(ctx);
+    if (cname) {
+        id = pgl_fact(ctx, "target_id");
+        fc_strlcpy(ret, step_ctx_instance(ctx), sizeof ret);
+    }
+    step_rc rc = xacct_snapshots(ctx, res, pgl_opt(ctx, "keep_snapshots"));
+    if (rc != STEP_OK) return rc;
+    rc = awscluster_retire(ctx, res, id, ret, sid, pgl_opt(ctx, "keep_snapshots"), PGL_ROLE_RETIRED);
     if (rc != STEP_OK) return rc;
     if ((rc = pgl_cluster_param_restore(ctx, res, id, ret)) != STEP_OK) return rc;
     return awscluster_stop(ctx, res, ret);
@@ -476,6 +555,8 @@ step_rc pgl_cluster_delete_target(step_ctx *ctx, step_result *res)
 
 step_rc pgl_cluster_delete_snapshot(step_ctx *ctx, step_result *res)
 {
+    step_rc rc = xacct_snapshots(ctx, res, false);
+    if (rc != STEP_OK) return rc;
     char sid[64];
     awsstep_name(ctx, PGL_SFX_SNAP, sid, sizeof sid);
     return awscluster_delete_snapshot(ctx, res, sid);

@@ -842,10 +842,10 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     awsstep_name(ctx, PGL_SFX_RETIRED, c.ret, sizeof c.ret);
     awsstep_name(ctx, PGL_SFX_TARGET, c.tid, sizeof c.tid);
     c.cluster = awscluster_is(ctx);
-    /* a cluster is always cut over by its renames; the RDS Proxies in front
-     * of it are switched after them (shared/awsproxy.c), whatever the method */
+    /* a cluster is cut over by its renames (the RDS Proxies in front of it
+     * switched after them, shared/awsproxy.c) or by its CNAME */
     c.proxy = !c.cluster && !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
-    c.cname = !c.cluster && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
+    c.cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname"); /* an instance's or a cluster's CNAME */
     c.strict = !strcmp(pgl_cfield(ctx, "validate"), "strict");
     int64_t poll_s = 90;
     const char *ps = pgl_cfield(ctx, "switch_poll_s");

@@ -47,7 +47,8 @@ static const opt_def opts[] = {
      "switch as soon as caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
     {"cutover-method", OPT_ENUM, "rename|proxy|cname", "rename", NULL,
      "rename swap (minutes on AWS), switch an RDS Proxy's target (seconds), or switch the application's Route 53 "
-     "CNAME (instance tag fleetcrypt:cname or campaign file field cname) to the encrypted instance", false},
+     "CNAME (the instance's or Aurora cluster's tag fleetcrypt:cname, or campaign file field cname) to the "
+     "encrypted instance or cluster", false},
     FC_OPT_WINDOW,
     {"rollback-window", OPT_STRING, NULL, "", duration_opt_check,
      "keep the old source as a read-only standby fed back by logical replication for DURATION (e.g. 48h) after "

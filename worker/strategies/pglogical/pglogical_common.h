@@ -223,6 +223,13 @@ step_rc pgl_verify_full(pgl_session *s, pgq **dst, const char *how, int *mism, d
  * read back with awsstep_tags_from_fact). */
 void pgl_learn_replica(step_ctx *ctx, int k, const rds_instance *r);
 
+/* Preflight, --cutover-method cname (preflight.c): the application's record
+ * named for the source (campaign field cname or tag fleetcrypt:cname among
+ * tags) found as a CNAME to address (an instance's Endpoint.Address, a
+ * cluster's writer Endpoint; shared/awscname.c). STEP_OK at once for the
+ * other methods. */
+step_rc pgl_cname_learn(step_ctx *ctx, step_result *res, const aws_tag *tags, size_t ntags, const char *address);
+
 /* ---- Aurora PostgreSQL clusters (cluster.c; fact kind=cluster, shared/awscluster.h) ---- */
 /* The cluster's part of each step where it differs from an instance. */
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed);

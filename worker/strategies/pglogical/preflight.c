@@ -230,6 +230,20 @@ static step_rc preflight_data(pgl_session *s)
 /* The instance checks (AWS side). */
 static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance *i);
 
+step_rc pgl_cname_learn(step_ctx *ctx, step_result *res, const aws_tag *tags, size_t ntags, const char *address)
+{
+    if (strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) return STEP_OK;
+    /* the application's CNAME (shared/awscname.c): found, and on the source, before anything */
+    const char *id = step_ctx_instance(ctx);
+    char name[256];
+    if (!awscname_name_for(pgl_cfield(ctx, "cname"), id, tags, ntags, name, sizeof name)) {
+        PGL_REASON(res, "--cutover-method cname: no record named for %s (tag %s, or campaign file field "
+                   "cname \"%s=NAME\")", id, AWSCNAME_TAG, id);
+        return STEP_FAIL;
+    }
+    return awscname_learn(ctx, res, name, address);
+}
+
 /* Is the unit a DB cluster (fact kind, or found as one: an identifier no
  * instance has, or the writer named like its cluster)? 1 yes, 0 no (*i the
  * instance), -1 with *rc. */
@@ -297,21 +311,10 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
                    "--target-account-role", pgl_cfield(ctx, "cutover_method"));
         return STEP_FAIL;
     }
-    if (isc > 0 && step_ctx_cross_account(ctx)) {
-        rds_instance_free(i);
-        PGL_REASON(res, "--target-account-role: Aurora clusters do not move across accounts yet (RDS instances do)");
-        return STEP_FAIL;
-    }
     if (pgl_rollback_window_s(ctx) > 0 && (isc > 0 || step_ctx_cross_account(ctx))) {
         rds_instance_free(i);
         PGL_REASON(res, "--rollback-window is for RDS instances in one account; %s have no rollback window yet",
                    isc > 0 ? "Aurora clusters" : "moves across accounts");
-        return STEP_FAIL;
-    }
-    if (isc > 0 && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
-        rds_instance_free(i);
-        PGL_REASON(res, "--cutover-method cname is for RDS instances; an Aurora cluster is cut over by its renames "
-                   "(its cluster endpoint keeps its name)");
         return STEP_FAIL;
     }
     rc = isc > 0 ? pgl_cluster_preflight(ctx, res, renamed) : preflight_instance(ctx, res, i);
@@ -373,17 +376,7 @@ static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance 
             learn_source(ctx, i);
             rc = learn_replicas(ctx, res, i);
         }
-        if (rc == STEP_OK && !strcmp(pgl_cfield(ctx, "cutover_method"), "cname")) {
-            /* the application's CNAME (shared/awscname.c): found, and on the source, before anything */
-            char name[256];
-            if (!awscname_name_for(pgl_cfield(ctx, "cname"), id, i->tags, i->n_tags, name, sizeof name)) {
-                PGL_REASON(res, "--cutover-method cname: no record named for %s (tag %s, or campaign file field "
-                           "cname \"%s=NAME\")", id, AWSCNAME_TAG, id);
-                rc = STEP_FAIL;
-            } else {
-                rc = awscname_learn(ctx, res, name, i->endpoint_address);
-            }
-        }
+        if (rc == STEP_OK) rc = pgl_cname_learn(ctx, res, i->tags, i->n_tags, i->endpoint_address);
     }
     rds_instance_free(i);
     return rc;

@@ -1,5 +1,6 @@
 /* awscluster — see awscluster.h. */
 #include "awscluster.h"
+#include "awsxacct.h"
 #include "log.h"
 #include "util.h"
 
@@ -321,7 +322,7 @@ step_rc awscluster_rename_source(step_ctx *ctx, step_result *res, const char *to
 
 step_rc awscluster_stop(step_ctx *ctx, step_result *res, const char *id)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     rds_cluster *cl = NULL;
     aws_error e;
@@ -364,6 +365,31 @@ static step_rc snapshot_ready(step_ctx *ctx, step_result *res, aws_client *c, co
     return wait_for(res, 1000, "starting retired cluster %s for its snapshot%s", of, NULL);
 }
 
+/* A cluster snapshot of ours found (s, freed here): STEP_OK once available
+ * (fact `fact` = its id), STEP_WAIT while it is made, STEP_FAIL when it is
+ * not ours or failed. */
+static step_rc snapshot_state(step_ctx *ctx, step_result *res, rds_cluster_snapshot *s, const char *fact)
+{
+    char st[32], id[256];
+    fc_strlcpy(st, s->status, sizeof st);
+    fc_strlcpy(id, s->id, sizeof id);
+    bool ours = has_tag(s->tags, s->n_tags, "fleetcrypt:instance", step_ctx_instance(ctx));
+    rds_cluster_snapshot_free(s);
+    if (!ours) {
+        snprintf(res->reason, sizeof res->reason, "cluster snapshot %s exists but fleetcrypt did not create it", id);
+        return STEP_FAIL;
+    }
+    if (!strcmp(st, "available")) {
+        step_ctx_set_fact(ctx, fact, id);
+        return STEP_OK;
+    }
+    if (!strcmp(st, "failed") || !strcmp(st, "error")) {
+        snprintf(res->reason, sizeof res->reason, "cluster snapshot %s is %s", id, st);
+        return STEP_FAIL;
+    }
+    return wait_for(res, 2000, "waiting for cluster snapshot %s (%s)", id, st);
+}
+
 step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, const char *snap_id)
 {
     aws_client *c = step_ctx_aws(ctx);
@@ -371,26 +397,7 @@ step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, con
     rds_cluster_snapshot *s = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (rds_describe_db_cluster_snapshot(c, snap_id, &s, &e)) {
-        char st[32];
-        fc_strlcpy(st, s->status, sizeof st);
-        bool ours = has_tag(s->tags, s->n_tags, "fleetcrypt:instance", step_ctx_instance(ctx));
-        rds_cluster_snapshot_free(s);
-        if (!ours) {
-            snprintf(res->reason, sizeof res->reason, "cluster snapshot %s exists but fleetcrypt did not create it",
-                     snap_id);
-            return STEP_FAIL;
-        }
-        if (!strcmp(st, "available")) {
-            step_ctx_set_fact(ctx, "snapshot", snap_id);
-            return STEP_OK;
-        }
-        if (!strcmp(st, "failed") || !strcmp(st, "error")) {
-            snprintf(res->reason, sizeof res->reason, "cluster snapshot %s is %s", snap_id, st);
-            return STEP_FAIL;
-        }
-        return wait_for(res, 2000, "waiting for cluster snapshot %s (%s)", snap_id, st);
-    }
+    if (rds_describe_db_cluster_snapshot(c, snap_id, &s, &e)) return snapshot_state(ctx, res, s, "snapshot");
     if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusterSnapshots");
     step_rc rc = snapshot_ready(ctx, res, c, of);
     if (rc != STEP_OK) return rc;
@@ -413,10 +420,63 @@ step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, con
     return wait_for(res, 1000, "snapshotting cluster %s to %s", of, snap_id);
 }
 
-/* ------------------------------------------------------------ restore */
-static size_t split_sgs(step_ctx *ctx, char *buf, size_t cap, const char **v, size_t vcap)
+/* ------------------------------------------------------------ copy into the target account */
+step_rc awscluster_copy_to_target(step_ctx *ctx, step_result *res, const char *snap_id, const char *enc_id)
 {
-    fc_strlcpy(buf, fact_or(ctx, "sgs", ""), cap);
+    step_rc rc = awsxacct_share_cluster(ctx, res, snap_id);
+    if (rc != STEP_OK) return rc;
+    aws_client *sc = step_ctx_aws(ctx), *tc = awsxacct_client_for(ctx, enc_id);
+    if (!sc || !tc) return NO_CLIENT(res);
+    rds_cluster_snapshot *s = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_describe_db_cluster_snapshot(tc, enc_id, &s, &e)) return snapshot_state(ctx, res, s, "enc_snapshot");
+    if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBClusterSnapshots (target account)");
+    /* a shared encrypted snapshot is copied with the target's key (KmsKeyId
+     * required); an unencrypted one is copied as it is (a cluster snapshot
+     * copy cannot encrypt) and the restore encrypts */
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster_snapshot(sc, snap_id, &s, &e)) return awsstep_fail(res, &e, "DescribeDBClusterSnapshots");
+    bool encrypted = s->encrypted;
+    rds_cluster_snapshot_free(s);
+    char src_arn[320];
+    awsxacct_cluster_snapshot_arn(ctx, snap_id, src_arn, sizeof src_arn);
+    aws_tag tags[4];
+    size_t nt = awsstep_tags(ctx, "encrypted-snapshot", tags, 4);
+    rds_copy_snapshot_opts o;
+    memset(&o, 0, sizeof o);
+    o.source_id = src_arn;
+    o.target_id = enc_id;
+    o.kms_key_id = encrypted ? step_ctx_campaign_field(ctx, "kms_key_arn") : NULL;
+    o.copy_tags = 0;
+    o.tags = tags;
+    o.ntags = nt;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error_clear(&e);
+    if (!rds_copy_db_cluster_snapshot(tc, &o, NULL, &e) && strcmp(e.code, "DBClusterSnapshotAlreadyExistsFault")) {
+        if (!strcmp(e.code, "SnapshotQuotaExceeded")) {
+            snprintf(res->reason, sizeof res->reason, "manual cluster snapshot quota exceeded in the target account: "
+                     "%.300s", e.message);
+            return STEP_RETRY;
+        }
+        return awsstep_fail(res, &e, "CopyDBClusterSnapshot (target account)");
+    }
+    awsstep_mark(ctx, "copy_at");
+    log_info("cluster snapshot copy into the target account started", "snapshot=%s copy=%s encrypted=%d", snap_id,
+             enc_id, encrypted ? 1 : 0);
+    return wait_for(res, 1000, "copying cluster snapshot %s into the target account as %s", snap_id, enc_id);
+}
+
+/* ------------------------------------------------------------ restore */
+static size_t split_sgs(step_ctx *ctx, const char *id, char *buf, size_t cap, const char **v, size_t vcap)
+{
+    /* across accounts: the campaign's target_security_groups, else the
+     * source's groups mapped by name at preflight (fact target_sgs) */
+    const char *sgs = fact_or(ctx, "sgs", "");
+    if (awsxacct_in_target(ctx, id))
+        sgs = *step_ctx_opt(ctx, "target_security_groups") ? step_ctx_opt(ctx, "target_security_groups")
+                                                           : fact_or(ctx, "target_sgs", "");
+    fc_strlcpy(buf, sgs, cap);
     size_t n = 0;
     char *save = NULL;
     for (char *sg = strtok_r(buf, ",", &save); sg && n < vcap; sg = strtok_r(NULL, ",", &save)) v[n++] = sg;
@@ -431,7 +491,7 @@ static step_rc start_cluster_restore(step_ctx *ctx, step_result *res, aws_client
     nt = awsstep_tags_from_fact(ctx, "tags", tags, nt, 24);
     char sgbuf[512];
     const char *sgv[16];
-    size_t nsg = split_sgs(ctx, sgbuf, sizeof sgbuf, sgv, 16);
+    size_t nsg = split_sgs(ctx, id, sgbuf, sizeof sgbuf, sgv, 16);
     rds_restore_cluster_opts o;
     rds_restore_cluster_opts_init(&o);
     o.identifier = id;
@@ -601,7 +661,7 @@ step_rc awscluster_restore(step_ctx *ctx, step_result *res, const char *id, cons
 step_rc awscluster_restore_as(step_ctx *ctx, step_result *res, const char *id, const char *snap_id,
                               const char *member_sfx, bool protect)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     step_rc rc = target_cluster(ctx, res, c, id, snap_id, protect);
     if (rc == STEP_OK) rc = target_members(ctx, res, c, id, member_sfx);
@@ -618,7 +678,7 @@ step_rc awscluster_restore_as(step_ctx *ctx, step_result *res, const char *id, c
 
 step_rc awscluster_configure(step_ctx *ctx, step_result *res, const char *id)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     int want = fact_int(ctx, "backup_retention", -1);
     rds_cluster *cl = NULL;
@@ -649,7 +709,7 @@ step_rc awscluster_configure(step_ctx *ctx, step_result *res, const char *id)
 /* ------------------------------------------------------------ tags, cleanup */
 step_rc awscluster_tag(step_ctx *ctx, step_result *res, const char *id, const char *role)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     rds_cluster *cl = NULL;
     aws_error e;
@@ -672,7 +732,7 @@ step_rc awscluster_tag(step_ctx *ctx, step_result *res, const char *id, const ch
 step_rc awscluster_promote(step_ctx *ctx, step_result *res, const char *id)
 {
     if (step_ctx_fact(ctx, "target_promoted")) return STEP_OK;
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     rds_cluster *cl = NULL;
     aws_error e;
@@ -701,8 +761,13 @@ step_rc awscluster_promote(step_ctx *ctx, step_result *res, const char *id)
 
 step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *snap_id)
 {
-    if (step_ctx_fact(ctx, "deleted_snap")) return STEP_OK;
-    aws_client *c = step_ctx_aws(ctx);
+    return awscluster_delete_snapshot_as(ctx, res, snap_id, "deleted_snap");
+}
+
+step_rc awscluster_delete_snapshot_as(step_ctx *ctx, step_result *res, const char *snap_id, const char *done_fact)
+{
+    if (step_ctx_fact(ctx, done_fact)) return STEP_OK;
+    aws_client *c = awsxacct_client_for(ctx, snap_id);
     if (!c) return NO_CLIENT(res);
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
     aws_error e;
@@ -712,7 +777,7 @@ step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *
             return wait_for(res, 3000, "cluster snapshot %s busy: %.300s", snap_id, e.message);
         return awsstep_fail(res, &e, "DeleteDBClusterSnapshot");
     }
-    step_ctx_set_fact(ctx, "deleted_snap", "1");
+    step_ctx_set_fact(ctx, done_fact, "1");
     step_ctx_set_fact(ctx, "q_snap", "0");
     return STEP_OK;
 }
@@ -721,7 +786,7 @@ step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *
 rds_cluster *awscluster_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
 {
     *missing = false;
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) {
         *rc = NO_CLIENT(res);
         return NULL;
@@ -846,7 +911,7 @@ step_rc awscluster_swap_members(step_ctx *ctx, step_result *res, const char *ret
 
 step_rc awscluster_delete_ours(step_ctx *ctx, step_result *res, const char *id, const char *role)
 {
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     bool missing = false;
     step_rc rc = STEP_OK;
@@ -891,7 +956,7 @@ step_rc awscluster_delete_ours(step_ctx *ctx, step_result *res, const char *id, 
 step_rc awscluster_protect(step_ctx *ctx, step_result *res, const char *id)
 {
     if (fact_int(ctx, "deletion_protection", 0) != 1) return STEP_OK;
-    aws_client *c = step_ctx_aws(ctx);
+    aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
     rds_modify_cluster_opts o;

@@ -4,7 +4,9 @@
  * as facts, renaming and stopping it, its cluster snapshot, the restore with
  * the campaign key and the members re-created into it. Waits describe the
  * cluster directly (the fleet poller caches instances and instance
- * snapshots only).
+ * snapshots only). Across accounts (--target-account-role) every call on
+ * the target cluster, its members or the copied snapshot goes to the
+ * target account's client (awsxacct_client_for).
  *
  * Facts: kind = "cluster"; members = one line per member, the writer first,
  * "id\twriter(1/0)\ttier\tclass\tparam_group\n"; member_tags = "member\tkey\t
@@ -51,6 +53,12 @@ step_rc awscluster_stop(step_ctx *ctx, step_result *res, const char *id);
 /* CreateDBClusterSnapshot of cluster `of` as snap_id (our tags); STEP_OK
  * once available, STEP_WAIT meanwhile (fact snap_at). */
 step_rc awscluster_snapshot(step_ctx *ctx, step_result *res, const char *of, const char *snap_id);
+/* Across accounts: cluster snapshot snap_id shared with the target account
+ * (ModifyDBClusterSnapshotAttribute restore), then copied there by its ARN
+ * as enc_id (the campaign key when it is encrypted; an unencrypted one is
+ * copied as it is and the restore encrypts). STEP_OK once the copy is
+ * available (fact enc_snapshot), STEP_WAIT meanwhile. */
+step_rc awscluster_copy_to_target(step_ctx *ctx, step_result *res, const char *snap_id, const char *enc_id);
 /* RestoreDBClusterFromSnapshot as id with the campaign key and the learnt
  * settings, then CreateDBInstance of the writer and every reader (same
  * names, classes, parameter groups, tiers, tags); STEP_OK once all are
@@ -74,6 +82,9 @@ step_rc awscluster_tag(step_ctx *ctx, step_result *res, const char *id, const ch
 step_rc awscluster_promote(step_ctx *ctx, step_result *res, const char *id);
 /* Delete cluster snapshot snap_id (gone already is fine; fact deleted_snap). */
 step_rc awscluster_delete_snapshot(step_ctx *ctx, step_result *res, const char *snap_id);
+/* The same with its own done fact (a second snapshot: a cross-account move's copy -enc in the target
+ * account, reached through awsxacct_client_for). */
+step_rc awscluster_delete_snapshot_as(step_ctx *ctx, step_result *res, const char *snap_id, const char *done_fact);
 
 
 /* ---- the pg-logical swap: the target cluster takes the source's identifier ---- */

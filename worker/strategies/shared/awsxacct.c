@@ -14,6 +14,26 @@
 #include "util.h"
 
 /* ---------------------------------------------------------------- which account */
+/* A member of the target cluster: fc-<campaign>-<member>-target for a member
+ * of the source cluster (fact members: "id\t..." lines). */
+static bool target_member(step_ctx *ctx, const char *id)
+{
+    const char *m = step_ctx_fact(ctx, "members");
+    while (m && *m) {
+        size_t l = strcspn(m, "\t\n");
+        char member[64], name[64];
+        if (l < sizeof member) {
+            memcpy(member, m, l);
+            member[l] = 0;
+            if (step_resource_name(step_ctx_campaign(ctx), member, "target", name, sizeof name) && !strcmp(name, id))
+                return true;
+        }
+        m = strchr(m, '\n');
+        if (m) m++;
+    }
+    return false;
+}
+
 bool awsxacct_in_target(step_ctx *ctx, const char *id)
 {
     if (!step_ctx_cross_account(ctx) || !id) return false;
@@ -21,7 +41,8 @@ bool awsxacct_in_target(step_ctx *ctx, const char *id)
     awsstep_name(ctx, "enc", enc, sizeof enc);
     awsstep_name(ctx, "target", tgt, sizeof tgt);
     const char *own = step_ctx_fact(ctx, "xacct_target_id"); /* offline: the original identifier there */
-    return !strcmp(id, enc) || !strcmp(id, tgt) || (own && !strcmp(id, own));
+    if (!strcmp(id, enc) || !strcmp(id, tgt) || (own && !strcmp(id, own))) return true;
+    return target_member(ctx, id);
 }
 
 aws_client *awsxacct_client_for(step_ctx *ctx, const char *id)
@@ -99,11 +120,12 @@ static bool policy_allows(json_t *pol, const char *acct, const char *action)
 }
 
 /* The source's key: shareable, and usable by the target account. */
-static step_rc check_source_key(step_ctx *ctx, step_result *res, const rds_instance *i, const char *tacct)
+static step_rc check_source_key(step_ctx *ctx, step_result *res, bool encrypted, const char *kms_key_id,
+                                const char *tacct)
 {
-    if (!i->storage_encrypted) return STEP_OK; /* its snapshot is shared as it is; the target encrypts the copy */
+    if (!encrypted) return STEP_OK; /* its snapshot is shared as it is; the target encrypts the copy */
     const char *id = step_ctx_instance(ctx);
-    if (!i->kms_key_id[0]) {
+    if (!kms_key_id[0]) {
         snprintf(res->reason, sizeof res->reason,
                  "%s is encrypted with an AWS owned key: its snapshot cannot be shared with another account; move "
                  "it to a customer managed key in this account first (e.g. this campaign without "
@@ -115,7 +137,7 @@ static step_rc check_source_key(step_ctx *ctx, step_result *res, const rds_insta
     kms_key *k = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (!kms_describe_key(c, i->kms_key_id, &k, &e)) return awsstep_fail(res, &e, "DescribeKey (source key)");
+    if (!kms_describe_key(c, kms_key_id, &k, &e)) return awsstep_fail(res, &e, "DescribeKey (source key)");
     bool aws_managed = !strcmp(k->key_manager, "AWS");
     kms_key_free(k);
     if (aws_managed) {
@@ -126,14 +148,14 @@ static step_rc check_source_key(step_ctx *ctx, step_result *res, const rds_insta
     }
     char *doc = NULL;
     aws_error_clear(&e);
-    if (!kms_get_key_policy(c, i->kms_key_id, &doc, &e)) {
+    if (!kms_get_key_policy(c, kms_key_id, &doc, &e)) {
         if (e.kind == AWS_ERR_THROTTLE || e.kind == AWS_ERR_TRANSIENT) return awsstep_fail(res, &e, "GetKeyPolicy");
         /* not allowed to read the policy: ask from the target's side instead */
         aws_client *tc = step_ctx_aws_target(ctx);
         if (!tc) return NO_CLIENT(res);
         log_info("source key policy not readable: DescribeKey from the target account", "code=%s", e.code);
         aws_error_clear(&e);
-        if (kms_describe_key(tc, i->kms_key_id, &k, &e)) {
+        if (kms_describe_key(tc, kms_key_id, &k, &e)) {
             kms_key_free(k);
             return STEP_OK;
         }
@@ -141,7 +163,7 @@ static step_rc check_source_key(step_ctx *ctx, step_result *res, const rds_insta
             return awsstep_fail(res, &e, "DescribeKey (source key, from the target)");
         snprintf(res->reason, sizeof res->reason,
                  "account %s cannot use %s's key %.200s (%s): add a key policy statement (or a grant) allowing "
-                 "arn:aws:iam::%s:root kms:Decrypt, kms:CreateGrant, kms:DescribeKey", tacct, id, i->kms_key_id,
+                 "arn:aws:iam::%s:root kms:Decrypt, kms:CreateGrant, kms:DescribeKey", tacct, id, kms_key_id,
                  e.code, tacct);
         return STEP_FAIL;
     }
@@ -153,7 +175,7 @@ static step_rc check_source_key(step_ctx *ctx, step_result *res, const rds_insta
     if (!ok) {
         snprintf(res->reason, sizeof res->reason,
                  "the key policy of %.200s (%s's key) does not let account %s use it: add a statement allowing "
-                 "arn:aws:iam::%s:root kms:Decrypt, kms:CreateGrant, kms:DescribeKey", i->kms_key_id, id, tacct,
+                 "arn:aws:iam::%s:root kms:Decrypt, kms:CreateGrant, kms:DescribeKey", kms_key_id, id, tacct,
                  tacct);
         return STEP_FAIL;
     }
@@ -191,36 +213,76 @@ static step_rc check_target_key(step_ctx *ctx, step_result *res, aws_client *tc,
     return STEP_OK;
 }
 
-/* The source's subnet group and parameter group, by name, in the target. */
-static step_rc check_mapping(step_result *res, aws_client *tc, const rds_instance *i, const char *tacct)
+/* The source's subnet group, by name, in the target. */
+static step_rc check_subnet_group(step_result *res, aws_client *tc, const char *name, const char *tacct)
 {
+    if (!name[0] || !strcmp(name, "default")) return STEP_OK;
+    bool there = false;
     aws_error e;
     aws_error_clear(&e);
-    if (i->subnet_group[0] && strcmp(i->subnet_group, "default")) {
-        bool there = false;
-        if (!rds_db_subnet_group_exists(tc, i->subnet_group, &there, &e))
-            return awsstep_fail(res, &e, "DescribeDBSubnetGroups (target account)");
-        if (!there) {
-            snprintf(res->reason, sizeof res->reason,
-                     "DB subnet group %s does not exist in the target account %s: create it there (same name)",
-                     i->subnet_group, tacct);
-            return STEP_FAIL;
-        }
+    if (!rds_db_subnet_group_exists(tc, name, &there, &e))
+        return awsstep_fail(res, &e, "DescribeDBSubnetGroups (target account)");
+    if (!there) {
+        snprintf(res->reason, sizeof res->reason,
+                 "DB subnet group %s does not exist in the target account %s: create it there (same name)", name,
+                 tacct);
+        return STEP_FAIL;
     }
-    for (size_t k = 0; k < i->n_param_groups; k++) {
-        const char *pg = i->param_groups[k].name;
-        if (!pg[0] || !strncmp(pg, "default.", 8)) continue;
-        rds_param_group_list *l = NULL;
-        aws_error_clear(&e);
-        bool ok = rds_describe_db_parameter_groups(tc, pg, &l, &e);
-        rds_param_group_list_free(l);
-        if (!ok && e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBParameterGroups (target account)");
-        if (!ok) {
-            snprintf(res->reason, sizeof res->reason,
-                     "DB parameter group %s does not exist in the target account %s: create it there (same name, "
-                     "rds.logical_replication=1 for pg-logical)", pg, tacct);
-            return STEP_FAIL;
-        }
+    return STEP_OK;
+}
+
+/* A DB parameter group of the source (an instance's, a cluster member's), by name, in the target. */
+static step_rc check_param_group(step_result *res, aws_client *tc, const char *pg, const char *tacct)
+{
+    if (!pg[0] || !strncmp(pg, "default.", 8)) return STEP_OK;
+    rds_param_group_list *l = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    bool ok = rds_describe_db_parameter_groups(tc, pg, &l, &e);
+    rds_param_group_list_free(l);
+    if (!ok && e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBParameterGroups (target account)");
+    if (!ok) {
+        snprintf(res->reason, sizeof res->reason,
+                 "DB parameter group %s does not exist in the target account %s: create it there (same name, "
+                 "rds.logical_replication=1 for pg-logical)", pg, tacct);
+        return STEP_FAIL;
+    }
+    return STEP_OK;
+}
+
+/* The source's subnet group and parameter groups, by name, in the target. */
+static step_rc check_mapping(step_result *res, aws_client *tc, const rds_instance *i, const char *tacct)
+{
+    step_rc rc = check_subnet_group(res, tc, i->subnet_group, tacct);
+    for (size_t k = 0; k < i->n_param_groups && rc == STEP_OK; k++)
+        rc = check_param_group(res, tc, i->param_groups[k].name, tacct);
+    return rc;
+}
+
+/* A cluster's parameter group, by name, in the target, with rds.logical_replication=1 (the restored
+ * volume holds the source's logical slots: its writer needs logical WAL to start). */
+static step_rc check_cluster_param_group(step_result *res, aws_client *tc, const char *cpg, const char *tacct)
+{
+    if (!cpg[0]) return STEP_OK;
+    rds_parameter_list *pl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster_parameters(tc, cpg, NULL, &pl, &e)) {
+        if (e.kind != AWS_ERR_NOT_FOUND)
+            return awsstep_fail(res, &e, "DescribeDBClusterParameters (target account)");
+        snprintf(res->reason, sizeof res->reason,
+                 "DB cluster parameter group %s does not exist in the target account %s: create it there (same "
+                 "name, rds.logical_replication=1)", cpg, tacct);
+        return STEP_FAIL;
+    }
+    const rds_parameter *p = rds_parameter_find(pl, "rds.logical_replication");
+    bool on = p && p->value && (!strcmp(p->value, "1") || !strcmp(p->value, "on"));
+    rds_parameter_list_free(pl);
+    if (!on) {
+        snprintf(res->reason, sizeof res->reason,
+                 "DB cluster parameter group %s in the target account %s does not set rds.logical_replication=1: "
+                 "set it there", cpg, tacct);
+        return STEP_FAIL;
     }
     return STEP_OK;
 }
@@ -228,15 +290,15 @@ static step_rc check_mapping(step_result *res, aws_client *tc, const rds_instanc
 /* The source's VPC security groups mapped by name to the target account's
  * (fact target_sgs, "sg-a,sg-b"), unless the campaign names them
  * (target_security_groups). */
-static step_rc map_security_groups(step_ctx *ctx, step_result *res, aws_client *tc, const rds_instance *i,
+static step_rc map_security_groups(step_ctx *ctx, step_result *res, aws_client *tc, char (*sg_ids)[32], size_t nsg,
                                    const char *tacct)
 {
-    if (*step_ctx_opt(ctx, "target_security_groups") || !i->n_vpc_sg_ids) return STEP_OK;
+    if (*step_ctx_opt(ctx, "target_security_groups") || !nsg) return STEP_OK;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     const char *ids[16];
-    size_t n = i->n_vpc_sg_ids < 16 ? i->n_vpc_sg_ids : 16;
-    for (size_t k = 0; k < n; k++) ids[k] = i->vpc_sg_ids[k];
+    size_t n = nsg < 16 ? nsg : 16;
+    for (size_t k = 0; k < n; k++) ids[k] = sg_ids[k];
     ec2_sg_list *src = NULL, *dst = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -275,11 +337,9 @@ cleanup:
     return rc;
 }
 
-step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *i)
+/* The role assumed (fact target_account, *tacct), another account than the campaign's, the campaign key there. */
+static step_rc preflight_common(step_ctx *ctx, step_result *res, aws_client *tc, char *tacct, size_t cap)
 {
-    if (!step_ctx_cross_account(ctx)) return STEP_OK;
-    aws_client *tc = step_ctx_aws_target(ctx);
-    if (!tc) return NO_CLIENT(res);
     aws_identity *who = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -289,8 +349,7 @@ step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *
                  e.message);
         return STEP_FAIL;
     }
-    char tacct[32];
-    fc_strlcpy(tacct, who->account, sizeof tacct);
+    fc_strlcpy(tacct, who->account, cap);
     aws_identity_free(who);
     if (!strcmp(tacct, step_ctx_campaign_field(ctx, "account"))) {
         snprintf(res->reason, sizeof res->reason,
@@ -298,17 +357,43 @@ step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *
                  "account", tacct);
         return STEP_FAIL;
     }
+    step_ctx_set_fact(ctx, "target_account", tacct);
+    return check_target_key(ctx, res, tc, tacct);
+}
+
+step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *i)
+{
+    if (!step_ctx_cross_account(ctx)) return STEP_OK;
+    aws_client *tc = step_ctx_aws_target(ctx);
+    if (!tc) return NO_CLIENT(res);
+    char tacct[32];
+    step_rc rc = preflight_common(ctx, res, tc, tacct, sizeof tacct);
+    if (rc != STEP_OK) return rc;
     if (i->n_read_replica_ids > 0) {
         snprintf(res->reason, sizeof res->reason,
                  "%s has read replicas: they cannot follow it into account %s; remove them (re-create them there "
                  "after the move) or leave out --target-account-role", step_ctx_instance(ctx), tacct);
         return STEP_FAIL;
     }
-    step_ctx_set_fact(ctx, "target_account", tacct);
-    step_rc rc = check_target_key(ctx, res, tc, tacct);
-    if (rc == STEP_OK) rc = check_source_key(ctx, res, i, tacct);
+    rc = check_source_key(ctx, res, i->storage_encrypted, i->kms_key_id, tacct);
     if (rc == STEP_OK) rc = check_mapping(res, tc, i, tacct);
-    if (rc == STEP_OK) rc = map_security_groups(ctx, res, tc, i, tacct);
+    if (rc == STEP_OK) rc = map_security_groups(ctx, res, tc, i->vpc_sg_ids, i->n_vpc_sg_ids, tacct);
+    return rc;
+}
+
+step_rc awsxacct_preflight_cluster(step_ctx *ctx, step_result *res, const rds_cluster *cl,
+                                   const char *const *member_pgs, size_t n)
+{
+    if (!step_ctx_cross_account(ctx)) return STEP_OK;
+    aws_client *tc = step_ctx_aws_target(ctx);
+    if (!tc) return NO_CLIENT(res);
+    char tacct[32];
+    step_rc rc = preflight_common(ctx, res, tc, tacct, sizeof tacct);
+    if (rc == STEP_OK) rc = check_source_key(ctx, res, cl->storage_encrypted, cl->kms_key_id, tacct);
+    if (rc == STEP_OK) rc = check_subnet_group(res, tc, cl->subnet_group, tacct);
+    if (rc == STEP_OK) rc = check_cluster_param_group(res, tc, cl->param_group, tacct);
+    for (size_t k = 0; k < n && rc == STEP_OK; k++) rc = check_param_group(res, tc, member_pgs[k], tacct);
+    if (rc == STEP_OK) rc = map_security_groups(ctx, res, tc, cl->vpc_sg_ids, cl->n_vpc_sg_ids, tacct);
     return rc;
 }
 
@@ -319,6 +404,12 @@ void awsxacct_snapshot_arn(step_ctx *ctx, const char *sid, char *out, size_t cap
              step_ctx_campaign_field(ctx, "account"), sid);
 }
 
+void awsxacct_cluster_snapshot_arn(step_ctx *ctx, const char *sid, char *out, size_t cap)
+{
+    snprintf(out, cap, "arn:aws:rds:%s:%s:cluster-snapshot:%s", step_ctx_campaign_field(ctx, "region"),
+             step_ctx_campaign_field(ctx, "account"), sid);
+}
+
 static bool shared_with(const rds_snapshot_accounts *a, const char *acct)
 {
     for (size_t k = 0; a && k < a->n; k++)
@@ -326,7 +417,14 @@ static bool shared_with(const rds_snapshot_accounts *a, const char *acct)
     return false;
 }
 
-step_rc awsxacct_share(step_ctx *ctx, step_result *res, const char *sid)
+static bool share_call(aws_client *c, bool cluster, const char *sid, const char *acct, bool add,
+                       rds_snapshot_accounts **out, aws_error *e)
+{
+    return cluster ? rds_share_db_cluster_snapshot(c, sid, acct, add, out, e)
+                   : rds_share_db_snapshot(c, sid, acct, add, out, e);
+}
+
+static step_rc share(step_ctx *ctx, step_result *res, const char *sid, bool cluster)
 {
     if (step_ctx_fact(ctx, "shared_at")) return STEP_OK;
     const char *tacct = step_ctx_fact(ctx, "target_account");
@@ -337,11 +435,12 @@ step_rc awsxacct_share(step_ctx *ctx, step_result *res, const char *sid)
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    const char *action = cluster ? "ModifyDBClusterSnapshotAttribute" : "ModifyDBSnapshotAttribute";
     rds_snapshot_accounts *a = NULL;
     aws_error e;
     aws_error_clear(&e);
     /* adding an account already there is not an error: no look first */
-    if (!rds_share_db_snapshot(c, sid, tacct, true, &a, &e)) return awsstep_fail(res, &e, "ModifyDBSnapshotAttribute");
+    if (!share_call(c, cluster, sid, tacct, true, &a, &e)) return awsstep_fail(res, &e, action);
     bool ok = shared_with(a, tacct);
     rds_snapshot_accounts_free(a);
     if (!ok) {
@@ -355,7 +454,7 @@ step_rc awsxacct_share(step_ctx *ctx, step_result *res, const char *sid)
     return STEP_OK;
 }
 
-step_rc awsxacct_unshare(step_ctx *ctx, step_result *res, const char *sid)
+static step_rc unshare(step_ctx *ctx, step_result *res, const char *sid, bool cluster)
 {
     const char *tacct = step_ctx_fact(ctx, "target_account");
     if (!step_ctx_fact(ctx, "shared_at") || step_ctx_fact(ctx, "unshared_at") || !tacct || !*tacct) return STEP_OK;
@@ -364,9 +463,18 @@ step_rc awsxacct_unshare(step_ctx *ctx, step_result *res, const char *sid)
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
     aws_error e;
     aws_error_clear(&e);
-    if (!rds_share_db_snapshot(c, sid, tacct, false, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND)
-        return awsstep_fail(res, &e, "ModifyDBSnapshotAttribute (unshare)");
+    if (!share_call(c, cluster, sid, tacct, false, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND)
+        return awsstep_fail(res, &e, cluster ? "ModifyDBClusterSnapshotAttribute (unshare)"
+                                             : "ModifyDBSnapshotAttribute (unshare)");
     log_info("snapshot no longer shared with the target account", "snapshot=%s target_account=%s", sid, tacct);
     awsstep_mark(ctx, "unshared_at");
     return STEP_OK;
+}
+
+step_rc awsxacct_share(step_ctx *ctx, step_result *res, const char *sid) { return share(ctx, res, sid, false); }
+step_rc awsxacct_unshare(step_ctx *ctx, step_result *res, const char *sid) { return unshare(ctx, res, sid, false); }
+step_rc awsxacct_share_cluster(step_ctx *ctx, step_result *res, const char *sid) { return share(ctx, res, sid, true); }
+step_rc awsxacct_unshare_cluster(step_ctx *ctx, step_result *res, const char *sid)
+{
+    return unshare(ctx, res, sid, true);
 }

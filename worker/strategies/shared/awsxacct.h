@@ -19,9 +19,10 @@
 #include "step.h"
 
 /* Does the resource id (one of ours: fc-<campaign>-<instance>-enc or
- * -target, or the identifier in fact xacct_target_id: offline restores the
- * copy under the source's own identifier in the target account) live in
- * the target account? false when not cross-account. */
+ * -target, a target cluster's member fc-<campaign>-<member>-target (fact
+ * members), or the identifier in fact xacct_target_id: offline restores
+ * the copy under the source's own identifier in the target account) live
+ * in the target account? false when not cross-account. */
 bool awsxacct_in_target(step_ctx *ctx, const char *id);
 /* The client of the account id lives in (step_ctx_aws_target or step_ctx_aws). */
 aws_client *awsxacct_client_for(step_ctx *ctx, const char *id);
@@ -35,6 +36,15 @@ aws_client *awsxacct_client_for(step_ctx *ctx, const char *id);
  * target account. STEP_OK, or STEP_FAIL with a one-line reason, or
  * STEP_RETRY when AWS is busy. */
 step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *i);
+/* The same for an Aurora PostgreSQL cluster cl (its members' instance
+ * parameter groups member_pgs[n]): role, campaign key, the source key
+ * shareable and usable by the target account; the cluster's subnet group,
+ * its cluster parameter group (with rds.logical_replication=1: the restored
+ * writer starts with the source's logical slots on its volume) and the
+ * members' parameter groups by name in the target; security groups mapped
+ * by name (fact target_sgs). */
+step_rc awsxacct_preflight_cluster(step_ctx *ctx, step_result *res, const rds_cluster *cl,
+                                   const char *const *member_pgs, size_t n);
 
 /* Share snapshot sid with the target account (idempotent; fact shared_at). */
 step_rc awsxacct_share(step_ctx *ctx, step_result *res, const char *sid);
@@ -43,5 +53,10 @@ void awsxacct_snapshot_arn(step_ctx *ctx, const char *sid, char *out, size_t cap
 /* Cleanup/abort: the target account removed from snapshot sid's restore
  * attribute (a snapshot already gone counts as unshared; fact unshared_at). */
 step_rc awsxacct_unshare(step_ctx *ctx, step_result *res, const char *sid);
+/* The same for DB cluster snapshot sid (ModifyDBClusterSnapshotAttribute;
+ * facts shared_at, unshared_at) and its ARN (cluster-snapshot:sid). */
+step_rc awsxacct_share_cluster(step_ctx *ctx, step_result *res, const char *sid);
+step_rc awsxacct_unshare_cluster(step_ctx *ctx, step_result *res, const char *sid);
+void awsxacct_cluster_snapshot_arn(step_ctx *ctx, const char *sid, char *out, size_t cap);
 
 #endif
