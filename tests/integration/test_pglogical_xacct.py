@@ -19,6 +19,8 @@ the source across the accounts and switch the application's Route 53 CNAME
   its snapshot unshared and the intermediate snapshots gone in both accounts;
 - slow: a worker killed between the share and the copy (crash point
   xacct.shared): the next holder copies once and the move completes;
+- slow: --keep-snapshots, aborted after the copy: the source's snapshot kept
+  but no longer shared with the target account;
 - slow: an Aurora PostgreSQL cluster (writer + reader) moved with a live
   writer through its CNAME: its cluster snapshot shared, copied into the
   target account, restored there (groups mapped by name) with the target's
@@ -266,3 +268,39 @@ def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
     assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]
             if c["DBClusterIdentifier"].startswith("fc-")] == []
     assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [enc["DBClusterIdentifier"]]
+
+
+@pytest.mark.slow
+def test_xacct_abort_keep_snapshots_unshares(stack, awssim, world):
+    """--keep-snapshots across accounts, aborted after the copy: the source's
+    snapshot is kept (the operator asked for it) but no longer shared with
+    the target account (the share was fleetcrypt's and outlives no move)."""
+    sim = awssim
+    tgt = Target(sim)
+    logical_group(sim)
+    tgt.logical_group()
+    ident = "xa-keep"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    name = f"{ident}.{ZONE}"
+    make_zone(sim, name, sim.instance(ident, sim.client("rds"))["Endpoint"]["Address"], 4)
+    opts = os.path.join(world, "xkeep.json")
+    with open(opts, "w") as f:
+        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    stack.start()
+    submit(stack, "xkeep", tgt.key(), [ident], world, "--cutover-method", "cname", "--file", opts,
+           "--keep-snapshots", *xacct_args(tgt))
+    from pglogical_strategy_util import wait_step
+    wait_step(stack, "xkeep", ident, ("catch-up", "cutover"), timeout=300)
+    r = stack.cli("abort", "xkeep", ident, "--yes")
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, "xkeep", timeout=300)
+    assert st["instances"][0]["state"] == "aborted", st["instances"][0]
+    rds = sim.client("rds")
+    sid = f"fc-xkeep-{ident}-snap"
+    assert [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBSnapshotIdentifier=sid)["DBSnapshots"]] \
+        == [sid], "the kept snapshot is gone"
+    attrs = rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=sid)["DBSnapshotAttributesResult"]
+    shared = [v for a in attrs["DBSnapshotAttributes"] if a["AttributeName"] == "restore" for v in a["AttributeValues"]]
+    assert tgt.account not in shared, f"the kept snapshot is still shared with the target account: {attrs}"
+    assert tgt.client("rds").describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []

@@ -455,7 +455,8 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
     if (awscluster_is(ctx)) return cleanup_cluster(ctx, res);
     step_rc prc = awsstep_promote_target(ctx, res, step_ctx_instance(ctx));
     if (prc != STEP_OK) return prc;
-    if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return STEP_OK;
+    if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1"))
+        return awsxacct_unshare_kept(ctx, res, "snap", false); /* kept, no longer shared with the target account */
     const char *sfx[] = {"snap", "enc"};
     for (size_t k = 0; k < 2; k++) {
         char id[64];

@@ -338,6 +338,8 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
     if (!pgl_opt(ctx, "keep_snapshots")) {
         rc = cluster ? pgl_cluster_delete_snapshot(ctx, res) : pgl_delete_snapshots(ctx, res);
         if (rc != STEP_OK) return rc;
+    } else if ((rc = awsxacct_unshare_kept(ctx, res, PGL_SFX_SNAP, cluster)) != STEP_OK) {
+        return rc; /* kept, but no longer shared with the target account */
     }
     /* 5. a cluster switched to fleetcrypt's copy of its parameter group (--allow-reboot) gets its own back */
     if (cluster && (rc = pgl_cluster_param_restore(ctx, res, step_ctx_instance(ctx), NULL)) != STEP_OK) return rc;

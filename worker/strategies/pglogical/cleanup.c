@@ -162,6 +162,8 @@ step_rc pgl_step_cleanup(step_ctx *ctx, step_result *res)
         rc = pgl_delete_snapshots(ctx, res);
         if (rc != STEP_OK) return rc;
         step_ctx_set_fact(ctx, "snapshots_deleted", "1");
+    } else if (pgl_opt(ctx, "keep_snapshots") && (rc = awsxacct_unshare_kept(ctx, res, PGL_SFX_SNAP, false)) != STEP_OK) {
+        return rc; /* kept, but no longer shared with the target account */
     }
     return retire_source(ctx, res);
 }

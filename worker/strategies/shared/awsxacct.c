@@ -478,3 +478,10 @@ step_rc awsxacct_unshare_cluster(step_ctx *ctx, step_result *res, const char *si
 {
     return unshare(ctx, res, sid, true);
 }
+
+step_rc awsxacct_unshare_kept(step_ctx *ctx, step_result *res, const char *suffix, bool cluster)
+{
+    char sid[64];
+    awsstep_name(ctx, suffix, sid, sizeof sid);
+    return unshare(ctx, res, sid, cluster);
+}

@@ -57,6 +57,11 @@ step_rc awsxacct_unshare(step_ctx *ctx, step_result *res, const char *sid);
  * facts shared_at, unshared_at) and its ARN (cluster-snapshot:sid). */
 step_rc awsxacct_share_cluster(step_ctx *ctx, step_result *res, const char *sid);
 step_rc awsxacct_unshare_cluster(step_ctx *ctx, step_result *res, const char *sid);
+/* --keep-snapshots: the kept source snapshot fc-<campaign>-<instance>-<suffix>
+ * (a cluster snapshot when cluster) is no longer shared with the target
+ * account all the same (unsharing deletes nothing; a no-op in one account
+ * or when it was never shared). */
+step_rc awsxacct_unshare_kept(step_ctx *ctx, step_result *res, const char *suffix, bool cluster);
 void awsxacct_cluster_snapshot_arn(step_ctx *ctx, const char *sid, char *out, size_t cap);
 
 #endif
