@@ -5,13 +5,11 @@ Route 53 has it, and a writer that resolves the name for every connection.
 """
 import json
 import os
-import subprocess
-import threading
 import time
 
 from dnslib import QTYPE, DNSRecord
 
-from fclib import PG_BIN, wait_until
+from fclib import wait_until
 from pglogical_strategy_util import Writer
 
 ZONE = "corp.example."
@@ -58,6 +56,7 @@ class CnameWriter(Writer):
     derived from their spacing."""
 
     def __init__(self, sim, name, port, **kw):
+        kw.setdefault("tables", ("a",))
         super().__init__(sim, name, **kw)
         self.name, self.app_port = name, port
         self.attempts = []   # monotonic start of every connection attempt
@@ -76,38 +75,7 @@ class CnameWriter(Writer):
             time.sleep(0.02)
 
     def _session_at(self, host):
-        env = dict(os.environ, PGPASSWORD=self.password, PGCONNECT_TIMEOUT="2", PGSSLMODE="verify-full",
-                   PGSSLROOTCERT=self.sim.info["rds_ca_bundle"])
-        p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-h", host, "-p", str(self.app_port),
-                              "-U", self.user, "-d", self.db],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             env=env, bufsize=1)
-
-        def reader():
-            for line in p.stdout:
-                line = line.strip()
-                if line.isdigit():
-                    with self.lock:
-                        self.acked.append((time.monotonic(), int(line)))
-        rt = threading.Thread(target=reader, daemon=True)
-        rt.start()
-        interval = 1.0 / self.rate
-        try:
-            while not self.stop_flag.is_set() and p.poll() is None:
-                p.stdin.write("INSERT INTO a(seq) VALUES (nextval('wseq')) RETURNING seq;\n")
-                p.stdin.flush()
-                time.sleep(interval)
-        except (BrokenPipeError, OSError):
-            pass
-        try:
-            p.stdin.close()
-        except OSError:
-            pass
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        rt.join(timeout=5)
+        self._session(self.app_port, host)
 
     def gap(self):
         """(start, end, length) of the longest time between two acknowledgements."""

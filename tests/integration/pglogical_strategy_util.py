@@ -174,14 +174,14 @@ class Writer:
         except Exception:  # noqa: BLE001 - identifier may be mid-rename
             return None
 
-    def _session(self, port):
+    def _session(self, port, host="127.0.0.1"):
         # an application as AWS advises it: TLS verified against the (emulated) RDS CA bundle.
         # (With libpq's default `prefer` every refused login during the block would be
         # tried twice, over TLS then without, and the probe would see longer gaps than
         # an application that knows its server speaks TLS.)
         env = dict(os.environ, PGPASSWORD=self.password, PGCONNECT_TIMEOUT="2", PGSSLMODE="verify-full",
                    PGSSLROOTCERT=self.sim.info["rds_ca_bundle"])
-        p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-h", "127.0.0.1", "-p", str(port),
+        p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-qAt", "-h", host, "-p", str(port),
                               "-U", self.user, "-d", self.db],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                              env=env, bufsize=1)
