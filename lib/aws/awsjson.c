@@ -118,9 +118,16 @@ char *aws_json_strdup(const json_t *obj, const char *key)
 bool aws_json_int64(const json_t *obj, const char *key, int64_t *out)
 {
     const json_t *v = json_object_get(obj, key);
-    if (json_is_integer(v)) *out = (int64_t)json_integer_value(v);
-    else if (json_is_real(v)) *out = (int64_t)json_real_value(v);
-    else return false;
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    if (!json_is_real(v)) return false;
+    /* a real outside int64's range (or NaN) is no int64: converting it is
+     * undefined behaviour (found by fuzz_awsjson: 1e36) */
+    double d = json_real_value(v);
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return false;
+    *out = (int64_t)d;
     return true;
 }
 

@@ -35,6 +35,7 @@ void aws_json_error_code(const char *type, char *dst, size_t cap);
 /* Getters on an object: false when missing or of another type. */
 bool aws_json_str(const json_t *obj, const char *key, char *dst, size_t cap);
 char *aws_json_strdup(const json_t *obj, const char *key);
+/* An integer, or a real inside int64's range (truncated); false for anything else. */
 bool aws_json_int64(const json_t *obj, const char *key, int64_t *out);
 bool aws_json_bool(const json_t *obj, const char *key, bool *out);
 /* Numbers (epoch seconds with fraction, as KMS sends dates) as double. */
