@@ -80,6 +80,7 @@ typedef struct coord {
     int nregions;
     int64_t retired_next_ms;  /* retired.c: next check (monotonic ms) */
     bool wake_admit;          /* timers.c saw STORE_OUTBOX_WAKE: admit on this tick (loop.c) */
+    bool admit_more;          /* admit() stopped at its time budget with room and pending left: admit on the next tick */
 } coord;
 
 int coord_run(const fc_config *cfg);
