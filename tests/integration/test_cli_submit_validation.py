@@ -14,6 +14,7 @@ FC = os.path.join(BIN_DIR, "fleetcrypt")
 @pytest.mark.parametrize("args,expect", [
     (["--cutover", "never"], "--cutover must be one of auto|approve"),
     (["--cutover-method", "dns"], "--cutover-method must be one of rename|proxy|cname"),
+    (["--strategy", "mysql-binlog", "--cutover-method", "proxy"], "--cutover-method must be one of rename|cname"),
     (["--validate", "maybe"], "--validate must be one of normal|strict"),
     (["--prewarm", "sometimes"], "--prewarm must be one of on|off"),
     (["--live-validate", "yes"], "--live-validate must be one of on|off"),

@@ -17,6 +17,12 @@
  * replica deleted, the snapshots deleted unless kept: the source is
  * writable and nothing of fleetcrypt's is left.
  *
+ * --cutover-method cname: the encrypted instance keeps its own identifier
+ * (fact target_id: deletion protection goes there), the retired source is
+ * the original identifier; abort before the switch puts the record's value
+ * and TTL back (shared/awscname.c), after it (the record on the target)
+ * refuses as after a rename.
+ *
  * An Aurora MySQL cluster (cluster.c): the same database part; the members
  * take their names, the retired cluster is tagged and stopped, the target
  * cluster (abort) and the cluster snapshot are deleted. */
@@ -28,6 +34,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awscname.h"
 #include "awsproxy.h"
 #include "awsstep.h"
 #include "log.h"
@@ -80,7 +87,7 @@ step_rc mb_step_cleanup(step_ctx *ctx, step_result *res)
         if (!strcmp(mb_fact(ctx, "deletion_protection"), "1")) {
             rds_modify_instance_opts o;
             rds_modify_instance_opts_init(&o);
-            o.identifier = step_ctx_instance(ctx);
+            o.identifier = *mb_fact(ctx, "target_id") ? mb_fact(ctx, "target_id") : step_ctx_instance(ctx);
             o.deletion_protection = 1;
             o.apply_immediately = true;
             aws_error e;
@@ -111,6 +118,7 @@ static step_rc switch_done(step_ctx *ctx, step_result *res, bool *done)
         bool half = false;
         return awscluster_switched(ctx, res, step_ctx_instance(ctx), ret, MB_ROLE_TARGET, done, &half);
     }
+    if (mb_cname(ctx)) return awscname_switched(ctx, res, mb_fact(ctx, "target_address"), done);
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *i = mb_describe(ctx, res, step_ctx_instance(ctx), &missing, &rc);
@@ -162,14 +170,15 @@ static step_rc abort_inner(step_ctx *ctx, step_result *res)
         const char *next = !step_ctx_fact(ctx, "downtime_ms")         ? "cutover"
                            : strcmp(mb_fact(ctx, "verify_done"), "1") ? "verify"
                                                                       : "cleanup";
-        MB_REASON(res, "abort refused: the switch is done (the original identifier is now the encrypted instance "
-                       "and took writes); finishing with %s", next);
+        MB_REASON(res, "abort refused: the switch is done (the %s is now the encrypted instance and took writes); "
+                       "finishing with %s", mb_cname(ctx) ? "CNAME's value" : "original identifier", next);
         step_ctx_set_fact(ctx, "abort_refused", res->reason);
         log_warn("abort refused after the switch", "next=%s", next);
         fc_strlcpy(res->next, next, sizeof res->next);
         return STEP_NEXT;
     }
-    if ((rc = roll_back_rename(ctx, res)) != STEP_OK) return rc;
+    /* cname: the record's value and TTL back (nothing renamed); else a half-done rename back */
+    if ((rc = mb_cname(ctx) ? awscname_roll_back(ctx, res) : roll_back_rename(ctx, res)) != STEP_OK) return rc;
     /* the proxies are moved only after the renames: before the switch they
      * have the source; one that lost it anyway gets it back */
     char tgt[64];

@@ -35,8 +35,16 @@
  *      retired source by then) moved from the retired source to the
  *      identifier and awaited until that target is AVAILABLE
  *      (shared/awsproxy.c), the source's writers still blocked;
- *   7. downtime recorded (cutover_block_ms to the switch: downtime_ms,
- *      field downtime_s).
+ *      With --cutover-method cname (instances) no identifier changes:
+ *      step 5 waits until after the switch, which is the application's
+ *      Route 53 CNAME UPSERTed to the target's Endpoint.Address and
+ *      awaited INSYNC (shared/awscname.c; its TTL lowered at catch-up);
+ *      only then are the accounts unlocked on the target, and the record's
+ *      old TTL put back. The source keeps its identifier and endpoint (the
+ *      retired source: retired_id is the identifier), its accounts locked;
+ *      a crashed attempt learns the switch from the record;
+ *   7. downtime recorded (cutover_block_ms to the switch — cname: to the
+ *      target's accounts unlocked: downtime_ms, field downtime_s).
  * Every query of steps 1-5 is bounded (myq_set_answer_by through
  * mb_session_answer_by: three quarters of what the run has left; the
  * comparison 3 s past its budget): a server that stops answering, or any
@@ -55,6 +63,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awscname.h"
 #include "awsproxy.h"
 #include "awsstep.h"
 #include "pglogical_logic.h"
@@ -573,23 +582,64 @@ static step_rc gate(step_ctx *ctx, step_result *res)
     return rc;
 }
 
+/* --cutover-method cname, 6: the record UPSERTed to the target's endpoint
+ * and awaited INSYNC (bounded by deadline), then — only then — the
+ * accounts unlocked on the target (step 5 of the rename). The source keeps
+ * its identifier and endpoint: it is the retired source. */
+static step_rc switch_cname(step_ctx *ctx, step_result *res, int64_t deadline)
+{
+    step_rc rc = awscname_switch(ctx, res, mb_fact(ctx, "target_address"), deadline);
+    if (rc != STEP_OK) return rc;
+    char tid[64];
+    awsstep_name(ctx, MB_SFX_TARGET, tid, sizeof tid);
+    step_ctx_set_fact(ctx, "target_id", tid); /* serves under its own identifier */
+    step_ctx_set_fact(ctx, "retired_id", step_ctx_instance(ctx));
+    step_ctx_set_fact(ctx, "retired_address", mb_fact(ctx, "address"));
+    step_ctx_set_fact(ctx, "retired_port", mb_fact(ctx, "port"));
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    mb_session s;
+    mb_session_init(&s, ctx, res);
+    rc = mb_unlock_accounts(&s, MB_TARGET);
+    mb_session_finish(&s);
+    return rc;
+}
+
+/* After the switch (also when a retried run finds it done): the CNAME's
+ * old TTL back (writers are in: costs no downtime), the serving instance
+ * tagged as the encrypted one. */
+static step_rc after_switch(step_ctx *ctx, step_result *res, bool cluster, bool cname, const char *tid)
+{
+    step_rc rc = cname ? awscname_restore_ttl(ctx, res) : STEP_OK;
+    if (rc != STEP_OK) return rc;
+    const char *orig = step_ctx_instance(ctx);
+    return cluster ? awscluster_promote(ctx, res, orig) : awsstep_promote_target(ctx, res, cname ? tid : orig);
+}
+
 step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
 {
-    if (!strcmp(mb_fact(ctx, "switched"), "1")) return STEP_OK;
     const char *orig = step_ctx_instance(ctx);
     char ret[64], tid[64];
     awsstep_name(ctx, MB_SFX_RETIRED, ret, sizeof ret);
     awsstep_name(ctx, MB_SFX_TARGET, tid, sizeof tid);
+    bool missing = false, cluster = awscluster_is(ctx);
+    bool cname = !cluster && mb_cname(ctx); /* preflight refuses cname for a cluster */
+    if (!strcmp(mb_fact(ctx, "switched"), "1")) return after_switch(ctx, res, cluster, cname, tid);
     mb_session s;
     mb_session_init(&s, ctx, res);
     step_rc rc = STEP_OK;
     /* a rename already done (a crashed attempt): only the rest is left */
-    bool missing = false, cluster = awscluster_is(ctx);
-    rds_instance *cur = cluster ? NULL : mb_describe(ctx, res, orig, &missing, &rc);
-    if (!cur && !missing && !cluster) goto out;
+    rds_instance *cur = cluster || cname ? NULL : mb_describe(ctx, res, orig, &missing, &rc);
+    if (!cur && !missing && !cluster && !cname) goto out;
     bool renamed = cur && mb_is_ours(ctx, cur, MB_ROLE_TARGET), orig_exists = cur != NULL;
     rds_instance_free(cur);
-    if (cluster) {
+    if (cname) {
+        /* the record on the target's endpoint: the switch began (it starts
+         * only after the drain and the comparison) */
+        if ((rc = awscname_switched(ctx, res, mb_fact(ctx, "target_address"), &renamed)) != STEP_OK) goto out;
+        if (renamed)
+            log_warn("cutover: the switch had happened (learned from Route 53): going forward", "instance=%s",
+                     orig);
+    } else if (cluster) {
         /* Aurora MySQL: the swap is a cluster rename (cluster.c) */
         if ((rc = mb_cluster_swapped(ctx, res, orig, ret, &renamed)) != STEP_OK) goto out;
     } else if (!orig_exists) {
@@ -734,11 +784,11 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
         }
         step_ctx_set_fact(ctx, "compare_done", "1");
     }
-    if (!renamed) {
-        /* 5: the locks the target received through replication */
+    if (!renamed && !cname) {
+        /* 5: the locks the target received through replication (cname: after the switch) */
         if ((rc = mb_unlock_accounts(&s, MB_TARGET)) != STEP_OK) goto undo;
-        mb_session_answer_by(&s, 0);
     }
+    mb_session_answer_by(&s, 0);
     mb_session_finish(&s);
     int64_t poll = step_ctx_opt_i64(ctx, "switch_poll_s", 90);
     int64_t until = fc_mono_ms() + poll * 1000, last = step_ctx_run_deadline(ctx) - 3000;
@@ -747,9 +797,11 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
      * the retired source to the identifier (now the encrypted one), its
      * writers still blocked (shared/awsproxy.c; a cluster's in
      * awscluster_switch) */
-    rc = cluster ? awscluster_switch(ctx, res, orig, ret, tid, MB_ROLE_TARGET, false, dl)
-                 : switch_rename(ctx, res, orig, ret, tid, dl);
-    if (rc == STEP_OK && !cluster) rc = awsproxy_switch(ctx, res, AWSPROXY_INSTANCE, orig, ret, NULL, dl, NULL);
+    rc = cname     ? switch_cname(ctx, res, dl)
+         : cluster ? awscluster_switch(ctx, res, orig, ret, tid, MB_ROLE_TARGET, false, dl)
+                   : switch_rename(ctx, res, orig, ret, tid, dl);
+    if (rc == STEP_OK && !cluster && !cname)
+        rc = awsproxy_switch(ctx, res, AWSPROXY_INSTANCE, orig, ret, NULL, dl, NULL);
     if (rc != STEP_OK) return rc;
     fc_crashpoint("mb.cutover.swapped"); /* tests: killed after the swap, before its facts are written */
     step_ctx_set_fact(ctx, "switched", "1");
@@ -762,8 +814,9 @@ step_rc mb_step_cutover(step_ctx *ctx, step_result *res)
     char d[32];
     snprintf(d, sizeof d, "%.3f", (double)down / 1000.0);
     step_ctx_set_field(ctx, "downtime_s", d);
-    log_info("cutover: switched to the encrypted instance", "instance=%s downtime_ms=%lld", orig, (long long)down);
-    return cluster ? awscluster_promote(ctx, res, orig) : awsstep_promote_target(ctx, res, orig);
+    log_info("cutover: switched to the encrypted instance", "instance=%s method=%s downtime_ms=%lld", orig,
+             cname ? "cname" : "rename", (long long)down);
+    return after_switch(ctx, res, cluster, cname, tid);
 undo:
     if (rc != STEP_OK && rc != STEP_NEXT) give_back(&s, stopped, res->reason);
 out:

@@ -33,6 +33,10 @@ static const step_def steps[] = {
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "cut over as soon as caught up (auto) or wait, caught up, for `fleetcrypt approve` (approve)", false},
+    {"cutover-method", OPT_ENUM, "rename|cname", "rename", NULL,
+     "rename swap (the encrypted instance takes the identifier; minutes on AWS) or switch the application's "
+     "Route 53 CNAME (instance tag fleetcrypt:cname or campaign file field cname) to the encrypted instance, "
+     "which keeps its own identifier (instances; Aurora MySQL clusters: rename)", false},
     FC_OPT_WINDOW,
     FC_OPT_DB_SECRET,
     {"rekey", OPT_BOOL, NULL, "", NULL,
@@ -45,7 +49,9 @@ static const opt_def opts[] = {
      "binlog retention set on the source with mysql.rds_set_configuration", true},
     {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "binlog bytes behind under which catch-up is done (1 MiB)",
      true},
-    {"switch_poll_s", OPT_INT, "1..3600", "", NULL, "how long the cutover polls a rename inside one run (90 s)", true},
+    FC_OPTS_CNAME_FIELDS,
+    {"switch_poll_s", OPT_INT, "1..3600", "", NULL,
+     "how long the cutover polls a rename or the CNAME's INSYNC inside one run (90 s)", true},
     {"compare_budget_ms", OPT_INT, "1..86400000", "", NULL,
      "time the cutover compares inside the write-blocked window (default and at most: half of what its run has "
      "left); the tables it does not reach are compared after the switch", true},
@@ -68,13 +74,15 @@ const strategy_def fc_strategy_mysqlbinlog = {
                   "accounts unlocked, until the switch; after it nothing",
     .downtime_note =
         "mysql-binlog: sources stay online; application accounts are locked and their sessions ended only "
-        "during each cutover (drain, compare, rename swap: minutes on AWS). The master user is never locked: "
+        "during each cutover (drain, compare, rename swap: minutes on AWS; Route 53's propagation, about a "
+        "minute, with --cutover-method cname). The master user is never locked: "
         "applications must not write as it",
     .dry_run_note = "database checks run in the workers' preflight",
     .proxy_cluster_note = "after the cluster renames, with writers still blocked, the proxy's target is switched "
                           "to the encrypted cluster (same proxy endpoint for clients)",
     .proxy_instance_note = "after the rename swap, with writers still blocked, the proxy's target is switched to "
-                           "the encrypted instance (same proxy endpoint for clients)",
+                           "the encrypted instance (same proxy endpoint for clients); --cutover-method cname "
+                           "refuses it at preflight (the proxy would keep the retired source)",
     .required_param = "binlog_format",
     .required_value = "ROW",
     .rekey_option = "rekey",

@@ -104,6 +104,10 @@ const char *mb_proc_reset(step_ctx *ctx);
 /* Engine version "8.0.36" / "10.11.6" at least major.minor.patch? */
 bool mb_version_at_least(const char *v, int major, int minor, int patch);
 
+/* --cutover-method cname (the application's Route 53 CNAME moves,
+ * shared/awscname.h; preflight.c)? Else the rename swap. */
+bool mb_cname(step_ctx *ctx);
+
 /* facts */
 const char *mb_fact(step_ctx *ctx, const char *name); /* "" when unset */
 int64_t mb_fact_i64(step_ctx *ctx, const char *name, int64_t dflt);

@@ -12,6 +12,11 @@
  * without a primary key warned (row-based apply scans them), enabled events
  * refused while the event scheduler runs (the restored target has the same
  * parameter group and would run them twice, see docs/mysql-binlog.md).
+ * With --cutover-method cname: the application's record named for the
+ * source (campaign field cname or tag fleetcrypt:cname) found on the
+ * source's Endpoint.Address (shared/awscname.c, facts cname_*); refused
+ * with an RDS Proxy in front (it would keep the retired source) and for an
+ * Aurora MySQL cluster (its cutover is the cluster rename).
  * Facts: engine, engine_version, master_user, master_secret_arn,
  * nopk_tables, events, the awsstep_learn_source facts.
  *
@@ -35,6 +40,7 @@
 #include <strings.h>
 
 #include "awscluster.h"
+#include "awscname.h"
 #include "awsproxy.h"
 #include "awsstep.h"
 #include "log.h"
@@ -145,9 +151,43 @@ static step_rc database_checks(mb_session *s)
     return STEP_OK;
 }
 
+bool mb_cname(step_ctx *ctx)
+{
+    const char *m = step_ctx_opt(ctx, "cutover-method");
+    return m && !strcmp(m, "cname");
+}
+
+/* --cutover-method cname: the record named for the instance, on its
+ * endpoint (shared/awscname.c); no RDS Proxy in front (fact proxy_names:
+ * awsproxy_learn first), which would keep sending clients to the retired
+ * source. */
+static step_rc cname_learn(step_ctx *ctx, step_result *res, const rds_instance *i)
+{
+    if (!mb_cname(ctx)) return STEP_OK;
+    const char *px = mb_fact(ctx, "proxy_names");
+    if (*px) {
+        MB_REASON(res, "--cutover-method cname: RDS Proxy %.*s has %s as its target and would keep sending clients "
+                       "to the retired source: use --cutover-method rename (it moves the proxy)",
+                  (int)strcspn(px, "\n"), px, i->identifier);
+        return STEP_FAIL;
+    }
+    char name[256];
+    if (!awscname_name_for(step_ctx_opt(ctx, "cname"), i->identifier, i->tags, i->n_tags, name, sizeof name)) {
+        MB_REASON(res, "--cutover-method cname: no record named for %s (tag %s, or campaign file field cname "
+                       "\"%s=NAME\")", i->identifier, AWSCNAME_TAG, i->identifier);
+        return STEP_FAIL;
+    }
+    return awscname_learn(ctx, res, name, i->endpoint_address);
+}
+
 /* An Aurora MySQL cluster (cluster.c), then the same database checks. */
 static step_rc cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
 {
+    if (mb_cname(ctx)) {
+        MB_REASON(res, "--cutover-method cname: not for Aurora MySQL clusters (mysql-binlog cuts a cluster over "
+                       "by its rename): use --cutover-method rename");
+        return STEP_FAIL;
+    }
     step_rc rc = mb_cluster_preflight(ctx, res, renamed);
     if (rc != STEP_OK) return rc;
     mb_session s;
@@ -227,7 +267,8 @@ step_rc mb_step_preflight(step_ctx *ctx, step_result *res)
     }
     /* RDS Proxies with the instance as their target: switched by the
      * cutover after the rename swap, writers still blocked (shared/awsproxy.c) */
-    if ((rc = awsproxy_learn(ctx, res, AWSPROXY_INSTANCE, i->identifier, NULL, NULL, false)) != STEP_OK) {
+    if ((rc = awsproxy_learn(ctx, res, AWSPROXY_INSTANCE, i->identifier, NULL, NULL, false)) != STEP_OK ||
+        (rc = cname_learn(ctx, res, i)) != STEP_OK) {
         rds_instance_free(i);
         return rc;
     }

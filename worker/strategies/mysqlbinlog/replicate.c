@@ -13,7 +13,9 @@
  * source's (SHOW MASTER STATUS): done when both threads run without error
  * and the target is less than catchup_lag_bytes (1 MiB) behind in the same
  * binlog file. An SQL-thread error fails the step (undone by abort). Facts
- * lag_bytes, lag_at. */
+ * lag_bytes, lag_at. With --cutover-method cname the record's TTL is
+ * lowered first and its old TTL waited out before catch-up is done
+ * (shared/awscname.c, as pg-logical's). */
 #include "mysqlbinlog.h"
 #include "mb_common.h"
 
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscname.h"
 #include "awsstep.h"
 #include "log.h"
 #include "util.h"
@@ -78,7 +81,24 @@ out:
 step_rc mb_step_catch_up(step_ctx *ctx, step_result *res)
 {
     fc_crashpoint("mb.catch-up"); /* tests: a worker killed while the target replicates */
-    return mb_lag_check(ctx, res);
+    /* --cutover-method cname: the record's TTL lowered now, its old TTL
+     * waited out while catching up */
+    bool cname_ready = true;
+    int64_t cname_wait = 0;
+    step_rc rc = mb_cname(ctx) ? awscname_lower_ttl(ctx, res, step_ctx_opt_i64(ctx, "cname_ttl", 5), &cname_ready,
+                                                    &cname_wait)
+                               : STEP_OK;
+    if (rc != STEP_OK) return rc;
+    char why[sizeof res->reason];
+    fc_strlcpy(why, res->reason, sizeof why); /* awscname_lower_ttl's, while not ready */
+    res->reason[0] = 0;
+    rc = mb_lag_check(ctx, res);
+    if (rc == STEP_OK && !cname_ready) {
+        fc_strlcpy(res->reason, why, sizeof res->reason);
+        res->wait_ms = cname_wait;
+        return STEP_WAIT;
+    }
+    return rc;
 }
 
 step_rc mb_lag_check(step_ctx *ctx, step_result *res)

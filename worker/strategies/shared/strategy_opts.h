@@ -33,6 +33,17 @@
      "--target-account-role: VPC security group ids of the target account for the restored instance "     \
      "(default: its VPC's default group)", true}
 
+/* --cutover-method cname's campaign-file fields (shared/awscname.h):
+ * the record per instance, and its TTL from catch-up until after the
+ * cutover. Tuning entries. */
+#define FC_OPTS_CNAME_FIELDS                                                                               \
+    {"cname", OPT_STRING, NULL, "", NULL,                                                                  \
+     "--cutover-method cname: INSTANCE=NAME pairs, comma-separated (default: each source's tag "          \
+     "fleetcrypt:cname)",                                                                                  \
+     true},                                                                                                \
+    {"cname_ttl", OPT_INT, "0..86400", "", NULL,                                                           \
+     "--cutover-method cname: the record's TTL from catch-up until after the cutover (5 s)", true}
+
 /* The DMS strategies' common entries (dms-cdc, dms-full-cdc: their steps
  * read them alike). FC_OPTS_DMS_SOURCE goes where the operator-facing
  * options are, FC_OPTS_DMS_TUNING with the campaign-file tunings. */
