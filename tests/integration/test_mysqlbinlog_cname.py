@@ -7,8 +7,9 @@ The application reaches its database through a CNAME of its own
 (db1.corp.example. -> the source's Endpoint.Address, every instance its own
 address in the emulator): the writer resolves the name through the
 emulator's DNS server (the ready file's `dns`, FLEETCRYPT_DNS_ADDR's) for
-every connection and connects to the address it gets on the engine's port
-(3306: each instance listens on it at its own address).
+every connection and connects to the address it gets on the port the
+application was given (the source's Endpoint.Port: the restored target
+keeps it, as on RDS; every instance listens at its own address).
 
 - the record named by the tag fleetcrypt:cname: every acknowledged row
   exactly once on the encrypted instance, which keeps its own identifier;
@@ -35,25 +36,30 @@ from test_mysqlbinlog import APP, APP_PW, GROUPS, MASTER, PW, Writer, _app_schem
     _secret_file, _tags
 from test_pglogical_cutover_resume import crash_env, worker_lines
 
-MY_PORT = 3306   # the engine's port, on every instance's own address
-
-
 class CnameWriter(Writer):
     """test_mysqlbinlog.Writer whose every connection resolves `name`
     through the emulator's DNS server (TLS verified against the emulated
     RDS CA for the address it answers)."""
 
-    def __init__(self, sim, name, **kw):
+    def __init__(self, sim, name, port, **kw):
         super().__init__(sim, None, **kw)
-        self.name = name
+        self.name, self.app_port = name, port
         self.hosts = set()
+        self.last_error = None
 
     def _connect(self):
         addr = resolve(self.sim, self.name)
         if not addr:
             raise RuntimeError("no answer")
         self.hosts.add(addr)
-        return pymysql.connect(host=addr, port=MY_PORT, user=APP, password=APP_PW, database="app",
+        try:
+            return self._open(addr)
+        except Exception as e:
+            self.last_error = f"{addr}: {e!r}"
+            raise
+
+    def _open(self, addr):
+        return pymysql.connect(host=addr, port=self.app_port, user=APP, password=APP_PW, database="app",
                                autocommit=True, connect_timeout=2, read_timeout=10, write_timeout=10,
                                ssl_ca=self.sim.info["rds_ca_bundle"], ssl_verify_cert=True)
 
@@ -90,7 +96,8 @@ def _run_to_done(stack, sim, campaign, writer):
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     n = len(writer.numbers())
-    wait_until(lambda: len(writer.numbers()) > n + 20, 60, 0.1, "writes through the CNAME after the switch")
+    wait_until(lambda: len(writer.numbers()) > n + 20, 60, 0.1,
+               f"writes through the CNAME after the switch (last error: {getattr(writer, 'last_error', None)})")
     writer.stop()
     return inst
 
@@ -122,7 +129,7 @@ def test_cname_cutover_exactly_once_record_switched(stack, awssim, world):
     src, zid, opts, key = _setup(stack, awssim, world, ident, name, "mb-cname.json")
     src_addr = src["Endpoint"]["Address"]
     stack.start()
-    w = CnameWriter(sim, name).start()
+    w = CnameWriter(sim, name, src["Endpoint"]["Port"]).start()
     wait_until(lambda: len(w.numbers()) > 20, 60, 0.1, "the writer commits through the CNAME")
     _submit(stack, world, "mbcn", key, ident, opts)
     inst = _run_to_done(stack, sim, "mbcn", w)
@@ -177,7 +184,7 @@ def test_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
     src, zid, opts, key = _setup(stack, awssim, world, ident, name, "mb-cname-cr.json")
     fired = crash_env(stack, world, "cutover.cname_upserted")
     stack.start()
-    w = CnameWriter(sim, name).start()
+    w = CnameWriter(sim, name, src["Endpoint"]["Port"]).start()
     wait_until(lambda: len(w.numbers()) > 20, 60, 0.1, "the writer commits through the CNAME")
     _submit(stack, world, "mbcncr", key, ident, opts)
     _run_to_done(stack, sim, "mbcncr", w)
