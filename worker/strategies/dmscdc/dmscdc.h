@@ -38,12 +38,7 @@
 #define DMS_OPTS_SWITCH_FIELDS                                                                             \
     {"proxy_name", OPT_STRING, NULL, "", NULL,                                                             \
      "--cutover-method proxy: the RDS Proxy to switch (default: every proxy in front of the source)", true}, \
-    {"cname", OPT_STRING, NULL, "", NULL,                                                                  \
-     "--cutover-method cname: INSTANCE=NAME pairs, comma-separated (default: each source's tag "          \
-     "fleetcrypt:cname)",                                                                                  \
-     true},                                                                                                \
-    {"cname_ttl", OPT_INT, "0..86400", "", NULL,                                                           \
-     "--cutover-method cname: the record's TTL from catch-up until after the cutover (5 s)", true}
+    FC_OPTS_CNAME_FIELDS /* strategy_opts.h */
 
 extern const strategy_def fc_strategy_dmscdc; /* descriptor.c */
 extern const strategy_impl fc_impl_dmscdc;    /* strategy.c */

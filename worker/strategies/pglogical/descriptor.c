@@ -74,10 +74,7 @@ static const opt_def opts[] = {
      "(reads the whole database) instead of restoring the snapshot: auto when AWS refuses to restore an "
      "AWS-owned-key snapshot under the campaign key, always, or never (the source fails)", false},
     {"proxy_name", OPT_STRING, NULL, "", NULL, "the RDS Proxy to switch (default: every proxy in front of the source)", true},
-    {"cname", OPT_STRING, NULL, "", NULL,
-     "--cutover-method cname: INSTANCE=NAME pairs, comma-separated (default: each source's tag fleetcrypt:cname)", true},
-    {"cname_ttl", OPT_INT, "0..86400", "", NULL,
-     "--cutover-method cname: the record's TTL from catch-up until after the cutover (5 s)", true},
+    FC_OPTS_CNAME_FIELDS,
     {"catchup_lag_bytes", OPT_BYTES, NULL, "", NULL, "lag under which catch-up counts as caught up (1 MiB)", true},
     {"catchup_stable_s", OPT_INT, "0..86400", "", NULL, "how long the lag must stay under it (10 s)", true},
     {"max_retained_wal_bytes", OPT_BYTES, NULL, "", NULL, "abort when the slots retain more WAL than this (no limit)", true},
