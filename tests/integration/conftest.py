@@ -61,7 +61,7 @@ FILE_SECONDS = {
     "test_pglogical_rollback.py": 0,  # slow only (three runs of ~100 s each)
     "test_dmscdc_switch.py": 15,  # CI: the preflight refusal only (the proxy and cname runs are slow)
     "test_dmscdc_capacity.py": 0,  # slow only
-    "test_mysqlbinlog_cname.py": 0,  # slow only (three campaigns, ~35-45 s each at time scale 0)
+    "test_mysqlbinlog_cname.py": 0,  # slow only (three campaigns, ~35-45 s each at time scale 0; the refusals ~25 s)
     "test_awssim_addresses.py": 10,
     "test_awssim_xacct.py": 12,  # CI: share -> assume role -> copy -> restore and its refusals; the rest slow
     "test_awssim_clusters.py": 93,

@@ -21,7 +21,9 @@ keeps it, as on RDS; every instance listens at its own address).
   writable again for the application;
 - the worker killed right after the switch's UPSERT (crash point
   cutover.cname_upserted): the next holder learns the switch from Route 53,
-  waits for INSYNC, never blocks writers again, rows exactly once.
+  waits for INSYNC, never blocks writers again, rows exactly once;
+- refused at preflight with one line, nothing changed: an instance behind an
+  RDS Proxy, an instance with no record named, an Aurora MySQL cluster.
 
 All slow (a campaign each); run them at FLEETCRYPT_SIM_TIME_SCALE=0.02 too."""
 import os
@@ -197,3 +199,41 @@ def test_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
     assert not again, f"writers were blocked again after the switch: {again}"
     _rows_exactly_once(sim, tid, w)
     assert sim.instance(ident)["DBInstanceIdentifier"] == ident and not sim.instance(ident)["StorageEncrypted"]
+
+
+@pytest.mark.slow
+def test_cname_refusals_at_preflight(stack, awssim, world):
+    """One line each, nothing changed: an instance behind an RDS Proxy (the
+    proxy would keep the retired source), an instance whose record is
+    named nowhere, an Aurora MySQL cluster (its cutover is the rename)."""
+    from test_mysqlbinlog_aurora import make_cluster, row_group
+    from test_mysqlbinlog_proxy import make_proxy
+    sim = awssim
+    rds = sim.client("rds")
+    _make(sim, "maria-cn-px", "mariadb", _group(sim, *GROUPS["mariadb"]))
+    _make(sim, "maria-cn-none", "mariadb", GROUPS["mariadb"][0])
+    row_group(sim)
+    make_cluster(sim, "aurmy-cn", ["db.r6g.large"])
+    for ident in ("maria-cn-px", "maria-cn-none"):
+        sim.wait_instance(ident, "available", timeout=120)
+    src, zid, opts = app_cname(sim, world, "maria-cn-px", "mdbpx." + ZONE, "mb-cname-ref.json",
+                               fields={"cname": "aurmy-cn=aur." + ZONE})
+    make_proxy(sim, "px-cn", {"DBInstanceIdentifiers": ["maria-cn-px"]})
+    key = stack.make_key()["Arn"]
+    stack.start()
+    r = stack.cli("submit", "--campaign", "mbcnref", "--kms-key", key, "--strategy", "mysql-binlog",
+                  "--db-secret", "file:" + _secret_file(world), "--cutover-method", "cname", "--file", opts,
+                  "--yes", "maria-cn-px", "maria-cn-none", "aurmy-cn")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    st = wait_terminal(stack, "mbcnref", timeout=240)
+    got = {i["id"]: i for i in st["instances"]}
+    want = {"maria-cn-px": "RDS Proxy px-cn has maria-cn-px as its target",
+            "maria-cn-none": "no record named for maria-cn-none",
+            "aurmy-cn": "not for Aurora MySQL clusters"}
+    for ident, text in want.items():
+        i = got[ident]
+        assert i["state"] == "failed" and text in i["error"] and "\n" not in i["error"], (ident, i)
+        assert i.get("step", "preflight") == "preflight", (ident, i)
+    assert record(sim, zid, "mdbpx." + ZONE) == (src["Endpoint"]["Address"], OLD_TTL)
+    for ident in ("maria-cn-px", "maria-cn-none"):
+        assert not sim.instance(ident, rds)["StorageEncrypted"]
