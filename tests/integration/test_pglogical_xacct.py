@@ -304,3 +304,58 @@ def test_xacct_abort_keep_snapshots_unshares(stack, awssim, world):
     shared = [v for a in attrs["DBSnapshotAttributes"] if a["AttributeName"] == "restore" for v in a["AttributeValues"]]
     assert tgt.account not in shared, f"the kept snapshot is still shared with the target account: {attrs}"
     assert tgt.client("rds").describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []
+
+
+@pytest.mark.slow
+def test_xacct_offline_cluster(stack, awssim, world):
+    """offline of an Aurora PostgreSQL cluster across accounts: its cluster
+    snapshot shared, copied into the target account by ARN, restored there
+    under the cluster's own identifier with the target's key, its groups
+    mapped by name, the writer and reader re-created under their names; the
+    rows there; the source cluster retired in its account; the snapshots
+    unshared and gone in both accounts."""
+    from test_pglogical_clusters import (CPG, cluster, csql, logical_cluster_group, make_cluster, members_view,
+                                         tags_of)
+    sim = awssim
+    tgt = Target(sim)
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, trds)   # the cluster parameter group by name in the target account
+    src_sg = sim.client("ec2").create_security_group(GroupName="aur-off-sg", Description="app")["GroupId"]
+    tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-off-sg", Description="app")["GroupId"]
+    ident, camp = "xa-oclu", "xoc"
+    src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.large"], sgs=[src_sg])
+    members_before = members_view(rds, src)
+    csql(src["Port"], "CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 400)",
+         host=src["Endpoint"])
+    key = tgt.key()
+    stack.start()
+    r = stack.cli("submit", "--campaign", camp, "--kms-key", key, "--strategy", "offline", "--yes",
+                  *xacct_args(tgt), ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, camp, timeout=600)
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    assert inst.get("target_account") == tgt.account, inst
+
+    moved = cluster(trds, ident)
+    assert moved["StorageEncrypted"] and moved["KmsKeyId"] == key, moved
+    assert moved["DBClusterArn"].split(":")[4] == tgt.account
+    assert moved["DBClusterParameterGroup"] == CPG
+    assert [g["VpcSecurityGroupId"] for g in moved["VpcSecurityGroups"]] == [tgt_sg], moved["VpcSecurityGroups"]
+    assert tags_of(trds, moved["DBClusterArn"]).get("fleetcrypt:role") == "encrypted"
+    assert members_view(trds, moved) == members_before, (members_view(trds, moved), members_before)
+    out = csql(moved["Port"], "SELECT count(*), count(DISTINCT id) FROM t", host=moved["Endpoint"])
+    assert out.strip() == "400|400", out
+    # the source retired in its account (renamed, stopped, tagged), nothing encrypted with the key there
+    ret = cluster(rds, f"fc-{camp}-{ident}-retired")
+    t = tags_of(rds, ret["DBClusterArn"])
+    assert t.get("fleetcrypt:role") == "retired-source" and t.get("fleetcrypt:original-id") == ident, t
+    assert ret["Status"] in ("stopped", "stopping") and not ret["StorageEncrypted"], ret["Status"]
+    assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c.get("KmsKeyId") == key]
+    # nothing shared or left in either account
+    assert [c["DBClusterSnapshotIdentifier"] for c in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+            if c["DBClusterSnapshotIdentifier"].startswith("fc-")] == []
+    assert trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+    assert trds.describe_db_cluster_snapshots(SnapshotType="shared")["DBClusterSnapshots"] == []
+    assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [ident]

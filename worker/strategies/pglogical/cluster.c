@@ -303,16 +303,12 @@ step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *i
  * and its members' groups by name there. */
 static step_rc xacct_preflight(step_ctx *ctx, step_result *res, const rds_cluster *cl)
 {
-    awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
-    size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
-    const char *pgs[AWSCLUSTER_MAX_MEMBERS];
-    for (size_t k = 0; k < n; k++) pgs[k] = m[k].param_group;
     if (!strcmp(step_ctx_opt(ctx, "initial-copy"), "always")) {
         PGL_REASON(res, "--initial-copy always: a new cluster is not created in another account; leave out "
                    "--initial-copy (the shared snapshot is restored there)");
         return STEP_FAIL;
     }
-    return awsxacct_preflight_cluster(ctx, res, cl, pgs, n);
+    return awscluster_xacct_preflight(ctx, res, cl, true);
 }
 
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
