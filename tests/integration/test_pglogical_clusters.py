@@ -52,12 +52,12 @@ def cluster(rds, ident):
     return rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
 
 
-def logical_cluster_group(sim, rds=None):
+def logical_cluster_group(sim, rds=None, group=CPG):
     rds = rds or sim.client("rds")
-    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=CPG,
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=group,
                                           DBParameterGroupFamily="aurora-postgresql15",
                                           Description="logical replication for fleetcrypt tests")
-    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=CPG, Parameters=[
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=[
         {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
 
 

@@ -75,7 +75,9 @@ def xacct_args(tgt):
 
 def test_xacct_preflight_refusals(stack, awssim, world):
     """CI: aws/rds-encrypted source and a key the target account cannot use
-    are refused at preflight (one line each, nothing created); rename is
+    are refused at preflight (one line each, nothing created); so are Aurora
+    clusters: aws/rds-encrypted, a cluster parameter group missing in the
+    target account or there without rds.logical_replication=1; rename is
     refused at submit."""
     sim = awssim
     tgt = Target(sim)
@@ -87,6 +89,17 @@ def test_xacct_preflight_refusals(stack, awssim, world):
     # a group the target account has no namesake of
     only_here = sim.client("ec2").create_security_group(GroupName="only-here", Description="x")["GroupId"]
     make_instances(sim, ["xa-sg"], sgs=[only_here])
+    # Aurora clusters (one member each): aws/rds-encrypted; a cluster parameter group the target account
+    # has none of; one it has without rds.logical_replication=1
+    from test_pglogical_clusters import CPG, logical_cluster_group
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, tgt.client("rds"))
+    for g in ("fc-only-here", "fc-nolog"):
+        logical_cluster_group(sim, group=g)
+    tgt.client("rds").create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="fc-nolog", DBParameterGroupFamily="aurora-postgresql15", Description="x")
+    clusters = {"xc-awsrds": (CPG, True), "xc-nocpg": ("fc-only-here", False), "xc-nolog": ("fc-nolog", False)}
+    make_refused_clusters(sim, clusters)
     key = tgt.key()
     stack.start()
 
@@ -94,12 +107,18 @@ def test_xacct_preflight_refusals(stack, awssim, world):
                   "--cutover-method", "rename", *xacct_args(tgt), "xa-cmk")
     assert r.returncode == 2 and "another account" in r.stderr and "cname" in r.stderr, r.stderr
 
-    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk", "xa-sg"], world, "--cutover-method", "cname", *xacct_args(tgt))
+    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk", "xa-sg", *clusters], world, "--cutover-method", "cname",
+           *xacct_args(tgt))
     st = wait_terminal(stack, "xp", timeout=120)
     by = {i["id"]: i for i in st["instances"]}
     for ident, words in (("xa-awsrds", ("aws/rds cannot be shared", "customer managed key")),
                          ("xa-cmk", ("key policy", tgt.account)),
-                         ("xa-sg", ("security group only-here does not exist in the target account",))):
+                         ("xa-sg", ("security group only-here does not exist in the target account",)),
+                         ("xc-awsrds", ("aws/rds cannot be shared", "customer managed key", tgt.account)),
+                         ("xc-nocpg", ("DB cluster parameter group fc-only-here does not exist in the target account",
+                                       "rds.logical_replication=1")),
+                         ("xc-nolog", ("DB cluster parameter group fc-nolog in the target account",
+                                       "does not set rds.logical_replication=1"))):
         inst = by[ident]
         why = inst.get("error") or ""
         assert inst["state"] == "failed" and inst["step"] == "preflight", inst
@@ -108,6 +127,29 @@ def test_xacct_preflight_refusals(stack, awssim, world):
     assert [s["DBSnapshotIdentifier"] for s in sim.client("rds").describe_db_snapshots()["DBSnapshots"]
             if s["DBSnapshotIdentifier"].startswith("fc-")] == []
     assert tgt.snapshots() == [] and tgt.instances() == []
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    assert [c["DBClusterSnapshotIdentifier"] for c in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+            if c["DBClusterSnapshotIdentifier"].startswith("fc-")] == []
+    assert trds.describe_db_clusters()["DBClusters"] == [] and \
+        trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+
+
+def make_refused_clusters(sim, clusters):
+    """{ident: (cluster parameter group, encrypted with aws/rds)}: each with one member, created at once."""
+    from test_pglogical_clusters import OLD, cluster
+    from pglogical_strategy_util import MASTER, PASSWORD
+    rds = sim.client("rds")
+    for ident, (group, awsrds) in clusters.items():
+        enc = {"StorageEncrypted": True, "KmsKeyId": "alias/aws/rds"} if awsrds else {"Tags": [OLD]}
+        rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername=MASTER,
+                              MasterUserPassword=PASSWORD, DatabaseName="app", DBClusterParameterGroupName=group,
+                              **enc)
+    for ident in clusters:
+        wait_until(lambda: cluster(rds, ident)["Status"] == "available", 180, 0.2, f"cluster {ident}")
+        rds.create_db_instance(DBInstanceIdentifier=f"{ident}-0", DBClusterIdentifier=ident,
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    for ident in clusters:
+        sim.wait_instance(f"{ident}-0", timeout=300, rds=rds)
 
 
 def xacct_move(stack, sim, world, campaign, ident, crash=None):
