@@ -555,7 +555,9 @@ def cname_cluster_campaign(stack, sim, world, camp, ident, name, port, key, opts
     w = CnameWriter(sim, name, port, rate=40, tables=("a",)).start()
     wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
     submit(stack, camp, key, [ident], world, "--cutover-method", "cname", "--file", opts, *extra)
-    st = wait_terminal(stack, camp, timeout=900)
+    # a crash point armed (crash_env): every worker it kills is replaced
+    crashing = "FLEETCRYPT_TEST_CRASH_AT" in stack.env
+    st = stack.until_terminal(camp, 900)[0] if crashing else wait_terminal(stack, camp, timeout=900)
     row = st["instances"][0]
     assert row["state"] == "done" and row.get("kind") == "cluster", f"{row}\n{stack.diagnostics()}"
     n_done = len(w.numbers())

@@ -272,9 +272,23 @@ def test_xacct_offline(stack, awssim, world):
 
 @pytest.mark.slow
 def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
+    xacct_cluster_move(stack, awssim, world, "xc", "xa-clu")
+
+
+@pytest.mark.slow
+def test_xacct_cluster_worker_killed_between_share_and_copy(stack, awssim, world):
+    """A worker killed right after the cluster snapshot is shared (crash
+    point xacct.shared, in the cluster's copy step): the next holder finds
+    it shared, copies once and the move completes with nothing left."""
+    from test_pglogical_cutover_resume import crash_env
+    fired = crash_env(stack, world, "xacct.shared")
+    xacct_cluster_move(stack, awssim, world, "xck", "xa-cluk")
+    assert os.path.exists(fired), "the crash point never fired"
+
+
+def xacct_cluster_move(stack, sim, world, camp, ident):
     from test_pglogical_clusters import (CPG, check_cname_switched, check_retired_in_place, cname_cluster_campaign,
                                          cname_source, logical_cluster_group, tags_of)
-    sim = awssim
     tgt = Target(sim)
     rds, trds = sim.client("rds"), tgt.client("rds")
     sim.admin("POST", "/config", {"time_scale": 0})
@@ -282,11 +296,11 @@ def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
     logical_cluster_group(sim, trds)   # the cluster parameter group by name in the target account
     src_sg = sim.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
     tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
-    ident, camp, name = "xa-clu", "xc", "xa-clu." + ZONE
+    name = ident + "." + ZONE
     # named by the campaign file, not a tag
     src, zid, members_before = cname_source(sim, ident, name, 4, sgs=[src_sg], tag=False)
     key = tgt.key()
-    opts = os.path.join(world, "xc.json")
+    opts = os.path.join(world, f"{camp}.json")
     with open(opts, "w") as f:
         json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
     w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, *xacct_args(tgt))
@@ -401,3 +415,69 @@ def test_xacct_offline_cluster(stack, awssim, world):
     assert trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
     assert trds.describe_db_cluster_snapshots(SnapshotType="shared")["DBClusterSnapshots"] == []
     assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [ident]
+
+
+@pytest.mark.slow
+def test_xacct_cluster_abort_after_copy(stack, awssim, world):
+    """A cross-account cluster move aborted after the copy in the target
+    account (parked for approval, its target cluster restored there): the
+    target cluster, its members and the copy gone from the target account,
+    the source's cluster snapshot unshared and deleted, the CNAME still on
+    the source, which keeps its key and takes writes (unblocked), every
+    acknowledged row once on it and nothing of fleetcrypt's in it."""
+    from cname_util import CnameWriter, record
+    from pglogical_strategy_util import FC_OBJECTS, instance_state
+    from test_pglogical_clusters import SCALE, cluster, cname_source, csql, logical_cluster_group, seqs
+    sim = awssim
+    tgt = Target(sim)
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, trds)
+    ident, camp = "xa-cab", "xcab"
+    name = ident + "." + ZONE
+    src, zid, _ = cname_source(sim, ident, name, 4, tag=False)
+    key = tgt.key()
+    opts = os.path.join(world, f"{camp}.json")
+    with open(opts, "w") as f:
+        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    if SCALE > 0:
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+    stack.start()
+    w = CnameWriter(sim, name, src["Port"], rate=30, tables=("a",)).start()
+    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
+    submit(stack, camp, key, [ident], world, "--cutover-method", "cname", "--file", opts, "--cutover", "approve",
+           *xacct_args(tgt))
+    wait_until(lambda: instance_state(stack, camp, ident)["state"] in ("waiting_approval", "failed", "aborted"),
+               900, 0.5, "waiting for approval")
+    assert instance_state(stack, camp, ident)["state"] == "waiting_approval", \
+        f"{instance_state(stack, camp, ident)}\n{stack.diagnostics()}"
+    # the copy made it into the target account and the target cluster is restored there
+    assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [f"fc-{camp}-{ident}-target"]
+    r = stack.cli("abort", camp, ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, camp, timeout=600)
+    row = st["instances"][0]
+    assert row["state"] == "aborted", f"{row}\n{stack.diagnostics()}"
+    n = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "writes on the source after the abort")
+    w.stop()
+    # the source: its identifier, key, endpoint and the CNAME kept, nothing of fleetcrypt's in it
+    c = cluster(rds, ident)
+    assert c["StorageEncrypted"] is False and c["Status"] == "available" and c["Endpoint"] == src["Endpoint"], c
+    assert record(sim, zid, name) == (src["Endpoint"], 4), record(sim, zid, name)
+    assert [x for x in csql(src["Port"], FC_OBJECTS, host=src["Endpoint"]).split("\n") if x] == []
+    have = seqs(src["Port"], host=src["Endpoint"])
+    acked = w.numbers()
+    missing = sorted(set(acked) - set(have))
+    assert not missing and len(have) == len(set(have)), (missing[:10], len(have) - len(set(have)))
+    # nothing shared or left in either account
+    pre = f"fc-{camp}-"
+    left = [x["DBClusterIdentifier"] for x in rds.describe_db_clusters()["DBClusters"]
+            if x["DBClusterIdentifier"].startswith(pre)]
+    left += [s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+             if s["DBClusterSnapshotIdentifier"].startswith(pre)]
+    assert left == [], f"left in the source account: {left}"
+    assert trds.describe_db_clusters()["DBClusters"] == [] and trds.describe_db_instances()["DBInstances"] == []
+    assert trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+    assert trds.describe_db_cluster_snapshots(SnapshotType="shared")["DBClusterSnapshots"] == []
