@@ -69,13 +69,23 @@ class Target:
         return self.client("rds").describe_db_snapshots()["DBSnapshots"]
 
 
+def admit(sim, sg, port, cidr="172.31.0.0/16", group=None, account=None):
+    """An inbound rule on the source's security group sg for TCP port: from the target account's subnets'
+    CIDR (the emulator's default VPC) or, with group, from the target's security group (of account)."""
+    peer = {"UserIdGroupPairs": [{"GroupId": group, "UserId": account}]} if group else {"IpRanges": [{"CidrIp": cidr}]}
+    sim.client("ec2").authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **peer}])
+
+
 def xacct_args(tgt):
     return ["--target-account-role", tgt.role, "--target-external-id", tgt.external_id]
 
 
 def test_xacct_preflight_refusals(stack, awssim, world):
     """CI: aws/rds-encrypted source and a key the target account cannot use
-    are refused at preflight (one line each, nothing created); so are Aurora
+    are refused at preflight (one line each, nothing created); so is a source
+whose security groups do not admit the target account's subnets on its
+port (EC2's rules: the network path back from the target); so are Aurora
     clusters: aws/rds-encrypted, a cluster parameter group missing in the
     target account or there without rds.logical_replication=1; rename is
     refused at submit."""
@@ -89,6 +99,11 @@ def test_xacct_preflight_refusals(stack, awssim, world):
     # a group the target account has no namesake of
     only_here = sim.client("ec2").create_security_group(GroupName="only-here", Description="x")["GroupId"]
     make_instances(sim, ["xa-sg"], sgs=[only_here])
+    # groups mapped by name, but the source's admits another network than the target's subnets
+    net_sg = sim.client("ec2").create_security_group(GroupName="net-sg", Description="x")["GroupId"]
+    tgt.client("ec2").create_security_group(GroupName="net-sg", Description="x")
+    make_instances(sim, ["xa-net"], sgs=[net_sg])
+    admit(sim, net_sg, sim.instance("xa-net", sim.client("rds"))["Endpoint"]["Port"], cidr="10.0.0.0/8")
     # Aurora clusters (one member each): aws/rds-encrypted; a cluster parameter group the target account
     # has none of; one it has without rds.logical_replication=1
     from test_pglogical_clusters import CPG, logical_cluster_group
@@ -107,13 +122,15 @@ def test_xacct_preflight_refusals(stack, awssim, world):
                   "--cutover-method", "rename", *xacct_args(tgt), "xa-cmk")
     assert r.returncode == 2 and "another account" in r.stderr and "cname" in r.stderr, r.stderr
 
-    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk", "xa-sg", *clusters], world, "--cutover-method", "cname",
+    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk", "xa-sg", "xa-net", *clusters], world, "--cutover-method", "cname",
            *xacct_args(tgt))
     st = wait_terminal(stack, "xp", timeout=120)
     by = {i["id"]: i for i in st["instances"]}
     for ident, words in (("xa-awsrds", ("aws/rds cannot be shared", "customer managed key")),
                          ("xa-cmk", ("key policy", tgt.account)),
                          ("xa-sg", ("security group only-here does not exist in the target account",)),
+                         ("xa-net", ("source's security groups", net_sg, "do not admit", tgt.account,
+                                     "172.31.0.0/20", "inbound rule")),
                          ("xc-awsrds", ("aws/rds cannot be shared", "customer managed key", tgt.account)),
                          ("xc-nocpg", ("DB cluster parameter group fc-only-here does not exist in the target account",
                                        "rds.logical_replication=1")),
@@ -166,6 +183,7 @@ def xacct_move(stack, sim, world, campaign, ident, crash=None):
     rds = sim.client("rds")
     src = sim.instance(ident, rds)
     src_addr, app_port = src["Endpoint"]["Address"], src["Endpoint"]["Port"]
+    admit(sim, src_sg, app_port)   # the target account's subnets, by CIDR
     zid = make_zone(sim, name, src_addr, 4)
     wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
     key = tgt.key()
@@ -299,6 +317,7 @@ def xacct_cluster_move(stack, sim, world, camp, ident):
     name = ident + "." + ZONE
     # named by the campaign file, not a tag
     src, zid, members_before = cname_source(sim, ident, name, 4, sgs=[src_sg], tag=False)
+    admit(sim, src_sg, src["Port"], group=tgt_sg, account=tgt.account)   # the target's group, by reference
     key = tgt.key()
     opts = os.path.join(world, f"{camp}.json")
     with open(opts, "w") as f:
@@ -339,7 +358,9 @@ def test_xacct_abort_keep_snapshots_unshares(stack, awssim, world):
     make_instances(sim, [ident])
     app_schema(sim, ident)
     name = f"{ident}.{ZONE}"
-    make_zone(sim, name, sim.instance(ident, sim.client("rds"))["Endpoint"]["Address"], 4)
+    src = sim.instance(ident, sim.client("rds"))
+    admit(sim, src["VpcSecurityGroups"][0]["VpcSecurityGroupId"], src["Endpoint"]["Port"])
+    make_zone(sim, name, src["Endpoint"]["Address"], 4)
     opts = os.path.join(world, "xkeep.json")
     with open(opts, "w") as f:
         json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
@@ -437,6 +458,7 @@ def test_xacct_cluster_abort_after_copy(stack, awssim, world):
     ident, camp = "xa-cab", "xcab"
     name = ident + "." + ZONE
     src, zid, _ = cname_source(sim, ident, name, 4, tag=False)
+    admit(sim, src["VpcSecurityGroups"][0]["VpcSecurityGroupId"], src["Port"])
     key = tgt.key()
     opts = os.path.join(world, f"{camp}.json")
     with open(opts, "w") as f:

@@ -49,6 +49,7 @@
 
 #include "awscluster.h"
 #include "awsxacct.h"
+#include "awsxnet.h"
 #include "initial_copy.h"
 #include "log.h"
 #include "util.h"
@@ -308,7 +309,10 @@ static step_rc xacct_preflight(step_ctx *ctx, step_result *res, const rds_cluste
                    "--initial-copy (the shared snapshot is restored there)");
         return STEP_FAIL;
     }
-    return awscluster_xacct_preflight(ctx, res, cl, true);
+    step_rc rc = awscluster_xacct_preflight(ctx, res, cl, true);
+    /* the subscription's way back to the source: the source cluster's groups admit the target's subnets */
+    return rc == STEP_OK ? awsxnet_preflight(ctx, res, cl->subnet_group, cl->vpc_sg_ids, cl->n_vpc_sg_ids, cl->port)
+                         : rc;
 }
 
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)
