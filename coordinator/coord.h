@@ -62,6 +62,20 @@ typedef struct region_aws {
     int64_t next_poll_ms[2];
 } region_aws;
 
+/* A cross-account campaign's target account, reached through its role
+ * (--target-account-role, --target-external-id from the campaign spec) as
+ * the workers reach it: retired.c sets the master password there. The
+ * session keeps the assumed credentials in memory only; the external id is
+ * wiped on release and never logged. */
+typedef struct coord_target {
+    char region[32];
+    char account[32];
+    char role[256];
+    char external_id[1280];
+    aws_session *sess;
+    aws_client *c;          /* the session's client */
+} coord_target;
+
 typedef struct coord {
     fc_config cfg;
     store *s;
@@ -79,6 +93,8 @@ typedef struct coord {
     region_aws regions[COORD_MAX_REGIONS];
     int nregions;
     int64_t retired_next_ms;  /* retired.c: next check (monotonic ms) */
+    coord_target targets[COORD_MAX_REGIONS]; /* retired.c: target accounts of cross-account campaigns */
+    int ntargets;
     bool wake_admit;          /* timers.c saw STORE_OUTBOX_WAKE: admit on this tick (loop.c) */
     bool admit_more;          /* admit() stopped at its time budget with room and pending left: admit on the next tick */
 } coord;
@@ -111,6 +127,8 @@ void poller_tick(coord *c);
 /* retired.c: every cfg.retired_check_s, retired sources AWS restarted are
  * stopped again and rotated master secrets followed onto encrypted instances. */
 void retired_tick(coord *c);
+/* retired.c: the target accounts' sessions freed (their external ids wiped). */
+void retired_free(coord *c);
 /* Pure: stop a retired source again? Only when AWS shows it `available`,
  * its record is `done` and `fleetcrypt retire` has not finished it. */
 bool retired_should_stop(const char *aws_status, const char *rec_state, bool retired);

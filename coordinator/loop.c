@@ -229,6 +229,7 @@ cleanup:
     coord_metrics_stop(metrics);
     campaigns_free(&c);
     for (int i = 0; i < c.nregions; i++) aws_session_free(c.regions[i].sess);
+    retired_free(&c);
     kafka_producer_free(c.prod, 10000);
     store_close(c.s);
     log_info("coordinator stopped", "%s", "");

@@ -381,6 +381,14 @@ bool rds_describe_db_snapshot_accounts(aws_client *c, const char *snapshot_id, r
 /* DescribeDBSubnetGroups of one name: *exists (false on
  * DBSubnetGroupNotFoundFault, which is not an error here). */
 bool rds_db_subnet_group_exists(aws_client *c, const char *name, bool *exists, aws_error *err);
+/* DescribeDBSubnetGroups of one name: its subnet ids (at most
+ * RDS_MAX_SUBNETS); a missing group is an error (kind NOT_FOUND). */
+#define RDS_MAX_SUBNETS 16
+typedef struct rds_subnet_ids {
+    char ids[RDS_MAX_SUBNETS][32];
+    size_t n;
+} rds_subnet_ids;
+bool rds_db_subnet_group_subnets(aws_client *c, const char *name, rds_subnet_ids *out, aws_error *err);
 
 typedef struct rds_restore_opts {
     const char *identifier;

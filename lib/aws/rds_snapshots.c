@@ -197,6 +197,34 @@ bool rds_describe_db_snapshot_accounts(aws_client *c, const char *snapshot_id, r
                         sizeof(rds_snapshot_accounts), free_accounts, (void **)out, err);
 }
 
+static bool parse_subnet_ids(const aws_xml_node *n, void *dst)
+{
+    rds_subnet_ids *o = dst;
+    for (const aws_xml_node *s = aws_xml_find(n, "DBSubnetGroup/Subnets/Subnet"); s && o->n < RDS_MAX_SUBNETS;
+         s = aws_xml_next_same(s))
+        if (aws_xml_text(s, "SubnetIdentifier", o->ids[o->n], sizeof o->ids[0])) o->n++;
+    return true;
+}
+
+static void free_subnet_ids(void *p) { free(p); }
+
+bool rds_db_subnet_group_subnets(aws_client *c, const char *name, rds_subnet_ids *out, aws_error *err)
+{
+    memset(out, 0, sizeof *out);
+    aws_query q;
+    aws_query_init(&q, "DescribeDBSubnetGroups", RDS_VERSION);
+    aws_query_add(&q, "DBSubnetGroupName", name);
+    rds_subnet_ids *got = NULL;
+    if (!rds_call_one(c, "DescribeDBSubnetGroups", &q, "DBSubnetGroups", parse_subnet_ids, sizeof *got,
+                      free_subnet_ids, (void **)&got, err)) {
+        if (!strcmp(err->code, "DBSubnetGroupNotFoundFault")) err->kind = AWS_ERR_NOT_FOUND;
+        return false;
+    }
+    *out = *got;
+    free(got);
+    return true;
+}
+
 bool rds_db_subnet_group_exists(aws_client *c, const char *name, bool *exists, aws_error *err)
 {
     aws_query q;

@@ -52,12 +52,12 @@ def cluster(rds, ident):
     return rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
 
 
-def logical_cluster_group(sim, rds=None):
+def logical_cluster_group(sim, rds=None, group=CPG):
     rds = rds or sim.client("rds")
-    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=CPG,
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=group,
                                           DBParameterGroupFamily="aurora-postgresql15",
                                           Description="logical replication for fleetcrypt tests")
-    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=CPG, Parameters=[
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=[
         {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
 
 
@@ -555,7 +555,9 @@ def cname_cluster_campaign(stack, sim, world, camp, ident, name, port, key, opts
     w = CnameWriter(sim, name, port, rate=40, tables=("a",)).start()
     wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
     submit(stack, camp, key, [ident], world, "--cutover-method", "cname", "--file", opts, *extra)
-    st = wait_terminal(stack, camp, timeout=900)
+    # a crash point armed (crash_env): every worker it kills is replaced
+    crashing = "FLEETCRYPT_TEST_CRASH_AT" in stack.env
+    st = stack.until_terminal(camp, 900)[0] if crashing else wait_terminal(stack, camp, timeout=900)
     row = st["instances"][0]
     assert row["state"] == "done" and row.get("kind") == "cluster", f"{row}\n{stack.diagnostics()}"
     n_done = len(w.numbers())

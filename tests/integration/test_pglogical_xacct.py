@@ -69,13 +69,25 @@ class Target:
         return self.client("rds").describe_db_snapshots()["DBSnapshots"]
 
 
+def admit(sim, sg, port, cidr="172.31.0.0/16", group=None, account=None):
+    """An inbound rule on the source's security group sg for TCP port: from the target account's subnets'
+    CIDR (the emulator's default VPC) or, with group, from the target's security group (of account)."""
+    peer = {"UserIdGroupPairs": [{"GroupId": group, "UserId": account}]} if group else {"IpRanges": [{"CidrIp": cidr}]}
+    sim.client("ec2").authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **peer}])
+
+
 def xacct_args(tgt):
     return ["--target-account-role", tgt.role, "--target-external-id", tgt.external_id]
 
 
 def test_xacct_preflight_refusals(stack, awssim, world):
     """CI: aws/rds-encrypted source and a key the target account cannot use
-    are refused at preflight (one line each, nothing created); rename is
+    are refused at preflight (one line each, nothing created); so is a source
+whose security groups do not admit the target account's subnets on its
+port (EC2's rules: the network path back from the target); so are Aurora
+    clusters: aws/rds-encrypted, a cluster parameter group missing in the
+    target account or there without rds.logical_replication=1; rename is
     refused at submit."""
     sim = awssim
     tgt = Target(sim)
@@ -87,6 +99,22 @@ def test_xacct_preflight_refusals(stack, awssim, world):
     # a group the target account has no namesake of
     only_here = sim.client("ec2").create_security_group(GroupName="only-here", Description="x")["GroupId"]
     make_instances(sim, ["xa-sg"], sgs=[only_here])
+    # groups mapped by name, but the source's admits another network than the target's subnets
+    net_sg = sim.client("ec2").create_security_group(GroupName="net-sg", Description="x")["GroupId"]
+    tgt.client("ec2").create_security_group(GroupName="net-sg", Description="x")
+    make_instances(sim, ["xa-net"], sgs=[net_sg])
+    admit(sim, net_sg, sim.instance("xa-net", sim.client("rds"))["Endpoint"]["Port"], cidr="10.0.0.0/8")
+    # Aurora clusters (one member each): aws/rds-encrypted; a cluster parameter group the target account
+    # has none of; one it has without rds.logical_replication=1
+    from test_pglogical_clusters import CPG, logical_cluster_group
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, tgt.client("rds"))
+    for g in ("fc-only-here", "fc-nolog"):
+        logical_cluster_group(sim, group=g)
+    tgt.client("rds").create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="fc-nolog", DBParameterGroupFamily="aurora-postgresql15", Description="x")
+    clusters = {"xc-awsrds": (CPG, True), "xc-nocpg": ("fc-only-here", False), "xc-nolog": ("fc-nolog", False)}
+    make_refused_clusters(sim, clusters)
     key = tgt.key()
     stack.start()
 
@@ -94,12 +122,20 @@ def test_xacct_preflight_refusals(stack, awssim, world):
                   "--cutover-method", "rename", *xacct_args(tgt), "xa-cmk")
     assert r.returncode == 2 and "another account" in r.stderr and "cname" in r.stderr, r.stderr
 
-    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk", "xa-sg"], world, "--cutover-method", "cname", *xacct_args(tgt))
+    submit(stack, "xp", key, ["xa-awsrds", "xa-cmk", "xa-sg", "xa-net", *clusters], world, "--cutover-method", "cname",
+           *xacct_args(tgt))
     st = wait_terminal(stack, "xp", timeout=120)
     by = {i["id"]: i for i in st["instances"]}
     for ident, words in (("xa-awsrds", ("aws/rds cannot be shared", "customer managed key")),
                          ("xa-cmk", ("key policy", tgt.account)),
-                         ("xa-sg", ("security group only-here does not exist in the target account",))):
+                         ("xa-sg", ("security group only-here does not exist in the target account",)),
+                         ("xa-net", ("source's security groups", net_sg, "do not admit", tgt.account,
+                                     "172.31.0.0/20", "inbound rule")),
+                         ("xc-awsrds", ("aws/rds cannot be shared", "customer managed key", tgt.account)),
+                         ("xc-nocpg", ("DB cluster parameter group fc-only-here does not exist in the target account",
+                                       "rds.logical_replication=1")),
+                         ("xc-nolog", ("DB cluster parameter group fc-nolog in the target account",
+                                       "does not set rds.logical_replication=1"))):
         inst = by[ident]
         why = inst.get("error") or ""
         assert inst["state"] == "failed" and inst["step"] == "preflight", inst
@@ -108,6 +144,29 @@ def test_xacct_preflight_refusals(stack, awssim, world):
     assert [s["DBSnapshotIdentifier"] for s in sim.client("rds").describe_db_snapshots()["DBSnapshots"]
             if s["DBSnapshotIdentifier"].startswith("fc-")] == []
     assert tgt.snapshots() == [] and tgt.instances() == []
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    assert [c["DBClusterSnapshotIdentifier"] for c in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+            if c["DBClusterSnapshotIdentifier"].startswith("fc-")] == []
+    assert trds.describe_db_clusters()["DBClusters"] == [] and \
+        trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+
+
+def make_refused_clusters(sim, clusters):
+    """{ident: (cluster parameter group, encrypted with aws/rds)}: each with one member, created at once."""
+    from test_pglogical_clusters import OLD, cluster
+    from pglogical_strategy_util import MASTER, PASSWORD
+    rds = sim.client("rds")
+    for ident, (group, awsrds) in clusters.items():
+        enc = {"StorageEncrypted": True, "KmsKeyId": "alias/aws/rds"} if awsrds else {"Tags": [OLD]}
+        rds.create_db_cluster(DBClusterIdentifier=ident, Engine="aurora-postgresql", MasterUsername=MASTER,
+                              MasterUserPassword=PASSWORD, DatabaseName="app", DBClusterParameterGroupName=group,
+                              **enc)
+    for ident in clusters:
+        wait_until(lambda: cluster(rds, ident)["Status"] == "available", 180, 0.2, f"cluster {ident}")
+        rds.create_db_instance(DBInstanceIdentifier=f"{ident}-0", DBClusterIdentifier=ident,
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    for ident in clusters:
+        sim.wait_instance(f"{ident}-0", timeout=300, rds=rds)
 
 
 def xacct_move(stack, sim, world, campaign, ident, crash=None):
@@ -124,6 +183,7 @@ def xacct_move(stack, sim, world, campaign, ident, crash=None):
     rds = sim.client("rds")
     src = sim.instance(ident, rds)
     src_addr, app_port = src["Endpoint"]["Address"], src["Endpoint"]["Port"]
+    admit(sim, src_sg, app_port)   # the target account's subnets, by CIDR
     zid = make_zone(sim, name, src_addr, 4)
     wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
     key = tgt.key()
@@ -230,9 +290,23 @@ def test_xacct_offline(stack, awssim, world):
 
 @pytest.mark.slow
 def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
+    xacct_cluster_move(stack, awssim, world, "xc", "xa-clu")
+
+
+@pytest.mark.slow
+def test_xacct_cluster_worker_killed_between_share_and_copy(stack, awssim, world):
+    """A worker killed right after the cluster snapshot is shared (crash
+    point xacct.shared, in the cluster's copy step): the next holder finds
+    it shared, copies once and the move completes with nothing left."""
+    from test_pglogical_cutover_resume import crash_env
+    fired = crash_env(stack, world, "xacct.shared")
+    xacct_cluster_move(stack, awssim, world, "xck", "xa-cluk")
+    assert os.path.exists(fired), "the crash point never fired"
+
+
+def xacct_cluster_move(stack, sim, world, camp, ident):
     from test_pglogical_clusters import (CPG, check_cname_switched, check_retired_in_place, cname_cluster_campaign,
                                          cname_source, logical_cluster_group, tags_of)
-    sim = awssim
     tgt = Target(sim)
     rds, trds = sim.client("rds"), tgt.client("rds")
     sim.admin("POST", "/config", {"time_scale": 0})
@@ -240,11 +314,12 @@ def test_xacct_cluster_cname_move_with_writer(stack, awssim, world):
     logical_cluster_group(sim, trds)   # the cluster parameter group by name in the target account
     src_sg = sim.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
     tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
-    ident, camp, name = "xa-clu", "xc", "xa-clu." + ZONE
+    name = ident + "." + ZONE
     # named by the campaign file, not a tag
     src, zid, members_before = cname_source(sim, ident, name, 4, sgs=[src_sg], tag=False)
+    admit(sim, src_sg, src["Port"], group=tgt_sg, account=tgt.account)   # the target's group, by reference
     key = tgt.key()
-    opts = os.path.join(world, "xc.json")
+    opts = os.path.join(world, f"{camp}.json")
     with open(opts, "w") as f:
         json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
     w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, *xacct_args(tgt))
@@ -283,7 +358,9 @@ def test_xacct_abort_keep_snapshots_unshares(stack, awssim, world):
     make_instances(sim, [ident])
     app_schema(sim, ident)
     name = f"{ident}.{ZONE}"
-    make_zone(sim, name, sim.instance(ident, sim.client("rds"))["Endpoint"]["Address"], 4)
+    src = sim.instance(ident, sim.client("rds"))
+    admit(sim, src["VpcSecurityGroups"][0]["VpcSecurityGroupId"], src["Endpoint"]["Port"])
+    make_zone(sim, name, src["Endpoint"]["Address"], 4)
     opts = os.path.join(world, "xkeep.json")
     with open(opts, "w") as f:
         json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
@@ -304,3 +381,125 @@ def test_xacct_abort_keep_snapshots_unshares(stack, awssim, world):
     shared = [v for a in attrs["DBSnapshotAttributes"] if a["AttributeName"] == "restore" for v in a["AttributeValues"]]
     assert tgt.account not in shared, f"the kept snapshot is still shared with the target account: {attrs}"
     assert tgt.client("rds").describe_db_snapshots(SnapshotType="shared")["DBSnapshots"] == []
+
+
+@pytest.mark.slow
+def test_xacct_offline_cluster(stack, awssim, world):
+    """offline of an Aurora PostgreSQL cluster across accounts: its cluster
+    snapshot shared, copied into the target account by ARN, restored there
+    under the cluster's own identifier with the target's key, its groups
+    mapped by name, the writer and reader re-created under their names; the
+    rows there; the source cluster retired in its account; the snapshots
+    unshared and gone in both accounts."""
+    from test_pglogical_clusters import (CPG, cluster, csql, logical_cluster_group, make_cluster, members_view,
+                                         tags_of)
+    sim = awssim
+    tgt = Target(sim)
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, trds)   # the cluster parameter group by name in the target account
+    src_sg = sim.client("ec2").create_security_group(GroupName="aur-off-sg", Description="app")["GroupId"]
+    tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-off-sg", Description="app")["GroupId"]
+    ident, camp = "xa-oclu", "xoc"
+    src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.large"], sgs=[src_sg])
+    members_before = members_view(rds, src)
+    csql(src["Port"], "CREATE TABLE t(id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 400)",
+         host=src["Endpoint"])
+    key = tgt.key()
+    stack.start()
+    r = stack.cli("submit", "--campaign", camp, "--kms-key", key, "--strategy", "offline", "--yes",
+                  *xacct_args(tgt), ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, camp, timeout=600)
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    assert inst.get("target_account") == tgt.account, inst
+
+    moved = cluster(trds, ident)
+    assert moved["StorageEncrypted"] and moved["KmsKeyId"] == key, moved
+    assert moved["DBClusterArn"].split(":")[4] == tgt.account
+    assert moved["DBClusterParameterGroup"] == CPG
+    assert [g["VpcSecurityGroupId"] for g in moved["VpcSecurityGroups"]] == [tgt_sg], moved["VpcSecurityGroups"]
+    assert tags_of(trds, moved["DBClusterArn"]).get("fleetcrypt:role") == "encrypted"
+    assert members_view(trds, moved) == members_before, (members_view(trds, moved), members_before)
+    out = csql(moved["Port"], "SELECT count(*), count(DISTINCT id) FROM t", host=moved["Endpoint"])
+    assert out.strip() == "400|400", out
+    # the source retired in its account (renamed, stopped, tagged), nothing encrypted with the key there
+    ret = cluster(rds, f"fc-{camp}-{ident}-retired")
+    t = tags_of(rds, ret["DBClusterArn"])
+    assert t.get("fleetcrypt:role") == "retired-source" and t.get("fleetcrypt:original-id") == ident, t
+    assert ret["Status"] in ("stopped", "stopping") and not ret["StorageEncrypted"], ret["Status"]
+    assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c.get("KmsKeyId") == key]
+    # nothing shared or left in either account
+    assert [c["DBClusterSnapshotIdentifier"] for c in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+            if c["DBClusterSnapshotIdentifier"].startswith("fc-")] == []
+    assert trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+    assert trds.describe_db_cluster_snapshots(SnapshotType="shared")["DBClusterSnapshots"] == []
+    assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [ident]
+
+
+@pytest.mark.slow
+def test_xacct_cluster_abort_after_copy(stack, awssim, world):
+    """A cross-account cluster move aborted after the copy in the target
+    account (parked for approval, its target cluster restored there): the
+    target cluster, its members and the copy gone from the target account,
+    the source's cluster snapshot unshared and deleted, the CNAME still on
+    the source, which keeps its key and takes writes (unblocked), every
+    acknowledged row once on it and nothing of fleetcrypt's in it."""
+    from cname_util import CnameWriter, record
+    from pglogical_strategy_util import FC_OBJECTS, instance_state
+    from test_pglogical_clusters import SCALE, cluster, cname_source, csql, logical_cluster_group, seqs
+    sim = awssim
+    tgt = Target(sim)
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, trds)
+    ident, camp = "xa-cab", "xcab"
+    name = ident + "." + ZONE
+    src, zid, _ = cname_source(sim, ident, name, 4, tag=False)
+    admit(sim, src["VpcSecurityGroups"][0]["VpcSecurityGroupId"], src["Port"])
+    key = tgt.key()
+    opts = os.path.join(world, f"{camp}.json")
+    with open(opts, "w") as f:
+        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    if SCALE > 0:
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+    stack.start()
+    w = CnameWriter(sim, name, src["Port"], rate=30, tables=("a",)).start()
+    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
+    submit(stack, camp, key, [ident], world, "--cutover-method", "cname", "--file", opts, "--cutover", "approve",
+           *xacct_args(tgt))
+    wait_until(lambda: instance_state(stack, camp, ident)["state"] in ("waiting_approval", "failed", "aborted"),
+               900, 0.5, "waiting for approval")
+    assert instance_state(stack, camp, ident)["state"] == "waiting_approval", \
+        f"{instance_state(stack, camp, ident)}\n{stack.diagnostics()}"
+    # the copy made it into the target account and the target cluster is restored there
+    assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [f"fc-{camp}-{ident}-target"]
+    r = stack.cli("abort", camp, ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, camp, timeout=600)
+    row = st["instances"][0]
+    assert row["state"] == "aborted", f"{row}\n{stack.diagnostics()}"
+    n = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "writes on the source after the abort")
+    w.stop()
+    # the source: its identifier, key, endpoint and the CNAME kept, nothing of fleetcrypt's in it
+    c = cluster(rds, ident)
+    assert c["StorageEncrypted"] is False and c["Status"] == "available" and c["Endpoint"] == src["Endpoint"], c
+    assert record(sim, zid, name) == (src["Endpoint"], 4), record(sim, zid, name)
+    assert [x for x in csql(src["Port"], FC_OBJECTS, host=src["Endpoint"]).split("\n") if x] == []
+    have = seqs(src["Port"], host=src["Endpoint"])
+    acked = w.numbers()
+    missing = sorted(set(acked) - set(have))
+    assert not missing and len(have) == len(set(have)), (missing[:10], len(have) - len(set(have)))
+    # nothing shared or left in either account
+    pre = f"fc-{camp}-"
+    left = [x["DBClusterIdentifier"] for x in rds.describe_db_clusters()["DBClusters"]
+            if x["DBClusterIdentifier"].startswith(pre)]
+    left += [s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+             if s["DBClusterSnapshotIdentifier"].startswith(pre)]
+    assert left == [], f"left in the source account: {left}"
+    assert trds.describe_db_clusters()["DBClusters"] == [] and trds.describe_db_instances()["DBInstances"] == []
+    assert trds.describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+    assert trds.describe_db_cluster_snapshots(SnapshotType="shared")["DBClusterSnapshots"] == []

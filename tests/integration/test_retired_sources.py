@@ -171,3 +171,49 @@ def test_offline_records_master_secret_and_coordinator_follows(rstack, awssim):
                "the record following the new secret version")
     time.sleep(2.5)   # more checks: propagated exactly once
     assert metric(coord, "fc_master_secret_propagated_total") == 1
+
+
+@pytest.mark.slow
+def test_offline_xacct_master_secret_followed_in_target_account(rstack, awssim):
+    """Across accounts (--target-account-role): the source's managed secret
+    stays in the source account, the encrypted instance lives in the target
+    account under the source's identifier. A rotation after `done` reaches
+    that instance: the coordinator assumes the campaign's target role (as
+    the workers do) to set the password there; the external id is in no
+    log."""
+    from test_pglogical_xacct import Target, xacct_args
+    sim, stack = awssim, rstack
+    tgt = Target(sim)
+    sm = sim.client("secretsmanager")
+    ident, campaign = "rs-xoff", "retxoff"
+    src, arn, v0, old_pw = managed_secret_instance(sim, ident, group=None)
+    key = tgt.key()
+    stack.start()
+    r = stack.cli("submit", "--campaign", campaign, "--kms-key", key, "--strategy", "offline", "--yes",
+                  *xacct_args(tgt), ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, campaign, timeout=300)
+    assert st["instances"][0]["state"] == "done", f"{st}\n{stack.diagnostics()}"
+    rec = f"fc:{{{campaign}}}:i:{ident}"
+    assert stack.redis.cli("HGET", rec, "f.master_secret_version") == v0
+    moved = tgt.client("rds").describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    port = moved["Endpoint"]["Port"]
+    assert moved["StorageEncrypted"] and moved["KmsKeyId"] == key
+    assert can_login(port, old_pw), "the moved instance starts with the snapshot's password"
+
+    rot = sim.cli("secretsmanager", "rotate-secret", "--secret-id", arn)
+    new_pw = json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"]
+    wait_until(lambda: can_login(port, new_pw), 30, 0.5,
+               "the instance in the target account accepting the rotated password")
+    ok, err = login(port, old_pw)
+    assert not ok and "password authentication failed" in err, f"the old password: ok={ok} {err}"
+    wait_until(lambda: stack.redis.cli("HGET", rec, "f.master_secret_version") == rot["VersionId"], 10, 0.2,
+               "the record following the new secret version")
+    coord = stack.coordinators[0]
+    time.sleep(2.5)   # more checks: propagated exactly once
+    assert metric(coord, "fc_master_secret_propagated_total") == 1
+    out = stack.redis.cli("XRANGE", f"fc:{{{campaign}}}:events", "-", "+")
+    assert "master-secret-followed" in out.splitlines(), out[-2000:]
+    for p in [coord, *stack.workers]:
+        with open(p.log_path, errors="replace") as f:
+            assert tgt.external_id not in f.read(), f"the external id is in {p.log_path}"

@@ -1,13 +1,23 @@
 """EC2 (its own Query dialect): VPC security groups per account, for RDS's
 VpcSecurityGroupIds and for mapping them by name across accounts:
-DescribeSecurityGroups, CreateSecurityGroup, DeleteSecurityGroup.
+DescribeSecurityGroups, CreateSecurityGroup, DeleteSecurityGroup; their
+inbound rules (AuthorizeSecurityGroupIngress, RevokeSecurityGroupIngress:
+protocol, port range, IPv4 CIDRs and security groups of this or another
+account, as AWS validates them; the default group admits itself, as in
+AWS); and the subnets of the account's default VPC (DescribeSubnets:
+subnet-0sima 172.31.0.0/20 and subnet-0simb 172.31.16.0/20, the subnets of
+RDS's `default` DB subnet group, plus CreateSubnet's). Rules are recorded
+and described, not enforced on connections (docs/emulator.md).
 
 The EC2 protocol: parameters named by `queryName` or the capitalised
 `locationName`, every list flattened as `Name.N`; responses
 `<ActionResponse><requestId>…` with members by `locationName` and list items
 `<item>`; errors `<Response><Errors><Error><Code>…`. The records are
-store["security_groups"]: {group id: {"name", "description", "vpc"}}
-(rds_subnet_groups checks RDS's ids against them)."""
+store["security_groups"]: {group id: {"name", "description", "vpc",
+"ingress": [{"proto", "from", "to", "cidrs": [...], "groups": [[id, account]]}]}}
+(rds_subnet_groups checks RDS's ids against them) and store["subnets"]:
+{subnet id: {"cidr", "az"}}."""
+import ipaddress
 import secrets as _secrets
 from xml.sax.saxutils import escape
 
@@ -93,7 +103,10 @@ def groups(store):
     if isinstance(g, list) or g is None:
         g = store["security_groups"] = {i: {"name": i, "description": i, "vpc": VPC} for i in (g or [])}
     if DEFAULT_SG not in g:
-        g[DEFAULT_SG] = {"name": "default", "description": "default VPC security group", "vpc": VPC}
+        # AWS's default group admits all traffic from itself
+        g[DEFAULT_SG] = {"name": "default", "description": "default VPC security group", "vpc": VPC,
+                         "ingress": [{"proto": "-1", "from": None, "to": None, "cidrs": [],
+                                      "groups": [[DEFAULT_SG, store["account"]]]}]}
     return g
 
 
@@ -107,10 +120,20 @@ def add_group(store, name, description="", gid=None):
     return gid
 
 
+def _render_perm(p):
+    out = {"IpProtocol": p["proto"], "IpRanges": [{"CidrIp": c} for c in p["cidrs"]], "Ipv6Ranges": [],
+           "PrefixListIds": [], "UserIdGroupPairs": [{"GroupId": g, "UserId": a} for g, a in p["groups"]]}
+    if p["from"] is not None:
+        out["FromPort"], out["ToPort"] = p["from"], p["to"]
+    return out
+
+
 def _render(store, gid, r):
     return {"GroupId": gid, "GroupName": r["name"], "Description": r.get("description", ""),
-            "OwnerId": store["account"], "VpcId": r.get("vpc", VPC), "IpPermissions": [],
-            "IpPermissionsEgress": [], "Tags": []}
+            "OwnerId": store["account"], "VpcId": r.get("vpc", VPC),
+            "IpPermissions": [_render_perm(p) for p in r.get("ingress") or []],
+            "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [],
+                                     "PrefixListIds": [], "UserIdGroupPairs": []}], "Tags": []}
 
 
 # ------------------------------------------------------------ actions
@@ -171,4 +194,162 @@ def DeleteSecurityGroup(ctx, p):
     return {"Return": True}
 
 
-ACTIONS = {f.__name__: f for f in (DescribeSecurityGroups, CreateSecurityGroup, DeleteSecurityGroup)}
+# ------------------------------------------------------------ inbound rules
+_PROTOS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp", "-1": "-1", "all": "-1"}
+
+
+def _group_of(ctx, p):
+    g = groups(ctx.store)
+    gid = p.get("GroupId") or next((k for k, r in g.items() if r["name"] == p.get("GroupName")), None)
+    if not gid or gid not in g:
+        raise AwsError("InvalidGroup.NotFound", f"The security group '{p.get('GroupId') or p.get('GroupName')}' "
+                       "does not exist")
+    return gid, g[gid]
+
+
+def _perms(ctx, p, gid):
+    """The request's permissions as records, validated as AWS does (the
+    older flat form CidrIp/IpProtocol/FromPort/ToPort too)."""
+    raw = list(p.get("IpPermissions") or [])
+    if not raw and p.get("IpProtocol"):
+        raw = [{"IpProtocol": p["IpProtocol"], "FromPort": p.get("FromPort"), "ToPort": p.get("ToPort"),
+                "IpRanges": [{"CidrIp": p["CidrIp"]}] if p.get("CidrIp") else []}]
+    if not raw:
+        raise AwsError("MissingParameter", "No inbound rule given: IpPermissions is required")
+    out = []
+    for r in raw:
+        proto = _PROTOS.get(str(r.get("IpProtocol", "")).lower())
+        if proto is None:
+            raise AwsError("InvalidParameterValue", f"Invalid value '{r.get('IpProtocol')}' for IP protocol. "
+                           "Unknown protocol.")
+        lo, hi = r.get("FromPort"), r.get("ToPort")
+        if proto in ("tcp", "udp"):
+            if lo is None or hi is None:
+                raise AwsError("InvalidParameterValue", "Invalid value for portRange. Must specify both from and to "
+                               "ports with TCP/UDP.")
+            if not (0 <= lo <= 65535 and 0 <= hi <= 65535) or lo > hi:
+                raise AwsError("InvalidParameterValue", f"Invalid value for portRange. The from port {lo} must be "
+                               f"less than or equal to the to port {hi}, both in 0-65535")
+        elif proto == "-1":
+            lo = hi = None
+        cidrs = []
+        for c in r.get("IpRanges") or []:
+            try:
+                cidrs.append(str(ipaddress.IPv4Network(c.get("CidrIp", ""), strict=False)))
+            except ValueError:
+                raise AwsError("InvalidParameterValue", f"CIDR block {c.get('CidrIp')} is malformed") from None
+        pairs = []
+        for gp in r.get("UserIdGroupPairs") or []:
+            other = gp.get("UserId") or ctx.store["account"]
+            ref = gp.get("GroupId")
+            if not ref:
+                raise AwsError("InvalidParameterValue", "A security group reference needs its GroupId")
+            # another account's group (a peered VPC): it must exist there
+            known = groups(ctx.store if other == ctx.store["account"] else ctx.world.store(other, ctx.store["region"]))
+            if ref not in known:
+                raise AwsError("InvalidGroup.NotFound", f"The security group '{ref}' does not exist"
+                               + ("" if other == ctx.store["account"] else f" in account {other}"))
+            pairs.append([ref, other])
+        if not cidrs and not pairs:
+            raise AwsError("InvalidParameterValue", "An inbound rule needs a CIDR or a security group source")
+        for c in cidrs:
+            out.append({"proto": proto, "from": lo, "to": hi, "cidrs": [c], "groups": []})
+        for pr in pairs:
+            out.append({"proto": proto, "from": lo, "to": hi, "cidrs": [], "groups": [pr]})
+    return out
+
+
+def _same(a, b):
+    return (a["proto"], a["from"], a["to"], a["cidrs"], a["groups"]) == \
+        (b["proto"], b["from"], b["to"], b["cidrs"], b["groups"])
+
+
+def AuthorizeSecurityGroupIngress(ctx, p):
+    with ctx.world.lock:
+        gid, rec = _group_of(ctx, p)
+        new = _perms(ctx, p, gid)
+        have = rec.setdefault("ingress", [])
+        for n in new:
+            if any(_same(n, h) for h in have):
+                src = n["cidrs"][0] if n["cidrs"] else n["groups"][0][0]
+                raise AwsError("InvalidPermission.Duplicate", f"the specified rule \"peer: {src}, "
+                               f"{n['proto'].upper()}, from port: {n['from']}, to port: {n['to']}, ALLOW\" already "
+                               "exists")
+        have.extend(new)
+    ctx.resource = gid
+    return {"Return": True}
+
+
+def RevokeSecurityGroupIngress(ctx, p):
+    with ctx.world.lock:
+        gid, rec = _group_of(ctx, p)
+        gone = _perms(ctx, p, gid)
+        have = rec.setdefault("ingress", [])
+        for n in gone:
+            if not any(_same(n, h) for h in have):
+                raise AwsError("InvalidPermission.NotFound", "The specified rule does not exist in this security "
+                               "group.")
+        rec["ingress"] = [h for h in have if not any(_same(n, h) for n in gone)]
+    return {"Return": True}
+
+
+# ------------------------------------------------------------ subnets
+VPC_CIDR = "172.31.0.0/16"
+
+
+def subnets(store):
+    """{id: record} of the default VPC's subnets (RDS's `default` subnet group's two first)."""
+    sn = store.setdefault("subnets", {})
+    for sid, cidr, z in (("subnet-0sima", "172.31.0.0/20", "a"), ("subnet-0simb", "172.31.16.0/20", "b")):
+        sn.setdefault(sid, {"cidr": cidr, "az": f"{store['region']}{z}"})
+    return sn
+
+
+def _render_subnet(store, sid, r):
+    return {"SubnetId": sid, "CidrBlock": r["cidr"], "AvailabilityZone": r["az"], "VpcId": VPC,
+            "State": "available", "OwnerId": store["account"], "AvailableIpAddressCount": 4091,
+            "DefaultForAz": sid.startswith("subnet-0sim"), "MapPublicIpOnLaunch": False,
+            "SubnetArn": f"arn:aws:ec2:{store['region']}:{store['account']}:subnet/{sid}"}
+
+
+def DescribeSubnets(ctx, p):
+    with ctx.world.lock:
+        sn = subnets(ctx.store)
+        ids = p.get("SubnetIds") or []
+        for i in ids:
+            if i not in sn:
+                raise AwsError("InvalidSubnetID.NotFound", f"The subnet ID '{i}' does not exist")
+        items = sorted((k, r) for k, r in sn.items() if not ids or k in ids)
+        for f in p.get("Filters") or []:
+            vals = set(f.get("Values") or [])
+            field = {"subnet-id": lambda k, r: k, "vpc-id": lambda k, r: VPC, "cidr-block": lambda k, r: r["cidr"],
+                     "availability-zone": lambda k, r: r["az"]}.get(f.get("Name"))
+            if field is None:
+                raise AwsError("InvalidParameterValue", f"The filter '{f.get('Name')}' is invalid")
+            items = [(k, r) for k, r in items if field(k, r) in vals]
+        return {"Subnets": [_render_subnet(ctx.store, k, r) for k, r in items]}
+
+
+def CreateSubnet(ctx, p):
+    if p.get("VpcId") != VPC:
+        raise AwsError("InvalidVpcID.NotFound", f"The vpc ID '{p.get('VpcId')}' does not exist")
+    try:
+        net = ipaddress.IPv4Network(p.get("CidrBlock") or "", strict=True)
+    except ValueError:
+        raise AwsError("InvalidParameterValue", f"Value ({p.get('CidrBlock')}) for parameter cidrBlock is invalid. "
+                       "This is not a valid CIDR block.") from None
+    if not net.subnet_of(ipaddress.IPv4Network(VPC_CIDR)) or not 16 <= net.prefixlen <= 28:
+        raise AwsError("InvalidSubnet.Range", f"The CIDR '{net}' is invalid.")
+    with ctx.world.lock:
+        sn = subnets(ctx.store)
+        if any(net.overlaps(ipaddress.IPv4Network(r["cidr"])) for r in sn.values()):
+            raise AwsError("InvalidSubnet.Conflict", f"The CIDR '{net}' conflicts with another subnet")
+        sid = "subnet-0" + _secrets.token_hex(8)
+        sn[sid] = {"cidr": str(net), "az": p.get("AvailabilityZone") or f"{ctx.store['region']}a"}
+        ctx.resource = sid
+        return {"Subnet": _render_subnet(ctx.store, sid, sn[sid])}
+
+
+ACTIONS = {f.__name__: f for f in (DescribeSecurityGroups, CreateSecurityGroup, DeleteSecurityGroup,
+                                   AuthorizeSecurityGroupIngress, RevokeSecurityGroupIngress, DescribeSubnets,
+                                   CreateSubnet)}

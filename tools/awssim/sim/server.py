@@ -32,7 +32,7 @@ SERVICES = {
     "kms": ("json", kms.ACTIONS, "TrentService"),
     "secretsmanager": ("json", secrets.ACTIONS, "secretsmanager"),
     "dms": ("json", dms.ACTIONS, "AmazonDMSv20160101"),
-    "ec2": ("ec2", ec2.ACTIONS, None),   # security groups only (ec2.py)
+    "ec2": ("ec2", ec2.ACTIONS, None),   # security groups, their inbound rules, subnets (ec2.py)
 }
 GENERIC_STATUS = {"MissingParameter": 400, "InvalidParameterValue": 400, "InvalidParameterCombination": 400,
                   "InvalidAction": 400, "Throttling": 400, "ThrottlingException": 400,

@@ -50,6 +50,38 @@ static step_rc record_master_secret(step_ctx *ctx, step_result *res, aws_client 
     return STEP_OK;
 }
 
+/* A DB cluster as the source (awscluster.h): its verdict, its RDS Proxies
+ * (with proxies: switched once the restored cluster is configured) and,
+ * across accounts, its move judged before anything changes (the groups by
+ * name in the target account; a proxy cannot follow it: it registers
+ * targets of its own account only) and restored under its identifier there
+ * (fact xacct_target_id). */
+static step_rc preflight_cluster(step_ctx *ctx, step_result *res, aws_client *c, bool renamed, bool proxies)
+{
+    const char *id = step_ctx_instance(ctx);
+    bool xacct = step_ctx_cross_account(ctx);
+    step_rc rc = awscluster_preflight(ctx, res, renamed, step_ctx_opt_bool(ctx, "rekey") || xacct, "rekey",
+                                      "aurora-postgresql");
+    if (rc != STEP_OK || renamed) return rc;
+    if (proxies || xacct) rc = awscluster_proxy_learn(ctx, res, id, "", false);
+    if (rc != STEP_OK || !xacct) return rc;
+    const char *px = step_ctx_fact(ctx, "proxy_names");
+    if (px && *px) {
+        snprintf(res->reason, sizeof res->reason,
+                 "--target-account-role: RDS Proxy %.200s has cluster %s as its target and cannot reach a "
+                 "cluster in another account; remove it from the proxy first", px, id);
+        return STEP_FAIL;
+    }
+    rds_cluster *cl = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_describe_db_cluster(c, id, &cl, &e)) return awsstep_fail(res, &e, "DescribeDBClusters");
+    rc = awscluster_xacct_preflight(ctx, res, cl, false);
+    rds_cluster_free(cl);
+    if (rc == STEP_OK) step_ctx_set_fact(ctx, "xacct_target_id", id);
+    return rc;
+}
+
 /* ---- preflight: exists, eligible, not already done ---- */
 static step_rc s_preflight(step_ctx *ctx, step_result *res)
 {
@@ -67,13 +99,7 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
         bool crenamed = false;
         int isc = awscluster_probe(ctx, res, c, id, &crenamed, &crc);
         if (isc < 0) return crc;
-        if (isc > 0) {
-            step_rc prc = awscluster_preflight(ctx, res, crenamed, step_ctx_opt_bool(ctx, "rekey"), "rekey",
-                                               "aurora-postgresql");
-            /* the RDS Proxies in front of it, switched once the restored cluster is configured */
-            if (prc == STEP_OK && !crenamed) prc = awscluster_proxy_learn(ctx, res, id, "", false);
-            return prc;
-        }
+        if (isc > 0) return preflight_cluster(ctx, res, c, crenamed, true);
         /* resumed after the source was already renamed by us */
         char ret[64];
         retired_name(ctx, ret, sizeof ret);
@@ -94,18 +120,11 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     bool xacct = step_ctx_cross_account(ctx);
     /* a move into another account takes the target's key whatever the source's */
     if (xacct) rekey = true;
-    if (xacct && i->cluster_id[0]) {
-        rds_instance_free(i);
-        snprintf(res->reason, sizeof res->reason,
-                 "--target-account-role: offline does not move Aurora clusters across accounts (pg-logical "
-                 "does, with --cutover-method cname)");
-        return STEP_FAIL;
-    }
     if (i->cluster_id[0] && !strcmp(i->cluster_id, id)) {
         /* the writer named like its cluster: the cluster is the source */
         rds_instance_free(i);
         step_ctx_set_fact(ctx, "kind", "cluster");
-        return awscluster_preflight(ctx, res, false, rekey, "rekey", "aurora-postgresql");
+        return preflight_cluster(ctx, res, c, false, false);
     }
     if (i->cluster_id[0]) {
         snprintf(res->reason, sizeof res->reason,
@@ -314,9 +333,12 @@ static step_rc snapshot_like(step_ctx *ctx, step_result *res, bool copy)
     if (awscluster_is(ctx)) {
         /* a cluster snapshot cannot be copied to the key when unencrypted or
          * under an AWS owned key: the restore takes the key instead */
-        char sid[64];
+        char sid[64], eid[64];
         awsstep_name(ctx, "snap", sid, sizeof sid);
-        return copy ? STEP_OK : awscluster_snapshot(ctx, res, ret, sid);
+        awsstep_name(ctx, "enc", eid, sizeof eid);
+        /* across accounts the target account restores from its own copy of the shared snapshot */
+        if (copy) return step_ctx_cross_account(ctx) ? awscluster_copy_to_target(ctx, res, sid, eid) : STEP_OK;
+        return awscluster_snapshot(ctx, res, ret, sid);
     }
     awsstep_snap_spec sp = {.copy = copy, .of = ret, .busy = "retired source busy", .quota_facts = true};
     return awsstep_snapshot_like(ctx, res, &sp);
@@ -347,7 +369,7 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     awsstep_name(ctx, "enc", eid, sizeof eid);
     if (awscluster_is(ctx)) {
         char sid[64];
-        awsstep_name(ctx, "snap", sid, sizeof sid);
+        awsstep_name(ctx, step_ctx_cross_account(ctx) ? "enc" : "snap", sid, sizeof sid);
         return awscluster_restore(ctx, res, id, sid);
     }
     step_cache_view v;
@@ -400,7 +422,7 @@ static step_rc s_configure_target(step_ctx *ctx, step_result *res)
     const char *id = step_ctx_instance(ctx);
     if (awscluster_is(ctx)) {
         step_rc rc = awscluster_configure(ctx, res, id);
-        if (rc != STEP_OK) return rc;
+        if (rc != STEP_OK || step_ctx_cross_account(ctx)) return rc; /* no proxy across accounts (preflight) */
         /* an RDS Proxy in front of the cluster: from the retired source to the encrypted cluster */
         char ret[64];
         retired_name(ctx, ret, sizeof ret);
@@ -444,10 +466,19 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
 static step_rc cleanup_cluster(step_ctx *ctx, step_result *res)
 {
     step_rc rc = awscluster_promote(ctx, res, step_ctx_instance(ctx));
-    if (rc != STEP_OK || !strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1")) return rc;
-    char sid[64];
+    if (rc != STEP_OK) return rc;
+    bool keep = !strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1");
+    char sid[64], eid[64];
     awsstep_name(ctx, "snap", sid, sizeof sid);
-    return awscluster_delete_snapshot(ctx, res, sid);
+    awsstep_name(ctx, "enc", eid, sizeof eid);
+    /* across accounts: the target account loses the source's snapshot first (kept or not), then its
+     * copy -enc goes there (awsxacct_client_for) */
+    if (step_ctx_cross_account(ctx)) {
+        rc = awsxacct_unshare_cluster(ctx, res, sid);
+        if (rc == STEP_OK && !keep) rc = awscluster_delete_snapshot_as(ctx, res, eid, "deleted_enc");
+        if (rc != STEP_OK) return rc;
+    }
+    return keep ? STEP_OK : awscluster_delete_snapshot(ctx, res, sid);
 }
 
 static step_rc s_cleanup(step_ctx *ctx, step_result *res)

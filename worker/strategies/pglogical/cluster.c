@@ -49,6 +49,7 @@
 
 #include "awscluster.h"
 #include "awsxacct.h"
+#include "awsxnet.h"
 #include "initial_copy.h"
 #include "log.h"
 #include "util.h"
@@ -303,16 +304,15 @@ step_rc pgl_cluster_param_restore(step_ctx *ctx, step_result *res, const char *i
  * and its members' groups by name there. */
 static step_rc xacct_preflight(step_ctx *ctx, step_result *res, const rds_cluster *cl)
 {
-    awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
-    size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
-    const char *pgs[AWSCLUSTER_MAX_MEMBERS];
-    for (size_t k = 0; k < n; k++) pgs[k] = m[k].param_group;
     if (!strcmp(step_ctx_opt(ctx, "initial-copy"), "always")) {
         PGL_REASON(res, "--initial-copy always: a new cluster is not created in another account; leave out "
                    "--initial-copy (the shared snapshot is restored there)");
         return STEP_FAIL;
     }
-    return awsxacct_preflight_cluster(ctx, res, cl, pgs, n);
+    step_rc rc = awscluster_xacct_preflight(ctx, res, cl, true);
+    /* the subscription's way back to the source: the source cluster's groups admit the target's subnets */
+    return rc == STEP_OK ? awsxnet_preflight(ctx, res, cl->subnet_group, cl->vpc_sg_ids, cl->n_vpc_sg_ids, cl->port)
+                         : rc;
 }
 
 step_rc pgl_cluster_preflight(step_ctx *ctx, step_result *res, bool renamed)

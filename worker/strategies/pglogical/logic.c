@@ -167,3 +167,17 @@ bool pgl_catchup_ready(const pgl_catchup_in *in, const char **what)
     }
     return true;
 }
+
+bool pgl_xnet_reason(const char *err, const char *tacct, const char *host, int port, char *out, size_t cap)
+{
+    const char *m = err ? strstr(err, "could not connect to the publisher") : NULL;
+    if (!m) return false;
+    size_t l = strcspn(m, "\r\n");
+    if (l > 300) l = 300;
+    snprintf(out, cap,
+             "the target instance in account %s cannot connect to the source at %s:%d: %.*s; open the path "
+             "(VPC peering or a Transit Gateway, routes, network ACLs, the source's security groups on port %d); "
+             "nothing has been replicated yet (abort undoes everything)",
+             tacct && *tacct ? tacct : "?", host, port, (int)l, m, port);
+    return true;
+}

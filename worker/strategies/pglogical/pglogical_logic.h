@@ -94,4 +94,11 @@ typedef struct pgl_catchup_in {
  * what is still missing ("" when ready). */
 bool pgl_catchup_ready(const pgl_catchup_in *in, const char **what);
 
+/* Across accounts, step subscribe: did CREATE SUBSCRIPTION fail because the
+ * target could not connect to the source (PostgreSQL's "could not connect
+ * to the publisher")? Then *out gets the one-line reason: the path named
+ * (target account -> host:port), the server's first line, what to open and
+ * that nothing was replicated yet. */
+bool pgl_xnet_reason(const char *err, const char *tacct, const char *host, int port, char *out, size_t cap);
+
 #endif

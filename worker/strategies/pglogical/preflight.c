@@ -19,6 +19,7 @@
 #include "initial_copy.h"
 #include "awsstep.h"
 #include "awsxacct.h"
+#include "awsxnet.h"
 #include "log.h"
 #include "util.h"
 
@@ -370,6 +371,8 @@ static step_rc preflight_instance(step_ctx *ctx, step_result *res, rds_instance 
     } else {
         bool pending = false;
         rc = awsxacct_preflight(ctx, res, i); /* --target-account-role: before anything changes */
+        /* and the subscription's way back to the source: the source's groups admit the target's subnets */
+        if (rc == STEP_OK) rc = awsxnet_preflight(ctx, res, i->subnet_group, i->vpc_sg_ids, i->n_vpc_sg_ids, i->port);
         if (rc == STEP_OK) rc = check_logical_param(ctx, res, i, &pending);
         if (rc == STEP_OK && pending) rc = reboot_if_allowed(ctx, res, i);
         if (rc == STEP_OK) {

@@ -1,9 +1,14 @@
 /* subscribe — step `subscribe` of pg-logical: per database, a
  * subscription on the restored target connecting back to the source as
  * fleetcrypt's throwaway replication role, its origin advanced to the start
- * LSN while disabled, then enabled (pgl_subscribe is resumable). */
+ * LSN while disabled, then enabled (pgl_subscribe is resumable). CREATE
+ * SUBSCRIPTION connects to the source (connect defaults to true): across
+ * accounts that is the first real connection from the target's side, made
+ * before anything is applied; its failure is one line naming the path
+ * (fact xnet_refused: one more try, then the step fails). */
 #include "pglogical.h"
 #include "pglogical_common.h"
+#include "pglogical_logic.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +76,13 @@ step_rc pgl_step_subscribe(step_ctx *ctx, step_result *res)
             rc = pgl_sql_fail(res, q, what, err);
             /* a subscription that stopped after progress is an apply error: fail loudly */
             if (strstr(err, "apply errors") || strstr(err, "refusing")) rc = STEP_FAIL;
+            /* across accounts, the first real connection from the target: one line naming the path;
+             * tried once more (a blip), then failed before the subscription exists */
+            if (step_ctx_cross_account(ctx) &&
+                pgl_xnet_reason(err, pgl_fact(ctx, "target_account"), host, port, res->reason, sizeof res->reason)) {
+                rc = *pgl_fact(ctx, "xnet_refused") ? STEP_FAIL : STEP_RETRY;
+                step_ctx_set_fact(ctx, "xnet_refused", "1");
+            }
             break;
         }
         pgl_sub_info si;

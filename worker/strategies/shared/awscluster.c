@@ -219,6 +219,15 @@ step_rc awscluster_preflight(step_ctx *ctx, step_result *res, bool renamed, bool
     return rc;
 }
 
+step_rc awscluster_xacct_preflight(step_ctx *ctx, step_result *res, const rds_cluster *cl, bool logical)
+{
+    awscluster_member m[AWSCLUSTER_MAX_MEMBERS];
+    size_t n = awscluster_members(ctx, m, AWSCLUSTER_MAX_MEMBERS);
+    const char *pgs[AWSCLUSTER_MAX_MEMBERS];
+    for (size_t k = 0; k < n; k++) pgs[k] = m[k].param_group;
+    return awsxacct_preflight_cluster(ctx, res, cl, pgs, n, logical);
+}
+
 /* ------------------------------------------------------------ rename, stop */
 static step_rc rename_cluster(step_ctx *ctx, step_result *res, aws_client *c, const char *id, const char *to)
 {

@@ -44,6 +44,11 @@ void awscluster_member_retired(step_ctx *ctx, const char *member, char *out, siz
  * learnt (DescribeDBInstances of each), quota facts. */
 step_rc awscluster_preflight(step_ctx *ctx, step_result *res, bool renamed, bool rekey, const char *rekey_flag,
                              const char *engine_prefix);
+/* --target-account-role: cluster cl's move into the target account judged
+ * before anything changes (awsxacct_preflight_cluster with its members'
+ * parameter groups from the members fact; logical: pg-logical's
+ * rds.logical_replication=1 in the target's cluster parameter group). */
+step_rc awscluster_xacct_preflight(step_ctx *ctx, step_result *res, const rds_cluster *cl, bool logical);
 /* Rename the source cluster to `to` (starting it when stopped), wait until
  * it is available under that name, then rename each source member to its
  * retired name (the new members take the old names). Fact renamed_at. */

@@ -259,11 +259,13 @@ static step_rc check_mapping(step_result *res, aws_client *tc, const rds_instanc
     return rc;
 }
 
-/* A cluster's parameter group, by name, in the target, with rds.logical_replication=1 (the restored
- * volume holds the source's logical slots: its writer needs logical WAL to start). */
-static step_rc check_cluster_param_group(step_result *res, aws_client *tc, const char *cpg, const char *tacct)
+/* A cluster's parameter group, by name, in the target; with logical, with rds.logical_replication=1
+ * (pg-logical: the restored volume holds the source's logical slots, its writer needs logical WAL to
+ * start). A default group exists in every account. */
+static step_rc check_cluster_param_group(step_result *res, aws_client *tc, const char *cpg, const char *tacct,
+                                         bool logical)
 {
-    if (!cpg[0]) return STEP_OK;
+    if (!cpg[0] || (!logical && !strncmp(cpg, "default.", 8))) return STEP_OK;
     rds_parameter_list *pl = NULL;
     aws_error e;
     aws_error_clear(&e);
@@ -272,11 +274,11 @@ static step_rc check_cluster_param_group(step_result *res, aws_client *tc, const
             return awsstep_fail(res, &e, "DescribeDBClusterParameters (target account)");
         snprintf(res->reason, sizeof res->reason,
                  "DB cluster parameter group %s does not exist in the target account %s: create it there (same "
-                 "name, rds.logical_replication=1)", cpg, tacct);
+                 "name%s)", cpg, tacct, logical ? ", rds.logical_replication=1" : "");
         return STEP_FAIL;
     }
     const rds_parameter *p = rds_parameter_find(pl, "rds.logical_replication");
-    bool on = p && p->value && (!strcmp(p->value, "1") || !strcmp(p->value, "on"));
+    bool on = !logical || (p && p->value && (!strcmp(p->value, "1") || !strcmp(p->value, "on")));
     rds_parameter_list_free(pl);
     if (!on) {
         snprintf(res->reason, sizeof res->reason,
@@ -382,7 +384,7 @@ step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *
 }
 
 step_rc awsxacct_preflight_cluster(step_ctx *ctx, step_result *res, const rds_cluster *cl,
-                                   const char *const *member_pgs, size_t n)
+                                   const char *const *member_pgs, size_t n, bool logical)
 {
     if (!step_ctx_cross_account(ctx)) return STEP_OK;
     aws_client *tc = step_ctx_aws_target(ctx);
@@ -391,7 +393,7 @@ step_rc awsxacct_preflight_cluster(step_ctx *ctx, step_result *res, const rds_cl
     step_rc rc = preflight_common(ctx, res, tc, tacct, sizeof tacct);
     if (rc == STEP_OK) rc = check_source_key(ctx, res, cl->storage_encrypted, cl->kms_key_id, tacct);
     if (rc == STEP_OK) rc = check_subnet_group(res, tc, cl->subnet_group, tacct);
-    if (rc == STEP_OK) rc = check_cluster_param_group(res, tc, cl->param_group, tacct);
+    if (rc == STEP_OK) rc = check_cluster_param_group(res, tc, cl->param_group, tacct, logical);
     for (size_t k = 0; k < n && rc == STEP_OK; k++) rc = check_param_group(res, tc, member_pgs[k], tacct);
     if (rc == STEP_OK) rc = map_security_groups(ctx, res, tc, cl->vpc_sg_ids, cl->n_vpc_sg_ids, tacct);
     return rc;

@@ -39,12 +39,12 @@ step_rc awsxacct_preflight(step_ctx *ctx, step_result *res, const rds_instance *
 /* The same for an Aurora PostgreSQL cluster cl (its members' instance
  * parameter groups member_pgs[n]): role, campaign key, the source key
  * shareable and usable by the target account; the cluster's subnet group,
- * its cluster parameter group (with rds.logical_replication=1: the restored
- * writer starts with the source's logical slots on its volume) and the
- * members' parameter groups by name in the target; security groups mapped
- * by name (fact target_sgs). */
+ * its cluster parameter group (with logical: rds.logical_replication=1, as
+ * pg-logical's restored writer starts with the source's logical slots on
+ * its volume) and the members' parameter groups by name in the target;
+ * security groups mapped by name (fact target_sgs). */
 step_rc awsxacct_preflight_cluster(step_ctx *ctx, step_result *res, const rds_cluster *cl,
-                                   const char *const *member_pgs, size_t n);
+                                   const char *const *member_pgs, size_t n, bool logical);
 
 /* Share snapshot sid with the target account (idempotent; fact shared_at). */
 step_rc awsxacct_share(step_ctx *ctx, step_result *res, const char *sid);
