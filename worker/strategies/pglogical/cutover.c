@@ -657,7 +657,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
     if (t0 <= 0) t0 = fc_now_ms();
     /* --rollback-window: the reverse replication starts before any writer is in (rollback.c); the
      * comparison below reads the source as it was frozen, not as the reverse replication changes it */
-    if (!c->cluster && pgl_rollback_window_s(c->ctx) > 0) {
+    if ((!c->cluster || c->cname) && pgl_rollback_window_s(c->ctx) > 0) {
         if (!c->strict && !c->src_pinned[0] && !step_ctx_fact(c->ctx, "verify_done")) {
             if ((rc = pin_side(c, PGL_RETIRED, c->src_pinned, deadline)) != STEP_OK) return rc;
         }
