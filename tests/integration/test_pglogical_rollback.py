@@ -202,6 +202,20 @@ def test_rollback_cname_keeps_every_write(stack, awssim, world):
               crash={"dir": os.path.join(world, "crash"), "at": "rollback.cname_upserted"})
 
 
+def _finalize(stack, campaign, ident, w, timeout):
+    """finalize: the instance done, the window finalized, writes after it; the writer stopped."""
+    r = stack.cli("finalize", campaign, ident)
+    assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    st = wait_terminal(stack, campaign, timeout=timeout)
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    assert _fact(stack, campaign, ident, "rb_state") == "finalized"
+    assert _report_window(stack, campaign)["state"] == "finalized"
+    n = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n + 20, 120, 0.1, "writes after finalize")
+    w.stop()
+
+
 def _open_cluster_window(stack, sim, world, campaign, ident):
     """An Aurora cluster (writer + reader) reached through its CNAME, a
     writer resolving it for every connection, a cname campaign with a
@@ -278,15 +292,7 @@ def test_cluster_finalize_retires_the_source(stack, awssim, world):
     subscription, slot, publication or origin in its writer's data."""
     sim, campaign, ident = awssim, "rbclf", "pgc-rbf"
     w, key, (src, zid, name, members) = _open_cluster_window(stack, sim, world, campaign, ident)
-    r = stack.cli("finalize", campaign, ident)
-    assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
-    st = wait_terminal(stack, campaign, timeout=900)
-    inst = st["instances"][0]
-    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
-    assert _fact(stack, campaign, ident, "rb_state") == "finalized"
-    n = len(w.numbers())
-    wait_until(lambda: len(w.numbers()) >= n + 20, 120, 0.1, "writes after finalize")
-    w.stop()
+    _finalize(stack, campaign, ident, w, 900)
     rds = sim.client("rds")
     enc = rds.describe_db_clusters(DBClusterIdentifier=f"fc-{campaign}-{ident}-target")["DBClusters"][0]
     assert enc["StorageEncrypted"] and enc.get("KmsKeyId") == key
@@ -307,16 +313,7 @@ def test_finalize_leaves_nothing(stack, awssim, world):
     sim = awssim
     campaign, ident = "rbfin", "pgl-rbfin"
     w, key, _setup = _open_window(stack, sim, world, campaign, ident)
-    r = stack.cli("finalize", campaign, ident)
-    assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
-    st = wait_terminal(stack, campaign, timeout=300)
-    inst = st["instances"][0]
-    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
-    assert _fact(stack, campaign, ident, "rb_state") == "finalized"
-    assert _report_window(stack, campaign)["state"] == "finalized"
-    n = len(w.numbers())
-    wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "writes after finalize")
-    w.stop()
+    _finalize(stack, campaign, ident, w, 300)
     assert sim.instance(ident)["StorageEncrypted"] and sim.instance(ident)["KmsKeyId"] == key
     problems = exactly_once(sim, ident, w, min_acked=150)
     assert not problems, problems
