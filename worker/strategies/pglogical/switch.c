@@ -9,6 +9,7 @@
  * (STEP_WAIT past it, resumed by the next run). */
 #include "pglogical_common.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "awscluster.h"
@@ -46,5 +47,6 @@ step_rc pgl_switch(step_ctx *ctx, step_result *res, pgl_switch_dir dir, const ch
     case PGL_METHOD_RENAME:
         break;
     }
+    assert(rename);
     return rename(arg, deadline);
 }
