@@ -38,7 +38,7 @@ from pglogical_strategy_util import (FC_OBJECTS, Writer, app_schema, exactly_onc
                                      instance_state, logical_group, make_instances, retired_of, sql, submit,
                                      wait_terminal)
 from test_pglogical_clusters import (SCALE as CLUSTER_SCALE, check_retired_in_place, cname_campaign_file,
-                                     cname_source, csql, logical_cluster_group, seqs)
+                                     cname_source, csql, logical_cluster_group, make_cluster, seqs)
 from test_pglogical_cutover_resume import make_proxy
 from test_pglogical_strategy_flow import ProxyWriter
 
@@ -306,6 +306,25 @@ def test_cluster_finalize_retires_the_source(stack, awssim, world):
                   if m["IsClusterWriter"])
     left = frozen_rows(sim, writer, " ".join(REVERSE.split()))
     assert left == [], f"reverse replication left on the retired source cluster: {left}"
+
+
+@pytest.mark.slow
+def test_cluster_rollback_window_by_renames_refused(stack, awssim, world):
+    """An Aurora cluster cut over by its renames has no rollback window yet:
+    preflight refuses the option with its one-line reason and changes nothing."""
+    sim, campaign, ident = awssim, "rbclr", "pgc-rbr"
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    make_cluster(sim, ident, ["db.r6g.large"])
+    key = stack.make_key()["Arn"]
+    stack.start()
+    submit(stack, campaign, key, [ident], world, "--rollback-window", "30m")
+    inst = wait_terminal(stack, campaign, timeout=300)["instances"][0]
+    why = inst.get("error") or ""
+    assert inst["state"] == "failed" and inst["step"] == "preflight" and \
+        "needs --cutover-method cname" in why and "\n" not in why, inst
+    rds = sim.client("rds")
+    assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]] == [ident]
 
 
 @pytest.mark.slow

@@ -24,10 +24,14 @@
  *    (L = its WAL position after), wait until every reverse slot has
  *    confirmed L, sequences on the source to the target's + seq_margin,
  *    drop the reverse subscription, slot and publication, switch back by
- *    the campaign's method (rename back; RDS Proxy target back; the CNAME's
- *    original value back), then let the source's writers in (fenced). The
- *    target stays blocked and is kept. Ends the instance `aborted` through
- *    step abort (fact rb_state=rolled-back).
+ *    the campaign's method through the cutover's dispatch (switch.c: rename
+ *    back; RDS Proxy target back, the source awaited AVAILABLE; the CNAME's
+ *    original value back, awaited INSYNC), then let the source's writers in
+ *    (fenced). The target stays blocked and is kept. Ends the instance
+ *    `aborted` through step abort (fact rb_state=rolled-back).
+ * Aurora clusters (cname method only; preflight refuses the renames): the
+ * same between the clusters' writers (the endpoint facts are the clusters'
+ * writer endpoints); finalize's cleanup retires the source cluster.
  * Resumable by observation: the target's block record, the subscription's
  * existence (dropped only after the drain), the world's switch state;
  * fenced in both databases (a holder that lost its lease acts nowhere). */
