@@ -58,7 +58,7 @@ FILE_SECONDS = {
     "test_dmsfullcdc.py": 85,
     "test_pglogical_cname.py": 55,
     "test_pglogical_xacct.py": 35,  # the preflight refusals; the moves are slow
-    "test_pglogical_rollback.py": 0,  # slow only (seven runs of 60-130 s each: rename, proxy, cname, clusters)
+    "test_pglogical_rollback.py": 0,  # slow only (eight: seven runs of 60-130 s (rename, proxy, cname, clusters), one cluster refusal of ~20 s)
     "test_dmscdc_switch.py": 15,  # CI: the preflight refusal only (the proxy and cname runs are slow)
     "test_dmscdc_capacity.py": 0,  # slow only
     "test_awssim_addresses.py": 10,
