@@ -17,7 +17,14 @@ cutover, for a while on the encrypted target, then:
   retired source, read from its stopped data directory, holds no
   subscription, slot, publication or origin), and a rollback refused;
 - a worker SIGKILLed inside the rollback's cutover (after the target's
-  block, after the drain, after the switch back): the rollback finishes with the same guarantees.
+  block, after the drain, after the switch back): the rollback finishes with the same guarantees;
+- the same rollback with --cutover-method proxy (the writer goes through
+  the RDS Proxy: when the rollback ends the proxy's only target is the
+  source, AVAILABLE) and cname (the writer resolves the application's
+  CNAME for every connection: when the rollback ends the record has its
+  original value and TTL and DNS already answers the source, Route 53's
+  change made slow so that a switch back not awaiting INSYNC is caught at
+  time scale 0.02; a worker killed right after the switch back's UPSERT).
 Run at FLEETCRYPT_SIM_TIME_SCALE=0 (the suite's default) and 0.02.
 """
 import json
@@ -25,10 +32,15 @@ import os
 
 import pytest
 
+from cname_util import OLD_TTL, ZONE, CnameWriter, app_cname, record, resolve
 from fclib import wait_until
-from pglogical_strategy_util import (Writer, app_schema, exactly_once, fleetcrypt_leftovers, frozen_rows,
+from pglogical_strategy_util import (FC_OBJECTS, Writer, app_schema, exactly_once, fleetcrypt_leftovers, frozen_rows,
                                      instance_state, logical_group, make_instances, retired_of, sql, submit,
                                      wait_terminal)
+from test_pglogical_clusters import (SCALE as CLUSTER_SCALE, check_retired_in_place, cname_campaign_file,
+                                     cname_source, csql, logical_cluster_group, make_cluster, seqs)
+from test_pglogical_cutover_resume import make_proxy
+from test_pglogical_strategy_flow import ProxyWriter
 
 REVERSE = """
 SELECT 'slot:'||slot_name FROM pg_replication_slots WHERE slot_name LIKE 'fc\\_%'
@@ -47,24 +59,14 @@ def _fact(stack, campaign, ident, name):
     return (v or "").strip()
 
 
-def _open_window(stack, sim, world, campaign, ident):
-    """Instance set up, writer started, campaign submitted with a window,
-    the window open and writes acknowledged on the target. Returns (writer,
-    number of acks at the switch)."""
-    logical_group(sim)
-    make_instances(sim, [ident])
-    app_schema(sim, ident)
-    key = stack.make_key()["Arn"]
-    stack.start()
-    w = Writer(sim, ident, rate=40).start()
-    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes before submit")
-    submit(stack, campaign, key, [ident], world, "--rollback-window", "30m")
-
+def _await_window(stack, campaign, ident, w, timeout=300):
+    """The window open (status, top, the lag recorded) and writes
+    acknowledged on the encrypted target."""
     def in_window():
         i = instance_state(stack, campaign, ident)
         terminal = i["state"] in ("done", "failed", "aborted", "skipped")
         return i if terminal or (i["step"] == "rollback-window" and i["state"] == "waiting_approval") else None
-    i = wait_until(in_window, 300, 0.3, "the rollback window open")
+    i = wait_until(in_window, timeout, 0.3, "the rollback window open")
     assert i["state"] == "waiting_approval", f"{i}\n{stack.diagnostics()}"
     assert _fact(stack, campaign, ident, "rb_reverse") == "1"
     assert int(_fact(stack, campaign, ident, "rb_until_ms")) > 0
@@ -78,7 +80,38 @@ def _open_window(stack, sim, world, campaign, ident):
     assert top.returncode == 0, top.stderr
     rbw = json.loads(top.stdout)["rollback_windows"]
     assert [x["id"] for x in rbw] == [ident] and rbw[0]["ends_in_s"] > 0, rbw
-    return w, key
+
+
+def _open_window(stack, sim, world, campaign, ident, method=None):
+    """Instance set up (with its proxy or CNAME for `method`), writer
+    started, campaign submitted with a window, the window open and writes
+    acknowledged on the target. Returns (writer, key, method's set-up:
+    proxy name or (source, zone id, record name))."""
+    logical_group(sim)
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    extra, setup = [], None
+    if method == "proxy":
+        setup = make_proxy(sim, ident)
+        extra = ["--cutover-method", "proxy"]
+    elif method == "cname":
+        name = f"{ident}.{ZONE}"
+        src, zid, opts = app_cname(sim, world, ident, name, "campaign.json")
+        setup = (src, zid, name)
+        extra = ["--cutover-method", "cname", "--file", opts]
+    key = stack.make_key()["Arn"]
+    stack.start()
+    if method == "proxy":
+        w = ProxyWriter(sim, setup).start()
+    elif method == "cname":
+        w = CnameWriter(sim, setup[2], setup[0]["Endpoint"]["Port"], rate=40).start()
+    else:
+        w = Writer(sim, ident, rate=40).start()
+    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes before submit")
+    submit(stack, campaign, key, [ident], world, "--rollback-window", "30m", *extra)
+
+    _await_window(stack, campaign, ident, w)
+    return w, key, setup
 
 
 def _report_window(stack, campaign):
@@ -89,11 +122,32 @@ def _report_window(stack, campaign):
     return rows[0]["rollback_window"]
 
 
-def _rollback(stack, sim, world, campaign, ident, crash=None):
+def _switched_back(stack, sim, campaign, ident, method, setup):
+    """Right when the rollback has ended: the application's way in reaches
+    the source, and only the source."""
+    if method == "proxy":
+        tg = sim.client("rds").describe_db_proxy_targets(DBProxyName=setup)["Targets"]
+        got = [(t["RdsResourceId"], t["TargetHealth"]["State"]) for t in tg]
+        assert got == [(ident, "AVAILABLE")], f"proxy {setup}: targets {got}, expected only the source, AVAILABLE"
+    elif method == "cname":
+        src, zid, name = setup
+        addr = src["Endpoint"]["Address"]
+        # DNS answers the source already: the switch back waited for INSYNC
+        assert resolve(sim, name) == addr, f"{name} resolves to {resolve(sim, name)}, not the source's {addr}"
+        assert record(sim, zid, name) == (addr, OLD_TTL), record(sim, zid, name)
+        insync = int(_fact(stack, campaign, ident, "cname_rb_switched_ms") or 0)
+        opened = int(_fact(stack, campaign, ident, "rb_rolled_back_at") or 0)
+        assert 0 < insync <= opened, f"writers let in on the source at {opened}, the record INSYNC at {insync}"
+
+
+def _rollback(stack, sim, world, campaign, ident, crash=None, method=None):
     if crash:
         os.makedirs(crash["dir"])
         stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": crash["dir"], "FLEETCRYPT_TEST_CRASH_AT": crash["at"]})
-    w, _key = _open_window(stack, sim, world, campaign, ident)
+    w, _key, setup = _open_window(stack, sim, world, campaign, ident, method)
+    if method == "cname":
+        # Route 53 slow to sync from here on (250 emulated s: 5 s at time scale 0.02)
+        sim.admin("POST", "/config", {"route53": {"change_sync_s": 250}})
     r = stack.cli("rollback", campaign, ident)
     assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
     r2 = stack.cli("finalize", campaign, ident)
@@ -102,6 +156,7 @@ def _rollback(stack, sim, world, campaign, ident, crash=None):
     inst = st["instances"][0]
     assert inst["state"] == "aborted" and "rolled back" in (inst.get("reason") or inst.get("error") or ""), \
         f"{inst}\n{stack.diagnostics()}"
+    _switched_back(stack, sim, campaign, ident, method, setup)
     if crash:
         for p in crash["at"].split(","):
             assert os.path.exists(os.path.join(crash["dir"], p)), f"crash point {p} never fired"
@@ -137,20 +192,147 @@ def test_rollback_worker_killed_inside(stack, awssim, world):
 
 
 @pytest.mark.slow
-def test_finalize_leaves_nothing(stack, awssim, world):
-    sim = awssim
-    campaign, ident = "rbfin", "pgl-rbfin"
-    w, key = _open_window(stack, sim, world, campaign, ident)
+def test_rollback_proxy_keeps_every_write(stack, awssim, world):
+    _rollback(stack, awssim, world, "rbpx", "pgl-rbpx", method="proxy")
+
+
+@pytest.mark.slow
+def test_rollback_cname_keeps_every_write(stack, awssim, world):
+    _rollback(stack, awssim, world, "rbcn", "pgl-rbcn", method="cname",
+              crash={"dir": os.path.join(world, "crash"), "at": "rollback.cname_upserted"})
+
+
+def _finalize(stack, campaign, ident, w, timeout):
+    """finalize: the instance done, the window finalized, writes after it; the writer stopped."""
     r = stack.cli("finalize", campaign, ident)
     assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
-    st = wait_terminal(stack, campaign, timeout=300)
+    st = wait_terminal(stack, campaign, timeout=timeout)
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     assert _fact(stack, campaign, ident, "rb_state") == "finalized"
     assert _report_window(stack, campaign)["state"] == "finalized"
     n = len(w.numbers())
-    wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "writes after finalize")
+    wait_until(lambda: len(w.numbers()) >= n + 20, 120, 0.1, "writes after finalize")
     w.stop()
+
+
+def _open_cluster_window(stack, sim, world, campaign, ident):
+    """An Aurora cluster (writer + reader) reached through its CNAME, a
+    writer resolving it for every connection, a cname campaign with a
+    window: open, writes acknowledged on the encrypted cluster."""
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    name = f"{ident}.{ZONE}"
+    src, zid, members = cname_source(sim, ident, name, OLD_TTL)
+    opts = cname_campaign_file(world, "cluster-rb.json")
+    key = stack.make_key()["Arn"]
+    if CLUSTER_SCALE > 0:
+        sim.admin("POST", "/config", {"time_scale": CLUSTER_SCALE})
+    stack.start()
+    w = CnameWriter(sim, name, src["Port"], rate=40, tables=("a",)).start()
+    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
+    submit(stack, campaign, key, [ident], world, "--cutover-method", "cname", "--file", opts,
+           "--rollback-window", "30m")
+    _await_window(stack, campaign, ident, w, timeout=900)
+    return w, key, (src, zid, name, members)
+
+
+def _cluster_rows_once(w, port, host, who):
+    have = seqs(port, host=host)
+    acked = w.numbers()
+    missing = sorted(set(acked) - set(have))
+    assert len(acked) >= 150, f"the writer acknowledged only {len(acked)} rows"
+    assert not missing and len(have) == len(set(have)), \
+        f"{who}: acked {len(acked)} have {len(have)} missing {missing[:10]} doubled {len(have) - len(set(have))}"
+
+
+@pytest.mark.slow
+def test_cluster_rollback_worker_killed_inside(stack, awssim, world):
+    """An Aurora cluster's rollback (--cutover-method cname), a worker
+    SIGKILLed after the encrypted cluster's block and after the switch
+    back's UPSERT: every acknowledged row exactly once on the source cluster,
+    the record back on it (INSYNC before the source's writers were let in),
+    no reverse replication left on the source cluster's writer, the
+    encrypted cluster kept and the source cluster not retired."""
+    sim, campaign, ident = awssim, "rbcl", "pgc-rb"
+    crash = os.path.join(world, "crash")
+    os.makedirs(crash)
+    points = "rollback.blocked,rollback.cname_upserted"
+    stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": crash, "FLEETCRYPT_TEST_CRASH_AT": points})
+    w, _key, (src, zid, name, members) = _open_cluster_window(stack, sim, world, campaign, ident)
+    sim.admin("POST", "/config", {"route53": {"change_sync_s": 250}})
+    r = stack.cli("rollback", campaign, ident)
+    assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    st, _replaced = stack.until_terminal(campaign, 600)
+    inst = st["instances"][0]
+    assert inst["state"] == "aborted" and "rolled back" in (inst.get("reason") or inst.get("error") or ""), \
+        f"{inst}\n{stack.diagnostics()}"
+    for p in points.split(","):
+        assert os.path.exists(os.path.join(crash, p)), f"crash point {p} never fired"
+    _switched_back(stack, sim, campaign, ident, "cname", ({"Endpoint": {"Address": src["Endpoint"]}}, zid, name))
+    n = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) >= n + 40, 120, 0.1, "writes on the source cluster after the rollback")
+    w.stop()
+    rds = sim.client("rds")
+    s = rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
+    assert s["StorageEncrypted"] is False and s["Status"] == "available", (s["StorageEncrypted"], s["Status"])
+    _cluster_rows_once(w, src["Port"], src["Endpoint"], "the source cluster")
+    left = [x for x in csql(src["Port"], REVERSE, host=src["Endpoint"]).split("\n") if x]
+    assert left == [], f"reverse replication left on the source cluster: {left}"
+    tid = f"fc-{campaign}-{ident}-target"
+    assert rds.describe_db_clusters(DBClusterIdentifier=tid)["DBClusters"][0]["StorageEncrypted"]
+
+
+@pytest.mark.slow
+def test_cluster_finalize_retires_the_source(stack, awssim, world):
+    """An Aurora cluster's window closed by finalize: every acknowledged row
+    exactly once on the encrypted cluster, nothing of fleetcrypt's (nor of
+    the reverse path) left on it, the source cluster retired in place as the
+    cluster flow retires it (tagged, stopped, members kept) with no
+    subscription, slot, publication or origin in its writer's data."""
+    sim, campaign, ident = awssim, "rbclf", "pgc-rbf"
+    w, key, (src, zid, name, members) = _open_cluster_window(stack, sim, world, campaign, ident)
+    _finalize(stack, campaign, ident, w, 900)
+    rds = sim.client("rds")
+    enc = rds.describe_db_clusters(DBClusterIdentifier=f"fc-{campaign}-{ident}-target")["DBClusters"][0]
+    assert enc["StorageEncrypted"] and enc.get("KmsKeyId") == key
+    assert record(sim, zid, name) == (enc["Endpoint"], OLD_TTL), record(sim, zid, name)
+    _cluster_rows_once(w, src["Port"], enc["Endpoint"], "the encrypted cluster")
+    left = [x for x in csql(src["Port"], FC_OBJECTS, host=enc["Endpoint"]).split("\n") if x]
+    assert left == [], f"fleetcrypt objects left on the encrypted cluster: {left}"
+    check_retired_in_place(rds, ident, members)
+    writer = next(m["DBInstanceIdentifier"] for m in
+                  rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]["DBClusterMembers"]
+                  if m["IsClusterWriter"])
+    left = frozen_rows(sim, writer, " ".join(REVERSE.split()))
+    assert left == [], f"reverse replication left on the retired source cluster: {left}"
+
+
+@pytest.mark.slow
+def test_cluster_rollback_window_by_renames_refused(stack, awssim, world):
+    """An Aurora cluster cut over by its renames has no rollback window yet:
+    preflight refuses the option with its one-line reason and changes nothing."""
+    sim, campaign, ident = awssim, "rbclr", "pgc-rbr"
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    make_cluster(sim, ident, ["db.r6g.large"])
+    key = stack.make_key()["Arn"]
+    stack.start()
+    submit(stack, campaign, key, [ident], world, "--rollback-window", "30m")
+    inst = wait_terminal(stack, campaign, timeout=300)["instances"][0]
+    why = inst.get("error") or ""
+    assert inst["state"] == "failed" and inst["step"] == "preflight" and \
+        "needs --cutover-method cname" in why and "\n" not in why, inst
+    rds = sim.client("rds")
+    assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]] == [ident]
+
+
+@pytest.mark.slow
+def test_finalize_leaves_nothing(stack, awssim, world):
+    sim = awssim
+    campaign, ident = "rbfin", "pgl-rbfin"
+    w, key, _setup = _open_window(stack, sim, world, campaign, ident)
+    _finalize(stack, campaign, ident, w, 300)
     assert sim.instance(ident)["StorageEncrypted"] and sim.instance(ident)["KmsKeyId"] == key
     problems = exactly_once(sim, ident, w, min_acked=150)
     assert not problems, problems

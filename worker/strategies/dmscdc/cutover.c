@@ -62,8 +62,6 @@ typedef struct dcut {
     step_ctx *ctx;
     step_result *res;
     char orig[64], ret[64], tid[64];
-    char **protect;
-    int nprotect;
     pgq *pinned[PGL_MAX_DBS];
     dms_cutover_hook hook; /* dms_cutover_with: run after the tasks stopped, before the switch */
     bool proxy, cname;     /* --cutover-method proxy | cname (else rename) */
@@ -72,7 +70,6 @@ typedef struct dcut {
 static void dcut_free(dcut *c)
 {
     for (int i = 0; i < PGL_MAX_DBS; i++) pgq_close(c->pinned[i]);
-    pgl_free_list(c->protect, c->nprotect);
     pgl_session_finish(&c->s);
 }
 
@@ -210,37 +207,13 @@ static step_rc switch_rename(dcut *c, int64_t deadline)
 }
 
 /* ---------------------------------------------------------------- the databases */
-static step_rc load_protect(dcut *c, pgl_side side)
-{
-    pgl_free_list(c->protect, c->nprotect);
-    c->protect = NULL;
-    c->nprotect = 0;
-    step_rc rc = STEP_OK;
-    pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
-    if (!q) return rc;
-    char err[512];
-    if (!pgl_protected_roles(q, pgl_fact(c->ctx, "master_user"), &c->protect, &c->nprotect, err, sizeof err))
-        return pgl_sql_fail(c->res, q, "cutover", err);
-    return STEP_OK;
-}
-
+/* Block a side's writers (session.c); facts blocked_roles / target_blocked_roles. */
 static step_rc block_side(dcut *c, pgl_side side, fc_lsn *lsn)
 {
-    step_rc rc = pgl_fence(&c->s, side);
+    int roles = 0;
+    step_rc rc = pgl_block_writers(&c->s, side, BLOCK_TIMEOUT_MS, lsn, &roles);
     if (rc != STEP_OK) return rc;
-    if ((rc = load_protect(c, side)) != STEP_OK) return rc;
-    pgl_db_names nm;
-    pgq *q = pgl_names_conn(&c->s, c->s.dbs[0], side, PGL_AS_ADMIN, &nm, &rc);
-    if (!q) return rc;
-    if (!step_ctx_lease_ok(c->ctx)) return LEASE_LOST(c->res);
-    pgl_block_result br;
-    char err[1024];
-    if (!pgl_cutover_block(q, &nm, (const char *const *)c->protect, c->nprotect, BLOCK_TIMEOUT_MS, &br, err,
-                           sizeof err))
-        return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
-                                                          : "blocking writers on the target", err);
-    if (lsn) *lsn = br.lsn;
-    step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d", br.roles_blocked);
+    step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d", roles);
     return STEP_OK;
 }
 

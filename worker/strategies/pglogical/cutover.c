@@ -201,12 +201,7 @@ static step_rc switch_rename(cut *c, int64_t deadline)
  * (comma-separated), else those recorded (fact proxy_names; proxy_name
  * from an older attempt) and every proxy whose targets include the source
  * (or, after a crash, the target). None is a failure. */
-static const char *named_proxies(cut *c)
-{
-    const char *given = pgl_cfield(c->ctx, "proxy_name");
-    if (!*given && !*pgl_fact(c->ctx, "proxy_names")) given = pgl_fact(c->ctx, "proxy_name");
-    return given;
-}
+static const char *named_proxies(cut *c) { return pgl_named_proxies(c->ctx); }
 
 static step_rc no_proxy(cut *c)
 {
@@ -225,37 +220,23 @@ static step_rc proxy_state(cut *c, bool *any_target, bool *done)
     return rc == STEP_OK && !n ? no_proxy(c) : rc;
 }
 
-static step_rc switch_proxy(cut *c, int64_t deadline)
-{
-    int n = 0;
-    step_rc rc = awsproxy_switch(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, named_proxies(c), deadline, &n);
-    if (rc != STEP_OK) return rc;
-    if (!n) return no_proxy(c);
-    /* the source keeps its identifier and endpoint: it is the retired source */
-    step_ctx_set_fact(c->ctx, "retired_id", c->orig);
-    step_ctx_set_fact(c->ctx, "retired_address", pgl_fact(c->ctx, "address"));
-    step_ctx_set_fact(c->ctx, "retired_port", pgl_fact(c->ctx, "port"));
-    return STEP_OK;
-}
-
-/* The CNAME (cname method): UPSERTed to the encrypted instance's endpoint
- * address and awaited INSYNC; the source keeps its identifier and endpoint
- * (the retired source, as with the proxy method); the target keeps its own. */
-static step_rc switch_cname(cut *c, int64_t deadline)
-{
-    step_rc rc = awscname_switch(c->ctx, c->res, pgl_fact(c->ctx, "target_address"), deadline);
-    if (rc != STEP_OK) return rc;
-    step_ctx_set_fact(c->ctx, "retired_id", c->orig);
-    step_ctx_set_fact(c->ctx, "retired_address", pgl_fact(c->ctx, "address"));
-    step_ctx_set_fact(c->ctx, "retired_port", pgl_fact(c->ctx, "port"));
-    return STEP_OK;
-}
-
 static const char *method_name(const cut *c) { return c->proxy ? "proxy" : c->cname ? "cname" : "rename"; }
 
+static step_rc rename_fwd(void *c, int64_t deadline) { return switch_rename(c, deadline); }
+
+/* The switch by the method (switch.c, shared with the rollback's switch
+ * back). Proxy and CNAME: the source keeps its identifier and endpoint (the
+ * retired source); the target keeps its own. */
 static step_rc do_switch(cut *c, int64_t deadline)
 {
-    return c->proxy ? switch_proxy(c, deadline) : c->cname ? switch_cname(c, deadline) : switch_rename(c, deadline);
+    int n = 0;
+    step_rc rc = pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd, c, &n);
+    if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
+    if (c->proxy && !n) return no_proxy(c);
+    step_ctx_set_fact(c->ctx, "retired_id", c->orig);
+    step_ctx_set_fact(c->ctx, "retired_address", pgl_fact(c->ctx, "address"));
+    step_ctx_set_fact(c->ctx, "retired_port", pgl_fact(c->ctx, "port"));
+    return STEP_OK;
 }
 
 /* Has the switch happened (or begun), as the world shows it? Rename: the
@@ -676,7 +657,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
     if (t0 <= 0) t0 = fc_now_ms();
     /* --rollback-window: the reverse replication starts before any writer is in (rollback.c); the
      * comparison below reads the source as it was frozen, not as the reverse replication changes it */
-    if (!c->cluster && pgl_rollback_window_s(c->ctx) > 0) {
+    if ((!c->cluster || c->cname) && pgl_rollback_window_s(c->ctx) > 0) {
         if (!c->strict && !c->src_pinned[0] && !step_ctx_fact(c->ctx, "verify_done")) {
             if ((rc = pin_side(c, PGL_RETIRED, c->src_pinned, deadline)) != STEP_OK) return rc;
         }

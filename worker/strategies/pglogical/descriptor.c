@@ -53,7 +53,7 @@ static const opt_def opts[] = {
     {"rollback-window", OPT_STRING, NULL, "", duration_opt_check,
      "keep the old source as a read-only standby fed back by logical replication for DURATION (e.g. 48h) after "
      "the switch: `fleetcrypt rollback` cuts back without losing a write, `fleetcrypt finalize` (or the "
-     "window's end) retires it",
+     "window's end) retires it (Aurora clusters: with --cutover-method cname only)",
      false},
     FC_OPT_DB_SECRET,
     FC_OPTS_TARGET_ACCOUNT,

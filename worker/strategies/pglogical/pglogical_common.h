@@ -105,6 +105,12 @@ pgq *pgl_names_conn(pgl_session *s, const char *db, pgl_side side, pgl_who who, 
 step_rc pgl_fence(pgl_session *s, pgl_side side);
 pgq *pgl_fenced_begin(pgl_session *s, pgl_side side, bool *drained, step_rc *rc);
 step_rc pgl_fenced_commit(pgl_session *s, pgq *q);
+/* Block a side's writers (the cutovers' and the rollback's block,
+ * db/pgl_db.h pgl_cutover_block): the side's fence taken, every login role
+ * but the protected ones (real superusers other than the master user) made
+ * NOLOGIN and its sessions ended, bounded by timeout_ms; *lsn the side's
+ * WAL position after, *roles how many are blocked (either may be NULL). */
+step_rc pgl_block_writers(pgl_session *s, pgl_side side, int timeout_ms, fc_lsn *lsn, int *roles);
 step_rc pgl_fence_drained(pgl_session *s, pgl_side side, bool *drained);
 step_rc pgl_fence_mark_drained(pgl_session *s, pgl_side side, bool drained);
 /* Close one cached connection (e.g. before a rename moves an endpoint). */
@@ -229,6 +235,26 @@ void pgl_learn_replica(step_ctx *ctx, int k, const rds_instance *r);
  * cluster's writer Endpoint; shared/awscname.c). STEP_OK at once for the
  * other methods. */
 step_rc pgl_cname_learn(step_ctx *ctx, step_result *res, const aws_tag *tags, size_t ntags, const char *address);
+
+/* ---- the switch (switch.c): the cutover's and the rollback's ---- */
+typedef enum { PGL_METHOD_RENAME = 0, PGL_METHOD_PROXY, PGL_METHOD_CNAME } pgl_method;
+typedef enum { PGL_TO_TARGET = 0, PGL_TO_SOURCE } pgl_switch_dir;
+/* The campaign's cutover_method as the switch runs it (a cluster's proxy
+ * method is its renames, the proxies following them: cluster.c). */
+pgl_method pgl_cutover_method(step_ctx *ctx);
+/* The RDS Proxies named for the switch: the campaign's proxy_name
+ * (comma-separated), else an older attempt's fact proxy_name while no
+ * proxy_names is recorded; "" means every proxy that has either side. */
+const char *pgl_named_proxies(step_ctx *ctx);
+/* The rename swap of one direction (the caller's: instance or cluster). */
+typedef step_rc (*pgl_rename_fn)(void *arg, int64_t deadline);
+/* The switch by the method, to the encrypted copy tid (PGL_TO_TARGET) or
+ * back to the source orig (PGL_TO_SOURCE): proxies moved and the new target
+ * AVAILABLE; the CNAME UPSERTed (its original value back) and INSYNC; else
+ * rename(arg, deadline). *nproxies: proxies switched (0 for a proxy method
+ * is the caller's failure to name). Bounded by deadline (fc_mono_ms). */
+step_rc pgl_switch(step_ctx *ctx, step_result *res, pgl_switch_dir dir, const char *orig, const char *tid,
+                   int64_t deadline, pgl_rename_fn rename, void *arg, int *nproxies);
 
 /* ---- Aurora PostgreSQL clusters (cluster.c; fact kind=cluster, shared/awscluster.h) ---- */
 /* The cluster's part of each step where it differs from an instance. */

@@ -312,10 +312,17 @@ step_rc pgl_step_preflight(step_ctx *ctx, step_result *res)
                    "--target-account-role", pgl_cfield(ctx, "cutover_method"));
         return STEP_FAIL;
     }
-    if (pgl_rollback_window_s(ctx) > 0 && (isc > 0 || step_ctx_cross_account(ctx))) {
+    if (pgl_rollback_window_s(ctx) > 0 && step_ctx_cross_account(ctx)) {
         rds_instance_free(i);
-        PGL_REASON(res, "--rollback-window is for RDS instances in one account; %s have no rollback window yet",
-                   isc > 0 ? "Aurora clusters" : "moves across accounts");
+        PGL_REASON(res, "--rollback-window is for moves within one account; moves across accounts have no "
+                        "rollback window yet");
+        return STEP_FAIL;
+    }
+    if (pgl_rollback_window_s(ctx) > 0 && isc > 0 && pgl_cutover_method(ctx) != PGL_METHOD_CNAME) {
+        /* switching back by cluster renames (and the proxies following them) is not written yet */
+        rds_instance_free(i);
+        PGL_REASON(res, "--rollback-window for an Aurora cluster needs --cutover-method cname; a cluster cut "
+                        "over by its renames has no rollback window yet");
         return STEP_FAIL;
     }
     rc = isc > 0 ? pgl_cluster_preflight(ctx, res, renamed) : preflight_instance(ctx, res, i);

@@ -24,10 +24,14 @@
  *    (L = its WAL position after), wait until every reverse slot has
  *    confirmed L, sequences on the source to the target's + seq_margin,
  *    drop the reverse subscription, slot and publication, switch back by
- *    the campaign's method (rename back; RDS Proxy target back; the CNAME's
- *    original value back), then let the source's writers in (fenced). The
- *    target stays blocked and is kept. Ends the instance `aborted` through
- *    step abort (fact rb_state=rolled-back).
+ *    the campaign's method through the cutover's dispatch (switch.c: rename
+ *    back; RDS Proxy target back, the source awaited AVAILABLE; the CNAME's
+ *    original value back, awaited INSYNC), then let the source's writers in
+ *    (fenced). The target stays blocked and is kept. Ends the instance
+ *    `aborted` through step abort (fact rb_state=rolled-back).
+ * Aurora clusters (cname method only; preflight refuses the renames): the
+ * same between the clusters' writers (the endpoint facts are the clusters'
+ * writer endpoints); finalize's cleanup retires the source cluster.
  * Resumable by observation: the target's block record, the subscription's
  * existence (dropped only after the drain), the world's switch state;
  * fenced in both databases (a holder that lost its lease acts nowhere). */
@@ -38,8 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "awscname.h"
-#include "awsproxy.h"
 #include "awsstep.h"
 #include "duration.h"
 #include "log.h"
@@ -246,26 +248,10 @@ static step_rc target_blocked(rb *r, int *blocked)
 
 static step_rc block_target(rb *r, fc_lsn *L)
 {
-    step_rc rc = pgl_fence(&r->s, PGL_TARGET);
-    if (rc != STEP_OK) return rc;
-    pgl_db_names nm;
-    pgq *t = pgl_names_conn(&r->s, r->s.dbs[0], PGL_TARGET, PGL_AS_ADMIN, &nm, &rc);
-    if (!t) return rc;
-    char **protect = NULL;
-    int nprotect = 0;
-    char err[1024];
-    if (!pgl_protected_roles(t, pgl_fact(r->ctx, "master_user"), &protect, &nprotect, err, sizeof err))
-        return pgl_sql_fail(r->res, t, "rollback", err);
-    pgl_block_result br;
-    if (!step_ctx_lease_ok(r->ctx)) rc = (PGL_REASON(r->res, "lease lost"), STEP_RETRY);
-    else if (!pgl_cutover_block(t, &nm, (const char *const *)protect, nprotect, RB_BLOCK_TIMEOUT_MS, &br, err,
-                                sizeof err))
-        rc = pgl_sql_fail(r->res, t, "blocking writers on the target", err);
-    pgl_free_list(protect, nprotect);
-    if (rc != STEP_OK) return rc;
-    *L = br.lsn;
-    step_ctx_set_factf(r->ctx, "rb_target_blocked_roles", "%d", br.roles_blocked);
-    return STEP_OK;
+    int roles = 0;
+    step_rc rc = pgl_block_writers(&r->s, PGL_TARGET, RB_BLOCK_TIMEOUT_MS, L, &roles);
+    if (rc == STEP_OK) step_ctx_set_factf(r->ctx, "rb_target_blocked_roles", "%d", roles);
+    return rc;
 }
 
 /* Every acknowledged write on the target is on the source: the reverse
@@ -408,15 +394,20 @@ static step_rc locate(rb *r)
     return STEP_OK;
 }
 
+static step_rc rename_back(void *r, int64_t deadline) { return switch_back_rename(r, deadline); }
+
+/* The cutover's switch backwards (switch.c): the proxies' target back to
+ * the source (awaited AVAILABLE), the CNAME's original value back (awaited
+ * INSYNC), or the rename swap undone. */
 static step_rc switch_back(rb *r, int64_t deadline)
 {
-    if (r->cname) return awscname_roll_back(r->ctx, r->res);
-    if (r->proxy) {
-        int n = 0;
-        return awsproxy_switch(r->ctx, r->res, AWSPROXY_INSTANCE, r->orig, r->tid, pgl_cfield(r->ctx, "proxy_name"),
-                               deadline, &n);
+    int n = 0;
+    step_rc rc = pgl_switch(r->ctx, r->res, PGL_TO_SOURCE, r->orig, r->tid, deadline, rename_back, r, &n);
+    if (rc == STEP_OK && r->proxy && !n) {
+        PGL_REASON(r->res, "rollback: no RDS Proxy has %s or %s as its target (set proxy_name)", r->orig, r->tid);
+        return STEP_FAIL;
     }
-    return switch_back_rename(r, deadline);
+    return rc;
 }
 
 static int64_t poll_ms(step_ctx *ctx)
@@ -502,8 +493,8 @@ step_rc pgl_step_rollback(step_ctx *ctx, step_result *res)
     fc_strlcpy(r.orig, step_ctx_instance(ctx), sizeof r.orig);
     awsstep_name(ctx, PGL_SFX_RETIRED, r.ret, sizeof r.ret);
     awsstep_name(ctx, PGL_SFX_TARGET, r.tid, sizeof r.tid);
-    r.proxy = !strcmp(pgl_cfield(ctx, "cutover_method"), "proxy");
-    r.cname = !strcmp(pgl_cfield(ctx, "cutover_method"), "cname");
+    r.proxy = pgl_cutover_method(ctx) == PGL_METHOD_PROXY;
+    r.cname = pgl_cutover_method(ctx) == PGL_METHOD_CNAME;
     step_ctx_set_fact(ctx, "rb_state", strcmp(pgl_fact(ctx, "rb_state"), "switched-back") ? "rolling-back"
                                                                                           : "switched-back");
     step_rc rc = rollback_inner(&r);

@@ -16,6 +16,7 @@
 #include "awsxacct.h"
 #include "log.h"
 #include "msecret.h"
+#include "pgl_db_extra.h"
 #include "pgfence.h"
 #include "util.h"
 
@@ -371,6 +372,31 @@ step_rc pgl_fence(pgl_session *s, pgl_side side)
     pgfence_rc fr = pgfence_take(q, nm.schema, fence_row(side), step_ctx_fence(s->ctx), NULL, 0, err, sizeof err);
     if (fr != PGFENCE_OK) return fence_fail(s, q, fr, side, err);
     s->fenced[side] = true;
+    return STEP_OK;
+}
+
+step_rc pgl_block_writers(pgl_session *s, pgl_side side, int timeout_ms, fc_lsn *lsn, int *roles)
+{
+    step_rc rc = pgl_fence(s, side);
+    if (rc != STEP_OK) return rc;
+    pgl_db_names nm;
+    pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, &rc);
+    if (!q) return rc;
+    char **protect = NULL;
+    int nprotect = 0;
+    char err[1024];
+    if (!pgl_protected_roles(q, pgl_fact(s->ctx, "master_user"), &protect, &nprotect, err, sizeof err))
+        return pgl_sql_fail(s->res, q, "roles the block leaves alone", err);
+    pgl_block_result br;
+    if (!step_ctx_lease_ok(s->ctx)) rc = (PGL_REASON(s->res, "lease lost"), STEP_RETRY);
+    else if (!pgl_cutover_block(q, &nm, (const char *const *)protect, nprotect, timeout_ms, &br, err, sizeof err))
+        rc = pgl_sql_fail(s->res, q, side == PGL_TARGET ? "blocking writers on the target"
+                                                        : "blocking writers on the source", err);
+    pgl_free_list(protect, nprotect);
+    if (rc != STEP_OK) return rc;
+    if (br.warning[0]) log_warn("block warning", "side=%d warning=\"%s\"", side, br.warning);
+    if (lsn) *lsn = br.lsn;
+    if (roles) *roles = br.roles_blocked;
     return STEP_OK;
 }
 

@@ -205,35 +205,56 @@ step_rc awscname_switched(step_ctx *ctx, step_result *res, const char *target_ad
     return STEP_OK;
 }
 
-step_rc awscname_switch(step_ctx *ctx, step_result *res, const char *target_address, int64_t deadline)
+/* UPSERT the record to (value, ttl) under intent fact `intent` (change id
+ * into `change`), then wait until GetChange says INSYNC, bounded by
+ * deadline: the switch to the encrypted copy and the rollback's switch
+ * back. Fact `mark` (epoch ms) once INSYNC; crash point `crash` (tests)
+ * between the UPSERT and its outcome. */
+static step_rc switch_to(step_ctx *ctx, step_result *res, const char *value, int64_t ttl, const char *intent,
+                         const char *change, const char *mark, const char *crash, int64_t deadline, const char *why)
 {
-    if (!*target_address) return say(res, STEP_FAIL, "cname: the encrypted instance's endpoint is unknown");
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
-    int64_t ttl = awsstep_fact_i64(ctx, "cname_low_ttl", awsstep_fact_i64(ctx, "cname_old_ttl", 60));
     step_rc rc = STEP_OK;
-    if (!*fact(ctx, "cname_switch_change")) {
-        rc = upsert(ctx, res, c, "cname_switch_try", target_address, ttl, "cname_switch_change",
-                    "switched to the encrypted instance");
-        if (rc != STEP_OK) return rc;
-        fc_crashpoint("cutover.cname_upserted"); /* tests: switched, its change id lost with the worker */
+    if (!*fact(ctx, change)) {
+        if ((rc = upsert(ctx, res, c, intent, value, ttl, change, why)) != STEP_OK) return rc;
+        fc_crashpoint(crash); /* tests: switched, its change id lost with the worker */
     }
     for (;;) {
         bool yes = false;
-        if ((rc = insync(ctx, res, c, "cname_switch_change", &yes)) != STEP_OK) return rc;
+        if ((rc = insync(ctx, res, c, change, &yes)) != STEP_OK) return rc;
         if (yes) break;
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 5000;
-            return say(res, STEP_WAIT, "cname: waiting for the switch of %s to be INSYNC", fact(ctx, "cname_name"));
+            return say(res, STEP_WAIT, "cname: waiting for the change of %s to %s to be INSYNC",
+                       fact(ctx, "cname_name"), value);
         }
         if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
         fc_sleep_ms(POLL_MS / 4);
     }
     res->reason[0] = 0;
-    awsstep_mark(ctx, "cname_switched_ms");
-    log_info("cname: the name reaches the encrypted instance", "name=%s target=%s", fact(ctx, "cname_name"),
-             target_address);
+    awsstep_mark(ctx, mark);
+    log_info("cname: the name reaches its new value", "name=%s value=%s why=\"%s\"", fact(ctx, "cname_name"), value,
+             why);
     return STEP_OK;
+}
+
+step_rc awscname_switch(step_ctx *ctx, step_result *res, const char *target_address, int64_t deadline)
+{
+    if (!*target_address) return say(res, STEP_FAIL, "cname: the encrypted instance's endpoint is unknown");
+    int64_t ttl = awsstep_fact_i64(ctx, "cname_low_ttl", awsstep_fact_i64(ctx, "cname_old_ttl", 60));
+    return switch_to(ctx, res, target_address, ttl, "cname_switch_try", "cname_switch_change", "cname_switched_ms",
+                     "cutover.cname_upserted", deadline, "switched to the encrypted instance");
+}
+
+step_rc awscname_switch_back(step_ctx *ctx, step_result *res, int64_t deadline)
+{
+    const char *old = fact(ctx, "cname_old_value");
+    int64_t old_ttl = awsstep_fact_i64(ctx, "cname_old_ttl", -1);
+    if (!*old || old_ttl < 0) return say(res, STEP_FAIL, "cname: the record's original value and TTL are unknown");
+    return switch_to(ctx, res, old, old_ttl, "cname_rb_try", "cname_rb_change", "cname_rb_switched_ms",
+                     "rollback.cname_upserted", deadline,
+                     "rollback: switched back to the source");
 }
 
 step_rc awscname_restore_ttl(step_ctx *ctx, step_result *res)

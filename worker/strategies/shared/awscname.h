@@ -11,13 +11,16 @@
  * Facts: cname_name, cname_zone; cname_old_value, cname_old_ttl (the record
  * as found, before fleetcrypt changed it: learnt once, never after a TTL
  * change); cname_low_ttl; cname_ttl_try / cname_switch_try /
- * cname_restore_try / cname_back_try (intents, step_ctx_intent, before each
- * UPSERT); cname_ttl_change, cname_switch_change (change ids);
+ * cname_restore_try / cname_back_try / cname_rb_try (intents,
+ * step_ctx_intent, before each UPSERT); cname_ttl_change,
+ * cname_switch_change, cname_rb_change (change ids); cname_switched_ms,
+ * cname_rb_switched_ms (when the switch, the switch back, was INSYNC);
  * cname_ttl_insync_ms (when the lowered TTL was seen INSYNC: the old TTL is
  * waited out from then); cname_ttl_restored. Every UPSERT is idempotent
  * (the record is read first when an intent says an earlier run may have
- * acted), the lease checked before it. Crash point cutover.cname_upserted
- * (tests) between the switch's UPSERT and its outcome. */
+ * acted), the lease checked before it. Crash points cutover.cname_upserted
+ * and rollback.cname_upserted (tests) between the switch's (the switch
+ * back's) UPSERT and its outcome. */
 #ifndef FC_STRATEGY_AWSCNAME_H
 #define FC_STRATEGY_AWSCNAME_H
 
@@ -48,6 +51,11 @@ step_rc awscname_switched(step_ctx *ctx, step_result *res, const char *target_ad
  * (the lowered TTL), then wait until GetChange says INSYNC, bounded by
  * deadline (fc_mono_ms; STEP_WAIT past it, resumed by the next run). */
 step_rc awscname_switch(step_ctx *ctx, step_result *res, const char *target_address, int64_t deadline);
+/* The rollback window's switch back (writers blocked on both sides): the
+ * record's original value and TTL UPSERTed, then awaited INSYNC, bounded by
+ * deadline (STEP_WAIT past it): writers are let in on the source only once
+ * the name reaches it everywhere. */
+step_rc awscname_switch_back(step_ctx *ctx, step_result *res, int64_t deadline);
 /* After the switch: the old TTL back on the record (value unchanged).
  * Fact cname_ttl_restored. */
 step_rc awscname_restore_ttl(step_ctx *ctx, step_result *res);
