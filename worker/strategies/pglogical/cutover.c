@@ -4,6 +4,9 @@
  * cutover waits for the campaign window and, with cutover_mode=approve, for
  * approval (STEP_WAIT; the source watch keeps running meanwhile). Then, in
  * one run (the only downtime):
+ *   0. (outside the window: nobody writes there before the switch) block
+ *      every login role on the target but fleetcrypt's and the master user
+ *      (fleetcrypt still works there as the master user until 6);
  *   1. block every login role but fleetcrypt's (master user included) on the
  *      source, ending their sessions; L = WAL insert position after that;
  *   2. wait until every slot's confirmed_flush_lsn >= L;
@@ -12,7 +15,8 @@
  *   5. drop the subscriptions on the target (slot_name = NONE first), then
  *      the slots, publication and guard on the source — before the switch:
  *      after it the source's endpoint name reaches the target;
- *   6. block the same roles on the target, switch (rename swap: source →
+ *   6. block the same roles on the target (those of 0 are blocked already:
+ *      this adds the master user; the full block whatever 0 did), switch (rename swap: source →
  *      fc-…-retired, target → original identifier — cluster renames for
  *      an Aurora cluster, cluster.c, then the RDS Proxies whose target is
  *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c;
@@ -156,32 +160,38 @@ static step_rc retired_exists(cut *c, bool *yes)
     return STEP_OK;
 }
 
-static step_rc switch_rename(cut *c, int64_t deadline)
+/* fresh: this run reached the target's databases under its own name just
+ * before (the block, the teardown): it exists as tid, so the second rename
+ * needs no Describe first. A resumed swap (learnt from AWS) looks. */
+static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
 {
     if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
-    bool done = false;
-    if ((rc = renamed_already(c, &done)) != STEP_OK) return rc;
+    /* one Describe of the original identifier says both whether the swap
+     * is done (it is our target) and whether the source still has it */
+    bool missing = false;
+    rds_instance *o = describe_opt(c, c->orig, &missing, &rc);
+    if (!o && !missing) return rc;
+    c->res->reason[0] = 0;
+    bool done = o && pgl_is_ours(c->ctx, o, PGL_ROLE_TARGET);
+    bool src_there = o && !done;
+    rds_instance_free(o);
     if (!done) {
         /* 1. source → retired name (unless an earlier attempt did it) */
-        bool missing = false;
-        rds_instance *src = describe_opt(c, c->orig, &missing, &rc);
-        if (!src && !missing) return rc;
-        if (src) {
-            bool ours_target = pgl_is_ours(c->ctx, src, PGL_ROLE_TARGET);
-            rds_instance_free(src);
-            if (!ours_target) {
-                if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-                if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
-            }
+        if (src_there) {
+            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+            if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
         }
-        c->res->reason[0] = 0;
         if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
         /* 2. target → original identifier */
-        rds_instance *t = describe_opt(c, c->tid, &missing, &rc);
-        if (!t && !missing) return rc;
-        if (t) {
+        bool tid_there = fresh;
+        if (!fresh) {
+            rds_instance *t = describe_opt(c, c->tid, &missing, &rc);
+            if (!t && !missing) return rc;
+            tid_there = t != NULL;
             rds_instance_free(t);
+        }
+        if (tid_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
             if ((rc = pgl_rename(c->ctx, c->res, c->tid, c->orig)) != STEP_OK) return rc;
         }
@@ -253,9 +263,11 @@ static step_rc switch_cname(cut *c, int64_t deadline)
 
 static const char *method_name(const cut *c) { return c->proxy ? "proxy" : c->cname ? "cname" : "rename"; }
 
-static step_rc do_switch(cut *c, int64_t deadline)
+static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
 {
-    return c->proxy ? switch_proxy(c, deadline) : c->cname ? switch_cname(c, deadline) : switch_rename(c, deadline);
+    return c->proxy ? switch_proxy(c, deadline)
+           : c->cname ? switch_cname(c, deadline)
+                      : switch_rename(c, deadline, fresh);
 }
 
 /* Has the switch happened (or begun), as the world shows it? Rename: the
@@ -304,12 +316,15 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
     }
 }
 
-/* Block a side's writers (the fence taken first). */
-static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
+/* Block a side's writers (the fence taken first). keep_master: the master
+ * user is left able to log in (the target's block before the source's:
+ * fleetcrypt still works there as the master user — sequences, privileges,
+ * subscriptions — and blocks it too, with the rest, inside the window). */
+static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
 {
     step_rc rc = pgl_fence(&c->s, side);
     if (rc != STEP_OK) return rc;
-    if ((rc = load_protect(c, side)) != STEP_OK) return rc;
+    if ((rc = load_protect(c, PGL_SOURCE)) != STEP_OK) return rc; /* the source's superusers, for both sides */
     pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
     pgl_db_names nm;
@@ -317,14 +332,21 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
     if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
     pgl_block_result br;
     char err[1024];
-    if (!pgl_cutover_block(q, &nm, (const char *const *)c->protect, c->nprotect, BLOCK_TIMEOUT_MS, &br, err,
-                              sizeof err))
+    const char **prot = calloc((size_t)c->nprotect + 1, sizeof *prot);
+    if (!prot) return (PGL_REASON(c->res, "out of memory"), STEP_RETRY);
+    int np = 0;
+    for (int i = 0; i < c->nprotect; i++) prot[np++] = c->protect[i];
+    if (keep_master && *pgl_fact(c->ctx, "master_user")) prot[np++] = pgl_fact(c->ctx, "master_user");
+    bool blocked = pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+    free(prot);
+    if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
                                                           : "blocking writers on the target", err);
     if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
     if (lsn) *lsn = br.lsn;
-    step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d",
-                       br.roles_blocked);
+    if (!keep_master)
+        step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d",
+                           br.roles_blocked);
     return STEP_OK;
 }
 
@@ -795,6 +817,15 @@ static step_rc before_switch(cut *c, int64_t *t0)
         }
         if (blocked == 0) {
             if ((rc = gate(c)) != STEP_OK) return rc;
+            /* The target first, outside the window: nobody but fleetcrypt
+             * writes there before the switch, so its block (every role but
+             * the master user, which fleetcrypt still uses there; blocked
+             * inside the window after the teardown) costs the writers
+             * nothing. Only an optimisation: the block after the teardown
+             * is the full one whatever happened here (a resumed attempt
+             * with the source blocked skips this). */
+            if ((rc = block_side(c, PGL_TARGET, NULL, true)) != STEP_OK) return rc;
+            fc_crashpoint("cutover.target_blocked");
             fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
             log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig, method_name(c),
@@ -810,7 +841,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         int64_t now = fc_mono_ms();
         pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(ctx) - now) * 3 / 4);
         fc_lsn L = 0;
-        rc = block_side(c, PGL_SOURCE, &L);
+        rc = block_side(c, PGL_SOURCE, &L, false);
         if (rc == STEP_OK) rc = ddl_recheck(c);
         if (rc == STEP_OK) {
             char l[FC_LSN_STRLEN];
@@ -881,7 +912,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
             if (switched) {
                 log_warn("cutover: the switch had happened (learned from AWS): going forward", "method=%s",
                          method_name(&c));
-                rc = do_switch(&c, fc_mono_ms() + poll_s * 1000);
+                rc = do_switch(&c, fc_mono_ms() + poll_s * 1000, false);
                 if (rc != STEP_OK) goto out;
             } else if (src != STEP_OK) {
                 fc_strlcpy(res->reason, why, sizeof res->reason);
@@ -893,17 +924,19 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     if (!switched) {
         rc = before_switch(&c, &t0);
         if (rc != STEP_OK) goto out;
-        rc = block_side(&c, PGL_TARGET, NULL);
+        /* our own master sessions on the target end first: the block then
+         * finds nothing to terminate (no pause for a terminated backend) */
+        for (int i = 0; i < c.s.ndbs; i++) pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
+        rc = block_side(&c, PGL_TARGET, NULL, false);
         if (rc != STEP_OK) goto out;
         for (int i = 0; i < c.s.ndbs; i++) {
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_ADMIN, c.s.dbs[i]);
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_MASTER, c.s.dbs[i]);
             pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
-            pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
         }
         memset(c.s.fenced, 0, sizeof c.s.fenced);
         int64_t deadline = fc_mono_ms() + poll_s * 1000;
-        rc = do_switch(&c, deadline);
+        rc = do_switch(&c, deadline, true);
         if (rc != STEP_OK) goto out;
         if (!c.proxy && !c.cname) step_ctx_set_fact(ctx, "retired_id", c.ret);
     }

@@ -39,16 +39,18 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
 
 /* Terminate every session of the given roles until none is left. A
  * backend that passed authentication just before NOLOGIN committed may not
- * show in pg_stat_activity yet: done only after END_SESSIONS_QUIET empty
- * listings END_SESSIONS_GAP_MS apart. */
-#define END_SESSIONS_QUIET 3
+ * show in pg_stat_activity yet: done only at an empty listing taken at
+ * least END_SESSIONS_GAP_MS after the block (the caller's NOLOGIN, committed
+ * before this is called) and after the last termination — one gap, not a
+ * series of empty listings: what such a backend needs to show is time, and
+ * a later empty listing proves no more than the first one after the gap. */
 #define END_SESSIONS_GAP_MS 100
 UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
                            size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
-    int quiet = 0;
+    int64_t quiet_from = fc_mono_ms(); /* the block is committed: the gap runs from here */
     for (;;) {
         PGresult *r = pgq_exec(q, pgq_sql("pgl_block_sessions"), 1, p);
         if (!r) {
@@ -58,11 +60,11 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         int n = PQntuples(r);
         if (n == 0) {
             PQclear(r);
-            if (++quiet >= END_SESSIONS_QUIET) return true;
-            fc_sleep_ms(END_SESSIONS_GAP_MS);
+            int64_t left = quiet_from + END_SESSIONS_GAP_MS - fc_mono_ms();
+            if (left <= 0) return true;
+            fc_sleep_ms(left); /* list once more when the gap is over */
             continue;
         }
-        quiet = 0;
         if (fc_mono_ms() > deadline) {
             pgq_seterr(err, errcap, "%d session(s) survive termination, e.g. pid %s of %s on %s (%s)",
                           n, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
@@ -77,7 +79,8 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
                 (*terminated)++;
         }
         PQclear(r);
-        fc_sleep_ms(50);
+        quiet_from = fc_mono_ms();
+        fc_sleep_ms(50); /* a terminated backend takes a moment to leave the listing */
     }
 }
 
