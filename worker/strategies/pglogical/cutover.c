@@ -12,11 +12,13 @@
  *   2. wait until every slot's confirmed_flush_lsn >= L;
  *   3. quick row counts; with validate=strict the full checksum comparison;
  *   4. every sequence on the target to at least the source's value + margin;
- *   5. drop the subscriptions on the target (slot_name = NONE first), then
- *      the slots, publication and guard on the source — before the switch:
- *      after it the source's endpoint name reaches the target;
+ *   5. disable the subscriptions on the target — before the switch: after
+ *      it the source's endpoint name reaches the target (an Aurora cluster,
+ *      or with a rollback window: drop them, then the slots, publication
+ *      and guard on the source, here as in 8);
  *   6. block the same roles on the target (those of 0 are blocked already:
- *      this adds the master user; the full block whatever 0 did), switch (rename swap: source →
+ *      this adds the master user; the full block whatever 0 did), switch
+ *      (rename swap: source →
  *      fc-…-retired, target → original identifier — cluster renames for
  *      an Aurora cluster, cluster.c, then the RDS Proxies whose target is
  *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c;
@@ -27,7 +29,12 @@
  *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
  *   7. (validate=normal) the full checksum comparison between the frozen
- *      source and the pinned snapshot, after writers are back.
+ *      source and the pinned snapshot, after writers are back;
+ *   8. drop the subscriptions on the target (slot_name = NONE first), then
+ *      the slots, publication and guard on the retired source — outside
+ *      the window; every run past the switch does it again until done (a
+ *      crash there is resumed by the next run; abort goes forward after the
+ *      switch; cleanup tears down as well).
  * Resumable by observation, not by facts (facts are written only with the
  * outcome): switched (AWS: the original identifier is our target, the
  * retired name exists, or a proxy has the target)? source blocked? slot
@@ -507,11 +514,44 @@ static step_rc drain(cut *c, fc_lsn L)
     return sync_privileges(c);
 }
 
+/* Teardown after the switch (late): the instance's own (not a cluster's),
+ * without a rollback window (whose reverse replication is set up inside the
+ * window, before the writers are let in, against a source that no longer
+ * publishes); else inside the window, before the switch, as it always was. */
+static bool late_teardown(cut *c) { return !c->cluster && pgl_rollback_window_s(c->ctx) <= 0; }
+
+/* Inside the window (drained, source blocked ever since) when the teardown
+ * is late: every subscription on the target disabled — it must never apply
+ * or reconnect again: after a rename the source's name reaches the target —
+ * while its slot stays on the source until teardown() after the switch. */
+static step_rc disable_subscriptions(cut *c)
+{
+    char err[1024];
+    step_rc rc = STEP_OK;
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgl_db_names nm;
+        if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+        if (!t) return rc;
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
+        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
+        if (!pgl_disable_subscription(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
+    }
+    fc_crashpoint("cutover.disabled");
+    return STEP_OK;
+}
+
 /* Phase 2 (drained, source blocked ever since): subscriptions on the target
- * (so it cannot reconnect), then the slots on the source. Resumable: each
- * part is idempotent and the drained mark says the drain is not needed
- * again. Every change is preceded by a lease and fence check. */
-static step_rc teardown(cut *c)
+ * (so it cannot reconnect), then the slots on the source — src is
+ * PGL_SOURCE before the switch, PGL_RETIRED (the frozen source under its
+ * retired name, or its own with a proxy or CNAME) after it: every cutover
+ * run past the switch does it again until nothing is left (and cleanup
+ * after it), so a crash never leaves the slot behind. Resumable: each part
+ * is idempotent and the drained mark says the drain is not needed again.
+ * Every change is preceded by a lease and fence check (the source's fence
+ * row, on whichever name reaches the source). */
+static step_rc teardown(cut *c, pgl_side src)
 {
     char err[1024];
     step_rc rc = STEP_OK;
@@ -528,19 +568,19 @@ static step_rc teardown(cut *c)
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
-        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
+        c->s.fenced[src] = false; /* re-check: a newer holder may have taken over */
+        if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
         if (!pgl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
     }
     fc_crashpoint("cutover.teardown");
     for (int i = 0; i < c->s.ndbs; i++) {
         pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
-        pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        pgq *q = pgl_conn(&c->s, src, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        c->s.fenced[PGL_SOURCE] = false;
-        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
+        c->s.fenced[src] = false;
+        if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
         if (!pgl_teardown_source(q, &nm, true, err, sizeof err))
             return pgl_sql_fail(c->res, q, "dropping the slot", err);
     }
@@ -859,7 +899,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         *t0 = since;
     }
     /* from here on only forward: the source no longer replicates */
-    return teardown(c);
+    return late_teardown(c) ? disable_subscriptions(c) : teardown(c, PGL_SOURCE);
 }
 
 step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
@@ -967,6 +1007,18 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         res->reason[0] = 0;
         res->wait_ms = 0;
         dbuf_free(&list);
+    }
+    if (late_teardown(&c)) {
+        /* writers are in: the subscriptions (disabled inside the window) and
+         * the slots go now, on every run past the switch until done */
+        step_rc r3 = STEP_OK;
+        for (int i = 0; i < c.s.ndbs; i++) pgl_conn_drop(&c.s, PGL_RETIRED, PGL_AS_ADMIN, c.s.dbs[i]); /* verify's */
+        c.s.fenced[PGL_RETIRED] = false;
+        if (!await_conn(&c, PGL_RETIRED, PGL_AS_ADMIN, c.s.dbs[0], fc_mono_ms() + poll_s * 1000, &r3)) {
+            rc = r3;
+            goto out;
+        }
+        if ((rc = teardown(&c, PGL_RETIRED)) != STEP_OK) goto out;
     }
     rc = STEP_OK;
 out:

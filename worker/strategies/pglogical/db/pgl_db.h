@@ -143,6 +143,11 @@ bool pgl_sub_status(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *err
 /* DISABLE, SET (slot_name = NONE), DROP SUBSCRIPTION: the slot stays on the
  * source, dropped there by pgl_teardown_source. */
 bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
+/* The cutover's part of the teardown inside the window (the source is
+ * drained): the subscription disabled, so it never applies or reconnects
+ * again (after a rename the source's name reaches the target); dropped by
+ * pgl_teardown_target after the writers are let in. Gone or disabled: ok. */
+bool pgl_disable_subscription(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
 /* A teardown interrupted after DISABLE (and maybe SET slot_name = NONE),
  * found while the source's slot still exists: re-attach the slot and
  * ENABLE again, so the retried cutover drains through it. A subscription

@@ -331,6 +331,21 @@ bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errca
     return true;
 }
 
+bool pgl_disable_subscription(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
+{
+    pgl_sub_info si;
+    if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
+    if (!si.exists || !si.enabled) return true;
+    const char *a[] = {nm->subscription};
+    if (!pgq_tmpl_script(q, "pgl_sub_disable", 1, a)) {
+        if (strcmp(q->sqlstate, "42704") == 0) return true;
+        pgq_seterr(err, errcap, "disabling subscription %s: %s", nm->subscription, q->err);
+        return false;
+    }
+    log_info("subscription disabled", "subscription=%s", nm->subscription);
+    return true;
+}
+
 bool pgl_resume_teardown(pgq *q, const pgl_db_names *nm, bool *resumed, char *err, size_t errcap)
 {
     *resumed = false;
