@@ -323,10 +323,12 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
     }
 }
 
-/* Block a side's writers (the fence taken first). keep_master: the master
- * user is left able to log in (the target's block before the source's:
- * fleetcrypt still works there as the master user — sequences, privileges,
- * subscriptions — and blocks it too, with the rest, inside the window). */
+/* Block a side's writers (the fence taken first). keep_master: the
+ * target's block ahead of the source's (pgl_cutover_preblock: NOLOGIN,
+ * unrecorded — the source's record reaches the target by replication); the
+ * master user is left able to log in: fleetcrypt still works there as the
+ * master user — sequences, privileges, subscriptions — and blocks it too,
+ * with the rest, inside the window. */
 static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
 {
     step_rc rc = pgl_fence(&c->s, side);
@@ -344,14 +346,17 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
     int np = 0;
     for (int i = 0; i < c->nprotect; i++) prot[np++] = c->protect[i];
     if (keep_master && *pgl_fact(c->ctx, "master_user")) prot[np++] = pgl_fact(c->ctx, "master_user");
-    bool blocked = pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+    bool blocked = keep_master ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
+                               : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
     free(prot);
     if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
                                                           : "blocking writers on the target", err);
     if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
     if (lsn) *lsn = br.lsn;
-    if (!keep_master)
+    if (keep_master)
+        log_info("cutover: target blocked ahead", "roles=%d", br.roles_blocked);
+    else
         step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d",
                            br.roles_blocked);
     return STEP_OK;
@@ -531,6 +536,14 @@ static step_rc disable_subscriptions(cut *c)
     for (int i = 0; i < c->s.ndbs; i++) {
         pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
+        /* asked as fleetcrypt's role: a re-run may find the target blocked
+         * already (its master user too: the block there follows this) */
+        pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        if (!ta) return rc;
+        bool enabled = true;
+        if (!pgl_sub_enabled(ta, &nm, &enabled, err, sizeof err))
+            return pgl_sql_fail(c->res, ta, "subscription", err);
+        if (!enabled) continue;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);

@@ -84,6 +84,62 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
     }
 }
 
+/* The roles a block leaves alone, as a text[] literal: ours, RDS's, the caller's. */
+static bool protect_literal(dbuf *prot, const pgl_db_names *nm, const char *const *protect, int nprotect)
+{
+    int np = 0;
+    const char *list[256];
+    list[np++] = nm->admin_role;
+    list[np++] = nm->sub_role;
+    for (size_t i = 0; i < FC_ARRAY_LEN(ALWAYS_PROTECTED); i++) list[np++] = ALWAYS_PROTECTED[i];
+    for (int i = 0; i < nprotect && np < (int)FC_ARRAY_LEN(list); i++) list[np++] = protect[i];
+    return array_literal(prot, list, np);
+}
+
+bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+{
+    memset(out, 0, sizeof *out);
+    bool ok = false;
+    dbuf prot, blocked;
+    dbuf_init(&prot, 1u << 20);
+    dbuf_init(&blocked, 1u << 20);
+    const char **names = NULL;
+    PGresult *r = NULL;
+    if (!protect_literal(&prot, nm, protect, nprotect)) goto oom;
+    const char *pp[] = {prot.data};
+    r = pgq_exec(q, pgq_sql("pgl_block_candidates"), 1, pp);
+    if (!r) {
+        pgq_seterr(err, errcap, "listing login roles: %s", q->err);
+        goto done;
+    }
+    int n = PQntuples(r);
+    names = calloc((size_t)n + 1, sizeof *names);
+    if (!names) goto oom;
+    for (int i = 0; i < n; i++) {
+        names[i] = PQgetvalue(r, i, 0);
+        const char *b[] = {names[i]};
+        if (!pgq_tmpl_script(q, "pgl_role_nologin", 1, b)) {
+            pgq_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", names[i], q->err);
+            goto done;
+        }
+        log_info("role blocked ahead (target)", "role=%s", names[i]);
+    }
+    out->roles_blocked = n;
+    if (!array_literal(&blocked, names, n)) goto oom;
+    if (n > 0 && !end_sessions(q, blocked.data, timeout_ms, &out->sessions_terminated, err, errcap)) goto done;
+    ok = true;
+    goto done;
+oom:
+    pgq_seterr(err, errcap, "out of memory");
+done:
+    free(names);
+    PQclear(r);
+    dbuf_free(&prot);
+    dbuf_free(&blocked);
+    return ok;
+}
+
 bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
@@ -95,13 +151,7 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
     PGresult *r = NULL;
 
     /* protected: ours, RDS's, the caller's */
-    int np = 0;
-    const char *list[256];
-    list[np++] = nm->admin_role;
-    list[np++] = nm->sub_role;
-    for (size_t i = 0; i < FC_ARRAY_LEN(ALWAYS_PROTECTED); i++) list[np++] = ALWAYS_PROTECTED[i];
-    for (int i = 0; i < nprotect && np < (int)FC_ARRAY_LEN(list); i++) list[np++] = protect[i];
-    if (!array_literal(&prot, list, np)) goto oom;
+    if (!protect_literal(&prot, nm, protect, nprotect)) goto oom;
 
     /* 1. record, then NOLOGIN: a crash between the two leaves a record of a
      *    role that can still log in, which unblock handles (LOGIN is a no-op) */
