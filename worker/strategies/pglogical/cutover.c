@@ -525,34 +525,43 @@ static step_rc drain(cut *c, fc_lsn L)
  * publishes); else inside the window, before the switch, as it always was. */
 static bool late_teardown(cut *c) { return !c->cluster && pgl_rollback_window_s(c->ctx) <= 0; }
 
-/* Inside the window (drained, source blocked ever since) when the teardown
- * is late: every subscription on the target disabled — it must never apply
- * or reconnect again: after a rename the source's name reaches the target —
- * while its slot stays on the source until teardown() after the switch. */
-static step_rc disable_subscriptions(cut *c)
+/* The subscriptions on the target, every database: drop (DISABLE, slot_name
+ * = NONE, DROP) or, inside the window when the teardown is late, only
+ * DISABLE — it must never apply or reconnect again: after a rename the
+ * source's name reaches the target — while its slot stays on the source
+ * until teardown() after the switch. Their state is asked as fleetcrypt's
+ * role: a re-run may find the target blocked already, its master user
+ * too (the block there follows this). The source's fence (on src, the
+ * name that reaches it) re-checked before each change. */
+static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
 {
     char err[1024];
     step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++) {
         pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
-        /* asked as fleetcrypt's role: a re-run may find the target blocked
-         * already (its master user too: the block there follows this) */
         pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!ta) return rc;
-        bool enabled = true;
-        if (!pgl_sub_enabled(ta, &nm, &enabled, err, sizeof err))
+        bool todo = true;
+        if (!(drop ? pgl_sub_exists(ta, &nm, &todo, err, sizeof err) : pgl_sub_enabled(ta, &nm, &todo, err, sizeof err)))
             return pgl_sql_fail(c->res, ta, "subscription", err);
-        if (!enabled) continue;
+        if (!todo) continue;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
-        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
-        if (!pgl_disable_subscription(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
+        c->s.fenced[src] = false; /* re-check: a newer holder may have taken over */
+        if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
+        if (!(drop ? pgl_teardown_target(t, &nm, err, sizeof err) : pgl_disable_subscription(t, &nm, err, sizeof err)))
+            return pgl_sql_fail(c->res, t, "subscription", err);
     }
-    fc_crashpoint("cutover.disabled");
     return STEP_OK;
+}
+
+static step_rc disable_subscriptions(cut *c)
+{
+    step_rc rc = subscriptions_off(c, PGL_SOURCE, false);
+    if (rc == STEP_OK) fc_crashpoint("cutover.disabled");
+    return rc;
 }
 
 /* Phase 2 (drained, source blocked ever since): subscriptions on the target
@@ -567,24 +576,8 @@ static step_rc disable_subscriptions(cut *c)
 static step_rc teardown(cut *c, pgl_side src)
 {
     char err[1024];
-    step_rc rc = STEP_OK;
-    for (int i = 0; i < c->s.ndbs; i++) {
-        pgl_db_names nm;
-        if (!nm_of(c, i, &nm)) return STEP_FAIL;
-        /* asked as fleetcrypt's role: a re-run may find the target blocked
-         * already (the block there follows a complete teardown) */
-        pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
-        if (!ta) return rc;
-        bool exists = true;
-        if (!pgl_sub_exists(ta, &nm, &exists, err, sizeof err)) return pgl_sql_fail(c->res, ta, "subscription", err);
-        if (!exists) continue;
-        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
-        if (!t) return rc;
-        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        c->s.fenced[src] = false; /* re-check: a newer holder may have taken over */
-        if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
-        if (!pgl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
-    }
+    step_rc rc = subscriptions_off(c, src, true);
+    if (rc != STEP_OK) return rc;
     fc_crashpoint("cutover.teardown");
     for (int i = 0; i < c->s.ndbs; i++) {
         pgl_db_names nm;

@@ -96,52 +96,10 @@ static bool protect_literal(dbuf *prot, const pgl_db_names *nm, const char *cons
     return array_literal(prot, list, np);
 }
 
-bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
-                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
-{
-    memset(out, 0, sizeof *out);
-    bool ok = false;
-    dbuf prot, blocked;
-    dbuf_init(&prot, 1u << 20);
-    dbuf_init(&blocked, 1u << 20);
-    const char **names = NULL;
-    PGresult *r = NULL;
-    if (!protect_literal(&prot, nm, protect, nprotect)) goto oom;
-    const char *pp[] = {prot.data};
-    r = pgq_exec(q, pgq_sql("pgl_block_candidates"), 1, pp);
-    if (!r) {
-        pgq_seterr(err, errcap, "listing login roles: %s", q->err);
-        goto done;
-    }
-    int n = PQntuples(r);
-    names = calloc((size_t)n + 1, sizeof *names);
-    if (!names) goto oom;
-    for (int i = 0; i < n; i++) {
-        names[i] = PQgetvalue(r, i, 0);
-        const char *b[] = {names[i]};
-        if (!pgq_tmpl_script(q, "pgl_role_nologin", 1, b)) {
-            pgq_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", names[i], q->err);
-            goto done;
-        }
-        log_info("role blocked ahead (target)", "role=%s", names[i]);
-    }
-    out->roles_blocked = n;
-    if (!array_literal(&blocked, names, n)) goto oom;
-    if (n > 0 && !end_sessions(q, blocked.data, timeout_ms, &out->sessions_terminated, err, errcap)) goto done;
-    ok = true;
-    goto done;
-oom:
-    pgq_seterr(err, errcap, "out of memory");
-done:
-    free(names);
-    PQclear(r);
-    dbuf_free(&prot);
-    dbuf_free(&blocked);
-    return ok;
-}
-
-bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
-                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+/* record: pgl_cutover_block; else pgl_cutover_preblock (NOLOGIN only, the
+ * sessions of the roles it made NOLOGIN ended, no L). */
+static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect, int timeout_ms,
+                        bool record, pgl_block_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     bool ok = false;
@@ -165,8 +123,8 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
         const char *role = PQgetvalue(r, i, 0);
         const char *a[] = {nm->schema};
         const char *v[] = {role};
-        PGresult *ins = pgq_tmpl_exec(q, "pgl_block_record", 1, a, 1, v);
-        if (!ins) {
+        PGresult *ins = record ? pgq_tmpl_exec(q, "pgl_block_record", 1, a, 1, v) : NULL;
+        if (record && !ins) {
             pgq_seterr(err, errcap, "recording role %s: %s", role, q->err);
             goto done;
         }
@@ -176,15 +134,16 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
             pgq_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", role, q->err);
             goto done;
         }
-        log_info("role blocked", "role=%s", role);
+        log_info(record ? "role blocked" : "role blocked ahead (unrecorded)", "role=%s", role);
     }
-    PQclear(r);
-
-    /* 2. every role in the record (this attempt's and earlier ones') */
-    r = blocked_list(q, nm);
-    if (!r) {
-        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
-        goto done;
+    if (record) {
+        /* 2. every role in the record (this attempt's and earlier ones') */
+        PQclear(r);
+        r = blocked_list(q, nm);
+        if (!r) {
+            pgq_seterr(err, errcap, "reading the block record: %s", q->err);
+            goto done;
+        }
     }
     out->roles_blocked = PQntuples(r);
     const char **names = calloc((size_t)out->roles_blocked + 1, sizeof *names);
@@ -204,7 +163,10 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
 
     /* 3. end their sessions, in every database, until none is left */
     if (!end_sessions(q, blocked.data, timeout_ms, &out->sessions_terminated, err, errcap)) goto done;
-
+    if (!record) {
+        ok = true;
+        goto done;
+    }
     /* 4. prepared transactions could still commit: warn loudly */
     char pc[16];
     PGresult *px = pgq_exec(q, pgq_sql("pgl_prepared_xacts"), 0, NULL);
@@ -234,6 +196,18 @@ done:
     dbuf_free(&prot);
     dbuf_free(&blocked);
     return ok;
+}
+
+bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+{
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, out, err, errcap);
+}
+
+bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+{
+    return block_roles(q, nm, protect, nprotect, timeout_ms, false, out, err, errcap);
 }
 
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
