@@ -109,11 +109,12 @@ bool store_wait_del(store *s, const char *region, const char *member)
     return ok;
 }
 
-bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance)
+bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance,
+                    const char *op)
 {
     char wk[STORE_KEY_MAX], who[512];
     waiter_key(s, region, wk, sizeof wk);
-    snprintf(who, sizeof who, "%s\t%s", campaign, instance);
+    snprintf(who, sizeof who, "%s\t%s\t%s", campaign, instance, op ? op : "");
     redisReply *r = store_cmd(s, "HSET %s %s %s", wk, member, who);
     bool ok = r && r->type == REDIS_REPLY_INTEGER;
     if (r) freeReplyObject(r);
@@ -135,6 +136,8 @@ int store_wake(store *s, const char *region, const char *member, int64_t now_ms)
     char *tab = have ? strchr(who, '\t') : NULL;
     if (!tab) return 0;
     *tab = 0;
+    char *op = strchr(tab + 1, '\t'); /* "<campaign>\t<instance>\t<op>" (no op: an older worker's) */
+    if (op) *op = 0;
     return store_wake_record(s, who, tab + 1, member, now_ms);
 }
 
@@ -180,5 +183,50 @@ bool store_waits(store *s, const char *region, sargs *out)
     redisReply *w = store_cmd(s, "ZRANGE %s 0 -1 WITHSCORES", key);
     bool ok = store_strs_from_reply(w, out);
     if (w) freeReplyObject(w);
+    return ok;
+}
+
+bool store_waiters(store *s, const char *region, sargs *out)
+{
+    char wk[STORE_KEY_MAX];
+    waiter_key(s, region, wk, sizeof wk);
+    redisReply *w = store_cmd(s, "HGETALL %s", wk);
+    bool ok = store_strs_from_reply(w, out);
+    if (w) freeReplyObject(w);
+    return ok;
+}
+
+static void opdur_key(const store *s, const char *region, char *out, size_t cap)
+{
+    store_key(s, out, cap, "opdur:%s", region);
+}
+
+bool store_opdur_all(store *s, const char *region, sargs *out)
+{
+    char k[STORE_KEY_MAX];
+    opdur_key(s, region, k, sizeof k);
+    redisReply *w = store_cmd(s, "HGETALL %s", k);
+    bool ok = store_strs_from_reply(w, out);
+    if (w) freeReplyObject(w);
+    return ok;
+}
+
+int64_t store_opdur_get(store *s, const char *region, const char *op)
+{
+    char k[STORE_KEY_MAX];
+    opdur_key(s, region, k, sizeof k);
+    redisReply *r = store_cmd(s, "HGET %s %s", k, op);
+    int64_t v = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    if (r) freeReplyObject(r);
+    return v > 0 ? v : 0;
+}
+
+bool store_opdur_set(store *s, const char *region, const char *op, int64_t ms)
+{
+    char k[STORE_KEY_MAX];
+    opdur_key(s, region, k, sizeof k);
+    redisReply *r = store_cmd(s, "HSET %s %s %lld", k, op, (long long)ms);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
     return ok;
 }
