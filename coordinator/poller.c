@@ -83,8 +83,9 @@ static bool on_db_page(void *ud, const rds_instance_list *page)
         const rds_instance *in = &page->v[i];
         awaited *a = find(b, in->identifier);
         if (!a) continue;
-        char v[512];
-        fleetcache_encode(v, sizeof v, in->status, 0, in->storage_encrypted, in->kms_key_id);
+        char v[1024];
+        fleetcache_encode(v, sizeof v, in->status, 0, in->storage_encrypted, in->kms_key_id, in->endpoint_address,
+                          in->port);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
         note_settled(b, "db", a->id, in->status);
@@ -100,8 +101,8 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
         const rds_snapshot *s = &page->v[i];
         awaited *a = find(b, s->id);
         if (!a) continue;
-        char v[512];
-        fleetcache_encode(v, sizeof v, s->status, s->percent_progress, s->encrypted, s->kms_key_id);
+        char v[1024];
+        fleetcache_encode(v, sizeof v, s->status, s->percent_progress, s->encrypted, s->kms_key_id, NULL, 0);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
         note_settled(b, "snap", a->id, s->status);

@@ -275,6 +275,8 @@ typedef struct step_cache_view {
     int pct;
     bool encrypted;
     char kms_key[256];
+    char address[256];     /* a DB instance's endpoint ("" none yet, or a snapshot) */
+    int port;              /* its port (0 none) */
     int64_t poll_ms;       /* when the poll that produced this ran */
     int64_t next_poll_ms;  /* when the next poll is planned */
 } step_cache_view;

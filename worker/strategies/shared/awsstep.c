@@ -62,6 +62,8 @@ static bool own_view(step_ctx *ctx, step_result *res, const char *kind, const ch
             fc_strlcpy(v->status, i->status, sizeof v->status);
             v->encrypted = i->storage_encrypted;
             fc_strlcpy(v->kms_key, i->kms_key_id, sizeof v->kms_key);
+            fc_strlcpy(v->address, i->endpoint_address, sizeof v->address);
+            v->port = i->port;
         }
         rds_instance_free(i);
     }
@@ -541,6 +543,7 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
         return awsstep_fail(res, &e, "RestoreDBInstanceFromDBSnapshot");
     }
     step_ctx_set_factf(ctx, "target_backup_retention", "%d", out ? out->backup_retention : -1);
+    if (out && out->arn[0]) step_ctx_set_fact(ctx, "restore_arn", out->arn);
     rds_instance_free(out);
     log_info("restore started", "target=%s snapshot=%s", id, snapshot);
     if (quota_facts) step_ctx_set_fact(ctx, "q_inst", "0");
@@ -750,33 +753,73 @@ step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *co
 static const char *const ST_STOPPED[] = {"stopped", NULL};
 static const char *const ST_BAD_STOP[] = {"failed", "deleting", "incompatible-parameters", NULL};
 
+/* Tag the retired source (role + fleetcrypt:original-id) by its ARN; fact
+ * retire_tagged once done. */
+static step_rc tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role)
+{
+    aws_tag tags[5];
+    size_t nt = awsstep_tags(ctx, role, tags, 4);
+    fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
+    fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
+    nt++;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
+    step_ctx_set_fact(ctx, "retire_tagged", "1");
+    return STEP_OK;
+}
+
 step_rc awsstep_retire_instance(step_ctx *ctx, step_result *res, const char *rid, const char *role)
 {
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     if (step_ctx_fact(ctx, "stop_at")) {
+        /* stopped by the first run below, its tagging failed: again, by the ARN the stop answered */
+        const char *arn = step_ctx_fact(ctx, "retired_arn");
+        if (arn && *arn && !step_ctx_fact(ctx, "retire_tagged")) {
+            step_rc trc = tag_retired(ctx, res, c, arn, role);
+            if (trc != STEP_OK) return trc;
+        }
         step_cache_view v;
         return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
+    }
+    /* the first run stops it without describing it first (the cutover left
+     * it available) and tags it by the ARN the stop answers; a refusal
+     * (read replicas attached, busy) or a later run looks first, below */
+    step_intent in = step_ctx_intent(ctx, "retire_try");
+    if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+    if (in == STEP_INTENT_FIRST) {
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+        rds_instance *out = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (rds_stop_db_instance(c, rid, NULL, &out, &e)) {
+            char arn[256] = "";
+            if (out) fc_strlcpy(arn, out->arn, sizeof arn);
+            rds_instance_free(out);
+            log_info("retired source stopping", "db=%s", rid);
+            res->wait_ms = 1000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+            snprintf(res->reason, sizeof res->reason, "stopping the retired source %s", rid);
+            /* no ARN answered: the next run looks (and tags) */
+            if (!arn[0]) return STEP_WAIT;
+            step_ctx_set_fact(ctx, "retired_arn", arn);
+            awsstep_mark(ctx, "stop_at");
+            step_rc trc = tag_retired(ctx, res, c, arn, role);
+            return trc == STEP_OK ? STEP_WAIT : trc;
+        }
+        if (strcmp(e.code, "InvalidDBInstanceState") != 0) return awsstep_fail(res, &e, "StopDBInstance (retired source)");
     }
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *i = awsstep_describe(ctx, res, rid, &missing, &rc);
     if (!i) return rc;
     if (!awsstep_has_tag(i, "fleetcrypt:role", role)) {
-        aws_tag tags[5];
-        size_t nt = awsstep_tags(ctx, role, tags, 4);
-        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-        nt++;
-        if (!step_ctx_lease_ok(ctx)) {
+        rc = tag_retired(ctx, res, c, i->arn, role);
+        if (rc != STEP_OK) {
             rds_instance_free(i);
-            return LEASE_LOST(res);
-        }
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
-            rds_instance_free(i);
-            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
+            return rc;
         }
     }
     bool replicas = i->n_read_replica_ids > 0;
