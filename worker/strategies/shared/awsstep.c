@@ -4,6 +4,7 @@
 #include "kms.h"
 #include "log.h"
 #include "util.h"
+#include "waitplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -650,21 +651,32 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
                                rds_instance **out)
 {
     *out = NULL;
-    /* 0.5 s, growing by half up to 8 s: a rename that takes seconds is seen
-     * at once, one that takes minutes (real AWS) costs a dozen calls, not a
-     * call every half second; past the deadline the fleet poller takes over.
-     * A wait this instance saw end before (fact await_seen_ms: the cutover's
-     * second rename after its first) starts with a first look at 70% of it,
-     * then 0.5 s steps: fewer calls, and the end seen sooner. */
-    int64_t pause = 500, t0 = fc_mono_ms();
-    int64_t seen = awsstep_fact_i64(ctx, "await_seen_ms", 0);
-    bool first = true;
-    if (seen > 1000) {
-        int64_t lead = seen * 7 / 10;
-        if (lead > 60000) lead = 60000;
-        if (t0 + lead < deadline) fc_sleep_ms(lead);
+    /* When to look (lib/engine/waitplan.h): just after the end of the same
+     * wait learnt across the campaign's region (P:opdur, per strategy, step
+     * and storage size), or this instance's previous one (fact
+     * await_seen_ms: the cutover's second rename after its first); without
+     * either, from 0.5 s growing by half up to 8 s — a rename that takes
+     * seconds is seen at once, one that takes minutes (real AWS) costs a
+     * dozen calls, not one every half second. Past the deadline the fleet
+     * poller takes over. Every wait that did wait teaches the next. */
+    char op[160];
+    const char *gb = step_ctx_fact(ctx, "storage_gb");
+    waitplan_opkey(op, sizeof op, step_ctx_campaign_field(ctx, "strategy"), step_ctx_step(ctx), "await",
+                   gb ? atoi(gb) : 0);
+    int64_t exp = step_ctx_opdur(ctx, op);
+    if (exp <= 0) exp = awsstep_fact_i64(ctx, "await_seen_ms", 0);
+    const waitplan_cfg pc = {500, 60000};
+    int64_t t0 = fc_mono_ms(), lo = 0, pause = 500;
+    bool waited = false;
+    if (exp > 0) {
+        int64_t lead = waitplan_due(&pc, 0, -1, exp, 0);
+        if (t0 + lead < deadline) {
+            fc_sleep_ms(lead);
+            waited = true;
+        }
     }
     for (;;) {
+        int64_t at = fc_mono_ms() - t0;
         bool missing = false;
         step_rc rc = STEP_OK;
         rds_instance *i = awsstep_describe(ctx, res, id, &missing, &rc);
@@ -674,20 +686,24 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
             res->reason[0] = 0;
             *out = i;
             /* learnt only from a wait that did wait (not an instance found ready at once) */
-            if (!first) step_ctx_set_factf(ctx, "await_seen_ms", "%lld", (long long)(fc_mono_ms() - t0));
+            if (waited) {
+                step_ctx_set_factf(ctx, "await_seen_ms", "%lld", (long long)at);
+                step_ctx_opdur_learn(ctx, op, lo, at);
+            }
             return STEP_OK;
         }
-        first = false;
         rds_instance_free(i);
+        lo = at;
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 2000;
             snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
             snprintf(res->reason, sizeof res->reason, "waiting for %s to be available", id);
             return STEP_WAIT;
         }
-        fc_sleep_ms(pause);
-        /* past the learnt duration (or without one): back off as before */
-        if (seen <= 1000 || fc_mono_ms() - t0 > seen) pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
+        /* overrunning the expectation: backing off from its end */
+        fc_sleep_ms(exp > 0 ? waitplan_due(&pc, 0, at, exp, 0) - at : pause);
+        waited = true;
+        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
 }
 

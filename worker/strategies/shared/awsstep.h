@@ -136,7 +136,9 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
  * requested, STEP_WAIT while the instance is busy. */
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
 /* In-run poll until id is available with an endpoint (and our role) or the
- * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). */
+ * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). The first
+ * look goes just after the end this wait took before (step_ctx_opdur, op
+ * "<strategy>.<step>.await.<g>"; else fact await_seen_ms), which it learns. */
 step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
                                rds_instance **out);
 /* Delete our snapshots fc-<campaign>-<instance>-<sfx[k]> (only ones tagged
