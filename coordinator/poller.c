@@ -128,11 +128,15 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
 
 /* A poll saw a's operation end (between the poll before, prev, and this
  * one): learn its duration for the next of its kind. */
-static void learn(coord *c, const char *region, awaited *a, int64_t prev, int64_t now)
+static void learn(coord *c, const char *region, const char *kind, awaited *a, int64_t prev, int64_t now)
 {
     if (!a->op[0]) return;
     int64_t lo = prev > a->start_ms ? prev - a->start_ms : 0;
     int64_t d = waitplan_learn(a->exp_ms, lo, now - a->start_ms);
+    /* one sample per wait: the same waiter waiting on again is not another */
+    char m[300];
+    snprintf(m, sizeof m, "%s:%s", kind, a->id);
+    store_wait_learnt(c->s, region, m);
     if (d > 0 && store_opdur_set(c->s, region, a->op, d))
         log_debug("operation duration learnt", "region=%s op=%s ms=%lld", region, a->op, (long long)d);
 }
@@ -220,7 +224,7 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
             /* first seen settled (its waiter was still waiting): a sample */
             const char *colon = strchr(b.settled.v[k], ':');
             awaited *a = colon ? find(&b, colon + 1) : NULL;
-            if (a) learn(c, r->region, a, prev_poll, started);
+            if (a) learn(c, r->region, kname, a, prev_poll, started);
         }
     sargs_free(&b.settled);
     log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d woken=%d next_in_ms=%lld", r->region, kname, n,

@@ -230,3 +230,22 @@ bool store_opdur_set(store *s, const char *region, const char *op, int64_t ms)
     if (r) freeReplyObject(r);
     return ok;
 }
+
+bool store_wait_learnt(store *s, const char *region, const char *member)
+{
+    char wk[STORE_KEY_MAX], who[512];
+    waiter_key(s, region, wk, sizeof wk);
+    redisReply *r = store_cmd(s, "HGET %s %s", wk, member);
+    bool have = r && r->type == REDIS_REPLY_STRING;
+    if (have) fc_strlcpy(who, r->str, sizeof who);
+    if (r) freeReplyObject(r);
+    if (!have) return true;
+    char *op = strchr(who, '\t');
+    op = op ? strchr(op + 1, '\t') : NULL;
+    if (!op || !op[1]) return true;
+    op[1] = 0;
+    redisReply *h = store_cmd(s, "HSET %s %s %s", wk, member, who);
+    bool ok = h && h->type == REDIS_REPLY_INTEGER;
+    if (h) freeReplyObject(h);
+    return ok;
+}

@@ -35,6 +35,10 @@ bool store_wait_del(store *s, const char *region, const char *member);
  * whose learnt duration plans the poll. */
 bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance,
                     const char *op);
+/* The poller learnt member's operation: its waiter keeps waiting without an
+ * op (a step that waits on the same resource again, e.g. restore then its
+ * backup-retention change, keeps the first start: its end is no sample). */
+bool store_wait_learnt(store *s, const char *region, const char *member);
 /* Every waiter of region as member/"<campaign>\t<instance>\t<op>" pairs
  * appended to out (caller sargs_free). False on a Redis error. */
 bool store_waiters(store *s, const char *region, sargs *out);
