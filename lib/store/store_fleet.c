@@ -186,14 +186,19 @@ bool store_waits(store *s, const char *region, sargs *out)
     return ok;
 }
 
+static bool hash_all(store *s, const char *key, sargs *out)
+{
+    redisReply *w = store_cmd(s, "HGETALL %s", key);
+    bool ok = store_strs_from_reply(w, out);
+    if (w) freeReplyObject(w);
+    return ok;
+}
+
 bool store_waiters(store *s, const char *region, sargs *out)
 {
     char wk[STORE_KEY_MAX];
     waiter_key(s, region, wk, sizeof wk);
-    redisReply *w = store_cmd(s, "HGETALL %s", wk);
-    bool ok = store_strs_from_reply(w, out);
-    if (w) freeReplyObject(w);
-    return ok;
+    return hash_all(s, wk, out);
 }
 
 static void opdur_key(const store *s, const char *region, char *out, size_t cap)
@@ -205,10 +210,7 @@ bool store_opdur_all(store *s, const char *region, sargs *out)
 {
     char k[STORE_KEY_MAX];
     opdur_key(s, region, k, sizeof k);
-    redisReply *w = store_cmd(s, "HGETALL %s", k);
-    bool ok = store_strs_from_reply(w, out);
-    if (w) freeReplyObject(w);
-    return ok;
+    return hash_all(s, k, out);
 }
 
 int64_t store_opdur_get(store *s, const char *region, const char *op)

@@ -429,16 +429,7 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
     if (!c) return NO_CLIENT(res);
     snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
              step_ctx_campaign_field(ctx, "account"), ret);
-    aws_tag tags[4];
-    size_t nt = awsstep_tags(ctx, "retired-source", tags, 3);
-    fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-    fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-    nt++;
-    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource");
-    return STEP_OK;
+    return awsstep_tag_retired(ctx, res, c, arn, "retired-source");
 }
 
 /* ---- cleanup: intermediate snapshots go unless --keep-snapshots ---- */

@@ -769,9 +769,7 @@ step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *co
 static const char *const ST_STOPPED[] = {"stopped", NULL};
 static const char *const ST_BAD_STOP[] = {"failed", "deleting", "incompatible-parameters", NULL};
 
-/* Tag the retired source (role + fleetcrypt:original-id) by its ARN; fact
- * retire_tagged once done. */
-static step_rc tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role)
+step_rc awsstep_tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role)
 {
     aws_tag tags[5];
     size_t nt = awsstep_tags(ctx, role, tags, 4);
@@ -782,8 +780,15 @@ static step_rc tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const
     aws_error e;
     aws_error_clear(&e);
     if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
-    step_ctx_set_fact(ctx, "retire_tagged", "1");
     return STEP_OK;
+}
+
+/* awsstep_tag_retired, remembered (fact retire_tagged). */
+static step_rc tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role)
+{
+    step_rc rc = awsstep_tag_retired(ctx, res, c, arn, role);
+    if (rc == STEP_OK) step_ctx_set_fact(ctx, "retire_tagged", "1");
+    return rc;
 }
 
 step_rc awsstep_retire_instance(step_ctx *ctx, step_result *res, const char *rid, const char *role)

@@ -144,6 +144,9 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
 /* Delete our snapshots fc-<campaign>-<instance>-<sfx[k]> (only ones tagged
  * with our fleetcrypt:instance): STEP_OK when gone, WAIT while one settles. */
 step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n);
+/* Tag a retired source (instance or cluster) by its ARN: our tags with
+ * role, and fleetcrypt:original-id = the instance's name. */
+step_rc awsstep_tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role);
 /* The retired source instance rid: tagged role (+ fleetcrypt:original-id)
  * and stopped (fact stop_at; awaited through the poll cache); one with read
  * replicas attached keeps running (fact retired_running). STEP_WAIT while
