@@ -3,14 +3,19 @@
  * (manual), filtered on the awaited identifiers (db-instance-id /
  * db-snapshot-id, 100 a call), answers every waiting instance; the result for each awaited
  * resource goes to P:cache:<region>:<kind> (lib/fleetcache.h). When to poll
- * next is planned per awaited resource and the earliest wins:
- *   - not polled since it started waiting: 1 poll interval after the start;
+ * next is planned per awaited resource and the earliest wins
+ * (lib/engine/waitplan.h):
+ *   - an operation of a kind seen end before (its waiter names it, P:waiter;
+ *     durations learnt per kind and storage size in P:opdur:<region>): just
+ *     after its expected end, then backing off from there if it overruns;
+ *   - else not polled since it started waiting: 1 poll interval after the start;
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off),
- * clamped to [poll_min, poll_max]. A wait of T costs O(log T) polls, shared
- * by every instance waiting in the region, so AWS calls per instance do not
- * grow with how long AWS takes. The poll runs when planned (checked every
+ * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
+ * O(log T) otherwise, shared by every instance waiting in the region, so
+ * AWS calls per instance do not grow with how long AWS takes. A poll that
+ * sees an operation end learns its duration (waitplan_learn). The poll runs when planned (checked every
  * loop tick, not only every cycle: poller_due), and a waiter whose resource
  * it finds settled (available, stopped, failed, ...) is woken at once
  * (store_wake: its outbox entry is due now) instead of re-running at its
@@ -20,6 +25,7 @@
 #include "log.h"
 #include "rds.h"
 #include "util.h"
+#include "waitplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +36,9 @@
 
 typedef struct awaited {
     char id[256];
+    char op[160];   /* the operation awaited (waitplan_opkey; "" unknown) */
     int64_t start_ms;
+    int64_t exp_ms; /* its learnt duration (0 unknown) */
     int pct;
     bool seen;
 } awaited;
@@ -75,8 +83,9 @@ static bool on_db_page(void *ud, const rds_instance_list *page)
         const rds_instance *in = &page->v[i];
         awaited *a = find(b, in->identifier);
         if (!a) continue;
-        char v[512];
-        fleetcache_encode(v, sizeof v, in->status, 0, in->storage_encrypted, in->kms_key_id);
+        char v[1024];
+        fleetcache_encode(v, sizeof v, in->status, 0, in->storage_encrypted, in->kms_key_id, in->endpoint_address,
+                          in->port);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
         note_settled(b, "db", a->id, in->status);
@@ -92,8 +101,8 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
         const rds_snapshot *s = &page->v[i];
         awaited *a = find(b, s->id);
         if (!a) continue;
-        char v[512];
-        fleetcache_encode(v, sizeof v, s->status, s->percent_progress, s->encrypted, s->kms_key_id);
+        char v[1024];
+        fleetcache_encode(v, sizeof v, s->status, s->percent_progress, s->encrypted, s->kms_key_id, NULL, 0);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
         note_settled(b, "snap", a->id, s->status);
@@ -103,26 +112,33 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
     return true;
 }
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-/* When the next poll of this kind is due, from every awaited resource. */
+/* When the next poll of this kind is due, from every awaited resource
+ * (lib/engine/waitplan.h: just after its expected end when this kind of
+ * operation was seen before, else backing off from its start). */
 static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll)
 {
+    waitplan_cfg pc = {c->poll_min_ms, c->poll_max_ms};
     int64_t best = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
-        const awaited *a = &v[i];
-        int64_t due;
-        if (last_poll < a->start_ms) {
-            due = a->start_ms + c->poll_min_ms;
-        } else {
-            int64_t age = last_poll - a->start_ms;
-            int64_t iv = age * 3 / 4;
-            if (a->pct > 0 && a->pct < 100) iv = (int64_t)((double)age * (100 - a->pct) / a->pct * 0.6);
-            due = last_poll + clamp64(iv, c->poll_min_ms, c->poll_max_ms);
-        }
+        int64_t due = waitplan_due(&pc, v[i].start_ms, last_poll, v[i].exp_ms, v[i].pct);
         if (due < best) best = due;
     }
     return best;
+}
+
+/* A poll saw a's operation end (between the poll before, prev, and this
+ * one): learn its duration for the next of its kind. */
+static void learn(coord *c, const char *region, const char *kind, awaited *a, int64_t prev, int64_t now)
+{
+    if (!a->op[0]) return;
+    int64_t lo = prev > a->start_ms ? prev - a->start_ms : 0;
+    int64_t d = waitplan_learn(a->exp_ms, lo, now - a->start_ms);
+    /* one sample per wait: the same waiter waiting on again is not another */
+    char m[300];
+    snprintf(m, sizeof m, "%s:%s", kind, a->id);
+    store_wait_learnt(c->s, region, m);
+    if (d > 0 && store_opdur_set(c->s, region, a->op, d))
+        log_debug("operation duration learnt", "region=%s op=%s ms=%lld", region, a->op, (long long)d);
 }
 
 static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
@@ -191,6 +207,7 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
         r->last_poll_ms[kind] = started; /* back off like a poll */
         return;
     }
+    int64_t prev_poll = r->last_poll_ms[kind];
     r->last_poll_ms[kind] = started;
     int64_t nxt = plan_next(c, v, n, started);
     /* replace the cache: _ts, _next and every entry */
@@ -202,11 +219,47 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     int64_t wake_at = fc_now_ms();
     int woken = 0;
     for (int k = 0; k < b.settled.n; k++)
-        if (store_wake(c->s, r->region, b.settled.v[k], wake_at) == 1) woken++;
+        if (store_wake(c->s, r->region, b.settled.v[k], wake_at) == 1) {
+            woken++;
+            /* first seen settled (its waiter was still waiting): a sample */
+            const char *colon = strchr(b.settled.v[k], ':');
+            awaited *a = colon ? find(&b, colon + 1) : NULL;
+            if (a) learn(c, r->region, kname, a, prev_poll, started);
+        }
     sargs_free(&b.settled);
     log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d woken=%d next_in_ms=%lld", r->region, kname, n,
               b.fields.n / 2, woken, (long long)(nxt - fc_now_ms()));
     sargs_free(&b.fields);
+}
+
+/* Each awaited resource's operation (its waiter's op) and that operation's
+ * learnt duration: two reads per region, whatever the fleet's size. */
+static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, awaited *snaps, size_t ns)
+{
+    sargs who, dur;
+    sargs_init(&who);
+    sargs_init(&dur);
+    if (store_waiters(c->s, region, &who) && store_opdur_all(c->s, region, &dur)) {
+        for (int k = 0; k + 1 < who.n; k += 2) {
+            const char *m = who.v[k];
+            const char *op = strchr(who.v[k + 1], '\t');
+            op = op ? strchr(op + 1, '\t') : NULL;
+            if (!op || !op[1]) continue;
+            op++;
+            awaited *v = !strncmp(m, "db:", 3) ? dbs : !strncmp(m, "snap:", 5) ? snaps : NULL;
+            size_t n = v == dbs ? nd : ns;
+            const char *id = strchr(m, ':') + 1;
+            for (size_t i = 0; v && i < n; i++) {
+                if (strcmp(v[i].id, id)) continue;
+                fc_strlcpy(v[i].op, op, sizeof v[i].op);
+                for (int j = 0; j + 1 < dur.n; j += 2)
+                    if (!strcmp(dur.v[j], op)) v[i].exp_ms = strtoll(dur.v[j + 1], NULL, 10);
+                break;
+            }
+        }
+    }
+    sargs_free(&who);
+    sargs_free(&dur);
 }
 
 void poller_tick(coord *c)
@@ -247,6 +300,7 @@ void poller_tick(coord *c)
             if (a) a->start_ms = start;
         }
         sargs_free(&w);
+        expectations(c, cv->region, dbs, nd, snaps, ns);
         if (nd) poll_kind(c, r, 0, dbs, nd);
         if (ns) poll_kind(c, r, 1, snaps, ns);
         /* nothing awaited of a kind: no poll of it is due (the loop's poller_due) */

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "util.h"
+#include "waitplan.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,6 +229,17 @@ bool step_ctx_lease_ok(step_ctx *ctx)
 bool step_ctx_cache(step_ctx *ctx, const char *kind, const char *id, int64_t since_ms, step_cache_view *out)
 {
     return fleetcache_get(ctx->t->s, step_ctx_campaign_field(ctx, "region"), kind, id, since_ms, out);
+}
+
+int64_t step_ctx_opdur(step_ctx *ctx, const char *op)
+{
+    return store_opdur_get(ctx->t->s, step_ctx_campaign_field(ctx, "region"), op);
+}
+
+void step_ctx_opdur_learn(step_ctx *ctx, const char *op, int64_t lo_ms, int64_t hi_ms)
+{
+    int64_t d = waitplan_learn(step_ctx_opdur(ctx, op), lo_ms, hi_ms);
+    if (d > 0) store_opdur_set(ctx->t->s, step_ctx_campaign_field(ctx, "region"), op, d);
 }
 
 bool step_ctx_slot(step_ctx *ctx, const char *cls)

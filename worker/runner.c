@@ -17,6 +17,7 @@
 #include "store_fleet.h"
 #include "store_model.h"
 #include "util.h"
+#include "waitplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,7 +308,19 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
         if (now_on[0] && !is_slot_wait(now_on)) {
             fleetcache_want(t->s, region, now_on, fc_now_ms());
             /* who waits, for the poller to wake when it sees the resource settle */
-            if (strcmp(prior_wait, now_on)) store_wait_who(t->s, region, now_on, m->campaign, m->instance);
+            if (strcmp(prior_wait, now_on)) {
+                /* and what it waits for: the poller plans its first look at
+                 * the end this kind of operation took before (waitplan.h) */
+                char kind[8], op[160];
+                const char *colon = strchr(now_on, ':');
+                size_t kl = colon ? (size_t)(colon - now_on) : 0;
+                if (kl >= sizeof kind) kl = sizeof kind - 1;
+                memcpy(kind, now_on, kl);
+                kind[kl] = 0;
+                const char *gb = kv_get(&ctx.rec, "f.storage_gb");
+                waitplan_opkey(op, sizeof op, m->strategy, def->name, kind, gb ? atoi(gb) : 0);
+                store_wait_who(t->s, region, now_on, m->campaign, m->instance, op);
+            }
         }
         if (prior_wait[0] && !is_slot_wait(prior_wait) && strcmp(prior_wait, now_on))
             fleetcache_unwant(t->s, region, prior_wait);

@@ -15,8 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Encode one entry: "status|pct|encrypted|kms_key". */
-void fleetcache_encode(char *out, size_t cap, const char *status, int pct, bool encrypted, const char *kms);
+/* Encode one entry: "status|pct|encrypted|kms_key|address|port" (a DB
+ * instance's endpoint, so a step that needs it does not describe the
+ * instance again; a snapshot: address NULL, port 0). */
+void fleetcache_encode(char *out, size_t cap, const char *status, int pct, bool encrypted, const char *kms,
+                       const char *address, int port);
 /* Read the entry of id; false on Redis error. out->fresh when the last poll
  * ran after since_ms. */
 bool fleetcache_get(store *s, const char *region, const char *kind, const char *id, int64_t since_ms,

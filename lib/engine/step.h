@@ -275,11 +275,18 @@ typedef struct step_cache_view {
     int pct;
     bool encrypted;
     char kms_key[256];
+    char address[256];     /* a DB instance's endpoint ("" none yet, or a snapshot) */
+    int port;              /* its port (0 none) */
     int64_t poll_ms;       /* when the poll that produced this ran */
     int64_t next_poll_ms;  /* when the next poll is planned */
 } step_cache_view;
 bool step_ctx_cache(step_ctx *ctx, const char *kind, const char *id, int64_t since_ms,
                     step_cache_view *out);
+/* How long operation op (lib/engine/waitplan.h waitplan_opkey) took before
+ * in the campaign's region (P:opdur:<region>; 0 unknown), and learning one
+ * more wait of it whose end lay in (lo_ms, hi_ms] (waitplan_learn). */
+int64_t step_ctx_opdur(step_ctx *ctx, const char *op);
+void step_ctx_opdur_learn(step_ctx *ctx, const char *op, int64_t lo_ms, int64_t hi_ms);
 /* Take (or refresh) a slot of a shared concurrency class; false when full. */
 bool step_ctx_slot(step_ctx *ctx, const char *cls);
 

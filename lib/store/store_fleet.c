@@ -109,11 +109,12 @@ bool store_wait_del(store *s, const char *region, const char *member)
     return ok;
 }
 
-bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance)
+bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance,
+                    const char *op)
 {
     char wk[STORE_KEY_MAX], who[512];
     waiter_key(s, region, wk, sizeof wk);
-    snprintf(who, sizeof who, "%s\t%s", campaign, instance);
+    snprintf(who, sizeof who, "%s\t%s\t%s", campaign, instance, op ? op : "");
     redisReply *r = store_cmd(s, "HSET %s %s %s", wk, member, who);
     bool ok = r && r->type == REDIS_REPLY_INTEGER;
     if (r) freeReplyObject(r);
@@ -135,6 +136,8 @@ int store_wake(store *s, const char *region, const char *member, int64_t now_ms)
     char *tab = have ? strchr(who, '\t') : NULL;
     if (!tab) return 0;
     *tab = 0;
+    char *op = strchr(tab + 1, '\t'); /* "<campaign>\t<instance>\t<op>" (no op: an older worker's) */
+    if (op) *op = 0;
     return store_wake_record(s, who, tab + 1, member, now_ms);
 }
 
@@ -180,5 +183,71 @@ bool store_waits(store *s, const char *region, sargs *out)
     redisReply *w = store_cmd(s, "ZRANGE %s 0 -1 WITHSCORES", key);
     bool ok = store_strs_from_reply(w, out);
     if (w) freeReplyObject(w);
+    return ok;
+}
+
+static bool hash_all(store *s, const char *key, sargs *out)
+{
+    redisReply *w = store_cmd(s, "HGETALL %s", key);
+    bool ok = store_strs_from_reply(w, out);
+    if (w) freeReplyObject(w);
+    return ok;
+}
+
+bool store_waiters(store *s, const char *region, sargs *out)
+{
+    char wk[STORE_KEY_MAX];
+    waiter_key(s, region, wk, sizeof wk);
+    return hash_all(s, wk, out);
+}
+
+static void opdur_key(const store *s, const char *region, char *out, size_t cap)
+{
+    store_key(s, out, cap, "opdur:%s", region);
+}
+
+bool store_opdur_all(store *s, const char *region, sargs *out)
+{
+    char k[STORE_KEY_MAX];
+    opdur_key(s, region, k, sizeof k);
+    return hash_all(s, k, out);
+}
+
+int64_t store_opdur_get(store *s, const char *region, const char *op)
+{
+    char k[STORE_KEY_MAX];
+    opdur_key(s, region, k, sizeof k);
+    redisReply *r = store_cmd(s, "HGET %s %s", k, op);
+    int64_t v = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    if (r) freeReplyObject(r);
+    return v > 0 ? v : 0;
+}
+
+bool store_opdur_set(store *s, const char *region, const char *op, int64_t ms)
+{
+    char k[STORE_KEY_MAX];
+    opdur_key(s, region, k, sizeof k);
+    redisReply *r = store_cmd(s, "HSET %s %s %lld", k, op, (long long)ms);
+    bool ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (r) freeReplyObject(r);
+    return ok;
+}
+
+bool store_wait_learnt(store *s, const char *region, const char *member)
+{
+    char wk[STORE_KEY_MAX], who[512];
+    waiter_key(s, region, wk, sizeof wk);
+    redisReply *r = store_cmd(s, "HGET %s %s", wk, member);
+    bool have = r && r->type == REDIS_REPLY_STRING;
+    if (have) fc_strlcpy(who, r->str, sizeof who);
+    if (r) freeReplyObject(r);
+    if (!have) return true;
+    char *op = strchr(who, '\t');
+    op = op ? strchr(op + 1, '\t') : NULL;
+    if (!op || !op[1]) return true;
+    op[1] = 0;
+    redisReply *h = store_cmd(s, "HSET %s %s %s", wk, member, who);
+    bool ok = h && h->type == REDIS_REPLY_INTEGER;
+    if (h) freeReplyObject(h);
     return ok;
 }

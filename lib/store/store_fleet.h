@@ -3,7 +3,8 @@
  * "snap") the cache hash P:cache:<region>:<kind> (_ts poll start ms, _next
  * next planned poll ms, <id> → entry), and the wait registrations
  * P:wait:<region> (ZSET "<kind>:<id>" → wait start ms) with their waiters
- * P:waiter:<region> (HASH "<kind>:<id>" → "<campaign>\t<instance>"). */
+ * P:waiter:<region> (HASH "<kind>:<id>" → "<campaign>\t<instance>\t<op>"),
+ * and the operation durations learnt from them P:opdur:<region>. */
 #ifndef FC_STORE_FLEET_H
 #define FC_STORE_FLEET_H
 
@@ -28,9 +29,24 @@ bool store_cache_replace(store *s, const char *region, const char *kind, int64_t
 /* Register a wait for member "<kind>:<id>" (keeps the first start). */
 bool store_wait_add(store *s, const char *region, const char *member, int64_t now_ms);
 bool store_wait_del(store *s, const char *region, const char *member);
-/* Who waits on member: "<campaign>\t<instance>" in P:waiter:<region>
- * (HASH member → waiter; dropped with the wait), so the poller can wake it. */
-bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance);
+/* Who waits on member: "<campaign>\t<instance>\t<op>" in P:waiter:<region>
+ * (HASH member → waiter; dropped with the wait), so the poller can wake it;
+ * op is the operation kind awaited (lib/engine/waitplan.h waitplan_opkey),
+ * whose learnt duration plans the poll. */
+bool store_wait_who(store *s, const char *region, const char *member, const char *campaign, const char *instance,
+                    const char *op);
+/* The poller learnt member's operation: its waiter keeps waiting without an
+ * op (a step that waits on the same resource again, e.g. restore then its
+ * backup-retention change, keeps the first start: its end is no sample). */
+bool store_wait_learnt(store *s, const char *region, const char *member);
+/* Every waiter of region as member/"<campaign>\t<instance>\t<op>" pairs
+ * appended to out (caller sargs_free). False on a Redis error. */
+bool store_waiters(store *s, const char *region, sargs *out);
+/* Learnt operation durations P:opdur:<region> (HASH op → ms; waitplan.h):
+ * all as op/ms pairs, one (0 when unknown), or set one. */
+bool store_opdur_all(store *s, const char *region, sargs *out);
+int64_t store_opdur_get(store *s, const char *region, const char *op);
+bool store_opdur_set(store *s, const char *region, const char *op, int64_t ms);
 /* The poller saw member settle: bring its waiter's next run forward to
  * now_ms (lua/wake.lua). 1 woken, 0 nobody to wake, -1 Redis error. */
 int store_wake(store *s, const char *region, const char *member, int64_t now_ms);

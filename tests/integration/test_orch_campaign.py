@@ -7,7 +7,8 @@ metadata-only to save CPU), two workers and a coordinator.
   port, same rows); the emulator's call log never shows more than 3
   instances in flight; AWS calls per instance stay <= 30 whether a copy
   takes ~1 s or ~60 s; the retired sources are stopped and tagged; no
-  conflicting operations; the status JSON has the documented shape;
+  conflicting operations; the status JSON has the documented shape; the
+  fleet poller learnt each kind of wait's duration (P:opdur:<region>);
 - quotas (A7): DB-instance quota 2N+1 and snapshot quota 6 at
   --max-parallel 5 keep <= 3 in flight and nothing fails; a quota below 2N
   makes submit exit 2 with the numbers;
@@ -156,6 +157,14 @@ def test_orch_offline_campaign(stack, copy_s):
     assert per_instance <= 30, f"{per_instance:.1f} AWS calls per instance (>30): {by}"
     conflicts = stack.sim.admin("GET", "/conflicts")
     assert conflicts["count"] == 0, conflicts
+    # the fleet poller learnt how long each kind of wait took, per storage size
+    # (500 GiB: g8), for later instances' first look (lib/engine/waitplan.h)
+    keys = stack.redis.cli("KEYS", "fc:opdur:*").split()
+    assert len(keys) == 1, keys
+    flat = stack.redis.cli("HGETALL", keys[0]).split()
+    learnt = dict(zip(flat[::2], (int(v) for v in flat[1::2])))
+    for op in ("rename-source.db", "stop-source.db", "snapshot.snap", "copy-encrypted.snap", "restore.db"):
+        assert 0 < learnt.get(f"offline.{op}.g8", 0) < 150000, f"offline.{op}.g8 not learnt: {learnt}"
     # every resource created once
     for action in ("CreateDBSnapshot", "CopyDBSnapshot", "RestoreDBInstanceFromDBSnapshot"):
         assert by.get(action, 0) == len(ids), f"{action}: {by.get(action)} calls for {len(ids)} instances"

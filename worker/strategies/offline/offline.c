@@ -340,7 +340,8 @@ static step_rc snapshot_like(step_ctx *ctx, step_result *res, bool copy)
         if (copy) return step_ctx_cross_account(ctx) ? awscluster_copy_to_target(ctx, res, sid, eid) : STEP_OK;
         return awscluster_snapshot(ctx, res, ret, sid);
     }
-    awsstep_snap_spec sp = {.copy = copy, .of = ret, .busy = "retired source busy", .quota_facts = true};
+    awsstep_snap_spec sp = {.copy = copy, .of = ret, .busy = "retired source busy", .record_done = true,
+                            .quota_facts = true};
     return awsstep_snapshot_like(ctx, res, &sp);
 }
 
@@ -450,16 +451,7 @@ static step_rc s_retire(step_ctx *ctx, step_result *res)
     if (!c) return NO_CLIENT(res);
     snprintf(arn, sizeof arn, "arn:aws:rds:%s:%s:db:%s", step_ctx_campaign_field(ctx, "region"),
              step_ctx_campaign_field(ctx, "account"), ret);
-    aws_tag tags[4];
-    size_t nt = awsstep_tags(ctx, "retired-source", tags, 3);
-    fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-    fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-    nt++;
-    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
-    aws_error e;
-    aws_error_clear(&e);
-    if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource");
-    return STEP_OK;
+    return awsstep_tag_retired(ctx, res, c, arn, "retired-source");
 }
 
 /* ---- cleanup: intermediate snapshots go unless --keep-snapshots ---- */
@@ -488,32 +480,12 @@ static step_rc s_cleanup(step_ctx *ctx, step_result *res)
     if (prc != STEP_OK) return prc;
     if (!strcmp(step_ctx_campaign_field(ctx, "keep_snapshots"), "1"))
         return awsxacct_unshare_kept(ctx, res, "snap", false); /* kept, no longer shared with the target account */
-    const char *sfx[] = {"snap", "enc"};
-    for (size_t k = 0; k < 2; k++) {
-        char id[64];
-        awsstep_name(ctx, sfx[k], id, sizeof id);
-        char fact[32];
-        snprintf(fact, sizeof fact, "deleted_%s", sfx[k]);
-        if (step_ctx_fact(ctx, fact)) continue;
-        aws_client *c = awsxacct_client_for(ctx, id);
-        if (!c) return NO_CLIENT(res);
-        if (k == 0) {
-            step_rc urc = awsxacct_unshare(ctx, res, id); /* the target account loses it first */
-            if (urc != STEP_OK) return urc;
-        }
-        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_delete_db_snapshot(c, id, NULL, &e) && e.kind != AWS_ERR_NOT_FOUND) {
-            if (!strcmp(e.code, "InvalidDBSnapshotState")) {
-                res->wait_ms = 5000;
-                snprintf(res->reason, sizeof res->reason, "snapshot %s busy: %.300s", id, e.message);
-                return STEP_WAIT;
-            }
-            return awsstep_fail(res, &e, "DeleteDBSnapshot");
-        }
-        step_ctx_set_fact(ctx, fact, "1");
-    }
+    /* the two our snapshot steps saw available (facts snapshot /
+     * enc_snapshot) are deleted without looking; the target account loses
+     * the shared one first */
+    static const char *const sfx[] = {"snap", "enc"};
+    step_rc rc = awsstep_delete_snapshots(ctx, res, sfx, 2);
+    if (rc != STEP_OK) return rc;
     step_ctx_set_fact(ctx, "q_snap", "0");
     return STEP_OK;
 }

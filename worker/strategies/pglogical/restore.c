@@ -75,7 +75,18 @@ step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
             return awsstep_set_backup_retention(ctx, res, tid, want);
         }
     }
-    /* 4. its endpoint, for the database steps */
+    /* 4. its endpoint, for the database steps: from the poll that saw it
+     * available (the fleet poller's cache carries it) and the ARN the
+     * restore call answered (fact restore_arn), without describing it again */
+    const char *arn = step_ctx_fact(ctx, "restore_arn");
+    if (v.address[0] && v.port > 0 && arn && *arn) {
+        step_ctx_set_fact(ctx, "target_address", v.address);
+        step_ctx_set_factf(ctx, "target_port", "%d", v.port);
+        step_ctx_set_fact(ctx, "target_arn", arn);
+        step_ctx_set_fact(ctx, "target_kms", v.kms_key);
+        awsstep_mark(ctx, "restored_at");
+        return STEP_OK;
+    }
     rds_instance *i = pgl_describe(ctx, res, tid, &missing, &rc);
     if (!i) return rc;
     if (!i->endpoint_address[0] || i->port <= 0) {

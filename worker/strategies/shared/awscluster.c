@@ -727,15 +727,7 @@ step_rc awscluster_tag(step_ctx *ctx, step_result *res, const char *id, const ch
     char arn[256];
     fc_strlcpy(arn, cl->arn, sizeof arn);
     rds_cluster_free(cl);
-    aws_tag tags[4];
-    size_t nt = awsstep_tags(ctx, role, tags, 3);
-    fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-    fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-    nt++;
-    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
-    aws_error_clear(&e);
-    if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource (cluster)");
-    return STEP_OK;
+    return awsstep_tag_retired(ctx, res, c, arn, role);
 }
 
 step_rc awscluster_promote(step_ctx *ctx, step_result *res, const char *id)

@@ -4,6 +4,7 @@
 #include "kms.h"
 #include "log.h"
 #include "util.h"
+#include "waitplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ static bool own_view(step_ctx *ctx, step_result *res, const char *kind, const ch
             fc_strlcpy(v->status, i->status, sizeof v->status);
             v->encrypted = i->storage_encrypted;
             fc_strlcpy(v->kms_key, i->kms_key_id, sizeof v->kms_key);
+            fc_strlcpy(v->address, i->endpoint_address, sizeof v->address);
+            v->port = i->port;
         }
         rds_instance_free(i);
     }
@@ -541,6 +544,7 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
         return awsstep_fail(res, &e, "RestoreDBInstanceFromDBSnapshot");
     }
     step_ctx_set_factf(ctx, "target_backup_retention", "%d", out ? out->backup_retention : -1);
+    if (out && out->arn[0]) step_ctx_set_fact(ctx, "restore_arn", out->arn);
     rds_instance_free(out);
     log_info("restore started", "target=%s snapshot=%s", id, snapshot);
     if (quota_facts) step_ctx_set_fact(ctx, "q_inst", "0");
@@ -647,21 +651,32 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
                                rds_instance **out)
 {
     *out = NULL;
-    /* 0.5 s, growing by half up to 8 s: a rename that takes seconds is seen
-     * at once, one that takes minutes (real AWS) costs a dozen calls, not a
-     * call every half second; past the deadline the fleet poller takes over.
-     * A wait this instance saw end before (fact await_seen_ms: the cutover's
-     * second rename after its first) starts with a first look at 70% of it,
-     * then 0.5 s steps: fewer calls, and the end seen sooner. */
-    int64_t pause = 500, t0 = fc_mono_ms();
-    int64_t seen = awsstep_fact_i64(ctx, "await_seen_ms", 0);
-    bool first = true;
-    if (seen > 1000) {
-        int64_t lead = seen * 7 / 10;
-        if (lead > 60000) lead = 60000;
-        if (t0 + lead < deadline) fc_sleep_ms(lead);
+    /* When to look (lib/engine/waitplan.h): just after the end of the same
+     * wait learnt across the campaign's region (P:opdur, per strategy, step
+     * and storage size), or this instance's previous one (fact
+     * await_seen_ms: the cutover's second rename after its first); without
+     * either, from 0.5 s growing by half up to 8 s — a rename that takes
+     * seconds is seen at once, one that takes minutes (real AWS) costs a
+     * dozen calls, not one every half second. Past the deadline the fleet
+     * poller takes over. Every wait that did wait teaches the next. */
+    char op[160];
+    const char *gb = step_ctx_fact(ctx, "storage_gb");
+    waitplan_opkey(op, sizeof op, step_ctx_campaign_field(ctx, "strategy"), step_ctx_step(ctx), "await",
+                   gb ? atoi(gb) : 0);
+    int64_t exp = step_ctx_opdur(ctx, op);
+    if (exp <= 0) exp = awsstep_fact_i64(ctx, "await_seen_ms", 0);
+    const waitplan_cfg pc = {500, 60000};
+    int64_t t0 = fc_mono_ms(), lo = 0, pause = 500;
+    bool waited = false;
+    if (exp > 0) {
+        int64_t lead = waitplan_due(&pc, 0, -1, exp, 0);
+        if (t0 + lead < deadline) {
+            fc_sleep_ms(lead);
+            waited = true;
+        }
     }
     for (;;) {
+        int64_t at = fc_mono_ms() - t0;
         bool missing = false;
         step_rc rc = STEP_OK;
         rds_instance *i = awsstep_describe(ctx, res, id, &missing, &rc);
@@ -671,20 +686,24 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
             res->reason[0] = 0;
             *out = i;
             /* learnt only from a wait that did wait (not an instance found ready at once) */
-            if (!first) step_ctx_set_factf(ctx, "await_seen_ms", "%lld", (long long)(fc_mono_ms() - t0));
+            if (waited) {
+                step_ctx_set_factf(ctx, "await_seen_ms", "%lld", (long long)at);
+                step_ctx_opdur_learn(ctx, op, lo, at);
+            }
             return STEP_OK;
         }
-        first = false;
         rds_instance_free(i);
+        lo = at;
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 2000;
             snprintf(res->wait_on, sizeof res->wait_on, "db:%s", id);
             snprintf(res->reason, sizeof res->reason, "waiting for %s to be available", id);
             return STEP_WAIT;
         }
-        fc_sleep_ms(pause);
-        /* past the learnt duration (or without one): back off as before */
-        if (seen <= 1000 || fc_mono_ms() - t0 > seen) pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
+        /* overrunning the expectation: backing off from its end */
+        fc_sleep_ms(exp > 0 ? waitplan_due(&pc, 0, at, exp, 0) - at : pause);
+        waited = true;
+        pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
 }
 
@@ -750,33 +769,78 @@ step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *co
 static const char *const ST_STOPPED[] = {"stopped", NULL};
 static const char *const ST_BAD_STOP[] = {"failed", "deleting", "incompatible-parameters", NULL};
 
+step_rc awsstep_tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role)
+{
+    aws_tag tags[5];
+    size_t nt = awsstep_tags(ctx, role, tags, 4);
+    fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
+    fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
+    nt++;
+    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+    aws_error e;
+    aws_error_clear(&e);
+    if (!rds_add_tags_to_resource(c, arn, tags, nt, &e)) return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
+    return STEP_OK;
+}
+
+/* awsstep_tag_retired, remembered (fact retire_tagged). */
+static step_rc tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role)
+{
+    step_rc rc = awsstep_tag_retired(ctx, res, c, arn, role);
+    if (rc == STEP_OK) step_ctx_set_fact(ctx, "retire_tagged", "1");
+    return rc;
+}
+
 step_rc awsstep_retire_instance(step_ctx *ctx, step_result *res, const char *rid, const char *role)
 {
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     if (step_ctx_fact(ctx, "stop_at")) {
+        /* stopped by the first run below, its tagging failed: again, by the ARN the stop answered */
+        const char *arn = step_ctx_fact(ctx, "retired_arn");
+        if (arn && *arn && !step_ctx_fact(ctx, "retire_tagged")) {
+            step_rc trc = tag_retired(ctx, res, c, arn, role);
+            if (trc != STEP_OK) return trc;
+        }
         step_cache_view v;
         return awsstep_await(ctx, res, "db", rid, "stop_at", ST_STOPPED, ST_BAD_STOP, &v);
+    }
+    /* the first run stops it without describing it first (the cutover left
+     * it available) and tags it by the ARN the stop answers; a refusal
+     * (read replicas attached, busy) or a later run looks first, below */
+    step_intent in = step_ctx_intent(ctx, "retire_try");
+    if (in == STEP_INTENT_NO) return LEASE_LOST(res);
+    if (in == STEP_INTENT_FIRST) {
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+        rds_instance *out = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        if (rds_stop_db_instance(c, rid, NULL, &out, &e)) {
+            char arn[256] = "";
+            if (out) fc_strlcpy(arn, out->arn, sizeof arn);
+            rds_instance_free(out);
+            log_info("retired source stopping", "db=%s", rid);
+            res->wait_ms = 1000;
+            snprintf(res->wait_on, sizeof res->wait_on, "db:%s", rid);
+            snprintf(res->reason, sizeof res->reason, "stopping the retired source %s", rid);
+            /* no ARN answered: the next run looks (and tags) */
+            if (!arn[0]) return STEP_WAIT;
+            step_ctx_set_fact(ctx, "retired_arn", arn);
+            awsstep_mark(ctx, "stop_at");
+            step_rc trc = tag_retired(ctx, res, c, arn, role);
+            return trc == STEP_OK ? STEP_WAIT : trc;
+        }
+        if (strcmp(e.code, "InvalidDBInstanceState") != 0) return awsstep_fail(res, &e, "StopDBInstance (retired source)");
     }
     bool missing = false;
     step_rc rc = STEP_OK;
     rds_instance *i = awsstep_describe(ctx, res, rid, &missing, &rc);
     if (!i) return rc;
     if (!awsstep_has_tag(i, "fleetcrypt:role", role)) {
-        aws_tag tags[5];
-        size_t nt = awsstep_tags(ctx, role, tags, 4);
-        fc_strlcpy(tags[nt].key, "fleetcrypt:original-id", sizeof tags[nt].key);
-        fc_strlcpy(tags[nt].value, step_ctx_instance(ctx), sizeof tags[nt].value);
-        nt++;
-        if (!step_ctx_lease_ok(ctx)) {
+        rc = tag_retired(ctx, res, c, i->arn, role);
+        if (rc != STEP_OK) {
             rds_instance_free(i);
-            return LEASE_LOST(res);
-        }
-        aws_error e;
-        aws_error_clear(&e);
-        if (!rds_add_tags_to_resource(c, i->arn, tags, nt, &e)) {
-            rds_instance_free(i);
-            return awsstep_fail(res, &e, "AddTagsToResource (retired source)");
+            return rc;
         }
     }
     bool replicas = i->n_read_replica_ids > 0;

@@ -116,8 +116,8 @@ typedef struct awsstep_snap_spec {
 step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_snap_spec *sp);
 /* RestoreDBInstanceFromDBSnapshot of `snapshot` as `id` with the learnt
  * source settings (awsstep_learn_source), deletion_protection as given
- * (0/1/RDS_UNSET), our tags (role encrypted-target) and the user tags; fact
- * target_backup_retention, restore_at. STEP_WAIT on db:<id> when started or
+ * (0/1/RDS_UNSET), our tags (role encrypted-target) and the user tags; facts
+ * target_backup_retention, restore_arn (the new instance's ARN), restore_at. STEP_WAIT on db:<id> when started or
  * already there; with quota_facts, fact q_inst when started. */
 step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, const char *snapshot,
                               int deletion_protection, bool quota_facts);
@@ -136,16 +136,23 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
  * requested, STEP_WAIT while the instance is busy. */
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
 /* In-run poll until id is available with an endpoint (and our role) or the
- * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). */
+ * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). The first
+ * look goes just after the end this wait took before (step_ctx_opdur, op
+ * "<strategy>.<step>.await.<g>"; else fact await_seen_ms), which it learns. */
 step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
                                rds_instance **out);
 /* Delete our snapshots fc-<campaign>-<instance>-<sfx[k]> (only ones tagged
  * with our fleetcrypt:instance): STEP_OK when gone, WAIT while one settles. */
 step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n);
+/* Tag a retired source (instance or cluster) by its ARN: our tags with
+ * role, and fleetcrypt:original-id = the instance's name. */
+step_rc awsstep_tag_retired(step_ctx *ctx, step_result *res, aws_client *c, const char *arn, const char *role);
 /* The retired source instance rid: tagged role (+ fleetcrypt:original-id)
  * and stopped (fact stop_at; awaited through the poll cache); one with read
  * replicas attached keeps running (fact retired_running). STEP_WAIT while
- * it stops. */
+ * it stops. The first run (intent fact retire_try) stops it without
+ * describing it and tags it by the ARN the stop answered (facts retired_arn,
+ * retire_tagged); a refused stop or a later run describes it first. */
 step_rc awsstep_retire_instance(step_ctx *ctx, step_result *res, const char *rid, const char *role);
 
 #endif

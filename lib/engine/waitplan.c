@@ -1,0 +1,44 @@
+/* waitplan — see waitplan.h. */
+#include "waitplan.h"
+
+#include <stdio.h>
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, int64_t exp_ms, int pct)
+{
+    if (exp_ms > 0) {
+        /* just after the expected end; a look made before it (another
+         * resource's, the poll is shared) changes nothing but the cap */
+        int64_t end = start_ms + exp_ms + c->min_ms;
+        if (last_ms < start_ms) return end - start_ms > c->max_ms ? start_ms + c->max_ms : end;
+        if (last_ms < end) return end - last_ms > c->max_ms ? last_ms + c->max_ms : end;
+        /* overrunning: back off from the expected end, not from the start */
+        int64_t over = last_ms - (start_ms + exp_ms);
+        return last_ms + clamp64(over * 3 / 4, c->min_ms, c->max_ms);
+    }
+    if (last_ms < start_ms) return start_ms + c->min_ms;
+    int64_t age = last_ms - start_ms;
+    int64_t iv = age * 3 / 4;
+    if (pct > 0 && pct < 100) iv = (int64_t)((double)age * (100 - pct) / pct * 0.6);
+    return last_ms + clamp64(iv, c->min_ms, c->max_ms);
+}
+
+int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms)
+{
+    if (lo_ms < 0) lo_ms = 0;
+    if (hi_ms < lo_ms) hi_ms = lo_ms;
+    if (old_ms <= 0) return lo_ms > 0 ? lo_ms : hi_ms / 2;
+    return clamp64(old_ms - old_ms / 64, lo_ms, hi_ms);
+}
+
+void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb)
+{
+    if (storage_gb <= 0) {
+        snprintf(out, cap, "%s.%s.%s.g?", strategy, step, kind);
+        return;
+    }
+    int g = 0;
+    while ((storage_gb >> (g + 1)) > 0) g++;
+    snprintf(out, cap, "%s.%s.%s.g%d", strategy, step, kind, g);
+}

@@ -1,0 +1,43 @@
+/* waitplan — when to look at an AWS operation next. Without knowing how
+ * long the operation takes, back off geometrically from its start (next
+ * look after 0.75 × its age; a snapshot's PercentProgress p after age a:
+ * after 0.6 × a·(100−p)/p): a wait of T costs O(log T) looks, and its end
+ * is seen up to ~40% of its age late. Knowing the duration this kind of
+ * operation took before (learned per operation kind and storage size across
+ * the campaign, P:opdur:<region>; waitplan_learn), the first look is placed
+ * just after the expected end (one look, the end seen within one minimum
+ * interval), and only an operation that overruns it is backed off from its
+ * expected end. Every gap is clamped to [min, max]: max is the safe longest
+ * interval whatever is expected. Pure functions (unit-tested in
+ * tests/unit/test_waitplan.c); the fleet poller (coordinator/poller.c) and
+ * the in-run wait (awsstep_await_instance) use them. */
+#ifndef FC_WAITPLAN_H
+#define FC_WAITPLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct waitplan_cfg {
+    int64_t min_ms; /* shortest gap between two looks (FLEETCRYPT_POLL_MIN_MS) */
+    int64_t max_ms; /* longest gap (FLEETCRYPT_POLL_MAX_MS) */
+} waitplan_cfg;
+
+/* When to look next at an operation started at start_ms, last looked at
+ * last_ms (< start_ms: not since it started), expected to take exp_ms
+ * (<= 0: unknown), with PercentProgress pct (0 unknown). */
+int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, int64_t exp_ms, int pct);
+
+/* The learnt duration after one wait: the end lies in (lo_ms, hi_ms] from
+ * the start (lo: the last look that saw it unfinished, 0 if none; hi: the
+ * look that saw it end). A first sample takes lo (hi/2 without one: an
+ * estimate from below costs one more look, one from above a late end at
+ * every wait until it shrinks); later ones keep the estimate if it fits, pulled 1/64 shorter so a faster run is noticed, and
+ * else move it to the nearer bound: the estimate stays just at or under the
+ * real duration instead of drifting late with each late sighting. */
+int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms);
+
+/* The operation kind learnt under: "<strategy>.<step>.<kind>.<g>" with g the
+ * storage size's power of two (storage_gb <= 0: "g?"). */
+void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb);
+
+#endif

@@ -1,0 +1,149 @@
+/* test_waitplan — when the fleet poller and the in-run wait look at an AWS
+ * operation (lib/engine/waitplan.c): with an expected duration the end is
+ * seen with one look, within one minimum interval (the geometric plan from
+ * the start needs many looks and sees it late), an overrun is backed off
+ * from the expected end, no gap exceeds the maximum, and the learnt estimate
+ * settles at the real duration instead of drifting late. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "waitplan.h"
+
+static const waitplan_cfg CFG = {1000, 300000};
+
+typedef struct seen {
+    int looks;
+    int64_t late;    /* from the real end to the look that saw it */
+    int64_t max_gap; /* longest gap between two looks */
+    int64_t lo;      /* the last look that saw it unfinished (0: none) */
+} seen;
+
+/* One operation of real duration d (started at 0) watched by the plan. */
+static seen watch(int64_t d, int64_t exp)
+{
+    seen s = {0, 0, 0, 0};
+    int64_t last = -1, prev = 0;
+    for (;;) {
+        int64_t t = waitplan_due(&CFG, 0, last, exp, 0);
+        assert_true(t > last);
+        if (t - prev > s.max_gap) s.max_gap = t - prev;
+        prev = t;
+        s.looks++;
+        if (t >= d) {
+            s.late = t - d;
+            return s;
+        }
+        s.lo = t;
+        last = t;
+        assert_true(s.looks < 1000);
+    }
+}
+
+static void test_unknown_is_geometric(void **state)
+{
+    (void)state;
+    assert_int_equal(waitplan_due(&CFG, 0, -1, 0, 0), 1000);          /* one minimum after the start */
+    assert_int_equal(waitplan_due(&CFG, 0, 4000, 0, 0), 4000 + 3000); /* 0.75 × the age */
+    assert_int_equal(waitplan_due(&CFG, 0, 2000000, 0, 0), 2000000 + 300000); /* clamped to max */
+    assert_int_equal(waitplan_due(&CFG, 0, 10000, 0, 50), 10000 + 6000);   /* 0.6 × the remaining */
+}
+
+/* The trade to beat: a 60 s rename seen by the geometric plan costs several
+ * looks and is seen seconds late; expected, one look within the minimum. */
+static void test_expected_one_look_on_time(void **state)
+{
+    (void)state;
+    seen old = watch(60000, 0);
+    seen now = watch(60000, 60000);
+    assert_true(old.looks >= 5);
+    assert_true(old.late > CFG.min_ms);
+    assert_int_equal(now.looks, 1);
+    assert_true(now.late <= CFG.min_ms);
+    /* a little shorter than expected: still one look, still on time */
+    now = watch(58000, 60000);
+    assert_int_equal(now.looks, 1);
+    assert_true(now.late <= 3000);
+}
+
+/* Longer than expected: looks from the expected end at the minimum, then
+ * backing off from there, never from the start (a 60 s wait seen late by a
+ * 45 s gap). */
+static void test_overrun_backs_off_from_expected_end(void **state)
+{
+    (void)state;
+    seen s = watch(66000, 60000);
+    assert_true(s.looks >= 2 && s.looks <= 6);
+    assert_true(s.late <= 6000 * 3 / 4 + CFG.min_ms);
+    assert_int_equal(waitplan_due(&CFG, 0, 61000, 60000, 0), 62000);
+}
+
+/* Whatever is expected, no gap exceeds the maximum. */
+static void test_safe_max(void **state)
+{
+    (void)state;
+    seen s = watch(3000000, 3000000);
+    assert_true(s.max_gap <= CFG.max_ms);
+    assert_true(s.late <= CFG.min_ms);
+    s = watch(9000000, 3000000); /* overrun three times over */
+    assert_true(s.max_gap <= CFG.max_ms);
+    assert_int_equal(waitplan_due(&CFG, 0, -1, 3000000, 0), CFG.max_ms);
+}
+
+/* Learning over many waits of the same kind: the estimate stays at or just
+ * under the real duration (a late sighting does not push it later), and the
+ * waits cost barely more than one look each. */
+static void test_learn_converges(void **state)
+{
+    (void)state;
+    assert_int_equal(waitplan_learn(0, 4000, 8000), 4000);
+    assert_int_equal(waitplan_learn(0, 0, 800), 400);
+    assert_int_equal(waitplan_learn(64000, 0, 70000), 63000); /* fits: pulled 1/64 shorter */
+    assert_int_equal(waitplan_learn(64000, 66000, 67000), 66000);
+    assert_int_equal(waitplan_learn(64000, 0, 50000), 50000);
+    int64_t d = 60000, est = 0;
+    int looks = 0;
+    int64_t late = 0;
+    for (int i = 0; i < 40; i++) {
+        seen s = watch(d, est);
+        if (i >= 5) {
+            looks += s.looks;
+            late += s.late;
+        }
+        est = waitplan_learn(est, s.lo, s.looks ? d + s.late : d);
+        assert_true(est <= d + CFG.min_ms);
+    }
+    assert_true(looks <= 35 * 3 / 2);         /* ≤ 1.5 looks per wait */
+    assert_true(late / 35 <= 2 * CFG.min_ms); /* seen within two minimum intervals */
+}
+
+static void test_opkey(void **state)
+{
+    (void)state;
+    char k[96];
+    waitplan_opkey(k, sizeof k, "offline", "restore", "db", 20);
+    assert_string_equal(k, "offline.restore.db.g4");
+    waitplan_opkey(k, sizeof k, "offline", "restore", "db", 31);
+    assert_string_equal(k, "offline.restore.db.g4");
+    waitplan_opkey(k, sizeof k, "offline", "restore", "db", 32);
+    assert_string_equal(k, "offline.restore.db.g5");
+    waitplan_opkey(k, sizeof k, "offline", "snapshot", "snap", 0);
+    assert_string_equal(k, "offline.snapshot.snap.g?");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unknown_is_geometric),
+        cmocka_unit_test(test_expected_one_look_on_time),
+        cmocka_unit_test(test_overrun_backs_off_from_expected_end),
+        cmocka_unit_test(test_safe_max),
+        cmocka_unit_test(test_learn_converges),
+        cmocka_unit_test(test_opkey),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
