@@ -47,10 +47,11 @@ def _fact(stack, campaign, ident, name):
     return (v or "").strip()
 
 
-def _open_window(stack, sim, world, campaign, ident):
+def _open_window(stack, sim, world, campaign, ident, during=None):
     """Instance set up, writer started, campaign submitted with a window,
     the window open and writes acknowledged on the target. Returns (writer,
-    number of acks at the switch)."""
+    number of acks at the switch). `during` (emulator /config, e.g. AWS
+    faults) is applied just before submit."""
     logical_group(sim)
     make_instances(sim, [ident])
     app_schema(sim, ident)
@@ -58,6 +59,8 @@ def _open_window(stack, sim, world, campaign, ident):
     stack.start()
     w = Writer(sim, ident, rate=40).start()
     wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes before submit")
+    if during:
+        sim.admin("POST", "/config", during)
     submit(stack, campaign, key, [ident], world, "--rollback-window", "30m")
 
     def in_window():
@@ -89,16 +92,20 @@ def _report_window(stack, campaign):
     return rows[0]["rollback_window"]
 
 
-def _rollback(stack, sim, world, campaign, ident, crash=None):
+def _rollback(stack, sim, world, campaign, ident, crash=None, during=None, after=None):
+    """during: as _open_window's (it stays across the rollback); after:
+    emulator /config applied once the rollback ended, before the checks."""
     if crash:
         os.makedirs(crash["dir"])
         stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": crash["dir"], "FLEETCRYPT_TEST_CRASH_AT": crash["at"]})
-    w, _key = _open_window(stack, sim, world, campaign, ident)
+    w, _key = _open_window(stack, sim, world, campaign, ident, during=during)
     r = stack.cli("rollback", campaign, ident)
     assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
     r2 = stack.cli("finalize", campaign, ident)
     assert r2.returncode == 3 and "refused" in r2.stdout, (r2.returncode, r2.stdout)
     st, _replaced = stack.until_terminal(campaign, 300)
+    if after:
+        sim.admin("POST", "/config", after)
     inst = st["instances"][0]
     assert inst["state"] == "aborted" and "rolled back" in (inst.get("reason") or inst.get("error") or ""), \
         f"{inst}\n{stack.diagnostics()}"
@@ -138,12 +145,17 @@ def test_rollback_worker_killed_inside(stack, awssim, world):
 
 @pytest.mark.slow
 def test_finalize_leaves_nothing(stack, awssim, world):
-    sim = awssim
-    campaign, ident = "rbfin", "pgl-rbfin"
-    w, key = _open_window(stack, sim, world, campaign, ident)
+    _finalize(stack, awssim, world, "rbfin", "pgl-rbfin")
+
+
+def _finalize(stack, sim, world, campaign, ident, during=None, after=None):
+    """during/after: as _rollback's."""
+    w, key = _open_window(stack, sim, world, campaign, ident, during=during)
     r = stack.cli("finalize", campaign, ident)
     assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
     st = wait_terminal(stack, campaign, timeout=300)
+    if after:
+        sim.admin("POST", "/config", after)
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     assert _fact(stack, campaign, ident, "rb_state") == "finalized"

@@ -1,0 +1,114 @@
+"""Issue 16's flows under AWS faults (all slow: `tests/run --all`): every
+AWS call may be throttled (throttle_rate 0.2), fail with a 5xx
+(http5xx_rate 0.05) and answers LATENCY_MS late, from just before submit
+until the campaign (or the rollback) has ended, with a live writer through
+the cutover; run at FLEETCRYPT_SIM_TIME_SCALE=0.02 (and 0). The emulator
+applies the faults to every signed or unsigned call whatever its account:
+the target account's calls (made with the credentials of the assumed role)
+and STS AssumeRole included. Each test is the checked flow of its fault-free
+counterpart, run with the faults:
+- a cross-account pg-logical move of an RDS instance with CNAME cutover
+  (test_pglogical_xacct.py::xacct_move): rows exactly once, encrypted in the
+  target account with the target's key, the CNAME on it with its TTL back,
+  the source retired, nothing shared or left in either account;
+- a cross-account Aurora PostgreSQL cluster move (xacct_cluster_move);
+- the rollback window (test_pglogical_rollback.py): writers across the
+  cutover, on the target, across `fleetcrypt rollback` and on the source
+  again, every acknowledged row exactly once on the source; and a finalize
+  leaving nothing on either side;
+- a one-account Aurora cluster CNAME cutover
+  (test_pglogical_clusters.py::cluster_cname_move).
+Each also asserts the faults really hit fleetcrypt: its refused attempts
+(the call log's entries signed with its key, or made in the target account
+with credentials the test did not make) number at least MIN_REFUSED, some
+of them 5xx (only the injected faults answer 5xx), and, across accounts,
+at least MIN_REFUSED_TARGET in the target account.
+"""
+import os
+
+import pytest
+
+from fixtures_awssim import ACCESS_KEY
+from pglogical_strategy_util import HARNESS_KEY, split_awssim
+
+split_awssim = split_awssim   # the fixture, imported for pytest
+LATENCY_MS = 150
+FAULTS = {"faults": {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": LATENCY_MS}}
+NO_FAULTS = {"faults": {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0}}
+MIN_REFUSED = 5
+MIN_REFUSED_TARGET = 2
+FAULT_5XX = ("InternalFailure", "ServiceUnavailable")
+SCALE = float(os.environ.get("FLEETCRYPT_SIM_TIME_SCALE", "0") or 0)
+
+
+@pytest.fixture
+def awssim(split_awssim):
+    """The stack's emulator (fixtures_stack.stack takes it): the test's own
+    calls signed with the harness key, so fleetcrypt's are told apart."""
+    if SCALE > 0:
+        split_awssim.admin("POST", "/config", {"time_scale": SCALE})
+    yield split_awssim
+
+
+def _fault_hits(sim, label, target_account=None, test_keys=()):
+    """Problems unless the injected faults refused enough of fleetcrypt's calls."""
+    calls = sim.admin("GET", "/calls", timeout=120)["calls"]
+    own = set(test_keys) | {HARNESS_KEY}
+
+    def fleetcrypts(c):
+        return c.get("access_key") == ACCESS_KEY or (
+            target_account and c.get("account") == target_account and c.get("access_key") not in own)
+    mine = [c for c in calls if fleetcrypts(c)]
+    refused = [c for c in mine if c.get("error")]
+    r5xx = [c for c in refused if c["error"] in FAULT_5XX]
+    in_target = [c for c in refused if target_account and c.get("account") == target_account]
+    sts = [c for c in mine if c.get("action") == "AssumeRole"]
+    print(f"{label}: {len(mine)} fleetcrypt attempts, {len(refused)} refused ({len(r5xx)} 5xx, "
+          f"{len(in_target)} in the target account); AssumeRole {len(sts)} attempts, "
+          f"{sum(1 for c in sts if c.get('error'))} refused", flush=True)
+    out = []
+    if len(refused) < MIN_REFUSED or not r5xx:
+        out.append(f"only {len(refused)} of fleetcrypt's calls refused ({len(r5xx)} 5xx): the faults did not apply")
+    if target_account and len(in_target) < MIN_REFUSED_TARGET:
+        out.append(f"only {len(in_target)} of fleetcrypt's calls in the target account refused")
+    return out
+
+
+@pytest.mark.slow
+def test_xacct_cname_move_under_faults(stack, awssim, world):
+    from test_pglogical_xacct import xacct_move
+    _st, tgt = xacct_move(stack, awssim, world, "fxm", "fx-move", during=FAULTS, after=NO_FAULTS, timeout=900)
+    problems = _fault_hits(awssim, "xacct move", tgt.account, [tgt.creds[0]])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_xacct_cluster_move_under_faults(stack, awssim, world):
+    from test_pglogical_xacct import xacct_cluster_move
+    tgt = xacct_cluster_move(stack, awssim, world, during=FAULTS, after=NO_FAULTS)
+    problems = _fault_hits(awssim, "xacct cluster move", tgt.account, [tgt.creds[0]])
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_rollback_under_faults(stack, awssim, world):
+    from test_pglogical_rollback import _rollback
+    _rollback(stack, awssim, world, "frbk", "pgl-frbk", during=FAULTS, after=NO_FAULTS)
+    problems = _fault_hits(awssim, "rollback")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_finalize_under_faults(stack, awssim, world):
+    from test_pglogical_rollback import _finalize
+    _finalize(stack, awssim, world, "ffin", "pgl-ffin", during=FAULTS, after=NO_FAULTS)
+    problems = _fault_hits(awssim, "finalize")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_cluster_cname_cutover_under_faults(stack, awssim, world):
+    from test_pglogical_clusters import cluster_cname_move
+    cluster_cname_move(stack, awssim, world, during=FAULTS, after=NO_FAULTS)
+    problems = _fault_hits(awssim, "cluster cname")
+    assert not problems, "\n".join(problems)
