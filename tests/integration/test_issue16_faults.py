@@ -25,6 +25,7 @@ of them 5xx (only the injected faults answer 5xx), and, across accounts,
 at least MIN_REFUSED_TARGET in the target account.
 """
 import os
+import time
 
 import pytest
 
@@ -33,12 +34,26 @@ from pglogical_strategy_util import HARNESS_KEY, split_awssim
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 LATENCY_MS = 150
-FAULTS = {"faults": {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": LATENCY_MS}}
-NO_FAULTS = {"faults": {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0}}
+RANDOM = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": LATENCY_MS}
+NO_FAULTS = {"faults": {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0, "alternate": {}}}
 MIN_REFUSED = 5
 MIN_REFUSED_TARGET = 2
 FAULT_5XX = ("InternalFailure", "ServiceUnavailable")
 SCALE = float(os.environ.get("FLEETCRYPT_SIM_TIME_SCALE", "0") or 0)
+# Each flow's own AWS calls also refused deterministically (emulator faults
+# "alternate": the action's requests refused and served in turn, the first
+# refused): every such call must be retried, whatever the dice say.
+XACCT_ALT = {"AssumeRole": "throttle", "ModifyDBSnapshotAttribute": "5xx", "CopyDBSnapshot": "throttle",
+             "ChangeResourceRecordSets": "5xx", "GetChange": "throttle"}
+XACCT_CLUSTER_ALT = {"AssumeRole": "throttle", "ModifyDBClusterSnapshotAttribute": "5xx",
+                     "CopyDBClusterSnapshot": "throttle", "ChangeResourceRecordSets": "5xx", "GetChange": "throttle"}
+CNAME_ALT = {"ChangeResourceRecordSets": "5xx", "GetChange": "throttle"}
+ROLLBACK_ALT = {"ModifyDBInstance": "throttle"}                 # the renames, forward and back
+FINALIZE_ALT = {"StopDBInstance": "5xx", "AddTagsToResource": "throttle", "DeleteDBSnapshot": "5xx"}
+
+
+def faults(alternate):
+    return {"faults": dict(RANDOM, alternate=alternate)}
 
 
 @pytest.fixture
@@ -50,8 +65,11 @@ def awssim(split_awssim):
     yield split_awssim
 
 
-def _fault_hits(sim, label, target_account=None, test_keys=()):
-    """Problems unless the injected faults refused enough of fleetcrypt's calls."""
+def _fault_hits(sim, label, alternate, target_account=None, test_keys=(), phase=None):
+    """Problems unless the injected faults refused enough of fleetcrypt's
+    calls: MIN_REFUSED in all (some 5xx), MIN_REFUSED_TARGET in the target
+    account, every alternated action refused and served; phase: (label,
+    since, actions) — one of those actions refused at or after since."""
     calls = sim.admin("GET", "/calls", timeout=120)["calls"]
     own = set(test_keys) | {HARNESS_KEY}
 
@@ -62,53 +80,83 @@ def _fault_hits(sim, label, target_account=None, test_keys=()):
     refused = [c for c in mine if c.get("error")]
     r5xx = [c for c in refused if c["error"] in FAULT_5XX]
     in_target = [c for c in refused if target_account and c.get("account") == target_account]
-    sts = [c for c in mine if c.get("action") == "AssumeRole"]
+    by = {}
+    for c in refused:
+        by[c["action"]] = by.get(c["action"], 0) + 1
     print(f"{label}: {len(mine)} fleetcrypt attempts, {len(refused)} refused ({len(r5xx)} 5xx, "
-          f"{len(in_target)} in the target account); AssumeRole {len(sts)} attempts, "
-          f"{sum(1 for c in sts if c.get('error'))} refused", flush=True)
+          f"{len(in_target)} in the target account): {by}", flush=True)
     out = []
     if len(refused) < MIN_REFUSED or not r5xx:
         out.append(f"only {len(refused)} of fleetcrypt's calls refused ({len(r5xx)} 5xx): the faults did not apply")
     if target_account and len(in_target) < MIN_REFUSED_TARGET:
         out.append(f"only {len(in_target)} of fleetcrypt's calls in the target account refused")
+    for action in alternate:
+        tries = [c for c in mine if c["action"] == action]
+        bad = sum(1 for c in tries if c.get("error"))
+        if not bad or bad == len(tries):
+            out.append(f"{action}: {len(tries)} attempts, {bad} refused: expected refused and served in turn")
+    if phase:
+        what, since, actions = phase
+        hit = [c for c in refused if c["ts"] >= since and c["action"] in actions]
+        print(f"{label}: {len(hit)} of {sorted(actions)} refused during the {what}", flush=True)
+        if not hit:
+            out.append(f"none of {sorted(actions)} refused during the {what}")
     return out
+
+
+def _refresh_on(stack, sim, command, alternate, mark):
+    """Wrap stack.cli: when `command` is first run, restart the alternation
+    (its first call of each action refused again) and note the time."""
+    cli = stack.cli
+
+    def wrapped(*args, **kw):
+        if args and args[0] == command and "t" not in mark:
+            mark["t"] = time.time()
+            sim.admin("POST", "/config", faults(alternate))
+        return cli(*args, **kw)
+    stack.cli = wrapped
 
 
 @pytest.mark.slow
 def test_xacct_cname_move_under_faults(stack, awssim, world):
     from test_pglogical_xacct import xacct_move
-    _st, tgt = xacct_move(stack, awssim, world, "fxm", "fx-move", during=FAULTS, after=NO_FAULTS, timeout=900)
-    problems = _fault_hits(awssim, "xacct move", tgt.account, [tgt.creds[0]])
+    _st, tgt = xacct_move(stack, awssim, world, "fxm", "fx-move", during=faults(XACCT_ALT), after=NO_FAULTS,
+                          timeout=900)
+    problems = _fault_hits(awssim, "xacct move", XACCT_ALT, tgt.account, [tgt.creds[0]])
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
 def test_xacct_cluster_move_under_faults(stack, awssim, world):
     from test_pglogical_xacct import xacct_cluster_move
-    tgt = xacct_cluster_move(stack, awssim, world, during=FAULTS, after=NO_FAULTS)
-    problems = _fault_hits(awssim, "xacct cluster move", tgt.account, [tgt.creds[0]])
+    tgt = xacct_cluster_move(stack, awssim, world, during=faults(XACCT_CLUSTER_ALT), after=NO_FAULTS)
+    problems = _fault_hits(awssim, "xacct cluster move", XACCT_CLUSTER_ALT, tgt.account, [tgt.creds[0]])
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
 def test_rollback_under_faults(stack, awssim, world):
     from test_pglogical_rollback import _rollback
-    _rollback(stack, awssim, world, "frbk", "pgl-frbk", during=FAULTS, after=NO_FAULTS)
-    problems = _fault_hits(awssim, "rollback")
+    mark = {}
+    _refresh_on(stack, awssim, "rollback", ROLLBACK_ALT, mark)
+    _rollback(stack, awssim, world, "frbk", "pgl-frbk", during=faults(ROLLBACK_ALT), after=NO_FAULTS)
+    problems = _fault_hits(awssim, "rollback", ROLLBACK_ALT, phase=("rollback", mark["t"], set(ROLLBACK_ALT)))
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
 def test_finalize_under_faults(stack, awssim, world):
     from test_pglogical_rollback import _finalize
-    _finalize(stack, awssim, world, "ffin", "pgl-ffin", during=FAULTS, after=NO_FAULTS)
-    problems = _fault_hits(awssim, "finalize")
+    mark = {}
+    _refresh_on(stack, awssim, "finalize", FINALIZE_ALT, mark)
+    _finalize(stack, awssim, world, "ffin", "pgl-ffin", during=faults(FINALIZE_ALT), after=NO_FAULTS)
+    problems = _fault_hits(awssim, "finalize", FINALIZE_ALT, phase=("finalize", mark["t"], set(FINALIZE_ALT)))
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
 def test_cluster_cname_cutover_under_faults(stack, awssim, world):
     from test_pglogical_clusters import cluster_cname_move
-    cluster_cname_move(stack, awssim, world, during=FAULTS, after=NO_FAULTS)
-    problems = _fault_hits(awssim, "cluster cname")
+    cluster_cname_move(stack, awssim, world, during=faults(CNAME_ALT), after=NO_FAULTS)
+    problems = _fault_hits(awssim, "cluster cname", CNAME_ALT)
     assert not problems, "\n".join(problems)

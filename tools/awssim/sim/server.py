@@ -290,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         lat = w.faults.latency()
         if lat:
             time.sleep(lat)
-        verdict = w.faults.admit(account, region, service)
+        verdict = w.faults.admit(account, region, service, action)
         if verdict == "throttle":
             code = {"json": "ThrottlingException", "ec2": "RequestLimitExceeded"}.get(proto, "Throttling")
             raise AwsError(code, "Rate exceeded", status=400)
