@@ -35,10 +35,12 @@ class Faults:
         self.throttle_streak = 0    # deterministic: every call throttled this many times in a row, then served
         self.streak_n = 0
         self.latency_ms = 0
-        # deterministic, per action: {action: "throttle" | "5xx"}; that
-        # action's requests are refused and served in turn, the first one
-        # refused, so every call a client retries once is refused once and
-        # then served (one action's calls taken in sequence); {} for none
+        # deterministic, per action: {action: "throttle" | "5xx" | "lost"};
+        # that action's requests are refused and served in turn, the first
+        # one refused, so every call a client retries once is refused once
+        # and then served (one action's calls taken in sequence); "lost":
+        # the refused request is carried out first and its answer replaced
+        # by a 500 (AWS did it, the response was lost); {} for none
         self.alternate = {}
         self.alternate_n = {}
         # AWS behaviour not documented either way (docs/emulator.md): a
@@ -91,7 +93,7 @@ class Faults:
                 if "latency_ms" in f:
                     self.latency_ms = max(0, int(f["latency_ms"]))
                 if isinstance(f.get("alternate"), dict):
-                    self.alternate = {str(a): k for a, k in f["alternate"].items() if k in ("throttle", "5xx")}
+                    self.alternate = {str(a): k for a, k in f["alternate"].items() if k in ("throttle", "5xx", "lost")}
                     self.alternate_n = {}
             if cfg.get("binlog_event") in ("exact", "early", "late", "twice"):
                 self.binlog_event = cfg["binlog_event"]
@@ -106,7 +108,7 @@ class Faults:
 
     # ---- per request
     def admit(self, account, region, service, action=None):
-        """-> None, 'throttle' or '5xx'."""
+        """-> None, 'throttle', '5xx' or 'lost' (serve, then answer 500)."""
         with self.lock:
             kind = self.alternate.get(action)
             if kind:
