@@ -18,11 +18,20 @@ counterpart, run with the faults:
   leaving nothing on either side;
 - a one-account Aurora cluster CNAME cutover
   (test_pglogical_clusters.py::cluster_cname_move).
+On top of the random faults each flow's own calls are refused
+deterministically, every other one (emulator faults "alternate"): STS
+AssumeRole throttled, Route 53's GetChange throttled, and the calls that
+change something (shares, copies, restores, the CNAME's UPSERTs, renames,
+the retired source's stop, snapshot deletes) carried out by AWS but
+answered with a 500, so the retry meets its own effect.
 Each also asserts the faults really hit fleetcrypt: its refused attempts
 (the call log's entries signed with its key, or made in the target account
 with credentials the test did not make) number at least MIN_REFUSED, some
-of them 5xx (only the injected faults answer 5xx), and, across accounts,
-at least MIN_REFUSED_TARGET in the target account.
+of them 5xx (only the injected faults answer 5xx), across accounts at
+least MIN_REFUSED_TARGET in the target account, every alternated action
+refused as set, and for rollback / finalize one inside that phase; and
+verify compared against the switch's snapshot (a cutover re-run after its
+switch loses it: VERIFICATION INCOMPLETE, the rows since unchecked).
 """
 import os
 import time
