@@ -165,23 +165,27 @@ def test_xacct_cluster_move_under_faults(stack, awssim, world):
     assert not problems, "\n".join(problems)
 
 
+def _window_under_faults(stack, sim, world, command, campaign, ident, alternate):
+    """The rollback window's `command` flow (rollback or finalize, as in
+    test_pglogical_rollback.py) under the faults, the alternation restarted
+    at the command; problems of _fault_hits (one refusal inside the phase)."""
+    import test_pglogical_rollback as rb
+    mark = {}
+    _refresh_on(stack, sim, command, alternate, mark)
+    flow = rb._rollback if command == "rollback" else rb._finalize
+    flow(stack, sim, world, campaign, ident, during=faults(alternate), after=NO_FAULTS)
+    return _fault_hits(sim, command, alternate, phase=(command, mark["t"], set(alternate)))
+
+
 @pytest.mark.slow
 def test_rollback_under_faults(stack, awssim, world):
-    from test_pglogical_rollback import _rollback
-    mark = {}
-    _refresh_on(stack, awssim, "rollback", ROLLBACK_ALT, mark)
-    _rollback(stack, awssim, world, "frbk", "pgl-frbk", during=faults(ROLLBACK_ALT), after=NO_FAULTS)
-    problems = _fault_hits(awssim, "rollback", ROLLBACK_ALT, phase=("rollback", mark["t"], set(ROLLBACK_ALT)))
+    problems = _window_under_faults(stack, awssim, world, "rollback", "frbk", "pgl-frbk", ROLLBACK_ALT)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
 def test_finalize_under_faults(stack, awssim, world):
-    from test_pglogical_rollback import _finalize
-    mark = {}
-    _refresh_on(stack, awssim, "finalize", FINALIZE_ALT, mark)
-    _finalize(stack, awssim, world, "ffin", "pgl-ffin", during=faults(FINALIZE_ALT), after=NO_FAULTS)
-    problems = _fault_hits(awssim, "finalize", FINALIZE_ALT, phase=("finalize", mark["t"], set(FINALIZE_ALT)))
+    problems = _window_under_faults(stack, awssim, world, "finalize", "ffin", "pgl-ffin", FINALIZE_ALT)
     problems += _verified(stack, "ffin", "pgl-ffin")
     assert not problems, "\n".join(problems)
 
