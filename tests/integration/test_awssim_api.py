@@ -259,8 +259,8 @@ def test_throttling_5xx_latency(meta):
         try:
             rds.describe_db_instances()
             got.append("ok")
-        except ClientError as e:
-            got.append(code(e))
+        except ClientError as err:
+            got.append(err.response["Error"]["Code"])
     assert got == ["Throttling", "ok", "Throttling", "ok"], got
     kms.list_aliases()
     with pytest.raises(ClientError) as e:
