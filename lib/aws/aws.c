@@ -43,6 +43,7 @@ struct aws_client {
     aws_retry_cfg retry;
     aws_retry_quota quota;
     aws_hooks hooks;
+    bool last_ambiguous; /* see aws_client_last_call_ambiguous */
 };
 
 bool aws_service_config_key(aws_service svc, char *dst, size_t cap)
@@ -207,6 +208,8 @@ const char *aws_client_endpoint(const aws_client *c, aws_service svc)
 }
 
 int aws_client_retry_tokens(const aws_client *c) { return c->quota.tokens; }
+
+bool aws_client_last_call_ambiguous(const aws_client *c) { return c->last_ambiguous; }
 
 /* ---------------- one request, with retries ---------------- */
 typedef struct call_spec {
@@ -380,6 +383,11 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
 {
     const char *svc = SERVICES[cs->svc].name;
     int taken = 0;
+    /* an attempt that went out and failed transiently (5xx, timeout, reset)
+     * may have been carried out: its retry may meet its own effect. Kept in
+     * a local: credentials resolved inside an attempt may make calls of
+     * their own (STS) through this client. */
+    bool ambiguous = false;
     aws_error e;
     for (int attempt = 1;; attempt++) {
         bool is_timeout = false, sent = false;
@@ -397,6 +405,7 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
             aws_retry_quota_release(&c->quota, &c->retry, taken);
             log_debug("aws call ok", "service=%s action=%s status=%d try=%d ms=%lld request_id=%s",
                       svc, cs->action, resp->status, attempt, (long long)ms, resp->request_id);
+            c->last_ambiguous = ambiguous;
             return true;
         }
         if (got) decode_error(cs, resp, &e);
@@ -410,6 +419,7 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
                                        !strcmp(e.code, "ExpiredTokenException")))
             aws_cred_invalidate(c->creds); /* the next call resolves fresh credentials */
         if (!aws_retry_is_retryable(e.kind) || attempt >= c->retry.max_attempts) break;
+        if (e.kind == AWS_ERR_TRANSIENT) ambiguous = true;
         int cost = aws_retry_quota_acquire(&c->quota, &c->retry, is_timeout);
         if (cost == 0) {
             log_warn("aws retry quota exhausted; not retrying", "service=%s action=%s code=%s tokens=%d",
@@ -432,6 +442,7 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
         log_error("aws call failed", "service=%s action=%s code=%s kind=%s status=%d request_id=%s",
                   svc, cs->action, e.code[0] ? e.code : "-", aws_err_kind_name(e.kind), e.http_status,
                   e.request_id[0] ? e.request_id : "-");
+    c->last_ambiguous = ambiguous;
     if (err) *err = e;
     return false;
 }

@@ -82,6 +82,11 @@ const char *aws_service_name(aws_service svc);
 bool aws_service_config_key(aws_service svc, char *dst, size_t cap);
 /* Current retry-quota tokens (for tests and metrics). */
 int aws_client_retry_tokens(const aws_client *c);
+/* Whether the client's last call was retried after an attempt that went
+ * out and failed transiently (5xx, timeout, connection reset): AWS may have
+ * carried that attempt out, so an error of a retry (NotFound, AlreadyExists)
+ * can be the call's own effect. */
+bool aws_client_last_call_ambiguous(const aws_client *c);
 
 /* ---- protocol layer used by the typed modules ---- */
 typedef enum {

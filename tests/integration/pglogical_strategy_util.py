@@ -332,8 +332,8 @@ class HarnessSim(AwsSim):
     same account, so the call log's entries signed with ACCESS_KEY — the
     one sim.env() hands to the stack — are fleetcrypt's alone."""
 
-    def client(self, service, access_key=None, secret_key=None, **kw):
-        return super().client(service, access_key or HARNESS_KEY, secret_key or HARNESS_SECRET, **kw)
+    def client(self, service, access_key=None, secret_key=None, token=None, **kw):
+        return super().client(service, access_key or HARNESS_KEY, secret_key or HARNESS_SECRET, token, **kw)
 
 
 @pytest.fixture

@@ -250,6 +250,26 @@ def test_throttling_5xx_latency(meta):
     assert time.monotonic() - t0 >= 0.3
     cfg = meta.admin("GET", "/config")
     assert cfg["faults"]["latency_ms"] == 300 and cfg["rate"]["rate"] == 1000
+    # alternate: the action's requests refused and served in turn, the first
+    # refused; "lost": carried out, then answered 500; other actions untouched
+    meta.admin("POST", "/config", {"faults": {"latency_ms": 0, "alternate": {
+        "DescribeDBInstances": "throttle", "CreateDBParameterGroup": "lost"}}})
+    got = []
+    for _ in range(4):
+        try:
+            rds.describe_db_instances()
+            got.append("ok")
+        except ClientError as err:
+            got.append(err.response["Error"]["Code"])
+    assert got == ["Throttling", "ok", "Throttling", "ok"], got
+    kms.list_aliases()
+    with pytest.raises(ClientError) as e:
+        rds.create_db_parameter_group(DBParameterGroupName="alt-lost", DBParameterGroupFamily="postgres15",
+                                      Description="x")
+    assert code(e) == "InternalFailure"
+    assert rds.describe_db_parameter_groups(DBParameterGroupName="alt-lost")["DBParameterGroups"]
+    meta.admin("POST", "/config", {"faults": {"alternate": {}}})
+    assert meta.admin("GET", "/config")["faults"]["alternate"] == {}
 
 
 # ------------------------------------------------------------------ call log, conflicts, pagination

@@ -544,16 +544,20 @@ def cname_campaign_file(world, fname, fields=None):
     return path
 
 
-def cname_cluster_campaign(stack, sim, world, camp, ident, name, port, key, opts, *extra):
+def cname_cluster_campaign(stack, sim, world, camp, ident, name, port, key, opts, *extra, during=None, after=None):
     """A --cutover-method cname campaign of cluster ident with a writer
     resolving `name` for every connection (on the application's port) from
-    before submit until writes land after the switch; returns the writer."""
+    before submit until writes land after the switch; returns the writer.
+    `during` (emulator /config, e.g. AWS faults) is applied just before
+    submit, `after` once the writer stopped (before the callers' checks)."""
     from cname_util import CnameWriter
     if SCALE > 0:
         sim.admin("POST", "/config", {"time_scale": SCALE})
     stack.start()
     w = CnameWriter(sim, name, port, rate=40, tables=("a",)).start()
     wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the CNAME before submit")
+    if during:
+        sim.admin("POST", "/config", during)
     submit(stack, camp, key, [ident], world, "--cutover-method", "cname", "--file", opts, *extra)
     # a crash point armed (crash_env): every worker it kills is replaced
     crashing = "FLEETCRYPT_TEST_CRASH_AT" in stack.env
@@ -563,6 +567,8 @@ def cname_cluster_campaign(stack, sim, world, camp, ident, name, port, key, opts
     n_done = len(w.numbers())
     wait_until(lambda: len(w.numbers()) >= n_done + 20, 120, 0.1, "writes through the CNAME after the switch")
     w.stop()
+    if after:
+        sim.admin("POST", "/config", after)
     return w
 
 
@@ -620,8 +626,13 @@ def test_pglogical_cluster_cname_live_writer(stack, awssim, world):
     old TTL back; every acknowledged row exactly once there; the source
     cluster keeps its identifier and members (retired: tagged, stopped);
     nothing else of fleetcrypt's is left."""
+    cluster_cname_move(stack, awssim, world)
+
+
+def cluster_cname_move(stack, sim, world, during=None, after=None):
+    """The campaign of test_pglogical_cluster_cname_live_writer, checked
+    (during/after: as cname_cluster_campaign's)."""
     from cname_util import OLD_TTL, ZONE
-    sim = awssim
     rds = sim.client("rds")
     sim.admin("POST", "/config", {"time_scale": 0})
     logical_cluster_group(sim)
@@ -629,7 +640,7 @@ def test_pglogical_cluster_cname_live_writer(stack, awssim, world):
     src, zid, members_before = cname_source(sim, ident, name, OLD_TTL)
     opts = cname_campaign_file(world, "cluster-cname.json")
     key = stack.make_key()["Arn"]
-    w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts)
+    w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, during=during, after=after)
 
     # the encrypted cluster keeps fleetcrypt's name; the record follows it
     enc = [c for c in rds.describe_db_clusters()["DBClusters"] if c["StorageEncrypted"] and c.get("KmsKeyId") == key]

@@ -82,11 +82,13 @@ def _await_window(stack, campaign, ident, w, timeout=300):
     assert [x["id"] for x in rbw] == [ident] and rbw[0]["ends_in_s"] > 0, rbw
 
 
-def _open_window(stack, sim, world, campaign, ident, method=None):
+def _open_window(stack, sim, world, campaign, ident, method=None, during=None):
     """Instance set up (with its proxy or CNAME for `method`), writer
     started, campaign submitted with a window, the window open and writes
     acknowledged on the target. Returns (writer, key, method's set-up:
-    proxy name or (source, zone id, record name))."""
+    proxy name or (source, zone id, record name)). `during` (emulator
+    /config, e.g. AWS faults: test_issue16_faults.py) is applied just before
+    submit."""
     logical_group(sim)
     make_instances(sim, [ident])
     app_schema(sim, ident)
@@ -108,6 +110,8 @@ def _open_window(stack, sim, world, campaign, ident, method=None):
     else:
         w = Writer(sim, ident, rate=40).start()
     wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes before submit")
+    if during:
+        sim.admin("POST", "/config", during)
     submit(stack, campaign, key, [ident], world, "--rollback-window", "30m", *extra)
 
     _await_window(stack, campaign, ident, w)
@@ -140,11 +144,13 @@ def _switched_back(stack, sim, campaign, ident, method, setup):
         assert 0 < insync <= opened, f"writers let in on the source at {opened}, the record INSYNC at {insync}"
 
 
-def _rollback(stack, sim, world, campaign, ident, crash=None, method=None):
+def _rollback(stack, sim, world, campaign, ident, crash=None, method=None, during=None, after=None):
+    """during: as _open_window's (it stays across the rollback); after:
+    emulator /config applied once the rollback ended, before the checks."""
     if crash:
         os.makedirs(crash["dir"])
         stack.env.update({"FLEETCRYPT_TEST_CRASH_DIR": crash["dir"], "FLEETCRYPT_TEST_CRASH_AT": crash["at"]})
-    w, _key, setup = _open_window(stack, sim, world, campaign, ident, method)
+    w, _key, setup = _open_window(stack, sim, world, campaign, ident, method, during=during)
     if method == "cname":
         # Route 53 slow to sync from here on (250 emulated s: 5 s at time scale 0.02)
         sim.admin("POST", "/config", {"route53": {"change_sync_s": 250}})
@@ -153,6 +159,8 @@ def _rollback(stack, sim, world, campaign, ident, crash=None, method=None):
     r2 = stack.cli("finalize", campaign, ident)
     assert r2.returncode == 3 and "refused" in r2.stdout, (r2.returncode, r2.stdout)
     st, _replaced = stack.until_terminal(campaign, 300)
+    if after:
+        sim.admin("POST", "/config", after)
     inst = st["instances"][0]
     assert inst["state"] == "aborted" and "rolled back" in (inst.get("reason") or inst.get("error") or ""), \
         f"{inst}\n{stack.diagnostics()}"
@@ -202,11 +210,14 @@ def test_rollback_cname_keeps_every_write(stack, awssim, world):
               crash={"dir": os.path.join(world, "crash"), "at": "rollback.cname_upserted"})
 
 
-def _finalize(stack, campaign, ident, w, timeout):
-    """finalize: the instance done, the window finalized, writes after it; the writer stopped."""
+def _finalize(stack, campaign, ident, w, timeout, after=None):
+    """finalize: the instance done, the window finalized, writes after it;
+    the writer stopped. after: emulator /config applied once it ended."""
     r = stack.cli("finalize", campaign, ident)
     assert r.returncode == 0 and "requested" in r.stdout, (r.returncode, r.stdout, r.stderr)
     st = wait_terminal(stack, campaign, timeout=timeout)
+    if after:
+        stack.sim.admin("POST", "/config", after)
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     assert _fact(stack, campaign, ident, "rb_state") == "finalized"
@@ -329,10 +340,14 @@ def test_cluster_rollback_window_by_renames_refused(stack, awssim, world):
 
 @pytest.mark.slow
 def test_finalize_leaves_nothing(stack, awssim, world):
-    sim = awssim
-    campaign, ident = "rbfin", "pgl-rbfin"
-    w, key, _setup = _open_window(stack, sim, world, campaign, ident)
-    _finalize(stack, campaign, ident, w, 300)
+    finalize_instance(stack, awssim, world, "rbfin", "pgl-rbfin")
+
+
+def finalize_instance(stack, sim, world, campaign, ident, during=None, after=None):
+    """An instance's window opened, then finalized: nothing of the reverse
+    path left on either side. during/after: as _rollback's."""
+    w, key, _setup = _open_window(stack, sim, world, campaign, ident, during=during)
+    _finalize(stack, campaign, ident, w, 300, after=after)
     assert sim.instance(ident)["StorageEncrypted"] and sim.instance(ident)["KmsKeyId"] == key
     problems = exactly_once(sim, ident, w, min_acked=150)
     assert not problems, problems

@@ -169,7 +169,11 @@ def make_refused_clusters(sim, clusters):
         sim.wait_instance(f"{ident}-0", timeout=300, rds=rds)
 
 
-def xacct_move(stack, sim, world, campaign, ident, crash=None):
+def xacct_move(stack, sim, world, campaign, ident, crash=None, during=None, after=None, timeout=420):
+    """The move of test_xacct_cname_move_with_writers, checked; `during`
+    (emulator /config, e.g. AWS faults) applied just before submit and
+    `after` once the writes on the target are in (before the checks, whose
+    own calls do not retry). Returns (status, the Target)."""
     tgt = Target(sim)
     logical_group(sim)
     tgt.logical_group()
@@ -197,16 +201,20 @@ def xacct_move(stack, sim, world, campaign, ident, crash=None):
     stack.start()
     probe = CnameWriter(sim, name, app_port, rate=50, tables=("a",)).start()
     wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+    if during:
+        sim.admin("POST", "/config", during)
     submit(stack, campaign, key, [ident], world, "--cutover-method", "cname", "--file", opts, *xacct_args(tgt))
     if crash:
-        st = stack.until_terminal(campaign, 420)[0]
+        st = stack.until_terminal(campaign, timeout)[0]
         assert os.path.exists(fired), "the crash point never fired"
     else:
-        st = wait_terminal(stack, campaign, timeout=420)
+        st = wait_terminal(stack, campaign, timeout=timeout)
     inst = st["instances"][0]
     n_done = len(probe.numbers())
     wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes on the target")
     probe.stop()
+    if after:
+        sim.admin("POST", "/config", after)
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
 
     # encrypted in the target account with the target's key; nothing encrypted left in the source account
@@ -233,12 +241,12 @@ def xacct_move(stack, sim, world, campaign, ident, crash=None):
     assert len(acked) > 50, len(acked)
     missing = sorted(set(acked) - set(rows))
     assert not missing and len(rows) == len(set(rows)), (missing[:10], len(rows) - len(set(rows)))
-    return st
+    return st, tgt
 
 
 @pytest.mark.slow
 def test_xacct_cname_move_with_writers(stack, awssim, world):
-    st = xacct_move(stack, awssim, world, "xm", "xa-move")
+    st, _tgt = xacct_move(stack, awssim, world, "xm", "xa-move")
     tgt_acct = awssim.info["target_account_id"]
     assert tgt_acct in json.dumps(st), "status does not show the target account"
 
@@ -304,7 +312,9 @@ def test_xacct_cluster_worker_killed_between_share_and_copy(stack, awssim, world
     assert os.path.exists(fired), "the crash point never fired"
 
 
-def xacct_cluster_move(stack, sim, world, camp, ident):
+def xacct_cluster_move(stack, sim, world, camp="xc", ident="xa-clu", during=None, after=None):
+    """The cluster move of test_xacct_cluster_cname_move_with_writer, checked
+    (during/after: as xacct_move's). Returns the Target."""
     from test_pglogical_clusters import (CPG, check_cname_switched, check_retired_in_place, cname_cluster_campaign,
                                          cname_source, logical_cluster_group, tags_of)
     tgt = Target(sim)
@@ -322,7 +332,8 @@ def xacct_cluster_move(stack, sim, world, camp, ident):
     opts = os.path.join(world, f"{camp}.json")
     with open(opts, "w") as f:
         json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
-    w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, *xacct_args(tgt))
+    w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, *xacct_args(tgt),
+                               during=during, after=after)
 
     # encrypted in the target account with the target's key, its groups mapped by name
     enc = [c for c in trds.describe_db_clusters()["DBClusters"] if c["StorageEncrypted"] and c.get("KmsKeyId") == key]
@@ -343,6 +354,7 @@ def xacct_cluster_move(stack, sim, world, camp, ident):
     assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]
             if c["DBClusterIdentifier"].startswith("fc-")] == []
     assert [c["DBClusterIdentifier"] for c in trds.describe_db_clusters()["DBClusters"]] == [enc["DBClusterIdentifier"]]
+    return tgt
 
 
 @pytest.mark.slow

@@ -35,6 +35,14 @@ class Faults:
         self.throttle_streak = 0    # deterministic: every call throttled this many times in a row, then served
         self.streak_n = 0
         self.latency_ms = 0
+        # deterministic, per action: {action: "throttle" | "5xx" | "lost"};
+        # that action's requests are refused and served in turn, the first
+        # one refused, so every call a client retries once is refused once
+        # and then served (one action's calls taken in sequence); "lost":
+        # the refused request is carried out first and its answer replaced
+        # by a 500 (AWS did it, the response was lost); {} for none
+        self.alternate = {}
+        self.alternate_n = {}
         # AWS behaviour not documented either way (docs/emulator.md): a
         # RestoreDBClusterFromSnapshot with KmsKeyId of a snapshot encrypted
         # with an AWS owned key is served ("allow", the default) or refused
@@ -57,7 +65,8 @@ class Faults:
         with self.lock:
             return {"rate": {"rate": self.rate, "burst": self.burst, "enabled": self.rate_enabled},
                     "faults": {"http5xx_rate": self.http5xx_rate, "throttle_rate": self.throttle_rate,
-                               "throttle_streak": self.throttle_streak, "latency_ms": self.latency_ms},
+                               "throttle_streak": self.throttle_streak, "latency_ms": self.latency_ms,
+                               "alternate": dict(self.alternate)},
                     "quotas": dict(self.quotas), "owned_key_restore": self.owned_key_restore,
                     "binlog_event": self.binlog_event, "binlog_event_for": self.binlog_event_for}
 
@@ -83,6 +92,9 @@ class Faults:
                     self.streak_n = 0
                 if "latency_ms" in f:
                     self.latency_ms = max(0, int(f["latency_ms"]))
+                if isinstance(f.get("alternate"), dict):
+                    self.alternate = {str(a): k for a, k in f["alternate"].items() if k in ("throttle", "5xx", "lost")}
+                    self.alternate_n = {}
             if cfg.get("binlog_event") in ("exact", "early", "late", "twice"):
                 self.binlog_event = cfg["binlog_event"]
             if isinstance(cfg.get("binlog_event_for"), str):
@@ -95,9 +107,14 @@ class Faults:
                     self.quotas[k] = int(v)
 
     # ---- per request
-    def admit(self, account, region, service):
-        """-> None, 'throttle' or '5xx'."""
+    def admit(self, account, region, service, action=None):
+        """-> None, 'throttle', '5xx' or 'lost' (serve, then answer 500)."""
         with self.lock:
+            kind = self.alternate.get(action)
+            if kind:
+                n = self.alternate_n[action] = self.alternate_n.get(action, 0) + 1
+                if n % 2:
+                    return kind
             if self.http5xx_rate and self.rng.random() < self.http5xx_rate:
                 return "5xx"
             if self.throttle_rate and self.rng.random() < self.throttle_rate:

@@ -290,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         lat = w.faults.latency()
         if lat:
             time.sleep(lat)
-        verdict = w.faults.admit(account, region, service)
+        verdict = w.faults.admit(account, region, service, action)
         if verdict == "throttle":
             code = {"json": "ThrottlingException", "ec2": "RequestLimitExceeded"}.get(proto, "Throttling")
             raise AwsError(code, "Rate exceeded", status=400)
@@ -333,6 +333,9 @@ class _Handler(BaseHTTPRequestHandler):
             if ctx.resource:
                 entry["resource"] = ctx.resource
         w.mark_dirty()
+        if verdict == "lost":   # done, but the answer lost: what a client sees is a 500
+            raise AwsError("InternalFailure", "The request processing has failed because of an unknown "
+                           "error, exception or failure.", status=500, sender=False)
         if proto == "json":
             self._send(200, jsoncodec.encode_response(op, result), "application/x-amz-json-1.1", rid)
         elif proto == "rest-xml":

@@ -981,9 +981,6 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     /* t0 <= 0: a resumed attempt; open_target finds the block's start */
     rc = open_target(&c, t0, fc_mono_ms() + poll_s * 1000);
     if (rc != STEP_OK) goto out;
-    /* writers are in: the CNAME's old TTL back (costs no downtime) */
-    if (c.cname && (rc = awscname_restore_ttl(ctx, res)) != STEP_OK) goto out;
-
     /* validate=normal: the full comparison, frozen source vs the snapshot of
      * the switch. Writers are back on the target: waiting here for the
      * retired source's name to answer costs no downtime. */
@@ -1005,6 +1002,12 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         res->wait_ms = 0;
         dbuf_free(&list);
     }
+    /* writers are in: the CNAME's old TTL back (costs no downtime). After
+     * the comparison above, not before it: a Route 53 error here (throttled,
+     * 5xx) re-runs the step, and a re-run no longer has the snapshot of the
+     * switch that comparison reads (VERIFICATION INCOMPLETE under AWS
+     * faults, test_issue16_faults.py; helper-50, issue 16) */
+    if (c.cname && (rc = awscname_restore_ttl(ctx, res)) != STEP_OK) goto out;
     if (late_teardown(&c)) {
         /* writers are in: the subscriptions (disabled inside the window) and
          * the slots go now, on every run past the switch until done */

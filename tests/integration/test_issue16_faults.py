@@ -1,0 +1,199 @@
+"""Issue 16's flows under AWS faults (all slow: `tests/run --all`): every
+AWS call may be throttled (throttle_rate 0.2), fail with a 5xx
+(http5xx_rate 0.05) and answers LATENCY_MS late, from just before submit
+until the campaign (or the rollback) has ended, with a live writer through
+the cutover; run at FLEETCRYPT_SIM_TIME_SCALE=0.02 (and 0). The emulator
+applies the faults to every signed or unsigned call whatever its account:
+the target account's calls (made with the credentials of the assumed role)
+and STS AssumeRole included. Each test is the checked flow of its fault-free
+counterpart, run with the faults:
+- a cross-account pg-logical move of an RDS instance with CNAME cutover
+  (test_pglogical_xacct.py::xacct_move): rows exactly once, encrypted in the
+  target account with the target's key, the CNAME on it with its TTL back,
+  the source retired, nothing shared or left in either account;
+- a cross-account Aurora PostgreSQL cluster move (xacct_cluster_move);
+- the rollback window (test_pglogical_rollback.py): writers across the
+  cutover, on the target, across `fleetcrypt rollback` and on the source
+  again, every acknowledged row exactly once on the source; and a finalize
+  leaving nothing on either side;
+- a one-account Aurora cluster CNAME cutover
+  (test_pglogical_clusters.py::cluster_cname_move).
+On top of the random faults each flow's own calls are refused
+deterministically, every other one (emulator faults "alternate"): STS
+AssumeRole throttled, Route 53's GetChange throttled, and the calls that
+change something (shares, copies, restores, the CNAME's UPSERTs, renames,
+the retired source's stop, snapshot deletes) carried out by AWS but
+answered with a 500, so the retry meets its own effect.
+Each also asserts the faults really hit fleetcrypt: its refused attempts
+(the call log's entries signed with its key, or made in the target account
+with credentials the test did not make) number at least MIN_REFUSED, some
+of them 5xx (only the injected faults answer 5xx), across accounts at
+least MIN_REFUSED_TARGET in the target account, every alternated action
+refused as set, and for rollback / finalize one inside that phase; and
+verify compared against the switch's snapshot (a cutover re-run after its
+switch loses it: VERIFICATION INCOMPLETE, the rows since unchecked).
+"""
+import os
+import time
+
+import pytest
+
+from fixtures_awssim import ACCESS_KEY
+from pglogical_strategy_util import HARNESS_KEY, split_awssim
+
+split_awssim = split_awssim   # the fixture, imported for pytest
+LATENCY_MS = 150
+RANDOM = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": LATENCY_MS}
+NO_FAULTS = {"faults": {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0, "alternate": {}}}
+MIN_REFUSED = 5
+MIN_REFUSED_TARGET = 2
+FAULT_5XX = ("InternalFailure", "ServiceUnavailable")
+THROTTLED = ("Throttling", "ThrottlingException")
+SCALE = float(os.environ.get("FLEETCRYPT_SIM_TIME_SCALE", "0") or 0)
+# Each flow's own AWS calls also refused deterministically (emulator faults
+# "alternate": the action's requests refused and served in turn, the first
+# refused): every such call must be retried, whatever the dice say. "lost":
+# AWS carried the call out but its answer was a 500, so the retry (or the
+# step's re-run) meets its own effect: the calls that change something.
+XACCT_ALT = {"AssumeRole": "throttle", "ModifyDBSnapshotAttribute": "lost", "CopyDBSnapshot": "lost",
+             "RestoreDBInstanceFromDBSnapshot": "lost", "ChangeResourceRecordSets": "lost", "GetChange": "throttle"}
+XACCT_CLUSTER_ALT = {"AssumeRole": "throttle", "ModifyDBClusterSnapshotAttribute": "lost",
+                     "CopyDBClusterSnapshot": "lost", "RestoreDBClusterFromSnapshot": "lost",
+                     "CreateDBInstance": "lost", "ChangeResourceRecordSets": "lost", "GetChange": "throttle"}
+CNAME_ALT = {"CreateDBClusterSnapshot": "lost", "ChangeResourceRecordSets": "lost", "GetChange": "throttle"}
+ROLLBACK_ALT = {"ModifyDBInstance": "lost"}                     # the renames, forward and back
+FINALIZE_ALT = {"StopDBInstance": "lost", "AddTagsToResource": "throttle", "DeleteDBSnapshot": "lost"}
+
+
+def faults(alternate):
+    return {"faults": dict(RANDOM, alternate=alternate)}
+
+
+@pytest.fixture
+def awssim(split_awssim):
+    """The stack's emulator (fixtures_stack.stack takes it): the test's own
+    calls signed with the harness key, so fleetcrypt's are told apart."""
+    if SCALE > 0:
+        split_awssim.admin("POST", "/config", {"time_scale": SCALE})
+    yield split_awssim
+
+
+def _fault_hits(sim, label, alternate, target_account=None, test_keys=(), phase=None):
+    """Problems unless the injected faults refused enough of fleetcrypt's
+    calls: MIN_REFUSED in all (some 5xx), MIN_REFUSED_TARGET in the target
+    account, every alternated action refused and served; phase: (label,
+    since, actions) — one of those actions refused at or after since."""
+    calls = sim.admin("GET", "/calls", timeout=120)["calls"]
+    own = set(test_keys) | {HARNESS_KEY}
+
+    def fleetcrypts(c):
+        return c.get("access_key") == ACCESS_KEY or (
+            target_account and c.get("account") == target_account and c.get("access_key") not in own)
+    mine = [c for c in calls if fleetcrypts(c)]
+    refused = [c for c in mine if c.get("error")]
+    r5xx = [c for c in refused if c["error"] in FAULT_5XX]
+    in_target = [c for c in refused if target_account and c.get("account") == target_account]
+    by = {}
+    for c in refused:
+        by[c["action"]] = by.get(c["action"], 0) + 1
+    print(f"{label}: {len(mine)} fleetcrypt attempts, {len(refused)} refused ({len(r5xx)} 5xx, "
+          f"{len(in_target)} in the target account): {by}", flush=True)
+    out = []
+    if len(refused) < MIN_REFUSED or not r5xx:
+        out.append(f"only {len(refused)} of fleetcrypt's calls refused ({len(r5xx)} 5xx): the faults did not apply")
+    if target_account and len(in_target) < MIN_REFUSED_TARGET:
+        out.append(f"only {len(in_target)} of fleetcrypt's calls in the target account refused")
+    for action, kind in alternate.items():
+        # refused as set (a lost answer is a 500); the others also served (a
+        # lost one's retry may meet its own effect: AlreadyExists and such)
+        tries = [c for c in mine if c["action"] == action]
+        hit = sum(1 for c in tries if c.get("error") in (FAULT_5XX if kind != "throttle" else THROTTLED))
+        served = sum(1 for c in tries if not c.get("error"))
+        if not hit or (kind != "lost" and not served):
+            out.append(f"{action}: {len(tries)} attempts, {hit} refused as {kind}, {served} served")
+    if phase:
+        what, since, actions = phase
+        hit = [c for c in refused if c["ts"] >= since and c["action"] in actions]
+        print(f"{label}: {len(hit)} of {sorted(actions)} refused during the {what}", flush=True)
+        if not hit:
+            out.append(f"none of {sorted(actions)} refused during the {what}")
+    return out
+
+
+def _verified(stack, campaign, ident):
+    """Problems unless verify compared against the switch's snapshot: a
+    cutover re-run for an AWS error after the switch loses it (fact
+    verify_incomplete) and the rows written since go unchecked."""
+    def fact(name):
+        return (stack.redis.cli("HGET", f"fc:{{{campaign}}}:i:{ident}", f"f.{name}") or "").strip()
+    if fact("verify_done") != "1":
+        return [f"{ident}: verify did not run"]
+    if fact("verify_incomplete") == "1":
+        return [f"{ident}: verification incomplete ({fact('verify_how')}): the cutover was re-run after its switch"]
+    return []
+
+
+def _refresh_on(stack, sim, command, alternate, mark):
+    """Wrap stack.cli: when `command` is first run, restart the alternation
+    (its first call of each action refused again) and note the time."""
+    cli = stack.cli
+
+    def wrapped(*args, **kw):
+        if args and args[0] == command and "t" not in mark:
+            mark["t"] = time.time()
+            sim.admin("POST", "/config", faults(alternate))
+        return cli(*args, **kw)
+    stack.cli = wrapped
+
+
+@pytest.mark.slow
+def test_xacct_cname_move_under_faults(stack, awssim, world):
+    from test_pglogical_xacct import xacct_move
+    _st, tgt = xacct_move(stack, awssim, world, "fxm", "fx-move", during=faults(XACCT_ALT), after=NO_FAULTS,
+                          timeout=900)
+    problems = _fault_hits(awssim, "xacct move", XACCT_ALT, tgt.account, [tgt.creds[0]])
+    problems += _verified(stack, "fxm", "fx-move")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_xacct_cluster_move_under_faults(stack, awssim, world):
+    from test_pglogical_xacct import xacct_cluster_move
+    tgt = xacct_cluster_move(stack, awssim, world, during=faults(XACCT_CLUSTER_ALT), after=NO_FAULTS)
+    problems = _fault_hits(awssim, "xacct cluster move", XACCT_CLUSTER_ALT, tgt.account, [tgt.creds[0]])
+    problems += _verified(stack, "xc", "xa-clu")
+    assert not problems, "\n".join(problems)
+
+
+def _window_under_faults(stack, sim, world, command, campaign, ident, alternate):
+    """The rollback window's `command` flow (rollback or finalize, as in
+    test_pglogical_rollback.py) under the faults, the alternation restarted
+    at the command; problems of _fault_hits (one refusal inside the phase)."""
+    import test_pglogical_rollback as rb
+    mark = {}
+    _refresh_on(stack, sim, command, alternate, mark)
+    flow = rb._rollback if command == "rollback" else rb.finalize_instance
+    flow(stack, sim, world, campaign, ident, during=faults(alternate), after=NO_FAULTS)
+    return _fault_hits(sim, command, alternate, phase=(command, mark["t"], set(alternate)))
+
+
+@pytest.mark.slow
+def test_rollback_under_faults(stack, awssim, world):
+    problems = _window_under_faults(stack, awssim, world, "rollback", "frbk", "pgl-frbk", ROLLBACK_ALT)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_finalize_under_faults(stack, awssim, world):
+    problems = _window_under_faults(stack, awssim, world, "finalize", "ffin", "pgl-ffin", FINALIZE_ALT)
+    problems += _verified(stack, "ffin", "pgl-ffin")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_cluster_cname_cutover_under_faults(stack, awssim, world):
+    from test_pglogical_clusters import cluster_cname_move
+    cluster_cname_move(stack, awssim, world, during=faults(CNAME_ALT), after=NO_FAULTS)
+    problems = _fault_hits(awssim, "cluster cname", CNAME_ALT)
+    problems += _verified(stack, "pgccn", "pgc-cn")
+    assert not problems, "\n".join(problems)
