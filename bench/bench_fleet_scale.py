@@ -7,10 +7,7 @@ from submit to the last admission (the records' admitted_ms against the
 campaign's created_ms), and Redis memory per 1,000 instances (INFO memory
 used_memory: after submit and after done, less the empty stack's). The
 baseline in the same run is the same campaign of N/10 instances: the cycle
-ratio says how the cycle grows with the fleet. A third run repeats the
-large campaign with the admission budget off (FLEETCRYPT_ADMIT_BUDGET_MS
-10000: every pass admits all it has room for, as before the budget): the
-same-run baseline of the budget.
+ratio says how the cycle grows with the fleet.
 
 Usage: bench_fleet_scale.py [N [MAX_PARALLEL]] (10000, 1000). Prints the
 figures last on one line."""
@@ -22,8 +19,8 @@ from fcbench import PREFIX, BenchStack, ids, loadavg, machine
 BUCKETS = ("0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60")
 
 
-def run(n, max_parallel, env_extra=None, label=""):
-    s = BenchStack(workers=2, executors=8, env_extra=env_extra)
+def run(n, max_parallel):
+    s = BenchStack(workers=2, executors=8)
     try:
         s.start()
         camp = f"fs{n}"
@@ -54,7 +51,7 @@ def run(n, max_parallel, env_extra=None, label=""):
                "cycles": cnt, "mean_ms": mean * 1000, "within": within, "slowest": slowest,
                "mem_sub_per_k": (m_sub - m0) / n * 1000 / 2**20, "mem_done_per_k": (m_done - m0) / n * 1000 / 2**20,
                "load": f"{load0}->{loadavg()}"}
-        print(f"  {n} instances{label}, max-parallel {max_parallel}: done in {wall:.1f} s (submit {t_sub:.1f} s), "
+        print(f"  {n} instances, max-parallel {max_parallel}: done in {wall:.1f} s (submit {t_sub:.1f} s), "
               f"last admission {res['last_admit']:.1f} s after submit; load {res['load']}")
         print(f"    coordinator: {int(cnt)} cycles, mean {res['mean_ms']:.1f} ms, {within * 100:.0f}% within 100 ms, "
               f"slowest <= {slowest} s; time by phase (s): " +
@@ -72,13 +69,10 @@ def main():
     print(f"bench_fleet_scale: noop campaigns of {n // 10} and {n} instances, 2 workers x 8 executors; {machine()}")
     small = run(n // 10, min(mp, n // 10))
     big = run(n, mp)
-    nob = run(n, mp, {"FLEETCRYPT_ADMIT_BUDGET_MS": "10000"}, " (admission budget off)")
     print(f"fleet scale {n}: coordinator cycle mean {big['mean_ms']:.1f} ms ({big['mean_ms'] / small['mean_ms']:.1f}x "
           f"the {n // 10}-instance campaign's {small['mean_ms']:.1f} ms), {big['within'] * 100:.0f}% of cycles "
           f"<= 100 ms, slowest <= {big['slowest']} s; last admission {big['last_admit']:.1f} s after submit; "
-          f"redis {big['mem_done_per_k']:.2f} MiB per 1,000 instances; budget off: mean {nob['mean_ms']:.1f} ms, "
-          f"{nob['within'] * 100:.0f}% <= 100 ms, slowest <= {nob['slowest']} s, last admission "
-          f"{nob['last_admit']:.1f} s; load {big['load']}")
+          f"redis {big['mem_done_per_k']:.2f} MiB per 1,000 instances; load {big['load']}")
 
 
 if __name__ == "__main__":

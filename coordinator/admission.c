@@ -10,14 +10,7 @@
  * sources stay and are counted by AWS; a strategy with uses_aws false is
  * admitted without asking AWS). The instance records are read
  * BEFORE the quota call, so a resource created in between is counted twice
- * (safe), never zero times.
- *
- * One pass admits for at most FLEETCRYPT_ADMIT_BUDGET_MS (checked between
- * round trips): a wave of admissions (a campaign of thousands, or a large
- * max-parallel freeing room at once) would otherwise hold the loop for
- * hundreds of milliseconds, delaying the outbox, the planned polls and the
- * lease. The pass then sets c->admit_more and the loop admits the rest on
- * its next tick (200 ms later), oldest campaign first again. */
+ * (safe), never zero times. */
 #include "coord.h"
 #include "log.h"
 #include "rds.h"
@@ -96,9 +89,7 @@ static bool refresh_quota(region_aws *r, int res_inst, int res_snap, int res_clu
 int admit(coord *c)
 {
     int total = 0;
-    c->admit_more = false;
-    const int64_t t_end = fc_mono_ms() + (c->cfg.admit_budget_ms > 0 ? c->cfg.admit_budget_ms : 40);
-    for (int i = 0; i < c->ncamps && !c->admit_more; i++) {
+    for (int i = 0; i < c->ncamps; i++) {
         camp_view *cv = &c->camps[i];
         if (strcmp(cv->state, "running") || cv->abort_requested || cv->pending == 0 || cv->inflight >= cv->max_parallel) continue;
         const strategy_def *si = strategy_find(cv->strategy);
@@ -167,14 +158,6 @@ int admit(coord *c)
         ad_status st[ADMIT_BATCH];
         bool stop = false;
         for (int k = 0; k < cv->n && admitted < room && !stop;) {
-            if (admitted > 0 && fc_mono_ms() >= t_end) { /* budget spent: the rest on the next tick */
-                c->admit_more = true;
-                log_ctx_set(cv->id, NULL, NULL, 0);
-                log_info("admission budget spent: continuing on the next tick", "admitted=%d room=%d", admitted,
-                          room - admitted);
-                log_ctx_clear();
-                break;
-            }
             int n = 0;
             for (; k < cv->n && n < ADMIT_BATCH && admitted + n < room; k++)
                 if (!strcmp(cv->inst[k].state, "pending")) {

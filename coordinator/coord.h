@@ -96,7 +96,6 @@ typedef struct coord {
     coord_target targets[COORD_MAX_REGIONS]; /* retired.c: target accounts of cross-account campaigns */
     int ntargets;
     bool wake_admit;          /* timers.c saw STORE_OUTBOX_WAKE: admit on this tick (loop.c) */
-    bool admit_more;          /* admit() stopped at its time budget with room and pending left: admit on the next tick */
 } coord;
 
 int coord_run(const fc_config *cfg);

@@ -78,29 +78,20 @@ static bool poller_due(const coord *c, int64_t now_ms)
  * and only while a running campaign has instances waiting for admission or
  * at most WAKE_SCAN_INFLIGHT in flight (its end is then near); a campaign
  * with thousands in flight and none waiting is left to its next cycle: a
- * rescan of them every tick would cost more than it saves. Also on the tick
- * after a pass stopped at its time budget (admit_more, admission.c): the
- * rest is admitted from the view that pass left (no rescan unless a wake
- * came too; lua/admit_many.lua re-checks max-parallel anyway). */
-static void admit_now(coord *c, int64_t *t0, bool admit_more)
+ * rescan of them every tick would cost more than it saves. */
+static void admit_now(coord *c, int64_t *t0)
 {
-    bool woken = c->wake_admit;
     c->wake_admit = false;
-    bool waiting = admit_more;
+    bool waiting = false;
     for (int i = 0; i < c->ncamps && !waiting; i++)
         waiting = !strcmp(c->camps[i].state, "running") &&
                   (c->camps[i].pending > 0 || c->camps[i].inflight <= WAKE_SCAN_INFLIGHT);
-    if (!waiting) return;
-    if (woken) {
-        if (!campaigns_scan(c)) return;
-        phase_done("scan", t0);
-    }
+    if (!waiting || !campaigns_scan(c)) return;
+    phase_done("scan", t0);
     int n = admit(c);
     phase_done("admit", t0);
-    if (woken) {
-        campaigns_finish(c);
-        phase_done("finish", t0);
-    }
+    campaigns_finish(c);
+    phase_done("finish", t0);
     if (n > 0) {
         timers_tick(c);
         phase_done("outbox", t0); /* a wake seen here runs on the next tick */
@@ -173,8 +164,6 @@ int coord_run(const fc_config *cfg)
     readiness rd = {.redis_ok = true};
     while (!*c.stop) {
         int64_t now = fc_mono_ms();
-        bool admit_more = c.admit_more; /* set by the previous tick's admission: its rest is due now */
-        c.admit_more = false;
         prom_server_beat(metrics); /* /healthz: this loop still turns */
         int lease_result = 2;
         if (now - last_lease >= 1000) {
@@ -218,7 +207,7 @@ int coord_run(const fc_config *cfg)
             int64_t t0 = mono_us();
             timers_tick(&c);
             phase_done("outbox", &t0);
-            if (c.wake_admit || admit_more) admit_now(&c, &t0, admit_more);
+            if (c.wake_admit) admit_now(&c, &t0);
         }
         fc_sleep_ms(COORD_TICK_MS);
     }

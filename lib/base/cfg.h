@@ -55,7 +55,6 @@ typedef enum cfg_id {
     CFG_POLL_MIN_MS,
     CFG_POLL_MAX_MS,
     CFG_LEADER_MS,
-    CFG_ADMIT_BUDGET_MS,
     CFG_AWS_RATE,
     CFG_AWS_BURST,
     CFG_LIMIT_COPY,
@@ -97,7 +96,6 @@ typedef struct fc_config {
     int64_t poll_min_ms;         /* FLEETCRYPT_POLL_MIN_MS (default 1000) */
     int64_t poll_max_ms;         /* FLEETCRYPT_POLL_MAX_MS (default 300000) */
     int64_t leader_ms;           /* FLEETCRYPT_LEADER_MS (default 6000) */
-    int64_t admit_budget_ms;     /* FLEETCRYPT_ADMIT_BUDGET_MS (default 40) */
     double aws_rate;             /* FLEETCRYPT_AWS_RATE (default 10 requests/s) */
     double aws_burst;            /* FLEETCRYPT_AWS_BURST (default 50) */
     /* librdkafka pass-through: FLEETCRYPT_LIBRDKAFKA="k=v,k2=v2" and -X k=v */

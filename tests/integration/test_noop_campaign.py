@@ -2,16 +2,8 @@
 through Kafka and Redis on the local stack, and nothing asks AWS for it —
 not submit, not the coordinator's admission, not the workers (the
 emulator's call log does not grow). Its instance identifiers exist
-nowhere. It is what the control-plane benchmark drives.
-
-The coordinator runs with a 1 ms admission budget
-(FLEETCRYPT_ADMIT_BUDGET_MS): a pass stops after its first round trip of
-256 admissions and the rest is admitted on the following ticks. The
-campaign must still admit every instance exactly once, within
-max-parallel, and finish."""
+nowhere. It is what the control-plane benchmark drives."""
 import json
-import os
-import re
 
 from fclib import wait_until
 from fixtures_stack import make_stack
@@ -20,7 +12,7 @@ N = 1000
 
 
 def test_noop_thousand_instances_no_aws(world, awssim):
-    stack = make_stack(world, awssim, workers=2, executors=8, env_extra={"FLEETCRYPT_ADMIT_BUDGET_MS": "1"})
+    stack = make_stack(world, awssim, workers=2, executors=8)
     try:
         stack.start()
         before = len(stack.calls())
@@ -44,14 +36,6 @@ def test_noop_thousand_instances_no_aws(world, awssim):
         assert sum(v for k, v in st["counts"].items() if k != "done") == 0, st["counts"]
         for i in st["instances"]:
             assert i["state"] == "done" and i["step"] in ("end", "", None), i
-        # admitted in several passes, each instance exactly once
-        log = "".join(open(os.path.join(stack.logs, f)).read() for f in sorted(os.listdir(stack.logs))
-                      if f.startswith("coordinator-"))
-        passes = log.count("admission budget spent")
-        assert passes >= 1, "every admission pass ran to the end: the budget did not apply"
-        admitted = [line for line in log.splitlines() if 'msg="instance admitted"' in line]
-        ids_admitted = [m.group(1) for m in (re.search(r"instance=(noop-\d{4})", a) for a in admitted) if m]
-        assert len(ids_admitted) == N and len(set(ids_admitted)) == N, (len(ids_admitted), len(set(ids_admitted)))
         calls = stack.calls()[before:]
         assert not calls, f"{len(calls)} AWS calls for a noop campaign, e.g. {calls[:3]}"
     finally:
