@@ -22,7 +22,12 @@ than a round's servers). Median and max per configuration.
 Usage: bench/run bench_downtime [N [ROUND [SCALES...]]]  (defaults 20 5 0 0.05)
 FC_BENCH_METHODS=rename,proxy picks the methods; FC_BENCH_N_SCALED the
 instances per configuration at a time scale above 0 (default N: those
-campaigns take minutes each). Never run by tests/run."""
+campaigns take minutes each). FLEETCRYPT_BASELINE_BIN_DIR names another
+build's bin/ (e.g. the commit before a change, built alike in a second
+worktree): a second stack runs its workers and coordinator on the same
+emulator, every round once on each stack, alternating which goes first, so
+the machine's load falls on both alike; the last line gives the ratio of the
+medians. Never run by tests/run."""
 import json
 import os
 import statistics
@@ -36,7 +41,6 @@ import fcbench  # noqa: E402
 sys.path.insert(0, os.path.join(fcbench.REPO, "tests", "integration"))
 import pglogical_strategy_util as pgu  # noqa: E402
 from fclib import wait_until  # noqa: E402
-from fixtures_stack import make_stack  # noqa: E402
 
 GOALS = {"rename": 0.5, "proxy": 0.25}   # median at time scale 0, seconds
 
@@ -210,57 +214,77 @@ def main(argv):
     scales = [float(x) for x in argv[2:]] or [0.0, 0.05]
     methods = os.environ.get("FC_BENCH_METHODS", "rename,proxy").split(",")
     n_scaled = int(os.environ.get("FC_BENCH_N_SCALED", str(n)))
+    before_dir = os.environ.get("FLEETCRYPT_BASELINE_BIN_DIR")
+    builds = ["this"] + (["before"] if before_dir else [])
     configs = [(m, s) for s in scales for m in methods]
     print(f"bench_downtime: pg-logical cutover, {n} instances per configuration ({n_scaled} above time scale 0) "
           f"in rounds of {rnd}, probe every "
-          f"10 ms, methods {methods}, emulator time scales {scales}; {fcbench.machine()}", flush=True)
+          f"10 ms, methods {methods}, emulator time scales {scales}"
+          + (f", against the binaries of {before_dir}" if before_dir else "") + f"; {fcbench.machine()}", flush=True)
     sim, base = fa.start_sim()
-    world = fcbench.make_world_dir("fc-bench-down-")
-    stack = None
+    worlds, stacks, keys = {}, {}, {}
     results = []
     try:
         env = {"FLEETCRYPT_STEP_DEADLINE_MAX_S": "0", "FLEETCRYPT_LEASE_MS": "30000"}
-        stack = make_stack(world, sim, workers=2, executors=4, env_extra=env)
-        key = stack.make_key()["Arn"]
-        stack.start()
+        for b in builds:
+            worlds[b] = fcbench.make_world_dir(f"fc-bench-down-{b}-")
+            stacks[b] = fa.BinStack.make(worlds[b], sim, before_dir if b == "before" else None, workers=2,
+                                         executors=4, env_extra=env)
+            keys[b] = stacks[b].make_key()["Arn"]
+            stacks[b].start()
         for m, s in configs:
             rs = []
             t0 = time.monotonic()
             nn = n if s == 0 else n_scaled
             for k in range(0, nn, rnd):
-                tag = f"dt{m[0]}{int(s * 1000)}r{k // rnd}"
-                ids = [f"{tag}-{j}" for j in range(min(rnd, nn - k))]
-                rs += one_round(sim, stack, world, key, m, s, tag, ids)
+                order = builds if (k // rnd) % 2 == 0 else builds[::-1]
+                for b in order:
+                    tag = f"dt{m[0]}{int(s * 1000)}{b[0]}r{k // rnd}"
+                    ids = [f"{tag}-{j}" for j in range(min(rnd, nn - k))]
+                    for r in one_round(sim, stacks[b], worlds[b], keys[b], m, s, tag, ids):
+                        r["build"] = b
+                        rs.append(r)
             results += rs
-            sm = summary(rs)
-            print(f"  {m}, time scale {s}: {sm['done']}/{sm['n']} done in {time.monotonic() - t0:.0f} s; probe "
-                  f"median {fmt(sm['probe_med'])} s, max {fmt(sm['probe_max'])} s; fleetcrypt recorded median "
-                  f"{fmt(sm['rec_med'])} s, max {fmt(sm['rec_max'])} s; largest |probe - recorded| "
-                  f"{fmt(sm['diff_max'])} s; load {fcbench.loadavg()}", flush=True)
-            print("    per instance (probe/recorded s): " + ", ".join(
-                f"{fmt(r['probe'])}/{fmt(r['recorded'])}" for r in rs), flush=True)
-            bad = [f"{r['id']}: {r['state']} {r['error']}" for r in rs if r["state"] != "done"]
-            if bad:
-                print(f"    PROBLEMS: {bad[:5]}", flush=True)
+            for b in builds:
+                bs = [r for r in rs if r["build"] == b]
+                sm = summary(bs)
+                print(f"  {m}, time scale {s}" + (f", {b} build" if before_dir else "") + f": {sm['done']}/{sm['n']} "
+                      f"done ({time.monotonic() - t0:.0f} s so far); probe "
+                      f"median {fmt(sm['probe_med'])} s, max {fmt(sm['probe_max'])} s; fleetcrypt recorded median "
+                      f"{fmt(sm['rec_med'])} s, max {fmt(sm['rec_max'])} s; largest |probe - recorded| "
+                      f"{fmt(sm['diff_max'])} s; load {fcbench.loadavg()}", flush=True)
+                print("    per instance (probe/recorded s): " + ", ".join(
+                    f"{fmt(r['probe'])}/{fmt(r['recorded'])}" for r in bs), flush=True)
+                bad = [f"{r['id']}: {r['state']} {r['error']}" for r in bs if r["state"] != "done"]
+                if bad:
+                    print(f"    PROBLEMS: {bad[:5]}", flush=True)
     finally:
-        if stack:
-            stack.stop()
+        for b, st in stacks.items():
+            st.stop()
         fa.stop_sim(sim, base)
         if os.environ.get("FLEETCRYPT_KEEP_TEST_DIRS") != "1":
-            fcbench.shutil.rmtree(world, ignore_errors=True)
+            for w in worlds.values():
+                fcbench.shutil.rmtree(w, ignore_errors=True)
     if os.environ.get("FC_BENCH_DUMP"):
         with open(os.path.join(os.environ["FC_BENCH_DUMP"], "downtime.json"), "w") as f:
             json.dump(results, f, indent=1)
-    plot(results, configs)
+    plot([r for r in results if r["build"] == "this"], configs)
     parts = []
     for m, s in configs:
-        sm = summary([r for r in results if r["method"] == m and r["scale"] == s])
+        sm = summary([r for r in results if r["method"] == m and r["scale"] == s and r["build"] == "this"])
         goal = ""
         if s == 0 and m in GOALS:
             ok = sm["probe_med"] is not None and sm["probe_med"] <= GOALS[m]
             goal = f" (goal median <= {GOALS[m]}: {'met' if ok else 'missed'})"
+        before = ""
+        if before_dir:
+            sb = summary([r for r in results if r["method"] == m and r["scale"] == s and r["build"] == "before"])
+            if sb["probe_med"] and sm["probe_med"]:
+                before = (f"; before-binaries probe median {fmt(sb['probe_med'])} s, recorded median "
+                          f"{fmt(sb['rec_med'])} s (this build's window {sb['probe_med'] / sm['probe_med']:.2f}x "
+                          f"shorter)")
         parts.append(f"{m} scale {s:g} probe median {fmt(sm['probe_med'])} s max {fmt(sm['probe_max'])} s, "
-                     f"recorded median {fmt(sm['rec_med'])} s max {fmt(sm['rec_max'])} s{goal}")
+                     f"recorded median {fmt(sm['rec_med'])} s max {fmt(sm['rec_max'])} s{goal}{before}")
     print(f"downtime x{n}" + (f" (x{n_scaled} above scale 0)" if n_scaled != n else "") + ": " + "; ".join(parts) + f"; load {fcbench.loadavg()}", flush=True)
     return 1 if any(r["state"] != "done" for r in results) else 0
 

@@ -27,8 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fcawsbench as fa  # noqa: E402
 import fcbench  # noqa: E402
-from fclib import Proc, RedisConn  # noqa: E402
-from fixtures_stack import make_stack  # noqa: E402
+from fclib import RedisConn  # noqa: E402
 
 SCALE = float(os.environ.get("FC_BENCH_SCALE", "0.05"))
 RATE, BURST = 10.0, 50.0
@@ -196,23 +195,6 @@ plot 'makespan.dat' using 1:3:xtic(2) with boxes notitle, {lb:.1f} with lines dt
 """, fa.DOCS_BENCH)
 
 
-class BinStack:
-    """make_stack's Stack with the workers and coordinator from another build
-    (bin_dir: the binaries before a change, for a same-run comparison)."""
-
-    @staticmethod
-    def make(world, sim, bin_dir, **kw):
-        stack = make_stack(world, sim, **kw)
-        if bin_dir:
-            def _proc(name, binary):
-                stack.seq += 1
-                env = dict(stack.env, FLEETCRYPT_NODE_ID=f"{name}-{stack.seq}")
-                return Proc([os.path.join(bin_dir, binary)], os.path.join(stack.logs, f"{name}-{stack.seq}.log"),
-                            env=env)
-            stack._proc = _proc
-        return stack
-
-
 def campaign(n, p, limit, bin_dir=None):
     """One offline campaign on a fresh emulator and stack: (makespan s, AWS
     calls, terminal counts, the Gantt spans, load before)."""
@@ -225,7 +207,7 @@ def campaign(n, p, limit, bin_dir=None):
                "FLEETCRYPT_STEP_DEADLINE_MAX_S": "0", "FLEETCRYPT_LEASE_MS": "30000", "FLEETCRYPT_LOG_LEVEL": "warn",
                "FLEETCRYPT_LIMIT_COPY": str(limit), "FLEETCRYPT_LIMIT_RESTORE": str(limit),
                "FLEETCRYPT_AWS_RATE": str(RATE), "FLEETCRYPT_AWS_BURST": str(int(BURST))}
-        stack = BinStack.make(world, sim, bin_dir, workers=2, executors=8, env_extra=env)
+        stack = fa.BinStack.make(world, sim, bin_dir, workers=2, executors=8, env_extra=env)
         key = stack.make_key()["Arn"]
         ids = fcbench.ids("ms", n)
         sim.admin("POST", "/config", {"time_scale": 0})

@@ -16,7 +16,8 @@ import threading
 import time
 
 import fcbench  # noqa: F401  (sets FLEETCRYPT_BIN_DIR and sys.path first)
-from fclib import initdb_template, make_world_dir  # noqa: E402
+from fclib import Proc, initdb_template, make_world_dir  # noqa: E402
+from fixtures_stack import make_stack  # noqa: E402
 from fixtures_awssim import ACCESS_KEY, AwsSim  # noqa: E402
 
 REPO = fcbench.REPO
@@ -171,3 +172,21 @@ def gnuplot(script, cwd):
 
 
 DOCS_BENCH = os.path.join(REPO, "docs", "bench")
+
+
+class BinStack:
+    """make_stack's Stack with the workers and coordinator from another build
+    (bin_dir: the binaries before a change, for a same-run comparison;
+    None: this build's)."""
+
+    @staticmethod
+    def make(world, sim, bin_dir, **kw):
+        stack = make_stack(world, sim, **kw)
+        if bin_dir:
+            def _proc(name, binary):
+                stack.seq += 1
+                env = dict(stack.env, FLEETCRYPT_NODE_ID=f"{name}-{stack.seq}")
+                return Proc([os.path.join(bin_dir, binary)], os.path.join(stack.logs, f"{name}-{stack.seq}.log"),
+                            env=env)
+            stack._proc = _proc
+        return stack

@@ -7,9 +7,13 @@ two workers, while
   workers' test crash points (lib/util.c fc_crashpoint:
   FLEETCRYPT_TEST_CRASH_DIR / FLEETCRYPT_TEST_CRASH_AT): during catch-up
   (`step.catch-up`: its work done, its outcome not recorded), after the
-  block and before the teardown (`cutover.blocked`), between dropping the
-  subscriptions and the slots (`cutover.teardown`), after the switch and
-  before writers are let in on the target (`cutover.switched`); a killed
+  target's block before the window and before the source's
+  (`cutover.target_blocked`), after the
+  block and before the drain (`cutover.blocked`), after disabling the
+  subscriptions inside the window (`cutover.disabled`), after the switch and
+  before writers are let in on the target (`cutover.switched`), between
+  dropping the subscriptions and the slots after the writers are in
+  (`cutover.teardown`); a killed
   worker is replaced at once (same environment);
 - Redis is SIGKILLed once (at the first snapshot/copy/restore seen) and
   restarted from its AOF;
@@ -46,7 +50,7 @@ from pglogical_strategy_util import (campaign_problems, conflicts, done_problems
 
 split_awssim = split_awssim   # the fixture, imported for pytest
 POINTS = [p for p in os.environ.get(
-    "FC_CHAOS_POINTS", "step.catch-up,cutover.blocked,cutover.teardown,cutover.switched").split(",") if p]
+    "FC_CHAOS_POINTS", "step.catch-up,cutover.target_blocked,cutover.blocked,cutover.disabled,cutover.switched,cutover.teardown").split(",") if p]
 BROKER_DOWN_S = 10
 CAMPAIGN = "chs"
 ORDER = ("preflight", "prepare-source", "snapshot", "copy-encrypted", "restore", "prepare-target",

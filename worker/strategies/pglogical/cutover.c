@@ -4,15 +4,21 @@
  * cutover waits for the campaign window and, with cutover_mode=approve, for
  * approval (STEP_WAIT; the source watch keeps running meanwhile). Then, in
  * one run (the only downtime):
+ *   0. (outside the window: nobody writes there before the switch) block
+ *      every login role on the target but fleetcrypt's and the master user
+ *      (fleetcrypt still works there as the master user until 6);
  *   1. block every login role but fleetcrypt's (master user included) on the
  *      source, ending their sessions; L = WAL insert position after that;
  *   2. wait until every slot's confirmed_flush_lsn >= L;
  *   3. quick row counts; with validate=strict the full checksum comparison;
  *   4. every sequence on the target to at least the source's value + margin;
- *   5. drop the subscriptions on the target (slot_name = NONE first), then
- *      the slots, publication and guard on the source — before the switch:
- *      after it the source's endpoint name reaches the target;
- *   6. block the same roles on the target, switch (rename swap: source →
+ *   5. disable the subscriptions on the target — before the switch: after
+ *      it the source's endpoint name reaches the target (an Aurora cluster,
+ *      or with a rollback window: drop them, then the slots, publication
+ *      and guard on the source, here as in 8);
+ *   6. block the same roles on the target (those of 0 are blocked already:
+ *      this adds the master user; the full block whatever 0 did), switch
+ *      (rename swap: source →
  *      fc-…-retired, target → original identifier — cluster renames for
  *      an Aurora cluster, cluster.c, then the RDS Proxies whose target is
  *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c;
@@ -23,7 +29,12 @@
  *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
  *   7. (validate=normal) the full checksum comparison between the frozen
- *      source and the pinned snapshot, after writers are back.
+ *      source and the pinned snapshot, after writers are back;
+ *   8. drop the subscriptions on the target (slot_name = NONE first), then
+ *      the slots, publication and guard on the retired source — outside
+ *      the window; every run past the switch does it again until done (a
+ *      crash there is resumed by the next run; abort goes forward after the
+ *      switch; cleanup tears down as well).
  * Resumable by observation, not by facts (facts are written only with the
  * outcome): switched (AWS: the original identifier is our target, the
  * retired name exists, or a proxy has the target)? source blocked? slot
@@ -156,32 +167,38 @@ static step_rc retired_exists(cut *c, bool *yes)
     return STEP_OK;
 }
 
-static step_rc switch_rename(cut *c, int64_t deadline)
+/* fresh: this run reached the target's databases under its own name just
+ * before (the block, the teardown): it exists as tid, so the second rename
+ * needs no Describe first. A resumed swap (learnt from AWS) looks. */
+static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
 {
     if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
-    bool done = false;
-    if ((rc = renamed_already(c, &done)) != STEP_OK) return rc;
+    /* one Describe of the original identifier says both whether the swap
+     * is done (it is our target) and whether the source still has it */
+    bool missing = false;
+    rds_instance *o = describe_opt(c, c->orig, &missing, &rc);
+    if (!o && !missing) return rc;
+    c->res->reason[0] = 0;
+    bool done = o && pgl_is_ours(c->ctx, o, PGL_ROLE_TARGET);
+    bool src_there = o && !done;
+    rds_instance_free(o);
     if (!done) {
         /* 1. source → retired name (unless an earlier attempt did it) */
-        bool missing = false;
-        rds_instance *src = describe_opt(c, c->orig, &missing, &rc);
-        if (!src && !missing) return rc;
-        if (src) {
-            bool ours_target = pgl_is_ours(c->ctx, src, PGL_ROLE_TARGET);
-            rds_instance_free(src);
-            if (!ours_target) {
-                if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-                if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
-            }
+        if (src_there) {
+            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+            if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
         }
-        c->res->reason[0] = 0;
         if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
         /* 2. target → original identifier */
-        rds_instance *t = describe_opt(c, c->tid, &missing, &rc);
-        if (!t && !missing) return rc;
-        if (t) {
+        bool tid_there = fresh;
+        if (!fresh) {
+            rds_instance *t = describe_opt(c, c->tid, &missing, &rc);
+            if (!t && !missing) return rc;
+            tid_there = t != NULL;
             rds_instance_free(t);
+        }
+        if (tid_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
             if ((rc = pgl_rename(c->ctx, c->res, c->tid, c->orig)) != STEP_OK) return rc;
         }
@@ -222,15 +239,27 @@ static step_rc proxy_state(cut *c, bool *any_target, bool *done)
 
 static const char *method_name(const cut *c) { return c->proxy ? "proxy" : c->cname ? "cname" : "rename"; }
 
-static step_rc rename_fwd(void *c, int64_t deadline) { return switch_rename(c, deadline); }
+/* The rename by the switch dispatch's callback: `fresh` (this run just
+ * reached the target under its own name) spares the swap a Describe. */
+typedef struct rename_arg {
+    cut *c;
+    bool fresh;
+} rename_arg;
+
+static step_rc rename_fwd(void *a, int64_t deadline)
+{
+    rename_arg *r = a;
+    return switch_rename(r->c, deadline, r->fresh);
+}
 
 /* The switch by the method (switch.c, shared with the rollback's switch
  * back). Proxy and CNAME: the source keeps its identifier and endpoint (the
  * retired source); the target keeps its own. */
-static step_rc do_switch(cut *c, int64_t deadline)
+static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
 {
     int n = 0;
-    step_rc rc = pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd, c, &n);
+    rename_arg ra = {c, fresh};
+    step_rc rc = pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd, &ra, &n);
     if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
     if (c->proxy && !n) return no_proxy(c);
     step_ctx_set_fact(c->ctx, "retired_id", c->orig);
@@ -285,12 +314,17 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
     }
 }
 
-/* Block a side's writers (the fence taken first). */
-static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
+/* Block a side's writers (the fence taken first). keep_master: the
+ * target's block ahead of the source's (pgl_cutover_preblock: NOLOGIN,
+ * unrecorded — the source's record reaches the target by replication); the
+ * master user is left able to log in: fleetcrypt still works there as the
+ * master user — sequences, privileges, subscriptions — and blocks it too,
+ * with the rest, inside the window. */
+static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
 {
     step_rc rc = pgl_fence(&c->s, side);
     if (rc != STEP_OK) return rc;
-    if ((rc = load_protect(c, side)) != STEP_OK) return rc;
+    if ((rc = load_protect(c, PGL_SOURCE)) != STEP_OK) return rc; /* the source's superusers, for both sides */
     pgq *q = pgl_conn(&c->s, side, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
     pgl_db_names nm;
@@ -298,14 +332,24 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn)
     if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
     pgl_block_result br;
     char err[1024];
-    if (!pgl_cutover_block(q, &nm, (const char *const *)c->protect, c->nprotect, BLOCK_TIMEOUT_MS, &br, err,
-                              sizeof err))
+    const char **prot = calloc((size_t)c->nprotect + 1, sizeof *prot);
+    if (!prot) return (PGL_REASON(c->res, "out of memory"), STEP_RETRY);
+    int np = 0;
+    for (int i = 0; i < c->nprotect; i++) prot[np++] = c->protect[i];
+    if (keep_master && *pgl_fact(c->ctx, "master_user")) prot[np++] = pgl_fact(c->ctx, "master_user");
+    bool blocked = keep_master ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
+                               : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+    free(prot);
+    if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
                                                           : "blocking writers on the target", err);
     if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
     if (lsn) *lsn = br.lsn;
-    step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d",
-                       br.roles_blocked);
+    if (keep_master)
+        log_info("cutover: target blocked ahead", "roles=%d", br.roles_blocked);
+    else
+        step_ctx_set_factf(c->ctx, side == PGL_SOURCE ? "blocked_roles" : "target_blocked_roles", "%d",
+                           br.roles_blocked);
     return STEP_OK;
 }
 
@@ -466,40 +510,74 @@ static step_rc drain(cut *c, fc_lsn L)
     return sync_privileges(c);
 }
 
-/* Phase 2 (drained, source blocked ever since): subscriptions on the target
- * (so it cannot reconnect), then the slots on the source. Resumable: each
- * part is idempotent and the drained mark says the drain is not needed
- * again. Every change is preceded by a lease and fence check. */
-static step_rc teardown(cut *c)
+/* Teardown after the switch (late): the instance's own (not a cluster's),
+ * without a rollback window (whose reverse replication is set up inside the
+ * window, before the writers are let in, against a source that no longer
+ * publishes); else inside the window, before the switch, as it always was. */
+static bool late_teardown(cut *c) { return !c->cluster && pgl_rollback_window_s(c->ctx) <= 0; }
+
+/* The subscriptions on the target, every database: drop (DISABLE, slot_name
+ * = NONE, DROP) or, inside the window when the teardown is late, only
+ * DISABLE — it must never apply or reconnect again: after a rename the
+ * source's name reaches the target — while its slot stays on the source
+ * until teardown() after the switch. Their state is asked as fleetcrypt's
+ * role: a re-run may find the target blocked already, its master user
+ * too (the block there follows this). The source's fence (on src, the
+ * name that reaches it) re-checked before each change. */
+static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
 {
     char err[1024];
     step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++) {
         pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
-        /* asked as fleetcrypt's role: a re-run may find the target blocked
-         * already (the block there follows a complete teardown) */
         pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!ta) return rc;
-        bool exists = true;
-        if (!pgl_sub_exists(ta, &nm, &exists, err, sizeof err)) return pgl_sql_fail(c->res, ta, "subscription", err);
-        if (!exists) continue;
+        bool todo = true;
+        if (!(drop ? pgl_sub_exists(ta, &nm, &todo, err, sizeof err) : pgl_sub_enabled(ta, &nm, &todo, err, sizeof err)))
+            return pgl_sql_fail(c->res, ta, "subscription", err);
+        if (!todo) continue;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
-        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
-        if (!pgl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
+        c->s.fenced[src] = false; /* re-check: a newer holder may have taken over */
+        if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
+        if (!(drop ? pgl_teardown_target(t, &nm, err, sizeof err) : pgl_disable_subscription(t, &nm, err, sizeof err)))
+            return pgl_sql_fail(c->res, t, "subscription", err);
     }
+    return STEP_OK;
+}
+
+static step_rc disable_subscriptions(cut *c)
+{
+    step_rc rc = subscriptions_off(c, PGL_SOURCE, false);
+    if (rc == STEP_OK) fc_crashpoint("cutover.disabled");
+    return rc;
+}
+
+/* Phase 2 (drained, source blocked ever since): subscriptions on the target
+ * (so it cannot reconnect), then the slots on the source — src is
+ * PGL_SOURCE before the switch, PGL_RETIRED (the frozen source under its
+ * retired name, or its own with a proxy or CNAME) after it: every cutover
+ * run past the switch does it again until nothing is left (and cleanup
+ * after it), so a crash never leaves the slot behind. Resumable: each part
+ * is idempotent and the drained mark says the drain is not needed again.
+ * Every change is preceded by a lease and fence check (the source's fence
+ * row, on whichever name reaches the source). */
+static step_rc teardown(cut *c, pgl_side src)
+{
+    char err[1024];
+    step_rc rc = subscriptions_off(c, src, true);
+    if (rc != STEP_OK) return rc;
     fc_crashpoint("cutover.teardown");
     for (int i = 0; i < c->s.ndbs; i++) {
         pgl_db_names nm;
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
-        pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
+        pgq *q = pgl_conn(&c->s, src, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        c->s.fenced[PGL_SOURCE] = false;
-        if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
+        c->s.fenced[src] = false;
+        if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
         if (!pgl_teardown_source(q, &nm, true, err, sizeof err))
             return pgl_sql_fail(c->res, q, "dropping the slot", err);
     }
@@ -776,6 +854,15 @@ static step_rc before_switch(cut *c, int64_t *t0)
         }
         if (blocked == 0) {
             if ((rc = gate(c)) != STEP_OK) return rc;
+            /* The target first, outside the window: nobody but fleetcrypt
+             * writes there before the switch, so its block (every role but
+             * the master user, which fleetcrypt still uses there; blocked
+             * inside the window after the teardown) costs the writers
+             * nothing. Only an optimisation: the block after the teardown
+             * is the full one whatever happened here (a resumed attempt
+             * with the source blocked skips this). */
+            if ((rc = block_side(c, PGL_TARGET, NULL, true)) != STEP_OK) return rc;
+            fc_crashpoint("cutover.target_blocked");
             fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
             log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig, method_name(c),
@@ -791,7 +878,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         int64_t now = fc_mono_ms();
         pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(ctx) - now) * 3 / 4);
         fc_lsn L = 0;
-        rc = block_side(c, PGL_SOURCE, &L);
+        rc = block_side(c, PGL_SOURCE, &L, false);
         if (rc == STEP_OK) rc = ddl_recheck(c);
         if (rc == STEP_OK) {
             char l[FC_LSN_STRLEN];
@@ -809,7 +896,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         *t0 = since;
     }
     /* from here on only forward: the source no longer replicates */
-    return teardown(c);
+    return late_teardown(c) ? disable_subscriptions(c) : teardown(c, PGL_SOURCE);
 }
 
 step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
@@ -862,7 +949,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
             if (switched) {
                 log_warn("cutover: the switch had happened (learned from AWS): going forward", "method=%s",
                          method_name(&c));
-                rc = do_switch(&c, fc_mono_ms() + poll_s * 1000);
+                rc = do_switch(&c, fc_mono_ms() + poll_s * 1000, false);
                 if (rc != STEP_OK) goto out;
             } else if (src != STEP_OK) {
                 fc_strlcpy(res->reason, why, sizeof res->reason);
@@ -874,17 +961,19 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     if (!switched) {
         rc = before_switch(&c, &t0);
         if (rc != STEP_OK) goto out;
-        rc = block_side(&c, PGL_TARGET, NULL);
+        /* our own master sessions on the target end first: the block then
+         * finds nothing to terminate (no pause for a terminated backend) */
+        for (int i = 0; i < c.s.ndbs; i++) pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
+        rc = block_side(&c, PGL_TARGET, NULL, false);
         if (rc != STEP_OK) goto out;
         for (int i = 0; i < c.s.ndbs; i++) {
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_ADMIN, c.s.dbs[i]);
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_MASTER, c.s.dbs[i]);
             pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
-            pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
         }
         memset(c.s.fenced, 0, sizeof c.s.fenced);
         int64_t deadline = fc_mono_ms() + poll_s * 1000;
-        rc = do_switch(&c, deadline);
+        rc = do_switch(&c, deadline, true);
         if (rc != STEP_OK) goto out;
         if (!c.proxy && !c.cname) step_ctx_set_fact(ctx, "retired_id", c.ret);
     }
@@ -919,6 +1008,18 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
      * switch that comparison reads (VERIFICATION INCOMPLETE under AWS
      * faults, test_issue16_faults.py; helper-50, issue 16) */
     if (c.cname && (rc = awscname_restore_ttl(ctx, res)) != STEP_OK) goto out;
+    if (late_teardown(&c)) {
+        /* writers are in: the subscriptions (disabled inside the window) and
+         * the slots go now, on every run past the switch until done */
+        step_rc r3 = STEP_OK;
+        for (int i = 0; i < c.s.ndbs; i++) pgl_conn_drop(&c.s, PGL_RETIRED, PGL_AS_ADMIN, c.s.dbs[i]); /* verify's */
+        c.s.fenced[PGL_RETIRED] = false;
+        if (!await_conn(&c, PGL_RETIRED, PGL_AS_ADMIN, c.s.dbs[0], fc_mono_ms() + poll_s * 1000, &r3)) {
+            rc = r3;
+            goto out;
+        }
+        if ((rc = teardown(&c, PGL_RETIRED)) != STEP_OK) goto out;
+    }
     rc = STEP_OK;
 out:
     cut_free(&c);

@@ -208,6 +208,7 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awspro
                           const char *cur, const char *old, int64_t deadline)
 {
     int64_t pause = 200;
+    bool acted = false; /* a (de)registration this pass: look again at once, then pause */
     for (;;) {
         px_view v;
         step_rc rc = view(res, c, kind, px, cur, old, &v);
@@ -234,6 +235,7 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awspro
             if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
                 return awsstep_fail(res, &e, "DeregisterDBProxyTargets");
             log_info("proxy target deregistered", "proxy=%s %s=%s", px, what(kind), old);
+            acted = true;
             fc_crashpoint("cutover.proxy_deregistered");
         }
         if (!v.has_cur) {
@@ -249,11 +251,16 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awspro
                          e.code);
             } else {
                 log_info("proxy target registered", "proxy=%s %s=%s", px, what(kind), cur);
+                acted = true;
             }
         }
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 5000;
             return say(res, STEP_WAIT, "waiting for RDS Proxy %s to have %s %s AVAILABLE", px, what(kind), cur);
+        }
+        if (acted) {
+            acted = false; /* an emulator or a quick AWS may be done already */
+            continue;
         }
         fc_sleep_ms(pause);
         pause = pause * 3 / 2 > 3000 ? 3000 : pause * 3 / 2;

@@ -139,10 +139,17 @@ typedef struct pgl_sub_info {
 } pgl_sub_info;
 /* Does the subscription still exist in q's database? Readable by any role. */
 bool pgl_sub_exists(pgq *q, const pgl_db_names *nm, bool *exists, char *err, size_t errcap);
+/* Does it exist, enabled? Readable by any role, as pgl_sub_exists. */
+bool pgl_sub_enabled(pgq *q, const pgl_db_names *nm, bool *enabled, char *err, size_t errcap);
 bool pgl_sub_status(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *err, size_t errcap);
 /* DISABLE, SET (slot_name = NONE), DROP SUBSCRIPTION: the slot stays on the
  * source, dropped there by pgl_teardown_source. */
 bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
+/* The cutover's part of the teardown inside the window (the source is
+ * drained): the subscription disabled, so it never applies or reconnects
+ * again (after a rename the source's name reaches the target); dropped by
+ * pgl_teardown_target after the writers are let in. Gone or disabled: ok. */
+bool pgl_disable_subscription(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
 /* A teardown interrupted after DISABLE (and maybe SET slot_name = NONE),
  * found while the source's slot still exists: re-attach the slot and
  * ENABLE again, so the retried cutover drains through it. A subscription
@@ -165,6 +172,19 @@ typedef struct pgl_block_result {
  * wait (bounded by timeout_ms) until none is left; then take L. The record
  * (<schema>.blocked_roles in this database) is what unblock restores. */
 bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* The target's block before the source's (outside the window, while the
+ * subscription still replicates): ALTER ROLE ... NOLOGIN, unrecorded, every
+ * login role pgl_cutover_block would block there (same `protect`), then
+ * their sessions ended as it does. Unrecorded because the source's block
+ * record is replicated to the target (blocked_roles is published), which
+ * a row of the target's own would collide with (an apply error); the drain
+ * to L brings the target that record — every role the source blocks — and
+ * the target's own block inside the window records what else it blocks,
+ * so unblock restores them all. A role this leaves NOLOGIN that the source
+ * does not record was not a login role on the source: the privileges'
+ * convergence (pgl_db_privs.h) would make it NOLOGIN on the target anyway. */
+bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
 /* Wait until the slot's confirmed_flush_lsn >= l. */
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,

@@ -39,16 +39,19 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
 
 /* Terminate every session of the given roles until none is left. A
  * backend that passed authentication just before NOLOGIN committed may not
- * show in pg_stat_activity yet: done only after END_SESSIONS_QUIET empty
- * listings END_SESSIONS_GAP_MS apart. */
-#define END_SESSIONS_QUIET 3
+ * show in pg_stat_activity yet: done only at an empty listing taken at
+ * least END_SESSIONS_GAP_MS after the block (the caller's NOLOGIN, committed
+ * before this is called) and after the last termination of a login session
+ * (a client backend or walsender) — one gap, not a
+ * series of empty listings: what such a backend needs to show is time, and
+ * a later empty listing proves no more than the first one after the gap. */
 #define END_SESSIONS_GAP_MS 100
 UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
                            size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
-    int quiet = 0;
+    int64_t quiet_from = fc_mono_ms(); /* the block is committed: the gap runs from here */
     for (;;) {
         PGresult *r = pgq_exec(q, pgq_sql("pgl_block_sessions"), 1, p);
         if (!r) {
@@ -58,11 +61,11 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         int n = PQntuples(r);
         if (n == 0) {
             PQclear(r);
-            if (++quiet >= END_SESSIONS_QUIET) return true;
-            fc_sleep_ms(END_SESSIONS_GAP_MS);
+            int64_t left = quiet_from + END_SESSIONS_GAP_MS - fc_mono_ms();
+            if (left <= 0) return true;
+            fc_sleep_ms(left); /* list once more when the gap is over */
             continue;
         }
-        quiet = 0;
         if (fc_mono_ms() > deadline) {
             pgq_seterr(err, errcap, "%d session(s) survive termination, e.g. pid %s of %s on %s (%s)",
                           n, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
@@ -70,19 +73,40 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
             PQclear(r);
             return false;
         }
+        bool login = false;
         for (int i = 0; i < n; i++) {
             const char *pid[] = {PQgetvalue(r, i, 0)};
+            const char *type = PQgetvalue(r, i, 3);
+            /* the gap restarts after a login session's end; a background
+             * worker (a disabled subscription's apply worker on the
+             * target) never passes a login check */
+            login = login || !strcmp(type, "client backend") || !strcmp(type, "walsender");
             char ok[8];
             if (pgq_scalar(q, pgq_sql("pgl_terminate_pid"), 1, pid, ok, sizeof ok, NULL) && ok[0] == 't')
                 (*terminated)++;
         }
         PQclear(r);
-        fc_sleep_ms(50);
+        if (login) quiet_from = fc_mono_ms();
+        fc_sleep_ms(50); /* a terminated backend takes a moment to leave the listing */
     }
 }
 
-bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
-                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+/* The roles a block leaves alone, as a text[] literal: ours, RDS's, the caller's. */
+static bool protect_literal(dbuf *prot, const pgl_db_names *nm, const char *const *protect, int nprotect)
+{
+    int np = 0;
+    const char *list[256];
+    list[np++] = nm->admin_role;
+    list[np++] = nm->sub_role;
+    for (size_t i = 0; i < FC_ARRAY_LEN(ALWAYS_PROTECTED); i++) list[np++] = ALWAYS_PROTECTED[i];
+    for (int i = 0; i < nprotect && np < (int)FC_ARRAY_LEN(list); i++) list[np++] = protect[i];
+    return array_literal(prot, list, np);
+}
+
+/* record: pgl_cutover_block; else pgl_cutover_preblock (NOLOGIN only, the
+ * sessions of the roles it made NOLOGIN ended, no L). */
+static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect, int timeout_ms,
+                        bool record, pgl_block_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     bool ok = false;
@@ -92,13 +116,7 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
     PGresult *r = NULL;
 
     /* protected: ours, RDS's, the caller's */
-    int np = 0;
-    const char *list[256];
-    list[np++] = nm->admin_role;
-    list[np++] = nm->sub_role;
-    for (size_t i = 0; i < FC_ARRAY_LEN(ALWAYS_PROTECTED); i++) list[np++] = ALWAYS_PROTECTED[i];
-    for (int i = 0; i < nprotect && np < (int)FC_ARRAY_LEN(list); i++) list[np++] = protect[i];
-    if (!array_literal(&prot, list, np)) goto oom;
+    if (!protect_literal(&prot, nm, protect, nprotect)) goto oom;
 
     /* 1. record, then NOLOGIN: a crash between the two leaves a record of a
      *    role that can still log in, which unblock handles (LOGIN is a no-op) */
@@ -112,8 +130,8 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
         const char *role = PQgetvalue(r, i, 0);
         const char *a[] = {nm->schema};
         const char *v[] = {role};
-        PGresult *ins = pgq_tmpl_exec(q, "pgl_block_record", 1, a, 1, v);
-        if (!ins) {
+        PGresult *ins = record ? pgq_tmpl_exec(q, "pgl_block_record", 1, a, 1, v) : NULL;
+        if (record && !ins) {
             pgq_seterr(err, errcap, "recording role %s: %s", role, q->err);
             goto done;
         }
@@ -123,15 +141,16 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
             pgq_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", role, q->err);
             goto done;
         }
-        log_info("role blocked", "role=%s", role);
+        log_info(record ? "role blocked" : "role blocked ahead (unrecorded)", "role=%s", role);
     }
-    PQclear(r);
-
-    /* 2. every role in the record (this attempt's and earlier ones') */
-    r = blocked_list(q, nm);
-    if (!r) {
-        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
-        goto done;
+    if (record) {
+        /* 2. every role in the record (this attempt's and earlier ones') */
+        PQclear(r);
+        r = blocked_list(q, nm);
+        if (!r) {
+            pgq_seterr(err, errcap, "reading the block record: %s", q->err);
+            goto done;
+        }
     }
     out->roles_blocked = PQntuples(r);
     const char **names = calloc((size_t)out->roles_blocked + 1, sizeof *names);
@@ -151,7 +170,10 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
 
     /* 3. end their sessions, in every database, until none is left */
     if (!end_sessions(q, blocked.data, timeout_ms, &out->sessions_terminated, err, errcap)) goto done;
-
+    if (!record) {
+        ok = true;
+        goto done;
+    }
     /* 4. prepared transactions could still commit: warn loudly */
     char pc[16];
     PGresult *px = pgq_exec(q, pgq_sql("pgl_prepared_xacts"), 0, NULL);
@@ -183,12 +205,24 @@ done:
     return ok;
 }
 
+bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+{
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, out, err, errcap);
+}
+
+bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                          int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+{
+    return block_roles(q, nm, protect, nprotect, timeout_ms, false, out, err, errcap);
+}
+
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
                        size_t errcap)
 {
     char want[FC_LSN_STRLEN], got[FC_LSN_STRLEN + 8] = "";
     lsn_format(l, want);
-    int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
+    int64_t t0 = fc_mono_ms(), deadline = t0 + (timeout_ms > 0 ? timeout_ms : 60000);
     const char *p[] = {slot, want};
     *flushed = FC_LSN_INVALID;
     for (;;) {
@@ -214,7 +248,7 @@ bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *
                                                                               : "no consumer connected");
             return false;
         }
-        fc_sleep_ms(50);
+        fc_sleep_ms(fc_mono_ms() - t0 < 1000 ? 10 : 50); /* writers wait: look often at first */
     }
 }
 

@@ -149,16 +149,26 @@ static bool sub_get(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *oid
     return true;
 }
 
-bool pgl_sub_exists(pgq *q, const pgl_db_names *nm, bool *exists, char *err, size_t errcap)
+static bool sub_count(pgq *q, const char *sql, const pgl_db_names *nm, bool *yes, char *err, size_t errcap)
 {
     const char *p[] = {nm->subscription};
     char v[16];
-    if (!pgq_scalar(q, pgq_sql("pgl_sub_exists"), 1, p, v, sizeof v, NULL)) {
+    if (!pgq_scalar(q, pgq_sql(sql), 1, p, v, sizeof v, NULL)) {
         pgq_seterr(err, errcap, "subscription %s: %s", nm->subscription, q->err);
         return false;
     }
-    *exists = atoi(v) > 0;
+    *yes = atoi(v) > 0;
     return true;
+}
+
+bool pgl_sub_exists(pgq *q, const pgl_db_names *nm, bool *exists, char *err, size_t errcap)
+{
+    return sub_count(q, "pgl_sub_exists", nm, exists, err, errcap);
+}
+
+bool pgl_sub_enabled(pgq *q, const pgl_db_names *nm, bool *enabled, char *err, size_t errcap)
+{
+    return sub_count(q, "pgl_sub_enabled", nm, enabled, err, errcap);
 }
 
 bool pgl_sub_status(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *err, size_t errcap)
@@ -328,6 +338,21 @@ bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errca
         return false;
     }
     log_info("subscription dropped", "subscription=%s", nm->subscription);
+    return true;
+}
+
+bool pgl_disable_subscription(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
+{
+    pgl_sub_info si;
+    if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
+    if (!si.exists || !si.enabled) return true;
+    const char *a[] = {nm->subscription};
+    if (!pgq_tmpl_script(q, "pgl_sub_disable", 1, a)) {
+        if (strcmp(q->sqlstate, "42704") == 0) return true;
+        pgq_seterr(err, errcap, "disabling subscription %s: %s", nm->subscription, q->err);
+        return false;
+    }
+    log_info("subscription disabled", "subscription=%s", nm->subscription);
     return true;
 }
 
