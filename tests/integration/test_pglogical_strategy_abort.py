@@ -336,7 +336,8 @@ def test_ddl_between_gate_and_block_aborts(stack, awssim, world):
 
 
 
-def test_target_that_stops_answering_gives_the_writers_back(stack, awssim, world):
+@pytest.mark.parametrize("window", [None, pytest.param("45s", marks=pytest.mark.slow)], ids=["plain", "window"])
+def test_target_that_stops_answering_gives_the_writers_back(stack, awssim, world, window):
     """Finding 1's other half, on the full stack: while the source's writers
     are blocked, a target that stops answering (its host hung, packets
     dropped: here every fleetcrypt session on it is SIGSTOPped, so neither
@@ -344,7 +345,12 @@ def test_target_that_stops_answering_gives_the_writers_back(stack, awssim, world
     Every query of the window has a client-side bound; past it the cutover
     lets the writers back in while the target is still silent, and once the
     target answers again the cutover finishes with every acknowledged row
-    there once."""
+    there once. The retry meets the first attempt's hung sessions again:
+    plain, the target's block inside the window cannot end them and, with
+    the slots still there, gives the writers back; with a rollback window
+    (torn down inside the window, no way back after the drained mark) they
+    are ended before the mark, and failing to end them gives the writers
+    back there."""
     import signal
     sim = awssim
     ident, campaign = "pgl-hung", "hung"
@@ -353,7 +359,7 @@ def test_target_that_stops_answering_gives_the_writers_back(stack, awssim, world
     stack.env.update({"FLEETCRYPT_TEST_HOLD_AT": "cutover.gated", "FLEETCRYPT_TEST_CRASH_DIR": hold})
     key = ready_source(stack, sim, ident)
     w = Writer(sim, ident, rate=20).start()
-    submit(stack, campaign, key, [ident], world)
+    submit(stack, campaign, key, [ident], world, *(["--rollback-window", window] if window else []))
     wait_until(lambda: os.path.exists(os.path.join(hold, "cutover.gated.held")), 240, 0.2,
                "the cutover reached the point after its gate")
     v = sim.admin("GET", f"/instances/fc-{campaign}-{ident}-target")
@@ -385,6 +391,20 @@ def test_target_that_stops_answering_gives_the_writers_back(stack, awssim, world
         n = len(w.numbers())
         wait_until(lambda: len(w.numbers()) >= n + 10, 120, 0.2, "writes on the source while the target is silent")
         assert stopped, "no fleetcrypt session on the target was ever silenced"
+        # The retry, with the first attempt's sessions still hung: it blocks
+        # and drains the source on fresh sessions, then the target's own
+        # block inside the window cannot end the hung ones (a stopped
+        # backend ignores SIGTERM). Past the drained mark, with the slots
+        # still there, the writers must come back again, not wait for the
+        # hung sessions to die.
+        wait_until(lambda: logs().count(back) >= 2, 300, 0.5,
+                   "the retry giving the writers back after it could not block the target")
+        again = [ln for ln in logs().splitlines() if back in ln and "attempt=1 " not in ln]
+        assert any(" on the target" in ln for ln in again), \
+            f"the retry gave the writers back for another reason than the target's block: {again}"
+        n = len(w.numbers())
+        wait_until(lambda: len(w.numbers()) >= n + 10, 120, 0.2,
+                   "writes on the source after the retry could not block the target")
     finally:
         for pid in stopped:
             try:

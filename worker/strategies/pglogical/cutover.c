@@ -46,7 +46,11 @@
  * unblock a source the other is tearing down, nor open a target early.
  * Until the drained mark is committed a failure unblocks the source and
  * retries; after it, the only way is forward (the switch), never back to
- * writers on a source that may no longer replicate.
+ * writers on a source that may no longer replicate — except while nothing
+ * is torn down yet (a late teardown: the subscriptions only disabled, the
+ * slots there): a failure of the target's part of the window (it cannot be
+ * blocked, it stops answering) gives the writers back to the source too,
+ * clears the mark and opens the target again (target_part_failed).
  * Every connection is checked to reach the server it means (pgl_conn): after
  * a rename the original name reaches the retired source until DNS follows
  * (minutes on AWS); the target is opened only once its name reaches it.
@@ -769,7 +773,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
 /* Before the switch only: let the source's writers in again, in a fenced
  * transaction that also clears the drained mark (so a holder that lost its
  * lease can never unblock a source another holder is tearing down). */
-static void unblock_source(cut *c, const char *why)
+static bool unblock_source(cut *c, const char *why)
 {
     step_rc rc = STEP_OK;
     char err[512] = "";
@@ -779,7 +783,7 @@ static void unblock_source(cut *c, const char *why)
         /* another holder owns the instance now (it took the lease, and the
          * database fence): what the source needs is its decision, not ours */
         log_warn("cutover: lease lost, leaving the source to the holder that took over", "why=\"%s\"", why);
-        return;
+        return false;
     }
     pgl_db_names nm;
     int restored = 0;
@@ -798,10 +802,70 @@ static void unblock_source(cut *c, const char *why)
                   "why=\"%s\" err=\"%s\"", why, err);
         size_t n = strlen(c->res->reason);
         snprintf(c->res->reason + n, sizeof c->res->reason - n, " (unblocking the source failed: %s)", err);
-        return;
+        return false;
     }
     fc_strlcpy(c->res->reason, keep, sizeof c->res->reason);
     log_warn("cutover abandoned before the switch: source writable again", "why=\"%s\" roles=%d", why, restored);
+    return true;
+}
+
+/* Before the switch only, with the source not drained: a target still
+ * holding a block record was left so by an attempt whose own block of the
+ * target failed after the writers had been given back (or that crashed
+ * between the two). Its roles — the master user among them, which the
+ * resumed subscriptions, the drain and the sequences need — log in again and
+ * the record goes, in a fenced transaction: the next window blocks the
+ * target afresh, and the source's own record rows (replicated there when it
+ * blocks again) must not meet a stale row of the same role. The target is
+ * then as it was during catch-up: nobody's endpoint reaches it yet. */
+static step_rc reopen_target(cut *c)
+{
+    step_rc rc = STEP_OK;
+    char err[512];
+    pgl_db_names nm;
+    if (!nm_of(c, 0, &nm)) return STEP_FAIL;
+    pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    int blocked = 0;
+    int64_t since = 0;
+    if (!pgl_blocked_since(q, &nm, &blocked, &since, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "target state", err);
+    if (blocked == 0) return STEP_OK;
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    if (!(q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc))) return rc;
+    int restored = 0;
+    if (!pgl_unblock(q, &nm, &restored, err, sizeof err)) {
+        pgfence_rollback(q);
+        return pgl_sql_fail(c->res, q, "opening the target again", err);
+    }
+    if ((rc = pgl_fenced_commit(&c->s, q)) != STEP_OK) return rc;
+    log_warn("cutover: target opened again before the next window (an earlier attempt could not block it)",
+             "roles=%d", restored);
+    return STEP_OK;
+}
+
+/* The target's part of the window failed (before the switch): e.g.
+ * sessions of its master user that survive termination (a hung host: a
+ * stopped backend ignores SIGTERM), for as long as they hang. Past the
+ * drained mark the way is forward only when the source no longer
+ * replicates; with the teardown late nothing is gone yet — the
+ * subscriptions are only disabled and the slots keep every change made
+ * from here — so the writers go back to the source rather than wait,
+ * blocked, for the hung sessions to die: the drained mark is cleared with
+ * them, the target opened again, and the next attempt enables the
+ * subscriptions and starts over. Otherwise (a cluster, a rollback window:
+ * torn down inside the window) only forward, as before. */
+static void target_part_failed(cut *c)
+{
+    if (!late_teardown(c)) return;
+    if (!unblock_source(c, c->res->reason)) return;
+    char keep[sizeof c->res->reason];
+    fc_strlcpy(keep, c->res->reason, sizeof keep);
+    if (reopen_target(c) != STEP_OK)
+        log_warn("cutover: the target stays blocked until the next attempt opens it", "why=\"%s\"", c->res->reason);
+    fc_strlcpy(c->res->reason, keep, sizeof c->res->reason);
+    size_t n = strlen(c->res->reason);
+    snprintf(c->res->reason + n, sizeof c->res->reason - n, " (writers let back in on the source; retried)");
 }
 
 /* DDL between the gate and the block (the gate's watch saw none): the
@@ -829,6 +893,29 @@ static step_rc ddl_recheck(cut *c)
     return STEP_OK;
 }
 
+/* A cluster or a rollback window tears down inside the window, before the
+ * target's block: past the drained mark nothing can give the writers back
+ * then, so sessions of the master user the target's block would have to end
+ * (e.g. fleetcrypt's own of an earlier attempt, hung with their host: a
+ * stopped backend ignores SIGTERM) are ended before it, while a failure
+ * still gives the writers back. Ours first (they reconnect when needed). */
+static step_rc end_target_master_sessions(cut *c)
+{
+    const char *master = pgl_fact(c->ctx, "master_user");
+    if (!*master) return STEP_OK;
+    for (int i = 0; i < c->s.ndbs; i++) pgl_conn_drop(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i]);
+    step_rc rc = STEP_OK;
+    pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    char err[512];
+    int n = 0;
+    if (!pgl_end_client_sessions(q, master, BLOCK_TIMEOUT_MS, &n, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "ending the master user's sessions on the target", err);
+    if (n > 0) log_info("cutover: the master user's other sessions on the target ended", "sessions=%d", n);
+    return STEP_OK;
+}
+
 /* Before the switch: block, drain, mark drained, tear down. Failures before
  * the drained mark give the source back to its writers; after it, only
  * forward. */
@@ -849,7 +936,10 @@ static step_rc before_switch(cut *c, int64_t *t0)
     }
     if (!drained) {
         if (slot) {
-            /* a teardown interrupted by an older version: replicate again first */
+            /* the writers given back after the target's block failed
+             * (target_part_failed), or a teardown interrupted by an older
+             * version: open the target, replicate again first */
+            if (blocked == 0 && (rc = reopen_target(c)) != STEP_OK) return rc;
             if ((rc = resume_subscriptions(c)) != STEP_OK) return rc;
         }
         if (blocked == 0) {
@@ -886,6 +976,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
             fc_crashpoint("cutover.blocked");
             rc = drain(c, L);
         }
+        if (rc == STEP_OK && !late_teardown(c)) rc = end_target_master_sessions(c);
         if (rc == STEP_OK) rc = pgl_fence_mark_drained(&c->s, PGL_SOURCE, true);
         pgl_session_answer_by(&c->s, 0);
         if (rc != STEP_OK) {
@@ -895,8 +986,29 @@ static step_rc before_switch(cut *c, int64_t *t0)
     } else if (since > 0 && *t0 <= 0) {
         *t0 = since;
     }
-    /* from here on only forward: the source no longer replicates */
-    return late_teardown(c) ? disable_subscriptions(c) : teardown(c, PGL_SOURCE);
+    /* a late teardown disables the subscriptions with the target's block
+     * (target_part); else from here on only forward: the source no longer
+     * replicates */
+    return late_teardown(c) ? STEP_OK : teardown(c, PGL_SOURCE);
+}
+
+/* The target's part of the window, the source drained and blocked: the
+ * subscriptions disabled (a late teardown), then the target blocked, every
+ * query bounded like the source's part (a target that stops answering must
+ * not keep the writers blocked); a failure gives the writers back when the
+ * teardown is late (target_part_failed). */
+static step_rc target_part(cut *c)
+{
+    int64_t now = fc_mono_ms();
+    pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(c->ctx) - now) * 3 / 4);
+    step_rc rc = late_teardown(c) ? disable_subscriptions(c) : STEP_OK;
+    /* our own master sessions on the target end first: the block then
+     * finds nothing to terminate (no pause for a terminated backend) */
+    for (int i = 0; i < c->s.ndbs; i++) pgl_conn_drop(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i]);
+    if (rc == STEP_OK) rc = block_side(c, PGL_TARGET, NULL, false);
+    pgl_session_answer_by(&c->s, 0);
+    if (rc != STEP_OK) target_part_failed(c);
+    return rc;
 }
 
 step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
@@ -960,11 +1072,7 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     }
     if (!switched) {
         rc = before_switch(&c, &t0);
-        if (rc != STEP_OK) goto out;
-        /* our own master sessions on the target end first: the block then
-         * finds nothing to terminate (no pause for a terminated backend) */
-        for (int i = 0; i < c.s.ndbs; i++) pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_MASTER, c.s.dbs[i]);
-        rc = block_side(&c, PGL_TARGET, NULL, false);
+        if (rc == STEP_OK) rc = target_part(&c);
         if (rc != STEP_OK) goto out;
         for (int i = 0; i < c.s.ndbs; i++) {
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_ADMIN, c.s.dbs[i]);

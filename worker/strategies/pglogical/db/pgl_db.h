@@ -186,6 +186,12 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
  * convergence (pgl_db_privs.h) would make it NOLOGIN on the target anyway. */
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* End every client session of `role` but this one, in every database, and
+ * wait (bounded by timeout_ms) until none is left; the role keeps its
+ * LOGIN. The cutover's way to find, while the writers can still be given
+ * back, sessions the target's block would later fail to end. */
+bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err,
+                             size_t errcap);
 /* Wait until the slot's confirmed_flush_lsn >= l. */
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
                        char *err, size_t errcap);

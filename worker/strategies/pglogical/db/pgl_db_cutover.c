@@ -46,14 +46,14 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * series of empty listings: what such a backend needs to show is time, and
  * a later empty listing proves no more than the first one after the gap. */
 #define END_SESSIONS_GAP_MS 100
-UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
-                           size_t errcap)
+static bool end_sessions_of(pgq *q, const char *listing, int gap_ms, const char *roles_array, int timeout_ms,
+                            int *terminated, char *err, size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
     int64_t quiet_from = fc_mono_ms(); /* the block is committed: the gap runs from here */
     for (;;) {
-        PGresult *r = pgq_exec(q, pgq_sql("pgl_block_sessions"), 1, p);
+        PGresult *r = pgq_exec(q, pgq_sql(listing), 1, p);
         if (!r) {
             pgq_seterr(err, errcap, "listing sessions: %s", q->err);
             return false;
@@ -61,7 +61,7 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         int n = PQntuples(r);
         if (n == 0) {
             PQclear(r);
-            int64_t left = quiet_from + END_SESSIONS_GAP_MS - fc_mono_ms();
+            int64_t left = quiet_from + gap_ms - fc_mono_ms();
             if (left <= 0) return true;
             fc_sleep_ms(left); /* list once more when the gap is over */
             continue;
@@ -89,6 +89,26 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         if (login) quiet_from = fc_mono_ms();
         fc_sleep_ms(50); /* a terminated backend takes a moment to leave the listing */
     }
+}
+
+UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
+                           size_t errcap)
+{
+    return end_sessions_of(q, "pgl_block_sessions", END_SESSIONS_GAP_MS, roles_array, timeout_ms, terminated, err,
+                           errcap);
+}
+
+bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err, size_t errcap)
+{
+    dbuf lit;
+    dbuf_init(&lit, 4096);
+    const char *one[] = {role};
+    bool ok = array_literal(&lit, one, 1);
+    if (!ok) pgq_seterr(err, errcap, "out of memory");
+    /* no gap: nothing was made NOLOGIN, this is not the block */
+    ok = ok && end_sessions_of(q, "pgl_role_client_sessions", 0, lit.data, timeout_ms, terminated, err, errcap);
+    dbuf_free(&lit);
+    return ok;
 }
 
 /* The roles a block leaves alone, as a text[] literal: ours, RDS's, the caller's. */
