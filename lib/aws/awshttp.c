@@ -125,6 +125,27 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
     return n;
 }
 
+/* The request body, handed to curl by a read callback and never rewound:
+ * curl re-sends a request on its own when a reused connection dies before
+ * the answer (its "connection died, retrying"), and the caller would never
+ * know that AWS may have carried out the first sending. Without a way to
+ * rewind, curl fails the attempt instead (CURLE_SEND_FAIL_REWIND, a
+ * transient error) and aws.c's retry counts it ambiguous. */
+typedef struct body_src {
+    const char *p;
+    size_t len, off;
+} body_src;
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    body_src *b = ud;
+    size_t n = size * nitems;
+    if (n > b->len - b->off) n = b->len - b->off;
+    memcpy(buf, b->p + b->off, n);
+    b->off += n;
+    return n;
+}
+
 static void wipe_slist(struct curl_slist *l)
 {
     for (struct curl_slist *p = l; p; p = p->next)
@@ -139,6 +160,7 @@ bool aws_http_request(aws_http *h, const char *method, const char *url,
     struct curl_slist *hl = NULL;
     bool ok = false;
     sink s = {.resp = resp, .overflow = false};
+    body_src src = {.p = body ? (const char *)body : "", .len = body ? body_len : 0};
     CURL *c = h->curl;
 
     if (is_timeout) *is_timeout = false;
@@ -184,8 +206,9 @@ bool aws_http_request(aws_http *h, const char *method, const char *url,
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else {
         curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &src);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)src.len);
         if (strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
 
@@ -219,7 +242,7 @@ oom:
 cleanup:
     /* curl keeps pointers to the options until the next reset: drop them now */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(c, CURLOPT_READDATA, NULL);
     wipe_slist(hl);
     return ok;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "rds_int.h"
 #include "util.h"
 
@@ -353,6 +354,25 @@ void *rds_list_one(aws_client *c, const list_kind *k, const char *id, aws_error 
     }
     rds_list_free(k, l);
     return one;
+}
+
+bool rds_rename_carried_out(aws_client *c, const list_kind *k, const char *from, const char *to, const aws_error *e,
+                            void **out)
+{
+    if (!to || e->kind != AWS_ERR_NOT_FOUND || !aws_client_last_call_ambiguous(c)) return false;
+    aws_error e2;
+    aws_error_clear(&e2);
+    void *now = rds_list_one(c, k, to, &e2);
+    if (!now) return false;
+    log_info("aws rename: an earlier attempt was carried out (its answer lost)", "kind=%s from=%s to=%s", k->noun,
+             from, to);
+    if (out) {
+        *out = now;
+    } else {
+        k->clear(now);
+        free(now);
+    }
+    return true;
 }
 
 /* ---------------- generic "every page" lists ---------------- */

@@ -165,7 +165,13 @@ bool rds_modify_db_cluster(aws_client *c, const rds_modify_cluster_opts *o, rds_
     rds_add_opt_int(&q, "BackupRetentionPeriod", o->backup_retention, false);
     rds_add_tri(&q, "DeletionProtection", o->deletion_protection);
     aws_query_add_bool(&q, "ApplyImmediately", o->apply_immediately);
-    return rds_cluster_call(c, "ModifyDBCluster", &q, out, err);
+    aws_error e;
+    aws_error_clear(&e);
+    if (rds_cluster_call(c, "ModifyDBCluster", &q, out, &e) ||
+        rds_rename_carried_out(c, &K_CLUSTERS, o->identifier, o->new_identifier, &e, (void **)out))
+        return true;
+    if (err) *err = e;
+    return false;
 }
 
 /* An action whose only parameter is the cluster identifier. */

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "rds_int.h"
 #include "util.h"
 
@@ -172,24 +171,9 @@ bool rds_modify_db_instance(aws_client *c, const rds_modify_instance_opts *o, rd
     aws_query_add_bool(&q, "ApplyImmediately", o->apply_immediately);
     aws_error e;
     aws_error_clear(&e);
-    if (rds_instance_call(c, "ModifyDBInstance", &q, out, &e)) return true;
-    /* A rename whose answer was lost (a 5xx after AWS renamed) and whose
-     * retry found the old name gone: done when the new name is there (the
-     * callers await the instance under it, role tags checked). Seen under
-     * AWS faults at time scale 0 (test_issue16_faults.py): the cutover
-     * failed at its rename and the abort at its rename back. */
-    if (o->new_identifier && e.kind == AWS_ERR_NOT_FOUND && aws_client_last_call_ambiguous(c)) {
-        rds_instance *now = NULL;
-        aws_error e2;
-        aws_error_clear(&e2);
-        if (rds_describe_db_instance(c, o->new_identifier, &now, &e2)) {
-            log_info("aws rename: an earlier attempt was carried out (its answer lost)", "from=%s to=%s",
-                     o->identifier, o->new_identifier);
-            if (out) *out = now;
-            else rds_instance_free(now);
-            return true;
-        }
-    }
+    if (rds_instance_call(c, "ModifyDBInstance", &q, out, &e) ||
+        rds_rename_carried_out(c, &K_INSTANCES, o->identifier, o->new_identifier, &e, (void **)out))
+        return true;
     if (err) *err = e;
     return false;
 }

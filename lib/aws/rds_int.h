@@ -110,6 +110,16 @@ bool rds_list_each(aws_client *c, const list_kind *k, const rds_describe_opts *o
                    aws_error *err);
 void *rds_list_all(aws_client *c, const list_kind *k, const rds_describe_opts *o, aws_error *err);
 void *rds_list_one(aws_client *c, const list_kind *k, const char *id, aws_error *err);
+/* After a rename (ModifyDBInstance / ModifyDBCluster with a new identifier,
+ * `to`) failed with e: whether an earlier attempt of it was carried out — e
+ * is a NotFound of a retry after an attempt AWS may have carried out
+ * (aws_client_last_call_ambiguous: its answer lost, a 5xx) and the kind's
+ * element is there under `to`. *out (when out is not NULL) takes that
+ * element (the caller frees it). Seen under AWS faults at time scale 0
+ * (test_issue16_faults.py): a cutover failed at its rename and an abort at
+ * its rename back. */
+bool rds_rename_carried_out(aws_client *c, const list_kind *k, const char *from, const char *to, const aws_error *e,
+                            void **out);
 /* Free a list of the kind's type and what its elements own (NULL accepted). */
 void rds_list_free(const list_kind *k, void *l);
 

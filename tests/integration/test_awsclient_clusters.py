@@ -8,11 +8,13 @@ filters, every page), members' cluster/tier/encryption type, a cluster
 parameter's value, the cluster quotas, snapshot, copy with a key (refused
 for an unencrypted snapshot and for one under an AWS owned key, works for a
 KMS-encrypted one), restore with a key (no instances; a writer added),
-rename both ways (each name keeps its endpoint port), a rename left pending,
+rename both ways (each name keeps its endpoint port), a rename whose answer
+was lost (carried out, answered 500: the retry meets it), a rename left pending,
 stop/start, delete with members (refused) and with a final snapshot, the
 error families (not found, already exists, invalid state)."""
 import json
 import os
+import time
 
 import pytest
 
@@ -21,6 +23,7 @@ from fclib import wait_until
 from fixtures_awssim import ACCESS_KEY, SECRET_KEY
 
 PW = "s3cret-Passw0rd"
+SCALE = float(os.environ.get("FLEETCRYPT_SIM_TIME_SCALE", "0") or 0)
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +54,27 @@ def wait_gone(env, action, ident, timeout=180):
 def err(out):
     assert not out["ok"], out["result"]
     return out["error"]
+
+
+def lost_rename(sim, env, frm, to):
+    """Rename cluster frm to `to` with every other ModifyDBCluster carried
+    out and answered 500 (emulator faults "alternate": "lost", the first one
+    refused): the C client's retry meets its own rename."""
+    wait_for(env, "describe_db_cluster", frm, "available")
+    since = time.time()
+    sim.admin("POST", "/config", {"faults": {"alternate": {"ModifyDBCluster": "lost"}}})
+    try:
+        r = call(env, "modify_db_cluster", f"id={frm}", f"new_id={to}", "apply_immediately=true")
+    finally:
+        sim.admin("POST", "/config", {"faults": {"alternate": {}}})
+    tries = [(c.get("error") or "ok") for c in sim.admin("GET", f"/calls?since={since}&action=ModifyDBCluster")["calls"]]
+    assert tries[:1] == ["InternalFailure"] and len(tries) == 2, f"expected a lost answer, then a retry; got {tries}"
+    if r["ok"] or SCALE == 0:
+        assert ok(r)["identifier"] == to, r
+    else:
+        assert r["error"]["code"] == "InvalidDBClusterStateFault", r
+    wait_for(env, "describe_db_cluster", to, "available")
+    assert err(call(env, "describe_db_cluster", f"id={frm}"))["kind"] == "not_found"
 
 
 def test_cluster_calls(awssim, world):
@@ -200,6 +224,13 @@ def test_cluster_calls(awssim, world):
     ok(call(env, "modify_db_cluster", "id=orders-old", "new_id=orders", "apply_immediately=true"))
     back = wait_for(env, "describe_db_cluster", "orders", "available")
     assert back["resource_id"] == c["resource_id"] and back["port"] == orders_port and back["writer"] == "orders-0"
+
+    # ---- a rename carried out but answered 500 (a lost answer): the retry finds
+    # the old name gone; done, since the new name is there (rds_rename_carried_out).
+    # At time scale > 0 the emulator renames in the background and the retry
+    # meets the rename in progress (InvalidDBClusterStateFault): the caller waits
+    lost_rename(sim, env, "legacy", "legacy-r")
+    lost_rename(sim, env, "legacy-r", "legacy")
 
     # ---- an RDS Proxy with the cluster as its target (pg-logical's proxy switch: docs/clusters.md)
     sim.cli("rds", "create-db-proxy", "--db-proxy-name", "orders-px", "--engine-family", "POSTGRESQL",

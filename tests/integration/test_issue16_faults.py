@@ -17,7 +17,10 @@ counterpart, run with the faults:
   again, every acknowledged row exactly once on the source; and a finalize
   leaving nothing on either side;
 - a one-account Aurora cluster CNAME cutover
-  (test_pglogical_clusters.py::cluster_cname_move).
+  (test_pglogical_clusters.py::cluster_cname_move);
+- a mysql-binlog CNAME cutover of a MariaDB instance
+  (test_mysqlbinlog_cname.py::cname_move): rows exactly once, the CNAME on
+  the encrypted instance with its TTL back, the source retired and locked.
 On top of the random faults each flow's own calls are refused
 deterministically, every other one (emulator faults "alternate"): STS
 AssumeRole throttled, Route 53's GetChange throttled, and the calls that
@@ -61,6 +64,10 @@ XACCT_CLUSTER_ALT = {"AssumeRole": "throttle", "ModifyDBClusterSnapshotAttribute
                      "CopyDBClusterSnapshot": "lost", "RestoreDBClusterFromSnapshot": "lost",
                      "CreateDBInstance": "lost", "ChangeResourceRecordSets": "lost", "GetChange": "throttle"}
 CNAME_ALT = {"CreateDBClusterSnapshot": "lost", "ChangeResourceRecordSets": "lost", "GetChange": "throttle"}
+MYSQL_CNAME_ALT = {"CreateDBInstanceReadReplica": "lost", "CreateDBSnapshot": "lost", "CopyDBSnapshot": "lost",
+                   "RestoreDBInstanceFromDBSnapshot": "lost", "DeleteDBInstance": "lost",
+                   "ChangeResourceRecordSets": "lost", "GetChange": "throttle", "StopDBInstance": "lost",
+                   "DeleteDBSnapshot": "lost"}
 ROLLBACK_ALT = {"ModifyDBInstance": "lost"}                     # the renames, forward and back
 FINALIZE_ALT = {"StopDBInstance": "lost", "AddTagsToResource": "throttle", "DeleteDBSnapshot": "lost"}
 
@@ -196,4 +203,15 @@ def test_cluster_cname_cutover_under_faults(stack, awssim, world):
     cluster_cname_move(stack, awssim, world, during=faults(CNAME_ALT), after=NO_FAULTS)
     problems = _fault_hits(awssim, "cluster cname", CNAME_ALT)
     problems += _verified(stack, "pgccn", "pgc-cn")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_mysqlbinlog_cname_cutover_under_faults(stack, awssim, world):
+    from cname_util import ZONE
+    from test_mysqlbinlog_cname import cname_move
+    cname_move(stack, awssim, world, "mbfcn", "maria-fcn", "mdbf." + ZONE, "mb-fcname.json",
+               during=faults(MYSQL_CNAME_ALT), after=NO_FAULTS)
+    problems = _fault_hits(awssim, "mysql-binlog cname", MYSQL_CNAME_ALT)
+    problems += _verified(stack, "mbfcn", "maria-fcn")
     assert not problems, "\n".join(problems)

@@ -3,7 +3,11 @@
 5xx (http5xx_rate 0.05) and answers LATENCY_MS late, at emulator time scale
 0.02 (FLEETCRYPT_SIM_TIME_SCALE overrides it: modelled AWS durations, the
 cluster rename and its DNS lag become real), one cluster (writer + one
-reader) with a writer through the cluster endpoint, rename cutover.
+reader) with a writer through the cluster endpoint, rename cutover. Every
+other ModifyDBCluster (the renames) is carried out and answered 500
+(emulator faults "alternate": "lost"), so the retry meets its own rename:
+at time scale 0 the old name is gone (rds_rename_carried_out), above it the
+rename is in progress.
 
 Asserted: the cluster is done; every acknowledged number exactly once on
 the encrypted cluster behind the original identifier and endpoint (A2), the
@@ -29,8 +33,9 @@ from test_pglogical_clusters import (ClusterWriter, cluster, csql, fleetcrypt_aw
 split_awssim = split_awssim   # the fixture, imported for pytest
 SCALE = float(os.environ.get("FLEETCRYPT_SIM_TIME_SCALE") or 0.02)
 LATENCY_MS = 150
-FAULTS = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": LATENCY_MS}
-NO_FAULTS = {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0}
+FAULTS = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": LATENCY_MS,
+          "alternate": {"ModifyDBCluster": "lost"}}
+NO_FAULTS = {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0, "alternate": {}}
 ONCE = {"CreateDBClusterSnapshot": 1, "RestoreDBClusterFromSnapshot": 1, "CreateDBInstance": 2,
         "CreateDBSnapshot": 0, "CopyDBSnapshot": 0, "CopyDBClusterSnapshot": 0}
 
@@ -74,6 +79,8 @@ def test_pglogical_cluster_under_aws_faults(split_awssim, world):
             by[c["action"]] = by.get(c["action"], 0) + 1
         print(f"faults {FAULTS} at time scale {SCALE}: {len(raw)} AWS calls, {refused} refused: {by}", flush=True)
         assert refused >= 5, f"only {refused} of fleetcrypt's calls were refused: the faults did not apply"
+        lost = [c for c in raw if c["action"] == "ModifyDBCluster" and c.get("error") == "InternalFailure"]
+        assert lost, "no ModifyDBCluster answer was lost: the renames were not tried under the fault"
         ok = {}
         for c in raw:
             if c["action"] in ONCE and not c.get("error") and c.get("status") == 200:

@@ -77,6 +77,58 @@ def admit(sim, sg, port, cidr="172.31.0.0/16", group=None, account=None):
         {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **peer}])
 
 
+def xacct_target(sim):
+    """The target account, pg-logical's parameter group in both accounts."""
+    tgt = Target(sim)
+    logical_group(sim)
+    tgt.logical_group()
+    return tgt
+
+
+def xacct_cluster_target(sim):
+    """The target account, the cluster parameter group by name in both
+    accounts. Returns (Target, the source's RDS client, the target's)."""
+    from test_pglogical_clusters import logical_cluster_group
+    tgt = Target(sim)
+    rds, trds = sim.client("rds"), tgt.client("rds")
+    logical_cluster_group(sim)
+    logical_cluster_group(sim, trds)
+    return tgt, rds, trds
+
+
+def sg_pair(sim, tgt, name):
+    """A security group named name in each account (mapped by name across):
+    (the source's id, the target's)."""
+    src_sg = sim.client("ec2").create_security_group(GroupName=name, Description="app")["GroupId"]
+    tgt_sg = tgt.client("ec2").create_security_group(GroupName=name, Description="app")["GroupId"]
+    assert src_sg != tgt_sg
+    return src_sg, tgt_sg
+
+
+def cname_instance(sim, ident, sgs=None):
+    """Source instance ident with the app tables, its (first) security group
+    admitting the target account's subnets on its port, and its CNAME
+    ident.ZONE on its address (TTL 4), seen in DNS. Returns (the instance,
+    the CNAME, its zone id)."""
+    make_instances(sim, [ident], sgs=sgs)
+    app_schema(sim, ident)
+    src = sim.instance(ident, sim.client("rds"))
+    addr = src["Endpoint"]["Address"]
+    admit(sim, src["VpcSecurityGroups"][0]["VpcSecurityGroupId"], src["Endpoint"]["Port"])
+    name = f"{ident}.{ZONE}"
+    zid = make_zone(sim, name, addr, 4)
+    wait_until(lambda: resolve(sim, name) == addr, 60, 0.1, "the CNAME in DNS")
+    return src, name, zid
+
+
+def cname_opts(world, camp, ident, name):
+    """The campaign file naming ident's CNAME (TTL 1 during the move)."""
+    opts = os.path.join(world, f"{camp}.json")
+    with open(opts, "w") as f:
+        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    return opts
+
+
 def xacct_args(tgt):
     return ["--target-account-role", tgt.role, "--target-external-id", tgt.external_id]
 
@@ -90,9 +142,7 @@ port (EC2's rules: the network path back from the target); so are Aurora
     target account or there without rds.logical_replication=1; rename is
     refused at submit."""
     sim = awssim
-    tgt = Target(sim)
-    logical_group(sim)
-    tgt.logical_group()
+    tgt = xacct_target(sim)
     kms = sim.client("kms")
     cmk = kms.create_key(Description="source cmk, policy for its own account only")["KeyMetadata"]["Arn"]
     make_instances(sim, ["xa-awsrds", "xa-cmk"], kms={"xa-awsrds": "", "xa-cmk": cmk})
@@ -174,26 +224,15 @@ def xacct_move(stack, sim, world, campaign, ident, crash=None, during=None, afte
     (emulator /config, e.g. AWS faults) applied just before submit and
     `after` once the writes on the target are in (before the checks, whose
     own calls do not retry). Returns (status, the Target)."""
-    tgt = Target(sim)
-    logical_group(sim)
-    tgt.logical_group()
-    name = f"{ident}.{ZONE}"
-    # the source's security group, mapped by name to the target account's namesake
-    src_sg = sim.client("ec2").create_security_group(GroupName="app-sg", Description="app")["GroupId"]
-    tgt_sg = tgt.client("ec2").create_security_group(GroupName="app-sg", Description="app")["GroupId"]
-    assert src_sg != tgt_sg
-    make_instances(sim, [ident], sgs=[src_sg])
-    app_schema(sim, ident)
+    tgt = xacct_target(sim)
+    # the source's security group, mapped by name to the target account's namesake; it admits the
+    # target account's subnets, by CIDR
+    src_sg, tgt_sg = sg_pair(sim, tgt, "app-sg")
+    src, name, zid = cname_instance(sim, ident, sgs=[src_sg])
     rds = sim.client("rds")
-    src = sim.instance(ident, rds)
     src_addr, app_port = src["Endpoint"]["Address"], src["Endpoint"]["Port"]
-    admit(sim, src_sg, app_port)   # the target account's subnets, by CIDR
-    zid = make_zone(sim, name, src_addr, 4)
-    wait_until(lambda: resolve(sim, name) == src_addr, 60, 0.1, "the CNAME in DNS")
     key = tgt.key()
-    opts = os.path.join(world, f"{campaign}.json")
-    with open(opts, "w") as f:
-        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    opts = cname_opts(world, campaign, ident, name)
     fired = None
     if crash:
         from test_pglogical_cutover_resume import crash_env
@@ -264,9 +303,7 @@ def test_xacct_offline(stack, awssim, world):
     from fixtures_awssim import psql
     from pglogical_strategy_util import MASTER, PASSWORD, sql
     sim = awssim
-    tgt = Target(sim)
-    logical_group(sim)
-    tgt.logical_group()
+    tgt = xacct_target(sim)
     ident = "xa-off"
     make_instances(sim, [ident])
     sql(sim, ident, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 500)")
@@ -316,22 +353,16 @@ def xacct_cluster_move(stack, sim, world, camp="xc", ident="xa-clu", during=None
     """The cluster move of test_xacct_cluster_cname_move_with_writer, checked
     (during/after: as xacct_move's). Returns the Target."""
     from test_pglogical_clusters import (CPG, check_cname_switched, check_retired_in_place, cname_cluster_campaign,
-                                         cname_source, logical_cluster_group, tags_of)
-    tgt = Target(sim)
-    rds, trds = sim.client("rds"), tgt.client("rds")
+                                         cname_source, tags_of)
     sim.admin("POST", "/config", {"time_scale": 0})
-    logical_cluster_group(sim)
-    logical_cluster_group(sim, trds)   # the cluster parameter group by name in the target account
-    src_sg = sim.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
-    tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-sg", Description="app")["GroupId"]
+    tgt, rds, trds = xacct_cluster_target(sim)
+    src_sg, tgt_sg = sg_pair(sim, tgt, "aur-sg")
     name = ident + "." + ZONE
     # named by the campaign file, not a tag
     src, zid, members_before = cname_source(sim, ident, name, 4, sgs=[src_sg], tag=False)
     admit(sim, src_sg, src["Port"], group=tgt_sg, account=tgt.account)   # the target's group, by reference
     key = tgt.key()
-    opts = os.path.join(world, f"{camp}.json")
-    with open(opts, "w") as f:
-        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    opts = cname_opts(world, camp, ident, name)
     w = cname_cluster_campaign(stack, sim, world, camp, ident, name, src["Port"], key, opts, *xacct_args(tgt),
                                during=during, after=after)
 
@@ -363,19 +394,10 @@ def test_xacct_abort_keep_snapshots_unshares(stack, awssim, world):
     snapshot is kept (the operator asked for it) but no longer shared with
     the target account (the share was fleetcrypt's and outlives no move)."""
     sim = awssim
-    tgt = Target(sim)
-    logical_group(sim)
-    tgt.logical_group()
+    tgt = xacct_target(sim)
     ident = "xa-keep"
-    make_instances(sim, [ident])
-    app_schema(sim, ident)
-    name = f"{ident}.{ZONE}"
-    src = sim.instance(ident, sim.client("rds"))
-    admit(sim, src["VpcSecurityGroups"][0]["VpcSecurityGroupId"], src["Endpoint"]["Port"])
-    make_zone(sim, name, src["Endpoint"]["Address"], 4)
-    opts = os.path.join(world, "xkeep.json")
-    with open(opts, "w") as f:
-        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    _src, name, _zid = cname_instance(sim, ident)
+    opts = cname_opts(world, "xkeep", ident, name)
     stack.start()
     submit(stack, "xkeep", tgt.key(), [ident], world, "--cutover-method", "cname", "--file", opts,
            "--keep-snapshots", *xacct_args(tgt))
@@ -403,15 +425,10 @@ def test_xacct_offline_cluster(stack, awssim, world):
     mapped by name, the writer and reader re-created under their names; the
     rows there; the source cluster retired in its account; the snapshots
     unshared and gone in both accounts."""
-    from test_pglogical_clusters import (CPG, cluster, csql, logical_cluster_group, make_cluster, members_view,
-                                         tags_of)
+    from test_pglogical_clusters import CPG, cluster, csql, make_cluster, members_view, tags_of
     sim = awssim
-    tgt = Target(sim)
-    rds, trds = sim.client("rds"), tgt.client("rds")
-    logical_cluster_group(sim)
-    logical_cluster_group(sim, trds)   # the cluster parameter group by name in the target account
-    src_sg = sim.client("ec2").create_security_group(GroupName="aur-off-sg", Description="app")["GroupId"]
-    tgt_sg = tgt.client("ec2").create_security_group(GroupName="aur-off-sg", Description="app")["GroupId"]
+    tgt, rds, trds = xacct_cluster_target(sim)
+    src_sg, tgt_sg = sg_pair(sim, tgt, "aur-off-sg")
     ident, camp = "xa-oclu", "xoc"
     src = make_cluster(sim, ident, ["db.r6g.large", "db.r6g.large"], sgs=[src_sg])
     members_before = members_view(rds, src)
@@ -460,21 +477,16 @@ def test_xacct_cluster_abort_after_copy(stack, awssim, world):
     acknowledged row once on it and nothing of fleetcrypt's in it."""
     from cname_util import CnameWriter, record
     from pglogical_strategy_util import FC_OBJECTS, instance_state
-    from test_pglogical_clusters import SCALE, cluster, cname_source, csql, logical_cluster_group, seqs
+    from test_pglogical_clusters import SCALE, cluster, cname_source, csql, seqs
     sim = awssim
-    tgt = Target(sim)
-    rds, trds = sim.client("rds"), tgt.client("rds")
     sim.admin("POST", "/config", {"time_scale": 0})
-    logical_cluster_group(sim)
-    logical_cluster_group(sim, trds)
+    tgt, rds, trds = xacct_cluster_target(sim)
     ident, camp = "xa-cab", "xcab"
     name = ident + "." + ZONE
     src, zid, _ = cname_source(sim, ident, name, 4, tag=False)
     admit(sim, src["VpcSecurityGroups"][0]["VpcSecurityGroupId"], src["Port"])
     key = tgt.key()
-    opts = os.path.join(world, f"{camp}.json")
-    with open(opts, "w") as f:
-        json.dump({"cname": f"{ident}={name}", "cname_ttl": 1}, f)
+    opts = cname_opts(world, camp, ident, name)
     if SCALE > 0:
         sim.admin("POST", "/config", {"time_scale": SCALE})
     stack.start()

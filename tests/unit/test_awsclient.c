@@ -2,7 +2,8 @@
  * HTTP server in a thread: debug logs never contain the secret key or the
  * session token; throttling/5xx retries are bounded and report to the hooks;
  * auth errors fail fast after one attempt; the rate-limiter hook can refuse;
- * the retry quota stops a retry storm. */
+ * the retry quota stops a retry storm; which outcomes make a call ambiguous
+ * (aws_client_last_call_ambiguous) and a rename whose answer was lost. */
 #define _GNU_SOURCE 1 /* strcasestr */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #define SECRET "SECRETKEY-abc123-do-not-log"
 #define TOKEN "SESSIONTOKEN-xyz789-do-not-log"
 #define MAX_SCRIPT 16
+#define LOST 0 /* a script entry whose request is read and never answered */
 
 typedef struct resp {
     int status;
@@ -56,6 +58,31 @@ static const char *THROTTLE =
 static const char *UNAVAILABLE =
     "<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>try later</Message></Error>"
     "<RequestId>rid-503</RequestId></ErrorResponse>";
+static const char *INTERNAL =
+    "<ErrorResponse><Error><Code>InternalFailure</Code><Message>oops</Message></Error>"
+    "<RequestId>rid-500</RequestId></ErrorResponse>";
+static const char *INVALID =
+    "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameterValue</Code><Message>no</Message>"
+    "</Error><RequestId>rid-400</RequestId></ErrorResponse>";
+static const char *CLUSTER_NOT_FOUND =
+    "<ErrorResponse><Error><Type>Sender</Type><Code>DBClusterNotFoundFault</Code><Message>DBCluster orders "
+    "not found.</Message></Error><RequestId>rid-404</RequestId></ErrorResponse>";
+static const char *INSTANCE_NOT_FOUND =
+    "<ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code><Message>DBInstance db1 "
+    "not found.</Message></Error><RequestId>rid-404</RequestId></ErrorResponse>";
+static const char *CLUSTER_RENAMED =
+    "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters><DBCluster>"
+    "<DBClusterIdentifier>orders-old</DBClusterIdentifier><Status>renaming</Status></DBCluster></DBClusters>"
+    "</DescribeDBClustersResult><ResponseMetadata><RequestId>rid-d</RequestId></ResponseMetadata>"
+    "</DescribeDBClustersResponse>";
+static const char *INSTANCE_RENAMED =
+    "<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances><DBInstance>"
+    "<DBInstanceIdentifier>db1-old</DBInstanceIdentifier><DBInstanceStatus>renaming</DBInstanceStatus>"
+    "</DBInstance></DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>rid-d</RequestId>"
+    "</ResponseMetadata></DescribeDBInstancesResponse>";
+static const char *NONE_CLUSTERS =
+    "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters/></DescribeDBClustersResult>"
+    "<ResponseMetadata><RequestId>rid-d</RequestId></ResponseMetadata></DescribeDBClustersResponse>";
 static const char *BADSIG =
     "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>The "
     "request signature we calculated does not match</Message></Error><RequestId>rid-sig"
@@ -83,6 +110,7 @@ static void serve_conn(int fd)
         if (strcasestr(buf, "\r\nX-Amz-Security-Token: " TOKEN "\r\n")) S.saw_token = true;
         resp rs = S.served < S.nscript ? S.script[S.served] : (resp){200, IDENTITY};
         S.served++;
+        if (rs.status == LOST) return; /* read, never answered: the connection closes */
         char out[8192];
         int n = snprintf(out, sizeof(out),
                          "HTTP/1.1 %d X\r\nContent-Type: text/xml\r\nContent-Length: %zu\r\n"
@@ -382,6 +410,135 @@ static void test_endpoints(void **state)
     aws_cred_provider_free(p);
 }
 
+/* Which outcomes leave a call ambiguous (AWS may have carried out an attempt
+ * whose failure the client retried): a 5xx or an unanswered attempt retried;
+ * not a first-try success, a 4xx refusal, throttling (answered before AWS
+ * acts), a limiter refusal; and each call starts afresh. */
+static void test_last_call_ambiguous(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        resp r[4];
+        int n;
+        bool ok, ambiguous;
+    } T[] = {
+        {"first-try success", {{200, NULL}}, 1, true, false},
+        {"503 retried, then served", {{503, NULL}, {200, NULL}}, 2, true, true},
+        {"500 retried, then a refusal", {{500, NULL}, {400, NULL}}, 2, false, true},
+        {"answer lost, retried", {{LOST, NULL}, {200, NULL}}, 2, true, true},
+        {"answer lost on every try", {{LOST, NULL}, {LOST, NULL}, {LOST, NULL}}, 3, false, true},
+        {"throttled, retried", {{400, NULL}, {200, NULL}}, 2, true, false},
+        {"4xx refusal", {{400, NULL}}, 1, false, false},
+        {"throttled, then 503, then served", {{429, NULL}, {503, NULL}, {200, NULL}}, 3, true, true},
+        {"first-try success after an ambiguous call", {{200, NULL}}, 1, true, false},
+    };
+    counts cn = {0};
+    aws_client *c = client(&cn, 3, 500);
+    for (size_t t = 0; t < sizeof T / sizeof T[0]; t++) {
+        resp r[4];
+        for (int i = 0; i < T[t].n; i++) {
+            r[i].status = T[t].r[i].status;
+            /* 400: a throttle when a retry follows, else a refusal */
+            r[i].body = r[i].status == 200   ? IDENTITY
+                        : r[i].status == 429 ? THROTTLE
+                        : r[i].status == 400 ? (i + 1 < T[t].n ? THROTTLE : INVALID)
+                        : r[i].status >= 500 ? INTERNAL
+                                             : "";
+            if (r[i].status == 429) r[i].status = 400;
+        }
+        script(r, T[t].n);
+        aws_identity *id = NULL;
+        aws_error err;
+        aws_error_clear(&err);
+        bool ok = sts_get_caller_identity(c, &id, &err);
+        aws_identity_free(id);
+        bool amb = aws_client_last_call_ambiguous(c);
+        if (ok != T[t].ok || amb != T[t].ambiguous || S.served != T[t].n) {
+            drop_client(c); /* its kept-alive connection would hold the one-connection server */
+            fail_msg("%s: expected ok=%d ambiguous=%d after %d attempts, got ok=%d ambiguous=%d after %d (%s)",
+                     T[t].what, T[t].ok, T[t].ambiguous, T[t].n, ok, amb, S.served, err.code);
+        }
+    }
+    /* a call the rate limiter refuses made no attempt: not ambiguous */
+    cn.refuse = true;
+    aws_identity *id = NULL;
+    aws_error err;
+    script(NULL, 0);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_false(aws_client_last_call_ambiguous(c));
+    drop_client(c);
+}
+
+/* A rename carried out by AWS whose answer was lost: the retry finds the old
+ * name gone (NotFound) and the call is done when the new name is there; a
+ * NotFound on a first try, or with the new name not there either, stays a
+ * failure. Clusters (ModifyDBCluster) and instances (ModifyDBInstance). */
+static void test_lost_rename_answer(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 3, 500);
+    aws_error err;
+    rds_modify_cluster_opts co;
+    rds_modify_cluster_opts_init(&co);
+    co.identifier = "orders";
+    co.new_identifier = "orders-old";
+    co.apply_immediately = true;
+    rds_cluster *cl = NULL;
+    /* answered 500 after AWS renamed; the retry's NotFound is its own effect */
+    resp r1[] = {{500, INTERNAL}, {404, CLUSTER_NOT_FOUND}, {200, CLUSTER_RENAMED}};
+    script(r1, 3);
+    aws_error_clear(&err);
+    if (!rds_modify_db_cluster(c, &co, &cl, &err))
+        fail_msg("lost cluster rename answer: expected done, got %s (%s)", err.code, err.message);
+    assert_int_equal(S.served, 3);
+    assert_string_equal(cl->identifier, "orders-old");
+    rds_cluster_free(cl);
+    cl = NULL;
+    /* the same, the answer never came (connection closed), no result wanted */
+    resp r2[] = {{LOST, ""}, {404, CLUSTER_NOT_FOUND}, {200, CLUSTER_RENAMED}};
+    script(r2, 3);
+    assert_true(rds_modify_db_cluster(c, &co, NULL, &err));
+    assert_int_equal(S.served, 3);
+    /* NotFound on the first try: the cluster is not there; nothing looked up */
+    resp r3[] = {{404, CLUSTER_NOT_FOUND}, {200, CLUSTER_RENAMED}};
+    script(r3, 2);
+    assert_false(rds_modify_db_cluster(c, &co, &cl, &err));
+    assert_int_equal(err.kind, AWS_ERR_NOT_FOUND);
+    assert_string_equal(err.code, "DBClusterNotFoundFault");
+    assert_int_equal(S.served, 1);
+    assert_null(cl);
+    /* ambiguous, but the new name is not there either: the NotFound stands */
+    resp r4[] = {{503, UNAVAILABLE}, {404, CLUSTER_NOT_FOUND}, {200, NONE_CLUSTERS}};
+    script(r4, 3);
+    assert_false(rds_modify_db_cluster(c, &co, &cl, &err));
+    assert_string_equal(err.code, "DBClusterNotFoundFault");
+    assert_int_equal(S.served, 3);
+    assert_null(cl);
+    /* not a rename: a NotFound after a lost answer is not looked into */
+    co.new_identifier = NULL;
+    co.backup_retention = 5;
+    resp r5[] = {{500, INTERNAL}, {404, CLUSTER_NOT_FOUND}, {200, CLUSTER_RENAMED}};
+    script(r5, 3);
+    assert_false(rds_modify_db_cluster(c, &co, NULL, &err));
+    assert_int_equal(S.served, 2);
+    /* an instance rename, the same way */
+    rds_modify_instance_opts io;
+    rds_modify_instance_opts_init(&io);
+    io.identifier = "db1";
+    io.new_identifier = "db1-old";
+    io.apply_immediately = true;
+    rds_instance *in = NULL;
+    resp r6[] = {{500, INTERNAL}, {404, INSTANCE_NOT_FOUND}, {200, INSTANCE_RENAMED}};
+    script(r6, 3);
+    if (!rds_modify_db_instance(c, &io, &in, &err))
+        fail_msg("lost instance rename answer: expected done, got %s (%s)", err.code, err.message);
+    assert_string_equal(in->identifier, "db1-old");
+    rds_instance_free(in);
+    drop_client(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +549,8 @@ int main(void)
         cmocka_unit_test(test_rate_limiter_refuses),
         cmocka_unit_test(test_retry_quota_stops_storm),
         cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_last_call_ambiguous),
+        cmocka_unit_test(test_lost_rename_answer),
     };
     unsetenv("AWS_ENDPOINT_URL");
     unsetenv("AWS_ENDPOINT_URL_STS");

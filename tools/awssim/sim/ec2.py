@@ -264,32 +264,43 @@ def _same(a, b):
         (b["proto"], b["from"], b["to"], b["cidrs"], b["groups"])
 
 
-def AuthorizeSecurityGroupIngress(ctx, p):
+def _change_ingress(ctx, p, change):
+    """Authorize / Revoke SecurityGroupIngress on the group p names: change
+    takes the rules p gives and the group's, raises when one cannot apply
+    (nothing changed then) and returns the group's new rules. -> the group id."""
     with ctx.world.lock:
         gid, rec = _group_of(ctx, p)
-        new = _perms(ctx, p, gid)
+        rules = _perms(ctx, p, gid)
         have = rec.setdefault("ingress", [])
-        for n in new:
-            if any(_same(n, h) for h in have):
-                src = n["cidrs"][0] if n["cidrs"] else n["groups"][0][0]
-                raise AwsError("InvalidPermission.Duplicate", f"the specified rule \"peer: {src}, "
-                               f"{n['proto'].upper()}, from port: {n['from']}, to port: {n['to']}, ALLOW\" already "
-                               "exists")
-        have.extend(new)
-    ctx.resource = gid
+        rec["ingress"] = change(rules, have)
+    return gid
+
+
+def _authorize(new, have):
+    for n in new:
+        if any(_same(n, h) for h in have):
+            src = n["cidrs"][0] if n["cidrs"] else n["groups"][0][0]
+            raise AwsError("InvalidPermission.Duplicate", f"the specified rule \"peer: {src}, "
+                           f"{n['proto'].upper()}, from port: {n['from']}, to port: {n['to']}, ALLOW\" already "
+                           "exists")
+    return have + new
+
+
+def _revoke(gone, have):
+    for n in gone:
+        if not any(_same(n, h) for h in have):
+            raise AwsError("InvalidPermission.NotFound", "The specified rule does not exist in this security "
+                           "group.")
+    return [h for h in have if not any(_same(n, h) for n in gone)]
+
+
+def AuthorizeSecurityGroupIngress(ctx, p):
+    ctx.resource = _change_ingress(ctx, p, _authorize)
     return {"Return": True}
 
 
 def RevokeSecurityGroupIngress(ctx, p):
-    with ctx.world.lock:
-        gid, rec = _group_of(ctx, p)
-        gone = _perms(ctx, p, gid)
-        have = rec.setdefault("ingress", [])
-        for n in gone:
-            if not any(_same(n, h) for h in have):
-                raise AwsError("InvalidPermission.NotFound", "The specified rule does not exist in this security "
-                               "group.")
-        rec["ingress"] = [h for h in have if not any(_same(n, h) for n in gone)]
+    _change_ingress(ctx, p, _revoke)
     return {"Return": True}
 
 
