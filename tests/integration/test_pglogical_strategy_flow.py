@@ -26,7 +26,8 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, aws_leftovers, endpoint,
                                      fleetcrypt_leftovers, frozen_rows, instance_state, logical_group,
-                                     make_instances, sql, ready_source, submit, wait_step, wait_terminal)
+                                     make_instances, product_calls, sql, ready_source, submit, wait_step,
+                                     wait_terminal)
 
 A2_RUNS = int(os.environ.get("FC_PGL_A2_RUNS", "3"))
 
@@ -177,6 +178,15 @@ def test_downtime_matches_outside_probe(method, stack, awssim, world):
     assert measured - connect - 0.5 <= recorded <= measured + 0.5, \
         f"{method}: fleetcrypt recorded {recorded:.3f}s, the probe saw {measured:.3f}s " \
         f"({connect:.3f}s of it the probe's own reconnect)"
+    if method == "rename":
+        # the first run of the swap renames the source it has just blocked
+        # without describing it first (intent swap_try): no Describe of the
+        # original identifier between the block and its rename (issue 17)
+        calls = product_calls(sim)
+        ren = next(c for c in calls if c["action"] == "ModifyDBInstance" and c["resource"] == ident)
+        looks = [c for c in calls if c["action"] == "DescribeDBInstances" and c["resource"] == ident
+                 and block_ms / 1000.0 <= c["ts"] <= ren["ts"]]
+        assert not looks, f"the swap described {ident} {len(looks)} time(s) between the block and its rename"
 
 
 class ProxyWriter(Writer):
