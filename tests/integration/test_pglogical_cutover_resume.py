@@ -8,6 +8,8 @@ with every acknowledged row exactly once:
   the target) but before its outcome is recorded: the re-run learns the
   switch from the proxy's targets and must not block the now-production
   target again (the old code set every role NOLOGIN on it once more);
+- rename method, killed between the swap's intent and its first rename
+  (made without a Describe on a first run): the re-run must look first;
 - rename method, killed between dropping the target's subscription and the
   source's slot: the re-run must finish the teardown from the drained mark
   instead of waiting for a slot nobody consumes any more (the old code
@@ -141,6 +143,35 @@ def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim
     exactly_once(sim, ident, w)
     # the re-run never waited for the slot to flush again (no subscription is left to consume it)
     assert not worker_lines(stack, "confirmed only"), "the re-run waited on a slot nobody consumes"
+
+
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
+def test_rename_rerun_after_swap_intent_looks_and_finishes(stack, awssim, world):
+    """Killed between the swap's intent (swap_try, persisted) and its first
+    rename, which the first run makes without describing the source (issue
+    17): the re-run finds the intent, looks, renames and ends done with every
+    acknowledged row exactly once."""
+    sim = awssim
+    logical_group(sim)
+    ident = "pgl-rs-sw"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    key = stack.make_key()["Arn"]
+    fired = crash_env(stack, world, "intent.swap_try")
+    stack.start()
+    w = Writer(sim, ident, rate=40).start()
+    time.sleep(1.0)
+    submit(stack, "rssw", key, [ident], world)
+    st = run_until_terminal(stack, "rssw", fired)
+    time.sleep(1.0)
+    w.stop()
+    assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    exactly_once(sim, ident, w)
+    retired = f"fc-rssw-{ident}-retired"
+    rds = sim.client("rds")
+    assert rds.describe_db_instances(DBInstanceIdentifier=retired)["DBInstances"], "no retired source"
 
 
 @pytest.mark.slow  # CI's 30 minutes (tests/run --all)
