@@ -234,3 +234,27 @@ def test_cutover_approve(stack, awssim, world):
     st = wait_terminal(stack, "appr", timeout=240)
     w.stop()
     assert st["instances"][0]["state"] == "done", st
+
+
+@pytest.mark.slow  # ~70 s; the memory itself is tests/unit/test_awsmemo.c
+def test_preflight_asks_a_shared_parameter_group_once_per_worker(awssim, world):
+    """Three sources sharing one parameter group (rds.logical_replication on,
+    in-sync), one worker with one executor (preflights one after another):
+    the group is described once, not once per instance (shared/awsmemo.c,
+    issue 17); every instance still ends done."""
+    from fixtures_stack import make_stack
+    from pglogical_strategy_util import setup_sources, wait_campaign_terminal
+    ids = ["pgl-pm-0", "pgl-pm-1", "pgl-pm-2"]
+    setup_sources(awssim, ids)
+    stack = make_stack(world, awssim, workers=1, executors=1)
+    try:
+        key = stack.make_key()["Arn"]
+        stack.start()
+        awssim.admin("DELETE", "/calls")
+        submit(stack, "pgpm", key, ids, world)
+        st = wait_campaign_terminal(stack, "pgpm", timeout=420)
+    finally:
+        stack.stop()
+    assert [i["state"] for i in st["instances"]] == ["done"] * len(ids), st
+    params = [c for c in product_calls(awssim) if c["action"] == "DescribeDBParameters"]
+    assert len(params) == 1, f"DescribeDBParameters {len(params)} times for {len(ids)} instances of one group"
