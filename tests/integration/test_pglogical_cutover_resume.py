@@ -8,6 +8,8 @@ with every acknowledged row exactly once:
   the target) but before its outcome is recorded: the re-run learns the
   switch from the proxy's targets and must not block the now-production
   target again (the old code set every role NOLOGIN on it once more);
+- rename method, killed between the swap's intent and its first rename
+  (made without a Describe on a first run): the re-run must look first;
 - rename method, killed between dropping the target's subscription and the
   source's slot: the re-run must finish the teardown from the drained mark
   instead of waiting for a slot nobody consumes any more (the old code
@@ -119,28 +121,44 @@ def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, 
         assert ids == [tid], f"proxy {px} targets {ids}, expected only {tid}"
 
 
-@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
-def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim, world):
-    sim = awssim
+def rename_crash_campaign(stack, sim, world, ident, campaign, point):
+    """A one-instance rename cutover with a live writer, a worker killed at
+    `point`: ends done, the point fired, every acknowledged row exactly once."""
     logical_group(sim)
-    ident = "pgl-rs-td"
     make_instances(sim, [ident])
     app_schema(sim, ident)
     key = stack.make_key()["Arn"]
-    fired = crash_env(stack, world, "cutover.teardown")
+    fired = crash_env(stack, world, point)
     stack.start()
     w = Writer(sim, ident, rate=40).start()
     time.sleep(1.0)
-    submit(stack, "rstd", key, [ident], world)
-    st = run_until_terminal(stack, "rstd", fired)
+    submit(stack, campaign, key, [ident], world)
+    st = run_until_terminal(stack, campaign, fired)
     time.sleep(1.0)
     w.stop()
     assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     exactly_once(sim, ident, w)
+
+
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
+def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim, world):
+    rename_crash_campaign(stack, awssim, world, "pgl-rs-td", "rstd", "cutover.teardown")
     # the re-run never waited for the slot to flush again (no subscription is left to consume it)
     assert not worker_lines(stack, "confirmed only"), "the re-run waited on a slot nobody consumes"
+
+
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
+def test_rename_rerun_after_swap_intent_looks_and_finishes(stack, awssim, world):
+    """Killed between the swap's intent (swap_try, persisted) and its first
+    rename, which the first run makes without describing the source (issue
+    17): the re-run finds the intent, looks, renames and ends done with every
+    acknowledged row exactly once."""
+    rename_crash_campaign(stack, awssim, world, "pgl-rs-sw", "rssw", "intent.swap_try")
+    rds = awssim.client("rds")
+    assert rds.describe_db_instances(DBInstanceIdentifier="fc-rssw-pgl-rs-sw-retired")["DBInstances"], \
+        "no retired source"
 
 
 @pytest.mark.slow  # CI's 30 minutes (tests/run --all)

@@ -26,7 +26,8 @@ import pytest
 from fclib import wait_until
 from pglogical_strategy_util import (MASTER, PASSWORD, Writer, app_schema, aws_leftovers, endpoint,
                                      fleetcrypt_leftovers, frozen_rows, instance_state, logical_group,
-                                     make_instances, sql, ready_source, submit, wait_step, wait_terminal)
+                                     make_instances, product_calls, sql, ready_source, submit, wait_step,
+                                     wait_terminal)
 
 A2_RUNS = int(os.environ.get("FC_PGL_A2_RUNS", "3"))
 
@@ -177,6 +178,15 @@ def test_downtime_matches_outside_probe(method, stack, awssim, world):
     assert measured - connect - 0.5 <= recorded <= measured + 0.5, \
         f"{method}: fleetcrypt recorded {recorded:.3f}s, the probe saw {measured:.3f}s " \
         f"({connect:.3f}s of it the probe's own reconnect)"
+    if method == "rename":
+        # the first run of the swap renames the source it has just blocked
+        # without describing it first (intent swap_try): no Describe of the
+        # original identifier between the block and its rename (issue 17)
+        calls = product_calls(sim)
+        ren = next(c for c in calls if c["action"] == "ModifyDBInstance" and c["resource"] == ident)
+        looks = [c for c in calls if c["action"] == "DescribeDBInstances" and c["resource"] == ident
+                 and block_ms / 1000.0 <= c["ts"] <= ren["ts"]]
+        assert not looks, f"the swap described {ident} {len(looks)} time(s) between the block and its rename"
 
 
 class ProxyWriter(Writer):
@@ -224,3 +234,27 @@ def test_cutover_approve(stack, awssim, world):
     st = wait_terminal(stack, "appr", timeout=240)
     w.stop()
     assert st["instances"][0]["state"] == "done", st
+
+
+@pytest.mark.slow  # ~70 s; the memory itself is tests/unit/test_awsmemo.c
+def test_preflight_asks_a_shared_parameter_group_once_per_worker(awssim, world):
+    """Three sources sharing one parameter group (rds.logical_replication on,
+    in-sync), one worker with one executor (preflights one after another):
+    the group is described once, not once per instance (shared/awsmemo.c,
+    issue 17); every instance still ends done."""
+    from fixtures_stack import make_stack
+    from pglogical_strategy_util import setup_sources, wait_campaign_terminal
+    ids = ["pgl-pm-0", "pgl-pm-1", "pgl-pm-2"]
+    setup_sources(awssim, ids)
+    stack = make_stack(world, awssim, workers=1, executors=1)
+    try:
+        key = stack.make_key()["Arn"]
+        stack.start()
+        awssim.admin("DELETE", "/calls")
+        submit(stack, "pgpm", key, ids, world)
+        st = wait_campaign_terminal(stack, "pgpm", timeout=420)
+    finally:
+        stack.stop()
+    assert [i["state"] for i in st["instances"]] == ["done"] * len(ids), st
+    params = [c for c in product_calls(awssim) if c["action"] == "DescribeDBParameters"]
+    assert len(params) == 1, f"DescribeDBParameters {len(params)} times for {len(ids)} instances of one group"

@@ -178,15 +178,22 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
 {
     if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
-    /* one Describe of the original identifier says both whether the swap
-     * is done (it is our target) and whether the source still has it */
-    bool missing = false;
-    rds_instance *o = describe_opt(c, c->orig, &missing, &rc);
-    if (!o && !missing) return rc;
-    c->res->reason[0] = 0;
-    bool done = o && pgl_is_ours(c->ctx, o, PGL_ROLE_TARGET);
-    bool src_there = o && !done;
-    rds_instance_free(o);
+    /* the first swap of a fresh run (no earlier run can have renamed:
+     * intent swap_try, step_ctx_intent) renames the source it has just
+     * blocked without looking; otherwise one Describe of the original
+     * identifier says both whether the swap is done (it is our target) and
+     * whether the source still has it */
+    step_intent in = step_ctx_intent(c->ctx, "swap_try");
+    if (in == STEP_INTENT_NO) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    bool missing = false, done = false, src_there = true;
+    if (!fresh || in != STEP_INTENT_FIRST) {
+        rds_instance *o = describe_opt(c, c->orig, &missing, &rc);
+        if (!o && !missing) return rc;
+        c->res->reason[0] = 0;
+        done = o && pgl_is_ours(c->ctx, o, PGL_ROLE_TARGET);
+        src_there = o && !done;
+        rds_instance_free(o);
+    }
     if (!done) {
         /* 1. source → retired name (unless an earlier attempt did it) */
         if (src_there) {

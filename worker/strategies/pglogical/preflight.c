@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "awscluster.h"
+#include "awsmemo.h"
 #include "awscname.h"
 #include "initial_copy.h"
 #include "awsstep.h"
@@ -22,6 +23,10 @@
 #include "awsxnet.h"
 #include "log.h"
 #include "util.h"
+
+/* how long a parameter group seen with rds.logical_replication on answers
+ * another instance of the campaign (awsmemo) */
+#define PARAM_MEMO_MS 300000
 
 /* Remember what a restore needs to recreate the source's settings (the same
  * fact names as the offline strategy). */
@@ -73,6 +78,14 @@ static step_rc check_logical_param(step_ctx *ctx, step_result *res, const rds_in
         return STEP_FAIL;
     }
     const char *group = i->param_groups[0].name;
+    *pending = strcmp(i->param_groups[0].apply_status, "in-sync") != 0;
+    /* the campaign's instances mostly share a few groups: a group this
+     * worker saw on within PARAM_MEMO_MS answers an instance that runs with
+     * it applied (in-sync: the static parameter cannot have been turned off
+     * since without a pending reboot), without a DescribeDBParameters */
+    char memo[300];
+    snprintf(memo, sizeof memo, "%s\tlogical_replication\t%s", step_ctx_campaign(ctx), group);
+    if (!*pending && awsmemo_seen(memo, PARAM_MEMO_MS)) return STEP_OK;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
     rds_parameter_list *pl = NULL;
@@ -88,7 +101,7 @@ static step_rc check_logical_param(step_ctx *ctx, step_result *res, const rds_in
                         "+ reboot (fleetcrypt does not change parameter groups)", group);
         return STEP_FAIL;
     }
-    *pending = strcmp(i->param_groups[0].apply_status, "in-sync") != 0;
+    awsmemo_put(memo);
     return STEP_OK;
 }
 
