@@ -88,7 +88,16 @@ typedef struct cut {
     int nprotect;
     pgq *pinned[PGL_MAX_DBS]; /* target sessions holding the snapshot of the switch */
     pgq *src_pinned[PGL_MAX_DBS]; /* --rollback-window: the frozen source's, before the reverse replication */
+    int64_t tl; /* monotonic ms of this run's source block (0: none yet): the window's timeline */
+    bool proxies_known; /* proxy: this run looked the proxies up before the block (fact proxy_names) */
 } cut;
+
+/* One point of the window's timeline (log, ms since this run's source
+ * block): where a cutover's downtime goes, phase by phase. */
+static void tl_mark(const cut *c, const char *phase)
+{
+    if (c->tl > 0) log_info("cutover: timeline", "phase=%s at_ms=%lld", phase, (long long)(fc_mono_ms() - c->tl));
+}
 
 static void cut_free(cut *c)
 {
@@ -237,6 +246,23 @@ static step_rc proxy_state(cut *c, bool *any_target, bool *done)
     return rc == STEP_OK && !n ? no_proxy(c) : rc;
 }
 
+/* Proxy method, before the block: the proxies to switch (the recorded ones
+ * and any that has the source now — registered after preflight), looked up
+ * while writers still write: that scan costs one call per proxy in the
+ * account, which inside the window would be downtime. A proxy registered
+ * with the source after this is missed as one registered after the switch
+ * always was. The campaign's proxy_name needs no scan. */
+static step_rc scan_proxies(cut *c)
+{
+    if (!c->proxy || *named_proxies(c)) return STEP_OK;
+    int n = 0;
+    step_rc rc = awsproxy_scan(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, &n);
+    if (rc != STEP_OK) return rc;
+    if (!n) return no_proxy(c);
+    c->proxies_known = *pgl_fact(c->ctx, "proxy_names") != 0;
+    return STEP_OK;
+}
+
 static const char *method_name(const cut *c) { return c->proxy ? "proxy" : c->cname ? "cname" : "rename"; }
 
 /* The rename by the switch dispatch's callback: `fresh` (this run just
@@ -259,7 +285,11 @@ static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
 {
     int n = 0;
     rename_arg ra = {c, fresh};
-    step_rc rc = pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd, &ra, &n);
+    /* proxies looked up before the block (scan_proxies): moved without a scan inside the window */
+    step_rc rc = c->proxies_known ? awsproxy_switch(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
+                                                    pgl_fact(c->ctx, "proxy_names"), deadline, &n)
+                                  : pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd,
+                                               &ra, &n);
     if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
     if (c->proxy && !n) return no_proxy(c);
     step_ctx_set_fact(c->ctx, "retired_id", c->orig);
@@ -322,6 +352,8 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
  * with the rest, inside the window. */
 static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
 {
+    if (side == PGL_SOURCE && !c->tl) c->tl = fc_mono_ms();
+    tl_mark(c, side == PGL_SOURCE ? "block_source" : "block_target");
     step_rc rc = pgl_fence(&c->s, side);
     if (rc != STEP_OK) return rc;
     if ((rc = load_protect(c, PGL_SOURCE)) != STEP_OK) return rc; /* the source's superusers, for both sides */
@@ -345,6 +377,7 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
                                                           : "blocking writers on the target", err);
     if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
     if (lsn) *lsn = br.lsn;
+    tl_mark(c, side == PGL_SOURCE ? "source_blocked" : "target_blocked");
     if (keep_master)
         log_info("cutover: target blocked ahead", "roles=%d", br.roles_blocked);
     else
@@ -406,14 +439,14 @@ static step_rc drain(cut *c, fc_lsn L)
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
+        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+        if (!t) return rc;
         fc_lsn flushed = 0;
-        if (!pgl_wait_flush(q, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
+        if (!pgl_wait_flush_nudged(q, t, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
             PGL_REASON(c->res, "cutover: %s", err);
             return STEP_RETRY;
         }
         /* the subscription must still be healthy: a stalled one never flushes, a failed one lies */
-        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
-        if (!t) return rc;
         pgl_sub_info si;
         if (!pgl_sub_status(t, &nm, &si, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
         if (si.apply_errors > 0 || !si.enabled) {
@@ -422,6 +455,7 @@ static step_rc drain(cut *c, fc_lsn L)
             return STEP_FAIL;
         }
     }
+    tl_mark(c, "drained");
     /* large objects created after preflight (lo_create fires no event
      * trigger and replication does not carry them): refuse the switch */
     for (int i = 0; i < c->s.ndbs; i++) {
@@ -436,6 +470,7 @@ static step_rc drain(cut *c, fc_lsn L)
             return STEP_FAIL;
         }
     }
+    tl_mark(c, "large_objects");
     int64_t rows = 0;
     int mism = 0;
     dbuf list;
@@ -489,6 +524,7 @@ static step_rc drain(cut *c, fc_lsn L)
     dbuf_free(&list);
     if (rc != STEP_OK) return rc;
 
+    tl_mark(c, "counted");
     int64_t margin = DEFAULT_SEQ_MARGIN;
     const char *m = pgl_cfield(c->ctx, "seq_margin");
     if (*m) margin = strtoll(m, NULL, 10);
@@ -507,7 +543,10 @@ static step_rc drain(cut *c, fc_lsn L)
         seqs += n;
     }
     step_ctx_set_factf(c->ctx, "sequences_synced", "%d", seqs);
-    return sync_privileges(c);
+    tl_mark(c, "sequences");
+    rc = sync_privileges(c);
+    tl_mark(c, "privileges");
+    return rc;
 }
 
 /* Teardown after the switch (late): the instance's own (not a cluster's),
@@ -551,6 +590,7 @@ static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
 static step_rc disable_subscriptions(cut *c)
 {
     step_rc rc = subscriptions_off(c, PGL_SOURCE, false);
+    tl_mark(c, "disabled");
     if (rc == STEP_OK) fc_crashpoint("cutover.disabled");
     return rc;
 }
@@ -703,6 +743,14 @@ static step_rc pin_side(cut *c, pgl_side side, pgq **out, int64_t deadline)
     return STEP_OK;
 }
 
+/* Proxy and CNAME leave the target's endpoint as it is (a rename reboots
+ * the instance and moves its name): its sessions stay open across the
+ * switch, and its snapshot is pinned before it — the target is blocked,
+ * master user included, and its subscriptions disabled, so nothing changes
+ * there between the pin and the writers let in — both fewer TLS logins
+ * after the switch. */
+static bool keeps_target(const cut *c) { return c->proxy || c->cname; }
+
 /* After the switch: wait (bounded) until the target's endpoint reaches the
  * target itself — never the retired source a lagging name still reaches —
  * pin the target's snapshot, let writers in (fenced), record downtime. */
@@ -717,6 +765,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
     pgl_db_names nm0;
     if (!nm_of(c, 0, &nm0)) return STEP_FAIL;
     if ((rc = pgl_fence(&c->s, PGL_TARGET)) != STEP_OK) return rc;
+    tl_mark(c, "target_reached");
     if (!pgl_blocked_since(q, &nm0, &blocked, &since, err, sizeof err))
         return pgl_sql_fail(c->res, q, "target state", err);
     if (blocked == 0) {
@@ -741,10 +790,11 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
         }
         if ((rc = pgl_reverse_setup(&c->s)) != STEP_OK) return rc;
     }
-    if (!c->strict) {
+    if (!c->strict && !c->pinned[0]) {
         /* pinned sessions (separate from the cached ones): the state at the switch */
         if ((rc = pin_side(c, PGL_TARGET, c->pinned, deadline)) != STEP_OK) return rc;
     }
+    tl_mark(c, "pinned");
     fc_crashpoint("cutover.switched");
     q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc);
     if (!q) return rc;
@@ -754,6 +804,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
         return pgl_sql_fail(c->res, q, "letting writers in on the target", err);
     }
     if ((rc = pgl_fenced_commit(&c->s, q)) != STEP_OK) return rc;
+    tl_mark(c, "writers_in");
     int64_t t1 = fc_now_ms();
     int64_t down = t1 - t0;
     if (down < 0) down = 0;
@@ -863,6 +914,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
              * with the source blocked skips this). */
             if ((rc = block_side(c, PGL_TARGET, NULL, true)) != STEP_OK) return rc;
             fc_crashpoint("cutover.target_blocked");
+            if ((rc = scan_proxies(c)) != STEP_OK) return rc;
             fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
             log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig, method_name(c),
@@ -969,11 +1021,15 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         for (int i = 0; i < c.s.ndbs; i++) {
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_ADMIN, c.s.dbs[i]);
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_MASTER, c.s.dbs[i]);
-            pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
+            if (!keeps_target(&c)) pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
         }
         memset(c.s.fenced, 0, sizeof c.s.fenced);
+        if (keeps_target(&c) && !c.strict && pgl_rollback_window_s(ctx) <= 0 &&
+            (rc = pin_side(&c, PGL_TARGET, c.pinned, fc_mono_ms() + poll_s * 1000)) != STEP_OK)
+            goto out;
         int64_t deadline = fc_mono_ms() + poll_s * 1000;
         rc = do_switch(&c, deadline, true);
+        tl_mark(&c, "switched");
         if (rc != STEP_OK) goto out;
         if (!c.proxy && !c.cname) step_ctx_set_fact(ctx, "retired_id", c.ret);
     }

@@ -189,6 +189,18 @@ bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *pro
 /* Wait until the slot's confirmed_flush_lsn >= l. */
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
                        char *err, size_t errcap);
+/* pgl_wait_flush for the cutover's drain, nudging while it waits (sub:
+ * a session on the subscriber; borrowed): a subscription applies with
+ * asynchronous commits and reports a transaction flushed only once the
+ * subscriber's WAL writer has flushed it AND the apply worker next wakes
+ * (a message from the walsender, or its 1 s nap), so a drain that has to
+ * carry a transaction (the block record) can wait most of a second. Past a
+ * short wait and then every NUDGE period, the subscriber's WAL is flushed
+ * and a flushed logical message on the source (q) wakes the walsenders,
+ * whose keepalive wakes the apply worker to report. The nudges change no
+ * table on either side; a failed nudge is only logged (the wait goes on). */
+bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
+                           char *err, size_t errcap);
 /* Let exactly the recorded roles log in again; forget the record. */
 bool pgl_unblock(pgq *q, const pgl_db_names *nm, int *restored, char *err, size_t errcap);
 /* Prepared transactions of the instance (pg_prepared_xacts is

@@ -185,7 +185,12 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
         PQclear(px);
     }
 
-    /* 5. L, after the block */
+    /* 5. L, after the block, the WAL flushed to it first (the drain waits
+     *    for no WAL writer: the walsenders send only flushed WAL) */
+    if (!pgq_cmd(q, pgq_sql("pgl_flush_wal"), 0, NULL)) {
+        pgq_seterr(err, errcap, "flushing the WAL: %s", q->err);
+        goto done;
+    }
     char l[FC_LSN_STRLEN + 8];
     if (!pgq_scalar(q, pgq_sql("pgl_insert_lsn"), 0, NULL, l, sizeof l, NULL) ||
         !lsn_parse(l, &out->lsn)) {
@@ -220,6 +225,23 @@ bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *pro
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
                        size_t errcap)
 {
+    return pgl_wait_flush_nudged(q, NULL, slot, l, timeout_ms, flushed, err, errcap);
+}
+
+/* One nudge (pgl_wait_flush_nudged): the subscriber's WAL flushed, then a
+ * flushed message on the source. Best effort. */
+#define NUDGE_FIRST_MS 20
+#define NUDGE_EVERY_MS 60
+static void nudge(pgq *src, pgq *sub)
+{
+    if (!pgq_cmd(sub, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: subscriber", "err=\"%s\"", sub->err);
+    if (!pgq_cmd(src, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: source", "err=\"%s\"", src->err);
+}
+
+bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
+                           char *err, size_t errcap)
+{
+    int64_t next_nudge = fc_mono_ms() + NUDGE_FIRST_MS;
     char want[FC_LSN_STRLEN], got[FC_LSN_STRLEN + 8] = "";
     lsn_format(l, want);
     int64_t t0 = fc_mono_ms(), deadline = t0 + (timeout_ms > 0 ? timeout_ms : 60000);
@@ -247,6 +269,11 @@ bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *
                           got[0] ? got : "nothing", want, timeout_ms, active ? "consumer connected"
                                                                               : "no consumer connected");
             return false;
+        }
+        if (sub && fc_mono_ms() >= next_nudge) {
+            nudge(q, sub);
+            next_nudge = fc_mono_ms() + NUDGE_EVERY_MS;
+            continue; /* look again at once */
         }
         fc_sleep_ms(fc_mono_ms() - t0 < 1000 ? 10 : 50); /* writers wait: look often at first */
     }
