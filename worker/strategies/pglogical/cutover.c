@@ -164,6 +164,15 @@ static sw_state await_instance(cut *c, const char *id, const char *role, int64_t
     return SW_DONE;
 }
 
+/* The retired source's endpoint (facts retired_address, retired_port),
+ * when not known yet. */
+static step_rc retired_endpoint(cut *c, int64_t deadline)
+{
+    step_rc rc = STEP_OK;
+    if (*pgl_fact(c->ctx, "retired_port")) return STEP_OK;
+    return await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) == SW_DONE ? STEP_OK : rc;
+}
+
 /* Does the retired name exist (the swap's first rename happened)? */
 static step_rc retired_exists(cut *c, bool *yes)
 {
@@ -176,32 +185,57 @@ static step_rc retired_exists(cut *c, bool *yes)
     return STEP_OK;
 }
 
-/* fresh: this run reached the target's databases under its own name just
- * before (the block, the teardown): it exists as tid, so the second rename
- * needs no Describe first. A resumed swap (learnt from AWS) looks. */
+/* fresh: this run blocked the source under the original identifier and
+ * reached the target's databases under its own name a moment ago, with AWS
+ * showing no swap when it began (a swap seen there resumes with fresh
+ * false): it renames at once and looks only when a rename says otherwise —
+ * the source's name gone (the looking path below), or the original
+ * identifier still taken (AWS frees a name once its rename is applied:
+ * await the retired name, then rename the target). At time scale 0 the
+ * swap is 2 ModifyDBInstance and 1 Describe; the retired source's endpoint
+ * is described after the writers are in (retired_endpoint), unless a
+ * rollback window needs it before. A resumed swap (fresh false) looks
+ * first, as it always did. */
 static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
 {
     if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
+    bool gone = false, taken = false, first_done = false;
+    if (fresh) {
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, &gone, &taken)) != STEP_OK) return rc;
+        first_done = !gone && !taken;
+        if (first_done) {
+            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, &gone, &taken)) != STEP_OK) return rc;
+            if (!gone && !taken) goto renamed;
+        }
+        c->res->reason[0] = 0;
+    }
     /* one Describe of the original identifier says both whether the swap
      * is done (it is our target) and whether the source still has it */
-    bool missing = false;
-    rds_instance *o = describe_opt(c, c->orig, &missing, &rc);
-    if (!o && !missing) return rc;
-    c->res->reason[0] = 0;
-    bool done = o && pgl_is_ours(c->ctx, o, PGL_ROLE_TARGET);
-    bool src_there = o && !done;
-    rds_instance_free(o);
-    if (!done) {
+    bool done = false;
+    if (!first_done) {
+        bool missing = false;
+        rds_instance *o = describe_opt(c, c->orig, &missing, &rc);
+        if (!o && !missing) return rc;
+        c->res->reason[0] = 0;
+        done = o && pgl_is_ours(c->ctx, o, PGL_ROLE_TARGET);
+        bool src_there = o && !done;
+        rds_instance_free(o);
         /* 1. source → retired name (unless an earlier attempt did it) */
-        if (src_there) {
+        if (!done && src_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
             if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
         }
+    }
+    if (!done) {
         if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
-        /* 2. target → original identifier */
-        bool tid_there = fresh;
+        /* 2. target → original identifier (gone: an earlier attempt, or this
+         * one's ambiguous retry, renamed it; the await below checks) */
+        bool tid_there = true;
         if (!fresh) {
+            bool missing = false;
             rds_instance *t = describe_opt(c, c->tid, &missing, &rc);
             if (!t && !missing) return rc;
             tid_there = t != NULL;
@@ -209,14 +243,15 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         }
         if (tid_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = pgl_rename(c->ctx, c->res, c->tid, c->orig)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, &gone, NULL)) != STEP_OK) return rc;
         }
         c->res->reason[0] = 0;
     }
+renamed:
     if (await_instance(c, c->orig, PGL_ROLE_TARGET, deadline, "target_address", "target_port", &rc) != SW_DONE)
         return rc;
-    if (!step_ctx_fact(c->ctx, "retired_port") || !*pgl_fact(c->ctx, "retired_port"))
-        if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
+    if (!fresh || pgl_rollback_window_s(c->ctx) > 0)
+        if ((rc = retired_endpoint(c, deadline)) != STEP_OK) return rc;
     step_ctx_set_fact(c->ctx, "target_id", c->orig);
     step_ctx_set_fact(c->ctx, "retired_id", c->ret);
     return STEP_OK;
@@ -1037,6 +1072,9 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     /* t0 <= 0: a resumed attempt; open_target finds the block's start */
     rc = open_target(&c, t0, fc_mono_ms() + poll_s * 1000);
     if (rc != STEP_OK) goto out;
+    /* the retired source's endpoint, which a fresh rename swap leaves for now (writers are in) */
+    if (!c.proxy && !c.cname && !c.cluster && (rc = retired_endpoint(&c, fc_mono_ms() + poll_s * 1000)) != STEP_OK)
+        goto out;
     /* validate=normal: the full comparison, frozen source vs the snapshot of
      * the switch. Writers are back on the target: waiting here for the
      * retired source's name to answer costs no downtime. */
