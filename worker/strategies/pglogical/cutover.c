@@ -90,6 +90,7 @@ typedef struct cut {
     pgq *src_pinned[PGL_MAX_DBS]; /* --rollback-window: the frozen source's, before the reverse replication */
     int64_t tl; /* monotonic ms of this run's source block (0: none yet): the window's timeline */
     bool proxies_known; /* proxy: this run looked the proxies up before the block (fact proxy_names) */
+    int64_t tgt_quiet_from; /* the target's block inside the window: its NOLOGIN (fc_mono_ms; settled in open_target) */
 } cut;
 
 /* One point of the window's timeline (log, ms since this run's source
@@ -404,8 +405,14 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
     int np = 0;
     for (int i = 0; i < c->nprotect; i++) prot[np++] = c->protect[i];
     if (keep_master && *pgl_fact(c->ctx, "master_user")) prot[np++] = pgl_fact(c->ctx, "master_user");
-    bool blocked = keep_master ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
-                               : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+    /* the target's block inside the window leaves its quiet gap to the
+     * switch: open_target settles it (pgl_block_settle) before the pin and
+     * the writers — by then the gap has passed, so it costs one listing */
+    bool blocked = keep_master        ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
+                   : side == PGL_TARGET ? pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err,
+                                                                      sizeof err)
+                                        : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+    if (blocked && !keep_master && side == PGL_TARGET) c->tgt_quiet_from = br.quiet_from;
     free(prot);
     if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
@@ -779,11 +786,9 @@ static step_rc pin_side(cut *c, pgl_side side, pgq **out, int64_t deadline)
 }
 
 /* Proxy and CNAME leave the target's endpoint as it is (a rename reboots
- * the instance and moves its name): its sessions stay open across the
- * switch, and its snapshot is pinned before it — the target is blocked,
- * master user included, and its subscriptions disabled, so nothing changes
- * there between the pin and the writers let in — both fewer TLS logins
- * after the switch. */
+ * the instance and moves its name): fleetcrypt's sessions there stay open
+ * across the switch, and open_target pins the snapshots on them — fewer
+ * TLS logins inside the window. */
 static bool keeps_target(const cut *c) { return c->proxy || c->cname; }
 
 /* After the switch: wait (bounded) until the target's endpoint reaches the
@@ -817,6 +822,14 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
                              "block_start_ms=%lld", (long long)t0);
     }
     if (t0 <= 0) t0 = fc_now_ms();
+    /* the target block's quiet gap (block_side), passed during the switch:
+     * one empty listing, or its sessions ended and the gap waited again (a
+     * block by an earlier run, tgt_quiet_from 0, is long past its gap) */
+    int ended = 0;
+    if (!pgl_block_settle(q, &nm0, c->tgt_quiet_from, BLOCK_TIMEOUT_MS, &ended, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "blocking writers on the target", err);
+    if (ended) log_warn("cutover: sessions on the blocked target ended after the switch", "sessions=%d", ended);
+    tl_mark(c, "target_settled");
     /* --rollback-window: the reverse replication starts before any writer is in (rollback.c); the
      * comparison below reads the source as it was frozen, not as the reverse replication changes it */
     if ((!c->cluster || c->cname) && pgl_rollback_window_s(c->ctx) > 0) {
@@ -825,7 +838,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
         }
         if ((rc = pgl_reverse_setup(&c->s)) != STEP_OK) return rc;
     }
-    if (!c->strict && !c->pinned[0]) {
+    if (!c->strict) {
         /* pinned sessions (separate from the cached ones): the state at the switch */
         if ((rc = pin_side(c, PGL_TARGET, c->pinned, deadline)) != STEP_OK) return rc;
     }
@@ -1059,9 +1072,6 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
             if (!keeps_target(&c)) pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
         }
         memset(c.s.fenced, 0, sizeof c.s.fenced);
-        if (keeps_target(&c) && !c.strict && pgl_rollback_window_s(ctx) <= 0 &&
-            (rc = pin_side(&c, PGL_TARGET, c.pinned, fc_mono_ms() + poll_s * 1000)) != STEP_OK)
-            goto out;
         int64_t deadline = fc_mono_ms() + poll_s * 1000;
         rc = do_switch(&c, deadline, true);
         tl_mark(&c, "switched");

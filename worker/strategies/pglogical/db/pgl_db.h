@@ -165,6 +165,7 @@ typedef struct pgl_block_result {
     fc_lsn lsn;               /* L: WAL insert position after every writer is gone */
     char roles[2048];         /* comma-separated */
     char warning[512];        /* e.g. prepared transactions */
+    int64_t quiet_from;       /* pgl_cutover_block_unsettled: when its NOLOGINs were committed (fc_mono_ms) */
 } pgl_block_result;
 /* Record, then ALTER ROLE ... NOLOGIN, every login role except fleetcrypt's
  * two, PostgreSQL's pg_* and `protect` (rdsadmin and friends are always
@@ -186,6 +187,19 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
  * convergence (pgl_db_privs.h) would make it NOLOGIN on the target anyway. */
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* pgl_cutover_block without the quiet gap (the record, NOLOGIN, the sessions
+ * listed ended until the listing is empty; no L): for the target inside the
+ * window, where the gap runs during the switch instead. The block counts
+ * only once pgl_block_settle has returned true for it; out->quiet_from is
+ * what to give it. */
+bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* The quiet gap of a block (END_SESSIONS_GAP_MS): the sessions of the
+ * recorded roles ended until a listing taken at least the gap after
+ * quiet_from (fc_mono_ms; 0: long ago) and after the last login session's
+ * end is empty — at once when the gap has passed and nobody is there. */
+bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int timeout_ms, int *terminated,
+                      char *err, size_t errcap);
 /* Wait until the slot's confirmed_flush_lsn >= l. */
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
                        char *err, size_t errcap);

@@ -46,12 +46,13 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * series of empty listings: what such a backend needs to show is time, and
  * a later empty listing proves no more than the first one after the gap. */
 #define END_SESSIONS_GAP_MS 100
-UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
-                           size_t errcap)
+/* gap_ms 0: only until a listing is empty (pgl_cutover_block_unsettled);
+ * quiet_from: when the block was committed (the gap runs from there). */
+static bool end_sessions_from(pgq *q, const char *roles_array, int timeout_ms, int gap_ms, int64_t quiet_from,
+                              int *terminated, char *err, size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
-    int64_t quiet_from = fc_mono_ms(); /* the block is committed: the gap runs from here */
     for (;;) {
         PGresult *r = pgq_exec(q, pgq_sql("pgl_block_sessions"), 1, p);
         if (!r) {
@@ -61,7 +62,7 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         int n = PQntuples(r);
         if (n == 0) {
             PQclear(r);
-            int64_t left = quiet_from + END_SESSIONS_GAP_MS - fc_mono_ms();
+            int64_t left = quiet_from + gap_ms - fc_mono_ms();
             if (left <= 0) return true;
             fc_sleep_ms(left); /* list once more when the gap is over */
             continue;
@@ -87,8 +88,17 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
         }
         PQclear(r);
         if (login) quiet_from = fc_mono_ms();
-        fc_sleep_ms(50); /* a terminated backend takes a moment to leave the listing */
+        /* a terminated backend takes a moment to leave the listing (gap 0:
+         * nothing else to wait for, look again soon) */
+        fc_sleep_ms(gap_ms > 0 ? 50 : 10);
     }
+}
+
+UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
+                           size_t errcap)
+{
+    /* the block is committed: the gap runs from here */
+    return end_sessions_from(q, roles_array, timeout_ms, END_SESSIONS_GAP_MS, fc_mono_ms(), terminated, err, errcap);
 }
 
 /* The roles a block leaves alone, as a text[] literal: ours, RDS's, the caller's. */
@@ -104,9 +114,10 @@ static bool protect_literal(dbuf *prot, const pgl_db_names *nm, const char *cons
 }
 
 /* record: pgl_cutover_block; else pgl_cutover_preblock (NOLOGIN only, the
- * sessions of the roles it made NOLOGIN ended, no L). */
+ * sessions of the roles it made NOLOGIN ended, no L). unsettled (with
+ * record): pgl_cutover_block_unsettled. */
 static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect, int timeout_ms,
-                        bool record, pgl_block_result *out, char *err, size_t errcap)
+                        bool record, bool unsettled, pgl_block_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     bool ok = false;
@@ -169,8 +180,11 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
     if (!built) goto oom;
 
     /* 3. end their sessions, in every database, until none is left */
-    if (!end_sessions(q, blocked.data, timeout_ms, &out->sessions_terminated, err, errcap)) goto done;
-    if (!record) {
+    out->quiet_from = fc_mono_ms();
+    if (!end_sessions_from(q, blocked.data, timeout_ms, unsettled ? 0 : END_SESSIONS_GAP_MS, out->quiet_from,
+                           &out->sessions_terminated, err, errcap))
+        goto done;
+    if (!record || unsettled) {
         ok = true;
         goto done;
     }
@@ -213,13 +227,43 @@ done:
 bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, true, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, false, out, err, errcap);
+}
+
+bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+{
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, true, out, err, errcap);
+}
+
+bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int timeout_ms, int *terminated,
+                      char *err, size_t errcap)
+{
+    *terminated = 0;
+    PGresult *r = blocked_list(q, nm);
+    if (!r) {
+        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
+        return false;
+    }
+    int n = PQntuples(r);
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    dbuf roles;
+    dbuf_init(&roles, 1u << 20);
+    bool ok = names != NULL;
+    for (int i = 0; ok && i < n; i++) names[i] = PQgetvalue(r, i, 0);
+    ok = ok && array_literal(&roles, names, n);
+    free(names);
+    if (!ok) pgq_seterr(err, errcap, "out of memory");
+    else if (n > 0) ok = end_sessions_from(q, roles.data, timeout_ms, END_SESSIONS_GAP_MS, quiet_from, terminated, err, errcap);
+    dbuf_free(&roles);
+    PQclear(r);
+    return ok;
 }
 
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, false, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, false, false, out, err, errcap);
 }
 
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
