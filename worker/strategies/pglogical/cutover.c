@@ -24,7 +24,8 @@
  *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c;
  *      or the application's Route 53 CNAME UPSERTed to the target's endpoint
  *      and awaited INSYNC, shared/awscname.c, its old TTL back once writers
- *      are in), pin a
+ *      are in; the target block's quiet gap runs during the switch and is
+ *      settled after it, in open_target), pin a
  *      read-only snapshot on the target for verification, let writers in
  *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
