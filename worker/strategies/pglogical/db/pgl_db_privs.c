@@ -210,24 +210,32 @@ static PGresult *listing(pgq *q, const char *sql, const char *fcr, const char *s
     return r;
 }
 
-/* listing() on both sides at once (sent to both, then read: one round
- * trip's wait, not two): false with err and both NULL when either fails. */
-static bool listing_pair(pgq *src, pgq *dst, const char *sql, const char *fcr, PGresult **s, PGresult **d,
-                         char *err, size_t errcap)
+/* sql/<sql>.sql on both sides at once (sent to both, then read: one round
+ * trip's wait, not two): false with err ("reading <what> on the <side>")
+ * and both NULL when either fails. */
+static bool exec_pair(pgq *src, pgq *dst, const char *sql, int n, const char *const *p, const char *what,
+                      PGresult **s, PGresult **d, char *err, size_t errcap)
 {
-    const char *p[] = {fcr};
     const char *text = pgq_sql(sql);
     *s = *d = NULL;
-    bool sent_s = pgq_send(src, text, 1, p);
-    bool sent_d = sent_s && pgq_send(dst, text, 1, p);
+    bool sent_s = pgq_send(src, text, n, p);
+    bool sent_d = sent_s && pgq_send(dst, text, n, p);
     if (sent_s) *s = pgq_recv(src, text);
     if (sent_d) *d = pgq_recv(dst, text);
     if (*s && *d) return true;
-    pgq_seterr(err, errcap, "reading %s on the %s: %s", sql, !*s ? "source" : "target", !*s ? src->err : dst->err);
+    pgq_seterr(err, errcap, "reading %s on the %s: %s", what, !*s ? "source" : "target", !*s ? src->err : dst->err);
     PQclear(*s);
     PQclear(*d);
     *s = *d = NULL;
     return false;
+}
+
+/* listing() on both sides at once (exec_pair). */
+static bool listing_pair(pgq *src, pgq *dst, const char *sql, const char *fcr, PGresult **s, PGresult **d,
+                         char *err, size_t errcap)
+{
+    const char *p[] = {fcr};
+    return exec_pair(src, dst, sql, 1, p, sql, s, d, err, errcap);
 }
 
 static bool tf(PGresult *r, int row, int col)
@@ -1114,23 +1122,12 @@ static PGresult *acl_listing(pgq *q, const pgl_db_names *nm, const char *fcr, co
     return r;
 }
 
-/* acl_listing on both sides at once (listing_pair's way). */
+/* acl_listing on both sides at once (exec_pair). */
 static bool acl_pair(pgq *src, pgq *dst, const pgl_db_names *nm, const char *fcr, const dbuf *roles,
                      const dbuf *types, PGresult **s, PGresult **d, char *err, size_t errcap)
 {
     const char *p[] = {nm->schema, fcr, roles->data, types->data};
-    const char *text = pgq_sql("pgl_privs_acls");
-    *s = *d = NULL;
-    bool sent_s = pgq_send(src, text, 4, p);
-    bool sent_d = sent_s && pgq_send(dst, text, 4, p);
-    if (sent_s) *s = pgq_recv(src, text);
-    if (sent_d) *d = pgq_recv(dst, text);
-    if (*s && *d) return true;
-    pgq_seterr(err, errcap, "reading privileges on the %s: %s", !*s ? "source" : "target", !*s ? src->err : dst->err);
-    PQclear(*s);
-    PQclear(*d);
-    *s = *d = NULL;
-    return false;
+    return exec_pair(src, dst, "pgl_privs_acls", 4, p, "privileges", s, d, err, errcap);
 }
 
 bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
