@@ -332,6 +332,13 @@ bool pgq_send(pgq *q, const char *sql, int nparams, const char *const *params)
     return false;
 }
 
+PGresult *pgq_recv(pgq *q, const char *sql)
+{
+    bool late = false;
+    PGresult *r = q->conn ? collect(q, &late) : NULL;
+    return finish(q, sql, r, late);
+}
+
 PGresult *pgq_result_of(pgq *q, PGresult *r, const char *sql)
 {
     return finish(q, sql, r, false);

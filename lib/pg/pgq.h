@@ -94,6 +94,10 @@ bool pgq_send(pgq *q, const char *sql, int nparams, const char *const *params);
  * q->err and q->sqlstate set and r cleared. sql: the statement, for the
  * message. */
 PGresult *pgq_result_of(pgq *q, PGresult *r, const char *sql);
+/* The result of the statement pgq_send sent (q->answer_by honoured, as
+ * pgq_exec does), checked as pgq_exec checks its own: NULL with q->err.
+ * sql: the statement, for the message. */
+PGresult *pgq_recv(pgq *q, const char *sql);
 /* As pgq_exec for statements whose rows are not needed. */
 bool pgq_cmd(pgq *q, const char *sql, int nparams, const char *const *params);
 /* First column of the first row into out ("" and *isnull for NULL; false

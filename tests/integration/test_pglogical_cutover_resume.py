@@ -150,12 +150,12 @@ def test_rename_rerun_after_subscription_dropped_finishes_teardown(stack, awssim
 
 
 @pytest.mark.slow  # CI's 30 minutes (tests/run --all)
-def test_rename_rerun_after_swap_intent_looks_and_finishes(stack, awssim, world):
-    """Killed between the swap's intent (swap_try, persisted) and its first
-    rename, which the first run makes without describing the source (issue
-    17): the re-run finds the intent, looks, renames and ends done with every
+def test_rename_rerun_between_the_renames_finishes(stack, awssim, world):
+    """Killed between the swap's two renames, which the first run makes
+    without describing the source (issue 17): the re-run learns the half-done
+    swap from AWS, looks, renames the target and ends done with every
     acknowledged row exactly once."""
-    rename_crash_campaign(stack, awssim, world, "pgl-rs-sw", "rssw", "intent.swap_try")
+    rename_crash_campaign(stack, awssim, world, "pgl-rs-sw", "rssw", "cutover.source_renamed")
     rds = awssim.client("rds")
     assert rds.describe_db_instances(DBInstanceIdentifier="fc-rssw-pgl-rs-sw-retired")["DBInstances"], \
         "no retired source"

@@ -62,7 +62,11 @@ def test_block_leaves_no_writer_behind_under_reconnect_storm(servers):
     """Finding 12 (end_sessions): clients reconnect as fast as they can while
     the block runs; a backend that authenticated just before NOLOGIN took
     effect may not be listed yet. After the block returns no session of a
-    blocked role exists and no row arrives any more."""
+    blocked role exists and no row arrives any more. And L is flushed when
+    the block returns (the test servers commit asynchronously, and the
+    terminated writers' aborts are never flushed by themselves): the
+    walsenders send only flushed WAL, so an L past the flush would make the
+    drain wait for the WAL writer (issue 17 item 5)."""
     import os
     import subprocess
     import threading
@@ -71,6 +75,9 @@ def test_block_leaves_no_writer_behind_under_reconnect_storm(servers):
     tag = "storm"
     src, pw, _ = prepared_source(servers, tag)
     psql(src.port, "CREATE ROLE app_rw LOGIN PASSWORD 'x'; GRANT ALL ON t, t_id_seq TO app_rw", db="app")
+    # the WAL writer as slow as it goes: what is not flushed by the block stays so
+    psql(src.port, "ALTER SYSTEM SET wal_writer_delay = '10s'")
+    psql(src.port, "SELECT pg_reload_conf()")
     stop = threading.Event()
 
     def storm():
@@ -86,7 +93,8 @@ def test_block_leaves_no_writer_behind_under_reconnect_storm(servers):
     try:
         time.sleep(1.0)
         assert int(psql(src.port, "SELECT count(*) FROM t", db="app")) > 0, "the storm never wrote"
-        tool("cutover-block", *admin_args(src, tag), "--protect", SUPER, env=pw)
+        lsn = tool("cutover-block", *admin_args(src, tag), "--protect", SUPER, env=pw)[1]["lsn"]
+        flushed = psql(src.port, f"SELECT pg_current_wal_flush_lsn() >= '{lsn}'::pg_lsn", db="app")
         n0 = int(psql(src.port, "SELECT count(*) FROM t", db="app"))
         left = psql(src.port, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app_rw'", db="app")
         time.sleep(1.5)
@@ -97,3 +105,4 @@ def test_block_leaves_no_writer_behind_under_reconnect_storm(servers):
             th.join(timeout=30)
     assert left == "0", f"{left} session(s) of a blocked role survived the block"
     assert n1 == n0, f"{n1 - n0} row(s) arrived after the block returned"
+    assert flushed == "t", f"L {lsn} lies past the flushed WAL: the drain would wait for the WAL writer"

@@ -180,7 +180,8 @@ def test_downtime_matches_outside_probe(method, stack, awssim, world):
         f"({connect:.3f}s of it the probe's own reconnect)"
     if method == "rename":
         # the first run of the swap renames the source it has just blocked
-        # without describing it first (intent swap_try): no Describe of the
+        # without describing it first (it looks only when a rename says
+        # otherwise): no Describe of the
         # original identifier between the block and its rename (issue 17)
         calls = product_calls(sim)
         ren = next(c for c in calls if c["action"] == "ModifyDBInstance" and c["resource"] == ident)

@@ -24,7 +24,8 @@
  *      the cluster, shared/awsproxy.c; or RDS Proxy target switch, shared/awsproxy.c;
  *      or the application's Route 53 CNAME UPSERTed to the target's endpoint
  *      and awaited INSYNC, shared/awscname.c, its old TTL back once writers
- *      are in), pin a
+ *      are in; the target block's quiet gap runs during the switch and is
+ *      settled after it, in open_target), pin a
  *      read-only snapshot on the target for verification, let writers in
  *      on the target. Downtime = block on the source →
  *      writers allowed on the target, recorded as downtime_s.
@@ -92,7 +93,17 @@ typedef struct cut {
     int nprotect;
     pgq *pinned[PGL_MAX_DBS]; /* target sessions holding the snapshot of the switch */
     pgq *src_pinned[PGL_MAX_DBS]; /* --rollback-window: the frozen source's, before the reverse replication */
+    int64_t tl; /* monotonic ms of this run's source block (0: none yet): the window's timeline */
+    bool proxies_known; /* proxy: this run looked the proxies up before the block (fact proxy_names) */
+    int64_t tgt_quiet_from; /* the target's block inside the window: its NOLOGIN (fc_mono_ms; settled in open_target) */
 } cut;
+
+/* One point of the window's timeline (log, ms since this run's source
+ * block): where a cutover's downtime goes, phase by phase. */
+static void tl_mark(const cut *c, const char *phase)
+{
+    if (c->tl > 0) log_info("cutover: timeline", "phase=%s at_ms=%lld", phase, (long long)(fc_mono_ms() - c->tl));
+}
 
 static void cut_free(cut *c)
 {
@@ -159,6 +170,15 @@ static sw_state await_instance(cut *c, const char *id, const char *role, int64_t
     return SW_DONE;
 }
 
+/* The retired source's endpoint (facts retired_address, retired_port),
+ * when not known yet. */
+static step_rc retired_endpoint(cut *c, int64_t deadline)
+{
+    step_rc rc = STEP_OK;
+    if (*pgl_fact(c->ctx, "retired_port")) return STEP_OK;
+    return await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) == SW_DONE ? STEP_OK : rc;
+}
+
 /* Does the retired name exist (the swap's first rename happened)? */
 static step_rc retired_exists(cut *c, bool *yes)
 {
@@ -171,39 +191,58 @@ static step_rc retired_exists(cut *c, bool *yes)
     return STEP_OK;
 }
 
-/* fresh: this run reached the target's databases under its own name just
- * before (the block, the teardown): it exists as tid, so the second rename
- * needs no Describe first. A resumed swap (learnt from AWS) looks. */
+/* fresh: this run blocked the source under the original identifier and
+ * reached the target's databases under its own name a moment ago, with AWS
+ * showing no swap when it began (a swap seen there resumes with fresh
+ * false): it renames at once and looks only when a rename says otherwise —
+ * the source's name gone (the looking path below), or the original
+ * identifier still taken (AWS frees a name once its rename is applied:
+ * await the retired name, then rename the target). At time scale 0 the
+ * swap is 2 ModifyDBInstance and 1 Describe; the retired source's endpoint
+ * is described after the writers are in (retired_endpoint), unless a
+ * rollback window needs it before. A resumed swap (fresh false) looks
+ * first, as it always did. */
 static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
 {
     if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
-    /* the first swap of a fresh run (no earlier run can have renamed:
-     * intent swap_try, step_ctx_intent) renames the source it has just
-     * blocked without looking; otherwise one Describe of the original
-     * identifier says both whether the swap is done (it is our target) and
-     * whether the source still has it */
-    step_intent in = step_ctx_intent(c->ctx, "swap_try");
-    if (in == STEP_INTENT_NO) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-    bool missing = false, done = false, src_there = true;
-    if (!fresh || in != STEP_INTENT_FIRST) {
+    bool gone = false, taken = false, first_done = false;
+    if (fresh) {
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, &gone, &taken)) != STEP_OK) return rc;
+        first_done = !gone && !taken;
+        if (first_done) {
+            fc_crashpoint("cutover.source_renamed"); /* tests: a swap half done */
+            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, &gone, &taken)) != STEP_OK) return rc;
+            if (!gone && !taken) goto renamed;
+        }
+        c->res->reason[0] = 0;
+    }
+    /* one Describe of the original identifier says both whether the swap
+     * is done (it is our target) and whether the source still has it */
+    bool done = false;
+    if (!first_done) {
+        bool missing = false;
         rds_instance *o = describe_opt(c, c->orig, &missing, &rc);
         if (!o && !missing) return rc;
         c->res->reason[0] = 0;
         done = o && pgl_is_ours(c->ctx, o, PGL_ROLE_TARGET);
-        src_there = o && !done;
+        bool src_there = o && !done;
         rds_instance_free(o);
-    }
-    if (!done) {
         /* 1. source → retired name (unless an earlier attempt did it) */
-        if (src_there) {
+        if (!done && src_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
             if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
         }
+    }
+    if (!done) {
         if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
-        /* 2. target → original identifier */
-        bool tid_there = fresh;
+        /* 2. target → original identifier (gone: an earlier attempt, or this
+         * one's ambiguous retry, renamed it; the await below checks) */
+        bool tid_there = true;
         if (!fresh) {
+            bool missing = false;
             rds_instance *t = describe_opt(c, c->tid, &missing, &rc);
             if (!t && !missing) return rc;
             tid_there = t != NULL;
@@ -211,14 +250,15 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         }
         if (tid_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = pgl_rename(c->ctx, c->res, c->tid, c->orig)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, &gone, NULL)) != STEP_OK) return rc;
         }
         c->res->reason[0] = 0;
     }
+renamed:
     if (await_instance(c, c->orig, PGL_ROLE_TARGET, deadline, "target_address", "target_port", &rc) != SW_DONE)
         return rc;
-    if (!step_ctx_fact(c->ctx, "retired_port") || !*pgl_fact(c->ctx, "retired_port"))
-        if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
+    if (!fresh || pgl_rollback_window_s(c->ctx) > 0)
+        if ((rc = retired_endpoint(c, deadline)) != STEP_OK) return rc;
     step_ctx_set_fact(c->ctx, "target_id", c->orig);
     step_ctx_set_fact(c->ctx, "retired_id", c->ret);
     return STEP_OK;
@@ -248,6 +288,23 @@ static step_rc proxy_state(cut *c, bool *any_target, bool *done)
     return rc == STEP_OK && !n ? no_proxy(c) : rc;
 }
 
+/* Proxy method, before the block: the proxies to switch (the recorded ones
+ * and any that has the source now — registered after preflight), looked up
+ * while writers still write: that scan costs one call per proxy in the
+ * account, which inside the window would be downtime. A proxy registered
+ * with the source after this is missed as one registered after the switch
+ * always was. The campaign's proxy_name needs no scan. */
+static step_rc scan_proxies(cut *c)
+{
+    if (!c->proxy || *named_proxies(c)) return STEP_OK;
+    int n = 0;
+    step_rc rc = awsproxy_scan(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, &n);
+    if (rc != STEP_OK) return rc;
+    if (!n) return no_proxy(c);
+    c->proxies_known = *pgl_fact(c->ctx, "proxy_names") != 0;
+    return STEP_OK;
+}
+
 static const char *method_name(const cut *c) { return c->proxy ? "proxy" : c->cname ? "cname" : "rename"; }
 
 /* The rename by the switch dispatch's callback: `fresh` (this run just
@@ -270,7 +327,11 @@ static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
 {
     int n = 0;
     rename_arg ra = {c, fresh};
-    step_rc rc = pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd, &ra, &n);
+    /* proxies looked up before the block (scan_proxies): moved without a scan inside the window */
+    step_rc rc = c->proxies_known ? awsproxy_switch(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
+                                                    pgl_fact(c->ctx, "proxy_names"), deadline, &n)
+                                  : pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd,
+                                               &ra, &n);
     if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
     if (c->proxy && !n) return no_proxy(c);
     step_ctx_set_fact(c->ctx, "retired_id", c->orig);
@@ -333,6 +394,8 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
  * with the rest, inside the window. */
 static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
 {
+    if (side == PGL_SOURCE && !c->tl) c->tl = fc_mono_ms();
+    tl_mark(c, side == PGL_SOURCE ? "block_source" : "block_target");
     step_rc rc = pgl_fence(&c->s, side);
     if (rc != STEP_OK) return rc;
     if ((rc = load_protect(c, PGL_SOURCE)) != STEP_OK) return rc; /* the source's superusers, for both sides */
@@ -348,14 +411,21 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
     int np = 0;
     for (int i = 0; i < c->nprotect; i++) prot[np++] = c->protect[i];
     if (keep_master && *pgl_fact(c->ctx, "master_user")) prot[np++] = pgl_fact(c->ctx, "master_user");
-    bool blocked = keep_master ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
-                               : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+    /* the target's block inside the window leaves its quiet gap to the
+     * switch: open_target settles it (pgl_block_settle) before the pin and
+     * the writers — by then the gap has passed, so it costs one listing */
+    bool blocked = keep_master        ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
+                   : side == PGL_TARGET ? pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err,
+                                                                      sizeof err)
+                                        : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+    if (blocked && !keep_master && side == PGL_TARGET) c->tgt_quiet_from = br.quiet_from;
     free(prot);
     if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
                                                           : "blocking writers on the target", err);
     if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
     if (lsn) *lsn = br.lsn;
+    tl_mark(c, side == PGL_SOURCE ? "source_blocked" : "target_blocked");
     if (keep_master)
         log_info("cutover: target blocked ahead", "roles=%d", br.roles_blocked);
     else
@@ -417,14 +487,14 @@ static step_rc drain(cut *c, fc_lsn L)
         if (!nm_of(c, i, &nm)) return STEP_FAIL;
         pgq *q = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!q) return rc;
+        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
+        if (!t) return rc;
         fc_lsn flushed = 0;
-        if (!pgl_wait_flush(q, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
+        if (!pgl_wait_flush_nudged(q, t, nm.slot, L, FLUSH_TIMEOUT_MS, &flushed, err, sizeof err)) {
             PGL_REASON(c->res, "cutover: %s", err);
             return STEP_RETRY;
         }
         /* the subscription must still be healthy: a stalled one never flushes, a failed one lies */
-        pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
-        if (!t) return rc;
         pgl_sub_info si;
         if (!pgl_sub_status(t, &nm, &si, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
         if (si.apply_errors > 0 || !si.enabled) {
@@ -433,6 +503,7 @@ static step_rc drain(cut *c, fc_lsn L)
             return STEP_FAIL;
         }
     }
+    tl_mark(c, "drained");
     /* large objects created after preflight (lo_create fires no event
      * trigger and replication does not carry them): refuse the switch */
     for (int i = 0; i < c->s.ndbs; i++) {
@@ -447,6 +518,7 @@ static step_rc drain(cut *c, fc_lsn L)
             return STEP_FAIL;
         }
     }
+    tl_mark(c, "large_objects");
     int64_t rows = 0;
     int mism = 0;
     dbuf list;
@@ -500,6 +572,7 @@ static step_rc drain(cut *c, fc_lsn L)
     dbuf_free(&list);
     if (rc != STEP_OK) return rc;
 
+    tl_mark(c, "counted");
     int64_t margin = DEFAULT_SEQ_MARGIN;
     const char *m = pgl_cfield(c->ctx, "seq_margin");
     if (*m) margin = strtoll(m, NULL, 10);
@@ -518,7 +591,10 @@ static step_rc drain(cut *c, fc_lsn L)
         seqs += n;
     }
     step_ctx_set_factf(c->ctx, "sequences_synced", "%d", seqs);
-    return sync_privileges(c);
+    tl_mark(c, "sequences");
+    rc = sync_privileges(c);
+    tl_mark(c, "privileges");
+    return rc;
 }
 
 /* Teardown after the switch (late): the instance's own (not a cluster's),
@@ -562,6 +638,7 @@ static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
 static step_rc disable_subscriptions(cut *c)
 {
     step_rc rc = subscriptions_off(c, PGL_SOURCE, false);
+    tl_mark(c, "disabled");
     if (rc == STEP_OK) fc_crashpoint("cutover.disabled");
     return rc;
 }
@@ -714,6 +791,12 @@ static step_rc pin_side(cut *c, pgl_side side, pgq **out, int64_t deadline)
     return STEP_OK;
 }
 
+/* Proxy and CNAME leave the target's endpoint as it is (a rename reboots
+ * the instance and moves its name): fleetcrypt's sessions there stay open
+ * across the switch, and open_target pins the snapshots on them — fewer
+ * TLS logins inside the window. */
+static bool keeps_target(const cut *c) { return c->proxy || c->cname; }
+
 /* After the switch: wait (bounded) until the target's endpoint reaches the
  * target itself — never the retired source a lagging name still reaches —
  * pin the target's snapshot, let writers in (fenced), record downtime. */
@@ -728,6 +811,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
     pgl_db_names nm0;
     if (!nm_of(c, 0, &nm0)) return STEP_FAIL;
     if ((rc = pgl_fence(&c->s, PGL_TARGET)) != STEP_OK) return rc;
+    tl_mark(c, "target_reached");
     if (!pgl_blocked_since(q, &nm0, &blocked, &since, err, sizeof err))
         return pgl_sql_fail(c->res, q, "target state", err);
     if (blocked == 0) {
@@ -744,6 +828,14 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
                              "block_start_ms=%lld", (long long)t0);
     }
     if (t0 <= 0) t0 = fc_now_ms();
+    /* the target block's quiet gap (block_side), passed during the switch:
+     * one empty listing, or its sessions ended and the gap waited again (a
+     * block by an earlier run, tgt_quiet_from 0, is long past its gap) */
+    int ended = 0;
+    if (!pgl_block_settle(q, &nm0, c->tgt_quiet_from, BLOCK_TIMEOUT_MS, &ended, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "blocking writers on the target", err);
+    if (ended) log_warn("cutover: sessions on the blocked target ended after the switch", "sessions=%d", ended);
+    tl_mark(c, "target_settled");
     /* --rollback-window: the reverse replication starts before any writer is in (rollback.c); the
      * comparison below reads the source as it was frozen, not as the reverse replication changes it */
     if ((!c->cluster || c->cname) && pgl_rollback_window_s(c->ctx) > 0) {
@@ -756,6 +848,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
         /* pinned sessions (separate from the cached ones): the state at the switch */
         if ((rc = pin_side(c, PGL_TARGET, c->pinned, deadline)) != STEP_OK) return rc;
     }
+    tl_mark(c, "pinned");
     fc_crashpoint("cutover.switched");
     q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc);
     if (!q) return rc;
@@ -765,6 +858,7 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
         return pgl_sql_fail(c->res, q, "letting writers in on the target", err);
     }
     if ((rc = pgl_fenced_commit(&c->s, q)) != STEP_OK) return rc;
+    tl_mark(c, "writers_in");
     int64_t t1 = fc_now_ms();
     int64_t down = t1 - t0;
     if (down < 0) down = 0;
@@ -960,6 +1054,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
              * with the source blocked skips this). */
             if ((rc = block_side(c, PGL_TARGET, NULL, true)) != STEP_OK) return rc;
             fc_crashpoint("cutover.target_blocked");
+            if ((rc = scan_proxies(c)) != STEP_OK) return rc;
             fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
             log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig, method_name(c),
@@ -1084,11 +1179,12 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
         for (int i = 0; i < c.s.ndbs; i++) {
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_ADMIN, c.s.dbs[i]);
             pgl_conn_drop(&c.s, PGL_SOURCE, PGL_AS_MASTER, c.s.dbs[i]);
-            pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
+            if (!keeps_target(&c)) pgl_conn_drop(&c.s, PGL_TARGET, PGL_AS_ADMIN, c.s.dbs[i]);
         }
         memset(c.s.fenced, 0, sizeof c.s.fenced);
         int64_t deadline = fc_mono_ms() + poll_s * 1000;
         rc = do_switch(&c, deadline, true);
+        tl_mark(&c, "switched");
         if (rc != STEP_OK) goto out;
         if (!c.proxy && !c.cname) step_ctx_set_fact(ctx, "retired_id", c.ret);
     }
@@ -1096,6 +1192,9 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
     /* t0 <= 0: a resumed attempt; open_target finds the block's start */
     rc = open_target(&c, t0, fc_mono_ms() + poll_s * 1000);
     if (rc != STEP_OK) goto out;
+    /* the retired source's endpoint, which a fresh rename swap leaves for now (writers are in) */
+    if (!c.proxy && !c.cname && !c.cluster && (rc = retired_endpoint(&c, fc_mono_ms() + poll_s * 1000)) != STEP_OK)
+        goto out;
     /* validate=normal: the full comparison, frozen source vs the snapshot of
      * the switch. Writers are back on the target: waiting here for the
      * retired source's name to answer costs no downtime. */

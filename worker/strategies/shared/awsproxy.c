@@ -316,6 +316,15 @@ step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, con
     return STEP_OK;
 }
 
+step_rc awsproxy_scan(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from, int *n)
+{
+    *n = 0;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    px_name px[PX_MAX];
+    return proxies_to_switch(ctx, res, c, kind, to, from, NULL, px, n);
+}
+
 step_rc awsproxy_state(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
                        const char *named, bool *any_to, bool *done, int *np)
 {

@@ -36,6 +36,13 @@ step_rc awsproxy_learn(step_ctx *ctx, step_result *res, awsproxy_kind kind, cons
  * many proxies (may be NULL). */
 step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
                         const char *named, int64_t deadline, int *n);
+/* The set awsproxy_switch would move when not given `named` (the recorded
+ * proxies and any that has `from` or `to` now: DescribeDBProxies and one
+ * DescribeDBProxyTargets per proxy in the account; fact proxy_names
+ * updated), looked up ahead — before the writers are blocked — so the
+ * switch itself can be given that list and make no call for it. *n: how
+ * many. */
+step_rc awsproxy_scan(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from, int *n);
 /* Where the proxies stand (the same set as awsproxy_switch's): *any_to
  * some proxy has `to` (the switch began), *done every proxy has `to`
  * AVAILABLE and not `from`; *n how many proxies (may be NULL). */

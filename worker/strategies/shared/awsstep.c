@@ -624,6 +624,14 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
 
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
 {
+    return awsstep_rename_try(ctx, res, from, to, NULL, NULL);
+}
+
+step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, bool *gone,
+                           bool *taken)
+{
+    if (gone) *gone = false;
+    if (taken) *taken = false;
     aws_client *a = step_ctx_aws(ctx);
     if (!a) return NO_CLIENT(res);
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
@@ -640,6 +648,14 @@ step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const 
             snprintf(res->wait_on, sizeof res->wait_on, "db:%s", from);
             snprintf(res->reason, sizeof res->reason, "%s busy, retrying the rename to %s", from, to);
             return STEP_WAIT;
+        }
+        if (gone && e.kind == AWS_ERR_NOT_FOUND) {
+            *gone = true;
+            return STEP_OK;
+        }
+        if (taken && rds_err_already_exists(&e)) {
+            *taken = true;
+            return STEP_OK;
         }
         return awsstep_fail(res, &e, "ModifyDBInstance (rename)");
     }

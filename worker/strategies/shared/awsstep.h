@@ -135,6 +135,13 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
 /* ModifyDBInstance --new-db-instance-identifier, applied now: STEP_OK once
  * requested, STEP_WAIT while the instance is busy. */
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
+/* awsstep_rename for a swap that renames before it looks: a `from` that
+ * does not exist (*gone) or a `to` still taken (*taken: AWS frees a name
+ * only once its rename is applied) is reported, STEP_OK, instead of failed
+ * (after an ambiguous retry either can be the call's own effect: the
+ * caller looks then). */
+step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, bool *gone,
+                           bool *taken);
 /* In-run poll until id is available with an endpoint (and our role) or the
  * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). The first
  * look goes just after the end this wait took before (step_ctx_opdur, op

@@ -165,6 +165,7 @@ typedef struct pgl_block_result {
     fc_lsn lsn;               /* L: WAL insert position after every writer is gone */
     char roles[2048];         /* comma-separated */
     char warning[512];        /* e.g. prepared transactions */
+    int64_t quiet_from;       /* pgl_cutover_block_unsettled: when its NOLOGINs were committed (fc_mono_ms) */
 } pgl_block_result;
 /* Record, then ALTER ROLE ... NOLOGIN, every login role except fleetcrypt's
  * two, PostgreSQL's pg_* and `protect` (rdsadmin and friends are always
@@ -192,9 +193,34 @@ bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *pro
  * back, sessions the target's block would later fail to end. */
 bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err,
                              size_t errcap);
+/* pgl_cutover_block without the quiet gap (the record, NOLOGIN, the sessions
+ * listed ended until the listing is empty; no L): for the target inside the
+ * window, where the gap runs during the switch instead. The block counts
+ * only once pgl_block_settle has returned true for it; out->quiet_from is
+ * what to give it. */
+bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* The quiet gap of a block (END_SESSIONS_GAP_MS): the sessions of the
+ * recorded roles ended until a listing taken at least the gap after
+ * quiet_from (fc_mono_ms; 0: long ago) and after the last login session's
+ * end is empty — at once when the gap has passed and nobody is there. */
+bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int timeout_ms, int *terminated,
+                      char *err, size_t errcap);
 /* Wait until the slot's confirmed_flush_lsn >= l. */
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
                        char *err, size_t errcap);
+/* pgl_wait_flush for the cutover's drain, nudging while it waits (sub:
+ * a session on the subscriber; borrowed): a subscription applies with
+ * asynchronous commits and reports a transaction flushed only once the
+ * subscriber's WAL writer has flushed it AND the apply worker next wakes
+ * (a message from the walsender, or its 1 s nap), so a drain that has to
+ * carry a transaction (the block record) can wait most of a second. Past a
+ * short wait and then every NUDGE period, the subscriber's WAL is flushed
+ * and a flushed logical message on the source (q) wakes the walsenders,
+ * whose keepalive wakes the apply worker to report. The nudges change no
+ * table on either side; a failed nudge is only logged (the wait goes on). */
+bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
+                           char *err, size_t errcap);
 /* Let exactly the recorded roles log in again; forget the record. */
 bool pgl_unblock(pgq *q, const pgl_db_names *nm, int *restored, char *err, size_t errcap);
 /* Prepared transactions of the instance (pg_prepared_xacts is

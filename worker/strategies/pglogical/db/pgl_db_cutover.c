@@ -46,12 +46,14 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * series of empty listings: what such a backend needs to show is time, and
  * a later empty listing proves no more than the first one after the gap. */
 #define END_SESSIONS_GAP_MS 100
-static bool end_sessions_of(pgq *q, const char *listing, int gap_ms, const char *roles_array, int timeout_ms,
-                            int *terminated, char *err, size_t errcap)
+/* gap_ms 0: only until a listing is empty (pgl_cutover_block_unsettled,
+ * pgl_end_client_sessions); quiet_from: when the block was committed (the
+ * gap runs from there); listing: which sessions (the SQL's name). */
+static bool end_sessions_from(pgq *q, const char *listing, const char *roles_array, int timeout_ms, int gap_ms,
+                              int64_t quiet_from, int *terminated, char *err, size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
-    int64_t quiet_from = fc_mono_ms(); /* the block is committed: the gap runs from here */
     for (;;) {
         PGresult *r = pgq_exec(q, pgq_sql(listing), 1, p);
         if (!r) {
@@ -87,15 +89,18 @@ static bool end_sessions_of(pgq *q, const char *listing, int gap_ms, const char 
         }
         PQclear(r);
         if (login) quiet_from = fc_mono_ms();
-        fc_sleep_ms(50); /* a terminated backend takes a moment to leave the listing */
+        /* a terminated backend takes a moment to leave the listing (gap 0:
+         * nothing else to wait for, look again soon) */
+        fc_sleep_ms(gap_ms > 0 ? 50 : 10);
     }
 }
 
 UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int *terminated, char *err,
                            size_t errcap)
 {
-    return end_sessions_of(q, "pgl_block_sessions", END_SESSIONS_GAP_MS, roles_array, timeout_ms, terminated, err,
-                           errcap);
+    /* the block is committed: the gap runs from here */
+    return end_sessions_from(q, "pgl_block_sessions", roles_array, timeout_ms, END_SESSIONS_GAP_MS, fc_mono_ms(),
+                             terminated, err, errcap);
 }
 
 bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err, size_t errcap)
@@ -106,7 +111,8 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
     bool ok = array_literal(&lit, one, 1);
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     /* no gap: nothing was made NOLOGIN, this is not the block */
-    ok = ok && end_sessions_of(q, "pgl_role_client_sessions", 0, lit.data, timeout_ms, terminated, err, errcap);
+    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, fc_mono_ms(), terminated, err,
+                                  errcap);
     dbuf_free(&lit);
     return ok;
 }
@@ -124,9 +130,10 @@ static bool protect_literal(dbuf *prot, const pgl_db_names *nm, const char *cons
 }
 
 /* record: pgl_cutover_block; else pgl_cutover_preblock (NOLOGIN only, the
- * sessions of the roles it made NOLOGIN ended, no L). */
+ * sessions of the roles it made NOLOGIN ended, no L). unsettled (with
+ * record): pgl_cutover_block_unsettled. */
 static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect, int timeout_ms,
-                        bool record, pgl_block_result *out, char *err, size_t errcap)
+                        bool record, bool unsettled, pgl_block_result *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     bool ok = false;
@@ -189,8 +196,12 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
     if (!built) goto oom;
 
     /* 3. end their sessions, in every database, until none is left */
-    if (!end_sessions(q, blocked.data, timeout_ms, &out->sessions_terminated, err, errcap)) goto done;
-    if (!record) {
+    out->quiet_from = fc_mono_ms();
+    if (!end_sessions_from(q, "pgl_block_sessions", blocked.data, timeout_ms, unsettled ? 0 : END_SESSIONS_GAP_MS,
+                           out->quiet_from,
+                           &out->sessions_terminated, err, errcap))
+        goto done;
+    if (!record || unsettled) {
         ok = true;
         goto done;
     }
@@ -205,7 +216,12 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
         PQclear(px);
     }
 
-    /* 5. L, after the block */
+    /* 5. L, after the block, the WAL flushed to it first (the drain waits
+     *    for no WAL writer: the walsenders send only flushed WAL) */
+    if (!pgq_cmd(q, pgq_sql("pgl_flush_wal"), 0, NULL)) {
+        pgq_seterr(err, errcap, "flushing the WAL: %s", q->err);
+        goto done;
+    }
     char l[FC_LSN_STRLEN + 8];
     if (!pgq_scalar(q, pgq_sql("pgl_insert_lsn"), 0, NULL, l, sizeof l, NULL) ||
         !lsn_parse(l, &out->lsn)) {
@@ -228,18 +244,67 @@ done:
 bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, true, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, false, out, err, errcap);
+}
+
+bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
+                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+{
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, true, out, err, errcap);
+}
+
+bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int timeout_ms, int *terminated,
+                      char *err, size_t errcap)
+{
+    *terminated = 0;
+    PGresult *r = blocked_list(q, nm);
+    if (!r) {
+        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
+        return false;
+    }
+    int n = PQntuples(r);
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    dbuf roles;
+    dbuf_init(&roles, 1u << 20);
+    bool ok = names != NULL;
+    for (int i = 0; ok && i < n; i++) names[i] = PQgetvalue(r, i, 0);
+    ok = ok && array_literal(&roles, names, n);
+    free(names);
+    if (!ok) pgq_seterr(err, errcap, "out of memory");
+    else if (n > 0)
+        ok = end_sessions_from(q, "pgl_block_sessions", roles.data, timeout_ms, END_SESSIONS_GAP_MS, quiet_from,
+                               terminated, err, errcap);
+    dbuf_free(&roles);
+    PQclear(r);
+    return ok;
 }
 
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, false, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, false, false, out, err, errcap);
 }
 
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
                        size_t errcap)
 {
+    return pgl_wait_flush_nudged(q, NULL, slot, l, timeout_ms, flushed, err, errcap);
+}
+
+/* One nudge (pgl_wait_flush_nudged): the subscriber's WAL flushed, then a
+ * flushed message on the source. Best effort. */
+#define NUDGE_FIRST_MS 20
+#define NUDGE_EVERY_MS 60
+static void nudge(pgq *src, pgq *sub)
+{
+    if (!pgq_cmd(sub, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: subscriber", "err=\"%s\"", sub->err);
+    if (!pgq_cmd(src, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: source", "err=\"%s\"", src->err);
+}
+
+bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
+                           char *err, size_t errcap)
+{
+    int64_t next_nudge = fc_mono_ms() + NUDGE_FIRST_MS;
     char want[FC_LSN_STRLEN], got[FC_LSN_STRLEN + 8] = "";
     lsn_format(l, want);
     int64_t t0 = fc_mono_ms(), deadline = t0 + (timeout_ms > 0 ? timeout_ms : 60000);
@@ -267,6 +332,11 @@ bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *
                           got[0] ? got : "nothing", want, timeout_ms, active ? "consumer connected"
                                                                               : "no consumer connected");
             return false;
+        }
+        if (sub && fc_mono_ms() >= next_nudge) {
+            nudge(q, sub);
+            next_nudge = fc_mono_ms() + NUDGE_EVERY_MS;
+            continue; /* look again at once */
         }
         fc_sleep_ms(fc_mono_ms() - t0 < 1000 ? 10 : 50); /* writers wait: look often at first */
     }

@@ -210,6 +210,34 @@ static PGresult *listing(pgq *q, const char *sql, const char *fcr, const char *s
     return r;
 }
 
+/* sql/<sql>.sql on both sides at once (sent to both, then read: one round
+ * trip's wait, not two): false with err ("reading <what> on the <side>")
+ * and both NULL when either fails. */
+static bool exec_pair(pgq *src, pgq *dst, const char *sql, int n, const char *const *p, const char *what,
+                      PGresult **s, PGresult **d, char *err, size_t errcap)
+{
+    const char *text = pgq_sql(sql);
+    *s = *d = NULL;
+    bool sent_s = pgq_send(src, text, n, p);
+    bool sent_d = sent_s && pgq_send(dst, text, n, p);
+    if (sent_s) *s = pgq_recv(src, text);
+    if (sent_d) *d = pgq_recv(dst, text);
+    if (*s && *d) return true;
+    pgq_seterr(err, errcap, "reading %s on the %s: %s", what, !*s ? "source" : "target", !*s ? src->err : dst->err);
+    PQclear(*s);
+    PQclear(*d);
+    *s = *d = NULL;
+    return false;
+}
+
+/* listing() on both sides at once (exec_pair). */
+static bool listing_pair(pgq *src, pgq *dst, const char *sql, const char *fcr, PGresult **s, PGresult **d,
+                         char *err, size_t errcap)
+{
+    const char *p[] = {fcr};
+    return exec_pair(src, dst, sql, 1, p, sql, s, d, err, errcap);
+}
+
 static bool tf(PGresult *r, int row, int col)
 {
     return PQgetvalue(r, row, col)[0] == 't';
@@ -357,8 +385,8 @@ static int sync_one_role(pgq *dst, const pgl_db_names *nm, PGresult *s, int si, 
 static int sync_memberships(pgq *src, pgq *dst, const char *fcr, const rowset *src_roles,
                             pgl_privs_result *out, char *err, size_t errcap)
 {
-    PGresult *s = listing(src, "pgl_privs_members", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgl_privs_members", fcr, "target", err, errcap) : NULL;
+    PGresult *s = NULL, *d = NULL;
+    listing_pair(src, dst, "pgl_privs_members", fcr, &s, &d, err, errcap);
     rowset ss = {0}, ds = {0};
     int rc = BROKEN, m0 = out->memberships;
     if (!d) goto done;
@@ -618,8 +646,8 @@ static const setgroup *setgroup_find(const setgroup *g, int n, const char *key)
 static int sync_settings(pgq *src, pgq *dst, const char *fcr, const rowset *src_roles, pgl_privs_result *out,
                          char *err, size_t errcap)
 {
-    PGresult *s = listing(src, "pgl_privs_settings", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgl_privs_settings", fcr, "target", err, errcap) : NULL;
+    PGresult *s = NULL, *d = NULL;
+    listing_pair(src, dst, "pgl_privs_settings", fcr, &s, &d, err, errcap);
     int ns = 0, nd = 0, rc = BROKEN;
     setgroup *gs = NULL, *gd = NULL;
     if (!d) goto done;
@@ -681,8 +709,8 @@ bool pgl_sync_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false, src_has_rec = false, dst_has_rec = false;
     rowset src_rec = {0}, dst_rec = {0}, rs = {0}, rd = {0};
-    PGresult *s = listing(src, "pgl_privs_roles", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgl_privs_roles", fcr, "target", err, errcap) : NULL;
+    PGresult *s = NULL, *d = NULL;
+    listing_pair(src, dst, "pgl_privs_roles", fcr, &s, &d, err, errcap);
     if (!d) goto done;
     if (!rowset_make(&rs, s, 1, -1, false) || !rowset_make(&rd, d, 1, -1, false)) {
         pgq_seterr(err, errcap, "out of memory");
@@ -724,8 +752,8 @@ bool pgl_sync_drop_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_r
     fc_roles(nm, fcr, sizeof fcr);
     bool ok = false;
     rowset rs = {0};
-    PGresult *s = listing(src, "pgl_privs_roles", fcr, "source", err, errcap);
-    PGresult *d = s ? listing(dst, "pgl_privs_roles", fcr, "target", err, errcap) : NULL;
+    PGresult *s = NULL, *d = NULL;
+    listing_pair(src, dst, "pgl_privs_roles", fcr, &s, &d, err, errcap);
     if (!d) goto done;
     if (!rowset_make(&rs, s, 1, -1, false)) {
         pgq_seterr(err, errcap, "out of memory");
@@ -1049,15 +1077,21 @@ done:
 /* Both sides' global default-privilege keys as two text[] literals. */
 static bool default_keys(pgq *src, pgq *dst, const char *fcr, dbuf *roles, dbuf *types, char *err, size_t errcap)
 {
-    pgq *sides[] = {src, dst};
+    PGresult *both[2];
+    if (!listing_pair(src, dst, "pgl_privs_default_keys", fcr, &both[0], &both[1], err, errcap)) return false;
     bool first = true;
-    if (!dbuf_appends(roles, "{") || !dbuf_appends(types, "{")) goto oom;
+    if (!dbuf_appends(roles, "{") || !dbuf_appends(types, "{")) {
+        PQclear(both[0]);
+        PQclear(both[1]);
+        goto oom;
+    }
     for (int i = 0; i < 2; i++) {
-        PGresult *r = listing(sides[i], "pgl_privs_default_keys", fcr, i ? "target" : "source", err, errcap);
-        if (!r) return false;
+        PGresult *r = both[i];
+        both[i] = NULL;
         for (int j = 0; j < PQntuples(r); j++, first = false) {
             if (!first && (!dbuf_appends(roles, ",") || !dbuf_appends(types, ","))) {
                 PQclear(r);
+                PQclear(both[1]);
                 goto oom;
             }
             bool ok = dbuf_appends(roles, "\"") && dbuf_appends(types, "\"");
@@ -1067,6 +1101,7 @@ static bool default_keys(pgq *src, pgq *dst, const char *fcr, dbuf *roles, dbuf 
                 ok = (*p != '"' && *p != '\\' ? true : dbuf_appends(types, "\\")) && dbuf_append(types, p, 1);
             if (!ok || !dbuf_appends(roles, "\"") || !dbuf_appends(types, "\"")) {
                 PQclear(r);
+                PQclear(both[1]);
                 goto oom;
             }
         }
@@ -1087,6 +1122,14 @@ static PGresult *acl_listing(pgq *q, const pgl_db_names *nm, const char *fcr, co
     return r;
 }
 
+/* acl_listing on both sides at once (exec_pair). */
+static bool acl_pair(pgq *src, pgq *dst, const pgl_db_names *nm, const char *fcr, const dbuf *roles,
+                     const dbuf *types, PGresult **s, PGresult **d, char *err, size_t errcap)
+{
+    const char *p[] = {nm->schema, fcr, roles->data, types->data};
+    return exec_pair(src, dst, "pgl_privs_acls", 4, p, "privileges", s, d, err, errcap);
+}
+
 bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                             size_t errcap)
 {
@@ -1099,8 +1142,7 @@ bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_r
     PGresult *s = NULL, *d = NULL;
     int o0 = out->object_acls, d0 = out->default_acls, left = 0;
     if (!default_keys(src, dst, fcr, &roles, &types, err, errcap)) goto done;
-    s = acl_listing(src, nm, fcr, &roles, &types, "source", err, errcap);
-    d = s ? acl_listing(dst, nm, fcr, &roles, &types, "target", err, errcap) : NULL;
+    acl_pair(src, dst, nm, fcr, &roles, &types, &s, &d, err, errcap);
     if (!d || diff_acls(dst, s, d, true, &left, out, err, errcap) == BROKEN) goto done;
     if (out->object_acls != o0 || out->default_acls != d0 || out->refused) {
         /* what the target did not take (e.g. a GRANT without the right
