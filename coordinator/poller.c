@@ -11,7 +11,8 @@
  *   - else not polled since it started waiting: 1 poll interval after the start;
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
- *   - otherwise after 0.75 × its age (geometric back-off),
+ *   - otherwise after 0.25 × its age (geometric back-off: the end seen up
+ *     to 25% late; only until the first wait of the kind ends and is learnt),
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
  * AWS calls per instance do not grow with how long AWS takes. A poll that
@@ -33,6 +34,9 @@
 
 /* identifiers per filtered Describe: at most one page (MaxRecords 100) */
 #define POLL_CHUNK 100
+/* the gap after a look at a wait of unknown duration, % of its age
+ * (waitplan_due_gap; the in-run wait keeps 75) */
+#define POLL_GAP_PCT 25
 
 typedef struct awaited {
     char id[256];
@@ -117,10 +121,11 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
  * operation was seen before, else backing off from its start). */
 static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll)
 {
+    /* a shared look: denser back-off while a kind is unknown (waitplan.h) */
     waitplan_cfg pc = {c->poll_min_ms, c->poll_max_ms};
     int64_t best = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
-        int64_t due = waitplan_due(&pc, v[i].start_ms, last_poll, v[i].exp_ms, v[i].pct);
+        int64_t due = waitplan_due_gap(&pc, POLL_GAP_PCT, v[i].start_ms, last_poll, v[i].exp_ms, v[i].pct);
         if (due < best) best = due;
     }
     return best;

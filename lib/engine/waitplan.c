@@ -7,6 +7,13 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo :
 
 int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, int64_t exp_ms, int pct)
 {
+    return waitplan_due_gap(c, 75, start_ms, last_ms, exp_ms, pct);
+}
+
+int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
+                         int pct)
+{
+    const int64_t gap = gap_pct > 0 && gap_pct <= 100 ? gap_pct : 75;
     if (exp_ms > 0) {
         /* just after the expected end; a look made before it (another
          * resource's, the poll is shared) changes nothing but the cap */
@@ -19,7 +26,7 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
     }
     if (last_ms < start_ms) return start_ms + c->min_ms;
     int64_t age = last_ms - start_ms;
-    int64_t iv = age * 3 / 4;
+    int64_t iv = age * gap / 100;
     if (pct > 0 && pct < 100) iv = (int64_t)((double)age * (100 - pct) / pct * 0.6);
     return last_ms + clamp64(iv, c->min_ms, c->max_ms);
 }
