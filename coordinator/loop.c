@@ -73,16 +73,19 @@ static bool poller_due(const coord *c, int64_t now_ms)
 }
 
 /* How long to sleep before the next tick: COORD_TICK_MS, or less when a
- * planned fleet poll falls due sooner, so that the poll (and the wake of
- * the waiters whose resource it finds settled, emitted by the outbox on the
- * same tick) runs when planned rather than up to a tick late: with a binding
- * class limit that lateness is paid at every hand-over of a slot (issue 17
- * item 2). No poll more than planned: only the moment moves. */
+ * fleet poll placed just after an operation's expected end falls due
+ * sooner, so that the poll (and the wake of the waiters whose resource it
+ * finds settled, emitted by the outbox on the same tick) runs when planned
+ * rather than up to a tick late: with a binding class limit that lateness
+ * is paid at every hand-over of a slot (issue 17 item 2). A back-off's
+ * look (nothing learnt) stays on a tick: it is late by design, and its
+ * gaps shorter than a tick would only add Describes. */
 static int64_t tick_sleep_ms(const coord *c, int64_t now_ms)
 {
     int64_t ms = COORD_TICK_MS;
     for (int i = 0; c->leader && i < c->nregions; i++)
         for (int k = 0; k < 2; k++) {
+            if (!c->regions[i].next_poll_exact[k]) continue; /* a back-off's look: on a tick, as before */
             int64_t due = c->regions[i].next_poll_ms[k];
             /* one already past was this turn's (or is stale: an ended
              * campaign's): the next tick, as before */

@@ -30,11 +30,11 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
  * to gap_pct % of its age (an overrun of an expected end still backs off by
  * 75% of the overrun: a kind's durations vary, and that case recurs at every
  * wave); waitplan_due takes 75 (the end seen up to ~43% late, O(log T)
- * looks). The fleet poller takes 25 (up to 25% late, about 2.5× the looks):
- * its look is one Describe shared by the whole region, an unknown duration
- * is only met until the first wait of the kind ends (then learnt, and kept
- * in Redis), and with a binding class limit that first wave's lateness
- * delays every later holder of the slot. */
+ * looks). The fleet poller takes 25 for a step holding a class slot (up to
+ * 25% late, about 2.5× the looks): its look is one Describe shared by the
+ * whole region, an unknown duration is only met until the first wait of the
+ * kind ends (then learnt, and kept in Redis), and with a binding class limit
+ * that first wave's lateness delays every later holder of the slot. */
 int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
                          int pct);
 
