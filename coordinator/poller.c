@@ -166,7 +166,7 @@ static void learn(coord *c, const char *region, const char *kind, awaited *a, in
 {
     if (!a->op[0]) return;
     int64_t lo = prev > a->start_ms ? prev - a->start_ms : 0;
-    int64_t d = waitplan_learn(a->exp_ms, lo, now - a->start_ms);
+    int64_t d = waitplan_learn_pull(a->exp_ms, lo, now - a->start_ms, c->poll_min_ms / 2);
     /* one sample per wait: the same waiter waiting on again is not another */
     char m[300];
     snprintf(m, sizeof m, "%s:%s", kind, a->id);

@@ -33,10 +33,16 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
 
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms)
 {
+    return waitplan_learn_pull(old_ms, lo_ms, hi_ms, old_ms / 64);
+}
+
+int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_t pull_ms)
+{
     if (lo_ms < 0) lo_ms = 0;
     if (hi_ms < lo_ms) hi_ms = lo_ms;
     if (old_ms <= 0) return lo_ms > 0 ? lo_ms : hi_ms / 2;
-    return clamp64(old_ms - old_ms / 64, lo_ms, hi_ms);
+    if (pull_ms < 0 || pull_ms > old_ms / 64) pull_ms = old_ms / 64;
+    return clamp64(old_ms - pull_ms, lo_ms, hi_ms);
 }
 
 void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb)

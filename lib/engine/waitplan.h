@@ -46,6 +46,13 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
  * else move it to the nearer bound: the estimate stays just at or under the
  * real duration instead of drifting late with each late sighting. */
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms);
+/* waitplan_learn with the pull of an estimate that fits at most pull_ms
+ * (and never more than 1/64). The fleet poller pulls by half its minimum
+ * interval: its next look goes one minimum after the expected end, so an
+ * estimate pulled further under the real duration than that makes the next
+ * wait of the kind a burst of looks (a 16.5 s restore's 1/64 is 258 ms, five
+ * 50 ms minimums: about four looks instead of one, at every second wait). */
+int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_t pull_ms);
 
 /* The operation kind learnt under: "<strategy>.<step>.<kind>.<g>" with g the
  * storage size's power of two (storage_gb <= 0: "g?"). */

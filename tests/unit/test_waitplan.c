@@ -157,6 +157,39 @@ static void test_learn_converges(void **state)
     assert_true(late / 35 <= 2 * CFG.min_ms); /* seen within two minimum intervals */
 }
 
+/* The fleet poller's pull (waitplan_learn_pull, half its minimum): a
+ * 16.5 s wait with a 50 ms minimum, learnt over many waits, is seen with
+ * 1.3 looks each; the 1/64 pull (258 ms, five minimums) costs a burst
+ * of looks at every second wait. Both stay at or under the real duration
+ * plus one minimum. */
+static void test_learn_pull_poller(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 60000};
+    assert_int_equal(waitplan_learn_pull(64000, 0, 70000, 500), 63500);
+    assert_int_equal(waitplan_learn_pull(64000, 0, 70000, 5000), 63000); /* never more than 1/64 */
+    assert_int_equal(waitplan_learn_pull(64000, 63900, 70000, 25), 63975);
+    int looks[2] = {0, 0};
+    for (int mode = 0; mode < 2; mode++) {
+        int64_t d = 16500, est = 0;
+        for (int i = 0; i < 40; i++) {
+            int64_t last = -1, lo = 0, t = 0;
+            int n = 0;
+            while ((t = waitplan_due(&pc, 0, last, est, 0)) < d) {
+                lo = t;
+                last = t;
+                n++;
+            }
+            n++;
+            if (i >= 5) looks[mode] += n;
+            est = mode ? waitplan_learn_pull(est, lo, t, pc.min_ms / 2) : waitplan_learn(est, lo, t);
+            assert_true(est <= d + pc.min_ms);
+        }
+    }
+    assert_true(looks[1] <= 35 * 14 / 10); /* ≤ 1.4 looks per wait (46 in 35) */
+    assert_true(looks[0] > looks[1] * 3 / 2); /* 1/64: 88 */
+}
+
 static void test_opkey(void **state)
 {
     (void)state;
@@ -181,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_learn_converges),
         cmocka_unit_test(test_opkey),
         cmocka_unit_test(test_poller_gap_first_wave),
+        cmocka_unit_test(test_learn_pull_poller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
