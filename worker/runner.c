@@ -127,26 +127,31 @@ static bool slot_waiters(const step_ctx *ctx, const char *prior_wait, const char
     return store_slot_hand_over(ctx->t->s, key, on, now, now + grace_ms, ho) == 1;
 }
 
+/* Produce a step message whose outbox entry (campaign, member) is safe in
+ * Redis already, without waiting: its delivery report removes the entry
+ * (outbox_acks.c); if it never comes the coordinator emits the entry after
+ * its grace. warn is the log message when it could not be produced. */
+static bool produce_tracked(worker *w, const fc_step_msg *next, const char *member, const char *warn)
+{
+    char err[256] = "out of memory";
+    outbox_ack *ack = outbox_ack_new(w->acks, next->campaign, member);
+    if (ack && emit_step_notify(w->prod, &w->cfg, next, 1000, outbox_ack_delivered, ack, err, sizeof err))
+        return true;
+    free(ack);
+    log_warn(warn, "err=\"%s\"", err);
+    return false;
+}
+
 /* Produce the slot waiter's message handed over by slot_waiters, like a
- * successor: not awaited, its delivery report removes the outbox entry
- * (outbox_acks.c); a produce that fails leaves the entry to the
- * coordinator, due after the grace. */
-static void slot_handover_emit(worker *w, const slot_handover *ho, const char *trace_id)
+ * successor (its outbox entry moved past the grace). */
+static void slot_handover_emit(worker *w, const slot_handover *ho)
 {
     timer_entry te;
     if (!store_timer_parse(ho->member, &te)) return; /* the coordinator drops it */
     fc_step_msg next;
-    emit_step_fill(&next, ho->campaign, te.instance, ho->strategy, te.step, te.attempt, te.epoch, "worker",
-                   trace_id);
-    char err[256];
-    outbox_ack *ack = outbox_ack_new(w->acks, ho->campaign, ho->member);
-    if (!ack || !emit_step_notify(w->prod, &w->cfg, &next, 1000, outbox_ack_delivered, ack, err, sizeof err)) {
-        free(ack);
-        log_warn("slot waiter not produced: the coordinator's outbox will emit it", "instance=%s err=\"%s\"",
-                 te.instance, ack ? err : "out of memory");
-    } else {
+    emit_step_fill(&next, ho->campaign, te.instance, ho->strategy, te.step, te.attempt, te.epoch, "worker", NULL);
+    if (produce_tracked(w, &next, ho->member, "slot waiter not produced: the coordinator's outbox will emit it"))
         log_debug("slot handed over", "to_campaign=%s to_instance=%s", ho->campaign, te.instance);
-    }
 }
 
 bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
@@ -369,18 +374,10 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
             emit_step_fill(&next, m->campaign, m->instance, m->strategy, tr.new_step, tr.new_attempt, ep,
                            "worker", m->trace_id);
             /* Not awaited: the successor is safe in the outbox already
-             * (step_end.lua wrote it with the transition). Its delivery
-             * report removes the entry (outbox_acks.c); if it never comes
-             * the coordinator emits the entry after its grace. */
-            char err[256];
-            outbox_ack *ack = outbox_ack_new(w->acks, m->campaign, member);
-            if (!ack || !emit_step_notify(w->prod, &w->cfg, &next, 1000, outbox_ack_delivered, ack, err, sizeof err)) {
-                free(ack);
-                log_warn("successor not produced: the coordinator's outbox will emit it", "err=\"%s\"",
-                         ack ? err : "out of memory");
-            }
+             * (step_end.lua wrote it with the transition). */
+            produce_tracked(w, &next, member, "successor not produced: the coordinator's outbox will emit it");
         }
-        if (handed) slot_handover_emit(w, &ho, NULL);
+        if (handed) slot_handover_emit(w, &ho);
         fc_step_event ev;
         make_event(&ev, &ctx, &tr, ep, dur);
         emit_event(w->prod, &w->cfg, &ev);
