@@ -251,6 +251,35 @@ def campaign(n, p, limit, bin_dir=None):
     return made, calls, counts, sampler.spans(), load0
 
 
+def slot_idle(calls, action, step, limit):
+    """How long a class slot stood idle at each hand-over: from the end of
+    an operation of the class (its AWS call + the modelled duration, the
+    emulator's durations are exact) to the next operation's call, when the
+    next one found every slot taken (so it waited, and the gap is overhead:
+    seeing the end, the hand-over, the next step's run), in hand-over order."""
+    import heapq
+    starts = sorted(c["ts"] for c in calls if c["action"] == action and not c.get("error"))
+    running, gaps = [], []
+    for t in starts:
+        if len(running) >= limit:
+            e = heapq.heappop(running)
+            if t > e:
+                gaps.append(t - e)
+        heapq.heappush(running, t + DUR[step] * SCALE)
+    return gaps
+
+
+def idle_line(calls, limit):
+    parts = []
+    for cls, action, step in (("copy", "CopyDBSnapshot", "copy-encrypted"),
+                              ("restore", "RestoreDBInstanceFromDBSnapshot", "restore")):
+        g = slot_idle(calls, action, step, limit)
+        first, rest = g[:limit], g[limit:]
+        parts.append(f"{cls} {sum(g) / max(1, len(g)):.2f} over {len(g)} hand-overs (the first {len(first)}: "
+                     f"{sum(first) / max(1, len(first)):.2f}, the others: {sum(rest) / max(1, len(rest)):.2f})")
+    return "slot idle per hand-over, mean s: " + "; ".join(parts)
+
+
 def step_means(spans):
     per = {}
     for _, step, a, b in spans:
@@ -275,6 +304,7 @@ def main(argv):
         print(f"  binaries of {before_dir}: done in {bm:.1f} s; {len(bcalls) / n:.1f} AWS calls/instance; "
               f"load {bload}->{fcbench.loadavg()}", flush=True)
         print("    step spans, mean s (modelled AWS work): " + step_means(bspans), flush=True)
+        print("    " + idle_line(bcalls, limit), flush=True)
     made, calls, counts, spans, load0 = campaign(n, p, limit)
     by = fa.by_action(calls)
     lb, parts = lower_bound(n, p, limit, len(calls), by.get("ModifyDBInstance", 0) / n)
@@ -285,6 +315,7 @@ def main(argv):
     print(f"  the same policy with no overhead (simulated): {ideal:.1f} s; makespan / that {made / ideal:.3f}",
           flush=True)
     print("  step spans, mean s (modelled AWS work): " + step_means(spans), flush=True)
+    print("  " + idle_line(calls, limit), flush=True)
     gantt(spans, made, lb)
     ratio_plot(made, lb, parts)
     print(f"makespan {n} offline, max-parallel {p}, limits {limit}: {made:.1f} s, lower bound {lb:.1f} s "

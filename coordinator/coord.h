@@ -60,6 +60,9 @@ typedef struct region_aws {
     /* poller state per kind: 0 db, 1 snap */
     int64_t last_poll_ms[2];
     int64_t next_poll_ms[2];
+    /* that next poll is one placed just after an expected end (learnt
+     * duration): the loop wakes for it (loop.c tick_sleep_ms) */
+    bool next_poll_exact[2];
 } region_aws;
 
 /* A cross-account campaign's target account, reached through its role

@@ -11,7 +11,10 @@
  *   - else not polled since it started waiting: 1 poll interval after the start;
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
- *   - otherwise after 0.75 × its age (geometric back-off),
+ *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
+ *     step holding a class slot (its end seen up to 25% late, not 75%: the
+ *     class's next holder waits for it; only until the first wait of the
+ *     kind ends and is learnt),
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
  * AWS calls per instance do not grow with how long AWS takes. A poll that
@@ -21,6 +24,7 @@
  * (store_wake: its outbox entry is due now) instead of re-running at its
  * own planned time. */
 #include "coord.h"
+#include "catalog.h"
 #include "fleetcache.h"
 #include "log.h"
 #include "rds.h"
@@ -33,12 +37,18 @@
 
 /* identifiers per filtered Describe: at most one page (MaxRecords 100) */
 #define POLL_CHUNK 100
+/* the gap after a look at a wait of unknown duration, % of its age
+ * (waitplan_due_gap), for a step holding a class slot (copy, restore, ...):
+ * with a binding limit every later holder of the slot waits for a late
+ * sighting of the first wave; other waits keep 75 */
+#define POLL_GAP_LIMITED_PCT 25
 
 typedef struct awaited {
     char id[256];
     char op[160];   /* the operation awaited (waitplan_opkey; "" unknown) */
     int64_t start_ms;
     int64_t exp_ms; /* its learnt duration (0 unknown) */
+    bool limited;   /* its step holds a class slot (step_def.limit_class) */
     int pct;
     bool seen;
 } awaited;
@@ -114,16 +124,40 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
 
 /* When the next poll of this kind is due, from every awaited resource
  * (lib/engine/waitplan.h: just after its expected end when this kind of
- * operation was seen before, else backing off from its start). */
-static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll)
+ * operation was seen before, else backing off from its start: denser for
+ * a step holding a class slot, whose lateness the class's next holder
+ * waits for). *exact: the earliest is one placed at an expected end. */
+static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll, bool *exact)
 {
     waitplan_cfg pc = {c->poll_min_ms, c->poll_max_ms};
     int64_t best = INT64_MAX;
+    *exact = false;
     for (size_t i = 0; i < n; i++) {
-        int64_t due = waitplan_due(&pc, v[i].start_ms, last_poll, v[i].exp_ms, v[i].pct);
-        if (due < best) best = due;
+        int64_t due = waitplan_due_gap(&pc, v[i].limited ? POLL_GAP_LIMITED_PCT : 75, v[i].start_ms, last_poll,
+                                       v[i].exp_ms, v[i].pct);
+        if (due < best) {
+            best = due;
+            *exact = v[i].exp_ms > 0;
+        }
     }
     return best;
+}
+
+/* Does operation op ("<strategy>.<step>.<kind>.<g>", waitplan_opkey) run
+ * in a step that holds a class slot? */
+static bool op_limited(const char *op)
+{
+    char strat[64], step[64];
+    const char *d1 = strchr(op, '.');
+    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return false;
+    memcpy(strat, op, (size_t)(d1 - op));
+    strat[d1 - op] = 0;
+    memcpy(step, d1 + 1, (size_t)(d2 - d1 - 1));
+    step[d2 - d1 - 1] = 0;
+    const strategy_def *sd = strategy_find(strat);
+    const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
+    return sdef && sdef->limit_class;
 }
 
 /* A poll saw a's operation end (between the poll before, prev, and this
@@ -132,7 +166,7 @@ static void learn(coord *c, const char *region, const char *kind, awaited *a, in
 {
     if (!a->op[0]) return;
     int64_t lo = prev > a->start_ms ? prev - a->start_ms : 0;
-    int64_t d = waitplan_learn(a->exp_ms, lo, now - a->start_ms);
+    int64_t d = waitplan_learn_pull(a->exp_ms, lo, now - a->start_ms, c->poll_min_ms / 2);
     /* one sample per wait: the same waiter waiting on again is not another */
     char m[300];
     snprintf(m, sizeof m, "%s:%s", kind, a->id);
@@ -157,12 +191,14 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
             if (fleetcache_get(c->s, r->region, kname, v[i].id, 0, &cv) && cv.present) v[i].pct = cv.pct;
         }
     }
-    int64_t next = plan_next(c, v, n, r->last_poll_ms[kind]);
+    bool exact = false;
+    int64_t next = plan_next(c, v, n, r->last_poll_ms[kind], &exact);
     if (now < next) {
         if (next != r->next_poll_ms[kind]) {
             store_cache_set_next(c->s, r->region, kname, next);
             r->next_poll_ms[kind] = next;
         }
+        r->next_poll_exact[kind] = exact;
         return;
     }
     poll_batch b;
@@ -209,10 +245,11 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     }
     int64_t prev_poll = r->last_poll_ms[kind];
     r->last_poll_ms[kind] = started;
-    int64_t nxt = plan_next(c, v, n, started);
+    int64_t nxt = plan_next(c, v, n, started, &exact);
     /* replace the cache: _ts, _next and every entry */
     store_cache_replace(c->s, r->region, kname, started, nxt, &b.fields);
     r->next_poll_ms[kind] = nxt;
+    r->next_poll_exact[kind] = exact;
     /* a waiter whose resource settled runs now, not at its planned re-run
      * (the poll's time + a margin, through the outbox): the cache holds
      * the answer already, so this adds no AWS call */
@@ -252,6 +289,7 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
             for (size_t i = 0; v && i < n; i++) {
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
+                v[i].limited = op_limited(op);
                 for (int j = 0; j + 1 < dur.n; j += 2)
                     if (!strcmp(dur.v[j], op)) v[i].exp_ms = strtoll(dur.v[j + 1], NULL, 10);
                 break;

@@ -1,5 +1,6 @@
 /* outbox_acks — the worker's side of the outbox after a successor's
- * produce: the executor queues the successor and goes on (it does not wait
+ * produce (or a slot waiter's the worker handed a released slot to,
+ * runner.c): the executor queues the successor and goes on (it does not wait
  * for the broker); when the broker acknowledges it, librdkafka's delivery
  * report (on the producer's poll thread) hands the outbox entry here, and
  * one thread with its own Redis connection removes the acknowledged entries

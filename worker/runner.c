@@ -16,6 +16,7 @@
 #include "session.h"
 #include "store_fleet.h"
 #include "store_model.h"
+#include "store_outbox.h"
 #include "util.h"
 #include "waitplan.h"
 
@@ -98,10 +99,15 @@ static void slot_key_of(const step_ctx *ctx, const char *cls, char *key, size_t 
 }
 
 /* After step_end: queue this instance as the class's waiter when it starts
- * waiting for a slot, take it off the queue when it stops, and wake the
- * oldest waiter of a class whose slot this step gave back. Best effort: a
- * waiter not woken re-runs at its planned time (0.5-1 s) as before. */
-static void slot_waiters(const step_ctx *ctx, const char *prior_wait, const char *wait_on, const char *released)
+ * waiting for a slot, take it off the queue when it stops, and hand a slot
+ * this step gave back to the class's oldest waiter: its outbox entry moves
+ * past the grace and *ho names the message to produce at once (returns
+ * true; the caller produces it, slot_handover_emit), instead of the
+ * coordinator's next outbox tick (store_slot_hand_over). Best effort: a
+ * waiter not handed over is woken for that tick, or re-runs at its planned
+ * time (0.5-1 s) as before. */
+static bool slot_waiters(const step_ctx *ctx, const char *prior_wait, const char *wait_on, const char *released,
+                         int64_t grace_ms, slot_handover *ho)
 {
     char key[256], member[160];
     snprintf(member, sizeof member, "%s/%s", ctx->msg->campaign, ctx->msg->instance);
@@ -113,12 +119,39 @@ static void slot_waiters(const step_ctx *ctx, const char *prior_wait, const char
         slot_key_of(ctx, prior_wait + strlen(SLOT_WAIT_PREFIX), key, sizeof key);
         store_slot_wait_del(ctx->t->s, key, member);
     }
-    if (released) {
-        char on[64];
-        snprintf(on, sizeof on, SLOT_WAIT_PREFIX "%s", released);
-        slot_key_of(ctx, released, key, sizeof key);
-        store_slot_wake(ctx->t->s, key, on, fc_now_ms());
-    }
+    if (!released) return false;
+    char on[64];
+    snprintf(on, sizeof on, SLOT_WAIT_PREFIX "%s", released);
+    slot_key_of(ctx, released, key, sizeof key);
+    int64_t now = fc_now_ms();
+    return store_slot_hand_over(ctx->t->s, key, on, now, now + grace_ms, ho) == 1;
+}
+
+/* Produce a step message whose outbox entry (campaign, member) is safe in
+ * Redis already, without waiting: its delivery report removes the entry
+ * (outbox_acks.c); if it never comes the coordinator emits the entry after
+ * its grace. warn is the log message when it could not be produced. */
+static bool produce_tracked(worker *w, const fc_step_msg *next, const char *member, const char *warn)
+{
+    char err[256] = "out of memory";
+    outbox_ack *ack = outbox_ack_new(w->acks, next->campaign, member);
+    if (ack && emit_step_notify(w->prod, &w->cfg, next, 1000, outbox_ack_delivered, ack, err, sizeof err))
+        return true;
+    free(ack);
+    log_warn(warn, "err=\"%s\"", err);
+    return false;
+}
+
+/* Produce the slot waiter's message handed over by slot_waiters, like a
+ * successor (its outbox entry moved past the grace). */
+static void slot_handover_emit(worker *w, const slot_handover *ho)
+{
+    timer_entry te;
+    if (!store_timer_parse(ho->member, &te)) return; /* the coordinator drops it */
+    fc_step_msg next;
+    emit_step_fill(&next, ho->campaign, te.instance, ho->strategy, te.step, te.attempt, te.epoch, "worker", NULL);
+    if (produce_tracked(w, &next, ho->member, "slot waiter not produced: the coordinator's outbox will emit it"))
+        log_debug("slot handed over", "to_campaign=%s to_instance=%s", ho->campaign, te.instance);
 }
 
 bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
@@ -332,25 +365,19 @@ bool runner_run(void *ud, void *tstate, pool *p, pool_task *task)
                 released = def->limit_class;
             }
         }
-        if (released || is_slot_wait(now_on) || is_slot_wait(prior_wait))
-            slot_waiters(&ctx, prior_wait, now_on, released);
+        slot_handover ho;
+        bool handed = (released || is_slot_wait(now_on) || is_slot_wait(prior_wait)) &&
+                      slot_waiters(&ctx, prior_wait, now_on, released, w->lim.grace_ms, &ho);
         uint64_t ep = strtoull(epoch, NULL, 10);
         if (tr.emit_now && member[0]) {
             fc_step_msg next;
             emit_step_fill(&next, m->campaign, m->instance, m->strategy, tr.new_step, tr.new_attempt, ep,
                            "worker", m->trace_id);
             /* Not awaited: the successor is safe in the outbox already
-             * (step_end.lua wrote it with the transition). Its delivery
-             * report removes the entry (outbox_acks.c); if it never comes
-             * the coordinator emits the entry after its grace. */
-            char err[256];
-            outbox_ack *ack = outbox_ack_new(w->acks, m->campaign, member);
-            if (!ack || !emit_step_notify(w->prod, &w->cfg, &next, 1000, outbox_ack_delivered, ack, err, sizeof err)) {
-                free(ack);
-                log_warn("successor not produced: the coordinator's outbox will emit it", "err=\"%s\"",
-                         ack ? err : "out of memory");
-            }
+             * (step_end.lua wrote it with the transition). */
+            produce_tracked(w, &next, member, "successor not produced: the coordinator's outbox will emit it");
         }
+        if (handed) slot_handover_emit(w, &ho);
         fc_step_event ev;
         make_event(&ev, &ctx, &tr, ep, dur);
         emit_event(w->prod, &w->cfg, &ev);

@@ -7,6 +7,13 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo :
 
 int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, int64_t exp_ms, int pct)
 {
+    return waitplan_due_gap(c, 75, start_ms, last_ms, exp_ms, pct);
+}
+
+int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
+                         int pct)
+{
+    const int64_t gap = gap_pct > 0 && gap_pct <= 100 ? gap_pct : 75;
     if (exp_ms > 0) {
         /* just after the expected end; a look made before it (another
          * resource's, the poll is shared) changes nothing but the cap */
@@ -19,17 +26,23 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
     }
     if (last_ms < start_ms) return start_ms + c->min_ms;
     int64_t age = last_ms - start_ms;
-    int64_t iv = age * 3 / 4;
+    int64_t iv = age * gap / 100;
     if (pct > 0 && pct < 100) iv = (int64_t)((double)age * (100 - pct) / pct * 0.6);
     return last_ms + clamp64(iv, c->min_ms, c->max_ms);
 }
 
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms)
 {
+    return waitplan_learn_pull(old_ms, lo_ms, hi_ms, old_ms / 64);
+}
+
+int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_t pull_ms)
+{
     if (lo_ms < 0) lo_ms = 0;
     if (hi_ms < lo_ms) hi_ms = lo_ms;
     if (old_ms <= 0) return lo_ms > 0 ? lo_ms : hi_ms / 2;
-    return clamp64(old_ms - old_ms / 64, lo_ms, hi_ms);
+    if (pull_ms < 0 || pull_ms > old_ms / 64) pull_ms = old_ms / 64;
+    return clamp64(old_ms - pull_ms, lo_ms, hi_ms);
 }
 
 void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb)

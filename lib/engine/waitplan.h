@@ -1,6 +1,6 @@
 /* waitplan — when to look at an AWS operation next. Without knowing how
  * long the operation takes, back off geometrically from its start (next
- * look after 0.75 × its age; a snapshot's PercentProgress p after age a:
+ * look after 0.75 × its age, or the share waitplan_due_gap is given; a snapshot's PercentProgress p after age a:
  * after 0.6 × a·(100−p)/p): a wait of T costs O(log T) looks, and its end
  * is seen up to ~40% of its age late. Knowing the duration this kind of
  * operation took before (learned per operation kind and storage size across
@@ -26,6 +26,17 @@ typedef struct waitplan_cfg {
  * last_ms (< start_ms: not since it started), expected to take exp_ms
  * (<= 0: unknown), with PercentProgress pct (0 unknown). */
 int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, int64_t exp_ms, int pct);
+/* waitplan_due with the gap after a look at a wait of unknown duration set
+ * to gap_pct % of its age (an overrun of an expected end still backs off by
+ * 75% of the overrun: a kind's durations vary, and that case recurs at every
+ * wave); waitplan_due takes 75 (the end seen up to ~43% late, O(log T)
+ * looks). The fleet poller takes 25 for a step holding a class slot (up to
+ * 25% late, about 2.5× the looks): its look is one Describe shared by the
+ * whole region, an unknown duration is only met until the first wait of the
+ * kind ends (then learnt, and kept in Redis), and with a binding class limit
+ * that first wave's lateness delays every later holder of the slot. */
+int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
+                         int pct);
 
 /* The learnt duration after one wait: the end lies in (lo_ms, hi_ms] from
  * the start (lo: the last look that saw it unfinished, 0 if none; hi: the
@@ -35,6 +46,13 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
  * else move it to the nearer bound: the estimate stays just at or under the
  * real duration instead of drifting late with each late sighting. */
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms);
+/* waitplan_learn with the pull of an estimate that fits at most pull_ms
+ * (and never more than 1/64). The fleet poller pulls by half its minimum
+ * interval: its next look goes one minimum after the expected end, so an
+ * estimate pulled further under the real duration than that makes the next
+ * wait of the kind a burst of looks (a 16.5 s restore's 1/64 is 258 ms, five
+ * 50 ms minimums: about four looks instead of one, at every second wait). */
+int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_t pull_ms);
 
 /* The operation kind learnt under: "<strategy>.<step>.<kind>.<g>" with g the
  * storage size's power of two (storage_gb <= 0: "g?"). */

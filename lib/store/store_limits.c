@@ -96,9 +96,11 @@ bool store_slot_wait_del(store *s, const char *key, const char *member)
     return ok;
 }
 
-int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_ms)
+/* Pop the oldest waiter of key into who ("<campaign>" NUL "<instance>"):
+ * 1 popped (*inst set), 0 nobody, -1 Redis error. */
+static int slot_pop(store *s, const char *key, char *who, size_t cap, const char **inst)
 {
-    char wk[STORE_KEY_MAX + 8], who[256];
+    char wk[STORE_KEY_MAX + 8];
     if (!wait_key(key, wk, sizeof wk)) return -1;
     redisReply *r = store_cmd(s, "ZPOPMIN %s", wk);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -106,12 +108,54 @@ int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_
         return -1;
     }
     bool have = r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
-                fc_strlcpy(who, r->element[0]->str, sizeof who);
+                fc_strlcpy(who, r->element[0]->str, cap);
     freeReplyObject(r);
     char *slash = have ? strchr(who, '/') : NULL;
     if (!slash) return 0;
     *slash = 0;
-    return store_wake_record(s, who, slash + 1, wait_on, now_ms);
+    *inst = slash + 1;
+    return 1;
+}
+
+int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_ms)
+{
+    char who[256];
+    const char *inst = NULL;
+    int p = slot_pop(s, key, who, sizeof who, &inst);
+    return p <= 0 ? p : store_wake_record(s, who, inst, wait_on, now_ms);
+}
+
+int store_slot_hand_over(store *s, const char *key, const char *wait_on, int64_t now_ms, int64_t due_ms,
+                         slot_handover *out)
+{
+    char who[256];
+    const char *inst = NULL;
+    memset(out, 0, sizeof *out);
+    int p = slot_pop(s, key, who, sizeof who, &inst);
+    if (p <= 0) return p;
+    char rk[STORE_KEY_MAX], now[24], due[24];
+    ckeys k;
+    store_ckeys(s, who, &k);
+    store_rec_key(s, who, inst, rk, sizeof rk);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(due, sizeof due, "%lld", (long long)due_ms);
+    const char *keys[] = {rk, k.timers, k.campaign};
+    const char *args[] = {now, wait_on, due};
+    redisReply *x = store_script(s, "wake_take", 3, keys, 3, args);
+    if (!x || x->type != REDIS_REPLY_ARRAY) {
+        if (x) freeReplyObject(x);
+        return -1;
+    }
+    bool taken = x->elements == 2 && x->element[0]->type == REDIS_REPLY_STRING &&
+                 x->element[1]->type == REDIS_REPLY_STRING &&
+                 fc_strlcpy(out->campaign, who, sizeof out->campaign) &&
+                 fc_strlcpy(out->member, x->element[0]->str, sizeof out->member) &&
+                 fc_strlcpy(out->strategy, x->element[1]->str, sizeof out->strategy);
+    freeReplyObject(x);
+    if (taken) return 1;
+    memset(out, 0, sizeof *out);
+    /* not one to hand over (paused, due already, no longer waiting): as before */
+    return store_wake_record(s, who, inst, wait_on, now_ms) < 0 ? -1 : 0;
 }
 
 bool store_buckets(store *s, const char *account, const char *region, sargs *out)

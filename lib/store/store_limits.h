@@ -50,6 +50,23 @@ bool store_slot_wait_del(store *s, const char *key, const char *member);
  * (lua/wake.lua with wait member wait_on: only if the record still runs and
  * waits on that). 1 woken, 0 nobody (or it no longer waits), -1 Redis error. */
 int store_slot_wake(store *s, const char *key, const char *wait_on, int64_t now_ms);
+/* store_slot_wake for a releaser that produces the waiter's message itself
+ * at once instead of leaving it to the coordinator's next outbox tick (up to
+ * 200 ms, at every hand-over of a binding limit; issue 17 item 2). Pops the
+ * oldest waiter of key; when its record still runs and waits on wait_on, is
+ * not paused, its campaign runs and its outbox entry is not yet due
+ * (lua/wake_take.lua), the entry moves to due_ms (the caller's now + the
+ * grace: the coordinator emits it only if the caller's produce is never
+ * acknowledged) and out names the message to produce: 1. Otherwise the
+ * waiter is woken as store_slot_wake does (its entry due now_ms): 0 (woken
+ * that way, or nobody waits); -1 Redis error. */
+typedef struct slot_handover {
+    char campaign[64];
+    char member[256];   /* its outbox entry (store_outbox.h), removed after the produce's ack */
+    char strategy[32];
+} slot_handover;
+int store_slot_hand_over(store *s, const char *key, const char *wait_on, int64_t now_ms, int64_t due_ms,
+                         slot_handover *out);
 
 /* ---- what `top` and the coordinator's /metrics show of the buckets ---- */
 /* Names "<account>:<region>:<service>" of the buckets of (account, region),

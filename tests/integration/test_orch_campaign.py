@@ -5,7 +5,8 @@ metadata-only to save CPU), two workers and a coordinator.
 - a 12-instance `offline` campaign at --max-parallel 3 finishes with every
   identifier naming an encrypted instance (requested key, same endpoint and
   port, same rows); the emulator's call log never shows more than 3
-  instances in flight; AWS calls per instance stay <= 30 whether a copy
+  instances in flight, nor more than 2 copies or restores in progress at
+  AWS (the per-step limits at 2, binding); AWS calls per instance stay <= 30 whether a copy
   takes ~1 s or ~60 s; the retired sources are stopped and tagged; no
   conflicting operations; the status JSON has the documented shape; the
   fleet poller learnt each kind of wait's duration (P:opdur:<region>);
@@ -58,6 +59,21 @@ def max_in_flight(calls, ids):
         cur += d
         best = max(best, cur)
     return best, span
+
+
+def most_at_aws(calls, action, seconds):
+    """Most operations of `action` in progress at AWS at once: each from its
+    call to the call + its modelled duration (the emulator's durations are
+    exact and start no earlier than the call). A class slot is held from
+    before the call until the step sees the end, so a limit of L that holds
+    never shows more than L here."""
+    starts = sorted(c["ts"] for c in calls if c["action"] == action and not c.get("error"))
+    edges = sorted([(t, 1) for t in starts] + [(t + seconds, -1) for t in starts], key=lambda e: (e[0], e[1]))
+    cur = best = 0
+    for _, d in edges:
+        cur += d
+        best = max(best, cur)
+    return best
 
 
 def check_status_shape(st, campaign, n):
@@ -135,6 +151,10 @@ def test_orch_offline_campaign(stack, copy_s):
     if copy_s == 1:
         ids = [f"orch-{n:02d}" for n in range(12)]
         real = ids[:2]
+        # the copy and restore limits bind (3 in flight, 2 slots): a released
+        # slot is handed over to the class's oldest waiter (runner.c), and
+        # the limit must hold exactly (checked on the emulator's clock below)
+        stack.env.update({"FLEETCRYPT_LIMIT_COPY": "2", "FLEETCRYPT_LIMIT_RESTORE": "2"})
     else:
         ids = ["long-a", "long-b", "long-c"]
         real = []
@@ -149,6 +169,11 @@ def test_orch_offline_campaign(stack, copy_s):
     most, span = max_in_flight(calls, ids)
     assert len(span) == len(ids)
     assert most <= 3, f"{most} instances in flight at once (max-parallel 3)"
+    if copy_s == 1:
+        # modelled seconds at 500 GiB (rds_common.DUR) on the emulator's scale
+        for action, modelled in (("CopyDBSnapshot", 120 + 6 * 500), ("RestoreDBInstanceFromDBSnapshot", 300 + 1.5 * 500)):
+            at_once = most_at_aws(calls, action, modelled * scale)
+            assert at_once <= 2, f"{at_once} {action} in progress at once (limit 2)"
     per_instance = len(calls) / len(ids)
     by = {}
     for c in calls:

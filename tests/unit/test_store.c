@@ -2,7 +2,8 @@
  * campaign creation, active-instance claims, admission under max-parallel,
  * step begin (stale/busy/paused), fenced step end with the outbox entry,
  * a lost lease that can no longer write, timers, the reconciler's re-drive,
- * terminal counts, and the epoch floor after a Redis run_id change. */
+ * terminal counts, the epoch floor after a Redis run_id change, and a
+ * concurrency slot handed over to its oldest waiter (limit held). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 
 #include "redis_fixture.h"
 #include "store_admit.h"
+#include "store_limits.h"
 #include "store_model.h"
 #include "store_test.h"
 
@@ -381,6 +383,85 @@ static void test_restart_seen_during_begin(void **state)
     store_close(s);
 }
 
+static int64_t zscore_i(store *s, const char *key, const char *member)
+{
+    char v[64];
+    assert_true(store_test_cmd(s, v, sizeof v, "ZSCORE %s %s", key, member));
+    return strtoll(v, NULL, 10);
+}
+
+/* A slot given back goes to the class's oldest waiter, whose message the
+ * releaser produces itself (store_slot_hand_over): the waiter's outbox entry
+ * moves to the grace (the coordinator does not emit it as well unless the
+ * produce is never acknowledged) and the hand-over names it. The limit
+ * holds throughout: a second holder is refused until the first gives back,
+ * and the woken waiter still has to take the slot itself. Not handed over
+ * (woken for the coordinator's tick as before): a paused waiter, one whose
+ * entry is due already. */
+static void test_slot_hand_over(void **state)
+{
+    (void)state;
+    store *s = fx_store("st7");
+    mk_campaign(s, "c1");
+    ckeys k;
+    store_ckeys(s, "c1", &k);
+    int64_t now = fc_now_ms();
+    char m1[256], m2[256], m3[256];
+    sargs f;
+    sargs_init(&f);
+    assert_int_equal(store_admit(s, "c1", "db1", "restore", now + 60000, 3, "t", &f, m1, sizeof m1), AD_OK);
+    assert_int_equal(store_admit(s, "c1", "db2", "restore", now + 60000, 3, "t", &f, m2, sizeof m2), AD_OK);
+    assert_int_equal(store_admit(s, "c1", "db3", "restore", now + 60000, 3, "t", &f, m3, sizeof m3), AD_OK);
+    sargs_free(&f);
+    char key[256], wk[300], r2[256], r3[256], ok[8];
+    store_key(s, key, sizeof key, "slots:acct:us-east-1:restore");
+    snprintf(wk, sizeof wk, "%s:wait", key);
+    store_rec_key(s, "c1", "db2", r2, sizeof r2);
+    store_rec_key(s, "c1", "db3", r3, sizeof r3);
+    /* their planned re-runs (a slot wait's: 0.5-1 s; here a minute) */
+    assert_true(store_test_cmd(s, ok, sizeof ok, "ZADD %s %lld %s %lld %s", k.timers, (long long)(now + 60000), m2,
+                               (long long)(now + 60000), m3));
+
+    /* limit 1: db1 holds it, db2 and db3 find it full and wait (db2 first) */
+    assert_int_equal(store_slot_acquire(s, key, "c1/db1", now, 60000, 1), 1);
+    assert_int_equal(store_slot_acquire(s, key, "c1/db2", now, 60000, 1), 0);
+    assert_int_equal(store_slot_acquire(s, key, "c1/db3", now + 1, 60000, 1), 0);
+    assert_true(store_test_cmd(s, ok, sizeof ok, "HSET %s wait_on slot:restore", r2));
+    assert_true(store_test_cmd(s, ok, sizeof ok, "HSET %s wait_on slot:restore", r3));
+    assert_true(store_slot_wait_add(s, key, "c1/db2", now));
+    assert_true(store_slot_wait_add(s, key, "c1/db3", now + 1));
+
+    /* db1 gives back: db2 (the oldest) is handed its message to produce */
+    assert_true(store_slot_release(s, key, "c1/db1", now + 10));
+    slot_handover ho;
+    assert_int_equal(store_slot_hand_over(s, key, "slot:restore", now + 10, now + 5010, &ho), 1);
+    assert_string_equal(ho.campaign, "c1");
+    assert_string_equal(ho.member, m2);
+    assert_string_equal(ho.strategy, "offline");
+    assert_int_equal(zscore_i(s, k.timers, m2), now + 5010); /* past the grace, not due now */
+    assert_int_equal(zscore_i(s, k.timers, m3), now + 60000);
+    assert_int_equal(zcard(s, wk), 1); /* db3 still queued */
+    /* the woken waiter takes the slot itself; the limit still holds */
+    assert_int_equal(store_slot_acquire(s, key, "c1/db2", now + 20, 60000, 1), 1);
+    assert_int_equal(store_slot_acquire(s, key, "c1/db3", now + 20, 60000, 1), 0);
+    assert_int_equal(store_slot_acquire(s, key, "c1/db1", now + 20, 60000, 1), 0);
+
+    /* a paused waiter is only woken (for the coordinator, which postpones it) */
+    assert_true(store_test_cmd(s, ok, sizeof ok, "HSET %s paused 1", r3));
+    assert_true(store_slot_release(s, key, "c1/db2", now + 30));
+    assert_int_equal(store_slot_hand_over(s, key, "slot:restore", now + 30, now + 5030, &ho), 0);
+    assert_int_equal(zscore_i(s, k.timers, m3), now + 30);
+    assert_int_equal(zcard(s, wk), 0);
+    /* an entry due already may be in the coordinator's hands: left to it */
+    assert_true(store_test_cmd(s, ok, sizeof ok, "HDEL %s paused", r3));
+    assert_true(store_slot_wait_add(s, key, "c1/db3", now + 40));
+    assert_int_equal(store_slot_hand_over(s, key, "slot:restore", now + 40, now + 5040, &ho), 0);
+    assert_int_equal(zscore_i(s, k.timers, m3), now + 30);
+    /* nobody waits: nothing */
+    assert_int_equal(store_slot_hand_over(s, key, "slot:restore", now + 50, now + 5050, &ho), 0);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_run_id_floor),
         cmocka_unit_test(test_restart_quiet),
         cmocka_unit_test(test_restart_seen_during_begin),
+        cmocka_unit_test(test_slot_hand_over),
     };
     return cmocka_run_group_tests(tests, fx_redis_up, fx_redis_down);
 }

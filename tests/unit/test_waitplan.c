@@ -2,8 +2,9 @@
  * operation (lib/engine/waitplan.c): with an expected duration the end is
  * seen with one look, within one minimum interval (the geometric plan from
  * the start needs many looks and sees it late), an overrun is backed off
- * from the expected end, no gap exceeds the maximum, and the learnt estimate
- * settles at the real duration instead of drifting late. */
+ * from the expected end, no gap exceeds the maximum, the learnt estimate
+ * settles at the real duration instead of drifting late, and the fleet
+ * poller's denser plan for a kind's first wave. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -51,6 +52,41 @@ static void test_unknown_is_geometric(void **state)
     assert_int_equal(waitplan_due(&CFG, 0, 4000, 0, 0), 4000 + 3000); /* 0.75 × the age */
     assert_int_equal(waitplan_due(&CFG, 0, 2000000, 0, 0), 2000000 + 300000); /* clamped to max */
     assert_int_equal(waitplan_due(&CFG, 0, 10000, 0, 50), 10000 + 6000);   /* 0.6 × the remaining */
+}
+
+/* The fleet poller's shared look (waitplan_due_gap 25): a wait of unknown
+ * duration (a kind's first wave) is seen at most 25% of its length late,
+ * where the default plan sees a 16.5 s restore ~7 s late; in about 2.5× the
+ * looks (one Describe for the region each); an expected end is looked at as
+ * before, and an overrun still backs off by 75%. */
+static void test_poller_gap_first_wave(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 15000};
+    int64_t d = 16500, last = -1;
+    int looks = 0, old_looks = 0;
+    int64_t t = 0;
+    while ((t = waitplan_due_gap(&pc, 25, 0, last, 0, 0)) < d) {
+        assert_true(t > last);
+        last = t;
+        looks++;
+    }
+    looks++;
+    assert_true(t - d <= d / 4);
+    assert_true(looks <= 30);
+    last = -1;
+    int64_t o = 0;
+    while ((o = waitplan_due(&pc, 0, last, 0, 0)) < d) {
+        last = o;
+        old_looks++;
+    }
+    old_looks++;
+    assert_true(o - d > d / 4); /* the default plan: later than the bound */
+    assert_true(looks <= 3 * old_looks);
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 4000, 0, 0), 5000);
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 4000, 16500, 0), 16550); /* expected: unchanged */
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 20500, 16500, 0), 23500); /* overrun: 75% */
+    assert_int_equal(waitplan_due_gap(&pc, 0, 0, 4000, 0, 0), 7000);        /* 0: the default 75 */
 }
 
 /* The trade to beat: a 60 s rename seen by the geometric plan costs several
@@ -121,6 +157,39 @@ static void test_learn_converges(void **state)
     assert_true(late / 35 <= 2 * CFG.min_ms); /* seen within two minimum intervals */
 }
 
+/* The fleet poller's pull (waitplan_learn_pull, half its minimum): a
+ * 16.5 s wait with a 50 ms minimum, learnt over many waits, is seen with
+ * 1.3 looks each; the 1/64 pull (258 ms, five minimums) costs a burst
+ * of looks at every second wait. Both stay at or under the real duration
+ * plus one minimum. */
+static void test_learn_pull_poller(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 60000};
+    assert_int_equal(waitplan_learn_pull(64000, 0, 70000, 500), 63500);
+    assert_int_equal(waitplan_learn_pull(64000, 0, 70000, 5000), 63000); /* never more than 1/64 */
+    assert_int_equal(waitplan_learn_pull(64000, 63900, 70000, 25), 63975);
+    int looks[2] = {0, 0};
+    for (int mode = 0; mode < 2; mode++) {
+        int64_t d = 16500, est = 0;
+        for (int i = 0; i < 40; i++) {
+            int64_t last = -1, lo = 0, t = 0;
+            int n = 0;
+            while ((t = waitplan_due(&pc, 0, last, est, 0)) < d) {
+                lo = t;
+                last = t;
+                n++;
+            }
+            n++;
+            if (i >= 5) looks[mode] += n;
+            est = mode ? waitplan_learn_pull(est, lo, t, pc.min_ms / 2) : waitplan_learn(est, lo, t);
+            assert_true(est <= d + pc.min_ms);
+        }
+    }
+    assert_true(looks[1] <= 35 * 14 / 10); /* ≤ 1.4 looks per wait (46 in 35) */
+    assert_true(looks[0] > looks[1] * 3 / 2); /* 1/64: 88 */
+}
+
 static void test_opkey(void **state)
 {
     (void)state;
@@ -144,6 +213,8 @@ int main(void)
         cmocka_unit_test(test_safe_max),
         cmocka_unit_test(test_learn_converges),
         cmocka_unit_test(test_opkey),
+        cmocka_unit_test(test_poller_gap_first_wave),
+        cmocka_unit_test(test_learn_pull_poller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
