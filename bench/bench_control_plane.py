@@ -88,6 +88,7 @@ def run(label, n, workers, executors, env_extra=None, bin_dir=None):
             "span": span, "rate_wall": trans / wall, "rate_span": trans / span,
             "cmds_per_step": sum(calls.values()) / trans, "rt_worker": rt_w / trans, "rt_coord": rt_c / trans,
             "raw_s": raw, "load": f"{load0}->{loadavg()}", "cpu": sum(cpu.values()),
+            "cpu_wk": sum(v for k, v in cpu.items() if k.startswith("worker") or k == "kafka-dev"),
         }
         print(f"  {label}: {n} instances, {trans} transitions in {wall:.2f} s wall "
               f"(submit {res['submit']:.2f} s) = {res['rate_wall']:.0f}/s; "
@@ -128,10 +129,11 @@ def main():
     e = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     print(f"bench_control_plane: noop campaign of {n} instances x {STEPS} steps; {machine()}")
     # FC_BENCH_QUICK=1: only 2 workers and the other build's binaries, twice each
-    # alternating (a shared machine: the same-run ratio without the other configurations)
+    # (FC_BENCH_ROUNDS times) alternating (a shared machine: the same-run ratio
+    # without the other configurations)
     before_dir = os.environ.get("FLEETCRYPT_BASELINE_BIN_DIR")
     if os.environ.get("FC_BENCH_QUICK") and before_dir:
-        quick(n, e, before_dir)
+        quick(n, e, before_dir, rounds=int(os.environ.get("FC_BENCH_ROUNDS", "2")))
         return
     base = run("baseline 1 worker x 1 executor", n, 1, 1)
     one = run(f"1 worker x {e} executors", n, 1, e)
@@ -164,6 +166,12 @@ def quick(n, e, before_dir, rounds=2):
     def med(rs, k):
         v = sorted(r[k] for r in rs)
         return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    print("  stream span /s, this build: " + ", ".join(f"{r['rate_span']:.0f}" for r in new) +
+          "; before-binaries: " + ", ".join(f"{r['rate_span']:.0f}" for r in old))
+    print("  cpu ms/transition (workers + kafka-dev), this build: " +
+          ", ".join(f"{r['cpu'] / (n * STEPS) * 1000:.2f} ({r['cpu_wk'] / (n * STEPS) * 1000:.2f})" for r in new) +
+          "; before-binaries: " +
+          ", ".join(f"{r['cpu'] / (n * STEPS) * 1000:.2f} ({r['cpu_wk'] / (n * STEPS) * 1000:.2f})" for r in old))
     print(f"control plane {n}x{STEPS} 2x{e}, median of {rounds}: this build {med(new, 'rate_wall'):.0f}/s wall, "
           f"{med(new, 'rate_span'):.0f}/s stream span, {med(new, 'cmds_per_step'):.2f} redis cmds/step, "
           f"cpu {med(new, 'cpu') / (n * STEPS) * 1000:.2f} ms/transition; before-binaries "
