@@ -153,18 +153,12 @@ kafka_producer *kafka_producer_new(const fc_config *c, const char *client_id, ch
      * word: idempotence needs acks=all, so an operator's weaker acks leaves
      * it off. The outbox re-emits what was never acknowledged, and a step
      * run twice is fenced by its lease epoch: weaker settings cost
-     * duplicates and re-drives, never a lost step.
-     * linger.ms 10 (was 2): a worker produces two messages per step (the
-     * successor and the event); at 2 ms most batches held one or two, and
-     * each produce request cost the worker, the broker and the fetching
-     * worker a wake-up. Batching them cuts the CPU per step transition
-     * (bench_control_plane, docs/BENCHMARKS.md) for at most 10 ms more on
-     * a step's hand-over, against steps of seconds to minutes. */
+     * duplicates and re-drives, never a lost step. */
     const char *acks = operator_value(c, "acks"), *idem = operator_value(c, "enable.idempotence");
     bool acks_all = !acks || !strcmp(acks, "all") || !strcmp(acks, "-1");
     if ((!idem && acks_all && rd_kafka_conf_set(conf, "enable.idempotence", "true", e, sizeof e) != RD_KAFKA_CONF_OK) ||
         !kafka_conf_default(c, conf, "acks", "all", e, sizeof e) ||
-        !kafka_conf_default(c, conf, "linger.ms", "10", e, sizeof e) ||
+        !kafka_conf_default(c, conf, "linger.ms", "2", e, sizeof e) ||
         !kafka_conf_default(c, conf, "message.timeout.ms", "120000", e, sizeof e)) {
         snprintf(err, errcap, "kafka producer config: %s", e);
         goto fail;

@@ -1,6 +1,6 @@
 /* test_kafka_conf — the producer's effective librdkafka configuration:
  * fleetcrypt's durability settings (enable.idempotence=true, acks=all,
- * linger.ms 10) are defaults, never laid over what the operator set
+ * linger.ms 2) are defaults, never laid over what the operator set
  * (FLEETCRYPT_LIBRDKAFKA, -X, -F), under either of librdkafka's names for a
  * setting; idempotence stays off by default when the operator's acks cannot
  * carry it. No broker is needed: the producer is created and read back. */
@@ -46,7 +46,7 @@ static void test_defaults(void **state)
     kafka_producer *p = producer(NULL);
     assert_string_equal(get(p, "enable.idempotence"), "true");
     assert_string_equal(get(p, "acks"), "-1"); /* all */
-    assert_string_equal(get(p, "linger.ms"), "10");
+    assert_string_equal(get(p, "linger.ms"), "2");
     kafka_producer_free(p, 0);
 }
 
