@@ -108,3 +108,24 @@ def app_cname(sim, world, ident, name, fname, tag=True, fields=None):
     with open(opts, "w") as f:
         json.dump(dict(fields or {}, cname_ttl=LOW_TTL), f)
     return src, zid, opts
+
+
+def abort_after_ttl_lowered(stack, sim, campaign, ident, zid, name, src_address, w, timeout):
+    """Any strategy's CNAME cutover held for approval: once the record's TTL
+    is lowered (still the source), abort; the instance ends aborted, the
+    record and its TTL are as found, DNS answers the source, and the writer
+    `w` commits on the source again."""
+    from pglogical_strategy_util import wait_step, wait_terminal
+    i = wait_step(stack, campaign, ident, ("cutover",), timeout=timeout)
+    assert i["step"] == "cutover" and i["state"] not in ("failed", "aborted"), f"{i}\n{stack.diagnostics()}"
+    wait_until(lambda: record(sim, zid, name)[1] == LOW_TTL, 60, 0.2, "TTL lowered")
+    assert record(sim, zid, name)[0] == src_address
+    r = stack.cli("abort", campaign, ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, campaign, timeout=timeout)
+    inst = next(x for x in st["instances"] if x["id"] == ident)
+    assert inst["state"] == "aborted", f"{inst}\n{stack.diagnostics()}"
+    assert record(sim, zid, name) == (src_address, OLD_TTL), record(sim, zid, name)
+    assert resolve(sim, name) == src_address
+    n = len(w.numbers())
+    wait_until(lambda: len(w.numbers()) > n + 10, 60, 0.1, "the writer commits on the source again")

@@ -31,9 +31,9 @@ import os
 import pymysql
 import pytest
 
-from cname_util import LOW_TTL, OLD_TTL, ZONE, app_cname, record, resolve
+from cname_util import OLD_TTL, ZONE, abort_after_ttl_lowered, app_cname, record, resolve
 from fclib import wait_until
-from pglogical_strategy_util import wait_step, wait_terminal
+from pglogical_strategy_util import wait_terminal
 from test_mysqlbinlog import APP, APP_PW, GROUPS, MASTER, PW, Writer, _app_schema, _conn, _group, _make, _q, \
     _secret_file, _tags
 from test_pglogical_cutover_resume import crash_env, worker_lines
@@ -174,19 +174,7 @@ def test_cname_abort_after_ttl_lowered_restores_record(stack, awssim, world):
     w = Writer(sim, ident).start()
     try:
         _submit(stack, world, "mbcnab", key, ident, opts, "--cutover", "approve")
-        i = wait_step(stack, "mbcnab", ident, ("cutover",), timeout=300)
-        assert i["step"] == "cutover" and i["state"] not in ("failed", "aborted"), f"{i}\n{stack.diagnostics()}"
-        wait_until(lambda: record(sim, zid, name)[1] == LOW_TTL, 60, 0.2, "TTL lowered")
-        assert record(sim, zid, name)[0] == src["Endpoint"]["Address"]
-        r = stack.cli("abort", "mbcnab", ident)
-        assert r.returncode == 0, r.stderr
-        st = wait_terminal(stack, "mbcnab", timeout=300)
-        inst = st["instances"][0]
-        assert inst["state"] == "aborted", f"{inst}\n{stack.diagnostics()}"
-        assert record(sim, zid, name) == (src["Endpoint"]["Address"], OLD_TTL)
-        assert resolve(sim, name) == src["Endpoint"]["Address"]
-        n = len(w.numbers())
-        wait_until(lambda: len(w.numbers()) > n + 10, 60, 0.1, "the writer commits on the source again")
+        abort_after_ttl_lowered(stack, sim, "mbcnab", ident, zid, name, src["Endpoint"]["Address"], w, 300)
     finally:
         w.stop()
     assert not sim.instance(ident)["StorageEncrypted"]

@@ -26,11 +26,10 @@ import os
 
 import pytest
 
-from cname_util import LOW_TTL, OLD_TTL, ZONE, CnameWriter, app_cname, record, resolve
+from cname_util import OLD_TTL, ZONE, CnameWriter, abort_after_ttl_lowered, app_cname, record, resolve
 from fclib import wait_until
-from pglogical_strategy_util import (Writer, app_schema, exactly_once, instance_state,
-                                     logical_group, make_instances, retired_of, submit, wait_step,
-                                     wait_terminal)
+from pglogical_strategy_util import (Writer, app_schema, exactly_once, logical_group, make_instances,
+                                     retired_of, submit, wait_terminal)
 
 
 def test_cname_cutover_downtime_and_record(stack, awssim, world):
@@ -99,18 +98,9 @@ def test_cname_abort_after_ttl_lowered_restores_record(stack, awssim, world):
     try:
         submit(stack, "cnab", key, [ident], world, "--cutover-method", "cname", "--cutover", "approve",
                "--file", opts)
-        i = wait_step(stack, "cnab", ident, ("cutover",), timeout=240)
-        assert i["step"] == "cutover" and i["state"] not in ("failed", "aborted"), f"{i}\n{stack.diagnostics()}"
-        wait_until(lambda: record(sim, zid, name)[1] == LOW_TTL, 60, 0.2, "TTL lowered")
-        assert record(sim, zid, name)[0] == src["Endpoint"]["Address"]
-        r = stack.cli("abort", "cnab", ident)
-        assert r.returncode == 0, r.stderr
-        st = wait_terminal(stack, "cnab", timeout=240)
+        abort_after_ttl_lowered(stack, sim, "cnab", ident, zid, name, src["Endpoint"]["Address"], w, 240)
     finally:
         w.stop()
-    assert instance_state(stack, "cnab", ident)["state"] == "aborted", st
-    assert record(sim, zid, name) == (src["Endpoint"]["Address"], OLD_TTL)
-    assert resolve(sim, name) == src["Endpoint"]["Address"]
 
 
 @pytest.mark.slow
