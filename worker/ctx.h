@@ -8,6 +8,7 @@
 
 #include "codec.h"
 #include "lease_keeper.h"
+#include "pool.h"
 #include "session.h"
 #include "step.h"
 #include "store_model.h"
@@ -40,6 +41,12 @@ typedef struct runner_thread {
     int naws;
     aws_target_slot tgt[MAX_TARGETS];
     int ntgt;
+    /* the next task's step_begin, done with the last one's step_end in one
+     * round trip (runner.c): pre_task is the task it belongs to (NULL: none),
+     * pre_at when its lease was taken (monotonic ms, before the send) */
+    pool_task *pre_task;
+    step_begin_out pre;
+    int64_t pre_at;
 } runner_thread;
 
 struct step_ctx {

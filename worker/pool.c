@@ -26,6 +26,10 @@ struct pool {
     void *ud;
 };
 
+/* The task this executor took with pool_take_next: it runs next on the
+ * same thread, before the ready queue is looked at again. */
+static _Thread_local pool_task *tl_next;
+
 typedef struct thread_arg {
     pool *p;
     int index;
@@ -87,13 +91,18 @@ static void *thread_main(void *arg)
         if (!p->head) p->tail = NULL;
         p->queued--;
         p->running++;
-        pthread_mutex_unlock(&p->mu);
-        bool finished = p->run(p->ud, ts, p, task);
-        pthread_mutex_lock(&p->mu);
-        p->running--;
-        if (finished) {
-            task->next = p->done;
-            p->done = task;
+        while (task) {
+            pthread_mutex_unlock(&p->mu);
+            bool finished = p->run(p->ud, ts, p, task);
+            pool_task *next = tl_next; /* taken by the run (counted as running) */
+            tl_next = NULL;
+            pthread_mutex_lock(&p->mu);
+            p->running--;
+            if (finished) {
+                task->next = p->done;
+                p->done = task;
+            }
+            task = next;
         }
         pthread_cond_broadcast(&p->idle_cv);
     }
@@ -150,6 +159,23 @@ void pool_defer(pool *p, pool_task *t, int64_t delay_ms)
     p->ndeferred++;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+pool_task *pool_take_next(pool *p)
+{
+    if (tl_next) return NULL; /* one at a time */
+    pthread_mutex_lock(&p->mu);
+    pool_task *t = p->stopping ? NULL : p->head;
+    if (t) {
+        p->head = t->next;
+        if (!p->head) p->tail = NULL;
+        t->next = NULL;
+        p->queued--;
+        p->running++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    tl_next = t;
+    return t;
 }
 
 size_t pool_depth(pool *p)

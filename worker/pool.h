@@ -36,6 +36,12 @@ pool *pool_new(int nthreads, pool_thread_init init, pool_thread_fini fini, pool_
 void pool_submit(pool *p, pool_task *t);
 /* From a run callback: re-queue t to run after delay_ms. */
 void pool_defer(pool *p, pool_task *t, int64_t delay_ms);
+/* From a run callback: take the ready queue's first task (NULL when it is
+ * empty or the pool stops), to be run next on this same thread as soon as
+ * the callback returns (it counts as running from now; pool_stop never
+ * drops it). Lets an executor do the next task's first Redis round trip
+ * together with the current one's last (runner.c). At most one per run. */
+pool_task *pool_take_next(pool *p);
 /* Queued + deferred + running tasks. */
 size_t pool_depth(pool *p);
 /* Tasks queued or running (work that fills the executors), and tasks

@@ -366,6 +366,64 @@ static redisReply *script_call(store *s, const char *name, int nkeys, const char
     return r;
 }
 
+int store_scripts_here(store *s, const store_call *calls, int n, redisReply **replies, bool *ran)
+{
+    for (int i = 0; i < n; i++) {
+        replies[i] = NULL;
+        ran[i] = false;
+    }
+    if (n < 1 || n > STORE_PIPE_MAX || !s->c || s->c->err) return 0;
+    /* every SHA first: a script not loaded yet is loaded by a command of
+     * its own, which must not run with replies of this batch pending */
+    const char *sha[STORE_PIPE_MAX];
+    for (int i = 0; i < n; i++) {
+        sha[i] = script_sha(s, calls[i].name, false);
+        if (!sha[i] || !s->c) return 0;
+    }
+    int sent = 0, got = 0;
+    for (int i = 0; i < n; i++) {
+        const store_call *c = &calls[i];
+        int argc = 3 + c->nkeys + c->nargs;
+        const char **argv = calloc((size_t)argc, sizeof *argv);
+        if (!argv) break;
+        char nk[16];
+        snprintf(nk, sizeof nk, "%d", c->nkeys);
+        argv[0] = "EVALSHA";
+        argv[1] = sha[i];
+        argv[2] = nk;
+        for (int k = 0; k < c->nkeys; k++) argv[3 + k] = c->keys[k];
+        for (int k = 0; k < c->nargs; k++) argv[3 + c->nkeys + k] = c->args[k];
+        int rc = redisAppendCommandArgv(s->c, argc, argv, NULL); /* copies the arguments */
+        free(argv);
+        if (rc != REDIS_OK) break;
+        sent++;
+    }
+    if (sent > 0) RT(); /* one round trip for the batch */
+    for (int i = 0; i < sent && s->c; i++) {
+        void *rp = NULL;
+        if (redisGetReply(s->c, &rp) != REDIS_OK || !rp) {
+            /* broken: the rest of the replies are lost with the connection */
+            redisFree(s->c);
+            s->c = NULL;
+            break;
+        }
+        redisReply *r = rp;
+        if (r->type == REDIS_REPLY_ERROR) {
+            /* NOSCRIPT: not run; the caller's store_script reloads it */
+            if (strncmp(r->str, "NOSCRIPT", 8)) {
+                ran[i] = true;
+                log_error("redis script failed", "script=%s err=\"%.200s\"", calls[i].name, r->str);
+            }
+            freeReplyObject(r);
+            continue;
+        }
+        replies[i] = r;
+        ran[i] = true;
+        got++;
+    }
+    return got;
+}
+
 void sargs_init(sargs *a) { memset(a, 0, sizeof *a); }
 
 void sargs_free(sargs *a)

@@ -31,6 +31,24 @@ redisReply *store_script(store *s, const char *name, int nkeys, const char *cons
  * store_ready or store_script reconnects). */
 redisReply *store_script_here(store *s, const char *name, int nkeys, const char *const *keys,
                               int nargs, const char *const *args);
+/* One script of store_scripts_here's batch. */
+typedef struct store_call {
+    const char *name;
+    int nkeys;
+    const char *const *keys;
+    int nargs;
+    const char *const *args;
+} store_call;
+/* Run n scripts (at most STORE_PIPE_MAX) in one round trip on the
+ * connection as it is (pipelined: Redis runs them in order, each atomic on
+ * its own). replies[i] is the reply of calls[i], or NULL when it is not
+ * known to have run or failed: the connection was down or broke (it is then
+ * dropped, as store_script_here does), or Redis had not loaded the script
+ * (NOSCRIPT: it did not run). ran[i] is true when Redis ran calls[i]: its
+ * reply, or an error reply (logged; replies[i] NULL, as store_script
+ * returns it). Returns how many replies are non-NULL. Caller frees them. */
+#define STORE_PIPE_MAX 4
+int store_scripts_here(store *s, const store_call *calls, int n, redisReply **replies, bool *ran);
 /* A live connection, reconnecting once if needed (which refreshes the
  * restart time and epoch floor). False when Redis is unreachable. */
 bool store_ready(store *s);

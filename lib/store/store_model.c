@@ -109,34 +109,37 @@ int store_active_release(store *s, const char *campaign, const char *const *memb
     return rc;
 }
 
-bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_t ttl_ms,
-                      const char *node, step_begin_out *out)
-{
-    memset(out, 0, sizeof *out);
-    ckeys k;
-    store_ckeys(s, m->campaign, &k);
+/* step_begin's keys and arguments, from what this connection knows of the
+ * server (its restart time, its epoch floor): built after store_ready. */
+typedef struct begin_call {
     char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-    store_rec_key(s, m->campaign, m->instance, rk, sizeof rk);
-    store_lease_key(s, m->campaign, m->instance, lk, sizeof lk);
-    /* Connect first, then build the arguments from what this connection
-     * knows of the server, and send them on that connection only: a begin
-     * never reaches a restarted server with a quiet deadline or an epoch
-     * floor computed before the restart was seen (the caller retries). */
-    if (!store_ready(s)) {
-        out->st = SB_ERROR;
-        snprintf(out->why, sizeof out->why, "redis unavailable");
-        return false;
-    }
+    ckeys k;
     char ttl[24], att[16], ep[24], now[24], quiet[24];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *keys[4];
+    const char *args[9];
+} begin_call;
+
+static void begin_call_build(store *s, const step_msg_ref *m, const char *token, int64_t ttl_ms, const char *node,
+                             begin_call *c)
+{
+    store_ckeys(s, m->campaign, &c->k);
+    store_rec_key(s, m->campaign, m->instance, c->rk, sizeof c->rk);
+    store_lease_key(s, m->campaign, m->instance, c->lk, sizeof c->lk);
+    snprintf(c->ttl, sizeof c->ttl, "%lld", (long long)ttl_ms);
     int64_t seen = store_restart_seen_ms(s);
-    snprintf(quiet, sizeof quiet, "%lld", seen > 0 ? (long long)(seen + ttl_ms + STORE_RESTART_MARGIN_MS) : 0LL);
-    snprintf(att, sizeof att, "%u", m->attempt);
-    snprintf(ep, sizeof ep, "%llu", (unsigned long long)m->epoch);
-    snprintf(now, sizeof now, "%lld", (long long)fc_now_ms());
-    const char *keys[] = {rk, lk, k.campaign, k.seq};
-    const char *args[] = {token, ttl, m->step, att, ep, store_floor(s), now, node, quiet};
-    redisReply *r = store_script_here(s, "step_begin", 4, keys, 9, args);
+    snprintf(c->quiet, sizeof c->quiet, "%lld", seen > 0 ? (long long)(seen + ttl_ms + STORE_RESTART_MARGIN_MS) : 0LL);
+    snprintf(c->att, sizeof c->att, "%u", m->attempt);
+    snprintf(c->ep, sizeof c->ep, "%llu", (unsigned long long)m->epoch);
+    snprintf(c->now, sizeof c->now, "%lld", (long long)fc_now_ms());
+    const char *keys[] = {c->rk, c->lk, c->k.campaign, c->k.seq};
+    const char *args[] = {token, c->ttl, m->step, c->att, c->ep, store_floor(s), c->now, node, c->quiet};
+    memcpy(c->keys, keys, sizeof keys);
+    memcpy(c->args, args, sizeof args);
+}
+
+/* step_begin's reply (NULL: Redis unavailable) into *out; frees it. */
+static bool begin_reply(redisReply *r, step_begin_out *out)
+{
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
         out->st = SB_ERROR;
         snprintf(out->why, sizeof out->why, "redis unavailable");
@@ -162,6 +165,24 @@ bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_
     fc_strlcpy(out->why, r->elements > 2 ? reply_str(r, 2) : r->elements > 1 ? reply_str(r, 1) : st, sizeof out->why);
     freeReplyObject(r);
     return false;
+}
+
+bool store_step_begin(store *s, const step_msg_ref *m, const char *token, int64_t ttl_ms,
+                      const char *node, step_begin_out *out)
+{
+    memset(out, 0, sizeof *out);
+    /* Connect first, then build the arguments from what this connection
+     * knows of the server, and send them on that connection only: a begin
+     * never reaches a restarted server with a quiet deadline or an epoch
+     * floor computed before the restart was seen (the caller retries). */
+    if (!store_ready(s)) {
+        out->st = SB_ERROR;
+        snprintf(out->why, sizeof out->why, "redis unavailable");
+        return false;
+    }
+    begin_call c;
+    begin_call_build(s, m, token, ttl_ms, node, &c);
+    return begin_reply(store_script_here(s, "step_begin", 4, c.keys, 9, c.args), out);
 }
 
 void store_step_begin_done(step_begin_out *out)
@@ -200,40 +221,50 @@ int store_fact_put(store *s, const step_msg_ref *m, const char *token, const cha
     return rc;
 }
 
-se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ecap, char *member,
-                         size_t mcap, char *why, size_t wcap)
+/* step_end's arguments (keys into keys[7], which point into k, rk, lk). */
+typedef struct end_call {
+    ckeys k;
+    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
+    const char *keys[7];
+    sargs a;
+} end_call;
+
+static void end_call_build(store *s, const step_end_in *in, end_call *c)
 {
     const step_msg_ref *m = in->msg;
-    ckeys k;
-    store_ckeys(s, m->campaign, &k);
-    char rk[STORE_KEY_MAX], lk[STORE_KEY_MAX];
-    store_rec_key(s, m->campaign, m->instance, rk, sizeof rk);
-    store_lease_key(s, m->campaign, m->instance, lk, sizeof lk);
-    sargs a;
-    sargs_init(&a);
-    sargs_add(&a, in->token);
-    sargs_add(&a, in->fence);
-    sargs_addf(&a, "%llu", (unsigned long long)m->epoch);
-    sargs_add(&a, m->step);
-    sargs_add(&a, in->outcome);
-    sargs_add(&a, in->new_step);
-    sargs_add(&a, in->new_state);
-    sargs_addf(&a, "%u", in->new_attempt);
-    if (in->due_ms >= 0) sargs_addi(&a, in->due_ms);
-    else sargs_add(&a, "");
-    sargs_add(&a, in->error ? in->error : "");
-    sargs_addi(&a, fc_now_ms());
-    sargs_add(&a, store_floor(s));
-    sargs_addi(&a, in->deadline_ms);
-    sargs_add(&a, in->node);
-    sargs_addi(&a, in->duration_ms);
-    sargs_add(&a, in->strategy);
+    store_ckeys(s, m->campaign, &c->k);
+    store_rec_key(s, m->campaign, m->instance, c->rk, sizeof c->rk);
+    store_lease_key(s, m->campaign, m->instance, c->lk, sizeof c->lk);
+    sargs *a = &c->a;
+    sargs_init(a);
+    sargs_add(a, in->token);
+    sargs_add(a, in->fence);
+    sargs_addf(a, "%llu", (unsigned long long)m->epoch);
+    sargs_add(a, m->step);
+    sargs_add(a, in->outcome);
+    sargs_add(a, in->new_step);
+    sargs_add(a, in->new_state);
+    sargs_addf(a, "%u", in->new_attempt);
+    if (in->due_ms >= 0) sargs_addi(a, in->due_ms);
+    else sargs_add(a, "");
+    sargs_add(a, in->error ? in->error : "");
+    sargs_addi(a, fc_now_ms());
+    sargs_add(a, store_floor(s));
+    sargs_addi(a, in->deadline_ms);
+    sargs_add(a, in->node);
+    sargs_addi(a, in->duration_ms);
+    sargs_add(a, in->strategy);
     int nf = in->fields ? in->fields->n / 2 : 0;
-    sargs_addi(&a, nf);
-    for (int i = 0; i < nf * 2; i++) sargs_add(&a, in->fields->v[i]);
-    const char *keys[] = {rk, lk, k.seq, k.counts, k.events, k.timers, k.tput};
-    redisReply *r = store_script(s, "step_end", 7, keys, a.n, (const char *const *)a.v);
-    sargs_free(&a);
+    sargs_addi(a, nf);
+    for (int i = 0; i < nf * 2; i++) sargs_add(a, in->fields->v[i]);
+    const char *keys[] = {c->rk, c->lk, c->k.seq, c->k.counts, c->k.events, c->k.timers, c->k.tput};
+    memcpy(c->keys, keys, sizeof keys);
+}
+
+/* step_end's reply (NULL: Redis unavailable or the script failed); frees it. */
+static se_status end_reply(redisReply *r, char *epoch, size_t ecap, char *member, size_t mcap, char *why,
+                           size_t wcap)
+{
     se_status st = SE_ERROR;
     if (r && reply_is_status(r, 0, "ok")) {
         st = SE_OK;
@@ -246,6 +277,51 @@ se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ec
         fc_strlcpy(why, "redis unavailable", wcap);
     }
     if (r) freeReplyObject(r);
+    return st;
+}
+
+se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ecap, char *member,
+                         size_t mcap, char *why, size_t wcap)
+{
+    end_call c;
+    end_call_build(s, in, &c);
+    redisReply *r = store_script(s, "step_end", 7, c.keys, c.a.n, (const char *const *)c.a.v);
+    sargs_free(&c.a);
+    return end_reply(r, epoch, ecap, member, mcap, why, wcap);
+}
+
+se_status store_step_end_begin(store *s, const step_end_in *in, char *epoch, size_t ecap, char *member,
+                               size_t mcap, char *why, size_t wcap, const step_msg_ref *next, const char *token,
+                               int64_t ttl_ms, const char *node, step_begin_out *out, bool *begun)
+{
+    memset(out, 0, sizeof *out);
+    *begun = false;
+    /* the begin's arguments from what this connection knows of the server,
+     * sent on it only (store_scripts_here never reconnects), as
+     * store_step_begin does */
+    end_call e;
+    end_call_build(s, in, &e);
+    begin_call b;
+    begin_call_build(s, next, token, ttl_ms, node, &b);
+    store_call calls[2] = {{"step_end", 7, e.keys, e.a.n, (const char *const *)e.a.v},
+                           {"step_begin", 4, b.keys, 9, b.args}};
+    redisReply *r[2];
+    bool ran[2];
+    store_scripts_here(s, calls, 2, r, ran);
+    se_status st;
+    if (ran[0]) st = end_reply(r[0], epoch, ecap, member, mcap, why, wcap);
+    else {
+        /* not run (the connection broke, or the script was not loaded):
+         * as store_step_end's own retry on a new connection would */
+        if (r[0]) freeReplyObject(r[0]);
+        redisReply *r0 = store_script(s, "step_end", 7, e.keys, e.a.n, (const char *const *)e.a.v);
+        st = end_reply(r0, epoch, ecap, member, mcap, why, wcap);
+    }
+    sargs_free(&e.a);
+    if (r[1]) {
+        *begun = true;
+        begin_reply(r[1], out);
+    }
     return st;
 }
 

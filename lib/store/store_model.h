@@ -74,6 +74,18 @@ typedef struct step_end_in {
 typedef enum { SE_OK = 0, SE_FENCED, SE_ERROR } se_status;
 se_status store_step_end(store *s, const step_end_in *in, char *epoch, size_t ecap, char *member,
                          size_t mcap, char *why, size_t wcap);
+/* store_step_end, and then the begin of the executor's next message (as
+ * store_step_begin(s, next, token, ttl_ms, node, out)) in the same round
+ * trip: two scripts pipelined, run in this order, each atomic and fenced as
+ * on its own (a worker step's two round trips become one: step_begin of the
+ * next message rides on step_end of this one). *begun is true when *out
+ * holds the begin's outcome (free with store_step_begin_done); false when
+ * it did not run or its reply was lost (the connection was down or broke, or
+ * the script was not loaded): then call store_step_begin for it as usual. A
+ * step_end that did not run is run as store_step_end would. */
+se_status store_step_end_begin(store *s, const step_end_in *in, char *epoch, size_t ecap, char *member,
+                               size_t mcap, char *why, size_t wcap, const step_msg_ref *next, const char *token,
+                               int64_t ttl_ms, const char *node, step_begin_out *out, bool *begun);
 
 /* ---- coordinator ---- */
 typedef enum { AD_OK = 0, AD_FULL, AD_SKIP, AD_ERROR } ad_status;

@@ -223,6 +223,92 @@ static store *admitted(const char *prefix, timer_entry *t)
     return s;
 }
 
+/* A step's end and the next message's begin in one round trip
+ * (store_step_end_begin, the worker's hand-over between two tasks): each
+ * script fenced as on its own, the pair counted as one round trip; a
+ * script Redis no longer has still records the end, and the begin is then
+ * left to the caller. */
+static void test_end_begin_pipelined(void **state)
+{
+    (void)state;
+    store *s = fx_store("st-pipe");
+    mk_campaign(s, "c1");
+    char m1[256], m2[256];
+    assert_int_equal(store_admit(s, "c1", "db1", "preflight", 0, 2, "t", NULL, m1, sizeof m1), AD_OK);
+    assert_int_equal(store_admit(s, "c1", "db2", "preflight", 0, 2, "t", NULL, m2, sizeof m2), AD_OK);
+    timer_entry t1, t2;
+    assert_true(store_timer_parse(m1, &t1));
+    assert_true(store_timer_parse(m2, &t2));
+    step_msg_ref a = {"c1", "db1", "preflight", 1, t1.epoch}, b2 = {"c1", "db2", "preflight", 1, t2.epoch};
+    step_begin_out b;
+    assert_true(store_step_begin(s, &a, "tokA", 5000, "w1", &b));
+    char fence[32];
+    fc_strlcpy(fence, b.fence, sizeof fence);
+    store_step_begin_done(&b);
+
+    /* a stale end (wrong lease token) is refused; the begin beside it runs */
+    step_end_in in = {.msg = &a, .token = "tokX", .fence = fence, .outcome = "ok", .new_step = "stop-source",
+                      .new_state = "running", .new_attempt = 1, .due_ms = fc_now_ms() + 5000, .error = "",
+                      .deadline_ms = fc_now_ms() + 60000, .node = "w1", .duration_ms = 1, .strategy = "offline",
+                      .fields = NULL};
+    char epoch[32] = "", member[256] = "", why[128] = "";
+    bool begun = false;
+    assert_int_equal(store_step_end_begin(s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why, &b2,
+                                          "tokB", 5000, "w1", &b, &begun),
+                     SE_FENCED); /* (step_end's first use here: its SCRIPT LOAD is one more round trip) */
+    assert_string_equal(why, "lease lost");
+    assert_true(begun);
+    assert_int_equal(b.st, SB_OK);
+    assert_string_equal(kv_get(&b.rec, "step"), "preflight");
+    assert_string_equal(kv_get(&b.campaign, "strategy"), "offline");
+    char fence2[32];
+    fc_strlcpy(fence2, b.fence, sizeof fence2);
+    assert_true(strtoull(fence2, NULL, 10) > strtoull(fence, NULL, 10));
+    store_step_begin_done(&b);
+    /* db2's lease is tokB's now */
+    assert_false(store_step_begin(s, &b2, "tokC", 5000, "w2", &b));
+    assert_int_equal(b.st, SB_BUSY);
+
+    /* the right token: recorded, and a duplicate of db1's message begun after
+     * it in the same round trip is stale (the end ran first) */
+    in.token = "tokA";
+    uint64_t rt0 = store_round_trips();
+    assert_int_equal(store_step_end_begin(s, &in, epoch, sizeof epoch, member, sizeof member, why, sizeof why, &a,
+                                          "tokD", 5000, "w1", &b, &begun),
+                     SE_OK);
+    assert_int_equal(store_round_trips() - rt0, 1);
+    assert_true(begun);
+    assert_int_equal(b.st, SB_STALE);
+    assert_true(strtoull(epoch, NULL, 10) > t1.epoch);
+    timer_entry tn;
+    assert_true(store_timer_parse(member, &tn));
+    assert_string_equal(tn.step, "stop-source");
+
+    /* Redis lost its scripts (a restart, SCRIPT FLUSH): the end is still
+     * recorded (loaded again), the begin is left to the caller */
+    step_end_in in2 = in;
+    in2.msg = &b2;
+    in2.token = "tokB";
+    in2.fence = fence2;
+    in2.outcome = "ok";
+    in2.new_state = "done";
+    in2.due_ms = -1;
+    assert_true(store_test_cmd(s, NULL, 0, "SCRIPT FLUSH"));
+    step_msg_ref a2 = {"c1", "db1", "stop-source", 1, tn.epoch};
+    assert_int_equal(store_step_end_begin(s, &in2, epoch, sizeof epoch, member, sizeof member, why, sizeof why, &a2,
+                                          "tokE", 5000, "w1", &b, &begun),
+                     SE_OK);
+    assert_false(begun);
+    char rk[256], st[32];
+    store_rec_key(s, "c1", "db2", rk, sizeof rk);
+    hget_s(s, rk, "state", st, sizeof st);
+    assert_string_equal(st, "done");
+    /* and begins as usual */
+    assert_true(store_step_begin(s, &a2, "tokE", 5000, "w1", &b));
+    store_step_begin_done(&b);
+    store_close(s);
+}
+
 static void test_redrive_and_pause(void **state)
 {
     (void)state;
@@ -467,6 +553,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_and_claim),
         cmocka_unit_test(test_admit_begin_end),
+        cmocka_unit_test(test_end_begin_pipelined),
         cmocka_unit_test(test_redrive_and_pause),
         cmocka_unit_test(test_run_id_floor),
         cmocka_unit_test(test_restart_quiet),
