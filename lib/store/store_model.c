@@ -474,6 +474,16 @@ bool store_campaigns(store *s, bool newest_first, int limit, sargs *out)
     return ok;
 }
 
+long store_campaigns_count(store *s)
+{
+    char ck[STORE_KEY_MAX];
+    store_key(s, ck, sizeof ck, "campaigns");
+    redisReply *r = store_cmd(s, "ZCARD %s", ck);
+    long n = r && r->type == REDIS_REPLY_INTEGER ? (long)r->integer : -1;
+    if (r) freeReplyObject(r);
+    return n;
+}
+
 int store_campaign_exists(store *s, const char *campaign)
 {
     ckeys k;

@@ -126,6 +126,9 @@ bool store_campaign_scan(store *s, const char *campaign, const char *const *ids,
  * first; limit <= 0: every one. Appended to out (caller sargs_free).
  * False on a Redis error. */
 bool store_campaigns(store *s, bool newest_first, int limit, sargs *out);
+/* How many campaigns P:campaigns lists (one ZCARD: the coordinator's tick
+ * sees a new submit without listing them); -1 on a Redis error. */
+long store_campaigns_count(store *s);
 /* 1 the campaign hash exists, 0 not, -1 Redis error. */
 int store_campaign_exists(store *s, const char *campaign);
 /* Fields of the campaign hash into out (fields NULL: the whole hash); out
