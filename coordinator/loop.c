@@ -3,8 +3,9 @@
  * the active coordinator emits due outbox entries; every
  * COORD_CYCLE_MS it rescans campaigns, re-drives stuck instances, admits,
  * polls AWS and closes finished campaigns; between cycles it polls AWS on
- * the tick a planned poll falls due (poller_due), and admits on the tick
- * an instance left the in-flight set (admit_now). A standby retries the lease every
+ * the tick a planned poll falls due (poller_due), admits on the tick
+ * an instance left the in-flight set (admit_now), and runs a cycle at once
+ * on the tick that sees a new campaign. A standby retries the lease every
  * second and takes over within the lease TTL when the leader dies. */
 #include "coord.h"
 #include "log.h"
@@ -100,16 +101,33 @@ static int64_t tick_sleep_ms(const coord *c, int64_t now_ms)
  * this same tick, instead of waiting up to COORD_CYCLE_MS for the next
  * cycle. Only on a tick that found the wake (nothing when nothing ended),
  * and only while a running campaign has instances waiting for admission or
- * at most WAKE_SCAN_INFLIGHT in flight (its end is then near); a campaign
- * with thousands in flight and none waiting is left to its next cycle: a
- * rescan of them every tick would cost more than it saves. */
+ * at most WAKE_SCAN_INFLIGHT in flight (its end is then near: as the last
+ * scan saw it, or as its counters say now, nearly_done); a campaign with
+ * thousands in flight and none waiting is left to its next cycle: a rescan
+ * of them every tick would cost more than it saves. */
+/* A running campaign whose in-flight count, as its counters have it now
+ * (one HMGET), is at most WAKE_SCAN_INFLIGHT: the last scan saw more in
+ * flight, but the campaign is near its end (or at it) since. */
+static bool nearly_done(coord *c, const camp_view *cv)
+{
+    static const char *const f[] = {"pending", "running", "waiting_approval"};
+    store_kv kv;
+    if (!store_counts_read(c->s, cv->id, f, 3, &kv)) return false;
+    int64_t pending = kv_get_i64(&kv, "pending", 1), live = kv_get_i64(&kv, "running", WAKE_SCAN_INFLIGHT + 1) +
+                                                           kv_get_i64(&kv, "waiting_approval", 0);
+    store_kv_free(&kv);
+    return pending == 0 && live <= WAKE_SCAN_INFLIGHT;
+}
+
 static void admit_now(coord *c, int64_t *t0)
 {
     c->wake_admit = false;
     bool waiting = false;
-    for (int i = 0; i < c->ncamps && !waiting; i++)
-        waiting = !strcmp(c->camps[i].state, "running") &&
-                  (c->camps[i].pending > 0 || c->camps[i].inflight <= WAKE_SCAN_INFLIGHT);
+    for (int i = 0; i < c->ncamps && !waiting; i++) {
+        const camp_view *cv = &c->camps[i];
+        waiting = !strcmp(cv->state, "running") &&
+                  (cv->pending > 0 || cv->inflight <= WAKE_SCAN_INFLIGHT || nearly_done(c, cv));
+    }
     if (!waiting || !campaigns_scan(c)) return;
     phase_done("scan", t0);
     int n = admit(c);
@@ -185,6 +203,7 @@ int coord_run(const fc_config *cfg)
     metrics = coord_metrics_start(cfg);
     log_info("coordinator started", "leader_ttl_ms=%lld", (long long)lease_ttl);
     int64_t last_lease = 0, last_cycle = 0, lease_ok_until = 0;
+    long listed = -1; /* campaigns the last cycle's scan listed (-1: it failed) */
     readiness rd = {.redis_ok = true};
     while (!*c.stop) {
         int64_t now = fc_mono_ms();
@@ -203,10 +222,15 @@ int coord_run(const fc_config *cfg)
         }
         readiness_report(metrics, &c, &rd, lease_result, now);
         if (c.leader) {
+            /* a campaign submitted since the last scan: its first cycle now,
+             * not up to COORD_CYCLE_MS later (one ZCARD a tick) */
+            if (now - last_cycle < COORD_CYCLE_MS && listed >= 0 && store_campaigns_count(c.s) > listed)
+                last_cycle = 0;
             if (now - last_cycle >= COORD_CYCLE_MS) {
                 last_cycle = now;
                 int64_t c0 = mono_us(), t0 = c0;
                 bool scanned = campaigns_scan(&c);
+                listed = scanned ? c.ncamps : -1;
                 phase_done("scan", &t0);
                 if (scanned) {
                     reconcile(&c);
