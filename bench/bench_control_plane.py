@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 
-from fcbench import BenchStack, ids, loadavg, machine
+from fcbench import PREFIX, BenchStack, ids, loadavg, machine
 
 STEPS = 3
 
@@ -73,7 +73,14 @@ def run(label, n, workers, executors, env_extra=None, bin_dir=None):
         trans = n * STEPS
         if len(steps) != trans:
             raise RuntimeError(f"{label}: {len(steps)} step outcomes in the event stream, expected {trans}")
-        span = (max(int(e["ts"]) for e in steps) - min(starts)) / 1000.0
+        last = max(int(e["ts"]) for e in steps)
+        span = (last - min(starts)) / 1000.0
+        # the coordinator's part of the wall time (Redis timestamps): submit
+        # to the first admission, and the last step's outcome to `done`
+        sub = [int(e["ts"]) for e in ev if e.get("event") == "submitted"]
+        start_lat = (min(starts) - sub[0]) / 1000.0 if sub else float("nan")
+        fin = s.r.cmd("HGET", f"{PREFIX}:{{{camp}}}:campaign", "finished_ms")
+        finish_lat = (int(fin) - last) / 1000.0 if fin else float("nan")
         wall = t1 - t0
         calls = {k: cs1.get(k, 0) - cs0.get(k, 0) for k in cs1}
         calls = {k: v for k, v in calls.items() if v > 0}
@@ -85,14 +92,16 @@ def run(label, n, workers, executors, env_extra=None, bin_dir=None):
         raw = raw_baseline(s, int(rt_w))
         res = {
             "label": label, "workers": workers, "executors": executors, "wall": wall, "submit": t_sub - t0,
-            "span": span, "rate_wall": trans / wall, "rate_span": trans / span,
+            "span": span, "rate_wall": trans / wall, "rate_span": trans / span, "start": start_lat,
+            "finish": finish_lat,
             "cmds_per_step": sum(calls.values()) / trans, "rt_worker": rt_w / trans, "rt_coord": rt_c / trans,
             "raw_s": raw, "load": f"{load0}->{loadavg()}", "cpu": sum(cpu.values()),
             "cpu_wk": sum(v for k, v in cpu.items() if k.startswith("worker") or k == "kafka-dev"),
         }
         print(f"  {label}: {n} instances, {trans} transitions in {wall:.2f} s wall "
               f"(submit {res['submit']:.2f} s) = {res['rate_wall']:.0f}/s; "
-              f"event stream span {span:.2f} s = {res['rate_span']:.0f}/s; load {res['load']}")
+              f"event stream span {span:.2f} s = {res['rate_span']:.0f}/s; submit to first admission "
+              f"{start_lat:.2f} s, last outcome to done {finish_lat:.2f} s; load {res['load']}")
         print(f"    redis commands/step {res['cmds_per_step']:.2f} (" +
               ", ".join(f"{k} {v / trans:.2f}" for k, v in top) + ")")
         print(f"    round trips/step: workers {res['rt_worker']:.2f}, coordinator {res['rt_coord']:.2f}; "
@@ -177,6 +186,8 @@ def quick(n, e, before_dir, rounds=2):
           f"cpu {med(new, 'cpu') / (n * STEPS) * 1000:.2f} ms/transition; before-binaries "
           f"{med(old, 'rate_wall'):.0f}/s wall, {med(old, 'rate_span'):.0f}/s span, "
           f"{med(old, 'cmds_per_step'):.2f} cmds/step, cpu {med(old, 'cpu') / (n * STEPS) * 1000:.2f} ms/transition; "
+          f"submit to first admission {med(new, 'start'):.2f} s / {med(old, 'start'):.2f} s, "
+          f"last outcome to done {med(new, 'finish'):.2f} s / {med(old, 'finish'):.2f} s; "
           f"ratio wall {med(new, 'rate_wall') / med(old, 'rate_wall'):.2f}x, "
           f"span {med(new, 'rate_span') / med(old, 'rate_span'):.2f}x; load {loadavg()}")
 
