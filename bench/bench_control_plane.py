@@ -8,7 +8,8 @@ rates depend on the load of this shared machine). Per configuration:
 
 - rate over the wall time, submit to the campaign's `done` (Redis polled
   every 50 ms), and over the event stream's span (first admission to the
-  last step outcome, Redis timestamps);
+  last step outcome, Redis timestamps), and the coordinator's part of the
+  difference: submit to the first admission, the last outcome to `done`;
 - Redis commands per step: INFO commandstats delta around the campaign,
   divided by the transitions (everything: submit, coordinator, workers);
 - round trips per step, counted client-side (fc_redis_round_trips_total on
