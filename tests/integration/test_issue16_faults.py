@@ -27,6 +27,13 @@ AssumeRole throttled, Route 53's GetChange throttled, and the calls that
 change something (shares, copies, restores, the CNAME's UPSERTs, renames,
 the retired source's stop, snapshot deletes) carried out by AWS but
 answered with a 500, so the retry meets its own effect.
+And the pg-logical rename swap (the default cutover method) with its two
+renames refused one by one (emulator alternate keys on
+NewDBInstanceIdentifier): throttled and 5xx, more times in a row than the
+client tries, answers lost, and a worker killed between them; checked as
+the CI campaign is (pglogical_strategy_util.campaign_problems), verify
+complete, each rename's fault hit, and no cutover attempt ended by a rename
+failing only for now (writers are blocked while it is made).
 Each also asserts the faults really hit fleetcrypt: its refused attempts
 (the call log's entries signed with its key, or made in the target account
 with credentials the test did not make) number at least MIN_REFUSED, some
