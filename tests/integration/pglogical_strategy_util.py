@@ -253,6 +253,12 @@ class Writer:
         with self.lock:
             return [n for _, n in self.acked]
 
+    def wait_more(self, n, what, timeout=60):
+        """Wait until n more numbers than now are acknowledged: the writer
+        commits (again), e.g. once a campaign has ended."""
+        base = len(self.numbers())
+        wait_until(lambda: len(self.numbers()) >= base + n, timeout, 0.1, what)
+
     def longest_gap(self, after=0.0):
         """Longest time between two consecutive acknowledgements (seconds)."""
         return self.longest_gap_detail(after)[0]

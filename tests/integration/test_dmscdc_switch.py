@@ -76,11 +76,10 @@ def test_dmscdc_proxy_switch(stack, awssim, world):
     stack.start()
     probe = ProxyWriter(sim, proxy).start()
     try:
-        wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the proxy")
+        probe.wait_more(6, "the probe writes through the proxy")
         submit_dms(stack, camp, key, [ident], world, "--cutover-method", "proxy", "--read-only-tables", "public.b")
         st = wait_terminal(stack, camp, timeout=420)
-        n_done = len(probe.numbers())
-        wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes through the proxy after the switch")
+        probe.wait_more(20, "writes through the proxy after the switch")
     finally:
         probe.stop()
     inst = st["instances"][0]
@@ -116,12 +115,11 @@ def test_dmscdc_cname_switch(stack, awssim, world):
     stack.start()
     probe = CnameWriter(sim, name, app_port, rate=50, tables=("a",)).start()
     try:
-        wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+        probe.wait_more(6, "the probe writes through the CNAME")
         submit_dms(stack, camp, key, [ident], world, "--cutover-method", "cname", "--read-only-tables", "public.b",
                    "--file", opts)
         st = wait_terminal(stack, camp, timeout=420)
-        n_done = len(probe.numbers())
-        wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes through the CNAME after the switch")
+        probe.wait_more(20, "writes through the CNAME after the switch")
     finally:
         probe.stop()
     inst = st["instances"][0]
@@ -184,12 +182,11 @@ def test_dmscdc_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
     stack.start()
     probe = CnameWriter(sim, name, src["Endpoint"]["Port"], rate=50, tables=("a",)).start()
     try:
-        wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+        probe.wait_more(6, "the probe writes through the CNAME")
         submit_dms(stack, camp, key, [ident], world, "--cutover-method", "cname", "--read-only-tables", "public.b",
                    "--file", opts)
         st = run_until_terminal(stack, camp, fired, timeout=480)
-        n_done = len(probe.numbers())
-        wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes on the target")
+        probe.wait_more(20, "writes on the target")
     finally:
         probe.stop()
     assert os.path.exists(fired), "the crash point never fired: the test proved nothing"

@@ -34,8 +34,8 @@ import pytest
 from cname_util import OLD_TTL, ZONE, abort_after_ttl_lowered, app_cname, record, resolve
 from fclib import wait_until
 from pglogical_strategy_util import wait_terminal
-from test_mysqlbinlog import APP, APP_PW, GROUPS, MASTER, PW, Writer, _app_schema, _conn, _group, _make, _q, \
-    _secret_file, _tags
+from test_mysqlbinlog import APP, APP_PW, GROUPS, Writer, _app_schema, _conn, _group, _make, _q, _secret_file, \
+    _tags
 from test_pglogical_cutover_resume import crash_env, worker_lines
 
 class CnameWriter(Writer):

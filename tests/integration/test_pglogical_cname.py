@@ -27,7 +27,6 @@ import os
 import pytest
 
 from cname_util import OLD_TTL, ZONE, CnameWriter, abort_after_ttl_lowered, app_cname, record, resolve
-from fclib import wait_until
 from pglogical_strategy_util import (Writer, app_schema, exactly_once, logical_group, make_instances,
                                      retired_of, submit, wait_terminal)
 
@@ -45,12 +44,11 @@ def test_cname_cutover_downtime_and_record(stack, awssim, world):
     key = stack.make_key()["Arn"]
     stack.start()
     probe = CnameWriter(sim, name, app_port, rate=100, tables=("a",)).start()
-    wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+    probe.wait_more(6, "the probe writes through the CNAME")
     submit(stack, "cn1", key, [ident], world, "--cutover-method", "cname", "--file", opts)
     st = wait_terminal(stack, "cn1", timeout=300)
     inst = st["instances"][0]
-    n_done = len(probe.numbers())
-    wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes on the target")
+    probe.wait_more(20, "writes on the target")
     probe.stop()
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
 
@@ -118,11 +116,10 @@ def test_cname_crash_after_upsert_resumes_forward(stack, awssim, world):
     fired = crash_env(stack, world, "cutover.cname_upserted")
     stack.start()
     probe = CnameWriter(sim, name, src["Endpoint"]["Port"], rate=50, tables=("a",)).start()
-    wait_until(lambda: len(probe.numbers()) > 5, 60, 0.1, "the probe writes through the CNAME")
+    probe.wait_more(6, "the probe writes through the CNAME")
     submit(stack, "cncr", key, [ident], world, "--cutover-method", "cname", "--file", opts)
     st = run_until_terminal(stack, "cncr", fired)
-    n_done = len(probe.numbers())
-    wait_until(lambda: len(probe.numbers()) > n_done + 20, 60, 0.1, "writes on the target")
+    probe.wait_more(20, "writes on the target")
     probe.stop()
     assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
     inst = st["instances"][0]

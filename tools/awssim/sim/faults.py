@@ -23,6 +23,24 @@ class TokenBucket:
         return False
 
 
+def _matches(key, action, params):
+    """Does an alternate key "Action?Param=Value" name this request?"""
+    name, sep, cond = key.partition("?")
+    if not sep or name != action or not params:
+        return False
+    param, _, value = cond.partition("=")
+    return params.get(param) == value
+
+
+def _turn(value):
+    """An alternate value "kind" or "kind*N" -> (kind, N requests refused
+    before one is served; 1 without *N), None when not one."""
+    kind, sep, n = str(value).partition("*")
+    if kind not in ("throttle", "5xx", "lost") or (sep and not (n.isdigit() and 1 <= int(n) <= 9)):
+        return None
+    return kind, int(n) if sep else 1
+
+
 class Faults:
     def __init__(self):
         self.lock = threading.Lock()
@@ -38,7 +56,8 @@ class Faults:
         # deterministic, per action: {action: "throttle" | "5xx" | "lost"};
         # that action's requests are refused and served in turn, the first
         # one refused, so every call a client retries once is refused once
-        # and then served (one action's calls taken in sequence); "lost":
+        # and then served (one action's calls taken in sequence); "kind*N":
+        # N refused in a row, then one served; "lost":
         # the refused request is carried out first and its answer replaced
         # by a 500 (AWS did it, the response was lost); {} for none
         self.alternate = {}
@@ -93,7 +112,7 @@ class Faults:
                 if "latency_ms" in f:
                     self.latency_ms = max(0, int(f["latency_ms"]))
                 if isinstance(f.get("alternate"), dict):
-                    self.alternate = {str(a): k for a, k in f["alternate"].items() if k in ("throttle", "5xx", "lost")}
+                    self.alternate = {str(a): k for a, k in f["alternate"].items() if _turn(k)}
                     self.alternate_n = {}
             if cfg.get("binlog_event") in ("exact", "early", "late", "twice"):
                 self.binlog_event = cfg["binlog_event"]
@@ -107,29 +126,38 @@ class Faults:
                     self.quotas[k] = int(v)
 
     # ---- per request
-    def admit(self, account, region, service, action=None):
-        """-> None, 'throttle', '5xx' or 'lost' (serve, then answer 500)."""
+    def admit(self, account, region, service, action=None, params=None):
+        """-> (verdict, alternate key or None): verdict None, 'throttle',
+        '5xx' or 'lost' (serve, then answer 500); the key when an alternate
+        entry decided it. params: the request's Query parameters, for
+        alternate keys "Action?Param=Value" (that action's requests with
+        that parameter value only, their turns counted apart)."""
         with self.lock:
-            kind = self.alternate.get(action)
-            if kind:
-                n = self.alternate_n[action] = self.alternate_n.get(action, 0) + 1
-                if n % 2:
-                    return kind
-            if self.http5xx_rate and self.rng.random() < self.http5xx_rate:
-                return "5xx"
-            if self.throttle_rate and self.rng.random() < self.throttle_rate:
+            key = next((k for k in self.alternate if k == action or _matches(k, action, params)), None)
+            if key:
+                kind, refused = _turn(self.alternate[key])
+                n = self.alternate_n[key] = self.alternate_n.get(key, 0) + 1
+                if n % (refused + 1):
+                    return kind, key
+            return self._random(account, region, service), None
+
+    def _random(self, account, region, service):
+        """The random faults and the token bucket (the lock held)."""
+        if self.http5xx_rate and self.rng.random() < self.http5xx_rate:
+            return "5xx"
+        if self.throttle_rate and self.rng.random() < self.throttle_rate:
+            return "throttle"
+        if self.throttle_streak:
+            self.streak_n += 1
+            if self.streak_n % (self.throttle_streak + 1):
                 return "throttle"
-            if self.throttle_streak:
-                self.streak_n += 1
-                if self.streak_n % (self.throttle_streak + 1):
-                    return "throttle"
-            if not self.rate_enabled:
-                return None
-            key = (account, region, service)
-            b = self.buckets.get(key)
-            if b is None:
-                b = self.buckets[key] = TokenBucket(self.rate, self.burst)
-            return None if b.take() else "throttle"
+        if not self.rate_enabled:
+            return None
+        key = (account, region, service)
+        b = self.buckets.get(key)
+        if b is None:
+            b = self.buckets[key] = TokenBucket(self.rate, self.burst)
+        return None if b.take() else "throttle"
 
     def latency(self):
         return self.latency_ms / 1000.0

@@ -290,7 +290,11 @@ class _Handler(BaseHTTPRequestHandler):
         lat = w.faults.latency()
         if lat:
             time.sleep(lat)
-        verdict = w.faults.admit(account, region, service, action)
+        verdict, by = w.faults.admit(account, region, service, action, form)
+        if verdict:   # the call log tells an injected fault (a lost answer) apart, and the alternate key
+            entry["fault"] = verdict
+            if by:
+                entry["fault_by"] = by
         if verdict == "throttle":
             code = {"json": "ThrottlingException", "ec2": "RequestLimitExceeded"}.get(proto, "Throttling")
             raise AwsError(code, "Rate exceeded", status=400)

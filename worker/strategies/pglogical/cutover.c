@@ -209,12 +209,13 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
     bool gone = false, taken = false, first_done = false;
     if (fresh) {
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, &gone, &taken)) != STEP_OK) return rc;
+        if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, deadline, &gone, &taken)) != STEP_OK) return rc;
         first_done = !gone && !taken;
         if (first_done) {
             fc_crashpoint("cutover.source_renamed"); /* tests: a swap half done */
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, &gone, &taken)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, &taken)) != STEP_OK)
+                return rc;
             if (!gone && !taken) goto renamed;
         }
         c->res->reason[0] = 0;
@@ -233,7 +234,7 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         /* 1. source → retired name (unless an earlier attempt did it) */
         if (!done && src_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = pgl_rename(c->ctx, c->res, c->orig, c->ret)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, deadline, &gone, NULL)) != STEP_OK) return rc;
         }
     }
     if (!done) {
@@ -250,7 +251,7 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         }
         if (tid_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, &gone, NULL)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, NULL)) != STEP_OK) return rc;
         }
         c->res->reason[0] = 0;
     }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define RENAME_AGAIN_MS 500 /* awsstep_rename_try: a rename that failed only for now, sent again */
+
 step_rc awsstep_fail(step_result *res, const aws_error *e, const char *what)
 {
     snprintf(res->reason, sizeof res->reason, "%s: %s: %.300s", what, e->code, e->message);
@@ -624,11 +626,11 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
 
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
 {
-    return awsstep_rename_try(ctx, res, from, to, NULL, NULL);
+    return awsstep_rename_try(ctx, res, from, to, 0, NULL, NULL);
 }
 
-step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, bool *gone,
-                           bool *taken)
+step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline,
+                           bool *gone, bool *taken)
 {
     if (gone) *gone = false;
     if (taken) *taken = false;
@@ -642,7 +644,7 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
     o.apply_immediately = true;
     aws_error e;
     aws_error_clear(&e);
-    if (!rds_modify_db_instance(a, &o, NULL, &e)) {
+    while (!rds_modify_db_instance(a, &o, NULL, &e)) {
         if (!strcmp(e.code, "InvalidDBInstanceState")) {
             res->wait_ms = 2000;
             snprintf(res->wait_on, sizeof res->wait_on, "db:%s", from);
@@ -657,7 +659,15 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
             *taken = true;
             return STEP_OK;
         }
-        return awsstep_fail(res, &e, "ModifyDBInstance (rename)");
+        step_rc rc = awsstep_fail(res, &e, "ModifyDBInstance (rename)");
+        /* throttled or a 5xx past the client's own retries: sent again
+         * until the deadline (the caller's writers are blocked: a re-run of
+         * its step would cost them its backoff); made perhaps, its answer
+         * lost, the next try finds `from` gone or `to` taken */
+        if (rc != STEP_RETRY || fc_mono_ms() > deadline || !step_ctx_lease_ok(ctx)) return rc;
+        log_info("rename not confirmed; sending it again", "from=%s to=%s why=\"%s\"", from, to, res->reason);
+        fc_sleep_ms(RENAME_AGAIN_MS);
+        aws_error_clear(&e);
     }
     log_info("rename requested", "from=%s to=%s", from, to);
     return STEP_OK;

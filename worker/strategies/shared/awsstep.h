@@ -139,9 +139,12 @@ step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const 
  * does not exist (*gone) or a `to` still taken (*taken: AWS frees a name
  * only once its rename is applied) is reported, STEP_OK, instead of failed
  * (after an ambiguous retry either can be the call's own effect: the
- * caller looks then). */
-step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, bool *gone,
-                           bool *taken);
+ * caller looks then). A rename throttled or failing with a 5xx past the
+ * client's retries is sent again until deadline (fc_mono_ms; 0: not again),
+ * for a caller whose writers are blocked (pass gone then: a 5xx may have
+ * been carried out). */
+step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline,
+                           bool *gone, bool *taken);
 /* In-run poll until id is available with an endpoint (and our role) or the
  * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). The first
  * look goes just after the end this wait took before (step_ctx_opdur, op
