@@ -416,8 +416,10 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     return awsstep_start_restore(ctx, res, id, eid, fact_int(ctx, "deletion_protection", RDS_UNSET), true);
 }
 
-/* ---- configure-target: what a restore cannot take (backup retention); a
- * cluster's RDS Proxies switched to the encrypted cluster ---- */
+/* ---- configure-target: the backup retention when the restore's answer
+ * shows another than the source's (the restore asks for it: normally
+ * nothing to do); a cluster's RDS Proxies switched to the encrypted
+ * cluster ---- */
 static step_rc s_configure_target(step_ctx *ctx, step_result *res)
 {
     const char *id = step_ctx_instance(ctx);

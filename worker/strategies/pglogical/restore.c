@@ -65,7 +65,8 @@ step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
         PGL_REASON(res, "restored %s is not encrypted with %s (kms %s)", tid, key, v.kms_key);
         return STEP_FAIL;
     }
-    /* 3. what a restore cannot take: backup retention */
+    /* 3. the backup retention, when the restore's answer shows another than
+     * the source's (the restore asks for it: normally nothing to do) */
     int want = fact_int(ctx, "backup_retention", -1), have = fact_int(ctx, "target_backup_retention", -1);
     if (want >= 0 && want != have) {
         if (step_ctx_fact(ctx, "configure_at")) {

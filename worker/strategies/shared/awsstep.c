@@ -522,6 +522,11 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     o.port = fact_int(ctx, "port", RDS_UNSET);
     o.deletion_protection = deletion_protection;
     o.publicly_accessible = fact_int(ctx, "public", RDS_UNSET);
+    /* the source's backup retention, taken by the restore itself (no
+     * ModifyDBInstance after it; the caller still compares the answer's
+     * with it: fact target_backup_retention) */
+    int br = fact_int(ctx, "backup_retention", RDS_UNSET);
+    o.backup_retention = br >= 0 && br <= 35 ? br : RDS_UNSET;
     o.storage_type = fact_opt(ctx, "storage_type");
     o.tags = cr.tags;
     o.ntags = cr.ntags;
