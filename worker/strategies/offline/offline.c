@@ -6,6 +6,7 @@
  * return STEP_WAIT on the fleet poller's cache. */
 #include "offline.h"
 #include "awscluster.h"
+#include "awsmemo.h"
 #include "awsstep.h"
 #include "awsxacct.h"
 #include "log.h"
@@ -92,7 +93,11 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     aws_error e;
     aws_error_clear(&e);
     bool renamed = false;
-    if (!rds_describe_db_instance(c, id, &i, &e)) {
+    /* the campaign's instances admitted together are described together
+     * (one filtered Describe for this worker's preflights of them) */
+    char memo[300];
+    awsstep_preflight_memo(ctx, memo, sizeof memo);
+    if (!awsmemo_describe_instance(c, memo, id, AWSSTEP_PREFLIGHT_BATCH_MS, &i, &e)) {
         if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances");
         /* a DB cluster (the whole cluster is one source: offline_cluster) */
         step_rc crc = STEP_OK;

@@ -131,6 +131,14 @@ step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char
 /* DescribeDBInstances of id: NULL with *missing (not found: *rc STEP_FAIL,
  * reason "instance <id> not found") or *rc (AWS failure). */
 rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
+/* Preflight's Describe of the source: awsstep_describe, answered together
+ * with this worker's other preflights of the campaign that come within
+ * AWSSTEP_PREFLIGHT_BATCH_MS of each other (one filtered Describe for them:
+ * awsmemo_describe_instance, under the key awsstep_preflight_memo). */
+#define AWSSTEP_PREFLIGHT_BATCH_MS 150
+void awsstep_preflight_memo(step_ctx *ctx, char *out, size_t cap);
+rds_instance *awsstep_describe_preflight(step_ctx *ctx, step_result *res, const char *id, bool *missing,
+                                         step_rc *rc);
 bool awsstep_has_tag(const rds_instance *i, const char *key, const char *value);
 /* Does i carry this campaign's and instance's tags (and role, when given)? */
 bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
