@@ -408,6 +408,8 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     if (rds_describe_db_instance(c, id, &i, &e)) {
         bool ours = has_tag(i, "fleetcrypt:campaign", step_ctx_campaign(ctx)) &&
                     has_tag(i, "fleetcrypt:role", "encrypted-target");
+        /* what configure-target compares (an earlier run's restore set it) */
+        if (ours) step_ctx_set_factf(ctx, "target_backup_retention", "%d", i->backup_retention);
         rds_instance_free(i);
         if (!ours) {
             snprintf(res->reason, sizeof res->reason,

@@ -46,6 +46,8 @@ step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
         if (!i && !missing) return rc;
         if (i) {
             bool ours = pgl_is_ours(ctx, i, PGL_ROLE_TARGET);
+            /* what step 3 compares (an earlier run's restore set it) */
+            if (ours) step_ctx_set_factf(ctx, "target_backup_retention", "%d", i->backup_retention);
             rds_instance_free(i);
             if (!ours) {
                 PGL_REASON(res, "identifier %s is taken by an instance fleetcrypt did not create", tid);
