@@ -61,6 +61,7 @@ static void test_full_table_replaces_the_oldest(void **state)
 /* ---- the preflights' Describes asked together (awsmemo_describe_instance) ---- */
 static pthread_mutex_t stub_mu = PTHREAD_MUTEX_INITIALIZER;
 static int stub_calls, stub_last_values;
+static bool stub_last_alone; /* asked by DBInstanceIdentifier, not a filter */
 
 /* DescribeDBInstances as the emulator answers it: every identifier asked
  * (by id or in the db-instance-id filter) exists but "gone". */
@@ -74,6 +75,7 @@ static bool stub_describe(aws_client *c, const rds_describe_opts *o, rds_instanc
     pthread_mutex_lock(&stub_mu);
     stub_calls++;
     stub_last_values = (int)n;
+    stub_last_alone = o->id != NULL;
     pthread_mutex_unlock(&stub_mu);
     rds_instance_list *l = calloc(1, sizeof *l);
     l->v = calloc(n ? n : 1, sizeof *l->v);
@@ -124,13 +126,14 @@ static void test_preflights_together_are_one_describe(void **state)
     /* the first is alone: described at once; three more within the window
      * of it: one filtered Describe for the three, each its own answer (one
      * that does not exist: not found, as its own Describe would say) */
-    asker a[4] = {{"db-a", 0, false, "", 0}, {"db-b", 100, false, "", 0}, {"DB-C", 150, false, "", 0},
+    asker a[4] = {{"db-a", 0, false, "", 0}, {"db-b", 100, false, "", 0}, {"db-c", 150, false, "", 0},
                   {"gone", 200, false, "", 0}};
     pthread_t t[4];
     for (int k = 0; k < 4; k++) pthread_create(&t[k], NULL, ask, &a[k]);
     for (int k = 0; k < 4; k++) pthread_join(t[k], NULL);
     assert_int_equal(stub_calls, 2);
     assert_int_equal(stub_last_values, 3);
+    assert_false(stub_last_alone);
     assert_true(a[0].ok && a[1].ok && a[2].ok);
     assert_string_equal(a[0].got, "db-a");
     assert_string_equal(a[1].got, "db-b");
@@ -144,6 +147,14 @@ static void test_preflights_together_are_one_describe(void **state)
     assert_true(late.ok);
     assert_int_equal(stub_calls, 3);
     assert_int_equal(stub_last_values, 1);
+    /* an identifier in another case than AWS stores: alone, never in a filter */
+    asker first = {"db-f", 0, false, "", 0}, upper = {"DB-G", 0, false, "", 0};
+    ask(&first);
+    ask(&upper);
+    assert_true(upper.ok);
+    assert_string_equal(upper.got, "db-g");
+    assert_int_equal(stub_calls, 5);
+    assert_true(stub_last_alone);
     awsmemo_set_describe(NULL);
 }
 

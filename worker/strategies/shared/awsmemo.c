@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "util.h"
 
@@ -106,7 +105,7 @@ static bool batch_take(int b, const char *id, rds_instance **out, aws_error *err
     } else {
         rds_instance_list *l = batch[b].list;
         size_t k = 0;
-        while (l && k < l->n && strcasecmp(l->v[k].identifier, id)) k++; /* AWS lower-cases identifiers */
+        while (l && k < l->n && strcmp(l->v[k].identifier, id)) k++;
         if (l && k < l->n && (*out = malloc(sizeof **out)) != NULL) {
             memcpy(*out, &l->v[k], sizeof **out);
             memset(&l->v[k], 0, sizeof l->v[k]); /* its arrays are the caller's now */
@@ -149,7 +148,11 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
                                rds_instance **out, aws_error *err)
 {
     *out = NULL;
-    if (window_ms <= 0 || strlen(key) >= MEMO_KEY || strlen(id) >= sizeof batch[0].ids[0])
+    /* an identifier as AWS stores it (lower case) only: how a filter value
+     * in other case matches is not something to rely on */
+    bool lower = true;
+    for (const char *p = id; *p; p++) lower = lower && !(*p >= 'A' && *p <= 'Z');
+    if (window_ms <= 0 || !lower || strlen(key) >= MEMO_KEY || strlen(id) >= sizeof batch[0].ids[0])
         return describe_alone(c, id, out, err);
     pthread_mutex_lock(&memo_mu);
     int64_t now = fc_mono_ms();

@@ -29,7 +29,8 @@ void awsmemo_reset(void);
  * comes within window_ms of another opens a batch, waits window_ms for
  * more, then describes them all with one filtered call (db-instance-id, up
  * to 100 identifiers), and every caller of the batch takes its own instance
- * from that answer. An identifier the answer lacks is AWS_ERR_NOT_FOUND
+ * from that answer (an identifier not in lower case is always described
+ * alone). An identifier the answer lacks is AWS_ERR_NOT_FOUND
  * (the filter's answer holds every instance that has one of them); an error
  * of the call is every caller's. *out is the caller's (rds_instance_free).
  * window_ms <= 0: always alone. Thread-safe; blocks at most window_ms plus
