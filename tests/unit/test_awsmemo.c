@@ -155,6 +155,14 @@ static void test_preflights_together_are_one_describe(void **state)
     assert_string_equal(upper.got, "db-g");
     assert_int_equal(stub_calls, 5);
     assert_true(stub_last_alone);
+    /* the same identifier twice at once (a re-delivered step): both answered */
+    fc_sleep_ms(WINDOW_MS + 50);
+    asker twice[3] = {{"db-h", 0, false, "", 0}, {"db-i", 50, false, "", 0}, {"db-i", 100, false, "", 0}};
+    for (int k = 0; k < 3; k++) pthread_create(&t[k], NULL, ask, &twice[k]);
+    for (int k = 0; k < 3; k++) pthread_join(t[k], NULL);
+    for (int k = 0; k < 3; k++) assert_true(twice[k].ok);
+    assert_string_equal(twice[1].got, "db-i");
+    assert_string_equal(twice[2].got, "db-i");
     awsmemo_set_describe(NULL);
 }
 

@@ -163,7 +163,9 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
     }
     bool recent = batch[b].last_ms > 0 && now - batch[b].last_ms < window_ms;
     batch[b].last_ms = now > 0 ? now : 1;
-    if (batch[b].state == B_OPEN && batch[b].n < BATCH_MAX) {
+    bool dup = false; /* the same identifier twice in a batch: the second would find it taken */
+    for (int k = 0; batch[b].state == B_OPEN && k < batch[b].n && !dup; k++) dup = !strcmp(batch[b].ids[k], id);
+    if (batch[b].state == B_OPEN && batch[b].n < BATCH_MAX && !dup) {
         /* a batch is gathering: join it and wait for its answer */
         fc_strlcpy(batch[b].ids[batch[b].n++], id, sizeof batch[b].ids[0]);
         batch[b].waiting++;
