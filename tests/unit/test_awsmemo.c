@@ -101,7 +101,7 @@ typedef struct {
     int kind;
 } asker;
 
-#define WINDOW_MS 1000
+#define WINDOW_MS 500
 
 static void *ask(void *p)
 {
