@@ -403,6 +403,7 @@ typedef struct rds_restore_opts {
     int port;                       /* RDS_UNSET/0 = omit */
     int deletion_protection;        /* RDS_UNSET, 0, 1 */
     int publicly_accessible;        /* RDS_UNSET, 0, 1 */
+    int backup_retention;           /* RDS_UNSET = omit (AWS: the snapshot's); days 0-35 */
     const char *storage_type;
     const aws_tag *tags;
     size_t ntags;

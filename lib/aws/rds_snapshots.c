@@ -99,7 +99,7 @@ bool rds_delete_db_snapshot(aws_client *c, const char *snapshot_id, rds_snapshot
 void rds_restore_opts_init(rds_restore_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->multi_az = o->port = o->deletion_protection = o->publicly_accessible = RDS_UNSET;
+    o->multi_az = o->port = o->deletion_protection = o->publicly_accessible = o->backup_retention = RDS_UNSET;
 }
 
 bool rds_restore_db_instance_from_db_snapshot(aws_client *c, const rds_restore_opts *o,
@@ -119,6 +119,7 @@ bool rds_restore_db_instance_from_db_snapshot(aws_client *c, const rds_restore_o
     rds_add_opt_int(&q, "Port", o->port, true);
     rds_add_tri(&q, "DeletionProtection", o->deletion_protection);
     rds_add_tri(&q, "PubliclyAccessible", o->publicly_accessible);
+    rds_add_opt_int(&q, "BackupRetentionPeriod", o->backup_retention, false);
     aws_query_add(&q, "StorageType", o->storage_type);
     rds_add_tags(&q, "Tags", o->tags, o->ntags);
     return rds_instance_call(c, "RestoreDBInstanceFromDBSnapshot", &q, out, err);

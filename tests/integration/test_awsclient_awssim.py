@@ -171,10 +171,14 @@ def test_rds_lifecycle(sim, world):
             f"kms_key_id={key['arn']}", "copy_tags=true"))
     enc = wait_status(env, "snap1-enc", "available", action="describe_db_snapshot")
     assert enc["encrypted"] is True and enc["kms_key_id"] == key["arn"]
+    # BackupRetentionPeriod: 0-35 as AWS (36 refused), taken by the restore
+    bad = call(env, "restore_db_instance_from_db_snapshot", "id=tgt1", "snapshot_id=snap1-enc", "backup_retention=36")
+    assert not bad["ok"] and bad["error"]["code"] == "InvalidParameterValue", bad
     ok(call(env, "restore_db_instance_from_db_snapshot", "id=tgt1", "snapshot_id=snap1-enc",
-            f"param_group={pg}", "multi_az=false", "deletion_protection=false", tags))
+            f"param_group={pg}", "multi_az=false", "deletion_protection=false", "backup_retention=0", tags))
     tgt = wait_status(env, "tgt1", "available")
     assert tgt["storage_encrypted"] is True and tgt["kms_key_id"] == key["arn"]
+    assert tgt["backup_retention"] == 0
     # modify (retention + rename), reboot, stop/start
     ok(call(env, "modify_db_instance", "id=tgt1", "backup_retention=5", "apply_immediately=true"))
     assert wait_status(env, "tgt1", "available")["backup_retention"] == 5

@@ -104,6 +104,9 @@ def verify_done(stack, ids, key_arn, before, real_rows):
         assert tags.get("team") == "orch", f"{i}: user tags not carried over: {tags}"
         # serving instances are no longer deletable under the worker's IAM policy
         assert tags.get("fleetcrypt:role") == "encrypted", f"{i}: role tag {tags.get('fleetcrypt:role')}"
+        # the source's backup retention, set by the restore itself
+        want = before[i]["BackupRetentionPeriod"]
+        assert inst["BackupRetentionPeriod"] == want, f"{i}: backup retention {inst['BackupRetentionPeriod']} != {want}"
     retired = [d for d in rds.describe_db_instances()["DBInstances"]
                if {t["Key"]: t["Value"] for t in d.get("TagList", [])}.get("fleetcrypt:role") == "retired-source"]
     assert len(retired) == len(ids), [d["DBInstanceIdentifier"] for d in retired]
@@ -118,12 +121,16 @@ def verify_done(stack, ids, key_arn, before, real_rows):
         assert got == rows, f"{i}: rows {got} != {rows}"
 
 
-def run_campaign(stack, campaign, ids, real, scale, max_parallel=3, timeout=240, extra_args=()):
+def run_campaign(stack, campaign, ids, real, scale, max_parallel=3, timeout=240, extra_args=(), retention=None):
+    """retention: {id: days} set on those sources first (the default is 1)."""
     sim = stack.sim
     sim.admin("POST", "/config", {"time_scale": 0})
     stack.make_instances(ids, real=real, storage=500)
     real_rows = {}
     rds = sim.client("rds")
+    for i, days in (retention or {}).items():
+        rds.modify_db_instance(DBInstanceIdentifier=i, BackupRetentionPeriod=days, ApplyImmediately=True)
+        sim.wait_instance(i, "available", timeout=60, rds=rds)
     before = {i: rds.describe_db_instances(DBInstanceIdentifier=i)["DBInstances"][0] for i in ids}
     for i in real:
         port = before[i]["Endpoint"]["Port"]
@@ -158,7 +165,11 @@ def test_orch_offline_campaign(stack, copy_s):
     else:
         ids = ["long-a", "long-b", "long-c"]
         real = []
-    st, key, before, real_rows = run_campaign(stack, "c1", ids, real, scale, timeout=150 + 3 * copy_s)
+    # sources whose backup retention is not a restore's default (1): the
+    # restore sets it (no ModifyDBInstance after it)
+    retention = {ids[0]: 0, ids[-1]: 7} if copy_s == 1 else {ids[0]: 0}
+    st, key, before, real_rows = run_campaign(stack, "c1", ids, real, scale, timeout=150 + 3 * copy_s,
+                                              retention=retention)
     check_status_shape(st, "c1", len(ids))
     assert st["counts"]["done"] == len(ids), st
     for i in st["instances"]:
@@ -193,6 +204,9 @@ def test_orch_offline_campaign(stack, copy_s):
     # every resource created once
     for action in ("CreateDBSnapshot", "CopyDBSnapshot", "RestoreDBInstanceFromDBSnapshot"):
         assert by.get(action, 0) == len(ids), f"{action}: {by.get(action)} calls for {len(ids)} instances"
+    # one ModifyDBInstance per instance, its rename: the backup retention is
+    # the restore's (BackupRetentionPeriod), not a modify after it
+    assert by.get("ModifyDBInstance", 0) == len(ids), f"ModifyDBInstance: {by.get('ModifyDBInstance')} calls: {by}"
 
 
 def poll_groups(calls, action):

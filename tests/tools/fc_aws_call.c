@@ -511,6 +511,7 @@ static bool a_restore_db_instance_from_db_snapshot(aws_client *c, json_t **res, 
     o.instance_class = arg("class");
     o.option_group = arg("option_group");
     o.multi_az = arg_tri("multi_az");
+    o.backup_retention = arg_int("backup_retention", RDS_UNSET);
     PLACEMENT_ARGS(o, sg, tags);
     bool ok = rds_restore_db_instance_from_db_snapshot(c, &o, &i, err);
     free(sg.buf);

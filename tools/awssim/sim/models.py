@@ -58,6 +58,12 @@ def load(service):
 # encryption with an AWS owned key (aws-sdk-php's RDS model, 2026).
 STORAGE_ENCRYPTION_TYPE = ("none", "sse-kms", "sse-rds")
 OVERLAY = {"rds": {"StorageEncryptionType": ("DBCluster", "DBClusterSnapshot", "DBInstance", "DBSnapshot")}}
+# Request members AWS added after it: decoded so that a client sending them
+# (fleetcrypt) is served as AWS serves it; awscli 2.9 has no option for them.
+# RestoreDBInstanceFromDBSnapshot's BackupRetentionPeriod (0-35; without it
+# the restored instance's retention comes from the snapshot): AWS RDS API
+# Reference and User Guide, "Backup retention period" (2024-).
+OVERLAY_INPUT = {"rds": {"RestoreDBInstanceFromDBSnapshotMessage": {"BackupRetentionPeriod": "IntegerOptional"}}}
 
 
 def overlay(service, data):
@@ -67,6 +73,11 @@ def overlay(service, data):
         for o in owners:
             if o in shapes:
                 shapes[o]["members"].setdefault(member, {"shape": member})
+    for owner, members in OVERLAY_INPUT.get(service, {}).items():
+        if owner in shapes:
+            for member, shape in members.items():
+                if shape in shapes:
+                    shapes[owner]["members"].setdefault(member, {"shape": shape})
 
 
 def describe_models():

@@ -749,8 +749,9 @@ def PromoteReadReplica(ctx, p):
 def RestoreDBInstanceFromDBSnapshot(ctx, p):
     w, st = ctx.world, ctx.store
     ident = check_id("DBInstanceIdentifier", p.get("DBInstanceIdentifier"))
-    if p.get("BackupRetentionPeriod") is not None:
-        raise invalid("BackupRetentionPeriod is not a parameter of RestoreDBInstanceFromDBSnapshot")
+    br = p.get("BackupRetentionPeriod")
+    if br is not None and (br < 0 or br > 35):
+        raise invalid(f"Invalid backup retention period: {br}")
     with w.lock:
         sst, snap = rds_sharing.resolve(ctx, p.get("DBSnapshotIdentifier"), "snapshot", "DBSnapshotIdentifier")
         ctx.resource = ident
@@ -765,7 +766,8 @@ def RestoreDBInstanceFromDBSnapshot(ctx, p):
         tags = tags_in(p)
         q = dict(p, AllocatedStorage=max(int(p.get("AllocatedStorage") or 0), snap["allocated_storage"]),
                  Port=p.get("Port") or snap.get("port"),
-                 MasterUsername=snap["master_username"], BackupRetentionPeriod=1, DBName=snap.get("db_name"),
+                 MasterUsername=snap["master_username"], BackupRetentionPeriod=1 if br is None else br,
+                 DBName=snap.get("db_name"),
                  Engine=snap.get("engine") or "postgres")
         meta = snap.get("metadata_only") or not snap.get("dir") or is_meta(ctx, tags)
         inst = new_instance_record(ctx, ident, q, tags, meta)

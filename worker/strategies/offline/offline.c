@@ -6,6 +6,7 @@
  * return STEP_WAIT on the fleet poller's cache. */
 #include "offline.h"
 #include "awscluster.h"
+#include "awsmemo.h"
 #include "awsstep.h"
 #include "awsxacct.h"
 #include "log.h"
@@ -92,7 +93,11 @@ static step_rc s_preflight(step_ctx *ctx, step_result *res)
     aws_error e;
     aws_error_clear(&e);
     bool renamed = false;
-    if (!rds_describe_db_instance(c, id, &i, &e)) {
+    /* the campaign's instances admitted together are described together
+     * (one filtered Describe for this worker's preflights of them) */
+    char memo[300];
+    awsstep_preflight_memo(ctx, memo, sizeof memo);
+    if (!awsmemo_describe_instance(c, memo, id, AWSSTEP_PREFLIGHT_BATCH_MS, &i, &e)) {
         if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances");
         /* a DB cluster (the whole cluster is one source: offline_cluster) */
         step_rc crc = STEP_OK;
@@ -403,6 +408,8 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     if (rds_describe_db_instance(c, id, &i, &e)) {
         bool ours = has_tag(i, "fleetcrypt:campaign", step_ctx_campaign(ctx)) &&
                     has_tag(i, "fleetcrypt:role", "encrypted-target");
+        /* what configure-target compares (an earlier run's restore set it) */
+        if (ours) step_ctx_set_factf(ctx, "target_backup_retention", "%d", i->backup_retention);
         rds_instance_free(i);
         if (!ours) {
             snprintf(res->reason, sizeof res->reason,
@@ -416,8 +423,10 @@ static step_rc s_restore(step_ctx *ctx, step_result *res)
     return awsstep_start_restore(ctx, res, id, eid, fact_int(ctx, "deletion_protection", RDS_UNSET), true);
 }
 
-/* ---- configure-target: what a restore cannot take (backup retention); a
- * cluster's RDS Proxies switched to the encrypted cluster ---- */
+/* ---- configure-target: the backup retention when the restore's answer
+ * shows another than the source's (the restore asks for it: normally
+ * nothing to do); a cluster's RDS Proxies switched to the encrypted
+ * cluster ---- */
 static step_rc s_configure_target(step_ctx *ctx, step_result *res)
 {
     const char *id = step_ctx_instance(ctx);

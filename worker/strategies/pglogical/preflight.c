@@ -268,7 +268,8 @@ static int detect_cluster(step_ctx *ctx, step_result *res, rds_instance **i, boo
     if (awscluster_is(ctx)) return 1;
     const char *id = step_ctx_instance(ctx);
     bool missing = false;
-    *i = pgl_describe(ctx, res, id, &missing, rc);
+    /* described together with this worker's other preflights of the campaign (awsstep.h) */
+    *i = awsstep_describe_preflight(ctx, res, id, &missing, rc);
     if (!*i && !missing) return -1;
     if (*i && !((*i)->cluster_id[0] && !strcmp((*i)->cluster_id, id))) return 0;
     aws_client *c = step_ctx_aws(ctx);

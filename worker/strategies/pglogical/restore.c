@@ -46,6 +46,8 @@ step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
         if (!i && !missing) return rc;
         if (i) {
             bool ours = pgl_is_ours(ctx, i, PGL_ROLE_TARGET);
+            /* what step 3 compares (an earlier run's restore set it) */
+            if (ours) step_ctx_set_factf(ctx, "target_backup_retention", "%d", i->backup_retention);
             rds_instance_free(i);
             if (!ours) {
                 PGL_REASON(res, "identifier %s is taken by an instance fleetcrypt did not create", tid);
@@ -65,7 +67,8 @@ step_rc pgl_step_restore(step_ctx *ctx, step_result *res)
         PGL_REASON(res, "restored %s is not encrypted with %s (kms %s)", tid, key, v.kms_key);
         return STEP_FAIL;
     }
-    /* 3. what a restore cannot take: backup retention */
+    /* 3. the backup retention, when the restore's answer shows another than
+     * the source's (the restore asks for it: normally nothing to do) */
     int want = fact_int(ctx, "backup_retention", -1), have = fact_int(ctx, "target_backup_retention", -1);
     if (want >= 0 && want != have) {
         if (step_ctx_fact(ctx, "configure_at")) {

@@ -2,6 +2,7 @@
 #include "awsmemo.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -44,9 +45,175 @@ void awsmemo_put(const char *key)
     pthread_mutex_unlock(&memo_mu);
 }
 
+static void batch_reset(void);
+
 void awsmemo_reset(void)
 {
     pthread_mutex_lock(&memo_mu);
     memset(memo, 0, sizeof memo);
+    batch_reset();
     pthread_mutex_unlock(&memo_mu);
+}
+
+/* ---- batched DescribeDBInstances (awsmemo_describe_instance) ----
+ * A slot per key: when its last caller came (a caller within window_ms of
+ * it batches) and, while one is gathered or asked, the batch: its
+ * identifiers, the callers still to take their answer, the answer. */
+#define BATCH_SLOTS 16
+#define BATCH_MAX 100 /* identifiers per filter value list (AWS's limit) */
+
+enum { B_IDLE, B_OPEN, B_ASKING, B_DONE };
+
+static struct {
+    char key[MEMO_KEY];
+    int64_t last_ms; /* fc_mono_ms of the last caller under key; 0 = empty slot */
+    int state;
+    char ids[BATCH_MAX][64];
+    int n;
+    int waiting; /* callers of the batch that have not taken their answer */
+    bool ok;
+    aws_error err;
+    rds_instance_list *list;
+} batch[BATCH_SLOTS];
+static pthread_cond_t batch_cv = PTHREAD_COND_INITIALIZER;
+static awsmemo_describe_fn describe_fn;
+
+void awsmemo_set_describe(awsmemo_describe_fn fn) { describe_fn = fn; }
+
+/* Under memo_mu: the slot of key, else a free one (the least recent idle), else -1. */
+static int batch_slot(const char *key)
+{
+    int free_at = -1;
+    for (int i = 0; i < BATCH_SLOTS; i++) {
+        if (batch[i].last_ms > 0 && !strcmp(batch[i].key, key)) return i;
+        if (batch[i].state == B_IDLE && (free_at < 0 || batch[i].last_ms < batch[free_at].last_ms)) free_at = i;
+    }
+    if (free_at >= 0) {
+        fc_strlcpy(batch[free_at].key, key, sizeof batch[free_at].key);
+        batch[free_at].last_ms = 0;
+    }
+    return free_at;
+}
+
+/* Under memo_mu, the batch done: the caller's instance moved out of its
+ * answer (as rds_list_one does), the answer freed by the last one. */
+static bool batch_take(int b, const char *id, rds_instance **out, aws_error *err)
+{
+    bool ok = batch[b].ok;
+    if (!ok) {
+        *err = batch[b].err;
+    } else {
+        rds_instance_list *l = batch[b].list;
+        size_t k = 0;
+        while (l && k < l->n && strcmp(l->v[k].identifier, id)) k++;
+        if (l && k < l->n && (*out = malloc(sizeof **out)) != NULL) {
+            memcpy(*out, &l->v[k], sizeof **out);
+            memset(&l->v[k], 0, sizeof l->v[k]); /* its arrays are the caller's now */
+        } else if (l && k < l->n) {
+            aws_error_set(err, AWS_ERR_TRANSIENT, 0, "OutOfMemory", "out of memory");
+            ok = false;
+        } else {
+            aws_error_set(err, AWS_ERR_NOT_FOUND, 404, "DBInstanceNotFound", "DB instance %s not found", id);
+            ok = false;
+        }
+    }
+    if (--batch[b].waiting == 0) {
+        rds_instance_list_free(batch[b].list);
+        batch[b].list = NULL;
+        batch[b].n = 0;
+        batch[b].state = B_IDLE;
+    }
+    return ok;
+}
+
+/* One instance by its identifier (rds_describe_db_instance; the tests' stub). */
+static bool describe_alone(aws_client *c, const char *id, rds_instance **out, aws_error *err)
+{
+    if (!describe_fn) return rds_describe_db_instance(c, id, out, err);
+    rds_describe_opts o = {.id = id};
+    rds_instance_list *l = NULL;
+    bool ok = describe_fn(c, &o, &l, err);
+    if (ok && l && l->n && (*out = malloc(sizeof **out)) != NULL) {
+        memcpy(*out, &l->v[0], sizeof **out);
+        memset(&l->v[0], 0, sizeof l->v[0]);
+    } else if (ok) {
+        aws_error_set(err, AWS_ERR_NOT_FOUND, 404, "DBInstanceNotFound", "DB instance %s not found", id);
+        ok = false;
+    }
+    rds_instance_list_free(l);
+    return ok;
+}
+
+bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, int64_t window_ms,
+                               rds_instance **out, aws_error *err)
+{
+    *out = NULL;
+    /* an identifier as AWS stores it (lower case) only: how a filter value
+     * in other case matches is not something to rely on */
+    bool lower = true;
+    for (const char *p = id; *p; p++) lower = lower && !(*p >= 'A' && *p <= 'Z');
+    if (window_ms <= 0 || !lower || strlen(key) >= MEMO_KEY || strlen(id) >= sizeof batch[0].ids[0])
+        return describe_alone(c, id, out, err);
+    pthread_mutex_lock(&memo_mu);
+    int64_t now = fc_mono_ms();
+    int b = batch_slot(key);
+    if (b < 0) { /* every slot gathering or asking: alone */
+        pthread_mutex_unlock(&memo_mu);
+        return describe_alone(c, id, out, err);
+    }
+    bool recent = batch[b].last_ms > 0 && now - batch[b].last_ms < window_ms;
+    batch[b].last_ms = now > 0 ? now : 1;
+    bool dup = false; /* the same identifier twice in a batch: the second would find it taken */
+    for (int k = 0; batch[b].state == B_OPEN && k < batch[b].n && !dup; k++) dup = !strcmp(batch[b].ids[k], id);
+    if (batch[b].state == B_OPEN && batch[b].n < BATCH_MAX && !dup) {
+        /* a batch is gathering: join it and wait for its answer */
+        fc_strlcpy(batch[b].ids[batch[b].n++], id, sizeof batch[b].ids[0]);
+        batch[b].waiting++;
+        while (batch[b].state != B_DONE) pthread_cond_wait(&batch_cv, &memo_mu);
+        bool ok = batch_take(b, id, out, err);
+        pthread_mutex_unlock(&memo_mu);
+        return ok;
+    }
+    if (!recent || batch[b].state != B_IDLE) {
+        /* alone (nobody asked under key lately), or a batch is being asked */
+        pthread_mutex_unlock(&memo_mu);
+        return describe_alone(c, id, out, err);
+    }
+    /* another came moments ago: more are likely on their way, gather them */
+    batch[b].state = B_OPEN;
+    batch[b].n = 1;
+    batch[b].waiting = 1;
+    fc_strlcpy(batch[b].ids[0], id, sizeof batch[b].ids[0]);
+    pthread_mutex_unlock(&memo_mu);
+    fc_sleep_ms(window_ms);
+    pthread_mutex_lock(&memo_mu);
+    batch[b].state = B_ASKING;
+    int n = batch[b].n;
+    const char *idv[BATCH_MAX];
+    for (int i = 0; i < n; i++) idv[i] = batch[b].ids[i];
+    pthread_mutex_unlock(&memo_mu);
+    /* the identifiers stay put while ASKING (no one joins) */
+    aws_filter f = {"db-instance-id", idv, (size_t)n};
+    rds_describe_opts o = {.filters = &f, .nfilters = 1};
+    rds_instance_list *l = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    bool ok = describe_fn ? describe_fn(c, &o, &l, &e) : rds_describe_db_instances_all(c, &o, &l, &e);
+    pthread_mutex_lock(&memo_mu);
+    batch[b].ok = ok;
+    batch[b].err = e;
+    batch[b].list = ok ? l : NULL;
+    if (!ok) rds_instance_list_free(l);
+    batch[b].state = B_DONE;
+    pthread_cond_broadcast(&batch_cv);
+    ok = batch_take(b, id, out, err);
+    pthread_mutex_unlock(&memo_mu);
+    return ok;
+}
+
+/* Under memo_mu (awsmemo_reset, tests): only idle slots are forgotten. */
+static void batch_reset(void)
+{
+    for (int i = 0; i < BATCH_SLOTS; i++)
+        if (batch[i].state == B_IDLE) memset(&batch[i], 0, sizeof batch[i]);
 }

@@ -1,7 +1,8 @@
 /* awsmemo — a worker process's short-lived memory of AWS answers that many
  * instances of one campaign would otherwise each ask for (issue 17: calls
  * per instance), e.g. "parameter group G of campaign C has
- * rds.logical_replication on". Only a yes is remembered, by a key the
+ * rds.logical_replication on", and the preflights' Describes of instances
+ * admitted together, asked as one (awsmemo_describe_instance). Only a yes is remembered, by a key the
  * caller builds (campaign and resource in it), for at most max_age_ms: a
  * no, or anything older, is asked again. Process-wide and thread-safe (the
  * executors share it); a fixed table, the oldest entry replaced when full;
@@ -12,11 +13,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rds.h"
+
 /* Was `key` remembered within the last max_age_ms (fc_mono_ms clock)? */
 bool awsmemo_seen(const char *key, int64_t max_age_ms);
 /* Remember `key` as of now (a key longer than the table's is not kept). */
 void awsmemo_put(const char *key);
 /* Tests: forget everything. */
 void awsmemo_reset(void);
+
+/* DescribeDBInstances of `id`, answered together with this worker's other
+ * executors asking under the same `key` (campaign and region in it) at about
+ * the same time: a caller alone (none under `key` within the last
+ * window_ms) describes `id` at once, as rds_describe_db_instance; one that
+ * comes within window_ms of another opens a batch, waits window_ms for
+ * more, then describes them all with one filtered call (db-instance-id, up
+ * to 100 identifiers), and every caller of the batch takes its own instance
+ * from that answer (an identifier not in lower case is always described
+ * alone). An identifier the answer lacks is AWS_ERR_NOT_FOUND
+ * (the filter's answer holds every instance that has one of them); an error
+ * of the call is every caller's. *out is the caller's (rds_instance_free).
+ * window_ms <= 0: always alone. Thread-safe; blocks at most window_ms plus
+ * the call. */
+bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, int64_t window_ms,
+                               rds_instance **out, aws_error *err);
+/* Tests: the filtered Describe used instead of DescribeDBInstances (NULL:
+ * the real one); same contract as rds_describe_db_instances_all. */
+typedef bool (*awsmemo_describe_fn)(aws_client *c, const rds_describe_opts *o, rds_instance_list **out,
+                                    aws_error *err);
+void awsmemo_set_describe(awsmemo_describe_fn fn);
 
 #endif

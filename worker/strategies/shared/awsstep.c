@@ -1,5 +1,6 @@
 /* awsstep — see awsstep.h. */
 #include "awsstep.h"
+#include "awsmemo.h"
 #include "awsxacct.h"
 #include "kms.h"
 #include "log.h"
@@ -524,6 +525,11 @@ step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, c
     o.port = fact_int(ctx, "port", RDS_UNSET);
     o.deletion_protection = deletion_protection;
     o.publicly_accessible = fact_int(ctx, "public", RDS_UNSET);
+    /* the source's backup retention, taken by the restore itself (no
+     * ModifyDBInstance after it; the caller still compares the answer's
+     * with it: fact target_backup_retention) */
+    int br = fact_int(ctx, "backup_retention", RDS_UNSET);
+    o.backup_retention = br >= 0 && br <= 35 ? br : RDS_UNSET;
     o.storage_type = fact_opt(ctx, "storage_type");
     o.tags = cr.tags;
     o.ntags = cr.ntags;
@@ -586,7 +592,13 @@ step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char
 
 /* ---- instances: describe, ours, rename, bounded wait, snapshots, retire
  * (shared by pg-logical and mysql-binlog) ---- */
-rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
+void awsstep_preflight_memo(step_ctx *ctx, char *out, size_t cap)
+{
+    snprintf(out, cap, "preflight\t%s\t%s", step_ctx_campaign(ctx), step_ctx_campaign_field(ctx, "region"));
+}
+
+static rds_instance *describe_as(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc,
+                                 bool batched)
 {
     *missing = false;
     aws_client *c = awsxacct_client_for(ctx, id);
@@ -597,7 +609,11 @@ rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, 
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (!rds_describe_db_instance(c, id, &i, &e)) {
+    char memo[300];
+    if (batched) awsstep_preflight_memo(ctx, memo, sizeof memo);
+    if (!(batched && !awsxacct_in_target(ctx, id)
+              ? awsmemo_describe_instance(c, memo, id, AWSSTEP_PREFLIGHT_BATCH_MS, &i, &e)
+              : rds_describe_db_instance(c, id, &i, &e))) {
         if (e.kind == AWS_ERR_NOT_FOUND) {
             *missing = true;
             snprintf(res->reason, sizeof res->reason, "instance %s not found", id);
@@ -608,6 +624,17 @@ rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, 
         return NULL;
     }
     return i;
+}
+
+rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
+{
+    return describe_as(ctx, res, id, missing, rc, false);
+}
+
+rds_instance *awsstep_describe_preflight(step_ctx *ctx, step_result *res, const char *id, bool *missing,
+                                         step_rc *rc)
+{
+    return describe_as(ctx, res, id, missing, rc, true);
 }
 
 bool awsstep_has_tag(const rds_instance *i, const char *key, const char *value)

@@ -115,13 +115,15 @@ typedef struct awsstep_snap_spec {
  * the snapshot (the copy: encrypted) is available, STEP_WAIT meanwhile. */
 step_rc awsstep_snapshot_like(step_ctx *ctx, step_result *res, const awsstep_snap_spec *sp);
 /* RestoreDBInstanceFromDBSnapshot of `snapshot` as `id` with the learnt
- * source settings (awsstep_learn_source), deletion_protection as given
+ * source settings (awsstep_learn_source; its backup retention included),
+ * deletion_protection as given
  * (0/1/RDS_UNSET), our tags (role encrypted-target) and the user tags; facts
  * target_backup_retention, restore_arn (the new instance's ARN), restore_at. STEP_WAIT on db:<id> when started or
  * already there; with quota_facts, fact q_inst when started. */
 step_rc awsstep_start_restore(step_ctx *ctx, step_result *res, const char *id, const char *snapshot,
                               int deletion_protection, bool quota_facts);
-/* ModifyDBInstance backup retention (what a restore cannot take), fact
+/* ModifyDBInstance backup retention (when the restore's answer shows
+ * another: a resumed restore, an API without the member), fact
  * configure_at: STEP_WAIT on db:<id> when requested or while it is busy. */
 step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char *id, int want);
 
@@ -129,6 +131,14 @@ step_rc awsstep_set_backup_retention(step_ctx *ctx, step_result *res, const char
 /* DescribeDBInstances of id: NULL with *missing (not found: *rc STEP_FAIL,
  * reason "instance <id> not found") or *rc (AWS failure). */
 rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc);
+/* Preflight's Describe of the source: awsstep_describe, answered together
+ * with this worker's other preflights of the campaign that come within
+ * AWSSTEP_PREFLIGHT_BATCH_MS of each other (one filtered Describe for them:
+ * awsmemo_describe_instance, under the key awsstep_preflight_memo). */
+#define AWSSTEP_PREFLIGHT_BATCH_MS 150
+void awsstep_preflight_memo(step_ctx *ctx, char *out, size_t cap);
+rds_instance *awsstep_describe_preflight(step_ctx *ctx, step_result *res, const char *id, bool *missing,
+                                         step_rc *rc);
 bool awsstep_has_tag(const rds_instance *i, const char *key, const char *value);
 /* Does i carry this campaign's and instance's tags (and role, when given)? */
 bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
