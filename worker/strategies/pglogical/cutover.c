@@ -327,9 +327,10 @@ static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
 {
     int n = 0;
     rename_arg ra = {c, fresh};
-    /* proxies looked up before the block (scan_proxies): moved without a scan inside the window */
-    step_rc rc = c->proxies_known ? awsproxy_switch(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
-                                                    pgl_fact(c->ctx, "proxy_names"), deadline, &n)
+    /* proxies looked up before the block (scan_proxies): moved without a scan inside the window, and
+     * without a first look (the scan saw the source there) */
+    step_rc rc = c->proxies_known ? awsproxy_switch_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
+                                                            deadline, &n)
                                   : pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd,
                                                &ra, &n);
     if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
@@ -386,6 +387,35 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
     }
 }
 
+static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs);
+
+/* The source's block after pgl_cutover_block_unsettled (the record,
+ * NOLOGIN, the sessions listed ended): its quiet gap — for a backend past
+ * its login check that is not listed yet — overlapped with the drain. An
+ * early L (pgl_block_lsn) bounds what the listed sessions wrote, and the
+ * slots are awaited up to it while the gap runs; then the gap is settled
+ * (pgl_block_settle: one listing, the gap having passed; sessions found are
+ * ended and the gap waited again) and the final L taken after it, as
+ * pgl_cutover_block takes it: a backend that wrote inside the gap, gone or
+ * not, wrote before that L. The drain to it (drain) waits only for the
+ * gap's tail. Nothing here is a decision: the final L is what it was. */
+static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_result *br)
+{
+    char err[1024];
+    if (!pgl_block_lsn(q, br, err, sizeof err)) return pgl_sql_fail(c->res, q, "blocking writers on the source", err);
+    tl_mark(c, "source_listed");
+    step_rc rc = wait_slots(c, br->lsn, false);
+    if (rc != STEP_OK) return rc;
+    tl_mark(c, "early_drained");
+    int ended = 0;
+    if (!pgl_block_settle(q, nm, br->quiet_from, BLOCK_TIMEOUT_MS, &ended, err, sizeof err) ||
+        !pgl_block_lsn(q, br, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "blocking writers on the source", err);
+    br->sessions_terminated += ended;
+    if (ended) log_warn("cutover: sessions on the blocked source ended inside its quiet gap", "sessions=%d", ended);
+    return STEP_OK;
+}
+
 /* Block a side's writers (the fence taken first). keep_master: the
  * target's block ahead of the source's (pgl_cutover_preblock: NOLOGIN,
  * unrecorded — the source's record reaches the target by replication); the
@@ -415,14 +445,14 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
      * switch: open_target settles it (pgl_block_settle) before the pin and
      * the writers — by then the gap has passed, so it costs one listing */
     bool blocked = keep_master        ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
-                   : side == PGL_TARGET ? pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err,
-                                                                      sizeof err)
-                                        : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+                   : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
     if (blocked && !keep_master && side == PGL_TARGET) c->tgt_quiet_from = br.quiet_from;
     free(prot);
     if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
                                                           : "blocking writers on the target", err);
+    /* the source's quiet gap overlapped with the drain to an early L; the final L after it */
+    if (side == PGL_SOURCE && (rc = settle_source(c, q, &nm, &br)) != STEP_OK) return rc;
     if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
     if (lsn) *lsn = br.lsn;
     tl_mark(c, side == PGL_SOURCE ? "source_blocked" : "target_blocked");
@@ -476,9 +506,10 @@ static step_rc sync_privileges(cut *c)
     return STEP_OK;
 }
 
-/* Phase 1 (source blocked): flush to L, counts, strict verification,
- * sequences. Nothing here changes the source. */
-static step_rc drain(cut *c, fc_lsn L)
+/* Every slot's confirmed_flush_lsn >= L (nudged: pgl_wait_flush_nudged);
+ * check_subs: every subscription then still healthy (a stalled one never
+ * flushes, a failed one lies). */
+static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs)
 {
     char err[1024];
     step_rc rc = STEP_OK;
@@ -494,6 +525,7 @@ static step_rc drain(cut *c, fc_lsn L)
             PGL_REASON(c->res, "cutover: %s", err);
             return STEP_RETRY;
         }
+        if (!check_subs) continue;
         /* the subscription must still be healthy: a stalled one never flushes, a failed one lies */
         pgl_sub_info si;
         if (!pgl_sub_status(t, &nm, &si, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
@@ -503,6 +535,16 @@ static step_rc drain(cut *c, fc_lsn L)
             return STEP_FAIL;
         }
     }
+    return STEP_OK;
+}
+
+/* Phase 1 (source blocked): flush to L, counts, strict verification,
+ * sequences. Nothing here changes the source. */
+static step_rc drain(cut *c, fc_lsn L)
+{
+    char err[1024];
+    step_rc rc = wait_slots(c, L, true);
+    if (rc != STEP_OK) return rc;
     tl_mark(c, "drained");
     /* large objects created after preflight (lo_create fires no event
      * trigger and replication does not carry them): refuse the switch */

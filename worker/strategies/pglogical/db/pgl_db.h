@@ -165,7 +165,8 @@ typedef struct pgl_block_result {
     fc_lsn lsn;               /* L: WAL insert position after every writer is gone */
     char roles[2048];         /* comma-separated */
     char warning[512];        /* e.g. prepared transactions */
-    int64_t quiet_from;       /* pgl_cutover_block_unsettled: when its NOLOGINs were committed (fc_mono_ms) */
+    int64_t quiet_from;       /* pgl_cutover_block_unsettled: when its NOLOGINs were committed or it last ended a
+                               * login session, whichever is later (fc_mono_ms): where its quiet gap starts */
 } pgl_block_result;
 /* Record, then ALTER ROLE ... NOLOGIN, every login role except fleetcrypt's
  * two, PostgreSQL's pg_* and `protect` (rdsadmin and friends are always
@@ -200,6 +201,13 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
  * what to give it. */
 bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                                  int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* The end of pgl_cutover_block after its quiet gap (pgl_block_settle, for
+ * a block made with pgl_cutover_block_unsettled): prepared transactions
+ * warned about (out->warning), the WAL flushed, then L = the WAL insert
+ * position (out->lsn). Taken only once the gap is settled, L bounds every
+ * write of the blocked roles; taken before it (the cutover's early L, a
+ * drain started while the gap runs) it bounds only what was listed. */
+bool pgl_block_lsn(pgq *q, pgl_block_result *out, char *err, size_t errcap);
 /* The quiet gap of a block (END_SESSIONS_GAP_MS): the sessions of the
  * recorded roles ended until a listing taken at least the gap after
  * quiet_from (fc_mono_ms; 0: long ago) and after the last login session's
