@@ -645,15 +645,14 @@ static step_rc drain(cut *c, fc_lsn L)
  * publishes); else inside the window, before the switch, as it always was. */
 static bool late_teardown(cut *c) { return !c->cluster && pgl_rollback_window_s(c->ctx) <= 0; }
 
-/* The subscriptions on the target, every database: drop (DISABLE, slot_name
- * = NONE, DROP) or, inside the window when the teardown is late, only
- * DISABLE — it must never apply or reconnect again: after a rename the
- * source's name reaches the target — while its slot stays on the source
- * until teardown() after the switch. Their state is asked as fleetcrypt's
- * role: a re-run may find the target blocked already, its master user
- * too (the block there follows this). The source's fence (on src, the
- * name that reaches it) re-checked before each change. */
-static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
+/* The subscriptions on the target dropped, every database (DISABLE,
+ * slot_name = NONE, DROP): by teardown(), after the switch when the
+ * teardown is late (inside the window they are only disabled there:
+ * disable_all), else inside the window. Their state is asked as
+ * fleetcrypt's role: a re-run may find the target blocked already, its
+ * master user too. The source's fence (on src, the name that reaches it)
+ * re-checked before each change. */
+static step_rc subscriptions_drop(cut *c, pgl_side src)
 {
     char err[1024];
     step_rc rc = STEP_OK;
@@ -663,23 +662,58 @@ static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
         pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!ta) return rc;
         bool todo = true;
-        if (!(drop ? pgl_sub_exists(ta, &nm, &todo, err, sizeof err) : pgl_sub_enabled(ta, &nm, &todo, err, sizeof err)))
-            return pgl_sql_fail(c->res, ta, "subscription", err);
+        if (!pgl_sub_exists(ta, &nm, &todo, err, sizeof err)) return pgl_sql_fail(c->res, ta, "subscription", err);
         if (!todo) continue;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
         c->s.fenced[src] = false; /* re-check: a newer holder may have taken over */
         if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
-        if (!(drop ? pgl_teardown_target(t, &nm, err, sizeof err) : pgl_disable_subscription(t, &nm, err, sizeof err)))
-            return pgl_sql_fail(c->res, t, "subscription", err);
+        if (!pgl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
     }
+    return STEP_OK;
+}
+
+/* Inside the window (a late teardown): every database's subscription
+ * DISABLEd — never to apply or reconnect again (after a rename the
+ * source's name reaches the target) while its slot stays on the source
+ * until teardown() after the switch — with the databases at once (pgl_subs_enabled, pgl_subs_disable: each query on every
+ * database's session before any answer is read) and the source's fence
+ * re-taken once, just before the DISABLEs, instead of before each: three
+ * round trips' wait whatever the number of databases, was four per
+ * database. The state asked as fleetcrypt's role, as there. */
+static step_rc disable_all(cut *c)
+{
+    int n = c->s.ndbs, failed = 0;
+    pgq *ta[PGL_MAX_DBS], *t[PGL_MAX_DBS];
+    pgl_db_names nm[PGL_MAX_DBS];
+    bool on[PGL_MAX_DBS];
+    step_rc rc = STEP_OK;
+    char err[1024];
+    for (int i = 0; i < n; i++) {
+        if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
+        if (!(ta[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
+    }
+    if (!pgl_subs_enabled(ta, nm, n, on, &failed, err, sizeof err))
+        return pgl_sql_fail(c->res, ta[failed], "subscription", err);
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        t[i] = ta[i];
+        if (on[i] && !(t[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))) return rc;
+        any = any || on[i];
+    }
+    if (!any) return STEP_OK;
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
+    if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
+    if (!pgl_subs_disable(t, nm, n, on, &failed, err, sizeof err))
+        return pgl_sql_fail(c->res, t[failed], "subscription", err);
     return STEP_OK;
 }
 
 static step_rc disable_subscriptions(cut *c)
 {
-    step_rc rc = subscriptions_off(c, PGL_SOURCE, false);
+    step_rc rc = disable_all(c);
     tl_mark(c, "disabled");
     if (rc == STEP_OK) fc_crashpoint("cutover.disabled");
     return rc;
@@ -697,7 +731,7 @@ static step_rc disable_subscriptions(cut *c)
 static step_rc teardown(cut *c, pgl_side src)
 {
     char err[1024];
-    step_rc rc = subscriptions_off(c, src, true);
+    step_rc rc = subscriptions_drop(c, src);
     if (rc != STEP_OK) return rc;
     fc_crashpoint("cutover.teardown");
     for (int i = 0; i < c->s.ndbs; i++) {

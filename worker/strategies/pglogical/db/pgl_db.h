@@ -145,16 +145,26 @@ bool pgl_sub_status(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *err
 /* DISABLE, SET (slot_name = NONE), DROP SUBSCRIPTION: the slot stays on the
  * source, dropped there by pgl_teardown_source. */
 bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
-/* The cutover's part of the teardown inside the window (the source is
- * drained): the subscription disabled, so it never applies or reconnects
- * again (after a rename the source's name reaches the target); dropped by
- * pgl_teardown_target after the writers are let in. Gone or disabled: ok. */
-bool pgl_disable_subscription(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
 /* A teardown interrupted after DISABLE (and maybe SET slot_name = NONE),
  * found while the source's slot still exists: re-attach the slot and
  * ENABLE again, so the retried cutover drains through it. A subscription
  * disabled by an apply error is left alone. *resumed says whether it acted. */
 bool pgl_resume_teardown(pgq *q, const pgl_db_names *nm, bool *resumed, char *err, size_t errcap);
+/* The cutover's part of the teardown inside the window (the source is
+ * drained): every database's subscription disabled, so it never applies
+ * or reconnects again (after a rename the source's name reaches the
+ * target); dropped by pgl_teardown_target after the writers are let in.
+ * (q[i], nm[i]: one
+ * session and names per database, n of them), each query sent on every
+ * session before any answer is read — one round trip's wait for all:
+ * pgl_subs_enabled asks whether each is still there and enabled (any
+ * role may read it), pgl_subs_disable disables those marked todo (as their
+ * owner; one gone meanwhile is left). false: err, *failed the index of the
+ * session that failed; every session stays usable. */
+bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *failed, char *err,
+                      size_t errcap);
+bool pgl_subs_disable(pgq *const *q, const pgl_db_names *nm, int n, const bool *todo, int *failed, char *err,
+                      size_t errcap);
 /* After cutover: re-enable held scheduler jobs, drop fleetcrypt's schema. */
 bool pgl_cleanup_target(pgq *q, const pgl_db_names *nm, int *jobs_released, char *err, size_t errcap);
 
