@@ -273,14 +273,8 @@ def test_proxy_deleted_between_the_scan_and_the_switch_is_left_alone(stack, awss
     ident = "pgl-pxgone"
     make_instances(sim, [ident])
     app_schema(sim, ident)
-    rds = sim.client("rds")
-    name = f"px-{ident}"
-    rds.create_db_proxy(DBProxyName=name, EngineFamily="POSTGRESQL",
-                        Auth=[{"AuthScheme": "SECRETS", "SecretArn":
-                               "arn:aws:secretsmanager:us-east-1:000000000000:secret:x"}],
-                        RoleArn="arn:aws:iam::000000000000:role/proxy", VpcSubnetIds=["subnet-1", "subnet-2"])
-    wait_until(lambda: rds.describe_db_proxies(DBProxyName=name)["DBProxies"][0]["Status"] == "available", 60)
-    rds.register_db_proxy_targets(DBProxyName=name, DBInstanceIdentifiers=[ident])
+    from test_dmscdc_switch import make_proxy  # the same proxy in front of a PostgreSQL instance
+    name = make_proxy(sim, ident)
     hold = os.path.join(world, "hold")
     os.makedirs(hold)
     stack.env.update({"FLEETCRYPT_TEST_HOLD_AT": "cutover.gated", "FLEETCRYPT_TEST_CRASH_DIR": hold})
@@ -289,7 +283,7 @@ def test_proxy_deleted_between_the_scan_and_the_switch_is_left_alone(stack, awss
     submit(stack, "pxgone", key, [ident], world, "--cutover-method", "proxy")
     wait_until(lambda: os.path.exists(os.path.join(hold, "cutover.gated.held")), 240, 0.2,
                "the cutover reached the point after its proxy scan")
-    rds.delete_db_proxy(DBProxyName=name)
+    sim.client("rds").delete_db_proxy(DBProxyName=name)
     with open(os.path.join(hold, "cutover.gated.go"), "w"):
         pass
     st = wait_terminal(stack, "pxgone", timeout=240)

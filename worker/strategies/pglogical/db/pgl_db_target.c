@@ -198,38 +198,56 @@ static bool exec_each(pgq *const *q, int n, char *const *sql, const char *const 
     return ok && *failed < 0;
 }
 
+/* exec_each's arrays for n sessions (each_free frees the sql[] it owns). */
+typedef struct each_buf {
+    char **sql;
+    const char **p;
+    PGresult **r;
+} each_buf;
+
+static bool each_alloc(each_buf *b, int n)
+{
+    b->sql = calloc((size_t)n + 1, sizeof *b->sql);
+    b->p = calloc((size_t)n + 1, sizeof *b->p);
+    b->r = calloc((size_t)n + 1, sizeof *b->r);
+    return b->sql && b->p && b->r;
+}
+
+static void each_free(each_buf *b, int n, bool own_sql)
+{
+    for (int i = 0; b->r && i < n; i++) PQclear(b->r[i]);
+    for (int i = 0; own_sql && b->sql && i < n; i++) free(b->sql[i]);
+    free(b->sql);
+    free(b->p);
+    free(b->r);
+}
+
 bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *failed, char *err,
                       size_t errcap)
 {
-    char **sql = calloc((size_t)n + 1, sizeof *sql);
-    const char **p = calloc((size_t)n + 1, sizeof *p);
-    PGresult **r = calloc((size_t)n + 1, sizeof *r);
-    bool ok = sql && p && r;
+    each_buf b;
+    bool mem = each_alloc(&b, n), ok = mem;
     for (int i = 0; ok && i < n; i++) {
-        sql[i] = (char *)pgq_sql("pgl_sub_enabled");
-        p[i] = nm[i].subscription;
+        b.sql[i] = (char *)pgq_sql("pgl_sub_enabled");
+        b.p[i] = nm[i].subscription;
     }
     *failed = 0;
-    ok = ok && exec_each(q, n, sql, p, r, failed);
-    if (!sql || !p || !r) pgq_seterr(err, errcap, "out of memory");
+    ok = ok && exec_each(q, n, b.sql, b.p, b.r, failed);
+    if (!mem) pgq_seterr(err, errcap, "out of memory");
     else if (!ok) pgq_seterr(err, errcap, "subscription %s: %s", nm[*failed].subscription, q[*failed]->err);
-    for (int i = 0; r && i < n; i++) {
-        if (ok) enabled[i] = atoi(PQgetvalue(r[i], 0, 0)) > 0;
-        PQclear(r[i]);
-    }
-    free(sql);
-    free(p);
-    free(r);
+    for (int i = 0; ok && i < n; i++) enabled[i] = atoi(PQgetvalue(b.r[i], 0, 0)) > 0;
+    each_free(&b, n, false);
     return ok;
 }
 
 bool pgl_subs_disable(pgq *const *q, const pgl_db_names *nm, int n, const bool *todo, int *failed, char *err,
                       size_t errcap)
 {
-    char **sql = calloc((size_t)n + 1, sizeof *sql);
-    const char **p = calloc((size_t)n + 1, sizeof *p);
-    PGresult **r = calloc((size_t)n + 1, sizeof *r);
-    bool ok = sql && p && r;
+    each_buf b;
+    bool mem = each_alloc(&b, n), ok = mem;
+    char **sql = b.sql;
+    const char **p = b.p;
+    PGresult **r = b.r;
     *failed = 0;
     for (int i = 0; ok && i < n; i++) {
         const char *a[] = {nm[i].subscription};
@@ -252,13 +270,9 @@ bool pgl_subs_disable(pgq *const *q, const pgl_db_names *nm, int n, const bool *
         }
         if (!ok) pgq_seterr(err, errcap, "disabling subscription %s: %s", nm[*failed].subscription, q[*failed]->err);
     } else {
-        pgq_seterr(err, errcap, "disabling the subscriptions: %s", sql && p && r ? q[*failed]->err : "out of memory");
+        pgq_seterr(err, errcap, "disabling the subscriptions: %s", mem ? q[*failed]->err : "out of memory");
     }
-    for (int i = 0; r && i < n; i++) PQclear(r[i]);
-    for (int i = 0; sql && i < n; i++) free(sql[i]);
-    free(sql);
-    free(p);
-    free(r);
+    each_free(&b, n, true);
     return ok;
 }
 
