@@ -388,6 +388,7 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
 }
 
 static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs);
+static step_rc ddl_recheck(cut *c);
 
 /* The source's block after pgl_cutover_block_unsettled (the record,
  * NOLOGIN, the sessions listed ended): its quiet gap — for a backend past
@@ -404,7 +405,12 @@ static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_r
     char err[1024];
     if (!pgl_block_lsn(q, br, err, sizeof err)) return pgl_sql_fail(c->res, q, "blocking writers on the source", err);
     tl_mark(c, "source_listed");
-    step_rc rc = wait_slots(c, br->lsn, false);
+    /* DDL between the gate and the block stalls the subscription: found
+     * here (inside the gap) it aborts at once rather than after a stalled
+     * drain; the look after the block (before_switch) stays, for DDL of a
+     * backend inside the gap */
+    step_rc rc = ddl_recheck(c);
+    if (rc == STEP_OK) rc = wait_slots(c, br->lsn, false);
     if (rc != STEP_OK) return rc;
     tl_mark(c, "early_drained");
     int ended = 0;
