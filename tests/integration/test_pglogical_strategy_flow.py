@@ -259,3 +259,34 @@ def test_preflight_asks_a_shared_parameter_group_once_per_worker(awssim, world):
     assert [i["state"] for i in st["instances"]] == ["done"] * len(ids), st
     params = [c for c in product_calls(awssim) if c["action"] == "DescribeDBParameters"]
     assert len(params) == 1, f"DescribeDBParameters {len(params)} times for {len(ids)} instances of one group"
+
+
+@pytest.mark.slow  # ~70 s; the proxy switch's blind first pass (issue 17 item 5)
+def test_proxy_deleted_between_the_scan_and_the_switch_is_left_alone(stack, awssim, world):
+    """The proxy switch inside the window deregisters and registers without
+    looking first (the scan before the block saw the source there): a proxy
+    deleted after that scan must still be seen as gone and left alone, as a
+    look first would have — not fail the switch on DBProxyNotFoundFault.
+    Held after the scan (hold point cutover.gated), the proxy deleted."""
+    sim = awssim
+    logical_group(sim)
+    ident = "pgl-pxgone"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    from test_dmscdc_switch import make_proxy  # the same proxy in front of a PostgreSQL instance
+    name = make_proxy(sim, ident)
+    hold = os.path.join(world, "hold")
+    os.makedirs(hold)
+    stack.env.update({"FLEETCRYPT_TEST_HOLD_AT": "cutover.gated", "FLEETCRYPT_TEST_CRASH_DIR": hold})
+    key = stack.make_key()["Arn"]
+    stack.start()
+    submit(stack, "pxgone", key, [ident], world, "--cutover-method", "proxy")
+    wait_until(lambda: os.path.exists(os.path.join(hold, "cutover.gated.held")), 240, 0.2,
+               "the cutover reached the point after its proxy scan")
+    sim.client("rds").delete_db_proxy(DBProxyName=name)
+    with open(os.path.join(hold, "cutover.gated.go"), "w"):
+        pass
+    st = wait_terminal(stack, "pxgone", timeout=240)
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    assert stack.redis.cli("HGET", f"fc:{{pxgone}}:i:{ident}", "f.proxy_skipped").strip() == name

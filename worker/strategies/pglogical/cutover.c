@@ -328,9 +328,10 @@ static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
 {
     int n = 0;
     rename_arg ra = {c, fresh};
-    /* proxies looked up before the block (scan_proxies): moved without a scan inside the window */
-    step_rc rc = c->proxies_known ? awsproxy_switch(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
-                                                    pgl_fact(c->ctx, "proxy_names"), deadline, &n)
+    /* proxies looked up before the block (scan_proxies): moved without a scan inside the window, and
+     * without a first look (the scan saw the source there) */
+    step_rc rc = c->proxies_known ? awsproxy_switch_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
+                                                            deadline, &n)
                                   : pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd,
                                                &ra, &n);
     if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
@@ -387,6 +388,41 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
     }
 }
 
+static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs);
+static step_rc ddl_recheck(cut *c);
+
+/* The source's block after pgl_cutover_block_unsettled (the record,
+ * NOLOGIN, the sessions listed ended): its quiet gap — for a backend past
+ * its login check that is not listed yet — overlapped with the drain. An
+ * early L (pgl_block_lsn) bounds what the listed sessions wrote, and the
+ * slots are awaited up to it while the gap runs; then the gap is settled
+ * (pgl_block_settle: one listing, the gap having passed; sessions found are
+ * ended and the gap waited again) and the final L taken after it, as
+ * pgl_cutover_block takes it: a backend that wrote inside the gap, gone or
+ * not, wrote before that L. The drain to it (drain) waits only for the
+ * gap's tail. Nothing here is a decision: the final L is what it was. */
+static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_result *br)
+{
+    char err[1024];
+    if (!pgl_block_lsn(q, br, err, sizeof err)) return pgl_sql_fail(c->res, q, "blocking writers on the source", err);
+    tl_mark(c, "source_listed");
+    /* DDL between the gate and the block stalls the subscription: found
+     * here (inside the gap) it aborts at once rather than after a stalled
+     * drain; the look after the block (before_switch) stays, for DDL of a
+     * backend inside the gap */
+    step_rc rc = ddl_recheck(c);
+    if (rc == STEP_OK) rc = wait_slots(c, br->lsn, false);
+    if (rc != STEP_OK) return rc;
+    tl_mark(c, "early_drained");
+    int ended = 0;
+    if (!pgl_block_settle(q, nm, br->quiet_from, BLOCK_TIMEOUT_MS, &ended, err, sizeof err) ||
+        !pgl_block_lsn(q, br, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "blocking writers on the source", err);
+    br->sessions_terminated += ended;
+    if (ended) log_warn("cutover: sessions on the blocked source ended inside its quiet gap", "sessions=%d", ended);
+    return STEP_OK;
+}
+
 /* Block a side's writers (the fence taken first). keep_master: the
  * target's block ahead of the source's (pgl_cutover_preblock: NOLOGIN,
  * unrecorded — the source's record reaches the target by replication); the
@@ -416,14 +452,14 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
      * switch: open_target settles it (pgl_block_settle) before the pin and
      * the writers — by then the gap has passed, so it costs one listing */
     bool blocked = keep_master        ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
-                   : side == PGL_TARGET ? pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err,
-                                                                      sizeof err)
-                                        : pgl_cutover_block(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+                   : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
     if (blocked && !keep_master && side == PGL_TARGET) c->tgt_quiet_from = br.quiet_from;
     free(prot);
     if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
                                                           : "blocking writers on the target", err);
+    /* the source's quiet gap overlapped with the drain to an early L; the final L after it */
+    if (side == PGL_SOURCE && (rc = settle_source(c, q, &nm, &br)) != STEP_OK) return rc;
     if (br.warning[0]) log_warn("cutover block warning", "side=%d warning=\"%s\"", side, br.warning);
     if (lsn) *lsn = br.lsn;
     tl_mark(c, side == PGL_SOURCE ? "source_blocked" : "target_blocked");
@@ -477,9 +513,10 @@ static step_rc sync_privileges(cut *c)
     return STEP_OK;
 }
 
-/* Phase 1 (source blocked): flush to L, counts, strict verification,
- * sequences. Nothing here changes the source. */
-static step_rc drain(cut *c, fc_lsn L)
+/* Every slot's confirmed_flush_lsn >= L (nudged: pgl_wait_flush_nudged);
+ * check_subs: every subscription then still healthy (a stalled one never
+ * flushes, a failed one lies). */
+static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs)
 {
     char err[1024];
     step_rc rc = STEP_OK;
@@ -495,6 +532,7 @@ static step_rc drain(cut *c, fc_lsn L)
             PGL_REASON(c->res, "cutover: %s", err);
             return STEP_RETRY;
         }
+        if (!check_subs) continue;
         /* the subscription must still be healthy: a stalled one never flushes, a failed one lies */
         pgl_sub_info si;
         if (!pgl_sub_status(t, &nm, &si, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
@@ -504,6 +542,16 @@ static step_rc drain(cut *c, fc_lsn L)
             return STEP_FAIL;
         }
     }
+    return STEP_OK;
+}
+
+/* Phase 1 (source blocked): flush to L, counts, strict verification,
+ * sequences. Nothing here changes the source. */
+static step_rc drain(cut *c, fc_lsn L)
+{
+    char err[1024];
+    step_rc rc = wait_slots(c, L, true);
+    if (rc != STEP_OK) return rc;
     tl_mark(c, "drained");
     /* large objects created after preflight (lo_create fires no event
      * trigger and replication does not carry them): refuse the switch */
@@ -604,15 +652,14 @@ static step_rc drain(cut *c, fc_lsn L)
  * publishes); else inside the window, before the switch, as it always was. */
 static bool late_teardown(cut *c) { return !c->cluster && pgl_rollback_window_s(c->ctx) <= 0; }
 
-/* The subscriptions on the target, every database: drop (DISABLE, slot_name
- * = NONE, DROP) or, inside the window when the teardown is late, only
- * DISABLE — it must never apply or reconnect again: after a rename the
- * source's name reaches the target — while its slot stays on the source
- * until teardown() after the switch. Their state is asked as fleetcrypt's
- * role: a re-run may find the target blocked already, its master user
- * too (the block there follows this). The source's fence (on src, the
- * name that reaches it) re-checked before each change. */
-static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
+/* The subscriptions on the target dropped, every database (DISABLE,
+ * slot_name = NONE, DROP): by teardown(), after the switch when the
+ * teardown is late (inside the window they are only disabled there:
+ * disable_all), else inside the window. Their state is asked as
+ * fleetcrypt's role: a re-run may find the target blocked already, its
+ * master user too. The source's fence (on src, the name that reaches it)
+ * re-checked before each change. */
+static step_rc subscriptions_drop(cut *c, pgl_side src)
 {
     char err[1024];
     step_rc rc = STEP_OK;
@@ -622,23 +669,58 @@ static step_rc subscriptions_off(cut *c, pgl_side src, bool drop)
         pgq *ta = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc);
         if (!ta) return rc;
         bool todo = true;
-        if (!(drop ? pgl_sub_exists(ta, &nm, &todo, err, sizeof err) : pgl_sub_enabled(ta, &nm, &todo, err, sizeof err)))
-            return pgl_sql_fail(c->res, ta, "subscription", err);
+        if (!pgl_sub_exists(ta, &nm, &todo, err, sizeof err)) return pgl_sql_fail(c->res, ta, "subscription", err);
         if (!todo) continue;
         pgq *t = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
         if (!t) return rc;
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
         c->s.fenced[src] = false; /* re-check: a newer holder may have taken over */
         if ((rc = pgl_fence(&c->s, src)) != STEP_OK) return rc;
-        if (!(drop ? pgl_teardown_target(t, &nm, err, sizeof err) : pgl_disable_subscription(t, &nm, err, sizeof err)))
-            return pgl_sql_fail(c->res, t, "subscription", err);
+        if (!pgl_teardown_target(t, &nm, err, sizeof err)) return pgl_sql_fail(c->res, t, "subscription", err);
     }
+    return STEP_OK;
+}
+
+/* Inside the window (a late teardown): every database's subscription
+ * DISABLEd — never to apply or reconnect again (after a rename the
+ * source's name reaches the target) while its slot stays on the source
+ * until teardown() after the switch — with the databases at once (pgl_subs_enabled, pgl_subs_disable: each query on every
+ * database's session before any answer is read) and the source's fence
+ * re-taken once, just before the DISABLEs, instead of before each: three
+ * round trips' wait whatever the number of databases, was four per
+ * database. The state asked as fleetcrypt's role, as there. */
+static step_rc disable_all(cut *c)
+{
+    int n = c->s.ndbs, failed = 0;
+    pgq *ta[PGL_MAX_DBS], *t[PGL_MAX_DBS];
+    pgl_db_names nm[PGL_MAX_DBS];
+    bool on[PGL_MAX_DBS];
+    step_rc rc = STEP_OK;
+    char err[1024];
+    for (int i = 0; i < n; i++) {
+        if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
+        if (!(ta[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
+    }
+    if (!pgl_subs_enabled(ta, nm, n, on, &failed, err, sizeof err))
+        return pgl_sql_fail(c->res, ta[failed], "subscription", err);
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        t[i] = ta[i];
+        if (on[i] && !(t[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))) return rc;
+        any = any || on[i];
+    }
+    if (!any) return STEP_OK;
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
+    if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
+    if (!pgl_subs_disable(t, nm, n, on, &failed, err, sizeof err))
+        return pgl_sql_fail(c->res, t[failed], "subscription", err);
     return STEP_OK;
 }
 
 static step_rc disable_subscriptions(cut *c)
 {
-    step_rc rc = subscriptions_off(c, PGL_SOURCE, false);
+    step_rc rc = disable_all(c);
     tl_mark(c, "disabled");
     if (rc == STEP_OK) fc_crashpoint("cutover.disabled");
     return rc;
@@ -656,7 +738,7 @@ static step_rc disable_subscriptions(cut *c)
 static step_rc teardown(cut *c, pgl_side src)
 {
     char err[1024];
-    step_rc rc = subscriptions_off(c, src, true);
+    step_rc rc = subscriptions_drop(c, src);
     if (rc != STEP_OK) return rc;
     fc_crashpoint("cutover.teardown");
     for (int i = 0; i < c->s.ndbs; i++) {

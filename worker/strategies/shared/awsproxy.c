@@ -203,15 +203,23 @@ step_rc awsproxy_learn(step_ctx *ctx, step_result *res, awsproxy_kind kind, cons
 }
 
 /* One proxy from old to cur (registered, cur AVAILABLE), bounded by
- * deadline (STEP_WAIT past it). */
+ * deadline (STEP_WAIT past it). seen_old: a scan a moment ago saw `old`
+ * registered with it (awsproxy_scan, before the writers were blocked):
+ * the first pass deregisters it and registers `cur` without looking — the
+ * look that would have said so is a call inside the window — and looks only
+ * after, as every later pass does; a deregistration that finds `old` gone
+ * (the proxy changed or deleted since the scan) makes no decision, it looks
+ * instead. */
 static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *px,
-                          const char *cur, const char *old, int64_t deadline)
+                          const char *cur, const char *old, int64_t deadline, bool seen_old)
 {
     int64_t pause = 200;
     bool acted = false; /* a (de)registration this pass: look again at once, then pause */
-    for (;;) {
+    for (bool blind = seen_old && old[0];; blind = false) {
         px_view v;
-        step_rc rc = view(res, c, kind, px, cur, old, &v);
+        memset(&v, 0, sizeof v);
+        v.has_old = blind; /* as the scan saw it */
+        step_rc rc = blind ? STEP_OK : view(res, c, kind, px, cur, old, &v);
         if (rc != STEP_OK) return rc;
         if (v.gone) {
             log_warn("proxy deleted during the campaign: nothing to switch", "proxy=%s", px);
@@ -232,8 +240,10 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awspro
             const char *ids[1] = {old};
             bool ok = kind == AWSPROXY_CLUSTER ? rds_deregister_db_proxy_cluster(c, px, NULL, old, &e)
                                                : rds_deregister_db_proxy_targets(c, px, NULL, ids, 1, &e);
-            if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
-                return awsstep_fail(res, &e, "DeregisterDBProxyTargets");
+            bool missing = e.kind == AWS_ERR_NOT_FOUND || !strcmp(e.code, "DBProxyTargetNotFoundFault") ||
+                           (blind && !strcmp(e.code, "DBProxyNotFoundFault"));
+            if (!ok && !missing) return awsstep_fail(res, &e, "DeregisterDBProxyTargets");
+            if (!ok && blind) continue; /* not as the scan saw it (proxy deleted or changed): look first */
             log_info("proxy target deregistered", "proxy=%s %s=%s", px, what(kind), old);
             acted = true;
             fc_crashpoint("cutover.proxy_deregistered");
@@ -296,8 +306,9 @@ static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c,
     return STEP_OK;
 }
 
-step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
-                        const char *named, int64_t deadline, int *np)
+/* awsproxy_switch and awsproxy_switch_scanned: named set (seen: each seen with `from` by the scan) */
+static step_rc switch_proxies(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                              const char *named, bool seen, int64_t deadline, int *np)
 {
     if (np) *np = 0;
     aws_client *c = step_ctx_aws(ctx);
@@ -309,11 +320,25 @@ step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, con
     if (np) *np = n;
     if (!n) return STEP_OK;
     for (int k = 0; k < n; k++)
-        if ((rc = move_proxy(ctx, res, c, kind, px[k], to, from, deadline)) != STEP_OK) return rc;
+        if ((rc = move_proxy(ctx, res, c, kind, px[k], to, from, deadline, seen)) != STEP_OK) return rc;
     log_info("every RDS Proxy in front of the source reaches the encrypted copy", "kind=%s id=%s proxies=%d",
              what(kind), to, n);
     res->reason[0] = 0;
     return STEP_OK;
+}
+
+step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                        const char *named, int64_t deadline, int *np)
+{
+    return switch_proxies(ctx, res, kind, to, from, named, false, deadline, np);
+}
+
+step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to,
+                                const char *from, int64_t deadline, int *np)
+{
+    const char *seen = fact(ctx, "proxy_names");
+    if (!*seen) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");
+    return switch_proxies(ctx, res, kind, to, from, seen, true, deadline, np);
 }
 
 step_rc awsproxy_scan(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from, int *n)

@@ -36,6 +36,13 @@ step_rc awsproxy_learn(step_ctx *ctx, step_result *res, awsproxy_kind kind, cons
  * many proxies (may be NULL). */
 step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
                         const char *named, int64_t deadline, int *n);
+/* awsproxy_switch of the set awsproxy_scan found a moment ago (fact
+ * proxy_names; writers blocked since): each proxy, which the scan saw with
+ * `from`, is deregistered and registered without a look first — one call
+ * less inside the window — and looked at after, as awsproxy_switch does (a
+ * deregistration that finds `from` gone looks first instead). */
+step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to,
+                                const char *from, int64_t deadline, int *n);
 /* The set awsproxy_switch would move when not given `named` (the recorded
  * proxies and any that has `from` or `to` now: DescribeDBProxies and one
  * DescribeDBProxyTargets per proxy in the account; fact proxy_names

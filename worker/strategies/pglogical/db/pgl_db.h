@@ -145,16 +145,26 @@ bool pgl_sub_status(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *err
 /* DISABLE, SET (slot_name = NONE), DROP SUBSCRIPTION: the slot stays on the
  * source, dropped there by pgl_teardown_source. */
 bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
-/* The cutover's part of the teardown inside the window (the source is
- * drained): the subscription disabled, so it never applies or reconnects
- * again (after a rename the source's name reaches the target); dropped by
- * pgl_teardown_target after the writers are let in. Gone or disabled: ok. */
-bool pgl_disable_subscription(pgq *q, const pgl_db_names *nm, char *err, size_t errcap);
 /* A teardown interrupted after DISABLE (and maybe SET slot_name = NONE),
  * found while the source's slot still exists: re-attach the slot and
  * ENABLE again, so the retried cutover drains through it. A subscription
  * disabled by an apply error is left alone. *resumed says whether it acted. */
 bool pgl_resume_teardown(pgq *q, const pgl_db_names *nm, bool *resumed, char *err, size_t errcap);
+/* The cutover's part of the teardown inside the window (the source is
+ * drained): every database's subscription disabled, so it never applies
+ * or reconnects again (after a rename the source's name reaches the
+ * target); dropped by pgl_teardown_target after the writers are let in.
+ * (q[i], nm[i]: one
+ * session and names per database, n of them), each query sent on every
+ * session before any answer is read — one round trip's wait for all:
+ * pgl_subs_enabled asks whether each is still there and enabled (any
+ * role may read it), pgl_subs_disable disables those marked todo (as their
+ * owner; one gone meanwhile is left). false: err, *failed the index of the
+ * session that failed; every session stays usable. */
+bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *failed, char *err,
+                      size_t errcap);
+bool pgl_subs_disable(pgq *const *q, const pgl_db_names *nm, int n, const bool *todo, int *failed, char *err,
+                      size_t errcap);
 /* After cutover: re-enable held scheduler jobs, drop fleetcrypt's schema. */
 bool pgl_cleanup_target(pgq *q, const pgl_db_names *nm, int *jobs_released, char *err, size_t errcap);
 
@@ -165,7 +175,8 @@ typedef struct pgl_block_result {
     fc_lsn lsn;               /* L: WAL insert position after every writer is gone */
     char roles[2048];         /* comma-separated */
     char warning[512];        /* e.g. prepared transactions */
-    int64_t quiet_from;       /* pgl_cutover_block_unsettled: when its NOLOGINs were committed (fc_mono_ms) */
+    int64_t quiet_from;       /* pgl_cutover_block_unsettled: when its NOLOGINs were committed or it last ended a
+                               * login session, whichever is later (fc_mono_ms): where its quiet gap starts */
 } pgl_block_result;
 /* Record, then ALTER ROLE ... NOLOGIN, every login role except fleetcrypt's
  * two, PostgreSQL's pg_* and `protect` (rdsadmin and friends are always
@@ -200,6 +211,13 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
  * what to give it. */
 bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                                  int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* The end of pgl_cutover_block after its quiet gap (pgl_block_settle, for
+ * a block made with pgl_cutover_block_unsettled): prepared transactions
+ * warned about (out->warning), the WAL flushed, then L = the WAL insert
+ * position (out->lsn). Taken only once the gap is settled, L bounds every
+ * write of the blocked roles; taken before it (the cutover's early L, a
+ * drain started while the gap runs) it bounds only what was listed. */
+bool pgl_block_lsn(pgq *q, pgl_block_result *out, char *err, size_t errcap);
 /* The quiet gap of a block (END_SESSIONS_GAP_MS): the sessions of the
  * recorded roles ended until a listing taken at least the gap after
  * quiet_from (fc_mono_ms; 0: long ago) and after the last login session's

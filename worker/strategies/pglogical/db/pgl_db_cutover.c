@@ -47,10 +47,12 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * a later empty listing proves no more than the first one after the gap. */
 #define END_SESSIONS_GAP_MS 100
 /* gap_ms 0: only until a listing is empty (pgl_cutover_block_unsettled,
- * pgl_end_client_sessions); quiet_from: when the block was committed (the
- * gap runs from there); listing: which sessions (the SQL's name). */
+ * pgl_end_client_sessions); *quiet_from: when the block was committed (the
+ * gap runs from there), moved to the last termination of a login session
+ * (what a later settle must count its gap from); listing: which sessions
+ * (the SQL's name). */
 static bool end_sessions_from(pgq *q, const char *listing, const char *roles_array, int timeout_ms, int gap_ms,
-                              int64_t quiet_from, int *terminated, char *err, size_t errcap)
+                              int64_t *quiet_from, int *terminated, char *err, size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
@@ -63,7 +65,7 @@ static bool end_sessions_from(pgq *q, const char *listing, const char *roles_arr
         int n = PQntuples(r);
         if (n == 0) {
             PQclear(r);
-            int64_t left = quiet_from + gap_ms - fc_mono_ms();
+            int64_t left = *quiet_from + gap_ms - fc_mono_ms();
             if (left <= 0) return true;
             fc_sleep_ms(left); /* list once more when the gap is over */
             continue;
@@ -88,7 +90,7 @@ static bool end_sessions_from(pgq *q, const char *listing, const char *roles_arr
                 (*terminated)++;
         }
         PQclear(r);
-        if (login) quiet_from = fc_mono_ms();
+        if (login) *quiet_from = fc_mono_ms();
         /* a terminated backend takes a moment to leave the listing (gap 0:
          * nothing else to wait for, look again soon) */
         fc_sleep_ms(gap_ms > 0 ? 50 : 10);
@@ -99,8 +101,9 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
                            size_t errcap)
 {
     /* the block is committed: the gap runs from here */
-    return end_sessions_from(q, "pgl_block_sessions", roles_array, timeout_ms, END_SESSIONS_GAP_MS, fc_mono_ms(),
-                             terminated, err, errcap);
+    int64_t from = fc_mono_ms();
+    return end_sessions_from(q, "pgl_block_sessions", roles_array, timeout_ms, END_SESSIONS_GAP_MS, &from, terminated,
+                             err, errcap);
 }
 
 bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err, size_t errcap)
@@ -111,8 +114,8 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
     bool ok = array_literal(&lit, one, 1);
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     /* no gap: nothing was made NOLOGIN, this is not the block */
-    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, fc_mono_ms(), terminated, err,
-                                  errcap);
+    int64_t from = fc_mono_ms();
+    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, &from, terminated, err, errcap);
     dbuf_free(&lit);
     return ok;
 }
@@ -198,13 +201,22 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
     /* 3. end their sessions, in every database, until none is left */
     out->quiet_from = fc_mono_ms();
     if (!end_sessions_from(q, "pgl_block_sessions", blocked.data, timeout_ms, unsettled ? 0 : END_SESSIONS_GAP_MS,
-                           out->quiet_from,
-                           &out->sessions_terminated, err, errcap))
+                           &out->quiet_from, &out->sessions_terminated, err, errcap))
         goto done;
-    if (!record || unsettled) {
-        ok = true;
-        goto done;
-    }
+    /* 4.–5. (pgl_block_lsn) */
+    ok = !record || unsettled || pgl_block_lsn(q, out, err, errcap);
+    goto done;
+oom:
+    pgq_seterr(err, errcap, "out of memory");
+done:
+    PQclear(r);
+    dbuf_free(&prot);
+    dbuf_free(&blocked);
+    return ok;
+}
+
+bool pgl_block_lsn(pgq *q, pgl_block_result *out, char *err, size_t errcap)
+{
     /* 4. prepared transactions could still commit: warn loudly */
     char pc[16];
     PGresult *px = pgq_exec(q, pgq_sql("pgl_prepared_xacts"), 0, NULL);
@@ -220,25 +232,16 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
      *    for no WAL writer: the walsenders send only flushed WAL) */
     if (!pgq_cmd(q, pgq_sql("pgl_flush_wal"), 0, NULL)) {
         pgq_seterr(err, errcap, "flushing the WAL: %s", q->err);
-        goto done;
+        return false;
     }
     char l[FC_LSN_STRLEN + 8];
-    if (!pgq_scalar(q, pgq_sql("pgl_insert_lsn"), 0, NULL, l, sizeof l, NULL) ||
-        !lsn_parse(l, &out->lsn)) {
+    if (!pgq_scalar(q, pgq_sql("pgl_insert_lsn"), 0, NULL, l, sizeof l, NULL) || !lsn_parse(l, &out->lsn)) {
         pgq_seterr(err, errcap, "reading the WAL position: %s", q->err);
-        goto done;
+        return false;
     }
     log_info("writers blocked", "roles=%d sessions_terminated=%d lsn=%s", out->roles_blocked,
              out->sessions_terminated, l);
-    ok = true;
-    goto done;
-oom:
-    pgq_seterr(err, errcap, "out of memory");
-done:
-    PQclear(r);
-    dbuf_free(&prot);
-    dbuf_free(&blocked);
-    return ok;
+    return true;
 }
 
 bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
@@ -272,7 +275,7 @@ bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int ti
     free(names);
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     else if (n > 0)
-        ok = end_sessions_from(q, "pgl_block_sessions", roles.data, timeout_ms, END_SESSIONS_GAP_MS, quiet_from,
+        ok = end_sessions_from(q, "pgl_block_sessions", roles.data, timeout_ms, END_SESSIONS_GAP_MS, &quiet_from,
                                terminated, err, errcap);
     dbuf_free(&roles);
     PQclear(r);

@@ -171,6 +171,111 @@ bool pgl_sub_enabled(pgq *q, const pgl_db_names *nm, bool *enabled, char *err, s
     return sub_count(q, "pgl_sub_enabled", nm, enabled, err, errcap);
 }
 
+/* sql[i] (one parameter p[i], or none when NULL) sent on every q[i] whose sql[i] is not NULL
+ * first, then every answer read: one round trip's wait for all of them
+ * (each q[i] its own session, e.g. one per database). r[i]: the answer,
+ * NULL when not sent or failed (q[i]->sqlstate says why). false when any
+ * sent query failed, *failed its index. Every sent query is read before
+ * returning, so every session stays usable. */
+static bool exec_each(pgq *const *q, int n, char *const *sql, const char *const *p, PGresult **r, int *failed)
+{
+    bool *sent = calloc((size_t)n + 1, sizeof *sent);
+    bool ok = sent != NULL;
+    *failed = -1;
+    for (int i = 0; i < n; i++) {
+        r[i] = NULL;
+        if (!ok || !sql[i]) continue;
+        sent[i] = pgq_send(q[i], sql[i], p[i] ? 1 : 0, p[i] ? &p[i] : NULL);
+        if (!sent[i] && *failed < 0) *failed = i;
+    }
+    for (int i = 0; ok && i < n; i++) {
+        if (!sent[i]) continue;
+        r[i] = pgq_recv(q[i], sql[i]);
+        if (!r[i] && *failed < 0) *failed = i;
+    }
+    free(sent);
+    if (!ok) *failed = 0;
+    return ok && *failed < 0;
+}
+
+/* exec_each's arrays for n sessions (each_free frees the sql[] it owns). */
+typedef struct each_buf {
+    char **sql;
+    const char **p;
+    PGresult **r;
+} each_buf;
+
+static bool each_alloc(each_buf *b, int n)
+{
+    b->sql = calloc((size_t)n + 1, sizeof *b->sql);
+    b->p = calloc((size_t)n + 1, sizeof *b->p);
+    b->r = calloc((size_t)n + 1, sizeof *b->r);
+    return b->sql && b->p && b->r;
+}
+
+static void each_free(each_buf *b, int n, bool own_sql)
+{
+    for (int i = 0; b->r && i < n; i++) PQclear(b->r[i]);
+    for (int i = 0; own_sql && b->sql && i < n; i++) free(b->sql[i]);
+    free(b->sql);
+    free(b->p);
+    free(b->r);
+}
+
+bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *failed, char *err,
+                      size_t errcap)
+{
+    each_buf b;
+    bool mem = each_alloc(&b, n), ok = mem;
+    for (int i = 0; ok && i < n; i++) {
+        b.sql[i] = (char *)pgq_sql("pgl_sub_enabled");
+        b.p[i] = nm[i].subscription;
+    }
+    *failed = 0;
+    ok = ok && exec_each(q, n, b.sql, b.p, b.r, failed);
+    if (!mem) pgq_seterr(err, errcap, "out of memory");
+    else if (!ok) pgq_seterr(err, errcap, "subscription %s: %s", nm[*failed].subscription, q[*failed]->err);
+    for (int i = 0; ok && i < n; i++) enabled[i] = atoi(PQgetvalue(b.r[i], 0, 0)) > 0;
+    each_free(&b, n, false);
+    return ok;
+}
+
+bool pgl_subs_disable(pgq *const *q, const pgl_db_names *nm, int n, const bool *todo, int *failed, char *err,
+                      size_t errcap)
+{
+    each_buf b;
+    bool mem = each_alloc(&b, n), ok = mem;
+    char **sql = b.sql;
+    const char **p = b.p;
+    PGresult **r = b.r;
+    *failed = 0;
+    for (int i = 0; ok && i < n; i++) {
+        const char *a[] = {nm[i].subscription};
+        if (todo[i] && !(sql[i] = pgq_format(q[i], pgq_sql("pgl_sub_disable"), 1, a))) {
+            ok = false;
+            *failed = i;
+        }
+        p[i] = NULL; /* DDL: no parameter */
+    }
+    if (ok) {
+        exec_each(q, n, sql, p, r, failed);
+        for (int i = 0; i < n && ok; i++) {
+            /* gone meanwhile (42704): nothing to disable */
+            if (sql[i] && !r[i] && strcmp(q[i]->sqlstate, "42704") != 0) {
+                ok = false;
+                *failed = i;
+            } else if (r[i]) {
+                log_info("subscription disabled", "subscription=%s", nm[i].subscription);
+            }
+        }
+        if (!ok) pgq_seterr(err, errcap, "disabling subscription %s: %s", nm[*failed].subscription, q[*failed]->err);
+    } else {
+        pgq_seterr(err, errcap, "disabling the subscriptions: %s", mem ? q[*failed]->err : "out of memory");
+    }
+    each_free(&b, n, true);
+    return ok;
+}
+
 bool pgl_sub_status(pgq *q, const pgl_db_names *nm, pgl_sub_info *out, char *err, size_t errcap)
 {
     return sub_get(q, nm, out, NULL, 0, err, errcap);
@@ -338,21 +443,6 @@ bool pgl_teardown_target(pgq *q, const pgl_db_names *nm, char *err, size_t errca
         return false;
     }
     log_info("subscription dropped", "subscription=%s", nm->subscription);
-    return true;
-}
-
-bool pgl_disable_subscription(pgq *q, const pgl_db_names *nm, char *err, size_t errcap)
-{
-    pgl_sub_info si;
-    if (!sub_get(q, nm, &si, NULL, 0, err, errcap)) return false;
-    if (!si.exists || !si.enabled) return true;
-    const char *a[] = {nm->subscription};
-    if (!pgq_tmpl_script(q, "pgl_sub_disable", 1, a)) {
-        if (strcmp(q->sqlstate, "42704") == 0) return true;
-        pgq_seterr(err, errcap, "disabling subscription %s: %s", nm->subscription, q->err);
-        return false;
-    }
-    log_info("subscription disabled", "subscription=%s", nm->subscription);
     return true;
 }
 
