@@ -12,9 +12,12 @@
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
- *     step holding a class slot (its end seen up to 25% late, not 75%: the
- *     class's next holder waits for it; only until the first wait of the
- *     kind ends and is learnt),
+ *     step holding a class slot from 20 minimum intervals of age on (its
+ *     end seen up to 25% late, not 75%: the class's next holder waits for
+ *     it; only until the first wait of the kind ends and is learnt),
+ *   - and a resource the last poll found settled only backs off by 0.75 ×
+ *     its age until its waiter, woken, takes it off the list (no looks at
+ *     the overrun of an end already seen: waitplan_next),
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
  * AWS calls per instance do not grow with how long AWS takes. A poll that

@@ -27,7 +27,15 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
     if (last_ms < start_ms) return start_ms + c->min_ms;
     int64_t age = last_ms - start_ms;
     int64_t iv = age * gap / 100;
-    if (pct > 0 && pct < 100) iv = (int64_t)((double)age * (100 - pct) / pct * 0.6);
+    if (pct > 0 && pct < 100) {
+        iv = (int64_t)((double)age * (100 - pct) / pct * 0.6);
+    } else if (gap < 75 && age < WAITPLAN_DENSE_FROM * c->min_ms) {
+        /* a denser share only from WAITPLAN_DENSE_FROM minimums of age on:
+         * before, the default 75%, and one look exactly at that age */
+        int64_t to = WAITPLAN_DENSE_FROM * c->min_ms - age;
+        iv = age * 3 / 4;
+        if (iv > to) iv = to;
+    }
     return last_ms + clamp64(iv, c->min_ms, c->max_ms);
 }
 

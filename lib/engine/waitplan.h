@@ -35,7 +35,14 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
  * 25% late, about 2.5× the looks): its look is one Describe shared by the
  * whole region, an unknown duration is only met until the first wait of the
  * kind ends (then learnt, and kept in Redis), and with a binding class limit
- * that first wave's lateness delays every later holder of the slot. */
+ * that first wave's lateness delays every later holder of the slot. The
+ * denser share starts at WAITPLAN_DENSE_FROM minimum intervals of age (a
+ * look lands exactly there; 20 s with the production minimum of 1 s):
+ * before, the default 75% (an AWS operation that holds a class slot, a
+ * copy, a restore, a rename, takes longer than that; the 25% share from the
+ * first minimum spent 11 looks to reach 20 minimums, one Describe
+ * each, against 7). */
+#define WAITPLAN_DENSE_FROM 20
 int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
                          int pct);
 

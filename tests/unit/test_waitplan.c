@@ -84,6 +84,15 @@ static void test_poller_gap_first_wave(void **state)
     assert_true(o - d > d / 4); /* the default plan: later than the bound */
     assert_true(looks <= 3 * old_looks);
     assert_int_equal(waitplan_due_gap(&pc, 25, 0, 4000, 0, 0), 5000);
+    /* below WAITPLAN_DENSE_FROM minimums (1 s here) the default 75%, and a
+     * look exactly at 1 s: the first-wave plan's first second costs 7 looks
+     * (the 25% share from the first minimum: 11) */
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 100, 0, 0), 175);
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 900, 0, 0), 1000);
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 1000, 0, 0), 1250);
+    int early = 0;
+    for (int64_t l = -1, u = 0; (u = waitplan_due_gap(&pc, 25, 0, l, 0, 0)) <= 1000; l = u) early++;
+    assert_true(early <= 7);
     assert_int_equal(waitplan_due_gap(&pc, 25, 0, 4000, 16500, 0), 16550); /* expected: unchanged */
     assert_int_equal(waitplan_due_gap(&pc, 25, 0, 20500, 16500, 0), 23500); /* overrun: 75% */
     assert_int_equal(waitplan_due_gap(&pc, 0, 0, 4000, 0, 0), 7000);        /* 0: the default 75 */
