@@ -12,9 +12,12 @@
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
- *     step holding a class slot (its end seen up to 25% late, not 75%: the
- *     class's next holder waits for it; only until the first wait of the
- *     kind ends and is learnt),
+ *     step holding a class slot from 20 minimum intervals of age on (its
+ *     end seen up to 25% late, not 75%: the class's next holder waits for
+ *     it; only until the first wait of the kind ends and is learnt),
+ *   - and a resource the last poll found settled only backs off by 0.75 ×
+ *     its age until its waiter, woken, takes it off the list (no looks at
+ *     the overrun of an end already seen: waitplan_next),
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
  * AWS calls per instance do not grow with how long AWS takes. A poll that
@@ -51,6 +54,7 @@ typedef struct awaited {
     bool limited;   /* its step holds a class slot (step_def.limit_class) */
     int pct;
     bool seen;
+    bool settled;   /* the last poll found it in a settled status */
 } awaited;
 
 typedef struct poll_batch {
@@ -71,9 +75,11 @@ static bool settled(const char *status)
     return false;
 }
 
-static void note_settled(poll_batch *b, const char *kind, const char *id, const char *status)
+static void note_settled(poll_batch *b, awaited *a, const char *kind, const char *status)
 {
-    if (!settled(status)) return;
+    a->settled = settled(status);
+    if (!a->settled) return;
+    const char *id = a->id;
     char m[300];
     snprintf(m, sizeof m, "%s:%s", kind, id);
     sargs_add(&b->settled, m);
@@ -98,7 +104,7 @@ static bool on_db_page(void *ud, const rds_instance_list *page)
                           in->port);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
-        note_settled(b, "db", a->id, in->status);
+        note_settled(b, a, "db", in->status);
         a->seen = true;
     }
     return true;
@@ -115,7 +121,7 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
         fleetcache_encode(v, sizeof v, s->status, s->percent_progress, s->encrypted, s->kms_key_id, NULL, 0);
         sargs_add(&b->fields, a->id);
         sargs_add(&b->fields, v);
-        note_settled(b, "snap", a->id, s->status);
+        note_settled(b, a, "snap", s->status);
         a->pct = s->percent_progress;
         a->seen = true;
     }
@@ -123,24 +129,25 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
 }
 
 /* When the next poll of this kind is due, from every awaited resource
- * (lib/engine/waitplan.h: just after its expected end when this kind of
- * operation was seen before, else backing off from its start: denser for
- * a step holding a class slot, whose lateness the class's next holder
- * waits for). *exact: the earliest is one placed at an expected end. */
+ * (waitplan_next: just after its expected end when this kind of operation
+ * was seen before, else backing off from its start: denser for a step
+ * holding a class slot, whose lateness the class's next holder waits for;
+ * one already seen settled only backs off, until its waiter takes it off
+ * the list). *exact: the earliest is one placed at an expected end. */
 static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll, bool *exact)
 {
     waitplan_cfg pc = {c->poll_min_ms, c->poll_max_ms};
-    int64_t best = INT64_MAX;
-    *exact = false;
-    for (size_t i = 0; i < n; i++) {
-        int64_t due = waitplan_due_gap(&pc, v[i].limited ? POLL_GAP_LIMITED_PCT : 75, v[i].start_ms, last_poll,
-                                       v[i].exp_ms, v[i].pct);
-        if (due < best) {
-            best = due;
-            *exact = v[i].exp_ms > 0;
-        }
+    waitplan_waiter *w = calloc(n ? n : 1, sizeof *w);
+    if (!w) {
+        *exact = false;
+        return last_poll + c->poll_min_ms;
     }
-    return best;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (waitplan_waiter){v[i].start_ms, v[i].exp_ms, v[i].pct, v[i].limited ? POLL_GAP_LIMITED_PCT : 75,
+                                 v[i].settled};
+    int64_t next = waitplan_next(&pc, w, n, last_poll, exact, NULL);
+    free(w);
+    return next;
 }
 
 /* Does operation op ("<strategy>.<step>.<kind>.<g>", waitplan_opkey) run
@@ -158,6 +165,34 @@ static bool op_limited(const char *op)
     const strategy_def *sd = strategy_find(strat);
     const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
     return sdef && sdef->limit_class;
+}
+
+/* The previous poll's view of each awaited resource (P:cache, one HGETALL):
+ * its PercentProgress and whether it was settled then. The cache holds only
+ * that poll's entries; one from before a's wait began is not a's. */
+static void cache_seen(coord *c, const char *region, const char *kname, awaited *v, size_t n)
+{
+    sargs all;
+    sargs_init(&all);
+    int64_t ts = 0;
+    if (!store_cache_all(c->s, region, kname, &all)) {
+        sargs_free(&all);
+        return;
+    }
+    for (int k = 0; k + 1 < all.n; k += 2)
+        if (!strcmp(all.v[k], "_ts")) ts = strtoll(all.v[k + 1], NULL, 10);
+    for (int k = 0; k + 1 < all.n; k += 2) {
+        if (all.v[k][0] == '_') continue;
+        awaited *a = NULL;
+        for (size_t i = 0; i < n && !a; i++)
+            if (!strcmp(v[i].id, all.v[k])) a = &v[i];
+        if (!a) continue;
+        step_cache_view cv;
+        fleetcache_decode(all.v[k + 1], &cv);
+        a->pct = cv.pct;
+        a->settled = ts > a->start_ms && settled(cv.status);
+    }
+    sargs_free(&all);
 }
 
 /* A poll saw a's operation end (between the poll before, prev, and this
@@ -184,13 +219,9 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
         int64_t ts;
         if (store_cache_poll_ms(c->s, r->region, kname, &ts)) r->last_poll_ms[kind] = ts;
     }
-    /* pct from the previous poll feeds the plan */
-    if (kind == 1) {
-        for (size_t i = 0; i < n; i++) {
-            step_cache_view cv;
-            if (fleetcache_get(c->s, r->region, kname, v[i].id, 0, &cv) && cv.present) v[i].pct = cv.pct;
-        }
-    }
+    /* what the previous poll found feeds the plan: a snapshot's pct, and
+     * which resources it saw settled (one read of the cache) */
+    cache_seen(c, r->region, kname, v, n);
     bool exact = false;
     int64_t next = plan_next(c, v, n, r->last_poll_ms[kind], &exact);
     if (now < next) {
@@ -219,7 +250,10 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
         sargs_free(&b.fields);
         return;
     }
-    for (size_t i = 0; i < n; i++) idv[i] = v[i].id;
+    for (size_t i = 0; i < n; i++) {
+        idv[i] = v[i].id;
+        v[i].settled = false; /* this poll's view replaces the last one's */
+    }
     for (size_t at = 0; ok && at < n; at += POLL_CHUNK) {
         aws_filter f = {kind == 0 ? "db-instance-id" : "db-snapshot-id", idv + at,
                         n - at < POLL_CHUNK ? n - at : POLL_CHUNK};
@@ -255,17 +289,19 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
      * the answer already, so this adds no AWS call */
     int64_t wake_at = fc_now_ms();
     int woken = 0;
-    for (int k = 0; k < b.settled.n; k++)
-        if (store_wake(c->s, r->region, b.settled.v[k], wake_at) == 1) {
-            woken++;
-            /* first seen settled (its waiter was still waiting): a sample */
-            const char *colon = strchr(b.settled.v[k], ':');
-            awaited *a = colon ? find(&b, colon + 1) : NULL;
-            if (a) learn(c, r->region, kname, a, prev_poll, started);
-        }
+    for (int k = 0; k < b.settled.n; k++) {
+        if (store_wake(c->s, r->region, b.settled.v[k], wake_at) == 1) woken++;
+        /* first seen settled (its waiter still names the operation): a
+         * sample, whether or not the waiter was woken (one whose re-run was
+         * already due, or running, is not: its end is learnt all the same,
+         * and the waiter no longer plans looks at its overrun) */
+        const char *colon = strchr(b.settled.v[k], ':');
+        awaited *a = colon ? find(&b, colon + 1) : NULL;
+        if (a) learn(c, r->region, kname, a, prev_poll, started);
+    }
+    log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d settled=%d woken=%d next_in_ms=%lld exact=%d",
+              r->region, kname, n, b.fields.n / 2, b.settled.n, woken, (long long)(nxt - fc_now_ms()), exact ? 1 : 0);
     sargs_free(&b.settled);
-    log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d woken=%d next_in_ms=%lld", r->region, kname, n,
-              b.fields.n / 2, woken, (long long)(nxt - fc_now_ms()));
     sargs_free(&b.fields);
 }
 

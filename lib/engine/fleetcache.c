@@ -27,6 +27,29 @@ static const char *field(char **p)
     return f;
 }
 
+void fleetcache_decode(const char *entry, step_cache_view *out)
+{
+    out->present = false;
+    out->status[0] = 0;
+    out->pct = 0;
+    out->encrypted = false;
+    out->kms_key[0] = 0;
+    out->address[0] = 0;
+    out->port = 0;
+    if (!entry || !*entry) return;
+    char buf[1024];
+    fc_strlcpy(buf, entry, sizeof buf);
+    char *p = buf;
+    out->present = true;
+    fc_strlcpy(out->status, field(&p), sizeof out->status);
+    out->pct = atoi(field(&p));
+    out->encrypted = !strcmp(field(&p), "1");
+    fc_strlcpy(out->kms_key, field(&p), sizeof out->kms_key);
+    /* an entry of an older coordinator has no endpoint: "" and 0 */
+    fc_strlcpy(out->address, field(&p), sizeof out->address);
+    out->port = atoi(field(&p));
+}
+
 bool fleetcache_get(store *s, const char *region, const char *kind, const char *id, int64_t since_ms,
                     step_cache_view *out)
 {
@@ -34,19 +57,7 @@ bool fleetcache_get(store *s, const char *region, const char *kind, const char *
     char v[1024];
     if (!store_cache_read(s, region, kind, id, &out->poll_ms, &out->next_poll_ms, v, sizeof v)) return false;
     out->fresh = out->poll_ms > since_ms;
-    if (*v) {
-        char buf[1024];
-        fc_strlcpy(buf, v, sizeof buf);
-        char *p = buf;
-        out->present = true;
-        fc_strlcpy(out->status, field(&p), sizeof out->status);
-        out->pct = atoi(field(&p));
-        out->encrypted = !strcmp(field(&p), "1");
-        fc_strlcpy(out->kms_key, field(&p), sizeof out->kms_key);
-        /* an entry of an older coordinator has no endpoint: "" and 0 */
-        fc_strlcpy(out->address, field(&p), sizeof out->address);
-        out->port = atoi(field(&p));
-    }
+    fleetcache_decode(v, out);
     return true;
 }
 

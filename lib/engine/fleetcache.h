@@ -20,6 +20,10 @@
  * instance again; a snapshot: address NULL, port 0). */
 void fleetcache_encode(char *out, size_t cap, const char *status, int pct, bool encrypted, const char *kms,
                        const char *address, int port);
+/* Decode one entry (fleetcache_encode's) into out's present, status, pct,
+ * encrypted, kms_key, address and port (entry "" or NULL: not present);
+ * leaves fresh and the poll times alone. */
+void fleetcache_decode(const char *entry, step_cache_view *out);
 /* Read the entry of id; false on Redis error. out->fresh when the last poll
  * ran after since_ms. */
 bool fleetcache_get(store *s, const char *region, const char *kind, const char *id, int64_t since_ms,

@@ -27,8 +27,39 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
     if (last_ms < start_ms) return start_ms + c->min_ms;
     int64_t age = last_ms - start_ms;
     int64_t iv = age * gap / 100;
-    if (pct > 0 && pct < 100) iv = (int64_t)((double)age * (100 - pct) / pct * 0.6);
+    if (pct > 0 && pct < 100) {
+        iv = (int64_t)((double)age * (100 - pct) / pct * 0.6);
+    } else if (gap < 75 && age < WAITPLAN_DENSE_FROM * c->min_ms) {
+        /* a denser share only from WAITPLAN_DENSE_FROM minimums of age on:
+         * before, the default 75%, and one look exactly at that age */
+        int64_t to = WAITPLAN_DENSE_FROM * c->min_ms - age;
+        iv = age * 3 / 4;
+        if (iv > to) iv = to;
+    }
     return last_ms + clamp64(iv, c->min_ms, c->max_ms);
+}
+
+int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
+                      size_t *driver)
+{
+    int64_t best = INT64_MAX;
+    *exact = false;
+    for (size_t i = 0; i < n; i++) {
+        int64_t exp = w[i].exp_ms;
+        int gap = w[i].gap_pct;
+        bool seen_end = w[i].settled && last_ms >= w[i].start_ms && (exp <= 0 || last_ms >= w[i].start_ms + exp);
+        if (seen_end) {
+            exp = 0;
+            gap = 75;
+        }
+        int64_t due = waitplan_due_gap(c, gap, w[i].start_ms, last_ms, exp, w[i].pct);
+        if (due < best) {
+            best = due;
+            *exact = exp > 0;
+            if (driver) *driver = i;
+        }
+    }
+    return best;
 }
 
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms)

@@ -14,6 +14,7 @@
 #ifndef FC_WAITPLAN_H
 #define FC_WAITPLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,9 +35,42 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
  * 25% late, about 2.5× the looks): its look is one Describe shared by the
  * whole region, an unknown duration is only met until the first wait of the
  * kind ends (then learnt, and kept in Redis), and with a binding class limit
- * that first wave's lateness delays every later holder of the slot. */
+ * that first wave's lateness delays every later holder of the slot. The
+ * denser share starts at WAITPLAN_DENSE_FROM minimum intervals of age (a
+ * look lands exactly there; 20 s with the production minimum of 1 s):
+ * before, the default 75% (an AWS operation that holds a class slot, a
+ * copy, a restore, a rename, takes longer than that; the 25% share from the
+ * first minimum spent 11 looks to reach 20 minimums, one Describe
+ * each, against 7). */
+#define WAITPLAN_DENSE_FROM 20
 int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
                          int pct);
+
+/* One wait watched by a shared look (the fleet poller's: one Describe per
+ * region and kind covers every awaited resource). */
+typedef struct waitplan_waiter {
+    int64_t start_ms;
+    int64_t exp_ms;  /* its learnt duration (<= 0 unknown) */
+    int pct;         /* PercentProgress (0 unknown) */
+    int gap_pct;     /* waitplan_due_gap's share for an unknown duration */
+    bool settled;    /* the last look (at last_ms) found it in a settled status */
+} waitplan_waiter;
+
+/* When the next shared look is due: the earliest of every waiter's
+ * waitplan_due_gap, except that a waiter the last look already found
+ * settled at or past its expected end (or with none) counts as an unknown
+ * wait backing off by 75% of its age: its end is seen, its waiter woken,
+ * and until that waiter takes it off the list (a Kafka round trip and a
+ * step run, several minimum intervals on a scaled clock) a look at its
+ * overrun back-off (every minimum interval) finds nothing new. Should its
+ * waiter want another status, the 75% plan keeps looking (every gap within
+ * max). A settled status seen before the expected end keeps the look at
+ * that end (a status that may not have moved yet: a modify AWS has not
+ * begun). *exact: the earliest is a look placed at an expected end or its
+ * overrun (the loop wakes for it); *driver (may be NULL): its index. n == 0:
+ * INT64_MAX. */
+int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
+                      size_t *driver);
 
 /* The learnt duration after one wait: the end lies in (lo_ms, hi_ms] from
  * the start (lo: the last look that saw it unfinished, 0 if none; hi: the

@@ -47,6 +47,16 @@ bool store_cache_poll_ms(store *s, const char *region, const char *kind, int64_t
     return ok;
 }
 
+bool store_cache_all(store *s, const char *region, const char *kind, sargs *out)
+{
+    char key[STORE_KEY_MAX];
+    cache_key(s, region, kind, key, sizeof key);
+    redisReply *w = store_cmd(s, "HGETALL %s", key);
+    bool ok = store_strs_from_reply(w, out);
+    if (w) freeReplyObject(w);
+    return ok;
+}
+
 bool store_cache_set_next(store *s, const char *region, const char *kind, int64_t next_ms)
 {
     char key[STORE_KEY_MAX];

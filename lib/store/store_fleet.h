@@ -20,6 +20,10 @@ bool store_cache_read(store *s, const char *region, const char *kind, const char
                       int64_t *next_ms, char *entry, size_t cap);
 /* The cache's _ts alone: true and *poll_ms when it is set. */
 bool store_cache_poll_ms(store *s, const char *region, const char *kind, int64_t *poll_ms);
+/* The whole cache of a kind (_ts, _next and every entry) as field/value
+ * pairs appended to out (caller sargs_free): the poller's view of its last
+ * poll in one read. False on a Redis error. */
+bool store_cache_all(store *s, const char *region, const char *kind, sargs *out);
 /* Note the next planned poll (_next). */
 bool store_cache_set_next(store *s, const char *region, const char *kind, int64_t next_ms);
 /* Replace the cache: _ts, _next and entries (id/entry pairs). */

@@ -84,6 +84,15 @@ static void test_poller_gap_first_wave(void **state)
     assert_true(o - d > d / 4); /* the default plan: later than the bound */
     assert_true(looks <= 3 * old_looks);
     assert_int_equal(waitplan_due_gap(&pc, 25, 0, 4000, 0, 0), 5000);
+    /* below WAITPLAN_DENSE_FROM minimums (1 s here) the default 75%, and a
+     * look exactly at 1 s: the first-wave plan's first second costs 7 looks
+     * (the 25% share from the first minimum: 11) */
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 100, 0, 0), 175);
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 900, 0, 0), 1000);
+    assert_int_equal(waitplan_due_gap(&pc, 25, 0, 1000, 0, 0), 1250);
+    int early = 0;
+    for (int64_t l = -1, u = 0; (u = waitplan_due_gap(&pc, 25, 0, l, 0, 0)) <= 1000; l = u) early++;
+    assert_true(early <= 7);
     assert_int_equal(waitplan_due_gap(&pc, 25, 0, 4000, 16500, 0), 16550); /* expected: unchanged */
     assert_int_equal(waitplan_due_gap(&pc, 25, 0, 20500, 16500, 0), 23500); /* overrun: 75% */
     assert_int_equal(waitplan_due_gap(&pc, 0, 0, 4000, 0, 0), 7000);        /* 0: the default 75 */
@@ -190,6 +199,105 @@ static void test_learn_pull_poller(void **state)
     assert_true(looks[0] > looks[1] * 3 / 2); /* 1/64: 88 */
 }
 
+/* The fleet poller's shared look over many waiters (waitplan_next): a
+ * campaign's hand-over leaves 8 waits of a kind whose ends fall within one
+ * poll interval, each learnt a little under its real duration, and each
+ * waiter takes its wait off the list only ack ms after a look saw it
+ * settled (the wake, Kafka, the step's run: 300 ms on the bench's scaled
+ * clock, six 50 ms minimums). One Describe covers every waiter. The old
+ * plan (the earliest of each waiter's own plan, settled or not) kept
+ * looking at the overrun of waits already seen ended until their waiters
+ * left; now those only back off, so the 8 cost at most 2 looks, and each
+ * end is still seen within one interval after its expected end (or its
+ * real one, when later). */
+typedef struct fleet_run {
+    int looks;
+    int64_t worst_late; /* from max(real end, expected end) to the look that saw it */
+} fleet_run;
+
+static fleet_run fleet(const waitplan_cfg *pc, int64_t *start, int64_t *real, int64_t exp, int n, int64_t ack,
+                       bool use_settled)
+{
+    waitplan_waiter w[16];
+    int64_t seen_at[16], gone[16];
+    fleet_run fr = {0, 0};
+    for (int i = 0; i < n; i++) {
+        w[i] = (waitplan_waiter){start[i], exp, 0, 75, false};
+        seen_at[i] = -1;
+        gone[i] = INT64_MAX;
+    }
+    int64_t last = -1, t = 0;
+    for (;;) {
+        /* the waiters still listed at t (the poller re-reads the list each tick) */
+        waitplan_waiter cur[16];
+        size_t m = 0;
+        int64_t next_gone = INT64_MAX;
+        for (int i = 0; i < n; i++) {
+            if (gone[i] <= t) continue;
+            if (gone[i] < next_gone) next_gone = gone[i];
+            cur[m] = w[i];
+            if (!use_settled) cur[m].settled = false;
+            m++;
+        }
+        if (!m) break;
+        bool exact = false;
+        int64_t due = waitplan_next(pc, cur, m, last, &exact, NULL);
+        if (due > next_gone) { /* someone leaves first: plan again then */
+            t = next_gone;
+            continue;
+        }
+        if (due < t) due = t;
+        assert_true(last < 0 || due - last <= pc->max_ms);
+        t = last = due;
+        fr.looks++;
+        for (int i = 0; i < n; i++) {
+            if (gone[i] <= t) continue;
+            w[i].settled = real[i] <= t;
+            if (w[i].settled && seen_at[i] < 0) {
+                seen_at[i] = t;
+                gone[i] = t + ack;
+                int64_t from = real[i] > start[i] + exp ? real[i] : start[i] + exp;
+                if (t - from > fr.worst_late) fr.worst_late = t - from;
+            }
+        }
+        assert_true(fr.looks < 1000);
+    }
+    return fr;
+}
+
+static void test_fleet_group_ends_within_one_interval(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 60000};
+    int64_t start[8], real[8];
+    const int64_t d = 16500, exp = d - pc.min_ms / 2; /* learnt: pulled half a minimum under */
+    for (int i = 0; i < 8; i++) {
+        start[i] = 1000 + i * 6; /* 8 ends within 42 ms: one interval */
+        real[i] = start[i] + d + (i % 3) * 5;
+    }
+    fleet_run now = fleet(&pc, start, real, exp, 8, 300, true);
+    fleet_run old = fleet(&pc, start, real, exp, 8, 300, false);
+    assert_true(now.looks <= 2);
+    assert_true(now.worst_late <= pc.min_ms);
+    assert_true(old.looks > now.looks + 2); /* the old plan: 6 looks */
+    /* seen settled before its expected end: the look at that end stays (a
+     * status that has not moved yet, a modify AWS has not begun) */
+    waitplan_waiter early = {0, 10000, 0, 75, true};
+    bool exact = false;
+    assert_int_equal(waitplan_next(&pc, &early, 1, 4000, &exact, NULL), 10050);
+    assert_true(exact);
+    /* seen settled past it (or with none): backs off by 75% of its age */
+    waitplan_waiter past = {0, 10000, 0, 25, true};
+    assert_int_equal(waitplan_next(&pc, &past, 1, 10050, &exact, NULL), 10050 + 7537);
+    assert_false(exact);
+    past.exp_ms = 0;
+    assert_int_equal(waitplan_next(&pc, &past, 1, 4000, &exact, NULL), 7000);
+    /* a waiter that wants another status is still looked at within max */
+    past.start_ms = 0;
+    assert_int_equal(waitplan_next(&pc, &past, 1, 100000, &exact, NULL), 100000 + 60000);
+    assert_int_equal(waitplan_next(&pc, NULL, 0, 100, &exact, NULL), INT64_MAX);
+}
+
 static void test_opkey(void **state)
 {
     (void)state;
@@ -215,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_opkey),
         cmocka_unit_test(test_poller_gap_first_wave),
         cmocka_unit_test(test_learn_pull_poller),
+        cmocka_unit_test(test_fleet_group_ends_within_one_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
