@@ -42,6 +42,7 @@ typedef struct rds_instance {
     char resource_id[64];     /* DbiResourceId */
     char arn[256];
     char status[48];
+    char pending_identifier[64]; /* PendingModifiedValues/DBInstanceIdentifier (a rename not yet applied) */
     char engine[32];
     char engine_version[32];
     char instance_class[48];

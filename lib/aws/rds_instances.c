@@ -32,6 +32,7 @@ static const rds_field INSTANCE_FIELDS[] = {
     RDS_FT(T, "DbiResourceId", resource_id),
     RDS_FT(T, "DBInstanceArn", arn),
     RDS_FT(T, "DBInstanceStatus", status),
+    RDS_FT(T, "PendingModifiedValues/DBInstanceIdentifier", pending_identifier),
     RDS_FT(T, "Engine", engine),
     RDS_FT(T, "EngineVersion", engine_version),
     RDS_FT(T, "DBInstanceClass", instance_class),

@@ -206,17 +206,24 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
 {
     if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
-    bool gone = false, taken = false, first_done = false;
+    bool gone = false, taken = false, first_done = false, pending = false;
     if (fresh) {
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, deadline, &gone, &taken)) != STEP_OK) return rc;
+        if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, deadline, &gone, &taken, &pending)) != STEP_OK)
+            return rc;
         first_done = !gone && !taken;
         if (first_done) {
             fc_crashpoint("cutover.source_renamed"); /* tests: a swap half done */
-            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, &taken)) != STEP_OK)
-                return rc;
-            if (!gone && !taken) goto renamed;
+            /* the source's rename not applied yet (AWS, not time scale 0):
+             * the original name is still taken, so the target's rename would
+             * only be refused: await the retired name first (below) */
+            if (!pending) {
+                if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+                if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, &taken, NULL)) !=
+                    STEP_OK)
+                    return rc;
+                if (!gone && !taken) goto renamed;
+            }
         }
         c->res->reason[0] = 0;
     }
@@ -234,7 +241,8 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         /* 1. source → retired name (unless an earlier attempt did it) */
         if (!done && src_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, deadline, &gone, NULL)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, deadline, &gone, NULL, NULL)) != STEP_OK)
+                return rc;
         }
     }
     if (!done) {
@@ -251,7 +259,8 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         }
         if (tid_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, NULL)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, NULL, NULL)) != STEP_OK)
+                return rc;
         }
         c->res->reason[0] = 0;
     }

@@ -653,14 +653,15 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
 
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
 {
-    return awsstep_rename_try(ctx, res, from, to, 0, NULL, NULL);
+    return awsstep_rename_try(ctx, res, from, to, 0, NULL, NULL, NULL);
 }
 
 step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline,
-                           bool *gone, bool *taken)
+                           bool *gone, bool *taken, bool *pending)
 {
     if (gone) *gone = false;
     if (taken) *taken = false;
+    if (pending) *pending = false;
     aws_client *a = step_ctx_aws(ctx);
     if (!a) return NO_CLIENT(res);
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
@@ -671,7 +672,8 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
     o.apply_immediately = true;
     aws_error e;
     aws_error_clear(&e);
-    while (!rds_modify_db_instance(a, &o, NULL, &e)) {
+    rds_instance *out = NULL;
+    while (!rds_modify_db_instance(a, &o, &out, &e)) {
         if (!strcmp(e.code, "InvalidDBInstanceState")) {
             res->wait_ms = 2000;
             snprintf(res->wait_on, sizeof res->wait_on, "db:%s", from);
@@ -696,7 +698,12 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
         fc_sleep_ms(RENAME_AGAIN_MS);
         aws_error_clear(&e);
     }
-    log_info("rename requested", "from=%s to=%s", from, to);
+    /* AWS answers a rename it has not applied yet with the old identifier
+     * and the new one pending; at the emulator's time scale 0 it is done */
+    bool later = out && (strcmp(out->identifier, to) != 0 || !strcmp(out->pending_identifier, to));
+    if (pending) *pending = later;
+    rds_instance_free(out);
+    log_info("rename requested", "from=%s to=%s applied=%s", from, to, later ? "later" : "now");
     return STEP_OK;
 }
 

@@ -152,9 +152,11 @@ step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const 
  * caller looks then). A rename throttled or failing with a 5xx past the
  * client's retries is sent again until deadline (fc_mono_ms; 0: not again),
  * for a caller whose writers are blocked (pass gone then: a 5xx may have
- * been carried out). */
+ * been carried out). *pending (optional): the answer shows the rename not
+ * applied yet (AWS keeps `from` taken until it is: a swap's second rename
+ * sent now would be refused). */
 step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline,
-                           bool *gone, bool *taken);
+                           bool *gone, bool *taken, bool *pending);
 /* In-run poll until id is available with an endpoint (and our role) or the
  * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). The first
  * look goes just after the end this wait took before (step_ctx_opdur, op
