@@ -85,6 +85,11 @@ typedef struct rds_instance_list {
     char marker[1024];        /* next page marker; "" on the last page */
 } rds_instance_list;
 void rds_instance_list_free(rds_instance_list *l);
+/* The instance named id (NULL: the first, as an answer to a Describe by
+ * identifier, which AWS names in lower case) moved out of l (malloc'ed,
+ * caller frees with rds_instance_free; l keeps an emptied element);
+ * NULL with AWS_ERR_NOT_FOUND when l has none, or on out of memory. */
+rds_instance *rds_instance_list_take(rds_instance_list *l, const char *id, aws_error *err);
 
 typedef struct rds_snapshot {
     char id[256];

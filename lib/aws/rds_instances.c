@@ -102,6 +102,24 @@ static const list_kind K_INSTANCES = {"DescribeDBInstances", "DBInstanceIdentifi
 
 void rds_instance_list_free(rds_instance_list *l) { rds_list_free(&K_INSTANCES, l); }
 
+rds_instance *rds_instance_list_take(rds_instance_list *l, const char *id, aws_error *err)
+{
+    size_t k = 0;
+    while (id && l && k < l->n && strcmp(l->v[k].identifier, id)) k++;
+    if (!l || k == l->n) {
+        aws_error_set(err, AWS_ERR_NOT_FOUND, 404, "DBInstanceNotFound", "DB instance %s not found", id ? id : "");
+        return NULL;
+    }
+    rds_instance *one = malloc(sizeof *one);
+    if (!one) {
+        rds_oom(err);
+        return NULL;
+    }
+    memcpy(one, &l->v[k], sizeof *one);
+    memset(&l->v[k], 0, sizeof l->v[k]); /* its arrays are one's now */
+    return one;
+}
+
 /* rds_describe_db_instances_page/_each/_all, rds_describe_db_instance */
 RDS_DESCRIBE_FORMS(db_instances, db_instance, rds_instance_list, rds_instance, rds_instance_page_fn, instances,
                    K_INSTANCES)

@@ -142,6 +142,62 @@ static void test_member_instance(void **state)
     aws_xml_free(x);
 }
 
+/* ModifyDBInstance's answer to a rename AWS has not applied yet: the old
+ * identifier, the new one pending (the swap's target rename waits on it) */
+static const char *RENAME_DOC =
+    "<ModifyDBInstanceResponse><ModifyDBInstanceResult><DBInstance>"
+    "<DBInstanceIdentifier>orders</DBInstanceIdentifier><DBInstanceStatus>available</DBInstanceStatus>"
+    "<PendingModifiedValues><DBInstanceIdentifier>orders-retired</DBInstanceIdentifier></PendingModifiedValues>"
+    "</DBInstance></ModifyDBInstanceResult></ModifyDBInstanceResponse>";
+
+static void test_instance_rename_pending(void **state)
+{
+    (void)state;
+    aws_xml *x = NULL;
+    const aws_xml_node *n = first(&x, RENAME_DOC, "ModifyDBInstanceResult", "DBInstance");
+    rds_instance i;
+    memset(&i, 0, sizeof(i));
+    assert_true(rds_instance_parse(n, &i));
+    assert_string_equal(i.identifier, "orders");
+    assert_string_equal(i.pending_identifier, "orders-retired");
+    rds_instance_clear(&i);
+    aws_xml_free(x);
+    /* a member instance's answer has no pending rename */
+    n = first(&x, MEMBER_DOC, "DescribeDBInstancesResult", "DBInstances/DBInstance");
+    memset(&i, 0, sizeof(i));
+    assert_true(rds_instance_parse(n, &i));
+    assert_string_equal(i.pending_identifier, "");
+    rds_instance_clear(&i);
+    aws_xml_free(x);
+}
+
+/* rds_instance_list_take: the named instance moved out, none: NOT_FOUND */
+static void test_instance_list_take(void **state)
+{
+    (void)state;
+    rds_instance_list *l = calloc(1, sizeof *l);
+    assert_non_null(l);
+    l->v = calloc(2, sizeof *l->v);
+    assert_non_null(l->v);
+    l->n = 2;
+    snprintf(l->v[0].identifier, sizeof l->v[0].identifier, "a");
+    snprintf(l->v[1].identifier, sizeof l->v[1].identifier, "b");
+    aws_error e;
+    aws_error_clear(&e);
+    rds_instance *b = rds_instance_list_take(l, "b", &e);
+    assert_non_null(b);
+    assert_string_equal(b->identifier, "b");
+    assert_null(rds_instance_list_take(l, "c", &e));
+    assert_int_equal(e.kind, AWS_ERR_NOT_FOUND);
+    assert_null(rds_instance_list_take(NULL, "a", &e));
+    rds_instance *a = rds_instance_list_take(l, NULL, &e); /* the first */
+    assert_non_null(a);
+    assert_string_equal(a->identifier, "a");
+    rds_instance_free(a);
+    rds_instance_free(b);
+    rds_instance_list_free(l);
+}
+
 static const char *CSNAP_DOC =
     "<CopyDBClusterSnapshotResponse><CopyDBClusterSnapshotResult><DBClusterSnapshot>"
     "<DBClusterSnapshotIdentifier>orders-snap-k</DBClusterSnapshotIdentifier>"
@@ -211,6 +267,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cluster),
         cmocka_unit_test(test_member_instance),
+        cmocka_unit_test(test_instance_rename_pending),
+        cmocka_unit_test(test_instance_list_take),
         cmocka_unit_test(test_cluster_snapshot),
         cmocka_unit_test(test_error_families),
     };

@@ -103,19 +103,7 @@ static bool batch_take(int b, const char *id, rds_instance **out, aws_error *err
     if (!ok) {
         *err = batch[b].err;
     } else {
-        rds_instance_list *l = batch[b].list;
-        size_t k = 0;
-        while (l && k < l->n && strcmp(l->v[k].identifier, id)) k++;
-        if (l && k < l->n && (*out = malloc(sizeof **out)) != NULL) {
-            memcpy(*out, &l->v[k], sizeof **out);
-            memset(&l->v[k], 0, sizeof l->v[k]); /* its arrays are the caller's now */
-        } else if (l && k < l->n) {
-            aws_error_set(err, AWS_ERR_TRANSIENT, 0, "OutOfMemory", "out of memory");
-            ok = false;
-        } else {
-            aws_error_set(err, AWS_ERR_NOT_FOUND, 404, "DBInstanceNotFound", "DB instance %s not found", id);
-            ok = false;
-        }
+        ok = (*out = rds_instance_list_take(batch[b].list, id, err)) != NULL;
     }
     if (--batch[b].waiting == 0) {
         rds_instance_list_free(batch[b].list);
@@ -132,14 +120,7 @@ static bool describe_alone(aws_client *c, const char *id, rds_instance **out, aw
     if (!describe_fn) return rds_describe_db_instance(c, id, out, err);
     rds_describe_opts o = {.id = id};
     rds_instance_list *l = NULL;
-    bool ok = describe_fn(c, &o, &l, err);
-    if (ok && l && l->n && (*out = malloc(sizeof **out)) != NULL) {
-        memcpy(*out, &l->v[0], sizeof **out);
-        memset(&l->v[0], 0, sizeof l->v[0]);
-    } else if (ok) {
-        aws_error_set(err, AWS_ERR_NOT_FOUND, 404, "DBInstanceNotFound", "DB instance %s not found", id);
-        ok = false;
-    }
+    bool ok = describe_fn(c, &o, &l, err) && (*out = rds_instance_list_take(l, NULL, err)) != NULL;
     rds_instance_list_free(l);
     return ok;
 }
