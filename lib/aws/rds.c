@@ -356,14 +356,24 @@ void *rds_list_one(aws_client *c, const list_kind *k, const char *id, aws_error 
     return one;
 }
 
-bool rds_rename_carried_out(aws_client *c, const list_kind *k, const char *from, const char *to, const aws_error *e,
+bool rds_rename_carried_out(aws_client *c, const list_kind *k, const char *from, const char *to, aws_error *e,
                             void **out)
 {
     if (!to || e->kind != AWS_ERR_NOT_FOUND || !aws_client_last_call_ambiguous(c)) return false;
     aws_error e2;
     aws_error_clear(&e2);
     void *now = rds_list_one(c, k, to, &e2);
-    if (!now) return false;
+    if (!now) {
+        /* not there: the NotFound stands; the look-up failed otherwise: not
+         * known either way, so its error (for now, as a rule) replaces the
+         * NotFound, which would end the caller's step for good */
+        if (e2.kind != AWS_ERR_NOT_FOUND) {
+            log_info("aws rename: whether an earlier attempt was carried out is not known yet", "kind=%s from=%s "
+                     "to=%s code=%s", k->noun, from, to, e2.code);
+            *e = e2;
+        }
+        return false;
+    }
     log_info("aws rename: an earlier attempt was carried out (its answer lost)", "kind=%s from=%s to=%s", k->noun,
              from, to);
     if (out) {

@@ -117,8 +117,10 @@ void *rds_list_one(aws_client *c, const list_kind *k, const char *id, aws_error 
  * element is there under `to`. *out (when out is not NULL) takes that
  * element (the caller frees it). Seen under AWS faults at time scale 0
  * (test_issue16_faults.py): a cutover failed at its rename and an abort at
- * its rename back. */
-bool rds_rename_carried_out(aws_client *c, const list_kind *k, const char *from, const char *to, const aws_error *e,
+ * its rename back. When the look-up of `to` itself fails other than by
+ * NotFound (throttled, a 5xx), *e takes its error: a NotFound of the renamed
+ * name would end the caller's step for good (test_offline_faults.py). */
+bool rds_rename_carried_out(aws_client *c, const list_kind *k, const char *from, const char *to, aws_error *e,
                             void **out);
 /* Free a list of the kind's type and what its elements own (NULL accepted). */
 void rds_list_free(const list_kind *k, void *l);

@@ -121,8 +121,10 @@ def verify_done(stack, ids, key_arn, before, real_rows):
         assert got == rows, f"{i}: rows {got} != {rows}"
 
 
-def run_campaign(stack, campaign, ids, real, scale, max_parallel=3, timeout=240, extra_args=(), retention=None):
-    """retention: {id: days} set on those sources first (the default is 1)."""
+def run_campaign(stack, campaign, ids, real, scale, max_parallel=3, timeout=240, extra_args=(), retention=None,
+                 during=None):
+    """retention: {id: days} set on those sources first (the default is 1);
+    during: more emulator config (e.g. faults) from submit to the end."""
     sim = stack.sim
     sim.admin("POST", "/config", {"time_scale": 0})
     stack.make_instances(ids, real=real, storage=500)
@@ -140,7 +142,7 @@ def run_campaign(stack, campaign, ids, real, scale, max_parallel=3, timeout=240,
     key = stack.make_key()
     sim.admin("DELETE", "/calls")
     sim.admin("DELETE", "/conflicts")
-    sim.admin("POST", "/config", {"time_scale": scale})
+    sim.admin("POST", "/config", {"time_scale": scale, **(during or {})})
     stack.start()
     r = stack.cli("submit", "--campaign", campaign, "--kms-key", key["Arn"], "--strategy", "offline",
                   "--max-parallel", max_parallel, "--yes", *extra_args, *ids)
