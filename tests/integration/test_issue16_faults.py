@@ -33,7 +33,9 @@ NewDBInstanceIdentifier): throttled and 5xx, more times in a row than the
 client tries, answers lost, and a worker killed between them; checked as
 the CI campaign is (pglogical_strategy_util.campaign_problems), verify
 complete, each rename's fault hit, and no cutover attempt ended by a rename
-failing only for now (writers are blocked while it is made).
+failing only for now (writers are blocked while it is made). The
+rollback's rename swap the same way: its first rename's answer lost, its
+second refused past the client's tries, and no rollback run ended by them.
 Each also asserts the faults really hit fleetcrypt: its refused attempts
 (the call log's entries signed with its key, or made in the target account
 with credentials the test did not make) number at least MIN_REFUSED, some
