@@ -44,6 +44,7 @@ struct aws_client {
     aws_retry_quota quota;
     aws_hooks hooks;
     bool last_ambiguous; /* see aws_client_last_call_ambiguous */
+    aws_retry_until until; /* see aws_client_retry_until */
 };
 
 bool aws_service_config_key(aws_service svc, char *dst, size_t cap)
@@ -210,6 +211,13 @@ const char *aws_client_endpoint(const aws_client *c, aws_service svc)
 int aws_client_retry_tokens(const aws_client *c) { return c->quota.tokens; }
 
 bool aws_client_last_call_ambiguous(const aws_client *c) { return c->last_ambiguous; }
+
+void aws_client_retry_until(aws_client *c, const aws_retry_until *u, aws_retry_until *prev)
+{
+    if (prev) *prev = c->until;
+    if (u) c->until = *u;
+    else memset(&c->until, 0, sizeof c->until);
+}
 
 /* ---------------- one request, with retries ---------------- */
 typedef struct call_spec {
@@ -378,6 +386,42 @@ static void decode_error(const call_spec *cs, const aws_http_response *resp, aws
     if (err) *err = e;
 }
 
+/* After a failed attempt: another one, and after how long (*delay)? The
+ * standard policy (retryable kinds, max_attempts, the retry quota, full
+ * jitter), and under a deadline (until > 0) also any retryable or, when the
+ * caller says so, busy answer while the next attempt starts before it:
+ * short backoff, the quota still taken for a throttle/5xx, the attempts'
+ * ceiling and go_on obeyed. *taken: the quota tokens the retry took. */
+static bool retry_again(aws_client *c, const call_spec *cs, const aws_error *e, int attempt, bool is_timeout,
+                        int64_t until, int *taken, int64_t *delay)
+{
+    bool retryable = aws_retry_is_retryable(e->kind);
+    bool busy = !retryable && until > 0 && c->until.busy && aws_retry_is_busy(e->code);
+    if (!retryable && !busy) return false;
+    bool standard = retryable && attempt < c->retry.max_attempts;
+    if (until > 0) {
+        if (c->until.go_on && !c->until.go_on(c->until.ud)) return false;
+        int64_t d = aws_retry_until_backoff_ms(&c->retry, attempt - 1);
+        if (attempt < AWS_RETRY_UNTIL_MAX_ATTEMPTS && fc_mono_ms() + d < until) {
+            *delay = d;
+            if (busy) return true; /* AWS answered and did nothing: no quota */
+        } else if (!standard) {
+            return false;
+        }
+    } else if (!standard) {
+        return false;
+    }
+    int cost = aws_retry_quota_acquire(&c->quota, &c->retry, is_timeout);
+    if (cost == 0) {
+        log_warn("aws retry quota exhausted; not retrying", "service=%s action=%s code=%s tokens=%d",
+                 SERVICES[cs->svc].name, cs->action, e->code, c->quota.tokens);
+        return false;
+    }
+    *taken = cost;
+    if (*delay == 0) *delay = aws_retry_backoff_ms(&c->retry, attempt - 1);
+    return true;
+}
+
 static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_response *resp,
                             aws_error *err)
 {
@@ -388,6 +432,14 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
      * a local: credentials resolved inside an attempt may make calls of
      * their own (STS) through this client. */
     bool ambiguous = false;
+    /* the caller's deadline (aws_client_retry_until), taken once: calls an
+     * attempt makes of its own (credentials) see the same setting */
+    int64_t until = c->until.until_ms;
+    if (until > 0) {
+        int64_t now = fc_mono_ms();
+        if (until <= now) until = 0;
+        else if (until > now + AWS_RETRY_UNTIL_MAX_MS) until = now + AWS_RETRY_UNTIL_MAX_MS;
+    }
     aws_error e;
     for (int attempt = 1;; attempt++) {
         bool is_timeout = false, sent = false;
@@ -418,19 +470,12 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
         if (e.kind == AWS_ERR_AUTH && (!strcmp(e.code, "ExpiredToken") ||
                                        !strcmp(e.code, "ExpiredTokenException")))
             aws_cred_invalidate(c->creds); /* the next call resolves fresh credentials */
-        if (!aws_retry_is_retryable(e.kind) || attempt >= c->retry.max_attempts) break;
+        int64_t delay = 0;
+        if (!retry_again(c, cs, &e, attempt, is_timeout, until, &taken, &delay)) break;
         if (e.kind == AWS_ERR_TRANSIENT) ambiguous = true;
-        int cost = aws_retry_quota_acquire(&c->quota, &c->retry, is_timeout);
-        if (cost == 0) {
-            log_warn("aws retry quota exhausted; not retrying", "service=%s action=%s code=%s tokens=%d",
-                     svc, cs->action, e.code, c->quota.tokens);
-            break;
-        }
-        taken = cost;
-        int64_t delay = aws_retry_backoff_ms(&c->retry, attempt - 1);
-        log_info("aws call retry", "service=%s action=%s code=%s status=%d request_id=%s try=%d delay_ms=%lld",
+        log_info("aws call retry", "service=%s action=%s code=%s status=%d request_id=%s try=%d delay_ms=%lld%s",
                  svc, cs->action, e.code, e.http_status, e.request_id[0] ? e.request_id : "-",
-                 attempt, (long long)delay);
+                 attempt, (long long)delay, until > 0 ? " until=deadline" : "");
         fc_sleep_ms(delay);
     }
     /* the one place a failed call is logged; "not found" is how callers look

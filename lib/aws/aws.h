@@ -82,6 +82,32 @@ const char *aws_service_name(aws_service svc);
 bool aws_service_config_key(aws_service svc, char *dst, size_t cap);
 /* Current retry-quota tokens (for tests and metrics). */
 int aws_client_retry_tokens(const aws_client *c);
+/* A deadline-bounded retry budget, for callers whose writers are blocked
+ * (a switch's rename): a call that fails only for now — throttled, 5xx, no
+ * answer (timeout, reset) and, with busy, a "busy" answer
+ * (aws_retry_is_busy: AWS did nothing, so sending it again is safe) — is
+ * sent again after a short backoff (aws_retry_until_backoff_ms) as long as
+ * the next attempt starts before until_ms, rather than only within the
+ * standard policy's max_attempts and long backoff (which still applies
+ * where it allows more). Every attempt still goes through the acquire
+ * hook (the shared rate limiter) and every throttle/5xx retry through the
+ * retry quota (busy retries take none: AWS answered); at most
+ * AWS_RETRY_UNTIL_MAX_ATTEMPTS attempts and AWS_RETRY_UNTIL_MAX_MS ahead,
+ * whatever until_ms says; go_on (optional) is asked before each retry
+ * (false: stop, e.g. a lost lease). Idempotency stays the typed call's:
+ * a rename's lost answer is settled by rds_rename_carried_out. */
+#define AWS_RETRY_UNTIL_MAX_ATTEMPTS 100
+#define AWS_RETRY_UNTIL_MAX_MS 300000
+typedef struct aws_retry_until {
+    int64_t until_ms; /* fc_mono_ms clock; 0 or past: the standard policy only */
+    bool busy;        /* also retry busy answers */
+    bool (*go_on)(void *ud);
+    void *ud;
+} aws_retry_until;
+/* Scoped: every call on c from now on runs under *u (NULL: none) until it
+ * is set again; *prev (optional) gets the setting it replaces, to put back
+ * after the calls. */
+void aws_client_retry_until(aws_client *c, const aws_retry_until *u, aws_retry_until *prev);
 /* Whether the client's last call was retried after an attempt that went
  * out and failed transiently (5xx, timeout, connection reset): AWS may have
  * carried that attempt out, so an error of a retry (NotFound, AlreadyExists)

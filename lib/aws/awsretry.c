@@ -15,6 +15,8 @@ void aws_retry_cfg_defaults(aws_retry_cfg *cfg)
     cfg->retry_cost = 5;
     cfg->timeout_cost = 10;
     cfg->success_refill = 1;
+    cfg->until_base_ms = 100;
+    cfg->until_cap_ms = 1000;
 }
 
 void aws_retry_cfg_normalize(aws_retry_cfg *cfg)
@@ -28,6 +30,8 @@ void aws_retry_cfg_normalize(aws_retry_cfg *cfg)
     if (cfg->retry_cost <= 0) cfg->retry_cost = d.retry_cost;
     if (cfg->timeout_cost <= 0) cfg->timeout_cost = d.timeout_cost;
     if (cfg->success_refill < 0) cfg->success_refill = d.success_refill;
+    if (cfg->until_base_ms <= 0) cfg->until_base_ms = d.until_base_ms;
+    if (cfg->until_cap_ms <= 0) cfg->until_cap_ms = d.until_cap_ms;
 }
 
 static bool in_list(const char *code, const char *const *list)
@@ -86,6 +90,17 @@ bool aws_retry_is_retryable(aws_err_kind kind)
     return kind == AWS_ERR_THROTTLE || kind == AWS_ERR_TRANSIENT;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+bool aws_retry_is_busy(const char *code)
+{
+    return code && !strncmp(code, "Invalid", 7) && (ends_with(code, "State") || ends_with(code, "StateFault"));
+}
+
 int64_t aws_retry_backoff_bound_ms(const aws_retry_cfg *cfg, int retry_index)
 {
     if (retry_index < 0) retry_index = 0;
@@ -99,6 +114,15 @@ int64_t aws_retry_backoff_ms(const aws_retry_cfg *cfg, int retry_index)
 {
     int64_t bound = aws_retry_backoff_bound_ms(cfg, retry_index);
     return (int64_t)fc_rand_below((uint64_t)bound + 1);
+}
+
+int64_t aws_retry_until_backoff_ms(const aws_retry_cfg *cfg, int retry_index)
+{
+    aws_retry_cfg u = *cfg;
+    u.base_ms = cfg->until_base_ms;
+    u.cap_ms = cfg->until_cap_ms;
+    int64_t bound = aws_retry_backoff_bound_ms(&u, retry_index);
+    return bound - bound / 2 + (int64_t)fc_rand_below((uint64_t)(bound / 2) + 1);
 }
 
 void aws_retry_quota_init(aws_retry_quota *q, int max)

@@ -19,6 +19,8 @@ typedef struct aws_retry_cfg {
     int retry_cost;        /* tokens a retry takes (default 5) */
     int timeout_cost;      /* tokens a retry after a timeout/connection error takes (default 10) */
     int success_refill;    /* tokens a first-attempt success gives back (default 1) */
+    int64_t until_base_ms; /* under a deadline (aws_client_retry_until): default 100 */
+    int64_t until_cap_ms;  /* its backoff's cap, default 1000 */
 } aws_retry_cfg;
 
 typedef struct aws_retry_quota {
@@ -37,12 +39,21 @@ void aws_retry_cfg_normalize(aws_retry_cfg *cfg);
 aws_err_kind aws_retry_classify(int http_status, const char *code);
 /* Is this kind worth another attempt? (throttle and transient only) */
 bool aws_retry_is_retryable(aws_err_kind kind);
+/* Is code a "busy" answer (Invalid…State, Invalid…StateFault: RDS's
+ * InvalidDBInstanceState, InvalidDBClusterStateFault, …)? AWS refused the
+ * request because the resource is in the middle of something; it did
+ * nothing. Classified AWS_ERR_PERMANENT (a busy state can last minutes);
+ * only a caller under a deadline that says so retries it. */
+bool aws_retry_is_busy(const char *code);
 
 /* Full jitter: uniform in [0, min(cap, base * 2^retry_index)], where
  * retry_index is 0 for the wait before the 2nd attempt. */
 int64_t aws_retry_backoff_ms(const aws_retry_cfg *cfg, int retry_index);
 /* The upper bound used by aws_retry_backoff_ms (for tests and logs). */
 int64_t aws_retry_backoff_bound_ms(const aws_retry_cfg *cfg, int retry_index);
+/* Under a deadline: short, and never near 0 (equal jitter): uniform in
+ * [b/2, b], b = min(until_cap_ms, until_base_ms * 2^retry_index). */
+int64_t aws_retry_until_backoff_ms(const aws_retry_cfg *cfg, int retry_index);
 
 void aws_retry_quota_init(aws_retry_quota *q, int max);
 /* Take the cost of one retry (timeout_cost when is_timeout); returns the

@@ -101,7 +101,7 @@ bool rds_err_already_exists(const aws_error *e)
 
 bool rds_err_invalid_state(const aws_error *e)
 {
-    return e && !strncmp(e->code, "Invalid", 7) && (ends_with(e->code, "State") || ends_with(e->code, "StateFault"));
+    return e && aws_retry_is_busy(e->code);
 }
 
 /* ---------------- parsers ---------------- */

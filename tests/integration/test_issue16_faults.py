@@ -33,7 +33,9 @@ NewDBInstanceIdentifier): throttled and 5xx, more times in a row than the
 client tries, answers lost, and a worker killed between them; checked as
 the CI campaign is (pglogical_strategy_util.campaign_problems), verify
 complete, each rename's fault hit, and no cutover attempt ended by a rename
-failing only for now (writers are blocked while it is made).
+failing only for now (writers are blocked while it is made). The
+rollback's rename swap the same way: its first rename's answer lost, its
+second refused past the client's tries, and no rollback run ended by them.
 Each also asserts the faults really hit fleetcrypt: its refused attempts
 (the call log's entries signed with its key, or made in the target account
 with credentials the test did not make) number at least MIN_REFUSED, some
@@ -349,3 +351,57 @@ def test_rename_cutover_renames_refused_past_the_client_retries(stack, awssim, w
     lose the switch's snapshot verify compares (VERIFICATION INCOMPLETE)."""
     problems, diag = _rename_under_faults(stack, awssim, world, "rnfr", "pgl-rnfr", "throttle*3", "5xx*3")
     assert not problems, "\n".join(problems) + "\n" + diag
+
+
+# ------------------------------------------------------------------ the rollback's renames under faults
+def _rollback_rename_alt(campaign, ident, first, second):
+    """Alternate keys for the rollback's two renames: the encrypted instance
+    (under the original identifier) to fc-…-target as `first`, the retired
+    source back to the original identifier as `second`."""
+    return {f"ModifyDBInstance?NewDBInstanceIdentifier=fc-{campaign}-{ident}-target": first,
+            f"ModifyDBInstance?NewDBInstanceIdentifier={ident}": second}
+
+
+@pytest.mark.slow
+def test_rollback_renames_fail_for_now(stack, awssim, world):
+    """The rollback's rename swap (writers blocked on the target from before
+    it until the source is let in): its first rename carried out but its
+    answer lost (at time scale > 0 the retry finds the instance renaming:
+    busy), its second refused with 5xx more times in a row than the AWS
+    client's three attempts. The renames are sent again until the switch's
+    deadline (the client's deadline-bounded retry) instead of ending the
+    step — a re-run or a wait would keep the writers blocked through its
+    backoff. Every write kept (test_pglogical_rollback._rollback's checks)."""
+    import test_pglogical_rollback as rb
+    campaign, ident = "frbr", "pgl-frbr"
+    alt = _rollback_rename_alt(campaign, ident, "lost", "5xx*3")
+    mark = {}
+    cli = stack.cli
+
+    def at_rollback(*args, **kw):
+        if args and args[0] == "rollback" and "t" not in mark:
+            mark["t"] = time.time()
+            awssim.admin("POST", "/config", {"faults": dict(NO_FAULTS["faults"], alternate=alt)})
+        return cli(*args, **kw)
+    stack.cli = at_rollback
+    rb._rollback(stack, awssim, world, campaign, ident, after=NO_FAULTS)
+    mine = [c for c in awssim.admin("GET", "/calls", timeout=120)["calls"]
+            if c.get("access_key") == ACCESS_KEY and c["action"] == "ModifyDBInstance" and c["ts"] >= mark["t"]]
+    problems = []
+    for key, kind in alt.items():
+        hit = sum(1 for c in mine if c.get("fault_by") == key)
+        print(f"{key}: {hit} refused as {kind}", flush=True)
+        if hit < int(kind.partition("*")[2] or 1):
+            problems.append(f"{key}: {hit} refused as {kind}: the fault did not apply")
+    lines = []
+    for wk in stack.workers:
+        with open(wk.log_path, errors="replace") as f:
+            lines += [ln.rstrip()[:400] for ln in f if "step=rollback" in ln]
+    ended = [ln for ln in lines if "step finished" in ln and "outcome=next" not in ln and "rename" in ln]
+    if ended:
+        problems.append("a rename failing for now ended the rollback's run, writers blocked until its next: "
+                        + "\n".join(ended))
+    down = stack.redis.cli("HGET", f"fc:{{{campaign}}}:i:{ident}", "f.rb_downtime_ms")
+    print(f"rollback downtime_ms={down}", flush=True)
+    print("\n".join(ln for ln in lines if "rename" in ln or "step finished" in ln), flush=True)
+    assert not problems, "\n".join(problems) + "\n" + "\n".join(lines[-60:])

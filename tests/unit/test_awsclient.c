@@ -3,7 +3,11 @@
  * session token; throttling/5xx retries are bounded and report to the hooks;
  * auth errors fail fast after one attempt; the rate-limiter hook can refuse;
  * the retry quota stops a retry storm; which outcomes make a call ambiguous
- * (aws_client_last_call_ambiguous) and a rename whose answer was lost. */
+ * (aws_client_last_call_ambiguous) and a rename whose answer was lost; a
+ * call under a deadline (aws_client_retry_until): sent again past
+ * max_attempts until the deadline, busy answers only when asked, the
+ * quota, the limiter and go_on still obeyed, a rename's lost answer then
+ * busy then gone settled as done. */
 #define _GNU_SOURCE 1 /* strcasestr */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,10 +28,11 @@
 #include "log.h"
 #include "rds.h"
 #include "sts.h"
+#include "util.h"
 
 #define SECRET "SECRETKEY-abc123-do-not-log"
 #define TOKEN "SESSIONTOKEN-xyz789-do-not-log"
-#define MAX_SCRIPT 16
+#define MAX_SCRIPT 24
 #define LOST 0 /* a script entry whose request is read and never answered */
 
 typedef struct resp {
@@ -45,6 +50,7 @@ static struct {
     int served;            /* requests answered */
     char last_req[16384];  /* headers + body of the last request */
     bool saw_token;
+    resp after;            /* the answer past the script's end */
 } S;
 
 static const char *IDENTITY =
@@ -80,6 +86,14 @@ static const char *INSTANCE_RENAMED =
     "<DBInstanceIdentifier>db1-old</DBInstanceIdentifier><DBInstanceStatus>renaming</DBInstanceStatus>"
     "</DBInstance></DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>rid-d</RequestId>"
     "</ResponseMetadata></DescribeDBInstancesResponse>";
+static const char *BUSY =
+    "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidDBInstanceState</Code><Message>DB instance is not "
+    "available</Message></Error><RequestId>rid-busy</RequestId></ErrorResponse>";
+static const char *INSTANCE_MODIFIED =
+    "<ModifyDBInstanceResponse><ModifyDBInstanceResult><DBInstance>"
+    "<DBInstanceIdentifier>db1-old</DBInstanceIdentifier><DBInstanceStatus>available</DBInstanceStatus>"
+    "</DBInstance></ModifyDBInstanceResult><ResponseMetadata><RequestId>rid-m</RequestId>"
+    "</ResponseMetadata></ModifyDBInstanceResponse>";
 static const char *NONE_CLUSTERS =
     "<DescribeDBClustersResponse><DescribeDBClustersResult><DBClusters/></DescribeDBClustersResult>"
     "<ResponseMetadata><RequestId>rid-d</RequestId></ResponseMetadata></DescribeDBClustersResponse>";
@@ -108,7 +122,7 @@ static void serve_conn(int fd)
         if (have < total) continue;
         snprintf(S.last_req, sizeof(S.last_req), "%.*s", (int)total, buf);
         if (strcasestr(buf, "\r\nX-Amz-Security-Token: " TOKEN "\r\n")) S.saw_token = true;
-        resp rs = S.served < S.nscript ? S.script[S.served] : (resp){200, IDENTITY};
+        resp rs = S.served < S.nscript ? S.script[S.served] : S.after;
         S.served++;
         if (rs.status == LOST) return; /* read, never answered: the connection closes */
         char out[8192];
@@ -147,6 +161,7 @@ static int start_server(void **state)
         getsockname(S.lfd, (struct sockaddr *)&a, &l))
         return -1;
     S.port = ntohs(a.sin_port);
+    S.after = (resp){200, IDENTITY};
     return pthread_create(&S.th, NULL, server, NULL);
 }
 
@@ -228,6 +243,8 @@ static aws_client *client(counts *cn, int max_attempts, int quota)
     o.retry.base_ms = 2;
     o.retry.cap_ms = 20;
     o.retry.quota_max = quota;
+    o.retry.until_base_ms = 2;
+    o.retry.until_cap_ms = 10;
     g_provider = fixed_provider(&cr);
     aws_client *c = aws_client_new(&o, g_provider, &err);
     assert_non_null(c);
@@ -470,6 +487,15 @@ static void test_last_call_ambiguous(void **state)
     drop_client(c);
 }
 
+/* ModifyDBInstance's options for a rename of db1 to db1-old, applied now. */
+static void rename_db1(rds_modify_instance_opts *io)
+{
+    rds_modify_instance_opts_init(io);
+    io->identifier = "db1";
+    io->new_identifier = "db1-old";
+    io->apply_immediately = true;
+}
+
 /* A rename carried out by AWS whose answer was lost: the retry finds the old
  * name gone (NotFound) and the call is done when the new name is there; a
  * NotFound on a first try, or with the new name not there either, stays a
@@ -525,10 +551,7 @@ static void test_lost_rename_answer(void **state)
     assert_int_equal(S.served, 2);
     /* an instance rename, the same way */
     rds_modify_instance_opts io;
-    rds_modify_instance_opts_init(&io);
-    io.identifier = "db1";
-    io.new_identifier = "db1-old";
-    io.apply_immediately = true;
+    rename_db1(&io);
     rds_instance *in = NULL;
     resp r6[] = {{500, INTERNAL}, {404, INSTANCE_NOT_FOUND}, {200, INSTANCE_RENAMED}};
     script(r6, 3);
@@ -553,6 +576,140 @@ static void test_lost_rename_answer(void **state)
     drop_client(c);
 }
 
+
+static void fill(resp *r, int n, resp v)
+{
+    for (int i = 0; i < n; i++) r[i] = v;
+}
+
+/* Under a deadline, a throttle/5xx is sent again past max_attempts (here
+ * 1: no retry at all otherwise) until it succeeds; put back, the standard
+ * policy again. Every attempt asked the limiter. */
+static void test_until_retries_past_max_attempts(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 1, 500);
+    aws_identity *id = NULL;
+    aws_error err;
+    resp r[7];
+    fill(r, 6, (resp){503, UNAVAILABLE});
+    r[2] = (resp){400, THROTTLE};
+    r[6] = (resp){200, IDENTITY};
+    script(r, 7);
+    aws_retry_until u = {.until_ms = fc_mono_ms() + 60000}, prev;
+    aws_client_retry_until(c, &u, &prev);
+    assert_int_equal(prev.until_ms, 0);
+    if (!sts_get_caller_identity(c, &id, &err)) fail_msg("under a deadline: expected done, got %s", err.code);
+    aws_identity_free(id);
+    assert_int_equal(S.served, 7);
+    assert_int_equal(cn.acquire, 7);
+    assert_int_equal(cn.throttle, 1);
+    aws_retry_until back;
+    aws_client_retry_until(c, &prev, &back);
+    assert_int_equal(back.until_ms, u.until_ms);
+    script(r, 7);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_int_equal(S.served, 1);
+    drop_client(c);
+}
+
+/* A deadline already passed: the standard policy alone. go_on false
+ * stops; the retry quota still ends a storm under a deadline, and so does
+ * the attempts' ceiling when the quota would not. */
+static int go_on_left;
+static bool go_on_count(void *ud)
+{
+    (void)ud;
+    return go_on_left-- > 0;
+}
+
+static void test_until_bounded(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 1, 500);
+    aws_identity *id = NULL;
+    aws_error err;
+    resp r[MAX_SCRIPT];
+    fill(r, MAX_SCRIPT, (resp){503, UNAVAILABLE});
+    script(r, MAX_SCRIPT);
+    aws_retry_until u = {.until_ms = fc_mono_ms() - 1};
+    aws_client_retry_until(c, &u, NULL);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_int_equal(S.served, 1);
+    /* go_on says stop after two retries (a lost lease) */
+    script(r, MAX_SCRIPT);
+    u.until_ms = fc_mono_ms() + 60000;
+    u.go_on = go_on_count;
+    go_on_left = 2;
+    aws_client_retry_until(c, &u, NULL);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_int_equal(S.served, 3);
+    drop_client(c);
+    c = client(&cn, 1, 10); /* room for two retries */
+    script(r, MAX_SCRIPT);
+    u.go_on = NULL;
+    aws_client_retry_until(c, &u, NULL);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    assert_string_equal(err.code, "ServiceUnavailable");
+    assert_int_equal(S.served, 3);
+    drop_client(c);
+    c = client(&cn, 1, 100000); /* a quota that would allow thousands */
+    script(r, MAX_SCRIPT);
+    S.after = (resp){503, UNAVAILABLE};
+    aws_client_retry_until(c, &u, NULL);
+    assert_false(sts_get_caller_identity(c, &id, &err));
+    S.after = (resp){200, IDENTITY};
+    assert_int_equal(S.served, AWS_RETRY_UNTIL_MAX_ATTEMPTS);
+    drop_client(c);
+}
+
+/* A busy answer (InvalidDBInstanceState) is sent again only under a
+ * deadline that says busy, and takes no retry quota (AWS answered); a
+ * rename's lost answer, then busy, then gone: done. */
+static void test_until_busy(void **state)
+{
+    (void)state;
+    counts cn = {0};
+    aws_client *c = client(&cn, 3, 500);
+    aws_error err;
+    rds_modify_instance_opts io;
+    rename_db1(&io);
+    rds_instance *in = NULL;
+    resp r[] = {{400, BUSY}, {400, BUSY}, {200, INSTANCE_MODIFIED}};
+    script(r, 3);
+    assert_false(rds_modify_db_instance(c, &io, &in, &err));
+    assert_string_equal(err.code, "InvalidDBInstanceState");
+    assert_int_equal(S.served, 1);
+    aws_retry_until u = {.until_ms = fc_mono_ms() + 60000};
+    aws_client_retry_until(c, &u, NULL);
+    script(r, 3);
+    assert_false(rds_modify_db_instance(c, &io, &in, &err));
+    assert_int_equal(S.served, 1);
+    u.busy = true;
+    aws_client_retry_until(c, &u, NULL);
+    script(r, 3);
+    int tokens = aws_client_retry_tokens(c);
+    if (!rds_modify_db_instance(c, &io, &in, &err)) fail_msg("busy under a deadline: expected done, got %s", err.code);
+    assert_int_equal(S.served, 3);
+    assert_string_equal(in->identifier, "db1-old");
+    assert_int_equal(aws_client_retry_tokens(c), tokens);
+    rds_instance_free(in);
+    in = NULL;
+    /* the rename's answer lost (500 after AWS took it), the instance busy
+     * renaming on the next tries, then the old name gone: done, the new
+     * name looked up (rds_rename_carried_out) — one call, no step re-run */
+    resp r2[] = {{500, INTERNAL}, {400, BUSY}, {400, BUSY}, {404, INSTANCE_NOT_FOUND}, {200, INSTANCE_RENAMED}};
+    script(r2, 5);
+    if (!rds_modify_db_instance(c, &io, &in, &err))
+        fail_msg("lost answer, busy, gone: expected done, got %s (%s)", err.code, err.message);
+    assert_int_equal(S.served, 5);
+    assert_string_equal(in->identifier, "db1-old");
+    rds_instance_free(in);
+    drop_client(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +722,9 @@ int main(void)
         cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_last_call_ambiguous),
         cmocka_unit_test(test_lost_rename_answer),
+        cmocka_unit_test(test_until_retries_past_max_attempts),
+        cmocka_unit_test(test_until_bounded),
+        cmocka_unit_test(test_until_busy),
     };
     unsetenv("AWS_ENDPOINT_URL");
     unsetenv("AWS_ENDPOINT_URL_STS");

@@ -1,4 +1,5 @@
-/* test_awsretry — classification table, full-jitter bounds, retry quota. */
+/* test_awsretry — classification table, full-jitter bounds, retry quota,
+ * busy codes and the short backoff under a deadline. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -115,6 +116,26 @@ static void test_quota(void **state)
     assert_int_equal(q.tokens, 20);
 }
 
+static void test_busy_and_until_backoff(void **state)
+{
+    (void)state;
+    assert_true(aws_retry_is_busy("InvalidDBInstanceState"));
+    assert_true(aws_retry_is_busy("InvalidDBClusterStateFault"));
+    assert_false(aws_retry_is_busy("InvalidParameterValue"));
+    assert_false(aws_retry_is_busy("DBInstanceNotFound"));
+    assert_false(aws_retry_is_busy(NULL));
+    aws_retry_cfg c;
+    aws_retry_cfg_defaults(&c);
+    assert_int_equal(c.until_base_ms, 100);
+    assert_int_equal(c.until_cap_ms, 1000);
+    for (int n = 0; n < 12; n++)
+        for (int k = 0; k < 200; k++) {
+            int64_t b = aws_retry_backoff_bound_ms(&(aws_retry_cfg){.base_ms = 100, .cap_ms = 1000}, n);
+            int64_t d = aws_retry_until_backoff_ms(&c, n);
+            assert_true(d >= b - b / 2 && d <= b); /* equal jitter: never near 0, never past the cap */
+        }
+}
+
 static void test_normalize(void **state)
 {
     (void)state;
@@ -135,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_quota),
         cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_busy_and_until_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,7 +331,9 @@ static step_rc await_endpoint(rb *r, const char *id, const char *role, int64_t d
 
 /* The rename swap backwards: the encrypted instance (now the original
  * identifier, tagged encrypted-target) → fc-…-target, then the retired
- * source → the original identifier. Learned from the world on a re-run. */
+ * source → the original identifier. Learned from the world on a re-run.
+ * Writers are blocked on the target: a rename that fails only for now is
+ * sent again until the switch's deadline (awsstep_rename_try). */
 static step_rc switch_back_rename(rb *r, int64_t deadline)
 {
     step_rc rc = STEP_OK;
@@ -343,7 +345,8 @@ static step_rc switch_back_rename(rb *r, int64_t deadline)
     rds_instance_free(o);
     if (orig_is_target) {
         if (!step_ctx_lease_ok(r->ctx)) return (PGL_REASON(r->res, "lease lost"), STEP_RETRY);
-        if ((rc = pgl_rename(r->ctx, r->res, r->orig, r->tid)) != STEP_OK) return rc;
+        if ((rc = awsstep_rename_try(r->ctx, r->res, r->orig, r->tid, deadline, NULL, NULL, NULL)) != STEP_OK)
+            return rc;
         missing = true;
     }
     if (missing) {
@@ -355,7 +358,8 @@ static step_rc switch_back_rename(rb *r, int64_t deadline)
         if (ri) {
             rds_instance_free(ri);
             if (!step_ctx_lease_ok(r->ctx)) return (PGL_REASON(r->res, "lease lost"), STEP_RETRY);
-            if ((rc = pgl_rename(r->ctx, r->res, r->ret, r->orig)) != STEP_OK) return rc;
+            if ((rc = awsstep_rename_try(r->ctx, r->res, r->ret, r->orig, deadline, NULL, NULL, NULL)) != STEP_OK)
+                return rc;
         }
     }
     if ((rc = await_endpoint(r, r->orig, NULL, deadline, "retired_address", "retired_port")) != STEP_OK) return rc;

@@ -1,10 +1,13 @@
 /* awsmemo — see awsmemo.h. */
 #include "awsmemo.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 #define MEMO_N 64
@@ -67,6 +70,7 @@ enum { B_IDLE, B_OPEN, B_ASKING, B_DONE };
 static struct {
     char key[MEMO_KEY];
     int64_t last_ms; /* fc_mono_ms of the last caller under key; 0 = empty slot */
+    int64_t opened_ms; /* fc_mono_ms the batch began gathering */
     int state;
     char ids[BATCH_MAX][64];
     int n;
@@ -75,8 +79,34 @@ static struct {
     aws_error err;
     rds_instance_list *list;
 } batch[BATCH_SLOTS];
-static pthread_cond_t batch_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t batch_cv; /* on the monotonic clock (fc_mono_ms): batch_cv_init */
+static pthread_once_t batch_cv_once = PTHREAD_ONCE_INIT;
 static awsmemo_describe_fn describe_fn;
+
+static void batch_cv_init(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&batch_cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static void batch_wake(void)
+{
+    pthread_once(&batch_cv_once, batch_cv_init);
+    pthread_cond_broadcast(&batch_cv);
+}
+
+/* Under memo_mu: wait for batch_wake until until_ms (fc_mono_ms); false
+ * once it has passed. */
+static bool batch_wait_until(int64_t until_ms)
+{
+    pthread_once(&batch_cv_once, batch_cv_init);
+    if (fc_mono_ms() >= until_ms) return false;
+    struct timespec ts = {.tv_sec = until_ms / 1000, .tv_nsec = (long)(until_ms % 1000) * 1000000L};
+    return pthread_cond_timedwait(&batch_cv, &memo_mu, &ts) != ETIMEDOUT;
+}
 
 void awsmemo_set_describe(awsmemo_describe_fn fn) { describe_fn = fn; }
 
@@ -147,10 +177,23 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
     bool dup = false; /* the same identifier twice in a batch: the second would find it taken */
     for (int k = 0; batch[b].state == B_OPEN && k < batch[b].n && !dup; k++) dup = !strcmp(batch[b].ids[k], id);
     if (batch[b].state == B_OPEN && batch[b].n < BATCH_MAX && !dup) {
-        /* a batch is gathering: join it and wait for its answer */
+        /* a batch is gathering: join it and wait for its answer — for at
+         * most AWSMEMO_JOIN_WAIT_WINDOWS windows from its start: a leader
+         * that overruns (its Describe throttled and retried) is left, and
+         * this caller asks alone */
         fc_strlcpy(batch[b].ids[batch[b].n++], id, sizeof batch[b].ids[0]);
         batch[b].waiting++;
-        while (batch[b].state != B_DONE) pthread_cond_wait(&batch_cv, &memo_mu);
+        if (batch[b].n == BATCH_MAX) batch_wake(); /* full: the leader asks now */
+        int64_t until = batch[b].opened_ms + window_ms * AWSMEMO_JOIN_WAIT_WINDOWS;
+        while (batch[b].state != B_DONE)
+            if (!batch_wait_until(until)) break;
+        if (batch[b].state != B_DONE) {
+            batch[b].waiting--; /* the leader's own count keeps the batch */
+            pthread_mutex_unlock(&memo_mu);
+            log_info("batched describe: its leader overran, asking alone", "id=%s waited_ms=%lld", id,
+                     (long long)(fc_mono_ms() - now));
+            return describe_alone(c, id, out, err);
+        }
         bool ok = batch_take(b, id, out, err);
         pthread_mutex_unlock(&memo_mu);
         return ok;
@@ -164,10 +207,11 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
     batch[b].state = B_OPEN;
     batch[b].n = 1;
     batch[b].waiting = 1;
+    batch[b].opened_ms = batch[b].last_ms;
     fc_strlcpy(batch[b].ids[0], id, sizeof batch[b].ids[0]);
-    pthread_mutex_unlock(&memo_mu);
-    fc_sleep_ms(window_ms);
-    pthread_mutex_lock(&memo_mu);
+    /* the window, ended early when the batch is full (no more can join) */
+    while (batch[b].n < BATCH_MAX)
+        if (!batch_wait_until(batch[b].opened_ms + window_ms)) break;
     batch[b].state = B_ASKING;
     int n = batch[b].n;
     const char *idv[BATCH_MAX];
@@ -186,7 +230,7 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
     batch[b].list = ok ? l : NULL;
     if (!ok) rds_instance_list_free(l);
     batch[b].state = B_DONE;
-    pthread_cond_broadcast(&batch_cv);
+    batch_wake();
     ok = batch_take(b, id, out, err);
     pthread_mutex_unlock(&memo_mu);
     return ok;

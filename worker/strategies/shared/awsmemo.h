@@ -27,14 +27,21 @@ void awsmemo_reset(void);
  * the same time: a caller alone (none under `key` within the last
  * window_ms) describes `id` at once, as rds_describe_db_instance; one that
  * comes within window_ms of another opens a batch, waits window_ms for
- * more, then describes them all with one filtered call (db-instance-id, up
- * to 100 identifiers), and every caller of the batch takes its own instance
+ * more (less once the batch is full: 100 identifiers, AWS's limit for one
+ * filter), then describes them all with one filtered call
+ * (db-instance-id), and every caller of the batch takes its own instance
  * from that answer (an identifier not in lower case is always described
- * alone). An identifier the answer lacks is AWS_ERR_NOT_FOUND
- * (the filter's answer holds every instance that has one of them); an error
- * of the call is every caller's. *out is the caller's (rds_instance_free).
- * window_ms <= 0: always alone. Thread-safe; blocks at most window_ms plus
- * the call. */
+ * alone). A caller that joined waits for that answer at most
+ * AWSMEMO_JOIN_WAIT_WINDOWS × window_ms from the batch's start, then
+ * describes its own instance alone (a leader whose call overruns, its
+ * Describe throttled and retried, holds no one). An identifier the answer
+ * lacks is AWS_ERR_NOT_FOUND (the filter's answer holds every instance
+ * that has one of them); an error of the call is every caller's. *out is
+ * the caller's (rds_instance_free). window_ms <= 0: always alone.
+ * Thread-safe; blocks at most window_ms plus the call (the batch's leader,
+ * alone) or AWSMEMO_JOIN_WAIT_WINDOWS × window_ms plus its own call (a
+ * joiner). */
+#define AWSMEMO_JOIN_WAIT_WINDOWS 11
 bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, int64_t window_ms,
                                rds_instance **out, aws_error *err);
 /* Tests: the filtered Describe used instead of DescribeDBInstances (NULL:

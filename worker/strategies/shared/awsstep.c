@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RENAME_AGAIN_MS 500 /* awsstep_rename_try: a rename that failed only for now, sent again */
-
 step_rc awsstep_fail(step_result *res, const aws_error *e, const char *what)
 {
     snprintf(res->reason, sizeof res->reason, "%s: %s: %.300s", what, e->code, e->message);
@@ -651,6 +649,8 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
            (!role || awsstep_has_tag(i, "fleetcrypt:role", role));
 }
 
+static bool lease_ok(void *ctx) { return step_ctx_lease_ok(ctx); }
+
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
 {
     return awsstep_rename_try(ctx, res, from, to, 0, NULL, NULL, NULL);
@@ -673,7 +673,17 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
     aws_error e;
     aws_error_clear(&e);
     rds_instance *out = NULL;
-    while (!rds_modify_db_instance(a, &o, &out, &e)) {
+    /* the caller's writers are blocked until deadline: a rename throttled,
+     * failing with a 5xx or unanswered, or refused while the instance is
+     * busy (AWS did nothing), is sent again by the client until then, not
+     * after a re-run of the step (its backoff is the writers'); made
+     * perhaps, its answer lost, a later try finds `from` gone (the client
+     * then looks for `to`: rds_rename_carried_out) or `to` taken */
+    aws_retry_until u = {.until_ms = deadline, .busy = true, .go_on = lease_ok, .ud = ctx}, prev;
+    aws_client_retry_until(a, &u, &prev);
+    bool ok = rds_modify_db_instance(a, &o, &out, &e);
+    aws_client_retry_until(a, &prev, NULL);
+    if (!ok) {
         if (!strcmp(e.code, "InvalidDBInstanceState")) {
             res->wait_ms = 2000;
             snprintf(res->wait_on, sizeof res->wait_on, "db:%s", from);
@@ -688,15 +698,7 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
             *taken = true;
             return STEP_OK;
         }
-        step_rc rc = awsstep_fail(res, &e, "ModifyDBInstance (rename)");
-        /* throttled or a 5xx past the client's own retries: sent again
-         * until the deadline (the caller's writers are blocked: a re-run of
-         * its step would cost them its backoff); made perhaps, its answer
-         * lost, the next try finds `from` gone or `to` taken */
-        if (rc != STEP_RETRY || fc_mono_ms() > deadline || !step_ctx_lease_ok(ctx)) return rc;
-        log_info("rename not confirmed; sending it again", "from=%s to=%s why=\"%s\"", from, to, res->reason);
-        fc_sleep_ms(RENAME_AGAIN_MS);
-        aws_error_clear(&e);
+        return awsstep_fail(res, &e, "ModifyDBInstance (rename)");
     }
     /* AWS answers a rename it has not applied yet with the old identifier
      * and the new one pending; at the emulator's time scale 0 it is done */

@@ -145,16 +145,19 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
 /* ModifyDBInstance --new-db-instance-identifier, applied now: STEP_OK once
  * requested, STEP_WAIT while the instance is busy. */
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
-/* awsstep_rename for a swap that renames before it looks: a `from` that
- * does not exist (*gone) or a `to` still taken (*taken: AWS frees a name
- * only once its rename is applied) is reported, STEP_OK, instead of failed
- * (after an ambiguous retry either can be the call's own effect: the
- * caller looks then). A rename throttled or failing with a 5xx past the
- * client's retries is sent again until deadline (fc_mono_ms; 0: not again),
- * for a caller whose writers are blocked (pass gone then: a 5xx may have
- * been carried out). *pending (optional): the answer shows the rename not
- * applied yet (AWS keeps `from` taken until it is: a swap's second rename
- * sent now would be refused). */
+/* awsstep_rename for a caller whose writers are blocked until deadline
+ * (fc_mono_ms; 0 or past: awsstep_rename): the rename throttled, failing
+ * with a 5xx, unanswered or refused as busy is sent again by the AWS client
+ * until then (aws_client_retry_until, short backoff; the step's lease
+ * asked before each try) rather than ending the step; a lost answer whose
+ * retry finds `from` gone is done when `to` exists (rds_rename_carried_out).
+ * For a swap that renames before it looks: a `from` that does not exist
+ * (*gone) or a `to` still taken (*taken: AWS frees a name only once its
+ * rename is applied) is reported, STEP_OK, instead of failed (after an
+ * ambiguous retry either can be the call's own effect: the caller looks
+ * then). *pending (optional): the answer shows the rename not applied yet
+ * (AWS keeps `from` taken until it is: a swap's second rename sent now
+ * would be refused). */
 step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline,
                            bool *gone, bool *taken, bool *pending);
 /* In-run poll until id is available with an endpoint (and our role) or the
