@@ -205,6 +205,9 @@ def test_rds_lifecycle(sim, world):
                  "subnets=subnet-1,subnet-2"))
     assert px["name"] == "px1"
     assert ok(call(env, "describe_db_proxies", "name=px1"))["proxies"][0]["name"] == "px1"
+    # a new proxy takes a while to become available above time scale 0 (AWS: minutes); targets wait for it
+    wait_until(lambda: ok(call(env, "describe_db_proxies", "name=px1"))["proxies"][0]["status"] == "available",
+               120, 0.1, "proxy px1 available")
     ok(call(env, "register_db_proxy_targets", "name=px1", "ids=tgt1"))
     t = ok(call(env, "describe_db_proxy_targets", "name=px1"))["targets"]
     assert any(x["rds_resource_id"] == "tgt1" for x in t), t
