@@ -7,7 +7,11 @@
  * (lib/engine/waitplan.h):
  *   - an operation of a kind seen end before (its waiter names it, P:waiter;
  *     durations learnt per kind and storage size in P:opdur:<region>): just
- *     after its expected end, then backing off from there if it overruns;
+ *     after its expected end, then backing off from there if it overruns
+ *     (a snapshot with PercentProgress p: after 0.8 × the remaining it
+ *     implies); an operation not learnt under its strategy takes the
+ *     shortest learnt under another for the same step, kind and size
+ *     (op_expected);
  *   - else not polled since it started waiting: 1 poll interval after the start;
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
@@ -189,8 +193,9 @@ static void cache_seen(coord *c, const char *region, const char *kname, awaited 
         if (!a) continue;
         step_cache_view cv;
         fleetcache_decode(all.v[k + 1], &cv);
+        if (ts <= a->start_ms) continue; /* a poll from before a's wait */
         a->pct = cv.pct;
-        a->settled = ts > a->start_ms && settled(cv.status);
+        a->settled = settled(cv.status);
     }
     sargs_free(&all);
 }
@@ -305,6 +310,27 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     sargs_free(&b.fields);
 }
 
+/* The learnt duration of operation op ("<strategy>.<step>.<kind>.<g>")
+ * among dur (P:opdur's field/value pairs), 0 unknown. An op not learnt yet
+ * takes the shortest of the same step, kind and size learnt under another
+ * strategy (pg-logical's and offline's snapshot, copy-encrypted and restore
+ * are the same AWS operation): its first wave is looked at once near that
+ * end, not on the back-off from its start; from below, so a shorter real
+ * duration is not seen late, and a longer one is backed off from there.
+ * Its first end is learnt under op itself (learn: kept while it fits). */
+static int64_t op_expected(const sargs *dur, const char *op)
+{
+    const char *tail = strchr(op, '.');
+    int64_t sib = 0;
+    for (int j = 0; j + 1 < dur->n; j += 2) {
+        int64_t d = strtoll(dur->v[j + 1], NULL, 10);
+        if (!strcmp(dur->v[j], op)) return d;
+        const char *t = strchr(dur->v[j], '.');
+        if (tail && t && d > 0 && !strcmp(t, tail) && (!sib || d < sib)) sib = d;
+    }
+    return sib;
+}
+
 /* Each awaited resource's operation (its waiter's op) and that operation's
  * learnt duration: two reads per region, whatever the fleet's size. */
 static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, awaited *snaps, size_t ns)
@@ -326,8 +352,7 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
                 v[i].limited = op_limited(op);
-                for (int j = 0; j + 1 < dur.n; j += 2)
-                    if (!strcmp(dur.v[j], op)) v[i].exp_ms = strtoll(dur.v[j + 1], NULL, 10);
+                v[i].exp_ms = op_expected(&dur, op);
                 break;
             }
         }

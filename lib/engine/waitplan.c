@@ -20,8 +20,15 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
         int64_t end = start_ms + exp_ms + c->min_ms;
         if (last_ms < start_ms) return end - start_ms > c->max_ms ? start_ms + c->max_ms : end;
         if (last_ms < end) return end - last_ms > c->max_ms ? last_ms + c->max_ms : end;
-        /* overrunning: back off from the expected end, not from the start */
+        /* overrunning: with a PercentProgress, WAITPLAN_PCT_OVERRUN % of
+         * the remaining it implies (a copy of a bigger or slower kind than
+         * learnt: a few looks, not O(log overrun) from the minimum); else
+         * back off from the expected end, not from the start */
         int64_t over = last_ms - (start_ms + exp_ms);
+        if (pct > 0 && pct < 100) {
+            double rem = (double)(last_ms - start_ms) * (100 - pct) / pct;
+            return last_ms + clamp64((int64_t)(rem * WAITPLAN_PCT_OVERRUN / 100), c->min_ms, c->max_ms);
+        }
         return last_ms + clamp64(over * 3 / 4, c->min_ms, c->max_ms);
     }
     if (last_ms < start_ms) return start_ms + c->min_ms;

@@ -7,7 +7,8 @@
  * the campaign, P:opdur:<region>; waitplan_learn), the first look is placed
  * just after the expected end (one look, the end seen within one minimum
  * interval), and only an operation that overruns it is backed off from its
- * expected end. Every gap is clamped to [min, max]: max is the safe longest
+ * expected end (or, with a PercentProgress, looked at by the remaining it
+ * implies). Every gap is clamped to [min, max]: max is the safe longest
  * interval whatever is expected. Pure functions (unit-tested in
  * tests/unit/test_waitplan.c); the fleet poller (coordinator/poller.c) and
  * the in-run wait (awsstep_await_instance) use them. */
@@ -17,6 +18,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* An operation overrunning its expected end that reports PercentProgress p
+ * after age a (a snapshot, a copy: linear enough in AWS and the emulator)
+ * is looked at again after this % of the remaining a·(100−p)/p: each look
+ * leaves a fifth of the remaining, so a copy learnt at 5 s that takes 50 s
+ * costs about 4 looks instead of ~12 backing off from the expected end by
+ * 75% of the overrun; a progress that speeds up is seen at most this share
+ * of the remaining late (0.6 for a wait with nothing learnt: its estimate
+ * is all it has). */
+#define WAITPLAN_PCT_OVERRUN 80
 
 typedef struct waitplan_cfg {
     int64_t min_ms; /* shortest gap between two looks (FLEETCRYPT_POLL_MIN_MS) */

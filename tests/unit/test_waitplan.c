@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "waitplan.h"
@@ -125,6 +126,46 @@ static void test_overrun_backs_off_from_expected_end(void **state)
     assert_true(s.looks >= 2 && s.looks <= 6);
     assert_true(s.late <= 6000 * 3 / 4 + CFG.min_ms);
     assert_int_equal(waitplan_due(&CFG, 0, 61000, 60000, 0), 62000);
+}
+
+/* A copy learnt at 5 s (the bench's 100 s copy at time scale 0.05) that
+ * now takes 50 s (a 1,000 s copy), reporting a linear PercentProgress:
+ * backing off from the expected end by 75% of the overrun costs about a
+ * dozen looks from the 50 ms minimum; the remaining its progress implies
+ * takes at most 6, the end still seen within a twentieth of the overrun,
+ * and never a gap past the maximum. Without a progress (0) the old plan. */
+static int64_t copy_watch(int64_t d, int64_t exp, bool with_pct, int *looks)
+{
+    const waitplan_cfg pc = {50, 15000};
+    int64_t last = -1, t = 0;
+    *looks = 0;
+    for (;;) {
+        int pct = with_pct && last > 0 ? (int)(last * 100 / d) : 0;
+        t = waitplan_due(&pc, 0, last, exp, pct);
+        assert_true(t > last);
+        assert_true(last < 0 || t - last <= pc.max_ms);
+        (*looks)++;
+        if (t >= d) return t - d;
+        last = t;
+        assert_true(*looks < 1000);
+    }
+}
+
+static void test_overrun_follows_progress(void **state)
+{
+    (void)state;
+    int old_looks = 0, looks = 0;
+    int64_t old_late = copy_watch(50000, 5000, false, &old_looks);
+    int64_t late = copy_watch(50000, 5000, true, &looks);
+    assert_true(old_looks >= 10);
+    assert_true(looks <= 6);
+    assert_true(late <= 45000 / 20);
+    assert_true(old_late >= 0);
+    /* the same on the plan: 10% after 5.05 s, 80% of 45.45 s remaining */
+    const waitplan_cfg pc = {50, 60000};
+    assert_int_equal(waitplan_due(&pc, 0, 5050, 5000, 10), 5050 + 36360);
+    assert_int_equal(waitplan_due(&pc, 0, 5050, 5000, 0), 5100); /* no progress: 75% of the overrun */
+    assert_int_equal(waitplan_due(&pc, 0, 4000, 5000, 10), 5050); /* not yet overrunning: the expected end */
 }
 
 /* Whatever is expected, no gap exceeds the maximum. */
@@ -324,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_poller_gap_first_wave),
         cmocka_unit_test(test_learn_pull_poller),
         cmocka_unit_test(test_fleet_group_ends_within_one_interval),
+        cmocka_unit_test(test_overrun_follows_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
