@@ -11,14 +11,16 @@
  *     (a snapshot with PercentProgress p: after 0.8 × the remaining it
  *     implies); an operation not learnt under its strategy takes the
  *     shortest learnt under another for the same step, kind and size
- *     (op_expected);
+ *     (waitplan_expected);
  *   - else not polled since it started waiting: 1 poll interval after the start;
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
- *     step holding a class slot from 20 minimum intervals of age on (its
- *     end seen up to 25% late, not 75%: the class's next holder waits for
- *     it; only until the first wait of the kind ends and is learnt),
+ *     step holding a class slot that another step waits for
+ *     (mark_contended), from 20 minimum intervals of age on (its end seen
+ *     up to 25% late, not 75%: the class's next holder waits for it; only
+ *     until the first wait of the kind ends and is learnt; with nobody
+ *     waiting for the class a late sighting delays no one),
  *   - and a resource the last poll found settled only backs off by 0.75 ×
  *     its age until its waiter, woken, takes it off the list (no looks at
  *     the overrun of an end already seen: waitplan_next),
@@ -35,6 +37,7 @@
 #include "fleetcache.h"
 #include "log.h"
 #include "rds.h"
+#include "store_limits.h"
 #include "util.h"
 #include "waitplan.h"
 
@@ -45,9 +48,9 @@
 /* identifiers per filtered Describe: at most one page (MaxRecords 100) */
 #define POLL_CHUNK 100
 /* the gap after a look at a wait of unknown duration, % of its age
- * (waitplan_due_gap), for a step holding a class slot (copy, restore, ...):
- * with a binding limit every later holder of the slot waits for a late
- * sighting of the first wave; other waits keep 75 */
+ * (waitplan_due_gap), for a step holding a class slot (copy, restore, ...)
+ * that another step waits for: with a binding limit every later holder of
+ * the slot waits for a late sighting of the first wave; other waits keep 75 */
 #define POLL_GAP_LIMITED_PCT 25
 
 typedef struct awaited {
@@ -55,7 +58,8 @@ typedef struct awaited {
     char op[160];   /* the operation awaited (waitplan_opkey; "" unknown) */
     int64_t start_ms;
     int64_t exp_ms; /* its learnt duration (0 unknown) */
-    bool limited;   /* its step holds a class slot (step_def.limit_class) */
+    const char *cls; /* the class slot its step holds (step_def.limit_class; NULL none) */
+    bool limited;   /* ... and another step waits for a slot of that class */
     int pct;
     bool seen;
     bool settled;   /* the last poll found it in a settled status */
@@ -154,21 +158,49 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
     return next;
 }
 
-/* Does operation op ("<strategy>.<step>.<kind>.<g>", waitplan_opkey) run
- * in a step that holds a class slot? */
-static bool op_limited(const char *op)
+/* The class slot held by the step operation op runs in
+ * ("<strategy>.<step>.<kind>.<g>", waitplan_opkey), NULL none. */
+static const char *op_class(const char *op)
 {
     char strat[64], step[64];
     const char *d1 = strchr(op, '.');
     const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return false;
+    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return NULL;
     memcpy(strat, op, (size_t)(d1 - op));
     strat[d1 - op] = 0;
     memcpy(step, d1 + 1, (size_t)(d2 - d1 - 1));
     step[d2 - d1 - 1] = 0;
     const strategy_def *sd = strategy_find(strat);
     const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
-    return sdef && sdef->limit_class;
+    return sdef ? sdef->limit_class : NULL;
+}
+
+/* Mark the waits whose step holds a class slot that another step waits
+ * for (P:slots:...:<class>:wait not empty; a Redis error counts as
+ * waited for): only their lateness delays the class's next holder, so
+ * only they take the denser first-wave share. One ZCARD per class in
+ * use, per tick. */
+static void mark_contended(coord *c, const char *account, const char *region, awaited *v, size_t n)
+{
+    const char *seen[8];
+    bool busy[8];
+    int ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].cls) continue;
+        int k = 0;
+        while (k < ns && strcmp(seen[k], v[i].cls)) k++;
+        if (k == ns) {
+            if (ns == 8) { /* more classes than kept: the safe (denser) side */
+                v[i].limited = true;
+                continue;
+            }
+            char key[256];
+            rl_slot_key(c->s, account, region, v[i].cls, key, sizeof key);
+            seen[ns] = v[i].cls;
+            busy[ns++] = store_slot_waiting(c->s, key) != 0;
+        }
+        v[i].limited = busy[k];
+    }
 }
 
 /* The previous poll's view of each awaited resource (P:cache, one HGETALL):
@@ -310,27 +342,6 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     sargs_free(&b.fields);
 }
 
-/* The learnt duration of operation op ("<strategy>.<step>.<kind>.<g>")
- * among dur (P:opdur's field/value pairs), 0 unknown. An op not learnt yet
- * takes the shortest of the same step, kind and size learnt under another
- * strategy (pg-logical's and offline's snapshot, copy-encrypted and restore
- * are the same AWS operation): its first wave is looked at once near that
- * end, not on the back-off from its start; from below, so a shorter real
- * duration is not seen late, and a longer one is backed off from there.
- * Its first end is learnt under op itself (learn: kept while it fits). */
-static int64_t op_expected(const sargs *dur, const char *op)
-{
-    const char *tail = strchr(op, '.');
-    int64_t sib = 0;
-    for (int j = 0; j + 1 < dur->n; j += 2) {
-        int64_t d = strtoll(dur->v[j + 1], NULL, 10);
-        if (!strcmp(dur->v[j], op)) return d;
-        const char *t = strchr(dur->v[j], '.');
-        if (tail && t && d > 0 && !strcmp(t, tail) && (!sib || d < sib)) sib = d;
-    }
-    return sib;
-}
-
 /* Each awaited resource's operation (its waiter's op) and that operation's
  * learnt duration: two reads per region, whatever the fleet's size. */
 static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, awaited *snaps, size_t ns)
@@ -351,8 +362,8 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
             for (size_t i = 0; v && i < n; i++) {
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
-                v[i].limited = op_limited(op);
-                v[i].exp_ms = op_expected(&dur, op);
+                v[i].cls = op_class(op);
+                v[i].exp_ms = waitplan_expected(dur.v, dur.n, op);
                 break;
             }
         }
@@ -400,6 +411,8 @@ void poller_tick(coord *c)
         }
         sargs_free(&w);
         expectations(c, cv->region, dbs, nd, snaps, ns);
+        mark_contended(c, cv->account, cv->region, dbs, nd);
+        mark_contended(c, cv->account, cv->region, snaps, ns);
         if (nd) poll_kind(c, r, 0, dbs, nd);
         if (ns) poll_kind(c, r, 1, snaps, ns);
         /* nothing awaited of a kind: no poll of it is due (the loop's poller_due) */

@@ -2,6 +2,8 @@
 #include "waitplan.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -81,6 +83,19 @@ int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_
     if (old_ms <= 0) return lo_ms > 0 ? lo_ms : hi_ms / 2;
     if (pull_ms < 0 || pull_ms > old_ms / 64) pull_ms = old_ms / 64;
     return clamp64(old_ms - pull_ms, lo_ms, hi_ms);
+}
+
+int64_t waitplan_expected(char *const *kv, int n, const char *op)
+{
+    const char *tail = strchr(op, '.');
+    int64_t sib = 0;
+    for (int j = 0; j + 1 < n; j += 2) {
+        int64_t d = strtoll(kv[j + 1], NULL, 10);
+        if (!strcmp(kv[j], op)) return d > 0 ? d : 0;
+        const char *t = strchr(kv[j], '.');
+        if (tail && t && d > 0 && !strcmp(t, tail) && (!sib || d < sib)) sib = d;
+    }
+    return sib;
 }
 
 void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb)

@@ -99,6 +99,16 @@ int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms);
  * 50 ms minimums: about four looks instead of one, at every second wait). */
 int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_t pull_ms);
 
+/* The learnt duration of op ("<strategy>.<step>.<kind>.<g>") among kv (n
+ * strings: P:opdur's op/ms pairs), 0 unknown. An op not learnt takes the
+ * shortest learnt for the same step, kind and size under another strategy
+ * (pg-logical's and offline's snapshot, copy-encrypted and restore are the
+ * same AWS operation): its first wave is looked at once near that end, not
+ * on the back-off from its start; the shortest, so a shorter real duration
+ * is not seen late and a longer one is backed off from there; its own end
+ * is then learnt under op (waitplan_learn keeps an estimate that fits). */
+int64_t waitplan_expected(char *const *kv, int n, const char *op);
+
 /* The operation kind learnt under: "<strategy>.<step>.<kind>.<g>" with g the
  * storage size's power of two (storage_gb <= 0: "g?"). */
 void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb);

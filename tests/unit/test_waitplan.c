@@ -168,6 +168,26 @@ static void test_overrun_follows_progress(void **state)
     assert_int_equal(waitplan_due(&pc, 0, 4000, 5000, 10), 5050); /* not yet overrunning: the expected end */
 }
 
+/* P:opdur's pairs: an op learnt under its own strategy wins; one not
+ * learnt takes the shortest of the same step, kind and size under another
+ * strategy; nothing of that step, kind and size (another size, another
+ * kind) is unknown. */
+static void test_expected_from_another_strategy(void **state)
+{
+    (void)state;
+    char *kv[] = {"pg-logical.restore.db.g4", "15000", "dms-cdc.restore.db.g4", "14000",
+                  "pg-logical.copy-encrypted.snap.g4", "5000", "offline.copy-encrypted.snap.g4", "4000",
+                  "pg-logical.restore.db.g5", "30000", "bad", "x"};
+    int n = (int)(sizeof kv / sizeof *kv);
+    assert_int_equal(waitplan_expected(kv, n, "offline.copy-encrypted.snap.g4"), 4000);
+    assert_int_equal(waitplan_expected(kv, n, "pg-logical.copy-encrypted.snap.g4"), 5000);
+    assert_int_equal(waitplan_expected(kv, n, "offline.restore.db.g4"), 14000);
+    assert_int_equal(waitplan_expected(kv, n, "offline.restore.db.g3"), 0);
+    assert_int_equal(waitplan_expected(kv, n, "offline.rename-source.db.g4"), 0);
+    assert_int_equal(waitplan_expected(kv, n, "nodot"), 0);
+    assert_int_equal(waitplan_expected(kv, 0, "offline.restore.db.g4"), 0);
+}
+
 /* Whatever is expected, no gap exceeds the maximum. */
 static void test_safe_max(void **state)
 {
@@ -366,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_learn_pull_poller),
         cmocka_unit_test(test_fleet_group_ends_within_one_interval),
         cmocka_unit_test(test_overrun_follows_progress),
+        cmocka_unit_test(test_expected_from_another_strategy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
