@@ -24,6 +24,10 @@
  *   - and a resource the last poll found settled only backs off by 0.75 ×
  *     its age until its waiter, woken, takes it off the list (no looks at
  *     the overrun of an end already seen: waitplan_next),
+ *   - and the look goes to the latest of those that keeps every waiter
+ *     within its slack (a learnt wait whose class slot nobody waits for:
+ *     up to 4 minimum intervals and an eighth of its duration late), so
+ *     the waits of a kind registered over the workers' jitter share one,
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
  * AWS calls per instance do not grow with how long AWS takes. A poll that
@@ -141,7 +145,8 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
  * was seen before, else backing off from its start: denser for a step
  * holding a class slot, whose lateness the class's next holder waits for;
  * one already seen settled only backs off, until its waiter takes it off
- * the list). *exact: the earliest is one placed at an expected end. */
+ * the list; a wait whose class slot nobody waits for shares a later look
+ * within its slack). *exact: the look is one placed at an expected end. */
 static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll, bool *exact)
 {
     waitplan_cfg pc = {c->poll_min_ms, c->poll_max_ms};
@@ -152,7 +157,7 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
     }
     for (size_t i = 0; i < n; i++)
         w[i] = (waitplan_waiter){v[i].start_ms, v[i].exp_ms, v[i].pct, v[i].limited ? POLL_GAP_LIMITED_PCT : 75,
-                                 v[i].settled};
+                                 v[i].settled, !v[i].limited};
     int64_t next = waitplan_next(&pc, w, n, last_poll, exact, NULL);
     free(w);
     return next;

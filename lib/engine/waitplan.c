@@ -48,27 +48,55 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
     return last_ms + clamp64(iv, c->min_ms, c->max_ms);
 }
 
+/* Waiter i's own next look (*exp_out: the duration it plans with, 0 none)
+ * and how much later it may be (its slack). */
+static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64_t last_ms, int64_t *exp_out,
+                          int64_t *slack)
+{
+    int64_t exp = w->exp_ms;
+    int gap = w->gap_pct;
+    bool seen_end = w->settled && last_ms >= w->start_ms && (exp <= 0 || last_ms >= w->start_ms + exp);
+    if (seen_end) {
+        exp = 0;
+        gap = 75;
+    }
+    *exp_out = exp > 0 ? exp : 0;
+    *slack = 0;
+    if (w->share && exp > 0) {
+        *slack = WAITPLAN_SHARE_MIN * c->min_ms;
+        if (exp / 8 < *slack) *slack = exp / 8;
+    }
+    return waitplan_due_gap(c, gap, w->start_ms, last_ms, exp, w->pct);
+}
+
 int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
                       size_t *driver)
 {
-    int64_t best = INT64_MAX;
+    int64_t best = INT64_MAX, cap = INT64_MAX;
     *exact = false;
     for (size_t i = 0; i < n; i++) {
-        int64_t exp = w[i].exp_ms;
-        int gap = w[i].gap_pct;
-        bool seen_end = w[i].settled && last_ms >= w[i].start_ms && (exp <= 0 || last_ms >= w[i].start_ms + exp);
-        if (seen_end) {
-            exp = 0;
-            gap = 75;
-        }
-        int64_t due = waitplan_due_gap(c, gap, w[i].start_ms, last_ms, exp, w[i].pct);
+        int64_t exp, slack;
+        int64_t due = waiter_due(c, &w[i], last_ms, &exp, &slack);
         if (due < best) {
             best = due;
             *exact = exp > 0;
             if (driver) *driver = i;
         }
+        if (due <= INT64_MAX - slack && due + slack < cap) cap = due + slack;
     }
-    return best;
+    if (n < 2 || cap <= best) return best;
+    /* share: the latest due that keeps every waiter within its slack */
+    int64_t t = best;
+    for (size_t i = 0; i < n; i++) {
+        int64_t exp, slack;
+        int64_t due = waiter_due(c, &w[i], last_ms, &exp, &slack);
+        if (due > t && due <= cap) {
+            t = due;
+            *exact = exp > 0;
+            if (driver) *driver = i;
+        }
+    }
+    return t;
 }
 
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms)

@@ -65,7 +65,17 @@ typedef struct waitplan_waiter {
     int pct;         /* PercentProgress (0 unknown) */
     int gap_pct;     /* waitplan_due_gap's share for an unknown duration */
     bool settled;    /* the last look (at last_ms) found it in a settled status */
+    bool share;      /* it may be looked at up to its slack late to share a look
+                      * with others (waitplan_next; false: on its own plan) */
 } waitplan_waiter;
+
+/* A sharing waiter's slack: at most this many minimum intervals and an
+ * eighth of its expected duration (none without one). The waits of a kind
+ * are registered over the workers' jitter (after the AWS call and the
+ * step's end: 100-300 ms, 2-6 bench minimums, a fraction of a production
+ * one), so their expected ends lie apart by that much and each got a look
+ * of its own. */
+#define WAITPLAN_SHARE_MIN 4
 
 /* When the next shared look is due: the earliest of every waiter's
  * waitplan_due_gap, except that a waiter the last look already found
@@ -79,7 +89,11 @@ typedef struct waitplan_waiter {
  * that end (a status that may not have moved yet: a modify AWS has not
  * begun). *exact: the earliest is a look placed at an expected end or its
  * overrun (the loop wakes for it); *driver (may be NULL): its index. n == 0:
- * INT64_MAX. */
+ * INT64_MAX. Sharing: when every waiter tolerates a later look (each due
+ * plus its slack, WAITPLAN_SHARE_MIN; a waiter without share or seen ended
+ * has none), the look goes to the latest due within that bound, so waits
+ * whose expected ends lie within the workers' jitter are seen by one look,
+ * none later than its slack. */
 int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
                       size_t *driver);
 

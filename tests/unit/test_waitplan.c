@@ -276,14 +276,14 @@ typedef struct fleet_run {
     int64_t worst_late; /* from max(real end, expected end) to the look that saw it */
 } fleet_run;
 
-static fleet_run fleet(const waitplan_cfg *pc, int64_t *start, int64_t *real, int64_t exp, int n, int64_t ack,
-                       bool use_settled)
+static fleet_run fleet_share(const waitplan_cfg *pc, int64_t *start, int64_t *real, int64_t exp, int n, int64_t ack,
+                             bool use_settled, bool share)
 {
     waitplan_waiter w[16];
     int64_t seen_at[16], gone[16];
     fleet_run fr = {0, 0};
     for (int i = 0; i < n; i++) {
-        w[i] = (waitplan_waiter){start[i], exp, 0, 75, false};
+        w[i] = (waitplan_waiter){start[i], exp, 0, 75, false, share};
         seen_at[i] = -1;
         gone[i] = INT64_MAX;
     }
@@ -326,6 +326,45 @@ static fleet_run fleet(const waitplan_cfg *pc, int64_t *start, int64_t *real, in
     return fr;
 }
 
+static fleet_run fleet(const waitplan_cfg *pc, int64_t *start, int64_t *real, int64_t exp, int n, int64_t ack,
+                       bool use_settled)
+{
+    return fleet_share(pc, start, real, exp, n, ack, use_settled, false);
+}
+
+/* 8 waits of a kind registered over 300 ms (the workers' jitter: after the
+ * AWS call and the step's end; 6 minimums of 50 ms), ending as learnt:
+ * each planned alone at its own expected end costs a look each; sharing
+ * (nobody waits for their class slot) costs at most 3, each end seen at
+ * most WAITPLAN_SHARE_MIN minimums (and an eighth of its duration) late;
+ * a step whose slot is waited for (share false) keeps its own look. */
+static void test_fleet_share_within_jitter(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 60000};
+    int64_t start[8], real[8];
+    const int64_t d = 16500, exp = d - pc.min_ms / 2;
+    for (int i = 0; i < 8; i++) {
+        start[i] = 1000 + (i * 300) / 7;
+        real[i] = start[i] + d;
+    }
+    fleet_run alone = fleet_share(&pc, start, real, exp, 8, 300, true, false);
+    fleet_run shared = fleet_share(&pc, start, real, exp, 8, 300, true, true);
+    assert_true(alone.looks >= 6);
+    assert_true(shared.looks <= 3);
+    assert_true(shared.worst_late <= WAITPLAN_SHARE_MIN * pc.min_ms + pc.min_ms);
+    /* a short wait's slack is an eighth of it: a 800 ms wait, 100 ms */
+    waitplan_waiter w[2] = {{0, 800, 0, 75, false, true}, {30, 800, 0, 75, false, true}};
+    bool exact = false;
+    assert_int_equal(waitplan_next(&pc, w, 2, 10, &exact, NULL), 880);
+    assert_true(exact);
+    w[0].exp_ms = 400; /* 450 and 880: too far apart to share */
+    assert_int_equal(waitplan_next(&pc, w, 2, 10, &exact, NULL), 450);
+    w[0].exp_ms = 800;
+    w[0].share = false; /* the earlier one's slot is waited for: looked at on time */
+    assert_int_equal(waitplan_next(&pc, w, 2, 10, &exact, NULL), 850);
+}
+
 static void test_fleet_group_ends_within_one_interval(void **state)
 {
     (void)state;
@@ -343,12 +382,12 @@ static void test_fleet_group_ends_within_one_interval(void **state)
     assert_true(old.looks > now.looks + 2); /* the old plan: 6 looks */
     /* seen settled before its expected end: the look at that end stays (a
      * status that has not moved yet, a modify AWS has not begun) */
-    waitplan_waiter early = {0, 10000, 0, 75, true};
+    waitplan_waiter early = {0, 10000, 0, 75, true, false};
     bool exact = false;
     assert_int_equal(waitplan_next(&pc, &early, 1, 4000, &exact, NULL), 10050);
     assert_true(exact);
     /* seen settled past it (or with none): backs off by 75% of its age */
-    waitplan_waiter past = {0, 10000, 0, 25, true};
+    waitplan_waiter past = {0, 10000, 0, 25, true, false};
     assert_int_equal(waitplan_next(&pc, &past, 1, 10050, &exact, NULL), 10050 + 7537);
     assert_false(exact);
     past.exp_ms = 0;
@@ -387,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_fleet_group_ends_within_one_interval),
         cmocka_unit_test(test_overrun_follows_progress),
         cmocka_unit_test(test_expected_from_another_strategy),
+        cmocka_unit_test(test_fleet_share_within_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
