@@ -9,9 +9,9 @@
  *     durations learnt per kind and storage size in P:opdur:<region>): just
  *     after its expected end, then backing off from there if it overruns
  *     (a snapshot with PercentProgress p: after 0.8 × the remaining it
- *     implies); an operation not learnt under its strategy takes the
- *     shortest learnt under another for the same step, kind and size
- *     (waitplan_expected);
+ *     implies); a DB instance's operation not learnt under its strategy
+ *     takes 7/8 of the shortest learnt under another for the same step and
+ *     size (waitplan_expected);
  *   - else not polled since it started waiting: 1 poll interval after the start;
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;

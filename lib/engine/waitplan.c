@@ -66,7 +66,10 @@ static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64
         *slack = WAITPLAN_SHARE_MIN * c->min_ms;
         if (exp / 8 < *slack) *slack = exp / 8;
     }
-    return waitplan_due_gap(c, gap, w->start_ms, last_ms, exp, w->pct);
+    int64_t due = waitplan_due_gap(c, gap, w->start_ms, last_ms, exp, w->pct);
+    /* overrunning: the back-off from the expected end starts at the slack */
+    if (*slack > 0 && last_ms >= w->start_ms + exp && due < last_ms + *slack) due = last_ms + *slack;
+    return due;
 }
 
 int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
@@ -85,7 +88,8 @@ int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n,
         if (due <= INT64_MAX - slack && due + slack < cap) cap = due + slack;
     }
     if (n < 2 || cap <= best) return best;
-    /* share: the latest due that keeps every waiter within its slack */
+    /* share: the latest due that keeps every waiter within its slack (a
+     * due itself: never past the maximum gap after the last look) */
     int64_t t = best;
     for (size_t i = 0; i < n; i++) {
         int64_t exp, slack;
@@ -116,6 +120,9 @@ int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_
 int64_t waitplan_expected(char *const *kv, int n, const char *op)
 {
     const char *tail = strchr(op, '.');
+    /* only a DB instance's wait (".db."): a snapshot's PercentProgress
+     * plans its first wave better than another campaign's copy */
+    if (tail && !strstr(tail, ".db.")) tail = NULL;
     int64_t sib = 0;
     for (int j = 0; j + 1 < n; j += 2) {
         int64_t d = strtoll(kv[j + 1], NULL, 10);
@@ -123,7 +130,7 @@ int64_t waitplan_expected(char *const *kv, int n, const char *op)
         const char *t = strchr(kv[j], '.');
         if (tail && t && d > 0 && !strcmp(t, tail) && (!sib || d < sib)) sib = d;
     }
-    return sib;
+    return sib - sib / 8;
 }
 
 void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb)

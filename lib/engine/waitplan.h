@@ -93,7 +93,9 @@ typedef struct waitplan_waiter {
  * plus its slack, WAITPLAN_SHARE_MIN; a waiter without share or seen ended
  * has none), the look goes to the latest due within that bound, so waits
  * whose expected ends lie within the workers' jitter are seen by one look,
- * none later than its slack. */
+ * none later than its slack; and a sharing waiter overrunning its expected
+ * end (no progress to go by) backs off from there starting at its slack,
+ * not at the minimum (a group learnt under its fastest member). */
 int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
                       size_t *driver);
 
@@ -114,13 +116,16 @@ int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms);
 int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_t pull_ms);
 
 /* The learnt duration of op ("<strategy>.<step>.<kind>.<g>") among kv (n
- * strings: P:opdur's op/ms pairs), 0 unknown. An op not learnt takes the
- * shortest learnt for the same step, kind and size under another strategy
- * (pg-logical's and offline's snapshot, copy-encrypted and restore are the
- * same AWS operation): its first wave is looked at once near that end, not
- * on the back-off from its start; the shortest, so a shorter real duration
- * is not seen late and a longer one is backed off from there; its own end
- * is then learnt under op (waitplan_learn keeps an estimate that fits). */
+ * strings: P:opdur's op/ms pairs), 0 unknown. A DB instance's op ("db")
+ * not learnt takes 7/8 of the shortest learnt for the same step and size
+ * under another strategy (pg-logical's and offline's restore are the same
+ * AWS operation): its first wave is looked at near that end, not on the
+ * back-off from its start; from below (the other's may carry more data),
+ * so a shorter real duration is not seen late, and a longer one is backed
+ * off from there; its own end is then learnt under op. Not a snapshot's
+ * ("snap"): its PercentProgress plans the first wave from its own pace
+ * (waitplan_due), where another campaign's copy of another length would
+ * put the one look far past a short copy's end. */
 int64_t waitplan_expected(char *const *kv, int n, const char *op);
 
 /* The operation kind learnt under: "<strategy>.<step>.<kind>.<g>" with g the
