@@ -16,8 +16,8 @@
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
- *     step holding a class slot that another step waits for
- *     (mark_contended), from 20 minimum intervals of age on (its end seen
+ *     step holding a class slot that another step waits for or that is
+ *     full (mark_contended), from 20 minimum intervals of age on (its end seen
  *     up to 25% late, not 75%: the class's next holder waits for it; only
  *     until the first wait of the kind ends and is learnt; with nobody
  *     waiting for the class a late sighting delays no one),
@@ -181,10 +181,12 @@ static const char *op_class(const char *op)
 }
 
 /* Mark the waits whose step holds a class slot that another step waits
- * for (P:slots:...:<class>:wait not empty; a Redis error counts as
- * waited for): only their lateness delays the class's next holder, so
- * only they take the denser first-wave share. One ZCARD per class in
- * use, per tick. */
+ * for (P:slots:...:<class>:wait not empty) or that is full (every slot
+ * held: the next step of the class will wait; the first wave of a binding
+ * limit, before anyone queues); a Redis error counts as both: only their
+ * lateness delays the class's next holder, so only they take the denser
+ * first-wave share and keep their own looks. One ZCARD (and one ZCOUNT)
+ * per class in use, per tick. */
 static void mark_contended(coord *c, const char *account, const char *region, awaited *v, size_t n)
 {
     const char *seen[8];
@@ -202,7 +204,14 @@ static void mark_contended(coord *c, const char *account, const char *region, aw
             char key[256];
             rl_slot_key(c->s, account, region, v[i].cls, key, sizeof key);
             seen[ns] = v[i].cls;
-            busy[ns++] = store_slot_waiting(c->s, key) != 0;
+            /* waited for, or full (the next to come waits: the first wave
+             * of a class, before anyone queues) */
+            bool b = store_slot_waiting(c->s, key) != 0;
+            if (!b) {
+                long long held = store_slot_held(c->s, key, fc_now_ms());
+                b = held < 0 || held >= rl_class_limit(v[i].cls);
+            }
+            busy[ns++] = b;
         }
         v[i].limited = busy[k];
     }
