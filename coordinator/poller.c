@@ -16,17 +16,15 @@
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
- *     step holding a class slot that another step waits for or that is
- *     full (mark_contended), from 20 minimum intervals of age on (its end seen
- *     up to 25% late, not 75%: the class's next holder waits for it; only
- *     until the first wait of the kind ends and is learnt; with nobody
- *     waiting for the class a late sighting delays no one),
+ *     step holding a class slot from 20 minimum intervals of age on (its
+ *     end seen up to 25% late, not 75%: the class's next holder waits for
+ *     it; only until the first wait of the kind ends and is learnt),
  *   - and a resource the last poll found settled only backs off by 0.75 ×
  *     its age until its waiter, woken, takes it off the list (no looks at
  *     the overrun of an end already seen: waitplan_next),
  *   - and the look goes to the latest of those that keeps every waiter
- *     within its slack (a learnt wait whose class slot nobody waits for:
- *     up to 4 minimum intervals and an eighth of its duration late), so
+ *     within its slack (a learnt wait of a step holding no class slot: up
+ *     to 4 minimum intervals and an eighth of its duration late), so
  *     the waits of a kind registered over the workers' jitter share one,
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
@@ -41,7 +39,6 @@
 #include "fleetcache.h"
 #include "log.h"
 #include "rds.h"
-#include "store_limits.h"
 #include "util.h"
 #include "waitplan.h"
 
@@ -52,9 +49,9 @@
 /* identifiers per filtered Describe: at most one page (MaxRecords 100) */
 #define POLL_CHUNK 100
 /* the gap after a look at a wait of unknown duration, % of its age
- * (waitplan_due_gap), for a step holding a class slot (copy, restore, ...)
- * that another step waits for: with a binding limit every later holder of
- * the slot waits for a late sighting of the first wave; other waits keep 75 */
+ * (waitplan_due_gap), for a step holding a class slot (copy, restore, ...):
+ * with a binding limit every later holder of the slot waits for a late
+ * sighting of the first wave; other waits keep 75 */
 #define POLL_GAP_LIMITED_PCT 25
 
 typedef struct awaited {
@@ -62,8 +59,7 @@ typedef struct awaited {
     char op[160];   /* the operation awaited (waitplan_opkey; "" unknown) */
     int64_t start_ms;
     int64_t exp_ms; /* its learnt duration (0 unknown) */
-    const char *cls; /* the class slot its step holds (step_def.limit_class; NULL none) */
-    bool limited;   /* ... and another step waits for a slot of that class */
+    bool limited;   /* its step holds a class slot (step_def.limit_class) */
     int pct;
     bool seen;
     bool settled;   /* the last poll found it in a settled status */
@@ -145,7 +141,7 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
  * was seen before, else backing off from its start: denser for a step
  * holding a class slot, whose lateness the class's next holder waits for;
  * one already seen settled only backs off, until its waiter takes it off
- * the list; a wait whose class slot nobody waits for shares a later look
+ * the list; a wait of a step holding no class slot shares a later look
  * within its slack). *exact: the look is one placed at an expected end. */
 static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll, bool *exact)
 {
@@ -178,43 +174,6 @@ static const char *op_class(const char *op)
     const strategy_def *sd = strategy_find(strat);
     const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
     return sdef ? sdef->limit_class : NULL;
-}
-
-/* Mark the waits whose step holds a class slot that another step waits
- * for (P:slots:...:<class>:wait not empty) or that is full (every slot
- * held: the next step of the class will wait; the first wave of a binding
- * limit, before anyone queues); a Redis error counts as both: only their
- * lateness delays the class's next holder, so only they take the denser
- * first-wave share and keep their own looks. One ZCARD (and one ZCOUNT)
- * per class in use, per tick. */
-static void mark_contended(coord *c, const char *account, const char *region, awaited *v, size_t n)
-{
-    const char *seen[8];
-    bool busy[8];
-    int ns = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].cls) continue;
-        int k = 0;
-        while (k < ns && strcmp(seen[k], v[i].cls)) k++;
-        if (k == ns) {
-            if (ns == 8) { /* more classes than kept: the safe (denser) side */
-                v[i].limited = true;
-                continue;
-            }
-            char key[256];
-            rl_slot_key(c->s, account, region, v[i].cls, key, sizeof key);
-            seen[ns] = v[i].cls;
-            /* waited for, or full (the next to come waits: the first wave
-             * of a class, before anyone queues) */
-            bool b = store_slot_waiting(c->s, key) != 0;
-            if (!b) {
-                long long held = store_slot_held(c->s, key, fc_now_ms());
-                b = held < 0 || held >= rl_class_limit(v[i].cls);
-            }
-            busy[ns++] = b;
-        }
-        v[i].limited = busy[k];
-    }
 }
 
 /* The previous poll's view of each awaited resource (P:cache, one HGETALL):
@@ -376,7 +335,7 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
             for (size_t i = 0; v && i < n; i++) {
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
-                v[i].cls = op_class(op);
+                v[i].limited = op_class(op) != NULL;
                 v[i].exp_ms = waitplan_expected(dur.v, dur.n, op);
                 break;
             }
@@ -425,8 +384,6 @@ void poller_tick(coord *c)
         }
         sargs_free(&w);
         expectations(c, cv->region, dbs, nd, snaps, ns);
-        mark_contended(c, cv->account, cv->region, dbs, nd);
-        mark_contended(c, cv->account, cv->region, snaps, ns);
         if (nd) poll_kind(c, r, 0, dbs, nd);
         if (ns) poll_kind(c, r, 1, snaps, ns);
         /* nothing awaited of a kind: no poll of it is due (the loop's poller_due) */
