@@ -337,9 +337,9 @@ static fleet_run fleet(const waitplan_cfg *pc, int64_t *start, int64_t *real, in
 /* 8 waits of a kind registered over 300 ms (the workers' jitter: after the
  * AWS call and the step's end; 6 minimums of 50 ms), ending as learnt:
  * each planned alone at its own expected end costs a look each; sharing
- * (nobody waits for their class slot) costs at most 3, each end seen at
+ * (their steps hold no class slot) costs at most 3, each end seen at
  * most WAITPLAN_SHARE_MIN minimums (and an eighth of its duration) late;
- * a step whose slot is waited for (share false) keeps its own look. */
+ * a step holding a class slot (share false) keeps its own look. */
 static void test_fleet_share_within_jitter(void **state)
 {
     (void)state;
@@ -363,7 +363,7 @@ static void test_fleet_share_within_jitter(void **state)
     w[0].exp_ms = 400; /* 450 and 880: too far apart to share */
     assert_int_equal(waitplan_next(&pc, w, 2, 10, &exact, NULL), 450);
     w[0].exp_ms = 800;
-    w[0].share = false; /* the earlier one's slot is waited for: looked at on time */
+    w[0].share = false; /* the earlier one holds a class slot: looked at on time */
     assert_int_equal(waitplan_next(&pc, w, 2, 10, &exact, NULL), 850);
     /* overrunning without a progress: a sharing waiter's back-off from its
      * expected end starts at its slack, not at the minimum (a group of
