@@ -7,7 +7,11 @@
  * (lib/engine/waitplan.h):
  *   - an operation of a kind seen end before (its waiter names it, P:waiter;
  *     durations learnt per kind and storage size in P:opdur:<region>): just
- *     after its expected end, then backing off from there if it overruns;
+ *     after its expected end, then backing off from there if it overruns
+ *     (a snapshot with PercentProgress p: after 0.8 × the remaining it
+ *     implies); a DB instance's operation not learnt under its strategy
+ *     takes 7/8 of the shortest learnt under another for the same step and
+ *     size (waitplan_expected);
  *   - else not polled since it started waiting: 1 poll interval after the start;
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
@@ -18,6 +22,10 @@
  *   - and a resource the last poll found settled only backs off by 0.75 ×
  *     its age until its waiter, woken, takes it off the list (no looks at
  *     the overrun of an end already seen: waitplan_next),
+ *   - and the look goes to the latest of those that keeps every waiter
+ *     within its slack (a learnt wait of a step holding no class slot: up
+ *     to 4 minimum intervals and an eighth of its duration late), so
+ *     the waits of a kind registered over the workers' jitter share one,
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
  * AWS calls per instance do not grow with how long AWS takes. A poll that
@@ -133,7 +141,8 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
  * was seen before, else backing off from its start: denser for a step
  * holding a class slot, whose lateness the class's next holder waits for;
  * one already seen settled only backs off, until its waiter takes it off
- * the list). *exact: the earliest is one placed at an expected end. */
+ * the list; a wait of a step holding no class slot shares a later look
+ * within its slack). *exact: the look is one placed at an expected end. */
 static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll, bool *exact)
 {
     waitplan_cfg pc = {c->poll_min_ms, c->poll_max_ms};
@@ -144,27 +153,27 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
     }
     for (size_t i = 0; i < n; i++)
         w[i] = (waitplan_waiter){v[i].start_ms, v[i].exp_ms, v[i].pct, v[i].limited ? POLL_GAP_LIMITED_PCT : 75,
-                                 v[i].settled};
+                                 v[i].settled, !v[i].limited};
     int64_t next = waitplan_next(&pc, w, n, last_poll, exact, NULL);
     free(w);
     return next;
 }
 
-/* Does operation op ("<strategy>.<step>.<kind>.<g>", waitplan_opkey) run
- * in a step that holds a class slot? */
-static bool op_limited(const char *op)
+/* The class slot held by the step operation op runs in
+ * ("<strategy>.<step>.<kind>.<g>", waitplan_opkey), NULL none. */
+static const char *op_class(const char *op)
 {
     char strat[64], step[64];
     const char *d1 = strchr(op, '.');
     const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return false;
+    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return NULL;
     memcpy(strat, op, (size_t)(d1 - op));
     strat[d1 - op] = 0;
     memcpy(step, d1 + 1, (size_t)(d2 - d1 - 1));
     step[d2 - d1 - 1] = 0;
     const strategy_def *sd = strategy_find(strat);
     const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
-    return sdef && sdef->limit_class;
+    return sdef ? sdef->limit_class : NULL;
 }
 
 /* The previous poll's view of each awaited resource (P:cache, one HGETALL):
@@ -189,8 +198,9 @@ static void cache_seen(coord *c, const char *region, const char *kname, awaited 
         if (!a) continue;
         step_cache_view cv;
         fleetcache_decode(all.v[k + 1], &cv);
+        if (ts <= a->start_ms) continue; /* a poll from before a's wait */
         a->pct = cv.pct;
-        a->settled = ts > a->start_ms && settled(cv.status);
+        a->settled = settled(cv.status);
     }
     sargs_free(&all);
 }
@@ -325,9 +335,8 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
             for (size_t i = 0; v && i < n; i++) {
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
-                v[i].limited = op_limited(op);
-                for (int j = 0; j + 1 < dur.n; j += 2)
-                    if (!strcmp(dur.v[j], op)) v[i].exp_ms = strtoll(dur.v[j + 1], NULL, 10);
+                v[i].limited = op_class(op) != NULL;
+                v[i].exp_ms = waitplan_expected(dur.v, dur.n, op);
                 break;
             }
         }

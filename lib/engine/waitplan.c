@@ -2,6 +2,8 @@
 #include "waitplan.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -20,8 +22,15 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
         int64_t end = start_ms + exp_ms + c->min_ms;
         if (last_ms < start_ms) return end - start_ms > c->max_ms ? start_ms + c->max_ms : end;
         if (last_ms < end) return end - last_ms > c->max_ms ? last_ms + c->max_ms : end;
-        /* overrunning: back off from the expected end, not from the start */
+        /* overrunning: with a PercentProgress, WAITPLAN_PCT_OVERRUN % of
+         * the remaining it implies (a copy of a bigger or slower kind than
+         * learnt: a few looks, not O(log overrun) from the minimum); else
+         * back off from the expected end, not from the start */
         int64_t over = last_ms - (start_ms + exp_ms);
+        if (pct > 0 && pct < 100) {
+            double rem = (double)(last_ms - start_ms) * (100 - pct) / pct;
+            return last_ms + clamp64((int64_t)(rem * WAITPLAN_PCT_OVERRUN / 100), c->min_ms, c->max_ms);
+        }
         return last_ms + clamp64(over * 3 / 4, c->min_ms, c->max_ms);
     }
     if (last_ms < start_ms) return start_ms + c->min_ms;
@@ -39,27 +48,59 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
     return last_ms + clamp64(iv, c->min_ms, c->max_ms);
 }
 
+/* Waiter i's own next look (*exp_out: the duration it plans with, 0 none)
+ * and how much later it may be (its slack). */
+static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64_t last_ms, int64_t *exp_out,
+                          int64_t *slack)
+{
+    int64_t exp = w->exp_ms;
+    int gap = w->gap_pct;
+    bool seen_end = w->settled && last_ms >= w->start_ms && (exp <= 0 || last_ms >= w->start_ms + exp);
+    if (seen_end) {
+        exp = 0;
+        gap = 75;
+    }
+    *exp_out = exp > 0 ? exp : 0;
+    *slack = 0;
+    if (w->share && exp > 0) {
+        *slack = WAITPLAN_SHARE_MIN * c->min_ms;
+        if (exp / 8 < *slack) *slack = exp / 8;
+    }
+    int64_t due = waitplan_due_gap(c, gap, w->start_ms, last_ms, exp, w->pct);
+    /* overrunning: the back-off from the expected end starts at the slack */
+    if (*slack > 0 && last_ms >= w->start_ms + exp && due < last_ms + *slack) due = last_ms + *slack;
+    return due;
+}
+
 int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
                       size_t *driver)
 {
-    int64_t best = INT64_MAX;
+    int64_t best = INT64_MAX, cap = INT64_MAX;
     *exact = false;
     for (size_t i = 0; i < n; i++) {
-        int64_t exp = w[i].exp_ms;
-        int gap = w[i].gap_pct;
-        bool seen_end = w[i].settled && last_ms >= w[i].start_ms && (exp <= 0 || last_ms >= w[i].start_ms + exp);
-        if (seen_end) {
-            exp = 0;
-            gap = 75;
-        }
-        int64_t due = waitplan_due_gap(c, gap, w[i].start_ms, last_ms, exp, w[i].pct);
+        int64_t exp, slack;
+        int64_t due = waiter_due(c, &w[i], last_ms, &exp, &slack);
         if (due < best) {
             best = due;
             *exact = exp > 0;
             if (driver) *driver = i;
         }
+        if (due <= INT64_MAX - slack && due + slack < cap) cap = due + slack;
     }
-    return best;
+    if (n < 2 || cap <= best) return best;
+    /* share: the latest due that keeps every waiter within its slack (a
+     * due itself: never past the maximum gap after the last look) */
+    int64_t t = best;
+    for (size_t i = 0; i < n; i++) {
+        int64_t exp, slack;
+        int64_t due = waiter_due(c, &w[i], last_ms, &exp, &slack);
+        if (due > t && due <= cap) {
+            t = due;
+            *exact = exp > 0;
+            if (driver) *driver = i;
+        }
+    }
+    return t;
 }
 
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms)
@@ -74,6 +115,22 @@ int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_
     if (old_ms <= 0) return lo_ms > 0 ? lo_ms : hi_ms / 2;
     if (pull_ms < 0 || pull_ms > old_ms / 64) pull_ms = old_ms / 64;
     return clamp64(old_ms - pull_ms, lo_ms, hi_ms);
+}
+
+int64_t waitplan_expected(char *const *kv, int n, const char *op)
+{
+    const char *tail = strchr(op, '.');
+    /* only a DB instance's wait (".db."): a snapshot's PercentProgress
+     * plans its first wave better than another campaign's copy */
+    if (tail && !strstr(tail, ".db.")) tail = NULL;
+    int64_t sib = 0;
+    for (int j = 0; j + 1 < n; j += 2) {
+        int64_t d = strtoll(kv[j + 1], NULL, 10);
+        if (!strcmp(kv[j], op)) return d > 0 ? d : 0;
+        const char *t = strchr(kv[j], '.');
+        if (tail && t && d > 0 && !strcmp(t, tail) && (!sib || d < sib)) sib = d;
+    }
+    return sib - sib / 8;
 }
 
 void waitplan_opkey(char *out, size_t cap, const char *strategy, const char *step, const char *kind, int storage_gb)

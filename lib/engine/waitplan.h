@@ -7,7 +7,8 @@
  * the campaign, P:opdur:<region>; waitplan_learn), the first look is placed
  * just after the expected end (one look, the end seen within one minimum
  * interval), and only an operation that overruns it is backed off from its
- * expected end. Every gap is clamped to [min, max]: max is the safe longest
+ * expected end (or, with a PercentProgress, looked at by the remaining it
+ * implies). Every gap is clamped to [min, max]: max is the safe longest
  * interval whatever is expected. Pure functions (unit-tested in
  * tests/unit/test_waitplan.c); the fleet poller (coordinator/poller.c) and
  * the in-run wait (awsstep_await_instance) use them. */
@@ -17,6 +18,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* An operation overrunning its expected end that reports PercentProgress p
+ * after age a (a snapshot, a copy: linear enough in AWS and the emulator)
+ * is looked at again after this % of the remaining a·(100−p)/p: each look
+ * leaves a fifth of the remaining, so a copy learnt at 5 s that takes 50 s
+ * costs about 4 looks instead of ~12 backing off from the expected end by
+ * 75% of the overrun; a progress that speeds up is seen at most this share
+ * of the remaining late (0.6 for a wait with nothing learnt: its estimate
+ * is all it has). */
+#define WAITPLAN_PCT_OVERRUN 80
 
 typedef struct waitplan_cfg {
     int64_t min_ms; /* shortest gap between two looks (FLEETCRYPT_POLL_MIN_MS) */
@@ -54,7 +65,17 @@ typedef struct waitplan_waiter {
     int pct;         /* PercentProgress (0 unknown) */
     int gap_pct;     /* waitplan_due_gap's share for an unknown duration */
     bool settled;    /* the last look (at last_ms) found it in a settled status */
+    bool share;      /* it may be looked at up to its slack late to share a look
+                      * with others (waitplan_next; false: on its own plan) */
 } waitplan_waiter;
+
+/* A sharing waiter's slack: at most this many minimum intervals and an
+ * eighth of its expected duration (none without one). The waits of a kind
+ * are registered over the workers' jitter (after the AWS call and the
+ * step's end: 100-300 ms, 2-6 bench minimums, a fraction of a production
+ * one), so their expected ends lie apart by that much and each got a look
+ * of its own. */
+#define WAITPLAN_SHARE_MIN 4
 
 /* When the next shared look is due: the earliest of every waiter's
  * waitplan_due_gap, except that a waiter the last look already found
@@ -68,7 +89,13 @@ typedef struct waitplan_waiter {
  * that end (a status that may not have moved yet: a modify AWS has not
  * begun). *exact: the earliest is a look placed at an expected end or its
  * overrun (the loop wakes for it); *driver (may be NULL): its index. n == 0:
- * INT64_MAX. */
+ * INT64_MAX. Sharing: when every waiter tolerates a later look (each due
+ * plus its slack, WAITPLAN_SHARE_MIN; a waiter without share or seen ended
+ * has none), the look goes to the latest due within that bound, so waits
+ * whose expected ends lie within the workers' jitter are seen by one look,
+ * none later than its slack; and a sharing waiter overrunning its expected
+ * end (no progress to go by) backs off from there starting at its slack,
+ * not at the minimum (a group learnt under its fastest member). */
 int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n, int64_t last_ms, bool *exact,
                       size_t *driver);
 
@@ -87,6 +114,19 @@ int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms);
  * wait of the kind a burst of looks (a 16.5 s restore's 1/64 is 258 ms, five
  * 50 ms minimums: about four looks instead of one, at every second wait). */
 int64_t waitplan_learn_pull(int64_t old_ms, int64_t lo_ms, int64_t hi_ms, int64_t pull_ms);
+
+/* The learnt duration of op ("<strategy>.<step>.<kind>.<g>") among kv (n
+ * strings: P:opdur's op/ms pairs), 0 unknown. A DB instance's op ("db")
+ * not learnt takes 7/8 of the shortest learnt for the same step and size
+ * under another strategy (pg-logical's and offline's restore are the same
+ * AWS operation): its first wave is looked at near that end, not on the
+ * back-off from its start; from below (the other's may carry more data),
+ * so a shorter real duration is not seen late, and a longer one is backed
+ * off from there; its own end is then learnt under op. Not a snapshot's
+ * ("snap"): its PercentProgress plans the first wave from its own pace
+ * (waitplan_due), where another campaign's copy of another length would
+ * put the one look far past a short copy's end. */
+int64_t waitplan_expected(char *const *kv, int n, const char *op);
 
 /* The operation kind learnt under: "<strategy>.<step>.<kind>.<g>" with g the
  * storage size's power of two (storage_gb <= 0: "g?"). */
