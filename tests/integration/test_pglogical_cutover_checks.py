@@ -3,8 +3,14 @@ object created on the source after preflight (lo_create fires no event
 trigger, logical replication does not carry it) refuses the switch. The
 instance ends failed naming the database; the failure's undo leaves the
 source writable with nothing of fleetcrypt's on it."""
-from pglogical_strategy_util import (Writer, fleetcrypt_leftovers, ready_source, sql, submit, wait_step,
-                                     wait_terminal)
+import datetime
+import re
+
+import pytest
+
+from fclib import wait_until
+from pglogical_strategy_util import (Writer, fleetcrypt_leftovers, product_calls, ready_source, sql, submit,
+                                     wait_step, wait_terminal)
 
 
 def test_large_object_created_after_preflight_refuses_the_switch(stack, awssim, world):
@@ -51,3 +57,62 @@ def test_roles_and_grants_made_after_the_snapshot_reach_the_target(stack, awssim
     no_pw = stack.redis.cli("HGET", f"fc:{{privs}}:i:{ident}", "f.privs_no_password")
     assert "late_reader" in no_pw, f"the role created without a password was not reported: {no_pw!r}"
 
+
+
+def log_ts(line):
+    """A worker log line's time (epoch seconds)."""
+    m = re.search(r"ts=(\S+)Z", line)
+    return datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+@pytest.mark.slow  # ~90 s; the proxy method's early deregistration given back (issue 17 item 5)
+def test_refusal_after_the_proxy_lost_the_source_gives_it_back(stack, awssim, world):
+    """The proxy method takes the source off its RDS Proxy inside the
+    source's quiet gap, before the drain's checks (cutover.c,
+    proxy_source_out): a refusal after that — a large object — must
+    register the source with the proxy again as it lets the writers back
+    in. The instance ends failed; writes through the proxy go on, on the
+    source, every acknowledged row there exactly once."""
+    from test_dmscdc_switch import make_proxy
+    from test_pglogical_cutover_resume import worker_lines
+    from test_pglogical_strategy_flow import ProxyWriter
+    sim = awssim
+    ident = "pgl-lo-px"
+    key = ready_source(stack, sim, ident)
+    name = make_proxy(sim, ident)
+    w = ProxyWriter(sim, name).start()
+    submit(stack, "lopx", key, [ident], world, "--cutover", "approve", "--cutover-method", "proxy")
+    wait_step(stack, "lopx", ident, ("cutover",), timeout=300)
+    sql(sim, ident, "SELECT lo_create(0)")          # after preflight, before the cutover
+    r = stack.cli("approve", "lopx", ident)
+    assert r.returncode == 0, r.stderr
+    st = wait_terminal(stack, "lopx", timeout=300)
+    inst = st["instances"][0]
+    assert inst["state"] == "failed", f"the switch went ahead without the large object: {inst}"
+    assert "large object" in (inst.get("error") or ""), inst
+    # the source was off the proxy inside the window (else this proved nothing) ...
+    out = worker_lines(stack, "proxy target deregistered")
+    assert out, "the source was never taken off the proxy"
+    # ... and registered again by the give-back itself, before the writers were
+    # let in — not only later by the failure's undo (between the two, and
+    # across a retry's pause, no proxy would reach the writable source)
+    back = worker_lines(stack, "source writable again")
+    assert back, "the writers were never given back on the source"
+    back_ts, out_ts = log_ts(back[0]), log_ts(out[0])
+    regs = [c["ts"] for c in product_calls(sim) if c["action"] == "RegisterDBProxyTargets" and c["ts"] >= out_ts]
+    assert regs and min(regs) <= back_ts, \
+        f"the source was registered with the proxy again only after the writers were let in ({regs} > {back_ts})"
+    # ... and is its target again: writes through the proxy resume, on the source
+    rds = sim.client("rds")
+    ids = [t["RdsResourceId"] for t in rds.describe_db_proxy_targets(DBProxyName=name)["Targets"]]
+    assert ids == [ident], f"the proxy's targets after the refusal: {ids}, expected the source {ident}"
+    n = len(w.numbers())
+    try:
+        wait_until(lambda: len(w.numbers()) >= n + 20, 60, 0.1, "writes through the proxy after the refusal")
+    finally:
+        w.stop()
+    acked = w.numbers()
+    on_source = [int(x) for x in sql(sim, ident, "SELECT seq FROM a").split()]
+    missing = sorted(set(acked) - set(on_source))
+    assert not missing and len(on_source) == len(set(on_source)), f"missing {missing[:10]}"

@@ -121,6 +121,39 @@ def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, 
         assert ids == [tid], f"proxy {px} targets {ids}, expected only {tid}"
 
 
+@pytest.mark.slow  # ~80 s; the proxy method's early deregistration (issue 17 item 5)
+def test_proxy_killed_with_the_source_off_the_proxy_goes_forward(stack, awssim, world):
+    """The proxy method deregisters the source from its RDS Proxy inside the
+    source's quiet gap, long before the drained mark and the target's
+    registration. A worker killed right after that (crash point
+    cutover.proxy_source_out: the proxy has no target, the source blocked):
+    the next holder resumes from what the world shows — the source blocked,
+    no proxy with the target — and the campaign ends done, the proxy on the
+    encrypted instance only, every acknowledged row exactly once."""
+    sim = awssim
+    logical_group(sim)
+    ident = "pgl-rs-pxout"
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    proxy = make_proxy(sim, ident)
+    key = stack.make_key()["Arn"]
+    fired = crash_env(stack, world, "cutover.proxy_source_out")
+    stack.start()
+    probe = ProxyProbe(sim, proxy).start()
+    time.sleep(1.0)
+    submit(stack, "rspxout", key, [ident], world, "--cutover-method", "proxy")
+    st = run_until_terminal(stack, "rspxout", fired)
+    time.sleep(1.0)
+    probe.stop()
+    assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
+    inst = st["instances"][0]
+    assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
+    tid = f"fc-rspxout-{ident}-target"
+    exactly_once(sim, tid, probe)
+    ids = [t["RdsResourceId"] for t in sim.client("rds").describe_db_proxy_targets(DBProxyName=proxy)["Targets"]]
+    assert ids == [tid], f"proxy {proxy} targets {ids}, expected only {tid}"
+
+
 def rename_crash_campaign(stack, sim, world, ident, campaign, point):
     """A one-instance rename cutover with a live writer, a worker killed at
     `point`: ends done, the point fired, every acknowledged row exactly once."""

@@ -52,7 +52,7 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * (what a later settle must count its gap from); listing: which sessions
  * (the SQL's name). */
 static bool end_sessions_from(pgq *q, const char *listing, const char *roles_array, int timeout_ms, int gap_ms,
-                              int64_t *quiet_from, int *terminated, char *err, size_t errcap)
+                              int64_t *quiet_from, int *terminated, bool *login_ended, char *err, size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
@@ -91,6 +91,7 @@ static bool end_sessions_from(pgq *q, const char *listing, const char *roles_arr
         }
         PQclear(r);
         if (login) *quiet_from = fc_mono_ms();
+        if (login && login_ended) *login_ended = true;
         /* a terminated backend takes a moment to leave the listing (gap 0:
          * nothing else to wait for, look again soon) */
         fc_sleep_ms(gap_ms > 0 ? 50 : 10);
@@ -103,7 +104,7 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
     /* the block is committed: the gap runs from here */
     int64_t from = fc_mono_ms();
     return end_sessions_from(q, "pgl_block_sessions", roles_array, timeout_ms, END_SESSIONS_GAP_MS, &from, terminated,
-                             err, errcap);
+                             NULL, err, errcap);
 }
 
 bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err, size_t errcap)
@@ -115,7 +116,8 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     /* no gap: nothing was made NOLOGIN, this is not the block */
     int64_t from = fc_mono_ms();
-    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, &from, terminated, err, errcap);
+    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, &from, terminated, NULL, err,
+                                 errcap);
     dbuf_free(&lit);
     return ok;
 }
@@ -171,6 +173,7 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
             pgq_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", role, q->err);
             goto done;
         }
+        out->roles_new++;
         log_info(record ? "role blocked" : "role blocked ahead (unrecorded)", "role=%s", role);
     }
     if (record) {
@@ -201,7 +204,7 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
     /* 3. end their sessions, in every database, until none is left */
     out->quiet_from = fc_mono_ms();
     if (!end_sessions_from(q, "pgl_block_sessions", blocked.data, timeout_ms, unsettled ? 0 : END_SESSIONS_GAP_MS,
-                           &out->quiet_from, &out->sessions_terminated, err, errcap))
+                           &out->quiet_from, &out->sessions_terminated, &out->login_ended, err, errcap))
         goto done;
     /* 4.–5. (pgl_block_lsn) */
     ok = !record || unsettled || pgl_block_lsn(q, out, err, errcap);
@@ -276,10 +279,44 @@ bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int ti
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     else if (n > 0)
         ok = end_sessions_from(q, "pgl_block_sessions", roles.data, timeout_ms, END_SESSIONS_GAP_MS, &quiet_from,
-                               terminated, err, errcap);
+                               terminated, NULL, err, errcap);
     dbuf_free(&roles);
     PQclear(r);
     return ok;
+}
+
+bool pgl_role_set_login(pgq *q, const char *role, bool login, char *err, size_t errcap)
+{
+    const char *a[] = {role};
+    if (pgq_tmpl_script(q, login ? "pgl_role_login" : "pgl_role_nologin", 1, a)) return true;
+    pgq_seterr(err, errcap, "ALTER ROLE %s %s: %s", role, login ? "LOGIN" : "NOLOGIN", q->err);
+    return false;
+}
+
+bool pgl_block_has_role(pgq *q, const pgl_db_names *nm, const char *role, bool *has, char *err, size_t errcap)
+{
+    *has = false;
+    PGresult *r = blocked_list(q, nm);
+    if (!r) {
+        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(r) && !*has; i++) *has = !strcmp(PQgetvalue(r, i, 0), role);
+    PQclear(r);
+    return true;
+}
+
+bool pgl_role_can_login(pgq *q, const char *role, bool *can, char *err, size_t errcap)
+{
+    const char *p[] = {role};
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_role_exists"), 1, p);
+    if (!r) {
+        pgq_seterr(err, errcap, "role %s: %s", role, q->err);
+        return false;
+    }
+    *can = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return true;
 }
 
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
@@ -360,25 +397,15 @@ bool pgl_unblock(pgq *q, const pgl_db_names *nm, int *restored, char *err, size_
         pgq_seterr(err, errcap, "reading the block record: %s", q->err);
         return false;
     }
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *role = PQgetvalue(r, i, 0);
-        const char *a[] = {role};
-        if (!pgq_tmpl_script(q, "pgl_role_login", 1, a) && strcmp(q->sqlstate, "42704") != 0) {
-            pgq_seterr(err, errcap, "ALTER ROLE %s LOGIN: %s", role, q->err);
-            PQclear(r);
-            return false;
-        }
-        const char *p[] = {role};
-        PGresult *d = pgq_tmpl_exec(q, "pgl_block_forget", 1, s, 1, p);
-        if (!d) {
-            pgq_seterr(err, errcap, "forgetting role %s: %s", role, q->err);
-            PQclear(r);
-            return false;
-        }
-        PQclear(d);
-        (*restored)++;
-        log_info("role unblocked", "role=%s", role);
+    /* one round trip for every role (the cutover's writers wait for it) */
+    int n = PQntuples(r);
+    if (n > 0 && !pgq_tmpl_script(q, "pgl_unblock_all", 1, s)) {
+        pgq_seterr(err, errcap, "letting %d role(s) log in again: %s", n, q->err);
+        PQclear(r);
+        return false;
     }
+    for (int i = 0; i < n; i++) log_info("role unblocked", "role=%s", PQgetvalue(r, i, 0));
+    *restored = n;
     PQclear(r);
     return true;
 }
