@@ -545,7 +545,7 @@ static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_r
  * master user is left able to log in: fleetcrypt still works there as the
  * master user — sequences, privileges, subscriptions — and blocks it too,
  * with the rest, inside the window. */
-static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
+static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master, const int *own, int nown)
 {
     if (side == PGL_SOURCE && !c->tl) c->tl = fc_mono_ms();
     tl_mark(c, side == PGL_SOURCE ? "block_source" : "block_target");
@@ -568,7 +568,8 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
      * switch: open_target settles it (pgl_block_settle) before the pin and
      * the writers — by then the gap has passed, so it costs one listing */
     bool blocked = keep_master        ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
-                   : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
+                                                     : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, own, nown, &br, err,
+                                                                sizeof err);
     if (blocked && !keep_master && side == PGL_TARGET) {
         /* no role made NOLOGIN here and no login session ended: every role
          * of the record could not log in since target_master_out (or the
@@ -1273,7 +1274,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
              * nothing. Only an optimisation: the block after the teardown
              * is the full one whatever happened here (a resumed attempt
              * with the source blocked skips this). */
-            if ((rc = block_side(c, PGL_TARGET, NULL, true)) != STEP_OK) return rc;
+            if ((rc = block_side(c, PGL_TARGET, NULL, true, NULL, 0)) != STEP_OK) return rc;
             fc_crashpoint("cutover.target_blocked");
             if ((rc = scan_proxies(c)) != STEP_OK) return rc;
             c->fresh_block = true;
@@ -1292,7 +1293,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         int64_t now = fc_mono_ms();
         pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(ctx) - now) * 3 / 4);
         fc_lsn L = 0;
-        rc = block_side(c, PGL_SOURCE, &L, false);
+        rc = block_side(c, PGL_SOURCE, &L, false, NULL, 0);
         if (rc == STEP_OK) rc = ddl_recheck(c);
         if (rc == STEP_OK) {
             char l[FC_LSN_STRLEN];
@@ -1327,9 +1328,15 @@ static step_rc target_part(cut *c)
     pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(c->ctx) - now) * 3 / 4);
     step_rc rc = late_teardown(c) ? disable_subscriptions(c) : STEP_OK;
     /* our own master sessions on the target end first: the block then
-     * finds nothing to terminate (no pause for a terminated backend) */
-    for (int i = 0; i < c->s.ndbs; i++) pgl_conn_drop(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i]);
-    if (rc == STEP_OK) rc = block_side(c, PGL_TARGET, NULL, false);
+     * finds nothing to terminate (no pause for a terminated backend) —
+     * or only them, still on their way out: no gap for those */
+    int own[PGL_MAX_DBS], nown = 0;
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgq *m = c->s.conn[PGL_TARGET][PGL_AS_MASTER][i];
+        if (m && m->conn && PQbackendPID(m->conn) > 0) own[nown++] = PQbackendPID(m->conn);
+        pgl_conn_drop(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i]);
+    }
+    if (rc == STEP_OK) rc = block_side(c, PGL_TARGET, NULL, false, own, nown);
     pgl_session_answer_by(&c->s, 0);
     if (rc != STEP_OK) target_part_failed(c);
     return rc;

@@ -219,9 +219,12 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
  * listed ended until the listing is empty; no L): for the target inside the
  * window, where the gap runs during the switch instead. The block counts
  * only once pgl_block_settle has returned true for it; out->quiet_from is
- * what to give it. */
+ * what to give it. own (nown pids, may be NULL): the caller's own sessions,
+ * closed by it just before — ended if still listed, but not a login
+ * session for out->quiet_from and out->login_ended. */
 bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
-                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+                                 int timeout_ms, const int *own, int nown, pgl_block_result *out, char *err,
+                                 size_t errcap);
 /* The end of pgl_cutover_block after its quiet gap (pgl_block_settle, for
  * a block made with pgl_cutover_block_unsettled): prepared transactions
  * warned about (out->warning), the WAL flushed, then L = the WAL insert

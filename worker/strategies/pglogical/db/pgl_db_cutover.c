@@ -52,7 +52,8 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * (what a later settle must count its gap from); listing: which sessions
  * (the SQL's name). */
 static bool end_sessions_from(pgq *q, const char *listing, const char *roles_array, int timeout_ms, int gap_ms,
-                              int64_t *quiet_from, int *terminated, bool *login_ended, char *err, size_t errcap)
+                              int64_t *quiet_from, int *terminated, bool *login_ended, const int *own, int nown,
+                              char *err, size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
@@ -84,7 +85,9 @@ static bool end_sessions_from(pgq *q, const char *listing, const char *roles_arr
             /* the gap restarts after a login session's end; a background
              * worker (a disabled subscription's apply worker on the
              * target) never passes a login check */
-            login = login || !strcmp(type, "client backend") || !strcmp(type, "walsender");
+            bool mine = false; /* the caller's own sessions, closed by it already: ended, no gap for them */
+            for (int k = 0; k < nown; k++) mine = mine || atoi(pid[0]) == own[k];
+            login = login || (!mine && (!strcmp(type, "client backend") || !strcmp(type, "walsender")));
             char ok[8];
             if (pgq_scalar(q, pgq_sql("pgl_terminate_pid"), 1, pid, ok, sizeof ok, NULL) && ok[0] == 't')
                 (*terminated)++;
@@ -104,7 +107,7 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
     /* the block is committed: the gap runs from here */
     int64_t from = fc_mono_ms();
     return end_sessions_from(q, "pgl_block_sessions", roles_array, timeout_ms, END_SESSIONS_GAP_MS, &from, terminated,
-                             NULL, err, errcap);
+                             NULL, NULL, 0, err, errcap);
 }
 
 bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err, size_t errcap)
@@ -116,8 +119,8 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     /* no gap: nothing was made NOLOGIN, this is not the block */
     int64_t from = fc_mono_ms();
-    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, &from, terminated, NULL, err,
-                                 errcap);
+    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, &from, terminated, NULL, NULL,
+                                 0, err, errcap);
     dbuf_free(&lit);
     return ok;
 }
@@ -138,7 +141,8 @@ static bool protect_literal(dbuf *prot, const pgl_db_names *nm, const char *cons
  * sessions of the roles it made NOLOGIN ended, no L). unsettled (with
  * record): pgl_cutover_block_unsettled. */
 static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect, int timeout_ms,
-                        bool record, bool unsettled, pgl_block_result *out, char *err, size_t errcap)
+                        bool record, bool unsettled, const int *own, int nown, pgl_block_result *out, char *err,
+                        size_t errcap)
 {
     memset(out, 0, sizeof *out);
     bool ok = false;
@@ -204,7 +208,7 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
     /* 3. end their sessions, in every database, until none is left */
     out->quiet_from = fc_mono_ms();
     if (!end_sessions_from(q, "pgl_block_sessions", blocked.data, timeout_ms, unsettled ? 0 : END_SESSIONS_GAP_MS,
-                           &out->quiet_from, &out->sessions_terminated, &out->login_ended, err, errcap))
+                           &out->quiet_from, &out->sessions_terminated, &out->login_ended, own, nown, err, errcap))
         goto done;
     /* 4.–5. (pgl_block_lsn) */
     ok = !record || unsettled || pgl_block_lsn(q, out, err, errcap);
@@ -250,13 +254,14 @@ bool pgl_block_lsn(pgq *q, pgl_block_result *out, char *err, size_t errcap)
 bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, true, false, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, false, NULL, 0, out, err, errcap);
 }
 
 bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
-                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+                                 int timeout_ms, const int *own, int nown, pgl_block_result *out, char *err,
+                                 size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, true, true, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, true, own, nown, out, err, errcap);
 }
 
 bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int timeout_ms, int *terminated,
@@ -279,7 +284,7 @@ bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int ti
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     else if (n > 0)
         ok = end_sessions_from(q, "pgl_block_sessions", roles.data, timeout_ms, END_SESSIONS_GAP_MS, &quiet_from,
-                               terminated, NULL, err, errcap);
+                               terminated, NULL, NULL, 0, err, errcap);
     dbuf_free(&roles);
     PQclear(r);
     return ok;
@@ -322,7 +327,7 @@ bool pgl_role_can_login(pgq *q, const char *role, bool *can, char *err, size_t e
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, false, false, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, false, false, NULL, 0, out, err, errcap);
 }
 
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,

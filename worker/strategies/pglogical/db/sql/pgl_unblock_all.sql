@@ -1,6 +1,7 @@
--- Every role of the block record (%I: its schema) let in again and forgotten,
--- in one round trip (pgl_unblock, which listed them just before): a role
--- dropped since is only forgotten, any other error fails the whole.
+-- Every role of the block record (the template's identifier: its schema)
+-- let in again and forgotten, in one round trip (pgl_unblock, which listed
+-- them just before): a role dropped since is only forgotten, any other
+-- error fails the whole.
 DO $fc_unblock$
 DECLARE r text;
 BEGIN
