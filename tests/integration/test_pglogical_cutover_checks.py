@@ -13,21 +13,28 @@ from pglogical_strategy_util import (Writer, fleetcrypt_leftovers, product_calls
                                      wait_step, wait_terminal)
 
 
+def refused_by_a_large_object(stack, sim, world, ident, campaign, key, *extra):
+    """The campaign parked at the cutover, a large object created, approved:
+    the instance must end failed naming it."""
+    submit(stack, campaign, key, [ident], world, "--cutover", "approve", *extra)
+    wait_step(stack, campaign, ident, ("cutover",), timeout=300)
+    sql(sim, ident, "SELECT lo_create(0)")          # after preflight, before the cutover
+    r = stack.cli("approve", campaign, ident)
+    assert r.returncode == 0, r.stderr
+    inst = wait_terminal(stack, campaign, timeout=300)["instances"][0]
+    assert inst["state"] == "failed", f"the switch went ahead without the large object: {inst}"
+    assert "large object" in (inst.get("error") or ""), inst
+
+
 def test_large_object_created_after_preflight_refuses_the_switch(stack, awssim, world):
     sim = awssim
     ident = "pgl-lo"
     key = ready_source(stack, sim, ident)
     w = Writer(sim, ident, rate=20, tables=("a",)).start()
-    submit(stack, "lo", key, [ident], world, "--cutover", "approve")
-    wait_step(stack, "lo", ident, ("cutover",), timeout=300)
-    sql(sim, ident, "SELECT lo_create(0)")          # after preflight, before the cutover
-    r = stack.cli("approve", "lo", ident)
-    assert r.returncode == 0, r.stderr
-    st = wait_terminal(stack, "lo", timeout=300)
-    inst = st["instances"][0]
-    w.stop()
-    assert inst["state"] == "failed", f"the switch went ahead without the large object: {inst}"
-    assert "large object" in (inst.get("error") or ""), inst
+    try:
+        refused_by_a_large_object(stack, sim, world, ident, "lo", key)
+    finally:
+        w.stop()
     # the source is production again: writable, and nothing of fleetcrypt's left on it
     n = len(w.numbers())
     sql(sim, ident, "INSERT INTO a(seq) VALUES (-1)")
@@ -82,15 +89,7 @@ def test_refusal_after_the_proxy_lost_the_source_gives_it_back(stack, awssim, wo
     key = ready_source(stack, sim, ident)
     name = make_proxy(sim, ident)
     w = ProxyWriter(sim, name).start()
-    submit(stack, "lopx", key, [ident], world, "--cutover", "approve", "--cutover-method", "proxy")
-    wait_step(stack, "lopx", ident, ("cutover",), timeout=300)
-    sql(sim, ident, "SELECT lo_create(0)")          # after preflight, before the cutover
-    r = stack.cli("approve", "lopx", ident)
-    assert r.returncode == 0, r.stderr
-    st = wait_terminal(stack, "lopx", timeout=300)
-    inst = st["instances"][0]
-    assert inst["state"] == "failed", f"the switch went ahead without the large object: {inst}"
-    assert "large object" in (inst.get("error") or ""), inst
+    refused_by_a_large_object(stack, sim, world, ident, "lopx", key, "--cutover-method", "proxy")
     # the source was off the proxy inside the window (else this proved nothing) ...
     out = worker_lines(stack, "proxy target deregistered")
     assert out, "the source was never taken off the proxy"
