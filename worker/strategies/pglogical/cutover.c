@@ -472,9 +472,14 @@ static step_rc target_master_login(cut *c)
     bool can = true;
     if (!pgl_role_can_login(q, master, &can, err, sizeof err)) return pgl_sql_fail(c->res, q, "target state", err);
     if (can) return STEP_OK;
-    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-    if (!pgl_role_set_login(q, master, true, err, sizeof err))
+    /* fenced: a holder that lost the instance to another must not let the
+     * master user in behind the other's block */
+    if (!(q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc))) return rc;
+    if (!pgl_role_set_login(q, master, true, err, sizeof err)) {
+        pgfence_rollback(q);
         return pgl_sql_fail(c->res, q, "letting the master user in on the target again", err);
+    }
+    if ((rc = pgl_fenced_commit(&c->s, q)) != STEP_OK) return rc;
     log_warn("cutover: the master user can log in on the target again (an earlier attempt blocked it)", "role=%s",
              master);
     return STEP_OK;

@@ -402,15 +402,25 @@ bool pgl_unblock(pgq *q, const pgl_db_names *nm, int *restored, char *err, size_
         pgq_seterr(err, errcap, "reading the block record: %s", q->err);
         return false;
     }
-    /* one round trip for every role (the cutover's writers wait for it) */
-    int n = PQntuples(r);
-    if (n > 0 && !pgq_tmpl_script(q, "pgl_unblock_all", 1, s)) {
-        pgq_seterr(err, errcap, "letting %d role(s) log in again: %s", n, q->err);
-        PQclear(r);
-        return false;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *role = PQgetvalue(r, i, 0);
+        const char *a[] = {role};
+        if (!pgq_tmpl_script(q, "pgl_role_login", 1, a) && strcmp(q->sqlstate, "42704") != 0) {
+            pgq_seterr(err, errcap, "ALTER ROLE %s LOGIN: %s", role, q->err);
+            PQclear(r);
+            return false;
+        }
+        const char *p[] = {role};
+        PGresult *d = pgq_tmpl_exec(q, "pgl_block_forget", 1, s, 1, p);
+        if (!d) {
+            pgq_seterr(err, errcap, "forgetting role %s: %s", role, q->err);
+            PQclear(r);
+            return false;
+        }
+        PQclear(d);
+        (*restored)++;
+        log_info("role unblocked", "role=%s", role);
     }
-    for (int i = 0; i < n; i++) log_info("role unblocked", "role=%s", PQgetvalue(r, i, 0));
-    *restored = n;
     PQclear(r);
     return true;
 }
