@@ -113,9 +113,8 @@ bool step_ctx_persist_fact(step_ctx *ctx, const char *name, const char *value)
     if (ctx->token && ctx->fence) {
         step_msg_ref m = {ctx->msg->campaign, ctx->msg->instance, ctx->msg->step, ctx->msg->attempt, ctx->msg->epoch};
         int rc = store_fact_put(ctx->t->s, &m, ctx->token, ctx->fence, name, value);
-        if (rc != 1) {
-            if (rc == 0) lease_hold_set_lost(ctx->hold);
-            log_warn("fact not persisted", "fact=%s rc=%d", name, rc);
+        if (rc != 1) { /* 0: fenced — the lease lost, or the record not 'running' (e.g. waiting_approval) */
+            log_info("fact not persisted at once", "fact=%s rc=%d", name, rc);
             return false;
         }
     } /* else unit tests: with the outcome only */

@@ -241,7 +241,9 @@ step_intent step_ctx_intent(step_ctx *ctx, const char *name);
  * for the outcome too): what a run killed mid-step must leave for the next
  * one when the world alone would not tell it (pg-logical's proxy cutover:
  * the proxies it takes the source off before the switch). False when it
- * could not be (lease lost, Redis down): do not act on it. */
+ * could not be (lease lost, Redis down, the record not 'running' — e.g.
+ * still waiting_approval in the run that follows the approval): do not act
+ * on it (it is set for the outcome anyway). */
 bool step_ctx_persist_fact(step_ctx *ctx, const char *name, const char *value);
 /* A campaign option the strategy declares (strategy_def.opts), checked,
  * with its default applied ("" when neither given nor defaulted); asking

@@ -4,6 +4,7 @@ trigger, logical replication does not carry it) refuses the switch. The
 instance ends failed naming the database; the failure's undo leaves the
 source writable with nothing of fleetcrypt's on it."""
 import datetime
+import os
 import re
 
 import pytest
@@ -13,14 +14,24 @@ from pglogical_strategy_util import (Writer, fleetcrypt_leftovers, product_calls
                                      wait_step, wait_terminal)
 
 
-def refused_by_a_large_object(stack, sim, world, ident, campaign, key, *extra):
-    """The campaign parked at the cutover, a large object created, approved:
-    the instance must end failed naming it."""
-    submit(stack, campaign, key, [ident], world, "--cutover", "approve", *extra)
-    wait_step(stack, campaign, ident, ("cutover",), timeout=300)
+def refused_by_a_large_object(stack, sim, world, ident, campaign, key, *extra, hold=None):
+    """The campaign parked at the cutover, a large object created, released:
+    the instance must end failed naming it. Parked by --cutover approve, or
+    with hold (a directory; the stack started with hold point
+    cutover.gated) after the cutover's gate and proxy scan."""
+    submit(stack, campaign, key, [ident], world, *(() if hold else ("--cutover", "approve")), *extra)
+    if hold:
+        wait_until(lambda: os.path.exists(os.path.join(hold, "cutover.gated.held")), 300, 0.2,
+                   "the cutover reached the point after its gate")
+    else:
+        wait_step(stack, campaign, ident, ("cutover",), timeout=300)
     sql(sim, ident, "SELECT lo_create(0)")          # after preflight, before the cutover
-    r = stack.cli("approve", campaign, ident)
-    assert r.returncode == 0, r.stderr
+    if hold:
+        with open(os.path.join(hold, "cutover.gated.go"), "w"):
+            pass
+    else:
+        r = stack.cli("approve", campaign, ident)
+        assert r.returncode == 0, r.stderr
     inst = wait_terminal(stack, campaign, timeout=300)["instances"][0]
     assert inst["state"] == "failed", f"the switch went ahead without the large object: {inst}"
     assert "large object" in (inst.get("error") or ""), inst
@@ -86,10 +97,16 @@ def test_refusal_after_the_proxy_lost_the_source_gives_it_back(stack, awssim, wo
     from test_pglogical_strategy_flow import ProxyWriter
     sim = awssim
     ident = "pgl-lo-px"
+    # parked by a hold point, not --cutover approve: the run after an approval
+    # cannot persist the proxies' names at once (its record still says
+    # waiting_approval), so it leaves the source on them until the switch
+    hold = os.path.join(world, "hold")
+    os.makedirs(hold)
+    stack.env.update({"FLEETCRYPT_TEST_HOLD_AT": "cutover.gated", "FLEETCRYPT_TEST_CRASH_DIR": hold})
     key = ready_source(stack, sim, ident)
     name = make_proxy(sim, ident)
     w = ProxyWriter(sim, name).start()
-    refused_by_a_large_object(stack, sim, world, ident, "lopx", key, "--cutover-method", "proxy")
+    refused_by_a_large_object(stack, sim, world, ident, "lopx", key, "--cutover-method", "proxy", hold=hold)
     # the source was off the proxy inside the window (else this proved nothing) ...
     out = worker_lines(stack, "proxy target deregistered")
     assert out, "the source was never taken off the proxy"

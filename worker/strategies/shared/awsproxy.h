@@ -50,7 +50,9 @@ step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind k
  * proxy_names), without a look — the writers blocked on `from` already, in
  * its quiet gap, ahead of the switch (pg-logical's proxy cutover). *all_out:
  * every one of them had it (a proxy deleted or changed since the scan: false,
- * and the switch looks first). Crash point cutover.proxy_source_out after
+ * and the switch looks first). The proxies' names are persisted first
+ * (step_ctx_persist_fact); when they cannot be, nothing is deregistered
+ * (*all_out false). Crash point cutover.proxy_source_out after
  * each; whoever gives the writers back registers `from` again
  * (awsproxy_roll_back). */
 step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
