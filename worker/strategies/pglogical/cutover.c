@@ -420,7 +420,8 @@ static step_rc proxy_source_out(cut *c)
 
 static bool late_teardown(cut *c);
 
-/* A fresh run with a late teardown: the target's master user made NOLOGIN
+/* Proxy method, a fresh run with a late teardown (the rename's and the
+ * CNAME's switch outlast the target's gap as it is): the target's master user made NOLOGIN
  * inside the source's quiet gap, unrecorded (the source's record, which
  * names it, reaches the target by the drain: the target's unblock after the
  * switch lets it in again), its sessions left alone — fleetcrypt's own,
@@ -434,7 +435,7 @@ static bool late_teardown(cut *c);
 static step_rc target_master_out(cut *c)
 {
     const char *master = pgl_fact(c->ctx, "master_user");
-    if (!c->fresh_block || !late_teardown(c) || !*master) return STEP_OK;
+    if (!c->proxy || !c->fresh_block || !late_teardown(c) || !*master) return STEP_OK;
     step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++) /* open already (the early drain's): kept */
         if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc)) return rc;
@@ -464,7 +465,7 @@ static step_rc target_master_out(cut *c)
 static step_rc target_master_login(cut *c)
 {
     const char *master = pgl_fact(c->ctx, "master_user");
-    if (!late_teardown(c) || !*master) return STEP_OK;
+    if (!c->proxy || !late_teardown(c) || !*master) return STEP_OK; /* only target_master_out blocks it early */
     step_rc rc = STEP_OK;
     pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
