@@ -421,8 +421,8 @@ static step_rc proxy_source_out(cut *c)
 static bool late_teardown(cut *c);
 
 /* Proxy method, a fresh run with a late teardown (the rename's and the
- * CNAME's switch outlast the target's gap as it is): the target's master user made NOLOGIN
- * inside the source's quiet gap, unrecorded (the source's record, which
+ * CNAME's switch outlast the target's gap as it is): the target's master
+ * user made NOLOGIN inside the source's quiet gap, unrecorded (the source's record, which
  * names it, reaches the target by the drain: the target's unblock after the
  * switch lets it in again), its sessions left alone — fleetcrypt's own,
  * one per database, are open since the early drain and do the target's
@@ -573,9 +573,9 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master, 
     /* the target's block inside the window leaves its quiet gap to the
      * switch: open_target settles it (pgl_block_settle) before the pin and
      * the writers — by then the gap has passed, so it costs one listing */
-    bool blocked = keep_master        ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
-                                                     : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, own, nown, &br, err,
-                                                                sizeof err);
+    bool blocked = keep_master ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
+                               : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, own, nown, &br, err,
+                                                             sizeof err);
     if (blocked && !keep_master && side == PGL_TARGET) {
         /* no role made NOLOGIN here and no login session ended: every role
          * of the record could not log in since target_master_out (or the
