@@ -108,6 +108,20 @@ step_intent step_ctx_intent(step_ctx *ctx, const char *name)
     return STEP_INTENT_FIRST;
 }
 
+bool step_ctx_persist_fact(step_ctx *ctx, const char *name, const char *value)
+{
+    if (ctx->token && ctx->fence) {
+        step_msg_ref m = {ctx->msg->campaign, ctx->msg->instance, ctx->msg->step, ctx->msg->attempt, ctx->msg->epoch};
+        int rc = store_fact_put(ctx->t->s, &m, ctx->token, ctx->fence, name, value);
+        if (rc != 1) { /* 0: fenced — the lease lost, or the record not 'running' (e.g. waiting_approval) */
+            log_info("fact not persisted at once", "fact=%s rc=%d", name, rc);
+            return false;
+        }
+    } /* else unit tests: with the outcome only */
+    step_ctx_set_fact(ctx, name, value);
+    return true;
+}
+
 void step_ctx_set_field(step_ctx *ctx, const char *name, const char *value)
 {
     /* only the public record fields a step may set */

@@ -237,6 +237,14 @@ void step_ctx_set_factf(step_ctx *ctx, const char *name, const char *fmt, ...)
  * (lease lost, Redis down): do not act, return STEP_RETRY. */
 typedef enum { STEP_INTENT_FIRST, STEP_INTENT_LOOK, STEP_INTENT_NO } step_intent;
 step_intent step_ctx_intent(step_ctx *ctx, const char *name);
+/* Fact <name> = value persisted at once, fenced like the outcome (and set
+ * for the outcome too): what a run killed mid-step must leave for the next
+ * one when the world alone would not tell it (pg-logical's proxy cutover:
+ * the proxies it takes the source off before the switch). False when it
+ * could not be (lease lost, Redis down, the record not 'running' — e.g.
+ * still waiting_approval in the run that follows the approval): do not act
+ * on it (it is set for the outcome anyway). */
+bool step_ctx_persist_fact(step_ctx *ctx, const char *name, const char *value);
 /* A campaign option the strategy declares (strategy_def.opts), checked,
  * with its default applied ("" when neither given nor defaulted); asking
  * for an undeclared name is a bug: logged, "" returned. */

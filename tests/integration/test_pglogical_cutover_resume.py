@@ -85,29 +85,44 @@ def worker_lines(stack, needle, after=None):
     return out
 
 
-@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
-def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, world):
-    sim = awssim
+def proxy_crash_campaign(stack, sim, world, ident, campaign, point, nproxies=1):
+    """A one-instance proxy cutover (nproxies proxies fronting the instance)
+    with a live writer through the first, a worker killed at `point`: ends
+    done, the point fired, every acknowledged row exactly once on the
+    encrypted instance. (proxies, the encrypted instance's id, the point's file)"""
     logical_group(sim)
-    ident = "pgl-rs-proxy"
     make_instances(sim, [ident])
     app_schema(sim, ident)
-    proxy = make_proxy(sim, ident)
-    proxy2 = make_proxy(sim, ident, name=f"px2-{ident}")  # a second proxy fronting the same instance
+    proxies = [make_proxy(sim, ident)]
+    proxies += [make_proxy(sim, ident, name=f"px{k + 2}-{ident}") for k in range(nproxies - 1)]
     key = stack.make_key()["Arn"]
-    fired = crash_env(stack, world, "step.cutover")
+    fired = crash_env(stack, world, point)
     stack.start()
-    probe = ProxyProbe(sim, proxy).start()
+    probe = ProxyProbe(sim, proxies[0]).start()
     time.sleep(1.0)
-    submit(stack, "rsproxy", key, [ident], world, "--cutover-method", "proxy")
-    st = run_until_terminal(stack, "rsproxy", fired)
+    submit(stack, campaign, key, [ident], world, "--cutover-method", "proxy")
+    st = run_until_terminal(stack, campaign, fired)
     time.sleep(1.0)
     probe.stop()
     assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
-    tid = f"fc-rsproxy-{ident}-target"  # with a proxy the encrypted instance keeps its own identifier
+    tid = f"fc-{campaign}-{ident}-target"  # with a proxy the encrypted instance keeps its own identifier
     exactly_once(sim, tid, probe)
+    return proxies, tid, fired
+
+
+def proxies_reach_only(sim, proxies, tid):
+    rds = sim.client("rds")
+    for px in proxies:
+        ids = [t["RdsResourceId"] for t in rds.describe_db_proxy_targets(DBProxyName=px)["Targets"]]
+        assert ids == [tid], f"proxy {px} targets {ids}, expected only {tid}"
+
+
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
+def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, world):
+    # a second proxy fronting the same instance: both must be switched
+    proxies, tid, fired = proxy_crash_campaign(stack, awssim, world, "pgl-rs-proxy", "rsproxy", "step.cutover", 2)
     # after the crash the re-run learned the switch from the proxy ...
     assert worker_lines(stack, "the switch had happened"), "the re-run did not learn the switch from AWS"
     # ... and never blocked anything again (the old code made every role of the
@@ -115,10 +130,20 @@ def test_proxy_rerun_after_switch_does_not_block_the_live_target(stack, awssim, 
     again = worker_lines(stack, 'msg="writers blocked"', after=os.path.getmtime(fired))
     assert not again, f"writers were blocked again after the switch: {again}"
     # every proxy fronting the instance now reaches the encrypted instance only
-    rds = sim.client("rds")
-    for px in (proxy, proxy2):
-        ids = [t["RdsResourceId"] for t in rds.describe_db_proxy_targets(DBProxyName=px)["Targets"]]
-        assert ids == [tid], f"proxy {px} targets {ids}, expected only {tid}"
+    proxies_reach_only(awssim, proxies, tid)
+
+
+@pytest.mark.slow  # ~80 s; the proxy method's early deregistration (issue 17 item 5)
+def test_proxy_killed_with_the_source_off_the_proxy_goes_forward(stack, awssim, world):
+    """The proxy method deregisters the source from its RDS Proxy inside the
+    source's quiet gap, long before the drained mark and the target's
+    registration. A worker killed right after that (crash point
+    cutover.proxy_source_out: the proxy has no target, the source blocked):
+    the next holder resumes from what the world shows — the source blocked,
+    no proxy with the target — and the campaign ends done, the proxy on the
+    encrypted instance only, every acknowledged row exactly once."""
+    proxies, tid, _ = proxy_crash_campaign(stack, awssim, world, "pgl-rs-pxout", "rspxout", "cutover.proxy_source_out")
+    proxies_reach_only(awssim, proxies, tid)
 
 
 def rename_crash_campaign(stack, sim, world, ident, campaign, point):

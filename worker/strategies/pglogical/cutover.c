@@ -95,6 +95,9 @@ typedef struct cut {
     pgq *src_pinned[PGL_MAX_DBS]; /* --rollback-window: the frozen source's, before the reverse replication */
     int64_t tl; /* monotonic ms of this run's source block (0: none yet): the window's timeline */
     bool proxies_known; /* proxy: this run looked the proxies up before the block (fact proxy_names) */
+    bool proxy_out; /* proxy: this run deregistered the source from every one of them in its quiet gap */
+    bool fresh_block; /* this run blocks the source afresh (not a resumed block) */
+    int64_t tgt_master_out; /* when this run made the target's master user NOLOGIN in the source's quiet gap (fc_mono_ms; 0: not) */
     int64_t tgt_quiet_from; /* the target's block inside the window: its NOLOGIN (fc_mono_ms; settled in open_target) */
 } cut;
 
@@ -340,7 +343,7 @@ static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
     /* proxies looked up before the block (scan_proxies): moved without a scan inside the window, and
      * without a first look (the scan saw the source there) */
     step_rc rc = c->proxies_known ? awsproxy_switch_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
-                                                            deadline, &n)
+                                                            c->proxy_out, deadline, &n)
                                   : pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd,
                                                &ra, &n);
     if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
@@ -400,6 +403,115 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
 static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs);
 static step_rc ddl_recheck(cut *c);
 
+/* Proxy method, a fresh run (the proxies scanned before the block): the
+ * source deregistered from them inside its own quiet gap — nobody can log
+ * in there any more, so the proxy loses nothing — instead of in the switch:
+ * the switch then only registers the target (the target's full block
+ * still comes first: its master user could log in through the proxy
+ * before) and looks. Every give-back before the switch registers the
+ * source again (unblock_source); abort does too (abort.c). */
+static step_rc proxy_source_out(cut *c)
+{
+    if (!c->proxy || !c->proxies_known) return STEP_OK;
+    step_rc rc = awsproxy_deregister_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, &c->proxy_out);
+    tl_mark(c, "proxy_source_out");
+    return rc;
+}
+
+static bool late_teardown(cut *c);
+
+/* Proxy method, a fresh run with a late teardown (the rename's and the
+ * CNAME's switch outlast the target's gap as it is): the target's master
+ * user made NOLOGIN inside the source's quiet gap, unrecorded (the source's record, which
+ * names it, reaches the target by the drain: the target's unblock after the
+ * switch lets it in again), its sessions left alone — fleetcrypt's own,
+ * one per database, are open since the early drain and do the target's
+ * work of the window (sequences, privileges, the DISABLEs) — so that the
+ * target's recorded block after the DISABLEs makes no role NOLOGIN and its
+ * quiet gap counts from here: over long before the switch ends, where it
+ * was the switch's length plus a wait (block_side). A give-back before the
+ * switch lets the master user in again (unblock_source), and every run
+ * before the switch makes sure it can log in there (target_master_login). */
+static step_rc target_master_out(cut *c)
+{
+    const char *master = pgl_fact(c->ctx, "master_user");
+    if (!c->proxy || !c->fresh_block || !late_teardown(c) || !*master) return STEP_OK;
+    step_rc rc = STEP_OK;
+    for (int i = 0; i < c->s.ndbs; i++) /* open already (the early drain's): kept */
+        if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc)) return rc;
+    pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    pgl_db_names nm;
+    if (!nm_of(c, 0, &nm)) return STEP_FAIL;
+    char err[512];
+    bool named = false;
+    err[0] = 0;
+    if (!pgl_block_has_role(q, &nm, master, &named, err, sizeof err)) named = false;
+    if (!named) { /* the target's unblock would not let it in again: its own block does it, later */
+        log_info("cutover: the target's master user left to the target's block", "err=\"%s\"", err);
+        return STEP_OK;
+    }
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    if (!pgl_role_set_login(q, master, false, err, sizeof err))
+        return pgl_sql_fail(c->res, q, "blocking the master user on the target", err);
+    c->tgt_master_out = fc_mono_ms();
+    tl_mark(c, "target_master_out");
+    return STEP_OK;
+}
+
+/* Before the switch: the target's master user can log in there (a give-back
+ * or a crash after target_master_out may have left it NOLOGIN; the target
+ * is no application's yet). One query when it can. */
+static step_rc target_master_login(cut *c)
+{
+    const char *master = pgl_fact(c->ctx, "master_user");
+    if (!c->proxy || !late_teardown(c) || !*master) return STEP_OK; /* only target_master_out blocks it early */
+    step_rc rc = STEP_OK;
+    pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+    if (!q) return rc;
+    char err[512];
+    bool can = true;
+    if (!pgl_role_can_login(q, master, &can, err, sizeof err)) return pgl_sql_fail(c->res, q, "target state", err);
+    if (can) return STEP_OK;
+    /* fenced: a holder that lost the instance to another must not let the
+     * master user in behind the other's block */
+    if (!(q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc))) return rc;
+    if (!pgl_role_set_login(q, master, true, err, sizeof err)) {
+        pgfence_rollback(q);
+        return pgl_sql_fail(c->res, q, "letting the master user in on the target again", err);
+    }
+    if ((rc = pgl_fenced_commit(&c->s, q)) != STEP_OK) return rc;
+    log_warn("cutover: the master user can log in on the target again (an earlier attempt blocked it)", "role=%s",
+             master);
+    return STEP_OK;
+}
+
+/* The writers given back on the source (before the switch) through the
+ * proxies too: the source registered again with each one that lost it —
+ * proxy_source_out's, this run's or a crashed one's. Best effort: a failure
+ * is recorded (fact proxy_give_back) and retried by the next run before its
+ * gate (give_back_proxies_pending); the writers are let in meanwhile. */
+static void give_back_proxies(cut *c)
+{
+    if (!c->proxy) return;
+    char keep[sizeof c->res->reason];
+    fc_strlcpy(keep, c->res->reason, sizeof keep);
+    step_rc rc = awsproxy_roll_back(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, c->tid, named_proxies(c));
+    if (rc != STEP_OK)
+        log_warn("cutover: the source could not be registered with its RDS Proxies again yet: the next attempt "
+                 "does it", "why=\"%s\"", c->res->reason);
+    step_ctx_set_fact(c->ctx, "proxy_give_back", rc == STEP_OK ? "0" : "1");
+    fc_strlcpy(c->res->reason, keep, sizeof c->res->reason);
+}
+
+static step_rc give_back_proxies_pending(cut *c)
+{
+    if (!c->proxy || strcmp(pgl_fact(c->ctx, "proxy_give_back"), "1") != 0) return STEP_OK;
+    step_rc rc = awsproxy_roll_back(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, c->tid, named_proxies(c));
+    if (rc == STEP_OK) step_ctx_set_fact(c->ctx, "proxy_give_back", "0");
+    return rc;
+}
+
 /* The source's block after pgl_cutover_block_unsettled (the record,
  * NOLOGIN, the sessions listed ended): its quiet gap — for a backend past
  * its login check that is not listed yet — overlapped with the drain. An
@@ -423,6 +535,7 @@ static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_r
     if (rc == STEP_OK) rc = wait_slots(c, br->lsn, false);
     if (rc != STEP_OK) return rc;
     tl_mark(c, "early_drained");
+    if ((rc = proxy_source_out(c)) != STEP_OK || (rc = target_master_out(c)) != STEP_OK) return rc;
     int ended = 0;
     if (!pgl_block_settle(q, nm, br->quiet_from, BLOCK_TIMEOUT_MS, &ended, err, sizeof err) ||
         !pgl_block_lsn(q, br, err, sizeof err))
@@ -438,7 +551,7 @@ static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_r
  * master user is left able to log in: fleetcrypt still works there as the
  * master user — sequences, privileges, subscriptions — and blocks it too,
  * with the rest, inside the window. */
-static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
+static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master, const int *own, int nown)
 {
     if (side == PGL_SOURCE && !c->tl) c->tl = fc_mono_ms();
     tl_mark(c, side == PGL_SOURCE ? "block_source" : "block_target");
@@ -460,9 +573,18 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master)
     /* the target's block inside the window leaves its quiet gap to the
      * switch: open_target settles it (pgl_block_settle) before the pin and
      * the writers — by then the gap has passed, so it costs one listing */
-    bool blocked = keep_master        ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
-                   : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err);
-    if (blocked && !keep_master && side == PGL_TARGET) c->tgt_quiet_from = br.quiet_from;
+    bool blocked = keep_master ? pgl_cutover_preblock(q, &nm, prot, np, BLOCK_TIMEOUT_MS, &br, err, sizeof err)
+                               : pgl_cutover_block_unsettled(q, &nm, prot, np, BLOCK_TIMEOUT_MS, own, nown, &br, err,
+                                                             sizeof err);
+    if (blocked && !keep_master && side == PGL_TARGET) {
+        /* no role made NOLOGIN here and no login session ended: every role
+         * of the record could not log in since target_master_out (or the
+         * block ahead, earlier still), so the gap counts from there */
+        bool early = c->tgt_master_out > 0 && br.roles_new == 0 && !br.login_ended;
+        c->tgt_quiet_from = early ? c->tgt_master_out : br.quiet_from;
+        log_info("cutover: the target's quiet gap", "from=%s roles_new=%d login_ended=%d",
+                 early ? "master_out" : "block", br.roles_new, (int)br.login_ended);
+    }
     free(prot);
     if (!blocked)
         return pgl_sql_fail(c->res, q, side == PGL_SOURCE ? "blocking writers on the source"
@@ -978,6 +1100,18 @@ static bool unblock_source(cut *c, const char *why)
         log_warn("cutover: lease lost, leaving the source to the holder that took over", "why=\"%s\"", why);
         return false;
     }
+    /* the proxies first: a crash between the two leaves the source blocked,
+     * which the next run resumes; the other way round, writers let in that
+     * no proxy reaches */
+    give_back_proxies(c);
+    if (c->tgt_master_out > 0) {
+        char keep2[sizeof c->res->reason];
+        fc_strlcpy(keep2, c->res->reason, sizeof keep2);
+        if (target_master_login(c) == STEP_OK) c->tgt_master_out = 0;
+        else log_warn("cutover: the master user stays blocked on the target until the next attempt", "why=\"%s\"",
+                      c->res->reason);
+        fc_strlcpy(c->res->reason, keep2, sizeof c->res->reason);
+    }
     pgl_db_names nm;
     int restored = 0;
     pgq *q = nm_of(c, 0, &nm) ? pgl_fenced_begin(&c->s, PGL_SOURCE, NULL, &rc) : NULL;
@@ -1122,6 +1256,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
     int64_t since = 0;
     bool slot = true, drained = false;
     if ((rc = source_state(c, &blocked, &since, &slot, &drained)) != STEP_OK) return rc;
+    if ((rc = target_master_login(c)) != STEP_OK) return rc;
     if (!drained && !slot) {
         PGL_REASON(res, "cutover: the replication slot is gone but the drain never finished: abort and retry");
         if (blocked > 0) unblock_source(c, res->reason);
@@ -1136,6 +1271,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
             if ((rc = resume_subscriptions(c)) != STEP_OK) return rc;
         }
         if (blocked == 0) {
+            if ((rc = give_back_proxies_pending(c)) != STEP_OK) return rc;
             if ((rc = gate(c)) != STEP_OK) return rc;
             /* The target first, outside the window: nobody but fleetcrypt
              * writes there before the switch, so its block (every role but
@@ -1144,9 +1280,10 @@ static step_rc before_switch(cut *c, int64_t *t0)
              * nothing. Only an optimisation: the block after the teardown
              * is the full one whatever happened here (a resumed attempt
              * with the source blocked skips this). */
-            if ((rc = block_side(c, PGL_TARGET, NULL, true)) != STEP_OK) return rc;
+            if ((rc = block_side(c, PGL_TARGET, NULL, true, NULL, 0)) != STEP_OK) return rc;
             fc_crashpoint("cutover.target_blocked");
             if ((rc = scan_proxies(c)) != STEP_OK) return rc;
+            c->fresh_block = true;
             fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
             log_info("cutover: blocking writers", "db=%s method=%s validate=%s", c->orig, method_name(c),
@@ -1162,7 +1299,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         int64_t now = fc_mono_ms();
         pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(ctx) - now) * 3 / 4);
         fc_lsn L = 0;
-        rc = block_side(c, PGL_SOURCE, &L, false);
+        rc = block_side(c, PGL_SOURCE, &L, false, NULL, 0);
         if (rc == STEP_OK) rc = ddl_recheck(c);
         if (rc == STEP_OK) {
             char l[FC_LSN_STRLEN];
@@ -1197,9 +1334,15 @@ static step_rc target_part(cut *c)
     pgl_session_answer_by(&c->s, now + (step_ctx_run_deadline(c->ctx) - now) * 3 / 4);
     step_rc rc = late_teardown(c) ? disable_subscriptions(c) : STEP_OK;
     /* our own master sessions on the target end first: the block then
-     * finds nothing to terminate (no pause for a terminated backend) */
-    for (int i = 0; i < c->s.ndbs; i++) pgl_conn_drop(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i]);
-    if (rc == STEP_OK) rc = block_side(c, PGL_TARGET, NULL, false);
+     * finds nothing to terminate (no pause for a terminated backend) —
+     * or only them, still on their way out: no gap for those */
+    int own[PGL_MAX_DBS], nown = 0;
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgq *m = c->s.conn[PGL_TARGET][PGL_AS_MASTER][i];
+        if (m && m->conn && PQbackendPID(m->conn) > 0) own[nown++] = PQbackendPID(m->conn);
+        pgl_conn_drop(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i]);
+    }
+    if (rc == STEP_OK) rc = block_side(c, PGL_TARGET, NULL, false, own, nown);
     pgl_session_answer_by(&c->s, 0);
     if (rc != STEP_OK) target_part_failed(c);
     return rc;

@@ -202,23 +202,32 @@ step_rc awsproxy_learn(step_ctx *ctx, step_result *res, awsproxy_kind kind, cons
     return STEP_OK;
 }
 
+/* What a switch's first pass may take for granted, without a look: */
+typedef enum {
+    PX_LOOK = 0, /* nothing: look first */
+    PX_SEEN_OLD, /* a scan a moment ago saw `old` registered (awsproxy_scan) */
+    PX_OLD_OUT,  /* `old` deregistered a moment ago by awsproxy_deregister_scanned, nothing registered since */
+} px_blind;
+
 /* One proxy from old to cur (registered, cur AVAILABLE), bounded by
- * deadline (STEP_WAIT past it). seen_old: a scan a moment ago saw `old`
- * registered with it (awsproxy_scan, before the writers were blocked):
- * the first pass deregisters it and registers `cur` without looking — the
- * look that would have said so is a call inside the window — and looks only
- * after, as every later pass does; a deregistration that finds `old` gone
- * (the proxy changed or deleted since the scan) makes no decision, it looks
- * instead. */
+ * deadline (STEP_WAIT past it). blind PX_SEEN_OLD: a scan a moment ago saw
+ * `old` registered with it (awsproxy_scan, before the writers were
+ * blocked): the first pass deregisters it and registers `cur` without
+ * looking — the look that would have said so is a call inside the window —
+ * and looks only after, as every later pass does; a deregistration that
+ * finds `old` gone (the proxy changed or deleted since the scan) makes no
+ * decision, it looks instead. PX_OLD_OUT: `old` was deregistered a moment
+ * ago (the source's quiet gap): the first pass only registers `cur`, and a
+ * proxy gone since makes it look instead. */
 static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *px,
-                          const char *cur, const char *old, int64_t deadline, bool seen_old)
+                          const char *cur, const char *old, int64_t deadline, px_blind how)
 {
     int64_t pause = 200;
     bool acted = false; /* a (de)registration this pass: look again at once, then pause */
-    for (bool blind = seen_old && old[0];; blind = false) {
+    for (bool blind = how != PX_LOOK && old[0];; blind = false) {
         px_view v;
         memset(&v, 0, sizeof v);
-        v.has_old = blind; /* as the scan saw it */
+        v.has_old = blind && how == PX_SEEN_OLD; /* as the scan saw it (PX_OLD_OUT: deregistered since) */
         step_rc rc = blind ? STEP_OK : view(res, c, kind, px, cur, old, &v);
         if (rc != STEP_OK) return rc;
         if (v.gone) {
@@ -254,6 +263,8 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awspro
             const char *ids[1] = {cur};
             bool ok = kind == AWSPROXY_CLUSTER ? rds_register_db_proxy_cluster(c, px, NULL, cur, &e)
                                                : rds_register_db_proxy_targets(c, px, NULL, ids, 1, NULL, &e);
+            if (!ok && blind && (e.kind == AWS_ERR_NOT_FOUND || !strcmp(e.code, "DBProxyNotFoundFault")))
+                continue; /* the proxy deleted since the scan: look first */
             if (!ok) {
                 if (strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0 && !rds_err_invalid_state(&e))
                     return awsstep_fail(res, &e, "RegisterDBProxyTargets");
@@ -306,9 +317,9 @@ static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c,
     return STEP_OK;
 }
 
-/* awsproxy_switch and awsproxy_switch_scanned: named set (seen: each seen with `from` by the scan) */
+/* awsproxy_switch and awsproxy_switch_scanned: named set (how: what the first pass of each may take for granted) */
 static step_rc switch_proxies(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
-                              const char *named, bool seen, int64_t deadline, int *np)
+                              const char *named, px_blind how, int64_t deadline, int *np)
 {
     if (np) *np = 0;
     aws_client *c = step_ctx_aws(ctx);
@@ -320,7 +331,7 @@ static step_rc switch_proxies(step_ctx *ctx, step_result *res, awsproxy_kind kin
     if (np) *np = n;
     if (!n) return STEP_OK;
     for (int k = 0; k < n; k++)
-        if ((rc = move_proxy(ctx, res, c, kind, px[k], to, from, deadline, seen)) != STEP_OK) return rc;
+        if ((rc = move_proxy(ctx, res, c, kind, px[k], to, from, deadline, how)) != STEP_OK) return rc;
     log_info("every RDS Proxy in front of the source reaches the encrypted copy", "kind=%s id=%s proxies=%d",
              what(kind), to, n);
     res->reason[0] = 0;
@@ -330,15 +341,52 @@ static step_rc switch_proxies(step_ctx *ctx, step_result *res, awsproxy_kind kin
 step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
                         const char *named, int64_t deadline, int *np)
 {
-    return switch_proxies(ctx, res, kind, to, from, named, false, deadline, np);
+    return switch_proxies(ctx, res, kind, to, from, named, PX_LOOK, deadline, np);
 }
 
 step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to,
-                                const char *from, int64_t deadline, int *np)
+                                const char *from, bool from_out, int64_t deadline, int *np)
 {
     const char *seen = fact(ctx, "proxy_names");
     if (!*seen) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");
-    return switch_proxies(ctx, res, kind, to, from, seen, true, deadline, np);
+    return switch_proxies(ctx, res, kind, to, from, seen, from_out ? PX_OLD_OUT : PX_SEEN_OLD, deadline, np);
+}
+
+step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
+                                    bool *all_out)
+{
+    *all_out = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    px_name px[PX_MAX];
+    int n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
+    if (!n) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");
+    /* once the source is off them, nothing in AWS says which proxies it was
+     * on: a run killed from here must leave their names to the next one */
+    if (!step_ctx_persist_fact(ctx, "proxy_names", fact(ctx, "proxy_names"))) {
+        log_info("proxies' names not persisted: the source stays on them until the switch", "proxies=%d", n);
+        return STEP_OK;
+    }
+    bool all = true;
+    for (int k = 0; k < n; k++) {
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+        aws_error e;
+        aws_error_clear(&e);
+        const char *ids[1] = {from};
+        bool ok = kind == AWSPROXY_CLUSTER ? rds_deregister_db_proxy_cluster(c, px[k], NULL, from, &e)
+                                           : rds_deregister_db_proxy_targets(c, px[k], NULL, ids, 1, &e);
+        if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyTargetNotFoundFault") != 0 &&
+            strcmp(e.code, "DBProxyNotFoundFault") != 0)
+            return awsstep_fail(res, &e, "DeregisterDBProxyTargets");
+        if (!ok) {
+            all = false; /* not as the scan saw it (proxy deleted or changed): the switch looks first */
+            continue;
+        }
+        log_info("proxy target deregistered", "proxy=%s %s=%s", px[k], what(kind), from);
+        fc_crashpoint("cutover.proxy_source_out");
+    }
+    *all_out = all;
+    return STEP_OK;
 }
 
 step_rc awsproxy_scan(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from, int *n)

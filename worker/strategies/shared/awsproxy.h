@@ -9,8 +9,9 @@
  * the campaign's proxy_name, or found at the switch), proxy_skipped (a
  * proxy deleted or pointed elsewhere by someone else: left alone).
  * Idempotent, resumable by observation (DescribeDBProxyTargets), the lease
- * checked before every call that changes a proxy; crash point
- * cutover.proxy_deregistered between a deregistration and the registration. */
+ * checked before every call that changes a proxy; crash points
+ * cutover.proxy_deregistered between a deregistration and the registration,
+ * cutover.proxy_source_out after an early deregistration. */
 #ifndef FC_STRATEGY_AWSPROXY_H
 #define FC_STRATEGY_AWSPROXY_H
 
@@ -40,9 +41,22 @@ step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, con
  * proxy_names; writers blocked since): each proxy, which the scan saw with
  * `from`, is deregistered and registered without a look first — one call
  * less inside the window — and looked at after, as awsproxy_switch does (a
- * deregistration that finds `from` gone looks first instead). */
+ * deregistration that finds `from` gone looks first instead). from_out:
+ * awsproxy_deregister_scanned took `from` off every one of them a moment
+ * ago — the first pass only registers `to` (a proxy gone since: looks). */
 step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to,
-                                const char *from, int64_t deadline, int *n);
+                                const char *from, bool from_out, int64_t deadline, int *n);
+/* `from` deregistered from each proxy awsproxy_scan found (fact
+ * proxy_names), without a look — the writers blocked on `from` already, in
+ * its quiet gap, ahead of the switch (pg-logical's proxy cutover). *all_out:
+ * every one of them had it (a proxy deleted or changed since the scan: false,
+ * and the switch looks first). The proxies' names are persisted first
+ * (step_ctx_persist_fact); when they cannot be, nothing is deregistered
+ * (*all_out false). Crash point cutover.proxy_source_out after
+ * each; whoever gives the writers back registers `from` again
+ * (awsproxy_roll_back). */
+step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
+                                    bool *all_out);
 /* The set awsproxy_switch would move when not given `named` (the recorded
  * proxies and any that has `from` or `to` now: DescribeDBProxies and one
  * DescribeDBProxyTargets per proxy in the account; fact proxy_names

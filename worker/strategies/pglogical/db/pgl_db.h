@@ -177,6 +177,8 @@ typedef struct pgl_block_result {
     char warning[512];        /* e.g. prepared transactions */
     int64_t quiet_from;       /* pgl_cutover_block_unsettled: when its NOLOGINs were committed or it last ended a
                                * login session, whichever is later (fc_mono_ms): where its quiet gap starts */
+    int roles_new;            /* roles this call made NOLOGIN (could log in until it) */
+    bool login_ended;         /* this call ended a login session (a client backend or walsender) */
 } pgl_block_result;
 /* Record, then ALTER ROLE ... NOLOGIN, every login role except fleetcrypt's
  * two, PostgreSQL's pg_* and `protect` (rdsadmin and friends are always
@@ -198,6 +200,15 @@ bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protec
  * convergence (pgl_db_privs.h) would make it NOLOGIN on the target anyway. */
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+/* ALTER ROLE role LOGIN / NOLOGIN, unrecorded, no session ended — the
+ * cutover's NOLOGIN of the target's master user ahead of the target's
+ * recorded block (fleetcrypt's own sessions as that user, open already,
+ * keep working), and its undo when the writers are given back. */
+bool pgl_role_set_login(pgq *q, const char *role, bool login, char *err, size_t errcap);
+/* *has: the block record in this database names `role`. */
+bool pgl_block_has_role(pgq *q, const pgl_db_names *nm, const char *role, bool *has, char *err, size_t errcap);
+/* *can: the role exists and can log in. */
+bool pgl_role_can_login(pgq *q, const char *role, bool *can, char *err, size_t errcap);
 /* End every client session of `role` but this one, in every database, and
  * wait (bounded by timeout_ms) until none is left; the role keeps its
  * LOGIN. The cutover's way to find, while the writers can still be given
@@ -208,9 +219,12 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
  * listed ended until the listing is empty; no L): for the target inside the
  * window, where the gap runs during the switch instead. The block counts
  * only once pgl_block_settle has returned true for it; out->quiet_from is
- * what to give it. */
+ * what to give it. own (nown pids, may be NULL): the caller's own sessions,
+ * closed by it just before — ended if still listed, but not a login
+ * session for out->quiet_from and out->login_ended. */
 bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
-                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap);
+                                 int timeout_ms, const int *own, int nown, pgl_block_result *out, char *err,
+                                 size_t errcap);
 /* The end of pgl_cutover_block after its quiet gap (pgl_block_settle, for
  * a block made with pgl_cutover_block_unsettled): prepared transactions
  * warned about (out->warning), the WAL flushed, then L = the WAL insert

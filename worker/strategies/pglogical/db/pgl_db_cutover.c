@@ -52,7 +52,8 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * (what a later settle must count its gap from); listing: which sessions
  * (the SQL's name). */
 static bool end_sessions_from(pgq *q, const char *listing, const char *roles_array, int timeout_ms, int gap_ms,
-                              int64_t *quiet_from, int *terminated, char *err, size_t errcap)
+                              int64_t *quiet_from, int *terminated, bool *login_ended, const int *own, int nown,
+                              char *err, size_t errcap)
 {
     int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
     const char *p[] = {roles_array};
@@ -84,13 +85,16 @@ static bool end_sessions_from(pgq *q, const char *listing, const char *roles_arr
             /* the gap restarts after a login session's end; a background
              * worker (a disabled subscription's apply worker on the
              * target) never passes a login check */
-            login = login || !strcmp(type, "client backend") || !strcmp(type, "walsender");
+            bool mine = false; /* the caller's own sessions, closed by it already: ended, no gap for them */
+            for (int k = 0; k < nown; k++) mine = mine || atoi(pid[0]) == own[k];
+            login = login || (!mine && (!strcmp(type, "client backend") || !strcmp(type, "walsender")));
             char ok[8];
             if (pgq_scalar(q, pgq_sql("pgl_terminate_pid"), 1, pid, ok, sizeof ok, NULL) && ok[0] == 't')
                 (*terminated)++;
         }
         PQclear(r);
         if (login) *quiet_from = fc_mono_ms();
+        if (login && login_ended) *login_ended = true;
         /* a terminated backend takes a moment to leave the listing (gap 0:
          * nothing else to wait for, look again soon) */
         fc_sleep_ms(gap_ms > 0 ? 50 : 10);
@@ -103,7 +107,7 @@ UNITTEST bool end_sessions(pgq *q, const char *roles_array, int timeout_ms, int 
     /* the block is committed: the gap runs from here */
     int64_t from = fc_mono_ms();
     return end_sessions_from(q, "pgl_block_sessions", roles_array, timeout_ms, END_SESSIONS_GAP_MS, &from, terminated,
-                             err, errcap);
+                             NULL, NULL, 0, err, errcap);
 }
 
 bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *terminated, char *err, size_t errcap)
@@ -115,7 +119,8 @@ bool pgl_end_client_sessions(pgq *q, const char *role, int timeout_ms, int *term
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     /* no gap: nothing was made NOLOGIN, this is not the block */
     int64_t from = fc_mono_ms();
-    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, &from, terminated, err, errcap);
+    ok = ok && end_sessions_from(q, "pgl_role_client_sessions", lit.data, timeout_ms, 0, &from, terminated, NULL, NULL,
+                                 0, err, errcap);
     dbuf_free(&lit);
     return ok;
 }
@@ -136,7 +141,8 @@ static bool protect_literal(dbuf *prot, const pgl_db_names *nm, const char *cons
  * sessions of the roles it made NOLOGIN ended, no L). unsettled (with
  * record): pgl_cutover_block_unsettled. */
 static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect, int timeout_ms,
-                        bool record, bool unsettled, pgl_block_result *out, char *err, size_t errcap)
+                        bool record, bool unsettled, const int *own, int nown, pgl_block_result *out, char *err,
+                        size_t errcap)
 {
     memset(out, 0, sizeof *out);
     bool ok = false;
@@ -171,6 +177,7 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
             pgq_seterr(err, errcap, "ALTER ROLE %s NOLOGIN: %s", role, q->err);
             goto done;
         }
+        out->roles_new++;
         log_info(record ? "role blocked" : "role blocked ahead (unrecorded)", "role=%s", role);
     }
     if (record) {
@@ -201,7 +208,7 @@ static bool block_roles(pgq *q, const pgl_db_names *nm, const char *const *prote
     /* 3. end their sessions, in every database, until none is left */
     out->quiet_from = fc_mono_ms();
     if (!end_sessions_from(q, "pgl_block_sessions", blocked.data, timeout_ms, unsettled ? 0 : END_SESSIONS_GAP_MS,
-                           &out->quiet_from, &out->sessions_terminated, err, errcap))
+                           &out->quiet_from, &out->sessions_terminated, &out->login_ended, own, nown, err, errcap))
         goto done;
     /* 4.–5. (pgl_block_lsn) */
     ok = !record || unsettled || pgl_block_lsn(q, out, err, errcap);
@@ -247,13 +254,14 @@ bool pgl_block_lsn(pgq *q, pgl_block_result *out, char *err, size_t errcap)
 bool pgl_cutover_block(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, true, false, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, false, NULL, 0, out, err, errcap);
 }
 
 bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
-                                 int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
+                                 int timeout_ms, const int *own, int nown, pgl_block_result *out, char *err,
+                                 size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, true, true, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, true, true, own, nown, out, err, errcap);
 }
 
 bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int timeout_ms, int *terminated,
@@ -276,16 +284,50 @@ bool pgl_block_settle(pgq *q, const pgl_db_names *nm, int64_t quiet_from, int ti
     if (!ok) pgq_seterr(err, errcap, "out of memory");
     else if (n > 0)
         ok = end_sessions_from(q, "pgl_block_sessions", roles.data, timeout_ms, END_SESSIONS_GAP_MS, &quiet_from,
-                               terminated, err, errcap);
+                               terminated, NULL, NULL, 0, err, errcap);
     dbuf_free(&roles);
     PQclear(r);
     return ok;
 }
 
+bool pgl_role_set_login(pgq *q, const char *role, bool login, char *err, size_t errcap)
+{
+    const char *a[] = {role};
+    if (pgq_tmpl_script(q, login ? "pgl_role_login" : "pgl_role_nologin", 1, a)) return true;
+    pgq_seterr(err, errcap, "ALTER ROLE %s %s: %s", role, login ? "LOGIN" : "NOLOGIN", q->err);
+    return false;
+}
+
+bool pgl_block_has_role(pgq *q, const pgl_db_names *nm, const char *role, bool *has, char *err, size_t errcap)
+{
+    *has = false;
+    PGresult *r = blocked_list(q, nm);
+    if (!r) {
+        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(r) && !*has; i++) *has = !strcmp(PQgetvalue(r, i, 0), role);
+    PQclear(r);
+    return true;
+}
+
+bool pgl_role_can_login(pgq *q, const char *role, bool *can, char *err, size_t errcap)
+{
+    const char *p[] = {role};
+    PGresult *r = pgq_exec(q, pgq_sql("pgl_role_exists"), 1, p);
+    if (!r) {
+        pgq_seterr(err, errcap, "role %s: %s", role, q->err);
+        return false;
+    }
+    *can = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return true;
+}
+
 bool pgl_cutover_preblock(pgq *q, const pgl_db_names *nm, const char *const *protect, int nprotect,
                           int timeout_ms, pgl_block_result *out, char *err, size_t errcap)
 {
-    return block_roles(q, nm, protect, nprotect, timeout_ms, false, false, out, err, errcap);
+    return block_roles(q, nm, protect, nprotect, timeout_ms, false, false, NULL, 0, out, err, errcap);
 }
 
 bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed, char *err,
