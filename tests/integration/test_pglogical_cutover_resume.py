@@ -85,26 +85,33 @@ def worker_lines(stack, needle, after=None):
     return out
 
 
-def proxy_crash_campaign(stack, sim, world, ident, campaign, point, nproxies=1):
+def proxy_crash_campaign(stack, sim, world, ident, campaign, point, nproxies=1, faults=None):
     """A one-instance proxy cutover (nproxies proxies fronting the instance)
-    with a live writer through the first, a worker killed at `point`: ends
-    done, the point fired, every acknowledged row exactly once on the
-    encrypted instance. (proxies, the encrypted instance's id, the point's file)"""
+    with a live writer through the first, a worker killed at `point` (None:
+    none; faults: emulator faults from submit to the end): ends done, the
+    point fired, every acknowledged row exactly once on the encrypted
+    instance. (proxies, the encrypted instance's id, the point's file)"""
     logical_group(sim)
     make_instances(sim, [ident])
     app_schema(sim, ident)
     proxies = [make_proxy(sim, ident)]
     proxies += [make_proxy(sim, ident, name=f"px{k + 2}-{ident}") for k in range(nproxies - 1)]
     key = stack.make_key()["Arn"]
-    fired = crash_env(stack, world, point)
+    fired = crash_env(stack, world, point) if point else None
     stack.start()
     probe = ProxyProbe(sim, proxies[0]).start()
     time.sleep(1.0)
+    if faults:
+        sim.admin("DELETE", "/calls")
+        sim.admin("POST", "/config", {"faults": faults})
     submit(stack, campaign, key, [ident], world, "--cutover-method", "proxy")
     st = run_until_terminal(stack, campaign, fired)
+    if faults:
+        sim.admin("POST", "/config", {"faults": {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0,
+                                                 "alternate": {}}})
     time.sleep(1.0)
     probe.stop()
-    assert os.path.exists(fired), "the crash point never fired: the test proved nothing"
+    assert not point or os.path.exists(fired), "the crash point never fired: the test proved nothing"
     inst = st["instances"][0]
     assert inst["state"] == "done", f"{inst}\n{stack.diagnostics()}"
     tid = f"fc-{campaign}-{ident}-target"  # with a proxy the encrypted instance keeps its own identifier
@@ -144,6 +151,31 @@ def test_proxy_killed_with_the_source_off_the_proxy_goes_forward(stack, awssim, 
     encrypted instance only, every acknowledged row exactly once."""
     proxies, tid, _ = proxy_crash_campaign(stack, awssim, world, "pgl-rs-pxout", "rspxout", "cutover.proxy_source_out")
     proxies_reach_only(awssim, proxies, tid)
+
+
+# the proxy switch's calls: the first answer of each lost (AWS acted), and
+# every call throttled or refused with a 5xx now and then
+PROXY_FAULTS = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": 100,
+                "alternate": {"DeregisterDBProxyTargets": "lost", "RegisterDBProxyTargets": "lost"}}
+
+
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
+def test_proxy_cutover_under_aws_faults(stack, awssim, world):
+    """The proxy method under AWS faults (throttle 0.2, 5xx 0.05, 100 ms
+    latency, the first answer of the deregistration in the source's quiet
+    gap and of the target's registration lost): two proxies front the
+    instance, a writer through the first; the campaign ends done, both
+    proxies reach the encrypted instance only, every acknowledged row
+    exactly once, and the faults hit the proxy calls."""
+    proxies, tid, _ = proxy_crash_campaign(stack, awssim, world, "pgl-rs-pxflt", "rspxflt", None, 2,
+                                           faults=PROXY_FAULTS)
+    proxies_reach_only(awssim, proxies, tid)
+    calls = awssim.admin("GET", "/calls")["calls"]
+    lost = sorted({c["action"] for c in calls if c.get("fault") == "lost"})
+    assert lost == ["DeregisterDBProxyTargets", "RegisterDBProxyTargets"], \
+        f"lost answers on {lost}, expected both proxy (de)registrations"
+    refused = sum(1 for c in calls if c.get("fault") in ("throttle", "5xx"))
+    assert refused >= 5, f"only {refused} calls throttled or refused: the faults did not apply"
 
 
 def rename_crash_campaign(stack, sim, world, ident, campaign, point):
