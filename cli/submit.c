@@ -791,6 +791,8 @@ static int run(sub_opts *o, fc_config *cfg)
     fleet_view fv = {0};
     char **members = NULL;
     char *spec = NULL;
+    char quota_seen[RL_QUOTA_SEEN_CAP] = "";
+    int64_t quota_at = 0;
 
     int exists = store_campaign_exists(s, o->campaign);
     if (exists < 0) {
@@ -860,12 +862,18 @@ static int run(sub_opts *o, fc_config *cfg)
         }
     }
     aws_error_clear(&e);
+    quota_at = fc_now_ms();
     if (!rds_describe_account_attributes(c, &q, &e)) {
         rc = cli_err(CLI_FAIL, "DescribeAccountAttributes: %s: %s", e.code, e.message);
         goto cleanup;
     }
     const rds_quota *qi = rds_quota_find(q, "DBInstances"), *qs = rds_quota_find(q, "ManualSnapshots");
     const rds_quota *qc = rds_quota_find(q, "DBClusters");
+    /* handed to the coordinator's first admission (it would ask again a moment later) */
+    rl_quota_seen seen = {.at_ms = quota_at, .inst_max = qi ? (int)qi->max : -1, .inst_used = qi ? (int)qi->used : 0,
+                          .snap_max = qs ? (int)qs->max : -1, .snap_used = qs ? (int)qs->used : 0,
+                          .clu_max = qc ? (int)qc->max : -1, .clu_used = qc ? (int)qc->used : 0};
+    rl_quota_seen_format(&seen, quota_seen, sizeof quota_seen);
     char why[512];
     int inst_cost = 0, clu_cost = 0;
     fleet_cost(&fv, o, sd, &inst_cost, &clu_cost);
@@ -945,7 +953,8 @@ checked:
     const char *fields[] = {"id", o->campaign, "state", "running", "strategy", o->strategy, "kms_key", o->kms_key,
                             "kms_key_arn", key_arn, "region", o->region, "account", account, "max_parallel", mp,
                             "keep_snapshots", o->keep_snapshots ? "1" : "0", "instances", n, "spec",
-                            spec ? spec : "{}", "kms_key_manager", key ? key->key_manager : ""};
+                            spec ? spec : "{}", "kms_key_manager", key ? key->key_manager : "",
+                            "quota_seen", quota_seen};
     int cr = store_campaign_create(s, o->campaign, fields, (int)(sizeof fields / sizeof fields[0] / 2),
                                    (const char *const *)o->ids, o->nids, fc_now_ms());
     if (cr != 1) {

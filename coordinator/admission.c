@@ -54,6 +54,34 @@ region_aws *coord_region(coord *c, const char *region, const char *account)
     return r;
 }
 
+/* Take the quota the campaign's submit read (field quota_seen) instead of
+ * asking again, when this region's own reading is missing or stale and nothing
+ * is in flight in it: the CLI read it BEFORE this scan, so only an
+ * in-flight instance could have created something in between (none here),
+ * and it is no older than QUOTA_TTL_MS by the wall clock (one from the
+ * future, another host's clock ahead, is not trusted). */
+static bool quota_from_submit(region_aws *r, const char *seen, bool idle)
+{
+    rl_quota_seen q;
+    if ((r->quota_ms && fc_mono_ms() - r->quota_ms < QUOTA_TTL_MS) || !idle ||
+        !rl_quota_seen_parse(seen, fc_now_ms(), QUOTA_TTL_MS, &q))
+        return false;
+    r->inst_max = q.inst_max;
+    r->inst_used = q.inst_used;
+    r->snap_max = q.snap_max;
+    r->snap_used = q.snap_used;
+    r->clu_max = q.clu_max;
+    r->clu_used = q.clu_used;
+    /* aged as it is: the next refresh comes when the CLI's reading is QUOTA_TTL_MS old */
+    r->quota_ms = fc_mono_ms() - (fc_now_ms() - q.at_ms);
+    if (r->quota_ms <= 0) r->quota_ms = 1;
+    r->res_inst = r->res_snap = r->res_clu = 0;
+    r->admitted_since = 0;
+    log_debug("quota taken from the campaign's submit", "region=%s age_ms=%lld", r->region,
+              (long long)(fc_now_ms() - q.at_ms));
+    return true;
+}
+
 /* Refresh the quota snapshot. The reservations of in-flight instances are
  * taken together with it (from the scan that ran just BEFORE the call), so
  * used + reserved never misses a resource created in between; instances
@@ -120,7 +148,10 @@ int admit(coord *c)
         region_aws *r = NULL;
         if (si->uses_aws) {
             r = coord_region(c, cv->region, cv->account);
-            if (!r || !refresh_quota(r, in.inst_reserved, in.snap_reserved, in.clu_reserved)) continue;
+            bool idle = !in.region_inflight && !in.inst_reserved && !in.snap_reserved && !in.clu_reserved;
+            if (!r || (!quota_from_submit(r, cv->quota_seen, idle) &&
+                       !refresh_quota(r, in.inst_reserved, in.snap_reserved, in.clu_reserved)))
+                continue;
             in.inst_reserved = r->res_inst + r->admitted_since * in.inst_cost;
             in.snap_reserved = r->res_snap + r->admitted_since * in.snap_cost;
             in.inst_max = r->inst_max;

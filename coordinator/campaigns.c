@@ -143,7 +143,7 @@ static bool scan_batch(coord *c, camp_view *cv, const sargs *ids, const int *idx
 static void scan_one(coord *c, camp_view *cv)
 {
     static const char *const fields[] = {"state",        "strategy",        "region",    "account",
-                                         "max_parallel", "abort_requested", "created_ms"};
+                                         "max_parallel", "abort_requested", "created_ms", "quota_seen"};
     store_kv h;
     if (!store_campaign_read(c->s, cv->id, fields, FC_ARRAY_LEN(fields), &h)) return;
     fc_strlcpy(cv->state, kv_str(&h, "state"), sizeof cv->state);
@@ -153,6 +153,7 @@ static void scan_one(coord *c, camp_view *cv)
     cv->max_parallel = atoi(kv_str(&h, "max_parallel"));
     if (cv->max_parallel <= 0) cv->max_parallel = 1;
     cv->abort_requested = !strcmp(kv_str(&h, "abort_requested"), "1");
+    fc_strlcpy(cv->quota_seen, kv_str(&h, "quota_seen"), sizeof cv->quota_seen);
     char created[32];
     fc_strlcpy(created, kv_str(&h, "created_ms"), sizeof created);
     store_kv_free(&h);

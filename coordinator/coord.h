@@ -41,6 +41,7 @@ typedef struct camp_view {
     char account[32];
     int max_parallel;
     bool abort_requested;   /* fleetcrypt abort CAMPAIGN: admit nothing, end `aborted` */
+    char quota_seen[128];   /* the quota the CLI read at submit (rl_quota_seen_format; "" none) */
     int n;
     inst_view *inst;        /* every instance, submission order */
     int pending, inflight, terminal;

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,5 +200,34 @@ bool rl_submit_quota_ok(int inst_max, int inst_used, int n, int snap_max, int sn
                  snap_used, snap_max, snap_cost);
         return false;
     }
+    return true;
+}
+
+void rl_quota_seen_format(const rl_quota_seen *q, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%lld %d %d %d %d %d %d", (long long)q->at_ms, q->inst_max, q->inst_used, q->snap_max,
+             q->snap_used, q->clu_max, q->clu_used);
+}
+
+bool rl_quota_seen_parse(const char *s, int64_t now_ms, int64_t max_age_ms, rl_quota_seen *q)
+{
+    memset(q, 0, sizeof *q);
+    long long v[7];
+    const char *p = s ? s : "";
+    for (int k = 0; k < 7; k++) {
+        char *end = NULL;
+        if (k && *p++ != ' ') return false;
+        if (!*p || isspace((unsigned char)*p)) return false;
+        errno = 0;
+        v[k] = strtoll(p, &end, 10);
+        if (errno || end == p) return false;
+        p = end;
+    }
+    if (*p) return false;
+    for (int k = 1; k < 7; k++)
+        if (v[k] > 1000000000LL || v[k] < (k % 2 ? -1 : 0)) return false;
+    if (v[0] > now_ms || now_ms - v[0] > max_age_ms) return false;
+    *q = (rl_quota_seen){.at_ms = v[0], .inst_max = (int)v[1], .inst_used = (int)v[2], .snap_max = (int)v[3],
+                         .snap_used = (int)v[4], .clu_max = (int)v[5], .clu_used = (int)v[6]};
     return true;
 }

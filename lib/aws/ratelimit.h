@@ -91,4 +91,21 @@ int rl_admit_headroom(const admit_input *in, const char **why);
 bool rl_submit_quota_ok(int inst_max, int inst_used, int n, int snap_max, int snap_used, int snap_cost,
                         char *why, size_t cap);
 
+/* The quota the CLI read at submit, handed to the coordinator's first
+ * admission in the campaign hash (field quota_seen) so it is not asked
+ * again a moment later: "AT IMAX IUSED SMAX SUSED CMAX CUSED" (AT: the
+ * read's wall-clock ms; a max of -1: unknown). */
+typedef struct rl_quota_seen {
+    int64_t at_ms;
+    int inst_max, inst_used, snap_max, snap_used, clu_max, clu_used;
+} rl_quota_seen;
+/* Formats q into buf (cap >= RL_QUOTA_SEEN_CAP). */
+#define RL_QUOTA_SEEN_CAP 128
+void rl_quota_seen_format(const rl_quota_seen *q, char *buf, size_t cap);
+/* Parses s (from Redis: validated) into *q. False (nothing usable) when s
+ * is malformed, a figure is out of range (max < -1, used < 0), or the read
+ * is older than max_age_ms at now_ms or in its future (clocks of two
+ * hosts: a read "from the future" is not trusted either). */
+bool rl_quota_seen_parse(const char *s, int64_t now_ms, int64_t max_age_ms, rl_quota_seen *q);
+
 #endif

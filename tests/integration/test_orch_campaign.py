@@ -209,6 +209,12 @@ def test_orch_offline_campaign(stack, copy_s):
     # one ModifyDBInstance per instance, its rename: the backup retention is
     # the restore's (BackupRetentionPeriod), not a modify after it
     assert by.get("ModifyDBInstance", 0) == len(ids), f"ModifyDBInstance: {by.get('ModifyDBInstance')} calls: {by}"
+    # the first admission took the quota the submit had just read (campaign
+    # field quota_seen): one DescribeAccountAttributes before any instance
+    # moved, the CLI's, not the CLI's and the coordinator's
+    first = min(c["ts"] for c in calls if c["action"] == "ModifyDBInstance")
+    quota = [c for c in calls if c["action"] == "DescribeAccountAttributes" and c["ts"] < first]
+    assert len(quota) == 1, f"{len(quota)} DescribeAccountAttributes before the first rename"
 
 
 def poll_groups(calls, action):

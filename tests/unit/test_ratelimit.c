@@ -172,11 +172,41 @@ static void test_slot_waiters(void **state)
     store_close(s);
 }
 
+static void test_quota_seen(void **state)
+{
+    (void)state;
+    rl_quota_seen q = {.at_ms = 1000000, .inst_max = 40, .inst_used = 12, .snap_max = 100, .snap_used = 3,
+                       .clu_max = -1, .clu_used = 0},
+                  r;
+    char buf[RL_QUOTA_SEEN_CAP];
+    rl_quota_seen_format(&q, buf, sizeof buf);
+    assert_true(rl_quota_seen_parse(buf, 1002000, 5000, &r));
+    assert_int_equal(r.at_ms, 1000000);
+    assert_int_equal(r.inst_max, 40);
+    assert_int_equal(r.inst_used, 12);
+    assert_int_equal(r.snap_max, 100);
+    assert_int_equal(r.snap_used, 3);
+    assert_int_equal(r.clu_max, -1);
+    assert_int_equal(r.clu_used, 0);
+    /* too old, or from the future: not used */
+    assert_false(rl_quota_seen_parse(buf, 1005001, 5000, &r));
+    assert_false(rl_quota_seen_parse(buf, 999999, 5000, &r));
+    /* malformed or out of range: not used */
+    assert_false(rl_quota_seen_parse("", 1000000, 5000, &r));
+    assert_false(rl_quota_seen_parse("1000000 40 12 100 3 -1", 1000000, 5000, &r));
+    assert_false(rl_quota_seen_parse("1000000 40 12 100 3 -1 0 7", 1000000, 5000, &r));
+    assert_false(rl_quota_seen_parse("1000000 40 -2 100 3 -1 0", 1000000, 5000, &r));
+    assert_false(rl_quota_seen_parse("1000000 -5 1 100 3 -1 0", 1000000, 5000, &r));
+    assert_false(rl_quota_seen_parse("1000000 40x 12 100 3 -1 0", 1000000, 5000, &r));
+    assert_false(rl_quota_seen_parse("1000000 99999999999 12 100 3 -1 0", 1000000, 5000, &r));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admit_table),
         cmocka_unit_test(test_submit_quota),
+        cmocka_unit_test(test_quota_seen),
         cmocka_unit_test(test_bucket_aimd),
         cmocka_unit_test(test_slots),
         cmocka_unit_test(test_slot_waiters),
