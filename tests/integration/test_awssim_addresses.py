@@ -83,3 +83,55 @@ def test_instances_have_their_own_addresses(awssim):
     wait_until(lambda: who(5432, aa) == "b", 30, 0.2, "A's address, Port 5432, reaches B's server")
     wait_until(lambda: who(old["Endpoint"]["Port"], old["Endpoint"]["Address"]) == "a", 120, 0.2,
                "the retired name reaches A's server")
+
+
+def test_address_stays_put_when_the_pool_was_used_up(tmp_path):
+    """An identifier whose endpoint found no address of the pool free (other
+    emulators on the machine hold them: concurrent tests) stays on 127.0.0.1
+    for good, as an RDS endpoint never changes its address; it used to take
+    a pool address at the next look once one was free, so an endpoint
+    recorded before a campaign no longer matched after it. In-process, with
+    a hub whose pool addresses are busy at first."""
+    import sys
+    import types
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools", "awssim"))
+    from sim import world as simworld
+
+    class Ep:
+        def __init__(self, port):
+            self.port, self.extra = port, {}
+
+    class Hub:
+        busy = True
+
+        def __init__(self):
+            self.eps = {}
+
+        def get(self, port):
+            return self.eps.get(port)
+
+        def open(self, port, key):
+            ep = Ep(port or 40000 + len(self.eps))
+            self.eps[ep.port] = ep
+            return ep
+
+        def listen_also(self, ep, host, port):
+            if self.busy:
+                raise OSError(98, "Address already in use")
+            ep.extra[(host, port)] = object()
+
+        def unlisten_extra(self, ep):
+            ep.extra = {}
+
+    cfg = types.SimpleNamespace(home=str(tmp_path), time_scale=0, account_id="123456789012",
+                                endpoint_addresses="own")
+    w = simworld.World(cfg)
+    w.hub = Hub()
+    st = simworld.new_store("123456789012", "us-east-1")
+    st["instances"]["db1"] = {"id": "db1", "requested_port": 5432}
+    assert w.endpoint_address(st, "db1") == "127.0.0.1"
+    Hub.busy = False
+    assert w.endpoint_address(st, "db1") == "127.0.0.1", "the address moved once the pool had room"
+    # a new identifier now gets its own
+    st["instances"]["db2"] = {"id": "db2", "requested_port": 5432}
+    assert w.endpoint_address(st, "db2").startswith("127.1.0.")

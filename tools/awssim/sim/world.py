@@ -32,6 +32,7 @@ READER_HOST = "127.0.0.2"   # Aurora reader endpoints (see reader_endpoint)
 # instance identifiers' own addresses (endpoint_address); the emulated RDS
 # CA's server certificates name each of them (tls.SERVER_NAMES)
 ADDRESS_POOL = tuple(f"127.1.0.{i}" for i in range(1, 255))
+LOOPBACK = "127.0.0.1"
 
 
 def rand_upper(n):
@@ -203,7 +204,7 @@ class World:
     def _own_address(self, store, key, ep, name):
         addrs = store.setdefault("endpoint_addrs", {})
         rec = addrs.get(key)
-        if rec and ep.extra:
+        if rec and (ep.extra or rec[0] == LOOPBACK):
             return
         if key.startswith("cluster:"):
             dbport = (rec[1] if rec else None) or (store.get("clusters", {}).get(name) or {}).get("port") or 5432
@@ -224,7 +225,11 @@ class World:
                 addrs[key] = [addr, dbport]
                 self.mark_dirty()
             return
-        log.warning("endpoint %s: no address of %s free; it stays on 127.0.0.1", key, "127.1.0.0/24")
+        # kept: an endpoint's address never changes (RDS's does not), so a
+        # later look, once the pool has room, must not move it
+        addrs[key] = [LOOPBACK, dbport]
+        self.mark_dirty()
+        log.warning("endpoint %s: no address of %s free; it stays on 127.0.0.1 for good", key, "127.1.0.0/24")
 
     def endpoint(self, store, name, kind="db"):
         return self.hub.get(self.endpoint_port(store, name, kind))
