@@ -16,9 +16,12 @@ Proxy in front of a cluster*.
 - abort before the switch: the proxy still has the source, writes through it
   go on, nothing of fleetcrypt is left;
 - offline on a cluster behind a proxy: the dry run says the proxy is
-  switched; done, the proxy on the encrypted cluster with the rows.
+  switched; done, the proxy on the encrypted cluster with the rows;
+- the live-writer campaign under AWS faults (throttles, 5xx, latency, the
+  first answers of the proxy's (de)registration and of the cluster's
+  rename lost): done, the same checks.
 
-The killed, abort and offline scenarios are marked slow (tests/run --all):
+The killed, abort, offline and faults scenarios are marked slow (tests/run --all):
 about 60 s each. Time scale: 0 unless FLEETCRYPT_SIM_TIME_SCALE says otherwise (e.g. 0.02:
 the registration, the renames and their DNS lag take modelled time)."""
 import os
@@ -239,3 +242,46 @@ def test_offline_cluster_proxy(stack, awssim, world):
     assert csql(pport, "SELECT inet_server_port()") == csql(port, "SELECT inet_server_port()")
     assert csql(pport, "SELECT count(*) FROM a") == "100"
     assert csql(pport, "SELECT pg_is_in_recovery()") == "f"
+
+
+CLUSTER_PROXY_FAULTS = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": 100,
+                        "alternate": {"DeregisterDBProxyTargets": "lost", "RegisterDBProxyTargets": "lost"}}
+
+
+@pytest.mark.slow  # ~90 s; the Aurora proxy cutover had never run under AWS faults
+def test_pglogical_cluster_proxy_under_aws_faults(stack, awssim, world):
+    """An Aurora cluster behind an RDS Proxy, a live writer through the proxy,
+    the campaign under AWS faults from submit to the end: throttles (0.2),
+    5xx (0.05), 100 ms latency, the first answer of the proxy's
+    deregistration and registration lost, and the first answer of the
+    cluster's rename to its retired name lost (AWS renamed it, the client
+    saw a 500). Ends done: the proxy on the encrypted cluster's writer,
+    every acknowledged row exactly once, the source retired; and the faults
+    did hit the cutover's calls."""
+    sim = awssim
+    rds = sim.client("rds")
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    ident, camp = "pgp-f", "pgpf"
+    port, name = cluster_behind_proxy(sim, ident, ["db.r6g.large", "db.r6g.large"])
+    key = start(stack, sim)
+    w = ProxyWriter(sim, name, rate=40).start()
+    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the proxy before submit")
+    faults = dict(CLUSTER_PROXY_FAULTS)
+    faults["alternate"] = dict(faults["alternate"],
+                               **{f"ModifyDBCluster?NewDBClusterIdentifier=fc-{camp}-{ident}-retired": "lost"})
+    sim.admin("DELETE", "/calls")
+    sim.admin("POST", "/config", {"faults": faults})
+    submit(stack, camp, key, [ident], world)
+    st = wait_terminal(stack, camp, timeout=900)
+    sim.admin("POST", "/config", {"faults": {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0,
+                                             "alternate": {}}})
+    row = st["instances"][0]
+    assert row["state"] == "done", f"{row}\n{stack.diagnostics()}"
+    check_switched(sim, rds, ident, camp, name, port, key, w)
+    calls = sim.admin("GET", "/calls")["calls"]
+    lost = sorted({c.get("fault_by", c["action"]) for c in calls if c.get("fault") == "lost"})
+    assert any(k.startswith("ModifyDBCluster?") for k in lost) and "RegisterDBProxyTargets" in lost, \
+        f"lost answers on {lost}: the cluster rename's and the registration's expected"
+    refused = sum(1 for c in calls if c.get("fault") in ("throttle", "5xx"))
+    assert refused >= 5, f"only {refused} calls throttled or refused: the faults did not apply"
