@@ -134,22 +134,32 @@ def check_switched(sim, rds, ident, camp, name, port, key, w):
     assert fleetcrypt_aws_leftovers(rds, camp, [ret]) == []
 
 
+def cluster_proxy_stack(stack, sim, ident):
+    """A two-member cluster behind its proxy, the stack started: (port, proxy, key)."""
+    sim.admin("POST", "/config", {"time_scale": 0})
+    logical_cluster_group(sim)
+    port, name = cluster_behind_proxy(sim, ident, ["db.r6g.large", "db.r6g.large"])
+    return port, name, start(stack, sim)
+
+
+def writing_through(sim, name):
+    w = ProxyWriter(sim, name, rate=40).start()
+    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the proxy before submit")
+    return w
+
+
 def test_pglogical_cluster_proxy_live_writer(stack, awssim, world):
     sim = awssim
     rds = sim.client("rds")
-    sim.admin("POST", "/config", {"time_scale": 0})
-    logical_cluster_group(sim)
     ident, camp = "pgp-a", "pgpa"
-    port, name = cluster_behind_proxy(sim, ident, ["db.r6g.large", "db.r6g.large"])
-    key = start(stack, sim)
+    port, name, key = cluster_proxy_stack(stack, sim, ident)
     # the dry run names the proxy and the cutover it gets
     r = stack.cli("submit", "--campaign", camp, "--kms-key", key, "--strategy", "pg-logical", "--db-secret",
                   "file:" + secret_file(world), "--dry-run", ident)
     assert r.returncode == 0, r.stderr
     v = verdicts(r.stdout)
     assert v[ident][0] == "ok" and name in v[ident][1] and "proxy" in v[ident][1], r.stdout
-    w = ProxyWriter(sim, name, rate=40).start()
-    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the proxy before submit")
+    w = writing_through(sim, name)
     submit(stack, camp, key, [ident], world)
     st = wait_terminal(stack, camp, timeout=600)
     row = st["instances"][0]
@@ -260,13 +270,9 @@ def test_pglogical_cluster_proxy_under_aws_faults(stack, awssim, world):
     did hit the cutover's calls."""
     sim = awssim
     rds = sim.client("rds")
-    sim.admin("POST", "/config", {"time_scale": 0})
-    logical_cluster_group(sim)
     ident, camp = "pgp-f", "pgpf"
-    port, name = cluster_behind_proxy(sim, ident, ["db.r6g.large", "db.r6g.large"])
-    key = start(stack, sim)
-    w = ProxyWriter(sim, name, rate=40).start()
-    wait_until(lambda: len(w.numbers()) >= 20, 60, 0.1, "writes through the proxy before submit")
+    port, name, key = cluster_proxy_stack(stack, sim, ident)
+    w = writing_through(sim, name)
     faults = dict(CLUSTER_PROXY_FAULTS)
     faults["alternate"] = dict(faults["alternate"],
                                **{f"ModifyDBCluster?NewDBClusterIdentifier=fc-{camp}-{ident}-retired": "lost"})
