@@ -44,7 +44,8 @@ static void usage(void)
             "          wait-flush sync-sequences unblock teardown-target teardown-source\n"
             "          drop-roles cleanup-target verify derive-password large-objects\n"
             "          prepared-xacts cron-guard sync-privileges\n"
-            "          fence-take FENCE, fence-unblock FENCE (both on row 'source'), identity, mark MARKER\n"
+            "          fence-take FENCE, fence-drain FENCE, fence-unblock FENCE (all on row 'source'), identity,\n"
+            "          mark MARKER\n"
             "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
             "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
             "          --tag T --segsize BYTES --not-before LSN --lsn LSN --ri-full --keep-block\n"
@@ -269,6 +270,11 @@ static int run(const opts *o, const char *cmd, const char *arg)
         fc_lsn f;
         ok = pgl_wait_flush(q, nm.slot, o->lsn, o->timeout_ms, &f, err, sizeof err);
         if (ok) printf("flushed=%s\n", lsn_format(f, a1));
+    } else if (strcmp(cmd, "fence-drain") == 0) { /* the cutover's drained mark (pgl_fence_mark_drained) */
+        if (!arg) return usage(), 2;
+        pgfence_rc fr = pgfence_take_drained(q, nm.schema, "source", arg, true, err, sizeof err);
+        ok = fr == PGFENCE_OK;
+        printf("fence=%s\n", fr == PGFENCE_OK ? "taken" : fr == PGFENCE_NEWER ? "refused" : "error");
     } else if (strcmp(cmd, "fence-take") == 0 || strcmp(cmd, "fence-unblock") == 0) {
         if (!arg) return usage(), 2;
         if (cmd[6] == 't') {
