@@ -61,12 +61,13 @@ pgfence_rc pgfence_state(pgq *q, const char *schema, const char *row, char *hold
     return PGFENCE_OK;
 }
 
-pgfence_rc pgfence_take(pgq *q, const char *schema, const char *row, const char *fence, char *newer, size_t ncap,
-                        char *err, size_t errcap)
+/* pgfence_take, with the drained mark set as well when drained is given. */
+static pgfence_rc take(pgq *q, const char *schema, const char *row, const char *fence, const char *drained,
+                       char *newer, size_t ncap, char *err, size_t errcap)
 {
     const char *a[] = {schema};
-    const char *p[] = {row, fence};
-    PGresult *r = pgq_tmpl_exec(q, "pgfence_take", 1, a, 2, p);
+    const char *p[] = {row, fence, drained};
+    PGresult *r = pgq_tmpl_exec(q, drained ? "pgfence_take_drained" : "pgfence_take", 1, a, drained ? 3 : 2, p);
     if (!r) return sql_fail(q, "taking the fence", err, errcap);
     int n = PQntuples(r);
     PQclear(r);
@@ -77,6 +78,18 @@ pgfence_rc pgfence_take(pgq *q, const char *schema, const char *row, const char 
     if (newer) fc_strlcpy(newer, h, ncap);
     seterr(err, errcap, "a newer holder (fence %s, ours %s) has acted on this server", h, fence);
     return PGFENCE_NEWER;
+}
+
+pgfence_rc pgfence_take(pgq *q, const char *schema, const char *row, const char *fence, char *newer, size_t ncap,
+                        char *err, size_t errcap)
+{
+    return take(q, schema, row, fence, NULL, newer, ncap, err, errcap);
+}
+
+pgfence_rc pgfence_take_drained(pgq *q, const char *schema, const char *row, const char *fence, bool drained,
+                                char *err, size_t errcap)
+{
+    return take(q, schema, row, fence, drained ? "true" : "false", NULL, 0, err, errcap);
 }
 
 pgfence_rc pgfence_begin(pgq *q, const char *schema, const char *row, const char *fence, bool *drained, char *err,

@@ -50,6 +50,11 @@ bool pgfence_commit(pgq *q, char *err, size_t errcap);
 void pgfence_rollback(pgq *q);
 /* Inside a fenced transaction: set the drained mark. */
 bool pgfence_set_drained(pgq *q, const char *schema, const char *row, bool drained, char *err, size_t errcap);
+/* pgfence_take and the drained mark set in the same statement (outside a
+ * transaction): one round trip for what pgfence_begin, pgfence_set_drained
+ * and pgfence_commit do in five. */
+pgfence_rc pgfence_take_drained(pgq *q, const char *schema, const char *row, const char *fence, bool drained,
+                                char *err, size_t errcap);
 /* Read the row without locking: holder and drained mark. */
 pgfence_rc pgfence_state(pgq *q, const char *schema, const char *row, char *holder, size_t hcap, bool *drained,
                          char *err, size_t errcap);

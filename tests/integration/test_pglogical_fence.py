@@ -25,6 +25,13 @@ def test_stale_holder_cannot_unblock_the_source(servers):
     # reconciler handed the instance to) took it after
     assert tool("fence-take", "100", *admin_args(src, tag), env=pw)[1]["fence"] == "taken"
     assert tool("fence-take", "200", *admin_args(src, tag), env=pw)[1]["fence"] == "taken"
+    # the drained mark, one statement (pgfence_take_drained): refused to the stale holder, nothing marked
+    drained = f"SELECT drained::text || ' ' || holder::text FROM fc_{tag}.fence WHERE id = 'source'"
+    rc, kv, _, err = tool("fence-drain", "100", *admin_args(src, tag), env=pw, check=False)
+    assert rc != 0 and kv["fence"] == "refused" and "newer holder" in err, (kv, err)
+    assert psql(src.port, drained, db="app") == "false 200"
+    assert tool("fence-drain", "200", *admin_args(src, tag), env=pw)[1]["fence"] == "taken"
+    assert psql(src.port, drained, db="app") == "true 200"
     # the first one wakes up and tries to give the source back to its writers
     rc, kv, _, err = tool("fence-unblock", "100", *admin_args(src, tag), env=pw, check=False)
     assert rc != 0 and kv["fence"] == "refused", (kv, err)

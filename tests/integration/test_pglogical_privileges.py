@@ -15,7 +15,7 @@ role with CREATEROLE (on RDS the master user is not a superuser)."""
 import pytest
 
 from fixtures_pg import *  # noqa: F401,F403
-from fixtures_pg import MASTER, SUPER, conn_a, fc_passwords, psql, setup_master, tool
+from fixtures_pg import MASTER, SUPER, conn_a, conn_b, fc_passwords, psql, setup_master, tool
 
 TAG = "prv"
 OPS = "ops"  # a non-superuser operator: CREATEROLE, member of the master user (owner of the objects)
@@ -88,12 +88,14 @@ def admin_src(src):
             "--password-env", "FC_ADMIN_PW"]
 
 
-def sync(src, tgt, dst_user, pw, db="app", phase="all"):
-    """Counts as a dict; the tool's log lines under "_log"."""
+def sync(src, tgt, dst_user, pw, db="app", phase="all", also=None):
+    """Counts as a dict; the tool's log lines under "_log". also: a second
+    database synced with db at once (the cutover's form)."""
     args = admin_src(src)
     args[args.index("--db") + 1] = db
+    more = ["--also-db", also] if also else []
     _, kv, _, log = tool("sync-privileges", *args, "--host2", "127.0.0.1", "--port2", tgt.port,
-                         "--db2", db, "--user2", dst_user, "--tag", TAG, "--phase", phase, env=pw)
+                         "--db2", db, "--user2", dst_user, "--tag", TAG, "--phase", phase, *more, env=pw)
     kv["_log"] = log
     return kv
 
@@ -275,3 +277,42 @@ def test_what_the_target_user_cannot_change_is_reported(servers):
     # still refused on a second run, still reported
     again = sync(src, tgt, WEAK, pw)
     assert int(again["refused"]) > 0 and int(again["unconverged"]) > 0, again
+
+
+@pytest.mark.slow
+def test_every_database_at_once(servers):
+    """The cutover's form (pgl_sync_privileges_each, pgl_sync_sequences_each:
+    each listing sent on every database's sessions, both sides, before any
+    answer is read): the changes of two databases land each in its own
+    database, as one database at a time did; a second run finds nothing; each
+    database's sequences are carried."""
+    src, tgt, pw, _ = scenario(servers)
+    adm = f"fc_{TAG}_admin"
+    for srv in (src, tgt):  # a second database's objects, alike on both sides
+        psql(srv.port, f"CREATE TABLE w(id bigserial PRIMARY KEY); CREATE TABLE w2(id int);"
+                       f"GRANT SELECT, UPDATE ON SEQUENCE w_id_seq TO {adm}", db="postgres")
+        psql(srv.port, f"GRANT SELECT, UPDATE ON SEQUENCE t_id_seq TO {adm}", db="app")
+    psql(src.port, "GRANT SELECT ON w TO app_ro; GRANT INSERT ON w2 TO app_rw;"
+                   "INSERT INTO w SELECT FROM generate_series(1, 5)", db="postgres")
+    psql(src.port, "SELECT nextval('t_id_seq') FROM generate_series(1, 3)", db="app")
+    tool("cutover-block", *admin_src(src), "--tag", TAG, "--protect", SUPER, env=pw)
+
+    assert sync(src, tgt, MASTER, pw, phase="roles")["roles_created"] == "2"
+    both = sync(src, tgt, MASTER, pw, phase="privileges", also="postgres")
+    # app's 9 (test above); postgres's 3: the database (gone_elsewhere's CONNECT), w, w2
+    assert both["object_acls"] == "12" and both["default_acls"] == "2", both
+    assert both["refused"] == "0" and both["unconverged"] == "0", both
+    assert "db=app objects=9" in both["_log"] and "db=postgres objects=3" in both["_log"], both["_log"]
+    # doomed, and gone_elsewhere: its grant in postgres went with that database's privileges
+    assert sync(src, tgt, MASTER, pw, phase="drop")["roles_dropped"] == "2"
+    assert not differing(src, tgt)
+    q = CATALOG["relacl"].replace("('public', 's')", "('public')")
+    assert psql(src.port, q, db="postgres") == psql(tgt.port, q, db="postgres")
+    again = sync(src, tgt, MASTER, pw, phase="privileges", also="postgres")
+    assert again["object_acls"] == "0" and again["default_acls"] == "0", again
+
+    seq = tool("sync-sequences", *admin_src(src), *conn_b(tgt, "app", user=MASTER), "--tag", TAG,
+               "--margin", "10", "--also-db", "postgres", env=pw)[1]
+    assert seq["sequences"] == "2", seq
+    assert psql(tgt.port, "SELECT last_value FROM t_id_seq", db="app") == "13"  # 3 + 10
+    assert psql(tgt.port, "SELECT last_value FROM w_id_seq", db="postgres") == "15"  # 5 + 10

@@ -32,6 +32,7 @@ typedef struct opts {
     int timeout_ms;
     long long margin, chunk_rows, budget_ms;
     const char *admin_pw_env, *sub_pw_env, *secret_env, *purpose, *phase;
+    const char *also_db; /* sync-privileges, sync-sequences: a second database, both at once (the cutover's _each) */
 } opts;
 
 static void usage(void)
@@ -43,14 +44,16 @@ static void usage(void)
             "          wait-flush sync-sequences unblock teardown-target teardown-source\n"
             "          drop-roles cleanup-target verify derive-password large-objects\n"
             "          prepared-xacts cron-guard sync-privileges\n"
-            "          fence-take FENCE, fence-unblock FENCE (both on row 'source'), identity, mark MARKER\n"
+            "          fence-take FENCE, fence-drain FENCE, fence-unblock FENCE (all on row 'source'), identity,\n"
+            "          mark MARKER\n"
             "options:  --host --port --db --user --password-env VAR --sslmode (connection A)\n"
             "          --host2 --port2 --db2 --user2 --password2-env VAR (connection B)\n"
             "          --tag T --segsize BYTES --not-before LSN --lsn LSN --ri-full --keep-block\n"
             "          --line-prefix FMT (default PostgreSQL's \"%%m [%%p] \") --restored-after UNIX_SECONDS\n"
             "          --drop-slots --counts-only --keep-admin --protect ROLE --timeout-ms N\n"
             "          --margin N --chunk-rows N --admin-password-env VAR --sub-password-env VAR\n"
-            "          --secret-env VAR --purpose P --phase roles|privileges|drop (sync-privileges)\n");
+            "          --secret-env VAR --purpose P --phase roles|privileges|drop (sync-privileges)\n"
+            "          --also-db DB (sync-privileges' privileges, sync-sequences: DB too, on both sides, at once)\n");
 }
 
 static const char *envpw(const char *var)
@@ -151,6 +154,23 @@ out:
     return rc;
 }
 
+/* --also-db: that database's sessions on both sides (also[0], also2[0]) and
+ * the names of both (nms[0] = nm's database, nms[1] = the other). */
+static bool also_open(const opts *o, const pgl_db_names *nm, pgq **also, pgq **also2, pgl_db_names *nms)
+{
+    pgq_conninfo a = o->a, b = o->b;
+    a.dbname = b.dbname = o->also_db;
+    char err[256];
+    nms[0] = *nm;
+    if (!pgl_names_make(o->tag ? o->tag : "", o->also_db, &nms[1], err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return false;
+    }
+    also[0] = connect_or_die(&a);
+    also2[0] = also[0] ? connect_or_die(&b) : NULL;
+    return also2[0] != NULL;
+}
+
 static int run(const opts *o, const char *cmd, const char *arg)
 {
     char err[2048] = "";
@@ -171,7 +191,8 @@ static int run(const opts *o, const char *cmd, const char *arg)
 
     pgq *q = connect_or_die(&o->a);
     if (!q) return 1;
-    pgq *q2 = NULL;
+    pgq *q2 = NULL, *also[1] = {NULL}, *also2[1] = {NULL};
+    pgl_db_names nms[2];
     int rc = 1;
     bool ok = false;
     pgl_db_names nm;
@@ -249,6 +270,11 @@ static int run(const opts *o, const char *cmd, const char *arg)
         fc_lsn f;
         ok = pgl_wait_flush(q, nm.slot, o->lsn, o->timeout_ms, &f, err, sizeof err);
         if (ok) printf("flushed=%s\n", lsn_format(f, a1));
+    } else if (strcmp(cmd, "fence-drain") == 0) { /* the cutover's drained mark (pgl_fence_mark_drained) */
+        if (!arg) return usage(), 2;
+        pgfence_rc fr = pgfence_take_drained(q, nm.schema, "source", arg, true, err, sizeof err);
+        ok = fr == PGFENCE_OK;
+        printf("fence=%s\n", fr == PGFENCE_OK ? "taken" : fr == PGFENCE_NEWER ? "refused" : "error");
     } else if (strcmp(cmd, "fence-take") == 0 || strcmp(cmd, "fence-unblock") == 0) {
         if (!arg) return usage(), 2;
         if (cmd[6] == 't') {
@@ -308,7 +334,16 @@ static int run(const opts *o, const char *cmd, const char *arg)
             goto out;
         }
         ok = (!all && strcmp(ph, "roles") != 0) || pgl_sync_roles(q, q2, &nm, &pr, err, sizeof err);
-        ok = ok && ((!all && strcmp(ph, "privileges") != 0) || pgl_sync_privileges(q, q2, &nm, &pr, err, sizeof err));
+        if (ok && (all || strcmp(ph, "privileges") == 0)) {
+            if (o->also_db) {
+                int failed = 0;
+                ok = also_open(o, &nm, also, also2, nms) &&
+                     pgl_sync_privileges_each((pgq *const[]){q, also[0]}, (pgq *const[]){q2, also2[0]}, nms, 2, &pr,
+                                              &failed, err, sizeof err);
+            } else {
+                ok = pgl_sync_privileges(q, q2, &nm, &pr, err, sizeof err);
+            }
+        }
         ok = ok && ((!all && strcmp(ph, "drop") != 0) || pgl_sync_drop_roles(q, q2, &nm, &pr, err, sizeof err));
         if (ok)
             printf("roles_created=%d\nroles_altered=%d\nroles_dropped=%d\nmemberships=%d\nsettings=%d\n"
@@ -321,8 +356,13 @@ static int run(const opts *o, const char *cmd, const char *arg)
         q2 = connect_or_die(&o->b);
         if (!q2) goto out;
         if (cmd[0] == 's') {
-            int n = 0;
-            ok = pgl_sync_sequences(q, q2, &nm, o->margin, &n, err, sizeof err);
+            int n = 0, failed = 0;
+            if (o->also_db)
+                ok = also_open(o, &nm, also, also2, nms) &&
+                     pgl_sync_sequences_each((pgq *const[]){q, also[0]}, (pgq *const[]){q2, also2[0]}, nms, 2,
+                                             o->margin, &n, &failed, err, sizeof err);
+            else
+                ok = pgl_sync_sequences(q, q2, &nm, o->margin, &n, err, sizeof err);
             if (ok) printf("sequences=%d\n", n);
         } else {
             pgverify_result vr;
@@ -352,6 +392,8 @@ static int run(const opts *o, const char *cmd, const char *arg)
     if (!ok && err[0]) fprintf(stderr, "error: %s\n", err);
     rc = ok ? 0 : 1;
 out:
+    pgq_close(also[0]);
+    pgq_close(also2[0]);
     pgq_close(q2);
     pgq_close(q);
     return rc;
@@ -405,6 +447,7 @@ int main(int argc, char **argv)
         else if (OPT("--secret-env")) o.secret_env = v;
         else if (OPT("--purpose")) o.purpose = v;
         else if (OPT("--phase")) o.phase = v;
+        else if (OPT("--also-db")) o.also_db = v;
         else if (k[0] == '-' && k[1] == '-') return usage(), 2;
         else if (!cmd) cmd = k;
         else if (!arg) arg = k;

@@ -99,6 +99,10 @@ typedef struct cut {
     bool fresh_block; /* this run blocks the source afresh (not a resumed block) */
     int64_t tgt_master_out; /* when this run made the target's master user NOLOGIN in the source's quiet gap (fc_mono_ms; 0: not) */
     int64_t tgt_quiet_from; /* the target's block inside the window: its NOLOGIN (fc_mono_ms; settled in open_target) */
+    int sub_pids[2 * PGL_MAX_DBS]; /* the workers of the subscriptions disable_all disabled (they exit by themselves) */
+    int nsub_pids;
+    bool marked; /* this run's drained mark (which takes the source's fence) was just set: disable_all's re-check */
+    pgq *spare; /* proxy/CNAME: a second admin session to the target's first database, opened before the window, for the unblock after the pins (open_sessions) */
 } cut;
 
 /* One point of the window's timeline (log, ms since this run's source
@@ -114,6 +118,7 @@ static void cut_free(cut *c)
         pgq_close(c->pinned[i]);
         pgq_close(c->src_pinned[i]);
     }
+    pgq_close(c->spare);
     pgl_free_list(c->protect, c->nprotect);
     pgl_session_finish(&c->s);
 }
@@ -605,7 +610,7 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master, 
 /* Roles and privileges changed on the source since the snapshot (not
  * replicated): converge the target's catalogs to the frozen source's
  * (db/pgl_db_privs.h) — roles once on the first database (where the block
- * record is), privileges per database, dropped roles last. What the target
+ * record is), every database's privileges at once, dropped roles last. What the target
  * refuses or cannot reproduce is recorded and warned about, not fatal. */
 static step_rc sync_privileges(cut *c)
 {
@@ -613,20 +618,22 @@ static step_rc sync_privileges(cut *c)
     step_rc rc = STEP_OK;
     pgl_privs_result pr;
     pgl_privs_result_init(&pr);
+    int n = c->s.ndbs;
+    pgq *src[PGL_MAX_DBS], *dst[PGL_MAX_DBS];
+    pgl_db_names nm[PGL_MAX_DBS];
+    for (int i = 0; i < n; i++) {
+        if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
+        if (!(src[i] = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
+        if (!(dst[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))) return rc;
+    }
+    /* roles once (the first database), every database's privileges at once, dropped roles last */
     for (int phase = 0; phase < 3; phase++) {
-        for (int i = 0; i < (phase == 1 ? c->s.ndbs : 1); i++) {
-            pgl_db_names nm;
-            if (!nm_of(c, i, &nm)) return STEP_FAIL;
-            pgq *src = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
-            if (!src) return rc;
-            pgq *dst = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
-            if (!dst) return rc;
-            if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            bool ok = phase == 0   ? pgl_sync_roles(src, dst, &nm, &pr, err, sizeof err)
-                      : phase == 1 ? pgl_sync_privileges(src, dst, &nm, &pr, err, sizeof err)
-                                   : pgl_sync_drop_roles(src, dst, &nm, &pr, err, sizeof err);
-            if (!ok) return pgl_sql_fail(c->res, dst, "roles and privileges", err);
-        }
+        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+        int failed = 0;
+        bool ok = phase == 0   ? pgl_sync_roles(src[0], dst[0], &nm[0], &pr, err, sizeof err)
+                  : phase == 1 ? pgl_sync_privileges_each(src, dst, nm, n, &pr, &failed, err, sizeof err)
+                               : pgl_sync_drop_roles(src[0], dst[0], &nm[0], &pr, err, sizeof err);
+        if (!ok) return pgl_sql_fail(c->res, dst[failed], "roles and privileges", err);
     }
     step_ctx_set_factf(c->ctx, "privs_synced", "roles_created=%d roles_altered=%d roles_dropped=%d memberships=%d "
                        "settings=%d object_acls=%d default_acls=%d refused=%d unconverged=%d",
@@ -756,20 +763,18 @@ static step_rc drain(cut *c, fc_lsn L)
     int64_t margin = DEFAULT_SEQ_MARGIN;
     const char *m = pgl_cfield(c->ctx, "seq_margin");
     if (*m) margin = strtoll(m, NULL, 10);
-    int seqs = 0;
-    for (int i = 0; i < c->s.ndbs; i++) {
-        pgl_db_names nm;
-        if (!nm_of(c, i, &nm)) return STEP_FAIL;
-        pgq *src = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc);
-        if (!src) return rc;
-        pgq *dst = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc);
-        if (!dst) return rc;
-        int n = 0;
-        if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-        if (!pgl_sync_sequences(src, dst, &nm, margin, &n, err, sizeof err))
-            return pgl_sql_fail(c->res, dst, "sequences", err);
-        seqs += n;
+    int seqs = 0, n = c->s.ndbs, failed = 0;
+    pgq *src[PGL_MAX_DBS], *dst[PGL_MAX_DBS];
+    pgl_db_names nm[PGL_MAX_DBS];
+    for (int i = 0; i < n; i++) {
+        if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
+        if (!(src[i] = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
+        if (!(dst[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))) return rc;
     }
+    if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
+    /* every database at once (pgl_sync_sequences_each) */
+    if (!pgl_sync_sequences_each(src, dst, nm, n, margin, &seqs, &failed, err, sizeof err))
+        return pgl_sql_fail(c->res, dst[failed], "sequences", err);
     step_ctx_set_factf(c->ctx, "sequences_synced", "%d", seqs);
     tl_mark(c, "sequences");
     rc = sync_privileges(c);
@@ -817,8 +822,9 @@ static step_rc subscriptions_drop(cut *c, pgl_side src)
  * source's name reaches the target) while its slot stays on the source
  * until teardown() after the switch — with the databases at once (pgl_subs_enabled, pgl_subs_disable: each query on every
  * database's session before any answer is read) and the source's fence
- * re-taken once, just before the DISABLEs, instead of before each: three
- * round trips' wait whatever the number of databases, was four per
+ * re-taken once, just before the DISABLEs, instead of before each — or not
+ * at all when this run's drained mark took it the moment before: two or
+ * three round trips' wait whatever the number of databases, was four per
  * database. The state asked as fleetcrypt's role, as there. */
 static step_rc disable_all(cut *c)
 {
@@ -832,7 +838,8 @@ static step_rc disable_all(cut *c)
         if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
         if (!(ta[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
     }
-    if (!pgl_subs_enabled(ta, nm, n, on, &failed, err, sizeof err))
+    if (!pgl_subs_enabled(ta, nm, n, on, c->sub_pids, &c->nsub_pids, (int)FC_ARRAY_LEN(c->sub_pids), &failed, err,
+                          sizeof err))
         return pgl_sql_fail(c->res, ta[failed], "subscription", err);
     bool any = false;
     for (int i = 0; i < n; i++) {
@@ -842,7 +849,10 @@ static step_rc disable_all(cut *c)
     }
     if (!any) return STEP_OK;
     if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-    c->s.fenced[PGL_SOURCE] = false; /* re-check: a newer holder may have taken over */
+    /* re-check: a newer holder may have taken over — unless this run's
+     * drained mark, the statement before the listing above, just did */
+    if (!c->marked) c->s.fenced[PGL_SOURCE] = false;
+    c->marked = false;
     if ((rc = pgl_fence(&c->s, PGL_SOURCE)) != STEP_OK) return rc;
     if (!pgl_subs_disable(t, nm, n, on, &failed, err, sizeof err))
         return pgl_sql_fail(c->res, t[failed], "subscription", err);
@@ -1011,6 +1021,36 @@ static step_rc pin_side(cut *c, pgl_side side, pgq **out, int64_t deadline)
  * TLS logins inside the window. */
 static bool keeps_target(const cut *c) { return c->proxy || c->cname; }
 
+/* A fresh block, before the window: the target's sessions the window needs
+ * opened now, so none is a TLS login inside it (~10–15 ms each, more at
+ * load) — fleetcrypt's admin session to every database (the DISABLEs ask
+ * the subscriptions' state with it; the pins of proxy and CNAME take them)
+ * and, for proxy and CNAME with validate=normal, a second one to the first
+ * database (c->spare): the pins after the switch take the cached ones, so
+ * the unblock after them logged in again inside the window. The target's
+ * endpoint does not change before the switch (nor across it for proxy and
+ * CNAME), and the blocks leave fleetcrypt's role alone. Best effort:
+ * whatever is not opened here is opened where it is needed, as before. */
+static void open_sessions(cut *c)
+{
+    char why[sizeof c->res->reason];
+    fc_strlcpy(why, c->res->reason, sizeof why);
+    step_rc rc = STEP_OK;
+    for (int i = 0; i < c->s.ndbs; i++)
+        if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc)) break;
+    if (keeps_target(c) && !c->strict && !c->spare) {
+        pgq **slot = &c->s.conn[PGL_TARGET][PGL_AS_ADMIN][0];
+        pgq *keep = *slot;
+        *slot = NULL;
+        c->spare = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
+        *slot = keep;
+    }
+    if (rc != STEP_OK)
+        log_info("cutover: a target session not opened before the window (opened when needed)", "why=\"%s\"",
+                 c->res->reason);
+    fc_strlcpy(c->res->reason, why, sizeof c->res->reason);
+}
+
 /* After the switch: wait (bounded) until the target's endpoint reaches the
  * target itself — never the retired source a lagging name still reaches —
  * pin the target's snapshot, let writers in (fenced), record downtime. */
@@ -1064,6 +1104,10 @@ static step_rc open_target(cut *c, int64_t t0, int64_t deadline)
     }
     tl_mark(c, "pinned");
     fc_crashpoint("cutover.switched");
+    if (c->spare && !c->s.conn[PGL_TARGET][PGL_AS_ADMIN][0]) { /* the pin took the cached one */
+        c->s.conn[PGL_TARGET][PGL_AS_ADMIN][0] = c->spare;
+        c->spare = NULL;
+    }
     q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc);
     if (!q) return rc;
     int restored = 0;
@@ -1283,6 +1327,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
             if ((rc = block_side(c, PGL_TARGET, NULL, true, NULL, 0)) != STEP_OK) return rc;
             fc_crashpoint("cutover.target_blocked");
             if ((rc = scan_proxies(c)) != STEP_OK) return rc;
+            open_sessions(c);
             c->fresh_block = true;
             fc_holdpoint("cutover.gated"); /* tests: DDL between the gate and the block */
             *t0 = fc_now_ms();
@@ -1309,6 +1354,7 @@ static step_rc before_switch(cut *c, int64_t *t0)
         }
         if (rc == STEP_OK && !late_teardown(c)) rc = end_target_master_sessions(c);
         if (rc == STEP_OK) rc = pgl_fence_mark_drained(&c->s, PGL_SOURCE, true);
+        c->marked = rc == STEP_OK;
         pgl_session_answer_by(&c->s, 0);
         if (rc != STEP_OK) {
             unblock_source(c, res->reason);
@@ -1335,13 +1381,17 @@ static step_rc target_part(cut *c)
     step_rc rc = late_teardown(c) ? disable_subscriptions(c) : STEP_OK;
     /* our own master sessions on the target end first: the block then
      * finds nothing to terminate (no pause for a terminated backend) —
-     * or only them, still on their way out: no gap for those */
-    int own[PGL_MAX_DBS], nown = 0;
+     * or only them, still on their way out, and the workers of the
+     * subscriptions just disabled (the drain applied everything up to L,
+     * and nothing comes after it), exiting by themselves: ended, not
+     * waited for, no gap for those */
+    int own[3 * PGL_MAX_DBS], nown = 0;
     for (int i = 0; i < c->s.ndbs; i++) {
         pgq *m = c->s.conn[PGL_TARGET][PGL_AS_MASTER][i];
         if (m && m->conn && PQbackendPID(m->conn) > 0) own[nown++] = PQbackendPID(m->conn);
         pgl_conn_drop(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i]);
     }
+    for (int i = 0; rc == STEP_OK && i < c->nsub_pids; i++) own[nown++] = c->sub_pids[i];
     if (rc == STEP_OK) rc = block_side(c, PGL_TARGET, NULL, false, own, nown);
     pgl_session_answer_by(&c->s, 0);
     if (rc != STEP_OK) target_part_failed(c);

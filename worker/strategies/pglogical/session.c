@@ -442,20 +442,19 @@ step_rc pgl_fence_drained(pgl_session *s, pgl_side side, bool *drained)
 
 step_rc pgl_fence_mark_drained(pgl_session *s, pgl_side side, bool drained)
 {
+    /* the fence taken and the mark set in one statement (pgfence_take_drained):
+     * one round trip inside the window, where a fenced transaction took five */
     step_rc rc = STEP_OK;
-    pgq *q = pgl_fenced_begin(s, side, NULL, &rc);
-    if (!q) return rc;
     pgl_db_names nm;
-    if (!pgl_names(s, s->dbs[0], &nm)) {
-        pgfence_rollback(q);
-        return STEP_FAIL;
-    }
+    pgq *q = pgl_names_conn(s, s->dbs[0], side, PGL_AS_ADMIN, &nm, &rc);
+    if (!q) return rc;
+    if (!step_ctx_lease_ok(s->ctx)) return (PGL_REASON(s->res, "lease lost"), STEP_RETRY);
     char err[512];
-    if (!pgfence_set_drained(q, nm.schema, fence_row(side), drained, err, sizeof err)) {
-        pgfence_rollback(q);
-        return pgl_sql_fail(s->res, q, "fence", err);
-    }
-    return pgl_fenced_commit(s, q);
+    pgfence_rc fr = pgfence_take_drained(q, nm.schema, fence_row(side), step_ctx_fence(s->ctx), drained, err,
+                                         sizeof err);
+    if (fr != PGFENCE_OK) return fence_fail(s, q, fr, side, err);
+    s->fenced[side] = true;
+    return STEP_OK;
 }
 
 static int db_index(pgl_session *s, const char *db)

@@ -419,3 +419,24 @@ bool pgl_cron_guard(pgq *q, const pgl_db_names *nm, bool *installed, char *err, 
     *installed = true;
     return true;
 }
+
+bool pgl_exec_each(pgq *const *q, int n, const char *const *sql, const int *np, const char *const *const *p,
+                   PGresult **r, int *failed)
+{
+    bool *sent = calloc((size_t)n + 1, sizeof *sent);
+    *failed = -1;
+    for (int i = 0; i < n; i++) {
+        r[i] = NULL;
+        if (!sent || !sql[i]) continue;
+        sent[i] = pgq_send(q[i], sql[i], np ? np[i] : 0, p ? p[i] : NULL);
+        if (!sent[i] && *failed < 0) *failed = i;
+    }
+    for (int i = 0; sent && i < n; i++) {
+        if (!sent[i]) continue;
+        r[i] = pgq_recv(q[i], sql[i]);
+        if (!r[i] && *failed < 0) *failed = i;
+    }
+    if (!sent) *failed = 0;
+    free(sent);
+    return *failed < 0;
+}

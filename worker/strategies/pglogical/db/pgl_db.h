@@ -158,10 +158,12 @@ bool pgl_resume_teardown(pgq *q, const pgl_db_names *nm, bool *resumed, char *er
  * session and names per database, n of them), each query sent on every
  * session before any answer is read — one round trip's wait for all:
  * pgl_subs_enabled asks whether each is still there and enabled (any
- * role may read it), pgl_subs_disable disables those marked todo (as their
+ * role may read it) and which workers it has (pids[], at most pidcap, *npids
+ * of them in all: they exit by themselves once it is disabled), pgl_subs_disable disables those marked todo (as their
  * owner; one gone meanwhile is left). false: err, *failed the index of the
  * session that failed; every session stays usable. */
-bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *failed, char *err,
+bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *pids, int *npids,
+                      int pidcap, int *failed, char *err,
                       size_t errcap);
 bool pgl_subs_disable(pgq *const *q, const pgl_db_names *nm, int n, const bool *todo, int *failed, char *err,
                       size_t errcap);
@@ -282,6 +284,15 @@ bool pgl_large_objects(pgq *q, int64_t *count, char *err, size_t errcap);
  * set on the target to at least source + margin increments. */
 bool pgl_sync_sequences(pgq *src, pgq *dst, const pgl_db_names *nm, int64_t margin, int *count,
                            char *err, size_t errcap);
+/* pgl_sync_sequences for n databases (src[i], dst[i], nm[i]: database i)
+ * with each query sent on every session before any answer is read: the
+ * privilege checks (both sides), the source's listing, then the k-th
+ * sequence of every database set at once — two round trips plus one per
+ * sequence of the database with the most, not three plus one per sequence
+ * for each database. *count the sequences set in all, *failed the database
+ * a failure is about. */
+bool pgl_sync_sequences_each(pgq *const *src, pgq *const *dst, const pgl_db_names *nm, int n, int64_t margin,
+                             int *count, int *failed, char *err, size_t errcap);
 /* Drop the slot (ending its walsender if needed), the publication, the DDL
  * guard and fleetcrypt's schema in this database. Refuses while roles are
  * still blocked unless keep_block_record (successful cutover: the retired
@@ -307,5 +318,14 @@ bool pgl_drop_slot(pgq *q, const char *slot, char *err, size_t errcap);
  * `what` names the query in errors. */
 bool pgl_query_list(pgq *q, const char *sql_name, int nparams, const char *const *params, const char *what,
                        char ***out, int *n, char *err, size_t errcap);
+/* Query i (sql[i] with its np[i] parameters p[i]; sql[i] NULL: none) sent
+ * on session q[i] for every i first, then every answer read: one round
+ * trip's wait for all of them (each q[i] its own session: one per database
+ * and side — a session holds one query at a time). r[i]: the answer, NULL
+ * when not sent or failed (q[i]->err, q[i]->sqlstate say why). false when
+ * any sent query failed, *failed the first such index (-1: none). Every
+ * sent query is read before returning, so every session stays usable. */
+bool pgl_exec_each(pgq *const *q, int n, const char *const *sql, const int *np, const char *const *const *p,
+                   PGresult **r, int *failed);
 
 #endif

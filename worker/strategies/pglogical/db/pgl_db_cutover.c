@@ -63,8 +63,22 @@ static bool end_sessions_from(pgq *q, const char *listing, const char *roles_arr
             pgq_seterr(err, errcap, "listing sessions: %s", q->err);
             return false;
         }
-        int n = PQntuples(r);
-        if (n == 0) {
+        int n = PQntuples(r), others = 0;
+        for (int i = 0; i < n; i++) {
+            bool mine = false;
+            for (int k = 0; k < nown; k++) mine = mine || atoi(PQgetvalue(r, i, 0)) == own[k];
+            others += !mine;
+        }
+        if (others == 0) {
+            /* the caller's own sessions, closed by it already (no
+             * transaction open, no client left to send anything): ended,
+             * not waited for — the listing counts as empty */
+            for (int i = 0; i < n; i++) {
+                const char *pid[] = {PQgetvalue(r, i, 0)};
+                char ok[8];
+                if (pgq_scalar(q, pgq_sql("pgl_terminate_pid"), 1, pid, ok, sizeof ok, NULL) && ok[0] == 't')
+                    (*terminated)++;
+            }
             PQclear(r);
             int64_t left = *quiet_from + gap_ms - fc_mono_ms();
             if (left <= 0) return true;
@@ -426,16 +440,10 @@ bool pgl_unblock(pgq *q, const pgl_db_names *nm, int *restored, char *err, size_
 }
 
 /* Sequences the session's role cannot read (or, with need_update, set) on
- * one side: false with err naming them and the GRANT to run. */
-static bool sequences_readable(pgq *q, const pgl_db_names *nm, bool need_update, const char *side, char *err,
-                               size_t errcap)
+ * one side, from r (pgl_sequences_unreadable, cleared here): false with err
+ * naming them and the GRANT to run. */
+static bool sequences_readable(pgq *q, PGresult *r, bool need_update, const char *side, char *err, size_t errcap)
 {
-    const char *p[] = {nm->schema, need_update ? "true" : "false"};
-    PGresult *r = pgq_exec(q, pgq_sql("pgl_sequences_unreadable"), 2, p);
-    if (!r) {
-        pgq_seterr(err, errcap, "checking sequence privileges on the %s: %s", side, q->err);
-        return false;
-    }
     int n = PQntuples(r);
     if (n == 0) {
         PQclear(r);
@@ -457,52 +465,166 @@ static bool sequences_readable(pgq *q, const pgl_db_names *nm, bool need_update,
     return false;
 }
 
-bool pgl_sync_sequences(pgq *src, pgq *dst, const pgl_db_names *nm, int64_t margin, int *count,
-                           char *err, size_t errcap)
+/* One database's sequences (its source's pgl_sequences listing) checked
+ * before any is set: *used those with a value to carry (is_called). */
+static bool sequences_listed(pgq *src, PGresult *r, int *used, int *unused, char *err, size_t errcap)
 {
-    *count = 0;
-    /* never skip a sequence silently: every one must be readable on the
-     * source and readable and settable on the target, else fail naming them */
-    if (!sequences_readable(src, nm, false, "source", err, errcap) ||
-        !sequences_readable(dst, nm, true, "target", err, errcap))
-        return false;
-    const char *p[] = {nm->schema};
-    PGresult *r = pgq_exec(src, pgq_sql("pgl_sequences"), 1, p);
-    if (!r) {
-        pgq_seterr(err, errcap, "reading source sequences: %s", src->err);
-        return false;
-    }
-    char m[32];
-    snprintf(m, sizeof m, "%lld", (long long)(margin >= 0 ? margin : 0));
-    int unused = 0;
+    *used = *unused = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         if (PQgetvalue(r, i, 4)[0] != 't') { /* privileges changed since the check */
             pgq_seterr(err, errcap, "sequence %s.%s on the source cannot be read by %s: GRANT SELECT ON it",
                           PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQuser(src->conn) ? PQuser(src->conn) : "?");
-            PQclear(r);
             return false;
         }
-        if (PQgetisnull(r, i, 2)) {
-            /* readable and never used on the source (is_called false): the
-             * target's copy, from an older snapshot, cannot be ahead of it */
-            unused++;
-            continue;
-        }
-        const char *a[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), m};
-        char nv[32];
-        bool isnull = false;
-        if (!pgq_scalar(dst, pgq_sql("pgl_sequence_set"), 4, a, nv, sizeof nv, &isnull) || isnull) {
-            pgq_seterr(err, errcap, "sequence %s.%s on the target: %s", a[0], a[1],
-                          isnull ? "not found" : dst->err);
-            PQclear(r);
-            return false;
-        }
-        log_debug("sequence synced", "schema=%s name=%s target=%s", a[0], a[1], nv);
-        (*count)++;
+        /* readable and never used on the source (is_called false): the
+         * target's copy, from an older snapshot, cannot be ahead of it */
+        if (PQgetisnull(r, i, 2)) (*unused)++;
+        else (*used)++;
     }
-    if (unused) log_info("sequences never used on the source left as they are", "count=%d", unused);
-    PQclear(r);
     return true;
+}
+
+/* The row of r's k-th used sequence (-1: none). */
+static int used_row(PGresult *r, int k)
+{
+    for (int i = 0; i < PQntuples(r); i++)
+        if (!PQgetisnull(r, i, 2) && k-- == 0) return i;
+    return -1;
+}
+
+bool pgl_sync_sequences_each(pgq *const *src, pgq *const *dst, const pgl_db_names *nm, int n, int64_t margin,
+                             int *count, int *failed, char *err, size_t errcap)
+{
+    *count = 0;
+    *failed = 0;
+    int m = 2 * n;
+    pgq **q = calloc((size_t)m + 1, sizeof *q);
+    const char **sql = calloc((size_t)m + 1, sizeof *sql);
+    int *np = calloc((size_t)m + 1, sizeof *np);
+    const char *const **pp = calloc((size_t)m + 1, sizeof *pp);
+    const char **pv = calloc((size_t)(4 * m) + 1, sizeof *pv);
+    PGresult **r = calloc((size_t)m + 1, sizeof *r), **list = calloc((size_t)n + 1, sizeof *list);
+    int *used = calloc((size_t)n + 1, sizeof *used);
+    bool ok = q && sql && np && pp && pv && r && list && used;
+    char mg[32];
+    snprintf(mg, sizeof mg, "%lld", (long long)(margin >= 0 ? margin : 0));
+    if (!ok) {
+        pgq_seterr(err, errcap, "out of memory");
+        goto done;
+    }
+    /* 1. never skip a sequence silently: every one must be readable on the
+     *    source and readable and settable on the target, else fail naming
+     *    them — every database, both sides at once */
+    for (int i = 0; i < n; i++) {
+        q[2 * i] = src[i];
+        q[2 * i + 1] = dst[i];
+        for (int k = 0; k < 2; k++) {
+            const char **v = &pv[4 * (2 * i + k)];
+            v[0] = nm[i].schema;
+            v[1] = k ? "true" : "false";
+            sql[2 * i + k] = pgq_sql("pgl_sequences_unreadable");
+            np[2 * i + k] = 2;
+            pp[2 * i + k] = v;
+        }
+    }
+    int bad = -1;
+    if (!pgl_exec_each(q, m, sql, np, pp, r, &bad)) {
+        pgq_seterr(err, errcap, "checking sequence privileges on the %s: %s", bad % 2 ? "target" : "source",
+                   q[bad]->err);
+        *failed = bad / 2;
+        ok = false;
+    }
+    for (int i = 0; i < m; i++) {
+        PGresult *one = r[i];
+        r[i] = NULL;
+        if (ok && !sequences_readable(q[i], one, i % 2, i % 2 ? "target" : "source", err, errcap)) {
+            *failed = i / 2;
+            ok = false;
+        } else if (!ok) {
+            PQclear(one);
+        }
+    }
+    if (!ok) goto done;
+    /* 2. every source's sequences and their values, at once */
+    for (int i = 0; i < n; i++) {
+        sql[2 * i + 1] = NULL;
+        pp[2 * i] = &pv[8 * i];
+        np[2 * i] = 1;
+        sql[2 * i] = pgq_sql("pgl_sequences");
+    }
+    if (!pgl_exec_each(q, m, sql, np, pp, r, &bad)) {
+        pgq_seterr(err, errcap, "reading source sequences: %s", q[bad]->err);
+        *failed = bad / 2;
+        ok = false;
+        goto done;
+    }
+    int rounds = 0;
+    for (int i = 0; i < n; i++) {
+        list[i] = r[2 * i];
+        r[2 * i] = NULL;
+        int unused = 0;
+        if (!sequences_listed(src[i], list[i], &used[i], &unused, err, errcap)) {
+            *failed = i;
+            ok = false;
+            goto done;
+        }
+        if (unused) log_info("sequences never used on the source left as they are", "count=%d", unused);
+        if (used[i] > rounds) rounds = used[i];
+    }
+    /* 3. set: the k-th used sequence of every database at once */
+    for (int k = 0; k < rounds; k++) {
+        for (int i = 0; i < n; i++) {
+            int row = k < used[i] ? used_row(list[i], k) : -1;
+            sql[2 * i] = NULL;
+            sql[2 * i + 1] = row >= 0 ? pgq_sql("pgl_sequence_set") : NULL;
+            if (row < 0) continue;
+            const char **v = &pv[4 * (2 * i + 1)];
+            v[0] = PQgetvalue(list[i], row, 0);
+            v[1] = PQgetvalue(list[i], row, 1);
+            v[2] = PQgetvalue(list[i], row, 2);
+            v[3] = mg;
+            np[2 * i + 1] = 4;
+            pp[2 * i + 1] = v;
+        }
+        pgl_exec_each(q, m, sql, np, pp, r, &bad); /* each answer looked at below */
+        for (int i = 0; i < n; i++) {
+            PGresult *a = r[2 * i + 1];
+            r[2 * i + 1] = NULL;
+            if (!sql[2 * i + 1]) continue;
+            const char *const *v = pp[2 * i + 1];
+            bool isnull = a && (PQntuples(a) < 1 || PQgetisnull(a, 0, 0));
+            if (ok && (!a || isnull)) {
+                pgq_seterr(err, errcap, "sequence %s.%s on the target: %s", v[0], v[1],
+                           a ? "not found" : dst[i]->err);
+                *failed = i;
+                ok = false;
+            } else if (ok) {
+                log_debug("sequence synced", "schema=%s name=%s target=%s", v[0], v[1], PQgetvalue(a, 0, 0));
+                (*count)++;
+            }
+            PQclear(a);
+        }
+        if (!ok) goto done;
+    }
+done:
+    for (int i = 0; r && i < m; i++) PQclear(r[i]);
+    for (int i = 0; list && i < n; i++) PQclear(list[i]);
+    free(q);
+    free(sql);
+    free(np);
+    free(pp);
+    free(pv);
+    free(r);
+    free(list);
+    free(used);
+    return ok;
+}
+
+bool pgl_sync_sequences(pgq *src, pgq *dst, const pgl_db_names *nm, int64_t margin, int *count,
+                           char *err, size_t errcap)
+{
+    int failed = 0;
+    return pgl_sync_sequences_each(&src, &dst, nm, 1, margin, count, &failed, err, errcap);
 }
 
 bool pgl_teardown_source(pgq *q, const pgl_db_names *nm, bool keep_block_record, char *err,

@@ -169,29 +169,54 @@ static bool add_literal(pgq *q, dbuf *b, const char *s)
     return ok;
 }
 
-/* The block record of this database (role names), empty when there is none. */
-static bool block_record(pgq *q, const pgl_db_names *nm, bool *exists, rowset *rec, char *err, size_t errcap)
+/* The block record of this database on both sides (role names; empty when
+ * there is none), the two sides asked at once: whether it exists, then
+ * what it holds — two round trips' wait, not four. */
+static bool block_records(pgq *src, pgq *dst, const pgl_db_names *nm, bool *exists, rowset *rec, char *err,
+                          size_t errcap)
 {
+    pgq *q[2] = {src, dst};
     const char *p[] = {nm->schema};
-    char v[8];
-    memset(rec, 0, sizeof *rec);
-    if (!pgq_scalar(q, pgq_sql("pgl_privs_record_exists"), 1, p, v, sizeof v, NULL)) {
-        pgq_seterr(err, errcap, "looking for the block record: %s", q->err);
+    const char *sql[2] = {pgq_sql("pgl_privs_record_exists"), pgq_sql("pgl_privs_record_exists")};
+    int np[2] = {1, 1};
+    const char *const *pp[2] = {p, p};
+    PGresult *r[2];
+    int failed = -1;
+    memset(rec, 0, 2 * sizeof *rec);
+    exists[0] = exists[1] = false;
+    if (!pgl_exec_each(q, 2, sql, np, pp, r, &failed)) {
+        pgq_seterr(err, errcap, "looking for the block record: %s", q[failed]->err);
+        PQclear(r[0]);
+        PQclear(r[1]);
         return false;
     }
-    *exists = v[0] == 't';
-    if (!*exists) return true;
-    PGresult *r = pgq_tmpl_exec(q, "pgl_blocked_list", 1, p, 0, NULL);
-    if (!r) {
-        pgq_seterr(err, errcap, "reading the block record: %s", q->err);
-        return false;
+    char *list[2] = {NULL, NULL};
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        exists[i] = PQntuples(r[i]) == 1 && PQgetvalue(r[i], 0, 0)[0] == 't';
+        PQclear(r[i]);
+        r[i] = NULL;
+        if (exists[i] && !(list[i] = pgq_format(q[i], pgq_sql("pgl_blocked_list"), 1, p))) {
+            ok = false;
+            failed = i;
+        }
+        sql[i] = list[i];
+        np[i] = 0;
+        pp[i] = NULL;
     }
-    if (!rowset_make(rec, r, 1, -1, false)) {
-        PQclear(r);
-        pgq_seterr(err, errcap, "out of memory");
-        return false;
+    if (ok && !pgl_exec_each(q, 2, sql, np, pp, r, &failed)) ok = false;
+    if (!ok) pgq_seterr(err, errcap, "reading the block record: %s", q[failed]->err);
+    /* each answer is owned by its rowset from here (record_free) */
+    for (int i = 0; i < 2; i++) {
+        free(list[i]);
+        if (!ok || !r[i]) {
+            PQclear(r[i]);
+        } else if (!rowset_make(&rec[i], r[i], 1, -1, false) && ok) {
+            pgq_seterr(err, errcap, "out of memory");
+            ok = false;
+        }
     }
-    return true;
+    return ok;
 }
 
 static void record_free(rowset *rec)
@@ -216,16 +241,20 @@ static PGresult *listing(pgq *q, const char *sql, const char *fcr, const char *s
 static bool exec_pair(pgq *src, pgq *dst, const char *sql, int n, const char *const *p, const char *what,
                       PGresult **s, PGresult **d, char *err, size_t errcap)
 {
-    const char *text = pgq_sql(sql);
-    *s = *d = NULL;
-    bool sent_s = pgq_send(src, text, n, p);
-    bool sent_d = sent_s && pgq_send(dst, text, n, p);
-    if (sent_s) *s = pgq_recv(src, text);
-    if (sent_d) *d = pgq_recv(dst, text);
-    if (*s && *d) return true;
-    pgq_seterr(err, errcap, "reading %s on the %s: %s", what, !*s ? "source" : "target", !*s ? src->err : dst->err);
-    PQclear(*s);
-    PQclear(*d);
+    pgq *q[2] = {src, dst};
+    const char *text[2] = {pgq_sql(sql), pgq_sql(sql)};
+    int np[2] = {n, n};
+    const char *const *pp[2] = {p, p};
+    PGresult *r[2];
+    int failed = -1;
+    if (pgl_exec_each(q, 2, text, np, pp, r, &failed)) {
+        *s = r[0];
+        *d = r[1];
+        return true;
+    }
+    pgq_seterr(err, errcap, "reading %s on the %s: %s", what, failed ? "target" : "source", q[failed]->err);
+    PQclear(r[0]);
+    PQclear(r[1]);
     *s = *d = NULL;
     return false;
 }
@@ -707,8 +736,8 @@ bool pgl_sync_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result
 {
     char fcr[2 * PGL_NAME + 80];
     fc_roles(nm, fcr, sizeof fcr);
-    bool ok = false, src_has_rec = false, dst_has_rec = false;
-    rowset src_rec = {0}, dst_rec = {0}, rs = {0}, rd = {0};
+    bool ok = false, has_rec[2] = {false, false}; /* the block record: source, target */
+    rowset rec[2] = {{0}}, rs = {0}, rd = {0};
     PGresult *s = NULL, *d = NULL;
     listing_pair(src, dst, "pgl_privs_roles", fcr, &s, &d, err, errcap);
     if (!d) goto done;
@@ -716,12 +745,10 @@ bool pgl_sync_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result
         pgq_seterr(err, errcap, "out of memory");
         goto done;
     }
-    if (!block_record(src, nm, &src_has_rec, &src_rec, err, errcap) ||
-        !block_record(dst, nm, &dst_has_rec, &dst_rec, err, errcap))
-        goto done;
+    if (!block_records(src, dst, nm, has_rec, rec, err, errcap)) goto done;
     for (int i = 0; i < rs.n; i++) {
         int si = rs.k[i].row, di = rowset_find(&rd, rs.k[i].key);
-        if (sync_one_role(dst, nm, s, si, d, di, &src_rec, dst_has_rec, &dst_rec, out, err, errcap) == BROKEN)
+        if (sync_one_role(dst, nm, s, si, d, di, &rec[0], has_rec[1], &rec[1], out, err, errcap) == BROKEN)
             goto done;
     }
     if (sync_memberships(src, dst, fcr, &rs, out, err, errcap) == BROKEN) goto done;
@@ -738,8 +765,8 @@ bool pgl_sync_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result
 done:
     rowset_free(&rs);
     rowset_free(&rd);
-    record_free(&src_rec);
-    record_free(&dst_rec);
+    record_free(&rec[0]);
+    record_free(&rec[1]);
     PQclear(s);
     PQclear(d);
     return ok;
@@ -1074,41 +1101,24 @@ done:
     return rc;
 }
 
-/* Both sides' global default-privilege keys as two text[] literals. */
-static bool default_keys(pgq *src, pgq *dst, const char *fcr, dbuf *roles, dbuf *types, char *err, size_t errcap)
+/* Both sides' global default-privilege keys (both[0] the source's, both[1]
+ * the target's listing) as two text[] literals. */
+static bool default_keys(PGresult *const *both, dbuf *roles, dbuf *types, char *err, size_t errcap)
 {
-    PGresult *both[2];
-    if (!listing_pair(src, dst, "pgl_privs_default_keys", fcr, &both[0], &both[1], err, errcap)) return false;
-    bool first = true;
-    if (!dbuf_appends(roles, "{") || !dbuf_appends(types, "{")) {
-        PQclear(both[0]);
-        PQclear(both[1]);
-        goto oom;
-    }
-    for (int i = 0; i < 2; i++) {
-        PGresult *r = both[i];
-        both[i] = NULL;
-        for (int j = 0; j < PQntuples(r); j++, first = false) {
-            if (!first && (!dbuf_appends(roles, ",") || !dbuf_appends(types, ","))) {
-                PQclear(r);
-                PQclear(both[1]);
-                goto oom;
-            }
-            bool ok = dbuf_appends(roles, "\"") && dbuf_appends(types, "\"");
+    bool ok = dbuf_appends(roles, "{") && dbuf_appends(types, "{"), first = true;
+    for (int i = 0; ok && i < 2; i++) {
+        const PGresult *r = both[i];
+        for (int j = 0; ok && j < PQntuples(r); j++, first = false) {
+            ok = first || (dbuf_appends(roles, ",") && dbuf_appends(types, ","));
+            ok = ok && dbuf_appends(roles, "\"") && dbuf_appends(types, "\"");
             for (const char *p = PQgetvalue(r, j, 0); ok && *p; p++)
                 ok = (*p != '"' && *p != '\\' ? true : dbuf_appends(roles, "\\")) && dbuf_append(roles, p, 1);
             for (const char *p = PQgetvalue(r, j, 1); ok && *p; p++)
                 ok = (*p != '"' && *p != '\\' ? true : dbuf_appends(types, "\\")) && dbuf_append(types, p, 1);
-            if (!ok || !dbuf_appends(roles, "\"") || !dbuf_appends(types, "\"")) {
-                PQclear(r);
-                PQclear(both[1]);
-                goto oom;
-            }
+            ok = ok && dbuf_appends(roles, "\"") && dbuf_appends(types, "\"");
         }
-        PQclear(r);
     }
-    if (dbuf_appends(roles, "}") && dbuf_appends(types, "}")) return true;
-oom:
+    if (ok && dbuf_appends(roles, "}") && dbuf_appends(types, "}")) return true;
     pgq_seterr(err, errcap, "out of memory");
     return false;
 }
@@ -1122,36 +1132,55 @@ static PGresult *acl_listing(pgq *q, const pgl_db_names *nm, const char *fcr, co
     return r;
 }
 
-/* acl_listing on both sides at once (exec_pair). */
-static bool acl_pair(pgq *src, pgq *dst, const pgl_db_names *nm, const char *fcr, const dbuf *roles,
-                     const dbuf *types, PGresult **s, PGresult **d, char *err, size_t errcap)
+/* One listing on the 2n sessions of n databases at once (q[2i] the source's,
+ * q[2i+1] the target's of database i; p[i] its parameters): r[2i], r[2i+1].
+ * false with err ("reading <what> on the <side>") and every r NULL when any
+ * fails, *failed that database. */
+static bool listing_each(pgq **q, int n, const char *sql, int np, const char *const *const *p, const char *what,
+                         PGresult **r, int *failed, char *err, size_t errcap)
 {
-    const char *p[] = {nm->schema, fcr, roles->data, types->data};
-    return exec_pair(src, dst, "pgl_privs_acls", 4, p, "privileges", s, d, err, errcap);
+    const char **text = calloc((size_t)(2 * n) + 1, sizeof *text);
+    int *nps = calloc((size_t)(2 * n) + 1, sizeof *nps);
+    const char *const **pp = calloc((size_t)(2 * n) + 1, sizeof *pp);
+    int bad = -1;
+    bool ok = text && nps && pp;
+    for (int i = 0; ok && i < 2 * n; i++) {
+        text[i] = pgq_sql(sql);
+        nps[i] = np;
+        pp[i] = p[i / 2];
+    }
+    if (!ok) {
+        for (int i = 0; i < 2 * n; i++) r[i] = NULL;
+        pgq_seterr(err, errcap, "out of memory");
+        bad = 0;
+    } else if (!pgl_exec_each(q, 2 * n, text, nps, pp, r, &bad)) {
+        pgq_seterr(err, errcap, "reading %s on the %s: %s", what, bad % 2 ? "target" : "source", q[bad]->err);
+        for (int i = 0; i < 2 * n; i++) {
+            PQclear(r[i]);
+            r[i] = NULL;
+        }
+    }
+    free(text);
+    free(nps);
+    free(pp);
+    *failed = bad < 0 ? 0 : bad / 2;
+    return bad < 0;
 }
 
-bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
-                            size_t errcap)
+/* One database's listings compared and applied (pgl_sync_privileges_each). */
+static int privileges_apply(pgq *dst, const pgl_db_names *nm, const char *fcr, const dbuf *roles, const dbuf *types,
+                            PGresult *s, PGresult **d, pgl_privs_result *out, char *err, size_t errcap)
 {
-    char fcr[2 * PGL_NAME + 80];
-    fc_roles(nm, fcr, sizeof fcr);
-    bool ok = false;
-    dbuf roles, types;
-    dbuf_init(&roles, 1u << 24);
-    dbuf_init(&types, 1u << 24);
-    PGresult *s = NULL, *d = NULL;
     int o0 = out->object_acls, d0 = out->default_acls, left = 0;
-    if (!default_keys(src, dst, fcr, &roles, &types, err, errcap)) goto done;
-    acl_pair(src, dst, nm, fcr, &roles, &types, &s, &d, err, errcap);
-    if (!d || diff_acls(dst, s, d, true, &left, out, err, errcap) == BROKEN) goto done;
+    if (diff_acls(dst, s, *d, true, &left, out, err, errcap) == BROKEN) return BROKEN;
     if (out->object_acls != o0 || out->default_acls != d0 || out->refused) {
         /* what the target did not take (e.g. a GRANT without the right
          * to grant only warns): compare again */
-        PQclear(d);
-        d = acl_listing(dst, nm, fcr, &roles, &types, "target", err, errcap);
+        PQclear(*d);
+        *d = acl_listing(dst, nm, fcr, roles, types, "target", err, errcap);
         pgl_privs_result scratch;
         pgl_privs_result_init(&scratch);
-        if (!d || diff_acls(dst, s, d, false, &left, &scratch, err, errcap) == BROKEN) goto done;
+        if (!*d || diff_acls(dst, s, *d, false, &left, &scratch, err, errcap) == BROKEN) return BROKEN;
         out->unconverged += left;
         for (const char *p = scratch.refused_what; left && *p;) {
             const char *e = strchr(p, ',');
@@ -1163,11 +1192,79 @@ bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_r
     }
     log_info("privilege sync: privileges", "db=%s objects=%d defaults=%d unconverged=%d",
              PQdb(dst->conn) ? PQdb(dst->conn) : "", out->object_acls - o0, out->default_acls - d0, left);
+    return APPLIED;
+}
+
+bool pgl_sync_privileges_each(pgq *const *src, pgq *const *dst, const pgl_db_names *nm, int n,
+                              pgl_privs_result *out, int *failed, char *err, size_t errcap)
+{
+    char fcr[2 * PGL_NAME + 80];
+    fc_roles(nm, fcr, sizeof fcr); /* fleetcrypt's roles are instance-wide: the same in every database */
+    bool ok = false;
+    *failed = 0;
+    pgq **q = calloc((size_t)(2 * n) + 1, sizeof *q);
+    PGresult **r = calloc((size_t)(2 * n) + 1, sizeof *r);
+    dbuf *roles = calloc((size_t)n + 1, sizeof *roles), *types = calloc((size_t)n + 1, sizeof *types);
+    const char *const **p = calloc((size_t)n + 1, sizeof *p);
+    const char **pv = calloc((size_t)(4 * n) + 1, sizeof *pv);
+    if (!q || !r || !roles || !types || !p || !pv) {
+        pgq_seterr(err, errcap, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        q[2 * i] = src[i];
+        q[2 * i + 1] = dst[i];
+        dbuf_init(&roles[i], 1u << 24);
+        dbuf_init(&types[i], 1u << 24);
+        pv[4 * i] = fcr;
+        p[i] = &pv[4 * i];
+    }
+    /* 1. every database's default-privilege keys, both sides at once */
+    if (!listing_each(q, n, "pgl_privs_default_keys", 1, p, "pgl_privs_default_keys", r, failed, err, errcap))
+        goto done;
+    bool built = true;
+    for (int i = 0; i < n; i++) {
+        if (built && !default_keys(&r[2 * i], &roles[i], &types[i], err, errcap)) {
+            built = false;
+            *failed = i;
+        }
+        PQclear(r[2 * i]);
+        PQclear(r[2 * i + 1]);
+        r[2 * i] = r[2 * i + 1] = NULL;
+        pv[4 * i] = nm[i].schema;
+        pv[4 * i + 1] = fcr;
+        pv[4 * i + 2] = roles[i].data;
+        pv[4 * i + 3] = types[i].data;
+    }
+    if (!built) goto done;
+    /* 2. every database's privileges, both sides at once */
+    if (!listing_each(q, n, "pgl_privs_acls", 4, p, "privileges", r, failed, err, errcap)) goto done;
+    /* 3. each database's differences applied to its target (writes: one after the other) */
+    for (int i = 0; i < n; i++) {
+        *failed = i;
+        if (privileges_apply(dst[i], &nm[i], fcr, &roles[i], &types[i], r[2 * i], &r[2 * i + 1], out, err,
+                             errcap) == BROKEN)
+            goto done;
+    }
     ok = true;
 done:
-    PQclear(s);
-    PQclear(d);
-    dbuf_free(&roles);
-    dbuf_free(&types);
+    for (int i = 0; r && i < 2 * n; i++) PQclear(r[i]);
+    for (int i = 0; roles && types && i < n; i++) {
+        dbuf_free(&roles[i]);
+        dbuf_free(&types[i]);
+    }
+    free(q);
+    free(r);
+    free(roles);
+    free(types);
+    free(p);
+    free(pv);
     return ok;
+}
+
+bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
+                            size_t errcap)
+{
+    int failed = 0;
+    return pgl_sync_privileges_each(&src, &dst, nm, 1, out, &failed, err, errcap);
 }

@@ -43,7 +43,8 @@
  * When (at the cutover, writers blocked on the source, after the drain):
  *   1. pgl_sync_roles once, on the first database's connections (where
  *      the block record is);
- *   2. pgl_sync_privileges for every database;
+ *   2. pgl_sync_privileges for every database (pgl_sync_privileges_each:
+ *      all of them at once);
  *   3. pgl_sync_drop_roles once, last (a dropped role's grants in every
  *      database must be gone first).
  * All three add to *out: pgl_privs_result_init it once before step 1. */
@@ -88,6 +89,13 @@ bool pgl_sync_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result
  * itself, large objects, and default privileges. */
 bool pgl_sync_privileges(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,
                             size_t errcap);
+/* pgl_sync_privileges for n databases (src[i], dst[i]: database i's
+ * sessions; nm[i] its names) with each listing sent on every session before
+ * any answer is read: two round trips' wait in all when nothing differs,
+ * not two per database; the differences are then applied database by
+ * database as there. *failed: the database a failure is about. */
+bool pgl_sync_privileges_each(pgq *const *src, pgq *const *dst, const pgl_db_names *nm, int n,
+                              pgl_privs_result *out, int *failed, char *err, size_t errcap);
 /* Instance-wide, once, last: DROP ROLE on the target for roles the source no
  * longer has, unless they own or hold something there (not_dropped). */
 bool pgl_sync_drop_roles(pgq *src, pgq *dst, const pgl_db_names *nm, pgl_privs_result *out, char *err,

@@ -179,23 +179,18 @@ bool pgl_sub_enabled(pgq *q, const pgl_db_names *nm, bool *enabled, char *err, s
  * returning, so every session stays usable. */
 static bool exec_each(pgq *const *q, int n, char *const *sql, const char *const *p, PGresult **r, int *failed)
 {
-    bool *sent = calloc((size_t)n + 1, sizeof *sent);
-    bool ok = sent != NULL;
-    *failed = -1;
-    for (int i = 0; i < n; i++) {
-        r[i] = NULL;
-        if (!ok || !sql[i]) continue;
-        sent[i] = pgq_send(q[i], sql[i], p[i] ? 1 : 0, p[i] ? &p[i] : NULL);
-        if (!sent[i] && *failed < 0) *failed = i;
-    }
+    int *np = calloc((size_t)n + 1, sizeof *np);
+    const char *const **pp = calloc((size_t)n + 1, sizeof *pp);
+    bool ok = np && pp;
     for (int i = 0; ok && i < n; i++) {
-        if (!sent[i]) continue;
-        r[i] = pgq_recv(q[i], sql[i]);
-        if (!r[i] && *failed < 0) *failed = i;
+        np[i] = p[i] ? 1 : 0;
+        pp[i] = p[i] ? &p[i] : NULL;
     }
-    free(sent);
-    if (!ok) *failed = 0;
-    return ok && *failed < 0;
+    if (ok) ok = pgl_exec_each(q, n, (const char *const *)sql, np, pp, r, failed);
+    else *failed = 0;
+    free(np);
+    free(pp);
+    return ok;
 }
 
 /* exec_each's arrays for n sessions (each_free frees the sql[] it owns). */
@@ -222,20 +217,30 @@ static void each_free(each_buf *b, int n, bool own_sql)
     free(b->r);
 }
 
-bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *failed, char *err,
-                      size_t errcap)
+bool pgl_subs_enabled(pgq *const *q, const pgl_db_names *nm, int n, bool *enabled, int *pids, int *npids,
+                      int pidcap, int *failed, char *err, size_t errcap)
 {
     each_buf b;
     bool mem = each_alloc(&b, n), ok = mem;
     for (int i = 0; ok && i < n; i++) {
-        b.sql[i] = (char *)pgq_sql("pgl_sub_enabled");
+        b.sql[i] = (char *)pgq_sql("pgl_sub_enabled_workers");
         b.p[i] = nm[i].subscription;
     }
     *failed = 0;
+    *npids = 0;
     ok = ok && exec_each(q, n, b.sql, b.p, b.r, failed);
     if (!mem) pgq_seterr(err, errcap, "out of memory");
     else if (!ok) pgq_seterr(err, errcap, "subscription %s: %s", nm[*failed].subscription, q[*failed]->err);
-    for (int i = 0; ok && i < n; i++) enabled[i] = atoi(PQgetvalue(b.r[i], 0, 0)) > 0;
+    for (int i = 0; ok && i < n; i++) {
+        enabled[i] = atoi(PQgetvalue(b.r[i], 0, 0)) > 0;
+        for (const char *p = PQgetvalue(b.r[i], 0, 1); *p && *npids < pidcap;) {
+            char *end = NULL;
+            long pid = strtol(p, &end, 10);
+            if (end == p) break;
+            if (pid > 0) pids[(*npids)++] = (int)pid;
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
     each_free(&b, n, false);
     return ok;
 }
