@@ -469,6 +469,26 @@ static void test_in_flight_look_joined_and_errors_are_the_askers(void **state)
     awsmemo_set_describe(NULL);
 }
 
+/* An await whose first look came before the end tells the others under
+ * its key, while it goes on; not those of another key. */
+static void test_an_early_first_look_is_told(void **state)
+{
+    (void)state;
+    awsmemo_reset();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    int hx = awsmemo_await_begin("await\tc2\tus-east-1\tsource", "db-x");
+    assert_false(awsmemo_await_early(hb));
+    awsmemo_await_set_early(ha);
+    assert_true(awsmemo_await_early(hb));
+    assert_false(awsmemo_await_early(ha)); /* its own does not count */
+    assert_false(awsmemo_await_early(hx));
+    assert_false(awsmemo_await_early(-1));
+    awsmemo_await_end(ha);
+    assert_false(awsmemo_await_early(hb));
+    awsmemo_await_end(hb);
+    awsmemo_await_end(hx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_a_look_asks_at_once),
         cmocka_unit_test(test_an_old_answer_is_not_used),
         cmocka_unit_test(test_in_flight_look_joined_and_errors_are_the_askers),
+        cmocka_unit_test(test_an_early_first_look_is_told),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

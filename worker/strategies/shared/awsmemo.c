@@ -270,6 +270,7 @@ static struct {
     char key[MEMO_KEY];
     char id[64];
     int64_t since_ms;   /* registered (fc_mono_ms) */
+    bool early;         /* its first look came before the end (awsmemo_await_set_early) */
     uint64_t want_gen;  /* the latest look that includes it */
     int64_t want_ms;    /* when that look was sent */
     uint64_t ans_gen;   /* the latest look that answered it (or failed) */
@@ -326,6 +327,25 @@ void awsmemo_await_end(int h)
     aw[h].ans_new = false;
     aw[h].used = false;
     pthread_mutex_unlock(&memo_mu);
+}
+
+void awsmemo_await_set_early(int h)
+{
+    if (h < 0 || h >= AW_N) return;
+    pthread_mutex_lock(&memo_mu);
+    aw[h].early = true;
+    pthread_mutex_unlock(&memo_mu);
+}
+
+bool awsmemo_await_early(int h)
+{
+    if (h < 0 || h >= AW_N) return false;
+    bool yes = false;
+    pthread_mutex_lock(&memo_mu);
+    for (int i = 0; i < AW_N && !yes; i++)
+        yes = i != h && aw[i].used && aw[i].early && !strcmp(aw[i].key, aw[h].key);
+    pthread_mutex_unlock(&memo_mu);
+    return yes;
 }
 
 /* Under memo_mu: the answer published for h taken (moved to the caller). */

@@ -77,6 +77,12 @@ int awsmemo_await_begin(const char *key, const char *id);
  * *shared (optional): the answer came from another await's look. */
 bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms, rds_instance **out,
                         int64_t *seen_ms, bool *shared, aws_error *err);
+/* Its first look, made at once, came before the end (a rename AWS applies
+ * in seconds, not at once): set_early; early: another await going on
+ * under h's key saw that (then a first look at once would most likely be
+ * early too). h < 0: nothing, false. */
+void awsmemo_await_set_early(int h);
+bool awsmemo_await_early(int h);
 /* The await is over (h < 0: nothing). */
 void awsmemo_await_end(int h);
 

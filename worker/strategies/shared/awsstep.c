@@ -752,6 +752,14 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
             waited = true;
             gap = lead;
         }
+    } else if (awsmemo_await_early(h) && t0 + pause < deadline) {
+        /* another of this process's awaits under the key (a rename of the
+         * same campaign moments ago) looked at once and was early: so
+         * would this one most likely be; its first look is its second's */
+        fc_sleep_ms(pause);
+        waited = true;
+        gap = pause;
+        pause = pause * 3 / 2;
     }
     aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
@@ -783,6 +791,7 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
             return STEP_OK;
         }
         rds_instance_free(i);
+        if (!waited && exp <= 0) awsmemo_await_set_early(h); /* a first look at once, early */
         lo = at;
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 2000;

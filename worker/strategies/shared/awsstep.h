@@ -169,7 +169,9 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
  * instance awaited, asked at once by whichever is due first, stands for
  * another's look due within AWSSTEP_AWAIT_FRESH_PCT % of its pause after
  * (never for a first look with nothing learnt, nor before the expected
- * end). */
+ * end). With nothing learnt, an await that begins while another under its
+ * key found its first look (at once) early skips that look: its first is
+ * after the first pause. */
 #define AWSSTEP_AWAIT_FRESH_PCT 25
 step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
                                rds_instance **out);
