@@ -104,6 +104,15 @@ static bool stub_describe(aws_client *c, const rds_describe_opts *o, rds_instanc
     return true;
 }
 
+/* A test's start: nothing remembered, the stub answering, its counts zero. */
+static void stub_begin(void)
+{
+    awsmemo_reset();
+    awsmemo_set_describe(stub_describe);
+    stub_calls = 0;
+    finish_seq = 0;
+}
+
 typedef struct {
     const char *id;
     int64_t delay_ms;
@@ -137,9 +146,7 @@ static void *ask(void *p)
 static void test_preflights_together_are_one_describe(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
+    stub_begin();
     /* the first is alone: described at once; three more within the window
      * of it: one filtered Describe for the three, each its own answer (one
      * that does not exist: not found, as its own Describe would say) */
@@ -190,10 +197,7 @@ static void test_preflights_together_are_one_describe(void **state)
 static void test_joiner_of_an_overrunning_leader_asks_alone(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
-    finish_seq = 0;
+    stub_begin();
     stub_filter_sleep_ms = 50 * AWSMEMO_JOIN_WAIT_WINDOWS * 2;
     asker a[3] = {{"db-a", 0, false, "", 0, 50, 0}, {"db-b", 10, false, "", 0, 50, 0}, {"db-c", 30, false, "", 0, 50, 0}};
     pthread_t t[3];
@@ -214,9 +218,7 @@ static void test_joiner_of_an_overrunning_leader_asks_alone(void **state)
 static void test_full_batch_asked_at_once(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
+    stub_begin();
     static asker a[101];
     static char ids[101][16];
     pthread_t t[101];
@@ -290,9 +292,7 @@ static void *await_rounds(void *p)
 static void test_awaits_share_a_look_per_round(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
+    stub_begin();
     turn = 0;
     static const char *ids[NWAIT] = {"db-a", "db-b", "db-c", "db-d"};
     waiter w[NWAIT];
@@ -353,10 +353,7 @@ static void *look_once(void *p)
 static void test_a_look_asks_at_once(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
-    finish_seq = 0;
+    stub_begin();
     int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "gone");
     looker a = {ha, "db-a", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
     looker b = {hb, "gone", 300, 1, false, false, 0, 0, 0, 0, 0, ""};
@@ -383,9 +380,7 @@ static void test_a_look_asks_at_once(void **state)
 static void test_an_old_answer_is_not_used(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
+    stub_begin();
     int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
     looker a = {ha, "db-a", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
     look_once(&a);
@@ -423,10 +418,7 @@ static void test_an_old_answer_is_not_used(void **state)
 static void test_in_flight_look_joined_and_errors_are_the_askers(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
-    finish_seq = 0;
+    stub_begin();
     int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
     stub_filter_sleep_ms = 300;
     looker a = {ha, "db-a", 0, 1, false, false, 0, 0, 0, 0, 0, ""};
