@@ -2,7 +2,8 @@
  * (worker/strategies/shared/awsmemo.c): what pg-logical's preflight uses to
  * ask DescribeDBParameters once per parameter group and campaign instead of
  * once per instance (issue 17); the preflights' Describes asked together,
- * a joiner whose leader overruns asking alone, a full batch asked at once. */
+ * a joiner whose leader overruns asking alone, a full batch asked at once;
+ * the in-run awaits sharing their looks (awsmemo_await_*). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -65,13 +66,13 @@ static int stub_calls, stub_last_values;
 static bool stub_last_alone; /* asked by DBInstanceIdentifier, not a filter */
 static int64_t stub_filter_sleep_ms; /* a filtered Describe this slow (a leader that overruns) */
 static int finish_seq;
+static bool stub_fail; /* the next Describes throttled */
 
 /* DescribeDBInstances as the emulator answers it: every identifier asked
  * (by id or in the db-instance-id filter) exists but "gone". */
 static bool stub_describe(aws_client *c, const rds_describe_opts *o, rds_instance_list **out, aws_error *err)
 {
     (void)c;
-    (void)err;
     const char *one[1] = {o->id};
     const char *const *ids = o->id ? one : o->filters[0].values;
     size_t n = o->id ? 1 : o->filters[0].nvalues;
@@ -80,8 +81,13 @@ static bool stub_describe(aws_client *c, const rds_describe_opts *o, rds_instanc
     stub_last_values = (int)n;
     stub_last_alone = o->id != NULL;
     int64_t slow = o->id ? 0 : stub_filter_sleep_ms;
+    bool fail = stub_fail;
     pthread_mutex_unlock(&stub_mu);
     fc_sleep_ms(slow);
+    if (fail) {
+        aws_error_set(err, AWS_ERR_THROTTLE, 400, "Throttling", "Rate exceeded");
+        return false;
+    }
     rds_instance_list *l = calloc(1, sizeof *l);
     l->v = calloc(n ? n : 1, sizeof *l->v);
     for (size_t k = 0; k < n; k++) {
@@ -96,6 +102,15 @@ static bool stub_describe(aws_client *c, const rds_describe_opts *o, rds_instanc
     }
     *out = l;
     return true;
+}
+
+/* A test's start: nothing remembered, the stub answering, its counts zero. */
+static void stub_begin(void)
+{
+    awsmemo_reset();
+    awsmemo_set_describe(stub_describe);
+    stub_calls = 0;
+    finish_seq = 0;
 }
 
 typedef struct {
@@ -131,9 +146,7 @@ static void *ask(void *p)
 static void test_preflights_together_are_one_describe(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
+    stub_begin();
     /* the first is alone: described at once; three more within the window
      * of it: one filtered Describe for the three, each its own answer (one
      * that does not exist: not found, as its own Describe would say) */
@@ -184,10 +197,7 @@ static void test_preflights_together_are_one_describe(void **state)
 static void test_joiner_of_an_overrunning_leader_asks_alone(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
-    finish_seq = 0;
+    stub_begin();
     stub_filter_sleep_ms = 50 * AWSMEMO_JOIN_WAIT_WINDOWS * 2;
     asker a[3] = {{"db-a", 0, false, "", 0, 50, 0}, {"db-b", 10, false, "", 0, 50, 0}, {"db-c", 30, false, "", 0, 50, 0}};
     pthread_t t[3];
@@ -208,9 +218,7 @@ static void test_joiner_of_an_overrunning_leader_asks_alone(void **state)
 static void test_full_batch_asked_at_once(void **state)
 {
     (void)state;
-    awsmemo_reset();
-    awsmemo_set_describe(stub_describe);
-    stub_calls = 0;
+    stub_begin();
     static asker a[101];
     static char ids[101][16];
     pthread_t t[101];
@@ -233,6 +241,246 @@ static void test_full_batch_asked_at_once(void **state)
     awsmemo_set_describe(NULL);
 }
 
+/* ---- awaits sharing their looks (awsmemo_await_*) ---- */
+#define AKEY "await\tc1\tus-east-1\tsource"
+#define ROUNDS 5
+#define NWAIT 4
+static pthread_mutex_t turn_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
+static int turn; /* round * NWAIT + waiter: whose look it is */
+static int64_t round_start[ROUNDS];
+
+typedef struct {
+    int k;
+    const char *id;
+    int h;
+    int ok_looks, shared_looks;
+} waiter;
+
+/* Waiter k: in each round, looks in its turn (after the waiters before it)
+ * with the round's start as its freshness bound, as awaits due at about
+ * the same moment do. */
+static void *await_rounds(void *p)
+{
+    waiter *w = p;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_mutex_lock(&turn_mu);
+        while (turn != r * NWAIT + w->k) pthread_cond_wait(&turn_cv, &turn_mu);
+        if (w->k == 0) round_start[r] = fc_mono_ms();
+        int64_t accept = round_start[r];
+        pthread_mutex_unlock(&turn_mu);
+        rds_instance *i = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        bool shared = false;
+        int64_t seen = 0;
+        if (awsmemo_await_look(NULL, w->h, w->id, accept, &i, &seen, &shared, &e) && !strcmp(i->identifier, w->id) &&
+            seen >= accept)
+            w->ok_looks++;
+        w->shared_looks += shared;
+        rds_instance_free(i);
+        pthread_mutex_lock(&turn_mu);
+        turn++;
+        pthread_cond_broadcast(&turn_cv);
+        pthread_mutex_unlock(&turn_mu);
+    }
+    return NULL;
+}
+
+/* Four awaits of one key due at the same moments: one Describe of the four
+ * per round, not one each; each takes its own instance. */
+static void test_awaits_share_a_look_per_round(void **state)
+{
+    (void)state;
+    stub_begin();
+    turn = 0;
+    static const char *ids[NWAIT] = {"db-a", "db-b", "db-c", "db-d"};
+    waiter w[NWAIT];
+    pthread_t t[NWAIT];
+    for (int k = 0; k < NWAIT; k++) {
+        w[k] = (waiter){k, ids[k], awsmemo_await_begin(AKEY, ids[k]), 0, 0};
+        assert_true(w[k].h >= 0);
+    }
+    for (int k = 0; k < NWAIT; k++) pthread_create(&t[k], NULL, await_rounds, &w[k]);
+    for (int k = 0; k < NWAIT; k++) pthread_join(t[k], NULL);
+    for (int k = 0; k < NWAIT; k++) {
+        assert_int_equal(w[k].ok_looks, ROUNDS);
+        awsmemo_await_end(w[k].h);
+    }
+    assert_int_equal(stub_calls, ROUNDS);
+    assert_int_equal(stub_last_values, NWAIT);
+    assert_false(stub_last_alone);
+    assert_int_equal(w[0].shared_looks, 0);
+    assert_int_equal(w[3].shared_looks, ROUNDS);
+    awsmemo_set_describe(NULL);
+}
+
+typedef struct {
+    int h;
+    const char *id;
+    int64_t delay_ms, accept_ms;
+    bool ok, shared;
+    int kind, calls_before, calls_after, done_seq, start_seq;
+    char code[64];
+} looker;
+
+static void *look_once(void *p)
+{
+    looker *l = p;
+    fc_sleep_ms(l->delay_ms);
+    pthread_mutex_lock(&stub_mu);
+    l->calls_before = stub_calls;
+    l->start_seq = ++finish_seq;
+    pthread_mutex_unlock(&stub_mu);
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    l->ok = awsmemo_await_look(NULL, l->h, l->id, l->accept_ms ? l->accept_ms : fc_mono_ms(), &i, NULL, &l->shared,
+                               &e);
+    l->kind = e.kind;
+    fc_strlcpy(l->code, e.code, sizeof l->code);
+    rds_instance_free(i);
+    pthread_mutex_lock(&stub_mu);
+    l->calls_after = stub_calls;
+    l->done_seq = ++finish_seq;
+    pthread_mutex_unlock(&stub_mu);
+    return NULL;
+}
+
+/* A look never waits for others to come: one registered with others
+ * (which will look later) asks at once, for them all; it is over before
+ * the next one starts looking. */
+static void test_a_look_asks_at_once(void **state)
+{
+    (void)state;
+    stub_begin();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "gone");
+    looker a = {ha, "db-a", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
+    looker b = {hb, "gone", 300, 1, false, false, 0, 0, 0, 0, 0, ""};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, look_once, &a);
+    pthread_create(&tb, NULL, look_once, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_true(a.ok);
+    if (a.done_seq > b.start_seq) fail_msg("the look waited for another await to come");
+    assert_int_equal(stub_calls, 1);
+    assert_int_equal(stub_last_values, 2);
+    /* b took a's answer for it: not found, as its own Describe would say */
+    assert_true(b.shared);
+    assert_false(b.ok);
+    assert_int_equal(b.kind, AWS_ERR_NOT_FOUND);
+    awsmemo_await_end(ha);
+    awsmemo_await_end(hb);
+    awsmemo_set_describe(NULL);
+}
+
+/* An answer older than the look's freshness bound, or from before its
+ * await began, is not used: the look asks. */
+static void test_an_old_answer_is_not_used(void **state)
+{
+    (void)state;
+    stub_begin();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    looker a = {ha, "db-a", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&a);
+    assert_int_equal(stub_calls, 1);
+    fc_sleep_ms(20);
+    /* b's bound is after a's look: too old */
+    looker b = {hb, "db-b", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&b);
+    assert_true(b.ok);
+    assert_false(b.shared);
+    assert_int_equal(stub_calls, 2);
+    /* which published one for a; a's await ends and another begins: not
+     * that answer (it predates the await) */
+    awsmemo_await_end(ha);
+    ha = awsmemo_await_begin(AKEY, "db-a");
+    looker a2 = {ha, "db-a", 0, 1, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&a2);
+    assert_false(a2.shared);
+    assert_int_equal(stub_calls, 3);
+    /* and a fresh enough one is used once */
+    looker b2 = {hb, "db-b", 0, 1, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&b2);
+    assert_true(b2.shared && b2.ok);
+    assert_int_equal(stub_calls, 3);
+    look_once(&b2);
+    assert_false(b2.shared);
+    assert_int_equal(stub_calls, 4);
+    awsmemo_await_end(ha);
+    awsmemo_await_end(hb);
+    awsmemo_set_describe(NULL);
+}
+
+/* A look being asked that includes this await's instance is waited for,
+ * not asked again; its error is its asker's: the others ask themselves. */
+static void test_in_flight_look_joined_and_errors_are_the_askers(void **state)
+{
+    (void)state;
+    stub_begin();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    stub_filter_sleep_ms = 300;
+    looker a = {ha, "db-a", 0, 1, false, false, 0, 0, 0, 0, 0, ""};
+    looker b = {hb, "db-b", 50, 1, false, false, 0, 0, 0, 0, 0, ""};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, look_once, &a);
+    pthread_create(&tb, NULL, look_once, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_true(a.ok && b.ok && b.shared);
+    assert_int_equal(stub_calls, 1);
+    /* the same, the Describe throttled: a gets the error; b, which waited
+     * for it, asks itself (and is throttled too: its own error) */
+    stub_fail = true;
+    looker a2 = {ha, "db-a", 0, 1, false, false, 0, 0, 0, 0, 0, ""};
+    looker b2 = {hb, "db-b", 50, 1, false, false, 0, 0, 0, 0, 0, ""};
+    pthread_create(&ta, NULL, look_once, &a2);
+    pthread_create(&tb, NULL, look_once, &b2);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    stub_fail = false;
+    stub_filter_sleep_ms = 0;
+    assert_false(a2.ok);
+    assert_string_equal(a2.code, "Throttling");
+    assert_false(b2.ok || b2.shared);
+    assert_string_equal(b2.code, "Throttling");
+    assert_int_equal(stub_calls, 3);
+    /* after the error, the next look of a works as one alone would */
+    looker a3 = {ha, "db-a", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&a3);
+    assert_true(a3.ok);
+    awsmemo_await_end(ha);
+    awsmemo_await_end(hb);
+    /* an identifier not in lower case: never registered, described alone */
+    assert_int_equal(awsmemo_await_begin(AKEY, "DB-G"), -1);
+    looker u = {-1, "DB-G", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&u);
+    assert_true(u.ok);
+    assert_true(stub_last_alone);
+    awsmemo_set_describe(NULL);
+}
+
+/* An await whose first look came before the end tells the others under
+ * its key, while it goes on; not those of another key. */
+static void test_an_early_first_look_is_told(void **state)
+{
+    (void)state;
+    awsmemo_reset();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    int hx = awsmemo_await_begin("await\tc2\tus-east-1\tsource", "db-x");
+    assert_false(awsmemo_await_early(hb));
+    awsmemo_await_set_early(ha);
+    assert_true(awsmemo_await_early(hb));
+    assert_false(awsmemo_await_early(ha)); /* its own does not count */
+    assert_false(awsmemo_await_early(hx));
+    assert_false(awsmemo_await_early(-1));
+    awsmemo_await_end(ha);
+    assert_false(awsmemo_await_early(hb));
+    awsmemo_await_end(hb);
+    awsmemo_await_end(hx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +489,11 @@ int main(void)
         cmocka_unit_test(test_preflights_together_are_one_describe),
         cmocka_unit_test(test_joiner_of_an_overrunning_leader_asks_alone),
         cmocka_unit_test(test_full_batch_asked_at_once),
+        cmocka_unit_test(test_awaits_share_a_look_per_round),
+        cmocka_unit_test(test_a_look_asks_at_once),
+        cmocka_unit_test(test_an_old_answer_is_not_used),
+        cmocka_unit_test(test_in_flight_look_joined_and_errors_are_the_askers),
+        cmocka_unit_test(test_an_early_first_look_is_told),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

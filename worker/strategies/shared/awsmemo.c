@@ -49,12 +49,14 @@ void awsmemo_put(const char *key)
 }
 
 static void batch_reset(void);
+static void await_reset(void);
 
 void awsmemo_reset(void)
 {
     pthread_mutex_lock(&memo_mu);
     memset(memo, 0, sizeof memo);
     batch_reset();
+    await_reset();
     pthread_mutex_unlock(&memo_mu);
 }
 
@@ -155,15 +157,28 @@ static bool describe_alone(aws_client *c, const char *id, rds_instance **out, aw
     return ok;
 }
 
+/* An identifier as AWS stores it (lower case) only goes in a filter: how a
+ * filter value in other case matches is not something to rely on. */
+static bool id_lower(const char *id)
+{
+    for (const char *p = id; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') return false;
+    return true;
+}
+
+/* The filtered Describe of ids (the tests' stub, or the real one). */
+static bool describe_ids(aws_client *c, const char *const *ids, size_t n, rds_instance_list **l, aws_error *e)
+{
+    aws_filter f = {"db-instance-id", ids, n};
+    rds_describe_opts o = {.filters = &f, .nfilters = 1};
+    return describe_fn ? describe_fn(c, &o, l, e) : rds_describe_db_instances_all(c, &o, l, e);
+}
+
 bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, int64_t window_ms,
                                rds_instance **out, aws_error *err)
 {
     *out = NULL;
-    /* an identifier as AWS stores it (lower case) only: how a filter value
-     * in other case matches is not something to rely on */
-    bool lower = true;
-    for (const char *p = id; *p; p++) lower = lower && !(*p >= 'A' && *p <= 'Z');
-    if (window_ms <= 0 || !lower || strlen(key) >= MEMO_KEY || strlen(id) >= sizeof batch[0].ids[0])
+    if (window_ms <= 0 || !id_lower(id) || strlen(key) >= MEMO_KEY || strlen(id) >= sizeof batch[0].ids[0])
         return describe_alone(c, id, out, err);
     pthread_mutex_lock(&memo_mu);
     int64_t now = fc_mono_ms();
@@ -218,12 +233,10 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
     for (int i = 0; i < n; i++) idv[i] = batch[b].ids[i];
     pthread_mutex_unlock(&memo_mu);
     /* the identifiers stay put while ASKING (no one joins) */
-    aws_filter f = {"db-instance-id", idv, (size_t)n};
-    rds_describe_opts o = {.filters = &f, .nfilters = 1};
     rds_instance_list *l = NULL;
     aws_error e;
     aws_error_clear(&e);
-    bool ok = describe_fn ? describe_fn(c, &o, &l, &e) : rds_describe_db_instances_all(c, &o, &l, &e);
+    bool ok = describe_ids(c, idv, (size_t)n, &l, &e);
     pthread_mutex_lock(&memo_mu);
     batch[b].ok = ok;
     batch[b].err = e;
@@ -241,4 +254,180 @@ static void batch_reset(void)
 {
     for (int i = 0; i < BATCH_SLOTS; i++)
         if (batch[i].state == B_IDLE) memset(&batch[i], 0, sizeof batch[i]);
+}
+
+/* ---- awaits sharing their looks (awsmemo_await_*) ----
+ * An entry per await: its key and instance, and the latest answer another
+ * look published for it (owned here until taken). Looks are numbered
+ * (aw_gen); an entry remembers the latest one that includes it (want_*)
+ * and the latest that answered it (ans_*): a look answers only entries it
+ * included, and never over a later look's answer. */
+#define AW_N 256
+
+static struct {
+    bool used;
+    unsigned serial; /* bumped at each registration: a look's answer goes to the await it included */
+    char key[MEMO_KEY];
+    char id[64];
+    int64_t since_ms;   /* registered (fc_mono_ms) */
+    bool early;         /* its first look came before the end (awsmemo_await_set_early) */
+    uint64_t want_gen;  /* the latest look that includes it */
+    int64_t want_ms;    /* when that look was sent */
+    uint64_t ans_gen;   /* the latest look that answered it (or failed) */
+    bool ans_new;       /* an answer not taken yet: ans (NULL: not found) */
+    int64_t ans_ms;     /* when its look was sent */
+    rds_instance *ans;
+} aw[AW_N];
+static uint64_t aw_gen;
+
+/* Under memo_mu (awsmemo_reset, tests): only unused entries are forgotten. */
+static void await_reset(void)
+{
+    for (int i = 0; i < AW_N; i++)
+        if (!aw[i].used) {
+            rds_instance_free(aw[i].ans);
+            unsigned serial = aw[i].serial;
+            memset(&aw[i], 0, sizeof aw[i]);
+            aw[i].serial = serial;
+        }
+}
+
+int awsmemo_await_begin(const char *key, const char *id)
+{
+    if (!key || !id_lower(id) || strlen(key) >= MEMO_KEY || strlen(id) >= sizeof aw[0].id) return -1;
+    pthread_mutex_lock(&memo_mu);
+    int h = -1;
+    for (int i = 0; i < AW_N; i++) {
+        if (aw[i].used && !strcmp(aw[i].id, id) && !strcmp(aw[i].key, key)) {
+            h = -1; /* the same instance awaited twice (a re-delivered step): the second alone */
+            break;
+        }
+        if (!aw[i].used && h < 0) h = i;
+    }
+    if (h >= 0) {
+        rds_instance_free(aw[h].ans);
+        unsigned serial = aw[h].serial + 1;
+        memset(&aw[h], 0, sizeof aw[h]);
+        aw[h].serial = serial;
+        aw[h].used = true;
+        fc_strlcpy(aw[h].key, key, sizeof aw[h].key);
+        fc_strlcpy(aw[h].id, id, sizeof aw[h].id);
+        aw[h].since_ms = fc_mono_ms();
+    }
+    pthread_mutex_unlock(&memo_mu);
+    return h;
+}
+
+void awsmemo_await_end(int h)
+{
+    if (h < 0 || h >= AW_N) return;
+    pthread_mutex_lock(&memo_mu);
+    rds_instance_free(aw[h].ans);
+    aw[h].ans = NULL;
+    aw[h].ans_new = false;
+    aw[h].used = false;
+    pthread_mutex_unlock(&memo_mu);
+}
+
+void awsmemo_await_set_early(int h)
+{
+    if (h < 0 || h >= AW_N) return;
+    pthread_mutex_lock(&memo_mu);
+    aw[h].early = true;
+    pthread_mutex_unlock(&memo_mu);
+}
+
+bool awsmemo_await_early(int h)
+{
+    if (h < 0 || h >= AW_N) return false;
+    bool yes = false;
+    pthread_mutex_lock(&memo_mu);
+    for (int i = 0; i < AW_N && !yes; i++)
+        yes = i != h && aw[i].used && aw[i].early && !strcmp(aw[i].key, aw[h].key);
+    pthread_mutex_unlock(&memo_mu);
+    return yes;
+}
+
+/* Under memo_mu: the answer published for h taken (moved to the caller). */
+static bool await_take(int h, rds_instance **out, int64_t *seen_ms, aws_error *err)
+{
+    *out = aw[h].ans;
+    aw[h].ans = NULL;
+    aw[h].ans_new = false;
+    if (seen_ms) *seen_ms = aw[h].ans_ms;
+    if (!*out) aws_error_set(err, AWS_ERR_NOT_FOUND, 404, "DBInstanceNotFound", "DB instance %s not found", aw[h].id);
+    return *out != NULL;
+}
+
+bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms, rds_instance **out,
+                        int64_t *seen_ms, bool *shared, aws_error *err)
+{
+    *out = NULL;
+    if (shared) *shared = false;
+    if (h < 0 || h >= AW_N) {
+        if (seen_ms) *seen_ms = fc_mono_ms();
+        return describe_alone(c, id, out, err);
+    }
+    pthread_mutex_lock(&memo_mu);
+    if (accept_ms < aw[h].since_ms) accept_ms = aw[h].since_ms; /* nothing from before the await began */
+    int64_t join_until = 0;
+    for (;;) {
+        if (aw[h].ans_new && aw[h].ans_ms >= accept_ms) {
+            bool ok = await_take(h, out, seen_ms, err);
+            pthread_mutex_unlock(&memo_mu);
+            if (shared) *shared = true;
+            return ok;
+        }
+        /* a look that includes this instance is being asked: its answer
+         * comes sooner than one asked now would */
+        if (aw[h].want_gen <= aw[h].ans_gen || aw[h].want_ms < accept_ms) break;
+        if (!join_until) join_until = fc_mono_ms() + AWSMEMO_AWAIT_JOIN_MS;
+        if (!batch_wait_until(join_until) && fc_mono_ms() >= join_until) break;
+    }
+    /* ask, at once: every instance awaited under key, its own first */
+    char ids[BATCH_MAX][64]; /* copied: an entry is reused once its await ends */
+    const char *idv[BATCH_MAX];
+    int who[BATCH_MAX];
+    unsigned serial[BATCH_MAX];
+    size_t n = 0;
+    uint64_t gen = ++aw_gen;
+    int64_t sent = fc_mono_ms();
+    for (int i = -1; i < AW_N && n < BATCH_MAX; i++) {
+        int k = i < 0 ? h : i;
+        if (i == h || !aw[k].used || strcmp(aw[k].key, aw[h].key)) continue;
+        fc_strlcpy(ids[n], aw[k].id, sizeof ids[n]);
+        idv[n] = ids[n];
+        who[n] = k;
+        serial[n++] = aw[k].serial;
+        aw[k].want_gen = gen;
+        aw[k].want_ms = sent;
+    }
+    pthread_mutex_unlock(&memo_mu);
+    rds_instance_list *l = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    bool ok = describe_ids(c, idv, n, &l, &e);
+    pthread_mutex_lock(&memo_mu);
+    for (size_t k = 0; k < n; k++) {
+        int i = who[k];
+        if (!aw[i].used || aw[i].serial != serial[k] || aw[i].ans_gen > gen) continue;
+        aw[i].ans_gen = gen;
+        if (!ok) continue; /* the error is the asker's: the others look again */
+        aws_error ignored;
+        rds_instance_free(aw[i].ans);
+        aw[i].ans = rds_instance_list_take(l, ids[k], &ignored);
+        aw[i].ans_new = true;
+        aw[i].ans_ms = sent;
+    }
+    rds_instance_list_free(l);
+    batch_wake();
+    if (ok) {
+        ok = await_take(h, out, seen_ms, err);
+    } else {
+        *err = e;
+        if (seen_ms) *seen_ms = sent;
+    }
+    pthread_mutex_unlock(&memo_mu);
+    if (n > 1) log_debug("shared await look", "id=%s instances=%zu ok=%d", id, n, ok);
+    return ok;
 }

@@ -6,7 +6,8 @@
  * caller builds (campaign and resource in it), for at most max_age_ms: a
  * no, or anything older, is asked again. Process-wide and thread-safe (the
  * executors share it); a fixed table, the oldest entry replaced when full;
- * nothing to create or free. */
+ * nothing to create or free. Also: the in-run awaits of one process
+ * sharing their looks (awsmemo_await_*). */
 #ifndef FC_STRATEGY_AWSMEMO_H
 #define FC_STRATEGY_AWSMEMO_H
 
@@ -49,5 +50,40 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
 typedef bool (*awsmemo_describe_fn)(aws_client *c, const rds_describe_opts *o, rds_instance_list **out,
                                     aws_error *err);
 void awsmemo_set_describe(awsmemo_describe_fn fn);
+
+/* ---- awaits sharing their looks (issue 17: the swap's awaits of a
+ * campaign's instances, each looking at its own instance at its own
+ * moments, were one DescribeDBInstances per instance and look) ----
+ * An await registers its instance under `key` (campaign, region, account
+ * in it) for as long as it waits. A look (awsmemo_await_look) takes the
+ * latest answer for its instance published by another await's look if
+ * that look was sent at or after accept_ms (fc_mono_ms: the caller's
+ * freshness bound, never before its own registration); else, while a look
+ * that includes its instance is being asked (sent at or after accept_ms),
+ * it waits for that answer (at most AWSMEMO_AWAIT_JOIN_MS); else it asks at
+ * once, never waiting for others: one filtered DescribeDBInstances
+ * (db-instance-id) of every instance registered under key (the first 100,
+ * its own first), whose answers it publishes to them all (an identifier
+ * the answer lacks: not found). Its error is its own (the others look
+ * again). An identifier not in lower case, or a full table, is not
+ * registered (handle -1): such a look is its own Describe, as are all
+ * looks with a NULL key. Thread-safe. */
+#define AWSMEMO_AWAIT_JOIN_MS 2000
+/* Register id under key: a handle, or -1 (described alone). */
+int awsmemo_await_begin(const char *key, const char *id);
+/* A look at id (the handle's, or `id` alone when h < 0): *out the caller's
+ * (rds_instance_free), NULL with err AWS_ERR_NOT_FOUND when AWS has no such
+ * instance; *seen_ms (optional): fc_mono_ms the answer's Describe was sent.
+ * *shared (optional): the answer came from another await's look. */
+bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms, rds_instance **out,
+                        int64_t *seen_ms, bool *shared, aws_error *err);
+/* Its first look, made at once, came before the end (a rename AWS applies
+ * in seconds, not at once): set_early; early: another await going on
+ * under h's key saw that (then a first look at once would most likely be
+ * early too). h < 0: nothing, false. */
+void awsmemo_await_set_early(int h);
+bool awsmemo_await_early(int h);
+/* The await is over (h < 0: nothing). */
+void awsmemo_await_end(int h);
 
 #endif

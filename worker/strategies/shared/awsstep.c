@@ -595,6 +595,22 @@ void awsstep_preflight_memo(step_ctx *ctx, char *out, size_t cap)
     snprintf(out, cap, "preflight\t%s\t%s", step_ctx_campaign(ctx), step_ctx_campaign_field(ctx, "region"));
 }
 
+/* A Describe's outcome as describe_as returns it: the instance, or NULL
+ * with *missing (not found: FAIL) or *rc. */
+static rds_instance *described(step_result *res, const char *id, bool ok, rds_instance *i, const aws_error *e,
+                               bool *missing, step_rc *rc)
+{
+    if (ok) return i;
+    if (e->kind == AWS_ERR_NOT_FOUND) {
+        *missing = true;
+        snprintf(res->reason, sizeof res->reason, "instance %s not found", id);
+        *rc = STEP_FAIL;
+        return NULL;
+    }
+    *rc = awsstep_fail(res, e, "DescribeDBInstances");
+    return NULL;
+}
+
 static rds_instance *describe_as(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc,
                                  bool batched)
 {
@@ -609,19 +625,10 @@ static rds_instance *describe_as(step_ctx *ctx, step_result *res, const char *id
     aws_error_clear(&e);
     char memo[300];
     if (batched) awsstep_preflight_memo(ctx, memo, sizeof memo);
-    if (!(batched && !awsxacct_in_target(ctx, id)
-              ? awsmemo_describe_instance(c, memo, id, AWSSTEP_PREFLIGHT_BATCH_MS, &i, &e)
-              : rds_describe_db_instance(c, id, &i, &e))) {
-        if (e.kind == AWS_ERR_NOT_FOUND) {
-            *missing = true;
-            snprintf(res->reason, sizeof res->reason, "instance %s not found", id);
-            *rc = STEP_FAIL;
-            return NULL;
-        }
-        *rc = awsstep_fail(res, &e, "DescribeDBInstances");
-        return NULL;
-    }
-    return i;
+    bool ok = batched && !awsxacct_in_target(ctx, id)
+                  ? awsmemo_describe_instance(c, memo, id, AWSSTEP_PREFLIGHT_BATCH_MS, &i, &e)
+                  : rds_describe_db_instance(c, id, &i, &e);
+    return described(res, id, ok, i, &e, missing, rc);
 }
 
 rds_instance *awsstep_describe(step_ctx *ctx, step_result *res, const char *id, bool *missing, step_rc *rc)
@@ -709,10 +716,18 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
     return STEP_OK;
 }
 
-step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
-                               rds_instance **out)
+/* The key of the awaits that share their looks (awsmemo_await_*): the
+ * campaign, its region and the account the instance lives in. */
+static void await_memo(step_ctx *ctx, const char *id, char *out, size_t cap)
 {
-    *out = NULL;
+    snprintf(out, cap, "await\t%s\t%s\t%s", step_ctx_campaign(ctx), step_ctx_campaign_field(ctx, "region"),
+             awsxacct_in_target(ctx, id) ? "target" : "source");
+}
+
+/* awsstep_await_instance's loop; h: its registration (awsmemo_await_begin). */
+static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                              rds_instance **out, int h)
+{
     /* When to look (lib/engine/waitplan.h): just after the end of the same
      * wait learnt across the campaign's region (P:opdur, per strategy, step
      * and storage size), or this instance's previous one (fact
@@ -728,21 +743,42 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
     int64_t exp = step_ctx_opdur(ctx, op);
     if (exp <= 0) exp = awsstep_fact_i64(ctx, "await_seen_ms", 0);
     const waitplan_cfg pc = {500, 60000};
-    int64_t t0 = fc_mono_ms(), lo = 0, pause = 500;
+    int64_t t0 = fc_mono_ms(), lo = 0, pause = 500, gap = 0;
     bool waited = false;
     if (exp > 0) {
         int64_t lead = waitplan_due(&pc, 0, -1, exp, 0);
         if (t0 + lead < deadline) {
             fc_sleep_ms(lead);
             waited = true;
+            gap = lead;
         }
+    } else if (awsmemo_await_early(h) && t0 + pause < deadline) {
+        /* another of this process's awaits under the key (a rename of the
+         * same campaign moments ago) looked at once and was early: so
+         * would this one most likely be; its first look is its second's */
+        fc_sleep_ms(pause);
+        waited = true;
+        gap = pause;
+        pause = pause * 3 / 2;
     }
+    aws_client *c = awsxacct_client_for(ctx, id);
+    if (!c) return NO_CLIENT(res);
     for (;;) {
-        int64_t at = fc_mono_ms() - t0;
+        /* another await's look at this instance stands for this one when
+         * sent within AWSSTEP_AWAIT_FRESH_PCT % of the pause before it, and
+         * not before the expected end (before it, "not yet" says nothing) */
+        int64_t accept = fc_mono_ms() - gap * AWSSTEP_AWAIT_FRESH_PCT / 100;
+        if (accept < t0 + exp) accept = t0 + exp;
         bool missing = false;
         step_rc rc = STEP_OK;
-        rds_instance *i = awsstep_describe(ctx, res, id, &missing, &rc);
+        rds_instance *i = NULL;
+        aws_error e;
+        aws_error_clear(&e);
+        int64_t seen = 0;
+        bool ok = awsmemo_await_look(c, h, id, accept, &i, &seen, NULL, &e);
+        i = described(res, id, ok, i, &e, &missing, &rc);
         if (!i && !missing) return rc;
+        int64_t at = seen - t0;
         if (i && !strcmp(i->status, "available") && (!role || awsstep_is_ours(ctx, i, role)) &&
             i->endpoint_address[0] && i->port > 0) {
             res->reason[0] = 0;
@@ -755,6 +791,7 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
             return STEP_OK;
         }
         rds_instance_free(i);
+        if (!waited && exp <= 0) awsmemo_await_set_early(h); /* a first look at once, early */
         lo = at;
         if (fc_mono_ms() > deadline) {
             res->wait_ms = 2000;
@@ -763,10 +800,23 @@ step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, 
             return STEP_WAIT;
         }
         /* overrunning the expectation: backing off from its end */
-        fc_sleep_ms(exp > 0 ? waitplan_due(&pc, 0, at, exp, 0) - at : pause);
+        gap = exp > 0 ? waitplan_due(&pc, 0, at, exp, 0) - at : pause;
+        fc_sleep_ms(gap);
         waited = true;
         pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
+}
+
+step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                               rds_instance **out)
+{
+    *out = NULL;
+    char memo[300];
+    await_memo(ctx, id, memo, sizeof memo);
+    int h = awsmemo_await_begin(memo, id);
+    step_rc rc = await_instance(ctx, res, id, role, deadline, out, h);
+    awsmemo_await_end(h);
+    return rc;
 }
 
 step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n)

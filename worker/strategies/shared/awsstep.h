@@ -163,7 +163,16 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
 /* In-run poll until id is available with an endpoint (and our role) or the
  * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). The first
  * look goes just after the end this wait took before (step_ctx_opdur, op
- * "<strategy>.<step>.await.<g>"; else fact await_seen_ms), which it learns. */
+ * "<strategy>.<step>.await.<g>"; else fact await_seen_ms), which it learns.
+ * This process's awaits of the campaign's instances share their looks
+ * (awsmemo_await_*, key: campaign, region, account): a look at every
+ * instance awaited, asked at once by whichever is due first, stands for
+ * another's look due within AWSSTEP_AWAIT_FRESH_PCT % of its pause after
+ * (never for a first look with nothing learnt, nor before the expected
+ * end). With nothing learnt, an await that begins while another under its
+ * key found its first look (at once) early skips that look: its first is
+ * after the first pause. */
+#define AWSSTEP_AWAIT_FRESH_PCT 25
 step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
                                rds_instance **out);
 /* Delete our snapshots fc-<campaign>-<instance>-<sfx[k]> (only ones tagged
