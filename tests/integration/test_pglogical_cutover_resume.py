@@ -178,6 +178,32 @@ def test_proxy_cutover_under_aws_faults(stack, awssim, world):
     assert refused >= 5, f"only {refused} calls throttled or refused: the faults did not apply"
 
 
+# the proxy calls made with the writers blocked refused for now past the
+# AWS client's three tries: the early deregistration (source's quiet gap)
+# with 5xx, the target's registration (the switch) throttled
+PROXY_REFUSED = {"throttle_rate": 0, "http5xx_rate": 0, "latency_ms": 0,
+                 "alternate": {"DeregisterDBProxyTargets": "5xx*4", "RegisterDBProxyTargets": "throttle*4"}}
+
+
+@pytest.mark.slow  # CI's 30 minutes (tests/run --all)
+def test_proxy_calls_refused_past_the_client_retries(stack, awssim, world):
+    """The proxy method's calls inside the window failing for now more
+    times in a row than the AWS client tries: each is sent again until its
+    deadline (awsstep_blocked_budget) instead of ending the cutover with the
+    writers blocked until its re-run: done, the proxy on the encrypted
+    instance only, every acknowledged row exactly once, one cutover run."""
+    proxies, tid, _ = proxy_crash_campaign(stack, awssim, world, "pgl-rs-pxref", "rspxref", None,
+                                           faults=PROXY_REFUSED)
+    proxies_reach_only(awssim, proxies, tid)
+    calls = awssim.admin("GET", "/calls")["calls"]
+    for action, kind in PROXY_REFUSED["alternate"].items():
+        hit = sum(1 for c in calls if c["action"] == action and c.get("fault_by") == action)
+        assert hit >= 4, f"{action}: {hit} refused as {kind}: the fault did not apply"
+    runs = [ln for ln in worker_lines(stack, "step=cutover") if "step finished" in ln]
+    assert len(runs) == 1 and "outcome=ok" in runs[0], \
+        "a proxy call failing for now ended a cutover run, writers blocked until the next:\n" + "\n".join(runs)
+
+
 def rename_crash_campaign(stack, sim, world, ident, campaign, point):
     """A one-instance rename cutover with a live writer, a worker killed at
     `point`: ends done, the point fired, every acknowledged row exactly once."""

@@ -182,29 +182,20 @@ static bool source_fresh(step_ctx *ctx, const char *status)
     return st && !strcmp(st, status) && seen > 0 && fc_now_ms() - seen < 60000;
 }
 
-static step_rc rename_now(step_ctx *ctx, step_result *res, aws_client *c, const char *id, const char *ret)
+/* The source renamed now (awsstep_rename: the standard retry — the
+ * writers are not blocked by fleetcrypt here, the stop comes after; a lost
+ * answer is settled there by rds_rename_carried_out; busy: WAIT on the
+ * source), then waited on under its retired name through the poll cache
+ * (fact renamed_at: the downtime counts from it). */
+static step_rc rename_now(step_ctx *ctx, step_result *res, const char *id, const char *ret)
 {
-    if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
-    rds_modify_instance_opts o;
-    rds_modify_instance_opts_init(&o);
-    o.identifier = id;
-    o.new_identifier = ret;
-    o.apply_immediately = true;
-    aws_error e;
-    aws_error_clear(&e);
-    if (rds_modify_db_instance(c, &o, NULL, &e)) {
-        awsstep_mark(ctx, "renamed_at");
-        res->wait_ms = 500;
-        snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
-        snprintf(res->reason, sizeof res->reason, "renaming %s to %s", id, ret);
-        return STEP_WAIT;
-    }
-    if (!strcmp(e.code, "InvalidDBInstanceState")) {
-        res->wait_ms = 5000;
-        snprintf(res->reason, sizeof res->reason, "source busy: %.300s", e.message);
-        return STEP_WAIT;
-    }
-    return awsstep_fail(res, &e, "ModifyDBInstance (rename source)");
+    step_rc rc = awsstep_rename(ctx, res, id, ret);
+    if (rc != STEP_OK) return rc;
+    awsstep_mark(ctx, "renamed_at");
+    res->wait_ms = 500;
+    snprintf(res->wait_on, sizeof res->wait_on, "db:%s", ret);
+    snprintf(res->reason, sizeof res->reason, "renaming %s to %s", id, ret);
+    return STEP_WAIT;
 }
 
 /* ---- rename-source: the original identifier is freed for the target ---- */
@@ -234,7 +225,7 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
     if (source_fresh(ctx, "available")) {
         step_intent in = step_ctx_intent(ctx, "rename_try");
         if (in == STEP_INTENT_NO) return LEASE_LOST(res);
-        if (in == STEP_INTENT_FIRST) return rename_now(ctx, res, c, id, ret);
+        if (in == STEP_INTENT_FIRST) return rename_now(ctx, res, id, ret);
     }
     if (!rds_describe_db_instance(c, id, &i, &e)) {
         if (e.kind != AWS_ERR_NOT_FOUND) return awsstep_fail(res, &e, "DescribeDBInstances");
@@ -244,7 +235,7 @@ static step_rc s_rename_source(step_ctx *ctx, step_result *res)
     }
     step_rc rc;
     if (!strcmp(i->status, "available")) {
-        rc = rename_now(ctx, res, c, id, ret);
+        rc = rename_now(ctx, res, id, ret);
     } else if (!strcmp(i->status, "stopped")) {
         /* a stopped instance cannot be renamed: start it first */
         if (!step_ctx_lease_ok(ctx)) {

@@ -418,7 +418,7 @@ static step_rc ddl_recheck(cut *c);
 static step_rc proxy_source_out(cut *c)
 {
     if (!c->proxy || !c->proxies_known) return STEP_OK;
-    step_rc rc = awsproxy_deregister_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, &c->proxy_out);
+    step_rc rc = awsproxy_deregister_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, fc_mono_ms() + BLOCK_TIMEOUT_MS, &c->proxy_out);
     tl_mark(c, "proxy_source_out");
     return rc;
 }

@@ -814,6 +814,11 @@ bool awscluster_is_ours(step_ctx *ctx, const rds_cluster *cl, const char *role)
 
 step_rc awscluster_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
 {
+    return awscluster_rename_try(ctx, res, from, to, 0);
+}
+
+step_rc awscluster_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline)
+{
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
     if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
@@ -824,7 +829,16 @@ step_rc awscluster_rename(step_ctx *ctx, step_result *res, const char *from, con
     o.apply_immediately = true;
     aws_error e;
     aws_error_clear(&e);
-    if (!rds_modify_db_cluster(c, &o, NULL, &e)) {
+    /* writers blocked until deadline: a rename failing for now (throttled,
+     * 5xx, unanswered, the cluster busy — renaming after an attempt whose
+     * answer was lost) is sent again until then, not after the step's
+     * re-run; the lost answer's retry that finds `from` gone looks for `to`
+     * (rds_rename_carried_out) */
+    aws_retry_until prev;
+    awsstep_blocked_budget(ctx, c, deadline, true, &prev);
+    bool ok = rds_modify_db_cluster(c, &o, NULL, &e);
+    aws_client_retry_until(c, &prev, NULL);
+    if (!ok) {
         if (!strcmp(e.code, "InvalidDBClusterStateFault"))
             return wait_for(res, 2000, "cluster %s busy: %.300s", from, e.message);
         return awsstep_fail(res, &e, "ModifyDBCluster (rename)");
@@ -1048,8 +1062,26 @@ step_rc awscluster_switched(step_ctx *ctx, step_result *res, const char *orig, c
     return STEP_OK;
 }
 
+static step_rc switch_blocked(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
+                              const char *role, bool proxy_named, int64_t deadline);
+
 step_rc awscluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
                           const char *role, bool proxy_named, int64_t deadline)
+{
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    /* writers are blocked: every call of the switch (its looks, the
+     * proxies') failing for now is sent again until deadline rather than
+     * ending the step; the renames retry busy answers too */
+    aws_retry_until prev;
+    awsstep_blocked_budget(ctx, c, deadline, false, &prev);
+    step_rc rc = switch_blocked(ctx, res, orig, ret, tid, role, proxy_named, deadline);
+    aws_client_retry_until(c, &prev, NULL);
+    return rc;
+}
+
+static step_rc switch_blocked(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
+                              const char *role, bool proxy_named, int64_t deadline)
 {
     bool switched = false, half = false;
     step_rc rc = awscluster_switched(ctx, res, orig, ret, role, &switched, &half);
@@ -1057,7 +1089,7 @@ step_rc awscluster_switch(step_ctx *ctx, step_result *res, const char *orig, con
     if (!switched) {
         /* 1. source → retired name (unless an earlier attempt did it) */
         if (!half) {
-            if ((rc = awscluster_rename(ctx, res, orig, ret)) != STEP_OK) return rc;
+            if ((rc = awscluster_rename_try(ctx, res, orig, ret, deadline)) != STEP_OK) return rc;
             log_info("cutover: source cluster renamed", "from=%s to=%s", orig, ret);
         }
         if ((rc = awscluster_await(ctx, res, ret, NULL, deadline, "retired_address", "retired_port")) != STEP_OK)
@@ -1068,7 +1100,7 @@ step_rc awscluster_switch(step_ctx *ctx, step_result *res, const char *orig, con
         if (!t && !missing) return rc;
         if (t) {
             rds_cluster_free(t);
-            if ((rc = awscluster_rename(ctx, res, tid, orig)) != STEP_OK) return rc;
+            if ((rc = awscluster_rename_try(ctx, res, tid, orig, deadline)) != STEP_OK) return rc;
             log_info("cutover: target cluster renamed", "from=%s to=%s", tid, orig);
         }
         res->reason[0] = 0;

@@ -100,6 +100,12 @@ bool awscluster_is_ours(step_ctx *ctx, const rds_cluster *cl, const char *role);
 /* ModifyDBCluster --new-db-cluster-identifier, applied now: STEP_OK once
  * requested; STEP_WAIT while the cluster is busy. */
 step_rc awscluster_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
+/* awscluster_rename for a caller whose writers are blocked until deadline
+ * (fc_mono_ms; 0 or past: awscluster_rename): a rename throttled, failing
+ * with a 5xx, unanswered or refused as busy is sent again until then
+ * (awsstep_blocked_budget) rather than ending the step; a lost answer whose
+ * retry finds `from` gone is done when `to` exists (rds_rename_carried_out). */
+step_rc awscluster_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline);
 /* After the cluster swap: each source member (now in cluster `retired`) is
  * renamed to its retired name, then the new member fc-<campaign>-<member>-
  * <sfx> (in `cluster`) takes the member's name. STEP_OK once every member
@@ -143,7 +149,8 @@ step_rc awscluster_switched(step_ctx *ctx, step_result *res, const char *orig, c
                             bool *switched, bool *half);
 /* The cluster rename swap: source orig → ret, target tid → orig (cluster and reader endpoints follow the
  * name), then the RDS Proxies in front of it switched (awscluster_proxy_switch; proxy_named: the campaign
- * named them), bounded by deadline; facts retired_address/port, target_address/port, target_id, retired_id. */
+ * named them), bounded by deadline; facts retired_address/port, target_address/port, target_id, retired_id.
+ * Writers are blocked: every call in it runs under awsstep_blocked_budget (the renames' busy answers too). */
 step_rc awscluster_switch(step_ctx *ctx, step_result *res, const char *orig, const char *ret, const char *tid,
                           const char *role, bool proxy_named, int64_t deadline);
 /* The running source cluster (the campaign unit's identifier): available

@@ -317,13 +317,30 @@ static step_rc proxies_to_switch(step_ctx *ctx, step_result *res, aws_client *c,
     return STEP_OK;
 }
 
-/* awsproxy_switch and awsproxy_switch_scanned: named set (how: what the first pass of each may take for granted) */
+static step_rc switch_each(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *to,
+                           const char *from, const char *named, px_blind how, int64_t deadline, int *np);
+
+/* awsproxy_switch and awsproxy_switch_scanned: named set (how: what the
+ * first pass of each may take for granted). Every caller's writers are
+ * blocked (or its source stopped) until deadline: a call failing for now
+ * is sent again until then (awsstep_blocked_budget; a registration not
+ * taken yet is move_proxy's to retry) rather than ending the step. */
 static step_rc switch_proxies(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
                               const char *named, px_blind how, int64_t deadline, int *np)
 {
     if (np) *np = 0;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
+    aws_retry_until prev;
+    awsstep_blocked_budget(ctx, c, deadline, false, &prev);
+    step_rc rc = switch_each(ctx, res, c, kind, to, from, named, how, deadline, np);
+    aws_client_retry_until(c, &prev, NULL);
+    return rc;
+}
+
+static step_rc switch_each(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *to,
+                           const char *from, const char *named, px_blind how, int64_t deadline, int *np)
+{
     px_name px[PX_MAX];
     int n = 0;
     step_rc rc = proxies_to_switch(ctx, res, c, kind, to, from, named, px, &n);
@@ -352,12 +369,27 @@ step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind k
     return switch_proxies(ctx, res, kind, to, from, seen, from_out ? PX_OLD_OUT : PX_SEEN_OLD, deadline, np);
 }
 
+static step_rc deregister_scanned(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind,
+                                  const char *from, bool *all_out);
+
 step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
-                                    bool *all_out)
+                                    int64_t deadline, bool *all_out)
 {
     *all_out = false;
     aws_client *c = step_ctx_aws(ctx);
     if (!c) return NO_CLIENT(res);
+    /* writers blocked: a deregistration failing for now (throttled, 5xx,
+     * unanswered, the proxy busy) is sent again until deadline */
+    aws_retry_until prev;
+    awsstep_blocked_budget(ctx, c, deadline, true, &prev);
+    step_rc rc = deregister_scanned(ctx, res, c, kind, from, all_out);
+    aws_client_retry_until(c, &prev, NULL);
+    return rc;
+}
+
+static step_rc deregister_scanned(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind,
+                                  const char *from, bool *all_out)
+{
     px_name px[PX_MAX];
     int n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
     if (!n) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");

@@ -33,8 +33,9 @@ step_rc awsproxy_learn(step_ctx *ctx, step_result *res, awsproxy_kind kind, cons
 /* Each proxy (named, else the recorded ones and any that has `from` or
  * `to` now; fact proxy_names updated) moved from `from` to `to`:
  * deregistered, registered, awaited until `to` (a cluster's writer) is
- * AVAILABLE, bounded by deadline (fc_mono_ms; STEP_WAIT past it). *n: how
- * many proxies (may be NULL). */
+ * AVAILABLE, bounded by deadline (fc_mono_ms; STEP_WAIT past it; every
+ * call failing for now sent again until then: awsstep_blocked_budget). *n:
+ * how many proxies (may be NULL). */
 step_rc awsproxy_switch(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
                         const char *named, int64_t deadline, int *n);
 /* awsproxy_switch of the set awsproxy_scan found a moment ago (fact
@@ -54,9 +55,11 @@ step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind k
  * (step_ctx_persist_fact); when they cannot be, nothing is deregistered
  * (*all_out false). Crash point cutover.proxy_source_out after
  * each; whoever gives the writers back registers `from` again
- * (awsproxy_roll_back). */
+ * (awsproxy_roll_back). Writers are blocked until deadline (fc_mono_ms):
+ * a deregistration failing for now is sent again until then
+ * (awsstep_blocked_budget). */
 step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
-                                    bool *all_out);
+                                    int64_t deadline, bool *all_out);
 /* The set awsproxy_switch would move when not given `named` (the recorded
  * proxies and any that has `from` or `to` now: DescribeDBProxies and one
  * DescribeDBProxyTargets per proxy in the account; fact proxy_names

@@ -658,6 +658,12 @@ bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role)
 
 static bool lease_ok(void *ctx) { return step_ctx_lease_ok(ctx); }
 
+void awsstep_blocked_budget(step_ctx *ctx, aws_client *c, int64_t deadline, bool busy, aws_retry_until *prev)
+{
+    aws_retry_until u = {.until_ms = deadline, .busy = busy, .go_on = lease_ok, .ud = ctx};
+    aws_client_retry_until(c, &u, prev);
+}
+
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to)
 {
     return awsstep_rename_try(ctx, res, from, to, 0, NULL, NULL, NULL);
@@ -686,15 +692,16 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
      * after a re-run of the step (its backoff is the writers'); made
      * perhaps, its answer lost, a later try finds `from` gone (the client
      * then looks for `to`: rds_rename_carried_out) or `to` taken */
-    aws_retry_until u = {.until_ms = deadline, .busy = true, .go_on = lease_ok, .ud = ctx}, prev;
-    aws_client_retry_until(a, &u, &prev);
+    aws_retry_until prev;
+    awsstep_blocked_budget(ctx, a, deadline, true, &prev);
     bool ok = rds_modify_db_instance(a, &o, &out, &e);
     aws_client_retry_until(a, &prev, NULL);
     if (!ok) {
         if (!strcmp(e.code, "InvalidDBInstanceState")) {
             res->wait_ms = 2000;
             snprintf(res->wait_on, sizeof res->wait_on, "db:%s", from);
-            snprintf(res->reason, sizeof res->reason, "%s busy, retrying the rename to %s", from, to);
+            snprintf(res->reason, sizeof res->reason, "%s busy, retrying the rename to %s: %.300s", from, to,
+                     e.message);
             return STEP_WAIT;
         }
         if (gone && e.kind == AWS_ERR_NOT_FOUND) {

@@ -142,6 +142,15 @@ rds_instance *awsstep_describe_preflight(step_ctx *ctx, step_result *res, const 
 bool awsstep_has_tag(const rds_instance *i, const char *key, const char *value);
 /* Does i carry this campaign's and instance's tags (and role, when given)? */
 bool awsstep_is_ours(step_ctx *ctx, const rds_instance *i, const char *role);
+/* The deadline budget of calls made with the caller's writers blocked
+ * until deadline (fc_mono_ms; 0 or past: the standard policy only): from
+ * now on every call on c that fails for now — throttled, 5xx, unanswered
+ * and, with busy, refused as busy (AWS did nothing) — is sent again until
+ * then (aws_client_retry_until, short backoff), the step's lease asked
+ * before each try, rather than ending the step, whose backoff would be the
+ * writers'. *prev gets the setting replaced: put it back after the calls
+ * (aws_client_retry_until(c, prev, NULL)); nested settings stack so. */
+void awsstep_blocked_budget(step_ctx *ctx, aws_client *c, int64_t deadline, bool busy, aws_retry_until *prev);
 /* ModifyDBInstance --new-db-instance-identifier, applied now: STEP_OK once
  * requested, STEP_WAIT while the instance is busy. */
 step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const char *to);
