@@ -187,7 +187,6 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
         pthread_mutex_unlock(&memo_mu);
         return describe_alone(c, id, out, err);
     }
-    bool recent = batch[b].last_ms > 0 && now - batch[b].last_ms < window_ms;
     batch[b].last_ms = now > 0 ? now : 1;
     bool dup = false; /* the same identifier twice in a batch: the second would find it taken */
     for (int k = 0; batch[b].state == B_OPEN && k < batch[b].n && !dup; k++) dup = !strcmp(batch[b].ids[k], id);
@@ -213,12 +212,15 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
         pthread_mutex_unlock(&memo_mu);
         return ok;
     }
-    if (!recent || batch[b].state != B_IDLE) {
-        /* alone (nobody asked under key lately), or a batch is being asked */
+    if (batch[b].state != B_IDLE) {
+        /* a batch is being asked: alone */
         pthread_mutex_unlock(&memo_mu);
         return describe_alone(c, id, out, err);
     }
-    /* another came moments ago: more are likely on their way, gather them */
+    /* the first of a wave (or another came moments ago): those admitted
+     * with it are likely on their way, gather them — a preflight is no
+     * one's downtime, and a lone first caller asking at once cost one
+     * Describe per worker and wave */
     batch[b].state = B_OPEN;
     batch[b].n = 1;
     batch[b].waiting = 1;

@@ -25,11 +25,12 @@ void awsmemo_reset(void);
 
 /* DescribeDBInstances of `id`, answered together with this worker's other
  * executors asking under the same `key` (campaign and region in it) at about
- * the same time: a caller alone (none under `key` within the last
- * window_ms) describes `id` at once, as rds_describe_db_instance; one that
- * comes within window_ms of another opens a batch, waits window_ms for
- * more (less once the batch is full: 100 identifiers, AWS's limit for one
- * filter), then describes them all with one filtered call
+ * the same time: a caller that finds no batch gathering under `key` opens
+ * one, waits window_ms for more (less once the batch is full: 100
+ * identifiers, AWS's limit for one filter; a lone caller waits the window
+ * too: for a preflight that is no one's downtime, and asking at once cost
+ * one Describe per worker and admission wave), then describes them all
+ * with one filtered call
  * (db-instance-id), and every caller of the batch takes its own instance
  * from that answer (an identifier not in lower case is always described
  * alone). A caller that joined waits for that answer at most
@@ -41,7 +42,8 @@ void awsmemo_reset(void);
  * the caller's (rds_instance_free). window_ms <= 0: always alone.
  * Thread-safe; blocks at most window_ms plus the call (the batch's leader,
  * alone) or AWSMEMO_JOIN_WAIT_WINDOWS × window_ms plus its own call (a
- * joiner). */
+ * joiner). A caller that comes while a batch is being asked describes
+ * alone. */
 #define AWSMEMO_JOIN_WAIT_WINDOWS 11
 bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, int64_t window_ms,
                                rds_instance **out, aws_error *err);
