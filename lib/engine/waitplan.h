@@ -80,6 +80,10 @@ typedef struct waitplan_waiter {
  * it; on a scaled clock (the benches' 50 ms) the jitter floor does. */
 #define WAITPLAN_SHARE_MIN 4
 #define WAITPLAN_SHARE_JITTER_MS 500
+/* A sharing waiter with nothing learnt (exp_ms <= 0) has a slack only
+ * before its first look: WAITPLAN_SHARE_JITTER_MS, so a wave's first looks
+ * (each one minimum after its own start) are one; its later back-off looks
+ * are on its own plan, no later. */
 
 /* Whether a wait may share a later look (waitplan_waiter.share): one of a
  * step holding no class slot (holds_class false); or one whose class nobody

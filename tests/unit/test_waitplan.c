@@ -463,6 +463,32 @@ static void test_fleet_share_straggler(void **state)
     assert_int_equal(waitplan_next(&prod, p2, 2, 10, &exact, NULL), 64500);
 }
 
+/* A kind's first wave (nothing learnt) registered over 300 ms: each wait's
+ * first look, one minimum after its own start, was a Describe of its own
+ * (the calls bench's first offline campaign: 2-3 per wave); sharing, the
+ * first looks are one (each at most WAITPLAN_SHARE_JITTER_MS later, long
+ * before any end), and the back-off after it is unchanged: no end seen
+ * later than alone. */
+static void test_fleet_share_first_looks(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 15000};
+    int64_t start[8], real[8];
+    for (int i = 0; i < 8; i++) {
+        start[i] = 1000 + (i * 300) / 7;
+        real[i] = start[i] + 3000;
+    }
+    fleet_run alone = fleet_share(&pc, start, real, 0, 8, 300, true, false);
+    fleet_run shared = fleet_share(&pc, start, real, 0, 8, 300, true, true);
+    assert_true(shared.looks + 4 <= alone.looks);
+    assert_true(shared.worst_late <= alone.worst_late);
+    /* a later look of an unknown wait keeps no slack */
+    waitplan_waiter w[2] = {{0, 0, 0, 75, false, true}, {10, 0, 0, 75, false, true}};
+    bool exact = true;
+    assert_int_equal(waitplan_next(&pc, w, 2, 1000, &exact, NULL), 1000 + 742);
+    assert_false(exact);
+}
+
 /* Who may share a later look (waitplan_may_share): a wait of a step that
  * holds no class slot; or one whose class nobody waits for and is not full
  * (a late sighting then delays no other instance: the calls bench's 8
@@ -501,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_fleet_share_within_jitter),
         cmocka_unit_test(test_fleet_share_straggler),
         cmocka_unit_test(test_may_share),
+        cmocka_unit_test(test_fleet_share_first_looks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
