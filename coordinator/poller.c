@@ -16,7 +16,8 @@
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
- *     step holding a class slot from 20 minimum intervals of age on (its
+ *     step holding a class slot (0.12 × when its class is waited for or
+ *     full) from 20 minimum intervals of age on (its
  *     end seen up to 25% late, not 75%: the class's next holder waits for
  *     it; only until the first wait of the kind ends and is learnt),
  *   - and a resource the last poll found settled only backs off by 0.75 ×
@@ -57,6 +58,15 @@
  * with a binding limit every later holder of the slot waits for a late
  * sighting of the first wave; other waits keep 75 */
 #define POLL_GAP_LIMITED_PCT 25
+/* ... and for one whose class is contended (someone waits for a slot of it,
+ * or every slot is held: the first wave of a binding limit, e.g. the
+ * makespan bench's first 5 restores): its end seen up to 12% late. A wave
+ * of unknown duration was often seen earlier by other waits' looks (every
+ * DB poll sees every awaited instance); with those shared (mark_sharing)
+ * the first restore wave's hand-overs idled 3.9 s against 1.1 s on its own
+ * 25% plan. About twice the looks of 25%, for the first wave of a kind
+ * only (then learnt), and only when the class binds. */
+#define POLL_GAP_CONTENDED_PCT 12
 
 typedef struct awaited {
     char id[256];
@@ -66,6 +76,7 @@ typedef struct awaited {
     const char *cls; /* the class slot its step holds (step_def.limit_class; NULL none) */
     bool limited;   /* its step holds a class slot (step_def.limit_class) */
     bool share;     /* it may be seen up to its slack late (mark_sharing) */
+    bool contended; /* its class is waited for or full (mark_sharing) */
     int pct;
     bool seen;
     bool settled;   /* the last poll found it in a settled status */
@@ -159,7 +170,10 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
         return last_poll + c->poll_min_ms;
     }
     for (size_t i = 0; i < n; i++)
-        w[i] = (waitplan_waiter){v[i].start_ms, v[i].exp_ms, v[i].pct, v[i].limited ? POLL_GAP_LIMITED_PCT : 75,
+        w[i] = (waitplan_waiter){v[i].start_ms, v[i].exp_ms, v[i].pct,
+                                 !v[i].limited      ? 75
+                                 : v[i].contended ? POLL_GAP_CONTENDED_PCT
+                                                  : POLL_GAP_LIMITED_PCT,
                                  v[i].settled, v[i].share};
     int64_t next = waitplan_next(&pc, w, n, last_poll, exact, driver);
     free(w);
@@ -190,10 +204,11 @@ static const char *op_class(const char *op)
  * calls bench's 8 renames hold 8 of the 10 cutover slots, each looked at on
  * its own until now). Re-read every tick: when someone queues for the class
  * or it fills, its waits are back on their own looks at the next tick (a
- * look already due is made at once). Only a learnt wait has a slack; the
- * denser first-wave share (limited) does not depend on this. One ZCARD and
- * one ZCOUNT per class in use, per tick, only while there are learnt waits
- * of it. */
+ * look already due is made at once). A learnt wait's slack is up to its
+ * sixth; one with nothing learnt has only its first look's (the jitter).
+ * The contended ones (the rest of the class holders) take the densest
+ * first-wave share, POLL_GAP_CONTENDED_PCT. One ZCARD and one ZCOUNT per
+ * class in use, per tick. */
 static void mark_sharing(coord *c, const char *account, const char *region, awaited *v, size_t n)
 {
     const char *seen[8];
@@ -201,7 +216,8 @@ static void mark_sharing(coord *c, const char *account, const char *region, awai
     int ns = 0;
     for (size_t i = 0; i < n; i++) {
         v[i].share = !v[i].cls;
-        if (!v[i].cls || v[i].exp_ms <= 0) continue;
+        v[i].contended = v[i].cls != NULL;
+        if (!v[i].cls) continue;
         int k = 0;
         while (k < ns && strcmp(seen[k], v[i].cls)) k++;
         if (k == ns) {
@@ -214,6 +230,7 @@ static void mark_sharing(coord *c, const char *account, const char *region, awai
             ok[ns++] = waitplan_may_share(true, waiting, held, rl_class_limit(v[i].cls));
         }
         v[i].share = ok[k];
+        v[i].contended = !ok[k];
     }
 }
 
