@@ -43,7 +43,7 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
  * 75% of the overrun: a kind's durations vary, and that case recurs at every
  * wave); waitplan_due takes 75 (the end seen up to ~43% late, O(log T)
  * looks). The fleet poller takes 25 for a step holding a class slot (up to
- * 25% late, about 2.5× the looks): its look is one Describe shared by the
+ * 25% late, about 2.5× the looks; 12 when its class is waited for or full): its look is one Describe shared by the
  * whole region, an unknown duration is only met until the first wait of the
  * kind ends (then learnt, and kept in Redis), and with a binding class limit
  * that first wave's lateness delays every later holder of the slot. The
