@@ -16,16 +16,19 @@
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
- *     step holding a class slot from 20 minimum intervals of age on (its
+ *     step holding a class slot (0.12 × when its class is waited for or
+ *     full) from 20 minimum intervals of age on (its
  *     end seen up to 25% late, not 75%: the class's next holder waits for
  *     it; only until the first wait of the kind ends and is learnt),
  *   - and a resource the last poll found settled only backs off by 0.75 ×
  *     its age until its waiter, woken, takes it off the list (no looks at
  *     the overrun of an end already seen: waitplan_next),
  *   - and the look goes to the latest of those that keeps every waiter
- *     within its slack (a learnt wait of a step holding no class slot: up
- *     to 4 minimum intervals and an eighth of its duration late), so
- *     the waits of a kind registered over the workers' jitter share one,
+ *     within its slack (a learnt wait of a step holding no class slot, or
+ *     one whose class nobody waits for and is not full, mark_sharing: up
+ *     to 4 minimum intervals or 500 ms, and a sixth of its duration,
+ *     late), so the waits of a kind registered over the workers' jitter
+ *     share one,
  * clamped to [poll_min, poll_max]. A wait of T costs one poll when expected,
  * O(log T) otherwise, shared by every instance waiting in the region, so
  * AWS calls per instance do not grow with how long AWS takes. A poll that
@@ -38,7 +41,9 @@
 #include "catalog.h"
 #include "fleetcache.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "rds.h"
+#include "store_limits.h"
 #include "util.h"
 #include "waitplan.h"
 
@@ -53,13 +58,25 @@
  * with a binding limit every later holder of the slot waits for a late
  * sighting of the first wave; other waits keep 75 */
 #define POLL_GAP_LIMITED_PCT 25
+/* ... and for one whose class is contended (someone waits for a slot of it,
+ * or every slot is held: the first wave of a binding limit, e.g. the
+ * makespan bench's first 5 restores): its end seen up to 12% late. A wave
+ * of unknown duration was often seen earlier by other waits' looks (every
+ * DB poll sees every awaited instance); with those shared (mark_sharing)
+ * the first restore wave's hand-overs idled 3.9 s against 1.1 s on its own
+ * 25% plan. About twice the looks of 25%, for the first wave of a kind
+ * only (then learnt), and only when the class binds. */
+#define POLL_GAP_CONTENDED_PCT 12
 
 typedef struct awaited {
     char id[256];
     char op[160];   /* the operation awaited (waitplan_opkey; "" unknown) */
     int64_t start_ms;
     int64_t exp_ms; /* its learnt duration (0 unknown) */
+    const char *cls; /* the class slot its step holds (step_def.limit_class; NULL none) */
     bool limited;   /* its step holds a class slot (step_def.limit_class) */
+    bool share;     /* it may be seen up to its slack late (mark_sharing) */
+    bool contended; /* its class is waited for or full (mark_sharing) */
     int pct;
     bool seen;
     bool settled;   /* the last poll found it in a settled status */
@@ -141,9 +158,10 @@ static bool on_snap_page(void *ud, const rds_snapshot_list *page)
  * was seen before, else backing off from its start: denser for a step
  * holding a class slot, whose lateness the class's next holder waits for;
  * one already seen settled only backs off, until its waiter takes it off
- * the list; a wait of a step holding no class slot shares a later look
- * within its slack). *exact: the look is one placed at an expected end. */
-static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll, bool *exact)
+ * the list; a wait marked share (mark_sharing) shares a later look within
+ * its slack). *exact: the look is one placed at an expected end; *driver
+ * (may be NULL): the awaited resource that look is planned for. */
+static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t last_poll, bool *exact, size_t *driver)
 {
     waitplan_cfg pc = {c->poll_min_ms, c->poll_max_ms};
     waitplan_waiter *w = calloc(n ? n : 1, sizeof *w);
@@ -152,9 +170,12 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
         return last_poll + c->poll_min_ms;
     }
     for (size_t i = 0; i < n; i++)
-        w[i] = (waitplan_waiter){v[i].start_ms, v[i].exp_ms, v[i].pct, v[i].limited ? POLL_GAP_LIMITED_PCT : 75,
-                                 v[i].settled, !v[i].limited};
-    int64_t next = waitplan_next(&pc, w, n, last_poll, exact, NULL);
+        w[i] = (waitplan_waiter){v[i].start_ms, v[i].exp_ms, v[i].pct,
+                                 !v[i].limited      ? 75
+                                 : v[i].contended ? POLL_GAP_CONTENDED_PCT
+                                                  : POLL_GAP_LIMITED_PCT,
+                                 v[i].settled, v[i].share};
+    int64_t next = waitplan_next(&pc, w, n, last_poll, exact, driver);
     free(w);
     return next;
 }
@@ -174,6 +195,43 @@ static const char *op_class(const char *op)
     const strategy_def *sd = strategy_find(strat);
     const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
     return sdef ? sdef->limit_class : NULL;
+}
+
+/* Mark the waits that may share a later look (waitplan_may_share): those
+ * of a step holding no class slot, and those whose class nobody waits for
+ * (P:slots:...:<class>:wait empty) and that is not full (fewer held than
+ * rl_class_limit): a late sighting of theirs delays no other instance (the
+ * calls bench's 8 renames hold 8 of the 10 cutover slots, each looked at on
+ * its own until now). Re-read every tick: when someone queues for the class
+ * or it fills, its waits are back on their own looks at the next tick (a
+ * look already due is made at once). A learnt wait's slack is up to its
+ * sixth; one with nothing learnt has only its first look's (the jitter).
+ * The contended ones (the rest of the class holders) take the densest
+ * first-wave share, POLL_GAP_CONTENDED_PCT. One ZCARD and one ZCOUNT per
+ * class in use, per tick. */
+static void mark_sharing(coord *c, const char *account, const char *region, awaited *v, size_t n)
+{
+    const char *seen[8];
+    bool ok[8];
+    int ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i].share = !v[i].cls;
+        v[i].contended = v[i].cls != NULL;
+        if (!v[i].cls) continue;
+        int k = 0;
+        while (k < ns && strcmp(seen[k], v[i].cls)) k++;
+        if (k == ns) {
+            if (ns == 8) continue; /* more classes than kept: on its own look */
+            char key[256];
+            rl_slot_key(c->s, account, region, v[i].cls, key, sizeof key);
+            long long waiting = store_slot_waiting(c->s, key);
+            long long held = waiting == 0 ? store_slot_held(c->s, key, fc_now_ms()) : -1;
+            seen[ns] = v[i].cls;
+            ok[ns++] = waitplan_may_share(true, waiting, held, rl_class_limit(v[i].cls));
+        }
+        v[i].share = ok[k];
+        v[i].contended = !ok[k];
+    }
 }
 
 /* The previous poll's view of each awaited resource (P:cache, one HGETALL):
@@ -233,7 +291,7 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
      * which resources it saw settled (one read of the cache) */
     cache_seen(c, r->region, kname, v, n);
     bool exact = false;
-    int64_t next = plan_next(c, v, n, r->last_poll_ms[kind], &exact);
+    int64_t next = plan_next(c, v, n, r->last_poll_ms[kind], &exact, NULL);
     if (now < next) {
         if (next != r->next_poll_ms[kind]) {
             store_cache_set_next(c->s, r->region, kname, next);
@@ -289,7 +347,8 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
     }
     int64_t prev_poll = r->last_poll_ms[kind];
     r->last_poll_ms[kind] = started;
-    int64_t nxt = plan_next(c, v, n, started, &exact);
+    size_t drv = 0;
+    int64_t nxt = plan_next(c, v, n, started, &exact, &drv);
     /* replace the cache: _ts, _next and every entry */
     store_cache_replace(c->s, r->region, kname, started, nxt, &b.fields);
     r->next_poll_ms[kind] = nxt;
@@ -309,8 +368,15 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
         awaited *a = colon ? find(&b, colon + 1) : NULL;
         if (a) learn(c, r->region, kname, a, prev_poll, started);
     }
-    log_debug("fleet poll", "region=%s kind=%s awaited=%zu found=%d settled=%d woken=%d next_in_ms=%lld exact=%d",
-              r->region, kname, n, b.fields.n / 2, b.settled.n, woken, (long long)(nxt - fc_now_ms()), exact ? 1 : 0);
+    log_debug("fleet poll",
+              "region=%s kind=%s awaited=%zu found=%d settled=%d woken=%d next_in_ms=%lld exact=%d driver=%s "
+              "driver_op=%s driver_age_ms=%lld driver_exp_ms=%lld",
+              r->region, kname, n, b.fields.n / 2, b.settled.n, woken, (long long)(nxt - fc_now_ms()), exact ? 1 : 0,
+              n ? v[drv].id : "", n ? v[drv].op : "", n ? (long long)(started - v[drv].start_ms) : 0LL,
+              n ? (long long)v[drv].exp_ms : 0LL);
+    for (size_t i = 0; i < n; i++)
+        log_debug("fleet poll waiter", "kind=%s id=%s op=%s age_ms=%lld exp_ms=%lld pct=%d settled=%d", kname, v[i].id,
+                  v[i].op, (long long)(started - v[i].start_ms), (long long)v[i].exp_ms, v[i].pct, v[i].settled ? 1 : 0);
     sargs_free(&b.settled);
     sargs_free(&b.fields);
 }
@@ -335,7 +401,8 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
             for (size_t i = 0; v && i < n; i++) {
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
-                v[i].limited = op_class(op) != NULL;
+                v[i].cls = op_class(op);
+                v[i].limited = v[i].cls != NULL;
                 v[i].exp_ms = waitplan_expected(dur.v, dur.n, op);
                 break;
             }
@@ -384,6 +451,8 @@ void poller_tick(coord *c)
         }
         sargs_free(&w);
         expectations(c, cv->region, dbs, nd, snaps, ns);
+        mark_sharing(c, cv->account, cv->region, dbs, nd);
+        mark_sharing(c, cv->account, cv->region, snaps, ns);
         if (nd) poll_kind(c, r, 0, dbs, nd);
         if (ns) poll_kind(c, r, 1, snaps, ns);
         /* nothing awaited of a kind: no poll of it is due (the loop's poller_due) */

@@ -64,7 +64,13 @@ static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64
     *slack = 0;
     if (w->share && exp > 0) {
         *slack = WAITPLAN_SHARE_MIN * c->min_ms;
-        if (exp / 8 < *slack) *slack = exp / 8;
+        if (*slack < WAITPLAN_SHARE_JITTER_MS) *slack = WAITPLAN_SHARE_JITTER_MS;
+        if (exp / 6 < *slack) *slack = exp / 6;
+    } else if (w->share && exp <= 0 && last_ms < w->start_ms) {
+        /* nothing learnt and not looked at since it began: its first look
+         * (one minimum after the start) may wait out the jitter over which
+         * the rest of its wave registers, no end being due that soon */
+        *slack = WAITPLAN_SHARE_JITTER_MS;
     }
     int64_t due = waitplan_due_gap(c, gap, w->start_ms, last_ms, exp, w->pct);
     /* overrunning: the back-off from the expected end starts at the slack */
@@ -101,6 +107,12 @@ int64_t waitplan_next(const waitplan_cfg *c, const waitplan_waiter *w, size_t n,
         }
     }
     return t;
+}
+
+bool waitplan_may_share(bool holds_class, long long waiting, long long held, int limit)
+{
+    if (!holds_class) return true;
+    return waiting == 0 && held >= 0 && held < limit;
 }
 
 int64_t waitplan_learn(int64_t old_ms, int64_t lo_ms, int64_t hi_ms)

@@ -43,7 +43,7 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
  * 75% of the overrun: a kind's durations vary, and that case recurs at every
  * wave); waitplan_due takes 75 (the end seen up to ~43% late, O(log T)
  * looks). The fleet poller takes 25 for a step holding a class slot (up to
- * 25% late, about 2.5× the looks): its look is one Describe shared by the
+ * 25% late, about 2.5× the looks; 12 when its class is waited for or full): its look is one Describe shared by the
  * whole region, an unknown duration is only met until the first wait of the
  * kind ends (then learnt, and kept in Redis), and with a binding class limit
  * that first wave's lateness delays every later holder of the slot. The
@@ -69,13 +69,29 @@ typedef struct waitplan_waiter {
                       * with others (waitplan_next; false: on its own plan) */
 } waitplan_waiter;
 
-/* A sharing waiter's slack: at most this many minimum intervals and an
- * eighth of its expected duration (none without one). The waits of a kind
- * are registered over the workers' jitter (after the AWS call and the
- * step's end: 100-300 ms, 2-6 bench minimums, a fraction of a production
- * one), so their expected ends lie apart by that much and each got a look
- * of its own. */
+/* A sharing waiter's slack: this many minimum intervals or
+ * WAITPLAN_SHARE_JITTER_MS, whichever is more, and at most a sixth of its
+ * expected duration (none without one). The waits of a kind are registered
+ * over the workers' jitter (after the AWS call and the step's end: 100-300
+ * ms; and an instance whose preflight ran alone runs ~300 ms ahead of a
+ * batch all campaign long), so their expected ends lie apart by that much
+ * and each got a look of its own. That jitter is real time, not a multiple
+ * of the poll minimum: with the production minimum (1 s) 4 minimums cover
+ * it; on a scaled clock (the benches' 50 ms) the jitter floor does. */
 #define WAITPLAN_SHARE_MIN 4
+#define WAITPLAN_SHARE_JITTER_MS 500
+/* A sharing waiter with nothing learnt (exp_ms <= 0) has a slack only
+ * before its first look: WAITPLAN_SHARE_JITTER_MS, so a wave's first looks
+ * (each one minimum after its own start) are one; its later back-off looks
+ * are on its own plan, no later. */
+
+/* Whether a wait may share a later look (waitplan_waiter.share): one of a
+ * step holding no class slot (holds_class false); or one whose class nobody
+ * waits for (waiting, the class's queue: 0) and that is not full (held <
+ * limit): its late sighting then delays no other instance. Someone queued,
+ * every slot held (the next to come will wait: the first wave of a binding
+ * limit) or a count that could not be read (< 0): its own look, on time. */
+bool waitplan_may_share(bool holds_class, long long waiting, long long held, int limit);
 
 /* When the next shared look is due: the earliest of every waiter's
  * waitplan_due_gap, except that a waiter the last look already found

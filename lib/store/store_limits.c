@@ -96,6 +96,24 @@ bool store_slot_wait_del(store *s, const char *key, const char *member)
     return ok;
 }
 
+long long store_slot_waiting(store *s, const char *key)
+{
+    char wk[STORE_KEY_MAX + 8];
+    if (!wait_key(key, wk, sizeof wk)) return -1;
+    redisReply *r = store_cmd(s, "ZCARD %s", wk);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    return n;
+}
+
+long long store_slot_held(store *s, const char *key, int64_t now_ms)
+{
+    redisReply *r = store_cmd(s, "ZCOUNT %s (%lld +inf", key, (long long)now_ms);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    return n;
+}
+
 /* Pop the oldest waiter of key into who ("<campaign>" NUL "<instance>"):
  * 1 popped (*inst set), 0 nobody, -1 Redis error. */
 static int slot_pop(store *s, const char *key, char *who, size_t cap, const char **inst)

@@ -46,6 +46,12 @@ bool store_slot_release(store *s, const char *key, const char *member, int64_t n
  * planned re-run. False on a Redis error. */
 bool store_slot_wait_add(store *s, const char *key, const char *member, int64_t now_ms);
 bool store_slot_wait_del(store *s, const char *key, const char *member);
+/* How many wait for a slot of key's class (ZCARD of "<key>:wait"; a stale
+ * member counts until the next release pops it); -1 on a Redis error. */
+long long store_slot_waiting(store *s, const char *key);
+/* How many slots of key's class are held (members not expired at now_ms);
+ * -1 on a Redis error. */
+long long store_slot_held(store *s, const char *key, int64_t now_ms);
 /* Pop the oldest waiter of key and bring its re-run forward to now_ms
  * (lua/wake.lua with wait member wait_on: only if the record still runs and
  * waits on that). 1 woken, 0 nobody (or it no longer waits), -1 Redis error. */
