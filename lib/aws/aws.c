@@ -444,7 +444,10 @@ static bool send_with_retry(aws_client *c, const call_spec *cs, aws_http_respons
     for (int attempt = 1;; attempt++) {
         bool is_timeout = false, sent = false;
         aws_error_clear(&e);
-        if (c->hooks.acquire && !c->hooks.acquire(c->hooks.ud, svc, cs->action)) {
+        /* under a deadline (writers blocked) the attempt goes ahead of the fleet's others */
+        bool (*acquire)(void *, const char *, const char *) =
+            until > 0 && c->hooks.acquire_urgent ? c->hooks.acquire_urgent : c->hooks.acquire;
+        if (acquire && !acquire(c->hooks.ud, svc, cs->action)) {
             aws_error_set(&e, AWS_ERR_THROTTLE, 0, "RateLimited",
                           "the shared rate limiter refused %s:%s", svc, cs->action);
             break;

@@ -44,6 +44,9 @@ typedef enum {
  *          "Timeout" when no response; err_code NULL on success). */
 typedef struct aws_hooks {
     bool (*acquire)(void *ud, const char *service, const char *action); /* blocks or fails */
+    /* the same for an attempt made under a deadline (aws_client_retry_until:
+     * writers blocked), ahead of the others; NULL: acquire */
+    bool (*acquire_urgent)(void *ud, const char *service, const char *action);
     void (*on_throttle)(void *ud, const char *service, const char *action);
     void (*on_call)(void *ud, const char *service, const char *action, int http_status,
                     const char *err_code, int64_t ms);

@@ -53,19 +53,24 @@ bool rl_take(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answ
     return bucket_op(s, key, "take", c, now_ms, out);
 }
 
+bool rl_take_urgent(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out)
+{
+    return bucket_op(s, key, "urgent", c, now_ms, out);
+}
+
 bool rl_throttled(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out)
 {
     return bucket_op(s, key, "throttle", c, now_ms, out);
 }
 
-bool rl_acquire(store *s, const char *key, const rl_cfg *c)
+static bool acquire_op(store *s, const char *key, const rl_cfg *c, bool urgent)
 {
     int64_t deadline = fc_mono_ms() + c->max_wait_ms;
     for (;;) {
         rl_answer a;
         /* Redis down: do not block AWS work on the limiter; the SDK-style
          * retry quota and backoff in the AWS client still apply. */
-        if (!rl_take(s, key, c, fc_now_ms(), &a)) return true;
+        if (!(urgent ? rl_take_urgent : rl_take)(s, key, c, fc_now_ms(), &a)) return true;
         if (a.granted) return true;
         atomic_fetch_add(&rl_stats.waits, 1);
         int64_t left = deadline - fc_mono_ms();
@@ -74,6 +79,10 @@ bool rl_acquire(store *s, const char *key, const rl_cfg *c)
         fc_sleep_ms(w < left ? w : left);
     }
 }
+
+bool rl_acquire(store *s, const char *key, const rl_cfg *c) { return acquire_op(s, key, c, false); }
+
+bool rl_acquire_urgent(store *s, const char *key, const rl_cfg *c) { return acquire_op(s, key, c, true); }
 
 void rl_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,
                  size_t cap)
@@ -112,6 +121,15 @@ static bool hook_acquire(void *ud, const char *service, const char *action)
     return rl_acquire(h->s, key, &h->cfg);
 }
 
+static bool hook_acquire_urgent(void *ud, const char *service, const char *action)
+{
+    (void)action;
+    rl_hook_ud *h = ud;
+    char key[256];
+    rl_bucket_key(h->s, h->account, h->region, service, key, sizeof key);
+    return rl_acquire_urgent(h->s, key, &h->cfg);
+}
+
 static void hook_throttle(void *ud, const char *service, const char *action)
 {
     rl_hook_ud *h = ud;
@@ -145,6 +163,7 @@ static void hook_call(void *ud, const char *service, const char *action, int htt
 void rl_hooks_fill(struct aws_hooks *h, rl_hook_ud *ud)
 {
     h->acquire = hook_acquire;
+    h->acquire_urgent = hook_acquire_urgent;
     h->on_throttle = hook_throttle;
     h->on_call = hook_call;
     h->ud = ud;

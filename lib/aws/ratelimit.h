@@ -36,10 +36,18 @@ void rl_bucket_key(const store *s, const char *account, const char *region, cons
                    char *out, size_t cap);
 /* One token now (now_ms from the caller so tests control time). */
 bool rl_take(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out);
+/* rl_take for a call made while writers are blocked (the AWS client under
+ * a deadline, aws_client_retry_until): granted while the bucket holds more
+ * than -RL_URGENT_DEBT tokens, so it goes ahead of the fleet's waiting
+ * pollers; the debt is repaid by the others' takes (the average rate holds). */
+#define RL_URGENT_DEBT STORE_BUCKET_URGENT_DEBT
+bool rl_take_urgent(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out);
 /* A throttling response was seen: halve the rate, drain the bucket. */
 bool rl_throttled(store *s, const char *key, const rl_cfg *c, int64_t now_ms, rl_answer *out);
 /* Take a token, sleeping between tries (short waits); false after max_wait. */
 bool rl_acquire(store *s, const char *key, const rl_cfg *c);
+/* rl_acquire by rl_take_urgent (the aws_hooks' acquire_urgent). */
+bool rl_acquire_urgent(store *s, const char *key, const rl_cfg *c);
 
 /* Per-step class semaphores: P:slots:<account>:<region>:<class>. */
 void rl_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,

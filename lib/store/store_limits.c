@@ -23,15 +23,16 @@ void store_slot_key(const store *s, const char *account, const char *region, con
 bool store_bucket_op(store *s, const char *key, const char *op, int64_t now_ms, double rate, double burst,
                      double recover, double min_rate, store_bucket_answer *out)
 {
-    char now[24], rt[32], bu[32], rec[32], minr[32];
+    char now[24], rt[32], bu[32], rec[32], minr[32], debt[8];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(rt, sizeof rt, "%.6f", rate);
     snprintf(bu, sizeof bu, "%.6f", burst);
     snprintf(rec, sizeof rec, "%.6f", recover);
     snprintf(minr, sizeof minr, "%.6f", min_rate);
+    snprintf(debt, sizeof debt, "%d", STORE_BUCKET_URGENT_DEBT);
     const char *keys[] = {key};
-    const char *args[] = {op, now, rt, bu, rec, minr};
-    redisReply *r = store_script(s, "bucket", 1, keys, 6, args);
+    const char *args[] = {op, now, rt, bu, rec, minr, debt};
+    redisReply *r = store_script(s, "bucket", 1, keys, 7, args);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4) {
         if (r) freeReplyObject(r);
         return false;

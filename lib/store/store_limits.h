@@ -20,9 +20,12 @@ void store_bucket_key(const store *s, const char *account, const char *region, c
 void store_slot_key(const store *s, const char *account, const char *region, const char *cls, char *out,
                     size_t cap);
 
-/* One bucket operation: op "take" (one token) or "throttle" (AWS said slow
- * down: cut the rate). rate, burst, recover, min_rate: the bucket's
- * parameters (req/s, tokens, req/s per second, req/s). */
+/* One bucket operation: op "take" (one token), "urgent" (one token, going
+ * up to STORE_BUCKET_URGENT_DEBT tokens into debt: a call made while
+ * writers are blocked) or "throttle" (AWS said slow down: cut the rate).
+ * rate, burst, recover, min_rate: the bucket's parameters (req/s, tokens,
+ * req/s per second, req/s). */
+#define STORE_BUCKET_URGENT_DEBT 10
 typedef struct store_bucket_answer {
     bool granted;
     int64_t wait_ms;       /* until a token is due when not granted */

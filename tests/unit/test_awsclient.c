@@ -182,7 +182,7 @@ static void script(const resp *r, int n)
 }
 
 typedef struct counts {
-    int acquire, throttle, calls;
+    int acquire, urgent, throttle, calls;
     bool refuse;
     int statuses[16];
 } counts;
@@ -192,6 +192,13 @@ static bool h_acquire(void *ud, const char *svc, const char *action)
     (void)svc, (void)action;
     counts *c = ud;
     c->acquire++;
+    return !c->refuse;
+}
+static bool h_acquire_urgent(void *ud, const char *svc, const char *action)
+{
+    (void)svc, (void)action;
+    counts *c = ud;
+    c->urgent++;
     return !c->refuse;
 }
 static void h_throttle(void *ud, const char *svc, const char *action)
@@ -248,7 +255,8 @@ static aws_client *client(counts *cn, int max_attempts, int quota)
     g_provider = fixed_provider(&cr);
     aws_client *c = aws_client_new(&o, g_provider, &err);
     assert_non_null(c);
-    aws_hooks h = {.acquire = h_acquire, .on_throttle = h_throttle, .on_call = h_call, .ud = cn};
+    aws_hooks h = {.acquire = h_acquire, .acquire_urgent = h_acquire_urgent, .on_throttle = h_throttle,
+                   .on_call = h_call, .ud = cn};
     aws_client_set_hooks(c, &h);
     return c;
 }
@@ -584,7 +592,8 @@ static void fill(resp *r, int n, resp v)
 
 /* Under a deadline, a throttle/5xx is sent again past max_attempts (here
  * 1: no retry at all otherwise) until it succeeds; put back, the standard
- * policy again. Every attempt asked the limiter. */
+ * policy again. Every attempt asked the limiter: as an urgent call (writers
+ * blocked: ahead of the fleet's other calls) under the deadline. */
 static void test_until_retries_past_max_attempts(void **state)
 {
     (void)state;
@@ -603,7 +612,8 @@ static void test_until_retries_past_max_attempts(void **state)
     if (!sts_get_caller_identity(c, &id, &err)) fail_msg("under a deadline: expected done, got %s", err.code);
     aws_identity_free(id);
     assert_int_equal(S.served, 7);
-    assert_int_equal(cn.acquire, 7);
+    assert_int_equal(cn.urgent, 7);
+    assert_int_equal(cn.acquire, 0);
     assert_int_equal(cn.throttle, 1);
     aws_retry_until back;
     aws_client_retry_until(c, &prev, &back);
@@ -611,6 +621,8 @@ static void test_until_retries_past_max_attempts(void **state)
     script(r, 7);
     assert_false(sts_get_caller_identity(c, &id, &err));
     assert_int_equal(S.served, 1);
+    assert_int_equal(cn.acquire, 1);
+    assert_int_equal(cn.urgent, 7);
     drop_client(c);
 }
 

@@ -70,18 +70,26 @@ static void test_submit_quota(void **state)
     assert_true(rl_submit_quota_ok(-1, 6, 600, -1, 0, 2, why, sizeof why));
 }
 
+/* A test's bucket in its own namespace: rate, burst, recover; its key in key. */
+static store *test_bucket(const char *ns, double rate, double burst, double recover, rl_cfg *c, char *key,
+                          size_t cap)
+{
+    store *s = fx_store(ns);
+    assert_non_null(s);
+    rl_cfg_default(c);
+    c->rate = rate;
+    c->burst = burst;
+    c->recover = recover;
+    rl_bucket_key(s, "123456789012", "us-east-1", "rds", key, cap);
+    return s;
+}
+
 static void test_bucket_aimd(void **state)
 {
     (void)state;
-    store *s = fx_store("rlb");
-    assert_non_null(s);
     rl_cfg c;
-    rl_cfg_default(&c);
-    c.rate = 10;
-    c.burst = 5;
-    c.recover = 1;
     char key[128];
-    rl_bucket_key(s, "123456789012", "us-east-1", "rds", key, sizeof key);
+    store *s = test_bucket("rlb", 10, 5, 1, &c, key, sizeof key);
     assert_non_null(strstr(key, ":bucket:123456789012:us-east-1:rds"));
     rl_answer a;
     int64_t t0 = 1700000000000;
@@ -111,6 +119,37 @@ static void test_bucket_aimd(void **state)
     assert_true(a.rate > 3.0 && a.rate < 4.0);
     assert_true(rl_take(s, key, &c, t0 + 100 + 60000, &a));
     assert_in_range((long)(a.rate * 10), 99, 100);
+    store_close(s);
+}
+
+/* A call made while writers are blocked (the client under a deadline)
+ * takes its token ahead of the others: from an empty bucket it goes up to
+ * RL_URGENT_DEBT tokens into debt, which the others' takes then repay
+ * (the bucket's average rate holds). */
+static void test_bucket_urgent(void **state)
+{
+    (void)state;
+    rl_cfg c;
+    char key[128];
+    store *s = test_bucket("rlu", 2, 2, 0, &c, key, sizeof key);
+    rl_answer a;
+    int64_t t0 = 1700000000000;
+    assert_true(rl_throttled(s, key, &c, t0, &a)); /* drained, 1 req/s */
+    assert_true(rl_take(s, key, &c, t0, &a));
+    assert_false(a.granted);
+    for (int i = 0; i < RL_URGENT_DEBT; i++) {
+        assert_true(rl_take_urgent(s, key, &c, t0, &a));
+        assert_true(a.granted);
+    }
+    /* the debt has a bound; past it an urgent call waits for one token's
+     * refill only, not for the debt to be repaid (that is the others' wait) */
+    assert_true(rl_take_urgent(s, key, &c, t0, &a));
+    assert_false(a.granted);
+    assert_in_range(a.wait_ms, 990, 1010);
+    /* the others repay it: one token at 1 req/s is RL_URGENT_DEBT + 1 seconds away */
+    assert_true(rl_take(s, key, &c, t0, &a));
+    assert_false(a.granted);
+    assert_in_range(a.wait_ms, (RL_URGENT_DEBT + 1) * 1000 - 10, (RL_URGENT_DEBT + 1) * 1000 + 10);
     store_close(s);
 }
 
@@ -208,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_submit_quota),
         cmocka_unit_test(test_quota_seen),
         cmocka_unit_test(test_bucket_aimd),
+        cmocka_unit_test(test_bucket_urgent),
         cmocka_unit_test(test_slots),
         cmocka_unit_test(test_slot_waiters),
     };

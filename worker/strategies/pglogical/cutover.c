@@ -607,6 +607,20 @@ static step_rc block_side(cut *c, pgl_side side, fc_lsn *lsn, bool keep_master, 
     return STEP_OK;
 }
 
+/* Every database's names and sessions on both sides (the source's as its
+ * admin, the target's as the master user), for the phases that send to
+ * every database at once. */
+static step_rc both_sides(cut *c, pgq **src, pgq **dst, pgl_db_names *nm)
+{
+    step_rc rc = STEP_OK;
+    for (int i = 0; i < c->s.ndbs; i++) {
+        if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
+        if (!(src[i] = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
+        if (!(dst[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))) return rc;
+    }
+    return STEP_OK;
+}
+
 /* Roles and privileges changed on the source since the snapshot (not
  * replicated): converge the target's catalogs to the frozen source's
  * (db/pgl_db_privs.h) — roles once on the first database (where the block
@@ -621,11 +635,7 @@ static step_rc sync_privileges(cut *c)
     int n = c->s.ndbs;
     pgq *src[PGL_MAX_DBS], *dst[PGL_MAX_DBS];
     pgl_db_names nm[PGL_MAX_DBS];
-    for (int i = 0; i < n; i++) {
-        if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
-        if (!(src[i] = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
-        if (!(dst[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))) return rc;
-    }
+    if ((rc = both_sides(c, src, dst, nm)) != STEP_OK) return rc;
     /* roles once (the first database), every database's privileges at once, dropped roles last */
     for (int phase = 0; phase < 3; phase++) {
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
@@ -766,11 +776,7 @@ static step_rc drain(cut *c, fc_lsn L)
     int seqs = 0, n = c->s.ndbs, failed = 0;
     pgq *src[PGL_MAX_DBS], *dst[PGL_MAX_DBS];
     pgl_db_names nm[PGL_MAX_DBS];
-    for (int i = 0; i < n; i++) {
-        if (!nm_of(c, i, &nm[i])) return STEP_FAIL;
-        if (!(src[i] = pgl_conn(&c->s, PGL_SOURCE, PGL_AS_ADMIN, c->s.dbs[i], &rc))) return rc;
-        if (!(dst[i] = pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))) return rc;
-    }
+    if ((rc = both_sides(c, src, dst, nm)) != STEP_OK) return rc;
     if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
     /* every database at once (pgl_sync_sequences_each) */
     if (!pgl_sync_sequences_each(src, dst, nm, n, margin, &seqs, &failed, err, sizeof err))
