@@ -158,7 +158,10 @@ static const rds_cluster *fleet_cluster(const fleet_view *f, const char *id)
     return NULL;
 }
 
-static int fleet_load(aws_client *c, fleet_view *f)
+/* The account's instances, and its clusters when a named source may be one:
+ * not an instance, or an Aurora member (folded into its cluster). A
+ * campaign of instances only asks no DescribeDBClusters. */
+static int fleet_load(aws_client *c, const sub_opts *o, fleet_view *f)
 {
     rds_describe_opts d;
     memset(&d, 0, sizeof d);
@@ -166,6 +169,12 @@ static int fleet_load(aws_client *c, fleet_view *f)
     aws_error_clear(&e);
     if (!rds_describe_db_instances_all(c, &d, &f->inst, &e))
         return cli_err(CLI_FAIL, "DescribeDBInstances: %s: %s", e.code, e.message);
+    bool clusters = false;
+    for (int k = 0; k < o->nids && !clusters; k++) {
+        const rds_instance *i = fleet_instance(f, o->ids[k]);
+        clusters = !i || i->cluster_id[0];
+    }
+    if (!clusters) return CLI_OK;
     aws_error_clear(&e);
     if (!rds_describe_db_clusters_all(c, &d, &f->clu, &e))
         return cli_err(CLI_FAIL, "DescribeDBClusters: %s: %s", e.code, e.message);
@@ -844,7 +853,7 @@ static int run(sub_opts *o, fc_config *cfg)
     key_arn = key->arn;
     /* the selector after the key: encrypted=not-campaign-key compares with it */
     if (o->have_select && (rc = resolve_selector(c, o, key_arn)) != CLI_OK) goto cleanup;
-    if ((rc = fleet_load(c, &fv)) != CLI_OK || (rc = fold_members(o, &fv)) != CLI_OK) goto cleanup;
+    if ((rc = fleet_load(c, o, &fv)) != CLI_OK || (rc = fold_members(o, &fv)) != CLI_OK) goto cleanup;
     if ((rc = check_active(s, o)) != CLI_OK) goto cleanup;
     rc = CLI_FAIL;
     aws_error_clear(&e);

@@ -215,6 +215,8 @@ def test_orch_offline_campaign(stack, copy_s):
     first = min(c["ts"] for c in calls if c["action"] == "ModifyDBInstance")
     quota = [c for c in calls if c["action"] == "DescribeAccountAttributes" and c["ts"] < first]
     assert len(quota) == 1, f"{len(quota)} DescribeAccountAttributes before the first rename"
+    # a campaign of instances, none an Aurora member: the submit asks no DescribeDBClusters
+    assert by.get("DescribeDBClusters", 0) == 0, f"DescribeDBClusters: {by.get('DescribeDBClusters')} calls"
 
 
 def poll_groups(calls, action):

@@ -192,6 +192,50 @@ static void test_preflights_together_are_one_describe(void **state)
     awsmemo_set_describe(NULL);
 }
 
+/* Callers of one worker checking the same thing at once (the preflights of
+ * a wave, the parameter group of each): the first asks, the others wait for
+ * its answer instead of each asking — a yes is theirs too, a no or an error
+ * lets the next one ask; a caller waits at most its wait_ms. */
+static int seen_asks;
+static void *seen_caller(void *p)
+{
+    bool yes_answer = *(bool *)p;
+    if (awsmemo_seen_or_ask("c1\tlogical\tg1", 60000, 2000)) return NULL;
+    pthread_mutex_lock(&stub_mu);
+    seen_asks++;
+    pthread_mutex_unlock(&stub_mu);
+    fc_sleep_ms(100); /* the DescribeDBParameters */
+    if (yes_answer) awsmemo_put("c1\tlogical\tg1");
+    else awsmemo_asked("c1\tlogical\tg1");
+    return NULL;
+}
+
+static void test_seen_or_ask_one_asks(void **state)
+{
+    (void)state;
+    awsmemo_reset();
+    seen_asks = 0;
+    bool yes = true;
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++) pthread_create(&t[k], NULL, seen_caller, &yes);
+    for (int k = 0; k < 4; k++) pthread_join(t[k], NULL);
+    assert_int_equal(seen_asks, 1);
+    /* a no: each waiter asks in turn (a no is never remembered) */
+    awsmemo_reset();
+    seen_asks = 0;
+    yes = false;
+    for (int k = 0; k < 3; k++) pthread_create(&t[k], NULL, seen_caller, &yes);
+    for (int k = 0; k < 3; k++) pthread_join(t[k], NULL);
+    assert_int_equal(seen_asks, 3);
+    /* an asker that never says (a crashed thread): the others ask after wait_ms */
+    awsmemo_reset();
+    assert_false(awsmemo_seen_or_ask("c1\tlogical\tg2", 60000, 200));
+    int64_t t0 = fc_mono_ms();
+    assert_false(awsmemo_seen_or_ask("c1\tlogical\tg2", 60000, 200));
+    assert_true(fc_mono_ms() - t0 >= 150);
+    awsmemo_reset();
+}
+
 /* The batch's leader slow to answer (its Describe throttled and retried):
  * a joiner waits for it at most AWSMEMO_JOIN_WAIT_WINDOWS windows from the
  * batch's start, then asks alone and is answered first; the leader still
@@ -490,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_full_table_replaces_the_oldest),
         cmocka_unit_test(test_preflights_together_are_one_describe),
         cmocka_unit_test(test_joiner_of_an_overrunning_leader_asks_alone),
+        cmocka_unit_test(test_seen_or_ask_one_asks),
         cmocka_unit_test(test_full_batch_asked_at_once),
         cmocka_unit_test(test_awaits_share_a_look_per_round),
         cmocka_unit_test(test_a_look_asks_at_once),

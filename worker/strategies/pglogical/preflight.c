@@ -27,6 +27,10 @@
 /* how long a parameter group seen with rds.logical_replication on answers
  * another instance of the campaign (awsmemo) */
 #define PARAM_MEMO_MS 300000
+/* how long a preflight waits for another of its worker asking for the same
+ * group (one DescribeDBParameters: well under a second, retries included
+ * mostly) before asking itself */
+#define PARAM_ASK_WAIT_MS 5000
 
 /* Remember what a restore needs to recreate the source's settings (the same
  * fact names as the offline strategy). */
@@ -85,18 +89,29 @@ static step_rc check_logical_param(step_ctx *ctx, step_result *res, const rds_in
      * since without a pending reboot), without a DescribeDBParameters */
     char memo[300];
     snprintf(memo, sizeof memo, "%s\tlogical_replication\t%s", step_ctx_campaign(ctx), group);
-    if (!*pending && awsmemo_seen(memo, PARAM_MEMO_MS)) return STEP_OK;
+    /* and the preflights of a wave, reaching the group at once, ask once */
+    bool asker = false; /* the others of the wave wait for this caller's answer */
+    if (!*pending) {
+        if (awsmemo_seen_or_ask(memo, PARAM_MEMO_MS, PARAM_ASK_WAIT_MS)) return STEP_OK;
+        asker = true;
+    }
     aws_client *c = step_ctx_aws(ctx);
-    if (!c) return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    if (!c) {
+        if (asker) awsmemo_asked(memo);
+        return (PGL_REASON(res, "no AWS client"), STEP_RETRY);
+    }
     rds_parameter_list *pl = NULL;
     aws_error e;
     aws_error_clear(&e);
-    if (!rds_describe_db_parameters(c, group, NULL, &pl, &e))
+    if (!rds_describe_db_parameters(c, group, NULL, &pl, &e)) {
+        if (asker) awsmemo_asked(memo);
         return awsstep_fail(res, &e, "DescribeDBParameters");
+    }
     const rds_parameter *p = rds_parameter_find(pl, "rds.logical_replication");
     bool on = p && p->value && (!strcmp(p->value, "1") || !strcmp(p->value, "on"));
     rds_parameter_list_free(pl);
     if (!on) {
+        if (asker) awsmemo_asked(memo);
         PGL_REASON(res, "rds.logical_replication is not 1 in parameter group %s: needs parameter group change "
                         "+ reboot (fleetcrypt does not change parameter groups)", group);
         return STEP_FAIL;

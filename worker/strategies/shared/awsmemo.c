@@ -18,6 +18,8 @@ static struct {
     int64_t at; /* fc_mono_ms; 0 = empty */
 } memo[MEMO_N];
 static pthread_mutex_t memo_mu = PTHREAD_MUTEX_INITIALIZER;
+static void asking_end(const char *key);
+static void asking_reset(void);
 
 bool awsmemo_seen(const char *key, int64_t max_age_ms)
 {
@@ -45,6 +47,7 @@ void awsmemo_put(const char *key)
     }
     fc_strlcpy(memo[at].key, key, sizeof memo[at].key);
     memo[at].at = now > 0 ? now : 1;
+    asking_end(key);
     pthread_mutex_unlock(&memo_mu);
 }
 
@@ -57,6 +60,7 @@ void awsmemo_reset(void)
     memset(memo, 0, sizeof memo);
     batch_reset();
     await_reset();
+    asking_reset();
     pthread_mutex_unlock(&memo_mu);
 }
 
@@ -249,6 +253,76 @@ bool awsmemo_describe_instance(aws_client *c, const char *key, const char *id, i
     ok = batch_take(b, id, out, err);
     pthread_mutex_unlock(&memo_mu);
     return ok;
+}
+
+/* ---- one asker per key (awsmemo_seen_or_ask) ----
+ * The keys being asked right now, each with when its asker began; a full
+ * table asks alongside (as before: one call each). Under memo_mu. */
+#define ASKING_N 16
+static struct {
+    char key[MEMO_KEY];
+    int64_t since; /* fc_mono_ms; 0 = free */
+} asking[ASKING_N];
+
+static bool seen_locked(const char *key, int64_t max_age_ms)
+{
+    int64_t now = fc_mono_ms();
+    for (int i = 0; i < MEMO_N; i++)
+        if (memo[i].at > 0 && now - memo[i].at <= max_age_ms && !strcmp(memo[i].key, key)) return true;
+    return false;
+}
+
+static int asking_find(const char *key)
+{
+    for (int i = 0; i < ASKING_N; i++)
+        if (asking[i].since > 0 && !strcmp(asking[i].key, key)) return i;
+    return -1;
+}
+
+bool awsmemo_seen_or_ask(const char *key, int64_t max_age_ms, int64_t wait_ms)
+{
+    if (strlen(key) >= MEMO_KEY) return false;
+    pthread_mutex_lock(&memo_mu);
+    int64_t until = fc_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    for (;;) {
+        if (seen_locked(key, max_age_ms)) {
+            pthread_mutex_unlock(&memo_mu);
+            return true;
+        }
+        int a = asking_find(key);
+        /* nobody asking (or the asker is past this caller's patience): ask */
+        if (a < 0 || !batch_wait_until(until)) break;
+    }
+    int a = asking_find(key);
+    if (a < 0)
+        for (int i = 0; i < ASKING_N && a < 0; i++)
+            if (!asking[i].since) a = i;
+    if (a >= 0) {
+        fc_strlcpy(asking[a].key, key, sizeof asking[a].key);
+        int64_t now = fc_mono_ms();
+        asking[a].since = now > 0 ? now : 1;
+    }
+    pthread_mutex_unlock(&memo_mu);
+    return false;
+}
+
+/* Under memo_mu (awsmemo_reset, tests). */
+static void asking_reset(void) { memset(asking, 0, sizeof asking); }
+
+/* Under memo_mu: key no longer asked; its waiters look again. */
+static void asking_end(const char *key)
+{
+    int a = asking_find(key);
+    if (a < 0) return;
+    asking[a].since = 0;
+    batch_wake();
+}
+
+void awsmemo_asked(const char *key)
+{
+    pthread_mutex_lock(&memo_mu);
+    asking_end(key);
+    pthread_mutex_unlock(&memo_mu);
 }
 
 /* Under memo_mu (awsmemo_reset, tests): only idle slots are forgotten. */

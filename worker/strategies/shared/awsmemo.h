@@ -20,6 +20,17 @@
 bool awsmemo_seen(const char *key, int64_t max_age_ms);
 /* Remember `key` as of now (a key longer than the table's is not kept). */
 void awsmemo_put(const char *key);
+/* awsmemo_seen, and when it is not seen but another caller of this process
+ * is asking under `key` right now, that caller's answer: waits at most
+ * wait_ms for it (a yes it puts is this caller's too). False: not seen —
+ * the caller asks, and the others wait for it until it calls awsmemo_put
+ * (a yes) or awsmemo_asked (a no, an error). So the preflights of a wave,
+ * all reaching the same parameter group at once, make one call, not one
+ * each. */
+bool awsmemo_seen_or_ask(const char *key, int64_t max_age_ms, int64_t wait_ms);
+/* The caller that asked under `key` (awsmemo_seen_or_ask false) is done
+ * without a yes: the next one asks. awsmemo_put ends the asking too. */
+void awsmemo_asked(const char *key);
 /* Tests: forget everything. */
 void awsmemo_reset(void);
 
