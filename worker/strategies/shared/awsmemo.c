@@ -65,8 +65,8 @@ void awsmemo_reset(void)
 }
 
 /* ---- batched DescribeDBInstances (awsmemo_describe_instance) ----
- * A slot per key: when its last caller came (a caller within window_ms of
- * it batches) and, while one is gathered or asked, the batch: its
+ * A slot per key: when its last caller came (which idle slot is reused
+ * first) and, while one is gathered or asked, the batch: its
  * identifiers, the callers still to take their answer, the answer. */
 #define BATCH_SLOTS 16
 #define BATCH_MAX 100 /* identifiers per filter value list (AWS's limit) */
