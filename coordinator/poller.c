@@ -73,6 +73,7 @@ typedef struct awaited {
     char op[160];   /* the operation awaited (waitplan_opkey; "" unknown) */
     int64_t start_ms;
     int64_t exp_ms; /* its learnt duration (0 unknown) */
+    int64_t floor_ms; /* its step's wait floor, scaled (0 none; waitplan_due_floor) */
     const char *cls; /* the class slot its step holds (step_def.limit_class; NULL none) */
     bool limited;   /* its step holds a class slot (step_def.limit_class) */
     bool share;     /* it may be seen up to its slack late (mark_sharing) */
@@ -174,27 +175,31 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
                                  !v[i].limited      ? 75
                                  : v[i].contended ? POLL_GAP_CONTENDED_PCT
                                                   : POLL_GAP_LIMITED_PCT,
-                                 v[i].settled, v[i].share};
+                                 v[i].settled, v[i].share, v[i].floor_ms};
     int64_t next = waitplan_next(&pc, w, n, last_poll, exact, driver);
     free(w);
     return next;
 }
 
-/* The class slot held by the step operation op runs in
- * ("<strategy>.<step>.<kind>.<g>", waitplan_opkey), NULL none. */
-static const char *op_class(const char *op)
+/* The step operation op runs in ("<strategy>.<step>.<kind>.<g>",
+ * waitplan_opkey): the class slot it holds (NULL none) and its wait floor
+ * (AWS seconds, 0 none). */
+static void op_step(const char *op, const char **cls, int *floor_s)
 {
+    *cls = NULL;
+    *floor_s = 0;
     char strat[64], step[64];
     const char *d1 = strchr(op, '.');
     const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return NULL;
+    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return;
     memcpy(strat, op, (size_t)(d1 - op));
     strat[d1 - op] = 0;
     memcpy(step, d1 + 1, (size_t)(d2 - d1 - 1));
     step[d2 - d1 - 1] = 0;
     const strategy_def *sd = strategy_find(strat);
     const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
-    return sdef ? sdef->limit_class : NULL;
+    *cls = sdef ? sdef->limit_class : NULL;
+    *floor_s = strategy_wait_floor_s(sd, step);
 }
 
 /* Mark the waits that may share a later look (waitplan_may_share): those
@@ -401,9 +406,11 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
             for (size_t i = 0; v && i < n; i++) {
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
-                v[i].cls = op_class(op);
+                int floor_s = 0;
+                op_step(op, &v[i].cls, &floor_s);
                 v[i].limited = v[i].cls != NULL;
                 v[i].exp_ms = waitplan_expected(dur.v, dur.n, op);
+                v[i].floor_ms = waitplan_floor_ms(floor_s, c->poll_floor_scale);
                 break;
             }
         }
