@@ -13,6 +13,10 @@
  *     takes 7/8 of the shortest learnt under another for the same step and
  *     size (waitplan_expected);
  *   - else not polled since it started waiting: 1 poll interval after the start;
+ *   - then, for a step with a wait floor (its strategy's step_floor: the
+ *     least AWS takes for its operation, × FLEETCRYPT_POLL_FLOOR_SCALE),
+ *     at that floor, not backing off through it (waitplan_due_floor; a
+ *     wave's floor looks shared within the workers' jitter);
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
@@ -380,8 +384,9 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
               n ? v[drv].id : "", n ? v[drv].op : "", n ? (long long)(started - v[drv].start_ms) : 0LL,
               n ? (long long)v[drv].exp_ms : 0LL);
     for (size_t i = 0; i < n; i++)
-        log_debug("fleet poll waiter", "kind=%s id=%s op=%s age_ms=%lld exp_ms=%lld pct=%d settled=%d", kname, v[i].id,
-                  v[i].op, (long long)(started - v[i].start_ms), (long long)v[i].exp_ms, v[i].pct, v[i].settled ? 1 : 0);
+        log_debug("fleet poll waiter", "kind=%s id=%s op=%s age_ms=%lld exp_ms=%lld floor_ms=%lld pct=%d settled=%d",
+                  kname, v[i].id, v[i].op, (long long)(started - v[i].start_ms), (long long)v[i].exp_ms,
+                  (long long)v[i].floor_ms, v[i].pct, v[i].settled ? 1 : 0);
     sargs_free(&b.settled);
     sargs_free(&b.fields);
 }

@@ -1,5 +1,7 @@
 /* waitplan — when to look at an AWS operation next. Without knowing how
- * long the operation takes, back off geometrically from its start (next
+ * long the operation takes, look one minimum after its start, then (a kind
+ * AWS never completes in under a known time: a wait floor, see "Floors"
+ * below) at that floor, and back off geometrically from its start (next
  * look after 0.75 × its age, or the share waitplan_due_gap is given; a snapshot's PercentProgress p after age a:
  * after 0.6 × a·(100−p)/p): a wait of T costs O(log T) looks, and its end
  * is seen up to ~40% of its age late. Knowing the duration this kind of
@@ -11,7 +13,8 @@
  * implies). Every gap is clamped to [min, max]: max is the safe longest
  * interval whatever is expected. Pure functions (unit-tested in
  * tests/unit/test_waitplan.c); the fleet poller (coordinator/poller.c) and
- * the in-run wait (awsstep_await_instance) use them. */
+ * the in-run wait (awsstep_await_instance: the cutover's renames, no
+ * floor, their lateness being downtime) use them. */
 #ifndef FC_WAITPLAN_H
 #define FC_WAITPLAN_H
 

@@ -1,0 +1,61 @@
+"""Wait floors (issue 17 item 1; lib/engine/waitplan.h "Floors"): the first
+wave of each kind of wait, nothing learnt yet, is looked at once, then at
+the least AWS takes for its operation (the strategy's step_floor: restore
+180 s, snapshot / stop / rename 30 s) on the emulator's clock
+(FLEETCRYPT_POLL_FLOOR_SCALE = its time scale), not on the back-off from
+the poll minimum through it.
+
+The same offline campaign of 4 metadata-only instances (20 GiB: a 330 s
+restore) on a fresh stack each time (nothing learnt in Redis), at time
+scale 0.02 and the benches' poll minimum (50 ms = 2.5 emulated s): with the
+floors its fleet polls (filtered Describes) are far fewer than without, and
+the campaign ends done either way. Slow (two campaigns of ~15 s each)."""
+import os
+
+import pytest
+
+from fixtures_stack import make_stack
+
+SCALE = 0.02
+
+
+def poll_calls(calls):
+    """The fleet poller's Describes: filtered, so no resource named."""
+    return [c for c in calls if c["action"] in ("DescribeDBInstances", "DescribeDBSnapshots")
+            and not c.get("resource")]
+
+
+def one_campaign(world, sim, tag, floor_scale):
+    env = {"FLEETCRYPT_POLL_MIN_MS": "50", "FLEETCRYPT_POLL_MAX_MS": "6000",
+           "FLEETCRYPT_POLL_FLOOR_SCALE": str(floor_scale)}
+    d = os.path.join(world, tag)
+    os.makedirs(d, exist_ok=True)
+    stack = make_stack(d, sim, env_extra=env)
+    try:
+        ids = [f"{tag}-{k}" for k in range(4)]
+        sim.admin("POST", "/config", {"time_scale": 0, "durations": {"copy": [10, 0]}})
+        stack.make_instances(ids, storage=20)
+        key = stack.make_key()
+        stack.start()
+        sim.admin("DELETE", "/calls")
+        sim.admin("POST", "/config", {"time_scale": SCALE})
+        r = stack.cli("submit", "--campaign", tag, "--kms-key", key["Arn"], "--strategy", "offline",
+                      "--max-parallel", "4", "--yes", *ids)
+        assert r.returncode == 0, r.stderr
+        st = stack.wait_campaign(tag, 240)
+        sim.admin("POST", "/config", {"time_scale": 0, "durations": {}})
+        assert st["counts"]["done"] == len(ids), st
+        return poll_calls(stack.calls())
+    finally:
+        stack.stop()
+
+
+@pytest.mark.slow  # CI budget: two campaigns at time scale 0.02; the plan itself is unit-tested (test_waitplan)
+def test_floors_spare_first_wave_polls(world, awssim):
+    floored = one_campaign(world, awssim, "flr", SCALE)
+    plain = one_campaign(world, awssim, "nof", 0)
+    by = lambda calls: {a: sum(1 for c in calls if c["action"] == a)  # noqa: E731
+                        for a in ("DescribeDBInstances", "DescribeDBSnapshots")}
+    print(f"fleet polls with floors {len(floored)} {by(floored)}, without {len(plain)} {by(plain)}")
+    # the restore wave alone: ~5 looks from its 3.6 s floor against ~15 from 50 ms
+    assert len(floored) + 8 <= len(plain), (by(floored), by(plain))
