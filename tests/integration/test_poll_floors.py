@@ -8,8 +8,8 @@ the poll minimum through it.
 The same offline campaign of 4 metadata-only instances (20 GiB: a 330 s
 restore) on a fresh stack each time (nothing learnt in Redis), at time
 scale 0.02 and the benches' poll minimum (50 ms = 2.5 emulated s): with the
-floors its fleet polls (filtered Describes) are far fewer than without, and
-the campaign ends done either way. Slow (two campaigns of ~15 s each)."""
+floors the restore wave's fleet polls (filtered Describes) are far fewer
+than without, and the campaign ends done either way. Slow (two campaigns of ~15 s each)."""
 import os
 
 import pytest
@@ -19,10 +19,16 @@ from fixtures_stack import make_stack
 SCALE = 0.02
 
 
-def poll_calls(calls):
-    """The fleet poller's Describes: filtered, so no resource named."""
-    return [c for c in calls if c["action"] in ("DescribeDBInstances", "DescribeDBSnapshots")
-            and not c.get("resource")]
+def restore_wave_polls(calls):
+    """The fleet poller's DescribeDBInstances (filtered: no resource named)
+    from the wave's last RestoreDBInstanceFromDBSnapshot to the first AWS
+    call after the restore step (retire-source's tags): the restore wave's
+    looks, the kind costing most (a 330 s restore)."""
+    last = max(c["ts"] for c in calls if c["action"] == "RestoreDBInstanceFromDBSnapshot")
+    after = min(c["ts"] for c in calls if c["ts"] > last and c["action"] in ("AddTagsToResource", "DeleteDBSnapshot",
+                                                                              "ModifyDBInstance"))
+    return [c for c in calls if c["action"] == "DescribeDBInstances" and not c.get("resource")
+            and last < c["ts"] < after]
 
 
 def one_campaign(world, sim, tag, floor_scale):
@@ -45,7 +51,7 @@ def one_campaign(world, sim, tag, floor_scale):
         st = stack.wait_campaign(tag, 240)
         sim.admin("POST", "/config", {"time_scale": 0, "durations": {}})
         assert st["counts"]["done"] == len(ids), st
-        return poll_calls(stack.calls())
+        return restore_wave_polls(stack.calls())
     finally:
         stack.stop()
 
@@ -54,8 +60,7 @@ def one_campaign(world, sim, tag, floor_scale):
 def test_floors_spare_first_wave_polls(world, awssim):
     floored = one_campaign(world, awssim, "flr", SCALE)
     plain = one_campaign(world, awssim, "nof", 0)
-    by = lambda calls: {a: sum(1 for c in calls if c["action"] == a)  # noqa: E731
-                        for a in ("DescribeDBInstances", "DescribeDBSnapshots")}
-    print(f"fleet polls with floors {len(floored)} {by(floored)}, without {len(plain)} {by(plain)}")
-    # the restore wave alone: ~5 looks from its 3.6 s floor against ~15 from 50 ms
-    assert len(floored) + 8 <= len(plain), (by(floored), by(plain))
+    print(f"restore wave: {len(floored)} fleet polls with floors, {len(plain)} without")
+    # from its 3.6 s floor: ~5 looks; backing off from the 50 ms minimum (on
+    # the coordinator's 200 ms tick): ~11
+    assert len(floored) + 4 <= len(plain), (len(floored), len(plain))
