@@ -71,8 +71,9 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
  * duration rules and the floor plays no part. An operation that beats its
  * floor is seen at most floor − its duration late, in a kind's first wave
  * only (then learnt). The floors are AWS's real seconds, given per step by
- * the strategy (step_def.wait_floor_s) and conservative (below AWS's
- * fastest); waitplan_floor_ms scales them to the clock the operation runs
+ * the strategy (strategy_def.wait_floors, lib/engine/step.h step_floor:
+ * restore 180 s, snapshot, stop, rename 30 s, a copy none) and
+ * conservative (below AWS's fastest); waitplan_floor_ms scales them to the clock the operation runs
  * on (FLEETCRYPT_POLL_FLOOR_SCALE: 1 against AWS, an emulator's time scale
  * against it, 0 none). floor_ms 0: waitplan_due_gap. */
 int64_t waitplan_due_floor(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
