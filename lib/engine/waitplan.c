@@ -98,7 +98,7 @@ static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64
     }
     int64_t due = waitplan_due_floor(c, gap, w->start_ms, last_ms, exp, w->pct, floor);
     /* overrunning: the back-off from the expected end starts at the slack */
-    if (*slack > 0 && last_ms >= w->start_ms + exp && due < last_ms + *slack) due = last_ms + *slack;
+    if (*slack > 0 && exp > 0 && last_ms >= w->start_ms + exp && due < last_ms + *slack) due = last_ms + *slack;
     return due;
 }
 
