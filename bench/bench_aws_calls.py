@@ -9,7 +9,8 @@ Time: the emulator runs at time scale SCALE (real seconds per AWS second)
 and the copy's modelled duration is set with POST /config {"durations"}.
 fleetcrypt's own poll clamps are given the same scale
 (FLEETCRYPT_POLL_MIN_MS = 1 s × SCALE, at least 50 ms; _MAX_MS = 300 s ×
-SCALE), so in emulated time it polls as it would against AWS; its other
+SCALE; the wait floors FLEETCRYPT_POLL_FLOOR_SCALE = SCALE), so in emulated
+time it polls as it would against AWS; its other
 timers (a busy resource's re-try after 2-5 s, leases) are not scaled.
 
 Counts, not times: calls per instance are what the emulator's call log
@@ -37,6 +38,7 @@ SCALE = float(os.environ.get("FC_BENCH_SCALE", "0.05"))
 def dilated_env():
     return {"FLEETCRYPT_POLL_MIN_MS": str(max(50, int(1000 * SCALE))),
             "FLEETCRYPT_POLL_MAX_MS": str(max(1000, int(300000 * SCALE))),
+            "FLEETCRYPT_POLL_FLOOR_SCALE": str(SCALE),
             "FLEETCRYPT_STEP_DEADLINE_MAX_S": "0", "FLEETCRYPT_LEASE_MS": "30000",
             "FLEETCRYPT_LOG_LEVEL": "warn"}
 

@@ -204,6 +204,7 @@ def campaign(n, p, limit, bin_dir=None):
     try:
         env = {"FLEETCRYPT_POLL_MIN_MS": str(max(50, int(1000 * SCALE))),
                "FLEETCRYPT_POLL_MAX_MS": str(max(1000, int(300000 * SCALE))),
+               "FLEETCRYPT_POLL_FLOOR_SCALE": str(SCALE),
                "FLEETCRYPT_STEP_DEADLINE_MAX_S": "0", "FLEETCRYPT_LEASE_MS": "30000",
                "FLEETCRYPT_LOG_LEVEL": os.environ.get("FC_BENCH_LOG_LEVEL", "warn"),
                "FLEETCRYPT_LIMIT_COPY": str(limit), "FLEETCRYPT_LIMIT_RESTORE": str(limit),

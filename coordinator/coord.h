@@ -91,6 +91,7 @@ typedef struct coord {
     int64_t deadline_s;     /* re-drive deadline for stuck instances */
     int region_limit;       /* FLEETCRYPT_REGION_INFLIGHT (0 = none) */
     int64_t poll_min_ms, poll_max_ms;
+    double poll_floor_scale; /* FLEETCRYPT_POLL_FLOOR_SCALE: the wait floors' clock (waitplan_floor_ms) */
     rl_cfg rate;
     camp_view *camps;
     int ncamps;

@@ -177,6 +177,7 @@ int coord_run(const fc_config *cfg)
     c.region_limit = (int)cfg->region_inflight;
     c.poll_min_ms = cfg->poll_min_ms;
     c.poll_max_ms = cfg->poll_max_ms;
+    c.poll_floor_scale = cfg->poll_floor_scale;
     int64_t lease_ttl = cfg->leader_ms;
     rl_cfg_from_config(&c.rate, cfg);
     snprintf(c.token, sizeof c.token, "%s/%016llx", cfg->node_id, (unsigned long long)fc_rand_below(UINT64_MAX));

@@ -13,6 +13,10 @@
  *     takes 7/8 of the shortest learnt under another for the same step and
  *     size (waitplan_expected);
  *   - else not polled since it started waiting: 1 poll interval after the start;
+ *   - then, for a step with a wait floor (its strategy's step_floor: the
+ *     least AWS takes for its operation, × FLEETCRYPT_POLL_FLOOR_SCALE),
+ *     at that floor, not backing off through it (waitplan_due_floor; a
+ *     wave's floor looks shared within the workers' jitter);
  *   - a snapshot with PercentProgress p after age a: remaining ≈ a·(100−p)/p,
  *     poll again after 0.6 × remaining;
  *   - otherwise after 0.75 × its age (geometric back-off), 0.25 × for a
@@ -73,6 +77,7 @@ typedef struct awaited {
     char op[160];   /* the operation awaited (waitplan_opkey; "" unknown) */
     int64_t start_ms;
     int64_t exp_ms; /* its learnt duration (0 unknown) */
+    int64_t floor_ms; /* its step's wait floor, scaled (0 none; waitplan_due_floor) */
     const char *cls; /* the class slot its step holds (step_def.limit_class; NULL none) */
     bool limited;   /* its step holds a class slot (step_def.limit_class) */
     bool share;     /* it may be seen up to its slack late (mark_sharing) */
@@ -174,27 +179,31 @@ static int64_t plan_next(const coord *c, const awaited *v, size_t n, int64_t las
                                  !v[i].limited      ? 75
                                  : v[i].contended ? POLL_GAP_CONTENDED_PCT
                                                   : POLL_GAP_LIMITED_PCT,
-                                 v[i].settled, v[i].share};
+                                 v[i].settled, v[i].share, v[i].floor_ms};
     int64_t next = waitplan_next(&pc, w, n, last_poll, exact, driver);
     free(w);
     return next;
 }
 
-/* The class slot held by the step operation op runs in
- * ("<strategy>.<step>.<kind>.<g>", waitplan_opkey), NULL none. */
-static const char *op_class(const char *op)
+/* The step operation op runs in ("<strategy>.<step>.<kind>.<g>",
+ * waitplan_opkey): the class slot it holds (NULL none) and its wait floor
+ * (AWS seconds, 0 none). */
+static void op_step(const char *op, const char **cls, int *floor_s)
 {
+    *cls = NULL;
+    *floor_s = 0;
     char strat[64], step[64];
     const char *d1 = strchr(op, '.');
     const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return NULL;
+    if (!d2 || (size_t)(d1 - op) >= sizeof strat || (size_t)(d2 - d1 - 1) >= sizeof step) return;
     memcpy(strat, op, (size_t)(d1 - op));
     strat[d1 - op] = 0;
     memcpy(step, d1 + 1, (size_t)(d2 - d1 - 1));
     step[d2 - d1 - 1] = 0;
     const strategy_def *sd = strategy_find(strat);
     const step_def *sdef = sd ? strategy_step(sd, step) : NULL;
-    return sdef ? sdef->limit_class : NULL;
+    *cls = sdef ? sdef->limit_class : NULL;
+    *floor_s = strategy_wait_floor_s(sd, step);
 }
 
 /* Mark the waits that may share a later look (waitplan_may_share): those
@@ -375,8 +384,9 @@ static void poll_kind(coord *c, region_aws *r, int kind, awaited *v, size_t n)
               n ? v[drv].id : "", n ? v[drv].op : "", n ? (long long)(started - v[drv].start_ms) : 0LL,
               n ? (long long)v[drv].exp_ms : 0LL);
     for (size_t i = 0; i < n; i++)
-        log_debug("fleet poll waiter", "kind=%s id=%s op=%s age_ms=%lld exp_ms=%lld pct=%d settled=%d", kname, v[i].id,
-                  v[i].op, (long long)(started - v[i].start_ms), (long long)v[i].exp_ms, v[i].pct, v[i].settled ? 1 : 0);
+        log_debug("fleet poll waiter", "kind=%s id=%s op=%s age_ms=%lld exp_ms=%lld floor_ms=%lld pct=%d settled=%d",
+                  kname, v[i].id, v[i].op, (long long)(started - v[i].start_ms), (long long)v[i].exp_ms,
+                  (long long)v[i].floor_ms, v[i].pct, v[i].settled ? 1 : 0);
     sargs_free(&b.settled);
     sargs_free(&b.fields);
 }
@@ -401,9 +411,11 @@ static void expectations(coord *c, const char *region, awaited *dbs, size_t nd, 
             for (size_t i = 0; v && i < n; i++) {
                 if (strcmp(v[i].id, id)) continue;
                 fc_strlcpy(v[i].op, op, sizeof v[i].op);
-                v[i].cls = op_class(op);
+                int floor_s = 0;
+                op_step(op, &v[i].cls, &floor_s);
                 v[i].limited = v[i].cls != NULL;
                 v[i].exp_ms = waitplan_expected(dur.v, dur.n, op);
+                v[i].floor_ms = waitplan_floor_ms(floor_s, c->poll_floor_scale);
                 break;
             }
         }

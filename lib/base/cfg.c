@@ -97,6 +97,11 @@ static const cfg_row rows[CFG__COUNT] = {
      FIELD(poll_min_ms), "Shortest interval between AWS polls of one instance, ms."},
     {CFG_POLL_MAX_MS, "FLEETCRYPT_POLL_MAX_MS", NULL, T_I64, "300000", NULL, 1000, 3600000, NULL, false, C, NULL,
      NULL, 0, FIELD(poll_max_ms), "Longest interval between AWS polls of one instance, ms."},
+    {CFG_POLL_FLOOR_SCALE, "FLEETCRYPT_POLL_FLOOR_SCALE", NULL, T_NUM, "1", NULL, 0, 100, NULL, false, W | C, NULL,
+     NULL, 0, FIELD(poll_floor_scale),
+     "Real seconds per AWS second of the wait floors (a first wait of a restore, snapshot, stop or rename, "
+     "nothing learnt yet, is looked at once, then at the least AWS takes for it): 1 against AWS, an "
+     "emulator's time scale against it, 0 = no floors."},
     {CFG_LEADER_MS, "FLEETCRYPT_LEADER_MS", NULL, T_I64, "6000", NULL, 1000, 600000, NULL, false, C, NULL, NULL, 0,
      FIELD(leader_ms), "Lease of the active coordinator, ms."},
     {CFG_AWS_RATE, "FLEETCRYPT_AWS_RATE", NULL, T_NUM, "10", NULL, 0.1, 10000, NULL, false, W | C, NULL, NULL, 0,

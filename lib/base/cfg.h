@@ -54,6 +54,7 @@ typedef enum cfg_id {
     CFG_REGION_INFLIGHT,
     CFG_POLL_MIN_MS,
     CFG_POLL_MAX_MS,
+    CFG_POLL_FLOOR_SCALE,
     CFG_LEADER_MS,
     CFG_AWS_RATE,
     CFG_AWS_BURST,
@@ -95,6 +96,7 @@ typedef struct fc_config {
     int64_t region_inflight;     /* FLEETCRYPT_REGION_INFLIGHT (default 0 = none) */
     int64_t poll_min_ms;         /* FLEETCRYPT_POLL_MIN_MS (default 1000) */
     int64_t poll_max_ms;         /* FLEETCRYPT_POLL_MAX_MS (default 300000) */
+    double poll_floor_scale;     /* FLEETCRYPT_POLL_FLOOR_SCALE (default 1; 0 = no wait floors) */
     int64_t leader_ms;           /* FLEETCRYPT_LEADER_MS (default 6000) */
     double aws_rate;             /* FLEETCRYPT_AWS_RATE (default 10 requests/s) */
     double aws_burst;            /* FLEETCRYPT_AWS_BURST (default 50) */

@@ -26,6 +26,14 @@ step_fn strategy_impl_fn(const strategy_impl *si, const char *step)
     return NULL;
 }
 
+int strategy_wait_floor_s(const strategy_def *sd, const char *step)
+{
+    if (!sd || !step) return 0;
+    for (size_t i = 0; i < sd->nwait_floors; i++)
+        if (!strcmp(sd->wait_floors[i].step, step)) return sd->wait_floors[i].seconds > 0 ? sd->wait_floors[i].seconds : 0;
+    return 0;
+}
+
 const opt_def *strategy_opt(const strategy_def *sd, const char *name)
 {
     if (!sd || !name) return NULL;

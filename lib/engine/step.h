@@ -79,6 +79,30 @@ typedef struct step_def {
     const char *on_fail;
 } step_def;
 
+/* A step's wait floor: the shortest time, in AWS's real seconds, the AWS
+ * operation the step waits on takes (a restore provisions a host and a
+ * volume: minutes). A first wait of the step with nothing learnt is looked
+ * at once, then at its floor, not on the back-off through it
+ * (lib/engine/waitplan.h, "Floors"): conservative, below AWS's fastest; an
+ * operation beating it is seen at most the difference late, and only until
+ * the step's duration is learnt. */
+typedef struct step_floor {
+    const char *step;
+    int seconds;
+} step_floor;
+/* The floors, per AWS operation (AWS's real seconds; the emulator models
+ * each longer: tools/awssim/sim/rds_common.py DUR): a restore from a
+ * snapshot or a create provisions a host and a volume (minutes on AWS; the
+ * emulator 300 s + 1.5 s/GiB); a manual snapshot, a stop, a rename take tens
+ * of seconds at the least (emulator 60 s + 2 s/GiB, 60 s, 60 s). A copy
+ * has none: its PercentProgress plans it, and a snapshot copy can take as
+ * little as the calls bench's 10 s. A cutover's in-run awaits have none:
+ * their lateness is downtime. */
+#define STEP_FLOOR_RESTORE_S 180
+#define STEP_FLOOR_SNAPSHOT_S 30
+#define STEP_FLOOR_STOP_S 30
+#define STEP_FLOOR_RENAME_S 30
+
 /* ---- campaign options a strategy declares ----
  * Given as `--name VALUE` (`--name` alone for OPT_BOOL) to submit or as
  * "name" in a campaign file, checked at submit (opt_check) and again when a
@@ -141,6 +165,9 @@ typedef struct strategy_def {
     /* dry run: the same for an instance an RDS Proxy has as its target
      * (RDS_INSTANCE). NULL: the strategy does not switch proxies. */
     const char *proxy_instance_note;
+    /* Wait floors of its steps (step_floor; a step not listed: none). */
+    const step_floor *wait_floors;
+    size_t nwait_floors;
 } strategy_def;
 
 /* The worker's half of a strategy: its step functions, bound to the
@@ -158,6 +185,8 @@ step_fn strategy_impl_fn(const strategy_impl *si, const char *step);
 
 const step_def *strategy_step(const strategy_def *sd, const char *name);
 const opt_def *strategy_opt(const strategy_def *sd, const char *name);
+/* The wait floor of sd's step, AWS seconds (0: none, or unknown step). */
+int strategy_wait_floor_s(const strategy_def *sd, const char *step);
 bool strategy_serves_engine(const strategy_def *sd, const char *engine);
 /* Is v a valid value for o (type, allowed values, validator)? */
 bool opt_check(const opt_def *o, const char *v, char *err, size_t cap);

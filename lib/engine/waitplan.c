@@ -48,6 +48,24 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
     return last_ms + clamp64(iv, c->min_ms, c->max_ms);
 }
 
+int64_t waitplan_due_floor(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
+                           int pct, int64_t floor_ms)
+{
+    int64_t due = waitplan_due_gap(c, gap_pct, start_ms, last_ms, exp_ms, pct);
+    /* the first look (not since it started) stays at the minimum; learnt,
+     * the learnt end rules */
+    if (floor_ms <= 0 || exp_ms > 0 || last_ms < start_ms) return due;
+    int64_t at = start_ms + floor_ms;
+    if (due >= at) return due;
+    return at - last_ms > c->max_ms ? last_ms + c->max_ms : at;
+}
+
+int64_t waitplan_floor_ms(int floor_s, double scale)
+{
+    if (floor_s <= 0 || !(scale > 0)) return 0;
+    return (int64_t)((double)floor_s * 1000.0 * scale + 0.5);
+}
+
 /* Waiter i's own next look (*exp_out: the duration it plans with, 0 none)
  * and how much later it may be (its slack). */
 static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64_t last_ms, int64_t *exp_out,
@@ -60,6 +78,8 @@ static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64
         exp = 0;
         gap = 75;
     }
+    /* seen ended (before its floor, or at once): no floor to wait for */
+    int64_t floor = seen_end ? 0 : w->floor_ms;
     *exp_out = exp > 0 ? exp : 0;
     *slack = 0;
     if (w->share && exp > 0) {
@@ -71,10 +91,14 @@ static int64_t waiter_due(const waitplan_cfg *c, const waitplan_waiter *w, int64
          * (one minimum after the start) may wait out the jitter over which
          * the rest of its wave registers, no end being due that soon */
         *slack = WAITPLAN_SHARE_JITTER_MS;
+    } else if (w->share && exp <= 0 && floor > 0 && last_ms < w->start_ms + floor) {
+        /* nothing learnt, its floor not reached: its look at the floor may
+         * wait out the same jitter, so a wave's floor looks are one */
+        *slack = WAITPLAN_SHARE_JITTER_MS;
     }
-    int64_t due = waitplan_due_gap(c, gap, w->start_ms, last_ms, exp, w->pct);
+    int64_t due = waitplan_due_floor(c, gap, w->start_ms, last_ms, exp, w->pct, floor);
     /* overrunning: the back-off from the expected end starts at the slack */
-    if (*slack > 0 && last_ms >= w->start_ms + exp && due < last_ms + *slack) due = last_ms + *slack;
+    if (*slack > 0 && exp > 0 && last_ms >= w->start_ms + exp && due < last_ms + *slack) due = last_ms + *slack;
     return due;
 }
 

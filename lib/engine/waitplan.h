@@ -1,5 +1,7 @@
 /* waitplan — when to look at an AWS operation next. Without knowing how
- * long the operation takes, back off geometrically from its start (next
+ * long the operation takes, look one minimum after its start, then (a kind
+ * AWS never completes in under a known time: a wait floor, see "Floors"
+ * below) at that floor, and back off geometrically from its start (next
  * look after 0.75 × its age, or the share waitplan_due_gap is given; a snapshot's PercentProgress p after age a:
  * after 0.6 × a·(100−p)/p): a wait of T costs O(log T) looks, and its end
  * is seen up to ~40% of its age late. Knowing the duration this kind of
@@ -11,7 +13,8 @@
  * implies). Every gap is clamped to [min, max]: max is the safe longest
  * interval whatever is expected. Pure functions (unit-tested in
  * tests/unit/test_waitplan.c); the fleet poller (coordinator/poller.c) and
- * the in-run wait (awsstep_await_instance) use them. */
+ * the in-run wait (awsstep_await_instance: the cutover's renames, no
+ * floor, their lateness being downtime) use them. */
 #ifndef FC_WAITPLAN_H
 #define FC_WAITPLAN_H
 
@@ -57,6 +60,28 @@ int64_t waitplan_due(const waitplan_cfg *c, int64_t start_ms, int64_t last_ms, i
 int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
                          int pct);
 
+/* Floors. Some AWS operations never complete in under a known time: a
+ * restore or a create provisions a host and a volume (minutes), a stop or
+ * a snapshot takes tens of seconds. A wait of such a kind with nothing
+ * learnt (exp_ms <= 0) is looked at one minimum after its start, as
+ * without a floor (an operation already over, or an emulator at time scale
+ * 0, is seen at once), then at start + floor_ms (never more than the
+ * maximum after the last look; a PercentProgress plan looking later keeps
+ * its own), then on the back-off from that age; learnt, the learnt
+ * duration rules and the floor plays no part. An operation that beats its
+ * floor is seen at most floor − its duration late, in a kind's first wave
+ * only (then learnt). The floors are AWS's real seconds, given per step by
+ * the strategy (strategy_def.wait_floors, lib/engine/step.h step_floor:
+ * restore 180 s, snapshot, stop, rename 30 s, a copy none) and
+ * conservative (below AWS's fastest); waitplan_floor_ms scales them to the clock the operation runs
+ * on (FLEETCRYPT_POLL_FLOOR_SCALE: 1 against AWS, an emulator's time scale
+ * against it, 0 none). floor_ms 0: waitplan_due_gap. */
+int64_t waitplan_due_floor(const waitplan_cfg *c, int gap_pct, int64_t start_ms, int64_t last_ms, int64_t exp_ms,
+                           int pct, int64_t floor_ms);
+/* floor_s AWS seconds on a clock running scale real seconds per AWS second,
+ * in ms (0 for floor_s <= 0 or scale <= 0). */
+int64_t waitplan_floor_ms(int floor_s, double scale);
+
 /* One wait watched by a shared look (the fleet poller's: one Describe per
  * region and kind covers every awaited resource). */
 typedef struct waitplan_waiter {
@@ -67,6 +92,7 @@ typedef struct waitplan_waiter {
     bool settled;    /* the last look (at last_ms) found it in a settled status */
     bool share;      /* it may be looked at up to its slack late to share a look
                       * with others (waitplan_next; false: on its own plan) */
+    int64_t floor_ms; /* its kind's floor (waitplan_due_floor; 0 none) */
 } waitplan_waiter;
 
 /* A sharing waiter's slack: this many minimum intervals or

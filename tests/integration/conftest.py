@@ -59,6 +59,7 @@ FILE_SECONDS = {
     "test_pglogical_cname.py": 55,
     "test_pglogical_xacct.py": 43,  # the preflight refusals (instances, clusters); the moves are slow
     "test_pglogical_rollback.py": 0,  # slow only (eight: seven runs of 60-130 s (rename, proxy, cname, clusters), one cluster refusal of ~20 s)
+    "test_poll_floors.py": 0,  # slow only (two offline campaigns at 0.02, floors on and off, ~15 s each)
     "test_offline_faults.py": 0,  # slow only (an offline campaign at 0.02 under AWS faults and lost answers, ~4.5 min)
     "test_pglogical_cluster_faults.py": 0,  # slow only (two cluster campaigns at 0.02 under AWS faults, ~2.5 min each)
     "test_issue16_faults.py": 0,  # slow only (issue 16's flows, the rename swap and the rollback's renames under AWS faults, minutes each)

@@ -47,6 +47,11 @@ class Stack:
             "FLEETCRYPT_STEP_DEADLINE_MAX_S": "25",
             "FLEETCRYPT_LEASE_MS": "8000",
             "FLEETCRYPT_POLL_MIN_MS": "700",
+            # the wait floors (AWS's least seconds for a restore, a snapshot,
+            # ...) on the emulator's clock: FLEETCRYPT_SIM_TIME_SCALE (as the
+            # emulator fixture sets it), else none: a test that sets its own
+            # time scale keeps the plan without floors (env_extra may say)
+            "FLEETCRYPT_POLL_FLOOR_SCALE": os.environ.get("FLEETCRYPT_SIM_TIME_SCALE") or "0",
             "FLEETCRYPT_LOG_LEVEL": "info",
         })
         if (sim.info or {}).get("rds_ca_bundle"):

@@ -830,7 +830,9 @@ def run_checked_campaign(sim, world, ids, campaign, label, max_calls, calls_at_s
     ph = Phases()
     sim.admin("POST", "/config", {"time_scale": 0})      # the sources are set up at full speed
     ports = setup_sources(sim, ids, kms=source_kms)
-    stack = make_stack(world, sim, workers=2, executors=4)
+    # the wait floors on the emulator's clock: the time scale `during` sets
+    floors = {"FLEETCRYPT_POLL_FLOOR_SCALE": str(during["time_scale"])} if "time_scale" in (during or {}) else {}
+    stack = make_stack(world, sim, workers=2, executors=4, env_extra=floors)
     writers = {}
     try:
         ph.mark("sources")

@@ -143,6 +143,8 @@ def run_campaign(stack, campaign, ids, real, scale, max_parallel=3, timeout=240,
     sim.admin("DELETE", "/calls")
     sim.admin("DELETE", "/conflicts")
     sim.admin("POST", "/config", {"time_scale": scale, **(during or {})})
+    # the wait floors on the emulator's clock (this test's own time scale)
+    stack.env["FLEETCRYPT_POLL_FLOOR_SCALE"] = str(scale)
     stack.start()
     r = stack.cli("submit", "--campaign", campaign, "--kms-key", key["Arn"], "--strategy", "offline",
                   "--max-parallel", max_parallel, "--yes", *extra_args, *ids)

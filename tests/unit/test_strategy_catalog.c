@@ -32,6 +32,15 @@ static void test_catalog_consistent(void **state)
     assert_string_equal(off->steps[0].name, "preflight");
     assert_null(off->abort_undo);
     assert_non_null(strstr(off->downtime_note, "unavailable"));
+    /* wait floors (step_floor): the steps waiting on the poller for a
+     * restore, a snapshot, a stop, a rename; none for a copy, a cutover */
+    assert_int_equal(strategy_wait_floor_s(off, "restore"), STEP_FLOOR_RESTORE_S);
+    assert_int_equal(strategy_wait_floor_s(off, "stop-source"), STEP_FLOOR_STOP_S);
+    assert_int_equal(strategy_wait_floor_s(off, "copy-encrypted"), 0);
+    assert_int_equal(strategy_wait_floor_s(strategy_find("pg-logical"), "snapshot"), STEP_FLOOR_SNAPSHOT_S);
+    assert_int_equal(strategy_wait_floor_s(strategy_find("pg-logical"), "cutover"), 0);
+    assert_int_equal(strategy_wait_floor_s(NULL, "restore"), 0);
+    assert_int_equal(strategy_wait_floor_s(off, NULL), 0);
     const strategy_def *noop = strategy_find("noop");
     assert_non_null(noop);
     assert_false(noop->uses_aws);

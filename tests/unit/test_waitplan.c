@@ -285,7 +285,7 @@ static fleet_run fleet_share(const waitplan_cfg *pc, int64_t *start, int64_t *re
     int64_t seen_at[16], gone[16];
     fleet_run fr = {0, 0};
     for (int i = 0; i < n; i++) {
-        w[i] = (waitplan_waiter){start[i], exp, 0, 75, false, share};
+        w[i] = (waitplan_waiter){start[i], exp, 0, 75, false, share, 0};
         seen_at[i] = -1;
         gone[i] = INT64_MAX;
     }
@@ -357,7 +357,7 @@ static void test_fleet_share_within_jitter(void **state)
     assert_true(shared.looks <= 3);
     assert_true(shared.worst_late <= WAITPLAN_SHARE_JITTER_MS);
     /* a short wait's slack is a sixth of it: a 800 ms wait, 133 ms */
-    waitplan_waiter w[2] = {{0, 800, 0, 75, false, true}, {30, 800, 0, 75, false, true}};
+    waitplan_waiter w[2] = {{0, 800, 0, 75, false, true, 0}, {30, 800, 0, 75, false, true, 0}};
     bool exact = false;
     assert_int_equal(waitplan_next(&pc, w, 2, 10, &exact, NULL), 880);
     assert_true(exact);
@@ -370,7 +370,7 @@ static void test_fleet_share_within_jitter(void **state)
      * expected end starts at its slack, not at the minimum (a group of
      * restores, learnt under the fastest, overrunning by 0-4 s: a look every
      * minimum at first, each finding one or none ended) */
-    waitplan_waiter over = {0, 16000, 0, 75, false, true};
+    waitplan_waiter over = {0, 16000, 0, 75, false, true, 0};
     assert_int_equal(waitplan_next(&pc, &over, 1, 16060, &exact, NULL), 16060 + WAITPLAN_SHARE_JITTER_MS);
     over.share = false;
     assert_int_equal(waitplan_next(&pc, &over, 1, 16060, &exact, NULL), 16060 + 50);
@@ -400,12 +400,12 @@ static void test_fleet_group_ends_within_one_interval(void **state)
     assert_true(old.looks > now.looks + 2); /* the old plan: 6 looks */
     /* seen settled before its expected end: the look at that end stays (a
      * status that has not moved yet, a modify AWS has not begun) */
-    waitplan_waiter early = {0, 10000, 0, 75, true, false};
+    waitplan_waiter early = {0, 10000, 0, 75, true, false, 0};
     bool exact = false;
     assert_int_equal(waitplan_next(&pc, &early, 1, 4000, &exact, NULL), 10050);
     assert_true(exact);
     /* seen settled past it (or with none): backs off by 75% of its age */
-    waitplan_waiter past = {0, 10000, 0, 25, true, false};
+    waitplan_waiter past = {0, 10000, 0, 25, true, false, 0};
     assert_int_equal(waitplan_next(&pc, &past, 1, 10050, &exact, NULL), 10050 + 7537);
     assert_false(exact);
     past.exp_ms = 0;
@@ -452,12 +452,12 @@ static void test_fleet_share_straggler(void **state)
     assert_int_equal(fr.looks, 1);
     assert_true(fr.worst_late <= WAITPLAN_SHARE_JITTER_MS);
     /* a short wait keeps a short slack: a sixth of 600 ms */
-    waitplan_waiter w[2] = {{0, 600, 0, 75, false, true}, {200, 600, 0, 75, false, true}};
+    waitplan_waiter w[2] = {{0, 600, 0, 75, false, true, 0}, {200, 600, 0, 75, false, true, 0}};
     bool exact = false;
     assert_int_equal(waitplan_next(&pc, w, 2, 10, &exact, NULL), 650); /* 650 and 850: 200 apart > 100 */
     /* production minimum: the slack stays 4 minimums (4 s), capped by a sixth */
     const waitplan_cfg prod = {1000, 300000};
-    waitplan_waiter p2[2] = {{0, 60000, 0, 75, false, true}, {4500, 60000, 0, 75, false, true}};
+    waitplan_waiter p2[2] = {{0, 60000, 0, 75, false, true, 0}, {4500, 60000, 0, 75, false, true, 0}};
     assert_int_equal(waitplan_next(&prod, p2, 2, 10, &exact, NULL), 61000); /* 4.5 s apart: not shared */
     p2[1].start_ms = 3500;
     assert_int_equal(waitplan_next(&prod, p2, 2, 10, &exact, NULL), 64500);
@@ -483,7 +483,7 @@ static void test_fleet_share_first_looks(void **state)
     assert_true(shared.looks + 4 <= alone.looks);
     assert_true(shared.worst_late <= alone.worst_late);
     /* a later look of an unknown wait keeps no slack */
-    waitplan_waiter w[2] = {{0, 0, 0, 75, false, true}, {10, 0, 0, 75, false, true}};
+    waitplan_waiter w[2] = {{0, 0, 0, 75, false, true, 0}, {10, 0, 0, 75, false, true, 0}};
     bool exact = true;
     assert_int_equal(waitplan_next(&pc, w, 2, 1000, &exact, NULL), 1000 + 742);
     assert_false(exact);
@@ -510,6 +510,89 @@ static void test_may_share(void **state)
     assert_false(waitplan_may_share(true, 0, 0, 0));
 }
 
+/* Floors (waitplan_due_floor): a kind AWS never completes in under floor_ms
+ * (a restore provisions a host and a volume: minutes), with nothing learnt,
+ * is looked at one minimum after its start (an operation already over, or
+ * the emulator at time scale 0, is still seen at once), then at its floor,
+ * then on the back-off from there: the calls bench's first restore wave
+ * (16.5 s on its 50 ms minimum) cost ~19 looks on the back-off from the
+ * minimum, against a handful from a 9 s floor (180 s at time scale 0.05),
+ * and is seen no later. Learnt, the floor plays no part; floor 0: the plan
+ * without floors, unchanged. */
+static void test_floor_first_wave(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 15000};
+    const int64_t d = 16500, floor = 9000;
+    int looks = 0, old = 0;
+    int64_t last = -1, t = 0, o = 0;
+    while ((t = waitplan_due_floor(&pc, 25, 0, last, 0, 0, floor)) < d) {
+        assert_true(t > last);
+        if (looks == 0) assert_int_equal(t, 50); /* the first look kept at the minimum */
+        if (looks == 1) assert_int_equal(t, floor);
+        last = t;
+        looks++;
+    }
+    looks++;
+    last = -1;
+    while ((o = waitplan_due_gap(&pc, 25, 0, last, 0, 0)) < d) {
+        last = o;
+        old++;
+    }
+    old++;
+    assert_true(looks <= 6);
+    assert_true(looks + 10 <= old);
+    assert_true(t - d <= o - d + pc.min_ms); /* seen no later than without the floor (within a minimum) */
+    /* an operation that beats its floor: seen at the floor, floor − d late */
+    assert_int_equal(waitplan_due_floor(&pc, 25, 0, 50, 0, 0, floor), floor);
+    /* past the floor: the back-off from its age, as without one */
+    assert_int_equal(waitplan_due_floor(&pc, 25, 0, 10000, 0, 0, floor), waitplan_due_gap(&pc, 25, 0, 10000, 0, 0));
+    /* learnt: the floor plays no part */
+    assert_int_equal(waitplan_due_floor(&pc, 25, 0, 50, 12000, 0, floor), 12050);
+    assert_int_equal(waitplan_due_floor(&pc, 25, 0, -1, 12000, 0, floor), 12050);
+    /* a PercentProgress that would look sooner waits for the floor; one later keeps its plan */
+    assert_int_equal(waitplan_due_floor(&pc, 75, 0, 1000, 0, 50, floor), floor);
+    assert_int_equal(waitplan_due_floor(&pc, 75, 0, 8000, 0, 10, floor), 8000 + 15000);
+    /* never more than the maximum after the last look */
+    assert_int_equal(waitplan_due_floor(&pc, 25, 0, 50, 0, 0, 60000), 15050);
+    /* floor 0 (FLEETCRYPT_POLL_FLOOR_SCALE=0, or a kind without one): unchanged */
+    for (int64_t l = -1; l < 40000; l = l * 3 / 2 + 37)
+        for (int p = 0; p < 100; p += 33)
+            assert_int_equal(waitplan_due_floor(&pc, 25, 0, l, 0, p, 0), waitplan_due_gap(&pc, 25, 0, l, 0, p));
+    /* the scaled floor: AWS seconds × FLEETCRYPT_POLL_FLOOR_SCALE */
+    assert_int_equal(waitplan_floor_ms(180, 1.0), 180000);
+    assert_int_equal(waitplan_floor_ms(180, 0.05), 9000);
+    assert_int_equal(waitplan_floor_ms(180, 0.0), 0);
+    assert_int_equal(waitplan_floor_ms(0, 1.0), 0);
+    assert_int_equal(waitplan_floor_ms(-5, 1.0), 0);
+}
+
+/* The shared look (waitplan_next) of a first wave with a floor, registered
+ * over 300 ms: after the one first look, the floor looks are one (each may
+ * wait out the jitter), not a look per wait; a wait the first look already
+ * found settled (over before its floor) is not held to it. */
+static void test_fleet_floor_shared(void **state)
+{
+    (void)state;
+    const waitplan_cfg pc = {50, 15000};
+    const int64_t floor = 9000;
+    waitplan_waiter w[4];
+    for (int i = 0; i < 4; i++) w[i] = (waitplan_waiter){1000 + i * 100, 0, 0, 25, false, true, floor};
+    bool exact = true;
+    int64_t first = waitplan_next(&pc, w, 4, -1, &exact, NULL);
+    assert_true(first >= 1050 && first <= 1350);
+    int64_t t = waitplan_next(&pc, w, 4, first, &exact, NULL);
+    assert_false(exact);
+    assert_int_equal(t, 1300 + floor); /* the latest floor, within the jitter of the earliest */
+    for (int i = 0; i < 4; i++) assert_true(t - (w[i].start_ms + floor) <= WAITPLAN_SHARE_JITTER_MS);
+    /* not sharing (a contended class): the earliest floor */
+    for (int i = 0; i < 4; i++) w[i].share = false;
+    assert_int_equal(waitplan_next(&pc, w, 4, first, &exact, NULL), 1000 + floor);
+    /* one found settled at its first look: a 75% back-off, not the floor */
+    w[0].settled = true;
+    assert_int_equal(waitplan_next(&pc, w, 1, 1400, &exact, NULL), 1400 + 300);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +611,8 @@ int main(void)
         cmocka_unit_test(test_fleet_share_straggler),
         cmocka_unit_test(test_may_share),
         cmocka_unit_test(test_fleet_share_first_looks),
+        cmocka_unit_test(test_floor_first_wave),
+        cmocka_unit_test(test_fleet_floor_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

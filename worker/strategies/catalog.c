@@ -67,6 +67,12 @@ bool strategy_catalog_check(char *err, size_t cap)
                     return false;
                 }
         }
+        for (size_t k = 0; k < sd->nwait_floors; k++)
+            if (!sd->wait_floors[k].step || !strategy_step(sd, sd->wait_floors[k].step) ||
+                sd->wait_floors[k].seconds <= 0) {
+                snprintf(err, cap, "strategy %s: wait floor #%zu names no step of it, or is not > 0 s", sd->name, k);
+                return false;
+            }
         if (sd->nopts > STRATEGY_MAX_OPTS) {
             snprintf(err, cap, "strategy %s: more than %d options", sd->name, STRATEGY_MAX_OPTS);
             return false;

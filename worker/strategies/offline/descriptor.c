@@ -18,6 +18,16 @@ static const step_def steps[] = {
     {"cleanup", NULL, NULL, 900, 8, NULL},
 };
 
+/* What each step waits on, at the least (step_floor; the cutover class's
+ * rename-source waits on the fleet poller, its lateness inside the offline
+ * downtime of minutes) */
+static const step_floor floors[] = {
+    {"rename-source", STEP_FLOOR_RENAME_S},
+    {"stop-source", STEP_FLOOR_STOP_S},
+    {"snapshot", STEP_FLOOR_SNAPSHOT_S},
+    {"restore", STEP_FLOOR_RESTORE_S},
+};
+
 static const opt_def opts[] = {
     {"rekey", OPT_BOOL, NULL, "", NULL,
      "move a source encrypted with another KMS key (aws/rds, another CMK) to the campaign key (else it is skipped)",
@@ -35,6 +45,8 @@ const strategy_def fc_strategy_offline = {
     .nsteps = FC_ARRAY_LEN(steps),
     .opts = opts,
     .nopts = FC_ARRAY_LEN(opts),
+    .wait_floors = floors,
+    .nwait_floors = FC_ARRAY_LEN(floors),
     .quota_instances = 1,
     .quota_snapshots = 2,
     .uses_aws = true,

@@ -42,6 +42,13 @@ static const step_def steps[] = {
 
 /* Defaults the step code applies itself are left "" here and named in the
  * help line. */
+/* What each step waits on, at the least (step_floor): the snapshot and the
+ * restore; not the cutover (its in-run awaits' lateness is downtime) */
+static const step_floor floors[] = {
+    {"snapshot", STEP_FLOOR_SNAPSHOT_S},
+    {"restore", STEP_FLOOR_RESTORE_S},
+};
+
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
      "switch as soon as caught up (auto) or wait for `fleetcrypt approve` (approve)", false},
@@ -96,6 +103,8 @@ const strategy_def fc_strategy_pglogical = {
     .nsteps = FC_ARRAY_LEN(steps),
     .opts = opts,
     .nopts = FC_ARRAY_LEN(opts),
+    .wait_floors = floors,
+    .nwait_floors = FC_ARRAY_LEN(floors),
     .quota_instances = 1,
     .quota_snapshots = 2,
     .uses_aws = true,
