@@ -97,7 +97,7 @@ static const cfg_row rows[CFG__COUNT] = {
      FIELD(poll_min_ms), "Shortest interval between AWS polls of one instance, ms."},
     {CFG_POLL_MAX_MS, "FLEETCRYPT_POLL_MAX_MS", NULL, T_I64, "300000", NULL, 1000, 3600000, NULL, false, C, NULL,
      NULL, 0, FIELD(poll_max_ms), "Longest interval between AWS polls of one instance, ms."},
-    {CFG_POLL_FLOOR_SCALE, "FLEETCRYPT_POLL_FLOOR_SCALE", NULL, T_NUM, "1", NULL, 0, 100, NULL, false, W | C, NULL,
+    {CFG_POLL_FLOOR_SCALE, "FLEETCRYPT_POLL_FLOOR_SCALE", NULL, T_NUM, "1", NULL, 0, 100, NULL, false, C, NULL,
      NULL, 0, FIELD(poll_floor_scale),
      "Real seconds per AWS second of the wait floors (a first wait of a restore, snapshot, stop or rename, "
      "nothing learnt yet, is looked at once, then at the least AWS takes for it): 1 against AWS, an "

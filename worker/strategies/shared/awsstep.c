@@ -2,8 +2,6 @@
 #include "awsstep.h"
 #include "awsmemo.h"
 #include "awsxacct.h"
-#include "catalog.h"
-#include "cfg.h"
 #include "kms.h"
 #include "log.h"
 #include "util.h"
@@ -743,22 +741,14 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
      * await_seen_ms: the cutover's second rename after its first); without
      * either, from 0.5 s growing by half up to 8 s — a rename that takes
      * seconds is seen at once, one that takes minutes (real AWS) costs a
-     * dozen calls, not one every half second; a step with a wait floor
-     * (its strategy's step_floor, × FLEETCRYPT_POLL_FLOOR_SCALE; none of
-     * today's in-run awaits, the cutover's renames, has one: their
-     * lateness is downtime) looks at once, then at the floor, as the fleet
-     * poller does. Past the deadline the fleet poller takes over. Every
-     * wait that did wait teaches the next. */
+     * dozen calls, not one every half second. Past the deadline the fleet
+     * poller takes over. Every wait that did wait teaches the next. */
     char op[160];
     const char *gb = step_ctx_fact(ctx, "storage_gb");
     waitplan_opkey(op, sizeof op, step_ctx_campaign_field(ctx, "strategy"), step_ctx_step(ctx), "await",
                    gb ? atoi(gb) : 0);
     int64_t exp = step_ctx_opdur(ctx, op);
     if (exp <= 0) exp = awsstep_fact_i64(ctx, "await_seen_ms", 0);
-    int64_t floor = exp > 0 ? 0
-                            : waitplan_floor_ms(strategy_wait_floor_s(strategy_find(step_ctx_campaign_field(ctx, "strategy")),
-                                                                      step_ctx_step(ctx)),
-                                                cfg_env_num(CFG_POLL_FLOOR_SCALE));
     const waitplan_cfg pc = {500, 60000};
     int64_t t0 = fc_mono_ms(), lo = 0, pause = 500, gap = 0;
     bool waited = false;
@@ -818,13 +808,6 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
         }
         /* overrunning the expectation: backing off from its end */
         gap = exp > 0 ? waitplan_due(&pc, 0, at, exp, 0) - at : pause;
-        if (floor > at + gap) {
-            /* its floor not reached: the next look there, or at the deadline
-             * (the fleet poller then plans the floor look) */
-            gap = floor - at;
-            int64_t left = deadline - fc_mono_ms();
-            if (gap > left) gap = left > 0 ? left : 0;
-        }
         fc_sleep_ms(gap);
         waited = true;
         pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
