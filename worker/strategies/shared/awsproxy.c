@@ -421,6 +421,77 @@ static step_rc deregister_scanned(step_ctx *ctx, step_result *res, aws_client *c
     return STEP_OK;
 }
 
+static step_rc register_scanned(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *to,
+                                bool *all_in)
+{
+    px_name px[PX_MAX];
+    int n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
+    if (!n) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");
+    bool all = true;
+    for (int k = 0; k < n; k++) {
+        if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
+        aws_error e;
+        aws_error_clear(&e);
+        const char *ids[1] = {to};
+        bool ok = kind == AWSPROXY_CLUSTER ? rds_register_db_proxy_cluster(c, px[k], NULL, to, &e)
+                                           : rds_register_db_proxy_targets(c, px[k], NULL, ids, 1, NULL, &e);
+        if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyNotFoundFault") != 0 &&
+            strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0 && !rds_err_invalid_state(&e))
+            return awsstep_fail(res, &e, "RegisterDBProxyTargets");
+        if (!ok) {
+            /* gone, another target there, or not taken yet: the switch looks */
+            log_info("proxy registration left to the switch", "proxy=%s %s=%s code=%s", px[k], what(kind), to, e.code);
+            all = false;
+            continue;
+        }
+        log_info("proxy target registered", "proxy=%s %s=%s early=1", px[k], what(kind), to);
+        fc_crashpoint("cutover.proxy_target_in");
+    }
+    *all_in = all;
+    return STEP_OK;
+}
+
+step_rc awsproxy_register_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to,
+                                  int64_t deadline, bool *all_in)
+{
+    *all_in = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    aws_retry_until prev;
+    /* not busy: a registration refused as busy is left to the switch, not waited for in the quiet gap */
+    awsstep_blocked_budget(ctx, c, deadline, false, &prev);
+    step_rc rc = register_scanned(ctx, res, c, kind, to, all_in);
+    aws_client_retry_until(c, &prev, NULL);
+    return rc;
+}
+
+step_rc awsproxy_ready_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                               bool *ready)
+{
+    *ready = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    px_name px[PX_MAX];
+    int n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
+    bool all = n > 0;
+    for (int k = 0; k < n && all; k++) {
+        px_view v;
+        step_rc rc = view(res, c, kind, px[k], to, from, &v);
+        if (rc != STEP_OK) return rc;
+        all = !v.gone && v.has_cur && v.cur_ok && !v.has_old;
+    }
+    *ready = all;
+    return STEP_OK;
+}
+
+step_rc awsproxy_await_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                               int64_t deadline, int *np)
+{
+    const char *seen = fact(ctx, "proxy_names");
+    if (!*seen) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");
+    return switch_proxies(ctx, res, kind, to, from, seen, PX_LOOK, deadline, np);
+}
+
 step_rc awsproxy_scan(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from, int *n)
 {
     *n = 0;
@@ -476,6 +547,7 @@ step_rc awsproxy_roll_back(step_ctx *ctx, step_result *res, awsproxy_kind kind, 
                                                : rds_deregister_db_proxy_targets(c, px[k], NULL, ids, 1, &e);
             if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
                 return awsstep_fail(res, &e, "DeregisterDBProxyTargets (abort)");
+            log_info("proxy target deregistered", "proxy=%s %s=%s given_back=1", px[k], what(kind), tid);
         }
         if (!v.has_cur) {
             aws_error_clear(&e);

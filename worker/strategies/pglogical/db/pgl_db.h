@@ -234,6 +234,8 @@ bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *con
  * write of the blocked roles; taken before it (the cutover's early L, a
  * drain started while the gap runs) it bounds only what was listed. */
 bool pgl_block_lsn(pgq *q, pgl_block_result *out, char *err, size_t errcap);
+/* How long a block's quiet gap lasts (ms): END_SESSIONS_GAP_MS of pgl_db_cutover.c. */
+#define PGL_QUIET_GAP_MS 100
 /* The quiet gap of a block (END_SESSIONS_GAP_MS): the sessions of the
  * recorded roles ended until a listing taken at least the gap after
  * quiet_from (fc_mono_ms; 0: long ago) and after the last login session's

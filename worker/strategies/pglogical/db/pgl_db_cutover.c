@@ -45,7 +45,7 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * (a client backend or walsender) — one gap, not a
  * series of empty listings: what such a backend needs to show is time, and
  * a later empty listing proves no more than the first one after the gap. */
-#define END_SESSIONS_GAP_MS 100
+#define END_SESSIONS_GAP_MS PGL_QUIET_GAP_MS
 /* gap_ms 0: only until a listing is empty (pgl_cutover_block_unsettled,
  * pgl_end_client_sessions); *quiet_from: when the block was committed (the
  * gap runs from there), moved to the last termination of a login session
