@@ -166,6 +166,11 @@ def test_proxy_killed_after_the_early_registration_drains_before_the_switch(stac
     on the encrypted instance only, every acknowledged row exactly once."""
     proxies, tid, _ = proxy_crash_campaign(stack, awssim, world, "pgl-rs-pxin", "rspxin", "cutover.proxy_target_in")
     proxies_reach_only(awssim, proxies, tid)
+    # the re-run drained and made the window's checks and copies before its switch (the killed run recorded
+    # none of them): going forward would have let the writers in with the target's sequences never carried
+    for f in ("sequences_synced", "privs_synced"):
+        got = stack.redis.cli("HGET", "fc:{rspxin}:i:pgl-rs-pxin", f"f.{f}").strip()
+        assert got, f"fact {f} missing: the re-run let the writers in on the target without the window's checks"
     assert worker_lines(stack, "an early registration, not the switch"), \
         "the re-run did not see the early registration (it went forward, or the crash point fired elsewhere)"
 
