@@ -98,7 +98,8 @@ typedef struct cut {
     bool proxy_out; /* proxy: this run deregistered the source from every one of them in its quiet gap */
     bool tgt_in; /* proxy: this run registered the target with every one of them in the source's quiet gap (proxy_target_in) */
     bool tgt_ready; /* ... and saw it AVAILABLE there: the switch makes no call */
-    bool proxies_back; /* proxy: this run gave every proxy the source back and took the target off (awsproxy_roll_back) */
+    bool proxies_back; /* proxy: this run gave every proxy the source back and took the target off (awsproxy_roll_back),
+                        * and changed no proxy since */
     bool tgt_early; /* proxy, a resumed run: a proxy has the target but the source was never marked drained (an
                      * early registration, not the switch): taken off again first (target_master_login) */
     bool fresh_block; /* this run blocks the source afresh (not a resumed block) */
@@ -433,6 +434,7 @@ static step_rc ddl_recheck(cut *c);
 static step_rc proxy_source_out(cut *c)
 {
     if (!c->proxy || !c->proxies_known) return STEP_OK;
+    c->proxies_back = false; /* changed from here on: a give-back must look again */
     step_rc rc = awsproxy_deregister_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, fc_mono_ms() + BLOCK_TIMEOUT_MS, &c->proxy_out);
     tl_mark(c, "proxy_source_out");
     return rc;
@@ -514,6 +516,7 @@ static step_rc target_master_out(cut *c)
 static step_rc proxy_target_in(cut *c, int64_t gap_end)
 {
     if (!c->proxy || !c->proxy_out || c->tgt_master_out <= 0) return STEP_OK;
+    c->proxies_back = false;
     step_rc rc = awsproxy_register_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, fc_mono_ms() + BLOCK_TIMEOUT_MS,
                                            &c->tgt_in);
     tl_mark(c, "proxy_target_in");
