@@ -424,6 +424,16 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
 static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs);
 static step_rc ddl_recheck(cut *c);
 
+/* One drain nudge on every database (pgl_flush_nudge), with the sessions
+ * open already: before a call the early wait then need not wait for. */
+static void nudge_all(cut *c)
+{
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgq *src = c->s.conn[PGL_SOURCE][PGL_AS_ADMIN][i], *sub = c->s.conn[PGL_TARGET][PGL_AS_MASTER][i];
+        if (src && sub) pgl_flush_nudge(src, sub);
+    }
+}
+
 /* Proxy method, a fresh run (the proxies scanned before the block): the
  * source deregistered from them inside its own quiet gap — nobody can log
  * in there any more, so the proxy loses nothing — instead of in the switch:
@@ -445,21 +455,21 @@ static bool late_teardown(cut *c);
 /* Proxy method, a fresh run with a late teardown (the rename's and the
  * CNAME's switch outlast the target's gap as it is): the target's master
  * user made NOLOGIN inside the source's quiet gap, unrecorded (the source's record, which
- * names it, reaches the target by the drain: the target's unblock after the
+ * names it — read on the source, src — reaches the target by the drain: the target's unblock after the
  * switch lets it in again), its sessions left alone — fleetcrypt's own,
- * one per database, are open since the early drain and do the target's
+ * one per database, are open since open_sessions and do the target's
  * work of the window (sequences, privileges, the DISABLEs) — so that the
  * target's recorded block after the DISABLEs makes no role NOLOGIN and its
  * quiet gap counts from here: over long before the switch ends, where it
  * was the switch's length plus a wait (block_side). A give-back before the
  * switch lets the master user in again (unblock_source), and every run
  * before the switch makes sure it can log in there (target_master_login). */
-static step_rc target_master_out(cut *c)
+static step_rc target_master_out(cut *c, pgq *src)
 {
     const char *master = pgl_fact(c->ctx, "master_user");
     if (!c->proxy || !c->fresh_block || !late_teardown(c) || !*master) return STEP_OK;
     step_rc rc = STEP_OK;
-    for (int i = 0; i < c->s.ndbs; i++) /* open already (the early drain's): kept */
+    for (int i = 0; i < c->s.ndbs; i++) /* open already (open_sessions): kept */
         if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc)) return rc;
     pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
@@ -468,7 +478,9 @@ static step_rc target_master_out(cut *c)
     char err[512];
     bool named = false;
     err[0] = 0;
-    if (!pgl_block_has_role(q, &nm, master, &named, err, sizeof err)) named = false;
+    /* the source's record, just written by its block (src): the drain carries it to the target before
+     * anything lets writers in there, and every give-back lets the master user in itself */
+    if (!pgl_block_has_role(src, &nm, master, &named, err, sizeof err)) named = false;
     if (!named) { /* the target's unblock would not let it in again: its own block does it, later */
         log_info("cutover: the target's master user left to the target's block", "err=\"%s\"", err);
         return STEP_OK;
@@ -623,12 +635,15 @@ static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_r
      * drain; the look after the block (before_switch) stays, for DDL of a
      * backend inside the gap */
     step_rc rc = ddl_recheck(c);
+    /* the proxy's part first (proxy_source_out, target_master_out, proxy_target_in: an AWS call each, ~40 ms
+     * for the registration on the emulator, seconds on AWS), the early wait after it: the subscriber applies
+     * the block meanwhile (nudged first), so the wait mostly finds it done instead of following it */
+    if (rc == STEP_OK && c->proxy && c->proxies_known) nudge_all(c);
+    if (rc == STEP_OK && (rc = proxy_source_out(c)) == STEP_OK && (rc = target_master_out(c, q)) == STEP_OK)
+        rc = proxy_target_in(c, br->quiet_from + PGL_QUIET_GAP_MS);
     if (rc == STEP_OK) rc = wait_slots(c, br->lsn, false);
     if (rc != STEP_OK) return rc;
     tl_mark(c, "early_drained");
-    if ((rc = proxy_source_out(c)) != STEP_OK || (rc = target_master_out(c)) != STEP_OK ||
-        (rc = proxy_target_in(c, br->quiet_from + PGL_QUIET_GAP_MS)) != STEP_OK)
-        return rc;
     int ended = 0;
     if (!pgl_block_settle(q, nm, br->quiet_from, BLOCK_TIMEOUT_MS, &ended, err, sizeof err) ||
         !pgl_block_lsn(q, br, err, sizeof err))
@@ -1118,8 +1133,10 @@ static bool keeps_target(const cut *c) { return c->proxy || c->cname; }
 /* A fresh block, before the window: the target's sessions the window needs
  * opened now, so none is a TLS login inside it (~10–15 ms each, more at
  * load) — fleetcrypt's admin session to every database (the DISABLEs ask
- * the subscriptions' state with it; the pins of proxy and CNAME take them)
- * and, for proxy and CNAME with validate=normal, a second one to the first
+ * the subscriptions' state with it; the pins of proxy and CNAME take them),
+ * the master user's to every database (the drain's nudges, the sequences,
+ * the privileges, the DISABLEs; the target's block ahead leaves the master
+ * user able to log in) and, for proxy and CNAME with validate=normal, a second one to the first
  * database (c->spare): the pins after the switch take the cached ones, so
  * the unblock after them logged in again inside the window. The target's
  * endpoint does not change before the switch (nor across it for proxy and
@@ -1131,7 +1148,9 @@ static void open_sessions(cut *c)
     fc_strlcpy(why, c->res->reason, sizeof why);
     step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++)
-        if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc)) break;
+        if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc) ||
+            !pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))
+            break;
     if (keeps_target(c) && !c->strict && !c->spare) {
         pgq **slot = &c->s.conn[PGL_TARGET][PGL_AS_ADMIN][0];
         pgq *keep = *slot;

@@ -255,6 +255,10 @@ bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *
  * and a flushed logical message on the source (q) wakes the walsenders,
  * whose keepalive wakes the apply worker to report. The nudges change no
  * table on either side; a failed nudge is only logged (the wait goes on). */
+/* One nudge of pgl_wait_flush_nudged, alone (src: the source, sub: the
+ * subscriber): for a caller that does something else before it waits, so
+ * the subscriber's report is on its way meanwhile. Best effort. */
+void pgl_flush_nudge(pgq *src, pgq *sub);
 bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
                            char *err, size_t errcap);
 /* Let exactly the recorded roles log in again; forget the record. */

@@ -354,7 +354,7 @@ bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *
  * flushed message on the source. Best effort. */
 #define NUDGE_FIRST_MS 20
 #define NUDGE_EVERY_MS 60
-static void nudge(pgq *src, pgq *sub)
+void pgl_flush_nudge(pgq *src, pgq *sub)
 {
     if (!pgq_cmd(sub, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: subscriber", "err=\"%s\"", sub->err);
     if (!pgq_cmd(src, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: source", "err=\"%s\"", src->err);
@@ -393,7 +393,7 @@ bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int tim
             return false;
         }
         if (sub && fc_mono_ms() >= next_nudge) {
-            nudge(q, sub);
+            pgl_flush_nudge(q, sub);
             next_nudge = fc_mono_ms() + NUDGE_EVERY_MS;
             continue; /* look again at once */
         }
