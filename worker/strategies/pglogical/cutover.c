@@ -8,7 +8,11 @@
  *      every login role on the target but fleetcrypt's and the master user
  *      (fleetcrypt still works there as the master user until 6);
  *   1. block every login role but fleetcrypt's (master user included) on the
- *      source, ending their sessions; L = WAL insert position after that;
+ *      source, ending their sessions; L = WAL insert position after that
+ *      (proxy: inside the block's quiet gap the source leaves its RDS
+ *      Proxies, the target's master user is made NOLOGIN and the target is
+ *      registered with them — proxy_target_in: the switch of 6 then only
+ *      looks);
  *   2. wait until every slot's confirmed_flush_lsn >= L;
  *   3. quick row counts; with validate=strict the full checksum comparison;
  *   4. every sequence on the target to at least the source's value + margin;
@@ -38,7 +42,9 @@
  *      switch; cleanup tears down as well).
  * Resumable by observation, not by facts (facts are written only with the
  * outcome): switched (AWS: the original identifier is our target, the
- * retired name exists, or a proxy has the target)? source blocked? slot
+ * retired name exists, or a proxy has the target and the source is marked
+ * drained — without the mark it is 1's early registration, taken off
+ * again)? source blocked? slot
  * still there? drained (the fence row's mark)? target blocked?
  * Fenced in the databases (lib/pgfence.h): the source's fence is taken
  * before anything is observed, the teardown re-checks it before every drop,
