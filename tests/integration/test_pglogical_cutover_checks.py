@@ -88,10 +88,12 @@ def log_ts(line):
 def test_refusal_after_the_proxy_lost_the_source_gives_it_back(stack, awssim, world):
     """The proxy method takes the source off its RDS Proxy inside the
     source's quiet gap, before the drain's checks (cutover.c,
-    proxy_source_out): a refusal after that — a large object — must
-    register the source with the proxy again as it lets the writers back
-    in. The instance ends failed; writes through the proxy go on, on the
-    source, every acknowledged row there exactly once."""
+    proxy_source_out) and registers the target there right after
+    (proxy_target_in): a refusal after that — a large object — must take
+    the target off and register the source with the proxy again as it lets
+    the writers back in. The instance ends failed; writes through the proxy
+    go on, on the source, every acknowledged row there exactly once (none
+    landed on the target while it was registered)."""
     from test_dmscdc_switch import make_proxy
     from test_pglogical_cutover_resume import worker_lines
     from test_pglogical_strategy_flow import ProxyWriter
@@ -119,6 +121,20 @@ def test_refusal_after_the_proxy_lost_the_source_gives_it_back(stack, awssim, wo
     regs = [c["ts"] for c in product_calls(sim) if c["action"] == "RegisterDBProxyTargets" and c["ts"] >= out_ts]
     assert regs and min(regs) <= back_ts, \
         f"the source was registered with the proxy again only after the writers were let in ({regs} > {back_ts})"
+    # the target was registered with the proxy early, in the source's quiet gap,
+    # before the checks (cutover.c, proxy_target_in) — and taken off again by
+    # the give-back before the writers were let in on the source; nothing the
+    # probe sent through the proxy meanwhile landed there (every acknowledged
+    # row is on the source, below)
+    tid = "fc-lopx-pgl-lo-px-target"
+    early = worker_lines(stack, f"instance={tid} early=1")
+    assert early, "the target was not registered with the proxy before the checks"
+    refusal = worker_lines(stack, "large object(s) created since preflight")
+    assert refusal and log_ts(early[0]) <= log_ts(refusal[0]), \
+        f"the target's registration came after the refusal: {early[0]!r} vs {refusal[0]!r}"
+    offs = [log_ts(ln) for ln in worker_lines(stack, "proxy target deregistered") if f"instance={tid} " in ln]
+    assert offs and min(offs) <= back_ts, \
+        f"the target was taken off the proxy only after the writers were let in on the source ({offs} > {back_ts})"
     # ... and is its target again: writes through the proxy resume, on the source
     rds = sim.client("rds")
     ids = [t["RdsResourceId"] for t in rds.describe_db_proxy_targets(DBProxyName=name)["Targets"]]

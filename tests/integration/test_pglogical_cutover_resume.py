@@ -153,6 +153,28 @@ def test_proxy_killed_with_the_source_off_the_proxy_goes_forward(stack, awssim, 
     proxies_reach_only(awssim, proxies, tid)
 
 
+@pytest.mark.slow  # ~80 s; the proxy method's early registration of the target (issue 17 item 5)
+def test_proxy_killed_after_the_early_registration_drains_before_the_switch(stack, awssim, world):
+    """The proxy method registers the target with the RDS Proxy inside the
+    source's quiet gap, before the drain and the checks (cutover.c,
+    proxy_target_in). A worker killed right after that (crash point
+    cutover.proxy_target_in: the proxy has the target, the source blocked
+    and not marked drained) must not be taken for the switch — the old rule
+    "a proxy has the target: go forward" would let the writers in on a
+    target that never finished its drain. The next holder takes the target
+    off the proxy, resumes the block, drains and switches: done, the proxy
+    on the encrypted instance only, every acknowledged row exactly once."""
+    proxies, tid, _ = proxy_crash_campaign(stack, awssim, world, "pgl-rs-pxin", "rspxin", "cutover.proxy_target_in")
+    proxies_reach_only(awssim, proxies, tid)
+    # the re-run drained and made the window's checks and copies before its switch (the killed run recorded
+    # none of them): going forward would have let the writers in with the target's sequences never carried
+    for f in ("sequences_synced", "privs_synced"):
+        got = stack.redis.cli("HGET", "fc:{rspxin}:i:pgl-rs-pxin", f"f.{f}").strip()
+        assert got, f"fact {f} missing: the re-run let the writers in on the target without the window's checks"
+    assert worker_lines(stack, "an early registration, not the switch"), \
+        "the re-run did not see the early registration (it went forward, or the crash point fired elsewhere)"
+
+
 # the proxy switch's calls: the first answer of each lost (AWS acted), and
 # every call throttled or refused with a 5xx now and then
 PROXY_FAULTS = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": 100,

@@ -86,8 +86,13 @@ static step_rc roll_back_rename(step_ctx *ctx, step_result *res)
     return STEP_WAIT;
 }
 
-/* Proxy: some proxy has the target (the switch began: *switched); else a
- * proxy that lost the source gets it back (shared/awsproxy.c). */
+/* Proxy: some proxy has the target and the source was marked drained (the
+ * switch began: *switched); else a proxy that lost the source gets it back
+ * and one that has the target loses it (shared/awsproxy.c): the cutover
+ * registers the target early, inside the source's quiet gap, before its
+ * checks (cutover.c, proxy_target_in) — a proxy with the target is the
+ * switch only once the drain and the checks are done, which the drained
+ * mark on the source says (an unreadable source: retried, never decided). */
 static step_rc roll_back_proxy(step_ctx *ctx, step_result *res, bool *switched)
 {
     *switched = false;
@@ -98,7 +103,18 @@ static step_rc roll_back_proxy(step_ctx *ctx, step_result *res, bool *switched)
     const char *orig = step_ctx_instance(ctx);
     bool done = false;
     step_rc rc = awsproxy_state(ctx, res, AWSPROXY_INSTANCE, tid, orig, named, switched, &done, NULL);
-    if (rc != STEP_OK || *switched) return rc;
+    if (rc != STEP_OK) return rc;
+    if (*switched) {
+        pgl_session s;
+        pgl_session_init(&s, ctx, res);
+        bool drained = false;
+        rc = s.ndbs > 0 ? pgl_fence_drained(&s, PGL_SOURCE, &drained) : STEP_OK; /* none: nothing was drained */
+        pgl_session_finish(&s);
+        if (rc != STEP_OK || drained) return rc;
+        log_warn("abort: a proxy has the target but the source was never marked drained (an early registration): "
+                 "given back", "target=%s", tid);
+        *switched = false;
+    }
     return awsproxy_roll_back(ctx, res, AWSPROXY_INSTANCE, orig, tid, named);
 }
 

@@ -8,7 +8,11 @@
  *      every login role on the target but fleetcrypt's and the master user
  *      (fleetcrypt still works there as the master user until 6);
  *   1. block every login role but fleetcrypt's (master user included) on the
- *      source, ending their sessions; L = WAL insert position after that;
+ *      source, ending their sessions; L = WAL insert position after that
+ *      (proxy: inside the block's quiet gap the source leaves its RDS
+ *      Proxies, the target's master user is made NOLOGIN and the target is
+ *      registered with them — proxy_target_in: the switch of 6 then only
+ *      looks);
  *   2. wait until every slot's confirmed_flush_lsn >= L;
  *   3. quick row counts; with validate=strict the full checksum comparison;
  *   4. every sequence on the target to at least the source's value + margin;
@@ -38,7 +42,9 @@
  *      switch; cleanup tears down as well).
  * Resumable by observation, not by facts (facts are written only with the
  * outcome): switched (AWS: the original identifier is our target, the
- * retired name exists, or a proxy has the target)? source blocked? slot
+ * retired name exists, or a proxy has the target and the source is marked
+ * drained — without the mark it is 1's early registration, taken off
+ * again)? source blocked? slot
  * still there? drained (the fence row's mark)? target blocked?
  * Fenced in the databases (lib/pgfence.h): the source's fence is taken
  * before anything is observed, the teardown re-checks it before every drop,
@@ -96,6 +102,12 @@ typedef struct cut {
     int64_t tl; /* monotonic ms of this run's source block (0: none yet): the window's timeline */
     bool proxies_known; /* proxy: this run looked the proxies up before the block (fact proxy_names) */
     bool proxy_out; /* proxy: this run deregistered the source from every one of them in its quiet gap */
+    bool tgt_in; /* proxy: this run registered the target with every one of them in the source's quiet gap (proxy_target_in) */
+    bool tgt_ready; /* ... and saw it AVAILABLE there: the switch makes no call */
+    bool proxies_back; /* proxy: this run gave every proxy the source back and took the target off (awsproxy_roll_back),
+                        * and changed no proxy since */
+    bool tgt_early; /* proxy, a resumed run: a proxy has the target but the source was never marked drained (an
+                     * early registration, not the switch): taken off again first (target_master_login) */
     bool fresh_block; /* this run blocks the source afresh (not a resumed block) */
     int64_t tgt_master_out; /* when this run made the target's master user NOLOGIN in the source's quiet gap (fc_mono_ms; 0: not) */
     int64_t tgt_quiet_from; /* the target's block inside the window: its NOLOGIN (fc_mono_ms; settled in open_target) */
@@ -347,10 +359,20 @@ static step_rc do_switch(cut *c, int64_t deadline, bool fresh)
     rename_arg ra = {c, fresh};
     /* proxies looked up before the block (scan_proxies): moved without a scan inside the window, and
      * without a first look (the scan saw the source there) */
-    step_rc rc = c->proxies_known ? awsproxy_switch_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
-                                                            c->proxy_out, deadline, &n)
-                                  : pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd,
-                                               &ra, &n);
+    step_rc rc;
+    if (c->tgt_ready) { /* registered and seen AVAILABLE in the source's quiet gap (proxy_target_in): no call */
+        n = 1;
+        rc = STEP_OK;
+        log_info("every RDS Proxy in front of the source reaches the encrypted copy (registered early)", "id=%s",
+                 c->tid);
+    } else if (c->tgt_in) { /* registered in the source's quiet gap: looked at until AVAILABLE */
+        rc = awsproxy_await_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, deadline, &n);
+    } else {
+        rc = c->proxies_known ? awsproxy_switch_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig,
+                                                        c->proxy_out, deadline, &n)
+                              : pgl_switch(c->ctx, c->res, PGL_TO_TARGET, c->orig, c->tid, deadline, rename_fwd, &ra,
+                                           &n);
+    }
     if (rc != STEP_OK || (!c->proxy && !c->cname)) return rc;
     if (c->proxy && !n) return no_proxy(c);
     step_ctx_set_fact(c->ctx, "retired_id", c->orig);
@@ -408,6 +430,16 @@ static pgq *await_conn(cut *c, pgl_side side, pgl_who who, const char *db, int64
 static step_rc wait_slots(cut *c, fc_lsn L, bool check_subs);
 static step_rc ddl_recheck(cut *c);
 
+/* One drain nudge on every database (pgl_flush_nudge), with the sessions
+ * open already: before a call the early wait then need not wait for. */
+static void nudge_all(cut *c)
+{
+    for (int i = 0; i < c->s.ndbs; i++) {
+        pgq *src = c->s.conn[PGL_SOURCE][PGL_AS_ADMIN][i], *sub = c->s.conn[PGL_TARGET][PGL_AS_MASTER][i];
+        if (src && sub) pgl_flush_nudge(src, sub);
+    }
+}
+
 /* Proxy method, a fresh run (the proxies scanned before the block): the
  * source deregistered from them inside its own quiet gap — nobody can log
  * in there any more, so the proxy loses nothing — instead of in the switch:
@@ -418,6 +450,7 @@ static step_rc ddl_recheck(cut *c);
 static step_rc proxy_source_out(cut *c)
 {
     if (!c->proxy || !c->proxies_known) return STEP_OK;
+    c->proxies_back = false; /* changed from here on: a give-back must look again */
     step_rc rc = awsproxy_deregister_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, fc_mono_ms() + BLOCK_TIMEOUT_MS, &c->proxy_out);
     tl_mark(c, "proxy_source_out");
     return rc;
@@ -428,21 +461,21 @@ static bool late_teardown(cut *c);
 /* Proxy method, a fresh run with a late teardown (the rename's and the
  * CNAME's switch outlast the target's gap as it is): the target's master
  * user made NOLOGIN inside the source's quiet gap, unrecorded (the source's record, which
- * names it, reaches the target by the drain: the target's unblock after the
+ * names it — read on the source, src — reaches the target by the drain: the target's unblock after the
  * switch lets it in again), its sessions left alone — fleetcrypt's own,
- * one per database, are open since the early drain and do the target's
+ * one per database, are open since open_sessions and do the target's
  * work of the window (sequences, privileges, the DISABLEs) — so that the
  * target's recorded block after the DISABLEs makes no role NOLOGIN and its
  * quiet gap counts from here: over long before the switch ends, where it
  * was the switch's length plus a wait (block_side). A give-back before the
  * switch lets the master user in again (unblock_source), and every run
  * before the switch makes sure it can log in there (target_master_login). */
-static step_rc target_master_out(cut *c)
+static step_rc target_master_out(cut *c, pgq *src)
 {
     const char *master = pgl_fact(c->ctx, "master_user");
     if (!c->proxy || !c->fresh_block || !late_teardown(c) || !*master) return STEP_OK;
     step_rc rc = STEP_OK;
-    for (int i = 0; i < c->s.ndbs; i++) /* open already (the early drain's): kept */
+    for (int i = 0; i < c->s.ndbs; i++) /* open already (open_sessions): kept */
         if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc)) return rc;
     pgq *q = pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[0], &rc);
     if (!q) return rc;
@@ -451,7 +484,9 @@ static step_rc target_master_out(cut *c)
     char err[512];
     bool named = false;
     err[0] = 0;
-    if (!pgl_block_has_role(q, &nm, master, &named, err, sizeof err)) named = false;
+    /* the source's record, just written by its block (src): the drain carries it to the target before
+     * anything lets writers in there, and every give-back lets the master user in itself */
+    if (!pgl_block_has_role(src, &nm, master, &named, err, sizeof err)) named = false;
     if (!named) { /* the target's unblock would not let it in again: its own block does it, later */
         log_info("cutover: the target's master user left to the target's block", "err=\"%s\"", err);
         return STEP_OK;
@@ -464,9 +499,77 @@ static step_rc target_master_out(cut *c)
     return STEP_OK;
 }
 
+/* Proxy method, a fresh run, right after target_master_out (inside the
+ * source's quiet gap): the target registered with every proxy the source
+ * was just taken off (awsproxy_register_scanned), and — when the gap has
+ * time left for it — looked at once, so that the switch after the checks
+ * only looks (or, seen AVAILABLE here, makes no call): the registration and
+ * AWS's wait for the target to be AVAILABLE (seconds on AWS) overlap the
+ * drain and the checks instead of following them. Safe because nothing
+ * the application sends through a proxy can land on the target before its
+ * writers are let in (open_target): every login role there but
+ * fleetcrypt's two (their passwords are fleetcrypt's own) and RDS's is
+ * NOLOGIN since the block ahead (step 0) and target_master_out — made
+ * NOLOGIN before the registration, so no login through a proxy passes its
+ * check before — and stays so until the unblock after the checks:
+ *  - the invariant kept before the switch: while a proxy has the target its
+ *    master user cannot log in there. Only target_master_login lets it in
+ *    again before the switch, and it takes the target off every proxy first;
+ *    reopen_target, after a give-back, only once the proxies are given back;
+ *  - every give-back before the switch (unblock_source, target_part_failed)
+ *    deregisters the target and registers the source again
+ *    (awsproxy_roll_back) before the source's writers are in; abort too;
+ *  - a worker killed from here on: a resumed run sees a proxy with the
+ *    target but no drained mark on the source, which is not the switch
+ *    (pgl_step_cutover): the target goes off the proxies again, the run
+ *    resumes the block and drains before its own switch; with the mark,
+ *    the drain and every check are done and the switch goes forward as
+ *    it always did once a proxy had the target.
+ * The subscriptions are unaffected: they apply as the master user, whose
+ * running apply workers keep going (PostgreSQL 15 checks rolcanlogin only
+ * when a worker starts: one restarting meanwhile fails the drain, which
+ * gives the writers back) — exactly as since target_master_out. Only when
+ * this run made the master user NOLOGIN here and every proxy lost the
+ * source; else the switch registers, as before. */
+static step_rc proxy_target_in(cut *c, int64_t gap_end)
+{
+    if (!c->proxy || !c->proxy_out || c->tgt_master_out <= 0) return STEP_OK;
+    c->proxies_back = false;
+    step_rc rc = awsproxy_register_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, fc_mono_ms() + BLOCK_TIMEOUT_MS,
+                                           &c->tgt_in);
+    tl_mark(c, "proxy_target_in");
+    if (rc != STEP_OK || !c->tgt_in) return rc;
+    /* one look when the gap leaves time for it (a call is ~20-30 ms on the emulator): AVAILABLE now saves the
+     * switch its look after the checks; not AVAILABLE yet (AWS: seconds), the switch looks */
+    if (gap_end - fc_mono_ms() < 30) return STEP_OK;
+    rc = awsproxy_ready_scanned(c->ctx, c->res, AWSPROXY_INSTANCE, c->tid, c->orig, &c->tgt_ready);
+    tl_mark(c, c->tgt_ready ? "proxy_target_ready" : "proxy_target_looked");
+    if (rc != STEP_OK) { /* only a look: the switch looks again */
+        c->res->reason[0] = 0;
+        c->tgt_ready = false;
+    }
+    return STEP_OK;
+}
+
+/* Proxy: every proxy given the source back and the target taken off
+ * (awsproxy_roll_back): before anything lets a role log in on the target
+ * before the switch. */
+static step_rc target_off_proxies(cut *c)
+{
+    if (c->proxies_back) return STEP_OK;
+    step_rc rc = awsproxy_roll_back(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, c->tid, named_proxies(c));
+    if (rc == STEP_OK) {
+        c->proxies_back = true;
+        c->tgt_early = c->tgt_in = c->tgt_ready = false;
+        step_ctx_set_fact(c->ctx, "proxy_give_back", "0");
+    }
+    return rc;
+}
+
 /* Before the switch: the target's master user can log in there (a give-back
  * or a crash after target_master_out may have left it NOLOGIN; the target
- * is no application's yet). One query when it can. */
+ * is no application's yet) — once no proxy has the target (target_off_proxies,
+ * the invariant of proxy_target_in). One query when it can. */
 static step_rc target_master_login(cut *c)
 {
     const char *master = pgl_fact(c->ctx, "master_user");
@@ -478,6 +581,9 @@ static step_rc target_master_login(cut *c)
     bool can = true;
     if (!pgl_role_can_login(q, master, &can, err, sizeof err)) return pgl_sql_fail(c->res, q, "target state", err);
     if (can) return STEP_OK;
+    /* a proxy may have the target (an early registration not given back): off it first, or the master user's
+     * logins through the proxy would reach the target */
+    if ((rc = target_off_proxies(c)) != STEP_OK) return rc;
     /* fenced: a holder that lost the instance to another must not let the
      * master user in behind the other's block */
     if (!(q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc))) return rc;
@@ -501,7 +607,7 @@ static void give_back_proxies(cut *c)
     if (!c->proxy) return;
     char keep[sizeof c->res->reason];
     fc_strlcpy(keep, c->res->reason, sizeof keep);
-    step_rc rc = awsproxy_roll_back(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, c->tid, named_proxies(c));
+    step_rc rc = target_off_proxies(c);
     if (rc != STEP_OK)
         log_warn("cutover: the source could not be registered with its RDS Proxies again yet: the next attempt "
                  "does it", "why=\"%s\"", c->res->reason);
@@ -512,9 +618,7 @@ static void give_back_proxies(cut *c)
 static step_rc give_back_proxies_pending(cut *c)
 {
     if (!c->proxy || strcmp(pgl_fact(c->ctx, "proxy_give_back"), "1") != 0) return STEP_OK;
-    step_rc rc = awsproxy_roll_back(c->ctx, c->res, AWSPROXY_INSTANCE, c->orig, c->tid, named_proxies(c));
-    if (rc == STEP_OK) step_ctx_set_fact(c->ctx, "proxy_give_back", "0");
-    return rc;
+    return target_off_proxies(c);
 }
 
 /* The source's block after pgl_cutover_block_unsettled (the record,
@@ -537,10 +641,15 @@ static step_rc settle_source(cut *c, pgq *q, const pgl_db_names *nm, pgl_block_r
      * drain; the look after the block (before_switch) stays, for DDL of a
      * backend inside the gap */
     step_rc rc = ddl_recheck(c);
+    /* the proxy's part first (proxy_source_out, target_master_out, proxy_target_in: an AWS call each, ~40 ms
+     * for the registration on the emulator, seconds on AWS), the early wait after it: the subscriber applies
+     * the block meanwhile (nudged first), so the wait mostly finds it done instead of following it */
+    if (rc == STEP_OK && c->proxy && c->proxies_known) nudge_all(c);
+    if (rc == STEP_OK && (rc = proxy_source_out(c)) == STEP_OK && (rc = target_master_out(c, q)) == STEP_OK)
+        rc = proxy_target_in(c, br->quiet_from + PGL_QUIET_GAP_MS);
     if (rc == STEP_OK) rc = wait_slots(c, br->lsn, false);
     if (rc != STEP_OK) return rc;
     tl_mark(c, "early_drained");
-    if ((rc = proxy_source_out(c)) != STEP_OK || (rc = target_master_out(c)) != STEP_OK) return rc;
     int ended = 0;
     if (!pgl_block_settle(q, nm, br->quiet_from, BLOCK_TIMEOUT_MS, &ended, err, sizeof err) ||
         !pgl_block_lsn(q, br, err, sizeof err))
@@ -1030,8 +1139,10 @@ static bool keeps_target(const cut *c) { return c->proxy || c->cname; }
 /* A fresh block, before the window: the target's sessions the window needs
  * opened now, so none is a TLS login inside it (~10–15 ms each, more at
  * load) — fleetcrypt's admin session to every database (the DISABLEs ask
- * the subscriptions' state with it; the pins of proxy and CNAME take them)
- * and, for proxy and CNAME with validate=normal, a second one to the first
+ * the subscriptions' state with it; the pins of proxy and CNAME take them),
+ * the master user's to every database (the drain's nudges, the sequences,
+ * the privileges, the DISABLEs; the target's block ahead leaves the master
+ * user able to log in) and, for proxy and CNAME with validate=normal, a second one to the first
  * database (c->spare): the pins after the switch take the cached ones, so
  * the unblock after them logged in again inside the window. The target's
  * endpoint does not change before the switch (nor across it for proxy and
@@ -1043,7 +1154,9 @@ static void open_sessions(cut *c)
     fc_strlcpy(why, c->res->reason, sizeof why);
     step_rc rc = STEP_OK;
     for (int i = 0; i < c->s.ndbs; i++)
-        if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc)) break;
+        if (!pgl_conn(&c->s, PGL_TARGET, PGL_AS_ADMIN, c->s.dbs[i], &rc) ||
+            !pgl_conn(&c->s, PGL_TARGET, PGL_AS_MASTER, c->s.dbs[i], &rc))
+            break;
     if (keeps_target(c) && !c->strict && !c->spare) {
         pgq **slot = &c->s.conn[PGL_TARGET][PGL_AS_ADMIN][0];
         pgq *keep = *slot;
@@ -1208,6 +1321,9 @@ static step_rc reopen_target(cut *c)
     if (!pgl_blocked_since(q, &nm, &blocked, &since, err, sizeof err))
         return pgl_sql_fail(c->res, q, "target state", err);
     if (blocked == 0) return STEP_OK;
+    /* a give-back that could not take the target off a proxy (an early registration, proxy_target_in): the
+     * target stays blocked until it is off */
+    if ((rc = give_back_proxies_pending(c)) != STEP_OK) return rc;
     if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
     if (!(q = pgl_fenced_begin(&c->s, PGL_TARGET, NULL, &rc))) return rc;
     int restored = 0;
@@ -1306,6 +1422,9 @@ static step_rc before_switch(cut *c, int64_t *t0)
     int64_t since = 0;
     bool slot = true, drained = false;
     if ((rc = source_state(c, &blocked, &since, &slot, &drained)) != STEP_OK) return rc;
+    /* an early registration of a run that never marked the source drained (proxy_target_in): off the proxies
+     * before anything else, this run drains before its own switch */
+    if (c->tgt_early && !drained && (rc = target_off_proxies(c)) != STEP_OK) return rc;
     if ((rc = target_master_login(c)) != STEP_OK) return rc;
     if (!drained && !slot) {
         PGL_REASON(res, "cutover: the replication slot is gone but the drain never finished: abort and retry");
@@ -1447,6 +1566,16 @@ step_rc pgl_step_cutover(step_ctx *ctx, step_result *res)
             fc_strlcpy(why, res->reason, sizeof why);
             res->reason[0] = 0;
             if ((rc = world_switched(&c, &switched, &half)) != STEP_OK) goto out;
+            if (c.proxy && switched && !(src == STEP_OK && drained)) {
+                /* a proxy has the target but the source was never marked drained (or cannot be read): an
+                 * early registration (proxy_target_in) of a run that did not finish its checks — not the
+                 * switch. Resumed (the target taken off first, before_switch) or, the source unreadable,
+                 * retried: never forward */
+                log_warn("cutover: a proxy has the target but the source is not marked drained: an early "
+                         "registration, not the switch", "source_read=%d", src == STEP_OK);
+                switched = false;
+                c.tgt_early = true;
+            }
             if (half) {
                 log_warn("cutover: resuming a half-done rename swap", "retired=%s target=%s", c.ret, c.tid);
                 switched = true;

@@ -369,56 +369,104 @@ step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind k
     return switch_proxies(ctx, res, kind, to, from, seen, from_out ? PX_OLD_OUT : PX_SEEN_OLD, deadline, np);
 }
 
-static step_rc deregister_scanned(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind,
-                                  const char *from, bool *all_out);
-
-step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
-                                    int64_t deadline, bool *all_out)
-{
-    *all_out = false;
-    aws_client *c = step_ctx_aws(ctx);
-    if (!c) return NO_CLIENT(res);
-    /* writers blocked: a deregistration failing for now (throttled, 5xx,
-     * unanswered, the proxy busy) is sent again until deadline */
-    aws_retry_until prev;
-    awsstep_blocked_budget(ctx, c, deadline, true, &prev);
-    step_rc rc = deregister_scanned(ctx, res, c, kind, from, all_out);
-    aws_client_retry_until(c, &prev, NULL);
-    return rc;
-}
-
-static step_rc deregister_scanned(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind,
-                                  const char *from, bool *all_out)
+/* `id` off (reg false) or on (reg true) each proxy the scan found, without
+ * a look: awsproxy_deregister_scanned and awsproxy_register_scanned. */
+static step_rc each_scanned(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *id,
+                            bool reg, bool *all)
 {
     px_name px[PX_MAX];
     int n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
     if (!n) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");
     /* once the source is off them, nothing in AWS says which proxies it was
      * on: a run killed from here must leave their names to the next one */
-    if (!step_ctx_persist_fact(ctx, "proxy_names", fact(ctx, "proxy_names"))) {
+    if (!reg && !step_ctx_persist_fact(ctx, "proxy_names", fact(ctx, "proxy_names"))) {
         log_info("proxies' names not persisted: the source stays on them until the switch", "proxies=%d", n);
         return STEP_OK;
     }
-    bool all = true;
+    bool every = true;
     for (int k = 0; k < n; k++) {
         if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
         aws_error e;
         aws_error_clear(&e);
-        const char *ids[1] = {from};
-        bool ok = kind == AWSPROXY_CLUSTER ? rds_deregister_db_proxy_cluster(c, px[k], NULL, from, &e)
-                                           : rds_deregister_db_proxy_targets(c, px[k], NULL, ids, 1, &e);
-        if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyTargetNotFoundFault") != 0 &&
-            strcmp(e.code, "DBProxyNotFoundFault") != 0)
-            return awsstep_fail(res, &e, "DeregisterDBProxyTargets");
+        const char *ids[1] = {id};
+        bool ok = reg ? (kind == AWSPROXY_CLUSTER ? rds_register_db_proxy_cluster(c, px[k], NULL, id, &e)
+                                                  : rds_register_db_proxy_targets(c, px[k], NULL, ids, 1, NULL, &e))
+                      : (kind == AWSPROXY_CLUSTER ? rds_deregister_db_proxy_cluster(c, px[k], NULL, id, &e)
+                                                  : rds_deregister_db_proxy_targets(c, px[k], NULL, ids, 1, &e));
+        /* not as the scan saw it (proxy deleted or changed; registering: another target there, or busy): the
+         * switch looks first */
+        bool other = e.kind == AWS_ERR_NOT_FOUND || !strcmp(e.code, "DBProxyNotFoundFault") ||
+                     (reg ? !strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") || rds_err_invalid_state(&e)
+                          : !strcmp(e.code, "DBProxyTargetNotFoundFault"));
+        if (!ok && !other) return awsstep_fail(res, &e, reg ? "RegisterDBProxyTargets" : "DeregisterDBProxyTargets");
         if (!ok) {
-            all = false; /* not as the scan saw it (proxy deleted or changed): the switch looks first */
+            log_info("proxy left to the switch", "proxy=%s %s=%s register=%d code=%s", px[k], what(kind), id, reg,
+                     e.code);
+            every = false;
             continue;
         }
-        log_info("proxy target deregistered", "proxy=%s %s=%s", px[k], what(kind), from);
-        fc_crashpoint("cutover.proxy_source_out");
+        log_info(reg ? "proxy target registered" : "proxy target deregistered", "proxy=%s %s=%s early=1", px[k],
+                 what(kind), id);
+        fc_crashpoint(reg ? "cutover.proxy_target_in" : "cutover.proxy_source_out");
     }
-    *all_out = all;
+    *all = every;
     return STEP_OK;
+}
+
+/* each_scanned with the writers blocked until deadline: a call failing for
+ * now (throttled, 5xx, unanswered; with busy, refused as busy) is sent
+ * again until then. */
+static step_rc scanned_blocked(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *id, bool reg,
+                               int64_t deadline, bool busy, bool *all)
+{
+    *all = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    aws_retry_until prev;
+    awsstep_blocked_budget(ctx, c, deadline, busy, &prev);
+    step_rc rc = each_scanned(ctx, res, c, kind, id, reg, all);
+    aws_client_retry_until(c, &prev, NULL);
+    return rc;
+}
+
+step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
+                                    int64_t deadline, bool *all_out)
+{
+    return scanned_blocked(ctx, res, kind, from, false, deadline, true, all_out);
+}
+
+step_rc awsproxy_register_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to,
+                                  int64_t deadline, bool *all_in)
+{
+    /* not busy: a registration refused as busy is left to the switch, not waited for in the quiet gap */
+    return scanned_blocked(ctx, res, kind, to, true, deadline, false, all_in);
+}
+
+step_rc awsproxy_ready_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                               bool *ready)
+{
+    *ready = false;
+    aws_client *c = step_ctx_aws(ctx);
+    if (!c) return NO_CLIENT(res);
+    px_name px[PX_MAX];
+    int n = split_names(fact(ctx, "proxy_names"), px, PX_MAX);
+    bool all = n > 0;
+    for (int k = 0; k < n && all; k++) {
+        px_view v;
+        step_rc rc = view(res, c, kind, px[k], to, from, &v);
+        if (rc != STEP_OK) return rc;
+        all = !v.gone && v.has_cur && v.cur_ok && !v.has_old;
+    }
+    *ready = all;
+    return STEP_OK;
+}
+
+step_rc awsproxy_await_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                               int64_t deadline, int *np)
+{
+    const char *seen = fact(ctx, "proxy_names");
+    if (!*seen) return say(res, STEP_FAIL, "no RDS Proxy was found by the scan before the switch");
+    return switch_proxies(ctx, res, kind, to, from, seen, PX_LOOK, deadline, np);
 }
 
 step_rc awsproxy_scan(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from, int *n)
@@ -476,6 +524,7 @@ step_rc awsproxy_roll_back(step_ctx *ctx, step_result *res, awsproxy_kind kind, 
                                                : rds_deregister_db_proxy_targets(c, px[k], NULL, ids, 1, &e);
             if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
                 return awsstep_fail(res, &e, "DeregisterDBProxyTargets (abort)");
+            log_info("proxy target deregistered", "proxy=%s %s=%s given_back=1", px[k], what(kind), tid);
         }
         if (!v.has_cur) {
             aws_error_clear(&e);

@@ -11,7 +11,8 @@
  * Idempotent, resumable by observation (DescribeDBProxyTargets), the lease
  * checked before every call that changes a proxy; crash points
  * cutover.proxy_deregistered between a deregistration and the registration,
- * cutover.proxy_source_out after an early deregistration. */
+ * cutover.proxy_source_out after an early deregistration,
+ * cutover.proxy_target_in after an early registration. */
 #ifndef FC_STRATEGY_AWSPROXY_H
 #define FC_STRATEGY_AWSPROXY_H
 
@@ -60,6 +61,31 @@ step_rc awsproxy_switch_scanned(step_ctx *ctx, step_result *res, awsproxy_kind k
  * (awsstep_blocked_budget). */
 step_rc awsproxy_deregister_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *from,
                                     int64_t deadline, bool *all_out);
+/* `to` registered with each proxy awsproxy_scan found (fact proxy_names),
+ * without a look — right after awsproxy_deregister_scanned took `from` off
+ * every one of them, ahead of the switch (pg-logical's proxy cutover: the
+ * target's every login role but fleetcrypt's NOLOGIN, so nothing the
+ * application sends through the proxy can land there before it is let in;
+ * the switch then only looks, awsproxy_await_scanned). *all_in: every one
+ * took it (a proxy deleted or changed since the scan, a registration not
+ * taken yet: false, and the switch registers and looks as before). Crash
+ * point cutover.proxy_target_in after each; whoever gives the writers back
+ * deregisters `to` again (awsproxy_roll_back). Writers are blocked until
+ * deadline (fc_mono_ms): a registration failing for now is sent again
+ * until then (awsstep_blocked_budget). */
+step_rc awsproxy_register_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to,
+                                  int64_t deadline, bool *all_in);
+/* One look at each proxy awsproxy_scan found (fact proxy_names), no
+ * change: *ready every one has `to` AVAILABLE and not `from` (a proxy
+ * deleted or pointed elsewhere since counts as not ready: the switch's
+ * looks decide). */
+step_rc awsproxy_ready_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                               bool *ready);
+/* awsproxy_switch of the set awsproxy_scan found, every proxy looked at
+ * first (awsproxy_register_scanned registered `to` a moment ago: usually
+ * one DescribeDBProxyTargets a proxy, AVAILABLE). */
+step_rc awsproxy_await_scanned(step_ctx *ctx, step_result *res, awsproxy_kind kind, const char *to, const char *from,
+                               int64_t deadline, int *n);
 /* The set awsproxy_switch would move when not given `named` (the recorded
  * proxies and any that has `from` or `to` now: DescribeDBProxies and one
  * DescribeDBProxyTargets per proxy in the account; fact proxy_names

@@ -234,6 +234,8 @@ bool pgl_cutover_block_unsettled(pgq *q, const pgl_db_names *nm, const char *con
  * write of the blocked roles; taken before it (the cutover's early L, a
  * drain started while the gap runs) it bounds only what was listed. */
 bool pgl_block_lsn(pgq *q, pgl_block_result *out, char *err, size_t errcap);
+/* How long a block's quiet gap lasts (ms): END_SESSIONS_GAP_MS of pgl_db_cutover.c. */
+#define PGL_QUIET_GAP_MS 100
 /* The quiet gap of a block (END_SESSIONS_GAP_MS): the sessions of the
  * recorded roles ended until a listing taken at least the gap after
  * quiet_from (fc_mono_ms; 0: long ago) and after the last login session's
@@ -253,6 +255,10 @@ bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *
  * and a flushed logical message on the source (q) wakes the walsenders,
  * whose keepalive wakes the apply worker to report. The nudges change no
  * table on either side; a failed nudge is only logged (the wait goes on). */
+/* One nudge of pgl_wait_flush_nudged, alone (src: the source, sub: the
+ * subscriber): for a caller that does something else before it waits, so
+ * the subscriber's report is on its way meanwhile. Best effort. */
+void pgl_flush_nudge(pgq *src, pgq *sub);
 bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *flushed,
                            char *err, size_t errcap);
 /* Let exactly the recorded roles log in again; forget the record. */

@@ -45,7 +45,7 @@ static PGresult *blocked_list(pgq *q, const pgl_db_names *nm)
  * (a client backend or walsender) — one gap, not a
  * series of empty listings: what such a backend needs to show is time, and
  * a later empty listing proves no more than the first one after the gap. */
-#define END_SESSIONS_GAP_MS 100
+#define END_SESSIONS_GAP_MS PGL_QUIET_GAP_MS
 /* gap_ms 0: only until a listing is empty (pgl_cutover_block_unsettled,
  * pgl_end_client_sessions); *quiet_from: when the block was committed (the
  * gap runs from there), moved to the last termination of a login session
@@ -354,7 +354,7 @@ bool pgl_wait_flush(pgq *q, const char *slot, fc_lsn l, int timeout_ms, fc_lsn *
  * flushed message on the source. Best effort. */
 #define NUDGE_FIRST_MS 20
 #define NUDGE_EVERY_MS 60
-static void nudge(pgq *src, pgq *sub)
+void pgl_flush_nudge(pgq *src, pgq *sub)
 {
     if (!pgq_cmd(sub, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: subscriber", "err=\"%s\"", sub->err);
     if (!pgq_cmd(src, pgq_sql("pgl_flush_wal"), 0, NULL)) log_debug("drain nudge: source", "err=\"%s\"", src->err);
@@ -393,7 +393,7 @@ bool pgl_wait_flush_nudged(pgq *q, pgq *sub, const char *slot, fc_lsn l, int tim
             return false;
         }
         if (sub && fc_mono_ms() >= next_nudge) {
-            nudge(q, sub);
+            pgl_flush_nudge(q, sub);
             next_nudge = fc_mono_ms() + NUDGE_EVERY_MS;
             continue; /* look again at once */
         }
