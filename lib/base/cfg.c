@@ -100,7 +100,7 @@ static const cfg_row rows[CFG__COUNT] = {
     {CFG_POLL_FLOOR_SCALE, "FLEETCRYPT_POLL_FLOOR_SCALE", NULL, T_NUM, "1", NULL, 0, 100, NULL, false, C, NULL,
      NULL, 0, FIELD(poll_floor_scale),
      "Real seconds per AWS second of the wait floors (a first wait of a restore, snapshot, stop or rename, "
-     "nothing learnt yet, is looked at once, then at the least AWS takes for it): 1 against AWS, an "
+     "nothing learnt yet, is first looked at at the least AWS takes for it): 1 against AWS, an "
      "emulator's time scale against it, 0 = no floors."},
     {CFG_LEADER_MS, "FLEETCRYPT_LEADER_MS", NULL, T_I64, "6000", NULL, 1000, 600000, NULL, false, C, NULL, NULL, 0,
      FIELD(leader_ms), "Lease of the active coordinator, ms."},

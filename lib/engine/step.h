@@ -81,8 +81,8 @@ typedef struct step_def {
 
 /* A step's wait floor: the shortest time, in AWS's real seconds, the AWS
  * operation the step waits on takes (a restore provisions a host and a
- * volume: minutes). A first wait of the step with nothing learnt is looked
- * at once, then at its floor, not on the back-off through it
+ * volume: minutes). A first wait of the step with nothing learnt is first
+ * looked at at its floor, not on the back-off through it
  * (lib/engine/waitplan.h, "Floors"): conservative, below AWS's fastest; an
  * operation beating it is seen at most the difference late, and only until
  * the step's duration is learnt. */

@@ -52,12 +52,14 @@ int64_t waitplan_due_floor(const waitplan_cfg *c, int gap_pct, int64_t start_ms,
                            int pct, int64_t floor_ms)
 {
     int64_t due = waitplan_due_gap(c, gap_pct, start_ms, last_ms, exp_ms, pct);
-    /* the first look (not since it started) stays at the minimum; learnt,
-     * the learnt end rules */
-    if (floor_ms <= 0 || exp_ms > 0 || last_ms < start_ms) return due;
+    /* learnt, the learnt end rules; else no look before the floor, the first
+     * one (not since it started) included: the waiter registered an
+     * operation its step saw unfinished, which AWS does not end sooner */
+    if (floor_ms <= 0 || exp_ms > 0) return due;
     int64_t at = start_ms + floor_ms;
     if (due >= at) return due;
-    return at - last_ms > c->max_ms ? last_ms + c->max_ms : at;
+    int64_t from = last_ms < start_ms ? start_ms : last_ms;
+    return at - from > c->max_ms ? from + c->max_ms : at;
 }
 
 int64_t waitplan_floor_ms(int floor_s, double scale)

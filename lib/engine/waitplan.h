@@ -1,7 +1,7 @@
 /* waitplan — when to look at an AWS operation next. Without knowing how
- * long the operation takes, look one minimum after its start, then (a kind
- * AWS never completes in under a known time: a wait floor, see "Floors"
- * below) at that floor, and back off geometrically from its start (next
+ * long the operation takes, look one minimum after its start (a kind AWS
+ * never completes in under a known time: at that wait floor instead, see
+ * "Floors" below), and back off geometrically from its start (next
  * look after 0.75 × its age, or the share waitplan_due_gap is given; a snapshot's PercentProgress p after age a:
  * after 0.6 × a·(100−p)/p): a wait of T costs O(log T) looks, and its end
  * is seen up to ~40% of its age late. Knowing the duration this kind of
@@ -63,10 +63,11 @@ int64_t waitplan_due_gap(const waitplan_cfg *c, int gap_pct, int64_t start_ms, i
 /* Floors. Some AWS operations never complete in under a known time: a
  * restore or a create provisions a host and a volume (minutes), a stop or
  * a snapshot takes tens of seconds. A wait of such a kind with nothing
- * learnt (exp_ms <= 0) is looked at one minimum after its start, as
- * without a floor (an operation already over, or an emulator at time scale
- * 0, is seen at once), then at start + floor_ms (never more than the
- * maximum after the last look; a PercentProgress plan looking later keeps
+ * learnt (exp_ms <= 0) is first looked at at start + floor_ms, not one
+ * minimum after its start: the waiter registers an operation its step saw
+ * unfinished, and a look before the floor could only find it running (an
+ * emulator at time scale 0 runs with floors off); never more than the
+ * maximum after the last look (or the start); a PercentProgress plan looking later keeps
  * its own), then on the back-off from that age; learnt, the learnt
  * duration rules and the floor plays no part. An operation that beats its
  * floor is seen at most floor − its duration late, in a kind's first wave

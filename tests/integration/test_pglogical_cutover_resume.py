@@ -175,6 +175,45 @@ def test_proxy_killed_after_the_early_registration_drains_before_the_switch(stac
         "the re-run did not see the early registration (it went forward, or the crash point fired elsewhere)"
 
 
+@pytest.mark.slow  # ~90 s; abort after the proxy method's early registration (issue 17 item 5)
+def test_proxy_aborted_after_the_early_registration_gives_the_proxy_back(stack, awssim, world):
+    """A worker killed right after the early registration (crash point
+    cutover.proxy_target_in: the proxy has the target, the source is
+    blocked, not marked drained), then the instance aborted before any
+    worker resumes it: a proxy with the target is not the switch without
+    the drained mark (abort.c, roll_back_proxy), so the abort takes the
+    target off the proxy, gives the proxy the source again and lets the
+    writers back in there. The instance ends aborted; writes through the
+    proxy go on, on the source, every acknowledged row there exactly once."""
+    sim = awssim
+    ident, camp = "pgl-rs-pxab", "rspxab"
+    logical_group(sim)
+    make_instances(sim, [ident])
+    app_schema(sim, ident)
+    name = make_proxy(sim, ident)
+    key = stack.make_key()["Arn"]
+    fired = crash_env(stack, world, "cutover.proxy_target_in")
+    stack.n_workers = 1  # nobody resumes the cutover before the abort
+    stack.start()
+    probe = ProxyProbe(sim, name).start()
+    time.sleep(1.0)
+    submit(stack, camp, key, [ident], world, "--cutover-method", "proxy")
+    wait_until(lambda: os.path.exists(fired), 300, 0.2, "the worker killed after the early registration")
+    r = stack.cli("abort", camp, ident)
+    assert r.returncode == 0, r.stderr
+    st = run_until_terminal(stack, camp, fired)
+    inst = st["instances"][0]
+    assert inst["state"] == "aborted", f"{inst}\n{stack.diagnostics()}"
+    assert worker_lines(stack, "never marked drained"), "the abort did not see the early registration"
+    proxies_reach_only(sim, [name], ident)
+    n = len(probe.numbers())
+    try:
+        wait_until(lambda: len(probe.numbers()) >= n + 20, 60, 0.1, "writes through the proxy after the abort")
+    finally:
+        probe.stop()
+    exactly_once(sim, ident, probe)
+
+
 # the proxy switch's calls: the first answer of each lost (AWS acted), and
 # every call throttled or refused with a 5xx now and then
 PROXY_FAULTS = {"throttle_rate": 0.2, "http5xx_rate": 0.05, "latency_ms": 100,

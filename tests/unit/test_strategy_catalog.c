@@ -39,6 +39,7 @@ static void test_catalog_consistent(void **state)
     assert_int_equal(strategy_wait_floor_s(off, "copy-encrypted"), 0);
     assert_int_equal(strategy_wait_floor_s(strategy_find("pg-logical"), "snapshot"), STEP_FLOOR_SNAPSHOT_S);
     assert_int_equal(strategy_wait_floor_s(strategy_find("pg-logical"), "cutover"), 0);
+    assert_int_equal(strategy_wait_floor_s(strategy_find("pg-logical"), "cleanup"), STEP_FLOOR_STOP_S);
     assert_int_equal(strategy_wait_floor_s(NULL, "restore"), 0);
     assert_int_equal(strategy_wait_floor_s(off, NULL), 0);
     const strategy_def *noop = strategy_find("noop");

@@ -40,14 +40,19 @@ static const step_def steps[] = {
     {"rollback", NULL, "cutover", 1800, 8, NULL},
 };
 
-/* Defaults the step code applies itself are left "" here and named in the
- * help line. */
-/* What each step waits on, at the least (step_floor): the snapshot and the
- * restore; not the cutover (its in-run awaits' lateness is downtime) */
+/* What each step waits on, at the least (step_floor): the snapshot, the
+ * restore, and cleanup's stop of the retired source (its other waits, the
+ * target applying the source's rotated master password or busy with a
+ * modification, take no less on AWS); not the cutover (its in-run awaits'
+ * lateness is downtime) */
 static const step_floor floors[] = {
     {"snapshot", STEP_FLOOR_SNAPSHOT_S},
     {"restore", STEP_FLOOR_RESTORE_S},
+    {"cleanup", STEP_FLOOR_STOP_S},
 };
+
+/* Defaults the step code applies itself are left "" here and named in the
+ * help line. */
 
 static const opt_def opts[] = {
     {"cutover", OPT_ENUM, "auto|approve", "auto", NULL,
