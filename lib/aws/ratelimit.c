@@ -112,22 +112,24 @@ int rl_class_limit(const char *cls)
 }
 
 /* ---- aws hooks ---- */
-static bool hook_acquire(void *ud, const char *service, const char *action)
+static bool hook_take(void *ud, const char *service, bool urgent)
 {
-    (void)action;
     rl_hook_ud *h = ud;
     char key[256];
     rl_bucket_key(h->s, h->account, h->region, service, key, sizeof key);
-    return rl_acquire(h->s, key, &h->cfg);
+    return acquire_op(h->s, key, &h->cfg, urgent);
+}
+
+static bool hook_acquire(void *ud, const char *service, const char *action)
+{
+    (void)action;
+    return hook_take(ud, service, false);
 }
 
 static bool hook_acquire_urgent(void *ud, const char *service, const char *action)
 {
     (void)action;
-    rl_hook_ud *h = ud;
-    char key[256];
-    rl_bucket_key(h->s, h->account, h->region, service, key, sizeof key);
-    return rl_acquire_urgent(h->s, key, &h->cfg);
+    return hook_take(ud, service, true);
 }
 
 static void hook_throttle(void *ud, const char *service, const char *action)

@@ -63,4 +63,6 @@ def test_floors_spare_first_wave_polls(world, awssim):
     print(f"restore wave: {len(floored)} fleet polls with floors, {len(plain)} without")
     # from its 3.6 s floor: ~5 looks; backing off from the 50 ms minimum (on
     # the coordinator's 200 ms tick): ~11
-    assert len(floored) + 4 <= len(plain), (len(floored), len(plain))
+    assert len(floored) + 4 <= len(plain), \
+        f"restore wave: expected at least 4 fewer fleet polls with floors than the {len(plain)} without, " \
+        f"got {len(floored)}"

@@ -70,7 +70,9 @@ bool strategy_catalog_check(char *err, size_t cap)
         for (size_t k = 0; k < sd->nwait_floors; k++)
             if (!sd->wait_floors[k].step || !strategy_step(sd, sd->wait_floors[k].step) ||
                 sd->wait_floors[k].seconds <= 0) {
-                snprintf(err, cap, "strategy %s: wait floor #%zu names no step of it, or is not > 0 s", sd->name, k);
+                snprintf(err, cap, "strategy %s: wait floor #%zu (step %s, %d s): want a step of the strategy and > 0 s",
+                         sd->name, k, sd->wait_floors[k].step ? sd->wait_floors[k].step : "(none)",
+                         sd->wait_floors[k].seconds);
                 return false;
             }
         if (sd->nopts > STRATEGY_MAX_OPTS) {

@@ -219,6 +219,17 @@ typedef enum {
  * decision, it looks instead. PX_OLD_OUT: `old` was deregistered a moment
  * ago (the source's quiet gap): the first pass only registers `cur`, and a
  * proxy gone since makes it look instead. */
+/* `id` registered with (reg) or deregistered from proxy px: one call,
+ * the cluster or the instance form by kind. */
+static bool px_target(aws_client *c, awsproxy_kind kind, const char *px, const char *id, bool reg, aws_error *e)
+{
+    const char *ids[1] = {id};
+    if (kind == AWSPROXY_CLUSTER)
+        return reg ? rds_register_db_proxy_cluster(c, px, NULL, id, e) : rds_deregister_db_proxy_cluster(c, px, NULL, id, e);
+    return reg ? rds_register_db_proxy_targets(c, px, NULL, ids, 1, NULL, e)
+               : rds_deregister_db_proxy_targets(c, px, NULL, ids, 1, e);
+}
+
 static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *px,
                           const char *cur, const char *old, int64_t deadline, px_blind how)
 {
@@ -246,9 +257,7 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awspro
         aws_error e;
         if (v.has_old) {
             aws_error_clear(&e);
-            const char *ids[1] = {old};
-            bool ok = kind == AWSPROXY_CLUSTER ? rds_deregister_db_proxy_cluster(c, px, NULL, old, &e)
-                                               : rds_deregister_db_proxy_targets(c, px, NULL, ids, 1, &e);
+            bool ok = px_target(c, kind, px, old, false, &e);
             bool missing = e.kind == AWS_ERR_NOT_FOUND || !strcmp(e.code, "DBProxyTargetNotFoundFault") ||
                            (blind && !strcmp(e.code, "DBProxyNotFoundFault"));
             if (!ok && !missing) return awsstep_fail(res, &e, "DeregisterDBProxyTargets");
@@ -260,9 +269,7 @@ static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awspro
         if (!v.has_cur) {
             if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
             aws_error_clear(&e);
-            const char *ids[1] = {cur};
-            bool ok = kind == AWSPROXY_CLUSTER ? rds_register_db_proxy_cluster(c, px, NULL, cur, &e)
-                                               : rds_register_db_proxy_targets(c, px, NULL, ids, 1, NULL, &e);
+            bool ok = px_target(c, kind, px, cur, true, &e);
             if (!ok && blind && (e.kind == AWS_ERR_NOT_FOUND || !strcmp(e.code, "DBProxyNotFoundFault")))
                 continue; /* the proxy deleted since the scan: look first */
             if (!ok) {
@@ -388,11 +395,7 @@ static step_rc each_scanned(step_ctx *ctx, step_result *res, aws_client *c, awsp
         if (!step_ctx_lease_ok(ctx)) return LEASE_LOST(res);
         aws_error e;
         aws_error_clear(&e);
-        const char *ids[1] = {id};
-        bool ok = reg ? (kind == AWSPROXY_CLUSTER ? rds_register_db_proxy_cluster(c, px[k], NULL, id, &e)
-                                                  : rds_register_db_proxy_targets(c, px[k], NULL, ids, 1, NULL, &e))
-                      : (kind == AWSPROXY_CLUSTER ? rds_deregister_db_proxy_cluster(c, px[k], NULL, id, &e)
-                                                  : rds_deregister_db_proxy_targets(c, px[k], NULL, ids, 1, &e));
+        bool ok = px_target(c, kind, px[k], id, reg, &e);
         /* not as the scan saw it (proxy deleted or changed; registering: another target there, or busy): the
          * switch looks first */
         bool other = e.kind == AWS_ERR_NOT_FOUND || !strcmp(e.code, "DBProxyNotFoundFault") ||
@@ -519,18 +522,14 @@ step_rc awsproxy_roll_back(step_ctx *ctx, step_result *res, awsproxy_kind kind, 
         aws_error e;
         if (v.has_old) {
             aws_error_clear(&e);
-            const char *ids[1] = {tid};
-            bool ok = kind == AWSPROXY_CLUSTER ? rds_deregister_db_proxy_cluster(c, px[k], NULL, tid, &e)
-                                               : rds_deregister_db_proxy_targets(c, px[k], NULL, ids, 1, &e);
+            bool ok = px_target(c, kind, px[k], tid, false, &e);
             if (!ok && e.kind != AWS_ERR_NOT_FOUND && strcmp(e.code, "DBProxyTargetNotFoundFault") != 0)
                 return awsstep_fail(res, &e, "DeregisterDBProxyTargets (abort)");
             log_info("proxy target deregistered", "proxy=%s %s=%s given_back=1", px[k], what(kind), tid);
         }
         if (!v.has_cur) {
             aws_error_clear(&e);
-            const char *ids[1] = {id};
-            bool ok = kind == AWSPROXY_CLUSTER ? rds_register_db_proxy_cluster(c, px[k], NULL, id, &e)
-                                               : rds_register_db_proxy_targets(c, px[k], NULL, ids, 1, NULL, &e);
+            bool ok = px_target(c, kind, px[k], id, true, &e);
             if (!ok && strcmp(e.code, "DBProxyTargetAlreadyRegisteredFault") != 0) {
                 if (rds_err_invalid_state(&e)) {
                     res->wait_ms = 2000;
