@@ -18,7 +18,11 @@ saw signed with each side's key, divided by the instances. Usage:
   bench/run bench_aws_calls [N_PGLOGICAL [N_OFFLINE [WAITS...]]]
 defaults 4 pg-logical (real PostgreSQL) and 8 offline (metadata-only)
 instances, waits 10 100 1000; the baseline runs on metadata-only instances
-(its calls do not depend on data)."""
+(its calls do not depend on data). FC_BENCH_DUMP=DIR writes every call of
+each campaign to DIR/calls-<kind><wait>.json; FC_BENCH_LOG_LEVEL=debug
+(default warn) with FLEETCRYPT_KEEP_TEST_DIRS=1 keeps the workers' logs,
+whose "await look" lines show each in-run look (age, expectation, shared
+or asked, status)."""
 import json
 import os
 import sys
@@ -40,7 +44,7 @@ def dilated_env():
             "FLEETCRYPT_POLL_MAX_MS": str(max(1000, int(300000 * SCALE))),
             "FLEETCRYPT_POLL_FLOOR_SCALE": str(SCALE),
             "FLEETCRYPT_STEP_DEADLINE_MAX_S": "0", "FLEETCRYPT_LEASE_MS": "30000",
-            "FLEETCRYPT_LOG_LEVEL": "warn"}
+            "FLEETCRYPT_LOG_LEVEL": os.environ.get("FC_BENCH_LOG_LEVEL", "warn")}
 
 
 def meta_instances(sim, ids):

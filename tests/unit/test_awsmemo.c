@@ -527,6 +527,80 @@ static void test_an_early_first_look_is_told(void **state)
     awsmemo_await_end(hx);
 }
 
+/* Awaits under one key plan their looks onto each other's: an await due at
+ * `due` looks instead at the earliest look another await of its key has
+ * planned between max(now, not_before) and due (that look includes its
+ * instance: one Describe for both); never later than its own due, never
+ * before not_before, never onto a look of another key, an ended await's or
+ * one gone by. */
+static void test_looks_planned_onto_each_others(void **state)
+{
+    (void)state;
+    awsmemo_reset();
+    int64_t now = fc_mono_ms();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    int hc = awsmemo_await_begin(AKEY, "db-c");
+    int hx = awsmemo_await_begin("await\tc2\tus-east-1\tsource", "db-x");
+    assert_int_equal(awsmemo_await_plan(hx, now + 900, now), now + 900); /* nothing planned yet */
+    assert_int_equal(awsmemo_await_plan(ha, now + 1000, now), now + 1000);
+    /* b, due later: a's look, which includes b */
+    assert_int_equal(awsmemo_await_plan(hb, now + 1400, now), now + 1000);
+    /* c, due before a's look: its own (never later than its due) */
+    assert_int_equal(awsmemo_await_plan(hc, now + 800, now), now + 800);
+    /* ... and now c's is the earliest: a third joiner takes it */
+    int hd = awsmemo_await_begin(AKEY, "db-d");
+    assert_int_equal(awsmemo_await_plan(hd, now + 5000, now), now + 800);
+    /* not before not_before (a learnt await's expected end) */
+    assert_int_equal(awsmemo_await_plan(hd, now + 5000, now + 900), now + 1000);
+    assert_int_equal(awsmemo_await_plan(hd, now + 5000, now + 1100), now + 5000);
+    /* another key's look is not this key's (x planned 900) */
+    int hy = awsmemo_await_begin("await\tc2\tus-east-1\tsource", "db-y");
+    assert_int_equal(awsmemo_await_plan(hy, now + 950, now), now + 900);
+    assert_int_equal(awsmemo_await_plan(hy, now + 850, now), now + 850);
+    /* an ended await's plan is forgotten; a plan gone by is ignored */
+    awsmemo_await_end(hc);
+    awsmemo_await_end(hd);
+    int he = awsmemo_await_begin(AKEY, "db-e");
+    assert_int_equal(awsmemo_await_plan(he, now + 5000, now), now + 1000);
+    /* a and b (on a's plan) look now, already due: gone by for e */
+    assert_int_equal(awsmemo_await_plan(ha, now - 10, now - 20), now - 10);
+    assert_int_equal(awsmemo_await_plan(hb, now - 10, now - 20), now - 10);
+    int64_t later = fc_mono_ms();
+    assert_int_equal(awsmemo_await_plan(he, later + 5000, later), later + 5000);
+    /* no handle: its own due */
+    assert_int_equal(awsmemo_await_plan(-1, now + 7, now), now + 7);
+    awsmemo_await_end(ha);
+    awsmemo_await_end(hb);
+    awsmemo_await_end(he);
+    awsmemo_await_end(hx);
+    awsmemo_await_end(hy);
+}
+
+/* A planned look, once made, is no one's plan: an await planning its next
+ * look right after another's look (both awaits' last answer from it) must
+ * not take that look's moment (it would look again at once, its own
+ * answer then too old to share: a Describe each, back to back). */
+static void test_a_look_made_is_no_plan(void **state)
+{
+    (void)state;
+    stub_begin();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    int64_t now = fc_mono_ms();
+    /* a plans a look in 50 ms, and makes it now (its timer a little early,
+     * or its plan's moment reached): the plan is spent either way */
+    assert_int_equal(awsmemo_await_plan(ha, now + 50, now), now + 50);
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    assert_true(awsmemo_await_look(NULL, ha, "db-a", now, &i, NULL, NULL, &e));
+    rds_instance_free(i);
+    /* b, its answer from a's look, plans its next: its own */
+    assert_int_equal(awsmemo_await_plan(hb, now + 500, now), now + 500);
+    awsmemo_await_end(ha);
+    awsmemo_await_end(hb);
+    awsmemo_set_describe(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +615,8 @@ int main(void)
         cmocka_unit_test(test_an_old_answer_is_not_used),
         cmocka_unit_test(test_in_flight_look_joined_and_errors_are_the_askers),
         cmocka_unit_test(test_an_early_first_look_is_told),
+        cmocka_unit_test(test_looks_planned_onto_each_others),
+        cmocka_unit_test(test_a_look_made_is_no_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

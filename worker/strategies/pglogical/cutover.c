@@ -172,12 +172,15 @@ static step_rc renamed_already(cut *c, bool *yes)
 }
 
 /* Wait (bounded, in the run: writers are blocked) until `id` exists, is
- * available and (when role) carries our role tag; fills endpoint facts. */
-static sw_state await_instance(cut *c, const char *id, const char *role, int64_t deadline, const char *hf,
-                               const char *pf, step_rc *rc)
+ * available and (when role) carries our role tag; fills endpoint facts.
+ * asked: this run's rename to id was just answered as not applied yet (no
+ * look at once: awsstep_await_renamed). */
+static sw_state await_renamed(cut *c, const char *id, const char *role, int64_t deadline, const char *hf,
+                              const char *pf, bool asked, step_rc *rc)
 {
     rds_instance *i = NULL;
-    *rc = pgl_await_instance(c->ctx, c->res, id, role, deadline, &i);
+    *rc = asked ? awsstep_await_renamed(c->ctx, c->res, id, role, deadline, &i)
+                : pgl_await_instance(c->ctx, c->res, id, role, deadline, &i);
     if (*rc == STEP_WAIT) {
         c->res->wait_ms = 5000;
         PGL_REASON(c->res, "cutover: waiting for %s to be available", id);
@@ -188,6 +191,12 @@ static sw_state await_instance(cut *c, const char *id, const char *role, int64_t
     step_ctx_set_factf(c->ctx, pf, "%d", i->port);
     rds_instance_free(i);
     return SW_DONE;
+}
+
+static sw_state await_instance(cut *c, const char *id, const char *role, int64_t deadline, const char *hf,
+                               const char *pf, step_rc *rc)
+{
+    return await_renamed(c, id, role, deadline, hf, pf, false, rc);
 }
 
 /* The retired source's endpoint (facts retired_address, retired_port),
@@ -226,7 +235,7 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
 {
     if (c->cluster) return pgl_cluster_switch(c->ctx, c->res, c->orig, c->ret, c->tid, deadline);
     step_rc rc = STEP_OK;
-    bool gone = false, taken = false, first_done = false, pending = false;
+    bool gone = false, taken = false, first_done = false, pending = false, tpending = false;
     if (fresh) {
         if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
         if ((rc = awsstep_rename_try(c->ctx, c->res, c->orig, c->ret, deadline, &gone, &taken, &pending)) != STEP_OK)
@@ -239,7 +248,7 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
              * only be refused: await the retired name first (below) */
             if (!pending) {
                 if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-                if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, &taken, NULL)) !=
+                if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, &taken, &tpending)) !=
                     STEP_OK)
                     return rc;
                 if (!gone && !taken) goto renamed;
@@ -266,7 +275,9 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         }
     }
     if (!done) {
-        if (await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) != SW_DONE) return rc;
+        if (await_renamed(c, c->ret, NULL, deadline, "retired_address", "retired_port", first_done && pending, &rc) !=
+            SW_DONE)
+            return rc;
         /* 2. target → original identifier (gone: an earlier attempt, or this
          * one's ambiguous retry, renamed it; the await below checks) */
         bool tid_there = true;
@@ -279,13 +290,15 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
         }
         if (tid_there) {
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
-            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, NULL, NULL)) != STEP_OK)
+            if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, NULL, &tpending)) != STEP_OK)
                 return rc;
+            tpending = tpending && !gone;
         }
         c->res->reason[0] = 0;
     }
 renamed:
-    if (await_instance(c, c->orig, PGL_ROLE_TARGET, deadline, "target_address", "target_port", &rc) != SW_DONE)
+    if (await_renamed(c, c->orig, PGL_ROLE_TARGET, deadline, "target_address", "target_port", tpending, &rc) !=
+        SW_DONE)
         return rc;
     if (!fresh || pgl_rollback_window_s(c->ctx) > 0)
         if ((rc = retired_endpoint(c, deadline)) != STEP_OK) return rc;

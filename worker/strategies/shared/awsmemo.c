@@ -347,6 +347,7 @@ static struct {
     char id[64];
     int64_t since_ms;   /* registered (fc_mono_ms) */
     bool early;         /* its first look came before the end (awsmemo_await_set_early) */
+    int64_t next_ms;    /* when it plans to look next (awsmemo_await_plan; 0 none) */
     uint64_t want_gen;  /* the latest look that includes it */
     int64_t want_ms;    /* when that look was sent */
     uint64_t ans_gen;   /* the latest look that answered it (or failed) */
@@ -413,6 +414,21 @@ void awsmemo_await_set_early(int h)
     pthread_mutex_unlock(&memo_mu);
 }
 
+int64_t awsmemo_await_plan(int h, int64_t due_ms, int64_t not_before_ms)
+{
+    if (h < 0 || h >= AW_N) return due_ms;
+    pthread_mutex_lock(&memo_mu);
+    /* strictly after now: a plan of this very moment is being made or
+     * was just made (a look clears its await's plan when it begins) */
+    int64_t now = fc_mono_ms(), from = not_before_ms > now ? not_before_ms : now + 1, at = due_ms;
+    for (int i = 0; i < AW_N; i++)
+        if (i != h && aw[i].used && aw[i].next_ms >= from && aw[i].next_ms < at && !strcmp(aw[i].key, aw[h].key))
+            at = aw[i].next_ms;
+    aw[h].next_ms = at;
+    pthread_mutex_unlock(&memo_mu);
+    return at;
+}
+
 bool awsmemo_await_early(int h)
 {
     if (h < 0 || h >= AW_N) return false;
@@ -445,6 +461,7 @@ bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms,
         return describe_alone(c, id, out, err);
     }
     pthread_mutex_lock(&memo_mu);
+    aw[h].next_ms = 0; /* its planned look is this one: no one else's plan now */
     if (accept_ms < aw[h].since_ms) accept_ms = aw[h].since_ms; /* nothing from before the await began */
     int64_t join_until = 0;
     for (;;) {

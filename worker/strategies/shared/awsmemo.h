@@ -96,6 +96,16 @@ bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms,
  * early too). h < 0: nothing, false. */
 void awsmemo_await_set_early(int h);
 bool awsmemo_await_early(int h);
+/* When this await looks next, it meaning to at due_ms (fc_mono_ms): at the
+ * earliest look another await under its key has planned between
+ * max(now, not_before_ms) and due_ms (that look includes this instance: the
+ * two looks are one Describe), else at due_ms; never later than its own
+ * due, so no look is made later than its own plan would. The answer is
+ * recorded as this await's planned look, for the others. The swap's
+ * renames, sent moments apart, each planned their looks from their own
+ * start: 13 Describes for 4 renames in the calls bench, where one plan
+ * needs 4-5. h < 0: due_ms. */
+int64_t awsmemo_await_plan(int h, int64_t due_ms, int64_t not_before_ms);
 /* The await is over (h < 0: nothing). */
 void awsmemo_await_end(int h);
 

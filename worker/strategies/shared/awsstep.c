@@ -731,9 +731,21 @@ static void await_memo(step_ctx *ctx, const char *id, char *out, size_t cap)
              awsxacct_in_target(ctx, id) ? "target" : "source");
 }
 
-/* awsstep_await_instance's loop; h: its registration (awsmemo_await_begin). */
+/* Sleep until this await's next look: due, or a look another await of its
+ * key plans between not_before and due (awsmemo_await_plan: one Describe
+ * for both, never later than due). The ms slept. */
+static int64_t await_sleep(int h, int64_t due, int64_t not_before)
+{
+    int64_t at = awsmemo_await_plan(h, due, not_before), now = fc_mono_ms();
+    if (at <= now) return 0;
+    fc_sleep_ms(at - now);
+    return at - now;
+}
+
+/* awsstep_await_instance's loop; h: its registration (awsmemo_await_begin);
+ * asked: see awsstep_await_renamed. */
 static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
-                              rds_instance **out, int h)
+                              rds_instance **out, int h, bool asked)
 {
     /* When to look (lib/engine/waitplan.h): just after the end of the same
      * wait learnt across the campaign's region (P:opdur, per strategy, step
@@ -752,40 +764,49 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
     const waitplan_cfg pc = {500, 60000};
     int64_t t0 = fc_mono_ms(), lo = 0, pause = 500, gap = 0;
     bool waited = false;
+    /* a look another await of the key plans stands for this one's from a
+     * quarter before the expected end (looks planned apart, each from its
+     * own start, were a Describe each) */
+    const int64_t not_before = t0 + exp - exp / 4;
     if (exp > 0) {
         int64_t lead = waitplan_due(&pc, 0, -1, exp, 0);
         if (t0 + lead < deadline) {
-            fc_sleep_ms(lead);
+            gap = await_sleep(h, t0 + lead, not_before);
             waited = true;
-            gap = lead;
         }
-    } else if (awsmemo_await_early(h) && t0 + pause < deadline) {
-        /* another of this process's awaits under the key (a rename of the
-         * same campaign moments ago) looked at once and was early: so
-         * would this one most likely be; its first look is its second's */
-        fc_sleep_ms(pause);
+    } else if ((asked || awsmemo_await_early(h)) && t0 + pause < deadline) {
+        /* the caller's rename to id was just answered as not applied yet,
+         * or another of this process's awaits under the key (a rename of
+         * the same campaign moments ago) looked at once and was early: a
+         * look at once would only find it not done; its first look is its
+         * second's */
+        gap = await_sleep(h, t0 + pause, t0);
         waited = true;
-        gap = pause;
         pause = pause * 3 / 2;
     }
     aws_client *c = awsxacct_client_for(ctx, id);
     if (!c) return NO_CLIENT(res);
     for (;;) {
         /* another await's look at this instance stands for this one when
-         * sent within AWSSTEP_AWAIT_FRESH_PCT % of the pause before it, and
-         * not before the expected end (before it, "not yet" says nothing) */
-        int64_t accept = fc_mono_ms() - gap * AWSSTEP_AWAIT_FRESH_PCT / 100;
-        if (accept < t0 + exp) accept = t0 + exp;
+         * sent within AWSSTEP_AWAIT_FRESH_PCT % of the pause before it (at
+         * least of the shortest: a look due at once joins one sent moments
+         * ago), and not before a quarter before the expected end (looks
+         * planned onto each other's from there: awsmemo_await_plan) */
+        int64_t accept = fc_mono_ms() - (gap > pc.min_ms ? gap : pc.min_ms) * AWSSTEP_AWAIT_FRESH_PCT / 100;
+        if (accept < not_before) accept = not_before;
         bool missing = false;
         step_rc rc = STEP_OK;
         rds_instance *i = NULL;
         aws_error e;
         aws_error_clear(&e);
         int64_t seen = 0;
-        bool ok = awsmemo_await_look(c, h, id, accept, &i, &seen, NULL, &e);
+        bool shared = false;
+        bool ok = awsmemo_await_look(c, h, id, accept, &i, &seen, &shared, &e);
         i = described(res, id, ok, i, &e, &missing, &rc);
         if (!i && !missing) return rc;
         int64_t at = seen - t0;
+        log_debug("await look", "id=%s age_ms=%lld exp_ms=%lld shared=%d status=%s", id, (long long)at,
+                  (long long)exp, shared, i ? i->status : "not-found");
         if (i && !strcmp(i->status, "available") && (!role || awsstep_is_ours(ctx, i, role)) &&
             i->endpoint_address[0] && i->port > 0) {
             res->reason[0] = 0;
@@ -808,22 +829,37 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
         }
         /* overrunning the expectation: backing off from its end */
         gap = exp > 0 ? waitplan_due(&pc, 0, at, exp, 0) - at : pause;
-        fc_sleep_ms(gap);
+        /* never two looks within the shortest gap (a look planned onto
+         * another's just before the expected end was one) */
+        if (gap < pc.min_ms) gap = pc.min_ms;
+        gap = await_sleep(h, fc_mono_ms() + gap, not_before);
         waited = true;
         pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
 }
 
-step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
-                               rds_instance **out)
+static step_rc await_registered(step_ctx *ctx, step_result *res, const char *id, const char *role,
+                                int64_t deadline, rds_instance **out, bool asked)
 {
     *out = NULL;
     char memo[300];
     await_memo(ctx, id, memo, sizeof memo);
     int h = awsmemo_await_begin(memo, id);
-    step_rc rc = await_instance(ctx, res, id, role, deadline, out, h);
+    step_rc rc = await_instance(ctx, res, id, role, deadline, out, h, asked);
     awsmemo_await_end(h);
     return rc;
+}
+
+step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                               rds_instance **out)
+{
+    return await_registered(ctx, res, id, role, deadline, out, false);
+}
+
+step_rc awsstep_await_renamed(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                              rds_instance **out)
+{
+    return await_registered(ctx, res, id, role, deadline, out, true);
 }
 
 step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n)

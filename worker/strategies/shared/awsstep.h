@@ -178,12 +178,22 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
  * instance awaited, asked at once by whichever is due first, stands for
  * another's look due within AWSSTEP_AWAIT_FRESH_PCT % of its pause after
  * (never for a first look with nothing learnt, nor before the expected
- * end). With nothing learnt, an await that begins while another under its
- * key found its first look (at once) early skips that look: its first is
- * after the first pause. */
+ * end), and each plans its looks onto the others' (awsmemo_await_plan:
+ * a look another plans from a quarter before its expected end up to its
+ * own due is its look; never later than its own plan). With nothing
+ * learnt, an await that begins while another under its key found its
+ * first look (at once) early skips that look: its first is after the
+ * first pause. */
 #define AWSSTEP_AWAIT_FRESH_PCT 25
 step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
                                rds_instance **out);
+/* awsstep_await_instance for a rename to id the caller has just sent and
+ * AWS answered as not applied yet (awsstep_rename_try's *pending): no look
+ * at once, which could only find the rename pending (AWS applies one in
+ * seconds at best); the first look is after the first pause, or at the
+ * learnt end as always. */
+step_rc awsstep_await_renamed(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
+                              rds_instance **out);
 /* Delete our snapshots fc-<campaign>-<instance>-<sfx[k]> (only ones tagged
  * with our fleetcrypt:instance): STEP_OK when gone, WAIT while one settles. */
 step_rc awsstep_delete_snapshots(step_ctx *ctx, step_result *res, const char *const *sfx, size_t n);
