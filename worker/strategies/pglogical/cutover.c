@@ -193,19 +193,14 @@ static sw_state await_renamed(cut *c, const char *id, const char *role, int64_t 
     return SW_DONE;
 }
 
-static sw_state await_instance(cut *c, const char *id, const char *role, int64_t deadline, const char *hf,
-                               const char *pf, step_rc *rc)
-{
-    return await_renamed(c, id, role, deadline, hf, pf, false, rc);
-}
-
 /* The retired source's endpoint (facts retired_address, retired_port),
  * when not known yet. */
 static step_rc retired_endpoint(cut *c, int64_t deadline)
 {
     step_rc rc = STEP_OK;
     if (*pgl_fact(c->ctx, "retired_port")) return STEP_OK;
-    return await_instance(c, c->ret, NULL, deadline, "retired_address", "retired_port", &rc) == SW_DONE ? STEP_OK : rc;
+    if (await_renamed(c, c->ret, NULL, deadline, "retired_address", "retired_port", false, &rc) != SW_DONE) return rc;
+    return STEP_OK;
 }
 
 /* Does the retired name exist (the swap's first rename happened)? */
@@ -292,7 +287,6 @@ static step_rc switch_rename(cut *c, int64_t deadline, bool fresh)
             if (!step_ctx_lease_ok(c->ctx)) return (PGL_REASON(c->res, "lease lost"), STEP_RETRY);
             if ((rc = awsstep_rename_try(c->ctx, c->res, c->tid, c->orig, deadline, &gone, NULL, &tpending)) != STEP_OK)
                 return rc;
-            tpending = tpending && !gone;
         }
         c->res->reason[0] = 0;
     }

@@ -202,6 +202,17 @@ step_rc awsproxy_learn(step_ctx *ctx, step_result *res, awsproxy_kind kind, cons
     return STEP_OK;
 }
 
+/* `id` registered with (reg) or deregistered from proxy px: one call,
+ * the cluster or the instance form by kind. */
+static bool px_target(aws_client *c, awsproxy_kind kind, const char *px, const char *id, bool reg, aws_error *e)
+{
+    const char *ids[1] = {id};
+    if (kind == AWSPROXY_CLUSTER)
+        return reg ? rds_register_db_proxy_cluster(c, px, NULL, id, e) : rds_deregister_db_proxy_cluster(c, px, NULL, id, e);
+    return reg ? rds_register_db_proxy_targets(c, px, NULL, ids, 1, NULL, e)
+               : rds_deregister_db_proxy_targets(c, px, NULL, ids, 1, e);
+}
+
 /* What a switch's first pass may take for granted, without a look: */
 typedef enum {
     PX_LOOK = 0, /* nothing: look first */
@@ -219,17 +230,6 @@ typedef enum {
  * decision, it looks instead. PX_OLD_OUT: `old` was deregistered a moment
  * ago (the source's quiet gap): the first pass only registers `cur`, and a
  * proxy gone since makes it look instead. */
-/* `id` registered with (reg) or deregistered from proxy px: one call,
- * the cluster or the instance form by kind. */
-static bool px_target(aws_client *c, awsproxy_kind kind, const char *px, const char *id, bool reg, aws_error *e)
-{
-    const char *ids[1] = {id};
-    if (kind == AWSPROXY_CLUSTER)
-        return reg ? rds_register_db_proxy_cluster(c, px, NULL, id, e) : rds_deregister_db_proxy_cluster(c, px, NULL, id, e);
-    return reg ? rds_register_db_proxy_targets(c, px, NULL, ids, 1, NULL, e)
-               : rds_deregister_db_proxy_targets(c, px, NULL, ids, 1, e);
-}
-
 static step_rc move_proxy(step_ctx *ctx, step_result *res, aws_client *c, awsproxy_kind kind, const char *px,
                           const char *cur, const char *old, int64_t deadline, px_blind how)
 {
