@@ -5,6 +5,7 @@
 #include "fleetcache.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "store_looks.h"
 #include "util.h"
 #include "waitplan.h"
 
@@ -276,3 +277,59 @@ void ctx_slot_release(step_ctx *ctx, const char *cls)
     rl_slot_release(ctx->t->s, key, member);
 }
 
+static store_looks_at looks_at(step_ctx *ctx, const char *side)
+{
+    store_looks_at at = {ctx->msg->campaign, step_ctx_campaign_field(ctx, "region"), side};
+    return at;
+}
+
+#define LOOKS_TTL_MS 600000
+
+bool step_ctx_looks_read(step_ctx *ctx, const char *side, const char *id, char *entry, size_t cap,
+                         int64_t *asking_ms, int64_t *failed_ms)
+{
+    store_looks_at at = looks_at(ctx, side);
+    return store_looks_read(ctx->t->s, &at, id, entry, cap, asking_ms, failed_ms);
+}
+
+bool step_ctx_looks_ask(step_ctx *ctx, const char *side, int64_t now_ms, char (*ids)[64], size_t max, size_t *n)
+{
+    *n = 0;
+    store_looks_at at = looks_at(ctx, side);
+    sargs got;
+    sargs_init(&got);
+    bool ok = store_looks_ask(ctx->t->s, &at, now_ms, (int)max, LOOKS_TTL_MS, &got);
+    for (int k = 0; ok && k < got.n && *n < max; k++)
+        if (*got.v[k] && strlen(got.v[k]) < 64) fc_strlcpy(ids[(*n)++], got.v[k], 64);
+    sargs_free(&got);
+    return ok;
+}
+
+bool step_ctx_looks_put(step_ctx *ctx, const char *side, const char *const *ids, const int64_t *sent_ms,
+                        const char *const *entries, size_t n)
+{
+    store_looks_at at = looks_at(ctx, side);
+    sargs t;
+    sargs_init(&t);
+    for (size_t k = 0; k < n; k++) {
+        sargs_add(&t, ids[k]);
+        sargs_addi(&t, sent_ms[k]);
+        sargs_add(&t, entries[k]);
+    }
+    bool ok = store_looks_put(ctx->t->s, &at, &t, LOOKS_TTL_MS, NULL);
+    sargs_free(&t);
+    return ok;
+}
+
+bool step_ctx_looks_want(step_ctx *ctx, const char *side, const char *id, int64_t until_ms)
+{
+    store_looks_at at = looks_at(ctx, side);
+    return store_looks_want(ctx->t->s, &at, id, until_ms, LOOKS_TTL_MS);
+}
+
+bool step_ctx_looks_plan(step_ctx *ctx, const char *side, const char *id, int64_t own_ms, int64_t from_ms,
+                         int64_t to_ms, int64_t *other_ms)
+{
+    store_looks_at at = looks_at(ctx, side);
+    return store_looks_plan(ctx->t->s, &at, id, own_ms, from_ms, to_ms, fc_now_ms(), LOOKS_TTL_MS, other_ms);
+}

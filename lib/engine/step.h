@@ -326,5 +326,22 @@ int64_t step_ctx_opdur(step_ctx *ctx, const char *op);
 void step_ctx_opdur_learn(step_ctx *ctx, const char *op, int64_t lo_ms, int64_t hi_ms);
 /* Take (or refresh) a slot of a shared concurrency class; false when full. */
 bool step_ctx_slot(step_ctx *ctx, const char *cls);
+/* The look board of the campaign's in-run awaits in its region, on side
+ * "source" or "target" (lib/store/store_looks.h: what each call does;
+ * entries: lib/engine/lookboard.h). All times wall-clock ms. False on a
+ * Redis error. read: id's entry ("" none), the latest look's begin and the
+ * latest failed one's (0 none); ask: a look begins now_ms, up to max ids
+ * awaited into ids (*n); put: publish entries[k] (each beginning with its
+ * sent ms) for ids[k]; want: register id as awaited until
+ * until_ms (0 takes it and its plan off); plan: id's next look at own_ms,
+ * *other_ms the earliest another plans within [from_ms, to_ms] (0 none). */
+bool step_ctx_looks_read(step_ctx *ctx, const char *side, const char *id, char *entry, size_t cap,
+                         int64_t *asking_ms, int64_t *failed_ms);
+bool step_ctx_looks_ask(step_ctx *ctx, const char *side, int64_t now_ms, char (*ids)[64], size_t max, size_t *n);
+bool step_ctx_looks_put(step_ctx *ctx, const char *side, const char *const *ids, const int64_t *sent_ms,
+                        const char *const *entries, size_t n);
+bool step_ctx_looks_want(step_ctx *ctx, const char *side, const char *id, int64_t until_ms);
+bool step_ctx_looks_plan(step_ctx *ctx, const char *side, const char *id, int64_t own_ms, int64_t from_ms,
+                         int64_t to_ms, int64_t *other_ms);
 
 #endif

@@ -320,7 +320,7 @@ static void *await_rounds(void *p)
         aws_error_clear(&e);
         bool shared = false;
         int64_t seen = 0;
-        if (awsmemo_await_look(NULL, w->h, w->id, accept, &i, &seen, &shared, &e) && !strcmp(i->identifier, w->id) &&
+        if (awsmemo_await_look(NULL, w->h, w->id, accept, NULL, &i, &seen, &shared, &e) && !strcmp(i->identifier, w->id) &&
             seen >= accept)
             w->ok_looks++;
         w->shared_looks += shared;
@@ -381,8 +381,8 @@ static void *look_once(void *p)
     rds_instance *i = NULL;
     aws_error e;
     aws_error_clear(&e);
-    l->ok = awsmemo_await_look(NULL, l->h, l->id, l->accept_ms ? l->accept_ms : fc_mono_ms(), &i, NULL, &l->shared,
-                               &e);
+    l->ok = awsmemo_await_look(NULL, l->h, l->id, l->accept_ms ? l->accept_ms : fc_mono_ms(), NULL, &i, NULL,
+                               &l->shared, &e);
     l->kind = e.kind;
     fc_strlcpy(l->code, e.code, sizeof l->code);
     rds_instance_free(i);
@@ -599,6 +599,102 @@ static void test_a_look_made_is_no_plan(void **state)
     awsmemo_set_describe(NULL);
 }
 
+/* ---- the look board: other worker processes' awaits ---- */
+typedef struct {
+    const char *const *remote; /* what the board holds */
+    size_t n_remote;
+    int asks, calls;
+    size_t n;
+    bool failed;
+    char ids[8][64];
+    bool present[8];
+    int64_t sent_ms;
+} board_rec;
+
+static size_t ask_rec(void *ud, char (*ids)[64], size_t max)
+{
+    board_rec *b = ud;
+    b->asks++;
+    size_t n = 0;
+    for (; n < b->n_remote && n < max; n++) fc_strlcpy(ids[n], b->remote[n], 64);
+    return n;
+}
+
+static void publish_rec(void *ud, const rds_instance_list *l, const char *const *ids, size_t n, int64_t sent_ms)
+{
+    board_rec *p = ud;
+    p->calls++;
+    p->n = n;
+    p->failed = l == NULL;
+    p->sent_ms = sent_ms;
+    for (size_t k = 0; k < n && k < 8; k++) {
+        fc_strlcpy(p->ids[k], ids[k], sizeof p->ids[k]);
+        p->present[k] = false;
+        for (size_t j = 0; l && j < l->n; j++)
+            if (!strcmp(l->v[j].identifier, ids[k])) p->present[k] = true;
+    }
+}
+
+/* A look this process asks asks the board first and includes the
+ * instances other processes await (once each, never one of its own twice,
+ * nothing malformed), then hands their answers, found or not, to publish;
+ * this process's awaits get theirs as before. A look that takes another's
+ * answer asks nothing and publishes nothing; a failed look publishes its
+ * failure. */
+static void test_board_ids_looked_at_and_published(void **state)
+{
+    (void)state;
+    stub_begin();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    const char *remote[] = {"db-x", "db-a", "gone", "db-b", "Upper", "db-x", ""};
+    board_rec rec = {remote, 7, 0, 0, 0, false, {{0}}, {0}, 0};
+    awsmemo_board b = {ask_rec, publish_rec, &rec};
+    rds_instance *i = NULL;
+    aws_error e;
+    aws_error_clear(&e);
+    int64_t t0 = fc_mono_ms(), seen = 0;
+    assert_true(awsmemo_await_look(NULL, ha, "db-a", t0, &b, &i, &seen, NULL, &e));
+    rds_instance_free(i);
+    assert_int_equal(stub_calls, 1);
+    assert_int_equal(stub_last_values, 4); /* db-a, db-b, then db-x and gone */
+    assert_int_equal(rec.asks, 1);
+    assert_int_equal(rec.calls, 1);
+    assert_false(rec.failed);
+    assert_int_equal(rec.n, 2);
+    assert_string_equal(rec.ids[0], "db-x");
+    assert_true(rec.present[0]);
+    assert_string_equal(rec.ids[1], "gone");
+    assert_false(rec.present[1]);
+    assert_int_equal(rec.sent_ms, seen);
+    /* b's answer came with a's look: nothing asked, nothing published */
+    bool shared = false;
+    assert_true(awsmemo_await_look(NULL, hb, "db-b", t0, &b, &i, NULL, &shared, &e));
+    rds_instance_free(i);
+    assert_true(shared);
+    assert_int_equal(stub_calls, 1);
+    assert_int_equal(rec.asks, 1);
+    assert_int_equal(rec.calls, 1);
+    /* only this process's instances on the board: published with none */
+    const char *mine[] = {"db-a"};
+    board_rec rec2 = {mine, 1, 0, 0, 0, false, {{0}}, {0}, 0};
+    awsmemo_board b2 = {ask_rec, publish_rec, &rec2};
+    assert_true(awsmemo_await_look(NULL, ha, "db-a", fc_mono_ms() + 1, &b2, &i, NULL, NULL, &e));
+    rds_instance_free(i);
+    assert_int_equal(stub_calls, 2);
+    assert_int_equal(stub_last_values, 2);
+    assert_int_equal(rec2.calls, 1);
+    assert_int_equal(rec2.n, 0);
+    /* a failed look: its failure published */
+    stub_fail = true;
+    assert_false(awsmemo_await_look(NULL, ha, "db-a", fc_mono_ms() + 1, &b, &i, NULL, NULL, &e));
+    stub_fail = false;
+    assert_int_equal(rec.calls, 2);
+    assert_true(rec.failed);
+    awsmemo_await_end(ha);
+    awsmemo_await_end(hb);
+    awsmemo_set_describe(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -615,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_an_early_first_look_is_told),
         cmocka_unit_test(test_looks_planned_onto_each_others),
         cmocka_unit_test(test_a_look_made_is_no_plan),
+        cmocka_unit_test(test_board_ids_looked_at_and_published),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

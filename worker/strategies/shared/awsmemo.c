@@ -440,6 +440,35 @@ bool awsmemo_await_early(int h)
     return yes;
 }
 
+int64_t awsmemo_await_replan(int h, int64_t at_ms)
+{
+    if (h < 0 || h >= AW_N) return at_ms;
+    pthread_mutex_lock(&memo_mu);
+    aw[h].next_ms = at_ms;
+    pthread_mutex_unlock(&memo_mu);
+    return at_ms;
+}
+
+bool awsmemo_await_pending(int h, int64_t accept_ms)
+{
+    if (h < 0 || h >= AW_N) return false;
+    pthread_mutex_lock(&memo_mu);
+    if (accept_ms < aw[h].since_ms) accept_ms = aw[h].since_ms;
+    bool yes = (aw[h].ans_new && aw[h].ans_ms >= accept_ms) ||
+               (aw[h].want_gen > aw[h].ans_gen && aw[h].want_ms >= accept_ms);
+    pthread_mutex_unlock(&memo_mu);
+    return yes;
+}
+
+int64_t awsmemo_await_answer_ms(int h)
+{
+    if (h < 0 || h >= AW_N) return 0;
+    pthread_mutex_lock(&memo_mu);
+    int64_t ms = aw[h].ans_new ? aw[h].ans_ms : 0;
+    pthread_mutex_unlock(&memo_mu);
+    return ms;
+}
+
 /* Under memo_mu: the answer published for h taken (moved to the caller). */
 static bool await_take(int h, rds_instance **out, int64_t *seen_ms, aws_error *err)
 {
@@ -451,8 +480,16 @@ static bool await_take(int h, rds_instance **out, int64_t *seen_ms, aws_error *e
     return *out != NULL;
 }
 
-bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms, rds_instance **out,
-                        int64_t *seen_ms, bool *shared, aws_error *err)
+/* Is id among ids[0..n)? */
+static bool in_ids(char (*ids)[64], size_t n, const char *id)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(ids[k], id)) return true;
+    return false;
+}
+
+bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms, const awsmemo_board *board,
+                        rds_instance **out, int64_t *seen_ms, bool *shared, aws_error *err)
 {
     *out = NULL;
     if (shared) *shared = false;
@@ -496,12 +533,27 @@ bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms,
         aw[k].want_ms = sent;
     }
     pthread_mutex_unlock(&memo_mu);
+    /* then the other processes' (the look board), once each */
+    size_t mine = n;
+    if (board && board->ask) {
+        char (*more)[64] = calloc(BATCH_MAX, sizeof *more);
+        size_t nm = more ? board->ask(board->ud, more, BATCH_MAX) : 0;
+        for (size_t k = 0; k < nm && n < BATCH_MAX; k++) {
+            more[k][sizeof more[k] - 1] = 0;
+            if (!*more[k] || !id_lower(more[k]) || in_ids(ids, n, more[k])) continue;
+            fc_strlcpy(ids[n], more[k], sizeof ids[n]);
+            idv[n] = ids[n];
+            who[n] = -1;
+            serial[n++] = 0;
+        }
+        free(more);
+    }
     rds_instance_list *l = NULL;
     aws_error e;
     aws_error_clear(&e);
     bool ok = describe_ids(c, idv, n, &l, &e);
     pthread_mutex_lock(&memo_mu);
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < mine; k++) {
         int i = who[k];
         if (!aw[i].used || aw[i].serial != serial[k] || aw[i].ans_gen > gen) continue;
         aw[i].ans_gen = gen;
@@ -512,8 +564,8 @@ bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms,
         aw[i].ans_new = true;
         aw[i].ans_ms = sent;
     }
-    rds_instance_list_free(l);
     batch_wake();
+    bool asked_ok = ok;
     if (ok) {
         ok = await_take(h, out, seen_ms, err);
     } else {
@@ -521,6 +573,10 @@ bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms,
         if (seen_ms) *seen_ms = sent;
     }
     pthread_mutex_unlock(&memo_mu);
-    if (n > 1) log_debug("shared await look", "id=%s instances=%zu ok=%d", id, n, ok);
+    /* the other processes' answers (never taken above: they have no entry
+     * here), or the look's failure */
+    if (board && board->publish) board->publish(board->ud, asked_ok ? l : NULL, idv + mine, n - mine, sent);
+    rds_instance_list_free(l);
+    if (n > 1) log_debug("shared await look", "id=%s instances=%zu others=%zu ok=%d", id, n, n - mine, ok);
     return ok;
 }

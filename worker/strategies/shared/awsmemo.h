@@ -84,12 +84,27 @@ void awsmemo_set_describe(awsmemo_describe_fn fn);
 #define AWSMEMO_AWAIT_JOIN_MS 2000
 /* Register id under key: a handle, or -1 (described alone). */
 int awsmemo_await_begin(const char *key, const char *id);
+/* The look board (lib/store/store_looks.h): the instances other worker
+ * processes await under the key. A look this process asks calls ask at
+ * once before its Describe (outside any lock): up to max of them into ids
+ * (the caller marks the look begun), which the look includes after its own
+ * (once each, never one of this process's, nothing malformed; the 100 in
+ * all); then publish, once this process's awaits have their answers:
+ * l the answer (an identifier it lacks: not found; NULL: the look failed),
+ * ids those of them the look included (n may be 0), sent_ms when it was
+ * sent (fc_mono_ms). NULL: none. */
+typedef struct awsmemo_board {
+    size_t (*ask)(void *ud, char (*ids)[64], size_t max);
+    void (*publish)(void *ud, const rds_instance_list *l, const char *const *ids, size_t n, int64_t sent_ms);
+    void *ud;
+} awsmemo_board;
 /* A look at id (the handle's, or `id` alone when h < 0): *out the caller's
  * (rds_instance_free), NULL with err AWS_ERR_NOT_FOUND when AWS has no such
  * instance; *seen_ms (optional): fc_mono_ms the answer's Describe was sent.
- * *shared (optional): the answer came from another await's look. */
-bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms, rds_instance **out,
-                        int64_t *seen_ms, bool *shared, aws_error *err);
+ * *shared (optional): the answer came from another await's look. board
+ * (may be NULL): see awsmemo_board. */
+bool awsmemo_await_look(aws_client *c, int h, const char *id, int64_t accept_ms, const awsmemo_board *board,
+                        rds_instance **out, int64_t *seen_ms, bool *shared, aws_error *err);
 /* Its first look, made at once, came before the end (a rename AWS applies
  * in seconds, not at once): set_early; early: another await going on
  * under h's key saw that (then a first look at once would most likely be
@@ -106,6 +121,17 @@ bool awsmemo_await_early(int h);
  * start: 13 Describes for 4 renames in the calls bench, where one plan
  * needs 4-5. h < 0: due_ms. */
 int64_t awsmemo_await_plan(int h, int64_t due_ms, int64_t not_before_ms);
+/* The await plans its next look at at_ms after all (a look planned
+ * elsewhere: the look board), recorded for the others; at_ms returned
+ * (h < 0: nothing). */
+int64_t awsmemo_await_replan(int h, int64_t at_ms);
+/* Has this process an answer for h sent at or after accept_ms not taken
+ * yet, or a look that includes h sent at or after it still being asked
+ * (awsmemo_await_look would take or join it)? h < 0: false. */
+bool awsmemo_await_pending(int h, int64_t accept_ms);
+/* When the answer another await's look published for h, not taken yet,
+ * was sent (fc_mono_ms); 0 none (h < 0: 0). */
+int64_t awsmemo_await_answer_ms(int h);
 /* The await is over (h < 0: nothing). */
 void awsmemo_await_end(int h);
 

@@ -4,6 +4,7 @@
 #include "awsxacct.h"
 #include "kms.h"
 #include "log.h"
+#include "lookboard.h"
 #include "util.h"
 #include "waitplan.h"
 
@@ -723,20 +724,189 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
     return STEP_OK;
 }
 
+/* The account side an awaited instance lives in (its look board's). */
+static const char *await_side(step_ctx *ctx, const char *id)
+{
+    return awsxacct_in_target(ctx, id) ? "target" : "source";
+}
+
 /* The key of the awaits that share their looks (awsmemo_await_*): the
  * campaign, its region and the account the instance lives in. */
 static void await_memo(step_ctx *ctx, const char *id, char *out, size_t cap)
 {
     snprintf(out, cap, "await\t%s\t%s\t%s", step_ctx_campaign(ctx), step_ctx_campaign_field(ctx, "region"),
-             awsxacct_in_target(ctx, id) ? "target" : "source");
+             await_side(ctx, id));
+}
+
+/* ---- the look board: the awaits of the campaign in other worker
+ * processes (lib/store/store_looks.h; the policy: lib/engine/lookboard.h).
+ * An await registers its instance there and records its planned looks; a
+ * look this process asks marks itself begun, includes the instances
+ * awaited there and publishes what it saw of them (status, endpoint, our
+ * tags: all an await and its callers read). An await takes what another
+ * worker's look saw, sent within its freshness bound, as its own look (no
+ * Describe), and waits for the answer of such a look begun rather than
+ * ask too. It plans its looks onto the other workers' (never later than
+ * its own due). Times there are
+ * wall-clock ms (fc_now_ms), here fc_mono_ms: converted at each use. A
+ * Redis error only costs the sharing. ---- */
+#define BOARD_IDS 100
+#define BOARD_SLACK_MS 5000
+/* A look planned onto another worker's is made this long after it, so
+ * that the other's look is begun and this one waits for its answer
+ * instead of asking too (never later than its own due: only a look planned
+ * at least this long before the due is taken). */
+#define BOARD_LAG_MS 100
+/* How often a look waiting for another worker's answer reads the board. */
+#define BOARD_POLL_MS 20
+
+static int64_t wall_off(void) { return fc_now_ms() - fc_mono_ms(); }
+
+typedef struct await_board {
+    step_ctx *ctx;
+    const char *side;
+    int64_t asked_ms; /* wall ms this process's look was marked begun (0: not) */
+} await_board;
+
+static const char *tag_of(const rds_instance *i, const char *key)
+{
+    for (size_t k = 0; k < i->n_tags; k++)
+        if (!strcmp(i->tags[k].key, key)) return i->tags[k].value;
+    return "";
+}
+
+/* awsmemo_board.ask: the look is begun; the instances awaited on the board. */
+static size_t board_ask(void *ud, char (*ids)[64], size_t max)
+{
+    await_board *b = ud;
+    size_t n = 0;
+    int64_t now = fc_now_ms();
+    if (step_ctx_looks_ask(b->ctx, b->side, now, ids, max < BOARD_IDS ? max : BOARD_IDS, &n)) b->asked_ms = now;
+    return n;
+}
+
+/* awsmemo_board.publish: what the look saw of the other processes'
+ * instances, or that it failed. */
+static void board_publish(void *ud, const rds_instance_list *l, const char *const *ids, size_t n, int64_t sent_ms)
+{
+    const await_board *b = ud;
+    if (!b->asked_ms) return; /* not on the board: nobody waits for it */
+    if (!l) {
+        char mark[24];
+        snprintf(mark, sizeof mark, "%lld", (long long)b->asked_ms);
+        const char *fid[] = {"_failed"}, *fev[] = {mark};
+        step_ctx_looks_put(b->ctx, b->side, fid, &b->asked_ms, fev, 1);
+        return;
+    }
+    if (n > BOARD_IDS) n = BOARD_IDS;
+    if (!n) return;
+    char(*enc)[600] = calloc(n, sizeof *enc);
+    const char **ev = calloc(n, sizeof *ev), **idv = calloc(n, sizeof *idv);
+    int64_t *sv = calloc(n, sizeof *sv);
+    int64_t wall = sent_ms + wall_off();
+    size_t m = 0;
+    for (size_t k = 0; enc && ev && idv && sv && k < n; k++) {
+        lookboard_entry e = {.sent_ms = wall};
+        for (size_t j = 0; j < l->n && !e.present; j++) {
+            const rds_instance *i = &l->v[j];
+            if (strcmp(i->identifier, ids[k])) continue;
+            e.present = true;
+            fc_strlcpy(e.status, i->status, sizeof e.status);
+            fc_strlcpy(e.address, i->endpoint_address, sizeof e.address);
+            e.port = i->port;
+            fc_strlcpy(e.campaign, tag_of(i, "fleetcrypt:campaign"), sizeof e.campaign);
+            fc_strlcpy(e.instance, tag_of(i, "fleetcrypt:instance"), sizeof e.instance);
+            fc_strlcpy(e.role, tag_of(i, "fleetcrypt:role"), sizeof e.role);
+        }
+        if (!lookboard_encode(enc[m], sizeof enc[m], &e)) continue;
+        idv[m] = ids[k];
+        ev[m] = enc[m];
+        sv[m++] = wall;
+    }
+    if (m && !step_ctx_looks_put(b->ctx, b->side, idv, sv, ev, m))
+        log_debug("look board not written", "instances=%zu", m);
+    free(enc);
+    free(ev);
+    free(idv);
+    free(sv);
+}
+
+/* The board's word on id (await h, registered at since, mono) for a look
+ * with freshness bound accept (mono): true with *be (sent_ms made mono)
+ * when another worker's look sent at or after the bound, and after any
+ * answer this process's looks left for h, saw it; waits for the answer of
+ * such a look begun (lookboard_verdict_of; up to AWSMEMO_AWAIT_JOIN_MS),
+ * unless this process has an answer or a look of its own in flight (its
+ * mark is on the board too, but it publishes nothing of its own awaits). */
+static bool board_seen(step_ctx *ctx, const char *side, int h, const char *id, int64_t since, int64_t accept,
+                       lookboard_entry *be)
+{
+    for (;;) {
+        /* this process's own look (its mark on the board too): awsmemo's */
+        if (awsmemo_await_pending(h, accept)) return false;
+        char entry[600];
+        int64_t asking = 0, failed = 0, off = wall_off();
+        if (!step_ctx_looks_read(ctx, side, id, entry, sizeof entry, &asking, &failed)) return false;
+        bool have = *entry && lookboard_decode(entry, be);
+        lookboard_verdict v = lookboard_verdict_of(be, have, asking, failed, accept + off, since + off,
+                                                   fc_mono_ms() + off, AWSMEMO_AWAIT_JOIN_MS);
+        if (v == LOOKBOARD_ASK) return false;
+        if (v == LOOKBOARD_WAIT) {
+            fc_sleep_ms(BOARD_POLL_MS);
+            continue;
+        }
+        be->sent_ms -= off; /* now mono */
+        return awsmemo_await_answer_ms(h) < be->sent_ms; /* else this process's is newer */
+    }
+}
+
+/* The instance as a board entry saw it (id, status, endpoint, our tags:
+ * all an await's callers read); NULL when not present or out of memory. */
+static rds_instance *board_instance(const lookboard_entry *be, const char *id)
+{
+    if (!be->present) return NULL;
+    rds_instance *i = calloc(1, sizeof *i);
+    if (!i) return NULL;
+    i->tags = calloc(3, sizeof *i->tags);
+    if (!i->tags) {
+        free(i);
+        return NULL;
+    }
+    fc_strlcpy(i->identifier, id, sizeof i->identifier);
+    fc_strlcpy(i->status, be->status, sizeof i->status);
+    fc_strlcpy(i->endpoint_address, be->address, sizeof i->endpoint_address);
+    i->port = be->port;
+    const char *keys[] = {"fleetcrypt:campaign", "fleetcrypt:instance", "fleetcrypt:role"};
+    const char *vals[] = {be->campaign, be->instance, be->role};
+    for (size_t k = 0; k < 3; k++) {
+        if (!*vals[k]) continue;
+        fc_strlcpy(i->tags[i->n_tags].key, keys[k], sizeof i->tags[0].key);
+        fc_strlcpy(i->tags[i->n_tags].value, vals[k], sizeof i->tags[0].value);
+        i->n_tags++;
+    }
+    return i;
 }
 
 /* Sleep until this await's next look: due, or a look another await of its
  * key plans between not_before and due (awsmemo_await_plan: one Describe
- * for both, never later than due). The ms slept. */
-static int64_t await_sleep(int h, int64_t due, int64_t not_before)
+ * for both, never later than due), in this process or, BOARD_LAG_MS after
+ * it, in another worker (the look board); never one before floor (its
+ * last look plus the shortest gap: a plan it takes may move or be met
+ * without a Describe, the other await taking the board's answer or
+ * planning onto a third's, and then this one asks on its own, moments
+ * after its last look). The ms slept. */
+static int64_t await_sleep(step_ctx *ctx, const char *side, const char *id, int h, int64_t due, int64_t not_before,
+                           int64_t floor)
 {
+    if (not_before < floor) not_before = floor;
     int64_t at = awsmemo_await_plan(h, due, not_before), now = fc_mono_ms();
+    if (h >= 0) {
+        int64_t off = wall_off(), from = not_before > now ? not_before : now + 1, other = 0;
+        from -= BOARD_LAG_MS;
+        if (step_ctx_looks_plan(ctx, side, id, at + off, from + off, at - BOARD_LAG_MS + off, &other) && other > 0 &&
+            other - off + BOARD_LAG_MS < at)
+            at = awsmemo_await_replan(h, other - off + BOARD_LAG_MS);
+    }
     if (at <= now) return 0;
     fc_sleep_ms(at - now);
     return at - now;
@@ -762,6 +932,7 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
     int64_t exp = step_ctx_opdur(ctx, op);
     if (exp <= 0) exp = awsstep_fact_i64(ctx, "await_seen_ms", 0);
     const waitplan_cfg pc = {500, 60000};
+    const char *side = await_side(ctx, id);
     int64_t t0 = fc_mono_ms(), lo = 0, pause = 500, gap = 0;
     bool waited = false;
     /* a look another await of the key plans stands for this one's from a
@@ -771,7 +942,7 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
     if (exp > 0) {
         int64_t lead = waitplan_due(&pc, 0, -1, exp, 0);
         if (t0 + lead < deadline) {
-            gap = await_sleep(h, t0 + lead, not_before);
+            gap = await_sleep(ctx, side, id, h, t0 + lead, not_before, t0);
             waited = true;
         }
     } else if ((asked || awsmemo_await_early(h)) && t0 + pause < deadline) {
@@ -780,7 +951,7 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
          * the same campaign moments ago) looked at once and was early: a
          * look at once would only find it not done; its first look is its
          * second's */
-        gap = await_sleep(h, t0 + pause, t0);
+        gap = await_sleep(ctx, side, id, h, t0 + pause, t0, t0);
         waited = true;
         pause = pause * 3 / 2;
     }
@@ -797,16 +968,30 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
         bool missing = false;
         step_rc rc = STEP_OK;
         rds_instance *i = NULL;
-        aws_error e;
-        aws_error_clear(&e);
         int64_t seen = 0;
-        bool shared = false;
-        bool ok = awsmemo_await_look(c, h, id, accept, &i, &seen, &shared, &e);
-        i = described(res, id, ok, i, &e, &missing, &rc);
-        if (!i && !missing) return rc;
+        bool shared = false, boarded = false;
+        lookboard_entry be;
+        const char *status;
+        if (h >= 0 && board_seen(ctx, side, h, id, t0, accept, &be)) {
+            /* another worker's look, late enough: this one's */
+            seen = be.sent_ms;
+            shared = boarded = true;
+            i = board_instance(&be, id);
+            missing = !i;
+            status = be.present ? be.status : "not-found";
+        } else {
+            await_board ab = {ctx, side, 0};
+            awsmemo_board board = {board_ask, board_publish, &ab};
+            aws_error e;
+            aws_error_clear(&e);
+            bool ok = awsmemo_await_look(c, h, id, accept, h >= 0 ? &board : NULL, &i, &seen, &shared, &e);
+            i = described(res, id, ok, i, &e, &missing, &rc);
+            if (!i && !missing) return rc;
+            status = i ? i->status : "not-found";
+        }
         int64_t at = seen - t0;
-        log_debug("await look", "id=%s age_ms=%lld exp_ms=%lld shared=%d status=%s", id, (long long)at,
-                  (long long)exp, shared, i ? i->status : "not-found");
+        log_debug("await look", "id=%s age_ms=%lld exp_ms=%lld shared=%d board=%d status=%s", id, (long long)at,
+                  (long long)exp, shared, boarded, status);
         if (i && !strcmp(i->status, "available") && (!role || awsstep_is_ours(ctx, i, role)) &&
             i->endpoint_address[0] && i->port > 0) {
             res->reason[0] = 0;
@@ -832,7 +1017,7 @@ static step_rc await_instance(step_ctx *ctx, step_result *res, const char *id, c
         /* never two looks within the shortest gap (a look planned onto
          * another's just before the expected end was one) */
         if (gap < pc.min_ms) gap = pc.min_ms;
-        gap = await_sleep(h, fc_mono_ms() + gap, not_before);
+        gap = await_sleep(ctx, side, id, h, fc_mono_ms() + gap, not_before, seen + pc.min_ms);
         waited = true;
         pause = pause * 3 / 2 > 8000 ? 8000 : pause * 3 / 2;
     }
@@ -845,7 +1030,13 @@ static step_rc await_registered(step_ctx *ctx, step_result *res, const char *id,
     char memo[300];
     await_memo(ctx, id, memo, sizeof memo);
     int h = awsmemo_await_begin(memo, id);
+    /* on the look board until the deadline (and a slack: a worker that
+     * dies here leaves it to expire), for the other workers' looks */
+    const char *side = await_side(ctx, id);
+    if (h >= 0)
+        step_ctx_looks_want(ctx, side, id, deadline + wall_off() + BOARD_SLACK_MS);
     step_rc rc = await_instance(ctx, res, id, role, deadline, out, h, asked);
+    if (h >= 0) step_ctx_looks_want(ctx, side, id, 0);
     awsmemo_await_end(h);
     return rc;
 }

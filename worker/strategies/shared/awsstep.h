@@ -170,7 +170,10 @@ step_rc awsstep_rename(step_ctx *ctx, step_result *res, const char *from, const 
 step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, const char *to, int64_t deadline,
                            bool *gone, bool *taken, bool *pending);
 /* In-run poll until id is available with an endpoint (and our role) or the
- * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). The first
+ * deadline (fc_mono_ms clock) passes (then STEP_WAIT on db:<id>). *out
+ * holds the identifier, status, endpoint, port and fleetcrypt's
+ * campaign, instance and role tags (an answer another worker's look
+ * published holds only those). The first
  * look goes just after the end this wait took before (step_ctx_opdur, op
  * "<strategy>.<step>.await.<g>"; else fact await_seen_ms), which it learns.
  * This process's awaits of the campaign's instances share their looks
@@ -183,7 +186,12 @@ step_rc awsstep_rename_try(step_ctx *ctx, step_result *res, const char *from, co
  * own due is its look; never later than its own plan). With nothing
  * learnt, an await that begins while another under its key found its
  * first look (at once) early skips that look: its first is after the
- * first pause. */
+ * first pause. Awaits in other worker processes share their looks through
+ * the campaign's look board (lib/store/store_looks.h): a look includes
+ * the instances awaited there and publishes what it saw of them, a look
+ * begun there is waited for rather than asked again, and looks are
+ * planned onto the other workers' planned ones (BOARD_LAG_MS after them,
+ * never later than the own due). */
 #define AWSSTEP_AWAIT_FRESH_PCT 25
 step_rc awsstep_await_instance(step_ctx *ctx, step_result *res, const char *id, const char *role, int64_t deadline,
                                rds_instance **out);
