@@ -34,9 +34,7 @@ bool store_looks_read(store *s, const store_looks_at *at, const char *id, char *
     *asking_ms = *failed_ms = 0;
     looks_keys k;
     if (!keys_of(s, at, &k)) return false;
-    const char *keys[] = {k.looks};
-    const char *args[] = {id};
-    redisReply *r = store_script(s, "looks_read", 1, keys, 1, args);
+    redisReply *r = store_cmd(s, "HMGET %s %s _asking _failed", k.looks, id);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         if (r) freeReplyObject(r);
         return false;

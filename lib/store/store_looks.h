@@ -14,8 +14,9 @@
  *                                  await waits for it;
  *   P:{C}:lookplans:<region>:<side> ZSET id → wall-clock ms of the await's
  *                                  next planned look.
- * Every call is one round trip (a Lua script); false on a Redis error (the
- * caller looks on its own). All times are wall-clock ms. */
+ * Every call is one round trip (a Lua script, looks_*.lua, or the read's
+ * HMGET); false on a Redis error (the caller looks on its own). All times
+ * are wall-clock ms. */
 #ifndef FC_STORE_LOOKS_H
 #define FC_STORE_LOOKS_H
 

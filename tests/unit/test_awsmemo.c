@@ -695,6 +695,41 @@ static void test_board_ids_looked_at_and_published(void **state)
     awsmemo_set_describe(NULL);
 }
 
+/* What this process has for an await (awsmemo_await_pending, which the
+ * look board defers to): an answer not taken yet sent at or after the
+ * bound, or a look including it still being asked; not an older answer,
+ * not one taken. */
+static void test_pending_answers_and_looks(void **state)
+{
+    (void)state;
+    stub_begin();
+    int ha = awsmemo_await_begin(AKEY, "db-a"), hb = awsmemo_await_begin(AKEY, "db-b");
+    int64_t t0 = fc_mono_ms();
+    assert_false(awsmemo_await_pending(hb, t0));
+    looker a = {ha, "db-a", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&a);
+    assert_true(awsmemo_await_pending(hb, t0));
+    assert_false(awsmemo_await_pending(hb, fc_mono_ms() + 1));
+    assert_false(awsmemo_await_pending(-1, t0));
+    looker b = {hb, "db-b", 0, t0, false, false, 0, 0, 0, 0, 0, ""};
+    look_once(&b);
+    assert_true(b.shared);
+    assert_false(awsmemo_await_pending(hb, t0));
+    /* a look in flight that includes b */
+    stub_filter_sleep_ms = 300;
+    looker a2 = {ha, "db-a", 0, 0, false, false, 0, 0, 0, 0, 0, ""};
+    pthread_t ta;
+    pthread_create(&ta, NULL, look_once, &a2);
+    fc_sleep_ms(100);
+    assert_true(awsmemo_await_pending(hb, t0));
+    pthread_join(ta, NULL);
+    stub_filter_sleep_ms = 0;
+    assert_true(awsmemo_await_pending(hb, t0)); /* answered, not taken */
+    awsmemo_await_end(ha);
+    awsmemo_await_end(hb);
+    awsmemo_set_describe(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_looks_planned_onto_each_others),
         cmocka_unit_test(test_a_look_made_is_no_plan),
         cmocka_unit_test(test_board_ids_looked_at_and_published),
+        cmocka_unit_test(test_pending_answers_and_looks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,15 +460,6 @@ bool awsmemo_await_pending(int h, int64_t accept_ms)
     return yes;
 }
 
-int64_t awsmemo_await_answer_ms(int h)
-{
-    if (h < 0 || h >= AW_N) return 0;
-    pthread_mutex_lock(&memo_mu);
-    int64_t ms = aw[h].ans_new ? aw[h].ans_ms : 0;
-    pthread_mutex_unlock(&memo_mu);
-    return ms;
-}
-
 /* Under memo_mu: the answer published for h taken (moved to the caller). */
 static bool await_take(int h, rds_instance **out, int64_t *seen_ms, aws_error *err)
 {

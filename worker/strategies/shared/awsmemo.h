@@ -129,9 +129,6 @@ int64_t awsmemo_await_replan(int h, int64_t at_ms);
  * yet, or a look that includes h sent at or after it still being asked
  * (awsmemo_await_look would take or join it)? h < 0: false. */
 bool awsmemo_await_pending(int h, int64_t accept_ms);
-/* When the answer another await's look published for h, not taken yet,
- * was sent (fc_mono_ms); 0 none (h < 0: 0). */
-int64_t awsmemo_await_answer_ms(int h);
 /* The await is over (h < 0: nothing). */
 void awsmemo_await_end(int h);
 

@@ -833,8 +833,8 @@ static void board_publish(void *ud, const rds_instance_list *l, const char *cons
 
 /* The board's word on id (await h, registered at since, mono) for a look
  * with freshness bound accept (mono): true with *be (sent_ms made mono)
- * when another worker's look sent at or after the bound, and after any
- * answer this process's looks left for h, saw it; waits for the answer of
+ * when another worker's look sent at or after the bound saw it, and this
+ * process has no answer or look in flight for h as new; waits for the answer of
  * such a look begun (lookboard_verdict_of; up to AWSMEMO_AWAIT_JOIN_MS),
  * unless this process has an answer or a look of its own in flight (its
  * mark is on the board too, but it publishes nothing of its own awaits). */
@@ -856,7 +856,8 @@ static bool board_seen(step_ctx *ctx, const char *side, int h, const char *id, i
             continue;
         }
         be->sent_ms -= off; /* now mono */
-        return awsmemo_await_answer_ms(h) < be->sent_ms; /* else this process's is newer */
+        /* one of this process's as new, come meanwhile: awsmemo's */
+        return !awsmemo_await_pending(h, be->sent_ms);
     }
 }
 
