@@ -848,6 +848,9 @@ static bool board_seen(step_ctx *ctx, const char *side, int h, const char *id, i
         int64_t asking = 0, failed = 0, off = wall_off();
         if (!step_ctx_looks_read(ctx, side, id, entry, sizeof entry, &asking, &failed)) return false;
         bool have = *entry && lookboard_decode(entry, be);
+        if (*entry && !have)
+            log_warn("look board entry malformed: ignored, this look asks AWS",
+                     "id=%s want=\"<sent ms> then '-' or 6 tab-separated fields\" got_bytes=%zu", id, strlen(entry));
         lookboard_verdict v = lookboard_verdict_of(be, have, asking, failed, accept + off, since + off,
                                                    fc_mono_ms() + off, AWSMEMO_AWAIT_JOIN_MS);
         if (v == LOOKBOARD_ASK) return false;
